@@ -1,0 +1,43 @@
+/*
+ * boot_wire.h - private: the socket protocol between the local launcher (mome-run) and a node.
+ *
+ * mome-run gives each node one end of a socketpair (MOME_BOOT_FD) and its place in the job
+ * (MOME_BOOT_RANK, MOME_BOOT_SIZE, MOME_BOOT_LOCAL_RANK, MOME_BOOT_LOCAL_SIZE). Both ends run on
+ * the same machine, so frames are in host byte order: a 16-byte header then `len` payload bytes.
+ *
+ *   node -> launcher                          launcher -> node
+ *   JOIN      arg=rank, payload=u32 pid       GATHER_RESULT arg=seq, payload=u32 len[size] + blobs
+ *   GATHER    arg=seq, payload=blob            NODE_LOST     arg=rank, payload=reason text
+ *   FINALIZE  (leaving cleanly)                ABORT_JOB     arg=status, payload=reason text
+ *   ABORT     arg=status, payload=text
+ *
+ * GATHER is an all-gather of variable-size blobs: when every node has sent sequence number `seq`,
+ * each receives all blobs in rank order. A node that exits before FINALIZE is lost: the launcher
+ * sends NODE_LOST to the others, which stop with a message naming it.
+ */
+#ifndef MOME_BOOT_WIRE_H
+#define MOME_BOOT_WIRE_H
+
+#include <stdint.h>
+
+#define MOME_BOOT_MAGIC 0x4d424f54u /* "MBOT" */
+#define MOME_BOOT_MAX_PAYLOAD (64u << 20)
+
+enum {
+    MOME_BOOT_JOIN = 1,
+    MOME_BOOT_GATHER = 2,
+    MOME_BOOT_FINALIZE = 3,
+    MOME_BOOT_ABORT = 4,
+    MOME_BOOT_GATHER_RESULT = 16,
+    MOME_BOOT_NODE_LOST = 17,
+    MOME_BOOT_ABORT_JOB = 18,
+};
+
+typedef struct mome_boot_frame {
+    uint32_t magic;
+    uint32_t type;
+    uint32_t len; /* payload bytes that follow */
+    uint32_t arg;
+} mome_boot_frame_t;
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * config.h - private: the table of MOME_* knobs, read once from the environment at MomeInit.
+ *
+ * Every knob has one entry {name, default, description, parser}; mome-info prints the table and
+ * unknown MOME_* variables are warned about.
+ */
+#ifndef MOME_CONFIG_H
+#define MOME_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    MOME_BIND_NONE = 0, /* leave placement to the OS */
+    MOME_BIND_CORE,     /* node i on core (local rank i) mod cores */
+} mome_bind_t;
+
+typedef struct mome_config {
+    size_t page_size;        /* MOME_PAGE_SIZE: coherence unit, power of two >= OS page */
+    int log_level;           /* MOME_LOG_LEVEL */
+    char log_file[1024];     /* MOME_LOG_FILE ("" = stderr) */
+    int stats;               /* MOME_STATS: print counters at finalize */
+    char repository[1024];   /* MOME_REPOSITORY */
+    uint64_t local_pages;    /* MOME_LOCAL_PAGES (0 = unlimited) */
+    uint64_t emu_latency_ns; /* MOME_EMU_LATENCY_NS */
+    uint64_t emu_bandwidth;  /* MOME_EMU_BANDWIDTH, bytes/s (0 = unlimited) */
+    int bind;                /* MOME_BIND */
+    uint64_t heap_size;      /* MOME_HEAP_SIZE */
+    uint64_t spin_us;        /* MOME_SPIN_US */
+    int dir_migrate;         /* MOME_DIR_MIGRATE */
+} mome_config_t;
+
+/* Fill *c with defaults then the environment. On a bad value returns -EINVAL and a message. */
+int mome_config_load(mome_config_t *c, char *err, size_t errlen);
+
+/* Warn (once per name) about MOME_* variables that no knob knows. */
+void mome_config_warn_unknown(void);
+
+/* Print every knob with its current value, default and meaning. */
+void mome_config_print(int fd, const mome_config_t *c);
+
+/* Parse "4096", "64K", "2M", "1G", "1T"; returns -EINVAL on junk or overflow. */
+int mome_config_parse_size(const char *s, uint64_t *out);
+
+/* Page size from MOME_PAGE_SIZE without a full load (MomePageSize() before MomeInit). */
+size_t mome_config_page_size(void);
+
+#endif

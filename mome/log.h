@@ -1,0 +1,49 @@
+/*
+ * log.h - private: leveled logging for the library (error, warn, info, debug, trace).
+ *
+ * Lines are formatted into a fixed stack buffer and written with one write(2), so logging takes no
+ * lock and never touches stdio: an application thread blocked on a Mome page while holding a stdio
+ * lock cannot deadlock the progress thread. The library never prints to stdout.
+ */
+#ifndef MOME_LOG_H
+#define MOME_LOG_H
+
+#include <stdarg.h>
+
+typedef enum {
+    MOME_LOG_ERROR = 0,
+    MOME_LOG_WARN,
+    MOME_LOG_INFO,
+    MOME_LOG_DEBUG,
+    MOME_LOG_TRACE
+} mome_log_level_t;
+
+/* Current threshold; messages above it are dropped before formatting. */
+extern int mome_log_level;
+
+void mome_log_set_node(int node);
+int mome_log_open(const char *path); /* "" or NULL means stderr; %n node, %p pid, %h host */
+void mome_log_close(void);
+int mome_log_parse_level(const char *s); /* -1 if unknown */
+const char *mome_log_level_name(int level);
+
+void mome_log_emit(int level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void mome_log_vemit(int level, const char *module, const char *fmt, va_list ap);
+
+#define mome_log(_lvl, _mod, ...)                                                                  \
+    do {                                                                                           \
+        if ((_lvl) <= mome_log_level)                                                              \
+            mome_log_emit((_lvl), (_mod), __VA_ARGS__);                                            \
+    } while (0)
+
+#define mome_error(_mod, ...) mome_log(MOME_LOG_ERROR, _mod, __VA_ARGS__)
+#define mome_warn(_mod, ...) mome_log(MOME_LOG_WARN, _mod, __VA_ARGS__)
+#define mome_info(_mod, ...) mome_log(MOME_LOG_INFO, _mod, __VA_ARGS__)
+#define mome_debug(_mod, ...) mome_log(MOME_LOG_DEBUG, _mod, __VA_ARGS__)
+#define mome_trace(_mod, ...) mome_log(MOME_LOG_TRACE, _mod, __VA_ARGS__)
+
+/* Print a fatal message naming the cause and terminate this node (used when the job is lost). */
+void mome_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * memory.h - private: Mome memory, the node's one memfd-backed store of page copies.
+ *
+ * Each segment owns a region of file offsets in the memfd; an application view is an mmap alias of
+ * part of a region, registered with userfaultfd (missing, minor and write-protect modes). The
+ * kernel page cache makes all views of one page the same physical page, so views in one process
+ * stay coherent by construction. Page content is written through the file (pwrite) or installed
+ * atomically (UFFDIO_COPY) while no application PTE maps it, so no thread ever sees a half-copied
+ * page; dropping a copy punches a hole and gives the memory back. Only the progress thread calls
+ * the page operations; views are created by it too.
+ */
+#ifndef MOME_MEMORY_H
+#define MOME_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int mome_mem_init(size_t page_size, char *err, size_t errlen);
+void mome_mem_fini(void);
+int mome_mem_uffd(void);
+/* True if kernel-mode accesses (read(2) into a view) are handled rather than failing EFAULT. */
+int mome_mem_kernel_faults(void);
+
+/* Reserve `size` bytes of file offsets (page aligned) for a segment. */
+int mome_mem_region_alloc(uint64_t size, uint64_t *base);
+/* Give a region's memory back (its offsets are not reused). */
+void mome_mem_region_release(uint64_t base, uint64_t size);
+
+/*
+ * Map [file_off, file_off+len) at addr (MAP_FIXED semantics when fixed, else anywhere, aligned to
+ * the Mome page), registered with userfaultfd. Returns the address or NULL with *err = -errno.
+ */
+void *mome_mem_view_map(void *addr, size_t len, int writable, int fixed, uint64_t file_off,
+                        int *err);
+int mome_mem_view_unmap(void *addr, size_t len);
+
+/*
+ * The runtime's own view of a region: mapped shared, never registered with userfaultfd. Only the
+ * progress thread reads it, and only pages this node holds, so it never allocates a page.
+ */
+char *mome_mem_runtime_map(uint64_t base, uint64_t size);
+void mome_mem_runtime_unmap(char *p, uint64_t size);
+
+/* Page content by file offset, without mapping it. */
+int mome_mem_read(uint64_t off, void *buf, size_t len);
+int mome_mem_write(uint64_t off, const void *buf, size_t len);
+int mome_mem_drop(uint64_t off, size_t len);
+
+/*
+ * PTE operations on one view range. install: atomically fill a page absent from the memfd and map
+ * it (-EEXIST if the memfd has it); map: map the memfd's page (-EEXIST if already mapped);
+ * protect: set (ro) or clear write protection, clearing wakes waiters. ro=1 maps read-only.
+ */
+int mome_mem_install(void *addr, size_t len, const void *src, int ro);
+int mome_mem_map(void *addr, size_t len, int ro);
+int mome_mem_protect(void *addr, size_t len, int ro);
+int mome_mem_wake(void *addr, size_t len);
+int mome_mem_zap(void *addr, size_t len);
+
+#endif

@@ -1,0 +1,216 @@
+/*
+ * mome.h - the public interface of Mome, a user-level distributed shared memory.
+ *
+ * This is the only installed C header. Every call is thread-safe. Unless stated otherwise a call
+ * returns 0 on success, or -1 with errno set and a one-line message readable with MomeError().
+ * See mome(3) and doc/user-guide.md for examples.
+ */
+#ifndef MOME_H
+#define MOME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define MOME_API __attribute__((visibility("default")))
+#else
+#define MOME_API
+#endif
+
+/** A Lamport date: a scalar clock value carried by every message. */
+typedef uint64_t MomeDate;
+
+/** MomeSegOpen() flags. */
+#define MOME_CREATE 0x1  /**< create the segment if it does not exist */
+#define MOME_EXCL 0x2    /**< with MOME_CREATE: fail with EEXIST if it exists */
+#define MOME_PERSIST 0x4 /**< keep the segment in the repository (see MOME_REPOSITORY) */
+
+/** MomeMMap() protections. MOME_WRITE implies MOME_READ. */
+#define MOME_READ 0x1
+#define MOME_WRITE 0x2
+
+/** MomeMMap() flags. */
+#define MOME_FIXED 0x1 /**< map exactly at addr, replacing ordinary memory there */
+
+/** MomeMMap() failure value. */
+#define MOME_MAP_FAILED ((void *)-1)
+
+/** Consistency models for MomeConsistency(). */
+#define MOME_STRONG 1  /**< sequential consistency, no synchronisation needed */
+#define MOME_RELEASE 2 /**< release consistency: visible after release + acquire */
+#define MOME_WEAK 3    /**< changes only on MomeSyncMem() */
+
+/** MomeInfoPrint() sections. */
+#define MOME_INFO_VERSION 0x1
+#define MOME_INFO_TRANSPORTS 0x2
+#define MOME_INFO_TOPOLOGY 0x4
+#define MOME_INFO_CONFIG 0x8
+#define MOME_INFO_ALL 0xf
+
+/**
+ * This node's counters, filled by MomeStats(). All counts are since MomeInit().
+ * New fields are only ever added at the end, taken from `reserved`.
+ */
+typedef struct MomeStatsT {
+    uint64_t read_faults;            /**< faults that needed read access */
+    uint64_t write_faults;           /**< faults that needed write access */
+    uint64_t pages_fetched;          /**< page contents received from other nodes */
+    uint64_t pages_sent;             /**< page contents sent to other nodes */
+    uint64_t msgs_sent;              /**< protocol messages sent to other nodes */
+    uint64_t msgs_received;          /**< protocol messages received from other nodes */
+    uint64_t bytes_sent;             /**< bytes sent to other nodes (headers and data) */
+    uint64_t bytes_received;         /**< bytes received from other nodes */
+    uint64_t invalidations_sent;     /**< invalidation requests this node's directory sent */
+    uint64_t invalidations_received; /**< copies this node dropped on request */
+    uint64_t twins;                  /**< twin copies made for multiple writers */
+    uint64_t diffs;                  /**< diffs (page XOR twin) sent */
+    uint64_t diff_bytes;             /**< bytes of diffs sent */
+    uint64_t syncs;                  /**< MomeSyncMem() calls */
+    uint64_t page_outs;              /**< pages moved out of local memory */
+    uint64_t page_ins;               /**< pages brought back in */
+    uint64_t lock_acquires;          /**< MomeLock() calls that succeeded */
+    uint64_t lock_waits;             /**< MomeLock() calls that had to wait for another holder */
+    uint64_t lock_wait_ns;           /**< time spent in MomeLock() */
+    uint64_t barriers;               /**< MomeBarrier() calls */
+    uint64_t barrier_wait_ns;        /**< time spent in MomeBarrier() */
+    uint64_t fault_ns;               /**< time from fault notification to resolution */
+    uint64_t dir_migrations;         /**< directory entries this node handed to another node */
+    uint64_t reserved[25];
+} MomeStatsT;
+
+/* ---- job ---------------------------------------------------------------------------------- */
+
+/**
+ * Join the job. Started by mome-run, the node learns its peers from the launcher; started alone it
+ * is a one-node job. argc/argv may be NULL; Mome does not consume arguments.
+ * Errors: EALREADY (called twice), EPERM (userfaultfd not permitted), EIO (transport or launcher).
+ */
+MOME_API int MomeInit(int *argc, char ***argv);
+
+/** Release everything, wait for the other nodes (collective), leave. Views are unmapped. */
+MOME_API int MomeFinalize(void);
+
+/** This node's number in 0 .. MomeNodes()-1, or -1 (ENOTCONN) before MomeInit(). */
+MOME_API int MomeNode(void);
+
+/** The number of nodes in the job, or -1 (ENOTCONN) before MomeInit(). */
+MOME_API int MomeNodes(void);
+
+/** The coherence unit in bytes (MOME_PAGE_SIZE), valid before MomeInit() too. */
+MOME_API size_t MomePageSize(void);
+
+/** The calling thread's message for the last failed Mome call ("" if none). */
+MOME_API const char *MomeError(void);
+
+/** The library version, "major.minor.patch". */
+MOME_API const char *MomeVersion(void);
+
+/* ---- segments ----------------------------------------------------------------------------- */
+
+/**
+ * Open the segment `name` (1..255 bytes) on this node; returns a handle >= 0. With MOME_CREATE a
+ * missing segment of `size` bytes (zero-filled) is created; with MOME_EXCL too, an existing one is an
+ * error. Opening an existing segment takes size 0 or its exact size. Any node may call it, in any
+ * order: every node sees the same segment for the same name.
+ * Errors: EINVAL, ENAMETOOLONG, ENOENT, EEXIST, ENOTSUP (MOME_PERSIST), ENOMEM, ENOTCONN.
+ */
+MOME_API int MomeSegOpen(const char *name, uint64_t size, int flags);
+
+/** Close a handle. Mappings made through it stay valid. Errors: EBADF. */
+MOME_API int MomeSegClose(int seg);
+
+/**
+ * Remove the name. The segment's memory is freed once no node has it open or mapped; open handles
+ * and mappings keep working meanwhile, and the name can be reused at once. Errors: ENOENT.
+ */
+MOME_API int MomeSegUnlink(const char *name);
+
+/**
+ * Map `len` bytes of segment `seg` from `offset`. `prot` is MOME_READ or MOME_READ|MOME_WRITE
+ * (MOME_WRITE alone means the same). With MOME_FIXED the mapping is placed exactly at `addr`, which
+ * with `len` and `offset` must be MomePageSize() aligned, replacing ordinary memory there;
+ * overlapping an existing Mome mapping fails with EBUSY. Without it, `offset` must be aligned and
+ * `len` is rounded up to whole pages. Returns the address, or MOME_MAP_FAILED with errno set
+ * (EINVAL, EBADF, EBUSY, ENOMEM, ENOTCONN). A write through a MOME_READ mapping raises SIGSEGV.
+ */
+MOME_API void *MomeMMap(void *addr, size_t len, int prot, int flags, int seg, uint64_t offset);
+
+/** Unmap whole Mome pages of one or more Mome mappings. Errors: EINVAL. */
+MOME_API int MomeMUnmap(void *addr, size_t len);
+
+/* ---- consistency -------------------------------------------------------------------------- */
+
+/**
+ * Choose this node's consistency model for the mapped pages of [addr, addr+len): MOME_STRONG
+ * (default), MOME_RELEASE or MOME_WEAK. Errors: EINVAL (range not mapped, bad model),
+ * ENOTSUP (model not available in this build).
+ */
+MOME_API int MomeConsistency(void *addr, size_t len, int model);
+
+/** This node's current Lamport date. */
+MOME_API MomeDate MomeClock(void);
+
+/** Make this node's pending modifications visible; returns their date (0 on error). */
+MOME_API MomeDate MomeRelease(void);
+
+/** After it returns, reads in the range see every modification released at a date <= date. */
+MOME_API int MomeSyncMem(void *addr, size_t len, MomeDate date);
+
+/* ---- synchronisation ---------------------------------------------------------------------- */
+
+/**
+ * Wait for every node of the job; a release then an acquire. Returns a date greater than every
+ * release made before any node entered it, the same on every node (0 on error).
+ */
+MOME_API MomeDate MomeBarrier(void);
+
+/** The date the last MomeBarrier() returned (0 before the first). */
+MOME_API MomeDate MomeLastBarrierDate(void);
+
+/**
+ * Job-wide mutual exclusion on lock `id` (any int), held by the calling thread. Lock is an acquire.
+ * Errors: EDEADLK (this thread holds it already).
+ */
+MOME_API int MomeLock(int id);
+
+/** Release lock `id`; a release. Errors: EPERM (the calling thread does not hold it). */
+MOME_API int MomeUnlock(int id);
+
+/* ---- shared heap -------------------------------------------------------------------------- */
+
+/**
+ * Allocate `size` bytes in the shared heap: the address is the same on every node, so pointers
+ * stored in shared memory are valid everywhere. 16-byte aligned; blocks of a page or more are
+ * page aligned. Returns NULL with errno (ENOMEM, ENOTCONN) on failure.
+ */
+MOME_API void *MomeMalloc(size_t size);
+
+/** Free a block from MomeMalloc() on any node. NULL is ignored; a bad pointer is reported. */
+MOME_API void MomeFree(void *p);
+
+/* ---- repository --------------------------------------------------------------------------- */
+
+/** Collective: write an atomic, checksummed snapshot of a MOME_PERSIST segment. */
+MOME_API int MomeCheckpoint(int seg);
+
+/* ---- introspection ------------------------------------------------------------------------ */
+
+/** Fill *s with this node's counters. Errors: EINVAL (NULL), ENOTCONN. */
+MOME_API int MomeStats(MomeStatsT *s);
+
+/**
+ * Print the sections in `what` (MOME_INFO_*) to file descriptor `fd`: version, the transports UCX
+ * offers, the hwloc topology, and every MOME_* knob with its value, default and meaning. Usable
+ * before MomeInit(); this is what mome-info prints.
+ */
+MOME_API int MomeInfoPrint(int fd, int what);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOME_H */

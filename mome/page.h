@@ -1,0 +1,77 @@
+/*
+ * page.h - private: this node's bookkeeping of its page copies and of requests in flight.
+ *
+ * Every segment known to this node has a dense table of mome_page_t, one per Mome page, in memory
+ * mapped with MAP_NORESERVE so that only the parts covering touched pages become resident. A
+ * request in flight for a page is a transaction with the faults waiting on it. Progress thread only.
+ */
+#ifndef MOME_PAGE_H
+#define MOME_PAGE_H
+
+#include <stdint.h>
+
+#include "hash.h"
+
+struct mome_seg;
+struct mome_view;
+
+enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
+
+#define MOME_PG_BUSY 0x01   /* a transaction is in flight */
+#define MOME_PG_CACHED 0x02 /* the memfd holds content for this page */
+
+typedef struct mome_page {
+    uint8_t access; /* MOME_ACC_*: what the directory granted this node */
+    uint8_t flags;  /* MOME_PG_* */
+    uint8_t model;  /* MOME_STRONG, MOME_RELEASE, MOME_WEAK (0 = STRONG) */
+    uint8_t pad;
+    uint32_t mgr; /* manager hint + 1; 0 = the default manager */
+} mome_page_t;
+
+/* A fault waiting for a page: the view address to map when it arrives. */
+typedef struct mome_waiter {
+    char *addr; /* Mome-page aligned address in view */
+    struct mome_view *view;
+    uint8_t write;
+    uint8_t mapped; /* the content was installed straight into this view */
+    uint64_t t0; /* when the fault was read, ns */
+    struct mome_waiter *next;
+} mome_waiter_t;
+
+enum { MOME_TXN_READ = 1, MOME_TXN_WRITE = 2 };
+
+typedef struct mome_txn {
+    mome_hnode_t h; /* k1 = segment id, k2 = page */
+    struct mome_seg *seg;
+    uint64_t page;
+    uint8_t kind;        /* MOME_TXN_* */
+    uint8_t granted;     /* grant received */
+    uint8_t have_data;   /* content in the memfd (or not needed) */
+    uint8_t expect_data; /* grant said content comes separately */
+    uint8_t rw;          /* write access granted */
+    uint8_t done_sent;   /* DONE already sent to the manager */
+    int32_t acks_needed; /* from the grant */
+    int32_t acks;        /* invalidation acks received so far */
+    uint32_t mgr;        /* node that granted */
+    mome_waiter_t *waiters;
+} mome_txn_t;
+
+/* Dense page table for npages pages, or NULL. */
+mome_page_t *mome_page_table_new(uint64_t npages);
+void mome_page_table_free(mome_page_t *t, uint64_t npages);
+
+int mome_txn_init(void);
+void mome_txn_fini(void);
+mome_txn_t *mome_txn_find(uint64_t seg_id, uint64_t page);
+mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t page, int kind);
+void mome_txn_free(mome_txn_t *t);
+/* Remove the waiters whose address lies in [addr, addr+len) (their view is going away). */
+void mome_txn_forget_range(char *addr, size_t len);
+/* Remove every transaction of a segment. */
+void mome_txn_forget_seg(uint64_t seg_id);
+int mome_txn_count(void);
+
+mome_waiter_t *mome_waiter_new(void);
+void mome_waiter_free(mome_waiter_t *w);
+
+#endif

@@ -1,0 +1,1051 @@
+/*
+ * mome-run.c - the local launcher: starts a job's nodes on this machine, serves them the boot
+ * protocol of boot_wire.h over one socketpair each, and stops the whole job, never hanging, when a
+ * node is lost, aborts, the job times out or the launcher is signalled.
+ */
+#ifdef HAVE_CONFIG_H
+#include "ac_config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot_wire.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+#define EXIT_USAGE 2
+#define EXIT_LAUNCHER 125 /* mome-run itself failed, as timeout(1) and env(1) do */
+#define EXIT_TIMEOUT 124
+#define EXIT_NOEXEC 127
+
+#define MAX_NODES (1 << 20)
+#define HDR_SIZE sizeof(mome_boot_frame_t)
+#define NEVER INT64_MAX
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/* After a loss or an abort, the other nodes stop by themselves within a second; these bound it. */
+#define LOSS_TERM_MS 5000
+#define LOSS_KILL_MS 7000
+/* After SIGINT/SIGTERM/SIGHUP the nodes got SIGTERM at once; this is their grace before SIGKILL. */
+#define SIGNAL_KILL_MS 3000
+
+/* A frame for nodes, built once and shared by every queue it sits in. */
+struct msg {
+    unsigned refs;
+    size_t len;
+    unsigned char data[]; /* header, then payload */
+};
+
+struct qent {
+    struct msg *msg;
+    struct qent *next;
+};
+
+/* One program of the command line and the number of nodes running it. */
+struct block {
+    char **argv; /* NULL-terminated in place of the ':' that ended it */
+    int count;
+};
+
+struct node {
+    int rank;
+    pid_t pid;
+    int fd; /* launcher end of the boot socket; -1 once closed */
+    const char *prog;
+    bool joined, finalized, gathered, lost, exited;
+    bool write_dead; /* the node stopped reading: drop what we would send it */
+    int wstat;       /* from waitpid(), once exited */
+
+    mome_boot_frame_t hdr; /* frame being received: got counts header then payload bytes */
+    size_t got;
+    unsigned char *payload;
+
+    struct qent *qhead, *qtail; /* frames waiting for the socket to be writable */
+    size_t qoff;                /* bytes of qhead already sent */
+
+    unsigned char *blob; /* contribution to the current gather, valid when gathered */
+    uint32_t bloblen;
+};
+
+/* The whole launcher state: a single thread owns it. */
+static struct {
+    struct node *nodes;
+    int size;
+    int live; /* nodes not yet reaped */
+    bool quiet;
+    double timeout_s;
+    bool any_joined;
+    bool stopping;    /* a loss, abort, signal or timeout is taking the job down */
+    int pending_loss; /* rank of a node that left before anyone joined, or -1 */
+    int stop_signal;
+    uint32_t gather_seq;
+    int gathered;                       /* nodes that contributed to gather_seq */
+    int first_status;                   /* first non-zero node exit status */
+    int forced_status;                  /* timeout or launcher signal: wins over first_status */
+    int64_t deadline, term_at, kill_at; /* CLOCK_MONOTONIC ms, NEVER when unset */
+    int sigfd;
+    sigset_t saved_mask;
+} job;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_at(int64_t *at, int64_t when)
+{
+    if (when < *at)
+        *at = when;
+}
+
+static struct node *find_node(pid_t pid)
+{
+    for (int r = 0; r < job.size; r++)
+        if (job.nodes[r].pid == pid)
+            return &job.nodes[r];
+    return NULL;
+}
+
+static int signal_live(int sig)
+{
+    int count = 0;
+
+    for (int r = 0; r < job.size; r++) {
+        struct node *n = &job.nodes[r];
+        if (n->pid > 0 && !n->exited && kill(n->pid, sig) == 0)
+            count++;
+    }
+    return count;
+}
+
+/* The launcher cannot go on: no node may outlive it. */
+static _Noreturn PRINTF_LIKE(1, 2) void fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("mome-run: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+
+    signal_live(SIGKILL);
+    while (job.live > 0) {
+        pid_t pid = waitpid(-1, NULL, 0);
+        struct node *n;
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0)
+            break;
+        n = find_node(pid);
+        if (n && !n->exited) {
+            n->exited = true;
+            job.live--;
+        }
+    }
+    exit(EXIT_LAUNCHER);
+}
+
+static void *xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+
+    if (!p)
+        fatal("out of memory (%zu bytes)", size);
+    return p;
+}
+
+/* ---- command line ---------------------------------------------------------------------------- */
+
+static _Noreturn PRINTF_LIKE(1, 2) void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("mome-run: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'mome-run --help'.\n", stderr);
+    exit(EXIT_USAGE);
+}
+
+static _Noreturn void print_help(void)
+{
+    fputs("Usage: mome-run [options] -n N prog [args...] [: -n M prog2 [args...]]...\n"
+          "Start a Mome job of N (+ M ...) nodes on this machine. Ranks are given in the order\n"
+          "of the programs: prog runs as nodes 0 to N-1, prog2 as nodes N to N+M-1, and so on.\n"
+          "\n"
+          "Options (before the first program, except -n which starts every program's block):\n"
+          "  -n, -np N            run the next program on N nodes (N >= 1; required)\n"
+          "  -t, --timeout SECS   kill the job if it still runs after SECS seconds (exit 124)\n"
+          "  -x NAME[=VALUE]      export NAME to the nodes, set to VALUE if given (repeatable)\n"
+          "  -q, --quiet          do not report lost or aborting nodes\n"
+          "  -h, --help           print this help and exit\n"
+          "      --version        print the version and exit\n"
+          "\n"
+          "Exit status: the first non-zero exit status of a node (128+S for a node killed by\n"
+          "signal S), 124 on timeout, 128+S if mome-run is stopped by signal S, 125 if mome-run\n"
+          "itself fails, 2 on bad usage, otherwise 0. See mome-run(1).\n",
+          stdout);
+    exit(0);
+}
+
+static int parse_count(const char *opt, const char *arg, int total)
+{
+    char *end;
+    long n;
+
+    if (!arg)
+        usage_error("option '%s' needs a node count", opt);
+    errno = 0;
+    n = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || n < 1)
+        usage_error("invalid node count '%s' for '%s' (must be a whole number, 1 or more)", arg,
+                    opt);
+    if (n > MAX_NODES - total)
+        usage_error("too many nodes (at most %d in a job)", MAX_NODES);
+    return (int)n;
+}
+
+static double parse_timeout(const char *opt, const char *arg)
+{
+    char *end;
+    double t;
+
+    if (!arg)
+        usage_error("option '%s' needs a number of seconds", opt);
+    errno = 0;
+    t = strtod(arg, &end);
+    /* The comparisons are false for NaN too. */
+    if (errno || end == arg || *end || !(t > 0 && t <= 1e8))
+        usage_error("invalid timeout '%s' (must be a number of seconds, more than 0)", arg);
+    return t;
+}
+
+/* -x NAME=VALUE sets NAME here, so the nodes inherit it; -x NAME keeps the current value. */
+static void parse_export(const char *arg)
+{
+    char *eq;
+
+    if (!arg)
+        usage_error("option '-x' needs a variable name");
+    if (arg[0] == '\0' || arg[0] == '=')
+        usage_error("invalid variable '%s' for '-x'", arg);
+    eq = strchr(arg, '=');
+    if (!eq) {
+        if (!getenv(arg))
+            fprintf(stderr, "mome-run: warning: -x %s: not set, so not exported\n", arg);
+        return;
+    }
+    *eq = '\0'; /* argv strings are ours to modify */
+    if (setenv(arg, eq + 1, 1) < 0)
+        usage_error("cannot export '%s': %s", arg, strerror(errno));
+    *eq = '=';
+}
+
+static bool is_job_option(const char *a)
+{
+    static const char *const names[] = {"-t",      "--timeout", "-x",     "-q",
+                                        "--quiet", "-h",        "--help", "--version"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(a, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* One job-wide option at argv[i]; returns the index of the next argument. */
+static int parse_job_option(int argc, char **argv, int i)
+{
+    const char *a = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+    if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
+        job.timeout_s = parse_timeout(a, val);
+        return i + 2;
+    }
+    if (strcmp(a, "-x") == 0) {
+        parse_export(val);
+        return i + 2;
+    }
+    if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+        job.quiet = true;
+        return i + 1;
+    }
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+        print_help();
+    if (strcmp(a, "--version") == 0) {
+        printf("mome-run (Mome) %s\n", PACKAGE_VERSION);
+        exit(0);
+    }
+    usage_error("unknown option '%s'", a);
+}
+
+/*
+ * Parse one block "[options] -n N prog [args...]" starting at argv[i]. Returns the index of the
+ * ':' that ends it (replaced by NULL, so b->argv is terminated) or argc.
+ */
+static int parse_block(int argc, char **argv, int i, bool first, int total, struct block *b)
+{
+    b->count = 0;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0';) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-n") == 0 || strcmp(a, "-np") == 0) {
+            if (b->count)
+                usage_error("'%s' given twice for one program", a);
+            b->count = parse_count(a, i + 1 < argc ? argv[i + 1] : NULL, total);
+            i += 2;
+            continue;
+        }
+        if (!first)
+            usage_error(is_job_option(a) ? "option '%s' must come before the first program"
+                                         : "unknown option '%s'",
+                        a);
+        i = parse_job_option(argc, argv, i);
+    }
+    if (i >= argc || strcmp(argv[i], ":") == 0)
+        usage_error("no program given");
+    if (!b->count)
+        usage_error("missing -n before '%s'", argv[i]);
+    b->argv = &argv[i];
+    while (i < argc && strcmp(argv[i], ":") != 0)
+        i++;
+    if (i < argc)
+        argv[i] = NULL;
+    return i;
+}
+
+/* Returns the blocks, *nblocks of them, for *total nodes in all. */
+static struct block *parse_args(int argc, char **argv, int *nblocks, int *total)
+{
+    struct block *blocks = xmalloc(sizeof(*blocks) * (size_t)argc);
+    int i = 1;
+
+    *nblocks = 0;
+    *total = 0;
+    for (;;) {
+        struct block *b = &blocks[(*nblocks)++];
+        i = parse_block(argc, argv, i, *nblocks == 1, *total, b);
+        *total += b->count;
+        if (i >= argc)
+            return blocks;
+        if (++i >= argc)
+            usage_error("nothing after ':'");
+    }
+}
+
+/* ---- starting the nodes ---------------------------------------------------------------------- */
+
+/* Children must find 0, 1 and 2 open, or a boot socket would land there and be clobbered. */
+static void ensure_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+            fatal("cannot open /dev/null for fd %d: %s", fd, strerror(errno));
+}
+
+/* Watch sig, unless it was ignored when we started (nohup, a background job of a script). */
+static void watch_signal(sigset_t *set, int sig)
+{
+    struct sigaction old;
+
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        return;
+    sigaddset(set, sig);
+}
+
+static void setup_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    watch_signal(&set, SIGINT);
+    watch_signal(&set, SIGTERM);
+    watch_signal(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, &job.saved_mask) < 0)
+        fatal("sigprocmask: %s", strerror(errno));
+    job.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (job.sigfd < 0)
+        fatal("signalfd: %s", strerror(errno));
+    /* A node that dies while we write to it must not kill the launcher. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int set_boot_env(const struct node *n, int boot_fd)
+{
+    const struct {
+        const char *name;
+        int value;
+    } vars[] = {
+        {"MOME_BOOT_FD", boot_fd},          {"MOME_BOOT_RANK", n->rank},
+        {"MOME_BOOT_SIZE", job.size},       {"MOME_BOOT_LOCAL_RANK", n->rank},
+        {"MOME_BOOT_LOCAL_SIZE", job.size},
+    };
+    char buf[16];
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        snprintf(buf, sizeof(buf), "%d", vars[i].value);
+        if (setenv(vars[i].name, buf, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * In the forked child: become node n and exec. Every launcher fd is close-on-exec except the
+ * node's own end of its boot socket.
+ */
+static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd, int devnull)
+{
+    /* An ignored SIGPIPE and a blocked mask would survive exec. */
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &job.saved_mask, NULL);
+
+    if ((n->rank == 0 || dup2(devnull, STDIN_FILENO) >= 0) && fcntl(boot_fd, F_SETFD, 0) == 0 &&
+        set_boot_env(n, boot_fd) == 0)
+        execvp(argv[0], argv);
+    dprintf(STDERR_FILENO, "mome-run: cannot execute '%s': %s\n", argv[0], strerror(errno));
+    _exit(EXIT_NOEXEC);
+}
+
+static void launch_node(struct node *n, char **argv, int devnull)
+{
+    int sv[2];
+    pid_t pid;
+
+    /* Not SOCK_NONBLOCK: it would make the node's end nonblocking too. We use MSG_DONTWAIT. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        fatal("cannot create the boot socket of node %d: %s", n->rank, strerror(errno));
+    pid = fork();
+    if (pid < 0)
+        fatal("cannot start node %d: fork: %s", n->rank, strerror(errno));
+    if (pid == 0)
+        child_exec(n, argv, sv[1], devnull);
+    close(sv[1]);
+    n->fd = sv[0];
+    n->pid = pid;
+    job.live++;
+}
+
+static void launch_all(const struct block *blocks, int nblocks, int total)
+{
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int rank = 0;
+
+    if (devnull < 0)
+        fatal("cannot open /dev/null: %s", strerror(errno));
+    job.nodes = xmalloc(sizeof(*job.nodes) * (size_t)total);
+    memset(job.nodes, 0, sizeof(*job.nodes) * (size_t)total);
+    for (int r = 0; r < total; r++)
+        job.nodes[r].fd = -1;
+    job.size = total; /* only now, so that fatal() never walks a missing table */
+    for (int b = 0; b < nblocks; b++) {
+        for (int k = 0; k < blocks[b].count; k++, rank++) {
+            job.nodes[rank].rank = rank;
+            job.nodes[rank].prog = blocks[b].argv[0];
+            launch_node(&job.nodes[rank], blocks[b].argv, devnull);
+        }
+    }
+    close(devnull);
+}
+
+/* ---- sending to nodes ------------------------------------------------------------------------ */
+
+static struct msg *msg_new(uint32_t type, uint32_t arg, size_t len)
+{
+    struct msg *m = xmalloc(sizeof(*m) + HDR_SIZE + len);
+    mome_boot_frame_t f = {MOME_BOOT_MAGIC, type, (uint32_t)len, arg};
+
+    m->refs = 1;
+    m->len = HDR_SIZE + len;
+    memcpy(m->data, &f, HDR_SIZE);
+    return m;
+}
+
+static void msg_put(struct msg *m)
+{
+    if (--m->refs == 0)
+        free(m);
+}
+
+static void drop_queue(struct node *n)
+{
+    while (n->qhead) {
+        struct qent *e = n->qhead;
+        n->qhead = e->next;
+        msg_put(e->msg);
+        free(e);
+    }
+    n->qtail = NULL;
+    n->qoff = 0;
+}
+
+/* Send what the socket takes now; poll(POLLOUT) brings us back for the rest. */
+static void node_flush(struct node *n)
+{
+    while (n->fd >= 0 && n->qhead) {
+        struct msg *m = n->qhead->msg;
+        ssize_t w = send(n->fd, m->data + n->qoff, m->len - n->qoff, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (w < 0) {
+            /* The node is gone or going; keep reading what it sent, its exit decides. */
+            n->write_dead = true;
+            drop_queue(n);
+            return;
+        }
+        n->qoff += (size_t)w;
+        if (n->qoff == m->len) {
+            struct qent *e = n->qhead;
+            n->qhead = e->next;
+            if (!n->qhead)
+                n->qtail = NULL;
+            n->qoff = 0;
+            msg_put(m);
+            free(e);
+        }
+    }
+}
+
+static void node_queue(struct node *n, struct msg *m)
+{
+    struct qent *e;
+
+    if (n->fd < 0 || n->exited || n->write_dead)
+        return;
+    e = xmalloc(sizeof(*e));
+    e->msg = m;
+    e->next = NULL;
+    m->refs++;
+    if (n->qtail)
+        n->qtail->next = e;
+    else
+        n->qhead = e;
+    n->qtail = e;
+    node_flush(n);
+}
+
+static void send_all(uint32_t type, uint32_t arg, const void *data, size_t len,
+                     const struct node *except)
+{
+    struct msg *m = msg_new(type, arg, len);
+
+    if (len)
+        memcpy(m->data + HDR_SIZE, data, len);
+    for (int r = 0; r < job.size; r++)
+        if (&job.nodes[r] != except)
+            node_queue(&job.nodes[r], m);
+    msg_put(m);
+}
+
+static void node_close(struct node *n)
+{
+    if (n->fd >= 0)
+        close(n->fd);
+    n->fd = -1;
+    drop_queue(n);
+    free(n->payload);
+    n->payload = NULL;
+    n->got = 0;
+}
+
+/* ---- stopping the job ------------------------------------------------------------------------ */
+
+/* The other nodes were told to stop; make sure they do. */
+static void stop_later(void)
+{
+    int64_t now = now_ms();
+
+    job.stopping = true;
+    set_at(&job.term_at, now + LOSS_TERM_MS);
+    set_at(&job.kill_at, now + LOSS_KILL_MS);
+}
+
+static void exit_reason(const struct node *n, char *buf, size_t len)
+{
+    if (WIFSIGNALED(n->wstat))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(n->wstat),
+                 strsignal(WTERMSIG(n->wstat)));
+    else
+        snprintf(buf, len, "exited with status %d before MomeFinalize", WEXITSTATUS(n->wstat));
+}
+
+/* Node n is gone for the job: tell the others, who stop with a message naming it. */
+static void node_lost(struct node *n, const char *reason)
+{
+    char text[256];
+
+    n->lost = true;
+    if (job.stopping)
+        return; /* a consequence of the first loss, not news */
+    if (!job.quiet)
+        fprintf(stderr, "mome-run: node %d (pid %d, %s) was lost: %s\n", n->rank, (int)n->pid,
+                n->prog, reason);
+    snprintf(text, sizeof(text), "node %d (pid %d) %s", n->rank, (int)n->pid, reason);
+    send_all(MOME_BOOT_NODE_LOST, (uint32_t)n->rank, text, strlen(text), n);
+    stop_later();
+}
+
+static void node_lost_exit(struct node *n)
+{
+    char reason[128];
+
+    exit_reason(n, reason, sizeof(reason));
+    node_lost(n, reason);
+}
+
+static PRINTF_LIKE(2, 3) void protocol_error(struct node *n, const char *fmt, ...)
+{
+    char detail[96], reason[128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    snprintf(reason, sizeof(reason), "protocol error (%s)", detail);
+    node_close(n);
+    node_lost(n, reason);
+}
+
+/* The job cannot go on for a reason no node reported: stop it as if a node had aborted. */
+static PRINTF_LIKE(1, 2) void launcher_abort(const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mome-run: %s; stopping the job\n", text);
+    send_all(MOME_BOOT_ABORT_JOB, 1, text, strlen(text), NULL);
+    stop_later();
+}
+
+/* ---- serving frames -------------------------------------------------------------------------- */
+
+/* The current gather is over, delivered or not: the next one has the next sequence number. */
+static void gather_reset(void)
+{
+    for (int r = 0; r < job.size; r++) {
+        struct node *n = &job.nodes[r];
+        free(n->blob);
+        n->blob = NULL;
+        n->bloblen = 0;
+        n->gathered = false;
+    }
+    job.gathered = 0;
+    job.gather_seq++;
+}
+
+/* Everyone is in: each live node gets u32 len[size], then the blobs in rank order. */
+static void gather_send(void)
+{
+    uint64_t total = (uint64_t)job.size * sizeof(uint32_t);
+    unsigned char *p;
+    struct msg *m;
+
+    for (int r = 0; r < job.size; r++)
+        total += job.nodes[r].bloblen;
+    if (total > MOME_BOOT_MAX_PAYLOAD) {
+        launcher_abort("gather %u: the result of %llu bytes exceeds the %u-byte frame limit",
+                       job.gather_seq, (unsigned long long)total, MOME_BOOT_MAX_PAYLOAD);
+        gather_reset();
+        return;
+    }
+    m = msg_new(MOME_BOOT_GATHER_RESULT, job.gather_seq, (size_t)total);
+    p = m->data + HDR_SIZE;
+    for (int r = 0; r < job.size; r++, p += sizeof(uint32_t))
+        memcpy(p, &job.nodes[r].bloblen, sizeof(uint32_t));
+    for (int r = 0; r < job.size; r++) {
+        if (job.nodes[r].bloblen)
+            memcpy(p, job.nodes[r].blob, job.nodes[r].bloblen);
+        p += job.nodes[r].bloblen;
+    }
+    for (int r = 0; r < job.size; r++)
+        node_queue(&job.nodes[r], m);
+    msg_put(m);
+    gather_reset();
+}
+
+/* Complete the gather once everyone is in; abort it if a node left without taking part. */
+static void gather_progress(void)
+{
+    if (job.gathered == job.size) {
+        gather_send();
+        return;
+    }
+    if (job.gathered == 0 || job.stopping)
+        return;
+    for (int r = 0; r < job.size; r++) {
+        struct node *n = &job.nodes[r];
+        if (n->finalized && !n->gathered) {
+            launcher_abort("node %d finalized while gather %u was waiting for it", r,
+                           job.gather_seq);
+            return;
+        }
+    }
+}
+
+static void on_join(struct node *n, const mome_boot_frame_t *f)
+{
+    if (n->joined || f->arg != (uint32_t)n->rank || f->len != sizeof(uint32_t)) {
+        protocol_error(n, "bad JOIN: rank %u, %u payload bytes%s", f->arg, f->len,
+                       n->joined ? ", sent twice" : "");
+        return;
+    }
+    n->joined = true;
+    job.any_joined = true;
+    /* A node left before anybody joined: the joiners would wait for it forever. */
+    if (job.pending_loss >= 0 && !job.stopping) {
+        struct node *early = &job.nodes[job.pending_loss];
+        job.pending_loss = -1;
+        node_lost_exit(early);
+    }
+}
+
+static void on_finalize(struct node *n)
+{
+    n->finalized = true; /* its exit, whatever the status, is no longer a loss */
+    gather_progress();
+}
+
+/* Takes the payload. */
+static void on_gather(struct node *n, const mome_boot_frame_t *f, unsigned char *payload)
+{
+    if (n->gathered || f->arg != job.gather_seq) {
+        free(payload);
+        if (n->gathered)
+            protocol_error(n, "GATHER %u sent twice", f->arg);
+        else
+            protocol_error(n, "GATHER %u while gather %u is current", f->arg, job.gather_seq);
+        return;
+    }
+    n->blob = payload;
+    n->bloblen = f->len;
+    n->gathered = true;
+    job.gathered++;
+    gather_progress();
+}
+
+static void on_abort(struct node *n, const mome_boot_frame_t *f, const unsigned char *payload)
+{
+    const char *text = payload ? (const char *)payload : "";
+    int shown = (int)strnlen(text, f->len);
+
+    while (shown > 0 && (text[shown - 1] == '\n' || text[shown - 1] == ' '))
+        shown--;
+    if (!job.quiet)
+        fprintf(stderr, "mome-run: node %d aborted: %.*s\n", n->rank, shown, text);
+    send_all(MOME_BOOT_ABORT_JOB, f->arg, payload, f->len, n);
+    stop_later();
+}
+
+static const char *unexpected(const struct node *n)
+{
+    if (n->finalized)
+        return "after FINALIZE";
+    return n->joined ? "not expected" : "before JOIN";
+}
+
+/* Handle one complete frame from node n; takes the payload. */
+static void dispatch(struct node *n, const mome_boot_frame_t *f, unsigned char *payload)
+{
+    if (f->type == MOME_BOOT_GATHER && n->joined && !n->finalized) {
+        on_gather(n, f, payload);
+        return;
+    }
+    if (f->type == MOME_BOOT_ABORT)
+        on_abort(n, f, payload);
+    else if (f->type == MOME_BOOT_JOIN && !n->finalized)
+        on_join(n, f);
+    else if (f->type == MOME_BOOT_FINALIZE && n->joined && !n->finalized)
+        on_finalize(n);
+    else
+        protocol_error(n, "frame type %u %s", f->type, unexpected(n));
+    free(payload);
+}
+
+/* A header just arrived: check it and get room for the payload. */
+static bool header_ok(struct node *n)
+{
+    if (n->hdr.magic != MOME_BOOT_MAGIC) {
+        protocol_error(n, "bad magic 0x%08x", n->hdr.magic);
+        return false;
+    }
+    if (n->hdr.len > MOME_BOOT_MAX_PAYLOAD) {
+        protocol_error(n, "payload of %u bytes", n->hdr.len);
+        return false;
+    }
+    n->payload = n->hdr.len ? xmalloc(n->hdr.len) : NULL;
+    return true;
+}
+
+/* Read and serve what node n has sent, until the socket is empty or closed. */
+static void node_read(struct node *n)
+{
+    while (n->fd >= 0) {
+        bool in_hdr = n->got < HDR_SIZE;
+        unsigned char *dst =
+            in_hdr ? (unsigned char *)&n->hdr + n->got : n->payload + (n->got - HDR_SIZE);
+        size_t want = in_hdr ? HDR_SIZE - n->got : n->hdr.len - (n->got - HDR_SIZE);
+        ssize_t r = recv(n->fd, dst, want, MSG_DONTWAIT);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (r <= 0) {
+            /* EOF or reset is not a loss by itself: the node's exit decides. */
+            node_close(n);
+            return;
+        }
+        n->got += (size_t)r;
+        if (n->got == HDR_SIZE && !header_ok(n))
+            return;
+        if (n->got == HDR_SIZE + n->hdr.len) {
+            mome_boot_frame_t f = n->hdr;
+            unsigned char *payload = n->payload;
+            n->payload = NULL;
+            n->got = 0;
+            dispatch(n, &f, payload);
+        }
+    }
+}
+
+/* ---- node exits, signals, timers ------------------------------------------------------------- */
+
+static void node_reaped(struct node *n, int wstat)
+{
+    /* Whatever it sent before dying (FINALIZE, ABORT) is in the socket and decides how it left. */
+    node_read(n);
+    node_close(n);
+    n->exited = true;
+    n->wstat = wstat;
+    job.live--;
+    if (!job.first_status)
+        job.first_status = WIFSIGNALED(wstat) ? 128 + WTERMSIG(wstat) : WEXITSTATUS(wstat);
+    if (n->finalized || n->lost || job.stopping)
+        return;
+    if (!job.any_joined) {
+        /* Maybe not a Mome program at all (mome-run -n 2 hostname): a loss only if one joins. */
+        if (job.pending_loss < 0)
+            job.pending_loss = n->rank;
+        return;
+    }
+    if (job.live > 0)
+        node_lost_exit(n);
+}
+
+static void reap_children(void)
+{
+    for (;;) {
+        int wstat;
+        pid_t pid = waitpid(-1, &wstat, WNOHANG);
+        struct node *n;
+
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            return;
+        n = find_node(pid);
+        if (n && !n->exited)
+            node_reaped(n, wstat);
+    }
+}
+
+static void on_signal(int signo)
+{
+    if (job.stop_signal) {
+        /* Asked twice: no more grace. */
+        signal_live(SIGKILL);
+        return;
+    }
+    job.stop_signal = signo;
+    job.stopping = true;
+    if (!job.forced_status)
+        job.forced_status = 128 + signo;
+    signal_live(SIGTERM);
+    set_at(&job.kill_at, now_ms() + SIGNAL_KILL_MS);
+}
+
+static void read_signals(void)
+{
+    struct signalfd_siginfo si;
+
+    for (;;) {
+        ssize_t r = read(job.sigfd, &si, sizeof(si));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != (ssize_t)sizeof(si))
+            break;
+        if (si.ssi_signo != SIGCHLD)
+            on_signal((int)si.ssi_signo);
+    }
+    /* SIGCHLDs coalesce, so always reap everything that is ready. */
+    reap_children();
+}
+
+static void time_out(void)
+{
+    job.stopping = true;
+    if (!job.forced_status)
+        job.forced_status = EXIT_TIMEOUT;
+    fprintf(stderr, "mome-run: job timed out after %g s; killing %d node(s)\n", job.timeout_s,
+            job.live);
+    signal_live(SIGKILL);
+}
+
+static void escalate(int sig)
+{
+    if (job.live > 0 && !job.quiet)
+        fprintf(stderr, "mome-run: %d node(s) still running; sending %s\n", job.live,
+                sig == SIGKILL ? "SIGKILL" : "SIGTERM");
+    signal_live(sig);
+}
+
+static void check_timers(void)
+{
+    int64_t now = now_ms();
+
+    if (job.live == 0)
+        return; /* the job ended on its own, even if a deadline passed meanwhile */
+    if (now >= job.deadline) {
+        job.deadline = NEVER;
+        time_out();
+    }
+    if (now >= job.term_at) {
+        job.term_at = NEVER;
+        escalate(SIGTERM);
+    }
+    if (now >= job.kill_at) {
+        job.kill_at = NEVER;
+        escalate(SIGKILL);
+    }
+}
+
+static int poll_timeout(void)
+{
+    int64_t next = job.deadline, left;
+
+    set_at(&next, job.term_at);
+    set_at(&next, job.kill_at);
+    if (next == NEVER)
+        return -1;
+    left = next - now_ms();
+    return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* ---- the event loop -------------------------------------------------------------------------- */
+
+/* pfd[0] is the signalfd; who[k] is the rank behind pfd[k]. */
+static int build_pollfds(struct pollfd *pfd, int *who)
+{
+    int cnt = 1;
+
+    pfd[0] = (struct pollfd){.fd = job.sigfd, .events = POLLIN};
+    who[0] = -1;
+    for (int r = 0; r < job.size; r++) {
+        const struct node *n = &job.nodes[r];
+        if (n->fd < 0)
+            continue;
+        pfd[cnt] = (struct pollfd){.fd = n->fd, .events = POLLIN | (n->qhead ? POLLOUT : 0)};
+        who[cnt++] = r;
+    }
+    return cnt;
+}
+
+static void handle_events(const struct pollfd *pfd, const int *who, int cnt)
+{
+    for (int k = 1; k < cnt; k++) {
+        struct node *n = &job.nodes[who[k]];
+        /* An earlier event may have closed it; no fd is opened meanwhile, so numbers are stable. */
+        if (!pfd[k].revents || n->fd != pfd[k].fd)
+            continue;
+        if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+            node_read(n);
+        if (pfd[k].revents & POLLOUT)
+            node_flush(n);
+    }
+    if (pfd[0].revents)
+        read_signals();
+}
+
+static void run(void)
+{
+    struct pollfd *pfd = xmalloc(sizeof(*pfd) * ((size_t)job.size + 1));
+    int *who = xmalloc(sizeof(*who) * ((size_t)job.size + 1));
+
+    while (job.live > 0) {
+        int cnt = build_pollfds(pfd, who);
+        int r = poll(pfd, (nfds_t)cnt, poll_timeout());
+        if (r < 0 && errno != EINTR)
+            fatal("poll: %s", strerror(errno));
+        if (r > 0)
+            handle_events(pfd, who, cnt);
+        check_timers();
+    }
+    free(who);
+    free(pfd);
+}
+
+static void free_job(struct block *blocks)
+{
+    for (int r = 0; r < job.size; r++) {
+        node_close(&job.nodes[r]);
+        free(job.nodes[r].blob);
+    }
+    free(job.nodes);
+    free(blocks);
+    close(job.sigfd);
+}
+
+int main(int argc, char **argv)
+{
+    struct block *blocks;
+    int nblocks, total, status;
+
+    job.pending_loss = -1;
+    job.sigfd = -1;
+    job.deadline = job.term_at = job.kill_at = NEVER;
+    if (argc < 2)
+        usage_error("no program given");
+    blocks = parse_args(argc, argv, &nblocks, &total);
+
+    ensure_std_fds();
+    setup_signals();
+    if (job.timeout_s > 0)
+        job.deadline = now_ms() + (int64_t)(job.timeout_s * 1000.0 + 0.5);
+    launch_all(blocks, nblocks, total);
+    run();
+
+    status = job.forced_status ? job.forced_status : job.first_status;
+    free_job(blocks);
+    return status;
+}

@@ -1,0 +1,59 @@
+/*
+ * itest.h - helpers shared by the integration test programs (run as real jobs under mome-run).
+ * A failed check prints the node, the file:line and the condition, and exits 1.
+ */
+#ifndef MOME_ITEST_H
+#define MOME_ITEST_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mome.h>
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "node %d: %s:%d: check failed: %s: ", MomeNode(), __FILE__, __LINE__, \
+                    #cond);                                                                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, " (MomeError: '%s')\n", MomeError());                                  \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define MUST(call) CHECK((call) >= 0, "%s failed: errno %d", #call, errno)
+
+/* Join the job or fail loudly. */
+static inline void itest_init(int *argc, char ***argv)
+{
+    if (MomeInit(argc, argv) < 0) {
+        fprintf(stderr, "MomeInit failed: %s\n", MomeError());
+        exit(1);
+    }
+}
+
+/* Open (creating) a segment and map all of it read-write. */
+static inline void *itest_map(const char *name, uint64_t size, int *seg_out)
+{
+    int seg = MomeSegOpen(name, size, MOME_CREATE);
+    CHECK(seg >= 0, "MomeSegOpen(%s)", name);
+    void *p = MomeMMap(NULL, size, MOME_READ | MOME_WRITE, 0, seg, 0);
+    CHECK(p != MOME_MAP_FAILED, "MomeMMap(%s)", name);
+    if (seg_out)
+        *seg_out = seg;
+    return p;
+}
+
+/* A cheap deterministic generator (seedable through argv in the tests that use it). */
+static inline uint64_t itest_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * loss.c - node loss: the victim node kills itself with SIGKILL in the middle of the job while the
+ * others are busy in barriers and faults; they must stop by themselves, naming the lost node. The
+ * victim writes the kill time (CLOCK_REALTIME, ns) to argv[1] so the test can time the stop.
+ */
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+int main(int argc, char **argv)
+{
+    const char *stamp = argc > 1 ? argv[1] : NULL;
+    int victim = argc > 2 ? atoi(argv[2]) : 1;
+    itest_init(&argc, &argv);
+    int me = MomeNode(), n = MomeNodes();
+    size_t ps = MomePageSize();
+    char *a = itest_map("loss", ps * 64, NULL);
+
+    for (uint64_t r = 1;; r++) {
+        ((volatile uint64_t *)(a + ps * (r % 64)))[me] = r;
+        MomeBarrier();
+        if (me == victim && r == 20) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            FILE *f = stamp ? fopen(stamp, "w") : NULL;
+            if (f) {
+                fprintf(f, "%lld\n", (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec);
+                fclose(f);
+            }
+            kill(getpid(), SIGKILL);
+        }
+        (void)n;
+    }
+    return 0;
+}

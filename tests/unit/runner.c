@@ -1,0 +1,23 @@
+/*
+ * runner.c - the one Check runner of tests/unit: every module's suite, fork mode, CK_ENV output.
+ */
+#include <stdlib.h>
+
+#include "unit.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(proto_suite());
+    int failed;
+
+    srunner_add_suite(sr, directory_suite());
+    srunner_add_suite(sr, clock_suite());
+    srunner_add_suite(sr, page_suite());
+    srunner_add_suite(sr, config_suite());
+    srunner_add_suite(sr, heap_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,118 @@
+/*
+ * test_config.c - the knob table: defaults, parsers, and bad values rejected with a message.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "unit.h"
+
+START_TEST(test_config__sizes)
+{
+    uint64_t v;
+    ck_assert_int_eq(mome_config_parse_size("4096", &v), 0);
+    ck_assert_uint_eq(v, 4096);
+    ck_assert_int_eq(mome_config_parse_size("64K", &v), 0);
+    ck_assert_uint_eq(v, 65536);
+    ck_assert_int_eq(mome_config_parse_size("2MiB", &v), 0);
+    ck_assert_uint_eq(v, 2u << 20);
+    ck_assert_int_eq(mome_config_parse_size("16g", &v), 0);
+    ck_assert_uint_eq(v, 16ull << 30);
+    ck_assert_int_eq(mome_config_parse_size("0x1000", &v), 0);
+    ck_assert_uint_eq(v, 4096);
+    ck_assert_int_eq(mome_config_parse_size("", &v), -EINVAL);
+    ck_assert_int_eq(mome_config_parse_size("-1", &v), -EINVAL);
+    ck_assert_int_eq(mome_config_parse_size("12Q", &v), -EINVAL);
+    ck_assert_int_eq(mome_config_parse_size("4K extra", &v), -EINVAL);
+    ck_assert_int_eq(mome_config_parse_size("99999999999T", &v), -EINVAL); /* overflow */
+}
+END_TEST
+
+START_TEST(test_config__defaults)
+{
+    mome_config_t c;
+    char err[256];
+    unsetenv("MOME_PAGE_SIZE");
+    unsetenv("MOME_LOG_LEVEL");
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.page_size, 4096);
+    ck_assert_int_eq(c.log_level, MOME_LOG_WARN);
+    ck_assert_str_eq(c.repository, "./mome-repo");
+    ck_assert_uint_eq(c.heap_size, 64ull << 30);
+    ck_assert_int_eq(c.bind, MOME_BIND_CORE);
+}
+END_TEST
+
+START_TEST(test_config__page_size_must_be_a_power_of_two_page_multiple)
+{
+    mome_config_t c;
+    char err[256] = "";
+    setenv("MOME_PAGE_SIZE", "16K", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.page_size, 16384);
+    ck_assert_uint_eq(mome_config_page_size(), 16384);
+    const char *bad[] = {"3000", "12288", "1024", "1G", "junk"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("MOME_PAGE_SIZE", bad[i], 1);
+        err[0] = 0;
+        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "MOME_PAGE_SIZE"));
+    }
+    unsetenv("MOME_PAGE_SIZE");
+}
+END_TEST
+
+START_TEST(test_config__log_level_and_bool)
+{
+    mome_config_t c;
+    char err[256];
+    setenv("MOME_LOG_LEVEL", "debug", 1);
+    setenv("MOME_STATS", "yes", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.log_level, MOME_LOG_DEBUG);
+    ck_assert_int_eq(c.stats, 1);
+    setenv("MOME_LOG_LEVEL", "loud", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "MOME_LOG_LEVEL"));
+    unsetenv("MOME_LOG_LEVEL");
+    setenv("MOME_STATS", "maybe", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    unsetenv("MOME_STATS");
+}
+END_TEST
+
+START_TEST(test_config__listing_names_every_knob)
+{
+    int p[2];
+    char buf[16384];
+    mome_config_t c;
+    char err[256];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    mome_config_print(p[1], &c);
+    close(p[1]);
+    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    ck_assert_int_gt(n, 0);
+    buf[n] = 0;
+    const char *names[] = {"MOME_PAGE_SIZE", "MOME_LOG_LEVEL", "MOME_LOG_FILE", "MOME_STATS",
+                           "MOME_REPOSITORY", "MOME_LOCAL_PAGES", "MOME_EMU_LATENCY_NS",
+                           "MOME_EMU_BANDWIDTH", "MOME_BIND"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        ck_assert_ptr_nonnull(strstr(buf, names[i]));
+    close(p[0]);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    UNIT_CASE(s, test_config__sizes);
+    UNIT_CASE(s, test_config__defaults);
+    UNIT_CASE(s, test_config__page_size_must_be_a_power_of_two_page_multiple);
+    UNIT_CASE(s, test_config__log_level_and_bool);
+    UNIT_CASE(s, test_config__listing_names_every_knob);
+    return s;
+}

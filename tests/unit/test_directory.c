@@ -1,0 +1,314 @@
+/*
+ * test_directory.c - the directory as a state machine: requests in, messages out (mome_send is
+ * replaced by a recorder), for every transition of the STRONG protocol, queueing, forwarding and
+ * migration of entries.
+ */
+#include <string.h>
+
+#include "directory.h"
+#include "log.h"
+#include "node.h"
+#include "unit.h"
+
+#define MAXOUT 64
+
+static struct {
+    int to;
+    mome_msg_t m;
+} out[MAXOUT];
+static int nout;
+static int self;
+
+/* The recorder standing in for the engine's mome_send. */
+int mome_send(int node, mome_msg_t *m)
+{
+    ck_assert_int_lt(nout, MAXOUT);
+    m->src = (uint32_t)self;
+    out[nout].to = node;
+    out[nout].m = *m;
+    out[nout].m.payload = NULL;
+    nout++;
+    return 0;
+}
+
+static void setup(int nnodes, int me, int migrate)
+{
+    mome_log_level = MOME_LOG_ERROR; /* some tests provoke warnings on purpose */
+    self = me;
+    nout = 0;
+    ck_assert_int_eq(mome_dir_init(nnodes, me, migrate), 0);
+}
+
+/* A page of segment seg that this node manages by default. */
+static uint64_t my_page(uint64_t seg)
+{
+    for (uint64_t p = 0;; p++)
+        if (mome_dir_default_manager(seg, p) == self)
+            return p;
+}
+
+static void req(int type, int from, uint64_t seg, uint64_t page)
+{
+    mome_msg_t m = {.type = (uint8_t)type, .src = (uint32_t)from, .node = (uint32_t)from,
+                    .seg = seg, .page = page};
+    nout = 0;
+    mome_dir_msg(&m);
+}
+
+static void done(int from, uint64_t seg, uint64_t page)
+{
+    req(MOME_MSG_DONE, from, seg, page);
+}
+
+/* Find the one message of this type sent to `to`. */
+static const mome_msg_t *sent(int type, int to)
+{
+    for (int i = 0; i < nout; i++)
+        if (out[i].m.type == type && out[i].to == to)
+            return &out[i].m;
+    return NULL;
+}
+
+START_TEST(test_directory__untouched_read_grants_exclusive_zero)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(1);
+    mome_dir_state_t st;
+    req(MOME_MSG_READ_REQ, 2, 1, p);
+    ck_assert_int_eq(nout, 1);
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags, MOME_MF_RW | MOME_MF_ZERO);
+    ck_assert_uint_eq(g->count, 0);
+    ck_assert_uint_eq(g->arg, 0); /* the manager names itself */
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.owner, 2);
+    ck_assert_int_eq(st.excl, 1);
+    ck_assert_int_eq(st.busy, 2);
+    ck_assert_int_eq(st.ncopies, 1);
+    done(2, 1, p);
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.busy, -1);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__read_of_exclusive_page_downgrades_owner)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(1);
+    mome_dir_state_t st;
+    req(MOME_MSG_WRITE_REQ, 1, 1, p);
+    done(1, 1, p);
+    req(MOME_MSG_READ_REQ, 3, 1, p);
+    ck_assert_int_eq(nout, 1);
+    const mome_msg_t *f = sent(MOME_MSG_FWD_READ, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->node, 3); /* owner sends to the requester */
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.excl, 0);
+    ck_assert_int_eq(st.owner, 1);
+    ck_assert_uint_eq(st.copyset0, (1u << 1) | (1u << 3));
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__write_invalidates_sharers_and_moves_content)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(1);
+    mome_dir_state_t st;
+    req(MOME_MSG_WRITE_REQ, 1, 1, p); /* owner 1 */
+    done(1, 1, p);
+    req(MOME_MSG_READ_REQ, 2, 1, p); /* sharers 1, 2 */
+    done(2, 1, p);
+    req(MOME_MSG_READ_REQ, 0, 1, p); /* sharers 0, 1, 2 */
+    done(0, 1, p);
+    req(MOME_MSG_WRITE_REQ, 3, 1, p);
+    /* INV to the non-owner sharers (0 and 2), FWD_WRITE to the owner with the ack count. */
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 0));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 2));
+    ck_assert_ptr_null(sent(MOME_MSG_INV, 1));
+    const mome_msg_t *f = sent(MOME_MSG_FWD_WRITE, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->count, 2);
+    ck_assert_uint_eq(f->node, 3);
+    ck_assert_ptr_null(sent(MOME_MSG_GRANT, 3));
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.owner, 3);
+    ck_assert_int_eq(st.excl, 1);
+    ck_assert_uint_eq(st.copyset0, 1u << 3);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__upgrade_needs_no_content)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(2);
+    req(MOME_MSG_WRITE_REQ, 1, 2, p);
+    done(1, 2, p);
+    req(MOME_MSG_READ_REQ, 2, 2, p);
+    done(2, 2, p);
+    /* Node 2 holds a copy: it only needs node 1 to drop its own. */
+    req(MOME_MSG_WRITE_REQ, 2, 2, p);
+    ck_assert_int_eq(nout, 2);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 1));
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags, MOME_MF_RW);
+    ck_assert_uint_eq(g->count, 1);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__requests_wait_for_the_open_transaction)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(3);
+    mome_dir_state_t st;
+    req(MOME_MSG_WRITE_REQ, 1, 3, p);
+    req(MOME_MSG_WRITE_REQ, 2, 3, p); /* queued: nothing sent */
+    ck_assert_int_eq(nout, 0);
+    req(MOME_MSG_READ_REQ, 3, 3, p);
+    ck_assert_int_eq(nout, 0);
+    mome_dir_peek(3, p, &st);
+    ck_assert_int_eq(st.queued, 2);
+    done(1, 3, p); /* starts node 2's write: content from node 1 */
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 1));
+    done(2, 3, p); /* then node 3's read */
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_READ, 2));
+    mome_dir_peek(3, p, &st);
+    ck_assert_int_eq(st.queued, 0);
+    ck_assert_int_eq(st.busy, 3);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__stray_done_changes_nothing)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(3);
+    mome_dir_state_t st;
+    req(MOME_MSG_WRITE_REQ, 1, 3, p);
+    done(2, 3, p); /* not the requester */
+    mome_dir_peek(3, p, &st);
+    ck_assert_int_eq(st.busy, 1);
+    done(1, 3, p + 1000000); /* no such entry */
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__unknown_entries_go_to_the_default_manager)
+{
+    setup(4, 1, 0);
+    uint64_t p = 0;
+    while (mome_dir_default_manager(5, p) == 1)
+        p++;
+    req(MOME_MSG_READ_REQ, 3, 5, p);
+    ck_assert_int_eq(nout, 1);
+    ck_assert_int_eq(out[0].to, mome_dir_default_manager(5, p));
+    ck_assert_int_eq(out[0].m.type, MOME_MSG_READ_REQ);
+    ck_assert_uint_eq(out[0].m.node, 3); /* still names the requester */
+    ck_assert_uint_eq(out[0].m.hops, 1);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__entry_migrates_to_its_users)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 1);
+    uint64_t p = my_page(6);
+    /* Nodes 1 and 2 trade the page; this node (0) only brokers: after two such transactions the
+     * entry moves to the requester. */
+    req(MOME_MSG_WRITE_REQ, 1, 6, p);
+    done(1, 6, p);
+    ck_assert_ptr_null(sent(MOME_MSG_DIR_MOVE, 1));
+    req(MOME_MSG_WRITE_REQ, 2, 6, p);
+    done(2, 6, p);
+    const mome_msg_t *mv = sent(MOME_MSG_DIR_MOVE, 2);
+    ck_assert_ptr_nonnull(mv);
+    ck_assert_uint_eq(mv->node, 2); /* owner */
+    /* Requests arriving meanwhile wait for the ack, then follow the entry. */
+    req(MOME_MSG_READ_REQ, 3, 6, p);
+    ck_assert_int_eq(nout, 0);
+    mome_msg_t ack = {.type = MOME_MSG_DIR_MOVE_ACK, .src = 2, .seg = 6, .page = p};
+    nout = 0;
+    mome_dir_msg(&ack);
+    ck_assert_int_eq(nout, 1);
+    ck_assert_int_eq(out[0].to, 2);
+    ck_assert_int_eq(out[0].m.type, MOME_MSG_READ_REQ);
+    mome_dir_peek(6, p, &st);
+    ck_assert_int_eq(st.fwd, 2);
+    req(MOME_MSG_WRITE_REQ, 1, 6, p);
+    ck_assert_int_eq(out[0].to, 2);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__takes_over_a_moved_entry)
+{
+    mome_dir_state_t st;
+    uint64_t cs = (1u << 2) | (1u << 3);
+    setup(4, 2, 1);
+    mome_msg_t mv = {.type = MOME_MSG_DIR_MOVE, .src = 0, .seg = 7, .page = 11, .node = 3,
+                     .count = 0, .payload = &cs, .len = 8};
+    nout = 0;
+    mome_dir_msg(&mv);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 0));
+    mome_dir_peek(7, 11, &st);
+    ck_assert_int_eq(st.known, 1);
+    ck_assert_int_eq(st.owner, 3);
+    ck_assert_int_eq(st.ncopies, 2);
+    /* It now manages the page itself, whatever the default says. */
+    req(MOME_MSG_WRITE_REQ, 1, 7, 11);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 3));
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__forget_segment)
+{
+    mome_dir_state_t st;
+    setup(2, 0, 0);
+    uint64_t p = my_page(9), q = my_page(10);
+    req(MOME_MSG_READ_REQ, 1, 9, p);
+    req(MOME_MSG_READ_REQ, 1, 10, q);
+    mome_dir_forget_seg(9);
+    mome_dir_peek(9, p, &st);
+    ck_assert_int_eq(st.known, 0);
+    mome_dir_peek(10, q, &st);
+    ck_assert_int_eq(st.known, 1);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__managers_spread_over_nodes)
+{
+    int count[4] = {0};
+    setup(4, 0, 0);
+    for (uint64_t p = 0; p < 4000; p++)
+        count[mome_dir_default_manager(77, p)]++;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(count[i], 1000);
+    mome_dir_fini();
+}
+END_TEST
+
+Suite *directory_suite(void)
+{
+    Suite *s = suite_create("directory");
+    UNIT_CASE(s, test_directory__untouched_read_grants_exclusive_zero);
+    UNIT_CASE(s, test_directory__read_of_exclusive_page_downgrades_owner);
+    UNIT_CASE(s, test_directory__write_invalidates_sharers_and_moves_content);
+    UNIT_CASE(s, test_directory__upgrade_needs_no_content);
+    UNIT_CASE(s, test_directory__requests_wait_for_the_open_transaction);
+    UNIT_CASE(s, test_directory__stray_done_changes_nothing);
+    UNIT_CASE(s, test_directory__unknown_entries_go_to_the_default_manager);
+    UNIT_CASE(s, test_directory__entry_migrates_to_its_users);
+    UNIT_CASE(s, test_directory__takes_over_a_moved_entry);
+    UNIT_CASE(s, test_directory__forget_segment);
+    UNIT_CASE(s, test_directory__managers_spread_over_nodes);
+    return s;
+}

@@ -1,0 +1,25 @@
+/*
+ * unit.h - the suites of tests/unit, one per module, gathered by runner.c.
+ */
+#ifndef MOME_UNIT_H
+#define MOME_UNIT_H
+
+#include <check.h>
+
+Suite *proto_suite(void);
+Suite *directory_suite(void);
+Suite *clock_suite(void);
+Suite *page_suite(void);
+Suite *config_suite(void);
+Suite *heap_suite(void);
+
+/* Add a TCase holding one test, with the time limit every unit test gets. */
+#define UNIT_CASE(_s, _fn)                                                                         \
+    do {                                                                                           \
+        TCase *_tc = tcase_create(#_fn);                                                           \
+        tcase_set_timeout(_tc, 30);                                                                \
+        tcase_add_test(_tc, _fn);                                                                  \
+        suite_add_tcase((_s), _tc);                                                                \
+    } while (0)
+
+#endif
