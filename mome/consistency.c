@@ -620,8 +620,9 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         mome_cons_drop(s, page);
         MOME_STAT_INC(invalidations_received);
     } else {
+        /* The page turns STRONG: its master is just the latest content from now on. */
         stop_writing(s, page);
-        pg->flags &= (uint16_t)~(MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+        pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
     }
 }
 
@@ -653,12 +654,17 @@ static void on_diff(const mome_msg_t *m)
     mome_page_t *pg = s ? &s->pages[m->page] : NULL;
     int rc = -ENOENT;
 
-    if (pg && pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_OWNER))
+    /*
+     * Diffs always reach the node holding the master: a flush waits for every writer's diffs in
+     * flight before the master moves. They may arrive after this node's own FLUSH ended its MULTI
+     * ownership, so merge them whenever the copy is here.
+     */
+    if (pg && pg->access != MOME_ACC_NONE)
         rc = mome_diff_apply_sparse((uint8_t *)rt_page(s, m->page), mome_g.page_size, m->payload,
                                     m->len, !!(m->flags & MOME_MF_FULL));
     if (rc < 0)
         mome_error("consistency", "diff from node %u for page %llu not applied (%s)", m->node,
-                   (unsigned long long)m->page, rc == -ENOENT ? "not the owner" : "malformed");
+                   (unsigned long long)m->page, rc == -ENOENT ? "no copy here" : "malformed");
     else
         pg->ver++;
     if (m->flags & MOME_MF_FLUSH) {
@@ -699,11 +705,14 @@ static void on_notice_ack(const mome_msg_t *m)
         mome_page_t *pg = &s->pages[m->page];
         mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, m->page) : NULL;
         if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
+            uint32_t mgr = x->flush_mgr;
+            int drop = (int)x->flush_drop;
             x->has_flush = 0;
-            do_flush(s, m->page, x->flush_mgr, (int)x->flush_drop);
-        }
-        if (x)
+            mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
+            do_flush(s, m->page, mgr, drop);
+        } else if (x) {
             mome_pext_put(pg, x);
+        }
     }
     mome_rel_ack();
 }
@@ -776,6 +785,13 @@ void mome_cons_msg(const mome_msg_t *m)
     case MOME_MSG_SYNC_OK: on_sync_reply(m); break;
     default: break;
     }
+}
+
+void mome_cons_hint(uint64_t seg, uint64_t page, int node)
+{
+    mome_seg_t *s = mome_seg_find(seg);
+    if (s && page < s->npages)
+        s->pages[page].mgr = (uint32_t)node + 1;
 }
 
 int mome_cons_release_page(mome_seg_t *s, uint64_t page, uint64_t date)

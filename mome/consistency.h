@@ -31,6 +31,9 @@ void mome_cons_msg(const mome_msg_t *m);
  */
 int mome_cons_release_page(struct mome_seg *s, uint64_t page, uint64_t date);
 
+/* The page's directory entry is now managed by node (requests go there directly). */
+void mome_cons_hint(uint64_t seg, uint64_t page, int node);
+
 /* Forget this node's copy (any view access faults again); the content stays cached. */
 void mome_cons_drop(struct mome_seg *s, uint64_t page);
 

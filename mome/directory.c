@@ -211,6 +211,18 @@ static int others_hold(dentry_t *e, int n)
     return c > (has(e, CS, n) ? 1 : 0);
 }
 
+/*
+ * MOME_MF_OWNER goes only with MULTI pages: there the owner merges the others' diffs and tells
+ * the holders. In the STRONG regime the owner is just the holder of the latest content, and it
+ * may change without the old one hearing of it (a writer that holds a copy needs no content).
+ */
+static int multi_rights(dentry_t *e, int r)
+{
+    if (!e->multi)
+        return 0;
+    return MOME_MF_OWNER | (others_hold(e, r) ? MOME_MF_SHARED : 0);
+}
+
 static void start_read(dentry_t *e, const mome_msg_t *req)
 {
     int r = (int)req->node, m = (int)req->arg2;
@@ -222,13 +234,12 @@ static void start_read(dentry_t *e, const mome_msg_t *req)
         e->owner = r;
         e->excl = 1;
         add_holder(e, r, m);
-        grant(req, MOME_MF_RW | MOME_MF_ZERO | MOME_MF_OWNER, 0, r);
+        grant(req, MOME_MF_RW | MOME_MF_ZERO, 0, r);
     } else if (r == e->owner) {
         /* Its copy is the master: confirm what it may do with it. */
         int rw = e->excl || (e->multi && has(e, WRITERS, r));
         add_holder(e, r, m);
-        grant(req, (rw ? MOME_MF_RW : 0) | MOME_MF_OWNER | (others_hold(e, r) ? MOME_MF_SHARED : 0),
-              0, r);
+        grant(req, (rw ? MOME_MF_RW : 0) | multi_rights(e, r), 0, r);
     } else if (e->multi) {
         send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0);
         add_holder(e, r, m);
@@ -269,12 +280,11 @@ static void start_write_strong(dentry_t *e, const mome_msg_t *req)
     MOME_STAT_ADD(invalidations_sent, nacks);
     if (src >= 0) {
         int keep = has(e, WEAK_SET, src); /* a WEAK copy is never taken away */
-        send_to(src, MOME_MSG_FWD_WRITE, MOME_MF_RW | MOME_MF_OWNER, req, nacks, (uint64_t)keep);
+        send_to(src, MOME_MSG_FWD_WRITE, MOME_MF_RW, req, nacks, (uint64_t)keep);
         if (!keep)
             drop_holder(e, src);
     } else {
-        grant(req, MOME_MF_RW | MOME_MF_OWNER | (!copy && r != e->owner ? MOME_MF_ZERO : 0),
-              nacks, r);
+        grant(req, MOME_MF_RW | (!copy && r != e->owner ? MOME_MF_ZERO : 0), nacks, r);
     }
     e->owner = r;
     e->excl = 1;
@@ -326,7 +336,7 @@ static void start_write(dentry_t *e, const mome_msg_t *req)
     } else if (r == e->owner) {
         add(e, WRITERS, r);
         add_holder(e, r, m);
-        grant(req, MOME_MF_RW | MOME_MF_OWNER | (others_hold(e, r) ? MOME_MF_SHARED : 0), 0, r);
+        grant(req, MOME_MF_RW | multi_rights(e, r), 0, r);
     } else if (holds(e, req)) {
         /* A stale copy is a fine twin: only this node's own changes travel. */
         add(e, WRITERS, r);

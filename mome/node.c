@@ -154,8 +154,11 @@ static void dispatch(const mome_msg_t *m)
     case MOME_MSG_FLUSH_ACK:
     case MOME_MSG_NOTICE:
     case MOME_MSG_STALE_ACK:
-    case MOME_MSG_DIR_MOVE:
     case MOME_MSG_DIR_MOVE_ACK: mome_dir_msg(m); break;
+    case MOME_MSG_DIR_MOVE:
+        mome_dir_msg(m);
+        mome_cons_hint(m->seg, m->page, mome_g.rank); /* ask ourselves from now on */
+        break;
     case MOME_MSG_FWD_READ:
     case MOME_MSG_FWD_WRITE:
     case MOME_MSG_FWD_SNAP:

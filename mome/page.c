@@ -38,6 +38,9 @@ void mome_pext_put(mome_page_t *pg, mome_pext_t *x)
 {
     if (!x || x->twin || x->relpend || x->stale_date || x->has_flush)
         return;
+    /* A writer of a page another node owns keeps the owner's name here between releases. */
+    if (pg && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_OWNER))
+        return;
     mome_htab_del(&pexts, &x->h);
     free(x);
     if (pg)
