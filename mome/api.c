@@ -19,6 +19,7 @@
 #include "memory.h"
 #include "mome.h"
 #include "node.h"
+#include "release.h"
 #include "segment.h"
 #include "stats.h"
 #include "sync.h"
@@ -206,7 +207,7 @@ int MomeConsistency(void *addr, size_t len, int model)
 {
     if (!running("MomeConsistency"))
         return -1;
-    mome_cmd_t c = {.fn = mome_cons_cmd_model, .p = addr, .a = {len, (uint64_t)model}};
+    mome_cmd_t c = {.fn = mome_rel_cmd_model, .p = addr, .a = {len, (uint64_t)model}};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -219,16 +220,17 @@ MomeDate MomeRelease(void)
 {
     if (!running("MomeRelease"))
         return 0;
-    /* STRONG pages have nothing pending: every write is already visible. */
-    return mome_clock_tick();
+    mome_cmd_t c = {.fn = mome_rel_cmd_release};
+    if (run(&c) < 0)
+        return 0;
+    return c.result;
 }
 
 int MomeSyncMem(void *addr, size_t len, MomeDate date)
 {
     if (!running("MomeSyncMem"))
         return -1;
-    mome_cmd_t c = {.fn = mome_cons_cmd_sync, .p = addr, .a = {len, date}};
-    MOME_STAT_INC(syncs);
+    mome_cmd_t c = {.fn = mome_rel_cmd_sync, .p = addr, .a = {len, date}};
     return run(&c) < 0 ? -1 : 0;
 }
 

@@ -1,10 +1,12 @@
 /*
- * consistency.c - node side of the protocol: fault resolution, transactions, serving and dropping
- * copies, and the per-page consistency model this node chose.
+ * consistency.c - node side of the protocol: fault resolution, transactions, write tracking with
+ * twins, releases of single pages, serving, flushing and dropping copies, applying diffs.
  *
- * STRONG (sequential consistency) is single writer / multiple readers: a page is mapped read-only
- * while other nodes may hold copies and writable only while this node is its exclusive owner.
- * Invariant: access != NONE implies the memfd holds the page's current content.
+ * Local page state (page.h): access (none, read, write) as granted; TRACK when writes must be
+ * noticed (this node writes a MULTI page: a twinning writer always, the owner once others hold
+ * copies); DIRTY once such a page is written since its last release. A tracked clean page is mapped
+ * write-protected, so its first write faults here, twins the page if another node owns the master,
+ * and marks it dirty. Invariant: access != NONE implies the memfd holds this node's copy.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,20 +14,34 @@
 #include <unistd.h>
 
 #include "consistency.h"
+#include "diff.h"
 #include "directory.h"
 #include "log.h"
 #include "memory.h"
 #include "mome.h"
+#include "release.h"
 #include "segment.h"
 #include "stats.h"
 
 static char *zero_page; /* one page of zeros */
+static uint8_t *diffbuf; /* one encoded diff */
 static size_t os_page;
+
+/* Refreshes of WEAK copies in flight, by page. */
+typedef struct syncwait {
+    mome_hnode_t h; /* k1 = segment id, k2 = page */
+    void *ops[8];
+    int nops;
+} syncwait_t;
+static mome_htab_t syncs;
+
+static void on_sync_reply(const mome_msg_t *m);
 
 int mome_cons_init(void)
 {
     zero_page = aligned_alloc(4096, mome_g.page_size);
-    if (!zero_page)
+    diffbuf = malloc(mome_g.page_size);
+    if (!zero_page || !diffbuf || mome_htab_init(&syncs, 64) < 0)
         return -ENOMEM;
     memset(zero_page, 0, mome_g.page_size);
     os_page = (size_t)sysconf(_SC_PAGESIZE);
@@ -34,8 +50,18 @@ int mome_cons_init(void)
 
 void mome_cons_fini(void)
 {
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&syncs, h, tmp) free(h);
+    mome_htab_free(&syncs);
     free(zero_page);
+    free(diffbuf);
     zero_page = NULL;
+    diffbuf = NULL;
+}
+
+static int model_of(const mome_page_t *pg)
+{
+    return pg->model ? pg->model : MOME_STRONG;
 }
 
 static int satisfied(const mome_page_t *pg, int write)
@@ -43,16 +69,28 @@ static int satisfied(const mome_page_t *pg, int write)
     return write ? pg->access == MOME_ACC_WRITE : pg->access != MOME_ACC_NONE;
 }
 
+/* May a view map the page writable now? Tracked pages only once their write was noticed. */
+static int map_writable(const mome_page_t *pg)
+{
+    return pg->access == MOME_ACC_WRITE &&
+           (!(pg->flags & MOME_PG_TRACK) || (pg->flags & MOME_PG_DIRTY));
+}
+
 static void fault_done(uint64_t t0)
 {
     MOME_STAT_ADD(fault_ns, mome_now_ns() - t0);
 }
 
-/* Map a page this node holds into view v at a, writable only if held for writing. */
+static char *rt_page(const mome_seg_t *s, uint64_t page)
+{
+    return s->rt + (page << mome_g.page_shift);
+}
+
+/* Map a page this node holds into view v at a, writable only when map_writable() says so. */
 static void map_view(const mome_page_t *pg, const mome_view_t *v, char *a)
 {
     size_t ps = mome_g.page_size;
-    int writable = pg->access == MOME_ACC_WRITE && v->writable;
+    int writable = map_writable(pg) && v->writable;
     int wp = !writable && v->writable; /* read-only views need no write-protect bits */
     int rc = mome_mem_map(a, ps, wp);
 
@@ -67,14 +105,25 @@ static void map_view(const mome_page_t *pg, const mome_view_t *v, char *a)
         mome_error("consistency", "cannot map page at %p: %s", (void *)a, strerror(-rc));
 }
 
+/* Write-protect every writable view of the page. */
+static void protect_views(mome_seg_t *s, uint64_t page)
+{
+    for (mome_view_t *v = s->views; v; v = v->next) {
+        char *a = mome_view_page_addr(v, page);
+        if (a && v->writable)
+            mome_mem_protect(a, mome_g.page_size, 1);
+    }
+}
+
 static uint32_t manager_of(const mome_seg_t *s, uint64_t page)
 {
     const mome_page_t *pg = &s->pages[page];
     return pg->mgr ? pg->mgr - 1 : (uint32_t)mome_dir_default_manager(s->id, page);
 }
 
-/* Start a transaction for page, with the given waiters. */
-static void request(mome_seg_t *s, uint64_t page, int kind, mome_waiter_t *waiters)
+/* Start a transaction for page, with the given waiters (and an operation to tell when done). */
+static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_waiter_t *waiters,
+                    void *op)
 {
     mome_page_t *pg = &s->pages[page];
     mome_txn_t *t = mome_txn_new(s, page, kind);
@@ -84,12 +133,38 @@ static void request(mome_seg_t *s, uint64_t page, int kind, mome_waiter_t *waite
         return;
     }
     t->waiters = waiters;
+    t->op = op;
     pg->flags |= MOME_PG_BUSY;
     mome_msg_t m = {.type = kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ : MOME_MSG_READ_REQ,
-                    .flags = pg->access != MOME_ACC_NONE ? MOME_MF_COPY : 0,
-                    .seg = s->id, .page = page, .node = (uint32_t)mome_g.rank};
+                    .flags = pg->access != MOME_ACC_NONE ? MOME_MF_COPY : 0, .seg = s->id,
+                    .page = page, .node = (uint32_t)mome_g.rank, .arg2 = (uint64_t)model};
     mome_node_outstanding(1);
     mome_send((int)manager_of(s, page), &m);
+}
+
+/* The first write of a tracked page since its last release: twin it if another node owns the
+ * master copy, and remember it for the next release. */
+static int start_writing(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+
+    if (!(pg->flags & MOME_PG_OWNER)) {
+        mome_pext_t *x = mome_pext_get(pg, s->id, page);
+        if (!x)
+            return -ENOMEM;
+        if (!x->twin) {
+            x->twin = malloc(mome_g.page_size);
+            if (!x->twin) {
+                mome_pext_put(pg, x);
+                return -ENOMEM;
+            }
+            memcpy(x->twin, rt_page(s, page), mome_g.page_size);
+            MOME_STAT_INC(twins);
+        }
+    }
+    pg->flags |= MOME_PG_DIRTY;
+    mome_rel_note_dirty(s, page);
+    return 0;
 }
 
 void mome_cons_fault(char *addr, int write, uint64_t t0)
@@ -112,6 +187,11 @@ void mome_cons_fault(char *addr, int write, uint64_t t0)
     mome_page_t *pg = &s->pages[page];
 
     if (!(pg->flags & MOME_PG_BUSY) && satisfied(pg, write)) {
+        if (write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY) &&
+            start_writing(s, page) < 0) {
+            mome_error("consistency", "out of memory for a twin; the writer stays blocked");
+            return;
+        }
         map_view(pg, v, a);
         fault_done(t0);
         mome_node_woke();
@@ -132,7 +212,7 @@ void mome_cons_fault(char *addr, int write, uint64_t t0)
         t->waiters = w;
         return;
     }
-    request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, w);
+    request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, model_of(pg), w, NULL);
 }
 
 /*
@@ -149,19 +229,59 @@ static void send_done(mome_txn_t *t)
     mome_send((int)t->mgr, &done);
 }
 
+/* Content newer than a pending notice makes the notice moot. */
+static void settle_stale(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    if (x && x->stale_date && pg->ver >= x->stale_ver) {
+        x->stale_date = 0;
+        x->stale_ver = 0;
+        mome_pext_put(pg, x);
+    }
+}
+
+/* Apply the grant's rights to the local page state. */
+static void take_rights(mome_txn_t *t)
+{
+    mome_seg_t *s = t->seg;
+    mome_page_t *pg = &s->pages[t->page];
+    int g = t->gflags;
+
+    if (pg->access == MOME_ACC_WRITE && !t->rw)
+        protect_views(s, t->page);
+    pg->access = t->rw ? MOME_ACC_WRITE : MOME_ACC_READ;
+    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK);
+    if (g & MOME_MF_OWNER)
+        pg->flags |= MOME_PG_OWNER;
+    if (t->rw && (g & MOME_MF_SHARED))
+        pg->flags |= MOME_PG_SHARED | MOME_PG_TRACK;
+    if (t->rw && (g & MOME_MF_TWIN)) {
+        mome_pext_t *x = mome_pext_get(pg, s->id, t->page);
+        pg->flags |= MOME_PG_TRACK;
+        if (x)
+            x->owner = t->owner;
+    }
+    if (!(pg->flags & MOME_PG_TRACK))
+        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+    if (t->have_ver)
+        pg->ver = t->ver;
+    settle_stale(s, t->page);
+}
+
 static void txn_try_complete(mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
     mome_page_t *pg;
     mome_waiter_t *w, *again = NULL;
+    void *op = t->op;
 
     if (!t->granted || !t->have_data || t->acks < t->acks_needed)
         return;
     pg = &s->pages[t->page];
-    pg->access = t->rw ? MOME_ACC_WRITE : MOME_ACC_READ;
-    pg->flags = (uint8_t)((pg->flags & ~MOME_PG_BUSY) | MOME_PG_CACHED);
+    take_rights(t);
+    pg->flags = (uint16_t)((pg->flags & ~MOME_PG_BUSY) | MOME_PG_CACHED);
     pg->mgr = t->mgr + 1;
-
     send_done(t);
     mome_node_outstanding(-1);
     mome_node_woke();
@@ -173,6 +293,8 @@ static void txn_try_complete(mome_txn_t *t)
     while (w) {
         mome_waiter_t *next = w->next;
         if (satisfied(pg, w->write)) {
+            if (w->write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY))
+                start_writing(s, page);
             if (!w->mapped)
                 map_view(pg, w->view, w->addr);
             fault_done(w->t0);
@@ -185,12 +307,15 @@ static void txn_try_complete(mome_txn_t *t)
         w = next;
     }
     if (again)
-        request(s, page, MOME_TXN_WRITE, again);
+        request(s, page, MOME_TXN_WRITE, model_of(pg), again, NULL);
+    if (op)
+        mome_rel_op_done(op);
 }
 
 /*
  * Put content into the page. When it completes the transaction, install it atomically in the
- * first waiter's view (one UFFDIO_COPY); otherwise write it to the memfd unmapped and map later.
+ * first waiter's view (one UFFDIO_COPY); otherwise copy it through the runtime view while no view
+ * maps the page, and map later.
  */
 static void install(mome_txn_t *t, const void *data)
 {
@@ -201,14 +326,15 @@ static void install(mome_txn_t *t, const void *data)
     int rc = -EEXIST;
 
     if (t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
-        !(pg->flags & MOME_PG_CACHED)) {
+        !(pg->flags & MOME_PG_CACHED) && !(t->rw && (t->gflags & (MOME_MF_SHARED | MOME_MF_TWIN)))) {
         int wp = !t->rw && w->view->writable;
         rc = mome_mem_install(w->addr, ps, data, wp);
         w->mapped = rc == 0;
     }
     if (rc < 0) {
-        /* No view maps the page now (access is NONE): the runtime view may fill it unseen. */
-        memcpy(s->rt + (t->page << mome_g.page_shift), data, ps);
+        if (pg->access != MOME_ACC_NONE) /* a stale copy still mapped: unmap it first */
+            mome_cons_drop(s, t->page);
+        memcpy(rt_page(s, t->page), data, ps);
     }
     pg->flags |= MOME_PG_CACHED;
     t->have_data = 1;
@@ -228,6 +354,7 @@ static void take_grant(mome_txn_t *t, const mome_msg_t *m)
 {
     t->granted = 1;
     t->rw = !!(m->flags & MOME_MF_RW);
+    t->gflags = m->flags;
     t->acks_needed = (int32_t)m->count;
     t->mgr = (uint32_t)m->arg;
 }
@@ -238,20 +365,33 @@ static void on_grant(const mome_msg_t *m)
     if (!t)
         return;
     take_grant(t, m);
-    if (m->flags & MOME_MF_ZERO)
+    t->owner = m->node;
+    if (m->flags & MOME_MF_ZERO) {
+        t->ver = 0;
+        t->have_ver = 1;
         install(t, zero_page);
-    else
+    } else {
         t->have_data = 1; /* it keeps its own copy */
+    }
     txn_try_complete(t);
 }
 
 static void on_data(const mome_msg_t *m)
 {
-    mome_txn_t *t = txn_of(m);
+    mome_txn_t *t;
+
+    if (m->flags & MOME_MF_SYNC) {
+        on_sync_reply(m);
+        return;
+    }
+    t = txn_of(m);
     if (!t)
         return;
     if (m->flags & MOME_MF_GRANT)
         take_grant(t, m);
+    t->owner = m->src;
+    t->ver = m->arg2;
+    t->have_ver = 1;
     if (m->src != (uint32_t)mome_g.rank)
         MOME_STAT_INC(pages_fetched);
     if (t->granted && t->acks >= t->acks_needed)
@@ -269,28 +409,18 @@ static void on_inv_ack(const mome_msg_t *m)
     txn_try_complete(t);
 }
 
-/* Write-protect every writable view of the page: from now on this node only reads it. */
-static void downgrade(mome_seg_t *s, uint64_t page)
-{
-    for (mome_view_t *v = s->views; v; v = v->next) {
-        char *a = mome_view_page_addr(v, page);
-        if (a && v->writable)
-            mome_mem_protect(a, mome_g.page_size, 1);
-    }
-    s->pages[page].access = MOME_ACC_READ;
-}
-
-/*
- * Forget this node's copy: every view loses the page, so any access faults again. The stale
- * content stays in the memfd (MOME_PG_CACHED): fetching the page again then costs a copy into it
- * and a map, not an allocation, and zapping a view is cheaper than punching the file. The memory
- * goes back when the segment does (or when a page budget evicts it).
- */
-static void drop(mome_seg_t *s, uint64_t page)
+/* Stop writing: from now on this node only reads its copy (a STRONG downgrade). */
+static void stop_writing(mome_seg_t *s, uint64_t page)
 {
     mome_page_t *pg = &s->pages[page];
     if (pg->access == MOME_ACC_WRITE)
-        downgrade(s, page);
+        protect_views(s, page);
+    pg->access = pg->access ? MOME_ACC_READ : MOME_ACC_NONE;
+}
+
+/* Remove the page from every view: the next access faults (and is resolved from the state). */
+static void unmap_views(mome_seg_t *s, uint64_t page)
+{
     for (mome_view_t *v = s->views; v; v = v->next) {
         char *a = mome_view_page_addr(v, page);
         int rc = a ? mome_mem_zap(a, mome_g.page_size) : 0;
@@ -298,7 +428,25 @@ static void drop(mome_seg_t *s, uint64_t page)
             mome_error("consistency", "cannot unmap page %llu: %s", (unsigned long long)page,
                        strerror(-rc));
     }
+}
+
+void mome_cons_drop(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x;
+
+    if (pg->access == MOME_ACC_WRITE)
+        protect_views(s, page);
+    unmap_views(s, page);
     pg->access = MOME_ACC_NONE;
+    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+    x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    if (x) {
+        free(x->twin);
+        x->twin = NULL;
+        x->stale_date = x->stale_ver = 0;
+        mome_pext_put(pg, x);
+    }
 }
 
 static mome_seg_t *holder_seg(const mome_msg_t *m)
@@ -309,14 +457,30 @@ static mome_seg_t *holder_seg(const mome_msg_t *m)
     return s;
 }
 
-/* Send this node's copy to the requester, with the grant the manager delegated to us. */
-static void serve(const mome_msg_t *m, int rw)
+/* The owner hands out content: writes it did untracked since its version was set count now. */
+static void bump_if_untracked(mome_page_t *pg)
 {
-    mome_seg_t *s = holder_seg(m);
-    mome_msg_t d = {.type = MOME_MSG_DATA, .seg = m->seg, .page = m->page,
-                    .flags = MOME_MF_GRANT | (rw ? MOME_MF_RW : 0), .count = m->count,
-                    .arg = m->src};
+    if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK))
+        pg->ver++;
+}
 
+/* Others are getting a copy of a page this node writes: from now on track its writes. */
+static void start_sharing(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    pg->flags |= MOME_PG_SHARED;
+    if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK)) {
+        pg->flags |= MOME_PG_TRACK;
+        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+        protect_views(s, page);
+    }
+}
+
+/* Send this node's copy to the requester with the grant the manager delegated to us. */
+static void send_copy(const mome_msg_t *m, mome_seg_t *s, int flags)
+{
+    mome_msg_t d = {.type = MOME_MSG_DATA, .seg = m->seg, .page = m->page,
+                    .flags = (uint8_t)(MOME_MF_GRANT | flags), .count = m->count, .arg = m->src};
     if (!s || s->pages[m->page].access == MOME_ACC_NONE) {
         mome_error("consistency", "asked for page %llu of segment %#llx which this node does "
                                   "not hold; sending zeros", (unsigned long long)m->page,
@@ -325,27 +489,282 @@ static void serve(const mome_msg_t *m, int rw)
         mome_send((int)m->node, &d);
         return;
     }
-    if (s->pages[m->page].access == MOME_ACC_WRITE)
-        downgrade(s, m->page);
+    d.arg2 = s->pages[m->page].ver;
     /* Straight from the runtime view: the send copies it before returning (or keeps a copy). */
     d.flags |= MOME_MF_DATA;
-    d.payload = s->rt + (m->page << mome_g.page_shift);
+    d.payload = rt_page(s, m->page);
     d.len = (uint32_t)mome_g.page_size;
     mome_send((int)m->node, &d);
     if (m->node != (uint32_t)mome_g.rank)
         MOME_STAT_INC(pages_sent);
-    if (rw)
-        drop(s, m->page);
+}
+
+static void on_fwd_read(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    if (s && s->pages[m->page].access != MOME_ACC_NONE) {
+        bump_if_untracked(&s->pages[m->page]);
+        stop_writing(s, m->page);
+    }
+    send_copy(m, s, m->flags);
+}
+
+static void on_fwd_write(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    if (s && s->pages[m->page].access != MOME_ACC_NONE) {
+        bump_if_untracked(&s->pages[m->page]);
+        stop_writing(s, m->page);
+    }
+    send_copy(m, s, m->flags);
+    if (!s || s->pages[m->page].access == MOME_ACC_NONE)
+        return;
+    if (m->arg2) {
+        /* It stays a reader (a RELEASE or WEAK copy) of a page it no longer owns. */
+        s->pages[m->page].flags &=
+            (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+    } else {
+        mome_cons_drop(s, m->page);
+    }
+}
+
+static void on_fwd_snap(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    if (s && s->pages[m->page].access != MOME_ACC_NONE) {
+        mome_page_t *pg = &s->pages[m->page];
+        bump_if_untracked(pg);
+        if (pg->flags & MOME_PG_OWNER)
+            start_sharing(s, m->page);
+    }
+    send_copy(m, s, m->flags);
 }
 
 static void on_inv(const mome_msg_t *m)
 {
     mome_seg_t *s = holder_seg(m);
     if (s && s->pages[m->page].access != MOME_ACC_NONE)
-        drop(s, m->page);
+        mome_cons_drop(s, m->page);
     MOME_STAT_INC(invalidations_received);
     mome_msg_t ack = {.type = MOME_MSG_INV_ACK, .seg = m->seg, .page = m->page};
     mome_send((int)m->node, &ack);
+}
+
+static void flush_ack(const mome_msg_t *m, uint32_t mgr)
+{
+    mome_msg_t ack = {.type = MOME_MSG_FLUSH_ACK, .seg = m->seg, .page = m->page};
+    mome_send((int)mgr, &ack);
+}
+
+/*
+ * Send this node's changes of a page whose master another node owns: page XOR twin, as runs or
+ * whole. flush_mgr < 0: a release (the owner's notice is acknowledged to us); else part of a flush
+ * (the owner acknowledges that manager). Returns 1 when an acknowledgement will follow.
+ */
+static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    int full;
+    size_t n;
+
+    if (!x || !x->twin)
+        return 0;
+    n = mome_diff_encode((const uint8_t *)rt_page(s, page), x->twin, mome_g.page_size, diffbuf,
+                         &full);
+    free(x->twin);
+    x->twin = NULL;
+    if (n == 0) {
+        mome_pext_put(pg, x);
+        return 0;
+    }
+    MOME_STAT_INC(diffs);
+    MOME_STAT_ADD(diff_bytes, n);
+    mome_msg_t d = {.type = MOME_MSG_DIFF, .seg = s->id, .page = page,
+                    .node = (uint32_t)mome_g.rank, .arg = date,
+                    .arg2 = flush_mgr >= 0 ? (uint64_t)flush_mgr : 0, .payload = diffbuf,
+                    .len = (uint32_t)n,
+                    .flags = (uint8_t)((full ? MOME_MF_FULL : 0) |
+                                       (flush_mgr >= 0 ? MOME_MF_FLUSH : 0))};
+    if (flush_mgr < 0)
+        x->relpend++;
+    mome_send((int)x->owner, &d);
+    mome_pext_put(pg, x);
+    return 1;
+}
+
+/*
+ * The directory turns the page STRONG: release this node's changes now (a twinning writer's diff
+ * is acknowledged to the manager by the owner once merged), stop writing, and drop the copy if
+ * asked. Waits for this page's releases still in flight, so no diff arrives after the flush.
+ */
+static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_msg_t ref = {.seg = s->id, .page = page};
+    int acked_by_owner = 0;
+
+    if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY)) {
+        protect_views(s, page);
+        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+        if (pg->flags & MOME_PG_OWNER)
+            pg->ver++;
+        else
+            acked_by_owner = send_diff(s, page, mome_clock_now(), (int)mgr);
+    }
+    if (!acked_by_owner)
+        flush_ack(&ref, mgr);
+    if (pg->access == MOME_ACC_NONE)
+        return;
+    if (drop) {
+        mome_cons_drop(s, page);
+        MOME_STAT_INC(invalidations_received);
+    } else {
+        /* The page turns STRONG: its master is just the latest content from now on. */
+        stop_writing(s, page);
+        pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+    }
+}
+
+static void on_flush(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    mome_page_t *pg;
+    mome_pext_t *x;
+
+    if (!s) {
+        flush_ack(m, (uint32_t)m->src);
+        return;
+    }
+    pg = &s->pages[m->page];
+    x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, m->page) : NULL;
+    if (x && x->relpend) {
+        x->has_flush = 1;
+        x->flush_mgr = m->src;
+        x->flush_drop = m->count;
+        return;
+    }
+    do_flush(s, m->page, m->src, (int)m->count);
+}
+
+/* This node owns the master copy: merge a writer's diff, then announce the new version. */
+static void on_diff(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    mome_page_t *pg = s ? &s->pages[m->page] : NULL;
+    int rc = -ENOENT;
+
+    /*
+     * Diffs always reach the node holding the master: a flush waits for every writer's diffs in
+     * flight before the master moves. They may arrive after this node's own FLUSH ended its MULTI
+     * ownership, so merge them whenever the copy is here.
+     */
+    if (pg && pg->access != MOME_ACC_NONE)
+        rc = mome_diff_apply_sparse((uint8_t *)rt_page(s, m->page), mome_g.page_size, m->payload,
+                                    m->len, !!(m->flags & MOME_MF_FULL));
+    if (rc < 0)
+        mome_error("consistency", "diff from node %u for page %llu not applied (%s)", m->node,
+                   (unsigned long long)m->page, rc == -ENOENT ? "no copy here" : "malformed");
+    else
+        pg->ver++;
+    if (m->flags & MOME_MF_FLUSH) {
+        flush_ack(m, (uint32_t)m->arg2);
+        return;
+    }
+    mome_msg_t n = {.type = MOME_MSG_NOTICE, .seg = m->seg, .page = m->page, .node = m->node,
+                    .arg = m->arg, .arg2 = pg ? pg->ver : 0};
+    mome_send(s ? (int)manager_of(s, m->page) : mome_dir_default_manager(m->seg, m->page), &n);
+}
+
+static void on_stale(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    mome_msg_t ack = {.type = MOME_MSG_STALE_ACK, .seg = m->seg, .page = m->page,
+                      .count = m->count};
+    if (s) {
+        mome_page_t *pg = &s->pages[m->page];
+        if ((pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY)) && m->arg2 > pg->ver) {
+            mome_pext_t *x = mome_pext_get(pg, s->id, m->page);
+            if (x) {
+                if (!x->stale_date || m->arg < x->stale_date)
+                    x->stale_date = m->arg ? m->arg : 1;
+                if (m->arg2 > x->stale_ver)
+                    x->stale_ver = m->arg2;
+                mome_rel_note_stale(s, m->page);
+            }
+        }
+        MOME_STAT_INC(invalidations_received);
+    }
+    mome_send((int)m->src, &ack);
+}
+
+static void on_notice_ack(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    if (s) {
+        mome_page_t *pg = &s->pages[m->page];
+        mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, m->page) : NULL;
+        if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
+            uint32_t mgr = x->flush_mgr;
+            int drop = (int)x->flush_drop;
+            x->has_flush = 0;
+            mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
+            do_flush(s, m->page, mgr, drop);
+        } else if (x) {
+            mome_pext_put(pg, x);
+        }
+    }
+    mome_rel_ack();
+}
+
+/* This node owns the master: a WEAK holder asks whether its version is current. */
+static void on_fwd_sync(const mome_msg_t *m)
+{
+    mome_seg_t *s = holder_seg(m);
+    mome_page_t *pg = s ? &s->pages[m->page] : NULL;
+
+    if (pg && pg->access != MOME_ACC_NONE) {
+        bump_if_untracked(pg);
+        if ((m->flags & MOME_MF_RW) || pg->ver > m->arg2) {
+            mome_msg_t d = {.type = MOME_MSG_DATA, .seg = m->seg, .page = m->page,
+                            .flags = MOME_MF_DATA | MOME_MF_SYNC, .arg = m->src,
+                            .arg2 = pg->ver, .payload = rt_page(s, m->page),
+                            .len = (uint32_t)mome_g.page_size};
+            mome_send((int)m->node, &d);
+            return;
+        }
+    }
+    mome_msg_t ok = {.type = MOME_MSG_SYNC_OK, .seg = m->seg, .page = m->page, .arg = m->src};
+    mome_send((int)m->node, &ok);
+}
+
+/* The answer to this node's SYNC_REQ: new content for its WEAK copy, or none (SYNC_OK). */
+static void on_sync_reply(const mome_msg_t *m)
+{
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, m->seg, m->page);
+    mome_seg_t *s = holder_seg(m);
+
+    if (m->type == MOME_MSG_DATA && s) {
+        mome_page_t *pg = &s->pages[m->page];
+        if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
+            /* Out of every view while it changes; accesses fault back in. */
+            unmap_views(s, m->page);
+            memcpy(rt_page(s, m->page), m->payload, mome_g.page_size);
+            pg->ver = m->arg2;
+            settle_stale(s, m->page);
+            if (m->src != (uint32_t)mome_g.rank)
+                MOME_STAT_INC(pages_fetched);
+        }
+    }
+    mome_msg_t done = {.type = MOME_MSG_DONE, .seg = m->seg, .page = m->page,
+                       .node = (uint32_t)mome_g.rank};
+    mome_send((int)m->arg, &done);
+    if (!w)
+        return;
+    mome_htab_del(&syncs, &w->h);
+    for (int i = 0; i < w->nops; i++)
+        mome_rel_op_done(w->ops[i]);
+    free(w);
 }
 
 void mome_cons_msg(const mome_msg_t *m)
@@ -354,65 +773,79 @@ void mome_cons_msg(const mome_msg_t *m)
     case MOME_MSG_GRANT: on_grant(m); break;
     case MOME_MSG_DATA: on_data(m); break;
     case MOME_MSG_INV_ACK: on_inv_ack(m); break;
-    case MOME_MSG_FWD_READ: serve(m, 0); break;
-    case MOME_MSG_FWD_WRITE: serve(m, 1); break;
+    case MOME_MSG_FWD_READ: on_fwd_read(m); break;
+    case MOME_MSG_FWD_WRITE: on_fwd_write(m); break;
+    case MOME_MSG_FWD_SNAP: on_fwd_snap(m); break;
+    case MOME_MSG_FWD_SYNC: on_fwd_sync(m); break;
     case MOME_MSG_INV: on_inv(m); break;
+    case MOME_MSG_FLUSH: on_flush(m); break;
+    case MOME_MSG_DIFF: on_diff(m); break;
+    case MOME_MSG_STALE: on_stale(m); break;
+    case MOME_MSG_NOTICE_ACK: on_notice_ack(m); break;
+    case MOME_MSG_SYNC_OK: on_sync_reply(m); break;
     default: break;
     }
 }
 
-/* Check that [p, p+len) is wholly inside Mome mappings; returns its first page address. */
-static char *check_range(mome_cmd_t *c, const char *call, char **end)
+void mome_cons_hint(uint64_t seg, uint64_t page, int node)
 {
-    char *a = (char *)c->p;
-    size_t len = (size_t)c->a[0], ps = mome_g.page_size;
-
-    if (len == 0 || (uintptr_t)a + len < (uintptr_t)a) {
-        mome_cmd_fail(c, EINVAL, "%s: empty or wrapping range", call);
-        return NULL;
-    }
-    *end = a + len;
-    a = (char *)((uintptr_t)a & ~(uintptr_t)(ps - 1));
-    for (char *p = a; p < *end; p += ps) {
-        if (!mome_seg_view_find(p)) {
-            mome_cmd_fail(c, EINVAL, "%s: %p is not in a Mome mapping", call, (void *)p);
-            return NULL;
-        }
-    }
-    return a;
+    mome_seg_t *s = mome_seg_find(seg);
+    if (s && page < s->npages)
+        s->pages[page].mgr = (uint32_t)node + 1;
 }
 
-void mome_cons_cmd_sync(mome_cmd_t *c)
+int mome_cons_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
 {
-    char *end;
-    if (!check_range(c, "MomeSyncMem", &end))
-        return;
-    /* STRONG pages are always current: nothing to refresh. */
-    mome_cmd_complete(c, 0);
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x;
+
+    if (!(pg->flags & MOME_PG_DIRTY) || pg->access == MOME_ACC_NONE)
+        return 0;
+    protect_views(s, page); /* writes from now on start the next interval */
+    pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+    if (!(pg->flags & MOME_PG_OWNER))
+        return send_diff(s, page, date, -1);
+    pg->ver++;
+    if (!(pg->flags & MOME_PG_SHARED))
+        return 0; /* nobody else holds a copy: nobody to tell */
+    x = mome_pext_get(pg, s->id, page);
+    if (!x)
+        return 0;
+    x->relpend++;
+    mome_msg_t n = {.type = MOME_MSG_NOTICE, .seg = s->id, .page = page,
+                    .node = (uint32_t)mome_g.rank, .arg = date, .arg2 = pg->ver};
+    mome_send((int)manager_of(s, page), &n);
+    return 1;
 }
 
-void mome_cons_cmd_model(mome_cmd_t *c)
+void mome_cons_request(mome_seg_t *s, uint64_t page, int model, void *op)
 {
-    char *a, *end;
-    size_t ps = mome_g.page_size;
-    int model = (int)c->a[1];
+    mome_page_t *pg = &s->pages[page];
+    if (pg->flags & MOME_PG_BUSY) {
+        /* A fault's request is in flight: the model switch waits for nothing more. */
+        mome_rel_op_done(op);
+        return;
+    }
+    request(s, page, MOME_TXN_READ, model, NULL, op);
+}
 
-    if (model != MOME_STRONG && model != MOME_RELEASE && model != MOME_WEAK) {
-        mome_cmd_fail(c, EINVAL, "MomeConsistency: unknown model %d (MOME_STRONG, MOME_RELEASE "
-                                 "or MOME_WEAK)", model);
+void mome_cons_sync(mome_seg_t *s, uint64_t page, void *op)
+{
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, s->id, page);
+    if (w && w->nops < 8) {
+        w->ops[w->nops++] = op; /* the refresh in flight serves this caller too */
         return;
     }
-    if (!(a = check_range(c, "MomeConsistency", &end)))
-        return;
-    if (model != MOME_STRONG) {
-        mome_cmd_fail(c, ENOTSUP, "MomeConsistency: only MOME_STRONG is available in this "
-                                  "release");
+    w = calloc(1, sizeof(*w));
+    if (!w) {
+        mome_rel_op_done(op);
         return;
     }
-    for (char *p = a; p < end; p += ps) {
-        mome_view_t *v = mome_seg_view_find(p);
-        uint64_t page = (v->off + (uint64_t)(p - v->addr)) >> mome_g.page_shift;
-        v->seg->pages[page].model = (uint8_t)model;
-    }
-    mome_cmd_complete(c, 0);
+    w->h.k1 = s->id;
+    w->h.k2 = page;
+    w->ops[w->nops++] = op;
+    mome_htab_put(&syncs, &w->h);
+    mome_msg_t m = {.type = MOME_MSG_SYNC_REQ, .seg = s->id, .page = page,
+                    .node = (uint32_t)mome_g.rank, .arg2 = s->pages[page].ver};
+    mome_send((int)manager_of(s, page), &m);
 }

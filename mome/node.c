@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "memory.h"
 #include "node.h"
+#include "release.h"
 #include "segment.h"
 #include "stats.h"
 #include "sync.h"
@@ -147,12 +149,26 @@ static void dispatch(const mome_msg_t *m)
     switch (m->type) {
     case MOME_MSG_READ_REQ:
     case MOME_MSG_WRITE_REQ:
+    case MOME_MSG_SYNC_REQ:
     case MOME_MSG_DONE:
-    case MOME_MSG_DIR_MOVE:
+    case MOME_MSG_FLUSH_ACK:
+    case MOME_MSG_NOTICE:
+    case MOME_MSG_STALE_ACK:
     case MOME_MSG_DIR_MOVE_ACK: mome_dir_msg(m); break;
+    case MOME_MSG_DIR_MOVE:
+        mome_dir_msg(m);
+        mome_cons_hint(m->seg, m->page, mome_g.rank); /* ask ourselves from now on */
+        break;
     case MOME_MSG_FWD_READ:
     case MOME_MSG_FWD_WRITE:
+    case MOME_MSG_FWD_SNAP:
+    case MOME_MSG_FWD_SYNC:
     case MOME_MSG_INV:
+    case MOME_MSG_FLUSH:
+    case MOME_MSG_DIFF:
+    case MOME_MSG_STALE:
+    case MOME_MSG_NOTICE_ACK:
+    case MOME_MSG_SYNC_OK:
     case MOME_MSG_GRANT:
     case MOME_MSG_DATA:
     case MOME_MSG_INV_ACK: mome_cons_msg(m); break;
@@ -499,18 +515,19 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
         free(b);
         if (rc < 0)
             return rc;
-        const boot_blob_t *b0 = mome_boot_blob(res, mome_g.nnodes, 0, &len);
+        boot_blob_t b0, bi; /* blobs are packed back to back: copy their headers out */
+        memcpy(&b0, mome_boot_blob(res, mome_g.nnodes, 0, &len), sizeof(b0));
         for (int i = 0; i < mome_g.nnodes; i++) {
-            const boot_blob_t *bi = mome_boot_blob(res, mome_g.nnodes, i, &len);
-            if (bi->page_size != ps) {
+            memcpy(&bi, mome_boot_blob(res, mome_g.nnodes, i, &len), sizeof(bi));
+            if (bi.page_size != ps) {
                 snprintf(err, errlen, "MOME_PAGE_SIZE differs between nodes (%u on node %d, %zu "
                                       "here); set the same value for every node",
-                         bi->page_size, i, ps);
+                         bi.page_size, i, ps);
                 free(res);
                 return -EINVAL;
             }
         }
-        char *want = (char *)(uintptr_t)b0->heap_addr;
+        char *want = (char *)(uintptr_t)b0.heap_addr;
         if (mome_g.rank == 0) {
             mine = want;
         } else {
@@ -566,10 +583,11 @@ static int connect_peers(void *gather, char *err, size_t errlen)
     int rc = -ENOMEM;
     if (addrs && lens) {
         for (int i = 0; i < mome_g.nnodes; i++) {
-            uint32_t len;
-            const boot_blob_t *b = mome_boot_blob(gather, mome_g.nnodes, i, &len);
-            addrs[i] = b->addr;
-            lens[i] = b->addrlen;
+            uint32_t len, alen;
+            const char *b = mome_boot_blob(gather, mome_g.nnodes, i, &len);
+            memcpy(&alen, b + offsetof(boot_blob_t, addrlen), sizeof(alen));
+            addrs[i] = b + offsetof(boot_blob_t, addr);
+            lens[i] = alen;
         }
         rc = mome_tp_connect(mome_g.nnodes, mome_g.rank, addrs, lens);
         if (rc < 0)
@@ -586,7 +604,7 @@ static int init_modules(char *err, size_t errlen)
     if ((rc = mome_txn_init()) < 0 || (rc = mome_dir_init(mome_g.nnodes, mome_g.rank,
                                                           mome_g.cfg.dir_migrate)) < 0 ||
         (rc = mome_seg_init()) < 0 || (rc = mome_sync_init()) < 0 ||
-        (rc = mome_cons_init()) < 0) {
+        (rc = mome_cons_init()) < 0 || (rc = mome_rel_init()) < 0) {
         snprintf(err, errlen, "out of memory setting up the node");
         return rc;
     }
@@ -689,6 +707,7 @@ int mome_node_stop(void)
         mome_stats_print(mome_g.rank);
 
     mome_seg_fini();
+    mome_rel_fini();
     mome_heap_fini();
     mome_sync_fini();
     mome_dir_fini();

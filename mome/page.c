@@ -11,7 +11,41 @@
 #include "segment.h"
 
 static mome_htab_t txns;
+static mome_htab_t pexts;
 static mome_waiter_t *free_waiters;
+
+mome_pext_t *mome_pext_find(uint64_t seg_id, uint64_t page)
+{
+    return (mome_pext_t *)mome_htab_get(&pexts, seg_id, page);
+}
+
+mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page)
+{
+    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(seg_id, page) : NULL;
+    if (x)
+        return x;
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->h.k1 = seg_id;
+    x->h.k2 = page;
+    mome_htab_put(&pexts, &x->h);
+    pg->flags |= MOME_PG_EXT;
+    return x;
+}
+
+void mome_pext_put(mome_page_t *pg, mome_pext_t *x)
+{
+    if (!x || x->twin || x->relpend || x->stale_date || x->has_flush)
+        return;
+    /* A writer of a page another node owns keeps the owner's name here between releases. */
+    if (pg && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_OWNER))
+        return;
+    mome_htab_del(&pexts, &x->h);
+    free(x);
+    if (pg)
+        pg->flags &= (uint16_t)~MOME_PG_EXT;
+}
 
 mome_page_t *mome_page_table_new(uint64_t npages)
 {
@@ -33,7 +67,9 @@ void mome_page_table_free(mome_page_t *t, uint64_t npages)
 
 int mome_txn_init(void)
 {
-    return mome_htab_init(&txns, 256) < 0 ? -ENOMEM : 0;
+    if (mome_htab_init(&txns, 256) < 0 || mome_htab_init(&pexts, 256) < 0)
+        return -ENOMEM;
+    return 0;
 }
 
 void mome_txn_fini(void)
@@ -41,6 +77,12 @@ void mome_txn_fini(void)
     mome_hnode_t *h, *tmp;
     mome_htab_foreach(&txns, h, tmp) mome_txn_free((mome_txn_t *)h);
     mome_htab_free(&txns);
+    mome_htab_foreach(&pexts, h, tmp)
+    {
+        free(((mome_pext_t *)h)->twin);
+        free(h);
+    }
+    mome_htab_free(&pexts);
     while (free_waiters) {
         mome_waiter_t *w = free_waiters;
         free_waiters = w->next;
@@ -101,6 +143,14 @@ void mome_txn_forget_seg(uint64_t seg_id)
 {
     mome_hnode_t *h, *tmp;
     mome_htab_foreach(&txns, h, tmp) if (h->k1 == seg_id) mome_txn_free((mome_txn_t *)h);
+    mome_htab_foreach(&pexts, h, tmp)
+    {
+        if (h->k1 != seg_id)
+            continue;
+        mome_htab_del(&pexts, h);
+        free(((mome_pext_t *)h)->twin);
+        free(h);
+    }
 }
 
 int mome_txn_count(void)

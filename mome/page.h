@@ -17,16 +17,39 @@ struct mome_view;
 
 enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 
-#define MOME_PG_BUSY 0x01   /* a transaction is in flight */
-#define MOME_PG_CACHED 0x02 /* the memfd holds content for this page */
+#define MOME_PG_BUSY 0x0001   /* a transaction is in flight */
+#define MOME_PG_CACHED 0x0002 /* the memfd holds content for this page (possibly stale) */
+#define MOME_PG_DIRTY 0x0004  /* written since the last release (tracked pages only) */
+#define MOME_PG_TRACK 0x0008  /* writes must be tracked: views are write-protected while clean */
+#define MOME_PG_OWNER 0x0010  /* this node holds the master copy of a multiple-writer page */
+#define MOME_PG_SHARED 0x0020 /* owner: other nodes hold copies (so releases send notices) */
+#define MOME_PG_EXT 0x0040    /* a side record exists (twin, pending notice, release in flight) */
+#define MOME_PG_LISTED 0x0080 /* in the dirty list */
 
 typedef struct mome_page {
-    uint8_t access; /* MOME_ACC_*: what the directory granted this node */
-    uint8_t flags;  /* MOME_PG_* */
-    uint8_t model;  /* MOME_STRONG, MOME_RELEASE, MOME_WEAK (0 = STRONG) */
-    uint8_t pad;
-    uint32_t mgr; /* manager hint + 1; 0 = the default manager */
+    uint8_t access;  /* MOME_ACC_*: what the directory granted this node */
+    uint8_t model;   /* MOME_STRONG, MOME_RELEASE, MOME_WEAK (0 = STRONG) */
+    uint16_t flags;  /* MOME_PG_* */
+    uint32_t mgr;    /* manager hint + 1; 0 = the default manager */
+    uint64_t ver;    /* version of the master copy this copy reflects */
 } mome_page_t;
+
+/*
+ * Side record of a page that needs more than mome_page_t: a twin (this node writes a page whose
+ * master copy another node owns), a stale notice not yet applied, releases still in flight (a
+ * FLUSH for the page waits for them).
+ */
+typedef struct mome_pext {
+    mome_hnode_t h;         /* k1 = segment id, k2 = page */
+    uint8_t *twin;          /* content when this node started writing, or NULL */
+    uint32_t owner;         /* node holding the master copy (where diffs go) */
+    uint32_t relpend;       /* notices/diffs of this page not acknowledged yet */
+    uint64_t stale_date;    /* earliest date of a modification this copy lacks (0: none) */
+    uint64_t stale_ver;     /* the master version including it */
+    int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
+    uint32_t flush_mgr;     /* its manager */
+    uint32_t flush_drop;    /* its drop flag */
+} mome_pext_t;
 
 /* A fault waiting for a page: the view address to map when it arrives. */
 typedef struct mome_waiter {
@@ -50,11 +73,22 @@ typedef struct mome_txn {
     uint8_t expect_data; /* grant said content comes separately */
     uint8_t rw;          /* write access granted */
     uint8_t done_sent;   /* DONE already sent to the manager */
+    uint8_t gflags;      /* the grant's MOME_MF_* rights (OWNER, SHARED, TWIN) */
+    uint8_t have_ver;    /* ver below was received */
+    uint32_t owner;      /* node holding the master copy, per the grant */
+    uint64_t ver;        /* version of the content received */
+    void *op;            /* a release-engine operation to tell on completion */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */
     mome_waiter_t *waiters;
 } mome_txn_t;
+
+/* Side records: find, or find-or-create (NULL on no memory); free when nothing is left in it
+ * (a twinning writer's record stays: it names the owner). */
+mome_pext_t *mome_pext_find(uint64_t seg_id, uint64_t page);
+mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page);
+void mome_pext_put(mome_page_t *pg, mome_pext_t *x);
 
 /* Dense page table for npages pages, or NULL. */
 mome_page_t *mome_page_table_new(uint64_t npages);

@@ -24,7 +24,7 @@ static const msg_rule_t rules[MOME_MSG_NTYPES] = {
     [MOME_MSG_FWD_READ] = {"FWD_READ", 0, 0, 1},
     [MOME_MSG_FWD_WRITE] = {"FWD_WRITE", 0, 0, 1},
     [MOME_MSG_INV] = {"INV", 0, 0, 1},
-    [MOME_MSG_GRANT] = {"GRANT", 0, 0, 0},
+    [MOME_MSG_GRANT] = {"GRANT", 0, 0, 1},
     [MOME_MSG_DATA] = {"DATA", 0, PAGE_LEN, 0},
     [MOME_MSG_INV_ACK] = {"INV_ACK", 0, 0, 0},
     [MOME_MSG_DIR_MOVE] = {"DIR_MOVE", 8, 8192, 1},
@@ -42,6 +42,17 @@ static const msg_rule_t rules[MOME_MSG_NTYPES] = {
     [MOME_MSG_BAR_EXIT] = {"BAR_EXIT", 0, 0, 0},
     [MOME_MSG_HEAP_FREE] = {"HEAP_FREE", 0, 0, 0},
     [MOME_MSG_BYE] = {"BYE", 0, 0, 0},
+    [MOME_MSG_FWD_SNAP] = {"FWD_SNAP", 0, 0, 1},
+    [MOME_MSG_FLUSH] = {"FLUSH", 0, 0, 0},
+    [MOME_MSG_FLUSH_ACK] = {"FLUSH_ACK", 0, 0, 0},
+    [MOME_MSG_DIFF] = {"DIFF", 1, PAGE_LEN, 1},
+    [MOME_MSG_NOTICE] = {"NOTICE", 0, 0, 1},
+    [MOME_MSG_NOTICE_ACK] = {"NOTICE_ACK", 0, 0, 0},
+    [MOME_MSG_STALE] = {"STALE", 0, 0, 0},
+    [MOME_MSG_STALE_ACK] = {"STALE_ACK", 0, 0, 0},
+    [MOME_MSG_SYNC_REQ] = {"SYNC_REQ", 0, 0, 1},
+    [MOME_MSG_FWD_SYNC] = {"FWD_SYNC", 0, 0, 1},
+    [MOME_MSG_SYNC_OK] = {"SYNC_OK", 0, 0, 0},
 };
 
 const char *mome_msg_type_name(int type)
@@ -173,12 +184,16 @@ int mome_msg_decode(const void *hdr, size_t hdrlen, const void *payload, size_t 
         return -EBADMSG;
     if (out->type == MOME_MSG_DIR_MOVE && (out->len % 8) != 0)
         return -EBADMSG;
+    if (out->type == MOME_MSG_DIFF && (out->flags & MOME_MF_FULL) && out->len != ctx->page_size)
+        return -EBADMSG;
 
     if (out->src >= ctx->nnodes)
         return -EPROTO;
     if (r->has_node && out->node >= ctx->nnodes)
         return -EPROTO;
     if (out->type == MOME_MSG_GRANT && out->arg >= ctx->nnodes)
+        return -EPROTO;
+    if ((out->type == MOME_MSG_DIFF && (out->flags & MOME_MF_FLUSH)) && out->arg2 >= ctx->nnodes)
         return -EPROTO;
     if (out->type == MOME_MSG_DIR_MOVE && out->len < 8 * ((ctx->nnodes + 63) / 64))
         return -EPROTO;

@@ -44,12 +44,24 @@ typedef enum {
     MOME_MSG_SEG_DESTROY,      /* seg */
     /* synchronisation */
     MOME_MSG_LOCK_REQ,   /* page=lock id, arg=token */
-    MOME_MSG_LOCK_GRANT, /* page=lock id, arg=token, count=1 if the lock was held (waited) */
-    MOME_MSG_LOCK_REL,   /* page=lock id, arg=token */
+    MOME_MSG_LOCK_GRANT, /* page=lock id, arg=token, count=1 if waited, arg2=last release date */
+    MOME_MSG_LOCK_REL,   /* page=lock id, arg=token, arg2=release date */
     MOME_MSG_BAR_ENTER,  /* page=epoch */
     MOME_MSG_BAR_EXIT,   /* page=epoch, arg=barrier date */
     /* shared heap */
     MOME_MSG_HEAP_FREE, /* arg=heap offset */
+    /* RELEASE and WEAK consistency */
+    MOME_MSG_FWD_SNAP,   /* manager -> owner: send node a copy; flags = the grant; keep yours */
+    MOME_MSG_FLUSH,      /* manager -> holder: release the page now and stop writing; count=1: drop */
+    MOME_MSG_FLUSH_ACK,  /* -> manager (from the holder, or from the owner once a diff is applied) */
+    MOME_MSG_DIFF,       /* writer -> owner: payload=diff, arg=date, node=origin; MF_FULL, MF_FLUSH */
+    MOME_MSG_NOTICE,     /* owner -> manager: modified at arg=date, arg2=version, node=origin */
+    MOME_MSG_NOTICE_ACK, /* manager -> origin: every holder knows */
+    MOME_MSG_STALE,      /* manager -> holder: arg=date, arg2=version, count=notice token */
+    MOME_MSG_STALE_ACK,  /* holder -> manager: count=notice token */
+    MOME_MSG_SYNC_REQ,   /* requester -> manager: node=requester, arg2=its version */
+    MOME_MSG_FWD_SYNC,   /* manager -> owner: node=requester, arg2=its version */
+    MOME_MSG_SYNC_OK,    /* owner/manager -> requester: its copy is current */
     /* job */
     MOME_MSG_BYE, /* sender is leaving (finalize) */
     MOME_MSG_NTYPES
@@ -61,7 +73,17 @@ typedef enum {
 #define MOME_MF_RW 0x04     /* write access granted */
 #define MOME_MF_GRANT 0x08  /* carries the grant itself: count = acks to wait for */
 #define MOME_MF_COPY 0x10   /* request: requester holds a valid copy */
-#define MOME_MF_EXPECT 0x20 /* grant: content arrives in a DATA message from the owner */
+#define MOME_MF_SHARED 0x20 /* grant: other nodes hold copies: track writes for notices */
+#define MOME_MF_TWIN 0x40   /* grant: another node owns the master copy: twin before writing */
+#define MOME_MF_OWNER 0x80  /* grant: the requester now owns the master copy */
+#define MOME_MF_FULL 0x01   /* DIFF: the payload is the whole page XOR twin */
+#define MOME_MF_FLUSH 0x04  /* DIFF: part of a flush: ack the manager (arg2) instead of a notice */
+#define MOME_MF_SYNC 0x10   /* DATA: reply to a SYNC_REQ (content to refresh a copy with) */
+
+/*
+ * Requests (READ_REQ, WRITE_REQ) carry the requester's consistency model in arg2; replies that
+ * carry content or a grant (GRANT, DATA) carry the master copy's version in arg2.
+ */
 
 typedef struct mome_msg {
     uint8_t type;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "memory.h"
 #include "mome.h"
+#include "release.h"
 #include "segment.h"
 
 /* ---- name service (records live on the name's manager) ---- */
@@ -611,17 +612,13 @@ static int view_cut(mome_view_t *v, char *a, char *b)
     return 0;
 }
 
-void mome_seg_cmd_munmap(mome_cmd_t *c)
+static void munmap_after_release(void *arg, mome_date_t date)
 {
+    mome_cmd_t *c = arg;
     char *a = (char *)c->p;
     size_t len = (size_t)c->a[0], ps = mome_g.page_size;
     int found = 0;
 
-    if ((uintptr_t)a % ps || len == 0) {
-        mome_cmd_fail(c, EINVAL, "MomeMUnmap: address %p must be aligned on the Mome page size "
-                                 "%zu and length non-zero", (void *)a, ps);
-        return;
-    }
     len = (len + ps - 1) & ~(ps - 1);
     for (;;) {
         mome_view_t *v = NULL;
@@ -646,6 +643,20 @@ void mome_seg_cmd_munmap(mome_cmd_t *c)
         return;
     }
     mome_cmd_complete(c, 0);
+}
+
+void mome_seg_cmd_munmap(mome_cmd_t *c)
+{
+    char *a = (char *)c->p;
+    size_t len = (size_t)c->a[0], ps = mome_g.page_size;
+
+    if ((uintptr_t)a % ps || len == 0) {
+        mome_cmd_fail(c, EINVAL, "MomeMUnmap: address %p must be aligned on the Mome page size "
+                                 "%zu and length non-zero", (void *)a, ps);
+        return;
+    }
+    /* Pending modifications are released before the mapping goes. */
+    mome_rel_release(munmap_after_release, c);
 }
 
 /* ---- heap segment and teardown ---- */

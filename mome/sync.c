@@ -6,6 +6,7 @@
 
 #include "hash.h"
 #include "log.h"
+#include "release.h"
 #include "stats.h"
 #include "sync.h"
 
@@ -22,6 +23,7 @@ typedef struct lockrec {
     int held;
     uint32_t holder;
     uint64_t token;
+    mome_date_t last; /* date of the last release of the lock: what an acquirer must see */
     lwait_t *q, *qtail;
 } lockrec_t;
 
@@ -120,20 +122,44 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
     mome_send(lock_manager(id), &m);
 }
 
+typedef struct unlock_op {
+    mome_cmd_t *cmd;
+    int id;
+    uint64_t token;
+} unlock_op_t;
+
+/* The holder's writes have reached everyone who needs to know: now the lock can go. */
+static void unlock_after_release(void *arg, mome_date_t date)
+{
+    unlock_op_t *u = arg;
+    mome_msg_t m = {.type = MOME_MSG_LOCK_REL, .page = lock_key(u->id), .arg = u->token,
+                    .arg2 = date};
+    mome_send(lock_manager(u->id), &m);
+    mome_cmd_complete(u->cmd, 0);
+    free(u);
+}
+
 void mome_sync_cmd_unlock(mome_cmd_t *c)
 {
     int id = (int)c->a[0];
     held_t *h = (held_t *)mome_htab_get(&held, lock_key(id), 0);
+    unlock_op_t *u;
 
     if (!h || h->tid != c->tid) {
         mome_cmd_fail(c, EPERM, "MomeUnlock: lock %d is not held by this thread", id);
         return;
     }
+    u = malloc(sizeof(*u));
+    if (!u) {
+        mome_cmd_fail(c, ENOMEM, "MomeUnlock: out of memory");
+        return;
+    }
     mome_htab_del(&held, &h->h);
-    mome_msg_t m = {.type = MOME_MSG_LOCK_REL, .page = lock_key(id), .arg = h->token};
+    u->cmd = c;
+    u->id = id;
+    u->token = h->token;
     free(h);
-    mome_send(lock_manager(id), &m);
-    mome_cmd_complete(c, 0);
+    mome_rel_release(unlock_after_release, u);
 }
 
 static void grant(lockrec_t *l, uint32_t node, uint64_t token, int waited)
@@ -142,7 +168,7 @@ static void grant(lockrec_t *l, uint32_t node, uint64_t token, int waited)
     l->holder = node;
     l->token = token;
     mome_msg_t m = {.type = MOME_MSG_LOCK_GRANT, .page = l->h.k1, .arg = token,
-                    .count = (uint32_t)waited};
+                    .count = (uint32_t)waited, .arg2 = l->last};
     mome_send((int)node, &m);
 }
 
@@ -186,6 +212,8 @@ static void on_lock_rel(const mome_msg_t *m)
         return;
     }
     l->held = 0;
+    if (m->arg2 > l->last)
+        l->last = m->arg2;
     if (l->q) {
         lwait_t *w = l->q;
         l->q = w->next;
@@ -194,6 +222,13 @@ static void on_lock_rel(const mome_msg_t *m)
         grant(l, w->node, w->token, 1);
         free(w);
     }
+}
+
+static void lock_after_acquire(void *arg, mome_date_t date)
+{
+    lpending_t *p = arg;
+    mome_cmd_complete(p->cmd, 0);
+    free(p);
 }
 
 static void on_lock_grant(const mome_msg_t *m)
@@ -209,7 +244,8 @@ static void on_lock_grant(const mome_msg_t *m)
     h = malloc(sizeof(*h));
     if (!h) {
         /* Cannot record it: give it back rather than hold it forever. */
-        mome_msg_t rel = {.type = MOME_MSG_LOCK_REL, .page = m->page, .arg = m->arg};
+        mome_msg_t rel = {.type = MOME_MSG_LOCK_REL, .page = m->page, .arg = m->arg,
+                          .arg2 = m->arg2};
         mome_send((int)m->src, &rel);
         mome_cmd_fail(p->cmd, ENOMEM, "MomeLock: out of memory");
         free(p);
@@ -223,11 +259,18 @@ static void on_lock_grant(const mome_msg_t *m)
     MOME_STAT_INC(lock_acquires);
     MOME_STAT_ADD(lock_waits, m->count ? 1 : 0);
     MOME_STAT_ADD(lock_wait_ns, mome_now_ns() - p->t0);
-    mome_cmd_complete(p->cmd, 0);
-    free(p);
+    /* An acquire: see every modification released before the lock's last release. */
+    mome_rel_acquire(m->arg2, lock_after_acquire, p);
 }
 
 /* ---- barrier ---- */
+
+static void barrier_after_release(void *arg, mome_date_t date)
+{
+    mome_msg_t m = {.type = MOME_MSG_BAR_ENTER, .page = bar_epoch};
+    (void)arg;
+    mome_send(0, &m); /* dated after the release: the barrier date exceeds it */
+}
 
 void mome_sync_cmd_barrier(mome_cmd_t *c)
 {
@@ -237,9 +280,8 @@ void mome_sync_cmd_barrier(mome_cmd_t *c)
     }
     bar_cmd = c;
     bar_t0 = mome_now_ns();
-    mome_msg_t m = {.type = MOME_MSG_BAR_ENTER, .page = bar_epoch};
     mome_node_outstanding(1);
-    mome_send(0, &m);
+    mome_rel_release(barrier_after_release, NULL);
 }
 
 static void on_bar_enter(const mome_msg_t *m)
@@ -264,6 +306,15 @@ static void on_bar_enter(const mome_msg_t *m)
     coord_max = 0;
 }
 
+static void barrier_after_acquire(void *arg, mome_date_t date)
+{
+    mome_cmd_t *c = arg;
+    MOME_STAT_INC(barriers);
+    MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - bar_t0);
+    c->result = date;
+    mome_cmd_complete(c, 0);
+}
+
 static void on_bar_exit(const mome_msg_t *m)
 {
     mome_cmd_t *c = bar_cmd;
@@ -276,10 +327,7 @@ static void on_bar_exit(const mome_msg_t *m)
     mome_node_outstanding(-1);
     mome_clock_raise(m->arg);
     __atomic_store_n(&last_barrier, m->arg, __ATOMIC_RELEASE);
-    MOME_STAT_INC(barriers);
-    MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - bar_t0);
-    c->result = m->arg;
-    mome_cmd_complete(c, 0);
+    mome_rel_acquire(m->arg, barrier_after_acquire, c);
 }
 
 void mome_sync_msg(const mome_msg_t *m)

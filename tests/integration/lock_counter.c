@@ -1,6 +1,7 @@
 /*
- * lock_counter.c - a shared counter on a STRONG page incremented under MomeLock by every node
- * (and, with a second argument, by two threads per node); it must end exact.
+ * lock_counter.c - a shared counter incremented under MomeLock by every node (and, with a second
+ * argument, by several threads per node); it must end exact. Third argument: the model of the
+ * counter's page (strong, release; default strong).
  */
 #include <pthread.h>
 
@@ -24,9 +25,12 @@ int main(int argc, char **argv)
 {
     iters = argc > 1 ? atoi(argv[1]) : 10000;
     int threads = argc > 2 ? atoi(argv[2]) : 1;
+    int release = argc > 3 && !strcmp(argv[3], "release");
     itest_init(&argc, &argv);
     int me = MomeNode(), n = MomeNodes();
     counter = itest_map("counter", MomePageSize(), NULL);
+    if (release)
+        MUST(MomeConsistency((void *)counter, MomePageSize(), MOME_RELEASE));
     pthread_t t[8];
 
     MomeBarrier();
@@ -44,8 +48,8 @@ int main(int argc, char **argv)
     CHECK(s.lock_acquires == (uint64_t)iters * (uint64_t)threads, "lock_acquires = %llu",
           (unsigned long long)s.lock_acquires);
     if (me == 0)
-        printf("lock counter: %d nodes x %d threads x %d increments = %llu, exact\n", n, threads,
-               iters, (unsigned long long)*counter);
+        printf("lock counter (%s): %d nodes x %d threads x %d increments = %llu, exact\n",
+               release ? "RELEASE" : "STRONG", n, threads, iters, (unsigned long long)*counter);
     MomeFinalize();
     return 0;
 }

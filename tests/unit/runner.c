@@ -15,6 +15,7 @@ int main(void)
     srunner_add_suite(sr, page_suite());
     srunner_add_suite(sr, config_suite());
     srunner_add_suite(sr, heap_suite());
+    srunner_add_suite(sr, diff_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

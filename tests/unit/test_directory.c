@@ -7,6 +7,7 @@
 
 #include "directory.h"
 #include "log.h"
+#include "mome.h"
 #include "node.h"
 #include "unit.h"
 
@@ -47,10 +48,25 @@ static uint64_t my_page(uint64_t seg)
             return p;
 }
 
-static void req(int type, int from, uint64_t seg, uint64_t page)
+/* A request from `from` under `model`; copy: the requester says it holds a copy (MF_COPY). */
+static void reqm(int type, int from, uint64_t seg, uint64_t page, int model, int copy)
 {
     mome_msg_t m = {.type = (uint8_t)type, .src = (uint32_t)from, .node = (uint32_t)from,
-                    .seg = seg, .page = page};
+                    .seg = seg, .page = page, .arg2 = (uint64_t)model,
+                    .flags = copy ? MOME_MF_COPY : 0};
+    nout = 0;
+    mome_dir_msg(&m);
+}
+
+static void req(int type, int from, uint64_t seg, uint64_t page)
+{
+    reqm(type, from, seg, page, MOME_STRONG, 0);
+}
+
+static void ack(int type, int from, uint64_t seg, uint64_t page, uint32_t count)
+{
+    mome_msg_t m = {.type = (uint8_t)type, .src = (uint32_t)from, .node = (uint32_t)from,
+                    .seg = seg, .page = page, .count = count};
     nout = 0;
     mome_dir_msg(&m);
 }
@@ -78,7 +94,7 @@ START_TEST(test_directory__untouched_read_grants_exclusive_zero)
     ck_assert_int_eq(nout, 1);
     const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
     ck_assert_ptr_nonnull(g);
-    ck_assert_int_eq(g->flags, MOME_MF_RW | MOME_MF_ZERO);
+    ck_assert_int_eq(g->flags, MOME_MF_RW | MOME_MF_ZERO); /* no OWNER: a STRONG page */
     ck_assert_uint_eq(g->count, 0);
     ck_assert_uint_eq(g->arg, 0); /* the manager names itself */
     mome_dir_peek(1, p, &st);
@@ -151,7 +167,7 @@ START_TEST(test_directory__upgrade_needs_no_content)
     req(MOME_MSG_READ_REQ, 2, 2, p);
     done(2, 2, p);
     /* Node 2 holds a copy: it only needs node 1 to drop its own. */
-    req(MOME_MSG_WRITE_REQ, 2, 2, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 2, p, MOME_STRONG, 1);
     ck_assert_int_eq(nout, 2);
     ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 1));
     const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
@@ -250,10 +266,10 @@ END_TEST
 START_TEST(test_directory__takes_over_a_moved_entry)
 {
     mome_dir_state_t st;
-    uint64_t cs = (1u << 2) | (1u << 3);
+    uint64_t sets[4] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0, 0}; /* copies, STRONG */
     setup(4, 2, 1);
     mome_msg_t mv = {.type = MOME_MSG_DIR_MOVE, .src = 0, .seg = 7, .page = 11, .node = 3,
-                     .count = 0, .payload = &cs, .len = 8};
+                     .count = 0, .payload = sets, .len = sizeof(sets)};
     nout = 0;
     mome_dir_msg(&mv);
     ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 0));
@@ -296,6 +312,159 @@ START_TEST(test_directory__managers_spread_over_nodes)
 }
 END_TEST
 
+START_TEST(test_directory__release_write_makes_a_multi_owner)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(20);
+    reqm(MOME_MSG_WRITE_REQ, 1, 20, p, MOME_STRONG, 0); /* STRONG writer 1 */
+    done(1, 20, p);
+    reqm(MOME_MSG_READ_REQ, 3, 20, p, MOME_RELEASE, 0); /* RELEASE reader 3 */
+    done(3, 20, p);
+    reqm(MOME_MSG_READ_REQ, 2, 20, p, MOME_STRONG, 0); /* STRONG reader 2 */
+    done(2, 20, p);
+    /* Node 3 writes under RELEASE with its copy: STRONG holders go (1 and 2), nothing else. */
+    reqm(MOME_MSG_WRITE_REQ, 3, 20, p, MOME_RELEASE, 1);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 1));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 2));
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 3);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags & (MOME_MF_RW | MOME_MF_OWNER), MOME_MF_RW | MOME_MF_OWNER);
+    ck_assert_uint_eq(g->count, 2);
+    mome_dir_peek(20, p, &st);
+    ck_assert_int_eq(st.multi, 1);
+    ck_assert_int_eq(st.owner, 3);
+    ck_assert_uint_eq(st.writers0, 1u << 3);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__another_writer_twins)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(21);
+    reqm(MOME_MSG_WRITE_REQ, 1, 21, p, MOME_RELEASE, 0);
+    done(1, 21, p);
+    /* Without a copy: the owner sends one, with the twin right. */
+    reqm(MOME_MSG_WRITE_REQ, 2, 21, p, MOME_RELEASE, 0);
+    const mome_msg_t *f = sent(MOME_MSG_FWD_SNAP, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->flags, MOME_MF_RW | MOME_MF_TWIN);
+    ck_assert_uint_eq(f->node, 2);
+    done(2, 21, p);
+    /* With a copy (even stale): a grant naming the owner, where its diffs go. */
+    reqm(MOME_MSG_READ_REQ, 3, 21, p, MOME_WEAK, 0);
+    done(3, 21, p);
+    reqm(MOME_MSG_WRITE_REQ, 3, 21, p, MOME_WEAK, 1);
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 3);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags, MOME_MF_RW | MOME_MF_TWIN);
+    ck_assert_uint_eq(g->node, 1);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__strong_request_flushes_the_writers)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(22);
+    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 22, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0); /* twinning writer 2 */
+    done(2, 22, p);
+    reqm(MOME_MSG_READ_REQ, 0, 22, p, MOME_WEAK, 0); /* WEAK reader 0 (this node) */
+    done(0, 22, p);
+    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    /* Writers flush: the owner keeps its copy, the other writer drops; the WEAK reader is left. */
+    const mome_msg_t *f1 = sent(MOME_MSG_FLUSH, 1), *f2 = sent(MOME_MSG_FLUSH, 2);
+    ck_assert_ptr_nonnull(f1);
+    ck_assert_ptr_nonnull(f2);
+    ck_assert_uint_eq(f1->count, 0);
+    ck_assert_uint_eq(f2->count, 1);
+    ck_assert_ptr_null(sent(MOME_MSG_FLUSH, 0));
+    ck_assert_ptr_null(sent(MOME_MSG_FWD_READ, 1)); /* not before the flush is over */
+    ack(MOME_MSG_FLUSH_ACK, 2, 22, p, 0);
+    ck_assert_int_eq(nout, 0);
+    ack(MOME_MSG_FLUSH_ACK, 1, 22, p, 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_READ, 1));
+    mome_dir_peek(22, p, &st);
+    ck_assert_int_eq(st.multi, 0);
+    ck_assert_int_eq(st.nwriters, 0);
+    ck_assert_uint_eq(st.weak0, 1u << 0);
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__notices_reach_release_holders_only)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(23);
+    reqm(MOME_MSG_WRITE_REQ, 1, 23, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 23, p);
+    reqm(MOME_MSG_READ_REQ, 2, 23, p, MOME_RELEASE, 0);
+    done(2, 23, p);
+    reqm(MOME_MSG_READ_REQ, 3, 23, p, MOME_WEAK, 0);
+    done(3, 23, p);
+    mome_msg_t n = {.type = MOME_MSG_NOTICE, .src = 1, .node = 1, .seg = 23, .page = p,
+                    .arg = 500, .arg2 = 7};
+    nout = 0;
+    mome_dir_msg(&n);
+    const mome_msg_t *st = sent(MOME_MSG_STALE, 2);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_uint_eq(st->arg, 500);
+    ck_assert_uint_eq(st->arg2, 7);
+    ck_assert_ptr_null(sent(MOME_MSG_STALE, 3)); /* WEAK: no notice, ever */
+    ck_assert_ptr_null(sent(MOME_MSG_STALE, 1)); /* the owner has the master */
+    ck_assert_ptr_null(sent(MOME_MSG_NOTICE_ACK, 1));
+    ack(MOME_MSG_STALE_ACK, 2, 23, p, st->count);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_NOTICE_ACK, 1));
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__weak_snapshot_leaves_the_writer_alone)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(24);
+    req(MOME_MSG_WRITE_REQ, 1, 24, p); /* exclusive STRONG writer */
+    done(1, 24, p);
+    reqm(MOME_MSG_READ_REQ, 2, 24, p, MOME_WEAK, 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_SNAP, 1));
+    done(2, 24, p);
+    mome_dir_peek(24, p, &st);
+    ck_assert_int_eq(st.excl, 1); /* still writing */
+    /* A STRONG write does not invalidate the WEAK copy. */
+    req(MOME_MSG_WRITE_REQ, 3, 24, p);
+    ck_assert_ptr_null(sent(MOME_MSG_INV, 2));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 1));
+    mome_dir_fini();
+}
+END_TEST
+
+START_TEST(test_directory__sync_asks_the_owner)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(25);
+    reqm(MOME_MSG_WRITE_REQ, 1, 25, p, MOME_RELEASE, 0);
+    done(1, 25, p);
+    mome_msg_t q = {.type = MOME_MSG_SYNC_REQ, .src = 2, .node = 2, .seg = 25, .page = p,
+                    .arg2 = 3};
+    nout = 0;
+    mome_dir_msg(&q);
+    const mome_msg_t *f = sent(MOME_MSG_FWD_SYNC, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->arg2, 3);
+    done(2, 25, p);
+    q.src = q.node = 1; /* the owner itself: nothing to fetch */
+    nout = 0;
+    mome_dir_msg(&q);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_SYNC_OK, 1));
+    mome_dir_fini();
+}
+END_TEST
+
 Suite *directory_suite(void)
 {
     Suite *s = suite_create("directory");
@@ -310,5 +479,11 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__takes_over_a_moved_entry);
     UNIT_CASE(s, test_directory__forget_segment);
     UNIT_CASE(s, test_directory__managers_spread_over_nodes);
+    UNIT_CASE(s, test_directory__release_write_makes_a_multi_owner);
+    UNIT_CASE(s, test_directory__another_writer_twins);
+    UNIT_CASE(s, test_directory__strong_request_flushes_the_writers);
+    UNIT_CASE(s, test_directory__notices_reach_release_holders_only);
+    UNIT_CASE(s, test_directory__weak_snapshot_leaves_the_writer_alone);
+    UNIT_CASE(s, test_directory__sync_asks_the_owner);
     return s;
 }

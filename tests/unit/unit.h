@@ -12,6 +12,7 @@ Suite *clock_suite(void);
 Suite *page_suite(void);
 Suite *config_suite(void);
 Suite *heap_suite(void);
+Suite *diff_suite(void);
 
 /* Add a TCase holding one test, with the time limit every unit test gets. */
 #define UNIT_CASE(_s, _fn)                                                                         \
