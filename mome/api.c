@@ -160,9 +160,8 @@ int MomeSegOpen(const char *name, uint64_t size, int flags)
         return fail(ENOTSUP, "MomeSegOpen: MOME_PERSIST segments (the repository) are not "
                              "available in this release");
     ps = mome_g.page_size;
-    if (size > UINT64_MAX - ps)
+    if (size > UINT64_MAX - ps || size > ((uint64_t)1 << 56))
         return fail(EINVAL, "MomeSegOpen: size %llu too large", (unsigned long long)size);
-    size = (size + ps - 1) & ~(uint64_t)(ps - 1);
     mome_cmd_t c = {.fn = mome_seg_cmd_open, .a = {size, (uint64_t)flags}, .p = name};
     return run(&c);
 }
@@ -297,10 +296,9 @@ void MomeFree(void *p)
         return;
     }
     if (owner == mome_g.rank) {
-        if (mome_heap_free_local(p) < 0) {
+        /* heap.c reports the bad pointer in the log; the caller gets errno and MomeError(). */
+        if (mome_heap_free_local(p) < 0)
             fail(EINVAL, "MomeFree: %p is not a live MomeMalloc block (double free?)", p);
-            mome_warn("heap", "%s", err_buf);
-        }
         return;
     }
     mome_cmd_t *c = calloc(1, sizeof(*c));

@@ -72,6 +72,11 @@ static int setup_uffd(char *err, size_t errlen)
         uffd = open_uffd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
         kernel_faults = 0;
     }
+    if (uffd < 0 && errno == ENOSYS) {
+        snprintf(err, errlen, "this kernel has no userfaultfd (CONFIG_USERFAULTFD), or a tool "
+                              "such as valgrind hides it; Mome needs it");
+        return -ENOSYS;
+    }
     if (uffd < 0) {
         snprintf(err, errlen,
                  "userfaultfd is not permitted (%s): run as root, or allow it with "

@@ -87,11 +87,15 @@ typedef struct MomeStatsT {
 /**
  * Join the job. Started by mome-run, the node learns its peers from the launcher; started alone it
  * is a one-node job. argc/argv may be NULL; Mome does not consume arguments.
- * Errors: EALREADY (called twice), EPERM (userfaultfd not permitted), EIO (transport or launcher).
+ * Errors: EALREADY (called twice, or after MomeFinalize), EPERM (userfaultfd not permitted),
+ * ENOSYS (no userfaultfd), ENOTSUP (kernel older than 5.19), EINVAL (a bad MOME_* value,
+ * MOME_PAGE_SIZE differing between nodes, a broken launcher environment), ENOMEM, EIO (transport
+ * or launcher).
  */
 MOME_API int MomeInit(int *argc, char ***argv);
 
-/** Release everything, wait for the other nodes (collective), leave. Views are unmapped. */
+/** Release everything, wait for the other nodes (collective), leave. Views are unmapped.
+ * Errors: ENOTCONN, EBUSY (another thread of this node is in a barrier). */
 MOME_API int MomeFinalize(void);
 
 /** This node's number in 0 .. MomeNodes()-1, or -1 (ENOTCONN) before MomeInit(). */
@@ -125,7 +129,8 @@ MOME_API int MomeSegClose(int seg);
 
 /**
  * Remove the name. The segment's memory is freed once no node has it open or mapped; open handles
- * and mappings keep working meanwhile, and the name can be reused at once. Errors: ENOENT.
+ * and mappings keep working meanwhile, and the name can be reused at once.
+ * Errors: ENOENT, EINVAL, ENAMETOOLONG, ENOTCONN.
  */
 MOME_API int MomeSegUnlink(const char *name);
 
@@ -133,38 +138,45 @@ MOME_API int MomeSegUnlink(const char *name);
  * Map `len` bytes of segment `seg` from `offset`. `prot` is MOME_READ or MOME_READ|MOME_WRITE
  * (MOME_WRITE alone means the same). With MOME_FIXED the mapping is placed exactly at `addr`, which
  * with `len` and `offset` must be MomePageSize() aligned, replacing ordinary memory there;
- * overlapping an existing Mome mapping fails with EBUSY. Without it, `offset` must be aligned and
- * `len` is rounded up to whole pages. Returns the address, or MOME_MAP_FAILED with errno set
- * (EINVAL, EBADF, EBUSY, ENOMEM, ENOTCONN). A write through a MOME_READ mapping raises SIGSEGV.
+ * overlapping an existing Mome mapping fails with EBUSY. Without it, `addr` is ignored, `offset`
+ * must be aligned and `len` is rounded up to whole pages. Returns the address, or MOME_MAP_FAILED
+ * with errno set (EINVAL, EBADF, EBUSY, ENOMEM, ENOTCONN). A write through a MOME_READ mapping
+ * raises SIGSEGV.
  */
 MOME_API void *MomeMMap(void *addr, size_t len, int prot, int flags, int seg, uint64_t offset);
 
-/** Unmap whole Mome pages of one or more Mome mappings. Errors: EINVAL. */
+/** Release this node's pending modifications, then unmap whole Mome pages of one or more Mome
+ * mappings. Errors: EINVAL (not aligned, or no Mome mapping in the range), ENOMEM, ENOTCONN. */
 MOME_API int MomeMUnmap(void *addr, size_t len);
 
 /* ---- consistency -------------------------------------------------------------------------- */
 
 /**
  * Choose this node's consistency model for the mapped pages of [addr, addr+len): MOME_STRONG
- * (default), MOME_RELEASE or MOME_WEAK. Errors: EINVAL (range not mapped, bad model),
- * ENOTSUP (model not available in this build).
+ * (default), MOME_RELEASE or MOME_WEAK. Other nodes may use other models on the same pages.
+ * Switching to a stronger model makes this node's view current before the call returns.
+ * Errors: EINVAL (range not wholly in Mome mappings, bad model), ENOMEM, ENOTCONN.
  */
 MOME_API int MomeConsistency(void *addr, size_t len, int model);
 
-/** This node's current Lamport date. */
+/** This node's current Lamport date (0 before MomeInit). */
 MOME_API MomeDate MomeClock(void);
 
-/** Make this node's pending modifications visible; returns their date (0 on error). */
+/** Make this node's pending modifications visible (once a node acquires, or syncs, at a date
+ * >= the one returned); returns their date (0 on error: ENOTCONN). */
 MOME_API MomeDate MomeRelease(void);
 
-/** After it returns, reads in the range see every modification released at a date <= date. */
+/** After it returns, reads in the range see every modification released at a date <= date
+ * (STRONG pages always do; RELEASE pages drop copies others modified; WEAK pages are refreshed).
+ * Errors: EINVAL (range not wholly in Mome mappings), ENOMEM, ENOTCONN. */
 MOME_API int MomeSyncMem(void *addr, size_t len, MomeDate date);
 
 /* ---- synchronisation ---------------------------------------------------------------------- */
 
 /**
  * Wait for every node of the job; a release then an acquire. Returns a date greater than every
- * release made before any node entered it, the same on every node (0 on error).
+ * release made before any node entered it, the same on every node (0 on error: ENOTCONN, or
+ * EBUSY when another thread of this node is in a barrier). Barriers do not refresh WEAK pages.
  */
 MOME_API MomeDate MomeBarrier(void);
 
@@ -172,29 +184,33 @@ MOME_API MomeDate MomeBarrier(void);
 MOME_API MomeDate MomeLastBarrierDate(void);
 
 /**
- * Job-wide mutual exclusion on lock `id` (any int), held by the calling thread. Lock is an acquire.
- * Errors: EDEADLK (this thread holds it already).
+ * Job-wide mutual exclusion on lock `id` (any int), held by the calling thread. Lock is an acquire
+ * of every modification released by the lock's previous holders. Errors: EDEADLK (this thread
+ * holds it already), ENOMEM, ENOTCONN.
  */
 MOME_API int MomeLock(int id);
 
-/** Release lock `id`; a release. Errors: EPERM (the calling thread does not hold it). */
+/** Release lock `id`; a release (the call returns once it is complete).
+ * Errors: EPERM (the calling thread does not hold it), ENOMEM, ENOTCONN. */
 MOME_API int MomeUnlock(int id);
 
 /* ---- shared heap -------------------------------------------------------------------------- */
 
 /**
  * Allocate `size` bytes in the shared heap: the address is the same on every node, so pointers
- * stored in shared memory are valid everywhere. 16-byte aligned; blocks of a page or more are
- * page aligned. Returns NULL with errno (ENOMEM, ENOTCONN) on failure.
+ * stored in shared memory are valid everywhere. Never sends a message. 16-byte aligned; blocks of
+ * more than half a page are page aligned. Returns NULL with errno (ENOMEM, ENOTCONN) on failure.
  */
 MOME_API void *MomeMalloc(size_t size);
 
-/** Free a block from MomeMalloc() on any node. NULL is ignored; a bad pointer is reported. */
+/** Free a block from MomeMalloc() on any node (another node's block goes back to it). NULL is
+ * ignored; a bad pointer is logged and sets errno (EINVAL) and MomeError(). */
 MOME_API void MomeFree(void *p);
 
 /* ---- repository --------------------------------------------------------------------------- */
 
-/** Collective: write an atomic, checksummed snapshot of a MOME_PERSIST segment. */
+/** Collective: write an atomic, checksummed snapshot of a MOME_PERSIST segment.
+ * Errors: ENOTSUP (the repository is not available in this release), ENOTCONN. */
 MOME_API int MomeCheckpoint(int seg);
 
 /* ---- introspection ------------------------------------------------------------------------ */

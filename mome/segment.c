@@ -152,6 +152,8 @@ static int overlaps_view(const char *a, size_t len)
 static mome_seg_t *seg_local_new(uint64_t id, uint64_t size, const char *name, int *err)
 {
     mome_seg_t *s = calloc(1, sizeof(*s));
+    /* Mappings cover whole pages: the last partial page of a segment is usable too. */
+    size = (size + mome_g.page_size - 1) & ~(uint64_t)(mome_g.page_size - 1);
     if (!s)
         goto err_nomem;
     s->id = id;
