@@ -27,6 +27,11 @@ static char *zero_page; /* one page of zeros */
 static uint8_t *diffbuf; /* one encoded diff */
 static size_t os_page;
 
+/* Messages a release builds, one per destination: diffs per owner, notices per manager. */
+static mome_batch_t *rel_diffs, *rel_notices;
+/* Notices an owner sends after merging a batch of diffs, per manager. */
+static mome_batch_t *merge_notices;
+
 /* Refreshes of WEAK copies in flight, by page. */
 typedef struct syncwait {
     mome_hnode_t h; /* k1 = segment id, k2 = page */
@@ -41,7 +46,11 @@ int mome_cons_init(void)
 {
     zero_page = aligned_alloc(4096, mome_g.page_size);
     diffbuf = malloc(mome_g.page_size);
-    if (!zero_page || !diffbuf || mome_htab_init(&syncs, 64) < 0)
+    rel_diffs = calloc((size_t)mome_g.nnodes, sizeof(*rel_diffs));
+    rel_notices = calloc((size_t)mome_g.nnodes, sizeof(*rel_notices));
+    merge_notices = calloc((size_t)mome_g.nnodes, sizeof(*merge_notices));
+    if (!zero_page || !diffbuf || !rel_diffs || !rel_notices || !merge_notices ||
+        mome_htab_init(&syncs, 64) < 0)
         return -ENOMEM;
     memset(zero_page, 0, mome_g.page_size);
     os_page = (size_t)sysconf(_SC_PAGESIZE);
@@ -53,6 +62,15 @@ void mome_cons_fini(void)
     mome_hnode_t *h, *tmp;
     mome_htab_foreach(&syncs, h, tmp) free(h);
     mome_htab_free(&syncs);
+    for (int i = 0; rel_diffs && i < mome_g.nnodes; i++) {
+        mome_batch_free(&rel_diffs[i]);
+        mome_batch_free(&rel_notices[i]);
+        mome_batch_free(&merge_notices[i]);
+    }
+    free(rel_diffs);
+    free(rel_notices);
+    free(merge_notices);
+    rel_diffs = rel_notices = merge_notices = NULL;
     free(zero_page);
     free(diffbuf);
     zero_page = NULL;
@@ -557,9 +575,10 @@ static void flush_ack(const mome_msg_t *m, uint32_t mgr)
 }
 
 /*
- * Send this node's changes of a page whose master another node owns: page XOR twin, as runs or
- * whole. flush_mgr < 0: a release (the owner's notice is acknowledged to us); else part of a flush
- * (the owner acknowledges that manager). Returns 1 when an acknowledgement will follow.
+ * This node's changes of a page whose master another node owns: page XOR twin, as runs or whole.
+ * flush_mgr < 0: a release (appended to the batch for the owner, whose notice is acknowledged to
+ * this node); else part of a flush (sent at once; the owner acknowledges that manager). Returns 1
+ * when an acknowledgement will follow.
  */
 static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
 {
@@ -580,15 +599,26 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
     }
     MOME_STAT_INC(diffs);
     MOME_STAT_ADD(diff_bytes, n);
-    mome_msg_t d = {.type = MOME_MSG_DIFF, .seg = s->id, .page = page,
-                    .node = (uint32_t)mome_g.rank, .arg = date,
-                    .arg2 = flush_mgr >= 0 ? (uint64_t)flush_mgr : 0, .payload = diffbuf,
-                    .len = (uint32_t)n,
-                    .flags = (uint8_t)((full ? MOME_MF_FULL : 0) |
-                                       (flush_mgr >= 0 ? MOME_MF_FLUSH : 0))};
-    if (flush_mgr < 0)
+    if (flush_mgr < 0) {
+        if (mome_batch_diff(&rel_diffs[x->owner], s->id, page, diffbuf, (uint32_t)n,
+                            full ? MOME_MF_FULL : 0) < 0) {
+            mome_error("consistency", "out of memory batching a diff; page %llu not released",
+                       (unsigned long long)page);
+            return 0;
+        }
         x->relpend++;
+        return 1;
+    }
+    mome_batch_t one = {0};
+    if (mome_batch_diff(&one, s->id, page, diffbuf, (uint32_t)n, full ? MOME_MF_FULL : 0) < 0) {
+        mome_error("consistency", "out of memory flushing page %llu", (unsigned long long)page);
+        return 0;
+    }
+    mome_msg_t d = {.type = MOME_MSG_DIFF, .node = (uint32_t)mome_g.rank, .arg = date,
+                    .arg2 = (uint64_t)flush_mgr, .flags = MOME_MF_FLUSH, .payload = one.buf,
+                    .len = (uint32_t)one.len};
     mome_send((int)x->owner, &d);
+    mome_batch_free(&one);
     mome_pext_put(pg, x);
     return 1;
 }
@@ -647,11 +677,24 @@ static void on_flush(const mome_msg_t *m)
     do_flush(s, m->page, m->src, (int)m->count);
 }
 
-/* This node owns the master copy: merge a writer's diff, then announce the new version. */
-static void on_diff(const mome_msg_t *m)
+/* Send every non-empty batch of `b` (one per node) as messages of `type` and empty them. */
+static void send_batches(mome_batch_t *b, int type, uint64_t date, uint32_t origin)
 {
-    mome_seg_t *s = holder_seg(m);
-    mome_page_t *pg = s ? &s->pages[m->page] : NULL;
+    for (int to = 0; to < mome_g.nnodes; to++) {
+        if (!b[to].n)
+            continue;
+        mome_msg_t m = {.type = (uint8_t)type, .node = origin, .arg = date, .payload = b[to].buf,
+                        .len = (uint32_t)b[to].len};
+        mome_send(to, &m);
+        mome_batch_reset(&b[to]);
+    }
+}
+
+/* Merge one writer's diff into the master copy held here. */
+static int merge(const mome_entry_t *e, uint32_t origin)
+{
+    mome_seg_t *s = mome_seg_find(e->seg);
+    mome_page_t *pg = s && e->page < s->npages ? &s->pages[e->page] : NULL;
     int rc = -ENOENT;
 
     /*
@@ -660,61 +703,108 @@ static void on_diff(const mome_msg_t *m)
      * ownership, so merge them whenever the copy is here.
      */
     if (pg && pg->access != MOME_ACC_NONE)
-        rc = mome_diff_apply_sparse((uint8_t *)rt_page(s, m->page), mome_g.page_size, m->payload,
-                                    m->len, !!(m->flags & MOME_MF_FULL));
-    if (rc < 0)
-        mome_error("consistency", "diff from node %u for page %llu not applied (%s)", m->node,
-                   (unsigned long long)m->page, rc == -ENOENT ? "no copy here" : "malformed");
-    else
-        pg->ver++;
-    if (m->flags & MOME_MF_FLUSH) {
-        flush_ack(m, (uint32_t)m->arg2);
-        return;
+        rc = mome_diff_apply_sparse((uint8_t *)rt_page(s, e->page), mome_g.page_size, e->data,
+                                    e->len, !!(e->flags & MOME_MF_FULL));
+    if (rc < 0) {
+        mome_error("consistency", "diff from node %u for page %llu not applied (%s)", origin,
+                   (unsigned long long)e->page, rc == -ENOENT ? "no copy here" : "malformed");
+        return rc;
     }
-    mome_msg_t n = {.type = MOME_MSG_NOTICE, .seg = m->seg, .page = m->page, .node = m->node,
-                    .arg = m->arg, .arg2 = pg ? pg->ver : 0};
-    mome_send(s ? (int)manager_of(s, m->page) : mome_dir_default_manager(m->seg, m->page), &n);
+    pg->ver++;
+    return 0;
+}
+
+/* This node owns the master copies: merge a writer's diffs, then announce the new versions. */
+static void on_diff(const mome_msg_t *m)
+{
+    const uint8_t *p = m->payload, *end = p + m->len;
+    mome_entry_t e;
+    size_t k;
+
+    while ((k = mome_batch_read(MOME_MSG_DIFF, p, end, &e)) > 0) {
+        p += k;
+        int rc = merge(&e, m->node);
+        if (m->flags & MOME_MF_FLUSH) {
+            mome_msg_t ref = {.seg = e.seg, .page = e.page};
+            flush_ack(&ref, (uint32_t)m->arg2);
+            continue;
+        }
+        mome_seg_t *s = mome_seg_find(e.seg);
+        uint64_t ver = rc == 0 ? s->pages[e.page].ver : 0;
+        int mgr = s ? (int)manager_of(s, e.page) : mome_dir_default_manager(e.seg, e.page);
+        if (mome_batch_notice(&merge_notices[mgr], e.seg, e.page, ver) < 0)
+            mome_error("consistency", "out of memory for a notice; the writer's release hangs");
+    }
+    send_batches(merge_notices, MOME_MSG_NOTICE, m->arg, m->node);
+}
+
+/* Remember that this copy lacks a modification released at `date` (master version `ver`). */
+static void note_stale(uint64_t seg, uint64_t page, uint64_t date, uint64_t ver)
+{
+    mome_seg_t *s = mome_seg_find(seg);
+    if (!s || page >= s->npages)
+        return;
+    mome_page_t *pg = &s->pages[page];
+    if ((pg->access == MOME_ACC_NONE && !(pg->flags & MOME_PG_BUSY)) || ver <= pg->ver)
+        return;
+    mome_pext_t *x = mome_pext_get(pg, s->id, page);
+    if (!x)
+        return;
+    if (!x->stale_date)
+        mome_rel_note_stale(s, page);
+    if (!x->stale_date || date < x->stale_date)
+        x->stale_date = date ? date : 1;
+    if (ver > x->stale_ver)
+        x->stale_ver = ver;
+    MOME_STAT_INC(invalidations_received);
 }
 
 static void on_stale(const mome_msg_t *m)
 {
-    mome_seg_t *s = holder_seg(m);
-    mome_msg_t ack = {.type = MOME_MSG_STALE_ACK, .seg = m->seg, .page = m->page,
-                      .count = m->count};
-    if (s) {
-        mome_page_t *pg = &s->pages[m->page];
-        if ((pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY)) && m->arg2 > pg->ver) {
-            mome_pext_t *x = mome_pext_get(pg, s->id, m->page);
-            if (x) {
-                if (!x->stale_date || m->arg < x->stale_date)
-                    x->stale_date = m->arg ? m->arg : 1;
-                if (m->arg2 > x->stale_ver)
-                    x->stale_ver = m->arg2;
-                mome_rel_note_stale(s, m->page);
-            }
-        }
-        MOME_STAT_INC(invalidations_received);
+    const uint8_t *p = m->payload, *end = p + m->len;
+    mome_entry_t e;
+    size_t k;
+
+    while ((k = mome_batch_read(MOME_MSG_STALE, p, end, &e)) > 0) {
+        p += k;
+        note_stale(e.seg, e.page, m->arg, e.ver);
     }
+    mome_msg_t ack = {.type = MOME_MSG_STALE_ACK, .count = m->count};
     mome_send((int)m->src, &ack);
+}
+
+/* One released page is known to every holder: end its release, run a flush that waited. */
+static void released(uint64_t seg, uint64_t page)
+{
+    mome_seg_t *s = mome_seg_find(seg);
+    if (!s || page >= s->npages)
+        return;
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
+        uint32_t mgr = x->flush_mgr;
+        int drop = (int)x->flush_drop;
+        x->has_flush = 0;
+        mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
+        do_flush(s, page, mgr, drop);
+    } else if (x) {
+        mome_pext_put(pg, x);
+    }
 }
 
 static void on_notice_ack(const mome_msg_t *m)
 {
-    mome_seg_t *s = holder_seg(m);
-    if (s) {
-        mome_page_t *pg = &s->pages[m->page];
-        mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, m->page) : NULL;
-        if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
-            uint32_t mgr = x->flush_mgr;
-            int drop = (int)x->flush_drop;
-            x->has_flush = 0;
-            mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
-            do_flush(s, m->page, mgr, drop);
-        } else if (x) {
-            mome_pext_put(pg, x);
-        }
+    const uint8_t *p = m->payload, *end = p + m->len;
+    mome_entry_t e;
+    size_t k;
+    int n = 0;
+
+    while ((k = mome_batch_read(MOME_MSG_NOTICE_ACK, p, end, &e)) > 0) {
+        p += k;
+        released(e.seg, e.page);
+        n++;
     }
-    mome_rel_ack();
+    mome_rel_ack(n);
 }
 
 /* This node owns the master: a WEAK holder asks whether its version is current. */
@@ -809,13 +899,16 @@ int mome_cons_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
     if (!(pg->flags & MOME_PG_SHARED))
         return 0; /* nobody else holds a copy: nobody to tell */
     x = mome_pext_get(pg, s->id, page);
-    if (!x)
+    if (!x || mome_batch_notice(&rel_notices[manager_of(s, page)], s->id, page, pg->ver) < 0)
         return 0;
     x->relpend++;
-    mome_msg_t n = {.type = MOME_MSG_NOTICE, .seg = s->id, .page = page,
-                    .node = (uint32_t)mome_g.rank, .arg = date, .arg2 = pg->ver};
-    mome_send((int)manager_of(s, page), &n);
     return 1;
+}
+
+void mome_cons_release_send(uint64_t date)
+{
+    send_batches(rel_diffs, MOME_MSG_DIFF, date, (uint32_t)mome_g.rank);
+    send_batches(rel_notices, MOME_MSG_NOTICE, date, (uint32_t)mome_g.rank);
 }
 
 void mome_cons_request(mome_seg_t *s, uint64_t page, int model, void *op)

@@ -26,10 +26,12 @@ void mome_cons_fault(char *addr, int write, uint64_t t0);
 void mome_cons_msg(const mome_msg_t *m);
 
 /*
- * Release one dirty page at `date`: stop its writes, then send the owner's notice (this node owns
- * the master) or the diff (it twinned). Returns 1 when a NOTICE_ACK will follow, else 0.
+ * Release one dirty page at `date`: stop its writes, then add the owner's notice (this node owns
+ * the master) or the diff (it twinned) to the release's messages. Returns 1 when the page will be
+ * acknowledged (a NOTICE_ACK entry), else 0. mome_cons_release_send sends the messages.
  */
 int mome_cons_release_page(struct mome_seg *s, uint64_t page, uint64_t date);
+void mome_cons_release_send(uint64_t date);
 
 /* The page's directory entry is now managed by node (requests go there directly). */
 void mome_cons_hint(uint64_t seg, uint64_t page, int node);

@@ -58,15 +58,16 @@ typedef struct dentry {
     uint64_t sets[];  /* NSETS bitmaps of dir_words words */
 } dentry_t;
 
-/* A notice waiting for its holders' acknowledgements. */
+/* A batch of notices waiting for its holders' acknowledgements. */
 typedef struct notice {
     mome_hnode_t h; /* k1 = token */
     uint32_t origin;
-    uint32_t left;
-    uint64_t seg, page;
+    uint32_t left;    /* STALE messages not acknowledged yet */
+    mome_batch_t ack; /* the pages to acknowledge to the origin */
 } notice_t;
 
 static mome_htab_t dir, notices;
+static mome_batch_t *stale_out; /* STALE being built, per holder */
 static int dir_nnodes, dir_self, dir_migrate;
 static size_t dir_words;
 static uint32_t next_token = 1;
@@ -123,7 +124,8 @@ int mome_dir_init(int nnodes, int self, int migrate)
     dir_self = self;
     dir_migrate = migrate && nnodes > 2;
     dir_words = ((size_t)nnodes + 63) / 64;
-    if (mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0)
+    stale_out = calloc((size_t)nnodes, sizeof(*stale_out));
+    if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -142,7 +144,15 @@ void mome_dir_fini(void)
 {
     mome_hnode_t *h, *tmp;
     mome_htab_foreach(&dir, h, tmp) free_entry((dentry_t *)h);
-    mome_htab_foreach(&notices, h, tmp) free(h);
+    mome_htab_foreach(&notices, h, tmp)
+    {
+        mome_batch_free(&((notice_t *)h)->ack);
+        free(h);
+    }
+    for (int i = 0; stale_out && i < dir_nnodes; i++)
+        mome_batch_free(&stale_out[i]);
+    free(stale_out);
+    stale_out = NULL;
     mome_htab_free(&dir);
     mome_htab_free(&notices);
 }
@@ -520,47 +530,81 @@ static void on_flush_ack(const mome_msg_t *m)
     }
 }
 
+/* A notice entry for a page this node does not manage goes on alone, to where the entry is. */
+static void forward_notice(const mome_msg_t *m, const mome_entry_t *e, int to)
+{
+    mome_batch_t one = {0};
+    if (mome_batch_notice(&one, e->seg, e->page, e->ver) < 0) {
+        mome_error("directory", "out of memory forwarding a notice; dropped");
+        return;
+    }
+    mome_msg_t f = *m;
+    f.payload = one.buf;
+    f.len = (uint32_t)one.len;
+    forward(&f, to);
+    mome_batch_free(&one);
+}
+
+/*
+ * The owner announces new versions: every node holding a RELEASE copy of each page (not the owner,
+ * not the writer, not WEAK holders) gets a STALE entry, one message per holder; the writer hears
+ * back once they all acknowledged.
+ */
 static void on_notice(const mome_msg_t *m)
 {
-    dentry_t *e = (dentry_t *)mome_htab_get(&dir, m->seg, m->page);
-    notice_t *n = NULL;
-    uint32_t left = 0;
+    const uint8_t *p = m->payload, *end = p + m->len;
+    mome_batch_t ack = {0};
+    mome_entry_t ent;
+    size_t k;
+    uint32_t msgs = 0;
 
-    if (!e && mome_dir_default_manager(m->seg, m->page) != dir_self) {
-        forward(m, mome_dir_default_manager(m->seg, m->page));
-        return;
-    }
-    if (e && e->fwd >= 0) {
-        forward(m, e->fwd);
-        return;
-    }
-    for (int s = 0; e && s < dir_nnodes; s++) {
-        if (!has(e, CS, s) || has(e, WEAK_SET, s) || s == e->owner || s == (int)m->node)
+    while ((k = mome_batch_read(MOME_MSG_NOTICE, p, end, &ent)) > 0) {
+        p += k;
+        dentry_t *e = (dentry_t *)mome_htab_get(&dir, ent.seg, ent.page);
+        int def = mome_dir_default_manager(ent.seg, ent.page);
+        if ((!e && def != dir_self) || (e && e->fwd >= 0)) {
+            forward_notice(m, &ent, e ? e->fwd : def);
             continue;
-        if (!n) {
-            n = calloc(1, sizeof(*n));
-            if (!n) {
-                mome_error("directory", "out of memory for a notice; holders not told");
-                break;
-            }
+        }
+        for (int s = 0; e && s < dir_nnodes; s++) {
+            if (!has(e, CS, s) || has(e, WEAK_SET, s) || s == e->owner || s == (int)m->node)
+                continue;
+            if (mome_batch_notice(&stale_out[s], ent.seg, ent.page, ent.ver) < 0)
+                mome_error("directory", "out of memory for a notice; node %d not told", s);
+        }
+        if (mome_batch_page(&ack, ent.seg, ent.page) < 0)
+            mome_error("directory", "out of memory acknowledging a notice");
+    }
+    notice_t *n = calloc(1, sizeof(*n));
+    for (int s = 0; s < dir_nnodes; s++) {
+        if (!stale_out[s].n)
+            continue;
+        if (n && !n->h.k1) {
             n->h.k1 = next_token++;
             n->origin = m->node;
-            n->seg = m->seg;
-            n->page = m->page;
             mome_htab_put(&notices, &n->h);
         }
-        mome_msg_t st = {.type = MOME_MSG_STALE, .seg = m->seg, .page = m->page, .arg = m->arg,
-                         .arg2 = m->arg2, .count = (uint32_t)n->h.k1};
+        mome_msg_t st = {.type = MOME_MSG_STALE, .arg = m->arg, .payload = stale_out[s].buf,
+                         .len = (uint32_t)stale_out[s].len,
+                         .count = n ? (uint32_t)n->h.k1 : 0};
+        MOME_STAT_ADD(invalidations_sent, stale_out[s].n);
         mome_send(s, &st);
-        left++;
+        mome_batch_reset(&stale_out[s]);
+        msgs++;
     }
-    MOME_STAT_ADD(invalidations_sent, left);
-    if (n) {
-        n->left = left;
+    if (msgs && n) {
+        n->left = msgs;
+        n->ack = ack;
         return;
     }
-    mome_msg_t ack = {.type = MOME_MSG_NOTICE_ACK, .seg = m->seg, .page = m->page};
-    mome_send((int)m->node, &ack);
+    if (msgs && !n)
+        mome_error("directory", "out of memory tracking a notice; node %u waits", m->node);
+    free(n);
+    if (ack.n) {
+        mome_msg_t a = {.type = MOME_MSG_NOTICE_ACK, .payload = ack.buf, .len = (uint32_t)ack.len};
+        mome_send((int)m->node, &a);
+    }
+    mome_batch_free(&ack);
 }
 
 static void on_stale_ack(const mome_msg_t *m)
@@ -572,9 +616,11 @@ static void on_stale_ack(const mome_msg_t *m)
     }
     if (--n->left > 0)
         return;
-    mome_msg_t ack = {.type = MOME_MSG_NOTICE_ACK, .seg = n->seg, .page = n->page};
+    mome_msg_t ack = {.type = MOME_MSG_NOTICE_ACK, .payload = n->ack.buf,
+                      .len = (uint32_t)n->ack.len};
     mome_send((int)n->origin, &ack);
     mome_htab_del(&notices, &n->h);
+    mome_batch_free(&n->ack);
     free(n);
 }
 

@@ -3,6 +3,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
@@ -15,6 +16,7 @@ typedef struct msg_rule {
 } msg_rule_t;
 
 #define PAGE_LEN UINT32_MAX
+#define BATCH_LEN (UINT32_MAX - 1)
 
 static const msg_rule_t rules[MOME_MSG_NTYPES] = {
     [MOME_MSG_NONE] = {"none", 0, 0, 0},
@@ -45,10 +47,10 @@ static const msg_rule_t rules[MOME_MSG_NTYPES] = {
     [MOME_MSG_FWD_SNAP] = {"FWD_SNAP", 0, 0, 1},
     [MOME_MSG_FLUSH] = {"FLUSH", 0, 0, 0},
     [MOME_MSG_FLUSH_ACK] = {"FLUSH_ACK", 0, 0, 0},
-    [MOME_MSG_DIFF] = {"DIFF", 1, PAGE_LEN, 1},
-    [MOME_MSG_NOTICE] = {"NOTICE", 0, 0, 1},
-    [MOME_MSG_NOTICE_ACK] = {"NOTICE_ACK", 0, 0, 0},
-    [MOME_MSG_STALE] = {"STALE", 0, 0, 0},
+    [MOME_MSG_DIFF] = {"DIFF", MOME_BATCH_DIFF_HDR, BATCH_LEN, 1},
+    [MOME_MSG_NOTICE] = {"NOTICE", MOME_BATCH_NOTICE, BATCH_LEN, 1},
+    [MOME_MSG_NOTICE_ACK] = {"NOTICE_ACK", MOME_BATCH_PAGE, BATCH_LEN, 0},
+    [MOME_MSG_STALE] = {"STALE", MOME_BATCH_NOTICE, BATCH_LEN, 0},
     [MOME_MSG_STALE_ACK] = {"STALE_ACK", 0, 0, 0},
     [MOME_MSG_SYNC_REQ] = {"SYNC_REQ", 0, 0, 1},
     [MOME_MSG_FWD_SYNC] = {"FWD_SYNC", 0, 0, 1},
@@ -167,7 +169,9 @@ int mome_msg_decode(const void *hdr, size_t hdrlen, const void *payload, size_t 
         return -EBADMSG; /* truncated or padded */
 
     r = &rules[out->type];
-    max_len = r->max_len == PAGE_LEN ? ctx->page_size : r->max_len;
+    max_len = r->max_len == PAGE_LEN    ? ctx->page_size
+              : r->max_len == BATCH_LEN ? MOME_BATCH_MAX
+                                        : r->max_len;
     if (out->len < r->min_len || out->len > max_len)
         return -EBADMSG;
     if (out->type == MOME_MSG_DATA) {
@@ -184,8 +188,20 @@ int mome_msg_decode(const void *hdr, size_t hdrlen, const void *payload, size_t 
         return -EBADMSG;
     if (out->type == MOME_MSG_DIR_MOVE && (out->len % 8) != 0)
         return -EBADMSG;
-    if (out->type == MOME_MSG_DIFF && (out->flags & MOME_MF_FULL) && out->len != ctx->page_size)
-        return -EBADMSG;
+    if (out->type == MOME_MSG_DIFF || out->type == MOME_MSG_NOTICE ||
+        out->type == MOME_MSG_STALE || out->type == MOME_MSG_NOTICE_ACK) {
+        /* Every entry must lie wholly inside the payload, and a diff within a page. */
+        const uint8_t *p = out->payload, *end = p + out->len;
+        mome_entry_t e;
+        while (p < end) {
+            size_t k = mome_batch_read(out->type, p, end, &e);
+            if (!k || (out->type == MOME_MSG_DIFF &&
+                       (e.len > ctx->page_size ||
+                        ((e.flags & MOME_MF_FULL) && e.len != ctx->page_size))))
+                return -EBADMSG;
+            p += k;
+        }
+    }
 
     if (out->src >= ctx->nnodes)
         return -EPROTO;
@@ -198,6 +214,111 @@ int mome_msg_decode(const void *hdr, size_t hdrlen, const void *payload, size_t 
     if (out->type == MOME_MSG_DIR_MOVE && out->len < 8 * ((ctx->nnodes + 63) / 64))
         return -EPROTO;
     return 0;
+}
+
+static size_t entry_size(int type)
+{
+    switch (type) {
+    case MOME_MSG_NOTICE_ACK: return MOME_BATCH_PAGE;
+    case MOME_MSG_NOTICE:
+    case MOME_MSG_STALE: return MOME_BATCH_NOTICE;
+    default: return MOME_BATCH_DIFF_HDR;
+    }
+}
+
+size_t mome_batch_read(int type, const uint8_t *p, const uint8_t *end, mome_entry_t *e)
+{
+    size_t hdr = entry_size(type), total;
+
+    if ((size_t)(end - p) < hdr)
+        return 0;
+    memset(e, 0, sizeof(*e));
+    e->seg = get64(p);
+    e->page = get64(p + 8);
+    if (type == MOME_MSG_NOTICE || type == MOME_MSG_STALE)
+        e->ver = get64(p + 16);
+    if (type != MOME_MSG_DIFF)
+        return hdr;
+    e->len = get32(p + 16);
+    e->flags = get32(p + 20);
+    total = hdr + (((size_t)e->len + 7) & ~(size_t)7);
+    if (e->len == 0 || (size_t)(end - p) < total)
+        return 0;
+    e->data = p + hdr;
+    return total;
+}
+
+static int batch_room(mome_batch_t *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    if (b->len + more > MOME_BATCH_MAX)
+        return -E2BIG;
+    size_t nc = b->cap ? b->cap : 4096;
+    while (nc < b->len + more)
+        nc *= 2;
+    uint8_t *nb = realloc(b->buf, nc);
+    if (!nb)
+        return -ENOMEM;
+    b->buf = nb;
+    b->cap = nc;
+    return 0;
+}
+
+int mome_batch_page(mome_batch_t *b, uint64_t seg, uint64_t page)
+{
+    int rc = batch_room(b, MOME_BATCH_PAGE);
+    if (rc < 0)
+        return rc;
+    put64(b->buf + b->len, seg);
+    put64(b->buf + b->len + 8, page);
+    b->len += MOME_BATCH_PAGE;
+    b->n++;
+    return 0;
+}
+
+int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver)
+{
+    int rc = batch_room(b, MOME_BATCH_NOTICE);
+    if (rc < 0)
+        return rc;
+    put64(b->buf + b->len, seg);
+    put64(b->buf + b->len + 8, page);
+    put64(b->buf + b->len + 16, ver);
+    b->len += MOME_BATCH_NOTICE;
+    b->n++;
+    return 0;
+}
+
+int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d, uint32_t len,
+                    uint32_t flags)
+{
+    size_t padded = ((size_t)len + 7) & ~(size_t)7;
+    int rc = batch_room(b, MOME_BATCH_DIFF_HDR + padded);
+    if (rc < 0)
+        return rc;
+    uint8_t *p = b->buf + b->len;
+    put64(p, seg);
+    put64(p + 8, page);
+    put32(p + 16, len);
+    put32(p + 20, flags);
+    memcpy(p + MOME_BATCH_DIFF_HDR, d, len);
+    memset(p + MOME_BATCH_DIFF_HDR + len, 0, padded - len);
+    b->len += MOME_BATCH_DIFF_HDR + padded;
+    b->n++;
+    return 0;
+}
+
+void mome_batch_reset(mome_batch_t *b)
+{
+    b->len = 0;
+    b->n = 0;
+}
+
+void mome_batch_free(mome_batch_t *b)
+{
+    free(b->buf);
+    memset(b, 0, sizeof(*b));
 }
 
 int mome_msg_decode_flat(const void *buf, size_t len, const mome_proto_ctx_t *ctx, mome_msg_t *out)

@@ -54,10 +54,10 @@ typedef enum {
     MOME_MSG_FWD_SNAP,   /* manager -> owner: send node a copy; flags = the grant; keep yours */
     MOME_MSG_FLUSH,      /* manager -> holder: release the page now and stop writing; count=1: drop */
     MOME_MSG_FLUSH_ACK,  /* -> manager (from the holder, or from the owner once a diff is applied) */
-    MOME_MSG_DIFF,       /* writer -> owner: payload=diff, arg=date, node=origin; MF_FULL, MF_FLUSH */
-    MOME_MSG_NOTICE,     /* owner -> manager: modified at arg=date, arg2=version, node=origin */
-    MOME_MSG_NOTICE_ACK, /* manager -> origin: every holder knows */
-    MOME_MSG_STALE,      /* manager -> holder: arg=date, arg2=version, count=notice token */
+    MOME_MSG_DIFF,       /* writer -> owner: payload=diff entries, arg=date, node=origin; MF_FLUSH */
+    MOME_MSG_NOTICE,     /* owner -> manager: payload=notice entries, arg=date, node=origin */
+    MOME_MSG_NOTICE_ACK, /* manager -> origin: payload=page entries whose holders all know */
+    MOME_MSG_STALE,      /* manager -> holder: payload=notice entries, arg=date, count=token */
     MOME_MSG_STALE_ACK,  /* holder -> manager: count=notice token */
     MOME_MSG_SYNC_REQ,   /* requester -> manager: node=requester, arg2=its version */
     MOME_MSG_FWD_SYNC,   /* manager -> owner: node=requester, arg2=its version */
@@ -108,6 +108,39 @@ typedef struct mome_proto_ctx {
 } mome_proto_ctx_t;
 
 const char *mome_msg_type_name(int type);
+
+/*
+ * Batches: DIFF, NOTICE, STALE and NOTICE_ACK carry a list of entries, so that one message per
+ * destination serves a whole release. Little endian, validated entry by entry when decoded:
+ *   page entry   {u64 seg, u64 page}                                      NOTICE_ACK
+ *   notice entry {u64 seg, u64 page, u64 version}                         NOTICE, STALE
+ *   diff entry   {u64 seg, u64 page, u32 len, u32 flags, len bytes, padding to 8}   DIFF
+ */
+#define MOME_BATCH_PAGE 16
+#define MOME_BATCH_NOTICE 24
+#define MOME_BATCH_DIFF_HDR 24
+#define MOME_BATCH_MAX (64u << 20)
+
+typedef struct mome_batch {
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t n; /* entries */
+} mome_batch_t;
+
+int mome_batch_page(mome_batch_t *b, uint64_t seg, uint64_t page);
+int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver);
+int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d, uint32_t len,
+                    uint32_t flags);
+void mome_batch_reset(mome_batch_t *b);
+void mome_batch_free(mome_batch_t *b);
+
+/* One entry read from a validated batch payload; returns the bytes it took. */
+typedef struct mome_entry {
+    uint64_t seg, page, ver;
+    uint32_t len, flags;
+    const uint8_t *data;
+} mome_entry_t;
+size_t mome_batch_read(int type, const uint8_t *p, const uint8_t *end, mome_entry_t *e);
 
 /* Write m's header into hdr[MOME_MSG_HDR_SIZE]; m->len is the payload length that follows. */
 void mome_msg_encode(const mome_msg_t *m, void *hdr);

@@ -146,15 +146,20 @@ static void start_release(void)
         rel_pending += mome_cons_release_page(s, dirty.v[i].page, rel_date);
     }
     dirty.n = 0;
+    mome_cons_release_send(rel_date);
     if (rel_pending > 0)
         mome_node_outstanding(1);
     else
         finish_release();
 }
 
-void mome_rel_ack(void)
+void mome_rel_ack(int pages)
 {
-    if (rel_pending > 0 && --rel_pending == 0) {
+    if (rel_pending <= 0)
+        return;
+    rel_pending -= pages;
+    if (rel_pending <= 0) {
+        rel_pending = 0;
         mome_node_outstanding(-1);
         finish_release();
     }

@@ -24,7 +24,7 @@ void mome_rel_fini(void);
 /* Bookkeeping from the consistency layer. */
 void mome_rel_note_dirty(struct mome_seg *s, uint64_t page);
 void mome_rel_note_stale(struct mome_seg *s, uint64_t page);
-void mome_rel_ack(void);         /* a NOTICE_ACK for this node's release arrived */
+void mome_rel_ack(int pages);    /* pages of this node's release are known to every holder */
 void mome_rel_op_done(void *op); /* a request issued for an operation has been answered */
 
 /* Release everything written since the last release; cb(arg, release date) once complete. */

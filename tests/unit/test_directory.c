@@ -399,26 +399,34 @@ END_TEST
 START_TEST(test_directory__notices_reach_release_holders_only)
 {
     setup(4, 0, 0);
-    uint64_t p = my_page(23);
+    uint64_t p = my_page(23), q = my_page(26);
     reqm(MOME_MSG_WRITE_REQ, 1, 23, p, MOME_RELEASE, 0); /* owner 1 */
     done(1, 23, p);
     reqm(MOME_MSG_READ_REQ, 2, 23, p, MOME_RELEASE, 0);
     done(2, 23, p);
     reqm(MOME_MSG_READ_REQ, 3, 23, p, MOME_WEAK, 0);
     done(3, 23, p);
-    mome_msg_t n = {.type = MOME_MSG_NOTICE, .src = 1, .node = 1, .seg = 23, .page = p,
-                    .arg = 500, .arg2 = 7};
+    reqm(MOME_MSG_WRITE_REQ, 1, 26, q, MOME_RELEASE, 0); /* a second page, no holder */
+    done(1, 26, q);
+    /* One NOTICE for both pages, at date 500: versions 7 and 9. */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 23, p, 7), 0);
+    ck_assert_int_eq(mome_batch_notice(&b, 26, q, 9), 0);
+    mome_msg_t n = {.type = MOME_MSG_NOTICE, .src = 1, .node = 1, .arg = 500,
+                    .payload = b.buf, .len = (uint32_t)b.len};
     nout = 0;
     mome_dir_msg(&n);
     const mome_msg_t *st = sent(MOME_MSG_STALE, 2);
     ck_assert_ptr_nonnull(st);
     ck_assert_uint_eq(st->arg, 500);
-    ck_assert_uint_eq(st->arg2, 7);
     ck_assert_ptr_null(sent(MOME_MSG_STALE, 3)); /* WEAK: no notice, ever */
     ck_assert_ptr_null(sent(MOME_MSG_STALE, 1)); /* the owner has the master */
     ck_assert_ptr_null(sent(MOME_MSG_NOTICE_ACK, 1));
-    ack(MOME_MSG_STALE_ACK, 2, 23, p, st->count);
-    ck_assert_ptr_nonnull(sent(MOME_MSG_NOTICE_ACK, 1));
+    ack(MOME_MSG_STALE_ACK, 2, 0, 0, st->count);
+    const mome_msg_t *a = sent(MOME_MSG_NOTICE_ACK, 1);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(a->len, 2 * MOME_BATCH_PAGE); /* both pages acknowledged at once */
+    mome_batch_free(&b);
     mome_dir_fini();
 }
 END_TEST

@@ -187,6 +187,75 @@ START_TEST(test_proto__random_garbage_never_crashes)
 }
 END_TEST
 
+START_TEST(test_proto__batches_roundtrip)
+{
+    mome_batch_t b = {0};
+    uint8_t d[100], buf[MOME_MSG_HDR_SIZE + 512];
+    mome_msg_t m, out;
+    mome_entry_t e;
+    for (int i = 0; i < 100; i++)
+        d[i] = (uint8_t)i;
+    ck_assert_int_eq(mome_batch_diff(&b, 5, 6, d, 100, 0), 0);
+    ck_assert_int_eq(mome_batch_diff(&b, 5, 7, d, 3, 0), 0);
+    ck_assert_uint_eq(b.n, 2);
+    m = (mome_msg_t){.type = MOME_MSG_DIFF, .node = 1, .payload = b.buf, .len = (uint32_t)b.len};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), 0);
+    const uint8_t *p = out.payload, *end = p + out.len;
+    size_t k = mome_batch_read(MOME_MSG_DIFF, p, end, &e);
+    ck_assert_uint_gt(k, 0);
+    ck_assert_uint_eq(e.seg, 5);
+    ck_assert_uint_eq(e.page, 6);
+    ck_assert_uint_eq(e.len, 100);
+    ck_assert_mem_eq(e.data, d, 100);
+    p += k;
+    k = mome_batch_read(MOME_MSG_DIFF, p, end, &e);
+    ck_assert_uint_eq(e.page, 7);
+    ck_assert_uint_eq(e.len, 3);
+    ck_assert_ptr_eq(p + k, end);
+    mome_batch_free(&b);
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 2, 3), 0);
+    m = (mome_msg_t){.type = MOME_MSG_NOTICE, .node = 1, .payload = b.buf, .len = (uint32_t)b.len};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), 0);
+    ck_assert_uint_eq(mome_batch_read(MOME_MSG_NOTICE, out.payload,
+                                      (const uint8_t *)out.payload + out.len, &e),
+                      MOME_BATCH_NOTICE);
+    ck_assert_uint_eq(e.ver, 3);
+    mome_batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_proto__malformed_batches)
+{
+    mome_batch_t b = {0};
+    uint8_t d[8] = {1}, buf[MOME_MSG_HDR_SIZE + 8192], page[4097];
+    mome_msg_t m, out;
+    /* A notice batch cut in the middle of an entry. */
+    mome_batch_notice(&b, 1, 2, 3);
+    m = (mome_msg_t){.type = MOME_MSG_NOTICE, .node = 1, .payload = b.buf, .len = 20};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), -EBADMSG);
+    mome_batch_free(&b);
+    /* A diff entry claiming more bytes than the message holds. */
+    mome_batch_diff(&b, 1, 2, d, 8, 0);
+    b.buf[16] = 200;
+    m = (mome_msg_t){.type = MOME_MSG_DIFF, .node = 1, .payload = b.buf, .len = (uint32_t)b.len};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), -EBADMSG);
+    mome_batch_free(&b);
+    /* A diff larger than a page, and a "whole page" diff of the wrong size. */
+    memset(page, 1, sizeof(page));
+    mome_batch_diff(&b, 1, 2, page, 4097, 0);
+    m = (mome_msg_t){.type = MOME_MSG_DIFF, .node = 1, .payload = b.buf, .len = (uint32_t)b.len};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), -EBADMSG);
+    mome_batch_free(&b);
+    mome_batch_diff(&b, 1, 2, page, 100, MOME_MF_FULL);
+    m = (mome_msg_t){.type = MOME_MSG_DIFF, .node = 1, .payload = b.buf, .len = (uint32_t)b.len};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), -EBADMSG);
+    mome_batch_free(&b);
+    /* An empty batch. */
+    m = (mome_msg_t){.type = MOME_MSG_NOTICE_ACK};
+    ck_assert_int_eq(mome_msg_decode_flat(buf, build(&m, buf), &ctx, &out), -EBADMSG);
+}
+END_TEST
+
 Suite *proto_suite(void)
 {
     Suite *s = suite_create("proto");
@@ -199,5 +268,7 @@ Suite *proto_suite(void)
     UNIT_CASE(s, test_proto__data_payload_rules);
     UNIT_CASE(s, test_proto__names);
     UNIT_CASE(s, test_proto__random_garbage_never_crashes);
+    UNIT_CASE(s, test_proto__batches_roundtrip);
+    UNIT_CASE(s, test_proto__malformed_batches);
     return s;
 }
