@@ -204,6 +204,7 @@ void mome_cons_fault(char *addr, int write, uint64_t t0)
     uint64_t page = (v->off + (uint64_t)(a - v->addr)) >> mome_g.page_shift;
     mome_page_t *pg = &s->pages[page];
 
+    pg->flags |= MOME_PG_USED;
     if (!(pg->flags & MOME_PG_BUSY) && satisfied(pg, write)) {
         if (write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY) &&
             start_writing(s, page) < 0) {
@@ -599,6 +600,7 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
     }
     MOME_STAT_INC(diffs);
     MOME_STAT_ADD(diff_bytes, n);
+    pg->flags |= MOME_PG_USED; /* written this interval: worth refreshing at the next acquire */
     if (flush_mgr < 0) {
         if (mome_batch_diff(&rel_diffs[x->owner], s->id, page, diffbuf, (uint32_t)n,
                             full ? MOME_MF_FULL : 0) < 0) {
@@ -909,6 +911,23 @@ void mome_cons_release_send(uint64_t date)
 {
     send_batches(rel_diffs, MOME_MSG_DIFF, date, (uint32_t)mome_g.rank);
     send_batches(rel_notices, MOME_MSG_NOTICE, date, (uint32_t)mome_g.rank);
+}
+
+void mome_cons_refresh(mome_seg_t *s, uint64_t page, void *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    int writer = pg->access == MOME_ACC_WRITE && (pg->flags & MOME_PG_TRACK) &&
+                 !(pg->flags & MOME_PG_OWNER);
+
+    pg->flags &= (uint16_t)~MOME_PG_USED;
+    if (pg->flags & MOME_PG_BUSY) {
+        mome_cons_drop(s, page);
+        mome_rel_op_done(op);
+        return;
+    }
+    /* Out of every view now; the current content comes back as if this node had faulted. */
+    mome_cons_drop(s, page);
+    request(s, page, writer ? MOME_TXN_WRITE : MOME_TXN_READ, model_of(pg), NULL, op);
 }
 
 void mome_cons_request(mome_seg_t *s, uint64_t page, int model, void *op)

@@ -44,6 +44,9 @@ void mome_cons_drop(struct mome_seg *s, uint64_t page);
  * under model, or a SYNC_REQ. When its answer is installed, mome_rel_op_done(op) is called.
  */
 void mome_cons_request(struct mome_seg *s, uint64_t page, int model, void *op);
+
+/* Replace a stale copy with the current content now (a writer keeps writing it, with a twin). */
+void mome_cons_refresh(struct mome_seg *s, uint64_t page, void *op);
 void mome_cons_sync(struct mome_seg *s, uint64_t page, void *op);
 
 #endif

@@ -25,6 +25,7 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 #define MOME_PG_SHARED 0x0020 /* owner: other nodes hold copies (so releases send notices) */
 #define MOME_PG_EXT 0x0040    /* a side record exists (twin, pending notice, release in flight) */
 #define MOME_PG_LISTED 0x0080 /* in the dirty list */
+#define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
 
 typedef struct mome_page {
     uint8_t access;  /* MOME_ACC_*: what the directory granted this node */

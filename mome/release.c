@@ -207,11 +207,13 @@ static int model_of(const mome_page_t *pg)
 }
 
 /*
- * Drop the copies whose pending notice is dated <= d; keep the others listed. Pages in [lo, hi)
- * only when hi > lo (a MomeSyncMem range, by address); WEAK copies never (they receive no
- * notices unless this node switched model meanwhile).
+ * Deal with the copies whose pending notice is dated <= d and which lack that modification: a copy
+ * this node used since its last refresh is fetched again now, with the others in parallel (op
+ * counts them), the rest is dropped (fetched if ever touched). Pages in [lo, hi) only when hi > lo
+ * (a MomeSyncMem range); WEAK copies never (they receive no notices unless this node switched
+ * model meanwhile). Copies not due yet stay listed.
  */
-static void apply_stale(mome_date_t d, const char *lo, const char *hi)
+static void apply_stale(mome_date_t d, const char *lo, const char *hi, relop_t *op)
 {
     size_t keep = 0;
     for (size_t i = 0; i < stale.n; i++) {
@@ -219,10 +221,11 @@ static void apply_stale(mome_date_t d, const char *lo, const char *hi)
         mome_pext_t *x = stale_of(&stale.v[i], &s);
         if (!x)
             continue;
-        mome_page_t *pg = &s->pages[stale.v[i].page];
+        uint64_t page = stale.v[i].page;
+        mome_page_t *pg = &s->pages[page];
         int in_range = hi <= lo;
         for (mome_view_t *v = s->views; v && !in_range; v = v->next) {
-            char *a = mome_view_page_addr(v, stale.v[i].page);
+            char *a = mome_view_page_addr(v, page);
             in_range = a && a >= lo && a < hi;
         }
         if (x->stale_date > d || !in_range || (pg->flags & MOME_PG_BUSY) ||
@@ -230,12 +233,15 @@ static void apply_stale(mome_date_t d, const char *lo, const char *hi)
             stale.v[keep++] = stale.v[i];
             continue;
         }
-        if (pg->ver < x->stale_ver && !(pg->flags & MOME_PG_OWNER)) {
-            mome_cons_drop(s, stale.v[i].page); /* clears the notice (and may free x) */
-            continue;
+        if (pg->ver >= x->stale_ver || (pg->flags & MOME_PG_OWNER)) {
+            x->stale_date = x->stale_ver = 0;
+            mome_pext_put(pg, x);
+        } else if (op && (pg->flags & MOME_PG_USED)) {
+            op->pending++;
+            mome_cons_refresh(s, page, op); /* clears the notice (and may free x) */
+        } else {
+            mome_cons_drop(s, page); /* clears the notice (and may free x) */
         }
-        x->stale_date = x->stale_ver = 0;
-        mome_pext_put(pg, x);
     }
     stale.n = keep;
 }
@@ -252,29 +258,44 @@ static int stale_dirty(mome_date_t d)
     return 0;
 }
 
-static void acquire_after_release(void *arg, mome_date_t date)
+static void acquire_done(relop_t *op)
 {
-    relop_t *op = arg;
-    apply_stale(op->date, NULL, NULL);
     op->cb(op->arg, op->date);
     free(op);
 }
 
+/* Drop or refresh the stale copies; the acquire ends when the refreshed ones are in. */
+static void acquire_apply(relop_t *op)
+{
+    op->pending = 1; /* held while refreshes go out */
+    apply_stale(op->date, NULL, NULL, op);
+    mome_rel_op_done(op);
+}
+
+static void acquire_after_release(void *arg, mome_date_t date)
+{
+    acquire_apply(arg);
+}
+
 void mome_rel_acquire(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
+    relop_t *op = calloc(1, sizeof(*op));
+    if (!op) {
+        mome_error("release", "out of memory for an acquire; stale copies are dropped");
+        apply_stale(d, NULL, NULL, NULL);
+        cb(arg, d);
+        return;
+    }
+    op->date = d;
+    op->cb = cb;
+    op->arg = arg;
+    op->finish = acquire_done;
     if (stale_dirty(d)) {
         /* Merging first keeps this node's own writes: they reach the master before the drop. */
-        relop_t *op = calloc(1, sizeof(*op));
-        if (op) {
-            op->date = d;
-            op->cb = cb;
-            op->arg = arg;
-            mome_rel_release(acquire_after_release, op);
-            return;
-        }
+        mome_rel_release(acquire_after_release, op);
+        return;
     }
-    apply_stale(d, NULL, NULL);
-    cb(arg, d);
+    acquire_apply(op);
 }
 
 /* ---- commands ---- */
@@ -341,8 +362,8 @@ static void sync_after_release(void *arg, mome_date_t date)
     char *end, *a = (char *)((uintptr_t)c->p & ~(uintptr_t)(mome_g.page_size - 1));
 
     end = (char *)c->p + c->a[0];
-    apply_stale(op->date, a, end);
     op->pending = 1; /* held while requests go out */
+    apply_stale(op->date, a, end, op);
     FOR_EACH_PAGE(a, end, s, page)
     {
         mome_page_t *pg = &s->pages[page];
