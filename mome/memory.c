@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -112,19 +113,22 @@ static int setup_uffd(char *err, size_t errlen)
 static void probe_continue_wp(void)
 {
     uint64_t off;
-    char page[1] = {1};
     int e;
 
     if (mome_mem_region_alloc(mem_pgsz, &off) < 0)
         return;
     void *p = mome_mem_view_map(NULL, mem_pgsz, 1, 0, off, &e);
-    if (!p)
+    char *page = calloc(1, mem_pgsz); /* every OS page of the Mome page must be in the cache */
+    if (!p || !page) {
+        free(page);
         return;
-    if (pwrite(mem_fd, page, 1, (off_t)off) == 1) {
+    }
+    if (pwrite(mem_fd, page, mem_pgsz, (off_t)off) == (ssize_t)mem_pgsz) {
         struct uffdio_continue c = {.range = {(uintptr_t)p, mem_pgsz},
                                     .mode = UFFDIO_CONTINUE_MODE_WP};
         cont_wp = ioctl(uffd, UFFDIO_CONTINUE, &c) == 0;
     }
+    free(page);
     mome_mem_view_unmap(p, mem_pgsz);
     mome_mem_region_release(off, mem_pgsz);
     if (!cont_wp)
