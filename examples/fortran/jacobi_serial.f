@@ -1,0 +1,96 @@
+! jacobi_serial.f - the reference for jacobi.f: the same grid, the
+! same border and the same arithmetic on one process, without Mome.
+!
+!   ./jacobi_serial [n] [iterations]
+!
+! It prints the sum of the final grid as jacobi does (the REAL*8 bits
+! in hex, then the value), so that the two can be compared bit for bit.
+      program serial
+      implicit none
+      integer nmax
+      parameter (nmax = 1024)
+      double precision g(nmax*nmax, 2)
+      common /grids/ g
+      integer n, niter, iold, inew, it, t, ios
+      integer*8 t0, t1, rate, bits
+      double precision s
+      character*32 arg
+      integer iargc
+
+      n = nmax
+      niter = 100
+      ios = 0
+      if (iargc() .ge. 1) then
+         call getarg(1, arg)
+         read (arg, *, iostat=ios) n
+         if (n .lt. 3 .or. n .gt. nmax) ios = 1
+      end if
+      if (ios .eq. 0 .and. iargc() .ge. 2) then
+         call getarg(2, arg)
+         read (arg, *, iostat=ios) niter
+         if (niter .lt. 0) ios = 1
+      end if
+      if (ios .ne. 0 .or. iargc() .gt. 2) then
+         write (0, '(a, i0, a)') 'usage: jacobi_serial [n (3..',
+     &      nmax, ')] [iterations]'
+         stop 2
+      end if
+
+      call border(g(1, 1), n)
+      call border(g(1, 2), n)
+      iold = 1
+      inew = 2
+      call system_clock(t0, rate)
+      do it = 1, niter
+         call sweep(g(1, iold), g(1, inew), n, 2, n - 1)
+         t = iold
+         iold = inew
+         inew = t
+      end do
+      call system_clock(t1)
+
+      call total(g(1, iold), n, s)
+      bits = transfer(s, bits)
+      write (*, 100) n, niter, dble(t1 - t0) / rate
+      write (*, 200) bits, s
+ 100  format ('jacobi_serial: n ', i0, ', iterations ', i0, ': ', f7.3,
+     &        ' s')
+ 200  format ('checksum ', z16.16, 1x, es23.16e3)
+      end
+
+! The fixed border: 1 on the first row, 0 elsewhere (COMMON starts 0).
+      subroutine border(a, n)
+      implicit none
+      integer n, j
+      double precision a(n, n)
+      do j = 1, n
+         a(1, j) = 1d0
+      end do
+      end
+
+! One Jacobi step on the interior points of columns jlo..jhi: the
+! kernel of jacobi.f, unchanged.
+      subroutine sweep(a, b, n, jlo, jhi)
+      implicit none
+      integer n, jlo, jhi, i, j
+      double precision a(n, n), b(n, n)
+      do j = jlo, jhi
+         do i = 2, n - 1
+            b(i, j) = 0.25d0 * ((a(i - 1, j) + a(i + 1, j))
+     &                        + (a(i, j - 1) + a(i, j + 1)))
+         end do
+      end do
+      end
+
+! The sum of the grid, column by column.
+      subroutine total(a, n, s)
+      implicit none
+      integer n, i, j
+      double precision a(n, n), s
+      s = 0d0
+      do j = 1, n
+         do i = 1, n
+            s = s + a(i, j)
+         end do
+      end do
+      end
