@@ -56,6 +56,7 @@ F77_API void F77_FUNC(momelock, MOMELOCK)(const int *id);
 F77_API void F77_FUNC(momeunlock, MOMEUNLOCK)(const int *id);
 F77_API void F77_FUNC(momestats, MOMESTATS)(int64_t *counts);
 F77_API void F77_FUNC(momecheckpoint, MOMECHECKPOINT)(const int *seg);
+F77_API void F77_FUNC(momeabort, MOMEABORT)(const int *status, const char *msg, flen_t msg_len);
 
 /* What to do about a COMMON block MomeMMap cannot place a view over; doc/fortran.md explains it. */
 static const char hint_align[] =
@@ -135,7 +136,8 @@ stop(const char *call, const char *cause, const char *hint, const char *args_fmt
     fflush(stdout);
     if (write(2, msg, len) < 0)
         perror("mome");
-    exit(1);
+    /* The other nodes stop at once, told why, instead of noticing a lost node. */
+    MomeAbort(1, node >= 0 ? "an error in a Fortran call (see its message above)" : NULL);
 }
 
 /* A Fortran CHARACTER argument as a C string: trailing blanks dropped. Free it. */
@@ -232,6 +234,13 @@ void F77_FUNC(momesegunlink, MOMESEGUNLINK)(const char *name, flen_t name_len)
     if (MomeSegUnlink(c) < 0)
         stop("MomeSegUnlink", NULL, NULL, "'%s'", c);
     free(c);
+}
+
+/* call MomeAbort(status, 'why'): stop the whole job, like MPI_ABORT. */
+void F77_FUNC(momeabort, MOMEABORT)(const int *status, const char *msg, flen_t msg_len)
+{
+    char *c = c_string("MomeAbort", msg, msg_len);
+    MomeAbort(*status, c);
 }
 
 /*

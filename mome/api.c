@@ -8,9 +8,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "clock.h"
 #include "config.h"
 #include "consistency.h"
@@ -121,6 +123,23 @@ int MomeFinalize(void)
 int MomeNode(void)
 {
     return running("MomeNode") ? mome_g.rank : -1;
+}
+
+void MomeAbort(int status, const char *msg)
+{
+    char text[512];
+    if (status == 0)
+        status = 1;
+    snprintf(text, sizeof(text), "%s", msg && *msg ? msg : "MomeAbort called");
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING) {
+        mome_error("api", "MomeAbort(%d): %s", status, text);
+        mome_boot_request_abort(status, text);
+    } else if (msg) {
+        fprintf(stderr, "MomeAbort(%d): %s\n", status, text);
+    }
+    /* exit, not _exit: the program's buffered output (C stdio, Fortran units) is flushed. */
+    fflush(NULL);
+    exit(status);
 }
 
 int MomeNodes(void)

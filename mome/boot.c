@@ -211,7 +211,7 @@ void mome_boot_finalize(void)
     boot_fd = -1;
 }
 
-void mome_boot_abort(int status, const char *msg)
+void mome_boot_request_abort(int status, const char *msg)
 {
     if (boot_fd >= 0) {
         uint32_t len = (uint32_t)strlen(msg);
@@ -219,5 +219,10 @@ void mome_boot_abort(int status, const char *msg)
         (void)write_all(&f, sizeof(f));
         (void)write_all(msg, len);
     }
+}
+
+void mome_boot_abort(int status, const char *msg)
+{
+    mome_boot_request_abort(status, msg);
     mome_die(status, "%s", msg);
 }

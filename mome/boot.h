@@ -40,4 +40,7 @@ void mome_boot_finalize(void);
 /* Ask the launcher to stop the whole job (best effort), then exit with status. */
 void mome_boot_abort(int status, const char *msg) __attribute__((noreturn));
 
+/* Ask the launcher to stop the other nodes with msg; returns (the caller exits). */
+void mome_boot_request_abort(int status, const char *msg);
+
 #endif

@@ -101,6 +101,13 @@ MOME_API int MomeFinalize(void);
 /** This node's number in 0 .. MomeNodes()-1, or -1 (ENOTCONN) before MomeInit(). */
 MOME_API int MomeNode(void);
 
+/**
+ * Stop the whole job, like MPI_Abort: print `msg` (if not NULL) on stderr, ask the launcher to stop
+ * every other node with that message, flush this process's output and exit with `status` (1 if
+ * 0). Usable before MomeInit() (it then only exits). Does not return.
+ */
+MOME_API void MomeAbort(int status, const char *msg) __attribute__((noreturn));
+
 /** The number of nodes in the job, or -1 (ENOTCONN) before MomeInit(). */
 MOME_API int MomeNodes(void);
 
