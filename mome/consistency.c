@@ -27,8 +27,9 @@ static char *zero_page; /* one page of zeros */
 static uint8_t *diffbuf; /* one encoded diff */
 static size_t os_page;
 
-/* Messages a release builds, one per destination: diffs per owner, notices per manager. */
-static mome_batch_t *rel_diffs, *rel_notices;
+/* Messages a release builds, one per destination: diffs per owner, notices per manager, new
+ * versions pushed to readers. */
+static mome_batch_t *rel_diffs, *rel_notices, *rel_pushes;
 /* Notices an owner sends after merging a batch of diffs, per manager. */
 static mome_batch_t *merge_notices;
 
@@ -48,8 +49,9 @@ int mome_cons_init(void)
     diffbuf = malloc(mome_g.page_size);
     rel_diffs = calloc((size_t)mome_g.nnodes, sizeof(*rel_diffs));
     rel_notices = calloc((size_t)mome_g.nnodes, sizeof(*rel_notices));
+    rel_pushes = calloc((size_t)mome_g.nnodes, sizeof(*rel_pushes));
     merge_notices = calloc((size_t)mome_g.nnodes, sizeof(*merge_notices));
-    if (!zero_page || !diffbuf || !rel_diffs || !rel_notices || !merge_notices ||
+    if (!zero_page || !diffbuf || !rel_diffs || !rel_notices || !rel_pushes || !merge_notices ||
         mome_htab_init(&syncs, 64) < 0)
         return -ENOMEM;
     memset(zero_page, 0, mome_g.page_size);
@@ -65,12 +67,14 @@ void mome_cons_fini(void)
     for (int i = 0; rel_diffs && i < mome_g.nnodes; i++) {
         mome_batch_free(&rel_diffs[i]);
         mome_batch_free(&rel_notices[i]);
+        mome_batch_free(&rel_pushes[i]);
         mome_batch_free(&merge_notices[i]);
     }
     free(rel_diffs);
     free(rel_notices);
+    free(rel_pushes);
     free(merge_notices);
-    rel_diffs = rel_notices = merge_notices = NULL;
+    rel_diffs = rel_notices = rel_pushes = merge_notices = NULL;
     free(zero_page);
     free(diffbuf);
     zero_page = NULL;
@@ -464,6 +468,7 @@ void mome_cons_drop(mome_seg_t *s, uint64_t page)
         free(x->twin);
         x->twin = NULL;
         x->stale_date = x->stale_ver = 0;
+        x->push = 0;
         mome_pext_put(pg, x);
     }
 }
@@ -509,6 +514,14 @@ static void send_copy(const mome_msg_t *m, mome_seg_t *s, int flags)
         return;
     }
     d.arg2 = s->pages[m->page].ver;
+    if (m->type == MOME_MSG_FWD_SNAP && flags == 0 && m->arg2 == MOME_RELEASE &&
+        (s->pages[m->page].flags & MOME_PG_OWNER) && m->node < 64 &&
+        m->node != (uint32_t)mome_g.rank) {
+        /* A RELEASE reader of a page this node writes: push it the new versions at release. */
+        mome_pext_t *x = mome_pext_get(&s->pages[m->page], s->id, m->page);
+        if (x)
+            x->push |= 1ull << m->node;
+    }
     /* Straight from the runtime view: the send copies it before returning (or keeps a copy). */
     d.flags |= MOME_MF_DATA;
     d.payload = rt_page(s, m->page);
@@ -653,8 +666,13 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         MOME_STAT_INC(invalidations_received);
     } else {
         /* The page turns STRONG: its master is just the latest content from now on. */
+        mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
         stop_writing(s, page);
         pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+        if (x) {
+            x->push = 0;
+            mome_pext_put(pg, x);
+        }
     }
 }
 
@@ -859,6 +877,74 @@ static void on_sync_reply(const mome_msg_t *m)
     free(w);
 }
 
+/*
+ * A new version pushed by the page's owner at its release: replace a RELEASE read copy with it (a
+ * pure shortcut: the notices still decide what is stale). The copy leaves the views, so its next
+ * use faults locally and tells whether the page is still read: the ack asks for more pushes only
+ * if it was used since the previous one.
+ */
+static int take_push(const mome_entry_t *e)
+{
+    mome_seg_t *s = mome_seg_find(e->seg);
+    if (!s || e->page >= s->npages)
+        return 0;
+    mome_page_t *pg = &s->pages[e->page];
+    if (model_of(pg) != MOME_RELEASE || pg->access != MOME_ACC_READ ||
+        (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_OWNER)))
+        return 0;
+    if ((pg->flags & MOME_PG_BUSY) || e->ver <= pg->ver)
+        return 1; /* a transaction or a newer copy is here: keep the subscription */
+    int used = !!(pg->flags & MOME_PG_USED);
+    unmap_views(s, e->page);
+    memcpy(rt_page(s, e->page), e->data, mome_g.page_size);
+    pg->ver = e->ver;
+    pg->flags &= (uint16_t)~MOME_PG_USED;
+    settle_stale(s, e->page);
+    MOME_STAT_INC(pages_fetched);
+    return used;
+}
+
+static void on_push(const mome_msg_t *m)
+{
+    const uint8_t *p = m->payload, *end = p + m->len;
+    mome_batch_t ack = {0};
+    mome_entry_t e;
+    size_t k;
+
+    while ((k = mome_batch_read(MOME_MSG_PUSH, p, end, &e)) > 0) {
+        p += k;
+        if (mome_batch_notice(&ack, e.seg, e.page, (uint64_t)take_push(&e)) < 0)
+            mome_error("consistency", "out of memory acknowledging a push");
+    }
+    mome_msg_t a = {.type = MOME_MSG_PUSH_ACK, .payload = ack.buf, .len = (uint32_t)ack.len};
+    if (ack.n)
+        mome_send((int)m->src, &a);
+    mome_batch_free(&ack);
+}
+
+static void on_push_ack(const mome_msg_t *m)
+{
+    const uint8_t *p = m->payload, *end = p + m->len;
+    mome_entry_t e;
+    size_t k;
+    int n = 0;
+
+    while ((k = mome_batch_read(MOME_MSG_PUSH_ACK, p, end, &e)) > 0) {
+        p += k;
+        n++;
+        mome_seg_t *s = mome_seg_find(e.seg);
+        if (e.ver || !s || e.page >= s->npages || m->src >= 64)
+            continue;
+        mome_page_t *pg = &s->pages[e.page];
+        mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, e.page) : NULL;
+        if (x) {
+            x->push &= ~(1ull << m->src); /* no longer read there: stop pushing */
+            mome_pext_put(pg, x);
+        }
+    }
+    mome_rel_ack(n);
+}
+
 void mome_cons_msg(const mome_msg_t *m)
 {
     switch (m->type) {
@@ -875,6 +961,8 @@ void mome_cons_msg(const mome_msg_t *m)
     case MOME_MSG_STALE: on_stale(m); break;
     case MOME_MSG_NOTICE_ACK: on_notice_ack(m); break;
     case MOME_MSG_SYNC_OK: on_sync_reply(m); break;
+    case MOME_MSG_PUSH: on_push(m); break;
+    case MOME_MSG_PUSH_ACK: on_push_ack(m); break;
     default: break;
     }
 }
@@ -904,13 +992,22 @@ int mome_cons_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
     if (!x || mome_batch_notice(&rel_notices[manager_of(s, page)], s->id, page, pg->ver) < 0)
         return 0;
     x->relpend++;
-    return 1;
+    int acks = 1;
+    for (int n = 0; x->push && n < 64 && n < mome_g.nnodes; n++) {
+        if (!(x->push & (1ull << n)))
+            continue;
+        if (mome_batch_push(&rel_pushes[n], s->id, page, pg->ver, rt_page(s, page),
+                            (uint32_t)mome_g.page_size) == 0)
+            acks++;
+    }
+    return acks;
 }
 
 void mome_cons_release_send(uint64_t date)
 {
     send_batches(rel_diffs, MOME_MSG_DIFF, date, (uint32_t)mome_g.rank);
     send_batches(rel_notices, MOME_MSG_NOTICE, date, (uint32_t)mome_g.rank);
+    send_batches(rel_pushes, MOME_MSG_PUSH, date, (uint32_t)mome_g.rank);
 }
 
 void mome_cons_refresh(mome_seg_t *s, uint64_t page, void *op)

@@ -27,8 +27,9 @@ void mome_cons_msg(const mome_msg_t *m);
 
 /*
  * Release one dirty page at `date`: stop its writes, then add the owner's notice (this node owns
- * the master) or the diff (it twinned) to the release's messages. Returns 1 when the page will be
- * acknowledged (a NOTICE_ACK entry), else 0. mome_cons_release_send sends the messages.
+ * the master) and pushes of the new version to its RELEASE readers, or the diff (it twinned), to
+ * the release's messages. Returns how many acknowledgements (NOTICE_ACK or PUSH_ACK entries) will
+ * come for it. mome_cons_release_send sends the messages.
  */
 int mome_cons_release_page(struct mome_seg *s, uint64_t page, uint64_t date);
 void mome_cons_release_send(uint64_t date);

@@ -251,11 +251,12 @@ static void start_read(dentry_t *e, const mome_msg_t *req)
         add_holder(e, r, m);
         grant(req, (rw ? MOME_MF_RW : 0) | multi_rights(e, r), 0, r);
     } else if (e->multi) {
-        send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0);
+        /* The owner learns the reader's model: it pushes new versions to RELEASE readers. */
+        send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, (uint64_t)m);
         add_holder(e, r, m);
     } else if (e->excl) {
         if (m == MOME_WEAK) {
-            send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0); /* the owner keeps writing */
+            send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, MOME_WEAK); /* the owner writes on */
         } else {
             send_to(e->owner, MOME_MSG_FWD_READ, 0, req, 0, 0);
             e->excl = 0;

@@ -169,6 +169,8 @@ static void dispatch(const mome_msg_t *m)
     case MOME_MSG_STALE:
     case MOME_MSG_NOTICE_ACK:
     case MOME_MSG_SYNC_OK:
+    case MOME_MSG_PUSH:
+    case MOME_MSG_PUSH_ACK:
     case MOME_MSG_GRANT:
     case MOME_MSG_DATA:
     case MOME_MSG_INV_ACK: mome_cons_msg(m); break;

@@ -47,6 +47,7 @@ typedef struct mome_pext {
     uint32_t relpend;       /* notices/diffs of this page not acknowledged yet */
     uint64_t stale_date;    /* earliest date of a modification this copy lacks (0: none) */
     uint64_t stale_ver;     /* the master version including it */
+    uint64_t push;          /* owner: RELEASE readers (nodes < 64) to push new versions to */
     int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
     uint32_t flush_mgr;     /* its manager */
     uint32_t flush_drop;    /* its drop flag */

@@ -55,6 +55,8 @@ static const msg_rule_t rules[MOME_MSG_NTYPES] = {
     [MOME_MSG_SYNC_REQ] = {"SYNC_REQ", 0, 0, 1},
     [MOME_MSG_FWD_SYNC] = {"FWD_SYNC", 0, 0, 1},
     [MOME_MSG_SYNC_OK] = {"SYNC_OK", 0, 0, 0},
+    [MOME_MSG_PUSH] = {"PUSH", MOME_BATCH_PUSH_HDR, BATCH_LEN, 0},
+    [MOME_MSG_PUSH_ACK] = {"PUSH_ACK", MOME_BATCH_NOTICE, BATCH_LEN, 0},
 };
 
 const char *mome_msg_type_name(int type)
@@ -189,7 +191,8 @@ int mome_msg_decode(const void *hdr, size_t hdrlen, const void *payload, size_t 
     if (out->type == MOME_MSG_DIR_MOVE && (out->len % 8) != 0)
         return -EBADMSG;
     if (out->type == MOME_MSG_DIFF || out->type == MOME_MSG_NOTICE ||
-        out->type == MOME_MSG_STALE || out->type == MOME_MSG_NOTICE_ACK) {
+        out->type == MOME_MSG_STALE || out->type == MOME_MSG_NOTICE_ACK ||
+        out->type == MOME_MSG_PUSH || out->type == MOME_MSG_PUSH_ACK) {
         /* Every entry must lie wholly inside the payload, and a diff within a page. */
         const uint8_t *p = out->payload, *end = p + out->len;
         mome_entry_t e;
@@ -197,7 +200,8 @@ int mome_msg_decode(const void *hdr, size_t hdrlen, const void *payload, size_t 
             size_t k = mome_batch_read(out->type, p, end, &e);
             if (!k || (out->type == MOME_MSG_DIFF &&
                        (e.len > ctx->page_size ||
-                        ((e.flags & MOME_MF_FULL) && e.len != ctx->page_size))))
+                        ((e.flags & MOME_MF_FULL) && e.len != ctx->page_size))) ||
+                (out->type == MOME_MSG_PUSH && e.len != ctx->page_size))
                 return -EBADMSG;
             p += k;
         }
@@ -221,7 +225,9 @@ static size_t entry_size(int type)
     switch (type) {
     case MOME_MSG_NOTICE_ACK: return MOME_BATCH_PAGE;
     case MOME_MSG_NOTICE:
-    case MOME_MSG_STALE: return MOME_BATCH_NOTICE;
+    case MOME_MSG_STALE:
+    case MOME_MSG_PUSH_ACK: return MOME_BATCH_NOTICE;
+    case MOME_MSG_PUSH: return MOME_BATCH_PUSH_HDR;
     default: return MOME_BATCH_DIFF_HDR;
     }
 }
@@ -235,12 +241,14 @@ size_t mome_batch_read(int type, const uint8_t *p, const uint8_t *end, mome_entr
     memset(e, 0, sizeof(*e));
     e->seg = get64(p);
     e->page = get64(p + 8);
-    if (type == MOME_MSG_NOTICE || type == MOME_MSG_STALE)
+    if (type == MOME_MSG_NOTICE || type == MOME_MSG_STALE || type == MOME_MSG_PUSH_ACK)
         e->ver = get64(p + 16);
-    if (type != MOME_MSG_DIFF)
+    if (type != MOME_MSG_DIFF && type != MOME_MSG_PUSH)
         return hdr;
     e->len = get32(p + 16);
     e->flags = get32(p + 20);
+    if (type == MOME_MSG_PUSH)
+        e->ver = get64(p + 24);
     total = hdr + (((size_t)e->len + 7) & ~(size_t)7);
     if (e->len == 0 || (size_t)(end - p) < total)
         return 0;
@@ -305,6 +313,26 @@ int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d,
     memcpy(p + MOME_BATCH_DIFF_HDR, d, len);
     memset(p + MOME_BATCH_DIFF_HDR + len, 0, padded - len);
     b->len += MOME_BATCH_DIFF_HDR + padded;
+    b->n++;
+    return 0;
+}
+
+int mome_batch_push(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, const void *d,
+                    uint32_t len)
+{
+    size_t padded = ((size_t)len + 7) & ~(size_t)7;
+    int rc = batch_room(b, MOME_BATCH_PUSH_HDR + padded);
+    if (rc < 0)
+        return rc;
+    uint8_t *p = b->buf + b->len;
+    put64(p, seg);
+    put64(p + 8, page);
+    put32(p + 16, len);
+    put32(p + 20, 0);
+    put64(p + 24, ver);
+    memcpy(p + MOME_BATCH_PUSH_HDR, d, len);
+    memset(p + MOME_BATCH_PUSH_HDR + len, 0, padded - len);
+    b->len += MOME_BATCH_PUSH_HDR + padded;
     b->n++;
     return 0;
 }

@@ -62,6 +62,8 @@ typedef enum {
     MOME_MSG_SYNC_REQ,   /* requester -> manager: node=requester, arg2=its version */
     MOME_MSG_FWD_SYNC,   /* manager -> owner: node=requester, arg2=its version */
     MOME_MSG_SYNC_OK,    /* owner/manager -> requester: its copy is current */
+    MOME_MSG_PUSH,       /* owner -> reader: payload=push entries (new content at release) */
+    MOME_MSG_PUSH_ACK,   /* reader -> owner: payload=notice entries, version field 1 = keep pushing */
     /* job */
     MOME_MSG_BYE, /* sender is leaving (finalize) */
     MOME_MSG_NTYPES
@@ -115,10 +117,12 @@ const char *mome_msg_type_name(int type);
  *   page entry   {u64 seg, u64 page}                                      NOTICE_ACK
  *   notice entry {u64 seg, u64 page, u64 version}                         NOTICE, STALE
  *   diff entry   {u64 seg, u64 page, u32 len, u32 flags, len bytes, padding to 8}   DIFF
+ *   push entry   {u64 seg, u64 page, u32 len, u32 flags, u64 version, len bytes, padding}  PUSH
  */
 #define MOME_BATCH_PAGE 16
 #define MOME_BATCH_NOTICE 24
 #define MOME_BATCH_DIFF_HDR 24
+#define MOME_BATCH_PUSH_HDR 32
 #define MOME_BATCH_MAX (64u << 20)
 
 typedef struct mome_batch {
@@ -131,6 +135,8 @@ int mome_batch_page(mome_batch_t *b, uint64_t seg, uint64_t page);
 int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver);
 int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d, uint32_t len,
                     uint32_t flags);
+int mome_batch_push(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, const void *d,
+                    uint32_t len);
 void mome_batch_reset(mome_batch_t *b);
 void mome_batch_free(mome_batch_t *b);
 
