@@ -1,13 +1,15 @@
 ! jacobi.f - 2-D Jacobi relaxation on a COMMON block shared through
 ! Mome, the columns of the grid split between the nodes.
 !
-!   mome-run -n 2 ./jacobi [n] [iterations] [strong|weak]
+!   mome-run -n 2 ./jacobi [n] [iterations] [strong|weak|release]
 !
 ! Defaults: n = 1024, 100 iterations, weak. The grid's first row is
 ! held at 1, the rest of its border at 0; two grids, old and new,
 ! alternate. weak: the grids are MOME_WEAK and after each barrier a
 ! node refreshes only the columns beside its own, with MomeSyncMem(...,
 ! MomeLastBarrierDate()). strong: MOME_STRONG, pages move when touched.
+! release: MOME_RELEASE, the barriers do everything (the owner of the
+! columns beside a node's pushes them at each barrier).
 ! Node 0 prints the sum of the final grid, equal bit for bit to that of
 ! jacobi_serial.
       program jacobi
@@ -22,12 +24,13 @@
       integer n, niter, me, nodes, iseg, j0, j1, iold, inew, it, t
       integer*8 nbytes, zero8, t0, t1, rate, bits
       double precision s
-      logical weak
+      integer model
+      character*8 mname
 
       call MomeInit()
       me = MomeNode()
       nodes = MomeNodes()
-      call args(me, nmax, n, niter, weak)
+      call args(me, nmax, n, niter, model, mname)
 
 ! One segment holds both grids; the view covers the whole block. The
 ! INTEGER*8 calls let nmax grow past what a default INTEGER counts.
@@ -36,17 +39,13 @@
       zero8 = 0
       iseg = MomeSegOpen8('jacobi-grids', nbytes, MOME_CREATE)
       call MomeMMap8(g, nbytes, MOME_WRITE, MOME_FIXED, iseg, zero8)
-      if (weak) then
-         call MomeConsistency8(g, nbytes, MOME_WEAK)
-      else
-         call MomeConsistency8(g, nbytes, MOME_STRONG)
-      end if
+      call MomeConsistency8(g, nbytes, model)
 
       call split(n, me, nodes, MomePageSize(), j0, j1)
       call border(g(1, 1), n, j0, j1)
       call border(g(1, 2), n, j0, j1)
       call MomeBarrier()
-      if (weak) then
+      if (model .eq. MOME_WEAK) then
          call halo(g(1, 1), n, j0, j1)
          call halo(g(1, 2), n, j0, j1)
       end if
@@ -58,7 +57,7 @@
          call sweep(g(1, iold), g(1, inew), n, max(j0, 2),
      &              min(j1, n - 1))
          call MomeBarrier()
-         if (weak) call halo(g(1, inew), n, j0, j1)
+         if (model .eq. MOME_WEAK) call halo(g(1, inew), n, j0, j1)
          t = iold
          iold = inew
          inew = t
@@ -66,19 +65,15 @@
       call system_clock(t1)
 
       if (me .eq. 0) then
-         if (weak) then
+         if (model .eq. MOME_WEAK) then
             nbytes = 8 * n
             nbytes = nbytes * n
             call MomeSyncMem8(g(1, iold), nbytes, MomeLastBarrierDate())
          end if
          call total(g(1, iold), n, s)
          bits = transfer(s, bits)
-         if (weak) then
-            write (*, 100) n, niter, nodes, 'weak', dble(t1 - t0) / rate
-         else
-            write (*, 100) n, niter, nodes, 'strong',
-     &                     dble(t1 - t0) / rate
-         end if
+         write (*, 100) n, niter, nodes, trim(mname),
+     &                  dble(t1 - t0) / rate
          write (*, 200) bits, s
       end if
       call MomeFinalize()
@@ -87,17 +82,19 @@
  200  format ('checksum ', z16.16, 1x, es23.16e3)
       end
 
-! Read the command line: [n] [iterations] [strong|weak].
-      subroutine args(me, nmax, n, niter, weak)
+! Read the command line: [n] [iterations] [strong|weak|release].
+      subroutine args(me, nmax, n, niter, model, mname)
       implicit none
-      integer me, nmax, n, niter, ios
-      logical weak
+      include 'mome.fh'
+      integer me, nmax, n, niter, ios, model
+      character*8 mname
       character*32 arg
       integer iargc
 
       n = nmax
       niter = 100
-      weak = .true.
+      model = MOME_WEAK
+      mname = 'weak'
       ios = 0
       if (iargc() .ge. 1) then
          call getarg(1, arg)
@@ -112,7 +109,11 @@
       if (ios .eq. 0 .and. iargc() .ge. 3) then
          call getarg(3, arg)
          if (arg .eq. 'strong') then
-            weak = .false.
+            model = MOME_STRONG
+            mname = 'strong'
+         else if (arg .eq. 'release') then
+            model = MOME_RELEASE
+            mname = 'release'
          else if (arg .ne. 'weak') then
             ios = 1
          end if
@@ -120,7 +121,7 @@
       if (ios .ne. 0 .or. iargc() .gt. 3) then
          if (me .eq. 0) write (0, '(a, i0, a)')
      &      'usage: jacobi [n (3..', nmax,
-     &      ')] [iterations] [strong|weak]'
+     &      ')] [iterations] [strong|weak|release]'
          stop 2
       end if
       end
@@ -149,10 +150,15 @@
 ! The fixed border of this node's columns: 1 on the first row.
       subroutine border(a, n, j0, j1)
       implicit none
-      integer n, j0, j1, j
+      integer n, j0, j1, i, j
       double precision a(n, n)
+! Every point of this node's columns is written before the timing
+! starts, zeros included: its pages are its own from the first step.
       do j = j0, j1
          a(1, j) = 1d0
+         do i = 2, n
+            a(i, j) = 0d0
+         end do
       end do
       end
 
