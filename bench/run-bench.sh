@@ -5,14 +5,15 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi (the default is all of them). Run it from the bench build directory, or
+# Benchmarks: fault_latency, false_sharing, jacobi, apps (the default is all of them). Run it from the bench build directory, or
 # set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi"
+BENCHES="fault_latency false_sharing jacobi apps"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
+EXAMPLES=${EXAMPLES:-../examples}
 REPEAT=${BENCH_REPEAT:-5}
 # transport name and the UCX_TLS that selects it
 TRANSPORTS="tcp:tcp shm:posix,sysv,cma"
@@ -40,13 +41,13 @@ median() {
     [ $# -gt 0 ] || { echo n/a; return; }
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
         END { if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-              printf "%.2f\n", m }'
+              printf (m < 1 ? "%.4f\n" : "%.2f\n"), m }'
 }
 
 # ratio A B : A / B to one decimal, or n/a.
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
-        if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.1f\n", a / b }'
+        if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
 }
 
 # collect LIST NAME FILE : appends the number after NAME in FILE to the variable LIST; a run
@@ -217,6 +218,75 @@ bench_jacobi() {
         done
     done
     echo "ArgoDSM on this machine: 0.024 s on 2 nodes (hand-tuned placement), 1.07 s default; serial C 0.035 s"
+}
+
+# app_time LOG : sets $t to the wall time an application printed (time=0.123s, or "...: 0.123 s"
+# for the Fortran Jacobi) and $sum to its checksum.
+app_time() {
+    sum=$(sed -n 's/.*checksum[= ]\([0-9A-Fa-fx]*\).*/\1/p' "$1" | head -n 1)
+    t=$(sed -n 's/.* time=\([0-9.]*\)s.*/\1/p' "$1" | head -n 1)
+    [ -n "$t" ] || t=$(sed -n 's/.*: *\([0-9.]*\) s$/\1/p' "$1" | head -n 1)
+}
+
+# apps: the examples' applications on 1 and 2 nodes against their serial versions (the same
+# kernels, without Mome) in the same run; every run must give the serial checksum.
+bench_apps() {
+    for p in strassen strassen_serial sor sor_serial tsp tsp_serial fortran/jacobi \
+        fortran/jacobi_serial; do
+        [ -x "$EXAMPLES/$p" ] || die "no $EXAMPLES/$p (build it: make -C examples check)"
+    done
+    echo "apps (default sizes; shared memory), median of $REPEAT runs, speedup against serial"
+    printf '%-16s  %-8s  %-5s  %9s  %7s\n' app model nodes time_s speedup
+    for app in strassen sor tsp jacobi.f; do
+        case $app in
+        jacobi.f) prog=fortran/jacobi serial=fortran/jacobi_serial models="release weak strong"
+            args="1024 100" ;;
+        *) prog=$app serial=${app}_serial models=default args="" ;;
+        esac
+        ts='' ref='' sum='' t=''
+        i=0
+        while [ "$i" -lt "$REPEAT" ]; do
+            i=$((i + 1))
+            log=$logdir/apps.$app.serial.$i
+            # shellcheck disable=SC2086
+            if run "$log" timeout 300 "$EXAMPLES/$serial" $args; then
+                app_time "$log"
+                ts="$ts $t"
+                ref=$sum
+            fi
+        done
+        # shellcheck disable=SC2086
+        base=$(median $ts)
+        printf '%-16s  %-8s  %-5s  %9s  %7s\n' "$app" serial 1 "$base" 1.0
+        for model in $models; do
+            for nodes in 1 2; do
+                ts=''
+                i=0
+                while [ "$i" -lt "$REPEAT" ]; do
+                    i=$((i + 1))
+                    log=$logdir/apps.$app.$model.$nodes.$i
+                    margs=$args
+                    [ "$model" = default ] || margs="$args $model"
+                    # shellcheck disable=SC2086
+                    if run "$log" env UCX_TLS=posix,sysv,cma timeout 300 "$MOME_RUN" -t 280 \
+                        -n "$nodes" "$EXAMPLES/$prog" $margs; then
+                        app_time "$log"
+                        ts="$ts $t"
+                        if [ "$sum" != "$ref" ]; then
+                            failed=1
+                            echo "run-bench.sh: $app on $nodes nodes: checksum $sum, serial $ref" >&2
+                        fi
+                    fi
+                done
+                # shellcheck disable=SC2086
+                t=$(median $ts)
+                printf '%-16s  %-8s  %-5s  %9s  %7s\n' "$app" "$model" "$nodes" "$t" \
+                    "$(ratio "$base" "$t")"
+            done
+        done
+    done
+    echo "targets: Jacobi on 2 nodes faster than serial (ArgoDSM here: 1.45x, hand-tuned" \
+        "placement); Strassen on 2 nodes faster than on 1"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES
