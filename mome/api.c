@@ -138,8 +138,7 @@ void MomeAbort(int status, const char *msg)
         fprintf(stderr, "MomeAbort(%d): %s\n", status, text);
     }
     /* exit, not _exit: the program's buffered output (C stdio, Fortran units) is flushed. */
-    fflush(NULL);
-    exit(status);
+    mome_exit(status);
 }
 
 int MomeNodes(void)

@@ -129,6 +129,9 @@ static const knob_t knobs[] = {
     {"MOME_SPIN_US", "50",
      "microseconds the progress thread polls for a reply before sleeping in epoll", parse_size,
      OFF(spin_us), 0},
+    {"MOME_PREFETCH", "7",
+     "on a read fault that fetches a page, also fetch up to this many following pages of the same "
+     "mapping in parallel (0: off)", parse_size, OFF(prefetch), 0},
     {"MOME_DIR_MIGRATE", "1",
      "move a page's directory entry to the nodes that use it when its manager is a third party",
      parse_bool, OFF(dir_migrate), 0},

@@ -28,6 +28,7 @@ typedef struct mome_config {
     uint64_t heap_size;      /* MOME_HEAP_SIZE */
     uint64_t spin_us;        /* MOME_SPIN_US */
     int dir_migrate;         /* MOME_DIR_MIGRATE */
+    uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */
 } mome_config_t;
 
 /* Fill *c with defaults then the environment. On a bad value returns -EINVAL and a message. */

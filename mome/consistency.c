@@ -143,6 +143,8 @@ static uint32_t manager_of(const mome_seg_t *s, uint64_t page)
     return pg->mgr ? pg->mgr - 1 : (uint32_t)mome_dir_default_manager(s->id, page);
 }
 
+static int request_flags; /* extra MOME_MF_* for the next request (a read-ahead) */
+
 /* Start a transaction for page, with the given waiters (and an operation to tell when done). */
 static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_waiter_t *waiters,
                     void *op)
@@ -158,7 +160,9 @@ static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_wait
     t->op = op;
     pg->flags |= MOME_PG_BUSY;
     mome_msg_t m = {.type = kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ : MOME_MSG_READ_REQ,
-                    .flags = pg->access != MOME_ACC_NONE ? MOME_MF_COPY : 0, .seg = s->id,
+                    .flags = (uint8_t)((pg->access != MOME_ACC_NONE ? MOME_MF_COPY : 0) |
+                                       request_flags),
+                    .seg = s->id,
                     .page = page, .node = (uint32_t)mome_g.rank, .arg2 = (uint64_t)model};
     mome_node_outstanding(1);
     mome_send((int)manager_of(s, page), &m);
@@ -187,6 +191,38 @@ static int start_writing(mome_seg_t *s, uint64_t page)
     pg->flags |= MOME_PG_DIRTY;
     mome_rel_note_dirty(s, page);
     return 0;
+}
+
+/*
+ * A read fault went to the directory: ask at once for the next pages of the same view that this
+ * node lacks, in parallel, and map them when they come (sequential reads then mostly find their
+ * pages here). Stops at the first page held, being fetched, or outside the view.
+ */
+static void read_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
+{
+    uint64_t last = (v->off + v->len) >> mome_g.page_shift;
+    for (uint64_t p = page + 1; p <= page + mome_g.cfg.prefetch && p < last; p++) {
+        mome_page_t *pg = &s->pages[p];
+        if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY))
+            break;
+        request_flags = MOME_MF_AHEAD;
+        request(s, p, MOME_TXN_READ, model_of(pg), NULL, NULL);
+        request_flags = 0;
+        mome_txn_t *t = mome_txn_find(s->id, p);
+        if (t)
+            t->ahead = 1;
+        MOME_STAT_INC(pages_prefetched);
+    }
+}
+
+/* Map a page fetched ahead into every view of it, as a fault would. */
+static void map_ahead(mome_seg_t *s, uint64_t page)
+{
+    for (mome_view_t *v = s->views; v; v = v->next) {
+        char *a = mome_view_page_addr(v, page);
+        if (a)
+            map_view(&s->pages[page], v, a);
+    }
 }
 
 void mome_cons_fault(char *addr, int write, uint64_t t0)
@@ -236,6 +272,8 @@ void mome_cons_fault(char *addr, int write, uint64_t t0)
         return;
     }
     request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, model_of(pg), w, NULL);
+    if (!write)
+        read_ahead(s, v, page);
 }
 
 /*
@@ -312,7 +350,10 @@ static void txn_try_complete(mome_txn_t *t)
     w = t->waiters;
     t->waiters = NULL;
     uint64_t page = t->page;
+    int ahead = t->ahead && !w;
     mome_txn_free(t);
+    if (ahead)
+        map_ahead(s, page);
     while (w) {
         mome_waiter_t *next = w->next;
         if (satisfied(pg, w->write)) {

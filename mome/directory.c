@@ -240,11 +240,15 @@ static void start_read(dentry_t *e, const mome_msg_t *req)
 
     if (!copy && r != e->owner)
         drop_holder(e, r);
-    if (e->owner < 0 && count(e, CS) == 0) {
+    if (e->owner < 0 && count(e, CS) == 0 && !(req->flags & MOME_MF_AHEAD)) {
         e->owner = r;
         e->excl = 1;
         add_holder(e, r, m);
         grant(req, MOME_MF_RW | MOME_MF_ZERO, 0, r);
+    } else if (e->owner < 0) {
+        /* Never written, and read by others (or read ahead): a read-only page of zeros. */
+        add_holder(e, r, m);
+        grant(req, MOME_MF_ZERO, 0, r);
     } else if (r == e->owner) {
         /* Its copy is the master: confirm what it may do with it. */
         int rw = e->excl || (e->multi && has(e, WRITERS, r));

@@ -160,5 +160,22 @@ void mome_die(int status, const char *fmt, ...)
         mome_log_vemit(MOME_LOG_ERROR, "job", fmt, ap);
         va_end(ap);
     }
-    _exit(status);
+    mome_exit(status);
+}
+
+void mome_exit(int status)
+{
+    static int exiting;
+
+    /* exit() must run once: a second thread that comes here waits to be ended with the process. */
+    if (__atomic_exchange_n(&exiting, 1, __ATOMIC_ACQ_REL))
+        for (;;)
+            pause();
+    /*
+     * exit, not _exit, so the program's buffered output (stdio, Fortran units) is not lost. An
+     * application thread may hold one of their locks while blocked on a page nobody will send
+     * now: the alarm's default action ends the process if the exit handlers hang.
+     */
+    alarm(2);
+    exit(status);
 }

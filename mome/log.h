@@ -46,4 +46,7 @@ void mome_log_vemit(int level, const char *module, const char *fmt, va_list ap);
 /* Print a fatal message naming the cause and terminate this node (used when the job is lost). */
 void mome_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
+/* Terminate this process once, flushing its output, whichever thread asks first. */
+void mome_exit(int status) __attribute__((noreturn));
+
 #endif

@@ -79,7 +79,8 @@ typedef struct MomeStatsT {
     uint64_t barrier_wait_ns;        /**< time spent in MomeBarrier() */
     uint64_t fault_ns;               /**< time from fault notification to resolution */
     uint64_t dir_migrations;         /**< directory entries this node handed to another node */
-    uint64_t reserved[25];
+    uint64_t pages_prefetched;       /**< pages fetched ahead of a read fault (MOME_PREFETCH) */
+    uint64_t reserved[24];
 } MomeStatsT;
 
 /* ---- job ---------------------------------------------------------------------------------- */

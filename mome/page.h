@@ -80,6 +80,7 @@ typedef struct mome_txn {
     uint32_t owner;      /* node holding the master copy, per the grant */
     uint64_t ver;        /* version of the content received */
     void *op;            /* a release-engine operation to tell on completion */
+    uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */

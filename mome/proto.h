@@ -75,6 +75,7 @@ typedef enum {
 #define MOME_MF_RW 0x04     /* write access granted */
 #define MOME_MF_GRANT 0x08  /* carries the grant itself: count = acks to wait for */
 #define MOME_MF_COPY 0x10   /* request: requester holds a valid copy */
+#define MOME_MF_AHEAD 0x02  /* request: a read-ahead, not a fault (no exclusive zero page) */
 #define MOME_MF_SHARED 0x20 /* grant: other nodes hold copies: track writes for notices */
 #define MOME_MF_TWIN 0x40   /* grant: another node owns the master copy: twin before writing */
 #define MOME_MF_OWNER 0x80  /* grant: the requester now owns the master copy */
