@@ -102,9 +102,9 @@ add(char *buf, size_t n, size_t *len, const char *fmt, ...)
 
 /*
  * Stop the program after a failed call: print the call with its arguments, the cause and a hint
- * on stderr in one write (so that the messages of several nodes do not interleave), then exit(1),
- * which also flushes the program's Fortran output. mome-run then stops the other nodes, naming
- * this one. `cause` NULL means MomeError()'s.
+ * on stderr in one write (so that the messages of several nodes do not interleave), then stop the
+ * whole job through MomeAbort(1, ...), which also flushes the program's Fortran output. `cause`
+ * NULL means MomeError()'s.
  */
 static void __attribute__((noreturn, format(printf, 4, 5)))
 stop(const char *call, const char *cause, const char *hint, const char *args_fmt, ...)

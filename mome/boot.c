@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -199,6 +200,20 @@ void mome_boot_event(void)
     if (read_frame(&f, &payload) < 0)
         mome_die(1, "lost contact with the launcher (mome-run); stopping");
     fatal_frame(&f, payload ? payload : "");
+}
+
+void mome_boot_explain_failure(int timeout_ms)
+{
+    struct pollfd p = {.fd = boot_fd, .events = POLLIN};
+    int rc;
+
+    if (boot_fd < 0)
+        return;
+    do
+        rc = poll(&p, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 1)
+        mome_boot_event();
 }
 
 void mome_boot_finalize(void)

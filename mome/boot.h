@@ -34,6 +34,14 @@ int mome_boot_fd(void);
 /* The launcher fd is readable: a lost node or an abort terminates this node with a message. */
 void mome_boot_event(void);
 
+/*
+ * A startup step failed, perhaps because the job is going down (another node aborted or died):
+ * wait up to timeout_ms for the launcher's word and, if it comes, stop with its message instead
+ * (does not return then). Only from the thread that reads the fd: MomeInit's before the progress
+ * thread starts, the progress thread after.
+ */
+void mome_boot_explain_failure(int timeout_ms);
+
 /* Tell the launcher this node leaves cleanly, then close. */
 void mome_boot_finalize(void);
 

@@ -49,6 +49,22 @@ static int parse_size(const char *s, mome_config_t *c, size_t off)
     return 0;
 }
 
+/* A plain count (pages, microseconds, nanoseconds): decimal digits, no suffix. */
+static int parse_count(const char *s, mome_config_t *c, size_t off)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -EINVAL;
+    *(uint64_t *)((char *)c + off) = v;
+    return 0;
+}
+
 static int parse_bool(const char *s, mome_config_t *c, size_t off)
 {
     int v;
@@ -115,7 +131,7 @@ static const knob_t knobs[] = {
      "local page budget, 0 = unlimited (page-out is not available in this release)", parse_size,
      OFF(local_pages), 0},
     {"MOME_EMU_LATENCY_NS", "0",
-     "emulated extra latency, in ns, added to every remote page transfer", parse_size,
+     "emulated extra latency, in ns, added to every remote page transfer", parse_count,
      OFF(emu_latency_ns), 0},
     {"MOME_EMU_BANDWIDTH", "0",
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
@@ -127,11 +143,11 @@ static const knob_t knobs[] = {
      "virtual size of the shared heap (MomeMalloc); split evenly between nodes", parse_size,
      OFF(heap_size), 0},
     {"MOME_SPIN_US", "50",
-     "microseconds the progress thread polls for a reply before sleeping in epoll", parse_size,
+     "microseconds the progress thread polls for a reply before sleeping in epoll", parse_count,
      OFF(spin_us), 0},
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
-     "mapping in parallel (0: off)", parse_size, OFF(prefetch), 0},
+     "mapping in parallel (0: off)", parse_count, OFF(prefetch), 0},
     {"MOME_DIR_MIGRATE", "1",
      "move a page's directory entry to the nodes that use it when its manager is a third party",
      parse_bool, OFF(dir_migrate), 0},

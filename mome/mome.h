@@ -103,9 +103,9 @@ MOME_API int MomeFinalize(void);
 MOME_API int MomeNode(void);
 
 /**
- * Stop the whole job, like MPI_Abort: print `msg` (if not NULL) on stderr, ask the launcher to stop
- * every other node with that message, flush this process's output and exit with `status` (1 if
- * 0). Usable before MomeInit() (it then only exits). Does not return.
+ * Stop the whole job, like MPI_Abort: print `msg` (if not NULL) on stderr (or in MOME_LOG_FILE),
+ * ask the launcher to stop every other node with that message, flush this process's output and
+ * exit with `status` (1 if 0). Usable before MomeInit() (it then only exits). Does not return.
  */
 MOME_API void MomeAbort(int status, const char *msg) __attribute__((noreturn));
 
@@ -175,7 +175,8 @@ MOME_API MomeDate MomeClock(void);
 MOME_API MomeDate MomeRelease(void);
 
 /** After it returns, reads in the range see every modification released at a date <= date
- * (STRONG pages always do; RELEASE pages drop copies others modified; WEAK pages are refreshed).
+ * (STRONG pages always do; RELEASE copies others modified are fetched again if this node used them
+ * since its last acquire, dropped otherwise; WEAK copies are refreshed).
  * Errors: EINVAL (range not wholly in Mome mappings), ENOMEM, ENOTCONN. */
 MOME_API int MomeSyncMem(void *addr, size_t len, MomeDate date);
 

@@ -134,8 +134,12 @@ int mome_send(int node, mome_msg_t *m)
         return 0;
     }
     rc = mome_tp_send(node, hdr, sizeof(hdr), m->payload, m->len);
-    if (rc < 0)
-        mome_die(1, "cannot send to node %d (%s); stopping", node, strerror(-rc));
+    if (rc < 0) {
+        /* The peer most likely stopped: if the job is going down, say why as the others do. */
+        mome_boot_explain_failure(2000);
+        mome_die(1, "cannot send to node %d (%s); stopping", node,
+                 rc == -EIO ? mome_tp_send_error() : strerror(-rc));
+    }
     MOME_STAT_INC(msgs_sent);
     MOME_STAT_ADD(bytes_sent, sizeof(hdr) + m->len);
     return 0;
@@ -591,9 +595,9 @@ static int connect_peers(void *gather, char *err, size_t errlen)
             addrs[i] = b + offsetof(boot_blob_t, addr);
             lens[i] = alen;
         }
-        rc = mome_tp_connect(mome_g.nnodes, mome_g.rank, addrs, lens);
-        if (rc < 0)
-            snprintf(err, errlen, "cannot connect to the other nodes over UCX (check UCX_TLS)");
+        rc = mome_tp_connect(mome_g.nnodes, mome_g.rank, addrs, lens, err, errlen);
+        if (rc < 0) /* a peer that aborted or died is the likelier cause: let mome-run say so */
+            mome_boot_explain_failure(2000);
     }
     free(addrs);
     free(lens);

@@ -36,6 +36,7 @@ static int tp_efd = -1;
 static mome_tp_recv_cb_t tp_cb;
 static void *tp_cb_arg;
 static int tp_inflight; /* sends not yet complete */
+static const char *send_error = "unknown error"; /* UCX status of the last failed send */
 
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
@@ -170,7 +171,8 @@ err_status:
     return -EIO;
 }
 
-int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens)
+int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens, char *err,
+                    size_t errlen)
 {
     tp_nnodes = nnodes;
     tp_eps = calloc((size_t)nnodes, sizeof(*tp_eps));
@@ -185,12 +187,18 @@ int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t
         };
         ucs_status_t st = ucp_ep_create(tp_worker, &ep, &tp_eps[i]);
         if (st != UCS_OK) {
-            mome_error("transport", "cannot connect to node %d: %s", i, ucs_status_string(st));
+            snprintf(err, errlen, "cannot connect to node %d over UCX: %s (check UCX_TLS)", i,
+                     ucs_status_string(st));
             return -EIO;
         }
         (void)lens;
     }
     return 0;
+}
+
+const char *mome_tp_send_error(void)
+{
+    return send_error;
 }
 
 int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, size_t len)
@@ -207,8 +215,7 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
     if (st == NULL)
         return 0;
     if (UCS_PTR_IS_ERR(st) && UCS_PTR_STATUS(st) != UCS_ERR_NO_RESOURCE) {
-        mome_error("transport", "send to node %d failed: %s", node,
-                   ucs_status_string(UCS_PTR_STATUS(st)));
+        send_error = ucs_status_string(UCS_PTR_STATUS(st));
         return -EIO;
     }
     if (!UCS_PTR_IS_ERR(st)) {
@@ -242,8 +249,7 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
     }
     if (UCS_PTR_IS_ERR(st)) {
         free(ps);
-        mome_error("transport", "send to node %d failed: %s", node,
-                   ucs_status_string(UCS_PTR_STATUS(st)));
+        send_error = ucs_status_string(UCS_PTR_STATUS(st));
         return -EIO;
     }
     tp_inflight++;

@@ -18,8 +18,13 @@ typedef void (*mome_tp_recv_cb_t)(const void *hdr, size_t hdrlen, const void *da
 /* Create the worker; *addr (valid until fini) is what peers need to reach this node. */
 int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, const void **addr, size_t *addrlen);
 
-/* Connect to every node but self; addrs[i]/lens[i] are the peers' addresses. */
-int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens);
+/* Connect to every node but self; addrs[i]/lens[i] are the peers' addresses. On failure, says
+ * which node and why in err. */
+int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens, char *err,
+                    size_t errlen);
+
+/* UCX's reason for the last failed send (-EIO). */
+const char *mome_tp_send_error(void);
 
 /* Send; the caller may reuse both buffers as soon as this returns. */
 int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, size_t len);

@@ -200,6 +200,7 @@ static _Noreturn void print_help(void)
           "  -t, --timeout SECS   kill the job if it still runs after SECS seconds (exit 124)\n"
           "  -x NAME[=VALUE]      export NAME to the nodes, set to VALUE if given (repeatable)\n"
           "  -q, --quiet          do not report lost or aborting nodes\n"
+          "  --                   end of options: the next argument is the program\n"
           "  -h, --help           print this help and exit\n"
           "      --version        print the version and exit\n"
           "\n"

@@ -2,8 +2,12 @@
  * loss.c - node loss: the victim node kills itself with SIGKILL in the middle of the job while the
  * others are busy in barriers and faults; they must stop by themselves, naming the lost node. The
  * victim writes the kill time (CLOCK_REALTIME, ns) to argv[1] so the test can time the stop.
+ *
+ * With argv[3] "abort" the victim calls MomeAbort(7, ...) there instead; with "abort-init" it does
+ * so right after MomeInit, while the others may still be connecting.
  */
 #include <signal.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,8 +17,11 @@ int main(int argc, char **argv)
 {
     const char *stamp = argc > 1 ? argv[1] : NULL;
     int victim = argc > 2 ? atoi(argv[2]) : 1;
+    const char *how = argc > 3 ? argv[3] : "kill";
     itest_init(&argc, &argv);
-    int me = MomeNode(), n = MomeNodes();
+    int me = MomeNode();
+    if (me == victim && strcmp(how, "abort-init") == 0)
+        MomeAbort(7, "abort right after MomeInit");
     size_t ps = MomePageSize();
     char *a = itest_map("loss", ps * 64, NULL);
 
@@ -29,9 +36,10 @@ int main(int argc, char **argv)
                 fprintf(f, "%lld\n", (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec);
                 fclose(f);
             }
+            if (strcmp(how, "abort") == 0)
+                MomeAbort(7, "abort in round 20");
             kill(getpid(), SIGKILL);
         }
-        (void)n;
     }
     return 0;
 }

@@ -84,6 +84,27 @@ START_TEST(test_config__log_level_and_bool)
 }
 END_TEST
 
+START_TEST(test_config__counts_take_no_suffix)
+{
+    mome_config_t c;
+    char err[256];
+    const char *bad[] = {"1K", "-1", "", "7 pages", "0x10", "99999999999999999999999"};
+    setenv("MOME_PREFETCH", "0", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.prefetch, 0);
+    setenv("MOME_PREFETCH", "31", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.prefetch, 31);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("MOME_PREFETCH", bad[i], 1);
+        err[0] = 0;
+        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "MOME_PREFETCH"));
+    }
+    unsetenv("MOME_PREFETCH");
+}
+END_TEST
+
 START_TEST(test_config__listing_names_every_knob)
 {
     int p[2];
@@ -99,7 +120,8 @@ START_TEST(test_config__listing_names_every_knob)
     buf[n] = 0;
     const char *names[] = {"MOME_PAGE_SIZE", "MOME_LOG_LEVEL", "MOME_LOG_FILE", "MOME_STATS",
                            "MOME_REPOSITORY", "MOME_LOCAL_PAGES", "MOME_EMU_LATENCY_NS",
-                           "MOME_EMU_BANDWIDTH", "MOME_BIND"};
+                           "MOME_EMU_BANDWIDTH", "MOME_BIND", "MOME_HEAP_SIZE",
+                           "MOME_SPIN_US", "MOME_PREFETCH", "MOME_DIR_MIGRATE"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         ck_assert_ptr_nonnull(strstr(buf, names[i]));
     close(p[0]);
@@ -113,6 +135,7 @@ Suite *config_suite(void)
     UNIT_CASE(s, test_config__defaults);
     UNIT_CASE(s, test_config__page_size_must_be_a_power_of_two_page_multiple);
     UNIT_CASE(s, test_config__log_level_and_bool);
+    UNIT_CASE(s, test_config__counts_take_no_suffix);
     UNIT_CASE(s, test_config__listing_names_every_knob);
     return s;
 }
