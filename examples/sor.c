@@ -39,30 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mome.h>
+#define APP_NAME "sor"
+#include "apps_mome.h"
 
 #include "apps_util.h"
 #include "sor_kernel.h"
 
 static int me, nodes;
-
-static void die(const char *what)
-{
-    fprintf(stderr, "sor: node %d: %s: %s\n", me, what, MomeError());
-    exit(1);
-}
-
-static int model_of(const char *s)
-{
-    if (!strcmp(s, "strong"))
-        return MOME_STRONG;
-    if (!strcmp(s, "release"))
-        return MOME_RELEASE;
-    if (!strcmp(s, "weak"))
-        return MOME_WEAK;
-    fprintf(stderr, "sor: unknown model '%s' (strong, release or weak)\n", s);
-    exit(2);
-}
 
 /* The grid rows of node k's band: [lo, hi); the first and last node also own the border rows. */
 static void band(int n, int k, int *lo, int *hi)
@@ -78,7 +61,7 @@ static void fetch_row(const double *row, size_t rowbytes, int model)
     const volatile char *c = (const volatile char *)row;
 
     if (model == MOME_WEAK && MomeSyncMem((void *)row, rowbytes, MomeLastBarrierDate()) < 0)
-        die("MomeSyncMem");
+        apps_die("MomeSyncMem");
     for (size_t o = 0; o < rowbytes; o += ps)
         (void)c[o];
     (void)c[rowbytes - 1];
@@ -105,7 +88,7 @@ int main(int argc, char **argv)
     int n = argc > 1 ? atoi(argv[1]) : 1024;
     int iters = argc > 2 ? atoi(argv[2]) : 50;
     double omega = argc > 3 ? atof(argv[3]) : 1.25;
-    int model = model_of(argc > 4 ? argv[4] : "release");
+    int model = apps_model(argc > 4 ? argv[4] : "release");
 
     if (MomeInit(&argc, &argv) < 0) {
         fprintf(stderr, "sor: MomeInit: %s\n", MomeError());
@@ -140,9 +123,9 @@ int main(int argc, char **argv)
     char *base =
         seg < 0 ? MOME_MAP_FAILED : MomeMMap(NULL, off[nodes], MOME_READ | MOME_WRITE, 0, seg, 0);
     if (base == MOME_MAP_FAILED)
-        die("grid segment");
+        apps_die("grid segment");
     if (model != MOME_STRONG && MomeConsistency(base, off[nodes], model) < 0)
-        die("MomeConsistency");
+        apps_die("MomeConsistency");
     for (int k = 0; k < nodes; k++) {
         int lo, hi;
         band(n, k, &lo, &hi);
@@ -206,7 +189,7 @@ int main(int argc, char **argv)
     }
     if (me == 0) {
         if (model == MOME_WEAK && MomeSyncMem(base, off[nodes], MomeLastBarrierDate()) < 0)
-            die("MomeSyncMem");
+            apps_die("MomeSyncMem");
         printf("sor n=%d iters=%d omega=%g nodes=%d ", n, iters, omega, nodes);
         apps_print_checksum(sor_checksum(&g));
         printf(" time=%.6fs\n", end - start);

@@ -57,7 +57,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mome.h>
+#define APP_NAME "strassen"
+#include "apps_mome.h"
 
 #include "apps_util.h"
 #include "strassen_kernel.h"
@@ -77,35 +78,17 @@ typedef struct ctl {
 
 static int me, nodes;
 
-static void die(const char *what)
-{
-    fprintf(stderr, "strassen: node %d: %s: %s\n", me, what, MomeError());
-    exit(1);
-}
-
-static int model_of(const char *s)
-{
-    if (!strcmp(s, "strong"))
-        return MOME_STRONG;
-    if (!strcmp(s, "release"))
-        return MOME_RELEASE;
-    if (!strcmp(s, "weak"))
-        return MOME_WEAK;
-    fprintf(stderr, "strassen: unknown model '%s' (strong, release or weak)\n", s);
-    exit(2);
-}
-
 static void set_model(void *p, size_t len, int model)
 {
     if (model != MOME_STRONG && MomeConsistency(p, len, model) < 0)
-        die("MomeConsistency");
+        apps_die("MomeConsistency");
 }
 
 /* Under WEAK, bring a range up to the last barrier (the other models need nothing). */
 static void sync_range(const void *p, size_t len, int model)
 {
     if (model == MOME_WEAK && MomeSyncMem((void *)p, len, MomeLastBarrierDate()) < 0)
-        die("MomeSyncMem");
+        apps_die("MomeSyncMem");
 }
 
 /* Read one byte of every page of a range, so that its pages come in now. */
@@ -256,8 +239,8 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 512;
     int cutoff = argc > 2 ? atoi(argv[2]) : STRASSEN_CUTOFF;
-    int rmodel = model_of(argc > 3 ? argv[3] : "release");
-    int imodel = model_of(argc > 4 ? argv[4] : "strong");
+    int rmodel = apps_model(argc > 3 ? argv[3] : "release");
+    int imodel = apps_model(argc > 4 ? argv[4] : "strong");
 
     if (MomeInit(&argc, &argv) < 0) {
         fprintf(stderr, "strassen: MomeInit: %s\n", MomeError());
@@ -293,7 +276,7 @@ int main(int argc, char **argv)
     int seg = MomeSegOpen("strassen", ps, MOME_CREATE);
     ctl_t *ctl = seg < 0 ? MOME_MAP_FAILED : MomeMMap(NULL, ps, MOME_READ | MOME_WRITE, 0, seg, 0);
     if (ctl == MOME_MAP_FAILED)
-        die("control segment");
+        apps_die("control segment");
     /* Several nodes write their pointers into this page at once: RELEASE merges them. */
     set_model(ctl, ps, MOME_RELEASE);
 
@@ -302,14 +285,14 @@ int main(int argc, char **argv)
         if (!(ctl->A = MomeMalloc(nn * sizeof(double))) ||
             !(ctl->B = MomeMalloc(nn * sizeof(double))) ||
             !(ctl->C = MomeMalloc(nn * sizeof(double))))
-            die("MomeMalloc(matrices)");
+            apps_die("MomeMalloc(matrices)");
     }
     for (int t = 0; t < TASKS; t++)
         if (node_of[t] == me && !(ctl->M[t] = MomeMalloc(qq * sizeof(double))))
-            die("MomeMalloc(product)");
+            apps_die("MomeMalloc(product)");
     for (int i = 0; i < P; i++)
         if (whole[i] == me && !(ctl->Mi[i] = MomeMalloc((size_t)h * (size_t)h * sizeof(double))))
-            die("MomeMalloc(product)");
+            apps_die("MomeMalloc(product)");
     MomeBarrier();
 
     double *const A = ctl->A, *const B = ctl->B, *const C = ctl->C;

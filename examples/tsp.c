@@ -43,7 +43,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mome.h>
+#define APP_NAME "tsp"
+#include "apps_mome.h"
 
 #include "apps_util.h"
 #include "tsp_kernel.h"
@@ -68,22 +69,16 @@ typedef struct queue {
 static int me, nodes;
 static best_t *best;
 
-static void die(const char *what)
-{
-    fprintf(stderr, "tsp: node %d: %s: %s\n", me, what, MomeError());
-    exit(1);
-}
-
 static void lock(int id)
 {
     if (MomeLock(id) < 0)
-        die("MomeLock");
+        apps_die("MomeLock");
 }
 
 static void unlock(int id)
 {
     if (MomeUnlock(id) < 0)
-        die("MomeUnlock");
+        apps_die("MomeUnlock");
 }
 
 /* A complete tour no longer than the best known: keep it if it beats the best, under the lock. */
@@ -123,11 +118,11 @@ int main(int argc, char **argv)
     char *base =
         seg < 0 ? MOME_MAP_FAILED : MomeMMap(NULL, ps + qbytes, MOME_READ | MOME_WRITE, 0, seg, 0);
     if (base == MOME_MAP_FAILED)
-        die("segment");
+        apps_die("segment");
     best = (best_t *)base;
     queue_t *q = (queue_t *)(base + ps);
     if (MomeConsistency(q, qbytes, MOME_RELEASE) < 0)
-        die("MomeConsistency");
+        apps_die("MomeConsistency");
     MomeBarrier();
 
     double start = apps_now();

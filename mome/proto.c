@@ -298,11 +298,13 @@ int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver
     return 0;
 }
 
-int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d, uint32_t len,
-                    uint32_t flags)
+/* An entry that carries bytes: seg, page, len, flags, then the hdr - 24 bytes the caller fills at
+ * *extra, then the bytes, padded to 8. */
+static int batch_bytes(mome_batch_t *b, size_t hdr, uint64_t seg, uint64_t page, const void *d,
+                       uint32_t len, uint32_t flags, uint8_t **extra)
 {
     size_t padded = ((size_t)len + 7) & ~(size_t)7;
-    int rc = batch_room(b, MOME_BATCH_DIFF_HDR + padded);
+    int rc = batch_room(b, hdr + padded);
     if (rc < 0)
         return rc;
     uint8_t *p = b->buf + b->len;
@@ -310,31 +312,29 @@ int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d,
     put64(p + 8, page);
     put32(p + 16, len);
     put32(p + 20, flags);
-    memcpy(p + MOME_BATCH_DIFF_HDR, d, len);
-    memset(p + MOME_BATCH_DIFF_HDR + len, 0, padded - len);
-    b->len += MOME_BATCH_DIFF_HDR + padded;
+    memcpy(p + hdr, d, len);
+    memset(p + hdr + len, 0, padded - len);
+    *extra = p + 24;
+    b->len += hdr + padded;
     b->n++;
     return 0;
+}
+
+int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d, uint32_t len,
+                    uint32_t flags)
+{
+    uint8_t *extra;
+    return batch_bytes(b, MOME_BATCH_DIFF_HDR, seg, page, d, len, flags, &extra);
 }
 
 int mome_batch_push(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, const void *d,
                     uint32_t len)
 {
-    size_t padded = ((size_t)len + 7) & ~(size_t)7;
-    int rc = batch_room(b, MOME_BATCH_PUSH_HDR + padded);
-    if (rc < 0)
-        return rc;
-    uint8_t *p = b->buf + b->len;
-    put64(p, seg);
-    put64(p + 8, page);
-    put32(p + 16, len);
-    put32(p + 20, 0);
-    put64(p + 24, ver);
-    memcpy(p + MOME_BATCH_PUSH_HDR, d, len);
-    memset(p + MOME_BATCH_PUSH_HDR + len, 0, padded - len);
-    b->len += MOME_BATCH_PUSH_HDR + padded;
-    b->n++;
-    return 0;
+    uint8_t *extra;
+    int rc = batch_bytes(b, MOME_BATCH_PUSH_HDR, seg, page, d, len, 0, &extra);
+    if (rc == 0)
+        put64(extra, ver);
+    return rc;
 }
 
 void mome_batch_reset(mome_batch_t *b)

@@ -91,21 +91,9 @@
       character*32 arg
       integer iargc
 
-      n = nmax
-      niter = 100
       model = MOME_WEAK
       mname = 'weak'
-      ios = 0
-      if (iargc() .ge. 1) then
-         call getarg(1, arg)
-         read (arg, *, iostat=ios) n
-         if (n .lt. 3 .or. n .gt. nmax) ios = 1
-      end if
-      if (ios .eq. 0 .and. iargc() .ge. 2) then
-         call getarg(2, arg)
-         read (arg, *, iostat=ios) niter
-         if (niter .lt. 0) ios = 1
-      end if
+      call sizes(nmax, n, niter, ios)
       if (ios .eq. 0 .and. iargc() .ge. 3) then
          call getarg(3, arg)
          if (arg .eq. 'strong') then
@@ -176,30 +164,4 @@
       if (j1 .lt. n) then
          call MomeSyncMem(a(1, j1 + 1), 8 * n, MomeLastBarrierDate())
       end if
-      end
-
-! One Jacobi step on the interior points of columns jlo..jhi.
-      subroutine sweep(a, b, n, jlo, jhi)
-      implicit none
-      integer n, jlo, jhi, i, j
-      double precision a(n, n), b(n, n)
-      do j = jlo, jhi
-         do i = 2, n - 1
-            b(i, j) = 0.25d0 * ((a(i - 1, j) + a(i + 1, j))
-     &                        + (a(i, j - 1) + a(i, j + 1)))
-         end do
-      end do
-      end
-
-! The sum of the grid, column by column.
-      subroutine total(a, n, s)
-      implicit none
-      integer n, i, j
-      double precision a(n, n), s
-      s = 0d0
-      do j = 1, n
-         do i = 1, n
-            s = s + a(i, j)
-         end do
-      end do
       end

@@ -1,5 +1,6 @@
 ! jacobi_serial.f - the reference for jacobi.f: the same grid, the
-! same border and the same arithmetic on one process, without Mome.
+! same border and the same arithmetic (jacobi_kernel.f) on one
+! process, without Mome.
 !
 !   ./jacobi_serial [n] [iterations]
 !
@@ -14,22 +15,9 @@
       integer n, niter, iold, inew, it, t, ios
       integer*8 t0, t1, rate, bits
       double precision s
-      character*32 arg
       integer iargc
 
-      n = nmax
-      niter = 100
-      ios = 0
-      if (iargc() .ge. 1) then
-         call getarg(1, arg)
-         read (arg, *, iostat=ios) n
-         if (n .lt. 3 .or. n .gt. nmax) ios = 1
-      end if
-      if (ios .eq. 0 .and. iargc() .ge. 2) then
-         call getarg(2, arg)
-         read (arg, *, iostat=ios) niter
-         if (niter .lt. 0) ios = 1
-      end if
+      call sizes(nmax, n, niter, ios)
       if (ios .ne. 0 .or. iargc() .gt. 2) then
          write (0, '(a, i0, a)') 'usage: jacobi_serial [n (3..',
      &      nmax, ')] [iterations]'
@@ -68,33 +56,6 @@
          a(1, j) = 1d0
          do i = 2, n
             a(i, j) = 0d0
-         end do
-      end do
-      end
-
-! One Jacobi step on the interior points of columns jlo..jhi: the
-! kernel of jacobi.f, unchanged.
-      subroutine sweep(a, b, n, jlo, jhi)
-      implicit none
-      integer n, jlo, jhi, i, j
-      double precision a(n, n), b(n, n)
-      do j = jlo, jhi
-         do i = 2, n - 1
-            b(i, j) = 0.25d0 * ((a(i - 1, j) + a(i + 1, j))
-     &                        + (a(i, j - 1) + a(i, j + 1)))
-         end do
-      end do
-      end
-
-! The sum of the grid, column by column.
-      subroutine total(a, n, s)
-      implicit none
-      integer n, i, j
-      double precision a(n, n), s
-      s = 0d0
-      do j = 1, n
-         do i = 1, n
-            s = s + a(i, j)
          end do
       end do
       end
