@@ -1,5 +1,6 @@
 /*
- * runner.c - the one Check runner of tests/unit: every module's suite, fork mode, CK_ENV output.
+ * runner.c - the one Check runner of tests/unit: every module's suite, CK_ENV output, each test in
+ * its own process unless CK_FORK=no (for gdb, valgrind and the sanitizers).
  */
 #include <stdlib.h>
 
@@ -16,7 +17,7 @@ int main(void)
     srunner_add_suite(sr, config_suite());
     srunner_add_suite(sr, heap_suite());
     srunner_add_suite(sr, diff_suite());
-    srunner_set_fork_status(sr, CK_FORK);
+    srunner_set_fork_status(sr, CK_FORK_GETENV);
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
