@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +49,9 @@ static pid_t prog_tid;
 static int epfd = -1, cmd_efd = -1, timer_fd = -1;
 static int use_tp;         /* more than one node: UCX is up */
 static int stop_req;       /* progress thread: leave the loop */
+static int park_req;       /* progress thread: stop for good, the process is exiting */
+static sem_t parked;       /* posted once the progress thread has parked */
+static int exit_handler;   /* park_progress is registered with atexit */
 static int outstanding;    /* requests awaiting replies */
 static int woke;           /* an application thread was woken this round */
 
@@ -76,7 +80,8 @@ static pid_t gettid_(void)
 
 int mome_node_on_progress(void)
 {
-    return prog_tid && gettid_() == prog_tid;
+    pid_t tid = __atomic_load_n(&prog_tid, __ATOMIC_ACQUIRE);
+    return tid && gettid_() == tid;
 }
 
 void mome_node_outstanding(int delta)
@@ -375,6 +380,38 @@ static void stop_fn(mome_cmd_t *c)
     mome_cmd_complete(c, 0);
 }
 
+/*
+ * An exit handler: the process is exiting (the program returned without MomeFinalize, or a node
+ * stops) from a thread other than the progress thread, and the libraries' exit handlers are about
+ * to tear UCX down (registered after them, this runs first). The progress thread must stop using
+ * UCX before that: it parks (blocks for good) at the top of its loop. Wait for it, but never more
+ * than a second.
+ */
+static void park_progress(void)
+{
+    uint64_t one = 1;
+    struct timespec until;
+
+    if (!__atomic_load_n(&prog_tid, __ATOMIC_ACQUIRE) || mome_node_on_progress())
+        return;
+    __atomic_store_n(&park_req, 1, __ATOMIC_RELEASE);
+    if (write(cmd_efd, &one, sizeof(one)) < 0)
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    while (sem_timedwait(&parked, &until) < 0 && errno == EINTR)
+        ;
+}
+
+static void park_if_asked(void)
+{
+    if (!__atomic_load_n(&park_req, __ATOMIC_ACQUIRE))
+        return;
+    sem_post(&parked);
+    for (;;)
+        pause();
+}
+
 /* ---- the progress thread ---- */
 
 static int wait_events(int timeout_ms)
@@ -430,10 +467,11 @@ static void *progress_main(void *arg)
     /* Signals are for the application's threads. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    prog_tid = gettid_();
+    __atomic_store_n(&prog_tid, gettid_(), __ATOMIC_RELEASE);
     short_slice();
     while (!stop_req) {
         int n = 0, timeout = 0;
+        park_if_asked();
         /* While a reply is due, poll the transport alone a few rounds before any syscall. */
         for (int i = 0; i < (outstanding > 0 ? 64 : 1) && n == 0; i++) {
             if (use_tp)
@@ -637,12 +675,16 @@ static int start_thread(char *err, size_t errlen)
         (mome_boot_fd() >= 0 && epoll_add(mome_boot_fd()) < 0))
         goto err_sys;
     stop_req = 0;
+    park_req = 0;
+    sem_init(&parked, 0, 0);
     rc = pthread_create(&prog_thread, NULL, progress_main, NULL);
     if (rc) {
         snprintf(err, errlen, "cannot start the progress thread: %s", strerror(rc));
         return -rc;
     }
     pthread_setname_np(prog_thread, "mome-progress");
+    if (!exit_handler && atexit(park_progress) == 0)
+        exit_handler = 1;
     return 0;
 err_sys:
     rc = -errno;
@@ -710,7 +752,8 @@ int mome_node_stop(void)
 
     mome_cmd_run(&c);
     pthread_join(prog_thread, NULL);
-    prog_tid = 0;
+    __atomic_store_n(&prog_tid, 0, __ATOMIC_RELEASE);
+    sem_destroy(&parked);
     /* Everyone has flushed its sends before anyone tears its transport down. */
     if (mome_boot_allgather("", 0, &res) == 0)
         free(res);
