@@ -235,15 +235,23 @@ bench_apps() {
         fortran/jacobi_serial; do
         [ -x "$EXAMPLES/$p" ] || die "no $EXAMPLES/$p (build it: make -C examples check)"
     done
-    echo "apps (default sizes; shared memory), median of $REPEAT runs, speedup against serial"
+    echo "apps (default sizes, and Strassen at n = 1024; shared memory), median of $REPEAT runs," \
+        "speedup against serial"
     printf '%-16s  %-8s  %-5s  %9s  %7s\n' app model nodes time_s speedup
-    for app in strassen sor tsp jacobi.f; do
+    for app in strassen strassen-1024 sor tsp jacobi.f; do
         case $app in
         jacobi.f) prog=fortran/jacobi serial=fortran/jacobi_serial models="release weak strong"
             args="1024 100" ;;
+        # n = 512 computes for 40 ms on one node: fetching 600 pages is a third of a 2-node run.
+        strassen-1024) prog=strassen serial=strassen_serial models=default args=1024 ;;
         *) prog=$app serial=${app}_serial models=default args="" ;;
         esac
-        ts='' ref='' sum='' t=''
+        # The runs are interleaved (serial, then every model and node count, repeated), so that
+        # the machine's drift over the run weighs on each the same.
+        ts_serial='' ref=''
+        for model in $models; do
+            eval "ts_${model}_1='' ts_${model}_2=''"
+        done
         i=0
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
@@ -251,19 +259,11 @@ bench_apps() {
             # shellcheck disable=SC2086
             if run "$log" timeout 300 "$EXAMPLES/$serial" $args; then
                 app_time "$log"
-                ts="$ts $t"
+                ts_serial="$ts_serial $t"
                 ref=$sum
             fi
-        done
-        # shellcheck disable=SC2086
-        base=$(median $ts)
-        printf '%-16s  %-8s  %-5s  %9s  %7s\n' "$app" serial 1 "$base" 1.0
-        for model in $models; do
-            for nodes in 1 2; do
-                ts=''
-                i=0
-                while [ "$i" -lt "$REPEAT" ]; do
-                    i=$((i + 1))
+            for model in $models; do
+                for nodes in 1 2; do
                     log=$logdir/apps.$app.$model.$nodes.$i
                     margs=$args
                     [ "$model" = default ] || margs="$args $model"
@@ -271,13 +271,21 @@ bench_apps() {
                     if run "$log" env UCX_TLS=posix,sysv,cma timeout 300 "$MOME_RUN" -t 280 \
                         -n "$nodes" "$EXAMPLES/$prog" $margs; then
                         app_time "$log"
-                        ts="$ts $t"
+                        eval "ts_${model}_$nodes=\"\$ts_${model}_$nodes $t\""
                         if [ "$sum" != "$ref" ]; then
                             failed=1
                             echo "run-bench.sh: $app on $nodes nodes: checksum $sum, serial $ref" >&2
                         fi
                     fi
                 done
+            done
+        done
+        # shellcheck disable=SC2086
+        base=$(median $ts_serial)
+        printf '%-16s  %-8s  %-5s  %9s  %7s\n' "$app" serial 1 "$base" 1.0
+        for model in $models; do
+            for nodes in 1 2; do
+                eval "ts=\$ts_${model}_$nodes"
                 # shellcheck disable=SC2086
                 t=$(median $ts)
                 printf '%-16s  %-8s  %-5s  %9s  %7s\n' "$app" "$model" "$nodes" "$t" \
