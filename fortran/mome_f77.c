@@ -20,7 +20,7 @@
 typedef MOME_F77_STRLEN_T flen_t;
 
 /* The counters MomeStats copies, in the order of the MOME_ST_* indices of mome.fh. */
-#define NSTATS 24
+#define NSTATS 25
 
 #define F77_API MOME_API
 
@@ -403,7 +403,8 @@ void F77_FUNC(momestats, MOMESTATS)(int64_t *counts)
                                          F(barrier_wait_ns),
                                          F(fault_ns),
                                          F(dir_migrations),
-                                         F(pages_prefetched)};
+                                         F(pages_prefetched),
+                                         F(pages_written_ahead)};
 #undef F
     MomeStatsT s;
 

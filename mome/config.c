@@ -147,7 +147,8 @@ static const knob_t knobs[] = {
      OFF(spin_us), 0},
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
-     "mapping in parallel (0: off)", parse_count, OFF(prefetch), 0},
+     "mapping in parallel; on a write fault of a RELEASE/WEAK page written last interval, also "
+     "open that many written then (0: off)", parse_count, OFF(prefetch), 0},
     {"MOME_DIR_MIGRATE", "1",
      "move a page's directory entry to the nodes that use it when its manager is a third party",
      parse_bool, OFF(dir_migrate), 0},

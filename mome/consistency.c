@@ -168,29 +168,53 @@ static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_wait
     mome_send((int)manager_of(s, page), &m);
 }
 
-/* The first write of a tracked page since its last release: twin it if another node owns the
- * master copy, and remember it for the next release. */
-static int start_writing(mome_seg_t *s, uint64_t page)
+/*
+ * The first write of a tracked page since its last release: twin it if another node owns the
+ * master copy, and remember it for the next release. A write-ahead (ahead = 1) opens the page
+ * before any write: the owner then keeps a copy too, so that its release tells nobody if the page
+ * was not written after all.
+ */
+static int start_writing(mome_seg_t *s, uint64_t page, int ahead)
 {
     mome_page_t *pg = &s->pages[page];
+    int owner = !!(pg->flags & MOME_PG_OWNER);
 
-    if (!(pg->flags & MOME_PG_OWNER)) {
+    if (!owner || ahead) {
         mome_pext_t *x = mome_pext_get(pg, s->id, page);
         if (!x)
             return -ENOMEM;
-        if (!x->twin) {
-            x->twin = malloc(mome_g.page_size);
-            if (!x->twin) {
+        uint8_t **copy = owner ? &x->spec : &x->twin;
+        if (!*copy) {
+            *copy = malloc(mome_g.page_size);
+            if (!*copy) {
                 mome_pext_put(pg, x);
                 return -ENOMEM;
             }
-            memcpy(x->twin, rt_page(s, page), mome_g.page_size);
-            MOME_STAT_INC(twins);
+            memcpy(*copy, rt_page(s, page), mome_g.page_size);
+            if (!owner)
+                MOME_STAT_INC(twins);
         }
     }
     pg->flags |= MOME_PG_DIRTY;
     mome_rel_note_dirty(s, page);
     return 0;
+}
+
+/* Forget the owner's write-ahead copy of a page (its release, flush or departure). Returns 1 if
+ * the page differs from it, or if there was none (a write fault opened the page). */
+static int forget_spec(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    int changed = 1;
+
+    if (!x || !x->spec)
+        return 1;
+    changed = memcmp(rt_page(s, page), x->spec, mome_g.page_size) != 0;
+    free(x->spec);
+    x->spec = NULL;
+    mome_pext_put(pg, x);
+    return changed;
 }
 
 /*
@@ -225,6 +249,28 @@ static void map_ahead(mome_seg_t *s, uint64_t page)
     }
 }
 
+/*
+ * A write fault opened a tracked page this node changed in its last release: open the following
+ * pages of the view that it changed then too, as their own write faults would (an iteration that
+ * rewrites the same pages at every step then takes one fault per MOME_PREFETCH + 1 pages). A page
+ * opened but left unwritten costs a page copy and sends nothing at the release. Stops at the
+ * first page that does not qualify.
+ */
+static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
+{
+    uint64_t last = (v->off + v->len) >> mome_g.page_shift;
+    for (uint64_t p = page + 1; p <= page + mome_g.cfg.prefetch && p < last; p++) {
+        mome_page_t *pg = &s->pages[p];
+        if ((pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_WROTE)) !=
+                (MOME_PG_TRACK | MOME_PG_WROTE) ||
+            pg->access != MOME_ACC_WRITE || start_writing(s, p, 1) < 0)
+            break;
+        pg->flags |= MOME_PG_USED;
+        map_ahead(s, p);
+        MOME_STAT_INC(pages_written_ahead);
+    }
+}
+
 void mome_cons_fault(char *addr, int write, uint64_t t0)
 {
     size_t ps = mome_g.page_size;
@@ -246,14 +292,16 @@ void mome_cons_fault(char *addr, int write, uint64_t t0)
 
     pg->flags |= MOME_PG_USED;
     if (!(pg->flags & MOME_PG_BUSY) && satisfied(pg, write)) {
-        if (write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY) &&
-            start_writing(s, page) < 0) {
+        int opens = write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY);
+        if (opens && start_writing(s, page, 0) < 0) {
             mome_error("consistency", "out of memory for a twin; the writer stays blocked");
             return;
         }
         map_view(pg, v, a);
         fault_done(t0);
         mome_node_woke();
+        if (opens && (pg->flags & MOME_PG_WROTE))
+            write_ahead(s, v, page);
         return;
     }
     mome_waiter_t *w = mome_waiter_new();
@@ -358,7 +406,7 @@ static void txn_try_complete(mome_txn_t *t)
         mome_waiter_t *next = w->next;
         if (satisfied(pg, w->write)) {
             if (w->write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY))
-                start_writing(s, page);
+                start_writing(s, page, 0);
             if (!w->mapped)
                 map_view(pg, w->view, w->addr);
             fault_done(w->t0);
@@ -507,7 +555,8 @@ void mome_cons_drop(mome_seg_t *s, uint64_t page)
     x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
     if (x) {
         free(x->twin);
-        x->twin = NULL;
+        free(x->spec);
+        x->twin = x->spec = NULL;
         x->stale_date = x->stale_ver = 0;
         x->push = 0;
         mome_pext_put(pg, x);
@@ -594,6 +643,7 @@ static void on_fwd_write(const mome_msg_t *m)
         return;
     if (m->arg2) {
         /* It stays a reader (a RELEASE or WEAK copy) of a page it no longer owns. */
+        forget_spec(s, m->page);
         s->pages[m->page].flags &=
             (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
     } else {
@@ -648,6 +698,8 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
                          &full);
     free(x->twin);
     x->twin = NULL;
+    if (flush_mgr < 0) /* a release: predicts whether write-ahead opens the page next time */
+        pg->flags = (uint16_t)(n ? pg->flags | MOME_PG_WROTE : pg->flags & ~MOME_PG_WROTE);
     if (n == 0) {
         mome_pext_put(pg, x);
         return 0;
@@ -694,7 +746,7 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         protect_views(s, page);
         pg->flags &= (uint16_t)~MOME_PG_DIRTY;
         if (pg->flags & MOME_PG_OWNER)
-            pg->ver++;
+            pg->ver += (uint64_t)forget_spec(s, page);
         else
             acked_by_owner = send_diff(s, page, mome_clock_now(), (int)mgr);
     }
@@ -763,9 +815,17 @@ static int merge(const mome_entry_t *e, uint32_t origin)
      * flight before the master moves. They may arrive after this node's own FLUSH ended its MULTI
      * ownership, so merge them whenever the copy is here.
      */
-    if (pg && pg->access != MOME_ACC_NONE)
-        rc = mome_diff_apply_sparse((uint8_t *)rt_page(s, e->page), mome_g.page_size, e->data,
-                                    e->len, !!(e->flags & MOME_MF_FULL));
+    if (pg && pg->access != MOME_ACC_NONE) {
+        /* Application threads may be writing other bytes of the page unless its views are
+         * write-protected (tracked and clean): then the whole page can be XORed at once. */
+        int quiet = (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY)) == MOME_PG_TRACK;
+        rc = (quiet ? mome_diff_apply : mome_diff_apply_sparse)(
+            (uint8_t *)rt_page(s, e->page), mome_g.page_size, e->data, e->len,
+            !!(e->flags & MOME_MF_FULL));
+    }
+    mome_pext_t *x = rc == 0 && (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, e->page) : NULL;
+    if (x && x->spec) /* a write-ahead copy: others' changes are not this node's writes */
+        mome_diff_apply(x->spec, mome_g.page_size, e->data, e->len, !!(e->flags & MOME_MF_FULL));
     if (rc < 0) {
         mome_error("consistency", "diff from node %u for page %llu not applied (%s)", origin,
                    (unsigned long long)e->page, rc == -ENOENT ? "no copy here" : "malformed");
@@ -1026,6 +1086,11 @@ int mome_cons_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
     pg->flags &= (uint16_t)~MOME_PG_DIRTY;
     if (!(pg->flags & MOME_PG_OWNER))
         return send_diff(s, page, date, -1);
+    if (!forget_spec(s, page)) {
+        pg->flags &= (uint16_t)~MOME_PG_WROTE; /* opened ahead, not written: nothing to tell */
+        return 0;
+    }
+    pg->flags |= MOME_PG_WROTE;
     pg->ver++;
     if (!(pg->flags & MOME_PG_SHARED))
         return 0; /* nobody else holds a copy: nobody to tell */

@@ -27,62 +27,82 @@ size_t mome_diff_count(const uint8_t *page, const uint8_t *twin, size_t len)
     return n;
 }
 
-/* Next differing byte at or after i (len if none), a word at a time. */
-static size_t next_diff(const uint8_t *a, const uint8_t *b, size_t i, size_t len)
-{
-    while (i < len && (i & 7))
-        if (a[i] != b[i])
-            return i;
-        else
-            i++;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            break;
-    }
-    while (i < len && a[i] == b[i])
-        i++;
-    return i;
-}
-
 static void write_full(const uint8_t *page, const uint8_t *twin, size_t len, uint8_t *out)
 {
     for (size_t i = 0; i < len; i++)
         out[i] = page[i] ^ twin[i];
 }
 
+/* page XOR twin over the 8 bytes at i (fewer at the end of an odd-sized page). */
+static uint64_t xor_word(const uint8_t *page, const uint8_t *twin, size_t i, size_t len)
+{
+    uint64_t x = 0, y = 0;
+    if (len - i >= 8) {
+        memcpy(&x, page + i, 8);
+        memcpy(&y, twin + i, 8);
+    } else {
+        memcpy(&x, page + i, len - i);
+        memcpy(&y, twin + i, len - i);
+    }
+    return x ^ y;
+}
+
+/* Offsets in its word of the first and of one past the last non-zero byte of x (x != 0). */
+static size_t first_byte(uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(x) / 8;
+#else
+    return (size_t)__builtin_clzll(x) / 8;
+#endif
+}
+
+static size_t end_byte(uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return 8 - (size_t)__builtin_clzll(x) / 8;
+#else
+    return 8 - (size_t)__builtin_ctzll(x) / 8;
+#endif
+}
+
+/*
+ * A word at a time: a run starts at the first changed byte of a changed word and ends after the
+ * last changed byte before the next unchanged aligned word, so runs are at least a run header
+ * apart (a shorter gap costs fewer bytes inside the run than a header would).
+ */
 size_t mome_diff_encode(const uint8_t *page, const uint8_t *twin, size_t len, uint8_t *out,
                         int *full)
 {
-    size_t i = next_diff(page, twin, 0, len), o = 0;
+    size_t i = 0, o = 0;
 
     *full = 0;
-    while (i < len) {
-        /* Extend the run over gaps too short to pay for a new run header. */
-        size_t end = i + 1;
-        for (;;) {
-            size_t nd = next_diff(page, twin, end, len);
-            if (nd >= len || nd - end >= MOME_DIFF_RUN_HDR) {
-                break;
-            }
-            end = nd + 1;
+    for (;;) {
+        uint64_t x = 0;
+        while (i < len && (x = xor_word(page, twin, i, len)) == 0)
+            i += 8;
+        if (i >= len)
+            return o;
+        size_t start = i + first_byte(x), j = i + 8;
+        uint64_t last = x;
+        /* (Stops early once the run, whatever its end, makes the runs as large as the page.) */
+        while (j < len && o + MOME_DIFF_RUN_HDR + j < len + 7 + start &&
+               (x = xor_word(page, twin, j, len)) != 0) {
+            last = x;
+            j += 8;
         }
-        size_t run = end - i;
+        size_t run = j - 8 + end_byte(last) - start;
         if (o + MOME_DIFF_RUN_HDR + run >= len) {
             write_full(page, twin, len, out);
             *full = 1;
             return len;
         }
-        put32(out + o, (uint32_t)i);
+        put32(out + o, (uint32_t)start);
         put32(out + o + 4, (uint32_t)run);
-        for (size_t k = 0; k < run; k++)
-            out[o + MOME_DIFF_RUN_HDR + k] = page[i + k] ^ twin[i + k];
+        write_full(page + start, twin + start, run, out + o + MOME_DIFF_RUN_HDR);
         o += MOME_DIFF_RUN_HDR + run;
-        i = next_diff(page, twin, end, len);
+        i = j;
     }
-    return o;
 }
 
 /* Check the runs of a diff; 0 when every run lies inside the page, in order. */

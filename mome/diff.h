@@ -2,8 +2,8 @@
  * diff.h - private: a page's modifications as the XOR of the page and its twin, encoded compactly.
  *
  * Encoding: a sequence of runs {u32 offset, u32 length, length bytes of page XOR twin}, little
- * endian, offsets increasing. Runs separated by fewer zero bytes than a run header are merged
- * (XOR with zero changes nothing). When the runs would not be smaller than the page, the diff is
+ * endian, offsets increasing. Runs are split only at an aligned 8-byte word of zeros (at least a
+ * run header's worth), shorter gaps stay inside a run (XOR with zero changes nothing). When the runs would not be smaller than the page, the diff is
  * the whole XOR page instead (mome_diff_encode says which). Applying XORs the bytes into a page:
  * concurrent writers of distinct bytes merge without loss.
  */

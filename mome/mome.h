@@ -80,7 +80,8 @@ typedef struct MomeStatsT {
     uint64_t fault_ns;               /**< time from fault notification to resolution */
     uint64_t dir_migrations;         /**< directory entries this node handed to another node */
     uint64_t pages_prefetched;       /**< pages fetched ahead of a read fault (MOME_PREFETCH) */
-    uint64_t reserved[24];
+    uint64_t pages_written_ahead;    /**< pages opened for writing ahead of a write fault */
+    uint64_t reserved[23];
 } MomeStatsT;
 
 /* ---- job ---------------------------------------------------------------------------------- */

@@ -26,6 +26,7 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 #define MOME_PG_EXT 0x0040    /* a side record exists (twin, pending notice, release in flight) */
 #define MOME_PG_LISTED 0x0080 /* in the dirty list */
 #define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
+#define MOME_PG_WROTE 0x0200  /* changed in this node's last release: write-ahead opens it early */
 
 typedef struct mome_page {
     uint8_t access;  /* MOME_ACC_*: what the directory granted this node */
@@ -37,12 +38,14 @@ typedef struct mome_page {
 
 /*
  * Side record of a page that needs more than mome_page_t: a twin (this node writes a page whose
- * master copy another node owns), a stale notice not yet applied, releases still in flight (a
+ * master copy another node owns), the owner's copy of a page opened by write-ahead (so an unwritten
+ * page sends no notice), a stale notice not yet applied, releases still in flight (a
  * FLUSH for the page waits for them).
  */
 typedef struct mome_pext {
     mome_hnode_t h;         /* k1 = segment id, k2 = page */
     uint8_t *twin;          /* content when this node started writing, or NULL */
+    uint8_t *spec;          /* owner: content when a write-ahead opened the page, or NULL */
     uint32_t owner;         /* node holding the master copy (where diffs go) */
     uint32_t relpend;       /* notices/diffs of this page not acknowledged yet */
     uint64_t stale_date;    /* earliest date of a modification this copy lacks (0: none) */

@@ -31,7 +31,7 @@ void mome_stats_print(int node)
     mome_stats_read(&s);
     n = snprintf(buf, sizeof(buf),
                  "mome stats node %d: faults read %llu write %llu (%.1f us avg); pages fetched %llu "
-                 "(prefetched %llu) sent %llu; msgs sent %llu recv %llu; bytes sent %llu recv %llu; invalidations "
+                 "(prefetched %llu) sent %llu; written ahead %llu; msgs sent %llu recv %llu; bytes sent %llu recv %llu; invalidations "
                  "sent %llu recv %llu; twins %llu diffs %llu (%llu bytes); syncs %llu; page-outs "
                  "%llu page-ins %llu; locks %llu (waited %llu, %.3f ms); barriers %llu (%.3f ms); "
                  "dir migrations %llu\n",
@@ -40,7 +40,7 @@ void mome_stats_print(int node)
                      ? (double)s.fault_ns / 1e3 / (double)(s.read_faults + s.write_faults)
                      : 0.0,
                  (unsigned long long)s.pages_fetched, (unsigned long long)s.pages_prefetched,
-                 (unsigned long long)s.pages_sent,
+                 (unsigned long long)s.pages_sent, (unsigned long long)s.pages_written_ahead,
                  (unsigned long long)s.msgs_sent, (unsigned long long)s.msgs_received,
                  (unsigned long long)s.bytes_sent, (unsigned long long)s.bytes_received,
                  (unsigned long long)s.invalidations_sent,

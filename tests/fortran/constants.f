@@ -40,6 +40,7 @@
       ist(22) = MOME_ST_FAULT_NS
       ist(23) = MOME_ST_DIR_MIGRATIONS
       ist(24) = MOME_ST_PAGES_PREFETCHED
+      ist(25) = MOME_ST_PAGES_WRITTEN_AHEAD
       nbad = chkfh(ic, 9, ist, MOME_NSTATS, MomePageSize())
       if (nbad .ne. 0) then
          write (*, '(a, i0, a)') 'constants: ', nbad,

@@ -60,7 +60,8 @@ int F77_FUNC(chkfh, CHKFH)(const int *ic, const int *nic, const int *ist, const 
                                  {"MOME_ST_BARRIER_WAIT_NS", ST(barrier_wait_ns)},
                                  {"MOME_ST_FAULT_NS", ST(fault_ns)},
                                  {"MOME_ST_DIR_MIGRATIONS", ST(dir_migrations)},
-                                 {"MOME_ST_PAGES_PREFETCHED", ST(pages_prefetched)}};
+                                 {"MOME_ST_PAGES_PREFETCHED", ST(pages_prefetched)},
+                                 {"MOME_ST_PAGES_WRITTEN_AHEAD", ST(pages_written_ahead)}};
     int nc = (int)(sizeof(c) / sizeof(c[0])), ns = (int)(sizeof(st) / sizeof(st[0])), bad = 0;
 
     bad += differ("the number of constants", *nic, nc);

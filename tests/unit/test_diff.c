@@ -98,6 +98,45 @@ START_TEST(test_diff__close_changes_share_a_run)
 }
 END_TEST
 
+START_TEST(test_diff__runs_split_at_a_zero_word)
+{
+    int full;
+    fill(twin, 10);
+    memcpy(page, twin, PS);
+    page[3] ^= 1;
+    page[12] ^= 1; /* 8 unchanged bytes between, but no unchanged aligned word: one run 3..12 */
+    ck_assert_uint_eq(roundtrip(&full), MOME_DIFF_RUN_HDR + 10);
+    ck_assert_uint_eq(out[0], 3);
+    ck_assert_uint_eq(out[4], 10);
+    page[3] ^= 1;
+    page[12] ^= 1;
+    page[7] ^= 1;
+    page[16] ^= 1; /* word 8..15 unchanged: two one-byte runs, trimmed to their changed bytes */
+    ck_assert_uint_eq(roundtrip(&full), 2 * (MOME_DIFF_RUN_HDR + 1));
+    ck_assert_uint_eq(out[0], 7);
+    ck_assert_uint_eq(out[4], 1);
+    ck_assert_uint_eq(out[MOME_DIFF_RUN_HDR + 1], 16);
+    ck_assert_uint_eq(out[MOME_DIFF_RUN_HDR + 1 + 4], 1);
+}
+END_TEST
+
+START_TEST(test_diff__odd_length_tail)
+{
+    int full;
+    size_t len = PS - 3; /* the last word is partial */
+    fill(twin, 11);
+    memcpy(page, twin, PS);
+    page[len - 1] ^= 0x40;
+    page[len] ^= 0x40; /* beyond len: must not be encoded */
+    size_t n = mome_diff_encode(page, twin, len, out, &full);
+    ck_assert_uint_eq(n, MOME_DIFF_RUN_HDR + 1);
+    memcpy(target, twin, PS);
+    ck_assert_int_eq(mome_diff_apply(target, len, out, n, full), 0);
+    ck_assert_uint_eq(target[len - 1], page[len - 1]);
+    ck_assert_uint_eq(target[len], twin[len]);
+}
+END_TEST
+
 START_TEST(test_diff__dense_changes_switch_to_whole_page)
 {
     int full;
@@ -174,6 +213,14 @@ START_TEST(test_diff__random)
         }
         size_t n = roundtrip(&full);
         ck_assert_uint_le(n, PS);
+        /* Runs begin and end with a changed byte. */
+        for (size_t o = 0; !full && o < n;) {
+            uint32_t off = out[o] | (uint32_t)out[o + 1] << 8, run = out[o + 4] | (uint32_t)out[o + 5] << 8;
+            ck_assert_uint_ne(out[o + MOME_DIFF_RUN_HDR], 0);
+            ck_assert_uint_ne(out[o + MOME_DIFF_RUN_HDR + run - 1], 0);
+            ck_assert_uint_lt(off, PS);
+            o += MOME_DIFF_RUN_HDR + run;
+        }
     }
 }
 END_TEST
@@ -186,6 +233,8 @@ Suite *diff_suite(void)
     UNIT_CASE(s, test_diff__scattered);
     UNIT_CASE(s, test_diff__first_and_last_byte);
     UNIT_CASE(s, test_diff__close_changes_share_a_run);
+    UNIT_CASE(s, test_diff__runs_split_at_a_zero_word);
+    UNIT_CASE(s, test_diff__odd_length_tail);
     UNIT_CASE(s, test_diff__dense_changes_switch_to_whole_page);
     UNIT_CASE(s, test_diff__concurrent_writers_merge);
     UNIT_CASE(s, test_diff__malformed_is_refused_untouched);
