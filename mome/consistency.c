@@ -98,6 +98,13 @@ static int map_writable(const mome_page_t *pg)
            (!(pg->flags & MOME_PG_TRACK) || (pg->flags & MOME_PG_DIRTY));
 }
 
+/* Tracked and not written since its last release: every view of the page is write-protected,
+ * and the next write opens it (start_writing). */
+static int tracked_clean(const mome_page_t *pg)
+{
+    return (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY)) == MOME_PG_TRACK;
+}
+
 static void fault_done(uint64_t t0)
 {
     MOME_STAT_ADD(fault_ns, mome_now_ns() - t0);
@@ -205,12 +212,11 @@ static int start_writing(mome_seg_t *s, uint64_t page, int ahead)
 static int forget_spec(mome_seg_t *s, uint64_t page)
 {
     mome_page_t *pg = &s->pages[page];
-    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
-    int changed = 1;
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     if (!x || !x->spec)
         return 1;
-    changed = memcmp(rt_page(s, page), x->spec, mome_g.page_size) != 0;
+    int changed = memcmp(rt_page(s, page), x->spec, mome_g.page_size) != 0;
     free(x->spec);
     x->spec = NULL;
     mome_pext_put(pg, x);
@@ -292,7 +298,7 @@ void mome_cons_fault(char *addr, int write, uint64_t t0)
 
     pg->flags |= MOME_PG_USED;
     if (!(pg->flags & MOME_PG_BUSY) && satisfied(pg, write)) {
-        int opens = write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY);
+        int opens = write && tracked_clean(pg);
         if (opens && start_writing(s, page, 0) < 0) {
             mome_error("consistency", "out of memory for a twin; the writer stays blocked");
             return;
@@ -342,7 +348,7 @@ static void send_done(mome_txn_t *t)
 static void settle_stale(mome_seg_t *s, uint64_t page)
 {
     mome_page_t *pg = &s->pages[page];
-    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (x && x->stale_date && pg->ver >= x->stale_ver) {
         x->stale_date = 0;
         x->stale_ver = 0;
@@ -405,7 +411,7 @@ static void txn_try_complete(mome_txn_t *t)
     while (w) {
         mome_waiter_t *next = w->next;
         if (satisfied(pg, w->write)) {
-            if (w->write && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_DIRTY))
+            if (w->write && tracked_clean(pg))
                 start_writing(s, page, 0);
             if (!w->mapped)
                 map_view(pg, w->view, w->addr);
@@ -552,7 +558,7 @@ void mome_cons_drop(mome_seg_t *s, uint64_t page)
     unmap_views(s, page);
     pg->access = MOME_ACC_NONE;
     pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
-    x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    x = mome_pext_find(pg, s->id, page);
     if (x) {
         free(x->twin);
         free(x->spec);
@@ -688,7 +694,7 @@ static void flush_ack(const mome_msg_t *m, uint32_t mgr)
 static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
 {
     mome_page_t *pg = &s->pages[page];
-    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
     int full;
     size_t n;
 
@@ -759,7 +765,7 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         MOME_STAT_INC(invalidations_received);
     } else {
         /* The page turns STRONG: its master is just the latest content from now on. */
-        mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+        mome_pext_t *x = mome_pext_find(pg, s->id, page);
         stop_writing(s, page);
         pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
         if (x) {
@@ -780,7 +786,7 @@ static void on_flush(const mome_msg_t *m)
         return;
     }
     pg = &s->pages[m->page];
-    x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, m->page) : NULL;
+    x = mome_pext_find(pg, s->id, m->page);
     if (x && x->relpend) {
         x->has_flush = 1;
         x->flush_mgr = m->src;
@@ -808,7 +814,7 @@ static int merge(const mome_entry_t *e, uint32_t origin)
 {
     mome_seg_t *s = mome_seg_find(e->seg);
     mome_page_t *pg = s && e->page < s->npages ? &s->pages[e->page] : NULL;
-    int rc = -ENOENT;
+    int rc = -ENOENT, full = !!(e->flags & MOME_MF_FULL);
 
     /*
      * Diffs always reach the node holding the master: a flush waits for every writer's diffs in
@@ -817,15 +823,13 @@ static int merge(const mome_entry_t *e, uint32_t origin)
      */
     if (pg && pg->access != MOME_ACC_NONE) {
         /* Application threads may be writing other bytes of the page unless its views are
-         * write-protected (tracked and clean): then the whole page can be XORed at once. */
-        int quiet = (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY)) == MOME_PG_TRACK;
-        rc = (quiet ? mome_diff_apply : mome_diff_apply_sparse)(
-            (uint8_t *)rt_page(s, e->page), mome_g.page_size, e->data, e->len,
-            !!(e->flags & MOME_MF_FULL));
+         * write-protected: then the whole page can be XORed at once. */
+        rc = (tracked_clean(pg) ? mome_diff_apply : mome_diff_apply_sparse)(
+            (uint8_t *)rt_page(s, e->page), mome_g.page_size, e->data, e->len, full);
     }
-    mome_pext_t *x = rc == 0 && (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, e->page) : NULL;
+    mome_pext_t *x = rc == 0 ? mome_pext_find(pg, s->id, e->page) : NULL;
     if (x && x->spec) /* a write-ahead copy: others' changes are not this node's writes */
-        mome_diff_apply(x->spec, mome_g.page_size, e->data, e->len, !!(e->flags & MOME_MF_FULL));
+        mome_diff_apply(x->spec, mome_g.page_size, e->data, e->len, full);
     if (rc < 0) {
         mome_error("consistency", "diff from node %u for page %llu not applied (%s)", origin,
                    (unsigned long long)e->page, rc == -ENOENT ? "no copy here" : "malformed");
@@ -901,7 +905,7 @@ static void released(uint64_t seg, uint64_t page)
     if (!s || page >= s->npages)
         return;
     mome_page_t *pg = &s->pages[page];
-    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, page) : NULL;
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
         uint32_t mgr = x->flush_mgr;
         int drop = (int)x->flush_drop;
@@ -1037,7 +1041,7 @@ static void on_push_ack(const mome_msg_t *m)
         if (e.ver || !s || e.page >= s->npages || m->src >= 64)
             continue;
         mome_page_t *pg = &s->pages[e.page];
-        mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(s->id, e.page) : NULL;
+        mome_pext_t *x = mome_pext_find(pg, s->id, e.page);
         if (x) {
             x->push &= ~(1ull << m->src); /* no longer read there: stop pushing */
             mome_pext_put(pg, x);

@@ -27,7 +27,7 @@ size_t mome_diff_count(const uint8_t *page, const uint8_t *twin, size_t len)
     return n;
 }
 
-static void write_full(const uint8_t *page, const uint8_t *twin, size_t len, uint8_t *out)
+static void write_xor(const uint8_t *page, const uint8_t *twin, size_t len, uint8_t *out)
 {
     for (size_t i = 0; i < len; i++)
         out[i] = page[i] ^ twin[i];
@@ -93,13 +93,13 @@ size_t mome_diff_encode(const uint8_t *page, const uint8_t *twin, size_t len, ui
         }
         size_t run = j - 8 + end_byte(last) - start;
         if (o + MOME_DIFF_RUN_HDR + run >= len) {
-            write_full(page, twin, len, out);
+            write_xor(page, twin, len, out);
             *full = 1;
             return len;
         }
         put32(out + o, (uint32_t)start);
         put32(out + o + 4, (uint32_t)run);
-        write_full(page + start, twin + start, run, out + o + MOME_DIFF_RUN_HDR);
+        write_xor(page + start, twin + start, run, out + o + MOME_DIFF_RUN_HDR);
         o += MOME_DIFF_RUN_HDR + run;
         i = j;
     }

@@ -14,14 +14,14 @@ static mome_htab_t txns;
 static mome_htab_t pexts;
 static mome_waiter_t *free_waiters;
 
-mome_pext_t *mome_pext_find(uint64_t seg_id, uint64_t page)
+mome_pext_t *mome_pext_find(const mome_page_t *pg, uint64_t seg_id, uint64_t page)
 {
-    return (mome_pext_t *)mome_htab_get(&pexts, seg_id, page);
+    return (pg->flags & MOME_PG_EXT) ? (mome_pext_t *)mome_htab_get(&pexts, seg_id, page) : NULL;
 }
 
 mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page)
 {
-    mome_pext_t *x = (pg->flags & MOME_PG_EXT) ? mome_pext_find(seg_id, page) : NULL;
+    mome_pext_t *x = mome_pext_find(pg, seg_id, page);
     if (x)
         return x;
     x = calloc(1, sizeof(*x));

@@ -90,9 +90,9 @@ typedef struct mome_txn {
     mome_waiter_t *waiters;
 } mome_txn_t;
 
-/* Side records: find, or find-or-create (NULL on no memory); free when nothing is left in it
- * (a twinning writer's record stays: it names the owner). */
-mome_pext_t *mome_pext_find(uint64_t seg_id, uint64_t page);
+/* Side records: find (NULL if the page has none), or find-or-create (NULL on no memory); free
+ * when nothing is left in it (a twinning writer's record stays: it names the owner). */
+mome_pext_t *mome_pext_find(const mome_page_t *pg, uint64_t seg_id, uint64_t page);
 mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page);
 void mome_pext_put(mome_page_t *pg, mome_pext_t *x);
 

@@ -195,9 +195,7 @@ static mome_pext_t *stale_of(const pref_t *r, mome_seg_t **sp)
     if (!s || r->page >= s->npages)
         return NULL;
     pg = &s->pages[r->page];
-    if (!(pg->flags & MOME_PG_EXT))
-        return NULL;
-    mome_pext_t *x = mome_pext_find(s->id, r->page);
+    mome_pext_t *x = mome_pext_find(pg, s->id, r->page);
     return x && x->stale_date ? x : NULL;
 }
 

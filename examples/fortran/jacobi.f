@@ -135,21 +135,6 @@
       j1 = min(n, ((me + 1) * nunits) / nodes * q)
       end
 
-! The fixed border of this node's columns: 1 on the first row.
-      subroutine border(a, n, j0, j1)
-      implicit none
-      integer n, j0, j1, i, j
-      double precision a(n, n)
-! Every point of this node's columns is written before the timing
-! starts, zeros included: its pages are its own from the first step.
-      do j = j0, j1
-         a(1, j) = 1d0
-         do i = 2, n
-            a(i, j) = 0d0
-         end do
-      end do
-      end
-
 ! Bring in the columns beside this node's, written by its neighbours
 ! before the last barrier (MOME_WEAK pages change only on request).
       subroutine halo(a, n, j0, j1)

@@ -1,6 +1,7 @@
-! jacobi_kernel.f - the arguments, the Jacobi step and the checksum,
-! linked by both jacobi.f (on Mome) and jacobi_serial.f (the serial
-! reference), so that the two run the same floating-point operations.
+! jacobi_kernel.f - the arguments, the border, the Jacobi step and the
+! checksum, linked by both jacobi.f (on Mome) and jacobi_serial.f (the
+! serial reference), so that the two run the same floating-point
+! operations.
 
 ! The grid size n (3..nmax, default nmax) and the iteration count
 ! (default 100) from the first two arguments; ios is not 0 if either
@@ -48,6 +49,22 @@
       do j = 1, n
          do i = 1, n
             s = s + a(i, j)
+         end do
+      end do
+      end
+
+! The fixed border of columns j0..j1: 1 on the first row, 0 elsewhere.
+      subroutine border(a, n, j0, j1)
+      implicit none
+      integer n, j0, j1, i, j
+      double precision a(n, n)
+! Every point of these columns is written before the timing starts,
+! zeros included: on Mome, a node's pages are its own from the first
+! step.
+      do j = j0, j1
+         a(1, j) = 1d0
+         do i = 2, n
+            a(i, j) = 0d0
          end do
       end do
       end

@@ -24,8 +24,8 @@
          stop 2
       end if
 
-      call border(g(1, 1), n)
-      call border(g(1, 2), n)
+      call border(g(1, 1), n, 1, n)
+      call border(g(1, 2), n, 1, n)
       iold = 1
       inew = 2
       call system_clock(t0, rate)
@@ -44,18 +44,4 @@
  100  format ('jacobi_serial: n ', i0, ', iterations ', i0, ': ', f7.3,
      &        ' s')
  200  format ('checksum ', z16.16, 1x, es23.16e3)
-      end
-
-! The fixed border: 1 on the first row, 0 elsewhere (COMMON starts 0).
-      subroutine border(a, n)
-      implicit none
-      integer n, i, j
-      double precision a(n, n)
-! Every point is written before the timing starts, as in jacobi.f.
-      do j = 1, n
-         a(1, j) = 1d0
-         do i = 2, n
-            a(i, j) = 0d0
-         end do
-      end do
       end
