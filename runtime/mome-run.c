@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot_wire.h"
+#include "boot/boot_wire.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"

@@ -3,7 +3,7 @@
  */
 #include <pthread.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "unit.h"
 
 START_TEST(test_clock__tick_advances_by_one)

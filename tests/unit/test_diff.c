@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
+#include "coherence/diff.h"
 #include "unit.h"
 
 #define PS 4096

@@ -5,10 +5,10 @@
  */
 #include <string.h>
 
-#include "directory.h"
-#include "log.h"
+#include "coherence/directory.h"
+#include "base/log.h"
 #include "mome.h"
-#include "node.h"
+#include "core/node.h"
 #include "unit.h"
 
 #define MAXOUT 64

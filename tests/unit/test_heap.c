@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "heap.h"
-#include "log.h"
+#include "core/heap.h"
+#include "base/log.h"
 #include "unit.h"
 
 #define PAGE 4096ul

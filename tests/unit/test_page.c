@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "page.h"
-#include "segment.h"
+#include "coherence/page.h"
+#include "core/segment.h"
 #include "unit.h"
 
 mome_node_t mome_g; /* page.c needs only the segment layout, not a running node */

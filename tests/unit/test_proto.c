@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "proto.h"
+#include "net/proto.h"
 #include "unit.h"
 
 static const mome_proto_ctx_t ctx = {.nnodes = 4, .page_size = 4096};

@@ -1,0 +1,272 @@
+/*
+ * config.c - the MOME_* knob table: defaults, parsers, the environment scan, mome-info's listing.
+ */
+#include "base/config.h"
+#include <stdarg.h>
+
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+extern char **environ;
+
+typedef int (*knob_parse_cb_t)(const char *s, mome_config_t *c, size_t off);
+
+typedef struct knob {
+    const char *name;
+    const char *def;
+    const char *desc;
+    knob_parse_cb_t parse;
+    size_t off;
+    int internal; /* set by mome-run, not by users */
+} knob_t;
+
+#define OFF(f) offsetof(mome_config_t, f)
+
+static int parse_pagesize(const char *s, mome_config_t *c, size_t off)
+{
+    uint64_t v;
+    long os = sysconf(_SC_PAGESIZE);
+    if (mome_config_parse_size(s, &v) < 0 || v < (uint64_t)os || (v & (v - 1)) ||
+        v > (1u << 24))
+        return -EINVAL;
+    *(size_t *)((char *)c + off) = (size_t)v;
+    return 0;
+}
+
+static int parse_size(const char *s, mome_config_t *c, size_t off)
+{
+    uint64_t v;
+    if (mome_config_parse_size(s, &v) < 0)
+        return -EINVAL;
+    *(uint64_t *)((char *)c + off) = v;
+    return 0;
+}
+
+/* A plain count (pages, microseconds, nanoseconds): decimal digits, no suffix. */
+static int parse_count(const char *s, mome_config_t *c, size_t off)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -EINVAL;
+    *(uint64_t *)((char *)c + off) = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, mome_config_t *c, size_t off)
+{
+    int v;
+    if (!strcasecmp(s, "1") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") ||
+        !strcasecmp(s, "true") || !strcasecmp(s, "y"))
+        v = 1;
+    else if (!strcasecmp(s, "0") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
+             !strcasecmp(s, "false") || !strcasecmp(s, "n") || !*s)
+        v = 0;
+    else
+        return -EINVAL;
+    *(int *)((char *)c + off) = v;
+    return 0;
+}
+
+static int parse_level(const char *s, mome_config_t *c, size_t off)
+{
+    int v = mome_log_parse_level(s);
+    if (v < 0)
+        return -EINVAL;
+    *(int *)((char *)c + off) = v;
+    return 0;
+}
+
+static int parse_string(const char *s, mome_config_t *c, size_t off)
+{
+    char *dst = (char *)c + off;
+    size_t cap = off == OFF(log_file) ? sizeof(c->log_file) : sizeof(c->repository);
+    if (strlen(s) >= cap)
+        return -EINVAL;
+    strcpy(dst, s);
+    return 0;
+}
+
+static int parse_bind(const char *s, mome_config_t *c, size_t off)
+{
+    if (!strcasecmp(s, "core") || !strcasecmp(s, "auto"))
+        c->bind = MOME_BIND_CORE;
+    else if (!strcasecmp(s, "none") || !strcasecmp(s, "off") || !strcmp(s, "0"))
+        c->bind = MOME_BIND_NONE;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_internal(const char *s, mome_config_t *c, size_t off)
+{
+    return 0;
+}
+
+static const knob_t knobs[] = {
+    {"MOME_PAGE_SIZE", "4096",
+     "coherence unit in bytes: a power-of-two multiple of the OS page (K, M suffixes)",
+     parse_pagesize, OFF(page_size), 0},
+    {"MOME_LOG_LEVEL", "warn", "error|warn|info|debug|trace", parse_level, OFF(log_level), 0},
+    {"MOME_LOG_FILE", "", "log to this file instead of stderr; %n node, %p pid, %h host",
+     parse_string, OFF(log_file), 0},
+    {"MOME_STATS", "0", "print this node's counters (MomeStats) at MomeFinalize", parse_bool,
+     OFF(stats), 0},
+    {"MOME_REPOSITORY", "./mome-repo",
+     "directory of MOME_PERSIST segments (persistent segments are not available in this release)",
+     parse_string, OFF(repository), 0},
+    {"MOME_LOCAL_PAGES", "0",
+     "local page budget, 0 = unlimited (page-out is not available in this release)", parse_size,
+     OFF(local_pages), 0},
+    {"MOME_EMU_LATENCY_NS", "0",
+     "emulated extra latency, in ns, added to every remote page transfer", parse_count,
+     OFF(emu_latency_ns), 0},
+    {"MOME_EMU_BANDWIDTH", "0",
+     "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
+     parse_size, OFF(emu_bandwidth), 0},
+    {"MOME_BIND", "core",
+     "core: bind each node (all its threads) to one core, round-robin by local rank; none",
+     parse_bind, OFF(bind), 0},
+    {"MOME_HEAP_SIZE", "64G",
+     "virtual size of the shared heap (MomeMalloc); split evenly between nodes", parse_size,
+     OFF(heap_size), 0},
+    {"MOME_SPIN_US", "50",
+     "microseconds the progress thread polls for a reply before sleeping in epoll", parse_count,
+     OFF(spin_us), 0},
+    {"MOME_PREFETCH", "7",
+     "on a read fault that fetches a page, also fetch up to this many following pages of the same "
+     "mapping in parallel; on a write fault of a RELEASE/WEAK page written last interval, also "
+     "open that many written then (0: off)", parse_count, OFF(prefetch), 0},
+    {"MOME_DIR_MIGRATE", "1",
+     "move a page's directory entry to the nodes that use it when its manager is a third party",
+     parse_bool, OFF(dir_migrate), 0},
+    {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1},
+    {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1},
+    {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1},
+    {"MOME_BOOT_LOCAL_RANK", "", "set by mome-run: rank among nodes on this machine",
+     parse_internal, 0, 1},
+    {"MOME_BOOT_LOCAL_SIZE", "", "set by mome-run: nodes on this machine", parse_internal, 0, 1},
+};
+
+#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
+
+int mome_config_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    unsigned shift = 0;
+
+    if (!s || !*s)
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || end == s || s[0] == '-')
+        return -EINVAL;
+    switch (*end) {
+    case 0: break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return -EINVAL;
+    }
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end)
+        return -EINVAL;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static void set_defaults(mome_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < NKNOBS; i++)
+        if (!knobs[i].internal)
+            knobs[i].parse(knobs[i].def, c, knobs[i].off);
+}
+
+int mome_config_load(mome_config_t *c, char *err, size_t errlen)
+{
+    set_defaults(c);
+    for (size_t i = 0; i < NKNOBS; i++) {
+        const char *v = getenv(knobs[i].name);
+        if (!v || knobs[i].internal)
+            continue;
+        if (knobs[i].parse(v, c, knobs[i].off) < 0) {
+            snprintf(err, errlen, "bad value '%s' for %s (%s)", v, knobs[i].name, knobs[i].desc);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+size_t mome_config_page_size(void)
+{
+    mome_config_t c;
+    const char *v = getenv("MOME_PAGE_SIZE");
+    c.page_size = 4096;
+    if (v && parse_pagesize(v, &c, OFF(page_size)) < 0)
+        c.page_size = 4096;
+    return c.page_size;
+}
+
+void mome_config_warn_unknown(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        const char *eq;
+        size_t len;
+        int known = 0;
+        if (strncmp(*e, "MOME_", 5) != 0)
+            continue;
+        eq = strchr(*e, '=');
+        len = eq ? (size_t)(eq - *e) : strlen(*e);
+        for (size_t i = 0; i < NKNOBS; i++)
+            if (strlen(knobs[i].name) == len && !strncmp(knobs[i].name, *e, len))
+                known = 1;
+        if (!known)
+            mome_warn("config", "unknown variable %.*s ignored (mome-info lists the knobs)",
+                      (int)len, *e);
+    }
+}
+
+static void fdprint(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fdprint(int fd, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(buf) - 1)
+        n = sizeof(buf) - 1;
+    if (n > 0 && write(fd, buf, (size_t)n) < 0)
+        return;
+}
+
+void mome_config_print(int fd, const mome_config_t *c)
+{
+    fdprint(fd, "%-22s %-14s %-12s %s\n", "variable", "value", "default", "meaning");
+    for (size_t i = 0; i < NKNOBS; i++) {
+        const char *v = getenv(knobs[i].name);
+        fdprint(fd, "%-22s %-14s %-12s %s\n", knobs[i].name, v ? v : "(unset)",
+                knobs[i].def[0] ? knobs[i].def : "-", knobs[i].desc);
+    }
+    (void)c;
+}

@@ -1,0 +1,56 @@
+/*
+ * stats.c - counters: snapshot for MomeStats() and the MOME_STATS report at finalize.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/stats.h"
+
+MomeStatsT mome_stats;
+
+void mome_stats_reset(void)
+{
+    memset(&mome_stats, 0, sizeof(mome_stats));
+}
+
+void mome_stats_read(MomeStatsT *out)
+{
+    const uint64_t *src = (const uint64_t *)&mome_stats;
+    uint64_t *dst = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof(MomeStatsT) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void mome_stats_print(int node)
+{
+    MomeStatsT s;
+    char buf[2048];
+    int n;
+
+    mome_stats_read(&s);
+    n = snprintf(buf, sizeof(buf),
+                 "mome stats node %d: faults read %llu write %llu (%.1f us avg); pages fetched %llu "
+                 "(prefetched %llu) sent %llu; written ahead %llu; msgs sent %llu recv %llu; bytes sent %llu recv %llu; invalidations "
+                 "sent %llu recv %llu; twins %llu diffs %llu (%llu bytes); syncs %llu; page-outs "
+                 "%llu page-ins %llu; locks %llu (waited %llu, %.3f ms); barriers %llu (%.3f ms); "
+                 "dir migrations %llu\n",
+                 node, (unsigned long long)s.read_faults, (unsigned long long)s.write_faults,
+                 (s.read_faults + s.write_faults)
+                     ? (double)s.fault_ns / 1e3 / (double)(s.read_faults + s.write_faults)
+                     : 0.0,
+                 (unsigned long long)s.pages_fetched, (unsigned long long)s.pages_prefetched,
+                 (unsigned long long)s.pages_sent, (unsigned long long)s.pages_written_ahead,
+                 (unsigned long long)s.msgs_sent, (unsigned long long)s.msgs_received,
+                 (unsigned long long)s.bytes_sent, (unsigned long long)s.bytes_received,
+                 (unsigned long long)s.invalidations_sent,
+                 (unsigned long long)s.invalidations_received, (unsigned long long)s.twins,
+                 (unsigned long long)s.diffs, (unsigned long long)s.diff_bytes,
+                 (unsigned long long)s.syncs, (unsigned long long)s.page_outs,
+                 (unsigned long long)s.page_ins, (unsigned long long)s.lock_acquires,
+                 (unsigned long long)s.lock_waits, (double)s.lock_wait_ns / 1e6,
+                 (unsigned long long)s.barriers, (double)s.barrier_wait_ns / 1e6,
+                 (unsigned long long)s.dir_migrations);
+    if (n > 0 && write(2, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf))) < 0)
+        return;
+}

@@ -1,0 +1,48 @@
+/*
+ * directory.h - private: the page directory, spread over all nodes with no home node.
+ *
+ * For each page, one node (its manager) records which nodes hold a copy and which one owns the
+ * latest content. A page's manager starts as a hash of (segment, page) and the entry may migrate to
+ * the nodes that use the page; a node that gave an entry away forwards requests for it. Requests
+ * for one page are serialised: a transaction stays open until the requester reports DONE, which
+ * makes the protocol causal and independent of message order between nodes. Only messages go in
+ * and out (mome_send), so tests drive it without a network. Progress thread only.
+ */
+#ifndef MOME_DIRECTORY_H
+#define MOME_DIRECTORY_H
+
+#include <stdint.h>
+
+#include "net/proto.h"
+
+int mome_dir_init(int nnodes, int self, int migrate);
+void mome_dir_fini(void);
+
+/* The node that manages (seg, page) until the entry migrates. */
+int mome_dir_default_manager(uint64_t seg, uint64_t page);
+
+/* READ_REQ, WRITE_REQ, SYNC_REQ, DONE, FLUSH_ACK, NOTICE, STALE_ACK, DIR_MOVE(_ACK). */
+void mome_dir_msg(const mome_msg_t *m);
+
+/* Drop every entry of a destroyed segment. */
+void mome_dir_forget_seg(uint64_t seg);
+
+/* What this node's directory says about a page (tests, debugging). */
+typedef struct mome_dir_state {
+    int known;         /* this node has an entry */
+    int owner;         /* -1: never written */
+    int excl;          /* STRONG regime: the owner holds it writable */
+    int multi;         /* MULTI regime: RELEASE/WEAK writers */
+    int busy;          /* requester of the open transaction, or -1 */
+    int fwd;           /* node the entry moved to, or -1 */
+    int flushing;      /* flush acknowledgements still awaited */
+    int ncopies;       /* nodes holding a copy */
+    int nwriters;      /* MULTI writers */
+    int queued;        /* requests waiting */
+    uint64_t copyset0; /* nodes 0..63 of each set */
+    uint64_t weak0, strong0, writers0;
+} mome_dir_state_t;
+
+void mome_dir_peek(uint64_t seg, uint64_t page, mome_dir_state_t *out);
+
+#endif

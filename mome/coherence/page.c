@@ -1,0 +1,178 @@
+/*
+ * page.c - local page tables, transactions in flight, and waiting faults.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "base/log.h"
+#include "coherence/page.h"
+#include "core/segment.h"
+
+static mome_htab_t txns;
+static mome_htab_t pexts;
+static mome_waiter_t *free_waiters;
+
+mome_pext_t *mome_pext_find(const mome_page_t *pg, uint64_t seg_id, uint64_t page)
+{
+    return (pg->flags & MOME_PG_EXT) ? (mome_pext_t *)mome_htab_get(&pexts, seg_id, page) : NULL;
+}
+
+mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page)
+{
+    mome_pext_t *x = mome_pext_find(pg, seg_id, page);
+    if (x)
+        return x;
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->h.k1 = seg_id;
+    x->h.k2 = page;
+    mome_htab_put(&pexts, &x->h);
+    pg->flags |= MOME_PG_EXT;
+    return x;
+}
+
+void mome_pext_put(mome_page_t *pg, mome_pext_t *x)
+{
+    if (!x || x->twin || x->spec || x->relpend || x->stale_date || x->has_flush || x->push)
+        return;
+    /* A writer of a page another node owns keeps the owner's name here between releases. */
+    if (pg && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_OWNER))
+        return;
+    mome_htab_del(&pexts, &x->h);
+    free(x);
+    if (pg)
+        pg->flags &= (uint16_t)~MOME_PG_EXT;
+}
+
+mome_page_t *mome_page_table_new(uint64_t npages)
+{
+    size_t len = (size_t)npages * sizeof(mome_page_t);
+    void *p;
+    if (npages == 0 || len / sizeof(mome_page_t) != npages)
+        return NULL;
+    /* Zero pages until touched: resident size follows the pages used, not the segment size. */
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+             0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void mome_page_table_free(mome_page_t *t, uint64_t npages)
+{
+    if (t)
+        munmap(t, (size_t)npages * sizeof(mome_page_t));
+}
+
+int mome_txn_init(void)
+{
+    if (mome_htab_init(&txns, 256) < 0 || mome_htab_init(&pexts, 256) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+void mome_txn_fini(void)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&txns, h, tmp) mome_txn_free((mome_txn_t *)h);
+    mome_htab_free(&txns);
+    mome_htab_foreach(&pexts, h, tmp)
+    {
+        free(((mome_pext_t *)h)->twin);
+        free(((mome_pext_t *)h)->spec);
+        free(h);
+    }
+    mome_htab_free(&pexts);
+    while (free_waiters) {
+        mome_waiter_t *w = free_waiters;
+        free_waiters = w->next;
+        free(w);
+    }
+}
+
+mome_txn_t *mome_txn_find(uint64_t seg_id, uint64_t page)
+{
+    return (mome_txn_t *)mome_htab_get(&txns, seg_id, page);
+}
+
+mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t page, int kind)
+{
+    mome_txn_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->seg = seg;
+    t->page = page;
+    t->kind = (uint8_t)kind;
+    t->h.k1 = seg->id;
+    t->h.k2 = page;
+    mome_htab_put(&txns, &t->h);
+    return t;
+}
+
+void mome_txn_free(mome_txn_t *t)
+{
+    mome_htab_del(&txns, &t->h);
+    while (t->waiters) {
+        mome_waiter_t *w = t->waiters;
+        t->waiters = w->next;
+        mome_waiter_free(w);
+    }
+    free(t);
+}
+
+void mome_txn_forget_range(char *addr, size_t len)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&txns, h, tmp)
+    {
+        mome_txn_t *t = (mome_txn_t *)h;
+        mome_waiter_t **pp = &t->waiters;
+        while (*pp) {
+            mome_waiter_t *w = *pp;
+            if (w->addr >= addr && w->addr < addr + len) {
+                *pp = w->next;
+                mome_waiter_free(w);
+            } else {
+                pp = &w->next;
+            }
+        }
+    }
+}
+
+void mome_txn_forget_seg(uint64_t seg_id)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&txns, h, tmp) if (h->k1 == seg_id) mome_txn_free((mome_txn_t *)h);
+    mome_htab_foreach(&pexts, h, tmp)
+    {
+        if (h->k1 != seg_id)
+            continue;
+        mome_htab_del(&pexts, h);
+        free(((mome_pext_t *)h)->twin);
+        free(((mome_pext_t *)h)->spec);
+        free(h);
+    }
+}
+
+int mome_txn_count(void)
+{
+    return (int)txns.n;
+}
+
+mome_waiter_t *mome_waiter_new(void)
+{
+    mome_waiter_t *w = free_waiters;
+    if (w) {
+        free_waiters = w->next;
+        memset(w, 0, sizeof(*w));
+        return w;
+    }
+    return calloc(1, sizeof(*w));
+}
+
+void mome_waiter_free(mome_waiter_t *w)
+{
+    w->next = free_waiters;
+    free_waiters = w;
+}

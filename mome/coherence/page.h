@@ -1,0 +1,117 @@
+/*
+ * page.h - private: this node's bookkeeping of its page copies and of requests in flight.
+ *
+ * Every segment known to this node has a dense table of mome_page_t, one per Mome page, in memory
+ * mapped with MAP_NORESERVE so that only the parts covering touched pages become resident. A
+ * request in flight for a page is a transaction with the faults waiting on it. Progress thread only.
+ */
+#ifndef MOME_PAGE_H
+#define MOME_PAGE_H
+
+#include <stdint.h>
+
+#include "base/hash.h"
+
+struct mome_seg;
+struct mome_view;
+
+enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
+
+#define MOME_PG_BUSY 0x0001   /* a transaction is in flight */
+#define MOME_PG_CACHED 0x0002 /* the memfd holds content for this page (possibly stale) */
+#define MOME_PG_DIRTY 0x0004  /* written since the last release (tracked pages only) */
+#define MOME_PG_TRACK 0x0008  /* writes must be tracked: views are write-protected while clean */
+#define MOME_PG_OWNER 0x0010  /* this node holds the master copy of a multiple-writer page */
+#define MOME_PG_SHARED 0x0020 /* owner: other nodes hold copies (so releases send notices) */
+#define MOME_PG_EXT 0x0040    /* a side record exists (twin, pending notice, release in flight) */
+#define MOME_PG_LISTED 0x0080 /* in the dirty list */
+#define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
+#define MOME_PG_WROTE 0x0200  /* changed in this node's last release: write-ahead opens it early */
+
+typedef struct mome_page {
+    uint8_t access;  /* MOME_ACC_*: what the directory granted this node */
+    uint8_t model;   /* MOME_STRONG, MOME_RELEASE, MOME_WEAK (0 = STRONG) */
+    uint16_t flags;  /* MOME_PG_* */
+    uint32_t mgr;    /* manager hint + 1; 0 = the default manager */
+    uint64_t ver;    /* version of the master copy this copy reflects */
+} mome_page_t;
+
+/*
+ * Side record of a page that needs more than mome_page_t: a twin (this node writes a page whose
+ * master copy another node owns), the owner's copy of a page opened by write-ahead (so an unwritten
+ * page sends no notice), a stale notice not yet applied, releases still in flight (a
+ * FLUSH for the page waits for them).
+ */
+typedef struct mome_pext {
+    mome_hnode_t h;         /* k1 = segment id, k2 = page */
+    uint8_t *twin;          /* content when this node started writing, or NULL */
+    uint8_t *spec;          /* owner: content when a write-ahead opened the page, or NULL */
+    uint32_t owner;         /* node holding the master copy (where diffs go) */
+    uint32_t relpend;       /* notices/diffs of this page not acknowledged yet */
+    uint64_t stale_date;    /* earliest date of a modification this copy lacks (0: none) */
+    uint64_t stale_ver;     /* the master version including it */
+    uint64_t push;          /* owner: RELEASE readers (nodes < 64) to push new versions to */
+    int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
+    uint32_t flush_mgr;     /* its manager */
+    uint32_t flush_drop;    /* its drop flag */
+} mome_pext_t;
+
+/* A fault waiting for a page: the view address to map when it arrives. */
+typedef struct mome_waiter {
+    char *addr; /* Mome-page aligned address in view */
+    struct mome_view *view;
+    uint8_t write;
+    uint8_t mapped; /* the content was installed straight into this view */
+    uint64_t t0; /* when the fault was read, ns */
+    struct mome_waiter *next;
+} mome_waiter_t;
+
+enum { MOME_TXN_READ = 1, MOME_TXN_WRITE = 2 };
+
+typedef struct mome_txn {
+    mome_hnode_t h; /* k1 = segment id, k2 = page */
+    struct mome_seg *seg;
+    uint64_t page;
+    uint8_t kind;        /* MOME_TXN_* */
+    uint8_t granted;     /* grant received */
+    uint8_t have_data;   /* content in the memfd (or not needed) */
+    uint8_t expect_data; /* grant said content comes separately */
+    uint8_t rw;          /* write access granted */
+    uint8_t done_sent;   /* DONE already sent to the manager */
+    uint8_t gflags;      /* the grant's MOME_MF_* rights (OWNER, SHARED, TWIN) */
+    uint8_t have_ver;    /* ver below was received */
+    uint32_t owner;      /* node holding the master copy, per the grant */
+    uint64_t ver;        /* version of the content received */
+    void *op;            /* a release-engine operation to tell on completion */
+    uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
+    int32_t acks_needed; /* from the grant */
+    int32_t acks;        /* invalidation acks received so far */
+    uint32_t mgr;        /* node that granted */
+    mome_waiter_t *waiters;
+} mome_txn_t;
+
+/* Side records: find (NULL if the page has none), or find-or-create (NULL on no memory); free
+ * when nothing is left in it (a twinning writer's record stays: it names the owner). */
+mome_pext_t *mome_pext_find(const mome_page_t *pg, uint64_t seg_id, uint64_t page);
+mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page);
+void mome_pext_put(mome_page_t *pg, mome_pext_t *x);
+
+/* Dense page table for npages pages, or NULL. */
+mome_page_t *mome_page_table_new(uint64_t npages);
+void mome_page_table_free(mome_page_t *t, uint64_t npages);
+
+int mome_txn_init(void);
+void mome_txn_fini(void);
+mome_txn_t *mome_txn_find(uint64_t seg_id, uint64_t page);
+mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t page, int kind);
+void mome_txn_free(mome_txn_t *t);
+/* Remove the waiters whose address lies in [addr, addr+len) (their view is going away). */
+void mome_txn_forget_range(char *addr, size_t len);
+/* Remove every transaction of a segment. */
+void mome_txn_forget_seg(uint64_t seg_id);
+int mome_txn_count(void);
+
+mome_waiter_t *mome_waiter_new(void);
+void mome_waiter_free(mome_waiter_t *w);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * api.c - the public calls: argument checks, the command to the progress thread, and turning an
+ * internal -errno into -1, errno and a MomeError() message.
+ */
+#include "ac_config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "coherence/consistency.h"
+#include "core/heap.h"
+#include "base/log.h"
+#include "memory/memory.h"
+#include "mome.h"
+#include "core/node.h"
+#include "coherence/release.h"
+#include "core/segment.h"
+#include "base/stats.h"
+#include "core/sync.h"
+#include "base/topology.h"
+#include "net/transport.h"
+
+static __thread char err_buf[256];
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof(err_buf), fmt, ap);
+    va_end(ap);
+    errno = err;
+    return -1;
+}
+
+static int running(const char *call)
+{
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING)
+        return 1;
+    fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
+    return 0;
+}
+
+/* Run a command; on failure its message becomes this thread's MomeError(). */
+static int run(mome_cmd_t *c)
+{
+    int rc = mome_cmd_run(c);
+    if (rc < 0) {
+        snprintf(err_buf, sizeof(err_buf), "%s", c->err);
+        errno = -rc;
+        return -1;
+    }
+    return rc;
+}
+
+const char *MomeError(void)
+{
+    return err_buf;
+}
+
+const char *MomeVersion(void)
+{
+    return PACKAGE_VERSION;
+}
+
+int MomeInit(int *argc, char ***argv)
+{
+    char err[512] = "";
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    pthread_mutex_lock(&init_lock);
+    if (mome_g.state == MOME_STATE_RUNNING) {
+        pthread_mutex_unlock(&init_lock);
+        return fail(EALREADY, "MomeInit: this process already joined the job");
+    }
+    if (mome_g.state == MOME_STATE_DONE) {
+        pthread_mutex_unlock(&init_lock);
+        return fail(EALREADY, "MomeInit: called after MomeFinalize; a process joins one job once");
+    }
+    rc = mome_config_load(&mome_g.cfg, err, sizeof(err));
+    if (rc == 0) {
+        mome_log_level = mome_g.cfg.log_level;
+        rc = mome_node_start(err, sizeof(err));
+    }
+    if (rc == 0)
+        mome_config_warn_unknown();
+    if (rc < 0) {
+        pthread_mutex_unlock(&init_lock);
+        mome_error("api", "MomeInit: %s", err);
+        return fail(-rc, "MomeInit: %s", err);
+    }
+    __atomic_store_n(&mome_g.state, MOME_STATE_RUNNING, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&init_lock);
+    mome_info("api", "node %d of %d up (%s), page size %zu", mome_g.rank, mome_g.nnodes,
+              mome_g.backend, mome_g.page_size);
+    return 0;
+}
+
+int MomeFinalize(void)
+{
+    if (!running("MomeFinalize"))
+        return -1;
+    if (MomeBarrier() == 0)
+        return -1;
+    pthread_mutex_lock(&init_lock);
+    __atomic_store_n(&mome_g.state, MOME_STATE_DONE, __ATOMIC_RELEASE);
+    mome_node_stop();
+    pthread_mutex_unlock(&init_lock);
+    return 0;
+}
+
+int MomeNode(void)
+{
+    return running("MomeNode") ? mome_g.rank : -1;
+}
+
+void MomeAbort(int status, const char *msg)
+{
+    char text[512];
+    if (status == 0)
+        status = 1;
+    snprintf(text, sizeof(text), "%s", msg && *msg ? msg : "MomeAbort called");
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING) {
+        mome_error("api", "MomeAbort(%d): %s", status, text);
+        mome_boot_request_abort(status, text);
+    } else if (msg) {
+        fprintf(stderr, "MomeAbort(%d): %s\n", status, text);
+    }
+    /* exit, not _exit: the program's buffered output (C stdio, Fortran units) is flushed. */
+    mome_exit(status);
+}
+
+int MomeNodes(void)
+{
+    return running("MomeNodes") ? mome_g.nnodes : -1;
+}
+
+size_t MomePageSize(void)
+{
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING)
+        return mome_g.page_size;
+    return mome_config_page_size();
+}
+
+static int check_name(const char *call, const char *name)
+{
+    size_t len;
+    if (!name)
+        return fail(EINVAL, "%s: segment name is NULL", call);
+    len = strlen(name);
+    if (len == 0)
+        return fail(EINVAL, "%s: segment name is empty", call);
+    if (len > MOME_SEG_NAME_MAX)
+        return fail(ENAMETOOLONG, "%s: segment name longer than %d bytes", call,
+                    MOME_SEG_NAME_MAX);
+    return 0;
+}
+
+int MomeSegOpen(const char *name, uint64_t size, int flags)
+{
+    size_t ps;
+    if (!running("MomeSegOpen") || check_name("MomeSegOpen", name) < 0)
+        return -1;
+    if (flags & ~(MOME_CREATE | MOME_EXCL | MOME_PERSIST))
+        return fail(EINVAL, "MomeSegOpen: unknown flags %#x", flags);
+    if (flags & MOME_PERSIST)
+        return fail(ENOTSUP, "MomeSegOpen: MOME_PERSIST segments (the repository) are not "
+                             "available in this release");
+    ps = mome_g.page_size;
+    if (size > UINT64_MAX - ps || size > ((uint64_t)1 << 56))
+        return fail(EINVAL, "MomeSegOpen: size %llu too large", (unsigned long long)size);
+    mome_cmd_t c = {.fn = mome_seg_cmd_open, .a = {size, (uint64_t)flags}, .p = name};
+    return run(&c);
+}
+
+int MomeSegClose(int seg)
+{
+    if (!running("MomeSegClose"))
+        return -1;
+    mome_cmd_t c = {.fn = mome_seg_cmd_close, .a = {(uint64_t)seg}};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+int MomeSegUnlink(const char *name)
+{
+    if (!running("MomeSegUnlink") || check_name("MomeSegUnlink", name) < 0)
+        return -1;
+    mome_cmd_t c = {.fn = mome_seg_cmd_unlink, .p = name};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+void *MomeMMap(void *addr, size_t len, int prot, int flags, int seg, uint64_t offset)
+{
+    if (!running("MomeMMap"))
+        return MOME_MAP_FAILED;
+    mome_cmd_t c = {.fn = mome_seg_cmd_mmap,
+                    .p = addr,
+                    .a = {len, (uint64_t)prot, (uint64_t)flags, (uint64_t)seg, offset}};
+    if (run(&c) < 0)
+        return MOME_MAP_FAILED;
+    return (void *)(uintptr_t)c.result;
+}
+
+int MomeMUnmap(void *addr, size_t len)
+{
+    if (!running("MomeMUnmap"))
+        return -1;
+    mome_cmd_t c = {.fn = mome_seg_cmd_munmap, .p = addr, .a = {len}};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+int MomeConsistency(void *addr, size_t len, int model)
+{
+    if (!running("MomeConsistency"))
+        return -1;
+    mome_cmd_t c = {.fn = mome_rel_cmd_model, .p = addr, .a = {len, (uint64_t)model}};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+MomeDate MomeClock(void)
+{
+    return mome_clock_now();
+}
+
+MomeDate MomeRelease(void)
+{
+    if (!running("MomeRelease"))
+        return 0;
+    mome_cmd_t c = {.fn = mome_rel_cmd_release};
+    if (run(&c) < 0)
+        return 0;
+    return c.result;
+}
+
+int MomeSyncMem(void *addr, size_t len, MomeDate date)
+{
+    if (!running("MomeSyncMem"))
+        return -1;
+    mome_cmd_t c = {.fn = mome_rel_cmd_sync, .p = addr, .a = {len, date}};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+MomeDate MomeBarrier(void)
+{
+    if (!running("MomeBarrier"))
+        return 0;
+    mome_cmd_t c = {.fn = mome_sync_cmd_barrier};
+    if (run(&c) < 0)
+        return 0;
+    return c.result;
+}
+
+MomeDate MomeLastBarrierDate(void)
+{
+    return mome_sync_last_barrier();
+}
+
+int MomeLock(int id)
+{
+    if (!running("MomeLock"))
+        return -1;
+    mome_cmd_t c = {.fn = mome_sync_cmd_lock, .a = {(uint64_t)(uint32_t)id}};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+int MomeUnlock(int id)
+{
+    if (!running("MomeUnlock"))
+        return -1;
+    mome_cmd_t c = {.fn = mome_sync_cmd_unlock, .a = {(uint64_t)(uint32_t)id}};
+    return run(&c) < 0 ? -1 : 0;
+}
+
+void *MomeMalloc(size_t size)
+{
+    int err = 0;
+    void *p;
+    if (!running("MomeMalloc"))
+        return NULL;
+    p = mome_heap_alloc(size, &err);
+    if (!p)
+        fail(-err, "MomeMalloc: cannot allocate %zu bytes: this node's share of the heap "
+                   "(MOME_HEAP_SIZE / nodes) is exhausted", size);
+    return p;
+}
+
+static void heap_free_fn(mome_cmd_t *c)
+{
+    mome_msg_t m = {.type = MOME_MSG_HEAP_FREE, .arg = c->a[1]};
+    mome_send((int)c->a[0], &m);
+    mome_cmd_complete(c, 0);
+}
+
+void MomeFree(void *p)
+{
+    int owner;
+    if (!p || !running("MomeFree"))
+        return;
+    owner = mome_heap_owner(p);
+    if (owner < 0) {
+        fail(EINVAL, "MomeFree: %p was not allocated by MomeMalloc", p);
+        mome_warn("heap", "%s", err_buf);
+        return;
+    }
+    if (owner == mome_g.rank) {
+        /* heap.c reports the bad pointer in the log; the caller gets errno and MomeError(). */
+        if (mome_heap_free_local(p) < 0)
+            fail(EINVAL, "MomeFree: %p is not a live MomeMalloc block (double free?)", p);
+        return;
+    }
+    mome_cmd_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        mome_warn("heap", "MomeFree: out of memory; block %p leaked", p);
+        return;
+    }
+    c->fn = heap_free_fn;
+    c->a[0] = (uint64_t)owner;
+    c->a[1] = mome_heap_offset(p);
+    mome_cmd_post(c);
+}
+
+int MomeCheckpoint(int seg)
+{
+    if (!running("MomeCheckpoint"))
+        return -1;
+    (void)seg;
+    return fail(ENOTSUP, "MomeCheckpoint: the repository (MOME_PERSIST segments) is not "
+                         "available in this release");
+}
+
+int MomeStats(MomeStatsT *s)
+{
+    if (!s)
+        return fail(EINVAL, "MomeStats: NULL argument");
+    if (!running("MomeStats"))
+        return -1;
+    mome_stats_read(s);
+    return 0;
+}
+
+static void fdputs(int fd, const char *s)
+{
+    if (write(fd, s, strlen(s)) < 0)
+        return;
+}
+
+int MomeInfoPrint(int fd, int what)
+{
+    mome_config_t cfg;
+    char err[256];
+
+    if (what & ~MOME_INFO_ALL)
+        return fail(EINVAL, "MomeInfoPrint: unknown sections %#x", what);
+    if (what & MOME_INFO_VERSION) {
+        fdputs(fd, "Mome " PACKAGE_VERSION " (user-level distributed shared memory)\n");
+    }
+    if (what & MOME_INFO_TRANSPORTS) {
+        if (mome_tp_describe(fd) < 0)
+            fdputs(fd, "UCX: cannot list transports\n");
+    }
+    if (what & MOME_INFO_TOPOLOGY) {
+        if (mome_topo_describe(fd) < 0)
+            fdputs(fd, "hwloc: cannot load the topology\n");
+    }
+    if (what & MOME_INFO_CONFIG) {
+        if (mome_config_load(&cfg, err, sizeof(err)) < 0) {
+            fdputs(fd, err);
+            fdputs(fd, "\n");
+        }
+        mome_config_print(fd, &cfg);
+    }
+    return 0;
+}

@@ -1,0 +1,368 @@
+/*
+ * memory.c - Mome memory: the memfd, segment regions, userfaultfd-registered view aliases and the
+ * page operations the protocol uses (install, map, protect, drop).
+ *
+ * Linux-specific: needs userfaultfd with shmem missing/minor/write-protect support (Linux >= 5.19;
+ * >= 6.4 for atomic read-only mapping of cached pages, UFFDIO_CONTINUE_MODE_WP).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "memory/memory.h"
+
+/* Newer than the installed headers may know. */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+
+#define REGISTER_MODES                                                                             \
+    (UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP)
+
+static int mem_fd = -1;   /* the memfd: Mome memory */
+static int uffd = -1;     /* userfaultfd for every view */
+static size_t mem_pgsz;   /* Mome page size */
+static uint64_t mem_next; /* next free file offset */
+static uint64_t mem_size; /* current memfd size */
+static int cont_wp;       /* UFFDIO_CONTINUE_MODE_WP works */
+static int kernel_faults; /* uffd handles kernel-mode faults */
+
+static int open_uffd(int flags)
+{
+    int fd = (int)syscall(SYS_userfaultfd, flags);
+    if (fd >= 0 || errno != EPERM)
+        return fd;
+    /* Unprivileged users may be allowed through /dev/userfaultfd (Linux >= 6.1). */
+    int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    if (dev < 0) {
+        errno = EPERM;
+        return -1;
+    }
+    fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+    close(dev);
+    return fd;
+}
+
+static int setup_uffd(char *err, size_t errlen)
+{
+    const uint64_t need =
+        UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+    struct uffdio_api api;
+
+    kernel_faults = 1;
+    uffd = open_uffd(O_CLOEXEC | O_NONBLOCK);
+    if (uffd < 0 && errno == EPERM) {
+        uffd = open_uffd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        kernel_faults = 0;
+    }
+    if (uffd < 0 && errno == ENOSYS) {
+        snprintf(err, errlen, "this kernel has no userfaultfd (CONFIG_USERFAULTFD), or a tool "
+                              "such as valgrind hides it; Mome needs it");
+        return -ENOSYS;
+    }
+    if (uffd < 0) {
+        snprintf(err, errlen,
+                 "userfaultfd is not permitted (%s): run as root, or allow it with "
+                 "'sysctl vm.unprivileged_userfaultfd=1' or read-write access to /dev/userfaultfd",
+                 strerror(errno));
+        return -EPERM;
+    }
+    if (!kernel_faults)
+        mome_warn("memory", "userfaultfd limited to user-mode faults: read(2) into Mome memory not "
+                            "yet present will fail with EFAULT; see 'vm.unprivileged_userfaultfd'");
+
+    api = (struct uffdio_api){.api = UFFD_API, .features = need | UFFD_FEATURE_WP_UNPOPULATED};
+    if (ioctl(uffd, UFFDIO_API, &api) < 0) {
+        /* A kernel that predates WP_UNPOPULATED refuses the whole request: ask for less. */
+        close(uffd);
+        uffd = open_uffd(O_CLOEXEC | O_NONBLOCK | (kernel_faults ? 0 : UFFD_USER_MODE_ONLY));
+        api = (struct uffdio_api){.api = UFFD_API, .features = need};
+        if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0) {
+            snprintf(err, errlen, "this kernel's userfaultfd lacks shmem missing/minor/wp "
+                                  "support (Linux >= 5.19 is needed): %s", strerror(errno));
+            return -ENOTSUP;
+        }
+    }
+    if ((api.features & need) != need) {
+        snprintf(err, errlen, "this kernel's userfaultfd lacks shmem missing/minor/wp support "
+                              "(Linux >= 5.19 is needed)");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* Does UFFDIO_CONTINUE take MODE_WP (map a cached page read-only atomically)? Try it. */
+static void probe_continue_wp(void)
+{
+    uint64_t off;
+    int e;
+
+    if (mome_mem_region_alloc(mem_pgsz, &off) < 0)
+        return;
+    void *p = mome_mem_view_map(NULL, mem_pgsz, 1, 0, off, &e);
+    char *page = calloc(1, mem_pgsz); /* every OS page of the Mome page must be in the cache */
+    if (!p || !page) {
+        free(page);
+        return;
+    }
+    if (pwrite(mem_fd, page, mem_pgsz, (off_t)off) == (ssize_t)mem_pgsz) {
+        struct uffdio_continue c = {.range = {(uintptr_t)p, mem_pgsz},
+                                    .mode = UFFDIO_CONTINUE_MODE_WP};
+        cont_wp = ioctl(uffd, UFFDIO_CONTINUE, &c) == 0;
+    }
+    free(page);
+    mome_mem_view_unmap(p, mem_pgsz);
+    mome_mem_region_release(off, mem_pgsz);
+    if (!cont_wp)
+        mome_warn("memory", "kernel lacks UFFDIO_CONTINUE_MODE_WP (Linux < 6.4): a second view "
+                            "of a read-only page is mapped then protected in two steps");
+}
+
+int mome_mem_init(size_t page_size, char *err, size_t errlen)
+{
+    int rc;
+
+    mem_pgsz = page_size;
+    mem_next = 0;
+    mem_size = 0;
+    mem_fd = (int)syscall(SYS_memfd_create, "mome-memory", MFD_CLOEXEC);
+    if (mem_fd < 0) {
+        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+        return -errno;
+    }
+    rc = setup_uffd(err, errlen);
+    if (rc < 0)
+        goto err_close_memfd;
+    probe_continue_wp();
+    return 0;
+
+err_close_memfd:
+    close(mem_fd);
+    mem_fd = -1;
+    if (uffd >= 0)
+        close(uffd);
+    uffd = -1;
+    return rc;
+}
+
+void mome_mem_fini(void)
+{
+    if (uffd >= 0)
+        close(uffd);
+    if (mem_fd >= 0)
+        close(mem_fd);
+    uffd = mem_fd = -1;
+}
+
+int mome_mem_uffd(void)
+{
+    return uffd;
+}
+
+int mome_mem_kernel_faults(void)
+{
+    return kernel_faults;
+}
+
+int mome_mem_region_alloc(uint64_t size, uint64_t *base)
+{
+    uint64_t sz = (size + mem_pgsz - 1) & ~(uint64_t)(mem_pgsz - 1);
+    /* A guard page between regions keeps a stray view from aliasing its neighbour. */
+    uint64_t end = mem_next + sz + mem_pgsz;
+
+    if (sz == 0 || end < mem_next || end > ((uint64_t)1 << 62))
+        return -ENOMEM;
+    if (end > mem_size) {
+        if (ftruncate(mem_fd, (off_t)end) < 0)
+            return -errno;
+        mem_size = end;
+    }
+    *base = mem_next;
+    mem_next = end;
+    return 0;
+}
+
+void mome_mem_region_release(uint64_t base, uint64_t size)
+{
+    if (mome_mem_drop(base, size) < 0)
+        mome_warn("memory", "cannot release region at %#llx: %m", (unsigned long long)base);
+}
+
+void *mome_mem_view_map(void *addr, size_t len, int writable, int fixed, uint64_t file_off,
+                        int *err)
+{
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    char *p;
+
+    if (!fixed) {
+        /* Over-reserve so the view can start on a Mome page boundary. */
+        size_t span = len + mem_pgsz;
+        char *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r == MAP_FAILED) {
+            *err = -errno;
+            return NULL;
+        }
+        p = (char *)(((uintptr_t)r + mem_pgsz - 1) & ~(uintptr_t)(mem_pgsz - 1));
+        if (p > r)
+            munmap(r, (size_t)(p - r));
+        if (r + span > p + len)
+            munmap(p + len, (size_t)(r + span - (p + len)));
+        addr = p;
+    }
+    /*
+     * Map inaccessible first and open it up after registration, so no other thread can touch the
+     * range between mmap and UFFDIO_REGISTER and see the page cache without a fault.
+     */
+    p = mmap(addr, len, PROT_NONE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, mem_fd,
+             (off_t)file_off);
+    if (p == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    struct uffdio_register reg = {.range = {(uintptr_t)p, len}, .mode = REGISTER_MODES};
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+        *err = -errno;
+        mome_error("memory", "UFFDIO_REGISTER of %zu bytes at %p failed: %m", len, (void *)p);
+        munmap(p, len);
+        return NULL;
+    }
+    if (mprotect(p, len, prot) < 0) {
+        *err = -errno;
+        munmap(p, len);
+        return NULL;
+    }
+    return p;
+}
+
+int mome_mem_view_unmap(void *addr, size_t len)
+{
+    /* munmap drops the userfaultfd registration with the VMA. */
+    return munmap(addr, len) < 0 ? -errno : 0;
+}
+
+char *mome_mem_runtime_map(uint64_t base, uint64_t size)
+{
+    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, mem_fd,
+                   (off_t)base);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void mome_mem_runtime_unmap(char *p, uint64_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+int mome_mem_read(uint64_t off, void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(mem_fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+int mome_mem_write(uint64_t off, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = pwrite(mem_fd, (const char *)buf + done, len - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+int mome_mem_drop(uint64_t off, size_t len)
+{
+    if (fallocate(mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0)
+        return -errno;
+    return 0;
+}
+
+int mome_mem_install(void *addr, size_t len, const void *src, int ro)
+{
+    for (;;) {
+        struct uffdio_copy c = {.dst = (uintptr_t)addr, .src = (uintptr_t)src, .len = len,
+                                .mode = ro ? UFFDIO_COPY_MODE_WP : 0};
+        if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
+            return 0;
+        if (errno == EAGAIN)
+            continue; /* the address space changed under us: retry */
+        return -errno;
+    }
+}
+
+int mome_mem_map(void *addr, size_t len, int ro)
+{
+    struct uffdio_continue c = {.range = {(uintptr_t)addr, len}};
+
+    if (ro && !cont_wp)
+        c.mode = UFFDIO_CONTINUE_MODE_DONTWAKE;
+    else if (ro)
+        c.mode = UFFDIO_CONTINUE_MODE_WP;
+    for (;;) {
+        if (ioctl(uffd, UFFDIO_CONTINUE, &c) == 0)
+            break;
+        if (errno == EAGAIN)
+            continue;
+        return -errno;
+    }
+    if (ro && !cont_wp) {
+        /* Old kernels: protect then wake; another thread may write in between (documented). */
+        int rc = mome_mem_protect(addr, len, 1);
+        mome_mem_wake(addr, len);
+        return rc;
+    }
+    return 0;
+}
+
+int mome_mem_protect(void *addr, size_t len, int ro)
+{
+    struct uffdio_writeprotect w = {.range = {(uintptr_t)addr, len},
+                                    .mode = ro ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+    for (;;) {
+        if (ioctl(uffd, UFFDIO_WRITEPROTECT, &w) == 0)
+            return 0;
+        if (errno == EAGAIN)
+            continue;
+        return -errno;
+    }
+}
+
+int mome_mem_wake(void *addr, size_t len)
+{
+    struct uffdio_range r = {(uintptr_t)addr, len};
+    return ioctl(uffd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
+}
+
+int mome_mem_zap(void *addr, size_t len)
+{
+    return madvise(addr, len, MADV_DONTNEED) < 0 ? -errno : 0;
+}
