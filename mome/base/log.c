@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -140,6 +141,31 @@ void mome_log_vemit(int level, const char *module, const char *fmt, va_list ap)
 void mome_log_emit(int level, const char *module, const char *fmt, ...)
 {
     va_list ap;
+    va_start(ap, fmt);
+    mome_log_vemit(level, module, fmt, ap);
+    va_end(ap);
+}
+
+void mome_log_rl(mome_ratelimit_t *rl, int level, const char *module, const char *fmt, ...)
+{
+    struct timespec ts;
+    va_list ap;
+
+    if (level > mome_log_level)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec;
+    if (now != __atomic_load_n(&rl->window, __ATOMIC_RELAXED)) {
+        unsigned dropped = __atomic_exchange_n(&rl->suppressed, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&rl->window, now, __ATOMIC_RELAXED);
+        __atomic_store_n(&rl->n, 0, __ATOMIC_RELAXED);
+        if (dropped)
+            mome_log_emit(level, module, "(%u similar messages suppressed)", dropped);
+    }
+    if (__atomic_add_fetch(&rl->n, 1, __ATOMIC_RELAXED) > MOME_LOG_BURST) {
+        __atomic_add_fetch(&rl->suppressed, 1, __ATOMIC_RELAXED);
+        return;
+    }
     va_start(ap, fmt);
     mome_log_vemit(level, module, fmt, ap);
     va_end(ap);

@@ -9,6 +9,7 @@
 #define MOME_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 typedef enum {
     MOME_LOG_ERROR = 0,
@@ -42,6 +43,18 @@ void mome_log_vemit(int level, const char *module, const char *fmt, va_list ap);
 #define mome_info(_mod, ...) mome_log(MOME_LOG_INFO, _mod, __VA_ARGS__)
 #define mome_debug(_mod, ...) mome_log(MOME_LOG_DEBUG, _mod, __VA_ARGS__)
 #define mome_trace(_mod, ...) mome_log(MOME_LOG_TRACE, _mod, __VA_ARGS__)
+
+/*
+ * Rate limiting for messages that a peer or a loop could repeat: at most MOME_LOG_BURST lines per
+ * second per call site, then one line saying how many were suppressed.
+ */
+#define MOME_LOG_BURST 5
+typedef struct mome_ratelimit {
+    uint64_t window; /* second of the current window */
+    unsigned n, suppressed;
+} mome_ratelimit_t;
+void mome_log_rl(mome_ratelimit_t *rl, int level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Print a fatal message naming the cause and terminate this node (used when the job is lost). */
 void mome_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

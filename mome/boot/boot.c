@@ -1,180 +1,47 @@
 /*
- * boot.c - the node side of the bootstrap: the mome-run socket protocol, or a single-node job.
+ * boot.c - choosing the launcher backend, and the calls that go to it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "boot/boot.h"
-#include "boot/boot_wire.h"
-#include "base/log.h"
 
-static int boot_fd = -1;
-static int boot_size = 1;
-static uint32_t gather_seq;
-
-static int env_int(const char *name, int *out)
-{
-    const char *v = getenv(name);
-    char *end;
-    long x;
-    if (!v)
-        return -ENOENT;
-    errno = 0;
-    x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < 0 || x > (1 << 24))
-        return -EINVAL;
-    *out = (int)x;
-    return 0;
-}
+static const mome_boot_ops_t *const backends[] = {&mome_boot_run, &mome_boot_single};
+static const mome_boot_ops_t *cur = &mome_boot_single;
 
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
 {
-    int fd;
+    const mome_boot_ops_t *order[sizeof(backends) / sizeof(backends[0])];
+    size_t n = sizeof(backends) / sizeof(backends[0]);
 
-    if (env_int("MOME_BOOT_FD", &fd) == -ENOENT) {
-        info->rank = 0;
-        info->size = 1;
-        info->local_rank = 0;
-        info->local_size = 1;
-        info->backend = "single";
-        boot_fd = -1;
-        boot_size = 1;
-        return 0;
+    /* By decreasing priority (insertion sort of a handful). */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && order[j - 1]->priority < backends[i]->priority) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = backends[i];
     }
-    if (env_int("MOME_BOOT_FD", &fd) < 0 || env_int("MOME_BOOT_RANK", &info->rank) < 0 ||
-        env_int("MOME_BOOT_SIZE", &info->size) < 0 || info->size < 1 ||
-        info->rank >= info->size) {
-        snprintf(err, errlen, "broken launcher environment (MOME_BOOT_FD/RANK/SIZE); start the "
-                              "program with mome-run or alone");
-        return -EINVAL;
-    }
-    if (env_int("MOME_BOOT_LOCAL_RANK", &info->local_rank) < 0)
-        info->local_rank = info->rank;
-    if (env_int("MOME_BOOT_LOCAL_SIZE", &info->local_size) < 0)
-        info->local_size = info->size;
-    if (fcntl(fd, F_GETFD) < 0) {
-        snprintf(err, errlen, "launcher socket MOME_BOOT_FD=%d is not open (was the program "
-                              "started by mome-run?)", fd);
-        return -EINVAL;
-    }
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-    boot_fd = fd;
-    boot_size = info->size;
-    info->backend = "mome-run";
-
-    /* The variables are ours; children of this node must not think they are nodes. */
-    unsetenv("MOME_BOOT_FD");
-
-    uint32_t pid = (uint32_t)getpid();
-    mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_JOIN, sizeof(pid), (uint32_t)info->rank};
-    char buf[sizeof(f) + sizeof(pid)];
-    memcpy(buf, &f, sizeof(f));
-    memcpy(buf + sizeof(f), &pid, sizeof(pid));
-    if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL) != (ssize_t)sizeof(buf)) {
-        snprintf(err, errlen, "cannot reach the launcher: %s", strerror(errno));
-        return -EIO;
-    }
-    return 0;
-}
-
-static int write_all(const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t w = send(boot_fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
+    for (size_t i = 0; i < n; i++) {
+        int rc = order[i]->init(info, err, errlen);
+        if (rc == -ENOENT)
             continue;
-        if (w <= 0)
-            return -EIO;
-        p += w;
-        len -= (size_t)w;
+        if (rc == 0) {
+            cur = order[i];
+            info->backend = cur->name;
+        }
+        return rc;
     }
-    return 0;
-}
-
-static int read_all(void *buf, size_t len)
-{
-    char *p = buf;
-    while (len) {
-        ssize_t r = read(boot_fd, p, len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -EIO;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-/* Read one frame; payload is malloc'd (NUL-terminated for text). */
-static int read_frame(mome_boot_frame_t *f, char **payload)
-{
-    *payload = NULL;
-    if (read_all(f, sizeof(*f)) < 0)
-        return -EIO;
-    if (f->magic != MOME_BOOT_MAGIC || f->len > MOME_BOOT_MAX_PAYLOAD)
-        return -EBADMSG;
-    *payload = malloc(f->len + 1);
-    if (!*payload)
-        return -ENOMEM;
-    if (read_all(*payload, f->len) < 0) {
-        free(*payload);
-        *payload = NULL;
-        return -EIO;
-    }
-    (*payload)[f->len] = 0;
-    return 0;
-}
-
-/* A frame other than the one awaited: the job is going down. */
-static void fatal_frame(const mome_boot_frame_t *f, const char *text)
-{
-    if (f->type == MOME_BOOT_NODE_LOST)
-        mome_die(1, "stopping this node: lost %s", text);
-    if (f->type == MOME_BOOT_ABORT_JOB)
-        mome_die((int)(f->arg ? f->arg : 1), "job aborted: %s", text);
-    mome_die(1, "unexpected launcher message %u; stopping", f->type);
+    snprintf(err, errlen, "no launcher backend can start this node");
+    return -ENOENT;
 }
 
 int mome_boot_allgather(const void *blob, uint32_t len, void **out)
 {
-    mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_GATHER, len, gather_seq};
-
-    if (boot_fd < 0) {
-        /* Single node: the result is our own blob. */
-        char *r = malloc(sizeof(uint32_t) + len);
-        if (!r)
-            return -ENOMEM;
-        memcpy(r, &len, sizeof(len));
-        memcpy(r + sizeof(len), blob, len);
-        *out = r;
-        return 0;
-    }
-    if (write_all(&f, sizeof(f)) < 0 || write_all(blob, len) < 0)
-        mome_die(1, "lost contact with the launcher (mome-run); stopping");
-    for (;;) {
-        char *payload;
-        int rc = read_frame(&f, &payload);
-        if (rc < 0)
-            mome_die(1, "lost contact with the launcher (mome-run); stopping");
-        if (f.type == MOME_BOOT_GATHER_RESULT && f.arg == gather_seq) {
-            if (f.len < sizeof(uint32_t) * (size_t)boot_size) {
-                free(payload);
-                return -EBADMSG;
-            }
-            gather_seq++;
-            *out = payload;
-            return 0;
-        }
-        fatal_frame(&f, payload ? payload : "");
-    }
+    return cur->allgather(blob, len, out);
 }
 
 const void *mome_boot_blob(const void *result, int size, int i, uint32_t *len)
@@ -189,55 +56,25 @@ const void *mome_boot_blob(const void *result, int size, int i, uint32_t *len)
 
 int mome_boot_fd(void)
 {
-    return boot_fd;
+    return cur->watch();
 }
 
 void mome_boot_event(void)
 {
-    mome_boot_frame_t f;
-    char *payload;
-
-    if (read_frame(&f, &payload) < 0)
-        mome_die(1, "lost contact with the launcher (mome-run); stopping");
-    fatal_frame(&f, payload ? payload : "");
+    cur->event();
 }
 
 void mome_boot_explain_failure(int timeout_ms)
 {
-    struct pollfd p = {.fd = boot_fd, .events = POLLIN};
-    int rc;
-
-    if (boot_fd < 0)
-        return;
-    do
-        rc = poll(&p, 1, timeout_ms);
-    while (rc < 0 && errno == EINTR);
-    if (rc == 1)
-        mome_boot_event();
+    cur->explain(timeout_ms);
 }
 
 void mome_boot_finalize(void)
 {
-    mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_FINALIZE, 0, 0};
-    if (boot_fd < 0)
-        return;
-    (void)write_all(&f, sizeof(f));
-    close(boot_fd);
-    boot_fd = -1;
+    cur->finalize();
 }
 
 void mome_boot_request_abort(int status, const char *msg)
 {
-    if (boot_fd >= 0) {
-        uint32_t len = (uint32_t)strlen(msg);
-        mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_ABORT, len, (uint32_t)status};
-        (void)write_all(&f, sizeof(f));
-        (void)write_all(msg, len);
-    }
-}
-
-void mome_boot_abort(int status, const char *msg)
-{
-    mome_boot_request_abort(status, msg);
-    mome_die(status, "%s", msg);
+    cur->abort(status, msg);
 }

@@ -1,42 +1,47 @@
 /*
- * directory.c - manager side of the coherence protocol: per-page contracts (STRONG, RELEASE,
- * WEAK), single writer / multiple readers, multiple writers merged at a master copy, notices,
- * forwarding and migration of entries.
+ * directory.c - manager side of the coherence protocol: per-page contracts, single writer /
+ * multiple readers, multiple writers merged at a master copy, notices, forwarding and migration of
+ * entries.
  *
  * A page is in one of two regimes. STRONG: at most one writer (the exclusive owner); copies held
- * under STRONG or RELEASE are current and are invalidated before anyone writes; copies held under
- * WEAK are never touched. MULTI: nodes writing under RELEASE or WEAK, none under STRONG; the owner
- * holds the master copy, other writers twin their copy and send diffs to it at release, and the
- * owner's notice of each released change reaches every RELEASE holder (not WEAK ones) before the
- * release completes. A STRONG request on a MULTI page first flushes every writer (FLUSH: release
- * now, stop writing) and drops the RELEASE copies, then runs in the STRONG regime.
+ * under models that are invalidated (model.h) are current and are taken back before anyone
+ * writes; the others are never touched. MULTI: nodes writing under models without a single
+ * writer, none under one that has it; the owner holds the master copy, other writers twin their
+ * copy and send diffs to it at release, and the owner's notice of each released change reaches
+ * every holder whose model is notified before the release completes. A single-writer request on a
+ * MULTI page first flushes every writer (FLUSH: release now, stop writing) and drops the notified
+ * copies, then runs in the STRONG regime.
  *
  * Transitions (R requester, O owner):
  *   READ   untouched                -> GRANT(write, zero, owner) to R
- *   READ   STRONG, O writable       -> FWD_READ to O (O keeps a read copy); WEAK: FWD_SNAP, O keeps
- *                                      writing
+ *   READ   STRONG, O writable       -> FWD_READ to O (O keeps a read copy); a reader whose model
+ *                                      does not stop the writer: FWD_SNAP, O keeps writing
  *   READ   STRONG, shared           -> FWD_READ to a current holder
- *   READ   MULTI (RELEASE/WEAK)     -> FWD_SNAP to O
- *   WRITE  STRONG, as STRONG        -> INV to STRONG/RELEASE holders; content from O (FWD_WRITE)
- *   WRITE  STRONG, as RELEASE/WEAK  -> INV to STRONG holders; R becomes owner of a MULTI page
- *   WRITE  MULTI, as RELEASE/WEAK   -> R writes too: a twin on its copy, or FWD_SNAP(twin) from O
- *   any STRONG request on MULTI     -> FLUSH writers and RELEASE holders, then as in STRONG
+ *   READ   MULTI                    -> FWD_SNAP to O
+ *   WRITE  STRONG, single writer    -> INV to invalidated holders; content from O (FWD_WRITE)
+ *   WRITE  STRONG, multiple writers -> INV to single-writer holders; R owns a MULTI page
+ *   WRITE  MULTI, multiple writers  -> R writes too: a twin on its copy, or FWD_SNAP(twin) from O
+ *   single-writer request on MULTI  -> FLUSH writers and notified holders, then as in STRONG
  *   DONE                            -> close the transaction, start the next queued request
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "coherence/directory.h"
 #include "base/hash.h"
 #include "base/log.h"
-#include "mome.h"
-#include "core/node.h"
 #include "base/stats.h"
+#include "coherence/directory.h"
+#include "coherence/model.h"
+#include "coherence/proto.h"
+#include "coherence/seg.h"
+#include "mome.h"
 
 #define MIGRATE_AFTER 2 /* consecutive transactions with this manager as a third party */
 
-enum { CS = 0, STRONG_SET, WEAK_SET, WRITERS, NSETS };
+/* Node sets of an entry: holders, holders whose model has a single writer, holders whose model
+ * keeps their copy (never invalidated, never notified), and writers of a MULTI page. */
+enum { CS = 0, SINGLE_SET, KEPT_SET, WRITERS, NSETS };
 
 typedef struct dreq {
     struct dreq *next;
@@ -44,18 +49,18 @@ typedef struct dreq {
 } dreq_t;
 
 typedef struct dentry {
-    mome_hnode_t h;  /* k1 = segment, k2 = page */
-    int32_t owner;   /* master content; -1 = never written (zeros) */
-    int32_t fwd;     /* >= 0: the entry moved there */
-    int32_t busy;    /* requester of the open transaction, or -1 */
+    mome_hnode_t h;   /* k1 = segment, k2 = page */
+    int32_t owner;    /* master content; -1 = never written (zeros) */
+    int32_t fwd;      /* >= 0: the entry moved there */
+    int32_t busy;     /* requester of the open transaction, or -1 */
     int32_t flushing; /* acks the flush phase still waits for */
-    uint8_t excl;    /* STRONG regime: the owner holds it writable */
-    uint8_t multi;   /* MULTI regime */
-    uint8_t moving;  /* DIR_MOVE sent, waiting for its ack */
-    uint8_t third;   /* consecutive third-party transactions */
+    uint8_t excl;     /* STRONG regime: the owner holds it writable */
+    uint8_t multi;    /* MULTI regime */
+    uint8_t moving;   /* DIR_MOVE sent, waiting for its ack */
+    uint8_t third;    /* consecutive third-party transactions */
     mome_msg_t saved; /* the request a flush phase serves */
     dreq_t *q, *qtail;
-    uint64_t sets[];  /* NSETS bitmaps of dir_words words */
+    uint64_t sets[]; /* NSETS bitmaps of dir_words words */
 } dentry_t;
 
 /* A batch of notices waiting for its holders' acknowledgements. */
@@ -70,7 +75,7 @@ static mome_htab_t dir, notices;
 static mome_batch_t *stale_out; /* STALE being built, per holder */
 static int dir_nnodes, dir_self, dir_migrate;
 static size_t dir_words;
-static uint32_t next_token = 1;
+static uint64_t next_token = 1;
 
 static uint64_t *set(dentry_t *e, int k)
 {
@@ -101,15 +106,15 @@ static int count(dentry_t *e, int k)
 }
 
 /* Record n as a holder under model m (and forget any older contract it had here). */
-static void add_holder(dentry_t *e, int n, int m)
+static void add_holder(dentry_t *e, int n, const mome_model_t *m)
 {
     add(e, CS, n);
-    del(e, STRONG_SET, n);
-    del(e, WEAK_SET, n);
-    if (m == MOME_WEAK)
-        add(e, WEAK_SET, n);
-    else if (m != MOME_RELEASE)
-        add(e, STRONG_SET, n);
+    del(e, SINGLE_SET, n);
+    del(e, KEPT_SET, n);
+    if (!m->invalidated)
+        add(e, KEPT_SET, n);
+    else if (m->single_writer)
+        add(e, SINGLE_SET, n);
 }
 
 static void drop_holder(dentry_t *e, int n)
@@ -118,49 +123,14 @@ static void drop_holder(dentry_t *e, int n)
         del(e, k, n);
 }
 
-int mome_dir_init(int nnodes, int self, int migrate)
+static const mome_req_t *req_of(const mome_msg_t *m)
 {
-    dir_nnodes = nnodes;
-    dir_self = self;
-    dir_migrate = migrate && nnodes > 2;
-    dir_words = ((size_t)nnodes + 63) / 64;
-    stale_out = calloc((size_t)nnodes, sizeof(*stale_out));
-    if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0)
-        return -ENOMEM;
-    return 0;
+    return mome_msg_body(m);
 }
 
-static void free_entry(dentry_t *e)
+static const mome_model_t *model_of(const mome_msg_t *m)
 {
-    while (e->q) {
-        dreq_t *r = e->q;
-        e->q = r->next;
-        free(r);
-    }
-    free(e);
-}
-
-void mome_dir_fini(void)
-{
-    mome_hnode_t *h, *tmp;
-    mome_htab_foreach(&dir, h, tmp) free_entry((dentry_t *)h);
-    mome_htab_foreach(&notices, h, tmp)
-    {
-        mome_batch_free(&((notice_t *)h)->ack);
-        free(h);
-    }
-    for (int i = 0; stale_out && i < dir_nnodes; i++)
-        mome_batch_free(&stale_out[i]);
-    free(stale_out);
-    stale_out = NULL;
-    mome_htab_free(&dir);
-    mome_htab_free(&notices);
-}
-
-int mome_dir_default_manager(uint64_t seg, uint64_t page)
-{
-    uint64_t s = (seg * 0x9e3779b97f4a7c15ull) >> 32;
-    return (int)((s + page) % (uint64_t)dir_nnodes);
+    return mome_model_of_id((uint8_t)req_of(m)->model); /* validated: MOME_FK_MODEL */
 }
 
 static dentry_t *entry_new(uint64_t seg, uint64_t page)
@@ -177,42 +147,56 @@ static dentry_t *entry_new(uint64_t seg, uint64_t page)
     return e;
 }
 
-static void send_to(int to, int type, int flags, const mome_msg_t *req, uint32_t cnt,
-                    uint64_t arg2)
+static void free_entry(dentry_t *e)
 {
-    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .seg = req->seg,
-                    .page = req->page, .node = req->node, .count = cnt,
-                    .arg = (uint64_t)dir_self, .arg2 = arg2};
-    mome_send(to, &m);
-}
-
-/* A GRANT names the master copy's holder in `node` (where a twinning writer sends diffs). */
-static void grant(const mome_msg_t *req, int flags, uint32_t acks, int owner)
-{
-    mome_msg_t m = {.type = MOME_MSG_GRANT, .flags = (uint8_t)flags, .seg = req->seg,
-                    .page = req->page, .node = (uint32_t)(owner >= 0 ? owner : (int)req->node),
-                    .count = acks, .arg = (uint64_t)dir_self};
-    mome_send((int)req->node, &m);
-}
-
-static void forward(const mome_msg_t *req, int to)
-{
-    mome_msg_t m = *req;
-    if (m.hops > 4 * dir_nnodes + 8) {
-        mome_error("directory", "%s for page %llu of segment %#llx loops between managers; "
-                                "dropped", mome_msg_type_name(m.type),
-                   (unsigned long long)m.page, (unsigned long long)m.seg);
-        return;
+    while (e->q) {
+        dreq_t *r = e->q;
+        e->q = r->next;
+        free(r);
     }
-    m.hops++;
-    mome_send(to, &m);
+    free(e);
 }
 
-/* Does the requester hold a copy good enough for this request? Its own word (MF_COPY) decides:
- * a node may drop a RELEASE or WEAK copy without telling the directory. */
+/* A forward to a holder on behalf of the request's requester. */
+static void fwd(int to, int type, int flags, const mome_msg_t *req, uint32_t acks, uint32_t rights,
+                uint32_t model)
+{
+    const mome_req_t *r = req_of(req);
+    mome_fwd_t f = {.seg = r->seg, .page = r->page, .node = r->node, .acks = acks,
+                    .rights = rights, .model = model, .ver = r->ver};
+    mome_send(to, type, flags, &f, NULL, 0);
+}
+
+/* A GRANT names the master copy's holder in `owner` (where a twinning writer sends diffs). */
+static void grant(const mome_msg_t *req, int flags, uint32_t rights, uint32_t acks, int owner)
+{
+    const mome_req_t *r = req_of(req);
+    mome_grant_t g = {.seg = r->seg, .page = r->page,
+                      .owner = (uint32_t)(owner >= 0 ? owner : (int)r->node),
+                      .mgr = (uint32_t)dir_self, .acks = acks, .rights = rights};
+    mome_send((int)r->node, MOME_MSG_GRANT, flags, &g, NULL, 0);
+}
+
+static void inv(int to, const mome_msg_t *req)
+{
+    const mome_req_t *r = req_of(req);
+    mome_ref_t ref = {.seg = r->seg, .page = r->page, .node = r->node};
+    mome_send(to, MOME_MSG_INV, 0, &ref, NULL, 0);
+}
+
+static void forward(const mome_msg_t *m, int to)
+{
+    if (mome_msg_forward(to, m) < 0)
+        mome_die(1, "%s from node %u loops between managers (forwarded %u times): the "
+                    "directory is inconsistent; stopping",
+                 mome_msg_name(m->type), m->src, m->hops);
+}
+
+/* Does the requester hold a copy good enough for this request? Its own word (REQ_COPY) decides:
+ * a node may drop a copy it holds under a weaker model without telling the directory. */
 static int holds(dentry_t *e, const mome_msg_t *req)
 {
-    return has(e, CS, (int)req->node) && (req->flags & MOME_MF_COPY);
+    return has(e, CS, (int)req_of(req)->node) && (req->flags & MOME_REQ_COPY);
 }
 
 static int others_hold(dentry_t *e, int n)
@@ -222,103 +206,105 @@ static int others_hold(dentry_t *e, int n)
 }
 
 /*
- * MOME_MF_OWNER goes only with MULTI pages: there the owner merges the others' diffs and tells
- * the holders. In the STRONG regime the owner is just the holder of the latest content, and it
- * may change without the old one hearing of it (a writer that holds a copy needs no content).
+ * OWNER goes only with MULTI pages: there the owner merges the others' diffs and tells the
+ * holders. In the STRONG regime the owner is just the holder of the latest content, and it may
+ * change without the old one hearing of it (a writer that holds a copy needs no content).
  */
-static int multi_rights(dentry_t *e, int r)
+static uint32_t multi_rights(dentry_t *e, int r)
 {
     if (!e->multi)
         return 0;
-    return MOME_MF_OWNER | (others_hold(e, r) ? MOME_MF_SHARED : 0);
+    return MOME_RIGHT_OWNER | (others_hold(e, r) ? MOME_RIGHT_SHARED : 0);
 }
 
 static void start_read(dentry_t *e, const mome_msg_t *req)
 {
-    int r = (int)req->node, m = (int)req->arg2;
+    int r = (int)req_of(req)->node;
+    const mome_model_t *m = model_of(req);
     int copy = holds(e, req);
 
     if (!copy && r != e->owner)
         drop_holder(e, r);
-    if (e->owner < 0 && count(e, CS) == 0 && !(req->flags & MOME_MF_AHEAD)) {
+    if (e->owner < 0 && count(e, CS) == 0 && !(req->flags & MOME_REQ_AHEAD)) {
         e->owner = r;
         e->excl = 1;
         add_holder(e, r, m);
-        grant(req, MOME_MF_RW | MOME_MF_ZERO, 0, r);
+        grant(req, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, r);
     } else if (e->owner < 0) {
         /* Never written, and read by others (or read ahead): a read-only page of zeros. */
         add_holder(e, r, m);
-        grant(req, MOME_MF_ZERO, 0, r);
+        grant(req, MOME_GRANT_ZERO, 0, 0, r);
     } else if (r == e->owner) {
         /* Its copy is the master: confirm what it may do with it. */
         int rw = e->excl || (e->multi && has(e, WRITERS, r));
         add_holder(e, r, m);
-        grant(req, (rw ? MOME_MF_RW : 0) | multi_rights(e, r), 0, r);
+        grant(req, 0, (rw ? MOME_RIGHT_RW : 0) | multi_rights(e, r), 0, r);
     } else if (e->multi) {
-        /* The owner learns the reader's model: it pushes new versions to RELEASE readers. */
-        send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, (uint64_t)m);
+        /* The owner learns the reader's model: it pushes new versions to pushed models. */
+        fwd(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0, (uint32_t)m->id);
         add_holder(e, r, m);
     } else if (e->excl) {
-        if (m == MOME_WEAK) {
-            send_to(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, MOME_WEAK); /* the owner writes on */
+        if (!m->stops_writer) {
+            fwd(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0, (uint32_t)m->id); /* it writes on */
         } else {
-            send_to(e->owner, MOME_MSG_FWD_READ, 0, req, 0, 0);
+            fwd(e->owner, MOME_MSG_FWD_READ, 0, req, 0, 0, (uint32_t)m->id);
             e->excl = 0;
         }
         add_holder(e, r, m);
-    } else if (copy && !has(e, WEAK_SET, r)) {
+    } else if (copy && !has(e, KEPT_SET, r)) {
         add_holder(e, r, m); /* a current copy already: a contract change */
-        grant(req, 0, 0, e->owner);
+        grant(req, 0, 0, 0, e->owner);
     } else {
-        int src = has(e, CS, dir_self) && !has(e, WEAK_SET, dir_self) ? dir_self : e->owner;
-        send_to(src, MOME_MSG_FWD_READ, 0, req, 0, 0);
+        int src = has(e, CS, dir_self) && !has(e, KEPT_SET, dir_self) ? dir_self : e->owner;
+        fwd(src, MOME_MSG_FWD_READ, 0, req, 0, 0, (uint32_t)m->id);
         add_holder(e, r, m);
     }
     e->busy = r;
 }
 
-/* A STRONG write: every other STRONG or RELEASE copy goes; WEAK copies stay (and go stale). */
-static void start_write_strong(dentry_t *e, const mome_msg_t *req)
+/* A single-writer write: every other invalidated copy goes; kept copies stay (and go stale). */
+static void start_write_single(dentry_t *e, const mome_msg_t *req, const mome_model_t *m)
 {
-    int r = (int)req->node;
-    int copy = holds(e, req) && !has(e, WEAK_SET, r);
+    int r = (int)req_of(req)->node;
+    int copy = holds(e, req) && !has(e, KEPT_SET, r);
     int src = !copy && e->owner >= 0 && e->owner != r ? e->owner : -1;
     uint32_t nacks = 0;
 
     for (int s = 0; s < dir_nnodes; s++) {
-        if (s == r || s == src || !has(e, CS, s) || has(e, WEAK_SET, s))
+        if (s == r || s == src || !has(e, CS, s) || has(e, KEPT_SET, s))
             continue;
-        send_to(s, MOME_MSG_INV, 0, req, 0, 0);
+        inv(s, req);
         drop_holder(e, s);
         nacks++;
     }
     MOME_STAT_ADD(invalidations_sent, nacks);
     if (src >= 0) {
-        int keep = has(e, WEAK_SET, src); /* a WEAK copy is never taken away */
-        send_to(src, MOME_MSG_FWD_WRITE, MOME_MF_RW, req, nacks, (uint64_t)keep);
+        int keep = has(e, KEPT_SET, src); /* a kept copy is never taken away */
+        fwd(src, MOME_MSG_FWD_WRITE, keep ? MOME_FWD_KEEP : 0, req, nacks, MOME_RIGHT_RW, 0);
         if (!keep)
             drop_holder(e, src);
     } else {
-        grant(req, MOME_MF_RW | (!copy && r != e->owner ? MOME_MF_ZERO : 0), nacks, r);
+        grant(req, !copy && r != e->owner ? MOME_GRANT_ZERO : 0, MOME_RIGHT_RW, nacks, r);
     }
     e->owner = r;
     e->excl = 1;
-    add_holder(e, r, MOME_STRONG);
+    add_holder(e, r, m);
 }
 
-/* A RELEASE/WEAK write on a STRONG page: STRONG copies go, R owns the master of a MULTI page. */
-static void start_write_multi_from_strong(dentry_t *e, const mome_msg_t *req, int m)
+/* A multiple-writer write on a STRONG page: single-writer copies go, R owns a MULTI page. */
+static void start_write_multi_from_single(dentry_t *e, const mome_msg_t *req,
+                                          const mome_model_t *m)
 {
-    int r = (int)req->node;
-    int copy = holds(e, req) && !has(e, WEAK_SET, r);
+    int r = (int)req_of(req)->node;
+    int copy = holds(e, req) && !has(e, KEPT_SET, r);
     int src = !copy && e->owner >= 0 && e->owner != r ? e->owner : -1;
     uint32_t nacks = 0;
-    int keep = src >= 0 && !has(e, STRONG_SET, src); /* the old owner stays a reader */
+    int keep = src >= 0 && !has(e, SINGLE_SET, src); /* the old owner stays a reader */
 
     for (int s = 0; s < dir_nnodes; s++) {
-        if (s == r || s == src || !has(e, STRONG_SET, s))
+        if (s == r || s == src || !has(e, SINGLE_SET, s))
             continue;
-        send_to(s, MOME_MSG_INV, 0, req, 0, 0);
+        inv(s, req);
         drop_holder(e, s);
         nacks++;
     }
@@ -326,11 +312,11 @@ static void start_write_multi_from_strong(dentry_t *e, const mome_msg_t *req, in
     if (src >= 0 && !keep)
         drop_holder(e, src);
     add_holder(e, r, m);
-    int flags = MOME_MF_RW | MOME_MF_OWNER | (others_hold(e, r) ? MOME_MF_SHARED : 0);
+    uint32_t rights = MOME_RIGHT_RW | MOME_RIGHT_OWNER | (others_hold(e, r) ? MOME_RIGHT_SHARED : 0);
     if (src >= 0)
-        send_to(src, MOME_MSG_FWD_WRITE, flags, req, nacks, (uint64_t)keep);
+        fwd(src, MOME_MSG_FWD_WRITE, keep ? MOME_FWD_KEEP : 0, req, nacks, rights, 0);
     else
-        grant(req, flags | (!copy && r != e->owner ? MOME_MF_ZERO : 0), nacks, r);
+        grant(req, !copy && r != e->owner ? MOME_GRANT_ZERO : 0, rights, nacks, r);
     e->owner = r;
     e->excl = 0;
     e->multi = 1;
@@ -340,27 +326,28 @@ static void start_write_multi_from_strong(dentry_t *e, const mome_msg_t *req, in
 
 static void start_write(dentry_t *e, const mome_msg_t *req)
 {
-    int r = (int)req->node, m = (int)req->arg2;
+    int r = (int)req_of(req)->node;
+    const mome_model_t *m = model_of(req);
 
     if (!holds(e, req) && r != e->owner)
         drop_holder(e, r);
-    if (!e->multi && m == MOME_STRONG) {
-        start_write_strong(e, req);
+    if (!e->multi && m->single_writer) {
+        start_write_single(e, req, m);
     } else if (!e->multi) {
-        start_write_multi_from_strong(e, req, m);
+        start_write_multi_from_single(e, req, m);
     } else if (r == e->owner) {
         add(e, WRITERS, r);
         add_holder(e, r, m);
-        grant(req, MOME_MF_RW | multi_rights(e, r), 0, r);
+        grant(req, 0, MOME_RIGHT_RW | multi_rights(e, r), 0, r);
     } else if (holds(e, req)) {
         /* A stale copy is a fine twin: only this node's own changes travel. */
         add(e, WRITERS, r);
         add_holder(e, r, m);
-        grant(req, MOME_MF_RW | MOME_MF_TWIN, 0, e->owner);
+        grant(req, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, e->owner);
     } else {
         add(e, WRITERS, r);
         add_holder(e, r, m);
-        send_to(e->owner, MOME_MSG_FWD_SNAP, MOME_MF_RW | MOME_MF_TWIN, req, 0, 0);
+        fwd(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0);
     }
     e->busy = r;
 }
@@ -368,35 +355,34 @@ static void start_write(dentry_t *e, const mome_msg_t *req)
 /* A WEAK holder asks whether its copy is still the master's version. */
 static void start_sync(dentry_t *e, const mome_msg_t *req)
 {
-    int r = (int)req->node;
-    if (e->owner < 0 || e->owner == r) {
-        mome_msg_t ok = {.type = MOME_MSG_SYNC_OK, .seg = req->seg, .page = req->page,
-                         .arg = (uint64_t)dir_self};
-        mome_send(r, &ok);
+    const mome_req_t *r = req_of(req);
+    if (e->owner < 0 || e->owner == (int)r->node) {
+        mome_data_t ok = {.seg = r->seg, .page = r->page, .mgr = (uint32_t)dir_self};
+        mome_send((int)r->node, MOME_MSG_SYNC_OK, 0, &ok, NULL, 0);
     } else {
         /* An exclusive STRONG owner may have written since: it always answers with content. */
-        send_to(e->owner, MOME_MSG_FWD_SYNC, e->excl ? MOME_MF_RW : 0, req, 0, req->arg2);
+        fwd(e->owner, MOME_MSG_FWD_SYNC, e->excl ? MOME_FWD_EXCL : 0, req, 0, 0, 0);
     }
-    e->busy = r;
+    e->busy = (int)r->node;
 }
 
-/* MULTI -> STRONG: every writer releases and stops, RELEASE copies go; then serve `req`. */
+/* MULTI -> STRONG: every writer releases and stops, notified copies go; then serve `req`. */
 static void begin_flush(dentry_t *e, const mome_msg_t *req)
 {
+    const mome_req_t *r = req_of(req);
     e->saved = *req;
     e->saved.payload = NULL;
     e->saved.len = 0;
     e->flushing = 0;
-    e->busy = (int)req->node;
+    e->busy = (int)r->node;
     for (int s = 0; s < dir_nnodes; s++) {
         if (!has(e, CS, s) && !has(e, WRITERS, s))
             continue;
-        if (s != e->owner && has(e, WEAK_SET, s) && !has(e, WRITERS, s))
-            continue; /* WEAK readers keep their copies */
-        int drop = s != e->owner && !has(e, WEAK_SET, s);
-        mome_msg_t f = {.type = MOME_MSG_FLUSH, .seg = req->seg, .page = req->page,
-                        .count = (uint32_t)drop, .arg = (uint64_t)dir_self};
-        mome_send(s, &f);
+        if (s != e->owner && has(e, KEPT_SET, s) && !has(e, WRITERS, s))
+            continue; /* kept readers keep their copies */
+        int drop = s != e->owner && !has(e, KEPT_SET, s);
+        mome_ref_t f = {.seg = r->seg, .page = r->page, .node = (uint32_t)dir_self};
+        mome_send(s, MOME_MSG_FLUSH, drop ? MOME_FLUSH_DROP : 0, &f, NULL, 0);
         if (drop) {
             drop_holder(e, s);
             MOME_STAT_INC(invalidations_sent);
@@ -406,15 +392,15 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
     clear(e, WRITERS);
     e->multi = 0;
     e->excl = 0;
-    if (e->owner >= 0 && !has(e, WEAK_SET, e->owner))
-        add_holder(e, e->owner, MOME_RELEASE);
+    if (e->owner >= 0 && !has(e, KEPT_SET, e->owner))
+        add_holder(e, e->owner, &mome_model_release);
 }
 
 static void start(dentry_t *e, const mome_msg_t *req)
 {
     if (req->type == MOME_MSG_SYNC_REQ)
         start_sync(e, req);
-    else if (e->multi && req->arg2 == MOME_STRONG)
+    else if (e->multi && model_of(req)->single_writer)
         begin_flush(e, req);
     else if (req->type == MOME_MSG_READ_REQ)
         start_read(e, req);
@@ -425,10 +411,9 @@ static void start(dentry_t *e, const mome_msg_t *req)
 static void enqueue(dentry_t *e, const mome_msg_t *req)
 {
     dreq_t *r = malloc(sizeof(*r));
-    if (!r) {
-        mome_error("directory", "out of memory queueing a request; dropped");
-        return;
-    }
+    if (!r)
+        mome_die(1, "out of memory queueing a request for page %llu of segment %#llx; stopping",
+                 (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg);
     r->m = *req;
     r->m.payload = NULL;
     r->m.len = 0;
@@ -452,21 +437,20 @@ static void run_queue(dentry_t *e)
     }
 }
 
-/* The entry a message is about, or NULL if it was forwarded elsewhere. */
-static dentry_t *route(const mome_msg_t *m)
+/* The entry a message about (seg, page) is for, or NULL if it was forwarded elsewhere. */
+static dentry_t *route(const mome_msg_t *m, uint64_t seg, uint64_t page)
 {
-    dentry_t *e = (dentry_t *)mome_htab_get(&dir, m->seg, m->page);
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, seg, page);
     if (!e) {
-        int def = mome_dir_default_manager(m->seg, m->page);
+        int def = mome_page_default_manager(seg, page, dir_nnodes);
         if (def != dir_self) {
             forward(m, def); /* never managed here: the default manager knows */
             return NULL;
         }
-        e = entry_new(m->seg, m->page);
-        if (!e) {
-            mome_error("directory", "out of memory for a directory entry; request dropped");
-            return NULL;
-        }
+        e = entry_new(seg, page);
+        if (!e)
+            mome_die(1, "out of memory for the directory entry of page %llu of segment %#llx; "
+                        "stopping", (unsigned long long)page, (unsigned long long)seg);
     }
     if (e->fwd >= 0) {
         forward(m, e->fwd);
@@ -475,9 +459,10 @@ static dentry_t *route(const mome_msg_t *m)
     return e;
 }
 
-static void on_request(const mome_msg_t *m)
+static void on_request(const mome_msg_t *m, const void *body)
 {
-    dentry_t *e = route(m);
+    const mome_req_t *r = body;
+    dentry_t *e = route(m, r->seg, r->page);
     if (!e)
         return;
     if (e->busy >= 0 || e->moving) {
@@ -499,34 +484,37 @@ static int maybe_migrate(dentry_t *e, int requester)
     if (++e->third < MIGRATE_AFTER)
         return 0;
     e->third = 0;
-    mome_msg_t m = {.type = MOME_MSG_DIR_MOVE, .seg = e->h.k1, .page = e->h.k2,
-                    .node = (uint32_t)(e->owner < 0 ? requester : e->owner),
-                    .count = e->excl | (e->owner < 0 ? 2u : 0u) | (e->multi ? 4u : 0u),
-                    .payload = e->sets, .len = (uint32_t)(NSETS * dir_words * 8)};
-    mome_send(requester, &m);
+    mome_move_t mv = {.seg = e->h.k1, .page = e->h.k2,
+                      .owner = e->owner < 0 ? MOME_NODE_NONE : (uint32_t)e->owner};
+    int flags = (e->excl ? MOME_DIR_EXCL : 0) | (e->owner < 0 ? MOME_DIR_UNTOUCHED : 0) |
+                (e->multi ? MOME_DIR_MULTI : 0);
+    mome_send(requester, MOME_MSG_DIR_MOVE, flags, &mv, e->sets,
+              (uint32_t)(NSETS * dir_words * 8));
     e->moving = 1;
     return 1;
 }
 
-static void on_done(const mome_msg_t *m)
+static void on_done(const mome_msg_t *m, const void *body)
 {
-    dentry_t *e = (dentry_t *)mome_htab_get(&dir, m->seg, m->page);
-    if (!e || e->busy != (int)m->node || e->flushing) {
-        mome_debug("directory", "unexpected DONE from node %u for page %llu", m->node,
-                   (unsigned long long)m->page);
+    const mome_ref_t *d = body;
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, d->seg, d->page);
+    if (!e || e->busy != (int)d->node || e->flushing) {
+        mome_debug("directory", "unexpected DONE from node %u for page %llu", d->node,
+                   (unsigned long long)d->page);
         return;
     }
     e->busy = -1;
-    if (maybe_migrate(e, (int)m->node))
+    if (maybe_migrate(e, (int)d->node))
         return;
     run_queue(e);
 }
 
-static void on_flush_ack(const mome_msg_t *m)
+static void on_flush_ack(const mome_msg_t *m, const void *body)
 {
-    dentry_t *e = (dentry_t *)mome_htab_get(&dir, m->seg, m->page);
+    const mome_ref_t *a = body;
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
     if (!e || e->flushing <= 0) {
-        mome_warn("directory", "unexpected FLUSH_ACK for page %llu", (unsigned long long)m->page);
+        mome_warn("directory", "unexpected FLUSH_ACK for page %llu", (unsigned long long)a->page);
         return;
     }
     if (--e->flushing == 0) {
@@ -536,13 +524,12 @@ static void on_flush_ack(const mome_msg_t *m)
 }
 
 /* A notice entry for a page this node does not manage goes on alone, to where the entry is. */
-static void forward_notice(const mome_msg_t *m, const mome_entry_t *e, int to)
+static void forward_notice(const mome_msg_t *m, const mome_entry_t *ent, int to)
 {
     mome_batch_t one = {0};
-    if (mome_batch_notice(&one, e->seg, e->page, e->ver) < 0) {
-        mome_error("directory", "out of memory forwarding a notice; dropped");
-        return;
-    }
+    if (mome_batch_notice(&one, ent->seg, ent->page, ent->ver) < 0)
+        mome_die(1, "out of memory forwarding a notice for page %llu of segment %#llx; stopping",
+                 (unsigned long long)ent->page, (unsigned long long)ent->seg);
     mome_msg_t f = *m;
     f.payload = one.buf;
     f.len = (uint32_t)one.len;
@@ -550,116 +537,121 @@ static void forward_notice(const mome_msg_t *m, const mome_entry_t *e, int to)
     mome_batch_free(&one);
 }
 
-/*
- * The owner announces new versions: every node holding a RELEASE copy of each page (not the owner,
- * not the writer, not WEAK holders) gets a STALE entry, one message per holder; the writer hears
- * back once they all acknowledged.
- */
-static void on_notice(const mome_msg_t *m)
+/* Send the STALE batch built for holder s, counting it against notice n. */
+static void send_stale(int s, const mome_rel_t *rel, notice_t *n)
 {
-    const uint8_t *p = m->payload, *end = p + m->len;
-    mome_batch_t ack = {0};
-    mome_entry_t ent;
-    size_t k;
-    uint32_t msgs = 0;
+    mome_rel_t st = {.date = rel->date, .token = n->h.k1};
+    MOME_STAT_ADD(invalidations_sent, stale_out[s].n);
+    mome_send(s, MOME_MSG_STALE, 0, &st, stale_out[s].buf, (uint32_t)stale_out[s].len);
+    mome_batch_reset(&stale_out[s]);
+    n->left++;
+}
 
-    while ((k = mome_batch_read(MOME_MSG_NOTICE, p, end, &ent)) > 0) {
-        p += k;
+static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, notice_t *n)
+{
+    int rc = mome_batch_notice(&stale_out[s], ent->seg, ent->page, ent->ver);
+    if (rc == -E2BIG) { /* full: send it and start the next one */
+        send_stale(s, rel, n);
+        rc = mome_batch_notice(&stale_out[s], ent->seg, ent->page, ent->ver);
+    }
+    if (rc < 0)
+        mome_die(1, "out of memory telling node %d of a change to page %llu of segment %#llx; "
+                    "stopping", s, (unsigned long long)ent->page, (unsigned long long)ent->seg);
+}
+
+/*
+ * The owner announces new versions: every node holding a notified copy of each page (not the
+ * owner, not the writer) gets a STALE entry, one message per holder (more when it fills); the
+ * writer hears back once they all acknowledged.
+ */
+static void on_notice(const mome_msg_t *m, const void *body)
+{
+    const mome_rel_t *rel = body;
+    notice_t *n = calloc(1, sizeof(*n));
+    mome_entry_t ent;
+
+    if (!n)
+        mome_die(1, "out of memory for a notice from node %u; stopping", rel->origin);
+    n->h.k1 = next_token++;
+    n->origin = rel->origin;
+    MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, ent)
+    {
         dentry_t *e = (dentry_t *)mome_htab_get(&dir, ent.seg, ent.page);
-        int def = mome_dir_default_manager(ent.seg, ent.page);
+        int def = mome_page_default_manager(ent.seg, ent.page, dir_nnodes);
         if ((!e && def != dir_self) || (e && e->fwd >= 0)) {
             forward_notice(m, &ent, e ? e->fwd : def);
             continue;
         }
         for (int s = 0; e && s < dir_nnodes; s++) {
-            if (!has(e, CS, s) || has(e, WEAK_SET, s) || s == e->owner || s == (int)m->node)
+            if (!has(e, CS, s) || has(e, KEPT_SET, s) || s == e->owner || s == (int)rel->origin)
                 continue;
-            if (mome_batch_notice(&stale_out[s], ent.seg, ent.page, ent.ver) < 0)
-                mome_error("directory", "out of memory for a notice; node %d not told", s);
+            stale_add(s, &ent, rel, n);
         }
-        if (mome_batch_page(&ack, ent.seg, ent.page) < 0)
-            mome_error("directory", "out of memory acknowledging a notice");
+        if (mome_batch_page(&n->ack, ent.seg, ent.page) < 0)
+            mome_die(1, "out of memory acknowledging a notice from node %u; stopping",
+                     rel->origin);
     }
-    notice_t *n = calloc(1, sizeof(*n));
-    for (int s = 0; s < dir_nnodes; s++) {
-        if (!stale_out[s].n)
-            continue;
-        if (n && !n->h.k1) {
-            n->h.k1 = next_token++;
-            n->origin = m->node;
-            mome_htab_put(&notices, &n->h);
-        }
-        mome_msg_t st = {.type = MOME_MSG_STALE, .arg = m->arg, .payload = stale_out[s].buf,
-                         .len = (uint32_t)stale_out[s].len,
-                         .count = n ? (uint32_t)n->h.k1 : 0};
-        MOME_STAT_ADD(invalidations_sent, stale_out[s].n);
-        mome_send(s, &st);
-        mome_batch_reset(&stale_out[s]);
-        msgs++;
-    }
-    if (msgs && n) {
-        n->left = msgs;
-        n->ack = ack;
+    for (int s = 0; s < dir_nnodes; s++)
+        if (stale_out[s].n)
+            send_stale(s, rel, n);
+    if (n->left) {
+        mome_htab_put(&notices, &n->h);
         return;
     }
-    if (msgs && !n)
-        mome_error("directory", "out of memory tracking a notice; node %u waits", m->node);
+    if (n->ack.n)
+        mome_send((int)n->origin, MOME_MSG_NOTICE_ACK, 0, NULL, n->ack.buf, (uint32_t)n->ack.len);
+    mome_batch_free(&n->ack);
     free(n);
-    if (ack.n) {
-        mome_msg_t a = {.type = MOME_MSG_NOTICE_ACK, .payload = ack.buf, .len = (uint32_t)ack.len};
-        mome_send((int)m->node, &a);
-    }
-    mome_batch_free(&ack);
 }
 
-static void on_stale_ack(const mome_msg_t *m)
+static void on_stale_ack(const mome_msg_t *m, const void *body)
 {
-    notice_t *n = (notice_t *)mome_htab_get(&notices, m->count, 0);
+    const mome_rel_t *rel = body;
+    notice_t *n = (notice_t *)mome_htab_get(&notices, rel->token, 0);
     if (!n) {
-        mome_warn("directory", "STALE_ACK for an unknown notice");
+        mome_warn("directory", "STALE_ACK from node %u for an unknown notice", m->src);
         return;
     }
     if (--n->left > 0)
         return;
-    mome_msg_t ack = {.type = MOME_MSG_NOTICE_ACK, .payload = n->ack.buf,
-                      .len = (uint32_t)n->ack.len};
-    mome_send((int)n->origin, &ack);
+    mome_send((int)n->origin, MOME_MSG_NOTICE_ACK, 0, NULL, n->ack.buf, (uint32_t)n->ack.len);
     mome_htab_del(&notices, &n->h);
     mome_batch_free(&n->ack);
     free(n);
 }
 
-static void on_move(const mome_msg_t *m)
+static void on_move(const mome_msg_t *m, const void *body)
 {
-    dentry_t *e = (dentry_t *)mome_htab_get(&dir, m->seg, m->page);
+    const mome_move_t *mv = body;
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, mv->seg, mv->page);
     if (e) {
         /* It comes back: replace the forwarder (a forwarder holds no requests). */
         mome_htab_del(&dir, &e->h);
         free_entry(e);
     }
-    if (m->len != NSETS * dir_words * 8) {
-        mome_error("directory", "DIR_MOVE with %u bytes of state; dropped", m->len);
-        return;
-    }
-    e = entry_new(m->seg, m->page);
-    if (!e) {
-        mome_error("directory", "out of memory taking over a directory entry");
-        return;
-    }
-    e->owner = (m->count & 2) ? -1 : (int32_t)m->node;
-    e->excl = m->count & 1;
-    e->multi = !!(m->count & 4);
+    e = entry_new(mv->seg, mv->page);
+    if (!e)
+        mome_die(1, "out of memory taking over the directory entry of page %llu of segment "
+                    "%#llx; stopping", (unsigned long long)mv->page, (unsigned long long)mv->seg);
+    e->owner = (m->flags & MOME_DIR_UNTOUCHED) ? -1 : (int32_t)mv->owner;
+    e->excl = !!(m->flags & MOME_DIR_EXCL);
+    e->multi = !!(m->flags & MOME_DIR_MULTI);
     memcpy(e->sets, m->payload, NSETS * dir_words * 8);
-    mome_msg_t ack = {.type = MOME_MSG_DIR_MOVE_ACK, .seg = m->seg, .page = m->page};
-    mome_send((int)m->src, &ack);
+    /* Requests of this node go straight here from now on. */
+    mome_seg_t *s = mome_seg_page(mv->seg, mv->page);
+    if (s)
+        s->pages[mv->page].mgr = (uint32_t)dir_self + 1;
+    mome_ref_t ack = {.seg = mv->seg, .page = mv->page};
+    mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
 }
 
-static void on_move_ack(const mome_msg_t *m)
+static void on_move_ack(const mome_msg_t *m, const void *body)
 {
-    dentry_t *e = (dentry_t *)mome_htab_get(&dir, m->seg, m->page);
+    const mome_ref_t *a = body;
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
     if (!e || !e->moving) {
         mome_warn("directory", "unexpected DIR_MOVE_ACK for page %llu",
-                  (unsigned long long)m->page);
+                  (unsigned long long)a->page);
         return;
     }
     e->moving = 0;
@@ -676,20 +668,94 @@ static void on_move_ack(const mome_msg_t *m)
     e->qtail = NULL;
 }
 
-void mome_dir_msg(const mome_msg_t *m)
+/* ---- the message table ---- */
+
+static const char *check_move(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
-    switch (m->type) {
-    case MOME_MSG_READ_REQ:
-    case MOME_MSG_WRITE_REQ:
-    case MOME_MSG_SYNC_REQ: on_request(m); break;
-    case MOME_MSG_DONE: on_done(m); break;
-    case MOME_MSG_FLUSH_ACK: on_flush_ack(m); break;
-    case MOME_MSG_NOTICE: on_notice(m); break;
-    case MOME_MSG_STALE_ACK: on_stale_ack(m); break;
-    case MOME_MSG_DIR_MOVE: on_move(m); break;
-    case MOME_MSG_DIR_MOVE_ACK: on_move_ack(m); break;
-    default: break;
+    const mome_move_t *mv = body;
+    if (m->len != NSETS * ((ctx->nnodes + 63) / 64) * 8)
+        return "copyset length";
+    if (!(m->flags & MOME_DIR_UNTOUCHED) && mv->owner == MOME_NODE_NONE)
+        return "owner";
+    return NULL;
+}
+
+static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
+static const mome_field_t rw_req_fields[] = {MOME_FIELD(mome_req_t, seg, MOME_FK_RAW, 0),
+                                             MOME_FIELD(mome_req_t, page, MOME_FK_RAW, 0),
+                                             MOME_FIELD(mome_req_t, node, MOME_FK_NODE, 0),
+                                             MOME_FIELD(mome_req_t, model, MOME_FK_MODEL, 0)};
+static const mome_field_t sync_req_fields[] = {MOME_FIELD(mome_req_t, seg, MOME_FK_RAW, 0),
+                                               MOME_FIELD(mome_req_t, page, MOME_FK_RAW, 0),
+                                               MOME_FIELD(mome_req_t, node, MOME_FK_NODE, 0),
+                                               MOME_FIELD(mome_req_t, ver, MOME_FK_RAW, 0)};
+static const mome_field_t move_fields[] = {MOME_FIELD(mome_move_t, seg, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_move_t, page, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_move_t, owner, MOME_FK_NODE_NONE, 0)};
+static const mome_field_t notice_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
+                                             MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0)};
+static const mome_field_t token_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
+
+#define NF(a) (uint8_t)(sizeof(a) / sizeof((a)[0]))
+
+static const mome_msg_def_t dir_msgs[] = {
+    {.type = MOME_MSG_READ_REQ,
+     .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD, 0, 0},
+     .body_size = sizeof(mome_req_t), .handler = on_request},
+    {.type = MOME_MSG_WRITE_REQ,
+     .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY, 0, 0},
+     .body_size = sizeof(mome_req_t), .handler = on_request},
+    {.type = MOME_MSG_SYNC_REQ,
+     .wire = {"SYNC_REQ", sync_req_fields, NF(sync_req_fields), 0, 0, 0},
+     .body_size = sizeof(mome_req_t), .handler = on_request},
+    {.type = MOME_MSG_DONE, .wire = {"DONE", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_done},
+    {.type = MOME_MSG_FLUSH_ACK, .wire = {"FLUSH_ACK", ref_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_flush_ack},
+    {.type = MOME_MSG_NOTICE,
+     .wire = {"NOTICE", notice_fields, NF(notice_fields), 0, MOME_BATCH_NOTICE_SIZE,
+              MOME_LEN_BATCH, MOME_BATCH_NOTICE},
+     .body_size = sizeof(mome_rel_t), .handler = on_notice},
+    {.type = MOME_MSG_STALE_ACK, .wire = {"STALE_ACK", token_fields, NF(token_fields), 0, 0, 0},
+     .body_size = sizeof(mome_rel_t), .handler = on_stale_ack},
+    {.type = MOME_MSG_DIR_MOVE,
+     .wire = {"DIR_MOVE", move_fields, NF(move_fields),
+              MOME_DIR_EXCL | MOME_DIR_UNTOUCHED | MOME_DIR_MULTI, 8, 8192, 0},
+     .body_size = sizeof(mome_move_t), .validate = check_move, .handler = on_move},
+    {.type = MOME_MSG_DIR_MOVE_ACK, .wire = {"DIR_MOVE_ACK", ref_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_move_ack},
+};
+
+int mome_dir_init(int nnodes, int self, int migrate)
+{
+    dir_nnodes = nnodes;
+    dir_self = self;
+    dir_migrate = migrate && nnodes > 2;
+    dir_words = ((size_t)nnodes + 63) / 64;
+    next_token = 1;
+    stale_out = calloc((size_t)nnodes, sizeof(*stale_out));
+    if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0)
+        return -ENOMEM;
+    return mome_msg_register(dir_msgs, sizeof(dir_msgs) / sizeof(dir_msgs[0]));
+}
+
+void mome_dir_fini(void)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&dir, h, tmp) free_entry((dentry_t *)h);
+    mome_htab_foreach(&notices, h, tmp)
+    {
+        mome_batch_free(&((notice_t *)h)->ack);
+        free(h);
     }
+    for (int i = 0; stale_out && i < dir_nnodes; i++)
+        mome_batch_free(&stale_out[i]);
+    free(stale_out);
+    stale_out = NULL;
+    mome_htab_free(&dir);
+    mome_htab_free(&notices);
 }
 
 void mome_dir_forget_seg(uint64_t seg)
@@ -702,6 +768,11 @@ void mome_dir_forget_seg(uint64_t seg)
         mome_htab_del(&dir, h);
         free_entry((dentry_t *)h);
     }
+}
+
+uint64_t mome_dir_entries(void)
+{
+    return dir.n;
 }
 
 void mome_dir_peek(uint64_t seg, uint64_t page, mome_dir_state_t *out)
@@ -723,7 +794,7 @@ void mome_dir_peek(uint64_t seg, uint64_t page, mome_dir_state_t *out)
     for (dreq_t *r = e->q; r; r = r->next)
         out->queued++;
     out->copyset0 = set(e, CS)[0];
-    out->weak0 = set(e, WEAK_SET)[0];
-    out->strong0 = set(e, STRONG_SET)[0];
+    out->weak0 = set(e, KEPT_SET)[0];
+    out->strong0 = set(e, SINGLE_SET)[0];
     out->writers0 = set(e, WRITERS)[0];
 }

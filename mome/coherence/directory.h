@@ -1,28 +1,23 @@
 /*
  * directory.h - private: the page directory, spread over all nodes with no home node.
  *
- * For each page, one node (its manager) records which nodes hold a copy and which one owns the
- * latest content. A page's manager starts as a hash of (segment, page) and the entry may migrate to
- * the nodes that use the page; a node that gave an entry away forwards requests for it. Requests
- * for one page are serialised: a transaction stays open until the requester reports DONE, which
- * makes the protocol causal and independent of message order between nodes. Only messages go in
- * and out (mome_send), so tests drive it without a network. Progress thread only.
+ * For each page, one node (its manager) records which nodes hold a copy, under which model, and
+ * which one owns the latest content. A page's manager starts as a hash of (segment, page) and the
+ * entry may migrate to the nodes that use the page; a node that gave an entry away forwards
+ * requests for it. Requests for one page are serialised: a transaction stays open until the
+ * requester reports DONE, which makes the protocol causal and independent of message order between
+ * nodes. Only messages go in and out, so tests drive it with a send hook and no network. What a
+ * model asks of the directory is in its table (model.h). Progress thread only.
  */
-#ifndef MOME_DIRECTORY_H
-#define MOME_DIRECTORY_H
+#ifndef MOME_COHERENCE_DIRECTORY_H
+#define MOME_COHERENCE_DIRECTORY_H
 
 #include <stdint.h>
 
-#include "net/proto.h"
-
+/* Registers the directory's messages: READ_REQ, WRITE_REQ, SYNC_REQ, DONE, FLUSH_ACK, NOTICE,
+ * STALE_ACK, DIR_MOVE, DIR_MOVE_ACK. */
 int mome_dir_init(int nnodes, int self, int migrate);
 void mome_dir_fini(void);
-
-/* The node that manages (seg, page) until the entry migrates. */
-int mome_dir_default_manager(uint64_t seg, uint64_t page);
-
-/* READ_REQ, WRITE_REQ, SYNC_REQ, DONE, FLUSH_ACK, NOTICE, STALE_ACK, DIR_MOVE(_ACK). */
-void mome_dir_msg(const mome_msg_t *m);
 
 /* Drop every entry of a destroyed segment. */
 void mome_dir_forget_seg(uint64_t seg);
@@ -44,5 +39,8 @@ typedef struct mome_dir_state {
 } mome_dir_state_t;
 
 void mome_dir_peek(uint64_t seg, uint64_t page, mome_dir_state_t *out);
+
+/* Entries this node holds (managed or forwarding), for tests and statistics. */
+uint64_t mome_dir_entries(void);
 
 #endif

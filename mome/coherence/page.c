@@ -8,11 +8,16 @@
 
 #include "base/log.h"
 #include "coherence/page.h"
-#include "core/segment.h"
 
 static mome_htab_t txns;
 static mome_htab_t pexts;
 static mome_waiter_t *free_waiters;
+
+int mome_page_default_manager(uint64_t seg, uint64_t page, int nnodes)
+{
+    uint64_t s = (seg * 0x9e3779b97f4a7c15ull) >> 32;
+    return (int)((s + page) % (uint64_t)nnodes);
+}
 
 mome_pext_t *mome_pext_find(const mome_page_t *pg, uint64_t seg_id, uint64_t page)
 {
@@ -96,7 +101,7 @@ mome_txn_t *mome_txn_find(uint64_t seg_id, uint64_t page)
     return (mome_txn_t *)mome_htab_get(&txns, seg_id, page);
 }
 
-mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t page, int kind)
+mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t seg_id, uint64_t page, int kind)
 {
     mome_txn_t *t = calloc(1, sizeof(*t));
     if (!t)
@@ -104,7 +109,7 @@ mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t page, int kind)
     t->seg = seg;
     t->page = page;
     t->kind = (uint8_t)kind;
-    t->h.k1 = seg->id;
+    t->h.k1 = seg_id;
     t->h.k2 = page;
     mome_htab_put(&txns, &t->h);
     return t;

@@ -3,14 +3,17 @@
  *
  * Every segment known to this node has a dense table of mome_page_t, one per Mome page, in memory
  * mapped with MAP_NORESERVE so that only the parts covering touched pages become resident. A
- * request in flight for a page is a transaction with the faults waiting on it. Progress thread only.
+ * request in flight for a page is a transaction with the faults waiting on it. Whether the page's
+ * bytes are in Mome memory is the page store's to say (memory/store.h). Progress thread only.
  */
-#ifndef MOME_PAGE_H
-#define MOME_PAGE_H
+#ifndef MOME_COHERENCE_PAGE_H
+#define MOME_COHERENCE_PAGE_H
 
 #include <stdint.h>
 
 #include "base/hash.h"
+#include "coherence/op.h"
+#include "mome.h"
 
 struct mome_seg;
 struct mome_view;
@@ -18,7 +21,6 @@ struct mome_view;
 enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 
 #define MOME_PG_BUSY 0x0001   /* a transaction is in flight */
-#define MOME_PG_CACHED 0x0002 /* the memfd holds content for this page (possibly stale) */
 #define MOME_PG_DIRTY 0x0004  /* written since the last release (tracked pages only) */
 #define MOME_PG_TRACK 0x0008  /* writes must be tracked: views are write-protected while clean */
 #define MOME_PG_OWNER 0x0010  /* this node holds the master copy of a multiple-writer page */
@@ -78,17 +80,26 @@ typedef struct mome_txn {
     uint8_t expect_data; /* grant said content comes separately */
     uint8_t rw;          /* write access granted */
     uint8_t done_sent;   /* DONE already sent to the manager */
-    uint8_t gflags;      /* the grant's MOME_MF_* rights (OWNER, SHARED, TWIN) */
+    uint8_t rights;      /* the grant's MOME_RIGHT_* */
     uint8_t have_ver;    /* ver below was received */
     uint32_t owner;      /* node holding the master copy, per the grant */
     uint64_t ver;        /* version of the content received */
-    void *op;            /* a release-engine operation to tell on completion */
+    mome_op_t *op;       /* an operation to tell on completion (coherence/op.h) */
     uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */
     mome_waiter_t *waiters;
 } mome_txn_t;
+
+/* This node's model for the page (MOME_STRONG until it chose one). */
+static inline int mome_page_model(const mome_page_t *pg)
+{
+    return pg->model ? pg->model : MOME_STRONG;
+}
+
+/* The node managing a page's directory entry until it migrates (a pure function of the job). */
+int mome_page_default_manager(uint64_t seg, uint64_t page, int nnodes);
 
 /* Side records: find (NULL if the page has none), or find-or-create (NULL on no memory); free
  * when nothing is left in it (a twinning writer's record stays: it names the owner). */
@@ -103,7 +114,7 @@ void mome_page_table_free(mome_page_t *t, uint64_t npages);
 int mome_txn_init(void);
 void mome_txn_fini(void);
 mome_txn_t *mome_txn_find(uint64_t seg_id, uint64_t page);
-mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t page, int kind);
+mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t seg_id, uint64_t page, int kind);
 void mome_txn_free(mome_txn_t *t);
 /* Remove the waiters whose address lies in [addr, addr+len) (their view is going away). */
 void mome_txn_forget_range(char *addr, size_t len);

@@ -12,20 +12,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
 #include "base/clock.h"
 #include "base/config.h"
-#include "coherence/consistency.h"
-#include "core/heap.h"
 #include "base/log.h"
-#include "memory/memory.h"
-#include "mome.h"
-#include "core/node.h"
-#include "coherence/release.h"
-#include "core/segment.h"
 #include "base/stats.h"
-#include "core/sync.h"
 #include "base/topology.h"
+#include "boot/boot.h"
+#include "coherence/seg.h"
+#include "core/heap.h"
+#include "core/node.h"
+#include "core/segment.h"
+#include "core/sync.h"
+#include "mome.h"
 #include "net/transport.h"
 
 static __thread char err_buf[256];
@@ -180,7 +178,8 @@ int MomeSegOpen(const char *name, uint64_t size, int flags)
     ps = mome_g.page_size;
     if (size > UINT64_MAX - ps || size > ((uint64_t)1 << 56))
         return fail(EINVAL, "MomeSegOpen: size %llu too large", (unsigned long long)size);
-    mome_cmd_t c = {.fn = mome_seg_cmd_open, .a = {size, (uint64_t)flags}, .p = name};
+    mome_cmd_t c = {.fn = mome_segment_cmd_open,
+                    .u.open = {.name = name, .size = size, .flags = flags}};
     return run(&c);
 }
 
@@ -188,7 +187,7 @@ int MomeSegClose(int seg)
 {
     if (!running("MomeSegClose"))
         return -1;
-    mome_cmd_t c = {.fn = mome_seg_cmd_close, .a = {(uint64_t)seg}};
+    mome_cmd_t c = {.fn = mome_segment_cmd_close, .u.close.handle = seg};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -196,7 +195,7 @@ int MomeSegUnlink(const char *name)
 {
     if (!running("MomeSegUnlink") || check_name("MomeSegUnlink", name) < 0)
         return -1;
-    mome_cmd_t c = {.fn = mome_seg_cmd_unlink, .p = name};
+    mome_cmd_t c = {.fn = mome_segment_cmd_unlink, .u.unlink.name = name};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -204,9 +203,9 @@ void *MomeMMap(void *addr, size_t len, int prot, int flags, int seg, uint64_t of
 {
     if (!running("MomeMMap"))
         return MOME_MAP_FAILED;
-    mome_cmd_t c = {.fn = mome_seg_cmd_mmap,
-                    .p = addr,
-                    .a = {len, (uint64_t)prot, (uint64_t)flags, (uint64_t)seg, offset}};
+    mome_cmd_t c = {.fn = mome_segment_cmd_mmap,
+                    .u.mmap = {.addr = addr, .len = len, .prot = prot, .flags = flags,
+                               .handle = seg, .off = offset}};
     if (run(&c) < 0)
         return MOME_MAP_FAILED;
     return (void *)(uintptr_t)c.result;
@@ -216,7 +215,7 @@ int MomeMUnmap(void *addr, size_t len)
 {
     if (!running("MomeMUnmap"))
         return -1;
-    mome_cmd_t c = {.fn = mome_seg_cmd_munmap, .p = addr, .a = {len}};
+    mome_cmd_t c = {.fn = mome_segment_cmd_munmap, .u.munmap = {.addr = addr, .len = len}};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -224,7 +223,8 @@ int MomeConsistency(void *addr, size_t len, int model)
 {
     if (!running("MomeConsistency"))
         return -1;
-    mome_cmd_t c = {.fn = mome_rel_cmd_model, .p = addr, .a = {len, (uint64_t)model}};
+    mome_cmd_t c = {.fn = mome_sync_cmd_model,
+                    .u.model = {.addr = addr, .len = len, .model = model}};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -237,7 +237,7 @@ MomeDate MomeRelease(void)
 {
     if (!running("MomeRelease"))
         return 0;
-    mome_cmd_t c = {.fn = mome_rel_cmd_release};
+    mome_cmd_t c = {.fn = mome_sync_cmd_release};
     if (run(&c) < 0)
         return 0;
     return c.result;
@@ -247,7 +247,8 @@ int MomeSyncMem(void *addr, size_t len, MomeDate date)
 {
     if (!running("MomeSyncMem"))
         return -1;
-    mome_cmd_t c = {.fn = mome_rel_cmd_sync, .p = addr, .a = {len, date}};
+    mome_cmd_t c = {.fn = mome_sync_cmd_syncmem,
+                    .u.sync = {.addr = addr, .len = len, .date = date}};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -270,7 +271,7 @@ int MomeLock(int id)
 {
     if (!running("MomeLock"))
         return -1;
-    mome_cmd_t c = {.fn = mome_sync_cmd_lock, .a = {(uint64_t)(uint32_t)id}};
+    mome_cmd_t c = {.fn = mome_sync_cmd_lock, .u.lock.id = id};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -278,7 +279,7 @@ int MomeUnlock(int id)
 {
     if (!running("MomeUnlock"))
         return -1;
-    mome_cmd_t c = {.fn = mome_sync_cmd_unlock, .a = {(uint64_t)(uint32_t)id}};
+    mome_cmd_t c = {.fn = mome_sync_cmd_unlock, .u.lock.id = id};
     return run(&c) < 0 ? -1 : 0;
 }
 
@@ -297,8 +298,7 @@ void *MomeMalloc(size_t size)
 
 static void heap_free_fn(mome_cmd_t *c)
 {
-    mome_msg_t m = {.type = MOME_MSG_HEAP_FREE, .arg = c->a[1]};
-    mome_send((int)c->a[0], &m);
+    mome_heap_send_free(c->u.heap_free.owner, c->u.heap_free.off);
     mome_cmd_complete(c, 0);
 }
 
@@ -325,8 +325,8 @@ void MomeFree(void *p)
         return;
     }
     c->fn = heap_free_fn;
-    c->a[0] = (uint64_t)owner;
-    c->a[1] = mome_heap_offset(p);
+    c->u.heap_free.owner = owner;
+    c->u.heap_free.off = mome_heap_offset(p);
     mome_cmd_post(c);
 }
 

@@ -12,6 +12,7 @@
 #include "base/hash.h"
 #include "core/heap.h"
 #include "base/log.h"
+#include "core/proto.h"
 
 #define MIN_BLOCK 16     /* smallest class and the alignment of every block */
 #define MAX_CLASSES 64   /* enough for pages up to 2^30 bytes (two classes per power of two) */
@@ -618,4 +619,32 @@ uint64_t mome_heap_in_use(void)
     n = heap.in_use;
     pthread_mutex_unlock(&heap_lock);
     return n;
+}
+
+/* ---- HEAP_FREE: a block freed by another node comes back to its owner ---- */
+
+static void on_heap_free(const mome_msg_t *m, const void *body)
+{
+    const mome_syncmsg_t *f = body;
+    if (f->id >= heap.size || mome_heap_owner(mome_heap_at(f->id)) != heap.self ||
+        mome_heap_free_local(mome_heap_at(f->id)) < 0)
+        mome_warn("heap", "node %u freed offset %#llx of the heap, which is not a live "
+                          "MomeMalloc block of this node", m->src, (unsigned long long)f->id);
+}
+
+static const mome_field_t free_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0)};
+static const mome_msg_def_t heap_msgs[] = {
+    {.type = MOME_MSG_HEAP_FREE, .wire = {"HEAP_FREE", free_fields, 1, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t), .handler = on_heap_free},
+};
+
+int mome_heap_msg_init(void)
+{
+    return mome_msg_register(heap_msgs, 1);
+}
+
+void mome_heap_send_free(int owner, uint64_t offset)
+{
+    mome_syncmsg_t f = {.id = offset};
+    mome_send(owner, MOME_MSG_HEAP_FREE, 0, &f, NULL, 0);
 }

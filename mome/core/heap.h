@@ -8,8 +8,8 @@
  * its owner. Any thread may call these; a mutex protects the partition's metadata and is never held
  * while touching shared pages.
  */
-#ifndef MOME_HEAP_H
-#define MOME_HEAP_H
+#ifndef MOME_CORE_HEAP_H
+#define MOME_CORE_HEAP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +31,10 @@ int mome_heap_free_local(const void *p);
 /* Offset of p in the heap and back (for HEAP_FREE messages). */
 uint64_t mome_heap_offset(const void *p);
 void *mome_heap_at(uint64_t offset);
+
+/* Progress thread: register HEAP_FREE; send a block of node `owner` back to it. */
+int mome_heap_msg_init(void);
+void mome_heap_send_free(int owner, uint64_t offset);
 
 /* Bytes currently allocated from this node's partition (tests, statistics). */
 uint64_t mome_heap_in_use(void);

@@ -1,17 +1,21 @@
 /*
- * segment.c - the segment name service, this node's segments and handles, and MomeMMap views.
+ * segment.c - the segment name service, this node's handles and use counts, and MomeMMap views.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "coherence/directory.h"
+#include "base/hash.h"
 #include "base/log.h"
-#include "memory/memory.h"
-#include "mome.h"
+#include "coherence/coherence.h"
 #include "coherence/release.h"
+#include "coherence/seg.h"
+#include "core/proto.h"
 #include "core/segment.h"
+#include "memory/memory.h"
+#include "memory/view.h"
+#include "mome.h"
 
 /* ---- name service (records live on the name's manager) ---- */
 
@@ -29,13 +33,18 @@ typedef struct name_rec {
 static mome_htab_t names, ids;
 static uint64_t id_counter;
 
-/* ---- this node ---- */
+/* ---- this node's use of its segments ---- */
 
-static mome_htab_t segs;       /* id -> mome_seg_t */
-static mome_seg_t **handles;   /* handle -> segment (NULL: free) */
+typedef struct use {
+    mome_hnode_t h; /* k1 = segment id */
+    mome_seg_t *s;
+    int handles; /* open handles on this node */
+    int opens;   /* SEG_OPENs not yet matched by a SEG_CLOSE */
+} use_t;
+
+static mome_htab_t uses;
+static use_t **handles; /* handle -> use (NULL: free) */
 static int nhandles;
-static mome_view_t **views;    /* sorted by address */
-static size_t nviews, cviews;
 
 /* Commands waiting for a reply from a name manager, by token. */
 typedef struct pending {
@@ -55,179 +64,79 @@ static int name_manager(const char *name)
     return (int)(mome_hash_str(name, strlen(name)) % (uint64_t)mome_g.nnodes);
 }
 
-int mome_seg_init(void)
+static use_t *use_of(uint64_t id)
 {
-    if (mome_htab_init(&names, 64) < 0 || mome_htab_init(&ids, 64) < 0 ||
-        mome_htab_init(&segs, 64) < 0 || mome_htab_init(&pend, 16) < 0)
-        return -ENOMEM;
-    id_counter = 0;
-    return 0;
+    return (use_t *)mome_htab_get(&uses, id, 0);
 }
 
-mome_seg_t *mome_seg_find(uint64_t id)
+static use_t *by_handle(int h)
 {
-    return (mome_seg_t *)mome_htab_get(&segs, id, 0);
+    return h >= 0 && h < nhandles ? handles[h] : NULL;
 }
 
-mome_seg_t *mome_seg_by_handle(int h)
+/* A view's mapping goes, and so does its record. */
+static void view_free(mome_view_t *v)
 {
-    if (h < 0 || h >= nhandles)
-        return NULL;
-    return handles[h];
+    mome_mem_view_unmap(v->addr, v->len);
+    mome_view_remove(v);
+    mome_seg_detach(v->seg, v);
+    free(v);
 }
 
-/* ---- views ---- */
-
-static size_t view_pos(const void *addr)
+static void seg_local_free(use_t *u)
 {
-    /* First index whose view starts above addr. */
-    size_t lo = 0, hi = nviews;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if ((const char *)views[mid]->addr <= (const char *)addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    mome_seg_t *s = u->s;
+    while (s->views)
+        view_free(s->views);
+    mome_htab_del(&uses, &u->h);
+    free(u);
+    mome_seg_free(s);
 }
 
-mome_view_t *mome_seg_view_find(const void *addr)
+static use_t *seg_local_new(uint64_t id, uint64_t size, const char *name, int *err)
 {
-    size_t i = view_pos(addr);
-    if (i == 0)
-        return NULL;
-    mome_view_t *v = views[i - 1];
-    return (const char *)addr < v->addr + v->len ? v : NULL;
-}
-
-static int view_insert(mome_view_t *v)
-{
-    if (nviews == cviews) {
-        size_t nc = cviews ? cviews * 2 : 16;
-        mome_view_t **nv = realloc(views, nc * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        views = nv;
-        cviews = nc;
-    }
-    size_t i = view_pos(v->addr);
-    memmove(&views[i + 1], &views[i], (nviews - i) * sizeof(*views));
-    views[i] = v;
-    nviews++;
-    v->next = v->seg->views;
-    v->seg->views = v;
-    v->seg->nviews++;
-    return 0;
-}
-
-static void view_remove(mome_view_t *v)
-{
-    for (size_t i = 0; i < nviews; i++) {
-        if (views[i] == v) {
-            memmove(&views[i], &views[i + 1], (nviews - i - 1) * sizeof(*views));
-            nviews--;
-            break;
-        }
-    }
-    for (mome_view_t **pp = &v->seg->views; *pp; pp = &(*pp)->next) {
-        if (*pp == v) {
-            *pp = v->next;
-            break;
-        }
-    }
-    v->seg->nviews--;
-}
-
-static int overlaps_view(const char *a, size_t len)
-{
-    for (size_t i = 0; i < nviews; i++)
-        if (views[i]->addr < a + len && a < views[i]->addr + views[i]->len)
-            return 1;
-    return 0;
-}
-
-/* ---- local segments ---- */
-
-static mome_seg_t *seg_local_new(uint64_t id, uint64_t size, const char *name, int *err)
-{
-    mome_seg_t *s = calloc(1, sizeof(*s));
-    /* Mappings cover whole pages: the last partial page of a segment is usable too. */
-    size = (size + mome_g.page_size - 1) & ~(uint64_t)(mome_g.page_size - 1);
-    if (!s)
-        goto err_nomem;
-    s->id = id;
-    s->size = size;
-    s->npages = size >> mome_g.page_shift;
-    snprintf(s->name, sizeof(s->name), "%s", name);
-    *err = mome_mem_region_alloc(size, &s->base);
-    if (*err < 0)
-        goto err_free;
-    s->rt = mome_mem_runtime_map(s->base, size);
-    if (!s->rt)
-        goto err_release;
-    s->pages = mome_page_table_new(s->npages);
-    if (!s->pages)
-        goto err_unmap_rt;
-    s->h.k1 = id;
-    mome_htab_put(&segs, &s->h);
-    return s;
-
-err_unmap_rt:
-    mome_mem_runtime_unmap(s->rt, size);
-err_release:
-    mome_mem_region_release(s->base, size);
-err_free:
-    free(s);
-err_nomem:
-    if (*err >= 0)
+    use_t *u = calloc(1, sizeof(*u));
+    if (!u) {
         *err = -ENOMEM;
-    return NULL;
-}
-
-static void seg_local_free(mome_seg_t *s)
-{
-    while (s->views) {
-        mome_view_t *v = s->views;
-        mome_mem_view_unmap(v->addr, v->len);
-        view_remove(v);
-        free(v);
+        return NULL;
     }
-    mome_txn_forget_seg(s->id);
-    mome_mem_runtime_unmap(s->rt, s->size);
-    mome_mem_region_release(s->base, s->size);
-    mome_page_table_free(s->pages, s->npages);
-    mome_htab_del(&segs, &s->h);
-    free(s);
+    u->s = mome_seg_new(id, size, name, &mome_store_mem, err);
+    if (!u->s) {
+        free(u);
+        return NULL;
+    }
+    u->h.k1 = id;
+    mome_htab_put(&uses, &u->h);
+    return u;
 }
 
 /* No handle and no view left on this node: tell the name manager. */
-static void seg_maybe_release(mome_seg_t *s)
+static void seg_maybe_release(use_t *u)
 {
-    if (s->id == MOME_HEAP_SEG_ID || s->handles || s->nviews || !s->opens)
+    if (u->s->id == MOME_HEAP_SEG_ID || u->handles || u->s->nviews || !u->opens)
         return;
-    mome_msg_t m = {.type = MOME_MSG_SEG_CLOSE, .seg = s->id, .count = (uint32_t)s->opens};
-    s->opens = 0;
-    mome_send(name_manager(s->name), &m);
+    mome_segmsg_t m = {.id = u->s->id, .count = (uint32_t)u->opens};
+    u->opens = 0;
+    mome_send(name_manager(u->s->name), MOME_MSG_SEG_CLOSE, 0, &m, NULL, 0);
 }
 
-static int handle_alloc(mome_seg_t *s)
+static int handle_alloc(use_t *u)
 {
     for (int i = 0; i < nhandles; i++) {
         if (!handles[i]) {
-            handles[i] = s;
+            handles[i] = u;
             return i;
         }
     }
     int n = nhandles ? nhandles * 2 : 16;
-    mome_seg_t **nh = realloc(handles, (size_t)n * sizeof(*nh));
+    use_t **nh = realloc(handles, (size_t)n * sizeof(*nh));
     if (!nh)
         return -ENOMEM;
     memset(nh + nhandles, 0, (size_t)(n - nhandles) * sizeof(*nh));
     handles = nh;
     int h = nhandles;
     nhandles = n;
-    handles[h] = s;
+    handles[h] = u;
     return h;
 }
 
@@ -257,31 +166,33 @@ static mome_cmd_t *pending_take(uint64_t token)
     return c;
 }
 
-void mome_seg_cmd_open(mome_cmd_t *c)
+void mome_segment_cmd_open(mome_cmd_t *c)
 {
-    const char *name = c->p;
+    const char *name = c->u.open.name;
     uint64_t token = pending_add(c);
     if (!token) {
         mome_cmd_fail(c, ENOMEM, "MomeSegOpen: out of memory");
         return;
     }
-    mome_msg_t m = {.type = MOME_MSG_SEG_OPEN, .arg = c->a[0], .count = (uint32_t)c->a[1],
-                    .arg2 = token, .payload = name, .len = (uint32_t)strlen(name)};
-    mome_send(name_manager(name), &m);
+    mome_segmsg_t m = {.size = c->u.open.size, .flags = (uint32_t)c->u.open.flags,
+                       .token = token};
+    mome_send(name_manager(name), MOME_MSG_SEG_OPEN, 0, &m, name, (uint32_t)strlen(name));
 }
 
-static void on_open_reply(const mome_msg_t *m)
+static void on_open_reply(const mome_msg_t *msg, const void *body)
 {
-    mome_cmd_t *c = pending_take(m->arg2);
+    const mome_segmsg_t *m = body;
+    mome_cmd_t *c = pending_take(m->token);
     const char *name;
-    int status = (int)m->count, err = 0, h;
-    mome_seg_t *s;
+    int status = m->status, err = 0, h;
+    use_t *u;
 
     if (!c) {
-        mome_warn("segment", "SEG_OPEN_REPLY for an unknown request; ignored");
+        mome_warn("segment", "SEG_OPEN_REPLY from node %u for an unknown request; ignored",
+                  msg->src);
         return;
     }
-    name = c->p;
+    name = c->u.open.name;
     if (status < 0) {
         switch (-status) {
         case ENOENT:
@@ -292,9 +203,9 @@ static void on_open_reply(const mome_msg_t *m)
             mome_cmd_fail(c, EEXIST, "MomeSegOpen: segment '%s' exists (MOME_EXCL)", name);
             break;
         case EINVAL:
-            if (m->arg)
+            if (m->size)
                 mome_cmd_fail(c, EINVAL, "MomeSegOpen: segment '%s' exists with size %llu; pass "
-                                         "0 or that size", name, (unsigned long long)m->arg);
+                                         "0 or that size", name, (unsigned long long)m->size);
             else
                 mome_cmd_fail(c, EINVAL, "MomeSegOpen: size 0 cannot create segment '%s'", name);
             break;
@@ -303,65 +214,65 @@ static void on_open_reply(const mome_msg_t *m)
         }
         return;
     }
-    s = mome_seg_find(m->seg);
-    if (!s)
-        s = seg_local_new(m->seg, m->arg, name, &err);
-    if (!s)
+    u = use_of(m->id);
+    if (!u)
+        u = seg_local_new(m->id, m->size, name, &err);
+    if (!u)
         goto err_undo;
-    h = handle_alloc(s);
+    h = handle_alloc(u);
     if (h < 0) {
         err = h;
-        seg_maybe_release(s);
+        seg_maybe_release(u);
         goto err_undo;
     }
-    s->handles++;
-    s->opens++;
+    u->handles++;
+    u->opens++;
     mome_cmd_complete(c, h);
     return;
 
 err_undo: {
-    mome_msg_t close = {.type = MOME_MSG_SEG_CLOSE, .seg = m->seg, .count = 1};
-    mome_send(name_manager(name), &close);
+    mome_segmsg_t close = {.id = m->id, .count = 1};
+    mome_send(name_manager(name), MOME_MSG_SEG_CLOSE, 0, &close, NULL, 0);
     mome_cmd_fail(c, -err, "MomeSegOpen: cannot set up segment '%s' of %llu bytes here: %s",
-                  name, (unsigned long long)m->arg, strerror(-err));
+                  name, (unsigned long long)m->size, strerror(-err));
 }
 }
 
-void mome_seg_cmd_close(mome_cmd_t *c)
+void mome_segment_cmd_close(mome_cmd_t *c)
 {
-    int h = (int)c->a[0];
-    mome_seg_t *s = mome_seg_by_handle(h);
-    if (!s) {
+    int h = c->u.close.handle;
+    use_t *u = by_handle(h);
+    if (!u) {
         mome_cmd_fail(c, EBADF, "MomeSegClose: %d is not an open segment handle", h);
         return;
     }
     handles[h] = NULL;
-    s->handles--;
-    seg_maybe_release(s);
+    u->handles--;
+    seg_maybe_release(u);
     mome_cmd_complete(c, 0);
 }
 
-void mome_seg_cmd_unlink(mome_cmd_t *c)
+void mome_segment_cmd_unlink(mome_cmd_t *c)
 {
-    const char *name = c->p;
+    const char *name = c->u.unlink.name;
     uint64_t token = pending_add(c);
     if (!token) {
         mome_cmd_fail(c, ENOMEM, "MomeSegUnlink: out of memory");
         return;
     }
-    mome_msg_t m = {.type = MOME_MSG_SEG_UNLINK, .arg2 = token, .payload = name,
-                    .len = (uint32_t)strlen(name)};
-    mome_send(name_manager(name), &m);
+    mome_segmsg_t m = {.token = token};
+    mome_send(name_manager(name), MOME_MSG_SEG_UNLINK, 0, &m, name, (uint32_t)strlen(name));
 }
 
-static void on_unlink_reply(const mome_msg_t *m)
+static void on_unlink_reply(const mome_msg_t *msg, const void *body)
 {
-    mome_cmd_t *c = pending_take(m->arg2);
+    const mome_segmsg_t *m = body;
+    mome_cmd_t *c = pending_take(m->token);
     if (!c)
         return;
-    if ((int)m->count < 0)
+    if (m->status < 0)
         mome_cmd_fail(c, ENOENT, "MomeSegUnlink: segment '%s' does not exist",
-                      (const char *)c->p);
+                      c->u.unlink.name);
     else
         mome_cmd_complete(c, 0);
 }
@@ -382,62 +293,65 @@ static name_rec_t *rec_by_name(const char *name, size_t len)
     return r;
 }
 
-static void reply_open(const mome_msg_t *req, int status, uint64_t id, uint64_t size)
+static void reply_open(const mome_msg_t *req, const mome_segmsg_t *rm, int status, uint64_t id,
+                       uint64_t size)
 {
-    mome_msg_t m = {.type = MOME_MSG_SEG_OPEN_REPLY, .seg = id, .arg = size,
-                    .count = (uint32_t)status, .arg2 = req->arg2};
-    mome_send((int)req->src, &m);
+    mome_segmsg_t m = {.id = id, .size = size, .status = status, .token = rm->token};
+    mome_send((int)req->src, MOME_MSG_SEG_OPEN_REPLY, 0, &m, NULL, 0);
 }
 
-static void on_open(const mome_msg_t *m)
+static void on_open(const mome_msg_t *msg, const void *body)
 {
-    name_rec_t *r = rec_by_name(m->payload, m->len);
-    int flags = (int)m->count;
-    uint64_t size = m->arg;
+    const mome_segmsg_t *m = body;
+    name_rec_t *r = rec_by_name(msg->payload, msg->len);
+    int flags = (int)m->flags;
+    uint64_t size = m->size;
 
     if (r) {
         if ((flags & MOME_CREATE) && (flags & MOME_EXCL))
-            return reply_open(m, -EEXIST, 0, 0);
+            return reply_open(msg, m, -EEXIST, 0, 0);
         if (size && size != r->size)
-            return reply_open(m, -EINVAL, 0, r->size);
+            return reply_open(msg, m, -EINVAL, 0, r->size);
         r->total++;
-        return reply_open(m, 0, r->id, r->size);
+        return reply_open(msg, m, 0, r->id, r->size);
     }
     if (!(flags & MOME_CREATE))
-        return reply_open(m, -ENOENT, 0, 0);
+        return reply_open(msg, m, -ENOENT, 0, 0);
     if (!size)
-        return reply_open(m, -EINVAL, 0, 0);
+        return reply_open(msg, m, -EINVAL, 0, 0);
     r = calloc(1, sizeof(*r));
     if (!r)
-        return reply_open(m, -ENOMEM, 0, 0);
-    memcpy(r->name, m->payload, m->len);
-    r->name[m->len] = 0;
+        return reply_open(msg, m, -ENOMEM, 0, 0);
+    memcpy(r->name, msg->payload, msg->len);
+    r->name[msg->len] = 0;
     r->id = ((uint64_t)mome_g.rank << 40) | ++id_counter;
     r->size = size;
     r->total = 1;
-    r->by_name.k1 = mome_hash_str(r->name, m->len);
+    r->by_name.k1 = mome_hash_str(r->name, msg->len);
     r->by_name.k2 = name_hash2(r->name);
     r->by_id.k1 = r->id;
     mome_htab_put(&names, &r->by_name);
     mome_htab_put(&ids, &r->by_id);
-    reply_open(m, 0, r->id, r->size);
+    reply_open(msg, m, 0, r->id, r->size);
 }
 
 static void rec_destroy(name_rec_t *r)
 {
     mome_htab_del(&ids, &r->by_id);
     for (int n = 0; n < mome_g.nnodes; n++) {
-        mome_msg_t d = {.type = MOME_MSG_SEG_DESTROY, .seg = r->id};
-        mome_send(n, &d);
+        mome_segmsg_t d = {.id = r->id};
+        mome_send(n, MOME_MSG_SEG_DESTROY, 0, &d, NULL, 0);
     }
     free(r);
 }
 
-static void on_close(const mome_msg_t *m)
+static void on_close(const mome_msg_t *msg, const void *body)
 {
-    mome_hnode_t *h = mome_htab_get(&ids, m->seg, 0);
+    const mome_segmsg_t *m = body;
+    mome_hnode_t *h = mome_htab_get(&ids, m->id, 0);
     if (!h) {
-        mome_warn("segment", "SEG_CLOSE for unknown segment %#llx", (unsigned long long)m->seg);
+        mome_warn("segment", "SEG_CLOSE from node %u for unknown segment %#llx", msg->src,
+                  (unsigned long long)m->id);
         return;
     }
     name_rec_t *r = REC_OF_ID(h);
@@ -446,57 +360,46 @@ static void on_close(const mome_msg_t *m)
         rec_destroy(r);
 }
 
-static void on_unlink(const mome_msg_t *m)
+static void on_unlink(const mome_msg_t *msg, const void *body)
 {
-    name_rec_t *r = rec_by_name(m->payload, m->len);
-    mome_msg_t rep = {.type = MOME_MSG_SEG_UNLINK_REPLY, .arg2 = m->arg2};
+    const mome_segmsg_t *m = body;
+    name_rec_t *r = rec_by_name(msg->payload, msg->len);
+    mome_segmsg_t rep = {.token = m->token};
     if (!r) {
-        rep.count = (uint32_t)-ENOENT;
-        mome_send((int)m->src, &rep);
+        rep.status = -ENOENT;
+        mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, NULL, 0);
         return;
     }
     mome_htab_del(&names, &r->by_name);
     r->unlinked = 1;
-    mome_send((int)m->src, &rep);
+    mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, NULL, 0);
     if (r->total <= 0)
         rec_destroy(r);
 }
 
-static void on_destroy(const mome_msg_t *m)
+static void on_destroy(const mome_msg_t *msg, const void *body)
 {
-    mome_seg_t *s = mome_seg_find(m->seg);
-    mome_dir_forget_seg(m->seg);
-    if (!s)
+    const mome_segmsg_t *m = body;
+    use_t *u = use_of(m->id);
+    mome_coh_seg_destroyed(m->id); /* the directory entries this node managed */
+    if (!u)
         return;
-    if (s->handles || s->nviews) {
-        mome_warn("segment", "segment '%s' destroyed while still in use here", s->name);
+    if (u->handles || u->s->nviews) {
+        mome_warn("segment", "segment '%s' destroyed while still in use here", u->s->name);
         return;
     }
-    seg_local_free(s);
-}
-
-void mome_seg_msg(const mome_msg_t *m)
-{
-    switch (m->type) {
-    case MOME_MSG_SEG_OPEN: on_open(m); break;
-    case MOME_MSG_SEG_OPEN_REPLY: on_open_reply(m); break;
-    case MOME_MSG_SEG_CLOSE: on_close(m); break;
-    case MOME_MSG_SEG_UNLINK: on_unlink(m); break;
-    case MOME_MSG_SEG_UNLINK_REPLY: on_unlink_reply(m); break;
-    case MOME_MSG_SEG_DESTROY: on_destroy(m); break;
-    default: break;
-    }
+    seg_local_free(u);
 }
 
 /* ---- MomeMMap / MomeMUnmap ---- */
 
-static int check_mmap(mome_cmd_t *c, mome_seg_t *s, char *addr, size_t *len, int prot, int flags,
+static int check_mmap(mome_cmd_t *c, use_t *u, char *addr, size_t *len, int prot, int flags,
                       uint64_t off)
 {
     size_t ps = mome_g.page_size;
-    if (!s)
+    if (!u)
         return mome_cmd_fail(c, EBADF, "MomeMMap: %d is not an open segment handle",
-                             (int)c->a[3]),
+                             c->u.mmap.handle),
                -1;
     if (prot != MOME_READ && prot != MOME_WRITE && prot != (MOME_READ | MOME_WRITE))
         return mome_cmd_fail(c, EINVAL, "MomeMMap: prot must be MOME_READ or "
@@ -526,50 +429,60 @@ static int check_mmap(mome_cmd_t *c, mome_seg_t *s, char *addr, size_t *len, int
             return mome_cmd_fail(c, EINVAL, "MomeMMap: length %zu too large", *len), -1;
         *len = (*len + ps - 1) & ~(ps - 1);
     }
+    mome_seg_t *s = u->s;
     if (off > s->size || *len > s->size - off)
         return mome_cmd_fail(c, EINVAL, "MomeMMap: [%llu, %llu) is beyond segment '%s' of %llu "
                                         "bytes", (unsigned long long)off,
                              (unsigned long long)(off + *len), s->name,
                              (unsigned long long)s->size),
                -1;
-    if ((flags & MOME_FIXED) && overlaps_view(addr, *len))
+    if ((flags & MOME_FIXED) && mome_view_overlaps(addr, *len))
         return mome_cmd_fail(c, EBUSY, "MomeMMap: [%p, %p) overlaps an existing Mome mapping",
                              (void *)addr, (void *)(addr + *len)),
                -1;
     return 0;
 }
 
-void mome_seg_cmd_mmap(mome_cmd_t *c)
+/* A new view of s: mapped, indexed, in the segment's list. */
+static mome_view_t *view_new(mome_seg_t *s, void *addr, size_t len, uint64_t off, int writable,
+                             int fixed, int *err)
 {
-    char *addr = (char *)c->p;
-    size_t len = (size_t)c->a[0];
-    int prot = (int)c->a[1], flags = (int)c->a[2];
-    uint64_t off = c->a[4];
-    mome_seg_t *s = mome_seg_by_handle((int)c->a[3]);
-    int err = 0;
-
-    if (check_mmap(c, s, addr, &len, prot, flags, off) < 0)
-        return;
     mome_view_t *v = calloc(1, sizeof(*v));
     if (!v) {
-        mome_cmd_fail(c, ENOMEM, "MomeMMap: out of memory");
-        return;
+        *err = -ENOMEM;
+        return NULL;
     }
-    v->addr = mome_mem_view_map(addr, len, prot & MOME_WRITE, flags & MOME_FIXED,
-                                s->base + off, &err);
+    v->addr = mome_mem_view_map(addr, len, writable, fixed, s->store->base + off, err);
     if (!v->addr) {
         free(v);
-        mome_cmd_fail(c, -err, "MomeMMap: cannot map %zu bytes: %s", len, strerror(-err));
-        return;
+        return NULL;
     }
     v->len = len;
     v->off = off;
-    v->writable = !!(prot & MOME_WRITE);
-    v->seg = s;
-    if ((err = view_insert(v)) < 0) {
+    v->writable = writable;
+    if ((*err = mome_view_insert(v)) < 0) {
         mome_mem_view_unmap(v->addr, len);
         free(v);
-        mome_cmd_fail(c, ENOMEM, "MomeMMap: out of memory");
+        return NULL;
+    }
+    mome_seg_attach(s, v);
+    return v;
+}
+
+void mome_segment_cmd_mmap(mome_cmd_t *c)
+{
+    char *addr = c->u.mmap.addr;
+    size_t len = c->u.mmap.len;
+    int prot = c->u.mmap.prot, flags = c->u.mmap.flags, err = 0;
+    uint64_t off = c->u.mmap.off;
+    use_t *u = by_handle(c->u.mmap.handle);
+
+    if (check_mmap(c, u, addr, &len, prot, flags, off) < 0)
+        return;
+    mome_view_t *v = view_new(u->s, addr, len, off, !!(prot & MOME_WRITE), flags & MOME_FIXED,
+                              &err);
+    if (!v) {
+        mome_cmd_fail(c, -err, "MomeMMap: cannot map %zu bytes: %s", len, strerror(-err));
         return;
     }
     c->result = (uint64_t)(uintptr_t)v->addr;
@@ -587,13 +500,14 @@ static int view_cut(mome_view_t *v, char *a, char *b)
     mome_txn_forget_range(x, (size_t)(y - x));
     if (x == va && y == vb) {
         mome_seg_t *s = v->seg;
-        view_remove(v);
+        mome_view_remove(v);
+        mome_seg_detach(s, v);
         free(v);
-        seg_maybe_release(s);
+        seg_maybe_release(use_of(s->id));
         return 0;
     }
     if (x == va) {
-        /* The array stays sorted: v's start moves up but no other view lies in [va, y). */
+        /* The index stays sorted: v's start moves up but no other view lies in [va, y). */
         v->off += (uint64_t)(y - va);
         v->len -= (size_t)(y - va);
         v->addr = y;
@@ -608,31 +522,30 @@ static int view_cut(mome_view_t *v, char *a, char *b)
         t->len = (size_t)(vb - y);
         t->off = v->off + (uint64_t)(y - va);
         t->writable = v->writable;
-        t->seg = v->seg;
-        return view_insert(t);
+        if (mome_view_insert(t) < 0) {
+            free(t);
+            return -ENOMEM;
+        }
+        mome_seg_attach(v->seg, t);
     }
     return 0;
+}
+
+static int not_heap(const mome_view_t *v)
+{
+    return v->seg->id != MOME_HEAP_SEG_ID;
 }
 
 static void munmap_after_release(void *arg, mome_date_t date)
 {
     mome_cmd_t *c = arg;
-    char *a = (char *)c->p;
-    size_t len = (size_t)c->a[0], ps = mome_g.page_size;
+    char *a = c->u.munmap.addr;
+    size_t len = c->u.munmap.len, ps = mome_g.page_size;
+    mome_view_t *v;
     int found = 0;
 
     len = (len + ps - 1) & ~(ps - 1);
-    for (;;) {
-        mome_view_t *v = NULL;
-        for (size_t i = 0; i < nviews; i++) {
-            mome_view_t *w = views[i];
-            if (w->seg->id != MOME_HEAP_SEG_ID && w->addr < a + len && a < w->addr + w->len) {
-                v = w;
-                break;
-            }
-        }
-        if (!v)
-            break;
+    while ((v = mome_view_first_in(a, len, not_heap))) {
         found = 1;
         if (view_cut(v, a, a + len) < 0) {
             mome_cmd_fail(c, ENOMEM, "MomeMUnmap: out of memory splitting a mapping");
@@ -647,63 +560,116 @@ static void munmap_after_release(void *arg, mome_date_t date)
     mome_cmd_complete(c, 0);
 }
 
-void mome_seg_cmd_munmap(mome_cmd_t *c)
+void mome_segment_cmd_munmap(mome_cmd_t *c)
 {
-    char *a = (char *)c->p;
-    size_t len = (size_t)c->a[0], ps = mome_g.page_size;
+    char *a = c->u.munmap.addr;
+    size_t len = c->u.munmap.len, ps = mome_g.page_size;
 
-    if ((uintptr_t)a % ps || len == 0) {
+    if ((uintptr_t)a % ps || len == 0 || len > SIZE_MAX - ps ||
+        (uintptr_t)a + ((len + ps - 1) & ~(ps - 1)) < (uintptr_t)a) {
         mome_cmd_fail(c, EINVAL, "MomeMUnmap: address %p must be aligned on the Mome page size "
-                                 "%zu and length non-zero", (void *)a, ps);
+                                 "%zu, and the length non-zero and not wrapping the address "
+                                 "space (got %zu)", (void *)a, ps, len);
         return;
     }
     /* Pending modifications are released before the mapping goes. */
     mome_rel_release(munmap_after_release, c);
 }
 
-/* ---- heap segment and teardown ---- */
+char *mome_segment_check_range(mome_cmd_t *c, const char *call, void *addr, size_t len,
+                               char **end)
+{
+    char *a = addr;
+    size_t ps = mome_g.page_size;
 
-int mome_seg_heap_create(void *addr, uint64_t size, char *err, size_t errlen)
+    if (len == 0 || (uintptr_t)a + len < (uintptr_t)a) {
+        mome_cmd_fail(c, EINVAL, "%s: empty or wrapping range", call);
+        return NULL;
+    }
+    *end = a + len;
+    a = (char *)((uintptr_t)a & ~(uintptr_t)(ps - 1));
+    for (char *p = a; p < *end; p += ps) {
+        if (!mome_view_find(p)) {
+            mome_cmd_fail(c, EINVAL, "%s: %p is not in a Mome mapping", call, (void *)p);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* ---- heap segment, setup and teardown ---- */
+
+int mome_segment_heap_create(void *addr, uint64_t size, char *err, size_t errlen)
 {
     int rc = 0;
-    mome_seg_t *s = seg_local_new(MOME_HEAP_SEG_ID, size, "mome.heap", &rc);
-    if (!s) {
+    use_t *u = seg_local_new(MOME_HEAP_SEG_ID, size, "mome.heap", &rc);
+    if (!u) {
         snprintf(err, errlen, "cannot create the shared heap: %s", strerror(-rc));
         return rc;
     }
-    mome_view_t *v = calloc(1, sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    v->addr = mome_mem_view_map(addr, size, 1, 1, s->base, &rc);
-    if (!v->addr) {
-        free(v);
+    if (!view_new(u->s, addr, size, 0, 1, 1, &rc)) {
         snprintf(err, errlen, "cannot map the shared heap at %p: %s", addr, strerror(-rc));
         return rc;
     }
-    v->len = size;
-    v->writable = 1;
-    v->seg = s;
-    return view_insert(v);
+    return 0;
 }
 
-void mome_seg_fini(void)
+static const mome_field_t open_fields[] = {
+    MOME_FIELD(mome_segmsg_t, size, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_segmsg_t, token, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_segmsg_t, flags, MOME_FK_MASK, MOME_CREATE | MOME_EXCL | MOME_PERSIST)};
+static const mome_field_t reply_fields[] = {MOME_FIELD(mome_segmsg_t, id, MOME_FK_RAW, 0),
+                                            MOME_FIELD(mome_segmsg_t, size, MOME_FK_RAW, 0),
+                                            MOME_FIELD(mome_segmsg_t, token, MOME_FK_RAW, 0),
+                                            MOME_FIELD(mome_segmsg_t, status, MOME_FK_ERRNO, 0)};
+static const mome_field_t close_fields[] = {MOME_FIELD(mome_segmsg_t, id, MOME_FK_RAW, 0),
+                                            MOME_FIELD(mome_segmsg_t, count, MOME_FK_RAW, 0)};
+static const mome_field_t unlink_fields[] = {MOME_FIELD(mome_segmsg_t, token, MOME_FK_RAW, 0),
+                                             MOME_FIELD(mome_segmsg_t, status, MOME_FK_ERRNO, 0)};
+
+/* A name: no NUL inside (the length says where it ends). */
+static const char *check_name(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    return memchr(m->payload, 0, m->len) ? "segment name" : NULL;
+}
+
+static const mome_msg_def_t seg_msgs[] = {
+    {.type = MOME_MSG_SEG_OPEN,
+     .wire = {"SEG_OPEN", open_fields, 3, 0, 1, MOME_SEG_NAME_MAX},
+     .body_size = sizeof(mome_segmsg_t), .validate = check_name, .handler = on_open},
+    {.type = MOME_MSG_SEG_OPEN_REPLY, .wire = {"SEG_OPEN_REPLY", reply_fields, 4, 0, 0, 0},
+     .body_size = sizeof(mome_segmsg_t), .handler = on_open_reply},
+    {.type = MOME_MSG_SEG_CLOSE, .wire = {"SEG_CLOSE", close_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_segmsg_t), .handler = on_close},
+    {.type = MOME_MSG_SEG_UNLINK,
+     .wire = {"SEG_UNLINK", unlink_fields, 1, 0, 1, MOME_SEG_NAME_MAX},
+     .body_size = sizeof(mome_segmsg_t), .validate = check_name, .handler = on_unlink},
+    {.type = MOME_MSG_SEG_UNLINK_REPLY, .wire = {"SEG_UNLINK_REPLY", unlink_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_segmsg_t), .handler = on_unlink_reply},
+    {.type = MOME_MSG_SEG_DESTROY, .wire = {"SEG_DESTROY", close_fields, 1, 0, 0, 0},
+     .body_size = sizeof(mome_segmsg_t), .handler = on_destroy},
+};
+
+int mome_segment_init(void)
+{
+    if (mome_htab_init(&names, 64) < 0 || mome_htab_init(&ids, 64) < 0 ||
+        mome_htab_init(&uses, 64) < 0 || mome_htab_init(&pend, 16) < 0)
+        return -ENOMEM;
+    id_counter = 0;
+    return mome_msg_register(seg_msgs, sizeof(seg_msgs) / sizeof(seg_msgs[0]));
+}
+
+void mome_segment_fini(void)
 {
     mome_hnode_t *h, *tmp;
-    mome_htab_foreach(&segs, h, tmp) seg_local_free((mome_seg_t *)h);
-    mome_htab_foreach(&names, h, tmp)
-    {
-        (void)h;
-    }
+    mome_htab_foreach(&uses, h, tmp) seg_local_free((use_t *)h);
     mome_htab_foreach(&ids, h, tmp) free(REC_OF_ID(h));
     mome_htab_foreach(&pend, h, tmp) free(h);
-    mome_htab_free(&segs);
+    mome_htab_free(&uses);
     mome_htab_free(&names);
     mome_htab_free(&ids);
     mome_htab_free(&pend);
     free(handles);
     handles = NULL;
     nhandles = 0;
-    free(views);
-    views = NULL;
-    nviews = cviews = 0;
 }

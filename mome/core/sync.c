@@ -3,11 +3,15 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/hash.h"
 #include "base/log.h"
-#include "coherence/release.h"
 #include "base/stats.h"
+#include "mome.h"
+#include "coherence/release.h"
+#include "core/proto.h"
+#include "core/segment.h"
 #include "core/sync.h"
 
 /* ---- lock manager side ---- */
@@ -50,42 +54,10 @@ static mome_cmd_t *bar_cmd; /* the barrier in progress on this node */
 static uint64_t bar_t0;
 static uint64_t bar_epoch;     /* barriers completed here */
 static uint64_t last_barrier;  /* date of the last barrier (read by any thread) */
-static int coord_count;        /* node 0: entries for coord_epoch */
+static int coord_count;        /* node 0: nodes that entered coord_epoch */
+static uint64_t *coord_in;     /* node 0: which nodes entered it */
 static uint64_t coord_epoch;
 static mome_date_t coord_max;
-
-int mome_sync_init(void)
-{
-    if (mome_htab_init(&locks, 64) < 0 || mome_htab_init(&held, 16) < 0 ||
-        mome_htab_init(&pending, 16) < 0)
-        return -ENOMEM;
-    bar_cmd = NULL;
-    bar_epoch = coord_epoch = 0;
-    coord_count = 0;
-    coord_max = 0;
-    __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
-    return 0;
-}
-
-void mome_sync_fini(void)
-{
-    mome_hnode_t *h, *tmp;
-    mome_htab_foreach(&locks, h, tmp)
-    {
-        lockrec_t *l = (lockrec_t *)h;
-        while (l->q) {
-            lwait_t *w = l->q;
-            l->q = w->next;
-            free(w);
-        }
-        free(l);
-    }
-    mome_htab_foreach(&held, h, tmp) free(h);
-    mome_htab_foreach(&pending, h, tmp) free(h);
-    mome_htab_free(&locks);
-    mome_htab_free(&held);
-    mome_htab_free(&pending);
-}
 
 static uint64_t lock_key(int id)
 {
@@ -99,7 +71,7 @@ static int lock_manager(int id)
 
 void mome_sync_cmd_lock(mome_cmd_t *c)
 {
-    int id = (int)c->a[0];
+    int id = c->u.lock.id;
     held_t *h = (held_t *)mome_htab_get(&held, lock_key(id), 0);
     lpending_t *p;
 
@@ -117,9 +89,9 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
     p->h.k1 = next_token++;
     p->h.k2 = 0;
     mome_htab_put(&pending, &p->h);
-    mome_msg_t m = {.type = MOME_MSG_LOCK_REQ, .page = lock_key(id), .arg = p->h.k1};
-    mome_node_outstanding(1);
-    mome_send(lock_manager(id), &m);
+    mome_syncmsg_t m = {.id = lock_key(id), .token = p->h.k1};
+    mome_cmd_outstanding(1);
+    mome_send(lock_manager(id), MOME_MSG_LOCK_REQ, 0, &m, NULL, 0);
 }
 
 typedef struct unlock_op {
@@ -132,16 +104,15 @@ typedef struct unlock_op {
 static void unlock_after_release(void *arg, mome_date_t date)
 {
     unlock_op_t *u = arg;
-    mome_msg_t m = {.type = MOME_MSG_LOCK_REL, .page = lock_key(u->id), .arg = u->token,
-                    .arg2 = date};
-    mome_send(lock_manager(u->id), &m);
+    mome_syncmsg_t m = {.id = lock_key(u->id), .token = u->token, .date = date};
+    mome_send(lock_manager(u->id), MOME_MSG_LOCK_REL, 0, &m, NULL, 0);
     mome_cmd_complete(u->cmd, 0);
     free(u);
 }
 
 void mome_sync_cmd_unlock(mome_cmd_t *c)
 {
-    int id = (int)c->a[0];
+    int id = c->u.lock.id;
     held_t *h = (held_t *)mome_htab_get(&held, lock_key(id), 0);
     unlock_op_t *u;
 
@@ -167,34 +138,30 @@ static void grant(lockrec_t *l, uint32_t node, uint64_t token, int waited)
     l->held = 1;
     l->holder = node;
     l->token = token;
-    mome_msg_t m = {.type = MOME_MSG_LOCK_GRANT, .page = l->h.k1, .arg = token,
-                    .count = (uint32_t)waited, .arg2 = l->last};
-    mome_send((int)node, &m);
+    mome_syncmsg_t m = {.id = l->h.k1, .token = token, .date = l->last};
+    mome_send((int)node, MOME_MSG_LOCK_GRANT, waited ? MOME_LOCK_WAITED : 0, &m, NULL, 0);
 }
 
-static void on_lock_req(const mome_msg_t *m)
+static void on_lock_req(const mome_msg_t *msg, const void *body)
 {
-    lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, m->page, 0);
+    const mome_syncmsg_t *m = body;
+    lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, m->id, 0);
     if (!l) {
         l = calloc(1, sizeof(*l));
-        if (!l) {
-            mome_error("sync", "out of memory for lock %d; request dropped", (int)m->page);
-            return;
-        }
-        l->h.k1 = m->page;
+        if (!l)
+            mome_die(1, "out of memory for lock %d; stopping", (int)m->id);
+        l->h.k1 = m->id;
         mome_htab_put(&locks, &l->h);
     }
     if (!l->held) {
-        grant(l, m->src, m->arg, 0);
+        grant(l, msg->src, m->token, 0);
         return;
     }
     lwait_t *w = malloc(sizeof(*w));
-    if (!w) {
-        mome_error("sync", "out of memory queueing for lock %d; request dropped", (int)m->page);
-        return;
-    }
-    w->node = m->src;
-    w->token = m->arg;
+    if (!w)
+        mome_die(1, "out of memory queueing for lock %d; stopping", (int)m->id);
+    w->node = msg->src;
+    w->token = m->token;
     w->next = NULL;
     if (l->qtail)
         l->qtail->next = w;
@@ -203,17 +170,18 @@ static void on_lock_req(const mome_msg_t *m)
     l->qtail = w;
 }
 
-static void on_lock_rel(const mome_msg_t *m)
+static void on_lock_rel(const mome_msg_t *msg, const void *body)
 {
-    lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, m->page, 0);
-    if (!l || !l->held || l->holder != m->src || l->token != m->arg) {
-        mome_warn("sync", "release of lock %d by node %u which does not hold it", (int)m->page,
-                  m->src);
+    const mome_syncmsg_t *m = body;
+    lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, m->id, 0);
+    if (!l || !l->held || l->holder != msg->src || l->token != m->token) {
+        mome_warn("sync", "release of lock %d by node %u which does not hold it", (int)m->id,
+                  msg->src);
         return;
     }
     l->held = 0;
-    if (m->arg2 > l->last)
-        l->last = m->arg2;
+    if (m->date > l->last)
+        l->last = m->date;
     if (l->q) {
         lwait_t *w = l->q;
         l->q = w->next;
@@ -231,45 +199,44 @@ static void lock_after_acquire(void *arg, mome_date_t date)
     free(p);
 }
 
-static void on_lock_grant(const mome_msg_t *m)
+static void on_lock_grant(const mome_msg_t *msg, const void *body)
 {
-    lpending_t *p = (lpending_t *)mome_htab_get(&pending, m->arg, 0);
+    const mome_syncmsg_t *m = body;
+    lpending_t *p = (lpending_t *)mome_htab_get(&pending, m->token, 0);
     held_t *h;
     if (!p) {
-        mome_warn("sync", "grant of lock %d nobody asked for", (int)m->page);
+        mome_warn("sync", "grant of lock %d nobody asked for", (int)m->id);
         return;
     }
     mome_htab_del(&pending, &p->h);
-    mome_node_outstanding(-1);
+    mome_cmd_outstanding(-1);
     h = malloc(sizeof(*h));
     if (!h) {
         /* Cannot record it: give it back rather than hold it forever. */
-        mome_msg_t rel = {.type = MOME_MSG_LOCK_REL, .page = m->page, .arg = m->arg,
-                          .arg2 = m->arg2};
-        mome_send((int)m->src, &rel);
+        mome_send((int)msg->src, MOME_MSG_LOCK_REL, 0, m, NULL, 0);
         mome_cmd_fail(p->cmd, ENOMEM, "MomeLock: out of memory");
         free(p);
         return;
     }
-    h->h.k1 = m->page;
+    h->h.k1 = m->id;
     h->h.k2 = 0;
     h->tid = p->cmd->tid;
-    h->token = m->arg;
+    h->token = m->token;
     mome_htab_put(&held, &h->h);
     MOME_STAT_INC(lock_acquires);
-    MOME_STAT_ADD(lock_waits, m->count ? 1 : 0);
+    MOME_STAT_ADD(lock_waits, (msg->flags & MOME_LOCK_WAITED) ? 1 : 0);
     MOME_STAT_ADD(lock_wait_ns, mome_now_ns() - p->t0);
     /* An acquire: see every modification released before the lock's last release. */
-    mome_rel_acquire(m->arg2, lock_after_acquire, p);
+    mome_rel_acquire(m->date, lock_after_acquire, p);
 }
 
 /* ---- barrier ---- */
 
 static void barrier_after_release(void *arg, mome_date_t date)
 {
-    mome_msg_t m = {.type = MOME_MSG_BAR_ENTER, .page = bar_epoch};
+    mome_syncmsg_t m = {.id = bar_epoch};
     (void)arg;
-    mome_send(0, &m); /* dated after the release: the barrier date exceeds it */
+    mome_send(0, MOME_MSG_BAR_ENTER, 0, &m, NULL, 0); /* dated after the release */
 }
 
 void mome_sync_cmd_barrier(mome_cmd_t *c)
@@ -280,29 +247,32 @@ void mome_sync_cmd_barrier(mome_cmd_t *c)
     }
     bar_cmd = c;
     bar_t0 = mome_now_ns();
-    mome_node_outstanding(1);
+    mome_cmd_outstanding(1);
     mome_rel_release(barrier_after_release, NULL);
 }
 
-static void on_bar_enter(const mome_msg_t *m)
+static void on_bar_enter(const mome_msg_t *msg, const void *body)
 {
-    if (m->page != coord_epoch) {
-        mome_error("sync", "node %u entered barrier %llu during barrier %llu", m->src,
-                   (unsigned long long)m->page, (unsigned long long)coord_epoch);
-        return;
-    }
-    if (m->date > coord_max)
-        coord_max = m->date;
+    const mome_syncmsg_t *m = body;
+    uint32_t n = msg->src;
+    if (m->id != coord_epoch || (coord_in[n / 64] >> (n % 64) & 1))
+        mome_die(1, "node %u entered barrier %llu (again, or out of turn) during barrier %llu: "
+                    "the nodes disagree on the barriers; stopping",
+                 n, (unsigned long long)m->id, (unsigned long long)coord_epoch);
+    coord_in[n / 64] |= 1ull << (n % 64);
+    if (msg->date > coord_max)
+        coord_max = msg->date;
     if (++coord_count < mome_g.nnodes)
         return;
     mome_date_t now = mome_clock_now();
     mome_date_t date = (coord_max > now ? coord_max : now) + 1;
-    for (int n = 0; n < mome_g.nnodes; n++) {
-        mome_msg_t x = {.type = MOME_MSG_BAR_EXIT, .page = coord_epoch, .arg = date};
-        mome_send(n, &x);
+    for (int k = 0; k < mome_g.nnodes; k++) {
+        mome_syncmsg_t x = {.id = coord_epoch, .date = date};
+        mome_send(k, MOME_MSG_BAR_EXIT, 0, &x, NULL, 0);
     }
     coord_epoch++;
     coord_count = 0;
+    memset(coord_in, 0, ((size_t)mome_g.nnodes + 63) / 64 * sizeof(*coord_in));
     coord_max = 0;
 }
 
@@ -315,31 +285,116 @@ static void barrier_after_acquire(void *arg, mome_date_t date)
     mome_cmd_complete(c, 0);
 }
 
-static void on_bar_exit(const mome_msg_t *m)
+static void on_bar_exit(const mome_msg_t *msg, const void *body)
 {
+    const mome_syncmsg_t *m = body;
     mome_cmd_t *c = bar_cmd;
-    if (!c || m->page != bar_epoch) {
-        mome_error("sync", "unexpected exit of barrier %llu", (unsigned long long)m->page);
-        return;
-    }
+    if (!c || m->id != bar_epoch)
+        mome_die(1, "node %u ended barrier %llu, which this node is not in (it is at barrier "
+                    "%llu); stopping", msg->src, (unsigned long long)m->id,
+                 (unsigned long long)bar_epoch);
     bar_cmd = NULL;
     bar_epoch++;
-    mome_node_outstanding(-1);
-    mome_clock_raise(m->arg);
-    __atomic_store_n(&last_barrier, m->arg, __ATOMIC_RELEASE);
-    mome_rel_acquire(m->arg, barrier_after_acquire, c);
+    mome_cmd_outstanding(-1);
+    mome_clock_raise(m->date);
+    __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
+    mome_rel_acquire(m->date, barrier_after_acquire, c);
 }
 
-void mome_sync_msg(const mome_msg_t *m)
+/* ---- releases, MomeSyncMem, model switches ---- */
+
+static void op_done(void *arg, mome_date_t date)
 {
-    switch (m->type) {
-    case MOME_MSG_LOCK_REQ: on_lock_req(m); break;
-    case MOME_MSG_LOCK_GRANT: on_lock_grant(m); break;
-    case MOME_MSG_LOCK_REL: on_lock_rel(m); break;
-    case MOME_MSG_BAR_ENTER: on_bar_enter(m); break;
-    case MOME_MSG_BAR_EXIT: on_bar_exit(m); break;
-    default: break;
+    mome_cmd_t *c = arg;
+    c->result = date;
+    mome_cmd_complete(c, 0);
+}
+
+void mome_sync_cmd_release(mome_cmd_t *c)
+{
+    mome_rel_release(op_done, c);
+}
+
+void mome_sync_cmd_syncmem(mome_cmd_t *c)
+{
+    char *end, *a = mome_segment_check_range(c, "MomeSyncMem", c->u.sync.addr, c->u.sync.len,
+                                             &end);
+    if (!a)
+        return;
+    MOME_STAT_INC(syncs);
+    mome_rel_sync(a, end, c->u.sync.date, op_done, c);
+}
+
+void mome_sync_cmd_model(mome_cmd_t *c)
+{
+    int model = c->u.model.model;
+    char *end, *a;
+
+    if (model != MOME_STRONG && model != MOME_RELEASE && model != MOME_WEAK) {
+        mome_cmd_fail(c, EINVAL, "MomeConsistency: unknown model %d (MOME_STRONG, MOME_RELEASE "
+                                 "or MOME_WEAK)", model);
+        return;
     }
+    a = mome_segment_check_range(c, "MomeConsistency", c->u.model.addr, c->u.model.len, &end);
+    if (a)
+        mome_rel_switch(a, end, model, op_done, c);
+}
+
+static const mome_field_t lock_fields[] = {
+    MOME_FIELD(mome_syncmsg_t, id, MOME_FK_MAX, UINT32_MAX),
+    MOME_FIELD(mome_syncmsg_t, token, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_RAW, 0)};
+static const mome_field_t bar_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_syncmsg_t, date, MOME_FK_RAW, 0)};
+
+static const mome_msg_def_t sync_msgs[] = {
+    {.type = MOME_MSG_LOCK_REQ, .wire = {"LOCK_REQ", lock_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_req},
+    {.type = MOME_MSG_LOCK_GRANT, .wire = {"LOCK_GRANT", lock_fields, 3, MOME_LOCK_WAITED, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_grant},
+    {.type = MOME_MSG_LOCK_REL, .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_rel},
+    {.type = MOME_MSG_BAR_ENTER, .wire = {"BAR_ENTER", bar_fields, 1, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_enter},
+    {.type = MOME_MSG_BAR_EXIT, .wire = {"BAR_EXIT", bar_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_exit},
+};
+static const size_t nsync_msgs = sizeof(sync_msgs) / sizeof(sync_msgs[0]);
+
+int mome_sync_init(void)
+{
+    coord_in = calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*coord_in));
+    if (!coord_in || mome_htab_init(&locks, 64) < 0 || mome_htab_init(&held, 16) < 0 ||
+        mome_htab_init(&pending, 16) < 0)
+        return -ENOMEM;
+    bar_cmd = NULL;
+    bar_epoch = coord_epoch = 0;
+    coord_count = 0;
+    coord_max = 0;
+    __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
+    return mome_msg_register(sync_msgs, nsync_msgs);
+}
+
+void mome_sync_fini(void)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&locks, h, tmp)
+    {
+        lockrec_t *l = (lockrec_t *)h;
+        while (l->q) {
+            lwait_t *w = l->q;
+            l->q = w->next;
+            free(w);
+        }
+        free(l);
+    }
+    mome_htab_foreach(&held, h, tmp) free(h);
+    mome_htab_foreach(&pending, h, tmp) free(h);
+    mome_htab_free(&locks);
+    mome_htab_free(&held);
+    mome_htab_free(&pending);
+    free(coord_in);
+    coord_in = NULL;
 }
 
 mome_date_t mome_sync_last_barrier(void)

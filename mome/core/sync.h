@@ -1,25 +1,29 @@
 /*
- * sync.h - private: job-wide locks and barriers.
+ * sync.h - private: job-wide locks and barriers, releases, MomeSyncMem and model switches.
  *
  * A lock is managed by a node chosen by hashing its id; it grants the lock in request order and
  * records nothing else. The barrier is gathered by node 0, which returns to everyone a date above
  * every entry date. Progress thread only, except mome_sync_last_barrier().
  */
-#ifndef MOME_SYNC_H
-#define MOME_SYNC_H
+#ifndef MOME_CORE_SYNC_H
+#define MOME_CORE_SYNC_H
 
 #include "base/clock.h"
-#include "core/node.h"
+#include "core/cmd.h"
+#include "core/job.h"
 
+/* Registers LOCK_REQ, LOCK_GRANT, LOCK_REL, BAR_ENTER, BAR_EXIT. */
 int mome_sync_init(void);
 void mome_sync_fini(void);
 
-void mome_sync_cmd_lock(mome_cmd_t *c);   /* a0 = id */
-void mome_sync_cmd_unlock(mome_cmd_t *c); /* a0 = id */
+/* Commands: MomeLock, MomeUnlock (u.lock), MomeBarrier. */
+void mome_sync_cmd_lock(mome_cmd_t *c);
+void mome_sync_cmd_unlock(mome_cmd_t *c);
 void mome_sync_cmd_barrier(mome_cmd_t *c);
-
-/* LOCK_REQ, LOCK_GRANT, LOCK_REL, BAR_ENTER, BAR_EXIT. */
-void mome_sync_msg(const mome_msg_t *m);
+/* Commands: MomeRelease, MomeSyncMem (u.sync), MomeConsistency (u.model). */
+void mome_sync_cmd_release(mome_cmd_t *c);
+void mome_sync_cmd_syncmem(mome_cmd_t *c);
+void mome_sync_cmd_model(mome_cmd_t *c);
 
 /* The date the last barrier returned (any thread). */
 mome_date_t mome_sync_last_barrier(void);

@@ -11,13 +11,19 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "coherence/consistency.h"
 #include "memory/fault.h"
 #include "base/log.h"
 #include "memory/memory.h"
 #include "base/stats.h"
 
 #define BATCH 32
+
+static mome_fault_handler_t handler;
+
+void mome_fault_set_handler(mome_fault_handler_t h)
+{
+    handler = h;
+}
 
 int mome_fault_poll(void)
 {
@@ -37,7 +43,7 @@ int mome_fault_poll(void)
             continue;
         uint64_t fl = msgs[i].arg.pagefault.flags;
         int write = !!(fl & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP));
-        mome_cons_fault((char *)(uintptr_t)msgs[i].arg.pagefault.address, write, t0);
+        handler((char *)(uintptr_t)msgs[i].arg.pagefault.address, write, t0);
     }
     return (int)n;
 }

@@ -306,8 +306,9 @@ int mome_mem_drop(uint64_t off, size_t len)
     return 0;
 }
 
-int mome_mem_install(void *addr, size_t len, const void *src, int ro)
+int mome_mem_install(uint64_t off, void *addr, size_t len, const void *src, int ro)
 {
+    (void)off; /* the view maps it at addr */
     for (;;) {
         struct uffdio_copy c = {.dst = (uintptr_t)addr, .src = (uintptr_t)src, .len = len,
                                 .mode = ro ? UFFDIO_COPY_MODE_WP : 0};
@@ -366,3 +367,19 @@ int mome_mem_zap(void *addr, size_t len)
 {
     return madvise(addr, len, MADV_DONTNEED) < 0 ? -errno : 0;
 }
+
+const mome_mem_ops_t mome_mem_uffd_ops = {
+    .name = "memfd+userfaultfd",
+    .region_alloc = mome_mem_region_alloc,
+    .region_release = mome_mem_region_release,
+    .runtime_map = mome_mem_runtime_map,
+    .runtime_unmap = mome_mem_runtime_unmap,
+    .install = mome_mem_install,
+    .map = mome_mem_map,
+    .protect = mome_mem_protect,
+    .wake = mome_mem_wake,
+    .zap = mome_mem_zap,
+    .drop = mome_mem_drop,
+};
+
+const mome_mem_ops_t *mome_mem = &mome_mem_uffd_ops;

@@ -9,11 +9,33 @@
  * page; dropping a copy punches a hole and gives the memory back. Only the progress thread calls
  * the page operations; views are created by it too.
  */
-#ifndef MOME_MEMORY_H
-#define MOME_MEMORY_H
+#ifndef MOME_MEMORY_MEMORY_H
+#define MOME_MEMORY_MEMORY_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * The page operations the page store uses (store.c), as a table: Mome memory (this file's memfd
+ * and userfaultfd) is the one a node runs on; tests and fuzzers put plain memory behind the same
+ * table (tests/common/fake_memory.c), so the coherence layer runs without a kernel's help.
+ */
+typedef struct mome_mem_ops {
+    const char *name;
+    int (*region_alloc)(uint64_t size, uint64_t *base);
+    void (*region_release)(uint64_t base, uint64_t size);
+    char *(*runtime_map)(uint64_t base, uint64_t size);
+    void (*runtime_unmap)(char *p, uint64_t size);
+    int (*install)(uint64_t off, void *addr, size_t len, const void *src, int ro);
+    int (*map)(void *addr, size_t len, int ro);
+    int (*protect)(void *addr, size_t len, int ro);
+    int (*wake)(void *addr, size_t len);
+    int (*zap)(void *addr, size_t len);
+    int (*drop)(uint64_t off, size_t len);
+} mome_mem_ops_t;
+
+extern const mome_mem_ops_t mome_mem_uffd_ops; /* Mome memory */
+extern const mome_mem_ops_t *mome_mem;          /* the one in use (Mome memory by default) */
 
 int mome_mem_init(size_t page_size, char *err, size_t errlen);
 void mome_mem_fini(void);
@@ -47,11 +69,11 @@ int mome_mem_write(uint64_t off, const void *buf, size_t len);
 int mome_mem_drop(uint64_t off, size_t len);
 
 /*
- * PTE operations on one view range. install: atomically fill a page absent from the memfd and map
- * it (-EEXIST if the memfd has it); map: map the memfd's page (-EEXIST if already mapped);
+ * PTE operations on one view range. install: atomically fill a page absent from the memfd (at
+ * file offset off, which the view maps at addr) and map it (-EEXIST if the memfd has it); map: map the memfd's page (-EEXIST if already mapped);
  * protect: set (ro) or clear write protection, clearing wakes waiters. ro=1 maps read-only.
  */
-int mome_mem_install(void *addr, size_t len, const void *src, int ro);
+int mome_mem_install(uint64_t off, void *addr, size_t len, const void *src, int ro);
 int mome_mem_map(void *addr, size_t len, int ro);
 int mome_mem_protect(void *addr, size_t len, int ro);
 int mome_mem_wake(void *addr, size_t len);

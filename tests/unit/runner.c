@@ -8,9 +8,10 @@
 
 int main(void)
 {
-    SRunner *sr = srunner_create(proto_suite());
+    SRunner *sr = srunner_create(wire_suite());
     int failed;
 
+    srunner_add_suite(sr, msg_suite());
     srunner_add_suite(sr, directory_suite());
     srunner_add_suite(sr, clock_suite());
     srunner_add_suite(sr, page_suite());

@@ -1,61 +1,57 @@
 /*
- * test_directory.c - the directory as a state machine: requests in, messages out (mome_send is
- * replaced by a recorder), for every transition of the STRONG protocol, queueing, forwarding and
- * migration of entries.
+ * test_directory.c - the directory as a state machine: requests in (encoded as a peer would, then
+ * decoded by the message table), messages out (recorded by the send hook), for every transition
+ * of the STRONG protocol, queueing, forwarding and migration of entries, and the MULTI regime.
  */
 #include <string.h>
 
-#include "coherence/directory.h"
 #include "base/log.h"
+#include "coherence/directory.h"
+#include "coherence/proto.h"
+#include "coherence/seg.h"
+#include "testnode.h"
 #include "mome.h"
-#include "core/node.h"
 #include "unit.h"
 
-#define MAXOUT 64
-
-static struct {
-    int to;
-    mome_msg_t m;
-} out[MAXOUT];
-static int nout;
-static int self;
-
-/* The recorder standing in for the engine's mome_send. */
-int mome_send(int node, mome_msg_t *m)
-{
-    ck_assert_int_lt(nout, MAXOUT);
-    m->src = (uint32_t)self;
-    out[nout].to = node;
-    out[nout].m = *m;
-    out[nout].m.payload = NULL;
-    nout++;
-    return 0;
-}
+static int self, nodes;
 
 static void setup(int nnodes, int me, int migrate)
 {
-    mome_log_level = MOME_LOG_ERROR; /* some tests provoke warnings on purpose */
     self = me;
-    nout = 0;
-    ck_assert_int_eq(mome_dir_init(nnodes, me, migrate), 0);
+    nodes = nnodes;
+    ck_assert_int_eq(testnode_up(nnodes, me, migrate), 0);
+}
+
+static void teardown(void)
+{
+    testnode_down();
+}
+
+static int default_manager(uint64_t seg, uint64_t page)
+{
+    return mome_page_default_manager(seg, page, nodes);
 }
 
 /* A page of segment seg that this node manages by default. */
 static uint64_t my_page(uint64_t seg)
 {
     for (uint64_t p = 0;; p++)
-        if (mome_dir_default_manager(seg, p) == self)
+        if (default_manager(seg, p) == self)
             return p;
 }
 
-/* A request from `from` under `model`; copy: the requester says it holds a copy (MF_COPY). */
+static void deliver(int type, int flags, int from, const void *body, const void *payload,
+                    uint32_t len)
+{
+    msgtest_reset();
+    ck_assert_int_eq(msgtest_deliver(type, flags, from, body, payload, len), 0);
+}
+
+/* A request from `from` under `model`; copy: the requester says it holds a copy (REQ_COPY). */
 static void reqm(int type, int from, uint64_t seg, uint64_t page, int model, int copy)
 {
-    mome_msg_t m = {.type = (uint8_t)type, .src = (uint32_t)from, .node = (uint32_t)from,
-                    .seg = seg, .page = page, .arg2 = (uint64_t)model,
-                    .flags = copy ? MOME_MF_COPY : 0};
-    nout = 0;
-    mome_dir_msg(&m);
+    mome_req_t r = {.seg = seg, .page = page, .node = (uint32_t)from, .model = (uint32_t)model};
+    deliver(type, copy ? MOME_REQ_COPY : 0, from, &r, NULL, 0);
 }
 
 static void req(int type, int from, uint64_t seg, uint64_t page)
@@ -63,27 +59,24 @@ static void req(int type, int from, uint64_t seg, uint64_t page)
     reqm(type, from, seg, page, MOME_STRONG, 0);
 }
 
-static void ack(int type, int from, uint64_t seg, uint64_t page, uint32_t count)
-{
-    mome_msg_t m = {.type = (uint8_t)type, .src = (uint32_t)from, .node = (uint32_t)from,
-                    .seg = seg, .page = page, .count = count};
-    nout = 0;
-    mome_dir_msg(&m);
-}
-
 static void done(int from, uint64_t seg, uint64_t page)
 {
-    req(MOME_MSG_DONE, from, seg, page);
+    mome_ref_t d = {.seg = seg, .page = page, .node = (uint32_t)from};
+    deliver(MOME_MSG_DONE, 0, from, &d, NULL, 0);
 }
 
-/* Find the one message of this type sent to `to`. */
+static void flush_ack(int from, uint64_t seg, uint64_t page)
+{
+    mome_ref_t a = {.seg = seg, .page = page};
+    deliver(MOME_MSG_FLUSH_ACK, 0, from, &a, NULL, 0);
+}
+
+/* The one message of this type sent to `to`, and its body. */
 static const mome_msg_t *sent(int type, int to)
 {
-    for (int i = 0; i < nout; i++)
-        if (out[i].m.type == type && out[i].to == to)
-            return &out[i].m;
-    return NULL;
+    return msgtest_find(type, to);
 }
+#define BODY(m, T) ((const T *)mome_msg_body(m))
 
 START_TEST(test_directory__untouched_read_grants_exclusive_zero)
 {
@@ -91,12 +84,13 @@ START_TEST(test_directory__untouched_read_grants_exclusive_zero)
     uint64_t p = my_page(1);
     mome_dir_state_t st;
     req(MOME_MSG_READ_REQ, 2, 1, p);
-    ck_assert_int_eq(nout, 1);
+    ck_assert_int_eq(msgtest_count(), 1);
     const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
     ck_assert_ptr_nonnull(g);
-    ck_assert_int_eq(g->flags, MOME_MF_RW | MOME_MF_ZERO); /* no OWNER: a STRONG page */
-    ck_assert_uint_eq(g->count, 0);
-    ck_assert_uint_eq(g->arg, 0); /* the manager names itself */
+    ck_assert_int_eq(g->flags, MOME_GRANT_ZERO);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->rights, MOME_RIGHT_RW); /* no OWNER: a STRONG page */
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->acks, 0);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->mgr, 0); /* the manager names itself */
     mome_dir_peek(1, p, &st);
     ck_assert_int_eq(st.owner, 2);
     ck_assert_int_eq(st.excl, 1);
@@ -105,7 +99,7 @@ START_TEST(test_directory__untouched_read_grants_exclusive_zero)
     done(2, 1, p);
     mome_dir_peek(1, p, &st);
     ck_assert_int_eq(st.busy, -1);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -117,15 +111,15 @@ START_TEST(test_directory__read_of_exclusive_page_downgrades_owner)
     req(MOME_MSG_WRITE_REQ, 1, 1, p);
     done(1, 1, p);
     req(MOME_MSG_READ_REQ, 3, 1, p);
-    ck_assert_int_eq(nout, 1);
+    ck_assert_int_eq(msgtest_count(), 1);
     const mome_msg_t *f = sent(MOME_MSG_FWD_READ, 1);
     ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(f->node, 3); /* owner sends to the requester */
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->node, 3); /* owner sends to the requester */
     mome_dir_peek(1, p, &st);
     ck_assert_int_eq(st.excl, 0);
     ck_assert_int_eq(st.owner, 1);
     ck_assert_uint_eq(st.copyset0, (1u << 1) | (1u << 3));
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -147,14 +141,14 @@ START_TEST(test_directory__write_invalidates_sharers_and_moves_content)
     ck_assert_ptr_null(sent(MOME_MSG_INV, 1));
     const mome_msg_t *f = sent(MOME_MSG_FWD_WRITE, 1);
     ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(f->count, 2);
-    ck_assert_uint_eq(f->node, 3);
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->acks, 2);
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->node, 3);
     ck_assert_ptr_null(sent(MOME_MSG_GRANT, 3));
     mome_dir_peek(1, p, &st);
     ck_assert_int_eq(st.owner, 3);
     ck_assert_int_eq(st.excl, 1);
     ck_assert_uint_eq(st.copyset0, 1u << 3);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -168,13 +162,14 @@ START_TEST(test_directory__upgrade_needs_no_content)
     done(2, 2, p);
     /* Node 2 holds a copy: it only needs node 1 to drop its own. */
     reqm(MOME_MSG_WRITE_REQ, 2, 2, p, MOME_STRONG, 1);
-    ck_assert_int_eq(nout, 2);
+    ck_assert_int_eq(msgtest_count(), 2);
     ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 1));
     const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
     ck_assert_ptr_nonnull(g);
-    ck_assert_int_eq(g->flags, MOME_MF_RW);
-    ck_assert_uint_eq(g->count, 1);
-    mome_dir_fini();
+    ck_assert_int_eq(g->flags, 0);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->rights, MOME_RIGHT_RW);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->acks, 1);
+    teardown();
 }
 END_TEST
 
@@ -185,9 +180,9 @@ START_TEST(test_directory__requests_wait_for_the_open_transaction)
     mome_dir_state_t st;
     req(MOME_MSG_WRITE_REQ, 1, 3, p);
     req(MOME_MSG_WRITE_REQ, 2, 3, p); /* queued: nothing sent */
-    ck_assert_int_eq(nout, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
     req(MOME_MSG_READ_REQ, 3, 3, p);
-    ck_assert_int_eq(nout, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
     mome_dir_peek(3, p, &st);
     ck_assert_int_eq(st.queued, 2);
     done(1, 3, p); /* starts node 2's write: content from node 1 */
@@ -197,7 +192,7 @@ START_TEST(test_directory__requests_wait_for_the_open_transaction)
     mome_dir_peek(3, p, &st);
     ck_assert_int_eq(st.queued, 0);
     ck_assert_int_eq(st.busy, 3);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -211,7 +206,7 @@ START_TEST(test_directory__stray_done_changes_nothing)
     mome_dir_peek(3, p, &st);
     ck_assert_int_eq(st.busy, 1);
     done(1, 3, p + 1000000); /* no such entry */
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -219,15 +214,15 @@ START_TEST(test_directory__unknown_entries_go_to_the_default_manager)
 {
     setup(4, 1, 0);
     uint64_t p = 0;
-    while (mome_dir_default_manager(5, p) == 1)
+    while (default_manager(5, p) == 1)
         p++;
     req(MOME_MSG_READ_REQ, 3, 5, p);
-    ck_assert_int_eq(nout, 1);
-    ck_assert_int_eq(out[0].to, mome_dir_default_manager(5, p));
-    ck_assert_int_eq(out[0].m.type, MOME_MSG_READ_REQ);
-    ck_assert_uint_eq(out[0].m.node, 3); /* still names the requester */
-    ck_assert_uint_eq(out[0].m.hops, 1);
-    mome_dir_fini();
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(msgtest_at(0)->to, default_manager(5, p));
+    ck_assert_int_eq(msgtest_at(0)->m.type, MOME_MSG_READ_REQ);
+    ck_assert_uint_eq(BODY(&msgtest_at(0)->m, mome_req_t)->node, 3); /* names the requester */
+    ck_assert_uint_eq(msgtest_at(0)->m.hops, 1);
+    teardown();
 }
 END_TEST
 
@@ -245,21 +240,20 @@ START_TEST(test_directory__entry_migrates_to_its_users)
     done(2, 6, p);
     const mome_msg_t *mv = sent(MOME_MSG_DIR_MOVE, 2);
     ck_assert_ptr_nonnull(mv);
-    ck_assert_uint_eq(mv->node, 2); /* owner */
+    ck_assert_uint_eq(BODY(mv, mome_move_t)->owner, 2);
     /* Requests arriving meanwhile wait for the ack, then follow the entry. */
     req(MOME_MSG_READ_REQ, 3, 6, p);
-    ck_assert_int_eq(nout, 0);
-    mome_msg_t ack = {.type = MOME_MSG_DIR_MOVE_ACK, .src = 2, .seg = 6, .page = p};
-    nout = 0;
-    mome_dir_msg(&ack);
-    ck_assert_int_eq(nout, 1);
-    ck_assert_int_eq(out[0].to, 2);
-    ck_assert_int_eq(out[0].m.type, MOME_MSG_READ_REQ);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_ref_t ack = {.seg = 6, .page = p};
+    deliver(MOME_MSG_DIR_MOVE_ACK, 0, 2, &ack, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(msgtest_at(0)->to, 2);
+    ck_assert_int_eq(msgtest_at(0)->m.type, MOME_MSG_READ_REQ);
     mome_dir_peek(6, p, &st);
     ck_assert_int_eq(st.fwd, 2);
     req(MOME_MSG_WRITE_REQ, 1, 6, p);
-    ck_assert_int_eq(out[0].to, 2);
-    mome_dir_fini();
+    ck_assert_int_eq(msgtest_at(0)->to, 2);
+    teardown();
 }
 END_TEST
 
@@ -268,10 +262,8 @@ START_TEST(test_directory__takes_over_a_moved_entry)
     mome_dir_state_t st;
     uint64_t sets[4] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0, 0}; /* copies, STRONG */
     setup(4, 2, 1);
-    mome_msg_t mv = {.type = MOME_MSG_DIR_MOVE, .src = 0, .seg = 7, .page = 11, .node = 3,
-                     .count = 0, .payload = sets, .len = sizeof(sets)};
-    nout = 0;
-    mome_dir_msg(&mv);
+    mome_move_t mv = {.seg = 7, .page = 11, .owner = 3};
+    deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets));
     ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 0));
     mome_dir_peek(7, 11, &st);
     ck_assert_int_eq(st.known, 1);
@@ -280,7 +272,7 @@ START_TEST(test_directory__takes_over_a_moved_entry)
     /* It now manages the page itself, whatever the default says. */
     req(MOME_MSG_WRITE_REQ, 1, 7, 11);
     ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 3));
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -296,7 +288,7 @@ START_TEST(test_directory__forget_segment)
     ck_assert_int_eq(st.known, 0);
     mome_dir_peek(10, q, &st);
     ck_assert_int_eq(st.known, 1);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -305,10 +297,10 @@ START_TEST(test_directory__managers_spread_over_nodes)
     int count[4] = {0};
     setup(4, 0, 0);
     for (uint64_t p = 0; p < 4000; p++)
-        count[mome_dir_default_manager(77, p)]++;
+        count[default_manager(77, p)]++;
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(count[i], 1000);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -329,13 +321,14 @@ START_TEST(test_directory__release_write_makes_a_multi_owner)
     ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 2));
     const mome_msg_t *g = sent(MOME_MSG_GRANT, 3);
     ck_assert_ptr_nonnull(g);
-    ck_assert_int_eq(g->flags & (MOME_MF_RW | MOME_MF_OWNER), MOME_MF_RW | MOME_MF_OWNER);
-    ck_assert_uint_eq(g->count, 2);
+    ck_assert_int_eq(BODY(g, mome_grant_t)->rights & (MOME_RIGHT_RW | MOME_RIGHT_OWNER),
+                     MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->acks, 2);
     mome_dir_peek(20, p, &st);
     ck_assert_int_eq(st.multi, 1);
     ck_assert_int_eq(st.owner, 3);
     ck_assert_uint_eq(st.writers0, 1u << 3);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -349,8 +342,8 @@ START_TEST(test_directory__another_writer_twins)
     reqm(MOME_MSG_WRITE_REQ, 2, 21, p, MOME_RELEASE, 0);
     const mome_msg_t *f = sent(MOME_MSG_FWD_SNAP, 1);
     ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(f->flags, MOME_MF_RW | MOME_MF_TWIN);
-    ck_assert_uint_eq(f->node, 2);
+    ck_assert_int_eq(BODY(f, mome_fwd_t)->rights, MOME_RIGHT_RW | MOME_RIGHT_TWIN);
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->node, 2);
     done(2, 21, p);
     /* With a copy (even stale): a grant naming the owner, where its diffs go. */
     reqm(MOME_MSG_READ_REQ, 3, 21, p, MOME_WEAK, 0);
@@ -358,9 +351,9 @@ START_TEST(test_directory__another_writer_twins)
     reqm(MOME_MSG_WRITE_REQ, 3, 21, p, MOME_WEAK, 1);
     const mome_msg_t *g = sent(MOME_MSG_GRANT, 3);
     ck_assert_ptr_nonnull(g);
-    ck_assert_int_eq(g->flags, MOME_MF_RW | MOME_MF_TWIN);
-    ck_assert_uint_eq(g->node, 1);
-    mome_dir_fini();
+    ck_assert_int_eq(BODY(g, mome_grant_t)->rights, MOME_RIGHT_RW | MOME_RIGHT_TWIN);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->owner, 1);
+    teardown();
 }
 END_TEST
 
@@ -380,19 +373,19 @@ START_TEST(test_directory__strong_request_flushes_the_writers)
     const mome_msg_t *f1 = sent(MOME_MSG_FLUSH, 1), *f2 = sent(MOME_MSG_FLUSH, 2);
     ck_assert_ptr_nonnull(f1);
     ck_assert_ptr_nonnull(f2);
-    ck_assert_uint_eq(f1->count, 0);
-    ck_assert_uint_eq(f2->count, 1);
+    ck_assert_int_eq(f1->flags & MOME_FLUSH_DROP, 0);
+    ck_assert_int_eq(f2->flags & MOME_FLUSH_DROP, MOME_FLUSH_DROP);
     ck_assert_ptr_null(sent(MOME_MSG_FLUSH, 0));
     ck_assert_ptr_null(sent(MOME_MSG_FWD_READ, 1)); /* not before the flush is over */
-    ack(MOME_MSG_FLUSH_ACK, 2, 22, p, 0);
-    ck_assert_int_eq(nout, 0);
-    ack(MOME_MSG_FLUSH_ACK, 1, 22, p, 0);
+    flush_ack(2, 22, p);
+    ck_assert_int_eq(msgtest_count(), 0);
+    flush_ack(1, 22, p);
     ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_READ, 1));
     mome_dir_peek(22, p, &st);
     ck_assert_int_eq(st.multi, 0);
     ck_assert_int_eq(st.nwriters, 0);
     ck_assert_uint_eq(st.weak0, 1u << 0);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -412,22 +405,21 @@ START_TEST(test_directory__notices_reach_release_holders_only)
     mome_batch_t b = {0};
     ck_assert_int_eq(mome_batch_notice(&b, 23, p, 7), 0);
     ck_assert_int_eq(mome_batch_notice(&b, 26, q, 9), 0);
-    mome_msg_t n = {.type = MOME_MSG_NOTICE, .src = 1, .node = 1, .arg = 500,
-                    .payload = b.buf, .len = (uint32_t)b.len};
-    nout = 0;
-    mome_dir_msg(&n);
+    mome_rel_t n = {.date = 500, .origin = 1};
+    deliver(MOME_MSG_NOTICE, 0, 1, &n, b.buf, (uint32_t)b.len);
     const mome_msg_t *st = sent(MOME_MSG_STALE, 2);
     ck_assert_ptr_nonnull(st);
-    ck_assert_uint_eq(st->arg, 500);
+    ck_assert_uint_eq(BODY(st, mome_rel_t)->date, 500);
     ck_assert_ptr_null(sent(MOME_MSG_STALE, 3)); /* WEAK: no notice, ever */
     ck_assert_ptr_null(sent(MOME_MSG_STALE, 1)); /* the owner has the master */
     ck_assert_ptr_null(sent(MOME_MSG_NOTICE_ACK, 1));
-    ack(MOME_MSG_STALE_ACK, 2, 0, 0, st->count);
+    mome_rel_t sa = {.token = BODY(st, mome_rel_t)->token};
+    deliver(MOME_MSG_STALE_ACK, 0, 2, &sa, NULL, 0);
     const mome_msg_t *a = sent(MOME_MSG_NOTICE_ACK, 1);
     ck_assert_ptr_nonnull(a);
-    ck_assert_uint_eq(a->len, 2 * MOME_BATCH_PAGE); /* both pages acknowledged at once */
+    ck_assert_uint_eq(a->len, 2 * MOME_BATCH_PAGE_SIZE); /* both pages acknowledged at once */
     mome_batch_free(&b);
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -447,7 +439,7 @@ START_TEST(test_directory__weak_snapshot_leaves_the_writer_alone)
     req(MOME_MSG_WRITE_REQ, 3, 24, p);
     ck_assert_ptr_null(sent(MOME_MSG_INV, 2));
     ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 1));
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 
@@ -457,19 +449,16 @@ START_TEST(test_directory__sync_asks_the_owner)
     uint64_t p = my_page(25);
     reqm(MOME_MSG_WRITE_REQ, 1, 25, p, MOME_RELEASE, 0);
     done(1, 25, p);
-    mome_msg_t q = {.type = MOME_MSG_SYNC_REQ, .src = 2, .node = 2, .seg = 25, .page = p,
-                    .arg2 = 3};
-    nout = 0;
-    mome_dir_msg(&q);
+    mome_req_t q = {.seg = 25, .page = p, .node = 2, .ver = 3};
+    deliver(MOME_MSG_SYNC_REQ, 0, 2, &q, NULL, 0);
     const mome_msg_t *f = sent(MOME_MSG_FWD_SYNC, 1);
     ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(f->arg2, 3);
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->ver, 3);
     done(2, 25, p);
-    q.src = q.node = 1; /* the owner itself: nothing to fetch */
-    nout = 0;
-    mome_dir_msg(&q);
+    q.node = 1; /* the owner itself: nothing to fetch */
+    deliver(MOME_MSG_SYNC_REQ, 0, 1, &q, NULL, 0);
     ck_assert_ptr_nonnull(sent(MOME_MSG_SYNC_OK, 1));
-    mome_dir_fini();
+    teardown();
 }
 END_TEST
 

@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "coherence/page.h"
-#include "core/segment.h"
+#include "coherence/seg.h"
 #include "unit.h"
-
-mome_node_t mome_g; /* page.c needs only the segment layout, not a running node */
 
 static long rss_kib(void)
 {
@@ -47,9 +45,9 @@ START_TEST(test_page__transactions_by_segment_and_page)
 {
     mome_seg_t a = {.id = 1}, b = {.id = 2};
     ck_assert_int_eq(mome_txn_init(), 0);
-    mome_txn_t *t1 = mome_txn_new(&a, 5, MOME_TXN_READ);
-    mome_txn_t *t2 = mome_txn_new(&b, 5, MOME_TXN_WRITE);
-    mome_txn_t *t3 = mome_txn_new(&a, 6, MOME_TXN_WRITE);
+    mome_txn_t *t1 = mome_txn_new(&a, a.id, 5, MOME_TXN_READ);
+    mome_txn_t *t2 = mome_txn_new(&b, b.id, 5, MOME_TXN_WRITE);
+    mome_txn_t *t3 = mome_txn_new(&a, a.id, 6, MOME_TXN_WRITE);
     ck_assert_ptr_eq(mome_txn_find(1, 5), t1);
     ck_assert_ptr_eq(mome_txn_find(2, 5), t2);
     ck_assert_ptr_eq(mome_txn_find(1, 6), t3);
@@ -70,7 +68,7 @@ START_TEST(test_page__many_transactions)
     mome_seg_t s = {.id = 9};
     ck_assert_int_eq(mome_txn_init(), 0);
     for (uint64_t p = 0; p < 20000; p++)
-        ck_assert_ptr_nonnull(mome_txn_new(&s, p * 3, MOME_TXN_READ));
+        ck_assert_ptr_nonnull(mome_txn_new(&s, s.id, p * 3, MOME_TXN_READ));
     for (uint64_t p = 0; p < 20000; p++) {
         mome_txn_t *t = mome_txn_find(9, p * 3);
         ck_assert_ptr_nonnull(t);
@@ -87,7 +85,7 @@ START_TEST(test_page__waiters_of_an_unmapped_range_are_dropped)
     mome_seg_t s = {.id = 3};
     char base[8 * 4096];
     ck_assert_int_eq(mome_txn_init(), 0);
-    mome_txn_t *t = mome_txn_new(&s, 0, MOME_TXN_WRITE);
+    mome_txn_t *t = mome_txn_new(&s, s.id, 0, MOME_TXN_WRITE);
     for (int i = 0; i < 8; i++) {
         mome_waiter_t *w = mome_waiter_new();
         ck_assert_ptr_nonnull(w);

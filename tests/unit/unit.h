@@ -6,7 +6,8 @@
 
 #include <check.h>
 
-Suite *proto_suite(void);
+Suite *wire_suite(void);
+Suite *msg_suite(void);
 Suite *directory_suite(void);
 Suite *clock_suite(void);
 Suite *page_suite(void);

@@ -1,0 +1,71 @@
+/*
+ * coherence.c - the layer's start and stop: every part in dependency order.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coherence/coherence.h"
+#include "coherence/copy.h"
+#include "coherence/directory.h"
+#include "coherence/holder.h"
+#include "coherence/release.h"
+#include "coherence/requester.h"
+#include "coherence/seg.h"
+#include "memory/fault.h"
+
+int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
+{
+    int rc;
+
+    mome_coh.page_size = cfg->page_size;
+    mome_coh.page_shift = (unsigned)__builtin_ctzl(cfg->page_size);
+    mome_coh.nnodes = cfg->nnodes;
+    mome_coh.self = cfg->self;
+    mome_coh.prefetch = cfg->prefetch;
+    mome_coh.outstanding = 0;
+    mome_coh.woke = 0;
+    rc = mome_store_init(cfg->page_size, cfg->evict);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot set up the page store: %s", strerror(-rc));
+        return rc;
+    }
+    if ((rc = mome_seg_init()) < 0 || (rc = mome_txn_init()) < 0 || (rc = mome_copy_init()) < 0 ||
+        (rc = mome_dir_init(cfg->nnodes, cfg->self, cfg->dir_migrate)) < 0 ||
+        (rc = mome_req_init()) < 0 || (rc = mome_holder_init()) < 0 ||
+        (rc = mome_rel_init()) < 0) {
+        snprintf(err, errlen, "cannot set up the coherence layer: %s", strerror(-rc));
+        return rc;
+    }
+    mome_fault_set_handler(mome_req_fault);
+    return 0;
+}
+
+void mome_coh_fini(void)
+{
+    mome_fault_set_handler(NULL);
+    mome_rel_fini();
+    mome_req_fini();
+    mome_dir_fini();
+    mome_seg_fini();
+    mome_txn_fini();
+    mome_copy_fini();
+    mome_store_fini();
+}
+
+void mome_coh_seg_destroyed(uint64_t seg)
+{
+    mome_dir_forget_seg(seg);
+}
+
+int mome_coh_outstanding(void)
+{
+    return mome_coh.outstanding;
+}
+
+int mome_coh_take_woke(void)
+{
+    int w = mome_coh.woke;
+    mome_coh.woke = 0;
+    return w;
+}

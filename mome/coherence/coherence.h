@@ -1,0 +1,32 @@
+/*
+ * coherence.h - private: the coherence layer as the node engine sees it: start and stop it, and
+ * what the engine's polling needs. Segments (seg.h), releases and acquires (release.h) and the
+ * directory's state (directory.h) have their own headers. Progress thread only.
+ */
+#ifndef MOME_COHERENCE_COHERENCE_H
+#define MOME_COHERENCE_COHERENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mome_coh_config {
+    size_t page_size;
+    int nnodes, self;
+    int dir_migrate;     /* MOME_DIR_MIGRATE */
+    uint64_t prefetch;   /* MOME_PREFETCH */
+    const char *evict;   /* eviction policy (NULL: no page budget) */
+} mome_coh_config_t;
+
+/* Set up every part of the layer, register its messages and take the faults. */
+int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen);
+void mome_coh_fini(void);
+
+/* A segment is gone job-wide: forget the directory entries this node keeps for it. */
+void mome_coh_seg_destroyed(uint64_t seg);
+
+/* Requests awaiting replies (the engine polls while > 0); was a faulting thread just woken (the
+ * engine yields its core to it)? The second clears the flag. */
+int mome_coh_outstanding(void);
+int mome_coh_take_woke(void);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * copy.c - this node's copies of pages: mapping, protection, dropping, twins, and the dirty and
+ * stale lists.
+ *
+ * Local page state (page.h): access (none, read, write) as granted; TRACK when writes must be
+ * noticed (this node writes a multiple-writer page: a twinning writer always, the owner once
+ * others hold copies); DIRTY once such a page is written since its last release. A tracked clean
+ * page is mapped write-protected, so its first write faults, twins the page if another node owns
+ * the master, and marks it dirty.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/stats.h"
+#include "coherence/copy.h"
+
+static mome_plist_t dirty, stale;
+
+int mome_copy_init(void)
+{
+    memset(&dirty, 0, sizeof(dirty));
+    memset(&stale, 0, sizeof(stale));
+    return 0;
+}
+
+void mome_copy_fini(void)
+{
+    free(dirty.v);
+    free(stale.v);
+    memset(&dirty, 0, sizeof(dirty));
+    memset(&stale, 0, sizeof(stale));
+}
+
+int mome_plist_add(mome_plist_t *l, uint64_t seg, uint64_t page)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 256;
+        mome_pref_t *nv = realloc(l->v, nc * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n].seg = seg;
+    l->v[l->n].page = page;
+    l->n++;
+    return 0;
+}
+
+mome_plist_t *mome_copy_dirty(void)
+{
+    return &dirty;
+}
+
+mome_plist_t *mome_copy_stale(void)
+{
+    return &stale;
+}
+
+/* May a view map the page writable now? Tracked pages only once their write was noticed. */
+static int map_writable(const mome_page_t *pg)
+{
+    return pg->access == MOME_ACC_WRITE &&
+           (!(pg->flags & MOME_PG_TRACK) || (pg->flags & MOME_PG_DIRTY));
+}
+
+void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
+{
+    const mome_page_t *pg = &s->pages[page];
+    int writable = map_writable(pg) && v->writable;
+    int wp = !writable && v->writable; /* read-only views need no write-protect bits */
+    int rc = mome_store_map(s->store, page, a, wp);
+
+    if (rc == -EEXIST) /* partly mapped before: now wholly, with the old protection */
+        rc = writable ? mome_store_protect(a, 0) : mome_store_wake(a, mome_coh.page_size);
+    if (rc < 0 && rc != -ENOENT)
+        mome_error("coherence", "cannot map page %llu of segment '%s' at %p: %s",
+                   (unsigned long long)page, s->name, (void *)a, strerror(-rc));
+}
+
+void mome_copy_map_all(mome_seg_t *s, uint64_t page)
+{
+    MOME_SEG_FOREACH_MAP(s, page, v, a)
+    mome_copy_map(s, page, v, a);
+}
+
+void mome_copy_protect(mome_seg_t *s, uint64_t page)
+{
+    MOME_SEG_FOREACH_MAP(s, page, v, a)
+    if (v->writable)
+        mome_store_protect(a, 1);
+}
+
+void mome_copy_unmap(mome_seg_t *s, uint64_t page)
+{
+    MOME_SEG_FOREACH_MAP(s, page, v, a)
+    {
+        int rc = mome_store_zap(a);
+        if (rc < 0)
+            mome_error("coherence", "cannot unmap page %llu of segment '%s': %s",
+                       (unsigned long long)page, s->name, strerror(-rc));
+    }
+}
+
+void mome_copy_drop(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x;
+
+    if (pg->access == MOME_ACC_WRITE)
+        mome_copy_protect(s, page);
+    mome_copy_unmap(s, page);
+    pg->access = MOME_ACC_NONE;
+    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+    x = mome_pext_find(pg, s->id, page);
+    if (x) {
+        free(x->twin);
+        free(x->spec);
+        x->twin = x->spec = NULL;
+        x->stale_date = x->stale_ver = 0;
+        x->push = 0;
+        mome_pext_put(pg, x);
+    }
+}
+
+void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver)
+{
+    mome_copy_unmap(s, page); /* out of every view while it changes; accesses fault back in */
+    mome_store_fill(s->store, page, data);
+    s->pages[page].ver = ver;
+    mome_copy_settle_stale(s, page);
+}
+
+void mome_copy_stop_writing(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    if (pg->access == MOME_ACC_WRITE)
+        mome_copy_protect(s, page);
+    pg->access = pg->access ? MOME_ACC_READ : MOME_ACC_NONE;
+}
+
+/*
+ * A write-ahead (ahead = 1) opens the page before any write: the owner then keeps a copy too, so
+ * that its release tells nobody if the page was not written after all.
+ */
+int mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
+{
+    mome_page_t *pg = &s->pages[page];
+    int owner = !!(pg->flags & MOME_PG_OWNER);
+
+    if (!owner || ahead) {
+        mome_pext_t *x = mome_pext_get(pg, s->id, page);
+        if (!x)
+            return -ENOMEM;
+        uint8_t **copy = owner ? &x->spec : &x->twin;
+        if (!*copy) {
+            *copy = malloc(mome_coh.page_size);
+            if (!*copy) {
+                mome_pext_put(pg, x);
+                return -ENOMEM;
+            }
+            memcpy(*copy, mome_seg_bytes(s, page), mome_coh.page_size);
+            if (!owner)
+                MOME_STAT_INC(twins);
+        }
+    }
+    pg->flags |= MOME_PG_DIRTY;
+    if (!(pg->flags & MOME_PG_LISTED)) {
+        if (mome_plist_add(&dirty, s->id, page) < 0) {
+            mome_error("coherence", "out of memory recording a written page");
+            return -ENOMEM;
+        }
+        pg->flags |= MOME_PG_LISTED;
+    }
+    return 0;
+}
+
+int mome_copy_forget_spec(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (!x || !x->spec)
+        return 1;
+    int changed = memcmp(mome_seg_bytes(s, page), x->spec, mome_coh.page_size) != 0;
+    free(x->spec);
+    x->spec = NULL;
+    mome_pext_put(pg, x);
+    return changed;
+}
+
+void mome_copy_settle_stale(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x && x->stale_date && pg->ver >= x->stale_ver) {
+        x->stale_date = 0;
+        x->stale_ver = 0;
+        mome_pext_put(pg, x);
+    }
+}
+
+void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver)
+{
+    mome_page_t *pg = &s->pages[page];
+    if ((pg->access == MOME_ACC_NONE && !(pg->flags & MOME_PG_BUSY)) || ver <= pg->ver)
+        return;
+    mome_pext_t *x = mome_pext_get(pg, s->id, page);
+    if (!x)
+        return;
+    if (!x->stale_date && mome_plist_add(&stale, s->id, page) < 0)
+        mome_error("coherence", "out of memory recording a stale page");
+    if (!x->stale_date || date < x->stale_date)
+        x->stale_date = date ? date : 1;
+    if (ver > x->stale_ver)
+        x->stale_ver = ver;
+    MOME_STAT_INC(invalidations_received);
+}

@@ -1,0 +1,70 @@
+/*
+ * copy.h - private: this node's copy of a page: how it is mapped in the views (writable only once
+ * a tracked write was noticed), protected, dropped, twinned when this node starts writing, and the
+ * two lists the release engine works from: the pages written since the last release and the copies
+ * with a stale notice pending. Invariant: access != NONE implies the store holds this node's copy.
+ * Progress thread only.
+ */
+#ifndef MOME_COHERENCE_COPY_H
+#define MOME_COHERENCE_COPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coherence/seg.h"
+
+int mome_copy_init(void);
+void mome_copy_fini(void);
+
+/* May the access be served by the copy as it is? */
+static inline int mome_copy_satisfies(const mome_page_t *pg, int write)
+{
+    return write ? pg->access == MOME_ACC_WRITE : pg->access != MOME_ACC_NONE;
+}
+/* Tracked and not written since its last release: every view of the page is write-protected,
+ * and the next write opens it (mome_copy_start_writing). */
+static inline int mome_copy_tracked_clean(const mome_page_t *pg)
+{
+    return (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY)) == MOME_PG_TRACK;
+}
+
+/* Map the copy into view v at a (writable only when its writes are noticed), or into every view. */
+void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a);
+void mome_copy_map_all(mome_seg_t *s, uint64_t page);
+/* Write-protect every writable view of the page. */
+void mome_copy_protect(mome_seg_t *s, uint64_t page);
+/* Remove the page from every view: the next access faults (and is resolved from the state). */
+void mome_copy_unmap(mome_seg_t *s, uint64_t page);
+/* Forget this node's copy (access none, twin and notices gone); the content stays in the store. */
+void mome_copy_drop(mome_seg_t *s, uint64_t page);
+/* Replace the content of a copy no view may see changing: out of every view, then filled. */
+void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
+/* From now on this node only reads its copy (a STRONG downgrade). */
+void mome_copy_stop_writing(mome_seg_t *s, uint64_t page);
+/* The first write of a tracked page since its last release: twin it (or, for the owner's
+ * write-ahead, keep a copy to compare) and list it dirty. -ENOMEM. */
+int mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead);
+/* Forget the owner's write-ahead copy; 1 if the page differs from it (or there was none). */
+int mome_copy_forget_spec(mome_seg_t *s, uint64_t page);
+
+/* A stale notice: this copy lacks a change released at `date` (master version ver). */
+void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver);
+/* Content at least as new as the pending notice makes it moot. */
+void mome_copy_settle_stale(mome_seg_t *s, uint64_t page);
+
+/* Page lists (segment id, page), in the order pages were added. */
+typedef struct mome_pref {
+    uint64_t seg, page;
+} mome_pref_t;
+typedef struct mome_plist {
+    mome_pref_t *v;
+    size_t n, cap;
+} mome_plist_t;
+int mome_plist_add(mome_plist_t *l, uint64_t seg, uint64_t page);
+
+/* Pages written since the last release (each once: MOME_PG_LISTED), and copies with a pending
+ * stale notice. The release engine takes and filters them. */
+mome_plist_t *mome_copy_dirty(void);
+mome_plist_t *mome_copy_stale(void);
+
+#endif

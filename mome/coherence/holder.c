@@ -1,0 +1,275 @@
+/*
+ * holder.c - serving, dropping and flushing this node's copies at the directory's request, stale
+ * notices, and pushed versions.
+ */
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "base/stats.h"
+#include "coherence/copy.h"
+#include "coherence/holder.h"
+#include "coherence/model.h"
+#include "coherence/owner.h"
+#include "coherence/proto.h"
+#include "mome.h"
+
+/* The owner hands out content: writes it did untracked since its version was set count now. */
+static void bump_if_untracked(mome_page_t *pg)
+{
+    if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK))
+        pg->ver++;
+}
+
+/* Others are getting a copy of a page this node writes: from now on track its writes. */
+static void start_sharing(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    pg->flags |= MOME_PG_SHARED;
+    if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK)) {
+        pg->flags |= MOME_PG_TRACK;
+        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+        mome_copy_protect(s, page);
+    }
+}
+
+/* The copy this node holds of a forwarded request's page, or NULL. */
+static mome_seg_t *held(const mome_fwd_t *f)
+{
+    mome_seg_t *s = mome_seg_page(f->seg, f->page);
+    return s && s->pages[f->page].access != MOME_ACC_NONE ? s : NULL;
+}
+
+/* Send this node's copy to the requester with the grant the manager delegated to us. */
+static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
+{
+    mome_data_t d = {.seg = f->seg, .page = f->page, .mgr = m->src, .acks = f->acks,
+                     .rights = f->rights};
+    if (!s)
+        mome_die(1, "node %u forwarded a %s for page %llu of segment %#llx, which this node does "
+                    "not hold: the directory is inconsistent; stopping",
+                 m->src, mome_msg_name(m->type), (unsigned long long)f->page,
+                 (unsigned long long)f->seg);
+    mome_page_t *pg = &s->pages[f->page];
+    d.ver = pg->ver;
+    if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && mome_model_get((int)f->model)->pushed &&
+        (pg->flags & MOME_PG_OWNER) && f->node < 64 && f->node != (uint32_t)mome_coh.self) {
+        /* A reader whose model takes pushes, of a page this node writes: push it the new
+         * versions at release. */
+        mome_pext_t *x = mome_pext_get(pg, s->id, f->page);
+        if (!x)
+            mome_die(1, "out of memory recording a reader of page %llu of segment '%s'; "
+                        "stopping", (unsigned long long)f->page, s->name);
+        x->push |= 1ull << f->node;
+    }
+    /* Straight from the runtime view: the send copies it before returning. */
+    mome_send((int)f->node, MOME_MSG_DATA, MOME_DATA_GRANT, &d, mome_seg_bytes(s, f->page),
+              (uint32_t)mome_coh.page_size);
+    if (f->node != (uint32_t)mome_coh.self)
+        MOME_STAT_INC(pages_sent);
+}
+
+static void on_fwd_read(const mome_msg_t *m, const void *body)
+{
+    const mome_fwd_t *f = body;
+    mome_seg_t *s = held(f);
+    if (s) {
+        bump_if_untracked(&s->pages[f->page]);
+        mome_copy_stop_writing(s, f->page);
+    }
+    send_copy(m, f, s);
+}
+
+static void on_fwd_write(const mome_msg_t *m, const void *body)
+{
+    const mome_fwd_t *f = body;
+    mome_seg_t *s = held(f);
+    if (s) {
+        bump_if_untracked(&s->pages[f->page]);
+        mome_copy_stop_writing(s, f->page);
+    }
+    send_copy(m, f, s);
+    if (m->flags & MOME_FWD_KEEP) {
+        /* It stays a reader (a kept or notified copy) of a page it no longer owns. */
+        mome_copy_forget_spec(s, f->page);
+        s->pages[f->page].flags &=
+            (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+    } else {
+        mome_copy_drop(s, f->page);
+    }
+}
+
+static void on_fwd_snap(const mome_msg_t *m, const void *body)
+{
+    const mome_fwd_t *f = body;
+    mome_seg_t *s = held(f);
+    if (s) {
+        mome_page_t *pg = &s->pages[f->page];
+        bump_if_untracked(pg);
+        if (pg->flags & MOME_PG_OWNER)
+            start_sharing(s, f->page);
+    }
+    send_copy(m, f, s);
+}
+
+/* This node owns the master: a WEAK holder asks whether its version is current. */
+static void on_fwd_sync(const mome_msg_t *m, const void *body)
+{
+    const mome_fwd_t *f = body;
+    mome_seg_t *s = held(f);
+    mome_data_t d = {.seg = f->seg, .page = f->page, .mgr = m->src};
+
+    if (s) {
+        mome_page_t *pg = &s->pages[f->page];
+        bump_if_untracked(pg);
+        if ((m->flags & MOME_FWD_EXCL) || pg->ver > f->ver) {
+            d.ver = pg->ver;
+            mome_send((int)f->node, MOME_MSG_SYNC_DATA, 0, &d, mome_seg_bytes(s, f->page),
+                      (uint32_t)mome_coh.page_size);
+            return;
+        }
+    }
+    mome_send((int)f->node, MOME_MSG_SYNC_OK, 0, &d, NULL, 0);
+}
+
+static void on_inv(const mome_msg_t *m, const void *body)
+{
+    const mome_ref_t *r = body;
+    mome_seg_t *s = mome_seg_page(r->seg, r->page);
+    if (s && s->pages[r->page].access != MOME_ACC_NONE)
+        mome_copy_drop(s, r->page);
+    MOME_STAT_INC(invalidations_received);
+    mome_ref_t ack = {.seg = r->seg, .page = r->page};
+    mome_send((int)r->node, MOME_MSG_INV_ACK, 0, &ack, NULL, 0);
+}
+
+static void on_flush(const mome_msg_t *m, const void *body)
+{
+    const mome_ref_t *r = body;
+    mome_seg_t *s = mome_seg_page(r->seg, r->page);
+
+    if (!s) {
+        mome_ref_t ack = {.seg = r->seg, .page = r->page};
+        mome_send((int)m->src, MOME_MSG_FLUSH_ACK, 0, &ack, NULL, 0);
+        return;
+    }
+    mome_owner_flush(s, r->page, m->src, !!(m->flags & MOME_FLUSH_DROP));
+}
+
+static void on_stale(const mome_msg_t *m, const void *body)
+{
+    const mome_rel_t *rel = body;
+    mome_entry_t e;
+
+    MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, e)
+    {
+        mome_seg_t *s = mome_seg_page(e.seg, e.page);
+        if (s)
+            mome_copy_note_stale(s, e.page, rel->date, e.ver);
+    }
+    mome_rel_t ack = {.token = rel->token};
+    mome_send((int)m->src, MOME_MSG_STALE_ACK, 0, &ack, NULL, 0);
+}
+
+/*
+ * A new version pushed by the page's owner at its release: replace a read copy held under a
+ * pushed model with it (a pure shortcut: the notices still decide what is stale). The copy leaves
+ * the views, so its next use faults locally and tells whether the page is still read: the ack asks
+ * for more pushes only if it was used since the previous one.
+ */
+static int take_push(const mome_entry_t *e)
+{
+    mome_seg_t *s = mome_seg_page(e->seg, e->page);
+    if (!s)
+        return 0;
+    mome_page_t *pg = &s->pages[e->page];
+    if (!mome_model_of_id(pg->model)->pushed || pg->access != MOME_ACC_READ ||
+        (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_OWNER)))
+        return 0;
+    if ((pg->flags & MOME_PG_BUSY) || e->ver <= pg->ver)
+        return 1; /* a transaction or a newer copy is here: keep the subscription */
+    int used = !!(pg->flags & MOME_PG_USED);
+    mome_copy_replace(s, e->page, e->data, e->ver);
+    pg->flags &= (uint16_t)~MOME_PG_USED;
+    MOME_STAT_INC(pages_fetched);
+    return used;
+}
+
+static void on_push(const mome_msg_t *m, const void *body)
+{
+    mome_batch_t ack = {0};
+    mome_entry_t e;
+
+    MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
+    {
+        /* A push batch is at most as long as its ack (a page per entry): no -E2BIG here. */
+        if (mome_batch_notice(&ack, e.seg, e.page, (uint64_t)take_push(&e)) < 0)
+            mome_die(1, "out of memory acknowledging a push from node %u; stopping", m->src);
+    }
+    if (ack.n)
+        mome_send((int)m->src, MOME_MSG_PUSH_ACK, 0, NULL, ack.buf, (uint32_t)ack.len);
+    mome_batch_free(&ack);
+}
+
+/* ---- the message table ---- */
+
+#define FWD_BASE                                                                                   \
+    MOME_FIELD(mome_fwd_t, seg, MOME_FK_RAW, 0), MOME_FIELD(mome_fwd_t, page, MOME_FK_RAW, 0),     \
+        MOME_FIELD(mome_fwd_t, node, MOME_FK_NODE, 0)
+static const mome_field_t fwd_read_fields[] = {FWD_BASE,
+                                               MOME_FIELD(mome_fwd_t, model, MOME_FK_MODEL, 0)};
+static const mome_field_t fwd_write_fields[] = {
+    FWD_BASE, MOME_FIELD(mome_fwd_t, acks, MOME_FK_NCOUNT, 0),
+    MOME_FIELD(mome_fwd_t, rights, MOME_FK_MASK, MOME_RIGHTS_ALL)};
+static const mome_field_t fwd_snap_fields[] = {
+    FWD_BASE, MOME_FIELD(mome_fwd_t, rights, MOME_FK_MASK, MOME_RIGHTS_ALL),
+    MOME_FIELD(mome_fwd_t, model, MOME_FK_RAW, 0)};
+static const mome_field_t fwd_sync_fields[] = {FWD_BASE,
+                                               MOME_FIELD(mome_fwd_t, ver, MOME_FK_RAW, 0)};
+static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
+static const mome_field_t stale_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
+                                            MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
+
+/* FWD_SNAP: a reader names its model; a writer's snapshot (rights RW|TWIN) names none. */
+static const char *check_snap(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_fwd_t *f = body;
+    if (f->rights ? f->rights != (MOME_RIGHT_RW | MOME_RIGHT_TWIN) || f->model
+                  : !mome_model_get((int)f->model))
+        return "rights or model";
+    return NULL;
+}
+
+#define NF(a) (uint8_t)(sizeof(a) / sizeof((a)[0]))
+
+static const mome_msg_def_t holder_msgs[] = {
+    {.type = MOME_MSG_FWD_READ,
+     .wire = {"FWD_READ", fwd_read_fields, NF(fwd_read_fields), 0, 0, 0},
+     .body_size = sizeof(mome_fwd_t), .handler = on_fwd_read},
+    {.type = MOME_MSG_FWD_WRITE,
+     .wire = {"FWD_WRITE", fwd_write_fields, NF(fwd_write_fields), MOME_FWD_KEEP, 0, 0},
+     .body_size = sizeof(mome_fwd_t), .handler = on_fwd_write},
+    {.type = MOME_MSG_FWD_SNAP,
+     .wire = {"FWD_SNAP", fwd_snap_fields, NF(fwd_snap_fields), 0, 0, 0},
+     .body_size = sizeof(mome_fwd_t), .validate = check_snap, .handler = on_fwd_snap},
+    {.type = MOME_MSG_FWD_SYNC,
+     .wire = {"FWD_SYNC", fwd_sync_fields, NF(fwd_sync_fields), MOME_FWD_EXCL, 0, 0},
+     .body_size = sizeof(mome_fwd_t), .handler = on_fwd_sync},
+    {.type = MOME_MSG_INV, .wire = {"INV", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_inv},
+    {.type = MOME_MSG_FLUSH, .wire = {"FLUSH", ref_fields, NF(ref_fields), MOME_FLUSH_DROP, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_flush},
+    {.type = MOME_MSG_STALE,
+     .wire = {"STALE", stale_fields, NF(stale_fields), 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH,
+              MOME_BATCH_NOTICE},
+     .body_size = sizeof(mome_rel_t), .handler = on_stale},
+    {.type = MOME_MSG_PUSH,
+     .wire = {"PUSH", NULL, 0, 0, MOME_BATCH_PUSH_HDR, MOME_LEN_BATCH, MOME_BATCH_PUSH},
+     .emulated = 1, .handler = on_push},
+};
+
+int mome_holder_init(void)
+{
+    return mome_msg_register(holder_msgs, sizeof(holder_msgs) / sizeof(holder_msgs[0]));
+}

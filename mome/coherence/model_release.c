@@ -1,0 +1,38 @@
+/*
+ * model_release.c - RELEASE: release consistency with multiple writers. A node's writes are seen
+ * by others after it releases them and they acquire; several nodes may write a page at once (the
+ * owner writes its master, the others twin their copy and send XOR diffs at release). Holders
+ * receive stale notices of released changes and catch up at their next acquire; the owner pushes
+ * new versions to the readers it served.
+ */
+#include "coherence/copy.h"
+#include "coherence/model.h"
+#include "coherence/requester.h"
+#include "mome.h"
+
+static void release_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    /* The range's notices were applied as at an acquire: nothing more. */
+}
+
+/* From WEAK: the copy was kept past notices it never received, so it goes (fetched afresh under
+ * the new contract when used); the owner's master is current. */
+static void release_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    if (!(s->pages[page].flags & MOME_PG_OWNER))
+        mome_copy_drop(s, page);
+}
+
+const mome_model_t mome_model_release = {
+    .id = MOME_RELEASE,
+    .name = "RELEASE",
+    .strength = 2,
+    .single_writer = 0,
+    .invalidated = 1,
+    .notified = 1,
+    .stops_writer = 1,
+    .pushed = 1,
+    .acquire = mome_req_catch_up,
+    .sync = release_sync,
+    .enter = release_enter,
+};

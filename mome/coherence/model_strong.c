@@ -1,0 +1,38 @@
+/*
+ * model_strong.c - STRONG: sequential consistency. One writer at a time; every other copy that
+ * is not kept (WEAK) is taken back before anyone writes, so no synchronisation call is needed for
+ * a write to be seen. A STRONG request on a multiple-writer page first flushes its writers.
+ */
+#include "coherence/copy.h"
+#include "coherence/model.h"
+#include "coherence/requester.h"
+#include "mome.h"
+
+static void strong_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    /* Always current: nothing to do. */
+}
+
+/* From a weaker model: a copy fetched under the weaker contract may be stale, so it goes; the
+ * owner of a multiple-writer page keeps its master and has the directory stop the other writers. */
+static void strong_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    if (!(s->pages[page].flags & MOME_PG_OWNER))
+        mome_copy_drop(s, page);
+    else
+        mome_req_access(s, page, MOME_STRONG, op);
+}
+
+const mome_model_t mome_model_strong = {
+    .id = MOME_STRONG,
+    .name = "STRONG",
+    .strength = 3,
+    .single_writer = 1,
+    .invalidated = 1,
+    .notified = 1,
+    .stops_writer = 1,
+    .pushed = 0,
+    .acquire = mome_req_catch_up, /* a notice left from a weaker contract */
+    .sync = strong_sync,
+    .enter = strong_enter,
+};

@@ -1,0 +1,379 @@
+/*
+ * owner.c - releases of written pages (notices, pushes, diffs), merging diffs into master copies,
+ * and flushes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/stats.h"
+#include "coherence/copy.h"
+#include "coherence/diff.h"
+#include "coherence/owner.h"
+#include "coherence/proto.h"
+#include "mome.h"
+
+static uint8_t *diffbuf; /* one encoded diff */
+static mome_owner_acked_cb_t acked_cb;
+
+/* Messages a release builds, one per destination: diffs per owner, notices per manager, new
+ * versions pushed to readers. */
+static mome_batch_t *rel_diffs, *rel_notices, *rel_pushes;
+/* Notices an owner sends after merging a batch of diffs, per manager. */
+static mome_batch_t *merge_notices;
+
+/* Send batch b to `to` as one message of `type` and empty it. */
+static void send_batch(mome_batch_t *b, int to, int type, uint64_t date, uint32_t origin)
+{
+    mome_rel_t rel = {.date = date, .origin = origin};
+    if (!b->n)
+        return;
+    mome_send(to, type, 0, &rel, b->buf, (uint32_t)b->len);
+    mome_batch_reset(b);
+}
+
+static void send_batches(mome_batch_t *b, int type, uint64_t date, uint32_t origin)
+{
+    for (int to = 0; to < mome_coh.nnodes; to++)
+        send_batch(&b[to], to, type, date, origin);
+}
+
+/*
+ * Append an entry to the batch for `to` with add(); when the batch is full, send it first and
+ * start the next. A failure here would lose a released change: it stops the job.
+ */
+#define BATCH_ADD(_b, _to, _type, _date, _origin, _what, _add)                                     \
+    do {                                                                                           \
+        int _rc = (_add);                                                                          \
+        if (_rc == -E2BIG) {                                                                       \
+            send_batch((_b), (_to), (_type), (_date), (_origin));                                  \
+            _rc = (_add);                                                                          \
+        }                                                                                          \
+        if (_rc < 0)                                                                               \
+            mome_die(1, "out of memory for the %s of page %llu of segment %#llx; stopping",       \
+                     (_what), (unsigned long long)page, (unsigned long long)seg);                  \
+    } while (0)
+
+static void add_notice(mome_batch_t *b, int to, uint64_t seg, uint64_t page, uint64_t ver,
+                       uint64_t date, uint32_t origin)
+{
+    BATCH_ADD(&b[to], to, MOME_MSG_NOTICE, date, origin, "notice",
+              mome_batch_notice(&b[to], seg, page, ver));
+}
+
+/*
+ * This node's changes of a page whose master another node owns: page XOR twin, as runs or whole.
+ * flush_mgr < 0: a release (appended to the batch for the owner, whose notice is acknowledged to
+ * this node); else part of a flush (sent at once; the owner acknowledges that manager). Returns 1
+ * when an acknowledgement will follow.
+ */
+static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    uint64_t seg = s->id;
+    int full;
+    size_t n;
+
+    if (!x || !x->twin)
+        return 0;
+    n = mome_diff_encode(mome_seg_bytes(s, page), x->twin, mome_coh.page_size, diffbuf, &full);
+    if (flush_mgr < 0) /* a release: predicts whether write-ahead opens the page next time */
+        pg->flags = (uint16_t)(n ? pg->flags | MOME_PG_WROTE : pg->flags & ~MOME_PG_WROTE);
+    if (n) {
+        uint32_t fl = full ? MOME_DIFF_ENTRY_FULL : 0;
+        MOME_STAT_INC(diffs);
+        MOME_STAT_ADD(diff_bytes, n);
+        pg->flags |= MOME_PG_USED; /* written this interval: worth refreshing at the next acquire */
+        if (flush_mgr < 0) {
+            mome_batch_t *b = &rel_diffs[x->owner];
+            BATCH_ADD(b, (int)x->owner, MOME_MSG_DIFF, date, (uint32_t)mome_coh.self, "diff",
+                      mome_batch_diff(b, seg, page, diffbuf, (uint32_t)n, fl));
+            x->relpend++;
+        } else {
+            mome_batch_t one = {0};
+            mome_rel_t rel = {.date = date, .origin = (uint32_t)mome_coh.self,
+                              .mgr = (uint32_t)flush_mgr};
+            if (mome_batch_diff(&one, seg, page, diffbuf, (uint32_t)n, fl) < 0)
+                mome_die(1, "out of memory flushing page %llu of segment '%s'; stopping",
+                         (unsigned long long)page, s->name);
+            mome_send((int)x->owner, MOME_MSG_DIFF, MOME_DIFF_FLUSH, &rel, one.buf,
+                      (uint32_t)one.len);
+            mome_batch_free(&one);
+        }
+    }
+    /* The twin goes only once its changes are on their way. */
+    free(x->twin);
+    x->twin = NULL;
+    mome_pext_put(pg, x);
+    return n != 0;
+}
+
+int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
+{
+    mome_page_t *pg = &s->pages[page];
+    uint64_t seg = s->id;
+    mome_pext_t *x;
+
+    if (!(pg->flags & MOME_PG_DIRTY) || pg->access == MOME_ACC_NONE)
+        return 0;
+    mome_copy_protect(s, page); /* writes from now on start the next interval */
+    pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+    if (!(pg->flags & MOME_PG_OWNER))
+        return send_diff(s, page, date, -1);
+    if (!mome_copy_forget_spec(s, page)) {
+        pg->flags &= (uint16_t)~MOME_PG_WROTE; /* opened ahead, not written: nothing to tell */
+        return 0;
+    }
+    pg->flags |= MOME_PG_WROTE;
+    pg->ver++;
+    if (!(pg->flags & MOME_PG_SHARED))
+        return 0; /* nobody else holds a copy: nobody to tell */
+    x = mome_pext_get(pg, s->id, page);
+    if (!x)
+        mome_die(1, "out of memory releasing page %llu of segment '%s'; stopping",
+                 (unsigned long long)page, s->name);
+    add_notice(rel_notices, mome_seg_manager(s, page), seg, page, pg->ver, date,
+               (uint32_t)mome_coh.self);
+    x->relpend++;
+    int acks = 1;
+    for (int n = 0; x->push && n < 64 && n < mome_coh.nnodes; n++) {
+        if (!(x->push & (1ull << n)))
+            continue;
+        mome_batch_t *b = &rel_pushes[n];
+        BATCH_ADD(b, n, MOME_MSG_PUSH, date, (uint32_t)mome_coh.self, "push",
+                  mome_batch_push(b, seg, page, pg->ver, mome_seg_bytes(s, page),
+                                  (uint32_t)mome_coh.page_size));
+        acks++;
+    }
+    return acks;
+}
+
+void mome_owner_release_send(uint64_t date)
+{
+    send_batches(rel_diffs, MOME_MSG_DIFF, date, (uint32_t)mome_coh.self);
+    send_batches(rel_notices, MOME_MSG_NOTICE, date, (uint32_t)mome_coh.self);
+    send_batches(rel_pushes, MOME_MSG_PUSH, date, (uint32_t)mome_coh.self);
+}
+
+static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr)
+{
+    mome_ref_t ack = {.seg = seg, .page = page};
+    mome_send((int)mgr, MOME_MSG_FLUSH_ACK, 0, &ack, NULL, 0);
+}
+
+/*
+ * Release this node's changes now (a twinning writer's diff is acknowledged to the manager by the
+ * owner once merged), stop writing, and drop the copy if asked.
+ */
+static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
+{
+    mome_page_t *pg = &s->pages[page];
+    int acked_by_owner = 0;
+
+    if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY)) {
+        mome_copy_protect(s, page);
+        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+        if (pg->flags & MOME_PG_OWNER)
+            pg->ver += (uint64_t)mome_copy_forget_spec(s, page);
+        else
+            acked_by_owner = send_diff(s, page, mome_clock_now(), (int)mgr);
+    }
+    if (!acked_by_owner)
+        flush_ack(s->id, page, mgr);
+    if (pg->access == MOME_ACC_NONE)
+        return;
+    if (drop) {
+        mome_copy_drop(s, page);
+        MOME_STAT_INC(invalidations_received);
+    } else {
+        /* The page turns single-writer: its master is just the latest content from now on. */
+        mome_pext_t *x = mome_pext_find(pg, s->id, page);
+        mome_copy_stop_writing(s, page);
+        pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+        if (x) {
+            x->push = 0;
+            mome_pext_put(pg, x);
+        }
+    }
+}
+
+void mome_owner_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (x && x->relpend) {
+        /* Releases of this page are in flight: no diff may arrive after the flush. */
+        x->has_flush = 1;
+        x->flush_mgr = mgr;
+        x->flush_drop = (uint32_t)drop;
+        return;
+    }
+    do_flush(s, page, mgr, drop);
+}
+
+/* Merge one writer's diff into the master copy held here. */
+static int merge(const mome_entry_t *e, uint32_t origin)
+{
+    mome_seg_t *s = mome_seg_page(e->seg, e->page);
+    mome_page_t *pg = s ? &s->pages[e->page] : NULL;
+    int rc = -ENOENT, full = !!(e->flags & MOME_DIFF_ENTRY_FULL);
+
+    /*
+     * Diffs always reach the node holding the master: a flush waits for every writer's diffs in
+     * flight before the master moves. They may arrive after this node's own FLUSH ended its MULTI
+     * ownership, so merge them whenever the copy is here.
+     */
+    if (pg && pg->access != MOME_ACC_NONE) {
+        /* Application threads may be writing other bytes of the page unless its views are
+         * write-protected: then the whole page can be XORed at once. */
+        rc = (mome_copy_tracked_clean(pg) ? mome_diff_apply : mome_diff_apply_sparse)(
+            mome_seg_bytes(s, e->page), mome_coh.page_size, e->data, e->len, full);
+    }
+    mome_pext_t *x = rc == 0 ? mome_pext_find(pg, s->id, e->page) : NULL;
+    if (x && x->spec) /* a write-ahead copy: others' changes are not this node's writes */
+        mome_diff_apply(x->spec, mome_coh.page_size, e->data, e->len, full);
+    if (rc < 0) /* the writer dropped its twin: its changes would be lost */
+        mome_die(1, "diff from node %u for page %llu of segment %#llx cannot be merged (%s): "
+                    "the change would be lost; stopping", origin, (unsigned long long)e->page,
+                 (unsigned long long)e->seg,
+                 rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
+    pg->ver++;
+    return 0;
+}
+
+/* This node owns the master copies: merge a writer's diffs, then announce the new versions. */
+static void on_diff(const mome_msg_t *m, const void *body)
+{
+    const mome_rel_t *rel = body;
+    mome_entry_t e;
+
+    MOME_BATCH_FOREACH(MOME_BATCH_DIFF, m, e)
+    {
+        int rc = merge(&e, rel->origin);
+        uint64_t seg = e.seg, page = e.page;
+        if (m->flags & MOME_DIFF_FLUSH) {
+            flush_ack(seg, page, rel->mgr);
+            continue;
+        }
+        mome_seg_t *s = mome_seg_page(seg, page);
+        uint64_t ver = rc == 0 ? s->pages[page].ver : 0;
+        int mgr = s ? mome_seg_manager(s, page)
+                    : mome_page_default_manager(seg, page, mome_coh.nnodes);
+        add_notice(merge_notices, mgr, seg, page, ver, rel->date, rel->origin);
+    }
+    send_batches(merge_notices, MOME_MSG_NOTICE, rel->date, rel->origin);
+}
+
+/* One released page is known to every holder: end its release, run a flush that waited. */
+static void released(uint64_t seg, uint64_t page)
+{
+    mome_seg_t *s = mome_seg_page(seg, page);
+    if (!s)
+        return;
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
+        uint32_t mgr = x->flush_mgr;
+        int drop = (int)x->flush_drop;
+        x->has_flush = 0;
+        mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
+        do_flush(s, page, mgr, drop);
+    } else if (x) {
+        mome_pext_put(pg, x);
+    }
+}
+
+static void on_notice_ack(const mome_msg_t *m, const void *body)
+{
+    mome_entry_t e;
+    int n = 0;
+
+    MOME_BATCH_FOREACH(MOME_BATCH_PAGE, m, e)
+    {
+        released(e.seg, e.page);
+        n++;
+    }
+    acked_cb(n);
+}
+
+static void on_push_ack(const mome_msg_t *m, const void *body)
+{
+    mome_entry_t e;
+    int n = 0;
+
+    MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, e)
+    {
+        n++;
+        mome_seg_t *s = mome_seg_page(e.seg, e.page);
+        if (e.ver || !s || m->src >= 64)
+            continue;
+        mome_page_t *pg = &s->pages[e.page];
+        mome_pext_t *x = mome_pext_find(pg, s->id, e.page);
+        if (x) {
+            x->push &= ~(1ull << m->src); /* no longer read there: stop pushing */
+            mome_pext_put(pg, x);
+        }
+    }
+    acked_cb(n);
+}
+
+/* ---- the message table ---- */
+
+static const char *check_diff(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_rel_t *rel = body;
+    if ((m->flags & MOME_DIFF_FLUSH) ? rel->mgr >= ctx->nnodes : rel->mgr != 0)
+        return "mgr";
+    return NULL;
+}
+
+static const mome_field_t diff_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0),
+                                           MOME_FIELD(mome_rel_t, mgr, MOME_FK_RAW, 0)};
+
+static const mome_msg_def_t owner_msgs[] = {
+    {.type = MOME_MSG_DIFF,
+     .wire = {"DIFF", diff_fields, 3, MOME_DIFF_FLUSH, MOME_BATCH_DIFF_HDR, MOME_LEN_BATCH,
+              MOME_BATCH_DIFF},
+     .body_size = sizeof(mome_rel_t), .validate = check_diff, .handler = on_diff},
+    {.type = MOME_MSG_NOTICE_ACK,
+     .wire = {"NOTICE_ACK", NULL, 0, 0, MOME_BATCH_PAGE_SIZE, MOME_LEN_BATCH, MOME_BATCH_PAGE},
+     .handler = on_notice_ack},
+    {.type = MOME_MSG_PUSH_ACK,
+     .wire = {"PUSH_ACK", NULL, 0, 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH, MOME_BATCH_NOTICE},
+     .handler = on_push_ack},
+};
+
+int mome_owner_init(mome_owner_acked_cb_t acked)
+{
+    size_t nn = (size_t)mome_coh.nnodes;
+    acked_cb = acked;
+    diffbuf = malloc(mome_coh.page_size);
+    rel_diffs = calloc(nn, sizeof(*rel_diffs));
+    rel_notices = calloc(nn, sizeof(*rel_notices));
+    rel_pushes = calloc(nn, sizeof(*rel_pushes));
+    merge_notices = calloc(nn, sizeof(*merge_notices));
+    if (!diffbuf || !rel_diffs || !rel_notices || !rel_pushes || !merge_notices)
+        return -ENOMEM;
+    return mome_msg_register(owner_msgs, sizeof(owner_msgs) / sizeof(owner_msgs[0]));
+}
+
+void mome_owner_fini(void)
+{
+    for (int i = 0; rel_diffs && i < mome_coh.nnodes; i++) {
+        mome_batch_free(&rel_diffs[i]);
+        mome_batch_free(&rel_notices[i]);
+        mome_batch_free(&rel_pushes[i]);
+        mome_batch_free(&merge_notices[i]);
+    }
+    free(rel_diffs);
+    free(rel_notices);
+    free(rel_pushes);
+    free(merge_notices);
+    rel_diffs = rel_notices = rel_pushes = merge_notices = NULL;
+    free(diffbuf);
+    diffbuf = NULL;
+}

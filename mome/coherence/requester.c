@@ -1,0 +1,504 @@
+/*
+ * requester.c - the requesting side: faults, transactions, installing granted pages, read-ahead
+ * and write-ahead, refreshes and WEAK syncs.
+ *
+ * A fault the local state satisfies is mapped at once (a tracked clean page's first write opens
+ * it: copy.c). Otherwise the fault waits on the page's transaction: one request to the manager,
+ * whose grant (GRANT, or DATA carrying it) and invalidation acks complete it; the content is
+ * installed atomically in the first waiter's view when possible.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/stats.h"
+#include "coherence/copy.h"
+#include "coherence/proto.h"
+#include "coherence/requester.h"
+#include "memory/view.h"
+#include "mome.h"
+
+static uint8_t *zero_page; /* one page of zeros */
+static uint8_t *load_buf;  /* a page the store loads for a zero grant */
+
+/* Refreshes of WEAK copies in flight, by page. */
+typedef struct syncwait {
+    mome_hnode_t h; /* k1 = segment id, k2 = page */
+    mome_op_t *ops[8];
+    int nops;
+} syncwait_t;
+static mome_htab_t syncs;
+
+static void fault_done(uint64_t t0)
+{
+    MOME_STAT_ADD(fault_ns, mome_now_ns() - t0);
+}
+
+/* Start a transaction for page, with the given waiters (and an operation to tell when done). */
+static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_waiter_t *waiters,
+                    mome_op_t *op, int flags)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_txn_t *t = mome_txn_new(s, s->id, page, kind);
+    if (!t)
+        mome_die(1, "out of memory for a request for page %llu of segment '%s'; stopping",
+                 (unsigned long long)page, s->name);
+    t->waiters = waiters;
+    t->op = op;
+    pg->flags |= MOME_PG_BUSY;
+    mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
+                    .model = (uint32_t)model};
+    if (pg->access != MOME_ACC_NONE)
+        flags |= MOME_REQ_COPY;
+    mome_coh.outstanding++;
+    mome_send(mome_seg_manager(s, page), kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ
+                                                                : MOME_MSG_READ_REQ,
+              flags, &r, NULL, 0);
+}
+
+/*
+ * A read fault went to the directory: ask at once for the next pages of the same view that this
+ * node lacks, in parallel, and map them when they come (sequential reads then mostly find their
+ * pages here). Stops at the first page held, being fetched, or outside the view.
+ */
+static void read_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
+{
+    uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
+    for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
+        mome_page_t *pg = &s->pages[p];
+        if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY))
+            break;
+        request(s, p, MOME_TXN_READ, mome_page_model(pg), NULL, NULL, MOME_REQ_AHEAD);
+        mome_txn_find(s->id, p)->ahead = 1;
+        MOME_STAT_INC(pages_prefetched);
+    }
+}
+
+/*
+ * A write fault opened a tracked page this node changed in its last release: open the following
+ * pages of the view that it changed then too, as their own write faults would (an iteration that
+ * rewrites the same pages at every step then takes one fault per MOME_PREFETCH + 1 pages). A page
+ * opened but left unwritten costs a page copy and sends nothing at the release. Stops at the
+ * first page that does not qualify.
+ */
+static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
+{
+    uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
+    for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
+        mome_page_t *pg = &s->pages[p];
+        if ((pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_WROTE)) !=
+                (MOME_PG_TRACK | MOME_PG_WROTE) ||
+            pg->access != MOME_ACC_WRITE || mome_copy_start_writing(s, p, 1) < 0)
+            break;
+        pg->flags |= MOME_PG_USED;
+        mome_copy_map_all(s, p);
+        MOME_STAT_INC(pages_written_ahead);
+    }
+}
+
+void mome_req_fault(char *addr, int write, uint64_t t0)
+{
+    size_t ps = mome_coh.page_size;
+    char *a = (char *)((uintptr_t)addr & ~(uintptr_t)(ps - 1));
+    mome_view_t *v = mome_view_find(addr);
+
+    if (write)
+        MOME_STAT_INC(write_faults);
+    else
+        MOME_STAT_INC(read_faults);
+    if (!v) {
+        /* The view went away meanwhile: let the thread retry and meet SIGSEGV. */
+        mome_store_wake(a, ps);
+        return;
+    }
+    mome_seg_t *s = v->seg;
+    uint64_t page = mome_view_page_of(v, a, mome_coh.page_shift);
+    mome_page_t *pg = &s->pages[page];
+
+    pg->flags |= MOME_PG_USED;
+    mome_store_touch(s->store, page);
+    if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write)) {
+        int opens = write && mome_copy_tracked_clean(pg);
+        if (opens && mome_copy_start_writing(s, page, 0) < 0)
+            mome_die(1, "out of memory for the twin of page %llu of segment '%s'; stopping",
+                     (unsigned long long)page, s->name);
+        mome_copy_map(s, page, v, a);
+        fault_done(t0);
+        mome_coh.woke = 1;
+        if (opens && (pg->flags & MOME_PG_WROTE))
+            write_ahead(s, v, page);
+        return;
+    }
+    mome_waiter_t *w = mome_waiter_new();
+    if (!w)
+        mome_die(1, "out of memory for a fault on page %llu of segment '%s'; stopping",
+                 (unsigned long long)page, s->name);
+    w->addr = a;
+    w->view = v;
+    w->write = (uint8_t)write;
+    w->t0 = t0;
+    if (pg->flags & MOME_PG_BUSY) {
+        mome_txn_t *t = mome_txn_find(s->id, page);
+        w->next = t->waiters;
+        t->waiters = w;
+        return;
+    }
+    request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
+    if (!write)
+        read_ahead(s, v, page);
+}
+
+/*
+ * Tell the manager the transaction is over. Safe before the content is installed: a later request
+ * the manager forwards here is handled by this same thread after the install.
+ */
+static void send_done(mome_txn_t *t)
+{
+    if (t->done_sent)
+        return;
+    mome_ref_t done = {.seg = t->seg->id, .page = t->page, .node = (uint32_t)mome_coh.self};
+    t->done_sent = 1;
+    mome_send((int)t->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
+}
+
+/* Apply the grant's rights to the local page state. */
+static void take_rights(mome_txn_t *t)
+{
+    mome_seg_t *s = t->seg;
+    mome_page_t *pg = &s->pages[t->page];
+    int g = t->rights;
+
+    if (pg->access == MOME_ACC_WRITE && !t->rw)
+        mome_copy_protect(s, t->page);
+    pg->access = t->rw ? MOME_ACC_WRITE : MOME_ACC_READ;
+    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK);
+    if (g & MOME_RIGHT_OWNER)
+        pg->flags |= MOME_PG_OWNER;
+    if (t->rw && (g & MOME_RIGHT_SHARED))
+        pg->flags |= MOME_PG_SHARED | MOME_PG_TRACK;
+    if (t->rw && (g & MOME_RIGHT_TWIN)) {
+        mome_pext_t *x = mome_pext_get(pg, s->id, t->page);
+        if (!x)
+            mome_die(1, "out of memory recording the owner of page %llu of segment '%s'; "
+                        "stopping", (unsigned long long)t->page, s->name);
+        pg->flags |= MOME_PG_TRACK;
+        x->owner = t->owner;
+    }
+    if (!(pg->flags & MOME_PG_TRACK))
+        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+    if (t->have_ver)
+        pg->ver = t->ver;
+    mome_copy_settle_stale(s, t->page);
+}
+
+static void txn_try_complete(mome_txn_t *t)
+{
+    mome_seg_t *s = t->seg;
+    mome_page_t *pg;
+    mome_waiter_t *w, *again = NULL;
+    mome_op_t *op = t->op;
+
+    if (!t->granted || !t->have_data || t->acks < t->acks_needed)
+        return;
+    pg = &s->pages[t->page];
+    take_rights(t);
+    pg->flags = (uint16_t)(pg->flags & ~MOME_PG_BUSY);
+    pg->mgr = t->mgr + 1;
+    send_done(t);
+    mome_coh.outstanding--;
+    mome_coh.woke = 1;
+
+    w = t->waiters;
+    t->waiters = NULL;
+    uint64_t page = t->page;
+    int ahead = t->ahead && !w;
+    mome_txn_free(t);
+    if (ahead)
+        mome_copy_map_all(s, page);
+    while (w) {
+        mome_waiter_t *next = w->next;
+        if (mome_copy_satisfies(pg, w->write)) {
+            if (w->write && mome_copy_tracked_clean(pg) &&
+                mome_copy_start_writing(s, page, 0) < 0)
+                mome_die(1, "out of memory for the twin of page %llu of segment '%s'; stopping",
+                         (unsigned long long)page, s->name);
+            if (!w->mapped)
+                mome_copy_map(s, page, w->view, w->addr);
+            fault_done(w->t0);
+            mome_waiter_free(w);
+        } else {
+            w->mapped = 0;
+            w->next = again;
+            again = w;
+        }
+        w = next;
+    }
+    if (again)
+        request(s, page, MOME_TXN_WRITE, mome_page_model(pg), again, NULL, 0);
+    mome_op_put(op);
+}
+
+/*
+ * Put content into the page. When it completes the transaction, install it atomically in the
+ * first waiter's view (one UFFDIO_COPY); otherwise copy it through the runtime view while no view
+ * maps the page, and map later.
+ */
+static void install(mome_txn_t *t, const void *data)
+{
+    mome_seg_t *s = t->seg;
+    mome_page_t *pg = &s->pages[t->page];
+    mome_waiter_t *w = t->waiters;
+    int rc = -EEXIST;
+
+    if (t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
+        !(t->rw && (t->rights & (MOME_RIGHT_SHARED | MOME_RIGHT_TWIN)))) {
+        int wp = !t->rw && w->view->writable;
+        rc = mome_store_install(s->store, t->page, w->addr, data, wp);
+        w->mapped = rc == 0;
+    }
+    if (rc < 0) {
+        if (pg->access != MOME_ACC_NONE) /* a stale copy still mapped: unmap it first */
+            mome_copy_drop(s, t->page);
+        mome_store_fill(s->store, t->page, data);
+    }
+    t->have_data = 1;
+}
+
+/* Content for a page no node holds: zeros, or what the store keeps of it (a repository file). */
+static const void *untouched(mome_seg_t *s, uint64_t page)
+{
+    int rc = mome_store_load(s->store, page, load_buf);
+    if (rc < 0)
+        mome_die(1, "cannot read page %llu of segment '%s' from its store (%s): %s; stopping",
+                 (unsigned long long)page, s->name, s->store->ops->name, strerror(-rc));
+    return rc ? load_buf : zero_page;
+}
+
+static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page)
+{
+    mome_txn_t *t = mome_txn_find(seg, page);
+    if (!t)
+        mome_warn("coherence", "%s from node %u for page %llu of segment %#llx without a "
+                               "request; ignored", mome_msg_name(m->type), m->src,
+                  (unsigned long long)page, (unsigned long long)seg);
+    return t;
+}
+
+static void take_grant(mome_txn_t *t, uint32_t rights, uint32_t acks, uint32_t mgr)
+{
+    t->granted = 1;
+    t->rw = !!(rights & MOME_RIGHT_RW);
+    t->rights = (uint8_t)rights;
+    t->acks_needed = (int32_t)acks;
+    t->mgr = mgr;
+}
+
+static void on_grant(const mome_msg_t *m, const void *body)
+{
+    const mome_grant_t *g = body;
+    mome_txn_t *t = txn_of(m, g->seg, g->page);
+    if (!t)
+        return;
+    take_grant(t, g->rights, g->acks, g->mgr);
+    t->owner = g->owner;
+    if (m->flags & MOME_GRANT_ZERO) {
+        t->ver = 0;
+        t->have_ver = 1;
+        install(t, untouched(t->seg, t->page));
+    } else {
+        t->have_data = 1; /* it keeps its own copy */
+    }
+    txn_try_complete(t);
+}
+
+static void on_data(const mome_msg_t *m, const void *body)
+{
+    const mome_data_t *d = body;
+    mome_txn_t *t = txn_of(m, d->seg, d->page);
+    if (!t)
+        return;
+    if (m->flags & MOME_DATA_GRANT)
+        take_grant(t, d->rights, d->acks, d->mgr);
+    t->owner = m->src;
+    t->ver = d->ver;
+    t->have_ver = 1;
+    if (m->src != (uint32_t)mome_coh.self)
+        MOME_STAT_INC(pages_fetched);
+    if (t->granted && t->acks >= t->acks_needed)
+        send_done(t); /* off the faulting thread's path: before the install wakes it */
+    install(t, (m->flags & MOME_DATA_ZERO) ? zero_page : m->payload);
+    txn_try_complete(t);
+}
+
+static void on_inv_ack(const mome_msg_t *m, const void *body)
+{
+    const mome_ref_t *a = body;
+    mome_txn_t *t = txn_of(m, a->seg, a->page);
+    if (!t)
+        return;
+    t->acks++;
+    txn_try_complete(t);
+}
+
+/* The answer to this node's SYNC_REQ: new content for its WEAK copy, or none (SYNC_OK). */
+static void on_sync_reply(const mome_msg_t *m, const void *body)
+{
+    const mome_data_t *d = body;
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, d->seg, d->page);
+    mome_seg_t *s = mome_seg_page(d->seg, d->page);
+
+    if (m->type == MOME_MSG_SYNC_DATA && s) {
+        mome_page_t *pg = &s->pages[d->page];
+        if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
+            mome_copy_replace(s, d->page, m->payload, d->ver);
+            if (m->src != (uint32_t)mome_coh.self)
+                MOME_STAT_INC(pages_fetched);
+        }
+    }
+    mome_ref_t done = {.seg = d->seg, .page = d->page, .node = (uint32_t)mome_coh.self};
+    mome_send((int)d->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
+    if (!w)
+        return;
+    mome_htab_del(&syncs, &w->h);
+    for (int i = 0; i < w->nops; i++)
+        mome_op_put(w->ops[i]);
+    free(w);
+}
+
+void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    int writer = pg->access == MOME_ACC_WRITE && (pg->flags & MOME_PG_TRACK) &&
+                 !(pg->flags & MOME_PG_OWNER);
+
+    pg->flags &= (uint16_t)~MOME_PG_USED;
+    /* Out of every view now; the current content comes back as if this node had faulted. */
+    mome_copy_drop(s, page);
+    if (pg->flags & MOME_PG_BUSY)
+        return;
+    mome_op_hold(op);
+    request(s, page, writer ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), NULL, op, 0);
+}
+
+void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
+{
+    if (s->pages[page].flags & MOME_PG_BUSY)
+        return; /* a fault's request is in flight: the model switch waits for nothing more */
+    mome_op_hold(op);
+    request(s, page, MOME_TXN_READ, model, NULL, op, 0);
+}
+
+void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, s->id, page);
+    if (w && w->nops < 8) {
+        mome_op_hold(op);
+        w->ops[w->nops++] = op; /* the refresh in flight serves this caller too */
+        return;
+    }
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        mome_die(1, "out of memory refreshing page %llu of segment '%s'; stopping",
+                 (unsigned long long)page, s->name);
+    w->h.k1 = s->id;
+    w->h.k2 = page;
+    mome_op_hold(op);
+    w->ops[w->nops++] = op;
+    mome_htab_put(&syncs, &w->h);
+    mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
+                    .ver = s->pages[page].ver};
+    mome_send(mome_seg_manager(s, page), MOME_MSG_SYNC_REQ, 0, &r, NULL, 0);
+}
+
+int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (!x || !x->stale_date)
+        return 0;
+    if (pg->ver >= x->stale_ver || (pg->flags & MOME_PG_OWNER)) {
+        x->stale_date = x->stale_ver = 0;
+        mome_pext_put(pg, x);
+    } else if (op && (pg->flags & MOME_PG_USED)) {
+        mome_req_refresh(s, page, op); /* clears the notice (and may free x) */
+    } else {
+        mome_copy_drop(s, page); /* clears the notice (and may free x) */
+    }
+    return 0;
+}
+
+/* ---- the message table ---- */
+
+static const char *check_data(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    int zero = m->type == MOME_MSG_DATA && (m->flags & MOME_DATA_ZERO);
+    if (m->type == MOME_MSG_SYNC_OK)
+        return NULL;
+    if (zero ? m->len != 0 : m->len != ctx->page_size)
+        return "payload (a page, or none with DATA_ZERO)";
+    return NULL;
+}
+
+static const mome_field_t grant_fields[] = {
+    MOME_FIELD(mome_grant_t, seg, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_grant_t, page, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_grant_t, owner, MOME_FK_NODE, 0),
+    MOME_FIELD(mome_grant_t, mgr, MOME_FK_NODE, 0),
+    MOME_FIELD(mome_grant_t, acks, MOME_FK_NCOUNT, 0),
+    MOME_FIELD(mome_grant_t, rights, MOME_FK_MASK, MOME_RIGHTS_ALL)};
+static const mome_field_t data_fields[] = {
+    MOME_FIELD(mome_data_t, seg, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_data_t, page, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_data_t, mgr, MOME_FK_NODE, 0),
+    MOME_FIELD(mome_data_t, acks, MOME_FK_NCOUNT, 0),
+    MOME_FIELD(mome_data_t, rights, MOME_FK_MASK, MOME_RIGHTS_ALL),
+    MOME_FIELD(mome_data_t, ver, MOME_FK_RAW, 0)};
+static const mome_field_t sync_fields[] = {MOME_FIELD(mome_data_t, seg, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_data_t, page, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_data_t, mgr, MOME_FK_NODE, 0),
+                                           MOME_FIELD(mome_data_t, ver, MOME_FK_RAW, 0)};
+static const mome_field_t ref2_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0)};
+
+#define NF(a) (uint8_t)(sizeof(a) / sizeof((a)[0]))
+
+static const mome_msg_def_t req_msgs[] = {
+    {.type = MOME_MSG_GRANT,
+     .wire = {"GRANT", grant_fields, NF(grant_fields), MOME_GRANT_ZERO, 0, 0},
+     .body_size = sizeof(mome_grant_t), .handler = on_grant},
+    {.type = MOME_MSG_DATA,
+     .wire = {"DATA", data_fields, NF(data_fields), MOME_DATA_GRANT | MOME_DATA_ZERO, 0,
+              MOME_LEN_PAGE},
+     .body_size = sizeof(mome_data_t), .emulated = 1, .validate = check_data,
+     .handler = on_data},
+    {.type = MOME_MSG_INV_ACK, .wire = {"INV_ACK", ref2_fields, NF(ref2_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_inv_ack},
+    {.type = MOME_MSG_SYNC_DATA,
+     .wire = {"SYNC_DATA", sync_fields, NF(sync_fields), 0, 0, MOME_LEN_PAGE},
+     .body_size = sizeof(mome_data_t), .emulated = 1, .validate = check_data,
+     .handler = on_sync_reply},
+    {.type = MOME_MSG_SYNC_OK, .wire = {"SYNC_OK", sync_fields, 3, 0, 0, 0},
+     .body_size = sizeof(mome_data_t), .handler = on_sync_reply},
+};
+
+int mome_req_init(void)
+{
+    zero_page = aligned_alloc(4096, mome_coh.page_size);
+    load_buf = aligned_alloc(4096, mome_coh.page_size);
+    if (!zero_page || !load_buf || mome_htab_init(&syncs, 64) < 0)
+        return -ENOMEM;
+    memset(zero_page, 0, mome_coh.page_size);
+    return mome_msg_register(req_msgs, sizeof(req_msgs) / sizeof(req_msgs[0]));
+}
+
+void mome_req_fini(void)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&syncs, h, tmp) free(h);
+    mome_htab_free(&syncs);
+    free(zero_page);
+    free(load_buf);
+    zero_page = load_buf = NULL;
+}

@@ -1,0 +1,35 @@
+/*
+ * requester.h - private: the requesting side of the protocol: faults resolved from the local state
+ * or by asking the page's manager, transactions, and the installation of granted pages; also the
+ * requests made for no fault (a refresh at an acquire, a model switch, a WEAK refresh). Progress
+ * thread only.
+ */
+#ifndef MOME_COHERENCE_REQUESTER_H
+#define MOME_COHERENCE_REQUESTER_H
+
+#include <stdint.h>
+
+#include "coherence/op.h"
+#include "coherence/seg.h"
+
+/* Registers GRANT, DATA, INV_ACK, SYNC_DATA, SYNC_OK; takes the faults. */
+int mome_req_init(void);
+void mome_req_fini(void);
+
+/* A fault at addr (write: the access needs write permission), read at t0. */
+void mome_req_fault(char *addr, int write, uint64_t t0);
+
+/* Ask for read access under `model` on behalf of op (a switch to a stronger model). */
+void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op);
+/* Replace a stale copy with the current content now (a writer keeps writing it, twinned). */
+void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op);
+/* Ask the owner whether a WEAK copy is current, and take the newer content if not. */
+void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op);
+/*
+ * A copy's stale notice is due (an acquire, a MomeSyncMem): clear it if the copy is current (or
+ * the master), refresh the copy now if this node used it since its last refresh (op counts the
+ * request), else drop it to be fetched when touched. What STRONG and RELEASE do at an acquire.
+ */
+int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op);
+
+#endif

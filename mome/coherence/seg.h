@@ -1,0 +1,83 @@
+/*
+ * seg.h - private: the segments this node knows, as the coherence layer sees them: a page table,
+ * a page store (where the bytes are) and the views that map them. The name service, handles and
+ * MomeMMap live above (core/segment.c); this is what a message or a fault about a page needs.
+ * Progress thread only.
+ */
+#ifndef MOME_COHERENCE_SEG_H
+#define MOME_COHERENCE_SEG_H
+
+#include <stdint.h>
+
+#include "base/hash.h"
+#include "coherence/page.h"
+#include "memory/store.h"
+#include "memory/view.h"
+
+#define MOME_SEG_NAME_MAX 255
+#define MOME_HEAP_SEG_ID (1ull << 63)
+
+typedef struct mome_seg {
+    mome_hnode_t h; /* k1 = id */
+    uint64_t id;
+    uint64_t size; /* bytes, whole pages */
+    uint64_t npages;
+    mome_store_t *store;
+    mome_page_t *pages;
+    mome_view_t *views; /* through mome_view_t.seg_next */
+    int nviews;
+    char name[MOME_SEG_NAME_MAX + 1];
+} mome_seg_t;
+
+/* The layer's geometry, set once at start, and what the engine's polling needs to know. */
+typedef struct mome_coh {
+    size_t page_size;
+    unsigned page_shift;
+    int nnodes, self;
+    uint64_t prefetch; /* MOME_PREFETCH: pages read (or opened for writing) ahead */
+    int outstanding; /* requests awaiting replies: the engine polls while > 0 */
+    int woke;        /* a faulting thread was just woken (the engine yields to it) */
+} mome_coh_t;
+extern mome_coh_t mome_coh;
+
+int mome_seg_init(void);
+void mome_seg_fini(void); /* frees every segment */
+
+/* A new segment record with its store (backend ops); NULL with *err = -errno. */
+mome_seg_t *mome_seg_new(uint64_t id, uint64_t size, const char *name,
+                         const mome_store_ops_t *ops, int *err);
+/* Free it: views must have been detached (their mappings gone) and waiters forgotten. */
+void mome_seg_free(mome_seg_t *s);
+mome_seg_t *mome_seg_find(uint64_t id);
+
+/* The segment of a message about (seg, page), or NULL when this node has no such page (a peer's
+ * page number is checked here before any table is indexed with it). */
+mome_seg_t *mome_seg_page(uint64_t seg, uint64_t page);
+
+/* A view's membership in its segment's list. */
+void mome_seg_attach(mome_seg_t *s, mome_view_t *v);
+void mome_seg_detach(mome_seg_t *s, mome_view_t *v);
+
+static inline uint8_t *mome_seg_bytes(const mome_seg_t *s, uint64_t page)
+{
+    return mome_store_bytes(s->store, page, mome_coh.page_shift);
+}
+
+static inline char *mome_seg_view_addr(const mome_view_t *v, uint64_t page)
+{
+    return mome_view_page_addr(v, page, mome_coh.page_shift);
+}
+
+/* The node to ask about a page: the manager hint (page.h), else the default manager. */
+static inline int mome_seg_manager(const mome_seg_t *s, uint64_t page)
+{
+    const mome_page_t *pg = &s->pages[page];
+    return pg->mgr ? (int)pg->mgr - 1 : mome_page_default_manager(s->id, page, mome_coh.nnodes);
+}
+
+/* Visit every view of s that maps page, with its address there. */
+#define MOME_SEG_FOREACH_MAP(_s, _page, _v, _a)                                                    \
+    for (mome_view_t *_v = (_s)->views; _v; _v = _v->seg_next)                                    \
+        for (char *_a = mome_seg_view_addr(_v, (_page)); _a; _a = NULL)
+
+#endif

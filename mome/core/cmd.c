@@ -1,0 +1,136 @@
+/*
+ * cmd.c - the command queue from application threads to the progress thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "core/cmd.h"
+
+static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
+static mome_cmd_t *cmd_head, *cmd_tail;
+static int cmd_efd = -1;
+static int outstanding; /* progress thread: core requests awaiting replies */
+
+static pid_t gettid_(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+int mome_cmd_init(void)
+{
+    cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    outstanding = 0;
+    return cmd_efd < 0 ? -errno : 0;
+}
+
+void mome_cmd_fini(void)
+{
+    if (cmd_efd >= 0)
+        close(cmd_efd);
+    cmd_efd = -1;
+}
+
+int mome_cmd_fd(void)
+{
+    return cmd_efd;
+}
+
+void mome_cmd_outstanding(int delta)
+{
+    outstanding += delta;
+}
+
+int mome_cmd_waiting(void)
+{
+    return outstanding;
+}
+
+static long futex(uint32_t *addr, int op, uint32_t val)
+{
+    return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+static void cmd_push(mome_cmd_t *c)
+{
+    uint64_t one = 1;
+    c->next = NULL;
+    pthread_mutex_lock(&cmd_lock);
+    if (cmd_tail)
+        cmd_tail->next = c;
+    else
+        cmd_head = c;
+    cmd_tail = c;
+    pthread_mutex_unlock(&cmd_lock);
+    if (write(cmd_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        mome_error("node", "cannot wake the progress thread: %m");
+}
+
+int mome_cmd_run(mome_cmd_t *c)
+{
+    c->tid = gettid_();
+    c->async = 0;
+    __atomic_store_n(&c->done, 0, __ATOMIC_RELAXED);
+    cmd_push(c);
+    while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+        futex(&c->done, FUTEX_WAIT_PRIVATE, 0);
+    return c->status;
+}
+
+void mome_cmd_post(mome_cmd_t *c)
+{
+    c->tid = gettid_();
+    c->async = 1;
+    cmd_push(c);
+}
+
+void mome_cmd_complete(mome_cmd_t *c, int status)
+{
+    c->status = status;
+    if (c->async) {
+        free(c);
+        return;
+    }
+    /* Pairs with the acquire load in mome_cmd_run; c may vanish right after the store. */
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    futex(&c->done, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void mome_cmd_fail(mome_cmd_t *c, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof(c->err), fmt, ap);
+    va_end(ap);
+    mome_debug("api", "%s", c->err);
+    mome_cmd_complete(c, -err);
+}
+
+int mome_cmd_drain(void)
+{
+    uint64_t v;
+    mome_cmd_t *c;
+    int n = 0;
+    if (read(cmd_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        mome_die(1, "cannot read the command eventfd: %m");
+    pthread_mutex_lock(&cmd_lock);
+    c = cmd_head;
+    cmd_head = cmd_tail = NULL;
+    pthread_mutex_unlock(&cmd_lock);
+    while (c) {
+        mome_cmd_t *next = c->next;
+        c->fn(c);
+        c = next;
+        n++;
+    }
+    return n;
+}
+

@@ -1,0 +1,207 @@
+/*
+ * store.c - the page store: a segment's region of Mome memory, the residency of its pages and the
+ * eviction policy's signals. Page bytes move through memory.c; the backend says what a page holds
+ * before this job first had it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "memory/evict.h"
+#include "memory/memory.h"
+#include "memory/store.h"
+
+static size_t pgsz, os_page;
+static unsigned pgshift;
+static uint64_t resident_total;
+static const mome_evict_ops_t *policy; /* NULL: no budget, nothing to order */
+static void *policy_state;
+
+int mome_store_init(size_t page_size, const char *policy_name)
+{
+    pgsz = page_size;
+    pgshift = (unsigned)__builtin_ctzl(page_size);
+    os_page = (size_t)sysconf(_SC_PAGESIZE);
+    resident_total = 0;
+    policy = NULL;
+    if (!policy_name || !*policy_name)
+        return 0;
+    policy = mome_evict_find(policy_name);
+    if (!policy)
+        return -EINVAL;
+    if (policy->init(&policy_state) < 0) {
+        policy = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void mome_store_fini(void)
+{
+    if (policy)
+        policy->fini(policy_state);
+    policy = NULL;
+    policy_state = NULL;
+}
+
+mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t size, int *err)
+{
+    mome_store_t *st = calloc(1, sizeof(*st));
+    size_t words;
+
+    *err = -ENOMEM;
+    if (!st)
+        return NULL;
+    st->ops = ops;
+    st->id = id;
+    st->size = (size + pgsz - 1) & ~(uint64_t)(pgsz - 1);
+    st->npages = st->size >> pgshift;
+    words = (size_t)((st->npages + 63) / 64);
+    /* Zero until touched: the bitmap's resident size follows the pages used. */
+    st->present = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (st->present == MAP_FAILED)
+        goto err_free;
+    *err = mome_mem->region_alloc(st->size, &st->base);
+    if (*err < 0)
+        goto err_unmap;
+    st->rt = (uint8_t *)mome_mem->runtime_map(st->base, st->size);
+    if (!st->rt) {
+        *err = -ENOMEM;
+        goto err_release;
+    }
+    return st;
+
+err_release:
+    mome_mem->region_release(st->base, st->size);
+err_unmap:
+    munmap(st->present, words * 8);
+err_free:
+    free(st);
+    return NULL;
+}
+
+void mome_store_close(mome_store_t *st)
+{
+    if (!st)
+        return;
+    if (policy)
+        policy->forget(policy_state, st);
+    resident_total -= st->resident;
+    if (st->ops && st->ops->close)
+        st->ops->close(st);
+    mome_mem->runtime_unmap((char *)st->rt, st->size);
+    mome_mem->region_release(st->base, st->size);
+    munmap(st->present, (size_t)((st->npages + 63) / 64) * 8);
+    free(st);
+}
+
+static void entered(mome_store_t *st, uint64_t page)
+{
+    if (mome_store_has(st, page))
+        return;
+    st->present[page / 64] |= 1ull << (page % 64);
+    st->resident++;
+    resident_total++;
+    if (policy)
+        policy->insert(policy_state, st, page);
+}
+
+int mome_store_load(mome_store_t *st, uint64_t page, void *dst)
+{
+    return st->ops->load ? st->ops->load(st, page, dst) : 0;
+}
+
+void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
+{
+    memcpy(mome_store_bytes(st, page, pgshift), src, pgsz);
+    entered(st, page);
+}
+
+int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *src, int ro)
+{
+    if (mome_store_has(st, page))
+        return -EEXIST;
+    int rc = mome_mem->install(st->base + (page << pgshift), va, pgsz, src, ro);
+    if (rc == 0)
+        entered(st, page);
+    return rc;
+}
+
+int mome_store_map(mome_store_t *st, uint64_t page, char *va, int ro)
+{
+    int rc = mome_mem->map(va, pgsz, ro);
+    (void)st;
+    (void)page;
+    if (rc == -EEXIST && pgsz > os_page) {
+        /* Some of it is mapped already (another thread's fault, or read-only before an upgrade):
+         * map the rest, one OS page at a time. */
+        for (size_t o = 0; o < pgsz; o += os_page)
+            mome_mem->map(va + o, os_page, ro);
+    }
+    return rc;
+}
+
+int mome_store_protect(char *va, int ro)
+{
+    return mome_mem->protect(va, pgsz, ro);
+}
+
+int mome_store_wake(char *va, size_t len)
+{
+    return mome_mem->wake(va, len);
+}
+
+int mome_store_zap(char *va)
+{
+    return mome_mem->zap(va, pgsz);
+}
+
+void mome_store_drop(mome_store_t *st, uint64_t page)
+{
+    int rc;
+    if (!mome_store_has(st, page))
+        return;
+    rc = mome_mem->drop(st->base + (page << pgshift), pgsz);
+    if (rc < 0)
+        mome_warn("store", "cannot give back page %llu of segment %#llx: %s",
+                  (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+    st->present[page / 64] &= ~(1ull << (page % 64));
+    st->resident--;
+    resident_total--;
+    if (policy)
+        policy->remove(policy_state, st, page);
+}
+
+uint64_t mome_store_resident(void)
+{
+    return resident_total;
+}
+
+void mome_store_touch(mome_store_t *st, uint64_t page)
+{
+    if (policy && mome_store_has(st, page))
+        policy->touch(policy_state, st, page);
+}
+
+int mome_store_victim(mome_store_t **st, uint64_t *page)
+{
+    return policy ? policy->victim(policy_state, st, page) : -ENOENT;
+}
+
+/* ---- the default backend: Mome memory only ---- */
+
+static int mem_load(mome_store_t *st, uint64_t page, void *dst)
+{
+    return 0; /* a page this job never held is zeros */
+}
+
+static int mem_save(mome_store_t *st, uint64_t page, const void *src)
+{
+    return -ENOTSUP;
+}
+
+const mome_store_ops_t mome_store_mem = {.name = "memory", .load = mem_load, .save = mem_save};

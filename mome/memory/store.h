@@ -1,0 +1,85 @@
+/*
+ * store.h - private: the page store, between the coherence layer and Mome memory.
+ *
+ * A store holds one segment's pages on this node: where their bytes are (a region of Mome memory
+ * while resident; a backend for content that is not: zeros, a repository file, a swap file or
+ * another node), how bytes get into a view (filled through the runtime's view, or installed
+ * atomically), and what an eviction policy needs (resident counts, a touch signal, a victim).
+ * Every page enters memory through mome_store_fill/install and leaves through mome_store_drop, so
+ * the counts are exact. The coherence layer calls these and never memfd or userfaultfd. A backend
+ * is one file implementing mome_store_ops_t (store_mem.c is the default). Progress thread only.
+ */
+#ifndef MOME_MEMORY_STORE_H
+#define MOME_MEMORY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mome_store mome_store_t;
+
+typedef struct mome_store_ops {
+    const char *name;
+    /* Content of a page this job never held: 0 = zeros, 1 = read into dst, or -errno. */
+    int (*load)(mome_store_t *st, uint64_t page, void *dst);
+    /* Keep a page's content outside Mome memory before it leaves it (-ENOTSUP: cannot). */
+    int (*save)(mome_store_t *st, uint64_t page, const void *src);
+    void (*close)(mome_store_t *st);
+} mome_store_ops_t;
+
+struct mome_store {
+    const mome_store_ops_t *ops;
+    uint64_t id;       /* the segment's id */
+    uint64_t npages;
+    uint64_t size;     /* bytes, whole Mome pages */
+    uint64_t base;     /* its region of Mome memory */
+    uint8_t *rt;       /* the runtime's view of the region */
+    uint64_t *present; /* bitmap: the page's content is in Mome memory */
+    uint64_t resident; /* pages present */
+    void *priv;        /* the backend's */
+};
+
+extern const mome_store_ops_t mome_store_mem; /* Mome memory only: new pages are zeros */
+
+/* Set up the page size (Mome memory is up: memory.h) and the eviction policy by name ("" =
+ * default). -EINVAL for an unknown policy. */
+int mome_store_init(size_t page_size, const char *policy);
+void mome_store_fini(void);
+
+/* A store of `size` bytes for segment `id`; NULL with *err = -errno. */
+mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t size, int *err);
+/* Give every page back (no view may map it any more). */
+void mome_store_close(mome_store_t *st);
+
+/* The page's bytes through the runtime's view (valid while resident). */
+static inline uint8_t *mome_store_bytes(const mome_store_t *st, uint64_t page, unsigned shift)
+{
+    return st->rt + (page << shift);
+}
+static inline int mome_store_has(const mome_store_t *st, uint64_t page)
+{
+    return (int)((st->present[page / 64] >> (page % 64)) & 1);
+}
+
+/* Content of a page that no node holds (the backend's load): 0 = zeros, 1 = in dst. */
+int mome_store_load(mome_store_t *st, uint64_t page, void *dst);
+/* Put content into a page no view maps (through the runtime's view). */
+void mome_store_fill(mome_store_t *st, uint64_t page, const void *src);
+/* Put content into an absent page and map it at va, atomically; -EEXIST if it is resident. */
+int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *src, int ro);
+/* Map the resident page at va. -EEXIST: some of it was mapped already (the rest is mapped now,
+ * read-only or not as before: protect or wake it). */
+int mome_store_map(mome_store_t *st, uint64_t page, char *va, int ro);
+/* View operations on the page at va: write-protect or open, wake its waiters, unmap. */
+int mome_store_protect(char *va, int ro);
+int mome_store_wake(char *va, size_t len);
+int mome_store_zap(char *va);
+/* The page leaves Mome memory (no view may map it): its memory goes back. */
+void mome_store_drop(mome_store_t *st, uint64_t page);
+
+/* Residency, for the page budget and the eviction policy. */
+uint64_t mome_store_resident(void);                  /* pages resident, every store */
+void mome_store_touch(mome_store_t *st, uint64_t page); /* the page was used (a fault) */
+/* The page the policy would evict next (still resident); 0, or -ENOENT when none. */
+int mome_store_victim(mome_store_t **st, uint64_t *page);
+
+#endif

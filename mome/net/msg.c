@@ -1,0 +1,365 @@
+/*
+ * msg.c - the message table, sending (to peers through the transport hook, to self through a
+ * local queue), validated delivery to the registered handlers, and the emulated interconnect.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/stats.h"
+#include "net/msg.h"
+
+static const mome_msg_def_t *defs[MOME_WIRE_NTYPES];
+static const mome_wire_type_t *wire_types[MOME_WIRE_NTYPES];
+static mome_wire_ctx_t wctx = {.nnodes = 1, .page_size = 4096};
+static int self;
+static mome_msg_tx_t tx;
+static mome_msg_fail_t tx_fail;
+static mome_msg_hook_t send_hook;
+static int closed; /* the node is leaving: nothing more goes in or out */
+
+/* Messages to self, and messages held to emulate a slower interconnect. */
+typedef struct qmsg {
+    struct qmsg *next;
+    uint64_t due;
+    uint32_t len;
+    char buf[];
+} qmsg_t;
+typedef struct queue {
+    qmsg_t *head, *tail;
+} queue_t;
+static queue_t local, delayed; /* delayed: ordered by due time (one delay per size) */
+static int timer_fd = -1;
+static uint64_t emu_latency, emu_bandwidth;
+
+int mome_msg_register(const mome_msg_def_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int t = d[i].type;
+        size_t bytes = 0;
+        for (int f = 0; f < d[i].wire.nfields; f++)
+            bytes += d[i].wire.fields[f].size;
+        if (t <= 0 || t >= MOME_WIRE_NTYPES || bytes > MOME_WIRE_BODY ||
+            d[i].body_size > MOME_WIRE_BODY) {
+            mome_error("msg", "message type %d (%s) cannot be registered", t, d[i].wire.name);
+            return -EINVAL;
+        }
+        if (defs[t] && defs[t] != &d[i]) {
+            mome_error("msg", "message type %d registered twice (%s, %s)", t, defs[t]->wire.name,
+                       d[i].wire.name);
+            return -EEXIST;
+        }
+        defs[t] = &d[i];
+        wire_types[t] = &d[i].wire;
+    }
+    return 0;
+}
+
+void mome_msg_unregister_all(void)
+{
+    memset(defs, 0, sizeof(defs));
+    memset(wire_types, 0, sizeof(wire_types));
+}
+
+const mome_msg_def_t *mome_msg_def(int type)
+{
+    return type > 0 && type < MOME_WIRE_NTYPES ? defs[type] : NULL;
+}
+
+const char *mome_msg_name(int type)
+{
+    const mome_msg_def_t *d = mome_msg_def(type);
+    return d ? d->wire.name : "invalid";
+}
+
+void mome_msg_setup(int rank, const mome_wire_ctx_t *ctx)
+{
+    self = rank;
+    wctx = *ctx;
+}
+
+void mome_msg_set_transport(mome_msg_tx_t t, mome_msg_fail_t fail)
+{
+    tx = t;
+    tx_fail = fail;
+}
+
+void mome_msg_set_send_hook(mome_msg_hook_t hook)
+{
+    send_hook = hook;
+}
+
+/* ---- queues ---- */
+
+static void queue_append(queue_t *q, qmsg_t *m)
+{
+    m->next = NULL;
+    if (q->tail)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+}
+
+static qmsg_t *queue_pop(queue_t *q)
+{
+    qmsg_t *m = q->head;
+    if (m) {
+        q->head = m->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return m;
+}
+
+static qmsg_t *queue_copy(const void *hdr, size_t hl, const void *data, size_t len)
+{
+    qmsg_t *q = malloc(sizeof(*q) + hl + len);
+    if (!q)
+        return NULL;
+    q->len = (uint32_t)(hl + len);
+    memcpy(q->buf, hdr, hl);
+    if (len)
+        memcpy(q->buf + hl, data, len);
+    return q;
+}
+
+static void queue_free(queue_t *q)
+{
+    qmsg_t *m;
+    while ((m = queue_pop(q)))
+        free(m);
+}
+
+/* ---- sending ---- */
+
+static void send_encoded(int to, mome_msg_t *m)
+{
+    uint8_t hdr[MOME_WIRE_HDR];
+    int rc;
+
+    m->src = (uint32_t)self;
+    m->key = wctx.key;
+    m->date = mome_clock_tick();
+    mome_wire_encode(m, hdr);
+    mome_trace("msg", "send %s to %d (%u payload bytes, flags %#x)", mome_msg_name(m->type), to,
+               m->len, m->flags);
+    if (send_hook) {
+        mome_msg_t d;
+        rc = mome_wire_decode(hdr, sizeof(hdr), m->payload, m->len, &wctx, wire_types, &d, NULL);
+        if (rc < 0)
+            mome_die(1, "encoded an invalid %s message (%s)", mome_msg_name(m->type),
+                     strerror(-rc));
+        send_hook(to, &d);
+        return;
+    }
+    if (to == self) {
+        qmsg_t *q = queue_copy(hdr, sizeof(hdr), m->payload, m->len);
+        if (!q)
+            mome_die(1, "out of memory queueing a %s message to this node; stopping",
+                     mome_msg_name(m->type));
+        queue_append(&local, q);
+        return;
+    }
+    rc = tx ? tx(to, hdr, sizeof(hdr), m->payload, m->len) : -ENOTCONN;
+    if (rc < 0) {
+        if (tx_fail)
+            tx_fail(to, rc);
+        mome_die(1, "cannot send %s to node %d (%s); stopping", mome_msg_name(m->type), to,
+                 strerror(-rc));
+    }
+    MOME_STAT_INC(msgs_sent);
+    MOME_STAT_ADD(bytes_sent, sizeof(hdr) + m->len);
+}
+
+void mome_msg_close(void)
+{
+    closed = 1;
+}
+
+void mome_send(int to, int type, int flags, const void *body, const void *payload, uint32_t len)
+{
+    const mome_msg_def_t *d = mome_msg_def(type);
+    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .payload = payload,
+                    .len = len};
+
+    if (closed)
+        return;
+    if (!d)
+        mome_die(1, "sending an unregistered message type %d", type);
+    mome_wire_pack(&d->wire, body, &m);
+    send_encoded(to, &m);
+}
+
+int mome_msg_forward(int to, const mome_msg_t *in)
+{
+    const mome_msg_def_t *d = mome_msg_def(in->type);
+    mome_msg_t m = *in;
+
+    if (!d || m.hops > 4 * wctx.nnodes + 8)
+        return -ELOOP;
+    m.hops++;
+    mome_wire_pack(&d->wire, mome_msg_body(in), &m);
+    send_encoded(to, &m);
+    return 0;
+}
+
+/* ---- delivery ---- */
+
+static void arm_timer(void)
+{
+    struct itimerspec its = {{0, 0}, {0, 0}};
+    if (delayed.head) {
+        uint64_t due = delayed.head->due;
+        its.it_value.tv_sec = (time_t)(due / 1000000000ull);
+        its.it_value.tv_nsec = (long)(due % 1000000000ull);
+        if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+            its.it_value.tv_nsec = 1;
+    }
+    if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        mome_die(1, "cannot arm the emulated interconnect's timer: %m");
+}
+
+static void run(const mome_msg_t *m)
+{
+    const mome_msg_def_t *d = defs[m->type];
+    mome_trace("msg", "recv %s from %u (%u payload bytes, flags %#x)", d->wire.name, m->src,
+               m->len, m->flags);
+    if (d->handler)
+        d->handler(m, mome_msg_body(m));
+}
+
+static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome_msg_t *m)
+{
+    const char *why = "?";
+    int rc = mome_wire_decode(hdr, hl, data, len, &wctx, wire_types, m, &why);
+    if (rc == 0 && defs[m->type]->validate) {
+        why = defs[m->type]->validate(m, mome_msg_body(m), &wctx);
+        rc = why ? -EPROTO : 0;
+    }
+    if (rc < 0) {
+        static mome_ratelimit_t rl;
+        const uint8_t *h = hdr;
+        mome_log_rl(&rl, MOME_LOG_WARN, "msg",
+                    "refused a message (%zu+%zu bytes, type %s, from node %d): %s: %s", hl, len,
+                    h && hl > 2 ? mome_msg_name(h[2]) : "?", rc == -EBADMSG ? -1 : (int)m->src,
+                    why, strerror(-rc));
+    }
+    return rc;
+}
+
+static uint64_t emu_delay_ns(size_t len)
+{
+    uint64_t d = emu_latency;
+    if (emu_bandwidth)
+        d += (uint64_t)len * 1000000000ull / emu_bandwidth;
+    return d;
+}
+
+void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
+{
+    mome_msg_t m;
+
+    if (closed)
+        return;
+    if (decode(hdr, hl, data, len, &m) < 0)
+        return;
+    mome_clock_merge(m.date);
+    if (remote) {
+        MOME_STAT_INC(msgs_received);
+        MOME_STAT_ADD(bytes_received, hl + len);
+        if (timer_fd >= 0 && defs[m.type]->emulated && m.len) {
+            qmsg_t *q = queue_copy(hdr, hl, data, len);
+            if (!q)
+                mome_die(1, "out of memory holding a page transfer for the emulated "
+                            "interconnect; stopping");
+            q->due = mome_now_ns() + emu_delay_ns(len);
+            queue_append(&delayed, q);
+            if (delayed.head == q)
+                arm_timer();
+            return;
+        }
+    }
+    run(&m);
+}
+
+int mome_msg_deliver_flat(const void *buf, size_t len)
+{
+    mome_msg_t m;
+    int rc;
+    if (!buf || len < MOME_WIRE_HDR)
+        return -EBADMSG;
+    rc = decode(buf, MOME_WIRE_HDR, (const uint8_t *)buf + MOME_WIRE_HDR, len - MOME_WIRE_HDR,
+                &m);
+    if (rc == 0)
+        run(&m);
+    return rc;
+}
+
+int mome_msg_progress(void)
+{
+    int n = 0;
+    qmsg_t *q;
+
+    while ((q = queue_pop(&local))) {
+        mome_msg_deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0);
+        free(q);
+        n++;
+    }
+    return n;
+}
+
+int mome_msg_timer_event(void)
+{
+    uint64_t now = mome_now_ns(), v;
+    qmsg_t *q;
+    int n = 0;
+
+    if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        mome_die(1, "cannot read the emulated interconnect's timer: %m");
+    while (delayed.head && delayed.head->due <= now) {
+        mome_msg_t m;
+        q = queue_pop(&delayed);
+        /* Validated when it arrived; decoded again from the copy. */
+        if (mome_wire_decode(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR,
+                             q->len - MOME_WIRE_HDR, &wctx, wire_types, &m, NULL) == 0)
+            run(&m);
+        free(q);
+        n++;
+    }
+    if (n)
+        arm_timer();
+    return n;
+}
+
+int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth)
+{
+    emu_latency = latency_ns;
+    emu_bandwidth = bandwidth;
+    if (!latency_ns && !bandwidth)
+        return 0;
+    timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    return timer_fd < 0 ? -errno : 0;
+}
+
+int mome_msg_timer_fd(void)
+{
+    return timer_fd;
+}
+
+void mome_msg_fini(void)
+{
+    closed = 0;
+    queue_free(&local);
+    queue_free(&delayed);
+    if (timer_fd >= 0)
+        close(timer_fd);
+    timer_fd = -1;
+    emu_latency = emu_bandwidth = 0;
+    send_hook = NULL;
+}

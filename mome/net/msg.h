@@ -1,0 +1,90 @@
+/*
+ * msg.h - private: the message table, sending and delivery.
+ *
+ * Each message type is registered once, by the layer that handles it, with its name, its body
+ * struct (fields and their kinds), its payload rule, a validator for what the fields cannot say
+ * alone, and its handler, as UCX registers active-message handlers. Delivery decodes and validates
+ * a message completely before its handler runs; a message that fails is refused with one
+ * rate-limited warning naming the sender and the bad field (a peer of this job that sends one is
+ * broken: see mome_msg_set_policy). Messages to self go through a local queue, so a handler never
+ * runs inside a send. Progress thread only, except mome_msg_register (at init, before the thread).
+ */
+#ifndef MOME_NET_MSG_H
+#define MOME_NET_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/wire.h"
+
+/* Type ids: each layer owns a range (coherence 1..63, core 64..127). */
+#define MOME_MSGID_COHERENCE 1
+#define MOME_MSGID_CORE 64
+
+typedef void (*mome_msg_handler_t)(const mome_msg_t *m, const void *body);
+/* Checks beyond the fields' kinds (flags against payload, a batch's contents...). Returns NULL if
+ * the message is acceptable, else the name of the rule it breaks. */
+typedef const char *(*mome_msg_validate_t)(const mome_msg_t *m, const void *body,
+                                           const mome_wire_ctx_t *ctx);
+
+typedef struct mome_msg_def {
+    uint8_t type;
+    mome_wire_type_t wire; /* name, fields, flags mask, payload rule */
+    uint16_t body_size;    /* sizeof the body struct */
+    uint8_t emulated;      /* a page transfer: held by the emulated interconnect (MOME_EMU_*) */
+    mome_msg_validate_t validate;
+    mome_msg_handler_t handler;
+} mome_msg_def_t;
+
+/* Register types (each id once). -EEXIST on a second registration of an id. */
+int mome_msg_register(const mome_msg_def_t *defs, size_t n);
+/* Forget every registration (node teardown, tests). */
+void mome_msg_unregister_all(void);
+/* The registered definition of a type, or NULL. */
+const mome_msg_def_t *mome_msg_def(int type);
+const char *mome_msg_name(int type); /* "invalid" when not registered */
+
+/* The job this node belongs to: node count, page size, key, own rank. */
+void mome_msg_setup(int self, const mome_wire_ctx_t *ctx);
+
+/*
+ * Send a message of `type` with `flags` and body (the type's struct) to node `to` (self included:
+ * queued locally). The payload is copied before this returns. A failure to send stops the node
+ * through the failure callback (a lost peer): it never returns an error to the protocol.
+ */
+void mome_send(int to, int type, int flags, const void *body, const void *payload, uint32_t len);
+/* Send a received message on to `to`, one hop more (directory forwarding). Returns -ELOOP when it
+ * has travelled too far. */
+int mome_msg_forward(int to, const mome_msg_t *m);
+
+/* Transport hooks, set by the node engine: the send function and what to do when a send fails. */
+typedef int (*mome_msg_tx_t)(int node, const void *hdr, size_t hl, const void *data, size_t len);
+typedef void (*mome_msg_fail_t)(int node, int err);
+void mome_msg_set_transport(mome_msg_tx_t tx, mome_msg_fail_t fail);
+
+/* Tests: see every message sent (after encoding) instead of the transport and the local queue. */
+typedef void (*mome_msg_hook_t)(int to, const mome_msg_t *m);
+void mome_msg_set_send_hook(mome_msg_hook_t hook);
+
+/*
+ * A message from the transport (remote = 1) or the local queue: decode, validate, count, then run
+ * its handler (or hold it for the emulated interconnect first).
+ */
+void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote);
+/* Decode and run a message given as one buffer (header then payload); returns the decode status.
+ * For tests and fuzzing: no emulation, no statistics. */
+int mome_msg_deliver_flat(const void *buf, size_t len);
+
+/* Run queued local messages; returns how many ran. */
+int mome_msg_progress(void);
+/* Emulated interconnect (MOME_EMU_*): page transfers are held latency + size/bandwidth. The fd
+ * (a timerfd, -1 when off) becomes readable when one is due. */
+int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth);
+int mome_msg_timer_fd(void);
+/* The timer fd is readable: run the held messages now due; returns how many ran. */
+int mome_msg_timer_event(void);
+/* The node is leaving: from now on nothing is sent or delivered (the transport drains). */
+void mome_msg_close(void);
+void mome_msg_fini(void);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * msgtest.c - see msgtest.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "msgtest.h"
+
+static msgtest_sent_t sent[MSGTEST_MAX];
+static int nsent, me;
+static mome_wire_ctx_t ctx;
+
+static void record(int to, const mome_msg_t *m)
+{
+    if (nsent == MSGTEST_MAX) {
+        fprintf(stderr, "msgtest: more than %d messages recorded\n", MSGTEST_MAX);
+        abort();
+    }
+    sent[nsent].to = to;
+    sent[nsent].m = *m;
+    sent[nsent].payload = NULL;
+    if (m->len) {
+        sent[nsent].payload = malloc(m->len);
+        memcpy(sent[nsent].payload, m->payload, m->len);
+    }
+    sent[nsent].m.payload = sent[nsent].payload;
+    nsent++;
+}
+
+void msgtest_reset(void)
+{
+    for (int i = 0; i < nsent; i++)
+        free(sent[i].payload);
+    nsent = 0;
+}
+
+void msgtest_setup(int nnodes, int self, size_t page_size)
+{
+    me = self;
+    ctx = (mome_wire_ctx_t){.nnodes = (uint32_t)nnodes, .page_size = (uint32_t)page_size};
+    mome_msg_setup(self, &ctx);
+    mome_msg_set_send_hook(record);
+    msgtest_reset();
+}
+
+void msgtest_teardown(void)
+{
+    msgtest_reset();
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+
+int msgtest_count(void)
+{
+    return nsent;
+}
+
+const msgtest_sent_t *msgtest_at(int i)
+{
+    return i >= 0 && i < nsent ? &sent[i] : NULL;
+}
+
+int msgtest_count_of(int type, int to)
+{
+    int n = 0;
+    for (int i = 0; i < nsent; i++)
+        n += sent[i].m.type == type && (to < 0 || sent[i].to == to);
+    return n;
+}
+
+const mome_msg_t *msgtest_find(int type, int to)
+{
+    const mome_msg_t *found = NULL;
+    for (int i = 0; i < nsent; i++) {
+        if (sent[i].m.type != type || (to >= 0 && sent[i].to != to))
+            continue;
+        if (found) {
+            fprintf(stderr, "msgtest: more than one %s to %d\n", mome_msg_name(type), to);
+            abort();
+        }
+        found = &sent[i].m;
+    }
+    return found;
+}
+
+int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
+                    uint32_t len)
+{
+    const mome_msg_def_t *d = mome_msg_def(type);
+    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .src = (uint32_t)src,
+                    .date = mome_clock_now() + 1, .key = ctx.key, .len = len,
+                    .payload = payload};
+    uint8_t *buf = malloc(MOME_WIRE_HDR + len);
+    int rc;
+
+    if (!d) {
+        fprintf(stderr, "msgtest: type %d is not registered\n", type);
+        abort();
+    }
+    mome_wire_pack(&d->wire, body, &m);
+    mome_wire_encode(&m, buf);
+    if (len)
+        memcpy(buf + MOME_WIRE_HDR, payload, len);
+    rc = mome_msg_deliver_flat(buf, MOME_WIRE_HDR + len);
+    free(buf);
+    return rc;
+}
+
+int msgtest_loop_self(void)
+{
+    int n = 0;
+    for (int i = 0; i < nsent;) {
+        if (sent[i].to != me) {
+            i++;
+            continue;
+        }
+        msgtest_sent_t s = sent[i];
+        memmove(&sent[i], &sent[i + 1], (size_t)(nsent - i - 1) * sizeof(sent[0]));
+        nsent--;
+        msgtest_deliver(s.m.type, s.m.flags, me, mome_msg_body(&s.m), s.payload, s.m.len);
+        free(s.payload);
+        n++;
+        i = 0; /* what it sent may be addressed here too */
+    }
+    return n;
+}

@@ -1,0 +1,41 @@
+/*
+ * msgtest.h - driving one node's message handlers in a test: messages in (encoded as a peer
+ * would, then decoded and validated by the message table), messages out (recorded by the send
+ * hook instead of a transport).
+ */
+#ifndef MOME_MSGTEST_H
+#define MOME_MSGTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/msg.h"
+
+#define MSGTEST_MAX 256
+
+typedef struct msgtest_sent {
+    int to;
+    mome_msg_t m;         /* decoded, body in host order */
+    uint8_t *payload;     /* a copy (m.payload points here) */
+} msgtest_sent_t;
+
+/* This process plays node `self` of nnodes; recording starts empty. */
+void msgtest_setup(int nnodes, int self, size_t page_size);
+void msgtest_teardown(void);
+void msgtest_reset(void); /* forget what was recorded */
+int msgtest_count(void);
+const msgtest_sent_t *msgtest_at(int i);
+/* The only recorded message of this type to `to` (-1: any destination), or NULL if none; more
+ * than one is a test failure (abort). */
+const mome_msg_t *msgtest_find(int type, int to);
+/* How many recorded messages have this type (and destination, or -1). */
+int msgtest_count_of(int type, int to);
+
+/* A message from node src: encoded, then delivered; returns the decoder's status. */
+int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
+                    uint32_t len);
+/* Deliver the recorded messages addressed to this node (self), in order, and forget them; returns
+ * how many. Messages they cause are recorded as usual. */
+int msgtest_loop_self(void);
+
+#endif

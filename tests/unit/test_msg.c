@@ -1,0 +1,153 @@
+/*
+ * test_msg.c - the message table: registration, every layer's types named and handled once,
+ * validation before handlers, forwarding limits and the local queue.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "coherence/proto.h"
+#include "core/proto.h"
+#include "net/msg.h"
+#include "testnode.h"
+#include "unit.h"
+
+START_TEST(test_msg__every_type_registered_once_with_a_name_and_handler)
+{
+    ck_assert_int_eq(testnode_up(4, 0, 0), 0);
+    int n = 0;
+    for (int t = 1; t < MOME_WIRE_NTYPES; t++) {
+        const mome_msg_def_t *d = mome_msg_def(t);
+        int expected = (t >= MOME_MSGID_COHERENCE && t < MOME_MSG_COHERENCE_END) ||
+                       (t >= MOME_MSGID_CORE && t < MOME_MSG_CORE_END);
+        ck_assert_int_eq(d != NULL, expected);
+        if (!d)
+            continue;
+        n++;
+        ck_assert_int_eq(d->type, t);
+        ck_assert_ptr_nonnull(d->handler);
+        ck_assert_str_ne(mome_msg_name(t), "invalid");
+        for (int u = 1; u < t; u++)
+            ck_assert_str_ne(mome_msg_name(u), mome_msg_name(t)); /* names are unique */
+        ck_assert_uint_le(d->body_size, MOME_WIRE_BODY);
+    }
+    ck_assert_int_eq(n, (MOME_MSG_COHERENCE_END - MOME_MSGID_COHERENCE) +
+                            (MOME_MSG_CORE_END - MOME_MSGID_CORE));
+    ck_assert_str_eq(mome_msg_name(0), "invalid");
+    ck_assert_str_eq(mome_msg_name(MOME_WIRE_NTYPES), "invalid");
+    ck_assert_str_eq(mome_msg_name(-1), "invalid");
+    /* A second registration of a type is refused. */
+    static const mome_msg_def_t again = {.type = MOME_MSG_GRANT, .wire = {"GRANT2", NULL, 0, 0,
+                                                                          0, 0, 0}};
+    ck_assert_int_eq(mome_msg_register(&again, 1), -EEXIST);
+    testnode_down();
+}
+END_TEST
+
+START_TEST(test_msg__payload_rules_of_data)
+{
+    uint8_t page[4096] = {0};
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = 1};
+    ck_assert_int_eq(testnode_up(4, 0, 0), 0);
+    /* Zeros: no payload; content: exactly a page. */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, NULL, 0), 0);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, page, 4096), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, NULL, 0), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), 0);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 100), -EBADMSG);
+    /* Fields of the wrong kind: a manager outside the job, rights outside the enum. */
+    d.mgr = 4;
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, NULL, 0), -EPROTO);
+    d.mgr = 1;
+    d.rights = 0x10;
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, NULL, 0), -EPROTO);
+    /* Flags of another type's enum. */
+    d.rights = 0;
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0x80, 1, &d, NULL, 0), -EBADMSG);
+    testnode_down();
+}
+END_TEST
+
+START_TEST(test_msg__requests_name_a_model)
+{
+    mome_req_t r = {.seg = 1, .page = 2, .node = 1, .model = 7};
+    ck_assert_int_eq(testnode_up(4, 0, 0), 0);
+    /* An unknown model is refused, not taken for STRONG. */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_READ_REQ, 0, 1, &r, NULL, 0), -EPROTO);
+    r.model = MOME_RELEASE;
+    r.node = 9;
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_READ_REQ, 0, 1, &r, NULL, 0), -EPROTO);
+    testnode_down();
+}
+END_TEST
+
+START_TEST(test_msg__segment_names)
+{
+    char name[300];
+    mome_segmsg_t o = {.size = 4096, .token = 1, .flags = MOME_CREATE};
+    ck_assert_int_eq(testnode_up(2, 0, 0), 0);
+    memset(name, 'a', sizeof(name));
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &o, name, 255), 0);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &o, name, 256), -EBADMSG);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &o, name, 0), -EBADMSG);
+    name[3] = 0; /* an embedded NUL would cut the name */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &o, name, 10), -EPROTO);
+    o.flags = 0x100;
+    memset(name, 'b', sizeof(name));
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &o, name, 10), -EPROTO);
+    testnode_down();
+}
+END_TEST
+
+START_TEST(test_msg__forwarding_stops_at_a_loop)
+{
+    ck_assert_int_eq(testnode_up(2, 0, 0), 0);
+    mome_req_t r = {.seg = 1, .page = 2, .node = 1, .model = MOME_STRONG};
+    mome_msg_t m = {.type = MOME_MSG_READ_REQ, .src = 1};
+    memcpy(m.body.b, &r, sizeof(r));
+    msgtest_reset();
+    ck_assert_int_eq(mome_msg_forward(1, &m), 0);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(msgtest_at(0)->m.hops, 1);
+    ck_assert_uint_eq(((const mome_req_t *)mome_msg_body(&msgtest_at(0)->m))->page, 2);
+    m.hops = 1000;
+    ck_assert_int_eq(mome_msg_forward(1, &m), -ELOOP);
+    testnode_down();
+}
+END_TEST
+
+static int seen;
+static void count_it(const mome_msg_t *m, const void *body)
+{
+    seen++;
+}
+
+START_TEST(test_msg__messages_to_self_wait_for_progress)
+{
+    static const mome_msg_def_t t = {.type = 127, .wire = {"T127", NULL, 0, 0, 0, 0, 0},
+                                     .handler = count_it};
+    mome_wire_ctx_t c = {.nnodes = 2, .page_size = 4096};
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(&t, 1), 0);
+    seen = 0;
+    mome_send(0, 127, 0, NULL, NULL, 0);
+    mome_send(0, 127, 0, NULL, NULL, 0);
+    ck_assert_int_eq(seen, 0); /* never inside the send */
+    ck_assert_int_eq(mome_msg_progress(), 2);
+    ck_assert_int_eq(seen, 2);
+    ck_assert_int_eq(mome_msg_progress(), 0);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
+
+Suite *msg_suite(void)
+{
+    Suite *s = suite_create("msg");
+    UNIT_CASE(s, test_msg__every_type_registered_once_with_a_name_and_handler);
+    UNIT_CASE(s, test_msg__payload_rules_of_data);
+    UNIT_CASE(s, test_msg__requests_name_a_model);
+    UNIT_CASE(s, test_msg__segment_names);
+    UNIT_CASE(s, test_msg__forwarding_stops_at_a_loop);
+    UNIT_CASE(s, test_msg__messages_to_self_wait_for_progress);
+    return s;
+}
