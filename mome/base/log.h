@@ -59,6 +59,15 @@ void mome_log_rl(mome_ratelimit_t *rl, int level, const char *module, const char
 /* Print a fatal message naming the cause and terminate this node (used when the job is lost). */
 void mome_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
+/*
+ * This node found that the job cannot go on safely (data could be lost or corrupted, or nodes
+ * could disagree): print the message (it names the node, and the segment, page and cause), ask
+ * the launcher to stop every other node with it (the hook the node engine set), then stop as
+ * mome_die does. The failure policy of doc/design.md.
+ */
+void mome_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void mome_log_set_fatal_hook(void (*hook)(int status, const char *msg));
+
 /* Terminate this process once, flushing its output, whichever thread asks first. */
 void mome_exit(int status) __attribute__((noreturn));
 

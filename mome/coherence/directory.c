@@ -187,9 +187,9 @@ static void inv(int to, const mome_msg_t *req)
 static void forward(const mome_msg_t *m, int to)
 {
     if (mome_msg_forward(to, m) < 0)
-        mome_die(1, "%s from node %u loops between managers (forwarded %u times): the "
-                    "directory is inconsistent; stopping",
-                 mome_msg_name(m->type), m->src, m->hops);
+        mome_fatal("%s from node %u loops between managers (forwarded %u times): the "
+                      "directory is inconsistent; stopping",
+                   mome_msg_name(m->type), m->src, m->hops);
 }
 
 /* Does the requester hold a copy good enough for this request? Its own word (REQ_COPY) decides:
@@ -412,8 +412,8 @@ static void enqueue(dentry_t *e, const mome_msg_t *req)
 {
     dreq_t *r = malloc(sizeof(*r));
     if (!r)
-        mome_die(1, "out of memory queueing a request for page %llu of segment %#llx; stopping",
-                 (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg);
+        mome_fatal("out of memory queueing a request for page %llu of segment %#llx; stopping",
+                   (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg);
     r->m = *req;
     r->m.payload = NULL;
     r->m.len = 0;
@@ -449,8 +449,8 @@ static dentry_t *route(const mome_msg_t *m, uint64_t seg, uint64_t page)
         }
         e = entry_new(seg, page);
         if (!e)
-            mome_die(1, "out of memory for the directory entry of page %llu of segment %#llx; "
-                        "stopping", (unsigned long long)page, (unsigned long long)seg);
+            mome_fatal("out of memory for the directory entry of page %llu of segment %#llx; "
+                          "stopping", (unsigned long long)page, (unsigned long long)seg);
     }
     if (e->fwd >= 0) {
         forward(m, e->fwd);
@@ -528,8 +528,8 @@ static void forward_notice(const mome_msg_t *m, const mome_entry_t *ent, int to)
 {
     mome_batch_t one = {0};
     if (mome_batch_notice(&one, ent->seg, ent->page, ent->ver) < 0)
-        mome_die(1, "out of memory forwarding a notice for page %llu of segment %#llx; stopping",
-                 (unsigned long long)ent->page, (unsigned long long)ent->seg);
+        mome_fatal("out of memory forwarding a notice for page %llu of segment %#llx; stopping",
+                   (unsigned long long)ent->page, (unsigned long long)ent->seg);
     mome_msg_t f = *m;
     f.payload = one.buf;
     f.len = (uint32_t)one.len;
@@ -555,8 +555,8 @@ static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, not
         rc = mome_batch_notice(&stale_out[s], ent->seg, ent->page, ent->ver);
     }
     if (rc < 0)
-        mome_die(1, "out of memory telling node %d of a change to page %llu of segment %#llx; "
-                    "stopping", s, (unsigned long long)ent->page, (unsigned long long)ent->seg);
+        mome_fatal("out of memory telling node %d of a change to page %llu of segment %#llx; "
+                      "stopping", s, (unsigned long long)ent->page, (unsigned long long)ent->seg);
 }
 
 /*
@@ -571,7 +571,7 @@ static void on_notice(const mome_msg_t *m, const void *body)
     mome_entry_t ent;
 
     if (!n)
-        mome_die(1, "out of memory for a notice from node %u; stopping", rel->origin);
+        mome_fatal("out of memory for a notice from node %u; stopping", rel->origin);
     n->h.k1 = next_token++;
     n->origin = rel->origin;
     MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, ent)
@@ -588,8 +588,8 @@ static void on_notice(const mome_msg_t *m, const void *body)
             stale_add(s, &ent, rel, n);
         }
         if (mome_batch_page(&n->ack, ent.seg, ent.page) < 0)
-            mome_die(1, "out of memory acknowledging a notice from node %u; stopping",
-                     rel->origin);
+            mome_fatal("out of memory acknowledging a notice from node %u; stopping",
+                       rel->origin);
     }
     for (int s = 0; s < dir_nnodes; s++)
         if (stale_out[s].n)
@@ -631,8 +631,8 @@ static void on_move(const mome_msg_t *m, const void *body)
     }
     e = entry_new(mv->seg, mv->page);
     if (!e)
-        mome_die(1, "out of memory taking over the directory entry of page %llu of segment "
-                    "%#llx; stopping", (unsigned long long)mv->page, (unsigned long long)mv->seg);
+        mome_fatal("out of memory taking over the directory entry of page %llu of segment "
+                      "%#llx; stopping", (unsigned long long)mv->page, (unsigned long long)mv->seg);
     e->owner = (m->flags & MOME_DIR_UNTOUCHED) ? -1 : (int32_t)mv->owner;
     e->excl = !!(m->flags & MOME_DIR_EXCL);
     e->multi = !!(m->flags & MOME_DIR_MULTI);

@@ -45,10 +45,10 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
     mome_data_t d = {.seg = f->seg, .page = f->page, .mgr = m->src, .acks = f->acks,
                      .rights = f->rights};
     if (!s)
-        mome_die(1, "node %u forwarded a %s for page %llu of segment %#llx, which this node does "
-                    "not hold: the directory is inconsistent; stopping",
-                 m->src, mome_msg_name(m->type), (unsigned long long)f->page,
-                 (unsigned long long)f->seg);
+        mome_fatal("node %u forwarded a %s for page %llu of segment %#llx, which this node does "
+                      "not hold: the directory is inconsistent; stopping",
+                   m->src, mome_msg_name(m->type), (unsigned long long)f->page,
+                   (unsigned long long)f->seg);
     mome_page_t *pg = &s->pages[f->page];
     d.ver = pg->ver;
     if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && mome_model_get((int)f->model)->pushed &&
@@ -57,8 +57,8 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
          * versions at release. */
         mome_pext_t *x = mome_pext_get(pg, s->id, f->page);
         if (!x)
-            mome_die(1, "out of memory recording a reader of page %llu of segment '%s'; "
-                        "stopping", (unsigned long long)f->page, s->name);
+            mome_fatal("out of memory recording a reader of page %llu of segment '%s'; "
+                          "stopping", (unsigned long long)f->page, s->name);
         x->push |= 1ull << f->node;
     }
     /* Straight from the runtime view: the send copies it before returning. */
@@ -203,7 +203,7 @@ static void on_push(const mome_msg_t *m, const void *body)
     {
         /* A push batch is at most as long as its ack (a page per entry): no -E2BIG here. */
         if (mome_batch_notice(&ack, e.seg, e.page, (uint64_t)take_push(&e)) < 0)
-            mome_die(1, "out of memory acknowledging a push from node %u; stopping", m->src);
+            mome_fatal("out of memory acknowledging a push from node %u; stopping", m->src);
     }
     if (ack.n)
         mome_send((int)m->src, MOME_MSG_PUSH_ACK, 0, NULL, ack.buf, (uint32_t)ack.len);

@@ -51,12 +51,12 @@ static void send_batches(mome_batch_t *b, int type, uint64_t date, uint32_t orig
             _rc = (_add);                                                                          \
         }                                                                                          \
         if (_rc < 0)                                                                               \
-            mome_die(1, "out of memory for the %s of page %llu of segment %#llx; stopping",       \
-                     (_what), (unsigned long long)page, (unsigned long long)seg);                  \
+            mome_fatal("out of memory for the %s of page %llu of segment %#llx; stopping",       \
+                       (_what), (unsigned long long)page, (unsigned long long)seg);                  \
     } while (0)
 
 static void add_notice(mome_batch_t *b, int to, uint64_t seg, uint64_t page, uint64_t ver,
-                       uint64_t date, uint32_t origin)
+                         uint64_t date, uint32_t origin)
 {
     BATCH_ADD(&b[to], to, MOME_MSG_NOTICE, date, origin, "notice",
               mome_batch_notice(&b[to], seg, page, ver));
@@ -96,8 +96,8 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
             mome_rel_t rel = {.date = date, .origin = (uint32_t)mome_coh.self,
                               .mgr = (uint32_t)flush_mgr};
             if (mome_batch_diff(&one, seg, page, diffbuf, (uint32_t)n, fl) < 0)
-                mome_die(1, "out of memory flushing page %llu of segment '%s'; stopping",
-                         (unsigned long long)page, s->name);
+                mome_fatal("out of memory flushing page %llu of segment '%s'; stopping",
+                           (unsigned long long)page, s->name);
             mome_send((int)x->owner, MOME_MSG_DIFF, MOME_DIFF_FLUSH, &rel, one.buf,
                       (uint32_t)one.len);
             mome_batch_free(&one);
@@ -132,8 +132,8 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
         return 0; /* nobody else holds a copy: nobody to tell */
     x = mome_pext_get(pg, s->id, page);
     if (!x)
-        mome_die(1, "out of memory releasing page %llu of segment '%s'; stopping",
-                 (unsigned long long)page, s->name);
+        mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
     add_notice(rel_notices, mome_seg_manager(s, page), seg, page, pg->ver, date,
                (uint32_t)mome_coh.self);
     x->relpend++;
@@ -236,10 +236,10 @@ static int merge(const mome_entry_t *e, uint32_t origin)
     if (x && x->spec) /* a write-ahead copy: others' changes are not this node's writes */
         mome_diff_apply(x->spec, mome_coh.page_size, e->data, e->len, full);
     if (rc < 0) /* the writer dropped its twin: its changes would be lost */
-        mome_die(1, "diff from node %u for page %llu of segment %#llx cannot be merged (%s): "
-                    "the change would be lost; stopping", origin, (unsigned long long)e->page,
-                 (unsigned long long)e->seg,
-                 rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
+        mome_fatal("diff from node %u for page %llu of segment %#llx cannot be merged (%s): "
+                      "the change would be lost; stopping", origin, (unsigned long long)e->page,
+                   (unsigned long long)e->seg,
+                   rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
     pg->ver++;
     return 0;
 }

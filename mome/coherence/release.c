@@ -39,7 +39,7 @@ static relop_t *relop_new(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
     relop_t *op = calloc(1, sizeof(*op));
     if (!op)
-        mome_die(1, "out of memory for a synchronisation operation; stopping");
+        mome_fatal("out of memory for a synchronisation operation; stopping");
     op->date = d;
     op->cb = cb;
     op->arg = arg;
@@ -126,7 +126,7 @@ void mome_rel_release(mome_rel_cb_t cb, void *arg)
 {
     rwait_t *w = calloc(1, sizeof(*w));
     if (!w)
-        mome_die(1, "out of memory for a release; stopping");
+        mome_fatal("out of memory for a release; stopping");
     w->cb = cb;
     w->arg = arg;
     if (rel_running) {

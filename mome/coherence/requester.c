@@ -42,8 +42,8 @@ static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_wait
     mome_page_t *pg = &s->pages[page];
     mome_txn_t *t = mome_txn_new(s, s->id, page, kind);
     if (!t)
-        mome_die(1, "out of memory for a request for page %llu of segment '%s'; stopping",
-                 (unsigned long long)page, s->name);
+        mome_fatal("out of memory for a request for page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
     t->waiters = waiters;
     t->op = op;
     pg->flags |= MOME_PG_BUSY;
@@ -121,8 +121,8 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write)) {
         int opens = write && mome_copy_tracked_clean(pg);
         if (opens && mome_copy_start_writing(s, page, 0) < 0)
-            mome_die(1, "out of memory for the twin of page %llu of segment '%s'; stopping",
-                     (unsigned long long)page, s->name);
+            mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
+                       (unsigned long long)page, s->name);
         mome_copy_map(s, page, v, a);
         fault_done(t0);
         mome_coh.woke = 1;
@@ -132,8 +132,8 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     }
     mome_waiter_t *w = mome_waiter_new();
     if (!w)
-        mome_die(1, "out of memory for a fault on page %llu of segment '%s'; stopping",
-                 (unsigned long long)page, s->name);
+        mome_fatal("out of memory for a fault on page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
     w->addr = a;
     w->view = v;
     w->write = (uint8_t)write;
@@ -180,8 +180,8 @@ static void take_rights(mome_txn_t *t)
     if (t->rw && (g & MOME_RIGHT_TWIN)) {
         mome_pext_t *x = mome_pext_get(pg, s->id, t->page);
         if (!x)
-            mome_die(1, "out of memory recording the owner of page %llu of segment '%s'; "
-                        "stopping", (unsigned long long)t->page, s->name);
+            mome_fatal("out of memory recording the owner of page %llu of segment '%s'; "
+                          "stopping", (unsigned long long)t->page, s->name);
         pg->flags |= MOME_PG_TRACK;
         x->owner = t->owner;
     }
@@ -221,8 +221,8 @@ static void txn_try_complete(mome_txn_t *t)
         if (mome_copy_satisfies(pg, w->write)) {
             if (w->write && mome_copy_tracked_clean(pg) &&
                 mome_copy_start_writing(s, page, 0) < 0)
-                mome_die(1, "out of memory for the twin of page %llu of segment '%s'; stopping",
-                         (unsigned long long)page, s->name);
+                mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
+                           (unsigned long long)page, s->name);
             if (!w->mapped)
                 mome_copy_map(s, page, w->view, w->addr);
             fault_done(w->t0);
@@ -270,8 +270,8 @@ static const void *untouched(mome_seg_t *s, uint64_t page)
 {
     int rc = mome_store_load(s->store, page, load_buf);
     if (rc < 0)
-        mome_die(1, "cannot read page %llu of segment '%s' from its store (%s): %s; stopping",
-                 (unsigned long long)page, s->name, s->store->ops->name, strerror(-rc));
+        mome_fatal("cannot read page %llu of segment '%s' from its store (%s): %s; stopping",
+                   (unsigned long long)page, s->name, s->store->ops->name, strerror(-rc));
     return rc ? load_buf : zero_page;
 }
 
@@ -399,8 +399,8 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
     }
     w = calloc(1, sizeof(*w));
     if (!w)
-        mome_die(1, "out of memory refreshing page %llu of segment '%s'; stopping",
-                 (unsigned long long)page, s->name);
+        mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
     w->h.k1 = s->id;
     w->h.k2 = page;
     mome_op_hold(op);

@@ -120,7 +120,7 @@ int mome_cmd_drain(void)
     mome_cmd_t *c;
     int n = 0;
     if (read(cmd_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        mome_die(1, "cannot read the command eventfd: %m");
+        mome_fatal("cannot read the command eventfd: %m");
     pthread_mutex_lock(&cmd_lock);
     c = cmd_head;
     cmd_head = cmd_tail = NULL;

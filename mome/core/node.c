@@ -427,6 +427,7 @@ int mome_node_start(char *err, size_t errlen)
     mome_g.page_shift = (unsigned)__builtin_ctzl(mome_g.page_size);
     mome_log_set_node(bi.rank);
     mome_log_open(mome_g.cfg.log_file);
+    mome_log_set_fatal_hook(mome_boot_request_abort); /* a protocol failure stops the job */
     mome_stats_reset();
     mome_clock_reset(0);
 

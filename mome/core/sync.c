@@ -149,7 +149,7 @@ static void on_lock_req(const mome_msg_t *msg, const void *body)
     if (!l) {
         l = calloc(1, sizeof(*l));
         if (!l)
-            mome_die(1, "out of memory for lock %d; stopping", (int)m->id);
+            mome_fatal("out of memory for lock %d; stopping", (int)m->id);
         l->h.k1 = m->id;
         mome_htab_put(&locks, &l->h);
     }
@@ -159,7 +159,7 @@ static void on_lock_req(const mome_msg_t *msg, const void *body)
     }
     lwait_t *w = malloc(sizeof(*w));
     if (!w)
-        mome_die(1, "out of memory queueing for lock %d; stopping", (int)m->id);
+        mome_fatal("out of memory queueing for lock %d; stopping", (int)m->id);
     w->node = msg->src;
     w->token = m->token;
     w->next = NULL;
@@ -256,9 +256,9 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     const mome_syncmsg_t *m = body;
     uint32_t n = msg->src;
     if (m->id != coord_epoch || (coord_in[n / 64] >> (n % 64) & 1))
-        mome_die(1, "node %u entered barrier %llu (again, or out of turn) during barrier %llu: "
-                    "the nodes disagree on the barriers; stopping",
-                 n, (unsigned long long)m->id, (unsigned long long)coord_epoch);
+        mome_fatal("node %u entered barrier %llu (again, or out of turn) during barrier %llu: "
+                      "the nodes disagree on the barriers; stopping",
+                   n, (unsigned long long)m->id, (unsigned long long)coord_epoch);
     coord_in[n / 64] |= 1ull << (n % 64);
     if (msg->date > coord_max)
         coord_max = msg->date;
@@ -290,9 +290,9 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     const mome_syncmsg_t *m = body;
     mome_cmd_t *c = bar_cmd;
     if (!c || m->id != bar_epoch)
-        mome_die(1, "node %u ended barrier %llu, which this node is not in (it is at barrier "
-                    "%llu); stopping", msg->src, (unsigned long long)m->id,
-                 (unsigned long long)bar_epoch);
+        mome_fatal("node %u ended barrier %llu, which this node is not in (it is at barrier "
+                      "%llu); stopping", msg->src, (unsigned long long)m->id,
+                   (unsigned long long)bar_epoch);
     bar_cmd = NULL;
     bar_epoch++;
     mome_cmd_outstanding(-1);

@@ -153,16 +153,16 @@ static void send_encoded(int to, mome_msg_t *m)
         mome_msg_t d;
         rc = mome_wire_decode(hdr, sizeof(hdr), m->payload, m->len, &wctx, wire_types, &d, NULL);
         if (rc < 0)
-            mome_die(1, "encoded an invalid %s message (%s)", mome_msg_name(m->type),
-                     strerror(-rc));
+            mome_fatal("encoded an invalid %s message (%s)", mome_msg_name(m->type),
+                       strerror(-rc));
         send_hook(to, &d);
         return;
     }
     if (to == self) {
         qmsg_t *q = queue_copy(hdr, sizeof(hdr), m->payload, m->len);
         if (!q)
-            mome_die(1, "out of memory queueing a %s message to this node; stopping",
-                     mome_msg_name(m->type));
+            mome_fatal("out of memory queueing a %s message to this node; stopping",
+                       mome_msg_name(m->type));
         queue_append(&local, q);
         return;
     }
@@ -170,8 +170,8 @@ static void send_encoded(int to, mome_msg_t *m)
     if (rc < 0) {
         if (tx_fail)
             tx_fail(to, rc);
-        mome_die(1, "cannot send %s to node %d (%s); stopping", mome_msg_name(m->type), to,
-                 strerror(-rc));
+        mome_fatal("cannot send %s to node %d (%s); stopping", mome_msg_name(m->type), to,
+                   strerror(-rc));
     }
     MOME_STAT_INC(msgs_sent);
     MOME_STAT_ADD(bytes_sent, sizeof(hdr) + m->len);
@@ -191,7 +191,7 @@ void mome_send(int to, int type, int flags, const void *body, const void *payloa
     if (closed)
         return;
     if (!d)
-        mome_die(1, "sending an unregistered message type %d", type);
+        mome_fatal("sending an unregistered message type %d", type);
     mome_wire_pack(&d->wire, body, &m);
     send_encoded(to, &m);
 }
@@ -222,7 +222,7 @@ static void arm_timer(void)
             its.it_value.tv_nsec = 1;
     }
     if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-        mome_die(1, "cannot arm the emulated interconnect's timer: %m");
+        mome_fatal("cannot arm the emulated interconnect's timer: %m");
 }
 
 static void run(const mome_msg_t *m)
@@ -234,7 +234,14 @@ static void run(const mome_msg_t *m)
         d->handler(m, mome_msg_body(m));
 }
 
-static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome_msg_t *m)
+/*
+ * Decode and validate. Bytes that are not ours, or another job's, are refused with a warning and
+ * change nothing. A message of this job that fails validation comes from a broken peer: acting
+ * on it or dropping it could both lose data or hang the job, so the node stops the job, naming it
+ * (unless fatal is 0: tests and fuzzers get the status).
+ */
+static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome_msg_t *m,
+                  int fatal)
 {
     const char *why = "?";
     int rc = mome_wire_decode(hdr, hl, data, len, &wctx, wire_types, m, &why);
@@ -242,13 +249,18 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
         why = defs[m->type]->validate(m, mome_msg_body(m), &wctx);
         rc = why ? -EPROTO : 0;
     }
-    if (rc < 0) {
+    if (rc == -ENOTSUP || rc == -EACCES) {
         static mome_ratelimit_t rl;
+        mome_log_rl(&rl, MOME_LOG_WARN, "msg", "refused %zu bytes that are %s", hl + len,
+                    rc == -EACCES ? "another job's message (wrong job key)"
+                                  : "not a Mome message of this version");
+    } else if (rc < 0 && fatal) {
         const uint8_t *h = hdr;
-        mome_log_rl(&rl, MOME_LOG_WARN, "msg",
-                    "refused a message (%zu+%zu bytes, type %s, from node %d): %s: %s", hl, len,
-                    h && hl > 2 ? mome_msg_name(h[2]) : "?", rc == -EBADMSG ? -1 : (int)m->src,
-                    why, strerror(-rc));
+        uint32_t src = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
+                       (uint32_t)h[11] << 24;
+        mome_fatal("a %s message from node %u fails validation (%s: %s); its sender is broken "
+                   "and the nodes could disagree: stopping",
+                   mome_msg_name(h[2]), src, why, rc == -EBADMSG ? "malformed" : "out of range");
     }
     return rc;
 }
@@ -267,7 +279,7 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
 
     if (closed)
         return;
-    if (decode(hdr, hl, data, len, &m) < 0)
+    if (decode(hdr, hl, data, len, &m, 1) < 0)
         return;
     mome_clock_merge(m.date);
     if (remote) {
@@ -276,8 +288,8 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
         if (timer_fd >= 0 && defs[m.type]->emulated && m.len) {
             qmsg_t *q = queue_copy(hdr, hl, data, len);
             if (!q)
-                mome_die(1, "out of memory holding a page transfer for the emulated "
-                            "interconnect; stopping");
+                mome_fatal("out of memory holding a page transfer for the emulated "
+                              "interconnect; stopping");
             q->due = mome_now_ns() + emu_delay_ns(len);
             queue_append(&delayed, q);
             if (delayed.head == q)
@@ -295,7 +307,7 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
     if (!buf || len < MOME_WIRE_HDR)
         return -EBADMSG;
     rc = decode(buf, MOME_WIRE_HDR, (const uint8_t *)buf + MOME_WIRE_HDR, len - MOME_WIRE_HDR,
-                &m);
+                &m, 0);
     if (rc == 0)
         run(&m);
     return rc;
@@ -321,7 +333,7 @@ int mome_msg_timer_event(void)
     int n = 0;
 
     if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        mome_die(1, "cannot read the emulated interconnect's timer: %m");
+        mome_fatal("cannot read the emulated interconnect's timer: %m");
     while (delayed.head && delayed.head->due <= now) {
         mome_msg_t m;
         q = queue_pop(&delayed);

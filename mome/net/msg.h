@@ -68,11 +68,14 @@ void mome_msg_set_send_hook(mome_msg_hook_t hook);
 
 /*
  * A message from the transport (remote = 1) or the local queue: decode, validate, count, then run
- * its handler (or hold it for the emulated interconnect first).
+ * its handler (or hold it for the emulated interconnect first). Bytes that are not a Mome message
+ * of this version, or carry another job's key, are refused with a warning; a message of this job
+ * that fails validation stops the job with a message naming its sender and the bad field.
  */
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote);
-/* Decode and run a message given as one buffer (header then payload); returns the decode status.
- * For tests and fuzzing: no emulation, no statistics. */
+/* Decode and run a message given as one buffer (header then payload); returns the decode status
+ * instead of stopping the job on an invalid message. For tests and fuzzing: no emulation, no
+ * statistics. */
 int mome_msg_deliver_flat(const void *buf, size_t len);
 
 /* Run queued local messages; returns how many ran. */

@@ -209,9 +209,16 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
     if (!why)
         why = &dummy;
     *why = "header";
-    if (!h || hdrlen != MOME_WIRE_HDR || (paylen && !payload) || paylen > UINT32_MAX)
-        return -EBADMSG;
-    if (h[0] != MOME_WIRE_MAGIC || h[1] != MOME_WIRE_VERSION || get16(h + 6) != 0 ||
+    /* Not one of ours at all (garbage, another program): nothing in it can be trusted. */
+    if (!h || hdrlen != MOME_WIRE_HDR || h[0] != MOME_WIRE_MAGIC || h[1] != MOME_WIRE_VERSION)
+        return -ENOTSUP;
+    out->key = get64(h + 24);
+    if (out->key != ctx->key) {
+        *why = "job key";
+        return -EACCES; /* another job's */
+    }
+    /* From a node of this job: from here on, a failure means a broken peer. */
+    if ((paylen && !payload) || paylen > UINT32_MAX || get16(h + 6) != 0 ||
         get32(h + OFF_SUM + 4) != 0)
         return -EBADMSG;
     if (get32(h + 12) != paylen) {
@@ -232,13 +239,8 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
     out->src = get32(h + 8);
     out->len = (uint32_t)paylen;
     out->date = get64(h + 16);
-    out->key = get64(h + 24);
     out->payload = paylen ? payload : NULL;
 
-    if (out->key != ctx->key) {
-        *why = "job key";
-        return -EACCES;
-    }
     if (out->flags & ~t->flags_mask) {
         *why = "flags";
         return -EBADMSG;

@@ -97,10 +97,11 @@ void mome_wire_pack(const mome_wire_type_t *t, const void *body, mome_msg_t *m);
 
 /*
  * Decode and validate a header and its payload (kept by reference); types[] is indexed by type id
- * (a NULL entry: unknown type). Returns 0; -EBADMSG for a malformed message (magic, version,
- * checksum, unknown type, lengths, flags, batch entries); -EPROTO for a well-formed one that names
- * nodes, models or values outside this job or its rules; -EACCES for another job's key. *why
- * names the field or rule that failed.
+ * (a NULL entry: unknown type). Returns 0, or, in the order checked: -ENOTSUP for bytes that are
+ * not a Mome message at all (size, magic, version); -EACCES for another job's key; then, for a
+ * message of this job: -EBADMSG when malformed (checksum, unknown type, lengths, flags, batch
+ * entries), -EPROTO when a field names nodes, models or values outside this job or its rules.
+ * *why names the field or rule that failed.
  */
 int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t paylen,
                      const mome_wire_ctx_t *ctx, const mome_wire_type_t *const *types,
