@@ -188,7 +188,7 @@ static void forward(const mome_msg_t *m, int to)
 {
     if (mome_msg_forward(to, m) < 0)
         mome_fatal("%s from node %u loops between managers (forwarded %u times): the "
-                      "directory is inconsistent; stopping",
+                   "directory is inconsistent; stopping",
                    mome_msg_name(m->type), m->src, m->hops);
 }
 
@@ -450,7 +450,7 @@ static dentry_t *route(const mome_msg_t *m, uint64_t seg, uint64_t page)
         e = entry_new(seg, page);
         if (!e)
             mome_fatal("out of memory for the directory entry of page %llu of segment %#llx; "
-                          "stopping", (unsigned long long)page, (unsigned long long)seg);
+                       "stopping", (unsigned long long)page, (unsigned long long)seg);
     }
     if (e->fwd >= 0) {
         forward(m, e->fwd);
@@ -556,7 +556,7 @@ static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, not
     }
     if (rc < 0)
         mome_fatal("out of memory telling node %d of a change to page %llu of segment %#llx; "
-                      "stopping", s, (unsigned long long)ent->page, (unsigned long long)ent->seg);
+                   "stopping", s, (unsigned long long)ent->page, (unsigned long long)ent->seg);
 }
 
 /*
@@ -632,7 +632,7 @@ static void on_move(const mome_msg_t *m, const void *body)
     e = entry_new(mv->seg, mv->page);
     if (!e)
         mome_fatal("out of memory taking over the directory entry of page %llu of segment "
-                      "%#llx; stopping", (unsigned long long)mv->page, (unsigned long long)mv->seg);
+                   "%#llx; stopping", (unsigned long long)mv->page, (unsigned long long)mv->seg);
     e->owner = (m->flags & MOME_DIR_UNTOUCHED) ? -1 : (int32_t)mv->owner;
     e->excl = !!(m->flags & MOME_DIR_EXCL);
     e->multi = !!(m->flags & MOME_DIR_MULTI);

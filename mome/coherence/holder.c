@@ -46,7 +46,7 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
                      .rights = f->rights};
     if (!s)
         mome_fatal("node %u forwarded a %s for page %llu of segment %#llx, which this node does "
-                      "not hold: the directory is inconsistent; stopping",
+                   "not hold: the directory is inconsistent; stopping",
                    m->src, mome_msg_name(m->type), (unsigned long long)f->page,
                    (unsigned long long)f->seg);
     mome_page_t *pg = &s->pages[f->page];
@@ -58,7 +58,7 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
         mome_pext_t *x = mome_pext_get(pg, s->id, f->page);
         if (!x)
             mome_fatal("out of memory recording a reader of page %llu of segment '%s'; "
-                          "stopping", (unsigned long long)f->page, s->name);
+                       "stopping", (unsigned long long)f->page, s->name);
         x->push |= 1ull << f->node;
     }
     /* Straight from the runtime view: the send copies it before returning. */

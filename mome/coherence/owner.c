@@ -51,12 +51,12 @@ static void send_batches(mome_batch_t *b, int type, uint64_t date, uint32_t orig
             _rc = (_add);                                                                          \
         }                                                                                          \
         if (_rc < 0)                                                                               \
-            mome_fatal("out of memory for the %s of page %llu of segment %#llx; stopping",       \
-                       (_what), (unsigned long long)page, (unsigned long long)seg);                  \
+            mome_fatal("out of memory for the %s of page %llu of segment %#llx; stopping",         \
+                       (_what), (unsigned long long)page, (unsigned long long)seg);                \
     } while (0)
 
 static void add_notice(mome_batch_t *b, int to, uint64_t seg, uint64_t page, uint64_t ver,
-                         uint64_t date, uint32_t origin)
+                       uint64_t date, uint32_t origin)
 {
     BATCH_ADD(&b[to], to, MOME_MSG_NOTICE, date, origin, "notice",
               mome_batch_notice(&b[to], seg, page, ver));
@@ -237,7 +237,7 @@ static int merge(const mome_entry_t *e, uint32_t origin)
         mome_diff_apply(x->spec, mome_coh.page_size, e->data, e->len, full);
     if (rc < 0) /* the writer dropped its twin: its changes would be lost */
         mome_fatal("diff from node %u for page %llu of segment %#llx cannot be merged (%s): "
-                      "the change would be lost; stopping", origin, (unsigned long long)e->page,
+                   "the change would be lost; stopping", origin, (unsigned long long)e->page,
                    (unsigned long long)e->seg,
                    rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
     pg->ver++;

@@ -181,7 +181,7 @@ static void take_rights(mome_txn_t *t)
         mome_pext_t *x = mome_pext_get(pg, s->id, t->page);
         if (!x)
             mome_fatal("out of memory recording the owner of page %llu of segment '%s'; "
-                          "stopping", (unsigned long long)t->page, s->name);
+                       "stopping", (unsigned long long)t->page, s->name);
         pg->flags |= MOME_PG_TRACK;
         x->owner = t->owner;
     }

@@ -257,7 +257,7 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     uint32_t n = msg->src;
     if (m->id != coord_epoch || (coord_in[n / 64] >> (n % 64) & 1))
         mome_fatal("node %u entered barrier %llu (again, or out of turn) during barrier %llu: "
-                      "the nodes disagree on the barriers; stopping",
+                   "the nodes disagree on the barriers; stopping",
                    n, (unsigned long long)m->id, (unsigned long long)coord_epoch);
     coord_in[n / 64] |= 1ull << (n % 64);
     if (msg->date > coord_max)
@@ -291,7 +291,7 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     mome_cmd_t *c = bar_cmd;
     if (!c || m->id != bar_epoch)
         mome_fatal("node %u ended barrier %llu, which this node is not in (it is at barrier "
-                      "%llu); stopping", msg->src, (unsigned long long)m->id,
+                   "%llu); stopping", msg->src, (unsigned long long)m->id,
                    (unsigned long long)bar_epoch);
     bar_cmd = NULL;
     bar_epoch++;

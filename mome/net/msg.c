@@ -289,7 +289,7 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
             qmsg_t *q = queue_copy(hdr, hl, data, len);
             if (!q)
                 mome_fatal("out of memory holding a page transfer for the emulated "
-                              "interconnect; stopping");
+                           "interconnect; stopping");
             q->due = mome_now_ns() + emu_delay_ns(len);
             queue_append(&delayed, q);
             if (delayed.head == q)
