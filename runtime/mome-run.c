@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -421,8 +422,16 @@ static int set_boot_env(const struct node *n, int boot_fd)
  * In the forked child: become node n and exec. Every launcher fd is close-on-exec except the
  * node's own end of its boot socket.
  */
-static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd, int devnull)
+static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd, int devnull,
+                                 pid_t launcher)
 {
+    /*
+     * If mome-run dies without a word (kill -9), its nodes die with it, even those that never
+     * reach MomeInit (a node joined later would see its socket close; one that never joins
+     * would be orphaned). The setting survives exec. The launcher may already be gone.
+     */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != launcher)
+        _exit(EXIT_LAUNCHER);
     /* An ignored SIGPIPE and a blocked mask would survive exec. */
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, &job.saved_mask, NULL);
@@ -437,7 +446,7 @@ static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd,
 static void launch_node(struct node *n, char **argv, int devnull)
 {
     int sv[2];
-    pid_t pid;
+    pid_t pid, self = getpid();
 
     /* Not SOCK_NONBLOCK: it would make the node's end nonblocking too. We use MSG_DONTWAIT. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -446,7 +455,7 @@ static void launch_node(struct node *n, char **argv, int devnull)
     if (pid < 0)
         fatal("cannot start node %d: fork: %s", n->rank, strerror(errno));
     if (pid == 0)
-        child_exec(n, argv, sv[1], devnull);
+        child_exec(n, argv, sv[1], devnull, self);
     close(sv[1]);
     n->fd = sv[0];
     n->pid = pid;

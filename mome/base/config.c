@@ -24,7 +24,9 @@ typedef struct knob {
     const char *desc;
     knob_parse_cb_t parse;
     size_t off;
-    int internal; /* set by mome-run, not by users */
+    int internal;       /* set by mome-run, not by users */
+    uint64_t min, max;  /* bounds of a size or count (max 0: none) */
+    const char *accept; /* what a user may write, for the error message */
 } knob_t;
 
 #define OFF(f) offsetof(mome_config_t, f)
@@ -92,7 +94,9 @@ static int parse_level(const char *s, mome_config_t *c, size_t off)
 static int parse_string(const char *s, mome_config_t *c, size_t off)
 {
     char *dst = (char *)c + off;
-    size_t cap = off == OFF(log_file) ? sizeof(c->log_file) : sizeof(c->repository);
+    size_t cap = off == OFF(log_file)      ? sizeof(c->log_file)
+                 : off == OFF(test_inject) ? sizeof(c->test_inject)
+                                           : sizeof(c->repository);
     if (strlen(s) >= cap)
         return -EINVAL;
     strcpy(dst, s);
@@ -118,46 +122,66 @@ static int parse_internal(const char *s, mome_config_t *c, size_t off)
 static const knob_t knobs[] = {
     {"MOME_PAGE_SIZE", "4096",
      "coherence unit in bytes: a power-of-two multiple of the OS page (K, M suffixes)",
-     parse_pagesize, OFF(page_size), 0},
-    {"MOME_LOG_LEVEL", "warn", "error|warn|info|debug|trace", parse_level, OFF(log_level), 0},
+     parse_pagesize, OFF(page_size), 0, 0, 0,
+     "a power of two from the OS page size to 16M, e.g. 4096, 64K, 2M"},
+    {"MOME_LOG_LEVEL", "warn", "error|warn|info|debug|trace", parse_level, OFF(log_level), 0, 0, 0,
+     "error, warn, info, debug or trace"},
     {"MOME_LOG_FILE", "", "log to this file instead of stderr; %n node, %p pid, %h host",
-     parse_string, OFF(log_file), 0},
+     parse_string, OFF(log_file), 0, 0, 0,
+     "a path of less than 1024 bytes"},
     {"MOME_STATS", "0", "print this node's counters (MomeStats) at MomeFinalize", parse_bool,
-     OFF(stats), 0},
+     OFF(stats), 0, 0, 0,
+     "1, yes, on, true or 0, no, off, false"},
     {"MOME_REPOSITORY", "./mome-repo",
      "directory of MOME_PERSIST segments (persistent segments are not available in this release)",
-     parse_string, OFF(repository), 0},
+     parse_string, OFF(repository), 0, 0, 0,
+     "a path of less than 1024 bytes"},
     {"MOME_LOCAL_PAGES", "0",
      "local page budget, 0 = unlimited (page-out is not available in this release)", parse_size,
-     OFF(local_pages), 0},
+     OFF(local_pages), 0, 0, 0,
+     "a number of pages, 0 for no budget"},
     {"MOME_EMU_LATENCY_NS", "0",
      "emulated extra latency, in ns, added to every remote page transfer", parse_count,
-     OFF(emu_latency_ns), 0},
+     OFF(emu_latency_ns), 0, 0, 10000000000ull,
+     "nanoseconds from 0 to 10000000000"},
     {"MOME_EMU_BANDWIDTH", "0",
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
-     parse_size, OFF(emu_bandwidth), 0},
+     parse_size, OFF(emu_bandwidth), 0, 0, 1ull << 50,
+     "bytes per second, 0 for unlimited, with K, M or G, e.g. 1G"},
     {"MOME_BIND", "core",
      "core: bind each node (all its threads) to one core, round-robin by local rank; none",
-     parse_bind, OFF(bind), 0},
+     parse_bind, OFF(bind), 0, 0, 0,
+     "core or none"},
     {"MOME_HEAP_SIZE", "64G",
      "virtual size of the shared heap (MomeMalloc); split evenly between nodes", parse_size,
-     OFF(heap_size), 0},
+     OFF(heap_size), 0, 1ull << 20, 1ull << 46,
+     "a size from 1M to 64T, e.g. 64G"},
     {"MOME_SPIN_US", "50",
      "microseconds the progress thread polls for a reply before sleeping in epoll", parse_count,
-     OFF(spin_us), 0},
+     OFF(spin_us), 0, 0, 1000000,
+     "microseconds from 0 to 1000000"},
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
      "mapping in parallel; on a write fault of a RELEASE/WEAK page written last interval, also "
-     "open that many written then (0: off)", parse_count, OFF(prefetch), 0},
+     "open that many written then (0: off)", parse_count, OFF(prefetch), 0, 0, 1024,
+     "a number of pages from 0 to 1024"},
     {"MOME_DIR_MIGRATE", "1",
      "move a page's directory entry to the nodes that use it when its manager is a third party",
-     parse_bool, OFF(dir_migrate), 0},
-    {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1},
-    {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1},
-    {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1},
+     parse_bool, OFF(dir_migrate), 0, 0, 0,
+     "1, yes, on, true or 0, no, off, false"},
+    {"MOME_TEST_FAIL_ALLOC", "0",
+     "testing only: make the n-th allocation of the library after MomeInit fail (0: never)",
+     parse_count, OFF(test_fail_alloc), 0, 0, 0, "a count, 0 for never"},
+    {"MOME_TEST_INJECT", "",
+     "testing only: after n messages to other nodes, also send a bad one: corrupt:n, "
+     "truncate:n, range:n or foreign:n",
+     parse_string, OFF(test_inject), 0, 0, 0, "corrupt:N, truncate:N, range:N or foreign:N"},
+    {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_LOCAL_RANK", "", "set by mome-run: rank among nodes on this machine",
-     parse_internal, 0, 1},
-    {"MOME_BOOT_LOCAL_SIZE", "", "set by mome-run: nodes on this machine", parse_internal, 0, 1},
+     parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_LOCAL_SIZE", "", "set by mome-run: nodes on this machine", parse_internal, 0, 1, 0, 0, NULL},
 };
 
 #define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
@@ -209,8 +233,14 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen)
         const char *v = getenv(knobs[i].name);
         if (!v || knobs[i].internal)
             continue;
-        if (knobs[i].parse(v, c, knobs[i].off) < 0) {
-            snprintf(err, errlen, "bad value '%s' for %s (%s)", v, knobs[i].name, knobs[i].desc);
+        int rc = knobs[i].parse(v, c, knobs[i].off);
+        if (rc == 0 && knobs[i].max) {
+            uint64_t x = *(const uint64_t *)((const char *)c + knobs[i].off);
+            rc = x < knobs[i].min || x > knobs[i].max ? -EINVAL : 0;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "bad value '%s' for %s: expected %s", v, knobs[i].name,
+                     knobs[i].accept);
             return -EINVAL;
         }
     }

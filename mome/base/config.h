@@ -29,6 +29,8 @@ typedef struct mome_config {
     uint64_t spin_us;        /* MOME_SPIN_US */
     int dir_migrate;         /* MOME_DIR_MIGRATE */
     uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */
+    uint64_t test_fail_alloc; /* MOME_TEST_FAIL_ALLOC: this allocation after MomeInit fails */
+    char test_inject[64];    /* MOME_TEST_INJECT: kind:n, a bad message after n sends */
 } mome_config_t;
 
 /* Fill *c with defaults then the environment. On a bad value returns -EINVAL and a message. */

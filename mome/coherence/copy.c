@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "coherence/copy.h"
@@ -37,7 +38,7 @@ int mome_plist_add(mome_plist_t *l, uint64_t seg, uint64_t page)
 {
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 256;
-        mome_pref_t *nv = realloc(l->v, nc * sizeof(*nv));
+        mome_pref_t *nv = mome_realloc(l->v, nc * sizeof(*nv));
         if (!nv)
             return -ENOMEM;
         l->v = nv;
@@ -75,8 +76,10 @@ void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
 
     if (rc == -EEXIST) /* partly mapped before: now wholly, with the old protection */
         rc = writable ? mome_store_protect(a, 0) : mome_store_wake(a, mome_coh.page_size);
+    /* -ENOENT: the view went away meanwhile (MomeMUnmap); a faulting thread then gets SIGSEGV. */
     if (rc < 0 && rc != -ENOENT)
-        mome_error("coherence", "cannot map page %llu of segment '%s' at %p: %s",
+        mome_fatal("cannot map page %llu of segment '%s' at %p: %s: a thread would wait for it "
+                   "for ever; stopping",
                    (unsigned long long)page, s->name, (void *)a, strerror(-rc));
 }
 
@@ -89,8 +92,13 @@ void mome_copy_map_all(mome_seg_t *s, uint64_t page)
 void mome_copy_protect(mome_seg_t *s, uint64_t page)
 {
     MOME_SEG_FOREACH_MAP(s, page, v, a)
-    if (v->writable)
-        mome_store_protect(a, 1);
+    {
+        int rc = v->writable ? mome_store_protect(a, 1) : 0;
+        if (rc < 0 && rc != -ENOENT)
+            mome_fatal("cannot write-protect page %llu of segment '%s' at %p: %s: its next writes "
+                       "would go unnoticed; stopping",
+                       (unsigned long long)page, s->name, (void *)a, strerror(-rc));
+    }
 }
 
 void mome_copy_unmap(mome_seg_t *s, uint64_t page)
@@ -99,8 +107,9 @@ void mome_copy_unmap(mome_seg_t *s, uint64_t page)
     {
         int rc = mome_store_zap(a);
         if (rc < 0)
-            mome_error("coherence", "cannot unmap page %llu of segment '%s': %s",
-                       (unsigned long long)page, s->name, strerror(-rc));
+            mome_fatal("cannot unmap page %llu of segment '%s' at %p: %s: a stale copy would stay "
+                       "visible; stopping",
+                       (unsigned long long)page, s->name, (void *)a, strerror(-rc));
     }
 }
 
@@ -156,7 +165,7 @@ int mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
             return -ENOMEM;
         uint8_t **copy = owner ? &x->spec : &x->twin;
         if (!*copy) {
-            *copy = malloc(mome_coh.page_size);
+            *copy = mome_malloc(mome_coh.page_size);
             if (!*copy) {
                 mome_pext_put(pg, x);
                 return -ENOMEM;
@@ -209,9 +218,12 @@ void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t 
         return;
     mome_pext_t *x = mome_pext_get(pg, s->id, page);
     if (!x)
-        return;
+        mome_fatal("out of memory recording that page %llu of segment '%s' is stale; stopping",
+                   (unsigned long long)page, s->name);
     if (!x->stale_date && mome_plist_add(&stale, s->id, page) < 0)
-        mome_error("coherence", "out of memory recording a stale page");
+        mome_fatal("out of memory recording that page %llu of segment '%s' is stale: it would "
+                   "never be refreshed; stopping",
+                   (unsigned long long)page, s->name);
     if (!x->stale_date || date < x->stale_date)
         x->stale_date = date ? date : 1;
     if (ver > x->stale_ver)

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/stats.h"
@@ -135,7 +136,7 @@ static const mome_model_t *model_of(const mome_msg_t *m)
 
 static dentry_t *entry_new(uint64_t seg, uint64_t page)
 {
-    dentry_t *e = calloc(1, sizeof(*e) + NSETS * dir_words * 8);
+    dentry_t *e = mome_calloc(1, sizeof(*e) + NSETS * dir_words * 8);
     if (!e)
         return NULL;
     e->h.k1 = seg;
@@ -410,7 +411,7 @@ static void start(dentry_t *e, const mome_msg_t *req)
 
 static void enqueue(dentry_t *e, const mome_msg_t *req)
 {
-    dreq_t *r = malloc(sizeof(*r));
+    dreq_t *r = mome_malloc(sizeof(*r));
     if (!r)
         mome_fatal("out of memory queueing a request for page %llu of segment %#llx; stopping",
                    (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg);
@@ -567,7 +568,7 @@ static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, not
 static void on_notice(const mome_msg_t *m, const void *body)
 {
     const mome_rel_t *rel = body;
-    notice_t *n = calloc(1, sizeof(*n));
+    notice_t *n = mome_calloc(1, sizeof(*n));
     mome_entry_t ent;
 
     if (!n)
@@ -735,7 +736,7 @@ int mome_dir_init(int nnodes, int self, int migrate)
     dir_migrate = migrate && nnodes > 2;
     dir_words = ((size_t)nnodes + 63) / 64;
     next_token = 1;
-    stale_out = calloc((size_t)nnodes, sizeof(*stale_out));
+    stale_out = mome_calloc((size_t)nnodes, sizeof(*stale_out));
     if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0)
         return -ENOMEM;
     return mome_msg_register(dir_msgs, sizeof(dir_msgs) / sizeof(dir_msgs[0]));

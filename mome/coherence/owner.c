@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "coherence/copy.h"
@@ -351,11 +352,11 @@ int mome_owner_init(mome_owner_acked_cb_t acked)
 {
     size_t nn = (size_t)mome_coh.nnodes;
     acked_cb = acked;
-    diffbuf = malloc(mome_coh.page_size);
-    rel_diffs = calloc(nn, sizeof(*rel_diffs));
-    rel_notices = calloc(nn, sizeof(*rel_notices));
-    rel_pushes = calloc(nn, sizeof(*rel_pushes));
-    merge_notices = calloc(nn, sizeof(*merge_notices));
+    diffbuf = mome_malloc(mome_coh.page_size);
+    rel_diffs = mome_calloc(nn, sizeof(*rel_diffs));
+    rel_notices = mome_calloc(nn, sizeof(*rel_notices));
+    rel_pushes = mome_calloc(nn, sizeof(*rel_pushes));
+    merge_notices = mome_calloc(nn, sizeof(*merge_notices));
     if (!diffbuf || !rel_diffs || !rel_notices || !rel_pushes || !merge_notices)
         return -ENOMEM;
     return mome_msg_register(owner_msgs, sizeof(owner_msgs) / sizeof(owner_msgs[0]));

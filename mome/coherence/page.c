@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "coherence/page.h"
 
@@ -29,7 +30,7 @@ mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page)
     mome_pext_t *x = mome_pext_find(pg, seg_id, page);
     if (x)
         return x;
-    x = calloc(1, sizeof(*x));
+    x = mome_calloc(1, sizeof(*x));
     if (!x)
         return NULL;
     x->h.k1 = seg_id;
@@ -103,7 +104,7 @@ mome_txn_t *mome_txn_find(uint64_t seg_id, uint64_t page)
 
 mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t seg_id, uint64_t page, int kind)
 {
-    mome_txn_t *t = calloc(1, sizeof(*t));
+    mome_txn_t *t = mome_calloc(1, sizeof(*t));
     if (!t)
         return NULL;
     t->seg = seg;
@@ -173,7 +174,7 @@ mome_waiter_t *mome_waiter_new(void)
         memset(w, 0, sizeof(*w));
         return w;
     }
-    return calloc(1, sizeof(*w));
+    return mome_calloc(1, sizeof(*w));
 }
 
 void mome_waiter_free(mome_waiter_t *w)

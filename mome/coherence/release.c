@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "coherence/copy.h"
 #include "coherence/model.h"
@@ -37,7 +38,7 @@ typedef struct relop {
 
 static relop_t *relop_new(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
-    relop_t *op = calloc(1, sizeof(*op));
+    relop_t *op = mome_calloc(1, sizeof(*op));
     if (!op)
         mome_fatal("out of memory for a synchronisation operation; stopping");
     op->date = d;
@@ -124,7 +125,7 @@ static void acked(int pages)
 
 void mome_rel_release(mome_rel_cb_t cb, void *arg)
 {
-    rwait_t *w = calloc(1, sizeof(*w));
+    rwait_t *w = mome_calloc(1, sizeof(*w));
     if (!w)
         mome_fatal("out of memory for a release; stopping");
     w->cb = cb;

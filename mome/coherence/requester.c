@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "coherence/copy.h"
@@ -397,7 +398,7 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
         w->ops[w->nops++] = op; /* the refresh in flight serves this caller too */
         return;
     }
-    w = calloc(1, sizeof(*w));
+    w = mome_calloc(1, sizeof(*w));
     if (!w)
         mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",
                    (unsigned long long)page, s->name);
@@ -485,8 +486,8 @@ static const mome_msg_def_t req_msgs[] = {
 
 int mome_req_init(void)
 {
-    zero_page = aligned_alloc(4096, mome_coh.page_size);
-    load_buf = aligned_alloc(4096, mome_coh.page_size);
+    zero_page = mome_aligned_alloc(4096, mome_coh.page_size);
+    load_buf = mome_aligned_alloc(4096, mome_coh.page_size);
     if (!zero_page || !load_buf || mome_htab_init(&syncs, 64) < 0)
         return -ENOMEM;
     memset(zero_page, 0, mome_coh.page_size);

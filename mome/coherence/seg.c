@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/alloc.h"
 #include "coherence/seg.h"
 
 mome_coh_t mome_coh = {.page_size = 4096, .page_shift = 12, .nnodes = 1};
@@ -26,7 +27,7 @@ void mome_seg_fini(void)
 mome_seg_t *mome_seg_new(uint64_t id, uint64_t size, const char *name,
                          const mome_store_ops_t *ops, int *err)
 {
-    mome_seg_t *s = calloc(1, sizeof(*s));
+    mome_seg_t *s = mome_calloc(1, sizeof(*s));
 
     *err = -ENOMEM;
     if (!s)

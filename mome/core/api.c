@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
@@ -100,6 +101,7 @@ int MomeInit(int *argc, char ***argv)
     }
     __atomic_store_n(&mome_g.state, MOME_STATE_RUNNING, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&init_lock);
+    mome_alloc_fail_at(mome_g.cfg.test_fail_alloc); /* testing: from now on */
     mome_info("api", "node %d of %d up (%s), page size %zu", mome_g.rank, mome_g.nnodes,
               mome_g.backend, mome_g.page_size);
     return 0;
@@ -107,10 +109,18 @@ int MomeInit(int *argc, char ***argv)
 
 int MomeFinalize(void)
 {
+    mome_cmd_t q = {.fn = mome_sync_cmd_quiesce};
+
     if (!running("MomeFinalize"))
         return -1;
-    if (MomeBarrier() == 0)
+    /* Every node's writes released and acquired, then a quiesce round: no node stops serving
+     * while another's acquire may still need it. */
+    if (MomeBarrier() == 0 || run(&q) < 0) {
+        if (errno == EBUSY)
+            fail(EBUSY, "MomeFinalize: another thread of this node is in a barrier; call "
+                        "MomeFinalize once every thread's barriers are over");
         return -1;
+    }
     pthread_mutex_lock(&init_lock);
     __atomic_store_n(&mome_g.state, MOME_STATE_DONE, __ATOMIC_RELEASE);
     mome_node_stop();
@@ -319,7 +329,7 @@ void MomeFree(void *p)
             fail(EINVAL, "MomeFree: %p is not a live MomeMalloc block (double free?)", p);
         return;
     }
-    mome_cmd_t *c = calloc(1, sizeof(*c));
+    mome_cmd_t *c = mome_calloc(1, sizeof(*c));
     if (!c) {
         mome_warn("heap", "MomeFree: out of memory; block %p leaked", p);
         return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "core/heap.h"
 #include "base/log.h"
@@ -191,7 +192,7 @@ static run_t *pages_get(uint64_t n)
     }
     if (!f && heap.npages - heap.bump < n)
         return NULL;
-    r = calloc(1, sizeof(*r));
+    r = mome_calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     if (f) {
@@ -286,7 +287,7 @@ static slab_t *slab_new(int c)
     sclass_t *sc = &heap.cls[c];
     slab_t *s;
 
-    s = malloc(sizeof(*s) + sc->nwords * sizeof(s->bits[0]));
+    s = mome_malloc(sizeof(*s) + sc->nwords * sizeof(s->bits[0]));
     if (!s)
         return NULL;
     s->run = pages_get(sc->npages);

@@ -10,7 +10,9 @@
  * application computes is woken (and preempts it) when a request arrives.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -28,6 +30,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/topology.h"
@@ -52,6 +55,7 @@ static int stop_req;       /* progress thread: leave the loop */
 static int park_req;       /* progress thread: stop for good, the process is exiting */
 static sem_t parked;       /* posted once the progress thread has parked */
 static int exit_handler;   /* park_progress is registered with atexit */
+static pid_t node_pid;     /* this node's process (a forked child is not a node) */
 
 /* Heap placement agreed at startup. */
 static char *heap_addr;
@@ -104,8 +108,9 @@ static void park_progress(void)
     uint64_t one = 1;
     struct timespec until;
 
-    if (!__atomic_load_n(&prog_tid, __ATOMIC_ACQUIRE) || mome_node_on_progress())
-        return;
+    if (!__atomic_load_n(&prog_tid, __ATOMIC_ACQUIRE) || mome_node_on_progress() ||
+        getpid() != node_pid)
+        return; /* no progress thread here (a child forked by the node has none) */
     __atomic_store_n(&park_req, 1, __ATOMIC_RELEASE);
     if (write(mome_cmd_fd(), &one, sizeof(one)) < 0)
         return;
@@ -217,13 +222,56 @@ static void *progress_main(void *arg)
 
 /* ---- startup ---- */
 
+/*
+ * The descriptors UCX opens (epoll, eventfds, sockets, shared memory) are not close-on-exec, so a
+ * child the program starts with system() or exec would inherit them. Every descriptor that
+ * MomeInit itself created is marked close-on-exec at its end (UCX opens its connections there:
+ * none appear later). fds_before: descriptors below FD_SCAN open when MomeInit began.
+ */
+#define FD_SCAN 4096
+static uint64_t fds_before[FD_SCAN / 64];
+
+static void scan_fds(int mark)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) || fd >= FD_SCAN)
+            continue;
+        if (!mark)
+            fds_before[fd / 64] |= 1ull << (fd % 64);
+        else if (!(fds_before[fd / 64] >> (fd % 64) & 1))
+            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 typedef struct boot_blob {
-    uint32_t page_size;
-    uint32_t addrlen;
+    uint32_t page_size;   /* knobs every node must agree on: MOME_PAGE_SIZE */
+    uint32_t dir_migrate; /* MOME_DIR_MIGRATE */
+    uint64_t heap_knob;   /* MOME_HEAP_SIZE */
     uint64_t heap_addr;
     uint64_t heap_size;
+    uint32_t addrlen;
+    uint32_t pad;
     char addr[];
 } boot_blob_t;
+
+/* A knob that must have one value job-wide (a node that differs would place the heap, page
+ * boundaries or directory entries differently): MomeInit fails on every node, naming it. */
+static int agree_knob(const char *knob, uint64_t theirs, int node, uint64_t mine, char *err,
+                      size_t errlen)
+{
+    if (theirs == mine)
+        return 0;
+    snprintf(err, errlen, "%s differs between nodes (%llu on node %d, %llu here); set the same "
+                          "value for every node of the job",
+             knob, (unsigned long long)theirs, node, (unsigned long long)mine);
+    return -EINVAL;
+}
 
 /* Reserve heap_size bytes of address space at the same address on every node. */
 static int agree_heap(char *err, size_t errlen, void **gather, const void *tpaddr, size_t tplen)
@@ -237,7 +285,7 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
         return -EINVAL;
     }
     for (int attempt = 0; attempt < 8; attempt++) {
-        boot_blob_t *b = calloc(1, sizeof(*b) + tplen);
+        boot_blob_t *b = mome_calloc(1, sizeof(*b) + tplen);
         char *mine = NULL;
         void *res;
         uint32_t len;
@@ -246,6 +294,8 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
         if (!b)
             return -ENOMEM;
         b->page_size = (uint32_t)ps;
+        b->dir_migrate = (uint32_t)mome_g.cfg.dir_migrate;
+        b->heap_knob = mome_g.cfg.heap_size;
         b->addrlen = (uint32_t)tplen;
         b->heap_size = heap_size;
         memcpy(b->addr, tpaddr, tplen);
@@ -270,12 +320,13 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
         memcpy(&b0, mome_boot_blob(res, mome_g.nnodes, 0, &len), sizeof(b0));
         for (int i = 0; i < mome_g.nnodes; i++) {
             memcpy(&bi, mome_boot_blob(res, mome_g.nnodes, i, &len), sizeof(bi));
-            if (bi.page_size != ps) {
-                snprintf(err, errlen, "MOME_PAGE_SIZE differs between nodes (%u on node %d, %zu "
-                                      "here); set the same value for every node",
-                         bi.page_size, i, ps);
+            if ((rc = agree_knob("MOME_PAGE_SIZE", bi.page_size, i, ps, err, errlen)) < 0 ||
+                (rc = agree_knob("MOME_HEAP_SIZE", bi.heap_knob, i, mome_g.cfg.heap_size, err,
+                                 errlen)) < 0 ||
+                (rc = agree_knob("MOME_DIR_MIGRATE", bi.dir_migrate, i,
+                                 (uint64_t)mome_g.cfg.dir_migrate, err, errlen)) < 0) {
                 free(res);
-                return -EINVAL;
+                return rc;
             }
         }
         char *want = (char *)(uintptr_t)b0.heap_addr;
@@ -329,8 +380,8 @@ static int epoll_add(int fd)
 
 static int connect_peers(void *gather, char *err, size_t errlen)
 {
-    const void **addrs = calloc((size_t)mome_g.nnodes, sizeof(*addrs));
-    size_t *lens = calloc((size_t)mome_g.nnodes, sizeof(*lens));
+    const void **addrs = mome_calloc((size_t)mome_g.nnodes, sizeof(*addrs));
+    size_t *lens = mome_calloc((size_t)mome_g.nnodes, sizeof(*lens));
     int rc = -ENOMEM;
     if (addrs && lens) {
         for (int i = 0; i < mome_g.nnodes; i++) {
@@ -359,6 +410,11 @@ static int init_layers(char *err, size_t errlen)
     int rc;
 
     mome_msg_setup(mome_g.rank, &wctx);
+    if (mome_msg_inject(mome_g.cfg.test_inject) < 0) {
+        snprintf(err, errlen, "bad value '%s' for MOME_TEST_INJECT: expected corrupt:N, "
+                              "truncate:N, range:N or foreign:N", mome_g.cfg.test_inject);
+        return -EINVAL;
+    }
     mome_msg_set_transport(use_tp ? mome_tp_send : NULL, send_failed);
     if ((rc = mome_msg_emulate(mome_g.cfg.emu_latency_ns, mome_g.cfg.emu_bandwidth)) < 0) {
         snprintf(err, errlen, "cannot set up the emulated interconnect: %s", strerror(-rc));
@@ -391,7 +447,9 @@ static int start_thread(char *err, size_t errlen)
         goto err_sys;
     stop_req = 0;
     park_req = 0;
-    sem_init(&parked, 0, 0);
+    node_pid = getpid();
+    if (sem_init(&parked, 0, 0) < 0)
+        goto err_sys;
     rc = pthread_create(&prog_thread, NULL, progress_main, NULL);
     if (rc) {
         snprintf(err, errlen, "cannot start the progress thread: %s", strerror(rc));
@@ -415,6 +473,8 @@ int mome_node_start(char *err, size_t errlen)
     void *gather = NULL;
     int rc;
 
+    memset(fds_before, 0, sizeof(fds_before));
+    scan_fds(0);
     rc = mome_boot_init(&bi, err, errlen);
     if (rc < 0)
         return rc;
@@ -442,7 +502,8 @@ int mome_node_start(char *err, size_t errlen)
     if (rc < 0)
         return rc;
     use_tp = mome_g.nnodes > 1;
-    if (use_tp && (rc = mome_tp_init(tp_recv, NULL, &tpaddr, &tplen)) < 0) {
+    if (use_tp && (rc = mome_tp_init(tp_recv, NULL, mome_msg_max_payload(mome_g.page_size),
+                                         &tpaddr, &tplen)) < 0) {
         snprintf(err, errlen, "cannot start UCX (see the log above; check UCX_TLS)");
         return rc;
     }
@@ -454,6 +515,8 @@ int mome_node_start(char *err, size_t errlen)
     if ((rc = init_layers(err, errlen)) < 0)
         goto out_free;
     rc = start_thread(err, errlen);
+    if (rc == 0)
+        scan_fds(1);
 out_free:
     free(gather);
     return rc;

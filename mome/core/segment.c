@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "coherence/coherence.h"
@@ -95,7 +96,7 @@ static void seg_local_free(use_t *u)
 
 static use_t *seg_local_new(uint64_t id, uint64_t size, const char *name, int *err)
 {
-    use_t *u = calloc(1, sizeof(*u));
+    use_t *u = mome_calloc(1, sizeof(*u));
     if (!u) {
         *err = -ENOMEM;
         return NULL;
@@ -129,7 +130,7 @@ static int handle_alloc(use_t *u)
         }
     }
     int n = nhandles ? nhandles * 2 : 16;
-    use_t **nh = realloc(handles, (size_t)n * sizeof(*nh));
+    use_t **nh = mome_realloc(handles, (size_t)n * sizeof(*nh));
     if (!nh)
         return -ENOMEM;
     memset(nh + nhandles, 0, (size_t)(n - nhandles) * sizeof(*nh));
@@ -144,7 +145,7 @@ static int handle_alloc(use_t *u)
 
 static uint64_t pending_add(mome_cmd_t *c)
 {
-    pending_t *p = malloc(sizeof(*p));
+    pending_t *p = mome_malloc(sizeof(*p));
     if (!p)
         return 0;
     p->cmd = c;
@@ -319,7 +320,7 @@ static void on_open(const mome_msg_t *msg, const void *body)
         return reply_open(msg, m, -ENOENT, 0, 0);
     if (!size)
         return reply_open(msg, m, -EINVAL, 0, 0);
-    r = calloc(1, sizeof(*r));
+    r = mome_calloc(1, sizeof(*r));
     if (!r)
         return reply_open(msg, m, -ENOMEM, 0, 0);
     memcpy(r->name, msg->payload, msg->len);
@@ -431,10 +432,9 @@ static int check_mmap(mome_cmd_t *c, use_t *u, char *addr, size_t *len, int prot
     }
     mome_seg_t *s = u->s;
     if (off > s->size || *len > s->size - off)
-        return mome_cmd_fail(c, EINVAL, "MomeMMap: [%llu, %llu) is beyond segment '%s' of %llu "
-                                        "bytes", (unsigned long long)off,
-                             (unsigned long long)(off + *len), s->name,
-                             (unsigned long long)s->size),
+        return mome_cmd_fail(c, EINVAL, "MomeMMap: offset %llu and length %zu go beyond segment "
+                                        "'%s' of %llu bytes", (unsigned long long)off, *len,
+                             s->name, (unsigned long long)s->size),
                -1;
     if ((flags & MOME_FIXED) && mome_view_overlaps(addr, *len))
         return mome_cmd_fail(c, EBUSY, "MomeMMap: [%p, %p) overlaps an existing Mome mapping",
@@ -447,7 +447,7 @@ static int check_mmap(mome_cmd_t *c, use_t *u, char *addr, size_t *len, int prot
 static mome_view_t *view_new(mome_seg_t *s, void *addr, size_t len, uint64_t off, int writable,
                              int fixed, int *err)
 {
-    mome_view_t *v = calloc(1, sizeof(*v));
+    mome_view_t *v = mome_calloc(1, sizeof(*v));
     if (!v) {
         *err = -ENOMEM;
         return NULL;
@@ -515,7 +515,7 @@ static int view_cut(mome_view_t *v, char *a, char *b)
     }
     v->len = (size_t)(x - va);
     if (y < vb) {
-        mome_view_t *t = calloc(1, sizeof(*t));
+        mome_view_t *t = mome_calloc(1, sizeof(*t));
         if (!t)
             return -ENOMEM;
         t->addr = y;

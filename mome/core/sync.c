@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/stats.h"
@@ -32,6 +33,10 @@ typedef struct lockrec {
 } lockrec_t;
 
 static mome_htab_t locks;
+/* The latest release date of the locks whose records were freed (free and nobody waiting): a
+ * record made again starts from it, so an acquirer never misses a release (it may acquire at a
+ * later date than needed, which only refreshes more). Locks held or awaited keep a record. */
+static mome_date_t forgotten_last;
 
 /* ---- requester side ---- */
 
@@ -51,6 +56,7 @@ static mome_htab_t held, pending;
 static uint64_t next_token = 1;
 
 static mome_cmd_t *bar_cmd; /* the barrier in progress on this node */
+static int bar_quiesce;     /* it is the last one (MomeFinalize): no release, no acquire */
 static uint64_t bar_t0;
 static uint64_t bar_epoch;     /* barriers completed here */
 static uint64_t last_barrier;  /* date of the last barrier (read by any thread) */
@@ -79,7 +85,7 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
         mome_cmd_fail(c, EDEADLK, "MomeLock: this thread already holds lock %d", id);
         return;
     }
-    p = malloc(sizeof(*p));
+    p = mome_malloc(sizeof(*p));
     if (!p) {
         mome_cmd_fail(c, ENOMEM, "MomeLock: out of memory");
         return;
@@ -120,7 +126,7 @@ void mome_sync_cmd_unlock(mome_cmd_t *c)
         mome_cmd_fail(c, EPERM, "MomeUnlock: lock %d is not held by this thread", id);
         return;
     }
-    u = malloc(sizeof(*u));
+    u = mome_malloc(sizeof(*u));
     if (!u) {
         mome_cmd_fail(c, ENOMEM, "MomeUnlock: out of memory");
         return;
@@ -147,17 +153,18 @@ static void on_lock_req(const mome_msg_t *msg, const void *body)
     const mome_syncmsg_t *m = body;
     lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, m->id, 0);
     if (!l) {
-        l = calloc(1, sizeof(*l));
+        l = mome_calloc(1, sizeof(*l));
         if (!l)
             mome_fatal("out of memory for lock %d; stopping", (int)m->id);
         l->h.k1 = m->id;
+        l->last = forgotten_last;
         mome_htab_put(&locks, &l->h);
     }
     if (!l->held) {
         grant(l, msg->src, m->token, 0);
         return;
     }
-    lwait_t *w = malloc(sizeof(*w));
+    lwait_t *w = mome_malloc(sizeof(*w));
     if (!w)
         mome_fatal("out of memory queueing for lock %d; stopping", (int)m->id);
     w->node = msg->src;
@@ -189,7 +196,13 @@ static void on_lock_rel(const mome_msg_t *msg, const void *body)
             l->qtail = NULL;
         grant(l, w->node, w->token, 1);
         free(w);
+        return;
     }
+    /* Free and awaited by nobody: its record goes, its date stays (forgotten_last). */
+    if (l->last > forgotten_last)
+        forgotten_last = l->last;
+    mome_htab_del(&locks, &l->h);
+    free(l);
 }
 
 static void lock_after_acquire(void *arg, mome_date_t date)
@@ -210,7 +223,7 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
     }
     mome_htab_del(&pending, &p->h);
     mome_cmd_outstanding(-1);
-    h = malloc(sizeof(*h));
+    h = mome_malloc(sizeof(*h));
     if (!h) {
         /* Cannot record it: give it back rather than hold it forever. */
         mome_send((int)msg->src, MOME_MSG_LOCK_REL, 0, m, NULL, 0);
@@ -246,9 +259,28 @@ void mome_sync_cmd_barrier(mome_cmd_t *c)
         return;
     }
     bar_cmd = c;
+    bar_quiesce = 0;
     bar_t0 = mome_now_ns();
     mome_cmd_outstanding(1);
     mome_rel_release(barrier_after_release, NULL);
+}
+
+/*
+ * The quiesce round of MomeFinalize, after its barrier: a node enters once that barrier's acquire
+ * is complete here, so when every node has entered, no node needs another to serve it any more
+ * and each may stop. A barrier of its own epoch, with no release and no acquire.
+ */
+void mome_sync_cmd_quiesce(mome_cmd_t *c)
+{
+    if (bar_cmd) {
+        mome_cmd_fail(c, EBUSY, "MomeFinalize: another thread of this node is in a barrier");
+        return;
+    }
+    bar_cmd = c;
+    bar_quiesce = 1;
+    bar_t0 = mome_now_ns();
+    mome_cmd_outstanding(1);
+    barrier_after_release(NULL, 0);
 }
 
 static void on_bar_enter(const mome_msg_t *msg, const void *body)
@@ -297,6 +329,11 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     bar_epoch++;
     mome_cmd_outstanding(-1);
     mome_clock_raise(m->date);
+    if (bar_quiesce) {
+        c->result = m->date;
+        mome_cmd_complete(c, 0);
+        return;
+    }
     __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
     mome_rel_acquire(m->date, barrier_after_acquire, c);
 }
@@ -363,7 +400,8 @@ static const size_t nsync_msgs = sizeof(sync_msgs) / sizeof(sync_msgs[0]);
 
 int mome_sync_init(void)
 {
-    coord_in = calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*coord_in));
+    forgotten_last = 0;
+    coord_in = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*coord_in));
     if (!coord_in || mome_htab_init(&locks, 64) < 0 || mome_htab_init(&held, 16) < 0 ||
         mome_htab_init(&pending, 16) < 0)
         return -ENOMEM;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "memory/evict.h"
 #include "memory/store.h"
@@ -22,7 +23,7 @@ typedef struct fifo {
 
 static int fifo_init(void **state)
 {
-    fifo_t *f = calloc(1, sizeof(*f));
+    fifo_t *f = mome_calloc(1, sizeof(*f));
     if (!f || mome_htab_init(&f->idx, 1024) < 0) {
         free(f);
         return -ENOMEM;
@@ -57,7 +58,7 @@ static void fifo_fini(void *state)
 static void fifo_insert(void *state, struct mome_store *st, uint64_t page)
 {
     fifo_t *f = state;
-    fent_t *e = calloc(1, sizeof(*e));
+    fent_t *e = mome_calloc(1, sizeof(*e));
     if (!e)
         return; /* unordered: never chosen as a victim, which is safe */
     e->h.k1 = st->id;

@@ -33,7 +33,8 @@ int mome_fault_poll(void)
 
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
-            mome_error("fault", "reading userfaultfd failed: %m");
+            mome_fatal("reading userfaultfd failed: %m: faulting threads would wait for ever; "
+                       "stopping");
         return 0;
     }
     t0 = mome_now_ns();

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "memory/evict.h"
 #include "memory/memory.h"
@@ -49,7 +50,7 @@ void mome_store_fini(void)
 
 mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t size, int *err)
 {
-    mome_store_t *st = calloc(1, sizeof(*st));
+    mome_store_t *st = mome_calloc(1, sizeof(*st));
     size_t words;
 
     *err = -ENOMEM;

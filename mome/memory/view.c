@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "memory/view.h"
 
 static mome_view_t **views; /* sorted by address; views never overlap */
@@ -37,7 +38,7 @@ int mome_view_insert(mome_view_t *v)
 {
     if (nviews == cviews) {
         size_t nc = cviews ? cviews * 2 : 16;
-        mome_view_t **nv = realloc(views, nc * sizeof(*nv));
+        mome_view_t **nv = mome_realloc(views, nc * sizeof(*nv));
         if (!nv)
             return -ENOMEM;
         views = nv;

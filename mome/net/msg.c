@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/stats.h"
@@ -22,6 +23,11 @@ static mome_msg_tx_t tx;
 static mome_msg_fail_t tx_fail;
 static mome_msg_hook_t send_hook;
 static int closed; /* the node is leaving: nothing more goes in or out */
+
+/* MOME_TEST_INJECT: after inject_after sends to other nodes, one bad message of this kind. */
+enum { INJ_NONE = 0, INJ_CORRUPT, INJ_TRUNCATE, INJ_RANGE, INJ_FOREIGN };
+static int inject_kind;
+static unsigned long inject_after, sent_remote;
 
 /* Messages to self, and messages held to emulate a slower interconnect. */
 typedef struct qmsg {
@@ -119,7 +125,7 @@ static qmsg_t *queue_pop(queue_t *q)
 
 static qmsg_t *queue_copy(const void *hdr, size_t hl, const void *data, size_t len)
 {
-    qmsg_t *q = malloc(sizeof(*q) + hl + len);
+    qmsg_t *q = mome_malloc(sizeof(*q) + hl + len);
     if (!q)
         return NULL;
     q->len = (uint32_t)(hl + len);
@@ -137,6 +143,48 @@ static void queue_free(queue_t *q)
 }
 
 /* ---- sending ---- */
+
+int mome_msg_inject(const char *spec)
+{
+    static const char *const kinds[] = {"", "corrupt", "truncate", "range", "foreign"};
+    char *end;
+    inject_kind = INJ_NONE;
+    if (!spec || !*spec)
+        return 0;
+    for (int k = 1; k <= INJ_FOREIGN; k++) {
+        size_t l = strlen(kinds[k]);
+        if (strncmp(spec, kinds[k], l) || spec[l] != ':')
+            continue;
+        inject_after = strtoul(spec + l + 1, &end, 10);
+        if (*end || end == spec + l + 1)
+            return -EINVAL;
+        inject_kind = k;
+        sent_remote = 0;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* A copy of the message just sent (header hdr, payload m), made bad in the chosen way, sent too:
+ * the receiver must refuse it (foreign) or stop the job naming the fault, never act on it. */
+static void send_bad(int to, const uint8_t *hdr, const mome_msg_t *m)
+{
+    uint8_t bad[MOME_WIRE_HDR];
+    mome_msg_t b = *m;
+    uint32_t len = m->len;
+
+    memcpy(bad, hdr, sizeof(bad));
+    switch (inject_kind) {
+    case INJ_CORRUPT: bad[40] ^= 0x10; break; /* a body byte: the checksum no longer matches */
+    case INJ_TRUNCATE: len = len ? len - 1 : 0; bad[12] ^= len ? 0 : 8; break;
+    case INJ_RANGE: b.src = wctx.nnodes; mome_wire_encode(&b, bad); break;
+    case INJ_FOREIGN: b.key = ~wctx.key; mome_wire_encode(&b, bad); break;
+    }
+    mome_warn("msg", "MOME_TEST_INJECT: sending a bad copy of a %s message to node %d",
+              mome_msg_name(m->type), to);
+    tx(to, bad, sizeof(bad), m->payload, len);
+    inject_kind = INJ_NONE;
+}
 
 static void send_encoded(int to, mome_msg_t *m)
 {
@@ -173,6 +221,8 @@ static void send_encoded(int to, mome_msg_t *m)
         mome_fatal("cannot send %s to node %d (%s); stopping", mome_msg_name(m->type), to,
                    strerror(-rc));
     }
+    if (inject_kind && ++sent_remote > inject_after)
+        send_bad(to, hdr, m);
     MOME_STAT_INC(msgs_sent);
     MOME_STAT_ADD(bytes_sent, sizeof(hdr) + m->len);
 }

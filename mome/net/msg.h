@@ -44,6 +44,12 @@ void mome_msg_unregister_all(void);
 const mome_msg_def_t *mome_msg_def(int type);
 const char *mome_msg_name(int type); /* "invalid" when not registered */
 
+/* The longest payload of any message (a batch, or a page when pages are larger). */
+static inline size_t mome_msg_max_payload(size_t page_size)
+{
+    return mome_batch_max(page_size);
+}
+
 /* The job this node belongs to: node count, page size, key, own rank. */
 void mome_msg_setup(int self, const mome_wire_ctx_t *ctx);
 
@@ -61,6 +67,10 @@ int mome_msg_forward(int to, const mome_msg_t *m);
 typedef int (*mome_msg_tx_t)(int node, const void *hdr, size_t hl, const void *data, size_t len);
 typedef void (*mome_msg_fail_t)(int node, int err);
 void mome_msg_set_transport(mome_msg_tx_t tx, mome_msg_fail_t fail);
+
+/* Tests (MOME_TEST_INJECT "corrupt:N", "truncate:N", "range:N", "foreign:N"): after N messages
+ * to other nodes, also send one bad copy of the next. -EINVAL for another spec. */
+int mome_msg_inject(const char *spec);
 
 /* Tests: see every message sent (after encoding) instead of the transport and the local queue. */
 typedef void (*mome_msg_hook_t)(int to, const mome_msg_t *m);

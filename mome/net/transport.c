@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ucp/api/ucp.h>
 #include <uct/api/uct.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "net/transport.h"
 
@@ -36,6 +38,8 @@ static int tp_efd = -1;
 static mome_tp_recv_cb_t tp_cb;
 static void *tp_cb_arg;
 static int tp_inflight; /* sends not yet complete */
+static size_t tp_max_len; /* the longest payload a node of this job sends */
+#define TP_MAX_HDR 256
 static const char *send_error = "unknown error"; /* UCX status of the last failed send */
 
 /* A send UCX could not complete at once: owns copies of header and data. */
@@ -63,10 +67,10 @@ static void send_done_cb(void *request, ucs_status_t status, void *user_data)
 static void rndv_done_cb(void *request, ucs_status_t status, size_t length, void *user_data)
 {
     pending_recv_t *pr = user_data;
-    if (status == UCS_OK)
-        tp_cb(pr->hdr, pr->hdrlen, pr->data, pr->len, tp_cb_arg);
-    else
-        mome_error("transport", "rendezvous receive failed: %s", ucs_status_string(status));
+    if (status != UCS_OK)
+        mome_fatal("receiving the %zu bytes of a message failed: %s; stopping", pr->len,
+                   ucs_status_string(status));
+    tp_cb(pr->hdr, pr->hdrlen, pr->data, pr->len, tp_cb_arg);
     free(pr->data);
     free(pr);
     ucp_request_free(request);
@@ -75,17 +79,22 @@ static void rndv_done_cb(void *request, ucs_status_t status, size_t length, void
 static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, void *data,
                           size_t length, const ucp_am_recv_param_t *param)
 {
+    /* Lengths first: nothing is allocated for a message no node of this job could send. */
+    if (header_length > TP_MAX_HDR || length > tp_max_len) {
+        static mome_ratelimit_t rl;
+        mome_log_rl(&rl, MOME_LOG_WARN, "transport",
+                    "refused a message of %zu + %zu bytes (this job's are at most %d + %zu)",
+                    header_length, length, TP_MAX_HDR, tp_max_len);
+        return UCS_OK;
+    }
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
         tp_cb(header, header_length, data, length, tp_cb_arg);
         return UCS_OK;
     }
 
-    pending_recv_t *pr = malloc(sizeof(*pr) + header_length);
-    if (!pr || !(pr->data = malloc(length ? length : 1))) {
-        free(pr);
-        mome_error("transport", "out of memory receiving %zu bytes", length);
-        return UCS_OK;
-    }
+    pending_recv_t *pr = mome_malloc(sizeof(*pr) + header_length);
+    if (!pr || !(pr->data = mome_malloc(length ? length : 1)))
+        mome_fatal("out of memory receiving a message of %zu bytes; stopping", length);
     memcpy(pr->hdr, header, header_length);
     pr->hdrlen = header_length;
     pr->len = length;
@@ -96,10 +105,8 @@ static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, v
     };
     ucs_status_ptr_t st = ucp_am_recv_data_nbx(tp_worker, data, pr->data, length, &rp);
     if (UCS_PTR_IS_ERR(st)) {
-        mome_error("transport", "cannot fetch rendezvous data: %s",
+        mome_fatal("cannot fetch the %zu bytes of a message: %s; stopping", length,
                    ucs_status_string(UCS_PTR_STATUS(st)));
-        free(pr->data);
-        free(pr);
     } else if (st == NULL) {
         tp_cb(pr->hdr, pr->hdrlen, pr->data, pr->len, tp_cb_arg);
         free(pr->data);
@@ -108,11 +115,13 @@ static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, v
     return UCS_OK;
 }
 
-int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, const void **addr, size_t *addrlen)
+int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const void **addr,
+                 size_t *addrlen)
 {
     ucp_config_t *cfg;
     ucs_status_t st;
 
+    tp_max_len = max_len;
     tp_cb = cb;
     tp_cb_arg = arg;
     st = ucp_config_read(NULL, NULL, &cfg);
@@ -175,7 +184,7 @@ int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t
                     size_t errlen)
 {
     tp_nnodes = nnodes;
-    tp_eps = calloc((size_t)nnodes, sizeof(*tp_eps));
+    tp_eps = mome_calloc((size_t)nnodes, sizeof(*tp_eps));
     if (!tp_eps)
         return -ENOMEM;
     for (int i = 0; i < nnodes; i++) {
@@ -227,7 +236,7 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
     }
 
     /* Not now: send copies that live until completion. */
-    pending_send_t *ps = malloc(sizeof(*ps) + hdrlen + len);
+    pending_send_t *ps = mome_malloc(sizeof(*ps) + hdrlen + len);
     if (!ps)
         return -ENOMEM;
     ps->hdrlen = hdrlen;
@@ -278,12 +287,38 @@ int mome_tp_arm(void)
         return 0;
     if (st == UCS_ERR_BUSY)
         return -EAGAIN;
-    mome_error("transport", "cannot arm the UCX worker: %s", ucs_status_string(st));
-    return -EIO;
+    mome_fatal("cannot arm the UCX worker: %s: this node would miss messages; stopping",
+               ucs_status_string(st));
+}
+
+/* Bound on every wait at shutdown: a peer that stopped answering must not hang this node. */
+#define SHUTDOWN_WAIT_NS (10ull * 1000000000ull)
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Progress until done(req) or the shutdown bound; returns 0 or -ETIMEDOUT (said once). */
+static int progress_until(ucs_status_ptr_t req, const char *what)
+{
+    uint64_t until = now_ns() + SHUTDOWN_WAIT_NS;
+    while ((req ? ucp_request_check_status(req) == UCS_INPROGRESS : tp_inflight > 0)) {
+        ucp_worker_progress(tp_worker);
+        if (now_ns() > until) {
+            mome_warn("transport", "%s still unfinished after %llu s; going on without it", what,
+                      SHUTDOWN_WAIT_NS / 1000000000ull);
+            return -ETIMEDOUT;
+        }
+    }
+    return 0;
 }
 
 int mome_tp_flush(void)
 {
+    int rc = 0;
     if (!tp_worker)
         return 0;
     ucp_request_param_t rp = {.op_attr_mask = 0};
@@ -291,13 +326,13 @@ int mome_tp_flush(void)
     if (UCS_PTR_IS_ERR(st))
         return -EIO;
     if (st) {
-        while (ucp_request_check_status(st) == UCS_INPROGRESS)
-            ucp_worker_progress(tp_worker);
-        ucp_request_free(st);
+        rc = progress_until(st, "flushing the sends to the other nodes");
+        if (rc == 0)
+            ucp_request_free(st);
     }
-    while (tp_inflight > 0)
-        ucp_worker_progress(tp_worker);
-    return 0;
+    if (rc == 0)
+        rc = progress_until(NULL, "completing the sends to the other nodes");
+    return rc;
 }
 
 void mome_tp_fini(void)
@@ -310,11 +345,8 @@ void mome_tp_fini(void)
         ucp_request_param_t rp = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
                                   .flags = UCP_EP_CLOSE_FLAG_FORCE};
         ucs_status_ptr_t st = ucp_ep_close_nbx(tp_eps[i], &rp);
-        if (st && !UCS_PTR_IS_ERR(st)) {
-            while (ucp_request_check_status(st) == UCS_INPROGRESS)
-                ucp_worker_progress(tp_worker);
+        if (st && !UCS_PTR_IS_ERR(st) && progress_until(st, "closing a connection") == 0)
             ucp_request_free(st);
-        }
     }
     free(tp_eps);
     tp_eps = NULL;

@@ -15,8 +15,10 @@
 typedef void (*mome_tp_recv_cb_t)(const void *hdr, size_t hdrlen, const void *data, size_t len,
                                   void *arg);
 
-/* Create the worker; *addr (valid until fini) is what peers need to reach this node. */
-int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, const void **addr, size_t *addrlen);
+/* Create the worker; *addr (valid until fini) is what peers need to reach this node. Messages
+ * with more than max_len bytes of data are refused before anything is allocated for them. */
+int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const void **addr,
+                 size_t *addrlen);
 
 /* Connect to every node but self; addrs[i]/lens[i] are the peers' addresses. On failure, says
  * which node and why in err. */

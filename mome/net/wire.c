@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "mome.h"
 #include "net/wire.h"
 
@@ -246,7 +247,7 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
         return -EBADMSG;
     }
     max_len = t->max_len == MOME_LEN_PAGE    ? ctx->page_size
-              : t->max_len == MOME_LEN_BATCH ? MOME_BATCH_MAX
+              : t->max_len == MOME_LEN_BATCH ? mome_batch_max(ctx->page_size)
                                              : t->max_len;
     if (out->len < t->min_len || out->len > max_len) {
         *why = "payload length";
@@ -326,12 +327,12 @@ static int batch_room(mome_batch_t *b, size_t more)
 {
     if (b->len + more <= b->cap)
         return 0;
-    if (!mome_batch_fits(b, more))
+    if (!mome_batch_fits(b, more) && b->len) /* one entry alone always fits (huge pages) */
         return -E2BIG;
     size_t nc = b->cap ? b->cap : 4096;
     while (nc < b->len + more)
         nc *= 2;
-    uint8_t *nb = realloc(b->buf, nc);
+    uint8_t *nb = mome_realloc(b->buf, nc);
     if (!nb)
         return -ENOMEM;
     b->buf = nb;

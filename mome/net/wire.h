@@ -117,7 +117,8 @@ uint32_t mome_wire_sum(uint32_t seed, const void *p, size_t len);
  *   notice entry {u64 seg, u64 page, u64 version}                         NOTICE, STALE, PUSH_ACK
  *   diff entry   {u64 seg, u64 page, u32 len, u32 flags, len bytes, padding to 8}          DIFF
  *   push entry   {u64 seg, u64 page, u32 len, u32 flags, u64 version, len bytes, padding}  PUSH
- * A batch never exceeds MOME_BATCH_MAX bytes: writers send a full batch and start a new one.
+ * A batch never exceeds MOME_BATCH_MAX bytes (but for one entry alone, with pages larger than
+ * that): writers send a full batch and start a new one.
  */
 enum { MOME_BATCH_PAGE = 1, MOME_BATCH_NOTICE, MOME_BATCH_DIFF, MOME_BATCH_PUSH };
 #define MOME_BATCH_PAGE_SIZE 16
@@ -141,6 +142,13 @@ int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d,
                     uint32_t flags);
 int mome_batch_push(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, const void *d,
                     uint32_t len);
+/* The most bytes a batch may hold: MOME_BATCH_MAX, or one entry of a larger page alone. */
+static inline size_t mome_batch_max(size_t page_size)
+{
+    size_t one = MOME_BATCH_PUSH_HDR + page_size;
+    return one > MOME_BATCH_MAX ? one : MOME_BATCH_MAX;
+}
+
 /* Would an entry of `bytes` (mome_batch_entry_size) fit without passing MOME_BATCH_MAX? */
 int mome_batch_fits(const mome_batch_t *b, size_t bytes);
 size_t mome_batch_entry_size(int kind, uint32_t datalen);
