@@ -41,3 +41,22 @@ each() {
         done
     done
 }
+
+# job_quiet NODES TRANSPORT PROGRAM [ARGS...]: as job, but the output is shown only on failure
+# (for tests that run many jobs).
+job_quiet() {
+    _n=$1
+    _t=$2
+    shift 2
+    _log=$(mktemp)
+    UCX_TLS=$(tls_of "$_t") timeout -k 5 $((JOB_TIMEOUT + 15)) \
+        "$LAUNCHER" -t "$JOB_TIMEOUT" -n "$_n" "$@" >"$_log" 2>&1
+    _rc=$?
+    if [ "$_rc" -ne 0 ]; then
+        cat "$_log"
+        rm -f "$_log"
+        echo "FAILED (exit $_rc): $_n node(s) over $_t: $*"
+        exit 1
+    fi
+    rm -f "$_log"
+}

@@ -1,0 +1,183 @@
+/*
+ * defects.c - one program per defect found by black-box probes, each a mode (argv[1]):
+ *   heap    just joins and leaves (run with MOME_HEAP_SIZE differing between nodes: MomeInit
+ *           must fail on every node, naming the knob);
+ *   fork    a child forked by a node exits at once (its exit handler has no progress thread to
+ *           wait for);
+ *   fds     a child started with popen inherits none of UCX's descriptors;
+ *   locks   50,000 distinct lock ids taken and released: the lock managers' memory does not grow
+ *           with the number of ids ever used;
+ *   ranges  MomeMMap and MomeMUnmap with lengths that wrap the address space: EINVAL, and the
+ *           message names offset and length, not a wrapped range;
+ *   busy    MomeFinalize while another thread of the node is in a barrier: EBUSY, and the
+ *           message names MomeFinalize.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void fork_exits_at_once(void)
+{
+    double t0 = now_s();
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0)
+        exit(0); /* runs the library's exit handler in a process that is not a node */
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st), "child");
+    double s = now_s() - t0;
+    printf("node %d: a forked child exited in %.3f s\n", MomeNode(), s);
+    /* The defect was a fixed one-second wait in the child's exit handler. */
+    CHECK(s < 0.9, "the forked child took %.3f s to exit", s);
+}
+
+static void children_inherit_nothing(void)
+{
+    FILE *p = popen("ls -l /proc/self/fd", "r");
+    char line[512];
+    int bad = 0;
+    CHECK(p != NULL, "popen");
+    while (fgets(line, sizeof(line), p)) {
+        /* The child's own descriptors are 0-2 and the directory ls reads; anything else that
+         * is a socket, an epoll or event fd, or shared memory came from the node. */
+        if (strstr(line, "socket:") || strstr(line, "eventpoll") || strstr(line, "eventfd") ||
+            strstr(line, "/dev/shm/") || strstr(line, "userfaultfd") || strstr(line, "memfd")) {
+            printf("node %d: inherited: %s", MomeNode(), line);
+            bad++;
+        }
+    }
+    pclose(p);
+    CHECK(bad == 0, "%d of the node's descriptors leaked into a child", bad);
+}
+
+static void lock_memory_is_bounded(void)
+{
+    int me = MomeNode(), n = MomeNodes();
+    const int ids = 50000;
+    MomeBarrier();
+    long before = rss_kib();
+    for (int id = me; id < ids * n; id += n) {
+        MUST(MomeLock(id));
+        MUST(MomeUnlock(id));
+    }
+    MomeBarrier();
+    long grew = rss_kib() - before;
+    printf("node %d: %d lock ids used by %d nodes: resident memory grew %ld KiB\n", me, ids * n,
+           n, grew);
+    /* 86 bytes per id kept for ever would be more than 4 MiB here. */
+    CHECK(grew < 1024, "resident memory grew %ld KiB for %d lock ids", grew, ids * n);
+}
+
+static void wrapping_ranges(void)
+{
+    int seg = MomeSegOpen("ranges", 1 << 20, MOME_CREATE);
+    size_t ps = MomePageSize();
+    CHECK(seg >= 0, "MomeSegOpen");
+    void *p = MomeMMap(NULL, SIZE_MAX - ps + 1, MOME_READ, 0, seg, ps);
+    CHECK(p == MOME_MAP_FAILED && errno == EINVAL, "MomeMMap of a wrapping length");
+    /* It names the length asked for, not a range [offset, offset + length) that wrapped. */
+    CHECK(strstr(MomeError(), "[") == NULL && strstr(MomeError(), "length"),
+          "MomeMMap's message shows a wrapped range");
+    p = MomeMMap(NULL, 2 * ps, MOME_READ, 0, seg, (1 << 20) - ps);
+    CHECK(p == MOME_MAP_FAILED && errno == EINVAL, "MomeMMap beyond the segment");
+    CHECK(strstr(MomeError(), "offset") && strstr(MomeError(), "length"),
+          "MomeMMap beyond the segment: '%s'", MomeError());
+    char *a = MomeMMap(NULL, 1 << 20, MOME_READ | MOME_WRITE, 0, seg, 0);
+    CHECK(a != MOME_MAP_FAILED, "MomeMMap");
+    CHECK(MomeMUnmap(a, SIZE_MAX) == -1 && errno == EINVAL, "MomeMUnmap(a, SIZE_MAX)");
+    CHECK(strstr(MomeError(), "length") != NULL, "MomeMUnmap's message names the length");
+    CHECK(a[0] == 0, "the mapping is still there");
+    MUST(MomeMUnmap(a, 1 << 20));
+    MUST(MomeSegClose(seg));
+}
+
+static pid_t barrier_tid;
+static void *in_barrier(void *arg)
+{
+    __atomic_store_n(&barrier_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    CHECK(MomeBarrier() != 0, "MomeBarrier");
+    return arg;
+}
+
+/* Is thread tid asleep (waiting for its command)? */
+static int sleeping(pid_t tid)
+{
+    char path[64], buf[256], *p;
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    int s = 0;
+    if (f && fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+        s = p[2] == 'S';
+    if (f)
+        fclose(f);
+    return s;
+}
+
+static void finalize_while_busy(void)
+{
+    int me = MomeNode();
+    volatile int *flag = itest_map("busy", MomePageSize(), NULL); /* STRONG */
+    MomeBarrier();
+    if (me == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, in_barrier, NULL);
+        /* The thread's barrier command is queued once it sleeps on it; commands run in order. */
+        while (!__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE) ||
+               !sleeping(__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE)))
+            sched_yield();
+        CHECK(MomeFinalize() == -1 && errno == EBUSY, "MomeFinalize during a barrier");
+        CHECK(strncmp(MomeError(), "MomeFinalize:", 13) == 0, "the message names MomeFinalize: "
+                                                              "'%s'", MomeError());
+        *flag = 1; /* node 1 may now enter the barrier the thread waits in */
+        pthread_join(t, NULL);
+    } else {
+        while (*flag == 0)
+            sched_yield();
+        MomeBarrier();
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    itest_init(&argc, &argv);
+    if (!strcmp(mode, "fork"))
+        fork_exits_at_once();
+    else if (!strcmp(mode, "fds"))
+        children_inherit_nothing();
+    else if (!strcmp(mode, "locks"))
+        lock_memory_is_bounded();
+    else if (!strcmp(mode, "ranges"))
+        wrapping_ranges();
+    else if (!strcmp(mode, "busy"))
+        finalize_while_busy();
+    else
+        CHECK(!strcmp(mode, "heap"), "unknown mode '%s'", mode);
+    MUST(MomeFinalize());
+    return 0;
+}
