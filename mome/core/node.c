@@ -515,6 +515,10 @@ int mome_node_start(char *err, size_t errlen)
     if ((rc = init_layers(err, errlen)) < 0)
         goto out_free;
     rc = start_thread(err, errlen);
+    if (rc == 0 && use_tp) {
+        mome_cmd_t hello = {.fn = mome_sync_cmd_hello};
+        mome_cmd_run(&hello);
+    }
     if (rc == 0)
         scan_fds(1);
 out_free:

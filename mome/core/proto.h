@@ -22,6 +22,7 @@ enum {
     MOME_MSG_BAR_ENTER,                  /* mome_syncmsg_t: node -> node 0 */
     MOME_MSG_BAR_EXIT,                   /* mome_syncmsg_t: node 0 -> every node */
     MOME_MSG_HEAP_FREE,                  /* mome_syncmsg_t: id = heap offset */
+    MOME_MSG_HELLO,                      /* (no body): every node to every other, at MomeInit */
     MOME_MSG_CORE_END
 };
 

@@ -338,6 +338,40 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     mome_rel_acquire(m->date, barrier_after_acquire, c);
 }
 
+/* ---- the first messages: every connection made at MomeInit ---- */
+
+static int hellos;            /* HELLOs received */
+static mome_cmd_t *hello_cmd; /* MomeInit waiting for them */
+
+static void hello_check(void)
+{
+    if (hello_cmd && hellos == mome_g.nnodes - 1) {
+        mome_cmd_t *c = hello_cmd;
+        hello_cmd = NULL;
+        mome_cmd_complete(c, 0);
+    }
+}
+
+/*
+ * Every node says hello to every other and waits for theirs: the transport makes its connections
+ * now, within MomeInit (whose end marks the descriptors it opened close-on-exec), and a node that
+ * cannot reach another fails here rather than in the middle of the job.
+ */
+void mome_sync_cmd_hello(mome_cmd_t *c)
+{
+    hello_cmd = c;
+    for (int n = 0; n < mome_g.nnodes; n++)
+        if (n != mome_g.rank)
+            mome_send(n, MOME_MSG_HELLO, 0, NULL, NULL, 0);
+    hello_check();
+}
+
+static void on_hello(const mome_msg_t *msg, const void *body)
+{
+    hellos++;
+    hello_check();
+}
+
 /* ---- releases, MomeSyncMem, model switches ---- */
 
 static void op_done(void *arg, mome_date_t date)
@@ -395,12 +429,15 @@ static const mome_msg_def_t sync_msgs[] = {
      .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_enter},
     {.type = MOME_MSG_BAR_EXIT, .wire = {"BAR_EXIT", bar_fields, 2, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_exit},
+    {.type = MOME_MSG_HELLO, .wire = {"HELLO", NULL, 0, 0, 0, 0}, .handler = on_hello},
 };
 static const size_t nsync_msgs = sizeof(sync_msgs) / sizeof(sync_msgs[0]);
 
 int mome_sync_init(void)
 {
     forgotten_last = 0;
+    hellos = 0;
+    hello_cmd = NULL;
     coord_in = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*coord_in));
     if (!coord_in || mome_htab_init(&locks, 64) < 0 || mome_htab_init(&held, 16) < 0 ||
         mome_htab_init(&pending, 16) < 0)

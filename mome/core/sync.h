@@ -20,6 +20,8 @@ void mome_sync_fini(void);
 void mome_sync_cmd_lock(mome_cmd_t *c);
 void mome_sync_cmd_unlock(mome_cmd_t *c);
 void mome_sync_cmd_barrier(mome_cmd_t *c);
+/* Command: MomeInit's hello to every node (completes once every node's hello is in). */
+void mome_sync_cmd_hello(mome_cmd_t *c);
 /* Command: the quiesce round of MomeFinalize (after its barrier). */
 void mome_sync_cmd_quiesce(mome_cmd_t *c);
 /* Commands: MomeRelease, MomeSyncMem (u.sync), MomeConsistency (u.model). */
