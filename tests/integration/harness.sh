@@ -3,11 +3,37 @@
 #
 #   job NODES TRANSPORT PROGRAM [ARGS...]   runs one job; fails the test on a non-zero exit
 #
-# TRANSPORT is tcp or shm (UCX's shared-memory transports). JOB_TIMEOUT (seconds) bounds a job.
+# TRANSPORT is tcp or shm (UCX's shared-memory transports). JOB_TIMEOUT (seconds) bounds a job:
+# by default 150 s times how much slower than a reference machine this one is now (a page fault
+# measured once per test run by ./calibrate, 25 us there), so that a slow or loaded machine
+# passes the same checks with more time. The factor is kept in calibration.txt.
 
 : "${LAUNCHER:=../../runtime/mome-run}"
-: "${JOB_TIMEOUT:=150}"
 : "${srcdir:=.}"
+
+REFERENCE_FAULT_US=25
+
+# The slowness factor of this machine (1 to 20), measured at most once per test run (an hour).
+calibrate() {
+    _cal=calibration.txt
+    (
+        flock 9
+        if [ -z "$(find "$_cal" -mmin -60 2>/dev/null)" ]; then
+            _us=$(UCX_TLS=posix,sysv,cma timeout -k 5 120 "$LAUNCHER" -t 100 -n 2 ./calibrate \
+                2>/dev/null | sed -n 's/^fault_us //p')
+            awk -v us="${_us:-1000}" -v ref=$REFERENCE_FAULT_US 'BEGIN {
+                f = us / ref; if (f < 1) f = 1; if (f > 20) f = 20; printf "%.1f %s\n", f, us }' \
+                >"$_cal"
+        fi
+    ) 9>calibration.lock
+    cut -d' ' -f1 "$_cal"
+}
+
+if [ -z "${JOB_TIMEOUT:-}" ]; then
+    SLOWNESS=$(calibrate)
+    JOB_TIMEOUT=$(awk -v f="$SLOWNESS" 'BEGIN { printf "%d\n", 150 * f }')
+    echo "this machine is ${SLOWNESS}x slower than the reference: jobs get $JOB_TIMEOUT s"
+fi
 
 tls_of() {
     case "$1" in
