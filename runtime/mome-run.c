@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -103,6 +104,7 @@ static struct {
     int64_t deadline, term_at, kill_at; /* CLOCK_MONOTONIC ms, NEVER when unset */
     int sigfd;
     sigset_t saved_mask;
+    uint64_t key; /* the job's random key: its nodes refuse messages without it */
 } job;
 
 static int64_t now_ms(void)
@@ -408,14 +410,15 @@ static int set_boot_env(const struct node *n, int boot_fd)
         {"MOME_BOOT_SIZE", job.size},       {"MOME_BOOT_LOCAL_RANK", n->rank},
         {"MOME_BOOT_LOCAL_SIZE", job.size},
     };
-    char buf[16];
+    char buf[24];
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         snprintf(buf, sizeof(buf), "%d", vars[i].value);
         if (setenv(vars[i].name, buf, 1) < 0)
             return -1;
     }
-    return 0;
+    snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)job.key);
+    return setenv("MOME_BOOT_KEY", buf, 1);
 }
 
 /*
@@ -1049,6 +1052,8 @@ int main(int argc, char **argv)
     blocks = parse_args(argc, argv, &nblocks, &total);
 
     ensure_std_fds();
+    if (getrandom(&job.key, sizeof(job.key), 0) != (ssize_t)sizeof(job.key))
+        fatal("cannot draw the job's key: %s", strerror(errno));
     setup_signals();
     if (job.timeout_s > 0)
         job.deadline = now_ms() + (int64_t)(job.timeout_s * 1000.0 + 0.5);

@@ -18,6 +18,7 @@ typedef struct mome_boot_info {
     int rank, size;             /* this node, node count */
     int local_rank, local_size; /* among the nodes on this machine */
     const char *backend;        /* the component's name */
+    uint64_t key;               /* the job's key, the same on every node, random per job */
 } mome_boot_info_t;
 
 typedef struct mome_boot_ops {

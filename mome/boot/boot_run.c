@@ -50,6 +50,13 @@ static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
         info->local_rank = info->rank;
     if (env_int("MOME_BOOT_LOCAL_SIZE", &info->local_size) < 0)
         info->local_size = info->size;
+    const char *key = getenv("MOME_BOOT_KEY");
+    char *end;
+    if (!key || !*key || (info->key = strtoull(key, &end, 16), *end)) {
+        snprintf(err, errlen, "broken launcher environment (MOME_BOOT_KEY); start the program "
+                              "with mome-run or alone");
+        return -EINVAL;
+    }
     if (fcntl(fd, F_GETFD) < 0) {
         snprintf(err, errlen, "launcher socket MOME_BOOT_FD=%d is not open (was the program "
                               "started by mome-run?)", fd);
@@ -59,8 +66,10 @@ static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
     boot_fd = fd;
     boot_size = info->size;
 
-    /* The variables are ours; children of this node must not think they are nodes. */
+    /* The variables are ours; children of this node must not think they are nodes, nor learn
+     * the job's key. */
     unsetenv("MOME_BOOT_FD");
+    unsetenv("MOME_BOOT_KEY");
 
     uint32_t pid = (uint32_t)getpid();
     mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_JOIN, sizeof(pid), (uint32_t)info->rank};

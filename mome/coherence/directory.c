@@ -41,8 +41,9 @@
 #define MIGRATE_AFTER 2 /* consecutive transactions with this manager as a third party */
 
 /* Node sets of an entry: holders, holders whose model has a single writer, holders whose model
- * keeps their copy (never invalidated, never notified), and writers of a MULTI page. */
-enum { CS = 0, SINGLE_SET, KEPT_SET, WRITERS, NSETS };
+ * keeps their copy (never invalidated), holders whose model is notified of released changes, and
+ * writers of a MULTI page. */
+enum { CS = 0, SINGLE_SET, KEPT_SET, NOTIFY_SET, WRITERS, NSETS };
 
 typedef struct dreq {
     struct dreq *next;
@@ -112,10 +113,13 @@ static void add_holder(dentry_t *e, int n, const mome_model_t *m)
     add(e, CS, n);
     del(e, SINGLE_SET, n);
     del(e, KEPT_SET, n);
+    del(e, NOTIFY_SET, n);
     if (!m->invalidated)
         add(e, KEPT_SET, n);
     else if (m->single_writer)
         add(e, SINGLE_SET, n);
+    if (m->notified)
+        add(e, NOTIFY_SET, n);
 }
 
 static void drop_holder(dentry_t *e, int n)
@@ -584,7 +588,7 @@ static void on_notice(const mome_msg_t *m, const void *body)
             continue;
         }
         for (int s = 0; e && s < dir_nnodes; s++) {
-            if (!has(e, CS, s) || has(e, KEPT_SET, s) || s == e->owner || s == (int)rel->origin)
+            if (!has(e, NOTIFY_SET, s) || s == e->owner || s == (int)rel->origin)
                 continue;
             stale_add(s, &ent, rel, n);
         }

@@ -230,6 +230,8 @@ static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RA
                                           MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
 static const mome_field_t stale_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
                                             MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
+static const mome_field_t push_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0)};
 
 /* FWD_SNAP: a reader names its model; a writer's snapshot (rights RW|TWIN) names none. */
 static const char *check_snap(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
@@ -265,8 +267,9 @@ static const mome_msg_def_t holder_msgs[] = {
               MOME_BATCH_NOTICE},
      .body_size = sizeof(mome_rel_t), .handler = on_stale},
     {.type = MOME_MSG_PUSH,
-     .wire = {"PUSH", NULL, 0, 0, MOME_BATCH_PUSH_HDR, MOME_LEN_BATCH, MOME_BATCH_PUSH},
-     .emulated = 1, .handler = on_push},
+     .wire = {"PUSH", push_fields, NF(push_fields), 0, MOME_BATCH_PUSH_HDR, MOME_LEN_BATCH,
+              MOME_BATCH_PUSH},
+     .body_size = sizeof(mome_rel_t), .emulated = 1, .handler = on_push},
 };
 
 int mome_holder_init(void)

@@ -12,6 +12,15 @@ static const mome_model_t *const models[] = {
     [MOME_WEAK] = &mome_model_weak,
 };
 
+uint32_t mome_model_mask(void)
+{
+    uint32_t m = 0;
+    for (size_t id = 0; id < sizeof(models) / sizeof(models[0]); id++)
+        if (models[id])
+            m |= 1u << id;
+    return m;
+}
+
 const mome_model_t *mome_model_get(int id)
 {
     if (id <= 0 || (size_t)id >= sizeof(models) / sizeof(models[0]))

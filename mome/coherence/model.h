@@ -43,6 +43,8 @@ typedef struct mome_model {
 
 extern const mome_model_t mome_model_strong, mome_model_release, mome_model_weak;
 
+/* The ids of the models, as a bit mask (bit id set), for the decoder's checks. */
+uint32_t mome_model_mask(void);
 /* The model with this id, or NULL (an id from the application or a peer is checked here). */
 const mome_model_t *mome_model_get(int id);
 /* A page's model (mome_page_t.model, 0 = STRONG). */

@@ -43,7 +43,7 @@ enum {
     MOME_MSG_NOTICE_ACK, /* page entries: manager -> writer, every holder knows */
     MOME_MSG_STALE,      /* mome_rel_t + notice entries: manager -> holder */
     MOME_MSG_STALE_ACK,  /* mome_rel_t: holder -> manager */
-    MOME_MSG_PUSH,       /* push entries: owner -> RELEASE reader, the new versions */
+    MOME_MSG_PUSH,       /* mome_rel_t + push entries: owner -> pushed reader, new versions */
     MOME_MSG_PUSH_ACK,   /* notice entries (version 1: keep pushing): reader -> owner */
     MOME_MSG_COHERENCE_END
 };
@@ -68,7 +68,7 @@ enum {
     MOME_FWD_EXCL = 0x2, /* FWD_SYNC: the owner writes exclusively: answer with content */
 };
 enum { MOME_GRANT_ZERO = 0x1 };                         /* GRANT: the content is zeros */
-enum { MOME_DATA_GRANT = 0x1, MOME_DATA_ZERO = 0x2 };   /* DATA: carries the grant; zeros */
+enum { MOME_DATA_GRANT = 0x1 };                         /* DATA: carries the grant */
 enum { MOME_FLUSH_DROP = 0x1 };                         /* FLUSH: drop the copy too */
 enum { MOME_DIFF_FLUSH = 0x1 };                         /* DIFF: part of a flush: ack rel.mgr */
 enum { MOME_DIR_EXCL = 0x1, MOME_DIR_UNTOUCHED = 0x2, MOME_DIR_MULTI = 0x4 }; /* DIR_MOVE */

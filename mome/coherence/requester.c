@@ -328,7 +328,7 @@ static void on_data(const mome_msg_t *m, const void *body)
         MOME_STAT_INC(pages_fetched);
     if (t->granted && t->acks >= t->acks_needed)
         send_done(t); /* off the faulting thread's path: before the install wakes it */
-    install(t, (m->flags & MOME_DATA_ZERO) ? zero_page : m->payload);
+    install(t, m->payload);
     txn_try_complete(t);
 }
 
@@ -434,11 +434,8 @@ int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
 
 static const char *check_data(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
-    int zero = m->type == MOME_MSG_DATA && (m->flags & MOME_DATA_ZERO);
-    if (m->type == MOME_MSG_SYNC_OK)
-        return NULL;
-    if (zero ? m->len != 0 : m->len != ctx->page_size)
-        return "payload (a page, or none with DATA_ZERO)";
+    if (m->type != MOME_MSG_SYNC_OK && m->len != ctx->page_size)
+        return "payload (a page)";
     return NULL;
 }
 
@@ -470,7 +467,7 @@ static const mome_msg_def_t req_msgs[] = {
      .wire = {"GRANT", grant_fields, NF(grant_fields), MOME_GRANT_ZERO, 0, 0},
      .body_size = sizeof(mome_grant_t), .handler = on_grant},
     {.type = MOME_MSG_DATA,
-     .wire = {"DATA", data_fields, NF(data_fields), MOME_DATA_GRANT | MOME_DATA_ZERO, 0,
+     .wire = {"DATA", data_fields, NF(data_fields), MOME_DATA_GRANT, 0,
               MOME_LEN_PAGE},
      .body_size = sizeof(mome_data_t), .emulated = 1, .validate = check_data,
      .handler = on_data},

@@ -1,7 +1,7 @@
 /*
- * node.c - the node engine: startup and teardown, the progress thread, and the command queue
- * from application threads. Messages are the message table's (net/msg.h): each layer registers
- * its handlers; this file only moves bytes between the transport and the table.
+ * node.c - the node engine: startup and teardown, and the progress thread. Commands from
+ * application threads are cmd.c's; messages are the message table's (net/msg.h): each layer
+ * registers its handlers, this file only moves bytes between the transport and the table.
  *
  * The progress thread is the only thread that touches protocol state. It waits in epoll on the UCX
  * worker's event fd, the userfaultfd, the command eventfd and the launcher socket; after activity
@@ -36,6 +36,7 @@
 #include "base/topology.h"
 #include "boot/boot.h"
 #include "coherence/coherence.h"
+#include "coherence/model.h"
 #include "coherence/seg.h"
 #include "core/heap.h"
 #include "core/node.h"
@@ -56,6 +57,8 @@ static int park_req;       /* progress thread: stop for good, the process is exi
 static sem_t parked;       /* posted once the progress thread has parked */
 static int exit_handler;   /* park_progress is registered with atexit */
 static pid_t node_pid;     /* this node's process (a forked child is not a node) */
+
+static uint64_t job_key; /* from the launcher */
 
 /* Heap placement agreed at startup. */
 static char *heap_addr;
@@ -406,7 +409,8 @@ static int init_layers(char *err, size_t errlen)
                             .self = mome_g.rank, .dir_migrate = mome_g.cfg.dir_migrate,
                             .prefetch = mome_g.cfg.prefetch};
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
-                            .page_size = (uint32_t)mome_g.page_size};
+                            .page_size = (uint32_t)mome_g.page_size, .key = job_key,
+                            .models = mome_model_mask()};
     int rc;
 
     mome_msg_setup(mome_g.rank, &wctx);
@@ -483,6 +487,7 @@ int mome_node_start(char *err, size_t errlen)
     mome_g.local_rank = bi.local_rank;
     mome_g.local_size = bi.local_size;
     mome_g.backend = bi.backend;
+    job_key = bi.key;
     mome_g.page_size = mome_g.cfg.page_size;
     mome_g.page_shift = (unsigned)__builtin_ctzl(mome_g.page_size);
     mome_log_set_node(bi.rank);

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "mome.h"
+#include "coherence/model.h"
 #include "coherence/release.h"
 #include "core/proto.h"
 #include "core/segment.h"
@@ -401,7 +402,7 @@ void mome_sync_cmd_model(mome_cmd_t *c)
     int model = c->u.model.model;
     char *end, *a;
 
-    if (model != MOME_STRONG && model != MOME_RELEASE && model != MOME_WEAK) {
+    if (!mome_model_get(model)) {
         mome_cmd_fail(c, EINVAL, "MomeConsistency: unknown model %d (MOME_STRONG, MOME_RELEASE "
                                  "or MOME_WEAK)", model);
         return;

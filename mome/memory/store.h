@@ -7,7 +7,8 @@
  * atomically), and what an eviction policy needs (resident counts, a touch signal, a victim).
  * Every page enters memory through mome_store_fill/install and leaves through mome_store_drop, so
  * the counts are exact. The coherence layer calls these and never memfd or userfaultfd. A backend
- * is one file implementing mome_store_ops_t (store_mem.c is the default). Progress thread only.
+ * is one file implementing mome_store_ops_t (mome_store_mem, in store.c, is the default: pages
+ * live in Mome memory only). Progress thread only.
  */
 #ifndef MOME_MEMORY_STORE_H
 #define MOME_MEMORY_STORE_H

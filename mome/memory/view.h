@@ -1,9 +1,10 @@
 /*
  * view.h - private: this node's views (MomeMMap aliases of Mome memory), indexed by address.
  *
- * A view maps part of one segment's region; `owner` is that segment as the coherence layer knows
- * it (opaque here). The index answers "which view holds this address" for the fault path in
- * O(log views). Progress thread only.
+ * A view maps part of one segment's region; `seg` is that segment as the coherence layer knows it
+ * (coherence/seg.h, which also keeps the segment's list of views through `seg_next`). The index
+ * answers "which view holds this address" for the fault path in O(log views). Progress thread
+ * only.
  */
 #ifndef MOME_MEMORY_VIEW_H
 #define MOME_MEMORY_VIEW_H

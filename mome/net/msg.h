@@ -4,10 +4,11 @@
  * Each message type is registered once, by the layer that handles it, with its name, its body
  * struct (fields and their kinds), its payload rule, a validator for what the fields cannot say
  * alone, and its handler, as UCX registers active-message handlers. Delivery decodes and validates
- * a message completely before its handler runs; a message that fails is refused with one
- * rate-limited warning naming the sender and the bad field (a peer of this job that sends one is
- * broken: see mome_msg_set_policy). Messages to self go through a local queue, so a handler never
- * runs inside a send. Progress thread only, except mome_msg_register (at init, before the thread).
+ * a message completely before its handler runs. One that is not a message of this job (bytes of
+ * another program, another job's key) is refused with a rate-limited warning; one of this job that
+ * fails stops the job, naming the sender and the bad field (that peer is broken). Messages to self
+ * go through a local queue, so a handler never runs inside a send. Progress thread only, except
+ * mome_msg_register (at init, before the thread).
  */
 #ifndef MOME_NET_MSG_H
 #define MOME_NET_MSG_H

@@ -129,7 +129,7 @@ static int check_field(const mome_field_t *f, uint64_t v, const mome_wire_ctx_t 
     switch (f->kind) {
     case MOME_FK_NODE: return v < ctx->nnodes;
     case MOME_FK_NODE_NONE: return v < ctx->nnodes || v == MOME_NODE_NONE;
-    case MOME_FK_MODEL: return v == MOME_STRONG || v == MOME_RELEASE || v == MOME_WEAK;
+    case MOME_FK_MODEL: return v < 32 && (ctx->models >> v & 1);
     case MOME_FK_MASK: return (v & ~f->arg) == 0;
     case MOME_FK_MAX: return v <= f->arg;
     case MOME_FK_NCOUNT: return v <= ctx->nnodes;

@@ -47,7 +47,7 @@ typedef enum {
     MOME_FK_RAW = 0,   /* any value */
     MOME_FK_NODE,      /* a node of this job */
     MOME_FK_NODE_NONE, /* a node of this job, or MOME_NODE_NONE */
-    MOME_FK_MODEL,     /* a consistency model (MOME_STRONG, MOME_RELEASE, MOME_WEAK) */
+    MOME_FK_MODEL,     /* a consistency model of the job (the context's models) */
     MOME_FK_MASK,      /* bits within `arg` only */
     MOME_FK_MAX,       /* at most `arg` */
     MOME_FK_NCOUNT,    /* a count of nodes: at most the job's size */
@@ -75,7 +75,8 @@ typedef struct mome_field {
 typedef struct mome_wire_ctx {
     uint32_t nnodes;
     uint32_t page_size;
-    uint64_t key; /* messages with another key are refused */
+    uint64_t key;    /* messages with another key are refused */
+    uint32_t models; /* bit m set: m is a consistency model (MOME_FK_MODEL) */
 } mome_wire_ctx_t;
 
 /* A type's layout, as the decoder needs it (the registry in msg.h adds its meaning). */

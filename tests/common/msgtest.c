@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "coherence/model.h"
 #include "msgtest.h"
 
 static msgtest_sent_t sent[MSGTEST_MAX];
@@ -39,7 +40,8 @@ void msgtest_reset(void)
 void msgtest_setup(int nnodes, int self, size_t page_size)
 {
     me = self;
-    ctx = (mome_wire_ctx_t){.nnodes = (uint32_t)nnodes, .page_size = (uint32_t)page_size};
+    ctx = (mome_wire_ctx_t){.nnodes = (uint32_t)nnodes, .page_size = (uint32_t)page_size,
+                            .models = mome_model_mask()};
     mome_msg_setup(self, &ctx);
     mome_msg_set_send_hook(record);
     msgtest_reset();

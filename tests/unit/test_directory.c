@@ -260,7 +260,8 @@ END_TEST
 START_TEST(test_directory__takes_over_a_moved_entry)
 {
     mome_dir_state_t st;
-    uint64_t sets[4] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0, 0}; /* copies, STRONG */
+    /* copies, single-writer (STRONG) holders, kept, notified, writers */
+    uint64_t sets[5] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0, (1u << 2) | (1u << 3), 0};
     setup(4, 2, 1);
     mome_move_t mv = {.seg = 7, .page = 11, .owner = 3};
     deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets));

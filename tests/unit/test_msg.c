@@ -48,18 +48,16 @@ START_TEST(test_msg__payload_rules_of_data)
     uint8_t page[4096] = {0};
     mome_data_t d = {.seg = 1, .page = 2, .mgr = 1};
     ck_assert_int_eq(testnode_up(4, 0, 0), 0);
-    /* Zeros: no payload; content: exactly a page. */
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, NULL, 0), 0);
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, page, 4096), -EPROTO);
+    /* Content: exactly a page. */
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, NULL, 0), -EPROTO);
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), 0);
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 100), -EBADMSG);
     /* Fields of the wrong kind: a manager outside the job, rights outside the enum. */
     d.mgr = 4;
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, NULL, 0), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), -EPROTO);
     d.mgr = 1;
     d.rights = 0x10;
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_ZERO, 1, &d, NULL, 0), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), -EPROTO);
     /* Flags of another type's enum. */
     d.rights = 0;
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0x80, 1, &d, NULL, 0), -EBADMSG);

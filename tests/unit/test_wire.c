@@ -10,7 +10,9 @@
 #include "net/wire.h"
 #include "unit.h"
 
-static const mome_wire_ctx_t ctx = {.nnodes = 4, .page_size = 4096, .key = 0x1234};
+static const mome_wire_ctx_t ctx = {.nnodes = 4, .page_size = 4096, .key = 0x1234,
+                                    .models = 1u << MOME_STRONG | 1u << MOME_RELEASE |
+                                              1u << MOME_WEAK};
 
 /* A body with one field of each kind. */
 typedef struct tbody {
