@@ -8,10 +8,14 @@
 
 #include "fake_memory.h"
 
-#define ARENA (1ull << 36) /* virtual: only what is written becomes resident */
+/* Virtual: only what is written becomes resident. Smaller when the address space is limited
+ * (valgrind refuses a 64 GiB mapping). */
+#define ARENA_MAX (1ull << 36)
+#define ARENA_MIN (1ull << 30)
 #define MAXVA 4096
 
 static char *arena;
+static uint64_t arena_size;
 static uint64_t next_off;
 static fake_memory_counts_t counts;
 static struct {
@@ -45,7 +49,7 @@ int fake_memory_state(const void *va)
 
 static int region_alloc(uint64_t size, uint64_t *base)
 {
-    if (next_off + size + 4096 > ARENA)
+    if (next_off + size + 4096 > arena_size)
         return -ENOMEM;
     *base = next_off;
     next_off += (size + 4095) & ~4095ull;
@@ -130,8 +134,12 @@ const mome_mem_ops_t fake_memory_ops = {
 void fake_memory_use(void)
 {
     if (!arena) {
-        arena = mmap(NULL, ARENA, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        for (arena_size = ARENA_MAX; arena_size >= ARENA_MIN; arena_size /= 4) {
+            arena = mmap(NULL, arena_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (arena != MAP_FAILED)
+                break;
+        }
         if (arena == MAP_FAILED)
             abort();
     }
@@ -144,7 +152,7 @@ void fake_memory_use(void)
 void fake_memory_release(void)
 {
     if (arena)
-        munmap(arena, ARENA);
+        munmap(arena, arena_size);
     arena = NULL;
     mome_mem = &mome_mem_uffd_ops;
 }

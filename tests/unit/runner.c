@@ -18,6 +18,13 @@ int main(void)
     srunner_add_suite(sr, config_suite());
     srunner_add_suite(sr, heap_suite());
     srunner_add_suite(sr, diff_suite());
+    srunner_add_suite(sr, requester_suite());
+    srunner_add_suite(sr, holder_suite());
+    srunner_add_suite(sr, owner_suite());
+    srunner_add_suite(sr, release_suite());
+    srunner_add_suite(sr, sync_suite());
+    srunner_add_suite(sr, segment_suite());
+    srunner_add_suite(sr, store_suite());
     srunner_set_fork_status(sr, CK_FORK_GETENV);
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

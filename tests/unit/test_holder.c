@@ -1,0 +1,378 @@
+/*
+ * test_holder.c - the holding side as a state machine: this node takes copies through the
+ * protocol, then the directory's forwards, invalidations, flushes, stale notices and an owner's
+ * pushes are delivered, and what the node sends and keeps is checked.
+ */
+#include <string.h>
+
+#include "base/stats.h"
+#include "coherence/diff.h"
+#include "coherence/page.h"
+#include "mome.h"
+#include "nodecase.h"
+
+#define SELF 1
+#define NODES 4
+#define MGR 0 /* the manager forwarding requests in these tests */
+
+static void fwd(int type, int flags, mome_seg_t *s, uint64_t page, uint32_t node, uint32_t acks,
+                uint32_t rights, uint32_t model, uint64_t ver)
+{
+    mome_fwd_t f = {.seg = s->id,
+                    .page = page,
+                    .node = node,
+                    .acks = acks,
+                    .rights = rights,
+                    .model = model,
+                    .ver = ver};
+    nc_deliver(type, flags, MGR, &f, NULL, 0);
+}
+
+/* The DATA sent to `to`: carrying a grant, with the page's bytes. */
+static const mome_data_t *data_to(int to, const void *bytes)
+{
+    const mome_msg_t *d = nc_msg(MOME_MSG_DATA, to);
+    ck_assert_int_eq(d->flags, MOME_DATA_GRANT);
+    ck_assert_uint_eq(d->len, NC_PAGE);
+    ck_assert_int_eq(memcmp(d->payload, bytes, NC_PAGE), 0);
+    ck_assert_uint_eq(NC_BODY(d, mome_data_t)->mgr, MGR); /* DONE goes to the manager */
+    return NC_BODY(d, mome_data_t);
+}
+
+START_TEST(test_holder__fwd_read_sends_the_page_and_downgrades)
+{
+    uint8_t b[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    uint64_t sent = mome_stats.pages_sent;
+    nc_hold_zero(s, 2, 1, MOME_RIGHT_RW); /* an exclusive STRONG writer */
+    nc_pattern(b, 1);
+    memcpy(mome_seg_bytes(s, 2), b, NC_PAGE); /* what the application wrote */
+    fwd(MOME_MSG_FWD_READ, 0, s, 2, 3, 0, 0, MOME_STRONG, 0);
+    const mome_data_t *d = data_to(3, b);
+    ck_assert_uint_eq(d->rights, 0);
+    ck_assert_uint_eq(d->ver, 1); /* the untracked writes count as a new version */
+    ck_assert_uint_eq(s->pages[2].ver, 1);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RO);
+    ck_assert_uint_eq(mome_stats.pages_sent - sent, 1);
+}
+END_TEST
+
+START_TEST(test_holder__fwd_write_hands_the_page_over_and_drops_it)
+{
+    uint8_t b[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_hold_zero(s, 1, 1, MOME_RIGHT_RW);
+    nc_pattern(b, 2);
+    memcpy(mome_seg_bytes(s, 1), b, NC_PAGE);
+    fwd(MOME_MSG_FWD_WRITE, 0, s, 1, 2, 1, MOME_RIGHT_RW, 0, 0);
+    const mome_data_t *d = data_to(2, b);
+    ck_assert_uint_eq(d->rights, MOME_RIGHT_RW); /* the manager's grant, delegated */
+    ck_assert_uint_eq(d->acks, 1);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
+}
+END_TEST
+
+START_TEST(test_holder__fwd_write_keep_stays_a_reader)
+{
+    uint8_t b[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_hold_zero(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    nc_pattern(b, 3);
+    memcpy(mome_seg_bytes(s, 1), b, NC_PAGE);
+    fwd(MOME_MSG_FWD_WRITE, MOME_FWD_KEEP, s, 1, 2, 0, MOME_RIGHT_RW, 0, 0);
+    data_to(2, b);
+    mome_page_t *pg = &s->pages[1];
+    ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b, NC_PAGE), 0);
+}
+END_TEST
+
+START_TEST(test_holder__fwd_snap_subscribes_a_release_reader)
+{
+    uint8_t b[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[0];
+    nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    nc_pattern(b, 4);
+    memcpy(mome_seg_bytes(s, 0), b, NC_PAGE);
+    /* A RELEASE reader (node 2): served, and pushed the new versions from now on. */
+    fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 2, 0, 0, MOME_RELEASE, 0);
+    data_to(2, b);
+    mome_pext_t *x = mome_pext_find(pg, 1, 0);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(x->push, 1u << 2);
+    /* The owner keeps writing, but its writes are tracked now: others hold copies. */
+    ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+    ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK),
+                     MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RO);
+    /* A WEAK reader and a twinning writer are served, not pushed. */
+    fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 3, 0, 0, MOME_WEAK, 0);
+    data_to(3, b);
+    fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 0, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 0);
+    ck_assert_uint_eq(data_to(0, b)->rights, MOME_RIGHT_RW | MOME_RIGHT_TWIN);
+    ck_assert_uint_eq(mome_pext_find(pg, 1, 0)->push, 1u << 2);
+}
+END_TEST
+
+START_TEST(test_holder__fwd_sync_sends_content_only_when_newer)
+{
+    uint8_t b[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(b, 5);
+    /* The owner of a shared page at version 3 (tracked: its version moves only at releases). */
+    nc_hold_data(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED, 2, b, 3);
+    fwd(MOME_MSG_FWD_SYNC, 0, s, 3, 2, 0, 0, 0, 3);
+    const mome_msg_t *ok = nc_msg(MOME_MSG_SYNC_OK, 2);
+    ck_assert_uint_eq(NC_BODY(ok, mome_data_t)->mgr, MGR);
+    ck_assert_int_eq(msgtest_count(), 1);
+    fwd(MOME_MSG_FWD_SYNC, 0, s, 3, 2, 0, 0, 0, 2);
+    const mome_msg_t *d = nc_msg(MOME_MSG_SYNC_DATA, 2);
+    ck_assert_uint_eq(NC_BODY(d, mome_data_t)->ver, 3);
+    ck_assert_int_eq(memcmp(d->payload, b, NC_PAGE), 0);
+    /* An exclusive owner's version says nothing: content always. */
+    fwd(MOME_MSG_FWD_SYNC, MOME_FWD_EXCL, s, 3, 2, 0, 0, 0, 3);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_DATA, 2));
+}
+END_TEST
+
+START_TEST(test_holder__inv_drops_and_acks_the_requester)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    uint64_t inv = mome_stats.invalidations_received;
+    nc_hold_zero(s, 2, 0, 0);
+    mome_ref_t r = {.seg = 1, .page = 2, .node = 3};
+    nc_deliver(MOME_MSG_INV, 0, MGR, &r, NULL, 0);
+    const mome_msg_t *a = nc_msg(MOME_MSG_INV_ACK, 3); /* to the writer, not the manager */
+    ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->seg, 1);
+    ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->page, 2);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_ZAPPED);
+    ck_assert_uint_eq(mome_stats.invalidations_received - inv, 1);
+    /* No copy (dropped meanwhile): the writer still counts on the ack. */
+    nc_deliver(MOME_MSG_INV, 0, MGR, &r, NULL, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_INV_ACK, 3));
+}
+END_TEST
+
+START_TEST(test_holder__flush_drop_sends_the_diff_and_drops)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 6);
+    /* A twinning writer of a page node 3 owns: twin = a, then the application writes b. */
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    memcpy(b, a, NC_PAGE);
+    memset(b + 100, 0x5a, 40);
+    memcpy(mome_seg_bytes(s, 1), b, NC_PAGE);
+    mome_ref_t r = {.seg = 1, .page = 1};
+    nc_deliver(MOME_MSG_FLUSH, MOME_FLUSH_DROP, MGR, &r, NULL, 0);
+    const mome_msg_t *d = nc_msg(MOME_MSG_DIFF, 3);
+    ck_assert_int_eq(d->flags, MOME_DIFF_FLUSH);
+    ck_assert_uint_eq(NC_BODY(d, mome_rel_t)->mgr, MGR); /* the owner acks the manager */
+    ck_assert_uint_eq(NC_BODY(d, mome_rel_t)->origin, SELF);
+    mome_entry_t e[2];
+    ck_assert_int_eq(nc_entries(MOME_BATCH_DIFF, d, e, 2), 1);
+    ck_assert_uint_eq(e[0].seg, 1);
+    ck_assert_uint_eq(e[0].page, 1);
+    ck_assert_int_eq(
+        mome_diff_apply(a, NC_PAGE, e[0].data, e[0].len, !!(e[0].flags & MOME_DIFF_ENTRY_FULL)), 0);
+    ck_assert_int_eq(memcmp(a, b, NC_PAGE), 0);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_FLUSH_ACK, -1), 0);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
+    ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
+}
+END_TEST
+
+START_TEST(test_holder__flush_of_the_owner_acks_and_stops_writing)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_hold_zero(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED);
+    mome_seg_bytes(s, 2)[7] = 1;
+    ck_assert_int_ne(s->pages[2].flags & MOME_PG_DIRTY, 0);
+    mome_ref_t r = {.seg = 1, .page = 2};
+    nc_deliver(MOME_MSG_FLUSH, 0, MGR, &r, NULL, 0);
+    const mome_msg_t *a = nc_msg(MOME_MSG_FLUSH_ACK, MGR);
+    ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->page, 2);
+    mome_page_t *pg = &s->pages[2];
+    ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY),
+                     0);
+    ck_assert_uint_eq(pg->ver, 1); /* the master it hands over includes its writes */
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RO);
+    /* A page this node does not know: nothing to release, acked at once. */
+    r.seg = 99;
+    nc_deliver(MOME_MSG_FLUSH, MOME_FLUSH_DROP, MGR, &r, NULL, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_FLUSH_ACK, MGR));
+}
+END_TEST
+
+START_TEST(test_holder__stale_records_a_notice_and_acks)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_hold_zero(s, 2, 0, 0);
+    nc_fault(s, 0, 0); /* page 0 is being fetched: the content coming may predate the change */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 2, 3), 0);
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 3, 2), 0);  /* not held here */
+    ck_assert_int_eq(mome_batch_notice(&b, 77, 0, 2), 0); /* no such segment */
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 0, 2), 0);
+    mome_rel_t rel = {.date = 77, .token = 9};
+    nc_deliver(MOME_MSG_STALE, 0, MGR, &rel, b.buf, (uint32_t)b.len);
+    const mome_msg_t *a = nc_msg(MOME_MSG_STALE_ACK, MGR);
+    ck_assert_uint_eq(NC_BODY(a, mome_rel_t)->token, 9);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 3), 0);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 0), 1);
+    mome_pext_t *x = mome_pext_find(&s->pages[2], 1, 2);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(x->stale_date, 77);
+    ck_assert_uint_eq(x->stale_ver, 3);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ); /* nothing changes before an acquire */
+    /* An earlier change announced later: the notice takes the earliest date, listed once. */
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 2, 2), 0);
+    rel.date = 50;
+    rel.token = 10;
+    nc_deliver(MOME_MSG_STALE, 0, MGR, &rel, b.buf, (uint32_t)b.len);
+    ck_assert_uint_eq(x->stale_date, 50);
+    ck_assert_uint_eq(x->stale_ver, 3);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+    mome_batch_free(&b);
+}
+END_TEST
+
+/* A PUSH from node 3 of version ver of page `page`, with bytes. */
+static void push(mome_seg_t *s, uint64_t page, uint64_t ver, const uint8_t *bytes)
+{
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_push(&b, s->id, page, ver, bytes, NC_PAGE), 0);
+    nc_deliver(MOME_MSG_PUSH, 0, 3, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+}
+
+/* The version field of the one PUSH_ACK entry sent to node 3 (1: keep pushing). */
+static uint64_t push_ack(mome_seg_t *s, uint64_t page)
+{
+    mome_entry_t e[2];
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_PUSH_ACK, 3), e, 2), 1);
+    ck_assert_uint_eq(e[0].seg, s->id);
+    ck_assert_uint_eq(e[0].page, page);
+    return e[0].ver;
+}
+
+START_TEST(test_holder__push_replaces_a_release_read_copy)
+{
+    uint8_t a[NC_PAGE], c[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    s->pages[1].model = MOME_RELEASE;
+    nc_pattern(a, 7);
+    nc_pattern(c, 8);
+    nc_hold_data(s, 1, 0, 0, 3, a, 1);
+    push(s, 1, 4, c);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[1].ver, 4);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
+    /* Out of the views: its next use faults here and says whether it is still read. */
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
+    ck_assert_uint_eq(push_ack(s, 1), 1); /* it was used since it came: keep pushing */
+    ck_assert_int_eq(s->pages[1].flags & MOME_PG_USED, 0);
+}
+END_TEST
+
+START_TEST(test_holder__push_ack_asks_for_more_only_if_used)
+{
+    uint8_t a[NC_PAGE], c[NC_PAGE], d[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    s->pages[1].model = MOME_RELEASE;
+    nc_pattern(a, 7);
+    nc_pattern(c, 8);
+    nc_pattern(d, 9);
+    nc_hold_data(s, 1, 0, 0, 3, a, 1);
+    push(s, 1, 4, c);
+    ck_assert_uint_eq(push_ack(s, 1), 1);
+    push(s, 1, 5, d); /* not used since the last push */
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), d, NC_PAGE), 0);
+    ck_assert_uint_eq(push_ack(s, 1), 0);
+    /* Used again (a fault), then an older version comes: kept, and the subscription too. */
+    nc_fault(s, 1, 0);
+    push(s, 1, 5, c);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), d, NC_PAGE), 0);
+    ck_assert_uint_eq(push_ack(s, 1), 1);
+}
+END_TEST
+
+START_TEST(test_holder__push_leaves_other_copies_alone)
+{
+    uint8_t a[NC_PAGE], c[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 10);
+    nc_pattern(c, 11);
+    nc_hold_data(s, 0, 0, 0, 3, a, 1); /* a STRONG reader: never pushed */
+    s->pages[2].model = MOME_RELEASE;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1); /* a RELEASE writer */
+    push(s, 0, 4, c);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 0), a, NC_PAGE), 0);
+    ck_assert_uint_eq(push_ack(s, 0), 0);
+    push(s, 2, 4, c);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), a, NC_PAGE), 0); /* its writes are there */
+    ck_assert_uint_eq(push_ack(s, 2), 0);
+}
+END_TEST
+
+/* ---- a forward for a copy this node does not hold ---- */
+
+static void fwd_read_unheld(void *arg)
+{
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_fwd_t f = {.seg = 1, .page = 2, .node = 3, .model = MOME_STRONG};
+    (void)arg;
+    (void)s;
+    msgtest_deliver(MOME_MSG_FWD_READ, 0, MGR, &f, NULL, 0);
+}
+
+START_TEST(test_holder__forward_for_a_copy_not_held_stops_the_node)
+{
+    nc_up(NODES, SELF);
+    nc_expect_death(fwd_read_unheld, NULL, "directory is inconsistent");
+}
+END_TEST
+
+Suite *holder_suite(void)
+{
+    Suite *s = suite_create("holder");
+    NC_CASE(s, test_holder__fwd_read_sends_the_page_and_downgrades);
+    NC_CASE(s, test_holder__fwd_write_hands_the_page_over_and_drops_it);
+    NC_CASE(s, test_holder__fwd_write_keep_stays_a_reader);
+    NC_CASE(s, test_holder__fwd_snap_subscribes_a_release_reader);
+    NC_CASE(s, test_holder__fwd_sync_sends_content_only_when_newer);
+    NC_CASE(s, test_holder__inv_drops_and_acks_the_requester);
+    NC_CASE(s, test_holder__flush_drop_sends_the_diff_and_drops);
+    NC_CASE(s, test_holder__flush_of_the_owner_acks_and_stops_writing);
+    NC_CASE(s, test_holder__stale_records_a_notice_and_acks);
+    NC_CASE(s, test_holder__push_replaces_a_release_read_copy);
+    NC_CASE(s, test_holder__push_ack_asks_for_more_only_if_used);
+    NC_CASE(s, test_holder__push_leaves_other_copies_alone);
+    NC_CASE(s, test_holder__forward_for_a_copy_not_held_stops_the_node);
+    return s;
+}

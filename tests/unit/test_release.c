@@ -1,0 +1,431 @@
+/*
+ * test_release.c - the release/acquire engine as a state machine: what an acquire does with
+ * copies that have a stale notice due (per model: refreshed, dropped or kept), MomeSyncMem on WEAK
+ * copies, and switches to a stronger model.
+ */
+#include <string.h>
+
+#include "coherence/page.h"
+#include "coherence/release.h"
+#include "mome.h"
+#include "nodecase.h"
+
+#define SELF 1
+#define NODES 4
+#define MGR 0
+
+static void done_cb(void *arg, mome_date_t d)
+{
+    mome_date_t *out = arg;
+    out[0] = d;
+    out[1]++; /* calls */
+}
+
+/* A stale notice from the manager: page of s lacks a change released at date (version ver). */
+static void stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver)
+{
+    mome_batch_t b = {0};
+    mome_rel_t rel = {.date = date, .token = 1};
+    ck_assert_int_eq(mome_batch_notice(&b, s->id, page, ver), 0);
+    nc_deliver(MOME_MSG_STALE, 0, MGR, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    msgtest_reset();
+}
+
+/* A RELEASE read copy of page, content a, version 1, from owner node 3 (used: it faulted in). */
+static void release_reader(mome_seg_t *s, uint64_t page, const uint8_t *a)
+{
+    s->pages[page].model = MOME_RELEASE;
+    nc_hold_data(s, page, 0, 0, 3, a, 1);
+}
+
+START_TEST(test_release__acquire_refreshes_a_used_release_copy)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    release_reader(s, 2, a);
+    stale(s, 2, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    /* Used since it came: fetched again now, and the acquire waits for it. */
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_ZAPPED);
+    const mome_msg_t *r = nc_msg(MOME_MSG_READ_REQ, mgr);
+    ck_assert_int_eq(r->flags, 0);
+    ck_assert_uint_eq(NC_BODY(r, mome_req_t)->model, MOME_RELEASE);
+    ck_assert_uint_eq(got[1], 0);
+    nc_data(s, 2, 3, mgr, 0, 0, 3, b);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_uint_eq(got[0], 20);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[2].ver, 3);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_ptr_null(mome_pext_find(&s->pages[2], 1, 2)); /* the notice is settled */
+}
+END_TEST
+
+START_TEST(test_release__acquire_drops_an_unused_release_copy)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 1;
+    mome_seg_t *s = testnode_segment(1, 4);
+    s->pages[0].model = s->pages[1].model = MOME_RELEASE;
+    /* Page 1 comes by read-ahead: nobody used it. */
+    nc_fault(s, 0, 0);
+    nc_grant(s, 0, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 0), 0);
+    nc_grant(s, 1, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 1), 0);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
+    ck_assert_int_eq(s->pages[1].flags & MOME_PG_USED, 0);
+    stale(s, 1, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_int_eq(msgtest_count(), 0); /* fetched when touched, not now */
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 1), 0);
+}
+END_TEST
+
+START_TEST(test_release__acquire_applies_only_notices_dated_before_it)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    release_reader(s, 2, a);
+    stale(s, 2, 30, 3);
+    mome_rel_acquire(20, done_cb, got); /* the change was released after this acquire's date */
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+    /* The owner pushed that version meanwhile: the next acquire has nothing to do. */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_push(&b, 1, 2, 3, a, NC_PAGE), 0);
+    nc_deliver(MOME_MSG_PUSH, 0, 3, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(s->pages[2].ver, 3);
+    msgtest_reset();
+    mome_rel_acquire(40, done_cb, got);
+    ck_assert_uint_eq(got[1], 2);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 0);
+}
+END_TEST
+
+START_TEST(test_release__acquire_keeps_weak_copies)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    release_reader(s, 2, a);
+    stale(s, 2, 10, 3);
+    /* Switched to WEAK (weaker: at once); its notice stays until it asks. */
+    char *addr = testnode_addr(s, 2);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, got);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(s->pages[2].model, MOME_WEAK);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_uint_eq(got[1], 2);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), a, NC_PAGE), 0);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+}
+END_TEST
+
+START_TEST(test_release__acquire_releases_dirty_stale_copies_first)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 1);
+    nc_pattern(a, 5);
+    s->pages[1].model = MOME_RELEASE;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[5] ^= 1; /* written, not released */
+    stale(s, 1, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    /* Its writes go to the owner before the copy is replaced. */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_uint_eq(got[1], 0);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    /* Then refreshed: the writer keeps writing it, twinned, with the new content. */
+    const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mgr);
+    ck_assert_int_eq(w->flags, 0);
+    ck_assert_uint_eq(got[1], 0);
+    nc_data(s, 1, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, a);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+}
+END_TEST
+
+/*
+ * Data safety: a page written again while the acquire waits for its release must not lose those
+ * writes when the acquire then refreshes the stale copy.
+ */
+START_TEST(test_release__acquire_keeps_writes_made_while_it_releases)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[1];
+    nc_pattern(a, 5);
+    pg->model = MOME_RELEASE;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[5] ^= 1;
+    stale(s, 1, 10, 3);
+    mome_rel_acquire(20, done_cb, got); /* releases first: DIFF to node 3 */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    /* Another application thread writes the page meanwhile (a fault: it is write-protected). */
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[6] ^= 1;
+    ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    /* Those writes are still to be released: the copy stays dirty with its twin (or they were
+     * sent to the owner first). */
+    mome_pext_t *x = mome_pext_find(pg, 1, 1);
+    int kept = (pg->flags & MOME_PG_DIRTY) && x && x->twin;
+    int sent = msgtest_count_of(MOME_MSG_DIFF, 3) > 0;
+    int flags = pg->flags, access = pg->access;
+    void *twin = x ? (void *)x->twin : NULL;
+    if (pg->flags & MOME_PG_BUSY) /* answer a refresh, so that the acquire ends either way */
+        nc_data(s, 1, 3, mome_seg_manager(s, 1), MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, a);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_msg(kept || sent,
+                  "writes made during the acquire's release were dropped: "
+                  "flags %#x, twin %p, access %d",
+                  flags, twin, access);
+}
+END_TEST
+
+START_TEST(test_release__syncmem_asks_about_weak_copies)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    s->pages[2].model = MOME_WEAK;
+    nc_hold_data(s, 2, 0, 0, 3, a, 4);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
+    const mome_msg_t *q = nc_msg(MOME_MSG_SYNC_REQ, mgr);
+    ck_assert_uint_eq(NC_BODY(q, mome_req_t)->ver, 4);
+    ck_assert_uint_eq(NC_BODY(q, mome_req_t)->node, SELF);
+    ck_assert_uint_eq(NC_BODY(q, mome_req_t)->page, 2);
+    ck_assert_uint_eq(got[1], 0);
+    /* The owner has newer content. */
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_uint_eq(got[0], 33);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[2].ver, 6);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+    /* Current already: SYNC_OK leaves it. */
+    mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_SYNC_REQ, mgr), mome_req_t)->ver, 6);
+    nc_deliver(MOME_MSG_SYNC_OK, 0, 3, &d, NULL, 0);
+    ck_assert_uint_eq(got[1], 2);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+}
+END_TEST
+
+START_TEST(test_release__syncmem_leaves_other_models_alone)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    nc_hold_data(s, 0, 0, 0, 3, a, 4); /* STRONG */
+    release_reader(s, 1, a);
+    char *addr = testnode_addr(s, 0);
+    mome_rel_sync(addr, addr + 2 * NC_PAGE, 33, done_cb, got);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(got[1], 1);
+}
+END_TEST
+
+START_TEST(test_release__switch_to_strong_drops_a_non_owner_copy)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    release_reader(s, 2, a);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[2].model, MOME_STRONG);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(fake_memory_state(addr), FAKE_ZAPPED);
+}
+END_TEST
+
+START_TEST(test_release__switch_to_strong_of_an_owned_page_asks_the_directory)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 3);
+    s->pages[3].model = MOME_RELEASE;
+    nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    char *addr = testnode_addr(s, 3);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
+    /* The master stays; the directory stops the other writers before the switch completes. */
+    const mome_msg_t *r = nc_msg(MOME_MSG_READ_REQ, mgr);
+    ck_assert_int_eq(r->flags, MOME_REQ_COPY);
+    ck_assert_uint_eq(NC_BODY(r, mome_req_t)->model, MOME_STRONG);
+    ck_assert_uint_eq(got[1], 0);
+    ck_assert_int_eq(s->pages[3].access, MOME_ACC_WRITE);
+    nc_grant(s, 3, 0, MOME_RIGHT_RW, 0, mgr, 0);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(s->pages[3].model, MOME_STRONG);
+}
+END_TEST
+
+/*
+ * Data safety, as for the acquire: a twinning writer's page written again while the switch
+ * releases must not be dropped with those writes when the switch then enters STRONG.
+ */
+START_TEST(test_release__switch_keeps_writes_made_while_it_releases)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[1];
+    nc_pattern(a, 5);
+    pg->model = MOME_RELEASE;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[5] ^= 1;
+    char *addr = testnode_addr(s, 1);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got); /* releases first */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_fault(s, 1, 1); /* another thread writes the page meanwhile */
+    mome_seg_bytes(s, 1)[6] ^= 1;
+    ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    mome_pext_t *x = mome_pext_find(pg, 1, 1);
+    int kept = (pg->flags & MOME_PG_DIRTY) && x && x->twin;
+    int sent = msgtest_count_of(MOME_MSG_DIFF, 3) > 0;
+    ck_assert_msg(kept || sent,
+                  "writes made during the switch's release were dropped: "
+                  "flags %#x, twin %p, access %d",
+                  pg->flags, x ? (void *)x->twin : NULL, pg->access);
+}
+END_TEST
+
+/* Requests for page `page` of s recorded now, under model `model`. */
+static int requests_under(uint64_t page, int model)
+{
+    int n = 0;
+    for (int i = 0; i < msgtest_count(); i++) {
+        const msgtest_sent_t *m = msgtest_at(i);
+        const mome_req_t *r = (const mome_req_t *)mome_msg_body(&m->m);
+        n += (m->m.type == MOME_MSG_READ_REQ || m->m.type == MOME_MSG_WRITE_REQ) &&
+             r->page == page && r->model == (uint32_t)model;
+    }
+    return n;
+}
+
+/*
+ * A copy this node holds as STRONG must have been granted under STRONG: the directory keeps the
+ * contract of the model a copy was requested under (a WEAK copy is never invalidated).
+ */
+START_TEST(test_release__switch_to_strong_while_a_weak_fetch_is_in_flight)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    pg->model = MOME_WEAK;
+    nc_fault(s, 2, 0); /* another thread: READ_REQ under WEAK, in flight */
+    ck_assert_int_eq(requests_under(2, MOME_WEAK), 1);
+    msgtest_reset();
+    char *addr = testnode_addr(s, 2);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
+    int strong = requests_under(2, MOME_STRONG);
+    /* The manager answers the WEAK request. */
+    mome_grant_t g = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr};
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0), 0);
+    strong += requests_under(2, MOME_STRONG);
+    ck_assert_msg(pg->access == MOME_ACC_NONE || pg->model != MOME_STRONG || strong > 0,
+                  "page held as %s (model %d) from a grant made under WEAK, and no STRONG "
+                  "request was made (switch done: %d)",
+                  pg->access == MOME_ACC_READ ? "a read copy" : "a copy", pg->model, (int)got[1]);
+}
+END_TEST
+
+START_TEST(test_release__releases_queue_one_in_flight)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t g1[2] = {0, 0}, g2[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[0] ^= 1;
+    mome_rel_release(done_cb, g1);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_DIFF, 3), 1);
+    msgtest_reset();
+    mome_rel_release(done_cb, g2); /* queued: its writes may be newer */
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(g1[1], 1);
+    ck_assert_uint_eq(g2[1], 1); /* nothing written since: its own release completed at once */
+    ck_assert_uint_gt(g2[0], g1[0]);
+    ck_assert_int_eq(mome_rel_busy(), 0);
+}
+END_TEST
+
+Suite *release_suite(void)
+{
+    Suite *s = suite_create("release");
+    NC_CASE(s, test_release__acquire_refreshes_a_used_release_copy);
+    NC_CASE(s, test_release__acquire_drops_an_unused_release_copy);
+    NC_CASE(s, test_release__acquire_applies_only_notices_dated_before_it);
+    NC_CASE(s, test_release__acquire_keeps_weak_copies);
+    NC_CASE(s, test_release__acquire_releases_dirty_stale_copies_first);
+    NC_CASE(s, test_release__acquire_keeps_writes_made_while_it_releases);
+    NC_CASE(s, test_release__syncmem_asks_about_weak_copies);
+    NC_CASE(s, test_release__syncmem_leaves_other_models_alone);
+    NC_CASE(s, test_release__switch_to_strong_drops_a_non_owner_copy);
+    NC_CASE(s, test_release__switch_to_strong_of_an_owned_page_asks_the_directory);
+    NC_CASE(s, test_release__switch_keeps_writes_made_while_it_releases);
+    NC_CASE(s, test_release__switch_to_strong_while_a_weak_fetch_is_in_flight);
+    NC_CASE(s, test_release__releases_queue_one_in_flight);
+    return s;
+}

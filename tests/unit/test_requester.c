@@ -1,0 +1,419 @@
+/*
+ * test_requester.c - the requesting side as a state machine: faults injected through the fault
+ * handler, requests recorded by the send hook, grants, data and acks delivered as the manager and
+ * the holders would send them, and the page state and fake memory checked after each step.
+ */
+#include <string.h>
+
+#include "base/stats.h"
+#include "coherence/page.h"
+#include "coherence/release.h"
+#include "coherence/requester.h"
+#include "mome.h"
+#include "nodecase.h"
+
+#define SELF 1
+#define NODES 4
+
+static const mome_req_t *req_body(const msgtest_sent_t *m)
+{
+    return (const mome_req_t *)mome_msg_body(&m->m);
+}
+
+static void done_cb(void *arg, mome_date_t d)
+{
+    *(mome_date_t *)arg = d ? d : 1;
+}
+
+START_TEST(test_requester__read_fault_asks_the_manager)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 3);
+    s->pages[3].model = MOME_RELEASE;
+    nc_fault(s, 3, 0);
+    ck_assert_int_eq(msgtest_count(), 1);
+    const msgtest_sent_t *r = msgtest_at(0);
+    ck_assert_int_eq(r->to, mgr);
+    ck_assert_int_eq(r->m.type, MOME_MSG_READ_REQ);
+    ck_assert_int_eq(r->m.flags, 0); /* no copy, a fault (not a read-ahead) */
+    ck_assert_uint_eq(req_body(r)->seg, 1);
+    ck_assert_uint_eq(req_body(r)->page, 3);
+    ck_assert_uint_eq(req_body(r)->node, SELF);
+    ck_assert_uint_eq(req_body(r)->model, MOME_RELEASE);
+    ck_assert_int_ne(s->pages[3].flags & MOME_PG_BUSY, 0);
+    ck_assert_ptr_nonnull(mome_txn_find(1, 3));
+    ck_assert_int_eq(mome_coh.outstanding, 1);
+    ck_assert_int_eq(s->pages[3].access, MOME_ACC_NONE);
+    /* A write fault without a copy: WRITE_REQ, STRONG by default. */
+    nc_fault(s, 5, 1);
+    r = msgtest_at(1);
+    ck_assert_int_eq(r->m.type, MOME_MSG_WRITE_REQ);
+    ck_assert_int_eq(r->m.flags, 0);
+    ck_assert_uint_eq(req_body(r)->model, MOME_STRONG);
+    ck_assert_int_eq(mome_coh.outstanding, 2);
+}
+END_TEST
+
+START_TEST(test_requester__zero_grant_completes_the_fault)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int m2 = mome_seg_manager(s, 2), m5 = mome_seg_manager(s, 5);
+    /* What the region held before: the grant must replace it with zeros. */
+    memset(mome_seg_bytes(s, 2), 0xaa, NC_PAGE);
+    memset(mome_seg_bytes(s, 5), 0xaa, NC_PAGE);
+    nc_fault(s, 2, 0);
+    nc_fault(s, 5, 1);
+
+    nc_grant(s, 2, MOME_GRANT_ZERO, 0, 0, m2, 0);
+    mome_page_t *pg = &s->pages[2];
+    ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_store_has(s->store, 2), 1);
+    for (int i = 0; i < NC_PAGE; i++)
+        ck_assert_uint_eq(mome_seg_bytes(s, 2)[i], 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RO);
+    const mome_msg_t *d = nc_msg(MOME_MSG_DONE, m2);
+    ck_assert_uint_eq(NC_BODY(d, mome_ref_t)->seg, 1);
+    ck_assert_uint_eq(NC_BODY(d, mome_ref_t)->page, 2);
+    ck_assert_uint_eq(NC_BODY(d, mome_ref_t)->node, SELF);
+    ck_assert_int_eq(msgtest_count(), 1);
+
+    nc_grant(s, 5, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, m5, 0);
+    ck_assert_int_eq(s->pages[5].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 5)), FAKE_MAPPED_RW);
+    ck_assert_uint_eq(mome_seg_bytes(s, 5)[100], 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, m5));
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+    ck_assert_int_eq(mome_txn_count(), 0);
+}
+END_TEST
+
+START_TEST(test_requester__done_goes_to_the_granting_manager)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int dflt = mome_seg_manager(s, 4), moved = (dflt + 1) % NODES;
+    nc_fault(s, 4, 0);
+    /* The entry migrated: another manager answers, and is the one to tell and ask next. */
+    nc_grant(s, 4, MOME_GRANT_ZERO, 0, 0, moved, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, moved));
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_DONE, dflt), 0);
+    msgtest_reset();
+    nc_fault(s, 4, 1);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(msgtest_at(0)->to, moved);
+}
+END_TEST
+
+START_TEST(test_requester__write_fault_on_a_read_copy_upgrades)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 6);
+    nc_pattern(a, 1);
+    nc_hold_data(s, 6, 0, 0, 3, a, 4);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RO);
+    nc_fault(s, 6, 1);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(msgtest_at(0)->to, mgr);
+    ck_assert_int_eq(msgtest_at(0)->m.type, MOME_MSG_WRITE_REQ);
+    ck_assert_int_eq(msgtest_at(0)->m.flags, MOME_REQ_COPY);
+    /* The grant needs no content: this node keeps its own. */
+    nc_grant(s, 6, 0, MOME_RIGHT_RW, 0, mgr, 0);
+    ck_assert_int_eq(s->pages[6].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 6), a, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[6].ver, 4);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RW);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+}
+END_TEST
+
+START_TEST(test_requester__faults_on_a_busy_page_join_its_transaction)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    mome_view_t *v2 = nc_view(s);
+    char *a1 = testnode_addr(s, 2), *a2 = mome_seg_view_addr(v2, 2);
+    int mgr = mome_seg_manager(s, 2);
+    nc_fault_at(a1, 0);
+    nc_fault_at(a2, 0); /* another thread, through another view */
+    nc_fault_at(a1, 0); /* and a third */
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(mome_coh.outstanding, 1);
+    /* One grant serves them all: the page is mapped in both views. */
+    nc_grant(s, 2, MOME_GRANT_ZERO, 0, 0, mgr, 0);
+    ck_assert_int_eq(fake_memory_state(a1), FAKE_MAPPED_RO);
+    ck_assert_int_eq(fake_memory_state(a2), FAKE_MAPPED_RO);
+    ck_assert_int_eq(msgtest_count(), 1); /* the DONE */
+    ck_assert_int_eq(mome_txn_count(), 0);
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+END_TEST
+
+START_TEST(test_requester__write_waiter_of_a_read_transaction_asks_again)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 3);
+    nc_fault(s, 3, 0);
+    nc_fault(s, 3, 1); /* joins the read */
+    ck_assert_int_eq(msgtest_count(), 1);
+    nc_grant(s, 3, MOME_GRANT_ZERO, 0, 0, mgr, 0);
+    /* The reader is served; the writer needs more: an upgrade, with the copy just received. */
+    ck_assert_int_eq(s->pages[3].access, MOME_ACC_READ);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RO);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+    const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mgr);
+    ck_assert_int_eq(w->flags, MOME_REQ_COPY);
+    ck_assert_int_ne(s->pages[3].flags & MOME_PG_BUSY, 0);
+    nc_grant(s, 3, 0, MOME_RIGHT_RW, 0, mgr, 0);
+    ck_assert_int_eq(s->pages[3].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RW);
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+END_TEST
+
+START_TEST(test_requester__inv_acks_are_counted_before_completion)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 1);
+    mome_ref_t ack = {.seg = 1, .page = 1};
+    nc_fault(s, 1, 1);
+    nc_grant(s, 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, 2, mgr, 0);
+    ck_assert_int_eq(msgtest_count(), 0); /* no DONE while copies may still be read elsewhere */
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 0, &ack, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 2, &ack, NULL, 0);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+}
+END_TEST
+
+START_TEST(test_requester__inv_acks_before_the_grant_count)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 1);
+    mome_ref_t ack = {.seg = 1, .page = 1};
+    nc_fault(s, 1, 1);
+    /* The invalidated holder answered faster than the manager. */
+    nc_deliver(MOME_MSG_INV_ACK, 0, 3, &ack, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    nc_grant(s, 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, 1, mgr, 0);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+}
+END_TEST
+
+START_TEST(test_requester__data_grant_waits_for_inv_acks)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    mome_ref_t ack = {.seg = 1, .page = 4};
+    nc_pattern(a, 9);
+    nc_fault(s, 4, 1);
+    /* The old owner's copy comes first; one reader still has to drop its copy. */
+    nc_data(s, 4, 3, 0, MOME_RIGHT_RW, 1, 2, a);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[4].access, MOME_ACC_NONE);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 4), a, NC_PAGE), 0);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 2, &ack, NULL, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, 0));
+    ck_assert_int_eq(s->pages[4].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_MAPPED_RW);
+}
+END_TEST
+
+START_TEST(test_requester__read_ahead_requests_the_following_pages)
+{
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 16);
+    uint64_t before = mome_stats.pages_prefetched;
+    nc_fault(s, 4, 0);
+    ck_assert_int_eq(msgtest_count(), 4);
+    for (int i = 0; i < 4; i++) {
+        const msgtest_sent_t *r = msgtest_at(i);
+        ck_assert_int_eq(r->m.type, MOME_MSG_READ_REQ);
+        ck_assert_uint_eq(req_body(r)->page, 4 + i);
+        ck_assert_int_eq(r->to, mome_seg_manager(s, 4 + i));
+        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
+        ck_assert_int_ne(s->pages[4 + i].flags & MOME_PG_BUSY, 0);
+    }
+    ck_assert_uint_eq(mome_stats.pages_prefetched - before, 3);
+    ck_assert_int_eq(s->pages[8].flags & MOME_PG_BUSY, 0);
+    /* A page read ahead is mapped when it comes, though no thread waits for it; it was not used. */
+    nc_grant(s, 6, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 6), 0);
+    ck_assert_int_eq(s->pages[6].access, MOME_ACC_READ);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(s->pages[6].flags & MOME_PG_USED, 0);
+    ck_assert_int_ne(s->pages[4].flags & MOME_PG_USED, 0);
+}
+END_TEST
+
+START_TEST(test_requester__read_ahead_stops_at_held_busy_and_view_end)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 10);
+    mome_coh.prefetch = 0;
+    nc_hold_zero(s, 6, 0, 0);
+    mome_coh.prefetch = 7;
+    nc_fault(s, 3, 0); /* 3, then 4 and 5 ahead: 6 is here */
+    ck_assert_int_eq(msgtest_count(), 3);
+    ck_assert_uint_eq(req_body(msgtest_at(2))->page, 5);
+    msgtest_reset();
+    nc_fault(s, 0, 0); /* 0, then 1 and 2 ahead: 3 is being fetched */
+    ck_assert_int_eq(msgtest_count(), 3);
+    ck_assert_uint_eq(req_body(msgtest_at(2))->page, 2);
+    msgtest_reset();
+    nc_fault(s, 8, 0); /* 8, then 9: the view ends */
+    ck_assert_int_eq(msgtest_count(), 2);
+    ck_assert_uint_eq(req_body(msgtest_at(1))->page, 9);
+}
+END_TEST
+
+START_TEST(test_requester__data_with_grant_carries_the_rights)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    uint64_t fetched = mome_stats.pages_fetched;
+    nc_pattern(a, 7);
+    nc_fault(s, 2, 1);
+    /* The old owner (node 3) sends its copy with the grant of manager 0. */
+    nc_data(s, 2, 3, 0, MOME_RIGHT_RW | MOME_RIGHT_OWNER, 0, 5, a);
+    mome_page_t *pg = &s->pages[2];
+    ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+    ck_assert_int_ne(pg->flags & MOME_PG_OWNER, 0);
+    ck_assert_int_eq(pg->flags & MOME_PG_TRACK, 0); /* nobody else holds it */
+    ck_assert_uint_eq(pg->ver, 5);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), a, NC_PAGE), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RW);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, 0)); /* to the manager, not the sender */
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_DONE, 3), 0);
+    ck_assert_uint_eq(mome_stats.pages_fetched - fetched, 1);
+}
+END_TEST
+
+START_TEST(test_requester__answers_without_a_request_are_ignored)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    mome_ref_t ack = {.seg = 1, .page = 2};
+    nc_pattern(a, 2);
+    nc_grant(s, 2, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, 0, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    nc_data(s, 2, 3, 0, MOME_RIGHT_RW, 0, 1, a);
+    ck_assert_int_eq(msgtest_count(), 0);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 3, &ack, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_store_has(s->store, 2), 0);
+    ck_assert_int_eq(mome_txn_count(), 0);
+    ck_assert_int_eq(fake_memory_counts()->installs + fake_memory_counts()->maps, 0);
+}
+END_TEST
+
+START_TEST(test_requester__tracked_clean_write_twins_and_lists_dirty)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t rel = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[1];
+    nc_pattern(a, 3);
+    /* A writer of a page node 3 owns; its release (nothing changed) leaves it tracked and clean. */
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_LISTED), MOME_PG_TRACK);
+    ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    ck_assert_ptr_null(mome_pext_find(pg, 1, 1)->twin);
+
+    uint64_t twins = mome_stats.twins;
+    nc_fault(s, 1, 1);
+    ck_assert_int_eq(msgtest_count(), 0); /* resolved here */
+    ck_assert_uint_eq(mome_stats.twins - twins, 1);
+    ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_eq(nc_listed(mome_copy_dirty(), 1, 1), 1);
+    mome_pext_t *x = mome_pext_find(pg, 1, 1);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(x->twin);
+    ck_assert_int_eq(memcmp(x->twin, a, NC_PAGE), 0);
+    ck_assert_uint_eq(x->owner, 3);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    /* Another write fault (another thread, same interval): no second twin, listed once. */
+    nc_fault(s, 1, 1);
+    ck_assert_uint_eq(mome_stats.twins - twins, 1);
+    ck_assert_int_eq(nc_listed(mome_copy_dirty(), 1, 1), 1);
+}
+END_TEST
+
+START_TEST(test_requester__write_ahead_opens_pages_written_last_time)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t rel = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    nc_pattern(a, 4);
+    for (uint64_t p = 2; p < 6; p++)
+        nc_hold_data(s, p, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    /* Pages 2..4 are changed and released; page 5 is not. */
+    for (uint64_t p = 2; p < 5; p++)
+        mome_seg_bytes(s, p)[8] ^= 0xff;
+    mome_rel_release(done_cb, &rel);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_DIFF, 3), 1);
+    mome_batch_t ack = {0};
+    for (uint64_t p = 2; p < 5; p++)
+        ck_assert_int_eq(mome_batch_page(&ack, 1, p), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, ack.buf, (uint32_t)ack.len);
+    mome_batch_free(&ack);
+    ck_assert_uint_ne(rel, 0);
+
+    mome_coh.prefetch = 3;
+    uint64_t ahead = mome_stats.pages_written_ahead;
+    nc_fault(s, 2, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(mome_stats.pages_written_ahead - ahead, 2); /* 3 and 4, not 5 */
+    for (uint64_t p = 2; p < 5; p++) {
+        ck_assert_int_ne(s->pages[p].flags & MOME_PG_DIRTY, 0);
+        ck_assert_ptr_nonnull(mome_pext_find(&s->pages[p], 1, p)->twin);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RW);
+    }
+    ck_assert_int_eq(s->pages[5].flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 5)), FAKE_MAPPED_RO);
+}
+END_TEST
+
+Suite *requester_suite(void)
+{
+    Suite *s = suite_create("requester");
+    NC_CASE(s, test_requester__read_fault_asks_the_manager);
+    NC_CASE(s, test_requester__zero_grant_completes_the_fault);
+    NC_CASE(s, test_requester__done_goes_to_the_granting_manager);
+    NC_CASE(s, test_requester__write_fault_on_a_read_copy_upgrades);
+    NC_CASE(s, test_requester__faults_on_a_busy_page_join_its_transaction);
+    NC_CASE(s, test_requester__write_waiter_of_a_read_transaction_asks_again);
+    NC_CASE(s, test_requester__inv_acks_are_counted_before_completion);
+    NC_CASE(s, test_requester__inv_acks_before_the_grant_count);
+    NC_CASE(s, test_requester__data_grant_waits_for_inv_acks);
+    NC_CASE(s, test_requester__read_ahead_requests_the_following_pages);
+    NC_CASE(s, test_requester__read_ahead_stops_at_held_busy_and_view_end);
+    NC_CASE(s, test_requester__data_with_grant_carries_the_rights);
+    NC_CASE(s, test_requester__answers_without_a_request_are_ignored);
+    NC_CASE(s, test_requester__tracked_clean_write_twins_and_lists_dirty);
+    NC_CASE(s, test_requester__write_ahead_opens_pages_written_last_time);
+    return s;
+}

@@ -1,0 +1,317 @@
+/*
+ * test_segment.c - the segment name service (core/segment.c) as a state machine: SEG_OPEN,
+ * SEG_CLOSE, SEG_UNLINK delivered to the name manager with the replies and SEG_DESTROY checked,
+ * and the requesting side's commands (MomeSegOpen, MomeSegClose) run by hand with the manager's
+ * replies delivered.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/cmd.h"
+#include "core/proto.h"
+#include "core/segment.h"
+#include "mome.h"
+#include "nodecase.h"
+
+#define SZ (3 * NC_PAGE)
+
+static void seg_open(int from, const char *name, uint64_t size, uint32_t flags, uint64_t token)
+{
+    mome_segmsg_t m = {.size = size, .flags = flags, .token = token};
+    nc_deliver(MOME_MSG_SEG_OPEN, 0, from, &m, name, (uint32_t)strlen(name));
+}
+
+static void seg_close(int from, uint64_t id, uint32_t count)
+{
+    mome_segmsg_t m = {.id = id, .count = count};
+    nc_deliver(MOME_MSG_SEG_CLOSE, 0, from, &m, NULL, 0);
+}
+
+static void seg_unlink(int from, const char *name, uint64_t token)
+{
+    mome_segmsg_t m = {.token = token};
+    nc_deliver(MOME_MSG_SEG_UNLINK, 0, from, &m, name, (uint32_t)strlen(name));
+}
+
+/* The one SEG_OPEN_REPLY, to `to`, for token. */
+static const mome_segmsg_t *open_reply(int to, uint64_t token)
+{
+    ck_assert_int_eq(msgtest_count(), 1);
+    const mome_segmsg_t *r = NC_BODY(nc_msg(MOME_MSG_SEG_OPEN_REPLY, to), mome_segmsg_t);
+    ck_assert_uint_eq(r->token, token);
+    return r;
+}
+
+/* ---- the name manager ---- */
+
+START_TEST(test_segment__open_create_assigns_an_id)
+{
+    nc_up(2, 0);
+    seg_open(1, "alpha", SZ, MOME_CREATE, 7);
+    const mome_segmsg_t *r = open_reply(1, 7);
+    ck_assert_int_eq(r->status, 0);
+    ck_assert_uint_eq(r->size, SZ);
+    uint64_t id = r->id;
+    ck_assert_uint_ne(id, 0);
+    /* Another name, another id; the same name, the same segment whatever the size asked. */
+    seg_open(0, "beta", SZ, MOME_CREATE, 8);
+    ck_assert_uint_ne(open_reply(0, 8)->id, id);
+    seg_open(0, "alpha", 0, 0, 9);
+    r = open_reply(0, 9);
+    ck_assert_int_eq(r->status, 0);
+    ck_assert_uint_eq(r->id, id);
+    ck_assert_uint_eq(r->size, SZ);
+    seg_open(1, "alpha", SZ, MOME_CREATE, 10);
+    ck_assert_uint_eq(open_reply(1, 10)->id, id);
+}
+END_TEST
+
+START_TEST(test_segment__open_refusals)
+{
+    nc_up(2, 0);
+    seg_open(1, "gamma", 0, 0, 1);
+    ck_assert_int_eq(open_reply(1, 1)->status, -ENOENT); /* no MOME_CREATE */
+    seg_open(1, "gamma", 0, MOME_CREATE, 2);
+    ck_assert_int_eq(open_reply(1, 2)->status, -EINVAL); /* no size to create it with */
+    seg_open(1, "gamma", SZ, MOME_CREATE, 3);
+    ck_assert_int_eq(open_reply(1, 3)->status, 0);
+    seg_open(1, "gamma", SZ, MOME_CREATE | MOME_EXCL, 4);
+    ck_assert_int_eq(open_reply(1, 4)->status, -EEXIST);
+    seg_open(1, "gamma", 2 * SZ, MOME_CREATE, 5);
+    const mome_segmsg_t *r = open_reply(1, 5);
+    ck_assert_int_eq(r->status, -EINVAL);
+    ck_assert_uint_eq(r->size, SZ); /* the size it has, for the message */
+}
+END_TEST
+
+START_TEST(test_segment__unlink_destroys_once_every_open_is_closed)
+{
+    nc_up(2, 0);
+    seg_open(1, "delta", SZ, MOME_CREATE, 1);
+    uint64_t id = open_reply(1, 1)->id;
+    seg_open(0, "delta", 0, 0, 2);
+    seg_unlink(1, "delta", 3);
+    ck_assert_int_eq(msgtest_count(), 1);
+    const mome_segmsg_t *u = NC_BODY(nc_msg(MOME_MSG_SEG_UNLINK_REPLY, 1), mome_segmsg_t);
+    ck_assert_int_eq(u->status, 0);
+    ck_assert_uint_eq(u->token, 3);
+    /* The name is gone at once... */
+    seg_open(1, "delta", 0, 0, 4);
+    ck_assert_int_eq(open_reply(1, 4)->status, -ENOENT);
+    seg_open(1, "delta", SZ, MOME_CREATE, 5);
+    ck_assert_uint_ne(open_reply(1, 5)->id, id);
+    /* ...the segment when the last of its opens closes. */
+    seg_close(1, id, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    seg_close(0, id, 1);
+    ck_assert_int_eq(msgtest_count(), 2);
+    for (int n = 0; n < 2; n++)
+        ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_SEG_DESTROY, n), mome_segmsg_t)->id, id);
+    /* Closes of a destroyed segment are warned about, nothing more. */
+    seg_close(0, id, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+}
+END_TEST
+
+START_TEST(test_segment__unlink_of_an_unused_segment_destroys_it_at_once)
+{
+    nc_up(2, 0);
+    seg_open(1, "eps", SZ, MOME_CREATE, 1);
+    uint64_t id = open_reply(1, 1)->id;
+    seg_close(1, id, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    seg_unlink(0, "eps", 2);
+    ck_assert_int_eq(msgtest_count(), 3);
+    ck_assert_int_eq(NC_BODY(nc_msg(MOME_MSG_SEG_UNLINK_REPLY, 0), mome_segmsg_t)->status, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SEG_DESTROY, 0));
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SEG_DESTROY, 1));
+    seg_unlink(0, "eps", 3);
+    ck_assert_int_eq(NC_BODY(nc_msg(MOME_MSG_SEG_UNLINK_REPLY, 0), mome_segmsg_t)->status, -ENOENT);
+}
+END_TEST
+
+START_TEST(test_segment__names_are_checked_by_the_decoder)
+{
+    nc_up(2, 0);
+    mome_segmsg_t m = {.size = SZ, .flags = MOME_CREATE, .token = 1};
+    static const char nul[] = {'a', 0, 'b'};
+    msgtest_reset();
+    ck_assert_int_ne(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &m, nul, sizeof(nul)), 0);
+    char longname[MOME_SEG_NAME_MAX + 2];
+    memset(longname, 'x', sizeof(longname));
+    ck_assert_int_ne(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &m, longname, sizeof(longname)), 0);
+    ck_assert_int_ne(msgtest_deliver(MOME_MSG_SEG_OPEN, 0, 1, &m, NULL, 0), 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* The longest name is fine. */
+    memset(longname, 'y', MOME_SEG_NAME_MAX);
+    longname[MOME_SEG_NAME_MAX] = 0;
+    seg_open(1, longname, SZ, MOME_CREATE, 2);
+    ck_assert_int_eq(open_reply(1, 2)->status, 0);
+}
+END_TEST
+
+/* ---- the requesting side ---- */
+
+/* MomeSegOpen(name, size, flags) by hand: returns the request's token; *mgr is where it went. */
+static uint64_t open_cmd(mome_cmd_t *c, const char *name, uint64_t size, int flags, int *mgr)
+{
+    memset(c, 0, sizeof(*c));
+    c->fn = mome_segment_cmd_open;
+    c->u.open.name = name;
+    c->u.open.size = size;
+    c->u.open.flags = flags;
+    msgtest_reset();
+    mome_segment_cmd_open(c);
+    ck_assert_int_eq(msgtest_count(), 1);
+    const msgtest_sent_t *r = msgtest_at(0);
+    ck_assert_int_eq(r->m.type, MOME_MSG_SEG_OPEN);
+    ck_assert_uint_eq(r->m.len, strlen(name));
+    ck_assert_int_eq(memcmp(r->m.payload, name, r->m.len), 0);
+    const mome_segmsg_t *m = NC_BODY(&r->m, mome_segmsg_t);
+    ck_assert_uint_eq(m->size, size);
+    ck_assert_uint_eq(m->flags, (uint32_t)flags);
+    ck_assert_uint_eq(c->done, 0);
+    *mgr = r->to;
+    return m->token;
+}
+
+static void reply(int from, uint64_t token, uint64_t id, uint64_t size, int status)
+{
+    mome_segmsg_t m = {.id = id, .size = size, .token = token, .status = status};
+    nc_deliver(MOME_MSG_SEG_OPEN_REPLY, 0, from, &m, NULL, 0);
+}
+
+static void close_cmd(mome_cmd_t *c, int handle)
+{
+    memset(c, 0, sizeof(*c));
+    c->fn = mome_segment_cmd_close;
+    c->u.close.handle = handle;
+    msgtest_reset();
+    mome_segment_cmd_close(c);
+}
+
+#define ID ((1ull << 40) | 5)
+
+START_TEST(test_segment__open_reply_gives_a_handle)
+{
+    mome_cmd_t c;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "zeta", SZ, MOME_CREATE, &mgr);
+    reply(mgr, token, ID, SZ, 0);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_ge(c.status, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_seg_t *s = mome_seg_find(ID);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(s->npages, 3);
+    ck_assert_str_eq(s->name, "zeta");
+    /* A reply nobody waits for (a second copy): ignored. */
+    reply(mgr, token, ID, SZ, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+}
+END_TEST
+
+START_TEST(test_segment__open_reply_error_fails_the_command)
+{
+    mome_cmd_t c;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "eta", 0, 0, &mgr);
+    reply(mgr, token, 0, 0, -ENOENT);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, -ENOENT);
+    ck_assert_ptr_nonnull(strstr(c.err, "'eta' does not exist"));
+    token = open_cmd(&c, "eta", 2 * SZ, 0, &mgr);
+    reply(mgr, token, 0, SZ, -EINVAL);
+    ck_assert_int_eq(c.status, -EINVAL);
+    ck_assert_ptr_nonnull(strstr(c.err, "exists with size 12288"));
+    ck_assert_ptr_null(mome_seg_find(ID));
+    ck_assert_int_eq(msgtest_count(), 0);
+}
+END_TEST
+
+START_TEST(test_segment__close_tells_the_name_manager_once_unused)
+{
+    mome_cmd_t c1, c2, k;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t t1 = open_cmd(&c1, "theta", SZ, MOME_CREATE, &mgr);
+    uint64_t t2 = open_cmd(&c2, "theta", 0, 0, &mgr);
+    reply(mgr, t1, ID, SZ, 0);
+    reply(mgr, t2, ID, SZ, 0);
+    ck_assert_int_ge(c1.status, 0);
+    ck_assert_int_ge(c2.status, 0);
+    ck_assert_int_ne(c1.status, c2.status); /* two handles, one segment */
+    close_cmd(&k, c1.status);
+    ck_assert_int_eq(k.status, 0);
+    ck_assert_int_eq(msgtest_count(), 0); /* still open here */
+    close_cmd(&k, c1.status);
+    ck_assert_int_eq(k.status, -EBADF);
+    close_cmd(&k, c2.status);
+    ck_assert_int_eq(k.status, 0);
+    const mome_msg_t *m = nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->id, ID);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->count, 2); /* both opens end at once */
+    ck_assert_int_eq(msgtest_count(), 1);
+}
+END_TEST
+
+START_TEST(test_segment__destroy_frees_an_unused_segment_only)
+{
+    mome_cmd_t c, k;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "iota", SZ, MOME_CREATE, &mgr);
+    reply(mgr, token, ID, SZ, 0);
+    mome_segmsg_t d = {.id = ID};
+    nc_deliver(MOME_MSG_SEG_DESTROY, 0, mgr, &d, NULL, 0);
+    ck_assert_ptr_nonnull(mome_seg_find(ID)); /* a handle is open here */
+    close_cmd(&k, c.status);
+    nc_deliver(MOME_MSG_SEG_DESTROY, 0, mgr, &d, NULL, 0);
+    ck_assert_ptr_null(mome_seg_find(ID));
+}
+END_TEST
+
+START_TEST(test_segment__open_round_trip_on_one_node)
+{
+    mome_cmd_t c, k;
+    nc_up(1, 0);
+    memset(&c, 0, sizeof(c));
+    c.fn = mome_segment_cmd_open;
+    c.u.open.name = "kappa";
+    c.u.open.size = SZ;
+    c.u.open.flags = MOME_CREATE;
+    mome_segment_cmd_open(&c);
+    ck_assert_int_eq(msgtest_loop_self(), 2); /* the request, then the reply */
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_ge(c.status, 0);
+    close_cmd(&k, c.status);
+    ck_assert_int_eq(msgtest_loop_self(), 1); /* SEG_CLOSE: the name stays (not unlinked) */
+    ck_assert_int_eq(msgtest_count(), 0);
+    memset(&c, 0, sizeof(c));
+    c.fn = mome_segment_cmd_unlink;
+    c.u.unlink.name = "kappa";
+    mome_segment_cmd_unlink(&c);
+    ck_assert_int_eq(msgtest_loop_self(), 3); /* SEG_UNLINK, its reply, SEG_DESTROY */
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_null(mome_seg_find(1)); /* id (rank 0 << 40) | 1: freed here too */
+}
+END_TEST
+
+Suite *segment_suite(void)
+{
+    Suite *s = suite_create("segment");
+    NC_CASE(s, test_segment__open_create_assigns_an_id);
+    NC_CASE(s, test_segment__open_refusals);
+    NC_CASE(s, test_segment__unlink_destroys_once_every_open_is_closed);
+    NC_CASE(s, test_segment__unlink_of_an_unused_segment_destroys_it_at_once);
+    NC_CASE(s, test_segment__names_are_checked_by_the_decoder);
+    NC_CASE(s, test_segment__open_reply_gives_a_handle);
+    NC_CASE(s, test_segment__open_reply_error_fails_the_command);
+    NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
+    NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
+    NC_CASE(s, test_segment__open_round_trip_on_one_node);
+    return s;
+}

@@ -1,0 +1,372 @@
+/*
+ * test_sync.c - locks and barriers (core/sync.c) as state machines: the barrier gathered by node
+ * 0, the lock manager's FIFO queue and dates, and the commands of the calling side run by hand on
+ * the test thread (a completed command's futex wake finds no waiter: c.done and c.status say how
+ * it ended).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/stats.h"
+#include "core/cmd.h"
+#include "core/proto.h"
+#include "core/sync.h"
+#include "mome.h"
+#include "nodecase.h"
+
+#define TID 4242
+
+static void bar_enter(int from, uint64_t epoch)
+{
+    mome_syncmsg_t m = {.id = epoch};
+    nc_deliver(MOME_MSG_BAR_ENTER, 0, from, &m, NULL, 0);
+}
+
+static void lock_msg(int type, int flags, int from, uint64_t id, uint64_t token, uint64_t date)
+{
+    mome_syncmsg_t m = {.id = id, .token = token, .date = date};
+    nc_deliver(type, flags, from, &m, NULL, 0);
+}
+
+/* The one LOCK_GRANT sent, to `to`, for token, with the lock's last release date. */
+static void granted(int to, uint64_t token, uint64_t date, int waited)
+{
+    ck_assert_int_eq(msgtest_count(), 1);
+    const mome_msg_t *g = nc_msg(MOME_MSG_LOCK_GRANT, to);
+    ck_assert_uint_eq(NC_BODY(g, mome_syncmsg_t)->token, token);
+    ck_assert_uint_eq(NC_BODY(g, mome_syncmsg_t)->date, date);
+    ck_assert_int_eq(g->flags, waited ? MOME_LOCK_WAITED : 0);
+}
+
+static void cmd_init(mome_cmd_t *c, mome_cmd_fn_t fn)
+{
+    memset(c, 0, sizeof(*c));
+    c->fn = fn;
+    c->tid = TID;
+}
+
+/* ---- barrier ---- */
+
+START_TEST(test_sync__barrier_exits_after_every_node_entered)
+{
+    nc_up(3, 0);
+    mome_clock_raise(1000);
+    bar_enter(1, 0); /* dated 1001 */
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_clock_reset(10); /* node 0's clock is behind the entries */
+    bar_enter(2, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    bar_enter(0, 0);
+    mome_clock_raise(2000);
+    ck_assert_int_eq(msgtest_count(), 3);
+    for (int n = 0; n < 3; n++) {
+        const mome_msg_t *x = nc_msg(MOME_MSG_BAR_EXIT, n);
+        ck_assert_uint_eq(NC_BODY(x, mome_syncmsg_t)->id, 0);
+        ck_assert_uint_gt(NC_BODY(x, mome_syncmsg_t)->date, 1001); /* above every entry */
+        ck_assert_uint_eq(NC_BODY(x, mome_syncmsg_t)->date,
+                          NC_BODY(nc_msg(MOME_MSG_BAR_EXIT, 0), mome_syncmsg_t)->date);
+    }
+    /* The next barrier starts afresh. */
+    bar_enter(1, 1);
+    bar_enter(0, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    bar_enter(2, 1);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_BAR_EXIT, -1), 3);
+}
+END_TEST
+
+static void enter_twice(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 1, &m, NULL, 0);
+    msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 1, &m, NULL, 0);
+}
+
+static void enter_out_of_turn(void *arg)
+{
+    mome_syncmsg_t m = {.id = 1};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 2, &m, NULL, 0);
+}
+
+START_TEST(test_sync__barrier_entered_twice_stops_the_node)
+{
+    nc_up(3, 0);
+    nc_expect_death(enter_twice, NULL, "node 1 entered barrier 0 (again, or out of turn)");
+    nc_expect_death(enter_out_of_turn, NULL, "node 2 entered barrier 1");
+}
+END_TEST
+
+START_TEST(test_sync__barrier_command_enters_and_completes_at_the_exit)
+{
+    mome_cmd_t c, c2;
+    nc_up(3, 1);
+    uint64_t barriers = mome_stats.barriers;
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    const mome_msg_t *e = nc_msg(MOME_MSG_BAR_ENTER, 0);
+    ck_assert_uint_eq(NC_BODY(e, mome_syncmsg_t)->id, 0);
+    ck_assert_uint_eq(c.done, 0);
+    /* One barrier per node at a time. */
+    cmd_init(&c2, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c2);
+    ck_assert_uint_eq(c2.done, 1);
+    ck_assert_int_eq(c2.status, -EBUSY);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_uint_eq(c.result, 500);
+    ck_assert_uint_eq(mome_sync_last_barrier(), 500);
+    ck_assert_uint_ge(mome_clock_now(), 500);
+    ck_assert_uint_eq(mome_stats.barriers - barriers, 1);
+    /* The next one is epoch 1. */
+    cmd_init(&c, mome_sync_cmd_barrier);
+    msgtest_reset();
+    mome_sync_cmd_barrier(&c);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_BAR_ENTER, 0), mome_syncmsg_t)->id, 1);
+}
+END_TEST
+
+START_TEST(test_sync__barrier_enters_once_the_release_is_acknowledged)
+{
+    uint8_t a[NC_PAGE];
+    mome_cmd_t c;
+    nc_up(3, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
+    mome_seg_bytes(s, 2)[1] ^= 1;
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 2));
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_BAR_ENTER, -1), 0);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 2), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_BAR_ENTER, 0));
+    ck_assert_uint_eq(c.done, 0);
+}
+END_TEST
+
+/* ---- locks: the manager ---- */
+
+START_TEST(test_sync__locks_are_granted_in_fifo_order_with_the_last_release_date)
+{
+    nc_up(4, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, 5, 11, 0);
+    granted(1, 11, 0, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 2, 5, 22, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, 5, 33, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 0, 5, 44, 0); /* this node's own request */
+    ck_assert_int_eq(msgtest_count(), 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, 6, 55, 0); /* another lock: free */
+    granted(3, 55, 0, 0);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 5, 11, 300);
+    granted(2, 22, 300, 1);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 2, 5, 22, 250); /* an older date does not lower it */
+    granted(3, 33, 300, 1);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 3, 5, 33, 400);
+    granted(0, 44, 400, 1);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 0, 5, 44, 410);
+    ck_assert_int_eq(msgtest_count(), 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, 5, 12, 0);
+    granted(1, 12, 410, 0);
+}
+END_TEST
+
+START_TEST(test_sync__lock_release_by_a_non_holder_is_ignored)
+{
+    nc_up(4, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, 5, 11, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, 5, 33, 0);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 2, 5, 11, 100); /* not the holder */
+    ck_assert_int_eq(msgtest_count(), 0);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 5, 12, 100); /* the holder, another request's token */
+    ck_assert_int_eq(msgtest_count(), 0);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 9, 11, 100); /* a lock nobody holds */
+    ck_assert_int_eq(msgtest_count(), 0);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 5, 11, 100);
+    granted(3, 33, 100, 1);
+}
+END_TEST
+
+/* ---- locks: the calling side ---- */
+
+/* Run MomeLock(id) by hand: returns the request's token; *mgr is where it went. */
+static uint64_t lock_cmd(mome_cmd_t *c, int id, int *mgr)
+{
+    cmd_init(c, mome_sync_cmd_lock);
+    c->u.lock.id = id;
+    msgtest_reset();
+    mome_sync_cmd_lock(c);
+    ck_assert_int_eq(msgtest_count(), 1);
+    const msgtest_sent_t *r = msgtest_at(0);
+    ck_assert_int_eq(r->m.type, MOME_MSG_LOCK_REQ);
+    ck_assert_uint_eq(NC_BODY(&r->m, mome_syncmsg_t)->id, (uint64_t)id);
+    ck_assert_uint_ne(NC_BODY(&r->m, mome_syncmsg_t)->token, 0);
+    ck_assert_uint_eq(c->done, 0);
+    *mgr = r->to;
+    return NC_BODY(&r->m, mome_syncmsg_t)->token;
+}
+
+START_TEST(test_sync__lock_and_unlock_commands)
+{
+    mome_cmd_t c, c2;
+    int mgr;
+    nc_up(4, 1);
+    uint64_t acquires = mome_stats.lock_acquires;
+    uint64_t token = lock_cmd(&c, 7, &mgr);
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr, 7, token, 0);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_uint_eq(mome_stats.lock_acquires - acquires, 1);
+    /* The holder asks again: a deadlock, refused at once. */
+    cmd_init(&c2, mome_sync_cmd_lock);
+    c2.u.lock.id = 7;
+    msgtest_reset();
+    mome_sync_cmd_lock(&c2);
+    ck_assert_int_eq(c2.status, -EDEADLK);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* Another thread cannot unlock it. */
+    cmd_init(&c2, mome_sync_cmd_unlock);
+    c2.u.lock.id = 7;
+    c2.tid = TID + 1;
+    mome_sync_cmd_unlock(&c2);
+    ck_assert_int_eq(c2.status, -EPERM);
+    /* The holder does: the lock goes back with the release's date. */
+    cmd_init(&c2, mome_sync_cmd_unlock);
+    c2.u.lock.id = 7;
+    mome_sync_cmd_unlock(&c2);
+    ck_assert_uint_eq(c2.done, 1);
+    ck_assert_int_eq(c2.status, 0);
+    const mome_msg_t *r = nc_msg(MOME_MSG_LOCK_REL, mgr);
+    ck_assert_uint_eq(NC_BODY(r, mome_syncmsg_t)->id, 7);
+    ck_assert_uint_eq(NC_BODY(r, mome_syncmsg_t)->token, token);
+    ck_assert_uint_ne(NC_BODY(r, mome_syncmsg_t)->date, 0);
+    cmd_init(&c2, mome_sync_cmd_unlock);
+    c2.u.lock.id = 7;
+    mome_sync_cmd_unlock(&c2);
+    ck_assert_int_eq(c2.status, -EPERM);
+    /* A grant nobody asked for changes nothing. */
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr, 7, token + 100, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+}
+END_TEST
+
+START_TEST(test_sync__unlock_releases_the_writes_first)
+{
+    uint8_t a[NC_PAGE];
+    mome_cmd_t c, u;
+    int mgr;
+    nc_up(4, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    uint64_t token = lock_cmd(&c, 3, &mgr);
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr, 3, token, 0);
+    nc_pattern(a, 2);
+    nc_hold_data(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
+    mome_seg_bytes(s, 0)[9] ^= 1;
+    cmd_init(&u, mome_sync_cmd_unlock);
+    u.u.lock.id = 3;
+    mome_sync_cmd_unlock(&u);
+    const mome_msg_t *d = nc_msg(MOME_MSG_DIFF, 2);
+    mome_date_t date = NC_BODY(d, mome_rel_t)->date;
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_LOCK_REL, -1), 0);
+    ck_assert_uint_eq(u.done, 0);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    const mome_msg_t *r = nc_msg(MOME_MSG_LOCK_REL, mgr);
+    ck_assert_uint_eq(NC_BODY(r, mome_syncmsg_t)->date, date);
+    ck_assert_uint_eq(u.done, 1);
+}
+END_TEST
+
+START_TEST(test_sync__lock_grant_acquires_before_completing)
+{
+    uint8_t a[NC_PAGE], b2[NC_PAGE];
+    mome_cmd_t c;
+    int mgr;
+    nc_up(4, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    nc_pattern(b2, 2);
+    for (uint64_t p = 1; p < 3; p++) {
+        s->pages[p].model = MOME_RELEASE;
+        nc_hold_data(s, p, 0, 0, 3, a, 1);
+    }
+    /* Page 1 changed before the lock's last release (150), page 2 after. */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 2), 0);
+    mome_rel_t rel = {.date = 100, .token = 1};
+    nc_deliver(MOME_MSG_STALE, 0, 0, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 2, 2), 0);
+    rel.date = 200;
+    nc_deliver(MOME_MSG_STALE, 0, 0, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    uint64_t token = lock_cmd(&c, 4, &mgr);
+    lock_msg(MOME_MSG_LOCK_GRANT, MOME_LOCK_WAITED, mgr, 4, token, 150);
+    int m1 = mome_seg_manager(s, 1);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_READ_REQ, m1), mome_req_t)->page, 1);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_uint_eq(c.done, 0); /* not before page 1 is current */
+    nc_data(s, 1, 3, m1, 0, 0, 2, b2);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b2, NC_PAGE), 0);
+}
+END_TEST
+
+/* ---- other commands: argument checks ---- */
+
+START_TEST(test_sync__commands_refuse_bad_arguments)
+{
+    mome_cmd_t c;
+    char outside[NC_PAGE];
+    nc_up(4, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    cmd_init(&c, mome_sync_cmd_model);
+    c.u.model.addr = testnode_addr(s, 0);
+    c.u.model.len = NC_PAGE;
+    c.u.model.model = 9;
+    mome_sync_cmd_model(&c);
+    ck_assert_int_eq(c.status, -EINVAL);
+    ck_assert_ptr_nonnull(strstr(c.err, "unknown model 9"));
+    cmd_init(&c, mome_sync_cmd_syncmem);
+    c.u.sync.addr = outside;
+    c.u.sync.len = sizeof(outside);
+    mome_sync_cmd_syncmem(&c);
+    ck_assert_int_eq(c.status, -EINVAL);
+    /* A range running past the view's end. */
+    cmd_init(&c, mome_sync_cmd_model);
+    c.u.model.addr = testnode_addr(s, 3);
+    c.u.model.len = 2 * NC_PAGE;
+    c.u.model.model = MOME_WEAK;
+    mome_sync_cmd_model(&c);
+    ck_assert_int_eq(c.status, -EINVAL);
+    ck_assert_int_eq(s->pages[3].model, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+}
+END_TEST
+
+Suite *sync_suite(void)
+{
+    Suite *s = suite_create("sync");
+    NC_CASE(s, test_sync__barrier_exits_after_every_node_entered);
+    NC_CASE(s, test_sync__barrier_entered_twice_stops_the_node);
+    NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
+    NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
+    NC_CASE(s, test_sync__locks_are_granted_in_fifo_order_with_the_last_release_date);
+    NC_CASE(s, test_sync__lock_release_by_a_non_holder_is_ignored);
+    NC_CASE(s, test_sync__lock_and_unlock_commands);
+    NC_CASE(s, test_sync__unlock_releases_the_writes_first);
+    NC_CASE(s, test_sync__lock_grant_acquires_before_completing);
+    NC_CASE(s, test_sync__commands_refuse_bad_arguments);
+    return s;
+}
