@@ -86,6 +86,7 @@ typedef struct mome_txn {
     uint64_t ver;        /* version of the content received */
     mome_op_t *op;       /* an operation to tell on completion (coherence/op.h) */
     uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
+    uint8_t prepared;    /* the page has memory already (mome_store_prepare): fill, then map */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */
