@@ -264,7 +264,8 @@ static void push(mome_seg_t *s, uint64_t page, uint64_t ver, const uint8_t *byte
 {
     mome_batch_t b = {0};
     ck_assert_int_eq(mome_batch_push(&b, s->id, page, ver, bytes, NC_PAGE), 0);
-    nc_deliver(MOME_MSG_PUSH, 0, 3, NULL, b.buf, (uint32_t)b.len);
+    mome_rel_t rel = {.date = 1, .origin = 3};
+    nc_deliver(MOME_MSG_PUSH, 0, 3, &rel, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
 }
 

@@ -107,7 +107,8 @@ START_TEST(test_release__acquire_applies_only_notices_dated_before_it)
     /* The owner pushed that version meanwhile: the next acquire has nothing to do. */
     mome_batch_t b = {0};
     ck_assert_int_eq(mome_batch_push(&b, 1, 2, 3, a, NC_PAGE), 0);
-    nc_deliver(MOME_MSG_PUSH, 0, 3, NULL, b.buf, (uint32_t)b.len);
+    mome_rel_t rel = {.date = 1, .origin = 3};
+    nc_deliver(MOME_MSG_PUSH, 0, 3, &rel, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
     ck_assert_uint_eq(s->pages[2].ver, 3);
     msgtest_reset();
