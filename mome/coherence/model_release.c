@@ -15,12 +15,13 @@ static void release_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
     /* The range's notices were applied as at an acquire: nothing more. */
 }
 
-/* From WEAK: the copy was kept past notices it never received, so it goes (fetched afresh under
- * the new contract when used); the owner's master is current. */
+/* From WEAK: the copy was kept past notices it never received, so it is renewed (dropped and
+ * fetched afresh under the new contract when used, or refreshed now keeping writes this node has
+ * not released yet); the owner's master is current. */
 static void release_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
     if (!(s->pages[page].flags & MOME_PG_OWNER))
-        mome_copy_drop(s, page);
+        mome_req_renew(s, page, op);
 }
 
 const mome_model_t mome_model_release = {

@@ -13,14 +13,19 @@ static void strong_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
     /* Always current: nothing to do. */
 }
 
-/* From a weaker model: a copy fetched under the weaker contract may be stale, so it goes; the
- * owner of a multiple-writer page keeps its master and has the directory stop the other writers. */
+/*
+ * From a weaker model: a copy fetched under the weaker contract may be stale, so it goes. The
+ * owner of a multiple-writer page keeps its master and has the directory stop the other writers;
+ * so does a writer with writes not yet released (another thread wrote during the switch's
+ * release): the directory's flush sends them to the master before this node gets the page back.
+ */
 static void strong_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    if (!(s->pages[page].flags & MOME_PG_OWNER))
-        mome_copy_drop(s, page);
-    else
+    const mome_page_t *pg = &s->pages[page];
+    if (pg->flags & (MOME_PG_OWNER | MOME_PG_DIRTY))
         mome_req_access(s, page, MOME_STRONG, op);
+    else
+        mome_copy_drop(s, page);
 }
 
 const mome_model_t mome_model_strong = {

@@ -87,6 +87,8 @@ typedef struct mome_txn {
     mome_op_t *op;       /* an operation to tell on completion (coherence/op.h) */
     uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
     uint8_t prepared;    /* the page has memory already (mome_store_prepare): fill, then map */
+    uint8_t model;       /* the model the request was made under */
+    uint8_t merge;       /* a refresh of a copy with unreleased writes: keep them (XOR merge) */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */

@@ -36,9 +36,14 @@ static void fault_done(uint64_t t0)
     MOME_STAT_ADD(fault_ns, mome_now_ns() - t0);
 }
 
+/* Internal to request(): ask for fresh content even though this node holds a copy. */
+#define REQ_CONTENT 0x100
+
+static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op);
+
 /* Start a transaction for page, with the given waiters (and an operation to tell when done). */
-static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_waiter_t *waiters,
-                    mome_op_t *op, int flags)
+static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
+                           mome_waiter_t *waiters, mome_op_t *op, int flags)
 {
     mome_page_t *pg = &s->pages[page];
     mome_txn_t *t = mome_txn_new(s, s->id, page, kind);
@@ -47,11 +52,13 @@ static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_wait
                    (unsigned long long)page, s->name);
     t->waiters = waiters;
     t->op = op;
+    t->model = (uint8_t)model;
     pg->flags |= MOME_PG_BUSY;
     mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
                     .model = (uint32_t)model};
-    if (pg->access != MOME_ACC_NONE)
+    if (pg->access != MOME_ACC_NONE && !(flags & REQ_CONTENT))
         flags |= MOME_REQ_COPY;
+    flags &= ~REQ_CONTENT;
     mome_coh.outstanding++;
     mome_send(mome_seg_manager(s, page), kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ
                                                                 : MOME_MSG_READ_REQ,
@@ -65,6 +72,7 @@ static void request(mome_seg_t *s, uint64_t page, int kind, int model, mome_wait
         mome_store_prepare(s->store, page);
         t->prepared = 1;
     }
+    return t;
 }
 
 /*
@@ -222,9 +230,18 @@ static void txn_try_complete(mome_txn_t *t)
     w = t->waiters;
     t->waiters = NULL;
     uint64_t page = t->page;
-    int ahead = t->ahead && !w;
+    int ahead = t->ahead && !w, merged = t->merge, model = t->model;
     mome_txn_free(t);
-    if (ahead)
+    if (model != mome_page_model(pg)) {
+        /*
+         * The node switched the page's model while the request was out: the directory holds the
+         * copy under the old contract. Ask again under the new one before anyone uses it.
+         */
+        request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
+                op, 0);
+        return;
+    }
+    if (ahead || merged)
         mome_copy_map_all(s, page);
     while (w) {
         mome_waiter_t *next = w->next;
@@ -250,6 +267,32 @@ static void txn_try_complete(mome_txn_t *t)
 }
 
 /*
+ * The fresh master content for a copy with unreleased writes (its views write-protected since the
+ * refresh began, so nothing writes meanwhile): this node's own changes, page XOR twin, go on top
+ * of the new content, which becomes the twin. Nothing this node wrote is lost, and the copy now
+ * has every change released to the master.
+ */
+static void merge_install(mome_txn_t *t, const void *data)
+{
+    mome_seg_t *s = t->seg;
+    mome_pext_t *x = mome_pext_find(&s->pages[t->page], s->id, t->page);
+    uint64_t *p = (uint64_t *)mome_seg_bytes(s, t->page), *tw;
+    const uint64_t *d = data;
+
+    if (!x || !x->twin)
+        mome_fatal("a refresh of page %llu of segment '%s' lost its twin: its writes would be "
+                   "lost; stopping",
+                   (unsigned long long)t->page, s->name);
+    tw = (uint64_t *)x->twin;
+    for (size_t i = 0; i < mome_coh.page_size / 8; i++) {
+        uint64_t mine = p[i] ^ tw[i];
+        tw[i] = d[i];
+        p[i] = d[i] ^ mine;
+    }
+    t->have_data = 1;
+}
+
+/*
  * Put content into the page. When it completes the transaction, install it atomically in the
  * first waiter's view (one UFFDIO_COPY); otherwise copy it through the runtime view while no view
  * maps the page, and map later.
@@ -261,7 +304,12 @@ static void install(mome_txn_t *t, const void *data)
     mome_waiter_t *w = t->waiters;
     int rc = -EEXIST;
 
+    if (t->merge) {
+        merge_install(t, data);
+        return;
+    }
     if (!t->prepared && t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
+        t->model == mome_page_model(pg) &&
         !(t->rw && (t->rights & (MOME_RIGHT_SHARED | MOME_RIGHT_TWIN)))) {
         int wp = !t->rw && w->view->writable;
         rc = mome_store_install(s->store, t->page, w->addr, data, wp);
@@ -376,6 +424,30 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     free(w);
 }
 
+/*
+ * A copy with writes not yet released (another thread wrote it while this node was releasing):
+ * fetch the master's content without dropping the copy, and merge this node's changes on top
+ * when it comes (merge_install). Its views are write-protected meanwhile: writes wait for the
+ * refresh, as faults on a page being fetched do.
+ */
+void mome_req_renew(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    if (s->pages[page].flags & MOME_PG_DIRTY)
+        refresh_keeping_writes(s, page, op);
+    else
+        mome_copy_drop(s, page); /* fetched afresh when used */
+}
+
+static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_copy_protect(s, page);
+    pg->flags &= (uint16_t)~MOME_PG_USED;
+    mome_op_hold(op);
+    mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), NULL, op, REQ_CONTENT);
+    t->merge = 1;
+}
+
 void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
     mome_page_t *pg = &s->pages[page];
@@ -431,6 +503,8 @@ int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
     if (pg->ver >= x->stale_ver || (pg->flags & MOME_PG_OWNER)) {
         x->stale_date = x->stale_ver = 0;
         mome_pext_put(pg, x);
+    } else if (pg->flags & MOME_PG_DIRTY) {
+        refresh_keeping_writes(s, page, op); /* dropping it would lose those writes */
     } else if (op && (pg->flags & MOME_PG_USED)) {
         mome_req_refresh(s, page, op); /* clears the notice (and may free x) */
     } else {

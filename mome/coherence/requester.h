@@ -26,9 +26,17 @@ void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /* Ask the owner whether a WEAK copy is current, and take the newer content if not. */
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /*
+ * Replace a copy fetched under a weaker contract (a model switch): a copy with writes not yet
+ * released is refreshed with them kept (merged on the master's content); any other is dropped,
+ * to be fetched afresh when used.
+ */
+void mome_req_renew(mome_seg_t *s, uint64_t page, mome_op_t *op);
+/*
  * A copy's stale notice is due (an acquire, a MomeSyncMem): clear it if the copy is current (or
  * the master), refresh the copy now if this node used it since its last refresh (op counts the
- * request), else drop it to be fetched when touched. What STRONG and RELEASE do at an acquire.
+ * request), else drop it to be fetched when touched; a copy with writes not yet released (another
+ * thread wrote it during the acquire) is refreshed keeping them. What STRONG and RELEASE do at an
+ * acquire.
  */
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op);
 
