@@ -67,6 +67,19 @@ static int parse_count(const char *s, mome_config_t *c, size_t off)
     return 0;
 }
 
+/* A fraction in (0, 1]. */
+static int parse_fraction(const char *s, mome_config_t *c, size_t off)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0.0) || v > 1.0)
+        return -EINVAL;
+    *(double *)((char *)c + off) = v;
+    return 0;
+}
+
 static int parse_bool(const char *s, mome_config_t *c, size_t off)
 {
     int v;
@@ -96,6 +109,7 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
     char *dst = (char *)c + off;
     size_t cap = off == OFF(log_file)      ? sizeof(c->log_file)
                  : off == OFF(test_inject) ? sizeof(c->test_inject)
+                 : off == OFF(swap_dir)    ? sizeof(c->swap_dir)
                                            : sizeof(c->repository);
     if (strlen(s) >= cap)
         return -EINVAL;
@@ -137,9 +151,18 @@ static const knob_t knobs[] = {
      parse_string, OFF(repository), 0, 0, 0,
      "a path of less than 1024 bytes"},
     {"MOME_LOCAL_PAGES", "0",
-     "local page budget, 0 = unlimited (page-out is not available in this release)", parse_size,
-     OFF(local_pages), 0, 0, 0,
-     "a number of pages, 0 for no budget"},
+     "local page budget: at most this many Mome pages in this node's memory; beyond it pages "
+     "are dropped or paged out to other nodes or to MOME_SWAP_DIR (0 = unlimited)",
+     parse_size, OFF(local_pages), 0, 0, 0, "a number of pages, 0 for no budget"},
+    {"MOME_LOCAL_HIGH", "0.95",
+     "with a budget: evict in the background once this fraction of it is in use", parse_fraction,
+     OFF(local_high), 0, 0, 0, "a fraction in (0, 1], e.g. 0.95"},
+    {"MOME_LOCAL_LOW", "0.85",
+     "with a budget: background eviction stops at this fraction of it", parse_fraction,
+     OFF(local_low), 0, 0, 0, "a fraction in (0, 1], e.g. 0.85"},
+    {"MOME_SWAP_DIR", "/var/tmp",
+     "with a budget: where pages go when no other node has room (a file, removed at exit)",
+     parse_string, OFF(swap_dir), 0, 0, 0, "a directory path of less than 1024 bytes"},
     {"MOME_EMU_LATENCY_NS", "0",
      "emulated extra latency, in ns, added to every remote page transfer", parse_count,
      OFF(emu_latency_ns), 0, 0, 10000000000ull,

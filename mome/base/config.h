@@ -22,6 +22,9 @@ typedef struct mome_config {
     int stats;               /* MOME_STATS: print counters at finalize */
     char repository[1024];   /* MOME_REPOSITORY */
     uint64_t local_pages;    /* MOME_LOCAL_PAGES (0 = unlimited) */
+    double local_high;       /* MOME_LOCAL_HIGH: background eviction starts (fraction) */
+    double local_low;        /* MOME_LOCAL_LOW: and stops (fraction) */
+    char swap_dir[1024];     /* MOME_SWAP_DIR */
     uint64_t emu_latency_ns; /* MOME_EMU_LATENCY_NS */
     uint64_t emu_bandwidth;  /* MOME_EMU_BANDWIDTH, bytes/s (0 = unlimited) */
     int bind;                /* MOME_BIND */

@@ -9,6 +9,7 @@
 #include "coherence/copy.h"
 #include "coherence/directory.h"
 #include "coherence/holder.h"
+#include "coherence/pageout.h"
 #include "coherence/release.h"
 #include "coherence/requester.h"
 #include "coherence/seg.h"
@@ -25,7 +26,7 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
     mome_coh.prefetch = cfg->prefetch;
     mome_coh.outstanding = 0;
     mome_coh.woke = 0;
-    rc = mome_store_init(cfg->page_size, cfg->evict);
+    rc = mome_store_init(cfg->page_size, cfg->budget ? (cfg->evict ? cfg->evict : "fifo") : NULL);
     if (rc < 0) {
         snprintf(err, errlen, "cannot set up the page store: %s", strerror(-rc));
         return rc;
@@ -37,6 +38,10 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the coherence layer: %s", strerror(-rc));
         return rc;
     }
+    mome_pageout_config_t pc = {.pages = cfg->budget, .high = cfg->high, .low = cfg->low,
+                                .swap_dir = cfg->swap_dir};
+    if ((rc = mome_pageout_init(&pc, err, errlen)) < 0)
+        return rc;
     mome_fault_set_handler(mome_req_fault);
     return 0;
 }
@@ -44,6 +49,7 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
 void mome_coh_fini(void)
 {
     mome_fault_set_handler(NULL);
+    mome_pageout_fini();
     mome_rel_fini();
     mome_req_fini();
     mome_dir_fini();
@@ -61,6 +67,11 @@ void mome_coh_seg_destroyed(uint64_t seg)
 int mome_coh_outstanding(void)
 {
     return mome_coh.outstanding;
+}
+
+int mome_coh_idle(void)
+{
+    return mome_store_trim();
 }
 
 int mome_coh_take_woke(void)

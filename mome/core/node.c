@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -80,6 +81,25 @@ int mome_node_on_progress(void)
 static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)
 {
     mome_msg_deliver(hdr, hl, data, len, 1);
+}
+
+/*
+ * One non-blocking round for a handler that waits for an answer (net/msg.h mome_msg_hold): the
+ * transport, held page transfers now due, and the launcher's word (a lost node stops this one
+ * here rather than leaving it waiting).
+ */
+static int engine_poll(void)
+{
+    struct pollfd p[2] = {{.fd = mome_boot_fd(), .events = POLLIN},
+                          {.fd = mome_msg_timer_fd(), .events = POLLIN}};
+    int n = use_tp ? mome_tp_progress() : 0;
+    if (poll(p, 2, 0) > 0) {
+        if (p[0].revents)
+            mome_boot_event(); /* a lost node or an abort: does not return */
+        if (p[1].revents)
+            n += mome_msg_timer_event();
+    }
+    return n;
 }
 
 /* A send failed: the peer most likely stopped; if the job is going down, say why as the others
@@ -210,7 +230,8 @@ static void *progress_main(void *arg)
              * busy application thread from this core's wake-ups, so then sleep instead.
              */
             sched_yield();
-        } else if (n == 0) {
+        } else if (n == 0 && (n = mome_coh_idle()) == 0) {
+            /* Nothing to do, not even in the background: sleep. */
             if (!use_tp || mome_tp_arm() == 0)
                 timeout = -1;
         }
@@ -407,7 +428,9 @@ static int init_layers(char *err, size_t errlen)
 {
     mome_coh_config_t cc = {.page_size = mome_g.page_size, .nnodes = mome_g.nnodes,
                             .self = mome_g.rank, .dir_migrate = mome_g.cfg.dir_migrate,
-                            .prefetch = mome_g.cfg.prefetch};
+                            .prefetch = mome_g.cfg.prefetch, .budget = mome_g.cfg.local_pages,
+                            .high = mome_g.cfg.local_high, .low = mome_g.cfg.local_low,
+                            .swap_dir = mome_g.cfg.swap_dir};
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
                             .page_size = (uint32_t)mome_g.page_size, .key = job_key,
                             .models = mome_model_mask()};
@@ -420,6 +443,7 @@ static int init_layers(char *err, size_t errlen)
         return -EINVAL;
     }
     mome_msg_set_transport(use_tp ? mome_tp_send : NULL, send_failed);
+    mome_msg_set_poll(engine_poll);
     if ((rc = mome_msg_emulate(mome_g.cfg.emu_latency_ns, mome_g.cfg.emu_bandwidth)) < 0) {
         snprintf(err, errlen, "cannot set up the emulated interconnect: %s", strerror(-rc));
         return rc;
