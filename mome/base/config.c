@@ -110,6 +110,7 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
     size_t cap = off == OFF(log_file)      ? sizeof(c->log_file)
                  : off == OFF(test_inject) ? sizeof(c->test_inject)
                  : off == OFF(swap_dir)    ? sizeof(c->swap_dir)
+                 : off == OFF(trace)       ? sizeof(c->trace)
                                            : sizeof(c->repository);
     if (strlen(s) >= cap)
         return -EINVAL;
@@ -126,6 +127,20 @@ static int parse_bind(const char *s, mome_config_t *c, size_t off)
     else
         return -EINVAL;
     return 0;
+}
+
+/* The eviction policies of memory/evict.c, by name (base knows no other layer: keep the two
+ * lists alike). */
+static int parse_evict(const char *s, mome_config_t *c, size_t off)
+{
+    static const char *const names[] = {"fifo", "clock", "random"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcasecmp(s, names[i])) {
+            strcpy(c->evict, names[i]);
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
 static int parse_internal(const char *s, mome_config_t *c, size_t off)
@@ -171,6 +186,14 @@ static const knob_t knobs[] = {
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
      parse_size, OFF(emu_bandwidth), 0, 0, 1ull << 50,
      "bytes per second, 0 for unlimited, with K, M or G, e.g. 1G"},
+    {"MOME_EVICT", "clock",
+     "eviction policy under a page budget (MOME_LOCAL_PAGES): clock (second chance: pages "
+     "faulted on again are kept one more round), fifo (oldest first) or random",
+     parse_evict, OFF(evict), 0, 0, 0, "fifo, clock or random"},
+    {"MOME_TRACE", "",
+     "record this node's page traffic (faults, fetches, invalidations, diffs, page-outs, locks, "
+     "barriers) in this binary file; %n node, %p pid, %h host; mome-trace draws it",
+     parse_string, OFF(trace), 0, 0, 0, "a path of less than 1024 bytes"},
     {"MOME_BIND", "core",
      "core: bind each node (all its threads) to one core, round-robin by local rank; none",
      parse_bind, OFF(bind), 0, 0, 0,

@@ -27,6 +27,8 @@ typedef struct mome_config {
     char swap_dir[1024];     /* MOME_SWAP_DIR */
     uint64_t emu_latency_ns; /* MOME_EMU_LATENCY_NS */
     uint64_t emu_bandwidth;  /* MOME_EMU_BANDWIDTH, bytes/s (0 = unlimited) */
+    char evict[16];          /* MOME_EVICT: eviction policy under a budget (fifo|clock|random) */
+    char trace[1024];        /* MOME_TRACE: per-node trace file ("" = none; %n node) */
     int bind;                /* MOME_BIND */
     uint64_t heap_size;      /* MOME_HEAP_SIZE */
     uint64_t spin_us;        /* MOME_SPIN_US */

@@ -41,9 +41,10 @@ void mome_log_set_node(int node)
     log_node = node;
 }
 
-/* Expand %n (node), %p (pid) and %h (host) in a log file name. */
-static void expand_path(const char *in, char *out, size_t cap)
+void mome_log_expand_path(const char *in, char *out, size_t cap)
 {
+    if (!log_host[0] && gethostname(log_host, sizeof(log_host) - 1) < 0)
+        strcpy(log_host, "?");
     size_t o = 0;
     for (const char *p = in; *p && o + 1 < cap; p++) {
         char tmp[64];
@@ -79,7 +80,7 @@ int mome_log_open(const char *path)
         strcpy(log_host, "?");
     if (!path || !*path)
         return 0;
-    expand_path(path, full, sizeof(full));
+    mome_log_expand_path(path, full, sizeof(full));
     fd = open(full, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         int err = errno;

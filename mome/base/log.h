@@ -25,6 +25,8 @@ extern int mome_log_level;
 void mome_log_set_node(int node);
 int mome_log_open(const char *path); /* "" or NULL means stderr; %n node, %p pid, %h host */
 void mome_log_close(void);
+/* Expand %n (node), %p (pid), %h (host) and %% in a file name (MOME_LOG_FILE, MOME_TRACE). */
+void mome_log_expand_path(const char *in, char *out, size_t cap);
 int mome_log_parse_level(const char *s); /* -1 if unknown */
 const char *mome_log_level_name(int level);
 

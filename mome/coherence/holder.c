@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "coherence/copy.h"
 #include "coherence/holder.h"
 #include "coherence/model.h"
@@ -135,6 +136,7 @@ static void on_inv(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *r = body;
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
+    MOME_TR(MOME_TR_INV, r->seg, r->page, (int)r->node, 0, 0);
     if (s && s->pages[r->page].access != MOME_ACC_NONE)
         mome_copy_drop(s, r->page);
     MOME_STAT_INC(invalidations_received);
@@ -147,6 +149,8 @@ static void on_flush(const mome_msg_t *m, const void *body)
     const mome_ref_t *r = body;
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
 
+    MOME_TR(MOME_TR_FLUSH, r->seg, r->page, (int)m->src, 0,
+            m->flags & MOME_FLUSH_DROP ? MOME_TRF_DROP : 0);
     if (!s) {
         mome_ref_t ack = {.seg = r->seg, .page = r->page};
         mome_send((int)m->src, MOME_MSG_FLUSH_ACK, 0, &ack, NULL, 0);
@@ -201,6 +205,7 @@ static void on_push(const mome_msg_t *m, const void *body)
 
     MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
     {
+        MOME_TR(MOME_TR_FETCH, e.seg, e.page, (int)m->src, e.len, MOME_TRF_PUSH);
         /* A push batch is at most as long as its ack (a page per entry): no -E2BIG here. */
         if (mome_batch_notice(&ack, e.seg, e.page, (uint64_t)take_push(&e)) < 0)
             mome_fatal("out of memory acknowledging a push from node %u; stopping", m->src);

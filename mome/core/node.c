@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/topology.h"
+#include "base/trace.h"
 #include "boot/boot.h"
 #include "coherence/coherence.h"
 #include "coherence/model.h"
@@ -207,6 +208,8 @@ static void *progress_main(void *arg)
     while (!stop_req) {
         int n = 0, timeout = 0;
         park_if_asked();
+        if (mome_trace_due()) /* between events, in one write: never on a fault's path */
+            mome_trace_flush();
         /* While a reply is due, poll the transport alone a few rounds before any syscall. */
         int waiting = mome_cmd_waiting() + mome_coh_outstanding();
         for (int i = 0; i < (waiting > 0 ? 64 : 1) && n == 0; i++) {
@@ -430,7 +433,8 @@ static int init_layers(char *err, size_t errlen)
                             .self = mome_g.rank, .dir_migrate = mome_g.cfg.dir_migrate,
                             .prefetch = mome_g.cfg.prefetch, .budget = mome_g.cfg.local_pages,
                             .high = mome_g.cfg.local_high, .low = mome_g.cfg.local_low,
-                            .swap_dir = mome_g.cfg.swap_dir};
+                            .swap_dir = mome_g.cfg.swap_dir,
+                            .evict = mome_g.cfg.local_pages ? mome_g.cfg.evict : NULL};
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
                             .page_size = (uint32_t)mome_g.page_size, .key = job_key,
                             .models = mome_model_mask()};
@@ -517,6 +521,7 @@ int mome_node_start(char *err, size_t errlen)
     mome_log_set_node(bi.rank);
     mome_log_open(mome_g.cfg.log_file);
     mome_log_set_fatal_hook(mome_boot_request_abort); /* a protocol failure stops the job */
+    mome_trace_open(mome_g.cfg.trace, bi.rank, bi.size, (uint32_t)mome_g.cfg.page_size, 0);
     mome_stats_reset();
     mome_clock_reset(0);
 
@@ -563,6 +568,7 @@ int mome_node_stop(void)
     mome_cmd_run(&c);
     pthread_join(prog_thread, NULL);
     __atomic_store_n(&prog_tid, 0, __ATOMIC_RELEASE);
+    mome_trace_close();
     sem_destroy(&parked);
     /* Everyone has flushed its sends before anyone tears its transport down. */
     if (mome_boot_allgather("", 0, &res) == 0)

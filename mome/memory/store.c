@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "memory/evict.h"
 #include "memory/memory.h"
 #include "memory/store.h"
@@ -31,6 +32,7 @@ int mome_store_init(size_t page_size, const char *policy_name)
     os_page = (size_t)sysconf(_SC_PAGESIZE);
     resident_total = 0;
     policy = NULL;
+    mome_stats_set_evict(NULL);
     if (!policy_name || !*policy_name)
         return 0;
     policy = mome_evict_find(policy_name);
@@ -40,6 +42,7 @@ int mome_store_init(size_t page_size, const char *policy_name)
         policy = NULL;
         return -ENOMEM;
     }
+    mome_stats_set_evict(policy->name);
     return 0;
 }
 
@@ -333,6 +336,12 @@ void mome_store_touch(mome_store_t *st, uint64_t page)
 int mome_store_victim(mome_store_t **st, uint64_t *page)
 {
     return policy ? policy->victim(policy_state, st, page) : -ENOENT;
+}
+
+void mome_store_skip(mome_store_t *st, uint64_t page)
+{
+    if (policy)
+        policy->skip(policy_state, st, page);
 }
 
 /* ---- the default backend: Mome memory only ---- */

@@ -42,8 +42,9 @@ struct mome_store {
 
 extern const mome_store_ops_t mome_store_mem; /* Mome memory only: new pages are zeros */
 
-/* Set up the page size (Mome memory is up: memory.h) and the eviction policy by name ("" =
- * default). -EINVAL for an unknown policy. */
+/* Set up the page size (Mome memory is up: memory.h) and the eviction policy by name (NULL or
+ * "": no page budget, so no policy and no bookkeeping on the fault path). -EINVAL for an unknown
+ * policy. */
 int mome_store_init(size_t page_size, const char *policy);
 void mome_store_fini(void);
 
@@ -122,7 +123,10 @@ int mome_store_trim(void);
 /* Residency, for the page budget and the eviction policy. */
 uint64_t mome_store_resident(void);                  /* pages resident, every store */
 void mome_store_touch(mome_store_t *st, uint64_t page); /* the page was used (a fault) */
-/* The page the policy would evict next (still resident); 0, or -ENOENT when none. */
+/* The page the policy would evict next (still resident); 0, or -ENOENT when none. Named again
+ * until it leaves (mome_store_drop) or is skipped. */
 int mome_store_victim(mome_store_t **st, uint64_t *page);
+/* The victim cannot leave now (busy): let the policy name another next. */
+void mome_store_skip(mome_store_t *st, uint64_t page);
 
 #endif
