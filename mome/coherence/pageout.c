@@ -279,11 +279,9 @@ static void on_pageout(const mome_msg_t *m, const void *body)
 {
     const mome_pgout_t *o = body;
     mome_pgout_t ack = {.seg = o->seg, .page = o->page, .status = -ENOSPC};
-    uint64_t b = mome_store_budget_pages();
     kept_t *k;
 
-    /* Room: no budget here, or the budget has room for one more page. */
-    if (!b || mome_store_resident() + 1 < b) {
+    if (mome_store_can_keep()) {
         k = mome_malloc(sizeof(*k) + mome_coh.page_size);
         if (k) {
             k->h.k1 = o->seg;

@@ -233,9 +233,16 @@ void mome_store_budget(uint64_t pages, uint64_t high, uint64_t low, const mome_s
     extra_pages = 0;
 }
 
+static uint64_t in_memory(void);
+
 uint64_t mome_store_budget_pages(void)
 {
     return budget;
+}
+
+int mome_store_can_keep(void)
+{
+    return !budget || in_memory() + 1 <= low_mark;
 }
 
 void mome_store_extra(int64_t delta)

@@ -103,6 +103,10 @@ typedef struct mome_store_pager {
 /* Set the budget (0: none), its watermarks (pages) and the pager. */
 void mome_store_budget(uint64_t pages, uint64_t high, uint64_t low, const mome_store_pager_t *p);
 uint64_t mome_store_budget_pages(void);
+/* May this node keep one more page for another node? Yes without a budget, else only below the
+ * low watermark: pages kept for others cannot be evicted, so a node full of them would have no
+ * room left for its own. */
+int mome_store_can_keep(void);
 /* Pages the pager keeps in memory for other nodes (count against the budget). */
 void mome_store_extra(int64_t delta);
 /* Is the page's content kept elsewhere? */
