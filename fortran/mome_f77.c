@@ -20,7 +20,7 @@
 typedef MOME_F77_STRLEN_T flen_t;
 
 /* The counters MomeStats copies, in the order of the MOME_ST_* indices of mome.fh. */
-#define NSTATS 30
+#define NSTATS 33
 
 #define F77_API MOME_API
 
@@ -409,7 +409,10 @@ void F77_FUNC(momestats, MOMESTATS)(int64_t *counts)
                                          F(page_outs_disk),
                                          F(evictions),
                                          F(zero_pages_skipped),
-                                         F(swap_bytes_written)};
+                                         F(swap_bytes_written),
+                                         F(evictions_waited),
+                                         F(resident_pages),
+                                         F(resident_peak)};
 #undef F
     MomeStatsT s;
 

@@ -86,7 +86,10 @@ typedef struct MomeStatsT {
     uint64_t evictions;              /**< pages the eviction policy (MOME_EVICT) made leave */
     uint64_t zero_pages_skipped;     /**< pages paged out as a flag: all zeros, no bytes sent */
     uint64_t swap_bytes_written;     /**< bytes written to the swap file */
-    uint64_t reserved[18];
+    uint64_t evictions_waited;       /**< evictions a fault or an arriving page waited for */
+    uint64_t resident_pages;         /**< Mome pages in memory now (own and kept for others) */
+    uint64_t resident_peak;          /**< the most at once since the counters were reset */
+    uint64_t reserved[15];
 } MomeStatsT;
 
 /* ---- job ---------------------------------------------------------------------------------- */

@@ -143,6 +143,17 @@ static int parse_evict(const char *s, mome_config_t *c, size_t off)
     return -EINVAL;
 }
 
+static int parse_pageout(const char *s, mome_config_t *c, size_t off)
+{
+    if (!strcasecmp(s, "remote"))
+        c->pageout_disk = 0;
+    else if (!strcasecmp(s, "disk"))
+        c->pageout_disk = 1;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_internal(const char *s, mome_config_t *c, size_t off)
 {
     return 0;
@@ -178,6 +189,10 @@ static const knob_t knobs[] = {
     {"MOME_SWAP_DIR", "/var/tmp",
      "with a budget: where pages go when no other node has room (a file, removed at exit)",
      parse_string, OFF(swap_dir), 0, 0, 0, "a directory path of less than 1024 bytes"},
+    {"MOME_PAGEOUT", "remote",
+     "with a budget: where pages this node must keep go: remote (other nodes' memory first, "
+     "then MOME_SWAP_DIR) or disk (MOME_SWAP_DIR only)",
+     parse_pageout, 0, 0, 0, 0, "remote or disk"},
     {"MOME_EMU_LATENCY_NS", "0",
      "emulated extra latency, in ns, added to every remote page transfer", parse_count,
      OFF(emu_latency_ns), 0, 0, 10000000000ull,

@@ -67,6 +67,8 @@ void mome_die(int status, const char *fmt, ...) __attribute__((format(printf, 2,
  * the launcher to stop every other node with it (the hook the node engine set), then stop as
  * mome_die does. The failure policy of doc/design.md.
  */
+/* The node this process is (-1 before it knows). */
+int mome_log_node(void);
 void mome_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void mome_log_set_fatal_hook(void (*hook)(int status, const char *msg));
 

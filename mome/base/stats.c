@@ -42,7 +42,7 @@ void mome_stats_print(int node)
                  "mome stats node %d: faults read %llu write %llu (%.1f us avg); pages fetched %llu "
                  "(prefetched %llu) sent %llu; written ahead %llu; msgs sent %llu recv %llu; bytes sent %llu recv %llu; invalidations "
                  "sent %llu recv %llu; twins %llu diffs %llu (%llu bytes); syncs %llu; evictions "
-                 "%llu (%s); page-outs %llu (to nodes %llu, to disk %llu, %llu bytes written, "
+                 "%llu (%s, %llu waited for; resident %llu, peak %llu); page-outs %llu (to nodes %llu, to disk %llu, %llu bytes written, "
                  "%llu zero pages skipped) page-ins %llu; locks %llu (waited %llu, %.3f ms); "
                  "barriers %llu (%.3f ms); dir migrations %llu\n",
                  node, (unsigned long long)s.read_faults, (unsigned long long)s.write_faults,
@@ -57,7 +57,9 @@ void mome_stats_print(int node)
                  (unsigned long long)s.invalidations_received, (unsigned long long)s.twins,
                  (unsigned long long)s.diffs, (unsigned long long)s.diff_bytes,
                  (unsigned long long)s.syncs, (unsigned long long)s.evictions,
-                 evict_policy ? evict_policy : "no budget", (unsigned long long)s.page_outs,
+                 evict_policy ? evict_policy : "no budget",
+                 (unsigned long long)s.evictions_waited, (unsigned long long)s.resident_pages,
+                 (unsigned long long)s.resident_peak, (unsigned long long)s.page_outs,
                  (unsigned long long)s.page_outs_node, (unsigned long long)s.page_outs_disk,
                  (unsigned long long)s.swap_bytes_written,
                  (unsigned long long)s.zero_pages_skipped, (unsigned long long)s.page_ins,

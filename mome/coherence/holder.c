@@ -52,7 +52,8 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
                    (unsigned long long)f->seg);
     mome_page_t *pg = &s->pages[f->page];
     d.ver = pg->ver;
-    if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && mome_model_get((int)f->model)->pushed &&
+    if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && !(m->flags & MOME_FWD_NOPUSH) &&
+        mome_model_get((int)f->model)->pushed &&
         (pg->flags & MOME_PG_OWNER) && f->node < 64 && f->node != (uint32_t)mome_coh.self) {
         /* A reader whose model takes pushes, of a page this node writes: push it the new
          * versions at release. */
@@ -258,7 +259,7 @@ static const mome_msg_def_t holder_msgs[] = {
      .wire = {"FWD_WRITE", fwd_write_fields, NF(fwd_write_fields), MOME_FWD_KEEP, 0, 0},
      .body_size = sizeof(mome_fwd_t), .handler = on_fwd_write},
     {.type = MOME_MSG_FWD_SNAP,
-     .wire = {"FWD_SNAP", fwd_snap_fields, NF(fwd_snap_fields), 0, 0, 0},
+     .wire = {"FWD_SNAP", fwd_snap_fields, NF(fwd_snap_fields), MOME_FWD_NOPUSH, 0, 0},
      .body_size = sizeof(mome_fwd_t), .validate = check_snap, .handler = on_fwd_snap},
     {.type = MOME_MSG_FWD_SYNC,
      .wire = {"FWD_SYNC", fwd_sync_fields, NF(fwd_sync_fields), MOME_FWD_EXCL, 0, 0},

@@ -142,6 +142,8 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
                (uint32_t)mome_coh.self);
     x->relpend++;
     int acks = 1;
+    if (mome_store_is_paged(s->store, page))
+        x->push = 0; /* not worth bringing back to push: readers fetch it when they use it */
     for (int n = 0; x->push && n < 64 && n < mome_coh.nnodes; n++) {
         if (!(x->push & (1ull << n)))
             continue;

@@ -59,6 +59,8 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
                     .model = (uint32_t)model};
     if (pg->access != MOME_ACC_NONE && !(flags & REQ_CONTENT))
         flags |= MOME_REQ_COPY;
+    if (kind == MOME_TXN_READ && mome_store_budget_pages())
+        flags |= MOME_REQ_NOPUSH; /* pushed pages would only crowd the budget */
     flags &= ~REQ_CONTENT;
     mome_coh.outstanding++;
     MOME_TR(MOME_TR_REQUEST, s->id, page, mome_seg_manager(s, page), 0,
@@ -482,6 +484,16 @@ void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
 
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
+    mome_page_t *pg = &s->pages[page];
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (mome_store_is_paged(s->store, page) && !(x && x->twin) &&
+        !(pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_OWNER))) {
+        /* Paged out and nothing of this node's in it: cheaper to drop than to bring back and
+         * refresh; the next access fetches the current content. */
+        mome_copy_drop(s, page);
+        mome_store_unpage(s->store, page);
+        return;
+    }
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, s->id, page);
     if (w && w->nops < 8) {
         mome_op_hold(op);

@@ -226,6 +226,8 @@ static void *progress_main(void *arg)
             sched_yield();
             n += mome_fault_poll();
         }
+        /* Background work even while busy: a steady fault load leaves no idle turn. */
+        int bg = mome_coh_idle();
         if (n == 0 && waiting > 0 && mome_now_ns() - last < spin_ns) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
@@ -233,12 +235,12 @@ static void *progress_main(void *arg)
              * busy application thread from this core's wake-ups, so then sleep instead.
              */
             sched_yield();
-        } else if (n == 0 && (n = mome_coh_idle()) == 0) {
+        } else if (n == 0 && bg == 0) {
             /* Nothing to do, not even in the background: sleep. */
             if (!use_tp || mome_tp_arm() == 0)
                 timeout = -1;
         }
-        n += wait_events(timeout);
+        n += bg + wait_events(timeout);
         if (n)
             last = mome_now_ns();
     }
@@ -434,6 +436,7 @@ static int init_layers(char *err, size_t errlen)
                             .prefetch = mome_g.cfg.prefetch, .budget = mome_g.cfg.local_pages,
                             .high = mome_g.cfg.local_high, .low = mome_g.cfg.local_low,
                             .swap_dir = mome_g.cfg.swap_dir,
+                            .pageout_disk = mome_g.cfg.pageout_disk,
                             .evict = mome_g.cfg.local_pages ? mome_g.cfg.evict : NULL};
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
                             .page_size = (uint32_t)mome_g.page_size, .key = job_key,

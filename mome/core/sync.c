@@ -11,6 +11,7 @@
 #include "base/stats.h"
 #include "base/trace.h"
 #include "mome.h"
+#include "coherence/coherence.h"
 #include "coherence/model.h"
 #include "coherence/release.h"
 #include "core/proto.h"
@@ -285,6 +286,7 @@ void mome_sync_cmd_quiesce(mome_cmd_t *c)
     }
     bar_cmd = c;
     bar_quiesce = 1;
+    mome_coh_finishing(); /* no page-out from now on: the others may stop once the round ends */
     bar_t0 = mome_now_ns();
     mome_cmd_outstanding(1);
     barrier_after_release(NULL, 0);

@@ -81,13 +81,15 @@ int mome_store_wake(char *va, size_t len);
 int mome_store_zap(char *va);
 /* The page leaves Mome memory (no view may map it): its memory goes back. */
 void mome_store_drop(mome_store_t *st, uint64_t page);
+/* Forget what the pager keeps of a paged-out page (its content is no longer needed). */
+void mome_store_unpage(mome_store_t *st, uint64_t page);
 
 /*
  * The page budget (MOME_LOCAL_PAGES): at most `pages` pages in Mome memory (the store's pages,
  * plus those the pager says it keeps for other nodes). Before a page enters when the budget is
  * full, the policy's victims leave through the pager's evict (the coherence layer knows whether
  * a copy can be dropped or its bytes must be kept elsewhere: mome_store_page_out); between pages
- * high and low, mome_store_trim (called when the node is idle) evicts in the background.
+ * high and low, mome_store_trim (called on every turn of the engine) evicts in the background.
  */
 typedef struct mome_store_pager {
     /* Make the page leave memory: 0, or -EBUSY when it cannot now (another is chosen). */
@@ -120,8 +122,9 @@ int mome_store_page_out(mome_store_t *st, uint64_t page);
 void mome_store_page_in(mome_store_t *st, uint64_t page);
 /* Make room for one more page if the budget is full (evicting synchronously). */
 void mome_store_room(void);
-/* The node is idle: evict in the background down to the low watermark once past the high one.
- * Returns the pages evicted. */
+/* Background eviction: once past the high watermark, evict down to the low one, at most
+ * MOME_TRIM_STEP pages per call so that faults are served in between. Returns the pages evicted. */
+#define MOME_TRIM_STEP 4
 int mome_store_trim(void);
 
 /* Residency, for the page budget and the eviction policy. */

@@ -46,6 +46,9 @@
       ist(28) = MOME_ST_EVICTIONS
       ist(29) = MOME_ST_ZERO_PAGES_SKIPPED
       ist(30) = MOME_ST_SWAP_BYTES_WRITTEN
+      ist(31) = MOME_ST_EVICTIONS_WAITED
+      ist(32) = MOME_ST_RESIDENT_PAGES
+      ist(33) = MOME_ST_RESIDENT_PEAK
       nbad = chkfh(ic, 9, ist, MOME_NSTATS, MomePageSize())
       if (nbad .ne. 0) then
          write (*, '(a, i0, a)') 'constants: ', nbad,

@@ -248,8 +248,6 @@ static uint32_t make_payload(fuzz_in_t *in, const mome_msg_def_t *d, int flags)
         return len;
     }
     if (w->max_len == MOME_LEN_PAGE) {
-        if (d->type == MOME_MSG_DATA && (flags & MOME_DATA_ZERO))
-            return 0;
         fill_page(in, payload);
         return PAGE;
     }
