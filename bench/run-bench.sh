@@ -5,12 +5,12 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps (the default is all of them). Run it from the bench build directory, or
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, emulation (the default is all of them). Run it from the bench build directory, or
 # set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps"
+BENCHES="fault_latency false_sharing jacobi apps emulation"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -309,6 +309,18 @@ bench_apps() {
     done
     echo "targets: Jacobi on 2 nodes faster than serial (ArgoDSM here: 1.45x, hand-tuned" \
         "placement); Strassen on 2 nodes faster than on 1"
+}
+
+# emulation: the emulated interconnect (MOME_EMU_LATENCY_NS, MOME_EMU_BANDWIDTH) swept over
+# latencies and bandwidths; per setting, the configured and the measured added cost per remote
+# page against the same job with the emulation off, in interleaved rounds (emulation.c).
+bench_emulation() {
+    [ -x "$BENCH_BINDIR/emulation" ] || die "no $BENCH_BINDIR/emulation"
+    [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    log=$logdir/emulation
+    run "$log" env MOME_RUN="$MOME_RUN" timeout 3000 "$BENCH_BINDIR/emulation" sweep -p 3000 \
+        -r "$REPEAT"
+    cat "$log"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES

@@ -192,10 +192,16 @@ static void *progress_main(void *arg)
             mome_trace_flush();
         /* While a reply is due, poll the transport alone a few rounds before any syscall. */
         int waiting = mome_cmd_waiting() + mome_coh_outstanding();
-        for (int i = 0; i < (waiting > 0 ? 64 : 1) && n == 0; i++) {
+        /*
+         * A page the emulated interconnect holds (MOME_EMU_*) is due soon: poll for it, checking
+         * the time each round, since a timer would wake this thread tens of microseconds late.
+         */
+        int64_t held = mome_msg_emu_wait_ns();
+        int emu = held >= 0 && held <= MOME_MSG_EMU_POLL_NS;
+        for (int i = 0; i < (waiting > 0 || emu ? 64 : 1) && n == 0; i++) {
             if (use_tp)
                 n += mome_tp_progress();
-            n += mome_msg_progress();
+            n += mome_msg_progress() + mome_msg_emu_poll();
         }
         if (mome_coh_take_woke()) {
             /*
@@ -206,13 +212,16 @@ static void *progress_main(void *arg)
             sched_yield();
             n += mome_fault_poll();
         }
-        if (n == 0 && waiting > 0 && mome_now_ns() - last < spin_ns) {
+        if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns))) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
              * node sharing this core can send it. Polling while no reply is awaited would keep a
-             * busy application thread from this core's wake-ups, so then sleep instead.
+             * busy application thread from this core's wake-ups, so then sleep instead. A held
+             * page is already here: no yield, which on a loaded core could lose it for a time
+             * slice and deliver the page milliseconds late.
              */
-            sched_yield();
+            if (!emu)
+                sched_yield();
         } else if (n == 0) {
             if (!use_tp || mome_tp_arm() == 0)
                 timeout = -1;

@@ -39,9 +39,10 @@ typedef struct qmsg {
 typedef struct queue {
     qmsg_t *head, *tail;
 } queue_t;
-static queue_t local, delayed; /* delayed: ordered by due time (one delay per size) */
+static queue_t local, delayed; /* delayed: ordered by due time (see mome_msg_emu_due) */
 static int timer_fd = -1;
 static uint64_t emu_latency, emu_bandwidth;
+static uint64_t link_free; /* when the emulated link into this node has carried what it holds */
 
 int mome_msg_register(const mome_msg_def_t *d, size_t n)
 {
@@ -261,11 +262,19 @@ int mome_msg_forward(int to, const mome_msg_t *in)
 
 /* ---- delivery ---- */
 
+/*
+ * The timer wakes a sleeping progress thread MOME_MSG_EMU_POLL_NS before the first held message is
+ * due (a timer's wake-up is late by tens of microseconds on a virtual machine, more with the
+ * default timer slack): from then on the thread polls (mome_msg_emu_wait_ns) and delivers the
+ * message on time.
+ */
 static void arm_timer(void)
 {
     struct itimerspec its = {{0, 0}, {0, 0}};
     if (delayed.head) {
-        uint64_t due = delayed.head->due;
+        uint64_t due = delayed.head->due > MOME_MSG_EMU_POLL_NS
+                           ? delayed.head->due - MOME_MSG_EMU_POLL_NS
+                           : 1;
         its.it_value.tv_sec = (time_t)(due / 1000000000ull);
         its.it_value.tv_nsec = (long)(due % 1000000000ull);
         if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
@@ -315,12 +324,18 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
     return rc;
 }
 
-static uint64_t emu_delay_ns(size_t len)
+/*
+ * One link into this node: a transfer occupies it for bytes / bandwidth after those before it
+ * (back-to-back transfers queue, as on a wire), then reaches the node after the latency (transfers
+ * in flight overlap it, as on a wire). Due times never decrease, so the held queue stays in order.
+ */
+uint64_t mome_msg_emu_due(uint64_t now, size_t bytes)
 {
-    uint64_t d = emu_latency;
+    uint64_t start = now > link_free ? now : link_free;
     if (emu_bandwidth)
-        d += (uint64_t)len * 1000000000ull / emu_bandwidth;
-    return d;
+        start += (uint64_t)((unsigned __int128)bytes * 1000000000u / emu_bandwidth);
+    link_free = start;
+    return start + emu_latency;
 }
 
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
@@ -335,12 +350,13 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
     if (remote) {
         MOME_STAT_INC(msgs_received);
         MOME_STAT_ADD(bytes_received, hl + len);
-        if (timer_fd >= 0 && defs[m.type]->emulated && m.len) {
+        if (timer_fd >= 0 && (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
+                              (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len))) {
             qmsg_t *q = queue_copy(hdr, hl, data, len);
             if (!q)
                 mome_fatal("out of memory holding a page transfer for the emulated "
                            "interconnect; stopping");
-            q->due = mome_now_ns() + emu_delay_ns(len);
+            q->due = mome_msg_emu_due(mome_now_ns(), hl + len);
             queue_append(&delayed, q);
             if (delayed.head == q)
                 arm_timer();
@@ -376,14 +392,11 @@ int mome_msg_progress(void)
     return n;
 }
 
-int mome_msg_timer_event(void)
+int mome_msg_emu_run(uint64_t now)
 {
-    uint64_t now = mome_now_ns(), v;
     qmsg_t *q;
     int n = 0;
 
-    if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        mome_fatal("cannot read the emulated interconnect's timer: %m");
     while (delayed.head && delayed.head->due <= now) {
         mome_msg_t m;
         q = queue_pop(&delayed);
@@ -399,10 +412,33 @@ int mome_msg_timer_event(void)
     return n;
 }
 
+int mome_msg_emu_poll(void)
+{
+    return delayed.head ? mome_msg_emu_run(mome_now_ns()) : 0;
+}
+
+int64_t mome_msg_emu_wait_ns(void)
+{
+    uint64_t now;
+    if (!delayed.head)
+        return -1;
+    now = mome_now_ns();
+    return delayed.head->due > now ? (int64_t)(delayed.head->due - now) : 0;
+}
+
+int mome_msg_timer_event(void)
+{
+    uint64_t v;
+    if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        mome_fatal("cannot read the emulated interconnect's timer: %m");
+    return mome_msg_emu_poll();
+}
+
 int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth)
 {
     emu_latency = latency_ns;
     emu_bandwidth = bandwidth;
+    link_free = 0;
     if (!latency_ns && !bandwidth)
         return 0;
     timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -422,6 +458,6 @@ void mome_msg_fini(void)
     if (timer_fd >= 0)
         close(timer_fd);
     timer_fd = -1;
-    emu_latency = emu_bandwidth = 0;
+    emu_latency = emu_bandwidth = link_free = 0;
     send_hook = NULL;
 }
