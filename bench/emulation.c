@@ -157,8 +157,10 @@ static int run(const setting_t *s, double f[4])
     FILE *in = fdopen(p[0], "r");
     int got = 0;
     while (in && fgets(line, sizeof(line), in))
-        got |= sscanf(line, "median_us %lf mean_us %*f p10_us %lf p90_us %*f per_page_us %lf "
-                            "pages %*d page_size %lf", &f[0], &f[3], &f[1], &f[2]) == 4;
+        got |= sscanf(line,
+                      "median_us %lf mean_us %*f p10_us %lf p90_us %*f per_page_us %lf "
+                      "pages %*d page_size %lf",
+                      &f[0], &f[3], &f[1], &f[2]) == 4;
     if (in)
         fclose(in);
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) || !got) {
@@ -188,9 +190,12 @@ static int sweep(int reps)
     /* Latency 0 with an unbounded bandwidth turns the machinery on with no delay: what it costs
      * by itself. */
     static const setting_t set[] = {
-        {"latency 0 us", 0, 1ull << 50, 0},  {"latency 5 us", 5000, 0, 0},
-        {"latency 10 us", 10000, 0, 0},      {"latency 20 us", 20000, 0, 0},
-        {"latency 50 us", 50000, 0, 0},      {"latency 100 us", 100000, 0, 0},
+        {"latency 0 us", 0, 1ull << 50, 0},
+        {"latency 5 us", 5000, 0, 0},
+        {"latency 10 us", 10000, 0, 0},
+        {"latency 20 us", 20000, 0, 0},
+        {"latency 50 us", 50000, 0, 0},
+        {"latency 100 us", 100000, 0, 0},
         {"bandwidth 100 MB/s", 0, 100000000ull, 0},
         {"bandwidth 1 GB/s", 0, 1000000000ull, 0},
         {"bandwidth 10 GB/s", 0, 10000000000ull, 0},
@@ -208,7 +213,8 @@ static int sweep(int reps)
     if (reps > 64)
         reps = 64;
     printf("emulation sweep: 2 nodes over %s, %ld remote pages per run read in random order "
-           "(read-ahead off), %d interleaved runs per setting\n", tname, pages, reps);
+           "(read-ahead off), %d interleaved runs per setting\n",
+           tname, pages, reps);
     fflush(stdout);
     /* Each round runs the reference then every setting, so the machine's drift over the sweep
      * weighs on both alike; a setting's added cost is the median over rounds of its median read
@@ -246,7 +252,8 @@ static int sweep(int reps)
         return 1;
     printf("reference (emulation off): %.2f us per remote page (median read); measured: a "
            "setting's median read minus the reference's, in the same round (p10: the same with "
-           "10th percentiles, less sensitive to load)\n", median(base, ok));
+           "10th percentiles, less sensitive to load)\n",
+           median(base, ok));
     printf("%-20s  %14s  %12s  %9s  %-18s  %s\n", "setting", "configured_us", "measured_us",
            "error_us", "within 10% or 2 us", "measured_p10_us");
     for (int i = 0; i < NSET; i++) {
@@ -284,8 +291,12 @@ int main(int argc, char **argv)
         optind = 2;
     while ((c = getopt(argc, argv, "p:r:t:h")) != -1) {
         switch (c) {
-        case 'p': pages = atol(optarg); break;
-        case 'r': reps = atoi(optarg); break;
+        case 'p':
+            pages = atol(optarg);
+            break;
+        case 'r':
+            reps = atoi(optarg);
+            break;
         case 't':
             tname = optarg;
             tls = !strcmp(optarg, "tcp") ? "tcp" : "posix,sysv,cma";
