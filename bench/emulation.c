@@ -170,6 +170,20 @@ static int run(const setting_t *s, double f[4])
     return 0;
 }
 
+/* The machine's load average: the figures mean little when it exceeds the cores. */
+static void print_load(const char *when)
+{
+    char buf[64] = "unknown";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof(buf), f))
+            strcpy(buf, "unknown");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("load average %s: %s (%ld CPUs)\n", when, buf, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(*v), cmp_double);
@@ -215,6 +229,7 @@ static int sweep(int reps)
     printf("emulation sweep: 2 nodes over %s, %ld remote pages per run read in random order "
            "(read-ahead off), %d interleaved runs per setting\n",
            tname, pages, reps);
+    print_load("at the start");
     fflush(stdout);
     /* Each round runs the reference then every setting, so the machine's drift over the sweep
      * weighs on both alike; a setting's added cost is the median over rounds of its median read
@@ -248,6 +263,7 @@ static int sweep(int reps)
         }
         ok++;
     }
+    print_load("at the end");
     if (!ok)
         return 1;
     printf("reference (emulation off): %.2f us per remote page (median read); measured: a "
