@@ -77,7 +77,7 @@ static void read_file(tfile_t *f)
             f->path, f->h.version, MOME_TRACE_VERSION);
     if (got < sizeof(f->h) || f->h.hdr_size < sizeof(f->h) ||
         f->h.rec_size < sizeof(mome_trace_rec_t) || f->h.rec_size > sizeof(buf) ||
-        f->h.nnodes == 0 || f->h.node >= f->h.nnodes)
+        f->h.nnodes == 0 || f->h.nnodes > MOME_TRACE_NONE || f->h.node >= f->h.nnodes)
         die("%s: damaged header (record size %" PRIu32 ", node %" PRIu32 " of %" PRIu32 ")",
             f->path, f->h.rec_size, f->h.node, f->h.nnodes);
     if (fseek(in, (long)f->h.hdr_size, SEEK_SET) < 0)
