@@ -1,17 +1,17 @@
 /*
  * emulation.c - validates the emulated interconnect (MOME_EMU_LATENCY_NS, MOME_EMU_BANDWIDTH):
- * for each setting of a sweep, runs the same 2-node job with the emulation on and off and prints
- * the configured and the measured added cost per remote page, side by side.
+ * for each setting of a sweep, runs 2-node jobs in which node 0 has the setting and node 1 the
+ * emulation off, and prints the configured and the measured added cost per remote page.
  *
- *   emulation [sweep] [-p pages] [-r runs] [-t shm|tcp]   the sweep (MOME_RUN: mome-run's path)
+ *   emulation [sweep] [-p pages] [-r jobs] [-t shm|tcp]   the sweep (MOME_RUN: mome-run's path)
  *   mome-run -n 2 ./emulation measure PAGES [stream]      one measurement
  *
- * A measurement: node 1 writes PAGES pages, then node 0 reads them (one word each) in random
- * order with read-ahead off, timing each read: every read is one remote fault that brings one
- * page, in one message of the page plus its 80-byte header, which the emulation holds for
- * latency + (page + 80) / bandwidth. The first pages are not timed (warm-up). With `stream`, node
- * 0 reads them in order with read-ahead on (several pages in flight): the per-page time is then
- * bound by the emulated link, which carries one transfer after the other.
+ * A measurement: each node writes PAGES pages, then the nodes take turns reading the other's pages
+ * (one word each), in random order with read-ahead off, timing each read: every read is one remote
+ * fault that brings one page, in one message of the page plus its 80-byte header, which node 0's
+ * emulation holds for latency + (page + 80) / bandwidth. The first reads are not timed (warm-up).
+ * With `stream`, the nodes read in order with read-ahead on (several pages in flight): node 0's
+ * time per page is then bound by its emulated link, which carries one transfer after the other.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,8 +26,8 @@
 
 #include <mome.h>
 
-#define HDR 80    /* bytes of a message header (doc/design.md, section 8) */
-#define WARMUP 64 /* reads not timed */
+#define HDR 80     /* bytes of a message header (doc/design.md, section 8) */
+#define WARMUP 100 /* reads not timed: the first two turns */
 
 static double now_us(void)
 {
@@ -44,6 +44,13 @@ static int cmp_double(const void *a, const void *b)
 
 /* ---- one measurement, on 2 nodes ---- */
 
+/*
+ * Each node reads n pages the other wrote, in turns of CHUNK pages (a barrier between turns), so
+ * that the node with the emulation on and the one with it off measure under the same conditions,
+ * interleaved: a change in the machine's load weighs on both alike.
+ */
+#define CHUNK 50
+
 static int measure(int argc, char **argv, long n, int stream)
 {
     if (MomeInit(&argc, &argv) < 0 || MomeNodes() != 2) {
@@ -52,11 +59,13 @@ static int measure(int argc, char **argv, long n, int stream)
     }
     int me = MomeNode();
     size_t ps = MomePageSize();
-    int seg = MomeSegOpen("emulation", ps * (size_t)n, MOME_CREATE);
-    char *a = MomeMMap(NULL, ps * (size_t)n, MOME_READ | MOME_WRITE, 0, seg, 0);
+    int seg = MomeSegOpen("emulation", ps * 2 * (size_t)n, MOME_CREATE);
+    char *a = MomeMMap(NULL, ps * 2 * (size_t)n, MOME_READ | MOME_WRITE, 0, seg, 0);
     long *order = malloc(sizeof(long) * (size_t)n);
-    double *us = malloc(sizeof(double) * (size_t)n);
-    uint64_t seed = 88172645463325252ull, sum = 0;
+    double *us = malloc(sizeof(double) * (size_t)n), total = 0;
+    uint64_t seed = 88172645463325252ull + (uint64_t)me, sum = 0;
+    char *mine = a + ps * (size_t)n * (size_t)me;    /* pages this node writes */
+    char *theirs = a + ps * (size_t)n * (size_t)!me; /* pages it reads */
 
     if (a == MOME_MAP_FAILED || !order || !us) {
         fprintf(stderr, "emulation: %s\n", MomeError());
@@ -69,36 +78,44 @@ static int measure(int argc, char **argv, long n, int stream)
         long j = (long)(seed % (uint64_t)(i + 1)), t = order[i];
         order[i] = order[j], order[j] = t;
     }
-    if (me == 1)
-        for (long i = 0; i < n; i++)
-            *(volatile uint64_t *)(a + ps * (size_t)i) = (uint64_t)i + 1;
+    for (long i = 0; i < n; i++)
+        *(volatile uint64_t *)(mine + ps * (size_t)i) = (uint64_t)i + 1;
     MomeBarrier();
-    if (me == 0) {
-        double t0 = 0;
-        for (long i = 0; i < n; i++) {
-            if (i == WARMUP)
-                t0 = now_us();
-            double t = now_us();
-            sum += *(volatile uint64_t *)(a + ps * (size_t)order[i]);
-            us[i] = now_us() - t;
+    for (long c = 0; c < n; c += CHUNK) {
+        for (int turn = 0; turn < 2; turn++) {
+            if (turn == me) {
+                double t0 = now_us();
+                for (long i = c; i < c + CHUNK && i < n; i++) {
+                    double t = now_us();
+                    sum += *(volatile uint64_t *)(theirs + ps * (size_t)order[i]);
+                    us[i] = now_us() - t;
+                }
+                if (c >= WARMUP)
+                    total += now_us() - t0;
+            }
+            MomeBarrier();
         }
-        double total = now_us() - t0;
-        if (sum != (uint64_t)n * (uint64_t)(n + 1) / 2) {
-            fprintf(stderr, "emulation: wrong sum\n");
-            return 1;
-        }
-        long m = n - WARMUP;
-        qsort(us + WARMUP, (size_t)m, sizeof(double), cmp_double);
-        double mean = 0;
-        for (long i = WARMUP; i < n; i++)
-            mean += us[i] / (double)m;
-        printf("median_us %.3f mean_us %.3f p10_us %.3f p90_us %.3f per_page_us %.3f pages %ld "
-               "page_size %zu\n",
-               us[WARMUP + m / 2], mean, us[WARMUP + m / 10], us[WARMUP + m * 9 / 10],
-               total / (double)m, m, ps);
-        fflush(stdout);
     }
-    MomeBarrier();
+    if (sum != (uint64_t)n * (uint64_t)(n + 1) / 2) {
+        fprintf(stderr, "emulation: node %d read wrong data\n", me);
+        return 1;
+    }
+    long m = n - WARMUP;
+    qsort(us + WARMUP, (size_t)m, sizeof(double), cmp_double);
+    double mean = 0;
+    for (long i = WARMUP; i < n; i++)
+        mean += us[i] / (double)m;
+    /* One line per node, node 0's first. */
+    for (int turn = 0; turn < 2; turn++) {
+        if (turn == me) {
+            printf("node %d median_us %.3f mean_us %.3f p10_us %.3f p90_us %.3f per_page_us %.3f "
+                   "pages %ld page_size %zu\n",
+                   me, us[WARMUP + m / 2], mean, us[WARMUP + m / 10], us[WARMUP + m * 9 / 10],
+                   total / (double)m, m, ps);
+            fflush(stdout);
+        }
+        MomeBarrier();
+    }
     MomeFinalize();
     free(order);
     free(us);
@@ -109,7 +126,7 @@ static int measure(int argc, char **argv, long n, int stream)
 
 typedef struct setting {
     const char *name;
-    uint64_t latency_ns, bandwidth; /* MOME_EMU_*; both 0: off */
+    uint64_t latency_ns, bandwidth; /* node 0's MOME_EMU_*; both 0: off */
     int stream;
 } setting_t;
 
@@ -117,17 +134,25 @@ static const char *mome_run, *tls = "posix,sysv,cma", *tname = "shm";
 static char self[4096];
 static long pages = 3000;
 
-/* Run one measurement; its figures in f[0] (median read), f[1] (time per page over the run),
- * f[2] (page size), f[3] (10th percentile of the reads). -1 if the job failed. */
-static int run(const setting_t *s, double f[4])
+/* A node's figures. */
+typedef struct figs {
+    double median, p10, per_page, page_size;
+} figs_t;
+
+/*
+ * Run one job: node 0 with the setting's emulation, node 1 without (mome-run starts node 0 through
+ * env(1) to give it its own MOME_EMU_*). Their figures in f[0], f[1]; -1 if the job failed.
+ */
+static int run(const setting_t *s, figs_t f[2])
 {
-    char pbuf[32], lat[32], bw[32], line[512];
-    int p[2], status;
+    char pbuf[32], lat[64], bw[64], line[512];
+    const char *mode = s->stream ? "stream" : "random";
+    int p[2], status, got = 0;
     pid_t pid;
 
     snprintf(pbuf, sizeof(pbuf), "%ld", pages);
-    snprintf(lat, sizeof(lat), "%llu", (unsigned long long)s->latency_ns);
-    snprintf(bw, sizeof(bw), "%llu", (unsigned long long)s->bandwidth);
+    snprintf(lat, sizeof(lat), "MOME_EMU_LATENCY_NS=%llu", (unsigned long long)s->latency_ns);
+    snprintf(bw, sizeof(bw), "MOME_EMU_BANDWIDTH=%llu", (unsigned long long)s->bandwidth);
     if (pipe(p) < 0)
         return -1;
     fflush(NULL);
@@ -139,31 +164,32 @@ static int run(const setting_t *s, double f[4])
         close(p[0]);
         close(p[1]);
         setenv("UCX_TLS", tls, 1);
-        unsetenv("MOME_RUN"); /* a knob's name to the nodes: they would warn about it */
         setenv("MOME_PREFETCH", s->stream ? "7" : "0", 1);
-        if (s->latency_ns || s->bandwidth) {
-            setenv("MOME_EMU_LATENCY_NS", lat, 1);
-            setenv("MOME_EMU_BANDWIDTH", bw, 1);
-        } else {
-            unsetenv("MOME_EMU_LATENCY_NS");
-            unsetenv("MOME_EMU_BANDWIDTH");
-        }
-        execl(mome_run, mome_run, "-t", "300", "-n", "2", self, "measure", pbuf,
-              s->stream ? "stream" : "random", (char *)NULL);
+        unsetenv("MOME_EMU_LATENCY_NS");
+        unsetenv("MOME_EMU_BANDWIDTH");
+        unsetenv("MOME_RUN"); /* a knob's name to the nodes: they would warn about it */
+        execl(mome_run, mome_run, "-t", "300", "-n", "1", "env", lat, bw, self, "measure", pbuf,
+              mode, ":", "-n", "1", self, "measure", pbuf, mode, (char *)NULL);
         fprintf(stderr, "emulation: cannot run %s: %s\n", mome_run, strerror(errno));
         _exit(127);
     }
     close(p[1]);
     FILE *in = fdopen(p[0], "r");
-    int got = 0;
-    while (in && fgets(line, sizeof(line), in))
-        got |= sscanf(line,
-                      "median_us %lf mean_us %*f p10_us %lf p90_us %*f per_page_us %lf "
-                      "pages %*d page_size %lf",
-                      &f[0], &f[3], &f[1], &f[2]) == 4;
+    while (in && fgets(line, sizeof(line), in)) {
+        int node;
+        figs_t x;
+        if (sscanf(line,
+                   "node %d median_us %lf mean_us %*f p10_us %lf p90_us %*f per_page_us %lf "
+                   "pages %*d page_size %lf",
+                   &node, &x.median, &x.p10, &x.per_page, &x.page_size) == 5 &&
+            (node == 0 || node == 1)) {
+            f[node] = x;
+            got |= 1 << node;
+        }
+    }
     if (in)
         fclose(in);
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) || !got) {
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) || got != 3) {
         fprintf(stderr, "emulation: the run of '%s' failed\n", s->name);
         return -1;
     }
@@ -200,10 +226,10 @@ static double configured_us(const setting_t *s, double page_size)
 
 static int sweep(int reps)
 {
-    static const setting_t off = {"off", 0, 0, 0}, off_stream = {"off (stream)", 0, 0, 1};
-    /* Latency 0 with an unbounded bandwidth turns the machinery on with no delay: what it costs
-     * by itself. */
+    /* "off": neither node emulates (the two nodes' own difference). Latency 0 with an unbounded
+     * bandwidth turns the machinery on with no delay: what it costs by itself. */
     static const setting_t set[] = {
+        {"off", 0, 0, 0},
         {"latency 0 us", 0, 1ull << 50, 0},
         {"latency 5 us", 5000, 0, 0},
         {"latency 10 us", 10000, 0, 0},
@@ -214,80 +240,60 @@ static int sweep(int reps)
         {"bandwidth 1 GB/s", 0, 1000000000ull, 0},
         {"bandwidth 10 GB/s", 0, 10000000000ull, 0},
         {"10 us + 1 GB/s", 10000, 1000000000ull, 0},
-    };
-    static const setting_t streams[] = {
         {"stream 100 MB/s", 0, 100000000ull, 1},
         {"stream 1 GB/s", 0, 1000000000ull, 1},
     };
-    enum { NSET = sizeof(set) / sizeof(set[0]), NSTREAM = sizeof(streams) / sizeof(streams[0]) };
-    double base[64], add[NSET][64], add10[NSET][64], sbase[64], sper[NSTREAM][64], f[4], b[4];
-    double page_size = 4096;
-    int failed = 0, ok = 0, within = 0;
+    enum { NSET = sizeof(set) / sizeof(set[0]) };
+    double ref[NSET][64], add[NSET][64], add10[NSET][64], emu[NSET][64], page_size = 4096;
+    int failed = 0, n[NSET] = {0}, within = 0, judged = 0;
+    figs_t f[2];
 
     if (reps > 64)
         reps = 64;
-    printf("emulation sweep: 2 nodes over %s, %ld remote pages per run read in random order "
-           "(read-ahead off), %d interleaved runs per setting\n",
-           tname, pages, reps);
+    printf("emulation sweep: 2 nodes over %s; in each job node 0 has the setting and node 1 the "
+           "emulation off, and they take turns reading %ld remote pages each (%d per turn, "
+           "random order, read-ahead off); %d jobs per setting, the settings interleaved\n",
+           tname, pages, CHUNK, reps);
     print_load("at the start");
     fflush(stdout);
-    /* Each round runs the reference then every setting, so the machine's drift over the sweep
-     * weighs on both alike; a setting's added cost is the median over rounds of its median read
-     * minus the same round's reference. */
     for (int r = 0; r < reps; r++) {
-        if (run(&off, b) < 0) {
-            failed = 1;
-            continue;
-        }
-        base[ok] = b[0];
-        page_size = b[2];
         for (int i = 0; i < NSET; i++) {
             if (run(&set[i], f) < 0) {
                 failed = 1;
-                f[0] = f[3] = 0 / 0.0;
+                continue;
             }
-            add[i][ok] = f[0] - b[0];
-            add10[i][ok] = f[3] - b[3];
+            page_size = f[0].page_size;
+            ref[i][n[i]] = set[i].stream ? f[1].per_page : f[1].median;
+            emu[i][n[i]] = f[0].per_page;
+            add[i][n[i]] = f[0].median - f[1].median;
+            add10[i][n[i]++] = f[0].p10 - f[1].p10;
         }
-        if (run(&off_stream, b) < 0) {
-            failed = 1;
-            continue;
-        }
-        sbase[ok] = b[1];
-        for (int i = 0; i < NSTREAM; i++) {
-            if (run(&streams[i], f) < 0) {
-                failed = 1;
-                f[1] = 0 / 0.0;
-            }
-            sper[i][ok] = f[1];
-        }
-        ok++;
     }
     print_load("at the end");
-    if (!ok)
-        return 1;
-    printf("reference (emulation off): %.2f us per remote page (median read); measured: a "
-           "setting's median read minus the reference's, in the same round (p10: the same with "
-           "10th percentiles, less sensitive to load)\n",
-           median(base, ok));
-    printf("%-20s  %14s  %12s  %9s  %-18s  %s\n", "setting", "configured_us", "measured_us",
-           "error_us", "within 10% or 2 us", "measured_p10_us");
+    printf("added cost per remote page: node 0's median read minus node 1's in the same job, "
+           "median over jobs (p10: the same with 10th percentiles, less sensitive to load)\n");
+    printf("%-20s  %13s  %13s  %12s  %9s  %-10s  %s\n", "setting", "reference_us", "configured_us",
+           "measured_us", "error_us", "within", "measured_p10_us");
     for (int i = 0; i < NSET; i++) {
-        double c = configured_us(&set[i], page_size), m = median(add[i], ok), e = m - c;
-        int in = (e < 0 ? -e : e) <= 2.0 || (e < 0 ? -e : e) <= 0.1 * c;
+        if (set[i].stream || !n[i])
+            continue;
+        double c = configured_us(&set[i], page_size), m = median(add[i], n[i]), e = m - c;
+        double ae = e < 0 ? -e : e;
+        int in = ae <= 2.0 || ae <= 0.1 * c;
         within += in;
-        printf("%-20s  %14.2f  %12.2f  %+9.2f  %-18s  %.2f\n", set[i].name, c, m, e,
-               in ? "yes" : "NO", median(add10[i], ok));
+        judged++;
+        printf("%-20s  %13.2f  %13.2f  %12.2f  %+9.2f  %-10s  %.2f\n", set[i].name,
+               median(ref[i], n[i]), c, m, e, in ? "yes" : "NO", median(add10[i], n[i]));
     }
-    printf("%d of %d settings within 10%% (or 2 us) of the configured cost\n", within, NSET);
-    printf("streaming (pages read in order, read-ahead 7: up to 8 transfers in flight), time per "
-           "page over the run; the link carries one transfer after the other, so it cannot go "
-           "below its transfer time\n");
-    printf("%-20s  %14s  %12s\n", "setting", "link_us/page", "measured_us");
-    printf("%-20s  %14s  %12.2f\n", "off", "-", median(sbase, ok));
-    for (int i = 0; i < NSTREAM; i++)
-        printf("%-20s  %14.2f  %12.2f\n", streams[i].name, configured_us(&streams[i], page_size),
-               median(sper[i], ok));
+    printf("%d of %d settings within 10%% (or 2 us) of the configured cost\n", within, judged);
+    printf("streaming: pages read in order with read-ahead 7 (up to 8 transfers in flight), time "
+           "per page over the run; the emulated link carries one transfer after the other, so "
+           "node 0 cannot go below the link's time per page\n");
+    printf("%-20s  %13s  %13s  %12s\n", "setting", "reference_us", "link_us/page", "measured_us");
+    for (int i = 0; i < NSET; i++)
+        if (set[i].stream && n[i])
+            printf("%-20s  %13.2f  %13.2f  %12.2f\n", set[i].name, median(ref[i], n[i]),
+                   configured_us(&set[i], page_size), median(emu[i], n[i]));
     return failed;
 }
 
@@ -318,7 +324,7 @@ int main(int argc, char **argv)
             tls = !strcmp(optarg, "tcp") ? "tcp" : "posix,sysv,cma";
             break;
         default:
-            fprintf(stderr, "usage: emulation [sweep] [-p pages] [-r runs] [-t shm|tcp]\n"
+            fprintf(stderr, "usage: emulation [sweep] [-p pages] [-r jobs] [-t shm|tcp]\n"
                             "       mome-run -n 2 emulation measure PAGES [stream]\n");
             return 2;
         }
