@@ -5,12 +5,12 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget (the default is all of them). Run it from the bench build directory, or
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation (the default is all of them). Run it from the bench build directory, or
 # set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget"
+BENCHES="fault_latency false_sharing jacobi apps budget emulation"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -365,6 +365,18 @@ bench_budget() {
         printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' "$label" "$policy" "$to" \
             "$aps" "$fps" "$usf" "$opf" "$(ratio "$none" "$aps")"
     done
+}
+
+# emulation: the emulated interconnect (MOME_EMU_LATENCY_NS, MOME_EMU_BANDWIDTH) swept over
+# latencies and bandwidths; per setting, the configured and the measured added cost per remote
+# page against the same job with the emulation off, in interleaved rounds (emulation.c).
+bench_emulation() {
+    [ -x "$BENCH_BINDIR/emulation" ] || die "no $BENCH_BINDIR/emulation"
+    [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    log=$logdir/emulation
+    run "$log" env MOME_RUN="$MOME_RUN" timeout 3000 "$BENCH_BINDIR/emulation" sweep -p 3000 \
+        -r "$REPEAT"
+    cat "$log"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES
