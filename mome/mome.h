@@ -81,7 +81,9 @@ typedef struct MomeStatsT {
     uint64_t dir_migrations;         /**< directory entries this node handed to another node */
     uint64_t pages_prefetched;       /**< pages fetched ahead of a read fault (MOME_PREFETCH) */
     uint64_t pages_written_ahead;    /**< pages opened for writing ahead of a write fault */
-    uint64_t reserved[23];
+    uint64_t repo_pages_read;        /**< pages read from the repository (MOME_PERSIST) */
+    uint64_t repo_pages_written;     /**< pages written to the repository by checkpoints */
+    uint64_t reserved[21];
 } MomeStatsT;
 
 /* ---- job ---------------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "coherence/ckptflag.h"
 #include "coherence/copy.h"
 
 static mome_plist_t dirty, stale;
@@ -71,6 +72,8 @@ void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
 {
     const mome_page_t *pg = &s->pages[page];
     int writable = map_writable(pg) && v->writable;
+    if (writable && !mome_ckpt_writable(s, page))
+        writable = 0; /* persistent: writable once a write is noticed (the fault flags it) */
     int wp = !writable && v->writable; /* read-only views need no write-protect bits */
     if (mome_store_is_paged(s->store, page))
         mome_store_page_in(s->store, page); /* paged out: back before it is mapped */

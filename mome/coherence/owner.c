@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "coherence/ckptflag.h"
 #include "coherence/copy.h"
 #include "coherence/diff.h"
 #include "coherence/owner.h"
@@ -242,6 +243,7 @@ static int merge(const mome_entry_t *e, uint32_t origin)
                    (unsigned long long)e->seg,
                    rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
     pg->ver++;
+    mome_ckpt_mark(s, e->page); /* the master changed: the next checkpoint writes it */
     return 0;
 }
 
