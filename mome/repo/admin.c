@@ -75,7 +75,8 @@ static void problem(vctx_t *v, const char *fmt, ...)
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
     v->problems++;
-    v->report(v->arg, line);
+    if (v->report)
+        v->report(v->arg, line);
 }
 
 typedef struct slotinfo {
@@ -171,7 +172,8 @@ int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *
     if (rc < 0) {
         /* "path: ..." already in err: report it without the prefix problem() adds. */
         v.problems++;
-        report(arg, err);
+        if (report)
+            report(arg, err);
         close(segfd);
         return v.problems;
     }

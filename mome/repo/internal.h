@@ -27,6 +27,7 @@ struct mome_repo_seg {
     int refs;                   /* registry lock */
     dev_t dev;                  /* the segment directory's identity */
     ino_t ino;
+    pid_t pid;                  /* the process that opened it (a forked child opens its own) */
     pthread_mutex_t mu;
     int segfd;     /* the segment's directory (O_PATH-like: renames do not affect it) */
     int repofd;    /* the repository's directory */

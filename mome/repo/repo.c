@@ -190,6 +190,7 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
     }
     rc = strcmp((char *)fmt, FORMAT_TEXT) == 0 ? fd : -EPROTO;
     if (rc < 0) {
+        fmt[strcspn((char *)fmt, "\n")] = 0;
         close(fd);
         say(err, errlen, rc, "%s/%s says '%.60s': this Mome reads repository format %d", dir,
             FORMAT_FILE, (char *)fmt, MOME_REPO_VERSION);
@@ -580,7 +581,7 @@ static uint64_t new_uid(void)
 static mome_repo_seg_t *registry_find(dev_t dev, ino_t ino)
 {
     for (mome_repo_seg_t *r = registry; r; r = r->next)
-        if (r->dev == dev && r->ino == ino && !r->detached)
+        if (r->dev == dev && r->ino == ino && !r->detached && r->pid == getpid())
             return r;
     return NULL;
 }
@@ -670,7 +671,15 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
         rc = say(err, errlen, -errno, "cannot stat %s/%s: %s", dir, dirname, strerror(errno));
         goto err_seg;
     }
-    if (flags & MOME_REPO_LOCK) {
+    /*
+     * flock belongs to the open file description: a second descriptor of this process would
+     * find its own lock in the way. A handle this process holds locked already is shared.
+     */
+    pthread_mutex_lock(&registry_lock);
+    old = registry_find(st.st_dev, st.st_ino);
+    int have_lock = old && old->lockfd >= 0;
+    pthread_mutex_unlock(&registry_lock);
+    if ((flags & MOME_REPO_LOCK) && !have_lock) {
         rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
         if (rc == -EBUSY) {
             say(err, errlen, rc, "segment '%s' of repository '%s' is in use by another job or "
@@ -715,6 +724,15 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
         return 0;
     }
     pthread_mutex_unlock(&registry_lock);
+    if ((flags & MOME_REPO_LOCK) && lockfd < 0) {
+        /* The handle seen locked above was closed meanwhile: lock afresh. */
+        rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
+        if (rc < 0) {
+            say(err, errlen, rc, "segment '%s' of repository '%s': cannot lock (%s)", name, dir,
+                rc == -EBUSY && holder[0] ? holder : strerror(-rc));
+            goto err_seg;
+        }
+    }
 
     rs = calloc(1, sizeof(*rs));
     if (!rs) {
@@ -725,6 +743,7 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     rs->refs = 1;
     rs->dev = st.st_dev;
     rs->ino = st.st_ino;
+    rs->pid = getpid();
     rs->segfd = segfd;
     rs->repofd = repofd;
     rs->lockfd = lockfd;
