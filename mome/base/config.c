@@ -111,6 +111,7 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
                  : off == OFF(test_inject) ? sizeof(c->test_inject)
                  : off == OFF(swap_dir)    ? sizeof(c->swap_dir)
                  : off == OFF(test_crash_at) ? sizeof(c->test_crash_at)
+                 : off == OFF(trace)       ? sizeof(c->trace)
                                            : sizeof(c->repository);
     if (strlen(s) >= cap)
         return -EINVAL;
@@ -124,6 +125,31 @@ static int parse_bind(const char *s, mome_config_t *c, size_t off)
         c->bind = MOME_BIND_CORE;
     else if (!strcasecmp(s, "none") || !strcasecmp(s, "off") || !strcmp(s, "0"))
         c->bind = MOME_BIND_NONE;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* The eviction policies of memory/evict.c, by name (base knows no other layer: keep the two
+ * lists alike). */
+static int parse_evict(const char *s, mome_config_t *c, size_t off)
+{
+    static const char *const names[] = {"fifo", "clock", "random"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcasecmp(s, names[i])) {
+            strcpy(c->evict, names[i]);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int parse_pageout(const char *s, mome_config_t *c, size_t off)
+{
+    if (!strcasecmp(s, "remote"))
+        c->pageout_disk = 0;
+    else if (!strcasecmp(s, "disk"))
+        c->pageout_disk = 1;
     else
         return -EINVAL;
     return 0;
@@ -165,6 +191,10 @@ static const knob_t knobs[] = {
     {"MOME_SWAP_DIR", "/var/tmp",
      "with a budget: where pages go when no other node has room (a file, removed at exit)",
      parse_string, OFF(swap_dir), 0, 0, 0, "a directory path of less than 1024 bytes"},
+    {"MOME_PAGEOUT", "remote",
+     "with a budget: where pages this node must keep go: remote (other nodes' memory first, "
+     "then MOME_SWAP_DIR) or disk (MOME_SWAP_DIR only)",
+     parse_pageout, 0, 0, 0, 0, "remote or disk"},
     {"MOME_EMU_LATENCY_NS", "0",
      "emulated extra latency, in ns, added to every remote page transfer", parse_count,
      OFF(emu_latency_ns), 0, 0, 10000000000ull,
@@ -173,6 +203,14 @@ static const knob_t knobs[] = {
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
      parse_size, OFF(emu_bandwidth), 0, 0, 1ull << 50,
      "bytes per second, 0 for unlimited, with K, M or G, e.g. 1G"},
+    {"MOME_EVICT", "clock",
+     "eviction policy under a page budget (MOME_LOCAL_PAGES): clock (second chance: pages "
+     "faulted on again are kept one more round), fifo (oldest first) or random",
+     parse_evict, OFF(evict), 0, 0, 0, "fifo, clock or random"},
+    {"MOME_TRACE", "",
+     "record this node's page traffic (faults, fetches, invalidations, diffs, page-outs, locks, "
+     "barriers) in this binary file; %n node, %p pid, %h host; mome-trace draws it",
+     parse_string, OFF(trace), 0, 0, 0, "a path of less than 1024 bytes"},
     {"MOME_BIND", "core",
      "core: bind each node (all its threads) to one core, round-robin by local rank; none",
      parse_bind, OFF(bind), 0, 0, 0,

@@ -16,10 +16,13 @@
 #include "coherence/seg.h"
 #include "memory/fault.h"
 
+static int finishing; /* MomeFinalize's quiesce round has begun */
+
 int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
 {
     int rc;
 
+    finishing = 0;
     mome_coh.page_size = cfg->page_size;
     mome_coh.page_shift = (unsigned)__builtin_ctzl(cfg->page_size);
     mome_coh.nnodes = cfg->nnodes;
@@ -40,7 +43,7 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
         return rc;
     }
     mome_pageout_config_t pc = {.pages = cfg->budget, .high = cfg->high, .low = cfg->low,
-                                .swap_dir = cfg->swap_dir};
+                                .swap_dir = cfg->swap_dir, .disk_only = cfg->pageout_disk};
     if ((rc = mome_pageout_init(&pc, err, errlen)) < 0)
         return rc;
     mome_fault_set_handler(mome_req_fault);
@@ -71,9 +74,14 @@ int mome_coh_outstanding(void)
     return mome_coh.outstanding;
 }
 
+void mome_coh_finishing(void)
+{
+    finishing = 1;
+}
+
 int mome_coh_idle(void)
 {
-    return mome_store_trim();
+    return finishing ? 0 : mome_store_trim();
 }
 
 int mome_coh_take_woke(void)

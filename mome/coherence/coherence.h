@@ -18,6 +18,7 @@ typedef struct mome_coh_config {
     double high, low;    /* MOME_LOCAL_HIGH, MOME_LOCAL_LOW */
     const char *evict;   /* MOME_EVICT: the eviction policy, with a budget */
     const char *swap_dir; /* MOME_SWAP_DIR */
+    int pageout_disk;     /* MOME_PAGEOUT=disk */
 } mome_coh_config_t;
 
 /* Set up every part of the layer, register its messages and take the faults. */
@@ -31,8 +32,11 @@ void mome_coh_seg_destroyed(uint64_t seg);
  * engine yields its core to it)? The second clears the flag. */
 int mome_coh_outstanding(void);
 int mome_coh_take_woke(void);
-/* The engine has nothing to do: background work (eviction down to the low watermark). Returns
- * how much was done (0: the engine may sleep). */
+/* Background work, a little on every turn of the engine, busy or not (eviction down to the low
+ * watermark). Returns how much was done (0: the engine may sleep). */
 int mome_coh_idle(void);
+/* The node is finishing (MomeFinalize's quiesce round): no background work, as the nodes that
+ * would keep its pages may stop as soon as the round ends. */
+void mome_coh_finishing(void);
 
 #endif

@@ -28,7 +28,8 @@
 #include "memory/store.h"
 #include "mome.h"
 
-#define WAIT_NS (30ull * 1000000000ull) /* a node that does not answer a page's bytes for this long */
+/* A node that does not answer about a page's bytes for this long is taken for lost. */
+#define WAIT_NS (30ull * 1000000000ull)
 
 /* Where this node's paged-out pages are. */
 enum { AT_ZERO = -1, AT_SWAP = -2 };
@@ -47,7 +48,12 @@ typedef struct kept {
 
 static mome_htab_t placed, kept;
 static uint64_t budget;
-static int next_node; /* where the next page-out goes first (round robin) */
+static int disk_only; /* MOME_PAGEOUT=disk */
+static int next_node; /* where the next page-out goes first: the last node that had room */
+/* A node that refused a page-out (no room) is not asked again for its backoff's number of
+ * page-outs (doubling while it keeps refusing): each refusal costs a page sent for nothing. */
+#define BACKOFF_MAX 4096
+static uint32_t *skip, *backoff;
 static char swap_dir[1024];
 static int swap_fd = -1;
 static uint64_t swap_slots;                /* slots in the file */
@@ -59,6 +65,14 @@ static struct {
     int done, status;
     uint8_t *dst; /* PAGEIN_DATA: where the bytes go */
 } answer;
+
+/* A segment's name for messages (the page may be another node's, of a segment this node also
+ * knows, or not). */
+static const char *seg_name(uint64_t id)
+{
+    const mome_seg_t *s = mome_seg_find(id);
+    return s ? s->name : "(not open here)";
+}
 
 static uint64_t now_ns(void)
 {
@@ -75,10 +89,10 @@ static void wait_answer(int node, const char *what, const mome_store_t *st, uint
         if (mome_msg_poll() == 0)
             sched_yield();
         if (now_ns() > until)
-            mome_fatal("node %d did not answer %s of page %llu of segment %#llx for %llu s; "
+            mome_fatal("node %d did not answer %s of page %llu of segment '%s' (%#llx) for %llu s; "
                        "stopping",
-                       node, what, (unsigned long long)page, (unsigned long long)st->id,
-                       WAIT_NS / 1000000000ull);
+                       node, what, (unsigned long long)page, seg_name(st->id),
+                       (unsigned long long)st->id, WAIT_NS / 1000000000ull);
     }
     mome_msg_unhold();
 }
@@ -126,8 +140,8 @@ static int swap_write(const void *bytes, uint64_t *slot)
         return rc;
     *slot = nfree ? free_slots[--nfree] : swap_slots++;
     for (size_t done = 0; done < ps;) {
-        ssize_t w = pwrite(swap_fd, (const char *)bytes + done, ps - done,
-                           (off_t)(*slot * ps + done));
+        ssize_t w =
+            pwrite(swap_fd, (const char *)bytes + done, ps - done, (off_t)(*slot * ps + done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -148,25 +162,37 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
     int rc;
 
     if (!p)
-        mome_fatal("out of memory paging out page %llu of segment %#llx; stopping",
-                   (unsigned long long)page, (unsigned long long)st->id);
+        mome_fatal("out of memory paging out page %llu of segment '%s' (%#llx); stopping",
+                   (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id);
     p->h.k1 = st->id;
     p->h.k2 = page;
     if (zero) {
         p->at = AT_ZERO; /* a flag, not 4 KiB of zeros */
+        MOME_STAT_ZERO_SKIPPED();
+        MOME_STAT_INC(page_outs);
         goto placed;
     }
-    for (int k = 1; k < mome_coh.nnodes; k++) {
+    for (int k = 0; k < mome_coh.nnodes && !disk_only; k++) {
         int n = (next_node + k) % mome_coh.nnodes;
         if (n == mome_coh.self)
             continue;
+        if (skip[n]) {
+            skip[n]--;
+            continue;
+        }
         mome_pgout_t o = {.seg = st->id, .page = page};
         expect(st, page, NULL);
         mome_send(n, MOME_MSG_PAGEOUT, 0, &o, bytes, (uint32_t)mome_coh.page_size);
         wait_answer(n, "a page-out", st, page);
-        if (answer.status == 0) {
+        if (answer.status != 0) {
+            backoff[n] =
+                backoff[n] ? (backoff[n] * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff[n] * 2) : 16;
+            skip[n] = backoff[n];
+        } else {
+            backoff[n] = 0;
             next_node = n;
             p->at = n;
+            MOME_STAT_PAGE_OUT_NODE();
             goto placed;
         }
     }
@@ -174,14 +200,16 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
     rc = swap_write(bytes, &p->slot);
     if (rc < 0) {
         free(p);
-        mome_fatal("no node has room for page %llu of segment %#llx and it cannot be written to "
-                   "the swap file in MOME_SWAP_DIR=%s: %s; stopping",
-                   (unsigned long long)page, (unsigned long long)st->id, swap_dir, strerror(-rc));
+        mome_fatal(
+            "no node has room for page %llu of segment '%s' (%#llx) and it cannot be written to "
+            "the swap file in MOME_SWAP_DIR=%s: %s; stopping",
+            (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id, swap_dir,
+            strerror(-rc));
     }
     p->at = AT_SWAP;
+    MOME_STAT_PAGE_OUT_DISK(mome_coh.page_size);
 placed:
     mome_htab_put(&placed, &p->h);
-    MOME_STAT_INC(page_outs);
     return 0;
 }
 
@@ -191,22 +219,22 @@ static void pager_load(mome_store_t *st, uint64_t page, void *dst)
     size_t ps = mome_coh.page_size;
 
     if (!p)
-        mome_fatal("page %llu of segment %#llx was paged out but nobody keeps it; stopping",
-                   (unsigned long long)page, (unsigned long long)st->id);
+        mome_fatal("page %llu of segment '%s' (%#llx) was paged out but nobody keeps it; stopping",
+                   (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id);
     mome_htab_del(&placed, &p->h);
     if (p->at == AT_ZERO) {
         memset(dst, 0, ps);
     } else if (p->at == AT_SWAP) {
         for (size_t done = 0; done < ps;) {
-            ssize_t r = pread(swap_fd, (char *)dst + done, ps - done,
-                              (off_t)(p->slot * ps + done));
+            ssize_t r = pread(swap_fd, (char *)dst + done, ps - done, (off_t)(p->slot * ps + done));
             if (r < 0 && errno == EINTR)
                 continue;
             if (r <= 0)
-                mome_fatal("cannot read page %llu of segment %#llx back from the swap file: %s; "
-                           "stopping",
-                           (unsigned long long)page, (unsigned long long)st->id,
-                           r < 0 ? strerror(errno) : "short read");
+                mome_fatal(
+                    "cannot read page %llu of segment '%s' (%#llx) back from the swap file: %s; "
+                    "stopping",
+                    (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id,
+                    r < 0 ? strerror(errno) : "short read");
             done += (size_t)r;
         }
         swap_free(p->slot);
@@ -217,7 +245,7 @@ static void pager_load(mome_store_t *st, uint64_t page, void *dst)
         wait_answer(p->at, "a page-in", st, page);
     }
     free(p);
-    MOME_STAT_INC(page_ins);
+    MOME_STAT_PAGE_IN();
 }
 
 static void pager_discard(mome_store_t *st, uint64_t page)
@@ -279,11 +307,9 @@ static void on_pageout(const mome_msg_t *m, const void *body)
 {
     const mome_pgout_t *o = body;
     mome_pgout_t ack = {.seg = o->seg, .page = o->page, .status = -ENOSPC};
-    uint64_t b = mome_store_budget_pages();
     kept_t *k;
 
-    /* Room: no budget here, or the budget has room for one more page. */
-    if (!b || mome_store_resident() + 1 < b) {
+    if (mome_store_can_keep()) {
         k = mome_malloc(sizeof(*k) + mome_coh.page_size);
         if (k) {
             k->h.k1 = o->seg;
@@ -313,9 +339,10 @@ static void on_pagein(const mome_msg_t *m, const void *body)
     const mome_pgout_t *o = body;
     kept_t *k = take_kept(m, o);
     if (!k)
-        mome_fatal("node %u asks for page %llu of segment %#llx, which it did not leave here: "
-                   "its content would be lost; stopping",
-                   m->src, (unsigned long long)o->page, (unsigned long long)o->seg);
+        mome_fatal(
+            "node %u asks for page %llu of segment '%s' (%#llx), which it did not leave here: "
+            "its content would be lost; stopping",
+            m->src, (unsigned long long)o->page, seg_name(o->seg), (unsigned long long)o->seg);
     mome_send((int)m->src, MOME_MSG_PAGEIN_DATA, 0, o, k->bytes, (uint32_t)mome_coh.page_size);
     free(k);
 }
@@ -329,9 +356,10 @@ static void on_answer(const mome_msg_t *m, const void *body)
 {
     const mome_pgout_t *o = body;
     if (answer.done || o->seg != answer.seg || o->page != answer.page)
-        mome_fatal("node %u answered about page %llu of segment %#llx, which this node is not "
-                   "waiting for; stopping",
-                   m->src, (unsigned long long)o->page, (unsigned long long)o->seg);
+        mome_fatal(
+            "node %u answered about page %llu of segment '%s' (%#llx), which this node is not "
+            "waiting for; stopping",
+            m->src, (unsigned long long)o->page, seg_name(o->seg), (unsigned long long)o->seg);
     if (m->type == MOME_MSG_PAGEIN_DATA)
         memcpy(answer.dst, m->payload, mome_coh.page_size);
     answer.status = o->status;
@@ -350,26 +378,46 @@ static const mome_field_t ack_fields[] = {MOME_FIELD(mome_pgout_t, seg, MOME_FK_
                                           MOME_FIELD(mome_pgout_t, status, MOME_FK_ERRNO, 0)};
 
 static const mome_msg_def_t pageout_msgs[] = {
-    {.type = MOME_MSG_PAGEOUT, .wire = {"PAGEOUT", pg_fields, 2, 0, 0, MOME_LEN_PAGE},
-     .body_size = sizeof(mome_pgout_t), .emulated = 1, .service = 1, .validate = check_page,
+    {.type = MOME_MSG_PAGEOUT,
+     .wire = {"PAGEOUT", pg_fields, 2, 0, 0, MOME_LEN_PAGE},
+     .body_size = sizeof(mome_pgout_t),
+     .emulated = MOME_MSG_EMU_ALWAYS,
+     .service = 1,
+     .validate = check_page,
      .handler = on_pageout},
-    {.type = MOME_MSG_PAGEOUT_ACK, .wire = {"PAGEOUT_ACK", ack_fields, 3, 0, 0, 0},
-     .body_size = sizeof(mome_pgout_t), .service = 1, .handler = on_answer},
-    {.type = MOME_MSG_PAGEIN, .wire = {"PAGEIN", pg_fields, 2, 0, 0, 0},
-     .body_size = sizeof(mome_pgout_t), .service = 1, .handler = on_pagein},
-    {.type = MOME_MSG_PAGEIN_DATA, .wire = {"PAGEIN_DATA", pg_fields, 2, 0, 0, MOME_LEN_PAGE},
-     .body_size = sizeof(mome_pgout_t), .emulated = 1, .service = 1, .validate = check_page,
+    {.type = MOME_MSG_PAGEOUT_ACK,
+     .wire = {"PAGEOUT_ACK", ack_fields, 3, 0, 0, 0},
+     .body_size = sizeof(mome_pgout_t),
+     .service = 1,
      .handler = on_answer},
-    {.type = MOME_MSG_PAGE_FREE, .wire = {"PAGE_FREE", pg_fields, 2, 0, 0, 0},
-     .body_size = sizeof(mome_pgout_t), .service = 1, .handler = on_page_free},
+    {.type = MOME_MSG_PAGEIN,
+     .wire = {"PAGEIN", pg_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_pgout_t),
+     .service = 1,
+     .handler = on_pagein},
+    {.type = MOME_MSG_PAGEIN_DATA,
+     .wire = {"PAGEIN_DATA", pg_fields, 2, 0, 0, MOME_LEN_PAGE},
+     .body_size = sizeof(mome_pgout_t),
+     .emulated = MOME_MSG_EMU_ALWAYS,
+     .service = 1,
+     .validate = check_page,
+     .handler = on_answer},
+    {.type = MOME_MSG_PAGE_FREE,
+     .wire = {"PAGE_FREE", pg_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_pgout_t),
+     .service = 1,
+     .handler = on_page_free},
 };
 
 int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen)
 {
     budget = cfg->pages;
-    next_node = mome_coh.self;
+    disk_only = cfg->disk_only;
+    next_node = (mome_coh.self + 1) % mome_coh.nnodes;
     snprintf(swap_dir, sizeof(swap_dir), "%s", cfg->swap_dir ? cfg->swap_dir : "/var/tmp");
-    if (mome_htab_init(&placed, 1024) < 0 || mome_htab_init(&kept, 256) < 0) {
+    skip = mome_calloc((size_t)mome_coh.nnodes, sizeof(*skip));
+    backoff = mome_calloc((size_t)mome_coh.nnodes, sizeof(*backoff));
+    if (!skip || !backoff || mome_htab_init(&placed, 1024) < 0 || mome_htab_init(&kept, 256) < 0) {
         snprintf(err, errlen, "out of memory setting up the page budget");
         return -ENOMEM;
     }
@@ -377,16 +425,29 @@ int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen
         uint64_t high = (uint64_t)((double)budget * cfg->high);
         uint64_t low = (uint64_t)((double)budget * cfg->low);
         if (cfg->low > cfg->high) {
-            snprintf(err, errlen, "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
-                                  "LOW <= HIGH",
+            snprintf(err, errlen,
+                     "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
+                     "LOW <= HIGH",
                      cfg->low, cfg->high);
             return -EINVAL;
         }
         if (budget < 4) {
-            snprintf(err, errlen, "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
-                                  "or at least 4 pages",
+            snprintf(err, errlen,
+                     "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
+                     "or at least 4 pages",
                      (unsigned long long)budget);
             return -EINVAL;
+        }
+        /* The swap file now: a directory that cannot hold it is a mistake to report at start,
+         * not when the first page has nowhere else to go. */
+        int rc = swap_open();
+        if (rc < 0) {
+            snprintf(err, errlen,
+                     "MOME_SWAP_DIR=%s: cannot create the swap file there (%s); "
+                     "expected a writable directory: with MOME_LOCAL_PAGES, pages no "
+                     "node has room for are written there",
+                     swap_dir, strerror(-rc));
+            return rc;
         }
         mome_store_budget(budget, high, low < high ? low : high, &pager);
     }
@@ -401,7 +462,10 @@ void mome_pageout_fini(void)
     mome_htab_free(&placed);
     mome_htab_free(&kept);
     free(free_slots);
+    free(skip);
+    free(backoff);
     free_slots = NULL;
+    skip = backoff = NULL;
     nfree = cfree = swap_slots = 0;
     if (swap_fd >= 0)
         close(swap_fd);

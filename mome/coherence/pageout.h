@@ -15,6 +15,7 @@ typedef struct mome_pageout_config {
     uint64_t pages;       /* the budget (0: none, and nothing here runs) */
     double high, low;     /* watermarks, as fractions of it */
     const char *swap_dir; /* where the swap file goes */
+    int disk_only;        /* MOME_PAGEOUT=disk: never to other nodes' memory */
 } mome_pageout_config_t;
 
 /* Registers PAGEOUT, PAGEOUT_ACK, PAGEIN, PAGEIN_DATA, PAGE_FREE (a node serves other nodes'

@@ -67,11 +67,13 @@ enum {
 enum {
     MOME_REQ_COPY = 0x1,  /* the requester holds a valid copy */
     MOME_REQ_AHEAD = 0x2, /* a read-ahead, not a fault: no exclusive zero page */
+    MOME_REQ_NOPUSH = 0x4, /* READ_REQ: the requester keeps a page budget: push it nothing */
 };
 /* FWD_* flags. */
 enum {
     MOME_FWD_KEEP = 0x1, /* FWD_WRITE: the old owner stays a (WEAK or RELEASE) reader */
     MOME_FWD_EXCL = 0x2, /* FWD_SYNC: the owner writes exclusively: answer with content */
+    MOME_FWD_NOPUSH = 0x4, /* FWD_SNAP: the reader wants no pushed versions (MOME_REQ_NOPUSH) */
 };
 enum { MOME_GRANT_ZERO = 0x1 };                         /* GRANT: the content is zeros */
 enum { MOME_DATA_GRANT = 0x1 };                         /* DATA: carries the grant */

@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "memory/evict.h"
 #include "memory/memory.h"
 #include "memory/store.h"
@@ -22,6 +23,9 @@ static const mome_evict_ops_t *policy; /* NULL: no budget, nothing to order */
 static void *policy_state;
 static uint64_t budget, high_mark, low_mark; /* pages; budget 0: none */
 static int64_t extra_pages;                  /* kept for other nodes by the pager */
+
+static uint64_t in_memory(void);
+static void gauge(void);
 static const mome_store_pager_t *pager;
 
 int mome_store_init(size_t page_size, const char *policy_name)
@@ -31,6 +35,7 @@ int mome_store_init(size_t page_size, const char *policy_name)
     os_page = (size_t)sysconf(_SC_PAGESIZE);
     resident_total = 0;
     policy = NULL;
+    mome_stats_set_evict(NULL);
     if (!policy_name || !*policy_name)
         return 0;
     policy = mome_evict_find(policy_name);
@@ -40,6 +45,7 @@ int mome_store_init(size_t page_size, const char *policy_name)
         policy = NULL;
         return -ENOMEM;
     }
+    mome_stats_set_evict(policy->name);
     return 0;
 }
 
@@ -105,6 +111,7 @@ void mome_store_close(mome_store_t *st)
     if (policy)
         policy->forget(policy_state, st);
     resident_total -= st->resident;
+    gauge();
     if (st->ops && st->ops->close)
         st->ops->close(st);
     mome_mem->runtime_unmap((char *)st->rt, st->size);
@@ -121,7 +128,7 @@ void mome_store_close(mome_store_t *st)
 }
 
 /* The page gets new content: what the pager kept of the old one is stale. */
-static void unpage(mome_store_t *st, uint64_t page)
+void mome_store_unpage(mome_store_t *st, uint64_t page)
 {
     if (mome_store_is_paged(st, page)) {
         st->paged[page / 64] &= ~(1ull << (page % 64));
@@ -137,6 +144,7 @@ static void entered(mome_store_t *st, uint64_t page)
     st->present[page / 64] |= 1ull << (page % 64);
     st->resident++;
     resident_total++;
+    gauge();
     if (policy)
         policy->insert(policy_state, st, page);
 }
@@ -148,7 +156,7 @@ int mome_store_load(mome_store_t *st, uint64_t page, void *dst)
 
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
 {
-    unpage(st, page);
+    mome_store_unpage(st, page);
     if (!mome_store_has(st, page))
         mome_store_room(); /* before the page takes memory */
     memcpy(mome_store_bytes(st, page, pgshift), src, pgsz);
@@ -159,7 +167,7 @@ int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *sr
 {
     if (mome_store_has(st, page))
         return -EEXIST;
-    unpage(st, page);
+    mome_store_unpage(st, page);
     mome_store_room(); /* before the page takes memory */
     int rc = mome_mem->install(st->base + (page << pgshift), va, pgsz, src, ro);
     if (rc == 0)
@@ -215,6 +223,7 @@ void mome_store_drop(mome_store_t *st, uint64_t page)
     st->present[page / 64] &= ~(1ull << (page % 64));
     st->resident--;
     resident_total--;
+    gauge();
     if (policy)
         policy->remove(policy_state, st, page);
 }
@@ -230,14 +239,29 @@ void mome_store_budget(uint64_t pages, uint64_t high, uint64_t low, const mome_s
     extra_pages = 0;
 }
 
+/* The residency gauges of MomeStatsT, after every change. */
+static void gauge(void)
+{
+    uint64_t n = in_memory();
+    __atomic_store_n(&mome_stats.resident_pages, n, __ATOMIC_RELAXED);
+    if (n > __atomic_load_n(&mome_stats.resident_peak, __ATOMIC_RELAXED))
+        __atomic_store_n(&mome_stats.resident_peak, n, __ATOMIC_RELAXED);
+}
+
 uint64_t mome_store_budget_pages(void)
 {
     return budget;
 }
 
+int mome_store_can_keep(void)
+{
+    return !budget || in_memory() + 1 <= low_mark;
+}
+
 void mome_store_extra(int64_t delta)
 {
     extra_pages += delta;
+    gauge();
 }
 
 static uint64_t in_memory(void)
@@ -282,8 +306,10 @@ static int evict_one(void)
         uint64_t page;
         if (policy->victim(policy_state, &st, &page) < 0)
             return -EBUSY;
-        if (pager->evict(st, page) == 0)
+        if (pager->evict(st, page) == 0) {
+            MOME_STAT_EVICTION();
             return 0;
+        }
         policy->remove(policy_state, st, page); /* busy now: to the back of the line */
         policy->insert(policy_state, st, page);
     }
@@ -298,7 +324,9 @@ void mome_store_room(void)
         return;
     evicting = 1; /* an eviction's own page-in or messages never recurse here */
     while (in_memory() >= budget) {
-        if (evict_one() < 0) {
+        if (evict_one() == 0) {
+            MOME_STAT_INC(evictions_waited);
+        } else {
             mome_log_rl(&rl, MOME_LOG_WARN, "store",
                         "MOME_LOCAL_PAGES=%llu: every resident page is in use right now; going "
                         "over the budget for a moment",
@@ -311,11 +339,22 @@ void mome_store_room(void)
 
 int mome_store_trim(void)
 {
+    static int trimming; /* past the high watermark, not yet down to the low one */
     int n = 0;
-    if (!budget || in_memory() <= high_mark)
+    if (!budget)
         return 0;
-    while (in_memory() > low_mark && evict_one() == 0)
+    if (in_memory() > high_mark)
+        trimming = 1;
+    /* A few pages per turn of the engine: faults are served between them. */
+    while (trimming && n < MOME_TRIM_STEP && in_memory() > low_mark) {
+        if (evict_one() < 0) {
+            trimming = 0; /* every resident page is in use: try again past the high mark */
+            break;
+        }
         n++;
+    }
+    if (in_memory() <= low_mark)
+        trimming = 0;
     return n;
 }
 
@@ -333,6 +372,12 @@ void mome_store_touch(mome_store_t *st, uint64_t page)
 int mome_store_victim(mome_store_t **st, uint64_t *page)
 {
     return policy ? policy->victim(policy_state, st, page) : -ENOENT;
+}
+
+void mome_store_skip(mome_store_t *st, uint64_t page)
+{
+    if (policy)
+        policy->skip(policy_state, st, page);
 }
 
 /* ---- the default backend: Mome memory only ---- */

@@ -4,10 +4,16 @@
  * its share and everyone checks again, ROUNDS times, under MODEL (strong, release, weak). With a
  * budget of a tenth of the pages, most pages must leave memory and come back (dropped, paged out
  * to another node or to the swap file) with the right content. Resident memory must stay below
- * the budget plus a constant; the program prints its counters.
+ * the budget plus a constant, Mome's own count of resident pages within the budget; the program
+ * prints its counters.
  *
  *   budget PAGES ROUNDS MODEL [RSS_LIMIT_KIB]
+ *
+ * BUDGET_EXPECT=node: a node with a budget paged out to other nodes' memory only; =disk: to the
+ * swap file too. BUDGET_DIE=N: node N kills itself after the first round (the others hold pages
+ * it keeps for them, or it holds theirs).
  */
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,14 +75,34 @@ int main(int argc, char **argv)
             }
         }
         MomeBarrier();
+        if (r == 1 && getenv("BUDGET_DIE") && atoi(getenv("BUDGET_DIE")) == me) {
+            printf("node %d: killing itself\n", me);
+            fflush(stdout);
+            raise(SIGKILL);
+        }
     }
     MomeStatsT s;
     MUST(MomeStats(&s));
+    const char *b = getenv("MOME_LOCAL_PAGES"), *expect = getenv("BUDGET_EXPECT");
+    uint64_t budget = b ? strtoull(b, NULL, 0) : 0;
     printf("node %d: %llu pages x %d rounds (%s): page-outs %llu page-ins %llu; resident grew at "
            "most %ld KiB\n", me, (unsigned long long)pages, rounds, model,
            (unsigned long long)s.page_outs, (unsigned long long)s.page_ins, peak);
     if (limit)
         CHECK(peak <= limit, "resident memory grew %ld KiB, more than %ld", peak, limit);
+    if (budget) {
+        CHECK(s.resident_peak <= budget, "%llu pages resident at once, budget %llu",
+              (unsigned long long)s.resident_peak, (unsigned long long)budget);
+        CHECK(s.page_outs + s.evictions > 0, "nothing left memory under a budget");
+    }
+    if (budget && expect && !strcmp(expect, "node"))
+        CHECK(s.page_outs_node > 0 && s.page_outs_disk == 0,
+              "expected page-outs to nodes only: %llu to nodes, %llu to disk",
+              (unsigned long long)s.page_outs_node, (unsigned long long)s.page_outs_disk);
+    if (budget && expect && !strcmp(expect, "disk"))
+        CHECK(s.page_outs_disk > 0 && s.swap_bytes_written >= s.page_outs_disk * ps,
+              "expected page-outs to disk: %llu (%llu bytes)",
+              (unsigned long long)s.page_outs_disk, (unsigned long long)s.swap_bytes_written);
     MomeFinalize();
     return 0;
 }

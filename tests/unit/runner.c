@@ -27,6 +27,8 @@ int main(void)
     srunner_add_suite(sr, store_suite());
     srunner_add_suite(sr, repo_suite());
     srunner_add_suite(sr, checkpoint_suite());
+    srunner_add_suite(sr, evict_suite());
+    srunner_add_suite(sr, trace_suite());
     srunner_set_fork_status(sr, CK_FORK_GETENV);
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

@@ -23,6 +23,8 @@ Suite *segment_suite(void);
 Suite *store_suite(void);
 Suite *repo_suite(void);
 Suite *checkpoint_suite(void);
+Suite *evict_suite(void);
+Suite *trace_suite(void);
 
 /* Add a TCase holding one test, with the time limit every unit test gets. */
 #define UNIT_CASE(_s, _fn)                                                                         \
