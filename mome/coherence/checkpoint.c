@@ -77,6 +77,7 @@ int mome_ckpt_gather(mome_seg_t *s, mome_op_t *op, mome_ckpt_set_t *set)
 size_t mome_ckpt_take(mome_seg_t *s, mome_ckpt_set_t *set)
 {
     size_t taken = 0, left = 0;
+    uint64_t run = 0, nrun = 0; /* pages [run, run + nrun) to write-protect, at once */
 
     for (size_t i = 0; i < set->n; i++) {
         uint64_t page = set->pages[i];
@@ -91,11 +92,21 @@ size_t mome_ckpt_take(mome_seg_t *s, mome_ckpt_set_t *set)
             continue;
         }
         pg->flags &= (uint16_t)~MOME_PG_CKPT;
-        /* The next write must fault, to flag the page again. */
-        if (pg->access == MOME_ACC_WRITE && !mome_copy_tracked_clean(pg))
-            mome_copy_protect(s, page);
+        /* The next write must fault, to flag the page again. Consecutive pages are protected in
+         * one call: a call costs a TLB flush on every CPU, whatever its length. */
+        if (pg->access == MOME_ACC_WRITE && !mome_copy_tracked_clean(pg)) {
+            if (nrun && page != run + nrun) {
+                mome_copy_protect_run(s, run, nrun);
+                nrun = 0;
+            }
+            if (!nrun)
+                run = page;
+            nrun++;
+        }
         set->pages[taken++] = page;
     }
+    if (nrun)
+        mome_copy_protect_run(s, run, nrun);
     set->n = taken;
     return left;
 }

@@ -106,6 +106,22 @@ void mome_copy_protect(mome_seg_t *s, uint64_t page)
     }
 }
 
+void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n)
+{
+    uint64_t lo = first << mome_coh.page_shift, hi = (first + n) << mome_coh.page_shift;
+    for (mome_view_t *v = s->views; v; v = v->seg_next) {
+        uint64_t a = lo > v->off ? lo : v->off, b = hi < v->off + v->len ? hi : v->off + v->len;
+        if (!v->writable || a >= b)
+            continue;
+        int rc = mome_store_protect_range(v->addr + (a - v->off), (size_t)(b - a));
+        if (rc < 0 && rc != -ENOENT)
+            mome_fatal("cannot write-protect pages %llu to %llu of segment '%s' at %p: %s: their "
+                       "next writes would go unnoticed; stopping",
+                       (unsigned long long)first, (unsigned long long)(first + n - 1), s->name,
+                       (void *)(v->addr + (a - v->off)), strerror(-rc));
+    }
+}
+
 void mome_copy_unmap(mome_seg_t *s, uint64_t page)
 {
     MOME_SEG_FOREACH_MAP(s, page, v, a)

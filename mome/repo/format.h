@@ -1,6 +1,6 @@
 /*
  * format.h - private: the repository's on-disk format, as pure encoding and decoding functions
- * (doc/design.md section 14 describes it): segment directory names, the head (the current
+ * (doc/design.md section 15 describes it): segment directory names, the head (the current
  * generation and its delta files) and delta indexes. Every integer is little-endian; every head
  * and index ends with the XXH64 of everything before it. Any thread.
  */
