@@ -5,12 +5,12 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation (the default is all of them). Run it from the bench build directory, or
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, checkpoint (the default is all of them). Run it from the bench build directory, or
 # set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget emulation"
+BENCHES="fault_latency false_sharing jacobi apps budget emulation checkpoint"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -377,6 +377,26 @@ bench_emulation() {
     run "$log" env MOME_RUN="$MOME_RUN" timeout 3000 "$BENCH_BINDIR/emulation" sweep -p 3000 \
         -r "$REPEAT"
     cat "$log"
+}
+
+# checkpoint: MomeCheckpoint of a 64 MiB MOME_PERSIST segment on 1 and 2 nodes (all pages, then a
+# tenth of them changed) against a write + fsync of the same bytes to the same file system, in the
+# same run (checkpoint.c); BENCH_REPO_DIR is where both write (default: a directory in /var/tmp).
+bench_checkpoint() {
+    [ -x "$BENCH_BINDIR/checkpoint" ] || die "no $BENCH_BINDIR/checkpoint"
+    [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    repo=$(mktemp -d "${BENCH_REPO_DIR:-/var/tmp}/mome-bench-repo.XXXXXX") || die "mktemp"
+    echo "checkpoint (64 MiB persistent segment, shared memory; best of $REPEAT rounds):"
+    for n in 1 2; do
+        for pct in 100 10; do
+            log=$logdir/checkpoint.$n.$pct
+            if run "$log" env MOME_REPOSITORY="$repo" UCX_TLS=posix,sysv,cma \
+                timeout 1200 "$MOME_RUN" -t 1100 -n $n "$BENCH_BINDIR/checkpoint" 64 $pct "$REPEAT"; then
+                echo "  $n node(s), $pct% changed: $(sed -n 's/^checkpoint best: //p' "$log")"
+            fi
+        done
+    done
+    rm -rf "$repo"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES
