@@ -19,7 +19,10 @@ all_mutants="MUT_SKIP_INV:0 MUT_DROP_DIFF:1 MUT_FLUSH_DIFF_UNACKED:2 MUT_FLUSH_N
 MUT_NO_STALE:1 MUT_EARLY_NOTICE_ACK:1 MUT_MOVE_DROPS_QUEUE MUT_BAR_EARLY MUT_NO_ACQUIRE:1"
 [ "$MUTANTS" = all ] && MUTANTS=$all_mutants
 
-command -v "$SPIN" >/dev/null || { echo "model-check: $SPIN not found (Debian: apt-get install spin)"; exit 1; }
+if ! command -v "$SPIN" >/dev/null; then
+    echo "model-check: $SPIN not found (Debian: apt-get install spin)"
+    exit 1
+fi
 mkdir -p "$dir"
 cd "$dir"
 
@@ -82,7 +85,7 @@ for spec in $MUTANTS; do
         echo "model-check: FAIL: mutant $m was not caught: the model misses what it breaks"
         fail=1
     else
-        why=$(grep -E -o "assertion violated [^ ]*|invalid end state" "$m/pan.out" | head -1)
+        why=$(grep -E -o "assertion violated +[^ ]*|invalid end state" "$m/pan.out" | head -1)
         echo "model-check: mutant $m caught: ${why:-violation}"
     fi
 done
