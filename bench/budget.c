@@ -2,7 +2,8 @@
  * budget.c - the cost of a page budget (MOME_LOCAL_PAGES): every node updates random pages of its
  * own working set of PAGES pages, ACCESSES times, and reports accesses per second, faults per
  * second, the cost of a fault and the page traffic (page-outs to nodes and to disk, page-ins).
- * run-bench.sh runs it with no budget and with budgets of 1/2, 1/5 and 1/10 of the working set,
+ * run-bench.sh runs it on node 0 with no budget and with budgets of 1/2, 1/5 and 1/10 of the working
+ * set, node 1 (ACCESSES 0, no budget) keeping the pages node 0 pages out,
  * per eviction policy, and with page-out to the swap file only (MOME_PAGEOUT=disk).
  *
  *   budget PAGES ACCESSES
@@ -35,9 +36,9 @@ int main(int argc, char **argv)
     int me = MomeNode(), n = MomeNodes();
     size_t ps = MomePageSize();
     int h = MomeSegOpen("bench-budget", pages * ps * (uint64_t)n, MOME_CREATE);
-    uint8_t *all = h < 0 ? NULL : MomeMMap(NULL, pages * ps * (uint64_t)n, MOME_READ | MOME_WRITE,
-                                           h, 0);
-    if (!all) {
+    uint8_t *all = h < 0 ? MOME_MAP_FAILED
+                         : MomeMMap(NULL, pages * ps * (uint64_t)n, MOME_READ | MOME_WRITE, 0, h, 0);
+    if (all == MOME_MAP_FAILED) {
         fprintf(stderr, "budget: segment of %llu pages per node: %s\n",
                 (unsigned long long)pages, MomeError());
         return 1;

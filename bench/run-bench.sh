@@ -5,12 +5,12 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget (the default is all of them). Run it from the bench build directory, or
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation (the default is all of them). Run it from the bench build directory, or
 # set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget"
+BENCHES="fault_latency false_sharing jacobi apps budget emulation"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -311,14 +311,14 @@ bench_apps() {
         "placement); Strassen on 2 nodes faster than on 1"
 }
 
-# budget: 2 nodes update random pages of their own working sets (2048 pages each) over shared
-# memory, with no budget and with budgets of 1/2, 1/5 and 1/10 of the working set, per eviction
-# policy, and with page-out to the swap file only (MOME_PAGEOUT=disk, CLOCK): accesses per second,
-# the cost of a fault, page-outs per fault (to nodes, to disk); median of the runs.
+# budget: node 0 updates random pages of its working set (2048 pages) over shared memory, with no
+# budget and with budgets of 1/2, 1/5 and 1/10 of the working set, per eviction policy, paging out
+# to node 1 (no budget: a memory server, as in EDM) or to the swap file only (MOME_PAGEOUT=disk,
+# CLOCK): node 0's accesses per second, the cost of a fault, page-outs per fault; median of the runs.
 bench_budget() {
     [ -x "$BENCH_BINDIR/budget" ] || die "no $BENCH_BINDIR/budget"
     ws=2048 acc=20000
-    echo "budget (2 nodes, $ws pages each, $acc random updates per node; shared memory)," \
+    echo "budget (node 0: $ws pages, $acc random updates; node 1 keeps its pages; shared memory)," \
         "median of $REPEAT runs"
     printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' budget policy to accesses/s \
         faults/s us/fault outs/fault slowdown_vs_none
@@ -335,9 +335,9 @@ bench_budget() {
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
             log=$logdir/budget.$div.$policy.$to.$i
-            if run "$log" env UCX_TLS=posix,sysv,cma MOME_LOCAL_PAGES=$pages \
-                MOME_EVICT="$policy" MOME_PAGEOUT="$to" timeout 600 "$MOME_RUN" -t 580 -n 2 \
-                "$BENCH_BINDIR/budget" "$ws" "$acc"; then
+            if run "$log" env UCX_TLS=posix,sysv,cma MOME_EVICT="$policy" MOME_PAGEOUT="$to" \
+                timeout 600 "$MOME_RUN" -t 580 -n 1 env MOME_LOCAL_PAGES=$pages \
+                "$BENCH_BINDIR/budget" "$ws" "$acc" : -n 1 "$BENCH_BINDIR/budget" "$ws" 0; then
                 f=$(awk '/^budget node 0 / { for (i = 1; i < NF; i++) v[$i] = $(i + 1)
                     printf "%.1f %.1f %.2f %.3f\n", v["accesses"] / v["s"], v["faults"] / v["s"],
                         v["faults"] ? v["s"] * 1e6 / v["faults"] : 0,
@@ -365,6 +365,18 @@ bench_budget() {
         printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' "$label" "$policy" "$to" \
             "$aps" "$fps" "$usf" "$opf" "$(ratio "$none" "$aps")"
     done
+}
+
+# emulation: the emulated interconnect (MOME_EMU_LATENCY_NS, MOME_EMU_BANDWIDTH) swept over
+# latencies and bandwidths; per setting, the configured and the measured added cost per remote
+# page against the same job with the emulation off, in interleaved rounds (emulation.c).
+bench_emulation() {
+    [ -x "$BENCH_BINDIR/emulation" ] || die "no $BENCH_BINDIR/emulation"
+    [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    log=$logdir/emulation
+    run "$log" env MOME_RUN="$MOME_RUN" timeout 3000 "$BENCH_BINDIR/emulation" sweep -p 3000 \
+        -r "$REPEAT"
+    cat "$log"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES
