@@ -19,6 +19,9 @@
 
 static uint8_t *diffbuf; /* one encoded diff */
 static mome_owner_acked_cb_t acked_cb;
+static mome_owner_expect_cb_t expect_cb;
+/* The NOTICE_ACKs an owner sends for the flushed diffs of one DIFF message. */
+static mome_batch_t flush_acks;
 
 /* Messages a release builds, one per destination: diffs per owner, notices per manager, new
  * versions pushed to readers. */
@@ -106,6 +109,15 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
             mome_send((int)x->owner, MOME_MSG_DIFF, MOME_DIFF_FLUSH, &rel, one.buf,
                       (uint32_t)one.len);
             mome_batch_free(&one);
+            /*
+             * Until the owner has merged it, this change exists here only: the owner acknowledges
+             * it to this node too (NOTICE_ACK), and this node's next release (a barrier's) waits
+             * for that, as for a released diff, and so does a later flush of the page. Without
+             * this a barrier could end before the master had the change (found by the model,
+             * tests/model).
+             */
+            x->relpend++;
+            expect_cb();
         }
     }
     /* The twin goes only once its changes are on their way. */
@@ -265,6 +277,8 @@ static void on_diff(const mome_msg_t *m, const void *body)
         uint64_t seg = e.seg, page = e.page;
         if (m->flags & MOME_DIFF_FLUSH) {
             flush_ack(seg, page, rel->mgr);
+            BATCH_ADD(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin,
+                      "flush acknowledgement", mome_batch_page(&flush_acks, seg, page));
             continue;
         }
         mome_seg_t *s = mome_seg_page(seg, page);
@@ -274,6 +288,7 @@ static void on_diff(const mome_msg_t *m, const void *body)
         add_notice(merge_notices, mgr, seg, page, ver, rel->date, rel->origin);
     }
     send_batches(merge_notices, MOME_MSG_NOTICE, rel->date, rel->origin);
+    send_batch(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin);
 }
 
 /* One released page is known to every holder: end its release, run a flush that waited. */
@@ -356,10 +371,11 @@ static const mome_msg_def_t owner_msgs[] = {
      .handler = on_push_ack},
 };
 
-int mome_owner_init(mome_owner_acked_cb_t acked)
+int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect)
 {
     size_t nn = (size_t)mome_coh.nnodes;
     acked_cb = acked;
+    expect_cb = expect;
     diffbuf = mome_malloc(mome_coh.page_size);
     rel_diffs = mome_calloc(nn, sizeof(*rel_diffs));
     rel_notices = mome_calloc(nn, sizeof(*rel_notices));
@@ -378,6 +394,7 @@ void mome_owner_fini(void)
         mome_batch_free(&rel_pushes[i]);
         mome_batch_free(&merge_notices[i]);
     }
+    mome_batch_free(&flush_acks);
     free(rel_diffs);
     free(rel_notices);
     free(rel_pushes);

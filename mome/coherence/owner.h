@@ -15,9 +15,12 @@
 
 /* Called with the number of released pages whose every holder now knows (acknowledgements). */
 typedef void (*mome_owner_acked_cb_t)(int pages);
+/* Called when a flush sent a diff: one more acknowledgement (a NOTICE_ACK from the owner, once
+ * merged) will come, outside any release; releases wait for it too. */
+typedef void (*mome_owner_expect_cb_t)(void);
 
 /* Registers DIFF, NOTICE_ACK, PUSH_ACK. */
-int mome_owner_init(mome_owner_acked_cb_t acked);
+int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect);
 void mome_owner_fini(void);
 
 /* Release one dirty page at `date`; returns how many acknowledgements will come for it. */

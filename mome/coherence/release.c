@@ -25,6 +25,7 @@ static int rel_running;             /* a release is in flight */
 static int rel_pending;             /* its acknowledgements still awaited */
 static mome_date_t rel_date;        /* its date */
 static rwait_t *rel_cur, *rel_next; /* callers of the running release, of the next one */
+static int flushes_out;             /* flushed diffs not acknowledged yet, while none runs */
 
 /* An operation waiting for answers (an acquire, a MomeSyncMem, a model switch). */
 typedef struct relop {
@@ -112,7 +113,10 @@ static void start_release(void)
     mome_plist_t *dirty = mome_copy_dirty();
 
     rel_running = 1;
-    rel_pending = 0;
+    /* This node's flushed changes still on their way to their owners are part of what it
+     * releases: the release ends once the owners have them. */
+    rel_pending = flushes_out;
+    flushes_out = 0;
     rel_date = mome_clock_tick();
     for (size_t i = 0; i < dirty->n; i++) {
         mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
@@ -131,6 +135,10 @@ static void start_release(void)
 
 static void acked(int pages)
 {
+    if (!rel_running) { /* flushed diffs acknowledged between releases */
+        flushes_out = pages < flushes_out ? flushes_out - pages : 0;
+        return;
+    }
     if (rel_pending <= 0)
         return;
     rel_pending -= pages;
@@ -139,6 +147,15 @@ static void acked(int pages)
         mome_coh.outstanding--;
         finish_release();
     }
+}
+
+/* A flush sent a diff: its acknowledgement belongs to the running release, else to the next. */
+static void flush_sent(void)
+{
+    if (rel_running)
+        rel_pending++;
+    else
+        flushes_out++;
 }
 
 void mome_rel_release(mome_rel_cb_t cb, void *arg)
@@ -321,9 +338,9 @@ void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
 
 int mome_rel_init(void)
 {
-    rel_running = rel_pending = 0;
+    rel_running = rel_pending = flushes_out = 0;
     rel_cur = rel_next = NULL;
-    return mome_owner_init(acked);
+    return mome_owner_init(acked, flush_sent);
 }
 
 void mome_rel_fini(void)

@@ -194,6 +194,15 @@ START_TEST(test_holder__flush_drop_sends_the_diff_and_drops)
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_FLUSH_ACK, -1), 0);
     ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
+    /* The twin is gone; the side record waits for the owner's acknowledgement of the diff. */
+    mome_pext_t *x = mome_pext_find(&s->pages[1], 1, 1);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_null(x->twin);
+    ck_assert_int_eq(x->relpend, 1);
+    mome_batch_t ack = {0};
+    ck_assert_int_eq(mome_batch_page(&ack, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, ack.buf, (uint32_t)ack.len);
+    mome_batch_free(&ack);
     ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
 }
 END_TEST

@@ -1,0 +1,1715 @@
+/*
+ * mome.pml - a Promela model of Mome's directory and coherence protocol (mome/coherence/*.c and
+ * the barrier of mome/core/sync.c), 3 nodes x 2 pages, for an exhaustive search with spin.
+ * README in this folder says what is modelled, what is abstracted and why, and how to run it.
+ *
+ * One process per node. Each step is a node's progress thread running one handler for any
+ * message in its inbox (in any order: UCX does not order messages), or its application thread
+ * taking its next access, release or barrier. A handler runs atomically (d_step), as the progress
+ * thread runs one handler at a time; each inline names the C function it stands for. A node's
+ * private state is local to its process (spin's COLLAPSE then stores each node's state once);
+ * what other nodes look at (access rights, contents, directory owners) and the checks are global.
+ *
+ * Switches: -DSCEN=k (one scenario; default all), -DMUT_* (deliberately broken variants the
+ * check must catch: README.md, check.sh; MUT_FLUSH_DIFF_UNACKED is the code before the fix of the
+ * bug this model found), -DCOVER (branch coverage: coverage.sh).
+ */
+
+#define N 3             /* nodes */
+#define P 2             /* pages */
+#define NIL 255         /* -1 / MOME_NODE_NONE */
+#define QCAP 3          /* a directory queue: at most one request per node and page */
+#define NSLOT 3         /* notices waiting for STALE_ACKs, per manager */
+#define SLEN 8          /* script length per node, END included */
+#define HOPMAX 6        /* a request or notice forwarded more often than this is looping */
+
+/*
+ * Message types: exactly the names registered in the code (the .wire names of the
+ * mome_msg_def_t tables); tests/model/names.test compares this list with the code's table.
+ */
+mtype = {
+    READ_REQ, WRITE_REQ, DONE,
+    FWD_READ, FWD_WRITE, FWD_SNAP, INV, FLUSH,
+    GRANT, DATA, INV_ACK, FLUSH_ACK,
+    DIR_MOVE, DIR_MOVE_ACK,
+    DIFF, NOTICE, NOTICE_ACK, STALE, STALE_ACK,
+    BAR_ENTER, BAR_EXIT
+};
+
+/*
+ * Coverage (-DCOVER): COV marks a branch; at the end pan lists how often each marked line ran
+ * (coverage.sh names the ones never reached). Without COVER it is nothing.
+ */
+#ifdef COVER
+c_decl {
+    int cov_hits[4096];
+    static void cov_dump(void)
+    {
+        int i;
+        for (i = 0; i < 4096; i++)
+            if (cov_hits[i])
+                printf("COV %d %d\n", i, cov_hits[i]);
+    }
+}
+#define COV c_code { cov_hits[__LINE__]++; };
+#define COV_START c_code { atexit(cov_dump); };
+#else
+#define COV
+#define COV_START
+#endif
+
+/* ---- scenarios: the models per node and page, the default managers, the scripts ---- */
+
+#define STRONG 0
+#define RELEASE 1
+
+/* Script operations: kind << 4 | page. */
+#define K_END 0
+#define K_READ 1
+#define K_WRITE 2
+#define K_BAR 3
+#define K_REL 4
+#define OP(k, pg) (((k) << 4) | (pg))
+#define RD(pg) OP(K_READ, pg)
+#define WR(pg) OP(K_WRITE, pg)
+#define BAR OP(K_BAR, 0)
+#define REL OP(K_REL, 0)
+#define END OP(K_END, 0)
+
+/*
+ * The search covers every scenario (the first step chooses one; -DSCEN=k runs scenario k
+ * alone). A scenario's tables are constants of the run: hidden, set in that first step.
+ */
+byte scen;
+hidden byte mtab[N * P];        /* the model of node n for page p */
+hidden byte dmgr[P];            /* the default manager of page p */
+hidden byte script[N * SLEN];   /* per node: SLEN - 1 operations (END-padded), then END */
+hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) */
+#define MODEL(n, pg) mtab[(n) * P + (pg)]
+#define DEFMGR(pg) dmgr[pg]
+
+#define MODELS(a0, a1, b0, b1, c0, c1) \
+    mtab[0] = a0; mtab[1] = a1; mtab[2] = b0; mtab[3] = b1; mtab[4] = c0; mtab[5] = c1
+#define SCRIPT7(n, a, b, c, d, e, f, g) \
+    script[(n) * SLEN] = a; script[(n) * SLEN + 1] = b; script[(n) * SLEN + 2] = c; \
+    script[(n) * SLEN + 3] = d; script[(n) * SLEN + 4] = e; script[(n) * SLEN + 5] = f; \
+    script[(n) * SLEN + 6] = g; script[(n) * SLEN + 7] = END
+
+inline SET_SCENARIO() {
+    ra_on = 1;
+    wa_on = 1;
+    if
+    :: scen == 0 ->
+        /* STRONG: both pages STRONG everywhere. Page 0 is managed by node 0, which never
+         * touches it: its entry migrates after two transactions of the others. */
+        MODELS(STRONG, STRONG, STRONG, STRONG, STRONG, STRONG);
+        dmgr[0] = 0; dmgr[1] = 1;
+        SCRIPT7(0, WR(1), RD(1), END, END, END, END, END);
+        SCRIPT7(1, WR(0), RD(1), WR(0), WR(1), END, END, END);
+        SCRIPT7(2, RD(0), WR(0), WR(1), RD(0), END, END, END)
+    :: scen == 1 ->
+        /* RELEASE: page 0 RELEASE everywhere (node 0 manages it and never touches it: the entry
+         * migrates, notices are forwarded); page 1: RELEASE writers 1 and 2 (MULTI), node 0
+         * reads it under STRONG (flushes). A barrier. */
+        MODELS(RELEASE, STRONG, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = 0; dmgr[1] = 0;
+        SCRIPT7(0, RD(1), BAR, RD(1), END, END, END, END);
+        SCRIPT7(1, WR(1), WR(0), BAR, RD(0), RD(1), END, END);
+        SCRIPT7(2, WR(0), WR(1), BAR, RD(1), RD(0), END, END)
+    :: scen == 2 ->
+        /* MIXED: page 0 STRONG everywhere (managed by node 0, migrates); page 1: RELEASE
+         * writers 1 and 2, node 0 STRONG. Two barriers. */
+        MODELS(STRONG, STRONG, STRONG, RELEASE, STRONG, RELEASE);
+        dmgr[0] = 0; dmgr[1] = 0;
+        SCRIPT7(0, RD(1), BAR, RD(0), BAR, RD(1), END, END);
+        SCRIPT7(1, WR(1), WR(0), BAR, RD(1), BAR, END, END);
+        SCRIPT7(2, WR(1), RD(0), BAR, WR(1), BAR, RD(1), END)
+    :: scen == 3 ->
+        /* AHEAD: both pages RELEASE everywhere (MULTI), managers 2 and 0; releases, then
+         * writes that open the next page ahead (write-ahead), pages opened and not written. */
+        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = 2; dmgr[1] = 0;
+        SCRIPT7(0, RD(0), RD(1), BAR, RD(0), WR(1), END, END);
+        SCRIPT7(1, WR(1), WR(1), WR(0), REL, WR(0), BAR, RD(1));
+        SCRIPT7(2, WR(0), REL, WR(0), BAR, RD(1), END, END)
+    fi
+}
+
+/* ---- the network: an inbox per node, kept sorted so that equal bags are equal states ---- */
+
+#define ICAP 8          /* messages in flight to one node at once (asserted) */
+
+/* type, src, page, node, x, y, v, d: the fields of each type are listed at SEND sites. */
+chan inbox[N] = [ICAP] of { mtype, byte, byte, byte, byte, byte, byte, byte };
+
+hidden byte b_src[ICAP], b_pg[ICAP], b_nd[ICAP], b_x[ICAP], b_y[ICAP], b_v[ICAP], b_d[ICAP];
+hidden mtype b_t[ICAP];
+hidden byte tk, s_to, s_nd, s_x, s_y, s_v, s_d;
+hidden mtype s_t;
+
+/* Take the k-th message of this node's inbox into m_* (locals of the node: see there). */
+inline TAKE(k) {
+    tk = 0;
+    do
+    :: tk < k -> inbox[me]?b_t[tk], b_src[tk], b_pg[tk], b_nd[tk], b_x[tk], b_y[tk], b_v[tk],
+                     b_d[tk]; tk++
+    :: else -> break
+    od;
+    inbox[me]?m_t, m_src, m_pg, m_nd, m_x, m_y, m_v, m_d;
+    tk = 0;
+    do
+    :: tk < k -> inbox[me]!!b_t[tk], b_src[tk], b_pg[tk], b_nd[tk], b_x[tk], b_y[tk], b_v[tk],
+                      b_d[tk]; tk++
+    :: else -> break
+    od;
+    tk = 0
+}
+
+/* mome_send from node `me` about page `p`. */
+/* (Macros, not inlines: spin cannot pass a conditional expression to an inline.) */
+#define SEND(to, t, nd, x, y, v, d) \
+    s_to = to; \
+    assert(len(inbox[s_to]) < ICAP); \
+    s_t = t; s_nd = nd; s_x = x; s_y = y; s_v = v; s_d = d; \
+    inbox[s_to]!!s_t, me, p, s_nd, s_x, s_y, s_v, s_d; \
+    s_to = 0; s_nd = 0; s_x = 0; s_y = 0; s_v = 0; s_d = 0
+
+/* ---- per node and page: the page table, side record and transaction (page.h) ---- */
+
+#define G (me * P + p)          /* node me's entry of page p in the global arrays */
+
+#define A_NONE 0
+#define A_READ 1
+#define A_WRITE 2
+
+#define F_BUSY 1
+#define F_DIRTY 2
+#define F_TRACK 4
+#define F_OWNER 8
+#define F_SHARED 16
+#define F_USED 32
+#define F_MAPPED 64     /* mapped in the application's view (an access then does not fault) */
+#define F_LISTED 128
+
+#define CLR(v, b) v = (v) & (255 ^ (b))
+#define HAS(v, b) (((v) & (b)) != 0)
+/* Node sets: a bit per node. */
+#define BIT(n) (1 << (n))
+#define IN(set, n) (((set) >> (n)) & 1)
+#define COUNT(set) (((set) & 1) + (((set) >> 1) & 1) + (((set) >> 2) & 1))
+
+/*
+ * Global, as other nodes' checks read them: access rights (the STRONG invariant) and contents
+ * (the master's, at a barrier). The rest of a node's state is local to its process (below).
+ */
+byte acc[N * P];        /* MOME_ACC_* */
+byte dat[N * P];        /* the content: 2 bits per writer node (its byte of the page) */
+
+/* Page flags (mome_page_t): pf[p]; ver[p] the version of the master copy this copy reflects;
+ * hint[p] the manager hint + 1. */
+
+/* Side record (mome_pext_t): twin, owner, relpend, the flush waiting, stale notice. */
+#define X_TWIN 1
+#define X_FLUSH 2
+#define X_FDROP 4
+#define X_SPEC 8        /* the owner's write-ahead copy (x->spec) */
+#define X_WROTE 16      /* MOME_PG_WROTE (a page flag in the code: pf has no room) */
+/* Transaction (mome_txn_t). */
+#define T_ON 1
+#define T_GRANTED 2
+#define T_DATA 4
+#define T_VER 8
+#define T_DONE 16
+#define T_OP 32
+#define T_RW 64
+#define T_AHEAD 128
+/* Rights (proto.h MOME_RIGHT_*). */
+#define R_RW 1
+#define R_OWNER 2
+#define R_SHARED 4
+#define R_TWIN 8
+
+/* ---- per manager and page: the directory entry (directory.c dentry_t) ---- */
+
+#define E_NONE 0
+#define E_LIVE 1
+#define E_FWD 2
+#define B_EXCL 1
+#define B_MULTI 2
+#define B_MOVING 4
+#define B_THIRD 8
+
+/* Global (the barrier check finds the master through them): whether node m has an entry for
+ * page p, and its owner. */
+byte dst[N * P];
+byte downer[N * P];
+
+/* A request as the directory keeps it: node | write << 2 | model << 3 | flags << 4. */
+#define Q_COPY 1
+#define Q_AHEAD 2
+#define RQ(n, w, m, f) ((n) | ((w) << 2) | ((m) << 3) | ((f) << 4))
+
+/* Notices waiting for their STALE_ACKs, per manager (directory.c notice_t); token = slot + 1. */
+/* ---- per node: application thread, release engine, barrier ---- */
+
+#define S_RUN 0
+#define S_FAULT 1
+#define S_REL 2
+#define S_BAR 3
+#define CB_BAR 1
+#define CB_APP 2
+#define CB_ACQ 3
+
+byte cepoch, ccount, cin;       /* node 0: coord_epoch, coord_count, coord_in */
+byte adone;                     /* nodes whose application finished its script */
+bool finished;                  /* every script done, nothing in flight: the nodes stop */
+
+/*
+ * Dates (Lamport clocks) matter only against barrier dates here: a release at barrier epoch e
+ * is dated 2e+1, the exit of barrier e 2e+2 (release < BAR_ENTER <= coord_max < exit < any
+ * release after the exit, whose clock was raised to the exit date).
+ */
+#define RELDATE (2 * bepoch + 1)
+
+/* ---- what the checks compare with ---- */
+
+byte truth[P];          /* every write so far, as the content would be */
+byte wmask[P];          /* nodes that wrote the page since the last barrier */
+
+#define BYTE(c, w) (((c) >> (2 * (w))) & 3)
+#define MASKW(w) (3 << (2 * (w)))
+
+hidden byte p, i, j, s, c, r, op;
+hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
+hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig;
+hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
+hidden byte stcnt, ack_slot, newv, fs_changed, wa_p;
+
+/*
+ * The properties, named so that spin's report says which one failed (each is set just before
+ * its assert). The last four stand for mome_die calls of the code (data at risk: it stops).
+ */
+hidden byte writer_beside_strong_copy;  /* a node writes while another holds a STRONG copy */
+hidden byte strong_read_stale;          /* a STRONG read misses a write */
+hidden byte release_read_stale;         /* a read misses a write released before the barrier */
+hidden byte master_lost_write;          /* at a barrier, the master lacks a released write */
+hidden byte fwd_to_non_holder;          /* a FWD_* reaches a node without the copy */
+hidden byte diff_without_master;        /* a DIFF reaches a node without the master copy */
+hidden byte forwarding_loop;            /* a request or notice forwarded around managers */
+hidden byte barrier_out_of_turn;        /* BAR_ENTER twice or out of epoch, unexpected BAR_EXIT */
+
+/* ------------------------------------------------------------------------------------------ */
+/* copy.c */
+
+/* mome_pext_put: the side record goes when nothing is left in it (a twinning writer's stays). */
+inline PEXT_PUT() {
+    if
+    :: !HAS(xf[p], X_TWIN | X_FLUSH | X_SPEC) && xrel[p] == 0 && stdate[p] == 0 &&
+       !(HAS(pf[p], F_TRACK) && !HAS(pf[p], F_OWNER)) ->
+        CLR(xf[p], X_FDROP); xown[p] = 0; xfmgr[p] = 0
+    :: else -> skip
+    fi
+}
+
+/* mome_copy_drop: access none, twin and notices gone; the content stays in the store. */
+inline COPY_DROP() {
+    acc[G] = A_NONE;
+    CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY | F_MAPPED);
+    CLR(xf[p], X_TWIN | X_SPEC);
+    twin[p] = 0;
+    spec[p] = 0;
+    stdate[p] = 0;
+    stver[p] = 0;
+    PEXT_PUT()
+}
+
+/* mome_copy_stop_writing (the write protection is implicit: writes check acc). */
+inline STOP_WRITING() {
+    if
+    :: acc[G] == A_WRITE -> acc[G] = A_READ
+    :: else -> skip
+    fi
+}
+
+#define TRACKED_CLEAN ((pf[p] & (F_TRACK | F_DIRTY)) == F_TRACK)
+
+/* mome_copy_start_writing: twin unless owner; the owner's write-ahead keeps a copy (spec). */
+inline START_WRITING(ahead) {
+    if
+    :: !HAS(pf[p], F_OWNER) && !HAS(xf[p], X_TWIN) ->
+        twin[p] = dat[G];
+        xf[p] = xf[p] | X_TWIN
+    :: HAS(pf[p], F_OWNER) && ahead && !HAS(xf[p], X_SPEC) ->
+        COV
+        spec[p] = dat[G];
+        xf[p] = xf[p] | X_SPEC
+    :: else -> skip
+    fi;
+    pf[p] = pf[p] | F_DIRTY | F_LISTED
+}
+
+/* mome_copy_forget_spec -> fs_changed: 1 if the page differs from the spec (or there was none) */
+inline FORGET_SPEC() {
+    if
+    :: HAS(xf[p], X_SPEC) ->
+        fs_changed = (dat[G] != spec[p]);
+        CLR(xf[p], X_SPEC);
+        spec[p] = 0;
+        PEXT_PUT()
+    :: else -> fs_changed = 1
+    fi
+}
+
+inline SETTLE_STALE() {
+    if
+    :: stdate[p] != 0 && ver[p] >= stver[p] ->
+        COV
+        stdate[p] = 0;
+        stver[p] = 0;
+        PEXT_PUT()
+    :: else -> skip
+    fi
+}
+
+/* mome_copy_note_stale(date = m_x, ver = m_v) */
+inline NOTE_STALE() {
+    if
+    :: (acc[G] == A_NONE && !HAS(pf[p], F_BUSY)) || m_v <= ver[p] -> COV skip
+    :: else ->
+        COV
+        if
+        :: stdate[p] == 0 || m_x < stdate[p] -> stdate[p] = m_x
+        :: else -> skip
+        fi;
+        if
+        :: m_v > stver[p] -> stver[p] = m_v
+        :: else -> skip
+        fi
+    fi
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The application's accesses, and what they must see. */
+
+/* A read: a STRONG copy is current; a RELEASE copy has every write released before the last
+ * barrier, and this node's own writes. */
+inline DO_READ() {
+    if
+    :: MODEL(me, p) == STRONG ->
+        strong_read_stale = (dat[G] != truth[p]);
+        assert(!strong_read_stale)
+    :: else ->
+        s = 0;
+        do
+        :: s < N ->
+            if
+            :: s == me || !IN(wmask[p], s) ->
+                release_read_stale = (BYTE(dat[G], s) != BYTE(truth[p], s));
+                assert(!release_read_stale)
+            :: else -> skip
+            fi;
+            s++
+        :: else -> break
+        od
+    fi;
+    apc++
+}
+
+inline DO_WRITE() {
+    newv = (BYTE(truth[p], me) + 1) & 3;
+    dat[G] = (dat[G] & (255 ^ MASKW(me))) | (newv << (2 * me));
+    truth[p] = (truth[p] & (255 ^ MASKW(me))) | (newv << (2 * me));
+    wmask[p] = wmask[p] | BIT(me);
+    apc++
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* requester.c */
+
+#define MGR_OF(pg) (hint[pg] != 0 -> hint[pg] - 1 : DEFMGR(pg))   /* mome_seg_manager */
+
+/*
+ * request(): a transaction for page p of node me, rq_w write, waiter rq_h (0, 1, 2), op rq_op,
+ * read-ahead rq_ah.
+ */
+inline REQUEST() {
+    assert(!HAS(tf[p], T_ON));
+    tf[p] = T_ON | (rq_op -> T_OP : 0) | (rq_ah -> T_AHEAD : 0);
+    twait[p] = rq_h;
+    pf[p] = pf[p] | F_BUSY;
+    SEND(MGR_OF(p), (rq_w -> WRITE_REQ : READ_REQ), me,
+         MODEL(me, p) | (((acc[G] != A_NONE -> Q_COPY : 0) | (rq_ah -> Q_AHEAD : 0)) << 1),
+         0, 0, 0);
+    rq_ah = 0
+}
+
+/* The acquire's op: one answer came (mome_op_put); the last one ends the barrier. */
+inline OP_PUT() {
+    acqpend--;
+    if
+    :: acqpend == 0 ->
+        assert(ast == S_BAR);
+        ast = S_RUN;
+        apc++
+    :: else -> skip
+    fi
+}
+
+inline TAKE_RIGHTS() {
+    acc[G] = (HAS(tf[p], T_RW) -> A_WRITE : A_READ);
+    CLR(pf[p], F_OWNER | F_SHARED | F_TRACK);
+    if
+    :: HAS(trights[p], R_OWNER) -> pf[p] = pf[p] | F_OWNER
+    :: else -> skip
+    fi;
+    if
+    :: HAS(tf[p], T_RW) && HAS(trights[p], R_SHARED) -> COV pf[p] = pf[p] | F_SHARED | F_TRACK
+    :: else -> skip
+    fi;
+    if
+    :: HAS(tf[p], T_RW) && HAS(trights[p], R_TWIN) ->
+        COV
+        pf[p] = pf[p] | F_TRACK;
+        xown[p] = town[p]
+    :: else -> skip
+    fi;
+    if
+    :: !HAS(pf[p], F_TRACK) && HAS(pf[p], F_DIRTY) -> COV CLR(pf[p], F_DIRTY)
+    :: else -> skip
+    fi;
+    if
+    :: HAS(tf[p], T_VER) -> ver[p] = tver[p]
+    :: else -> skip
+    fi;
+    SETTLE_STALE()
+}
+
+/* txn_try_complete */
+inline TRY_COMPLETE() {
+    if
+    :: HAS(tf[p], T_GRANTED) && HAS(tf[p], T_DATA) && tgot[p] >= tneed[p] ->
+        TAKE_RIGHTS();
+        CLR(pf[p], F_BUSY);
+        hint[p] = tmgr[p] + 1;
+        if
+        :: !HAS(tf[p], T_DONE) -> SEND(tmgr[p], DONE, me, 0, 0, 0, 0)
+        :: else -> skip
+        fi;
+        tc_w = twait[p];
+        tc_op = HAS(tf[p], T_OP);
+        if
+        :: HAS(tf[p], T_AHEAD) && tc_w == 0 -> COV pf[p] = pf[p] | F_MAPPED   /* map_all */
+        :: else -> skip
+        fi;
+        tf[p] = 0; trights[p] = 0; tneed[p] = 0; tgot[p] = 0; tver[p] = 0; tmgr[p] = 0;
+        town[p] = 0; twait[p] = 0;
+        if
+        :: tc_w != 0 && (tc_w == 2 -> acc[G] == A_WRITE : acc[G] != A_NONE) ->
+            if
+            :: tc_w == 2 && TRACKED_CLEAN -> COV START_WRITING(0)
+            :: else -> skip
+            fi;
+            pf[p] = pf[p] | F_MAPPED;
+            assert(ast == S_FAULT);
+            /* The woken thread makes its access now (README: the page could be taken back first,
+             * which only repeats the transaction, without end). */
+            ast = S_RUN;
+            if
+            :: tc_w == 1 -> DO_READ()
+            :: else -> DO_WRITE()
+            fi
+        :: tc_w != 0 && !(tc_w == 2 -> acc[G] == A_WRITE : acc[G] != A_NONE) ->
+            COV
+            rq_w = 1; rq_h = tc_w; rq_op = 0;
+            REQUEST()
+        :: else -> skip
+        fi;
+        if
+        :: tc_op -> OP_PUT()
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi
+}
+
+/* install(): a copy still held goes first (the store holds a page: no atomic install). */
+inline INSTALL(content) {
+    if
+    :: acc[G] != A_NONE -> COV COPY_DROP()
+    :: else -> skip
+    fi;
+    dat[G] = content;
+    tf[p] = tf[p] | T_DATA
+}
+
+/* take_grant(rights = m_y, acks = m_x, mgr) */
+inline TAKE_GRANT(mgr) {
+    tf[p] = tf[p] | T_GRANTED | (HAS(m_y, R_RW) -> T_RW : 0);
+    trights[p] = m_y;
+    tneed[p] = m_x;
+    tmgr[p] = mgr
+}
+
+
+/* on_grant: node = owner, x = acks, y = rights, v = GRANT_ZERO; mgr = src */
+inline ON_GRANT() {
+    if
+    :: !HAS(tf[p], T_ON) -> COV skip     /* "without a request; ignored" */
+    :: else ->
+        TAKE_GRANT(m_src);
+        town[p] = m_nd;
+        if
+        :: m_v -> COV tver[p] = 0; tf[p] = tf[p] | T_VER; INSTALL(0)
+        :: else -> COV tf[p] = tf[p] | T_DATA
+        fi;
+        TRY_COMPLETE()
+    fi
+}
+
+/* on_data: node = mgr, x = acks, y = rights, v = ver, d = content (DATA_GRANT always set) */
+inline ON_DATA() {
+    if
+    :: !HAS(tf[p], T_ON) -> COV skip
+    :: else ->
+        TAKE_GRANT(m_nd);
+        town[p] = m_src;
+        tver[p] = m_v;
+        tf[p] = tf[p] | T_VER;
+        if
+        :: tgot[p] >= tneed[p] -> COV SEND(tmgr[p], DONE, me, 0, 0, 0, 0); tf[p] = tf[p] | T_DONE
+        :: else -> skip
+        fi;
+        INSTALL(m_d);
+        TRY_COMPLETE()
+    fi
+}
+
+inline ON_INV_ACK() {
+    if
+    :: !HAS(tf[p], T_ON) -> COV skip
+    :: else -> tgot[p]++; TRY_COMPLETE()
+    fi
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* owner.c and release.c */
+
+/*
+ * send_diff(flush_mgr = df_mgr, NIL for a release): page XOR twin to the owner; sd_ret = 1 when
+ * an acknowledgement will follow.
+ */
+inline SEND_DIFF(date) {
+    sd_ret = 0;
+    if
+    :: HAS(xf[p], X_TWIN) ->
+        sd_n = dat[G] ^ twin[p];
+        if
+        :: df_mgr == NIL && sd_n != 0 -> xf[p] = xf[p] | X_WROTE
+        :: df_mgr == NIL && sd_n == 0 -> CLR(xf[p], X_WROTE)
+        :: else -> skip
+        fi;
+        if
+        :: sd_n != 0 ->
+            pf[p] = pf[p] | F_USED;
+            if
+            :: df_mgr == NIL ->
+                COV
+#ifndef MUT_DROP_DIFF
+                SEND(xown[p], DIFF, me, 0, 0, date, sd_n);   /* origin, flush, mgr, date, diff */
+                xrel[p]++;
+                sd_ret = 1
+#else
+                skip                                        /* MUTANT: the diff is lost */
+#endif
+            :: else ->
+                COV
+                SEND(xown[p], DIFF, me, 1, df_mgr, date, sd_n);
+                sd_ret = 1
+            fi
+        :: else -> COV skip
+        fi;
+        CLR(xf[p], X_TWIN);
+        twin[p] = 0;
+        PEXT_PUT()
+    :: else -> skip
+    fi
+}
+
+/* mome_owner_release_page -> rp_ret acknowledgements to wait for */
+inline RELEASE_PAGE() {
+    rp_ret = 0;
+    if
+    :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE ->
+        CLR(pf[p], F_DIRTY);
+        if
+        :: !HAS(pf[p], F_OWNER) ->
+            df_mgr = NIL;
+            SEND_DIFF(rp_date);
+            rp_ret = sd_ret
+        :: else ->
+            FORGET_SPEC();
+            if
+            :: !fs_changed -> COV CLR(xf[p], X_WROTE)   /* opened ahead, not written */
+            :: else -> xf[p] = xf[p] | X_WROTE; ver[p]++
+            fi;
+            if
+            :: !fs_changed -> skip
+            :: fs_changed && HAS(pf[p], F_SHARED) ->
+                COV
+                SEND(MGR_OF(p), NOTICE, me, rp_date, 0, ver[p], 0);  /* origin, date, hops, ver */
+                xrel[p]++;
+                rp_ret = 1
+            :: fs_changed && !HAS(pf[p], F_SHARED) -> COV skip
+            fi
+        fi
+    :: else -> skip
+    fi
+}
+
+/* The acquire after a barrier (acquire_apply): stale copies dated <= adate go to their model. */
+inline ACQUIRE_APPLY() {
+    acqpend = 1;
+#ifndef MUT_NO_ACQUIRE
+    p = 0;
+    do
+    :: p < P ->
+        if
+        :: stdate[p] != 0 && stdate[p] <= adate && !HAS(pf[p], F_BUSY) ->
+            /* mome_req_catch_up */
+            if
+            :: ver[p] >= stver[p] || HAS(pf[p], F_OWNER) ->
+                COV
+                stdate[p] = 0; stver[p] = 0; PEXT_PUT()
+            :: else ->
+                if
+                :: HAS(pf[p], F_USED) ->
+                    /* mome_req_refresh */
+                    COV
+                    rq_w = (acc[G] == A_WRITE && HAS(pf[p], F_TRACK) && !HAS(pf[p], F_OWNER));
+                    CLR(pf[p], F_USED);
+                    COPY_DROP();
+                    acqpend++;
+                    rq_h = 0; rq_op = 1;
+                    REQUEST()
+                :: else -> COV COPY_DROP()
+                fi
+            fi
+        :: else -> skip
+        fi;
+        p++
+    :: else -> break
+    od;
+#endif
+    OP_PUT()
+}
+
+/* finish_release: the release is known everywhere; tell who waited. */
+inline FINISH_RELEASE() {
+    relrun = 0;
+    if
+    :: relcb == CB_BAR ->
+        p = 0;
+        SEND(0, BAR_ENTER, 0, bepoch, 0, 0, 0)             /* x = epoch */
+    :: relcb == CB_APP -> assert(ast == S_REL); ast = S_RUN; apc++
+    :: relcb == CB_ACQ -> COV ACQUIRE_APPLY()
+    fi;
+    relcb = 0
+}
+
+/* mome_rel_release with one waiter (the application is blocked meanwhile: never two at once). */
+inline START_RELEASE(cb) {
+    assert(!relrun);
+    relrun = 1;
+    relcb = cb;
+    relpd = 0;
+#ifndef MUT_FLUSH_DIFF_UNACKED
+    p = 0;
+    do
+    :: p < P -> relpd = relpd + xrel[p]; p++     /* flushed diffs still in flight (flushes_out) */
+    :: else -> break
+    od;
+#endif
+    rp_date = RELDATE;
+    p = 0;
+    do
+    :: p < P ->
+        if
+        :: HAS(pf[p], F_LISTED) ->
+            CLR(pf[p], F_LISTED);
+            RELEASE_PAGE();
+            relpd = relpd + rp_ret
+        :: else -> skip
+        fi;
+        p++
+    :: else -> break
+    od;
+    if
+    :: relpd == 0 -> FINISH_RELEASE()
+    :: else -> skip
+    fi
+}
+
+/* do_flush(mgr = df_mgr, drop = df_drop) */
+inline DO_FLUSH() {
+    df_ack = 0;
+    if
+    :: acc[G] != A_NONE && HAS(pf[p], F_DIRTY) ->
+        CLR(pf[p], F_DIRTY);
+        if
+        :: HAS(pf[p], F_OWNER) -> COV FORGET_SPEC(); ver[p] = ver[p] + fs_changed
+        :: else ->
+            COV
+            SEND_DIFF(0);
+            df_ack = sd_ret;
+#ifndef MUT_FLUSH_DIFF_UNACKED
+            /* The flushed change is this node's write in flight too: its releases wait for the
+             * owner's acknowledgement (a NOTICE_ACK) like for a released diff (flush_sent). */
+            xrel[p] = xrel[p] + sd_ret;
+            relpd = relpd + (relrun -> sd_ret : 0);
+#endif
+            skip
+        fi
+    :: else -> skip
+    fi;
+    if
+    :: !df_ack -> SEND(df_mgr, FLUSH_ACK, 0, 0, 0, 0, 0)
+    :: else -> skip
+    fi;
+    if
+    :: acc[G] == A_NONE -> skip
+    :: else ->
+        if
+        :: df_drop -> COV COPY_DROP()
+        :: else ->
+            COV
+            STOP_WRITING();
+            CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY);
+            PEXT_PUT()
+        fi
+    fi
+}
+
+/* on_flush (mome_owner_flush): wait for this page's releases in flight. mgr = src, x = drop */
+inline ON_FLUSH() {
+    df_mgr = m_src;
+    df_drop = m_x;
+#ifndef MUT_FLUSH_NO_WAIT
+    if
+    :: xrel[p] != 0 ->
+        COV
+        xf[p] = xf[p] | X_FLUSH | (df_drop -> X_FDROP : 0);
+        xfmgr[p] = df_mgr
+    :: else -> DO_FLUSH()
+    fi
+#else
+    DO_FLUSH()                                              /* MUTANT: no wait */
+#endif
+}
+
+/* merge + on_diff: origin = node, x = flush, y = mgr, v = date, d = diff */
+inline ON_DIFF() {
+    /* "diff ... cannot be merged: this node holds no copy of the master" (mome_die) */
+    diff_without_master = (acc[G] == A_NONE);
+    assert(!diff_without_master);
+    dat[G] = dat[G] ^ m_d;
+    if
+    :: HAS(xf[p], X_SPEC) -> COV spec[p] = spec[p] ^ m_d   /* others' changes are not its writes */
+    :: else -> skip
+    fi;
+    ver[p]++;
+    if
+    :: m_x ->
+        COV
+        SEND(m_y, FLUSH_ACK, 0, 0, 0, 0, 0);
+#ifndef MUT_FLUSH_DIFF_UNACKED
+        SEND(m_nd, NOTICE_ACK, 0, 0, 0, 0, 0);
+#endif
+        skip
+    :: else -> COV SEND(MGR_OF(p), NOTICE, m_nd, m_v, 0, ver[p], 0)
+    fi
+}
+
+/* released() for one page of a NOTICE_ACK, then acked(1) */
+inline ON_NOTICE_ACK() {
+    if
+    :: xrel[p] != 0 ->
+        xrel[p]--;
+        if
+        :: xrel[p] == 0 && HAS(xf[p], X_FLUSH) ->
+            COV
+            df_mgr = xfmgr[p];
+            df_drop = HAS(xf[p], X_FDROP);
+            CLR(xf[p], X_FLUSH | X_FDROP);
+            xfmgr[p] = 0;
+            PEXT_PUT();
+            DO_FLUSH()
+        :: else -> PEXT_PUT()
+        fi
+    :: else -> skip
+    fi;
+    /* acked(1) */
+    if
+    :: relpd > 0 ->
+        relpd--;
+        if
+        :: relpd == 0 -> FINISH_RELEASE()
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* holder.c */
+
+inline BUMP_IF_UNTRACKED() {
+    if
+    :: acc[G] == A_WRITE && !HAS(pf[p], F_TRACK) -> COV ver[p]++
+    :: else -> skip
+    fi
+}
+
+/* send_copy: DATA to the requester (node) with the delegated grant; mgr = src of the FWD. */
+/* "forwarded ... which this node does not hold: the directory is inconsistent" (mome_die) */
+#define SEND_COPY(acks, rights) \
+    fwd_to_non_holder = !e_ok; \
+    assert(!fwd_to_non_holder); \
+    SEND(m_nd, DATA, m_src, acks, rights, ver[p], dat[G])
+
+/* FWD_READ: node = requester, x = model */
+inline ON_FWD_READ() {
+    e_ok = (acc[G] != A_NONE);
+    if
+    :: e_ok -> BUMP_IF_UNTRACKED(); STOP_WRITING()
+    :: else -> skip
+    fi;
+    SEND_COPY(0, 0)
+}
+
+/* FWD_WRITE: node = requester, x = acks, y = rights, v = FWD_KEEP */
+inline ON_FWD_WRITE() {
+    e_ok = (acc[G] != A_NONE);
+    if
+    :: e_ok -> BUMP_IF_UNTRACKED(); STOP_WRITING()
+    :: else -> skip
+    fi;
+    SEND_COPY(m_x, m_y);
+    if
+    :: m_v -> COV FORGET_SPEC(); CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY)
+    :: else -> COV COPY_DROP()
+    fi
+}
+
+/* FWD_SNAP: node = requester, y = rights (0 or RW|TWIN), x = model */
+inline ON_FWD_SNAP() {
+    e_ok = (acc[G] != A_NONE);
+    if
+    :: e_ok ->
+        BUMP_IF_UNTRACKED();
+        if
+        :: HAS(pf[p], F_OWNER) ->
+            /* start_sharing */
+            COV
+            pf[p] = pf[p] | F_SHARED;
+            if
+            :: acc[G] == A_WRITE && !HAS(pf[p], F_TRACK) ->
+                COV
+                pf[p] = pf[p] | F_TRACK;
+                CLR(pf[p], F_DIRTY)
+            :: else -> skip
+            fi
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi;
+    SEND_COPY(0, m_y)
+}
+
+/* INV: node = requester (who counts the acks) */
+inline ON_INV() {
+    if
+    :: acc[G] != A_NONE -> COV COPY_DROP()
+    :: else -> COV skip
+    fi;
+    SEND(m_nd, INV_ACK, 0, 0, 0, 0, 0)
+}
+
+/* STALE: v = ver, x = date, y = token */
+inline ON_STALE() {
+    NOTE_STALE();
+    SEND(m_src, STALE_ACK, 0, 0, m_y, 0, 0)
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* directory.c (entry at node me for page p, index X) */
+
+#define OTHERS_HOLD(n) (COUNT(dcs[p]) > IN(dcs[p], n))
+#define HOLDS (IN(dcs[p], rq_n) && HAS(rq_f, Q_COPY))
+#define MULTI_RIGHTS(n) (HAS(dbits[p], B_MULTI) -> (R_OWNER | (OTHERS_HOLD(n) -> R_SHARED : 0)) : 0)
+
+inline ADD_HOLDER(n, m) {
+    dcs[p] = dcs[p] | BIT(n);
+    CLR(dsing[p], BIT(n));
+    if
+    :: m == STRONG -> dsing[p] = dsing[p] | BIT(n)
+    :: else -> skip
+    fi
+}
+
+inline DROP_HOLDER(n) {
+    CLR(dcs[p], BIT(n));
+    CLR(dsing[p], BIT(n));
+    CLR(dwr[p], BIT(n))
+}
+
+/* grant(): GRANT to the requester: node = owner, x = acks, y = rights, v = GRANT_ZERO */
+#define GRANT_TO(zero, rights, acks, owner) \
+    SEND(rq_n, GRANT, ((owner) != NIL -> (owner) : rq_n), acks, rights, zero, 0)
+
+/* fwd(): node = requester, x = model or acks, y = rights, v = flags */
+#define FWD(to, t, x, rights, flags) SEND(to, t, rq_n, x, rights, flags, 0)
+
+inline START_READ() {
+    e_copy = HOLDS;
+    if
+    :: !e_copy && rq_n != downer[G] -> DROP_HOLDER(rq_n)
+    :: else -> skip
+    fi;
+    if
+    :: downer[G] == NIL && COUNT(dcs[p]) == 0 && !HAS(rq_f, Q_AHEAD) ->
+        COV
+        downer[G] = rq_n;
+        dbits[p] = dbits[p] | B_EXCL;
+        ADD_HOLDER(rq_n, rq_m);
+        GRANT_TO(1, R_RW, 0, rq_n)
+    :: downer[G] == NIL && !(COUNT(dcs[p]) == 0 && !HAS(rq_f, Q_AHEAD)) ->
+        COV
+        ADD_HOLDER(rq_n, rq_m);
+        GRANT_TO(1, 0, 0, rq_n)
+    :: downer[G] != NIL && rq_n == downer[G] ->
+        COV
+        e_rights = ((HAS(dbits[p], B_EXCL) || (HAS(dbits[p], B_MULTI) && IN(dwr[p], rq_n))) ->
+                    R_RW : 0);
+        ADD_HOLDER(rq_n, rq_m);
+        e_rights = e_rights | MULTI_RIGHTS(rq_n);
+        GRANT_TO(0, e_rights, 0, rq_n)
+    :: downer[G] != NIL && rq_n != downer[G] && HAS(dbits[p], B_MULTI) ->
+        COV
+        FWD(downer[G], FWD_SNAP, rq_m, 0, 0);
+        ADD_HOLDER(rq_n, rq_m)
+    :: downer[G] != NIL && rq_n != downer[G] && !HAS(dbits[p], B_MULTI) &&
+       HAS(dbits[p], B_EXCL) ->
+        /* STRONG and RELEASE both stop the writer (model.h stops_writer) */
+        COV
+        FWD(downer[G], FWD_READ, rq_m, 0, 0);
+        CLR(dbits[p], B_EXCL);
+        ADD_HOLDER(rq_n, rq_m)
+    :: downer[G] != NIL && rq_n != downer[G] && !HAS(dbits[p], B_MULTI) &&
+       !HAS(dbits[p], B_EXCL) && e_copy ->
+        COV
+        ADD_HOLDER(rq_n, rq_m);
+        GRANT_TO(0, 0, 0, downer[G])
+    :: downer[G] != NIL && rq_n != downer[G] && !HAS(dbits[p], B_MULTI) &&
+       !HAS(dbits[p], B_EXCL) && !e_copy ->
+        COV
+        e_src = (IN(dcs[p], me) -> me : downer[G]);
+        FWD(e_src, FWD_READ, rq_m, 0, 0);
+        ADD_HOLDER(rq_n, rq_m)
+    fi;
+    dbusy[p] = rq_n
+}
+
+#define INV_TO(to) SEND(to, INV, rq_n, 0, 0, 0, 0)
+
+inline START_WRITE_SINGLE() {
+    e_copy = HOLDS;
+    e_src = ((!e_copy && downer[G] != NIL && downer[G] != rq_n) -> downer[G] : NIL);
+    e_nacks = 0;
+    s = 0;
+    do
+    :: s < N ->
+        if
+        :: s == rq_n || s == e_src || !IN(dcs[p], s) -> skip
+        :: else ->
+#ifdef MUT_SKIP_INV
+            if
+            :: e_nacks == 0 -> INV_TO(s)
+            :: else -> skip                      /* MUTANT: the second holder keeps its copy */
+            fi;
+#else
+            INV_TO(s);
+#endif
+            COV
+            DROP_HOLDER(s);
+            e_nacks++
+        fi;
+        s++
+    :: else -> break
+    od;
+#ifdef MUT_SKIP_INV
+    if
+    :: e_nacks > 1 -> e_nacks = 1
+    :: else -> skip
+    fi;
+#endif
+    if
+    :: e_src != NIL ->
+        COV
+        FWD(e_src, FWD_WRITE, e_nacks, R_RW, 0);
+        DROP_HOLDER(e_src)
+    :: else ->
+        COV
+        GRANT_TO((!e_copy && rq_n != downer[G]), R_RW, e_nacks, rq_n)
+    fi;
+    downer[G] = rq_n;
+    dbits[p] = dbits[p] | B_EXCL;
+    ADD_HOLDER(rq_n, rq_m)
+}
+
+inline START_WRITE_MULTI_FROM_SINGLE() {
+    e_copy = HOLDS;
+    e_src = ((!e_copy && downer[G] != NIL && downer[G] != rq_n) -> downer[G] : NIL);
+    e_keep = (e_src != NIL && !IN(dsing[p], e_src));
+    e_nacks = 0;
+    s = 0;
+    do
+    :: s < N ->
+        if
+        :: s == rq_n || s == e_src || !IN(dsing[p], s) -> skip
+        :: else -> COV INV_TO(s); DROP_HOLDER(s); e_nacks++
+        fi;
+        s++
+    :: else -> break
+    od;
+    if
+    :: e_src != NIL && !e_keep -> DROP_HOLDER(e_src)
+    :: else -> skip
+    fi;
+    ADD_HOLDER(rq_n, rq_m);
+    e_rights = R_RW | R_OWNER | (OTHERS_HOLD(rq_n) -> R_SHARED : 0);
+    if
+    :: e_src != NIL && e_keep -> COV FWD(e_src, FWD_WRITE, e_nacks, e_rights, e_keep)
+    :: e_src != NIL && !e_keep -> COV FWD(e_src, FWD_WRITE, e_nacks, e_rights, e_keep)
+    :: else -> COV GRANT_TO((!e_copy && rq_n != downer[G]), e_rights, e_nacks, rq_n)
+    fi;
+    downer[G] = rq_n;
+    CLR(dbits[p], B_EXCL);
+    dbits[p] = dbits[p] | B_MULTI;
+    dwr[p] = BIT(rq_n)
+}
+
+inline START_WRITE() {
+    if
+    :: !HOLDS && rq_n != downer[G] -> DROP_HOLDER(rq_n)
+    :: else -> skip
+    fi;
+    if
+    :: !HAS(dbits[p], B_MULTI) && rq_m == STRONG -> START_WRITE_SINGLE()
+    :: !HAS(dbits[p], B_MULTI) && rq_m != STRONG -> START_WRITE_MULTI_FROM_SINGLE()
+    :: HAS(dbits[p], B_MULTI) && rq_n == downer[G] ->
+        COV
+        dwr[p] = dwr[p] | BIT(rq_n);
+        ADD_HOLDER(rq_n, rq_m);
+        GRANT_TO(0, R_RW | MULTI_RIGHTS(rq_n), 0, rq_n)
+    :: HAS(dbits[p], B_MULTI) && rq_n != downer[G] && HOLDS ->
+        COV
+        dwr[p] = dwr[p] | BIT(rq_n);
+        ADD_HOLDER(rq_n, rq_m);
+        GRANT_TO(0, R_RW | R_TWIN, 0, downer[G])
+    :: HAS(dbits[p], B_MULTI) && rq_n != downer[G] && !HOLDS ->
+        COV
+        dwr[p] = dwr[p] | BIT(rq_n);
+        ADD_HOLDER(rq_n, rq_m);
+        FWD(downer[G], FWD_SNAP, 0, R_RW | R_TWIN, 0)
+    fi;
+    dbusy[p] = rq_n
+}
+
+/* MULTI -> STRONG: every writer releases and stops, notified copies go; then serve rq_*. */
+inline BEGIN_FLUSH() {
+    dsaved[p] = RQ(rq_n, rq_w, rq_m, rq_f);
+    dfl[p] = 0;
+    dbusy[p] = rq_n;
+    s = 0;
+    do
+    :: s < N ->
+        if
+        :: !IN(dcs[p], s) && !IN(dwr[p], s) -> skip
+        :: else ->
+            SEND(s, FLUSH, 0, (s != downer[G]), 0, 0, 0);          /* x = FLUSH_DROP */
+            if
+            :: s != downer[G] -> COV DROP_HOLDER(s)
+            :: else -> COV skip
+            fi;
+            dfl[p]++
+        fi;
+        s++
+    :: else -> break
+    od;
+    dwr[p] = 0;
+    CLR(dbits[p], B_MULTI | B_EXCL);
+    if
+    :: downer[G] != NIL -> ADD_HOLDER(downer[G], RELEASE)
+    :: else -> skip
+    fi
+}
+
+/* start(): serve the request in rq_* */
+inline START() {
+    if
+    :: HAS(dbits[p], B_MULTI) && rq_m == STRONG -> BEGIN_FLUSH()
+    :: else ->
+        if
+        :: !rq_w -> START_READ()
+        :: else -> START_WRITE()
+        fi
+    fi
+}
+
+inline UNPACK(q) {
+    rq_n = (q) & 3; rq_w = ((q) >> 2) & 1; rq_m = ((q) >> 3) & 1; rq_f = (q) >> 4
+}
+
+/* Forward the request in rq_* (hops rq_h) to `to` (mome_msg_forward). */
+#define FORWARD_REQ(to) \
+    forwarding_loop = (rq_h >= HOPMAX);  /* "loops between managers" */ \
+    assert(!forwarding_loop); \
+    SEND(to, (rq_w -> WRITE_REQ : READ_REQ), rq_n, rq_m | (rq_f << 1), rq_h + 1, 0, 0)
+
+/* READ_REQ, WRITE_REQ: node = requester, x = model | flags << 1, y = hops */
+inline ON_REQUEST() {
+    rq_n = m_nd; rq_w = (m_t == WRITE_REQ); rq_m = m_x & 1; rq_f = m_x >> 1; rq_h = m_y;
+    if
+    :: dst[G] == E_NONE -> COV assert(DEFMGR(p) != me); FORWARD_REQ(DEFMGR(p))
+    :: dst[G] == E_FWD -> COV FORWARD_REQ(dfwd[p])
+    :: dst[G] == E_LIVE && (dbusy[p] != NIL || HAS(dbits[p], B_MOVING)) ->
+        COV
+        assert(dqn[p] < QCAP);
+        dq[p * QCAP + dqn[p]] = RQ(rq_n, rq_w, rq_m, rq_f);
+        dqn[p]++
+    :: dst[G] == E_LIVE && dbusy[p] == NIL && !HAS(dbits[p], B_MOVING) -> e_start = 1
+    fi
+}
+
+/* run_queue: the next queued request, if the entry is free (at most one starts). */
+inline RUN_QUEUE() {
+    if
+    :: dqn[p] > 0 && dbusy[p] == NIL && !HAS(dbits[p], B_MOVING) && dst[G] == E_LIVE ->
+        COV
+        UNPACK(dq[p * QCAP]);
+        dq[p * QCAP] = dq[p * QCAP + 1];
+        dq[p * QCAP + 1] = dq[p * QCAP + 2];
+        dq[p * QCAP + 2] = 0;
+        dqn[p]--;
+        e_start = 1
+    :: else -> skip
+    fi
+}
+
+/* DONE: node = requester */
+inline ON_DONE() {
+    if
+    :: dst[G] == E_NONE || dbusy[p] != m_nd || dfl[p] != 0 -> COV skip  /* "unexpected DONE" */
+    :: else ->
+        dbusy[p] = NIL;
+        /* maybe_migrate */
+        e_mig = 0;
+        if
+        :: m_nd != me && dqn[p] == 0 ->
+            if
+            :: IN(dcs[p], me) -> CLR(dbits[p], B_THIRD)
+            :: !IN(dcs[p], me) && !HAS(dbits[p], B_THIRD) -> dbits[p] = dbits[p] | B_THIRD
+            :: !IN(dcs[p], me) && HAS(dbits[p], B_THIRD) ->
+                CLR(dbits[p], B_THIRD);
+                COV
+#ifndef NO_MIGRATE
+                /* DIR_MOVE: node = owner, x = EXCL 1 | UNTOUCHED 2 | MULTI 4,
+                 * y = CS | SINGLE << 3, v = WRITERS */
+                SEND(m_nd, DIR_MOVE, downer[G],
+                     (HAS(dbits[p], B_EXCL) -> 1 : 0) | (downer[G] == NIL -> 2 : 0) |
+                     (HAS(dbits[p], B_MULTI) -> 4 : 0),
+                     dcs[p] | (dsing[p] << 3), dwr[p], 0);
+                dbits[p] = dbits[p] | B_MOVING;
+                e_mig = 1
+#else
+                skip
+#endif
+            fi
+        :: else -> skip
+        fi;
+        if
+        :: !e_mig -> RUN_QUEUE()
+        :: else -> skip
+        fi
+    fi
+}
+
+inline ON_FLUSH_ACK() {
+    if
+    :: dst[G] == E_NONE || dfl[p] == 0 -> COV skip      /* "unexpected FLUSH_ACK" */
+    :: else ->
+        dfl[p]--;
+        if
+        :: dfl[p] == 0 -> COV UNPACK(dsaved[p]); dsaved[p] = 0; e_start = 1
+        :: else -> skip
+        fi
+    fi
+}
+
+/* NOTICE: node = origin, v = ver, x = date, y = hops */
+inline ON_NOTICE() {
+    if
+    :: dst[G] == E_NONE || dst[G] == E_FWD ->
+        /* forward_notice: on alone, to where the entry is */
+        COV
+        forwarding_loop = (m_y >= HOPMAX);
+        assert(!forwarding_loop);
+        SEND((dst[G] == E_FWD -> dfwd[p] : DEFMGR(p)), NOTICE, m_nd, m_x, m_y + 1, m_v, 0)
+    :: else ->
+        stcnt = 0;
+        ack_slot = 0;
+        do
+        :: ack_slot < NSLOT && ntleft[ack_slot] != 0 -> ack_slot++
+        :: else -> break
+        od;
+        s = 0;
+        do
+        :: s < N ->
+            if
+            :: !IN(dcs[p], s) || s == downer[G] || s == m_nd -> skip
+            :: else ->
+#ifndef MUT_NO_STALE
+                assert(ack_slot < NSLOT);
+                SEND(s, STALE, 0, m_x, ack_slot + 1, m_v, 0);   /* date, token, ver */
+                stcnt++
+#else
+                skip                                        /* MUTANT: holders not told */
+#endif
+            fi;
+            s++
+        :: else -> break
+        od;
+#ifdef MUT_EARLY_NOTICE_ACK
+        stcnt = 0                                             /* MUTANT: ack before STALE_ACKs */
+#endif
+        if
+        :: stcnt != 0 ->
+            COV
+            ntleft[ack_slot] = stcnt;
+            ntorig[ack_slot] = m_nd;
+            ntpage[ack_slot] = p
+        :: else -> COV SEND(m_nd, NOTICE_ACK, 0, 0, 0, 0, 0)
+        fi
+    fi
+}
+
+/* STALE_ACK: y = token */
+inline ON_STALE_ACK() {
+    ack_slot = m_y - 1;
+    if
+    :: m_y == 0 || ntleft[ack_slot] == 0 -> COV skip   /* "unknown notice" */
+    :: else ->
+        ntleft[ack_slot]--;
+        if
+        :: ntleft[ack_slot] == 0 ->
+            COV
+            p = ntpage[ack_slot];
+            SEND(ntorig[ack_slot], NOTICE_ACK, 0, 0, 0, 0, 0);
+            ntorig[ack_slot] = 0;
+            ntpage[ack_slot] = 0
+        :: else -> skip
+        fi
+    fi
+}
+
+/* DIR_MOVE: take over the entry (replacing a forwarder) */
+inline ON_MOVE() {
+    if
+    :: dst[G] == E_FWD -> COV skip          /* it comes back: replace the forwarder */
+    :: else -> COV skip
+    fi;
+    dst[G] = E_LIVE;
+    downer[G] = (HAS(m_x, 2) -> NIL : m_nd);
+    dbits[p] = (HAS(m_x, 1) -> B_EXCL : 0) | (HAS(m_x, 4) -> B_MULTI : 0);
+    dcs[p] = m_y & 7;
+    dsing[p] = m_y >> 3;
+    dwr[p] = m_v;
+    dfwd[p] = NIL;
+    dbusy[p] = NIL;
+    dfl[p] = 0;
+    dsaved[p] = 0;
+    assert(dqn[p] == 0);
+    hint[p] = me + 1;
+    SEND(m_src, DIR_MOVE_ACK, 0, 0, 0, 0, 0)
+}
+
+inline ON_MOVE_ACK() {
+    if
+    :: dst[G] != E_LIVE || !HAS(dbits[p], B_MOVING) -> COV skip  /* "unexpected DIR_MOVE_ACK" */
+    :: else ->
+        /* a forwarder: only fwd is read from now on */
+        dst[G] = E_FWD;
+        dfwd[p] = m_src;
+        dbits[p] = 0;
+        downer[G] = NIL;
+        dcs[p] = 0; dsing[p] = 0; dwr[p] = 0;
+        do
+        :: dqn[p] > 0 ->
+            COV
+#ifndef MUT_MOVE_DROPS_QUEUE
+            UNPACK(dq[p * QCAP]);
+            rq_h = 0;
+            FORWARD_REQ(dfwd[p]);
+#endif
+            dq[p * QCAP] = dq[p * QCAP + 1];
+            dq[p * QCAP + 1] = dq[p * QCAP + 2];
+            dq[p * QCAP + 2] = 0;
+            dqn[p]--
+        :: else -> break
+        od
+    fi
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* sync.c: the barrier */
+
+/* The checks at the barrier: every node released; the master of each page holds every write. */
+inline BARRIER_CHECK() {
+    p = 0;
+    do
+    :: p < P ->
+        r = NIL;
+        s = 0;
+        do
+        :: s < N ->
+            if
+            :: dst[s * P + p] == E_LIVE && r == NIL -> r = downer[s * P + p]
+            :: else -> skip
+            fi;
+            s++
+        :: else -> break
+        od;
+        if
+        :: r == NIL ->
+            master_lost_write = (truth[p] != 0);
+            assert(!master_lost_write)
+        :: else ->
+            master_lost_write = (dat[r * P + p] != truth[p]);
+            assert(!master_lost_write)
+        fi;
+        wmask[p] = 0;
+        p++
+    :: else -> break
+    od
+}
+
+/* BAR_ENTER at node 0: x = epoch */
+inline ON_BAR_ENTER() {
+    assert(me == 0);
+    /* "entered barrier ... (again, or out of turn)" */
+    barrier_out_of_turn = (m_x != cepoch || IN(cin, m_src));
+    assert(!barrier_out_of_turn);
+    cin = cin | BIT(m_src);
+    ccount++;
+#ifdef MUT_BAR_EARLY
+    if
+    :: ccount == N - 1 -> ccount = N                        /* MUTANT: one node short */
+    :: else -> skip
+    fi;
+#endif
+    if
+    :: ccount >= N ->
+        BARRIER_CHECK();
+        p = 0;
+        s = 0;
+        do
+        :: s < N -> SEND(s, BAR_EXIT, 0, cepoch, 0, 0, 0); s++
+        :: else -> break
+        od;
+        cepoch++;
+        ccount = 0;
+        cin = 0
+    :: else -> skip
+    fi
+}
+
+/* BAR_EXIT: x = epoch; then the acquire */
+inline ON_BAR_EXIT() {
+    barrier_out_of_turn = (!bcmd || m_x != bepoch);   /* "ended barrier ..., which this node is not in" */
+    assert(!barrier_out_of_turn);
+    bcmd = 0;
+    bepoch++;
+    adate = 2 * m_x + 2;
+    /* stale_dirty: merging first keeps this node's own writes */
+    c = 0;
+    p = 0;
+    do
+    :: p < P ->
+        if
+        :: stdate[p] != 0 && stdate[p] <= adate && HAS(pf[p], F_DIRTY) -> c = 1
+        :: else -> skip
+        fi;
+        p++
+    :: else -> break
+    od;
+    if
+    :: c -> COV START_RELEASE(CB_ACQ)
+    :: else -> ACQUIRE_APPLY()
+    fi
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dispatch one message (mome_msg_deliver), then start a request the handler let through. */
+
+/* The end of every handler: start a request it let through, check, forget the message. */
+inline HANDLED() {
+    if
+    :: e_start -> START()
+    :: else -> skip
+    fi;
+    e_start = 0;
+    INVARIANTS();
+    m_t = 0; m_src = 0; m_pg = 0; m_nd = 0; m_x = 0; m_y = 0; m_v = 0; m_d = 0
+}
+
+/* Deliver the message taken (mome_msg_deliver): a d_step per type (a d_step has a size limit). */
+#define ON(cond, handler) d_step { (cond) -> p = m_pg; e_start = 0; \
+    printf("MSC: %e %d->%d page %d node=%d x=%d y=%d v=%d d=%d\n", m_t, m_src, me, m_pg, \
+           m_nd, m_x, m_y, m_v, m_d); \
+    handler(); HANDLED() }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The application thread of node n: its next access (a fault when the mapping does not allow
+ * it: mome_req_fault), release or barrier. */
+
+inline FAULT_WAIT(w) {
+    ast = S_FAULT;
+    if
+    :: HAS(pf[p], F_BUSY) -> COV assert(twait[p] == 0); twait[p] = w
+    :: else ->
+        rq_w = (w == 2); rq_h = w; rq_op = 0;
+        REQUEST();
+        /* read_ahead: the next page of the view, if not held nor being fetched */
+        if
+        :: ra_on && w == 1 && p + 1 < P && acc[G + 1] == A_NONE && !HAS(pf[p + 1], F_BUSY) ->
+            COV
+            p++;
+            rq_w = 0; rq_h = 0; rq_op = 0; rq_ah = 1;
+            REQUEST();
+            p--
+        :: else -> skip
+        fi
+    fi
+}
+
+/* write_ahead: after opening page p, open the next one if this node changed it in its last
+ * release (tracked, clean, writable). */
+inline WRITE_AHEAD() {
+    if
+    :: wa_on && HAS(xf[p], X_WROTE) && p + 1 < P ->
+        p++;
+        if
+        :: (pf[p] & (F_BUSY | F_DIRTY | F_TRACK)) == F_TRACK && HAS(xf[p], X_WROTE) &&
+           acc[G] == A_WRITE ->
+            COV
+            START_WRITING(1);
+            pf[p] = pf[p] | F_USED | F_MAPPED
+        :: else -> skip
+        fi;
+        p--
+    :: else -> skip
+    fi
+}
+
+inline APP() {
+    op = script[me * SLEN + apc];
+    p = op & 15;
+    printf("MSC: node %d app op %d page %d (acc %d flags %d)\n", me, op >> 4, p, acc[G], pf[p]);
+    if
+    :: (op >> 4) == K_READ ->
+        if
+        :: HAS(pf[p], F_MAPPED) && acc[G] != A_NONE -> DO_READ()
+        :: else ->
+            pf[p] = pf[p] | F_USED;
+            if
+            :: !HAS(pf[p], F_BUSY) && acc[G] != A_NONE -> pf[p] = pf[p] | F_MAPPED; DO_READ()
+            :: else -> FAULT_WAIT(1)
+            fi
+        fi
+    :: (op >> 4) == K_WRITE ->
+        if
+        :: HAS(pf[p], F_MAPPED) && acc[G] == A_WRITE && !TRACKED_CLEAN -> DO_WRITE()
+        :: else ->
+            pf[p] = pf[p] | F_USED;
+            if
+            :: !HAS(pf[p], F_BUSY) && acc[G] == A_WRITE ->
+                if
+                :: TRACKED_CLEAN ->
+                    START_WRITING(0);
+                    WRITE_AHEAD()
+                :: else -> skip
+                fi;
+                pf[p] = pf[p] | F_MAPPED;
+                DO_WRITE()
+            :: else -> FAULT_WAIT(2)
+            fi
+        fi
+    :: (op >> 4) == K_BAR ->
+        assert(!bcmd);
+        bcmd = 1;
+        ast = S_BAR;
+        START_RELEASE(CB_BAR)
+    :: (op >> 4) == K_REL ->
+        ast = S_REL;
+        START_RELEASE(CB_APP)
+    fi;
+    INVARIANTS()
+}
+
+#define APP_READY (ast == S_RUN && script[me * SLEN + apc] != END)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Invariants after every step. */
+
+/* Mixed contract (SPEC 3): a node using STRONG on a page has no other writer while its copy is
+ * valid; so in particular two STRONG writers never hold a page at once. */
+inline INVARIANTS() {
+    i = 0;
+    do
+    :: i < N * P ->
+        j = 0;
+        do
+        :: j < N ->
+            if
+            :: j != i / P && acc[i] == A_WRITE && acc[j * P + i % P] != A_NONE ->
+                writer_beside_strong_copy = (MODEL(j, i % P) == STRONG);
+                assert(!writer_beside_strong_copy)
+            :: else -> skip
+            fi;
+            j++
+        :: else -> break
+        od;
+        i++
+    :: else -> break
+    od;
+    i = 0; j = 0;   /* (a d_step must not end with a loop: spin jumps out of it) */
+    /* The application finished its script (the end is near: the final process watches). */
+    if
+    :: ast == S_RUN && script[me * SLEN + apc] == END -> adone = adone | BIT(me)
+    :: else -> skip
+    fi
+}
+
+/* At the end: no transaction open, no entry busy, no release or barrier under way. */
+inline NODE_FINAL_CHECK() {
+    p = 0;
+    do
+    :: p < P ->
+        assert(tf[p] == 0 && !HAS(pf[p], F_BUSY));
+        assert(dst[G] != E_LIVE || (dbusy[p] == NIL && dfl[p] == 0 && dqn[p] == 0 &&
+                                    !HAS(dbits[p], B_MOVING)));
+        p++
+    :: else -> break
+    od;
+    assert(!relrun && acqpend == 0 && !bcmd);
+    p = 0
+}
+
+/* ---- a node: its progress thread and application thread ---- */
+
+/* The state of node `me`: everything no other node reads. */
+#define NODE_LOCALS \
+    byte pf[P]; byte ver[P]; byte hint[P]; \
+    byte xf[P]; byte twin[P]; byte spec[P]; byte xown[P]; byte xrel[P]; byte xfmgr[P]; \
+    byte stdate[P]; byte stver[P]; \
+    byte tf[P]; byte trights[P]; byte tneed[P]; byte tgot[P]; byte tver[P]; byte tmgr[P]; \
+    byte town[P]; byte twait[P]; \
+    byte dfwd[P] = NIL; byte dbusy[P] = NIL; byte dfl[P]; byte dbits[P]; byte dsaved[P]; \
+    byte dq[P * QCAP]; byte dqn[P]; byte dcs[P]; byte dsing[P]; byte dwr[P]; \
+    byte ntleft[NSLOT]; byte ntorig[NSLOT]; byte ntpage[NSLOT]; \
+    byte apc; byte ast; byte relrun; byte relpd; byte relcb; byte acqpend; byte adate; \
+    byte bepoch; bool bcmd; \
+    mtype m_t; byte m_src, m_pg, m_nd, m_x, m_y, m_v, m_d
+
+#define DELIVER(k) :: d_step { len(inbox[me]) > k -> TAKE(k) }
+
+proctype node(byte me)
+{
+    NODE_LOCALS;
+
+    /* end: a node waits for messages (the final process tells a deadlock from the end). */
+end_node:
+    do
+    :: atomic {
+        /* Any message in flight (its intermediate state is not stored: atomic). */
+        len(inbox[me]) > 0 ->
+        if
+        DELIVER(0) DELIVER(1) DELIVER(2) DELIVER(3) DELIVER(4) DELIVER(5) DELIVER(6) DELIVER(7)
+        fi;
+        if
+        :: ON(m_t == READ_REQ || m_t == WRITE_REQ, ON_REQUEST)
+        :: ON(m_t == DONE, ON_DONE)
+        :: ON(m_t == FLUSH_ACK, ON_FLUSH_ACK)
+        :: ON(m_t == NOTICE, ON_NOTICE)
+        :: ON(m_t == STALE_ACK, ON_STALE_ACK)
+        :: ON(m_t == DIR_MOVE, ON_MOVE)
+        :: ON(m_t == DIR_MOVE_ACK, ON_MOVE_ACK)
+        :: ON(m_t == FWD_READ, ON_FWD_READ)
+        :: ON(m_t == FWD_WRITE, ON_FWD_WRITE)
+        :: ON(m_t == FWD_SNAP, ON_FWD_SNAP)
+        :: ON(m_t == INV, ON_INV)
+        :: ON(m_t == FLUSH, ON_FLUSH)
+        :: ON(m_t == STALE, ON_STALE)
+        :: ON(m_t == GRANT, ON_GRANT)
+        :: ON(m_t == DATA, ON_DATA)
+        :: ON(m_t == INV_ACK, ON_INV_ACK)
+        :: ON(m_t == DIFF, ON_DIFF)
+        :: ON(m_t == NOTICE_ACK, ON_NOTICE_ACK)
+        :: ON(m_t == BAR_ENTER, ON_BAR_ENTER)
+        :: ON(m_t == BAR_EXIT, ON_BAR_EXIT)
+        fi
+    }
+    :: d_step { APP_READY -> APP() }
+    :: finished -> break
+    od;
+    skip;   /* (a break must not jump into a d_step) */
+    d_step { NODE_FINAL_CHECK() }
+}
+
+/* Waits for the end: every script done, nothing in flight. Not at an end label: if the job
+ * stops short of that (a lost message, a request never served), spin reports an invalid end
+ * state here. */
+proctype final()
+{
+    adone == (BIT(0) | BIT(1) | BIT(2)) && len(inbox[0]) == 0 && len(inbox[1]) == 0 &&
+    len(inbox[2]) == 0;
+    finished = 1
+}
+
+init
+{
+#ifdef SCEN
+    scen = SCEN;
+#else
+    if
+    :: scen = 0
+    :: scen = 1
+    :: scen = 2
+    :: scen = 3
+    fi;
+#endif
+    d_step {
+        COV_START
+        SET_SCENARIO();
+        i = 0;
+        do
+        :: i < N * P ->
+            downer[i] = NIL;
+            dst[i] = (DEFMGR(i % P) == i / P -> E_LIVE : E_NONE);
+            i++
+        :: else -> break
+        od;
+        i = 0
+    };
+    atomic { run node(0); run node(1); run node(2); run final() }
+}
