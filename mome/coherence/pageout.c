@@ -284,7 +284,11 @@ static int pager_evict(mome_store_t *st, uint64_t page)
         mome_store_drop(st, page);
         return 0;
     }
+    /* A clean RELEASE read copy of a master another node holds can be fetched again. A read copy
+     * granted under another model may be the directory's master (a STRONG holder's, then
+     * switched): it is paged out like any other. */
     if (mome_page_model(pg) == MOME_RELEASE && pg->access == MOME_ACC_READ &&
+        (pg->flags & MOME_PG_REMOTE) &&
         !(pg->flags & (MOME_PG_OWNER | MOME_PG_DIRTY | MOME_PG_TRACK))) {
         mome_copy_drop(s, page);
         mome_store_drop(st, page);

@@ -201,9 +201,11 @@ static void take_rights(mome_txn_t *t)
     if (pg->access == MOME_ACC_WRITE && !t->rw)
         mome_copy_protect(s, t->page);
     pg->access = t->rw ? MOME_ACC_WRITE : MOME_ACC_READ;
-    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK);
+    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_REMOTE);
     if (g & MOME_RIGHT_OWNER)
         pg->flags |= MOME_PG_OWNER;
+    else if (!t->rw && t->owner != (uint32_t)mome_coh.self)
+        pg->flags |= MOME_PG_REMOTE; /* the eviction may drop it: the master is elsewhere */
     if (t->rw && (g & MOME_RIGHT_SHARED))
         pg->flags |= MOME_PG_SHARED | MOME_PG_TRACK;
     if (t->rw && (g & MOME_RIGHT_TWIN)) {
