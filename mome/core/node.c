@@ -604,8 +604,17 @@ int mome_node_start(char *err, size_t errlen)
      * progress thread on the same core (~13 us) instead of waking it on another (~60-120 us here).
      * A program started alone keeps the placement its user gave it.
      */
-    if (mome_g.cfg.bind == MOME_BIND_CORE && strcmp(bi.backend, "single") != 0)
-        mome_topo_bind(bi.local_rank);
+    if (mome_g.cfg.bind != MOME_BIND_NONE && strcmp(bi.backend, "single") != 0) {
+        mome_topo_place_t place;
+        /* Other jobs on this machine tell this job's nodes by a hash of the key, not the key. */
+        if (mome_topo_bind(mome_g.cfg.bind, bi.local_rank, job_key * 0x9e3779b97f4a7c15ull,
+                           &place) == 0 && place.index >= 0)
+            mome_info("node", "bound to %s (local rank %d of %d); the progress thread runs there "
+                      "too", place.where, bi.local_rank, bi.local_size);
+        else
+            mome_info("node", "not bound (local rank %d of %d): %s", bi.local_rank,
+                      bi.local_size, place.why);
+    }
     rc = mome_mem_init(mome_g.page_size, err, errlen);
     if (rc < 0)
         return rc;
@@ -671,6 +680,8 @@ int mome_node_stop(void)
     if (heap_addr)
         munmap(heap_addr, heap_size);
     heap_addr = NULL;
+    if (mome_g.cfg.bind != MOME_BIND_NONE)
+        mome_topo_unbind();
     mome_boot_finalize();
     return 0;
 }
