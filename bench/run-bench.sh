@@ -16,7 +16,7 @@ BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
 REPEAT=${BENCH_REPEAT:-5}
 # transport name and the UCX_TLS that selects it
-TRANSPORTS="tcp:tcp shm:posix,sysv,cma"
+TRANSPORTS="tcp:tcp shm:posix,cma"
 
 failed=0
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/mome-bench.XXXXXX") || exit 1
@@ -163,7 +163,7 @@ bench_false_sharing() {
                 while [ "$i" -lt "$reps" ]; do
                     i=$((i + 1))
                     log=$logdir/false_sharing.$order.$nodes.$model.$i
-                    if run "$log" env UCX_TLS=posix,sysv,cma timeout 600 "$MOME_RUN" -t 580 \
+                    if run "$log" env UCX_TLS=posix,cma timeout 600 "$MOME_RUN" -t 580 \
                         -n "$nodes" "$BENCH_BINDIR/false_sharing" "$model" 64 "$rounds" \
                         "$order"; then
                         if [ "$(figure wrong "$log")" != 0 ]; then
@@ -210,7 +210,7 @@ bench_jacobi() {
             if [ "$mode" = serial ]; then
                 run "$log" timeout 120 "$BENCH_BINDIR/jacobi" serial 1024 100
             else
-                run "$log" env UCX_TLS=posix,sysv,cma timeout 300 "$MOME_RUN" -t 280 \
+                run "$log" env UCX_TLS=posix,cma timeout 300 "$MOME_RUN" -t 280 \
                     -n "$nodes" "$BENCH_BINDIR/jacobi" "$mode" 1024 100
             fi && eval "ts_${mode}_$nodes=\"\$ts_${mode}_$nodes $(figure time "$log")\"
                 sum_${mode}_$nodes=$(sed -n 's/.*checksum=\(0x[0-9a-f]*\).*/\1/p' "$log")"
@@ -281,7 +281,7 @@ bench_apps() {
                     margs=$args
                     [ "$model" = default ] || margs="$args $model"
                     # shellcheck disable=SC2086
-                    if run "$log" env UCX_TLS=posix,sysv,cma timeout 300 "$MOME_RUN" -t 280 \
+                    if run "$log" env UCX_TLS=posix,cma timeout 300 "$MOME_RUN" -t 280 \
                         -n "$nodes" "$EXAMPLES/$prog" $margs; then
                         app_time "$log"
                         eval "ts_${model}_$nodes=\"\$ts_${model}_$nodes $t\""
