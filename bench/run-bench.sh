@@ -5,12 +5,14 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps (the default is all of them). Run it from the bench build directory, or
-# set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, multihost (the default is all of them).
+# Run it from the bench build directory, or set BENCH_BINDIR to it. Exits 1 if a run failed (its
+# figures are then left out of the medians). multihost needs root (network namespaces), mpirun
+# and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps"
+BENCHES="fault_latency false_sharing jacobi apps multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -309,6 +311,69 @@ bench_apps() {
     done
     echo "targets: Jacobi on 2 nodes faster than serial (ArgoDSM here: 1.45x, hand-tuned" \
         "placement); Strassen on 2 nodes faster than on 1"
+}
+
+# multihost: the remote fault latency and the 2-node Jacobi over UCX TCP, with the two nodes on two
+# "hosts" (network namespaces on a bridge, tests/multihost/netns.sh) against both nodes in one
+# namespace, started the same way (mome-run -H through mpirun), interleaved, in the same run.
+bench_multihost() {
+    srcdir_mh=${MH_SRCDIR:-$(dirname "$0")/../tests/multihost}
+    for p in fault_latency jacobi; do
+        [ -x "$BENCH_BINDIR/$p" ] || die "no $BENCH_BINDIR/$p"
+    done
+    echo "multihost (2 nodes over UCX TCP: two namespace hosts on a bridge vs one namespace;" \
+        "mome-run -H through mpirun), median of $REPEAT interleaved runs"
+    MH_SELF=$srcdir_mh/netns.sh
+    # shellcheck source=/dev/null
+    . "$srcdir_mh/netns.sh"
+    if ! why=$(mh_can_run); then
+        echo "  skipped: $why"
+        return
+    fi
+    if ! "$(dirname "$MOME_RUN")/mome-info" -v | grep -q "PMIx ("; then
+        echo "  skipped: libmome was built without PMIx"
+        return
+    fi
+    mh_up 2 || { mh_down; failed=1; echo "run-bench.sh: cannot set the namespaces up" >&2; return; }
+    # shellcheck source=/dev/null
+    . "$MH_STATE"
+    h1=${MH_HOSTS%%,*} h2=${MH_HOSTS##*,}
+    bindir=$(cd "$BENCH_BINDIR" && pwd) mome_run=$(cd "$(dirname "$MOME_RUN")" && pwd)/mome-run
+    rsh=$(cd "$srcdir_mh" && pwd)/mh-rsh
+    for w in one two; do
+        eval "rd_$w='' wr_$w='' jt_$w=''"
+    done
+    i=0
+    while [ "$i" -lt "$REPEAT" ]; do
+        i=$((i + 1))
+        for w in one two; do
+            if [ $w = one ]; then hosts="$h1:2"; else hosts="$h1:1,$h2:1"; fi
+            log=$logdir/multihost.fault.$w.$i
+            if run "$log" mh_run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+                OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
+                OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
+                timeout 200 "$mome_run" -t 180 -H "$hosts" "$bindir/fault_latency" 20000; then
+                collect "rd_$w" read_fault_us "$log"
+                collect "wr_$w" write_fault_us "$log"
+            fi
+            log=$logdir/multihost.jacobi.$w.$i
+            if run "$log" mh_run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+                OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
+                OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
+                timeout 300 "$mome_run" -t 280 -H "$hosts" "$bindir/jacobi" release 1024 100; then
+                eval "jt_$w=\"\$jt_$w $(figure time "$log")\""
+            fi
+        done
+    done
+    mh_down
+    printf '%-26s  %14s  %14s  %9s\n' figure one_namespace two_namespaces two/one
+    for f in rd:read_fault_us wr:write_fault_us jt:jacobi_release_2n_s; do
+        eval "a=\$${f%%:*}_one b=\$${f%%:*}_two"
+        # shellcheck disable=SC2086
+        a=$(median $a) b=$(median $b)
+        printf '%-26s  %14s  %14s  %9s\n' "${f#*:}" "$a" "$b" "$(ratio "$b" "$a")"
+    done
+    echo "(one namespace: TCP over loopback; two: over veth pairs and a bridge, another host to UCX)"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES

@@ -25,10 +25,11 @@
 #include "base/topology.h"
 
 /*
- * The machine's record of bound nodes, one line each: "pid starttime job cpus" (job: a hash of
- * the job's key, never the key; cpus: an hwloc list such as 2 or 0-3). Shared by every user's
- * jobs (mode 0666 in a sticky directory): a line is trusted for placement only, never for data,
- * and lines that do not parse or name a dead process are dropped.
+ * The machine's record of bound nodes, one line each: "pid starttime job netns cpus" (job: a hash
+ * of the job's key, never the key; netns: the node's network namespace, each its own host for the
+ * job, whose local ranks start again at 0; cpus: an hwloc list such as 2 or 0-3). Shared by every
+ * user's jobs (mode 0666 in a sticky directory): a line is trusted for placement only, never for
+ * data, and lines that do not parse or name a dead process are dropped.
  */
 static const char *bind_file(void)
 {
@@ -59,6 +60,13 @@ static unsigned long long start_time(pid_t pid)
     if (p)
         t = strtoull(p + 1, NULL, 10);
     return t;
+}
+
+/* This process's network namespace (its inode), 0 if unknown. */
+static unsigned long long netns(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/net", &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
 static int alive(pid_t pid, unsigned long long started)
@@ -96,6 +104,7 @@ static int read_record(int fd, uint64_t job, hwloc_bitmap_t taken, char **keep)
     size_t cap = 0, len = 0, kl = 0;
     ssize_t r;
     int others = 0;
+    unsigned long long myns = netns();
 
     *keep = NULL;
     lseek(fd, 0, SEEK_SET);
@@ -121,13 +130,14 @@ static int read_record(int fd, uint64_t job, hwloc_bitmap_t taken, char **keep)
     for (line = strtok_r(buf, "\n", &save); line && *keep && cpus;
          line = strtok_r(NULL, "\n", &save)) {
         int pid;
-        unsigned long long started, jid;
+        unsigned long long started, jid, ns;
         char list[256];
-        if (sscanf(line, "%d %llu %llx %255s", &pid, &started, &jid, list) != 4 ||
+        if (sscanf(line, "%d %llu %llx %llu %255s", &pid, &started, &jid, &ns, list) != 5 ||
             pid == (int)getpid() || !alive(pid, started) ||
             hwloc_bitmap_list_sscanf(cpus, list) < 0)
             continue;
-        if (jid != job) {
+        /* This job's nodes of this host may share; another job's, or another host's, not. */
+        if (jid != job || ns != myns) {
             hwloc_bitmap_or(taken, taken, cpus);
             others++;
         }
@@ -178,8 +188,9 @@ static int choose(hwloc_topology_t topo, int mode, int local_rank, hwloc_const_b
             break;
     }
     if (!pick) {
-        snprintf(out->why, sizeof(out->why), "every %s of this machine is bound by another job "
-                 "(%d of its nodes): not binding rather than sharing", what, others);
+        snprintf(out->why, sizeof(out->why), "every %s of this machine is bound by another job's "
+                 "nodes (%d node(s), or this job's in another network namespace): not binding "
+                 "rather than sharing", what, others);
         return -EBUSY;
     }
     out->index = (int)pick->logical_index;
@@ -238,8 +249,8 @@ int mome_topo_bind(int mode, int local_rank, uint64_t job, mome_topo_place_t *ou
     if (fd >= 0) {
         char mine[320] = "";
         if (rc == 0)
-            snprintf(mine, sizeof(mine), "%d %llu %llx %s\n", (int)getpid(),
-                     start_time(getpid()), (unsigned long long)job, out->cpus);
+            snprintf(mine, sizeof(mine), "%d %llu %llx %llu %s\n", (int)getpid(),
+                     start_time(getpid()), (unsigned long long)job, netns(), out->cpus);
         write_record(fd, keep, mine);
         close(fd); /* and the lock */
     }
