@@ -349,19 +349,31 @@ bench_multihost() {
         for w in one two; do
             if [ $w = one ]; then hosts="$h1:2"; else hosts="$h1:1,$h2:1"; fi
             log=$logdir/multihost.fault.$w.$i
-            if run "$log" mh_run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+            if run "$log" mh_run env -u MOME_RUN OMPI_ALLOW_RUN_AS_ROOT=1 \
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
                 OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
                 OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
                 timeout 200 "$mome_run" -t 180 -H "$hosts" "$bindir/fault_latency" 20000; then
                 collect "rd_$w" read_fault_us "$log"
                 collect "wr_$w" write_fault_us "$log"
+                if grep -q 'wrong sum' "$log"; then
+                    failed=1
+                    echo "run-bench.sh: fault_latency on $w namespace(s) read wrong data" >&2
+                fi
             fi
             log=$logdir/multihost.jacobi.$w.$i
-            if run "$log" mh_run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+            if run "$log" mh_run env -u MOME_RUN OMPI_ALLOW_RUN_AS_ROOT=1 \
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
                 OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
                 OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
                 timeout 300 "$mome_run" -t 280 -H "$hosts" "$bindir/jacobi" release 1024 100; then
                 eval "jt_$w=\"\$jt_$w $(figure time "$log")\""
+                sum=$(sed -n 's/.*checksum=\(0x[0-9a-f]*\).*/\1/p' "$log")
+                [ -n "${mh_ref:-}" ] || mh_ref=$sum
+                if [ "$sum" != "$mh_ref" ]; then
+                    failed=1
+                    echo "run-bench.sh: jacobi on $w namespace(s): checksum $sum, not $mh_ref" >&2
+                fi
             fi
         done
     done
