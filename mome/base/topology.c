@@ -87,9 +87,14 @@ static int open_record(void)
         else if (errno == EEXIST)
             fd = open(bind_file(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     }
-    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-        close(fd);
-        return -1;
+    /* The file is everyone's: a process holding its lock for ever must not hang MomeInit. */
+    for (int i = 0; fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+        if (errno != EWOULDBLOCK || i >= 200) {
+            close(fd);
+            errno = EWOULDBLOCK;
+            return -1;
+        }
+        usleep(10000);
     }
     return fd;
 }

@@ -154,8 +154,8 @@ static int share_key(uint64_t *key, char *err, size_t errlen)
     if (st != PMIX_SUCCESS)
         goto err_pmix;
     if (v->type != PMIX_UINT64) {
+        snprintf(err, errlen, "PMIx: node 0 published a key of type %d", (int)v->type);
         PMIX_VALUE_RELEASE(v);
-        snprintf(err, errlen, "PMIx: node 0 published a key of type %d", v->type);
         return -EPROTO;
     }
     *key = v->data.uint64;

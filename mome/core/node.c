@@ -557,7 +557,11 @@ static int place_network(const mome_boot_info_t *bi, mome_tp_opts_t *o, uint8_t 
     }
     free(res);
     o->remote_peers = hosts > 1;
-    if (mome_netif_choose(mine, n, theirs, nt, devs, len) > 0) {
+    if (hosts == 1) {
+        /* The launcher counts the nodes of this machine apart, yet they share one network. */
+        o->ip_devices = "lo";
+        mome_info("node", "the job's nodes are all on this machine: UCX on loopback only");
+    } else if (mome_netif_choose(mine, n, theirs, nt, devs, len) > 0) {
         o->ip_devices = devs;
         mome_info("node", "the job is on %d machines: UCX on %s", hosts, devs);
     } else if (hosts > 1) {
