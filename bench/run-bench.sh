@@ -5,14 +5,14 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, multihost (the default is all of them).
-# Run it from the bench build directory, or set BENCH_BINDIR to it. Exits 1 if a run failed (its
-# figures are then left out of the medians). multihost needs root (network namespaces), mpirun
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, multihost (the default is all of
+# them). Run it from the bench build directory, or set BENCH_BINDIR to it. Exits 1 if a run failed
+# (its figures are then left out of the medians). multihost needs root (network namespaces), mpirun
 # and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps multihost"
+BENCHES="fault_latency false_sharing jacobi apps budget multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -311,6 +311,62 @@ bench_apps() {
     done
     echo "targets: Jacobi on 2 nodes faster than serial (ArgoDSM here: 1.45x, hand-tuned" \
         "placement); Strassen on 2 nodes faster than on 1"
+}
+
+# budget: 2 nodes update random pages of their own working sets (2048 pages each) over shared
+# memory, with no budget and with budgets of 1/2, 1/5 and 1/10 of the working set, per eviction
+# policy, and with page-out to the swap file only (MOME_PAGEOUT=disk, CLOCK): accesses per second,
+# the cost of a fault, page-outs per fault (to nodes, to disk); median of the runs.
+bench_budget() {
+    [ -x "$BENCH_BINDIR/budget" ] || die "no $BENCH_BINDIR/budget"
+    ws=2048 acc=20000
+    echo "budget (2 nodes, $ws pages each, $acc random updates per node; shared memory)," \
+        "median of $REPEAT runs"
+    printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' budget policy to accesses/s \
+        faults/s us/fault outs/fault slowdown_vs_none
+    none=''
+    for cfg in none:clock:remote 2:fifo:remote 2:clock:remote 2:random:remote 2:clock:disk \
+        5:fifo:remote 5:clock:remote 5:random:remote 5:clock:disk \
+        10:fifo:remote 10:clock:remote 10:random:remote 10:clock:disk; do
+        div=${cfg%%:*} rest=${cfg#*:}
+        policy=${rest%%:*} to=${rest#*:}
+        pages=0
+        [ "$div" = none ] || pages=$((ws / div))
+        aps='' fps='' usf='' opf=''
+        i=0
+        while [ "$i" -lt "$REPEAT" ]; do
+            i=$((i + 1))
+            log=$logdir/budget.$div.$policy.$to.$i
+            if run "$log" env UCX_TLS=posix,sysv,cma MOME_LOCAL_PAGES=$pages \
+                MOME_EVICT="$policy" MOME_PAGEOUT="$to" timeout 600 "$MOME_RUN" -t 580 -n 2 \
+                "$BENCH_BINDIR/budget" "$ws" "$acc"; then
+                f=$(awk '/^budget node 0 / { for (i = 1; i < NF; i++) v[$i] = $(i + 1)
+                    printf "%.1f %.1f %.2f %.3f\n", v["accesses"] / v["s"], v["faults"] / v["s"],
+                        v["faults"] ? v["s"] * 1e6 / v["faults"] : 0,
+                        v["faults"] ? (v["outs_node"] + v["outs_disk"]) / v["faults"] : 0 }' \
+                    "$log")
+                set -- $f
+                if [ $# -eq 4 ]; then
+                    aps="$aps $1" fps="$fps $2" usf="$usf $3" opf="$opf $4"
+                else
+                    failed=1
+                    echo "run-bench.sh: no figures from budget $cfg" >&2
+                fi
+            fi
+        done
+        # shellcheck disable=SC2086
+        {
+            aps=$(median $aps)
+            fps=$(median $fps)
+            usf=$(median $usf)
+            opf=$(median $opf)
+        }
+        [ "$div" = none ] && none=$aps
+        label="ws/$div"
+        [ "$div" = none ] && label=none
+        printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' "$label" "$policy" "$to" \
+            "$aps" "$fps" "$usf" "$opf" "$(ratio "$none" "$aps")"
+    done
 }
 
 # multihost: the remote fault latency and the 2-node Jacobi over UCX TCP, with the two nodes on two

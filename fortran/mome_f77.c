@@ -20,7 +20,7 @@
 typedef MOME_F77_STRLEN_T flen_t;
 
 /* The counters MomeStats copies, in the order of the MOME_ST_* indices of mome.fh. */
-#define NSTATS 25
+#define NSTATS 33
 
 #define F77_API MOME_API
 
@@ -404,7 +404,15 @@ void F77_FUNC(momestats, MOMESTATS)(int64_t *counts)
                                          F(fault_ns),
                                          F(dir_migrations),
                                          F(pages_prefetched),
-                                         F(pages_written_ahead)};
+                                         F(pages_written_ahead),
+                                         F(page_outs_node),
+                                         F(page_outs_disk),
+                                         F(evictions),
+                                         F(zero_pages_skipped),
+                                         F(swap_bytes_written),
+                                         F(evictions_waited),
+                                         F(resident_pages),
+                                         F(resident_peak)};
 #undef F
     MomeStatsT s;
 

@@ -70,8 +70,8 @@ typedef struct MomeStatsT {
     uint64_t diffs;                  /**< diffs (page XOR twin) sent */
     uint64_t diff_bytes;             /**< bytes of diffs sent */
     uint64_t syncs;                  /**< MomeSyncMem() calls */
-    uint64_t page_outs;              /**< pages moved out of local memory */
-    uint64_t page_ins;               /**< pages brought back in */
+    uint64_t page_outs;              /**< pages paged out (to a node or to disk) */
+    uint64_t page_ins;               /**< paged-out pages brought back in */
     uint64_t lock_acquires;          /**< MomeLock() calls that succeeded */
     uint64_t lock_waits;             /**< MomeLock() calls that had to wait for another holder */
     uint64_t lock_wait_ns;           /**< time spent in MomeLock() */
@@ -81,7 +81,15 @@ typedef struct MomeStatsT {
     uint64_t dir_migrations;         /**< directory entries this node handed to another node */
     uint64_t pages_prefetched;       /**< pages fetched ahead of a read fault (MOME_PREFETCH) */
     uint64_t pages_written_ahead;    /**< pages opened for writing ahead of a write fault */
-    uint64_t reserved[23];
+    uint64_t page_outs_node;         /**< page-outs to another node's memory (MOME_LOCAL_PAGES) */
+    uint64_t page_outs_disk;         /**< page-outs to the swap file (MOME_SWAP_DIR) */
+    uint64_t evictions;              /**< pages the eviction policy (MOME_EVICT) made leave */
+    uint64_t zero_pages_skipped;     /**< pages paged out as a flag: all zeros, no bytes sent */
+    uint64_t swap_bytes_written;     /**< bytes written to the swap file */
+    uint64_t evictions_waited;       /**< evictions a fault or an arriving page waited for */
+    uint64_t resident_pages;         /**< Mome pages in memory now (own and kept for others) */
+    uint64_t resident_peak;          /**< the most at once since the counters were reset */
+    uint64_t reserved[15];
 } MomeStatsT;
 
 /* ---- job ---------------------------------------------------------------------------------- */

@@ -67,6 +67,19 @@ static int parse_count(const char *s, mome_config_t *c, size_t off)
     return 0;
 }
 
+/* A fraction in (0, 1]. */
+static int parse_fraction(const char *s, mome_config_t *c, size_t off)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0.0) || v > 1.0)
+        return -EINVAL;
+    *(double *)((char *)c + off) = v;
+    return 0;
+}
+
 static int parse_bool(const char *s, mome_config_t *c, size_t off)
 {
     int v;
@@ -96,6 +109,8 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
     char *dst = (char *)c + off;
     size_t cap = off == OFF(log_file)      ? sizeof(c->log_file)
                  : off == OFF(test_inject) ? sizeof(c->test_inject)
+                 : off == OFF(swap_dir)    ? sizeof(c->swap_dir)
+                 : off == OFF(trace)       ? sizeof(c->trace)
                                            : sizeof(c->repository);
     if (strlen(s) >= cap)
         return -EINVAL;
@@ -111,6 +126,31 @@ static int parse_bind(const char *s, mome_config_t *c, size_t off)
         c->bind = MOME_BIND_NUMA;
     else if (!strcasecmp(s, "none") || !strcasecmp(s, "off") || !strcmp(s, "0"))
         c->bind = MOME_BIND_NONE;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* The eviction policies of memory/evict.c, by name (base knows no other layer: keep the two
+ * lists alike). */
+static int parse_evict(const char *s, mome_config_t *c, size_t off)
+{
+    static const char *const names[] = {"fifo", "clock", "random"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcasecmp(s, names[i])) {
+            strcpy(c->evict, names[i]);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int parse_pageout(const char *s, mome_config_t *c, size_t off)
+{
+    if (!strcasecmp(s, "remote"))
+        c->pageout_disk = 0;
+    else if (!strcasecmp(s, "disk"))
+        c->pageout_disk = 1;
     else
         return -EINVAL;
     return 0;
@@ -139,9 +179,22 @@ static const knob_t knobs[] = {
      parse_string, OFF(repository), 0, 0, 0,
      "a path of less than 1024 bytes"},
     {"MOME_LOCAL_PAGES", "0",
-     "local page budget, 0 = unlimited (page-out is not available in this release)", parse_size,
-     OFF(local_pages), 0, 0, 0,
-     "a number of pages, 0 for no budget"},
+     "local page budget: at most this many Mome pages in this node's memory; beyond it pages "
+     "are dropped or paged out to other nodes or to MOME_SWAP_DIR (0 = unlimited)",
+     parse_size, OFF(local_pages), 0, 0, 0, "a number of pages, 0 for no budget"},
+    {"MOME_LOCAL_HIGH", "0.95",
+     "with a budget: evict in the background once this fraction of it is in use", parse_fraction,
+     OFF(local_high), 0, 0, 0, "a fraction in (0, 1], e.g. 0.95"},
+    {"MOME_LOCAL_LOW", "0.85",
+     "with a budget: background eviction stops at this fraction of it", parse_fraction,
+     OFF(local_low), 0, 0, 0, "a fraction in (0, 1], e.g. 0.85"},
+    {"MOME_SWAP_DIR", "/var/tmp",
+     "with a budget: where pages go when no other node has room (a file, removed at exit)",
+     parse_string, OFF(swap_dir), 0, 0, 0, "a directory path of less than 1024 bytes"},
+    {"MOME_PAGEOUT", "remote",
+     "with a budget: where pages this node must keep go: remote (other nodes' memory first, "
+     "then MOME_SWAP_DIR) or disk (MOME_SWAP_DIR only)",
+     parse_pageout, 0, 0, 0, 0, "remote or disk"},
     {"MOME_EMU_LATENCY_NS", "0",
      "emulated extra latency, in ns, added to every remote page transfer", parse_count,
      OFF(emu_latency_ns), 0, 0, 10000000000ull,
@@ -150,6 +203,14 @@ static const knob_t knobs[] = {
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
      parse_size, OFF(emu_bandwidth), 0, 0, 1ull << 50,
      "bytes per second, 0 for unlimited, with K, M or G, e.g. 1G"},
+    {"MOME_EVICT", "clock",
+     "eviction policy under a page budget (MOME_LOCAL_PAGES): clock (second chance: pages "
+     "faulted on again are kept one more round), fifo (oldest first) or random",
+     parse_evict, OFF(evict), 0, 0, 0, "fifo, clock or random"},
+    {"MOME_TRACE", "",
+     "record this node's page traffic (faults, fetches, invalidations, diffs, page-outs, locks, "
+     "barriers) in this binary file; %n node, %p pid, %h host; mome-trace draws it",
+     parse_string, OFF(trace), 0, 0, 0, "a path of less than 1024 bytes"},
     {"MOME_BIND", "core",
      "where a node started by a launcher runs (all its threads, the progress thread too): core: "
      "a core of its own, by local rank; numa: the cores of one NUMA node, by local rank; none: "

@@ -23,8 +23,14 @@ typedef struct mome_config {
     int stats;               /* MOME_STATS: print counters at finalize */
     char repository[1024];   /* MOME_REPOSITORY */
     uint64_t local_pages;    /* MOME_LOCAL_PAGES (0 = unlimited) */
+    double local_high;       /* MOME_LOCAL_HIGH: background eviction starts (fraction) */
+    double local_low;        /* MOME_LOCAL_LOW: and stops (fraction) */
+    char swap_dir[1024];     /* MOME_SWAP_DIR */
+    int pageout_disk;        /* MOME_PAGEOUT=disk: page out to the swap file only */
     uint64_t emu_latency_ns; /* MOME_EMU_LATENCY_NS */
     uint64_t emu_bandwidth;  /* MOME_EMU_BANDWIDTH, bytes/s (0 = unlimited) */
+    char evict[16];          /* MOME_EVICT: eviction policy under a budget (fifo|clock|random) */
+    char trace[1024];        /* MOME_TRACE: per-node trace file ("" = none; %n node) */
     int bind;                /* MOME_BIND */
     uint64_t heap_size;      /* MOME_HEAP_SIZE */
     uint64_t spin_us;        /* MOME_SPIN_US */

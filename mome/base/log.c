@@ -41,9 +41,15 @@ void mome_log_set_node(int node)
     log_node = node;
 }
 
-/* Expand %n (node), %p (pid) and %h (host) in a log file name. */
-static void expand_path(const char *in, char *out, size_t cap)
+int mome_log_node(void)
 {
+    return log_node;
+}
+
+void mome_log_expand_path(const char *in, char *out, size_t cap)
+{
+    if (!log_host[0] && gethostname(log_host, sizeof(log_host) - 1) < 0)
+        strcpy(log_host, "?");
     size_t o = 0;
     for (const char *p = in; *p && o + 1 < cap; p++) {
         char tmp[64];
@@ -79,7 +85,7 @@ int mome_log_open(const char *path)
         strcpy(log_host, "?");
     if (!path || !*path)
         return 0;
-    expand_path(path, full, sizeof(full));
+    mome_log_expand_path(path, full, sizeof(full));
     fd = open(full, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         int err = errno;
@@ -187,27 +193,6 @@ void mome_die(int status, const char *fmt, ...)
         va_end(ap);
     }
     mome_exit(status);
-}
-
-static void (*fatal_hook)(int status, const char *msg);
-
-void mome_log_set_fatal_hook(void (*hook)(int status, const char *msg))
-{
-    fatal_hook = hook;
-}
-
-void mome_fatal(const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-    int n = snprintf(msg, sizeof(msg), "node %d: ", log_node);
-
-    va_start(ap, fmt);
-    vsnprintf(msg + (n > 0 ? n : 0), sizeof(msg) - (size_t)(n > 0 ? n : 0), fmt, ap);
-    va_end(ap);
-    if (fatal_hook)
-        fatal_hook(1, msg);
-    mome_die(1, "%s", msg);
 }
 
 void mome_exit(int status)

@@ -25,6 +25,8 @@ extern int mome_log_level;
 void mome_log_set_node(int node);
 int mome_log_open(const char *path); /* "" or NULL means stderr; %n node, %p pid, %h host */
 void mome_log_close(void);
+/* Expand %n (node), %p (pid), %h (host) and %% in a file name (MOME_LOG_FILE, MOME_TRACE). */
+void mome_log_expand_path(const char *in, char *out, size_t cap);
 int mome_log_parse_level(const char *s); /* -1 if unknown */
 const char *mome_log_level_name(int level);
 
@@ -65,6 +67,8 @@ void mome_die(int status, const char *fmt, ...) __attribute__((format(printf, 2,
  * the launcher to stop every other node with it (the hook the node engine set), then stop as
  * mome_die does. The failure policy of doc/design.md.
  */
+/* The node this process is (-1 before it knows). */
+int mome_log_node(void);
 void mome_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void mome_log_set_fatal_hook(void (*hook)(int status, const char *msg));
 

@@ -8,6 +8,15 @@
 #include "base/stats.h"
 
 MomeStatsT mome_stats;
+static const char *evict_policy; /* a policy's static name, or NULL */
+
+/* The public struct never changes size: new counters come out of `reserved`. */
+_Static_assert(sizeof(MomeStatsT) == 48 * sizeof(uint64_t), "MomeStatsT changed size");
+
+void mome_stats_set_evict(const char *policy)
+{
+    evict_policy = policy;
+}
 
 void mome_stats_reset(void)
 {
@@ -32,9 +41,10 @@ void mome_stats_print(int node)
     n = snprintf(buf, sizeof(buf),
                  "mome stats node %d: faults read %llu write %llu (%.1f us avg); pages fetched %llu "
                  "(prefetched %llu) sent %llu; written ahead %llu; msgs sent %llu recv %llu; bytes sent %llu recv %llu; invalidations "
-                 "sent %llu recv %llu; twins %llu diffs %llu (%llu bytes); syncs %llu; page-outs "
-                 "%llu page-ins %llu; locks %llu (waited %llu, %.3f ms); barriers %llu (%.3f ms); "
-                 "dir migrations %llu\n",
+                 "sent %llu recv %llu; twins %llu diffs %llu (%llu bytes); syncs %llu; evictions "
+                 "%llu (%s, %llu waited for; resident %llu, peak %llu); page-outs %llu (to nodes %llu, to disk %llu, %llu bytes written, "
+                 "%llu zero pages skipped) page-ins %llu; locks %llu (waited %llu, %.3f ms); "
+                 "barriers %llu (%.3f ms); dir migrations %llu\n",
                  node, (unsigned long long)s.read_faults, (unsigned long long)s.write_faults,
                  (s.read_faults + s.write_faults)
                      ? (double)s.fault_ns / 1e3 / (double)(s.read_faults + s.write_faults)
@@ -46,8 +56,14 @@ void mome_stats_print(int node)
                  (unsigned long long)s.invalidations_sent,
                  (unsigned long long)s.invalidations_received, (unsigned long long)s.twins,
                  (unsigned long long)s.diffs, (unsigned long long)s.diff_bytes,
-                 (unsigned long long)s.syncs, (unsigned long long)s.page_outs,
-                 (unsigned long long)s.page_ins, (unsigned long long)s.lock_acquires,
+                 (unsigned long long)s.syncs, (unsigned long long)s.evictions,
+                 evict_policy ? evict_policy : "no budget",
+                 (unsigned long long)s.evictions_waited, (unsigned long long)s.resident_pages,
+                 (unsigned long long)s.resident_peak, (unsigned long long)s.page_outs,
+                 (unsigned long long)s.page_outs_node, (unsigned long long)s.page_outs_disk,
+                 (unsigned long long)s.swap_bytes_written,
+                 (unsigned long long)s.zero_pages_skipped, (unsigned long long)s.page_ins,
+                 (unsigned long long)s.lock_acquires,
                  (unsigned long long)s.lock_waits, (double)s.lock_wait_ns / 1e6,
                  (unsigned long long)s.barriers, (double)s.barrier_wait_ns / 1e6,
                  (unsigned long long)s.dir_migrations);

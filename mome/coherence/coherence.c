@@ -9,15 +9,19 @@
 #include "coherence/copy.h"
 #include "coherence/directory.h"
 #include "coherence/holder.h"
+#include "coherence/pageout.h"
 #include "coherence/release.h"
 #include "coherence/requester.h"
 #include "coherence/seg.h"
 #include "memory/fault.h"
 
+static int finishing; /* MomeFinalize's quiesce round has begun */
+
 int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
 {
     int rc;
 
+    finishing = 0;
     mome_coh.page_size = cfg->page_size;
     mome_coh.page_shift = (unsigned)__builtin_ctzl(cfg->page_size);
     mome_coh.nnodes = cfg->nnodes;
@@ -25,7 +29,7 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
     mome_coh.prefetch = cfg->prefetch;
     mome_coh.outstanding = 0;
     mome_coh.woke = 0;
-    rc = mome_store_init(cfg->page_size, cfg->evict);
+    rc = mome_store_init(cfg->page_size, cfg->budget ? (cfg->evict ? cfg->evict : "fifo") : NULL);
     if (rc < 0) {
         snprintf(err, errlen, "cannot set up the page store: %s", strerror(-rc));
         return rc;
@@ -37,6 +41,10 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the coherence layer: %s", strerror(-rc));
         return rc;
     }
+    mome_pageout_config_t pc = {.pages = cfg->budget, .high = cfg->high, .low = cfg->low,
+                                .swap_dir = cfg->swap_dir, .disk_only = cfg->pageout_disk};
+    if ((rc = mome_pageout_init(&pc, err, errlen)) < 0)
+        return rc;
     mome_fault_set_handler(mome_req_fault);
     return 0;
 }
@@ -44,6 +52,7 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
 void mome_coh_fini(void)
 {
     mome_fault_set_handler(NULL);
+    mome_pageout_fini();
     mome_rel_fini();
     mome_req_fini();
     mome_dir_fini();
@@ -61,6 +70,16 @@ void mome_coh_seg_destroyed(uint64_t seg)
 int mome_coh_outstanding(void)
 {
     return mome_coh.outstanding;
+}
+
+void mome_coh_finishing(void)
+{
+    finishing = 1;
+}
+
+int mome_coh_idle(void)
+{
+    return finishing ? 0 : mome_store_trim();
 }
 
 int mome_coh_take_woke(void)

@@ -14,7 +14,11 @@ typedef struct mome_coh_config {
     int nnodes, self;
     int dir_migrate;     /* MOME_DIR_MIGRATE */
     uint64_t prefetch;   /* MOME_PREFETCH */
-    const char *evict;   /* eviction policy (NULL: no page budget) */
+    uint64_t budget;     /* MOME_LOCAL_PAGES (0: none) */
+    double high, low;    /* MOME_LOCAL_HIGH, MOME_LOCAL_LOW */
+    const char *evict;   /* MOME_EVICT: the eviction policy, with a budget */
+    const char *swap_dir; /* MOME_SWAP_DIR */
+    int pageout_disk;     /* MOME_PAGEOUT=disk */
 } mome_coh_config_t;
 
 /* Set up every part of the layer, register its messages and take the faults. */
@@ -28,5 +32,11 @@ void mome_coh_seg_destroyed(uint64_t seg);
  * engine yields its core to it)? The second clears the flag. */
 int mome_coh_outstanding(void);
 int mome_coh_take_woke(void);
+/* Background work, a little on every turn of the engine, busy or not (eviction down to the low
+ * watermark). Returns how much was done (0: the engine may sleep). */
+int mome_coh_idle(void);
+/* The node is finishing (MomeFinalize's quiesce round): no background work, as the nodes that
+ * would keep its pages may stop as soon as the round ends. */
+void mome_coh_finishing(void);
 
 #endif

@@ -72,6 +72,8 @@ void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
     const mome_page_t *pg = &s->pages[page];
     int writable = map_writable(pg) && v->writable;
     int wp = !writable && v->writable; /* read-only views need no write-protect bits */
+    if (mome_store_is_paged(s->store, page))
+        mome_store_page_in(s->store, page); /* paged out: back before it is mapped */
     int rc = mome_store_map(s->store, page, a, wp);
 
     if (rc == -EEXIST) /* partly mapped before: now wholly, with the old protection */

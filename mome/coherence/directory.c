@@ -182,6 +182,11 @@ static void grant(const mome_msg_t *req, int flags, uint32_t rights, uint32_t ac
     mome_send((int)r->node, MOME_MSG_GRANT, flags, &g, NULL, 0);
 }
 
+static int nopush(const mome_msg_t *req)
+{
+    return req->flags & MOME_REQ_NOPUSH ? MOME_FWD_NOPUSH : 0;
+}
+
 static void inv(int to, const mome_msg_t *req)
 {
     const mome_req_t *r = req_of(req);
@@ -246,11 +251,11 @@ static void start_read(dentry_t *e, const mome_msg_t *req)
         grant(req, 0, (rw ? MOME_RIGHT_RW : 0) | multi_rights(e, r), 0, r);
     } else if (e->multi) {
         /* The owner learns the reader's model: it pushes new versions to pushed models. */
-        fwd(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0, (uint32_t)m->id);
+        fwd(e->owner, MOME_MSG_FWD_SNAP, nopush(req), req, 0, 0, (uint32_t)m->id);
         add_holder(e, r, m);
     } else if (e->excl) {
         if (!m->stops_writer) {
-            fwd(e->owner, MOME_MSG_FWD_SNAP, 0, req, 0, 0, (uint32_t)m->id); /* it writes on */
+            fwd(e->owner, MOME_MSG_FWD_SNAP, nopush(req), req, 0, 0, (uint32_t)m->id); /* writes on */
         } else {
             fwd(e->owner, MOME_MSG_FWD_READ, 0, req, 0, 0, (uint32_t)m->id);
             e->excl = 0;
@@ -707,7 +712,7 @@ static const mome_field_t token_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_F
 
 static const mome_msg_def_t dir_msgs[] = {
     {.type = MOME_MSG_READ_REQ,
-     .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD, 0, 0},
+     .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
      .body_size = sizeof(mome_req_t), .handler = on_request},
     {.type = MOME_MSG_WRITE_REQ,
      .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY, 0, 0},

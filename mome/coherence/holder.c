@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "coherence/copy.h"
 #include "coherence/holder.h"
 #include "coherence/model.h"
@@ -51,7 +52,8 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
                    (unsigned long long)f->seg);
     mome_page_t *pg = &s->pages[f->page];
     d.ver = pg->ver;
-    if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && mome_model_get((int)f->model)->pushed &&
+    if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && !(m->flags & MOME_FWD_NOPUSH) &&
+        mome_model_get((int)f->model)->pushed &&
         (pg->flags & MOME_PG_OWNER) && f->node < 64 && f->node != (uint32_t)mome_coh.self) {
         /* A reader whose model takes pushes, of a page this node writes: push it the new
          * versions at release. */
@@ -135,6 +137,7 @@ static void on_inv(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *r = body;
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
+    MOME_TR(MOME_TR_INV, r->seg, r->page, (int)r->node, 0, 0);
     if (s && s->pages[r->page].access != MOME_ACC_NONE)
         mome_copy_drop(s, r->page);
     MOME_STAT_INC(invalidations_received);
@@ -147,6 +150,8 @@ static void on_flush(const mome_msg_t *m, const void *body)
     const mome_ref_t *r = body;
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
 
+    MOME_TR(MOME_TR_FLUSH, r->seg, r->page, (int)m->src, 0,
+            m->flags & MOME_FLUSH_DROP ? MOME_TRF_DROP : 0);
     if (!s) {
         mome_ref_t ack = {.seg = r->seg, .page = r->page};
         mome_send((int)m->src, MOME_MSG_FLUSH_ACK, 0, &ack, NULL, 0);
@@ -201,6 +206,7 @@ static void on_push(const mome_msg_t *m, const void *body)
 
     MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
     {
+        MOME_TR(MOME_TR_FETCH, e.seg, e.page, (int)m->src, e.len, MOME_TRF_PUSH);
         /* A push batch is at most as long as its ack (a page per entry): no -E2BIG here. */
         if (mome_batch_notice(&ack, e.seg, e.page, (uint64_t)take_push(&e)) < 0)
             mome_fatal("out of memory acknowledging a push from node %u; stopping", m->src);
@@ -253,7 +259,7 @@ static const mome_msg_def_t holder_msgs[] = {
      .wire = {"FWD_WRITE", fwd_write_fields, NF(fwd_write_fields), MOME_FWD_KEEP, 0, 0},
      .body_size = sizeof(mome_fwd_t), .handler = on_fwd_write},
     {.type = MOME_MSG_FWD_SNAP,
-     .wire = {"FWD_SNAP", fwd_snap_fields, NF(fwd_snap_fields), 0, 0, 0},
+     .wire = {"FWD_SNAP", fwd_snap_fields, NF(fwd_snap_fields), MOME_FWD_NOPUSH, 0, 0},
      .body_size = sizeof(mome_fwd_t), .validate = check_snap, .handler = on_fwd_snap},
     {.type = MOME_MSG_FWD_SYNC,
      .wire = {"FWD_SYNC", fwd_sync_fields, NF(fwd_sync_fields), MOME_FWD_EXCL, 0, 0},

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "coherence/copy.h"
 #include "coherence/diff.h"
 #include "coherence/owner.h"
@@ -86,6 +87,8 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
         uint32_t fl = full ? MOME_DIFF_ENTRY_FULL : 0;
         MOME_STAT_INC(diffs);
         MOME_STAT_ADD(diff_bytes, n);
+        MOME_TR(MOME_TR_DIFF_SEND, seg, page, (int)x->owner, (uint32_t)n,
+                full ? MOME_TRF_FULL : 0);
         pg->flags |= MOME_PG_USED; /* written this interval: worth refreshing at the next acquire */
         if (flush_mgr < 0) {
             mome_batch_t *b = &rel_diffs[x->owner];
@@ -139,6 +142,8 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
                (uint32_t)mome_coh.self);
     x->relpend++;
     int acks = 1;
+    if (mome_store_is_paged(s->store, page))
+        x->push = 0; /* not worth bringing back to push: readers fetch it when they use it */
     for (int n = 0; x->push && n < 64 && n < mome_coh.nnodes; n++) {
         if (!(x->push & (1ull << n)))
             continue;
@@ -241,6 +246,7 @@ static int merge(const mome_entry_t *e, uint32_t origin)
                    "the change would be lost; stopping", origin, (unsigned long long)e->page,
                    (unsigned long long)e->seg,
                    rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
+    MOME_TR(MOME_TR_DIFF_MERGE, e->seg, e->page, (int)origin, e->len, full ? MOME_TRF_FULL : 0);
     pg->ver++;
     return 0;
 }

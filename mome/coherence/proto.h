@@ -45,6 +45,12 @@ enum {
     MOME_MSG_STALE_ACK,  /* mome_rel_t: holder -> manager */
     MOME_MSG_PUSH,       /* mome_rel_t + push entries: owner -> pushed reader, new versions */
     MOME_MSG_PUSH_ACK,   /* notice entries (version 1: keep pushing): reader -> owner */
+    /* page-out to another node's memory (a page budget, pageout.c) */
+    MOME_MSG_PAGEOUT,     /* mome_pgout_t + page: keep these bytes for me */
+    MOME_MSG_PAGEOUT_ACK, /* mome_pgout_t: kept (status 0), or no room (-ENOSPC) */
+    MOME_MSG_PAGEIN,      /* mome_pgout_t: give them back (and forget them) */
+    MOME_MSG_PAGEIN_DATA, /* mome_pgout_t + page */
+    MOME_MSG_PAGE_FREE,   /* mome_pgout_t: forget them (the page has new content) */
     MOME_MSG_COHERENCE_END
 };
 
@@ -61,11 +67,13 @@ enum {
 enum {
     MOME_REQ_COPY = 0x1,  /* the requester holds a valid copy */
     MOME_REQ_AHEAD = 0x2, /* a read-ahead, not a fault: no exclusive zero page */
+    MOME_REQ_NOPUSH = 0x4, /* READ_REQ: the requester keeps a page budget: push it nothing */
 };
 /* FWD_* flags. */
 enum {
     MOME_FWD_KEEP = 0x1, /* FWD_WRITE: the old owner stays a (WEAK or RELEASE) reader */
     MOME_FWD_EXCL = 0x2, /* FWD_SYNC: the owner writes exclusively: answer with content */
+    MOME_FWD_NOPUSH = 0x4, /* FWD_SNAP: the reader wants no pushed versions (MOME_REQ_NOPUSH) */
 };
 enum { MOME_GRANT_ZERO = 0x1 };                         /* GRANT: the content is zeros */
 enum { MOME_DATA_GRANT = 0x1 };                         /* DATA: carries the grant */
@@ -123,5 +131,11 @@ typedef struct mome_rel {
     uint32_t origin; /* DIFF, NOTICE: the writer whose release it is */
     uint32_t mgr;    /* DIFF with DIFF_FLUSH: the manager to acknowledge */
 } mome_rel_t;
+
+/* A page kept in another node's memory for its owner (the sender of PAGEOUT). */
+typedef struct mome_pgout {
+    uint64_t seg, page;
+    int32_t status; /* PAGEOUT_ACK: 0 kept, -ENOSPC no room */
+} mome_pgout_t;
 
 #endif

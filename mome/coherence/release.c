@@ -34,7 +34,10 @@ typedef struct relop {
     char *a, *end; /* MomeSyncMem, MomeConsistency: the range */
     mome_rel_cb_t cb;
     void *arg;
+    struct relop *prev, *next; /* live operations (freed at teardown if still waiting) */
 } relop_t;
+
+static relop_t *relops;
 
 static relop_t *relop_new(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
@@ -44,7 +47,22 @@ static relop_t *relop_new(mome_date_t d, mome_rel_cb_t cb, void *arg)
     op->date = d;
     op->cb = cb;
     op->arg = arg;
+    op->next = relops;
+    if (relops)
+        relops->prev = op;
+    relops = op;
     return op;
+}
+
+static void relop_free(relop_t *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        relops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    free(op);
 }
 
 /* The op's requests are all answered: tell the caller. */
@@ -52,7 +70,7 @@ static void relop_done(mome_op_t *o)
 {
     relop_t *op = (relop_t *)o;
     op->cb(op->arg, op->date);
-    free(op);
+    relop_free(op);
 }
 
 static void free_waiters(rwait_t *w)
@@ -313,5 +331,7 @@ void mome_rel_fini(void)
     free_waiters(rel_cur);
     free_waiters(rel_next);
     rel_cur = rel_next = NULL;
+    while (relops) /* the node stops with operations waiting: their callers are gone too */
+        relop_free(relops);
     mome_owner_fini();
 }

@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "coherence/copy.h"
 #include "coherence/proto.h"
 #include "coherence/requester.h"
@@ -58,8 +59,13 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
                     .model = (uint32_t)model};
     if (pg->access != MOME_ACC_NONE && !(flags & REQ_CONTENT))
         flags |= MOME_REQ_COPY;
+    if (kind == MOME_TXN_READ && mome_store_budget_pages())
+        flags |= MOME_REQ_NOPUSH; /* pushed pages would only crowd the budget */
     flags &= ~REQ_CONTENT;
     mome_coh.outstanding++;
+    MOME_TR(MOME_TR_REQUEST, s->id, page, mome_seg_manager(s, page), 0,
+            (kind == MOME_TXN_WRITE ? MOME_TRF_WRITE : 0) |
+                (flags & MOME_REQ_AHEAD ? MOME_TRF_AHEAD : 0));
     mome_send(mome_seg_manager(s, page), kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ
                                                                 : MOME_MSG_READ_REQ,
               flags, &r, NULL, 0);
@@ -135,6 +141,7 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     mome_page_t *pg = &s->pages[page];
 
     pg->flags |= MOME_PG_USED;
+    MOME_TR(MOME_TR_FAULT, s->id, page, -1, 0, write ? MOME_TRF_WRITE : 0);
     mome_store_touch(s->store, page);
     if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write)) {
         int opens = write && mome_copy_tracked_clean(pg);
@@ -361,10 +368,12 @@ static void on_grant(const mome_msg_t *m, const void *body)
     take_grant(t, g->rights, g->acks, g->mgr);
     t->owner = g->owner;
     if (m->flags & MOME_GRANT_ZERO) {
+        MOME_TR(MOME_TR_ZERO, g->seg, g->page, (int)m->src, 0, 0);
         t->ver = 0;
         t->have_ver = 1;
         install(t, untouched(t->seg, t->page));
     } else {
+        MOME_TR(MOME_TR_GRANT, g->seg, g->page, (int)m->src, 0, 0);
         t->have_data = 1; /* it keeps its own copy */
     }
     txn_try_complete(t);
@@ -383,6 +392,7 @@ static void on_data(const mome_msg_t *m, const void *body)
     t->have_ver = 1;
     if (m->src != (uint32_t)mome_coh.self)
         MOME_STAT_INC(pages_fetched);
+    MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
     if (t->granted && t->acks >= t->acks_needed)
         send_done(t); /* off the faulting thread's path: before the install wakes it */
     install(t, m->payload);
@@ -410,6 +420,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
         mome_page_t *pg = &s->pages[d->page];
         if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
             mome_copy_replace(s, d->page, m->payload, d->ver);
+            MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
             if (m->src != (uint32_t)mome_coh.self)
                 MOME_STAT_INC(pages_fetched);
         }
@@ -473,6 +484,16 @@ void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
 
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
+    mome_page_t *pg = &s->pages[page];
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (mome_store_is_paged(s->store, page) && !(x && x->twin) &&
+        !(pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_OWNER))) {
+        /* Paged out and nothing of this node's in it: cheaper to drop than to bring back and
+         * refresh; the next access fetches the current content. */
+        mome_copy_drop(s, page);
+        mome_store_unpage(s->store, page);
+        return;
+    }
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, s->id, page);
     if (w && w->nops < 8) {
         mome_op_hold(op);

@@ -58,8 +58,12 @@ mome_seg_t *mome_seg_page(uint64_t seg, uint64_t page);
 void mome_seg_attach(mome_seg_t *s, mome_view_t *v);
 void mome_seg_detach(mome_seg_t *s, mome_view_t *v);
 
+/* The page's bytes through the runtime's view, brought back first if they were paged out. The
+ * pointer is good until the next page enters memory (another page may leave to make room). */
 static inline uint8_t *mome_seg_bytes(const mome_seg_t *s, uint64_t page)
 {
+    if (mome_store_is_paged(s->store, page))
+        mome_store_page_in(s->store, page);
     return mome_store_bytes(s->store, page, mome_coh.page_shift);
 }
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -34,6 +35,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/topology.h"
+#include "base/trace.h"
 #include "boot/boot.h"
 #include "coherence/coherence.h"
 #include "coherence/model.h"
@@ -81,6 +83,25 @@ int mome_node_on_progress(void)
 static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)
 {
     mome_msg_deliver(hdr, hl, data, len, 1);
+}
+
+/*
+ * One non-blocking round for a handler that waits for an answer (net/msg.h mome_msg_hold): the
+ * transport, held page transfers now due, and the launcher's word (a lost node stops this one
+ * here rather than leaving it waiting).
+ */
+static int engine_poll(void)
+{
+    struct pollfd p[2] = {{.fd = mome_boot_fd(), .events = POLLIN},
+                          {.fd = mome_msg_timer_fd(), .events = POLLIN}};
+    int n = use_tp ? mome_tp_progress() : 0;
+    if (poll(p, 2, 0) > 0) {
+        if (p[0].revents)
+            mome_boot_event(); /* a lost node or an abort: does not return */
+        if (p[1].revents)
+            n += mome_msg_timer_event();
+    }
+    return n;
 }
 
 /* A send failed: the peer most likely stopped; if the job is going down, say why as the others
@@ -199,6 +220,8 @@ static void *progress_main(void *arg)
     while (!stop_req) {
         int n = 0, timeout = 0;
         park_if_asked();
+        if (mome_trace_due()) /* between events, in one write: never on a fault's path */
+            mome_trace_flush();
         /* While a reply is due, poll the transport alone a few rounds before any syscall. */
         int waiting = mome_cmd_waiting() + mome_coh_outstanding();
         for (int i = 0; i < (waiting > 0 ? 64 : 1) && n == 0; i++) {
@@ -215,6 +238,8 @@ static void *progress_main(void *arg)
             sched_yield();
             n += mome_fault_poll();
         }
+        /* Background work even while busy: a steady fault load leaves no idle turn. */
+        int bg = mome_coh_idle();
         if (n == 0 && waiting > 0 && mome_now_ns() - last < spin_ns) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
@@ -222,11 +247,12 @@ static void *progress_main(void *arg)
              * busy application thread from this core's wake-ups, so then sleep instead.
              */
             sched_yield();
-        } else if (n == 0) {
+        } else if (n == 0 && bg == 0) {
+            /* Nothing to do, not even in the background: sleep. */
             if (!use_tp || mome_tp_arm() == 0)
                 timeout = -1;
         }
-        n += wait_events(timeout);
+        n += bg + wait_events(timeout);
         if (n)
             last = mome_now_ns();
     }
@@ -419,7 +445,11 @@ static int init_layers(char *err, size_t errlen)
 {
     mome_coh_config_t cc = {.page_size = mome_g.page_size, .nnodes = mome_g.nnodes,
                             .self = mome_g.rank, .dir_migrate = mome_g.cfg.dir_migrate,
-                            .prefetch = mome_g.cfg.prefetch};
+                            .prefetch = mome_g.cfg.prefetch, .budget = mome_g.cfg.local_pages,
+                            .high = mome_g.cfg.local_high, .low = mome_g.cfg.local_low,
+                            .swap_dir = mome_g.cfg.swap_dir,
+                            .pageout_disk = mome_g.cfg.pageout_disk,
+                            .evict = mome_g.cfg.local_pages ? mome_g.cfg.evict : NULL};
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
                             .page_size = (uint32_t)mome_g.page_size, .key = job_key,
                             .models = mome_model_mask()};
@@ -432,6 +462,7 @@ static int init_layers(char *err, size_t errlen)
         return -EINVAL;
     }
     mome_msg_set_transport(use_tp ? mome_tp_send : NULL, send_failed);
+    mome_msg_set_poll(engine_poll);
     if ((rc = mome_msg_emulate(mome_g.cfg.emu_latency_ns, mome_g.cfg.emu_bandwidth)) < 0) {
         snprintf(err, errlen, "cannot set up the emulated interconnect: %s", strerror(-rc));
         return rc;
@@ -600,6 +631,7 @@ int mome_node_start(char *err, size_t errlen)
     mome_log_set_node(bi.rank);
     mome_log_open(mome_g.cfg.log_file);
     mome_log_set_fatal_hook(mome_boot_request_abort); /* a protocol failure stops the job */
+    mome_trace_open(mome_g.cfg.trace, bi.rank, bi.size, (uint32_t)mome_g.cfg.page_size, 0);
     mome_stats_reset();
     mome_clock_reset(0);
 
@@ -660,6 +692,7 @@ int mome_node_stop(void)
     mome_cmd_run(&c);
     pthread_join(prog_thread, NULL);
     __atomic_store_n(&prog_tid, 0, __ATOMIC_RELEASE);
+    mome_trace_close();
     sem_destroy(&parked);
     /* Everyone has flushed its sends before anyone tears its transport down. */
     if (mome_boot_allgather("", 0, &res) == 0)

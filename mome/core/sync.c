@@ -9,7 +9,9 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "mome.h"
+#include "coherence/coherence.h"
 #include "coherence/model.h"
 #include "coherence/release.h"
 #include "core/proto.h"
@@ -98,6 +100,7 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
     mome_htab_put(&pending, &p->h);
     mome_syncmsg_t m = {.id = lock_key(id), .token = p->h.k1};
     mome_cmd_outstanding(1);
+    MOME_TR(MOME_TR_LOCK_REQ, 0, lock_key(id), lock_manager(id), 0, 0);
     mome_send(lock_manager(id), MOME_MSG_LOCK_REQ, 0, &m, NULL, 0);
 }
 
@@ -112,6 +115,7 @@ static void unlock_after_release(void *arg, mome_date_t date)
 {
     unlock_op_t *u = arg;
     mome_syncmsg_t m = {.id = lock_key(u->id), .token = u->token, .date = date};
+    MOME_TR(MOME_TR_LOCK_REL, 0, lock_key(u->id), lock_manager(u->id), 0, 0);
     mome_send(lock_manager(u->id), MOME_MSG_LOCK_REL, 0, &m, NULL, 0);
     mome_cmd_complete(u->cmd, 0);
     free(u);
@@ -240,6 +244,8 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
     MOME_STAT_INC(lock_acquires);
     MOME_STAT_ADD(lock_waits, (msg->flags & MOME_LOCK_WAITED) ? 1 : 0);
     MOME_STAT_ADD(lock_wait_ns, mome_now_ns() - p->t0);
+    MOME_TR(MOME_TR_LOCK_GOT, 0, m->id, (int)msg->src, 0,
+            msg->flags & MOME_LOCK_WAITED ? MOME_TRF_WAITED : 0);
     /* An acquire: see every modification released before the lock's last release. */
     mome_rel_acquire(m->date, lock_after_acquire, p);
 }
@@ -262,6 +268,7 @@ void mome_sync_cmd_barrier(mome_cmd_t *c)
     bar_cmd = c;
     bar_quiesce = 0;
     bar_t0 = mome_now_ns();
+    MOME_TR(MOME_TR_BAR_ENTER, 0, bar_epoch, 0, 0, 0);
     mome_cmd_outstanding(1);
     mome_rel_release(barrier_after_release, NULL);
 }
@@ -279,6 +286,7 @@ void mome_sync_cmd_quiesce(mome_cmd_t *c)
     }
     bar_cmd = c;
     bar_quiesce = 1;
+    mome_coh_finishing(); /* no page-out from now on: the others may stop once the round ends */
     bar_t0 = mome_now_ns();
     mome_cmd_outstanding(1);
     barrier_after_release(NULL, 0);
@@ -314,6 +322,7 @@ static void barrier_after_acquire(void *arg, mome_date_t date)
     mome_cmd_t *c = arg;
     MOME_STAT_INC(barriers);
     MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - bar_t0);
+    MOME_TR(MOME_TR_BAR_EXIT, 0, bar_epoch - 1, 0, 0, 0);
     c->result = date;
     mome_cmd_complete(c, 0);
 }

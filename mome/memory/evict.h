@@ -21,11 +21,17 @@ typedef struct mome_evict_ops {
     void (*touch)(void *state, struct mome_store *st, uint64_t page);  /* was used */
     void (*remove)(void *state, struct mome_store *st, uint64_t page); /* left memory */
     void (*forget)(void *state, struct mome_store *st);                /* the store closes */
-    /* A resident page to evict: 0, or -ENOENT. */
+    /* A resident page to evict: 0, or -ENOENT. Asking again before that page leaves (remove)
+     * names it again, unless skip was called for it. */
     int (*victim)(void *state, struct mome_store **st, uint64_t *page);
+    /* The victim named last cannot leave now (a transaction holds it): name another next time,
+     * and this one later, as the policy sees fit. */
+    void (*skip)(void *state, struct mome_store *st, uint64_t page);
 } mome_evict_ops_t;
 
-extern const mome_evict_ops_t mome_evict_fifo;
+extern const mome_evict_ops_t mome_evict_fifo;   /* the page resident longest */
+extern const mome_evict_ops_t mome_evict_clock;  /* second chance: used pages go round again */
+extern const mome_evict_ops_t mome_evict_random; /* any resident page, uniformly */
 
 /* The policy called name, or NULL. */
 const mome_evict_ops_t *mome_evict_find(const char *name);

@@ -55,6 +55,17 @@ static void fifo_fini(void *state)
     free(f);
 }
 
+static void append(fifo_t *f, fent_t *e)
+{
+    e->next = NULL;
+    e->prev = f->tail;
+    if (f->tail)
+        f->tail->next = e;
+    else
+        f->head = e;
+    f->tail = e;
+}
+
 static void fifo_insert(void *state, struct mome_store *st, uint64_t page)
 {
     fifo_t *f = state;
@@ -64,12 +75,7 @@ static void fifo_insert(void *state, struct mome_store *st, uint64_t page)
     e->h.k1 = st->id;
     e->h.k2 = page;
     e->st = st;
-    e->prev = f->tail;
-    if (f->tail)
-        f->tail->next = e;
-    else
-        f->head = e;
-    f->tail = e;
+    append(f, e);
     mome_htab_put(&f->idx, &e->h);
 }
 
@@ -106,6 +112,21 @@ static int fifo_victim(void *state, struct mome_store **st, uint64_t *page)
     return 0;
 }
 
+/* A victim that cannot leave now goes to the back of the line, as if it had just entered. */
+static void fifo_skip(void *state, struct mome_store *st, uint64_t page)
+{
+    fifo_t *f = state;
+    fent_t *e = (fent_t *)mome_htab_get(&f->idx, st->id, page);
+    if (!e || e == f->tail)
+        return;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        f->head = e->next;
+    e->next->prev = e->prev;
+    append(f, e);
+}
+
 const mome_evict_ops_t mome_evict_fifo = {
     .name = "fifo",
     .init = fifo_init,
@@ -115,4 +136,5 @@ const mome_evict_ops_t mome_evict_fifo = {
     .remove = fifo_remove,
     .forget = fifo_forget,
     .victim = fifo_victim,
+    .skip = fifo_skip,
 };

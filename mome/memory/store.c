@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "memory/evict.h"
 #include "memory/memory.h"
 #include "memory/store.h"
@@ -20,6 +21,12 @@ static unsigned pgshift;
 static uint64_t resident_total;
 static const mome_evict_ops_t *policy; /* NULL: no budget, nothing to order */
 static void *policy_state;
+static uint64_t budget, high_mark, low_mark; /* pages; budget 0: none */
+static int64_t extra_pages;                  /* kept for other nodes by the pager */
+
+static uint64_t in_memory(void);
+static void gauge(void);
+static const mome_store_pager_t *pager;
 
 int mome_store_init(size_t page_size, const char *policy_name)
 {
@@ -28,6 +35,7 @@ int mome_store_init(size_t page_size, const char *policy_name)
     os_page = (size_t)sysconf(_SC_PAGESIZE);
     resident_total = 0;
     policy = NULL;
+    mome_stats_set_evict(NULL);
     if (!policy_name || !*policy_name)
         return 0;
     policy = mome_evict_find(policy_name);
@@ -37,6 +45,7 @@ int mome_store_init(size_t page_size, const char *policy_name)
         policy = NULL;
         return -ENOMEM;
     }
+    mome_stats_set_evict(policy->name);
     return 0;
 }
 
@@ -66,6 +75,14 @@ mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (st->present == MAP_FAILED)
         goto err_free;
+    if (budget) {
+        st->paged = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (st->paged == MAP_FAILED) {
+            st->paged = NULL;
+            goto err_unmap;
+        }
+    }
     *err = mome_mem->region_alloc(st->size, &st->base);
     if (*err < 0)
         goto err_unmap;
@@ -79,6 +96,8 @@ mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t
 err_release:
     mome_mem->region_release(st->base, st->size);
 err_unmap:
+    if (st->paged)
+        munmap(st->paged, words * 8);
     munmap(st->present, words * 8);
 err_free:
     free(st);
@@ -92,14 +111,32 @@ void mome_store_close(mome_store_t *st)
     if (policy)
         policy->forget(policy_state, st);
     resident_total -= st->resident;
+    gauge();
     if (st->ops && st->ops->close)
         st->ops->close(st);
     mome_mem->runtime_unmap((char *)st->rt, st->size);
     mome_mem->region_release(st->base, st->size);
+    if (st->paged) {
+        /* What the pager keeps of it goes too. */
+        for (uint64_t w = 0; w < (st->npages + 63) / 64; w++)
+            for (uint64_t b = st->paged[w]; b; b &= b - 1)
+                pager->discard(st, w * 64 + (uint64_t)__builtin_ctzll(b));
+        munmap(st->paged, (size_t)((st->npages + 63) / 64) * 8);
+    }
     munmap(st->present, (size_t)((st->npages + 63) / 64) * 8);
     free(st);
 }
 
+/* The page gets new content: what the pager kept of the old one is stale. */
+void mome_store_unpage(mome_store_t *st, uint64_t page)
+{
+    if (mome_store_is_paged(st, page)) {
+        st->paged[page / 64] &= ~(1ull << (page % 64));
+        pager->discard(st, page);
+    }
+}
+
+/* The page took memory (room was made before, where the budget asks for it). */
 static void entered(mome_store_t *st, uint64_t page)
 {
     if (mome_store_has(st, page))
@@ -107,6 +144,7 @@ static void entered(mome_store_t *st, uint64_t page)
     st->present[page / 64] |= 1ull << (page % 64);
     st->resident++;
     resident_total++;
+    gauge();
     if (policy)
         policy->insert(policy_state, st, page);
 }
@@ -118,6 +156,9 @@ int mome_store_load(mome_store_t *st, uint64_t page, void *dst)
 
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
 {
+    mome_store_unpage(st, page);
+    if (!mome_store_has(st, page))
+        mome_store_room(); /* before the page takes memory */
     memcpy(mome_store_bytes(st, page, pgshift), src, pgsz);
     entered(st, page);
 }
@@ -126,6 +167,8 @@ int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *sr
 {
     if (mome_store_has(st, page))
         return -EEXIST;
+    mome_store_unpage(st, page);
+    mome_store_room(); /* before the page takes memory */
     int rc = mome_mem->install(st->base + (page << pgshift), va, pgsz, src, ro);
     if (rc == 0)
         entered(st, page);
@@ -134,7 +177,8 @@ int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *sr
 
 void mome_store_prepare(mome_store_t *st, uint64_t page)
 {
-    if (!mome_store_has(st, page) && mome_mem->prepare)
+    /* Under a budget, memory is given only to content: no page takes memory ahead. */
+    if (!budget && !mome_store_has(st, page) && mome_mem->prepare)
         mome_mem->prepare((char *)mome_store_bytes(st, page, pgshift), pgsz);
 }
 
@@ -179,8 +223,139 @@ void mome_store_drop(mome_store_t *st, uint64_t page)
     st->present[page / 64] &= ~(1ull << (page % 64));
     st->resident--;
     resident_total--;
+    gauge();
     if (policy)
         policy->remove(policy_state, st, page);
+}
+
+/* ---- the page budget ---- */
+
+void mome_store_budget(uint64_t pages, uint64_t high, uint64_t low, const mome_store_pager_t *p)
+{
+    budget = pages;
+    high_mark = high;
+    low_mark = low;
+    pager = p;
+    extra_pages = 0;
+}
+
+/* The residency gauges of MomeStatsT, after every change. */
+static void gauge(void)
+{
+    uint64_t n = in_memory();
+    __atomic_store_n(&mome_stats.resident_pages, n, __ATOMIC_RELAXED);
+    if (n > __atomic_load_n(&mome_stats.resident_peak, __ATOMIC_RELAXED))
+        __atomic_store_n(&mome_stats.resident_peak, n, __ATOMIC_RELAXED);
+}
+
+uint64_t mome_store_budget_pages(void)
+{
+    return budget;
+}
+
+int mome_store_can_keep(void)
+{
+    return !budget || in_memory() + 1 <= low_mark;
+}
+
+void mome_store_extra(int64_t delta)
+{
+    extra_pages += delta;
+    gauge();
+}
+
+static uint64_t in_memory(void)
+{
+    return resident_total + (uint64_t)extra_pages;
+}
+
+int mome_store_page_out(mome_store_t *st, uint64_t page)
+{
+    const uint8_t *b = mome_store_bytes(st, page, pgshift);
+    int zero = 1, rc;
+
+    for (size_t i = 0; i < pgsz && zero; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        zero = w == 0;
+    }
+    rc = pager->save(st, page, b, zero);
+    if (rc < 0)
+        return rc;
+    mome_store_drop(st, page);
+    st->paged[page / 64] |= 1ull << (page % 64);
+    return 0;
+}
+
+void mome_store_page_in(mome_store_t *st, uint64_t page)
+{
+    if (!mome_store_is_paged(st, page))
+        return;
+    mome_store_room();
+    pager->load(st, page, mome_store_bytes(st, page, pgshift));
+    st->paged[page / 64] &= ~(1ull << (page % 64));
+    entered(st, page);
+}
+
+/* Evict one page: the policy's victims in turn, skipping (re-queued) those that cannot leave
+ * now. Returns 0, or -EBUSY when none could. */
+static int evict_one(void)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        mome_store_t *st;
+        uint64_t page;
+        if (policy->victim(policy_state, &st, &page) < 0)
+            return -EBUSY;
+        if (pager->evict(st, page) == 0) {
+            MOME_STAT_EVICTION();
+            return 0;
+        }
+        policy->remove(policy_state, st, page); /* busy now: to the back of the line */
+        policy->insert(policy_state, st, page);
+    }
+    return -EBUSY;
+}
+
+void mome_store_room(void)
+{
+    static mome_ratelimit_t rl;
+    static int evicting;
+    if (!budget || evicting)
+        return;
+    evicting = 1; /* an eviction's own page-in or messages never recurse here */
+    while (in_memory() >= budget) {
+        if (evict_one() == 0) {
+            MOME_STAT_INC(evictions_waited);
+        } else {
+            mome_log_rl(&rl, MOME_LOG_WARN, "store",
+                        "MOME_LOCAL_PAGES=%llu: every resident page is in use right now; going "
+                        "over the budget for a moment",
+                        (unsigned long long)budget);
+            break;
+        }
+    }
+    evicting = 0;
+}
+
+int mome_store_trim(void)
+{
+    static int trimming; /* past the high watermark, not yet down to the low one */
+    int n = 0;
+    if (!budget)
+        return 0;
+    if (in_memory() > high_mark)
+        trimming = 1;
+    /* A few pages per turn of the engine: faults are served between them. */
+    while (trimming && n < MOME_TRIM_STEP && in_memory() > low_mark) {
+        if (evict_one() < 0) {
+            trimming = 0; /* every resident page is in use: try again past the high mark */
+            break;
+        }
+        n++;
+    }
+    if (in_memory() <= low_mark)
+        trimming = 0;
+    return n;
 }
 
 uint64_t mome_store_resident(void)
@@ -197,6 +372,12 @@ void mome_store_touch(mome_store_t *st, uint64_t page)
 int mome_store_victim(mome_store_t **st, uint64_t *page)
 {
     return policy ? policy->victim(policy_state, st, page) : -ENOENT;
+}
+
+void mome_store_skip(mome_store_t *st, uint64_t page)
+{
+    if (policy)
+        policy->skip(policy_state, st, page);
 }
 
 /* ---- the default backend: Mome memory only ---- */

@@ -35,14 +35,16 @@ struct mome_store {
     uint64_t base;     /* its region of Mome memory */
     uint8_t *rt;       /* the runtime's view of the region */
     uint64_t *present; /* bitmap: the page's content is in Mome memory */
+    uint64_t *paged;   /* bitmap: the content is kept elsewhere (page-out): bring it back first */
     uint64_t resident; /* pages present */
     void *priv;        /* the backend's */
 };
 
 extern const mome_store_ops_t mome_store_mem; /* Mome memory only: new pages are zeros */
 
-/* Set up the page size (Mome memory is up: memory.h) and the eviction policy by name ("" =
- * default). -EINVAL for an unknown policy. */
+/* Set up the page size (Mome memory is up: memory.h) and the eviction policy by name (NULL or
+ * "": no page budget, so no policy and no bookkeeping on the fault path). -EINVAL for an unknown
+ * policy. */
 int mome_store_init(size_t page_size, const char *policy);
 void mome_store_fini(void);
 
@@ -79,11 +81,59 @@ int mome_store_wake(char *va, size_t len);
 int mome_store_zap(char *va);
 /* The page leaves Mome memory (no view may map it): its memory goes back. */
 void mome_store_drop(mome_store_t *st, uint64_t page);
+/* Forget what the pager keeps of a paged-out page (its content is no longer needed). */
+void mome_store_unpage(mome_store_t *st, uint64_t page);
+
+/*
+ * The page budget (MOME_LOCAL_PAGES): at most `pages` pages in Mome memory (the store's pages,
+ * plus those the pager says it keeps for other nodes). Before a page enters when the budget is
+ * full, the policy's victims leave through the pager's evict (the coherence layer knows whether
+ * a copy can be dropped or its bytes must be kept elsewhere: mome_store_page_out); between pages
+ * high and low, mome_store_trim (called on every turn of the engine) evicts in the background.
+ */
+typedef struct mome_store_pager {
+    /* Make the page leave memory: 0, or -EBUSY when it cannot now (another is chosen). */
+    int (*evict)(mome_store_t *st, uint64_t page);
+    /* Keep a page's bytes elsewhere (zero: it is all zeros, bytes not needed); 0 or -errno. */
+    int (*save)(mome_store_t *st, uint64_t page, const void *bytes, int zero);
+    /* Bring them back into dst (and forget them there). */
+    void (*load)(mome_store_t *st, uint64_t page, void *dst);
+    /* Forget them: the page got new content. */
+    void (*discard)(mome_store_t *st, uint64_t page);
+} mome_store_pager_t;
+
+/* Set the budget (0: none), its watermarks (pages) and the pager. */
+void mome_store_budget(uint64_t pages, uint64_t high, uint64_t low, const mome_store_pager_t *p);
+uint64_t mome_store_budget_pages(void);
+/* May this node keep one more page for another node? Yes without a budget, else only below the
+ * low watermark: pages kept for others cannot be evicted, so a node full of them would have no
+ * room left for its own. */
+int mome_store_can_keep(void);
+/* Pages the pager keeps in memory for other nodes (count against the budget). */
+void mome_store_extra(int64_t delta);
+/* Is the page's content kept elsewhere? */
+static inline int mome_store_is_paged(const mome_store_t *st, uint64_t page)
+{
+    return st->paged && (int)((st->paged[page / 64] >> (page % 64)) & 1);
+}
+/* The page's bytes leave memory, kept by the pager (its views must not map it any more). */
+int mome_store_page_out(mome_store_t *st, uint64_t page);
+/* Bring a paged-out page back into memory (its content, not mapped anywhere yet). */
+void mome_store_page_in(mome_store_t *st, uint64_t page);
+/* Make room for one more page if the budget is full (evicting synchronously). */
+void mome_store_room(void);
+/* Background eviction: once past the high watermark, evict down to the low one, at most
+ * MOME_TRIM_STEP pages per call so that faults are served in between. Returns the pages evicted. */
+#define MOME_TRIM_STEP 4
+int mome_store_trim(void);
 
 /* Residency, for the page budget and the eviction policy. */
 uint64_t mome_store_resident(void);                  /* pages resident, every store */
 void mome_store_touch(mome_store_t *st, uint64_t page); /* the page was used (a fault) */
-/* The page the policy would evict next (still resident); 0, or -ENOENT when none. */
+/* The page the policy would evict next (still resident); 0, or -ENOENT when none. Named again
+ * until it leaves (mome_store_drop) or is skipped. */
 int mome_store_victim(mome_store_t **st, uint64_t *page);
+/* The victim cannot leave now (busy): let the policy name another next. */
+void mome_store_skip(mome_store_t *st, uint64_t page);
 
 #endif

@@ -40,6 +40,9 @@ typedef struct queue {
     qmsg_t *head, *tail;
 } queue_t;
 static queue_t local, delayed; /* delayed: ordered by due time (one delay per size) */
+static queue_t held_q;         /* messages waiting for the end of a hold */
+static int holds;              /* mome_msg_hold depth */
+static mome_msg_poll_t poll_fn;
 static int timer_fd = -1;
 static uint64_t emu_latency, emu_bandwidth;
 
@@ -331,6 +334,19 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
         return;
     if (decode(hdr, hl, data, len, &m, 1) < 0)
         return;
+    if (holds && !defs[m.type]->service) {
+        /* A handler waits for an answer: this one runs after it, in order. */
+        qmsg_t *q = queue_copy(hdr, hl, data, len);
+        if (!q)
+            mome_fatal("out of memory keeping a %s message for later; stopping",
+                       mome_msg_name(m.type));
+        queue_append(&held_q, q);
+        if (remote) {
+            MOME_STAT_INC(msgs_received);
+            MOME_STAT_ADD(bytes_received, hl + len);
+        }
+        return;
+    }
     mome_clock_merge(m.date);
     if (remote) {
         MOME_STAT_INC(msgs_received);
@@ -363,11 +379,39 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
     return rc;
 }
 
+void mome_msg_hold(void)
+{
+    holds++;
+}
+
+/* The held messages run at the next mome_msg_progress after the last unhold: between two
+ * handlers, never inside the one that waited. */
+void mome_msg_unhold(void)
+{
+    holds--;
+}
+
+void mome_msg_set_poll(mome_msg_poll_t poll)
+{
+    poll_fn = poll;
+}
+
+int mome_msg_poll(void)
+{
+    return (poll_fn ? poll_fn() : 0) + mome_msg_progress();
+}
+
 int mome_msg_progress(void)
 {
     int n = 0;
     qmsg_t *q;
 
+    /* A handler run here may hold again: what it holds joins the queue behind these. */
+    while (!holds && (q = queue_pop(&held_q))) {
+        mome_msg_deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0);
+        free(q);
+        n++;
+    }
     while ((q = queue_pop(&local))) {
         mome_msg_deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0);
         free(q);
@@ -417,6 +461,8 @@ int mome_msg_timer_fd(void)
 void mome_msg_fini(void)
 {
     closed = 0;
+    holds = 0;
+    queue_free(&held_q);
     queue_free(&local);
     queue_free(&delayed);
     if (timer_fd >= 0)

@@ -33,6 +33,7 @@ typedef struct mome_msg_def {
     mome_wire_type_t wire; /* name, fields, flags mask, payload rule */
     uint16_t body_size;    /* sizeof the body struct */
     uint8_t emulated;      /* a page transfer: held by the emulated interconnect (MOME_EMU_*) */
+    uint8_t service;       /* runs even while the table holds messages (mome_msg_hold) */
     mome_msg_validate_t validate;
     mome_msg_handler_t handler;
 } mome_msg_def_t;
@@ -88,6 +89,20 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
  * instead of stopping the job on an invalid message. For tests and fuzzing: no emulation, no
  * statistics. */
 int mome_msg_deliver_flat(const void *buf, size_t len);
+
+/*
+ * A handler that must wait for an answer before it can go on (a page's bytes kept on another
+ * node) holds the table: until mome_msg_unhold, only service messages run (those answers, and the
+ * requests of other nodes waiting the same way); every other message waits, in order, and runs
+ * at the next mome_msg_progress after the hold ends (between handlers, never inside the one that
+ * waited). mome_msg_poll runs one non-blocking round of the engine (the transport, the launcher's
+ * word) for such a wait; the engine provides it. Holds nest.
+ */
+void mome_msg_hold(void);
+void mome_msg_unhold(void);
+typedef int (*mome_msg_poll_t)(void);
+void mome_msg_set_poll(mome_msg_poll_t poll);
+int mome_msg_poll(void);
 
 /* Run queued local messages; returns how many ran. */
 int mome_msg_progress(void);

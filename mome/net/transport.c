@@ -24,6 +24,7 @@
 #include "net/transport.h"
 
 #define AM_ID 7
+#define TP_MAX_HDR 256
 /* Heartbeats between nodes on different machines: header {HB_MAGIC, sender}, no data. */
 #define AM_HB 8
 #define HB_MAGIC 0x4d484254u /* "MHBT" */
@@ -45,7 +46,6 @@ static mome_tp_recv_cb_t tp_cb;
 static void *tp_cb_arg;
 static int tp_inflight; /* sends not yet complete */
 static size_t tp_max_len; /* the longest payload a node of this job sends */
-#define TP_MAX_HDR 256
 static const char *send_error = "unknown error"; /* UCX status of the last failed send */
 static mome_tp_fail_cb_t tp_fail;
 static int tp_closing; /* shutting down: peers closing their connections is no failure */
@@ -65,12 +65,21 @@ typedef struct pending_send {
     char buf[]; /* header then data */
 } pending_send_t;
 
-/* A rendezvous receive: the header is kept until the data lands. */
-typedef struct pending_recv {
+/*
+ * A received message, delivered after ucp_worker_progress returns: a handler may then wait for an
+ * answer and progress the worker itself, which UCX does not allow from inside its callbacks.
+ * Eager data is kept in UCX's buffer when UCX lets us (released after delivery), else copied.
+ */
+typedef struct recv_msg {
+    struct recv_msg *next;
     size_t hdrlen, len;
-    char *data;
-    char hdr[];
-} pending_recv_t;
+    void *data;     /* the payload */
+    void *ucx_data; /* UCX's buffer to release after delivery, or NULL */
+    void *owned;    /* our copy to free after delivery, or NULL */
+    char hdr[TP_MAX_HDR];
+} recv_msg_t;
+
+static recv_msg_t *rq_head, *rq_tail, *rq_free;
 
 static void send_done_cb(void *request, ucs_status_t status, void *user_data)
 {
@@ -81,15 +90,56 @@ static void send_done_cb(void *request, ucs_status_t status, void *user_data)
     ucp_request_free(request);
 }
 
+static recv_msg_t *rq_new(const void *header, size_t header_length)
+{
+    recv_msg_t *r = rq_free;
+    if (r)
+        rq_free = r->next;
+    else if (!(r = mome_malloc(sizeof(*r))))
+        mome_fatal("out of memory receiving a message; stopping");
+    r->next = NULL;
+    r->hdrlen = header_length;
+    r->ucx_data = r->owned = NULL;
+    memcpy(r->hdr, header, header_length);
+    return r;
+}
+
+static void rq_append(recv_msg_t *r)
+{
+    if (rq_tail)
+        rq_tail->next = r;
+    else
+        rq_head = r;
+    rq_tail = r;
+}
+
+/* Deliver what progress received, in order. */
+static int rq_drain(void)
+{
+    int n = 0;
+    recv_msg_t *r;
+    while ((r = rq_head)) {
+        rq_head = r->next;
+        if (!rq_head)
+            rq_tail = NULL;
+        tp_cb(r->hdr, r->hdrlen, r->data, r->len, tp_cb_arg);
+        if (r->ucx_data)
+            ucp_am_data_release(tp_worker, r->ucx_data);
+        free(r->owned);
+        r->next = rq_free;
+        rq_free = r;
+        n++;
+    }
+    return n;
+}
+
 static void rndv_done_cb(void *request, ucs_status_t status, size_t length, void *user_data)
 {
-    pending_recv_t *pr = user_data;
+    recv_msg_t *r = user_data;
     if (status != UCS_OK)
-        mome_fatal("receiving the %zu bytes of a message failed: %s; stopping", pr->len,
+        mome_fatal("receiving the %zu bytes of a message failed: %s; stopping", r->len,
                    ucs_status_string(status));
-    tp_cb(pr->hdr, pr->hdrlen, pr->data, pr->len, tp_cb_arg);
-    free(pr->data);
-    free(pr);
+    rq_append(r);
     ucp_request_free(request);
 }
 
@@ -104,31 +154,36 @@ static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, v
                     header_length, length, TP_MAX_HDR, tp_max_len);
         return UCS_OK;
     }
+    recv_msg_t *r = rq_new(header, header_length);
+    r->len = length;
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
-        tp_cb(header, header_length, data, length, tp_cb_arg);
+        if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) {
+            /* Keep UCX's buffer until the message is delivered. */
+            r->data = r->ucx_data = data;
+            rq_append(r);
+            return UCS_INPROGRESS;
+        }
+        r->data = r->owned = mome_malloc(length ? length : 1);
+        if (!r->owned)
+            mome_fatal("out of memory receiving a message of %zu bytes; stopping", length);
+        memcpy(r->data, data, length);
+        rq_append(r);
         return UCS_OK;
     }
-
-    pending_recv_t *pr = mome_malloc(sizeof(*pr) + header_length);
-    if (!pr || !(pr->data = mome_malloc(length ? length : 1)))
+    r->data = r->owned = mome_malloc(length ? length : 1);
+    if (!r->owned)
         mome_fatal("out of memory receiving a message of %zu bytes; stopping", length);
-    memcpy(pr->hdr, header, header_length);
-    pr->hdrlen = header_length;
-    pr->len = length;
     ucp_request_param_t rp = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
         .cb.recv_am = rndv_done_cb,
-        .user_data = pr,
+        .user_data = r,
     };
-    ucs_status_ptr_t st = ucp_am_recv_data_nbx(tp_worker, data, pr->data, length, &rp);
-    if (UCS_PTR_IS_ERR(st)) {
+    ucs_status_ptr_t st = ucp_am_recv_data_nbx(tp_worker, data, r->data, length, &rp);
+    if (UCS_PTR_IS_ERR(st))
         mome_fatal("cannot fetch the %zu bytes of a message: %s; stopping", length,
                    ucs_status_string(UCS_PTR_STATUS(st)));
-    } else if (st == NULL) {
-        tp_cb(pr->hdr, pr->hdrlen, pr->data, pr->len, tp_cb_arg);
-        free(pr->data);
-        free(pr);
-    }
+    if (st == NULL)
+        rq_append(r);
     return UCS_OK;
 }
 
@@ -559,7 +614,7 @@ int mome_tp_progress(void)
         return 0;
     while ((k = (int)ucp_worker_progress(tp_worker)) > 0)
         n += k;
-    return n;
+    return n + rq_drain();
 }
 
 int mome_tp_efd(void)
@@ -635,6 +690,12 @@ void mome_tp_fini(void)
         ucs_status_ptr_t st = ucp_ep_close_nbx(tp_eps[i], &rp);
         if (st && !UCS_PTR_IS_ERR(st) && progress_until(st, "closing a connection") == 0)
             ucp_request_free(st);
+    }
+    rq_drain(); /* what is left goes to a closed message table, which drops it */
+    while (rq_free) {
+        recv_msg_t *r = rq_free;
+        rq_free = r->next;
+        free(r);
     }
     free(tp_eps);
     tp_eps = NULL;

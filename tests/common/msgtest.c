@@ -87,13 +87,15 @@ const mome_msg_t *msgtest_find(int type, int to)
     return found;
 }
 
-int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
-                    uint32_t len)
+/* Deliver as node src would send it, with its forward count (a looped message keeps it, so the
+ * library's bound on forwards applies). */
+static int deliver(int type, int flags, int src, unsigned hops, const void *body,
+                   const void *payload, uint32_t len)
 {
     const mome_msg_def_t *d = mome_msg_def(type);
     mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .src = (uint32_t)src,
-                    .date = mome_clock_now() + 1, .key = ctx.key, .len = len,
-                    .payload = payload};
+                    .hops = (uint16_t)hops, .date = mome_clock_now() + 1, .key = ctx.key,
+                    .len = len, .payload = payload};
     uint8_t *buf = malloc(MOME_WIRE_HDR + len);
     int rc;
 
@@ -110,6 +112,12 @@ int msgtest_deliver(int type, int flags, int src, const void *body, const void *
     return rc;
 }
 
+int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
+                    uint32_t len)
+{
+    return deliver(type, flags, src, 0, body, payload, len);
+}
+
 int msgtest_loop_self(void)
 {
     int n = 0;
@@ -121,7 +129,7 @@ int msgtest_loop_self(void)
         msgtest_sent_t s = sent[i];
         memmove(&sent[i], &sent[i + 1], (size_t)(nsent - i - 1) * sizeof(sent[0]));
         nsent--;
-        msgtest_deliver(s.m.type, s.m.flags, me, mome_msg_body(&s.m), s.payload, s.m.len);
+        deliver(s.m.type, s.m.flags, me, s.m.hops, mome_msg_body(&s.m), s.payload, s.m.len);
         free(s.payload);
         n++;
         i = 0; /* what it sent may be addressed here too */

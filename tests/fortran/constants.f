@@ -41,6 +41,14 @@
       ist(23) = MOME_ST_DIR_MIGRATIONS
       ist(24) = MOME_ST_PAGES_PREFETCHED
       ist(25) = MOME_ST_PAGES_WRITTEN_AHEAD
+      ist(26) = MOME_ST_PAGE_OUTS_NODE
+      ist(27) = MOME_ST_PAGE_OUTS_DISK
+      ist(28) = MOME_ST_EVICTIONS
+      ist(29) = MOME_ST_ZERO_PAGES_SKIPPED
+      ist(30) = MOME_ST_SWAP_BYTES_WRITTEN
+      ist(31) = MOME_ST_EVICTIONS_WAITED
+      ist(32) = MOME_ST_RESIDENT_PAGES
+      ist(33) = MOME_ST_RESIDENT_PEAK
       nbad = chkfh(ic, 9, ist, MOME_NSTATS, MomePageSize())
       if (nbad .ne. 0) then
          write (*, '(a, i0, a)') 'constants: ', nbad,

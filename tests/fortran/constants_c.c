@@ -61,7 +61,15 @@ int F77_FUNC(chkfh, CHKFH)(const int *ic, const int *nic, const int *ist, const 
                                  {"MOME_ST_FAULT_NS", ST(fault_ns)},
                                  {"MOME_ST_DIR_MIGRATIONS", ST(dir_migrations)},
                                  {"MOME_ST_PAGES_PREFETCHED", ST(pages_prefetched)},
-                                 {"MOME_ST_PAGES_WRITTEN_AHEAD", ST(pages_written_ahead)}};
+                                 {"MOME_ST_PAGES_WRITTEN_AHEAD", ST(pages_written_ahead)},
+                                 {"MOME_ST_PAGE_OUTS_NODE", ST(page_outs_node)},
+                                 {"MOME_ST_PAGE_OUTS_DISK", ST(page_outs_disk)},
+                                 {"MOME_ST_EVICTIONS", ST(evictions)},
+                                 {"MOME_ST_ZERO_PAGES_SKIPPED", ST(zero_pages_skipped)},
+                                 {"MOME_ST_SWAP_BYTES_WRITTEN", ST(swap_bytes_written)},
+                                 {"MOME_ST_EVICTIONS_WAITED", ST(evictions_waited)},
+                                 {"MOME_ST_RESIDENT_PAGES", ST(resident_pages)},
+                                 {"MOME_ST_RESIDENT_PEAK", ST(resident_peak)}};
     int nc = (int)(sizeof(c) / sizeof(c[0])), ns = (int)(sizeof(st) / sizeof(st[0])), bad = 0;
 
     bad += differ("the number of constants", *nic, nc);

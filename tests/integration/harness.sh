@@ -86,3 +86,35 @@ job_quiet() {
     fi
     rm -f "$_log"
 }
+
+# job_fails NODES TRANSPORT PATTERN PROGRAM [ARGS...]: the job must stop with an error whose
+# output matches PATTERN (grep -E), within the time limit (exit 124 is a hang: timeout's, or
+# mome-run's -t), without any check failing first (a failed check would mean wrong data was seen
+# before the job stopped).
+job_fails() {
+    _n=$1
+    _t=$2
+    _pat=$3
+    shift 3
+    echo "== $_n node(s) over $_t, must stop saying /$_pat/: $*"
+    _log=$(mktemp)
+    UCX_TLS=$(tls_of "$_t") timeout -k 5 $((JOB_TIMEOUT + 15)) \
+        "$LAUNCHER" -t "$JOB_TIMEOUT" -n "$_n" "$@" >"$_log" 2>&1
+    _rc=$?
+    cat "$_log"
+    _why=
+    if [ "$_rc" -eq 0 ]; then
+        _why="the job succeeded"
+    elif [ "$_rc" -eq 124 ]; then
+        _why="the job hung (exit $_rc)"
+    elif ! grep -Eq "$_pat" "$_log"; then
+        _why="no message matching /$_pat/"
+    elif grep -q "check failed" "$_log"; then
+        _why="a check failed before the job stopped"
+    fi
+    rm -f "$_log"
+    if [ -n "$_why" ]; then
+        echo "FAILED: $_why: $_n node(s) over $_t: $*"
+        exit 1
+    fi
+}

@@ -105,6 +105,50 @@ START_TEST(test_config__counts_take_no_suffix)
 }
 END_TEST
 
+START_TEST(test_config__evict_names_a_policy)
+{
+    mome_config_t c;
+    char err[256];
+    unsetenv("MOME_EVICT");
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.evict, "clock");
+    setenv("MOME_EVICT", "FIFO", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.evict, "fifo");
+    setenv("MOME_EVICT", "random", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.evict, "random");
+    const char *bad[] = {"lru", "", "clock2", "fifo "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("MOME_EVICT", bad[i], 1);
+        err[0] = 0;
+        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "MOME_EVICT"));
+        ck_assert_ptr_nonnull(strstr(err, "fifo, clock or random"));
+    }
+    unsetenv("MOME_EVICT");
+}
+END_TEST
+
+START_TEST(test_config__trace_is_a_path)
+{
+    mome_config_t c;
+    char err[2048], big[1100];
+    unsetenv("MOME_TRACE");
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.trace, "");
+    setenv("MOME_TRACE", "/tmp/run.%n.trace", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.trace, "/tmp/run.%n.trace");
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    setenv("MOME_TRACE", big, 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "MOME_TRACE"));
+    unsetenv("MOME_TRACE");
+}
+END_TEST
+
 START_TEST(test_config__listing_names_every_knob)
 {
     int p[2];
@@ -121,7 +165,8 @@ START_TEST(test_config__listing_names_every_knob)
     const char *names[] = {"MOME_PAGE_SIZE", "MOME_LOG_LEVEL", "MOME_LOG_FILE", "MOME_STATS",
                            "MOME_REPOSITORY", "MOME_LOCAL_PAGES", "MOME_EMU_LATENCY_NS",
                            "MOME_EMU_BANDWIDTH", "MOME_BIND", "MOME_HEAP_SIZE",
-                           "MOME_SPIN_US", "MOME_PREFETCH", "MOME_DIR_MIGRATE"};
+                           "MOME_SPIN_US", "MOME_PREFETCH", "MOME_DIR_MIGRATE", "MOME_EVICT",
+                           "MOME_TRACE"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         ck_assert_ptr_nonnull(strstr(buf, names[i]));
     close(p[0]);
@@ -136,6 +181,8 @@ Suite *config_suite(void)
     UNIT_CASE(s, test_config__page_size_must_be_a_power_of_two_page_multiple);
     UNIT_CASE(s, test_config__log_level_and_bool);
     UNIT_CASE(s, test_config__counts_take_no_suffix);
+    UNIT_CASE(s, test_config__evict_names_a_policy);
+    UNIT_CASE(s, test_config__trace_is_a_path);
     UNIT_CASE(s, test_config__listing_names_every_knob);
     return s;
 }

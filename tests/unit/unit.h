@@ -21,6 +21,8 @@ Suite *release_suite(void);
 Suite *sync_suite(void);
 Suite *segment_suite(void);
 Suite *store_suite(void);
+Suite *evict_suite(void);
+Suite *trace_suite(void);
 Suite *netif_suite(void);
 
 /* Add a TCase holding one test, with the time limit every unit test gets. */

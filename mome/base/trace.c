@@ -1,0 +1,259 @@
+/*
+ * trace.c - the page-traffic trace: a ring of fixed-size records in memory, written to the node's
+ * file by the progress thread once half full, at MomeFinalize, and at exit.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/trace.h"
+
+#define DEFAULT_NREC 65536
+
+int mome_trace_on;
+
+/*
+ * The ring: records head - 1 down to tail are not written out yet; slot i is ring[i & mask].
+ * Producers and the flusher take `lk` (a spin lock: a producer holds it for a 40-byte copy; the
+ * flusher for one write of at most the ring, and in practice both are the progress thread). head
+ * is also read without the lock by mome_trace_due.
+ */
+static mome_trace_rec_t *ring;
+static uint64_t mask, head, tail;
+static int fd = -1;
+static int lk;
+static pid_t owner; /* the node's process: a forked child never writes its copy of the ring */
+static int atexit_done;
+static char file[4096];
+
+static void lock(void)
+{
+    while (__atomic_exchange_n(&lk, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&lk, __ATOMIC_RELAXED))
+            sched_yield();
+}
+
+/* At exit another thread could hold the lock for ever (blocked, parked): give up after a while. */
+static int lock_bounded(void)
+{
+    for (int i = 0; i < 100000; i++) {
+        if (!__atomic_exchange_n(&lk, 1, __ATOMIC_ACQUIRE))
+            return 0;
+        sched_yield();
+    }
+    return -1;
+}
+
+static void unlock(void)
+{
+    __atomic_store_n(&lk, 0, __ATOMIC_RELEASE);
+}
+
+static uint64_t now_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Write iov fully (a file write may be partial or interrupted). */
+static int write_all(struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* A trace is not data: a file that cannot be written ends the trace with a warning, not the
+ * job. */
+static void stop_tracing(int err)
+{
+    mome_warn("trace", "cannot write the trace file '%s' (%s); tracing stops", file,
+              strerror(-err));
+    __atomic_store_n(&mome_trace_on, 0, __ATOMIC_RELAXED);
+}
+
+static void flush_locked(void)
+{
+    uint64_t h = head, t = tail, n = mask + 1;
+    struct iovec iov[2];
+    int k = 0, rc;
+
+    if (h == t || fd < 0)
+        return;
+    /* Up to the end of the ring, then from its start. */
+    uint64_t first = (t & mask) + (h - t) > n ? n - (t & mask) : h - t;
+    iov[k].iov_base = &ring[t & mask];
+    iov[k++].iov_len = first * sizeof(*ring);
+    if (first < h - t) {
+        iov[k].iov_base = ring;
+        iov[k++].iov_len = (h - t - first) * sizeof(*ring);
+    }
+    rc = write_all(iov, k);
+    __atomic_store_n(&tail, h, __ATOMIC_RELAXED);
+    if (rc < 0)
+        stop_tracing(rc);
+}
+
+static void at_exit(void)
+{
+    if (getpid() != owner || fd < 0 || lock_bounded() < 0)
+        return;
+    flush_locked();
+    unlock();
+}
+
+int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, size_t nrec)
+{
+    mome_trace_hdr_t h;
+    struct iovec iov;
+    int rc;
+
+    mome_trace_close(); /* a MomeInit after a failed one */
+    if (!path || !*path)
+        return 0;
+    if (!nrec)
+        nrec = DEFAULT_NREC;
+    if (nrec < 2)
+        nrec = 2;
+    nrec = (size_t)1 << (64 - __builtin_clzll((unsigned long long)nrec - 1));
+    mome_log_expand_path(path, file, sizeof(file));
+    ring = mmap(NULL, nrec * sizeof(*ring), PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ring == MAP_FAILED) {
+        rc = -errno;
+        ring = NULL;
+        mome_warn("trace", "no memory for the trace ring (%s); MOME_TRACE ignored", strerror(-rc));
+        return rc;
+    }
+    fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        mome_warn("trace", "cannot create the trace file '%s' (%s); MOME_TRACE ignored", file,
+                  strerror(-rc));
+        goto err_unmap;
+    }
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, MOME_TRACE_MAGIC, sizeof(h.magic));
+    h.version = MOME_TRACE_VERSION;
+    h.hdr_size = sizeof(h);
+    h.rec_size = sizeof(mome_trace_rec_t);
+    h.node = (uint32_t)node;
+    h.nnodes = (uint32_t)nnodes;
+    h.page_size = page_size;
+    h.mono_ns = now_ns(CLOCK_MONOTONIC);
+    h.real_ns = now_ns(CLOCK_REALTIME);
+    h.pid = (uint32_t)getpid();
+    if (gethostname(h.host, sizeof(h.host) - 1) < 0)
+        strcpy(h.host, "?");
+    iov.iov_base = &h;
+    iov.iov_len = sizeof(h);
+    if ((rc = write_all(&iov, 1)) < 0) {
+        mome_warn("trace", "cannot write the trace file '%s' (%s); MOME_TRACE ignored", file,
+                  strerror(-rc));
+        goto err_close;
+    }
+    mask = nrec - 1;
+    head = tail = 0;
+    owner = getpid();
+    if (!atexit_done && atexit(at_exit) == 0)
+        atexit_done = 1;
+    __atomic_store_n(&mome_trace_on, 1, __ATOMIC_RELEASE);
+    return 0;
+
+err_close:
+    close(fd);
+    fd = -1;
+err_unmap:
+    munmap(ring, nrec * sizeof(*ring));
+    ring = NULL;
+    return rc;
+}
+
+void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t arg, int flags)
+{
+    mome_trace_rec_t *r;
+    uint64_t ns = now_ns(CLOCK_MONOTONIC);
+    uint64_t date = mome_clock_now();
+
+    lock();
+    if (!mome_trace_on || !ring) {
+        unlock();
+        return;
+    }
+    /* Full: the progress thread has not come round to it; write it out now, rarely. */
+    if (head - tail > mask)
+        flush_locked();
+    if (head - tail > mask || !mome_trace_on) {
+        unlock();
+        return;
+    }
+    r = &ring[head & mask];
+    r->ns = ns;
+    r->date = date;
+    r->seg = seg;
+    r->page = page;
+    r->arg = arg;
+    r->peer = peer < 0 || peer >= MOME_TRACE_NONE ? MOME_TRACE_NONE : (uint16_t)peer;
+    r->kind = (uint8_t)kind;
+    r->flags = (uint8_t)flags;
+    __atomic_store_n(&head, head + 1, __ATOMIC_RELAXED);
+    unlock();
+}
+
+int mome_trace_due(void)
+{
+    return mome_trace_on && __atomic_load_n(&head, __ATOMIC_RELAXED) -
+                                    __atomic_load_n(&tail, __ATOMIC_RELAXED) > mask / 2;
+}
+
+void mome_trace_flush(void)
+{
+    if (fd < 0)
+        return;
+    lock();
+    flush_locked();
+    unlock();
+}
+
+void mome_trace_close(void)
+{
+    if (fd < 0 && !ring)
+        return;
+    lock();
+    if (mome_trace_on)
+        flush_locked();
+    __atomic_store_n(&mome_trace_on, 0, __ATOMIC_RELAXED);
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+    if (ring)
+        munmap(ring, (mask + 1) * sizeof(*ring));
+    ring = NULL;
+    mask = head = tail = 0;
+    unlock();
+}

@@ -1,0 +1,474 @@
+/*
+ * pageout.c - the page budget's coherence side: which pages leave memory and how, where their
+ * bytes go (another node's memory, or a swap file), and serving other nodes' pages.
+ *
+ * A page-out or page-in waits for its answer with the message table held (net/msg.h): only the
+ * paging messages run meanwhile, so the protocol's state never changes under the handler that
+ * waits. Two nodes waiting for each other both serve each other's paging messages, and a node
+ * that serves never waits, so these waits always end (or the launcher says a node was lost).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/stats.h"
+#include "coherence/copy.h"
+#include "coherence/pageout.h"
+#include "coherence/proto.h"
+#include "coherence/seg.h"
+#include "memory/store.h"
+#include "mome.h"
+
+/* A node that does not answer about a page's bytes for this long is taken for lost. */
+#define WAIT_NS (30ull * 1000000000ull)
+
+/* Where this node's paged-out pages are. */
+enum { AT_ZERO = -1, AT_SWAP = -2 };
+typedef struct placed {
+    mome_hnode_t h; /* k1 = segment id, k2 = page */
+    int32_t at;     /* a node, AT_ZERO or AT_SWAP */
+    uint64_t slot;  /* AT_SWAP: the page's slot in the swap file */
+} placed_t;
+
+/* Pages kept here for other nodes. */
+typedef struct kept {
+    mome_hnode_t h; /* k1 = segment id, k2 = page; owner in the record */
+    uint32_t owner;
+    uint8_t bytes[];
+} kept_t;
+
+static mome_htab_t placed, kept;
+static uint64_t budget;
+static int disk_only; /* MOME_PAGEOUT=disk */
+static int next_node; /* where the next page-out goes first: the last node that had room */
+/* A node that refused a page-out (no room) is not asked again for its backoff's number of
+ * page-outs (doubling while it keeps refusing): each refusal costs a page sent for nothing. */
+#define BACKOFF_MAX 4096
+static uint32_t *skip, *backoff;
+static char swap_dir[1024];
+static int swap_fd = -1;
+static uint64_t swap_slots;                /* slots in the file */
+static uint64_t *free_slots, nfree, cfree; /* slots to reuse */
+
+/* The answer a wait is for. */
+static struct {
+    uint64_t seg, page;
+    int done, status;
+    uint8_t *dst; /* PAGEIN_DATA: where the bytes go */
+} answer;
+
+/* A segment's name for messages (the page may be another node's, of a segment this node also
+ * knows, or not). */
+static const char *seg_name(uint64_t id)
+{
+    const mome_seg_t *s = mome_seg_find(id);
+    return s ? s->name : "(not open here)";
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void wait_answer(int node, const char *what, const mome_store_t *st, uint64_t page)
+{
+    uint64_t until = now_ns() + WAIT_NS;
+    mome_msg_hold();
+    while (!answer.done) {
+        if (mome_msg_poll() == 0)
+            sched_yield();
+        if (now_ns() > until)
+            mome_fatal("node %d did not answer %s of page %llu of segment '%s' (%#llx) for %llu s; "
+                       "stopping",
+                       node, what, (unsigned long long)page, seg_name(st->id),
+                       (unsigned long long)st->id, WAIT_NS / 1000000000ull);
+    }
+    mome_msg_unhold();
+}
+
+static void expect(const mome_store_t *st, uint64_t page, uint8_t *dst)
+{
+    answer.seg = st->id;
+    answer.page = page;
+    answer.done = 0;
+    answer.dst = dst;
+}
+
+/* ---- the swap file ---- */
+
+static int swap_open(void)
+{
+    char path[1100];
+    if (swap_fd >= 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s/mome-swap.XXXXXX", swap_dir);
+    swap_fd = mkostemp(path, O_CLOEXEC);
+    if (swap_fd < 0)
+        return -errno;
+    unlink(path); /* it goes with the process, whatever happens */
+    return 0;
+}
+
+static void swap_free(uint64_t slot)
+{
+    if (nfree == cfree) {
+        uint64_t nc = cfree ? cfree * 2 : 256, *n = mome_realloc(free_slots, nc * sizeof(*n));
+        if (!n)
+            return; /* the slot is lost to reuse, nothing else */
+        free_slots = n;
+        cfree = nc;
+    }
+    free_slots[nfree++] = slot;
+}
+
+static int swap_write(const void *bytes, uint64_t *slot)
+{
+    size_t ps = mome_coh.page_size;
+    int rc = swap_open();
+    if (rc < 0)
+        return rc;
+    *slot = nfree ? free_slots[--nfree] : swap_slots++;
+    for (size_t done = 0; done < ps;) {
+        ssize_t w =
+            pwrite(swap_fd, (const char *)bytes + done, ps - done, (off_t)(*slot * ps + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = w < 0 ? -errno : -ENOSPC;
+            swap_free(*slot);
+            return rc;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- this node's pages ---- */
+
+static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int zero)
+{
+    placed_t *p = mome_calloc(1, sizeof(*p));
+    int rc;
+
+    if (!p)
+        mome_fatal("out of memory paging out page %llu of segment '%s' (%#llx); stopping",
+                   (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id);
+    p->h.k1 = st->id;
+    p->h.k2 = page;
+    if (zero) {
+        p->at = AT_ZERO; /* a flag, not 4 KiB of zeros */
+        MOME_STAT_ZERO_SKIPPED();
+        MOME_STAT_INC(page_outs);
+        goto placed;
+    }
+    for (int k = 0; k < mome_coh.nnodes && !disk_only; k++) {
+        int n = (next_node + k) % mome_coh.nnodes;
+        if (n == mome_coh.self)
+            continue;
+        if (skip[n]) {
+            skip[n]--;
+            continue;
+        }
+        mome_pgout_t o = {.seg = st->id, .page = page};
+        expect(st, page, NULL);
+        mome_send(n, MOME_MSG_PAGEOUT, 0, &o, bytes, (uint32_t)mome_coh.page_size);
+        wait_answer(n, "a page-out", st, page);
+        if (answer.status != 0) {
+            backoff[n] =
+                backoff[n] ? (backoff[n] * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff[n] * 2) : 16;
+            skip[n] = backoff[n];
+        } else {
+            backoff[n] = 0;
+            next_node = n;
+            p->at = n;
+            MOME_STAT_PAGE_OUT_NODE();
+            goto placed;
+        }
+    }
+    /* No node has room: to disk. */
+    rc = swap_write(bytes, &p->slot);
+    if (rc < 0) {
+        free(p);
+        mome_fatal(
+            "no node has room for page %llu of segment '%s' (%#llx) and it cannot be written to "
+            "the swap file in MOME_SWAP_DIR=%s: %s; stopping",
+            (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id, swap_dir,
+            strerror(-rc));
+    }
+    p->at = AT_SWAP;
+    MOME_STAT_PAGE_OUT_DISK(mome_coh.page_size);
+placed:
+    mome_htab_put(&placed, &p->h);
+    return 0;
+}
+
+static void pager_load(mome_store_t *st, uint64_t page, void *dst)
+{
+    placed_t *p = (placed_t *)mome_htab_get(&placed, st->id, page);
+    size_t ps = mome_coh.page_size;
+
+    if (!p)
+        mome_fatal("page %llu of segment '%s' (%#llx) was paged out but nobody keeps it; stopping",
+                   (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id);
+    mome_htab_del(&placed, &p->h);
+    if (p->at == AT_ZERO) {
+        memset(dst, 0, ps);
+    } else if (p->at == AT_SWAP) {
+        for (size_t done = 0; done < ps;) {
+            ssize_t r = pread(swap_fd, (char *)dst + done, ps - done, (off_t)(p->slot * ps + done));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                mome_fatal(
+                    "cannot read page %llu of segment '%s' (%#llx) back from the swap file: %s; "
+                    "stopping",
+                    (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id,
+                    r < 0 ? strerror(errno) : "short read");
+            done += (size_t)r;
+        }
+        swap_free(p->slot);
+    } else {
+        mome_pgout_t o = {.seg = st->id, .page = page};
+        expect(st, page, dst);
+        mome_send(p->at, MOME_MSG_PAGEIN, 0, &o, NULL, 0);
+        wait_answer(p->at, "a page-in", st, page);
+    }
+    free(p);
+    MOME_STAT_PAGE_IN();
+}
+
+static void pager_discard(mome_store_t *st, uint64_t page)
+{
+    placed_t *p = (placed_t *)mome_htab_get(&placed, st->id, page);
+    if (!p)
+        return;
+    mome_htab_del(&placed, &p->h);
+    if (p->at == AT_SWAP) {
+        swap_free(p->slot);
+    } else if (p->at >= 0) {
+        mome_pgout_t o = {.seg = st->id, .page = page};
+        mome_send(p->at, MOME_MSG_PAGE_FREE, 0, &o, NULL, 0);
+    }
+    free(p);
+}
+
+/*
+ * The policy chose this page to leave memory. A copy nothing depends on goes: a stale cached page
+ * (no access), or a RELEASE read copy this node neither owns nor writes (the directory lets a
+ * node drop those; a later use fetches a current one). Any other keeps its state and its bytes
+ * go elsewhere. A page in a transaction stays.
+ */
+static int pager_evict(mome_store_t *st, uint64_t page)
+{
+    mome_seg_t *s = mome_seg_page(st->id, page);
+    mome_page_t *pg;
+
+    if (!s)
+        return -EBUSY;
+    pg = &s->pages[page];
+    if (pg->flags & MOME_PG_BUSY)
+        return -EBUSY;
+    if (pg->access == MOME_ACC_NONE) {
+        mome_copy_unmap(s, page);
+        mome_store_drop(st, page);
+        return 0;
+    }
+    if (mome_page_model(pg) == MOME_RELEASE && pg->access == MOME_ACC_READ &&
+        !(pg->flags & (MOME_PG_OWNER | MOME_PG_DIRTY | MOME_PG_TRACK))) {
+        mome_copy_drop(s, page);
+        mome_store_drop(st, page);
+        return 0;
+    }
+    mome_copy_unmap(s, page); /* the next access faults and brings it back */
+    return mome_store_page_out(st, page);
+}
+
+static const mome_store_pager_t pager = {
+    .evict = pager_evict,
+    .save = pager_save,
+    .load = pager_load,
+    .discard = pager_discard,
+};
+
+/* ---- other nodes' pages ---- */
+
+static void on_pageout(const mome_msg_t *m, const void *body)
+{
+    const mome_pgout_t *o = body;
+    mome_pgout_t ack = {.seg = o->seg, .page = o->page, .status = -ENOSPC};
+    kept_t *k;
+
+    if (mome_store_can_keep()) {
+        k = mome_malloc(sizeof(*k) + mome_coh.page_size);
+        if (k) {
+            k->h.k1 = o->seg;
+            k->h.k2 = o->page ^ ((uint64_t)m->src << 48); /* pages of distinct owners apart */
+            k->owner = m->src;
+            memcpy(k->bytes, m->payload, mome_coh.page_size);
+            mome_htab_put(&kept, &k->h);
+            mome_store_extra(1);
+            ack.status = 0;
+        }
+    }
+    mome_send((int)m->src, MOME_MSG_PAGEOUT_ACK, 0, &ack, NULL, 0);
+}
+
+static kept_t *take_kept(const mome_msg_t *m, const mome_pgout_t *o)
+{
+    kept_t *k = (kept_t *)mome_htab_get(&kept, o->seg, o->page ^ ((uint64_t)m->src << 48));
+    if (k) {
+        mome_htab_del(&kept, &k->h);
+        mome_store_extra(-1);
+    }
+    return k;
+}
+
+static void on_pagein(const mome_msg_t *m, const void *body)
+{
+    const mome_pgout_t *o = body;
+    kept_t *k = take_kept(m, o);
+    if (!k)
+        mome_fatal(
+            "node %u asks for page %llu of segment '%s' (%#llx), which it did not leave here: "
+            "its content would be lost; stopping",
+            m->src, (unsigned long long)o->page, seg_name(o->seg), (unsigned long long)o->seg);
+    mome_send((int)m->src, MOME_MSG_PAGEIN_DATA, 0, o, k->bytes, (uint32_t)mome_coh.page_size);
+    free(k);
+}
+
+static void on_page_free(const mome_msg_t *m, const void *body)
+{
+    free(take_kept(m, body));
+}
+
+static void on_answer(const mome_msg_t *m, const void *body)
+{
+    const mome_pgout_t *o = body;
+    if (answer.done || o->seg != answer.seg || o->page != answer.page)
+        mome_fatal(
+            "node %u answered about page %llu of segment '%s' (%#llx), which this node is not "
+            "waiting for; stopping",
+            m->src, (unsigned long long)o->page, seg_name(o->seg), (unsigned long long)o->seg);
+    if (m->type == MOME_MSG_PAGEIN_DATA)
+        memcpy(answer.dst, m->payload, mome_coh.page_size);
+    answer.status = o->status;
+    answer.done = 1;
+}
+
+static const char *check_page(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    return m->len != ctx->page_size ? "payload (a page)" : NULL;
+}
+
+static const mome_field_t pg_fields[] = {MOME_FIELD(mome_pgout_t, seg, MOME_FK_RAW, 0),
+                                         MOME_FIELD(mome_pgout_t, page, MOME_FK_RAW, 0)};
+static const mome_field_t ack_fields[] = {MOME_FIELD(mome_pgout_t, seg, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_pgout_t, page, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_pgout_t, status, MOME_FK_ERRNO, 0)};
+
+static const mome_msg_def_t pageout_msgs[] = {
+    {.type = MOME_MSG_PAGEOUT,
+     .wire = {"PAGEOUT", pg_fields, 2, 0, 0, MOME_LEN_PAGE},
+     .body_size = sizeof(mome_pgout_t),
+     .emulated = 1,
+     .service = 1,
+     .validate = check_page,
+     .handler = on_pageout},
+    {.type = MOME_MSG_PAGEOUT_ACK,
+     .wire = {"PAGEOUT_ACK", ack_fields, 3, 0, 0, 0},
+     .body_size = sizeof(mome_pgout_t),
+     .service = 1,
+     .handler = on_answer},
+    {.type = MOME_MSG_PAGEIN,
+     .wire = {"PAGEIN", pg_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_pgout_t),
+     .service = 1,
+     .handler = on_pagein},
+    {.type = MOME_MSG_PAGEIN_DATA,
+     .wire = {"PAGEIN_DATA", pg_fields, 2, 0, 0, MOME_LEN_PAGE},
+     .body_size = sizeof(mome_pgout_t),
+     .emulated = 1,
+     .service = 1,
+     .validate = check_page,
+     .handler = on_answer},
+    {.type = MOME_MSG_PAGE_FREE,
+     .wire = {"PAGE_FREE", pg_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_pgout_t),
+     .service = 1,
+     .handler = on_page_free},
+};
+
+int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen)
+{
+    budget = cfg->pages;
+    disk_only = cfg->disk_only;
+    next_node = (mome_coh.self + 1) % mome_coh.nnodes;
+    snprintf(swap_dir, sizeof(swap_dir), "%s", cfg->swap_dir ? cfg->swap_dir : "/var/tmp");
+    skip = mome_calloc((size_t)mome_coh.nnodes, sizeof(*skip));
+    backoff = mome_calloc((size_t)mome_coh.nnodes, sizeof(*backoff));
+    if (!skip || !backoff || mome_htab_init(&placed, 1024) < 0 || mome_htab_init(&kept, 256) < 0) {
+        snprintf(err, errlen, "out of memory setting up the page budget");
+        return -ENOMEM;
+    }
+    if (budget) {
+        uint64_t high = (uint64_t)((double)budget * cfg->high);
+        uint64_t low = (uint64_t)((double)budget * cfg->low);
+        if (cfg->low > cfg->high) {
+            snprintf(err, errlen,
+                     "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
+                     "LOW <= HIGH",
+                     cfg->low, cfg->high);
+            return -EINVAL;
+        }
+        if (budget < 4) {
+            snprintf(err, errlen,
+                     "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
+                     "or at least 4 pages",
+                     (unsigned long long)budget);
+            return -EINVAL;
+        }
+        /* The swap file now: a directory that cannot hold it is a mistake to report at start,
+         * not when the first page has nowhere else to go. */
+        int rc = swap_open();
+        if (rc < 0) {
+            snprintf(err, errlen,
+                     "MOME_SWAP_DIR=%s: cannot create the swap file there (%s); "
+                     "expected a writable directory: with MOME_LOCAL_PAGES, pages no "
+                     "node has room for are written there",
+                     swap_dir, strerror(-rc));
+            return rc;
+        }
+        mome_store_budget(budget, high, low < high ? low : high, &pager);
+    }
+    return mome_msg_register(pageout_msgs, sizeof(pageout_msgs) / sizeof(pageout_msgs[0]));
+}
+
+void mome_pageout_fini(void)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&placed, h, tmp) free(h);
+    mome_htab_foreach(&kept, h, tmp) free(h);
+    mome_htab_free(&placed);
+    mome_htab_free(&kept);
+    free(free_slots);
+    free(skip);
+    free(backoff);
+    free_slots = NULL;
+    skip = backoff = NULL;
+    nfree = cfree = swap_slots = 0;
+    if (swap_fd >= 0)
+        close(swap_fd);
+    swap_fd = -1;
+    mome_store_budget(0, 0, 0, NULL);
+}

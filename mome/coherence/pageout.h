@@ -1,0 +1,26 @@
+/*
+ * pageout.h - private: the page budget's coherence side (MOME_LOCAL_PAGES). When the store must
+ * make room, a victim leaves memory: a copy nobody needs kept (a RELEASE read copy this node does
+ * not own, or a stale cached page) is dropped; any other keeps its coherence state untouched and
+ * its bytes go elsewhere, to another node with room in its budget or, when none has, to a swap
+ * file, and come back on the next access (a fault, or any use of the page's bytes by the
+ * protocol). Zero pages travel as a flag. Progress thread only.
+ */
+#ifndef MOME_COHERENCE_PAGEOUT_H
+#define MOME_COHERENCE_PAGEOUT_H
+
+#include <stdint.h>
+
+typedef struct mome_pageout_config {
+    uint64_t pages;       /* the budget (0: none, and nothing here runs) */
+    double high, low;     /* watermarks, as fractions of it */
+    const char *swap_dir; /* where the swap file goes */
+    int disk_only;        /* MOME_PAGEOUT=disk: never to other nodes' memory */
+} mome_pageout_config_t;
+
+/* Registers PAGEOUT, PAGEOUT_ACK, PAGEIN, PAGEIN_DATA, PAGE_FREE (a node serves other nodes'
+ * pages whether or not it has a budget itself); sets the store's budget and pager. */
+int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen);
+void mome_pageout_fini(void);
+
+#endif
