@@ -337,7 +337,7 @@ bench_budget() {
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
             log=$logdir/budget.$div.$policy.$to.$i
-            if run "$log" env UCX_TLS=posix,sysv,cma MOME_LOCAL_PAGES=$pages \
+            if run "$log" env UCX_TLS=posix,cma MOME_LOCAL_PAGES=$pages \
                 MOME_EVICT="$policy" MOME_PAGEOUT="$to" timeout 600 "$MOME_RUN" -t 580 -n 2 \
                 "$BENCH_BINDIR/budget" "$ws" "$acc"; then
                 f=$(awk '/^budget node 0 / { for (i = 1; i < NF; i++) v[$i] = $(i + 1)
