@@ -35,9 +35,9 @@ int main(int argc, char **argv)
     int me = MomeNode(), n = MomeNodes();
     size_t ps = MomePageSize();
     int h = MomeSegOpen("bench-budget", pages * ps * (uint64_t)n, MOME_CREATE);
-    uint8_t *all = h < 0 ? NULL : MomeMMap(NULL, pages * ps * (uint64_t)n, MOME_READ | MOME_WRITE,
-                                           h, 0);
-    if (!all) {
+    uint8_t *all = h < 0 ? MOME_MAP_FAILED
+                         : MomeMMap(NULL, pages * ps * (uint64_t)n, MOME_READ | MOME_WRITE, 0, h, 0);
+    if (all == MOME_MAP_FAILED) {
         fprintf(stderr, "budget: segment of %llu pages per node: %s\n",
                 (unsigned long long)pages, MomeError());
         return 1;

@@ -5,14 +5,14 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, multihost (the default is all of
-# them). Run it from the bench build directory, or set BENCH_BINDIR to it. Exits 1 if a run failed
-# (its figures are then left out of the medians). multihost needs root (network namespaces), mpirun
-# and a libmome with PMIx; without them it says why and is skipped.
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, multihost (the default
+# is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it. Exits 1 if a
+# run failed (its figures are then left out of the medians). multihost needs root (network
+# namespaces), mpirun and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget multihost"
+BENCHES="fault_latency false_sharing jacobi apps budget emulation multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -367,6 +367,18 @@ bench_budget() {
         printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' "$label" "$policy" "$to" \
             "$aps" "$fps" "$usf" "$opf" "$(ratio "$none" "$aps")"
     done
+}
+
+# emulation: the emulated interconnect (MOME_EMU_LATENCY_NS, MOME_EMU_BANDWIDTH) swept over
+# latencies and bandwidths; per setting, the configured and the measured added cost per remote
+# page against the same job with the emulation off, in interleaved rounds (emulation.c).
+bench_emulation() {
+    [ -x "$BENCH_BINDIR/emulation" ] || die "no $BENCH_BINDIR/emulation"
+    [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    log=$logdir/emulation
+    run "$log" env MOME_RUN="$MOME_RUN" timeout 3000 "$BENCH_BINDIR/emulation" sweep -p 3000 \
+        -r "$REPEAT"
+    cat "$log"
 }
 
 # multihost: the remote fault latency and the 2-node Jacobi over UCX TCP, with the two nodes on two

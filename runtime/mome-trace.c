@@ -77,7 +77,7 @@ static void read_file(tfile_t *f)
             f->path, f->h.version, MOME_TRACE_VERSION);
     if (got < sizeof(f->h) || f->h.hdr_size < sizeof(f->h) ||
         f->h.rec_size < sizeof(mome_trace_rec_t) || f->h.rec_size > sizeof(buf) ||
-        f->h.nnodes == 0 || f->h.node >= f->h.nnodes)
+        f->h.nnodes == 0 || f->h.nnodes > MOME_TRACE_NONE || f->h.node >= f->h.nnodes)
         die("%s: damaged header (record size %" PRIu32 ", node %" PRIu32 " of %" PRIu32 ")",
             f->path, f->h.rec_size, f->h.node, f->h.nnodes);
     if (fseek(in, (long)f->h.hdr_size, SEEK_SET) < 0)
@@ -99,8 +99,10 @@ static void read_file(tfile_t *f)
     if (ferror(in))
         die("cannot read %s: %s", f->path, strerror(errno));
     if (partial)
-        fprintf(stderr, "%s: %s ends with %zu bytes of a record (the node stopped while writing "
-                        "it): ignored\n", prog, f->path, partial);
+        fprintf(stderr,
+                "%s: %s ends with %zu bytes of a record (the node stopped while writing "
+                "it): ignored\n",
+                prog, f->path, partial);
     fclose(in);
 }
 
@@ -115,9 +117,9 @@ static int cmp_ev(const void *a, const void *b)
 }
 
 /*
- * Read every file, put all events on one time line (0: the first event) and sort them. Files of one machine share
- * CLOCK_MONOTONIC: their records are compared as they are. Files of several machines are aligned
- * by the CLOCK_REALTIME each took with its start (as good as the machines' clock sync).
+ * Read every file, put all events on one time line (0: the first event) and sort them. Files of one
+ * machine share CLOCK_MONOTONIC: their records are compared as they are. Files of several machines
+ * are aligned by the CLOCK_REALTIME each took with its start (as good as the machines' clock sync).
  */
 static void load(char **paths, int n)
 {
@@ -142,8 +144,7 @@ static void load(char **paths, int n)
             nnodes = files[i].h.nnodes;
     }
     for (int i = 0; i < n; i++)
-        files[i].offset = one_host ? 0
-                                   : (int64_t)files[i].h.real_ns - (int64_t)files[i].h.mono_ns;
+        files[i].offset = one_host ? 0 : (int64_t)files[i].h.real_ns - (int64_t)files[i].h.mono_ns;
     /* Each event's file: events were appended file by file. */
     size_t k = 0;
     for (int i = 0; i < n; i++) {
@@ -162,14 +163,22 @@ static void load(char **paths, int n)
 }
 
 static const char *const kind_names[MOME_TR_NKINDS] = {
-    [MOME_TR_FAULT] = "fault",          [MOME_TR_REQUEST] = "request",
-    [MOME_TR_FETCH] = "fetch",          [MOME_TR_ZERO] = "zero",
-    [MOME_TR_INV] = "invalidation",     [MOME_TR_FLUSH] = "flush",
-    [MOME_TR_DIFF_SEND] = "diff_sent",  [MOME_TR_DIFF_MERGE] = "diff_merged",
-    [MOME_TR_EVICT] = "eviction",       [MOME_TR_PAGE_OUT] = "page_out",
-    [MOME_TR_PAGE_IN] = "page_in",      [MOME_TR_LOCK_REQ] = "lock_request",
-    [MOME_TR_LOCK_GOT] = "lock_granted", [MOME_TR_LOCK_REL] = "lock_release",
-    [MOME_TR_BAR_ENTER] = "barrier_enter", [MOME_TR_BAR_EXIT] = "barrier_exit",
+    [MOME_TR_FAULT] = "fault",
+    [MOME_TR_REQUEST] = "request",
+    [MOME_TR_FETCH] = "fetch",
+    [MOME_TR_ZERO] = "zero",
+    [MOME_TR_INV] = "invalidation",
+    [MOME_TR_FLUSH] = "flush",
+    [MOME_TR_DIFF_SEND] = "diff_sent",
+    [MOME_TR_DIFF_MERGE] = "diff_merged",
+    [MOME_TR_EVICT] = "eviction",
+    [MOME_TR_PAGE_OUT] = "page_out",
+    [MOME_TR_PAGE_IN] = "page_in",
+    [MOME_TR_LOCK_REQ] = "lock_request",
+    [MOME_TR_LOCK_GOT] = "lock_granted",
+    [MOME_TR_LOCK_REL] = "lock_release",
+    [MOME_TR_BAR_ENTER] = "barrier_enter",
+    [MOME_TR_BAR_EXIT] = "barrier_exit",
     [MOME_TR_GRANT] = "grant",
 };
 
@@ -207,8 +216,9 @@ static int summary(FILE *out)
             nfiles, nevs, (double)t_end / 1e9);
     for (int f = 0; f < nfiles; f++) {
         uint32_t n = files[f].h.node;
-        fprintf(out, "node %" PRIu32 ": host=%.64s pid=%" PRIu32 " fault_read=%" PRIu64
-                     " fault_write=%" PRIu64,
+        fprintf(out,
+                "node %" PRIu32 ": host=%.64s pid=%" PRIu32 " fault_read=%" PRIu64
+                " fault_write=%" PRIu64,
                 n, files[f].h.host, files[f].h.pid, c[n][FAULT_R], c[n][FAULT_W]);
         for (int k = MOME_TR_REQUEST; k < MOME_TR_NKINDS; k++)
             fprintf(out, " %s=%" PRIu64, kind_names[k], c[n][k]);
@@ -251,16 +261,20 @@ static int tid_of(int k)
     case MOME_TR_REQUEST:
     case MOME_TR_FETCH:
     case MOME_TR_GRANT:
-    case MOME_TR_ZERO: return TID_FAULTS;
+    case MOME_TR_ZERO:
+        return TID_FAULTS;
     case MOME_TR_EVICT:
     case MOME_TR_PAGE_OUT:
-    case MOME_TR_PAGE_IN: return TID_PAGING;
+    case MOME_TR_PAGE_IN:
+        return TID_PAGING;
     case MOME_TR_LOCK_REQ:
     case MOME_TR_LOCK_GOT:
     case MOME_TR_LOCK_REL:
     case MOME_TR_BAR_ENTER:
-    case MOME_TR_BAR_EXIT: return TID_SYNC;
-    default: return TID_COHERENCE;
+    case MOME_TR_BAR_EXIT:
+        return TID_SYNC;
+    default:
+        return TID_COHERENCE;
     }
 }
 
@@ -279,7 +293,7 @@ static void json_args(FILE *out, const ev_t *e)
     if (r->arg)
         fprintf(out, ",\"bytes\":%" PRIu32, r->arg);
     if (r->flags) {
-        static const char *const fl[] = {"write", "ahead", "disk", "zero",
+        static const char *const fl[] = {"write", "ahead",  "disk", "zero",
                                          "drop",  "waited", "full", "push"};
         fputs(",\"flags\":\"", out);
         for (int b = 0, first = 1; b < 8; b++) {
@@ -351,19 +365,38 @@ static size_t *match_spans(void)
         int k = e->r.kind, opens = 0, closes = 0;
         end[i] = SIZE_MAX;
         switch (k) {
-        case MOME_TR_REQUEST: opens = 1; break;
-        case MOME_TR_FETCH: closes = !(e->r.flags & MOME_TRF_PUSH); break;
+        case MOME_TR_REQUEST:
+            opens = 1;
+            break;
+        case MOME_TR_FETCH:
+            closes = !(e->r.flags & MOME_TRF_PUSH);
+            break;
         case MOME_TR_ZERO:
-        case MOME_TR_GRANT: closes = 1; break;
-        case MOME_TR_LOCK_REQ: ns = NS_LOCK_WAIT; opens = 1; break;
+        case MOME_TR_GRANT:
+            closes = 1;
+            break;
+        case MOME_TR_LOCK_REQ:
+            ns = NS_LOCK_WAIT;
+            opens = 1;
+            break;
         case MOME_TR_LOCK_GOT:
             ns = NS_LOCK_WAIT;
             closes = 1;
             break;
-        case MOME_TR_LOCK_REL: ns = NS_LOCK_HOLD; closes = 1; break;
-        case MOME_TR_BAR_ENTER: ns = NS_BARRIER; opens = 1; break;
-        case MOME_TR_BAR_EXIT: ns = NS_BARRIER; closes = 1; break;
-        default: continue;
+        case MOME_TR_LOCK_REL:
+            ns = NS_LOCK_HOLD;
+            closes = 1;
+            break;
+        case MOME_TR_BAR_ENTER:
+            ns = NS_BARRIER;
+            opens = 1;
+            break;
+        case MOME_TR_BAR_EXIT:
+            ns = NS_BARRIER;
+            closes = 1;
+            break;
+        default:
+            continue;
         }
         at = tmap_at(&open, e->node, ns, e->r.page);
         if (closes && *at != UINT64_MAX) {
@@ -388,22 +421,29 @@ static int perfetto(FILE *out)
     size_t *end = match_spans();
 
     fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"mome-trace\"},"
-          "\"traceEvents\":[\n", out);
+          "\"traceEvents\":[\n",
+          out);
 #define SEP() (first ? (void)(first = 0) : (void)fputs(",\n", out))
     for (int f = 0; f < nfiles; f++) {
         uint32_t n = files[f].h.node;
         SEP();
-        fprintf(out, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":0,"
-                     "\"args\":{\"name\":\"node %" PRIu32 " (", n, n);
+        fprintf(out,
+                "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":0,"
+                "\"args\":{\"name\":\"node %" PRIu32 " (",
+                n, n);
         json_str(out, files[f].h.host, sizeof(files[f].h.host));
         fprintf(out, ", pid %" PRIu32 ")\"}}", files[f].h.pid);
         SEP();
-        fprintf(out, "{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":%" PRIu32
-                     ",\"tid\":0,\"args\":{\"sort_index\":%" PRIu32 "}}", n, n);
+        fprintf(out,
+                "{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":%" PRIu32
+                ",\"tid\":0,\"args\":{\"sort_index\":%" PRIu32 "}}",
+                n, n);
         for (int t = TID_FAULTS; t <= TID_PAGING; t++) {
             SEP();
-            fprintf(out, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%d,"
-                         "\"args\":{\"name\":\"%s\"}}", n, t, tname[t]);
+            fprintf(out,
+                    "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%d,"
+                    "\"args\":{\"name\":\"%s\"}}",
+                    n, t, tname[t]);
         }
     }
     for (size_t i = 0; i < nevs; i++) {
@@ -430,8 +470,10 @@ static int perfetto(FILE *out)
                 snprintf(label, sizeof(label), "%s %" PRIu64,
                          e->r.flags & MOME_TRF_AHEAD ? "read-ahead" : "fetch", e->r.page);
             if (k == MOME_TR_BAR_ENTER) {
-                fprintf(out, "{\"name\":\"%s\",\"cat\":\"barrier\",\"ph\":\"X\",\"pid\":%" PRIu32
-                             ",\"tid\":%d,\"ts\":", label, e->node, tid_of(k));
+                fprintf(out,
+                        "{\"name\":\"%s\",\"cat\":\"barrier\",\"ph\":\"X\",\"pid\":%" PRIu32
+                        ",\"tid\":%d,\"ts\":",
+                        label, e->node, tid_of(k));
                 json_ts(out, e->t);
                 fputs(",\"dur\":", out);
                 json_ts(out, dur);
@@ -442,20 +484,25 @@ static int perfetto(FILE *out)
             }
             const char *cat = k == MOME_TR_REQUEST ? "fetch" : "lock";
             id++;
-            fprintf(out, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"b\",\"id\":%lu,\"pid\":%" PRIu32
-                         ",\"tid\":%d,\"ts\":", label, cat, id, e->node, tid_of(k));
+            fprintf(out,
+                    "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"b\",\"id\":%lu,\"pid\":%" PRIu32
+                    ",\"tid\":%d,\"ts\":",
+                    label, cat, id, e->node, tid_of(k));
             json_ts(out, e->t);
             fputc(',', out);
             json_args(out, e);
             fputs("},\n", out);
-            fprintf(out, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"e\",\"id\":%lu,\"pid\":%" PRIu32
-                         ",\"tid\":%d,\"ts\":", label, cat, id, e->node, tid_of(k));
+            fprintf(out,
+                    "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"e\",\"id\":%lu,\"pid\":%" PRIu32
+                    ",\"tid\":%d,\"ts\":",
+                    label, cat, id, e->node, tid_of(k));
             json_ts(out, x ? x->t : e->t);
             fputc('}', out);
             continue;
         }
-        fprintf(out, "{\"name\":\"%s%s\",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"pid\":%" PRIu32
-                     ",\"tid\":%d,\"ts\":",
+        fprintf(out,
+                "{\"name\":\"%s%s\",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"pid\":%" PRIu32
+                ",\"tid\":%d,\"ts\":",
                 name, k == MOME_TR_FAULT ? (e->r.flags & MOME_TRF_WRITE ? " write" : " read") : "",
                 name, e->node, tid_of(k));
         json_ts(out, e->t);
@@ -537,9 +584,9 @@ static double tick_step(double span, int want)
 }
 
 typedef struct svgcfg {
-    int width;         /* pixels */
-    size_t max_rows;   /* page rows before grouping into ranges */
-    size_t max_marks;  /* marks drawn one by one before they are binned */
+    int width;        /* pixels */
+    size_t max_rows;  /* page rows before grouping into ranges */
+    size_t max_marks; /* marks drawn one by one before they are binned */
 } svgcfg_t;
 
 /* Layout, in pixels. */
@@ -570,24 +617,33 @@ static int cmp_bin(const void *a, const void *b)
 
 /* The classes of marks drawn, their shape in the legend. */
 enum { M_FAULT_R, M_FAULT_W, M_FETCH, M_INV, M_DIFF, M_EVICT, M_OUT, M_IN, M_LOCK, M_NMARKS };
-static const char *const mark_class[M_NMARKS] = {
-    "fault read", "fault write", "fetch", "invalidation", "diff", "eviction", "page-out",
-    "page-in", "lock"};
+static const char *const mark_class[M_NMARKS] = {"fault read",   "fault write", "fetch",
+                                                 "invalidation", "diff",        "eviction",
+                                                 "page-out",     "page-in",     "lock"};
 
 static int mark_of(const ev_t *e)
 {
     switch (e->r.kind) {
-    case MOME_TR_FAULT: return e->r.flags & MOME_TRF_WRITE ? M_FAULT_W : M_FAULT_R;
-    case MOME_TR_FETCH: return M_FETCH;
+    case MOME_TR_FAULT:
+        return e->r.flags & MOME_TRF_WRITE ? M_FAULT_W : M_FAULT_R;
+    case MOME_TR_FETCH:
+        return M_FETCH;
     case MOME_TR_INV:
-    case MOME_TR_FLUSH: return M_INV;
+    case MOME_TR_FLUSH:
+        return M_INV;
     case MOME_TR_DIFF_SEND:
-    case MOME_TR_DIFF_MERGE: return M_DIFF;
-    case MOME_TR_EVICT: return M_EVICT;
-    case MOME_TR_PAGE_OUT: return M_OUT;
-    case MOME_TR_PAGE_IN: return M_IN;
-    case MOME_TR_LOCK_GOT: return M_LOCK;
-    default: return -1;
+    case MOME_TR_DIFF_MERGE:
+        return M_DIFF;
+    case MOME_TR_EVICT:
+        return M_EVICT;
+    case MOME_TR_PAGE_OUT:
+        return M_OUT;
+    case MOME_TR_PAGE_IN:
+        return M_IN;
+    case MOME_TR_LOCK_GOT:
+        return M_LOCK;
+    default:
+        return -1;
     }
 }
 
@@ -599,38 +655,50 @@ static void draw_mark(FILE *out, const char *cls, int m, double x, double y, con
     fprintf(out, "<g class=\"%s %s\">", cls, mark_class[m]);
     switch (m) {
     case M_FAULT_R:
-        fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"white\" stroke=\"%s\" "
-                     "stroke-width=\"1.2\">", x, y, s, col);
+        fprintf(out,
+                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"white\" stroke=\"%s\" "
+                "stroke-width=\"1.2\">",
+                x, y, s, col);
         break;
     case M_FAULT_W:
-        fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\" stroke=\"black\" "
-                     "stroke-width=\"0.5\">", x, y, s, col);
+        fprintf(out,
+                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\" stroke=\"black\" "
+                "stroke-width=\"0.5\">",
+                x, y, s, col);
         break;
     case M_FETCH:
         fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"1.5\" height=\"%.1f\" fill=\"%s\">",
                 x - 0.75, y - s, 2 * s, col);
         break;
     case M_INV:
-        fprintf(out, "<path d=\"M%.1f %.1fl%.1f %.1fM%.1f %.1fl%.1f %.1f\" stroke=\"%s\" "
-                     "stroke-width=\"1.5\">",
+        fprintf(out,
+                "<path d=\"M%.1f %.1fl%.1f %.1fM%.1f %.1fl%.1f %.1f\" stroke=\"%s\" "
+                "stroke-width=\"1.5\">",
                 x - s, y - s, 2 * s, 2 * s, x - s, y + s, 2 * s, -2 * s, col);
         break;
     case M_DIFF:
-        fprintf(out, "<path d=\"M%.1f %.1fl%.1f %.1fl%.1f %.1fl%.1f %.1fz\" fill=\"%s\" "
-                     "stroke=\"black\" stroke-width=\"0.4\">",
+        fprintf(out,
+                "<path d=\"M%.1f %.1fl%.1f %.1fl%.1f %.1fl%.1f %.1fz\" fill=\"%s\" "
+                "stroke=\"black\" stroke-width=\"0.4\">",
                 x, y - s, s, s, -s, s, -s, -s, col);
         break;
     case M_EVICT:
-        fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-                     "stroke=\"%s\" stroke-width=\"1.2\">", x - s, y - s, 2 * s, 2 * s, col);
+        fprintf(out,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                "stroke=\"%s\" stroke-width=\"1.2\">",
+                x - s, y - s, 2 * s, 2 * s, col);
         break;
     case M_OUT:
-        fprintf(out, "<path d=\"M%.1f %.1fh%.1fl%.1f %.1fz\" fill=\"%s\" stroke=\"black\" "
-                     "stroke-width=\"0.5\">", x - s, y - s, 2 * s, -s, 2 * s, col);
+        fprintf(out,
+                "<path d=\"M%.1f %.1fh%.1fl%.1f %.1fz\" fill=\"%s\" stroke=\"black\" "
+                "stroke-width=\"0.5\">",
+                x - s, y - s, 2 * s, -s, 2 * s, col);
         break;
     case M_IN:
-        fprintf(out, "<path d=\"M%.1f %.1fh%.1fl%.1f %.1fz\" fill=\"%s\" stroke=\"black\" "
-                     "stroke-width=\"0.5\">", x - s, y + s, 2 * s, -s, -2 * s, col);
+        fprintf(out,
+                "<path d=\"M%.1f %.1fh%.1fl%.1f %.1fz\" fill=\"%s\" stroke=\"black\" "
+                "stroke-width=\"0.5\">",
+                x - s, y + s, 2 * s, -s, -2 * s, col);
         break;
     case M_LOCK:
         fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">",
@@ -647,7 +715,6 @@ static void fmt_time(char *buf, size_t len, uint64_t t)
 {
     snprintf(buf, len, "%.3f %s", (double)t / unit_ns, unit_name);
 }
-
 
 /* Spans drawn on a row's lane for a node: a band where the node holds the page (bands of a row of
  * several pages merge, and bands closer than a pixel join), a line where it waits for one. */
@@ -806,18 +873,22 @@ static size_t draw_barriers(FILE *out, double top)
             continue;
         double x0 = px(t0), x1 = px(t1);
         fmt_time(tb, sizeof(tb), t1);
-        fprintf(out, "<g class=\"mark barrier\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                     "height=\"%.1f\" fill=\"#888\" fill-opacity=\"0.25\"/><line x1=\"%.1f\" "
-                     "x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" "
-                     "stroke-dasharray=\"4 3\"/>",
+        fprintf(out,
+                "<g class=\"mark barrier\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"%.1f\" fill=\"#888\" fill-opacity=\"0.25\"/><line x1=\"%.1f\" "
+                "x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" "
+                "stroke-dasharray=\"4 3\"/>",
                 x0, top, x1 - x0 < 1 ? 1 : x1 - x0, yb - top, x1, x1, top, yb);
         if (x1 - last_label >= 26) {
-            fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">B%"
-                         PRIu64 "</text>", x1, top - 3, b);
+            fprintf(out,
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">B%" PRIu64
+                    "</text>",
+                    x1, top - 3, b);
             last_label = x1;
         }
-        fprintf(out, "<title>barrier %" PRIu64 ": first node in at %.3f %s, every node in at "
-                     "%.3f %s, the last out at %s</title></g>\n",
+        fprintf(out,
+                "<title>barrier %" PRIu64 ": first node in at %.3f %s, every node in at "
+                "%.3f %s, the last out at %s</title></g>\n",
                 b, (double)bt[b][2] / unit_ns, unit_name, (double)t0 / unit_ns, unit_name, tb);
         nbar++;
     }
@@ -843,17 +914,19 @@ static void draw_detail(FILE *out, double top, double lock_h)
         double y = lane_y(h.row, h.node) - (nnodes <= 8 ? LANEH : ROWH) / 2;
         double w = px(h.t1) - px(h.t0);
         node_colour(h.node, col, sizeof(col));
-        fprintf(out, "<rect class=\"hold\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                     "fill=\"%s\"/>\n", px(h.t0), y + 0.5, w < 1 ? 1 : w,
-                (nnodes <= 8 ? LANEH : ROWH) - 1, col);
+        fprintf(out,
+                "<rect class=\"hold\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                "fill=\"%s\"/>\n",
+                px(h.t0), y + 0.5, w < 1 ? 1 : w, (nnodes <= 8 ? LANEH : ROWH) - 1, col);
     }
     fprintf(out, "</g>\n<g class=\"waits\" stroke-width=\"1\">\n");
     for (size_t i = 0; i < nwaits; i++) {
         const hold_t *w = &waits[i];
         double y = lane_y(w->row, w->node);
         node_colour(w->node, col, sizeof(col));
-        fprintf(out, "<line class=\"wait\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-                     "stroke=\"%s\"><title>node %u waited %.3f %s for the page</title></line>\n",
+        fprintf(out,
+                "<line class=\"wait\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"%s\"><title>node %u waited %.3f %s for the page</title></line>\n",
                 px(w->t0), px(w->t1), y, y, col, w->node, (double)(w->t1 - w->t0) / unit_ns,
                 unit_name);
     }
@@ -867,13 +940,14 @@ static void draw_detail(FILE *out, double top, double lock_h)
         node_colour(e->node, col, sizeof(col));
         fmt_time(tb, sizeof(tb), e->t);
         if (m == M_LOCK) {
-            snprintf(buf, sizeof(buf), "node %u: lock %" PRIu64 " granted at %s (date %" PRIu64
-                                       ")", e->node, e->r.page, tb, e->r.date);
+            snprintf(buf, sizeof(buf), "node %u: lock %" PRIu64 " granted at %s (date %" PRIu64 ")",
+                     e->node, e->r.page, tb, e->r.date);
         } else {
-            int l = snprintf(buf, sizeof(buf), "node %u: %s, s%zu (segment %#" PRIx64 ") page %"
-                                               PRIu64 " at %s (date %" PRIu64 ")",
-                             e->node, mark_class[m], seg_index(e->r.seg), e->r.seg, e->r.page,
-                             tb, e->r.date);
+            int l = snprintf(buf, sizeof(buf),
+                             "node %u: %s, s%zu (segment %#" PRIx64 ") page %" PRIu64
+                             " at %s (date %" PRIu64 ")",
+                             e->node, mark_class[m], seg_index(e->r.seg), e->r.seg, e->r.page, tb,
+                             e->r.date);
             if (e->r.peer != MOME_TRACE_NONE && l > 0 && (size_t)l < sizeof(buf))
                 snprintf(buf + l, sizeof(buf) - (size_t)l, ", %s node %u",
                          m == M_FETCH ? "from" : "with", e->r.peer);
@@ -946,9 +1020,10 @@ static void draw_heat(FILE *out, double top, double lock_h)
                 sum += total[r * ncols + c++];
             node_colour(node, col, sizeof(col));
             row_label(r, tb, sizeof(tb));
-            fprintf(out, "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                         "height=\"%.1f\" fill=\"%s\" fill-opacity=\"%.2f\"><title>pages %s, "
-                         "%.3f-%.3f %s: %u events, most by node %u</title></rect>\n",
+            fprintf(out,
+                    "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                    "height=\"%.1f\" fill=\"%s\" fill-opacity=\"%.2f\"><title>pages %s, "
+                    "%.3f-%.3f %s: %u events, most by node %u</title></rect>\n",
                     X0 + PAD + (double)c0 * CELL, Y0 + (double)r * ROWH + 0.5,
                     (double)(c - c0) * CELL, ROWH - 1, col, 0.1 + 0.15 * lvl, tb,
                     (double)c0 * CELL / tscale / unit_ns, (double)c * CELL / tscale / unit_ns,
@@ -1006,8 +1081,8 @@ static int svg(FILE *out, const svgcfg_t *cfg)
     Y0 = top + lock_h;
     double yb = Y0 + (double)nrows * ROWH;
     double H = yb + bottom;
-    double legend_h = 15.0 * ((nnodes <= 16 ? nnodes : 17) + M_NMARKS + 6 +
-                              (nsegs <= 8 ? nsegs : 9)) + 60;
+    double legend_h =
+        15.0 * ((nnodes <= 16 ? nnodes : 17) + M_NMARKS + 6 + (nsegs <= 8 ? nsegs : 9)) + 60;
     if (H < Y0 + legend_h)
         H = Y0 + legend_h;
     uint64_t span = t_end ? t_end : 1;
@@ -1015,15 +1090,17 @@ static int svg(FILE *out, const svgcfg_t *cfg)
     unit_ns = span < 10000000ull ? 1e3 : span < 10000000000ull ? 1e6 : 1e9;
     unit_name = span < 10000000ull ? "us" : span < 10000000000ull ? "ms" : "s";
 
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
-                 "viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\" font-size=\"11\">\n",
+    fprintf(out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
+            "viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\" font-size=\"11\">\n",
             cfg->width, H, cfg->width, H);
     fprintf(out, "<title>Mome page traffic: %" PRIu32 " nodes, %zu pages, %zu events</title>\n",
             nnodes, nkeys, nevs);
     fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(out, "<text x=\"%.0f\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Page traffic: "
-                 "%" PRIu32 " node%s, %zu page%s, %zu events in %.3f %s</text>\n",
+    fprintf(out,
+            "<text x=\"%.0f\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Page traffic: "
+            "%" PRIu32 " node%s, %zu page%s, %zu events in %.3f %s</text>\n",
             X0, nnodes, nnodes == 1 ? "" : "s", nkeys, nkeys == 1 ? "" : "s", nevs,
             (double)span / unit_ns, unit_name);
     fprintf(out, "<text x=\"%.0f\" y=\"40\" fill=\"#555\">%s%s</text>\n", X0,
@@ -1037,12 +1114,16 @@ static int svg(FILE *out, const svgcfg_t *cfg)
     for (size_t r = 0; r < nrows; r++) {
         double y = Y0 + (double)r * ROWH;
         if (r % 2)
-            fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                         "fill=\"#f4f4f4\"/>\n", X0, y, X1 - X0, ROWH);
+            fprintf(out,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                    "fill=\"#f4f4f4\"/>\n",
+                    X0, y, X1 - X0, ROWH);
         if (r % label_every == 0) {
             row_label(r, buf, sizeof(buf));
-            fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%d\">%s"
-                         "</text>\n", X0 - 6, y + ROWH / 2 + 3.5, ROWH < 10 ? 8 : 10, buf);
+            fprintf(out,
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%d\">%s"
+                    "</text>\n",
+                    X0 - 6, y + ROWH / 2 + 3.5, ROWH < 10 ? 8 : 10, buf);
         }
     }
     fprintf(out, "</g>\n");
@@ -1054,34 +1135,44 @@ static int svg(FILE *out, const svgcfg_t *cfg)
         draw_detail(out, top, lock_h);
 
     /* Axes: time below, with ticks and its unit; pages on the left. */
-    fprintf(out, "<g class=\"axes\" stroke=\"black\">\n<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
-                 "y2=\"%.1f\"/>\n<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
+    fprintf(out,
+            "<g class=\"axes\" stroke=\"black\">\n<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+            "y2=\"%.1f\"/>\n<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
             X0, X1, yb, yb, X0, X0, top, yb);
     double step = tick_step((double)span / unit_ns, 8);
     for (double v = 0; v <= (double)span / unit_ns + step * 1e-9; v += step) {
         double x = X0 + PAD + v * unit_ns * tscale;
-        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" "
-                     "y=\"%.1f\" stroke=\"none\" text-anchor=\"middle\">%g</text>\n",
+        fprintf(out,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" "
+                "y=\"%.1f\" stroke=\"none\" text-anchor=\"middle\">%g</text>\n",
                 x, x, yb, yb + 5, x, yb + 18, v);
     }
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" stroke=\"none\" text-anchor=\"middle\">time (%s) "
-                 "since the first event</text>\n", (X0 + X1) / 2, yb + 40, unit_name);
-    fprintf(out, "<text transform=\"translate(14 %.1f) rotate(-90)\" stroke=\"none\" "
-                 "text-anchor=\"middle\">segment:page%s</text>\n",
+    fprintf(out,
+            "<text x=\"%.1f\" y=\"%.1f\" stroke=\"none\" text-anchor=\"middle\">time (%s) "
+            "since the first event</text>\n",
+            (X0 + X1) / 2, yb + 40, unit_name);
+    fprintf(out,
+            "<text transform=\"translate(14 %.1f) rotate(-90)\" stroke=\"none\" "
+            "text-anchor=\"middle\">segment:page%s</text>\n",
             (Y0 + yb) / 2, per_row > 1 ? " (ranges)" : "");
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" stroke=\"none\" text-anchor=\"end\" "
-                 "font-size=\"9\">locks</text>\n</g>\n", X0 - 6, top + lock_h / 2 + 3);
+    fprintf(out,
+            "<text x=\"%.1f\" y=\"%.1f\" stroke=\"none\" text-anchor=\"end\" "
+            "font-size=\"9\">locks</text>\n</g>\n",
+            X0 - 6, top + lock_h / 2 + 3);
 
     /* Legend: node colours, marks, segments. */
     double lx = X1 + 20, ly = Y0;
-    fprintf(out, "<g class=\"legend\">\n<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\">nodes"
-                 "</text>\n", lx, ly);
+    fprintf(out,
+            "<g class=\"legend\">\n<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\">nodes"
+            "</text>\n",
+            lx, ly);
     uint32_t shown = nnodes <= 16 ? nnodes : 16;
     for (uint32_t n = 0; n < shown; n++) {
         ly += 15;
         node_colour(n, col, sizeof(col));
-        fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"9\" fill=\"%s\" "
-                     "fill-opacity=\"0.6\"/><text x=\"%.1f\" y=\"%.1f\">node %u</text>\n",
+        fprintf(out,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"9\" fill=\"%s\" "
+                "fill-opacity=\"0.6\"/><text x=\"%.1f\" y=\"%.1f\">node %u</text>\n",
                 lx, ly - 8, col, lx + 24, ly, n);
     }
     if (shown < nnodes) {
@@ -1091,13 +1182,15 @@ static int svg(FILE *out, const svgcfg_t *cfg)
     ly += 22;
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\">marks</text>\n", lx, ly);
     ly += 15;
-    fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"9\" fill=\"#999\" "
-                 "fill-opacity=\"0.45\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+    fprintf(out,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"9\" fill=\"#999\" "
+            "fill-opacity=\"0.45\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
             lx, ly - 8, lx + 24, ly, heat ? "page events (cell)" : "page held");
     if (!heat) {
         ly += 15;
-        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#777\"/>"
-                     "<text x=\"%.1f\" y=\"%.1f\">waiting for it</text>\n",
+        fprintf(out,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#777\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\">waiting for it</text>\n",
                 lx, lx + 18, ly - 4, ly - 4, lx + 24, ly);
     }
     for (int m = 0; m < M_NMARKS; m++) {
@@ -1106,14 +1199,15 @@ static int svg(FILE *out, const svgcfg_t *cfg)
         ly += 15;
         double save = LANEH;
         LANEH = 8;
-                draw_mark(out, "key", m, lx + 9, ly - 4, "#777", mark_class[m]);
+        draw_mark(out, "key", m, lx + 9, ly - 4, "#777", mark_class[m]);
         LANEH = save;
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", lx + 24, ly, mark_class[m]);
     }
     ly += 15;
-    fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"9\" fill=\"#888\" "
-                 "fill-opacity=\"0.3\"/><text x=\"%.1f\" y=\"%.1f\">barrier B<tspan "
-                 "font-style=\"italic\">n</tspan></text>\n",
+    fprintf(out,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"9\" fill=\"#888\" "
+            "fill-opacity=\"0.3\"/><text x=\"%.1f\" y=\"%.1f\">barrier B<tspan "
+            "font-style=\"italic\">n</tspan></text>\n",
             lx, ly - 8, lx + 24, ly);
     ly += 22;
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\">segments</text>\n", lx, ly);
@@ -1154,12 +1248,15 @@ static void usage(FILE *to)
 int main(int argc, char **argv)
 {
     enum { OUT_SVG, OUT_PERFETTO, OUT_SUMMARY } mode = OUT_SVG;
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"svg", no_argument, NULL, 'S'},
-        {"perfetto", no_argument, NULL, 'P'},     {"summary", no_argument, NULL, 's'},
-        {"width", required_argument, NULL, 'w'},  {"rows", required_argument, NULL, 'r'},
-        {"marks", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"svg", no_argument, NULL, 'S'},
+                                         {"perfetto", no_argument, NULL, 'P'},
+                                         {"summary", no_argument, NULL, 's'},
+                                         {"width", required_argument, NULL, 'w'},
+                                         {"rows", required_argument, NULL, 'r'},
+                                         {"marks", required_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     svgcfg_t cfg = {.width = 1200, .max_rows = 96, .max_marks = 20000};
     const char *outpath = NULL;
     FILE *out = stdout;
@@ -1169,15 +1266,26 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:w:r:m:h", opts, NULL)) != -1) {
         long v;
         switch (c) {
-        case 'o': outpath = optarg; break;
-        case 'S': mode = OUT_SVG; break;
-        case 'P': mode = OUT_PERFETTO; break;
-        case 's': mode = OUT_SUMMARY; break;
+        case 'o':
+            outpath = optarg;
+            break;
+        case 'S':
+            mode = OUT_SVG;
+            break;
+        case 'P':
+            mode = OUT_PERFETTO;
+            break;
+        case 's':
+            mode = OUT_SUMMARY;
+            break;
         case 'w':
         case 'r':
         case 'm':
             v = strtol(optarg, &end, 10);
-            if (*end || v < (c == 'w' ? 400 : 1) || v > (c == 'w' ? 100000 : c == 'r' ? 100000 : 100000000)) {
+            if (*end || v < (c == 'w' ? 400 : 1) ||
+                v > (c == 'w'   ? 100000
+                     : c == 'r' ? 100000
+                                : 100000000)) {
                 fprintf(stderr, "%s: bad value '%s' for -%c\n", prog, optarg, c);
                 return 2;
             }
@@ -1188,8 +1296,12 @@ int main(int argc, char **argv)
             else
                 cfg.max_marks = (size_t)v;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

@@ -227,8 +227,9 @@ void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
 
 int mome_trace_due(void)
 {
-    return mome_trace_on && __atomic_load_n(&head, __ATOMIC_RELAXED) -
-                                    __atomic_load_n(&tail, __ATOMIC_RELAXED) > mask / 2;
+    return mome_trace_on &&
+           __atomic_load_n(&head, __ATOMIC_RELAXED) - __atomic_load_n(&tail, __ATOMIC_RELAXED) >
+               mask / 2;
 }
 
 void mome_trace_flush(void)

@@ -54,25 +54,25 @@ _Static_assert(sizeof(mome_trace_rec_t) == 40, "trace record layout");
 
 /* Event kinds. New kinds are only ever appended; a reader skips kinds it does not know. */
 enum mome_trace_kind {
-    MOME_TR_FAULT = 1, /* an application thread faulted on the page (WRITE) */
-    MOME_TR_REQUEST,   /* this node asked the page's manager (peer) for it (WRITE, AHEAD) */
-    MOME_TR_FETCH,     /* the page's content arrived from peer (arg: bytes) */
-    MOME_TR_ZERO,      /* the manager (peer) granted a page no node held: zeros, no transfer */
-    MOME_TR_INV,       /* this node dropped its copy, invalidated for peer's write */
-    MOME_TR_FLUSH,     /* the manager (peer) flushed this node's copy: changes released, the
-                          copy dropped (DROP) or kept read-only */
-    MOME_TR_DIFF_SEND, /* this node's changes to the page sent to its owner (peer) (arg: bytes) */
+    MOME_TR_FAULT = 1,  /* an application thread faulted on the page (WRITE) */
+    MOME_TR_REQUEST,    /* this node asked the page's manager (peer) for it (WRITE, AHEAD) */
+    MOME_TR_FETCH,      /* the page's content arrived from peer (arg: bytes) */
+    MOME_TR_ZERO,       /* the manager (peer) granted a page no node held: zeros, no transfer */
+    MOME_TR_INV,        /* this node dropped its copy, invalidated for peer's write */
+    MOME_TR_FLUSH,      /* the manager (peer) flushed this node's copy: changes released, the
+                           copy dropped (DROP) or kept read-only */
+    MOME_TR_DIFF_SEND,  /* this node's changes to the page sent to its owner (peer) (arg: bytes) */
     MOME_TR_DIFF_MERGE, /* a writer's (peer) diff merged into the master held here (arg: bytes) */
-    MOME_TR_EVICT,     /* the eviction policy made the page leave this node's memory */
-    MOME_TR_PAGE_OUT,  /* page-out to node peer, or to the swap file (DISK); ZERO: as a flag */
-    MOME_TR_PAGE_IN,   /* a paged-out page came back from peer or the swap file (DISK) */
-    MOME_TR_LOCK_REQ,  /* MomeLock asked lock `page` of its manager (peer) */
-    MOME_TR_LOCK_GOT,  /* lock `page` granted (WAITED: after another holder) */
-    MOME_TR_LOCK_REL,  /* MomeUnlock released lock `page` */
-    MOME_TR_BAR_ENTER, /* this node entered barrier `page` (its release done) */
-    MOME_TR_BAR_EXIT,  /* barrier `page` ended (date: the barrier's date) */
-    MOME_TR_GRANT,     /* the manager (peer) granted the page without content: this node's copy
-                          is up to date (an upgrade to write) */
+    MOME_TR_EVICT,      /* the eviction policy made the page leave this node's memory */
+    MOME_TR_PAGE_OUT,   /* page-out to node peer, or to the swap file (DISK); ZERO: as a flag */
+    MOME_TR_PAGE_IN,    /* a paged-out page came back from peer or the swap file (DISK) */
+    MOME_TR_LOCK_REQ,   /* MomeLock asked lock `page` of its manager (peer) */
+    MOME_TR_LOCK_GOT,   /* lock `page` granted (WAITED: after another holder) */
+    MOME_TR_LOCK_REL,   /* MomeUnlock released lock `page` */
+    MOME_TR_BAR_ENTER,  /* this node entered barrier `page` (its release done) */
+    MOME_TR_BAR_EXIT,   /* barrier `page` ended (date: the barrier's date) */
+    MOME_TR_GRANT,      /* the manager (peer) granted the page without content: this node's copy
+                           is up to date (an upgrade to write) */
     MOME_TR_NKINDS
 };
 

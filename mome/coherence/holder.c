@@ -275,7 +275,7 @@ static const mome_msg_def_t holder_msgs[] = {
     {.type = MOME_MSG_PUSH,
      .wire = {"PUSH", push_fields, NF(push_fields), 0, MOME_BATCH_PUSH_HDR, MOME_LEN_BATCH,
               MOME_BATCH_PUSH},
-     .body_size = sizeof(mome_rel_t), .emulated = 1, .handler = on_push},
+     .body_size = sizeof(mome_rel_t), .emulated = MOME_MSG_EMU_PAYLOAD, .handler = on_push},
 };
 
 int mome_holder_init(void)

@@ -54,12 +54,12 @@
 static pthread_t prog_thread;
 static pid_t prog_tid;
 static int epfd = -1;
-static int use_tp;         /* more than one node: UCX is up */
-static int stop_req;       /* progress thread: leave the loop */
-static int park_req;       /* progress thread: stop for good, the process is exiting */
-static sem_t parked;       /* posted once the progress thread has parked */
-static int exit_handler;   /* park_progress is registered with atexit */
-static pid_t node_pid;     /* this node's process (a forked child is not a node) */
+static int use_tp;       /* more than one node: UCX is up */
+static int stop_req;     /* progress thread: leave the loop */
+static int park_req;     /* progress thread: stop for good, the process is exiting */
+static sem_t parked;     /* posted once the progress thread has parked */
+static int exit_handler; /* park_progress is registered with atexit */
+static pid_t node_pid;   /* this node's process (a forked child is not a node) */
 
 static uint64_t job_key; /* from the launcher */
 
@@ -224,10 +224,16 @@ static void *progress_main(void *arg)
             mome_trace_flush();
         /* While a reply is due, poll the transport alone a few rounds before any syscall. */
         int waiting = mome_cmd_waiting() + mome_coh_outstanding();
-        for (int i = 0; i < (waiting > 0 ? 64 : 1) && n == 0; i++) {
+        /*
+         * A page the emulated interconnect holds (MOME_EMU_*) is due soon: poll for it, checking
+         * the time each round, since a timer would wake this thread tens of microseconds late.
+         */
+        int64_t held = mome_msg_emu_wait_ns();
+        int emu = held >= 0 && held <= MOME_MSG_EMU_POLL_NS;
+        for (int i = 0; i < (waiting > 0 || emu ? 64 : 1) && n == 0; i++) {
             if (use_tp)
                 n += mome_tp_progress();
-            n += mome_msg_progress();
+            n += mome_msg_progress() + mome_msg_emu_poll();
         }
         if (mome_coh_take_woke()) {
             /*
@@ -240,13 +246,16 @@ static void *progress_main(void *arg)
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
-        if (n == 0 && waiting > 0 && mome_now_ns() - last < spin_ns) {
+        if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns))) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
              * node sharing this core can send it. Polling while no reply is awaited would keep a
-             * busy application thread from this core's wake-ups, so then sleep instead.
+             * busy application thread from this core's wake-ups, so then sleep instead. A held
+             * page is already here: no yield, which on a loaded core could lose it for a time
+             * slice and deliver the page milliseconds late.
              */
-            sched_yield();
+            if (!emu)
+                sched_yield();
         } else if (n == 0 && bg == 0) {
             /* Nothing to do, not even in the background: sleep. */
             if (!use_tp || mome_tp_arm() == 0)
@@ -308,8 +317,9 @@ static int agree_knob(const char *knob, uint64_t theirs, int node, uint64_t mine
 {
     if (theirs == mine)
         return 0;
-    snprintf(err, errlen, "%s differs between nodes (%llu on node %d, %llu here); set the same "
-                          "value for every node of the job",
+    snprintf(err, errlen,
+             "%s differs between nodes (%llu on node %d, %llu here); set the same "
+             "value for every node of the job",
              knob, (unsigned long long)theirs, node, (unsigned long long)mine);
     return -EINVAL;
 }
@@ -320,7 +330,8 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
     size_t ps = mome_g.page_size;
     void *keep[8] = {0};
 
-    heap_size = (mome_g.cfg.heap_size / (uint64_t)mome_g.nnodes / ps) * ps * (uint64_t)mome_g.nnodes;
+    heap_size =
+        (mome_g.cfg.heap_size / (uint64_t)mome_g.nnodes / ps) * ps * (uint64_t)mome_g.nnodes;
     if (heap_size == 0) {
         snprintf(err, errlen, "MOME_HEAP_SIZE is too small for %d nodes", mome_g.nnodes);
         return -EINVAL;
@@ -342,8 +353,8 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
         memcpy(b->addr, tpaddr, tplen);
         if (mome_g.rank == 0) {
             size_t span = heap_size + (1ul << 30);
-            char *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-                           0);
+            char *r =
+                mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             if (r == MAP_FAILED) {
                 free(b);
                 snprintf(err, errlen, "cannot reserve %llu bytes for the shared heap: %s",
@@ -351,7 +362,8 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
                 return -ENOMEM;
             }
             keep[attempt] = r;
-            b->heap_addr = ((uint64_t)(uintptr_t)r + (1ul << 30) - 1) & ~((uint64_t)(1ul << 30) - 1);
+            b->heap_addr =
+                ((uint64_t)(uintptr_t)r + (1ul << 30) - 1) & ~((uint64_t)(1ul << 30) - 1);
         }
         int rc = mome_boot_allgather(b, (uint32_t)(sizeof(*b) + tplen), &res);
         free(b);
@@ -408,8 +420,9 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
             munmap(mine, heap_size);
         free(res);
     }
-    snprintf(err, errlen, "the nodes found no common address for the shared heap; try a smaller "
-                          "MOME_HEAP_SIZE");
+    snprintf(err, errlen,
+             "the nodes found no common address for the shared heap; try a smaller "
+             "MOME_HEAP_SIZE");
     return -ENOMEM;
 }
 
@@ -443,22 +456,29 @@ static int connect_peers(void *gather, const uint8_t *remote, char *err, size_t 
 
 static int init_layers(char *err, size_t errlen)
 {
-    mome_coh_config_t cc = {.page_size = mome_g.page_size, .nnodes = mome_g.nnodes,
-                            .self = mome_g.rank, .dir_migrate = mome_g.cfg.dir_migrate,
-                            .prefetch = mome_g.cfg.prefetch, .budget = mome_g.cfg.local_pages,
-                            .high = mome_g.cfg.local_high, .low = mome_g.cfg.local_low,
+    mome_coh_config_t cc = {.page_size = mome_g.page_size,
+                            .nnodes = mome_g.nnodes,
+                            .self = mome_g.rank,
+                            .dir_migrate = mome_g.cfg.dir_migrate,
+                            .prefetch = mome_g.cfg.prefetch,
+                            .budget = mome_g.cfg.local_pages,
+                            .high = mome_g.cfg.local_high,
+                            .low = mome_g.cfg.local_low,
                             .swap_dir = mome_g.cfg.swap_dir,
                             .pageout_disk = mome_g.cfg.pageout_disk,
                             .evict = mome_g.cfg.local_pages ? mome_g.cfg.evict : NULL};
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
-                            .page_size = (uint32_t)mome_g.page_size, .key = job_key,
+                            .page_size = (uint32_t)mome_g.page_size,
+                            .key = job_key,
                             .models = mome_model_mask()};
     int rc;
 
     mome_msg_setup(mome_g.rank, &wctx);
     if (mome_msg_inject(mome_g.cfg.test_inject) < 0) {
-        snprintf(err, errlen, "bad value '%s' for MOME_TEST_INJECT: expected corrupt:N, "
-                              "truncate:N, range:N or foreign:N", mome_g.cfg.test_inject);
+        snprintf(err, errlen,
+                 "bad value '%s' for MOME_TEST_INJECT: expected corrupt:N, "
+                 "truncate:N, range:N or foreign:N",
+                 mome_g.cfg.test_inject);
         return -EINVAL;
     }
     mome_msg_set_transport(use_tp ? mome_tp_send : NULL, send_failed);

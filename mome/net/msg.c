@@ -39,12 +39,13 @@ typedef struct qmsg {
 typedef struct queue {
     qmsg_t *head, *tail;
 } queue_t;
-static queue_t local, delayed; /* delayed: ordered by due time (one delay per size) */
+static queue_t local, delayed; /* delayed: ordered by due time (see mome_msg_emu_due) */
 static queue_t held_q;         /* messages waiting for the end of a hold */
 static int holds;              /* mome_msg_hold depth */
 static mome_msg_poll_t poll_fn;
 static int timer_fd = -1;
 static uint64_t emu_latency, emu_bandwidth;
+static uint64_t link_free; /* when the emulated link into this node has carried what it holds */
 
 int mome_msg_register(const mome_msg_def_t *d, size_t n)
 {
@@ -178,10 +179,21 @@ static void send_bad(int to, const uint8_t *hdr, const mome_msg_t *m)
 
     memcpy(bad, hdr, sizeof(bad));
     switch (inject_kind) {
-    case INJ_CORRUPT: bad[40] ^= 0x10; break; /* a body byte: the checksum no longer matches */
-    case INJ_TRUNCATE: len = len ? len - 1 : 0; bad[12] ^= len ? 0 : 8; break;
-    case INJ_RANGE: b.src = wctx.nnodes; mome_wire_encode(&b, bad); break;
-    case INJ_FOREIGN: b.key = ~wctx.key; mome_wire_encode(&b, bad); break;
+    case INJ_CORRUPT:
+        bad[40] ^= 0x10;
+        break; /* a body byte: the checksum no longer matches */
+    case INJ_TRUNCATE:
+        len = len ? len - 1 : 0;
+        bad[12] ^= len ? 0 : 8;
+        break;
+    case INJ_RANGE:
+        b.src = wctx.nnodes;
+        mome_wire_encode(&b, bad);
+        break;
+    case INJ_FOREIGN:
+        b.key = ~wctx.key;
+        mome_wire_encode(&b, bad);
+        break;
     }
     mome_warn("msg", "MOME_TEST_INJECT: sending a bad copy of a %s message to node %d",
               mome_msg_name(m->type), to);
@@ -204,8 +216,7 @@ static void send_encoded(int to, mome_msg_t *m)
         mome_msg_t d;
         rc = mome_wire_decode(hdr, sizeof(hdr), m->payload, m->len, &wctx, wire_types, &d, NULL);
         if (rc < 0)
-            mome_fatal("encoded an invalid %s message (%s)", mome_msg_name(m->type),
-                       strerror(-rc));
+            mome_fatal("encoded an invalid %s message (%s)", mome_msg_name(m->type), strerror(-rc));
         send_hook(to, &d);
         return;
     }
@@ -238,8 +249,7 @@ void mome_msg_close(void)
 void mome_send(int to, int type, int flags, const void *body, const void *payload, uint32_t len)
 {
     const mome_msg_def_t *d = mome_msg_def(type);
-    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .payload = payload,
-                    .len = len};
+    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .payload = payload, .len = len};
 
     if (closed)
         return;
@@ -264,11 +274,18 @@ int mome_msg_forward(int to, const mome_msg_t *in)
 
 /* ---- delivery ---- */
 
+/*
+ * The timer wakes a sleeping progress thread MOME_MSG_EMU_POLL_NS before the first held message is
+ * due (a timer's wake-up is late by tens of microseconds on a virtual machine, more with the
+ * default timer slack): from then on the thread polls (mome_msg_emu_wait_ns) and delivers the
+ * message on time.
+ */
 static void arm_timer(void)
 {
     struct itimerspec its = {{0, 0}, {0, 0}};
     if (delayed.head) {
-        uint64_t due = delayed.head->due;
+        uint64_t due =
+            delayed.head->due > MOME_MSG_EMU_POLL_NS ? delayed.head->due - MOME_MSG_EMU_POLL_NS : 1;
         its.it_value.tv_sec = (time_t)(due / 1000000000ull);
         its.it_value.tv_nsec = (long)(due % 1000000000ull);
         if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
@@ -281,8 +298,8 @@ static void arm_timer(void)
 static void run(const mome_msg_t *m)
 {
     const mome_msg_def_t *d = defs[m->type];
-    mome_trace("msg", "recv %s from %u (%u payload bytes, flags %#x)", d->wire.name, m->src,
-               m->len, m->flags);
+    mome_trace("msg", "recv %s from %u (%u payload bytes, flags %#x)", d->wire.name, m->src, m->len,
+               m->flags);
     if (d->handler)
         d->handler(m, mome_msg_body(m));
 }
@@ -309,8 +326,8 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
                                   : "not a Mome message of this version");
     } else if (rc < 0 && fatal) {
         const uint8_t *h = hdr;
-        uint32_t src = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
-                       (uint32_t)h[11] << 24;
+        uint32_t src =
+            (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
         mome_fatal("a %s message from node %u fails validation (%s: %s); its sender is broken "
                    "and the nodes could disagree: stopping",
                    mome_msg_name(h[2]), src, why, rc == -EBADMSG ? "malformed" : "out of range");
@@ -318,12 +335,18 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
     return rc;
 }
 
-static uint64_t emu_delay_ns(size_t len)
+/*
+ * One link into this node: a transfer occupies it for bytes / bandwidth after those before it
+ * (back-to-back transfers queue, as on a wire), then reaches the node after the latency (transfers
+ * in flight overlap it, as on a wire). Due times never decrease, so the held queue stays in order.
+ */
+uint64_t mome_msg_emu_due(uint64_t now, size_t bytes)
 {
-    uint64_t d = emu_latency;
+    uint64_t start = now > link_free ? now : link_free;
     if (emu_bandwidth)
-        d += (uint64_t)len * 1000000000ull / emu_bandwidth;
-    return d;
+        start += (uint64_t)((unsigned __int128)bytes * 1000000000u / emu_bandwidth);
+    link_free = start;
+    return start + emu_latency;
 }
 
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
@@ -351,12 +374,13 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
     if (remote) {
         MOME_STAT_INC(msgs_received);
         MOME_STAT_ADD(bytes_received, hl + len);
-        if (timer_fd >= 0 && defs[m.type]->emulated && m.len) {
+        if (timer_fd >= 0 && (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
+                              (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len))) {
             qmsg_t *q = queue_copy(hdr, hl, data, len);
             if (!q)
                 mome_fatal("out of memory holding a page transfer for the emulated "
                            "interconnect; stopping");
-            q->due = mome_now_ns() + emu_delay_ns(len);
+            q->due = mome_msg_emu_due(mome_now_ns(), hl + len);
             queue_append(&delayed, q);
             if (delayed.head == q)
                 arm_timer();
@@ -372,8 +396,8 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
     int rc;
     if (!buf || len < MOME_WIRE_HDR)
         return -EBADMSG;
-    rc = decode(buf, MOME_WIRE_HDR, (const uint8_t *)buf + MOME_WIRE_HDR, len - MOME_WIRE_HDR,
-                &m, 0);
+    rc = decode(buf, MOME_WIRE_HDR, (const uint8_t *)buf + MOME_WIRE_HDR, len - MOME_WIRE_HDR, &m,
+                0);
     if (rc == 0)
         run(&m);
     return rc;
@@ -398,7 +422,7 @@ void mome_msg_set_poll(mome_msg_poll_t poll)
 
 int mome_msg_poll(void)
 {
-    return (poll_fn ? poll_fn() : 0) + mome_msg_progress();
+    return (poll_fn ? poll_fn() : 0) + mome_msg_progress() + mome_msg_emu_poll();
 }
 
 int mome_msg_progress(void)
@@ -420,33 +444,58 @@ int mome_msg_progress(void)
     return n;
 }
 
-int mome_msg_timer_event(void)
+int mome_msg_emu_run(uint64_t now)
 {
-    uint64_t now = mome_now_ns(), v;
     qmsg_t *q;
     int n = 0;
 
-    if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        mome_fatal("cannot read the emulated interconnect's timer: %m");
     while (delayed.head && delayed.head->due <= now) {
         mome_msg_t m;
         q = queue_pop(&delayed);
         /* Validated when it arrived; decoded again from the copy. */
-        if (mome_wire_decode(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR,
-                             q->len - MOME_WIRE_HDR, &wctx, wire_types, &m, NULL) == 0)
-            run(&m);
-        free(q);
         n++;
+        if (mome_wire_decode(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR,
+                             &wctx, wire_types, &m, NULL) == 0) {
+            if (holds && !defs[m.type]->service) { /* a handler waits for an answer: after it */
+                queue_append(&held_q, q);
+                continue;
+            }
+            run(&m);
+        }
+        free(q);
     }
     if (n)
         arm_timer();
     return n;
 }
 
+int mome_msg_emu_poll(void)
+{
+    return delayed.head ? mome_msg_emu_run(mome_now_ns()) : 0;
+}
+
+int64_t mome_msg_emu_wait_ns(void)
+{
+    uint64_t now;
+    if (!delayed.head)
+        return -1;
+    now = mome_now_ns();
+    return delayed.head->due > now ? (int64_t)(delayed.head->due - now) : 0;
+}
+
+int mome_msg_timer_event(void)
+{
+    uint64_t v;
+    if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        mome_fatal("cannot read the emulated interconnect's timer: %m");
+    return mome_msg_emu_poll();
+}
+
 int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth)
 {
     emu_latency = latency_ns;
     emu_bandwidth = bandwidth;
+    link_free = 0;
     if (!latency_ns && !bandwidth)
         return 0;
     timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -468,6 +517,6 @@ void mome_msg_fini(void)
     if (timer_fd >= 0)
         close(timer_fd);
     timer_fd = -1;
-    emu_latency = emu_bandwidth = 0;
+    emu_latency = emu_bandwidth = link_free = 0;
     send_hook = NULL;
 }

@@ -28,11 +28,19 @@ typedef void (*mome_msg_handler_t)(const mome_msg_t *m, const void *body);
 typedef const char *(*mome_msg_validate_t)(const mome_msg_t *m, const void *body,
                                            const mome_wire_ctx_t *ctx);
 
+/* Which messages of a type cross the emulated interconnect (MOME_EMU_*): held for the link's
+ * latency and their size over its bandwidth before their handler runs. */
+enum {
+    MOME_MSG_EMU_NONE = 0,    /* protocol chatter: never held */
+    MOME_MSG_EMU_PAYLOAD = 1, /* a page transfer: held when it carries a payload */
+    MOME_MSG_EMU_ALWAYS = 2,  /* held even without one (a page-out of a zero page, as a flag) */
+};
+
 typedef struct mome_msg_def {
     uint8_t type;
     mome_wire_type_t wire; /* name, fields, flags mask, payload rule */
     uint16_t body_size;    /* sizeof the body struct */
-    uint8_t emulated;      /* a page transfer: held by the emulated interconnect (MOME_EMU_*) */
+    uint8_t emulated;      /* MOME_MSG_EMU_*: does the emulated interconnect hold it */
     uint8_t service;       /* runs even while the table holds messages (mome_msg_hold) */
     mome_msg_validate_t validate;
     mome_msg_handler_t handler;
@@ -106,12 +114,28 @@ int mome_msg_poll(void);
 
 /* Run queued local messages; returns how many ran. */
 int mome_msg_progress(void);
-/* Emulated interconnect (MOME_EMU_*): page transfers are held latency + size/bandwidth. The fd
- * (a timerfd, -1 when off) becomes readable when one is due. */
+/*
+ * Emulated interconnect (MOME_EMU_*): messages of the types marked `emulated` that arrive from
+ * other nodes are held, on one link into this node, until it has carried them (size / bandwidth
+ * each, one after the other) plus the latency (mome_msg_emu_due). To deliver them on time the
+ * progress thread polls while one is due within MOME_MSG_EMU_POLL_NS (mome_msg_emu_wait_ns,
+ * mome_msg_emu_poll), and sleeps otherwise: the timer fd (-1 when the emulation is off) becomes
+ * readable that long before the first is due.
+ */
+#define MOME_MSG_EMU_POLL_NS 100000
 int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth);
 int mome_msg_timer_fd(void);
 /* The timer fd is readable: run the held messages now due; returns how many ran. */
 int mome_msg_timer_event(void);
+/* Nanoseconds until the first held message is due (0: now), or -1 when none is held. */
+int64_t mome_msg_emu_wait_ns(void);
+/* Run the held messages now due; returns how many ran (one test when none is held). */
+int mome_msg_emu_poll(void);
+/* The same at time `now` (tests). */
+int mome_msg_emu_run(uint64_t now);
+/* The link model: when a transfer of `bytes` arriving at `now` may be delivered. Advances the
+ * link (call once per transfer). */
+uint64_t mome_msg_emu_due(uint64_t now, size_t bytes);
 /* The node is leaving: from now on nothing is sent or delivered (the transport drains). */
 void mome_msg_close(void);
 void mome_msg_fini(void);

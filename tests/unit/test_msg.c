@@ -7,6 +7,7 @@
 
 #include "coherence/proto.h"
 #include "core/proto.h"
+#include "base/stats.h"
 #include "net/msg.h"
 #include "testnode.h"
 #include "unit.h"
@@ -138,6 +139,79 @@ START_TEST(test_msg__messages_to_self_wait_for_progress)
 }
 END_TEST
 
+START_TEST(test_msg__emulated_link_carries_one_transfer_after_another)
+{
+    ck_assert_int_eq(mome_msg_emulate(10000, 1000000000), 0); /* 10 us, 1 GB/s */
+    ck_assert_uint_eq(mome_msg_emu_due(1000, 4176), 1000 + 4176 + 10000);
+    /* Arriving at once: the second waits for the link, the latency overlaps. */
+    ck_assert_uint_eq(mome_msg_emu_due(1000, 4176), 1000 + 2 * 4176 + 10000);
+    ck_assert_uint_eq(mome_msg_emu_due(1000, 80), 1000 + 2 * 4176 + 80 + 10000);
+    /* Once the link is idle, a transfer costs its own time again. */
+    ck_assert_uint_eq(mome_msg_emu_due(1000000000, 4176), 1000000000 + 4176 + 10000);
+    mome_msg_fini();
+    ck_assert_int_eq(mome_msg_emulate(5000, 0), 0); /* latency only: nothing queues */
+    ck_assert_uint_eq(mome_msg_emu_due(100, 4176), 5100);
+    ck_assert_uint_eq(mome_msg_emu_due(100, 4176), 5100);
+    mome_msg_fini();
+    ck_assert_int_eq(mome_msg_emulate(0, 100000000), 0); /* 100 MB/s: 4 MiB take 41.9 ms */
+    ck_assert_uint_eq(mome_msg_emu_due(0, 4u << 20), 41943040);
+    mome_msg_fini();
+}
+END_TEST
+
+/* Deliver a message of `type` from node 1 as the transport would (remote) or the local queue. */
+static void deliver_from_1(int type, const void *payload, uint32_t len, int remote)
+{
+    uint8_t hdr[MOME_WIRE_HDR];
+    mome_msg_t m = {.type = (uint8_t)type, .src = 1, .len = len, .payload = payload};
+    mome_wire_encode(&m, hdr);
+    mome_msg_deliver(hdr, sizeof(hdr), payload, len, remote);
+}
+
+START_TEST(test_msg__emulated_transfers_are_held_until_due)
+{
+    static const mome_msg_def_t t[] = {
+        {.type = 124, .wire = {"T124", NULL, 0, 0, 0, 64, 0}, .emulated = MOME_MSG_EMU_ALWAYS,
+         .handler = count_it},
+        {.type = 125, .wire = {"T125", NULL, 0, 0, 0, 64, 0}, .handler = count_it},
+        {.type = 126, .wire = {"T126", NULL, 0, 0, 0, 64, 0}, .emulated = MOME_MSG_EMU_PAYLOAD,
+         .handler = count_it}};
+    static const char data[64] = "a page";
+    mome_wire_ctx_t c = {.nnodes = 2, .page_size = 4096};
+    uint64_t lat = 10000000000ull; /* 10 s: nothing comes due while the test runs */
+
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(t, 3), 0);
+    ck_assert_int_eq(mome_msg_emulate(lat, 0), 0);
+    ck_assert_int_ge(mome_msg_timer_fd(), 0);
+    seen = 0;
+    ck_assert_int_eq(mome_msg_emu_wait_ns(), -1);
+    uint64_t before = mome_now_ns();
+    deliver_from_1(126, data, sizeof(data), 1); /* a page transfer from another node: held */
+    uint64_t after = mome_now_ns();
+    ck_assert_int_eq(seen, 0);
+    int64_t w = mome_msg_emu_wait_ns();
+    ck_assert_int_le(w, (int64_t)lat);
+    ck_assert_int_ge(w, (int64_t)(lat - (mome_now_ns() - before)));
+    deliver_from_1(126, NULL, 0, 1); /* no payload: not a transfer */
+    ck_assert_int_eq(seen, 1);
+    deliver_from_1(125, data, sizeof(data), 1); /* a type that is never held */
+    ck_assert_int_eq(seen, 2);
+    deliver_from_1(126, data, sizeof(data), 0); /* from this node itself */
+    ck_assert_int_eq(seen, 3);
+    deliver_from_1(124, NULL, 0, 1); /* held even without a payload */
+    ck_assert_int_eq(seen, 3);
+    ck_assert_int_eq(mome_msg_emu_run(after), 0); /* not due */
+    ck_assert_int_eq(mome_msg_emu_poll(), 0);
+    ck_assert_int_eq(seen, 3);
+    ck_assert_int_eq(mome_msg_emu_run(after + lat + 1000000), 2); /* both due: in order */
+    ck_assert_int_eq(seen, 5);
+    ck_assert_int_eq(mome_msg_emu_wait_ns(), -1);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
+
 Suite *msg_suite(void)
 {
     Suite *s = suite_create("msg");
@@ -147,5 +221,7 @@ Suite *msg_suite(void)
     UNIT_CASE(s, test_msg__segment_names);
     UNIT_CASE(s, test_msg__forwarding_stops_at_a_loop);
     UNIT_CASE(s, test_msg__messages_to_self_wait_for_progress);
+    UNIT_CASE(s, test_msg__emulated_link_carries_one_transfer_after_another);
+    UNIT_CASE(s, test_msg__emulated_transfers_are_held_until_due);
     return s;
 }
