@@ -2,7 +2,8 @@
  * budget.c - the cost of a page budget (MOME_LOCAL_PAGES): every node updates random pages of its
  * own working set of PAGES pages, ACCESSES times, and reports accesses per second, faults per
  * second, the cost of a fault and the page traffic (page-outs to nodes and to disk, page-ins).
- * run-bench.sh runs it with no budget and with budgets of 1/2, 1/5 and 1/10 of the working set,
+ * run-bench.sh runs it on node 0 with no budget and with budgets of 1/2, 1/5 and 1/10 of the working
+ * set, node 1 (ACCESSES 0, no budget) keeping the pages node 0 pages out,
  * per eviction policy, and with page-out to the swap file only (MOME_PAGEOUT=disk).
  *
  *   budget PAGES ACCESSES

@@ -5,14 +5,14 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, multihost (the default
-# is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it. Exits 1 if a
-# run failed (its figures are then left out of the medians). multihost needs root (network
-# namespaces), mpirun and a libmome with PMIx; without them it says why and is skipped.
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, checkpoint, multihost
+# (the default is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it.
+# Exits 1 if a run failed (its figures are then left out of the medians). multihost needs root
+# (network namespaces), mpirun and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget emulation multihost"
+BENCHES="fault_latency false_sharing jacobi apps budget emulation checkpoint multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -313,14 +313,14 @@ bench_apps() {
         "placement); Strassen on 2 nodes faster than on 1"
 }
 
-# budget: 2 nodes update random pages of their own working sets (2048 pages each) over shared
-# memory, with no budget and with budgets of 1/2, 1/5 and 1/10 of the working set, per eviction
-# policy, and with page-out to the swap file only (MOME_PAGEOUT=disk, CLOCK): accesses per second,
-# the cost of a fault, page-outs per fault (to nodes, to disk); median of the runs.
+# budget: node 0 updates random pages of its working set (2048 pages) over shared memory, with no
+# budget and with budgets of 1/2, 1/5 and 1/10 of the working set, per eviction policy, paging out
+# to node 1 (no budget: a memory server, as in EDM) or to the swap file only (MOME_PAGEOUT=disk,
+# CLOCK): node 0's accesses per second, the cost of a fault, page-outs per fault; median of the runs.
 bench_budget() {
     [ -x "$BENCH_BINDIR/budget" ] || die "no $BENCH_BINDIR/budget"
     ws=2048 acc=20000
-    echo "budget (2 nodes, $ws pages each, $acc random updates per node; shared memory)," \
+    echo "budget (node 0: $ws pages, $acc random updates; node 1 keeps its pages; shared memory)," \
         "median of $REPEAT runs"
     printf '%-10s  %-7s  %-6s  %12s  %10s  %9s  %9s  %13s\n' budget policy to accesses/s \
         faults/s us/fault outs/fault slowdown_vs_none
@@ -337,9 +337,9 @@ bench_budget() {
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
             log=$logdir/budget.$div.$policy.$to.$i
-            if run "$log" env UCX_TLS=posix,cma MOME_LOCAL_PAGES=$pages \
-                MOME_EVICT="$policy" MOME_PAGEOUT="$to" timeout 600 "$MOME_RUN" -t 580 -n 2 \
-                "$BENCH_BINDIR/budget" "$ws" "$acc"; then
+            if run "$log" env UCX_TLS=posix,cma MOME_EVICT="$policy" MOME_PAGEOUT="$to" \
+                timeout 600 "$MOME_RUN" -t 580 -n 1 env MOME_LOCAL_PAGES=$pages \
+                "$BENCH_BINDIR/budget" "$ws" "$acc" : -n 1 "$BENCH_BINDIR/budget" "$ws" 0; then
                 f=$(awk '/^budget node 0 / { for (i = 1; i < NF; i++) v[$i] = $(i + 1)
                     printf "%.1f %.1f %.2f %.3f\n", v["accesses"] / v["s"], v["faults"] / v["s"],
                         v["faults"] ? v["s"] * 1e6 / v["faults"] : 0,
@@ -379,6 +379,26 @@ bench_emulation() {
     run "$log" env MOME_RUN="$MOME_RUN" timeout 3000 "$BENCH_BINDIR/emulation" sweep -p 3000 \
         -r "$REPEAT"
     cat "$log"
+}
+
+# checkpoint: MomeCheckpoint of a 64 MiB MOME_PERSIST segment on 1 and 2 nodes (all pages, then a
+# tenth of them changed) against a write + fsync of the same bytes to the same file system, in the
+# same run (checkpoint.c); BENCH_REPO_DIR is where both write (default: a directory in /var/tmp).
+bench_checkpoint() {
+    [ -x "$BENCH_BINDIR/checkpoint" ] || die "no $BENCH_BINDIR/checkpoint"
+    [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    repo=$(mktemp -d "${BENCH_REPO_DIR:-/var/tmp}/mome-bench-repo.XXXXXX") || die "mktemp"
+    echo "checkpoint (64 MiB persistent segment, shared memory; best of $REPEAT rounds):"
+    for n in 1 2; do
+        for pct in 100 10; do
+            log=$logdir/checkpoint.$n.$pct
+            if run "$log" env MOME_REPOSITORY="$repo" UCX_TLS=posix,cma \
+                timeout 1200 "$MOME_RUN" -t 1100 -n $n "$BENCH_BINDIR/checkpoint" 64 $pct "$REPEAT"; then
+                echo "  $n node(s), $pct% changed: $(sed -n 's/^checkpoint best: //p' "$log")"
+            fi
+        done
+    done
+    rm -rf "$repo"
 }
 
 # multihost: the remote fault latency and the 2-node Jacobi over UCX TCP, with the two nodes on two

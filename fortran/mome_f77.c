@@ -20,7 +20,7 @@
 typedef MOME_F77_STRLEN_T flen_t;
 
 /* The counters MomeStats copies, in the order of the MOME_ST_* indices of mome.fh. */
-#define NSTATS 33
+#define NSTATS 35
 
 #define F77_API MOME_API
 
@@ -412,7 +412,9 @@ void F77_FUNC(momestats, MOMESTATS)(int64_t *counts)
                                          F(swap_bytes_written),
                                          F(evictions_waited),
                                          F(resident_pages),
-                                         F(resident_peak)};
+                                         F(resident_peak),
+                                         F(repo_pages_read),
+                                         F(repo_pages_written)};
 #undef F
     MomeStatsT s;
 

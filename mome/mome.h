@@ -89,7 +89,9 @@ typedef struct MomeStatsT {
     uint64_t evictions_waited;       /**< evictions a fault or an arriving page waited for */
     uint64_t resident_pages;         /**< Mome pages in memory now (own and kept for others) */
     uint64_t resident_peak;          /**< the most at once since the counters were reset */
-    uint64_t reserved[15];
+    uint64_t repo_pages_read;        /**< pages read from the repository (MOME_PERSIST) */
+    uint64_t repo_pages_written;     /**< pages written to the repository by checkpoints */
+    uint64_t reserved[13];
 } MomeStatsT;
 
 /* ---- job ---------------------------------------------------------------------------------- */

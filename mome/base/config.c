@@ -110,6 +110,7 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
     size_t cap = off == OFF(log_file)      ? sizeof(c->log_file)
                  : off == OFF(test_inject) ? sizeof(c->test_inject)
                  : off == OFF(swap_dir)    ? sizeof(c->swap_dir)
+                 : off == OFF(test_crash_at) ? sizeof(c->test_crash_at)
                  : off == OFF(trace)       ? sizeof(c->trace)
                                            : sizeof(c->repository);
     if (strlen(s) >= cap)
@@ -175,7 +176,8 @@ static const knob_t knobs[] = {
      OFF(stats), 0, 0, 0,
      "1, yes, on, true or 0, no, off, false"},
     {"MOME_REPOSITORY", "./mome-repo",
-     "directory of MOME_PERSIST segments (persistent segments are not available in this release)",
+     "directory of MOME_PERSIST segments (created 0700 on first use; every node must see the same "
+     "one); mome-repo manages it",
      parse_string, OFF(repository), 0, 0, 0,
      "a path of less than 1024 bytes"},
     {"MOME_LOCAL_PAGES", "0",
@@ -246,6 +248,10 @@ static const knob_t knobs[] = {
      "testing only: after n messages to other nodes, also send a bad one: corrupt:n, "
      "truncate:n, range:n or foreign:n",
      parse_string, OFF(test_inject), 0, 0, 0, "corrupt:N, truncate:N, range:N or foreign:N"},
+    {"MOME_TEST_CRASH_AT", "",
+     "testing only: kill -9 this node (or only node N) when a checkpoint reaches a step: "
+     "delta-mid, delta-data, delta-index, ready, head-tmp, head, done",
+     parse_string, OFF(test_crash_at), 0, 0, 0, "STEP or STEP:NODE"},
     {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1, 0, 0, NULL},

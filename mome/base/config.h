@@ -39,6 +39,7 @@ typedef struct mome_config {
     uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */
     uint64_t test_fail_alloc; /* MOME_TEST_FAIL_ALLOC: this allocation after MomeInit fails */
     char test_inject[64];    /* MOME_TEST_INJECT: kind:n, a bad message after n sends */
+    char test_crash_at[32];  /* MOME_TEST_CRASH_AT: step[:node], kill -9 during a checkpoint */
 } mome_config_t;
 
 /* Fill *c with defaults then the environment. On a bad value returns -EINVAL and a message. */

@@ -44,7 +44,7 @@ void mome_stats_print(int node)
                  "sent %llu recv %llu; twins %llu diffs %llu (%llu bytes); syncs %llu; evictions "
                  "%llu (%s, %llu waited for; resident %llu, peak %llu); page-outs %llu (to nodes %llu, to disk %llu, %llu bytes written, "
                  "%llu zero pages skipped) page-ins %llu; locks %llu (waited %llu, %.3f ms); "
-                 "barriers %llu (%.3f ms); dir migrations %llu\n",
+                 "barriers %llu (%.3f ms); dir migrations %llu; repository pages read %llu written %llu\n",
                  node, (unsigned long long)s.read_faults, (unsigned long long)s.write_faults,
                  (s.read_faults + s.write_faults)
                      ? (double)s.fault_ns / 1e3 / (double)(s.read_faults + s.write_faults)
@@ -66,7 +66,8 @@ void mome_stats_print(int node)
                  (unsigned long long)s.lock_acquires,
                  (unsigned long long)s.lock_waits, (double)s.lock_wait_ns / 1e6,
                  (unsigned long long)s.barriers, (double)s.barrier_wait_ns / 1e6,
-                 (unsigned long long)s.dir_migrations);
+                 (unsigned long long)s.dir_migrations, (unsigned long long)s.repo_pages_read,
+                 (unsigned long long)s.repo_pages_written);
     if (n > 0 && write(2, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf))) < 0)
         return;
 }

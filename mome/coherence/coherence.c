@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coherence/ckptflag.h"
 #include "coherence/coherence.h"
 #include "coherence/copy.h"
 #include "coherence/directory.h"
@@ -37,7 +38,7 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
     if ((rc = mome_seg_init()) < 0 || (rc = mome_txn_init()) < 0 || (rc = mome_copy_init()) < 0 ||
         (rc = mome_dir_init(cfg->nnodes, cfg->self, cfg->dir_migrate)) < 0 ||
         (rc = mome_req_init()) < 0 || (rc = mome_holder_init()) < 0 ||
-        (rc = mome_rel_init()) < 0) {
+        (rc = mome_rel_init()) < 0 || (rc = mome_ckpt_init()) < 0) {
         snprintf(err, errlen, "cannot set up the coherence layer: %s", strerror(-rc));
         return rc;
     }
@@ -53,6 +54,7 @@ void mome_coh_fini(void)
 {
     mome_fault_set_handler(NULL);
     mome_pageout_fini();
+    mome_ckpt_fini();
     mome_rel_fini();
     mome_req_fini();
     mome_dir_fini();

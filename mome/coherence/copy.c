@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "coherence/ckptflag.h"
 #include "coherence/copy.h"
 
 static mome_plist_t dirty, stale;
@@ -71,6 +72,8 @@ void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
 {
     const mome_page_t *pg = &s->pages[page];
     int writable = map_writable(pg) && v->writable;
+    if (writable && !mome_ckpt_writable(s, page))
+        writable = 0; /* persistent: writable once a write is noticed (the fault flags it) */
     int wp = !writable && v->writable; /* read-only views need no write-protect bits */
     if (mome_store_is_paged(s->store, page))
         mome_store_page_in(s->store, page); /* paged out: back before it is mapped */
@@ -100,6 +103,22 @@ void mome_copy_protect(mome_seg_t *s, uint64_t page)
             mome_fatal("cannot write-protect page %llu of segment '%s' at %p: %s: its next writes "
                        "would go unnoticed; stopping",
                        (unsigned long long)page, s->name, (void *)a, strerror(-rc));
+    }
+}
+
+void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n)
+{
+    uint64_t lo = first << mome_coh.page_shift, hi = (first + n) << mome_coh.page_shift;
+    for (mome_view_t *v = s->views; v; v = v->seg_next) {
+        uint64_t a = lo > v->off ? lo : v->off, b = hi < v->off + v->len ? hi : v->off + v->len;
+        if (!v->writable || a >= b)
+            continue;
+        int rc = mome_store_protect_range(v->addr + (a - v->off), (size_t)(b - a));
+        if (rc < 0 && rc != -ENOENT)
+            mome_fatal("cannot write-protect pages %llu to %llu of segment '%s' at %p: %s: their "
+                       "next writes would go unnoticed; stopping",
+                       (unsigned long long)first, (unsigned long long)(first + n - 1), s->name,
+                       (void *)(v->addr + (a - v->off)), strerror(-rc));
     }
 }
 

@@ -33,6 +33,8 @@ void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a);
 void mome_copy_map_all(mome_seg_t *s, uint64_t page);
 /* Write-protect every writable view of the page. */
 void mome_copy_protect(mome_seg_t *s, uint64_t page);
+/* The same for pages [first, first + n), one call per view. */
+void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n);
 /* Remove the page from every view: the next access faults (and is resolved from the state). */
 void mome_copy_unmap(mome_seg_t *s, uint64_t page);
 /* Forget this node's copy (access none, twin and notices gone); the content stays in the store. */

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/trace.h"
+#include "coherence/ckptflag.h"
 #include "coherence/copy.h"
 #include "coherence/holder.h"
 #include "coherence/model.h"
@@ -88,6 +89,7 @@ static void on_fwd_write(const mome_msg_t *m, const void *body)
     if (s) {
         bump_if_untracked(&s->pages[f->page]);
         mome_copy_stop_writing(s, f->page);
+        mome_ckpt_handoff(s, f->page); /* the new writer flags it */
     }
     send_copy(m, f, s);
     if (m->flags & MOME_FWD_KEEP) {
@@ -138,8 +140,10 @@ static void on_inv(const mome_msg_t *m, const void *body)
     const mome_ref_t *r = body;
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
     MOME_TR(MOME_TR_INV, r->seg, r->page, (int)r->node, 0, 0);
-    if (s && s->pages[r->page].access != MOME_ACC_NONE)
+    if (s && s->pages[r->page].access != MOME_ACC_NONE) {
+        mome_ckpt_handoff(s, r->page); /* a writer takes the page: it flags it */
         mome_copy_drop(s, r->page);
+    }
     MOME_STAT_INC(invalidations_received);
     mome_ref_t ack = {.seg = r->seg, .page = r->page};
     mome_send((int)r->node, MOME_MSG_INV_ACK, 0, &ack, NULL, 0);

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/trace.h"
+#include "coherence/ckptflag.h"
 #include "coherence/copy.h"
 #include "coherence/diff.h"
 #include "coherence/owner.h"
@@ -248,6 +249,7 @@ static int merge(const mome_entry_t *e, uint32_t origin)
                    rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
     MOME_TR(MOME_TR_DIFF_MERGE, e->seg, e->page, (int)origin, e->len, full ? MOME_TRF_FULL : 0);
     pg->ver++;
+    mome_ckpt_mark(s, e->page); /* the master changed: the next checkpoint writes it */
     return 0;
 }
 

@@ -29,6 +29,8 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 #define MOME_PG_LISTED 0x0080 /* in the dirty list */
 #define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
 #define MOME_PG_WROTE 0x0200  /* changed in this node's last release: write-ahead opens it early */
+#define MOME_PG_CKLISTED 0x4000 /* in the list of pages changed since the checkpoint (ckptflag.c) */
+#define MOME_PG_CKPT 0x8000   /* persistent: changed here since the last checkpoint (ckptflag.h) */
 
 typedef struct mome_page {
     uint8_t access;  /* MOME_ACC_*: what the directory granted this node */

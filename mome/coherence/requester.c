@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/trace.h"
+#include "coherence/ckptflag.h"
 #include "coherence/copy.h"
 #include "coherence/proto.h"
 #include "coherence/requester.h"
@@ -116,6 +117,7 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
             pg->access != MOME_ACC_WRITE || mome_copy_start_writing(s, p, 1) < 0)
             break;
         pg->flags |= MOME_PG_USED;
+        mome_ckpt_note(s, p); /* opened for writing, as a write fault would */
         mome_copy_map_all(s, p);
         MOME_STAT_INC(pages_written_ahead);
     }
@@ -145,6 +147,8 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     mome_store_touch(s->store, page);
     if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write)) {
         int opens = write && mome_copy_tracked_clean(pg);
+        if (write)
+            mome_ckpt_note(s, page); /* persistent: the next checkpoint writes it */
         if (opens && mome_copy_start_writing(s, page, 0) < 0)
             mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
                        (unsigned long long)page, s->name);
@@ -253,6 +257,8 @@ static void txn_try_complete(mome_txn_t *t)
     while (w) {
         mome_waiter_t *next = w->next;
         if (mome_copy_satisfies(pg, w->write)) {
+            if (w->write)
+                mome_ckpt_note(s, page);
             if (w->write && mome_copy_tracked_clean(pg) &&
                 mome_copy_start_writing(s, page, 0) < 0)
                 mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
@@ -318,7 +324,8 @@ static void install(mome_txn_t *t, const void *data)
     if (!t->prepared && t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
         t->model == mome_page_model(pg) &&
         !(t->rw && (t->rights & (MOME_RIGHT_SHARED | MOME_RIGHT_TWIN)))) {
-        int wp = !t->rw && w->view->writable;
+        int wp = (!t->rw || !mome_ckpt_install_writable(s, t->page, w->write)) &&
+                 w->view->writable;
         rc = mome_store_install(s->store, t->page, w->addr, data, wp);
         w->mapped = rc == 0;
     }

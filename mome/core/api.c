@@ -20,6 +20,7 @@
 #include "base/topology.h"
 #include "boot/boot.h"
 #include "coherence/seg.h"
+#include "core/checkpoint.h"
 #include "core/heap.h"
 #include "core/node.h"
 #include "core/segment.h"
@@ -27,7 +28,7 @@
 #include "mome.h"
 #include "net/transport.h"
 
-static __thread char err_buf[256];
+static __thread char err_buf[600];
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -115,7 +116,16 @@ int MomeFinalize(void)
         return -1;
     /* Every node's writes released and acquired, then a quiesce round: no node stops serving
      * while another's acquire may still need it. */
-    if (MomeBarrier() == 0 || run(&q) < 0) {
+    if (MomeBarrier() == 0) {
+        if (errno == EBUSY)
+            fail(EBUSY, "MomeFinalize: another thread of this node is in a barrier; call "
+                        "MomeFinalize once every thread's barriers are over");
+        return -1;
+    }
+    /* The next job sees the final content of the persistent segments. */
+    char ckerr[sizeof(err_buf) - 80];
+    int ckrc = mome_checkpoint_finalize(ckerr, sizeof(ckerr));
+    if (run(&q) < 0) {
         if (errno == EBUSY)
             fail(EBUSY, "MomeFinalize: another thread of this node is in a barrier; call "
                         "MomeFinalize once every thread's barriers are over");
@@ -125,6 +135,8 @@ int MomeFinalize(void)
     __atomic_store_n(&mome_g.state, MOME_STATE_DONE, __ATOMIC_RELEASE);
     mome_node_stop();
     pthread_mutex_unlock(&init_lock);
+    if (ckrc < 0) /* left anyway: the repository keeps each segment's last checkpoint */
+        return fail(-ckrc, "MomeFinalize: the final content was not saved: %s", ckerr);
     return 0;
 }
 
@@ -182,9 +194,6 @@ int MomeSegOpen(const char *name, uint64_t size, int flags)
         return -1;
     if (flags & ~(MOME_CREATE | MOME_EXCL | MOME_PERSIST))
         return fail(EINVAL, "MomeSegOpen: unknown flags %#x", flags);
-    if (flags & MOME_PERSIST)
-        return fail(ENOTSUP, "MomeSegOpen: MOME_PERSIST segments (the repository) are not "
-                             "available in this release");
     ps = mome_g.page_size;
     if (size > UINT64_MAX - ps || size > ((uint64_t)1 << 56))
         return fail(EINVAL, "MomeSegOpen: size %llu too large", (unsigned long long)size);
@@ -342,11 +351,22 @@ void MomeFree(void *p)
 
 int MomeCheckpoint(int seg)
 {
+    char err[sizeof(err_buf) - 20];
+    int rc;
+
     if (!running("MomeCheckpoint"))
         return -1;
-    (void)seg;
-    return fail(ENOTSUP, "MomeCheckpoint: the repository (MOME_PERSIST segments) is not "
-                         "available in this release");
+    /* A bad handle fails at once on its node, before the barrier (as on every node, if the
+     * program passes the same bad handle everywhere). */
+    if ((rc = mome_checkpoint_check(seg, err, sizeof(err))) < 0)
+        return fail(-rc, "MomeCheckpoint: %s", err + (strncmp(err, "MomeCheckpoint: ", 16) ? 0
+                                                                                            : 16));
+    /* Every modification released before the call, on every node, is in the snapshot. */
+    if (MomeBarrier() == 0)
+        return -1;
+    if ((rc = mome_checkpoint_run(seg, err, sizeof(err))) < 0)
+        return fail(-rc, "MomeCheckpoint: %s", err);
+    return 0;
 }
 
 int MomeStats(MomeStatsT *s)

@@ -59,6 +59,9 @@ typedef union mome_cmd_args {
         int owner;
         uint64_t off;
     } heap_free; /* MomeFree of another node's block */
+    struct {
+        void *job;
+    } ckpt; /* a step of MomeCheckpoint (core/checkpoint.c) */
 } mome_cmd_args_t;
 
 struct mome_cmd {
@@ -69,7 +72,7 @@ struct mome_cmd {
     uint32_t done;   /* futex word */
     int async;       /* posted: freed by the progress thread after fn */
     pid_t tid;       /* calling thread */
-    char err[200];   /* message for MomeError() on failure */
+    char err[600];   /* message for MomeError() on failure */
     struct mome_cmd *next;
 };
 

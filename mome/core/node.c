@@ -40,6 +40,7 @@
 #include "coherence/coherence.h"
 #include "coherence/model.h"
 #include "coherence/seg.h"
+#include "core/checkpoint.h"
 #include "core/heap.h"
 #include "core/node.h"
 #include "core/segment.h"
@@ -50,6 +51,7 @@
 #include "net/msg.h"
 #include "net/netif.h"
 #include "net/transport.h"
+#include "repo/repo.h"
 
 static pthread_t prog_thread;
 static pid_t prog_tid;
@@ -489,8 +491,14 @@ static int init_layers(char *err, size_t errlen)
     }
     if ((rc = mome_coh_init(&cc, err, errlen)) < 0)
         return rc;
+    if (mome_repo_crash_setup(mome_g.cfg.test_crash_at, mome_g.rank) < 0) {
+        snprintf(err, errlen, "bad value '%s' for MOME_TEST_CRASH_AT: expected STEP or STEP:NODE, "
+                              "STEP one of delta-mid, delta-data, delta-index, ready, head-tmp, "
+                              "head, done", mome_g.cfg.test_crash_at);
+        return -EINVAL;
+    }
     if ((rc = mome_segment_init()) < 0 || (rc = mome_sync_init()) < 0 ||
-        (rc = mome_heap_msg_init()) < 0) {
+        (rc = mome_heap_msg_init()) < 0 || (rc = mome_checkpoint_init()) < 0) {
         snprintf(err, errlen, "out of memory setting up the node");
         return rc;
     }
@@ -724,6 +732,7 @@ int mome_node_stop(void)
     if (use_tp)
         mome_tp_fini();
     mome_segment_fini();
+    mome_checkpoint_fini();
     mome_heap_fini();
     mome_sync_fini();
     mome_coh_fini();

@@ -23,10 +23,15 @@ enum {
     MOME_MSG_BAR_EXIT,                   /* mome_syncmsg_t: node 0 -> every node */
     MOME_MSG_HEAP_FREE,                  /* mome_syncmsg_t: id = heap offset */
     MOME_MSG_HELLO,                      /* (no body): every node to every other, at MomeInit */
+    MOME_MSG_CKPT_READY,                 /* mome_ckptmsg_t: a node's delta is durable */
+    MOME_MSG_CKPT_DONE,                  /* mome_ckptmsg_t: coordinator -> participants */
     MOME_MSG_CORE_END
 };
 
 enum { MOME_LOCK_WAITED = 0x1 }; /* LOCK_GRANT: the requester had to wait */
+enum { MOME_SEGR_PERSIST = 0x1 }; /* SEG_OPEN_REPLY: the segment is kept in the repository */
+#define MOME_SEG_WHY_MAX 600      /* SEG_OPEN_REPLY, SEG_UNLINK_REPLY: a failure's text, bytes */
+enum { MOME_SEGC_NOREC = 0x1 };   /* SEG_CLOSE: the node could not set the segment up */
 
 typedef struct mome_segmsg {
     uint64_t id;    /* the segment's job-wide id */
@@ -36,6 +41,18 @@ typedef struct mome_segmsg {
     uint32_t flags; /* SEG_OPEN: MOME_CREATE, MOME_EXCL, MOME_PERSIST */
     uint32_t count; /* SEG_CLOSE: opens that end */
 } mome_segmsg_t;
+/* SEG_OPEN_REPLY's payload: with SEGR_PERSIST, the repository segment's uid (8 bytes, little
+ * endian); with a failure, its text (at most MOME_SEG_WHY_MAX bytes, no NUL). */
+
+/* A checkpoint's messages: a participant's delta (READY), the outcome (DONE). */
+typedef struct mome_ckptmsg {
+    uint64_t seg;     /* the segment's id */
+    uint64_t gen;     /* READY: the delta's generation; DONE: the current one after it */
+    uint64_t entries; /* READY: pages in the delta (0: no file) */
+    uint64_t sum;     /* READY: its index's checksum */
+    int32_t status;   /* 0 or -errno: READY, this node's; DONE, the checkpoint's */
+    uint32_t node;    /* DONE: the node that failed (when status < 0) */
+} mome_ckptmsg_t;
 
 typedef struct mome_syncmsg {
     uint64_t id;    /* lock key, barrier epoch, heap offset */

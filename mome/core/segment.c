@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/hash.h"
@@ -15,8 +17,10 @@
 #include "core/proto.h"
 #include "core/segment.h"
 #include "memory/memory.h"
+#include "memory/store_repo.h"
 #include "memory/view.h"
 #include "mome.h"
+#include "repo/repo.h"
 
 /* ---- name service (records live on the name's manager) ---- */
 
@@ -26,6 +30,8 @@ typedef struct name_rec {
     uint64_t id, size;
     int unlinked;
     int64_t total; /* opens minus closes over all nodes */
+    mome_repo_seg_t *repo; /* MOME_PERSIST: the repository segment, locked while the job runs */
+    uint64_t *users;       /* MOME_PERSIST: the nodes that have it (a checkpoint's participants) */
     char name[MOME_SEG_NAME_MAX + 1];
 } name_rec_t;
 
@@ -94,18 +100,51 @@ static void seg_local_free(use_t *u)
     mome_seg_free(s);
 }
 
-static use_t *seg_local_new(uint64_t id, uint64_t size, const char *name, int *err)
+/*
+ * This node's record of a segment. A persistent one reads pages it never held from the
+ * repository: its page map is loaded here (a corrupted index fails the open, naming it), and the
+ * repository segment must be the one the name manager opened (same uid): every node must see the
+ * same MOME_REPOSITORY.
+ */
+static use_t *seg_local_new(uint64_t id, uint64_t size, const char *name, uint64_t uid, int *err,
+                            char *why, size_t whylen)
 {
     use_t *u = mome_calloc(1, sizeof(*u));
+    mome_repo_seg_t *rs = NULL;
+
+    why[0] = 0;
     if (!u) {
         *err = -ENOMEM;
         return NULL;
     }
-    u->s = mome_seg_new(id, size, name, &mome_store_mem, err);
+    if (uid) {
+        mome_repo_info_t info;
+        *err = mome_repo_open(mome_g.cfg.repository, name, size, (uint32_t)mome_g.page_size,
+                              MOME_REPO_MAP, NULL, &rs, why, whylen);
+        if (*err == 0) {
+            mome_repo_info(rs, &info);
+            if (info.head.uid != uid) {
+                *err = -EXDEV;
+                snprintf(why, whylen, "node %d finds another segment '%s' at %.200s than the name "
+                         "manager (node %d): MOME_REPOSITORY must name the same directory, on a "
+                         "file system they share, on every node", mome_g.rank, name, info.path,
+                         name_manager(name));
+            }
+        }
+        if (*err < 0) {
+            mome_repo_close(rs);
+            free(u);
+            return NULL;
+        }
+    }
+    u->s = mome_seg_new(id, size, name, rs ? &mome_store_repo : &mome_store_mem, err);
     if (!u->s) {
+        mome_repo_close(rs);
         free(u);
         return NULL;
     }
+    if (rs)
+        mome_store_repo_attach(u->s->store, rs);
     u->h.k1 = id;
     mome_htab_put(&uses, &u->h);
     return u;
@@ -180,12 +219,23 @@ void mome_segment_cmd_open(mome_cmd_t *c)
     mome_send(name_manager(name), MOME_MSG_SEG_OPEN, 0, &m, name, (uint32_t)strlen(name));
 }
 
+/* A persistent segment's uid, from SEG_OPEN_REPLY's payload (8 bytes: validated). */
+static uint64_t uid_of(const mome_msg_t *msg)
+{
+    const uint8_t *p = msg->payload;
+    uint64_t u = 0;
+    for (int i = 7; i >= 0; i--)
+        u = (u << 8) | p[i];
+    return u;
+}
+
 static void on_open_reply(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
     mome_cmd_t *c = pending_take(m->token);
     const char *name;
     int status = m->status, err = 0, h;
+    char why[600];
     use_t *u;
 
     if (!c) {
@@ -194,6 +244,11 @@ static void on_open_reply(const mome_msg_t *msg, const void *body)
         return;
     }
     name = c->u.open.name;
+    if (status < 0 && msg->len) {
+        /* The name manager's own words (the repository's errors name files and holders). */
+        mome_cmd_fail(c, -status, "MomeSegOpen: %.*s", (int)msg->len, (const char *)msg->payload);
+        return;
+    }
     if (status < 0) {
         switch (-status) {
         case ENOENT:
@@ -217,9 +272,18 @@ static void on_open_reply(const mome_msg_t *msg, const void *body)
     }
     u = use_of(m->id);
     if (!u)
-        u = seg_local_new(m->id, m->size, name, &err);
-    if (!u)
-        goto err_undo;
+        u = seg_local_new(m->id, m->size, name, (msg->flags & MOME_SEGR_PERSIST) ? uid_of(msg) : 0,
+                          &err, why, sizeof(why));
+    if (!u) {
+        mome_segmsg_t close = {.id = m->id, .count = 1};
+        mome_send(name_manager(name), MOME_MSG_SEG_CLOSE, MOME_SEGC_NOREC, &close, NULL, 0);
+        if (why[0])
+            mome_cmd_fail(c, -err, "MomeSegOpen: %s", why);
+        else
+            mome_cmd_fail(c, -err, "MomeSegOpen: cannot set up segment '%s' of %llu bytes here: "
+                                   "%s", name, (unsigned long long)m->size, strerror(-err));
+        return;
+    }
     h = handle_alloc(u);
     if (h < 0) {
         err = h;
@@ -271,7 +335,10 @@ static void on_unlink_reply(const mome_msg_t *msg, const void *body)
     mome_cmd_t *c = pending_take(m->token);
     if (!c)
         return;
-    if (m->status < 0)
+    if (m->status < 0 && msg->len)
+        mome_cmd_fail(c, -m->status, "MomeSegUnlink: %.*s", (int)msg->len,
+                      (const char *)msg->payload);
+    else if (m->status < 0)
         mome_cmd_fail(c, ENOENT, "MomeSegUnlink: segment '%s' does not exist",
                       c->u.unlink.name);
     else
@@ -301,39 +368,133 @@ static void reply_open(const mome_msg_t *req, const mome_segmsg_t *rm, int statu
     mome_send((int)req->src, MOME_MSG_SEG_OPEN_REPLY, 0, &m, NULL, 0);
 }
 
+/* A failure the requester reports in the name manager's words. */
+static void reply_why(const mome_msg_t *req, const mome_segmsg_t *rm, int status, const char *why)
+{
+    mome_segmsg_t m = {.status = status, .token = rm->token};
+    size_t len = strnlen(why, MOME_SEG_WHY_MAX);
+    mome_send((int)req->src, MOME_MSG_SEG_OPEN_REPLY, 0, &m, why, (uint32_t)len);
+}
+
+static void reply_persist(const mome_msg_t *req, const mome_segmsg_t *rm, name_rec_t *r)
+{
+    mome_repo_info_t info;
+    mome_repo_info(r->repo, &info);
+    r->users[req->src / 64] |= 1ull << (req->src % 64);
+    mome_segmsg_t m = {.id = r->id, .size = r->size, .token = rm->token};
+    uint8_t uid[8];
+    for (int i = 0; i < 8; i++)
+        uid[i] = (uint8_t)(info.head.uid >> (8 * i));
+    mome_send((int)req->src, MOME_MSG_SEG_OPEN_REPLY, MOME_SEGR_PERSIST, &m, uid, sizeof(uid));
+}
+
+static name_rec_t *rec_new(const char *name, size_t len, uint64_t size)
+{
+    name_rec_t *r = mome_calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    memcpy(r->name, name, len);
+    r->name[len] = 0;
+    r->id = ((uint64_t)mome_g.rank << 40) | ++id_counter;
+    r->size = size;
+    r->total = 1;
+    r->by_name.k1 = mome_hash_str(r->name, len);
+    r->by_name.k2 = name_hash2(r->name);
+    r->by_id.k1 = r->id;
+    return r;
+}
+
+/*
+ * The first MOME_PERSIST open of a name in this job: the repository segment is opened (created
+ * with MOME_CREATE) and locked by this node, the name manager, until the job ends or unlinks it;
+ * another job opening it meanwhile gets EBUSY. Errors go back in the repository's words.
+ */
+static void open_persistent(const mome_msg_t *msg, const mome_segmsg_t *m)
+{
+    int flags = (int)m->flags, rf = MOME_REPO_LOCK, rc;
+    char name[MOME_SEG_NAME_MAX + 1], why[MOME_SEG_WHY_MAX], who[300], host[128] = "?", t[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    mome_repo_seg_t *rs;
+    mome_repo_info_t info;
+    name_rec_t *r;
+
+    memcpy(name, msg->payload, msg->len);
+    name[msg->len] = 0;
+    if (flags & MOME_CREATE)
+        rf |= MOME_REPO_CREATE | ((flags & MOME_EXCL) ? MOME_REPO_EXCL : 0);
+    gethostname(host, sizeof(host) - 1);
+    localtime_r(&now, &tm);
+    strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(who, sizeof(who), "pid %d on %s, node %d of %d, since %s", (int)getpid(), host,
+             mome_g.rank, mome_g.nnodes, t);
+    rc = mome_repo_open(mome_g.cfg.repository, name, m->size, (uint32_t)mome_g.page_size, rf, who,
+                        &rs, why, sizeof(why));
+    if (rc < 0)
+        return reply_why(msg, m, rc, why);
+    mome_repo_info(rs, &info);
+    r = rec_new(name, msg->len, info.head.size);
+    if (r)
+        r->users = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*r->users));
+    if (!r || !r->users) {
+        free(r);
+        mome_repo_close(rs);
+        return reply_open(msg, m, -ENOMEM, 0, 0);
+    }
+    r->repo = rs;
+    mome_htab_put(&names, &r->by_name);
+    mome_htab_put(&ids, &r->by_id);
+    reply_persist(msg, m, r);
+}
+
 static void on_open(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
     name_rec_t *r = rec_by_name(msg->payload, msg->len);
     int flags = (int)m->flags;
     uint64_t size = m->size;
+    char why[MOME_SEG_WHY_MAX];
 
     if (r) {
         if ((flags & MOME_CREATE) && (flags & MOME_EXCL))
             return reply_open(msg, m, -EEXIST, 0, 0);
+        if ((flags & MOME_PERSIST) && !r->repo) {
+            snprintf(why, sizeof(why), "segment '%s' is open in this job without MOME_PERSIST; "
+                     "the first open of a name in a job decides", r->name);
+            return reply_why(msg, m, -EINVAL, why);
+        }
+        if (size && size != r->size && r->repo) {
+            snprintf(why, sizeof(why), "segment '%s' is stored in repository '%.200s' with size "
+                     "%llu; pass 0 or that size", r->name, mome_g.cfg.repository,
+                     (unsigned long long)r->size);
+            return reply_why(msg, m, -EINVAL, why);
+        }
         if (size && size != r->size)
             return reply_open(msg, m, -EINVAL, 0, r->size);
         r->total++;
+        if (r->repo)
+            return reply_persist(msg, m, r);
         return reply_open(msg, m, 0, r->id, r->size);
     }
+    if (flags & MOME_PERSIST)
+        return open_persistent(msg, m);
     if (!(flags & MOME_CREATE))
         return reply_open(msg, m, -ENOENT, 0, 0);
     if (!size)
         return reply_open(msg, m, -EINVAL, 0, 0);
-    r = mome_calloc(1, sizeof(*r));
+    r = rec_new(msg->payload, msg->len, size);
     if (!r)
         return reply_open(msg, m, -ENOMEM, 0, 0);
-    memcpy(r->name, msg->payload, msg->len);
-    r->name[msg->len] = 0;
-    r->id = ((uint64_t)mome_g.rank << 40) | ++id_counter;
-    r->size = size;
-    r->total = 1;
-    r->by_name.k1 = mome_hash_str(r->name, msg->len);
-    r->by_name.k2 = name_hash2(r->name);
-    r->by_id.k1 = r->id;
     mome_htab_put(&names, &r->by_name);
     mome_htab_put(&ids, &r->by_id);
     reply_open(msg, m, 0, r->id, r->size);
+}
+
+static void rec_free(name_rec_t *r)
+{
+    mome_repo_close(r->repo); /* unlinked: its files go now */
+    free(r->users);
+    free(r);
 }
 
 static void rec_destroy(name_rec_t *r)
@@ -343,7 +504,7 @@ static void rec_destroy(name_rec_t *r)
         mome_segmsg_t d = {.id = r->id};
         mome_send(n, MOME_MSG_SEG_DESTROY, 0, &d, NULL, 0);
     }
-    free(r);
+    rec_free(r);
 }
 
 static void on_close(const mome_msg_t *msg, const void *body)
@@ -357,8 +518,26 @@ static void on_close(const mome_msg_t *msg, const void *body)
     }
     name_rec_t *r = REC_OF_ID(h);
     r->total -= m->count;
+    if ((msg->flags & MOME_SEGC_NOREC) && r->users) /* not set up there: no checkpoint there */
+        r->users[msg->src / 64] &= ~(1ull << (msg->src % 64));
     if (r->unlinked && r->total <= 0)
         rec_destroy(r);
+}
+
+/*
+ * A name this job does not have may still be a persistent segment: its repository copy goes
+ * (unless another job has it open). Only a name found nowhere is ENOENT.
+ */
+static int unlink_stored(const char *payload, uint32_t len, char *why, size_t whylen)
+{
+    char name[MOME_SEG_NAME_MAX + 1];
+    int rc;
+    memcpy(name, payload, len);
+    name[len] = 0;
+    rc = mome_repo_remove(mome_g.cfg.repository, name, why, whylen);
+    if (rc == -ENOENT)
+        why[0] = 0;
+    return rc;
 }
 
 static void on_unlink(const mome_msg_t *msg, const void *body)
@@ -366,9 +545,17 @@ static void on_unlink(const mome_msg_t *msg, const void *body)
     const mome_segmsg_t *m = body;
     name_rec_t *r = rec_by_name(msg->payload, msg->len);
     mome_segmsg_t rep = {.token = m->token};
+    char why[MOME_SEG_WHY_MAX] = "";
+
     if (!r) {
-        rep.status = -ENOENT;
-        mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, NULL, 0);
+        rep.status = unlink_stored(msg->payload, msg->len, why, sizeof(why));
+        mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, why,
+                  (uint32_t)strnlen(why, sizeof(why)));
+        return;
+    }
+    if (r->repo && (rep.status = mome_repo_unlink(r->repo, why, sizeof(why))) < 0) {
+        mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, why,
+                  (uint32_t)strnlen(why, sizeof(why)));
         return;
     }
     mome_htab_del(&names, &r->by_name);
@@ -602,7 +789,8 @@ char *mome_segment_check_range(mome_cmd_t *c, const char *call, void *addr, size
 int mome_segment_heap_create(void *addr, uint64_t size, char *err, size_t errlen)
 {
     int rc = 0;
-    use_t *u = seg_local_new(MOME_HEAP_SEG_ID, size, "mome.heap", &rc);
+    char why[8];
+    use_t *u = seg_local_new(MOME_HEAP_SEG_ID, size, "mome.heap", 0, &rc, why, sizeof(why));
     if (!u) {
         snprintf(err, errlen, "cannot create the shared heap: %s", strerror(-rc));
         return rc;
@@ -633,22 +821,86 @@ static const char *check_name(const mome_msg_t *m, const void *body, const mome_
     return memchr(m->payload, 0, m->len) ? "segment name" : NULL;
 }
 
+/* A reply's text (a failure's cause) comes with a failure only, and holds no NUL. */
+static const char *check_why(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_segmsg_t *s = body;
+    if (m->flags & MOME_SEGR_PERSIST)
+        return s->status < 0 || m->len != 8 ? "persistent segment uid" : NULL;
+    if (m->len && (s->status >= 0 || memchr(m->payload, 0, m->len)))
+        return "failure text";
+    return NULL;
+}
+
 static const mome_msg_def_t seg_msgs[] = {
     {.type = MOME_MSG_SEG_OPEN,
      .wire = {"SEG_OPEN", open_fields, 3, 0, 1, MOME_SEG_NAME_MAX},
      .body_size = sizeof(mome_segmsg_t), .validate = check_name, .handler = on_open},
-    {.type = MOME_MSG_SEG_OPEN_REPLY, .wire = {"SEG_OPEN_REPLY", reply_fields, 4, 0, 0, 0},
-     .body_size = sizeof(mome_segmsg_t), .handler = on_open_reply},
-    {.type = MOME_MSG_SEG_CLOSE, .wire = {"SEG_CLOSE", close_fields, 2, 0, 0, 0},
+    {.type = MOME_MSG_SEG_OPEN_REPLY,
+     .wire = {"SEG_OPEN_REPLY", reply_fields, 4, MOME_SEGR_PERSIST, 0, MOME_SEG_WHY_MAX},
+     .body_size = sizeof(mome_segmsg_t), .validate = check_why, .handler = on_open_reply},
+    {.type = MOME_MSG_SEG_CLOSE, .wire = {"SEG_CLOSE", close_fields, 2, MOME_SEGC_NOREC, 0, 0},
      .body_size = sizeof(mome_segmsg_t), .handler = on_close},
     {.type = MOME_MSG_SEG_UNLINK,
      .wire = {"SEG_UNLINK", unlink_fields, 1, 0, 1, MOME_SEG_NAME_MAX},
      .body_size = sizeof(mome_segmsg_t), .validate = check_name, .handler = on_unlink},
-    {.type = MOME_MSG_SEG_UNLINK_REPLY, .wire = {"SEG_UNLINK_REPLY", unlink_fields, 2, 0, 0, 0},
-     .body_size = sizeof(mome_segmsg_t), .handler = on_unlink_reply},
+    {.type = MOME_MSG_SEG_UNLINK_REPLY,
+     .wire = {"SEG_UNLINK_REPLY", unlink_fields, 2, 0, 0, MOME_SEG_WHY_MAX},
+     .body_size = sizeof(mome_segmsg_t), .validate = check_why, .handler = on_unlink_reply},
     {.type = MOME_MSG_SEG_DESTROY, .wire = {"SEG_DESTROY", close_fields, 1, 0, 0, 0},
      .body_size = sizeof(mome_segmsg_t), .handler = on_destroy},
 };
+
+/* ---- persistent segments ---- */
+
+struct mome_seg *mome_segment_of(int handle)
+{
+    use_t *u = by_handle(handle);
+    return u ? u->s : NULL;
+}
+
+int mome_segment_manager(const char *name)
+{
+    return name_manager(name);
+}
+
+struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, int *unlinked)
+{
+    mome_hnode_t *h = mome_htab_get(&ids, id, 0);
+    name_rec_t *r = h ? REC_OF_ID(h) : NULL;
+    if (!r || !r->repo)
+        return NULL;
+    *users = r->users;
+    *unlinked = r->unlinked;
+    return r->repo;
+}
+
+int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,
+                            size_t *nmanaged)
+{
+    mome_hnode_t *h, *tmp;
+    *nlocal = *nmanaged = 0;
+    *local = mome_malloc((uses.n + 1) * sizeof(**local));
+    *managed = mome_malloc((ids.n + 1) * sizeof(**managed));
+    if (!*local || !*managed) {
+        free(*local);
+        free(*managed);
+        return -ENOMEM;
+    }
+    mome_htab_foreach(&uses, h, tmp)
+    {
+        use_t *u = (use_t *)h;
+        if (mome_store_persistent(u->s->store))
+            (*local)[(*nlocal)++] = u->s->id;
+    }
+    mome_htab_foreach(&ids, h, tmp)
+    {
+        name_rec_t *r = REC_OF_ID(h);
+        if (r->repo)
+            (*managed)[(*nmanaged)++] = r->id;
+    }
+    return 0;
+}
 
 int mome_segment_init(void)
 {
@@ -659,11 +911,26 @@ int mome_segment_init(void)
     return mome_msg_register(seg_msgs, sizeof(seg_msgs) / sizeof(seg_msgs[0]));
 }
 
+/*
+ * The job is over: a persistent segment's lock goes with its handle. Its superseded pages are
+ * reclaimed first when they outnumber the live ones (nobody reads the segment any more, and a
+ * crash during the compaction leaves the last checkpoint: compaction commits like one).
+ */
+static void rec_fini(name_rec_t *r)
+{
+    char why[600];
+    if (r->repo && !r->unlinked && mome_repo_should_compact(r->repo) &&
+        mome_repo_compact(r->repo, why, sizeof(why)) < 0)
+        mome_warn("segment", "could not compact segment '%s' (its last checkpoint is intact): %s",
+                  r->name, why);
+    rec_free(r);
+}
+
 void mome_segment_fini(void)
 {
     mome_hnode_t *h, *tmp;
     mome_htab_foreach(&uses, h, tmp) seg_local_free((use_t *)h);
-    mome_htab_foreach(&ids, h, tmp) free(REC_OF_ID(h));
+    mome_htab_foreach(&ids, h, tmp) rec_fini(REC_OF_ID(h));
     mome_htab_foreach(&pend, h, tmp) free(h);
     mome_htab_free(&uses);
     mome_htab_free(&names);

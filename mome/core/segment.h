@@ -27,6 +27,23 @@ void mome_segment_cmd_unlink(mome_cmd_t *c);
 void mome_segment_cmd_mmap(mome_cmd_t *c);
 void mome_segment_cmd_munmap(mome_cmd_t *c);
 
+/* ---- persistent segments (core/checkpoint.c) ---- */
+
+struct mome_seg;
+struct mome_repo_seg;
+
+/* The segment of a handle (NULL: not open here), and the node managing its name (a checkpoint's
+ * coordinator). */
+struct mome_seg *mome_segment_of(int handle);
+int mome_segment_manager(const char *name);
+/* Name manager: the repository segment of a persistent segment it manages (NULL if none), the
+ * nodes that have it (a bitmap of MomeNodes() bits) and whether it was unlinked. */
+struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, int *unlinked);
+/* This node's persistent segments (ids of its records), and those whose name it manages; arrays
+ * malloc'd (free them). -ENOMEM. */
+int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,
+                            size_t *nmanaged);
+
 /* Create the shared heap segment mapped at addr on every node (MomeInit, collective). */
 int mome_segment_heap_create(void *addr, uint64_t size, char *err, size_t errlen);
 

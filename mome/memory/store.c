@@ -201,6 +201,11 @@ int mome_store_protect(char *va, int ro)
     return mome_mem->protect(va, pgsz, ro);
 }
 
+int mome_store_protect_range(char *va, size_t len)
+{
+    return mome_mem->protect(va, len, 1);
+}
+
 int mome_store_wake(char *va, size_t len)
 {
     return mome_mem->wake(va, len);

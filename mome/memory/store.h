@@ -77,6 +77,9 @@ void mome_store_prepare(mome_store_t *st, uint64_t page);
 int mome_store_map(mome_store_t *st, uint64_t page, char *va, int ro);
 /* View operations on the page at va: write-protect or open, wake its waiters, unmap. */
 int mome_store_protect(char *va, int ro);
+/* Write-protect the whole pages of [va, va+len) of one view at once (one TLB flush for them all,
+ * where a page at a time costs one each). */
+int mome_store_protect_range(char *va, size_t len);
 int mome_store_wake(char *va, size_t len);
 int mome_store_zap(char *va);
 /* The page leaves Mome memory (no view may map it): its memory goes back. */

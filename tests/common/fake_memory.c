@@ -92,8 +92,12 @@ static int protect(void *addr, size_t len, int ro)
         counts.protects++;
     else
         counts.unprotects++;
-    if (fake_memory_state(addr) == FAKE_MAPPED_RO || fake_memory_state(addr) == FAKE_MAPPED_RW)
-        note(addr, ro ? FAKE_MAPPED_RO : FAKE_MAPPED_RW);
+    /* Every mapped page of the range (a checkpoint protects runs of pages at once). */
+    for (int i = 0; i < nvas; i++)
+        if ((const char *)vas[i].va >= (const char *)addr &&
+            (const char *)vas[i].va < (const char *)addr + len &&
+            (vas[i].state == FAKE_MAPPED_RO || vas[i].state == FAKE_MAPPED_RW))
+            vas[i].state = ro ? FAKE_MAPPED_RO : FAKE_MAPPED_RW;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "coherence/coherence.h"
+#include "core/checkpoint.h"
 #include "core/heap.h"
 #include "core/job.h"
 #include "core/segment.h"
@@ -38,7 +39,8 @@ int testnode_up(int nnodes, int self, int migrate)
     fake_memory_use();
     msgtest_setup(nnodes, self, 4096);
     if ((rc = mome_coh_init(&cc, err, sizeof(err))) < 0 || (rc = mome_segment_init()) < 0 ||
-        (rc = mome_sync_init()) < 0 || (rc = mome_heap_msg_init()) < 0) {
+        (rc = mome_sync_init()) < 0 || (rc = mome_heap_msg_init()) < 0 ||
+        (rc = mome_checkpoint_init()) < 0) {
         fprintf(stderr, "testnode: %s (%d)\n", err, rc);
         return rc;
     }
@@ -57,6 +59,7 @@ void testnode_down(void)
     }
     nsegs = 0;
     mome_segment_fini();
+    mome_checkpoint_fini();
     mome_sync_fini();
     mome_coh_fini();
     mome_view_fini();

@@ -49,6 +49,8 @@
       ist(31) = MOME_ST_EVICTIONS_WAITED
       ist(32) = MOME_ST_RESIDENT_PAGES
       ist(33) = MOME_ST_RESIDENT_PEAK
+      ist(34) = MOME_ST_REPO_PAGES_READ
+      ist(35) = MOME_ST_REPO_PAGES_WRITTEN
       nbad = chkfh(ic, 9, ist, MOME_NSTATS, MomePageSize())
       if (nbad .ne. 0) then
          write (*, '(a, i0, a)') 'constants: ', nbad,

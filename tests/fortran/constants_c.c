@@ -69,7 +69,9 @@ int F77_FUNC(chkfh, CHKFH)(const int *ic, const int *nic, const int *ist, const 
                                  {"MOME_ST_SWAP_BYTES_WRITTEN", ST(swap_bytes_written)},
                                  {"MOME_ST_EVICTIONS_WAITED", ST(evictions_waited)},
                                  {"MOME_ST_RESIDENT_PAGES", ST(resident_pages)},
-                                 {"MOME_ST_RESIDENT_PEAK", ST(resident_peak)}};
+                                 {"MOME_ST_RESIDENT_PEAK", ST(resident_peak)},
+                                 {"MOME_ST_REPO_PAGES_READ", ST(repo_pages_read)},
+                                 {"MOME_ST_REPO_PAGES_WRITTEN", ST(repo_pages_written)}};
     int nc = (int)(sizeof(c) / sizeof(c[0])), ns = (int)(sizeof(st) / sizeof(st[0])), bad = 0;
 
     bad += differ("the number of constants", *nic, nc);

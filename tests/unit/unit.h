@@ -21,6 +21,8 @@ Suite *release_suite(void);
 Suite *sync_suite(void);
 Suite *segment_suite(void);
 Suite *store_suite(void);
+Suite *repo_suite(void);
+Suite *checkpoint_suite(void);
 Suite *evict_suite(void);
 Suite *trace_suite(void);
 Suite *netif_suite(void);

@@ -1,0 +1,91 @@
+/*
+ * ckptflag.c - the list of flagged pages of persistent segments (MOME_PG_CKLISTED: a page is in
+ * it once), so that a checkpoint visits the changed pages, not the whole segment.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "coherence/ckptflag.h"
+
+typedef struct ref {
+    uint64_t seg, page;
+} ref_t;
+
+static ref_t *changed;
+static size_t nchanged, cap;
+
+int mome_ckpt_init(void)
+{
+    changed = NULL;
+    nchanged = cap = 0;
+    return 0;
+}
+
+void mome_ckpt_fini(void)
+{
+    free(changed);
+    changed = NULL;
+    nchanged = cap = 0;
+}
+
+void mome_ckpt_mark(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+
+    if (!mome_store_persistent(s->store))
+        return;
+    pg->flags |= MOME_PG_CKPT;
+    if (pg->flags & MOME_PG_CKLISTED)
+        return;
+    if (nchanged == cap) {
+        size_t nc = cap ? cap * 2 : 1024;
+        ref_t *n = mome_realloc(changed, nc * sizeof(*n));
+        /* Losing track of a changed page would lose it at the next checkpoint. */
+        if (!n)
+            mome_fatal("out of memory recording that page %llu of segment '%s' changed: the "
+                       "next checkpoint would miss it; stopping",
+                       (unsigned long long)page, s->name);
+        changed = n;
+        cap = nc;
+    }
+    changed[nchanged].seg = s->id;
+    changed[nchanged].page = page;
+    nchanged++;
+    pg->flags |= MOME_PG_CKLISTED;
+}
+
+static int by_page(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+long mome_ckpt_flagged(mome_seg_t *s, uint64_t **pages)
+{
+    size_t keep = 0, n = 0, k = 0;
+
+    *pages = NULL;
+    for (size_t i = 0; i < nchanged; i++)
+        n += changed[i].seg == s->id;
+    if (n && !(*pages = mome_malloc(n * sizeof(**pages))))
+        return -ENOMEM;
+    for (size_t i = 0; i < nchanged; i++) {
+        ref_t r = changed[i];
+        if (r.seg != s->id) {
+            if (mome_seg_page(r.seg, r.page))
+                changed[keep++] = r; /* (a segment gone meanwhile leaves its entries here) */
+            continue;
+        }
+        mome_page_t *pg = &s->pages[r.page];
+        pg->flags &= (uint16_t)~MOME_PG_CKLISTED;
+        if (pg->flags & MOME_PG_CKPT)
+            (*pages)[k++] = r.page;
+    }
+    nchanged = keep;
+    if (k)
+        qsort(*pages, k, sizeof(**pages), by_page);
+    return (long)k;
+}

@@ -1,0 +1,664 @@
+/*
+ * checkpoint.c - checkpoints of persistent segments: each participant's delta, the coordinator's
+ * commit, and the two messages between them.
+ *
+ * A participant (a node with a record of the segment) gathers the pages it flagged
+ * (coherence/checkpoint.h), fetching those whose copy here may not be current, copies their
+ * content in batches through the progress thread and appends it to its data file, makes the delta
+ * durable, then sends CKPT_READY (its index's size and checksum, or a failure) to the coordinator.
+ * The coordinator, once every participant is ready, commits (repo/: a new head renamed over the
+ * old one) and sends CKPT_DONE with the outcome. A participant restores its flags when the
+ * checkpoint failed, so the next one writes those pages again.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "coherence/checkpoint.h"
+#include "coherence/seg.h"
+#include "core/checkpoint.h"
+#include "core/cmd.h"
+#include "core/job.h"
+#include "core/proto.h"
+#include "core/segment.h"
+#include "memory/store_repo.h"
+#include "repo/repo.h"
+
+/* A checkpoint of one segment on this node (application thread; its commands read it). */
+typedef struct job {
+    mome_op_t op; /* the gather's fetches */
+    int handle;
+    uint64_t id;
+    char name[MOME_SEG_NAME_MAX + 1];
+    mome_repo_seg_t *rs; /* the store's repository segment */
+    int coord;
+    int status;
+    /* gather / take */
+    mome_ckpt_set_t set;
+    size_t left;
+    mome_cmd_t *waiting;
+    /* copy, restore */
+    const uint64_t *pages;
+    size_t n, copied;
+    void *buf;
+    /* READY, DONE */
+    mome_ckptmsg_t msg;
+    /* coordinator */
+    mome_repo_seg_t *mrs;
+    mome_repo_file_t *parts;
+    int nparts, unlinked;
+} job_t;
+
+/* Coordinator side: the READYs of a segment's checkpoint (progress thread). */
+typedef struct coord {
+    mome_hnode_t h; /* k1 = segment id */
+    int got;
+    uint64_t *seen; /* nodes whose READY came */
+    mome_repo_file_t *parts;
+    int nparts;
+    int status;
+    uint32_t fail_node;
+    mome_cmd_t *cmd; /* the coordinator's application thread, waiting */
+} coord_t;
+
+/* Participant side: the outcome (progress thread). */
+typedef struct done {
+    mome_hnode_t h; /* k1 = segment id */
+    int have;
+    mome_ckptmsg_t msg;
+    mome_cmd_t *cmd;
+} done_t;
+
+static mome_htab_t coords, dones;
+static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int run(void (*fn)(mome_cmd_t *), job_t *j)
+{
+    mome_cmd_t c = {.fn = fn, .u.ckpt.job = j};
+    return mome_cmd_run(&c);
+}
+
+static int users_count(const uint64_t *users)
+{
+    int n = 0;
+    for (size_t w = 0; w < ((size_t)mome_g.nnodes + 63) / 64; w++)
+        n += __builtin_popcountll(users[w]);
+    return n;
+}
+
+/* ---- commands (progress thread) ---- */
+
+static void fill(job_t *j, mome_seg_t *s)
+{
+    j->id = s->id;
+    j->rs = mome_store_repo_of(s->store);
+    snprintf(j->name, sizeof(j->name), "%s", s->name);
+    j->coord = mome_segment_manager(s->name);
+}
+
+static void fn_begin(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    mome_seg_t *s = mome_segment_of(j->handle);
+    if (!s) {
+        mome_cmd_fail(c, EBADF, "MomeCheckpoint: %d is not an open segment handle", j->handle);
+        return;
+    }
+    if (!mome_store_persistent(s->store)) {
+        mome_cmd_fail(c, EINVAL, "MomeCheckpoint: segment '%s' is not persistent (open it with "
+                                 "MOME_PERSIST)", s->name);
+        return;
+    }
+    fill(j, s);
+    mome_cmd_complete(c, 0);
+}
+
+static void fn_local(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    mome_seg_t *s = mome_seg_find(j->id);
+    if (!s || !mome_store_persistent(s->store)) {
+        mome_cmd_complete(c, -ENOENT);
+        return;
+    }
+    fill(j, s);
+    mome_cmd_complete(c, 0);
+}
+
+static void gathered(mome_op_t *op)
+{
+    job_t *j = (job_t *)op;
+    mome_seg_t *s = mome_seg_find(j->id);
+    j->left = s ? mome_ckpt_take(s, &j->set) : 0;
+    if (!s)
+        j->set.n = 0;
+    mome_cmd_complete(j->waiting, 0);
+}
+
+static void fn_gather(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    mome_seg_t *s = mome_seg_find(j->id);
+
+    memset(&j->set, 0, sizeof(j->set));
+    j->left = 0;
+    j->waiting = c;
+    if (!s) { /* destroyed meanwhile (unlinked): nothing to write */
+        mome_cmd_complete(c, 0);
+        return;
+    }
+    mome_op_begin(&j->op, gathered);
+    if (mome_ckpt_gather(s, &j->op, &j->set) < 0)
+        j->status = -ENOMEM;
+    mome_op_end(&j->op);
+}
+
+static void fn_copy(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    mome_seg_t *s = mome_seg_find(j->id);
+    j->copied = s ? mome_ckpt_copy(s, j->pages, j->n, j->buf) : 0;
+    mome_cmd_complete(c, 0);
+}
+
+static void fn_restore(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    mome_seg_t *s = mome_seg_find(j->id);
+    if (s)
+        mome_ckpt_restore(s, j->pages, j->n);
+    mome_cmd_complete(c, 0);
+}
+
+static void fn_ready(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    mome_send(j->coord, MOME_MSG_CKPT_READY, 0, &j->msg, NULL, 0);
+    mome_cmd_complete(c, 0);
+}
+
+static void coord_complete(coord_t *k, const uint64_t *users)
+{
+    if (!k->cmd || k->got < users_count(users))
+        return;
+    job_t *j = k->cmd->u.ckpt.job;
+    j->parts = k->parts;
+    j->nparts = k->nparts;
+    j->status = k->status;
+    j->msg.node = k->fail_node;
+    k->parts = NULL;
+    mome_cmd_outstanding(-1);
+    mome_cmd_complete(k->cmd, 0);
+    mome_htab_del(&coords, &k->h);
+    free(k->seen);
+    free(k);
+}
+
+static coord_t *coord_of(uint64_t id)
+{
+    coord_t *k = (coord_t *)mome_htab_get(&coords, id, 0);
+    if (k)
+        return k;
+    k = mome_calloc(1, sizeof(*k));
+    if (k) {
+        k->seen = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*k->seen));
+        k->parts = mome_calloc((size_t)mome_g.nnodes, sizeof(*k->parts));
+    }
+    if (!k || !k->seen || !k->parts)
+        mome_fatal("out of memory coordinating a checkpoint of segment %#llx; stopping",
+                   (unsigned long long)id);
+    k->h.k1 = id;
+    mome_htab_put(&coords, &k->h);
+    return k;
+}
+
+static void fn_wait_ready(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    const uint64_t *users;
+    j->mrs = mome_segment_managed(j->id, &users, &j->unlinked);
+    if (!j->mrs) {
+        mome_cmd_complete(c, -ENOENT);
+        return;
+    }
+    coord_t *k = coord_of(j->id);
+    k->cmd = c;
+    mome_cmd_outstanding(1);
+    coord_complete(k, users);
+}
+
+static void on_ready(const mome_msg_t *m, const void *body)
+{
+    const mome_ckptmsg_t *r = body;
+    const uint64_t *users;
+    int unlinked;
+    uint32_t n = m->src;
+
+    if (!mome_segment_managed(r->seg, &users, &unlinked) || !(users[n / 64] >> (n % 64) & 1))
+        mome_fatal("node %u checkpointed segment %#llx, which it does not have here (this node "
+                   "manages its name): the nodes disagree; stopping", n,
+                   (unsigned long long)r->seg);
+    coord_t *k = coord_of(r->seg);
+    if (k->seen[n / 64] >> (n % 64) & 1)
+        mome_fatal("node %u said twice that its checkpoint of segment %#llx is ready; stopping", n,
+                   (unsigned long long)r->seg);
+    k->seen[n / 64] |= 1ull << (n % 64);
+    k->got++;
+    if (r->status < 0 && k->status == 0) {
+        k->status = r->status;
+        k->fail_node = n;
+    }
+    if (r->status == 0 && r->entries) {
+        mome_repo_file_t *f = &k->parts[k->nparts++];
+        f->gen = r->gen;
+        f->node = n;
+        f->entries = r->entries;
+        f->sum = r->sum;
+    }
+    coord_complete(k, users);
+}
+
+static void fn_done(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    const uint64_t *users;
+    int unlinked;
+    if (mome_segment_managed(j->id, &users, &unlinked)) {
+        for (int n = 0; n < mome_g.nnodes; n++)
+            if (users[n / 64] >> (n % 64) & 1)
+                mome_send(n, MOME_MSG_CKPT_DONE, 0, &j->msg, NULL, 0);
+    }
+    mome_cmd_complete(c, 0);
+}
+
+static done_t *done_of(uint64_t id)
+{
+    done_t *d = (done_t *)mome_htab_get(&dones, id, 0);
+    if (d)
+        return d;
+    d = mome_calloc(1, sizeof(*d));
+    if (!d)
+        mome_fatal("out of memory waiting for a checkpoint of segment %#llx; stopping",
+                   (unsigned long long)id);
+    d->h.k1 = id;
+    mome_htab_put(&dones, &d->h);
+    return d;
+}
+
+static void done_complete(done_t *d)
+{
+    if (!d->have || !d->cmd)
+        return;
+    job_t *j = d->cmd->u.ckpt.job;
+    j->msg = d->msg;
+    mome_cmd_outstanding(-1);
+    mome_cmd_complete(d->cmd, 0);
+    mome_htab_del(&dones, &d->h);
+    free(d);
+}
+
+static void fn_wait_done(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    done_t *d = done_of(j->id);
+    d->cmd = c;
+    mome_cmd_outstanding(1);
+    done_complete(d);
+}
+
+static void on_done(const mome_msg_t *m, const void *body)
+{
+    const mome_ckptmsg_t *r = body;
+    done_t *d = done_of(r->seg);
+    if (d->have)
+        mome_fatal("node %u ended a checkpoint of segment %#llx twice; stopping", m->src,
+                   (unsigned long long)r->seg);
+    d->have = 1;
+    d->msg = *r;
+    done_complete(d);
+}
+
+typedef struct lists {
+    uint64_t *local, *managed;
+    size_t nlocal, nmanaged;
+    int status;
+} lists_t;
+
+static void fn_list(mome_cmd_t *c)
+{
+    lists_t *l = c->u.ckpt.job;
+    mome_cmd_complete(c, mome_segment_persistent(&l->local, &l->nlocal, &l->managed,
+                                                 &l->nmanaged));
+}
+
+/* ---- a participant (application thread) ---- */
+
+/* Pages this node took for this checkpoint, to flag again if it fails. */
+typedef struct taken {
+    uint64_t *v;
+    size_t n, cap;
+} taken_t;
+
+static int taken_add(taken_t *t, const uint64_t *p, size_t n)
+{
+    if (t->n + n > t->cap) {
+        size_t nc = t->cap ? t->cap : 1024;
+        while (nc < t->n + n)
+            nc *= 2;
+        uint64_t *nv = mome_realloc(t->v, nc * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        t->v = nv;
+        t->cap = nc;
+    }
+    memcpy(t->v + t->n, p, n * sizeof(*p));
+    t->n += n;
+    return 0;
+}
+
+static void restore(job_t *j, const uint64_t *pages, size_t n)
+{
+    if (!n)
+        return;
+    j->pages = pages;
+    j->n = n;
+    run(fn_restore, j);
+}
+
+/*
+ * Write this node's delta: rounds of gather (fetching what is not current here) and copies, until
+ * no flagged page is left in flight. Returns 0 (msg filled for READY) or -errno with a message.
+ */
+static int write_delta(job_t *j, taken_t *all, char *err, size_t errlen)
+{
+    size_t batch = (8u << 20) / mome_g.page_size;
+    uint64_t gen = mome_repo_gen(j->rs) + 1;
+    mome_repo_delta_t *d = NULL;
+    mome_repo_file_t f = {0};
+    uint8_t *buf;
+    int rc = 0;
+
+    if (batch == 0)
+        batch = 1;
+    buf = mome_malloc(batch * mome_g.page_size);
+    if (!buf)
+        return say(err, errlen, -ENOMEM, "out of memory checkpointing segment '%s'", j->name);
+    for (int round = 0; rc == 0; round++) {
+        int again = 0;
+        j->status = 0;
+        run(fn_gather, j);
+        if (j->status < 0)
+            rc = say(err, errlen, j->status, "out of memory gathering the changed pages of "
+                                             "segment '%s'", j->name);
+        for (size_t i = 0; rc == 0 && i < j->set.n; i += j->n) {
+            j->pages = j->set.pages + i;
+            j->n = j->set.n - i < batch ? j->set.n - i : batch;
+            j->buf = buf;
+            run(fn_copy, j);
+            if (j->copied && !d)
+                rc = mome_repo_delta_begin(j->rs, gen, (uint32_t)mome_g.rank, &d, err, errlen);
+            if (rc == 0 && j->copied)
+                rc = mome_repo_delta_add(d, j->pages, buf, j->copied, err, errlen);
+            if (rc == 0)
+                rc = taken_add(all, j->pages, j->copied);
+            if (rc == 0 && j->copied < j->n) {
+                /* A page left this node since it was taken: gather it (and the rest) again. */
+                restore(j, j->pages + j->copied, j->set.n - i - j->copied);
+                again = 1;
+                break;
+            }
+        }
+        if (rc < 0) /* the pages not written yet stay flagged */
+            restore(j, j->set.pages, j->set.n);
+        mome_ckpt_set_free(&j->set);
+        if (rc < 0 || (!j->left && !again))
+            break;
+        if (round == 2000) {
+            rc = say(err, errlen, -EBUSY, "segment '%s': %zu changed pages stay busy (written "
+                     "while the checkpoint runs?)", j->name, j->left);
+            break;
+        }
+        /* Requests for some pages were in flight: let them end. */
+        struct timespec ts = {0, 500 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    free(buf);
+    if (d && rc == 0)
+        rc = mome_repo_delta_finish(d, &f, err, errlen);
+    else if (d)
+        mome_repo_delta_abort(d);
+    memset(&j->msg, 0, sizeof(j->msg));
+    j->msg.seg = j->id;
+    j->msg.gen = gen;
+    j->msg.status = rc;
+    j->msg.entries = f.entries;
+    j->msg.sum = f.sum;
+    if (rc == 0)
+        mome_repo_crash_point("ready");
+    return rc;
+}
+
+/* ---- the coordinator (application thread) ---- */
+
+static int by_node(const void *a, const void *b)
+{
+    const mome_repo_file_t *x = a, *y = b;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static void coordinate(uint64_t id, char *err, size_t errlen, int *commit_failed)
+{
+    job_t k = {.id = id};
+    int rc;
+
+    *commit_failed = 0;
+    if (run(fn_wait_ready, &k) < 0)
+        return;
+    rc = k.status;
+    if (rc == 0 && !k.unlinked && k.nparts) {
+        uint64_t gen = mome_repo_gen(k.mrs) + 1;
+        qsort(k.parts, (size_t)k.nparts, sizeof(*k.parts), by_node);
+        for (int i = 0; i < k.nparts && rc == 0; i++)
+            if (k.parts[i].gen != gen)
+                rc = say(err, errlen, -ESTALE, "node %u wrote generation %llu of a segment at "
+                         "generation %llu: the nodes disagree on the repository",
+                         k.parts[i].node, (unsigned long long)k.parts[i].gen,
+                         (unsigned long long)(gen - 1));
+        if (rc == 0)
+            rc = mome_repo_commit(k.mrs, gen, k.parts, k.nparts, err, errlen);
+        if (rc < 0) {
+            *commit_failed = 1;
+            k.msg.node = (uint32_t)mome_g.rank;
+        }
+    }
+    free(k.parts);
+    k.msg.seg = id;
+    k.msg.status = rc;
+    k.msg.gen = mome_repo_gen(k.mrs);
+    mome_repo_crash_point("done");
+    run(fn_done, &k);
+}
+
+/* ---- MomeCheckpoint, MomeFinalize ---- */
+
+/* The outcome at a participant: its flags come back if it failed. */
+static int finish(job_t *j, taken_t *all, int own, const char *own_err, char *err, size_t errlen)
+{
+    int rc;
+    run(fn_wait_done, j);
+    rc = j->msg.status;
+    if (rc == 0) {
+        mome_repo_set_gen(j->rs, j->msg.gen);
+    } else {
+        restore(j, all->v, all->n);
+        if (own < 0)
+            say(err, errlen, rc, "segment '%s': %s; the repository keeps generation %llu",
+                j->name, own_err, (unsigned long long)j->msg.gen);
+        else if (!err[0])
+            say(err, errlen, rc, "segment '%s': node %u failed (%s); the repository keeps "
+                "generation %llu", j->name, j->msg.node, strerror(-rc),
+                (unsigned long long)j->msg.gen);
+    }
+    free(all->v);
+    memset(all, 0, sizeof(*all));
+    return rc;
+}
+
+int mome_checkpoint_check(int handle, char *err, size_t errlen)
+{
+    job_t j = {.handle = handle};
+    mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
+    int rc = mome_cmd_run(&c);
+    if (rc < 0)
+        snprintf(err, errlen, "%s", c.err);
+    return rc;
+}
+
+int mome_checkpoint_run(int handle, char *err, size_t errlen)
+{
+    job_t j = {.handle = handle};
+    mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
+    taken_t all = {0};
+    char own_err[600] = "";
+    int own, rc, commit_failed = 0;
+
+    if (pthread_mutex_trylock(&one_at_a_time) != 0)
+        return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
+    err[0] = 0;
+    rc = mome_cmd_run(&c);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", c.err + (strncmp(c.err, "MomeCheckpoint: ", 16) ? 0 : 16));
+        pthread_mutex_unlock(&one_at_a_time);
+        return rc;
+    }
+    own = write_delta(&j, &all, own_err, sizeof(own_err));
+    run(fn_ready, &j);
+    if (j.coord == mome_g.rank)
+        coordinate(j.id, err, errlen, &commit_failed);
+    rc = finish(&j, &all, own, own_err, err, errlen);
+    pthread_mutex_unlock(&one_at_a_time);
+    return rc;
+}
+
+int mome_checkpoint_finalize(char *err, size_t errlen)
+{
+    lists_t l = {0};
+    mome_cmd_t c = {.fn = fn_list, .u.ckpt.job = &l};
+    job_t *jobs;
+    taken_t *all;
+    char own_err[600];
+    int *own, rc = 0, commit_failed;
+
+    err[0] = 0;
+    pthread_mutex_lock(&one_at_a_time);
+    if (mome_cmd_run(&c) < 0) {
+        pthread_mutex_unlock(&one_at_a_time);
+        return say(err, errlen, -ENOMEM, "out of memory listing the persistent segments");
+    }
+    jobs = mome_calloc(l.nlocal + 1, sizeof(*jobs));
+    all = mome_calloc(l.nlocal + 1, sizeof(*all));
+    own = mome_calloc(l.nlocal + 1, sizeof(*own));
+    if (!jobs || !all || !own) {
+        /* Without a word to the coordinators they would wait for ever: the job must stop. */
+        mome_fatal("out of memory for the final checkpoint of the persistent segments; their "
+                   "last checkpoints are intact; stopping");
+    }
+    /* Every delta first (their READYs need nobody), then the commits, then the outcomes. */
+    for (size_t i = 0; i < l.nlocal; i++) {
+        jobs[i].id = l.local[i];
+        if (run(fn_local, &jobs[i]) < 0) {
+            jobs[i].id = 0;
+            continue;
+        }
+        own[i] = write_delta(&jobs[i], &all[i], own_err, sizeof(own_err));
+        if (own[i] < 0 && !err[0])
+            say(err, errlen, own[i], "segment '%s': %s", jobs[i].name, own_err);
+        run(fn_ready, &jobs[i]);
+    }
+    for (size_t i = 0; i < l.nmanaged; i++) {
+        char cerr[600] = "";
+        coordinate(l.managed[i], cerr, sizeof(cerr), &commit_failed);
+        if (commit_failed && !err[0])
+            snprintf(err, errlen, "%s", cerr);
+    }
+    for (size_t i = 0; i < l.nlocal; i++) {
+        if (!jobs[i].id)
+            continue;
+        char e[600] = "";
+        int r = finish(&jobs[i], &all[i], own[i], "", e, sizeof(e));
+        if (r < 0 && rc == 0)
+            rc = r;
+        if (r < 0 && !err[0])
+            snprintf(err, errlen, "%s", e);
+    }
+    free(jobs);
+    free(all);
+    free(own);
+    free(l.local);
+    free(l.managed);
+    pthread_mutex_unlock(&one_at_a_time);
+    if (rc < 0)
+        mome_error("checkpoint", "the final checkpoint failed: %s", err);
+    return rc;
+}
+
+/* ---- the message table ---- */
+
+static const mome_field_t ready_fields[] = {
+    MOME_FIELD(mome_ckptmsg_t, seg, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_ckptmsg_t, gen, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_ckptmsg_t, entries, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_ckptmsg_t, sum, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_ckptmsg_t, status, MOME_FK_ERRNO, 0)};
+static const mome_field_t done_fields[] = {
+    MOME_FIELD(mome_ckptmsg_t, seg, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_ckptmsg_t, gen, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_ckptmsg_t, status, MOME_FK_ERRNO, 0),
+    MOME_FIELD(mome_ckptmsg_t, node, MOME_FK_NODE, 0)};
+
+static const mome_msg_def_t ckpt_msgs[] = {
+    {.type = MOME_MSG_CKPT_READY, .wire = {"CKPT_READY", ready_fields, 5, 0, 0, 0},
+     .body_size = sizeof(mome_ckptmsg_t), .handler = on_ready},
+    {.type = MOME_MSG_CKPT_DONE, .wire = {"CKPT_DONE", done_fields, 4, 0, 0, 0},
+     .body_size = sizeof(mome_ckptmsg_t), .handler = on_done},
+};
+
+int mome_checkpoint_init(void)
+{
+    if (mome_htab_init(&coords, 16) < 0 || mome_htab_init(&dones, 16) < 0)
+        return -ENOMEM;
+    return mome_msg_register(ckpt_msgs, sizeof(ckpt_msgs) / sizeof(ckpt_msgs[0]));
+}
+
+void mome_checkpoint_fini(void)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&coords, h, tmp)
+    {
+        free(((coord_t *)h)->seen);
+        free(((coord_t *)h)->parts);
+        free(h);
+    }
+    mome_htab_foreach(&dones, h, tmp) free(h);
+    mome_htab_free(&coords);
+    mome_htab_free(&dones);
+}

@@ -1,0 +1,28 @@
+/*
+ * checkpoint.h - private: MomeCheckpoint and the implicit checkpoint of MomeFinalize. Every node
+ * that has a persistent segment writes the pages it changed since the last checkpoint into its own
+ * delta of the next generation and tells the coordinator (the segment's name manager, which holds
+ * its lock) once the delta is durable; the coordinator commits the new head when every delta is,
+ * and tells every participant the outcome. The files are written by the application thread that
+ * called; the progress thread only hands it the pages' content (commands), so it keeps serving
+ * the other nodes meanwhile.
+ */
+#ifndef MOME_CORE_CHECKPOINT_H
+#define MOME_CORE_CHECKPOINT_H
+
+#include <stddef.h>
+
+/* Registers CKPT_READY and CKPT_DONE. */
+int mome_checkpoint_init(void);
+void mome_checkpoint_fini(void);
+
+/* Application thread: is `handle` a persistent segment's? 0, or -errno with a message. */
+int mome_checkpoint_check(int handle, char *err, size_t errlen);
+/* Application thread, after MomeCheckpoint's barrier: checkpoint the handle's segment with every
+ * node that has it. 0, or -errno with a message (the previous checkpoint stays current). */
+int mome_checkpoint_run(int handle, char *err, size_t errlen);
+/* Application thread, in MomeFinalize after its barrier: checkpoint every persistent segment of
+ * the job, so the next job sees the final content. 0, or -errno with a message. */
+int mome_checkpoint_finalize(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+ * admin.c - the repository as a whole, for mome-repo (and a server): listing segments, verifying
+ * every checksum, exporting a flat image and importing one.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "repo/internal.h"
+#include "repo/repo.h"
+#include "repo/sum.h"
+
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg,
+                   char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int rc = 0;
+
+    if (!d) {
+        if (errno == ENOENT)
+            return say(err, errlen, -ENOENT, "repository '%s' does not exist", dir);
+        return say(err, errlen, -errno, "cannot open repository '%s': %s", dir,
+                   strerror(errno));
+    }
+    while (rc == 0 && (de = readdir(d))) {
+        struct stat st;
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "FORMAT"))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        rc = cb(de->d_name, arg);
+    }
+    closedir(d);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- verify ---- */
+
+typedef struct vctx {
+    void (*report)(void *, const char *);
+    void *arg;
+    int problems;
+    const char *dir, *dirname;
+} vctx_t;
+
+static void problem(vctx_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(vctx_t *v, const char *fmt, ...)
+{
+    char line[1200];
+    int n = snprintf(line, sizeof(line), "%s/%s: ", v->dir, v->dirname);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    v->problems++;
+    if (v->report)
+        v->report(v->arg, line);
+}
+
+typedef struct slotinfo {
+    uint64_t page, sum;
+} slotinfo_t;
+
+/* Check every stored page of one delta file against its index entries, reading the data file
+ * sequentially. */
+static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const mome_repo_file_t *f,
+                        const uint8_t *idx)
+{
+    enum { CHUNK = 256 };
+    char name[64];
+    slotinfo_t *slot = calloc(f->pages ? f->pages : 1, sizeof(*slot));
+    uint8_t *buf = malloc((size_t)CHUNK * h->page_size), *used = calloc(f->pages + 1, 1);
+    struct stat st;
+    int fd;
+
+    data_name(name, sizeof(name), f->gen, f->node);
+    if (!slot || !buf || !used) {
+        problem(v, "%s: out of memory to verify it", name);
+        goto out;
+    }
+    for (uint64_t k = 0; k < f->entries; k++) {
+        mome_repo_entry_t e;
+        mome_repo_idx_get(idx + MOME_REPO_IDX_HDR + k * MOME_REPO_IDX_ENTRY, &e);
+        if (e.where == MOME_REPO_ZERO)
+            continue;
+        slot[e.where].page = e.page;
+        slot[e.where].sum = e.sum;
+        used[e.where] = 1;
+    }
+    fd = openat(segfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        problem(v, "%s: %s", name, strerror(errno));
+        goto out;
+    }
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != f->pages * h->page_size)
+        problem(v, "%s: %llu bytes, the index says %llu pages of %u", name,
+                (unsigned long long)st.st_size, (unsigned long long)f->pages, h->page_size);
+    for (uint64_t s = 0; s < f->pages; s += CHUNK) {
+        uint64_t n = f->pages - s < CHUNK ? f->pages - s : CHUNK;
+        size_t want = (size_t)n * h->page_size, got = 0;
+        while (got < want) {
+            ssize_t r = pread(fd, buf + got, want - got, (off_t)(s * h->page_size + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t sl = s + k;
+            if (!used[sl])
+                continue;
+            if ((k + 1) * h->page_size > got) {
+                problem(v, "page %llu: %s is too short for its slot %llu", 
+                        (unsigned long long)slot[sl].page, name, (unsigned long long)sl);
+                continue;
+            }
+            uint64_t sum = mome_sum64(buf + k * h->page_size, h->page_size, slot[sl].page);
+            if (sum != slot[sl].sum)
+                problem(v, "page %llu: checksum mismatch in %s at offset %llu (stored %016llx, "
+                           "read %016llx)", (unsigned long long)slot[sl].page, name,
+                        (unsigned long long)(sl * h->page_size), (unsigned long long)slot[sl].sum,
+                        (unsigned long long)sum);
+        }
+    }
+    close(fd);
+out:
+    free(slot);
+    free(buf);
+    free(used);
+}
+
+int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
+                     void *arg)
+{
+    vctx_t v = {.report = report, .arg = arg, .dir = dir, .dirname = dirname};
+    mome_repo_head_t h;
+    char path[1400], err[1200], want[MOME_REPO_DIRNAME_MAX + 1];
+    uint32_t *last = NULL; /* per page: 1 + the file of its last entry, 0 if none */
+    uint8_t *zero = NULL;  /* per file: bitmap of that file's zero entries is not kept: see below */
+    uint64_t npages, live = 0, data = 0;
+    size_t mapbytes;
+    int segfd, rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, dirname);
+    segfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (segfd < 0)
+        return -errno;
+    rc = mome_repo_peek(dir, dirname, &h, err, sizeof(err));
+    if (rc < 0) {
+        /* "path: ..." already in err: report it without the prefix problem() adds. */
+        v.problems++;
+        if (report)
+            report(arg, err);
+        close(segfd);
+        return v.problems;
+    }
+    mome_repo_dirname(h.name, want, sizeof(want));
+    if (strcmp(want, dirname) != 0)
+        problem(&v, "holds segment '%s', whose directory would be '%s'", h.name, want);
+    npages = (h.size + h.page_size - 1) / h.page_size;
+    mapbytes = (size_t)npages * sizeof(*last);
+    last = mmap(NULL, mapbytes ? mapbytes : 1, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (last == MAP_FAILED) {
+        problem(&v, "no memory to verify %llu pages", (unsigned long long)npages);
+        goto out;
+    }
+    zero = mmap(NULL, npages ? npages : 1, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (zero == MAP_FAILED) {
+        zero = NULL;
+        problem(&v, "no memory to verify %llu pages", (unsigned long long)npages);
+        goto out;
+    }
+    for (uint32_t i = 0; i < h.nfiles; i++) {
+        const mome_repo_file_t *f = &h.files[i];
+        const char *why;
+        size_t len;
+        char name[64];
+        const uint8_t *m = mome_repo_idx_map(segfd, f, h.page_size, h.uid, &len, &why, &rc);
+
+        index_name(name, sizeof(name), f->gen, f->node);
+        data += f->pages;
+        if (!m) {
+            problem(&v, "%s: %s", name, why ? why : strerror(-rc));
+            continue;
+        }
+        for (uint64_t k = 0; k < f->entries; k++) {
+            mome_repo_entry_t e;
+            mome_repo_idx_get(m + MOME_REPO_IDX_HDR + k * MOME_REPO_IDX_ENTRY, &e);
+            if (e.page >= npages) {
+                problem(&v, "%s: entry for page %llu, beyond the segment's %llu pages", name,
+                        (unsigned long long)e.page, (unsigned long long)npages);
+                continue;
+            }
+            last[e.page] = i + 1;
+            zero[e.page] = e.where == MOME_REPO_ZERO;
+        }
+        verify_data(&v, segfd, &h, f, m);
+        munmap((void *)m, len);
+    }
+    for (uint64_t p = 0; p < npages; p++)
+        if (last[p] && !zero[p])
+            live++;
+    if (v.problems == 0 && live != h.live)
+        problem(&v, "head says %llu live pages, the indexes %llu", (unsigned long long)h.live,
+                (unsigned long long)live);
+    if (v.problems == 0 && data != h.data)
+        problem(&v, "head says %llu data pages, the files %llu", (unsigned long long)h.data,
+                (unsigned long long)data);
+out:
+    if (last && last != MAP_FAILED)
+        munmap(last, mapbytes ? mapbytes : 1);
+    if (zero)
+        munmap(zero, npages ? npages : 1);
+    mome_repo_head_free(&h);
+    close(segfd);
+    return v.problems;
+}
+
+/* ---- export, import ---- */
+
+int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
+{
+    const mome_repo_head_t *h = &rs->head;
+    uint8_t *buf = malloc(h->page_size);
+    int rc;
+
+    if (!buf)
+        return say(err, errlen, -ENOMEM, "out of memory");
+    pthread_mutex_lock(&rs->mu);
+    rc = mome_repo_map_load(rs, err, errlen);
+    if (rc == 0 && ftruncate(fd, 0) < 0)
+        rc = say(err, errlen, -errno, "cannot truncate the image: %s", strerror(errno));
+    if (rc == 0 && ftruncate(fd, (off_t)h->size) < 0) /* zeros: holes */
+        rc = say(err, errlen, -errno, "cannot size the image: %s", strerror(errno));
+    for (uint64_t p = 0; rc == 0 && p < rs->npages; p++) {
+        int r = mome_repo_read_locked(rs, p, buf, err, errlen);
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (r == 0)
+            continue;
+        uint64_t off = p * h->page_size;
+        size_t len = h->size - off < h->page_size ? (size_t)(h->size - off) : h->page_size;
+        r = mome_repo_pwrite_all(fd, buf, len, off);
+        if (r < 0)
+            rc = say(err, errlen, r, "cannot write the image: %s", strerror(-r));
+    }
+    if (rc == 0 && fsync(fd) < 0 && errno != EINVAL)
+        rc = say(err, errlen, -errno, "cannot write the image: %s", strerror(errno));
+    pthread_mutex_unlock(&rs->mu);
+    free(buf);
+    return rc;
+}
+
+int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size,
+                     const char *who, char *err, size_t errlen)
+{
+    enum { BATCH = 256 };
+    mome_repo_seg_t *rs;
+    mome_repo_delta_t *d;
+    mome_repo_file_t f;
+    struct stat st;
+    uint64_t pages[BATCH], size;
+    uint8_t *buf;
+    size_t nb = 0;
+    int rc;
+
+    if (fstat(fd, &st) < 0)
+        return say(err, errlen, -errno, "cannot stat the image: %s", strerror(errno));
+    size = (uint64_t)st.st_size;
+    if (size == 0)
+        return say(err, errlen, -EINVAL, "the image is empty: a segment has at least one byte");
+    rc = mome_repo_open(dir, name, size, page_size,
+                        MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK | MOME_REPO_MAP, who,
+                        &rs, err, errlen);
+    if (rc < 0)
+        return rc;
+    buf = malloc((size_t)BATCH * page_size);
+    if (!buf) {
+        rc = say(err, errlen, -ENOMEM, "out of memory");
+        goto err_remove;
+    }
+    rc = mome_repo_delta_begin(rs, 1, 0, &d, err, errlen);
+    if (rc < 0)
+        goto err_free;
+    for (uint64_t p = 0; p * page_size < size; p++) {
+        uint8_t *b = buf + nb * page_size;
+        size_t want = size - p * page_size < page_size ? (size_t)(size - p * page_size)
+                                                        : page_size;
+        size_t got = 0;
+        memset(b, 0, page_size);
+        while (got < want) {
+            ssize_t r = pread(fd, b + got, want - got, (off_t)(p * page_size + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                rc = say(err, errlen, r < 0 ? -errno : -EIO, "cannot read the image at %llu: "
+                         "%s", (unsigned long long)(p * page_size + got),
+                         r < 0 ? strerror(errno) : "it became shorter");
+                mome_repo_delta_abort(d);
+                goto err_free;
+            }
+            got += (size_t)r;
+        }
+        int zero = 1;
+        for (size_t i = 0; i < page_size && zero; i += 8)
+            zero = *(const uint64_t *)(b + i) == 0;
+        if (zero)
+            continue; /* a new segment reads zeros already */
+        pages[nb++] = p;
+        if (nb == BATCH) {
+            rc = mome_repo_delta_add(d, pages, buf, nb, err, errlen);
+            nb = 0;
+            if (rc < 0) {
+                mome_repo_delta_abort(d);
+                goto err_free;
+            }
+        }
+    }
+    if (nb && (rc = mome_repo_delta_add(d, pages, buf, nb, err, errlen)) < 0) {
+        mome_repo_delta_abort(d);
+        goto err_free;
+    }
+    rc = mome_repo_delta_finish(d, &f, err, errlen);
+    if (rc == 0)
+        rc = mome_repo_commit(rs, 1, &f, 1, err, errlen);
+    if (rc < 0)
+        goto err_free;
+    free(buf);
+    mome_repo_close(rs);
+    return 0;
+err_free:
+    free(buf);
+err_remove:
+    mome_repo_unlink(rs, NULL, 0);
+    mome_repo_close(rs);
+    return rc;
+}

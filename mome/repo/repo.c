@@ -1,0 +1,974 @@
+/*
+ * repo.c - opening a repository segment: the repository and segment directories, the lock, the
+ * head, the page map replayed from the delta indexes, and reading a page.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/stats.h"
+#include "repo/internal.h"
+#include "repo/repo.h"
+#include "repo/sum.h"
+
+#define FORMAT_FILE "FORMAT"
+#define FORMAT_TEXT "mome repository, format 1\n"
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static mome_repo_seg_t *registry;
+
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int mome_repo_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int mome_repo_sync(int fd)
+{
+    return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Read a whole small file at dirfd/name (at most max bytes) into a malloc'd buffer. */
+static int read_small(int dirfd, const char *name, size_t max, uint8_t **out, size_t *len)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint8_t *b;
+    size_t got = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return -EFBIG;
+    }
+    b = malloc((size_t)st.st_size + 1);
+    if (!b) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, b + got, (size_t)st.st_size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int rc = n < 0 ? -errno : -EIO;
+            free(b);
+            close(fd);
+            return rc;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    b[got] = 0;
+    *out = b;
+    *len = got;
+    return 0;
+}
+
+int mome_repo_parse_file(const char *name, const char *prefix, uint64_t *gen, uint32_t *node)
+{
+    size_t pl = strlen(prefix);
+    char *end;
+    unsigned long long g, n;
+
+    if (strncmp(name, prefix, pl) != 0 || name[pl] < '0' || name[pl] > '9')
+        return 0;
+    g = strtoull(name + pl, &end, 10);
+    if (*end != '.' || end[1] < '0' || end[1] > '9')
+        return 0;
+    n = strtoull(end + 1, &end, 10);
+    if (*end || n > UINT32_MAX)
+        return 0;
+    *gen = g;
+    *node = (uint32_t)n;
+    return 1;
+}
+
+/* ---- the repository directory ---- */
+
+/* Open (creating it with `create`) the repository directory and check its format. */
+static int open_repo(const char *dir, int create, char *err, size_t errlen)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint8_t *fmt;
+    size_t len;
+    int rc;
+
+    if (fd < 0 && errno == ENOENT && create) {
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return say(err, errlen, -errno, "cannot create repository directory '%s': %s", dir,
+                       strerror(errno));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        rc = -errno;
+        if (rc == -ENOENT)
+            return say(err, errlen, rc, "repository '%s' does not exist (MOME_REPOSITORY)", dir);
+        return say(err, errlen, rc, "cannot open repository '%s': %s", dir, strerror(-rc));
+    }
+    rc = read_small(fd, FORMAT_FILE, 4096, &fmt, &len);
+    if (rc == -ENOENT && create) {
+        int f = openat(fd, FORMAT_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (f < 0 && errno != EEXIST) {
+            rc = -errno;
+            close(fd);
+            return say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
+                       strerror(-rc));
+        }
+        if (f >= 0) {
+            fchmod(f, 0600);
+            rc = mome_repo_pwrite_all(f, FORMAT_TEXT, strlen(FORMAT_TEXT), 0);
+            if (rc == 0)
+                rc = mome_repo_sync(f);
+            close(f);
+            if (rc < 0) {
+                close(fd);
+                return say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
+                           strerror(-rc));
+            }
+            mome_repo_sync(fd);
+            return fd;
+        }
+        rc = read_small(fd, FORMAT_FILE, 4096, &fmt, &len);
+    }
+    if (rc == -ENOENT) /* a directory that never held a segment */
+        return fd;
+    if (rc < 0) {
+        close(fd);
+        return say(err, errlen, rc, "cannot read %s/%s: %s", dir, FORMAT_FILE, strerror(-rc));
+    }
+    rc = strcmp((char *)fmt, FORMAT_TEXT) == 0 ? fd : -EPROTO;
+    if (rc < 0) {
+        fmt[strcspn((char *)fmt, "\n")] = 0;
+        close(fd);
+        say(err, errlen, rc, "%s/%s says '%.60s': this Mome reads repository format %d", dir,
+            FORMAT_FILE, (char *)fmt, MOME_REPO_VERSION);
+    }
+    free(fmt);
+    return rc;
+}
+
+/* ---- lock ---- */
+
+/*
+ * Take the segment's lock (flock: it goes with the process, so a crashed job's lock goes with
+ * it). A holder that only peeks (mome-repo ls takes it shared for an instant) is waited for a
+ * little; a job holding it makes this fail with EBUSY, saying which.
+ */
+static int take_lock(int segfd, const char *who, int *out, char *holder, size_t hlen)
+{
+    int fd = openat(segfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    fchmod(fd, 0600);
+    for (int tries = 0;; tries++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int rc = -errno;
+            close(fd);
+            return rc;
+        }
+        if (tries >= 20) {
+            ssize_t n = pread(fd, holder, hlen - 1, 0);
+            holder[n > 0 ? n : 0] = 0;
+            if (n > 0 && holder[n - 1] == '\n')
+                holder[n - 1] = 0;
+            close(fd);
+            return -EBUSY;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (who) {
+        char line[512];
+        int n = snprintf(line, sizeof(line), "%s\n", who);
+        if (ftruncate(fd, 0) < 0 || mome_repo_pwrite_all(fd, line, (size_t)n, 0) < 0) {
+            /* Only informative: the lock itself is held. */
+        }
+    }
+    *out = fd;
+    return 0;
+}
+
+int mome_repo_locked(const char *dir, const char *dirname, char *who, size_t wholen)
+{
+    char path[1400];
+    int fd, rc = 0;
+
+    snprintf(path, sizeof(path), "%s/%s/lock", dir, dirname);
+    who[0] = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+    } else if (errno == EWOULDBLOCK) {
+        ssize_t n = pread(fd, who, wholen - 1, 0);
+        who[n > 0 ? n : 0] = 0;
+        if (n > 0 && who[n - 1] == '\n')
+            who[n - 1] = 0;
+        rc = 1;
+    } else {
+        rc = -errno;
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- head ---- */
+
+int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *err,
+                         size_t errlen)
+{
+    size_t len;
+    uint8_t *b = mome_repo_head_encode(h, &len);
+    int fd, rc;
+
+    if (!b)
+        return say(err, errlen, -ENOMEM, "out of memory writing the head of %s/%s",
+                   SEGPATH(rs));
+    fd = openat(rs->segfd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    fchmod(fd, 0600);
+    rc = mome_repo_pwrite_all(fd, b, len, 0);
+    if (rc == 0)
+        rc = mome_repo_sync(fd);
+    close(fd);
+    if (rc < 0)
+        goto out_unlink;
+    mome_repo_crash_point("head-tmp");
+    /* The commit point: from here on the new head is the current one. */
+    if (renameat(rs->segfd, "head.tmp", rs->segfd, "head") < 0) {
+        rc = -errno;
+        goto out_unlink;
+    }
+    mome_repo_crash_point("head");
+    rc = mome_repo_sync(rs->segfd);
+    free(b);
+    if (rc < 0)
+        return say(err, errlen, rc, "%s/%s: cannot fsync the directory after writing the head: "
+                                    "%s", SEGPATH(rs), strerror(-rc));
+    return 0;
+out_unlink:
+    unlinkat(rs->segfd, "head.tmp", 0);
+out:
+    free(b);
+    return say(err, errlen, rc, "cannot write the head of %s/%s: %s", SEGPATH(rs),
+               strerror(-rc));
+}
+
+static int read_head(int segfd, const char *dir, const char *dirname, mome_repo_head_t *h,
+                     char *err, size_t errlen)
+{
+    uint8_t *b;
+    size_t len;
+    const char *why = NULL;
+    int rc = read_small(segfd, "head", 1u << 26, &b, &len);
+
+    if (rc == -ENOENT)
+        return rc;
+    if (rc < 0)
+        return say(err, errlen, rc == -EFBIG ? -EIO : rc, "cannot read %s/%s/head: %s", dir,
+                   dirname, strerror(-rc));
+    rc = mome_repo_head_decode(b, len, h, &why);
+    free(b);
+    if (rc == -EBADMSG)
+        return say(err, errlen, -EIO, "%s/%s/head is corrupted: %s (run mome-repo verify)",
+                   dir, dirname, why);
+    if (rc < 0)
+        return say(err, errlen, rc, "cannot decode %s/%s/head: %s", dir, dirname,
+                   strerror(-rc));
+    return 0;
+}
+
+int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, char *err,
+                   size_t errlen)
+{
+    char path[1400];
+    int fd, rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, dirname);
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return say(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+    rc = read_head(fd, dir, dirname, h, err, errlen);
+    close(fd);
+    if (rc == -ENOENT)
+        say(err, errlen, rc, "%s has no head (its creation was interrupted)", path);
+    return rc;
+}
+
+/* ---- page map ---- */
+
+const uint8_t *mome_repo_idx_map(int segfd, const mome_repo_file_t *f, uint32_t page_size,
+                                 uint64_t uid, size_t *len, const char **why, int *err)
+{
+    char name[64];
+    struct stat st;
+    void *m;
+    int fd;
+
+    index_name(name, sizeof(name), f->gen, f->node);
+    *why = NULL;
+    fd = openat(segfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *err = -errno;
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0) {
+        *err = -errno;
+        close(fd);
+        return NULL;
+    }
+    /* The length follows from what the head says: check it before mapping anything. */
+    if ((uint64_t)st.st_size != MOME_REPO_IDX_HDR + f->entries * MOME_REPO_IDX_ENTRY + 8) {
+        *why = "its length disagrees with the head (truncated?)";
+        *err = -EBADMSG;
+        close(fd);
+        return NULL;
+    }
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    *err = mome_repo_idx_check(m, (size_t)st.st_size, f, page_size, uid, why);
+    if (*err < 0) {
+        munmap(m, (size_t)st.st_size);
+        return NULL;
+    }
+    *len = (size_t)st.st_size;
+    return m;
+}
+
+void mome_repo_map_drop(mome_repo_seg_t *rs)
+{
+    if (rs->map)
+        munmap(rs->map, rs->map_bytes);
+    rs->map = NULL;
+    for (uint32_t i = 0; i < rs->nfds; i++)
+        if (rs->fds[i] >= 0)
+            close(rs->fds[i]);
+    free(rs->fds);
+    rs->fds = NULL;
+    rs->nfds = 0;
+}
+
+int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
+{
+    const mome_repo_head_t *h = &rs->head;
+
+    if (rs->map)
+        return 0;
+    rs->map_bytes = (size_t)rs->npages * sizeof(mapent_t);
+    rs->map = mmap(NULL, rs->map_bytes ? rs->map_bytes : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (rs->map == MAP_FAILED) {
+        rs->map = NULL;
+        return say(err, errlen, -ENOMEM, "no memory for the page map of %s/%s (%llu pages)",
+                   SEGPATH(rs), (unsigned long long)rs->npages);
+    }
+    rs->fds = malloc((h->nfiles ? h->nfiles : 1) * sizeof(int));
+    if (!rs->fds) {
+        mome_repo_map_drop(rs);
+        return say(err, errlen, -ENOMEM, "out of memory opening %s/%s", SEGPATH(rs));
+    }
+    rs->nfds = h->nfiles;
+    for (uint32_t i = 0; i < h->nfiles; i++)
+        rs->fds[i] = -1;
+    /* Replay the deltas in order: a later generation's entry replaces an earlier one. */
+    for (uint32_t i = 0; i < h->nfiles; i++) {
+        const mome_repo_file_t *f = &h->files[i];
+        char name[64];
+        const char *why;
+        size_t len;
+        int rc;
+        const uint8_t *m = mome_repo_idx_map(rs->segfd, f, h->page_size, h->uid, &len, &why, &rc);
+
+        index_name(name, sizeof(name), f->gen, f->node);
+        if (!m) {
+            mome_repo_map_drop(rs);
+            if (why)
+                return say(err, errlen, -EIO, "segment '%s': %s/%s/%s is corrupted: %s (run "
+                                              "mome-repo verify)", h->name, SEGPATH(rs), name,
+                           why);
+            return say(err, errlen, rc == -ENOENT ? -EIO : rc, "segment '%s': cannot read "
+                       "%s/%s/%s: %s", h->name, SEGPATH(rs), name, strerror(-rc));
+        }
+        for (uint64_t k = 0; k < f->entries; k++) {
+            mome_repo_entry_t e;
+            mome_repo_idx_get(m + MOME_REPO_IDX_HDR + k * MOME_REPO_IDX_ENTRY, &e);
+            if (e.page >= rs->npages) {
+                munmap((void *)m, len);
+                mome_repo_map_drop(rs);
+                return say(err, errlen, -EIO, "segment '%s': %s/%s/%s names page %llu, beyond "
+                                              "the segment's %llu pages (run mome-repo verify)",
+                           h->name, SEGPATH(rs), name, (unsigned long long)e.page,
+                           (unsigned long long)rs->npages);
+            }
+            mapent_t *me = &rs->map[e.page];
+            me->loc = LOC_PRESENT | ((uint64_t)i << LOC_FILE_SHIFT) |
+                      (e.where == MOME_REPO_ZERO ? LOC_ZERO : e.where);
+            me->sum = e.sum;
+        }
+        munmap((void *)m, len);
+    }
+    return 0;
+}
+
+int mome_repo_read_locked(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err,
+                          size_t errlen)
+{
+    const mome_repo_head_t *h = &rs->head;
+    mapent_t e = rs->map[page];
+    uint32_t fi;
+    uint64_t off, sum;
+    char name[64];
+    ssize_t n;
+    size_t got = 0;
+
+    if (!(e.loc & LOC_PRESENT) || (e.loc & LOC_ZERO))
+        return 0;
+    fi = (uint32_t)((e.loc >> LOC_FILE_SHIFT) & LOC_FILE_MAX);
+    off = (e.loc & LOC_SLOT_MAX) * h->page_size;
+    data_name(name, sizeof(name), h->files[fi].gen, h->files[fi].node);
+    if (rs->fds[fi] < 0) {
+        rs->fds[fi] = openat(rs->segfd, name, O_RDONLY | O_CLOEXEC);
+        if (rs->fds[fi] < 0)
+            return say(err, errlen, -EIO, "segment '%s' page %llu: cannot open %s/%s/%s: %s",
+                       h->name, (unsigned long long)page, SEGPATH(rs), name, strerror(errno));
+    }
+    while (got < h->page_size) {
+        n = pread(rs->fds[fi], (char *)dst + got, h->page_size - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return say(err, errlen, -EIO, "segment '%s' page %llu: cannot read %s/%s/%s at "
+                                          "offset %llu: %s", h->name, (unsigned long long)page,
+                       SEGPATH(rs), name, (unsigned long long)(off + got),
+                       n < 0 ? strerror(errno) : "the file is too short");
+        got += (size_t)n;
+    }
+    sum = mome_sum64(dst, h->page_size, page);
+    if (sum != e.sum)
+        return say(err, errlen, -EIO, "segment '%s' page %llu: checksum mismatch in %s/%s/%s at "
+                                      "offset %llu (stored %016llx, read %016llx): the "
+                                      "repository is corrupted (run mome-repo verify)",
+                   h->name, (unsigned long long)page, SEGPATH(rs), name,
+                   (unsigned long long)off, (unsigned long long)e.sum, (unsigned long long)sum);
+    return 1;
+}
+
+int mome_repo_read(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err, size_t errlen)
+{
+    int rc;
+
+    pthread_mutex_lock(&rs->mu);
+    if (page >= rs->npages)
+        rc = say(err, errlen, -EINVAL, "segment '%s': page %llu is beyond its %llu pages",
+                 rs->head.name, (unsigned long long)page, (unsigned long long)rs->npages);
+    else
+        rc = mome_repo_map_load(rs, err, errlen);
+    if (rc == 0)
+        rc = mome_repo_read_locked(rs, page, dst, err, errlen);
+    pthread_mutex_unlock(&rs->mu);
+    if (rc == 1)
+        MOME_STAT_INC(repo_pages_read);
+    return rc;
+}
+
+/* ---- garbage ---- */
+
+static int named(const mome_repo_head_t *h, uint64_t gen, uint32_t node)
+{
+    for (uint32_t i = 0; i < h->nfiles; i++)
+        if (h->files[i].gen == gen && h->files[i].node == node)
+            return 1;
+    return 0;
+}
+
+void mome_repo_sweep(mome_repo_seg_t *rs)
+{
+    int fd = dup(rs->segfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        uint64_t gen;
+        uint32_t node;
+        if ((mome_repo_parse_file(de->d_name, "data.", &gen, &node) ||
+             mome_repo_parse_file(de->d_name, "index.", &gen, &node)) &&
+            !named(&rs->head, gen, node))
+            unlinkat(rs->segfd, de->d_name, 0);
+        else if (!strcmp(de->d_name, "head.tmp"))
+            unlinkat(rs->segfd, de->d_name, 0);
+    }
+    closedir(d);
+}
+
+/* ---- open and close ---- */
+
+static uint64_t new_uid(void)
+{
+    uint64_t u = 0;
+    if (getrandom(&u, sizeof(u), 0) != sizeof(u))
+        u = wall_ns() ^ ((uint64_t)getpid() << 32);
+    return u ? u : 1;
+}
+
+static mome_repo_seg_t *registry_find(dev_t dev, ino_t ino)
+{
+    for (mome_repo_seg_t *r = registry; r; r = r->next)
+        if (r->dev == dev && r->ino == ino && !r->detached && r->pid == getpid())
+            return r;
+    return NULL;
+}
+
+/* Create the head of a new segment (the lock is held). */
+static int create_head(mome_repo_seg_t *rs, const char *name, uint64_t size, uint32_t page_size,
+                       char *err, size_t errlen)
+{
+    mome_repo_head_t *h = &rs->head;
+    memset(h, 0, sizeof(*h));
+    snprintf(h->name, sizeof(h->name), "%s", name);
+    h->size = size;
+    h->page_size = page_size;
+    h->uid = new_uid();
+    h->created_ns = h->ckpt_ns = wall_ns();
+    mome_repo_sweep(rs); /* leftovers of an earlier segment of this name */
+    return mome_repo_write_head(rs, h, err, errlen);
+}
+
+static void seg_free(mome_repo_seg_t *rs)
+{
+    mome_repo_map_drop(rs);
+    mome_repo_head_free(&rs->head);
+    if (rs->detached) {
+        /* Unlinked: its files go with the last reference. */
+        int fd = dup(rs->segfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+        if (d) {
+            while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                    unlinkat(rs->segfd, de->d_name, 0);
+            closedir(d);
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        unlinkat(rs->repofd, rs->detached_name, AT_REMOVEDIR);
+        mome_repo_sync(rs->repofd);
+    }
+    if (rs->lockfd >= 0)
+        close(rs->lockfd); /* the lock goes with its descriptor */
+    if (rs->segfd >= 0)
+        close(rs->segfd);
+    if (rs->repofd >= 0)
+        close(rs->repofd);
+    pthread_mutex_destroy(&rs->mu);
+    free(rs);
+}
+
+int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size,
+                   int flags, const char *who, mome_repo_seg_t **out, char *err, size_t errlen)
+{
+    int create = !!(flags & MOME_REPO_CREATE), repofd, segfd, lockfd = -1, rc;
+    char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400];
+    mome_repo_seg_t *rs, *old;
+    struct stat st;
+
+    *out = NULL;
+    if (strlen(dir) >= sizeof(rs->dir))
+        return say(err, errlen, -ENAMETOOLONG, "repository path '%.80s...' is too long", dir);
+    if (create && !(flags & MOME_REPO_LOCK))
+        return say(err, errlen, -EINVAL, "creating a segment needs its lock");
+    mome_repo_dirname(name, dirname, sizeof(dirname));
+    repofd = open_repo(dir, create, err, errlen);
+    if (repofd < 0)
+        return repofd;
+    segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (segfd < 0 && errno == ENOENT && create) {
+        if (mkdirat(repofd, dirname, 0700) < 0 && errno != EEXIST) {
+            rc = say(err, errlen, -errno, "cannot create %s/%s: %s", dir, dirname,
+                     strerror(errno));
+            goto err_repo;
+        }
+        mome_repo_sync(repofd);
+        segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (segfd < 0) {
+        rc = -errno;
+        if (rc == -ENOENT)
+            say(err, errlen, rc, "segment '%s' does not exist in repository '%s' (pass "
+                                 "MOME_CREATE to create it)", name, dir);
+        else
+            say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
+        goto err_repo;
+    }
+    if (fstat(segfd, &st) < 0) {
+        rc = say(err, errlen, -errno, "cannot stat %s/%s: %s", dir, dirname, strerror(errno));
+        goto err_seg;
+    }
+    /*
+     * flock belongs to the open file description: a second descriptor of this process would
+     * find its own lock in the way. A handle this process holds locked already is shared.
+     */
+    pthread_mutex_lock(&registry_lock);
+    old = registry_find(st.st_dev, st.st_ino);
+    int have_lock = old && old->lockfd >= 0;
+    pthread_mutex_unlock(&registry_lock);
+    if ((flags & MOME_REPO_LOCK) && !have_lock) {
+        rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
+        if (rc == -EBUSY) {
+            say(err, errlen, rc, "segment '%s' of repository '%s' is in use by another job or "
+                                 "tool (%s)", name, dir, holder[0] ? holder : "holder unknown");
+            goto err_seg;
+        }
+        if (rc < 0) {
+            say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
+            goto err_seg;
+        }
+    }
+
+    pthread_mutex_lock(&registry_lock);
+    old = registry_find(st.st_dev, st.st_ino);
+    if (old) {
+        /* This process has it open already: share the handle (and the map). */
+        old->refs++;
+        pthread_mutex_unlock(&registry_lock);
+        pthread_mutex_lock(&old->mu);
+        rc = 0;
+        if ((flags & MOME_REPO_EXCL) && create)
+            rc = say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name, dir);
+        else if (size && size != old->head.size)
+            rc = say(err, errlen, -EINVAL, "segment '%s' is stored in repository '%s' with size "
+                     "%llu; pass 0 or that size", name, dir, (unsigned long long)old->head.size);
+        if (rc == 0 && lockfd >= 0 && old->lockfd < 0) {
+            old->lockfd = lockfd;
+            lockfd = -1;
+        }
+        if (rc == 0 && (flags & MOME_REPO_MAP))
+            rc = mome_repo_map_load(old, err, errlen);
+        pthread_mutex_unlock(&old->mu);
+        if (lockfd >= 0)
+            close(lockfd);
+        close(segfd);
+        close(repofd);
+        if (rc < 0) {
+            mome_repo_close(old);
+            return rc;
+        }
+        *out = old;
+        return 0;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if ((flags & MOME_REPO_LOCK) && lockfd < 0) {
+        /* The handle seen locked above was closed meanwhile: lock afresh. */
+        rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
+        if (rc < 0) {
+            say(err, errlen, rc, "segment '%s' of repository '%s': cannot lock (%s)", name, dir,
+                rc == -EBUSY && holder[0] ? holder : strerror(-rc));
+            goto err_seg;
+        }
+    }
+
+    rs = calloc(1, sizeof(*rs));
+    if (!rs) {
+        rc = say(err, errlen, -ENOMEM, "out of memory opening segment '%s'", name);
+        goto err_lock;
+    }
+    pthread_mutex_init(&rs->mu, NULL);
+    rs->refs = 1;
+    rs->dev = st.st_dev;
+    rs->ino = st.st_ino;
+    rs->pid = getpid();
+    rs->segfd = segfd;
+    rs->repofd = repofd;
+    rs->lockfd = lockfd;
+    snprintf(rs->dir, sizeof(rs->dir), "%s", dir);
+    snprintf(rs->dirname, sizeof(rs->dirname), "%s", dirname);
+    rc = read_head(segfd, dir, dirname, &rs->head, err, errlen);
+    if (rc == -ENOENT) {
+        /* No head: never created, or a creation that was interrupted before its head. */
+        if (!create || lockfd < 0) {
+            say(err, errlen, rc, "segment '%s' does not exist in repository '%s' (pass "
+                                 "MOME_CREATE to create it)", name, dir);
+            goto err_free;
+        }
+        if (!size || !page_size) {
+            rc = say(err, errlen, -EINVAL, "size 0 cannot create segment '%s'", name);
+            goto err_free;
+        }
+        rc = create_head(rs, name, size, page_size, err, errlen);
+    } else if (rc == 0) {
+        if ((flags & MOME_REPO_EXCL) && create)
+            rc = say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name, dir);
+        else if (strcmp(rs->head.name, name) != 0)
+            rc = say(err, errlen, -EIO, "%s/%s holds segment '%s', not '%s' (names whose "
+                     "encodings collide)", dir, dirname, rs->head.name, name);
+        else if (size && size != rs->head.size)
+            rc = say(err, errlen, -EINVAL, "segment '%s' is stored in repository '%s' with size "
+                     "%llu; pass 0 or that size", name, dir,
+                     (unsigned long long)rs->head.size);
+        else if (page_size && page_size != rs->head.page_size)
+            rc = say(err, errlen, -EINVAL, "segment '%s' is stored in repository '%s' with "
+                     "MOME_PAGE_SIZE=%u; run with that page size (or mome-repo export and import "
+                     "it)", name, dir, rs->head.page_size);
+    }
+    if (rc < 0)
+        goto err_free;
+    rs->gen = rs->head.gen;
+    rs->npages = (rs->head.size + rs->head.page_size - 1) / rs->head.page_size;
+    if (lockfd >= 0)
+        mome_repo_sweep(rs); /* what a crashed checkpoint left */
+    if (flags & MOME_REPO_MAP) {
+        rc = mome_repo_map_load(rs, err, errlen);
+        if (rc < 0)
+            goto err_free;
+    }
+    pthread_mutex_lock(&registry_lock);
+    rs->next = registry;
+    registry = rs;
+    pthread_mutex_unlock(&registry_lock);
+    *out = rs;
+    return 0;
+
+err_free:
+    mome_repo_head_free(&rs->head);
+    pthread_mutex_destroy(&rs->mu);
+    free(rs);
+err_lock:
+    if (lockfd >= 0)
+        close(lockfd);
+err_seg:
+    close(segfd);
+err_repo:
+    close(repofd);
+    return rc;
+}
+
+void mome_repo_close(mome_repo_seg_t *rs)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    if (--rs->refs > 0) {
+        pthread_mutex_unlock(&registry_lock);
+        return;
+    }
+    for (mome_repo_seg_t **pp = &registry; *pp; pp = &(*pp)->next) {
+        if (*pp == rs) {
+            *pp = rs->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    seg_free(rs);
+}
+
+void mome_repo_info(mome_repo_seg_t *rs, mome_repo_info_t *out)
+{
+    pthread_mutex_lock(&rs->mu);
+    out->head = rs->head;
+    out->head.files = NULL;
+    out->head.gen = rs->gen > rs->head.gen ? rs->gen : rs->head.gen;
+    snprintf(out->path, sizeof(out->path), "%s/%s", rs->dir,
+             rs->detached ? rs->detached_name : rs->dirname);
+    pthread_mutex_unlock(&rs->mu);
+}
+
+uint64_t mome_repo_gen(mome_repo_seg_t *rs)
+{
+    uint64_t g;
+    pthread_mutex_lock(&rs->mu);
+    g = rs->gen > rs->head.gen ? rs->gen : rs->head.gen;
+    pthread_mutex_unlock(&rs->mu);
+    return g;
+}
+
+void mome_repo_set_gen(mome_repo_seg_t *rs, uint64_t gen)
+{
+    pthread_mutex_lock(&rs->mu);
+    if (gen > rs->gen)
+        rs->gen = gen;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen)
+{
+    int rc = 0;
+    pthread_mutex_lock(&rs->mu);
+    if (rs->lockfd < 0) {
+        rc = say(err, errlen, -EPERM, "segment '%s' is not locked by this process",
+                 rs->head.name);
+    } else if (!rs->detached) {
+        snprintf(rs->detached_name, sizeof(rs->detached_name), ".unlinked.%016llx.%d",
+                 (unsigned long long)rs->head.uid, (int)getpid());
+        if (renameat(rs->repofd, rs->dirname, rs->repofd, rs->detached_name) < 0)
+            rc = say(err, errlen, -errno, "cannot remove %s/%s: %s", SEGPATH(rs),
+                     strerror(errno));
+        else
+            rs->detached = 1;
+        mome_repo_sync(rs->repofd);
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return rc;
+}
+
+/* ---- test-only crash points ---- */
+
+static char crash_step[32];
+static int crash_node = -1, crash_self = -1;
+
+int mome_repo_crash_setup(const char *spec, int node)
+{
+    static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
+                                        "head-tmp", "head", "done"};
+    const char *colon;
+    size_t n;
+
+    crash_step[0] = 0;
+    crash_self = node;
+    crash_node = -1;
+    if (!spec || !*spec)
+        return 0;
+    colon = strchr(spec, ':');
+    n = colon ? (size_t)(colon - spec) : strlen(spec);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (strlen(steps[i]) == n && !strncmp(steps[i], spec, n)) {
+            memcpy(crash_step, spec, n);
+            crash_step[n] = 0;
+            if (colon)
+                crash_node = atoi(colon + 1);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void mome_repo_crash_point(const char *step)
+{
+    if (crash_step[0] && !strcmp(step, crash_step) &&
+        (crash_node < 0 || crash_node == crash_self))
+        kill(getpid(), SIGKILL);
+}
+
+/* ---- removing a segment no job has open (mome-repo rm) ---- */
+
+int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400], who[64], gone[64];
+    int repofd, segfd, lockfd, rc;
+    DIR *d;
+    struct dirent *de;
+
+    mome_repo_dirname(name, dirname, sizeof(dirname));
+    repofd = open_repo(dir, 0, err, errlen);
+    if (repofd < 0)
+        return repofd;
+    segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (segfd < 0) {
+        rc = -errno;
+        close(repofd);
+        if (rc == -ENOENT)
+            return say(err, errlen, rc, "segment '%s' does not exist in repository '%s'", name,
+                       dir);
+        return say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
+    }
+    snprintf(who, sizeof(who), "mome-repo rm, pid %d", (int)getpid());
+    rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
+    if (rc < 0) {
+        close(segfd);
+        close(repofd);
+        if (rc == -EBUSY)
+            return say(err, errlen, rc, "segment '%s' is in use (%s)", name, holder);
+        return say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
+    }
+    /* Out of the way first (atomic), then emptied: an interrupted removal leaves no segment. */
+    snprintf(gone, sizeof(gone), ".unlinked.rm.%d", (int)getpid());
+    if (renameat(repofd, dirname, repofd, gone) < 0) {
+        rc = -errno;
+        close(lockfd);
+        close(segfd);
+        close(repofd);
+        return say(err, errlen, rc, "cannot remove %s/%s: %s", dir, dirname, strerror(-rc));
+    }
+    mome_repo_sync(repofd);
+    d = fdopendir(dup(segfd));
+    while (d && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            unlinkat(segfd, de->d_name, 0);
+    if (d)
+        closedir(d);
+    close(lockfd);
+    close(segfd);
+    rc = unlinkat(repofd, gone, AT_REMOVEDIR) < 0 ? -errno : 0;
+    mome_repo_sync(repofd);
+    close(repofd);
+    if (rc < 0)
+        return say(err, errlen, rc, "removed segment '%s', but not its directory %s/%s: %s", name,
+                   dir, gone, strerror(-rc));
+    return 0;
+}

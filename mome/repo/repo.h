@@ -1,0 +1,122 @@
+/*
+ * repo.h - private: the repository of MOME_PERSIST segments, a directory (MOME_REPOSITORY) with
+ * one subdirectory per segment: append-only page data files and per-checkpoint delta indexes,
+ * and a head file naming the current generation, whose atomic rename commits a checkpoint.
+ *
+ * This layer depends on base/ only: a node's page store (memory/store_repo.c), the segment name
+ * service and checkpoints (core/), the mome-repo tool and a repository server use it alike.
+ * Any thread: a segment handle has its own mutex (taken by every call on it); handles are shared
+ * within a process (opening a segment twice gives the same handle, counted).
+ */
+#ifndef MOME_REPO_REPO_H
+#define MOME_REPO_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/format.h"
+
+typedef struct mome_repo_seg mome_repo_seg_t;
+
+enum {
+    MOME_REPO_CREATE = 0x1, /* create the segment if it does not exist (needs MOME_REPO_LOCK) */
+    MOME_REPO_EXCL = 0x2,   /* with CREATE: -EEXIST if it exists */
+    MOME_REPO_LOCK = 0x4,   /* take the segment's lock: one job (or tool) at a time, -EBUSY */
+    MOME_REPO_MAP = 0x8,    /* load the page map now (reads load it on first use otherwise) */
+};
+
+/* What a segment's head says, and where it is. */
+typedef struct mome_repo_info {
+    mome_repo_head_t head; /* files not copied (NULL) */
+    char path[1300];       /* the segment's directory, for messages */
+} mome_repo_info_t;
+
+/*
+ * Open segment `name` of repository `dir`. size and page_size: what to create with, or to check
+ * against the stored ones (0: any). `who` is written to the lock file with MOME_REPO_LOCK (for
+ * mome-repo ls and another job's EBUSY message). Returns 0 or -errno with a one-line message in
+ * err: ENOENT (no repository or no such segment), EEXIST, EINVAL (size or page size differ: the
+ * message gives the stored ones), EBUSY (locked elsewhere: the message says by whom), EIO
+ * (a corrupted head or index: the message names the file and the cause), EACCES, ENOTDIR...
+ */
+int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size,
+                   int flags, const char *who, mome_repo_seg_t **out, char *err, size_t errlen);
+/* Drop a reference; the last one closes the files and releases the lock. */
+void mome_repo_close(mome_repo_seg_t *rs);
+void mome_repo_info(mome_repo_seg_t *rs, mome_repo_info_t *out);
+/* The current generation as this process knows it (a commit elsewhere tells it: set_gen). */
+uint64_t mome_repo_gen(mome_repo_seg_t *rs);
+void mome_repo_set_gen(mome_repo_seg_t *rs, uint64_t gen);
+
+/*
+ * A page's content as the current generation holds it: 0 (zeros: never stored, or stored as
+ * zeros), 1 (read into dst and checksum verified), or -EIO with the cause in err (naming the
+ * segment, the page, the file and offset). Never gives wrong bytes.
+ */
+int mome_repo_read(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err, size_t errlen);
+
+/* ---- checkpoints: every writer writes a delta, then one coordinator commits ---- */
+
+typedef struct mome_repo_delta mome_repo_delta_t;
+
+/* Start this writer's delta of generation gen (files data.<gen>.<node>, index.<gen>.<node>). */
+int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node,
+                          mome_repo_delta_t **out, char *err, size_t errlen);
+/* n pages (numbers, and their bytes back to back): zero pages are recorded as a flag. */
+int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void *bytes, size_t n,
+                        char *err, size_t errlen);
+/* Make the delta durable (data, index and directory fsync'd) and describe it for the head: an
+ * empty delta leaves no file (f->entries 0). Frees d, whatever the result. */
+int mome_repo_delta_finish(mome_repo_delta_t *d, mome_repo_file_t *f, char *err, size_t errlen);
+/* Give up: remove its files. */
+void mome_repo_delta_abort(mome_repo_delta_t *d);
+
+/*
+ * Coordinator: make generation gen (the current one + 1) current, made of the previous
+ * generation's files and these deltas (entries > 0; their indexes are read and checked): head.tmp
+ * written and fsync'd, renamed to head (the commit point), the directory fsync'd; then files no
+ * head names (superseded by compaction, or left by a crashed checkpoint) are removed. With no
+ * delta, nothing changes. 0 or -errno (the previous generation stays current).
+ */
+int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *deltas, int n,
+                     char *err, size_t errlen);
+
+/* Rewrite the live pages into one delta of a new generation and drop the others (the caller
+ * holds the lock and no one reads the segment meanwhile). */
+int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen);
+/* Is compaction worth it (superseded pages outnumber live ones, or too many files)? */
+int mome_repo_should_compact(mome_repo_seg_t *rs);
+
+/* The segment leaves its name (held with the lock): renamed out of the way at once, so the name
+ * may be created again; removed by mome_repo_close when the last reference goes. */
+int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen);
+
+/* ---- the repository as a whole (mome-repo) ---- */
+
+/* Visit every segment directory of the repository: cb(name of the directory, arg); stops at a
+ * non-zero return. -errno (ENOENT: no repository) with a message. */
+int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg,
+                   char *err, size_t errlen);
+/* Read a segment's head by its directory name, without locking: 0, or -errno with a message. */
+int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, char *err,
+                   size_t errlen);
+/* Is the segment locked? 0 (no), 1 (yes: who holds it in `who`), -errno. */
+int mome_repo_locked(const char *dir, const char *dirname, char *who, size_t wholen);
+/* Check every checksum (head, indexes, live pages) and the structure; report(arg, text) is called
+ * for each problem. Returns the number of problems (0: sound), or -errno when it cannot start. */
+int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
+                     void *arg);
+/* Remove a segment no job has open. */
+int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen);
+/* Write the current generation as a flat image of the segment's bytes (holes for zeros). */
+int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen);
+/* A new segment of the file's size holding its bytes, committed as generation 1. */
+int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size,
+                     const char *who, char *err, size_t errlen);
+
+/* Testing (MOME_TEST_CRASH_AT=step[:node]): this process kills itself (SIGKILL) when it reaches
+ * that step of a checkpoint: delta-mid, delta-data, delta-index, ready, head-tmp, head, done. */
+int mome_repo_crash_setup(const char *spec, int node);
+void mome_repo_crash_point(const char *step);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * lazy.c - a persistent segment far bigger than what is touched (64 GiB here, more than this
+ * machine's memory) reads only the pages a job touches, on their first fault.
+ *
+ *   lazy write   node 0 creates the segment and writes 10 pages spread over it; MomeFinalize
+ *                saves them
+ *   lazy read    every node reads its share of the 10 pages (node i: pages i, i + n...) and their
+ *                neighbours; it must have read from the repository exactly the stored pages it
+ *                touched (its read-aheads and the neighbours are never-written pages: no read),
+ *                and its resident memory must have grown by little
+ */
+#include "itest.h"
+
+#define SIZE (64ull << 30)
+#define NTOUCH 10
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static uint64_t page_of(int k, uint64_t npages)
+{
+    return (uint64_t)k * (npages / NTOUCH) + 17 * (uint64_t)k;
+}
+
+int main(int argc, char **argv)
+{
+    int write = argc > 1 && !strcmp(argv[1], "write");
+    itest_init(&argc, &argv);
+    int me = MomeNode(), nn = MomeNodes();
+    size_t ps = MomePageSize();
+    uint64_t npages = SIZE / ps;
+    long before = rss_kib();
+
+    int seg = MomeSegOpen("lazy", write ? SIZE : 0, (write ? MOME_CREATE : 0) | MOME_PERSIST);
+    CHECK(seg >= 0, "MomeSegOpen(lazy, 64 GiB, MOME_PERSIST)");
+    uint8_t *base = MomeMMap(NULL, SIZE, MOME_READ | MOME_WRITE, 0, seg, 0);
+    CHECK(base != MOME_MAP_FAILED, "MomeMMap of 64 GiB");
+    if (write) {
+        for (int k = 0; k < NTOUCH && me == 0; k++)
+            memset(base + page_of(k, npages) * ps, k + 1, ps);
+        MUST(MomeFinalize());
+        return 0;
+    }
+    MomeStatsT st0, st1;
+    MUST(MomeStats(&st0));
+    uint64_t mine = 0;
+    for (int k = me; k < NTOUCH; k += nn) {
+        const uint8_t *p = base + page_of(k, npages) * ps;
+        for (size_t i = 0; i < ps; i++)
+            CHECK(p[i] == k + 1, "page %llu byte %zu: %u, written %d",
+                  (unsigned long long)page_of(k, npages), i, p[i], k + 1);
+        CHECK(p[ps] == 0 && (k == 0 || p[-1] == 0), "neighbours of page %llu are zeros",
+              (unsigned long long)page_of(k, npages));
+        mine++;
+    }
+    MUST(MomeStats(&st1));
+    long after = rss_kib();
+    printf("node %d: %llu pages read from the repository for %llu touched; RSS %ld -> %ld KiB\n",
+           me, (unsigned long long)(st1.repo_pages_read - st0.repo_pages_read),
+           (unsigned long long)mine, before, after);
+    CHECK(st1.repo_pages_read - st0.repo_pages_read == mine,
+          "read %llu pages from the repository, touched %llu stored ones",
+          (unsigned long long)(st1.repo_pages_read - st0.repo_pages_read),
+          (unsigned long long)mine);
+    /* The segment is 64 GiB: what it costs here is page tables and maps for touched pages. */
+    CHECK(after - before < 64 * 1024, "resident memory grew by %ld KiB", after - before);
+    MomeBarrier();
+    MUST(MomeFinalize());
+    return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * repo_errors.c - jobs for the repository's bad-input tests (repo_badinput.test, repo_full.test).
+ *
+ *   repo_errors open NAME SIZE FLAGS ERRNO [TEXT]  MomeSegOpen(NAME, SIZE, FLAGS: letters c
+ *                  CREATE, x EXCL, p PERSIST) must fail with errno ERRNO (a name: ENOENT...) and a
+ *                  MomeError() holding TEXT, or succeed when ERRNO is 0
+ *   repo_errors hold NAME READY GO   open NAME persistent, write to the fifo READY, wait for a line
+ *                  on the fifo GO, then finalize (another job tries NAME meanwhile)
+ *   repo_errors fill NAME PAGES SEED [SEED2]  write PAGES pages of SEED's bytes, MomeCheckpoint;
+ *                  with SEED2, write those and MomeCheckpoint again: it must fail with ENOSPC (a
+ *                  full disk), and so must MomeFinalize's final save
+ *   repo_errors read NAME PAGES SEED  every byte is SEED's ("content ok")
+ *   repo_errors unlink NAME         MomeSegUnlink removes the repository copy
+ *   repo_errors mixed               MOME_PERSIST on a name open without it, MomeCheckpoint of a
+ *                  segment that is not persistent, of a bad handle: clean errors
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static int errno_of(const char *s)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } names[] = {{"0", 0},           {"ENOENT", ENOENT}, {"ENOTDIR", ENOTDIR},
+                 {"EACCES", EACCES}, {"EINVAL", EINVAL}, {"EBUSY", EBUSY},
+                 {"EEXIST", EEXIST}, {"EIO", EIO},       {"ENOSPC", ENOSPC},
+                 {"EPROTO", EPROTO}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(s, names[i].name))
+            return names[i].value;
+    fprintf(stderr, "unknown errno name %s\n", s);
+    exit(2);
+}
+
+static int flags_of(const char *s)
+{
+    int f = 0;
+    f |= strchr(s, 'c') ? MOME_CREATE : 0;
+    f |= strchr(s, 'x') ? MOME_EXCL : 0;
+    f |= strchr(s, 'p') ? MOME_PERSIST : 0;
+    return f;
+}
+
+static uint8_t byte_of(uint64_t seed, uint64_t p, size_t i)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + p * 0xbf58476d1ce4e5b9ull + i;
+    x ^= x >> 29;
+    x *= 0x94d049bb133111ebull;
+    return (uint8_t)((x >> 32) | 1);
+}
+
+static uint8_t *map_pages(const char *name, uint64_t pages, int flags, int *seg)
+{
+    size_t ps = MomePageSize();
+    *seg = MomeSegOpen(name, pages * ps, flags);
+    CHECK(*seg >= 0, "MomeSegOpen(%s)", name);
+    uint8_t *b = MomeMMap(NULL, pages * ps, MOME_READ | MOME_WRITE, 0, *seg, 0);
+    CHECK(b != MOME_MAP_FAILED, "MomeMMap(%s)", name);
+    return b;
+}
+
+static void write_pages(uint8_t *b, uint64_t pages, uint64_t seed)
+{
+    size_t ps = MomePageSize();
+    for (uint64_t p = (uint64_t)MomeNode(); p < pages; p += (uint64_t)MomeNodes())
+        for (size_t i = 0; i < ps; i++)
+            b[p * ps + i] = byte_of(seed, p, i);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    const char *mode = argv[1];
+    itest_init(&argc, &argv);
+    size_t ps = MomePageSize();
+    int seg;
+
+    if (!strcmp(mode, "open") && argc >= 6) {
+        int want = errno_of(argv[5]);
+        seg = MomeSegOpen(argv[2], strtoull(argv[3], NULL, 0), flags_of(argv[4]));
+        if (want == 0) {
+            CHECK(seg >= 0, "MomeSegOpen(%s) succeeds", argv[2]);
+        } else {
+            CHECK(seg < 0 && errno == want, "MomeSegOpen(%s) fails with %s (got %d, errno %d)",
+                  argv[2], argv[5], seg, errno);
+            CHECK(argc < 7 || strstr(MomeError(), argv[6]), "the message names '%s'", argv[6]);
+            printf("node %d: %s\n", MomeNode(), MomeError());
+        }
+    } else if (!strcmp(mode, "hold") && argc == 5) {
+        seg = MomeSegOpen(argv[2], 4 * ps, MOME_CREATE | MOME_PERSIST);
+        CHECK(seg >= 0, "MomeSegOpen(%s)", argv[2]);
+        MomeBarrier();
+        if (MomeNode() == 0) {
+            char line[16];
+            int fd = open(argv[3], O_WRONLY);
+            CHECK(fd >= 0 && write(fd, "ready\n", 6) == 6, "tell %s", argv[3]);
+            close(fd);
+            FILE *go = fopen(argv[4], "r");
+            CHECK(go && fgets(line, sizeof(line), go), "wait on %s", argv[4]);
+            fclose(go);
+        }
+        MomeBarrier();
+    } else if (!strcmp(mode, "fill") && argc >= 5) {
+        uint64_t pages = strtoull(argv[3], NULL, 0);
+        uint8_t *b = map_pages(argv[2], pages, MOME_CREATE | MOME_PERSIST, &seg);
+        write_pages(b, pages, strtoull(argv[4], NULL, 0));
+        MUST(MomeCheckpoint(seg));
+        if (argc == 6) {
+            write_pages(b, pages, strtoull(argv[5], NULL, 0));
+            int rc = MomeCheckpoint(seg);
+            CHECK(rc < 0 && errno == ENOSPC, "the second checkpoint fails with ENOSPC (got %d, "
+                  "errno %d)", rc, errno);
+            printf("node %d: checkpoint on a full disk: %s\n", MomeNode(), MomeError());
+            int me = MomeNode();
+            rc = MomeFinalize();
+            CHECK(rc < 0 && errno == ENOSPC, "MomeFinalize's save fails with ENOSPC (got %d, "
+                  "errno %d)", rc, errno);
+            printf("node %d: final save on a full disk: %s\n", me, MomeError());
+            return 0;
+        }
+    } else if (!strcmp(mode, "read") && argc == 5) {
+        uint64_t pages = strtoull(argv[3], NULL, 0), seed = strtoull(argv[4], NULL, 0);
+        uint8_t *b = map_pages(argv[2], pages, MOME_PERSIST, &seg);
+        for (uint64_t p = 0; p < pages; p++)
+            for (size_t i = 0; i < ps; i++)
+                CHECK(b[p * ps + i] == byte_of(seed, p, i), "page %llu byte %zu",
+                      (unsigned long long)p, i);
+        MomeBarrier();
+        printf("node %d: content ok\n", MomeNode());
+    } else if (!strcmp(mode, "unlink") && argc == 3) {
+        if (MomeNode() == 0)
+            MUST(MomeSegUnlink(argv[2]));
+        MomeBarrier();
+        CHECK(MomeSegOpen(argv[2], 0, MOME_PERSIST) < 0 && errno == ENOENT,
+              "%s is gone from the repository", argv[2]);
+    } else if (!strcmp(mode, "mixed")) {
+        seg = MomeSegOpen("plain", 4 * ps, MOME_CREATE);
+        CHECK(seg >= 0, "MomeSegOpen(plain)");
+        CHECK(MomeSegOpen("plain", 0, MOME_PERSIST) < 0 && errno == EINVAL &&
+                  strstr(MomeError(), "without MOME_PERSIST"),
+              "MOME_PERSIST on a segment open without it");
+        CHECK(MomeCheckpoint(seg) < 0 && errno == EINVAL && strstr(MomeError(), "not persistent"),
+              "MomeCheckpoint of a segment that is not persistent");
+        CHECK(MomeCheckpoint(12345) < 0 && errno == EBADF, "MomeCheckpoint of a bad handle");
+        int p = MomeSegOpen("kept", 4 * ps, MOME_CREATE | MOME_PERSIST);
+        CHECK(p >= 0, "MomeSegOpen(kept)");
+        CHECK(MomeSegOpen("kept", 0, 0) >= 0, "a later open may omit MOME_PERSIST");
+        CHECK(MomeSegOpen("kept", 0, MOME_CREATE | MOME_EXCL | MOME_PERSIST) < 0 &&
+                  errno == EEXIST, "MOME_EXCL on an open segment");
+    } else {
+        fprintf(stderr, "bad arguments\n");
+        return 2;
+    }
+    MUST(MomeFinalize());
+    return 0;
+}

@@ -1,0 +1,198 @@
+/*
+ * test_checkpoint.c - which pages of a persistent segment a node writes at a checkpoint
+ * (coherence/ckptflag.c, checkpoint.c), driven as a state machine: a write flags a page, the next
+ * writer takes the flag, a checkpoint takes the flagged pages (write-protecting them, so the next
+ * write flags them again), and a copy that may be stale is fetched before it is written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coherence/checkpoint.h"
+#include "coherence/ckptflag.h"
+#include "memory/store_repo.h"
+#include "mome.h"
+#include "nodecase.h"
+#include "repo/repo.h"
+
+#define SELF 1
+#define NODES 4
+
+static char dir[64];
+
+/* Segment `id` of npages, kept in a repository in a temporary directory. */
+static mome_seg_t *persistent(uint64_t id, uint64_t npages)
+{
+    mome_seg_t *s = testnode_segment(id, npages);
+    mome_repo_seg_t *rs;
+    char err[600], name[32];
+    snprintf(dir, sizeof(dir), "/tmp/mome-test-ckpt.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(name, sizeof(name), "s%llu", (unsigned long long)id);
+    ck_assert_int_eq(mome_repo_open(dir, name, npages * NC_PAGE, NC_PAGE,
+                                    MOME_REPO_CREATE | MOME_REPO_LOCK | MOME_REPO_MAP, "test",
+                                    &rs, err, sizeof(err)), 0);
+    s->store->ops = &mome_store_repo;
+    mome_store_repo_attach(s->store, rs);
+    return s;
+}
+
+static void cleanup(void)
+{
+    char cmd[100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int flagged(const mome_seg_t *s, uint64_t page)
+{
+    return !!(s->pages[page].flags & MOME_PG_CKPT);
+}
+
+static int op_done;
+static void on_op(mome_op_t *op)
+{
+    op_done = 1;
+}
+
+START_TEST(test_checkpoint__a_write_flags_a_persistent_page)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = persistent(1, 8), *plain = testnode_segment(2, 8);
+    /* A write fault granted write access: flagged, writable. */
+    nc_hold_zero(s, 3, 1, MOME_RIGHT_RW);
+    ck_assert_int_eq(flagged(s, 3), 1);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RW);
+    /* A read fault granted write access (the first toucher owns the page): not flagged, mapped
+     * read-only, so that the first write is noticed. */
+    nc_fault(s, 4, 0);
+    nc_grant(s, 4, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 4), 0);
+    msgtest_reset();
+    ck_assert_int_eq(s->pages[4].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(flagged(s, 4), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_MAPPED_RO);
+    nc_fault(s, 4, 1); /* satisfied locally: no request */
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(flagged(s, 4), 1);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_MAPPED_RW);
+    /* A segment that is not persistent is never flagged, and is writable at once. */
+    nc_fault(plain, 4, 0);
+    nc_grant(plain, 4, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(plain, 4), 0);
+    ck_assert_int_eq(plain->pages[4].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(flagged(plain, 4), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(plain, 4)), FAKE_MAPPED_RW);
+    cleanup();
+}
+END_TEST
+
+START_TEST(test_checkpoint__the_next_writer_takes_the_flag)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = persistent(1, 8);
+    int mgr = mome_seg_manager(s, 3);
+    nc_hold_zero(s, 3, 1, MOME_RIGHT_RW);
+    nc_hold_zero(s, 5, 1, MOME_RIGHT_RW);
+    /* Invalidated for a writer: that node flags it now. */
+    mome_ref_t r = {.seg = 1, .page = 3, .node = 2};
+    nc_deliver(MOME_MSG_INV, 0, mgr, &r, NULL, 0);
+    ck_assert_int_eq(flagged(s, 3), 0);
+    /* The content forwarded to a writer: the same. */
+    mome_fwd_t f = {.seg = 1, .page = 5, .node = 2, .rights = MOME_RIGHT_RW};
+    nc_deliver(MOME_MSG_FWD_WRITE, 0, mome_seg_manager(s, 5), &f, NULL, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DATA, 2));
+    ck_assert_int_eq(flagged(s, 5), 0);
+    cleanup();
+}
+END_TEST
+
+START_TEST(test_checkpoint__taken_pages_are_flagged_again_by_the_next_write)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = persistent(1, 8);
+    mome_ckpt_set_t set;
+    static mome_op_t op;
+    uint8_t buf[2 * NC_PAGE];
+
+    nc_hold_zero(s, 3, 1, MOME_RIGHT_RW);
+    nc_hold_zero(s, 5, 1, MOME_RIGHT_RW);
+    nc_hold_zero(s, 6, 0, 0);
+    memset(mome_seg_bytes(s, 3), 3, NC_PAGE);
+    memset(mome_seg_bytes(s, 5), 5, NC_PAGE);
+    op_done = 0;
+    mome_op_begin(&op, on_op);
+    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
+    mome_op_end(&op);
+    ck_assert_int_eq(op_done, 1); /* nothing to fetch: this node holds both masters */
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(mome_ckpt_take(s, &set), 0);
+    ck_assert_uint_eq(set.n, 2);
+    ck_assert_uint_eq(set.pages[0], 3);
+    ck_assert_uint_eq(set.pages[1], 5);
+    ck_assert_int_eq(flagged(s, 3) | flagged(s, 5), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RO);
+    ck_assert_uint_eq(mome_ckpt_copy(s, set.pages, set.n, buf), 2);
+    ck_assert_uint_eq(buf[0], 3);
+    ck_assert_uint_eq(buf[NC_PAGE + 17], 5);
+    /* The next write flags the page again; a failed checkpoint flags its pages again. */
+    nc_fault(s, 3, 1);
+    ck_assert_int_eq(flagged(s, 3), 1);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RW);
+    mome_ckpt_restore(s, set.pages + 1, 1);
+    ck_assert_int_eq(flagged(s, 5), 1);
+    mome_ckpt_set_free(&set);
+    /* Both are gathered by the next checkpoint, once each. */
+    mome_op_begin(&op, on_op);
+    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
+    mome_op_end(&op);
+    mome_ckpt_take(s, &set);
+    ck_assert_uint_eq(set.n, 2);
+    mome_ckpt_set_free(&set);
+    cleanup();
+}
+END_TEST
+
+START_TEST(test_checkpoint__a_copy_that_may_be_stale_is_fetched_first)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = persistent(1, 8);
+    int mgr = mome_seg_manager(s, 2);
+    mome_ckpt_set_t set;
+    static mome_op_t op;
+
+    nc_hold_zero(s, 2, 1, MOME_RIGHT_RW);
+    /* Another node reads it: this node keeps a read copy, and the flag. */
+    mome_fwd_t f = {.seg = 1, .page = 2, .node = 3, .model = MOME_STRONG};
+    nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &f, NULL, 0);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(flagged(s, 2), 1);
+    /* Under RELEASE that copy may be stale: it is asked for again before it is written. */
+    s->pages[2].model = MOME_RELEASE;
+    msgtest_reset();
+    op_done = 0;
+    mome_op_begin(&op, on_op);
+    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
+    mome_op_end(&op);
+    ck_assert_int_eq(op_done, 0);
+    const mome_msg_t *q = nc_msg(MOME_MSG_READ_REQ, mgr);
+    ck_assert_uint_eq(NC_BODY(q, mome_req_t)->page, 2);
+    uint8_t b[NC_PAGE];
+    nc_pattern(b, 9);
+    nc_data(s, 2, 3, mgr, 0, 0, 4, b);
+    ck_assert_int_eq(op_done, 1);
+    ck_assert_uint_eq(mome_ckpt_take(s, &set), 0);
+    ck_assert_uint_eq(set.n, 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    mome_ckpt_set_free(&set);
+    cleanup();
+}
+END_TEST
+
+Suite *checkpoint_suite(void)
+{
+    Suite *s = suite_create("checkpoint");
+    NC_CASE(s, test_checkpoint__a_write_flags_a_persistent_page);
+    NC_CASE(s, test_checkpoint__the_next_writer_takes_the_flag);
+    NC_CASE(s, test_checkpoint__taken_pages_are_flagged_again_by_the_next_write);
+    NC_CASE(s, test_checkpoint__a_copy_that_may_be_stale_is_fetched_first);
+    return s;
+}

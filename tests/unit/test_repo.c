@@ -1,0 +1,381 @@
+/*
+ * test_repo.c - the repository layer (mome/repo/) on real files in a temporary directory: the
+ * checksum, directory names, the head's encoding, deltas and commits read back, what a crashed
+ * checkpoint leaves, compaction, locking, corruption and export/import.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "repo/format.h"
+#include "repo/repo.h"
+#include "repo/sum.h"
+#include "unit.h"
+
+#define PS 4096
+
+static char tmp[64], err[1200];
+
+static const char *tmpdir(void)
+{
+    snprintf(tmp, sizeof(tmp), "/tmp/mome-test-repo.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    return tmp;
+}
+
+static void rmtree(const char *dir)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void fill(uint8_t *p, uint64_t page, unsigned gen)
+{
+    for (size_t i = 0; i < PS; i++)
+        p[i] = (uint8_t)(page * 31 + gen * 7 + i + 1) | 1;
+}
+
+static mome_repo_seg_t *create(const char *dir, const char *name, uint64_t npages)
+{
+    mome_repo_seg_t *rs;
+    int rc = mome_repo_open(dir, name, npages * PS, PS,
+                            MOME_REPO_CREATE | MOME_REPO_LOCK | MOME_REPO_MAP, "test", &rs, err,
+                            sizeof(err));
+    ck_assert_msg(rc == 0, "open: %s", err);
+    return rs;
+}
+
+/* Node `node`'s delta of generation gen holding pages[0..n) (content fill(gen), or zeros for
+ * pages given in `zero`). */
+static mome_repo_file_t delta(mome_repo_seg_t *rs, uint64_t gen, uint32_t node,
+                              const uint64_t *pages, size_t n, uint64_t zero)
+{
+    mome_repo_delta_t *d;
+    mome_repo_file_t f;
+    uint8_t *b = calloc(n, PS);
+    for (size_t i = 0; i < n; i++)
+        if (pages[i] != zero)
+            fill(b + i * PS, pages[i], (unsigned)gen);
+    ck_assert_int_eq(mome_repo_delta_begin(rs, gen, node, &d, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_delta_add(d, pages, b, n, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_delta_finish(d, &f, err, sizeof(err)), 0);
+    free(b);
+    return f;
+}
+
+/* Page `page` reads as generation gen's content (gen 0: zeros, not stored). */
+static void expect(mome_repo_seg_t *rs, uint64_t page, unsigned gen)
+{
+    uint8_t got[PS], want[PS];
+    int rc = mome_repo_read(rs, page, got, err, sizeof(err));
+    if (gen == 0) {
+        ck_assert_msg(rc == 0, "page %llu: rc %d", (unsigned long long)page, rc);
+        return;
+    }
+    ck_assert_msg(rc == 1, "page %llu: rc %d %s", (unsigned long long)page, rc, err);
+    fill(want, page, gen);
+    ck_assert_msg(memcmp(got, want, PS) == 0, "page %llu differs from generation %u",
+                  (unsigned long long)page, gen);
+}
+
+START_TEST(test_repo__sum_is_xxh64)
+{
+    ck_assert_uint_eq(mome_sum64("", 0, 0), 0xEF46DB3751D8E999ull);
+    ck_assert_uint_eq(mome_sum64("a", 1, 0), 0xD24EC4F1A98C6E5Bull);
+    ck_assert_uint_eq(mome_sum64("abc", 3, 0), 0x44BC2CF5AD770999ull);
+    ck_assert_uint_eq(mome_sum64("Nobody inspects the spammish repetition", 39, 0),
+                      0xFBCEA83C8A378BF1ull);
+    /* The seed (a page's number) changes the sum: a page at the wrong place fails its check. */
+    ck_assert_uint_ne(mome_sum64("abc", 3, 1), mome_sum64("abc", 3, 2));
+}
+END_TEST
+
+START_TEST(test_repo__dirname_is_safe_and_bounded)
+{
+    char d[MOME_REPO_DIRNAME_MAX + 1], e[MOME_REPO_DIRNAME_MAX + 1], name[256];
+    mome_repo_dirname("field_1.x-y", d, sizeof(d));
+    ck_assert_str_eq(d, "field_1.x-y");
+    mome_repo_dirname("a/b c", d, sizeof(d));
+    ck_assert_str_eq(d, "a%2fb%20c");
+    mome_repo_dirname("..", d, sizeof(d));
+    ck_assert_str_eq(d, "%2e.");
+    mome_repo_dirname(".hidden", d, sizeof(d));
+    ck_assert_str_eq(d, "%2ehidden");
+    /* Long names are cut and end with a hash of the whole name: distinct names stay distinct. */
+    memset(name, '/', 255);
+    name[255] = 0;
+    mome_repo_dirname(name, d, sizeof(d));
+    ck_assert_uint_le(strlen(d), MOME_REPO_DIRNAME_MAX);
+    name[254] = 'x';
+    mome_repo_dirname(name, e, sizeof(e));
+    ck_assert_uint_le(strlen(e), MOME_REPO_DIRNAME_MAX);
+    ck_assert_str_ne(d, e);
+    ck_assert_ptr_null(strchr(d, '/'));
+}
+END_TEST
+
+START_TEST(test_repo__head_round_trip_and_any_flipped_byte)
+{
+    mome_repo_file_t files[2] = {{.gen = 1, .node = 0, .entries = 3, .sum = 7, .pages = 2},
+                                 {.gen = 2, .node = 5, .entries = 1, .sum = 9, .pages = 1}};
+    mome_repo_head_t h = {.gen = 2, .size = 12345, .page_size = PS, .uid = 42, .created_ns = 1,
+                          .ckpt_ns = 2, .live = 3, .data = 3, .nfiles = 2, .files = files};
+    mome_repo_head_t back;
+    const char *why;
+    size_t len;
+    snprintf(h.name, sizeof(h.name), "seg one");
+    uint8_t *b = mome_repo_head_encode(&h, &len);
+    ck_assert_int_eq(mome_repo_head_decode(b, len, &back, &why), 0);
+    ck_assert_uint_eq(back.gen, 2);
+    ck_assert_uint_eq(back.size, 12345);
+    ck_assert_str_eq(back.name, "seg one");
+    ck_assert_uint_eq(back.nfiles, 2);
+    ck_assert_uint_eq(back.files[1].node, 5);
+    ck_assert_uint_eq(back.files[1].sum, 9);
+    mome_repo_head_free(&back);
+    for (size_t i = 0; i < len; i++) {
+        b[i] ^= 0x10;
+        ck_assert_msg(mome_repo_head_decode(b, len, &back, &why) < 0, "byte %zu", i);
+        b[i] ^= 0x10;
+    }
+    ck_assert_int_lt(mome_repo_head_decode(b, len - 1, &back, &why), 0);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_repo__deltas_committed_read_back)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 16);
+    uint64_t a[] = {1, 2, 3}, b[] = {3, 4, 9}, c[] = {2, 9};
+    mome_repo_file_t f[2];
+    mome_repo_info_t info;
+
+    /* Generation 1 from two writers; page 3 given by both (the later node's copy counts). */
+    f[0] = delta(rs, 1, 0, a, 3, ~0ull);
+    f[1] = delta(rs, 1, 1, b, 3, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(rs, 1, f, 2, err, sizeof(err)), 0);
+    /* Generation 2: page 2 rewritten, page 9 now zeros (a flag, no bytes). */
+    f[0] = delta(rs, 2, 0, c, 2, 9);
+    ck_assert_uint_eq(f[0].entries, 2);
+    ck_assert_int_eq(mome_repo_commit(rs, 2, f, 1, err, sizeof(err)), 0);
+    mome_repo_info(rs, &info);
+    ck_assert_uint_eq(info.head.gen, 2);
+    ck_assert_uint_eq(info.head.live, 4); /* 1, 2, 3, 4 */
+    expect(rs, 0, 0);
+    expect(rs, 1, 1);
+    expect(rs, 2, 2);
+    expect(rs, 3, 1);
+    expect(rs, 4, 1);
+    expect(rs, 9, 0);
+    mome_repo_close(rs);
+    /* Another process would replay the same map. */
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)),
+                     0);
+    expect(rs, 2, 2);
+    expect(rs, 9, 0);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_verify(dir, "s", NULL, NULL), 0);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__a_crashed_checkpoint_is_ignored_then_swept)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    uint64_t p[] = {1, 2};
+    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    char path[200];
+    struct stat st;
+
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    /* Generation 2's delta written, never committed (the job died). */
+    delta(rs, 2, 0, p, 1, ~0ull);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)),
+                     0);
+    expect(rs, 1, 1); /* generation 1's content, not the crashed one's */
+    mome_repo_close(rs);
+    snprintf(path, sizeof(path), "%s/s/data.2.0", dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    /* The next holder of the lock removes what no head names. */
+    rs = create(dir, "s", 8);
+    ck_assert_int_lt(stat(path, &st), 0);
+    ck_assert_int_eq(mome_repo_gen(rs), 1);
+    /* A commit with no delta changes nothing. */
+    ck_assert_int_eq(mome_repo_commit(rs, 2, NULL, 0, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_gen(rs), 1);
+    /* A commit of the wrong generation is refused. */
+    f = delta(rs, 3, 0, p, 1, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(rs, 3, &f, 1, err, sizeof(err)), -ESTALE);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__compaction_keeps_the_content)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 64);
+    mome_repo_info_t info;
+    uint64_t pages[64];
+    for (uint64_t g = 1; g <= 5; g++) {
+        for (uint64_t i = 0; i < 64; i++)
+            pages[i] = i;
+        mome_repo_file_t f = delta(rs, g, 0, pages, 64 - 8 * g, ~0ull);
+        ck_assert_int_eq(mome_repo_commit(rs, g, &f, 1, err, sizeof(err)), 0);
+    }
+    mome_repo_info(rs, &info);
+    ck_assert_uint_eq(info.head.nfiles, 5);
+    ck_assert_uint_eq(info.head.live, 56);
+    ck_assert_int_eq(mome_repo_should_compact(rs), 0); /* 144 superseded pages: not worth it */
+    ck_assert_msg(mome_repo_compact(rs, err, sizeof(err)) == 0, "%s", err);
+    mome_repo_info(rs, &info);
+    ck_assert_uint_eq(info.head.nfiles, 1);
+    ck_assert_uint_eq(info.head.data, 56);
+    ck_assert_uint_eq(info.head.gen, 6);
+    for (uint64_t p = 0; p < 64; p++) /* generation g wrote pages below 64 - 8 g */
+        expect(rs, p, p < 24 ? 5 : p < 56 ? (unsigned)((63 - p) / 8) : 0);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_verify(dir, "s", NULL, NULL), 0);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__lock_held_by_another_process_is_ebusy)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 4), *again;
+    int status;
+    pid_t child = fork();
+    if (child == 0) {
+        int rc = mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK, "child", &again, err,
+                                sizeof(err));
+        _exit(rc == -EBUSY && strstr(err, "test") ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    /* In this process the handle is shared. */
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK, "test", &again, err,
+                                    sizeof(err)), 0);
+    ck_assert_ptr_eq(again, rs);
+    mome_repo_close(again);
+    mome_repo_close(rs);
+    /* Released with the last reference. */
+    child = fork();
+    if (child == 0) {
+        int rc = mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK, "child", &again, err,
+                                sizeof(err));
+        _exit(rc == 0 ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__corruption_is_an_error_never_data)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    uint64_t p[] = {5};
+    mome_repo_file_t f = delta(rs, 1, 0, p, 1, ~0ull);
+    char path[200];
+    uint8_t buf[PS], x;
+    int fd;
+
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/s/data.1.0", dir);
+    fd = open(path, O_RDWR);
+    ck_assert_int_eq(pread(fd, &x, 1, 77), 1);
+    x ^= 1;
+    ck_assert_int_eq(pwrite(fd, &x, 1, 77), 1);
+    close(fd);
+    ck_assert_int_eq(mome_repo_read(rs, 5, buf, err, sizeof(err)), -EIO);
+    ck_assert_ptr_nonnull(strstr(err, "checksum mismatch"));
+    ck_assert_ptr_nonnull(strstr(err, "page 5"));
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_verify(dir, "s", NULL, NULL), 1);
+    /* An index flipped: the open fails, naming it. */
+    snprintf(path, sizeof(path), "%s/s/index.1.0", dir);
+    fd = open(path, O_RDWR);
+    ck_assert_int_eq(pread(fd, &x, 1, 50), 1);
+    x ^= 4;
+    ck_assert_int_eq(pwrite(fd, &x, 1, 50), 1);
+    close(fd);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)),
+                     -EIO);
+    ck_assert_ptr_nonnull(strstr(err, "index.1.0"));
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__sizes_are_checked)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8), *o;
+    ck_assert_int_eq(mome_repo_open(dir, "s", 9 * PS, 0, 0, NULL, &o, err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "with size 32768"));
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 2 * PS, 0, NULL, &o, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "MOME_PAGE_SIZE=4096"));
+    ck_assert_int_eq(mome_repo_open(dir, "t", 0, 0, 0, NULL, &o, err, sizeof(err)), -ENOENT);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 8 * PS, PS,
+                                    MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK, NULL, &o,
+                                    err, sizeof(err)), -EEXIST);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__export_import_round_trip)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8), *t;
+    uint64_t p[] = {0, 6};
+    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    char img[200];
+    int fd;
+
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    snprintf(img, sizeof(img), "%s/image", dir);
+    fd = open(img, O_RDWR | O_CREAT, 0600);
+    ck_assert_int_eq(mome_repo_export(rs, fd, err, sizeof(err)), 0);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_END), 8 * PS);
+    ck_assert_int_eq(mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err)), 0);
+    close(fd);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_open(dir, "t", 0, 0, MOME_REPO_MAP, NULL, &t, err, sizeof(err)),
+                     0);
+    expect(t, 0, 1);
+    expect(t, 3, 0);
+    expect(t, 6, 1);
+    mome_repo_close(t);
+    ck_assert_int_eq(mome_repo_remove(dir, "t", err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_open(dir, "t", 0, 0, 0, NULL, &t, err, sizeof(err)), -ENOENT);
+    rmtree(dir);
+}
+END_TEST
+
+Suite *repo_suite(void)
+{
+    Suite *s = suite_create("repo");
+    UNIT_CASE(s, test_repo__sum_is_xxh64);
+    UNIT_CASE(s, test_repo__dirname_is_safe_and_bounded);
+    UNIT_CASE(s, test_repo__head_round_trip_and_any_flipped_byte);
+    UNIT_CASE(s, test_repo__deltas_committed_read_back);
+    UNIT_CASE(s, test_repo__a_crashed_checkpoint_is_ignored_then_swept);
+    UNIT_CASE(s, test_repo__compaction_keeps_the_content);
+    UNIT_CASE(s, test_repo__lock_held_by_another_process_is_ebusy);
+    UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
+    UNIT_CASE(s, test_repo__sizes_are_checked);
+    UNIT_CASE(s, test_repo__export_import_round_trip);
+    return s;
+}
