@@ -5,18 +5,20 @@
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, checkpoint (the default is all of them). Run it from the bench build directory, or
-# set BENCH_BINDIR to it. Exits 1 if a run failed (its figures are then left out of the medians).
+# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, checkpoint, multihost
+# (the default is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it.
+# Exits 1 if a run failed (its figures are then left out of the medians). multihost needs root
+# (network namespaces), mpirun and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget emulation checkpoint"
+BENCHES="fault_latency false_sharing jacobi apps budget emulation checkpoint multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
 REPEAT=${BENCH_REPEAT:-5}
 # transport name and the UCX_TLS that selects it
-TRANSPORTS="tcp:tcp shm:posix,sysv,cma"
+TRANSPORTS="tcp:tcp shm:posix,cma"
 
 failed=0
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/mome-bench.XXXXXX") || exit 1
@@ -163,7 +165,7 @@ bench_false_sharing() {
                 while [ "$i" -lt "$reps" ]; do
                     i=$((i + 1))
                     log=$logdir/false_sharing.$order.$nodes.$model.$i
-                    if run "$log" env UCX_TLS=posix,sysv,cma timeout 600 "$MOME_RUN" -t 580 \
+                    if run "$log" env UCX_TLS=posix,cma timeout 600 "$MOME_RUN" -t 580 \
                         -n "$nodes" "$BENCH_BINDIR/false_sharing" "$model" 64 "$rounds" \
                         "$order"; then
                         if [ "$(figure wrong "$log")" != 0 ]; then
@@ -210,7 +212,7 @@ bench_jacobi() {
             if [ "$mode" = serial ]; then
                 run "$log" timeout 120 "$BENCH_BINDIR/jacobi" serial 1024 100
             else
-                run "$log" env UCX_TLS=posix,sysv,cma timeout 300 "$MOME_RUN" -t 280 \
+                run "$log" env UCX_TLS=posix,cma timeout 300 "$MOME_RUN" -t 280 \
                     -n "$nodes" "$BENCH_BINDIR/jacobi" "$mode" 1024 100
             fi && eval "ts_${mode}_$nodes=\"\$ts_${mode}_$nodes $(figure time "$log")\"
                 sum_${mode}_$nodes=$(sed -n 's/.*checksum=\(0x[0-9a-f]*\).*/\1/p' "$log")"
@@ -281,7 +283,7 @@ bench_apps() {
                     margs=$args
                     [ "$model" = default ] || margs="$args $model"
                     # shellcheck disable=SC2086
-                    if run "$log" env UCX_TLS=posix,sysv,cma timeout 300 "$MOME_RUN" -t 280 \
+                    if run "$log" env UCX_TLS=posix,cma timeout 300 "$MOME_RUN" -t 280 \
                         -n "$nodes" "$EXAMPLES/$prog" $margs; then
                         app_time "$log"
                         eval "ts_${model}_$nodes=\"\$ts_${model}_$nodes $t\""
@@ -335,7 +337,7 @@ bench_budget() {
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
             log=$logdir/budget.$div.$policy.$to.$i
-            if run "$log" env UCX_TLS=posix,sysv,cma MOME_EVICT="$policy" MOME_PAGEOUT="$to" \
+            if run "$log" env UCX_TLS=posix,cma MOME_EVICT="$policy" MOME_PAGEOUT="$to" \
                 timeout 600 "$MOME_RUN" -t 580 -n 1 env MOME_LOCAL_PAGES=$pages \
                 "$BENCH_BINDIR/budget" "$ws" "$acc" : -n 1 "$BENCH_BINDIR/budget" "$ws" 0; then
                 f=$(awk '/^budget node 0 / { for (i = 1; i < NF; i++) v[$i] = $(i + 1)
@@ -390,13 +392,88 @@ bench_checkpoint() {
     for n in 1 2; do
         for pct in 100 10; do
             log=$logdir/checkpoint.$n.$pct
-            if run "$log" env MOME_REPOSITORY="$repo" UCX_TLS=posix,sysv,cma \
+            if run "$log" env MOME_REPOSITORY="$repo" UCX_TLS=posix,cma \
                 timeout 1200 "$MOME_RUN" -t 1100 -n $n "$BENCH_BINDIR/checkpoint" 64 $pct "$REPEAT"; then
                 echo "  $n node(s), $pct% changed: $(sed -n 's/^checkpoint best: //p' "$log")"
             fi
         done
     done
     rm -rf "$repo"
+}
+
+# multihost: the remote fault latency and the 2-node Jacobi over UCX TCP, with the two nodes on two
+# "hosts" (network namespaces on a bridge, tests/multihost/netns.sh) against both nodes in one
+# namespace, started the same way (mome-run -H through mpirun), interleaved, in the same run.
+bench_multihost() {
+    srcdir_mh=${MH_SRCDIR:-$(dirname "$0")/../tests/multihost}
+    for p in fault_latency jacobi; do
+        [ -x "$BENCH_BINDIR/$p" ] || die "no $BENCH_BINDIR/$p"
+    done
+    echo "multihost (2 nodes over UCX TCP: two namespace hosts on a bridge vs one namespace;" \
+        "mome-run -H through mpirun), median of $REPEAT interleaved runs"
+    MH_SELF=$srcdir_mh/netns.sh
+    # shellcheck source=/dev/null
+    . "$srcdir_mh/netns.sh"
+    if ! why=$(mh_can_run); then
+        echo "  skipped: $why"
+        return
+    fi
+    if ! "$(dirname "$MOME_RUN")/mome-info" -v | grep -q "PMIx ("; then
+        echo "  skipped: libmome was built without PMIx"
+        return
+    fi
+    mh_up 2 || { mh_down; failed=1; echo "run-bench.sh: cannot set the namespaces up" >&2; return; }
+    # shellcheck source=/dev/null
+    . "$MH_STATE"
+    h1=${MH_HOSTS%%,*} h2=${MH_HOSTS##*,}
+    bindir=$(cd "$BENCH_BINDIR" && pwd) mome_run=$(cd "$(dirname "$MOME_RUN")" && pwd)/mome-run
+    rsh=$(cd "$srcdir_mh" && pwd)/mh-rsh
+    for w in one two; do
+        eval "rd_$w='' wr_$w='' jt_$w=''"
+    done
+    i=0
+    while [ "$i" -lt "$REPEAT" ]; do
+        i=$((i + 1))
+        for w in one two; do
+            if [ $w = one ]; then hosts="$h1:2"; else hosts="$h1:1,$h2:1"; fi
+            log=$logdir/multihost.fault.$w.$i
+            if run "$log" mh_run env -u MOME_RUN OMPI_ALLOW_RUN_AS_ROOT=1 \
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+                OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
+                OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
+                timeout 200 "$mome_run" -t 180 -H "$hosts" "$bindir/fault_latency" 20000; then
+                collect "rd_$w" read_fault_us "$log"
+                collect "wr_$w" write_fault_us "$log"
+                if grep -q 'wrong sum' "$log"; then
+                    failed=1
+                    echo "run-bench.sh: fault_latency on $w namespace(s) read wrong data" >&2
+                fi
+            fi
+            log=$logdir/multihost.jacobi.$w.$i
+            if run "$log" mh_run env -u MOME_RUN OMPI_ALLOW_RUN_AS_ROOT=1 \
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+                OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
+                OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
+                timeout 300 "$mome_run" -t 280 -H "$hosts" "$bindir/jacobi" release 1024 100; then
+                eval "jt_$w=\"\$jt_$w $(figure time "$log")\""
+                sum=$(sed -n 's/.*checksum=\(0x[0-9a-f]*\).*/\1/p' "$log")
+                [ -n "${mh_ref:-}" ] || mh_ref=$sum
+                if [ "$sum" != "$mh_ref" ]; then
+                    failed=1
+                    echo "run-bench.sh: jacobi on $w namespace(s): checksum $sum, not $mh_ref" >&2
+                fi
+            fi
+        done
+    done
+    mh_down
+    printf '%-26s  %14s  %14s  %9s\n' figure one_namespace two_namespaces two/one
+    for f in rd:read_fault_us wr:write_fault_us jt:jacobi_release_2n_s; do
+        eval "a=\$${f%%:*}_one b=\$${f%%:*}_two"
+        # shellcheck disable=SC2086
+        a=$(median $a) b=$(median $b)
+        printf '%-26s  %14s  %14s  %9s\n' "${f#*:}" "$a" "$b" "$(ratio "$b" "$a")"
+    done
+    echo "(one namespace: TCP over loopback; two: over veth pairs and a bridge, another host to UCX)"
 }
 
 [ $# -gt 0 ] || set -- $BENCHES

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "boot/boot_wire.h"
+#include "launch_pmix.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -106,6 +107,9 @@ static struct {
     sigset_t saved_mask;
     uint64_t key; /* the job's random key: its nodes refuse messages without it */
 } job;
+
+/* -H, --hostfile: the job runs across machines through a PMIx launcher (launch_pmix.c). */
+static struct pmix_job remote;
 
 static int64_t now_ms(void)
 {
@@ -203,6 +207,12 @@ static _Noreturn void print_help(void)
           "  -t, --timeout SECS   kill the job if it still runs after SECS seconds (exit 124)\n"
           "  -x NAME[=VALUE]      export NAME to the nodes, set to VALUE if given (repeatable)\n"
           "  -q, --quiet          do not report lost or aborting nodes\n"
+          "  -H, --host HOST[:N],...  run the job on these machines, N nodes on each (default\n"
+          "                       1), through a PMIx launcher (prterun or Open MPI's mpirun);\n"
+          "                       without -n, one node per place\n"
+          "      --hostfile FILE  the same, from FILE: 'host', 'host slots=N' or 'host:N' lines\n"
+          "      --launcher PATH  the PMIx launcher to use (default: prterun, then mpirun)\n"
+          "      --dry-run        with -H or --hostfile: print the launcher's command, run nothing\n"
           "  --                   end of options: the next argument is the program\n"
           "  -h, --help           print this help and exit\n"
           "      --version        print the version and exit\n"
@@ -270,7 +280,9 @@ static void parse_export(const char *arg)
 static bool is_job_option(const char *a)
 {
     static const char *const names[] = {"-t",      "--timeout", "-x",     "-q",
-                                        "--quiet", "-h",        "--help", "--version"};
+                                        "--quiet", "-h",        "--help", "--version",
+                                        "-H",      "--host",    "--hostfile", "--launcher",
+                                        "--dry-run"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(a, names[i]) == 0)
@@ -290,7 +302,29 @@ static int parse_job_option(int argc, char **argv, int i)
     }
     if (strcmp(a, "-x") == 0) {
         parse_export(val);
+        remote.exports = realloc(remote.exports, sizeof(*remote.exports) * (size_t)(argc + 1));
+        if (!remote.exports)
+            fatal("out of memory");
+        remote.exports[remote.nexports++] = strndup(val, strcspn(val, "="));
         return i + 2;
+    }
+    if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0 || strcmp(a, "--hostfile") == 0 ||
+        strcmp(a, "--launcher") == 0) {
+        if (!val)
+            usage_error("option '%s' needs %s", a,
+                        a[2] == 'h' && a[6] == 'f' ? "a file" : a[2] == 'l' ? "a path"
+                                                                           : "a host list");
+        if (strcmp(a, "--launcher") == 0)
+            remote.launcher = val;
+        else if (strcmp(a, "--hostfile") == 0)
+            remote.hostfile = val;
+        else
+            remote.hosts = val;
+        return i + 2;
+    }
+    if (strcmp(a, "--dry-run") == 0) {
+        remote.dry_run = true;
+        return i + 1;
     }
     if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
         job.quiet = true;
@@ -333,7 +367,7 @@ static int parse_block(int argc, char **argv, int i, bool first, int total, stru
     }
     if (i >= argc || strcmp(argv[i], ":") == 0)
         usage_error("no program given");
-    if (!b->count)
+    if (!b->count && !remote.hosts && !remote.hostfile)
         usage_error("missing -n before '%s'", argv[i]);
     b->argv = &argv[i];
     while (i < argc && strcmp(argv[i], ":") != 0)
@@ -1050,6 +1084,16 @@ int main(int argc, char **argv)
     if (argc < 2)
         usage_error("no program given");
     blocks = parse_args(argc, argv, &nblocks, &total);
+    if (remote.hosts || remote.hostfile) {
+        struct pmix_block *pb = xmalloc(sizeof(*pb) * (size_t)nblocks);
+        remote.timeout_s = job.timeout_s;
+        remote.quiet = job.quiet;
+        for (int b = 0; b < nblocks; b++)
+            pb[b] = (struct pmix_block){blocks[b].argv, blocks[b].count};
+        return pmix_launch(&remote, pb, nblocks);
+    }
+    if (remote.launcher || remote.dry_run)
+        usage_error("'%s' goes with -H or --hostfile", remote.launcher ? "--launcher" : "--dry-run");
 
     ensure_std_fds();
     if (getrandom(&job.key, sizeof(job.key), 0) != (ssize_t)sizeof(job.key))

@@ -123,6 +123,8 @@ static int parse_bind(const char *s, mome_config_t *c, size_t off)
 {
     if (!strcasecmp(s, "core") || !strcasecmp(s, "auto"))
         c->bind = MOME_BIND_CORE;
+    else if (!strcasecmp(s, "numa"))
+        c->bind = MOME_BIND_NUMA;
     else if (!strcasecmp(s, "none") || !strcasecmp(s, "off") || !strcmp(s, "0"))
         c->bind = MOME_BIND_NONE;
     else
@@ -212,9 +214,16 @@ static const knob_t knobs[] = {
      "barriers) in this binary file; %n node, %p pid, %h host; mome-trace draws it",
      parse_string, OFF(trace), 0, 0, 0, "a path of less than 1024 bytes"},
     {"MOME_BIND", "core",
-     "core: bind each node (all its threads) to one core, round-robin by local rank; none",
-     parse_bind, OFF(bind), 0, 0, 0,
-     "core or none"},
+     "where a node started by a launcher runs (all its threads, the progress thread too): core: "
+     "a core of its own, by local rank; numa: the cores of one NUMA node, by local rank; none: "
+     "where the OS puts it. Cores another job bound to are avoided (nothing is bound rather "
+     "than share one)", parse_bind, OFF(bind), 0, 0, 0,
+     "core, numa or none"},
+    {"MOME_PEER_TIMEOUT", "10",
+     "seconds without word from a node on another machine before it is declared lost and the "
+     "job stops (its machine or the network died); 0: wait for ever", parse_count,
+     OFF(peer_timeout), 0, 0, 3600,
+     "seconds from 0 to 3600"},
     {"MOME_HEAP_SIZE", "64G",
      "virtual size of the shared heap (MomeMalloc); split evenly between nodes", parse_size,
      OFF(heap_size), 0, 1ull << 20, 1ull << 46,

@@ -12,7 +12,8 @@
 
 typedef enum {
     MOME_BIND_NONE = 0, /* leave placement to the OS */
-    MOME_BIND_CORE,     /* node i on core (local rank i) mod cores */
+    MOME_BIND_CORE,     /* node i on a core of its own, by local rank (topology.c) */
+    MOME_BIND_NUMA,     /* node i on the cores of a NUMA node, by local rank */
 } mome_bind_t;
 
 typedef struct mome_config {
@@ -33,6 +34,7 @@ typedef struct mome_config {
     int bind;                /* MOME_BIND */
     uint64_t heap_size;      /* MOME_HEAP_SIZE */
     uint64_t spin_us;        /* MOME_SPIN_US */
+    uint64_t peer_timeout;   /* MOME_PEER_TIMEOUT: seconds without word from another machine */
     int dir_migrate;         /* MOME_DIR_MIGRATE */
     uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */
     uint64_t test_fail_alloc; /* MOME_TEST_FAIL_ALLOC: this allocation after MomeInit fails */

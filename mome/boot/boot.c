@@ -8,7 +8,13 @@
 
 #include "boot/boot.h"
 
-static const mome_boot_ops_t *const backends[] = {&mome_boot_run, &mome_boot_single};
+static const mome_boot_ops_t *const backends[] = {
+    &mome_boot_run,
+#ifdef MOME_HAVE_PMIX
+    &mome_boot_pmix,
+#endif
+    &mome_boot_single,
+};
 static const mome_boot_ops_t *cur = &mome_boot_single;
 
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)

@@ -4,8 +4,8 @@
  *
  * A backend is a component in its own file (as hwloc's discovery components): a name, a priority,
  * and the calls below. MomeInit tries them by decreasing priority and keeps the first that says
- * the process was started by it: mome-run's socket (boot_run.c), PMIx (mpirun, srun, prterun), or
- * none: a single-node job (boot_single.c). Used by MomeInit and MomeFinalize on the application
+ * the process was started by it: mome-run's socket (boot_run.c), PMIx (boot_pmix.c: mpirun, srun,
+ * prterun), or none: a single-node job (boot_single.c). Used by MomeInit and MomeFinalize on the application
  * thread, and by the progress thread to watch for lost nodes.
  */
 #ifndef MOME_BOOT_BOOT_H
@@ -44,6 +44,9 @@ typedef struct mome_boot_ops {
 } mome_boot_ops_t;
 
 extern const mome_boot_ops_t mome_boot_run, mome_boot_single;
+#ifdef MOME_HAVE_PMIX
+extern const mome_boot_ops_t mome_boot_pmix; /* boot_pmix.c, when configure found PMIx */
+#endif
 
 /* Choose the backend and join the job. -EINVAL with a message on a broken environment. */
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen);

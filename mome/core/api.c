@@ -394,13 +394,22 @@ int MomeInfoPrint(int fd, int what)
         return fail(EINVAL, "MomeInfoPrint: unknown sections %#x", what);
     if (what & MOME_INFO_VERSION) {
         fdputs(fd, "Mome " PACKAGE_VERSION " (user-level distributed shared memory)\n");
+#ifdef MOME_HAVE_PMIX
+        fdputs(fd, "launchers: mome-run; PMIx (mpirun, srun --mpi=pmix, prterun, mome-run -H); "
+                   "a program started alone is a one-node job\n");
+#else
+        fdputs(fd, "launchers: mome-run; a program started alone is a one-node job (built "
+                   "without PMIx: no mpirun, srun or mome-run -H)\n");
+#endif
     }
     if (what & MOME_INFO_TRANSPORTS) {
         if (mome_tp_describe(fd) < 0)
             fdputs(fd, "UCX: cannot list transports\n");
     }
     if (what & MOME_INFO_TOPOLOGY) {
-        if (mome_topo_describe(fd) < 0)
+        if (mome_config_load(&cfg, err, sizeof(err)) < 0)
+            cfg.bind = MOME_BIND_CORE;
+        if (mome_topo_describe(fd, cfg.bind) < 0)
             fdputs(fd, "hwloc: cannot load the topology\n");
     }
     if (what & MOME_INFO_CONFIG) {

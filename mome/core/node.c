@@ -49,6 +49,7 @@
 #include "memory/memory.h"
 #include "memory/view.h"
 #include "net/msg.h"
+#include "net/netif.h"
 #include "net/transport.h"
 #include "repo/repo.h"
 
@@ -114,6 +115,15 @@ static void send_failed(int node, int err)
              err == -EIO ? mome_tp_send_error() : strerror(-err));
 }
 
+/* UCX says the connection to a node on another machine failed: that node died, or the network
+ * between us did. Its pages may be lost: the job stops (the launcher's word first, if it has one). */
+static void peer_failed(int node, const char *reason)
+{
+    mome_boot_explain_failure(2000);
+    mome_fatal("stopping this node: lost node %d: the connection to it failed (%s)", node,
+               reason);
+}
+
 /* ---- commands ---- */
 
 static void stop_fn(mome_cmd_t *c)
@@ -170,6 +180,8 @@ static int wait_events(int timeout_ms)
             n += mome_cmd_drain();
         } else if (fd == mome_msg_timer_fd()) {
             n += mome_msg_timer_event();
+        } else if (use_tp && fd == mome_tp_timer_fd()) {
+            mome_tp_timer_event(); /* heartbeats to other machines */
         } else if (fd == mome_boot_fd()) {
             mome_boot_event(); /* a lost node: does not return */
         } else {
@@ -422,7 +434,7 @@ static int epoll_add(int fd)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int connect_peers(void *gather, char *err, size_t errlen)
+static int connect_peers(void *gather, const uint8_t *remote, char *err, size_t errlen)
 {
     const void **addrs = mome_calloc((size_t)mome_g.nnodes, sizeof(*addrs));
     size_t *lens = mome_calloc((size_t)mome_g.nnodes, sizeof(*lens));
@@ -435,7 +447,7 @@ static int connect_peers(void *gather, char *err, size_t errlen)
             addrs[i] = b + offsetof(boot_blob_t, addr);
             lens[i] = alen;
         }
-        rc = mome_tp_connect(mome_g.nnodes, mome_g.rank, addrs, lens, err, errlen);
+        rc = mome_tp_connect(mome_g.nnodes, mome_g.rank, addrs, lens, remote, err, errlen);
         if (rc < 0) /* a peer that aborted or died is the likelier cause: let mome-run say so */
             mome_boot_explain_failure(2000);
     }
@@ -506,6 +518,7 @@ static int start_thread(char *err, size_t errlen)
         goto err_sys;
     if (epoll_add(mome_cmd_fd()) < 0 || epoll_add(mome_mem_uffd()) < 0 ||
         (use_tp && epoll_add(mome_tp_efd()) < 0) ||
+        (use_tp && mome_tp_timer_fd() >= 0 && epoll_add(mome_tp_timer_fd()) < 0) ||
         (mome_boot_fd() >= 0 && epoll_add(mome_boot_fd()) < 0))
         goto err_sys;
     stop_req = 0;
@@ -528,12 +541,106 @@ err_sys:
     return rc;
 }
 
+/* What a node tells the others of its machine before UCX starts (a job on several machines). */
+typedef struct net_blob {
+    uint64_t host; /* mome_netif_host_id() */
+    uint32_t n;    /* addresses that follow */
+    uint32_t pad;
+    mome_netif_t ifs[];
+} net_blob_t;
+
+/*
+ * Where the transport may listen: loopback only when the whole job is on this machine (the
+ * launcher says so); otherwise the interfaces on the networks of the job's other machines, which
+ * the nodes learn from each other through the launcher. *remote[i]: node i is on another machine.
+ */
+static int place_network(const mome_boot_info_t *bi, mome_tp_opts_t *o, uint8_t **remote,
+                         char *devs, size_t len)
+{
+    mome_netif_t mine[MOME_NETIF_MAX], *theirs = NULL;
+    net_blob_t *b;
+    void *res;
+    uint32_t blen;
+    int n, nt = 0, hosts = 1, rc;
+    uint64_t me = mome_netif_host_id();
+
+    *remote = NULL;
+    if (bi->local_size >= bi->size) {
+        o->ip_devices = "lo";
+        mome_info("node", "the job is on this machine: UCX on loopback only");
+        return 0;
+    }
+    n = mome_netif_list(mine, MOME_NETIF_MAX);
+    if (n < 0) {
+        mome_warn("node", "cannot list this machine's network interfaces: %s", strerror(-n));
+        n = 0;
+    }
+    b = mome_calloc(1, sizeof(*b) + sizeof(mome_netif_t) * (size_t)n);
+    *remote = mome_calloc((size_t)bi->size, 1);
+    theirs = mome_calloc((size_t)bi->size * MOME_NETIF_MAX, sizeof(*theirs));
+    if (!b || !*remote || !theirs) {
+        free(b);
+        free(theirs);
+        return -ENOMEM;
+    }
+    b->host = me;
+    b->n = (uint32_t)n;
+    memcpy(b->ifs, mine, sizeof(mome_netif_t) * (size_t)n);
+    rc = mome_boot_allgather(b, (uint32_t)(sizeof(*b) + sizeof(mome_netif_t) * (size_t)n), &res);
+    free(b);
+    if (rc < 0) {
+        free(theirs);
+        return rc;
+    }
+    for (int i = 0; i < bi->size; i++) {
+        const char *p = mome_boot_blob(res, bi->size, i, &blen);
+        net_blob_t h;
+        if (blen < sizeof(h))
+            continue;
+        memcpy(&h, p, sizeof(h));
+        if (h.host == me)
+            continue;
+        (*remote)[i] = 1;
+        int seen = 0; /* count machines once: by the first node of each */
+        for (int k = 0; k < i && !seen; k++) {
+            uint32_t kl;
+            const char *q = mome_boot_blob(res, bi->size, k, &kl);
+            uint64_t hk;
+            memcpy(&hk, q, sizeof(hk));
+            seen = kl >= sizeof(h) && hk == h.host;
+        }
+        hosts += !seen;
+        for (uint32_t j = 0; j < h.n && sizeof(h) + (j + 1) * sizeof(mome_netif_t) <= blen &&
+                             nt < bi->size * MOME_NETIF_MAX; j++)
+            memcpy(&theirs[nt++], p + sizeof(h) + j * sizeof(mome_netif_t), sizeof(*theirs));
+    }
+    free(res);
+    o->remote_peers = hosts > 1;
+    if (hosts == 1) {
+        /* The launcher counts the nodes of this machine apart, yet they share one network. */
+        o->ip_devices = "lo";
+        mome_info("node", "the job's nodes are all on this machine: UCX on loopback only");
+    } else if (mome_netif_choose(mine, n, theirs, nt, devs, len) > 0) {
+        o->ip_devices = devs;
+        mome_info("node", "the job is on %d machines: UCX on %s", hosts, devs);
+    } else if (hosts > 1) {
+        mome_warn("node", "none of this machine's interfaces is on the network of the job's "
+                          "other machines; UCX may use any (set UCX_NET_DEVICES to choose)");
+    }
+    free(theirs);
+    return 0;
+}
+
 int mome_node_start(char *err, size_t errlen)
 {
     mome_boot_info_t bi;
     const void *tpaddr = "";
     size_t tplen = 0;
     void *gather = NULL;
+    mome_tp_opts_t tpo = {.fail = peer_failed,
+                          .peer_timeout_ms = mome_g.cfg.peer_timeout * 1000};
+    uint8_t *remote = NULL;
+    char devs[512];
     int rc;
 
     memset(fds_before, 0, sizeof(fds_before));
@@ -561,21 +668,34 @@ int mome_node_start(char *err, size_t errlen)
      * progress thread on the same core (~13 us) instead of waking it on another (~60-120 us here).
      * A program started alone keeps the placement its user gave it.
      */
-    if (mome_g.cfg.bind == MOME_BIND_CORE && strcmp(bi.backend, "single") != 0)
-        mome_topo_bind(bi.local_rank);
+    if (mome_g.cfg.bind != MOME_BIND_NONE && strcmp(bi.backend, "single") != 0) {
+        mome_topo_place_t place;
+        /* Other jobs on this machine tell this job's nodes by a hash of the key, not the key. */
+        if (mome_topo_bind(mome_g.cfg.bind, bi.local_rank, job_key * 0x9e3779b97f4a7c15ull,
+                           &place) == 0 && place.index >= 0)
+            mome_info("node", "bound to %s (local rank %d of %d); the progress thread runs there "
+                      "too", place.where, bi.local_rank, bi.local_size);
+        else
+            mome_info("node", "not bound (local rank %d of %d): %s", bi.local_rank,
+                      bi.local_size, place.why);
+    }
     rc = mome_mem_init(mome_g.page_size, err, errlen);
     if (rc < 0)
         return rc;
     use_tp = mome_g.nnodes > 1;
-    if (use_tp && (rc = mome_tp_init(tp_recv, NULL, mome_msg_max_payload(mome_g.page_size), &tpaddr,
-                                     &tplen)) < 0) {
-        snprintf(err, errlen, "cannot start UCX (see the log above; check UCX_TLS)");
+    if (use_tp && (rc = place_network(&bi, &tpo, &remote, devs, sizeof(devs))) < 0) {
+        snprintf(err, errlen, "cannot exchange the nodes' network addresses: %s", strerror(-rc));
         return rc;
+    }
+    if (use_tp && (rc = mome_tp_init(tp_recv, NULL, mome_msg_max_payload(mome_g.page_size), &tpo,
+                                     &tpaddr, &tplen)) < 0) {
+        snprintf(err, errlen, "cannot start UCX (see the log above; check UCX_TLS)");
+        goto out_free;
     }
     rc = agree_heap(err, errlen, &gather, tpaddr, tplen);
     if (rc < 0)
-        return rc;
-    if (use_tp && (rc = connect_peers(gather, err, errlen)) < 0)
+        goto out_free;
+    if (use_tp && (rc = connect_peers(gather, remote, err, errlen)) < 0)
         goto out_free;
     if ((rc = init_layers(err, errlen)) < 0)
         goto out_free;
@@ -588,6 +708,7 @@ int mome_node_start(char *err, size_t errlen)
         scan_fds(1);
 out_free:
     free(gather);
+    free(remote);
     return rc;
 }
 
@@ -625,6 +746,8 @@ int mome_node_stop(void)
     if (heap_addr)
         munmap(heap_addr, heap_size);
     heap_addr = NULL;
+    if (mome_g.cfg.bind != MOME_BIND_NONE)
+        mome_topo_unbind();
     mome_boot_finalize();
     return 0;
 }

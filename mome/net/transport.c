@@ -7,10 +7,12 @@
  * never wait.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,10 @@
 
 #define AM_ID 7
 #define TP_MAX_HDR 256
+/* Heartbeats between nodes on different machines: header {HB_MAGIC, sender}, no data. */
+#define AM_HB 8
+#define HB_MAGIC 0x4d484254u /* "MHBT" */
+#define HB_PERIOD_MS 1000
 
 /* UCX < 1.14 keeps the header pointer until completion; our headers live that long anyway. */
 #ifndef UCP_AM_SEND_FLAG_COPY_HEADER
@@ -41,6 +47,17 @@ static void *tp_cb_arg;
 static int tp_inflight; /* sends not yet complete */
 static size_t tp_max_len; /* the longest payload a node of this job sends */
 static const char *send_error = "unknown error"; /* UCX status of the last failed send */
+static mome_tp_fail_cb_t tp_fail;
+static int tp_closing; /* shutting down: peers closing their connections is no failure */
+static char tp_settings[768];
+static int tp_self;
+static uint8_t *tp_remote;     /* tp_remote[i]: node i is on another machine */
+static uint64_t *tp_heard;     /* last heartbeat from node i (now_ns) */
+static uint64_t tp_timeout_ns; /* silence after which a remote node is lost (0: never) */
+static int tp_tfd = -1;        /* heartbeat timer */
+static int tp_lost;            /* a loss was reported: say it once */
+
+static uint64_t now_ns(void);
 
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
@@ -170,18 +187,184 @@ static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, v
     return UCS_OK;
 }
 
-int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const void **addr,
-                 size_t *addrlen)
+/* A heartbeat: the node it names is alive and the network to it works. Anything else is ignored. */
+static ucs_status_t hb_cb(void *arg, const void *header, size_t header_length, void *data,
+                         size_t length, const ucp_am_recv_param_t *param)
+{
+    uint32_t h[2];
+    if (header_length != sizeof(h) || !tp_heard)
+        return UCS_OK;
+    memcpy(h, header, sizeof(h));
+    if (h[0] == HB_MAGIC && h[1] < (uint32_t)tp_nnodes && tp_remote[h[1]])
+        tp_heard[h[1]] = now_ns();
+    return UCS_OK;
+}
+
+/*
+ * UCX_TLS without sysv: UCX creates its SysV segments 0660, so any process of the group could
+ * attach them and write into this node's receive queues. posix (0600, or a descriptor passed
+ * through /proc) and cma (ptrace rules: same user) stay private to the job's user.
+ */
+static void private_tls(char *out, size_t len)
+{
+    const char *env = getenv("UCX_TLS");
+    char buf[512], *save = NULL, *t;
+    size_t used = 0;
+    int named = 0;
+
+    if (!env || !*env || !strcmp(env, "all")) {
+        snprintf(out, len, "^sysv");
+        return;
+    }
+    if (env[0] == '^') { /* a deny list: deny sysv too */
+        snprintf(buf, sizeof(buf), ",%s,", env + 1);
+        snprintf(out, len, "%s%s", env, strstr(buf, ",sysv,") ? "" : ",sysv");
+        return;
+    }
+    snprintf(buf, sizeof(buf), "%s", env);
+    out[0] = 0;
+    for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const char *put = t;
+        if (!strcmp(t, "sysv")) {
+            named = 1;
+            continue;
+        }
+        if (!strcmp(t, "sm") || !strcmp(t, "shm"))
+            put = "posix,cma"; /* the aliases that would bring sysv in */
+        int w = snprintf(out + used, len - used, "%s%s", used ? "," : "", put);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+    }
+    if (!used)
+        snprintf(out, len, "posix");
+    if (named)
+        mome_warn("transport", "UCX_TLS=%s: sysv left out (its segments are open to the user's "
+                  "group); using UCX_TLS=%s", env, out);
+}
+
+/* ip, plus UCX's network devices that are no IP interface (RDMA ports such as mlx5_0:1). */
+static void net_devices(const char *ip, char *out, size_t len)
+{
+    uct_component_h *comps;
+    unsigned ncomps;
+    size_t used;
+
+    snprintf(out, len, "%s", ip);
+    used = strlen(out);
+    if (uct_query_components(&comps, &ncomps) != UCS_OK)
+        return;
+    for (unsigned c = 0; c < ncomps; c++) {
+        uct_component_attr_t ca = {.field_mask = UCT_COMPONENT_ATTR_FIELD_NAME |
+                                                 UCT_COMPONENT_ATTR_FIELD_MD_RESOURCE_COUNT};
+        if (uct_component_query(comps[c], &ca) != UCS_OK || !ca.md_resource_count)
+            continue;
+        uct_md_resource_desc_t mds[ca.md_resource_count];
+        ca.field_mask = UCT_COMPONENT_ATTR_FIELD_MD_RESOURCES;
+        ca.md_resources = mds;
+        if (uct_component_query(comps[c], &ca) != UCS_OK)
+            continue;
+        for (unsigned m = 0; m < ca.md_resource_count; m++) {
+            uct_md_config_t *mdc;
+            uct_md_h md;
+            uct_tl_resource_desc_t *tls;
+            unsigned ntls;
+            if (uct_md_config_read(comps[c], NULL, NULL, &mdc) != UCS_OK)
+                continue;
+            ucs_status_t st = uct_md_open(comps[c], mds[m].md_name, mdc, &md);
+            uct_config_release(mdc);
+            if (st != UCS_OK)
+                continue;
+            if (uct_md_query_tl_resources(md, &tls, &ntls) == UCS_OK) {
+                for (unsigned t = 0; t < ntls; t++) {
+                    char base[UCT_DEVICE_NAME_MAX + 2];
+                    snprintf(base, sizeof(base), ",%s,", tls[t].dev_name);
+                    char list[1024];
+                    snprintf(list, sizeof(list), ",%s,", out);
+                    char ifn[UCT_DEVICE_NAME_MAX];
+                    snprintf(ifn, sizeof(ifn), "%s", tls[t].dev_name);
+                    ifn[strcspn(ifn, ":")] = 0;
+                    if (tls[t].dev_type != UCT_DEVICE_TYPE_NET || if_nametoindex(ifn) ||
+                        strstr(list, base))
+                        continue;
+                    int w = snprintf(out + used, len - used, ",%s", tls[t].dev_name);
+                    if (w > 0 && (size_t)w < len - used)
+                        used += (size_t)w;
+                }
+                uct_release_tl_resource_list(tls);
+            }
+            uct_md_close(md);
+        }
+    }
+    uct_release_component_list(comps);
+}
+
+/*
+ * Set a UCX variable unless the user did (UCX_<name> in the environment). ucp's own through the
+ * configuration; a transport's (tcp) only through the environment, which UCX reads when it opens
+ * the transport (ucp_config_modify does not reach them in UCX 1.13).
+ */
+static void set_default(ucp_config_t *cfg, const char *name, const char *value)
+{
+    char env[64];
+    snprintf(env, sizeof(env), "UCX_%s", name);
+    if (getenv(env))
+        return;
+    ucs_status_t st = cfg ? ucp_config_modify(cfg, name, value)
+                          : setenv(env, value, 0) == 0 ? UCS_OK : UCS_ERR_NO_MEMORY;
+    if (st != UCS_OK)
+        mome_warn("transport", "cannot set UCX's %s=%s: %s", name, value, ucs_status_string(st));
+}
+
+/*
+ * Failure detection towards other machines: UCX's keepalive checks every connection each
+ * interval, and TCP's keepalive probes an idle connection: a peer whose machine died or whose
+ * network went down is reported within about KEEPIDLE + KEEPCNT x KEEPINTVL (5 s), or 2 x
+ * KEEPALIVE_INTERVAL.
+ */
+#define TP_KEEPALIVE_INTERVAL "2s"
+#define TP_TCP_KEEPIDLE "2s"
+#define TP_TCP_KEEPINTVL "1s"
+#define TP_TCP_KEEPCNT "3"
+
+int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const mome_tp_opts_t *opts,
+                 const void **addr, size_t *addrlen)
 {
     ucp_config_t *cfg;
     ucs_status_t st;
+    char tls[512], devs[1024] = "";
 
     tp_max_len = max_len;
     tp_cb = cb;
     tp_cb_arg = arg;
+    tp_fail = opts ? opts->fail : NULL;
+    tp_timeout_ns = opts ? opts->peer_timeout_ms * 1000000ull : 0;
+    tp_closing = 0;
+    tp_lost = 0;
     st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK)
         goto err_status;
+    private_tls(tls, sizeof(tls));
+    if ((st = ucp_config_modify(cfg, "TLS", tls)) != UCS_OK) {
+        ucp_config_release(cfg);
+        mome_error("transport", "UCX refuses UCX_TLS=%s: %s", tls, ucs_status_string(st));
+        return -EINVAL;
+    }
+    if (opts && opts->ip_devices && !getenv("UCX_NET_DEVICES")) {
+        net_devices(opts->ip_devices, devs, sizeof(devs));
+        if ((st = ucp_config_modify(cfg, "NET_DEVICES", devs)) != UCS_OK) {
+            ucp_config_release(cfg);
+            goto err_status;
+        }
+    }
+    if (opts && opts->remote_peers) {
+        set_default(cfg, "KEEPALIVE_INTERVAL", TP_KEEPALIVE_INTERVAL);
+        set_default(NULL, "TCP_KEEPIDLE", TP_TCP_KEEPIDLE);
+        set_default(NULL, "TCP_KEEPINTVL", TP_TCP_KEEPINTVL);
+        set_default(NULL, "TCP_KEEPCNT", TP_TCP_KEEPCNT);
+    }
+    snprintf(tp_settings, sizeof(tp_settings), "TLS=%s NET_DEVICES=%s%s", tls,
+             getenv("UCX_NET_DEVICES") ? getenv("UCX_NET_DEVICES") : devs[0] ? devs : "all",
+             opts && opts->remote_peers ? " (peers on other machines watched by keepalive)" : "");
     ucp_params_t params = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
@@ -191,6 +374,7 @@ int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const void **a
     ucp_config_release(cfg);
     if (st != UCS_OK)
         goto err_status;
+    mome_info("transport", "UCX %s", tp_settings);
 
     ucp_worker_params_t wp = {
         .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE | UCP_WORKER_PARAM_FIELD_FLAGS,
@@ -217,6 +401,11 @@ int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const void **a
     st = ucp_worker_set_am_recv_handler(tp_worker, &hp);
     if (st != UCS_OK)
         goto err_release_addr;
+    hp.id = AM_HB;
+    hp.cb = hb_cb;
+    st = ucp_worker_set_am_recv_handler(tp_worker, &hp);
+    if (st != UCS_OK)
+        goto err_release_addr;
     *addr = tp_addr;
     *addrlen = tp_addrlen;
     return 0;
@@ -235,13 +424,89 @@ err_status:
     return -EIO;
 }
 
-int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens, char *err,
-                    size_t errlen)
+const char *mome_tp_settings(void)
+{
+    return tp_settings;
+}
+
+/* UCX's word that the connection to a peer on another machine failed (progress thread). */
+static void ep_failed(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    int node = (int)(intptr_t)arg;
+    if (tp_closing || !tp_fail || tp_lost)
+        return; /* the job is over: peers close their connections */
+    tp_lost = 1;
+    tp_fail(node, ucs_status_string(status));
+}
+
+/*
+ * Heartbeats to and from the nodes on other machines. UCX reports a connection that breaks, but
+ * not one whose network silently stops carrying packets while data waits to be sent (TCP then
+ * retransmits for many minutes): a node that has not heard from a remote node for the timeout
+ * declares it lost. Every HB_PERIOD_MS, on the progress thread.
+ */
+static int start_heartbeats(void)
+{
+    struct timespec period = {HB_PERIOD_MS / 1000, (HB_PERIOD_MS % 1000) * 1000000l};
+    struct itimerspec its = {.it_interval = period, .it_value = period};
+    int any = 0;
+
+    for (int i = 0; i < tp_nnodes; i++)
+        any |= tp_remote[i];
+    if (!any || !tp_timeout_ns)
+        return 0;
+    tp_heard = mome_calloc((size_t)tp_nnodes, sizeof(*tp_heard));
+    if (!tp_heard)
+        return -ENOMEM;
+    for (int i = 0; i < tp_nnodes; i++)
+        tp_heard[i] = now_ns();
+    tp_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tp_tfd < 0 || timerfd_settime(tp_tfd, 0, &its, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int mome_tp_timer_fd(void)
+{
+    return tp_tfd;
+}
+
+static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const void *data,
+                   size_t len);
+
+void mome_tp_timer_event(void)
+{
+    uint64_t ticks, now = now_ns();
+    uint32_t h[2] = {HB_MAGIC, (uint32_t)tp_self};
+
+    if (read(tp_tfd, &ticks, sizeof(ticks)) < 0 || tp_closing)
+        return;
+    for (int i = 0; i < tp_nnodes; i++) {
+        if (!tp_remote[i])
+            continue;
+        (void)send_am(AM_HB, i, h, sizeof(h), NULL, 0); /* a failure is ep_failed's to report */
+        if (now - tp_heard[i] > tp_timeout_ns && tp_fail && !tp_lost) {
+            char why[128];
+            tp_lost = 1;
+            snprintf(why, sizeof(why), "no word from it for %llu s: its machine or the network "
+                     "to it is down", (unsigned long long)((now - tp_heard[i]) / 1000000000ull));
+            tp_fail(i, why);
+        }
+    }
+}
+
+int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens,
+                    const uint8_t *remote, char *err, size_t errlen)
 {
     tp_nnodes = nnodes;
+    tp_self = self;
     tp_eps = mome_calloc((size_t)nnodes, sizeof(*tp_eps));
-    if (!tp_eps)
+    tp_remote = mome_calloc((size_t)nnodes, 1);
+    if (!tp_eps || !tp_remote)
         return -ENOMEM;
+    if (remote)
+        memcpy(tp_remote, remote, (size_t)nnodes);
+    tp_remote[self] = 0;
     for (int i = 0; i < nnodes; i++) {
         if (i == self)
             continue;
@@ -249,13 +514,29 @@ int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t
             .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS,
             .address = (const ucp_address_t *)addrs[i],
         };
+        /*
+         * A peer on another machine may die or become unreachable on its own: UCX then reports
+         * it (keepalive) instead of the connection hanging. Not for peers on this machine: UCX
+         * 1.13 has no peer-failure mode on shared memory, and the launcher reports their loss.
+         */
+        if (remote && remote[i]) {
+            ep.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
+            ep.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+            ep.err_handler.cb = ep_failed;
+            ep.err_handler.arg = (void *)(intptr_t)i;
+        }
         ucs_status_t st = ucp_ep_create(tp_worker, &ep, &tp_eps[i]);
         if (st != UCS_OK) {
-            snprintf(err, errlen, "cannot connect to node %d over UCX: %s (check UCX_TLS)", i,
-                     ucs_status_string(st));
+            snprintf(err, errlen, "cannot connect to node %d over UCX: %s (check UCX_TLS, "
+                                  "UCX_NET_DEVICES; UCX settings %s)", i,
+                     ucs_status_string(st), tp_settings);
             return -EIO;
         }
         (void)lens;
+    }
+    if (start_heartbeats() < 0) {
+        snprintf(err, errlen, "cannot start the heartbeats to other machines: %s", strerror(errno));
+        return -EIO;
     }
     return 0;
 }
@@ -267,6 +548,12 @@ const char *mome_tp_send_error(void)
 
 int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, size_t len)
 {
+    return send_am(AM_ID, node, hdr, hdrlen, data, len);
+}
+
+static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const void *data,
+                   size_t len)
+{
     ucp_request_param_t rp = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FLAG_FORCE_IMM_CMPL,
         .flags = UCP_AM_SEND_FLAG_COPY_HEADER,
@@ -275,7 +562,7 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
 
     if (node < 0 || node >= tp_nnodes || !tp_eps[node])
         return -EINVAL;
-    st = ucp_am_send_nbx(tp_eps[node], AM_ID, hdr, hdrlen, data, len, &rp);
+    st = ucp_am_send_nbx(tp_eps[node], id, hdr, hdrlen, data, len, &rp);
     if (st == NULL)
         return 0;
     if (UCS_PTR_IS_ERR(st) && UCS_PTR_STATUS(st) != UCS_ERR_NO_RESOURCE) {
@@ -305,7 +592,7 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
         .cb.send = send_done_cb,
         .user_data = ps,
     };
-    st = ucp_am_send_nbx(tp_eps[node], AM_ID, ps->buf, hdrlen, len ? ps->buf + hdrlen : NULL,
+    st = ucp_am_send_nbx(tp_eps[node], id, ps->buf, hdrlen, len ? ps->buf + hdrlen : NULL,
                          len, &rp2);
     if (st == NULL) {
         free(ps);
@@ -394,6 +681,7 @@ void mome_tp_fini(void)
 {
     if (!tp_worker)
         return;
+    tp_closing = 1;
     for (int i = 0; tp_eps && i < tp_nnodes; i++) {
         if (!tp_eps[i])
             continue;
@@ -411,6 +699,13 @@ void mome_tp_fini(void)
     }
     free(tp_eps);
     tp_eps = NULL;
+    free(tp_remote);
+    tp_remote = NULL;
+    free(tp_heard);
+    tp_heard = NULL;
+    if (tp_tfd >= 0)
+        close(tp_tfd);
+    tp_tfd = -1;
     ucp_worker_release_address(tp_worker, tp_addr);
     ucp_worker_destroy(tp_worker);
     tp_worker = NULL;

@@ -10,20 +10,45 @@
 #define MOME_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Called on the progress thread for each message; buffers are valid during the call only. */
 typedef void (*mome_tp_recv_cb_t)(const void *hdr, size_t hdrlen, const void *data, size_t len,
                                   void *arg);
 
-/* Create the worker; *addr (valid until fini) is what peers need to reach this node. Messages
- * with more than max_len bytes of data are refused before anything is allocated for them. */
-int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const void **addr,
-                 size_t *addrlen);
+/* UCX's word that the connection to a node failed (it died, or the network between us did):
+ * called on the thread that progresses the transport. */
+typedef void (*mome_tp_fail_cb_t)(int node, const char *reason);
 
-/* Connect to every node but self; addrs[i]/lens[i] are the peers' addresses. On failure, says
- * which node and why in err. */
-int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens, char *err,
-                    size_t errlen);
+/* Where and how the transport may talk, chosen before UCX starts. UCX's own variables (UCX_TLS,
+ * UCX_NET_DEVICES, UCX_KEEPALIVE_INTERVAL, UCX_TCP_KEEP*) always win over these. */
+typedef struct mome_tp_opts {
+    /* IP interfaces to listen and connect on (comma-separated, e.g. "lo" for a job on one
+     * machine); NULL: every interface. Devices without an IP interface (RDMA) stay usable. */
+    const char *ip_devices;
+    /* Some peers are on other machines: detect a dead peer or network within seconds
+     * (keepalive), see mome_tp_connect. */
+    int remote_peers;
+    /* A node on another machine not heard from for this long is lost (0: never). */
+    uint64_t peer_timeout_ms;
+    mome_tp_fail_cb_t fail;
+} mome_tp_opts_t;
+
+/* Create the worker; *addr (valid until fini) is what peers need to reach this node. Messages
+ * with more than max_len bytes of data are refused before anything is allocated for them.
+ * Shared-memory transports whose segments other users of the group could open (UCX's sysv,
+ * created 0660) are left out. */
+int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const mome_tp_opts_t *opts,
+                 const void **addr, size_t *addrlen);
+
+/* Connect to every node but self; addrs[i]/lens[i] are the peers' addresses. A peer with
+ * remote[i] set (on another machine; remote may be NULL) is watched for failure: its loss is
+ * reported to opts->fail. On failure, says which node and why in err. */
+int mome_tp_connect(int nnodes, int self, const void *const *addrs, const size_t *lens,
+                    const uint8_t *remote, char *err, size_t errlen);
+
+/* The UCX settings in force, for the log and mome-info ("TLS=... NET_DEVICES=..."). */
+const char *mome_tp_settings(void);
 
 /* UCX's reason for the last failed send (-EIO). */
 const char *mome_tp_send_error(void);
@@ -39,6 +64,11 @@ int mome_tp_efd(void);
 
 /* 0: armed, safe to sleep on the fd; -EAGAIN: events are pending, progress again. */
 int mome_tp_arm(void);
+
+/* The heartbeat timer towards nodes on other machines (-1: none): when it is readable, call
+ * mome_tp_timer_event, which sends heartbeats and reports a node silent for too long. */
+int mome_tp_timer_fd(void);
+void mome_tp_timer_event(void);
 
 /* Wait until every message sent so far has left this node. */
 int mome_tp_flush(void);

@@ -19,7 +19,7 @@ calibrate() {
     (
         flock 9
         if [ -z "$(find "$_cal" -mmin -60 2>/dev/null)" ]; then
-            _us=$(UCX_TLS=posix,sysv,cma timeout -k 5 120 "$LAUNCHER" -t 100 -n 2 ./calibrate \
+            _us=$(UCX_TLS=posix,cma timeout -k 5 120 "$LAUNCHER" -t 100 -n 2 ./calibrate \
                 2>/dev/null | sed -n 's/^fault_us //p')
             awk -v us="${_us:-1000}" -v ref=$REFERENCE_FAULT_US 'BEGIN {
                 f = us / ref; if (f < 1) f = 1; if (f > 20) f = 20; printf "%.1f %s\n", f, us }' \
@@ -38,7 +38,7 @@ fi
 tls_of() {
     case "$1" in
     tcp) echo "tcp" ;;
-    shm) echo "posix,sysv,cma" ;;
+    shm) echo "posix,cma" ;;
     *) echo "unknown transport $1" >&2; exit 99 ;;
     esac
 }

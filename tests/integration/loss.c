@@ -4,7 +4,8 @@
  * victim writes the kill time (CLOCK_REALTIME, ns) to argv[1] so the test can time the stop.
  *
  * With argv[3] "abort" the victim calls MomeAbort(7, ...) there instead; with "abort-init" it does
- * so right after MomeInit, while the others may still be connecting.
+ * so right after MomeInit, while the others may still be connecting; with "mark" it only writes the
+ * time and goes on (the test then kills a node or cuts the network itself).
  */
 #include <signal.h>
 #include <string.h>
@@ -38,7 +39,8 @@ int main(int argc, char **argv)
             }
             if (strcmp(how, "abort") == 0)
                 MomeAbort(7, "abort in round 20");
-            kill(getpid(), SIGKILL);
+            if (strcmp(how, "mark") != 0)
+                kill(getpid(), SIGKILL);
         }
     }
     return 0;
