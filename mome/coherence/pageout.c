@@ -30,6 +30,8 @@
 
 /* A node that does not answer about a page's bytes for this long is taken for lost. */
 #define WAIT_NS (30ull * 1000000000ull)
+#define SPIN_NS 50000ull   /* poll for an answer this long before sleeping for it */
+#define WAIT_SLICE_MS 10   /* then sleep at most this long between checks of WAIT_NS */
 
 /* Where this node's paged-out pages are. */
 enum { AT_ZERO = -1, AT_SWAP = -2 };
@@ -84,10 +86,12 @@ static uint64_t now_ns(void)
 static void wait_answer(int node, const char *what, const mome_store_t *st, uint64_t page)
 {
     uint64_t until = now_ns() + WAIT_NS;
+    uint64_t spin = now_ns() + SPIN_NS;
     mome_msg_hold();
     while (!answer.done) {
-        if (mome_msg_poll() == 0)
-            sched_yield();
+        /* Poll while the answer may be close, then sleep until something arrives. */
+        if (mome_msg_poll() == 0 && now_ns() > spin)
+            mome_msg_wait(WAIT_SLICE_MS);
         if (now_ns() > until)
             mome_fatal("node %d did not answer %s of page %llu of segment '%s' (%#llx) for %llu s; "
                        "stopping",

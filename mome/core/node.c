@@ -88,20 +88,28 @@ static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, vo
 }
 
 /*
- * One non-blocking round for a handler that waits for an answer (net/msg.h mome_msg_hold): the
- * transport, held page transfers now due, and the launcher's word (a lost node stops this one
- * here rather than leaving it waiting).
+ * One round for a handler that waits for an answer (net/msg.h mome_msg_hold): the transport,
+ * held page transfers now due, and the launcher's word (a lost node stops this one here rather
+ * than leaving it waiting); with timeout_ms > 0 it first sleeps until one of them has something.
  */
-static int engine_poll(void)
+static int engine_poll(int timeout_ms)
 {
-    struct pollfd p[2] = {{.fd = mome_boot_fd(), .events = POLLIN},
-                          {.fd = mome_msg_timer_fd(), .events = POLLIN}};
+    struct pollfd p[3] = {{.fd = mome_boot_fd(), .events = POLLIN},
+                          {.fd = mome_msg_timer_fd(), .events = POLLIN},
+                          {.fd = -1, .events = POLLIN}};
     int n = use_tp ? mome_tp_progress() : 0;
-    if (poll(p, 2, 0) > 0) {
+    /* Sleep only with nothing in hand and the transport armed (else it has work already). */
+    if (timeout_ms > 0 && (n > 0 || (use_tp && mome_tp_arm() < 0)))
+        timeout_ms = 0;
+    else if (timeout_ms > 0 && use_tp)
+        p[2].fd = mome_tp_efd();
+    if (poll(p, 3, timeout_ms) > 0) {
         if (p[0].revents)
             mome_boot_event(); /* a lost node or an abort: does not return */
         if (p[1].revents)
             n += mome_msg_timer_event();
+        if (p[2].revents)
+            n += mome_tp_progress();
     }
     return n;
 }

@@ -422,7 +422,12 @@ void mome_msg_set_poll(mome_msg_poll_t poll)
 
 int mome_msg_poll(void)
 {
-    return (poll_fn ? poll_fn() : 0) + mome_msg_progress() + mome_msg_emu_poll();
+    return (poll_fn ? poll_fn(0) : 0) + mome_msg_progress() + mome_msg_emu_poll();
+}
+
+int mome_msg_wait(int timeout_ms)
+{
+    return (poll_fn ? poll_fn(timeout_ms) : 0) + mome_msg_progress() + mome_msg_emu_poll();
 }
 
 int mome_msg_progress(void)

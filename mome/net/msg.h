@@ -104,13 +104,16 @@ int mome_msg_deliver_flat(const void *buf, size_t len);
  * requests of other nodes waiting the same way); every other message waits, in order, and runs
  * at the next mome_msg_progress after the hold ends (between handlers, never inside the one that
  * waited). mome_msg_poll runs one non-blocking round of the engine (the transport, the launcher's
- * word) for such a wait; the engine provides it. Holds nest.
+ * word) for such a wait, mome_msg_wait one that first sleeps until something arrives or
+ * timeout_ms passes (a wait that spins and yields would lose the core for whole time slices on a
+ * loaded machine); the engine provides both. Holds nest.
  */
 void mome_msg_hold(void);
 void mome_msg_unhold(void);
-typedef int (*mome_msg_poll_t)(void);
+typedef int (*mome_msg_poll_t)(int timeout_ms);
 void mome_msg_set_poll(mome_msg_poll_t poll);
 int mome_msg_poll(void);
+int mome_msg_wait(int timeout_ms);
 
 /* Run queued local messages; returns how many ran. */
 int mome_msg_progress(void);
