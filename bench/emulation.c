@@ -130,7 +130,7 @@ typedef struct setting {
     int stream;
 } setting_t;
 
-static const char *mome_run, *tls = "posix,sysv,cma", *tname = "shm";
+static const char *mome_run, *tls = "posix,cma", *tname = "shm";
 static char self[4096];
 static long pages = 3000;
 
@@ -321,7 +321,7 @@ int main(int argc, char **argv)
             break;
         case 't':
             tname = optarg;
-            tls = !strcmp(optarg, "tcp") ? "tcp" : "posix,sysv,cma";
+            tls = !strcmp(optarg, "tcp") ? "tcp" : "posix,cma";
             break;
         default:
             fprintf(stderr, "usage: emulation [sweep] [-p pages] [-r jobs] [-t shm|tcp]\n"
