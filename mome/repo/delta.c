@@ -341,7 +341,8 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
         rc = say(err, errlen, -ENOMEM, "out of memory committing segment '%s'", h->name);
         goto out_free;
     }
-    memcpy(nh.files, h->files, h->nfiles * sizeof(*nh.files));
+    if (h->nfiles) /* h->files is NULL before the first commit */
+        memcpy(nh.files, h->files, h->nfiles * sizeof(*nh.files));
     /* Read and check every writer's index (they were fsync'd before their writers said so). */
     for (int i = 0; i < n; i++) {
         const mome_repo_file_t *f = &deltas[i];
