@@ -19,20 +19,8 @@
 #include "repo/repo.h"
 #include "repo/sum.h"
 
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg,
-                   char *err, size_t errlen)
+int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg, char *err,
+                   size_t errlen)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -40,9 +28,9 @@ int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), v
 
     if (!d) {
         if (errno == ENOENT)
-            return say(err, errlen, -ENOENT, "repository '%s' does not exist", dir);
-        return say(err, errlen, -errno, "cannot open repository '%s': %s", dir,
-                   strerror(errno));
+            return mome_repo_say(err, errlen, -ENOENT, "repository '%s' does not exist", dir);
+        return mome_repo_say(err, errlen, -errno, "cannot open repository '%s': %s", dir,
+                             strerror(errno));
     }
     while (rc == 0 && (de = readdir(d))) {
         struct stat st;
@@ -133,14 +121,16 @@ static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const m
             if (!used[sl])
                 continue;
             if ((k + 1) * h->page_size > got) {
-                problem(v, "page %llu: %s is too short for its slot %llu", 
+                problem(v, "page %llu: %s is too short for its slot %llu",
                         (unsigned long long)slot[sl].page, name, (unsigned long long)sl);
                 continue;
             }
             uint64_t sum = mome_sum64(buf + k * h->page_size, h->page_size, slot[sl].page);
             if (sum != slot[sl].sum)
-                problem(v, "page %llu: checksum mismatch in %s at offset %llu (stored %016llx, "
-                           "read %016llx)", (unsigned long long)slot[sl].page, name,
+                problem(v,
+                        "page %llu: checksum mismatch in %s at offset %llu (stored %016llx, "
+                        "read %016llx)",
+                        (unsigned long long)slot[sl].page, name,
                         (unsigned long long)(sl * h->page_size), (unsigned long long)slot[sl].sum,
                         (unsigned long long)sum);
         }
@@ -250,13 +240,13 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
     int rc;
 
     if (!buf)
-        return say(err, errlen, -ENOMEM, "out of memory");
+        return mome_repo_say(err, errlen, -ENOMEM, "out of memory");
     pthread_mutex_lock(&rs->mu);
     rc = mome_repo_map_load(rs, err, errlen);
     if (rc == 0 && ftruncate(fd, 0) < 0)
-        rc = say(err, errlen, -errno, "cannot truncate the image: %s", strerror(errno));
+        rc = mome_repo_say(err, errlen, -errno, "cannot truncate the image: %s", strerror(errno));
     if (rc == 0 && ftruncate(fd, (off_t)h->size) < 0) /* zeros: holes */
-        rc = say(err, errlen, -errno, "cannot size the image: %s", strerror(errno));
+        rc = mome_repo_say(err, errlen, -errno, "cannot size the image: %s", strerror(errno));
     for (uint64_t p = 0; rc == 0 && p < rs->npages; p++) {
         int r = mome_repo_read_locked(rs, p, buf, err, errlen);
         if (r < 0) {
@@ -269,17 +259,17 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
         size_t len = h->size - off < h->page_size ? (size_t)(h->size - off) : h->page_size;
         r = mome_repo_pwrite_all(fd, buf, len, off);
         if (r < 0)
-            rc = say(err, errlen, r, "cannot write the image: %s", strerror(-r));
+            rc = mome_repo_say(err, errlen, r, "cannot write the image: %s", strerror(-r));
     }
     if (rc == 0 && fsync(fd) < 0 && errno != EINVAL)
-        rc = say(err, errlen, -errno, "cannot write the image: %s", strerror(errno));
+        rc = mome_repo_say(err, errlen, -errno, "cannot write the image: %s", strerror(errno));
     pthread_mutex_unlock(&rs->mu);
     free(buf);
     return rc;
 }
 
-int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size,
-                     const char *who, char *err, size_t errlen)
+int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,
+                     char *err, size_t errlen)
 {
     enum { BATCH = 256 };
     mome_repo_seg_t *rs;
@@ -292,10 +282,11 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
     int rc;
 
     if (fstat(fd, &st) < 0)
-        return say(err, errlen, -errno, "cannot stat the image: %s", strerror(errno));
+        return mome_repo_say(err, errlen, -errno, "cannot stat the image: %s", strerror(errno));
     size = (uint64_t)st.st_size;
     if (size == 0)
-        return say(err, errlen, -EINVAL, "the image is empty: a segment has at least one byte");
+        return mome_repo_say(err, errlen, -EINVAL,
+                             "the image is empty: a segment has at least one byte");
     rc = mome_repo_open(dir, name, size, page_size,
                         MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK | MOME_REPO_MAP, who,
                         &rs, err, errlen);
@@ -303,7 +294,7 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
         return rc;
     buf = malloc((size_t)BATCH * page_size);
     if (!buf) {
-        rc = say(err, errlen, -ENOMEM, "out of memory");
+        rc = mome_repo_say(err, errlen, -ENOMEM, "out of memory");
         goto err_remove;
     }
     rc = mome_repo_delta_begin(rs, 1, 0, &d, err, errlen);
@@ -311,8 +302,7 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
         goto err_free;
     for (uint64_t p = 0; p * page_size < size; p++) {
         uint8_t *b = buf + nb * page_size;
-        size_t want = size - p * page_size < page_size ? (size_t)(size - p * page_size)
-                                                        : page_size;
+        size_t want = size - p * page_size < page_size ? (size_t)(size - p * page_size) : page_size;
         size_t got = 0;
         memset(b, 0, page_size);
         while (got < want) {
@@ -320,9 +310,11 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
             if (r < 0 && errno == EINTR)
                 continue;
             if (r <= 0) {
-                rc = say(err, errlen, r < 0 ? -errno : -EIO, "cannot read the image at %llu: "
-                         "%s", (unsigned long long)(p * page_size + got),
-                         r < 0 ? strerror(errno) : "it became shorter");
+                rc = mome_repo_say(err, errlen, r < 0 ? -errno : -EIO,
+                                   "cannot read the image at %llu: "
+                                   "%s",
+                                   (unsigned long long)(p * page_size + got),
+                                   r < 0 ? strerror(errno) : "it became shorter");
                 mome_repo_delta_abort(d);
                 goto err_free;
             }

@@ -38,25 +38,6 @@ struct mome_repo_delta {
     int mid;    /* the test crash point "delta-mid" was passed */
 };
 
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int all_zero(const void *p, size_t len)
 {
     const uint64_t *w = p;
@@ -66,14 +47,14 @@ static int all_zero(const void *p, size_t len)
     return 1;
 }
 
-int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node,
-                          mome_repo_delta_t **out, char *err, size_t errlen)
+int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, mome_repo_delta_t **out,
+                          char *err, size_t errlen)
 {
     mome_repo_delta_t *d = calloc(1, sizeof(*d));
     char name[64];
 
     if (!d)
-        return say(err, errlen, -ENOMEM, "out of memory starting a checkpoint");
+        return mome_repo_say(err, errlen, -ENOMEM, "out of memory starting a checkpoint");
     pthread_mutex_lock(&rs->mu);
     d->page_size = rs->head.page_size;
     d->uid = rs->head.uid;
@@ -87,8 +68,8 @@ int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node,
     if (d->datafd < 0) {
         int rc = -errno;
         free(d);
-        return say(err, errlen, rc, "cannot create %s/%s/%s: %s", SEGPATH(rs), name,
-                   strerror(-rc));
+        return mome_repo_say(err, errlen, rc, "cannot create %s/%s/%s: %s", SEGPATH(rs), name,
+                             strerror(-rc));
     }
     fchmod(d->datafd, 0600);
     *out = d;
@@ -135,7 +116,8 @@ int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void 
             nc *= 2;
         mome_repo_entry_t *ne = realloc(d->e, nc * sizeof(*ne));
         if (!ne)
-            return d->failed = say(err, errlen, -ENOMEM, "out of memory for a checkpoint index");
+            return d->failed =
+                       mome_repo_say(err, errlen, -ENOMEM, "out of memory for a checkpoint index");
         d->e = ne;
         d->cap = nc;
     }
@@ -149,8 +131,9 @@ int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void 
             continue;
         }
         if (d->slots > LOC_SLOT_MAX)
-            return d->failed = say(err, errlen, -EFBIG, "a checkpoint of more than 2^32 pages by "
-                                                        "one node is not supported");
+            return d->failed = mome_repo_say(err, errlen, -EFBIG,
+                                             "a checkpoint of more than 2^32 pages by "
+                                             "one node is not supported");
         e->where = d->slots++;
         e->sum = mome_sum64(p, d->page_size, e->page);
         /* Consecutive slots: runs of adjacent pages go out as one piece. */
@@ -170,9 +153,9 @@ int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void 
     if (rc == 0 && niov)
         rc = flush(d, iov, niov, first);
     if (rc < 0)
-        return d->failed = say(err, errlen, rc, "cannot write %s/%s/data.%llu.%u: %s",
-                               SEGPATH(d->rs), (unsigned long long)d->gen, d->node,
-                               strerror(-rc));
+        return d->failed = mome_repo_say(err, errlen, rc, "cannot write %s/%s/data.%llu.%u: %s",
+                                         SEGPATH(d->rs), (unsigned long long)d->gen, d->node,
+                                         strerror(-rc));
     MOME_STAT_ADD(repo_pages_written, n);
     if (!d->mid) {
         d->mid = 1;
@@ -204,8 +187,8 @@ static int by_page(const void *a, const void *b)
 
 /* Write an index file for entries e[0..n) (sorted, unique) of generation gen, writer node. */
 static int write_index(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, uint32_t page_size,
-                       uint64_t uid, const mome_repo_entry_t *e, size_t n, uint64_t *sum,
-                       char *err, size_t errlen)
+                       uint64_t uid, const mome_repo_entry_t *e, size_t n, uint64_t *sum, char *err,
+                       size_t errlen)
 {
     size_t len = MOME_REPO_IDX_HDR + n * MOME_REPO_IDX_ENTRY + 8;
     uint8_t *b = malloc(len);
@@ -214,7 +197,8 @@ static int write_index(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, uint32_
 
     index_name(name, sizeof(name), gen, node);
     if (!b)
-        return say(err, errlen, -ENOMEM, "out of memory writing %s/%s/%s", SEGPATH(rs), name);
+        return mome_repo_say(err, errlen, -ENOMEM, "out of memory writing %s/%s/%s", SEGPATH(rs),
+                             name);
     mome_repo_idx_header(b, page_size, gen, node, n, uid);
     for (size_t i = 0; i < n; i++)
         mome_repo_idx_put(b + MOME_REPO_IDX_HDR + i * MOME_REPO_IDX_ENTRY, &e[i]);
@@ -233,8 +217,8 @@ static int write_index(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, uint32_
     }
     free(b);
     if (rc < 0)
-        return say(err, errlen, rc, "cannot write %s/%s/%s: %s", SEGPATH(rs), name,
-                   strerror(-rc));
+        return mome_repo_say(err, errlen, rc, "cannot write %s/%s/%s: %s", SEGPATH(rs), name,
+                             strerror(-rc));
     return 0;
 }
 
@@ -265,8 +249,8 @@ int mome_repo_delta_finish(mome_repo_delta_t *d, mome_repo_file_t *f, char *err,
     mome_repo_crash_point("delta-data");
     rc = mome_repo_sync(d->datafd);
     if (rc < 0) {
-        say(err, errlen, rc, "cannot write %s/%s/data.%llu.%u: %s", SEGPATH(rs),
-            (unsigned long long)d->gen, d->node, strerror(-rc));
+        mome_repo_say(err, errlen, rc, "cannot write %s/%s/data.%llu.%u: %s", SEGPATH(rs),
+                      (unsigned long long)d->gen, d->node, strerror(-rc));
         mome_repo_delta_abort(d);
         return rc;
     }
@@ -277,7 +261,7 @@ int mome_repo_delta_finish(mome_repo_delta_t *d, mome_repo_file_t *f, char *err,
         rc = mome_repo_sync(rs->segfd);
     if (rc < 0) {
         if (!err || !err[0])
-            say(err, errlen, rc, "cannot fsync %s/%s: %s", SEGPATH(rs), strerror(-rc));
+            mome_repo_say(err, errlen, rc, "cannot fsync %s/%s: %s", SEGPATH(rs), strerror(-rc));
         mome_repo_delta_abort(d);
         return rc;
     }
@@ -316,16 +300,19 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
             nd++;
     pthread_mutex_lock(&rs->mu);
     if (gen != h->gen + 1) {
-        rc = say(err, errlen, -ESTALE, "segment '%s': checkpoint of generation %llu, but the "
-                 "repository is at generation %llu", h->name, (unsigned long long)gen,
-                 (unsigned long long)h->gen);
+        rc = mome_repo_say(err, errlen, -ESTALE,
+                           "segment '%s': checkpoint of generation %llu, but the "
+                           "repository is at generation %llu",
+                           h->name, (unsigned long long)gen, (unsigned long long)h->gen);
         goto out;
     }
     if (nd == 0)
         goto out; /* nothing changed: no new generation */
     if (h->nfiles + (uint32_t)nd > LOC_FILE_MAX) {
-        rc = say(err, errlen, -EFBIG, "segment '%s' has too many delta files: run mome-repo "
-                 "compact", h->name);
+        rc = mome_repo_say(err, errlen, -EFBIG,
+                           "segment '%s' has too many delta files: run mome-repo "
+                           "compact",
+                           h->name);
         goto out;
     }
     rc = mome_repo_map_load(rs, err, errlen);
@@ -338,7 +325,7 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
     nh = *h;
     nh.files = malloc((h->nfiles + (size_t)nd) * sizeof(*nh.files));
     if (!ne || !nh.files) {
-        rc = say(err, errlen, -ENOMEM, "out of memory committing segment '%s'", h->name);
+        rc = mome_repo_say(err, errlen, -ENOMEM, "out of memory committing segment '%s'", h->name);
         goto out_free;
     }
     if (h->nfiles) /* h->files is NULL before the first commit */
@@ -355,8 +342,8 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
         if (!f->entries)
             continue;
         if (f->gen != gen || (nh.nfiles > h->nfiles && f->node <= nh.files[nh.nfiles - 1].node)) {
-            rc = say(err, errlen, -EINVAL, "segment '%s': delta of node %u out of order",
-                     h->name, f->node);
+            rc = mome_repo_say(err, errlen, -EINVAL, "segment '%s': delta of node %u out of order",
+                               h->name, f->node);
             goto out_free;
         }
         fi = nh.nfiles;
@@ -369,9 +356,11 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
             rc = dfd < 0 || errno ? -errno : -EIO;
             if (dfd >= 0)
                 close(dfd);
-            rc = say(err, errlen, rc ? rc : -EIO, "segment '%s': %s/%s/%s, just written, cannot "
-                     "be used: %s", h->name, SEGPATH(rs), name,
-                     rc ? strerror(-rc) : "its length is not a whole number of pages");
+            rc = mome_repo_say(err, errlen, rc ? rc : -EIO,
+                               "segment '%s': %s/%s/%s, just written, cannot "
+                               "be used: %s",
+                               h->name, SEGPATH(rs), name,
+                               rc ? strerror(-rc) : "its length is not a whole number of pages");
             goto out_free;
         }
         close(dfd);
@@ -381,11 +370,12 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
         m = mome_repo_idx_map(rs->segfd, f, h->page_size, h->uid, &len, &why, &rc);
         if (!m) {
             if (why)
-                rc = say(err, errlen, -EIO, "segment '%s': %s/%s/%s, just written, is wrong: %s",
-                         h->name, SEGPATH(rs), name, why);
+                rc = mome_repo_say(err, errlen, -EIO,
+                                   "segment '%s': %s/%s/%s, just written, is wrong: %s", h->name,
+                                   SEGPATH(rs), name, why);
             else
-                say(err, errlen, rc, "segment '%s': cannot read %s/%s/%s: %s", h->name,
-                    SEGPATH(rs), name, strerror(-rc));
+                mome_repo_say(err, errlen, rc, "segment '%s': cannot read %s/%s/%s: %s", h->name,
+                              SEGPATH(rs), name, strerror(-rc));
             goto out_free;
         }
         for (uint64_t k = 0; k < f->entries; k++) {
@@ -403,8 +393,10 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
         if (i + 1 < nne && ne[i + 1].e.page == ne[i].e.page)
             continue;
         if (ne[i].e.page >= rs->npages) {
-            rc = say(err, errlen, -EINVAL, "segment '%s': a delta names page %llu, beyond the "
-                     "segment", h->name, (unsigned long long)ne[i].e.page);
+            rc = mome_repo_say(err, errlen, -EINVAL,
+                               "segment '%s': a delta names page %llu, beyond the "
+                               "segment",
+                               h->name, (unsigned long long)ne[i].e.page);
             goto out_free;
         }
         const mapent_t *me = &rs->map[ne[i].e.page];
@@ -414,7 +406,7 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
     }
     nh.live = (uint64_t)live;
     nh.gen = gen;
-    nh.ckpt_ns = wall_ns();
+    nh.ckpt_ns = mome_repo_wall_ns();
     rc = mome_repo_write_head(rs, &nh, err, errlen);
     if (rc < 0)
         goto out_free;
@@ -474,7 +466,7 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
 
     pthread_mutex_lock(&rs->mu);
     if (rs->lockfd < 0) {
-        rc = say(err, errlen, -EPERM, "compacting segment '%s' needs its lock", h->name);
+        rc = mome_repo_say(err, errlen, -EPERM, "compacting segment '%s' needs its lock", h->name);
         goto out;
     }
     rc = mome_repo_map_load(rs, err, errlen);
@@ -483,7 +475,7 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
     gen = h->gen + 1;
     buf = malloc((size_t)BATCH * h->page_size);
     if (!buf) {
-        rc = say(err, errlen, -ENOMEM, "out of memory compacting segment '%s'", h->name);
+        rc = mome_repo_say(err, errlen, -ENOMEM, "out of memory compacting segment '%s'", h->name);
         goto out;
     }
     pthread_mutex_unlock(&rs->mu); /* delta_begin takes it */
@@ -519,7 +511,7 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
     nh.files = &f;
     nh.data = f.pages;
     nh.live = f.pages;
-    nh.ckpt_ns = wall_ns();
+    nh.ckpt_ns = mome_repo_wall_ns();
     rc = mome_repo_write_head(rs, &nh, err, errlen);
     if (rc < 0)
         goto out;

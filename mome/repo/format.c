@@ -13,9 +13,11 @@
  *   pages strictly increasing | XXH64 of all the above (seed 0).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "repo/format.h"
 #include "repo/sum.h"
@@ -29,8 +31,8 @@ static const char idx_magic[8] = {'M', 'O', 'M', 'E', 'I', 'N', 'D', 'X'};
 
 static int plain(unsigned char c, int first)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || (c == '.' && !first);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || (c == '.' && !first);
 }
 
 void mome_repo_dirname(const char *name, char *out, size_t outlen)
@@ -133,8 +135,7 @@ int mome_repo_head_decode(const uint8_t *b, size_t len, mome_repo_head_t *h, con
     if (nl == 0 || nl > MOME_REPO_NAME_MAX || mome_get32(b + 84) != 0)
         BAD("bad name length");
     pad = ((size_t)nl + 7) & ~(size_t)7;
-    if (h->nfiles > HEAD_MAX_FILES ||
-        len != HEAD_FIXED + pad + (size_t)h->nfiles * HEAD_FILE + 8)
+    if (h->nfiles > HEAD_MAX_FILES || len != HEAD_FIXED + pad + (size_t)h->nfiles * HEAD_FILE + 8)
         BAD("file count disagrees with the length");
     if (h->page_size < 512 || (h->page_size & (h->page_size - 1)) || h->size == 0)
         BAD("bad page size or segment size");
@@ -198,8 +199,8 @@ void mome_repo_idx_get(const uint8_t *p, mome_repo_entry_t *e)
     e->sum = mome_get64(p + 16);
 }
 
-int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f,
-                        uint32_t page_size, uint64_t uid, const char **why)
+int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f, uint32_t page_size,
+                        uint64_t uid, const char **why)
 {
     uint64_t count, sum, zero = 0;
 
@@ -214,8 +215,7 @@ int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f,
     if (sum != f->sum)
         BAD("checksum differs from the one the head recorded");
     if (mome_get32(b + 8) != MOME_REPO_VERSION || mome_get32(b + 12) != page_size ||
-        mome_get64(b + 16) != f->gen || mome_get32(b + 24) != f->node ||
-        mome_get64(b + 40) != uid)
+        mome_get64(b + 16) != f->gen || mome_get32(b + 24) != f->node || mome_get64(b + 40) != uid)
         BAD("header disagrees with the head (version, page size, generation, node or uid)");
     for (uint64_t i = 0; i < count; i++) {
         mome_repo_entry_t e, prev;
@@ -235,4 +235,21 @@ int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f,
     return 0;
 bad:
     return -EBADMSG;
+}
+
+int mome_repo_say(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+uint64_t mome_repo_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

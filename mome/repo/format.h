@@ -25,13 +25,13 @@ typedef struct mome_repo_file {
 
 /* The head: what the current generation is. */
 typedef struct mome_repo_head {
-    uint64_t gen;       /* 0: created, never checkpointed */
-    uint64_t size;      /* the segment's size in bytes */
+    uint64_t gen;  /* 0: created, never checkpointed */
+    uint64_t size; /* the segment's size in bytes */
     uint32_t page_size;
-    uint64_t uid;       /* random: tells this segment from an older one of the same name */
+    uint64_t uid; /* random: tells this segment from an older one of the same name */
     uint64_t created_ns, ckpt_ns; /* wall-clock times (CLOCK_REALTIME, ns) */
-    uint64_t live;      /* pages with content (the others read as zeros) */
-    uint64_t data;      /* pages in all data files: live plus superseded (garbage) */
+    uint64_t live;                /* pages with content (the others read as zeros) */
+    uint64_t data;                /* pages in all data files: live plus superseded (garbage) */
     char name[MOME_REPO_NAME_MAX + 1];
     uint32_t nfiles;
     mome_repo_file_t *files; /* in (gen, node) order: replayed in this order */
@@ -93,5 +93,11 @@ static inline uint32_t mome_get32(const uint8_t *p)
         v = (v << 8) | p[i];
     return v;
 }
+
+/* Format an error into err (when given) and return rc: the repository's way of failing. */
+int mome_repo_say(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The wall clock, ns (checkpoint dates). */
+uint64_t mome_repo_wall_ns(void);
 
 #endif

@@ -27,21 +27,21 @@ struct mome_repo_seg {
     int refs;                   /* registry lock */
     dev_t dev;                  /* the segment directory's identity */
     ino_t ino;
-    pid_t pid;                  /* the process that opened it (a forked child opens its own) */
+    pid_t pid; /* the process that opened it (a forked child opens its own) */
     pthread_mutex_t mu;
-    int segfd;     /* the segment's directory (O_PATH-like: renames do not affect it) */
-    int repofd;    /* the repository's directory */
-    int lockfd;    /* the lock file, flock'ed by this process; -1: not locked here */
-    int detached;  /* unlinked: renamed to detached_name, removed at the last close */
+    int segfd;    /* the segment's directory (O_PATH-like: renames do not affect it) */
+    int repofd;   /* the repository's directory */
+    int lockfd;   /* the lock file, flock'ed by this process; -1: not locked here */
+    int detached; /* unlinked: renamed to detached_name, removed at the last close */
     char detached_name[64];
-    char dir[1024];     /* the repository, as given */
-    char dirname[256];  /* the segment's directory name */
+    char dir[1024];    /* the repository, as given */
+    char dirname[256]; /* the segment's directory name */
     mome_repo_head_t head;
-    uint64_t gen;       /* the current generation as this process knows it */
+    uint64_t gen; /* the current generation as this process knows it */
     uint64_t npages;
-    mapent_t *map;      /* npages entries, MAP_NORESERVE: resident as far as pages are stored */
+    mapent_t *map; /* npages entries, MAP_NORESERVE: resident as far as pages are stored */
     size_t map_bytes;
-    int *fds;           /* data file of head.files[i], opened on first read (-1) */
+    int *fds; /* data file of head.files[i], opened on first read (-1) */
     uint32_t nfds;
 };
 

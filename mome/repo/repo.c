@@ -30,25 +30,6 @@
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static mome_repo_seg_t *registry;
 
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int mome_repo_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
     const char *p = buf;
@@ -147,15 +128,17 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
 
     if (fd < 0 && errno == ENOENT && create) {
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            return say(err, errlen, -errno, "cannot create repository directory '%s': %s", dir,
-                       strerror(errno));
+            return mome_repo_say(err, errlen, -errno, "cannot create repository directory '%s': %s",
+                                 dir, strerror(errno));
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (fd < 0) {
         rc = -errno;
         if (rc == -ENOENT)
-            return say(err, errlen, rc, "repository '%s' does not exist (MOME_REPOSITORY)", dir);
-        return say(err, errlen, rc, "cannot open repository '%s': %s", dir, strerror(-rc));
+            return mome_repo_say(err, errlen, rc,
+                                 "repository '%s' does not exist (MOME_REPOSITORY)", dir);
+        return mome_repo_say(err, errlen, rc, "cannot open repository '%s': %s", dir,
+                             strerror(-rc));
     }
     rc = read_small(fd, FORMAT_FILE, 4096, &fmt, &len);
     if (rc == -ENOENT && create) {
@@ -163,8 +146,8 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
         if (f < 0 && errno != EEXIST) {
             rc = -errno;
             close(fd);
-            return say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
-                       strerror(-rc));
+            return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
+                                 strerror(-rc));
         }
         if (f >= 0) {
             fchmod(f, 0600);
@@ -174,8 +157,8 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
             close(f);
             if (rc < 0) {
                 close(fd);
-                return say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
-                           strerror(-rc));
+                return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
+                                     strerror(-rc));
             }
             mome_repo_sync(fd);
             return fd;
@@ -186,14 +169,15 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
         return fd;
     if (rc < 0) {
         close(fd);
-        return say(err, errlen, rc, "cannot read %s/%s: %s", dir, FORMAT_FILE, strerror(-rc));
+        return mome_repo_say(err, errlen, rc, "cannot read %s/%s: %s", dir, FORMAT_FILE,
+                             strerror(-rc));
     }
     rc = strcmp((char *)fmt, FORMAT_TEXT) == 0 ? fd : -EPROTO;
     if (rc < 0) {
         fmt[strcspn((char *)fmt, "\n")] = 0;
         close(fd);
-        say(err, errlen, rc, "%s/%s says '%.60s': this Mome reads repository format %d", dir,
-            FORMAT_FILE, (char *)fmt, MOME_REPO_VERSION);
+        mome_repo_say(err, errlen, rc, "%s/%s says '%.60s': this Mome reads repository format %d",
+                      dir, FORMAT_FILE, (char *)fmt, MOME_REPO_VERSION);
     }
     free(fmt);
     return rc;
@@ -269,16 +253,15 @@ int mome_repo_locked(const char *dir, const char *dirname, char *who, size_t who
 
 /* ---- head ---- */
 
-int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *err,
-                         size_t errlen)
+int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *err, size_t errlen)
 {
     size_t len;
     uint8_t *b = mome_repo_head_encode(h, &len);
     int fd, rc;
 
     if (!b)
-        return say(err, errlen, -ENOMEM, "out of memory writing the head of %s/%s",
-                   SEGPATH(rs));
+        return mome_repo_say(err, errlen, -ENOMEM, "out of memory writing the head of %s/%s",
+                             SEGPATH(rs));
     fd = openat(rs->segfd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = -errno;
@@ -301,15 +284,17 @@ int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *e
     rc = mome_repo_sync(rs->segfd);
     free(b);
     if (rc < 0)
-        return say(err, errlen, rc, "%s/%s: cannot fsync the directory after writing the head: "
-                                    "%s", SEGPATH(rs), strerror(-rc));
+        return mome_repo_say(err, errlen, rc,
+                             "%s/%s: cannot fsync the directory after writing the head: "
+                             "%s",
+                             SEGPATH(rs), strerror(-rc));
     return 0;
 out_unlink:
     unlinkat(rs->segfd, "head.tmp", 0);
 out:
     free(b);
-    return say(err, errlen, rc, "cannot write the head of %s/%s: %s", SEGPATH(rs),
-               strerror(-rc));
+    return mome_repo_say(err, errlen, rc, "cannot write the head of %s/%s: %s", SEGPATH(rs),
+                         strerror(-rc));
 }
 
 static int read_head(int segfd, const char *dir, const char *dirname, mome_repo_head_t *h,
@@ -323,16 +308,17 @@ static int read_head(int segfd, const char *dir, const char *dirname, mome_repo_
     if (rc == -ENOENT)
         return rc;
     if (rc < 0)
-        return say(err, errlen, rc == -EFBIG ? -EIO : rc, "cannot read %s/%s/head: %s", dir,
-                   dirname, strerror(-rc));
+        return mome_repo_say(err, errlen, rc == -EFBIG ? -EIO : rc, "cannot read %s/%s/head: %s",
+                             dir, dirname, strerror(-rc));
     rc = mome_repo_head_decode(b, len, h, &why);
     free(b);
     if (rc == -EBADMSG)
-        return say(err, errlen, -EIO, "%s/%s/head is corrupted: %s (run mome-repo verify)",
-                   dir, dirname, why);
+        return mome_repo_say(err, errlen, -EIO,
+                             "%s/%s/head is corrupted: %s (run mome-repo verify)", dir, dirname,
+                             why);
     if (rc < 0)
-        return say(err, errlen, rc, "cannot decode %s/%s/head: %s", dir, dirname,
-                   strerror(-rc));
+        return mome_repo_say(err, errlen, rc, "cannot decode %s/%s/head: %s", dir, dirname,
+                             strerror(-rc));
     return 0;
 }
 
@@ -345,11 +331,11 @@ int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, ch
     snprintf(path, sizeof(path), "%s/%s", dir, dirname);
     fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return say(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+        return mome_repo_say(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
     rc = read_head(fd, dir, dirname, h, err, errlen);
     close(fd);
     if (rc == -ENOENT)
-        say(err, errlen, rc, "%s has no head (its creation was interrupted)", path);
+        mome_repo_say(err, errlen, rc, "%s has no head (its creation was interrupted)", path);
     return rc;
 }
 
@@ -421,13 +407,14 @@ int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (rs->map == MAP_FAILED) {
         rs->map = NULL;
-        return say(err, errlen, -ENOMEM, "no memory for the page map of %s/%s (%llu pages)",
-                   SEGPATH(rs), (unsigned long long)rs->npages);
+        return mome_repo_say(err, errlen, -ENOMEM,
+                             "no memory for the page map of %s/%s (%llu pages)", SEGPATH(rs),
+                             (unsigned long long)rs->npages);
     }
     rs->fds = malloc((h->nfiles ? h->nfiles : 1) * sizeof(int));
     if (!rs->fds) {
         mome_repo_map_drop(rs);
-        return say(err, errlen, -ENOMEM, "out of memory opening %s/%s", SEGPATH(rs));
+        return mome_repo_say(err, errlen, -ENOMEM, "out of memory opening %s/%s", SEGPATH(rs));
     }
     rs->nfds = h->nfiles;
     for (uint32_t i = 0; i < h->nfiles; i++)
@@ -445,11 +432,14 @@ int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
         if (!m) {
             mome_repo_map_drop(rs);
             if (why)
-                return say(err, errlen, -EIO, "segment '%s': %s/%s/%s is corrupted: %s (run "
-                                              "mome-repo verify)", h->name, SEGPATH(rs), name,
-                           why);
-            return say(err, errlen, rc == -ENOENT ? -EIO : rc, "segment '%s': cannot read "
-                       "%s/%s/%s: %s", h->name, SEGPATH(rs), name, strerror(-rc));
+                return mome_repo_say(err, errlen, -EIO,
+                                     "segment '%s': %s/%s/%s is corrupted: %s (run "
+                                     "mome-repo verify)",
+                                     h->name, SEGPATH(rs), name, why);
+            return mome_repo_say(err, errlen, rc == -ENOENT ? -EIO : rc,
+                                 "segment '%s': cannot read "
+                                 "%s/%s/%s: %s",
+                                 h->name, SEGPATH(rs), name, strerror(-rc));
         }
         for (uint64_t k = 0; k < f->entries; k++) {
             mome_repo_entry_t e;
@@ -457,10 +447,11 @@ int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
             if (e.page >= rs->npages) {
                 munmap((void *)m, len);
                 mome_repo_map_drop(rs);
-                return say(err, errlen, -EIO, "segment '%s': %s/%s/%s names page %llu, beyond "
-                                              "the segment's %llu pages (run mome-repo verify)",
-                           h->name, SEGPATH(rs), name, (unsigned long long)e.page,
-                           (unsigned long long)rs->npages);
+                return mome_repo_say(err, errlen, -EIO,
+                                     "segment '%s': %s/%s/%s names page %llu, beyond "
+                                     "the segment's %llu pages (run mome-repo verify)",
+                                     h->name, SEGPATH(rs), name, (unsigned long long)e.page,
+                                     (unsigned long long)rs->npages);
             }
             mapent_t *me = &rs->map[e.page];
             me->loc = LOC_PRESENT | ((uint64_t)i << LOC_FILE_SHIFT) |
@@ -472,8 +463,7 @@ int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
     return 0;
 }
 
-int mome_repo_read_locked(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err,
-                          size_t errlen)
+int mome_repo_read_locked(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err, size_t errlen)
 {
     const mome_repo_head_t *h = &rs->head;
     mapent_t e = rs->map[page];
@@ -491,27 +481,32 @@ int mome_repo_read_locked(mome_repo_seg_t *rs, uint64_t page, void *dst, char *e
     if (rs->fds[fi] < 0) {
         rs->fds[fi] = openat(rs->segfd, name, O_RDONLY | O_CLOEXEC);
         if (rs->fds[fi] < 0)
-            return say(err, errlen, -EIO, "segment '%s' page %llu: cannot open %s/%s/%s: %s",
-                       h->name, (unsigned long long)page, SEGPATH(rs), name, strerror(errno));
+            return mome_repo_say(err, errlen, -EIO,
+                                 "segment '%s' page %llu: cannot open %s/%s/%s: %s", h->name,
+                                 (unsigned long long)page, SEGPATH(rs), name, strerror(errno));
     }
     while (got < h->page_size) {
         n = pread(rs->fds[fi], (char *)dst + got, h->page_size - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return say(err, errlen, -EIO, "segment '%s' page %llu: cannot read %s/%s/%s at "
-                                          "offset %llu: %s", h->name, (unsigned long long)page,
-                       SEGPATH(rs), name, (unsigned long long)(off + got),
-                       n < 0 ? strerror(errno) : "the file is too short");
+            return mome_repo_say(err, errlen, -EIO,
+                                 "segment '%s' page %llu: cannot read %s/%s/%s at "
+                                 "offset %llu: %s",
+                                 h->name, (unsigned long long)page, SEGPATH(rs), name,
+                                 (unsigned long long)(off + got),
+                                 n < 0 ? strerror(errno) : "the file is too short");
         got += (size_t)n;
     }
     sum = mome_sum64(dst, h->page_size, page);
     if (sum != e.sum)
-        return say(err, errlen, -EIO, "segment '%s' page %llu: checksum mismatch in %s/%s/%s at "
-                                      "offset %llu (stored %016llx, read %016llx): the "
-                                      "repository is corrupted (run mome-repo verify)",
-                   h->name, (unsigned long long)page, SEGPATH(rs), name,
-                   (unsigned long long)off, (unsigned long long)e.sum, (unsigned long long)sum);
+        return mome_repo_say(err, errlen, -EIO,
+                             "segment '%s' page %llu: checksum mismatch in %s/%s/%s at "
+                             "offset %llu (stored %016llx, read %016llx): the "
+                             "repository is corrupted (run mome-repo verify)",
+                             h->name, (unsigned long long)page, SEGPATH(rs), name,
+                             (unsigned long long)off, (unsigned long long)e.sum,
+                             (unsigned long long)sum);
     return 1;
 }
 
@@ -521,8 +516,8 @@ int mome_repo_read(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err, siz
 
     pthread_mutex_lock(&rs->mu);
     if (page >= rs->npages)
-        rc = say(err, errlen, -EINVAL, "segment '%s': page %llu is beyond its %llu pages",
-                 rs->head.name, (unsigned long long)page, (unsigned long long)rs->npages);
+        rc = mome_repo_say(err, errlen, -EINVAL, "segment '%s': page %llu is beyond its %llu pages",
+                           rs->head.name, (unsigned long long)page, (unsigned long long)rs->npages);
     else
         rc = mome_repo_map_load(rs, err, errlen);
     if (rc == 0)
@@ -574,7 +569,7 @@ static uint64_t new_uid(void)
 {
     uint64_t u = 0;
     if (getrandom(&u, sizeof(u), 0) != sizeof(u))
-        u = wall_ns() ^ ((uint64_t)getpid() << 32);
+        u = mome_repo_wall_ns() ^ ((uint64_t)getpid() << 32);
     return u ? u : 1;
 }
 
@@ -596,7 +591,7 @@ static int create_head(mome_repo_seg_t *rs, const char *name, uint64_t size, uin
     h->size = size;
     h->page_size = page_size;
     h->uid = new_uid();
-    h->created_ns = h->ckpt_ns = wall_ns();
+    h->created_ns = h->ckpt_ns = mome_repo_wall_ns();
     mome_repo_sweep(rs); /* leftovers of an earlier segment of this name */
     return mome_repo_write_head(rs, h, err, errlen);
 }
@@ -631,8 +626,8 @@ static void seg_free(mome_repo_seg_t *rs)
     free(rs);
 }
 
-int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size,
-                   int flags, const char *who, mome_repo_seg_t **out, char *err, size_t errlen)
+int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size, int flags,
+                   const char *who, mome_repo_seg_t **out, char *err, size_t errlen)
 {
     int create = !!(flags & MOME_REPO_CREATE), repofd, segfd, lockfd = -1, rc;
     char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400];
@@ -641,9 +636,10 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
 
     *out = NULL;
     if (strlen(dir) >= sizeof(rs->dir))
-        return say(err, errlen, -ENAMETOOLONG, "repository path '%.80s...' is too long", dir);
+        return mome_repo_say(err, errlen, -ENAMETOOLONG, "repository path '%.80s...' is too long",
+                             dir);
     if (create && !(flags & MOME_REPO_LOCK))
-        return say(err, errlen, -EINVAL, "creating a segment needs its lock");
+        return mome_repo_say(err, errlen, -EINVAL, "creating a segment needs its lock");
     mome_repo_dirname(name, dirname, sizeof(dirname));
     repofd = open_repo(dir, create, err, errlen);
     if (repofd < 0)
@@ -651,8 +647,8 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (segfd < 0 && errno == ENOENT && create) {
         if (mkdirat(repofd, dirname, 0700) < 0 && errno != EEXIST) {
-            rc = say(err, errlen, -errno, "cannot create %s/%s: %s", dir, dirname,
-                     strerror(errno));
+            rc = mome_repo_say(err, errlen, -errno, "cannot create %s/%s: %s", dir, dirname,
+                               strerror(errno));
             goto err_repo;
         }
         mome_repo_sync(repofd);
@@ -661,14 +657,17 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     if (segfd < 0) {
         rc = -errno;
         if (rc == -ENOENT)
-            say(err, errlen, rc, "segment '%s' does not exist in repository '%s' (pass "
-                                 "MOME_CREATE to create it)", name, dir);
+            mome_repo_say(err, errlen, rc,
+                          "segment '%s' does not exist in repository '%s' (pass "
+                          "MOME_CREATE to create it)",
+                          name, dir);
         else
-            say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
+            mome_repo_say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
         goto err_repo;
     }
     if (fstat(segfd, &st) < 0) {
-        rc = say(err, errlen, -errno, "cannot stat %s/%s: %s", dir, dirname, strerror(errno));
+        rc = mome_repo_say(err, errlen, -errno, "cannot stat %s/%s: %s", dir, dirname,
+                           strerror(errno));
         goto err_seg;
     }
     /*
@@ -682,12 +681,14 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     if ((flags & MOME_REPO_LOCK) && !have_lock) {
         rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
         if (rc == -EBUSY) {
-            say(err, errlen, rc, "segment '%s' of repository '%s' is in use by another job or "
-                                 "tool (%s)", name, dir, holder[0] ? holder : "holder unknown");
+            mome_repo_say(err, errlen, rc,
+                          "segment '%s' of repository '%s' is in use by another job or "
+                          "tool (%s)",
+                          name, dir, holder[0] ? holder : "holder unknown");
             goto err_seg;
         }
         if (rc < 0) {
-            say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
+            mome_repo_say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
             goto err_seg;
         }
     }
@@ -701,10 +702,13 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
         pthread_mutex_lock(&old->mu);
         rc = 0;
         if ((flags & MOME_REPO_EXCL) && create)
-            rc = say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name, dir);
+            rc = mome_repo_say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name,
+                               dir);
         else if (size && size != old->head.size)
-            rc = say(err, errlen, -EINVAL, "segment '%s' is stored in repository '%s' with size "
-                     "%llu; pass 0 or that size", name, dir, (unsigned long long)old->head.size);
+            rc = mome_repo_say(err, errlen, -EINVAL,
+                               "segment '%s' is stored in repository '%s' with size "
+                               "%llu; pass 0 or that size",
+                               name, dir, (unsigned long long)old->head.size);
         if (rc == 0 && lockfd >= 0 && old->lockfd < 0) {
             old->lockfd = lockfd;
             lockfd = -1;
@@ -728,15 +732,15 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
         /* The handle seen locked above was closed meanwhile: lock afresh. */
         rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
         if (rc < 0) {
-            say(err, errlen, rc, "segment '%s' of repository '%s': cannot lock (%s)", name, dir,
-                rc == -EBUSY && holder[0] ? holder : strerror(-rc));
+            mome_repo_say(err, errlen, rc, "segment '%s' of repository '%s': cannot lock (%s)",
+                          name, dir, rc == -EBUSY && holder[0] ? holder : strerror(-rc));
             goto err_seg;
         }
     }
 
     rs = calloc(1, sizeof(*rs));
     if (!rs) {
-        rc = say(err, errlen, -ENOMEM, "out of memory opening segment '%s'", name);
+        rc = mome_repo_say(err, errlen, -ENOMEM, "out of memory opening segment '%s'", name);
         goto err_lock;
     }
     pthread_mutex_init(&rs->mu, NULL);
@@ -753,29 +757,38 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     if (rc == -ENOENT) {
         /* No head: never created, or a creation that was interrupted before its head. */
         if (!create || lockfd < 0) {
-            say(err, errlen, rc, "segment '%s' does not exist in repository '%s' (pass "
-                                 "MOME_CREATE to create it)", name, dir);
+            mome_repo_say(err, errlen, rc,
+                          "segment '%s' does not exist in repository '%s' (pass "
+                          "MOME_CREATE to create it)",
+                          name, dir);
             goto err_free;
         }
         if (!size || !page_size) {
-            rc = say(err, errlen, -EINVAL, "size 0 cannot create segment '%s'", name);
+            rc = mome_repo_say(err, errlen, -EINVAL, "size 0 cannot create segment '%s'", name);
             goto err_free;
         }
         rc = create_head(rs, name, size, page_size, err, errlen);
     } else if (rc == 0) {
         if ((flags & MOME_REPO_EXCL) && create)
-            rc = say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name, dir);
+            rc = mome_repo_say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name,
+                               dir);
         else if (strcmp(rs->head.name, name) != 0)
-            rc = say(err, errlen, -EIO, "%s/%s holds segment '%s', not '%s' (names whose "
-                     "encodings collide)", dir, dirname, rs->head.name, name);
+            rc = mome_repo_say(err, errlen, -EIO,
+                               "%s/%s holds segment '%s', not '%s' (names whose "
+                               "encodings collide)",
+                               dir, dirname, rs->head.name, name);
         else if (size && size != rs->head.size)
-            rc = say(err, errlen, -EINVAL, "segment '%s' is stored in repository '%s' with size "
-                     "%llu; pass 0 or that size", name, dir,
-                     (unsigned long long)rs->head.size);
+            rc = mome_repo_say(err, errlen, -EINVAL,
+                               "segment '%s' is stored in repository '%s' with size "
+                               "%llu; pass 0 or that size",
+                               name, dir, (unsigned long long)rs->head.size);
         else if (page_size && page_size != rs->head.page_size)
-            rc = say(err, errlen, -EINVAL, "segment '%s' is stored in repository '%s' with "
-                     "MOME_PAGE_SIZE=%u; run with that page size (or mome-repo export and import "
-                     "it)", name, dir, rs->head.page_size);
+            rc = mome_repo_say(
+                err, errlen, -EINVAL,
+                "segment '%s' is stored in repository '%s' with "
+                "MOME_PAGE_SIZE=%u; run with that page size (or mome-repo export and import "
+                "it)",
+                name, dir, rs->head.page_size);
     }
     if (rc < 0)
         goto err_free;
@@ -861,14 +874,14 @@ int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen)
     int rc = 0;
     pthread_mutex_lock(&rs->mu);
     if (rs->lockfd < 0) {
-        rc = say(err, errlen, -EPERM, "segment '%s' is not locked by this process",
-                 rs->head.name);
+        rc = mome_repo_say(err, errlen, -EPERM, "segment '%s' is not locked by this process",
+                           rs->head.name);
     } else if (!rs->detached) {
         snprintf(rs->detached_name, sizeof(rs->detached_name), ".unlinked.%016llx.%d",
                  (unsigned long long)rs->head.uid, (int)getpid());
         if (renameat(rs->repofd, rs->dirname, rs->repofd, rs->detached_name) < 0)
-            rc = say(err, errlen, -errno, "cannot remove %s/%s: %s", SEGPATH(rs),
-                     strerror(errno));
+            rc = mome_repo_say(err, errlen, -errno, "cannot remove %s/%s: %s", SEGPATH(rs),
+                               strerror(errno));
         else
             rs->detached = 1;
         mome_repo_sync(rs->repofd);
@@ -885,7 +898,7 @@ static int crash_node = -1, crash_self = -1;
 int mome_repo_crash_setup(const char *spec, int node)
 {
     static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
-                                        "head-tmp", "head", "done"};
+                                        "head-tmp",  "head",       "done"};
     const char *colon;
     size_t n;
 
@@ -910,8 +923,7 @@ int mome_repo_crash_setup(const char *spec, int node)
 
 void mome_repo_crash_point(const char *step)
 {
-    if (crash_step[0] && !strcmp(step, crash_step) &&
-        (crash_node < 0 || crash_node == crash_self))
+    if (crash_step[0] && !strcmp(step, crash_step) && (crash_node < 0 || crash_node == crash_self))
         kill(getpid(), SIGKILL);
 }
 
@@ -933,9 +945,9 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
         rc = -errno;
         close(repofd);
         if (rc == -ENOENT)
-            return say(err, errlen, rc, "segment '%s' does not exist in repository '%s'", name,
-                       dir);
-        return say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
+            return mome_repo_say(err, errlen, rc, "segment '%s' does not exist in repository '%s'",
+                                 name, dir);
+        return mome_repo_say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
     }
     snprintf(who, sizeof(who), "mome-repo rm, pid %d", (int)getpid());
     rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
@@ -943,8 +955,8 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
         close(segfd);
         close(repofd);
         if (rc == -EBUSY)
-            return say(err, errlen, rc, "segment '%s' is in use (%s)", name, holder);
-        return say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
+            return mome_repo_say(err, errlen, rc, "segment '%s' is in use (%s)", name, holder);
+        return mome_repo_say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
     }
     /* Out of the way first (atomic), then emptied: an interrupted removal leaves no segment. */
     snprintf(gone, sizeof(gone), ".unlinked.rm.%d", (int)getpid());
@@ -953,7 +965,8 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
         close(lockfd);
         close(segfd);
         close(repofd);
-        return say(err, errlen, rc, "cannot remove %s/%s: %s", dir, dirname, strerror(-rc));
+        return mome_repo_say(err, errlen, rc, "cannot remove %s/%s: %s", dir, dirname,
+                             strerror(-rc));
     }
     mome_repo_sync(repofd);
     d = fdopendir(dup(segfd));
@@ -968,7 +981,8 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
     mome_repo_sync(repofd);
     close(repofd);
     if (rc < 0)
-        return say(err, errlen, rc, "removed segment '%s', but not its directory %s/%s: %s", name,
-                   dir, gone, strerror(-rc));
+        return mome_repo_say(err, errlen, rc,
+                             "removed segment '%s', but not its directory %s/%s: %s", name, dir,
+                             gone, strerror(-rc));
     return 0;
 }

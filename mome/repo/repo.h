@@ -39,8 +39,8 @@ typedef struct mome_repo_info {
  * message gives the stored ones), EBUSY (locked elsewhere: the message says by whom), EIO
  * (a corrupted head or index: the message names the file and the cause), EACCES, ENOTDIR...
  */
-int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size,
-                   int flags, const char *who, mome_repo_seg_t **out, char *err, size_t errlen);
+int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size, int flags,
+                   const char *who, mome_repo_seg_t **out, char *err, size_t errlen);
 /* Drop a reference; the last one closes the files and releases the lock. */
 void mome_repo_close(mome_repo_seg_t *rs);
 void mome_repo_info(mome_repo_seg_t *rs, mome_repo_info_t *out);
@@ -60,8 +60,8 @@ int mome_repo_read(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err, siz
 typedef struct mome_repo_delta mome_repo_delta_t;
 
 /* Start this writer's delta of generation gen (files data.<gen>.<node>, index.<gen>.<node>). */
-int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node,
-                          mome_repo_delta_t **out, char *err, size_t errlen);
+int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, mome_repo_delta_t **out,
+                          char *err, size_t errlen);
 /* n pages (numbers, and their bytes back to back): zero pages are recorded as a flag. */
 int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void *bytes, size_t n,
                         char *err, size_t errlen);
@@ -95,8 +95,8 @@ int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen);
 
 /* Visit every segment directory of the repository: cb(name of the directory, arg); stops at a
  * non-zero return. -errno (ENOENT: no repository) with a message. */
-int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg,
-                   char *err, size_t errlen);
+int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg, char *err,
+                   size_t errlen);
 /* Read a segment's head by its directory name, without locking: 0, or -errno with a message. */
 int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, char *err,
                    size_t errlen);
@@ -111,8 +111,8 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
 /* Write the current generation as a flat image of the segment's bytes (holes for zeros). */
 int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen);
 /* A new segment of the file's size holding its bytes, committed as generation 1. */
-int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size,
-                     const char *who, char *err, size_t errlen);
+int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,
+                     char *err, size_t errlen);
 
 /* Testing (MOME_TEST_CRASH_AT=step[:node]): this process kills itself (SIGKILL) when it reaches
  * that step of a checkpoint: delta-mid, delta-data, delta-index, ready, head-tmp, head, done. */
