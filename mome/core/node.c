@@ -98,8 +98,11 @@ static int engine_poll(int timeout_ms)
                           {.fd = mome_msg_timer_fd(), .events = POLLIN},
                           {.fd = -1, .events = POLLIN}};
     int n = use_tp ? mome_tp_progress() : 0;
-    /* Sleep only with nothing in hand and the transport armed (else it has work already). */
-    if (timeout_ms > 0 && (n > 0 || (use_tp && mome_tp_arm() < 0)))
+    int64_t held = mome_msg_emu_wait_ns();
+    /* Sleep only with nothing in hand, no held page due within the polling window (the timer is
+     * not set for it) and the transport armed (else it has work already). */
+    if (timeout_ms > 0 &&
+        (n > 0 || (held >= 0 && held <= MOME_MSG_EMU_POLL_NS) || (use_tp && mome_tp_arm() < 0)))
         timeout_ms = 0;
     else if (timeout_ms > 0 && use_tp)
         p[2].fd = mome_tp_efd();

@@ -278,21 +278,27 @@ int mome_msg_forward(int to, const mome_msg_t *in)
  * The timer wakes a sleeping progress thread MOME_MSG_EMU_POLL_NS before the first held message is
  * due (a timer's wake-up is late by tens of microseconds on a virtual machine, more with the
  * default timer slack): from then on the thread polls (mome_msg_emu_wait_ns) and delivers the
- * message on time.
+ * message on time. A message due within that window is polled for at once, so the timer is left
+ * alone: setting a timer costs a system call and, when it has expired already, an interrupt (on a
+ * virtual machine, microseconds each, twice per page: the added cost of the emulation itself).
+ * timer_at: the deadline the timer is set to (0: disarmed).
  */
+static uint64_t timer_at;
+
 static void arm_timer(void)
 {
     struct itimerspec its = {{0, 0}, {0, 0}};
-    if (delayed.head) {
-        uint64_t due =
-            delayed.head->due > MOME_MSG_EMU_POLL_NS ? delayed.head->due - MOME_MSG_EMU_POLL_NS : 1;
-        its.it_value.tv_sec = (time_t)(due / 1000000000ull);
-        its.it_value.tv_nsec = (long)(due % 1000000000ull);
-        if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-            its.it_value.tv_nsec = 1;
-    }
+    uint64_t due = 0;
+    if (delayed.head && delayed.head->due > MOME_MSG_EMU_POLL_NS &&
+        delayed.head->due - MOME_MSG_EMU_POLL_NS > mome_now_ns())
+        due = delayed.head->due - MOME_MSG_EMU_POLL_NS;
+    if (due == timer_at)
+        return;
+    its.it_value.tv_sec = (time_t)(due / 1000000000ull);
+    its.it_value.tv_nsec = (long)(due % 1000000000ull);
     if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
         mome_fatal("cannot arm the emulated interconnect's timer: %m");
+    timer_at = due;
 }
 
 static void run(const mome_msg_t *m)
@@ -493,6 +499,7 @@ int mome_msg_timer_event(void)
     uint64_t v;
     if (read(timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         mome_fatal("cannot read the emulated interconnect's timer: %m");
+    timer_at = 0; /* it fired: disarmed */
     return mome_msg_emu_poll();
 }
 
@@ -522,6 +529,6 @@ void mome_msg_fini(void)
     if (timer_fd >= 0)
         close(timer_fd);
     timer_fd = -1;
-    emu_latency = emu_bandwidth = link_free = 0;
+    emu_latency = emu_bandwidth = link_free = timer_at = 0;
     send_hook = NULL;
 }

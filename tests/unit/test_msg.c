@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/timerfd.h>
 
 #include "coherence/proto.h"
 #include "core/proto.h"
@@ -193,6 +194,9 @@ START_TEST(test_msg__emulated_transfers_are_held_until_due)
     int64_t w = mome_msg_emu_wait_ns();
     ck_assert_int_le(w, (int64_t)lat);
     ck_assert_int_ge(w, (int64_t)(lat - (mome_now_ns() - before)));
+    struct itimerspec its;
+    ck_assert_int_eq(timerfd_gettime(mome_msg_timer_fd(), &its), 0); /* set: due in 10 s */
+    ck_assert(its.it_value.tv_sec > 0 || its.it_value.tv_nsec > 0);
     deliver_from_1(126, NULL, 0, 1); /* no payload: not a transfer */
     ck_assert_int_eq(seen, 1);
     deliver_from_1(125, data, sizeof(data), 1); /* a type that is never held */
@@ -210,6 +214,38 @@ START_TEST(test_msg__emulated_transfers_are_held_until_due)
     ck_assert_int_eq(mome_msg_emu_run(last + lat), 2); /* both due: in order */
     ck_assert_int_eq(seen, 5);
     ck_assert_int_eq(mome_msg_emu_wait_ns(), -1);
+    ck_assert_int_eq(timerfd_gettime(mome_msg_timer_fd(), &its), 0); /* nothing held: unset */
+    ck_assert(its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
+
+/* A transfer due within the polling window is polled for: setting a timer would only add a system
+ * call and an interrupt to each page (the emulation's own cost). */
+START_TEST(test_msg__no_timer_for_a_transfer_due_within_the_polling_window)
+{
+    static const mome_msg_def_t t[] = {{.type = 126,
+                                        .wire = {"T126", NULL, 0, 0, 0, 64, 0},
+                                        .emulated = MOME_MSG_EMU_PAYLOAD,
+                                        .handler = count_it}};
+    static const char data[64] = "a page";
+    mome_wire_ctx_t c = {.nnodes = 2, .page_size = 4096};
+    struct itimerspec its;
+
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(t, 1), 0);
+    ck_assert_int_eq(mome_msg_emulate(MOME_MSG_EMU_POLL_NS / 2, 0), 0);
+    seen = 0;
+    deliver_from_1(126, data, sizeof(data), 1);
+    ck_assert_int_eq(seen, 0);
+    ck_assert_int_ge(mome_msg_emu_wait_ns(), 0);
+    ck_assert_int_le(mome_msg_emu_wait_ns(), MOME_MSG_EMU_POLL_NS);
+    ck_assert_int_eq(timerfd_gettime(mome_msg_timer_fd(), &its), 0);
+    ck_assert(its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0);
+    while (mome_msg_emu_poll() == 0) /* due within 50 us */
+        ;
+    ck_assert_int_eq(seen, 1);
     mome_msg_fini();
     mome_msg_unregister_all();
 }
@@ -226,5 +262,6 @@ Suite *msg_suite(void)
     UNIT_CASE(s, test_msg__messages_to_self_wait_for_progress);
     UNIT_CASE(s, test_msg__emulated_link_carries_one_transfer_after_another);
     UNIT_CASE(s, test_msg__emulated_transfers_are_held_until_due);
+    UNIT_CASE(s, test_msg__no_timer_for_a_transfer_due_within_the_polling_window);
     return s;
 }
