@@ -248,6 +248,10 @@ static void *progress_main(void *arg)
                 n += mome_tp_progress();
             n += mome_msg_progress() + mome_msg_emu_poll();
         }
+        /* A held page due within a system call's time: delivered before the next syscall, which
+         * would make it late by that much. */
+        for (int64_t soon; (soon = mome_msg_emu_wait_ns()) >= 0 && soon <= MOME_MSG_EMU_SPIN_NS;)
+            n += mome_msg_emu_poll();
         if (mome_coh_take_woke()) {
             /*
              * A faulting thread of this core just became runnable: let it run now rather than

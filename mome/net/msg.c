@@ -363,6 +363,26 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
         return;
     if (decode(hdr, hl, data, len, &m, 1) < 0)
         return;
+    if (remote) {
+        MOME_STAT_INC(msgs_received);
+        MOME_STAT_ADD(bytes_received, hl + len);
+    }
+    if (remote && timer_fd >= 0 &&
+        (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
+         (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len))) {
+        /* On the emulated link first, whether a handler waits or not (mome_msg_emu_run keeps it
+         * for after that handler if it is still waiting when the transfer is due). */
+        qmsg_t *q = queue_copy(hdr, hl, data, len);
+        if (!q)
+            mome_fatal("out of memory holding a page transfer for the emulated "
+                       "interconnect; stopping");
+        mome_clock_merge(m.date);
+        q->due = mome_msg_emu_due(mome_now_ns(), hl + len);
+        queue_append(&delayed, q);
+        if (delayed.head == q)
+            arm_timer();
+        return;
+    }
     if (holds && !defs[m.type]->service) {
         /* A handler waits for an answer: this one runs after it, in order. */
         qmsg_t *q = queue_copy(hdr, hl, data, len);
@@ -370,29 +390,9 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
             mome_fatal("out of memory keeping a %s message for later; stopping",
                        mome_msg_name(m.type));
         queue_append(&held_q, q);
-        if (remote) {
-            MOME_STAT_INC(msgs_received);
-            MOME_STAT_ADD(bytes_received, hl + len);
-        }
         return;
     }
     mome_clock_merge(m.date);
-    if (remote) {
-        MOME_STAT_INC(msgs_received);
-        MOME_STAT_ADD(bytes_received, hl + len);
-        if (timer_fd >= 0 && (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
-                              (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len))) {
-            qmsg_t *q = queue_copy(hdr, hl, data, len);
-            if (!q)
-                mome_fatal("out of memory holding a page transfer for the emulated "
-                           "interconnect; stopping");
-            q->due = mome_msg_emu_due(mome_now_ns(), hl + len);
-            queue_append(&delayed, q);
-            if (delayed.head == q)
-                arm_timer();
-            return;
-        }
-    }
     run(&m);
 }
 

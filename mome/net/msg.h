@@ -126,6 +126,7 @@ int mome_msg_progress(void);
  * readable that long before the first is due.
  */
 #define MOME_MSG_EMU_POLL_NS 100000
+#define MOME_MSG_EMU_SPIN_NS 5000 /* due within this: no syscall before it is delivered */
 int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth);
 int mome_msg_timer_fd(void);
 /* The timer fd is readable: run the held messages now due; returns how many ran. */
