@@ -194,6 +194,16 @@ static int pmix_init(mome_boot_info_t *info, char *err, size_t errlen)
     info->local_size = get_u32(&wild, PMIX_LOCAL_SIZE, &v) == 0 ? (int)v : info->size;
     if (info->local_rank >= info->local_size)
         info->local_size = info->local_rank + 1;
+    /* The program of mpirun's command line (-n 2 ./a : -n 1 ./b), if the server says; boot.c
+     * makes the job one program when it does not, or when the ranks are not in program order. */
+    if (get_u32(&me, PMIX_APPNUM, &v) == 0) {
+        uint32_t ar, as;
+        if (get_u32(&me, PMIX_APP_RANK, &ar) == 0 && get_u32(&me, PMIX_APP_SIZE, &as) == 0) {
+            info->app = (int)v;
+            info->app_rank = (int)ar;
+            info->app_size = (int)as;
+        }
+    }
 
     if (pipe2(evpipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         snprintf(err, errlen, "cannot create the PMIx event pipe: %s", strerror(errno));
