@@ -29,6 +29,10 @@ F77_API void F77_FUNC(momeinit, MOMEINIT)(void);
 F77_API void F77_FUNC(momefinalize, MOMEFINALIZE)(void);
 F77_API int F77_FUNC(momenode, MOMENODE)(void);
 F77_API int F77_FUNC(momenodes, MOMENODES)(void);
+F77_API int F77_FUNC(momeapp, MOMEAPP)(void);
+F77_API int F77_FUNC(momeappnode, MOMEAPPNODE)(void);
+F77_API int F77_FUNC(momeappnodes, MOMEAPPNODES)(void);
+F77_API void F77_FUNC(momeappbarrier, MOMEAPPBARRIER)(void);
 F77_API int F77_FUNC(momepagesize, MOMEPAGESIZE)(void);
 F77_API int F77_FUNC(momesegopen, MOMESEGOPEN)(const char *name, const int *size, const int *flags,
                                                flen_t name_len);
@@ -185,6 +189,30 @@ int F77_FUNC(momenodes, MOMENODES)(void)
     int r = MomeNodes();
     if (r < 0)
         stop("MomeNodes", NULL, NULL, "%s", "");
+    return r;
+}
+
+int F77_FUNC(momeapp, MOMEAPP)(void)
+{
+    int r = MomeApp();
+    if (r < 0)
+        stop("MomeApp", NULL, NULL, "%s", "");
+    return r;
+}
+
+int F77_FUNC(momeappnode, MOMEAPPNODE)(void)
+{
+    int r = MomeAppNode();
+    if (r < 0)
+        stop("MomeAppNode", NULL, NULL, "%s", "");
+    return r;
+}
+
+int F77_FUNC(momeappnodes, MOMEAPPNODES)(void)
+{
+    int r = MomeAppNodes();
+    if (r < 0)
+        stop("MomeAppNodes", NULL, NULL, "%s", "");
     return r;
 }
 
@@ -357,6 +385,12 @@ void F77_FUNC(momebarrier, MOMEBARRIER)(void)
 {
     if (MomeBarrier() == 0)
         stop("MomeBarrier", NULL, NULL, "%s", "");
+}
+
+void F77_FUNC(momeappbarrier, MOMEAPPBARRIER)(void)
+{
+    if (MomeAppBarrier() == 0)
+        stop("MomeAppBarrier", NULL, NULL, "%s", "");
 }
 
 int64_t F77_FUNC(momelastbarrierdate, MOMELASTBARRIERDATE)(void)
