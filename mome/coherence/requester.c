@@ -17,7 +17,6 @@
 #include "base/stats.h"
 #include "base/trace.h"
 #include "coherence/ckptflag.h"
-#include "coherence/coherence.h"
 #include "coherence/copy.h"
 #include "coherence/proto.h"
 #include "coherence/requester.h"
@@ -649,7 +648,7 @@ static void describe_txn(const mome_txn_t *t, void *arg)
                                                            : "; granted");
 }
 
-size_t mome_coh_describe_faults(char *buf, size_t len)
+size_t mome_req_describe_faults(char *buf, size_t len)
 {
     describe_t d = {.buf = buf, .len = len, .now = mome_now_ns()};
 
