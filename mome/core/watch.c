@@ -12,8 +12,10 @@
 
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "boot/boot.h"
 #include "coherence/coherence.h"
+#include "coherence/seg.h"
 #include "core/cmd.h"
 #include "core/job.h"
 #include "core/segment.h"
@@ -113,10 +115,19 @@ static void handler(int sig)
     mome_cmd_signal(sig);
 }
 
+/* The protocol events' log lines name segments (progress thread, which records them). */
+static const char *seg_name(uint64_t id)
+{
+    const mome_seg_t *s = mome_seg_find(id);
+    return s ? s->name : NULL;
+}
+
 void mome_watch_start(void)
 {
     struct sigaction sa;
 
+    if (mome_log_level >= MOME_LOG_DEBUG)
+        mome_trace_log_start(seg_name);
     mome_boot_set_report(on_report);
     mome_cmd_set_signal_hook(on_signal);
     memset(&sa, 0, sizeof(sa));
@@ -138,4 +149,5 @@ void mome_watch_stop(void)
         if (taken[i])
             sigaction(watched[i], &saved[i], NULL);
     mome_boot_set_report(NULL);
+    mome_trace_log_stop();
 }
