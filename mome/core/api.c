@@ -77,6 +77,13 @@ const char *MomeVersion(void)
     return PACKAGE_VERSION;
 }
 
+/* Progress thread (which owns the transport): say which UCX transports reach each node. */
+static void log_peers_fn(mome_cmd_t *c)
+{
+    mome_tp_log_peers();
+    mome_cmd_complete(c, 0);
+}
+
 int MomeInit(int *argc, char ***argv)
 {
     char err[512] = "";
@@ -108,6 +115,10 @@ int MomeInit(int *argc, char ***argv)
         /* Said once: by the program, from MomeError() (the log has it at debug level). */
         mome_debug("api", "MomeInit: %s", err);
         return fail(-rc, "MomeInit: %s", err);
+    }
+    if (mome_log_level >= MOME_LOG_INFO && mome_g.nnodes > 1) {
+        mome_cmd_t peers = {.fn = log_peers_fn};
+        mome_cmd_run(&peers);
     }
     mome_watch_start();
     __atomic_store_n(&mome_g.state, MOME_STATE_RUNNING, __ATOMIC_RELEASE);
