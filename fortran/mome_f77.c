@@ -292,7 +292,17 @@ static void mmap_fixed(const char *call, void *a, int64_t len, int prot, int fla
              (long long)off);
     if (MomeMMap(a, (size_t)len, prot, flags, seg, (uint64_t)off) != MOME_MAP_FAILED)
         return;
-    if (errno == EINVAL && (uintptr_t)a % ps != 0)
+    if (errno == EINVAL && (uintptr_t)a % ps != 0 && (uintptr_t)a % 4096 == 0 && ps > 4096) {
+        /* Aligned for 4 KiB, as 'momef77 -common' places a block by default: the program was
+         * most likely built that way, and only the alignment is missing. */
+        static char hint_page[512];
+        snprintf(hint_page, sizeof(hint_page),
+                 "the array is aligned on 4096 bytes, as 'momef77 -common NAME' places a COMMON\n"
+                 "block by default, but Mome pages are %zu bytes (MOME_PAGE_SIZE): add\n"
+                 "'-common-align %zu' (or more) to the momef77 command that links the program.\n"
+                 "See doc/fortran.md, 'Aligning a COMMON block'.", ps, ps);
+        hint = hint_page;
+    } else if (errno == EINVAL && (uintptr_t)a % ps != 0)
         hint = hint_align;
     else if (errno == EINVAL && (uint64_t)len % ps != 0)
         hint = hint_length;
