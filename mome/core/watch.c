@@ -27,6 +27,7 @@ static const int watched[] = {SIGTERM, SIGINT};
 static struct sigaction saved[NWATCHED];
 static int taken[NWATCHED];
 static int pending; /* a signal was handed to the progress thread and not served yet */
+static pid_t node_pid; /* a child forked without exec keeps the handler: it is no node */
 
 /* The public call a command serves when the API did not say (commands of the library itself). */
 static const char *call_of(const mome_cmd_t *c)
@@ -107,7 +108,7 @@ static void on_signal(int sig)
  * serve the first, die at once. Async-signal-safe. */
 static void handler(int sig)
 {
-    if (__atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
+    if (getpid() != node_pid || __atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
@@ -128,6 +129,7 @@ void mome_watch_start(void)
 
     if (mome_log_level >= MOME_LOG_DEBUG)
         mome_trace_log_start(seg_name);
+    node_pid = getpid();
     mome_boot_set_report(on_report);
     mome_cmd_set_signal_hook(on_signal);
     memset(&sa, 0, sizeof(sa));
