@@ -76,6 +76,8 @@ typedef struct barrier {
     uint64_t epoch; /* completed here */
     /* the gathering node */
     int coord_count;    /* nodes that entered coord_epoch */
+    int coord_kind;     /* MOME_BAR_QUIESCE or 0: what the first of them entered */
+    int coord_first;    /* that first node */
     uint64_t *coord_in; /* which nodes entered it, bit (node - first) */
     uint64_t coord_epoch;
     mome_date_t coord_max;
@@ -285,7 +287,9 @@ static void barrier_after_release(void *arg, mome_date_t date)
 {
     barrier_t *b = arg;
     mome_syncmsg_t m = {.id = b->epoch};
-    mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags, &m, NULL, 0); /* dated after the release */
+    /* dated after the release */
+    mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags | (b->quiesce ? MOME_BAR_QUIESCE : 0), &m,
+              NULL, 0);
 }
 
 static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
@@ -343,6 +347,18 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
         mome_fatal("node %u entered %s %llu (again, or out of turn) during %s %llu: the nodes "
                    "disagree on the barriers; stopping", n, b->call, (unsigned long long)m->id,
                    b->call, (unsigned long long)b->coord_epoch);
+    /* A node one barrier short would take the others' last barrier for the final round of its
+     * MomeFinalize, stop serving pages while they acquire, and leave them waiting. */
+    if (b->coord_count == 0) {
+        b->coord_kind = msg->flags & MOME_BAR_QUIESCE;
+        b->coord_first = (int)n;
+    } else if ((msg->flags & MOME_BAR_QUIESCE) != b->coord_kind) {
+        int q = (msg->flags & MOME_BAR_QUIESCE) ? (int)n : b->coord_first;
+        mome_fatal("node %d is in MomeFinalize while node %d is in %s %llu: the nodes disagree on "
+                   "the number of barriers (one fewer on node %d); stopping", q,
+                   q == (int)n ? b->coord_first : (int)n, b->call,
+                   (unsigned long long)b->coord_epoch, q);
+    }
     b->coord_in[k / 64] |= 1ull << (k % 64);
     if (msg->date > b->coord_max)
         b->coord_max = msg->date;
@@ -540,7 +556,8 @@ static const mome_msg_def_t sync_msgs[] = {
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_grant},
     {.type = MOME_MSG_LOCK_REL, .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_rel},
-    {.type = MOME_MSG_BAR_ENTER, .wire = {"BAR_ENTER", bar_fields, 1, MOME_BAR_APP, 0, 0},
+    {.type = MOME_MSG_BAR_ENTER,
+     .wire = {"BAR_ENTER", bar_fields, 1, MOME_BAR_APP | MOME_BAR_QUIESCE, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_enter},
     {.type = MOME_MSG_BAR_EXIT, .wire = {"BAR_EXIT", bar_fields, 2, MOME_BAR_APP, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_exit},
