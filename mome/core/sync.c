@@ -66,7 +66,8 @@ static uint64_t next_token = 1;
  * epochs; their messages carry MOME_BAR_APP for the second.
  */
 typedef struct barrier {
-    const char *call;
+    const char *call; /* the public call */
+    const char *what; /* in messages: "barrier", "program barrier" */
     int flags;        /* 0 or MOME_BAR_APP */
     int first, count; /* its nodes */
     mome_cmd_t *cmd;  /* the one in progress on this node */
@@ -345,8 +346,8 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
                    b->first, b->first + b->count - 1);
     if (m->id != b->coord_epoch || (b->coord_in[k / 64] >> (k % 64) & 1))
         mome_fatal("node %u entered %s %llu (again, or out of turn) during %s %llu: the nodes "
-                   "disagree on the barriers; stopping", n, b->call, (unsigned long long)m->id,
-                   b->call, (unsigned long long)b->coord_epoch);
+                   "disagree on the barriers; stopping", n, b->what, (unsigned long long)m->id,
+                   b->what, (unsigned long long)b->coord_epoch);
     /* A node one barrier short would take the others' last barrier for the final round of its
      * MomeFinalize, stop serving pages while they acquire, and leave them waiting. */
     if (b->coord_count == 0) {
@@ -397,7 +398,7 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     mome_cmd_t *c = b->cmd;
     if (!c || m->id != b->epoch || msg->src != (uint32_t)b->first)
         mome_fatal("node %u ended %s %llu, which this node is not in (it is at %s %llu); "
-                   "stopping", msg->src, b->call, (unsigned long long)m->id, b->call,
+                   "stopping", msg->src, b->what, (unsigned long long)m->id, b->what,
                    (unsigned long long)b->epoch);
     b->cmd = NULL;
     b->epoch++;
@@ -570,9 +571,14 @@ int mome_sync_init(void)
     forgotten_last = 0;
     hellos = 0;
     hello_cmd = NULL;
-    jbar = (barrier_t){.call = "MomeBarrier", .first = 0, .count = mome_g.nnodes};
-    abar = (barrier_t){.call = "MomeAppBarrier", .flags = MOME_BAR_APP,
+    jbar = (barrier_t){.call = "MomeBarrier", .what = "barrier", .first = 0,
+                       .count = mome_g.nnodes};
+    abar = (barrier_t){.call = "MomeAppBarrier", .what = "program barrier", .flags = MOME_BAR_APP,
                        .first = mome_g.app_first, .count = mome_g.app_size};
+    if (abar.count < 1 || abar.first < 0 || abar.first + abar.count > mome_g.nnodes) {
+        abar.first = 0; /* the job is one program */
+        abar.count = mome_g.nnodes;
+    }
     jbar.coord_in = mome_calloc(((size_t)jbar.count + 63) / 64, sizeof(uint64_t));
     abar.coord_in = mome_calloc(((size_t)abar.count + 63) / 64, sizeof(uint64_t));
     if (!jbar.coord_in || !abar.coord_in || mome_htab_init(&locks, 64) < 0 ||
