@@ -84,9 +84,8 @@ static void cmd_push(mome_cmd_t *c)
 int mome_cmd_run(mome_cmd_t *c)
 {
     /* The launcher's table (if any) tells it this node waits, and that it moves on. */
-    mome_boot_status_t *st = __atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING
-                                 ? mome_boot_status(mome_g.rank)
-                                                                 : NULL;
+    int running = __atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING;
+    mome_boot_status_t *st = running ? mome_boot_status(mome_g.rank) : NULL;
 
     c->tid = gettid_();
     c->async = 0;
