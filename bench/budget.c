@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     uint64_t pages = argc > 1 ? strtoull(argv[1], NULL, 0) : 2048;
     uint64_t accesses = argc > 2 ? strtoull(argv[2], NULL, 0) : 20000;
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "budget: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "budget: %s\n", MomeError());
         return 1;
     }
     int me = MomeNode(), n = MomeNodes();

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     int rounds = argc > 3 ? atoi(argv[3]) : 3;
     const char *dir = getenv("MOME_REPOSITORY") ? getenv("MOME_REPOSITORY") : "./mome-repo";
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "checkpoint: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "checkpoint: %s\n", MomeError());
         return 1;
     }
     int me = MomeNode(), n = MomeNodes();

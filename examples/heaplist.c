@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     elem_t **head;
 
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "heaplist: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "heaplist: %s\n", MomeError());
         return 1;
     }
     me = MomeNode();
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < per; i++) {
         elem_t *e = MomeMalloc(sizeof(*e));
         if (!e) {
-            fprintf(stderr, "heaplist: MomeMalloc: %s\n", MomeError());
+            fprintf(stderr, "heaplist: %s\n", MomeError());
             return 1;
         }
         e->node = me;

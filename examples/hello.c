@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     uint64_t *a;
 
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "hello: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "hello: %s\n", MomeError());
         return 1;
     }
     me = MomeNode();
@@ -30,12 +30,12 @@ int main(int argc, char **argv)
     per = (per + MomePageSize() - 1) / MomePageSize() * MomePageSize();
     seg = MomeSegOpen("hello", per * (uint64_t)n, MOME_CREATE);
     if (seg < 0) {
-        fprintf(stderr, "hello: MomeSegOpen: %s\n", MomeError());
+        fprintf(stderr, "hello: %s\n", MomeError());
         return 1;
     }
     a = MomeMMap(NULL, per * (uint64_t)n, MOME_READ | MOME_WRITE, 0, seg, 0);
     if (a == MOME_MAP_FAILED) {
-        fprintf(stderr, "hello: MomeMMap: %s\n", MomeError());
+        fprintf(stderr, "hello: %s\n", MomeError());
         return 1;
     }
 

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     char *base;
 
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "prodcons: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "prodcons: %s\n", MomeError());
         return 1;
     }
     me = MomeNode();

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     int model = apps_model(argc > 4 ? argv[4] : "release");
 
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "sor: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "sor: %s\n", MomeError());
         return 1;
     }
     me = MomeNode();

@@ -243,7 +243,7 @@ int main(int argc, char **argv)
     int imodel = apps_model(argc > 4 ? argv[4] : "strong");
 
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "strassen: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "strassen: %s\n", MomeError());
         return 1;
     }
     me = MomeNode();

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     tsp_prob_t p;
 
     if (MomeInit(&argc, &argv) < 0) {
-        fprintf(stderr, "tsp: MomeInit: %s\n", MomeError());
+        fprintf(stderr, "tsp: %s\n", MomeError());
         return 1;
     }
     me = MomeNode();

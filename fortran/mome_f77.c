@@ -29,6 +29,10 @@ F77_API void F77_FUNC(momeinit, MOMEINIT)(void);
 F77_API void F77_FUNC(momefinalize, MOMEFINALIZE)(void);
 F77_API int F77_FUNC(momenode, MOMENODE)(void);
 F77_API int F77_FUNC(momenodes, MOMENODES)(void);
+F77_API int F77_FUNC(momeapp, MOMEAPP)(void);
+F77_API int F77_FUNC(momeappnode, MOMEAPPNODE)(void);
+F77_API int F77_FUNC(momeappnodes, MOMEAPPNODES)(void);
+F77_API void F77_FUNC(momeappbarrier, MOMEAPPBARRIER)(void);
 F77_API int F77_FUNC(momepagesize, MOMEPAGESIZE)(void);
 F77_API int F77_FUNC(momesegopen, MOMESEGOPEN)(const char *name, const int *size, const int *flags,
                                                flen_t name_len);
@@ -188,6 +192,30 @@ int F77_FUNC(momenodes, MOMENODES)(void)
     return r;
 }
 
+int F77_FUNC(momeapp, MOMEAPP)(void)
+{
+    int r = MomeApp();
+    if (r < 0)
+        stop("MomeApp", NULL, NULL, "%s", "");
+    return r;
+}
+
+int F77_FUNC(momeappnode, MOMEAPPNODE)(void)
+{
+    int r = MomeAppNode();
+    if (r < 0)
+        stop("MomeAppNode", NULL, NULL, "%s", "");
+    return r;
+}
+
+int F77_FUNC(momeappnodes, MOMEAPPNODES)(void)
+{
+    int r = MomeAppNodes();
+    if (r < 0)
+        stop("MomeAppNodes", NULL, NULL, "%s", "");
+    return r;
+}
+
 int F77_FUNC(momepagesize, MOMEPAGESIZE)(void)
 {
     return (int)MomePageSize();
@@ -264,7 +292,17 @@ static void mmap_fixed(const char *call, void *a, int64_t len, int prot, int fla
              (long long)off);
     if (MomeMMap(a, (size_t)len, prot, flags, seg, (uint64_t)off) != MOME_MAP_FAILED)
         return;
-    if (errno == EINVAL && (uintptr_t)a % ps != 0)
+    if (errno == EINVAL && (uintptr_t)a % ps != 0 && (uintptr_t)a % 4096 == 0 && ps > 4096) {
+        /* Aligned for 4 KiB, as 'momef77 -common' places a block by default: the program was
+         * most likely built that way, and only the alignment is missing. */
+        static char hint_page[512];
+        snprintf(hint_page, sizeof(hint_page),
+                 "the array is aligned on 4096 bytes, as 'momef77 -common NAME' places a COMMON\n"
+                 "block by default, but Mome pages are %zu bytes (MOME_PAGE_SIZE): add\n"
+                 "'-common-align %zu' (or more) to the momef77 command that links the program.\n"
+                 "See doc/fortran.md, 'Aligning a COMMON block'.", ps, ps);
+        hint = hint_page;
+    } else if (errno == EINVAL && (uintptr_t)a % ps != 0)
         hint = hint_align;
     else if (errno == EINVAL && (uint64_t)len % ps != 0)
         hint = hint_length;
@@ -357,6 +395,12 @@ void F77_FUNC(momebarrier, MOMEBARRIER)(void)
 {
     if (MomeBarrier() == 0)
         stop("MomeBarrier", NULL, NULL, "%s", "");
+}
+
+void F77_FUNC(momeappbarrier, MOMEAPPBARRIER)(void)
+{
+    if (MomeAppBarrier() == 0)
+        stop("MomeAppBarrier", NULL, NULL, "%s", "");
 }
 
 int64_t F77_FUNC(momelastbarrierdate, MOMELASTBARRIERDATE)(void)

@@ -123,6 +123,17 @@ MOME_API void MomeAbort(int status, const char *msg) __attribute__((noreturn));
 /** The number of nodes in the job, or -1 (ENOTCONN) before MomeInit(). */
 MOME_API int MomeNodes(void);
 
+/**
+ * The programs of one job (mome-run -n 2 ./sim : -n 1 ./ana): the index of this node's program
+ * on the launcher's command line (0 for the first), this node's rank among the nodes of its
+ * program (0 .. MomeAppNodes()-1), and their number. A program's nodes are consecutive nodes of
+ * the job. -1 (ENOTCONN) before MomeInit(). Under a PMIx launcher without PMIX_APPNUM the job is
+ * one program.
+ */
+MOME_API int MomeApp(void);
+MOME_API int MomeAppNode(void);
+MOME_API int MomeAppNodes(void);
+
 /** The coherence unit in bytes (MOME_PAGE_SIZE), valid before MomeInit() too. */
 MOME_API size_t MomePageSize(void);
 
@@ -199,6 +210,13 @@ MOME_API int MomeSyncMem(void *addr, size_t len, MomeDate date);
  * EBUSY when another thread of this node is in a barrier). Barriers do not refresh WEAK pages.
  */
 MOME_API MomeDate MomeBarrier(void);
+
+/**
+ * MomeBarrier() among the nodes of this node's program only (MomeApp()): the same release and
+ * acquire, a date above every release made before any of them entered it; the programs of a job
+ * may make different numbers of them. 0 on error (ENOTCONN, EBUSY as MomeBarrier()).
+ */
+MOME_API MomeDate MomeAppBarrier(void);
 
 /** The date the last MomeBarrier() returned (0 before the first). */
 MOME_API MomeDate MomeLastBarrierDate(void);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -46,8 +48,12 @@
 /* After a loss or an abort, the other nodes stop by themselves within a second; these bound it. */
 #define LOSS_TERM_MS 5000
 #define LOSS_KILL_MS 7000
-/* After SIGINT/SIGTERM/SIGHUP the nodes got SIGTERM at once; this is their grace before SIGKILL. */
+/* After SIGINT/SIGTERM/SIGHUP or a timeout the nodes got SIGTERM at once (each says what it waits
+ * for, flushes its output and exits); this is their grace before SIGKILL. */
 #define SIGNAL_KILL_MS 3000
+/* --stuck-after: the default, and how often the nodes' status table is looked at. */
+#define STUCK_DEFAULT_S 60.0
+#define STUCK_CHECK_MS 500
 
 /* A frame for nodes, built once and shared by every queue it sits in. */
 struct msg {
@@ -72,6 +78,7 @@ struct node {
     pid_t pid;
     int fd; /* launcher end of the boot socket; -1 once closed */
     const char *prog;
+    int app, app_rank, app_size; /* its program: index on the command line, rank in it, size */
     bool joined, finalized, gathered, lost, exited;
     bool write_dead; /* the node stopped reading: drop what we would send it */
     int wstat;       /* from waitpid(), once exited */
@@ -105,6 +112,14 @@ static struct {
     int64_t deadline, term_at, kill_at; /* CLOCK_MONOTONIC ms, NEVER when unset */
     int sigfd;
     sigset_t saved_mask;
+    /* The status table shared with the nodes (boot_wire.h), and what it said last. */
+    int statfd;
+    mome_boot_status_t *status;
+    double stuck_s;         /* --stuck-after; 0: never */
+    int64_t stuck_check;    /* next look at the table */
+    int64_t last_progress;  /* when the sum of the progress counters last changed */
+    uint64_t progress_sum;
+    bool stuck_reported;    /* for the current stretch without progress */
     uint64_t key; /* the job's random key: its nodes refuse messages without it */
 } job;
 
@@ -203,8 +218,14 @@ static _Noreturn void print_help(void)
           "of the programs: prog runs as nodes 0 to N-1, prog2 as nodes N to N+M-1, and so on.\n"
           "\n"
           "Options (before the first program, except -n which starts every program's block):\n"
-          "  -n, -np N            run the next program on N nodes (N >= 1; required)\n"
-          "  -t, --timeout SECS   kill the job if it still runs after SECS seconds (exit 124)\n"
+          "  -n, -np N            run the next program on N nodes (N >= 1; default with one\n"
+          "                       program: one node per core this process may run on)\n"
+          "  -t, --timeout SECS   stop the job if it still runs after SECS seconds (exit 124):\n"
+          "                       SIGTERM (each node says what it waits for and flushes its\n"
+          "                       output), SIGKILL 3 s later\n"
+          "      --stuck-after SECS  when every node has waited in a Mome call for SECS seconds\n"
+          "                       with none returning, each says what it waits for; the job\n"
+          "                       goes on (default 60; 0: never)\n"
           "  -x NAME[=VALUE]      export NAME to the nodes, set to VALUE if given (repeatable)\n"
           "  -q, --quiet          do not report lost or aborting nodes\n"
           "  -H, --host HOST[:N],...  run the job on these machines, N nodes on each (default\n"
@@ -279,7 +300,7 @@ static void parse_export(const char *arg)
 
 static bool is_job_option(const char *a)
 {
-    static const char *const names[] = {"-t",      "--timeout", "-x",     "-q",
+    static const char *const names[] = {"-t",      "--timeout", "-x",     "-q", "--stuck-after",
                                         "--quiet", "-h",        "--help", "--version",
                                         "-H",      "--host",    "--hostfile", "--launcher",
                                         "--dry-run"};
@@ -298,6 +319,10 @@ static int parse_job_option(int argc, char **argv, int i)
 
     if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
         job.timeout_s = parse_timeout(a, val);
+        return i + 2;
+    }
+    if (strcmp(a, "--stuck-after") == 0) {
+        job.stuck_s = val && strcmp(val, "0") == 0 ? 0 : parse_timeout(a, val);
         return i + 2;
     }
     if (strcmp(a, "-x") == 0) {
@@ -367,14 +392,27 @@ static int parse_block(int argc, char **argv, int i, bool first, int total, stru
     }
     if (i >= argc || strcmp(argv[i], ":") == 0)
         usage_error("no program given");
-    if (!b->count && !remote.hosts && !remote.hostfile)
-        usage_error("missing -n before '%s'", argv[i]);
+    if (!b->count && !remote.hosts && !remote.hostfile && !first)
+        usage_error("missing -n before '%s' (required for every program after the first ':')",
+                    argv[i]);
     b->argv = &argv[i];
     while (i < argc && strcmp(argv[i], ":") != 0)
         i++;
     if (i < argc)
         argv[i] = NULL;
     return i;
+}
+
+/* Without -n: one node per core this process may run on (its affinity mask, else the online
+ * processors), as mpirun gives one per slot. */
+static int default_count(void)
+{
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return online > 0 ? (int)online : 1;
 }
 
 /* Returns the blocks, *nblocks of them, for *total nodes in all. */
@@ -389,8 +427,15 @@ static struct block *parse_args(int argc, char **argv, int *nblocks, int *total)
         struct block *b = &blocks[(*nblocks)++];
         i = parse_block(argc, argv, i, *nblocks == 1, *total, b);
         *total += b->count;
-        if (i >= argc)
+        if (i >= argc) {
+            if (!blocks[0].count && !remote.hosts && !remote.hostfile) {
+                if (*nblocks > 1)
+                    usage_error("missing -n before '%s' (with several programs, each needs its "
+                                "node count)", blocks[0].argv[0]);
+                blocks[0].count = *total = default_count();
+            }
             return blocks;
+        }
         if (++i >= argc)
             usage_error("nothing after ':'");
     }
@@ -442,11 +487,15 @@ static int set_boot_env(const struct node *n, int boot_fd)
     } vars[] = {
         {"MOME_BOOT_FD", boot_fd},          {"MOME_BOOT_RANK", n->rank},
         {"MOME_BOOT_SIZE", job.size},       {"MOME_BOOT_LOCAL_RANK", n->rank},
-        {"MOME_BOOT_LOCAL_SIZE", job.size},
+        {"MOME_BOOT_LOCAL_SIZE", job.size}, {"MOME_BOOT_APP", n->app},
+        {"MOME_BOOT_APP_RANK", n->app_rank}, {"MOME_BOOT_APP_SIZE", n->app_size},
+        {"MOME_BOOT_STATUS_FD", job.statfd},
     };
     char buf[24];
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        if (vars[i].value < 0)
+            continue; /* no status table */
         snprintf(buf, sizeof(buf), "%d", vars[i].value);
         if (setenv(vars[i].name, buf, 1) < 0)
             return -1;
@@ -474,7 +523,7 @@ static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd,
     sigprocmask(SIG_SETMASK, &job.saved_mask, NULL);
 
     if ((n->rank == 0 || dup2(devnull, STDIN_FILENO) >= 0) && fcntl(boot_fd, F_SETFD, 0) == 0 &&
-        set_boot_env(n, boot_fd) == 0)
+        (job.statfd < 0 || fcntl(job.statfd, F_SETFD, 0) == 0) && set_boot_env(n, boot_fd) == 0)
         execvp(argv[0], argv);
     dprintf(STDERR_FILENO, "mome-run: cannot execute '%s': %s\n", argv[0], strerror(errno));
     _exit(EXIT_NOEXEC);
@@ -499,6 +548,24 @@ static void launch_node(struct node *n, char **argv, int devnull)
     job.live++;
 }
 
+/* The status table (boot_wire.h): without it the job runs, only --stuck-after is off. */
+static void open_status(int total)
+{
+    size_t len = sizeof(mome_boot_status_t) * (size_t)total;
+    void *p;
+
+    job.statfd = memfd_create("mome-status", MFD_CLOEXEC);
+    if (job.statfd < 0)
+        return;
+    if (ftruncate(job.statfd, (off_t)len) < 0 ||
+        (p = mmap(NULL, len, PROT_READ, MAP_SHARED, job.statfd, 0)) == MAP_FAILED) {
+        close(job.statfd);
+        job.statfd = -1;
+        return;
+    }
+    job.status = p;
+}
+
 static void launch_all(const struct block *blocks, int nblocks, int total)
 {
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -511,10 +578,14 @@ static void launch_all(const struct block *blocks, int nblocks, int total)
     for (int r = 0; r < total; r++)
         job.nodes[r].fd = -1;
     job.size = total; /* only now, so that fatal() never walks a missing table */
+    open_status(total);
     for (int b = 0; b < nblocks; b++) {
         for (int k = 0; k < blocks[b].count; k++, rank++) {
             job.nodes[rank].rank = rank;
             job.nodes[rank].prog = blocks[b].argv[0];
+            job.nodes[rank].app = b;
+            job.nodes[rank].app_rank = k;
+            job.nodes[rank].app_size = blocks[b].count;
             launch_node(&job.nodes[rank], blocks[b].argv, devnull);
         }
     }
@@ -964,9 +1035,46 @@ static void time_out(void)
     job.stopping = true;
     if (!job.forced_status)
         job.forced_status = EXIT_TIMEOUT;
-    fprintf(stderr, "mome-run: job timed out after %g s; killing %d node(s)\n", job.timeout_s,
-            job.live);
-    signal_live(SIGKILL);
+    fprintf(stderr, "mome-run: job timed out after %g s; stopping %d node(s): SIGTERM now (each "
+            "says what it waits for), SIGKILL in %d s\n", job.timeout_s, job.live,
+            SIGNAL_KILL_MS / 1000);
+    signal_live(SIGTERM);
+    set_at(&job.kill_at, now_ms() + SIGNAL_KILL_MS);
+}
+
+/*
+ * --stuck-after: every node still in the job waits in a Mome call and none has returned for
+ * stuck_s seconds: ask each to say what it waits for (REPORT), once per such stretch.
+ */
+static void check_stuck(int64_t now)
+{
+    uint64_t sum = 0;
+    bool all_waiting = true;
+    int in_job = 0;
+
+    job.stuck_check = now + STUCK_CHECK_MS;
+    for (int r = 0; r < job.size; r++) {
+        const struct node *n = &job.nodes[r];
+        if (n->exited || n->finalized || !n->joined)
+            continue;
+        in_job++;
+        sum += __atomic_load_n(&job.status[r].progress, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&job.status[r].waiting, __ATOMIC_RELAXED) == 0)
+            all_waiting = false;
+    }
+    if (sum != job.progress_sum || !all_waiting || in_job == 0) {
+        job.progress_sum = sum;
+        job.last_progress = now;
+        job.stuck_reported = false;
+        return;
+    }
+    if (job.stuck_reported || now - job.last_progress < (int64_t)(job.stuck_s * 1000.0))
+        return;
+    job.stuck_reported = true;
+    fprintf(stderr, "mome-run: no node has made progress for %g s (each waits in a Mome call); "
+            "what they wait for:\n", job.stuck_s);
+    fflush(stderr);
+    send_all(MOME_BOOT_REPORT, (uint32_t)job.stuck_s, NULL, 0, NULL);
 }
 
 static void escalate(int sig)
@@ -995,6 +1103,8 @@ static void check_timers(void)
         job.kill_at = NEVER;
         escalate(SIGKILL);
     }
+    if (job.status && job.stuck_s > 0 && !job.stopping && now >= job.stuck_check)
+        check_stuck(now);
 }
 
 static int poll_timeout(void)
@@ -1003,6 +1113,8 @@ static int poll_timeout(void)
 
     set_at(&next, job.term_at);
     set_at(&next, job.kill_at);
+    if (job.status && job.stuck_s > 0 && !job.stopping)
+        set_at(&next, job.stuck_check);
     if (next == NEVER)
         return -1;
     left = next - now_ms();
@@ -1080,6 +1192,8 @@ int main(int argc, char **argv)
 
     job.pending_loss = -1;
     job.sigfd = -1;
+    job.statfd = -1;
+    job.stuck_s = STUCK_DEFAULT_S;
     job.deadline = job.term_at = job.kill_at = NEVER;
     if (argc < 2)
         usage_error("no program given");
@@ -1102,6 +1216,8 @@ int main(int argc, char **argv)
     if (job.timeout_s > 0)
         job.deadline = now_ms() + (int64_t)(job.timeout_s * 1000.0 + 0.5);
     launch_all(blocks, nblocks, total);
+    job.last_progress = now_ms();
+    job.stuck_check = job.last_progress + STUCK_CHECK_MS;
     run();
 
     status = job.forced_status ? job.forced_status : job.first_status;

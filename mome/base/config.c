@@ -258,6 +258,14 @@ static const knob_t knobs[] = {
     {"MOME_BOOT_LOCAL_RANK", "", "set by mome-run: rank among nodes on this machine",
      parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_LOCAL_SIZE", "", "set by mome-run: nodes on this machine", parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_APP", "", "set by mome-run: this node's program on its command line (MomeApp)",
+     parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_APP_RANK", "", "set by mome-run: this node's rank in its program (MomeAppNode)",
+     parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_APP_SIZE", "", "set by mome-run: its program's nodes (MomeAppNodes)",
+     parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_STATUS_FD", "", "set by mome-run: the status table it shares with the nodes",
+     parse_internal, 0, 1, 0, 0, NULL},
 };
 
 #define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
@@ -350,6 +358,27 @@ void mome_config_warn_unknown(void)
             mome_warn("config", "unknown variable %.*s ignored (mome-info lists the knobs)",
                       (int)len, *e);
     }
+}
+
+void mome_config_warn_unused(const mome_config_t *c, int nnodes, int launched)
+{
+    static const char *const budget[] = {"MOME_LOCAL_HIGH", "MOME_LOCAL_LOW", "MOME_SWAP_DIR",
+                                         "MOME_PAGEOUT", "MOME_EVICT"};
+    static const char *const network[] = {"MOME_EMU_LATENCY_NS", "MOME_EMU_BANDWIDTH",
+                                          "MOME_PEER_TIMEOUT", "MOME_DIR_MIGRATE"};
+    const char *v;
+
+    for (size_t i = 0; i < sizeof(budget) / sizeof(budget[0]) && !c->local_pages; i++)
+        if ((v = getenv(budget[i])))
+            mome_warn("config", "%s=%s has no effect without a page budget (MOME_LOCAL_PAGES "
+                      "unset or 0)", budget[i], v);
+    for (size_t i = 0; i < sizeof(network) / sizeof(network[0]) && nnodes == 1; i++)
+        if ((v = getenv(network[i])))
+            mome_warn("config", "%s=%s has no effect in a one-node job (no other node to talk "
+                      "to)", network[i], v);
+    if (!launched && (v = getenv("MOME_BIND")))
+        mome_warn("config", "MOME_BIND=%s has no effect on a program started alone (only nodes "
+                  "started by a launcher are bound; use taskset or numactl)", v);
 }
 
 static void fdprint(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -47,6 +47,10 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen);
 
 /* Warn (once per name) about MOME_* variables that no knob knows. */
 void mome_config_warn_unknown(void);
+/* Warn, once each, of the knobs set that have no effect in this job: the budget's knobs without
+ * MOME_LOCAL_PAGES, MOME_BIND in a node started alone (launched 0), the network's in a one-node
+ * job. */
+void mome_config_warn_unused(const mome_config_t *c, int nnodes, int launched);
 
 /* Print every knob with its current value, default and meaning. */
 void mome_config_print(int fd, const mome_config_t *c);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -194,11 +195,119 @@ err_unmap:
     return rc;
 }
 
+/* ---- the same events as log lines (MOME_LOG_LEVEL=debug) ---- */
+
+static int log_on;
+static int64_t log_real_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC when the log began, ns */
+static const char *(*log_namer)(uint64_t seg);
+
+void mome_trace_log_start(const char *(*seg_name)(uint64_t seg))
+{
+    log_namer = seg_name;
+    log_real_off = (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC));
+    __atomic_store_n(&log_on, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&mome_trace_on, 1, __ATOMIC_RELEASE);
+}
+
+void mome_trace_log_stop(void)
+{
+    __atomic_store_n(&log_on, 0, __ATOMIC_RELEASE);
+    lock();
+    __atomic_store_n(&mome_trace_on, ring != NULL, __ATOMIC_RELEASE);
+    unlock();
+}
+
+/* One line per event: time of day (UTC, microseconds: the nodes of a machine line up), Lamport
+ * date, what, page, segment by name. */
+static void log_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t arg, int flags,
+                      uint64_t ns, uint64_t date)
+{
+    const char *name = log_namer && seg ? log_namer(seg) : NULL;
+    char where[160], what[400];
+    uint64_t real = ns + (uint64_t)log_real_off;
+    time_t secs = (time_t)(real / 1000000000u);
+    struct tm tm;
+    const char *rw = flags & MOME_TRF_WRITE ? "write" : "read";
+
+    if (name)
+        snprintf(where, sizeof(where), "page %llu of segment '%s'", (unsigned long long)page,
+                 name);
+    else
+        snprintf(where, sizeof(where), "page %llu of segment #%llu", (unsigned long long)page,
+                 (unsigned long long)seg);
+    switch (kind) {
+    case MOME_TR_FAULT: snprintf(what, sizeof(what), "%s fault on %s", rw, where); break;
+    case MOME_TR_REQUEST:
+        snprintf(what, sizeof(what), "asked node %d for %s (%s%s)", peer, where, rw,
+                 flags & MOME_TRF_AHEAD ? ", read-ahead" : "");
+        break;
+    case MOME_TR_FETCH:
+        snprintf(what, sizeof(what), "%s arrived from node %d (%u bytes%s)", where, peer, arg,
+                 flags & MOME_TRF_PUSH ? ", pushed" : "");
+        break;
+    case MOME_TR_ZERO: snprintf(what, sizeof(what), "node %d granted %s as zeros", peer, where); break;
+    case MOME_TR_GRANT:
+        snprintf(what, sizeof(what), "node %d granted %s (copy up to date)", peer, where);
+        break;
+    case MOME_TR_INV:
+        snprintf(what, sizeof(what), "dropped %s: invalidated for node %d", where, peer);
+        break;
+    case MOME_TR_FLUSH:
+        snprintf(what, sizeof(what), "node %d flushed %s (%s)", peer, where,
+                 flags & MOME_TRF_DROP ? "dropped" : "kept read-only");
+        break;
+    case MOME_TR_DIFF_SEND:
+        snprintf(what, sizeof(what), "sent changes to %s to node %d (%u bytes)", where, peer, arg);
+        break;
+    case MOME_TR_DIFF_MERGE:
+        snprintf(what, sizeof(what), "merged node %d's changes to %s (%u bytes)", peer, where,
+                 arg);
+        break;
+    case MOME_TR_EVICT: snprintf(what, sizeof(what), "evicted %s", where); break;
+    case MOME_TR_PAGE_OUT:
+    case MOME_TR_PAGE_IN:
+        if (flags & MOME_TRF_DISK)
+            snprintf(what, sizeof(what), "paged %s %s %s the swap file",
+                     kind == MOME_TR_PAGE_OUT ? "out" : "in", where,
+                     kind == MOME_TR_PAGE_OUT ? "to" : "from");
+        else
+            snprintf(what, sizeof(what), "paged %s %s %s node %d",
+                     kind == MOME_TR_PAGE_OUT ? "out" : "in", where,
+                     kind == MOME_TR_PAGE_OUT ? "to" : "from", peer);
+        break;
+    case MOME_TR_LOCK_REQ:
+        snprintf(what, sizeof(what), "asked node %d for lock %llu", peer, (unsigned long long)page);
+        break;
+    case MOME_TR_LOCK_GOT:
+        snprintf(what, sizeof(what), "got lock %llu from node %d%s", (unsigned long long)page,
+                 peer, flags & MOME_TRF_WAITED ? " (waited for another holder)" : "");
+        break;
+    case MOME_TR_LOCK_REL:
+        snprintf(what, sizeof(what), "released lock %llu to node %d", (unsigned long long)page,
+                 peer);
+        break;
+    case MOME_TR_BAR_ENTER:
+        snprintf(what, sizeof(what), "entered barrier %llu", (unsigned long long)page);
+        break;
+    case MOME_TR_BAR_EXIT:
+        snprintf(what, sizeof(what), "left barrier %llu", (unsigned long long)page);
+        break;
+    default: snprintf(what, sizeof(what), "event %d on %s, node %d", kind, where, peer); break;
+    }
+    gmtime_r(&secs, &tm);
+    mome_log_emit(MOME_LOG_DEBUG, "proto", "%02d:%02d:%02d.%06u date %llu: %s", tm.tm_hour,
+                  tm.tm_min, tm.tm_sec, (unsigned)(real % 1000000000u / 1000u),
+                  (unsigned long long)date, what);
+}
+
 void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t arg, int flags)
 {
     mome_trace_rec_t *r;
     uint64_t ns = now_ns(CLOCK_MONOTONIC);
     uint64_t date = mome_clock_now();
+
+    if (__atomic_load_n(&log_on, __ATOMIC_ACQUIRE))
+        log_event(kind, seg, page, peer, arg, flags, ns, date);
 
     lock();
     if (!mome_trace_on || !ring) {
@@ -246,9 +355,9 @@ void mome_trace_close(void)
     if (fd < 0 && !ring)
         return;
     lock();
-    if (mome_trace_on)
+    if (ring)
         flush_locked();
-    __atomic_store_n(&mome_trace_on, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mome_trace_on, __atomic_load_n(&log_on, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
     if (fd >= 0)
         close(fd);
     fd = -1;

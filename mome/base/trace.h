@@ -106,6 +106,10 @@ int mome_trace_due(void);
 void mome_trace_flush(void);
 /* Flush, close the file, free the ring. */
 void mome_trace_close(void);
+/* Also log each event as one debug line (MOME_LOG_LEVEL=debug), naming segments with seg_name
+ * (called on the recording thread; NULL or a NULL result: the id), until the stop call. */
+void mome_trace_log_start(const char *(*seg_name)(uint64_t seg));
+void mome_trace_log_stop(void);
 
 #define MOME_TR(_kind, _seg, _page, _peer, _arg, _flags)                                           \
     do {                                                                                           \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "boot/boot.h"
 
 static const mome_boot_ops_t *const backends[] = {
@@ -32,12 +33,23 @@ int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
         order[j] = backends[i];
     }
     for (size_t i = 0; i < n; i++) {
-        int rc = order[i]->init(info, err, errlen);
+        int rc;
+        /* One program, unless the backend knows better. */
+        info->app = 0;
+        info->app_rank = -1;
+        rc = order[i]->init(info, err, errlen);
         if (rc == -ENOENT)
             continue;
         if (rc == 0) {
             cur = order[i];
             info->backend = cur->name;
+            if (info->app_rank < 0 || info->app_size < 1 || info->app_rank >= info->app_size ||
+                info->app_rank > info->rank || info->rank - info->app_rank + info->app_size >
+                info->size) {
+                info->app = 0;
+                info->app_rank = info->rank;
+                info->app_size = info->size;
+            }
         }
         return rc;
     }
@@ -83,4 +95,43 @@ void mome_boot_finalize(void)
 void mome_boot_request_abort(int status, const char *msg)
 {
     cur->abort(status, msg);
+}
+
+mome_boot_status_t *mome_boot_status_table; /* boot_run.c maps it */
+static void (*report_cb)(unsigned seconds);
+
+mome_boot_status_t *mome_boot_status(int rank)
+{
+    return mome_boot_status_table ? &mome_boot_status_table[rank] : NULL;
+}
+
+void mome_boot_set_report(void (*cb)(unsigned seconds))
+{
+    report_cb = cb;
+}
+
+void mome_boot_report(unsigned seconds)
+{
+    if (report_cb)
+        report_cb(seconds);
+}
+
+void mome_boot_warn_foreign(void)
+{
+#ifndef MOME_HAVE_PMIX
+    static const char *const vars[] = {"PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK",
+                                       "PMI_SIZE", "SLURM_STEP_NUM_TASKS", "MPI_LOCALNRANKS"};
+
+    if (cur != &mome_boot_single)
+        return;
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        if (getenv(vars[i])) {
+            mome_warn("boot", "%s is set: another launcher (mpirun, srun, prterun) seems to have "
+                      "started this program, but Mome was built without PMIx, so this process "
+                      "runs as a one-node job of its own; start the job with mome-run, or "
+                      "rebuild Mome with PMIx (configure --with-pmix)", vars[i]);
+            return;
+        }
+    }
+#endif
 }

@@ -14,9 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "boot/boot_wire.h"
+
 typedef struct mome_boot_info {
     int rank, size;             /* this node, node count */
     int local_rank, local_size; /* among the nodes on this machine */
+    /* The program of the launcher's command line this node runs (mome-run -n 2 ./a : -n 1 ./b):
+     * its index, this node's rank among its nodes, their count; its nodes are the ranks
+     * rank - app_rank .. rank - app_rank + app_size - 1. One program when the launcher cannot
+     * tell. */
+    int app, app_rank, app_size;
     const char *backend;        /* the component's name */
     uint64_t key;               /* the job's key, the same on every node, random per job */
 } mome_boot_info_t;
@@ -59,5 +66,18 @@ void mome_boot_explain_failure(int timeout_ms);
 void mome_boot_finalize(void);
 /* Ask the launcher to stop the other nodes with msg; returns (the caller exits). */
 void mome_boot_request_abort(int status, const char *msg);
+
+/* The status table the launcher shares (boot_wire.h), or NULL when it shares none (PMIx, a
+ * program started alone): node `rank`'s slot. */
+mome_boot_status_t *mome_boot_status(int rank);
+/* The call the progress thread makes when the launcher asks for a report (REPORT: nothing has
+ * progressed for `seconds`), set by the layer above. */
+void mome_boot_set_report(void (*cb)(unsigned seconds));
+/* For backends: run the report call (REPORT from the launcher), on the progress thread. */
+void mome_boot_report(unsigned seconds);
+extern mome_boot_status_t *mome_boot_status_table;
+/* Warn once if a launcher this build cannot serve started the process (PMIx variables without
+ * PMIx): it runs as a one-node job. */
+void mome_boot_warn_foreign(void);
 
 #endif

@@ -194,6 +194,28 @@ static int pmix_init(mome_boot_info_t *info, char *err, size_t errlen)
     info->local_size = get_u32(&wild, PMIX_LOCAL_SIZE, &v) == 0 ? (int)v : info->size;
     if (info->local_rank >= info->local_size)
         info->local_size = info->local_rank + 1;
+    /* The program of mpirun's command line (-n 2 ./a : -n 1 ./b): PMIX_APPNUM of every rank
+     * (job data, known here), so that this node knows its program's ranks. boot.c makes the job
+     * one program when the server does not say, or when a program's ranks are not consecutive. */
+    if (get_u32(&me, PMIX_APPNUM, &v) == 0) {
+        int first = -1, count = 0, gap = 0;
+        for (int r = 0; r < info->size && !gap; r++) {
+            pmix_proc_t p;
+            uint32_t a;
+            PMIX_PROC_LOAD(&p, me.nspace, (pmix_rank_t)r);
+            if (get_u32(&p, PMIX_APPNUM, &a) < 0)
+                gap = 1;
+            else if (a == v && first >= 0 && first + count != r)
+                gap = 1; /* not consecutive */
+            else if (a == v && count++ == 0)
+                first = r;
+        }
+        if (!gap && first >= 0) {
+            info->app = (int)v;
+            info->app_rank = info->rank - first;
+            info->app_size = count;
+        }
+    }
 
     if (pipe2(evpipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         snprintf(err, errlen, "cannot create the PMIx event pipe: %s", strerror(errno));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +32,22 @@ static int env_int(const char *name, int *out)
         return -EINVAL;
     *out = (int)x;
     return 0;
+}
+
+/* The launcher's status table, if it gave one (it is only a help: without it, no matter). */
+static void map_status(int size)
+{
+    int fd;
+    void *p;
+
+    if (env_int("MOME_BOOT_STATUS_FD", &fd) < 0)
+        return;
+    unsetenv("MOME_BOOT_STATUS_FD");
+    p = mmap(NULL, sizeof(mome_boot_status_t) * (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
+             fd, 0);
+    close(fd);
+    if (p != MAP_FAILED)
+        mome_boot_status_table = p;
 }
 
 static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
@@ -62,6 +79,11 @@ static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
                               "started by mome-run?)", fd);
         return -EINVAL;
     }
+    if (env_int("MOME_BOOT_APP", &info->app) < 0 || env_int("MOME_BOOT_APP_RANK",
+                                                            &info->app_rank) < 0 ||
+        env_int("MOME_BOOT_APP_SIZE", &info->app_size) < 0)
+        info->app_rank = -1; /* an older launcher: one program (boot.c) */
+    map_status(info->size);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     boot_fd = fd;
     boot_size = info->size;
@@ -154,6 +176,10 @@ static int run_allgather(const void *blob, uint32_t len, void **out)
         int rc = read_frame(&f, &payload);
         if (rc < 0)
             mome_die(1, "lost contact with the launcher (mome-run); stopping");
+        if (f.type == MOME_BOOT_REPORT) {
+            free(payload); /* in a start-up or final exchange: no protocol state to report */
+            continue;
+        }
         if (f.type == MOME_BOOT_GATHER_RESULT && f.arg == gather_seq) {
             if (f.len < sizeof(uint32_t) * (size_t)boot_size) {
                 free(payload);
@@ -179,6 +205,11 @@ static void run_event(void)
 
     if (read_frame(&f, &payload) < 0)
         mome_die(1, "lost contact with the launcher (mome-run); stopping");
+    if (f.type == MOME_BOOT_REPORT) {
+        free(payload);
+        mome_boot_report(f.arg);
+        return;
+    }
     fatal_frame(&f, payload ? payload : "");
 }
 
@@ -204,6 +235,9 @@ static void run_finalize(void)
     (void)write_all(&f, sizeof(f));
     close(boot_fd);
     boot_fd = -1;
+    if (mome_boot_status_table)
+        munmap(mome_boot_status_table, sizeof(mome_boot_status_t) * (size_t)boot_size);
+    mome_boot_status_table = NULL;
 }
 
 static void run_abort(int status, const char *msg)

@@ -15,6 +15,9 @@ static int single_init(mome_boot_info_t *info, char *err, size_t errlen)
     info->size = 1;
     info->local_rank = 0;
     info->local_size = 1;
+    info->app = 0;
+    info->app_rank = 0;
+    info->app_size = 1;
     /* Alone: no other node ever needs it, but a random key keeps stray messages out. */
     if (getrandom(&info->key, sizeof(info->key), 0) != (ssize_t)sizeof(info->key))
         info->key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;

@@ -9,11 +9,18 @@
  *   JOIN      arg=rank, payload=u32 pid       GATHER_RESULT arg=seq, payload=u32 len[size] + blobs
  *   GATHER    arg=seq, payload=blob            NODE_LOST     arg=rank, payload=reason text
  *   FINALIZE  (leaving cleanly)                ABORT_JOB     arg=status, payload=reason text
- *   ABORT     arg=status, payload=text
+ *   ABORT     arg=status, payload=text         REPORT        arg=seconds without progress
  *
  * GATHER is an all-gather of variable-size blobs: when every node has sent sequence number `seq`,
  * each receives all blobs in rank order. A node that exits before FINALIZE is lost: the launcher
- * sends NODE_LOST to the others, which stop with a message naming it.
+ * sends NODE_LOST to the others, which stop with a message naming it. REPORT asks a node to print
+ * one line saying what it waits for (mome-run --stuck-after), and go on.
+ *
+ * mome-run also shares a status table with its nodes (MOME_BOOT_STATUS_FD: a memfd of one
+ * mome_boot_status_t per node, mapped shared): each node writes its own slot, with relaxed
+ * atomics, and reads the others' (who is in which barrier); the launcher only reads them, to see
+ * whether the job still makes progress. The program's place on the command line comes as
+ * MOME_BOOT_APP (its index), MOME_BOOT_APP_RANK and MOME_BOOT_APP_SIZE.
  */
 #ifndef MOME_BOOT_WIRE_H
 #define MOME_BOOT_WIRE_H
@@ -31,7 +38,18 @@ enum {
     MOME_BOOT_GATHER_RESULT = 16,
     MOME_BOOT_NODE_LOST = 17,
     MOME_BOOT_ABORT_JOB = 18,
+    MOME_BOOT_REPORT = 19,
 };
+
+/* One node's slot in the status table: 64 bytes, written only by that node. */
+typedef struct mome_boot_status {
+    uint64_t progress;    /* bumped each time a Mome call of an application thread returns */
+    uint32_t waiting;     /* application threads now blocked in a Mome call */
+    uint32_t pid;
+    uint64_t barrier;     /* 1 + the epoch of the MomeBarrier it is in, 0: none */
+    uint64_t app_barrier; /* 1 + the epoch of the MomeAppBarrier it is in, 0: none */
+    uint64_t reserved[4];
+} mome_boot_status_t;
 
 typedef struct mome_boot_frame {
     uint32_t magic;

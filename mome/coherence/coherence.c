@@ -90,3 +90,8 @@ int mome_coh_take_woke(void)
     mome_coh.woke = 0;
     return w;
 }
+
+size_t mome_coh_describe_faults(char *buf, size_t len)
+{
+    return mome_req_describe_faults(buf, len);
+}

@@ -38,5 +38,8 @@ int mome_coh_idle(void);
 /* The node is finishing (MomeFinalize's quiesce round): no background work, as the nodes that
  * would keep its pages may stop as soon as the round ends. */
 void mome_coh_finishing(void);
+/* Progress thread: the faults of application threads waiting for a page, in words (page,
+ * segment name, whom it asked), in buf; returns the length, 0 when none waits (requester.c). */
+size_t mome_coh_describe_faults(char *buf, size_t len);
 
 #endif

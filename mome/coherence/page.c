@@ -182,3 +182,9 @@ void mome_waiter_free(mome_waiter_t *w)
     w->next = free_waiters;
     free_waiters = w;
 }
+
+void mome_txn_foreach(void (*fn)(const mome_txn_t *t, void *arg), void *arg)
+{
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&txns, h, tmp) fn((const mome_txn_t *)h, arg);
+}

@@ -127,6 +127,8 @@ void mome_txn_forget_range(char *addr, size_t len);
 /* Remove every transaction of a segment. */
 void mome_txn_forget_seg(uint64_t seg_id);
 int mome_txn_count(void);
+/* Progress thread: call fn on every transaction in flight. */
+void mome_txn_foreach(void (*fn)(const mome_txn_t *t, void *arg), void *arg);
 
 mome_waiter_t *mome_waiter_new(void);
 void mome_waiter_free(mome_waiter_t *w);

@@ -8,6 +8,7 @@
  * installed atomically in the first waiter's view when possible.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -612,4 +613,49 @@ void mome_req_fini(void)
     free(zero_page);
     free(load_buf);
     zero_page = load_buf = NULL;
+}
+
+/* ---- what the faults wait for (the report of core/watch.c) ---- */
+
+typedef struct describe {
+    char *buf;
+    size_t len, n;
+    int shown, more;
+    uint64_t now;
+} describe_t;
+
+static void describe_txn(const mome_txn_t *t, void *arg)
+{
+    describe_t *d = arg;
+    const mome_waiter_t *w = t->waiters;
+
+    if (!w)
+        return; /* a read-ahead or a refresh: no thread waits for it */
+    if (d->shown == 4 || d->n >= d->len) {
+        d->more++;
+        return;
+    }
+    d->n += (size_t)snprintf(d->buf + d->n, d->len - d->n,
+                             "%sa %s fault on page %llu of segment '%s' for %.1f s (asked node %d "
+                             "for %s%s)", d->shown++ ? "; " : "", w->write ? "write" : "read",
+                             (unsigned long long)t->page, t->seg ? t->seg->name : "?",
+                             (double)(d->now - w->t0) / 1e9,
+                             t->seg ? mome_seg_manager(t->seg, t->page) : -1,
+                             t->kind == MOME_TXN_WRITE ? "write access" : "a copy",
+                             !t->granted                   ? ""
+                             : t->acks < t->acks_needed    ? "; granted, invalidations pending"
+                             : !t->have_data               ? "; granted, content pending"
+                                                           : "; granted");
+}
+
+size_t mome_req_describe_faults(char *buf, size_t len)
+{
+    describe_t d = {.buf = buf, .len = len, .now = mome_now_ns()};
+
+    if (len)
+        buf[0] = 0;
+    mome_txn_foreach(describe_txn, &d);
+    if (d.more && d.n < len)
+        d.n += (size_t)snprintf(buf + d.n, len - d.n, "; %d more faults", d.more);
+    return d.n < len ? d.n : len ? len - 1 : 0;
 }

@@ -14,6 +14,8 @@
 
 /* Registers GRANT, DATA, INV_ACK, SYNC_DATA, SYNC_OK; takes the faults. */
 int mome_req_init(void);
+/* The faults waiting for a page, in words (mome_coh_describe_faults). */
+size_t mome_req_describe_faults(char *buf, size_t len);
 void mome_req_fini(void);
 
 /* A fault at addr (write: the access needs write permission), read at t0. */

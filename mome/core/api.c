@@ -25,10 +25,12 @@
 #include "core/node.h"
 #include "core/segment.h"
 #include "core/sync.h"
+#include "core/watch.h"
 #include "mome.h"
 #include "net/transport.h"
 
 static __thread char err_buf[600];
+static __thread const char *cur_call; /* the public call being served, for the reports */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -44,6 +46,7 @@ static int fail(int err, const char *fmt, ...)
 
 static int running(const char *call)
 {
+    cur_call = call;
     if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING)
         return 1;
     fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
@@ -53,7 +56,9 @@ static int running(const char *call)
 /* Run a command; on failure its message becomes this thread's MomeError(). */
 static int run(mome_cmd_t *c)
 {
-    int rc = mome_cmd_run(c);
+    int rc;
+    c->call = cur_call;
+    rc = mome_cmd_run(c);
     if (rc < 0) {
         snprintf(err_buf, sizeof(err_buf), "%s", c->err);
         errno = -rc;
@@ -70,6 +75,13 @@ const char *MomeError(void)
 const char *MomeVersion(void)
 {
     return PACKAGE_VERSION;
+}
+
+/* Progress thread (which owns the transport): say which UCX transports reach each node. */
+static void log_peers_fn(mome_cmd_t *c)
+{
+    mome_tp_log_peers();
+    mome_cmd_complete(c, 0);
 }
 
 int MomeInit(int *argc, char ***argv)
@@ -93,13 +105,22 @@ int MomeInit(int *argc, char ***argv)
         mome_log_level = mome_g.cfg.log_level;
         rc = mome_node_start(err, sizeof(err));
     }
-    if (rc == 0)
+    if (rc == 0) {
         mome_config_warn_unknown();
+        mome_config_warn_unused(&mome_g.cfg, mome_g.nnodes, strcmp(mome_g.backend, "single"));
+        mome_boot_warn_foreign();
+    }
     if (rc < 0) {
         pthread_mutex_unlock(&init_lock);
-        mome_error("api", "MomeInit: %s", err);
+        /* Said once: by the program, from MomeError() (the log has it at debug level). */
+        mome_debug("api", "MomeInit: %s", err);
         return fail(-rc, "MomeInit: %s", err);
     }
+    if (mome_log_level >= MOME_LOG_INFO && mome_g.nnodes > 1) {
+        mome_cmd_t peers = {.fn = log_peers_fn};
+        mome_cmd_run(&peers);
+    }
+    mome_watch_start();
     __atomic_store_n(&mome_g.state, MOME_STATE_RUNNING, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&init_lock);
     mome_alloc_fail_at(mome_g.cfg.test_fail_alloc); /* testing: from now on */
@@ -133,6 +154,7 @@ int MomeFinalize(void)
     }
     pthread_mutex_lock(&init_lock);
     __atomic_store_n(&mome_g.state, MOME_STATE_DONE, __ATOMIC_RELEASE);
+    mome_watch_stop();
     mome_node_stop();
     pthread_mutex_unlock(&init_lock);
     if (ckrc < 0) /* left anyway: the repository keeps each segment's last checkpoint */
@@ -164,6 +186,21 @@ void MomeAbort(int status, const char *msg)
 int MomeNodes(void)
 {
     return running("MomeNodes") ? mome_g.nnodes : -1;
+}
+
+int MomeApp(void)
+{
+    return running("MomeApp") ? mome_g.app : -1;
+}
+
+int MomeAppNode(void)
+{
+    return running("MomeAppNode") ? mome_g.app_rank : -1;
+}
+
+int MomeAppNodes(void)
+{
+    return running("MomeAppNodes") ? mome_g.app_size : -1;
 }
 
 size_t MomePageSize(void)
@@ -276,6 +313,16 @@ MomeDate MomeBarrier(void)
     if (!running("MomeBarrier"))
         return 0;
     mome_cmd_t c = {.fn = mome_sync_cmd_barrier};
+    if (run(&c) < 0)
+        return 0;
+    return c.result;
+}
+
+MomeDate MomeAppBarrier(void)
+{
+    if (!running("MomeAppBarrier"))
+        return 0;
+    mome_cmd_t c = {.fn = mome_sync_cmd_app_barrier};
     if (run(&c) < 0)
         return 0;
     return c.result;

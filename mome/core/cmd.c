@@ -13,12 +13,18 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/stats.h"
+#include "boot/boot.h"
 #include "core/cmd.h"
+#include "core/job.h"
 
 static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
 static mome_cmd_t *cmd_head, *cmd_tail;
 static int cmd_efd = -1;
 static int outstanding; /* progress thread: core requests awaiting replies */
+static mome_cmd_t *running_head; /* progress thread: started, not complete (synchronous only) */
+static int pending_sig;          /* any thread sets it (signal handler), progress thread takes it */
+static void (*signal_hook)(int sig);
 
 static pid_t gettid_(void)
 {
@@ -29,6 +35,7 @@ int mome_cmd_init(void)
 {
     cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     outstanding = 0;
+    running_head = NULL;
     return cmd_efd < 0 ? -errno : 0;
 }
 
@@ -76,13 +83,45 @@ static void cmd_push(mome_cmd_t *c)
 
 int mome_cmd_run(mome_cmd_t *c)
 {
+    /* The launcher's table (if any) tells it this node waits, and that it moves on. */
+    int running = __atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING;
+    mome_boot_status_t *st = running ? mome_boot_status(mome_g.rank) : NULL;
+
     c->tid = gettid_();
     c->async = 0;
     __atomic_store_n(&c->done, 0, __ATOMIC_RELAXED);
+    if (st)
+        __atomic_add_fetch(&st->waiting, 1, __ATOMIC_RELAXED);
     cmd_push(c);
     while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
         futex(&c->done, FUTEX_WAIT_PRIVATE, 0);
+    if (st) {
+        __atomic_sub_fetch(&st->waiting, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&st->progress, 1, __ATOMIC_RELAXED);
+    }
     return c->status;
+}
+
+mome_cmd_t *mome_cmd_running(void)
+{
+    return running_head;
+}
+
+void mome_cmd_set_signal_hook(void (*hook)(int sig))
+{
+    signal_hook = hook;
+}
+
+void mome_cmd_signal(int sig)
+{
+    int saved = errno;
+    uint64_t one = 1;
+
+    __atomic_store_n(&pending_sig, sig, __ATOMIC_RELEASE);
+    if (cmd_efd >= 0 && write(cmd_efd, &one, sizeof(one)) < 0) {
+        /* full: it is readable already */
+    }
+    errno = saved;
 }
 
 void mome_cmd_post(mome_cmd_t *c)
@@ -95,6 +134,12 @@ void mome_cmd_post(mome_cmd_t *c)
 void mome_cmd_complete(mome_cmd_t *c, int status)
 {
     c->status = status;
+    if (c->run_prev) {
+        *c->run_prev = c->run_next;
+        if (c->run_next)
+            c->run_next->run_prev = c->run_prev;
+        c->run_prev = NULL;
+    }
     if (c->async) {
         free(c);
         return;
@@ -119,14 +164,28 @@ int mome_cmd_drain(void)
     uint64_t v;
     mome_cmd_t *c;
     int n = 0;
+    int sig;
     if (read(cmd_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         mome_fatal("cannot read the command eventfd: %m");
+    sig = __atomic_exchange_n(&pending_sig, 0, __ATOMIC_ACQUIRE);
+    if (sig && signal_hook)
+        signal_hook(sig);
     pthread_mutex_lock(&cmd_lock);
     c = cmd_head;
     cmd_head = cmd_tail = NULL;
     pthread_mutex_unlock(&cmd_lock);
     while (c) {
         mome_cmd_t *next = c->next;
+        c->run_prev = NULL;
+        if (!c->async) {
+            mome_cmd_t **pp = &running_head;
+            while (*pp)
+                pp = &(*pp)->run_next;
+            c->t0 = mome_now_ns();
+            c->run_next = NULL;
+            c->run_prev = pp;
+            *pp = c;
+        }
         c->fn(c);
         c = next;
         n++;

@@ -62,6 +62,9 @@ typedef union mome_cmd_args {
     struct {
         void *job;
     } ckpt; /* a step of MomeCheckpoint (core/checkpoint.c) */
+    struct {
+        void *state;
+    } barrier; /* MomeBarrier, MomeAppBarrier: set by sync.c */
 } mome_cmd_args_t;
 
 struct mome_cmd {
@@ -74,6 +77,9 @@ struct mome_cmd {
     pid_t tid;       /* calling thread */
     char err[600];   /* message for MomeError() on failure */
     struct mome_cmd *next;
+    const char *call;                /* the public call it serves, for reports (may be NULL) */
+    uint64_t t0;                     /* progress thread: when it started, ns */
+    struct mome_cmd *run_next, **run_prev; /* progress thread: in the list of running commands */
 };
 
 /* Application thread: run c on the progress thread and wait; returns c->status. */
@@ -90,6 +96,15 @@ void mome_cmd_fail(mome_cmd_t *c, int err, const char *fmt, ...)
  * while they or the coherence layer's are outstanding. */
 void mome_cmd_outstanding(int delta);
 int mome_cmd_waiting(void);
+
+/* Progress thread: the commands started and not yet complete (application threads waiting in a
+ * call), in start order, for the report of what this node waits for. */
+mome_cmd_t *mome_cmd_running(void);
+
+/* Any thread, async-signal-safe: have the progress thread call the signal hook with sig soon
+ * (the hook is set before the handler that calls this is installed). */
+void mome_cmd_signal(int sig);
+void mome_cmd_set_signal_hook(void (*hook)(int sig));
 
 /* Set up the queue: the eventfd the progress thread watches (or -errno). */
 int mome_cmd_init(void);

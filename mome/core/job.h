@@ -14,6 +14,8 @@ enum { MOME_STATE_NONE = 0, MOME_STATE_RUNNING, MOME_STATE_DONE };
 typedef struct mome_node {
     int rank, nnodes;
     int local_rank, local_size;
+    int app, app_rank, app_size; /* this node's program: index, rank in it, its node count */
+    int app_first;               /* its first node: rank - app_rank */
     size_t page_size;
     unsigned page_shift;
     int state; /* MOME_STATE_*, written by the initialising/finalising thread */

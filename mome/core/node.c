@@ -667,6 +667,10 @@ int mome_node_start(char *err, size_t errlen)
     mome_g.nnodes = bi.size;
     mome_g.local_rank = bi.local_rank;
     mome_g.local_size = bi.local_size;
+    mome_g.app = bi.app;
+    mome_g.app_rank = bi.app_rank;
+    mome_g.app_size = bi.app_size;
+    mome_g.app_first = bi.rank - bi.app_rank;
     mome_g.backend = bi.backend;
     job_key = bi.key;
     mome_g.page_size = mome_g.cfg.page_size;

@@ -29,6 +29,8 @@ enum {
 };
 
 enum { MOME_LOCK_WAITED = 0x1 }; /* LOCK_GRANT: the requester had to wait */
+enum { MOME_BAR_APP = 0x1,      /* BAR_ENTER, BAR_EXIT: MomeAppBarrier, among one program's nodes */
+       MOME_BAR_QUIESCE = 0x2 }; /* BAR_ENTER: the last round of MomeFinalize, not a barrier */
 enum { MOME_SEGR_PERSIST = 0x1 }; /* SEG_OPEN_REPLY: the segment is kept in the repository */
 #define MOME_SEG_WHY_MAX 600      /* SEG_OPEN_REPLY, SEG_UNLINK_REPLY: a failure's text, bytes */
 enum { MOME_SEGC_NOREC = 0x1 };   /* SEG_CLOSE: the node could not set the segment up */

@@ -2,6 +2,7 @@
  * sync.c - locks (FIFO, managed by hash(id) mod nodes) and a barrier gathered by node 0.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/trace.h"
+#include "boot/boot.h"
 #include "mome.h"
 #include "coherence/coherence.h"
 #include "coherence/model.h"
@@ -58,15 +60,32 @@ typedef struct lpending {
 static mome_htab_t held, pending;
 static uint64_t next_token = 1;
 
-static mome_cmd_t *bar_cmd; /* the barrier in progress on this node */
-static int bar_quiesce;     /* it is the last one (MomeFinalize): no release, no acquire */
-static uint64_t bar_t0;
-static uint64_t bar_epoch;     /* barriers completed here */
-static uint64_t last_barrier;  /* date of the last barrier (read by any thread) */
-static int coord_count;        /* node 0: nodes that entered coord_epoch */
-static uint64_t *coord_in;     /* node 0: which nodes entered it */
-static uint64_t coord_epoch;
-static mome_date_t coord_max;
+/*
+ * A barrier among the nodes first .. first+count-1, gathered by node `first`: MomeBarrier (the
+ * whole job, node 0) or MomeAppBarrier (this node's program, its first node). Each has its own
+ * epochs; their messages carry MOME_BAR_APP for the second.
+ */
+typedef struct barrier {
+    const char *call; /* the public call */
+    const char *what; /* in messages: "barrier", "program barrier" */
+    int flags;        /* 0 or MOME_BAR_APP */
+    int first, count; /* its nodes */
+    mome_cmd_t *cmd;  /* the one in progress on this node */
+    mome_cmd_t *acq;  /* the one whose acquire is in progress (cmd is free again) */
+    int quiesce;      /* it is the last one (MomeFinalize): no release, no acquire */
+    uint64_t t0;
+    uint64_t epoch; /* completed here */
+    /* the gathering node */
+    int coord_count;    /* nodes that entered coord_epoch */
+    int coord_kind;     /* MOME_BAR_QUIESCE or 0: what the first of them entered */
+    int coord_first;    /* that first node */
+    uint64_t *coord_in; /* which nodes entered it, bit (node - first) */
+    uint64_t coord_epoch;
+    mome_date_t coord_max;
+} barrier_t;
+
+static barrier_t jbar, abar;
+static uint64_t last_barrier; /* date of the last MomeBarrier (read by any thread) */
 
 static uint64_t lock_key(int id)
 {
@@ -252,25 +271,58 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
 
 /* ---- barrier ---- */
 
+static barrier_t *bar_of(int flags)
+{
+    return (flags & MOME_BAR_APP) ? &abar : &jbar;
+}
+
+/* What the launcher's table says of this node's barrier (0: in none). */
+static void bar_status(const barrier_t *b, uint64_t v)
+{
+    mome_boot_status_t *st = mome_boot_status(mome_g.rank);
+    if (st)
+        __atomic_store_n(b == &abar ? &st->app_barrier : &st->barrier, v, __ATOMIC_RELAXED);
+}
+
 static void barrier_after_release(void *arg, mome_date_t date)
 {
-    mome_syncmsg_t m = {.id = bar_epoch};
-    (void)arg;
-    mome_send(0, MOME_MSG_BAR_ENTER, 0, &m, NULL, 0); /* dated after the release */
+    barrier_t *b = arg;
+    mome_syncmsg_t m = {.id = b->epoch};
+    /* dated after the release */
+    mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags | (b->quiesce ? MOME_BAR_QUIESCE : 0), &m,
+              NULL, 0);
+}
+
+static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
+{
+    if (b->cmd) {
+        mome_cmd_fail(c, EBUSY, "%s: another thread of this node is in a barrier",
+                      quiesce ? "MomeFinalize" : b->call);
+        return;
+    }
+    b->cmd = c;
+    b->quiesce = quiesce;
+    b->t0 = mome_now_ns();
+    bar_status(b, b->epoch + 1);
+    if (b == &jbar && !quiesce) /* the trace shows the program's barriers */
+        MOME_TR(MOME_TR_BAR_ENTER, 0, b->epoch, 0, 0, 0);
+    mome_cmd_outstanding(1);
+    if (quiesce) {
+        mome_coh_finishing(); /* no page-out from now on: the others may stop once it ends */
+        barrier_after_release(b, 0);
+    } else {
+        mome_rel_release(barrier_after_release, b);
+    }
 }
 
 void mome_sync_cmd_barrier(mome_cmd_t *c)
 {
-    if (bar_cmd) {
-        mome_cmd_fail(c, EBUSY, "MomeBarrier: another thread of this node is in a barrier");
-        return;
-    }
-    bar_cmd = c;
-    bar_quiesce = 0;
-    bar_t0 = mome_now_ns();
-    MOME_TR(MOME_TR_BAR_ENTER, 0, bar_epoch, 0, 0, 0);
-    mome_cmd_outstanding(1);
-    mome_rel_release(barrier_after_release, NULL);
+    barrier_enter(&jbar, c, 0);
+}
+
+void mome_sync_cmd_app_barrier(mome_cmd_t *c)
+{
+    barrier_enter(&abar, c, 0);
 }
 
 /*
@@ -280,49 +332,61 @@ void mome_sync_cmd_barrier(mome_cmd_t *c)
  */
 void mome_sync_cmd_quiesce(mome_cmd_t *c)
 {
-    if (bar_cmd) {
-        mome_cmd_fail(c, EBUSY, "MomeFinalize: another thread of this node is in a barrier");
-        return;
-    }
-    bar_cmd = c;
-    bar_quiesce = 1;
-    mome_coh_finishing(); /* no page-out from now on: the others may stop once the round ends */
-    bar_t0 = mome_now_ns();
-    mome_cmd_outstanding(1);
-    barrier_after_release(NULL, 0);
+    barrier_enter(&jbar, c, 1);
 }
 
 static void on_bar_enter(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
-    uint32_t n = msg->src;
-    if (m->id != coord_epoch || (coord_in[n / 64] >> (n % 64) & 1))
-        mome_fatal("node %u entered barrier %llu (again, or out of turn) during barrier %llu: "
-                   "the nodes disagree on the barriers; stopping",
-                   n, (unsigned long long)m->id, (unsigned long long)coord_epoch);
-    coord_in[n / 64] |= 1ull << (n % 64);
-    if (msg->date > coord_max)
-        coord_max = msg->date;
-    if (++coord_count < mome_g.nnodes)
+    barrier_t *b = bar_of(msg->flags);
+    uint32_t n = msg->src, k = n - (uint32_t)b->first;
+    if (mome_g.rank != b->first || n < (uint32_t)b->first || k >= (uint32_t)b->count)
+        mome_fatal("node %u entered a %s of nodes %d to %d, which this node does not gather "
+                   "(the nodes disagree on the programs of the job); stopping", n, b->call,
+                   b->first, b->first + b->count - 1);
+    if (m->id != b->coord_epoch || (b->coord_in[k / 64] >> (k % 64) & 1))
+        mome_fatal("node %u entered %s %llu (again, or out of turn) during %s %llu: the nodes "
+                   "disagree on the barriers; stopping", n, b->what, (unsigned long long)m->id,
+                   b->what, (unsigned long long)b->coord_epoch);
+    /* A node one barrier short would take the others' last barrier for the final round of its
+     * MomeFinalize, stop serving pages while they acquire, and leave them waiting. */
+    if (b->coord_count == 0) {
+        b->coord_kind = msg->flags & MOME_BAR_QUIESCE;
+        b->coord_first = (int)n;
+    } else if ((msg->flags & MOME_BAR_QUIESCE) != b->coord_kind) {
+        int q = (msg->flags & MOME_BAR_QUIESCE) ? (int)n : b->coord_first;
+        mome_fatal("node %d is in MomeFinalize while node %d is in %s %llu: the nodes disagree on "
+                   "the number of barriers (one fewer on node %d); stopping", q,
+                   q == (int)n ? b->coord_first : (int)n, b->call,
+                   (unsigned long long)b->coord_epoch, q);
+    }
+    b->coord_in[k / 64] |= 1ull << (k % 64);
+    if (msg->date > b->coord_max)
+        b->coord_max = msg->date;
+    if (++b->coord_count < b->count)
         return;
     mome_date_t now = mome_clock_now();
-    mome_date_t date = (coord_max > now ? coord_max : now) + 1;
-    for (int k = 0; k < mome_g.nnodes; k++) {
-        mome_syncmsg_t x = {.id = coord_epoch, .date = date};
-        mome_send(k, MOME_MSG_BAR_EXIT, 0, &x, NULL, 0);
+    mome_date_t date = (b->coord_max > now ? b->coord_max : now) + 1;
+    for (int j = b->first; j < b->first + b->count; j++) {
+        mome_syncmsg_t x = {.id = b->coord_epoch, .date = date};
+        mome_send(j, MOME_MSG_BAR_EXIT, b->flags, &x, NULL, 0);
     }
-    coord_epoch++;
-    coord_count = 0;
-    memset(coord_in, 0, ((size_t)mome_g.nnodes + 63) / 64 * sizeof(*coord_in));
-    coord_max = 0;
+    b->coord_epoch++;
+    b->coord_count = 0;
+    memset(b->coord_in, 0, ((size_t)b->count + 63) / 64 * sizeof(*b->coord_in));
+    b->coord_max = 0;
 }
 
 static void barrier_after_acquire(void *arg, mome_date_t date)
 {
     mome_cmd_t *c = arg;
+    barrier_t *b = c->u.barrier.state;
+    if (b->acq == c)
+        b->acq = NULL;
     MOME_STAT_INC(barriers);
-    MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - bar_t0);
-    MOME_TR(MOME_TR_BAR_EXIT, 0, bar_epoch - 1, 0, 0, 0);
+    MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - b->t0);
+    if (b == &jbar)
+        MOME_TR(MOME_TR_BAR_EXIT, 0, b->epoch - 1, 0, 0, 0);
     c->result = date;
     mome_cmd_complete(c, 0);
 }
@@ -330,22 +394,80 @@ static void barrier_after_acquire(void *arg, mome_date_t date)
 static void on_bar_exit(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
-    mome_cmd_t *c = bar_cmd;
-    if (!c || m->id != bar_epoch)
-        mome_fatal("node %u ended barrier %llu, which this node is not in (it is at barrier "
-                   "%llu); stopping", msg->src, (unsigned long long)m->id,
-                   (unsigned long long)bar_epoch);
-    bar_cmd = NULL;
-    bar_epoch++;
+    barrier_t *b = bar_of(msg->flags);
+    mome_cmd_t *c = b->cmd;
+    if (!c || m->id != b->epoch || msg->src != (uint32_t)b->first)
+        mome_fatal("node %u ended %s %llu, which this node is not in (it is at %s %llu); "
+                   "stopping", msg->src, b->what, (unsigned long long)m->id, b->what,
+                   (unsigned long long)b->epoch);
+    b->cmd = NULL;
+    b->epoch++;
+    bar_status(b, 0);
     mome_cmd_outstanding(-1);
     mome_clock_raise(m->date);
-    if (bar_quiesce) {
+    if (b->quiesce) {
         c->result = m->date;
         mome_cmd_complete(c, 0);
         return;
     }
-    __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
+    if (b == &jbar)
+        __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
+    b->acq = c;
+    c->u.barrier.state = b;
     mome_rel_acquire(m->date, barrier_after_acquire, c);
+}
+
+/* Progress thread: "epoch N; nodes 1 3 not arrived" for the barrier this node waits in. */
+static size_t bar_describe(const barrier_t *b, char *buf, size_t len)
+{
+    size_t n = 0;
+    int missing = 0;
+
+#define ADD(...) (n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
+    ADD("epoch %llu", (unsigned long long)b->epoch);
+    if (b != &jbar)
+        ADD(" of program %d (nodes %d to %d)", mome_g.app, b->first, b->first + b->count - 1);
+    for (int j = b->first; j < b->first + b->count && n < len; j++) {
+        int in;
+        if (mome_g.rank == b->first && b->coord_epoch == b->epoch) {
+            int k = j - b->first;
+            in = (int)(b->coord_in[k / 64] >> (k % 64) & 1);
+        } else if (mome_boot_status(j)) {
+            const mome_boot_status_t *st = mome_boot_status(j);
+            in = __atomic_load_n(b == &abar ? &st->app_barrier : &st->barrier,
+                                 __ATOMIC_RELAXED) == b->epoch + 1;
+        } else {
+            ADD("; node %d knows who has not arrived", b->first);
+            missing = -1;
+            break;
+        }
+        if (!in)
+            ADD("%s%d", missing++ ? " " : "; nodes ", j);
+    }
+    if (missing > 0)
+        ADD(" not arrived");
+    else if (missing == 0)
+        ADD("; every node arrived, waiting for the release");
+#undef ADD
+    return n < len ? n : len ? len - 1 : 0;
+}
+
+size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
+{
+    if (c == jbar.cmd || c == abar.cmd)
+        return bar_describe(c == jbar.cmd ? &jbar : &abar, buf, len);
+    if (c == jbar.acq || c == abar.acq)
+        return (size_t)snprintf(buf, len, "every node arrived; acquiring what they released");
+    if (c->fn == mome_sync_cmd_lock) {
+        int id = c->u.lock.id, mgr = lock_manager(id);
+        lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, lock_key(id), 0);
+        if (mgr == mome_g.rank && l && l->held)
+            return (size_t)snprintf(buf, len, "lock %d, held by node %u", id, l->holder);
+        return (size_t)snprintf(buf, len, "lock %d, from node %d (its manager)", id, mgr);
+    }
+    if (c->fn == mome_sync_cmd_syncmem)
+        return (size_t)snprintf(buf, len, "date %llu", (unsigned long long)c->u.sync.date);
+    return 0;
 }
 
 /* ---- the first messages: every connection made at MomeInit ---- */
@@ -435,9 +557,10 @@ static const mome_msg_def_t sync_msgs[] = {
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_grant},
     {.type = MOME_MSG_LOCK_REL, .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_rel},
-    {.type = MOME_MSG_BAR_ENTER, .wire = {"BAR_ENTER", bar_fields, 1, 0, 0, 0},
+    {.type = MOME_MSG_BAR_ENTER,
+     .wire = {"BAR_ENTER", bar_fields, 1, MOME_BAR_APP | MOME_BAR_QUIESCE, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_enter},
-    {.type = MOME_MSG_BAR_EXIT, .wire = {"BAR_EXIT", bar_fields, 2, 0, 0, 0},
+    {.type = MOME_MSG_BAR_EXIT, .wire = {"BAR_EXIT", bar_fields, 2, MOME_BAR_APP, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_exit},
     {.type = MOME_MSG_HELLO, .wire = {"HELLO", NULL, 0, 0, 0, 0}, .handler = on_hello},
 };
@@ -448,14 +571,19 @@ int mome_sync_init(void)
     forgotten_last = 0;
     hellos = 0;
     hello_cmd = NULL;
-    coord_in = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*coord_in));
-    if (!coord_in || mome_htab_init(&locks, 64) < 0 || mome_htab_init(&held, 16) < 0 ||
-        mome_htab_init(&pending, 16) < 0)
+    jbar = (barrier_t){.call = "MomeBarrier", .what = "barrier", .first = 0,
+                       .count = mome_g.nnodes};
+    abar = (barrier_t){.call = "MomeAppBarrier", .what = "program barrier", .flags = MOME_BAR_APP,
+                       .first = mome_g.app_first, .count = mome_g.app_size};
+    if (abar.count < 1 || abar.first < 0 || abar.first + abar.count > mome_g.nnodes) {
+        abar.first = 0; /* the job is one program */
+        abar.count = mome_g.nnodes;
+    }
+    jbar.coord_in = mome_calloc(((size_t)jbar.count + 63) / 64, sizeof(uint64_t));
+    abar.coord_in = mome_calloc(((size_t)abar.count + 63) / 64, sizeof(uint64_t));
+    if (!jbar.coord_in || !abar.coord_in || mome_htab_init(&locks, 64) < 0 ||
+        mome_htab_init(&held, 16) < 0 || mome_htab_init(&pending, 16) < 0)
         return -ENOMEM;
-    bar_cmd = NULL;
-    bar_epoch = coord_epoch = 0;
-    coord_count = 0;
-    coord_max = 0;
     __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
     return mome_msg_register(sync_msgs, nsync_msgs);
 }
@@ -478,8 +606,9 @@ void mome_sync_fini(void)
     mome_htab_free(&locks);
     mome_htab_free(&held);
     mome_htab_free(&pending);
-    free(coord_in);
-    coord_in = NULL;
+    free(jbar.coord_in);
+    free(abar.coord_in);
+    jbar.coord_in = abar.coord_in = NULL;
 }
 
 mome_date_t mome_sync_last_barrier(void)

@@ -20,6 +20,11 @@ void mome_sync_fini(void);
 void mome_sync_cmd_lock(mome_cmd_t *c);
 void mome_sync_cmd_unlock(mome_cmd_t *c);
 void mome_sync_cmd_barrier(mome_cmd_t *c);
+/* Command: MomeAppBarrier, among the nodes of this node's program (gathered by its first). */
+void mome_sync_cmd_app_barrier(mome_cmd_t *c);
+/* Progress thread: what command c (running) waits for, in buf (barrier epoch and who has not
+ * arrived, lock, date); returns the length, 0 when nothing to add. */
+size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len);
 /* Command: MomeInit's hello to every node (completes once every node's hello is in). */
 void mome_sync_cmd_hello(mome_cmd_t *c);
 /* Command: the quiesce round of MomeFinalize (after its barrier). */

@@ -58,6 +58,7 @@ static int tp_tfd = -1;        /* heartbeat timer */
 static int tp_lost;            /* a loss was reported: say it once */
 
 static uint64_t now_ns(void);
+static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
@@ -714,6 +715,120 @@ void mome_tp_fini(void)
     tp_efd = -1;
 }
 
+/*
+ * The transports an endpoint uses, from ucp_ep_print_info's lane lines ("lane[0]: 0:posix/memory.0
+ * md[0] -> md[0]/posix/sysdev[255] am am_bw#0"): "posix/memory (am), cma/memory (rma)". UCX 1.13
+ * has no query for it (ucp_ep_query's transports came in 1.14).
+ */
+static int ep_transports(ucp_ep_h ep, char *out, size_t len)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t tlen = 0, used = 0;
+    FILE *f = open_memstream(&text, &tlen);
+
+    if (!f)
+        return -ENOMEM;
+    ucp_ep_print_info(ep, f);
+    fclose(f);
+    out[0] = 0;
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char tl[64], roles[128] = "", *arrow, *colon, *w, *wsave = NULL;
+        size_t rl = 0;
+        if (!strstr(line, "lane[") || !(colon = strstr(line, "]:")) ||
+            sscanf(colon + 2, " %*d:%63s", tl) != 1)
+            continue;
+        if ((w = strrchr(tl, '.')) && w[1] >= '0' && w[1] <= '9')
+            *w = 0; /* the device's index */
+        arrow = strstr(line, "->");
+        if (arrow && (arrow = strchr(arrow + 3, ' '))) {
+            for (w = strtok_r(arrow, " ", &wsave); w; w = strtok_r(NULL, " ", &wsave)) {
+                char role[32];
+                snprintf(role, sizeof(role), "%.*s", (int)strcspn(w, "#"), w);
+                if (strcmp(role, "am") && strcmp(role, "rma_bw") && strcmp(role, "am_bw") &&
+                    strcmp(role, "rma") && strcmp(role, "amo"))
+                    continue;
+                if (strstr(roles, role))
+                    continue;
+                int k = snprintf(roles + rl, sizeof(roles) - rl, "%s%s", rl ? " " : "", role);
+                if (k > 0 && (size_t)k < sizeof(roles) - rl)
+                    rl += (size_t)k;
+            }
+        }
+        int k = snprintf(out + used, len - used, "%s%s%s%s%s", used ? ", " : "", tl,
+                         rl ? " (" : "", roles, rl ? ")" : "");
+        if (k > 0 && (size_t)k < len - used)
+            used += (size_t)k;
+    }
+    free(text);
+    if (!used)
+        snprintf(out, len, "unknown");
+    return 0;
+}
+
+void mome_tp_log_peers(void)
+{
+    char tls[512];
+
+    for (int i = 0; i < tp_nnodes && tp_eps; i++)
+        if (i != tp_self && tp_eps[i] && ep_transports(tp_eps[i], tls, sizeof(tls)) == 0)
+            mome_info("transport", "to node %d: UCX %s", i, tls);
+}
+
+/* What two nodes of this machine would use under the current UCX_TLS: two workers of one
+ * context, one endpoint between them. */
+static void describe_local_pair(int fd)
+{
+    ucp_params_t params = {.field_mask = UCP_PARAM_FIELD_FEATURES,
+                           .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
+    ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+                              .thread_mode = UCS_THREAD_MODE_SINGLE};
+    ucp_config_t *cfg;
+    ucp_context_h ctx;
+    ucp_worker_h a = NULL, b = NULL;
+    ucp_address_t *addr = NULL;
+    ucp_ep_h ep = NULL;
+    size_t alen;
+    char tls[512], used[512], devs[1024] = "";
+
+    private_tls(tls, sizeof(tls));
+    if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
+        return;
+    /* mome-run's nodes listen on loopback only (node.c): so does this pair. */
+    if (!getenv("UCX_NET_DEVICES"))
+        net_devices("lo", devs, sizeof(devs));
+    if (ucp_config_modify(cfg, "TLS", tls) != UCS_OK ||
+        (devs[0] && ucp_config_modify(cfg, "NET_DEVICES", devs) != UCS_OK) ||
+        ucp_init(&params, cfg, &ctx) != UCS_OK) {
+        ucp_config_release(cfg);
+        return;
+    }
+    ucp_config_release(cfg);
+    if (ucp_worker_create(ctx, &wp, &a) == UCS_OK && ucp_worker_create(ctx, &wp, &b) == UCS_OK &&
+        ucp_worker_get_address(b, &addr, &alen) == UCS_OK) {
+        ucp_ep_params_t ep_params = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS,
+                                     .address = addr};
+        if (ucp_ep_create(a, &ep_params, &ep) == UCS_OK &&
+            ep_transports(ep, used, sizeof(used)) == 0)
+            fdprintf(fd, "two nodes of this machine use (UCX_TLS=%s): %s\n", tls, used);
+    }
+    if (ep) {
+        ucs_status_ptr_t req = ucp_ep_close_nb(ep, UCP_EP_CLOSE_MODE_FORCE);
+        while (UCS_PTR_IS_PTR(req) && ucp_request_check_status(req) == UCS_INPROGRESS) {
+            ucp_worker_progress(a);
+            ucp_worker_progress(b);
+        }
+        if (UCS_PTR_IS_PTR(req))
+            ucp_request_free(req);
+    }
+    if (addr)
+        ucp_worker_release_address(b, addr);
+    if (b)
+        ucp_worker_destroy(b);
+    if (a)
+        ucp_worker_destroy(a);
+    ucp_cleanup(ctx);
+}
+
 static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fdprintf(int fd, const char *fmt, ...)
 {
@@ -768,5 +883,6 @@ int mome_tp_describe(int fd)
         }
     }
     uct_release_component_list(comps);
+    describe_local_pair(fd);
     return 0;
 }

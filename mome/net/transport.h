@@ -77,5 +77,8 @@ void mome_tp_fini(void);
 
 /* Print the transports and devices UCX offers on this machine. */
 int mome_tp_describe(int fd);
+/* Log, at info level, which UCX transports the endpoint to each peer uses (after the first
+ * exchange with every peer: wireup is over). */
+void mome_tp_log_peers(void);
 
 #endif

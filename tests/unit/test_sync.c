@@ -91,6 +91,24 @@ static void enter_out_of_turn(void *arg)
     msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 2, &m, NULL, 0);
 }
 
+/* Node 1 one barrier short: its MomeFinalize's final round meets node 2's barrier. */
+static void enter_final_round_against_a_barrier(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_QUIESCE, 1, &m, NULL, 0);
+    msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 2, &m, NULL, 0);
+}
+
+START_TEST(test_sync__final_round_against_a_barrier_stops_the_node)
+{
+    nc_up(3, 0);
+    nc_expect_death(enter_final_round_against_a_barrier, NULL,
+                    "node 1 is in MomeFinalize while node 2 is in MomeBarrier 0: the nodes "
+                    "disagree on the number of barriers (one fewer on node 1)");
+}
+END_TEST
+
 START_TEST(test_sync__barrier_entered_twice_stops_the_node)
 {
     nc_up(3, 0);
@@ -360,6 +378,7 @@ Suite *sync_suite(void)
     Suite *s = suite_create("sync");
     NC_CASE(s, test_sync__barrier_exits_after_every_node_entered);
     NC_CASE(s, test_sync__barrier_entered_twice_stops_the_node);
+    NC_CASE(s, test_sync__final_round_against_a_barrier_stops_the_node);
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
     NC_CASE(s, test_sync__locks_are_granted_in_fifo_order_with_the_last_release_date);

@@ -1,0 +1,155 @@
+/*
+ * watch.c - the line a node prints when it is stopped by a signal or when its launcher finds the
+ * job stuck: which Mome call each waiting thread is in and what it waits for (barrier epoch and
+ * the nodes that have not arrived, lock and its holder, the page and segment of a fault, the
+ * date). A stopped node then flushes the program's buffered output and exits with 128 + signal.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/stats.h"
+#include "base/trace.h"
+#include "boot/boot.h"
+#include "coherence/coherence.h"
+#include "coherence/seg.h"
+#include "core/cmd.h"
+#include "core/job.h"
+#include "core/segment.h"
+#include "core/sync.h"
+#include "core/watch.h"
+
+static const int watched[] = {SIGTERM, SIGINT};
+#define NWATCHED (sizeof(watched) / sizeof(watched[0]))
+static struct sigaction saved[NWATCHED];
+static int taken[NWATCHED];
+static int pending; /* a signal was handed to the progress thread and not served yet */
+static pid_t node_pid; /* a child forked without exec keeps the handler: it is no node */
+
+/* The public call a command serves when the API did not say (commands of the library itself). */
+static const char *call_of(const mome_cmd_t *c)
+{
+    if (c->call)
+        return c->call;
+    if (c->fn == mome_sync_cmd_hello)
+        return "MomeInit";
+    if (c->fn == mome_sync_cmd_quiesce)
+        return "MomeFinalize";
+    if (c->fn == mome_sync_cmd_barrier)
+        return "MomeBarrier";
+    return "a Mome call";
+}
+
+/* "waiting in MomeBarrier for 5.0 s (epoch 1; nodes 1 not arrived)" for each waiting thread and
+ * fault, in buf. Progress thread. */
+static size_t describe(char *buf, size_t len)
+{
+    uint64_t now = mome_now_ns();
+    char detail[512];
+    size_t n = 0;
+    int k = 0;
+
+    for (const mome_cmd_t *c = mome_cmd_running(); c && n < len; c = c->run_next, k++) {
+        size_t d = mome_sync_describe(c, detail, sizeof(detail));
+        n += (size_t)snprintf(buf + n, len - n, "%swaiting in %s for %.1f s%s%s%s",
+                              k ? "; another thread " : "", call_of(c),
+                              (double)(now - c->t0) / 1e9, d ? " (" : "", d ? detail : "",
+                              d ? ")" : "");
+    }
+    if (n < len && mome_coh_describe_faults(detail, sizeof(detail)) > 0)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "; " : "waiting for ", detail);
+    if (n == 0)
+        n = (size_t)snprintf(buf, len, "not in a Mome call (running the program's own code, or "
+                                       "spinning on Mome memory)");
+    return n < len ? n : len - 1;
+}
+
+static void say(const char *why)
+{
+    char line[4096];
+    int n = snprintf(line, sizeof(line), "mome: node %d (pid %d) %s: ", mome_g.rank,
+                     (int)getpid(), why);
+
+    if (n < 0 || n >= (int)sizeof(line) - 2)
+        return;
+    n += (int)describe(line + n, sizeof(line) - 1 - (size_t)n);
+    line[n++] = '\n';
+    if (write(2, line, (size_t)n) < 0)
+        return;
+}
+
+/* The launcher saw no progress anywhere for `seconds`: say what this node waits for, go on. */
+static void on_report(unsigned seconds)
+{
+    char why[96];
+
+    snprintf(why, sizeof(why), "has made no progress for %u s", seconds);
+    say(why);
+}
+
+/* Progress thread: the signal handler handed sig over. */
+static void on_signal(int sig)
+{
+    char why[96];
+
+    __atomic_store_n(&pending, 0, __ATOMIC_RELAXED);
+    snprintf(why, sizeof(why), "stopped by %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    say(why);
+    if (mome_g.cfg.stats)
+        mome_stats_print(mome_g.rank);
+    /* exit flushes the program's stdio and Fortran units (mome_exit bounds it with an alarm). */
+    mome_exit(128 + sig);
+}
+
+/* Any application thread: hand the signal to the progress thread. Asked again before it could
+ * serve the first, die at once. Async-signal-safe. */
+static void handler(int sig)
+{
+    if (getpid() != node_pid || __atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    mome_cmd_signal(sig);
+}
+
+/* The protocol events' log lines name segments (progress thread, which records them). */
+static const char *seg_name(uint64_t id)
+{
+    const mome_seg_t *s = mome_seg_find(id);
+    return s ? s->name : NULL;
+}
+
+void mome_watch_start(void)
+{
+    struct sigaction sa;
+
+    if (mome_log_level >= MOME_LOG_DEBUG)
+        mome_trace_log_start(seg_name);
+    node_pid = getpid();
+    mome_boot_set_report(on_report);
+    mome_cmd_set_signal_hook(on_signal);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NWATCHED; i++) {
+        taken[i] = 0;
+        /* A program that handles (or ignores) the signal itself keeps it. */
+        if (sigaction(watched[i], NULL, &saved[i]) == 0 && saved[i].sa_handler == SIG_DFL &&
+            !(saved[i].sa_flags & SA_SIGINFO))
+            taken[i] = sigaction(watched[i], &sa, NULL) == 0;
+    }
+}
+
+void mome_watch_stop(void)
+{
+    for (size_t i = 0; i < NWATCHED; i++)
+        if (taken[i])
+            sigaction(watched[i], &saved[i], NULL);
+    mome_boot_set_report(NULL);
+    mome_trace_log_stop();
+}
