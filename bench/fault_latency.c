@@ -14,6 +14,14 @@
  *           memfd page registered with userfaultfd, resolved by UFFDIO_COPY from a handler thread
  *           waiting in poll on the same core as the faulting thread, or on another core),
  *           uffd_minor_us (same core, page already cached, resolved by UFFDIO_CONTINUE).
+ *   steps   node 1 alone: the system calls of Mome's fault path one at a time, on a memfd and a
+ *           view registered as memory.c registers them, `floor_pages` fresh pages each, medians:
+ *           step_populate_us (MADV_POPULATE_WRITE: a fresh page), step_memcpy_us (4 KiB into it),
+ *           step_continue_us (UFFDIO_CONTINUE, half of them MODE_WP), step_wp_on_us and
+ *           step_wp_off_us (UFFDIO_WRITEPROTECT of a mapped writable page), step_zap_us
+ *           (MADV_DONTNEED), step_punch_us (FALLOC_FL_PUNCH_HOLE), step_uffd_copy_us
+ *           (UFFDIO_COPY into a missing page: allocate, copy, map), step_yield_us (sched_yield),
+ *           step_epoll0_us (epoll_wait with timeout 0).
  *   sparse  node 0 writes `pages` pages spread over a 1 GiB segment, 9 pages apart at least, so a
  *           read-ahead of 7 pages never fetches a page used later; node 1 reads them in random
  *           order: read_sparse_us per fault. Run it with MOME_PREFETCH=0 for "read-ahead off".
@@ -41,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -295,6 +304,136 @@ static void floors(long n)
     MomeBarrier();
 }
 
+/* ---- the steps of Mome's fault path, one at a time, on memory set up as Mome's ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of n samples (sorts them). */
+static double median_of(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define TIME_STEP(v, i, op)                                                                         \
+    do {                                                                                           \
+        double t0_ = now_us();                                                                     \
+        if ((op) < 0)                                                                              \
+            fail(#op);                                                                             \
+        (v)[i] = now_us() - t0_;                                                                   \
+    } while (0)
+
+/*
+ * Node 1 alone: a memfd with a runtime mapping and a view registered with userfaultfd in missing,
+ * minor and write-protect modes, as memory.c sets them up; each operation the fault path uses,
+ * timed one page at a time on fresh pages, medians printed (no fault is taken: the calls alone).
+ */
+static void steps(long n)
+{
+    if (me != 1) {
+        MomeBarrier();
+        return;
+    }
+    size_t len = (size_t)n * FAULT_AROUND * ps;
+    int fd = memfd_create("fault_latency", MFD_CLOEXEC);
+    int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    int efd = eventfd(0, EFD_CLOEXEC), ep = epoll_create1(EPOLL_CLOEXEC);
+    struct uffdio_api api = {.api = UFFD_API,
+                             .features = UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM |
+                                         UFFD_FEATURE_WP_HUGETLBFS_SHMEM};
+    double *v = malloc(sizeof(*v) * (size_t)n);
+    char *src = aligned_alloc(ps, ps);
+    struct epoll_event ev = {.events = EPOLLIN};
+
+    if (fd < 0 || ftruncate(fd, (off_t)(2 * len)) < 0 || uffd < 0 || efd < 0 || ep < 0 || !v ||
+        !src || ioctl(uffd, UFFDIO_API, &api) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, uffd, &ev) < 0)
+        fail("steps setup");
+    memset(src, 0x5a, ps);
+    char *rt = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *view = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (rt == MAP_FAILED || view == MAP_FAILED)
+        fail("mmap");
+    struct uffdio_register reg = {.range = {(uintptr_t)view, 2 * len},
+                                  .mode = UFFDIO_REGISTER_MODE_MISSING |
+                                          UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP};
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+        fail("UFFDIO_REGISTER");
+#define PG(i) ((size_t)(i) * FAULT_AROUND * ps)
+    /* A page arrives: fresh memory (request), the content copied in, mapped read-only. */
+    for (long i = 0; i < n; i++)
+        TIME_STEP(v, i, madvise(rt + PG(i), ps, MADV_POPULATE_WRITE));
+    printf("step_populate_us %.2f\n", median_of(v, n));
+    for (long i = 0; i < n; i++)
+        TIME_STEP(v, i, (memcpy(rt + PG(i), src, ps), 0));
+    printf("step_memcpy_us %.2f\n", median_of(v, n));
+    for (long i = 0; i < n; i++) {
+        struct uffdio_continue c = {.range = {(uintptr_t)(view + PG(i)), ps},
+                                    .mode = (i & 1) ? UFFDIO_CONTINUE_MODE_WP : 0};
+        TIME_STEP(v, i, ioctl(uffd, UFFDIO_CONTINUE, &c));
+    }
+    printf("step_continue_us %.2f\n", median_of(v, n));
+    /* The holder: write-protect a writable mapped page, and back; drop it from the view. */
+    for (long i = 0; i < n; i += 2) /* the writable ones */
+        *(volatile char *)(view + PG(i)) = 1;
+    for (long i = 0; i < n / 2; i++) {
+        struct uffdio_writeprotect w = {.range = {(uintptr_t)(view + PG(2 * i)), ps},
+                                        .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+        TIME_STEP(v, i, ioctl(uffd, UFFDIO_WRITEPROTECT, &w));
+    }
+    printf("step_wp_on_us %.2f\n", median_of(v, n / 2));
+    for (long i = 0; i < n / 2; i++) {
+        struct uffdio_writeprotect w = {.range = {(uintptr_t)(view + PG(2 * i)), ps}};
+        TIME_STEP(v, i, ioctl(uffd, UFFDIO_WRITEPROTECT, &w));
+    }
+    printf("step_wp_off_us %.2f\n", median_of(v, n / 2));
+    for (long i = 0; i < n; i++)
+        TIME_STEP(v, i, madvise(view + PG(i), ps, MADV_DONTNEED));
+    printf("step_zap_us %.2f\n", median_of(v, n));
+    for (long i = 0; i < n; i++)
+        TIME_STEP(v, i, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)PG(i),
+                                  (off_t)ps));
+    printf("step_punch_us %.2f\n", median_of(v, n));
+    /* The other path: a fresh page allocated, filled and mapped by one UFFDIO_COPY. */
+    for (long i = 0; i < n; i++) {
+        struct uffdio_copy c = {.dst = (uintptr_t)(view + len + PG(i)), .src = (uintptr_t)src,
+                                .len = ps, .mode = UFFDIO_COPY_MODE_WP};
+        TIME_STEP(v, i, ioctl(uffd, UFFDIO_COPY, &c));
+    }
+    printf("step_uffd_copy_us %.2f\n", median_of(v, n));
+    /* The progress thread's loop. */
+    for (long i = 0; i < n; i++)
+        TIME_STEP(v, i, sched_yield());
+    printf("step_yield_us %.2f\n", median_of(v, n));
+    for (long i = 0; i < n; i++) {
+        struct epoll_event e[8];
+        TIME_STEP(v, i, epoll_wait(ep, e, 8, 0));
+    }
+    printf("step_epoll0_us %.2f\n", median_of(v, n));
+    fflush(stdout);
+#undef PG
+    munmap(rt, 2 * len);
+    munmap(view, 2 * len);
+    close(uffd);
+    close(fd);
+    close(efd);
+    close(ep);
+    free(v);
+    free(src);
+    MomeBarrier();
+}
+
 /* ---- the remote faults ---- */
 
 typedef struct region {
@@ -422,7 +561,7 @@ static double remote_writes(const char *name, uint64_t n, uint64_t gib, uint64_t
 static void usage(void)
 {
     fprintf(stderr, "usage: mome-run -n 2 fault_latency [-p pages] [-f floor_pages] "
-                    "[-s scale_pages] [-S many_pages] [-G big_gib] floors|sparse|dense|write|first|scale...\n");
+                    "[-s scale_pages] [-S many_pages] [-G big_gib] floors|steps|sparse|dense|write|first|scale...\n");
     exit(2);
 }
 
@@ -459,6 +598,17 @@ int main(int argc, char **argv)
         usage();
     me = MomeNode();
     ps = MomePageSize();
+    /* Where the launcher bound this node (another Mome job on the machine may hold a core, and
+     * then both nodes share one): run-bench.sh reports it. */
+    cpu_set_t set;
+    char cpus[256] = "";
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (int k = 0, n = 0; k < CPU_SETSIZE && n < 200; k++)
+            if (CPU_ISSET(k, &set))
+                n += snprintf(cpus + n, sizeof(cpus) - (size_t)n, "%s%d", n ? "," : "", k);
+    printf("node%d_cpus %s\n", me, cpus);
+    fflush(stdout);
+    MomeBarrier();
     if (me == 1)
         printf("pages %ld floor_pages %ld scale_pages %ld many_pages %ld big_gib %ld page_size "
                "%zu\n", pages, floor_pages, scale_pages, many_pages, big_gib, ps);
@@ -466,6 +616,8 @@ int main(int argc, char **argv)
         const char *t = argv[i];
         if (strcmp(t, "floors") == 0) {
             floors(floor_pages);
+        } else if (strcmp(t, "steps") == 0) {
+            steps(floor_pages);
         } else if (strcmp(t, "sparse") == 0) {
             region_t r = open_region("sparse", 1ull << 30);
             uint64_t *p = spread((uint64_t)pages, 1);

@@ -168,6 +168,9 @@ bench_fault_latency() {
         fl_div "$name" write_many_tail_us.head write_many_tail_us write_many_head_us
     done
 
+    echo "where the nodes ran (CPUs of node 0 / node 1; one core for both when another Mome job" \
+        "held the other, none bound when all were held):" \
+        "$(sort "$fl/placement" | uniq -c | awk '{ $1 = $1 " jobs:"; printf "%s%s", s, $0; s = "; " }')"
     echo "floors, us per fault or round trip: median [min-max] over the rounds"
     printf '%-46s' floor
     for t in $TRANSPORTS; do printf '  %-26s' "${t%%:*}"; done
@@ -219,12 +222,15 @@ bench_fault_latency() {
         "on the same core + the round trip, the floor of a design whose faults go to a thread)"
 }
 
-# fl_run LOG COMMAND... : run; a run that read wrong data fails the benchmark.
+# fl_run LOG COMMAND... : run; a run that read wrong data fails the benchmark. Notes where the
+# launcher bound the two nodes (CPUs of node 0 / of node 1).
 fl_run() {
     if run "$@" && grep -q 'wrong data' "$1"; then
         failed=1
         echo "run-bench.sh: $(grep -m 1 'wrong data' "$1")" >&2
     fi
+    awk '$1 == "node0_cpus" { a = $2 } $1 == "node1_cpus" { b = $2 }
+        END { if (a != "" && b != "") print "cpus " a " / " b }' "$1" >>"$fl/placement"
 }
 
 # fl_keep TRANSPORT KEY LOG : appends the number after KEY in LOG (or NA) to the round's list.
