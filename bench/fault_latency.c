@@ -16,7 +16,8 @@
  *           uffd_minor_us (same core, page already cached, resolved by UFFDIO_CONTINUE).
  *   steps   node 1 alone: the system calls of Mome's fault path one at a time, on a memfd and a
  *           view registered as memory.c registers them, `floor_pages` fresh pages each, medians:
- *           step_populate_us (MADV_POPULATE_WRITE: a fresh page), step_memcpy_us (4 KiB into it),
+ *           step_populate_us (MADV_POPULATE_WRITE: a fresh page), step_memcpy_us (4 KiB into it;
+ *           step_memcpy_again_us: a second time),
  *           step_continue_us (UFFDIO_CONTINUE, half of them MODE_WP), step_wp_on_us and
  *           step_wp_off_us (UFFDIO_WRITEPROTECT of a mapped writable page), step_zap_us
  *           (MADV_DONTNEED), step_punch_us (FALLOC_FL_PUNCH_HOLE), step_uffd_copy_us
@@ -378,6 +379,9 @@ static void steps(long n)
     for (long i = 0; i < n; i++)
         TIME_STEP(v, i, (memcpy(rt + PG(i), src, ps), 0));
     printf("step_memcpy_us %.2f\n", median_of(v, n));
+    for (long i = 0; i < n; i++) /* the same pages again: their page table entries are known */
+        TIME_STEP(v, i, (memcpy(rt + PG(i), src, ps), 0));
+    printf("step_memcpy_again_us %.2f\n", median_of(v, n));
     for (long i = 0; i < n; i++) {
         struct uffdio_continue c = {.range = {(uintptr_t)(view + PG(i)), ps},
                                     .mode = (i & 1) ? UFFDIO_CONTINUE_MODE_WP : 0};
