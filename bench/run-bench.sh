@@ -170,7 +170,7 @@ bench_fault_latency() {
 
     echo "where the nodes ran (CPUs of node 0 / node 1; one core for both when another Mome job" \
         "held the other, none bound when all were held):" \
-        "$(sort "$fl/placement" | uniq -c | awk '{ $1 = $1 " jobs:"; printf "%s%s", s, $0; s = "; " }')"
+        "$(sort "$fl/placement" | uniq -c | awk '{ $1 = $1 ($1 == 1 ? " job:" : " jobs:"); printf "%s%s", s, $0; s = "; " }')"
     echo "floors, us per fault or round trip: median [min-max] over the rounds"
     printf '%-46s' floor
     for t in $TRANSPORTS; do printf '  %-26s' "${t%%:*}"; done
