@@ -1,24 +1,26 @@
 /*
  * fault_latency.c - remote fault costs on 2 nodes, and the local floors they are compared with,
- * measured in the same process (node 1, on its own core). Each test prints "key value" pairs on
- * node 1's standard output; run-bench.sh takes medians over runs and prints the ratios.
+ * measured in the same process (node 1; both nodes print the CPUs they are bound to). Each test
+ * prints "key value" pairs on node 1's standard output; run-bench.sh takes medians over runs and
+ * prints the ratios.
  *
  *   mome-run -n 2 ./fault_latency [-p pages] [-f floor_pages] [-s scale_pages] [-S many_pages]
  *                                 [-G big_gib] test...
  *
  * Tests (any order, each in fresh segments):
- *   floors  node 1 alone, no Mome memory, `floor_pages` (2,000) faults each: first_touch_us (a write to an anonymous page never
- *           touched, 4 KiB pages: alloc + zero + map), memfd_minor_us (a read of a memfd page
- *           already in the page cache, through a fresh MAP_SHARED mapping, one page per 64 KiB so
- *           fault-around maps nothing more), uffd_same_us and uffd_other_us (a read of a missing
- *           memfd page registered with userfaultfd, resolved by UFFDIO_COPY from a handler thread
- *           waiting in poll on the same core as the faulting thread, or on another core),
- *           uffd_minor_us (same core, page already cached, resolved by UFFDIO_CONTINUE).
+ *   floors  node 1 alone, no Mome memory, `floor_pages` (2,000) faults each: first_touch_us
+ *           (a write to an anonymous page never touched, 4 KiB pages: alloc + zero + map),
+ *           memfd_minor_us (a read of a memfd page already in the page cache, through a fresh
+ *           MAP_SHARED mapping, one page per 64 KiB so fault-around maps nothing more),
+ *           uffd_same_us and uffd_other_us (a read of a missing memfd page registered with
+ *           userfaultfd, resolved by UFFDIO_COPY from a handler thread waiting in poll on the same
+ *           core as the faulting thread, or on another core), uffd_minor_us (same core, page
+ *           already cached, resolved by UFFDIO_CONTINUE).
  *   steps   node 1 alone: the system calls of Mome's fault path one at a time, on a memfd and a
  *           view registered as memory.c registers them, `floor_pages` fresh pages each, medians:
  *           step_populate_us (MADV_POPULATE_WRITE: a fresh page), step_memcpy_us (4 KiB into it;
- *           step_memcpy_again_us: a second time),
- *           step_continue_us (UFFDIO_CONTINUE, half of them MODE_WP), step_wp_on_us and
+ *           step_memcpy_again_us: a second time), step_continue_us (UFFDIO_CONTINUE, half of
+ *           them MODE_WP), step_wp_on_us and
  *           step_wp_off_us (UFFDIO_WRITEPROTECT of a mapped writable page), step_zap_us
  *           (MADV_DONTNEED), step_punch_us (FALLOC_FL_PUNCH_HOLE), step_uffd_copy_us
  *           (UFFDIO_COPY into a missing page: allocate, copy, map), step_yield_us (sched_yield),
@@ -120,8 +122,8 @@ static uint64_t *pick(uint64_t n, uint64_t nslots, uint64_t stride, uint64_t fir
 
 static double first_touch(long n)
 {
-    char *a = mmap(NULL, (size_t)n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                   0);
+    char *a =
+        mmap(NULL, (size_t)n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (a == MAP_FAILED)
         fail("mmap");
     madvise(a, (size_t)n * ps, MADV_NOHUGEPAGE); /* 4 KiB pages, as Mome's */
@@ -190,7 +192,8 @@ static void *uffd_serve(void *arg)
             h->cpu = -2;
     }
     for (;;) {
-        struct pollfd p[2] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stopfd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = h->uffd, .events = POLLIN},
+                              {.fd = h->stopfd, .events = POLLIN}};
         struct uffd_msg m[16];
         if (poll(p, 2, -1) < 0 && errno != EINTR)
             fail("poll");
@@ -235,9 +238,8 @@ static double uffd_fault(long n, int cpu, int minor)
     if (fd < 0 || (!minor && ftruncate(fd, (off_t)len) < 0))
         fail("memfd");
     h.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    struct uffdio_api api = {.api = UFFD_API,
-                             .features = minor ? UFFD_FEATURE_MINOR_SHMEM
-                                               : UFFD_FEATURE_MISSING_SHMEM};
+    struct uffdio_api api = {
+        .api = UFFD_API, .features = minor ? UFFD_FEATURE_MINOR_SHMEM : UFFD_FEATURE_MISSING_SHMEM};
     if (h.uffd < 0 || ioctl(h.uffd, UFFDIO_API, &api) < 0) {
         close(fd);
         free(order);
@@ -248,9 +250,9 @@ static double uffd_fault(long n, int cpu, int minor)
     char *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
     if (a == MAP_FAILED)
         fail("mmap");
-    struct uffdio_register reg = {
-        .range = {(uintptr_t)a, len},
-        .mode = minor ? UFFDIO_REGISTER_MODE_MINOR : UFFDIO_REGISTER_MODE_MISSING};
+    struct uffdio_register reg = {.range = {(uintptr_t)a, len},
+                                  .mode = minor ? UFFDIO_REGISTER_MODE_MINOR
+                                                : UFFDIO_REGISTER_MODE_MISSING};
     if (ioctl(h.uffd, UFFDIO_REGISTER, &reg) < 0)
         fail("UFFDIO_REGISTER");
     h.src = aligned_alloc(ps, ps);
@@ -327,7 +329,7 @@ static double median_of(double *v, long n)
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define TIME_STEP(v, i, op)                                                                         \
+#define TIME_STEP(v, i, op)                                                                        \
     do {                                                                                           \
         double t0_ = now_us();                                                                     \
         if ((op) < 0)                                                                              \
@@ -371,7 +373,7 @@ static void steps(long n)
                                           UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP};
     if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
         fail("UFFDIO_REGISTER");
-#define PG(i) ((size_t)(i) * FAULT_AROUND * ps)
+#define PG(i) ((size_t)(i)*FAULT_AROUND * ps)
     /* A page arrives: fresh memory (request), the content copied in, mapped read-only. */
     for (long i = 0; i < n; i++)
         TIME_STEP(v, i, madvise(rt + PG(i), ps, MADV_POPULATE_WRITE));
@@ -406,13 +408,16 @@ static void steps(long n)
         TIME_STEP(v, i, madvise(view + PG(i), ps, MADV_DONTNEED));
     printf("step_zap_us %.2f\n", median_of(v, n));
     for (long i = 0; i < n; i++)
-        TIME_STEP(v, i, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)PG(i),
-                                  (off_t)ps));
+        TIME_STEP(
+            v, i,
+            fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)PG(i), (off_t)ps));
     printf("step_punch_us %.2f\n", median_of(v, n));
     /* The other path: a fresh page allocated, filled and mapped by one UFFDIO_COPY. */
     for (long i = 0; i < n; i++) {
-        struct uffdio_copy c = {.dst = (uintptr_t)(view + len + PG(i)), .src = (uintptr_t)src,
-                                .len = ps, .mode = UFFDIO_COPY_MODE_WP};
+        struct uffdio_copy c = {.dst = (uintptr_t)(view + len + PG(i)),
+                                .src = (uintptr_t)src,
+                                .len = ps,
+                                .mode = UFFDIO_COPY_MODE_WP};
         TIME_STEP(v, i, ioctl(uffd, UFFDIO_COPY, &c));
     }
     printf("step_uffd_copy_us %.2f\n", median_of(v, n));
@@ -473,8 +478,10 @@ static void close_region(region_t *r)
 
 static void wrong(uint64_t page, uint64_t got)
 {
-    fprintf(stderr, "%s: wrong data: page %llu holds %#llx, not what node 0 wrote (%#llx) nor "
-            "zeros\n", prog, (unsigned long long)page, (unsigned long long)got,
+    fprintf(stderr,
+            "%s: wrong data: page %llu holds %#llx, not what node 0 wrote (%#llx) nor "
+            "zeros\n",
+            prog, (unsigned long long)page, (unsigned long long)got,
             (unsigned long long)value_of(page));
     MomeAbort(1, "fault_latency: wrong data");
 }
@@ -565,7 +572,8 @@ static double remote_writes(const char *name, uint64_t n, uint64_t gib, uint64_t
 static void usage(void)
 {
     fprintf(stderr, "usage: mome-run -n 2 fault_latency [-p pages] [-f floor_pages] "
-                    "[-s scale_pages] [-S many_pages] [-G big_gib] floors|steps|sparse|dense|write|first|scale...\n");
+                    "[-s scale_pages] [-S many_pages] [-G big_gib] "
+                    "floors|steps|sparse|dense|write|first|scale...\n");
     exit(2);
 }
 
@@ -580,8 +588,7 @@ static long count_arg(const char *s)
 
 int main(int argc, char **argv)
 {
-    long pages = 20000, floor_pages = 2000, scale_pages = 20000, many_pages = 300000,
-         big_gib = 16;
+    long pages = 20000, floor_pages = 2000, scale_pages = 20000, many_pages = 300000, big_gib = 16;
     int c;
 
     if (MomeInit(&argc, &argv) < 0 || MomeNodes() != 2) {
@@ -590,12 +597,23 @@ int main(int argc, char **argv)
     }
     while ((c = getopt(argc, argv, "p:f:s:S:G:")) != -1) {
         switch (c) {
-        case 'p': pages = count_arg(optarg); break;
-        case 'f': floor_pages = count_arg(optarg); break;
-        case 's': scale_pages = count_arg(optarg); break;
-        case 'S': many_pages = count_arg(optarg); break;
-        case 'G': big_gib = count_arg(optarg); break;
-        default: usage();
+        case 'p':
+            pages = count_arg(optarg);
+            break;
+        case 'f':
+            floor_pages = count_arg(optarg);
+            break;
+        case 's':
+            scale_pages = count_arg(optarg);
+            break;
+        case 'S':
+            many_pages = count_arg(optarg);
+            break;
+        case 'G':
+            big_gib = count_arg(optarg);
+            break;
+        default:
+            usage();
         }
     }
     if (optind == argc)
@@ -615,7 +633,8 @@ int main(int argc, char **argv)
     MomeBarrier();
     if (me == 1)
         printf("pages %ld floor_pages %ld scale_pages %ld many_pages %ld big_gib %ld page_size "
-               "%zu\n", pages, floor_pages, scale_pages, many_pages, big_gib, ps);
+               "%zu\n",
+               pages, floor_pages, scale_pages, many_pages, big_gib, ps);
     for (int i = optind; i < argc; i++) {
         const char *t = argv[i];
         if (strcmp(t, "floors") == 0) {
@@ -654,8 +673,8 @@ int main(int argc, char **argv)
             double head = 0, tail = 0;
             say("write_1g_us", remote_writes("scale1", sp, 1, 0, NULL, NULL));
             say("write_big_us", remote_writes("scale16", sp, (uint64_t)big_gib, 0, NULL, NULL));
-            say("write_many_us", remote_writes("scale300k", (uint64_t)many_pages,
-                                               (uint64_t)big_gib, sp, &head, &tail));
+            say("write_many_us", remote_writes("scale300k", (uint64_t)many_pages, (uint64_t)big_gib,
+                                               sp, &head, &tail));
             say("write_many_head_us", head);
             say("write_many_tail_us", tail);
         } else {
