@@ -4,6 +4,7 @@
 # run and prints the median of every figure next to a raw-UCX baseline (run by `make bench`).
 #
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
+#   (fault_latency also reads BENCH_FAULT_PAGES, BENCH_SCALE_REPEAT, BENCH_SCALE_PAGES: see there)
 #
 # Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, checkpoint, multihost
 # (the default is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it.
@@ -85,54 +86,193 @@ run() {
     return "$rc"
 }
 
-# fault_latency: remote read and write faults on 2 nodes, against a raw UCX round trip that carries
-# the same bytes (a 72-byte request, a 72-byte + 4 KiB reply).
+# fault_latency: remote faults on 2 nodes beside the floors measured in the same round: a first
+# touch of an anonymous page, a minor fault on a cached memfd page, a userfaultfd fault resolved by
+# another thread (same core, other core), and a raw UCX round trip carrying what a remote read
+# carries (ucx_pingpong: a 72-byte request, a 72-byte + 4 KiB reply), polling and sleeping. Each
+# round runs, per transport: fault_latency floors + sparse with MOME_PREFETCH=0, fault_latency
+# dense + write + first with the defaults, ucx_pingpong; then the scale job (20,000 pages in 1 and
+# 16 GiB, 300,000 in 16 GiB) BENCH_SCALE_REPEAT times. Every ratio is computed within a round
+# (a figure against the floors of the same round), then the median [min-max] over the rounds.
+#   BENCH_FAULT_PAGES (5000): pages per remote test; BENCH_SCALE_REPEAT (1): rounds of the scale
+#   job; BENCH_SCALE_PAGES (20000 300000): its two page counts.
 bench_fault_latency() {
-    pages=20000
+    pages=${BENCH_FAULT_PAGES:-5000}
+    srep=${BENCH_SCALE_REPEAT:-1}
+    # shellcheck disable=SC2086 # two numbers
+    set -- ${BENCH_SCALE_PAGES:-20000 300000}
+    spages=$1 mpages=${2:-300000}
+    for v in "$pages" "$srep" "$spages" "$mpages"; do
+        case $v in
+        '' | *[!0-9]* | 0) die "BENCH_FAULT_PAGES, BENCH_SCALE_REPEAT and BENCH_SCALE_PAGES take" \
+            "positive integers, not '$v'" ;;
+        esac
+    done
     for p in fault_latency ucx_pingpong; do
         [ -x "$BENCH_BINDIR/$p" ] || die "no $BENCH_BINDIR/$p (build it: make -C bench $p)"
     done
     [ -x "$MOME_RUN" ] || die "no mome-run at $MOME_RUN (set MOME_RUN)"
+    fl=$logdir/fl
+    mkdir -p "$fl"
 
-    echo "fault_latency (2 nodes, $pages pages, random order), median of $REPEAT runs"
-    printf '%-9s  %13s  %14s  %15s  %16s  %13s  %14s\n' transport read_fault_us write_fault_us \
-        ucx_rtt_poll_us ucx_rtt_sleep_us read/rtt_poll write/rtt_poll
+    echo "fault_latency: 2 nodes, $pages pages per test spread over a 1 GiB segment (9 pages" \
+        "apart, random order) unless said; $REPEAT rounds, scale job $srep per transport," \
+        "load average $(loadavg) at the start"
     for t in $TRANSPORTS; do
         name=${t%%:*}
         tls=${t#*:}
-        rd='' wr='' poll='' sleep=''
         i=0
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
-            # Alternate the two programs so that a change in load hits both alike.
-            log=$logdir/fault_latency.$name.$i
-            if run "$log" env UCX_TLS="$tls" timeout 150 "$MOME_RUN" -t 120 -n 2 \
-                "$BENCH_BINDIR/fault_latency" "$pages"; then
-                if grep -q 'wrong sum' "$log"; then
-                    failed=1
-                    echo "run-bench.sh: fault_latency over $name read wrong data" >&2
-                else
-                    collect rd read_fault_us "$log"
-                    collect wr write_fault_us "$log"
-                fi
-            fi
+            # One round: the three programs back to back, so that their load is alike.
+            log=$logdir/fault_latency.$name.a.$i
+            fl_run "$log" env UCX_TLS="$tls" MOME_PREFETCH=0 timeout 600 "$MOME_RUN" -t 580 -n 2 \
+                "$BENCH_BINDIR/fault_latency" -p "$pages" floors sparse
+            for k in first_touch_us memfd_minor_us uffd_same_us uffd_other_us uffd_minor_us \
+                read_sparse_us; do
+                fl_keep "$name" "$k" "$log"
+            done
+            log=$logdir/fault_latency.$name.b.$i
+            fl_run "$log" env UCX_TLS="$tls" timeout 600 "$MOME_RUN" -t 580 -n 2 \
+                "$BENCH_BINDIR/fault_latency" -p "$pages" dense write first
+            for k in read_dense_us write_fault_us first_write_us; do
+                fl_keep "$name" "$k" "$log"
+            done
             log=$logdir/ucx_pingpong.$name.$i
-            if run "$log" env UCX_TLS="$tls" timeout 90 "$BENCH_BINDIR/ucx_pingpong" "$pages"; then
-                collect poll ucx_rtt_poll_us "$log"
-                collect sleep ucx_rtt_sleep_us "$log"
-            fi
+            run "$log" env UCX_TLS="$tls" timeout 200 "$BENCH_BINDIR/ucx_pingpong" 5000
+            fl_keep "$name" ucx_rtt_poll_us "$log"
+            fl_keep "$name" ucx_rtt_sleep_us "$log"
         done
-        # shellcheck disable=SC2086 # the lists of figures are split into arguments on purpose
-        {
-            rd=$(median $rd)
-            wr=$(median $wr)
-            poll=$(median $poll)
-            sleep=$(median $sleep)
-        }
-        printf '%-9s  %13s  %14s  %15s  %16s  %13s  %14s\n' "$name" "$rd" "$wr" "$poll" \
-            "$sleep" "$(ratio "$rd" "$poll")" "$(ratio "$wr" "$poll")"
+        i=0
+        while [ "$i" -lt "$srep" ]; do
+            i=$((i + 1))
+            log=$logdir/fault_latency.$name.scale.$i
+            fl_run "$log" env UCX_TLS="$tls" timeout 1800 "$MOME_RUN" -t 1780 -n 2 \
+                "$BENCH_BINDIR/fault_latency" -s "$spages" -S "$mpages" scale
+            for k in write_1g_us write_big_us write_many_us write_many_head_us \
+                write_many_tail_us; do
+                fl_keep "$name" "$k" "$log"
+            done
+        done
+        # The floors of each round, and the figures' ratios to them, round by round.
+        fl_sum "$name" floor_us first_touch_us ucx_rtt_poll_us
+        fl_sum "$name" ufloor_us uffd_same_us ucx_rtt_poll_us
+        for k in read_sparse_us read_dense_us write_fault_us; do
+            fl_div "$name" "$k.floor" "$k" floor_us
+            fl_div "$name" "$k.ufloor" "$k" ufloor_us
+        done
+        fl_div "$name" first_write_us.touch first_write_us first_touch_us
+        fl_div "$name" first_write_us.floor first_write_us floor_us
+        fl_div "$name" write_big_us.1g write_big_us write_1g_us
+        fl_div "$name" write_many_us.big write_many_us write_big_us
+        fl_div "$name" write_many_tail_us.head write_many_tail_us write_many_head_us
     done
-    echo "ArgoDSM on this machine (same pattern): 17.3 us read (12.5 us with its 8-page prefetch)"
+
+    echo "where the nodes ran (CPUs of node 0 / node 1; one core for both when another Mome job" \
+        "held the other, none bound when all were held):" \
+        "$(sort "$fl/placement" | uniq -c | awk '{ $1 = $1 ($1 == 1 ? " job:" : " jobs:"); printf "%s%s", s, $0; s = "; " }')"
+    echo "floors, us per fault or round trip: median [min-max] over the rounds"
+    printf '%-46s' floor
+    for t in $TRANSPORTS; do printf '  %-26s' "${t%%:*}"; done
+    echo
+    for row in "first_touch_us:first touch, anonymous page (write)" \
+        "memfd_minor_us:minor fault, cached memfd page (read)" \
+        "uffd_same_us:userfaultfd + UFFDIO_COPY, same core" \
+        "uffd_other_us:userfaultfd + UFFDIO_COPY, other core" \
+        "uffd_minor_us:userfaultfd + UFFDIO_CONTINUE, same core" \
+        "ucx_rtt_poll_us:UCX 4 KiB round trip, polling" \
+        "ucx_rtt_sleep_us:UCX 4 KiB round trip, sleeping" \
+        "floor_us:FLOOR = first touch + round trip (polling)" \
+        "ufloor_us:uffd floor = uffd same core + round trip"; do
+        printf '%-46s' "${row#*:}"
+        for t in $TRANSPORTS; do printf '  %-26s' "$(fl_stat "${t%%:*}" "${row%%:*}")"; done
+        echo
+    done
+    echo "remote faults: us per fault (median [min-max]); ratios computed round by round"
+    printf '%-44s  %-4s  %-26s  %-18s  %-11s  %-4s  %s\n' figure tr us ratio target met \
+        "vs uffd floor"
+    for row in "read_sparse_us:floor:<=:2:read, read-ahead off, sparse random" \
+        "read_dense_us:floor:<=:1.2:read, default read-ahead, dense, per page" \
+        "write_fault_us:floor:<=:2.5:write, page another node holds" \
+        "first_write_us:touch:<=:1.5:first write, page no node has (/ touch)" \
+        "write_big_us:1g:~:0.1:write, 16 GiB / 1 GiB segment ($spages)" \
+        "write_many_us:big:~:0.1:write, $mpages / $spages pages (16 GiB)" \
+        "write_many_tail_us:head:~:0.1:write, last / first $spages of $mpages"; do
+        k=${row%%:*} rest=${row#*:}
+        den=${rest%%:*} rest=${rest#*:}
+        op=${rest%%:*} rest=${rest#*:}
+        tv=${rest%%:*} label=${rest#*:}
+        for t in $TRANSPORTS; do
+            n=${t%%:*}
+            r=$(fl_median "$n" "$k.$den")
+            case $op in
+            '<=') target="<= ${tv}x" met=$(awk -v r="$r" -v t="$tv" 'BEGIN {
+                    if (r == "n/a") print "n/a"; else print (r <= t ? "yes" : "no") }') ;;
+            *) target="within 10%" met=$(awk -v r="$r" -v t="$tv" 'BEGIN {
+                    if (r == "n/a") print "n/a"
+                    else print (r - 1 <= t && 1 - r <= t ? "yes" : "no") }') ;;
+            esac
+            uf=''
+            [ -s "$fl/$n.$k.ufloor" ] && uf=$(fl_stat "$n" "$k.ufloor")
+            printf '%-44s  %-4s  %-26s  %-18s  %-11s  %-4s  %s\n' "$label" "$n" \
+                "$(fl_stat "$n" "$k")" "$(fl_stat "$n" "$k.$den")" "$target" "$met" "$uf"
+        done
+    done
+    echo "(the ratio of a first write is to a first touch; 'vs uffd floor': to a userfaultfd fault" \
+        "on the same core + the round trip, the floor of a design whose faults go to a thread)"
+}
+
+# fl_run LOG COMMAND... : run; a run that read wrong data fails the benchmark. Notes where the
+# launcher bound the two nodes (CPUs of node 0 / of node 1).
+fl_run() {
+    if run "$@" && grep -q 'wrong data' "$1"; then
+        failed=1
+        echo "run-bench.sh: $(grep -m 1 'wrong data' "$1")" >&2
+    fi
+    awk '$1 == "node0_cpus" { a = $2 } $1 == "node1_cpus" { b = $2 }
+        END { if (a != "" && b != "") print "cpus " a " / " b }' "$1" >>"$fl/placement"
+}
+
+# fl_keep TRANSPORT KEY LOG : appends the number after KEY in LOG (or NA) to the round's list.
+fl_keep() {
+    v=$(awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$3" \
+        2>/dev/null)
+    case $v in
+    '' | *[!0-9.]* | *.*.*)
+        v=NA
+        failed=1
+        echo "run-bench.sh: no $2 figure in $(basename "$3")" >&2
+        ;;
+    esac
+    echo "$v" >>"$fl/$1.$2"
+}
+
+# fl_sum TRANSPORT OUT A B / fl_div TRANSPORT OUT A B : per round, A + B or A / B.
+fl_sum() {
+    paste -d ' ' "$fl/$1.$3" "$fl/$1.$4" 2>/dev/null | awk '{
+        if ($1 == "NA" || $2 == "NA" || $1 < 0 || $2 < 0) print "NA"; else print $1 + $2 }' \
+        >"$fl/$1.$2"
+}
+fl_div() {
+    paste -d ' ' "$fl/$1.$3" "$fl/$1.$4" 2>/dev/null | awk '{
+        if ($1 == "NA" || $2 == "NA" || $2 <= 0 || $1 < 0) print "NA"
+        else printf "%.3f\n", $1 / $2 }' >"$fl/$1.$2"
+}
+
+# fl_median TRANSPORT KEY / fl_stat TRANSPORT KEY : the median, or "median [min-max]", of the
+# rounds that gave a figure.
+fl_median() {
+    # shellcheck disable=SC2046 # one argument per round
+    median $(grep -v NA "$fl/$1.$2" 2>/dev/null)
+}
+fl_stat() {
+    m=$(fl_median "$1" "$2")
+    if [ "$m" = n/a ]; then
+        echo n/a
+        return
+    fi
+    grep -v NA "$fl/$1.$2" | sort -g | awk -v m="$m" '{ v[NR] = $1 } END {
+        if (NR == 1) printf "%.2f\n", m; else printf "%.2f [%.2f-%.2f]\n", m, v[1], v[NR] }'
 }
 
 # figure NAME FILE : the number after NAME= in FILE (false_sharing and jacobi print key=value).
@@ -441,10 +581,11 @@ bench_multihost() {
                 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
                 OMPI_MCA_plm_rsh_agent="$rsh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
                 OMPI_MCA_btl=self OMPI_MCA_pml=^ucx UCX_TLS=tcp \
-                timeout 200 "$mome_run" -t 180 -H "$hosts" "$bindir/fault_latency" 20000; then
-                collect "rd_$w" read_fault_us "$log"
+                timeout 200 "$mome_run" -t 180 -H "$hosts" "$bindir/fault_latency" -p 20000 \
+                sparse write; then
+                collect "rd_$w" read_sparse_us "$log"
                 collect "wr_$w" write_fault_us "$log"
-                if grep -q 'wrong sum' "$log"; then
+                if grep -q 'wrong data' "$log"; then
                     failed=1
                     echo "run-bench.sh: fault_latency on $w namespace(s) read wrong data" >&2
                 fi
@@ -467,7 +608,7 @@ bench_multihost() {
     done
     mh_down
     printf '%-26s  %14s  %14s  %9s\n' figure one_namespace two_namespaces two/one
-    for f in rd:read_fault_us wr:write_fault_us jt:jacobi_release_2n_s; do
+    for f in rd:read_sparse_us wr:write_fault_us jt:jacobi_release_2n_s; do
         eval "a=\$${f%%:*}_one b=\$${f%%:*}_two"
         # shellcheck disable=SC2086
         a=$(median $a) b=$(median $b)
