@@ -4,10 +4,12 @@
  * registers its handlers, this file only moves bytes between the transport and the table.
  *
  * The progress thread is the only thread that touches protocol state. It waits in epoll on the UCX
- * worker's event fd, the userfaultfd, the command eventfd and the launcher socket; after activity
- * while a reply is awaited it keeps polling for MOME_SPIN_US (yielding its core) so that a reply
- * arriving right away costs no wake-up, then sleeps: an idle node never spins, and a node whose
- * application computes is woken (and preempts it) when a request arrives.
+ * worker's event fd, the userfaultfd, the command eventfd and the launcher socket: an idle node
+ * never spins. It runs SCHED_FIFO when the rights allow (see set_sched): woken by a message, it
+ * then preempts an application thread of its core at once, even one spinning on a flag, and it
+ * sleeps as soon as it has nothing to do. At normal priority (no rights) it keeps polling for
+ * MOME_SPIN_US after activity while a reply is awaited, yielding its core, so that a reply
+ * arriving right away costs no wake-up.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -200,11 +202,25 @@ static int wait_events(int timeout_ms)
 }
 
 /*
- * Ask the scheduler for a short time slice (EEVDF custom slice, Linux >= 6.12): a woken progress
- * thread then preempts an application thread spinning on its core at once instead of after that
- * thread's slice (~3 ms). Older kernels refuse the call; nothing else changes.
+ * The progress thread's priority (design.md section 2, "Where progress threads run"). It shares
+ * its node's core with the application threads, which may spin on a STRONG flag without ever
+ * blocking. At normal priority a woken progress thread does not reliably preempt such a thread
+ * (EEVDF places a thread that just ran, or yielded, behind it: measured here 4-16 ms per message,
+ * 8 ms per flag round trip), so it runs SCHED_FIFO at priority 1 when it may (CAP_SYS_NICE or
+ * RLIMIT_RTPRIO >= 1; MOME_PROGRESS_RT=0 declines): a wake-up then preempts any normal thread of
+ * the core at once. Then it never polls (a yield would not give the core to a normal thread) and
+ * sleeps in epoll as soon as it has nothing to do; and it cannot hold its core: busy for more
+ * than RT_BUSY_NS without sleeping, it drops to normal priority until it next sleeps (the
+ * kernel's RT throttling, 5% of each second for normal threads, is the last resort).
+ * Without the rights it asks for a short EEVDF time slice (Linux >= 6.12; older kernels refuse
+ * and nothing else changes), which helps a woken thread preempt but not reliably.
  */
-static void short_slice(void)
+#define RT_BUSY_NS 2000000ull
+
+static int prog_rt_ok; /* SCHED_FIFO was granted at start */
+static int prog_rt;    /* and the progress thread runs SCHED_FIFO now */
+
+static int set_sched(int fifo)
 {
     struct {
         uint32_t size, policy;
@@ -212,21 +228,67 @@ static void short_slice(void)
         int32_t nice;
         uint32_t priority;
         uint64_t runtime, deadline, period;
-    } attr = {.size = 48, .policy = 0 /* SCHED_OTHER */, .runtime = 100000 /* ns */};
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-        mome_debug("node", "no short scheduler slice for the progress thread: %m");
+    } attr = {.size = 48};
+    if (fifo) {
+        attr.policy = SCHED_FIFO;
+        attr.priority = 1;
+    } else {
+        attr.policy = SCHED_OTHER;
+        attr.runtime = 100000; /* ns: the short slice */
+    }
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0)
+        return 0;
+    if (!fifo) /* a kernel older than 6.12: no custom slice */
+        return sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0});
+    return -1;
+}
+
+static void progress_priority(void)
+{
+    int err = 0;
+    if (mome_g.cfg.progress_rt && set_sched(1) == 0) {
+        prog_rt_ok = prog_rt = 1;
+        mome_info("node", "progress thread: SCHED_FIFO priority 1 (a message preempts this "
+                  "node's application threads at once)");
+        return;
+    }
+    err = errno;
+    set_sched(0);
+    if (mome_g.cfg.progress_rt)
+        mome_info("node", "progress thread: normal priority (SCHED_FIFO refused: %s; it needs "
+                  "CAP_SYS_NICE or RLIMIT_RTPRIO >= 1): loops spinning on a STRONG flag should "
+                  "call MomePoll()", strerror(err));
+    else
+        mome_info("node", "progress thread: normal priority (MOME_PROGRESS_RT=0)");
+}
+
+/* The guard: a progress thread busy for long gives its core back until it next sleeps. */
+static void rt_guard(uint64_t awake_since)
+{
+    if (prog_rt && mome_now_ns() - awake_since > RT_BUSY_NS && set_sched(0) == 0) {
+        prog_rt = 0;
+        mome_debug("node", "progress thread busy for over %llu ms: normal priority until it "
+                   "sleeps", RT_BUSY_NS / 1000000);
+    }
+}
+
+/* Called before the progress thread sleeps: back to SCHED_FIFO if the guard lowered it. */
+static void rt_restore(void)
+{
+    if (prog_rt_ok && !prog_rt && set_sched(1) == 0)
+        prog_rt = 1;
 }
 
 static void *progress_main(void *arg)
 {
     sigset_t all;
-    uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000;
+    uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000, awake_since = last;
 
     /* Signals are for the application's threads. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     __atomic_store_n(&prog_tid, gettid_(), __ATOMIC_RELEASE);
-    short_slice();
+    progress_priority();
     while (!stop_req) {
         int n = 0, timeout = 0;
         park_if_asked();
@@ -245,18 +307,21 @@ static void *progress_main(void *arg)
                 n += mome_tp_progress();
             n += mome_msg_progress() + mome_msg_emu_poll();
         }
-        if (mome_coh_take_woke()) {
+        if (mome_coh_take_woke() && !prog_rt) {
             /*
              * A faulting thread of this core just became runnable: let it run now rather than
              * after this thread sleeps. It usually faults again soon, and then this thread is
-             * already awake to take the fault.
+             * already awake to take the fault. (At SCHED_FIFO a yield would not let it run: it
+             * runs once this thread sleeps, and its next fault wakes this one at once.)
              */
             sched_yield();
             n += mome_fault_poll();
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
-        if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns))) {
+        if (prog_rt_ok)
+            rt_guard(awake_since);
+        if (n == 0 && (emu || (!prog_rt && waiting > 0 && mome_now_ns() - last < spin_ns))) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
              * node sharing this core can send it. Polling while no reply is awaited would keep a
@@ -271,13 +336,28 @@ static void *progress_main(void *arg)
             if (!use_tp || mome_tp_arm() == 0)
                 timeout = -1;
         }
+        if (timeout < 0)
+            rt_restore();
         n += bg + wait_events(timeout);
+        if (timeout < 0)
+            awake_since = mome_now_ns();
         if (n)
             last = mome_now_ns();
     }
     if (use_tp)
         mome_tp_flush();
     return NULL;
+}
+
+/*
+ * MomePoll (mome.h): the public call lives here, with the progress thread it gives way to. A
+ * yield is all it takes: at normal priority it lets a woken progress thread of this core run
+ * now rather than after the caller's time slice; at SCHED_FIFO the progress thread needs no help,
+ * and the yield gives the core to the other nodes' threads sharing it.
+ */
+void MomePoll(void)
+{
+    sched_yield();
 }
 
 /* ---- startup ---- */
