@@ -177,10 +177,12 @@ static void park_if_asked(void)
 
 /* ---- the progress thread ---- */
 
-static int wait_events(int timeout_ms)
+/* Wait up to timeout_ns for an event (< 0: for ever, 0: not at all) and handle what came. */
+static int wait_events(int64_t timeout_ns)
 {
     struct epoll_event evs[8];
-    int k = epoll_wait(epfd, evs, 8, timeout_ms), n = 0;
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+    int k = epoll_pwait2(epfd, evs, 8, timeout_ns < 0 ? NULL : &ts, NULL), n = 0;
 
     for (int i = 0; i < k; i++) {
         int fd = evs[i].data.fd;
@@ -216,6 +218,7 @@ static int wait_events(int timeout_ms)
  * and nothing else changes), which helps a woken thread preempt but not reliably.
  */
 #define RT_BUSY_NS 2000000ull
+#define WOKE_WINDOW_NS 50000 /* see woke_window */
 
 static int prog_rt_ok; /* SCHED_FIFO was granted at start */
 static int prog_rt;    /* and the progress thread runs SCHED_FIFO now */
@@ -279,6 +282,28 @@ static void rt_restore(void)
         prog_rt = 1;
 }
 
+/*
+ * At SCHED_FIFO, after waking a faulting thread: sleep until it faults again or WOKE_WINDOW_NS
+ * passed, watching only this node's faults and commands. Requests from other nodes wait meanwhile,
+ * so that the woken thread uses the page it faulted on before another node can take it away (a
+ * node spinning on a flag would otherwise take the page back before the writer wrote it, again
+ * and again).
+ */
+static int woke_window(void)
+{
+    struct pollfd p[2] = {{.fd = mome_mem_uffd(), .events = POLLIN},
+                          {.fd = mome_cmd_fd(), .events = POLLIN}};
+    struct timespec ts = {0, WOKE_WINDOW_NS};
+    int n = 0;
+    if (ppoll(p, 2, &ts, NULL) > 0) {
+        if (p[0].revents)
+            n += mome_fault_poll();
+        if (p[1].revents)
+            n += mome_cmd_drain();
+    }
+    return n;
+}
+
 static void *progress_main(void *arg)
 {
     sigset_t all;
@@ -307,15 +332,21 @@ static void *progress_main(void *arg)
                 n += mome_tp_progress();
             n += mome_msg_progress() + mome_msg_emu_poll();
         }
-        if (mome_coh_take_woke() && !prog_rt) {
+        if (mome_coh_take_woke()) {
             /*
              * A faulting thread of this core just became runnable: let it run now rather than
-             * after this thread sleeps. It usually faults again soon, and then this thread is
-             * already awake to take the fault. (At SCHED_FIFO a yield would not let it run: it
-             * runs once this thread sleeps, and its next fault wakes this one at once.)
+             * after this thread has served the requests that are waiting (which could take its
+             * page away before it used it, and make it fault again). It usually faults again
+             * soon, and then this thread is already awake to take the fault. At normal priority a
+             * yield does it; at SCHED_FIFO a yield would not let a normal thread run: sleep for
+             * at most WOKE_WINDOW_NS instead, woken at once by its next fault.
              */
-            sched_yield();
-            n += mome_fault_poll();
+            if (prog_rt) {
+                n += woke_window();
+            } else {
+                sched_yield();
+                n += mome_fault_poll();
+            }
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
@@ -338,7 +369,7 @@ static void *progress_main(void *arg)
         }
         if (timeout < 0)
             rt_restore();
-        n += bg + wait_events(timeout);
+        n += bg + wait_events(timeout < 0 ? -1 : 0);
         if (timeout < 0)
             awake_since = mome_now_ns();
         if (n)
