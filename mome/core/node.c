@@ -177,12 +177,10 @@ static void park_if_asked(void)
 
 /* ---- the progress thread ---- */
 
-/* Wait up to timeout_ns for an event (< 0: for ever, 0: not at all) and handle what came. */
-static int wait_events(int64_t timeout_ns)
+static int wait_events(int timeout_ms)
 {
     struct epoll_event evs[8];
-    struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
-    int k = epoll_pwait2(epfd, evs, 8, timeout_ns < 0 ? NULL : &ts, NULL), n = 0;
+    int k = epoll_wait(epfd, evs, 8, timeout_ms), n = 0;
 
     for (int i = 0; i < k; i++) {
         int fd = evs[i].data.fd;
@@ -207,13 +205,14 @@ static int wait_events(int64_t timeout_ns)
  * The progress thread's priority (design.md section 2, "Where progress threads run"). It shares
  * its node's core with the application threads, which may spin on a STRONG flag without ever
  * blocking. At normal priority a woken progress thread does not reliably preempt such a thread
- * (EEVDF places a thread that just ran, or yielded, behind it: measured here 4-16 ms per message,
- * 8 ms per flag round trip), so it runs SCHED_FIFO at priority 1 when it may (CAP_SYS_NICE or
+ * (EEVDF places a thread that just ran, or yielded, behind it: a page asked of a spinning node took
+ * 3.7 ms, median, here), so it runs SCHED_FIFO at priority 1 when it may (CAP_SYS_NICE or
  * RLIMIT_RTPRIO >= 1; MOME_PROGRESS_RT=0 declines): a wake-up then preempts any normal thread of
  * the core at once. Then it never polls (a yield would not give the core to a normal thread) and
  * sleeps in epoll as soon as it has nothing to do; and it cannot hold its core: busy for more
  * than RT_BUSY_NS without sleeping, it drops to normal priority until it next sleeps (the
- * kernel's RT throttling, 5% of each second for normal threads, is the last resort).
+ * kernel's RT throttling, 5% of each second for normal threads, is the last resort); after
+ * waking a faulting thread it lets it run by sleeping (woke_window), not by yielding.
  * Without the rights it asks for a short EEVDF time slice (Linux >= 6.12; older kernels refuse
  * and nothing else changes), which helps a woken thread preempt but not reliably.
  */
@@ -369,7 +368,7 @@ static void *progress_main(void *arg)
         }
         if (timeout < 0)
             rt_restore();
-        n += bg + wait_events(timeout < 0 ? -1 : 0);
+        n += bg + wait_events(timeout);
         if (timeout < 0)
             awake_since = mome_now_ns();
         if (n)
