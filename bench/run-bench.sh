@@ -6,14 +6,15 @@
 #   [MOME_RUN=path/mome-run] [BENCH_BINDIR=dir] [BENCH_REPEAT=5] run-bench.sh [benchmark...]
 #   (fault_latency also reads BENCH_FAULT_PAGES, BENCH_SCALE_REPEAT, BENCH_SCALE_PAGES: see there)
 #
-# Benchmarks: fault_latency, false_sharing, jacobi, apps, budget, emulation, checkpoint, multihost
+# Benchmarks: fault_latency, flag_pingpong, false_sharing, jacobi, apps, budget, emulation,
+# checkpoint, multihost
 # (the default is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it.
 # Exits 1 if a run failed (its figures are then left out of the medians). multihost needs root
 # (network namespaces), mpirun and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency false_sharing jacobi apps budget emulation checkpoint multihost"
+BENCHES="fault_latency flag_pingpong false_sharing jacobi apps budget emulation checkpoint multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
@@ -273,6 +274,53 @@ fl_stat() {
     fi
     grep -v NA "$fl/$1.$2" | sort -g | awk -v m="$m" '{ v[NR] = $1 } END {
         if (NR == 1) printf "%.2f\n", m; else printf "%.2f [%.2f-%.2f]\n", m, v[1], v[NR] }'
+}
+
+# flag_pingpong: a counter bounced between two nodes through two STRONG flag pages, the loop of the
+# user guide (bare, with sched_yield(), with MomePoll()), on 2 nodes and on 4 (two pairs at once,
+# so two nodes per core on 2 cores), over shared memory, against a raw UCX round trip measured in
+# the same run. The progress threads' priority (SCHED_FIFO or normal) is taken from node 0's log.
+bench_flag_pingpong() {
+    trips=500
+    for p in flag_pingpong ucx_pingpong; do
+        [ -x "$BENCH_BINDIR/$p" ] || die "no $BENCH_BINDIR/$p (build it: make -C bench $p)"
+    done
+    echo "flag_pingpong ($trips round trips x 3 turns per run, us per round trip; shared memory)," \
+        "median of $REPEAT runs"
+    printf '%-5s  %-8s  %9s  %9s  %9s  %10s  %11s  %9s\n' nodes progress bare_us yield_us \
+        poll_us bare/yield ucx_rtt_us bare/ucx
+    ucx=''
+    for nodes in 2 4; do
+        bare='' yield='' poll='' prio=''
+        i=0
+        while [ "$i" -lt "$REPEAT" ]; do
+            i=$((i + 1))
+            log=$logdir/flag_pingpong.$nodes.$i
+            if run "$log" env UCX_TLS=posix,cma MOME_LOG_LEVEL=info timeout 600 "$MOME_RUN" \
+                -t 580 -n "$nodes" "$BENCH_BINDIR/flag_pingpong" "$trips" 3 bare,yield,poll; then
+                collect bare bare_us "$log"
+                collect yield yield_us "$log"
+                collect poll poll_us "$log"
+                grep -q 'node 0\].*progress thread: SCHED_FIFO' "$log" && prio=fifo
+                grep -q 'node 0\].*progress thread: normal' "$log" && prio=normal
+            fi
+            log=$logdir/ucx_pingpong.$nodes.$i
+            if run "$log" env UCX_TLS=posix,cma timeout 90 "$BENCH_BINDIR/ucx_pingpong" 20000
+            then
+                collect ucx ucx_rtt_sleep_us "$log"
+            fi
+        done
+        # shellcheck disable=SC2086
+        {
+            bare=$(median $bare)
+            yield=$(median $yield)
+            poll=$(median $poll)
+            u=$(median $ucx)
+        }
+        printf '%-5s  %-8s  %9s  %9s  %9s  %10s  %11s  %9s\n' "$nodes" "${prio:-?}" "$bare" \
+            "$yield" "$poll" "$(ratio "$bare" "$yield")" "$u" "$(ratio "$bare" "$u")"
+    done
+    echo "(ucx_rtt_us: ucx_pingpong's round trip sleeping in epoll, 72 bytes out and 4 KiB back)"
 }
 
 # figure NAME FILE : the number after NAME= in FILE (false_sharing and jacobi print key=value).

@@ -56,6 +56,7 @@ F77_API void F77_FUNC(momesyncmem, MOMESYNCMEM)(void *a, const int *len, const i
 F77_API void F77_FUNC(momesyncmem8, MOMESYNCMEM8)(void *a, const int64_t *len, const int64_t *date);
 F77_API void F77_FUNC(momebarrier, MOMEBARRIER)(void);
 F77_API int64_t F77_FUNC(momelastbarrierdate, MOMELASTBARRIERDATE)(void);
+F77_API void F77_FUNC(momepoll, MOMEPOLL)(void);
 F77_API void F77_FUNC(momelock, MOMELOCK)(const int *id);
 F77_API void F77_FUNC(momeunlock, MOMEUNLOCK)(const int *id);
 F77_API void F77_FUNC(momestats, MOMESTATS)(int64_t *counts);
@@ -406,6 +407,11 @@ void F77_FUNC(momeappbarrier, MOMEAPPBARRIER)(void)
 int64_t F77_FUNC(momelastbarrierdate, MOMELASTBARRIERDATE)(void)
 {
     return (int64_t)MomeLastBarrierDate();
+}
+
+void F77_FUNC(momepoll, MOMEPOLL)(void)
+{
+    MomePoll();
 }
 
 void F77_FUNC(momelock, MOMELOCK)(const int *id)

@@ -222,6 +222,13 @@ MOME_API MomeDate MomeAppBarrier(void);
 MOME_API MomeDate MomeLastBarrierDate(void);
 
 /**
+ * A pause for loops that wait for another node's write, `while (*flag != v) MomePoll();`: lets
+ * this node's progress thread and the other threads of its core run (one sched_yield; nothing
+ * when the flag is already set, since it is not called then). Never fails; usable at any time.
+ */
+MOME_API void MomePoll(void);
+
+/**
  * Job-wide mutual exclusion on lock `id` (any int), held by the calling thread. Lock is an acquire
  * of every modification released by the lock's previous holders. Errors: EDEADLK (this thread
  * holds it already), ENOMEM, ENOTCONN.

@@ -232,6 +232,12 @@ static const knob_t knobs[] = {
      "microseconds the progress thread polls for a reply before sleeping in epoll", parse_count,
      OFF(spin_us), 0, 0, 1000000,
      "microseconds from 0 to 1000000"},
+    {"MOME_PROGRESS_RT", "0",
+     "1: run the progress thread SCHED_FIFO (priority 1) when the node has a core of its own and "
+     "the rights allow it (CAP_SYS_NICE or RLIMIT_RTPRIO >= 1), so that a message preempts an "
+     "application thread spinning on its core at once (experimental); 0: normal priority",
+     parse_bool, OFF(progress_rt), 0, 0, 0,
+     "1, yes, on, true or 0, no, off, false"},
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
      "mapping in parallel; on a write fault of a RELEASE/WEAK page written last interval, also "

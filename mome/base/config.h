@@ -34,6 +34,7 @@ typedef struct mome_config {
     int bind;                /* MOME_BIND */
     uint64_t heap_size;      /* MOME_HEAP_SIZE */
     uint64_t spin_us;        /* MOME_SPIN_US */
+    int progress_rt;         /* MOME_PROGRESS_RT: SCHED_FIFO progress thread when permitted */
     uint64_t peer_timeout;   /* MOME_PEER_TIMEOUT: seconds without word from another machine */
     int dir_migrate;         /* MOME_DIR_MIGRATE */
     uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */

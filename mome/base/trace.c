@@ -36,20 +36,31 @@ static pid_t owner; /* the node's process: a forked child never writes its copy 
 static int atexit_done;
 static char file[4096];
 
+/*
+ * Wait for the holder by sleeping, not by yielding: the progress thread may run SCHED_FIFO
+ * (core/node.c), and a real-time thread's sched_yield never lets a normal-priority holder of its
+ * core run, which left it spinning until the kernel's real-time throttling (about a second).
+ */
+static void pause_1us(void)
+{
+    struct timespec ts = {0, 1000};
+    nanosleep(&ts, NULL);
+}
+
 static void lock(void)
 {
     while (__atomic_exchange_n(&lk, 1, __ATOMIC_ACQUIRE))
         while (__atomic_load_n(&lk, __ATOMIC_RELAXED))
-            sched_yield();
+            pause_1us();
 }
 
 /* At exit another thread could hold the lock for ever (blocked, parked): give up after a while. */
 static int lock_bounded(void)
 {
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < 2000; i++) {
         if (!__atomic_exchange_n(&lk, 1, __ATOMIC_ACQUIRE))
             return 0;
-        sched_yield();
+        pause_1us();
     }
     return -1;
 }

@@ -4,10 +4,12 @@
  * registers its handlers, this file only moves bytes between the transport and the table.
  *
  * The progress thread is the only thread that touches protocol state. It waits in epoll on the UCX
- * worker's event fd, the userfaultfd, the command eventfd and the launcher socket; after activity
- * while a reply is awaited it keeps polling for MOME_SPIN_US (yielding its core) so that a reply
- * arriving right away costs no wake-up, then sleeps: an idle node never spins, and a node whose
- * application computes is woken (and preempts it) when a request arrives.
+ * worker's event fd, the userfaultfd, the command eventfd and the launcher socket: an idle node
+ * never spins. It runs SCHED_FIFO when the rights allow (see set_sched): woken by a message, it
+ * then preempts an application thread of its core at once, even one spinning on a flag, and it
+ * sleeps as soon as it has nothing to do. At normal priority (no rights) it keeps polling for
+ * MOME_SPIN_US after activity while a reply is awaited, yielding its core, so that a reply
+ * arriving right away costs no wake-up.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -203,11 +205,30 @@ static int wait_events(int timeout_ms)
 }
 
 /*
- * Ask the scheduler for a short time slice (EEVDF custom slice, Linux >= 6.12): a woken progress
- * thread then preempts an application thread spinning on its core at once instead of after that
- * thread's slice (~3 ms). Older kernels refuse the call; nothing else changes.
+ * The progress thread's priority (design.md section 2, "Where progress threads run"). It shares
+ * its node's core with the application threads, which may spin on a STRONG flag without ever
+ * blocking. At normal priority a woken progress thread does not reliably preempt such a thread
+ * (EEVDF places a thread that just ran, or yielded, behind it: a page asked of a spinning node took
+ * 3.7 ms, median, here), so it runs SCHED_FIFO at priority 1 when it may (CAP_SYS_NICE or
+ * RLIMIT_RTPRIO >= 1; MOME_PROGRESS_RT=0 declines) and its node is bound to a core no other node
+ * of the job shares: a wake-up then preempts any normal thread of the core at once. (With two
+ * nodes on a core, measured 4 nodes on 2 cores, SCHED_FIFO did not speed the bare loop up and made
+ * the yield loop 3-10x slower: nodes that share cores, or are not bound, stay at normal priority.) Then it never polls (a yield would not give the core to a normal thread) and
+ * sleeps in epoll as soon as it has nothing to do; and it cannot hold its core: busy for more
+ * than RT_BUSY_NS without sleeping, it drops to normal priority until it next sleeps (the
+ * kernel's RT throttling, 5% of each second for normal threads, is the last resort); after
+ * waking a faulting thread it lets it run by sleeping (woke_window), not by yielding.
+ * Without the rights it asks for a short EEVDF time slice (Linux >= 6.12; older kernels refuse
+ * and nothing else changes), which helps a woken thread preempt but not reliably.
  */
-static void short_slice(void)
+#define RT_BUSY_NS 2000000ull
+#define WOKE_WINDOW_NS 50000 /* see woke_window */
+
+static int own_core;   /* this node is bound to a core (or NUMA node) no other node shares */
+static int prog_rt_ok; /* SCHED_FIFO was granted at start */
+static int prog_rt;    /* and the progress thread runs SCHED_FIFO now */
+
+static int set_sched(int fifo)
 {
     struct {
         uint32_t size, policy;
@@ -215,21 +236,97 @@ static void short_slice(void)
         int32_t nice;
         uint32_t priority;
         uint64_t runtime, deadline, period;
-    } attr = {.size = 48, .policy = 0 /* SCHED_OTHER */, .runtime = 100000 /* ns */};
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-        mome_debug("node", "no short scheduler slice for the progress thread: %m");
+    } attr = {.size = 48};
+    if (fifo) {
+        attr.policy = SCHED_FIFO;
+        attr.priority = 1;
+    } else {
+        attr.policy = SCHED_OTHER;
+        attr.runtime = 100000; /* ns: the short slice */
+    }
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0)
+        return 0;
+    if (!fifo) /* a kernel older than 6.12: no custom slice */
+        return sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0});
+    return -1;
+}
+
+static void progress_priority(void)
+{
+    int err = 0;
+    if (mome_g.cfg.progress_rt && !own_core) {
+        set_sched(0);
+        mome_info("node", "progress thread: normal priority (the node %s: SCHED_FIFO only with "
+                  "a core of its own): loops spinning on a STRONG flag should call MomePoll()",
+                  mome_g.cfg.bind == MOME_BIND_NONE ? "is not bound (MOME_BIND=none)"
+                                                    : "shares its core, or is not bound");
+        return;
+    }
+    if (mome_g.cfg.progress_rt && set_sched(1) == 0) {
+        prog_rt_ok = prog_rt = 1;
+        mome_info("node", "progress thread: SCHED_FIFO priority 1 (a message preempts this "
+                  "node's application threads at once)");
+        return;
+    }
+    err = errno;
+    set_sched(0);
+    if (mome_g.cfg.progress_rt)
+        mome_info("node", "progress thread: normal priority (SCHED_FIFO refused: %s; it needs "
+                  "CAP_SYS_NICE or RLIMIT_RTPRIO >= 1): loops spinning on a STRONG flag should "
+                  "call MomePoll()", strerror(err));
+    else
+        mome_info("node", "progress thread: normal priority (MOME_PROGRESS_RT=0)");
+}
+
+/* The guard: a progress thread busy for long gives its core back until it next sleeps. */
+static void rt_guard(uint64_t awake_since)
+{
+    if (prog_rt && mome_now_ns() - awake_since > RT_BUSY_NS && set_sched(0) == 0) {
+        prog_rt = 0;
+        mome_debug("node", "progress thread busy for over %llu ms: normal priority until it "
+                   "sleeps", RT_BUSY_NS / 1000000);
+    }
+}
+
+/* Called before the progress thread sleeps: back to SCHED_FIFO if the guard lowered it. */
+static void rt_restore(void)
+{
+    if (prog_rt_ok && !prog_rt && set_sched(1) == 0)
+        prog_rt = 1;
+}
+
+/*
+ * At SCHED_FIFO, after waking a faulting thread: sleep until it faults again or WOKE_WINDOW_NS
+ * passed, watching only this node's faults and commands. Requests from other nodes wait meanwhile,
+ * so that the woken thread uses the page it faulted on before another node can take it away (a
+ * node spinning on a flag would otherwise take the page back before the writer wrote it, again
+ * and again).
+ */
+static int woke_window(void)
+{
+    struct pollfd p[2] = {{.fd = mome_mem_uffd(), .events = POLLIN},
+                          {.fd = mome_cmd_fd(), .events = POLLIN}};
+    struct timespec ts = {0, WOKE_WINDOW_NS};
+    int n = 0;
+    if (ppoll(p, 2, &ts, NULL) > 0) {
+        if (p[0].revents)
+            n += mome_fault_poll();
+        if (p[1].revents)
+            n += mome_cmd_drain();
+    }
+    return n;
 }
 
 static void *progress_main(void *arg)
 {
     sigset_t all;
-    uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000;
+    uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000, awake_since = last;
 
     /* Signals are for the application's threads. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     __atomic_store_n(&prog_tid, gettid_(), __ATOMIC_RELEASE);
-    short_slice();
+    progress_priority();
     while (!stop_req) {
         int n = 0, timeout = 0;
         park_if_asked();
@@ -255,15 +352,24 @@ static void *progress_main(void *arg)
         if (mome_coh_take_woke()) {
             /*
              * A faulting thread of this core just became runnable: let it run now rather than
-             * after this thread sleeps. It usually faults again soon, and then this thread is
-             * already awake to take the fault.
+             * after this thread has served the requests that are waiting (which could take its
+             * page away before it used it, and make it fault again). It usually faults again
+             * soon, and then this thread is already awake to take the fault. At normal priority a
+             * yield does it; at SCHED_FIFO a yield would not let a normal thread run: sleep for
+             * at most WOKE_WINDOW_NS instead, woken at once by its next fault.
              */
-            sched_yield();
-            n += mome_fault_poll();
+            if (prog_rt) {
+                n += woke_window();
+            } else {
+                sched_yield();
+                n += mome_fault_poll();
+            }
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
-        if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns))) {
+        if (prog_rt_ok)
+            rt_guard(awake_since);
+        if (n == 0 && (emu || (!prog_rt && waiting > 0 && mome_now_ns() - last < spin_ns))) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
              * node sharing this core can send it. Polling while no reply is awaited would keep a
@@ -278,13 +384,28 @@ static void *progress_main(void *arg)
             if (!use_tp || mome_tp_arm() == 0)
                 timeout = -1;
         }
+        if (timeout < 0)
+            rt_restore();
         n += bg + wait_events(timeout);
+        if (timeout < 0)
+            awake_since = mome_now_ns();
         if (n)
             last = mome_now_ns();
     }
     if (use_tp)
         mome_tp_flush();
     return NULL;
+}
+
+/*
+ * MomePoll (mome.h): the public call lives here, with the progress thread it gives way to. A
+ * yield is all it takes: at normal priority it lets a woken progress thread of this core run
+ * now rather than after the caller's time slice; at SCHED_FIFO the progress thread needs no help,
+ * and the yield gives the core to the other nodes' threads sharing it.
+ */
+void MomePoll(void)
+{
+    sched_yield();
 }
 
 /* ---- startup ---- */
@@ -691,10 +812,12 @@ int mome_node_start(char *err, size_t errlen)
         mome_topo_place_t place;
         /* Other jobs on this machine tell this job's nodes by a hash of the key, not the key. */
         if (mome_topo_bind(mome_g.cfg.bind, bi.local_rank, job_key * 0x9e3779b97f4a7c15ull,
-                           &place) == 0 && place.index >= 0)
+                           &place) == 0 && place.index >= 0) {
             mome_info("node", "bound to %s (local rank %d of %d); the progress thread runs there "
                       "too", place.where, bi.local_rank, bi.local_size);
-        else
+            /* No other node of the job shares it: see progress_priority. */
+            own_core = bi.local_size <= place.nfree;
+        } else
             mome_info("node", "not bound (local rank %d of %d): %s", bi.local_rank,
                       bi.local_size, place.why);
     }

@@ -28,6 +28,7 @@
       call MomeConsistency(blk, np * ips, MOME_STRONG)
       blk(1 + me) = 100 + me
       call MomeBarrier()
+      call MomePoll()
       d0 = MomeLastBarrierDate()
       if (d0 .le. 0) call bad(nbad, 'MomeLastBarrierDate')
       do i = 0, nodes - 1
