@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "net/msg.h"
+#include "net/server.h"
 
 static const mome_msg_def_t *defs[MOME_WIRE_NTYPES];
 static const mome_wire_type_t *wire_types[MOME_WIRE_NTYPES];
@@ -218,6 +219,15 @@ static void send_encoded(int to, mome_msg_t *m)
         if (rc < 0)
             mome_fatal("encoded an invalid %s message (%s)", mome_msg_name(m->type), strerror(-rc));
         send_hook(to, &d);
+        return;
+    }
+    if (to == MOME_TO_SERVER) {
+        rc = mome_srv_tx(hdr, sizeof(hdr), m->payload, m->len);
+        if (rc < 0)
+            mome_fatal("cannot send %s to %s (%s): momed is gone or stuck; stopping",
+                       mome_msg_name(m->type), mome_srv_where(), strerror(-rc));
+        MOME_STAT_INC(msgs_sent);
+        MOME_STAT_ADD(bytes_sent, sizeof(hdr) + m->len);
         return;
     }
     if (to == self) {
