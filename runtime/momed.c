@@ -565,6 +565,21 @@ static void on_get(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
     recall(s, p);
 }
 
+/* Does the page come back as the repository holds it? (Then the checkpoint skips it: only
+ * changed pages are written.) */
+static int same_as_stored(seg_t *s, pstate_t *p, const void *bytes)
+{
+    char err[1024];
+    if (p->content)
+        return !memcmp(p->content, bytes, s->page_size);
+    int rc = mome_repo_read(s->rs, p->page, page_buf, err, sizeof(err));
+    if (rc < 0)
+        return 0; /* unreadable: the new content replaces it at the next checkpoint */
+    if (rc == 0)
+        memset(page_buf, 0, s->page_size);
+    return !memcmp(page_buf, bytes, s->page_size);
+}
+
 static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
 {
     seg_t *s = page_of(ci, m, b);
@@ -574,6 +589,14 @@ static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
     if (!p || p->holder != ci || m->len != s->page_size) {
         drop_conn(ci, "SRV_PUT for page %llu of segment '%s', which it does not hold",
                   (unsigned long long)b->page, s->name);
+        return;
+    }
+    if (!p->dirty && same_as_stored(s, p, m->payload)) {
+        /* Unchanged (read only, or written back as it was): nothing to checkpoint. */
+        p->holder = -1;
+        p->recalling = 0;
+        conns[ci]->held--;
+        serve(s, p);
         return;
     }
     if (!p->content && !(p->content = malloc(s->page_size))) {
