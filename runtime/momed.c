@@ -38,7 +38,7 @@
 #define MAX_CONNS 4096
 
 static const char *repo_dir;
-static int verbose;
+static int verbose, tracing; /* tracing: MOMED_TRACE=1, every page message (tests) */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -253,6 +253,10 @@ static int grant(seg_t *s, pstate_t *p, int ci)
         src = page_buf;
     }
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
+    if (tracing)
+        say("PAGE %llu to %016llx/%u (first word %llu, %s)", (unsigned long long)p->page,
+            (unsigned long long)conns[ci]->key, conns[ci]->node,
+            (unsigned long long)*(const uint64_t *)src, p->content ? "memory" : "repository");
     srv_send(ci, MOME_SRV_PAGE, &b, src, s->page_size);
     p->holder = ci;
     p->granted_ns = now_ns();
@@ -266,6 +270,9 @@ static void recall(seg_t *s, pstate_t *p)
         return; /* a fresh grant is kept a little: its fault runs before the page goes again */
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
     p->recalling = 1;
+    if (tracing)
+        say("RECALL %llu from %016llx/%u", (unsigned long long)p->page,
+            (unsigned long long)conns[p->holder]->key, conns[p->holder]->node);
     srv_send(p->holder, MOME_SRV_RECALL, &b, NULL, 0);
 }
 
@@ -591,6 +598,10 @@ static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
                   (unsigned long long)b->page, s->name);
         return;
     }
+    if (tracing)
+        say("PUT %llu from %016llx/%u (first word %llu)", (unsigned long long)b->page,
+            (unsigned long long)conns[ci]->key, conns[ci]->node,
+            (unsigned long long)*(const uint64_t *)m->payload);
     if (!p->dirty && same_as_stored(s, p, m->payload)) {
         /* Unchanged (read only, or written back as it was): nothing to checkpoint. */
         p->holder = -1;
@@ -911,6 +922,7 @@ int main(int argc, char **argv)
         say("bad MOME_TEST_CRASH_AT");
         return 2;
     }
+    tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
     if (take_lock() < 0)
         return 1;
     unlink(addr_path); /* a file left by a momed killed earlier: ours replaces it below */
