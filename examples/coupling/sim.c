@@ -12,7 +12,7 @@
  * the field, NX x NY doubles: after step s, field(i) = s + i / 1000 (i from 0). Each node computes
  * its share of the pages, under MOME_RELEASE; the barrier that ends a step releases them, and its
  * date is what a reader gives MomeSyncMem. With wait = 1 the simulation goes on past its steps
- * until an analysis has attached and detached. Needs MomePageSize() 4096 (the control page is the
+ * until an analysis has attached and detached, and then to its next checkpoint. Needs MomePageSize() 4096 (the control page is the
  * first 4096 bytes of the analysis' COMMON block).
  */
 #include <mome.h>
@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         ctl[2] = 0;
     MomeBarrier();
 
+    int left = 0; /* node 0: the step at which it saw the analysis detached */
     for (int s = 1;; s++) {
         for (size_t p = (size_t)me; p < npages; p += (size_t)nodes)
             for (size_t i = p * per_page; i < (p + 1) * per_page; i++)
@@ -74,9 +75,13 @@ int main(int argc, char **argv)
                 fflush(stdout);
             }
         }
-        /* Node 0 decides for every node (word 3): they read it after the barrier. */
-        if (me == 0)
-            ctl[3] = s < steps || (wait && ctl[2] != 2);
+        /* Node 0 decides for every node (word 3): they read it after the barrier. After the
+         * analysis left, the simulation carries on to its next checkpoint at least. */
+        if (me == 0) {
+            if (wait && ctl[2] == 2 && !left)
+                left = s;
+            ctl[3] = s < steps || (wait && (!left || s < left + (every > 0 ? every : 1)));
+        }
         MomeBarrier();
         if (!ctl[3])
             break;
