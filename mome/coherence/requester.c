@@ -664,8 +664,12 @@ static const mome_msg_def_t req_msgs[] = {
      .body_size = sizeof(mome_data_t), .handler = on_sync_reply},
 };
 
+static const mome_served_req_t served_req = {.recall = mome_req_recall,
+                                              .data = mome_req_served_data};
+
 int mome_req_init(void)
 {
+    mome_served_set_req(&served_req);
     zero_page = mome_aligned_alloc(4096, mome_coh.page_size);
     load_buf = mome_aligned_alloc(4096, mome_coh.page_size);
     if (!zero_page || !load_buf || mome_htab_init(&syncs, 64) < 0)

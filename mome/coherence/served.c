@@ -14,7 +14,6 @@
 #include "base/log.h"
 #include "coherence/page.h"
 #include "coherence/proto.h"
-#include "coherence/requester.h"
 #include "coherence/served.h"
 #include "net/server.h"
 
@@ -27,6 +26,12 @@ typedef struct held {
 } held_t;
 
 static mome_htab_t segs;
+static const mome_served_req_t *req;
+
+void mome_served_set_req(const mome_served_req_t *r)
+{
+    req = r;
+}
 
 static int bit(const uint64_t *b, uint64_t i)
 {
@@ -83,7 +88,7 @@ void mome_served_recalled(mome_seg_t *s, uint64_t page, const void *content)
 
 static void recall(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    mome_req_recall(s, page, op);
+    req->recall(s, page, op);
 }
 
 void mome_served_kick(mome_seg_t *s, uint64_t page)
@@ -160,7 +165,7 @@ static void on_page(const mome_msg_t *m, const void *body)
     const mome_srvpage_t *p = body;
     mome_seg_t *s = seg_of(m, p);
     held_t *h = held_of(s, 1);
-    if (bit(h->held, p->page) || mome_req_served_data(s, p->page, m->payload) < 0)
+    if (bit(h->held, p->page) || req->data(s, p->page, m->payload) < 0)
         mome_fatal("%s sent page %llu of segment '%s', which this node did not ask for: momed "
                    "and this job disagree; stopping", mome_srv_where(),
                    (unsigned long long)p->page, s->name);

@@ -16,6 +16,15 @@
 #include "coherence/seg.h"
 #include "net/srvproto.h"
 
+/* What served.c asks of the requester (requester.c gives it at init: it depends on this file,
+ * not the other way round): start a recall's request; complete a fetch with momed's content
+ * (-ENOENT if no transaction waits for it). */
+typedef struct mome_served_req {
+    void (*recall)(mome_seg_t *s, uint64_t page, mome_op_t *op);
+    int (*data)(mome_seg_t *s, uint64_t page, const void *content);
+} mome_served_req_t;
+void mome_served_set_req(const mome_served_req_t *r);
+
 /* Registers SRV_PAGE and SRV_RECALL. */
 int mome_served_init(void);
 void mome_served_fini(void);

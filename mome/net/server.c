@@ -50,6 +50,7 @@ void mome_srv_close(void)
     if (srv_fd >= 0)
         close(srv_fd);
     srv_fd = -1;
+    mome_msg_set_server(NULL, NULL);
     free(rbuf);
     rbuf = NULL;
     rlen = rcap = 0;
@@ -119,6 +120,7 @@ int mome_srv_connect(const char *repo, const char *server, char *err, size_t err
             return fd;
         snprintf(where, sizeof(where), "momed at %s (MOME_SERVER)", server);
         srv_fd = fd;
+        mome_msg_set_server(mome_srv_tx, where);
         return 1;
     }
     snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_ADDR_FILE);
@@ -151,6 +153,7 @@ int mome_srv_connect(const char *repo, const char *server, char *err, size_t err
     }
     snprintf(where, sizeof(where), "momed pid %ld at %.60s:%.20s (%.180s)", pid, host, port, path);
     srv_fd = fd;
+    mome_msg_set_server(mome_srv_tx, where);
     return 1;
 }
 

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/msg.h"
 #include "net/srvproto.h"
 
-#define MOME_TO_SERVER (-2) /* mome_send's destination for momed */
 #define MOME_SRV_ADDR_FILE "momed.addr" /* in the repository: "host port pid\n" */
 
 /*
