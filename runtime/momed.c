@@ -77,14 +77,14 @@ static uint64_t lclock;
 
 typedef struct conn {
     int fd;
-    int hello;          /* SRV_HELLO received */
-    uint64_t key;       /* the job's key */
+    int hello;    /* SRV_HELLO received */
+    uint64_t key; /* the job's key */
     uint32_t node, nnodes, page_size, pid;
     mome_wire_ctx_t ctx;
     uint8_t *rbuf, *wbuf;
     size_t rlen, rcap, wlen, woff, wcap;
-    int dead;           /* to be closed at the end of this round */
-    uint64_t held;      /* pages it holds */
+    int dead;      /* to be closed at the end of this round */
+    uint64_t held; /* pages it holds */
 } conn_t;
 
 static conn_t *conns[MAX_CONNS];
@@ -220,8 +220,8 @@ static void flush_conn(int ci)
 static void srv_send(int ci, int type, const void *body, const void *payload, uint32_t len)
 {
     conn_t *c = conns[ci];
-    mome_msg_t m = {.type = (uint8_t)type, .src = c->node, .key = c->key, .len = len,
-                    .payload = payload};
+    mome_msg_t m = {
+        .type = (uint8_t)type, .src = c->node, .key = c->key, .len = len, .payload = payload};
     uint8_t hdr[MOME_WIRE_HDR];
     m.date = ++lclock;
     mome_wire_pack(mome_srv_types[type], body, &m);
@@ -415,16 +415,14 @@ static void drop_conn(int ci, const char *fmt, ...)
                 p->recalling = 0;
                 if (verbose && lost < 8)
                     say("job %016llx node %u held page %llu of segment '%s'",
-                        (unsigned long long)c->key, c->node, (unsigned long long)p->page,
-                        s->name);
+                        (unsigned long long)c->key, c->node, (unsigned long long)p->page, s->name);
                 lost++;
                 serve(s, p);
             }
     }
     if (c->hello && (lost || strcmp(why, "it left")))
         say("job %016llx node %u (pid %u) %s%s; %llu pages it held are as momed last had them",
-            (unsigned long long)c->key, c->node, c->pid, "left: ", why,
-            (unsigned long long)lost);
+            (unsigned long long)c->key, c->node, c->pid, "left: ", why, (unsigned long long)lost);
     else if (!c->hello && strcmp(why, "it left"))
         say("a connection was refused: %s", why);
     if (c->hello && !job_attached(c->key)) {
@@ -480,13 +478,17 @@ static void on_open(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
         if ((o->flags & MOME_SRVO_CREATE) && (o->flags & MOME_SRVO_EXCL))
             return reply_open(ci, o, -EEXIST, 0, 0, "the segment exists (MOME_EXCL)");
         if (s->page_size != c->page_size) {
-            snprintf(why, sizeof(why), "segment '%s' is served with pages of %u bytes, this job "
-                     "uses %u (MOME_PAGE_SIZE)", name, s->page_size, c->page_size);
+            snprintf(why, sizeof(why),
+                     "segment '%s' is served with pages of %u bytes, this job "
+                     "uses %u (MOME_PAGE_SIZE)",
+                     name, s->page_size, c->page_size);
             return reply_open(ci, o, -EINVAL, 0, 0, why);
         }
         if (o->size && o->size != s->size) {
-            snprintf(why, sizeof(why), "segment '%s' is served with size %llu; pass 0 or that "
-                     "size", name, (unsigned long long)s->size);
+            snprintf(why, sizeof(why),
+                     "segment '%s' is served with size %llu; pass 0 or that "
+                     "size",
+                     name, (unsigned long long)s->size);
             return reply_open(ci, o, -EINVAL, 0, 0, why);
         }
         return reply_open(ci, o, 0, s->id, s->size, NULL);
@@ -655,13 +657,16 @@ static void on_hello(int ci, const mome_msg_t *m, const mome_srvhello_t *h)
     c->nnodes = h->nnodes;
     c->page_size = h->page_size;
     c->pid = h->pid;
-    c->ctx = (mome_wire_ctx_t){.nnodes = h->nnodes, .page_size = h->page_size, .key = m->key,
-                               .models = 0xe};
+    c->ctx = (mome_wire_ctx_t){
+        .nnodes = h->nnodes, .page_size = h->page_size, .key = m->key, .models = 0xe};
     if (verbose)
         say("job %016llx node %u of %u (pid %u) attached", (unsigned long long)c->key, c->node,
             c->nnodes, c->pid);
-    mome_srvhello_t ok = {.server = (uint64_t)getpid(), .node = c->node, .nnodes = c->nnodes,
-                          .page_size = c->page_size, .pid = (uint32_t)getpid()};
+    mome_srvhello_t ok = {.server = (uint64_t)getpid(),
+                          .node = c->node,
+                          .nnodes = c->nnodes,
+                          .page_size = c->page_size,
+                          .pid = (uint32_t)getpid()};
     srv_send(ci, MOME_SRV_HELLO_OK, &ok, NULL, 0);
 }
 
@@ -751,11 +756,10 @@ static void read_conn(int ci)
     size_t off = 0;
     while (!c->dead && c->rlen - off >= MOME_WIRE_HDR) {
         const uint8_t *h = c->rbuf + off;
-        uint32_t len = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
-                       (uint32_t)h[15] << 24;
-        uint32_t max = c->hello ? (c->page_size > MOME_SRV_WHY_MAX ? c->page_size
-                                                                   : MOME_SRV_WHY_MAX)
-                                : 0;
+        uint32_t len =
+            (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
+        uint32_t max =
+            c->hello ? (c->page_size > MOME_SRV_WHY_MAX ? c->page_size : MOME_SRV_WHY_MAX) : 0;
         if (len > max) {
             drop_conn(ci, "a message of %u payload bytes (at most %u)", len, max);
             return;
@@ -818,8 +822,10 @@ static int listen_on(const char *spec, char *host, size_t hl, int *port)
         h[c - spec] = 0;
         snprintf(p, sizeof(p), "%s", c + 1);
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
     int rc = getaddrinfo(h[0] ? h : NULL, p, &hints, &ai);
     if (rc) {
         say("cannot resolve %s:%s: %s", h, p, gai_strerror(rc));
@@ -893,8 +899,10 @@ int main(int argc, char **argv)
             char *end;
             every = strtod(optarg, &end);
             if (*end || end == optarg || every <= 0 || every > 1e7) {
-                fprintf(stderr, "momed: bad --checkpoint-every '%s': expected a number of "
-                                "seconds > 0\n", optarg);
+                fprintf(stderr,
+                        "momed: bad --checkpoint-every '%s': expected a number of "
+                        "seconds > 0\n",
+                        optarg);
                 return 2;
             }
             break;

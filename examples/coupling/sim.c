@@ -12,8 +12,8 @@
  * the field, NX x NY doubles: after step s, field(i) = s + i / 1000 (i from 0). Each node computes
  * its share of the pages, under MOME_RELEASE; the barrier that ends a step releases them, and its
  * date is what a reader gives MomeSyncMem. With wait = 1 the simulation goes on past its steps
- * until an analysis has attached and detached, and then to its next checkpoint. Needs MomePageSize() 4096 (the control page is the
- * first 4096 bytes of the analysis' COMMON block).
+ * until an analysis has attached and detached, and then to its next checkpoint. Needs
+ * MomePageSize() 4096 (the control page is the first 4096 bytes of the analysis' COMMON block).
  */
 #include <mome.h>
 #include <stdint.h>
@@ -37,7 +37,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int seg = MomeSegOpen("coupling-field", size, MOME_CREATE | MOME_PERSIST);
-    char *base = seg < 0 ? MOME_MAP_FAILED : MomeMMap(NULL, size, MOME_READ | MOME_WRITE, 0, seg, 0);
+    char *base =
+        seg < 0 ? MOME_MAP_FAILED : MomeMMap(NULL, size, MOME_READ | MOME_WRITE, 0, seg, 0);
     if (base == MOME_MAP_FAILED) {
         fprintf(stderr, "sim: %s\n", MomeError());
         return 1;

@@ -78,7 +78,8 @@ void mome_served_recalled(mome_seg_t *s, uint64_t page, const void *content)
     held_t *h = held_of(s, 0);
     if (!h || !bit(h->held, page))
         mome_fatal("a recall of page %llu of segment '%s' completed on a page this node does not "
-                   "hold from momed; stopping", (unsigned long long)page, s->name);
+                   "hold from momed; stopping",
+                   (unsigned long long)page, s->name);
     set_bit(h->held, page, 0);
     set_bit(h->pending, page, 0); /* a recall of momed's that crossed this one is answered too */
     h->count--;
@@ -167,8 +168,8 @@ static void on_page(const mome_msg_t *m, const void *body)
     held_t *h = held_of(s, 1);
     if (bit(h->held, p->page) || req->data(s, p->page, m->payload) < 0)
         mome_fatal("%s sent page %llu of segment '%s', which this node did not ask for: momed "
-                   "and this job disagree; stopping", mome_srv_where(),
-                   (unsigned long long)p->page, s->name);
+                   "and this job disagree; stopping",
+                   mome_srv_where(), (unsigned long long)p->page, s->name);
     set_bit(h->held, p->page, 1);
     h->count++;
 }
@@ -199,12 +200,15 @@ static mome_msg_def_t served_msgs[2];
 
 int mome_served_init(void)
 {
-    served_msgs[0] = (mome_msg_def_t){.type = MOME_SRV_PAGE, .wire = *mome_srv_types[MOME_SRV_PAGE],
+    served_msgs[0] = (mome_msg_def_t){.type = MOME_SRV_PAGE,
+                                      .wire = *mome_srv_types[MOME_SRV_PAGE],
                                       .body_size = sizeof(mome_srvpage_t),
-                                      .validate = check_page, .handler = on_page};
+                                      .validate = check_page,
+                                      .handler = on_page};
     served_msgs[1] = (mome_msg_def_t){.type = MOME_SRV_RECALL,
                                       .wire = *mome_srv_types[MOME_SRV_RECALL],
-                                      .body_size = sizeof(mome_srvpage_t), .handler = on_recall};
+                                      .body_size = sizeof(mome_srvpage_t),
+                                      .handler = on_recall};
     if (mome_htab_init(&segs, 16) < 0)
         return -ENOMEM;
     return mome_msg_register(served_msgs, 2);

@@ -571,8 +571,8 @@ static int served_return(uint64_t id)
         sret_t r = {.id = id};
         mome_cmd_t c = {.fn = fn_srv_return, .u.ckpt.job = &r};
         mome_cmd_run(&c);
-        mome_info("checkpoint", "returning pages to momed: %llu recalls, %llu busy",
-                  (unsigned long long)r.started, (unsigned long long)r.busy);
+        mome_debug("checkpoint", "returning pages to momed: %llu recalls, %llu busy",
+                   (unsigned long long)r.started, (unsigned long long)r.busy);
         if (!r.started && !r.busy)
             return 0;
         if (round > 200000)

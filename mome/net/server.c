@@ -130,8 +130,10 @@ int mome_srv_connect(const char *repo, const char *server, char *err, size_t err
     if (!fgets(line, sizeof(line), f) ||
         sscanf(line, "%255s %31s %ld %255s", host, port, &pid, mhost) < 3) {
         fclose(f);
-        mome_warn("server", "ignoring %s: not a momed address file (expected 'host port pid'); "
-                  "using the repository directly", path);
+        mome_warn("server",
+                  "ignoring %s: not a momed address file (expected 'host port pid'); "
+                  "using the repository directly",
+                  path);
         return 0;
     }
     fclose(f);
@@ -139,15 +141,18 @@ int mome_srv_connect(const char *repo, const char *server, char *err, size_t err
     gethostname(me, sizeof(me) - 1);
     int local = !mhost[0] || !strcmp(mhost, me);
     if (local && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
-        mome_warn("server", "ignoring %s: it was left by momed pid %ld, which is not running any "
+        mome_warn("server",
+                  "ignoring %s: it was left by momed pid %ld, which is not running any "
                   "more (killed?); using the repository directly (restart momed to serve it)",
                   path, pid);
         return 0;
     }
     fd = connect_to(host, port, err, errlen);
     if (fd < 0) {
-        mome_warn("server", "ignoring %s, left by momed pid %ld: %s; using the repository "
-                  "directly", path, pid, err);
+        mome_warn("server",
+                  "ignoring %s, left by momed pid %ld: %s; using the repository "
+                  "directly",
+                  path, pid, err);
         err[0] = 0;
         return 0;
     }
@@ -229,11 +234,12 @@ static int drain(void)
     int n = 0;
     while (rlen - off >= MOME_WIRE_HDR) {
         const uint8_t *h = rbuf + off;
-        uint32_t len = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
-                       (uint32_t)h[15] << 24;
+        uint32_t len =
+            (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
         if (len > MOME_SRV_WHY_MAX + (1u << 24))
             mome_fatal("%s sent a message of %u payload bytes: more than any it sends; "
-                       "stopping", where, len);
+                       "stopping",
+                       where, len);
         if (rlen - off < MOME_WIRE_HDR + len)
             break;
         mome_msg_deliver(h, MOME_WIRE_HDR, h + MOME_WIRE_HDR, len, 1);
@@ -313,10 +319,11 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
 
 int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t errlen)
 {
-    mome_srvhello_t h = {.node = (uint32_t)rank, .nnodes = (uint32_t)nnodes,
-                         .page_size = (uint32_t)page_size, .pid = (uint32_t)getpid()};
-    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, NULL, NULL, 0,
-                           10000);
+    mome_srvhello_t h = {.node = (uint32_t)rank,
+                         .nnodes = (uint32_t)nnodes,
+                         .page_size = (uint32_t)page_size,
+                         .pid = (uint32_t)getpid()};
+    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, NULL, NULL, 0, 10000);
     if (rc < 0)
         snprintf(err, errlen, "%s does not answer (%s)", where, strerror(-rc));
     return rc;
@@ -332,13 +339,19 @@ static const char *check_page(const mome_msg_t *m, const void *body, const mome_
 #define T(id) (*mome_srv_types[id])
 static const mome_msg_def_t srv_msgs[] = {
     {.type = MOME_SRV_HELLO, .body_size = sizeof(mome_srvhello_t)},
-    {.type = MOME_SRV_HELLO_OK, .body_size = sizeof(mome_srvhello_t), .service = 1,
+    {.type = MOME_SRV_HELLO_OK,
+     .body_size = sizeof(mome_srvhello_t),
+     .service = 1,
      .handler = on_hello_ok},
     {.type = MOME_SRV_OPEN, .body_size = sizeof(mome_srvopen_t)},
-    {.type = MOME_SRV_OPEN_REPLY, .body_size = sizeof(mome_srvopen_t), .service = 1,
+    {.type = MOME_SRV_OPEN_REPLY,
+     .body_size = sizeof(mome_srvopen_t),
+     .service = 1,
      .handler = on_reply},
     {.type = MOME_SRV_CKPT, .body_size = sizeof(mome_srvopen_t)},
-    {.type = MOME_SRV_CKPT_REPLY, .body_size = sizeof(mome_srvopen_t), .service = 1,
+    {.type = MOME_SRV_CKPT_REPLY,
+     .body_size = sizeof(mome_srvopen_t),
+     .service = 1,
      .handler = on_reply},
     {.type = MOME_SRV_GET, .body_size = sizeof(mome_srvpage_t)},
     {.type = MOME_SRV_PUT, .body_size = sizeof(mome_srvpage_t), .validate = check_page},

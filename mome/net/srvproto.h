@@ -14,16 +14,16 @@
 
 /* Type ids: inside the coherence range, above its last message (coherence/proto.h). */
 enum {
-    MOME_SRV_HELLO = 48,  /* node -> momed: mome_srvhello_t; first message, names the job */
-    MOME_SRV_HELLO_OK,    /* momed -> node: mome_srvhello_t (server pid) */
-    MOME_SRV_OPEN,        /* node -> momed: mome_srvopen_t + the name */
-    MOME_SRV_OPEN_REPLY,  /* momed -> node: mome_srvopen_t; status < 0: + why (text) */
-    MOME_SRV_GET,         /* node -> momed: mome_srvpage_t: give me this page (exclusive) */
-    MOME_SRV_PAGE,        /* momed -> node: mome_srvpage_t + one page */
-    MOME_SRV_RECALL,      /* momed -> node: mome_srvpage_t: give this page back */
-    MOME_SRV_PUT,         /* node -> momed: mome_srvpage_t + one page: the page comes back */
-    MOME_SRV_CKPT,        /* node -> momed: mome_srvopen_t (id, token): checkpoint the segment */
-    MOME_SRV_CKPT_REPLY,  /* momed -> node: mome_srvopen_t (id, gen in size, token, status) + why */
+    MOME_SRV_HELLO = 48, /* node -> momed: mome_srvhello_t; first message, names the job */
+    MOME_SRV_HELLO_OK,   /* momed -> node: mome_srvhello_t (server pid) */
+    MOME_SRV_OPEN,       /* node -> momed: mome_srvopen_t + the name */
+    MOME_SRV_OPEN_REPLY, /* momed -> node: mome_srvopen_t; status < 0: + why (text) */
+    MOME_SRV_GET,        /* node -> momed: mome_srvpage_t: give me this page (exclusive) */
+    MOME_SRV_PAGE,       /* momed -> node: mome_srvpage_t + one page */
+    MOME_SRV_RECALL,     /* momed -> node: mome_srvpage_t: give this page back */
+    MOME_SRV_PUT,        /* node -> momed: mome_srvpage_t + one page: the page comes back */
+    MOME_SRV_CKPT,       /* node -> momed: mome_srvopen_t (id, token): checkpoint the segment */
+    MOME_SRV_CKPT_REPLY, /* momed -> node: mome_srvopen_t (id, gen in size, token, status) + why */
     MOME_SRV_END
 };
 

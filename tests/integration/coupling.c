@@ -11,17 +11,15 @@
  *   coupling sim STEPS K WAIT      a simulation: every step each node writes its share of the field
  *                                  (every word of pages 1..FIELD = step), a barrier, node 0
  *                                  publishes the step and its date ("step S"); MomeCheckpoint every
- *                                  K steps ("checkpoint S"). It stops after STEPS steps, or when the
- *                                  stop word is set; with WAIT 1 not before an analysis attached
- *                                  and detached, leaving its mark in page MARK (checked).
- *   coupling ana STEPS             the analysis: attaches mid-run, reads STEPS distinct steps as
- *                                  they are released (MomeSyncMem with the published date), checks
- *                                  each, writes its mark, detaches ("ana: ok").
- *   coupling stop                  sets the stop word (and returns).
- *   coupling check [S]             every page is one checkpoint's content: step S (or any), field
- *                                  all equal to it.
- * Control words: [0] handshake flag, [1] published date, [2] published step, [4] stop, [5] the
- * analysis attached (1) and detached (2), [6] the simulation's own decision to go on.
+ *                                  K steps ("checkpoint S"). It stops after STEPS steps, or when
+ * the stop word is set; with WAIT 1 not before an analysis attached and detached, leaving its mark
+ * in page MARK (checked). coupling ana STEPS             the analysis: attaches mid-run, reads
+ * STEPS distinct steps as they are released (MomeSyncMem with the published date), checks each,
+ * writes its mark, detaches ("ana: ok"). coupling stop                  sets the stop word (and
+ * returns). coupling check [S]             every page is one checkpoint's content: step S (or any),
+ * field all equal to it. Control words: [0] handshake flag, [1] published date, [2] published step,
+ * [4] stop, [5] the analysis attached (1) and detached (2), [6] the simulation's own decision to go
+ * on.
  */
 #include <signal.h>
 #include <unistd.h>
@@ -194,9 +192,9 @@ static void ana(int want)
                 /* The simulation may be writing the step after the one it published. */
                 CHECK(v % 1000000 == 0 && step >= s && step <= after + 1,
                       "field page %d word %zu holds step %llu (+%llu) after step %llu was "
-                      "released (now %llu)", p + 1, i, (unsigned long long)step,
-                      (unsigned long long)(v % 1000000), (unsigned long long)s,
-                      (unsigned long long)after);
+                      "released (now %llu)",
+                      p + 1, i, (unsigned long long)step, (unsigned long long)(v % 1000000),
+                      (unsigned long long)s, (unsigned long long)after);
             }
         last = s;
         seen++;
