@@ -264,9 +264,14 @@ static int grant(seg_t *s, pstate_t *p, int ci)
     return 0;
 }
 
+/* A clean stop (a signal): the pages jobs hold are taken back, for at most STOP_WAIT_NS, then
+ * checkpointed; meanwhile no page is handed out. */
+#define STOP_WAIT_NS 5000000000ull
+static int stopping;
+
 static void recall(seg_t *s, pstate_t *p)
 {
-    if (p->recalling || p->holder < 0 || now_ns() - p->granted_ns < MIN_HOLD_NS)
+    if (p->recalling || p->holder < 0 || (!stopping && now_ns() - p->granted_ns < MIN_HOLD_NS))
         return; /* a fresh grant is kept a little: its fault runs before the page goes again */
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
     p->recalling = 1;
@@ -279,7 +284,7 @@ static void recall(seg_t *s, pstate_t *p)
 /* The page is momed's: the next waiter gets it, and is asked for it back if others wait. */
 static void serve(seg_t *s, pstate_t *p)
 {
-    while (p->holder < 0 && p->wq) {
+    while (!stopping && p->holder < 0 && p->wq) {
         waiter_t *w = p->wq;
         p->wq = w->next;
         if (!p->wq)
@@ -290,6 +295,22 @@ static void serve(seg_t *s, pstate_t *p)
             continue;
         grant(s, p, ci);
     }
+}
+
+/* Stopping: ask every holder for its pages; returns how many are still held. */
+static uint64_t recall_all(void)
+{
+    uint64_t held = 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next)
+                if (p->holder >= 0) {
+                    recall(s, p);
+                    held++;
+                }
+    }
+    return held;
 }
 
 /* Pages whose recall waits for the minimum hold: checked every round. */
@@ -550,6 +571,8 @@ static void on_get(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
     seg_t *s = page_of(ci, m, b);
     if (!s)
         return;
+    if (stopping)
+        return; /* momed is going: the node waits, and stops when momed has gone */
     pstate_t *p = pstate(s, b->page, 1);
     if (p->holder == ci) {
         drop_conn(ci, "SRV_GET for page %llu of segment '%s', which it holds",
@@ -951,6 +974,7 @@ int main(int argc, char **argv)
 
     uint64_t next_ckpt = every > 0 ? now_ns() + (uint64_t)(every * 1e9) : 0;
     int stop = 0;
+    uint64_t stop_by = 0;
     while (!stop) {
         struct pollfd *pf = calloc((size_t)nconns + 2, sizeof(*pf));
         if (!pf) {
@@ -966,6 +990,8 @@ int main(int argc, char **argv)
         int timeout = -1, due = recall_due();
         if (due)
             timeout = 1;
+        if (stopping)
+            timeout = 20;
         if (next_ckpt) {
             uint64_t t = now_ns();
             int ms = t >= next_ckpt ? 0 : (int)((next_ckpt - t) / 1000000) + 1;
@@ -979,9 +1005,14 @@ int main(int argc, char **argv)
         }
         if (n > 0 && (pf[1].revents & POLLIN)) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == sizeof(si))
-                say("signal %u: checkpointing and stopping", si.ssi_signo);
-            stop = 1;
+            if (read(sfd, &si, sizeof(si)) == sizeof(si) && !stopping)
+                say("signal %u: taking back the pages jobs hold (at most %llu s), then "
+                    "checkpointing and stopping",
+                    si.ssi_signo, STOP_WAIT_NS / 1000000000ull);
+            if (stopping)
+                stop = 1; /* a second signal: at once */
+            stopping = 1;
+            stop_by = now_ns() + STOP_WAIT_NS;
         }
         for (int i = 0; n > 0 && i < nc; i++) {
             if (!conns[i] || !pf[i + 2].revents)
@@ -1013,13 +1044,23 @@ int main(int argc, char **argv)
         }
         free(pf);
         close_dead();
+        if (stopping && !stop) {
+            uint64_t held = recall_all();
+            if (!held || now_ns() >= stop_by) {
+                if (held)
+                    say("%llu pages are still held by jobs: they are checkpointed as momed last "
+                        "had them",
+                        (unsigned long long)held);
+                stop = 1;
+            }
+        }
         if (next_ckpt && now_ns() >= next_ckpt) {
             checkpoint_all("a periodic");
             next_ckpt = now_ns() + (uint64_t)(every * 1e9);
         }
     }
-    /* A clean stop: what momed holds goes to the repository; pages jobs still hold are as momed
-     * last had them (those jobs stop: momed is gone). */
+    /* A clean stop: what momed holds goes to the repository, the pages jobs held taken back first
+     * (those jobs then stop: momed is gone). */
     int bad = checkpoint_all("the final");
     for (size_t k = 0; k < nsegs; k++) {
         char err[1024];
