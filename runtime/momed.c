@@ -338,7 +338,7 @@ static int by_page(const void *a, const void *b)
 }
 
 /* Write every page momed holds newer than the repository: one delta, then the commit. */
-static int checkpoint(seg_t *s, char *err, size_t errlen)
+static int checkpoint(seg_t *s, const char *why, char *err, size_t errlen)
 {
     pstate_t **v;
     size_t n = 0;
@@ -377,7 +377,7 @@ static int checkpoint(seg_t *s, char *err, size_t errlen)
         }
         s->ndirty = 0;
         if (verbose)
-            say("checkpoint of segment '%s': %zu pages, generation %llu", s->name, n,
+            say("%s checkpoint of segment '%s': %zu pages, generation %llu", why, s->name, n,
                 (unsigned long long)gen);
     }
     free(v);
@@ -389,7 +389,7 @@ static int checkpoint_all(const char *why)
     int bad = 0;
     for (size_t k = 0; k < nsegs; k++) {
         char err[1024];
-        if (segs[k] && checkpoint(segs[k], err, sizeof(err)) < 0) {
+        if (segs[k] && checkpoint(segs[k], why, err, sizeof(err)) < 0) {
             say("%s checkpoint of segment '%s' failed (the previous one stays): %s", why,
                 segs[k]->name, err);
             bad++;
@@ -660,7 +660,7 @@ static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
                   (unsigned long long)o->id);
         return;
     }
-    r.status = checkpoint(s, why, sizeof(why));
+    r.status = checkpoint(s, "the job's", why, sizeof(why));
     r.size = mome_repo_gen(s->rs);
     srv_send(ci, MOME_SRV_CKPT_REPLY, &r, why, (uint32_t)strnlen(why, sizeof(why)));
 }
