@@ -112,6 +112,7 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
                  : off == OFF(swap_dir)    ? sizeof(c->swap_dir)
                  : off == OFF(test_crash_at) ? sizeof(c->test_crash_at)
                  : off == OFF(trace)       ? sizeof(c->trace)
+                 : off == OFF(server)      ? sizeof(c->server)
                                            : sizeof(c->repository);
     if (strlen(s) >= cap)
         return -EINVAL;
@@ -180,6 +181,11 @@ static const knob_t knobs[] = {
      "one); mome-repo manages it",
      parse_string, OFF(repository), 0, 0, 0,
      "a path of less than 1024 bytes"},
+    {"MOME_SERVER", "",
+     "host:port of momed, the repository server that couples separately launched jobs (empty: "
+     "momed's address file in MOME_REPOSITORY if a live momed wrote one, else the repository "
+     "is used directly)",
+     parse_string, OFF(server), 0, 0, 0, "host:port, e.g. localhost:7077"},
     {"MOME_LOCAL_PAGES", "0",
      "local page budget: at most this many Mome pages in this node's memory; beyond it pages "
      "are dropped or paged out to other nodes or to MOME_SWAP_DIR (0 = unlimited)",

@@ -22,6 +22,7 @@ typedef struct mome_config {
     char log_file[1024];     /* MOME_LOG_FILE ("" = stderr) */
     int stats;               /* MOME_STATS: print counters at finalize */
     char repository[1024];   /* MOME_REPOSITORY */
+    char server[300];        /* MOME_SERVER: momed's host:port ("" = its address file, if any) */
     uint64_t local_pages;    /* MOME_LOCAL_PAGES (0 = unlimited) */
     double local_high;       /* MOME_LOCAL_HIGH: background eviction starts (fraction) */
     double local_low;        /* MOME_LOCAL_LOW: and stops (fraction) */

@@ -14,6 +14,7 @@
 #include "coherence/release.h"
 #include "coherence/requester.h"
 #include "coherence/seg.h"
+#include "coherence/served.h"
 #include "memory/fault.h"
 
 static int finishing; /* MomeFinalize's quiesce round has begun */
@@ -38,7 +39,8 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
     if ((rc = mome_seg_init()) < 0 || (rc = mome_txn_init()) < 0 || (rc = mome_copy_init()) < 0 ||
         (rc = mome_dir_init(cfg->nnodes, cfg->self, cfg->dir_migrate)) < 0 ||
         (rc = mome_req_init()) < 0 || (rc = mome_holder_init()) < 0 ||
-        (rc = mome_rel_init()) < 0 || (rc = mome_ckpt_init()) < 0) {
+        (rc = mome_rel_init()) < 0 || (rc = mome_ckpt_init()) < 0 ||
+        (rc = mome_served_init()) < 0) {
         snprintf(err, errlen, "cannot set up the coherence layer: %s", strerror(-rc));
         return rc;
     }
@@ -55,6 +57,7 @@ void mome_coh_fini(void)
     mome_fault_set_handler(NULL);
     mome_pageout_fini();
     mome_ckpt_fini();
+    mome_served_fini();
     mome_rel_fini();
     mome_req_fini();
     mome_dir_fini();

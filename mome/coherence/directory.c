@@ -37,6 +37,7 @@
 #include "coherence/proto.h"
 #include "coherence/seg.h"
 #include "mome.h"
+#include "net/srvproto.h"
 
 #define MIGRATE_AFTER 2 /* consecutive transactions with this manager as a third party */
 
@@ -235,7 +236,9 @@ static void start_read(dentry_t *e, const mome_msg_t *req)
 
     if (!copy && r != e->owner)
         drop_holder(e, r);
-    if (e->owner < 0 && count(e, CS) == 0 && !(req->flags & MOME_REQ_AHEAD)) {
+    /* A served page the job does not hold comes from momed for writing, read ahead or not. */
+    int ahead = (req->flags & MOME_REQ_AHEAD) && !mome_seg_is_served(req_of(req)->seg);
+    if (e->owner < 0 && count(e, CS) == 0 && !ahead) {
         e->owner = r;
         e->excl = 1;
         add_holder(e, r, m);
@@ -272,16 +275,18 @@ static void start_read(dentry_t *e, const mome_msg_t *req)
     e->busy = r;
 }
 
-/* A single-writer write: every other invalidated copy goes; kept copies stay (and go stale). */
+/* A single-writer write: every other invalidated copy goes; kept copies stay (and go stale),
+ * but for momed's recall, which takes them all (the page leaves the job). */
 static void start_write_single(dentry_t *e, const mome_msg_t *req, const mome_model_t *m)
 {
     int r = (int)req_of(req)->node;
     int copy = holds(e, req) && !has(e, KEPT_SET, r);
     int src = !copy && e->owner >= 0 && e->owner != r ? e->owner : -1;
+    int recall = !!(req->flags & MOME_REQ_RECALL);
     uint32_t nacks = 0;
 
     for (int s = 0; s < dir_nnodes; s++) {
-        if (s == r || s == src || !has(e, CS, s) || has(e, KEPT_SET, s))
+        if (s == r || s == src || !has(e, CS, s) || (has(e, KEPT_SET, s) && !recall))
             continue;
         inv(s, req);
         drop_holder(e, s);
@@ -289,7 +294,7 @@ static void start_write_single(dentry_t *e, const mome_msg_t *req, const mome_mo
     }
     MOME_STAT_ADD(invalidations_sent, nacks);
     if (src >= 0) {
-        int keep = has(e, KEPT_SET, src); /* a kept copy is never taken away */
+        int keep = has(e, KEPT_SET, src) && !recall; /* a kept copy is never taken away */
         fwd(src, MOME_MSG_FWD_WRITE, keep ? MOME_FWD_KEEP : 0, req, nacks, MOME_RIGHT_RW, 0);
         if (!keep)
             drop_holder(e, src);
@@ -408,6 +413,11 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
 
 static void start(dentry_t *e, const mome_msg_t *req)
 {
+    if ((req->flags & MOME_REQ_RECALL) && e->owner < 0)
+        mome_fatal("momed recalls page %llu of segment %#llx from node %u, but this job does not "
+                   "hold it: momed and the job disagree; stopping",
+                   (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg,
+                   req_of(req)->node);
     if (req->type == MOME_MSG_SYNC_REQ)
         start_sync(e, req);
     else if (e->multi && model_of(req)->single_writer)
@@ -514,6 +524,13 @@ static void on_done(const mome_msg_t *m, const void *body)
         return;
     }
     e->busy = -1;
+    if (m->flags & MOME_DONE_RESET) {
+        /* The page went back to momed: the job holds it no more (served.h). */
+        e->owner = -1;
+        e->excl = e->multi = 0;
+        for (int k = 0; k < NSETS; k++)
+            clear(e, k);
+    }
     if (maybe_migrate(e, (int)d->node))
         return;
     run_queue(e);
@@ -690,9 +707,25 @@ static const char *check_move(const mome_msg_t *m, const void *body, const mome_
     return NULL;
 }
 
+static const char *check_done(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_ref_t *d = body;
+    if ((m->flags & MOME_DONE_RESET) && !mome_seg_is_served(d->seg))
+        return "flags (DONE_RESET for a segment momed does not serve)";
+    return NULL;
+}
+
 static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
+static const char *check_write(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_req_t *r = body;
+    if ((m->flags & MOME_REQ_RECALL) && (!mome_seg_is_served(r->seg) || r->model != MOME_STRONG))
+        return "flags (RECALL: a STRONG request for a segment momed serves)";
+    return NULL;
+}
+
 static const mome_field_t rw_req_fields[] = {MOME_FIELD(mome_req_t, seg, MOME_FK_RAW, 0),
                                              MOME_FIELD(mome_req_t, page, MOME_FK_RAW, 0),
                                              MOME_FIELD(mome_req_t, node, MOME_FK_NODE, 0),
@@ -715,13 +748,14 @@ static const mome_msg_def_t dir_msgs[] = {
      .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
      .body_size = sizeof(mome_req_t), .handler = on_request},
     {.type = MOME_MSG_WRITE_REQ,
-     .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY, 0, 0},
-     .body_size = sizeof(mome_req_t), .handler = on_request},
+     .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_RECALL, 0,
+              0},
+     .body_size = sizeof(mome_req_t), .validate = check_write, .handler = on_request},
     {.type = MOME_MSG_SYNC_REQ,
      .wire = {"SYNC_REQ", sync_req_fields, NF(sync_req_fields), 0, 0, 0},
      .body_size = sizeof(mome_req_t), .handler = on_request},
-    {.type = MOME_MSG_DONE, .wire = {"DONE", ref_fields, NF(ref_fields), 0, 0, 0},
-     .body_size = sizeof(mome_ref_t), .handler = on_done},
+    {.type = MOME_MSG_DONE, .wire = {"DONE", ref_fields, NF(ref_fields), MOME_DONE_RESET, 0, 0},
+     .body_size = sizeof(mome_ref_t), .validate = check_done, .handler = on_done},
     {.type = MOME_MSG_FLUSH_ACK, .wire = {"FLUSH_ACK", ref_fields, 2, 0, 0, 0},
      .body_size = sizeof(mome_ref_t), .handler = on_flush_ack},
     {.type = MOME_MSG_NOTICE,

@@ -92,6 +92,8 @@ typedef struct mome_txn {
     uint8_t prepared;    /* the page has memory already (mome_store_prepare): fill, then map */
     uint8_t model;       /* the model the request was made under */
     uint8_t merge;       /* a refresh of a copy with unreleased writes: keep them (XOR merge) */
+    uint8_t served;      /* a served page: its content comes from momed (SRV_PAGE) */
+    uint8_t recall;      /* momed recalls the page: its content goes back, the entry resets */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */

@@ -68,7 +68,10 @@ enum {
     MOME_REQ_COPY = 0x1,  /* the requester holds a valid copy */
     MOME_REQ_AHEAD = 0x2, /* a read-ahead, not a fault: no exclusive zero page */
     MOME_REQ_NOPUSH = 0x4, /* READ_REQ: the requester keeps a page budget: push it nothing */
+    MOME_REQ_RECALL = 0x8, /* WRITE_REQ (STRONG): momed recalls the page: every copy goes, kept
+                              ones too, and the requester's DONE resets the entry (served.h) */
 };
+enum { MOME_DONE_RESET = 0x1 }; /* DONE: the page left the job (a recall): the entry resets */
 /* FWD_* flags. */
 enum {
     MOME_FWD_KEEP = 0x1, /* FWD_WRITE: the old owner stays a (WEAK or RELEASE) reader */

@@ -20,6 +20,7 @@
 #include "coherence/copy.h"
 #include "coherence/proto.h"
 #include "coherence/requester.h"
+#include "coherence/served.h"
 #include "memory/view.h"
 #include "mome.h"
 
@@ -90,6 +91,8 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
  */
 static void read_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
 {
+    if (mome_seg_is_served(s->id))
+        return; /* each page of a served segment is fetched from momed, for writing */
     uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
     for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
         mome_page_t *pg = &s->pages[p];
@@ -189,7 +192,7 @@ static void send_done(mome_txn_t *t)
         return;
     mome_ref_t done = {.seg = t->seg->id, .page = t->page, .node = (uint32_t)mome_coh.self};
     t->done_sent = 1;
-    mome_send((int)t->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
+    mome_send((int)t->mgr, MOME_MSG_DONE, t->recall ? MOME_DONE_RESET : 0, &done, NULL, 0);
 }
 
 /* Apply the grant's rights to the local page state. */
@@ -224,6 +227,40 @@ static void take_rights(mome_txn_t *t)
     mome_copy_settle_stale(s, t->page);
 }
 
+/*
+ * A recall's content is here, every other copy in the job gone and the entry about to reset (our
+ * DONE said so): the content goes back to momed and this node forgets the page. Faults that came
+ * meanwhile ask again: the job fetches the page from momed anew.
+ */
+static void recall_done(mome_txn_t *t, mome_waiter_t *w)
+{
+    mome_seg_t *s = t->seg;
+    uint64_t page = t->page;
+    mome_page_t *pg = &s->pages[page];
+    mome_op_t *op = t->op;
+    int write = 0;
+
+    mome_txn_free(t);
+    /* Out of every view first: no write may land in the bytes while they travel, or after. */
+    mome_copy_drop(s, page);
+    mome_served_recalled(s, page, mome_seg_bytes(s, page));
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x) {
+        x->push = 0;
+        mome_pext_put(pg, x);
+    }
+    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY |
+                             MOME_PG_REMOTE | MOME_PG_WROTE);
+    pg->ver = 0;
+    for (mome_waiter_t *v = w; v; v = v->next) {
+        v->mapped = 0;
+        write |= v->write;
+    }
+    if (w)
+        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
+    mome_op_put(op);
+}
+
 static void txn_try_complete(mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
@@ -244,6 +281,10 @@ static void txn_try_complete(mome_txn_t *t)
     w = t->waiters;
     t->waiters = NULL;
     uint64_t page = t->page;
+    if (t->recall) {
+        recall_done(t, w);
+        return;
+    }
     int ahead = t->ahead && !w, merged = t->merge, model = t->model;
     mome_txn_free(t);
     if (model != mome_page_model(pg)) {
@@ -279,6 +320,8 @@ static void txn_try_complete(mome_txn_t *t)
     }
     if (again)
         request(s, page, MOME_TXN_WRITE, mome_page_model(pg), again, NULL, 0);
+    else if (mome_seg_is_served(s->id))
+        mome_served_kick(s, page); /* a recall that waited for this transaction */
     mome_op_put(op);
 }
 
@@ -377,7 +420,15 @@ static void on_grant(const mome_msg_t *m, const void *body)
         return;
     take_grant(t, g->rights, g->acks, g->mgr);
     t->owner = g->owner;
-    if (m->flags & MOME_GRANT_ZERO) {
+    if ((m->flags & MOME_GRANT_ZERO) && mome_seg_is_served(g->seg)) {
+        /* The job's first use of the page since momed gave it to another job, or ever: its
+         * content is momed's (mome_req_served_data completes the transaction). */
+        t->ver = 0;
+        t->have_ver = 1;
+        t->served = 1;
+        mome_served_fetch(t->seg, t->page);
+        return;
+    } else if (m->flags & MOME_GRANT_ZERO) {
         MOME_TR(MOME_TR_ZERO, g->seg, g->page, (int)m->src, 0, 0);
         t->ver = 0;
         t->have_ver = 1;
@@ -387,6 +438,25 @@ static void on_grant(const mome_msg_t *m, const void *body)
         t->have_data = 1; /* it keeps its own copy */
     }
     txn_try_complete(t);
+}
+
+int mome_req_served_data(mome_seg_t *s, uint64_t page, const void *data)
+{
+    mome_txn_t *t = mome_txn_find(s->id, page);
+    if (!t || !t->served || t->have_data)
+        return -ENOENT;
+    t->served = 0;
+    MOME_STAT_INC(pages_fetched);
+    install(t, data);
+    txn_try_complete(t);
+    return 0;
+}
+
+void mome_req_recall(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    mome_op_hold(op);
+    mome_txn_t *t = request(s, page, MOME_TXN_WRITE, MOME_STRONG, NULL, op, MOME_REQ_RECALL);
+    t->recall = 1;
 }
 
 static void on_data(const mome_msg_t *m, const void *body)
@@ -595,8 +665,12 @@ static const mome_msg_def_t req_msgs[] = {
      .body_size = sizeof(mome_data_t), .handler = on_sync_reply},
 };
 
+static const mome_served_req_t served_req = {.recall = mome_req_recall,
+                                              .data = mome_req_served_data};
+
 int mome_req_init(void)
 {
+    mome_served_set_req(&served_req);
     zero_page = mome_aligned_alloc(4096, mome_coh.page_size);
     load_buf = mome_aligned_alloc(4096, mome_coh.page_size);
     if (!zero_page || !load_buf || mome_htab_init(&syncs, 64) < 0)

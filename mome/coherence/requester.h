@@ -40,6 +40,11 @@ void mome_req_renew(mome_seg_t *s, uint64_t page, mome_op_t *op);
  * thread wrote it during the acquire) is refreshed keeping them. What STRONG and RELEASE do at an
  * acquire.
  */
+/* momed recalls the page (served.h): take it from every holder in the job (a STRONG write
+ * request with MOME_REQ_RECALL), then give its content back and drop it here. */
+void mome_req_recall(mome_seg_t *s, uint64_t page, mome_op_t *op);
+/* The content momed sent for a served page's transaction: -ENOENT if none waits for it. */
+int mome_req_served_data(mome_seg_t *s, uint64_t page, const void *data);
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op);
 
 #endif

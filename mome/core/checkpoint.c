@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/hash.h"
@@ -29,7 +30,10 @@
 #include "core/job.h"
 #include "core/proto.h"
 #include "core/segment.h"
+#include "mome.h"
+#include "coherence/served.h"
 #include "memory/store_repo.h"
+#include "net/server.h"
 #include "repo/repo.h"
 
 /* A checkpoint of one segment on this node (application thread; its commands read it). */
@@ -55,6 +59,7 @@ typedef struct job {
     mome_repo_seg_t *mrs;
     mome_repo_file_t *parts;
     int nparts, unlinked;
+    int served; /* momed keeps the segment */
 } job_t;
 
 /* Coordinator side: the READYs of a segment's checkpoint (progress thread). */
@@ -121,6 +126,13 @@ static void fn_begin(mome_cmd_t *c)
     mome_seg_t *s = mome_segment_of(j->handle);
     if (!s) {
         mome_cmd_fail(c, EBADF, "MomeCheckpoint: %d is not an open segment handle", j->handle);
+        return;
+    }
+    if (mome_seg_is_served(s->id)) {
+        j->id = s->id;
+        j->served = 1;
+        snprintf(j->name, sizeof(j->name), "%s", s->name);
+        mome_cmd_complete(c, 0);
         return;
     }
     if (!mome_store_persistent(s->store)) {
@@ -523,6 +535,86 @@ static int finish(job_t *j, taken_t *all, int own, const char *own_err, char *er
     return rc;
 }
 
+/* ---- segments momed serves: the job gives its pages back, momed writes the checkpoint ---- */
+
+typedef struct sret {
+    mome_op_t op; /* the recalls */
+    uint64_t id;  /* the segment, or 0: every served segment */
+    uint64_t started, busy;
+    mome_cmd_t *waiting;
+} sret_t;
+
+static void sret_done(mome_op_t *op)
+{
+    sret_t *r = (sret_t *)op;
+    mome_cmd_complete(r->waiting, 0);
+}
+
+static void fn_srv_return(mome_cmd_t *c)
+{
+    sret_t *r = c->u.ckpt.job;
+    mome_seg_t *s = r->id ? mome_seg_find(r->id) : NULL;
+    r->waiting = c;
+    mome_op_begin(&r->op, sret_done);
+    if (s)
+        r->started = mome_served_return(s, &r->op, &r->busy);
+    else if (!r->id)
+        r->started = mome_served_return_all(&r->op, &r->busy);
+    mome_op_end(&r->op);
+}
+
+/* Give momed back every page of the segment (0: of every served one) this node holds for the
+ * job: their content is then momed's. Pages in a transaction are taken when it ends. */
+static int served_return(uint64_t id)
+{
+    for (unsigned round = 0;; round++) {
+        sret_t r = {.id = id};
+        mome_cmd_t c = {.fn = fn_srv_return, .u.ckpt.job = &r};
+        mome_cmd_run(&c);
+        mome_debug("checkpoint", "returning pages to momed: %llu recalls, %llu busy",
+                   (unsigned long long)r.started, (unsigned long long)r.busy);
+        if (!r.started && !r.busy)
+            return 0;
+        if (round > 200000)
+            return -ETIMEDOUT;
+        if (!r.started)
+            usleep(500); /* only pages in flight left: their transactions end first */
+    }
+}
+
+static void fn_srv_ckpt(mome_cmd_t *c)
+{
+    static uint64_t token;
+    job_t *j = c->u.ckpt.job;
+    mome_srvopen_t o = {.id = j->id, .token = ++token}, out;
+    char why[MOME_SRV_WHY_MAX + 1];
+    int rc = mome_srv_call(MOME_SRV_CKPT, &o, NULL, 0, MOME_SRV_CKPT_REPLY, o.token, &out, why,
+                           sizeof(why), 300000);
+    if (rc < 0)
+        mome_cmd_fail(c, -rc, "%s does not answer (%s)", mome_srv_where(), strerror(-rc));
+    else if (out.status < 0)
+        mome_cmd_fail(c, -out.status, "%s", why);
+    else
+        mome_cmd_complete(c, 0);
+}
+
+/* MomeCheckpoint of a served segment: every node gives its pages back, then momed writes them
+ * (its checkpoint is atomic in the same way: one delta, one commit). */
+static int served_checkpoint(job_t *j, char *err, size_t errlen)
+{
+    int rc = served_return(j->id);
+    if (rc < 0)
+        return say(err, errlen, rc, "segment '%s': pages still in use after a long wait",
+                   j->name);
+    if (MomeBarrier() == 0)
+        return say(err, errlen, -errno, "segment '%s': %s", j->name, MomeError());
+    mome_cmd_t c = {.fn = fn_srv_ckpt, .u.ckpt.job = j};
+    rc = mome_cmd_run(&c);
+    if (rc < 0)
+        snprintf(err, errlen, "segment '%s': %s", j->name, c.err);
+    return rc;
+}
+
 int mome_checkpoint_check(int handle, char *err, size_t errlen)
 {
     job_t j = {.handle = handle};
@@ -550,6 +642,11 @@ int mome_checkpoint_run(int handle, char *err, size_t errlen)
         pthread_mutex_unlock(&one_at_a_time);
         return rc;
     }
+    if (j.served) {
+        rc = served_checkpoint(&j, err, errlen);
+        pthread_mutex_unlock(&one_at_a_time);
+        return rc;
+    }
     own = write_delta(&j, &all, own_err, sizeof(own_err));
     run(fn_ready, &j);
     if (j.coord == mome_g.rank)
@@ -570,6 +667,10 @@ int mome_checkpoint_finalize(char *err, size_t errlen)
 
     err[0] = 0;
     pthread_mutex_lock(&one_at_a_time);
+    /* Segments momed serves: the job's pages go back to it (it keeps them, and checkpoints them
+     * when the job has left). */
+    if (mome_srv_fd() >= 0 && served_return(0) < 0)
+        say(err, errlen, -ETIMEDOUT, "pages of a served segment still in use after a long wait");
     if (mome_cmd_run(&c) < 0) {
         pthread_mutex_unlock(&one_at_a_time);
         return say(err, errlen, -ENOMEM, "out of memory listing the persistent segments");

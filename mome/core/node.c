@@ -52,6 +52,7 @@
 #include "memory/view.h"
 #include "net/msg.h"
 #include "net/netif.h"
+#include "net/server.h"
 #include "net/transport.h"
 #include "repo/repo.h"
 
@@ -197,6 +198,8 @@ static int wait_events(int timeout_ms)
             mome_tp_timer_event(); /* heartbeats to other machines */
         } else if (fd == mome_boot_fd()) {
             mome_boot_event(); /* a lost node: does not return */
+        } else if (fd == mome_srv_fd()) {
+            n += mome_srv_poll(); /* momed gone: does not return */
         } else {
             n++; /* UCX has work: progressed next round */
         }
@@ -634,10 +637,19 @@ static int init_layers(char *err, size_t errlen)
         return -EINVAL;
     }
     if ((rc = mome_segment_init()) < 0 || (rc = mome_sync_init()) < 0 ||
-        (rc = mome_heap_msg_init()) < 0 || (rc = mome_checkpoint_init()) < 0) {
+        (rc = mome_heap_msg_init()) < 0 || (rc = mome_checkpoint_init()) < 0 ||
+        (rc = mome_srv_register()) < 0) {
         snprintf(err, errlen, "out of memory setting up the node");
         return rc;
     }
+    /* momed, when one serves the repository: persistent segments are then its (dynamic
+     * coupling); else the job uses the repository directly. */
+    rc = mome_srv_connect(mome_g.cfg.repository, mome_g.cfg.server, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (rc > 0 && (rc = mome_srv_hello(mome_g.rank, mome_g.nnodes, mome_g.page_size, err,
+                                       errlen)) < 0)
+        return rc;
     rc = mome_segment_heap_create(heap_addr, heap_size, err, errlen);
     if (rc < 0)
         return rc;
@@ -655,7 +667,8 @@ static int start_thread(char *err, size_t errlen)
     if (epoll_add(mome_cmd_fd()) < 0 || epoll_add(mome_mem_uffd()) < 0 ||
         (use_tp && epoll_add(mome_tp_efd()) < 0) ||
         (use_tp && mome_tp_timer_fd() >= 0 && epoll_add(mome_tp_timer_fd()) < 0) ||
-        (mome_boot_fd() >= 0 && epoll_add(mome_boot_fd()) < 0))
+        (mome_boot_fd() >= 0 && epoll_add(mome_boot_fd()) < 0) ||
+        (mome_srv_fd() >= 0 && epoll_add(mome_srv_fd()) < 0))
         goto err_sys;
     stop_req = 0;
     park_req = 0;
@@ -871,6 +884,7 @@ int mome_node_stop(void)
         mome_stats_print(mome_g.rank);
 
     mome_msg_close();
+    mome_srv_close();
     if (use_tp)
         mome_tp_fini();
     mome_segment_fini();

@@ -21,6 +21,7 @@
 #include "memory/view.h"
 #include "mome.h"
 #include "repo/repo.h"
+#include "net/server.h"
 
 /* ---- name service (records live on the name's manager) ---- */
 
@@ -31,6 +32,7 @@ typedef struct name_rec {
     int unlinked;
     int64_t total; /* opens minus closes over all nodes */
     mome_repo_seg_t *repo; /* MOME_PERSIST: the repository segment, locked while the job runs */
+    int served;            /* MOME_PERSIST with momed: momed keeps it (net/srvproto.h) */
     uint64_t *users;       /* MOME_PERSIST: the nodes that have it (a checkpoint's participants) */
     char name[MOME_SEG_NAME_MAX + 1];
 } name_rec_t;
@@ -447,6 +449,44 @@ static void open_persistent(const mome_msg_t *msg, const mome_segmsg_t *m)
     reply_persist(msg, m, r);
 }
 
+/*
+ * The first MOME_PERSIST open of a name in this job when momed serves the repository: momed opens
+ * (or creates) it and names it; every job gets the same id, and the pages come from momed
+ * (coherence/served.h). Errors go back in momed's words.
+ */
+static void open_served(const mome_msg_t *msg, const mome_segmsg_t *m)
+{
+    static uint64_t token;
+    mome_srvopen_t o = {.size = m->size, .token = ++token}, out;
+    char why[MOME_SEG_WHY_MAX];
+    name_rec_t *r;
+    int rc;
+
+    if (m->flags & MOME_CREATE)
+        o.flags = MOME_SRVO_CREATE | ((m->flags & MOME_EXCL) ? MOME_SRVO_EXCL : 0);
+    rc = mome_srv_call(MOME_SRV_OPEN, &o, msg->payload, msg->len, MOME_SRV_OPEN_REPLY, o.token,
+                       &out, why, sizeof(why), 30000);
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "%s does not answer (%s)", mome_srv_where(), strerror(-rc));
+        return reply_why(msg, m, rc, why);
+    }
+    if (out.status < 0)
+        return reply_why(msg, m, out.status, why);
+    if (!mome_seg_is_served(out.id) || !out.size || out.size % mome_g.page_size)
+        mome_fatal("%s answered SRV_OPEN with segment %#llx of %llu bytes: not a served "
+                   "segment of this page size; stopping", mome_srv_where(),
+                   (unsigned long long)out.id, (unsigned long long)out.size);
+    r = rec_new(msg->payload, msg->len, out.size);
+    if (!r)
+        return reply_open(msg, m, -ENOMEM, 0, 0);
+    r->id = out.id;
+    r->by_id.k1 = r->id;
+    r->served = 1;
+    mome_htab_put(&names, &r->by_name);
+    mome_htab_put(&ids, &r->by_id);
+    reply_open(msg, m, 0, r->id, r->size);
+}
+
 static void on_open(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
@@ -458,9 +498,14 @@ static void on_open(const mome_msg_t *msg, const void *body)
     if (r) {
         if ((flags & MOME_CREATE) && (flags & MOME_EXCL))
             return reply_open(msg, m, -EEXIST, 0, 0);
-        if ((flags & MOME_PERSIST) && !r->repo) {
+        if ((flags & MOME_PERSIST) && !r->repo && !r->served) {
             snprintf(why, sizeof(why), "segment '%s' is open in this job without MOME_PERSIST; "
                      "the first open of a name in a job decides", r->name);
+            return reply_why(msg, m, -EINVAL, why);
+        }
+        if (size && size != r->size && r->served) {
+            snprintf(why, sizeof(why), "segment '%s' is served by %s with size %llu; pass 0 or "
+                     "that size", r->name, mome_srv_where(), (unsigned long long)r->size);
             return reply_why(msg, m, -EINVAL, why);
         }
         if (size && size != r->size && r->repo) {
@@ -476,6 +521,8 @@ static void on_open(const mome_msg_t *msg, const void *body)
             return reply_persist(msg, m, r);
         return reply_open(msg, m, 0, r->id, r->size);
     }
+    if ((flags & MOME_PERSIST) && mome_srv_fd() >= 0)
+        return open_served(msg, m);
     if (flags & MOME_PERSIST)
         return open_persistent(msg, m);
     if (!(flags & MOME_CREATE))
@@ -553,7 +600,12 @@ static void on_unlink(const mome_msg_t *msg, const void *body)
                   (uint32_t)strnlen(why, sizeof(why)));
         return;
     }
-    if (r->repo && (rep.status = mome_repo_unlink(r->repo, why, sizeof(why))) < 0) {
+    if (r->served) {
+        rep.status = -EBUSY;
+        snprintf(why, sizeof(why), "segment '%s' is served by %s, which other jobs may share: "
+                 "stop momed, then remove it with mome-repo rm", r->name, mome_srv_where());
+    }
+    if (r->served || (r->repo && (rep.status = mome_repo_unlink(r->repo, why, sizeof(why))) < 0)) {
         mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, why,
                   (uint32_t)strnlen(why, sizeof(why)));
         return;

@@ -22,6 +22,14 @@ static int self;
 static mome_msg_tx_t tx;
 static mome_msg_fail_t tx_fail;
 static mome_msg_hook_t send_hook;
+static mome_msg_srv_tx_t srv_tx; /* momed's connection (net/server.c) */
+static const char *srv_where;
+
+void mome_msg_set_server(mome_msg_srv_tx_t t, const char *where)
+{
+    srv_tx = t;
+    srv_where = where;
+}
 static int closed; /* the node is leaving: nothing more goes in or out */
 
 /* MOME_TEST_INJECT: after inject_after sends to other nodes, one bad message of this kind. */
@@ -218,6 +226,15 @@ static void send_encoded(int to, mome_msg_t *m)
         if (rc < 0)
             mome_fatal("encoded an invalid %s message (%s)", mome_msg_name(m->type), strerror(-rc));
         send_hook(to, &d);
+        return;
+    }
+    if (to == MOME_TO_SERVER) {
+        rc = srv_tx ? srv_tx(hdr, sizeof(hdr), m->payload, m->len) : -ENOTCONN;
+        if (rc < 0)
+            mome_fatal("cannot send %s to %s (%s): momed is gone or stuck; stopping",
+                       mome_msg_name(m->type), srv_where ? srv_where : "momed", strerror(-rc));
+        MOME_STAT_INC(msgs_sent);
+        MOME_STAT_ADD(bytes_sent, sizeof(hdr) + m->len);
         return;
     }
     if (to == self) {

@@ -73,6 +73,11 @@ void mome_send(int to, int type, int flags, const void *body, const void *payloa
  * has travelled too far. */
 int mome_msg_forward(int to, const mome_msg_t *m);
 
+/* mome_send's destination for momed, the repository server (net/server.h sets the hook). */
+#define MOME_TO_SERVER (-2)
+typedef int (*mome_msg_srv_tx_t)(const void *hdr, size_t hl, const void *data, size_t len);
+void mome_msg_set_server(mome_msg_srv_tx_t tx, const char *where);
+
 /* Transport hooks, set by the node engine: the send function and what to do when a send fails. */
 typedef int (*mome_msg_tx_t)(int node, const void *hdr, size_t hl, const void *data, size_t len);
 typedef void (*mome_msg_fail_t)(int node, int err);

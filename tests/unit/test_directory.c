@@ -3,6 +3,7 @@
  * decoded by the message table), messages out (recorded by the send hook), for every transition
  * of the STRONG protocol, queueing, forwarding and migration of entries, and the MULTI regime.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -11,6 +12,7 @@
 #include "coherence/seg.h"
 #include "testnode.h"
 #include "mome.h"
+#include "net/srvproto.h"
 #include "unit.h"
 
 static int self, nodes;
@@ -463,10 +465,73 @@ START_TEST(test_directory__sync_asks_the_owner)
 }
 END_TEST
 
+/* momed's recall of a served page: the holder's STRONG write takes every copy, WEAK ones too, and
+ * its DONE_RESET leaves the entry as if the job never had the page. */
+START_TEST(test_directory__recall_takes_every_copy_and_resets)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t seg = MOME_SEG_SERVED | 7, p = my_page(seg);
+    req(MOME_MSG_WRITE_REQ, 1, seg, p); /* node 1 fetched it (GRANT_ZERO: from momed) */
+    ck_assert_int_eq(sent(MOME_MSG_GRANT, 1)->flags, MOME_GRANT_ZERO);
+    done(1, seg, p);
+    reqm(MOME_MSG_READ_REQ, 2, seg, p, MOME_WEAK, 0); /* a kept WEAK copy */
+    done(2, seg, p);
+    req(MOME_MSG_READ_REQ, 3, seg, p); /* a STRONG reader */
+    done(3, seg, p);
+    mome_req_t r = {.seg = seg, .page = p, .node = 1, .model = MOME_STRONG};
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_COPY | MOME_REQ_RECALL, 1, &r, NULL, 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 2)); /* kept, but the page leaves the job */
+    ck_assert_ptr_nonnull(sent(MOME_MSG_INV, 3));
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 1);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->acks, 2);
+    /* Requests wait for the recall; its DONE_RESET empties the entry. */
+    req(MOME_MSG_READ_REQ, 2, seg, p);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_ref_t d = {.seg = seg, .page = p, .node = 1};
+    deliver(MOME_MSG_DONE, MOME_DONE_RESET, 1, &d, NULL, 0);
+    g = sent(MOME_MSG_GRANT, 2); /* the next user fetches it from momed again */
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags, MOME_GRANT_ZERO);
+    mome_dir_peek(seg, p, &st);
+    ck_assert_int_eq(st.owner, 2);
+    ck_assert_int_eq(st.ncopies, 1);
+    teardown();
+}
+END_TEST
+
+/* A read-ahead of a served page the job does not hold fetches it (no read-only zero page), and
+ * the recall flags are refused where they mean nothing. */
+START_TEST(test_directory__served_rules)
+{
+    setup(4, 0, 0);
+    uint64_t seg = MOME_SEG_SERVED | 8, p = my_page(seg);
+    mome_req_t r = {.seg = seg, .page = p, .node = 2, .model = MOME_STRONG};
+    deliver(MOME_MSG_READ_REQ, MOME_REQ_AHEAD, 2, &r, NULL, 0);
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->rights, MOME_RIGHT_RW);
+    r.seg = 9; /* not served: RECALL and DONE_RESET are protocol errors */
+    msgtest_reset();
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_WRITE_REQ, MOME_REQ_RECALL, 2, &r, NULL, 0),
+                     -EPROTO);
+    mome_ref_t d = {.seg = 9, .page = p, .node = 2};
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DONE, MOME_DONE_RESET, 2, &d, NULL, 0), -EPROTO);
+    r.seg = seg;
+    r.model = MOME_WEAK; /* a recall is a STRONG request */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_WRITE_REQ, MOME_REQ_RECALL, 2, &r, NULL, 0),
+                     -EPROTO);
+    teardown();
+}
+END_TEST
+
 Suite *directory_suite(void)
 {
     Suite *s = suite_create("directory");
     UNIT_CASE(s, test_directory__untouched_read_grants_exclusive_zero);
+    UNIT_CASE(s, test_directory__recall_takes_every_copy_and_resets);
+    UNIT_CASE(s, test_directory__served_rules);
     UNIT_CASE(s, test_directory__read_of_exclusive_page_downgrades_owner);
     UNIT_CASE(s, test_directory__write_invalidates_sharers_and_moves_content);
     UNIT_CASE(s, test_directory__upgrade_needs_no_content);

@@ -1,0 +1,368 @@
+/*
+ * server.c - this node's TCP connection to momed: finding it (MOME_SERVER or the repository's
+ * address file, a stale file told from a live server), framing (a message is its 80-byte header
+ * then the payload the header counts), and delivering what arrives through the message table.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "net/msg.h"
+#include "net/server.h"
+
+static int srv_fd = -1;
+static char where[300];
+static uint8_t *rbuf; /* what arrived and is not yet a whole message */
+static size_t rlen, rcap;
+
+/* The reply a call waits for (a service message: it runs during the hold). */
+static struct {
+    int type;
+    uint64_t token;
+    int have;
+    mome_srvopen_t body;
+    char why[MOME_SRV_WHY_MAX + 1];
+} reply;
+
+int mome_srv_fd(void)
+{
+    return srv_fd;
+}
+
+const char *mome_srv_where(void)
+{
+    return where;
+}
+
+void mome_srv_close(void)
+{
+    if (srv_fd >= 0)
+        close(srv_fd);
+    srv_fd = -1;
+    mome_msg_set_server(NULL, NULL);
+    free(rbuf);
+    rbuf = NULL;
+    rlen = rcap = 0;
+}
+
+static int connect_to(const char *host, const char *port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai, *p;
+    int fd = -1, rc = getaddrinfo(host, port, &hints, &ai), e = ECONNREFUSED;
+
+    if (rc) {
+        snprintf(err, errlen, "cannot resolve momed's address %s:%s: %s", host, port,
+                 gai_strerror(rc));
+        return -EHOSTUNREACH;
+    }
+    for (p = ai; p; p = p->ai_next) {
+        fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
+            break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot connect to momed at %s:%s: %s", host, port, strerror(e));
+        return -e;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+/* host:port (the last colon splits, so [v6]:port works without the brackets' help). */
+static int split(const char *s, char *host, size_t hl, char *port, size_t pl)
+{
+    const char *c = strrchr(s, ':');
+    if (!c || c == s || !c[1] || (size_t)(c - s) >= hl || strlen(c + 1) >= pl)
+        return -EINVAL;
+    memcpy(host, s, (size_t)(c - s));
+    host[c - s] = 0;
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    strcpy(port, c + 1);
+    return 0;
+}
+
+int mome_srv_connect(const char *repo, const char *server, char *err, size_t errlen)
+{
+    char host[256], port[32], path[1200], line[400], mhost[256] = "";
+    long pid = 0;
+    int fd;
+
+    if (server && server[0]) {
+        if (split(server, host, sizeof(host), port, sizeof(port)) < 0) {
+            snprintf(err, errlen, "bad value '%s' for MOME_SERVER: expected host:port", server);
+            return -EINVAL;
+        }
+        fd = connect_to(host, port, err, errlen);
+        if (fd < 0)
+            return fd;
+        snprintf(where, sizeof(where), "momed at %s (MOME_SERVER)", server);
+        srv_fd = fd;
+        mome_msg_set_server(mome_srv_tx, where);
+        return 1;
+    }
+    snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_ADDR_FILE);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0; /* no server: the repository is used directly */
+    if (!fgets(line, sizeof(line), f) ||
+        sscanf(line, "%255s %31s %ld %255s", host, port, &pid, mhost) < 3) {
+        fclose(f);
+        mome_warn("server",
+                  "ignoring %s: not a momed address file (expected 'host port pid'); "
+                  "using the repository directly",
+                  path);
+        return 0;
+    }
+    fclose(f);
+    char me[256] = "";
+    gethostname(me, sizeof(me) - 1);
+    int local = !mhost[0] || !strcmp(mhost, me);
+    if (local && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+        mome_warn("server",
+                  "ignoring %s: it was left by momed pid %ld, which is not running any "
+                  "more (killed?); using the repository directly (restart momed to serve it)",
+                  path, pid);
+        return 0;
+    }
+    fd = connect_to(host, port, err, errlen);
+    if (fd < 0) {
+        mome_warn("server",
+                  "ignoring %s, left by momed pid %ld: %s; using the repository "
+                  "directly",
+                  path, pid, err);
+        err[0] = 0;
+        return 0;
+    }
+    snprintf(where, sizeof(where), "momed pid %ld at %.60s:%.20s (%.180s)", pid, host, port, path);
+    srv_fd = fd;
+    mome_msg_set_server(mome_srv_tx, where);
+    return 1;
+}
+
+int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)
+{
+    struct iovec {
+        const void *b;
+        size_t n;
+    } parts[2] = {{hdr, hl}, {data, len}};
+
+    if (srv_fd < 0)
+        return -ENOTCONN;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *p = parts[i].b;
+        size_t left = parts[i].n;
+        while (left) {
+            ssize_t w = send(srv_fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                p += w;
+                left -= (size_t)w;
+                continue;
+            }
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+            /* momed reads whatever it is sent: a full socket means it is stuck or gone. */
+            struct pollfd pf = {.fd = srv_fd, .events = POLLOUT};
+            int r = poll(&pf, 1, 10000);
+            if (r == 0)
+                return -ETIMEDOUT;
+            if (r < 0 && errno != EINTR)
+                return -errno;
+        }
+    }
+    return 0;
+}
+
+static void gone(const char *why)
+{
+    mome_fatal("%s is gone (%s): the segments it serves cannot be kept coherent; stopping", where,
+               why);
+}
+
+/* Read what is there into rbuf (0: nothing now, 1: some, or momed gone). */
+static int fill(void)
+{
+    if (rcap - rlen < 65536) {
+        size_t cap = rcap ? rcap * 2 : 1 << 20;
+        uint8_t *b = mome_realloc(rbuf, cap);
+        if (!b)
+            mome_fatal("out of memory reading from %s; stopping", where);
+        rbuf = b;
+        rcap = cap;
+    }
+    ssize_t r = recv(srv_fd, rbuf + rlen, rcap - rlen, MSG_DONTWAIT);
+    if (r > 0) {
+        rlen += (size_t)r;
+        return 1;
+    }
+    if (r == 0)
+        gone("it closed the connection");
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    gone(strerror(errno));
+    return 0;
+}
+
+/* Deliver the whole messages in rbuf. */
+static int drain(void)
+{
+    size_t off = 0;
+    int n = 0;
+    while (rlen - off >= MOME_WIRE_HDR) {
+        const uint8_t *h = rbuf + off;
+        uint32_t len =
+            (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
+        if (len > MOME_SRV_WHY_MAX + (1u << 24))
+            mome_fatal("%s sent a message of %u payload bytes: more than any it sends; "
+                       "stopping",
+                       where, len);
+        if (rlen - off < MOME_WIRE_HDR + len)
+            break;
+        mome_msg_deliver(h, MOME_WIRE_HDR, h + MOME_WIRE_HDR, len, 1);
+        off += MOME_WIRE_HDR + len;
+        n++;
+    }
+    memmove(rbuf, rbuf + off, rlen - off);
+    rlen -= off;
+    return n;
+}
+
+int mome_srv_poll(void)
+{
+    int n = 0;
+    if (srv_fd < 0)
+        return 0;
+    while (fill() > 0)
+        n += drain();
+    return n;
+}
+
+static void on_reply(const mome_msg_t *m, const void *body)
+{
+    const mome_srvopen_t *b = body;
+    if (m->type != reply.type || b->token != reply.token || reply.have)
+        return; /* a late reply to a call that gave up */
+    reply.body = *b;
+    size_t n = m->len < MOME_SRV_WHY_MAX ? m->len : MOME_SRV_WHY_MAX;
+    memcpy(reply.why, m->payload, n);
+    reply.why[n] = 0;
+    reply.have = 1;
+}
+
+static void on_hello_ok(const mome_msg_t *m, const void *body)
+{
+    if (reply.type == MOME_SRV_HELLO_OK && !reply.have) {
+        reply.body.id = ((const mome_srvhello_t *)body)->server;
+        reply.have = 1;
+    }
+}
+
+int mome_srv_call(int type, const void *body, const void *payload, uint32_t len, int rtype,
+                  uint64_t token, mome_srvopen_t *out, char *why, size_t whylen, int timeout_ms)
+{
+    struct timespec t0, t;
+    int rc = 0;
+
+    if (srv_fd < 0)
+        return -ENOTCONN;
+    memset(&reply, 0, sizeof(reply));
+    reply.type = rtype;
+    reply.token = token;
+    mome_msg_hold();
+    mome_send(MOME_TO_SERVER, type, 0, body, payload, len);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!reply.have) {
+        struct pollfd pf = {.fd = srv_fd, .events = POLLIN};
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= timeout_ms) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        if (poll(&pf, 1, (int)(timeout_ms - ms)) > 0)
+            mome_srv_poll();
+    }
+    mome_msg_unhold();
+    reply.type = 0;
+    if (rc < 0)
+        return rc;
+    if (out)
+        *out = reply.body;
+    if (why && whylen)
+        snprintf(why, whylen, "%s", reply.why);
+    return 0;
+}
+
+int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t errlen)
+{
+    mome_srvhello_t h = {.node = (uint32_t)rank,
+                         .nnodes = (uint32_t)nnodes,
+                         .page_size = (uint32_t)page_size,
+                         .pid = (uint32_t)getpid()};
+    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, NULL, NULL, 0, 10000);
+    if (rc < 0)
+        snprintf(err, errlen, "%s does not answer (%s)", where, strerror(-rc));
+    return rc;
+}
+
+/* ---- the message table: the replies (the requests are momed's to handle) ---- */
+
+static const char *check_page(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    return m->len != ctx->page_size ? "payload (a page)" : NULL;
+}
+
+#define T(id) (*mome_srv_types[id])
+static const mome_msg_def_t srv_msgs[] = {
+    {.type = MOME_SRV_HELLO, .body_size = sizeof(mome_srvhello_t)},
+    {.type = MOME_SRV_HELLO_OK,
+     .body_size = sizeof(mome_srvhello_t),
+     .service = 1,
+     .handler = on_hello_ok},
+    {.type = MOME_SRV_OPEN, .body_size = sizeof(mome_srvopen_t)},
+    {.type = MOME_SRV_OPEN_REPLY,
+     .body_size = sizeof(mome_srvopen_t),
+     .service = 1,
+     .handler = on_reply},
+    {.type = MOME_SRV_CKPT, .body_size = sizeof(mome_srvopen_t)},
+    {.type = MOME_SRV_CKPT_REPLY,
+     .body_size = sizeof(mome_srvopen_t),
+     .service = 1,
+     .handler = on_reply},
+    {.type = MOME_SRV_GET, .body_size = sizeof(mome_srvpage_t)},
+    {.type = MOME_SRV_PUT, .body_size = sizeof(mome_srvpage_t), .validate = check_page},
+};
+
+int mome_srv_register(void)
+{
+    static mome_msg_def_t d[sizeof(srv_msgs) / sizeof(srv_msgs[0])]; /* the table keeps them */
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+        d[i] = srv_msgs[i];
+        d[i].wire = T(d[i].type);
+    }
+    return mome_msg_register(d, sizeof(d) / sizeof(d[0]));
+}

@@ -1,0 +1,48 @@
+/*
+ * server.h - private: this node's connection to momed, the repository server (doc/design.md
+ * section 18): one TCP connection per node, carrying messages of the wire format (srvproto.h) in
+ * both directions. Sending goes through mome_send(MOME_TO_SERVER, ...); what arrives is delivered
+ * through the message table (mome_msg_deliver) with the job's key and this node as its source, so
+ * it is validated as any message. Progress thread (and the application thread before it starts).
+ */
+#ifndef MOME_NET_SERVER_H
+#define MOME_NET_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/msg.h"
+#include "net/srvproto.h"
+
+#define MOME_SRV_ADDR_FILE "momed.addr" /* in the repository: "host port pid\n" */
+
+/*
+ * Find and connect to momed: `server` (MOME_SERVER, host:port) if set, else the address file in
+ * the repository directory `repo`. Returns 1 (connected), 0 (no server: the repository is used
+ * directly; an address file left by a momed that is gone is reported once, as a warning), or
+ * -errno with a message (MOME_SERVER set but unreachable, a server that does not answer).
+ * `where` receives the server's address for messages.
+ */
+int mome_srv_connect(const char *repo, const char *server, char *err, size_t errlen);
+/* Say hello (the job's size and page size, this node): after mome_msg_setup. 0 or -errno. */
+int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t errlen);
+/* Register the messages this file handles (the replies) and sends. */
+int mome_srv_register(void);
+int mome_srv_fd(void); /* -1: no server */
+const char *mome_srv_where(void);
+void mome_srv_close(void);
+
+/* Send one encoded message (msg.c): 0 or -errno. */
+int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len);
+/* Read what arrived and deliver it; momed gone stops the job naming it. Returns messages run. */
+int mome_srv_poll(void);
+
+/*
+ * A request that waits for its reply (type reply, same token): sends, then reads until it comes
+ * (at most timeout_ms), holding every other message for later (mome_msg_hold). The reply's body
+ * goes to out and its text payload (NUL-terminated) to why. 0 or -errno (ETIMEDOUT).
+ */
+int mome_srv_call(int type, const void *body, const void *payload, uint32_t len, int reply,
+                  uint64_t token, mome_srvopen_t *out, char *why, size_t whylen, int timeout_ms);
+
+#endif

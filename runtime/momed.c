@@ -1,0 +1,1077 @@
+/*
+ * momed - the repository server: serves the MOME_PERSIST segments of a repository to any number of
+ * separately launched jobs at once (dynamic coupling), keeping them in the repository's files.
+ *
+ * momed is the directory between jobs: it hands each page of a served segment to one job at a
+ * time (SRV_GET -> SRV_PAGE), recalls it when another job asks (SRV_RECALL -> SRV_PUT), keeps the
+ * pages that came back in memory until a checkpoint writes them to the repository (one delta and
+ * an atomic commit, as a job's checkpoint: repo/repo.h), and reads the others from the repository
+ * lazily. It carries the Lamport clock between jobs: every message it sends is dated after every
+ * message it received. doc/design.md section 18 has the protocol and the failure argument. One
+ * thread, one poll loop; messages are the library's wire format (net/wire.h, net/srvproto.h),
+ * every field validated.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/srvproto.h"
+#include "net/wire.h"
+#include "repo/repo.h"
+
+#define MIN_HOLD_NS 2000000ull /* a job keeps a page at least this long before a recall */
+#define MAX_CONNS 4096
+
+static const char *repo_dir;
+static int verbose, tracing; /* tracing: MOMED_TRACE=1, every page message (tests) */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char buf[1400];
+    struct timespec ts;
+    struct tm tm;
+    va_list ap;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    int n = (int)strftime(buf, sizeof(buf), "%H:%M:%S ", &tm);
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "momed[%d]: ", (int)getpid());
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(buf) - 2)
+        n = (int)sizeof(buf) - 2;
+    buf[n++] = '\n';
+    if (write(2, buf, (size_t)n) < 0) {
+        /* nothing to do: stderr is gone */
+    }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the Lamport clock ---- */
+
+static uint64_t lclock;
+
+/* ---- connections: one per node of an attached job ---- */
+
+typedef struct conn {
+    int fd;
+    int hello;    /* SRV_HELLO received */
+    uint64_t key; /* the job's key */
+    uint32_t node, nnodes, page_size, pid;
+    mome_wire_ctx_t ctx;
+    uint8_t *rbuf, *wbuf;
+    size_t rlen, rcap, wlen, woff, wcap;
+    int dead;      /* to be closed at the end of this round */
+    uint64_t held; /* pages it holds */
+} conn_t;
+
+static conn_t *conns[MAX_CONNS];
+static int nconns;
+
+/* ---- segments and pages ---- */
+
+typedef struct waiter {
+    struct waiter *next;
+    int conn;
+} waiter_t;
+
+typedef struct pstate {
+    struct pstate *next; /* hash chain */
+    uint64_t page;
+    int holder;          /* connection holding it, or -1: the content is momed's */
+    int recalling;       /* SRV_RECALL sent, SRV_PUT awaited */
+    int dirty;           /* content newer than the repository's (not checkpointed) */
+    uint64_t granted_ns; /* when the holder got it */
+    uint8_t *content;    /* NULL: the repository's (or zeros) */
+    waiter_t *wq, *wtail;
+} pstate_t;
+
+typedef struct seg {
+    uint64_t id; /* with MOME_SEG_SERVED */
+    char name[MOME_SRV_NAME_MAX + 1];
+    mome_repo_seg_t *rs;
+    uint64_t size, npages;
+    uint32_t page_size;
+    pstate_t **tab;
+    size_t nb, n;
+    uint64_t ndirty;
+} seg_t;
+
+static seg_t **segs;
+static size_t nsegs;
+static uint8_t *page_buf;
+static size_t page_buf_size;
+
+static pstate_t *pstate(seg_t *s, uint64_t page, int create)
+{
+    size_t b = (size_t)((page * 0x9e3779b97f4a7c15ull) >> 20) % s->nb;
+    for (pstate_t *p = s->tab[b]; p; p = p->next)
+        if (p->page == page)
+            return p;
+    if (!create)
+        return NULL;
+    if (s->n > s->nb * 2) { /* grow */
+        size_t nb = s->nb * 4;
+        pstate_t **t = calloc(nb, sizeof(*t));
+        if (!t) {
+            say("out of memory for the page table of segment '%s'; stopping", s->name);
+            exit(1);
+        }
+        for (size_t i = 0; i < s->nb; i++)
+            for (pstate_t *p = s->tab[i], *nx; p; p = nx) {
+                nx = p->next;
+                size_t k = (size_t)((p->page * 0x9e3779b97f4a7c15ull) >> 20) % nb;
+                p->next = t[k];
+                t[k] = p;
+            }
+        free(s->tab);
+        s->tab = t;
+        s->nb = nb;
+        b = (size_t)((page * 0x9e3779b97f4a7c15ull) >> 20) % s->nb;
+    }
+    pstate_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        say("out of memory for page %llu of segment '%s'; stopping", (unsigned long long)page,
+            s->name);
+        exit(1);
+    }
+    p->page = page;
+    p->holder = -1;
+    p->next = s->tab[b];
+    s->tab[b] = p;
+    s->n++;
+    return p;
+}
+
+static seg_t *seg_by_id(uint64_t id)
+{
+    if (!mome_seg_is_served(id))
+        return NULL;
+    uint64_t k = id & ~MOME_SEG_SERVED;
+    return k >= 1 && k <= nsegs ? segs[k - 1] : NULL;
+}
+
+/* ---- sending ---- */
+
+static void drop_conn(int c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void queue_bytes(conn_t *c, const void *p, size_t n)
+{
+    if (c->wlen + n > c->wcap) {
+        size_t cap = c->wcap ? c->wcap : 65536;
+        while (cap < c->wlen + n)
+            cap *= 2;
+        uint8_t *b = realloc(c->wbuf, cap);
+        if (!b) {
+            say("out of memory queueing for job %016llx node %u; stopping",
+                (unsigned long long)c->key, c->node);
+            exit(1);
+        }
+        c->wbuf = b;
+        c->wcap = cap;
+    }
+    memcpy(c->wbuf + c->wlen, p, n);
+    c->wlen += n;
+}
+
+static void flush_conn(int ci)
+{
+    conn_t *c = conns[ci];
+    while (c && !c->dead && c->woff < c->wlen) {
+        ssize_t w = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            c->woff += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        drop_conn(ci, "cannot write to it: %s", strerror(errno));
+        return;
+    }
+    if (c && c->woff == c->wlen)
+        c->woff = c->wlen = 0;
+}
+
+/* Send a message of `type` with body to connection ci, dated by momed's clock. */
+static void srv_send(int ci, int type, const void *body, const void *payload, uint32_t len)
+{
+    conn_t *c = conns[ci];
+    mome_msg_t m = {
+        .type = (uint8_t)type, .src = c->node, .key = c->key, .len = len, .payload = payload};
+    uint8_t hdr[MOME_WIRE_HDR];
+    m.date = ++lclock;
+    mome_wire_pack(mome_srv_types[type], body, &m);
+    mome_wire_encode(&m, hdr);
+    queue_bytes(c, hdr, sizeof(hdr));
+    if (len)
+        queue_bytes(c, payload, len);
+    flush_conn(ci);
+}
+
+/* ---- pages ---- */
+
+/* Give page p of s to connection ci: its content, read from the repository if momed has none. */
+static int grant(seg_t *s, pstate_t *p, int ci)
+{
+    char err[1024];
+    const void *src = p->content;
+    if (!src) {
+        int rc = mome_repo_read(s->rs, p->page, page_buf, err, sizeof(err));
+        if (rc < 0) {
+            /* Never wrong bytes: the job asking cannot go on with this page. */
+            say("%s", err);
+            drop_conn(ci, "page %llu of segment '%s' cannot be read from the repository",
+                      (unsigned long long)p->page, s->name);
+            return -EIO;
+        }
+        if (rc == 0)
+            memset(page_buf, 0, s->page_size);
+        src = page_buf;
+    }
+    mome_srvpage_t b = {.seg = s->id, .page = p->page};
+    if (tracing)
+        say("PAGE %llu to %016llx/%u (first word %llu, %s)", (unsigned long long)p->page,
+            (unsigned long long)conns[ci]->key, conns[ci]->node,
+            (unsigned long long)*(const uint64_t *)src, p->content ? "memory" : "repository");
+    srv_send(ci, MOME_SRV_PAGE, &b, src, s->page_size);
+    p->holder = ci;
+    p->granted_ns = now_ns();
+    conns[ci]->held++;
+    return 0;
+}
+
+/* A clean stop (a signal): the pages jobs hold are taken back, for at most STOP_WAIT_NS, then
+ * checkpointed; meanwhile no page is handed out. */
+#define STOP_WAIT_NS 5000000000ull
+static int stopping;
+
+static void recall(seg_t *s, pstate_t *p)
+{
+    if (p->recalling || p->holder < 0 || (!stopping && now_ns() - p->granted_ns < MIN_HOLD_NS))
+        return; /* a fresh grant is kept a little: its fault runs before the page goes again */
+    mome_srvpage_t b = {.seg = s->id, .page = p->page};
+    p->recalling = 1;
+    if (tracing)
+        say("RECALL %llu from %016llx/%u", (unsigned long long)p->page,
+            (unsigned long long)conns[p->holder]->key, conns[p->holder]->node);
+    srv_send(p->holder, MOME_SRV_RECALL, &b, NULL, 0);
+}
+
+/* The page is momed's: the next waiter gets it, and is asked for it back if others wait. */
+static void serve(seg_t *s, pstate_t *p)
+{
+    while (!stopping && p->holder < 0 && p->wq) {
+        waiter_t *w = p->wq;
+        p->wq = w->next;
+        if (!p->wq)
+            p->wtail = NULL;
+        int ci = w->conn;
+        free(w);
+        if (ci < 0 || !conns[ci] || conns[ci]->dead)
+            continue;
+        grant(s, p, ci);
+    }
+}
+
+/* Stopping: ask every holder for its pages; returns how many are still held. */
+static uint64_t recall_all(void)
+{
+    uint64_t held = 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next)
+                if (p->holder >= 0) {
+                    recall(s, p);
+                    held++;
+                }
+    }
+    return held;
+}
+
+/* Pages whose recall waits for the minimum hold: checked every round. */
+static int recall_due(void)
+{
+    int pending = 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next)
+                if (p->wq && p->holder >= 0 && !p->recalling) {
+                    recall(s, p);
+                    pending += !p->recalling;
+                }
+    }
+    return pending;
+}
+
+/* ---- checkpoints ---- */
+
+static int by_page(const void *a, const void *b)
+{
+    const pstate_t *x = *(pstate_t *const *)a, *y = *(pstate_t *const *)b;
+    return x->page < y->page ? -1 : x->page > y->page;
+}
+
+/* Write every page momed holds newer than the repository: one delta, then the commit. */
+static int checkpoint(seg_t *s, const char *why, char *err, size_t errlen)
+{
+    pstate_t **v;
+    size_t n = 0;
+    mome_repo_delta_t *d = NULL;
+    mome_repo_file_t f = {0};
+    uint64_t gen;
+    int rc;
+
+    if (!s->ndirty)
+        return 0;
+    v = malloc(s->ndirty * sizeof(*v));
+    if (!v)
+        return snprintf(err, errlen, "out of memory"), -ENOMEM;
+    for (size_t i = 0; i < s->nb; i++)
+        for (pstate_t *p = s->tab[i]; p; p = p->next)
+            if (p->dirty && n < s->ndirty)
+                v[n++] = p;
+    qsort(v, n, sizeof(*v), by_page);
+    gen = mome_repo_gen(s->rs) + 1;
+    rc = mome_repo_delta_begin(s->rs, gen, 0, &d, err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = mome_repo_delta_add(d, &v[i]->page, v[i]->content, 1, err, errlen);
+    if (rc == 0)
+        rc = mome_repo_delta_finish(d, &f, err, errlen);
+    else if (d)
+        mome_repo_delta_abort(d);
+    if (rc == 0 && f.entries)
+        rc = mome_repo_commit(s->rs, gen, &f, 1, err, errlen);
+    if (rc == 0) {
+        mome_repo_set_gen(s->rs, gen);
+        /* The repository has them now: read them from it again when asked. */
+        for (size_t i = 0; i < n; i++) {
+            v[i]->dirty = 0;
+            free(v[i]->content);
+            v[i]->content = NULL;
+        }
+        s->ndirty = 0;
+        if (verbose)
+            say("%s checkpoint of segment '%s': %zu pages, generation %llu", why, s->name, n,
+                (unsigned long long)gen);
+    }
+    free(v);
+    return rc;
+}
+
+static int checkpoint_all(const char *why)
+{
+    int bad = 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        char err[1024];
+        if (segs[k] && checkpoint(segs[k], why, err, sizeof(err)) < 0) {
+            say("%s checkpoint of segment '%s' failed (the previous one stays): %s", why,
+                segs[k]->name, err);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* ---- connections going away ---- */
+
+static int job_attached(uint64_t key)
+{
+    for (int i = 0; i < nconns; i++)
+        if (conns[i] && !conns[i]->dead && conns[i]->hello && conns[i]->key == key)
+            return 1;
+    return 0;
+}
+
+/* A node left (its job ended, or it died): what it held is momed's again, as momed last had it;
+ * changes it made since it fetched them are lost. */
+static void drop_conn(int ci, const char *fmt, ...)
+{
+    conn_t *c = conns[ci];
+    char why[600];
+    va_list ap;
+    uint64_t lost = 0;
+
+    if (!c || c->dead)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    c->dead = 1;
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next) {
+                for (waiter_t *w = p->wq; w; w = w->next)
+                    if (w->conn == ci)
+                        w->conn = -1;
+                if (p->holder != ci)
+                    continue;
+                p->holder = -1;
+                p->recalling = 0;
+                if (verbose && lost < 8)
+                    say("job %016llx node %u held page %llu of segment '%s'",
+                        (unsigned long long)c->key, c->node, (unsigned long long)p->page, s->name);
+                lost++;
+                serve(s, p);
+            }
+    }
+    if (c->hello && (lost || strcmp(why, "it left")))
+        say("job %016llx node %u (pid %u) %s%s; %llu pages it held are as momed last had them",
+            (unsigned long long)c->key, c->node, c->pid, "left: ", why, (unsigned long long)lost);
+    else if (!c->hello && strcmp(why, "it left"))
+        say("a connection was refused: %s", why);
+    if (c->hello && !job_attached(c->key)) {
+        if (verbose)
+            say("job %016llx detached", (unsigned long long)c->key);
+        checkpoint_all("the detach");
+    }
+}
+
+static void close_dead(void)
+{
+    for (int i = 0; i < nconns; i++) {
+        conn_t *c = conns[i];
+        if (!c || !c->dead)
+            continue;
+        close(c->fd);
+        free(c->rbuf);
+        free(c->wbuf);
+        free(c);
+        conns[i] = NULL;
+    }
+    while (nconns > 0 && !conns[nconns - 1])
+        nconns--;
+}
+
+/* ---- requests ---- */
+
+static void reply_open(int ci, const mome_srvopen_t *req, int status, uint64_t id, uint64_t size,
+                       const char *why)
+{
+    mome_srvopen_t r = {.id = id, .size = size, .token = req->token, .status = status};
+    srv_send(ci, MOME_SRV_OPEN_REPLY, &r, why, why ? (uint32_t)strnlen(why, MOME_SRV_WHY_MAX) : 0);
+}
+
+static void on_open(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
+{
+    conn_t *c = conns[ci];
+    char name[MOME_SRV_NAME_MAX + 1], why[MOME_SRV_WHY_MAX], who[200];
+    int rf = MOME_REPO_LOCK, rc;
+    mome_repo_seg_t *rs;
+    mome_repo_info_t info;
+
+    if (memchr(m->payload, 0, m->len)) {
+        drop_conn(ci, "SRV_OPEN: a name with a NUL byte");
+        return;
+    }
+    memcpy(name, m->payload, m->len);
+    name[m->len] = 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        if (!s || strcmp(s->name, name))
+            continue;
+        if ((o->flags & MOME_SRVO_CREATE) && (o->flags & MOME_SRVO_EXCL))
+            return reply_open(ci, o, -EEXIST, 0, 0, "the segment exists (MOME_EXCL)");
+        if (s->page_size != c->page_size) {
+            snprintf(why, sizeof(why),
+                     "segment '%s' is served with pages of %u bytes, this job "
+                     "uses %u (MOME_PAGE_SIZE)",
+                     name, s->page_size, c->page_size);
+            return reply_open(ci, o, -EINVAL, 0, 0, why);
+        }
+        if (o->size && o->size != s->size) {
+            snprintf(why, sizeof(why),
+                     "segment '%s' is served with size %llu; pass 0 or that "
+                     "size",
+                     name, (unsigned long long)s->size);
+            return reply_open(ci, o, -EINVAL, 0, 0, why);
+        }
+        return reply_open(ci, o, 0, s->id, s->size, NULL);
+    }
+    if (o->flags & MOME_SRVO_CREATE)
+        rf |= MOME_REPO_CREATE | ((o->flags & MOME_SRVO_EXCL) ? MOME_REPO_EXCL : 0);
+    snprintf(who, sizeof(who), "momed pid %d", (int)getpid());
+    rc = mome_repo_open(repo_dir, name, o->size, c->page_size, rf, who, &rs, why, sizeof(why));
+    if (rc < 0)
+        return reply_open(ci, o, rc, 0, 0, why);
+    mome_repo_info(rs, &info);
+    seg_t *s = calloc(1, sizeof(*s)), **ns = realloc(segs, (nsegs + 1) * sizeof(*segs));
+    if (ns)
+        segs = ns;
+    if (!s || !ns || !(s->tab = calloc(1024, sizeof(*s->tab)))) {
+        mome_repo_close(rs);
+        free(s);
+        return reply_open(ci, o, -ENOMEM, 0, 0, "momed is out of memory");
+    }
+    s->nb = 1024;
+    s->rs = rs;
+    s->size = info.head.size;
+    s->page_size = c->page_size;
+    s->npages = s->size / s->page_size;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    segs[nsegs++] = s;
+    s->id = MOME_SEG_SERVED | nsegs;
+    if (page_buf_size < s->page_size) {
+        free(page_buf);
+        page_buf = aligned_alloc(4096, s->page_size);
+        page_buf_size = s->page_size;
+        if (!page_buf) {
+            say("out of memory; stopping");
+            exit(1);
+        }
+    }
+    if (verbose)
+        say("serving segment '%s' (%llu bytes, generation %llu) to job %016llx", name,
+            (unsigned long long)s->size, (unsigned long long)info.head.gen,
+            (unsigned long long)c->key);
+    reply_open(ci, o, 0, s->id, s->size, NULL);
+}
+
+/* A page request or return names a served segment of this job's page size, and a page in it. */
+static seg_t *page_of(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
+{
+    seg_t *s = seg_by_id(b->seg);
+    if (!s || s->page_size != conns[ci]->page_size || b->page >= s->npages) {
+        drop_conn(ci, "%s for page %llu of segment %#llx, which momed does not serve",
+                  mome_srv_types[m->type]->name, (unsigned long long)b->page,
+                  (unsigned long long)b->seg);
+        return NULL;
+    }
+    return s;
+}
+
+static void on_get(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
+{
+    seg_t *s = page_of(ci, m, b);
+    if (!s)
+        return;
+    if (stopping)
+        return; /* momed is going: the node waits, and stops when momed has gone */
+    pstate_t *p = pstate(s, b->page, 1);
+    if (p->holder == ci) {
+        drop_conn(ci, "SRV_GET for page %llu of segment '%s', which it holds",
+                  (unsigned long long)b->page, s->name);
+        return;
+    }
+    if (p->holder < 0 && !p->wq) {
+        grant(s, p, ci);
+        return;
+    }
+    waiter_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        say("out of memory; stopping");
+        exit(1);
+    }
+    w->conn = ci;
+    if (p->wtail)
+        p->wtail->next = w;
+    else
+        p->wq = w;
+    p->wtail = w;
+    recall(s, p);
+}
+
+/* Does the page come back as the repository holds it? (Then the checkpoint skips it: only
+ * changed pages are written.) */
+static int same_as_stored(seg_t *s, pstate_t *p, const void *bytes)
+{
+    char err[1024];
+    if (p->content)
+        return !memcmp(p->content, bytes, s->page_size);
+    int rc = mome_repo_read(s->rs, p->page, page_buf, err, sizeof(err));
+    if (rc < 0)
+        return 0; /* unreadable: the new content replaces it at the next checkpoint */
+    if (rc == 0)
+        memset(page_buf, 0, s->page_size);
+    return !memcmp(page_buf, bytes, s->page_size);
+}
+
+static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
+{
+    seg_t *s = page_of(ci, m, b);
+    if (!s)
+        return;
+    pstate_t *p = pstate(s, b->page, 0);
+    if (!p || p->holder != ci || m->len != s->page_size) {
+        drop_conn(ci, "SRV_PUT for page %llu of segment '%s', which it does not hold",
+                  (unsigned long long)b->page, s->name);
+        return;
+    }
+    if (tracing)
+        say("PUT %llu from %016llx/%u (first word %llu)", (unsigned long long)b->page,
+            (unsigned long long)conns[ci]->key, conns[ci]->node,
+            (unsigned long long)*(const uint64_t *)m->payload);
+    if (!p->dirty && same_as_stored(s, p, m->payload)) {
+        /* Unchanged (read only, or written back as it was): nothing to checkpoint. */
+        p->holder = -1;
+        p->recalling = 0;
+        conns[ci]->held--;
+        serve(s, p);
+        return;
+    }
+    if (!p->content && !(p->content = malloc(s->page_size))) {
+        say("out of memory keeping page %llu of segment '%s'; stopping",
+            (unsigned long long)b->page, s->name);
+        exit(1);
+    }
+    memcpy(p->content, m->payload, s->page_size);
+    if (!p->dirty)
+        s->ndirty++;
+    p->dirty = 1;
+    p->holder = -1;
+    p->recalling = 0;
+    conns[ci]->held--;
+    serve(s, p);
+}
+
+static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
+{
+    seg_t *s = seg_by_id(o->id);
+    char why[MOME_SRV_WHY_MAX] = "";
+    mome_srvopen_t r = {.id = o->id, .token = o->token};
+    if (!s) {
+        drop_conn(ci, "SRV_CKPT for segment %#llx, which momed does not serve",
+                  (unsigned long long)o->id);
+        return;
+    }
+    r.status = checkpoint(s, "the job's", why, sizeof(why));
+    r.size = mome_repo_gen(s->rs);
+    srv_send(ci, MOME_SRV_CKPT_REPLY, &r, why, (uint32_t)strnlen(why, sizeof(why)));
+}
+
+static void on_hello(int ci, const mome_msg_t *m, const mome_srvhello_t *h)
+{
+    conn_t *c = conns[ci];
+    if (h->nnodes < 1 || h->nnodes > (1u << 20) || h->node >= h->nnodes || h->node != m->src ||
+        h->page_size < 4096 || h->page_size > (1u << 24) || (h->page_size & (h->page_size - 1))) {
+        drop_conn(ci, "SRV_HELLO with node %u of %u, page size %u: out of range", h->node,
+                  h->nnodes, h->page_size);
+        return;
+    }
+    c->hello = 1;
+    c->key = m->key;
+    c->node = h->node;
+    c->nnodes = h->nnodes;
+    c->page_size = h->page_size;
+    c->pid = h->pid;
+    c->ctx = (mome_wire_ctx_t){
+        .nnodes = h->nnodes, .page_size = h->page_size, .key = m->key, .models = 0xe};
+    if (verbose)
+        say("job %016llx node %u of %u (pid %u) attached", (unsigned long long)c->key, c->node,
+            c->nnodes, c->pid);
+    mome_srvhello_t ok = {.server = (uint64_t)getpid(),
+                          .node = c->node,
+                          .nnodes = c->nnodes,
+                          .page_size = c->page_size,
+                          .pid = (uint32_t)getpid()};
+    srv_send(ci, MOME_SRV_HELLO_OK, &ok, NULL, 0);
+}
+
+/* Decode and run one message. Anything malformed ends the connection (its job then stops). */
+static void handle(int ci, const uint8_t *hdr, const uint8_t *payload, uint32_t len)
+{
+    conn_t *c = conns[ci];
+    mome_msg_t m;
+    const char *why = "?";
+    mome_wire_ctx_t ctx = c->ctx;
+    int rc;
+
+    if (!c->hello) {
+        /* The first message names the job (its key) and the node. */
+        ctx = (mome_wire_ctx_t){.nnodes = 1u << 20, .page_size = 1u << 24, .models = 0xe};
+        for (int i = 7; i >= 0; i--)
+            ctx.key = (ctx.key << 8) | hdr[24 + i];
+    }
+    rc = mome_wire_decode(hdr, MOME_WIRE_HDR, payload, len, &ctx, mome_srv_types, &m, &why);
+    if (rc < 0) {
+        drop_conn(ci, "a message that fails validation (%s: %s)", why, strerror(-rc));
+        return;
+    }
+    if (!c->hello && m.type != MOME_SRV_HELLO) {
+        drop_conn(ci, "%s before SRV_HELLO", mome_srv_types[m.type]->name);
+        return;
+    }
+    if (c->hello && (m.src != c->node || m.type == MOME_SRV_HELLO)) {
+        drop_conn(ci, "%s from node %u on the connection of node %u", mome_srv_types[m.type]->name,
+                  m.src, c->node);
+        return;
+    }
+    if (m.date > lclock)
+        lclock = m.date;
+    lclock++;
+    switch (m.type) {
+    case MOME_SRV_HELLO:
+        on_hello(ci, &m, mome_msg_body(&m));
+        break;
+    case MOME_SRV_OPEN:
+        on_open(ci, &m, mome_msg_body(&m));
+        break;
+    case MOME_SRV_GET:
+        on_get(ci, &m, mome_msg_body(&m));
+        break;
+    case MOME_SRV_PUT:
+        on_put(ci, &m, mome_msg_body(&m));
+        break;
+    case MOME_SRV_CKPT:
+        on_ckpt(ci, &m, mome_msg_body(&m));
+        break;
+    default:
+        drop_conn(ci, "%s, which only momed sends", mome_srv_types[m.type]->name);
+    }
+}
+
+static void read_conn(int ci)
+{
+    conn_t *c = conns[ci];
+    int eof = 0;
+    const char *failed = NULL;
+    for (;;) {
+        if (c->rcap - c->rlen < 65536) {
+            size_t cap = c->rcap ? c->rcap * 2 : 1 << 20;
+            uint8_t *b = realloc(c->rbuf, cap);
+            if (!b) {
+                say("out of memory; stopping");
+                exit(1);
+            }
+            c->rbuf = b;
+            c->rcap = cap;
+        }
+        ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
+        if (r == 0) {
+            eof = 1; /* what came before the end is handled first (a job's last pages) */
+            break;
+        }
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                failed = strerror(errno);
+            break;
+        }
+        c->rlen += (size_t)r;
+    }
+    size_t off = 0;
+    while (!c->dead && c->rlen - off >= MOME_WIRE_HDR) {
+        const uint8_t *h = c->rbuf + off;
+        uint32_t len =
+            (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
+        uint32_t max =
+            c->hello ? (c->page_size > MOME_SRV_WHY_MAX ? c->page_size : MOME_SRV_WHY_MAX) : 0;
+        if (len > max) {
+            drop_conn(ci, "a message of %u payload bytes (at most %u)", len, max);
+            return;
+        }
+        if (c->rlen - off < MOME_WIRE_HDR + len)
+            break;
+        handle(ci, h, h + MOME_WIRE_HDR, len);
+        off += MOME_WIRE_HDR + len;
+    }
+    if (!c->dead) {
+        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+        c->rlen -= off;
+    }
+    if (failed)
+        drop_conn(ci, "the connection failed: %s", failed);
+    else if (eof)
+        drop_conn(ci, "it left");
+}
+
+/* ---- start-up: the lock, the listener, the address file ---- */
+
+static char lock_path[1200], addr_path[1200];
+
+static int take_lock(void)
+{
+    snprintf(lock_path, sizeof(lock_path), "%s/momed.lock", repo_dir);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        say("cannot open %s: %s", lock_path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char who[200] = "";
+        ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+        who[n > 0 ? n : 0] = 0;
+        who[strcspn(who, "\n")] = 0;
+        say("repository %s is already served by another momed (%s): %s", repo_dir,
+            who[0] ? who : "?", strerror(EBUSY));
+        close(fd);
+        return -1;
+    }
+    char who[200];
+    int n = snprintf(who, sizeof(who), "pid %d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)n, 0) < 0) {
+        /* the lock is what matters; the text only helps the message above */
+    }
+    return fd; /* kept open: the lock goes with the process */
+}
+
+static int listen_on(const char *spec, char *host, size_t hl, int *port)
+{
+    char h[256] = "127.0.0.1", p[32] = "0";
+    if (spec) {
+        const char *c = strrchr(spec, ':');
+        if (!c || (size_t)(c - spec) >= sizeof(h) || strlen(c + 1) >= sizeof(p)) {
+            say("bad --listen '%s': expected host:port (port 0: any free one)", spec);
+            return -1;
+        }
+        memcpy(h, spec, (size_t)(c - spec));
+        h[c - spec] = 0;
+        snprintf(p, sizeof(p), "%s", c + 1);
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
+    int rc = getaddrinfo(h[0] ? h : NULL, p, &hints, &ai);
+    if (rc) {
+        say("cannot resolve %s:%s: %s", h, p, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+        say("cannot listen on %s:%s: %s", h, p, strerror(errno));
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    char hs[NI_MAXHOST], ps[NI_MAXSERV];
+    getnameinfo((struct sockaddr *)&ss, sl, hs, sizeof(hs), ps, sizeof(ps),
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(host, hl, "%.250s", strcmp(hs, "0.0.0.0") && strcmp(hs, "::") ? hs : h);
+    *port = atoi(ps);
+    return fd;
+}
+
+static int write_addr(const char *host, int port)
+{
+    char tmp[1300], me[256] = "";
+    gethostname(me, sizeof(me) - 1);
+    snprintf(addr_path, sizeof(addr_path), "%s/momed.addr", repo_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", addr_path);
+    FILE *f = fopen(tmp, "we");
+    if (!f || fchmod(fileno(f), 0600) < 0 ||
+        fprintf(f, "%s %d %d %s\n", host, port, (int)getpid(), me) < 0 || fflush(f) ||
+        fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, addr_path) < 0) {
+        say("cannot write %s: %s", addr_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: momed --repository DIR [--listen HOST:PORT] [--checkpoint-every SECONDS] "
+               "[--verbose]\n"
+               "Serves the persistent segments of repository DIR to separately launched jobs "
+               "(see momed(1)).\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"repository", required_argument, 0, 'r'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"checkpoint-every", required_argument, 0, 'c'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *listen_spec = NULL;
+    double every = 0;
+    char host[256];
+    int port, o, lfd, sfd;
+
+    while ((o = getopt_long(argc, argv, "r:l:c:vh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'r':
+            repo_dir = optarg;
+            break;
+        case 'l':
+            listen_spec = optarg;
+            break;
+        case 'c': {
+            char *end;
+            every = strtod(optarg, &end);
+            if (*end || end == optarg || every <= 0 || every > 1e7) {
+                fprintf(stderr,
+                        "momed: bad --checkpoint-every '%s': expected a number of "
+                        "seconds > 0\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!repo_dir || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (mkdir(repo_dir, 0700) < 0 && errno != EEXIST) {
+        say("cannot create repository %s: %s", repo_dir, strerror(errno));
+        return 1;
+    }
+    if (mome_repo_crash_setup(getenv("MOME_TEST_CRASH_AT"), 0) < 0) {
+        say("bad MOME_TEST_CRASH_AT");
+        return 2;
+    }
+    tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
+    if (take_lock() < 0)
+        return 1;
+    unlink(addr_path); /* a file left by a momed killed earlier: ours replaces it below */
+    if ((lfd = listen_on(listen_spec, host, sizeof(host), &port)) < 0)
+        return 1;
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigaddset(&ss, SIGHUP);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0 || write_addr(host, port) < 0)
+        return 1;
+    say("serving repository %s at %s:%d%s", repo_dir, host, port,
+        every > 0 ? " (periodic checkpoints)" : "");
+
+    uint64_t next_ckpt = every > 0 ? now_ns() + (uint64_t)(every * 1e9) : 0;
+    int stop = 0;
+    uint64_t stop_by = 0;
+    while (!stop) {
+        struct pollfd *pf = calloc((size_t)nconns + 2, sizeof(*pf));
+        if (!pf) {
+            say("out of memory; stopping");
+            return 1;
+        }
+        pf[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        pf[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        for (int i = 0; i < nconns; i++) {
+            pf[i + 2].fd = conns[i] ? conns[i]->fd : -1;
+            pf[i + 2].events = POLLIN | (conns[i] && conns[i]->wlen > conns[i]->woff ? POLLOUT : 0);
+        }
+        int timeout = -1, due = recall_due();
+        if (due)
+            timeout = 1;
+        if (stopping)
+            timeout = 20;
+        if (next_ckpt) {
+            uint64_t t = now_ns();
+            int ms = t >= next_ckpt ? 0 : (int)((next_ckpt - t) / 1000000) + 1;
+            if (timeout < 0 || ms < timeout)
+                timeout = ms;
+        }
+        int n = poll(pf, (nfds_t)nconns + 2, timeout), nc = nconns;
+        if (n < 0 && errno != EINTR) {
+            say("poll: %s", strerror(errno));
+            return 1;
+        }
+        if (n > 0 && (pf[1].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == sizeof(si) && !stopping)
+                say("signal %u: taking back the pages jobs hold (at most %llu s), then "
+                    "checkpointing and stopping",
+                    si.ssi_signo, STOP_WAIT_NS / 1000000000ull);
+            if (stopping)
+                stop = 1; /* a second signal: at once */
+            stopping = 1;
+            stop_by = now_ns() + STOP_WAIT_NS;
+        }
+        for (int i = 0; n > 0 && i < nc; i++) {
+            if (!conns[i] || !pf[i + 2].revents)
+                continue;
+            if (pf[i + 2].revents & POLLOUT)
+                flush_conn(i);
+            if (conns[i] && !conns[i]->dead && (pf[i + 2].revents & (POLLIN | POLLHUP | POLLERR)))
+                read_conn(i);
+        }
+        if (n > 0 && (pf[0].revents & POLLIN)) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), slot = -1, one = 1;
+            for (int i = 0; fd >= 0 && i < MAX_CONNS && slot < 0; i++)
+                if (!conns[i])
+                    slot = i;
+            if (fd >= 0 && slot < 0) {
+                say("too many connections (%d): refusing one", MAX_CONNS);
+                close(fd);
+            } else if (fd >= 0) {
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                conns[slot] = calloc(1, sizeof(conn_t));
+                if (!conns[slot]) {
+                    close(fd);
+                } else {
+                    conns[slot]->fd = fd;
+                    if (slot >= nconns)
+                        nconns = slot + 1;
+                }
+            }
+        }
+        free(pf);
+        close_dead();
+        if (stopping && !stop) {
+            uint64_t held = recall_all();
+            if (!held || now_ns() >= stop_by) {
+                if (held)
+                    say("%llu pages are still held by jobs: they are checkpointed as momed last "
+                        "had them",
+                        (unsigned long long)held);
+                stop = 1;
+            }
+        }
+        if (next_ckpt && now_ns() >= next_ckpt) {
+            checkpoint_all("a periodic");
+            next_ckpt = now_ns() + (uint64_t)(every * 1e9);
+        }
+    }
+    /* A clean stop: what momed holds goes to the repository, the pages jobs held taken back first
+     * (those jobs then stop: momed is gone). */
+    int bad = checkpoint_all("the final");
+    for (size_t k = 0; k < nsegs; k++) {
+        char err[1024];
+        if (segs[k] && !bad && mome_repo_should_compact(segs[k]->rs) &&
+            mome_repo_compact(segs[k]->rs, err, sizeof(err)) < 0)
+            say("compaction of segment '%s' failed (its content is intact): %s", segs[k]->name,
+                err);
+        if (segs[k])
+            mome_repo_close(segs[k]->rs);
+    }
+    unlink(addr_path);
+    say("stopped%s", bad ? " (a checkpoint failed: the previous one stays)" : "");
+    return bad ? 1 : 0;
+}
