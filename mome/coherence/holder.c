@@ -3,6 +3,7 @@
  * notices, and pushed versions.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "base/stats.h"
@@ -35,6 +36,24 @@ static void start_sharing(mome_seg_t *s, uint64_t page)
 }
 
 /* The copy this node holds of a forwarded request's page, or NULL. */
+/*
+ * The bytes to send of a page this node holds. A RELEASE or WEAK writer keeps writing while it
+ * serves a copy (its changes travel later, as diffs), so its live page can change between the
+ * message's checksum, which covers the payload, and the transport's copy of it: the receiver would
+ * then refuse the message as corrupted and stop the job (seen under load: "a DATA message ...
+ * fails validation (checksum)"). Every page is sent from a snapshot, taken once here (a 4 KiB
+ * copy, well under a microsecond: cheaper than knowing for sure that no thread can write it).
+ */
+static const void *stable_bytes(mome_seg_t *s, uint64_t page)
+{
+    static void *snap;
+    if (!snap && !(snap = malloc(mome_coh.page_size)))
+        mome_fatal("out of memory copying page %llu of segment '%s' to send it; stopping",
+                   (unsigned long long)page, s->name);
+    memcpy(snap, mome_seg_bytes(s, page), mome_coh.page_size);
+    return snap;
+}
+
 static mome_seg_t *held(const mome_fwd_t *f)
 {
     mome_seg_t *s = mome_seg_page(f->seg, f->page);
@@ -64,8 +83,8 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
                        "stopping", (unsigned long long)f->page, s->name);
         x->push |= 1ull << f->node;
     }
-    /* Straight from the runtime view: the send copies it before returning. */
-    mome_send((int)f->node, MOME_MSG_DATA, MOME_DATA_GRANT, &d, mome_seg_bytes(s, f->page),
+    /* From the runtime view (or a snapshot of it): the send copies it before returning. */
+    mome_send((int)f->node, MOME_MSG_DATA, MOME_DATA_GRANT, &d, stable_bytes(s, f->page),
               (uint32_t)mome_coh.page_size);
     if (f->node != (uint32_t)mome_coh.self)
         MOME_STAT_INC(pages_sent);
@@ -127,7 +146,7 @@ static void on_fwd_sync(const mome_msg_t *m, const void *body)
         bump_if_untracked(pg);
         if ((m->flags & MOME_FWD_EXCL) || pg->ver > f->ver) {
             d.ver = pg->ver;
-            mome_send((int)f->node, MOME_MSG_SYNC_DATA, 0, &d, mome_seg_bytes(s, f->page),
+            mome_send((int)f->node, MOME_MSG_SYNC_DATA, 0, &d, stable_bytes(s, f->page),
                       (uint32_t)mome_coh.page_size);
             return;
         }
