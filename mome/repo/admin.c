@@ -142,6 +142,39 @@ out:
     free(used);
 }
 
+/*
+ * A segment directory without a head whose other files are at most those of the first commit
+ * (generation 1), a lock and a head.tmp: its creation was interrupted before the commit point, so
+ * it holds nothing, as if it had never been created (the next open with MOME_REPO_CREATE creates
+ * it). Files of a later generation without a head mean a lost head: damage.
+ */
+static int creation_interrupted(int segfd)
+{
+    int fd = dup(segfd), clean = 1;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while ((de = readdir(d))) {
+        uint64_t gen;
+        uint32_t node;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, "lock") || !strcmp(de->d_name, "head.tmp"))
+            continue;
+        if ((mome_repo_parse_file(de->d_name, "data.", &gen, &node) ||
+             mome_repo_parse_file(de->d_name, "index.", &gen, &node)) &&
+            gen <= 1)
+            continue;
+        clean = 0;
+    }
+    closedir(d);
+    return clean;
+}
+
 int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
                      void *arg)
 {
@@ -159,6 +192,19 @@ int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *
     if (segfd < 0)
         return -errno;
     rc = mome_repo_peek(dir, dirname, &h, err, sizeof(err));
+    if (rc == -ENOENT && creation_interrupted(segfd)) {
+        if (report) {
+            char note[1800];
+            snprintf(note, sizeof(note),
+                     "note: %s has no head: its creation was interrupted before its first "
+                     "commit, so it holds nothing (not damage: the next MomeSegOpen with "
+                     "MOME_CREATE creates it, mome-repo rm removes it)",
+                     path);
+            report(arg, note);
+        }
+        close(segfd);
+        return 0;
+    }
     if (rc < 0) {
         /* "path: ..." already in err: report it without the prefix problem() adds. */
         v.problems++;
