@@ -83,7 +83,7 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
                        "stopping", (unsigned long long)f->page, s->name);
         x->push |= 1ull << f->node;
     }
-    /* From the runtime view (or a snapshot of it): the send copies it before returning. */
+    /* From a snapshot of the runtime view (stable_bytes): the send copies it before returning. */
     mome_send((int)f->node, MOME_MSG_DATA, MOME_DATA_GRANT, &d, stable_bytes(s, f->page),
               (uint32_t)mome_coh.page_size);
     if (f->node != (uint32_t)mome_coh.self)
