@@ -106,6 +106,11 @@ typedef struct pstate {
     uint64_t granted_ns; /* when the holder got it */
     uint8_t *content;    /* NULL: the repository's (or zeros) */
     waiter_t *wq, *wtail;
+    /* The job that changed the content since its last MomeCheckpoint or clean end, no other job
+     * having read it since (0: none), and the content before that job's change: if that job is
+     * lost, the page goes back to it (revert). */
+    uint64_t put_key;
+    uint8_t *before;
 } pstate_t;
 
 typedef struct seg {
@@ -121,6 +126,21 @@ typedef struct seg {
 
 static seg_t **segs;
 static size_t nsegs;
+
+/* A job's MomeCheckpoint of a segment: every node of the job sends SRV_CKPT after its own pages
+ * (SRV_PUT on its connection), but no node's request follows the other nodes' pages, which come
+ * on their connections. So the checkpoint is written once every node of the job has asked, and
+ * answered to them all. */
+typedef struct gather {
+    struct gather *next;
+    seg_t *s;
+    uint64_t key;
+    uint32_t nnodes, asked;
+    int *conn;        /* per node: the connection that asked, or -1 */
+    uint64_t *token;  /* per node: its request's token */
+} gather_t;
+
+static gather_t *gathers;
 static uint8_t *page_buf;
 static size_t page_buf_size;
 
@@ -252,11 +272,19 @@ static int grant(seg_t *s, pstate_t *p, int ci)
             memset(page_buf, 0, s->page_size);
         src = page_buf;
     }
+    if (p->put_key && p->put_key != conns[ci]->key) {
+        /* Another job reads what that job gave back: it stays, whatever becomes of that job. */
+        free(p->before);
+        p->before = NULL;
+        p->put_key = 0;
+    }
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
     if (tracing)
-        say("PAGE %llu to %016llx/%u (first word %llu, %s)", (unsigned long long)p->page,
+        say("PAGE %llu to %016llx/%u (words %llu %llu %llu, %s)", (unsigned long long)p->page,
             (unsigned long long)conns[ci]->key, conns[ci]->node,
-            (unsigned long long)*(const uint64_t *)src, p->content ? "memory" : "repository");
+            (unsigned long long)((const uint64_t *)src)[0],
+            (unsigned long long)((const uint64_t *)src)[1],
+            (unsigned long long)((const uint64_t *)src)[2], p->content ? "memory" : "repository");
     srv_send(ci, MOME_SRV_PAGE, &b, src, s->page_size);
     p->holder = ci;
     p->granted_ns = now_ns();
@@ -398,6 +426,78 @@ static int checkpoint_all(const char *why)
     return bad;
 }
 
+static int same_as_stored(seg_t *s, pstate_t *p, const void *bytes);
+
+/* Job `key` reached a point its content may stay at (its MomeCheckpoint of segment only, or its
+ * clean end: only NULL): what it changed before is no longer taken back if it is lost. */
+static void epoch_end(uint64_t key, seg_t *only)
+{
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && (!only || s == only) && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next)
+                if (p->put_key == key) {
+                    free(p->before);
+                    p->before = NULL;
+                    p->put_key = 0;
+                }
+    }
+}
+
+/* Job `key` was lost: the pages it changed since its last MomeCheckpoint (or its start), which no
+ * other job has read since, go back to what they were before. Returns how many. */
+static uint64_t revert(uint64_t key)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next) {
+                if (p->put_key != key)
+                    continue;
+                uint8_t *b = p->before;
+                int was = p->dirty;
+                p->before = NULL;
+                p->put_key = 0;
+                free(p->content);
+                p->content = NULL;
+                if (same_as_stored(s, p, b)) {
+                    free(b); /* what the repository holds */
+                    p->dirty = 0;
+                    s->ndirty -= (uint64_t)was;
+                } else {
+                    p->content = b; /* the repository may hold the job's change (a periodic
+                                     * checkpoint): the next checkpoint writes it back */
+                    p->dirty = 1;
+                    s->ndirty += (uint64_t)!was;
+                }
+                n++;
+            }
+    }
+    return n;
+}
+
+/* Answer every node of a job's checkpoint and forget it: status 0 (written), or the failure. */
+static void gather_end(gather_t *g, int status, const char *why)
+{
+    mome_srvopen_t r = {.id = g->s->id, .status = status, .size = mome_repo_gen(g->s->rs)};
+    for (gather_t **pp = &gathers; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        int ci = g->conn[i];
+        if (ci < 0 || !conns[ci] || conns[ci]->dead || conns[ci]->key != g->key)
+            continue;
+        r.token = g->token[i];
+        srv_send(ci, MOME_SRV_CKPT_REPLY, &r, why, why ? (uint32_t)strnlen(why, MOME_SRV_WHY_MAX) : 0);
+    }
+    free(g->conn);
+    free(g->token);
+    free(g);
+}
+
 /* ---- connections going away ---- */
 
 static int job_attached(uint64_t key)
@@ -408,20 +508,14 @@ static int job_attached(uint64_t key)
     return 0;
 }
 
-/* A node left (its job ended, or it died): what it held is momed's again, as momed last had it;
- * changes it made since it fetched them are lost. */
-static void drop_conn(int ci, const char *fmt, ...)
+/* Connection ci is closed at the end of this round: the pages it held are momed's again, as
+ * momed last had them (changes its node made to them since it fetched them are lost), and its
+ * place in the queues goes. The pages are not handed on here (serve_all, once every connection
+ * that goes has gone). Returns how many it held. */
+static uint64_t take_back(int ci)
 {
     conn_t *c = conns[ci];
-    char why[600];
-    va_list ap;
     uint64_t lost = 0;
-
-    if (!c || c->dead)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
     c->dead = 1;
     for (size_t k = 0; k < nsegs; k++) {
         seg_t *s = segs[k];
@@ -438,14 +532,85 @@ static void drop_conn(int ci, const char *fmt, ...)
                     say("job %016llx node %u held page %llu of segment '%s'",
                         (unsigned long long)c->key, c->node, (unsigned long long)p->page, s->name);
                 lost++;
-                serve(s, p);
             }
     }
-    if (c->hello && (lost || strcmp(why, "it left")))
-        say("job %016llx node %u (pid %u) %s%s; %llu pages it held are as momed last had them",
-            (unsigned long long)c->key, c->node, c->pid, "left: ", why, (unsigned long long)lost);
+    c->held = 0;
+    return lost;
+}
+
+static void serve_all(void)
+{
+    for (size_t k = 0; k < nsegs; k++) {
+        seg_t *s = segs[k];
+        for (size_t i = 0; s && i < s->nb; i++)
+            for (pstate_t *p = s->tab[i]; p; p = p->next)
+                if (p->holder < 0 && p->wq)
+                    serve(s, p);
+    }
+}
+
+/*
+ * A node left. After MomeFinalize it holds no page (it gave them all back first) and its
+ * connection just ends. A node that leaves holding pages, or whose connection fails or carries
+ * garbage, was lost to its job (killed, or broken), and a job that loses a node stops (section 12
+ * of doc/design.md): its job is cut off at once. Every other connection of that job is closed in
+ * this same round, before any page the job held goes to another job, so no node of the lost job
+ * gets a page after that (its surviving nodes would read their copies of the job's pages beside
+ * newer content from another job: a mix) and none gives one back (its content could depend on
+ * changes the lost node took with it). What the job held comes back as momed last had it.
+ */
+static void drop_conn(int ci, const char *fmt, ...)
+{
+    conn_t *c = conns[ci];
+    char why[600];
+    va_list ap;
+    uint64_t lost;
+
+    if (!c || c->dead)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    int in_ckpt = 0;
+    for (gather_t *g = gathers; g; g = g->next)
+        in_ckpt |= c->hello && g->key == c->key;
+    lost = take_back(ci);
+    int broken = c->hello && (lost || in_ckpt || strcmp(why, "it left"));
+    if (broken)
+        say("job %016llx node %u (pid %u) left: %s; %llu pages it held are as momed last had them",
+            (unsigned long long)c->key, c->node, c->pid, why, (unsigned long long)lost);
     else if (!c->hello && strcmp(why, "it left"))
         say("a connection was refused: %s", why);
+    for (int i = 0; broken && i < nconns; i++) {
+        conn_t *o = conns[i];
+        if (!o || o->dead || !o->hello || o->key != c->key)
+            continue;
+        uint64_t n = take_back(i);
+        say("job %016llx node %u (pid %u) cut off: its job lost node %u; %llu pages it held are as "
+            "momed last had them",
+            (unsigned long long)o->key, o->node, o->pid, c->node, (unsigned long long)n);
+    }
+    /* A checkpoint of the job that waited for this node: it cannot be complete. */
+    for (gather_t *g = gathers, *nx; c->hello && g; g = nx) {
+        nx = g->next;
+        if (g->key != c->key)
+            continue;
+        char msg[200];
+        snprintf(msg, sizeof(msg), "node %u of the job left momed during the checkpoint; the "
+                 "repository keeps generation %llu", c->node,
+                 (unsigned long long)mome_repo_gen(g->s->rs));
+        gather_end(g, -ECONNABORTED, msg);
+    }
+    if (broken) {
+        uint64_t n = revert(c->key);
+        if (n)
+            say("job %016llx: %llu pages it gave back since its last checkpoint, which no other "
+                "job has read since, are as they were before it changed them",
+                (unsigned long long)c->key, (unsigned long long)n);
+    } else if (c->hello && !job_attached(c->key)) {
+        epoch_end(c->key, NULL); /* a clean end: its last content stays */
+    }
+    serve_all();
     if (c->hello && !job_attached(c->key)) {
         if (verbose)
             say("job %016llx detached", (unsigned long long)c->key);
@@ -624,9 +789,11 @@ static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
         return;
     }
     if (tracing)
-        say("PUT %llu from %016llx/%u (first word %llu)", (unsigned long long)b->page,
+        say("PUT %llu from %016llx/%u (words %llu %llu %llu)", (unsigned long long)b->page,
             (unsigned long long)conns[ci]->key, conns[ci]->node,
-            (unsigned long long)*(const uint64_t *)m->payload);
+            (unsigned long long)((const uint64_t *)m->payload)[0],
+            (unsigned long long)((const uint64_t *)m->payload)[1],
+            (unsigned long long)((const uint64_t *)m->payload)[2]);
     if (!p->dirty && same_as_stored(s, p, m->payload)) {
         /* Unchanged (read only, or written back as it was): nothing to checkpoint. */
         p->holder = -1;
@@ -634,6 +801,26 @@ static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
         conns[ci]->held--;
         serve(s, p);
         return;
+    }
+    if (p->put_key != conns[ci]->key) {
+        /* This job's first change since its last checkpoint: keep what was there before. */
+        if (!(p->before = malloc(s->page_size))) {
+            say("out of memory keeping page %llu of segment '%s'; stopping",
+                (unsigned long long)b->page, s->name);
+            exit(1);
+        }
+        char err[1024];
+        int rc = 1;
+        if (p->content)
+            memcpy(p->before, p->content, s->page_size);
+        else if ((rc = mome_repo_read(s->rs, p->page, p->before, err, sizeof(err))) == 0)
+            memset(p->before, 0, s->page_size);
+        if (rc < 0) { /* unreadable: nothing to go back to, the new content stands */
+            free(p->before);
+            p->before = NULL;
+        } else {
+            p->put_key = conns[ci]->key;
+        }
     }
     if (!p->content && !(p->content = malloc(s->page_size))) {
         say("out of memory keeping page %llu of segment '%s'; stopping",
@@ -652,17 +839,52 @@ static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
 
 static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
 {
+    conn_t *c = conns[ci];
     seg_t *s = seg_by_id(o->id);
     char why[MOME_SRV_WHY_MAX] = "";
-    mome_srvopen_t r = {.id = o->id, .token = o->token};
+    gather_t *g;
     if (!s) {
         drop_conn(ci, "SRV_CKPT for segment %#llx, which momed does not serve",
                   (unsigned long long)o->id);
         return;
     }
-    r.status = checkpoint(s, "the job's", why, sizeof(why));
-    r.size = mome_repo_gen(s->rs);
-    srv_send(ci, MOME_SRV_CKPT_REPLY, &r, why, (uint32_t)strnlen(why, sizeof(why)));
+    for (g = gathers; g; g = g->next)
+        if (g->s == s && g->key == c->key)
+            break;
+    if (!g) {
+        g = calloc(1, sizeof(*g));
+        if (g) {
+            g->conn = malloc(c->nnodes * sizeof(*g->conn));
+            g->token = calloc(c->nnodes, sizeof(*g->token));
+        }
+        if (!g || !g->conn || !g->token) {
+            say("out of memory for a checkpoint of segment '%s'; stopping", s->name);
+            exit(1);
+        }
+        g->s = s;
+        g->key = c->key;
+        g->nnodes = c->nnodes;
+        for (uint32_t i = 0; i < g->nnodes; i++)
+            g->conn[i] = -1;
+        g->next = gathers;
+        gathers = g;
+    }
+    if (c->nnodes != g->nnodes || g->conn[c->node] >= 0) {
+        drop_conn(ci, "SRV_CKPT for segment '%s' from node %u of %u: a second one, or a job "
+                  "size other than its job's (%u)", s->name, c->node, c->nnodes, g->nnodes);
+        return;
+    }
+    g->conn[c->node] = ci;
+    g->token[c->node] = o->token;
+    if (tracing)
+        say("CKPT of segment '%s' from %016llx/%u (%u of %u nodes)", s->name,
+            (unsigned long long)c->key, c->node, g->asked + 1, g->nnodes);
+    if (++g->asked < g->nnodes)
+        return; /* the other nodes' pages may still be on their way */
+    int rc = checkpoint(s, "the job's", why, sizeof(why));
+    if (rc == 0)
+        epoch_end(g->key, s);
+    gather_end(g, rc, rc < 0 ? why : NULL);
 }
 
 static void on_hello(int ci, const mome_msg_t *m, const mome_srvhello_t *h)

@@ -220,7 +220,8 @@ static int fill(void)
         return 1;
     }
     if (r == 0)
-        gone("it closed the connection");
+        gone("it closed the connection: momed stopped, or cut this job off after the job lost a "
+             "node (its log says which)");
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return 0;
     gone(strerror(errno));

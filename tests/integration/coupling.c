@@ -207,6 +207,63 @@ static void ana(int want)
     }
 }
 
+/*
+ * A job that loses a node is cut off by momed before a page it held goes on (momed_fail.test).
+ * Job A (2 nodes, STRONG): node 0 writes data page D (it fetches D from momed: its node holds
+ * it), node 1 reads D (a copy) and writes flag page F (node 1 holds F); node 0 then waits to be
+ * killed. Node 1 spins on F: when it sees job B's flag, B's data must be in D too. D's and F's directory
+ * manager in A is node 1 (the default manager of (segment, page) is (hash(segment) + page) mod
+ * the nodes, the segment id being momed's first, MOME_SEG_SERVED | 1), so node 1 needs nothing
+ * from the dead node 0 and would run on, on its old copy of D, if momed kept serving it.
+ * Job B (1 node): writes D (the page node 0 of A held: momed gives it as momed had it), then F
+ * with the value and B's date.
+ */
+static void fence_pages(int *d, int *f)
+{
+    uint64_t id = (1ull << 62) | 1, h = (id * 0x9e3779b97f4a7c15ull) >> 32;
+    int p = 1;
+    while ((h + (uint64_t)p) % 2 != 1)
+        p++;
+    *d = p;
+    *f = p + 2;
+}
+
+static void fence(int a)
+{
+    int d, f;
+    fence_pages(&d, &f);
+    volatile uint64_t *flag = page(f);
+    if (!a) {
+        fill(d, 7000);
+        flag[1] = MomeClock();
+        flag[0] = 2;
+        printf("fence-b: flag written\n");
+        return;
+    }
+    CHECK(nn == 2, "fence-a runs on 2 nodes");
+    if (me == 0)
+        fill(d, 5000);
+    MomeBarrier();
+    if (me == 1) {
+        expect(d, 5000, "fence-a: node 1's copy of the data");
+        flag[0] = 1;
+    }
+    MomeBarrier();
+    if (me == 0) {
+        printf("fence-a: ready (pid %d)\n", (int)getpid());
+        fflush(stdout);
+        for (;;)
+            pause(); /* killed here */
+    }
+    while (flag[0] == 1)
+        ;
+    MomeDate t = flag[1];
+    CHECK(page(d)[0] == 7000, "fence-a node 1 sees job B's flag (date %llu) beside data page %d "
+          "of before it (%llu): a mix",
+          (unsigned long long)t, d, (unsigned long long)page(d)[0]);
+    printf("fence-a node 1: B's flag and B's data\n");
+}
+
 static void check(long want)
 {
     uint64_t s = ctl[2];
@@ -238,6 +295,8 @@ int main(int argc, char **argv)
         sim(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     else if (!strcmp(m, "ana") && argc == 3)
         ana(atoi(argv[2]));
+    else if (!strcmp(m, "fence-a") || !strcmp(m, "fence-b"))
+        fence(m[6] == 'a');
     else if (!strcmp(m, "stop") && me == 0)
         ctl[4] = 1;
     else if (!strcmp(m, "check"))
