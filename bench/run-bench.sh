@@ -7,15 +7,16 @@
 #   (fault_latency also reads BENCH_FAULT_PAGES, BENCH_SCALE_REPEAT, BENCH_SCALE_PAGES: see there)
 #
 # Benchmarks: fault_latency, flag_pingpong, false_sharing, jacobi, apps, budget, emulation,
-# checkpoint, multihost
+# checkpoint, momed, multihost
 # (the default is all of them). Run it from the bench build directory, or set BENCH_BINDIR to it.
 # Exits 1 if a run failed (its figures are then left out of the medians). multihost needs root
 # (network namespaces), mpirun and a libmome with PMIx; without them it says why and is skipped.
 
 set -u
 
-BENCHES="fault_latency flag_pingpong false_sharing jacobi apps budget emulation checkpoint multihost"
+BENCHES="fault_latency flag_pingpong false_sharing jacobi apps budget emulation checkpoint momed multihost"
 MOME_RUN=${MOME_RUN:-../runtime/mome-run}
+MOMED=${MOMED:-../runtime/momed}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
 REPEAT=${BENCH_REPEAT:-5}
@@ -585,6 +586,73 @@ bench_checkpoint() {
                 echo "  $n node(s), $pct% changed: $(sed -n 's/^checkpoint best: //p' "$log")"
             fi
         done
+    done
+    rm -rf "$repo"
+}
+
+# momed: the same checkpoint benchmark on a segment momed serves (MomeCheckpoint gives the job's
+# pages to momed, which writes them) against write + fsync in the same run; then the attach
+# latency of a second job (attach.c): a first job holds 1000 pages, a second one starts, attaches
+# and reads them; its MomeInit (with momed's connection), its open (SRV_OPEN), its first page (a
+# recall through momed) and the whole read, and the second job's wall time from its launch, as
+# medians [min-max] of BENCH_REPEAT rounds. Figures only.
+bench_momed() {
+    [ -x "$BENCH_BINDIR/checkpoint" ] && [ -x "$BENCH_BINDIR/attach" ] ||
+        die "no $BENCH_BINDIR/checkpoint or attach"
+    [ -x "$MOMED" ] || die "no momed at $MOMED (set MOMED)"
+    repo=$(mktemp -d "${BENCH_REPO_DIR:-/var/tmp}/mome-bench-momed.XXXXXX") || die "mktemp"
+    "$MOMED" --repository "$repo" >"$logdir/momed.log" 2>&1 &
+    mpid=$!
+    i=0
+    while [ ! -f "$repo/momed.addr" ] && kill -0 $mpid 2>/dev/null && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if [ ! -f "$repo/momed.addr" ]; then
+        echo "run-bench.sh: momed did not start:" >&2
+        cat "$logdir/momed.log" >&2
+        kill $mpid 2>/dev/null
+        failed=1
+        return
+    fi
+    echo "momed (64 MiB persistent segment served by momed, shared memory; best of $REPEAT rounds):"
+    for n in 1 2; do
+        for pct in 100 10; do
+            log=$logdir/momed-ckpt.$n.$pct
+            if run "$log" env MOME_REPOSITORY="$repo" UCX_TLS=posix,cma \
+                timeout 1200 "$MOME_RUN" -t 1100 -n $n "$BENCH_BINDIR/checkpoint" 64 $pct "$REPEAT"; then
+                echo "  checkpoint, $n node(s), $pct% changed: $(sed -n 's/^checkpoint best: //p' "$log")"
+            fi
+        done
+    done
+    : >"$logdir/attach.all"
+    r=0
+    while [ $r -lt "$REPEAT" ]; do
+        r=$((r + 1))
+        env MOME_REPOSITORY="$repo" UCX_TLS=posix,cma timeout 300 "$MOME_RUN" -t 280 -n 1 \
+            "$BENCH_BINDIR/attach" hold 1000 >"$logdir/hold.log" 2>&1 &
+        hpid=$!
+        i=0
+        while ! grep -q '^attach: holding' "$logdir/hold.log" && kill -0 $hpid 2>/dev/null &&
+            [ $i -lt 3000 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        t0=$(date +%s.%N)
+        run "$logdir/attach.log" env MOME_REPOSITORY="$repo" UCX_TLS=posix,cma \
+            timeout 300 "$MOME_RUN" -t 280 -n 1 "$BENCH_BINDIR/attach" attach 1000
+        t1=$(date +%s.%N)
+        wait $hpid || failed=1
+        awk -v a="$t0" -v b="$t1" '/^attach init_ms/ { print $0, "job_wall_ms", (b - a) * 1000 }' \
+            "$logdir/attach.log" >>"$logdir/attach.all"
+    done
+    kill -TERM $mpid
+    wait $mpid
+    for f in init_ms open_ms first_page_ms read_all_ms read_all_MiBs job_wall_ms; do
+        awk -v f="$f" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' \
+            "$logdir/attach.all" | sort -g | awk -v f="$f" '{ v[NR] = $1 }
+            END { if (NR) printf "  attach of a second job (1000 pages held by the first): %s %s [%s-%s]\n",
+                  f, v[int((NR + 1) / 2)], v[1], v[NR] }'
     done
     rm -rf "$repo"
 }
