@@ -97,9 +97,8 @@ int main(int argc, char **argv)
             else
                 printf("attach init_ms %.1f open_ms %.2f first_page_ms %.2f pages %llu "
                        "read_all_ms %.1f read_all_MiBs %.1f\n",
-                       (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
-                       (unsigned long long)pages, (t5 - t2) * 1e3,
-                       (double)pages * (double)ps / 1048576.0 / (t5 - t2));
+                       (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (unsigned long long)pages,
+                       (t5 - t2) * 1e3, (double)pages * (double)ps / 1048576.0 / (t5 - t2));
         }
         if (bad)
             return 1;

@@ -136,8 +136,8 @@ typedef struct gather {
     seg_t *s;
     uint64_t key;
     uint32_t nnodes, asked;
-    int *conn;        /* per node: the connection that asked, or -1 */
-    uint64_t *token;  /* per node: its request's token */
+    int *conn;       /* per node: the connection that asked, or -1 */
+    uint64_t *token; /* per node: its request's token */
 } gather_t;
 
 static gather_t *gathers;
@@ -491,7 +491,8 @@ static void gather_end(gather_t *g, int status, const char *why)
         if (ci < 0 || !conns[ci] || conns[ci]->dead || conns[ci]->key != g->key)
             continue;
         r.token = g->token[i];
-        srv_send(ci, MOME_SRV_CKPT_REPLY, &r, why, why ? (uint32_t)strnlen(why, MOME_SRV_WHY_MAX) : 0);
+        srv_send(ci, MOME_SRV_CKPT_REPLY, &r, why,
+                 why ? (uint32_t)strnlen(why, MOME_SRV_WHY_MAX) : 0);
     }
     free(g->conn);
     free(g->token);
@@ -596,9 +597,10 @@ static void drop_conn(int ci, const char *fmt, ...)
         if (g->key != c->key)
             continue;
         char msg[200];
-        snprintf(msg, sizeof(msg), "node %u of the job left momed during the checkpoint; the "
-                 "repository keeps generation %llu", c->node,
-                 (unsigned long long)mome_repo_gen(g->s->rs));
+        snprintf(msg, sizeof(msg),
+                 "node %u of the job left momed during the checkpoint; the "
+                 "repository keeps generation %llu",
+                 c->node, (unsigned long long)mome_repo_gen(g->s->rs));
         gather_end(g, -ECONNABORTED, msg);
     }
     if (broken) {
@@ -870,8 +872,10 @@ static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
         gathers = g;
     }
     if (c->nnodes != g->nnodes || g->conn[c->node] >= 0) {
-        drop_conn(ci, "SRV_CKPT for segment '%s' from node %u of %u: a second one, or a job "
-                  "size other than its job's (%u)", s->name, c->node, c->nnodes, g->nnodes);
+        drop_conn(ci,
+                  "SRV_CKPT for segment '%s' from node %u of %u: a second one, or a job "
+                  "size other than its job's (%u)",
+                  s->name, c->node, c->nnodes, g->nnodes);
         return;
     }
     g->conn[c->node] = ci;

@@ -211,10 +211,10 @@ static void ana(int want)
  * A job that loses a node is cut off by momed before a page it held goes on (momed_fail.test).
  * Job A (2 nodes, STRONG): node 0 writes data page D (it fetches D from momed: its node holds
  * it), node 1 reads D (a copy) and writes flag page F (node 1 holds F); node 0 then waits to be
- * killed. Node 1 spins on F: when it sees job B's flag, B's data must be in D too. D's and F's directory
- * manager in A is node 1 (the default manager of (segment, page) is (hash(segment) + page) mod
- * the nodes, the segment id being momed's first, MOME_SEG_SERVED | 1), so node 1 needs nothing
- * from the dead node 0 and would run on, on its old copy of D, if momed kept serving it.
+ * killed. Node 1 spins on F: when it sees job B's flag, B's data must be in D too. D's and F's
+ * directory manager in A is node 1 (the default manager of (segment, page) is (hash(segment) +
+ * page) mod the nodes, the segment id being momed's first, MOME_SEG_SERVED | 1), so node 1 needs
+ * nothing from the dead node 0 and would run on, on its old copy of D, if momed kept serving it.
  * Job B (1 node): writes D (the page node 0 of A held: momed gives it as momed had it), then F
  * with the value and B's date.
  */
@@ -258,7 +258,8 @@ static void fence(int a)
     while (flag[0] == 1)
         ;
     MomeDate t = flag[1];
-    CHECK(page(d)[0] == 7000, "fence-a node 1 sees job B's flag (date %llu) beside data page %d "
+    CHECK(page(d)[0] == 7000,
+          "fence-a node 1 sees job B's flag (date %llu) beside data page %d "
           "of before it (%llu): a mix",
           (unsigned long long)t, d, (unsigned long long)page(d)[0]);
     printf("fence-a node 1: B's flag and B's data\n");
