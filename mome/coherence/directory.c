@@ -411,6 +411,20 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
         add_holder(e, e->owner, &mome_model_release);
 }
 
+/*
+ * A write opened ahead (MOME_REQ_AHEAD on a RELEASE or WEAK write, requester.c's open_ahead) is
+ * granted as a write only where it takes nothing from anyone: a page no node holds (the node
+ * becomes its owner, as its first write would make it) or a twin of a multiple-writer page another
+ * node owns. Anywhere else (a single writer's page, zeros others read) it is a read-ahead: the
+ * node's write, if it comes, asks again, so opening ahead never stops a writer.
+ */
+static int write_ahead_ok(dentry_t *e, const mome_msg_t *req)
+{
+    if (e->owner < 0)
+        return count(e, CS) == 0;
+    return e->multi && e->owner != (int)req_of(req)->node;
+}
+
 static void start(dentry_t *e, const mome_msg_t *req)
 {
     if ((req->flags & MOME_REQ_RECALL) && e->owner < 0)
@@ -422,7 +436,7 @@ static void start(dentry_t *e, const mome_msg_t *req)
         start_sync(e, req);
     else if (e->multi && model_of(req)->single_writer)
         begin_flush(e, req);
-    else if (req->type == MOME_MSG_READ_REQ)
+    else if (req->type == MOME_MSG_READ_REQ || ((req->flags & MOME_REQ_AHEAD) && !write_ahead_ok(e, req)))
         start_read(e, req);
     else
         start_write(e, req);
@@ -723,6 +737,8 @@ static const char *check_write(const mome_msg_t *m, const void *body, const mome
     const mome_req_t *r = body;
     if ((m->flags & MOME_REQ_RECALL) && (!mome_seg_is_served(r->seg) || r->model != MOME_STRONG))
         return "flags (RECALL: a STRONG request for a segment momed serves)";
+    if ((m->flags & MOME_REQ_AHEAD) && (r->model == MOME_STRONG || (m->flags & MOME_REQ_RECALL)))
+        return "flags (AHEAD: a RELEASE or WEAK write opened ahead)";
     return NULL;
 }
 
@@ -748,8 +764,8 @@ static const mome_msg_def_t dir_msgs[] = {
      .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
      .body_size = sizeof(mome_req_t), .handler = on_request},
     {.type = MOME_MSG_WRITE_REQ,
-     .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_RECALL, 0,
-              0},
+     .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields),
+              MOME_REQ_COPY | MOME_REQ_RECALL | MOME_REQ_AHEAD, 0, 0},
      .body_size = sizeof(mome_req_t), .validate = check_write, .handler = on_request},
     {.type = MOME_MSG_SYNC_REQ,
      .wire = {"SYNC_REQ", sync_req_fields, NF(sync_req_fields), 0, 0, 0},

@@ -127,6 +127,32 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
     }
 }
 
+/*
+ * A RELEASE or WEAK write fault went to the directory right after the page before it was opened
+ * for writing here: ask at once, in parallel, to write the next pages of the view that this node
+ * lacks (a loop writing an array it does not hold then takes one fault per MOME_PREFETCH + 1
+ * pages, as read_ahead does for reads; writes spread over a segment open nothing ahead). The directory grants such a
+ * write only where it takes nothing from anyone (directory.c, write_ahead_ok), a read copy
+ * otherwise; a page opened but not written sends nothing at the release. Stops at the first page
+ * held, being fetched, of another model, or outside the view.
+ */
+static void open_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
+{
+    if (mome_seg_is_served(s->id) || mome_store_budget_pages())
+        return; /* served: each page comes from momed; a budget: twins would crowd it */
+    uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
+    int model = mome_page_model(&s->pages[page]);
+    for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
+        mome_page_t *pg = &s->pages[p];
+        if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY) ||
+            mome_page_model(pg) != model)
+            break;
+        request(s, p, MOME_TXN_WRITE, model, NULL, NULL, MOME_REQ_AHEAD);
+        mome_txn_find(s->id, p)->ahead = 1;
+        MOME_STAT_INC(pages_prefetched);
+    }
+}
+
 void mome_req_fault(char *addr, int write, uint64_t t0)
 {
     size_t ps = mome_coh.page_size;
@@ -180,6 +206,9 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
     if (!write)
         read_ahead(s, v, page);
+    else if (mome_page_model(pg) != MOME_STRONG && page > (v->off >> mome_coh.page_shift) &&
+             pg[-1].access == MOME_ACC_WRITE)
+        open_ahead(s, v, page); /* the previous page is written here: a sequential run */
 }
 
 /*
@@ -285,7 +314,7 @@ static void txn_try_complete(mome_txn_t *t)
         recall_done(t, w);
         return;
     }
-    int ahead = t->ahead && !w, merged = t->merge, model = t->model;
+    int ahead = t->ahead && !w, merged = t->merge, model = t->model, rw = t->rw;
     mome_txn_free(t);
     if (model != mome_page_model(pg)) {
         /*
@@ -295,6 +324,17 @@ static void txn_try_complete(mome_txn_t *t)
         request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
                 op, 0);
         return;
+    }
+    if (ahead && rw) {
+        /*
+         * A write opened ahead (open_ahead): twinned now, as its write fault would, so that the
+         * write needs no fault. A persistent page stays write-protected until it is written (its
+         * fault flags it for the next checkpoint, which writes only changed pages).
+         */
+        if (mome_copy_tracked_clean(pg) && mome_copy_start_writing(s, page, 1) < 0)
+            mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
+                       (unsigned long long)page, s->name);
+        MOME_STAT_INC(pages_written_ahead);
     }
     if (ahead || merged)
         mome_copy_map_all(s, page);
