@@ -14,6 +14,7 @@
 #include "coherence/model.h"
 #include "coherence/owner.h"
 #include "coherence/proto.h"
+#include "coherence/release.h"
 #include "mome.h"
 
 /* The owner hands out content: writes it did untracked since its version was set count now. */
@@ -224,6 +225,8 @@ static int take_push(const mome_entry_t *e)
 
 static void on_push(const mome_msg_t *m, const void *body)
 {
+    const mome_rel_t *rel = body;
+    mome_rel_t ackb = {.token = rel->token};
     mome_batch_t ack = {0};
     mome_entry_t e;
 
@@ -234,9 +237,12 @@ static void on_push(const mome_msg_t *m, const void *body)
         if (mome_batch_notice(&ack, e.seg, e.page, (uint64_t)take_push(&e)) < 0)
             mome_fatal("out of memory acknowledging a push from node %u; stopping", m->src);
     }
+    uint32_t n = ack.n;
     if (ack.n)
-        mome_send((int)m->src, MOME_MSG_PUSH_ACK, 0, NULL, ack.buf, (uint32_t)ack.len);
+        mome_send((int)m->src, MOME_MSG_PUSH_ACK, 0, &ackb, ack.buf, (uint32_t)ack.len);
     mome_batch_free(&ack);
+    if (rel->token) /* a barrier's: its acquire here waits for them (release.h) */
+        mome_rel_pushed(m->src, rel->token, n);
 }
 
 /* ---- the message table ---- */
@@ -260,7 +266,8 @@ static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RA
 static const mome_field_t stale_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
                                             MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
 static const mome_field_t push_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
-                                           MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0)};
+                                           MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0),
+                                           MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
 
 /* FWD_SNAP: a reader names its model; a writer's snapshot (rights RW|TWIN) names none. */
 static const char *check_snap(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)

@@ -29,12 +29,32 @@ static mome_batch_t *rel_diffs, *rel_notices, *rel_pushes;
 /* Notices an owner sends after merging a batch of diffs, per manager. */
 static mome_batch_t *merge_notices;
 
+/*
+ * A MomeBarrier's release (mome_owner_release_begin with a tag): the owner's notices do not go to
+ * the managers; they ride on the barrier's messages (BAR_ENTER to the gathering node, BAR_EXIT to
+ * every node), and its pushes are counted by their readers instead of acknowledged. bar_own keeps
+ * them until the barrier ends here: an ordinary release that comes first (another thread's
+ * MomeRelease or MomeUnlock) sends them to the managers too, so that whoever acquires after it
+ * sees them without waiting for the barrier.
+ */
+static uint64_t bar_tag;     /* the running release's barrier tag (its epoch + 1), else 0 */
+static int bar_fallback;     /* its notices outgrew the barrier's messages: managers, as usual */
+static mome_batch_t bar_own; /* barrier notice entries of this node's barrier release */
+static int bar_resend;       /* bar_own has not gone through the managers yet */
+static int extra_acks;       /* acknowledgements the batches sent so far in this release bring */
+
 /* Send batch b to `to` as one message of `type` and empty it. */
 static void send_batch(mome_batch_t *b, int to, int type, uint64_t date, uint32_t origin)
 {
     mome_rel_t rel = {.date = date, .origin = origin};
     if (!b->n)
         return;
+    if (type == MOME_MSG_PUSH) {
+        /* A barrier's pushes are counted by the reader (token: the barrier); others acked. */
+        rel.token = bar_fallback ? 0 : bar_tag;
+        if (!rel.token)
+            extra_acks += (int)b->n;
+    }
     mome_send(to, type, 0, &rel, b->buf, (uint32_t)b->len);
     mome_batch_reset(b);
 }
@@ -66,6 +86,74 @@ static void add_notice(mome_batch_t *b, int to, uint64_t seg, uint64_t page, uin
 {
     BATCH_ADD(&b[to], to, MOME_MSG_NOTICE, date, origin, "notice",
               mome_batch_notice(&b[to], seg, page, ver));
+}
+
+static int manager_of(uint64_t seg, uint64_t page)
+{
+    mome_seg_t *s = mome_seg_page(seg, page);
+    return s ? mome_seg_manager(s, page) : mome_page_default_manager(seg, page, mome_coh.nnodes);
+}
+
+/*
+ * Send the barrier notices kept in bar_own to the pages' managers as this release's notices, each
+ * acknowledged, and (as any owner's notice) holding a FLUSH of its page until then. A barrier's
+ * notices hold no FLUSH: one could wait for the barrier, which could wait for the node whose
+ * request the FLUSH serves. None is needed: the master already holds the released writes, and a
+ * copy taken after the FLUSH has a version the notices do not exceed.
+ */
+static void bar_own_to_managers(uint64_t date)
+{
+    mome_msg_t m = {.payload = bar_own.buf, .len = (uint32_t)bar_own.len};
+    mome_entry_t e;
+    MOME_BATCH_FOREACH(MOME_BATCH_BNOTICE, &m, e)
+    {
+        uint64_t seg = e.seg, page = e.page;
+        mome_seg_t *s = mome_seg_page(seg, page);
+        mome_pext_t *x = s ? mome_pext_get(&s->pages[page], seg, page) : NULL;
+        if (s && !x)
+            mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
+                       (unsigned long long)page, s->name);
+        if (x)
+            x->relpend++; /* the NOTICE_ACK ends it (released()) */
+        add_notice(rel_notices, manager_of(seg, page), seg, page, e.ver, date,
+                   (uint32_t)mome_coh.self);
+        extra_acks++;
+    }
+}
+
+int mome_owner_release_begin(uint64_t tag, uint64_t date)
+{
+    extra_acks = 0;
+    bar_fallback = 0;
+    bar_tag = tag;
+    if (bar_resend && bar_own.n) {
+        /* A barrier's notices not yet known to their holders: this release makes them known. */
+        bar_own_to_managers(date);
+        bar_resend = 0;
+    }
+    return 0;
+}
+
+/* Keep an owner's notice for the barrier's messages (1); when they would grow too long, send
+ * those kept so far to the managers, and this one too from now on (0; the release then waits for
+ * their acknowledgements, as an ordinary one). */
+static int bar_keep(uint64_t seg, uint64_t page, uint64_t ver, uint64_t date, uint64_t push)
+{
+    if (!bar_fallback &&
+        bar_own.len + MOME_BATCH_BNOTICE_SIZE <= mome_owner_barrier_cap(mome_coh.nnodes)) {
+        if (mome_batch_bnotice(&bar_own, seg, page, ver, date, push) < 0)
+            mome_fatal("out of memory for the notice of page %llu of segment %#llx; stopping",
+                       (unsigned long long)page, (unsigned long long)seg);
+        bar_resend = 1;
+        return 1;
+    }
+    if (!bar_fallback) {
+        bar_own_to_managers(date);
+        mome_batch_reset(&bar_own);
+        bar_resend = 0;
+        bar_fallback = 1;
+    }
+    return 0;
 }
 
 /*
@@ -151,10 +239,7 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
     if (!x)
         mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
                    (unsigned long long)page, s->name);
-    add_notice(rel_notices, mome_seg_manager(s, page), seg, page, pg->ver, date,
-               (uint32_t)mome_coh.self);
-    x->relpend++;
-    int acks = 1;
+    uint64_t pushed = 0; /* the readers this version is pushed to */
     if (mome_store_is_paged(s->store, page))
         x->push = 0; /* not worth bringing back to push: readers fetch it when they use it */
     for (int n = 0; x->push && n < 64 && n < mome_coh.nnodes; n++) {
@@ -164,16 +249,40 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
         BATCH_ADD(b, n, MOME_MSG_PUSH, date, (uint32_t)mome_coh.self, "push",
                   mome_batch_push(b, seg, page, pg->ver, mome_seg_bytes(s, page),
                                   (uint32_t)mome_coh.page_size));
-        acks++;
+        pushed |= 1ull << n;
     }
-    return acks;
+    if (bar_tag && bar_keep(seg, page, pg->ver, date, pushed)) {
+        mome_pext_put(pg, x);
+        return 0;
+    }
+    x->relpend++;
+    add_notice(rel_notices, mome_seg_manager(s, page), seg, page, pg->ver, date,
+               (uint32_t)mome_coh.self);
+    return 1; /* pushes: counted as their batches go (send_batch) */
 }
 
-void mome_owner_release_send(uint64_t date)
+int mome_owner_release_send(uint64_t date)
 {
     send_batches(rel_diffs, MOME_MSG_DIFF, date, (uint32_t)mome_coh.self);
     send_batches(rel_notices, MOME_MSG_NOTICE, date, (uint32_t)mome_coh.self);
     send_batches(rel_pushes, MOME_MSG_PUSH, date, (uint32_t)mome_coh.self);
+    int n = extra_acks;
+    extra_acks = 0;
+    bar_tag = 0;
+    bar_fallback = 0;
+    return n;
+}
+
+const void *mome_owner_barrier_notices(uint32_t *len)
+{
+    *len = (uint32_t)bar_own.len;
+    return bar_own.len ? bar_own.buf : NULL;
+}
+
+void mome_owner_barrier_done(void)
+{
+    mome_batch_reset(&bar_own); /* every node has them now */
+    bar_resend = 0;
 }
 
 static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr)
@@ -325,6 +434,7 @@ static void on_notice_ack(const mome_msg_t *m, const void *body)
 
 static void on_push_ack(const mome_msg_t *m, const void *body)
 {
+    const mome_rel_t *rel = body;
     mome_entry_t e;
     int n = 0;
 
@@ -341,7 +451,8 @@ static void on_push_ack(const mome_msg_t *m, const void *body)
             mome_pext_put(pg, x);
         }
     }
-    acked_cb(n);
+    if (!rel->token) /* a barrier's pushes were counted by the reader, not awaited here */
+        acked_cb(n);
 }
 
 /* ---- the message table ---- */
@@ -358,6 +469,8 @@ static const mome_field_t diff_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_
                                            MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0),
                                            MOME_FIELD(mome_rel_t, mgr, MOME_FK_RAW, 0)};
 
+static const mome_field_t push_ack_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
+
 static const mome_msg_def_t owner_msgs[] = {
     {.type = MOME_MSG_DIFF,
      .wire = {"DIFF", diff_fields, 3, MOME_DIFF_FLUSH, MOME_BATCH_DIFF_HDR, MOME_LEN_BATCH,
@@ -367,8 +480,9 @@ static const mome_msg_def_t owner_msgs[] = {
      .wire = {"NOTICE_ACK", NULL, 0, 0, MOME_BATCH_PAGE_SIZE, MOME_LEN_BATCH, MOME_BATCH_PAGE},
      .handler = on_notice_ack},
     {.type = MOME_MSG_PUSH_ACK,
-     .wire = {"PUSH_ACK", NULL, 0, 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH, MOME_BATCH_NOTICE},
-     .handler = on_push_ack},
+     .wire = {"PUSH_ACK", push_ack_fields, 1, 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH,
+              MOME_BATCH_NOTICE},
+     .body_size = sizeof(mome_rel_t), .handler = on_push_ack},
 };
 
 int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect)
@@ -395,6 +509,9 @@ void mome_owner_fini(void)
         mome_batch_free(&merge_notices[i]);
     }
     mome_batch_free(&flush_acks);
+    mome_batch_free(&bar_own);
+    bar_tag = 0;
+    bar_fallback = bar_resend = extra_acks = 0;
     free(rel_diffs);
     free(rel_notices);
     free(rel_pushes);

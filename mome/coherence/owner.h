@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "coherence/seg.h"
+#include "net/wire.h"
 
 /* Called with the number of released pages whose every holder now knows (acknowledgements). */
 typedef void (*mome_owner_acked_cb_t)(int pages);
@@ -23,10 +24,29 @@ typedef void (*mome_owner_expect_cb_t)(void);
 int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect);
 void mome_owner_fini(void);
 
-/* Release one dirty page at `date`; returns how many acknowledgements will come for it. */
+/*
+ * A release: begin (tag: 0, or a MomeBarrier's epoch + 1, whose messages then carry the owner's
+ * notices and whose readers count its pushes), each dirty page, send. Each returns how many
+ * acknowledgements will come for what it did.
+ */
+int mome_owner_release_begin(uint64_t tag, uint64_t date);
 int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date);
-/* Send what the release's batches still hold. */
-void mome_owner_release_send(uint64_t date);
+int mome_owner_release_send(uint64_t date);
+
+/* The barrier notice entries (net/wire.h) of this node's barrier release, for its BAR_ENTER. */
+const void *mome_owner_barrier_notices(uint32_t *len);
+/* The barrier ended: every node has those notices. */
+void mome_owner_barrier_done(void);
+
+/* The most bytes of barrier notices one node may send with its BAR_ENTER: the gathering node's
+ * BAR_EXIT carries them all in one batch. More go to the managers, acknowledged, as usual. */
+static inline uint32_t mome_owner_barrier_cap(uint32_t nnodes)
+{
+    uint32_t cap = nnodes ? MOME_BATCH_MAX / nnodes : 0;
+    if (cap > (64u << 10))
+        cap = 64u << 10;
+    return cap - cap % MOME_BATCH_BNOTICE_SIZE;
+}
 
 /* The manager `mgr` turns the page single-writer: release it now (once this node's releases of it
  * in flight are acknowledged), stop writing, and drop the copy if asked. */

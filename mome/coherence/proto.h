@@ -130,7 +130,8 @@ typedef struct mome_move {
 
 typedef struct mome_rel {
     uint64_t date;   /* of the release */
-    uint64_t token;  /* STALE, STALE_ACK: the notice they answer */
+    uint64_t token;  /* STALE, STALE_ACK: the notice they answer; PUSH, PUSH_ACK: 0, or the
+                        MomeBarrier (epoch + 1) whose release pushed it (counted, not awaited) */
     uint32_t origin; /* DIFF, NOTICE: the writer whose release it is */
     uint32_t mgr;    /* DIFF with DIFF_FLUSH: the manager to acknowledge */
 } mome_rel_t;

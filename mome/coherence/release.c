@@ -85,7 +85,7 @@ static void free_waiters(rwait_t *w)
 
 /* ---- release ---- */
 
-static void start_release(void);
+static void start_release(uint64_t tag);
 
 static void finish_release(void)
 {
@@ -98,7 +98,7 @@ static void finish_release(void)
         /* Callers that came meanwhile get a release of their own (their writes may be newer). */
         rel_cur = rel_next;
         rel_next = NULL;
-        start_release();
+        start_release(0);
     }
     while (w) {
         rwait_t *n = w->next;
@@ -108,7 +108,8 @@ static void finish_release(void)
     }
 }
 
-static void start_release(void)
+/* tag: 0, or a MomeBarrier's (its epoch + 1) when the barrier is the release's only caller. */
+static void start_release(uint64_t tag)
 {
     mome_plist_t *dirty = mome_copy_dirty();
 
@@ -118,6 +119,7 @@ static void start_release(void)
     rel_pending = flushes_out;
     flushes_out = 0;
     rel_date = mome_clock_tick();
+    rel_pending += mome_owner_release_begin(tag, rel_date);
     for (size_t i = 0; i < dirty->n; i++) {
         mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
         if (!s)
@@ -126,7 +128,7 @@ static void start_release(void)
         rel_pending += mome_owner_release_page(s, dirty->v[i].page, rel_date);
     }
     dirty->n = 0;
-    mome_owner_release_send(rel_date);
+    rel_pending += mome_owner_release_send(rel_date);
     if (rel_pending > 0)
         mome_coh.outstanding++;
     else
@@ -172,7 +174,135 @@ void mome_rel_release(mome_rel_cb_t cb, void *arg)
     }
     w->next = rel_cur;
     rel_cur = w;
-    start_release();
+    start_release(0);
+}
+
+void mome_rel_release_barrier(uint64_t tag, mome_rel_cb_t cb, void *arg)
+{
+    if (rel_running || rel_next || !tag) {
+        /* Shared with other callers: their writes must be known before they go on. */
+        mome_rel_release(cb, arg);
+        return;
+    }
+    rwait_t *w = mome_calloc(1, sizeof(*w));
+    if (!w)
+        mome_fatal("out of memory for a release; stopping");
+    w->cb = cb;
+    w->arg = arg;
+    rel_cur = w;
+    start_release(tag);
+}
+
+const void *mome_rel_barrier_notices(uint32_t *len)
+{
+    return mome_owner_barrier_notices(len);
+}
+
+uint32_t mome_rel_barrier_cap(uint32_t nnodes)
+{
+    return mome_owner_barrier_cap(nnodes);
+}
+
+/* ---- a barrier's pushes: counted by their readers ---- */
+
+/* Entries of pushes received for a barrier whose acquire has not consumed them yet. */
+typedef struct pushin {
+    uint64_t tag, n;
+    struct pushin *next;
+} pushin_t;
+
+/* An acquire at a barrier's exit waiting for the pushes announced with it. */
+typedef struct barwait {
+    uint64_t tag, want;
+    mome_date_t date;
+    mome_rel_cb_t cb;
+    void *arg;
+    struct barwait *next;
+} barwait_t;
+
+static pushin_t *pushins;
+static barwait_t *barwaits;
+static uint64_t push_done; /* the latest barrier tag whose pushes were all in */
+
+static pushin_t **pushin_find(uint64_t tag)
+{
+    pushin_t **p = &pushins;
+    while (*p && (*p)->tag != tag)
+        p = &(*p)->next;
+    return p;
+}
+
+/* Run the acquires whose pushes are all in. */
+static void barwaits_check(void)
+{
+    for (barwait_t **w = &barwaits; *w;) {
+        pushin_t **p = pushin_find((*w)->tag);
+        if ((*w)->want && (!*p || (*p)->n < (*w)->want)) {
+            w = &(*w)->next;
+            continue;
+        }
+        barwait_t *done = *w;
+        *w = done->next;
+        if (*p) {
+            pushin_t *q = *p;
+            *p = q->next;
+            free(q);
+        }
+        if (done->tag > push_done)
+            push_done = done->tag;
+        mome_coh.outstanding--;
+        mome_rel_acquire(done->date, done->cb, done->arg);
+        free(done);
+        w = &barwaits; /* the list may have changed */
+    }
+}
+
+void mome_rel_pushed(uint32_t src, uint64_t tag, uint32_t n)
+{
+    if (tag <= push_done)
+        return; /* one of a release that outgrew its barrier's messages: nobody waits for it */
+    if (tag > push_done + 64)
+        mome_fatal("node %u pushed pages for barrier %llu while this node is at barrier %llu: "
+                   "the nodes disagree on the barriers; stopping",
+                   src, (unsigned long long)tag - 1, (unsigned long long)push_done);
+    pushin_t **p = pushin_find(tag);
+    if (!*p) {
+        *p = mome_calloc(1, sizeof(**p));
+        if (!*p)
+            mome_fatal("out of memory counting pages pushed by node %u; stopping", src);
+        (*p)->tag = tag;
+    }
+    (*p)->n += n;
+    barwaits_check();
+}
+
+void mome_rel_barrier_acquire(uint64_t tag, mome_date_t d, const void *notices, uint32_t len,
+                              mome_rel_cb_t cb, void *arg)
+{
+    mome_msg_t m = {.payload = notices, .len = len};
+    mome_entry_t e;
+    uint64_t want = 0;
+
+    /* This node's own notices: every node has them now. */
+    mome_owner_barrier_done();
+    /* Everyone's: as the managers' STALE would have said, to every copy that takes notices. */
+    MOME_BATCH_FOREACH(MOME_BATCH_BNOTICE, &m, e)
+    {
+        if (mome_coh.self < 64 && (e.push >> mome_coh.self & 1))
+            want++;
+        mome_seg_t *s = mome_seg_page(e.seg, e.page);
+        if (s && mome_model_of_id(s->pages[e.page].model)->notified)
+            mome_copy_note_stale(s, e.page, e.date, e.ver);
+    }
+    barwait_t *w = mome_calloc(1, sizeof(*w));
+    if (!w)
+        mome_fatal("out of memory for a barrier; stopping");
+    *w = (barwait_t){.tag = tag, .want = want, .date = d, .cb = cb, .arg = arg, .next = barwaits};
+    barwaits = w;
+    mome_coh.outstanding++;
+    /* Pushes sent before their owners entered the barrier replace copies the notices just called
+     * stale: wait for them rather than fetch those pages again. */
+    barwaits_check();
 }
 
 int mome_rel_busy(void)
@@ -339,6 +469,7 @@ void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
 int mome_rel_init(void)
 {
     rel_running = rel_pending = flushes_out = 0;
+    push_done = 0;
     rel_cur = rel_next = NULL;
     return mome_owner_init(acked, flush_sent);
 }
@@ -350,5 +481,15 @@ void mome_rel_fini(void)
     rel_cur = rel_next = NULL;
     while (relops) /* the node stops with operations waiting: their callers are gone too */
         relop_free(relops);
+    while (pushins) {
+        pushin_t *p = pushins;
+        pushins = p->next;
+        free(p);
+    }
+    while (barwaits) {
+        barwait_t *w = barwaits;
+        barwaits = w->next;
+        free(w);
+    }
     mome_owner_fini();
 }

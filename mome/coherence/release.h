@@ -10,6 +10,8 @@
 #ifndef MOME_COHERENCE_RELEASE_H
 #define MOME_COHERENCE_RELEASE_H
 
+#include <stdint.h>
+
 #include "base/clock.h"
 
 typedef void (*mome_rel_cb_t)(void *arg, mome_date_t date);
@@ -19,6 +21,24 @@ void mome_rel_fini(void);
 
 /* Release everything written since the last release; cb(arg, release date) once complete. */
 void mome_rel_release(mome_rel_cb_t cb, void *arg);
+
+/*
+ * A MomeBarrier's release (tag: its epoch + 1): the owner's notices are kept for the barrier's
+ * messages (mome_rel_barrier_notices) instead of going to the managers, and its pushes are counted
+ * by the readers instead of acknowledged, so it completes without a round trip; shared with other
+ * callers, an ordinary release.
+ */
+void mome_rel_release_barrier(uint64_t tag, mome_rel_cb_t cb, void *arg);
+/* This node's barrier notice entries (net/wire.h) for its BAR_ENTER; valid until its exit. */
+const void *mome_rel_barrier_notices(uint32_t *len);
+/* The most bytes of them a node's BAR_ENTER may carry in a job of nnodes nodes. */
+uint32_t mome_rel_barrier_cap(uint32_t nnodes);
+/* The barrier's exit: every node's notices (validated barrier notice entries) go to the copies
+ * that take notices, and once the pages pushed for this barrier are in, acquire at d. */
+void mome_rel_barrier_acquire(uint64_t tag, mome_date_t d, const void *notices, uint32_t len,
+                              mome_rel_cb_t cb, void *arg);
+/* A PUSH of n entries for barrier `tag` came from node src (holder.c). */
+void mome_rel_pushed(uint32_t src, uint64_t tag, uint32_t n);
 
 /* Acquire at date d (a lock grant, a barrier): cb(arg, d) once stale copies are dealt with. */
 void mome_rel_acquire(mome_date_t d, mome_rel_cb_t cb, void *arg);

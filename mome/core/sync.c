@@ -82,6 +82,8 @@ typedef struct barrier {
     uint64_t *coord_in; /* which nodes entered it, bit (node - first) */
     uint64_t coord_epoch;
     mome_date_t coord_max;
+    uint8_t *coord_notes; /* MomeBarrier: the barrier notices the nodes entered with */
+    size_t coord_len, coord_cap;
 } barrier_t;
 
 static barrier_t jbar, abar;
@@ -288,9 +290,12 @@ static void barrier_after_release(void *arg, mome_date_t date)
 {
     barrier_t *b = arg;
     mome_syncmsg_t m = {.id = b->epoch};
+    uint32_t len = 0;
+    /* MomeBarrier: the owner's write notices of the release ride on it (release.h) */
+    const void *notes = b == &jbar && !b->quiesce ? mome_rel_barrier_notices(&len) : NULL;
     /* dated after the release */
     mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags | (b->quiesce ? MOME_BAR_QUIESCE : 0), &m,
-              NULL, 0);
+              notes, len);
 }
 
 static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
@@ -310,6 +315,9 @@ static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
     if (quiesce) {
         mome_coh_finishing(); /* no page-out from now on: the others may stop once it ends */
         barrier_after_release(b, 0);
+    } else if (b == &jbar) {
+        /* Every node is in it: the release's notices reach them all with BAR_EXIT. */
+        mome_rel_release_barrier(b->epoch + 1, barrier_after_release, b);
     } else {
         mome_rel_release(barrier_after_release, b);
     }
@@ -363,14 +371,32 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     b->coord_in[k / 64] |= 1ull << (k % 64);
     if (msg->date > b->coord_max)
         b->coord_max = msg->date;
+    if (msg->len) {
+        /* At most mome_rel_barrier_cap bytes from each node (validated): one batch in all. */
+        if (b->coord_len + msg->len > b->coord_cap) {
+            size_t cap = b->coord_cap ? b->coord_cap : 4096;
+            while (cap < b->coord_len + msg->len)
+                cap *= 2;
+            uint8_t *nb = mome_realloc(b->coord_notes, cap);
+            if (!nb)
+                mome_fatal("out of memory gathering the write notices of %s %llu; stopping",
+                           b->what, (unsigned long long)b->coord_epoch);
+            b->coord_notes = nb;
+            b->coord_cap = cap;
+        }
+        memcpy(b->coord_notes + b->coord_len, msg->payload, msg->len);
+        b->coord_len += msg->len;
+    }
     if (++b->coord_count < b->count)
         return;
     mome_date_t now = mome_clock_now();
     mome_date_t date = (b->coord_max > now ? b->coord_max : now) + 1;
     for (int j = b->first; j < b->first + b->count; j++) {
         mome_syncmsg_t x = {.id = b->coord_epoch, .date = date};
-        mome_send(j, MOME_MSG_BAR_EXIT, b->flags, &x, NULL, 0);
+        mome_send(j, MOME_MSG_BAR_EXIT, b->flags, &x, b->coord_len ? b->coord_notes : NULL,
+                  (uint32_t)b->coord_len);
     }
+    b->coord_len = 0;
     b->coord_epoch++;
     b->coord_count = 0;
     memset(b->coord_in, 0, ((size_t)b->count + 63) / 64 * sizeof(*b->coord_in));
@@ -406,14 +432,22 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     mome_cmd_outstanding(-1);
     mome_clock_raise(m->date);
     if (b->quiesce) {
+        if (msg->len)
+            mome_fatal("node %u ended the last round of MomeFinalize with write notices: the "
+                       "nodes disagree on the barriers; stopping", msg->src);
         c->result = m->date;
         mome_cmd_complete(c, 0);
         return;
     }
-    if (b == &jbar)
-        __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
     b->acq = c;
     c->u.barrier.state = b;
+    if (b == &jbar) {
+        /* (a call using that date runs on this thread after this handler: notices recorded) */
+        __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
+        mome_rel_barrier_acquire(m->id + 1, m->date, msg->payload, msg->len,
+                                 barrier_after_acquire, c);
+        return;
+    }
     mome_rel_acquire(m->date, barrier_after_acquire, c);
 }
 
@@ -550,6 +584,24 @@ static const mome_field_t lock_fields[] = {
 static const mome_field_t bar_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_syncmsg_t, date, MOME_FK_RAW, 0)};
 
+/* Write notices ride on MomeBarrier's messages only (not a program's, not MomeFinalize's last
+ * round); a node's part is bounded so that the gathering node's BAR_EXIT holds them all. */
+static const char *check_bar_enter(const mome_msg_t *m, const void *body,
+                                   const mome_wire_ctx_t *ctx)
+{
+    if (m->len && (m->flags || m->len > mome_rel_barrier_cap(ctx->nnodes)))
+        return "payload (write notices: MomeBarrier only, at most the node's share)";
+    return NULL;
+}
+
+static const char *check_bar_exit(const mome_msg_t *m, const void *body,
+                                  const mome_wire_ctx_t *ctx)
+{
+    if (m->len && (m->flags || m->len > (uint64_t)mome_rel_barrier_cap(ctx->nnodes) * ctx->nnodes))
+        return "payload (write notices: MomeBarrier only, at most every node's share)";
+    return NULL;
+}
+
 static const mome_msg_def_t sync_msgs[] = {
     {.type = MOME_MSG_LOCK_REQ, .wire = {"LOCK_REQ", lock_fields, 2, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_req},
@@ -558,10 +610,12 @@ static const mome_msg_def_t sync_msgs[] = {
     {.type = MOME_MSG_LOCK_REL, .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_rel},
     {.type = MOME_MSG_BAR_ENTER,
-     .wire = {"BAR_ENTER", bar_fields, 1, MOME_BAR_APP | MOME_BAR_QUIESCE, 0, 0},
-     .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_enter},
-    {.type = MOME_MSG_BAR_EXIT, .wire = {"BAR_EXIT", bar_fields, 2, MOME_BAR_APP, 0, 0},
-     .body_size = sizeof(mome_syncmsg_t), .handler = on_bar_exit},
+     .wire = {"BAR_ENTER", bar_fields, 1, MOME_BAR_APP | MOME_BAR_QUIESCE, 0, MOME_LEN_BATCH,
+              MOME_BATCH_BNOTICE},
+     .body_size = sizeof(mome_syncmsg_t), .validate = check_bar_enter, .handler = on_bar_enter},
+    {.type = MOME_MSG_BAR_EXIT,
+     .wire = {"BAR_EXIT", bar_fields, 2, MOME_BAR_APP, 0, MOME_LEN_BATCH, MOME_BATCH_BNOTICE},
+     .body_size = sizeof(mome_syncmsg_t), .validate = check_bar_exit, .handler = on_bar_exit},
     {.type = MOME_MSG_HELLO, .wire = {"HELLO", NULL, 0, 0, 0, 0}, .handler = on_hello},
 };
 static const size_t nsync_msgs = sizeof(sync_msgs) / sizeof(sync_msgs[0]);
@@ -609,6 +663,9 @@ void mome_sync_fini(void)
     free(jbar.coord_in);
     free(abar.coord_in);
     jbar.coord_in = abar.coord_in = NULL;
+    free(jbar.coord_notes);
+    free(abar.coord_notes);
+    jbar.coord_notes = abar.coord_notes = NULL;
 }
 
 mome_date_t mome_sync_last_barrier(void)

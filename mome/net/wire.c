@@ -193,6 +193,12 @@ static int check_batch(const mome_wire_type_t *t, const mome_msg_t *m, const mom
             *why = "push entry length or flags";
             return -EBADMSG;
         }
+        /* Pushes go to nodes of the job below 64 only; the date is the release's. */
+        if (t->batch == MOME_BATCH_BNOTICE &&
+            ((ctx->nnodes < 64 && (e.push >> ctx->nnodes)) || e.date == 0)) {
+            *why = "barrier notice push set or date";
+            return -EPROTO;
+        }
         p += k;
     }
     return 0;
@@ -277,6 +283,7 @@ static size_t entry_hdr(int kind)
     case MOME_BATCH_PAGE: return MOME_BATCH_PAGE_SIZE;
     case MOME_BATCH_NOTICE: return MOME_BATCH_NOTICE_SIZE;
     case MOME_BATCH_PUSH: return MOME_BATCH_PUSH_HDR;
+    case MOME_BATCH_BNOTICE: return MOME_BATCH_BNOTICE_SIZE;
     default: return MOME_BATCH_DIFF_HDR;
     }
 }
@@ -293,14 +300,18 @@ size_t mome_batch_read(int kind, const uint8_t *p, const uint8_t *end, mome_entr
 {
     size_t hdr = entry_hdr(kind), total;
 
-    if (kind < MOME_BATCH_PAGE || kind > MOME_BATCH_PUSH || p >= end ||
+    if (kind < MOME_BATCH_PAGE || kind > MOME_BATCH_BNOTICE || p >= end ||
         (size_t)(end - p) < hdr)
         return 0;
     memset(e, 0, sizeof(*e));
     e->seg = get64(p);
     e->page = get64(p + 8);
-    if (kind == MOME_BATCH_NOTICE)
+    if (kind == MOME_BATCH_NOTICE || kind == MOME_BATCH_BNOTICE)
         e->ver = get64(p + 16);
+    if (kind == MOME_BATCH_BNOTICE) {
+        e->date = get64(p + 24);
+        e->push = get64(p + 32);
+    }
     if (kind != MOME_BATCH_DIFF && kind != MOME_BATCH_PUSH)
         return hdr;
     e->len = get32(p + 16);
@@ -361,6 +372,22 @@ int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver
     put64(b->buf + b->len + 8, page);
     put64(b->buf + b->len + 16, ver);
     b->len += MOME_BATCH_NOTICE_SIZE;
+    b->n++;
+    return 0;
+}
+
+int mome_batch_bnotice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, uint64_t date,
+                       uint64_t push)
+{
+    int rc = batch_room(b, MOME_BATCH_BNOTICE_SIZE);
+    if (rc < 0)
+        return rc;
+    put64(b->buf + b->len, seg);
+    put64(b->buf + b->len + 8, page);
+    put64(b->buf + b->len + 16, ver);
+    put64(b->buf + b->len + 24, date);
+    put64(b->buf + b->len + 32, push);
+    b->len += MOME_BATCH_BNOTICE_SIZE;
     b->n++;
     return 0;
 }

@@ -118,14 +118,17 @@ uint32_t mome_wire_sum(uint32_t seed, const void *p, size_t len);
  *   notice entry {u64 seg, u64 page, u64 version}                         NOTICE, STALE, PUSH_ACK
  *   diff entry   {u64 seg, u64 page, u32 len, u32 flags, len bytes, padding to 8}          DIFF
  *   push entry   {u64 seg, u64 page, u32 len, u32 flags, u64 version, len bytes, padding}  PUSH
+ *   barrier notice entry {u64 seg, u64 page, u64 version, u64 date, u64 push}
+ *                (push: the nodes, bit n for node n < 64, the version was pushed to) BAR_ENTER, BAR_EXIT
  * A batch never exceeds MOME_BATCH_MAX bytes (but for one entry alone, with pages larger than
  * that): writers send a full batch and start a new one.
  */
-enum { MOME_BATCH_PAGE = 1, MOME_BATCH_NOTICE, MOME_BATCH_DIFF, MOME_BATCH_PUSH };
+enum { MOME_BATCH_PAGE = 1, MOME_BATCH_NOTICE, MOME_BATCH_DIFF, MOME_BATCH_PUSH, MOME_BATCH_BNOTICE };
 #define MOME_BATCH_PAGE_SIZE 16
 #define MOME_BATCH_NOTICE_SIZE 24
 #define MOME_BATCH_DIFF_HDR 24
 #define MOME_BATCH_PUSH_HDR 32
+#define MOME_BATCH_BNOTICE_SIZE 40
 #define MOME_BATCH_MAX (4u << 20)
 #define MOME_DIFF_ENTRY_FULL 0x1 /* diff entry: the whole page XOR twin, not runs */
 
@@ -139,6 +142,8 @@ typedef struct mome_batch {
  * -ENOMEM. */
 int mome_batch_page(mome_batch_t *b, uint64_t seg, uint64_t page);
 int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver);
+int mome_batch_bnotice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, uint64_t date,
+                       uint64_t push);
 int mome_batch_diff(mome_batch_t *b, uint64_t seg, uint64_t page, const void *d, uint32_t len,
                     uint32_t flags);
 int mome_batch_push(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, const void *d,
@@ -160,6 +165,7 @@ void mome_batch_free(mome_batch_t *b);
  * malformed). */
 typedef struct mome_entry {
     uint64_t seg, page, ver;
+    uint64_t date, push; /* barrier notice entries */
     uint32_t len, flags;
     const uint8_t *data;
 } mome_entry_t;

@@ -261,6 +261,13 @@ byte downer[N * P];
 #define CB_ACQ 3
 
 byte cepoch, ccount, cin;       /* node 0: coord_epoch, coord_count, coord_in */
+/*
+ * The owners' write notices of a MomeBarrier's release ride on its messages (owner.c bar_own,
+ * sync.c coord_notes): bnv/bnd gather them (the newest version, the earliest date per page) as the
+ * BAR_ENTERs would bring them to node 0, which copies them into exv/exd for the BAR_EXITs (every
+ * node handles its exit before the next barrier can end: the copy stays until then).
+ */
+byte bnv[P], bnd[P], exv[P], exd[P];
 byte adone;                     /* nodes whose application finished its script */
 bool finished;                  /* every script done, nothing in flight: the nodes stop */
 
@@ -654,7 +661,18 @@ inline RELEASE_PAGE() {
             fi;
             if
             :: !fs_changed -> skip
-            :: fs_changed && HAS(pf[p], F_SHARED) ->
+            :: fs_changed && HAS(pf[p], F_SHARED) && relcb == CB_BAR ->
+                /* a MomeBarrier's: the notice rides on BAR_ENTER, nothing awaited (no xrel) */
+                COV
+                if
+                :: ver[p] > bnv[p] -> bnv[p] = ver[p]
+                :: else -> skip
+                fi;
+                if
+                :: bnd[p] == 0 || rp_date < bnd[p] -> bnd[p] = rp_date
+                :: else -> skip
+                fi
+            :: fs_changed && HAS(pf[p], F_SHARED) && relcb != CB_BAR ->
                 COV
                 SEND(MGR_OF(p), NOTICE, me, rp_date, 0, ver[p], 0);  /* origin, date, hops, ver */
                 xrel[p]++;
@@ -1421,6 +1439,11 @@ inline ON_BAR_ENTER() {
     :: ccount >= N ->
         BARRIER_CHECK();
         p = 0;
+        do
+        :: p < P -> exv[p] = bnv[p]; exd[p] = bnd[p]; bnv[p] = 0; bnd[p] = 0; p++
+        :: else -> break
+        od;
+        p = 0;
         s = 0;
         do
         :: s < N -> SEND(s, BAR_EXIT, 0, cepoch, 0, 0, 0); s++
@@ -1440,6 +1463,19 @@ inline ON_BAR_EXIT() {
     bcmd = 0;
     bepoch++;
     adate = 2 * m_x + 2;
+    /* The exit's write notices (release.c mome_rel_barrier_acquire): every node's copies. */
+#ifndef MUT_BAR_NO_NOTES
+    p = 0;
+    do
+    :: p < P ->
+        if
+        :: exv[p] != 0 -> m_x = exd[p]; m_v = exv[p]; NOTE_STALE()
+        :: else -> skip
+        fi;
+        p++
+    :: else -> break
+    od;
+#endif
     /* stale_dirty: merging first keeps this node's own writes */
     c = 0;
     p = 0;

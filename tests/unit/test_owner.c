@@ -153,7 +153,7 @@ START_TEST(test_owner__release_of_a_shared_owned_page_notices_and_pushes)
     ck_assert_uint_eq(rel, 0);
     mome_batch_t b = {0};
     ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 1), 0);
-    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, NULL, b.buf, (uint32_t)b.len);
+    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
     ck_assert_uint_ne(rel, 0);
     ck_assert_uint_eq(mome_pext_find(&s->pages[1], 1, 1)->push, 1u << 2); /* still read there */
@@ -169,7 +169,7 @@ START_TEST(test_owner__push_ack_of_an_unused_copy_stops_the_pushes)
     notice_ack(s, 1, 2);
     mome_batch_t b = {0};
     ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 0), 0);
-    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, NULL, b.buf, (uint32_t)b.len);
+    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
     ck_assert_uint_ne(rel, 0);
     /* The next release only notices. */

@@ -9,6 +9,9 @@
 
 #include "base/clock.h"
 #include "base/stats.h"
+#include "coherence/copy.h"
+#include "coherence/proto.h"
+#include "coherence/release.h"
 #include "core/cmd.h"
 #include "core/proto.h"
 #include "core/sync.h"
@@ -167,6 +170,234 @@ START_TEST(test_sync__barrier_enters_once_the_release_is_acknowledged)
     mome_batch_free(&b);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_BAR_ENTER, 0));
     ck_assert_uint_eq(c.done, 0);
+}
+END_TEST
+
+/* ---- write notices on the barrier's messages ---- */
+
+/* This node (1 of 3) owns page 1 of segment 1, which node 2 reads under RELEASE; it wrote it. */
+static mome_seg_t *owner_read_by_2(void)
+{
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_hold_zero(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    mome_fwd_t f = {.seg = 1, .page = 1, .node = 2, .model = MOME_RELEASE};
+    nc_deliver(MOME_MSG_FWD_SNAP, 0, 0, &f, NULL, 0);
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[17] ^= 0x21;
+    msgtest_reset();
+    return s;
+}
+
+static uint32_t relpend(mome_seg_t *s, uint64_t page)
+{
+    mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    return x ? x->relpend : 0;
+}
+
+START_TEST(test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes)
+{
+    mome_cmd_t c;
+    mome_entry_t e[2];
+    nc_up(3, 1);
+    mome_seg_t *s = owner_read_by_2();
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    /* No notice to the manager, nothing awaited: BAR_ENTER carries the notice at once. */
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_NOTICE, -1), 0);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_PUSH, 2), mome_rel_t)->token, 1);
+    const mome_msg_t *in = nc_msg(MOME_MSG_BAR_ENTER, 0);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, in, e, 2), 1);
+    ck_assert_uint_eq(e[0].seg, 1);
+    ck_assert_uint_eq(e[0].page, 1);
+    ck_assert_uint_eq(e[0].ver, s->pages[1].ver);
+    ck_assert_uint_eq(e[0].push, 1u << 2);
+    ck_assert_uint_gt(e[0].date, 0);
+    ck_assert_uint_lt(e[0].date, in->date); /* BAR_ENTER is dated after the release */
+    ck_assert_int_eq(msgtest_count(), 2);
+    ck_assert_uint_eq(relpend(s, 1), 0); /* nothing awaited: a FLUSH would not wait either */
+    /* The reader's acknowledgement of a barrier's push completes nothing; it keeps pushing. */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 1), 0);
+    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){.token = 1}, b.buf, (uint32_t)b.len);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(c.done, 0);
+    ck_assert_uint_eq(mome_pext_find(&s->pages[1], 1, 1)->push, 1u << 2);
+    /* The exit brings every node's notices: this node's release of the page is over. */
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_uint_eq(relpend(s, 1), 0);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 1), 0); /* its own master: not stale */
+}
+END_TEST
+
+static void done_cb(void *arg, mome_date_t d)
+{
+    *(mome_date_t *)arg = d;
+}
+
+START_TEST(test_sync__release_during_a_barrier_sends_its_notices_to_the_managers)
+{
+    mome_cmd_t c;
+    mome_entry_t e[2];
+    mome_date_t rel = 0;
+    nc_up(3, 1);
+    mome_seg_t *s = owner_read_by_2();
+    int mgr = mome_seg_manager(s, 1);
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), e, 2), 1);
+    /* Another thread releases before the barrier ends: whoever acquires after that release
+     * must see the barrier's writes too, so its notices go to the manager, acknowledged. */
+    msgtest_reset();
+    mome_rel_release(done_cb, &rel);
+    mome_entry_t n[2];
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, mgr), n, 2), 1);
+    ck_assert_uint_eq(n[0].page, 1);
+    ck_assert_uint_eq(n[0].ver, e[0].ver);
+    ck_assert_uint_eq(rel, 0);
+    ck_assert_uint_eq(relpend(s, 1), 1);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, mgr, NULL, b.buf, (uint32_t)b.len);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_uint_eq(relpend(s, 1), 0);
+    /* Once only: a third release sends nothing. */
+    rel = 0;
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_uint_eq(relpend(s, 1), 0);
+}
+END_TEST
+
+/* A node about to enter the barrier asks for the page under STRONG: the manager flushes this
+ * node, which must not wait for the barrier (that node would never enter it). */
+START_TEST(test_sync__flush_during_a_barrier_does_not_wait_for_it)
+{
+    mome_cmd_t c;
+    nc_up(3, 1);
+    mome_seg_t *s = owner_read_by_2();
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    mome_ref_t f = {.seg = 1, .page = 1, .node = 0};
+    nc_deliver(MOME_MSG_FLUSH, 0, 0, &f, NULL, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_FLUSH_ACK, 0));
+    ck_assert_int_eq(s->pages[1].flags & MOME_PG_OWNER, 0);
+    ck_assert_uint_eq(c.done, 0);
+}
+END_TEST
+
+START_TEST(test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes)
+{
+    uint8_t a[NC_PAGE], v2[NC_PAGE];
+    mome_cmd_t c;
+    nc_up(3, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    /* Read copies of node 2's pages 2 (RELEASE, pushed here) and 3 (WEAK: takes no notices). */
+    s->pages[2].model = MOME_RELEASE;
+    s->pages[3].model = MOME_WEAK;
+    nc_pattern(a, 5);
+    nc_pattern(v2, 6);
+    nc_hold_data(s, 2, 0, 0, 2, a, 1);
+    nc_hold_data(s, 3, 0, 0, 2, a, 1);
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    ck_assert_uint_eq(nc_msg(MOME_MSG_BAR_ENTER, 0)->len, 0); /* nothing written here */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 2, 2, 40, 1u << 1), 0);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 3, 2, 40, 0), 0);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 9, 0, 2, 40, 0), 0); /* no such segment here */
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    /* Stale, but node 2 pushed it before entering: wait for it rather than fetch it again. */
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 3), 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(c.done, 0);
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_push(&b, 1, 2, 2, v2, NC_PAGE), 0);
+    mome_rel_t p = {.date = 40, .origin = 2, .token = 1};
+    nc_deliver(MOME_MSG_PUSH, 0, 2, &p, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_uint_eq(c.result, 500);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_PUSH_ACK, 2), mome_rel_t)->token, 1);
+    ck_assert_int_eq(msgtest_count(), 1); /* no fetch */
+    ck_assert_uint_eq(s->pages[2].ver, 2);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), v2, NC_PAGE), 0);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 0);
+}
+END_TEST
+
+START_TEST(test_sync__barrier_pushes_may_come_before_the_exit)
+{
+    uint8_t a[NC_PAGE], v2[NC_PAGE];
+    mome_cmd_t c;
+    nc_up(3, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    s->pages[2].model = MOME_RELEASE;
+    nc_pattern(a, 5);
+    nc_pattern(v2, 6);
+    nc_hold_data(s, 2, 0, 0, 2, a, 1);
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_push(&b, 1, 2, 2, v2, NC_PAGE), 0);
+    mome_rel_t p = {.date = 40, .origin = 2, .token = 1};
+    nc_deliver(MOME_MSG_PUSH, 0, 2, &p, b.buf, (uint32_t)b.len);
+    ck_assert_uint_eq(s->pages[2].ver, 2);
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 2, 2, 40, 1u << 1), 0);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 0);
+}
+END_TEST
+
+START_TEST(test_sync__barrier_notices_are_validated)
+{
+    nc_up(3, 1);
+    mome_syncmsg_t m = {.id = 0, .date = 5};
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 2, 2, 40, 1u << 2), 0);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_APP, 2, &m, b.buf,
+                                     (uint32_t)b.len), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_QUIESCE, 2, &m, b.buf,
+                                     (uint32_t)b.len), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_EXIT, MOME_BAR_APP, 0, &m, b.buf,
+                                     (uint32_t)b.len), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 2, &m, b.buf, (uint32_t)b.len - 8),
+                     -EBADMSG);
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 2, 2, 40, 1u << 3), 0); /* node 3 of 3 */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_EXIT, 0, 0, &m, b.buf, (uint32_t)b.len),
+                     -EPROTO);
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 2, 2, 0, 0), 0); /* no date */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_EXIT, 0, 0, &m, b.buf, (uint32_t)b.len),
+                     -EPROTO);
+    /* A node's share is bounded: the gathering node's exit holds every node's. */
+    mome_batch_reset(&b);
+    uint32_t cap = mome_rel_barrier_cap(3);
+    for (uint32_t i = 0; i <= cap / MOME_BATCH_BNOTICE_SIZE; i++)
+        ck_assert_int_eq(mome_batch_bnotice(&b, 1, i, 2, 40, 0), 0);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 2, &m, b.buf, (uint32_t)b.len),
+                     -EPROTO);
+    mome_batch_free(&b);
 }
 END_TEST
 
@@ -381,6 +612,12 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__final_round_against_a_barrier_stops_the_node);
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
+    NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
+    NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
+    NC_CASE(s, test_sync__flush_during_a_barrier_does_not_wait_for_it);
+    NC_CASE(s, test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes);
+    NC_CASE(s, test_sync__barrier_pushes_may_come_before_the_exit);
+    NC_CASE(s, test_sync__barrier_notices_are_validated);
     NC_CASE(s, test_sync__locks_are_granted_in_fifo_order_with_the_last_release_date);
     NC_CASE(s, test_sync__lock_release_by_a_non_holder_is_ignored);
     NC_CASE(s, test_sync__lock_and_unlock_commands);
