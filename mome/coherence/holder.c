@@ -105,19 +105,26 @@ static void on_fwd_write(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
+    int keep = !!(m->flags & MOME_FWD_KEEP);
     if (s) {
         bump_if_untracked(&s->pages[f->page]);
-        mome_copy_stop_writing(s, f->page);
+        /* A kept copy stays mapped read-only; one that goes leaves the views before it is sent
+         * (one TLB flush: a write-protect then an unmap would cost two). Either way no thread
+         * writes the page from here on. */
+        if (keep)
+            mome_copy_stop_writing(s, f->page);
+        else
+            mome_copy_unmap(s, f->page);
         mome_ckpt_handoff(s, f->page); /* the new writer flags it */
     }
     send_copy(m, f, s);
-    if (m->flags & MOME_FWD_KEEP) {
+    if (keep) {
         /* It stays a reader (a kept or notified copy) of a page it no longer owns. */
         mome_copy_forget_spec(s, f->page);
         s->pages[f->page].flags &=
             (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
     } else {
-        mome_copy_drop(s, f->page);
+        mome_copy_forget(s, f->page);
     }
 }
 
