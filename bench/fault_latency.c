@@ -23,7 +23,9 @@
  *           them MODE_WP), step_wp_on_us and
  *           step_wp_off_us (UFFDIO_WRITEPROTECT of a mapped writable page), step_zap_us
  *           (MADV_DONTNEED), step_punch_us (FALLOC_FL_PUNCH_HOLE), step_uffd_copy_us
- *           (UFFDIO_COPY into a missing page: allocate, copy, map), step_yield_us (sched_yield),
+ *           (UFFDIO_COPY into a missing page: allocate, copy, map), step_uffd_copy_zeros_us and
+ *           step_uffd_zeropage_us (a page of zeros mapped writable: UFFDIO_COPY from zeros, or
+ *           UFFDIO_ZEROPAGE, alternately), step_yield_us (sched_yield),
  *           step_epoll0_us (epoll_wait with timeout 0).
  *   sparse  node 0 writes `pages` pages spread over a 1 GiB segment, 9 pages apart at least, so a
  *           read-ahead of 7 pages never fetches a page used later; node 1 reads them in random
@@ -421,6 +423,26 @@ static void steps(long n)
         TIME_STEP(v, i, ioctl(uffd, UFFDIO_COPY, &c));
     }
     printf("step_uffd_copy_us %.2f\n", median_of(v, n));
+    /* A page of zeros mapped writable (a first write): copied from a page of zeros, or cleared by
+     * the kernel (UFFDIO_ZEROPAGE), alternately, on the page after each of the pages above. */
+    double *z = malloc(sizeof(*z) * (size_t)n);
+    char *zsrc = aligned_alloc(ps, ps);
+    if (!z || !zsrc)
+        fail("malloc");
+    memset(zsrc, 0, ps);
+    for (long i = 0; i < n; i++) {
+        uintptr_t dst = (uintptr_t)(view + len + PG(i) + ps);
+        struct uffdio_copy c = {.dst = dst, .src = (uintptr_t)zsrc, .len = ps};
+        struct uffdio_zeropage zp = {.range = {dst, ps}};
+        if (i & 1)
+            TIME_STEP(z, i / 2, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+        else
+            TIME_STEP(v, i / 2, ioctl(uffd, UFFDIO_COPY, &c));
+    }
+    printf("step_uffd_copy_zeros_us %.2f\n", median_of(v, (n + 1) / 2));
+    printf("step_uffd_zeropage_us %.2f\n", median_of(z, n / 2));
+    free(z);
+    free(zsrc);
     /* The progress thread's loop. */
     for (long i = 0; i < n; i++)
         TIME_STEP(v, i, sched_yield());

@@ -39,6 +39,8 @@ void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n);
 void mome_copy_unmap(mome_seg_t *s, uint64_t page);
 /* Forget this node's copy (access none, twin and notices gone); the content stays in the store. */
 void mome_copy_drop(mome_seg_t *s, uint64_t page);
+/* The same for a copy already out of every view (mome_copy_unmap): the state only. */
+void mome_copy_forget(mome_seg_t *s, uint64_t page);
 /* Replace the content of a copy no view may see changing: out of every view, then filled. */
 void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
 /* From now on this node only reads its copy (a STRONG downgrade). */

@@ -759,10 +759,12 @@ static const mome_field_t token_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_F
 
 #define NF(a) (uint8_t)(sizeof(a) / sizeof((a)[0]))
 
+/* READ_REQ and DONE only send (a request the directory serves goes to this node's holder as a
+ * message too): they may run while the holder serves reads together (holder.c). */
 static const mome_msg_def_t dir_msgs[] = {
     {.type = MOME_MSG_READ_REQ,
      .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
-     .body_size = sizeof(mome_req_t), .handler = on_request},
+     .body_size = sizeof(mome_req_t), .batched = 1, .handler = on_request},
     {.type = MOME_MSG_WRITE_REQ,
      .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields),
               MOME_REQ_COPY | MOME_REQ_RECALL | MOME_REQ_AHEAD, 0, 0},
@@ -771,7 +773,7 @@ static const mome_msg_def_t dir_msgs[] = {
      .wire = {"SYNC_REQ", sync_req_fields, NF(sync_req_fields), 0, 0, 0},
      .body_size = sizeof(mome_req_t), .handler = on_request},
     {.type = MOME_MSG_DONE, .wire = {"DONE", ref_fields, NF(ref_fields), MOME_DONE_RESET, 0, 0},
-     .body_size = sizeof(mome_ref_t), .validate = check_done, .handler = on_done},
+     .body_size = sizeof(mome_ref_t), .validate = check_done, .batched = 1, .handler = on_done},
     {.type = MOME_MSG_FLUSH_ACK, .wire = {"FLUSH_ACK", ref_fields, 2, 0, 0, 0},
      .body_size = sizeof(mome_ref_t), .handler = on_flush_ack},
     {.type = MOME_MSG_NOTICE,

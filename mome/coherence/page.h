@@ -89,7 +89,6 @@ typedef struct mome_txn {
     uint64_t ver;        /* version of the content received */
     mome_op_t *op;       /* an operation to tell on completion (coherence/op.h) */
     uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
-    uint8_t prepared;    /* the page has memory already (mome_store_prepare): fill, then map */
     uint8_t model;       /* the model the request was made under */
     uint8_t merge;       /* a refresh of a copy with unreleased writes: keep them (XOR merge) */
     uint8_t served;      /* a served page: its content comes from momed (SRV_PAGE) */

@@ -368,20 +368,6 @@ int mome_mem_zap(void *addr, size_t len)
     return madvise(addr, len, MADV_DONTNEED) < 0 ? -errno : 0;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-int mome_mem_prepare(char *rt, size_t len)
-{
-    if (madvise(rt, len, MADV_POPULATE_WRITE) == 0)
-        return 0;
-    /* Linux < 5.14: touch each OS page (the hole reads as zeros; writing a zero allocates it). */
-    for (size_t o = 0; o < len; o += (size_t)sysconf(_SC_PAGESIZE))
-        __atomic_store_n((volatile char *)rt + o, 0, __ATOMIC_RELAXED);
-    return 0;
-}
-
 const mome_mem_ops_t mome_mem_uffd_ops = {
     .name = "memfd+userfaultfd",
     .region_alloc = mome_mem_region_alloc,
@@ -394,7 +380,6 @@ const mome_mem_ops_t mome_mem_uffd_ops = {
     .wake = mome_mem_wake,
     .zap = mome_mem_zap,
     .drop = mome_mem_drop,
-    .prepare = mome_mem_prepare,
 };
 
 const mome_mem_ops_t *mome_mem = &mome_mem_uffd_ops;

@@ -32,9 +32,6 @@ typedef struct mome_mem_ops {
     int (*wake)(void *addr, size_t len);
     int (*zap)(void *addr, size_t len);
     int (*drop)(uint64_t off, size_t len);
-    /* Give memory to [rt, rt+len) of a runtime view now (zeros), so that content arriving later
-     * costs a copy, not an allocation. */
-    int (*prepare)(char *rt, size_t len);
 } mome_mem_ops_t;
 
 extern const mome_mem_ops_t mome_mem_uffd_ops; /* Mome memory */
@@ -81,6 +78,5 @@ int mome_mem_map(void *addr, size_t len, int ro);
 int mome_mem_protect(void *addr, size_t len, int ro);
 int mome_mem_wake(void *addr, size_t len);
 int mome_mem_zap(void *addr, size_t len);
-int mome_mem_prepare(char *rt, size_t len);
 
 #endif

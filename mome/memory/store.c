@@ -175,13 +175,6 @@ int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *sr
     return rc;
 }
 
-void mome_store_prepare(mome_store_t *st, uint64_t page)
-{
-    /* Under a budget, memory is given only to content: no page takes memory ahead. */
-    if (!budget && !mome_store_has(st, page) && mome_mem->prepare)
-        mome_mem->prepare((char *)mome_store_bytes(st, page, pgshift), pgsz);
-}
-
 int mome_store_map(mome_store_t *st, uint64_t page, char *va, int ro)
 {
     int rc = mome_mem->map(va, pgsz, ro);

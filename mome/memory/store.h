@@ -69,9 +69,6 @@ int mome_store_load(mome_store_t *st, uint64_t page, void *dst);
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src);
 /* Put content into an absent page and map it at va, atomically; -EEXIST if it is resident. */
 int mome_store_install(mome_store_t *st, uint64_t page, char *va, const void *src, int ro);
-/* Content for the absent page is coming (a request is out): give it memory now, while the reply
- * travels, so the content costs a copy when it comes. */
-void mome_store_prepare(mome_store_t *st, uint64_t page);
 /* Map the resident page at va. -EEXIST: some of it was mapped already (the rest is mapped now,
  * read-only or not as before: protect or wake it). */
 int mome_store_map(mome_store_t *st, uint64_t page, char *va, int ro);

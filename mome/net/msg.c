@@ -318,9 +318,18 @@ static void arm_timer(void)
     timer_at = due;
 }
 
+static void (*flush_fn)(void);
+
+void mome_msg_set_flush(void (*fn)(void))
+{
+    flush_fn = fn;
+}
+
 static void run(const mome_msg_t *m)
 {
     const mome_msg_def_t *d = defs[m->type];
+    if (flush_fn && !d->batched)
+        flush_fn();
     mome_trace("msg", "recv %s from %u (%u payload bytes, flags %#x)", d->wire.name, m->src, m->len,
                m->flags);
     if (d->handler)
@@ -423,6 +432,8 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
                 0);
     if (rc == 0)
         run(&m);
+    if (flush_fn)
+        flush_fn();
     return rc;
 }
 
@@ -469,6 +480,8 @@ int mome_msg_progress(void)
         free(q);
         n++;
     }
+    if (flush_fn)
+        flush_fn(); /* what the handlers of this round held back (it may queue more here) */
     return n;
 }
 

@@ -42,6 +42,7 @@ typedef struct mome_msg_def {
     uint16_t body_size;    /* sizeof the body struct */
     uint8_t emulated;      /* MOME_MSG_EMU_*: does the emulated interconnect hold it */
     uint8_t service;       /* runs even while the table holds messages (mome_msg_hold) */
+    uint8_t batched;       /* may run while handlers hold work back (mome_msg_set_flush) */
     mome_msg_validate_t validate;
     mome_msg_handler_t handler;
 } mome_msg_def_t;
@@ -86,6 +87,14 @@ void mome_msg_set_transport(mome_msg_tx_t tx, mome_msg_fail_t fail);
 /* Tests (MOME_TEST_INJECT "corrupt:N", "truncate:N", "range:N", "foreign:N"): after N messages
  * to other nodes, also send one bad copy of the next. -EINVAL for another spec. */
 int mome_msg_inject(const char *spec);
+
+/*
+ * A handler may hold work back to do it together with the next messages' (one system call for a
+ * run of pages): fn does what is held. It runs before any message of a type not marked batched,
+ * and at the end of every mome_msg_progress and mome_msg_deliver_flat, so held work never waits
+ * past the current round of the engine, and no other message sees it undone.
+ */
+void mome_msg_set_flush(void (*fn)(void));
 
 /* Tests: see every message sent (after encoding) instead of the transport and the local queue. */
 typedef void (*mome_msg_hook_t)(int to, const mome_msg_t *m);

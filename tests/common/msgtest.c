@@ -90,7 +90,7 @@ const mome_msg_t *msgtest_find(int type, int to)
 /* Deliver as node src would send it, with its forward count (a looped message keeps it, so the
  * library's bound on forwards applies). */
 static int deliver(int type, int flags, int src, unsigned hops, const void *body,
-                   const void *payload, uint32_t len)
+                   const void *payload, uint32_t len, int flat)
 {
     const mome_msg_def_t *d = mome_msg_def(type);
     mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .src = (uint32_t)src,
@@ -107,7 +107,12 @@ static int deliver(int type, int flags, int src, unsigned hops, const void *body
     mome_wire_encode(&m, buf);
     if (len)
         memcpy(buf + MOME_WIRE_HDR, payload, len);
-    rc = mome_msg_deliver_flat(buf, MOME_WIRE_HDR + len);
+    if (flat) {
+        rc = mome_msg_deliver_flat(buf, MOME_WIRE_HDR + len);
+    } else {
+        mome_msg_deliver(buf, MOME_WIRE_HDR, buf + MOME_WIRE_HDR, len, 0);
+        rc = 0;
+    }
     free(buf);
     return rc;
 }
@@ -115,7 +120,13 @@ static int deliver(int type, int flags, int src, unsigned hops, const void *body
 int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
                     uint32_t len)
 {
-    return deliver(type, flags, src, 0, body, payload, len);
+    return deliver(type, flags, src, 0, body, payload, len, 1);
+}
+
+void msgtest_deliver_in_round(int type, int flags, int src, const void *body, const void *payload,
+                              uint32_t len)
+{
+    deliver(type, flags, src, 0, body, payload, len, 0);
 }
 
 int msgtest_loop_self(void)
@@ -129,7 +140,7 @@ int msgtest_loop_self(void)
         msgtest_sent_t s = sent[i];
         memmove(&sent[i], &sent[i + 1], (size_t)(nsent - i - 1) * sizeof(sent[0]));
         nsent--;
-        deliver(s.m.type, s.m.flags, me, s.m.hops, mome_msg_body(&s.m), s.payload, s.m.len);
+        deliver(s.m.type, s.m.flags, me, s.m.hops, mome_msg_body(&s.m), s.payload, s.m.len, 1);
         free(s.payload);
         n++;
         i = 0; /* what it sent may be addressed here too */

@@ -34,6 +34,10 @@ int msgtest_count_of(int type, int to);
 /* A message from node src: encoded, then delivered; returns the decoder's status. */
 int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
                     uint32_t len);
+/* The same as the transport delivers within a round of the engine: what a handler holds back
+ * (mome_msg_set_flush) waits for a message of another kind or for mome_msg_progress. */
+void msgtest_deliver_in_round(int type, int flags, int src, const void *body, const void *payload,
+                              uint32_t len);
 /* Deliver the recorded messages addressed to this node (self), in order, and forget them; returns
  * how many. Messages they cause are recorded as usual. */
 int msgtest_loop_self(void);

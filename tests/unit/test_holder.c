@@ -60,6 +60,52 @@ START_TEST(test_holder__fwd_read_sends_the_page_and_downgrades)
 }
 END_TEST
 
+/* A read-ahead's forwards, in one round of the engine: one write-protect for the run, the pages
+ * sent in the order asked once the round ends, and a message of another kind serves them first. */
+START_TEST(test_holder__fwd_reads_of_a_run_share_one_write_protect)
+{
+    static const uint64_t order[3] = {3, 2, 4};
+    uint8_t b[6][NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    for (uint64_t p = 2; p <= 5; p++) {
+        nc_hold_zero(s, p, 1, MOME_RIGHT_RW); /* an exclusive STRONG writer */
+        nc_pattern(b[p], (unsigned)p);
+        memcpy(mome_seg_bytes(s, p), b[p], NC_PAGE);
+    }
+    unsigned protects = fake_memory_counts()->protects;
+    msgtest_reset();
+    for (int i = 0; i < 3; i++) {
+        mome_fwd_t f = {.seg = s->id, .page = order[i], .node = 3, .model = MOME_STRONG};
+        msgtest_deliver_in_round(MOME_MSG_FWD_READ, 0, MGR, &f, NULL, 0);
+    }
+    ck_assert_int_eq(msgtest_count(), 0); /* held until the round ends */
+    ck_assert_int_eq(s->pages[3].access, MOME_ACC_WRITE);
+    mome_msg_progress();
+    ck_assert_int_eq(msgtest_count(), 3);
+    ck_assert_uint_eq(fake_memory_counts()->protects - protects, 1);
+    for (int i = 0; i < 3; i++) {
+        const msgtest_sent_t *m = msgtest_at(i);
+        const mome_data_t *d = NC_BODY(&m->m, mome_data_t);
+        ck_assert_int_eq(m->m.type, MOME_MSG_DATA);
+        ck_assert_uint_eq(d->page, order[i]);
+        ck_assert_int_eq(memcmp(m->payload, b[order[i]], NC_PAGE), 0);
+        ck_assert_int_eq(s->pages[order[i]].access, MOME_ACC_READ);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, order[i])), FAKE_MAPPED_RO);
+    }
+    /* A held read is served before a message of another kind runs. */
+    msgtest_reset();
+    mome_fwd_t f = {.seg = s->id, .page = 5, .node = 3, .model = MOME_STRONG};
+    msgtest_deliver_in_round(MOME_MSG_FWD_READ, 0, MGR, &f, NULL, 0);
+    mome_ref_t r = {.seg = s->id, .page = 2, .node = 3};
+    msgtest_deliver_in_round(MOME_MSG_INV, 0, MGR, &r, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 2);
+    ck_assert_int_eq(msgtest_at(0)->m.type, MOME_MSG_DATA);
+    ck_assert_int_eq(msgtest_at(1)->m.type, MOME_MSG_INV_ACK);
+    ck_assert_int_eq(s->pages[5].access, MOME_ACC_READ);
+}
+END_TEST
+
 START_TEST(test_holder__fwd_write_hands_the_page_over_and_drops_it)
 {
     uint8_t b[NC_PAGE];
@@ -372,6 +418,7 @@ Suite *holder_suite(void)
 {
     Suite *s = suite_create("holder");
     NC_CASE(s, test_holder__fwd_read_sends_the_page_and_downgrades);
+    NC_CASE(s, test_holder__fwd_reads_of_a_run_share_one_write_protect);
     NC_CASE(s, test_holder__fwd_write_hands_the_page_over_and_drops_it);
     NC_CASE(s, test_holder__fwd_write_keep_stays_a_reader);
     NC_CASE(s, test_holder__fwd_snap_subscribes_a_release_reader);
