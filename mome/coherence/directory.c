@@ -412,7 +412,7 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
 }
 
 /*
- * A write opened ahead (MOME_REQ_AHEAD on a RELEASE or WEAK write, requester.c's open_ahead) is
+ * A write opened ahead (MOME_REQ_AHEAD on a RELEASE or WEAK write, requester.c's ask_ahead) is
  * granted as a write only where it takes nothing from anyone: a page no node holds (the node
  * becomes its owner, as its first write would make it) or a twin of a multiple-writer page another
  * node owns. Anywhere else (a single writer's page, zeros others read) it is a read-ahead: the

@@ -82,20 +82,32 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
 }
 
 /*
- * A read fault went to the directory: ask at once for the next pages of the same view that this
- * node lacks, in parallel, and map them when they come (sequential reads then mostly find their
- * pages here). Stops at the first page held, being fetched, or outside the view.
+ * A fault went to the directory: ask at once, in parallel, for the next pages of the same view
+ * that this node lacks, and map them when they come. Stops at the first page held, being fetched,
+ * or outside the view.
+ * - A read fault reads ahead (MOME_TXN_READ): sequential reads then mostly find their pages here.
+ * - A RELEASE or WEAK write fault right after the page before it was opened for writing here (a
+ *   sequential run; writes spread over a segment open nothing ahead) asks to write them
+ *   (MOME_TXN_WRITE), stopping also at a page of another model: a loop writing an array this node
+ *   does not hold then takes one fault per MOME_PREFETCH + 1 pages. The directory grants such a
+ *   write only where it takes nothing from anyone (directory.c, write_ahead_ok), a read copy
+ *   otherwise; a page opened but not written sends nothing at the release. Not with a page budget
+ *   (the twins would crowd it).
  */
-static void read_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
+static void ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, int kind)
 {
     if (mome_seg_is_served(s->id))
         return; /* each page of a served segment is fetched from momed, for writing */
+    if (kind == MOME_TXN_WRITE && mome_store_budget_pages())
+        return;
     uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
+    int model = mome_page_model(&s->pages[page]);
     for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
         mome_page_t *pg = &s->pages[p];
-        if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY))
+        if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY) ||
+            (kind == MOME_TXN_WRITE && mome_page_model(pg) != model))
             break;
-        request(s, p, MOME_TXN_READ, mome_page_model(pg), NULL, NULL, MOME_REQ_AHEAD);
+        request(s, p, kind, mome_page_model(pg), NULL, NULL, MOME_REQ_AHEAD);
         mome_txn_find(s->id, p)->ahead = 1;
         MOME_STAT_INC(pages_prefetched);
     }
@@ -121,32 +133,6 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
         mome_ckpt_note(s, p); /* opened for writing, as a write fault would */
         mome_copy_map_all(s, p);
         MOME_STAT_INC(pages_written_ahead);
-    }
-}
-
-/*
- * A RELEASE or WEAK write fault went to the directory right after the page before it was opened
- * for writing here: ask at once, in parallel, to write the next pages of the view that this node
- * lacks (a loop writing an array it does not hold then takes one fault per MOME_PREFETCH + 1
- * pages, as read_ahead does for reads; writes spread over a segment open nothing ahead). The directory grants such a
- * write only where it takes nothing from anyone (directory.c, write_ahead_ok), a read copy
- * otherwise; a page opened but not written sends nothing at the release. Stops at the first page
- * held, being fetched, of another model, or outside the view.
- */
-static void open_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
-{
-    if (mome_seg_is_served(s->id) || mome_store_budget_pages())
-        return; /* served: each page comes from momed; a budget: twins would crowd it */
-    uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
-    int model = mome_page_model(&s->pages[page]);
-    for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
-        mome_page_t *pg = &s->pages[p];
-        if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY) ||
-            mome_page_model(pg) != model)
-            break;
-        request(s, p, MOME_TXN_WRITE, model, NULL, NULL, MOME_REQ_AHEAD);
-        mome_txn_find(s->id, p)->ahead = 1;
-        MOME_STAT_INC(pages_prefetched);
     }
 }
 
@@ -202,10 +188,10 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     }
     request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
     if (!write)
-        read_ahead(s, v, page);
+        ask_ahead(s, v, page, MOME_TXN_READ);
     else if (mome_page_model(pg) != MOME_STRONG && page > (v->off >> mome_coh.page_shift) &&
              pg[-1].access == MOME_ACC_WRITE)
-        open_ahead(s, v, page); /* the previous page is written here: a sequential run */
+        ask_ahead(s, v, page, MOME_TXN_WRITE); /* the page before is written here: a run */
 }
 
 /*
@@ -324,7 +310,7 @@ static void txn_try_complete(mome_txn_t *t)
     }
     if (ahead && rw) {
         /*
-         * A write opened ahead (open_ahead): twinned now, as its write fault would, so that the
+         * A write opened ahead (ask_ahead): twinned now, as its write fault would, so that the
          * write needs no fault. A persistent page stays write-protected until it is written (its
          * fault flags it for the next checkpoint, which writes only changed pages).
          */

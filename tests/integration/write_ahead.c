@@ -36,7 +36,7 @@ static void step(volatile uint8_t *a, size_t len, int round)
 /*
  * 0. Sequential writes of pages this node lacks: node 0 writes every page of a fresh segment (no
  * node has them), then node 1 writes one word of each (node 0 owns them). A write fault right
- * after the page before it was written opens the next pages ahead (requester.c, open_ahead), so
+ * after the page before it was written opens the next pages ahead (requester.c, ask_ahead), so
  * either pass takes far fewer faults than pages; with MOME_PREFETCH=0, one fault per page.
  */
 static void sequential(int ahead)
