@@ -298,18 +298,28 @@ START_TEST(test_sync__flush_during_a_barrier_does_not_wait_for_it)
 }
 END_TEST
 
+/* 3 nodes, this one node 1: a read copy of node 2's page 2 (RELEASE), at version 1; v2 is the
+ * content of its next version. */
+static mome_seg_t *release_copy_of_node2(uint8_t *v2)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(3, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    s->pages[2].model = MOME_RELEASE;
+    nc_pattern(a, 5);
+    nc_pattern(v2, 6);
+    nc_hold_data(s, 2, 0, 0, 2, a, 1);
+    return s;
+}
+
 START_TEST(test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes)
 {
     uint8_t a[NC_PAGE], v2[NC_PAGE];
     mome_cmd_t c;
-    nc_up(3, 1);
-    mome_seg_t *s = testnode_segment(1, 4);
     /* Read copies of node 2's pages 2 (RELEASE, pushed here) and 3 (WEAK: takes no notices). */
-    s->pages[2].model = MOME_RELEASE;
+    mome_seg_t *s = release_copy_of_node2(v2);
     s->pages[3].model = MOME_WEAK;
     nc_pattern(a, 5);
-    nc_pattern(v2, 6);
-    nc_hold_data(s, 2, 0, 0, 2, a, 1);
     nc_hold_data(s, 3, 0, 0, 2, a, 1);
     cmd_init(&c, mome_sync_cmd_barrier);
     mome_sync_cmd_barrier(&c);
@@ -342,14 +352,9 @@ END_TEST
 
 START_TEST(test_sync__barrier_pushes_may_come_before_the_exit)
 {
-    uint8_t a[NC_PAGE], v2[NC_PAGE];
+    uint8_t v2[NC_PAGE];
     mome_cmd_t c;
-    nc_up(3, 1);
-    mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[2].model = MOME_RELEASE;
-    nc_pattern(a, 5);
-    nc_pattern(v2, 6);
-    nc_hold_data(s, 2, 0, 0, 2, a, 1);
+    mome_seg_t *s = release_copy_of_node2(v2);
     cmd_init(&c, mome_sync_cmd_barrier);
     mome_sync_cmd_barrier(&c);
     mome_batch_t b = {0};
