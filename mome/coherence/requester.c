@@ -83,8 +83,8 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
 
 /*
  * A fault went to the directory: ask at once, in parallel, for the next pages of the same view
- * that this node lacks, and map them when they come. Stops at the first page held, being fetched,
- * or outside the view.
+ * at distance `stride` that this node lacks, and map them when they come. Stops at the first page
+ * held, being fetched, or outside the view. Returns how many it asked for.
  * - A read fault reads ahead (MOME_TXN_READ): sequential reads then mostly find their pages here.
  * - A RELEASE or WEAK write fault right after the page before it was opened for writing here (a
  *   sequential run; writes spread over a segment open nothing ahead) asks to write them
@@ -94,15 +94,16 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
  *   otherwise; a page opened but not written sends nothing at the release. Not with a page budget
  *   (the twins would crowd it).
  */
-static void ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, int kind)
+static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, uint64_t stride,
+                          int kind)
 {
     if (mome_seg_is_served(s->id))
-        return; /* each page of a served segment is fetched from momed, for writing */
+        return 0; /* each page of a served segment is fetched from momed, for writing */
     if (kind == MOME_TXN_WRITE && mome_store_budget_pages())
-        return;
-    uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
+        return 0;
+    uint64_t last = (v->off + v->len) >> mome_coh.page_shift, n = 0;
     int model = mome_page_model(&s->pages[page]);
-    for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
+    for (uint64_t p = page + stride; n < mome_coh.prefetch && p < last; p += stride, n++) {
         mome_page_t *pg = &s->pages[p];
         if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY) ||
             (kind == MOME_TXN_WRITE && mome_page_model(pg) != model))
@@ -111,6 +112,36 @@ static void ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, int ki
         mome_txn_find(s->id, p)->ahead = 1;
         MOME_STAT_INC(pages_prefetched);
     }
+    return n;
+}
+
+/* Pages this node reads or writes for itself may lie MOME_STRIDE_MAX apart at most and still be a
+ * run (a cyclic distribution over up to that many nodes, a column of a small matrix). */
+#define MOME_STRIDE_MAX 16
+
+/*
+ * A fault went to the directory and nothing was asked ahead at distance 1 (the page after is held,
+ * or a write does not follow a write): if it continues a run of faults at a fixed distance of 2
+ * to MOME_STRIDE_MAX pages (the run read ahead last time, or the fault before this one), ask for
+ * the next pages of the run. A write asks to write ahead only when the page one stride before
+ * was written here, as at distance 1. A strided loop over pages this node lacks (each node's
+ * share of a cyclic distribution, the other nodes' pages of an array) then takes one fault per
+ * MOME_PREFETCH + 1 pages, as a sequential one does.
+ */
+static void ask_ahead_strided(mome_seg_t *s, const mome_view_t *v, uint64_t page, int kind)
+{
+    uint64_t d = 0, prev = s->fault_last - 1;
+    if (s->run_stride && page == s->run_next)
+        d = s->run_stride;
+    else if (s->fault_last && page > prev && page - prev >= 2 && page - prev <= MOME_STRIDE_MAX)
+        d = page - prev;
+    s->run_stride = 0;
+    if (!d || page - (v->off >> mome_coh.page_shift) < d)
+        return;
+    if (kind == MOME_TXN_WRITE && s->pages[page - d].access != MOME_ACC_WRITE)
+        return;
+    s->run_stride = d;
+    s->run_next = page + d * (ask_ahead(s, v, page, d, kind) + 1);
 }
 
 /*
@@ -186,12 +217,16 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
         t->waiters = w;
         return;
     }
-    request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
-    if (!write)
-        ask_ahead(s, v, page, MOME_TXN_READ);
-    else if (mome_page_model(pg) != MOME_STRONG && page > (v->off >> mome_coh.page_shift) &&
-             pg[-1].access == MOME_ACC_WRITE)
-        ask_ahead(s, v, page, MOME_TXN_WRITE); /* the page before is written here: a run */
+    int kind = write ? MOME_TXN_WRITE : MOME_TXN_READ;
+    request(s, page, kind, mome_page_model(pg), w, NULL, 0);
+    if (!write || mome_page_model(pg) != MOME_STRONG) {
+        /* A write asks ahead only in a run: the page before is written here. */
+        int run = !write || (page > (v->off >> mome_coh.page_shift) &&
+                             pg[-1].access == MOME_ACC_WRITE);
+        if (!(run && ask_ahead(s, v, page, 1, kind)))
+            ask_ahead_strided(s, v, page, kind);
+    }
+    s->fault_last = page + 1;
 }
 
 /*

@@ -26,6 +26,9 @@ typedef struct mome_seg {
     mome_page_t *pages;
     mome_view_t *views; /* through mome_view_t.seg_next */
     int nviews;
+    /* Faults that went to the directory, for reading ahead at a stride (requester.c): the page
+     * of the last one plus 1 (0: none yet), and the run being read ahead (stride 0: none). */
+    uint64_t fault_last, run_next, run_stride;
     char name[MOME_SEG_NAME_MAX + 1];
 } mome_seg_t;
 

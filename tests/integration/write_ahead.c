@@ -4,7 +4,8 @@
  * Checks every byte on every node after each barrier, that write-ahead happened (unless
  * MOME_PREFETCH=0, given as argv[1] = "off"), and that a page opened ahead but not written sends
  * no notice: the other writer's copies of such pages stay valid. First, sequential writes of
- * pages the writer lacks open the next pages ahead (sequential).
+ * pages the writer lacks open the next pages ahead (sequential), and strided writes and reads ask
+ * ahead along their stride (strided).
  *
  *   mome-run -n 2|3 ./write_ahead [on|off]
  */
@@ -78,6 +79,68 @@ static void sequential(int ahead)
     MomeBarrier();
 }
 
+/*
+ * 0b. Strided access to pages this node lacks: node 0 writes every page of a fresh segment, then
+ * node 1 writes one word of every other page (a cyclic share) and reads the pages between. Faults
+ * at a fixed distance ask ahead along it (requester.c, ask_ahead_strided): either loop takes far
+ * fewer faults than pages; with MOME_PREFETCH=0, one fault per page.
+ */
+static void strided(int ahead)
+{
+    enum { SEQ = 64 };
+    int me = MomeNode();
+    size_t ps = MomePageSize(), wpp = ps / 8;
+    volatile uint64_t *b = itest_map("write_ahead_stride", SEQ * ps, NULL);
+    MomeStatsT s0, s1, s2;
+
+    MUST(MomeConsistency((void *)b, SEQ * ps, MOME_RELEASE));
+    if (me == 0)
+        for (size_t w = 0; w < SEQ * wpp; w++)
+            b[w] = w;
+    MomeBarrier();
+    MUST(MomeStats(&s0));
+    uint64_t sum = 0;
+    if (me == 1) {
+        for (size_t p = 0; p < SEQ; p += 2)
+            b[p * wpp + 1] = 7 * p;
+        MUST(MomeStats(&s1));
+        for (size_t p = 1; p < SEQ; p += 2)
+            sum += b[p * wpp + 2];
+        MUST(MomeStats(&s2));
+        uint64_t wf = s1.write_faults - s0.write_faults, rf = s2.read_faults - s1.read_faults;
+        uint64_t wa = s1.pages_prefetched - s0.pages_prefetched;
+        uint64_t ra = s2.pages_prefetched - s1.pages_prefetched;
+        printf("write_ahead: node 1: %llu write faults (%llu pages asked ahead) writing every other "
+               "page of %d, %llu read faults (%llu ahead) reading the others\n",
+               (unsigned long long)wf, (unsigned long long)wa, SEQ, (unsigned long long)rf,
+               (unsigned long long)ra);
+        /* A fault counts also when it waits for a page already asked ahead. */
+        if (ahead)
+            CHECK(wf < SEQ / 2 && rf < SEQ / 2 && wa >= SEQ / 4 && ra >= SEQ / 4,
+                  "%llu write and %llu read faults for %d pages each, 2 apart, %llu and %llu "
+                  "pages asked ahead: not enough asked along the stride", (unsigned long long)wf,
+                  (unsigned long long)rf, SEQ / 2, (unsigned long long)wa, (unsigned long long)ra);
+        else
+            CHECK(wf >= SEQ / 2 && rf >= SEQ / 2 && wa + ra == 0, "MOME_PREFETCH=0: %llu write "
+                  "and %llu read faults for %d pages each, %llu asked ahead",
+                  (unsigned long long)wf, (unsigned long long)rf, SEQ / 2,
+                  (unsigned long long)(wa + ra));
+        uint64_t want = 0;
+        for (size_t p = 1; p < SEQ; p += 2)
+            want += p * wpp + 2;
+        CHECK(sum == want, "node 1 read %llu from the odd pages, not %llu",
+              (unsigned long long)sum, (unsigned long long)want);
+    }
+    MomeBarrier();
+    for (size_t p = 0; p < SEQ; p++)
+        for (size_t i = 0; i < wpp; i++) {
+            uint64_t want = i == 1 && p % 2 == 0 ? 7 * p : p * wpp + i;
+            CHECK(b[p * wpp + i] == want, "strided: page %zu word %zu is %llu, not %llu", p, i,
+                  (unsigned long long)b[p * wpp + i], (unsigned long long)want);
+        }
+    MomeBarrier();
+}
+
 int main(int argc, char **argv)
 {
     itest_init(&argc, &argv);
@@ -89,6 +152,7 @@ int main(int argc, char **argv)
     CHECK(MomeNodes() >= 2, "needs 2 nodes or more");
     MUST(MomeConsistency((void *)a, len, MOME_RELEASE));
     sequential(ahead);
+    strided(ahead);
 
     /* 1. Steps of interleaved writes by nodes 0 and 1. */
     MomeBarrier();

@@ -397,6 +397,74 @@ START_TEST(test_requester__write_ahead_opens_pages_written_last_time)
 }
 END_TEST
 
+START_TEST(test_requester__read_ahead_follows_a_stride)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 32);
+    mome_coh.prefetch = 0;
+    for (uint64_t p = 0; p < 32; p += 2)
+        nc_hold_zero(s, p, 0, 0); /* the even pages are here: a loop reads the odd ones */
+    mome_coh.prefetch = 3;
+    msgtest_reset();
+    nc_fault(s, 1, 0); /* 2 is here, and no fault came 2 to 16 pages before: 1 alone */
+    ck_assert_int_eq(msgtest_count(), 1);
+    msgtest_reset();
+    nc_fault(s, 3, 0); /* 2 pages after the fault before: 5, 7 and 9 ahead */
+    ck_assert_int_eq(msgtest_count(), 4);
+    for (int i = 0; i < 4; i++) {
+        const msgtest_sent_t *r = msgtest_at(i);
+        ck_assert_int_eq(r->m.type, MOME_MSG_READ_REQ);
+        ck_assert_uint_eq(req_body(r)->page, 3 + 2 * (uint64_t)i);
+        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
+    }
+    msgtest_reset();
+    nc_fault(s, 11, 0); /* the run read ahead goes on: 13, 15 and 17 */
+    ck_assert_int_eq(msgtest_count(), 4);
+    ck_assert_uint_eq(req_body(msgtest_at(3))->page, 17);
+    msgtest_reset();
+    nc_fault(s, 29, 0); /* 18 pages on: no run */
+    ck_assert_int_eq(msgtest_count(), 1);
+    msgtest_reset();
+    nc_fault(s, 23, 0); /* backwards: no run */
+    ck_assert_int_eq(msgtest_count(), 1);
+}
+END_TEST
+
+START_TEST(test_requester__write_ahead_follows_a_stride_of_written_pages)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 32);
+    for (uint64_t p = 0; p < 32; p++)
+        s->pages[p].model = MOME_RELEASE;
+    mome_coh.prefetch = 0;
+    nc_hold_zero(s, 0, 1, MOME_RIGHT_RW); /* written here */
+    mome_coh.prefetch = 3;
+    msgtest_reset();
+    nc_fault(s, 2, 1); /* 2 pages after a page written here: 4, 6 and 8 opened ahead */
+    ck_assert_int_eq(msgtest_count(), 4);
+    for (int i = 0; i < 4; i++) {
+        const msgtest_sent_t *r = msgtest_at(i);
+        ck_assert_int_eq(r->m.type, MOME_MSG_WRITE_REQ);
+        ck_assert_uint_eq(req_body(r)->page, 2 + 2 * (uint64_t)i);
+        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
+    }
+    msgtest_reset();
+    nc_fault(s, 1, 1); /* after a written page, but 2 is being fetched: 1 alone */
+    ck_assert_int_eq(msgtest_count(), 1);
+    msgtest_reset();
+    nc_fault(s, 20, 1);
+    nc_fault(s, 22, 1); /* 2 pages after 20, which is not written yet: 22 alone */
+    ck_assert_int_eq(msgtest_count(), 2);
+    /* A STRONG write never asks ahead. */
+    s->pages[26].model = MOME_STRONG;
+    nc_grant(s, 20, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 20), 0);
+    nc_grant(s, 22, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 22), 0);
+    msgtest_reset();
+    nc_fault(s, 24, 1); /* 2 pages after 22, written here: 26 is STRONG */
+    ck_assert_int_eq(msgtest_count(), 1);
+}
+END_TEST
+
 Suite *requester_suite(void)
 {
     Suite *s = suite_create("requester");
@@ -411,6 +479,8 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__data_grant_waits_for_inv_acks);
     NC_CASE(s, test_requester__read_ahead_requests_the_following_pages);
     NC_CASE(s, test_requester__read_ahead_stops_at_held_busy_and_view_end);
+    NC_CASE(s, test_requester__read_ahead_follows_a_stride);
+    NC_CASE(s, test_requester__write_ahead_follows_a_stride_of_written_pages);
     NC_CASE(s, test_requester__data_with_grant_carries_the_rights);
     NC_CASE(s, test_requester__answers_without_a_request_are_ignored);
     NC_CASE(s, test_requester__tracked_clean_write_twins_and_lists_dirty);
