@@ -48,9 +48,11 @@ job() {
     _t=$2
     shift 2
     echo "== $_n node(s) over $_t: $*"
+    _t0=$(date +%s)
     UCX_TLS=$(tls_of "$_t") timeout -k 5 $((JOB_TIMEOUT + 15)) \
         "$LAUNCHER" -t "$JOB_TIMEOUT" -n "$_n" "$@"
     _rc=$?
+    echo "   (took $(($(date +%s) - _t0)) s of the $JOB_TIMEOUT s allowed)"
     if [ "$_rc" -ne 0 ]; then
         echo "FAILED (exit $_rc): $_n node(s) over $_t: $*"
         exit 1
