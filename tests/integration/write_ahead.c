@@ -59,15 +59,19 @@ static void sequential(int ahead)
         MUST(MomeStats(&s1));
         MomeBarrier();
         uint64_t wf = s1.write_faults - s0.write_faults;
+        uint64_t wa = s1.pages_written_ahead - s0.pages_written_ahead;
         if (me == pass) {
-            printf("write_ahead: node %d: %llu write faults writing %d pages in a row (%s)\n", me,
-                   (unsigned long long)wf, SEQ, pass ? "owned by node 0" : "nobody's");
+            printf("write_ahead: node %d: %llu write faults, %llu pages opened ahead, writing %d "
+                   "pages in a row (%s)\n", me, (unsigned long long)wf, (unsigned long long)wa,
+                   SEQ, pass ? "owned by node 0" : "nobody's");
+            /* Counted: pages opened ahead, not faults (a fault that meets a page still on its
+             * way counts too, and a slow machine has more of them). */
             if (ahead)
-                CHECK(wf <= SEQ / 2, "pass %d: %llu write faults for %d pages in a row: nothing "
-                      "opened ahead", pass, (unsigned long long)wf, SEQ);
+                CHECK(wa >= SEQ / 2, "pass %d: %llu of %d pages written in a row were opened "
+                      "ahead: half or more should be", pass, (unsigned long long)wa, SEQ);
             else
-                CHECK(wf >= SEQ, "MOME_PREFETCH=0: %llu write faults for %d pages, not one each",
-                      (unsigned long long)wf, SEQ);
+                CHECK(wf >= SEQ && wa == 0, "MOME_PREFETCH=0: %llu write faults for %d pages, "
+                      "%llu opened ahead", (unsigned long long)wf, SEQ, (unsigned long long)wa);
         }
     }
     for (size_t p = 0; p < SEQ; p++)
@@ -108,18 +112,16 @@ static void strided(int ahead)
             sum += b[p * wpp + 2];
         MUST(MomeStats(&s2));
         uint64_t wf = s1.write_faults - s0.write_faults, rf = s2.read_faults - s1.read_faults;
-        uint64_t wa = s1.pages_prefetched - s0.pages_prefetched;
+        uint64_t wa = s1.pages_written_ahead - s0.pages_written_ahead;
         uint64_t ra = s2.pages_prefetched - s1.pages_prefetched;
-        printf("write_ahead: node 1: %llu write faults (%llu pages asked ahead) writing every other "
-               "page of %d, %llu read faults (%llu ahead) reading the others\n",
+        printf("write_ahead: node 1: %llu write faults (%llu pages opened ahead) writing every "
+               "other page of %d, %llu read faults (%llu asked ahead) reading the others\n",
                (unsigned long long)wf, (unsigned long long)wa, SEQ, (unsigned long long)rf,
                (unsigned long long)ra);
-        /* A fault counts also when it waits for a page already asked ahead. */
         if (ahead)
-            CHECK(wf < SEQ / 2 && rf < SEQ / 2 && wa >= SEQ / 4 && ra >= SEQ / 4,
-                  "%llu write and %llu read faults for %d pages each, 2 apart, %llu and %llu "
-                  "pages asked ahead: not enough asked along the stride", (unsigned long long)wf,
-                  (unsigned long long)rf, SEQ / 2, (unsigned long long)wa, (unsigned long long)ra);
+            CHECK(wa >= SEQ / 4 && ra >= SEQ / 4, "%llu and %llu of the %d pages written and read "
+                  "2 apart were asked ahead: half or more of each should be",
+                  (unsigned long long)wa, (unsigned long long)ra, SEQ / 2);
         else
             CHECK(wf >= SEQ / 2 && rf >= SEQ / 2 && wa + ra == 0, "MOME_PREFETCH=0: %llu write "
                   "and %llu read faults for %d pages each, %llu asked ahead",
