@@ -17,6 +17,7 @@
 #include "base/stats.h"
 #include "coherence/ckptflag.h"
 #include "coherence/copy.h"
+#include "coherence/model.h"
 
 static mome_plist_t dirty, stale;
 
@@ -240,6 +241,29 @@ void mome_copy_settle_stale(mome_seg_t *s, uint64_t page)
     }
 }
 
+void mome_copy_stale_passed(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (!x || !x->stale_date)
+        return;
+    x->stale_due = 1;
+    /* A copy kept while its transaction runs (an upgrade to writing, a refresh keeping writes)
+     * stays in the store; the owner's master is current. */
+    if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_OWNER))
+        mome_copy_unmap(s, page);
+}
+
+int mome_copy_lacks_due(mome_seg_t *s, uint64_t page, uint64_t ver)
+{
+    mome_page_t *pg = &s->pages[page];
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    return x && x->stale_date && x->stale_due && ver < x->stale_ver &&
+           mome_model_of_id(pg->model)->notified;
+}
+
 void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver)
 {
     mome_page_t *pg = &s->pages[page];
@@ -253,6 +277,8 @@ void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t 
         mome_fatal("out of memory recording that page %llu of segment '%s' is stale: it would "
                    "never be refreshed; stopping",
                    (unsigned long long)page, s->name);
+    if (!x->stale_date)
+        x->stale_due = 0; /* a first notice: no acquire has passed it yet */
     if (!x->stale_date || date < x->stale_date)
         x->stale_date = date ? date : 1;
     if (ver > x->stale_ver)

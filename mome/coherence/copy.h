@@ -55,6 +55,12 @@ int mome_copy_forget_spec(mome_seg_t *s, uint64_t page);
 void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver);
 /* Content at least as new as the pending notice makes it moot. */
 void mome_copy_settle_stale(mome_seg_t *s, uint64_t page);
+/* An acquire passed the pending notice of a page with a transaction in flight: mark it due, and
+ * take a copy held meanwhile out of the views (the transaction's end maps or drops it). */
+void mome_copy_stale_passed(mome_seg_t *s, uint64_t page);
+/* Would the copy at version ver lack a change an acquire already passed (a due notice, under a
+ * model that takes notices)? Then no thread may see it. */
+int mome_copy_lacks_due(mome_seg_t *s, uint64_t page, uint64_t ver);
 
 /* Page lists (segment id, page), in the order pages were added. */
 typedef struct mome_pref {

@@ -55,6 +55,8 @@ typedef struct mome_pext {
     uint32_t relpend;       /* notices/diffs of this page not acknowledged yet */
     uint64_t stale_date;    /* earliest date of a modification this copy lacks (0: none) */
     uint64_t stale_ver;     /* the master version including it */
+    uint8_t stale_due;      /* an acquire passed that notice while a transaction for the page
+                               was in flight: what the transaction brings must include stale_ver */
     uint64_t push;          /* owner: RELEASE readers (nodes < 64) to push new versions to */
     int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
     uint32_t flush_mgr;     /* its manager */

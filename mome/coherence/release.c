@@ -334,6 +334,9 @@ static int in_range(mome_seg_t *s, uint64_t page, const char *lo, const char *hi
 /*
  * Give the copies whose pending notice is dated <= d to their models (pages in [lo, hi) only when
  * hi > lo: a MomeSyncMem range). Copies not due yet, busy, or that their model keeps, stay listed.
+ * A busy page's transaction may bring content older than the notice (a read-ahead asked before
+ * the release it lacks was known here): under a model that takes notices, the notice is marked
+ * due, and the transaction's end drops that content instead of mapping it (requester.c).
  */
 static void apply_stale(mome_date_t d, const char *lo, const char *hi, mome_op_t *op)
 {
@@ -346,9 +349,16 @@ static void apply_stale(mome_date_t d, const char *lo, const char *hi, mome_op_t
         if (!x)
             continue;
         mome_page_t *pg = &s->pages[r.page];
-        if (x->stale_date > d || (hi > lo && !in_range(s, r.page, lo, hi)) ||
-            (pg->flags & MOME_PG_BUSY) || mome_model_of_id(pg->model)->acquire(s, r.page, op))
+        const mome_model_t *m = mome_model_of_id(pg->model);
+        if (x->stale_date > d || (hi > lo && !in_range(s, r.page, lo, hi))) {
             stale->v[keep++] = r;
+        } else if (pg->flags & MOME_PG_BUSY) {
+            if (m->notified)
+                mome_copy_stale_passed(s, r.page);
+            stale->v[keep++] = r;
+        } else if (m->acquire(s, r.page, op)) {
+            stale->v[keep++] = r;
+        }
     }
     stale->n = keep;
 }

@@ -308,6 +308,50 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
     mome_op_put(op);
 }
 
+/*
+ * Does the transaction bring (or keep) content that lacks a change released before an acquire
+ * that passed while it was in flight (a due notice: release.c)? A master, the owner's or an
+ * exclusive writer's, is current by definition.
+ */
+static int brings_stale(const mome_txn_t *t)
+{
+    if ((t->rights & MOME_RIGHT_OWNER) || (t->rw && !(t->rights & MOME_RIGHT_TWIN)))
+        return 0;
+    return mome_copy_lacks_due(t->seg, t->page, t->have_ver ? t->ver : t->seg->pages[t->page].ver);
+}
+
+/*
+ * The content a transaction completed with lacks a change an acquire of this node already passed
+ * (brings_stale): no thread may see it. The copy goes, as the acquire would have dropped it, and
+ * the threads waiting for the page ask again; a read-ahead or a refresh nobody waits for ends
+ * there (the next use fetches the page). A copy with unreleased writes is refreshed keeping them.
+ * The drop clears the notice, and the new request, made after it, gets content that includes it.
+ */
+static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    int write = 0;
+
+    for (mome_waiter_t *v = w; v; v = v->next) {
+        v->mapped = 0;
+        write |= v->write;
+    }
+    if (pg->flags & MOME_PG_DIRTY) {
+        mome_copy_unmap(s, page);
+        mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), w, op, REQ_CONTENT);
+        t->merge = 1;
+        return;
+    }
+    mome_copy_drop(s, page);
+    if (w) {
+        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, op, 0);
+        return;
+    }
+    if (mome_seg_is_served(s->id))
+        mome_served_kick(s, page); /* a recall that waited for this transaction */
+    mome_op_put(op);
+}
+
 static void txn_try_complete(mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
@@ -333,6 +377,7 @@ static void txn_try_complete(mome_txn_t *t)
         return;
     }
     int ahead = t->ahead && !w, merged = t->merge, model = t->model, rw = t->rw;
+    int stale = brings_stale(t);
     mome_txn_free(t);
     if (model != mome_page_model(pg)) {
         /*
@@ -341,6 +386,10 @@ static void txn_try_complete(mome_txn_t *t)
          */
         request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
                 op, 0);
+        return;
+    }
+    if (stale) {
+        refetch(s, page, w, op);
         return;
     }
     if (ahead && rw) {
@@ -426,7 +475,7 @@ static void install(mome_txn_t *t, const void *data)
         return;
     }
     if (t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
-        t->model == mome_page_model(pg) &&
+        t->model == mome_page_model(pg) && !brings_stale(t) &&
         !(t->rw && (t->rights & (MOME_RIGHT_SHARED | MOME_RIGHT_TWIN)))) {
         int wp = (!t->rw || !mome_ckpt_install_writable(s, t->page, w->write)) &&
                  w->view->writable;

@@ -387,6 +387,144 @@ START_TEST(test_release__switch_to_strong_while_a_weak_fetch_is_in_flight)
 }
 END_TEST
 
+/* Is the page's address in s's first view mapped (readable)? */
+static int mapped(mome_seg_t *s, uint64_t page)
+{
+    int st = fake_memory_state(testnode_addr(s, page));
+    return st == FAKE_MAPPED_RO || st == FAKE_MAPPED_RW;
+}
+
+/* Read requests for page `page` recorded now. */
+static int read_reqs(uint64_t page)
+{
+    int n = 0;
+    for (int i = 0; i < msgtest_count(); i++) {
+        const msgtest_sent_t *m = msgtest_at(i);
+        n += m->m.type == MOME_MSG_READ_REQ &&
+             ((const mome_req_t *)mome_msg_body(&m->m))->page == page;
+    }
+    return n;
+}
+
+/*
+ * Page 1 of a RELEASE segment read ahead (a fault on page 0), its request in flight; then a
+ * notice that it lacks version 3, released at date 10, and an acquire at 20 (the acquire cannot
+ * deal with a copy still on its way).
+ */
+static mome_seg_t *read_ahead_then_acquire(mome_date_t *got)
+{
+    uint8_t z[NC_PAGE];
+    mome_coh.prefetch = 1;
+    mome_seg_t *s = testnode_segment(1, 4);
+    s->pages[0].model = s->pages[1].model = MOME_RELEASE;
+    nc_fault(s, 0, 0);
+    ck_assert_int_eq(read_reqs(1), 1); /* read ahead */
+    nc_pattern(z, 9);
+    nc_data(s, 0, 3, mome_seg_manager(s, 0), 0, 0, 1, z);
+    ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
+    stale(s, 1, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_uint_eq(got[1], 1);
+    msgtest_reset();
+    return s;
+}
+
+/*
+ * Release consistency: content older than a change released before an acquire must not become
+ * visible after it. The read-ahead asked before the acquire brings version 1 after it: nobody
+ * waits for it, so it is dropped, not mapped (a later use fetches the current content).
+ */
+START_TEST(test_release__acquire_during_a_read_ahead_drops_its_old_content)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = read_ahead_then_acquire(got);
+    nc_pattern(a, 1);
+    nc_data(s, 1, 3, mome_seg_manager(s, 1), 0, 0, 1, a);
+    ck_assert_msg(!mapped(s, 1),
+                  "page 1 mapped (state %d, access %d, version %llu) with version 1 after an "
+                  "acquire at date 20 that follows the release of version 3 (date 10)",
+                  fake_memory_state(testnode_addr(s, 1)), s->pages[1].access,
+                  (unsigned long long)s->pages[1].ver);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(s->pages[1].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+    /* Its next use fetches it afresh. */
+    nc_fault(s, 1, 0);
+    ck_assert_int_eq(read_reqs(1), 1);
+}
+END_TEST
+
+/* The same with a thread that faulted on the page after the acquire: it waits for the current
+ * content, not the old version in flight. */
+START_TEST(test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with_old_content)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = read_ahead_then_acquire(got);
+    int mgr = mome_seg_manager(s, 1);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    nc_fault(s, 1, 0); /* joins the read-ahead */
+    ck_assert_int_eq(msgtest_count(), 0);
+    nc_data(s, 1, 3, mgr, 0, 0, 1, a);
+    ck_assert_msg(!mapped(s, 1),
+                  "the reader was woken (state %d) with version 1 after an acquire at date 20 "
+                  "that follows the release of version 3 (date 10)",
+                  fake_memory_state(testnode_addr(s, 1)));
+    ck_assert_int_eq(read_reqs(1), 1); /* asked again for it */
+    ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
+    nc_data(s, 1, 3, mgr, 0, 0, 3, b);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[1].ver, 3);
+    /* The notice is settled (its entry in the list goes at the next acquire). */
+    ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+END_TEST
+
+/*
+ * A read copy (version 1) stays mapped while its write fault asks for write access: an acquire
+ * passing a notice for it then takes it out of the views (nobody reads it meanwhile), and the
+ * grant, which keeps that copy, is not used: the write waits for the current content.
+ */
+START_TEST(test_release__acquire_during_an_upgrade_takes_the_old_copy_away)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    release_reader(s, 2, a);
+    nc_fault(s, 2, 1);
+    ck_assert_int_eq(nc_msg(MOME_MSG_WRITE_REQ, mgr)->flags, MOME_REQ_COPY);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RO);
+    stale(s, 2, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_msg(!mapped(s, 2),
+                  "version 1 still readable (state %d) after an acquire at date 20 that follows "
+                  "the release of version 3 (date 10)",
+                  fake_memory_state(testnode_addr(s, 2)));
+    msgtest_reset();
+    nc_grant(s, 2, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, mgr, 3);
+    ck_assert_msg(!mapped(s, 2), "the writer was woken (state %d) on version 1",
+                  fake_memory_state(testnode_addr(s, 2)));
+    const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mgr);
+    ck_assert_int_eq(w->flags, 0); /* content wanted */
+    nc_data(s, 2, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, b);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RW);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[2].ver, 3);
+    ck_assert_int_ne(s->pages[2].flags & MOME_PG_DIRTY, 0); /* twinned: the write is noticed */
+}
+END_TEST
+
 START_TEST(test_release__releases_queue_one_in_flight)
 {
     uint8_t a[NC_PAGE];
@@ -427,6 +565,9 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__switch_to_strong_of_an_owned_page_asks_the_directory);
     NC_CASE(s, test_release__switch_keeps_writes_made_while_it_releases);
     NC_CASE(s, test_release__switch_to_strong_while_a_weak_fetch_is_in_flight);
+    NC_CASE(s, test_release__acquire_during_a_read_ahead_drops_its_old_content);
+    NC_CASE(s, test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with_old_content);
+    NC_CASE(s, test_release__acquire_during_an_upgrade_takes_the_old_copy_away);
     NC_CASE(s, test_release__releases_queue_one_in_flight);
     return s;
 }
