@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <ucp/api/ucp.h>
+#include <ucs/config/global_opts.h>
+#include <ucs/debug/log_def.h>
 #include <uct/api/uct.h>
 
 #include "base/alloc.h"
@@ -327,6 +329,55 @@ static void set_default(ucp_config_t *cfg, const char *name, const char *value)
 #define TP_TCP_KEEPINTVL "1s"
 #define TP_TCP_KEEPCNT "3"
 
+/*
+ * Strangers at the door. UCX closes a TCP connection whose first bytes are not its magic number
+ * (a program that does not speak UCX, writing to a node's port) and says so only at debug level.
+ * While the transport is up, UCX's own log level is raised to debug and this handler, called
+ * first, turns that one message into a rate-limited warning and drops every other message below
+ * the level the user set (UCX_LOG_LEVEL, warn by default); the others go on to UCX's printing as
+ * before. UCX logs at debug level when connections open and close (a few hundred lines in a
+ * whole job, none per message sent), so the raised level costs nothing per message.
+ */
+static ucs_log_level_t tp_user_level;
+static int tp_log_pushed;
+
+static ucs_log_func_rc_t stranger_log(const char *file, unsigned line, const char *function,
+                                      ucs_log_level_t level,
+                                      const ucs_log_component_config_t *comp, const char *fmt,
+                                      va_list ap)
+{
+    (void)file;
+    (void)line;
+    (void)function;
+    if (comp != &ucs_global_opts.log_component || level <= tp_user_level)
+        return UCS_LOG_FUNC_RC_CONTINUE;
+    if (level == UCS_LOG_LEVEL_DEBUG && strstr(fmt, "wrong magic number")) {
+        static mome_ratelimit_t rl;
+        (void)ap;
+        mome_log_rl(&rl, MOME_LOG_WARN, "transport",
+                    "refused a connection to one of this node's TCP ports: its first bytes were "
+                    "not UCX's (a program that is not a node of this job); nothing reached the "
+                    "job");
+    }
+    return UCS_LOG_FUNC_RC_STOP;
+}
+
+static void watch_strangers(int on)
+{
+    if (on && !tp_log_pushed) {
+        tp_user_level = ucs_global_opts.log_component.log_level;
+        if (tp_user_level >= UCS_LOG_LEVEL_DEBUG)
+            return; /* the user asked for UCX's debug lines: UCX prints this one itself */
+        ucs_log_push_handler(stranger_log);
+        ucs_global_opts.log_component.log_level = UCS_LOG_LEVEL_DEBUG;
+        tp_log_pushed = 1;
+    } else if (!on && tp_log_pushed) {
+        ucs_global_opts.log_component.log_level = tp_user_level;
+        ucs_log_pop_handler();
+        tp_log_pushed = 0;
+    }
+}
+
 int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const mome_tp_opts_t *opts,
                  const void **addr, size_t *addrlen)
 {
@@ -409,6 +460,7 @@ int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const mome_tp_
         goto err_release_addr;
     *addr = tp_addr;
     *addrlen = tp_addrlen;
+    watch_strangers(1);
     return 0;
 
 err_release_addr:
@@ -707,6 +759,7 @@ void mome_tp_fini(void)
     if (tp_tfd >= 0)
         close(tp_tfd);
     tp_tfd = -1;
+    watch_strangers(0);
     ucp_worker_release_address(tp_worker, tp_addr);
     ucp_worker_destroy(tp_worker);
     tp_worker = NULL;
