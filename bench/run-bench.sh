@@ -15,7 +15,11 @@
 set -u
 
 BENCHES="fault_latency flag_pingpong false_sharing jacobi apps budget emulation checkpoint momed multihost"
-MOME_RUN=${MOME_RUN:-../runtime/mome-run}
+# mome-run's path stays in this script: exported, every node would warn about a MOME_ variable
+# that is not a knob (unset, then set again: a variable of this shell only).
+_mome_run=${MOME_RUN:-../runtime/mome-run}
+unset MOME_RUN
+MOME_RUN=$_mome_run
 MOMED=${MOMED:-../runtime/momed}
 BENCH_BINDIR=${BENCH_BINDIR:-.}
 EXAMPLES=${EXAMPLES:-../examples}
