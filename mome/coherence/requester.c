@@ -377,7 +377,7 @@ static void txn_try_complete(mome_txn_t *t)
         return;
     }
     int ahead = t->ahead && !w, merged = t->merge, model = t->model, rw = t->rw;
-    int stale = brings_stale(t);
+    int stale = brings_stale(t), opened_ahead = t->ahead && rw;
     mome_txn_free(t);
     if (model != mome_page_model(pg)) {
         /*
@@ -392,6 +392,8 @@ static void txn_try_complete(mome_txn_t *t)
         refetch(s, page, w, op);
         return;
     }
+    if (opened_ahead) /* counted too when a thread's fault met it on its way */
+        MOME_STAT_INC(pages_written_ahead);
     if (ahead && rw) {
         /*
          * A write opened ahead (ask_ahead): twinned now, as its write fault would, so that the
@@ -401,7 +403,6 @@ static void txn_try_complete(mome_txn_t *t)
         if (mome_copy_tracked_clean(pg) && mome_copy_start_writing(s, page, 1) < 0)
             mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
                        (unsigned long long)page, s->name);
-        MOME_STAT_INC(pages_written_ahead);
     }
     if (ahead || merged)
         mome_copy_map_all(s, page);
