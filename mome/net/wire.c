@@ -175,7 +175,8 @@ static int unpack(const mome_wire_type_t *t, const uint8_t *w, const mome_wire_c
 static int check_batch(const mome_wire_type_t *t, const mome_msg_t *m, const mome_wire_ctx_t *ctx,
                        const char **why)
 {
-    const uint8_t *p = m->payload, *end = p + m->len;
+    /* An empty payload may be NULL, and NULL + 0 is undefined in C. */
+    const uint8_t *p = m->payload, *end = m->len ? p + m->len : p;
     mome_entry_t e;
     while (p < end) {
         size_t k = mome_batch_read(t->batch, p, end, &e);
