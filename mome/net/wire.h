@@ -171,10 +171,11 @@ typedef struct mome_entry {
 } mome_entry_t;
 size_t mome_batch_read(int kind, const uint8_t *p, const uint8_t *end, mome_entry_t *e);
 
-/* Iterate the entries of a validated batch payload. */
+/* Iterate the entries of a validated batch payload (an empty one may be NULL: no NULL + 0). */
 #define MOME_BATCH_FOREACH(_kind, _m, _e)                                                          \
-    for (const uint8_t *_p = (const uint8_t *)(_m)->payload, *_end = _p + (_m)->len; _p;         \
-         _p = NULL)                                                                                \
+    for (const uint8_t *_p = (const uint8_t *)(_m)->payload,                                     \
+                       *_end = (_m)->len ? _p + (_m)->len : _p;                                  \
+         _p; _p = NULL)                                                                            \
         for (size_t _k; (_k = mome_batch_read((_kind), _p, _end, &(_e))) > 0; _p += _k)
 
 #endif
