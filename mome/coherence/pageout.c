@@ -66,7 +66,7 @@ static struct {
     uint64_t seg, page;
     int done, status;
     uint8_t *dst; /* PAGEIN_DATA: where the bytes go */
-} answer;
+} answer = {.done = 1}; /* done: no wait is on (an answer now is unexpected) */
 
 /* A segment's name for messages (the page may be another node's, of a segment this node also
  * knows, or not). */
@@ -363,7 +363,9 @@ static void on_page_free(const mome_msg_t *m, const void *body)
 static void on_answer(const mome_msg_t *m, const void *body)
 {
     const mome_pgout_t *o = body;
-    if (answer.done || o->seg != answer.seg || o->page != answer.page)
+    /* A page-in (dst set) is answered by PAGEIN_DATA only, a page-out by PAGEOUT_ACK only. */
+    if (answer.done || o->seg != answer.seg || o->page != answer.page ||
+        (m->type == MOME_MSG_PAGEIN_DATA) != (answer.dst != NULL))
         mome_fatal(
             "node %u answered about page %llu of segment '%s' (%#llx), which this node is not "
             "waiting for; stopping",
@@ -419,6 +421,8 @@ static const mome_msg_def_t pageout_msgs[] = {
 
 int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen)
 {
+    answer.done = 1;
+    answer.dst = NULL;
     budget = cfg->pages;
     disk_only = cfg->disk_only;
     next_node = (mome_coh.self + 1) % mome_coh.nnodes;
