@@ -354,7 +354,8 @@ static void loop_self(void)
  *
  * - coherence/pageout.c: on_answer takes a PAGEOUT_ACK or PAGEIN_DATA about page 0 of segment 0
  *   for the answer of a wait when no page-out or page-in waits (the static `answer` starts as
- *   {seg 0, page 0, not done, dst NULL}): PAGEIN_DATA copies the page to NULL.
+ *   {seg 0, page 0, not done, dst NULL}): PAGEIN_DATA copies the page to NULL. Input:
+ *   crashes/node/segv-pageout-answer-unexpected.
  */
 static int known_finding(int type, const uint8_t *body)
 {
