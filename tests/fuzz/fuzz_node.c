@@ -346,6 +346,32 @@ static void loop_self(void)
     } while (head < tail || msgtest_count());
 }
 
+/*
+ * Findings not fixed yet (their inputs are in crashes/node/, which replay_node runs: make check
+ * fails on them until they are fixed). The libFuzzer build (fuzz.mk: -DFUZZ_SKIP_KNOWN) does not
+ * deliver the messages that show them, so that a long run goes on to find something else; the
+ * replay delivers everything. Remove an entry once its bug is fixed.
+ *
+ * - coherence/pageout.c: on_answer takes a PAGEOUT_ACK or PAGEIN_DATA about page 0 of segment 0
+ *   for the answer of a wait when no page-out or page-in waits (the static `answer` starts as
+ *   {seg 0, page 0, not done, dst NULL}): PAGEIN_DATA copies the page to NULL. Input:
+ *   crashes/node/segv-pageout-answer-unexpected.
+ */
+static int known_finding(int type, const uint8_t *body)
+{
+#ifdef FUZZ_SKIP_KNOWN
+    mome_pgout_t o;
+    if (type == MOME_MSG_PAGEOUT_ACK || type == MOME_MSG_PAGEIN_DATA) {
+        memcpy(&o, body, sizeof(o));
+        return o.seg == 0 && o.page == 0;
+    }
+#else
+    (void)type;
+    (void)body;
+#endif
+    return 0;
+}
+
 static void message(fuzz_in_t *in)
 {
     const mome_msg_def_t *d = mome_msg_def(types[fuzz_u8(in) % ntypes]);
@@ -364,6 +390,8 @@ static void message(fuzz_in_t *in)
         }
     }
     uint32_t len = make_payload(in, d, flags);
+    if (known_finding(d->type, body))
+        return;
     deliver(d->type, flags, src, 0, body, len ? payload : NULL, len);
 }
 
