@@ -397,6 +397,18 @@ START_TEST(test_requester__write_ahead_opens_pages_written_last_time)
 }
 END_TEST
 
+/* The requests the last fault sent: n of TYPE, for PAGE and then ahead every STRIDE pages. */
+static void asked_along(int type, uint64_t page, uint64_t stride, int n)
+{
+    ck_assert_int_eq(msgtest_count(), n);
+    for (int i = 0; i < n; i++) {
+        const msgtest_sent_t *r = msgtest_at(i);
+        ck_assert_int_eq(r->m.type, type);
+        ck_assert_uint_eq(req_body(r)->page, page + stride * (uint64_t)i);
+        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
+    }
+}
+
 START_TEST(test_requester__read_ahead_follows_a_stride)
 {
     nc_up(NODES, SELF);
@@ -410,17 +422,10 @@ START_TEST(test_requester__read_ahead_follows_a_stride)
     ck_assert_int_eq(msgtest_count(), 1);
     msgtest_reset();
     nc_fault(s, 3, 0); /* 2 pages after the fault before: 5, 7 and 9 ahead */
-    ck_assert_int_eq(msgtest_count(), 4);
-    for (int i = 0; i < 4; i++) {
-        const msgtest_sent_t *r = msgtest_at(i);
-        ck_assert_int_eq(r->m.type, MOME_MSG_READ_REQ);
-        ck_assert_uint_eq(req_body(r)->page, 3 + 2 * (uint64_t)i);
-        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
-    }
+    asked_along(MOME_MSG_READ_REQ, 3, 2, 4);
     msgtest_reset();
     nc_fault(s, 11, 0); /* the run read ahead goes on: 13, 15 and 17 */
-    ck_assert_int_eq(msgtest_count(), 4);
-    ck_assert_uint_eq(req_body(msgtest_at(3))->page, 17);
+    asked_along(MOME_MSG_READ_REQ, 11, 2, 4);
     msgtest_reset();
     nc_fault(s, 29, 0); /* 18 pages on: no run */
     ck_assert_int_eq(msgtest_count(), 1);
@@ -441,13 +446,7 @@ START_TEST(test_requester__write_ahead_follows_a_stride_of_written_pages)
     mome_coh.prefetch = 3;
     msgtest_reset();
     nc_fault(s, 2, 1); /* 2 pages after a page written here: 4, 6 and 8 opened ahead */
-    ck_assert_int_eq(msgtest_count(), 4);
-    for (int i = 0; i < 4; i++) {
-        const msgtest_sent_t *r = msgtest_at(i);
-        ck_assert_int_eq(r->m.type, MOME_MSG_WRITE_REQ);
-        ck_assert_uint_eq(req_body(r)->page, 2 + 2 * (uint64_t)i);
-        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
-    }
+    asked_along(MOME_MSG_WRITE_REQ, 2, 2, 4);
     msgtest_reset();
     nc_fault(s, 1, 1); /* after a written page, but 2 is being fetched: 1 alone */
     ck_assert_int_eq(msgtest_count(), 1);
