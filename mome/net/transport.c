@@ -349,11 +349,11 @@ static ucs_log_func_rc_t stranger_log(const char *file, unsigned line, const cha
     (void)file;
     (void)line;
     (void)function;
+    (void)ap; /* the format alone names the message */
     if (comp != &ucs_global_opts.log_component || level <= tp_user_level)
         return UCS_LOG_FUNC_RC_CONTINUE;
     if (level == UCS_LOG_LEVEL_DEBUG && strstr(fmt, "wrong magic number")) {
         static mome_ratelimit_t rl;
-        (void)ap;
         mome_log_rl(&rl, MOME_LOG_WARN, "transport",
                     "refused a connection to one of this node's TCP ports: its first bytes were "
                     "not UCX's (a program that is not a node of this job); nothing reached the "

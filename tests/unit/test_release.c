@@ -345,15 +345,17 @@ START_TEST(test_release__switch_keeps_writes_made_while_it_releases)
 }
 END_TEST
 
-/* Requests for page `page` of s recorded now, under model `model`. */
-static int requests_under(uint64_t page, int model)
+/* Requests recorded now for page `page`: of message type `type` (0: reads and writes), under
+ * model `model` (-1: any). */
+static int requests(uint64_t page, int type, int model)
 {
     int n = 0;
     for (int i = 0; i < msgtest_count(); i++) {
         const msgtest_sent_t *m = msgtest_at(i);
         const mome_req_t *r = (const mome_req_t *)mome_msg_body(&m->m);
-        n += (m->m.type == MOME_MSG_READ_REQ || m->m.type == MOME_MSG_WRITE_REQ) &&
-             r->page == page && r->model == (uint32_t)model;
+        n += (type ? m->m.type == type
+                   : m->m.type == MOME_MSG_READ_REQ || m->m.type == MOME_MSG_WRITE_REQ) &&
+             r->page == page && (model < 0 || r->model == (uint32_t)model);
     }
     return n;
 }
@@ -371,15 +373,15 @@ START_TEST(test_release__switch_to_strong_while_a_weak_fetch_is_in_flight)
     int mgr = mome_seg_manager(s, 2);
     pg->model = MOME_WEAK;
     nc_fault(s, 2, 0); /* another thread: READ_REQ under WEAK, in flight */
-    ck_assert_int_eq(requests_under(2, MOME_WEAK), 1);
+    ck_assert_int_eq(requests(2, 0, MOME_WEAK), 1);
     msgtest_reset();
     char *addr = testnode_addr(s, 2);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
-    int strong = requests_under(2, MOME_STRONG);
+    int strong = requests(2, 0, MOME_STRONG);
     /* The manager answers the WEAK request. */
     mome_grant_t g = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr};
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0), 0);
-    strong += requests_under(2, MOME_STRONG);
+    strong += requests(2, 0, MOME_STRONG);
     ck_assert_msg(pg->access == MOME_ACC_NONE || pg->model != MOME_STRONG || strong > 0,
                   "page held as %s (model %d) from a grant made under WEAK, and no STRONG "
                   "request was made (switch done: %d)",
@@ -394,18 +396,6 @@ static int mapped(mome_seg_t *s, uint64_t page)
     return st == FAKE_MAPPED_RO || st == FAKE_MAPPED_RW;
 }
 
-/* Read requests for page `page` recorded now. */
-static int read_reqs(uint64_t page)
-{
-    int n = 0;
-    for (int i = 0; i < msgtest_count(); i++) {
-        const msgtest_sent_t *m = msgtest_at(i);
-        n += m->m.type == MOME_MSG_READ_REQ &&
-             ((const mome_req_t *)mome_msg_body(&m->m))->page == page;
-    }
-    return n;
-}
-
 /*
  * Page 1 of a RELEASE segment read ahead (a fault on page 0), its request in flight; then a
  * notice that it lacks version 3, released at date 10, and an acquire at 20 (the acquire cannot
@@ -418,7 +408,7 @@ static mome_seg_t *read_ahead_then_acquire(mome_date_t *got)
     mome_seg_t *s = testnode_segment(1, 4);
     s->pages[0].model = s->pages[1].model = MOME_RELEASE;
     nc_fault(s, 0, 0);
-    ck_assert_int_eq(read_reqs(1), 1); /* read ahead */
+    ck_assert_int_eq(requests(1, MOME_MSG_READ_REQ, -1), 1); /* read ahead */
     nc_pattern(z, 9);
     nc_data(s, 0, 3, mome_seg_manager(s, 0), 0, 0, 1, z);
     ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
@@ -452,7 +442,7 @@ START_TEST(test_release__acquire_during_a_read_ahead_drops_its_old_content)
     ck_assert_int_eq(mome_coh.outstanding, 0);
     /* Its next use fetches it afresh. */
     nc_fault(s, 1, 0);
-    ck_assert_int_eq(read_reqs(1), 1);
+    ck_assert_int_eq(requests(1, MOME_MSG_READ_REQ, -1), 1);
 }
 END_TEST
 
@@ -474,7 +464,7 @@ START_TEST(test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with
                   "the reader was woken (state %d) with version 1 after an acquire at date 20 "
                   "that follows the release of version 3 (date 10)",
                   fake_memory_state(testnode_addr(s, 1)));
-    ck_assert_int_eq(read_reqs(1), 1); /* asked again for it */
+    ck_assert_int_eq(requests(1, MOME_MSG_READ_REQ, -1), 1); /* asked again for it */
     ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
     nc_data(s, 1, 3, mgr, 0, 0, 3, b);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
