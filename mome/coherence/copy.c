@@ -107,20 +107,33 @@ void mome_copy_protect(mome_seg_t *s, uint64_t page)
     }
 }
 
-void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n)
+/* Apply op to the part of pages [first, first + n) each view maps (writable views only if
+ * writable_only): one system call per view. Stops the job if it fails: the consequence says why. */
+static void run_views(mome_seg_t *s, uint64_t first, uint64_t n, int writable_only,
+                      int (*op)(char *, size_t), const char *what, const char *consequence)
 {
     uint64_t lo = first << mome_coh.page_shift, hi = (first + n) << mome_coh.page_shift;
     for (mome_view_t *v = s->views; v; v = v->seg_next) {
         uint64_t a = lo > v->off ? lo : v->off, b = hi < v->off + v->len ? hi : v->off + v->len;
-        if (!v->writable || a >= b)
+        if ((writable_only && !v->writable) || a >= b)
             continue;
-        int rc = mome_store_protect_range(v->addr + (a - v->off), (size_t)(b - a));
+        int rc = op(v->addr + (a - v->off), (size_t)(b - a));
         if (rc < 0 && rc != -ENOENT)
-            mome_fatal("cannot write-protect pages %llu to %llu of segment '%s' at %p: %s: their "
-                       "next writes would go unnoticed; stopping",
+            mome_fatal("cannot %s pages %llu to %llu of segment '%s' at %p: %s: %s; stopping", what,
                        (unsigned long long)first, (unsigned long long)(first + n - 1), s->name,
-                       (void *)(v->addr + (a - v->off)), strerror(-rc));
+                       (void *)(v->addr + (a - v->off)), strerror(-rc), consequence);
     }
+}
+
+void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n)
+{
+    run_views(s, first, n, 1, mome_store_protect_range, "write-protect",
+              "their next writes would go unnoticed");
+}
+
+void mome_copy_unmap_run(mome_seg_t *s, uint64_t first, uint64_t n)
+{
+    run_views(s, first, n, 0, mome_store_zap_range, "unmap", "stale copies would stay visible");
 }
 
 void mome_copy_unmap(mome_seg_t *s, uint64_t page)

@@ -37,6 +37,8 @@ void mome_copy_protect(mome_seg_t *s, uint64_t page);
 void mome_copy_protect_run(mome_seg_t *s, uint64_t first, uint64_t n);
 /* Remove the page from every view: the next access faults (and is resolved from the state). */
 void mome_copy_unmap(mome_seg_t *s, uint64_t page);
+/* The same for pages [first, first + n), one call per view (one TLB flush for them all). */
+void mome_copy_unmap_run(mome_seg_t *s, uint64_t first, uint64_t n);
 /* Forget this node's copy (access none, twin and notices gone); the content stays in the store. */
 void mome_copy_drop(mome_seg_t *s, uint64_t page);
 /* The same for a copy already out of every view (mome_copy_unmap): the state only. */

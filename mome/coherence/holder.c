@@ -24,15 +24,17 @@ static void bump_if_untracked(mome_page_t *pg)
         pg->ver++;
 }
 
-/* Others are getting a copy of a page this node writes: from now on track its writes. */
-static void start_sharing(mome_seg_t *s, uint64_t page)
+/* Others are getting a copy of a page this node writes: from now on track its writes (protected:
+ * the caller write-protected it already). */
+static void start_sharing(mome_seg_t *s, uint64_t page, int protected)
 {
     mome_page_t *pg = &s->pages[page];
     pg->flags |= MOME_PG_SHARED;
     if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK)) {
         pg->flags |= MOME_PG_TRACK;
         pg->flags &= (uint16_t)~MOME_PG_DIRTY;
-        mome_copy_protect(s, page);
+        if (!protected)
+            mome_copy_protect(s, page);
     }
 }
 
@@ -92,97 +94,131 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
 }
 
 /*
- * Reads of pages this node writes, served together. A reader's read-ahead asks for runs of
- * consecutive pages, and each page served must first be write-protected: one UFFDIO_WRITEPROTECT
- * over a run costs one TLB flush where a page at a time costs one each (40 us on a
- * paravirtualized guest when the flush interrupts the other CPU). The message layer runs what is
- * held here before any message other than a read request, a forwarded read or a DONE, and at the
- * end of its round (mome_msg_set_flush): the pages' state is left as it was until then, as if the
- * messages had come a moment later. Progress thread only.
+ * Forwarded requests served together. Read-ahead and write-ahead ask for runs of consecutive
+ * pages, and before this node sends a page it holds it must write-protect it (a reader's copy, or a
+ * snapshot of a page it writes untracked) or take it out of its views (a writer's): one
+ * UFFDIO_WRITEPROTECT or MADV_DONTNEED over a run costs one TLB flush where a page at a time costs
+ * one each (40 us on a paravirtualized guest when the flush interrupts the other CPU). The message
+ * layer runs what is held here before any message other than a request, a forwarded read, write
+ * or snapshot, or a DONE, and at the end of its round (mome_msg_set_flush): the pages' state is
+ * left as it was until then, as if the messages had come a moment later. A second request for a
+ * page already held serves the held ones first. Progress thread only.
  */
-#define READ_BATCH 64
-static struct held_read {
-    mome_msg_t m; /* a FWD_READ (no payload) */
+#define HELD_MAX 64
+enum { HOLD_PROTECT = 1, HOLD_UNMAP = 2 };
+static struct held_fwd {
+    mome_msg_t m; /* a FWD_READ, FWD_WRITE or FWD_SNAP (no payload) */
     mome_fwd_t f;
-} reads[READ_BATCH];
-static int nreads;
+    int act; /* what the page needs before it is sent: HOLD_PROTECT or HOLD_UNMAP */
+} held_q[HELD_MAX];
+static int nheld;
 
 static int by_page(const void *a, const void *b)
 {
-    const struct held_read *x = *(const struct held_read *const *)a,
-                           *y = *(const struct held_read *const *)b;
+    const struct held_fwd *x = *(const struct held_fwd *const *)a,
+                          *y = *(const struct held_fwd *const *)b;
+    if (x->act != y->act)
+        return x->act - y->act;
     if (x->f.seg != y->f.seg)
         return x->f.seg < y->f.seg ? -1 : 1;
     return x->f.page < y->f.page ? -1 : x->f.page > y->f.page;
 }
 
-/* Serve the held reads: write-protect each run of consecutive pages at once, then send. */
-static void serve_reads(void)
+static void serve_read(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_wp);
+static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_op);
+static void serve_snap(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_wp);
+
+/* Serve the held requests: protect or unmap each run of consecutive pages at once, then send. */
+static void serve_held(void)
 {
-    struct held_read *v[READ_BATCH];
-    int n = nreads;
+    struct held_fwd *v[HELD_MAX];
+    int n = nheld;
 
     if (!n)
         return;
-    nreads = 0;
+    nheld = 0;
     for (int i = 0; i < n; i++)
-        v[i] = &reads[i];
+        v[i] = &held_q[i];
     qsort(v, (size_t)n, sizeof(v[0]), by_page);
     for (int i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && v[j]->f.seg == v[i]->f.seg &&
+        for (j = i + 1; j < n && v[j]->act == v[i]->act && v[j]->f.seg == v[i]->f.seg &&
                         v[j]->f.page == v[j - 1]->f.page + 1;
              j++)
             ;
         mome_seg_t *s = mome_seg_page(v[i]->f.seg, v[i]->f.page);
-        if (j - i == 1)
-            mome_copy_protect(s, v[i]->f.page);
-        else
+        if (v[i]->act == HOLD_PROTECT)
             mome_copy_protect_run(s, v[i]->f.page, (uint64_t)(j - i));
+        else
+            mome_copy_unmap_run(s, v[i]->f.page, (uint64_t)(j - i));
     }
-    /* In the order they came. Each page was held writable (on_fwd_read) and nothing changed it
-     * since: it is read-only in every view now, and this node a reader. */
+    /* In the order they came; nothing changed the pages' state since they were held. */
     for (int i = 0; i < n; i++) {
-        const mome_fwd_t *f = &reads[i].f;
+        const mome_msg_t *m = &held_q[i].m;
+        const mome_fwd_t *f = &held_q[i].f;
         mome_seg_t *s = mome_seg_page(f->seg, f->page);
-        bump_if_untracked(&s->pages[f->page]);
-        s->pages[f->page].access = MOME_ACC_READ;
-        send_copy(&reads[i].m, f, s);
+        if (m->type == MOME_MSG_FWD_READ)
+            serve_read(m, f, s, 1);
+        else if (m->type == MOME_MSG_FWD_WRITE)
+            serve_write(m, f, s, 1);
+        else
+            serve_snap(m, f, s, 1);
     }
+}
+
+/* Hold a request whose page needs act before it is sent (serve_held). */
+static void hold(const mome_msg_t *m, const mome_fwd_t *f, int act)
+{
+    for (int i = 0; i < nheld; i++)
+        if (held_q[i].f.seg == f->seg && held_q[i].f.page == f->page) {
+            serve_held(); /* the held one first, as it came */
+            break;
+        }
+    if (nheld == HELD_MAX)
+        serve_held();
+    held_q[nheld].m = *m;
+    held_q[nheld].f = *f;
+    held_q[nheld].act = act;
+    nheld++;
+}
+
+/* held_wp: the page was write-protected with others (serve_held). */
+static void serve_read(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_wp)
+{
+    if (s) {
+        bump_if_untracked(&s->pages[f->page]);
+        if (held_wp)
+            s->pages[f->page].access = MOME_ACC_READ;
+        else
+            mome_copy_stop_writing(s, f->page);
+    }
+    send_copy(m, f, s);
 }
 
 static void on_fwd_read(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
-    if (s && s->pages[f->page].access == MOME_ACC_WRITE) {
-        /* Write-protected with the next ones (serve_reads). */
-        if (nreads == READ_BATCH)
-            serve_reads();
-        reads[nreads].m = *m;
-        reads[nreads].f = *f;
-        nreads++;
-        return;
-    }
-    if (s) {
-        bump_if_untracked(&s->pages[f->page]);
-        mome_copy_stop_writing(s, f->page);
-    }
-    send_copy(m, f, s);
+    if (s && s->pages[f->page].access == MOME_ACC_WRITE)
+        hold(m, f, HOLD_PROTECT);
+    else
+        serve_read(m, f, s, 0);
 }
 
-static void on_fwd_write(const mome_msg_t *m, const void *body)
+/* held_op: the page was write-protected (a kept copy) or unmapped with others (serve_held). */
+static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_op)
 {
-    const mome_fwd_t *f = body;
-    mome_seg_t *s = held(f);
     int keep = !!(m->flags & MOME_FWD_KEEP);
     if (s) {
-        bump_if_untracked(&s->pages[f->page]);
+        mome_page_t *pg = &s->pages[f->page];
+        bump_if_untracked(pg);
         /* A kept copy stays mapped read-only; one that goes leaves the views before it is sent
          * (one TLB flush: a write-protect then an unmap would cost two). Either way no thread
          * writes the page from here on. */
-        if (keep)
+        if (keep && held_op)
+            pg->access = MOME_ACC_READ;
+        else if (keep)
             mome_copy_stop_writing(s, f->page);
-        else
+        else if (!held_op)
             mome_copy_unmap(s, f->page);
         mome_ckpt_handoff(s, f->page); /* the new writer flags it */
     }
@@ -197,17 +233,41 @@ static void on_fwd_write(const mome_msg_t *m, const void *body)
     }
 }
 
-static void on_fwd_snap(const mome_msg_t *m, const void *body)
+static void on_fwd_write(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
+    int keep = !!(m->flags & MOME_FWD_KEEP);
+    if (s && !keep)
+        hold(m, f, HOLD_UNMAP);
+    else if (s && s->pages[f->page].access == MOME_ACC_WRITE)
+        hold(m, f, HOLD_PROTECT);
+    else
+        serve_write(m, f, s, 0);
+}
+
+/* held_wp: the page was write-protected with others (serve_held). */
+static void serve_snap(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_wp)
+{
     if (s) {
         mome_page_t *pg = &s->pages[f->page];
         bump_if_untracked(pg);
         if (pg->flags & MOME_PG_OWNER)
-            start_sharing(s, f->page);
+            start_sharing(s, f->page, held_wp);
     }
     send_copy(m, f, s);
+}
+
+static void on_fwd_snap(const mome_msg_t *m, const void *body)
+{
+    const mome_fwd_t *f = body;
+    mome_seg_t *s = held(f);
+    const mome_page_t *pg = s ? &s->pages[f->page] : NULL;
+    if (pg && (pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE &&
+        !(pg->flags & MOME_PG_TRACK))
+        hold(m, f, HOLD_PROTECT); /* as start_sharing would, with others */
+    else
+        serve_snap(m, f, s, 0);
 }
 
 /* This node owns the master: a WEAK holder asks whether its version is current. */
@@ -362,10 +422,11 @@ static const mome_msg_def_t holder_msgs[] = {
      .body_size = sizeof(mome_fwd_t), .batched = 1, .handler = on_fwd_read},
     {.type = MOME_MSG_FWD_WRITE,
      .wire = {"FWD_WRITE", fwd_write_fields, NF(fwd_write_fields), MOME_FWD_KEEP, 0, 0},
-     .body_size = sizeof(mome_fwd_t), .handler = on_fwd_write},
+     .body_size = sizeof(mome_fwd_t), .batched = 1, .handler = on_fwd_write},
     {.type = MOME_MSG_FWD_SNAP,
      .wire = {"FWD_SNAP", fwd_snap_fields, NF(fwd_snap_fields), MOME_FWD_NOPUSH, 0, 0},
-     .body_size = sizeof(mome_fwd_t), .validate = check_snap, .handler = on_fwd_snap},
+     .body_size = sizeof(mome_fwd_t), .validate = check_snap, .batched = 1,
+     .handler = on_fwd_snap},
     {.type = MOME_MSG_FWD_SYNC,
      .wire = {"FWD_SYNC", fwd_sync_fields, NF(fwd_sync_fields), MOME_FWD_EXCL, 0, 0},
      .body_size = sizeof(mome_fwd_t), .handler = on_fwd_sync},
@@ -385,7 +446,7 @@ static const mome_msg_def_t holder_msgs[] = {
 
 int mome_holder_init(void)
 {
-    nreads = 0;
-    mome_msg_set_flush(serve_reads);
+    nheld = 0;
+    mome_msg_set_flush(serve_held);
     return mome_msg_register(holder_msgs, sizeof(holder_msgs) / sizeof(holder_msgs[0]));
 }

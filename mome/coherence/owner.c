@@ -223,7 +223,8 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
 
     if (!(pg->flags & MOME_PG_DIRTY) || pg->access == MOME_ACC_NONE)
         return 0;
-    mome_copy_protect(s, page); /* writes from now on start the next interval */
+    /* The caller has write-protected it (release.c, a run at a time): writes from now on start
+     * the next interval. */
     pg->flags &= (uint16_t)~MOME_PG_DIRTY;
     if (!(pg->flags & MOME_PG_OWNER))
         return send_diff(s, page, date, -1);

@@ -108,6 +108,47 @@ static void finish_release(void)
     }
 }
 
+static int by_seg_page(const void *a, const void *b)
+{
+    const mome_pref_t *x = a, *y = b;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->page < y->page ? -1 : x->page > y->page;
+}
+
+/* Is the page released with write-protection (mome_owner_release_page's condition)? */
+static mome_seg_t *to_protect(const mome_pref_t *r)
+{
+    mome_seg_t *s = mome_seg_page(r->seg, r->page);
+    return s && (s->pages[r->page].flags & MOME_PG_DIRTY) &&
+                   s->pages[r->page].access != MOME_ACC_NONE
+               ? s
+               : NULL;
+}
+
+/*
+ * Write-protect the pages about to be released, so that writes from now on start the next
+ * interval: in page order, each run of consecutive pages at once (one TLB flush per run where a
+ * page at a time costs one each, 40 us on a paravirtualized guest).
+ */
+static void protect_dirty(mome_plist_t *dirty)
+{
+    size_t i, j;
+    for (i = 1; i < dirty->n && by_seg_page(&dirty->v[i - 1], &dirty->v[i]) < 0; i++)
+        ;
+    if (i < dirty->n)
+        qsort(dirty->v, dirty->n, sizeof(dirty->v[0]), by_seg_page);
+    for (i = 0; i < dirty->n; i = j) {
+        mome_seg_t *s = to_protect(&dirty->v[i]);
+        for (j = i + 1; s && j < dirty->n && dirty->v[j].seg == dirty->v[i].seg &&
+                        dirty->v[j].page == dirty->v[j - 1].page + 1 && to_protect(&dirty->v[j]);
+             j++)
+            ;
+        if (s)
+            mome_copy_protect_run(s, dirty->v[i].page, (uint64_t)(j - i));
+    }
+}
+
 /* tag: 0, or a MomeBarrier's (its epoch + 1) when the barrier is the release's only caller. */
 static void start_release(uint64_t tag)
 {
@@ -120,6 +161,7 @@ static void start_release(uint64_t tag)
     flushes_out = 0;
     rel_date = mome_clock_tick();
     rel_pending += mome_owner_release_begin(tag, rel_date);
+    protect_dirty(dirty);
     for (size_t i = 0; i < dirty->n; i++) {
         mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
         if (!s)

@@ -111,6 +111,11 @@ static int zap(void *addr, size_t len)
 {
     counts.zaps++;
     note(addr, FAKE_ZAPPED);
+    /* Every page of the range (a holder unmaps runs of pages at once). */
+    for (int i = 0; i < nvas; i++)
+        if ((const char *)vas[i].va >= (const char *)addr &&
+            (const char *)vas[i].va < (const char *)addr + len)
+            vas[i].state = FAKE_ZAPPED;
     return 0;
 }
 

@@ -106,6 +106,91 @@ START_TEST(test_holder__fwd_reads_of_a_run_share_one_write_protect)
 }
 END_TEST
 
+/* Deliver FWD_type for pages[0..n) to node 2 in one round of the engine: nothing is sent before
+ * the round ends, then a DATA per page in the order asked, with the page's bytes b[page]. */
+static void fwd_round(int type, int flags, mome_seg_t *s, const uint64_t *pages, int n,
+                      uint32_t rights, uint8_t (*b)[NC_PAGE])
+{
+    msgtest_reset();
+    for (int i = 0; i < n; i++) {
+        mome_fwd_t f = {.seg = s->id, .page = pages[i], .node = 2, .acks = 0, .rights = rights};
+        msgtest_deliver_in_round(type, flags, MGR, &f, NULL, 0);
+    }
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_msg_progress();
+    ck_assert_int_eq(msgtest_count(), n);
+    for (int i = 0; i < n; i++) {
+        const msgtest_sent_t *m = msgtest_at(i);
+        ck_assert_int_eq(m->m.type, MOME_MSG_DATA);
+        ck_assert_uint_eq(NC_BODY(&m->m, mome_data_t)->page, pages[i]);
+        ck_assert_int_eq(memcmp(m->payload, b[pages[i]], NC_PAGE), 0);
+    }
+}
+
+/* A write-ahead's forwards in one round: the pages leave the views with one unmap per run. */
+START_TEST(test_holder__fwd_writes_of_a_run_share_one_unmap)
+{
+    static const uint64_t order[4] = {3, 2, 4, 6};
+    static uint8_t b[8][NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    for (uint64_t p = 2; p <= 6; p++) {
+        nc_hold_zero(s, p, 1, MOME_RIGHT_RW);
+        nc_pattern(b[p], (unsigned)p);
+        memcpy(mome_seg_bytes(s, p), b[p], NC_PAGE);
+    }
+    unsigned zaps = fake_memory_counts()->zaps;
+    fwd_round(MOME_MSG_FWD_WRITE, 0, s, order, 4, MOME_RIGHT_RW, b);
+    ck_assert_uint_eq(fake_memory_counts()->zaps - zaps, 2); /* pages 2-4, then 6 */
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(s->pages[order[i]].access, MOME_ACC_NONE);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, order[i])), FAKE_ZAPPED);
+    }
+    ck_assert_int_eq(s->pages[5].access, MOME_ACC_WRITE); /* not asked: still here, writable */
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 5)), FAKE_MAPPED_RW);
+}
+END_TEST
+
+/* A twinning writer's snapshots of pages this node writes untracked, in one round: one
+ * write-protect per run, and the pages tracked from then on. A second forward for a page already
+ * held serves the first one before it is held. */
+START_TEST(test_holder__fwd_snaps_of_a_run_share_one_write_protect)
+{
+    static const uint64_t order[3] = {1, 0, 2};
+    static uint8_t b[4][NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    for (uint64_t p = 0; p < 4; p++) {
+        nc_hold_zero(s, p, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+        nc_pattern(b[p], (unsigned)p + 7);
+        memcpy(mome_seg_bytes(s, p), b[p], NC_PAGE);
+    }
+    unsigned protects = fake_memory_counts()->protects;
+    fwd_round(MOME_MSG_FWD_SNAP, 0, s, order, 3, MOME_RIGHT_RW | MOME_RIGHT_TWIN, b);
+    ck_assert_uint_eq(fake_memory_counts()->protects - protects, 1);
+    for (uint64_t p = 0; p < 3; p++) {
+        mome_page_t *pg = &s->pages[p];
+        ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+        ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK),
+                         MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RO);
+    }
+    ck_assert_int_eq(s->pages[3].flags & MOME_PG_TRACK, 0);
+    /* Page 3 twice in one round (a write-protect, then a reader of a tracked page). */
+    msgtest_reset();
+    mome_fwd_t f = {.seg = s->id, .page = 3, .node = 2, .rights = MOME_RIGHT_RW | MOME_RIGHT_TWIN};
+    msgtest_deliver_in_round(MOME_MSG_FWD_SNAP, 0, MGR, &f, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    f.node = 3;
+    msgtest_deliver_in_round(MOME_MSG_FWD_SNAP, 0, MGR, &f, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 1); /* the first, served before the second was held */
+    mome_msg_progress();
+    ck_assert_int_eq(msgtest_count(), 2);
+    ck_assert_uint_eq(NC_BODY(&msgtest_at(1)->m, mome_data_t)->page, 3);
+    ck_assert_int_eq(s->pages[3].flags & MOME_PG_TRACK, MOME_PG_TRACK);
+}
+END_TEST
+
 START_TEST(test_holder__fwd_write_hands_the_page_over_and_drops_it)
 {
     uint8_t b[NC_PAGE];
@@ -419,6 +504,8 @@ Suite *holder_suite(void)
     Suite *s = suite_create("holder");
     NC_CASE(s, test_holder__fwd_read_sends_the_page_and_downgrades);
     NC_CASE(s, test_holder__fwd_reads_of_a_run_share_one_write_protect);
+    NC_CASE(s, test_holder__fwd_writes_of_a_run_share_one_unmap);
+    NC_CASE(s, test_holder__fwd_snaps_of_a_run_share_one_write_protect);
     NC_CASE(s, test_holder__fwd_write_hands_the_page_over_and_drops_it);
     NC_CASE(s, test_holder__fwd_write_keep_stays_a_reader);
     NC_CASE(s, test_holder__fwd_snap_subscribes_a_release_reader);

@@ -89,6 +89,32 @@ START_TEST(test_owner__release_sends_one_diff_batch_per_owner)
 }
 END_TEST
 
+/* The pages a release write-protects, in page order whatever order they were written in: one
+ * write-protect per run of consecutive pages (one TLB flush each), not one per page. */
+START_TEST(test_owner__release_write_protects_each_run_at_once)
+{
+    static const uint64_t order[5] = {3, 1, 0, 6, 2};
+    static uint8_t twin[7][NC_PAGE];
+    mome_date_t rel = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    for (int i = 0; i < 5; i++)
+        write_twinned(s, order[i], 3, twin[order[i]]);
+    unsigned protects = fake_memory_counts()->protects;
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_eq(fake_memory_counts()->protects - protects, 2); /* pages 0-3, then 6 */
+    mome_entry_t e[8];
+    ck_assert_int_eq(nc_entries(MOME_BATCH_DIFF, nc_msg(MOME_MSG_DIFF, 3), e, 8), 5);
+    for (int i = 0; i < 5; i++) {
+        uint64_t p = order[i];
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RO);
+        ck_assert_int_eq(s->pages[p].flags & (MOME_PG_DIRTY | MOME_PG_LISTED), 0);
+        ck_assert(diff_gives(&e[p < 6 ? p : 4], twin[p], mome_seg_bytes(s, p)));
+    }
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_NONE); /* never held */
+}
+END_TEST
+
 START_TEST(test_owner__notice_acks_complete_the_release)
 {
     static uint8_t twin[3][NC_PAGE];
@@ -436,6 +462,7 @@ Suite *owner_suite(void)
 {
     Suite *s = suite_create("owner");
     NC_CASE(s, test_owner__release_sends_one_diff_batch_per_owner);
+    NC_CASE(s, test_owner__release_write_protects_each_run_at_once);
     NC_CASE(s, test_owner__notice_acks_complete_the_release);
     NC_CASE(s, test_owner__release_of_a_shared_owned_page_notices_and_pushes);
     NC_CASE(s, test_owner__push_ack_of_an_unused_copy_stops_the_pushes);
