@@ -146,6 +146,8 @@ static void serve_held(void)
              j++)
             ;
         mome_seg_t *s = mome_seg_page(v[i]->f.seg, v[i]->f.page);
+        if (!s)
+            continue; /* gone meanwhile: send_copy below says so */
         if (v[i]->act == HOLD_PROTECT)
             mome_copy_protect_run(s, v[i]->f.page, (uint64_t)(j - i));
         else
