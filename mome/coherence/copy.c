@@ -180,6 +180,11 @@ void mome_copy_forget(mome_seg_t *s, uint64_t page)
 void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver)
 {
     mome_copy_unmap(s, page); /* out of every view while it changes; accesses fault back in */
+    mome_copy_fill(s, page, data, ver);
+}
+
+void mome_copy_fill(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver)
+{
     mome_store_fill(s->store, page, data);
     s->pages[page].ver = ver;
     mome_copy_settle_stale(s, page);

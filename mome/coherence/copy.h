@@ -45,6 +45,8 @@ void mome_copy_drop(mome_seg_t *s, uint64_t page);
 void mome_copy_forget(mome_seg_t *s, uint64_t page);
 /* Replace the content of a copy no view may see changing: out of every view, then filled. */
 void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
+/* The same for a copy already out of every view (mome_copy_unmap, mome_copy_unmap_run). */
+void mome_copy_fill(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
 /* From now on this node only reads its copy (a STRONG downgrade). */
 void mome_copy_stop_writing(mome_seg_t *s, uint64_t page);
 /* The first write of a tracked page since its last release: twin it (or, for the owner's

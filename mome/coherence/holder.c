@@ -342,19 +342,58 @@ static void on_stale(const mome_msg_t *m, const void *body)
  * the views, so its next use faults locally and tells whether the page is still read: the ack asks
  * for more pushes only if it was used since the previous one.
  */
-static int take_push(const mome_entry_t *e)
+enum { PUSH_NOT_HELD, PUSH_KEEP, PUSH_REPLACE };
+
+static int push_action(const mome_entry_t *e, mome_seg_t **sp)
 {
-    mome_seg_t *s = mome_seg_page(e->seg, e->page);
+    mome_seg_t *s = *sp = mome_seg_page(e->seg, e->page);
     if (!s)
-        return 0;
-    mome_page_t *pg = &s->pages[e->page];
+        return PUSH_NOT_HELD;
+    const mome_page_t *pg = &s->pages[e->page];
     if (!mome_model_of_id(pg->model)->pushed || pg->access != MOME_ACC_READ ||
         (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_OWNER)))
-        return 0;
+        return PUSH_NOT_HELD;
     if ((pg->flags & MOME_PG_BUSY) || e->ver <= pg->ver)
-        return 1; /* a transaction or a newer copy is here: keep the subscription */
+        return PUSH_KEEP; /* a transaction or a newer copy is here: keep the subscription */
+    return PUSH_REPLACE;
+}
+
+/* The copies a push replaces leave the views before any is filled: each run of consecutive pages
+ * at once (one TLB flush per run, where a page at a time costs one each). */
+static void unmap_pushed(const mome_msg_t *m)
+{
+    mome_seg_t *run = NULL, *s;
+    uint64_t first = 0, n = 0;
+    mome_entry_t e;
+
+    MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
+    {
+        if (push_action(&e, &s) != PUSH_REPLACE)
+            continue;
+        if (s == run && e.page == first + n) {
+            n++;
+            continue;
+        }
+        if (n)
+            mome_copy_unmap_run(run, first, n);
+        run = s;
+        first = e.page;
+        n = 1;
+    }
+    if (n)
+        mome_copy_unmap_run(run, first, n);
+}
+
+/* Returns whether to keep pushing the page here (the copy was used since the previous push). */
+static int take_push(const mome_entry_t *e)
+{
+    mome_seg_t *s;
+    int act = push_action(e, &s);
+    if (act != PUSH_REPLACE)
+        return act == PUSH_KEEP;
+    mome_page_t *pg = &s->pages[e->page];
     int used = !!(pg->flags & MOME_PG_USED);
-    mome_copy_replace(s, e->page, e->data, e->ver);
+    mome_copy_fill(s, e->page, e->data, e->ver); /* out of the views already (unmap_pushed) */
     pg->flags &= (uint16_t)~MOME_PG_USED;
     MOME_STAT_INC(pages_fetched);
     return used;
@@ -367,6 +406,7 @@ static void on_push(const mome_msg_t *m, const void *body)
     mome_batch_t ack = {0};
     mome_entry_t e;
 
+    unmap_pushed(m);
     MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
     {
         MOME_TR(MOME_TR_FETCH, e.seg, e.page, (int)m->src, e.len, MOME_TRF_PUSH);

@@ -462,6 +462,39 @@ START_TEST(test_holder__push_ack_asks_for_more_only_if_used)
 }
 END_TEST
 
+/* A push of a run of pages: they leave the views with one unmap, then each is replaced. */
+START_TEST(test_holder__push_of_a_run_unmaps_it_at_once)
+{
+    static uint8_t a[NC_PAGE], c[5][NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    nc_pattern(a, 12);
+    for (uint64_t p = 1; p <= 4; p++) {
+        s->pages[p].model = p == 4 ? MOME_STRONG : MOME_RELEASE; /* 4: never pushed */
+        nc_hold_data(s, p, 0, 0, 3, a, 1);
+        nc_pattern(c[p], (unsigned)p + 20);
+    }
+    mome_batch_t b = {0};
+    for (uint64_t p = 1; p <= 4; p++)
+        ck_assert_int_eq(mome_batch_push(&b, s->id, p, 4, c[p], NC_PAGE), 0);
+    mome_rel_t rel = {.date = 1, .origin = 3};
+    unsigned zaps = fake_memory_counts()->zaps;
+    nc_deliver(MOME_MSG_PUSH, 0, 3, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(fake_memory_counts()->zaps - zaps, 1);
+    for (uint64_t p = 1; p <= 3; p++) {
+        ck_assert_int_eq(memcmp(mome_seg_bytes(s, p), c[p], NC_PAGE), 0);
+        ck_assert_uint_eq(s->pages[p].ver, 4);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_ZAPPED);
+    }
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 4), a, NC_PAGE), 0);
+    ck_assert_int_ne(fake_memory_state(testnode_addr(s, 4)), FAKE_ZAPPED);
+    mome_entry_t e[4];
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_PUSH_ACK, 3), e, 4), 4);
+    ck_assert_uint_eq(e[3].ver, 0); /* the STRONG copy: no more pushes */
+}
+END_TEST
+
 START_TEST(test_holder__push_leaves_other_copies_alone)
 {
     uint8_t a[NC_PAGE], c[NC_PAGE];
@@ -516,6 +549,7 @@ Suite *holder_suite(void)
     NC_CASE(s, test_holder__stale_records_a_notice_and_acks);
     NC_CASE(s, test_holder__push_replaces_a_release_read_copy);
     NC_CASE(s, test_holder__push_ack_asks_for_more_only_if_used);
+    NC_CASE(s, test_holder__push_of_a_run_unmaps_it_at_once);
     NC_CASE(s, test_holder__push_leaves_other_copies_alone);
     NC_CASE(s, test_holder__forward_for_a_copy_not_held_stops_the_node);
     return s;
