@@ -209,6 +209,11 @@ int mome_store_zap(char *va)
     return mome_mem->zap(va, pgsz);
 }
 
+int mome_store_zap_range(char *va, size_t len)
+{
+    return mome_mem->zap(va, len);
+}
+
 void mome_store_drop(mome_store_t *st, uint64_t page)
 {
     int rc;
