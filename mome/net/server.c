@@ -232,11 +232,6 @@ void mome_srv_put(uint64_t seg, uint64_t page, const void *content, uint32_t len
                    (unsigned long long)page, (unsigned long long)seg, where);
 }
 
-uint32_t mome_srv_batched(void)
-{
-    return putv.n;
-}
-
 static void gone(const char *why)
 {
     mome_fatal("%s is gone (%s): the segments it serves cannot be kept coherent; stopping", where,

@@ -41,7 +41,6 @@ int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len);
  */
 void mome_srv_put(uint64_t seg, uint64_t page, const void *content, uint32_t len);
 void mome_srv_flush(void);
-uint32_t mome_srv_batched(void); /* pages waiting in the batch */
 /* Read what arrived and deliver it; momed gone stops the job naming it. Returns messages run. */
 int mome_srv_poll(void);
 
