@@ -75,8 +75,7 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
-/* Send a message of type with body and payload; hdrlen_override: a header that lies about the
- * payload's length (0: tell the truth). */
+/* Send a message of type with body and payload, dated by this connection's clock. */
 static void send_msg(conn_t *c, int type, const void *body, const void *payload, uint32_t len)
 {
     mome_msg_t m = {.type = (uint8_t)type, .src = 0, .key = c->key, .len = len, .payload = payload};
