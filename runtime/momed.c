@@ -36,6 +36,7 @@
 
 #define MIN_HOLD_NS 2000000ull /* a job keeps a page at least this long before a recall */
 #define MAX_CONNS 4096
+#define CKPT_BATCH (1u << 20) /* bytes of pages per write of a checkpoint's data file */
 
 static const char *repo_dir;
 static int verbose, tracing; /* tracing: MOMED_TRACE=1, every page message (tests) */
@@ -111,6 +112,10 @@ typedef struct pstate {
      * lost, the page goes back to it (revert). */
     uint64_t put_key;
     uint8_t *before;
+    struct seg *seg;
+    struct pstate *qnext; /* the list of pages with a queue (queued), while in it */
+    int queued;
+    uint64_t mark; /* the SRV_PUTV that named it last (a page twice in one batch is refused) */
 } pstate_t;
 
 typedef struct seg {
@@ -141,6 +146,9 @@ typedef struct gather {
 } gather_t;
 
 static gather_t *gathers;
+/* Pages whose queue was not empty when last seen (recall_due walks these, not every page: a
+ * walk of every page at each round made each message cost as much as the whole segment). */
+static pstate_t *queued;
 static uint8_t *page_buf;
 static size_t page_buf_size;
 
@@ -179,6 +187,7 @@ static pstate_t *pstate(seg_t *s, uint64_t page, int create)
     }
     p->page = page;
     p->holder = -1;
+    p->seg = s;
     p->next = s->tab[b];
     s->tab[b] = p;
     s->n++;
@@ -341,18 +350,23 @@ static uint64_t recall_all(void)
     return held;
 }
 
-/* Pages whose recall waits for the minimum hold: checked every round. */
+/* Pages whose recall waits for the minimum hold: checked every round, among the pages with a
+ * queue (those whose queue emptied leave the list here). */
 static int recall_due(void)
 {
     int pending = 0;
-    for (size_t k = 0; k < nsegs; k++) {
-        seg_t *s = segs[k];
-        for (size_t i = 0; s && i < s->nb; i++)
-            for (pstate_t *p = s->tab[i]; p; p = p->next)
-                if (p->wq && p->holder >= 0 && !p->recalling) {
-                    recall(s, p);
-                    pending += !p->recalling;
-                }
+    for (pstate_t **pp = &queued; *pp;) {
+        pstate_t *p = *pp;
+        if (!p->wq) {
+            p->queued = 0;
+            *pp = p->qnext;
+            continue;
+        }
+        if (p->holder >= 0 && !p->recalling) {
+            recall(p->seg, p);
+            pending += !p->recalling;
+        }
+        pp = &p->qnext;
     }
     return pending;
 }
@@ -387,8 +401,24 @@ static int checkpoint(seg_t *s, const char *why, char *err, size_t errlen)
     qsort(v, n, sizeof(*v), by_page);
     gen = mome_repo_gen(s->rs) + 1;
     rc = mome_repo_delta_begin(s->rs, gen, 0, &d, err, errlen);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = mome_repo_delta_add(d, &v[i]->page, v[i]->content, 1, err, errlen);
+    /* The pages go to the data file CKPT_BATCH at a time, copied side by side (one write each). */
+    size_t per = CKPT_BATCH / s->page_size ? CKPT_BATCH / s->page_size : 1;
+    uint8_t *buf = rc == 0 ? malloc(per * s->page_size) : NULL;
+    uint64_t *pages = rc == 0 ? malloc(per * sizeof(*pages)) : NULL;
+    if (rc == 0 && (!buf || !pages)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i += per) {
+        size_t k = n - i < per ? n - i : per;
+        for (size_t j = 0; j < k; j++) {
+            pages[j] = v[i + j]->page;
+            memcpy(buf + j * s->page_size, v[i + j]->content, s->page_size);
+        }
+        rc = mome_repo_delta_add(d, pages, buf, k, err, errlen);
+    }
+    free(buf);
+    free(pages);
     if (rc == 0)
         rc = mome_repo_delta_finish(d, &f, err, errlen);
     else if (d)
@@ -761,6 +791,11 @@ static void on_get(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
     else
         p->wq = w;
     p->wtail = w;
+    if (!p->queued) {
+        p->queued = 1;
+        p->qnext = queued;
+        queued = p;
+    }
     recall(s, p);
 }
 
@@ -779,6 +814,81 @@ static int same_as_stored(seg_t *s, pstate_t *p, const void *bytes)
     return !memcmp(page_buf, bytes, s->page_size);
 }
 
+/* Page p of s comes back from connection ci, which holds it, with these bytes (one page). */
+static void put_page(int ci, seg_t *s, pstate_t *p, const uint8_t *bytes)
+{
+    uint8_t *stored = NULL; /* what the repository holds, when momed has no newer content */
+    int readable = 1;
+
+    if (tracing)
+        say("PUT %llu from %016llx/%u (words %llu %llu %llu)", (unsigned long long)p->page,
+            (unsigned long long)conns[ci]->key, conns[ci]->node,
+            (unsigned long long)((const uint64_t *)bytes)[0],
+            (unsigned long long)((const uint64_t *)bytes)[1],
+            (unsigned long long)((const uint64_t *)bytes)[2]);
+    if (!p->content) {
+        /* Read once: to compare with (an unchanged page is not written again), and as the content
+         * before this job's change. */
+        char err[1024];
+        int rc;
+        if (!(stored = malloc(s->page_size))) {
+            say("out of memory keeping page %llu of segment '%s'; stopping",
+                (unsigned long long)p->page, s->name);
+            exit(1);
+        }
+        rc = mome_repo_read(s->rs, p->page, stored, err, sizeof(err));
+        if (rc == 0)
+            memset(stored, 0, s->page_size);
+        readable = rc >= 0;
+    }
+    if (!p->dirty && readable &&
+        !memcmp(p->content ? p->content : stored, bytes, s->page_size)) {
+        /* Unchanged (read only, or written back as it was): nothing to checkpoint. */
+        free(stored);
+        p->holder = -1;
+        p->recalling = 0;
+        conns[ci]->held--;
+        serve(s, p);
+        return;
+    }
+    if (p->put_key != conns[ci]->key) {
+        /* This job's first change since its last checkpoint: keep what was there before (if
+         * unreadable, there is nothing to go back to: the new content stands). */
+        if (p->content) {
+            if (!(p->before = malloc(s->page_size))) {
+                say("out of memory keeping page %llu of segment '%s'; stopping",
+                    (unsigned long long)p->page, s->name);
+                exit(1);
+            }
+            memcpy(p->before, p->content, s->page_size);
+        } else if (readable) {
+            p->before = stored;
+            stored = NULL;
+        }
+        if (p->before)
+            p->put_key = conns[ci]->key;
+    }
+    if (!p->content) {
+        /* The buffer read above is free now: it takes the new content. */
+        p->content = stored ? stored : malloc(s->page_size);
+        stored = NULL;
+        if (!p->content) {
+            say("out of memory keeping page %llu of segment '%s'; stopping",
+                (unsigned long long)p->page, s->name);
+            exit(1);
+        }
+    }
+    free(stored);
+    memcpy(p->content, bytes, s->page_size);
+    if (!p->dirty)
+        s->ndirty++;
+    p->dirty = 1;
+    p->holder = -1;
+    p->recalling = 0;
+    conns[ci]->held--;
+    serve(s, p);
+}
+
 static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
 {
     seg_t *s = page_of(ci, m, b);
@@ -790,53 +900,67 @@ static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
                   (unsigned long long)b->page, s->name);
         return;
     }
-    if (tracing)
-        say("PUT %llu from %016llx/%u (words %llu %llu %llu)", (unsigned long long)b->page,
-            (unsigned long long)conns[ci]->key, conns[ci]->node,
-            (unsigned long long)((const uint64_t *)m->payload)[0],
-            (unsigned long long)((const uint64_t *)m->payload)[1],
-            (unsigned long long)((const uint64_t *)m->payload)[2]);
-    if (!p->dirty && same_as_stored(s, p, m->payload)) {
-        /* Unchanged (read only, or written back as it was): nothing to checkpoint. */
-        p->holder = -1;
-        p->recalling = 0;
-        conns[ci]->held--;
-        serve(s, p);
+    put_page(ci, s, p, m->payload);
+}
+
+/*
+ * Many pages coming back in one message. Every entry is checked before any page is taken (a
+ * served segment of this job's page size, a page in it that this connection holds, not twice, a
+ * version of 0, as many entries as the body says): a malformed batch changes nothing and ends the
+ * connection, as any malformed message.
+ */
+static void on_putv(int ci, const mome_msg_t *m, const mome_srvbatch_t *b)
+{
+    static uint64_t batch_no;
+    mome_entry_t e;
+    uint64_t n = 0;
+    seg_t *s;
+    pstate_t *p;
+
+    batch_no++;
+    MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
+    {
+        s = seg_by_id(e.seg);
+        if (!s || s->page_size != conns[ci]->page_size || e.page >= s->npages) {
+            drop_conn(ci, "SRV_PUTV entry %llu for page %llu of segment %#llx, which momed does "
+                      "not serve; the batch is refused whole",
+                      (unsigned long long)n, (unsigned long long)e.page,
+                      (unsigned long long)e.seg);
+            return;
+        }
+        p = pstate(s, e.page, 0);
+        if (!p || p->holder != ci || e.ver || p->mark == batch_no) {
+            drop_conn(ci, "SRV_PUTV entry %llu for page %llu of segment '%s': %s; the batch is "
+                      "refused whole",
+                      (unsigned long long)n, (unsigned long long)e.page, s->name,
+                      !p || p->holder != ci ? "a page it does not hold"
+                      : e.ver                ? "a version other than 0"
+                                             : "a page given twice in one batch");
+            return;
+        }
+        p->mark = batch_no;
+        n++;
+    }
+    if (n == 0 || n != b->n) {
+        drop_conn(ci, "SRV_PUTV of %llu entries whose body says %llu; the batch is refused whole",
+                  (unsigned long long)n, (unsigned long long)b->n);
         return;
     }
-    if (p->put_key != conns[ci]->key) {
-        /* This job's first change since its last checkpoint: keep what was there before. */
-        if (!(p->before = malloc(s->page_size))) {
-            say("out of memory keeping page %llu of segment '%s'; stopping",
-                (unsigned long long)b->page, s->name);
-            exit(1);
-        }
-        char err[1024];
-        int rc = 1;
-        if (p->content)
-            memcpy(p->before, p->content, s->page_size);
-        else if ((rc = mome_repo_read(s->rs, p->page, p->before, err, sizeof(err))) == 0)
-            memset(p->before, 0, s->page_size);
-        if (rc < 0) { /* unreadable: nothing to go back to, the new content stands */
-            free(p->before);
-            p->before = NULL;
-        } else {
-            p->put_key = conns[ci]->key;
-        }
+    if (tracing)
+        say("PUTV of %llu pages from %016llx/%u", (unsigned long long)n,
+            (unsigned long long)conns[ci]->key, conns[ci]->node);
+    MOME_BATCH_FOREACH(MOME_BATCH_PUSH, m, e)
+    {
+        /* Handing a page on may end this job's connections (a node of it lost: drop_conn): then
+         * the rest stays as momed last had it, as for any page a lost job held. */
+        if (conns[ci]->dead)
+            return;
+        s = seg_by_id(e.seg);
+        p = pstate(s, e.page, 0);
+        if (p->holder != ci)
+            return;
+        put_page(ci, s, p, e.data);
     }
-    if (!p->content && !(p->content = malloc(s->page_size))) {
-        say("out of memory keeping page %llu of segment '%s'; stopping",
-            (unsigned long long)b->page, s->name);
-        exit(1);
-    }
-    memcpy(p->content, m->payload, s->page_size);
-    if (!p->dirty)
-        s->ndirty++;
-    p->dirty = 1;
-    p->holder = -1;
-    p->recalling = 0;
-    conns[ci]->held--;
-    serve(s, p);
 }
 
 static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
@@ -964,6 +1088,9 @@ static void handle(int ci, const uint8_t *hdr, const uint8_t *payload, uint32_t 
     case MOME_SRV_PUT:
         on_put(ci, &m, mome_msg_body(&m));
         break;
+    case MOME_SRV_PUTV:
+        on_putv(ci, &m, mome_msg_body(&m));
+        break;
     case MOME_SRV_CKPT:
         on_ckpt(ci, &m, mome_msg_body(&m));
         break;
@@ -1007,8 +1134,8 @@ static void read_conn(int ci)
         const uint8_t *h = c->rbuf + off;
         uint32_t len =
             (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
-        uint32_t max =
-            c->hello ? (c->page_size > MOME_SRV_WHY_MAX ? c->page_size : MOME_SRV_WHY_MAX) : 0;
+        /* Checked before any byte of it is kept: a batch (SRV_PUTV) is the largest. */
+        uint32_t max = c->hello ? (uint32_t)mome_batch_max(c->page_size) : 0;
         if (len > max) {
             drop_conn(ci, "a message of %u payload bytes (at most %u)", len, max);
             return;

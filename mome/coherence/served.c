@@ -12,17 +12,19 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "coherence/copy.h"
 #include "coherence/page.h"
 #include "coherence/proto.h"
 #include "coherence/served.h"
 #include "net/server.h"
 
-/* What this node holds from momed, per served segment: pages fetched and not given back, and
- * recalls waiting for a transaction in flight to end. */
+/* What this node holds from momed, per served segment: pages fetched and not given back,
+ * recalls waiting for a transaction in flight to end, and pages this node is giving back of its
+ * own accord (mome_served_return: their content goes in a batch, mome_served_flush). */
 typedef struct held {
     mome_hnode_t h; /* k1 = segment id */
     uint64_t npages, count;
-    uint64_t *held, *pending;
+    uint64_t *held, *pending, *returning;
 } held_t;
 
 static mome_htab_t segs;
@@ -55,8 +57,9 @@ static held_t *held_of(mome_seg_t *s, int create)
     if (h) {
         h->held = mome_calloc(words, 8);
         h->pending = mome_calloc(words, 8);
+        h->returning = mome_calloc(words, 8);
     }
-    if (!h || !h->held || !h->pending)
+    if (!h || !h->held || !h->pending || !h->returning)
         mome_fatal("out of memory recording the pages of segment '%s' held from momed; stopping",
                    s->name);
     h->h.k1 = s->id;
@@ -80,11 +83,23 @@ void mome_served_recalled(mome_seg_t *s, uint64_t page, const void *content)
         mome_fatal("a recall of page %llu of segment '%s' completed on a page this node does not "
                    "hold from momed; stopping",
                    (unsigned long long)page, s->name);
+    int returned = bit(h->returning, page);
     set_bit(h->held, page, 0);
     set_bit(h->pending, page, 0); /* a recall of momed's that crossed this one is answered too */
+    set_bit(h->returning, page, 0);
     h->count--;
+    if (returned) { /* one of many: in a batch, many pages per message */
+        mome_srv_put(s->id, page, content, (uint32_t)mome_coh.page_size);
+        return;
+    }
+    /* momed asked for it (another job waits): at once, after any batch (mome_srv_tx) */
     mome_srvpage_t p = {.seg = s->id, .page = page};
     mome_send(MOME_TO_SERVER, MOME_SRV_PUT, 0, &p, content, (uint32_t)mome_coh.page_size);
+}
+
+void mome_served_flush(void)
+{
+    mome_srv_flush();
 }
 
 static void recall(mome_seg_t *s, uint64_t page, mome_op_t *op)
@@ -101,13 +116,35 @@ void mome_served_kick(mome_seg_t *s, uint64_t page)
     recall(s, page, NULL);
 }
 
+/* Will mome_served_return start a recall of this page now? */
+static int returnable(mome_seg_t *s, const held_t *h, uint64_t page)
+{
+    return bit(h->held, page) && !bit(h->pending, page) && !(s->pages[page].flags & MOME_PG_BUSY);
+}
+
 uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy)
 {
     held_t *h = held_of(s, 0);
-    uint64_t n = 0;
+    uint64_t n = 0, first = 0, run = 0;
     *busy = 0;
     if (!h)
         return 0;
+    for (uint64_t page = 0; page <= h->npages; page++) {
+        if (page < h->npages && returnable(s, h, page)) {
+            if (!run++)
+                first = page;
+            continue;
+        }
+        /* Each run leaves every view at once (a fault maps a page again while this node still
+         * holds it): one TLB flush per run, where each recall's own unmap (mome_copy_drop) would
+         * flush once per page, tens of microseconds each on a virtual machine, most of a
+         * checkpoint's time. */
+        if (run)
+            mome_copy_unmap_run(s, first, run);
+        run = 0;
+        if (page < h->npages && !(page % 64) && !h->held[page / 64])
+            page += 63; /* a word of pages not held */
+    }
     for (uint64_t w = 0; w < (h->npages + 63) / 64; w++) {
         uint64_t bits = h->held[w] & ~h->pending[w];
         while (bits) {
@@ -117,6 +154,7 @@ uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy)
                 (*busy)++;
                 continue;
             }
+            set_bit(h->returning, page, 1);
             recall(s, page, op);
             n++;
         }
@@ -222,6 +260,7 @@ void mome_served_fini(void)
         held_t *h = (held_t *)n;
         free(h->held);
         free(h->pending);
+        free(h->returning);
         free(h);
     }
     mome_htab_free(&segs);

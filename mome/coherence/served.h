@@ -32,12 +32,15 @@ void mome_served_fini(void);
 /* The requester's transaction for a page of a served segment got GRANT_ZERO: ask momed for it
  * (the content arrives as SRV_PAGE and completes the transaction). */
 void mome_served_fetch(mome_seg_t *s, uint64_t page);
-/* A recall's transaction completed here: the page's content goes back to momed. */
+/* A recall's transaction completed here: the page's content goes back to momed, at once if momed
+ * asked for it, else (mome_served_return) in a batch with the others. */
 void mome_served_recalled(mome_seg_t *s, uint64_t page, const void *content);
+/* Send the batch of pages given back (when every recall mome_served_return started is done). */
+void mome_served_flush(void);
 /* A transaction on the page ended: start a recall that waited for it. */
 void mome_served_kick(mome_seg_t *s, uint64_t page);
-/* Give back every page of s this node holds from momed, on behalf of op. Returns how many recalls
- * started; *busy counts pages that could not start now (a transaction in flight: try again). */
+/* Give back every page of s this node holds from momed, on behalf of op (their content is
+ * batched: mome_served_flush once op is done). Returns how many recalls started; *busy counts pages that could not start now (a transaction in flight: try again). */
 uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy);
 /* The same for every served segment. */
 uint64_t mome_served_return_all(mome_op_t *op, uint64_t *busy);

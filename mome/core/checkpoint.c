@@ -547,6 +547,7 @@ typedef struct sret {
 static void sret_done(mome_op_t *op)
 {
     sret_t *r = (sret_t *)op;
+    mome_served_flush(); /* the last batch of pages given back goes now */
     mome_cmd_complete(r->waiting, 0);
 }
 

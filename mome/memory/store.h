@@ -79,7 +79,7 @@ int mome_store_protect(char *va, int ro);
 int mome_store_protect_range(char *va, size_t len);
 int mome_store_wake(char *va, size_t len);
 int mome_store_zap(char *va);
-/* Unmap the whole pages of [va, va+len) of one view at once. */
+/* Unmap the whole pages of [va, va+len) of one view at once (one TLB flush for them all). */
 int mome_store_zap_range(char *va, size_t len);
 /* The page leaves Mome memory (no view may map it): its memory goes back. */
 void mome_store_drop(mome_store_t *st, uint64_t page);

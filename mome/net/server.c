@@ -20,11 +20,17 @@
 #include "base/log.h"
 #include "net/msg.h"
 #include "net/server.h"
+#include "net/transport.h"
 
 static int srv_fd = -1;
 static char where[300];
 static uint8_t *rbuf; /* what arrived and is not yet a whole message */
 static size_t rlen, rcap;
+/* Pages going back to momed, not sent yet (SRV_PUTV): sent when full, by mome_srv_flush, and
+ * before any other message, so that the connection carries everything in the order it was
+ * given (a GET of a page after its return, a CKPT after the job's pages). */
+static mome_batch_t putv;
+static int flushing;
 
 /* The reply a call waits for (a service message: it runs during the hold). */
 static struct {
@@ -47,6 +53,10 @@ const char *mome_srv_where(void)
 
 void mome_srv_close(void)
 {
+    if (putv.n) /* served.c flushes after every return: a bug if not */
+        mome_error("server", "%u pages given back were never sent to %s: momed keeps its "
+                   "content from before them", putv.n, where);
+    mome_batch_free(&putv);
     if (srv_fd >= 0)
         close(srv_fd);
     srv_fd = -1;
@@ -171,6 +181,8 @@ int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)
 
     if (srv_fd < 0)
         return -ENOTCONN;
+    if (putv.n && !flushing)
+        mome_srv_flush(); /* the pages given back before this message go first */
     for (int i = 0; i < 2; i++) {
         const uint8_t *p = parts[i].b;
         size_t left = parts[i].n;
@@ -195,6 +207,29 @@ int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)
         }
     }
     return 0;
+}
+
+void mome_srv_flush(void)
+{
+    if (!putv.n || flushing)
+        return;
+    mome_srvbatch_t b = {.n = putv.n};
+    flushing = 1;
+    mome_send(MOME_TO_SERVER, MOME_SRV_PUTV, 0, &b, putv.buf, (uint32_t)putv.len);
+    flushing = 0;
+    mome_batch_reset(&putv);
+}
+
+void mome_srv_put(uint64_t seg, uint64_t page, const void *content, uint32_t len)
+{
+    int rc = mome_batch_push(&putv, seg, page, 0, content, len);
+    if (rc == -E2BIG) { /* full: it goes now, and a new one starts */
+        mome_srv_flush();
+        rc = mome_batch_push(&putv, seg, page, 0, content, len);
+    }
+    if (rc < 0)
+        mome_fatal("out of memory giving page %llu of segment %#llx back to %s; stopping",
+                   (unsigned long long)page, (unsigned long long)seg, where);
 }
 
 static void gone(const char *why)
@@ -304,7 +339,13 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
             rc = -ETIMEDOUT;
             break;
         }
-        if (poll(&pf, 1, (int)(timeout_ms - ms)) > 0)
+        /* This node's sends to the other nodes still in flight (a full queue: the barrier before
+         * a checkpoint's request, say) go on meanwhile: another node waiting for them may be what
+         * momed waits for. What they send here waits (held) for after the call. */
+        int wait = (int)(timeout_ms - ms);
+        if (mome_tp_push() > 0 && wait > 1)
+            wait = 1;
+        if (poll(&pf, 1, wait) > 0)
             mome_srv_poll();
     }
     mome_msg_unhold();
@@ -356,6 +397,7 @@ static const mome_msg_def_t srv_msgs[] = {
      .handler = on_reply},
     {.type = MOME_SRV_GET, .body_size = sizeof(mome_srvpage_t)},
     {.type = MOME_SRV_PUT, .body_size = sizeof(mome_srvpage_t), .validate = check_page},
+    {.type = MOME_SRV_PUTV, .body_size = sizeof(mome_srvbatch_t)},
 };
 
 int mome_srv_register(void)

@@ -34,6 +34,13 @@ void mome_srv_close(void);
 
 /* Send one encoded message (msg.c): 0 or -errno. */
 int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len);
+/*
+ * Give a page back to momed in a batch (SRV_PUTV): the batch goes when it is full (at most
+ * MOME_BATCH_MAX bytes, wire.h), at mome_srv_flush, and before any other message to momed, so
+ * the connection keeps the order of everything sent. The content is copied at once.
+ */
+void mome_srv_put(uint64_t seg, uint64_t page, const void *content, uint32_t len);
+void mome_srv_flush(void);
 /* Read what arrived and deliver it; momed gone stops the job naming it. Returns messages run. */
 int mome_srv_poll(void);
 

@@ -20,6 +20,7 @@ static const mome_field_t open_fields[] = {
     MOME_FIELD(mome_srvopen_t, token, MOME_FK_RAW, 0),
     MOME_FIELD(mome_srvopen_t, flags, MOME_FK_MASK, MOME_SRVO_CREATE | MOME_SRVO_EXCL),
     MOME_FIELD(mome_srvopen_t, status, MOME_FK_ERRNO, 0)};
+static const mome_field_t batch_fields[] = {MOME_FIELD(mome_srvbatch_t, n, MOME_FK_RAW, 0)};
 static const mome_field_t page_fields[] = {MOME_FIELD(mome_srvpage_t, seg, MOME_FK_RAW, 0),
                                            MOME_FIELD(mome_srvpage_t, page, MOME_FK_RAW, 0)};
 
@@ -36,6 +37,8 @@ static const mome_wire_type_t t_page = {
 static const mome_wire_type_t t_recall = {"SRV_RECALL", page_fields, NF(page_fields), 0, 0, 0, 0};
 static const mome_wire_type_t t_put = {"SRV_PUT", page_fields, NF(page_fields), 0, 0, MOME_LEN_PAGE,
                                        0};
+static const mome_wire_type_t t_putv = {
+    "SRV_PUTV", batch_fields, NF(batch_fields), 0, 1, MOME_LEN_BATCH, MOME_BATCH_PUSH};
 static const mome_wire_type_t t_ckpt = {"SRV_CKPT", open_fields, NF(open_fields), 0, 0, 0, 0};
 static const mome_wire_type_t t_ckpt_reply = {
     "SRV_CKPT_REPLY", open_fields, NF(open_fields), 0, 0, MOME_SRV_WHY_MAX, 0};
@@ -46,4 +49,5 @@ const mome_wire_type_t *const mome_srv_types[MOME_WIRE_NTYPES] = {
     [MOME_SRV_GET] = &t_get,       [MOME_SRV_PAGE] = &t_page,
     [MOME_SRV_RECALL] = &t_recall, [MOME_SRV_PUT] = &t_put,
     [MOME_SRV_CKPT] = &t_ckpt,     [MOME_SRV_CKPT_REPLY] = &t_ckpt_reply,
+    [MOME_SRV_PUTV] = &t_putv,
 };

@@ -24,6 +24,8 @@ enum {
     MOME_SRV_PUT,        /* node -> momed: mome_srvpage_t + one page: the page comes back */
     MOME_SRV_CKPT,       /* node -> momed: mome_srvopen_t (id, token): checkpoint the segment */
     MOME_SRV_CKPT_REPLY, /* momed -> node: mome_srvopen_t (id, gen in size, token, status) + why */
+    MOME_SRV_PUTV,       /* node -> momed: mome_srvbatch_t + a batch of push entries (wire.h):
+                          * pages coming back, many per message (a checkpoint, the end of a job) */
     MOME_SRV_END
 };
 
@@ -60,6 +62,13 @@ typedef struct mome_srvopen {
 typedef struct mome_srvpage {
     uint64_t seg, page;
 } mome_srvpage_t;
+
+/* SRV_PUTV: n entries {seg, page, len == page size, flags 0, version 0, the page}, each page one
+ * the node holds, none twice; at most mome_batch_max(page size) payload bytes (as it fills, the
+ * node sends a batch and starts the next). momed checks every entry before it takes any. */
+typedef struct mome_srvbatch {
+    uint64_t n;
+} mome_srvbatch_t;
 
 /* The wire descriptions, indexed by type id (NULL: not a server message). */
 extern const mome_wire_type_t *const mome_srv_types[MOME_WIRE_NTYPES];

@@ -670,6 +670,15 @@ int mome_tp_progress(void)
     return n + rq_drain();
 }
 
+int mome_tp_push(void)
+{
+    if (!tp_worker)
+        return 0;
+    while (ucp_worker_progress(tp_worker) > 0)
+        ;
+    return (int)tp_inflight;
+}
+
 int mome_tp_efd(void)
 {
     return tp_efd;

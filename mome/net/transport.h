@@ -58,6 +58,10 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
 
 /* Progress communication; returns how many events were handled (0 = idle). */
 int mome_tp_progress(void);
+/* Progress the sends in flight without delivering anything (what arrives waits for the next
+ * mome_tp_progress): for a wait that must not hold up the other nodes. Returns the sends still in
+ * flight. */
+int mome_tp_push(void);
 
 /* The fd that becomes readable when there is work; arm before sleeping on it. */
 int mome_tp_efd(void);

@@ -1,0 +1,262 @@
+/*
+ * srvbatch.c - speaks momed's protocol by hand (net/srvproto.h) to check SRV_PUTV, the batch of
+ * pages a node gives back: a well-formed batch is taken whole (another connection then reads its
+ * pages), and each malformed one is refused whole, ending that connection, momed going on.
+ *
+ *   srvbatch HOST PORT good|notheld|twice|count|empty|version|length|huge|late
+ *
+ * Each case uses fresh connections (a job of 1 node, its own key) on segment "srvbatch" (8 pages
+ * of 4096 bytes). Exit 0: momed did what the case expects as far as this side sees (good: the
+ * pages read back; a bad case: momed closed the connection, and a new connection is still served,
+ * its page intact). momed's log, checked by momed_fail.test, says why it refused.
+ */
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/srvproto.h"
+#include "net/wire.h"
+
+#define PS 4096u
+#define NPAGES 8
+
+typedef struct conn {
+    int fd;
+    uint64_t key, date, seg;
+    mome_wire_ctx_t ctx;
+} conn_t;
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "srvbatch: FAILED: %s\n", what);
+    exit(1);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int dial(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(host, port, &hints, &ai))
+        fail("cannot resolve momed's address");
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), one = 1;
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        fail("cannot connect to momed");
+    freeaddrinfo(ai);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            fail("cannot write to momed");
+        b += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Send a message of type with body and payload, dated by this connection's clock. */
+static void send_msg(conn_t *c, int type, const void *body, const void *payload, uint32_t len)
+{
+    mome_msg_t m = {.type = (uint8_t)type, .src = 0, .key = c->key, .len = len, .payload = payload};
+    uint8_t hdr[MOME_WIRE_HDR];
+    m.date = ++c->date;
+    mome_wire_pack(mome_srv_types[type], body, &m);
+    mome_wire_encode(&m, hdr);
+    write_all(c->fd, hdr, sizeof(hdr));
+    if (len)
+        write_all(c->fd, payload, len);
+}
+
+/* Read one message (-1: the connection ended, or nothing came in 30 s). */
+static int recv_msg(conn_t *c, mome_msg_t *m, uint8_t *buf, size_t cap)
+{
+    size_t got = 0, want = MOME_WIRE_HDR;
+    while (got < want) {
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pf, 1, 30000) <= 0)
+            return -1;
+        ssize_t r = recv(c->fd, buf + got, want - got, 0);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+        if (got == MOME_WIRE_HDR) {
+            uint32_t len = (uint32_t)buf[12] | (uint32_t)buf[13] << 8 | (uint32_t)buf[14] << 16 |
+                           (uint32_t)buf[15] << 24;
+            if (MOME_WIRE_HDR + (size_t)len > cap)
+                fail("momed sent a message larger than any it sends");
+            want = MOME_WIRE_HDR + len;
+        }
+    }
+    const char *why = "?";
+    if (mome_wire_decode(buf, MOME_WIRE_HDR, buf + MOME_WIRE_HDR, want - MOME_WIRE_HDR, &c->ctx,
+                         mome_srv_types, m, &why) < 0) {
+        fprintf(stderr, "srvbatch: momed's message fails validation (%s)\n", why);
+        exit(1);
+    }
+    return 0;
+}
+
+static uint8_t rbuf[MOME_WIRE_HDR + PS + MOME_SRV_WHY_MAX];
+
+static void attach(conn_t *c, const char *host, const char *port, uint64_t key)
+{
+    mome_msg_t m;
+    memset(c, 0, sizeof(*c));
+    c->fd = dial(host, port);
+    c->key = key;
+    c->ctx = (mome_wire_ctx_t){.nnodes = 1, .page_size = PS, .key = key, .models = 0xe};
+    mome_srvhello_t h = {.node = 0, .nnodes = 1, .page_size = PS, .pid = (uint32_t)getpid()};
+    send_msg(c, MOME_SRV_HELLO, &h, NULL, 0);
+    if (recv_msg(c, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_HELLO_OK)
+        fail("no SRV_HELLO_OK");
+    mome_srvopen_t o = {.size = (uint64_t)NPAGES * PS, .token = 7, .flags = MOME_SRVO_CREATE};
+    send_msg(c, MOME_SRV_OPEN, &o, "srvbatch", 8);
+    if (recv_msg(c, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_OPEN_REPLY)
+        fail("no SRV_OPEN_REPLY");
+    const mome_srvopen_t *r = mome_msg_body(&m);
+    if (r->status < 0)
+        fail("momed refused to open segment srvbatch");
+    c->seg = r->id;
+}
+
+/* Get page p (no other job holds it): its content to out. */
+static void get(conn_t *c, uint64_t p, uint8_t *out)
+{
+    mome_msg_t m;
+    mome_srvpage_t g = {.seg = c->seg, .page = p};
+    send_msg(c, MOME_SRV_GET, &g, NULL, 0);
+    if (recv_msg(c, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_PAGE || m.len != PS)
+        fail("no SRV_PAGE for a page nobody holds");
+    if (out)
+        memcpy(out, m.payload, PS);
+}
+
+/* One push entry {seg, page, len, flags, version, bytes} at b; returns its size. */
+static size_t entry(uint8_t *b, uint64_t seg, uint64_t page, uint32_t len, uint64_t ver, int fill)
+{
+    put64(b, seg);
+    put64(b + 8, page);
+    put32(b + 16, len);
+    put32(b + 20, 0);
+    put64(b + 24, ver);
+    memset(b + MOME_BATCH_PUSH_HDR, fill, len);
+    return MOME_BATCH_PUSH_HDR + ((len + 7u) & ~7u);
+}
+
+/* momed ends the connection: a read gets the end (nothing is sent to a refused connection). */
+static void expect_closed(conn_t *c, const char *what)
+{
+    mome_msg_t m;
+    if (recv_msg(c, &m, rbuf, sizeof(rbuf)) == 0) {
+        fprintf(stderr, "srvbatch: FAILED: %s: momed answered a %s\n", what,
+                mome_srv_types[m.type]->name);
+        exit(1);
+    }
+    close(c->fd);
+}
+
+int main(int argc, char **argv)
+{
+    static uint8_t batch[3 * (MOME_BATCH_PUSH_HDR + PS)];
+    uint8_t page[PS];
+    conn_t a, b;
+    const char *host, *port, *what;
+    size_t n = 0;
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: srvbatch HOST PORT "
+                        "good|notheld|twice|count|empty|version|length|huge|late\n");
+        return 2;
+    }
+    host = argv[1];
+    port = argv[2];
+    what = argv[3];
+    attach(&a, host, port, 0x5eb0000000000001ull + (uint64_t)getpid());
+    if (!strcmp(what, "good")) {
+        /* Pages 2 and 5 back in one batch, changed: a second job reads them. */
+        get(&a, 2, NULL);
+        get(&a, 5, NULL);
+        n += entry(batch + n, a.seg, 2, PS, 0, 0x22);
+        n += entry(batch + n, a.seg, 5, PS, 0, 0x55);
+        mome_srvbatch_t h = {.n = 2};
+        send_msg(&a, MOME_SRV_PUTV, &h, batch, (uint32_t)n);
+        attach(&b, host, port, 0x5eb0000000000002ull + (uint64_t)getpid());
+        get(&b, 2, page);
+        if (page[0] != 0x22 || page[PS - 1] != 0x22)
+            fail("page 2 does not hold what the batch gave back");
+        get(&b, 5, page);
+        if (page[0] != 0x55 || page[PS - 1] != 0x55)
+            fail("page 5 does not hold what the batch gave back");
+        printf("srvbatch: a batch of 2 pages taken, read back by another job\n");
+        return 0;
+    }
+    get(&a, 1, NULL);
+    get(&a, 3, NULL);
+    if (!strcmp(what, "notheld")) { /* page 4 is not held */
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x11);
+        n += entry(batch + n, a.seg, 4, PS, 0, 0x44);
+    } else if (!strcmp(what, "twice")) {
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x11);
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x12);
+    } else if (!strcmp(what, "count")) { /* two entries, the body says 3 */
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x11);
+        n += entry(batch + n, a.seg, 3, PS, 0, 0x33);
+    } else if (!strcmp(what, "version")) {
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x11);
+        n += entry(batch + n, a.seg, 3, PS, 9, 0x33);
+    } else if (!strcmp(what, "length")) { /* an entry of half a page */
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x11);
+        n += entry(batch + n, a.seg, 3, PS / 2, 0, 0x33);
+    } else if (!strcmp(what, "late")) { /* a page past the segment's end, after a good one */
+        n += entry(batch + n, a.seg, 1, PS, 0, 0x11);
+        n += entry(batch + n, a.seg, NPAGES + 3, PS, 0, 0x33);
+    } else if (strcmp(what, "empty") && strcmp(what, "huge")) {
+        fprintf(stderr, "srvbatch: unknown case '%s'\n", what);
+        return 2;
+    }
+    if (!strcmp(what, "huge")) {
+        /* A header announcing 1 GiB of payload: refused from the header alone. */
+        uint8_t hdr[MOME_WIRE_HDR];
+        mome_srvbatch_t h = {.n = 1};
+        mome_msg_t m = {.type = MOME_SRV_PUTV, .key = a.key, .len = 0, .date = ++a.date};
+        mome_wire_pack(mome_srv_types[MOME_SRV_PUTV], &h, &m);
+        mome_wire_encode(&m, hdr);
+        put32(hdr + 12, 1u << 30);
+        write_all(a.fd, hdr, sizeof(hdr));
+    } else {
+        mome_srvbatch_t h = {.n = !strcmp(what, "count") ? 3 : n / (MOME_BATCH_PUSH_HDR + PS)};
+        if (!strcmp(what, "length"))
+            h.n = 2;
+        send_msg(&a, MOME_SRV_PUTV, &h, n ? batch : NULL, (uint32_t)n);
+    }
+    expect_closed(&a, what);
+    /* momed goes on: another job gets page 1, as it was before the refused batch (zeros, or
+     * what an earlier good case left: never 0x11). */
+    attach(&b, host, port, 0x5eb0000000000003ull + (uint64_t)getpid());
+    get(&b, 1, page);
+    if (page[0] == 0x11)
+        fail("a refused batch changed page 1");
+    printf("srvbatch: case %s: connection refused, momed goes on, page 1 intact\n", what);
+    return 0;
+}
