@@ -65,8 +65,11 @@ bg_job() {
     _log=$1
     _n=$2
     shift 2
+    # Emptied here, not by the background job's own redirection, which may run after the caller
+    # has already looked in the log (and found a line an earlier job left in it).
+    : >"$_log"
     UCX_TLS=posix,cma timeout -k 5 $((JOB_TIMEOUT + 15)) "$LAUNCHER" -t "$JOB_TIMEOUT" -n "$_n" \
-        "$@" >"$_log" 2>&1 &
+        "$@" >>"$_log" 2>&1 &
     BG_PID=$!
 }
 

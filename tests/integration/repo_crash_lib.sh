@@ -29,9 +29,11 @@ outside_kill() {
     _limit=$4
     _who=$5
     # mome-run itself in the background (its -t bounds the job): $! is its pid, and its children
-    # are the nodes.
+    # are the nodes. The log is emptied here, before the loop below looks in it (the background
+    # job's own redirection may come later, leaving an earlier run's lines to be found).
+    : >"$_log"
     UCX_TLS=posix,cma "$LAUNCHER" -t "$_limit" -n "$_nodes" ./persist loop "$_model" 40 \
-        >"$_log" 2>&1 &
+        >>"$_log" 2>&1 &
     _run=$!
     # Let the job start its checkpoints, then pick the instant (in ms).
     _n=0
