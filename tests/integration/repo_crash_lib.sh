@@ -9,7 +9,7 @@
 # The generations a job may find next: [lo, hi].
 lo=0
 hi=0
-ended=0
+outside=0 # kill points from outside (the others are at a step of a checkpoint)
 
 # rnd N sets r to a number in [0, N) (not through $(...), whose subshell would not advance the
 # seed; the shell's $RANDOM is not POSIX).
@@ -18,10 +18,14 @@ rnd() {
     r=$(((seed / 65536) % $1))
 }
 
-# outside_kill LOG NODES MODEL LIMIT WHO: ./persist loop MODEL 40 on NODES nodes in the background,
+# outside_kill LOG NODES MODEL LIMIT WHO: ./persist loop MODEL on NODES nodes in the background,
 # killed (-9) at a random instant (0 to 400 ms) after it found its generation: WHO is "node" (one
 # of its nodes), "job" (mome-run, and with it every node) or a pid (another process: momed). Sets
-# `what` to what was killed, and counts in `ended` the runs that finished before the kill.
+# `what` to what was killed. The job has more rounds than it can make before the kill (LOOP_ROUNDS,
+# each a generation written and checkpointed), so every kill lands in a running job: one that ends
+# before it fails the test (with 40 rounds, two thirds of the outside kills once came after the
+# job's end and were no kill point at all).
+LOOP_ROUNDS=1000000
 outside_kill() {
     _log=$1
     _nodes=$2
@@ -32,7 +36,7 @@ outside_kill() {
     # are the nodes. The log is emptied here, before the loop below looks in it (the background
     # job's own redirection may come later, leaving an earlier run's lines to be found).
     : >"$_log"
-    UCX_TLS=posix,cma "$LAUNCHER" -t "$_limit" -n "$_nodes" ./persist loop "$_model" 40 \
+    UCX_TLS=posix,cma "$LAUNCHER" -t "$_limit" -n "$_nodes" ./persist loop "$_model" $LOOP_ROUNDS \
         >>"$_log" 2>&1 &
     _run=$!
     # Let the job start its checkpoints, then pick the instant (in ms).
@@ -60,8 +64,18 @@ outside_kill() {
         what="kill -9 of pid $_victim after $_ms ms"
         ;;
     esac
-    [ -n "$_victim" ] && kill -9 "$_victim" 2>/dev/null
-    wait $_run 2>/dev/null && ended=$((ended + 1)) # finished before the kill: no kill point
+    if [ -z "$_victim" ] || ! kill -9 "$_victim" 2>/dev/null; then
+        wait $_run 2>/dev/null
+        cat "$_log"
+        echo "FAILED: the job was gone before the kill ($what): no kill point"
+        exit 1
+    fi
+    if wait $_run 2>/dev/null; then
+        cat "$_log"
+        echo "FAILED: the job ended normally after the kill ($what)"
+        exit 1
+    fi
+    outside=$((outside + 1))
 }
 
 # check_point I LOG WHAT MODEL: after kill point I, the job's log shows no wrong page and a
