@@ -184,8 +184,9 @@ static const knob_t knobs[] = {
     {"MOME_SERVER", "",
      "host:port of momed, the repository server that couples separately launched jobs (empty: "
      "momed's address file in MOME_REPOSITORY if a live momed wrote one, else the repository "
-     "is used directly)",
-     parse_string, OFF(server), 0, 0, 0, "host:port, e.g. localhost:7077"},
+     "is used directly; start: that momed, started by node 0 if none runs, and left running "
+     "for later jobs)",
+     parse_string, OFF(server), 0, 0, 0, "host:port, e.g. localhost:7077, or start"},
     {"MOME_LOCAL_PAGES", "0",
      "local page budget: at most this many Mome pages in this node's memory; beyond it pages "
      "are dropped or paged out to other nodes or to MOME_SWAP_DIR (0 = unlimited)",

@@ -4,6 +4,7 @@
  * then the payload the header counts), and delivering what arrives through the message table.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,15 +118,208 @@ static int split(const char *s, char *host, size_t hl, char *port, size_t pl)
     return 0;
 }
 
-int mome_srv_connect(const char *repo, const char *server, char *err, size_t errlen)
+/* Connect to the momed of repo's address file: 1, or 0 if there is none that answers (said once
+ * as a warning unless quiet: the repository is then used directly). */
+static int from_addr_file(const char *repo, int quiet, char *err, size_t errlen)
 {
     char host[256], port[32], path[1200], line[400], mhost[256] = "";
     long pid = 0;
     int fd;
 
+    snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_ADDR_FILE);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0; /* no server: the repository is used directly */
+    if (!fgets(line, sizeof(line), f) ||
+        sscanf(line, "%255s %31s %ld %255s", host, port, &pid, mhost) < 3) {
+        fclose(f);
+        if (!quiet)
+            mome_warn("server",
+                      "ignoring %s: not a momed address file (expected 'host port pid'); "
+                      "using the repository directly",
+                      path);
+        return 0;
+    }
+    fclose(f);
+    char me[256] = "";
+    gethostname(me, sizeof(me) - 1);
+    int local = !mhost[0] || !strcmp(mhost, me);
+    if (local && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+        if (!quiet)
+            mome_warn("server",
+                      "ignoring %s: it was left by momed pid %ld, which is not running any "
+                      "more (killed?); using the repository directly (restart momed to serve "
+                      "it)",
+                      path, pid);
+        return 0;
+    }
+    fd = connect_to(host, port, err, errlen);
+    if (fd < 0) {
+        if (!quiet)
+            mome_warn("server",
+                      "ignoring %s, left by momed pid %ld: %s; using the repository "
+                      "directly",
+                      path, pid, err);
+        err[0] = 0;
+        return 0;
+    }
+    snprintf(where, sizeof(where), "momed pid %ld at %.60s:%.20s (%.180s)", pid, host, port, path);
+    srv_fd = fd;
+    mome_msg_set_server(mome_srv_tx, where);
+    return 1;
+}
+
+/* The momed program: the first in PATH, else the one installed beside this library's tools. */
+static int find_momed(char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        if (n && (size_t)snprintf(out, len, "%.*s/momed", (int)n, path) < len &&
+            access(out, X_OK) == 0)
+            return 0;
+        path += n + (path[n] == ':');
+    }
+    snprintf(out, len, "%s/momed", MOME_BINDIR);
+    return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+/*
+ * Start momed on repo, in a session of its own (it outlives the job: later jobs find it by its
+ * address file), its output appended to repo/momed.log. Returns its pid, or -errno with a message.
+ * Between fork and exec the child makes only async-signal-safe calls.
+ */
+static pid_t spawn_momed(const char *repo, int spans, char *log, size_t loglen, char *err,
+                         size_t errlen)
+{
+    char bin[1100], listen[300], me[256] = "";
+    int rc;
+
+    if (find_momed(bin, sizeof(bin)) < 0) {
+        snprintf(err, errlen, "MOME_SERVER=start: cannot find momed in PATH or in %s: put the "
+                              "directory of Mome's tools in PATH", MOME_BINDIR);
+        return -ENOENT;
+    }
+    if (mkdir(repo, 0700) < 0 && errno != EEXIST) {
+        rc = -errno;
+        snprintf(err, errlen, "MOME_SERVER=start: cannot create repository %s: %s", repo,
+                 strerror(errno));
+        return rc;
+    }
+    snprintf(log, loglen, "%s/momed.log", repo);
+    int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (lfd < 0 || nfd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "MOME_SERVER=start: cannot open %s: %s", lfd < 0 ? log : "/dev/null",
+                 strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        return rc;
+    }
+    /* A job on several machines: momed listens where the other machines can reach it. */
+    gethostname(me, sizeof(me) - 1);
+    snprintf(listen, sizeof(listen), "%s:0", me);
+    char *argv[] = {"momed", "--repository", (char *)repo, spans ? "--listen" : NULL, listen, NULL};
+    sigset_t none;
+    sigemptyset(&none);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid(); /* not stopped with the job's process group */
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (dup2(nfd, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
+            _exit(127);
+        syscall(SYS_close_range, 3u, ~0u, 0u); /* the node's sockets and fds are not momed's */
+        execv(bin, argv);
+        static const char msg[] = "momed: cannot run it (exec failed)\n";
+        if (write(2, msg, sizeof(msg) - 1) < 0) {
+        }
+        _exit(127);
+    }
+    rc = pid < 0 ? -errno : 0;
+    close(lfd);
+    close(nfd);
+    if (rc < 0) {
+        snprintf(err, errlen, "MOME_SERVER=start: cannot start momed: %s", strerror(-rc));
+        return rc;
+    }
+    mome_info("server", "started momed (%s, pid %d) on repository %s; its log: %s", bin,
+              (int)pid, repo, log);
+    return pid;
+}
+
+/* Is a momed starting or serving repo (the pid its lock file names is alive)? Read, not locked:
+ * a lock taken here, even shared, could make a starting momed think another one serves it. */
+static int momed_running(const char *repo)
+{
+    char path[1200], who[64] = "";
+    long pid = 0;
+    snprintf(path, sizeof(path), "%s/momed.lock", repo);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int ok = fgets(who, sizeof(who), f) && sscanf(who, "pid %ld", &pid) == 1 && pid > 0;
+    fclose(f);
+    return ok && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/*
+ * MOME_SERVER=start: the repository's momed, started by the job's first node if none answers.
+ * Every node waits for its address file, at most START_WAIT_MS; a momed that exits first (another
+ * one started at the same instant took the repository: then that one's file comes) is not waited
+ * for beyond that.
+ */
+#define START_WAIT_MS 30000
+static int start_or_find(const char *repo, int starter, int spans, char *err, size_t errlen)
+{
+    char log[1200];
+    pid_t child = 0;
+    struct timespec t0, t, tick = {0, 5000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(log, sizeof(log), "%s/momed.log", repo);
+    for (;;) {
+        int rc = from_addr_file(repo, 1, err, errlen);
+        if (rc)
+            return rc;
+        if (starter && !child) {
+            child = spawn_momed(repo, spans, log, sizeof(log), err, errlen);
+            if (child < 0)
+                return child;
+        }
+        int status;
+        if (child > 0 && waitpid(child, &status, WNOHANG) == child) {
+            child = -1; /* reaped: not started again */
+            if (!momed_running(repo)) {
+                snprintf(err, errlen, "MOME_SERVER=start: momed exited (%s %d) before serving "
+                         "repository %s: see %s",
+                         WIFEXITED(status) ? "status" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), repo, log);
+                return -ECHILD;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > START_WAIT_MS) {
+            snprintf(err, errlen, "MOME_SERVER=start: no momed answered on repository %s within "
+                     "%d s (the job's node 0 starts one; its log: %s)", repo,
+                     START_WAIT_MS / 1000, log);
+            return -ETIMEDOUT;
+        }
+        nanosleep(&tick, NULL);
+    }
+}
+
+static int connect_server(const char *repo, const char *server, int starter, int spans, char *err,
+                          size_t errlen)
+{
+    char host[256], port[32];
+    int fd;
+
+    if (server && !strcmp(server, "start"))
+        return start_or_find(repo, starter, spans, err, errlen);
     if (server && server[0]) {
         if (split(server, host, sizeof(host), port, sizeof(port)) < 0) {
-            snprintf(err, errlen, "bad value '%s' for MOME_SERVER: expected host:port", server);
+            snprintf(err, errlen, "bad value '%s' for MOME_SERVER: expected host:port, or start",
+                     server);
             return -EINVAL;
         }
         fd = connect_to(host, port, err, errlen);
@@ -133,43 +330,16 @@ int mome_srv_connect(const char *repo, const char *server, char *err, size_t err
         mome_msg_set_server(mome_srv_tx, where);
         return 1;
     }
-    snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_ADDR_FILE);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0; /* no server: the repository is used directly */
-    if (!fgets(line, sizeof(line), f) ||
-        sscanf(line, "%255s %31s %ld %255s", host, port, &pid, mhost) < 3) {
-        fclose(f);
-        mome_warn("server",
-                  "ignoring %s: not a momed address file (expected 'host port pid'); "
-                  "using the repository directly",
-                  path);
-        return 0;
-    }
-    fclose(f);
-    char me[256] = "";
-    gethostname(me, sizeof(me) - 1);
-    int local = !mhost[0] || !strcmp(mhost, me);
-    if (local && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
-        mome_warn("server",
-                  "ignoring %s: it was left by momed pid %ld, which is not running any "
-                  "more (killed?); using the repository directly (restart momed to serve it)",
-                  path, pid);
-        return 0;
-    }
-    fd = connect_to(host, port, err, errlen);
-    if (fd < 0) {
-        mome_warn("server",
-                  "ignoring %s, left by momed pid %ld: %s; using the repository "
-                  "directly",
-                  path, pid, err);
-        err[0] = 0;
-        return 0;
-    }
-    snprintf(where, sizeof(where), "momed pid %ld at %.60s:%.20s (%.180s)", pid, host, port, path);
-    srv_fd = fd;
-    mome_msg_set_server(mome_srv_tx, where);
-    return 1;
+    return from_addr_file(repo, 0, err, errlen);
+}
+
+int mome_srv_connect(const char *repo, const char *server, int starter, int spans, char *err,
+                     size_t errlen)
+{
+    int rc = connect_server(repo, server, starter, spans, err, errlen);
+    if (rc > 0)
+        mome_info("server", "persistent segments are served by %s", where);
+    return rc;
 }
 
 int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)

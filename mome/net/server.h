@@ -21,9 +21,12 @@
  * the repository directory `repo`. Returns 1 (connected), 0 (no server: the repository is used
  * directly; an address file left by a momed that is gone is reported once, as a warning), or
  * -errno with a message (MOME_SERVER set but unreachable, a server that does not answer).
- * `where` receives the server's address for messages.
+ * `where` receives the server's address for messages. `server` "start": the address file's
+ * momed, started first by the node with `starter` set if none answers (listening for other
+ * machines if the job `spans` several); never 0.
  */
-int mome_srv_connect(const char *repo, const char *server, char *err, size_t errlen);
+int mome_srv_connect(const char *repo, const char *server, int starter, int spans, char *err,
+                     size_t errlen);
 /* Say hello (the job's size and page size, this node): after mome_msg_setup. 0 or -errno. */
 int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t errlen);
 /* Register the messages this file handles (the replies) and sends. */
