@@ -3,12 +3,14 @@
  * address file, a stale file told from a live server), framing (a message is its 80-byte header
  * then the payload the header counts), and delivering what arrives through the message table.
  */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,10 +225,16 @@ static pid_t spawn_momed(const char *repo, int spans, char *log, size_t loglen, 
     char *argv[] = {"momed", "--repository", (char *)repo, spans ? "--listen" : NULL, listen, NULL};
     sigset_t none;
     sigemptyset(&none);
+    /* Not bound to node 0's core, where the node bound itself: momed serves later jobs too. */
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (long c = 0, n = sysconf(_SC_NPROCESSORS_CONF); c < n && c < CPU_SETSIZE; c++)
+        CPU_SET((int)c, &all);
     pid_t pid = fork();
     if (pid == 0) {
         setsid(); /* not stopped with the job's process group */
         sigprocmask(SIG_SETMASK, &none, NULL);
+        sched_setaffinity(0, sizeof(all), &all);
         if (dup2(nfd, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
             _exit(127);
         syscall(SYS_close_range, 3u, ~0u, 0u); /* the node's sockets and fds are not momed's */
