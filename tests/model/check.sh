@@ -17,7 +17,7 @@ MEMLIM=${MEMLIM:-8000}
 # A mutant is NAME or NAME:k (search scenario k only: -DSCEN=k, where the mutant shows).
 all_mutants="MUT_SKIP_INV:0 MUT_DROP_DIFF:1 MUT_FLUSH_DIFF_UNACKED:2 MUT_FLUSH_NO_WAIT:1
 MUT_NO_STALE:1 MUT_EARLY_NOTICE_ACK:1 MUT_MOVE_DROPS_QUEUE MUT_BAR_EARLY MUT_NO_ACQUIRE:1
-MUT_BAR_NO_NOTES:1"
+MUT_BAR_NO_NOTES:1 MUT_UNSHARE_NOT_BUSY:4 MUT_DROP_UNACKED:4"
 [ "$MUTANTS" = all ] && MUTANTS=$all_mutants
 
 if ! command -v "$SPIN" >/dev/null; then
