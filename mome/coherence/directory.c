@@ -22,6 +22,8 @@
  *   WRITE  STRONG, multiple writers -> INV to single-writer holders; R owns a MULTI page
  *   WRITE  MULTI, multiple writers  -> R writes too: a twin on its copy, or FWD_SNAP(twin) from O
  *   single-writer request on MULTI  -> FLUSH writers and notified holders, then as in STRONG
+ *   DROP   a reader dropped its copy -> DROP_ACK; R is no holder; if only the owner of a MULTI
+ *                                      page holds it now, UNSHARE to O (busy until UNSHARE_ACK)
  *   DONE                            -> close the transaction, start the next queued request
  */
 #include <errno.h>
@@ -61,6 +63,7 @@ typedef struct dentry {
     uint8_t multi;    /* MULTI regime */
     uint8_t moving;   /* DIR_MOVE sent, waiting for its ack */
     uint8_t third;    /* consecutive third-party transactions */
+    uint8_t unsharing; /* UNSHARE sent to the owner (busy), waiting for its UNSHARE_ACK */
     mome_msg_t saved; /* the request a flush phase serves */
     dreq_t *q, *qtail;
     uint64_t sets[]; /* NSETS bitmaps of dir_words words */
@@ -425,8 +428,40 @@ static int write_ahead_ok(dentry_t *e, const mome_msg_t *req)
     return e->multi && e->owner != (int)req_of(req)->node;
 }
 
+/*
+ * A reader dropped a copy it no longer used (requester.c, mome_req_drop) and waits for DROP_ACK
+ * before it asks for the page again, so this comes before any later request of its own: it holds
+ * nothing now. A writer (its diffs may be in flight: a flush must still reach it) and the owner
+ * stay as they are. When only the owner of a multiple-writer page holds it now, the owner's writes
+ * need no tracking (no notices, no write faults): UNSHARE tells it, and the entry stays busy until
+ * it acknowledges, so that a read served after it (FWD_SNAP) finds it untracked and starts
+ * tracking again, never the other way round.
+ */
+static void start_drop(dentry_t *e, const mome_msg_t *req)
+{
+    const mome_req_t *r = req_of(req);
+    int n = (int)r->node;
+    int gone = n != e->owner && has(e, CS, n) && !has(e, WRITERS, n);
+    mome_ref_t ack = {.seg = r->seg, .page = r->page, .node = (uint32_t)dir_self};
+
+    if (gone)
+        drop_holder(e, n);
+    mome_send(n, MOME_MSG_DROP_ACK, 0, &ack, NULL, 0);
+    if (!gone || !e->multi || e->owner < 0 || others_hold(e, e->owner) ||
+        count(e, WRITERS) > has(e, WRITERS, e->owner))
+        return;
+    mome_ref_t u = {.seg = r->seg, .page = r->page, .node = (uint32_t)dir_self};
+    mome_send(e->owner, MOME_MSG_UNSHARE, 0, &u, NULL, 0);
+    e->busy = e->owner;
+    e->unsharing = 1;
+}
+
 static void start(dentry_t *e, const mome_msg_t *req)
 {
+    if (req->type == MOME_MSG_DROP) {
+        start_drop(e, req);
+        return;
+    }
     if ((req->flags & MOME_REQ_RECALL) && e->owner < 0)
         mome_fatal("momed recalls page %llu of segment %#llx from node %u, but this job does not "
                    "hold it: momed and the job disagree; stopping",
@@ -532,7 +567,7 @@ static void on_done(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *d = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, d->seg, d->page);
-    if (!e || e->busy != (int)d->node || e->flushing) {
+    if (!e || e->busy != (int)d->node || e->flushing || e->unsharing) {
         mome_debug("directory", "unexpected DONE from node %u for page %llu", d->node,
                    (unsigned long long)d->page);
         return;
@@ -547,6 +582,21 @@ static void on_done(const mome_msg_t *m, const void *body)
     }
     if (maybe_migrate(e, (int)d->node))
         return;
+    run_queue(e);
+}
+
+/* The owner stopped tracking the page (UNSHARE): the next request may run. */
+static void on_unshare_ack(const mome_msg_t *m, const void *body)
+{
+    const mome_ref_t *a = body;
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
+    if (!e || !e->unsharing || e->busy != (int)a->node) {
+        mome_warn("directory", "unexpected UNSHARE_ACK from node %u for page %llu", a->node,
+                  (unsigned long long)a->page);
+        return;
+    }
+    e->unsharing = 0;
+    e->busy = -1;
     run_queue(e);
 }
 
@@ -732,6 +782,17 @@ static const char *check_done(const mome_msg_t *m, const void *body, const mome_
 static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
+static const mome_field_t drop_fields[] = {MOME_FIELD(mome_req_t, seg, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_req_t, page, MOME_FK_RAW, 0),
+                                           MOME_FIELD(mome_req_t, node, MOME_FK_NODE, 0)};
+
+/* UNSHARE_ACK: the owner names itself (it is never forwarded). */
+static const char *check_unshare_ack(const mome_msg_t *m, const void *body,
+                                     const mome_wire_ctx_t *ctx)
+{
+    return ((const mome_ref_t *)body)->node != m->src ? "node (the sender)" : NULL;
+}
+
 static const char *check_write(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
     const mome_req_t *r = body;
@@ -774,6 +835,10 @@ static const mome_msg_def_t dir_msgs[] = {
      .body_size = sizeof(mome_req_t), .handler = on_request},
     {.type = MOME_MSG_DONE, .wire = {"DONE", ref_fields, NF(ref_fields), MOME_DONE_RESET, 0, 0},
      .body_size = sizeof(mome_ref_t), .validate = check_done, .batched = 1, .handler = on_done},
+    {.type = MOME_MSG_DROP, .wire = {"DROP", drop_fields, NF(drop_fields), 0, 0, 0},
+     .body_size = sizeof(mome_req_t), .batched = 1, .handler = on_request},
+    {.type = MOME_MSG_UNSHARE_ACK, .wire = {"UNSHARE_ACK", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .validate = check_unshare_ack, .handler = on_unshare_ack},
     {.type = MOME_MSG_FLUSH_ACK, .wire = {"FLUSH_ACK", ref_fields, 2, 0, 0, 0},
      .body_size = sizeof(mome_ref_t), .handler = on_flush_ack},
     {.type = MOME_MSG_NOTICE,
@@ -851,6 +916,7 @@ void mome_dir_peek(uint64_t seg, uint64_t page, mome_dir_state_t *out)
     out->busy = e->busy;
     out->fwd = e->fwd;
     out->flushing = e->flushing;
+    out->unsharing = e->unsharing;
     out->ncopies = count(e, CS);
     out->nwriters = count(e, WRITERS);
     for (dreq_t *r = e->q; r; r = r->next)

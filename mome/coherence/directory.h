@@ -14,8 +14,8 @@
 
 #include <stdint.h>
 
-/* Registers the directory's messages: READ_REQ, WRITE_REQ, SYNC_REQ, DONE, FLUSH_ACK, NOTICE,
- * STALE_ACK, DIR_MOVE, DIR_MOVE_ACK. */
+/* Registers the directory's messages: READ_REQ, WRITE_REQ, SYNC_REQ, DONE, DROP, UNSHARE_ACK,
+ * FLUSH_ACK, NOTICE, STALE_ACK, DIR_MOVE, DIR_MOVE_ACK. */
 int mome_dir_init(int nnodes, int self, int migrate);
 void mome_dir_fini(void);
 
@@ -31,6 +31,7 @@ typedef struct mome_dir_state {
     int busy;          /* requester of the open transaction, or -1 */
     int fwd;           /* node the entry moved to, or -1 */
     int flushing;      /* flush acknowledgements still awaited */
+    int unsharing;     /* UNSHARE sent to the owner, its acknowledgement awaited (busy) */
     int ncopies;       /* nodes holding a copy */
     int nwriters;      /* MULTI writers */
     int queued;        /* requests waiting */

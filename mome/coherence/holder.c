@@ -321,6 +321,37 @@ static void on_flush(const mome_msg_t *m, const void *body)
     mome_owner_flush(s, r->page, m->src, !!(m->flags & MOME_FLUSH_DROP));
 }
 
+/*
+ * The manager says no node but this one holds a page whose master this node writes (every reader
+ * dropped its copy, directory.c start_drop): its writes need no tracking any more. It becomes the
+ * page of a sole owner, as if nobody had ever read it: writable without faults, released without
+ * notices, its version counted when a copy is handed out again (bump_if_untracked). Writes not
+ * released yet go with it (nobody to tell of them), and so does the write-ahead copy (it only
+ * saves a notice). The manager's entry stays busy until the acknowledgement: a read served after
+ * it starts the tracking again (start_sharing). The views stay write-protected until the next
+ * write faults once and maps the page writable (mome_copy_map).
+ */
+static void on_unshare(const mome_msg_t *m, const void *body)
+{
+    const mome_ref_t *r = body;
+    mome_seg_t *s = mome_seg_page(r->seg, r->page);
+
+    if (s) {
+        mome_page_t *pg = &s->pages[r->page];
+        if ((pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE) {
+            mome_copy_forget_spec(s, r->page);
+            pg->flags &= (uint16_t)~(MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+        }
+        mome_pext_t *x = mome_pext_find(pg, s->id, r->page);
+        if (x) {
+            x->push = 0; /* nobody reads it */
+            mome_pext_put(pg, x);
+        }
+    }
+    mome_ref_t ack = {.seg = r->seg, .page = r->page, .node = (uint32_t)mome_coh.self};
+    mome_send((int)m->src, MOME_MSG_UNSHARE_ACK, 0, &ack, NULL, 0);
+}
+
 static void on_stale(const mome_msg_t *m, const void *body)
 {
     const mome_rel_t *rel = body;
@@ -476,6 +507,8 @@ static const mome_msg_def_t holder_msgs[] = {
      .body_size = sizeof(mome_ref_t), .handler = on_inv},
     {.type = MOME_MSG_FLUSH, .wire = {"FLUSH", ref_fields, NF(ref_fields), MOME_FLUSH_DROP, 0, 0},
      .body_size = sizeof(mome_ref_t), .handler = on_flush},
+    {.type = MOME_MSG_UNSHARE, .wire = {"UNSHARE", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_unshare},
     {.type = MOME_MSG_STALE,
      .wire = {"STALE", stale_fields, NF(stale_fields), 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH,
               MOME_BATCH_NOTICE},

@@ -73,7 +73,9 @@ typedef struct mome_waiter {
     struct mome_waiter *next;
 } mome_waiter_t;
 
-enum { MOME_TXN_READ = 1, MOME_TXN_WRITE = 2 };
+/* MOME_TXN_DROP: this node dropped a read copy and told the manager (DROP), which has not
+ * acknowledged yet: faults on the page wait for that, then ask anew (requester.c). */
+enum { MOME_TXN_READ = 1, MOME_TXN_WRITE = 2, MOME_TXN_DROP = 3 };
 
 typedef struct mome_txn {
     mome_hnode_t h; /* k1 = segment id, k2 = page */

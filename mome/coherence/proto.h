@@ -51,6 +51,11 @@ enum {
     MOME_MSG_PAGEIN,      /* mome_pgout_t: give them back (and forget them) */
     MOME_MSG_PAGEIN_DATA, /* mome_pgout_t + page */
     MOME_MSG_PAGE_FREE,   /* mome_pgout_t: forget them (the page has new content) */
+    /* a reader drops an unused copy; the owner may stop tracking its writes (directory.c) */
+    MOME_MSG_DROP,         /* mome_req_t: reader -> manager: I dropped my read copy */
+    MOME_MSG_DROP_ACK,     /* mome_ref_t: manager -> reader: the entry knows */
+    MOME_MSG_UNSHARE,      /* mome_ref_t: manager -> owner: nobody else holds it: stop tracking */
+    MOME_MSG_UNSHARE_ACK,  /* mome_ref_t: owner -> manager: stopped */
     MOME_MSG_COHERENCE_END
 };
 

@@ -18,6 +18,7 @@
 #include "base/trace.h"
 #include "coherence/ckptflag.h"
 #include "coherence/copy.h"
+#include "coherence/model.h"
 #include "coherence/proto.h"
 #include "coherence/requester.h"
 #include "coherence/served.h"
@@ -504,6 +505,8 @@ static const void *untouched(mome_seg_t *s, uint64_t page)
 static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page)
 {
     mome_txn_t *t = mome_txn_find(seg, page);
+    if (t && t->kind == MOME_TXN_DROP)
+        t = NULL; /* a drop waits for DROP_ACK only */
     if (!t)
         mome_warn("coherence", "%s from node %u for page %llu of segment %#llx without a "
                                "request; ignored", mome_msg_name(m->type), m->src,
@@ -717,9 +720,86 @@ int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
     } else if (op && (pg->flags & MOME_PG_USED)) {
         mome_req_refresh(s, page, op); /* clears the notice (and may free x) */
     } else {
-        mome_copy_drop(s, page); /* clears the notice (and may free x) */
+        mome_req_drop(s, page, op); /* clears the notice (and may free x) */
     }
     return 0;
+}
+
+/*
+ * A read copy of a master another node holds, not used since its last refresh, goes at an acquire
+ * (mome_req_catch_up), and the manager hears of it (DROP): when no node but the owner holds the
+ * page any more, the owner stops tracking its writes (directory.c start_drop). The page stays busy
+ * until DROP_ACK, so that a fault meanwhile asks again only after the manager took the drop: a
+ * request overtaking it would be undone by it. The acquire (op) waits for DROP_ACK as it waits for
+ * a refresh: no drop is left open after it (MomeFinalize's last barrier, a checkpoint's). Any
+ * other copy is dropped without a word, as before (the directory keeps counting it; a writer's,
+ * whose diffs a flush must still reach).
+ */
+void mome_req_drop(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    int tell = pg->access == MOME_ACC_READ && (pg->flags & MOME_PG_REMOTE) &&
+               !(pg->flags & (MOME_PG_BUSY | MOME_PG_OWNER | MOME_PG_TRACK | MOME_PG_DIRTY)) &&
+               mome_model_of_id(pg->model)->notified;
+
+    mome_copy_drop(s, page);
+    if (!tell)
+        return;
+    pg->flags &= (uint16_t)~MOME_PG_REMOTE;
+    mome_txn_t *t = mome_txn_new(s, s->id, page, MOME_TXN_DROP);
+    if (!t)
+        mome_fatal("out of memory for a drop of page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
+    t->model = pg->model;
+    t->op = op;
+    mome_op_hold(op);
+    pg->flags |= MOME_PG_BUSY;
+    mome_coh.outstanding++;
+    mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self};
+    mome_send(mome_seg_manager(s, page), MOME_MSG_DROP, 0, &r, NULL, 0);
+}
+
+/* The manager took this node's drop: faults that came meanwhile ask for the page now. */
+static void on_drop_ack(const mome_msg_t *m, const void *body)
+{
+    const mome_ref_t *a = body;
+    mome_txn_t *t = mome_txn_find(a->seg, a->page);
+    if (!t || t->kind != MOME_TXN_DROP) {
+        mome_warn("coherence", "DROP_ACK from node %u for page %llu of segment %#llx, which this "
+                               "node did not drop; ignored", m->src, (unsigned long long)a->page,
+                  (unsigned long long)a->seg);
+        return;
+    }
+    mome_seg_t *s = t->seg;
+    uint64_t page = t->page;
+    mome_page_t *pg = &s->pages[page];
+    mome_waiter_t *w = t->waiters;
+    mome_op_t *op = t->op;
+    int write = 0;
+
+    t->waiters = NULL;
+    mome_txn_free(t);
+    pg->flags &= (uint16_t)~MOME_PG_BUSY;
+    pg->mgr = a->node + 1;
+    mome_coh.outstanding--;
+    mome_coh.woke = 1;
+    /* A notice that came meanwhile was noted against a transaction in flight: no copy is here,
+     * and a request made from now on follows it (its content includes the change). */
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x && pg->access == MOME_ACC_NONE) {
+        x->stale_date = x->stale_ver = 0;
+        x->stale_due = 0;
+        mome_pext_put(pg, x);
+    } else if (x) {
+        mome_pext_put(pg, x);
+    }
+    for (mome_waiter_t *v = w; v; v = v->next)
+        write |= v->write;
+    if (w)
+        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
+    else if (mome_seg_is_served(s->id))
+        mome_served_kick(s, page); /* a recall that waited for this transaction */
+    mome_op_put(op);
 }
 
 /* ---- the message table ---- */
@@ -749,6 +829,9 @@ static const mome_field_t sync_fields[] = {MOME_FIELD(mome_data_t, seg, MOME_FK_
                                            MOME_FIELD(mome_data_t, page, MOME_FK_RAW, 0),
                                            MOME_FIELD(mome_data_t, mgr, MOME_FK_NODE, 0),
                                            MOME_FIELD(mome_data_t, ver, MOME_FK_RAW, 0)};
+static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
 static const mome_field_t ref2_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
                                            MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0)};
 
@@ -765,6 +848,8 @@ static const mome_msg_def_t req_msgs[] = {
      .handler = on_data},
     {.type = MOME_MSG_INV_ACK, .wire = {"INV_ACK", ref2_fields, NF(ref2_fields), 0, 0, 0},
      .body_size = sizeof(mome_ref_t), .handler = on_inv_ack},
+    {.type = MOME_MSG_DROP_ACK, .wire = {"DROP_ACK", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t), .handler = on_drop_ack},
     {.type = MOME_MSG_SYNC_DATA,
      .wire = {"SYNC_DATA", sync_fields, NF(sync_fields), 0, 0, MOME_LEN_PAGE},
      .body_size = sizeof(mome_data_t), .emulated = MOME_MSG_EMU_PAYLOAD, .validate = check_data,
@@ -823,7 +908,9 @@ static void describe_txn(const mome_txn_t *t, void *arg)
                              (unsigned long long)t->page, t->seg ? t->seg->name : "?",
                              (double)(d->now - w->t0) / 1e9,
                              t->seg ? mome_seg_manager(t->seg, t->page) : -1,
-                             t->kind == MOME_TXN_WRITE ? "write access" : "a copy",
+                             t->kind == MOME_TXN_WRITE  ? "write access"
+                             : t->kind == MOME_TXN_DROP ? "the end of its drop of the page"
+                                                        : "a copy",
                              !t->granted                   ? ""
                              : t->acks < t->acks_needed    ? "; granted, invalidations pending"
                              : !t->have_data               ? "; granted, content pending"

@@ -12,7 +12,7 @@
 #include "coherence/op.h"
 #include "coherence/seg.h"
 
-/* Registers GRANT, DATA, INV_ACK, SYNC_DATA, SYNC_OK; takes the faults. */
+/* Registers GRANT, DATA, INV_ACK, DROP_ACK, SYNC_DATA, SYNC_OK; takes the faults. */
 int mome_req_init(void);
 /* The faults waiting for a page, in words (mome_coh_describe_faults). */
 size_t mome_req_describe_faults(char *buf, size_t len);
@@ -46,5 +46,9 @@ void mome_req_recall(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /* The content momed sent for a served page's transaction: -ENOENT if none waits for it. */
 int mome_req_served_data(mome_seg_t *s, uint64_t page, const void *data);
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op);
+/* Drop a copy this node no longer uses; a read copy of a master held elsewhere is dropped with
+ * word to its manager (DROP; until DROP_ACK the page is busy and op, if any, waits), so that an
+ * owner nobody else reads from stops tracking its writes. */
+void mome_req_drop(mome_seg_t *s, uint64_t page, mome_op_t *op);
 
 #endif

@@ -20,7 +20,7 @@
 #define NIL 255         /* -1 / MOME_NODE_NONE */
 #define QCAP 3          /* a directory queue: at most one request per node and page */
 #define NSLOT 3         /* notices waiting for STALE_ACKs, per manager */
-#define SLEN 8          /* script length per node, END included */
+#define SLEN 9          /* script length per node, END included */
 #define HOPMAX 6        /* a request or notice forwarded more often than this is looping */
 
 /*
@@ -33,6 +33,7 @@ mtype = {
     GRANT, DATA, INV_ACK, FLUSH_ACK,
     DIR_MOVE, DIR_MOVE_ACK,
     DIFF, NOTICE, NOTICE_ACK, STALE, STALE_ACK,
+    DROP, DROP_ACK, UNSHARE, UNSHARE_ACK,
     BAR_ENTER, BAR_EXIT
 };
 
@@ -93,7 +94,9 @@ hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) *
 #define SCRIPT7(n, a, b, c, d, e, f, g) \
     script[(n) * SLEN] = a; script[(n) * SLEN + 1] = b; script[(n) * SLEN + 2] = c; \
     script[(n) * SLEN + 3] = d; script[(n) * SLEN + 4] = e; script[(n) * SLEN + 5] = f; \
-    script[(n) * SLEN + 6] = g; script[(n) * SLEN + 7] = END
+    script[(n) * SLEN + 6] = g; script[(n) * SLEN + 7] = END; script[(n) * SLEN + 8] = END
+#define SCRIPT8(n, a, b, c, d, e, f, g, h) \
+    SCRIPT7(n, a, b, c, d, e, f, g); script[(n) * SLEN + 7] = h
 
 inline SET_SCENARIO() {
     ra_on = 1;
@@ -132,6 +135,18 @@ inline SET_SCENARIO() {
         SCRIPT7(0, RD(0), RD(1), BAR, RD(0), WR(1), END, END);
         SCRIPT7(1, WR(1), WR(1), WR(0), REL, WR(0), BAR, RD(1));
         SCRIPT7(2, WR(0), REL, WR(0), BAR, RD(1), END, END)
+    :: scen == 4 ->
+        /* DROP: page 1 RELEASE everywhere, managed by node 0; node 1 owns it and writes it in
+         * every interval. Node 0 reads it; the acquire after the next barrier refreshes the
+         * copy (used), the one after the next drops it (unused since the refresh) with word to
+         * the manager, itself: node 1 stops tracking the page (UNSHARE) while node 2 may be
+         * asking to read it, and node 0 itself may fault on it again. Node 1 writes it again
+         * (tracked or not); both readers must see that write after the last barrier. */
+        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = 2; dmgr[1] = 0;
+        SCRIPT7(0, BAR, RD(1), BAR, BAR, RD(1), BAR, RD(1));
+        SCRIPT8(1, WR(1), BAR, WR(1), BAR, WR(1), BAR, WR(1), BAR);
+        SCRIPT7(2, BAR, BAR, BAR, RD(1), BAR, RD(1), END)
     fi
 }
 
@@ -214,6 +229,7 @@ byte dat[N * P];        /* the content: 2 bits per writer node (its byte of the 
 #define X_FDROP 4
 #define X_SPEC 8        /* the owner's write-ahead copy (x->spec) */
 #define X_WROTE 16      /* MOME_PG_WROTE (a page flag in the code: pf has no room) */
+#define X_REMOTE 32     /* MOME_PG_REMOTE: a read copy of a master another node holds (idem) */
 /* Transaction (mome_txn_t). */
 #define T_ON 1
 #define T_GRANTED 2
@@ -238,6 +254,7 @@ byte dat[N * P];        /* the content: 2 bits per writer node (its byte of the 
 #define B_MULTI 2
 #define B_MOVING 4
 #define B_THIRD 8
+#define B_UNSH 16       /* UNSHARE sent to the owner (busy until its UNSHARE_ACK) */
 
 /* Global (the barrier check finds the master through them): whether node m has an entry for
  * page p, and its owner. */
@@ -247,6 +264,7 @@ byte downer[N * P];
 /* A request as the directory keeps it: node | write << 2 | model << 3 | flags << 4. */
 #define Q_COPY 1
 #define Q_AHEAD 2
+#define Q_DROP 4        /* not a request: a reader's DROP, queued as one */
 #define RQ(n, w, m, f) ((n) | ((w) << 2) | ((m) << 3) | ((f) << 4))
 
 /* Notices waiting for their STALE_ACKs, per manager (directory.c notice_t); token = slot + 1. */
@@ -465,6 +483,11 @@ inline OP_PUT() {
 inline TAKE_RIGHTS() {
     acc[G] = (HAS(tf[p], T_RW) -> A_WRITE : A_READ);
     CLR(pf[p], F_OWNER | F_SHARED | F_TRACK);
+    CLR(xf[p], X_REMOTE);
+    if
+    :: !HAS(trights[p], R_OWNER) && !HAS(tf[p], T_RW) && town[p] != me -> xf[p] = xf[p] | X_REMOTE
+    :: else -> skip
+    fi;
     if
     :: HAS(trights[p], R_OWNER) -> pf[p] = pf[p] | F_OWNER
     :: else -> skip
@@ -560,6 +583,7 @@ inline TAKE_GRANT(mgr) {
 
 /* on_grant: node = owner, x = acks, y = rights, v = GRANT_ZERO; mgr = src */
 inline ON_GRANT() {
+    assert(!IN(tdrop, p));
     if
     :: !HAS(tf[p], T_ON) -> COV skip     /* "without a request; ignored" */
     :: else ->
@@ -575,6 +599,7 @@ inline ON_GRANT() {
 
 /* on_data: node = mgr, x = acks, y = rights, v = ver, d = content (DATA_GRANT always set) */
 inline ON_DATA() {
+    assert(!IN(tdrop, p));
     if
     :: !HAS(tf[p], T_ON) -> COV skip
     :: else ->
@@ -709,7 +734,23 @@ inline ACQUIRE_APPLY() {
                     acqpend++;
                     rq_h = 0; rq_op = 1;
                     REQUEST()
-                :: else -> COV COPY_DROP()
+                :: else ->
+                    /* mome_req_drop: a remote read copy goes with word to its manager */
+                    if
+                    :: acc[G] == A_READ && HAS(xf[p], X_REMOTE) &&
+                       !HAS(pf[p], F_OWNER | F_TRACK | F_DIRTY) ->
+                        COV
+                        COPY_DROP();
+                        CLR(xf[p], X_REMOTE);
+#ifndef MUT_DROP_UNACKED
+                        tf[p] = T_ON | T_OP;
+                        tdrop = tdrop | BIT(p);
+                        pf[p] = pf[p] | F_BUSY;
+                        acqpend++;
+#endif
+                        SEND(MGR_OF(p), DROP, me, MODEL(me, p) | (Q_DROP << 1), 0, 0, 0)
+                    :: else -> COV COPY_DROP()
+                    fi
                 fi
             fi
         :: else -> skip
@@ -719,6 +760,34 @@ inline ACQUIRE_APPLY() {
     od;
 #endif
     OP_PUT()
+}
+
+/* DROP_ACK (requester.c on_drop_ack): faults that came meanwhile ask now; a notice noted
+ * meanwhile goes (no copy here; a request from now on follows it). */
+inline ON_DROP_ACK() {
+    if
+    :: !IN(tdrop, p) -> COV skip          /* "which this node did not drop; ignored" */
+    :: else ->
+        COV
+        CLR(tdrop, BIT(p));
+        tc_w = twait[p];
+        tc_op = HAS(tf[p], T_OP);
+        tf[p] = 0; twait[p] = 0;
+        CLR(pf[p], F_BUSY);
+        hint[p] = m_src + 1;
+        if
+        :: acc[G] == A_NONE -> stdate[p] = 0; stver[p] = 0; PEXT_PUT()
+        :: else -> skip
+        fi;
+        if
+        :: tc_w != 0 -> COV rq_w = (tc_w == 2); rq_h = tc_w; rq_op = 0; REQUEST()
+        :: else -> skip
+        fi;
+        if
+        :: tc_op -> OP_PUT()
+        :: else -> skip
+        fi
+    fi
 }
 
 /* finish_release: the release is known everywhere; tell who waited. */
@@ -941,6 +1010,18 @@ inline ON_FWD_SNAP() {
     :: else -> skip
     fi;
     SEND_COPY(0, m_y)
+}
+
+/* UNSHARE (holder.c on_unshare): nobody else holds it: the owner stops tracking its writes. */
+inline ON_UNSHARE() {
+    if
+    :: HAS(pf[p], F_OWNER) && acc[G] == A_WRITE ->
+        COV
+        FORGET_SPEC();
+        CLR(pf[p], F_SHARED | F_TRACK | F_DIRTY)
+    :: else -> COV skip
+    fi;
+    SEND(m_src, UNSHARE_ACK, me, 0, 0, 0, 0)
 }
 
 /* INV: node = requester (who counts the acks) */
@@ -1172,11 +1253,35 @@ inline BEGIN_FLUSH() {
     fi
 }
 
+/* start_drop: a reader dropped its copy; the owner alone holds it now: UNSHARE, busy. */
+inline START_DROP() {
+    e_ok = (rq_n != downer[G] && IN(dcs[p], rq_n) && !IN(dwr[p], rq_n));
+    if
+    :: e_ok -> COV DROP_HOLDER(rq_n)
+    :: else -> COV skip
+    fi;
+    SEND(rq_n, DROP_ACK, me, 0, 0, 0, 0);
+    if
+    :: e_ok && HAS(dbits[p], B_MULTI) && downer[G] != NIL && !OTHERS_HOLD(downer[G]) &&
+       (dwr[p] & (7 ^ BIT(downer[G]))) == 0 ->
+        COV
+        SEND(downer[G], UNSHARE, me, 0, 0, 0, 0);
+#ifndef MUT_UNSHARE_NOT_BUSY
+        dbusy[p] = downer[G];
+        dbits[p] = dbits[p] | B_UNSH
+#else
+        skip                                        /* MUTANT: requests served meanwhile */
+#endif
+    :: else -> skip
+    fi
+}
+
 /* start(): serve the request in rq_* */
 inline START() {
     if
-    :: HAS(dbits[p], B_MULTI) && rq_m == STRONG -> BEGIN_FLUSH()
-    :: else ->
+    :: HAS(rq_f, Q_DROP) -> START_DROP()
+    :: !HAS(rq_f, Q_DROP) && HAS(dbits[p], B_MULTI) && rq_m == STRONG -> BEGIN_FLUSH()
+    :: !HAS(rq_f, Q_DROP) && !(HAS(dbits[p], B_MULTI) && rq_m == STRONG) ->
         if
         :: !rq_w -> START_READ()
         :: else -> START_WRITE()
@@ -1192,9 +1297,10 @@ inline UNPACK(q) {
 #define FORWARD_REQ(to) \
     forwarding_loop = (rq_h >= HOPMAX);  /* "loops between managers" */ \
     assert(!forwarding_loop); \
-    SEND(to, (rq_w -> WRITE_REQ : READ_REQ), rq_n, rq_m | (rq_f << 1), rq_h + 1, 0, 0)
+    SEND(to, (HAS(rq_f, Q_DROP) -> DROP : (rq_w -> WRITE_REQ : READ_REQ)), rq_n, \
+         rq_m | (rq_f << 1), rq_h + 1, 0, 0)
 
-/* READ_REQ, WRITE_REQ: node = requester, x = model | flags << 1, y = hops */
+/* READ_REQ, WRITE_REQ, DROP: node = requester, x = model | flags << 1, y = hops */
 inline ON_REQUEST() {
     rq_n = m_nd; rq_w = (m_t == WRITE_REQ); rq_m = m_x & 1; rq_f = m_x >> 1; rq_h = m_y;
     if
@@ -1227,7 +1333,8 @@ inline RUN_QUEUE() {
 /* DONE: node = requester */
 inline ON_DONE() {
     if
-    :: dst[G] == E_NONE || dbusy[p] != m_nd || dfl[p] != 0 -> COV skip  /* "unexpected DONE" */
+    :: dst[G] == E_NONE || dbusy[p] != m_nd || dfl[p] != 0 || HAS(dbits[p], B_UNSH) ->
+        COV skip                                                    /* "unexpected DONE" */
     :: else ->
         dbusy[p] = NIL;
         /* maybe_migrate */
@@ -1259,6 +1366,19 @@ inline ON_DONE() {
         :: !e_mig -> RUN_QUEUE()
         :: else -> skip
         fi
+    fi
+}
+
+/* UNSHARE_ACK: node = the owner */
+inline ON_UNSHARE_ACK() {
+    if
+    :: dst[G] != E_LIVE || !HAS(dbits[p], B_UNSH) || dbusy[p] != m_nd ->
+        COV skip                                            /* "unexpected UNSHARE_ACK" */
+    :: else ->
+        COV
+        CLR(dbits[p], B_UNSH);
+        dbusy[p] = NIL;
+        RUN_QUEUE()
     fi
 }
 
@@ -1499,11 +1619,17 @@ inline ON_BAR_EXIT() {
 
 /* The end of every handler: start a request it let through, check, forget the message. */
 inline HANDLED() {
-    if
-    :: e_start -> START()
-    :: else -> skip
-    fi;
-    e_start = 0;
+    /* A DROP leaves the entry free (but for an UNSHARE): run_queue goes on to the next. */
+    do
+    :: e_start ->
+        e_start = 0;
+        START();
+        if
+        :: HAS(rq_f, Q_DROP) -> RUN_QUEUE()     /* sets e_start if a request waits */
+        :: else -> skip
+        fi
+    :: else -> break
+    od;
     INVARIANTS();
     m_t = 0; m_src = 0; m_pg = 0; m_nd = 0; m_x = 0; m_y = 0; m_v = 0; m_d = 0
 }
@@ -1647,7 +1773,7 @@ inline NODE_FINAL_CHECK() {
         p++
     :: else -> break
     od;
-    assert(!relrun && acqpend == 0 && !bcmd);
+    assert(!relrun && acqpend == 0 && !bcmd && tdrop == 0);
     p = 0
 }
 
@@ -1659,7 +1785,7 @@ inline NODE_FINAL_CHECK() {
     byte xf[P]; byte twin[P]; byte spec[P]; byte xown[P]; byte xrel[P]; byte xfmgr[P]; \
     byte stdate[P]; byte stver[P]; \
     byte tf[P]; byte trights[P]; byte tneed[P]; byte tgot[P]; byte tver[P]; byte tmgr[P]; \
-    byte town[P]; byte twait[P]; \
+    byte town[P]; byte twait[P]; byte tdrop; \
     byte dfwd[P] = NIL; byte dbusy[P] = NIL; byte dfl[P]; byte dbits[P]; byte dsaved[P]; \
     byte dq[P * QCAP]; byte dqn[P]; byte dcs[P]; byte dsing[P]; byte dwr[P]; \
     byte ntleft[NSLOT]; byte ntorig[NSLOT]; byte ntpage[NSLOT]; \
@@ -1683,7 +1809,10 @@ end_node:
         DELIVER(0) DELIVER(1) DELIVER(2) DELIVER(3) DELIVER(4) DELIVER(5) DELIVER(6) DELIVER(7)
         fi;
         if
-        :: ON(m_t == READ_REQ || m_t == WRITE_REQ, ON_REQUEST)
+        :: ON(m_t == READ_REQ || m_t == WRITE_REQ || m_t == DROP, ON_REQUEST)
+        :: ON(m_t == UNSHARE_ACK, ON_UNSHARE_ACK)
+        :: ON(m_t == UNSHARE, ON_UNSHARE)
+        :: ON(m_t == DROP_ACK, ON_DROP_ACK)
         :: ON(m_t == DONE, ON_DONE)
         :: ON(m_t == FLUSH_ACK, ON_FLUSH_ACK)
         :: ON(m_t == NOTICE, ON_NOTICE)
@@ -1732,6 +1861,7 @@ init
     :: scen = 1
     :: scen = 2
     :: scen = 3
+    :: scen = 4
     fi;
 #endif
     d_step {

@@ -426,6 +426,171 @@ START_TEST(test_directory__notices_reach_release_holders_only)
 }
 END_TEST
 
+/* A reader's DROP, and the owner's UNSHARE_ACK. */
+static void drop(int from, uint64_t seg, uint64_t page)
+{
+    mome_req_t r = {.seg = seg, .page = page, .node = (uint32_t)from};
+    deliver(MOME_MSG_DROP, 0, from, &r, NULL, 0);
+}
+
+static void unshare_ack(int from, uint64_t seg, uint64_t page)
+{
+    mome_ref_t a = {.seg = seg, .page = page, .node = (uint32_t)from};
+    deliver(MOME_MSG_UNSHARE_ACK, 0, from, &a, NULL, 0);
+}
+
+/* Page p of seg: owner 1 writes it under RELEASE, nodes 2 and 3 read it under RELEASE. */
+static void owner_and_two_readers(uint64_t seg, uint64_t p)
+{
+    reqm(MOME_MSG_WRITE_REQ, 1, seg, p, MOME_RELEASE, 0);
+    done(1, seg, p);
+    reqm(MOME_MSG_READ_REQ, 2, seg, p, MOME_RELEASE, 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_SNAP, 1));
+    done(2, seg, p);
+    reqm(MOME_MSG_READ_REQ, 3, seg, p, MOME_RELEASE, 0);
+    done(3, seg, p);
+}
+
+START_TEST(test_directory__drop_of_the_last_reader_unshares_the_owner)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(27);
+    owner_and_two_readers(27, p);
+    /* One reader of two drops: acknowledged, nothing else (the owner still has a reader). */
+    drop(2, 27, p);
+    ck_assert_int_eq(msgtest_count(), 1);
+    const mome_msg_t *a = sent(MOME_MSG_DROP_ACK, 2);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(BODY(a, mome_ref_t)->page, p);
+    ck_assert_uint_eq(BODY(a, mome_ref_t)->node, 0); /* the manager names itself */
+    mome_dir_peek(27, p, &st);
+    ck_assert_uint_eq(st.copyset0, (1u << 1) | (1u << 3));
+    ck_assert_int_eq(st.busy, -1);
+    /* The last one: the owner is told, and the entry waits for its answer. */
+    drop(3, 27, p);
+    ck_assert_int_eq(msgtest_count(), 2);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DROP_ACK, 3));
+    const mome_msg_t *u = sent(MOME_MSG_UNSHARE, 1);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_uint_eq(BODY(u, mome_ref_t)->seg, 27);
+    ck_assert_uint_eq(BODY(u, mome_ref_t)->page, p);
+    mome_dir_peek(27, p, &st);
+    ck_assert_uint_eq(st.copyset0, 1u << 1);
+    ck_assert_int_eq(st.busy, 1);
+    ck_assert_int_eq(st.unsharing, 1);
+    ck_assert_int_eq(st.multi, 1);
+    ck_assert_int_eq(st.owner, 1);
+    /* A DONE from the owner does not end it; its UNSHARE_ACK does. */
+    done(1, 27, p);
+    mome_dir_peek(27, p, &st);
+    ck_assert_int_eq(st.unsharing, 1);
+    unshare_ack(1, 27, p);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_dir_peek(27, p, &st);
+    ck_assert_int_eq(st.busy, -1);
+    ck_assert_int_eq(st.unsharing, 0);
+    /* The owner writes on, alone: confirmed without SHARED. */
+    reqm(MOME_MSG_WRITE_REQ, 1, 27, p, MOME_RELEASE, 1);
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 1);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->rights, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    teardown();
+}
+END_TEST
+
+/* The race the busy entry is for: a read request arrives while the UNSHARE is out. Served before
+ * the owner's acknowledgement, its FWD_SNAP could reach the owner first and be undone by the
+ * UNSHARE (a reader whose owner tracks nothing gets no notices); it waits instead. */
+START_TEST(test_directory__read_while_unsharing_waits_for_the_owner)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(28);
+    reqm(MOME_MSG_WRITE_REQ, 1, 28, p, MOME_RELEASE, 0);
+    done(1, 28, p);
+    reqm(MOME_MSG_READ_REQ, 2, 28, p, MOME_RELEASE, 0);
+    done(2, 28, p);
+    drop(2, 28, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_UNSHARE, 1));
+    reqm(MOME_MSG_READ_REQ, 3, 28, p, MOME_RELEASE, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* The dropping reader asks again meanwhile (after its DROP_ACK): it waits too. */
+    reqm(MOME_MSG_READ_REQ, 2, 28, p, MOME_RELEASE, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_dir_peek(28, p, &st);
+    ck_assert_int_eq(st.queued, 2);
+    /* A stray acknowledgement (not the owner) changes nothing. */
+    unshare_ack(2, 28, p);
+    ck_assert_int_eq(msgtest_count(), 0);
+    unshare_ack(1, 28, p);
+    const mome_msg_t *f = sent(MOME_MSG_FWD_SNAP, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->node, 3);
+    ck_assert_int_eq(msgtest_count(), 1);
+    done(3, 28, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_SNAP, 1));
+    done(2, 28, p);
+    mome_dir_peek(28, p, &st);
+    ck_assert_uint_eq(st.copyset0, (1u << 1) | (1u << 2) | (1u << 3));
+    teardown();
+}
+END_TEST
+
+START_TEST(test_directory__drop_waits_for_the_open_transaction)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(29);
+    reqm(MOME_MSG_WRITE_REQ, 1, 29, p, MOME_RELEASE, 0);
+    done(1, 29, p);
+    reqm(MOME_MSG_READ_REQ, 2, 29, p, MOME_RELEASE, 0);
+    /* Node 2's DROP overtakes its own DONE: it waits for the transaction to close. */
+    drop(2, 29, p);
+    ck_assert_int_eq(msgtest_count(), 0);
+    done(2, 29, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DROP_ACK, 2));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_UNSHARE, 1));
+    mome_dir_peek(29, p, &st);
+    ck_assert_uint_eq(st.copyset0, 1u << 1);
+    teardown();
+}
+END_TEST
+
+START_TEST(test_directory__drop_leaves_writers_and_the_owner)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(30);
+    reqm(MOME_MSG_WRITE_REQ, 1, 30, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 30, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 30, p, MOME_RELEASE, 0); /* twinning writer 2 */
+    done(2, 30, p);
+    /* A writer's diffs may be in flight: a flush must still reach it. */
+    drop(2, 30, p);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DROP_ACK, 2));
+    drop(1, 30, p);
+    ck_assert_int_eq(msgtest_count(), 1);
+    mome_dir_peek(30, p, &st);
+    ck_assert_uint_eq(st.copyset0, (1u << 1) | (1u << 2));
+    ck_assert_uint_eq(st.writers0, (1u << 1) | (1u << 2));
+    ck_assert_int_eq(st.busy, -1);
+    /* A STRONG page: the reader goes from the copyset, and nobody is told more. */
+    uint64_t q = my_page(31);
+    req(MOME_MSG_WRITE_REQ, 1, 31, q);
+    done(1, 31, q);
+    req(MOME_MSG_READ_REQ, 2, 31, q);
+    done(2, 31, q);
+    drop(2, 31, q);
+    ck_assert_int_eq(msgtest_count(), 1);
+    mome_dir_peek(31, q, &st);
+    ck_assert_uint_eq(st.copyset0, 1u << 1);
+    ck_assert_int_eq(st.busy, -1);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__weak_snapshot_leaves_the_writer_alone)
 {
     mome_dir_state_t st;
@@ -548,5 +713,9 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__notices_reach_release_holders_only);
     UNIT_CASE(s, test_directory__weak_snapshot_leaves_the_writer_alone);
     UNIT_CASE(s, test_directory__sync_asks_the_owner);
+    UNIT_CASE(s, test_directory__drop_of_the_last_reader_unshares_the_owner);
+    UNIT_CASE(s, test_directory__read_while_unsharing_waits_for_the_owner);
+    UNIT_CASE(s, test_directory__drop_waits_for_the_open_transaction);
+    UNIT_CASE(s, test_directory__drop_leaves_writers_and_the_owner);
     return s;
 }

@@ -8,12 +8,18 @@
 #include "base/stats.h"
 #include "coherence/diff.h"
 #include "coherence/page.h"
+#include "coherence/release.h"
 #include "mome.h"
 #include "nodecase.h"
 
 #define SELF 1
 #define NODES 4
 #define MGR 0 /* the manager forwarding requests in these tests */
+
+static void done_cb(void *arg, mome_date_t d)
+{
+    *(mome_date_t *)arg = d;
+}
 
 static void fwd(int type, int flags, mome_seg_t *s, uint64_t page, uint32_t node, uint32_t acks,
                 uint32_t rights, uint32_t model, uint64_t ver)
@@ -252,6 +258,96 @@ START_TEST(test_holder__fwd_snap_subscribes_a_release_reader)
     fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 0, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 0);
     ck_assert_uint_eq(data_to(0, b)->rights, MOME_RIGHT_RW | MOME_RIGHT_TWIN);
     ck_assert_uint_eq(mome_pext_find(pg, 1, 0)->push, 1u << 2);
+}
+END_TEST
+
+static void unshare(mome_seg_t *s, uint64_t page)
+{
+    mome_ref_t u = {.seg = s->id, .page = page, .node = MGR};
+    nc_deliver(MOME_MSG_UNSHARE, 0, MGR, &u, NULL, 0);
+    const mome_msg_t *a = nc_msg(MOME_MSG_UNSHARE_ACK, MGR);
+    ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->seg, s->id);
+    ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->page, page);
+    ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->node, SELF);
+    ck_assert_int_eq(msgtest_count(), 1);
+}
+
+/* Every reader dropped its copy: the owner's writes are no longer tracked (no write fault after
+ * the first, no write-protect at release, no notice), until a reader comes again. */
+START_TEST(test_holder__unshare_stops_tracking_the_owners_writes)
+{
+    uint8_t b[NC_PAGE];
+    mome_date_t rel = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[0];
+    nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
+    nc_pattern(b, 5);
+    fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 2, 0, 0, MOME_RELEASE, 0); /* a RELEASE reader */
+    ck_assert_int_eq(pg->flags & (MOME_PG_SHARED | MOME_PG_TRACK), MOME_PG_SHARED | MOME_PG_TRACK);
+    /* Written since the last release (tracked: listed dirty), then the reader is gone. */
+    nc_fault(s, 0, 1);
+    ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
+    memcpy(mome_seg_bytes(s, 0), b, NC_PAGE);
+    uint64_t ver = pg->ver;
+    unshare(s, 0);
+    ck_assert_int_eq(pg->flags & (MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY), 0);
+    ck_assert_int_eq(pg->flags & MOME_PG_OWNER, MOME_PG_OWNER);
+    ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+    const mome_pext_t *x = mome_pext_find(pg, 1, 0);
+    ck_assert(!x || !x->push); /* nobody to push to */
+    /* The release tells nobody and protects nothing: the page stays writable. */
+    unsigned wp = fake_memory_counts()->protects;
+    msgtest_reset();
+    mome_rel_release(done_cb, &rel);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_uint_eq(fake_memory_counts()->protects, wp);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RW);
+    ck_assert_int_eq(pg->flags & (MOME_PG_DIRTY | MOME_PG_TRACK), 0);
+    /* A reader again: its copy counts the writes made untracked, and tracking starts again. */
+    fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 3, 0, 0, MOME_RELEASE, 0);
+    ck_assert_uint_gt(data_to(3, b)->ver, ver);
+    ck_assert_int_eq(pg->flags & (MOME_PG_SHARED | MOME_PG_TRACK), MOME_PG_SHARED | MOME_PG_TRACK);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RO);
+}
+END_TEST
+
+/* A clean tracked page (write-protected): after UNSHARE its next write faults once, is mapped
+ * writable and listed nowhere. An UNSHARE for a page this node does not own changes nothing. */
+START_TEST(test_holder__unshare_of_a_clean_page_and_of_a_copy)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[0];
+    mome_date_t rel = 0;
+    mome_batch_t b = {0};
+    nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED);
+    mome_rel_release(done_cb, &rel); /* released: clean, write-protected */
+    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, mome_seg_manager(s, 0), NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert(mome_copy_tracked_clean(pg));
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RO);
+    unshare(s, 0);
+    ck_assert_int_eq(pg->flags & (MOME_PG_SHARED | MOME_PG_TRACK), 0);
+    size_t listed = mome_copy_dirty()->n;
+    msgtest_reset();
+    nc_fault(s, 0, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RW);
+    ck_assert_int_eq(pg->flags & MOME_PG_DIRTY, 0);
+    ck_assert_uint_eq(mome_copy_dirty()->n, listed);
+    /* A read copy of another node's master: left as it is (acknowledged all the same). */
+    nc_pattern(a, 6);
+    s->pages[1].model = MOME_RELEASE;
+    nc_hold_data(s, 1, 0, 0, 3, a, 1);
+    uint16_t flags = s->pages[1].flags;
+    unshare(s, 1);
+    ck_assert_int_eq(s->pages[1].flags, flags);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
 }
 END_TEST
 
@@ -542,6 +638,8 @@ Suite *holder_suite(void)
     NC_CASE(s, test_holder__fwd_write_hands_the_page_over_and_drops_it);
     NC_CASE(s, test_holder__fwd_write_keep_stays_a_reader);
     NC_CASE(s, test_holder__fwd_snap_subscribes_a_release_reader);
+    NC_CASE(s, test_holder__unshare_stops_tracking_the_owners_writes);
+    NC_CASE(s, test_holder__unshare_of_a_clean_page_and_of_a_copy);
     NC_CASE(s, test_holder__fwd_sync_sends_content_only_when_newer);
     NC_CASE(s, test_holder__inv_drops_and_acks_the_requester);
     NC_CASE(s, test_holder__flush_drop_sends_the_diff_and_drops);

@@ -82,11 +82,120 @@ START_TEST(test_release__acquire_drops_an_unused_release_copy)
     ck_assert_int_eq(s->pages[1].flags & MOME_PG_USED, 0);
     stale(s, 1, 10, 3);
     mome_rel_acquire(20, done_cb, got);
-    ck_assert_int_eq(msgtest_count(), 0); /* fetched when touched, not now */
+    /* Fetched when touched, not now; the manager hears of the drop (the master is node 0's). */
+    ck_assert_int_eq(msgtest_count(), 1);
+    const mome_msg_t *d = nc_msg(MOME_MSG_DROP, mome_seg_manager(s, 1));
+    ck_assert_uint_eq(got[1], 0);
+    mome_ref_t a = {.seg = 1, .page = 1, .node = (uint32_t)mome_seg_manager(s, 1)};
+    ck_assert_uint_eq(NC_BODY(d, mome_req_t)->node, SELF);
+    nc_deliver(MOME_MSG_DROP_ACK, 0, mome_seg_manager(s, 1), &a, NULL, 0);
     ck_assert_uint_eq(got[1], 1);
     ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 1), 0);
+}
+END_TEST
+
+/* A RELEASE read copy of page 2 from owner node 3, not used since it came (a push acknowledged
+ * unused leaves it so), with a notice due at the acquire of date 20: dropped, with word to its
+ * manager. */
+static mome_seg_t *dropped_reader(mome_date_t *got)
+{
+    uint8_t a[NC_PAGE];
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    release_reader(s, 2, a);
+    s->pages[2].flags &= (uint16_t)~MOME_PG_USED;
+    stale(s, 2, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    return s;
+}
+
+static void drop_ack(mome_seg_t *s, uint64_t page, int mgr)
+{
+    mome_ref_t a = {.seg = s->id, .page = page, .node = (uint32_t)mgr};
+    nc_deliver(MOME_MSG_DROP_ACK, 0, mgr, &a, NULL, 0);
+}
+
+START_TEST(test_release__acquire_drop_of_an_unused_copy_tells_the_manager)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    uint64_t out = (uint64_t)mome_coh.outstanding;
+    mome_seg_t *s = dropped_reader(got);
+    int mgr = mome_seg_manager(s, 2);
+    ck_assert_uint_eq(got[1], 0); /* the acquire waits for the manager, as for a refresh */
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_ZAPPED);
+    ck_assert_int_eq(msgtest_count(), 1);
+    const mome_msg_t *d = nc_msg(MOME_MSG_DROP, mgr);
+    ck_assert_uint_eq(NC_BODY(d, mome_req_t)->seg, 1);
+    ck_assert_uint_eq(NC_BODY(d, mome_req_t)->page, 2);
+    ck_assert_uint_eq(NC_BODY(d, mome_req_t)->node, SELF);
+    /* Until the manager took it, the page is busy: a fault waits rather than ask. */
+    ck_assert_int_ne(s->pages[2].flags & MOME_PG_BUSY, 0);
+    ck_assert_uint_eq((uint64_t)mome_coh.outstanding, out + 1);
+    msgtest_reset();
+    nc_fault(s, 2, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    drop_ack(s, 2, mgr);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_uint_eq(got[0], 20);
+    ck_assert_int_eq(s->pages[2].flags & MOME_PG_BUSY, MOME_PG_BUSY); /* asked anew */
+    const mome_msg_t *r = nc_msg(MOME_MSG_READ_REQ, mgr);
+    ck_assert_int_eq(r->flags, 0); /* no copy here */
+    ck_assert_uint_eq(NC_BODY(r, mome_req_t)->model, MOME_RELEASE);
+    ck_assert_int_eq(msgtest_count(), 1);
+}
+END_TEST
+
+START_TEST(test_release__copies_other_than_remote_read_copies_drop_without_a_word)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 3);
+    /* A twinning writer's copy, released (clean): a flush must still reach it. */
+    s->pages[1].model = MOME_RELEASE;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    s->pages[1].flags &= (uint16_t)~(MOME_PG_USED | MOME_PG_DIRTY);
+    stale(s, 1, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[1].flags & MOME_PG_BUSY, 0);
+}
+END_TEST
+
+START_TEST(test_release__notice_during_a_drop_is_forgotten_with_the_copy)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = dropped_reader(got);
+    int mgr = mome_seg_manager(s, 2);
+    /* A later release's notice comes while the drop is open: noted against the busy page. */
+    stale(s, 2, 30, 5);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+    /* A grant for a page being dropped is not this node's: nothing changes. */
+    nc_grant(s, 2, 0, MOME_RIGHT_RW, 0, mgr, 3);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_ne(s->pages[2].flags & MOME_PG_BUSY, 0);
+    ck_assert_uint_eq(got[1], 0);
+    drop_ack(s, 2, mgr);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(msgtest_count(), 0); /* nobody waits: nothing asked */
+    ck_assert_int_eq(s->pages[2].flags & MOME_PG_BUSY, 0);
+    const mome_pext_t *x = mome_pext_find(&s->pages[2], 1, 2);
+    ck_assert(!x || !x->stale_date);
+    /* The next acquire has nothing to do for it; a second DROP_ACK is ignored. */
+    mome_rel_acquire(40, done_cb, got);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_uint_eq(got[1], 2);
+    drop_ack(s, 2, mgr);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
 }
 END_TEST
 
@@ -545,6 +654,9 @@ Suite *release_suite(void)
     Suite *s = suite_create("release");
     NC_CASE(s, test_release__acquire_refreshes_a_used_release_copy);
     NC_CASE(s, test_release__acquire_drops_an_unused_release_copy);
+    NC_CASE(s, test_release__acquire_drop_of_an_unused_copy_tells_the_manager);
+    NC_CASE(s, test_release__copies_other_than_remote_read_copies_drop_without_a_word);
+    NC_CASE(s, test_release__notice_during_a_drop_is_forgotten_with_the_copy);
     NC_CASE(s, test_release__acquire_applies_only_notices_dated_before_it);
     NC_CASE(s, test_release__acquire_keeps_weak_copies);
     NC_CASE(s, test_release__acquire_releases_dirty_stale_copies_first);
