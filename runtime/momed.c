@@ -1230,7 +1230,6 @@ static int write_addr(const char *host, int port)
 {
     char tmp[1300], me[256] = "";
     gethostname(me, sizeof(me) - 1);
-    snprintf(addr_path, sizeof(addr_path), "%s/momed.addr", repo_dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", addr_path);
     FILE *f = fopen(tmp, "we");
     if (!f || fchmod(fileno(f), 0600) < 0 ||
@@ -1309,6 +1308,7 @@ int main(int argc, char **argv)
     tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
     if (take_lock() < 0)
         return 1;
+    snprintf(addr_path, sizeof(addr_path), "%s/momed.addr", repo_dir);
     unlink(addr_path); /* a file left by a momed killed earlier: ours replaces it below */
     if ((lfd = listen_on(listen_spec, host, sizeof(host), &port)) < 0)
         return 1;
