@@ -321,14 +321,14 @@ void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
         log_event(kind, seg, page, peer, arg, flags, ns, date);
 
     lock();
-    if (!mome_trace_on || !ring) {
+    if (!mome_tracing() || !ring) {
         unlock();
         return;
     }
     /* Full: the progress thread has not come round to it; write it out now, rarely. */
     if (head - tail > mask)
         flush_locked();
-    if (head - tail > mask || !mome_trace_on) {
+    if (head - tail > mask || !mome_tracing()) {
         unlock();
         return;
     }
@@ -347,7 +347,7 @@ void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
 
 int mome_trace_due(void)
 {
-    return mome_trace_on &&
+    return mome_tracing() &&
            __atomic_load_n(&head, __ATOMIC_RELAXED) - __atomic_load_n(&tail, __ATOMIC_RELAXED) >
                mask / 2;
 }

@@ -91,6 +91,11 @@ enum {
 /* ---- recording ---- */
 
 extern int mome_trace_on; /* a trace is being recorded (read on every traced event) */
+/* mome_trace_on, read by any thread while another may set it (a relaxed load: a plain move). */
+static inline int mome_tracing(void)
+{
+    return __atomic_load_n(&mome_trace_on, __ATOMIC_RELAXED);
+}
 
 /*
  * Start recording: create the file (path with %n, %p, %h expanded), write its header, set up a
@@ -113,7 +118,7 @@ void mome_trace_log_stop(void);
 
 #define MOME_TR(_kind, _seg, _page, _peer, _arg, _flags)                                           \
     do {                                                                                           \
-        if (__builtin_expect(mome_trace_on, 0))                                                    \
+        if (__builtin_expect(mome_tracing(), 0))                                                   \
             mome_trace_event((_kind), (_seg), (_page), (_peer), (_arg), (_flags));                 \
     } while (0)
 
