@@ -1161,7 +1161,7 @@ static char lock_path[1200], addr_path[1200];
 
 static int take_lock(void)
 {
-    snprintf(lock_path, sizeof(lock_path), "%s/momed.lock", repo_dir);
+    snprintf(lock_path, sizeof(lock_path), "%s/%s", repo_dir, MOME_SRV_LOCK_FILE);
     int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         say("cannot open %s: %s", lock_path, strerror(errno));
@@ -1308,7 +1308,7 @@ int main(int argc, char **argv)
     tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
     if (take_lock() < 0)
         return 1;
-    snprintf(addr_path, sizeof(addr_path), "%s/momed.addr", repo_dir);
+    snprintf(addr_path, sizeof(addr_path), "%s/%s", repo_dir, MOME_SRV_ADDR_FILE);
     unlink(addr_path); /* a file left by a momed killed earlier: ours replaces it below */
     if ((lfd = listen_on(listen_spec, host, sizeof(host), &port)) < 0)
         return 1;

@@ -276,6 +276,24 @@ static void take_rights(mome_txn_t *t)
 }
 
 /*
+ * The faults waiting on a transaction that ended without serving them ask for the page again (for
+ * writing if any of them writes), the new request carrying op. Returns whether any waited.
+ */
+static int ask_again(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
+{
+    int write = 0;
+
+    for (mome_waiter_t *v = w; v; v = v->next) {
+        v->mapped = 0;
+        write |= v->write;
+    }
+    if (w)
+        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(&s->pages[page]),
+                w, op, 0);
+    return w != NULL;
+}
+
+/*
  * A recall's content is here, every other copy in the job gone and the entry about to reset (our
  * DONE said so): the content goes back to momed and this node forgets the page. Faults that came
  * meanwhile ask again: the job fetches the page from momed anew.
@@ -286,7 +304,6 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
     uint64_t page = t->page;
     mome_page_t *pg = &s->pages[page];
     mome_op_t *op = t->op;
-    int write = 0;
 
     mome_txn_free(t);
     /* Out of every view first: no write may land in the bytes while they travel, or after. */
@@ -300,12 +317,7 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
     pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY |
                              MOME_PG_REMOTE | MOME_PG_WROTE);
     pg->ver = 0;
-    for (mome_waiter_t *v = w; v; v = v->next) {
-        v->mapped = 0;
-        write |= v->write;
-    }
-    if (w)
-        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
+    ask_again(s, page, w, NULL);
     mome_op_put(op);
 }
 
@@ -331,23 +343,18 @@ static int brings_stale(const mome_txn_t *t)
 static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
 {
     mome_page_t *pg = &s->pages[page];
-    int write = 0;
 
-    for (mome_waiter_t *v = w; v; v = v->next) {
-        v->mapped = 0;
-        write |= v->write;
-    }
     if (pg->flags & MOME_PG_DIRTY) {
+        for (mome_waiter_t *v = w; v; v = v->next)
+            v->mapped = 0;
         mome_copy_unmap(s, page);
         mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), w, op, REQ_CONTENT);
         t->merge = 1;
         return;
     }
     mome_copy_drop(s, page);
-    if (w) {
-        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, op, 0);
+    if (ask_again(s, page, w, op))
         return;
-    }
     if (mome_seg_is_served(s->id))
         mome_served_kick(s, page); /* a recall that waited for this transaction */
     mome_op_put(op);
@@ -775,7 +782,6 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
     mome_page_t *pg = &s->pages[page];
     mome_waiter_t *w = t->waiters;
     mome_op_t *op = t->op;
-    int write = 0;
 
     t->waiters = NULL;
     mome_txn_free(t);
@@ -786,18 +792,14 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
     /* A notice that came meanwhile was noted against a transaction in flight: no copy is here,
      * and a request made from now on follows it (its content includes the change). */
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    if (x && pg->access == MOME_ACC_NONE) {
-        x->stale_date = x->stale_ver = 0;
-        x->stale_due = 0;
-        mome_pext_put(pg, x);
-    } else if (x) {
+    if (x) {
+        if (pg->access == MOME_ACC_NONE) {
+            x->stale_date = x->stale_ver = 0;
+            x->stale_due = 0;
+        }
         mome_pext_put(pg, x);
     }
-    for (mome_waiter_t *v = w; v; v = v->next)
-        write |= v->write;
-    if (w)
-        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w, NULL, 0);
-    else if (mome_seg_is_served(s->id))
+    if (!ask_again(s, page, w, NULL) && mome_seg_is_served(s->id))
         mome_served_kick(s, page); /* a recall that waited for this transaction */
     mome_op_put(op);
 }

@@ -188,11 +188,10 @@ static int find_momed(char *out, size_t len)
 
 /*
  * Start momed on repo, in a session of its own (it outlives the job: later jobs find it by its
- * address file), its output appended to repo/momed.log. Returns its pid, or -errno with a message.
- * Between fork and exec the child makes only async-signal-safe calls.
+ * address file), its output appended to log. Returns its pid, or -errno with a message. Between
+ * fork and exec the child makes only async-signal-safe calls.
  */
-static pid_t spawn_momed(const char *repo, int spans, char *log, size_t loglen, char *err,
-                         size_t errlen)
+static pid_t spawn_momed(const char *repo, int spans, const char *log, char *err, size_t errlen)
 {
     char bin[1100], listen[300], me[256] = "";
     int rc;
@@ -208,7 +207,6 @@ static pid_t spawn_momed(const char *repo, int spans, char *log, size_t loglen, 
                  strerror(errno));
         return rc;
     }
-    snprintf(log, loglen, "%s/momed.log", repo);
     int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (lfd < 0 || nfd < 0) {
@@ -262,7 +260,7 @@ static int momed_running(const char *repo)
 {
     char path[1200], who[64] = "";
     long pid = 0;
-    snprintf(path, sizeof(path), "%s/momed.lock", repo);
+    snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_LOCK_FILE);
     FILE *f = fopen(path, "re");
     if (!f)
         return 0;
@@ -284,13 +282,13 @@ static int start_or_find(const char *repo, int starter, int spans, char *err, si
     pid_t child = 0;
     struct timespec t0, t, tick = {0, 5000000};
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    snprintf(log, sizeof(log), "%s/momed.log", repo);
+    snprintf(log, sizeof(log), "%s/%s", repo, MOME_SRV_LOG_FILE);
     for (;;) {
         int rc = from_addr_file(repo, 1, err, errlen);
         if (rc)
             return rc;
         if (starter && !child) {
-            child = spawn_momed(repo, spans, log, sizeof(log), err, errlen);
+            child = spawn_momed(repo, spans, log, err, errlen);
             if (child < 0)
                 return child;
         }

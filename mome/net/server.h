@@ -14,8 +14,6 @@
 #include "net/msg.h"
 #include "net/srvproto.h"
 
-#define MOME_SRV_ADDR_FILE "momed.addr" /* in the repository: "host port pid\n" */
-
 /*
  * Find and connect to momed: `server` (MOME_SERVER, host:port) if set, else the address file in
  * the repository directory `repo`. Returns 1 (connected), 0 (no server: the repository is used
