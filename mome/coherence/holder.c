@@ -369,11 +369,25 @@ static void on_stale(const mome_msg_t *m, const void *body)
 
 /*
  * A new version pushed by the page's owner at its release: replace a read copy held under a
- * pushed model with it (a pure shortcut: the notices still decide what is stale). The copy leaves
- * the views, so its next use faults locally and tells whether the page is still read: the ack asks
- * for more pushes only if it was used since the previous one.
+ * pushed model with it (a pure shortcut: the notices still decide what is stale). Whether the page
+ * is still read here decides whether the owner keeps pushing it (the ack), and only a copy that
+ * left the views can tell: its next use faults locally (MOME_PG_USED). But taking a copy out of
+ * the views costs a TLB flush (40 us on a paravirtualized guest whose other vCPU is busy) and its
+ * next read a fault (20 us), at every push of a page read at every step (a stencil's halo). So a
+ * copy used since it last left the views is written in place, still mapped read-only, for up to
+ * 3 pushes in a row (PUSH_IN_PLACE), and leaves the views at the next one (PUSH_REPLACE), which
+ * asks for more only if it was used since (so a page no longer read stops being pushed within 5
+ * pushes instead of 1).
+ *
+ * Writing in place is safe because a pushed model is RELEASE: a thread of this node may read the
+ * page only after an acquire that orders the owner's release (which sent this push) before it,
+ * or else its read races with the owner's write and may see either value. In a data-race-free
+ * program no thread reads the page while the push is written (its readers wait in that acquire
+ * or have not reached the page yet); a racy one may see a mix of the two versions, as it
+ * could already see either version whole.
  */
-enum { PUSH_NOT_HELD, PUSH_KEEP, PUSH_REPLACE };
+enum { PUSH_NOT_HELD, PUSH_KEEP, PUSH_REPLACE, PUSH_IN_PLACE };
+#define PUSH_IN_PLACE_MAX 3
 
 static int push_action(const mome_entry_t *e, mome_seg_t **sp)
 {
@@ -386,6 +400,9 @@ static int push_action(const mome_entry_t *e, mome_seg_t **sp)
         return PUSH_NOT_HELD;
     if ((pg->flags & MOME_PG_BUSY) || e->ver <= pg->ver)
         return PUSH_KEEP; /* a transaction or a newer copy is here: keep the subscription */
+    if ((pg->flags & MOME_PG_USED) &&
+        (pg->flags & MOME_PG_INPLACE) < PUSH_IN_PLACE_MAX * MOME_PG_INPLACE_ONE)
+        return PUSH_IN_PLACE;
     return PUSH_REPLACE;
 }
 
@@ -420,12 +437,17 @@ static int take_push(const mome_entry_t *e)
 {
     mome_seg_t *s;
     int act = push_action(e, &s);
-    if (act != PUSH_REPLACE)
+    if (act != PUSH_REPLACE && act != PUSH_IN_PLACE)
         return act == PUSH_KEEP;
     mome_page_t *pg = &s->pages[e->page];
     int used = !!(pg->flags & MOME_PG_USED);
-    mome_copy_fill(s, e->page, e->data, e->ver); /* out of the views already (unmap_pushed) */
-    pg->flags &= (uint16_t)~MOME_PG_USED;
+    /* PUSH_REPLACE: out of the views already (unmap_pushed); PUSH_IN_PLACE: still mapped. */
+    mome_copy_fill(s, e->page, e->data, e->ver);
+    if (act == PUSH_IN_PLACE) {
+        pg->flags = (uint16_t)(pg->flags + MOME_PG_INPLACE_ONE);
+    } else {
+        pg->flags &= (uint16_t)~(MOME_PG_USED | MOME_PG_INPLACE);
+    }
     MOME_STAT_INC(pages_fetched);
     return used;
 }

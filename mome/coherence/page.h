@@ -30,6 +30,9 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 #define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
 #define MOME_PG_WROTE 0x0200  /* changed in this node's last release: write-ahead opens it early */
 #define MOME_PG_REMOTE 0x0400 /* read copy of a master another node holds (per its grant) */
+#define MOME_PG_INPLACE 0x1800 /* pushed versions written in place since the copy last left the
+                                  views (0-3, times MOME_PG_INPLACE_ONE; holder.c take_push) */
+#define MOME_PG_INPLACE_ONE 0x0800
 #define MOME_PG_CKLISTED 0x4000 /* in the list of pages changed since the checkpoint (ckptflag.c) */
 #define MOME_PG_CKPT 0x8000   /* persistent: changed here since the last checkpoint (ckptflag.h) */
 

@@ -380,6 +380,7 @@ const mome_mem_ops_t mome_mem_uffd_ops = {
     .wake = mome_mem_wake,
     .zap = mome_mem_zap,
     .drop = mome_mem_drop,
+    .write = mome_mem_write,
 };
 
 const mome_mem_ops_t *mome_mem = &mome_mem_uffd_ops;

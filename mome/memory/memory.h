@@ -32,6 +32,9 @@ typedef struct mome_mem_ops {
     int (*wake)(void *addr, size_t len);
     int (*zap)(void *addr, size_t len);
     int (*drop)(uint64_t off, size_t len);
+    /* Page content written by file offset, through no user mapping (NULL: through the runtime
+     * view): a page whose runtime-view entry is absent costs no page fault. */
+    int (*write)(uint64_t off, const void *src, size_t len);
 } mome_mem_ops_t;
 
 extern const mome_mem_ops_t mome_mem_uffd_ops; /* Mome memory */

@@ -515,23 +515,34 @@ static uint64_t push_ack(mome_seg_t *s, uint64_t page)
     return e[0].ver;
 }
 
-START_TEST(test_holder__push_replaces_a_release_read_copy)
+/* A used read copy is written in place, still mapped, by up to 3 pushes in a row; the next one
+ * takes it out of the views so that its next use says whether it is still read. */
+START_TEST(test_holder__push_writes_a_used_release_read_copy_in_place)
 {
-    uint8_t a[NC_PAGE], c[NC_PAGE];
+    uint8_t a[NC_PAGE], c[5][NC_PAGE];
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
     s->pages[1].model = MOME_RELEASE;
     nc_pattern(a, 7);
-    nc_pattern(c, 8);
     nc_hold_data(s, 1, 0, 0, 3, a, 1);
-    push(s, 1, 4, c);
-    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[1].ver, 4);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
-    /* Out of the views: its next use faults here and says whether it is still read. */
+    unsigned zaps = fake_memory_counts()->zaps;
+    for (int i = 0; i < 4; i++) {
+        nc_pattern(c[i], 8 + (unsigned)i);
+        push(s, 1, 4 + (uint64_t)i, c[i]);
+        ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c[i], NC_PAGE), 0);
+        ck_assert_uint_eq(s->pages[1].ver, 4 + (uint64_t)i);
+        ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
+        ck_assert_uint_eq(push_ack(s, 1), 1); /* used since it last left the views */
+        if (i < 3) {
+            ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+            ck_assert_uint_eq(fake_memory_counts()->zaps, zaps);
+            ck_assert_int_ne(s->pages[1].flags & MOME_PG_USED, 0);
+        }
+    }
+    /* The fourth: out of the views, its next use faults here and says whether it is still read. */
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
-    ck_assert_uint_eq(push_ack(s, 1), 1); /* it was used since it came: keep pushing */
-    ck_assert_int_eq(s->pages[1].flags & MOME_PG_USED, 0);
+    ck_assert_uint_eq(fake_memory_counts()->zaps, zaps + 1);
+    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_USED | MOME_PG_INPLACE), 0);
 }
 END_TEST
 
@@ -545,16 +556,26 @@ START_TEST(test_holder__push_ack_asks_for_more_only_if_used)
     nc_pattern(c, 8);
     nc_pattern(d, 9);
     nc_hold_data(s, 1, 0, 0, 3, a, 1);
+    s->pages[1].flags &= (uint16_t)~MOME_PG_USED; /* not used since it came */
     push(s, 1, 4, c);
-    ck_assert_uint_eq(push_ack(s, 1), 1);
-    push(s, 1, 5, d); /* not used since the last push */
-    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), d, NC_PAGE), 0);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c, NC_PAGE), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
     ck_assert_uint_eq(push_ack(s, 1), 0);
     /* Used again (a fault), then an older version comes: kept, and the subscription too. */
     nc_fault(s, 1, 0);
-    push(s, 1, 5, c);
-    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), d, NC_PAGE), 0);
+    push(s, 1, 4, d);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c, NC_PAGE), 0);
     ck_assert_uint_eq(push_ack(s, 1), 1);
+    /* A newer one: written in place (used since it left the views); three more and the last of
+     * them takes it out, having been used: still wanted. Then one more, unused since: not. */
+    for (uint64_t v = 5; v <= 8; v++) {
+        push(s, 1, v, (v & 1) ? d : c);
+        ck_assert_uint_eq(push_ack(s, 1), 1);
+    }
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
+    push(s, 1, 9, d);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), d, NC_PAGE), 0);
+    ck_assert_uint_eq(push_ack(s, 1), 0);
 }
 END_TEST
 
@@ -568,6 +589,7 @@ START_TEST(test_holder__push_of_a_run_unmaps_it_at_once)
     for (uint64_t p = 1; p <= 4; p++) {
         s->pages[p].model = p == 4 ? MOME_STRONG : MOME_RELEASE; /* 4: never pushed */
         nc_hold_data(s, p, 0, 0, 3, a, 1);
+        s->pages[p].flags &= (uint16_t)~MOME_PG_USED; /* unused: replaced, not written in place */
         nc_pattern(c[p], (unsigned)p + 20);
     }
     mome_batch_t b = {0};
@@ -645,7 +667,7 @@ Suite *holder_suite(void)
     NC_CASE(s, test_holder__flush_drop_sends_the_diff_and_drops);
     NC_CASE(s, test_holder__flush_of_the_owner_acks_and_stops_writing);
     NC_CASE(s, test_holder__stale_records_a_notice_and_acks);
-    NC_CASE(s, test_holder__push_replaces_a_release_read_copy);
+    NC_CASE(s, test_holder__push_writes_a_used_release_read_copy_in_place);
     NC_CASE(s, test_holder__push_ack_asks_for_more_only_if_used);
     NC_CASE(s, test_holder__push_of_a_run_unmaps_it_at_once);
     NC_CASE(s, test_holder__push_leaves_other_copies_alone);
