@@ -166,7 +166,7 @@ void mome_copy_forget(mome_seg_t *s, uint64_t page)
 
     pg->access = MOME_ACC_NONE;
     pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY |
-                             MOME_PG_INPLACE);
+                             MOME_PG_INPLACE | MOME_PG_KEPT);
     x = mome_pext_find(pg, s->id, page);
     if (x) {
         free(x->twin);
@@ -247,6 +247,64 @@ int mome_copy_forget_spec(mome_seg_t *s, uint64_t page)
     x->spec = NULL;
     mome_pext_put(pg, x);
     return changed;
+}
+
+int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
+{
+    const mome_page_t *pg = &s->pages[page];
+    const uint16_t need = MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_OWNER;
+    return (pg->flags & (need | MOME_PG_BUSY)) == need &&
+           (pg->flags & (MOME_PG_WROTE | MOME_PG_KEPT)) && pg->access == MOME_ACC_WRITE &&
+           !mome_store_is_paged(s->store, page);
+}
+
+uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page)
+{
+    size_t ps = mome_coh.page_size;
+    mome_page_t *pg = &s->pages[page];
+    uint8_t *snap = mome_malloc(ps);
+    if (!snap)
+        mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
+    /*
+     * One copy, which the release publishes and later writes are compared with: a thread writing
+     * the page meanwhile changes each byte before this copy reads it (released now) or after (the
+     * page then differs from the copy at the next release), never lost.
+     */
+    memcpy(snap, mome_seg_bytes(s, page), ps);
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x && x->spec && memcmp(snap, x->spec, ps) == 0) {
+        free(snap);
+        return NULL;
+    }
+    return snap;
+}
+
+int mome_copy_kept_idle(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (!x) /* a kept page has its spec: not reached */
+        return 0;
+    int open = ++x->kept_idle < MOME_KEEP_IDLE_MAX;
+    if (!open)
+        x->kept_idle = 0;
+    mome_pext_put(pg, x);
+    return open;
+}
+
+void mome_copy_reopen(mome_seg_t *s, uint64_t page, uint8_t *snap)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_get(pg, s->id, page);
+    if (!x)
+        mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
+    free(x->spec);
+    x->spec = snap;
+    x->kept_idle = 0;
+    pg->flags |= MOME_PG_DIRTY;
+    mome_ckpt_note(s, page); /* still open for writing, as a write fault would leave it */
 }
 
 void mome_copy_settle_stale(mome_seg_t *s, uint64_t page)

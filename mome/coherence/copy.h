@@ -54,6 +54,27 @@ void mome_copy_stop_writing(mome_seg_t *s, uint64_t page);
 int mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead);
 /* Forget the owner's write-ahead copy; 1 if the page differs from it (or there was none). */
 int mome_copy_forget_spec(mome_seg_t *s, uint64_t page);
+/*
+ * A release keeps an owner's page open for writing, without write-protecting it, if it was
+ * written in the interval being released and in the one before (MOME_PG_WROTE), or if it was kept
+ * open at the previous release (MOME_PG_KEPT): a page written at every step or every other step
+ * (a stencil's boundary row, its two grids) then costs no TLB flush at a release and no write
+ * fault after it. Its writes are noticed by comparing it with the snapshot of what was last
+ * released (its spec), as for a page write-ahead opened; unchanged at MOME_KEEP_IDLE_MAX releases
+ * in a row it is write-protected and tracked by its write faults again.
+ */
+int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page);
+/* The release of a kept page: a snapshot of it, which is what the release publishes; NULL if it
+ * equals the previous snapshot (not written since). */
+uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page);
+/* Not changed since: 1 if it stays open all the same (unchanged for fewer than
+ * MOME_KEEP_IDLE_MAX releases in a row; its writes may be of the values it holds), 0 if it goes
+ * back to being tracked by write faults. */
+#define MOME_KEEP_IDLE_MAX 8
+int mome_copy_kept_idle(mome_seg_t *s, uint64_t page);
+/* After that release: the snapshot becomes the copy later writes are compared with, and the
+ * page stays open (dirty; the caller lists it again). */
+void mome_copy_reopen(mome_seg_t *s, uint64_t page, uint8_t *snap);
 
 /* A stale notice: this copy lacks a change released at `date` (master version ver). */
 void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver);

@@ -223,17 +223,40 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
 
     if (!(pg->flags & MOME_PG_DIRTY) || pg->access == MOME_ACC_NONE)
         return 0;
-    /* The caller has write-protected it (release.c, a run at a time): writes from now on start
-     * the next interval. */
+    /*
+     * The caller has write-protected it (release.c, a run at a time): writes from now on start
+     * the next interval. Or it kept it open (MOME_PG_KEPT): what is released is a snapshot, and
+     * the page stays open and dirty, its next writes noticed against that snapshot.
+     */
+    const uint8_t *bytes = mome_seg_bytes(s, page);
+    uint8_t *snap = NULL;
+
+    if (pg->flags & MOME_PG_KEPT) {
+        snap = mome_copy_kept_snapshot(s, page);
+        if (snap) {
+            bytes = snap;
+        } else if (mome_copy_kept_idle(s, page)) {
+            /* Unchanged in this interval: still open, nothing to tell. */
+            pg->flags &= (uint16_t)~MOME_PG_WROTE;
+            return 0;
+        } else {
+            /* Unchanged for a while: tracked by its write faults again, and released as any
+             * other page (a write between the snapshot and the protect is in its content). */
+            pg->flags &= (uint16_t)~MOME_PG_KEPT;
+            mome_copy_protect(s, page);
+        }
+    }
     pg->flags &= (uint16_t)~MOME_PG_DIRTY;
     if (!(pg->flags & MOME_PG_OWNER))
         return send_diff(s, page, date, -1);
-    if (!mome_copy_forget_spec(s, page)) {
+    if (!snap && !mome_copy_forget_spec(s, page)) {
         pg->flags &= (uint16_t)~MOME_PG_WROTE; /* opened ahead, not written: nothing to tell */
         return 0;
     }
     pg->flags |= MOME_PG_WROTE;
     pg->ver++;
+    if (snap)
+        mome_copy_reopen(s, page, snap); /* bytes stays valid: the spec now */
     if (!(pg->flags & MOME_PG_SHARED))
         return 0; /* nobody else holds a copy: nobody to tell */
     x = mome_pext_get(pg, s->id, page);
@@ -248,8 +271,7 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
             continue;
         mome_batch_t *b = &rel_pushes[n];
         BATCH_ADD(b, n, MOME_MSG_PUSH, date, (uint32_t)mome_coh.self, "push",
-                  mome_batch_push(b, seg, page, pg->ver, mome_seg_bytes(s, page),
-                                  (uint32_t)mome_coh.page_size));
+                  mome_batch_push(b, seg, page, pg->ver, bytes, (uint32_t)mome_coh.page_size));
         pushed |= 1ull << n;
     }
     if (bar_tag && bar_keep(seg, page, pg->ver, date, pushed)) {
@@ -303,7 +325,7 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
 
     if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY)) {
         mome_copy_protect(s, page);
-        pg->flags &= (uint16_t)~MOME_PG_DIRTY;
+        pg->flags &= (uint16_t)~(MOME_PG_DIRTY | MOME_PG_KEPT);
         if (pg->flags & MOME_PG_OWNER)
             pg->ver += (uint64_t)mome_copy_forget_spec(s, page);
         else

@@ -26,8 +26,9 @@ void mome_owner_fini(void);
 
 /*
  * A release: begin (tag: 0, or a MomeBarrier's epoch + 1, whose messages then carry the owner's
- * notices and whose readers count its pushes), each dirty page (write-protected by the caller),
- * send. Each returns how many acknowledgements will come for what it did.
+ * notices and whose readers count its pushes), each dirty page (write-protected by the caller,
+ * or kept open and marked MOME_PG_KEPT), send. Each returns how many acknowledgements will come
+ * for what it did.
  */
 int mome_owner_release_begin(uint64_t tag, uint64_t date);
 int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date);

@@ -30,9 +30,13 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 #define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
 #define MOME_PG_WROTE 0x0200  /* changed in this node's last release: write-ahead opens it early */
 #define MOME_PG_REMOTE 0x0400 /* read copy of a master another node holds (per its grant) */
-#define MOME_PG_INPLACE 0x1800 /* pushed versions written in place since the copy last left the
-                                  views (0-3, times MOME_PG_INPLACE_ONE; holder.c take_push) */
+/* Pushed versions written in place since the copy last left the views: 0 to 3 times
+ * MOME_PG_INPLACE_ONE (holder.c take_push). */
+#define MOME_PG_INPLACE 0x1800
 #define MOME_PG_INPLACE_ONE 0x0800
+/* Owner: kept open for writing through releases, not write-protected at them (copy.h
+ * mome_copy_keeps_open). */
+#define MOME_PG_KEPT 0x2000
 #define MOME_PG_CKLISTED 0x4000 /* in the list of pages changed since the checkpoint (ckptflag.c) */
 #define MOME_PG_CKPT 0x8000   /* persistent: changed here since the last checkpoint (ckptflag.h) */
 
@@ -61,6 +65,7 @@ typedef struct mome_pext {
     uint8_t stale_due;      /* an acquire passed that notice while a transaction for the page
                                was in flight: what the transaction brings must include stale_ver */
     uint64_t push;          /* owner: RELEASE readers (nodes < 64) to push new versions to */
+    uint8_t kept_idle;      /* owner, kept open (MOME_PG_KEPT): releases in a row it was unchanged */
     int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
     uint32_t flush_mgr;     /* its manager */
     uint32_t flush_drop;    /* its drop flag */

@@ -116,14 +116,20 @@ static int by_seg_page(const void *a, const void *b)
     return x->page < y->page ? -1 : x->page > y->page;
 }
 
-/* Is the page released with write-protection (mome_owner_release_page's condition)? */
+/* Is the page released with write-protection (mome_owner_release_page)? Not one kept open
+ * (mome_copy_keeps_open): it is marked MOME_PG_KEPT and released from a snapshot (owner.c). */
 static mome_seg_t *to_protect(const mome_pref_t *r)
 {
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
-    return s && (s->pages[r->page].flags & MOME_PG_DIRTY) &&
-                   s->pages[r->page].access != MOME_ACC_NONE
-               ? s
-               : NULL;
+    if (!s)
+        return NULL;
+    mome_page_t *pg = &s->pages[r->page];
+    if (mome_copy_keeps_open(s, r->page)) {
+        pg->flags |= MOME_PG_KEPT;
+        return NULL;
+    }
+    pg->flags &= (uint16_t)~MOME_PG_KEPT;
+    return (pg->flags & MOME_PG_DIRTY) && pg->access != MOME_ACC_NONE ? s : NULL;
 }
 
 /*
@@ -162,14 +168,20 @@ static void start_release(uint64_t tag)
     rel_date = mome_clock_tick();
     rel_pending += mome_owner_release_begin(tag, rel_date);
     protect_dirty(dirty);
+    size_t kept = 0;
     for (size_t i = 0; i < dirty->n; i++) {
         mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
         if (!s)
             continue; /* the segment went away */
-        s->pages[dirty->v[i].page].flags &= (uint16_t)~MOME_PG_LISTED;
+        mome_page_t *pg = &s->pages[dirty->v[i].page];
+        pg->flags &= (uint16_t)~MOME_PG_LISTED;
         rel_pending += mome_owner_release_page(s, dirty->v[i].page, rel_date);
+        if ((pg->flags & MOME_PG_DIRTY) && pg->access != MOME_ACC_NONE) {
+            pg->flags |= MOME_PG_LISTED; /* kept open: part of the next release */
+            dirty->v[kept++] = dirty->v[i];
+        }
     }
-    dirty->n = 0;
+    dirty->n = kept;
     rel_pending += mome_owner_release_send(rel_date);
     if (rel_pending > 0)
         mome_coh.outstanding++;

@@ -265,9 +265,75 @@ START_TEST(test_owner__page_opened_ahead_but_not_written_is_not_announced)
     ck_assert_uint_eq(e[0].page, 1);
     ck_assert_uint_eq(e[0].ver, 5);
     ck_assert_uint_eq(s->pages[2].ver, 4);
-    ck_assert_int_eq(s->pages[2].flags & (MOME_PG_DIRTY | MOME_PG_WROTE), 0);
+    /* Unchanged, but changed at the release before: kept open (copy.h mome_copy_keeps_open). */
+    ck_assert_int_eq(s->pages[2].flags & MOME_PG_WROTE, 0);
+    ck_assert_int_ne(s->pages[2].flags & MOME_PG_KEPT, 0);
     notice_ack(s, 1, 2);
     ck_assert_uint_ne(rel, 0);
+}
+END_TEST
+
+/* One release of this node, whose notices (if any) the manager acknowledges; returns how many
+ * notices it sent, and the version of the last one in *ver. */
+static int release_acked(mome_seg_t *s, uint64_t *ver)
+{
+    mome_date_t rel = 0;
+    mome_entry_t e[4];
+    msgtest_reset();
+    mome_rel_release(done_cb, &rel);
+    const mome_msg_t *m = msgtest_find(MOME_MSG_NOTICE, MGR);
+    int n = m ? nc_entries(MOME_BATCH_NOTICE, m, e, 4) : 0;
+    for (int i = 0; i < n; i++) {
+        *ver = e[i].ver;
+        notice_ack(s, e[i].page, e[i].page + 1);
+    }
+    ck_assert_uint_ne(rel, 0);
+    return n;
+}
+
+/*
+ * A page the owner writes at every release stays writable through its releases (no write-protect,
+ * no write fault after them): each release compares it with what the one before published, and
+ * announces it only if it changed. Unchanged at MOME_KEEP_IDLE_MAX releases in a row, it is
+ * write-protected again, and its next write faults as before.
+ */
+START_TEST(test_owner__page_written_at_every_release_stays_open)
+{
+    static uint8_t m[3][NC_PAGE];
+    uint64_t ver = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = owner_of_two(m);
+    mome_coh.prefetch = 0;
+    mome_seg_bytes(s, 1)[1] ^= 1;
+    ck_assert_int_eq(release_acked(s, &ver), 2); /* pages 1 and 2, written by their faults */
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    /* Written again (a write fault): changed at the release before, so kept open at this one. */
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[2] ^= 1;
+    ck_assert_int_eq(release_acked(s, &ver), 1);
+    ck_assert_uint_eq(ver, 5);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    ck_assert_int_ne(s->pages[1].flags & MOME_PG_DIRTY, 0);
+    /* Written without a fault: the next release sees the change. */
+    mome_seg_bytes(s, 1)[3] ^= 1;
+    ck_assert_int_eq(release_acked(s, &ver), 1);
+    ck_assert_uint_eq(ver, 6);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    /* Rewritten with the bytes it has: nothing to announce, still open for a while. */
+    mome_seg_bytes(s, 1)[3] ^= 0;
+    for (int i = 1; i < MOME_KEEP_IDLE_MAX; i++) {
+        ck_assert_int_eq(release_acked(s, &ver), 0);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    }
+    ck_assert_int_eq(release_acked(s, &ver), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
+    ck_assert_uint_eq(s->pages[1].ver, 6);
+    /* Tracked by its faults again: a write opens it, the release announces it. */
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[4] ^= 1;
+    ck_assert_int_eq(release_acked(s, &ver), 1);
+    ck_assert_uint_eq(ver, 7);
 }
 END_TEST
 
@@ -467,6 +533,7 @@ Suite *owner_suite(void)
     NC_CASE(s, test_owner__release_of_a_shared_owned_page_notices_and_pushes);
     NC_CASE(s, test_owner__push_ack_of_an_unused_copy_stops_the_pushes);
     NC_CASE(s, test_owner__page_opened_ahead_but_not_written_is_not_announced);
+    NC_CASE(s, test_owner__page_written_at_every_release_stays_open);
     NC_CASE(s, test_owner__diff_is_merged_and_announced);
     NC_CASE(s, test_owner__flush_diff_is_merged_and_acked_to_the_manager_and_the_writer);
     NC_CASE(s, test_owner__diff_for_a_page_not_held_stops_the_node);
