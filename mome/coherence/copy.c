@@ -165,8 +165,7 @@ void mome_copy_forget(mome_seg_t *s, uint64_t page)
     mome_pext_t *x;
 
     pg->access = MOME_ACC_NONE;
-    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY |
-                             MOME_PG_INPLACE | MOME_PG_KEPT);
+    pg->flags &= (uint16_t)~(MOME_PG_WRITING | MOME_PG_INPLACE);
     x = mome_pext_find(pg, s->id, page);
     if (x) {
         free(x->twin);

@@ -228,8 +228,7 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
     if (keep) {
         /* It stays a reader (a kept or notified copy) of a page it no longer owns. */
         mome_copy_forget_spec(s, f->page);
-        s->pages[f->page].flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK |
-                                               MOME_PG_DIRTY | MOME_PG_KEPT);
+        s->pages[f->page].flags &= (uint16_t)~MOME_PG_WRITING;
     } else {
         mome_copy_forget(s, f->page);
     }
@@ -340,8 +339,7 @@ static void on_unshare(const mome_msg_t *m, const void *body)
         mome_page_t *pg = &s->pages[r->page];
         if ((pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE) {
             mome_copy_forget_spec(s, r->page);
-            pg->flags &=
-                (uint16_t)~(MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_KEPT);
+            pg->flags &= (uint16_t)~(MOME_PG_WRITING & ~MOME_PG_OWNER); /* still its owner */
         }
         mome_pext_t *x = mome_pext_find(pg, s->id, r->page);
         if (x) {

@@ -342,7 +342,7 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         /* The page turns single-writer: its master is just the latest content from now on. */
         mome_pext_t *x = mome_pext_find(pg, s->id, page);
         mome_copy_stop_writing(s, page);
-        pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY);
+        pg->flags &= (uint16_t)~MOME_PG_WRITING;
         if (x) {
             x->push = 0;
             mome_pext_put(pg, x);

@@ -37,6 +37,9 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 /* Owner: kept open for writing through releases, not write-protected at them (copy.h
  * mome_copy_keeps_open). */
 #define MOME_PG_KEPT 0x2000
+/* This node's writing of a page as its owner or tracker: cleared together when that ends. */
+#define MOME_PG_WRITING                                                                            \
+    (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_KEPT)
 #define MOME_PG_CKLISTED 0x4000 /* in the list of pages changed since the checkpoint (ckptflag.c) */
 #define MOME_PG_CKPT 0x8000   /* persistent: changed here since the last checkpoint (ckptflag.h) */
 

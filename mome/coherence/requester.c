@@ -314,8 +314,7 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
         x->push = 0;
         mome_pext_put(pg, x);
     }
-    pg->flags &= (uint16_t)~(MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY |
-                             MOME_PG_REMOTE | MOME_PG_WROTE);
+    pg->flags &= (uint16_t)~(MOME_PG_WRITING | MOME_PG_REMOTE | MOME_PG_WROTE);
     pg->ver = 0;
     ask_again(s, page, w, NULL);
     mome_op_put(op);

@@ -168,13 +168,14 @@ void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
      * installed into a view by UFFDIO_COPY leaves no runtime-view entry), later ones cost no
      * system call.
      */
-    int rc = !has && mome_mem->write ? mome_mem->write(st->base + (page << pgshift), src, pgsz)
-                                     : -ENOSYS;
-    if (rc == -ENOSYS)
+    if (has || !mome_mem->write) {
         memcpy(mome_store_bytes(st, page, pgshift), src, pgsz);
-    else if (rc < 0)
-        mome_fatal("cannot write page %llu of segment %#llx into Mome memory: %s; stopping",
-                   (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+    } else {
+        int rc = mome_mem->write(st->base + (page << pgshift), src, pgsz);
+        if (rc < 0)
+            mome_fatal("cannot write page %llu of segment %#llx into Mome memory: %s; stopping",
+                       (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+    }
     entered(st, page);
 }
 
