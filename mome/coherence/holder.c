@@ -38,14 +38,14 @@ static void start_sharing(mome_seg_t *s, uint64_t page, int protected)
     }
 }
 
-/* The copy this node holds of a forwarded request's page, or NULL. */
 /*
  * The bytes to send of a page this node holds. A RELEASE or WEAK writer keeps writing while it
  * serves a copy (its changes travel later, as diffs), so its live page can change between the
  * message's checksum, which covers the payload, and the transport's copy of it: the receiver would
  * then refuse the message as corrupted and stop the job (seen under load: "a DATA message ...
  * fails validation (checksum)"). Every page is sent from a snapshot, taken once here (a 4 KiB
- * copy, well under a microsecond: cheaper than knowing for sure that no thread can write it).
+ * copy, well under a microsecond: cheaper than knowing for sure that no thread can write it; the
+ * first one of a page through the file, mome_store_copy_out).
  */
 static const void *stable_bytes(mome_seg_t *s, uint64_t page)
 {
@@ -53,10 +53,11 @@ static const void *stable_bytes(mome_seg_t *s, uint64_t page)
     if (!snap && !(snap = malloc(mome_coh.page_size)))
         mome_fatal("out of memory copying page %llu of segment '%s' to send it; stopping",
                    (unsigned long long)page, s->name);
-    memcpy(snap, mome_seg_bytes(s, page), mome_coh.page_size);
+    mome_store_copy_out(s->store, page, snap);
     return snap;
 }
 
+/* The copy this node holds of a forwarded request's page, or NULL. */
 static mome_seg_t *held(const mome_fwd_t *f)
 {
     mome_seg_t *s = mome_seg_page(f->seg, f->page);

@@ -381,6 +381,7 @@ const mome_mem_ops_t mome_mem_uffd_ops = {
     .zap = mome_mem_zap,
     .drop = mome_mem_drop,
     .write = mome_mem_write,
+    .read = mome_mem_read,
 };
 
 const mome_mem_ops_t *mome_mem = &mome_mem_uffd_ops;

@@ -35,6 +35,9 @@ typedef struct mome_mem_ops {
     /* Page content written by file offset, through no user mapping (NULL: through the runtime
      * view): a page whose runtime-view entry is absent costs no page fault. */
     int (*write)(uint64_t off, const void *src, size_t len);
+    /* Page content read by file offset, through no user mapping (NULL: through the runtime
+     * view). */
+    int (*read)(uint64_t off, void *dst, size_t len);
 } mome_mem_ops_t;
 
 extern const mome_mem_ops_t mome_mem_uffd_ops; /* Mome memory */

@@ -70,11 +70,13 @@ mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t
     st->size = (size + pgsz - 1) & ~(uint64_t)(pgsz - 1);
     st->npages = st->size >> pgshift;
     words = (size_t)((st->npages + 63) / 64);
-    /* Zero until touched: the bitmap's resident size follows the pages used. */
-    st->present = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+    /* Zero until touched: the bitmaps' resident size follows the pages used. present and viewed
+     * share one mapping. */
+    st->present = mmap(NULL, 2 * words * 8, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (st->present == MAP_FAILED)
         goto err_free;
+    st->viewed = st->present + words;
     if (budget) {
         st->paged = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -98,7 +100,7 @@ err_release:
 err_unmap:
     if (st->paged)
         munmap(st->paged, words * 8);
-    munmap(st->present, words * 8);
+    munmap(st->present, 2 * words * 8);
 err_free:
     free(st);
     return NULL;
@@ -123,7 +125,7 @@ void mome_store_close(mome_store_t *st)
                 pager->discard(st, w * 64 + (uint64_t)__builtin_ctzll(b));
         munmap(st->paged, (size_t)((st->npages + 63) / 64) * 8);
     }
-    munmap(st->present, (size_t)((st->npages + 63) / 64) * 8);
+    munmap(st->present, 2 * (size_t)((st->npages + 63) / 64) * 8);
     free(st);
 }
 
@@ -154,6 +156,29 @@ int mome_store_load(mome_store_t *st, uint64_t page, void *dst)
     return st->ops->load ? st->ops->load(st, page, dst) : 0;
 }
 
+void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst)
+{
+    uint64_t bit = 1ull << (page % 64);
+    mome_store_page_in(st, page); /* if it was paged out: brought back first */
+    /*
+     * A page that came into memory through a user's view (UFFDIO_COPY, a write to a new page) has
+     * no runtime-view entry: a copy through the runtime view would take a minor fault (5-8 us on a
+     * paravirtualized guest), and on a large segment touched sparsely a new page of page tables
+     * too. A page sent once (a sparse pattern) is read through the file (one system call); a page
+     * sent again (a stencil's boundary, every iteration) is worth the fault that maps it.
+     */
+    if (!(st->viewed[page / 64] & bit) && mome_mem->read) {
+        st->viewed[page / 64] |= bit;
+        int rc = mome_mem->read(st->base + (page << pgshift), dst, pgsz);
+        if (rc < 0)
+            mome_fatal("cannot read page %llu of segment %#llx from Mome memory: %s; stopping",
+                       (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+        return;
+    }
+    st->viewed[page / 64] |= bit;
+    memcpy(dst, mome_store_bytes(st, page, pgshift), pgsz);
+}
+
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
 {
     mome_store_unpage(st, page);
@@ -170,6 +195,7 @@ void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
      */
     if (has || !mome_mem->write) {
         memcpy(mome_store_bytes(st, page, pgshift), src, pgsz);
+        st->viewed[page / 64] |= 1ull << (page % 64);
     } else {
         int rc = mome_mem->write(st->base + (page << pgshift), src, pgsz);
         if (rc < 0)
@@ -240,6 +266,7 @@ void mome_store_drop(mome_store_t *st, uint64_t page)
         mome_warn("store", "cannot give back page %llu of segment %#llx: %s",
                   (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
     st->present[page / 64] &= ~(1ull << (page % 64));
+    st->viewed[page / 64] &= ~(1ull << (page % 64)); /* dropping it took every entry away */
     st->resident--;
     resident_total--;
     gauge();

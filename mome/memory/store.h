@@ -36,6 +36,8 @@ struct mome_store {
     uint8_t *rt;       /* the runtime's view of the region */
     uint64_t *present; /* bitmap: the page's content is in Mome memory */
     uint64_t *paged;   /* bitmap: the content is kept elsewhere (page-out): bring it back first */
+    uint64_t *viewed;  /* bitmap: the runtime view has an entry for the page, or it was copied out
+                          once through the file (mome_store_copy_out) */
     uint64_t resident; /* pages present */
     void *priv;        /* the backend's */
 };
@@ -65,6 +67,12 @@ static inline int mome_store_has(const mome_store_t *st, uint64_t page)
 
 /* Content of a page that no node holds (the backend's load): 0 = zeros, 1 = in dst. */
 int mome_store_load(mome_store_t *st, uint64_t page, void *dst);
+/*
+ * Copy a page's content to dst (a page to send), brought back first if it was paged out. Its first
+ * copy since it came into memory through a user's view reads through the file, later ones through
+ * the runtime view (design 5).
+ */
+void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst);
 /* Put content into a page no view maps (through the runtime's view). */
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src);
 /* Put content into an absent page and map it at va, atomically; -EEXIST if it is resident. */

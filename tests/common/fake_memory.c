@@ -126,6 +126,13 @@ static int drop(uint64_t off, size_t len)
     return 0;
 }
 
+static int read_off(uint64_t off, void *dst, size_t len)
+{
+    counts.reads++;
+    memcpy(dst, arena + off, len);
+    return 0;
+}
+
 const mome_mem_ops_t fake_memory_ops = {
     .name = "fake",
     .region_alloc = region_alloc,
@@ -138,6 +145,7 @@ const mome_mem_ops_t fake_memory_ops = {
     .wake = wake,
     .zap = zap,
     .drop = drop,
+    .read = read_off,
 };
 
 void fake_memory_use(void)

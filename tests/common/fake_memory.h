@@ -18,7 +18,7 @@ extern const mome_mem_ops_t fake_memory_ops;
 enum { FAKE_NONE = 0, FAKE_MAPPED_RO, FAKE_MAPPED_RW, FAKE_ZAPPED };
 
 typedef struct fake_memory_counts {
-    unsigned installs, maps, protects, unprotects, wakes, zaps, drops;
+    unsigned installs, maps, protects, unprotects, wakes, zaps, drops, reads;
 } fake_memory_counts_t;
 
 /* Put the fake in place (mome_mem), empty; give the arena back. */

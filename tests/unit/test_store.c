@@ -110,6 +110,41 @@ START_TEST(test_store__fill_install_and_drop_count_residency)
 }
 END_TEST
 
+/* A page is sent from a copy: its first copy since it came into memory through a user's view is
+ * read through the file, later ones (and any after a fill, which went through the runtime view)
+ * through the runtime view. */
+START_TEST(test_store__a_page_is_copied_out_through_the_file_once)
+{
+    uint8_t b[PG], out[PG];
+    char va[PG];
+    store_up(NULL);
+    mome_store_t *st = open_store(1, 8 * PG);
+    memset(b, 0x44, sizeof(b));
+    ck_assert_int_eq(mome_store_install(st, 3, va, b, 0), 0);
+    memset(out, 0, sizeof(out));
+    mome_store_copy_out(st, 3, out);
+    ck_assert_int_eq(memcmp(out, b, PG), 0);
+    ck_assert_uint_eq(fake_memory_counts()->reads, 1);
+    mome_store_bytes(st, 3, 12)[7] = 0x55; /* a write through the view */
+    mome_store_copy_out(st, 3, out);
+    ck_assert_uint_eq(out[7], 0x55);
+    ck_assert_uint_eq(out[8], 0x44);
+    ck_assert_uint_eq(fake_memory_counts()->reads, 1);
+    /* Dropped and back: read through the file again. */
+    mome_store_drop(st, 3);
+    memset(b, 0x66, sizeof(b));
+    ck_assert_int_eq(mome_store_install(st, 3, va, b, 0), 0);
+    mome_store_copy_out(st, 3, out);
+    ck_assert_uint_eq(out[7], 0x66);
+    ck_assert_uint_eq(fake_memory_counts()->reads, 2);
+    /* Filled through the runtime view: copied out through it at once. */
+    fill(st, 5, 0x77);
+    mome_store_copy_out(st, 5, out);
+    ck_assert_uint_eq(out[100], 0x77);
+    ck_assert_uint_eq(fake_memory_counts()->reads, 2);
+}
+END_TEST
+
 START_TEST(test_store__resident_total_spans_stores)
 {
     store_up(NULL);
@@ -203,6 +238,7 @@ Suite *store_suite(void)
     Suite *s = suite_create("store");
     UNIT_CASE_TEARDOWN(s, test_store__fill_install_and_drop_count_residency, store_down);
     UNIT_CASE_TEARDOWN(s, test_store__resident_total_spans_stores, store_down);
+    UNIT_CASE_TEARDOWN(s, test_store__a_page_is_copied_out_through_the_file_once, store_down);
     UNIT_CASE_TEARDOWN(s, test_store__size_rounds_up_to_whole_pages, store_down);
     UNIT_CASE_TEARDOWN(s, test_store__fifo_victim_is_the_oldest_resident, store_down);
     UNIT_CASE_TEARDOWN(s, test_store__fifo_orders_every_store_and_forgets_closed_ones, store_down);
