@@ -340,6 +340,7 @@ void mome_store_page_in(mome_store_t *st, uint64_t page)
     mome_store_room();
     pager->load(st, page, mome_store_bytes(st, page, pgshift));
     st->paged[page / 64] &= ~(1ull << (page % 64));
+    st->viewed[page / 64] |= 1ull << (page % 64); /* loaded through the runtime view */
     entered(st, page);
 }
 

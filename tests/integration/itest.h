@@ -30,7 +30,7 @@
 static inline void itest_init(int *argc, char ***argv)
 {
     if (MomeInit(argc, argv) < 0) {
-        fprintf(stderr, "MomeInit failed: %s\n", MomeError());
+        fprintf(stderr, "%s\n", MomeError()); /* it names MomeInit */
         exit(1);
     }
 }
