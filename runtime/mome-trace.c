@@ -180,6 +180,8 @@ static const char *const kind_names[MOME_TR_NKINDS] = {
     [MOME_TR_BAR_ENTER] = "barrier_enter",
     [MOME_TR_BAR_EXIT] = "barrier_exit",
     [MOME_TR_GRANT] = "grant",
+    [MOME_TR_DROP] = "drop",
+    [MOME_TR_UNSHARE] = "unshare",
 };
 
 static const char *kind_name(int k)
@@ -190,7 +192,8 @@ static const char *kind_name(int k)
 /* Events about a page of a segment (the others are locks and barriers). */
 static int is_page_event(int k)
 {
-    return (k >= MOME_TR_FAULT && k <= MOME_TR_PAGE_IN) || k == MOME_TR_GRANT;
+    return (k >= MOME_TR_FAULT && k <= MOME_TR_PAGE_IN) || k == MOME_TR_GRANT ||
+           k == MOME_TR_DROP || k == MOME_TR_UNSHARE;
 }
 
 /* ---- summary ---- */
@@ -749,8 +752,9 @@ static void add_span(hold_t **v, size_t *n, size_t *cap, size_t row, uint32_t no
 
 /*
  * Replay the events: a node holds a page from the content's arrival (FETCH, ZERO grant,
- * PAGE_IN) until it leaves (INV, FLUSH with DROP, EVICT, PAGE_OUT) or the trace ends; a request
- * waits from REQUEST until its answer (FETCH but not a PUSH, ZERO, or GRANT for an upgrade).
+ * PAGE_IN) until it leaves (INV, FLUSH with DROP, DROP, EVICT, PAGE_OUT) or the trace ends; a
+ * request waits from REQUEST until its answer (FETCH but not a PUSH, ZERO, or GRANT for an
+ * upgrade).
  */
 static void compute_spans(void)
 {
@@ -766,8 +770,8 @@ static void compute_spans(void)
         int arrives = (k == MOME_TR_FETCH && !(e->r.flags & MOME_TRF_PUSH)) || k == MOME_TR_ZERO ||
                       k == MOME_TR_GRANT;
         int starts = arrives || k == MOME_TR_PAGE_IN || k == MOME_TR_FETCH;
-        int ends = k == MOME_TR_INV || k == MOME_TR_EVICT || k == MOME_TR_PAGE_OUT ||
-                   (k == MOME_TR_FLUSH && (e->r.flags & MOME_TRF_DROP));
+        int ends = k == MOME_TR_INV || k == MOME_TR_DROP || k == MOME_TR_EVICT ||
+                   k == MOME_TR_PAGE_OUT || (k == MOME_TR_FLUSH && (e->r.flags & MOME_TRF_DROP));
         if (k == MOME_TR_REQUEST)
             *req = e->t;
         if (arrives && *req != UINT64_MAX) {

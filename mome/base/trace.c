@@ -263,6 +263,14 @@ static void log_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
     case MOME_TR_INV:
         snprintf(what, sizeof(what), "dropped %s: invalidated for node %d", where, peer);
         break;
+    case MOME_TR_DROP:
+        snprintf(what, sizeof(what), "dropped %s, unused since its last refresh; told node %d",
+                 where, peer);
+        break;
+    case MOME_TR_UNSHARE:
+        snprintf(what, sizeof(what), "node %d said no other node holds %s: writes untracked", peer,
+                 where);
+        break;
     case MOME_TR_FLUSH:
         snprintf(what, sizeof(what), "node %d flushed %s (%s)", peer, where,
                  flags & MOME_TRF_DROP ? "dropped" : "kept read-only");

@@ -73,6 +73,10 @@ enum mome_trace_kind {
     MOME_TR_BAR_EXIT,   /* barrier `page` ended (date: the barrier's date) */
     MOME_TR_GRANT,      /* the manager (peer) granted the page without content: this node's copy
                            is up to date (an upgrade to write) */
+    MOME_TR_DROP,       /* this node dropped its unused read copy at an acquire and told the
+                           page's manager (peer) */
+    MOME_TR_UNSHARE,    /* the manager (peer) said no other node holds the page: this owner stops
+                           tracking its writes and pushing its versions */
     MOME_TR_NKINDS
 };
 

@@ -338,6 +338,7 @@ static void on_unshare(const mome_msg_t *m, const void *body)
 
     if (s) {
         mome_page_t *pg = &s->pages[r->page];
+        MOME_TR(MOME_TR_UNSHARE, s->id, r->page, (int)m->src, 0, 0);
         if ((pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE) {
             mome_copy_forget_spec(s, r->page);
             pg->flags &= (uint16_t)~(MOME_PG_WRITING & ~MOME_PG_OWNER); /* still its owner */

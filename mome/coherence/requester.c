@@ -762,6 +762,7 @@ void mome_req_drop(mome_seg_t *s, uint64_t page, mome_op_t *op)
     pg->flags |= MOME_PG_BUSY;
     mome_coh.outstanding++;
     mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self};
+    MOME_TR(MOME_TR_DROP, s->id, page, mome_seg_manager(s, page), 0, 0);
     mome_send(mome_seg_manager(s, page), MOME_MSG_DROP, 0, &r, NULL, 0);
 }
 
