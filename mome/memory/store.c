@@ -156,6 +156,18 @@ int mome_store_load(mome_store_t *st, uint64_t page, void *dst)
     return st->ops->load ? st->ops->load(st, page, dst) : 0;
 }
 
+/*
+ * Pages copied out or filled before in the page's fault-around window (the 64 KiB a fault through
+ * the runtime view maps at once, of resident pages; within one bitmap word).
+ */
+#define AROUND_BYTES 65536u
+static int viewed_around(const mome_store_t *st, uint64_t page)
+{
+    unsigned n = pgsz >= AROUND_BYTES ? 1 : (unsigned)(AROUND_BYTES >> pgshift);
+    uint64_t first = page & ~(uint64_t)(n - 1), mask = n >= 64 ? ~0ull : (1ull << n) - 1;
+    return __builtin_popcountll((st->viewed[first / 64] >> (first % 64)) & mask);
+}
+
 void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst)
 {
     uint64_t bit = 1ull << (page % 64);
@@ -164,10 +176,12 @@ void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst)
      * A page that came into memory through a user's view (UFFDIO_COPY, a write to a new page) has
      * no runtime-view entry: a copy through the runtime view would take a minor fault (5-8 us on a
      * paravirtualized guest), and on a large segment touched sparsely a new page of page tables
-     * too. A page sent once (a sparse pattern) is read through the file (one system call); a page
-     * sent again (a stencil's boundary, every iteration) is worth the fault that maps it.
+     * too. A page sent once, away from others sent (a sparse pattern), is read through the file
+     * (one system call, 1-2 us there). A page sent again (a stencil's boundary, every iteration),
+     * or the third of its 64 KiB (a run) is worth the fault: the kernel maps the resident pages
+     * around it too (fault-around), so a run costs two calls and one fault per 16 pages.
      */
-    if (!(st->viewed[page / 64] & bit) && mome_mem->read) {
+    if (!(st->viewed[page / 64] & bit) && mome_mem->read && viewed_around(st, page) < 2) {
         st->viewed[page / 64] |= bit;
         int rc = mome_mem->read(st->base + (page << pgshift), dst, pgsz);
         if (rc < 0)

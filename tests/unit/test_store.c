@@ -112,13 +112,14 @@ END_TEST
 
 /* A page is sent from a copy: its first copy since it came into memory through a user's view is
  * read through the file, later ones (and any after a fill, which went through the runtime view)
- * through the runtime view. */
+ * through the runtime view; so is the third page copied out of a 64 KiB run (16 pages), which a
+ * fault maps with its neighbours. */
 START_TEST(test_store__a_page_is_copied_out_through_the_file_once)
 {
     uint8_t b[PG], out[PG];
     char va[PG];
     store_up(NULL);
-    mome_store_t *st = open_store(1, 8 * PG);
+    mome_store_t *st = open_store(1, 32 * PG);
     memset(b, 0x44, sizeof(b));
     ck_assert_int_eq(mome_store_install(st, 3, va, b, 0), 0);
     memset(out, 0, sizeof(out));
@@ -142,6 +143,14 @@ START_TEST(test_store__a_page_is_copied_out_through_the_file_once)
     mome_store_copy_out(st, 5, out);
     ck_assert_uint_eq(out[100], 0x77);
     ck_assert_uint_eq(fake_memory_counts()->reads, 2);
+    /* A run in pages 16-31: two reads through the file, then through the runtime view. */
+    for (uint64_t p = 20; p < 24; p++) {
+        memset(b, (int)p, sizeof(b));
+        ck_assert_int_eq(mome_store_install(st, p, va, b, 0), 0);
+        mome_store_copy_out(st, p, out);
+        ck_assert_uint_eq(out[9], p);
+    }
+    ck_assert_uint_eq(fake_memory_counts()->reads, 4);
 }
 END_TEST
 
