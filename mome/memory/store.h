@@ -68,9 +68,9 @@ static inline int mome_store_has(const mome_store_t *st, uint64_t page)
 /* Content of a page that no node holds (the backend's load): 0 = zeros, 1 = in dst. */
 int mome_store_load(mome_store_t *st, uint64_t page, void *dst);
 /*
- * Copy a page's content to dst (a page to send), brought back first if it was paged out. Its first
- * copy since it came into memory through a user's view reads through the file, later ones through
- * the runtime view (design 5).
+ * Copy a page's content to dst (a page to send), brought back first if it was paged out. A page
+ * not copied out before, and with fewer than two of its 64 KiB neighbours copied out, is read
+ * through the file; the others through the runtime view (design 5).
  */
 void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst);
 /* Put content into a page no view maps (through the runtime's view). */
