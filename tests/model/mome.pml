@@ -20,7 +20,7 @@
 #define NIL 255         /* -1 / MOME_NODE_NONE */
 #define QCAP 3          /* a directory queue: at most one request per node and page */
 #define NSLOT 3         /* notices waiting for STALE_ACKs, per manager */
-#define SLEN 9          /* script length per node, END included */
+#define SLEN 11         /* script length per node, END included */
 #define HOPMAX 6        /* a request or notice forwarded more often than this is looping */
 
 /*
@@ -94,9 +94,12 @@ hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) *
 #define SCRIPT7(n, a, b, c, d, e, f, g) \
     script[(n) * SLEN] = a; script[(n) * SLEN + 1] = b; script[(n) * SLEN + 2] = c; \
     script[(n) * SLEN + 3] = d; script[(n) * SLEN + 4] = e; script[(n) * SLEN + 5] = f; \
-    script[(n) * SLEN + 6] = g; script[(n) * SLEN + 7] = END; script[(n) * SLEN + 8] = END
+    script[(n) * SLEN + 6] = g; script[(n) * SLEN + 7] = END; script[(n) * SLEN + 8] = END; \
+    script[(n) * SLEN + 9] = END; script[(n) * SLEN + 10] = END
 #define SCRIPT8(n, a, b, c, d, e, f, g, h) \
     SCRIPT7(n, a, b, c, d, e, f, g); script[(n) * SLEN + 7] = h
+#define SCRIPT10(n, a, b, c, d, e, f, g, h, k, l) \
+    SCRIPT8(n, a, b, c, d, e, f, g, h); script[(n) * SLEN + 8] = k; script[(n) * SLEN + 9] = l
 
 inline SET_SCENARIO() {
     ra_on = 1;
@@ -147,6 +150,18 @@ inline SET_SCENARIO() {
         SCRIPT7(0, BAR, RD(1), BAR, BAR, RD(1), BAR, RD(1));
         SCRIPT8(1, WR(1), BAR, WR(1), BAR, WR(1), BAR, WR(1), BAR);
         SCRIPT7(2, BAR, BAR, BAR, RD(1), BAR, RD(1), END)
+    :: scen == 5 ->
+        /* KEPT: page 1 RELEASE everywhere, managed by node 0; node 1 owns it. Node 0's read
+         * makes node 1 track its writes; node 1 writes it in three intervals in a row (kept open
+         * from its third release on: released from snapshots), then in none for two (left open,
+         * unchanged, then write-protected again: KEEP_IDLE_MAX), then once more (a write fault
+         * again). Nodes 0 and 2 read it after barriers and must see every write released before
+         * them. */
+        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = 2; dmgr[1] = 0;
+        SCRIPT10(0, BAR, RD(1), BAR, BAR, RD(1), BAR, BAR, BAR, RD(1), END);
+        SCRIPT10(1, WR(1), BAR, WR(1), BAR, WR(1), BAR, BAR, BAR, WR(1), BAR);
+        SCRIPT10(2, BAR, BAR, RD(1), BAR, BAR, RD(1), BAR, BAR, RD(1), END)
     fi
 }
 
@@ -230,6 +245,10 @@ byte dat[N * P];        /* the content: 2 bits per writer node (its byte of the 
 #define X_SPEC 8        /* the owner's write-ahead copy (x->spec) */
 #define X_WROTE 16      /* MOME_PG_WROTE (a page flag in the code: pf has no room) */
 #define X_REMOTE 32     /* MOME_PG_REMOTE: a read copy of a master another node holds (idem) */
+#define X_KEPT 64       /* MOME_PG_KEPT: the owner's page kept open through releases (idem) */
+/* Unchanged releases in a row after which a kept page is write-protected again
+ * (MOME_KEEP_IDLE_MAX, 8 in the code: 2 here, so that short scripts reach it). */
+#define KEEP_IDLE_MAX 2
 /* Transaction (mome_txn_t). */
 #define T_ON 1
 #define T_GRANTED 2
@@ -308,7 +327,7 @@ hidden byte p, i, j, s, c, r, op;
 hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
 hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig;
 hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
-hidden byte stcnt, ack_slot, newv, fs_changed, wa_p;
+hidden byte stcnt, ack_slot, newv, fs_changed, wa_p, rp_snap, rp_idle;
 
 /*
  * The properties, named so that spin's report says which one failed (each is set just before
@@ -340,9 +359,10 @@ inline PEXT_PUT() {
 inline COPY_DROP() {
     acc[G] = A_NONE;
     CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY | F_MAPPED);
-    CLR(xf[p], X_TWIN | X_SPEC);
+    CLR(xf[p], X_TWIN | X_SPEC | X_KEPT);
     twin[p] = 0;
     spec[p] = 0;
+    kidle[p] = 0;
     stdate[p] = 0;
     stver[p] = 0;
     PEXT_PUT()
@@ -380,6 +400,7 @@ inline FORGET_SPEC() {
         fs_changed = (dat[G] != spec[p]);
         CLR(xf[p], X_SPEC);
         spec[p] = 0;
+        kidle[p] = 0;   /* read only beside a spec (a kept page's): left as it is in the code */
         PEXT_PUT()
     :: else -> fs_changed = 1
     fi
@@ -670,8 +691,30 @@ inline SEND_DIFF(date) {
 /* mome_owner_release_page -> rp_ret acknowledgements to wait for */
 inline RELEASE_PAGE() {
     rp_ret = 0;
+    rp_snap = 0;
+    rp_idle = 0;
     if
-    :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE ->
+    :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE && HAS(xf[p], X_KEPT) ->
+        /* Kept open (mome_copy_kept_snapshot): released from a snapshot if it differs from the
+         * last one published (the spec), else left open for KEEP_IDLE_MAX - 1 releases in a row,
+         * then write-protected (mome_copy_kept_idle) and released as any other page. */
+        if
+#ifndef MUT_KEPT_SNAPSHOT_SKIPPED
+        :: !HAS(xf[p], X_SPEC) || dat[G] != spec[p] -> COV rp_snap = 1
+#else
+        :: !HAS(xf[p], X_SPEC) -> rp_snap = 1       /* MUTANT: a changed kept page taken for unchanged */
+#endif
+        :: else ->
+            kidle[p]++;
+            if
+            :: kidle[p] < KEEP_IDLE_MAX -> COV rp_idle = 1; CLR(xf[p], X_WROTE)
+            :: else -> COV kidle[p] = 0; CLR(xf[p], X_KEPT)
+            fi
+        fi
+    :: else -> skip
+    fi;
+    if
+    :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE && !rp_idle ->
         CLR(pf[p], F_DIRTY);
         if
         :: !HAS(pf[p], F_OWNER) ->
@@ -679,10 +722,22 @@ inline RELEASE_PAGE() {
             SEND_DIFF(rp_date);
             rp_ret = sd_ret
         :: else ->
-            FORGET_SPEC();
+            if
+            :: rp_snap -> fs_changed = 1
+            :: else -> FORGET_SPEC()
+            fi;
             if
             :: !fs_changed -> COV CLR(xf[p], X_WROTE)   /* opened ahead, not written */
             :: else -> xf[p] = xf[p] | X_WROTE; ver[p]++
+            fi;
+            if
+            :: rp_snap ->
+                /* mome_copy_reopen: the snapshot is the spec, the page stays open and dirty */
+                spec[p] = dat[G];
+                xf[p] = xf[p] | X_SPEC;
+                kidle[p] = 0;
+                pf[p] = pf[p] | F_DIRTY
+            :: else -> skip
             fi;
             if
             :: !fs_changed -> skip
@@ -823,8 +878,20 @@ inline START_RELEASE(cb) {
         if
         :: HAS(pf[p], F_LISTED) ->
             CLR(pf[p], F_LISTED);
+            /* to_protect (release.c): mome_copy_keeps_open */
+            if
+            :: (pf[p] & (F_DIRTY | F_TRACK | F_OWNER | F_BUSY)) == (F_DIRTY | F_TRACK | F_OWNER) &&
+               HAS(xf[p], X_WROTE | X_KEPT) && acc[G] == A_WRITE ->
+                COV
+                xf[p] = xf[p] | X_KEPT
+            :: else -> CLR(xf[p], X_KEPT)
+            fi;
             RELEASE_PAGE();
-            relpd = relpd + rp_ret
+            relpd = relpd + rp_ret;
+            if
+            :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE -> pf[p] = pf[p] | F_LISTED
+            :: else -> skip
+            fi
         :: else -> skip
         fi;
         p++
@@ -842,6 +909,7 @@ inline DO_FLUSH() {
     if
     :: acc[G] != A_NONE && HAS(pf[p], F_DIRTY) ->
         CLR(pf[p], F_DIRTY);
+        CLR(xf[p], X_KEPT);
         if
         :: HAS(pf[p], F_OWNER) -> COV FORGET_SPEC(); ver[p] = ver[p] + fs_changed
         :: else ->
@@ -871,6 +939,7 @@ inline DO_FLUSH() {
             COV
             STOP_WRITING();
             CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY);
+            CLR(xf[p], X_KEPT);
             PEXT_PUT()
         fi
     fi
@@ -982,7 +1051,8 @@ inline ON_FWD_WRITE() {
     fi;
     SEND_COPY(m_x, m_y);
     if
-    :: m_v -> COV FORGET_SPEC(); CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY)
+    :: m_v -> COV FORGET_SPEC(); CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY);
+              CLR(xf[p], X_KEPT)
     :: else -> COV COPY_DROP()
     fi
 }
@@ -1018,7 +1088,8 @@ inline ON_UNSHARE() {
     :: HAS(pf[p], F_OWNER) && acc[G] == A_WRITE ->
         COV
         FORGET_SPEC();
-        CLR(pf[p], F_SHARED | F_TRACK | F_DIRTY)
+        CLR(pf[p], F_SHARED | F_TRACK | F_DIRTY);
+        CLR(xf[p], X_KEPT)
     :: else -> COV skip
     fi;
     SEND(m_src, UNSHARE_ACK, me, 0, 0, 0, 0)
@@ -1782,7 +1853,8 @@ inline NODE_FINAL_CHECK() {
 /* The state of node `me`: everything no other node reads. */
 #define NODE_LOCALS \
     byte pf[P]; byte ver[P]; byte hint[P]; \
-    byte xf[P]; byte twin[P]; byte spec[P]; byte xown[P]; byte xrel[P]; byte xfmgr[P]; \
+    byte xf[P]; byte twin[P]; byte spec[P]; byte kidle[P]; byte xown[P]; byte xrel[P]; \
+    byte xfmgr[P]; \
     byte stdate[P]; byte stver[P]; \
     byte tf[P]; byte trights[P]; byte tneed[P]; byte tgot[P]; byte tver[P]; byte tmgr[P]; \
     byte town[P]; byte twait[P]; byte tdrop; \
@@ -1862,6 +1934,7 @@ init
     :: scen = 2
     :: scen = 3
     :: scen = 4
+    :: scen = 5
     fi;
 #endif
     d_step {
