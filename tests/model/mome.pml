@@ -702,7 +702,7 @@ inline RELEASE_PAGE() {
 #ifndef MUT_KEPT_SNAPSHOT_SKIPPED
         :: !HAS(xf[p], X_SPEC) || dat[G] != spec[p] -> COV rp_snap = 1
 #else
-        :: !HAS(xf[p], X_SPEC) -> rp_snap = 1       /* MUTANT: a changed kept page taken for unchanged */
+        :: !HAS(xf[p], X_SPEC) -> rp_snap = 1   /* MUTANT: a changed kept page taken as unchanged */
 #endif
         :: else ->
             kidle[p]++;
