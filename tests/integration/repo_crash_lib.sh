@@ -64,6 +64,7 @@ outside_kill() {
         what="kill -9 of pid $_victim after $_ms ms"
         ;;
     esac
+    _kids=$(pgrep -P $_run) # the nodes, to wait for below
     if [ -z "$_victim" ] || ! kill -9 "$_victim" 2>/dev/null; then
         wait $_run 2>/dev/null
         cat "$_log"
@@ -75,7 +76,29 @@ outside_kill() {
         echo "FAILED: the job ended normally after the kill ($what)"
         exit 1
     fi
+    # mome-run may be gone before its nodes (killed itself, it does not wait for them): each
+    # holds the segment until it exits, and the next job would find it in use (seen once: "is in
+    # use by another job", node 0 of the job killed just before). Nodes that lost their launcher
+    # stop by themselves; wait for them, 10 s at most.
+    for _k in $_kids; do
+        _n=0
+        while running "$_k" && [ $_n -lt 1000 ]; do
+            sleep 0.01
+            _n=$((_n + 1))
+        done
+        if running "$_k"; then
+            cat "$_log"
+            echo "FAILED: node pid $_k of the job still runs 10 s after $what"
+            exit 1
+        fi
+    done
     outside=$((outside + 1))
+}
+
+# running PID: the process exists and has not exited (a zombie, exited but not reaped, has).
+running() {
+    _st=$(ps -o stat= -p "$1" 2>/dev/null)
+    [ -n "$_st" ] && [ "${_st#Z}" = "$_st" ]
 }
 
 # check_point I LOG WHAT MODEL: after kill point I, the job's log shows no wrong page and a
