@@ -120,10 +120,51 @@ mh_mpirun() {
         -x "UCX_TLS=${MH_TLS:-tcp}" -x MH_STATE "$@"
 }
 
-# mh_link HOST up|down: the host's port on the bridge (its cable).
+# mh_link HOST up|down: the host's port on the bridge (its cable). Up, it returns once the host and
+# the head reach each other again: while the cable was out, their neighbour (ARP) entries for each
+# other failed, and a connection made right after it is back could still find "No route to host"
+# (a job started at once failed so in MomeInit once). The entries are flushed, then a TCP connect
+# to an unused port is tried both ways until it is refused rather than unroutable (5 s at most).
 mh_link() {
     mh_load || return 1
-    ip -n "${MH_PREFIX}br" link set "p$1" "$2"
+    ip -n "${MH_PREFIX}br" link set "p$1" "$2" || return 1
+    [ "$2" = up ] || return 0
+    _i=0
+    while [ "$_i" -le "$MH_NHOSTS" ]; do
+        ip -n "${MH_PREFIX}h$_i" neigh flush all 2>/dev/null
+        _i=$((_i + 1))
+    done
+    _t=0
+    while ! mh_linked "$1"; do
+        _t=$((_t + 1))
+        if [ "$_t" -gt 50 ]; then
+            echo "netns.sh: host $1 is still unreachable 5 s after its link came up" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# mh_linked HOST: HOST and every other host reach each other.
+mh_linked() {
+    _j=0
+    while [ "$_j" -le "$MH_NHOSTS" ]; do
+        if [ "$_j" != "$1" ]; then
+            mh_reaches "$1" "$_j" && mh_reaches "$_j" "$1" || return 1
+        fi
+        _j=$((_j + 1))
+    done
+}
+
+# mh_reaches FROM TO: a TCP connect from host FROM to host TO's port 9, where nothing listens, is
+# refused (or accepted) within 1 s, rather than unroutable or unanswered.
+mh_reaches() {
+    _e=$(ip netns exec "${MH_PREFIX}h$1" timeout 1 bash -c \
+        "exec 3<>/dev/tcp/$MH_NET.$(($2 + 1))/9" 2>&1) && return 0
+    case $_e in
+    *refused*) return 0 ;;
+    *) return 1 ;;
+    esac
 }
 
 mh_down() {
