@@ -74,11 +74,23 @@ mh_up() {
     done
     echo "MH_HOSTS=$_hosts" >>"$MH_STATE"
     # Wait until every link is up (a veth pair is at once; a bridge port without STP too).
+    mh_within5 "the bridge's ports do not come up" mh_ports_up "$_p"
+}
+
+# mh_ports_up PREFIX: every port of the bridge is up.
+mh_ports_up() {
+    ! ip -n "${1}br" -br link | grep -v '^lo' | grep -q -v 'UP'
+}
+
+# mh_within5 MESSAGE CMD...: CMD succeeds within 5 s (tried every 0.1 s), else MESSAGE, and 1.
+mh_within5() {
+    _msg=$1
+    shift
     _t=0
-    while ip -n "${_p}br" -br link | grep -v '^lo' | grep -q -v 'UP'; do
+    while ! "$@"; do
         _t=$((_t + 1))
         if [ "$_t" -gt 50 ]; then
-            echo "netns.sh: the bridge's ports do not come up" >&2
+            echo "netns.sh: $_msg" >&2
             return 1
         fi
         sleep 0.1
@@ -134,15 +146,7 @@ mh_link() {
         ip -n "${MH_PREFIX}h$_i" neigh flush all 2>/dev/null
         _i=$((_i + 1))
     done
-    _t=0
-    while ! mh_linked "$1"; do
-        _t=$((_t + 1))
-        if [ "$_t" -gt 50 ]; then
-            echo "netns.sh: host $1 is still unreachable 5 s after its link came up" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
+    mh_within5 "host $1 is still unreachable 5 s after its link came up" mh_linked "$1"
 }
 
 # mh_linked HOST: HOST and every other host reach each other.
