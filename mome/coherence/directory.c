@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/bits.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/stats.h"
@@ -89,15 +90,15 @@ static uint64_t *set(dentry_t *e, int k)
 }
 static int has(dentry_t *e, int k, int n)
 {
-    return n >= 0 && (set(e, k)[n / 64] >> (n % 64)) & 1;
+    return n >= 0 && mome_bit(set(e, k), (uint64_t)n);
 }
 static void add(dentry_t *e, int k, int n)
 {
-    set(e, k)[n / 64] |= 1ull << (n % 64);
+    mome_bit_set(set(e, k), (uint64_t)n);
 }
 static void del(dentry_t *e, int k, int n)
 {
-    set(e, k)[n / 64] &= ~(1ull << (n % 64));
+    mome_bit_clear(set(e, k), (uint64_t)n);
 }
 static void clear(dentry_t *e, int k)
 {

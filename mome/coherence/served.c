@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/bits.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "coherence/copy.h"
@@ -33,18 +34,6 @@ static const mome_served_req_t *req;
 void mome_served_set_req(const mome_served_req_t *r)
 {
     req = r;
-}
-
-static int bit(const uint64_t *b, uint64_t i)
-{
-    return (int)((b[i / 64] >> (i % 64)) & 1);
-}
-static void set_bit(uint64_t *b, uint64_t i, int v)
-{
-    if (v)
-        b[i / 64] |= 1ull << (i % 64);
-    else
-        b[i / 64] &= ~(1ull << (i % 64));
 }
 
 static held_t *held_of(mome_seg_t *s, int create)
@@ -79,14 +68,15 @@ void mome_served_fetch(mome_seg_t *s, uint64_t page)
 void mome_served_recalled(mome_seg_t *s, uint64_t page, const void *content)
 {
     held_t *h = held_of(s, 0);
-    if (!h || !bit(h->held, page))
+    if (!h || !mome_bit(h->held, page))
         mome_fatal("a recall of page %llu of segment '%s' completed on a page this node does not "
                    "hold from momed; stopping",
                    (unsigned long long)page, s->name);
-    int returned = bit(h->returning, page);
-    set_bit(h->held, page, 0);
-    set_bit(h->pending, page, 0); /* a recall of momed's that crossed this one is answered too */
-    set_bit(h->returning, page, 0);
+    int returned = mome_bit(h->returning, page);
+    mome_bit_clear(h->held, page);
+    /* A recall of momed's that crossed this one is answered too. */
+    mome_bit_clear(h->pending, page);
+    mome_bit_clear(h->returning, page);
     h->count--;
     if (returned) { /* one of many: in a batch, many pages per message */
         mome_srv_put(s->id, page, content, (uint32_t)mome_coh.page_size);
@@ -110,16 +100,17 @@ static void recall(mome_seg_t *s, uint64_t page, mome_op_t *op)
 void mome_served_kick(mome_seg_t *s, uint64_t page)
 {
     held_t *h = held_of(s, 0);
-    if (!h || !bit(h->pending, page) || (s->pages[page].flags & MOME_PG_BUSY))
+    if (!h || !mome_bit(h->pending, page) || (s->pages[page].flags & MOME_PG_BUSY))
         return;
-    set_bit(h->pending, page, 0);
+    mome_bit_clear(h->pending, page);
     recall(s, page, NULL);
 }
 
 /* Will mome_served_return start a recall of this page now? */
 static int returnable(mome_seg_t *s, const held_t *h, uint64_t page)
 {
-    return bit(h->held, page) && !bit(h->pending, page) && !(s->pages[page].flags & MOME_PG_BUSY);
+    return mome_bit(h->held, page) && !mome_bit(h->pending, page) &&
+           !(s->pages[page].flags & MOME_PG_BUSY);
 }
 
 uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy)
@@ -154,7 +145,7 @@ uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy)
                 (*busy)++;
                 continue;
             }
-            set_bit(h->returning, page, 1);
+            mome_bit_set(h->returning, page);
             recall(s, page, op);
             n++;
         }
@@ -204,11 +195,11 @@ static void on_page(const mome_msg_t *m, const void *body)
     const mome_srvpage_t *p = body;
     mome_seg_t *s = seg_of(m, p);
     held_t *h = held_of(s, 1);
-    if (bit(h->held, p->page) || req->data(s, p->page, m->payload) < 0)
+    if (mome_bit(h->held, p->page) || req->data(s, p->page, m->payload) < 0)
         mome_fatal("%s sent page %llu of segment '%s', which this node did not ask for: momed "
                    "and this job disagree; stopping",
                    mome_srv_where(), (unsigned long long)p->page, s->name);
-    set_bit(h->held, p->page, 1);
+    mome_bit_set(h->held, p->page);
     h->count++;
 }
 
@@ -220,10 +211,10 @@ static void on_recall(const mome_msg_t *m, const void *body)
     mome_txn_t *t = mome_txn_find(s->id, p->page);
     /* A recall that crossed this node's own return of the page (a checkpoint, the end of the
      * job): momed gets the page from that return. */
-    if (!h || !bit(h->held, p->page) || bit(h->pending, p->page) || (t && t->recall))
+    if (!h || !mome_bit(h->held, p->page) || mome_bit(h->pending, p->page) || (t && t->recall))
         return;
     if (s->pages[p->page].flags & MOME_PG_BUSY) {
-        set_bit(h->pending, p->page, 1); /* after the transaction in flight */
+        mome_bit_set(h->pending, p->page); /* after the transaction in flight */
         return;
     }
     recall(s, p->page, NULL);

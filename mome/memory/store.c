@@ -133,7 +133,7 @@ void mome_store_close(mome_store_t *st)
 void mome_store_unpage(mome_store_t *st, uint64_t page)
 {
     if (mome_store_is_paged(st, page)) {
-        st->paged[page / 64] &= ~(1ull << (page % 64));
+        mome_bit_clear(st->paged, page);
         pager->discard(st, page);
     }
 }
@@ -143,7 +143,7 @@ static void entered(mome_store_t *st, uint64_t page)
 {
     if (mome_store_has(st, page))
         return;
-    st->present[page / 64] |= 1ull << (page % 64);
+    mome_bit_set(st->present, page);
     st->resident++;
     resident_total++;
     gauge();
@@ -163,14 +163,14 @@ int mome_store_load(mome_store_t *st, uint64_t page, void *dst)
 #define AROUND_BYTES 65536u
 static int viewed_around(const mome_store_t *st, uint64_t page)
 {
+    /* n: a power of two, 16 at most (Mome pages are 4 KiB or more) */
     unsigned n = pgsz >= AROUND_BYTES ? 1 : (unsigned)(AROUND_BYTES >> pgshift);
-    uint64_t first = page & ~(uint64_t)(n - 1), mask = n >= 64 ? ~0ull : (1ull << n) - 1;
-    return __builtin_popcountll((st->viewed[first / 64] >> (first % 64)) & mask);
+    uint64_t first = page & ~(uint64_t)(n - 1);
+    return __builtin_popcountll((st->viewed[first / 64] >> (first % 64)) & ((1ull << n) - 1));
 }
 
 void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst)
 {
-    uint64_t bit = 1ull << (page % 64);
     mome_store_page_in(st, page); /* if it was paged out: brought back first */
     /*
      * A page that came into memory through a user's view (UFFDIO_COPY, a write to a new page) has
@@ -181,16 +181,16 @@ void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst)
      * or the third of its 64 KiB (a run) is worth the fault: the kernel maps the resident pages
      * around it too (fault-around), so a run costs two calls and one fault per 16 pages.
      */
-    if (!(st->viewed[page / 64] & bit) && mome_mem->read && viewed_around(st, page) < 2) {
-        st->viewed[page / 64] |= bit;
-        int rc = mome_mem->read(st->base + (page << pgshift), dst, pgsz);
-        if (rc < 0)
-            mome_fatal("cannot read page %llu of segment %#llx from Mome memory: %s; stopping",
-                       (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+    int by_file = !mome_bit(st->viewed, page) && mome_mem->read && viewed_around(st, page) < 2;
+    mome_bit_set(st->viewed, page);
+    if (!by_file) {
+        memcpy(dst, mome_store_bytes(st, page, pgshift), pgsz);
         return;
     }
-    st->viewed[page / 64] |= bit;
-    memcpy(dst, mome_store_bytes(st, page, pgshift), pgsz);
+    int rc = mome_mem->read(st->base + (page << pgshift), dst, pgsz);
+    if (rc < 0)
+        mome_fatal("cannot read page %llu of segment %#llx from Mome memory: %s; stopping",
+                   (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
 }
 
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
@@ -209,7 +209,7 @@ void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
      */
     if (has || !mome_mem->write) {
         memcpy(mome_store_bytes(st, page, pgshift), src, pgsz);
-        st->viewed[page / 64] |= 1ull << (page % 64);
+        mome_bit_set(st->viewed, page);
     } else {
         int rc = mome_mem->write(st->base + (page << pgshift), src, pgsz);
         if (rc < 0)
@@ -279,8 +279,8 @@ void mome_store_drop(mome_store_t *st, uint64_t page)
     if (rc < 0)
         mome_warn("store", "cannot give back page %llu of segment %#llx: %s",
                   (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
-    st->present[page / 64] &= ~(1ull << (page % 64));
-    st->viewed[page / 64] &= ~(1ull << (page % 64)); /* dropping it took every entry away */
+    mome_bit_clear(st->present, page);
+    mome_bit_clear(st->viewed, page); /* dropping it took every entry away */
     st->resident--;
     resident_total--;
     gauge();
@@ -343,7 +343,7 @@ int mome_store_page_out(mome_store_t *st, uint64_t page)
     if (rc < 0)
         return rc;
     mome_store_drop(st, page);
-    st->paged[page / 64] |= 1ull << (page % 64);
+    mome_bit_set(st->paged, page);
     return 0;
 }
 
@@ -353,8 +353,8 @@ void mome_store_page_in(mome_store_t *st, uint64_t page)
         return;
     mome_store_room();
     pager->load(st, page, mome_store_bytes(st, page, pgshift));
-    st->paged[page / 64] &= ~(1ull << (page % 64));
-    st->viewed[page / 64] |= 1ull << (page % 64); /* loaded through the runtime view */
+    mome_bit_clear(st->paged, page);
+    mome_bit_set(st->viewed, page); /* loaded through the runtime view */
     entered(st, page);
 }
 

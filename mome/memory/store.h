@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/bits.h"
+
 typedef struct mome_store mome_store_t;
 
 typedef struct mome_store_ops {
@@ -62,7 +64,7 @@ static inline uint8_t *mome_store_bytes(const mome_store_t *st, uint64_t page, u
 }
 static inline int mome_store_has(const mome_store_t *st, uint64_t page)
 {
-    return (int)((st->present[page / 64] >> (page % 64)) & 1);
+    return mome_bit(st->present, page);
 }
 
 /* Content of a page that no node holds (the backend's load): 0 = zeros, 1 = in dst. */
@@ -124,7 +126,7 @@ void mome_store_extra(int64_t delta);
 /* Is the page's content kept elsewhere? */
 static inline int mome_store_is_paged(const mome_store_t *st, uint64_t page)
 {
-    return st->paged && (int)((st->paged[page / 64] >> (page % 64)) & 1);
+    return st->paged && mome_bit(st->paged, page);
 }
 /* The page's bytes leave memory, kept by the pager (its views must not map it any more). */
 int mome_store_page_out(mome_store_t *st, uint64_t page);
