@@ -2,17 +2,19 @@
  * lazy.c - a persistent segment far bigger than what is touched (64 GiB here, more than this
  * machine's memory) reads only the pages a job touches, on their first fault.
  *
- *   lazy write   node 0 creates the segment and writes 10 pages spread over it; MomeFinalize
- *                saves them
- *   lazy read    every node reads its share of the 10 pages (node i: pages i, i + n...) and their
- *                neighbours; it must have read from the repository exactly the stored pages it
- *                touched (its read-aheads and the neighbours are never-written pages: no read),
- *                and its resident memory must have grown by little
+ *   lazy write   node 0 creates the segment and writes 10 runs of 16 pages spread over it;
+ *                MomeFinalize saves them
+ *   lazy read    every node reads its share of 10 pages, one in the middle of each run (node i:
+ *                runs i, i + n...); it must have read from the repository exactly the pages it
+ *                touched (a scattered fault in a persistent segment reads nothing ahead, although
+ *                the pages after it are stored), then their stored neighbours and the never-written
+ *                pages around the runs; its resident memory must have grown by little
  */
 #include "itest.h"
 
 #define SIZE (64ull << 30)
 #define NTOUCH 10
+#define NRUN 16 /* pages written per run; the middle one is touched */
 
 static long rss_kib(void)
 {
@@ -47,7 +49,7 @@ int main(int argc, char **argv)
     CHECK(base != MOME_MAP_FAILED, "MomeMMap of 64 GiB");
     if (write) {
         for (int k = 0; k < NTOUCH && me == 0; k++)
-            memset(base + page_of(k, npages) * ps, k + 1, ps);
+            memset(base + page_of(k, npages) * ps, k + 1, NRUN * ps);
         MUST(MomeFinalize());
         return 0;
     }
@@ -55,15 +57,22 @@ int main(int argc, char **argv)
     MUST(MomeStats(&st0));
     uint64_t mine = 0;
     for (int k = me; k < NTOUCH; k += nn) {
-        const uint8_t *p = base + page_of(k, npages) * ps;
+        const uint8_t *p = base + (page_of(k, npages) + NRUN / 2) * ps;
         for (size_t i = 0; i < ps; i++)
             CHECK(p[i] == k + 1, "page %llu byte %zu: %u, written %d",
-                  (unsigned long long)page_of(k, npages), i, p[i], k + 1);
-        CHECK(p[ps] == 0 && (k == 0 || p[-1] == 0), "neighbours of page %llu are zeros",
-              (unsigned long long)page_of(k, npages));
+                  (unsigned long long)page_of(k, npages) + NRUN / 2, i, p[i], k + 1);
         mine++;
     }
     MUST(MomeStats(&st1));
+    for (int k = me; k < NTOUCH; k += nn) {
+        const uint8_t *p = base + page_of(k, npages) * ps;
+        for (int j = 0; j < NRUN; j++)
+            CHECK(p[(size_t)j * ps] == k + 1 && p[(size_t)(j + 1) * ps - 1] == k + 1,
+                  "page %llu of run %d holds %d", (unsigned long long)page_of(k, npages) + j, k,
+                  k + 1);
+        CHECK(p[(size_t)NRUN * ps] == 0 && (k == 0 || p[-1] == 0),
+              "the pages around run %d are zeros", k);
+    }
     long after = rss_kib();
     printf("node %d: %llu pages read from the repository for %llu touched; RSS %ld -> %ld KiB\n",
            me, (unsigned long long)(st1.repo_pages_read - st0.repo_pages_read),
