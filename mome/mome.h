@@ -147,10 +147,11 @@ MOME_API const char *MomeVersion(void);
 
 /**
  * Open the segment `name` (1..255 bytes) on this node; returns a handle >= 0. With MOME_CREATE a
- * missing segment of `size` bytes (zero-filled) is created; with MOME_EXCL too, an existing one is an
- * error. Opening an existing segment takes size 0 or its exact size. Any node may call it, in any
- * order: every node sees the same segment for the same name.
- * Errors: EINVAL, ENAMETOOLONG, ENOENT, EEXIST, ENOTSUP (MOME_PERSIST), ENOMEM, ENOTCONN.
+ * missing segment of `size` bytes (zero-filled) is created; with MOME_EXCL too, an existing one is
+ * an error. Opening an existing segment takes size 0 or its exact size. Any node may call it, in
+ * any order: every node sees the same segment for the same name. Errors: EINVAL, ENAMETOOLONG,
+ * ENOENT, EEXIST, ENOMEM, ENOTCONN; with MOME_PERSIST also EBUSY, EIO, EACCES, ENOTDIR, EPROTO
+ * (MomeSegOpen(3)).
  */
 MOME_API int MomeSegOpen(const char *name, uint64_t size, int flags);
 
@@ -255,7 +256,8 @@ MOME_API void MomeFree(void *p);
 /* ---- repository --------------------------------------------------------------------------- */
 
 /** Collective: write an atomic, checksummed snapshot of a MOME_PERSIST segment.
- * Errors: ENOTSUP (the repository is not available in this release), ENOTCONN. */
+ * Errors: EBADF, EINVAL (not persistent), ENOSPC, EIO, EDQUOT, EACCES (the previous checkpoint
+ * stays), EBUSY, ENOTCONN (MomeCheckpoint(3)). */
 MOME_API int MomeCheckpoint(int seg);
 
 /* ---- introspection ------------------------------------------------------------------------ */

@@ -94,14 +94,17 @@ static int ls_one(const char *dirname, void *arg)
     locked = mome_repo_locked(repo_dir, dirname, who, sizeof(who));
     if (locked > 0)
         snprintf(state, sizeof(state), "%s (%s)",
-                 strncmp(who, "mome-repo", 9) == 0 ? "locked" : "open by a job", who);
+                 strncmp(who, "mome-repo", 9) == 0 ? "locked"
+                 : strncmp(who, "momed", 5) == 0   ? "served by momed"
+                                                   : "open by a job",
+                 who);
     else if (locked < 0)
         snprintf(state, sizeof(state), "unknown (%s)", strerror(-locked));
     else
         snprintf(state, sizeof(state), "closed");
     if (mome_repo_peek(repo_dir, dirname, &h, err, sizeof(err)) < 0) {
-        printf("%-20s %10s %9s %5s %-19s  %s\n", shown(dirname, name, sizeof(name)), "?", "?",
-               "?", "?", locked > 0 ? state : "incomplete or damaged (mome-repo verify)");
+        printf("%-20s %10s %9s %5s %-19s  %s\n", shown(dirname, name, sizeof(name)), "?", "?", "?",
+               "?", locked > 0 ? state : "incomplete or damaged (mome-repo verify)");
         if (locked <= 0)
             (*bad)++;
         return 0;
@@ -111,8 +114,8 @@ static int ls_one(const char *dirname, void *arg)
     else
         when(h.ckpt_ns, date, sizeof(date));
     printf("%-20s %10s %9llu %5llu %-19s  %s\n", shown(h.name, name, sizeof(name)),
-           human(h.size, size, sizeof(size)), (unsigned long long)h.live,
-           (unsigned long long)h.gen, date, state);
+           human(h.size, size, sizeof(size)), (unsigned long long)h.live, (unsigned long long)h.gen,
+           date, state);
     mome_repo_head_free(&h);
     return 0;
 }
@@ -122,6 +125,10 @@ static int cmd_ls(void)
     char err[1200];
     int bad = 0, rc;
 
+    if (mome_repo_check(repo_dir, 0, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mome-repo: %s\n", err);
+        return 1;
+    }
     printf("%-20s %10s %9s %5s %-19s  %s\n", "NAME", "SIZE", "PAGES", "GEN", "CHECKPOINTED",
            "STATE");
     rc = mome_repo_list(repo_dir, ls_one, &bad, err, sizeof(err));

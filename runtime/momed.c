@@ -1301,6 +1301,11 @@ int main(int argc, char **argv)
         say("cannot create repository %s: %s", repo_dir, strerror(errno));
         return 1;
     }
+    char why[600];
+    if (mome_repo_check(repo_dir, 1, why, sizeof(why)) < 0) {
+        say("%s", why);
+        return 1;
+    }
     if (mome_repo_crash_setup(getenv("MOME_TEST_CRASH_AT"), 0) < 0) {
         say("bad MOME_TEST_CRASH_AT");
         return 2;

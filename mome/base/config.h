@@ -63,4 +63,10 @@ int mome_config_parse_size(const char *s, uint64_t *out);
 /* Page size from MOME_PAGE_SIZE without a full load (MomePageSize() before MomeInit). */
 size_t mome_config_page_size(void);
 
+/* momed's files in the repository directory, beside the segments' directories (which never take
+ * these names: repo/format.c). */
+#define MOME_SRV_ADDR_FILE "momed.addr" /* "host port pid machine\n", while it serves */
+#define MOME_SRV_LOCK_FILE "momed.lock" /* flock'd while it serves; "pid N\n" */
+#define MOME_SRV_LOG_FILE "momed.log"   /* its output, when a job started it (MOME_SERVER=start) */
+
 #endif

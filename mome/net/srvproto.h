@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "base/config.h"
 #include "net/wire.h"
 
 /* Type ids: inside the coherence range, above its last message (coherence/proto.h). */
@@ -40,10 +41,7 @@ static inline int mome_seg_is_served(uint64_t id)
 /* SRV_OPEN flags (as MomeSegOpen's: MOME_CREATE, MOME_EXCL). */
 enum { MOME_SRVO_CREATE = 0x1, MOME_SRVO_EXCL = 0x2 };
 
-/* momed's files in the repository directory. */
-#define MOME_SRV_ADDR_FILE "momed.addr" /* "host port pid machine\n", while it serves */
-#define MOME_SRV_LOCK_FILE "momed.lock" /* flock'd while it serves; "pid N\n" */
-#define MOME_SRV_LOG_FILE "momed.log"   /* its output, when a job started it (MOME_SERVER=start) */
+/* momed's files in the repository directory: base/config.h. */
 
 #define MOME_SRV_WHY_MAX 600
 #define MOME_SRV_NAME_MAX 255

@@ -19,28 +19,55 @@
 #include "repo/repo.h"
 #include "repo/sum.h"
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg, char *err,
                    size_t errlen)
 {
-    DIR *d = opendir(dir);
+    int rc = mome_repo_check(dir, 0, err, errlen);
+    DIR *d = rc < 0 ? NULL : opendir(dir);
     struct dirent *de;
-    int rc = 0;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
 
+    if (rc < 0)
+        return rc;
     if (!d) {
         if (errno == ENOENT)
             return mome_repo_say(err, errlen, -ENOENT, "repository '%s' does not exist", dir);
         return mome_repo_say(err, errlen, -errno, "cannot open repository '%s': %s", dir,
                              strerror(errno));
     }
+    /* The segments' directories, visited in name order. */
     while (rc == 0 && (de = readdir(d))) {
         struct stat st;
-        if (de->d_name[0] == '.' || !strcmp(de->d_name, "FORMAT"))
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, MOME_REPO_FORMAT_FILE))
             continue;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
             continue;
-        rc = cb(de->d_name, arg);
+        if (n == cap) {
+            char **more = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*names));
+            rc = more ? 0 : -ENOMEM;
+            names = more ? more : names;
+        }
+        if (rc == 0 && !(names[n] = strdup(de->d_name)))
+            rc = -ENOMEM;
+        n += rc == 0;
     }
     closedir(d);
+    if (rc < 0)
+        mome_repo_say(err, errlen, rc, "listing repository '%s': %s", dir, strerror(-rc));
+    if (n)
+        qsort(names, n, sizeof(*names), by_name);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = cb(names[i], arg);
+        free(names[i]);
+    }
+    free(names);
     return rc < 0 ? rc : 0;
 }
 

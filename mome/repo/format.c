@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/config.h"
 #include "repo/format.h"
 #include "repo/sum.h"
 
@@ -51,6 +52,15 @@ void mome_repo_dirname(const char *name, char *out, size_t outlen)
         }
     }
     buf[n] = 0;
+    /* The names the repository directory keeps for itself: their first character escaped. */
+    if (!strcmp(buf, MOME_REPO_FORMAT_FILE) || !strcmp(buf, MOME_SRV_ADDR_FILE) ||
+        !strcmp(buf, MOME_SRV_LOCK_FILE) || !strcmp(buf, MOME_SRV_LOG_FILE)) {
+        memmove(buf + 3, buf + 1, n);
+        buf[1] = hex[(unsigned char)name[0] >> 4];
+        buf[2] = hex[(unsigned char)name[0] & 15];
+        buf[0] = '%';
+        n += 2;
+    }
     if (n > MOME_REPO_DIRNAME_MAX) {
         /* Too long for a file name: a prefix (not cutting an escape) and a hash of the name. */
         size_t cut = MOME_REPO_DIRNAME_MAX - 17;

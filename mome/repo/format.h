@@ -12,7 +12,8 @@
 
 #define MOME_REPO_VERSION 1
 #define MOME_REPO_NAME_MAX 255
-#define MOME_REPO_DIRNAME_MAX 200 /* longer encodings end with a hash of the name */
+#define MOME_REPO_DIRNAME_MAX 200      /* longer encodings end with a hash of the name */
+#define MOME_REPO_FORMAT_FILE "FORMAT" /* beside the segments' directories: the format's name */
 
 /* One delta file pair (data.<gen>.<node>, index.<gen>.<node>) as the head lists it. */
 typedef struct mome_repo_file {
@@ -49,7 +50,8 @@ typedef struct mome_repo_entry {
 #define MOME_REPO_IDX_ENTRY 24
 
 /* The directory name of a segment: bytes [A-Za-z0-9_-] and '.' (not first) as they are, others
- * as %XX; an encoding longer than MOME_REPO_DIRNAME_MAX is cut and ends with ~ and a hash. */
+ * as %XX, and the first as %XX in a name the repository keeps for its own files (FORMAT, momed's);
+ * an encoding longer than MOME_REPO_DIRNAME_MAX is cut and ends with ~ and a hash. */
 void mome_repo_dirname(const char *name, char *out, size_t outlen);
 
 /* Head: encode into a malloc'd buffer (*len bytes), or decode (-EBADMSG with a reason, the

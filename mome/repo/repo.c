@@ -19,12 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/config.h"
 #include "base/stats.h"
 #include "repo/internal.h"
 #include "repo/repo.h"
 #include "repo/sum.h"
 
-#define FORMAT_FILE "FORMAT"
 #define FORMAT_TEXT "mome repository, format 1\n"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,6 +118,30 @@ int mome_repo_parse_file(const char *name, const char *prefix, uint64_t *gen, ui
 
 /* ---- the repository directory ---- */
 
+/*
+ * A directory without a FORMAT file is taken for a repository only if nothing but what Mome itself
+ * puts there first is in it (momed's lock, address and log files): a mistyped MOME_REPOSITORY or -r
+ * naming a directory of other files must not be written into, listed or removed from.
+ */
+static int only_mome_files(int fd)
+{
+    int dup_fd = dup(fd), ok = 1;
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return -1;
+    }
+    while (ok && (de = readdir(d)))
+        ok = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+             !strcmp(de->d_name, MOME_SRV_ADDR_FILE) || !strcmp(de->d_name, MOME_SRV_LOCK_FILE) ||
+             !strcmp(de->d_name, MOME_SRV_LOG_FILE);
+    closedir(d);
+    return ok;
+}
+
 /* Open (creating it with `create`) the repository directory and check its format. */
 static int open_repo(const char *dir, int create, char *err, size_t errlen)
 {
@@ -140,14 +164,22 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
         return mome_repo_say(err, errlen, rc, "cannot open repository '%s': %s", dir,
                              strerror(-rc));
     }
-    rc = read_small(fd, FORMAT_FILE, 4096, &fmt, &len);
+    rc = read_small(fd, MOME_REPO_FORMAT_FILE, 4096, &fmt, &len);
+    if (rc == -ENOENT && only_mome_files(fd) != 1) {
+        close(fd);
+        return mome_repo_say(err, errlen, -EINVAL,
+                             "'%s' is not a Mome repository: it has no %s file and holds other "
+                             "files; give MOME_REPOSITORY (or -r) a new or empty directory, or an "
+                             "existing repository",
+                             dir, MOME_REPO_FORMAT_FILE);
+    }
     if (rc == -ENOENT && create) {
-        int f = openat(fd, FORMAT_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int f = openat(fd, MOME_REPO_FORMAT_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (f < 0 && errno != EEXIST) {
             rc = -errno;
             close(fd);
-            return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
-                                 strerror(-rc));
+            return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir,
+                                 MOME_REPO_FORMAT_FILE, strerror(-rc));
         }
         if (f >= 0) {
             fchmod(f, 0600);
@@ -157,19 +189,19 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
             close(f);
             if (rc < 0) {
                 close(fd);
-                return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir, FORMAT_FILE,
-                                     strerror(-rc));
+                return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir,
+                                     MOME_REPO_FORMAT_FILE, strerror(-rc));
             }
             mome_repo_sync(fd);
             return fd;
         }
-        rc = read_small(fd, FORMAT_FILE, 4096, &fmt, &len);
+        rc = read_small(fd, MOME_REPO_FORMAT_FILE, 4096, &fmt, &len);
     }
     if (rc == -ENOENT) /* a directory that never held a segment */
         return fd;
     if (rc < 0) {
         close(fd);
-        return mome_repo_say(err, errlen, rc, "cannot read %s/%s: %s", dir, FORMAT_FILE,
+        return mome_repo_say(err, errlen, rc, "cannot read %s/%s: %s", dir, MOME_REPO_FORMAT_FILE,
                              strerror(-rc));
     }
     rc = strcmp((char *)fmt, FORMAT_TEXT) == 0 ? fd : -EPROTO;
@@ -177,10 +209,19 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
         fmt[strcspn((char *)fmt, "\n")] = 0;
         close(fd);
         mome_repo_say(err, errlen, rc, "%s/%s says '%.60s': this Mome reads repository format %d",
-                      dir, FORMAT_FILE, (char *)fmt, MOME_REPO_VERSION);
+                      dir, MOME_REPO_FORMAT_FILE, (char *)fmt, MOME_REPO_VERSION);
     }
     free(fmt);
     return rc;
+}
+
+int mome_repo_check(const char *dir, int create, char *err, size_t errlen)
+{
+    int fd = open_repo(dir, create, err, errlen);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
 }
 
 /* ---- lock ---- */

@@ -93,6 +93,10 @@ int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen);
 
 /* ---- the repository as a whole (mome-repo) ---- */
 
+/* Is dir a repository (with create: make it one if it is new or empty)? 0, or -errno with a
+ * message: -EINVAL for a directory of other files, -ENOENT for none. */
+int mome_repo_check(const char *dir, int create, char *err, size_t errlen);
+
 /* Visit every segment directory of the repository: cb(name of the directory, arg); stops at a
  * non-zero return. -errno (ENOENT: no repository) with a message. */
 int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg, char *err,
