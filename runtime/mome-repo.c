@@ -120,20 +120,41 @@ static int ls_one(const char *dirname, void *arg)
     return 0;
 }
 
+/*
+ * A repository error, as this tool says it: the library's hints for programs (MOME_CREATE,
+ * running this very tool) are replaced by what a user of the tool can do.
+ */
+static void fail_msg(const char *cmd, char *err)
+{
+    static const struct {
+        const char *hint, *instead;
+    } hints[] = {{" (pass MOME_CREATE to create it)", " (see mome-repo ls)"},
+                 {" (run mome-repo verify)", ""}};
+    for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+        char *at = strstr(err, hints[i].hint);
+        size_t hl = strlen(hints[i].hint), il = strlen(hints[i].instead);
+        if (!at)
+            continue;
+        memmove(at + il, at + hl, strlen(at + hl) + 1); /* il <= hl: err only shrinks */
+        memcpy(at, hints[i].instead, il);
+    }
+    fprintf(stderr, "mome-repo: %s%s%s\n", cmd ? cmd : "", cmd ? ": " : "", err);
+}
+
 static int cmd_ls(void)
 {
     char err[1200];
     int bad = 0, rc;
 
     if (mome_repo_check(repo_dir, 0, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mome-repo: %s\n", err);
+        fail_msg(NULL, err);
         return 1;
     }
     printf("%-20s %10s %9s %5s %-19s  %s\n", "NAME", "SIZE", "PAGES", "GEN", "CHECKPOINTED",
            "STATE");
     rc = mome_repo_list(repo_dir, ls_one, &bad, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "mome-repo: %s\n", err);
+        fail_msg(NULL, err);
         return 1;
     }
     return bad ? 1 : 0;
@@ -182,7 +203,7 @@ static int cmd_verify(const char *name)
     } else {
         rc = mome_repo_list(repo_dir, verify_one, &problems, err, sizeof(err));
         if (rc < 0) {
-            fprintf(stderr, "mome-repo: %s\n", err);
+            fail_msg(NULL, err);
             return 1;
         }
     }
@@ -195,7 +216,7 @@ static int cmd_rm(const char *name)
 {
     char err[1200];
     if (mome_repo_remove(repo_dir, name, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mome-repo: rm: %s\n", err);
+        fail_msg("rm", err);
         return 1;
     }
     return 0;
@@ -209,7 +230,7 @@ static int cmd_export(const char *name, const char *file)
 
     rc = mome_repo_open(repo_dir, name, 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "mome-repo: export: %s\n", err);
+        fail_msg("export", err);
         return 1;
     }
     fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -225,7 +246,7 @@ static int cmd_export(const char *name, const char *file)
     }
     mome_repo_close(rs);
     if (rc < 0) {
-        fprintf(stderr, "mome-repo: export: %s\n", err);
+        fail_msg("export", err);
         return 1;
     }
     return 0;
@@ -244,7 +265,7 @@ static int cmd_import(const char *name, const char *file, uint32_t page_size)
     rc = mome_repo_import(repo_dir, name, fd, page_size, who, err, sizeof(err));
     close(fd);
     if (rc < 0) {
-        fprintf(stderr, "mome-repo: import: %s\n", err);
+        fail_msg("import", err);
         return 1;
     }
     return 0;
@@ -260,7 +281,7 @@ static int cmd_compact(const char *name)
     snprintf(who, sizeof(who), "mome-repo compact, pid %d", (int)getpid());
     rc = mome_repo_open(repo_dir, name, 0, 0, MOME_REPO_LOCK, who, &rs, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "mome-repo: compact: %s\n", err);
+        fail_msg("compact", err);
         return 1;
     }
     mome_repo_info(rs, &before);
@@ -268,7 +289,7 @@ static int cmd_compact(const char *name)
     mome_repo_info(rs, &after);
     mome_repo_close(rs);
     if (rc < 0) {
-        fprintf(stderr, "mome-repo: compact: %s\n", err);
+        fail_msg("compact", err);
         return 1;
     }
     printf("%s: %llu live pages; data files %s -> %s (%u -> %u files)\n", name,
