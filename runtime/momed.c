@@ -730,7 +730,9 @@ static void on_open(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
     s->rs = rs;
     s->size = info.head.size;
     s->page_size = c->page_size;
-    s->npages = s->size / s->page_size;
+    /* The size is in bytes, as the repository keeps it: a partial last page is a page too,
+     * served whole (as a job's own mapping of the segment covers it). */
+    s->npages = s->size / s->page_size + (s->size % s->page_size != 0);
     snprintf(s->name, sizeof(s->name), "%s", name);
     segs[nsegs++] = s;
     s->id = MOME_SEG_SERVED | nsegs;

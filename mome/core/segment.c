@@ -472,10 +472,16 @@ static void open_served(const mome_msg_t *msg, const mome_segmsg_t *m)
     }
     if (out.status < 0)
         return reply_why(msg, m, out.status, why);
-    if (!mome_seg_is_served(out.id) || !out.size || out.size % mome_g.page_size)
-        mome_fatal("%s answered SRV_OPEN with segment %#llx of %llu bytes: not a served "
-                   "segment of this page size; stopping", mome_srv_where(),
-                   (unsigned long long)out.id, (unsigned long long)out.size);
+    /* The size is in bytes, as the repository keeps it, not a whole number of pages (the last
+     * page, partial, is mapped whole, as with an embedded repository): any size but 0 that
+     * rounds up to whole pages in 64 bits, and the one asked for when one was. */
+    if (!mome_seg_is_served(out.id) || !out.size || out.size > UINT64_MAX - mome_g.page_size ||
+        (m->size && out.size != m->size))
+        mome_fatal("%s answered SRV_OPEN of '%.*s' (%llu bytes asked) with segment %#llx of "
+                   "%llu bytes: not a served segment of that size; stopping",
+                   mome_srv_where(), (int)msg->len, (const char *)msg->payload,
+                   (unsigned long long)m->size, (unsigned long long)out.id,
+                   (unsigned long long)out.size);
     r = rec_new(msg->payload, msg->len, out.size);
     if (!r)
         return reply_open(msg, m, -ENOMEM, 0, 0);

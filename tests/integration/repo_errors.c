@@ -10,6 +10,10 @@
  *                  with SEED2, write those and MomeCheckpoint again: it must fail with ENOSPC (a
  *                  full disk), and so must MomeFinalize's final save
  *   repo_errors read NAME PAGES SEED  every byte is SEED's ("content ok")
+ *   repo_errors wbytes NAME SIZE SEED  as fill, of a segment of SIZE bytes (its last page may be
+ *                  partial): its SIZE bytes are SEED's, MomeCheckpoint
+ *   repo_errors rbytes NAME SIZE SEED  the segment opens with size 0 and with SIZE, and every one
+ *                  of its SIZE bytes is SEED's ("content ok")
  *   repo_errors unlink NAME         MomeSegUnlink removes the repository copy
  *   repo_errors mixed               MOME_PERSIST on a name open without it, MomeCheckpoint of a
  *                  segment that is not persistent, of a bad handle: clean errors
@@ -68,6 +72,16 @@ static void write_pages(uint8_t *b, uint64_t pages, uint64_t seed)
     for (uint64_t p = (uint64_t)MomeNode(); p < pages; p += (uint64_t)MomeNodes())
         for (size_t i = 0; i < ps; i++)
             b[p * ps + i] = byte_of(seed, p, i);
+}
+
+/* A segment of size bytes, opened with open_size and flags, mapped whole (its last page too). */
+static uint8_t *map_bytes(const char *name, uint64_t open_size, uint64_t size, int flags, int *seg)
+{
+    *seg = MomeSegOpen(name, open_size, flags);
+    CHECK(*seg >= 0, "MomeSegOpen(%s, %llu)", name, (unsigned long long)open_size);
+    uint8_t *b = MomeMMap(NULL, size, MOME_READ | MOME_WRITE, 0, *seg, 0);
+    CHECK(b != MOME_MAP_FAILED, "MomeMMap(%s, %llu)", name, (unsigned long long)size);
+    return b;
 }
 
 int main(int argc, char **argv)
@@ -129,6 +143,22 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < ps; i++)
                 CHECK(b[p * ps + i] == byte_of(seed, p, i), "page %llu byte %zu",
                       (unsigned long long)p, i);
+        MomeBarrier();
+        printf("node %d: content ok\n", MomeNode());
+    } else if (!strcmp(mode, "wbytes") && argc == 5) {
+        uint64_t size = strtoull(argv[3], NULL, 0), seed = strtoull(argv[4], NULL, 0);
+        uint8_t *b = map_bytes(argv[2], size, size, MOME_CREATE | MOME_PERSIST, &seg);
+        for (uint64_t k = 0; k < size; k++)
+            if ((int)(k / ps % (uint64_t)MomeNodes()) == MomeNode())
+                b[k] = byte_of(seed, k / ps, k % ps);
+        MUST(MomeCheckpoint(seg));
+    } else if (!strcmp(mode, "rbytes") && argc == 5) {
+        uint64_t size = strtoull(argv[3], NULL, 0), seed = strtoull(argv[4], NULL, 0);
+        uint8_t *b = map_bytes(argv[2], 0, size, MOME_PERSIST, &seg);
+        CHECK(MomeSegOpen(argv[2], size, MOME_PERSIST) >= 0, "MomeSegOpen(%s, %llu) as sized",
+              argv[2], (unsigned long long)size);
+        for (uint64_t k = 0; k < size; k++)
+            CHECK(b[k] == byte_of(seed, k / ps, k % ps), "byte %llu", (unsigned long long)k);
         MomeBarrier();
         printf("node %d: content ok\n", MomeNode());
     } else if (!strcmp(mode, "unlink") && argc == 3) {
