@@ -1187,19 +1187,38 @@ static int take_lock(void)
     return fd; /* kept open: the lock goes with the process */
 }
 
-static int listen_on(const char *spec, char *host, size_t hl, int *port)
+/*
+ * --listen HOST:PORT, split: PORT a number from 0 to 65535 (0: any free one). getaddrinfo would
+ * take 99999 as 34463, and a service name too. Anything else is a usage error, said here.
+ */
+static int parse_listen(const char *spec, char *h, size_t hl, char *p, size_t pl)
 {
-    char h[256] = "127.0.0.1", p[32] = "0";
-    if (spec) {
-        const char *c = strrchr(spec, ':');
-        if (!c || (size_t)(c - spec) >= sizeof(h) || strlen(c + 1) >= sizeof(p)) {
-            say("bad --listen '%s': expected host:port (port 0: any free one)", spec);
-            return -1;
-        }
-        memcpy(h, spec, (size_t)(c - spec));
-        h[c - spec] = 0;
-        snprintf(p, sizeof(p), "%s", c + 1);
+    const char *c = strrchr(spec, ':'), *q;
+    unsigned long port = 0;
+
+    if (!c || (size_t)(c - spec) >= hl) {
+        fprintf(stderr, "momed: bad --listen '%s': expected HOST:PORT (port 0: any free one)\n",
+                spec);
+        return -1;
     }
+    for (q = c + 1; *q >= '0' && *q <= '9' && port <= 65535; q++)
+        port = port * 10 + (unsigned long)(*q - '0');
+    if (q == c + 1 || *q || port > 65535) {
+        fprintf(stderr,
+                "momed: bad --listen '%s': the port must be a number from 0 to 65535 (0: any "
+                "free one)\n",
+                spec);
+        return -1;
+    }
+    memcpy(h, spec, (size_t)(c - spec));
+    h[c - spec] = 0;
+    snprintf(p, pl, "%lu", port);
+    return 0;
+}
+
+/* Listen on host h (empty: every address), port p (a number, 0: any free one). */
+static int listen_on(const char *h, const char *p, char *host, size_t hl, int *port)
+{
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE},
@@ -1259,9 +1278,8 @@ int main(int argc, char **argv)
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *listen_spec = NULL;
     double every = 0;
-    char host[256];
+    char host[256], lhost[256] = "127.0.0.1", lport[8] = "0";
     int port, o, lfd, sfd;
 
     while ((o = getopt_long(argc, argv, "r:l:c:vh", opts, NULL)) != -1) {
@@ -1270,7 +1288,8 @@ int main(int argc, char **argv)
             repo_dir = optarg;
             break;
         case 'l':
-            listen_spec = optarg;
+            if (parse_listen(optarg, lhost, sizeof(lhost), lport, sizeof(lport)) < 0)
+                return 2;
             break;
         case 'c': {
             char *end;
@@ -1317,7 +1336,7 @@ int main(int argc, char **argv)
         return 1;
     snprintf(addr_path, sizeof(addr_path), "%s/%s", repo_dir, MOME_SRV_ADDR_FILE);
     unlink(addr_path); /* a file left by a momed killed earlier: ours replaces it below */
-    if ((lfd = listen_on(listen_spec, host, sizeof(host), &port)) < 0)
+    if ((lfd = listen_on(lhost, lport, host, sizeof(host), &port)) < 0)
         return 1;
     sigset_t ss;
     sigemptyset(&ss);
