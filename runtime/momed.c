@@ -1242,7 +1242,10 @@ static int listen_on(const char *h, const char *p, char *host, size_t hl, int *p
     char hs[NI_MAXHOST], ps[NI_MAXSERV];
     getnameinfo((struct sockaddr *)&ss, sl, hs, sizeof(hs), ps, sizeof(ps),
                 NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf(host, hl, "%.250s", strcmp(hs, "0.0.0.0") && strcmp(hs, "::") ? hs : h);
+    /* Every address (an empty host, or 0.0.0.0): the file names 0.0.0.0, which reaches this
+     * machine from this machine; jobs elsewhere give MOME_SERVER. */
+    snprintf(host, hl, "%.250s",
+             strcmp(hs, "0.0.0.0") && strcmp(hs, "::") ? hs : h[0] ? h : "0.0.0.0");
     *port = atoi(ps);
     return fd;
 }
