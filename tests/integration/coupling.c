@@ -8,6 +8,7 @@
  *   coupling release-a / release-b A writes the data pages under RELEASE, releases, and publishes
  *                                  the date through the control page; B holds WEAK copies read
  *                                  before, waits for the date, MomeSyncMem(date), checks.
+ *   coupling weak-a / weak-b       the same with a WEAK writer (other values).
  *   coupling sim STEPS K WAIT      a simulation: every step each node writes its share of the field
  *                                  (every word of pages 1..FIELD = step), a barrier, node 0
  *                                  publishes the step and its date ("step S"); MomeCheckpoint every
@@ -86,23 +87,25 @@ static void strong(int a)
     printf("strong-%c node %d: ok\n", a ? 'a' : 'b', me);
 }
 
-static void release(int a)
+static void release(int a, int model)
 {
     char *data = (char *)page(1);
     size_t len = FIELD * ps;
+    const char *name = model == MOME_WEAK ? "weak" : "release";
+    uint64_t mult = model == MOME_WEAK ? 5000 : 3000;
     if (a) {
-        MUST(MomeConsistency(data, len, MOME_RELEASE));
+        MUST(MomeConsistency(data, len, model));
         for (int p = 1; p <= FIELD; p++)
             for (size_t i = 0; i < ps / 8; i++)
                 if ((int)(i % (size_t)nn) == me)
-                    page(p)[i] = 3000 * (uint64_t)p + i;
+                    page(p)[i] = mult * (uint64_t)p + i;
         MomeDate d = MomeRelease();
         CHECK(d > 0, "MomeRelease");
         MomeDate b = MomeBarrier();
         if (me == 0) {
             ctl[1] = b;
             ctl[0] = 3;
-            printf("release-a: published date %llu\n", (unsigned long long)b);
+            printf("%s-a: published date %llu\n", name, (unsigned long long)b);
         }
         spin_until(0, 4);
     } else {
@@ -115,12 +118,12 @@ static void release(int a)
               (unsigned long long)MomeClock(), (unsigned long long)d);
         MUST(MomeSyncMem(data, len, d));
         for (int p = 1; p <= FIELD; p++)
-            expect(p, 3000 * (uint64_t)p, "B after MomeSyncMem");
+            expect(p, mult * (uint64_t)p, "B after MomeSyncMem");
         MomeBarrier();
         if (me == 0)
             ctl[0] = 4;
     }
-    printf("release-%c node %d: ok\n", a ? 'a' : 'b', me);
+    printf("%s-%c node %d: ok\n", name, a ? 'a' : 'b', me);
 }
 
 /* Steps until at least `steps` are done and, with `wait`, an analysis has attached, read and
@@ -291,7 +294,9 @@ int main(int argc, char **argv)
     if (!strcmp(m, "strong-a") || !strcmp(m, "strong-b"))
         strong(m[7] == 'a');
     else if (!strcmp(m, "release-a") || !strcmp(m, "release-b"))
-        release(m[8] == 'a');
+        release(m[8] == 'a', MOME_RELEASE);
+    else if (!strcmp(m, "weak-a") || !strcmp(m, "weak-b"))
+        release(m[5] == 'a', MOME_WEAK);
     else if (!strcmp(m, "sim") && argc == 5)
         sim(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     else if (!strcmp(m, "ana") && argc == 3)
