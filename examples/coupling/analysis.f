@@ -19,7 +19,7 @@
       integer*8 ctl(512)
       double precision field(nx * ny)
       common /cpl/ ctl, field
-      integer me, iseg, nread, seen, i, bad
+      integer me, iseg, nread, seen, i, bad, lo, hi
       integer*8 nbytes, fbytes, zero8, step, last, d, after, t
       double precision smin, smax, smean, v
       character*16 arg
@@ -58,7 +58,9 @@
          step = ctl(1)
          d = ctl(2)
          t = MomeClock()
-         if (step .eq. last .or. step .lt. 1 .or.
+! last is the newest step whose data this job has read, which may be
+! later than the step published then: wait for a newer one.
+         if (step .le. last .or. step .lt. 1 .or.
      &       ctl(1) .ne. step) goto 10
          call MomeSyncMem8(field, fbytes, d)
          smin = 1d300
@@ -79,8 +81,16 @@
             bad = bad + 1
             write (0, 300) me, step, after, smin, smax
          end if
-         if (me .eq. 0) write (*, 100) step, smean, smin, smax
-         last = step
+! The label is the step of the values read, not the one published:
+! the field may already hold a later step (or, page by page, two).
+         lo = idnint(smin)
+         hi = idnint(smax)
+         if (me .eq. 0 .and. lo .eq. hi) write (*, 100) lo, smean,
+     &      smin, smax
+         if (me .eq. 0 .and. lo .ne. hi) write (*, 110) lo, hi, smean,
+     &      smin, smax
+         last = hi
+         if (last .lt. step) last = step
          seen = seen + 1
          goto 10
       end if
@@ -98,6 +108,8 @@
       call MomeFinalize()
  100  format ('analysis: step ', i0, ': mean ', f10.4, ', steps ',
      &        f8.1, ' to ', f8.1)
+ 110  format ('analysis: steps ', i0, ' to ', i0, ': mean ', f10.4,
+     &        ', steps ', f8.1, ' to ', f8.1)
  300  format ('analysis: node ', i0, ': step ', i0, ' (', i0,
      &        ' after) read values of steps ', f8.1, ' to ', f8.1)
       end
