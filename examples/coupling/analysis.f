@@ -1,16 +1,19 @@
 ! analysis.f - the analysis side of the coupling example: a Fortran 77
 ! job, started separately while the simulation (sim.c) runs, attaches
 ! to the segment momed serves, reads the field of each step the
-! simulation releases, prints its statistics, and detaches.
+! simulation releases, prints its statistics, and detaches. If the
+! simulation ends first, it detaches after the steps it could read and
+! exits with status 3.
 !
 !   MOME_REPOSITORY=REPO mome-run -n 2 ./analysis [steps-to-read]
 !
 ! The segment is mapped on COMMON /cpl/ (placed on Mome-page boundaries
 ! by momef77 -common cpl): the control page, 512 INTEGER*8 words
-! (1: the step, 2: its release date, 3: the analysis' state), then the
-! field, MOME_WEAK here: it changes only when this job asks, with
-! MomeSyncMem and the date the simulation published. Node 0 prints
-! the statistics; every node checks the values of the pages it reads.
+! (1: the step, 2: its release date, 3: the analysis' state, 5: 1 once
+! the simulation has ended), then the field, MOME_WEAK here: it changes
+! only when this job asks, with MomeSyncMem and the date the simulation
+! published. Node 0 prints the statistics; every node checks the values
+! of the pages it reads.
       program analysis
       implicit none
       include 'mome.fh'
@@ -20,7 +23,7 @@
       double precision field(nx * ny)
       common /cpl/ ctl, field
       integer me, iseg, nread, seen, i, bad, lo, hi
-      integer*8 nbytes, fbytes, zero8, step, last, d, after, t
+      integer*8 nbytes, fbytes, zero8, step, last, d, after, t, ended
       double precision smin, smax, smean, v
       character*16 arg
       integer iargc
@@ -54,14 +57,22 @@
       bad = 0
  10   if (seen .lt. nread) then
 ! The control page is STRONG: a call between two reads makes the
-! compiler load the words again.
+! compiler load the words again (and keeps them in this order: the end
+! mark read first, a step released before it is seen below).
+         ended = ctl(5)
+         t = MomeClock()
          step = ctl(1)
          d = ctl(2)
          t = MomeClock()
+         if (ctl(1) .ne. step) goto 10
 ! last is the newest step whose data this job has read, which may be
-! later than the step published then: wait for a newer one.
-         if (step .le. last .or. step .lt. 1 .or.
-     &       ctl(1) .ne. step) goto 10
+! later than the step published then: wait for a newer one, unless the
+! simulation has ended.
+         if (step .le. last .or. step .lt. 1) then
+            if (ended .eq. 0) goto 10
+            write (0, 200) me, step, seen, nread
+            goto 20
+         end if
          call MomeSyncMem8(field, fbytes, d)
          smin = 1d300
          smax = -1d300
@@ -94,7 +105,7 @@
          seen = seen + 1
          goto 10
       end if
-      if (bad .ne. 0) then
+ 20   if (bad .ne. 0) then
          write (0, '(a, i0, a)') 'analysis: ', bad,
      &      ' steps read with values of another step'
          stop 1
@@ -106,10 +117,13 @@
      &      ' steps'
       end if
       call MomeFinalize()
+      if (seen .lt. nread) stop 3
  100  format ('analysis: step ', i0, ': mean ', f10.4, ', steps ',
      &        f8.1, ' to ', f8.1)
  110  format ('analysis: steps ', i0, ' to ', i0, ': mean ', f10.4,
      &        ', steps ', f8.1, ' to ', f8.1)
+ 200  format ('analysis: node ', i0, ': the simulation has ended ',
+     &        '(last step ', i0, '): read ', i0, ' of ', i0, ' steps')
  300  format ('analysis: node ', i0, ': step ', i0, ' (', i0,
      &        ' after) read values of steps ', f8.1, ' to ', f8.1)
       end

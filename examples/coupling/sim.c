@@ -8,10 +8,11 @@
  *   MOME_REPOSITORY=REPO mome-run -n 2 ./analysis [steps-to-read]      (any time, separately)
  *
  * The segment 'coupling-field' is one control page (64-bit words: 0 the step, 1 its release date,
- * 2 the analysis' state: 1 attached, 2 detached; 3 this job's own decision to go on) followed by
- * the field, NX x NY doubles: after step s, field(i) = s + i / 1000 (i from 0). Each node computes
- * its share of the pages, under MOME_RELEASE; the barrier that ends a step releases them, and its
- * date is what a reader gives MomeSyncMem. With wait = 1 the simulation goes on past its steps
+ * 2 the analysis' state: 1 attached, 2 detached; 3 this job's own decision to go on; 4 the end
+ * mark: 0 while the simulation runs, 1 once it has released its last step) followed by the field,
+ * NX x NY doubles: after step s, field(i) = s + i / 1000 (i from 0). Each node computes its share
+ * of the pages, under MOME_RELEASE; the barrier that ends a step releases them, and its date is
+ * what a reader gives MomeSyncMem. With wait = 1 the simulation goes on past its steps
  * until an analysis has attached and detached, and then to its next checkpoint. Needs
  * MomePageSize() 4096 (the control page is the first 4096 bytes of the analysis' COMMON block).
  */
@@ -47,8 +48,10 @@ int main(int argc, char **argv)
     double *field = (double *)(base + ps);
     size_t per_page = ps / sizeof(double), npages = NX * NY / per_page;
     MomeConsistency(field, NX * NY * sizeof(double), MOME_RELEASE);
-    if (me == 0)
+    if (me == 0) {
         ctl[2] = 0;
+        ctl[4] = 0; /* the mark a previous run left in the segment */
+    }
     MomeBarrier();
 
     int left = 0; /* node 0: the step at which it saw the analysis detached */
@@ -87,6 +90,10 @@ int main(int argc, char **argv)
         if (!ctl[3])
             break;
     }
+    /* Written before detaching, so that it stays in the segment: an analysis still waiting for a
+     * step, or started after this job ended, reads it there and stops. */
+    if (me == 0)
+        ctl[4] = 1;
     if (MomeFinalize() < 0) {
         fprintf(stderr, "sim: %s\n", MomeError());
         return 1;
