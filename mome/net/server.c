@@ -57,6 +57,40 @@ const char *mome_srv_where(void)
     return where;
 }
 
+/*
+ * A clean end, as momed must see it: a close, never a reset. Closing a socket with bytes momed
+ * sent still unread (a recall, anything in flight) makes the kernel send a TCP reset, which momed
+ * takes for a lost node: it then cut the job off and undid what the job changed since its last
+ * checkpoint (a flag written just before MomeFinalize went back, and the other job waited for it
+ * for ever; seen under load). So: no more sends (the end follows everything queued), then what
+ * momed still sends is read and dropped until it closes its side, for at most 5 s.
+ */
+#define CLOSE_WAIT_MS 5000
+
+static void close_cleanly(int fd)
+{
+    char sink[4096];
+    struct timespec t0, t;
+    long waited = 0;
+
+    shutdown(fd, SHUT_WR);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (waited < CLOSE_WAIT_MS) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(CLOSE_WAIT_MS - waited)) < 0 && errno != EINTR)
+            break;
+        ssize_t n = read(fd, sink, sizeof(sink));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            break; /* momed closed too (or the connection is gone): done */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+    }
+    if (waited >= CLOSE_WAIT_MS)
+        mome_warn("server", "%s did not close its side of the connection within %d s of this "
+                  "node's end", where, CLOSE_WAIT_MS / 1000);
+    close(fd);
+}
+
 void mome_srv_close(void)
 {
     if (putv.n) /* served.c flushes after every return: a bug if not */
@@ -64,7 +98,7 @@ void mome_srv_close(void)
                    "content from before them", putv.n, where);
     mome_batch_free(&putv);
     if (srv_fd >= 0)
-        close(srv_fd);
+        close_cleanly(srv_fd);
     srv_fd = -1;
     mome_msg_set_server(NULL, NULL);
     free(rbuf);
