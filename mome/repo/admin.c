@@ -177,15 +177,12 @@ out:
  */
 static int creation_interrupted(int segfd)
 {
-    int fd = dup(segfd), clean = 1;
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = mome_repo_opendir_at(segfd);
     struct dirent *de;
+    int clean = 1;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return 0;
-    }
     while ((de = readdir(d))) {
         uint64_t gen;
         uint32_t node;

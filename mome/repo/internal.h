@@ -5,6 +5,7 @@
 #ifndef MOME_REPO_INTERNAL_H
 #define MOME_REPO_INTERNAL_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -62,6 +63,8 @@ static inline void index_name(char *b, size_t n, uint64_t gen, uint32_t node)
 int mome_repo_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* fsync, -errno. */
 int mome_repo_sync(int fd);
+/* A directory stream of directory fd's entries, fd itself staying open (NULL, errno set). */
+DIR *mome_repo_opendir_at(int fd);
 /* Write the head atomically: head.tmp, fsync, rename, fsync the directory. -errno. */
 int mome_repo_write_head(struct mome_repo_seg *rs, const mome_repo_head_t *h, char *err,
                          size_t errlen);

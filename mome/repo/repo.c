@@ -54,6 +54,18 @@ int mome_repo_sync(int fd)
     return fsync(fd) < 0 ? -errno : 0;
 }
 
+DIR *mome_repo_opendir_at(int fd)
+{
+    int d = dup(fd);
+    DIR *dir = d >= 0 ? fdopendir(d) : NULL;
+    if (!dir && d >= 0) {
+        int e = errno;
+        close(d);
+        errno = e;
+    }
+    return dir;
+}
+
 /* Read a whole small file at dirfd/name (at most max bytes) into a malloc'd buffer. */
 static int read_small(int dirfd, const char *name, size_t max, uint8_t **out, size_t *len)
 {
@@ -125,15 +137,12 @@ int mome_repo_parse_file(const char *name, const char *prefix, uint64_t *gen, ui
  */
 static int only_mome_files(int fd)
 {
-    int dup_fd = dup(fd), ok = 1;
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    DIR *d = mome_repo_opendir_at(fd);
     struct dirent *de;
+    int ok = 1;
 
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
+    if (!d)
         return -1;
-    }
     while (ok && (de = readdir(d)))
         ok = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
              !strcmp(de->d_name, MOME_SRV_ADDR_FILE) || !strcmp(de->d_name, MOME_SRV_LOCK_FILE) ||
@@ -581,15 +590,11 @@ static int named(const mome_repo_head_t *h, uint64_t gen, uint32_t node)
 
 void mome_repo_sweep(mome_repo_seg_t *rs)
 {
-    int fd = dup(rs->segfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = mome_repo_opendir_at(rs->segfd);
     struct dirent *de;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return;
-    }
     rewinddir(d);
     while ((de = readdir(d))) {
         uint64_t gen;
@@ -643,16 +648,13 @@ static void seg_free(mome_repo_seg_t *rs)
     mome_repo_head_free(&rs->head);
     if (rs->detached) {
         /* Unlinked: its files go with the last reference. */
-        int fd = dup(rs->segfd);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        DIR *d = mome_repo_opendir_at(rs->segfd);
         struct dirent *de;
         if (d) {
             while ((de = readdir(d)))
                 if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
                     unlinkat(rs->segfd, de->d_name, 0);
             closedir(d);
-        } else if (fd >= 0) {
-            close(fd);
         }
         unlinkat(rs->repofd, rs->detached_name, AT_REMOVEDIR);
         mome_repo_sync(rs->repofd);
@@ -1010,7 +1012,7 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
                              strerror(-rc));
     }
     mome_repo_sync(repofd);
-    d = fdopendir(dup(segfd));
+    d = mome_repo_opendir_at(segfd);
     while (d && (de = readdir(d)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             unlinkat(segfd, de->d_name, 0);
