@@ -22,6 +22,7 @@ RUN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=16} \
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$(abspath $(srcdir))/known.supp}
 CFLAGS_FUZZ := -g -O1 $(SAN) -fsanitize=fuzzer-no-link \
 	-fsanitize-coverage-ignorelist=$(srcdir)/coverage-ignore.txt -DFUZZ_SKIP_KNOWN -pthread -D_GNU_SOURCE \
+	-DMOME_BINDIR='"$(bindir)"' \
 	-I$(top_builddir) -I$(top_srcdir)/mome -I$(top_srcdir)/tests/common -I$(srcdir) \
 	$(UCX_CFLAGS) $(HWLOC_CFLAGS)
 LDFLAGS_FUZZ := $(SAN) -fsanitize=fuzzer -pthread -Wl,--wrap=mome_die -Wl,--as-needed \
