@@ -202,36 +202,32 @@ void mome_copy_stop_writing(mome_seg_t *s, uint64_t page)
  * A write-ahead (ahead = 1) opens the page before any write: the owner then keeps a copy too, so
  * that its release tells nobody if the page was not written after all.
  */
-int mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
+void mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
 {
     mome_page_t *pg = &s->pages[page];
     int owner = !!(pg->flags & MOME_PG_OWNER);
 
+    /* Listed before anything else: a dirty page that is not listed would never be released. */
+    if (!(pg->flags & MOME_PG_LISTED)) {
+        if (mome_plist_add(&dirty, s->id, page) < 0)
+            mome_fatal("out of memory listing written page %llu of segment '%s' (it would never be "
+                       "released); stopping",
+                       (unsigned long long)page, s->name);
+        pg->flags |= MOME_PG_LISTED;
+    }
     if (!owner || ahead) {
         mome_pext_t *x = mome_pext_get(pg, s->id, page);
-        if (!x)
-            return -ENOMEM;
-        uint8_t **copy = owner ? &x->spec : &x->twin;
-        if (!*copy) {
-            *copy = mome_malloc(mome_coh.page_size);
-            if (!*copy) {
-                mome_pext_put(pg, x);
-                return -ENOMEM;
-            }
+        uint8_t **copy = x ? (owner ? &x->spec : &x->twin) : NULL;
+        if (copy && !*copy && (*copy = mome_malloc(mome_coh.page_size))) {
             memcpy(*copy, mome_seg_bytes(s, page), mome_coh.page_size);
             if (!owner)
                 MOME_STAT_INC(twins);
         }
+        if (!copy || !*copy)
+            mome_fatal("out of memory for the %s of page %llu of segment '%s'; stopping",
+                       owner ? "copy kept open" : "twin", (unsigned long long)page, s->name);
     }
     pg->flags |= MOME_PG_DIRTY;
-    if (!(pg->flags & MOME_PG_LISTED)) {
-        if (mome_plist_add(&dirty, s->id, page) < 0) {
-            mome_error("coherence", "out of memory recording a written page");
-            return -ENOMEM;
-        }
-        pg->flags |= MOME_PG_LISTED;
-    }
-    return 0;
 }
 
 int mome_copy_forget_spec(mome_seg_t *s, uint64_t page)

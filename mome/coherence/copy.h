@@ -49,9 +49,10 @@ void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t 
 void mome_copy_fill(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
 /* From now on this node only reads its copy (a STRONG downgrade). */
 void mome_copy_stop_writing(mome_seg_t *s, uint64_t page);
-/* The first write of a tracked page since its last release: twin it (or, for the owner's
- * write-ahead, keep a copy to compare) and list it dirty. -ENOMEM. */
-int mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead);
+/* The first write of a tracked page since its last release: list it dirty and twin it (or, for
+ * the owner's write-ahead, keep a copy to compare). Out of memory stops the job, naming the page
+ * and which failed: a write not listed or not twinned would never be released. */
+void mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead);
 /* Forget the owner's write-ahead copy; 1 if the page differs from it (or there was none). */
 int mome_copy_forget_spec(mome_seg_t *s, uint64_t page);
 /*

@@ -168,8 +168,9 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
         mome_page_t *pg = &s->pages[p];
         if ((pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_WROTE)) !=
                 (MOME_PG_TRACK | MOME_PG_WROTE) ||
-            pg->access != MOME_ACC_WRITE || mome_copy_start_writing(s, p, 1) < 0)
+            pg->access != MOME_ACC_WRITE)
             break;
+        mome_copy_start_writing(s, p, 1);
         pg->flags |= MOME_PG_USED;
         mome_ckpt_note(s, p); /* opened for writing, as a write fault would */
         mome_copy_map_all(s, p);
@@ -203,9 +204,8 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
         int opens = write && mome_copy_tracked_clean(pg);
         if (write)
             mome_ckpt_note(s, page); /* persistent: the next checkpoint writes it */
-        if (opens && mome_copy_start_writing(s, page, 0) < 0)
-            mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
-                       (unsigned long long)page, s->name);
+        if (opens)
+            mome_copy_start_writing(s, page, 0);
         mome_copy_map(s, page, v, a);
         fault_done(t0);
         mome_coh.woke = 1;
@@ -416,9 +416,8 @@ static void txn_try_complete(mome_txn_t *t)
          * write needs no fault. A persistent page stays write-protected until it is written (its
          * fault flags it for the next checkpoint, which writes only changed pages).
          */
-        if (mome_copy_tracked_clean(pg) && mome_copy_start_writing(s, page, 1) < 0)
-            mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
-                       (unsigned long long)page, s->name);
+        if (mome_copy_tracked_clean(pg))
+            mome_copy_start_writing(s, page, 1);
     }
     if (ahead || merged)
         mome_copy_map_all(s, page);
@@ -427,10 +426,8 @@ static void txn_try_complete(mome_txn_t *t)
         if (mome_copy_satisfies(pg, w->write)) {
             if (w->write)
                 mome_ckpt_note(s, page);
-            if (w->write && mome_copy_tracked_clean(pg) &&
-                mome_copy_start_writing(s, page, 0) < 0)
-                mome_fatal("out of memory for the twin of page %llu of segment '%s'; stopping",
-                           (unsigned long long)page, s->name);
+            if (w->write && mome_copy_tracked_clean(pg))
+                mome_copy_start_writing(s, page, 0);
             if (!w->mapped)
                 mome_copy_map(s, page, w->view, w->addr);
             fault_done(w->t0);
