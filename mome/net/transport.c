@@ -47,6 +47,7 @@ static int tp_efd = -1;
 static mome_tp_recv_cb_t tp_cb;
 static void *tp_cb_arg;
 static int tp_inflight; /* sends not yet complete */
+static size_t tp_inflight_bytes; /* the copies they hold */
 static size_t tp_max_len; /* the longest payload a node of this job sends */
 static const char *send_error = "unknown error"; /* UCX status of the last failed send */
 static mome_tp_fail_cb_t tp_fail;
@@ -64,7 +65,7 @@ static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf,
 
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
-    size_t hdrlen;
+    size_t hdrlen, len;
     char buf[]; /* header then data */
 } pending_send_t;
 
@@ -88,6 +89,7 @@ static void send_done_cb(void *request, ucs_status_t status, void *user_data)
 {
     if (status != UCS_OK && status != UCS_ERR_CANCELED)
         mome_warn("transport", "send failed: %s", ucs_status_string(status));
+    tp_inflight_bytes -= ((pending_send_t *)user_data)->len;
     free(user_data);
     tp_inflight--;
     ucp_request_free(request);
@@ -604,6 +606,36 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
     return send_am(AM_ID, node, hdr, hdrlen, data, len);
 }
 
+/*
+ * Flow control. A send UCX cannot take at once is copied until it completes, so a release of any
+ * size (a million diffs, hundreds of MiB of pages) would hold a copy of all of it. Past
+ * INFLIGHT_MAX bytes of such copies the sender progresses UCX until half of them completed: what
+ * arrives meanwhile is only queued (rq), never handled here, so no handler runs inside a send.
+ * Bounded: a peer that takes nothing for INFLIGHT_WAIT_NS (it died: the launcher will say) is
+ * not waited for longer; the copies then stay, and the node goes on.
+ */
+#define INFLIGHT_MAX (64u << 20)
+#define INFLIGHT_WAIT_NS 10000000000ull
+
+static void drain_sends(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t start = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec, now = start;
+    while (tp_inflight_bytes > INFLIGHT_MAX / 2 && now - start < INFLIGHT_WAIT_NS) {
+        if (ucp_worker_progress(tp_worker) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+        }
+    }
+    if (tp_inflight_bytes > INFLIGHT_MAX / 2) {
+        static mome_ratelimit_t rl;
+        mome_log_rl(&rl, MOME_LOG_WARN, "transport",
+                    "%zu bytes of sends not taken by the other nodes after %llu s; going on",
+                    tp_inflight_bytes, INFLIGHT_WAIT_NS / 1000000000ull);
+    }
+}
+
 static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const void *data,
                    size_t len)
 {
@@ -635,6 +667,7 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
     if (!ps)
         return -ENOMEM;
     ps->hdrlen = hdrlen;
+    ps->len = hdrlen + len;
     memcpy(ps->buf, hdr, hdrlen);
     if (len)
         memcpy(ps->buf + hdrlen, data, len);
@@ -657,6 +690,9 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
         return -EIO;
     }
     tp_inflight++;
+    tp_inflight_bytes += ps->len;
+    if (tp_inflight_bytes > INFLIGHT_MAX)
+        drain_sends();
     return 0;
 }
 
