@@ -19,20 +19,6 @@ static uint64_t value(uint64_t w, int writer)
     return (w * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)writer << 56) ^ 0x5a5a;
 }
 
-/* The peak resident memory (VmHWM), KiB. */
-static long hwm_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 /* A release's own memory is bounded (the transport holds at most 64 MiB of unsent copies), whatever
  * its size: its diffs go out batch by batch. */
 #define RELEASE_MEM_KIB (160 * 1024)
@@ -69,12 +55,12 @@ int main(int argc, char **argv)
             for (uint64_t p = (uint64_t)(me - 1); p < npages; p += (uint64_t)writers)
                 a[p * wpp + (uint64_t)me] = value(p, me);
         }
-        long before = hwm_kib();
+        long before = itest_status_kib("VmHWM");
         MomeDate d = MomeRelease();
         CHECK(d != 0, "MomeRelease");
         /* What the release itself needed: not a copy of everything it sent (sends UCX could not
          * take at once were each copied until done: a 1000 MiB release peaked 1 GiB higher). */
-        long grew = hwm_kib() - before;
+        long grew = itest_status_kib("VmHWM") - before;
         printf("node %d: the release raised the peak resident memory by %ld KiB\n", me, grew);
         CHECK(grew < RELEASE_MEM_KIB, "the release of %llu bytes raised the node's peak memory by "
               "%ld KiB (at most %d KiB)", (unsigned long long)size, grew, RELEASE_MEM_KIB);

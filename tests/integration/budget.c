@@ -19,19 +19,6 @@
 
 #include "itest.h"
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static uint64_t value(uint64_t page, int round, size_t word)
 {
     return (page * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)round << 40) ^ word;
@@ -48,7 +35,7 @@ int main(int argc, char **argv)
     size_t ps = MomePageSize(), words = ps / 8;
     int m = !strcmp(model, "weak") ? MOME_WEAK : !strcmp(model, "release") ? MOME_RELEASE
                                                                            : MOME_STRONG;
-    long rss0 = rss_kib(), peak = 0;
+    long rss0 = itest_status_kib("VmRSS"), peak = 0;
     uint8_t *a = itest_map("budget", pages * ps, NULL);
 
     MUST(MomeConsistency(a, pages * ps, m));
@@ -70,7 +57,7 @@ int main(int argc, char **argv)
                       w[words - 1] == value(p, r, words - 1),
                   "round %d: page %llu wrong on node %d", r, (unsigned long long)p, me);
             if (p % 64 == 0) {
-                long rss = rss_kib() - rss0;
+                long rss = itest_status_kib("VmRSS") - rss0;
                 peak = rss > peak ? rss : peak;
             }
         }

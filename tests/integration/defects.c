@@ -21,19 +21,6 @@
 
 #include "itest.h"
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -80,13 +67,13 @@ static void lock_memory_is_bounded(void)
     int me = MomeNode(), n = MomeNodes();
     const int ids = 50000;
     MomeBarrier();
-    long before = rss_kib();
+    long before = itest_status_kib("VmRSS");
     for (int id = me; id < ids * n; id += n) {
         MUST(MomeLock(id));
         MUST(MomeUnlock(id));
     }
     MomeBarrier();
-    long grew = rss_kib() - before;
+    long grew = itest_status_kib("VmRSS") - before;
     printf("node %d: %d lock ids used by %d nodes: resident memory grew %ld KiB\n", me, ids * n,
            n, grew);
     /* 86 bytes per id kept for ever would be more than 4 MiB here. */

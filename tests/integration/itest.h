@@ -56,4 +56,20 @@ static inline uint64_t itest_rand(uint64_t *s)
     return *s;
 }
 
+/* A figure of this process's memory from /proc/self/status, in KiB ("VmRSS", "VmHWM"); -1 if
+ * absent. */
+static inline long itest_status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t n = strlen(field);
+    long v = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, n) && line[n] == ':' && sscanf(line + n + 1, "%ld", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
+
 #endif

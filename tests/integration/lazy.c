@@ -16,19 +16,6 @@
 #define NTOUCH 10
 #define NRUN 16 /* pages written per run; the middle one is touched */
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 static uint64_t page_of(int k, uint64_t npages)
 {
     return (uint64_t)k * (npages / NTOUCH) + 17 * (uint64_t)k;
@@ -41,7 +28,7 @@ int main(int argc, char **argv)
     int me = MomeNode(), nn = MomeNodes();
     size_t ps = MomePageSize();
     uint64_t npages = SIZE / ps;
-    long before = rss_kib();
+    long before = itest_status_kib("VmRSS");
 
     int seg = MomeSegOpen("lazy", write ? SIZE : 0, (write ? MOME_CREATE : 0) | MOME_PERSIST);
     CHECK(seg >= 0, "MomeSegOpen(lazy, 64 GiB, MOME_PERSIST)");
@@ -73,7 +60,7 @@ int main(int argc, char **argv)
         CHECK(p[(size_t)NRUN * ps] == 0 && (k == 0 || p[-1] == 0),
               "the pages around run %d are zeros", k);
     }
-    long after = rss_kib();
+    long after = itest_status_kib("VmRSS");
     printf("node %d: %llu pages read from the repository for %llu touched; RSS %ld -> %ld KiB\n",
            me, (unsigned long long)(st1.repo_pages_read - st0.repo_pages_read),
            (unsigned long long)mine, before, after);

@@ -8,19 +8,6 @@
 
 #include "itest.h"
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static long count_maps(void)
 {
     FILE *f = fopen("/proc/self/maps", "r");
@@ -46,7 +33,7 @@ int main(int argc, char **argv)
     int me = MomeNode();
     size_t ps = MomePageSize();
     uint64_t npages = size / ps;
-    long rss0 = rss_kib();
+    long rss0 = itest_status_kib("VmRSS");
     char *a = itest_map("scale", size, NULL);
 
     CHECK(MomeNodes() == 2, "runs on 2 nodes");
@@ -69,7 +56,7 @@ int main(int argc, char **argv)
                   (unsigned long long)p, (unsigned long long)old,
                   (unsigned long long)value_of(p));
         }
-        long rss = rss_kib() - rss0, maps = count_maps();
+        long rss = itest_status_kib("VmRSS") - rss0, maps = count_maps();
         long touched_kib = (long)(touch * ps / 1024);
         printf("scale: %llu GiB segment, %llu pages touched (%ld MiB): resident grew %ld MiB, "
                "%ld mappings in the process\n", (unsigned long long)(size >> 30),
