@@ -24,6 +24,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "net/msg.h"
 #include "net/server.h"
 #include "net/transport.h"
@@ -57,6 +58,12 @@ const char *mome_srv_where(void)
     return where;
 }
 
+/* Milliseconds since t0 (mome_now_ns). */
+static long ms_since(uint64_t t0)
+{
+    return (long)((mome_now_ns() - t0) / 1000000);
+}
+
 /*
  * A clean end, as momed must see it: a close, never a reset. Closing a socket with bytes momed
  * sent still unread (a recall, anything in flight) makes the kernel send a TCP reset, which momed
@@ -70,11 +77,10 @@ const char *mome_srv_where(void)
 static void close_cleanly(int fd)
 {
     char sink[4096];
-    struct timespec t0, t;
+    uint64_t t0 = mome_now_ns();
     long waited = 0;
 
     shutdown(fd, SHUT_WR);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (waited < CLOSE_WAIT_MS) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, (int)(CLOSE_WAIT_MS - waited)) < 0 && errno != EINTR)
@@ -82,8 +88,7 @@ static void close_cleanly(int fd)
         ssize_t n = read(fd, sink, sizeof(sink));
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
             break; /* momed closed too (or the connection is gone): done */
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        waited = ms_since(t0);
     }
     if (waited >= CLOSE_WAIT_MS)
         mome_warn("server", "%s did not close its side of the connection within %d s of this "
@@ -314,8 +319,8 @@ static int start_or_find(const char *repo, int starter, int spans, char *err, si
 {
     char log[1200];
     pid_t child = 0;
-    struct timespec t0, t, tick = {0, 5000000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec tick = {0, 5000000};
+    uint64_t t0 = mome_now_ns();
     snprintf(log, sizeof(log), "%s/%s", repo, MOME_SRV_LOG_FILE);
     for (;;) {
         int rc = from_addr_file(repo, 1, err, errlen);
@@ -337,8 +342,7 @@ static int start_or_find(const char *repo, int starter, int spans, char *err, si
                 return -ECHILD;
             }
         }
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > START_WAIT_MS) {
+        if (ms_since(t0) > START_WAIT_MS) {
             snprintf(err, errlen, "MOME_SERVER=start: no momed answered on repository %s within "
                      "%d s (the job's node 0 starts one; its log: %s)", repo,
                      START_WAIT_MS / 1000, log);
@@ -530,7 +534,6 @@ static void on_hello_ok(const mome_msg_t *m, const void *body)
 int mome_srv_call(int type, const void *body, const void *payload, uint32_t len, int rtype,
                   uint64_t token, mome_srvopen_t *out, char *why, size_t whylen, int timeout_ms)
 {
-    struct timespec t0, t;
     int rc = 0;
 
     if (srv_fd < 0)
@@ -540,11 +543,10 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
     reply.token = token;
     mome_msg_hold();
     mome_send(MOME_TO_SERVER, type, 0, body, payload, len);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mome_now_ns();
     while (!reply.have) {
         struct pollfd pf = {.fd = srv_fd, .events = POLLIN};
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        long ms = ms_since(t0);
         if (ms >= timeout_ms) {
             rc = -ETIMEDOUT;
             break;

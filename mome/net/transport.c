@@ -619,14 +619,9 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
 
 static void drain_sends(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    uint64_t start = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec, now = start;
-    while (tp_inflight_bytes > INFLIGHT_MAX / 2 && now - start < INFLIGHT_WAIT_NS) {
+    uint64_t start = now_ns();
+    while (tp_inflight_bytes > INFLIGHT_MAX / 2 && now_ns() - start < INFLIGHT_WAIT_NS)
         ucp_worker_progress(tp_worker);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-    }
     if (tp_inflight_bytes > INFLIGHT_MAX / 2) {
         static mome_ratelimit_t rl;
         mome_log_rl(&rl, MOME_LOG_WARN, "transport",
