@@ -107,11 +107,11 @@ static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, ui
      * only a fault that continues a run (the page a stride before is here) reads ahead, as the
      * kernel's read-ahead starts, so that touching scattered pages reads those pages alone.
      */
+    uint64_t first = v->off >> mome_coh.page_shift, last = (v->off + v->len) >> mome_coh.page_shift;
     if (mome_store_persistent(s->store) &&
-        (page < v->off >> mome_coh.page_shift || page - (v->off >> mome_coh.page_shift) < stride ||
-         s->pages[page - stride].access == MOME_ACC_NONE))
+        (page - first < stride || s->pages[page - stride].access == MOME_ACC_NONE))
         return 0;
-    uint64_t last = (v->off + v->len) >> mome_coh.page_shift, n = 0;
+    uint64_t n = 0;
     int model = mome_page_model(&s->pages[page]);
     for (uint64_t p = page + stride; n < mome_coh.prefetch && p < last; p += stride, n++) {
         mome_page_t *pg = &s->pages[p];
