@@ -27,19 +27,19 @@ static int by_name(const void *a, const void *b)
 int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg, char *err,
                    size_t errlen)
 {
-    int rc = mome_repo_check(dir, 0, err, errlen);
-    DIR *d = rc < 0 ? NULL : opendir(dir);
+    int fd = mome_repo_dir_open(dir, 0, err, errlen), rc = 0;
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
     struct dirent *de;
     char **names = NULL;
     size_t n = 0, cap = 0;
 
-    if (rc < 0)
-        return rc;
+    if (fd < 0)
+        return fd;
     if (!d) {
-        if (errno == ENOENT)
-            return mome_repo_say(err, errlen, -ENOENT, "repository '%s' does not exist", dir);
-        return mome_repo_say(err, errlen, -errno, "cannot open repository '%s': %s", dir,
-                             strerror(errno));
+        rc = -errno;
+        close(fd);
+        return mome_repo_say(err, errlen, rc, "cannot list repository '%s': %s", dir,
+                             strerror(-rc));
     }
     /* The segments' directories, visited in name order. */
     while (rc == 0 && (de = readdir(d))) {

@@ -63,6 +63,9 @@ static inline void index_name(char *b, size_t n, uint64_t gen, uint32_t node)
 int mome_repo_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* fsync, -errno. */
 int mome_repo_sync(int fd);
+/* The repository directory, opened (created with `create`) and its format checked: a descriptor,
+ * or -errno with a message (mome_repo_check's refusals). */
+int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen);
 /* A directory stream of directory fd's entries, fd itself staying open (NULL, errno set). */
 DIR *mome_repo_opendir_at(int fd);
 /* Write the head atomically: head.tmp, fsync, rename, fsync the directory. -errno. */

@@ -152,7 +152,7 @@ static int only_mome_files(int fd)
 }
 
 /* Open (creating it with `create`) the repository directory and check its format. */
-static int open_repo(const char *dir, int create, char *err, size_t errlen)
+int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     uint8_t *fmt;
@@ -226,7 +226,7 @@ static int open_repo(const char *dir, int create, char *err, size_t errlen)
 
 int mome_repo_check(const char *dir, int create, char *err, size_t errlen)
 {
-    int fd = open_repo(dir, create, err, errlen);
+    int fd = mome_repo_dir_open(dir, create, err, errlen);
     if (fd < 0)
         return fd;
     close(fd);
@@ -684,7 +684,7 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     if (create && !(flags & MOME_REPO_LOCK))
         return mome_repo_say(err, errlen, -EINVAL, "creating a segment needs its lock");
     mome_repo_dirname(name, dirname, sizeof(dirname));
-    repofd = open_repo(dir, create, err, errlen);
+    repofd = mome_repo_dir_open(dir, create, err, errlen);
     if (repofd < 0)
         return repofd;
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -980,7 +980,7 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
     struct dirent *de;
 
     mome_repo_dirname(name, dirname, sizeof(dirname));
-    repofd = open_repo(dir, 0, err, errlen);
+    repofd = mome_repo_dir_open(dir, 0, err, errlen);
     if (repofd < 0)
         return repofd;
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
