@@ -284,7 +284,8 @@ fl_stat() {
 # flag_pingpong: a counter bounced between two nodes through two STRONG flag pages, the loop of the
 # user guide (bare, with sched_yield(), with MomePoll()), on 2 nodes and on 4 (two pairs at once,
 # so two nodes per core on 2 cores), over shared memory, against a raw UCX round trip measured in
-# the same run. The progress threads' priority (SCHED_FIFO or normal) is taken from node 0's log.
+# the same run. The progress threads' priority (nice -20, SCHED_FIFO or normal) is taken from node 0's
+# log.
 bench_flag_pingpong() {
     trips=500
     for p in flag_pingpong ucx_pingpong; do
@@ -307,6 +308,7 @@ bench_flag_pingpong() {
                 collect yield yield_us "$log"
                 collect poll poll_us "$log"
                 grep -q 'node 0\].*progress thread: SCHED_FIFO' "$log" && prio=fifo
+                grep -q 'node 0\].*progress thread: nice' "$log" && prio=high
                 grep -q 'node 0\].*progress thread: normal' "$log" && prio=normal
             fi
             log=$logdir/ucx_pingpong.$nodes.$i

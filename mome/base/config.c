@@ -133,6 +133,19 @@ static int parse_bind(const char *s, mome_config_t *c, size_t off)
     return 0;
 }
 
+static int parse_prio(const char *s, mome_config_t *c, size_t off)
+{
+    if (!strcasecmp(s, "high"))
+        c->progress_prio = MOME_PRIO_HIGH;
+    else if (!strcasecmp(s, "fifo"))
+        c->progress_prio = MOME_PRIO_FIFO;
+    else if (!strcasecmp(s, "normal"))
+        c->progress_prio = MOME_PRIO_NORMAL;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 /* The eviction policies of memory/evict.c, by name (base knows no other layer: keep the two
  * lists alike). */
 static int parse_evict(const char *s, mome_config_t *c, size_t off)
@@ -239,12 +252,14 @@ static const knob_t knobs[] = {
      "microseconds the progress thread polls for a reply before sleeping in epoll", parse_count,
      OFF(spin_us), 0, 0, 1000000,
      "microseconds from 0 to 1000000"},
-    {"MOME_PROGRESS_RT", "0",
-     "1: run the progress thread SCHED_FIFO (priority 1) when the node has a core of its own and "
-     "the rights allow it (CAP_SYS_NICE or RLIMIT_RTPRIO >= 1), so that a message preempts an "
-     "application thread spinning on its core at once (experimental); 0: normal priority",
-     parse_bool, OFF(progress_rt), 0, 0, 0,
-     "1, yes, on, true or 0, no, off, false"},
+    {"MOME_PROGRESS_PRIO", "high",
+     "priority of a node's progress thread when the node has a core of its own and the rights "
+     "allow it: high: nice -20 (CAP_SYS_NICE, or RLIMIT_NICE down to -10 at least), so that a "
+     "message preempts an application thread spinning on a STRONG flag at once; fifo: SCHED_FIFO "
+     "priority 1 (CAP_SYS_NICE or RLIMIT_RTPRIO >= 1; experimental); normal: the application's. "
+     "Otherwise normal (design.md section 2)",
+     parse_prio, OFF(progress_prio), 0, 0, 0,
+     "high, fifo or normal"},
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
      "mapping in parallel; on a write fault of a RELEASE/WEAK page written last interval, also "

@@ -16,6 +16,12 @@ typedef enum {
     MOME_BIND_NUMA,     /* node i on the cores of a NUMA node, by local rank */
 } mome_bind_t;
 
+typedef enum {
+    MOME_PRIO_NORMAL = 0, /* the progress thread at the application's priority */
+    MOME_PRIO_HIGH,       /* at nice -20 (or the lowest RLIMIT_NICE allows) */
+    MOME_PRIO_FIFO,       /* SCHED_FIFO priority 1 */
+} mome_prio_t;
+
 typedef struct mome_config {
     size_t page_size;        /* MOME_PAGE_SIZE: coherence unit, power of two >= OS page */
     int log_level;           /* MOME_LOG_LEVEL */
@@ -35,7 +41,7 @@ typedef struct mome_config {
     int bind;                /* MOME_BIND */
     uint64_t heap_size;      /* MOME_HEAP_SIZE */
     uint64_t spin_us;        /* MOME_SPIN_US */
-    int progress_rt;         /* MOME_PROGRESS_RT: SCHED_FIFO progress thread when permitted */
+    int progress_prio;       /* MOME_PROGRESS_PRIO: a mome_prio_t, used when permitted */
     uint64_t peer_timeout;   /* MOME_PEER_TIMEOUT: seconds without word from another machine */
     int dir_migrate;         /* MOME_DIR_MIGRATE */
     uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */

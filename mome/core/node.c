@@ -5,11 +5,11 @@
  *
  * The progress thread is the only thread that touches protocol state. It waits in epoll on the UCX
  * worker's event fd, the userfaultfd, the command eventfd and the launcher socket: an idle node
- * never spins. It runs SCHED_FIFO when the rights allow (see set_sched): woken by a message, it
- * then preempts an application thread of its core at once, even one spinning on a flag, and it
- * sleeps as soon as it has nothing to do. At normal priority (no rights) it keeps polling for
- * MOME_SPIN_US after activity while a reply is awaited, yielding its core, so that a reply
- * arriving right away costs no wake-up.
+ * never spins. On a core of its own it runs at nice -20 when the rights allow (see
+ * progress_priority): woken by a message, it then preempts an application thread of its core at
+ * once, even one spinning on a flag. It keeps polling for MOME_SPIN_US after activity while a
+ * reply is awaited (at normal priority yielding its core), so that a reply arriving right away
+ * costs no wake-up.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -210,28 +211,40 @@ static int wait_events(int timeout_ms)
 /*
  * The progress thread's priority (design.md section 2, "Where progress threads run"). It shares
  * its node's core with the application threads, which may spin on a STRONG flag without ever
- * blocking. At normal priority a woken progress thread does not reliably preempt such a thread
- * (EEVDF places a thread that just ran, or yielded, behind it: a page asked of a spinning node took
- * 3.7 ms, median, here), so it runs SCHED_FIFO at priority 1 when it may (CAP_SYS_NICE or
- * RLIMIT_RTPRIO >= 1; MOME_PROGRESS_RT=0 declines) and its node is bound to a core no other node
- * of the job shares: a wake-up then preempts any normal thread of the core at once. (With two
- * nodes on a core, measured 4 nodes on 2 cores, SCHED_FIFO did not speed the bare loop up and made
- * the yield loop 3-10x slower: nodes that share cores, or are not bound, stay at normal priority.) Then it never polls (a yield would not give the core to a normal thread) and
- * sleeps in epoll as soon as it has nothing to do; and it cannot hold its core: busy for more
- * than RT_BUSY_NS without sleeping, it drops to normal priority until it next sleeps (the
- * kernel's RT throttling, 5% of each second for normal threads, is the last resort); after
- * waking a faulting thread it lets it run by sleeping (woke_window), not by yielding.
- * Without the rights it asks for a short EEVDF time slice (Linux >= 6.12; older kernels refuse
- * and nothing else changes), which helps a woken thread preempt but not reliably.
+ * blocking. At the application's priority a woken progress thread does not reliably preempt such
+ * a thread: EEVDF runs it first only when it is eligible, and a progress thread that just did the
+ * node's work often is not, so it waits for the spinner's tick (a flag round trip took 8 ms here
+ * instead of 0.1). When its node is bound to a core (or NUMA node) no other node of the job
+ * shares, and the rights allow it (CAP_SYS_NICE, or an RLIMIT_NICE reaching -10), it therefore
+ * runs at nice -20 (MOME_PROGRESS_PRIO=high, the default): a weight 87 times the application
+ * thread's keeps it eligible, so a message preempts a spinner at once; and the main thread
+ * becomes SCHED_BATCH, so that the thread it wakes does not preempt it. After waking a faulting
+ * thread it does not yield to it (a yield at nice -20 would hardly move it back) but finishes its
+ * round and sleeps. MOME_PROGRESS_PRIO=fifo
+ * asks SCHED_FIFO priority 1 instead (RLIMIT_RTPRIO or CAP_SYS_NICE): it never polls, and after
+ * waking a faulting thread it lets it run by sleeping (woke_window). A raised progress thread
+ * cannot hold its core: busy for more than RAISED_BUSY_NS without sleeping, it drops to normal
+ * priority until it next sleeps (for SCHED_FIFO the kernel's RT throttling is the last resort).
+ * Nodes that share cores (measured 4 nodes on 2 cores: raising did not make the bare loop close
+ * to the yield loop, and slowed the yield loop) or are not bound, and nodes without the rights,
+ * stay at normal priority with a short EEVDF slice (Linux >= 6.12; older kernels refuse it and
+ * nothing else changes); there they yield to a thread they woke, and poll for MOME_SPIN_US while
+ * a reply is awaited.
  */
-#define RT_BUSY_NS 2000000ull
+#define RAISED_BUSY_NS 2000000ull
 #define WOKE_WINDOW_NS 50000 /* see woke_window */
+#define HIGH_NICE (-20)
+#define HIGH_NICE_MIN (-10) /* a weaker nice than this does not keep the thread eligible */
 
-static int own_core;   /* this node is bound to a core (or NUMA node) no other node shares */
-static int prog_rt_ok; /* SCHED_FIFO was granted at start */
-static int prog_rt;    /* and the progress thread runs SCHED_FIFO now */
+static int own_core;  /* this node is bound to a core (or NUMA node) no other node shares */
+static int prio_ok;   /* the raised priority (prio_want) was granted at start */
+static int prio_want; /* MOME_PRIO_HIGH or MOME_PRIO_FIFO when granted */
+static int prio_nice; /* the nice value MOME_PRIO_HIGH was granted */
+static int prio_now;  /* the progress thread's mome_prio_t now */
+static pid_t app_tid; /* the thread that called MomeInit */
+static int app_batch; /* and the progress thread made it SCHED_BATCH */
 
-static int set_sched(int fifo)
+static int set_sched(int prio)
 {
     struct {
         uint32_t size, policy;
@@ -240,62 +253,106 @@ static int set_sched(int fifo)
         uint32_t priority;
         uint64_t runtime, deadline, period;
     } attr = {.size = 48};
-    if (fifo) {
+    if (prio == MOME_PRIO_FIFO) {
         attr.policy = SCHED_FIFO;
         attr.priority = 1;
     } else {
         attr.policy = SCHED_OTHER;
+        attr.nice = prio == MOME_PRIO_HIGH ? prio_nice : 0;
         attr.runtime = 100000; /* ns: the short slice */
     }
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0)
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0) {
+        prio_now = prio;
         return 0;
-    if (!fifo) /* a kernel older than 6.12: no custom slice */
-        return sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0});
+    }
+    if (prio != MOME_PRIO_FIFO && errno == EINVAL) { /* a kernel older than 6.12: no slice */
+        if (setpriority(PRIO_PROCESS, 0, attr.nice) == 0) {
+            prio_now = prio;
+            return 0;
+        }
+    }
     return -1;
+}
+
+/* The lowest nice this thread may take: -20 with CAP_SYS_NICE, else what RLIMIT_NICE allows. */
+static int nice_floor(void)
+{
+    struct rlimit rl;
+    int lim = getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                  ? 20 - (int)(rl.rlim_cur > 40 ? 40 : rl.rlim_cur)
+                  : 20 - 40;
+    return lim < HIGH_NICE ? HIGH_NICE : lim;
 }
 
 static void progress_priority(void)
 {
-    int err = 0;
-    if (mome_g.cfg.progress_rt && !own_core) {
-        set_sched(0);
-        mome_info("node", "progress thread: normal priority (the node %s: SCHED_FIFO only with "
-                  "a core of its own): loops spinning on a STRONG flag should call MomePoll()",
-                  mome_g.cfg.bind == MOME_BIND_NONE ? "is not bound (MOME_BIND=none)"
-                                                    : "shares its core, or is not bound");
+    int want = mome_g.cfg.progress_prio, err;
+    static const char *const spin_hint = "loops spinning on a STRONG flag should call MomePoll()";
+    if (want == MOME_PRIO_NORMAL) {
+        set_sched(MOME_PRIO_NORMAL);
+        mome_info("node", "progress thread: normal priority (MOME_PROGRESS_PRIO=normal): %s",
+                  spin_hint);
         return;
     }
-    if (mome_g.cfg.progress_rt && set_sched(1) == 0) {
-        prog_rt_ok = prog_rt = 1;
+    if (!own_core) {
+        set_sched(MOME_PRIO_NORMAL);
+        mome_info("node", "progress thread: normal priority (the node %s: a raised priority only "
+                  "with a core of its own): %s",
+                  mome_g.cfg.bind == MOME_BIND_NONE ? "is not bound (MOME_BIND=none)"
+                                                    : "shares its core, or is not bound",
+                  spin_hint);
+        return;
+    }
+    prio_nice = HIGH_NICE;
+    if (set_sched(want) == 0) /* root, or CAP_SYS_NICE */
+        goto granted;
+    err = errno;
+    if (want == MOME_PRIO_HIGH && (prio_nice = nice_floor()) <= HIGH_NICE_MIN &&
+        set_sched(want) == 0)
+        goto granted;
+    set_sched(MOME_PRIO_NORMAL);
+    mome_info("node", "progress thread: normal priority (%s refused: %s; it needs CAP_SYS_NICE or "
+              "%s): %s", want == MOME_PRIO_FIFO ? "SCHED_FIFO" : "nice -20", strerror(err),
+              want == MOME_PRIO_FIFO ? "RLIMIT_RTPRIO >= 1" : "RLIMIT_NICE >= 30 (ulimit -e)",
+              spin_hint);
+    return;
+granted:
+    prio_ok = 1;
+    prio_want = want;
+    if (want == MOME_PRIO_FIFO) {
         mome_info("node", "progress thread: SCHED_FIFO priority 1 (a message preempts this "
                   "node's application threads at once)");
         return;
     }
-    err = errno;
-    set_sched(0);
-    if (mome_g.cfg.progress_rt)
-        mome_info("node", "progress thread: normal priority (SCHED_FIFO refused: %s; it needs "
-                  "CAP_SYS_NICE or RLIMIT_RTPRIO >= 1): loops spinning on a STRONG flag should "
-                  "call MomePoll()", strerror(err));
-    else
-        mome_info("node", "progress thread: normal priority (MOME_PROGRESS_RT=0)");
+    /*
+     * The thread a wake-up makes runnable may still preempt its waker when EEVDF finds it owed
+     * time; the progress thread then waits behind it, runnable, for a tick if it spins. A
+     * SCHED_BATCH thread never preempts on wake-up, and keeps its nice value and weight: the
+     * application's main thread (and the threads it creates later, which inherit its policy)
+     * becomes one, unless its user chose another policy. MomeFinalize gives SCHED_OTHER back.
+     */
+    if (sched_getscheduler(app_tid) == SCHED_OTHER &&
+        sched_setscheduler(app_tid, SCHED_BATCH, &(struct sched_param){0}) == 0)
+        app_batch = 1;
+    mome_info("node", "progress thread: nice %d (a message preempts this node's application "
+              "threads at once)%s", prio_nice,
+              app_batch ? "; the main thread: SCHED_BATCH (its wake-ups do not preempt)" : "");
 }
 
 /* The guard: a progress thread busy for long gives its core back until it next sleeps. */
-static void rt_guard(uint64_t awake_since)
+static void prio_guard(uint64_t awake_since)
 {
-    if (prog_rt && mome_now_ns() - awake_since > RT_BUSY_NS && set_sched(0) == 0) {
-        prog_rt = 0;
+    if (prio_now != MOME_PRIO_NORMAL && mome_now_ns() - awake_since > RAISED_BUSY_NS &&
+        set_sched(MOME_PRIO_NORMAL) == 0)
         mome_debug("node", "progress thread busy for over %llu ms: normal priority until it "
-                   "sleeps", RT_BUSY_NS / 1000000);
-    }
+                   "sleeps", RAISED_BUSY_NS / 1000000);
 }
 
-/* Called before the progress thread sleeps: back to SCHED_FIFO if the guard lowered it. */
-static void rt_restore(void)
+/* Called before the progress thread sleeps: back to its raised priority if the guard lowered it. */
+static void prio_restore(void)
 {
-    if (prog_rt_ok && !prog_rt && set_sched(1) == 0)
-        prog_rt = 1;
+    if (prio_ok && prio_now != prio_want)
+        set_sched(prio_want);
 }
 
 /*
@@ -324,6 +381,7 @@ static void *progress_main(void *arg)
 {
     sigset_t all;
     uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000, awake_since = last;
+    int woke = 0; /* a faulting thread was woken since this thread last slept */
 
     /* Signals are for the application's threads. */
     sigfillset(&all);
@@ -353,34 +411,43 @@ static void *progress_main(void *arg)
         for (int64_t soon; (soon = mome_msg_emu_wait_ns()) >= 0 && soon <= MOME_MSG_EMU_SPIN_NS;)
             n += mome_msg_emu_poll();
         if (mome_coh_take_woke()) {
+            woke = 1;
             /*
              * A faulting thread of this core just became runnable: let it run now rather than
              * after this thread has served the requests that are waiting (which could take its
              * page away before it used it, and make it fault again). It usually faults again
              * soon, and then this thread is already awake to take the fault. At normal priority a
-             * yield does it; at SCHED_FIFO a yield would not let a normal thread run: sleep for
-             * at most WOKE_WINDOW_NS instead, woken at once by its next fault.
+             * yield does it. At nice -20 a yield would hardly let it run, and a message has to
+             * find this thread asleep to preempt a spinner: finish the round and sleep. At
+             * SCHED_FIFO a yield would not let a normal thread run: sleep for at most
+             * WOKE_WINDOW_NS instead, woken at once by its next fault.
              */
-            if (prog_rt) {
+            if (prio_now == MOME_PRIO_FIFO) {
                 n += woke_window();
             } else {
-                sched_yield();
+                if (prio_now == MOME_PRIO_NORMAL)
+                    sched_yield();
                 n += mome_fault_poll();
             }
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
-        if (prog_rt_ok)
-            rt_guard(awake_since);
-        if (n == 0 && (emu || (!prog_rt && waiting > 0 && mome_now_ns() - last < spin_ns))) {
+        if (prio_ok)
+            prio_guard(awake_since);
+        if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns &&
+                               (prio_now == MOME_PRIO_NORMAL ||
+                                (prio_now == MOME_PRIO_HIGH && !woke))))) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
              * node sharing this core can send it. Polling while no reply is awaited would keep a
              * busy application thread from this core's wake-ups, so then sleep instead. A held
              * page is already here: no yield, which on a loaded core could lose it for a time
-             * slice and deliver the page milliseconds late.
+             * slice and deliver the page milliseconds late. At nice -20 a yield would not give
+             * the core away: poll only until a thread of this core has been woken since this
+             * thread last slept (it would keep that thread from running), and at SCHED_FIFO
+             * never.
              */
-            if (!emu)
+            if (!emu && prio_now == MOME_PRIO_NORMAL)
                 sched_yield();
         } else if (n == 0 && bg == 0) {
             /* Nothing to do, not even in the background: sleep. */
@@ -388,10 +455,12 @@ static void *progress_main(void *arg)
                 timeout = -1;
         }
         if (timeout < 0)
-            rt_restore();
+            prio_restore();
         n += bg + wait_events(timeout);
-        if (timeout < 0)
+        if (timeout < 0) {
             awake_since = mome_now_ns();
+            woke = 0;
+        }
         if (n)
             last = mome_now_ns();
     }
@@ -674,6 +743,8 @@ static int start_thread(char *err, size_t errlen)
     stop_req = 0;
     park_req = 0;
     node_pid = getpid();
+    app_tid = gettid_();
+    app_batch = 0;
     if (sem_init(&parked, 0, 0) < 0)
         goto err_sys;
     rc = pthread_create(&prog_thread, NULL, progress_main, NULL);
@@ -876,6 +947,8 @@ int mome_node_stop(void)
     mome_cmd_run(&c);
     pthread_join(prog_thread, NULL);
     __atomic_store_n(&prog_tid, 0, __ATOMIC_RELEASE);
+    if (app_batch && sched_getscheduler(app_tid) == SCHED_BATCH)
+        sched_setscheduler(app_tid, SCHED_OTHER, &(struct sched_param){0});
     mome_trace_close();
     sem_destroy(&parked);
     /* Everyone has flushed its sends before anyone tears its transport down. */
