@@ -6,6 +6,10 @@
  * the one before, never anything else; at the end every node reads every pair's flags. Node 0
  * prints the time per round trip of each loop and the ratio bare/yield (printed, not checked:
  * timings belong to make bench, bench/flag_pingpong.c).
+ *
+ * Each node also prints its main thread's scheduling policy after MomeInit ("policy: node N
+ * SCHED_BATCH" or "SCHED_OTHER"; flag_pingpong.test matches it against the node's log), and
+ * checks that MomeFinalize gave back the policy the thread had before MomeInit.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -37,11 +41,18 @@ static void wait_for(volatile uint64_t *flag, uint64_t want, int mode, const cha
     }
 }
 
+static const char *policy_name(int p)
+{
+    return p == SCHED_OTHER ? "SCHED_OTHER" : p == SCHED_BATCH ? "SCHED_BATCH" : "another";
+}
+
 int main(int argc, char **argv)
 {
     long trips = argc > 1 ? atol(argv[1]) : 200;
+    int before = sched_getscheduler(0);
     itest_init(&argc, &argv);
     int me = MomeNode(), n = MomeNodes();
+    printf("policy: node %d %s\n", me, policy_name(sched_getscheduler(0)));
     CHECK(n % 2 == 0 && trips > 0, "needs an even number of nodes and a positive count");
     size_t ps = MomePageSize();
     char *a = itest_map("flag_pingpong", ps * (size_t)n, NULL);
@@ -79,5 +90,11 @@ int main(int argc, char **argv)
                "us, MomePoll %.1f us per round trip; bare/yield %.2f\n",
                n, trips, us[BARE], us[YIELD], us[POLL], us[BARE] / us[YIELD]);
     MomeFinalize();
+    if (sched_getscheduler(0) != before) {
+        fprintf(stderr, "node %d: check failed: after MomeFinalize the main thread is %s; before "
+                "MomeInit it was %s\n", me, policy_name(sched_getscheduler(0)),
+                policy_name(before));
+        return 1;
+    }
     return 0;
 }

@@ -130,6 +130,31 @@ START_TEST(test_config__evict_names_a_policy)
 }
 END_TEST
 
+START_TEST(test_config__progress_prio_names_a_priority)
+{
+    mome_config_t c;
+    char err[256];
+    unsetenv("MOME_PROGRESS_PRIO");
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.progress_prio, MOME_PRIO_HIGH);
+    setenv("MOME_PROGRESS_PRIO", "FIFO", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.progress_prio, MOME_PRIO_FIFO);
+    setenv("MOME_PROGRESS_PRIO", "normal", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.progress_prio, MOME_PRIO_NORMAL);
+    const char *bad[] = {"1", "", "rt", "high "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("MOME_PROGRESS_PRIO", bad[i], 1);
+        err[0] = 0;
+        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "MOME_PROGRESS_PRIO"));
+        ck_assert_ptr_nonnull(strstr(err, "high, fifo or normal"));
+    }
+    unsetenv("MOME_PROGRESS_PRIO");
+}
+END_TEST
+
 START_TEST(test_config__trace_is_a_path)
 {
     mome_config_t c;
@@ -166,7 +191,7 @@ START_TEST(test_config__listing_names_every_knob)
                            "MOME_REPOSITORY", "MOME_LOCAL_PAGES", "MOME_EMU_LATENCY_NS",
                            "MOME_EMU_BANDWIDTH", "MOME_BIND", "MOME_HEAP_SIZE",
                            "MOME_SPIN_US", "MOME_PREFETCH", "MOME_DIR_MIGRATE", "MOME_EVICT",
-                           "MOME_TRACE"};
+                           "MOME_TRACE", "MOME_PROGRESS_PRIO"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         ck_assert_ptr_nonnull(strstr(buf, names[i]));
     close(p[0]);
@@ -182,6 +207,7 @@ Suite *config_suite(void)
     UNIT_CASE(s, test_config__log_level_and_bool);
     UNIT_CASE(s, test_config__counts_take_no_suffix);
     UNIT_CASE(s, test_config__evict_names_a_policy);
+    UNIT_CASE(s, test_config__progress_prio_names_a_priority);
     UNIT_CASE(s, test_config__trace_is_a_path);
     UNIT_CASE(s, test_config__listing_names_every_knob);
     return s;
