@@ -254,7 +254,7 @@ static const knob_t knobs[] = {
      "microseconds from 0 to 1000000"},
     {"MOME_PROGRESS_PRIO", "high",
      "priority of a node's progress thread when the node has a core of its own and the rights "
-     "allow it: high: nice -20 (CAP_SYS_NICE, or RLIMIT_NICE down to -10 at least), so that a "
+     "allow it: high: nice -20 (CAP_SYS_NICE, or RLIMIT_NICE >= 30 for -10 to -19), so that a "
      "message preempts an application thread spinning on a STRONG flag at once; fifo: SCHED_FIFO "
      "priority 1 (CAP_SYS_NICE or RLIMIT_RTPRIO >= 1; experimental); normal: the application's. "
      "Otherwise normal (design.md section 2)",
@@ -382,7 +382,11 @@ void mome_config_warn_unknown(void)
         for (size_t i = 0; i < NKNOBS; i++)
             if (strlen(knobs[i].name) == len && !strncmp(knobs[i].name, *e, len))
                 known = 1;
-        if (!known)
+        if (!known && len == 16 && !strncmp(*e, "MOME_PROGRESS_RT", len))
+            mome_warn("config", "MOME_PROGRESS_RT ignored: it is now MOME_PROGRESS_PRIO "
+                      "(fifo for the old MOME_PROGRESS_RT=1; the default, high, runs the "
+                      "progress thread at nice -20)");
+        else if (!known)
             mome_warn("config", "unknown variable %.*s ignored (mome-info lists the knobs)",
                       (int)len, *e);
     }

@@ -21,6 +21,7 @@
 static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
 static mome_cmd_t *cmd_head, *cmd_tail;
 static int cmd_efd = -1;
+static int woke; /* a command completed for a thread waiting for it (mome_cmd_take_woke) */
 static int outstanding; /* progress thread: core requests awaiting replies */
 static mome_cmd_t *running_head; /* progress thread: started, not complete (synchronous only) */
 static int pending_sig;          /* any thread sets it (signal handler), progress thread takes it */
@@ -147,6 +148,12 @@ void mome_cmd_complete(mome_cmd_t *c, int status)
     /* Pairs with the acquire load in mome_cmd_run; c may vanish right after the store. */
     __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
     futex(&c->done, FUTEX_WAKE_PRIVATE, 1);
+    __atomic_store_n(&woke, 1, __ATOMIC_RELAXED);
+}
+
+int mome_cmd_take_woke(void)
+{
+    return __atomic_exchange_n(&woke, 0, __ATOMIC_RELAXED);
 }
 
 void mome_cmd_fail(mome_cmd_t *c, int err, const char *fmt, ...)

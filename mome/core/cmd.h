@@ -96,6 +96,8 @@ void mome_cmd_fail(mome_cmd_t *c, int err, const char *fmt, ...)
  * while they or the coherence layer's are outstanding. */
 void mome_cmd_outstanding(int delta);
 int mome_cmd_waiting(void);
+/* 1 if a command completed for a thread waiting for it since the last call (progress thread). */
+int mome_cmd_take_woke(void);
 
 /* Progress thread: the commands started and not yet complete (application threads waiting in a
  * call), in start order, for the report of what this node waits for. */

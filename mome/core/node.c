@@ -214,35 +214,37 @@ static int wait_events(int timeout_ms)
  * blocking. At the application's priority a woken progress thread does not reliably preempt such
  * a thread: EEVDF runs it first only when it is eligible, and a progress thread that just did the
  * node's work often is not, so it waits for the spinner's tick (a flag round trip took 8 ms here
- * instead of 0.1). When its node is bound to a core (or NUMA node) no other node of the job
- * shares, and the rights allow it (CAP_SYS_NICE, or an RLIMIT_NICE reaching -10), it therefore
- * runs at nice -20 (MOME_PROGRESS_PRIO=high, the default): a weight 87 times the application
- * thread's keeps it eligible, so a message preempts a spinner at once; and the main thread
- * becomes SCHED_BATCH, so that the thread it wakes does not preempt it. After waking a faulting
- * thread it does not yield to it (a yield at nice -20 would hardly move it back) but finishes its
- * round and sleeps. MOME_PROGRESS_PRIO=fifo
- * asks SCHED_FIFO priority 1 instead (RLIMIT_RTPRIO or CAP_SYS_NICE): it never polls, and after
- * waking a faulting thread it lets it run by sleeping (woke_window). A raised progress thread
- * cannot hold its core: busy for more than RAISED_BUSY_NS without sleeping, it drops to normal
- * priority until it next sleeps (for SCHED_FIFO the kernel's RT throttling is the last resort).
- * Nodes that share cores (measured 4 nodes on 2 cores: raising did not make the bare loop close
- * to the yield loop, and slowed the yield loop) or are not bound, and nodes without the rights,
- * stay at normal priority with a short EEVDF slice (Linux >= 6.12; older kernels refuse it and
- * nothing else changes); there they yield to a thread they woke, and poll for MOME_SPIN_US while
- * a reply is awaited.
+ * instead of 0.1). When every node of the job on this machine is bound to a core (or NUMA node)
+ * of its own, and the rights allow it (CAP_SYS_NICE, or an RLIMIT_NICE of 30 or more), it
+ * therefore runs at nice -20 (MOME_PROGRESS_PRIO=high, the default): a weight 87 times the
+ * application thread's keeps it eligible, so a message preempts a spinner at once; and the thread
+ * that called MomeInit becomes SCHED_BATCH (app_priority), so that the thread it wakes does not
+ * preempt it. After waking a thread it does not yield to it (a yield at nice -20 would hardly move
+ * it back) but finishes its round and sleeps, and it stops polling for replies. MOME_PROGRESS_PRIO
+ * =fifo asks SCHED_FIFO priority 1 instead (RLIMIT_RTPRIO or CAP_SYS_NICE): it never polls, and
+ * after waking a faulting thread it lets it run by sleeping (woke_window). A raised progress
+ * thread cannot hold its core: busy for more than RAISED_BUSY_NS without sleeping, it drops to
+ * normal priority until it next sleeps (for SCHED_FIFO the kernel's RT throttling is the last
+ * resort). Nodes that share cores (measured 4 nodes on 2 cores: raising did not make the bare loop
+ * close to the yield loop, and slowed the yield loop) or are not bound, and nodes without the
+ * rights, stay at normal priority (the nice MomeInit's thread had) with a short EEVDF slice (Linux
+ * >= 6.12; older kernels ignore it); there they yield to a thread they woke, and poll for
+ * MOME_SPIN_US while a reply is awaited.
  */
 #define RAISED_BUSY_NS 2000000ull
 #define WOKE_WINDOW_NS 50000 /* see woke_window */
 #define HIGH_NICE (-20)
 #define HIGH_NICE_MIN (-10) /* a weaker nice than this does not keep the thread eligible */
 
-static int own_core;  /* this node is bound to a core (or NUMA node) no other node shares */
+static int own_core;  /* every node of the job on this machine is bound to a core of its own */
 static int prio_ok;   /* the raised priority (prio_want) was granted at start */
 static int prio_want; /* MOME_PRIO_HIGH or MOME_PRIO_FIFO when granted */
 static int prio_nice; /* the nice value MOME_PRIO_HIGH was granted */
 static int prio_now;  /* the progress thread's mome_prio_t now */
+static int base_nice; /* the nice the progress thread started with: its normal priority */
+static sem_t prio_set; /* posted once progress_priority has run */
 static pid_t app_tid; /* the thread that called MomeInit */
-static int app_batch; /* and the progress thread made it SCHED_BATCH */
+static int app_batch; /* and it made itself SCHED_BATCH */
 
 static int set_sched(int prio)
 {
@@ -258,20 +260,17 @@ static int set_sched(int prio)
         attr.priority = 1;
     } else {
         attr.policy = SCHED_OTHER;
-        attr.nice = prio == MOME_PRIO_HIGH ? prio_nice : 0;
-        attr.runtime = 100000; /* ns: the short slice */
+        attr.nice = prio == MOME_PRIO_HIGH ? prio_nice : base_nice;
+        attr.runtime = 100000; /* ns: the short slice (Linux >= 6.12; older kernels ignore it) */
     }
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0) {
+    int rc = (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+    if (rc < 0 && errno == EINVAL && attr.runtime) { /* a slice refused: ask without one */
+        attr.runtime = 0;
+        rc = (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+    }
+    if (rc == 0)
         prio_now = prio;
-        return 0;
-    }
-    if (prio != MOME_PRIO_FIFO && errno == EINVAL) { /* a kernel older than 6.12: no slice */
-        if (setpriority(PRIO_PROCESS, 0, attr.nice) == 0) {
-            prio_now = prio;
-            return 0;
-        }
-    }
-    return -1;
+    return rc;
 }
 
 /* The lowest nice this thread may take: -20 with CAP_SYS_NICE, else what RLIMIT_NICE allows. */
@@ -288,6 +287,10 @@ static void progress_priority(void)
 {
     int want = mome_g.cfg.progress_prio, err;
     static const char *const spin_hint = "loops spinning on a STRONG flag should call MomePoll()";
+    errno = 0;
+    base_nice = getpriority(PRIO_PROCESS, 0); /* this thread's, inherited from MomeInit's */
+    if (base_nice == -1 && errno)
+        base_nice = 0;
     if (want == MOME_PRIO_NORMAL) {
         set_sched(MOME_PRIO_NORMAL);
         mome_info("node", "progress thread: normal priority (MOME_PROGRESS_PRIO=normal): %s",
@@ -296,10 +299,11 @@ static void progress_priority(void)
     }
     if (!own_core) {
         set_sched(MOME_PRIO_NORMAL);
-        mome_info("node", "progress thread: normal priority (the node %s: a raised priority only "
-                  "with a core of its own): %s",
-                  mome_g.cfg.bind == MOME_BIND_NONE ? "is not bound (MOME_BIND=none)"
-                                                    : "shares its core, or is not bound",
+        mome_info("node", "progress thread: normal priority (%s: a raised priority only when each "
+                  "node of the job on this machine has a core of its own): %s",
+                  mome_g.cfg.bind == MOME_BIND_NONE
+                      ? "nodes are not bound (MOME_BIND=none)"
+                      : "this machine's nodes share cores, or this node is not bound",
                   spin_hint);
         return;
     }
@@ -319,24 +323,47 @@ static void progress_priority(void)
 granted:
     prio_ok = 1;
     prio_want = want;
-    if (want == MOME_PRIO_FIFO) {
+    if (want == MOME_PRIO_FIFO)
         mome_info("node", "progress thread: SCHED_FIFO priority 1 (a message preempts this "
                   "node's application threads at once)");
+    /* At nice -20, start_thread says so once it has made its own thread SCHED_BATCH. */
+}
+
+/*
+ * Called by the thread that calls MomeInit, once the progress thread has chosen its priority.
+ * At nice -20 the thread a wake-up makes runnable may still preempt its waker when EEVDF finds it
+ * owed time; the progress thread then waits behind it, runnable, for a tick if it spins. A
+ * SCHED_BATCH thread never preempts on wake-up, and keeps its nice value and weight: the calling
+ * thread becomes one (threads it creates afterwards, and child processes, inherit that), unless
+ * its user chose another policy. MomeFinalize gives this thread SCHED_OTHER back.
+ */
+static void app_priority(void)
+{
+    app_tid = gettid_();
+    app_batch = 0;
+    if (!prio_ok || prio_want != MOME_PRIO_HIGH)
         return;
-    }
-    /*
-     * The thread a wake-up makes runnable may still preempt its waker when EEVDF finds it owed
-     * time; the progress thread then waits behind it, runnable, for a tick if it spins. A
-     * SCHED_BATCH thread never preempts on wake-up, and keeps its nice value and weight: the
-     * application's main thread (and the threads it creates later, which inherit its policy)
-     * becomes one, unless its user chose another policy. MomeFinalize gives SCHED_OTHER back.
-     */
-    if (sched_getscheduler(app_tid) == SCHED_OTHER &&
-        sched_setscheduler(app_tid, SCHED_BATCH, &(struct sched_param){0}) == 0)
+    if (sched_getscheduler(0) == SCHED_OTHER &&
+        sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) == 0)
         app_batch = 1;
     mome_info("node", "progress thread: nice %d (a message preempts this node's application "
               "threads at once)%s", prio_nice,
-              app_batch ? "; the main thread: SCHED_BATCH (its wake-ups do not preempt)" : "");
+              app_batch ? "; the thread that called MomeInit: SCHED_BATCH (its wake-ups do not "
+                          "preempt)"
+                        : "");
+}
+
+/* MomeFinalize: the thread that called MomeInit gets SCHED_OTHER back, if it still exists. */
+static void app_priority_restore(void)
+{
+    char task[64];
+    if (!app_batch)
+        return;
+    app_batch = 0;
+    snprintf(task, sizeof(task), "/proc/self/task/%d", (int)app_tid);
+    if ((app_tid == gettid_() || access(task, F_OK) == 0) &&
+        sched_getscheduler(app_tid) == SCHED_BATCH)
+        sched_setscheduler(app_tid, SCHED_OTHER, &(struct sched_param){0});
 }
 
 /* The guard: a progress thread busy for long gives its core back until it next sleeps. */
@@ -388,6 +415,7 @@ static void *progress_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     __atomic_store_n(&prog_tid, gettid_(), __ATOMIC_RELEASE);
     progress_priority();
+    sem_post(&prio_set);
     while (!stop_req) {
         int n = 0, timeout = 0;
         park_if_asked();
@@ -410,6 +438,8 @@ static void *progress_main(void *arg)
          * would make it late by that much. */
         for (int64_t soon; (soon = mome_msg_emu_wait_ns()) >= 0 && soon <= MOME_MSG_EMU_SPIN_NS;)
             n += mome_msg_emu_poll();
+        if (mome_cmd_take_woke())
+            woke = 1; /* a thread waiting for a command: it runs once this thread sleeps */
         if (mome_coh_take_woke()) {
             woke = 1;
             /*
@@ -424,11 +454,10 @@ static void *progress_main(void *arg)
              */
             if (prio_now == MOME_PRIO_FIFO) {
                 n += woke_window();
-            } else {
-                if (prio_now == MOME_PRIO_NORMAL)
-                    sched_yield();
+            } else if (prio_now == MOME_PRIO_NORMAL) {
+                sched_yield();
                 n += mome_fault_poll();
-            }
+            } /* at nice -20 the woken thread has not run yet: nothing to look for */
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
@@ -472,8 +501,8 @@ static void *progress_main(void *arg)
 /*
  * MomePoll (mome.h): the public call lives here, with the progress thread it gives way to. A
  * yield is all it takes: at normal priority it lets a woken progress thread of this core run
- * now rather than after the caller's time slice; at SCHED_FIFO the progress thread needs no help,
- * and the yield gives the core to the other nodes' threads sharing it.
+ * now rather than after the caller's time slice; at nice -20 or SCHED_FIFO the progress thread
+ * needs no help, and the yield gives the core to the other threads sharing it.
  */
 void MomePoll(void)
 {
@@ -743,9 +772,7 @@ static int start_thread(char *err, size_t errlen)
     stop_req = 0;
     park_req = 0;
     node_pid = getpid();
-    app_tid = gettid_();
-    app_batch = 0;
-    if (sem_init(&parked, 0, 0) < 0)
+    if (sem_init(&parked, 0, 0) < 0 || sem_init(&prio_set, 0, 0) < 0)
         goto err_sys;
     rc = pthread_create(&prog_thread, NULL, progress_main, NULL);
     if (rc) {
@@ -753,6 +780,9 @@ static int start_thread(char *err, size_t errlen)
         return -rc;
     }
     pthread_setname_np(prog_thread, "mome-progress");
+    while (sem_wait(&prio_set) < 0 && errno == EINTR)
+        ;
+    app_priority();
     if (!exit_handler && atexit(park_progress) == 0)
         exit_handler = 1;
     return 0;
@@ -947,10 +977,10 @@ int mome_node_stop(void)
     mome_cmd_run(&c);
     pthread_join(prog_thread, NULL);
     __atomic_store_n(&prog_tid, 0, __ATOMIC_RELEASE);
-    if (app_batch && sched_getscheduler(app_tid) == SCHED_BATCH)
-        sched_setscheduler(app_tid, SCHED_OTHER, &(struct sched_param){0});
+    app_priority_restore();
     mome_trace_close();
     sem_destroy(&parked);
+    sem_destroy(&prio_set);
     /* Everyone has flushed its sends before anyone tears its transport down. */
     if (mome_boot_allgather("", 0, &res) == 0)
         free(res);
