@@ -379,8 +379,21 @@ static int by_page(const void *a, const void *b)
     return x->page < y->page ? -1 : x->page > y->page;
 }
 
-/* Write every page momed holds newer than the repository: one delta, then the commit. */
-static int checkpoint(seg_t *s, const char *why, char *err, size_t errlen)
+/*
+ * A page whose content holds a change of a job that is not confirmed yet (made since that job's
+ * last MomeCheckpoint of the segment or its attach, no other job having read it since): if that
+ * job is lost, the change is reverted (revert), so the repository must not hold it meanwhile.
+ * A checkpoint writes what was there before instead, and keeps the page dirty. `key`: the job
+ * whose checkpoint this is (its changes are confirmed by it), or 0.
+ */
+static int unconfirmed(const pstate_t *p, uint64_t key)
+{
+    return p->put_key && p->put_key != key && p->before;
+}
+
+/* Write every page momed holds newer than the repository, as confirmed (above): one delta, then
+ * the commit. */
+static int checkpoint(seg_t *s, uint64_t key, const char *why, char *err, size_t errlen)
 {
     pstate_t **v;
     size_t n = 0;
@@ -413,7 +426,9 @@ static int checkpoint(seg_t *s, const char *why, char *err, size_t errlen)
         size_t k = n - i < per ? n - i : per;
         for (size_t j = 0; j < k; j++) {
             pages[j] = v[i + j]->page;
-            memcpy(buf + j * s->page_size, v[i + j]->content, s->page_size);
+            memcpy(buf + j * s->page_size,
+                   unconfirmed(v[i + j], key) ? v[i + j]->before : v[i + j]->content,
+                   s->page_size);
         }
         rc = mome_repo_delta_add(d, pages, buf, k, err, errlen);
     }
@@ -427,16 +442,23 @@ static int checkpoint(seg_t *s, const char *why, char *err, size_t errlen)
         rc = mome_repo_commit(s->rs, gen, &f, 1, err, errlen);
     if (rc == 0) {
         mome_repo_set_gen(s->rs, gen);
-        /* The repository has them now: read them from it again when asked. */
+        /* The repository has them now: read them from it again when asked. An unconfirmed
+         * page stays newer than the repository. */
+        uint64_t kept = 0;
         for (size_t i = 0; i < n; i++) {
+            if (unconfirmed(v[i], key)) {
+                kept++;
+                continue;
+            }
             v[i]->dirty = 0;
             free(v[i]->content);
             v[i]->content = NULL;
         }
-        s->ndirty = 0;
+        s->ndirty = kept;
         if (verbose)
-            say("%s checkpoint of segment '%s': %zu pages, generation %llu", why, s->name, n,
-                (unsigned long long)gen);
+            say("%s checkpoint of segment '%s': %zu pages (%llu of them as before a change their "
+                "job has not checkpointed yet), generation %llu",
+                why, s->name, n, (unsigned long long)kept, (unsigned long long)gen);
     }
     free(v);
     return rc;
@@ -447,7 +469,7 @@ static int checkpoint_all(const char *why)
     int bad = 0;
     for (size_t k = 0; k < nsegs; k++) {
         char err[1024];
-        if (segs[k] && checkpoint(segs[k], why, err, sizeof(err)) < 0) {
+        if (segs[k] && checkpoint(segs[k], 0, why, err, sizeof(err)) < 0) {
             say("%s checkpoint of segment '%s' failed (the previous one stays): %s", why,
                 segs[k]->name, err);
             bad++;
@@ -496,8 +518,7 @@ static uint64_t revert(uint64_t key)
                     p->dirty = 0;
                     s->ndirty -= (uint64_t)was;
                 } else {
-                    p->content = b; /* the repository may hold the job's change (a periodic
-                                     * checkpoint): the next checkpoint writes it back */
+                    p->content = b; /* newer than the repository: the next checkpoint writes it */
                     p->dirty = 1;
                     s->ndirty += (uint64_t)!was;
                 }
@@ -1011,7 +1032,7 @@ static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
             (unsigned long long)c->key, c->node, g->asked + 1, g->nnodes);
     if (++g->asked < g->nnodes)
         return; /* the other nodes' pages may still be on their way */
-    int rc = checkpoint(s, "the job's", why, sizeof(why));
+    int rc = checkpoint(s, g->key, "the job's", why, sizeof(why));
     if (rc == 0)
         epoch_end(g->key, s);
     gather_end(g, rc, rc < 0 ? why : NULL);

@@ -936,18 +936,19 @@ int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen)
 /* ---- test-only crash points ---- */
 
 static char crash_step[32];
-static int crash_node = -1, crash_self = -1;
+static int crash_node = -1, crash_self = -1, crash_sig = SIGKILL;
 
 int mome_repo_crash_setup(const char *spec, int node)
 {
     static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
-                                        "head-tmp",  "head",       "done"};
+                                        "head-tmp",  "head",       "done",        "returned"};
     const char *colon;
     size_t n;
 
     crash_step[0] = 0;
     crash_self = node;
     crash_node = -1;
+    crash_sig = SIGKILL;
     if (!spec || !*spec)
         return 0;
     colon = strchr(spec, ':');
@@ -956,8 +957,14 @@ int mome_repo_crash_setup(const char *spec, int node)
         if (strlen(steps[i]) == n && !strncmp(steps[i], spec, n)) {
             memcpy(crash_step, spec, n);
             crash_step[n] = 0;
-            if (colon)
+            if (colon) {
+                const char *more = strchr(colon + 1, ':');
                 crash_node = atoi(colon + 1);
+                if (more && strcmp(more + 1, "stop"))
+                    return -EINVAL;
+                if (more)
+                    crash_sig = SIGSTOP; /* stop there instead, for a test to act meanwhile */
+            }
             return 0;
         }
     }
@@ -967,7 +974,7 @@ int mome_repo_crash_setup(const char *spec, int node)
 void mome_repo_crash_point(const char *step)
 {
     if (crash_step[0] && !strcmp(step, crash_step) && (crash_node < 0 || crash_node == crash_self))
-        kill(getpid(), SIGKILL);
+        kill(getpid(), crash_sig);
 }
 
 /* ---- removing a segment no job has open (mome-repo rm) ---- */
