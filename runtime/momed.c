@@ -112,6 +112,7 @@ typedef struct pstate {
      * lost, the page goes back to it (revert). */
     uint64_t put_key;
     uint8_t *before;
+    int before_stored; /* the repository holds `before` (read from it, or written since) */
     struct seg *seg;
     struct pstate *qnext; /* the list of pages with a queue (queued), while in it */
     int queued;
@@ -286,6 +287,7 @@ static int grant(seg_t *s, pstate_t *p, int ci)
         free(p->before);
         p->before = NULL;
         p->put_key = 0;
+        p->before_stored = 0;
     }
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
     if (tracing)
@@ -407,10 +409,25 @@ static int checkpoint(seg_t *s, uint64_t key, const char *why, char *err, size_t
     v = malloc(s->ndirty * sizeof(*v));
     if (!v)
         return snprintf(err, errlen, "out of memory"), -ENOMEM;
+    uint64_t kept = 0; /* unconfirmed pages, all dirty still after this checkpoint */
     for (size_t i = 0; i < s->nb; i++)
-        for (pstate_t *p = s->tab[i]; p; p = p->next)
-            if (p->dirty && n < s->ndirty)
-                v[n++] = p;
+        for (pstate_t *p = s->tab[i]; p; p = p->next) {
+            if (!p->dirty || n >= s->ndirty)
+                continue;
+            if (unconfirmed(p, key) && p->before_stored) {
+                kept++; /* what it would write is already there */
+                continue;
+            }
+            v[n++] = p;
+        }
+    if (!n) {
+        free(v);
+        if (verbose)
+            say("%s checkpoint of segment '%s': nothing to write (%llu pages wait for their job's "
+                "checkpoint; the repository holds them as before)",
+                why, s->name, (unsigned long long)kept);
+        return 0;
+    }
     qsort(v, n, sizeof(*v), by_page);
     gen = mome_repo_gen(s->rs) + 1;
     rc = mome_repo_delta_begin(s->rs, gen, 0, &d, err, errlen);
@@ -444,9 +461,9 @@ static int checkpoint(seg_t *s, uint64_t key, const char *why, char *err, size_t
         mome_repo_set_gen(s->rs, gen);
         /* The repository has them now: read them from it again when asked. An unconfirmed
          * page stays newer than the repository. */
-        uint64_t kept = 0;
         for (size_t i = 0; i < n; i++) {
             if (unconfirmed(v[i], key)) {
+                v[i]->before_stored = 1;
                 kept++;
                 continue;
             }
@@ -492,6 +509,7 @@ static void epoch_end(uint64_t key, seg_t *only)
                     free(p->before);
                     p->before = NULL;
                     p->put_key = 0;
+                    p->before_stored = 0;
                 }
     }
 }
@@ -511,6 +529,7 @@ static uint64_t revert(uint64_t key)
                 int was = p->dirty;
                 p->before = NULL;
                 p->put_key = 0;
+                p->before_stored = 0;
                 free(p->content);
                 p->content = NULL;
                 if (same_as_stored(s, p, b)) {
@@ -669,6 +688,15 @@ static void drop_conn(int ci, const char *fmt, ...)
             say("job %016llx detached", (unsigned long long)c->key);
         checkpoint_all("the detach");
     }
+}
+
+/* Connections of jobs' nodes still open (past SRV_HELLO). */
+static int open_conns(void)
+{
+    int n = 0;
+    for (int i = 0; i < nconns; i++)
+        n += conns[i] && !conns[i]->dead && conns[i]->hello;
+    return n;
 }
 
 static void close_dead(void)
@@ -884,9 +912,11 @@ static void put_page(int ci, seg_t *s, pstate_t *p, const uint8_t *bytes)
                 exit(1);
             }
             memcpy(p->before, p->content, s->page_size);
+            p->before_stored = 0; /* momed's newer content, not written yet */
         } else if (readable) {
             p->before = stored;
             stored = NULL;
+            p->before_stored = 1;
         }
         if (p->before)
             p->put_key = conns[ci]->key;
@@ -1448,12 +1478,19 @@ int main(int argc, char **argv)
         free(pf);
         close_dead();
         if (stopping && !stop) {
+            /* Jobs ending now (their pages back, in MomeFinalize) get until stop_by to close:
+             * only a clean end confirms what they gave back since their last checkpoint. */
             uint64_t held = recall_all();
-            if (!held || now_ns() >= stop_by) {
+            int open = open_conns();
+            if ((!held && !open) || now_ns() >= stop_by) {
                 if (held)
                     say("%llu pages are still held by jobs: they are checkpointed as momed last "
                         "had them",
                         (unsigned long long)held);
+                if (open)
+                    say("%d nodes of jobs are still attached: those jobs stop, and what they "
+                        "changed since their last checkpoint is not written",
+                        open);
                 stop = 1;
             }
         }

@@ -955,16 +955,21 @@ int mome_repo_crash_setup(const char *spec, int node)
     n = colon ? (size_t)(colon - spec) : strlen(spec);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         if (strlen(steps[i]) == n && !strncmp(steps[i], spec, n)) {
+            long want = -1;
+            int sig = SIGKILL;
+            if (colon) {
+                char *end;
+                want = strtol(colon + 1, &end, 10);
+                if (end == colon + 1 || want < 0 || want > 1 << 20 ||
+                    (*end && strcmp(end, ":stop")))
+                    return -EINVAL;
+                if (*end)
+                    sig = SIGSTOP; /* stop there instead, for a test to act meanwhile */
+            }
             memcpy(crash_step, spec, n);
             crash_step[n] = 0;
-            if (colon) {
-                const char *more = strchr(colon + 1, ':');
-                crash_node = atoi(colon + 1);
-                if (more && strcmp(more + 1, "stop"))
-                    return -EINVAL;
-                if (more)
-                    crash_sig = SIGSTOP; /* stop there instead, for a test to act meanwhile */
-            }
+            crash_node = (int)want;
+            crash_sig = sig;
             return 0;
         }
     }

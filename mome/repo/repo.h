@@ -118,8 +118,10 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen);
 int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,
                      char *err, size_t errlen);
 
-/* Testing (MOME_TEST_CRASH_AT=step[:node]): this process kills itself (SIGKILL) when it reaches
- * that step of a checkpoint: delta-mid, delta-data, delta-index, ready, head-tmp, head, done. */
+/* Testing (MOME_TEST_CRASH_AT=step[:node[:stop]]): this process kills itself (SIGKILL; with
+ * :stop, stops itself with SIGSTOP) when it reaches that step of a checkpoint: delta-mid,
+ * delta-data, delta-index, ready, head-tmp, head, done, returned (a node of a momed-served
+ * checkpoint gave its pages back). Returns -EINVAL on any other spec. */
 int mome_repo_crash_setup(const char *spec, int node);
 void mome_repo_crash_point(const char *step);
 

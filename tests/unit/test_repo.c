@@ -186,6 +186,19 @@ START_TEST(test_repo__deltas_committed_read_back)
 }
 END_TEST
 
+START_TEST(test_repo__crash_spec_is_step_node_stop)
+{
+    const char *good[] = {"", "head", "delta-mid:0", "returned:1:stop", "done:12"};
+    const char *bad[] = {"bogus", "head:", "head:x", "head::stop", "head:stop",
+                         "head:1:x",   "head:-1", "head:1:stop:", "returned:1:STOP"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(mome_repo_crash_setup(good[i], 0) == 0, "'%s' refused", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(mome_repo_crash_setup(bad[i], 0) == -EINVAL, "'%s' accepted", bad[i]);
+    ck_assert_int_eq(mome_repo_crash_setup("", 0), 0);
+}
+END_TEST
+
 START_TEST(test_repo__a_crashed_checkpoint_is_ignored_then_swept)
 {
     const char *dir = tmpdir();
@@ -372,6 +385,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__head_round_trip_and_any_flipped_byte);
     UNIT_CASE(s, test_repo__deltas_committed_read_back);
     UNIT_CASE(s, test_repo__a_crashed_checkpoint_is_ignored_then_swept);
+    UNIT_CASE(s, test_repo__crash_spec_is_step_node_stop);
     UNIT_CASE(s, test_repo__compaction_keeps_the_content);
     UNIT_CASE(s, test_repo__lock_held_by_another_process_is_ebusy);
     UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
