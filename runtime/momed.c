@@ -1439,8 +1439,8 @@ int main(int argc, char **argv)
         if (n > 0 && (pf[1].revents & POLLIN)) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof(si)) == sizeof(si) && !stopping)
-                say("signal %u: taking back the pages jobs hold (at most %llu s), then "
-                    "checkpointing and stopping",
+                say("signal %u: taking back the pages jobs hold and letting ending jobs leave "
+                    "(at most %llu s), then checkpointing and stopping",
                     si.ssi_signo, STOP_WAIT_NS / 1000000000ull);
             if (stopping)
                 stop = 1; /* a second signal: at once */
