@@ -76,23 +76,17 @@ static const char *seg_name(uint64_t id)
     return s ? s->name : "(not open here)";
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static void wait_answer(int node, const char *what, const mome_store_t *st, uint64_t page)
 {
-    uint64_t until = now_ns() + WAIT_NS;
-    uint64_t spin = now_ns() + SPIN_NS;
+    uint64_t until = mome_now_ns() + WAIT_NS;
+    uint64_t spin = mome_now_ns() + SPIN_NS;
     mome_msg_hold();
     while (!answer.done) {
         /* Poll while the answer may be close, then sleep until something arrives. */
-        if (mome_msg_poll() == 0 && now_ns() > spin)
+        if (mome_msg_poll() == 0 && mome_now_ns() > spin)
             mome_msg_wait(WAIT_SLICE_MS);
-        if (now_ns() > until)
+        if (mome_now_ns() > until)
             mome_fatal("node %d did not answer %s of page %llu of segment '%s' (%#llx) for %llu s; "
                        "stopping",
                        node, what, (unsigned long long)page, seg_name(st->id),

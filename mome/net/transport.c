@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "net/transport.h"
 
 #define AM_ID 7
@@ -55,12 +56,11 @@ static int tp_closing; /* shutting down: peers closing their connections is no f
 static char tp_settings[768];
 static int tp_self;
 static uint8_t *tp_remote;     /* tp_remote[i]: node i is on another machine */
-static uint64_t *tp_heard;     /* last heartbeat from node i (now_ns) */
+static uint64_t *tp_heard;     /* last heartbeat from node i (mome_now_ns) */
 static uint64_t tp_timeout_ns; /* silence after which a remote node is lost (0: never) */
 static int tp_tfd = -1;        /* heartbeat timer */
 static int tp_lost;            /* a loss was reported: say it once */
 
-static uint64_t now_ns(void);
 static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A send UCX could not complete at once: owns copies of header and data. */
@@ -201,7 +201,7 @@ static ucs_status_t hb_cb(void *arg, const void *header, size_t header_length, v
         return UCS_OK;
     memcpy(h, header, sizeof(h));
     if (h[0] == HB_MAGIC && h[1] < (uint32_t)tp_nnodes && tp_remote[h[1]])
-        tp_heard[h[1]] = now_ns();
+        tp_heard[h[1]] = mome_now_ns();
     return UCS_OK;
 }
 
@@ -514,7 +514,7 @@ static int start_heartbeats(void)
     if (!tp_heard)
         return -ENOMEM;
     for (int i = 0; i < tp_nnodes; i++)
-        tp_heard[i] = now_ns();
+        tp_heard[i] = mome_now_ns();
     tp_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tp_tfd < 0 || timerfd_settime(tp_tfd, 0, &its, NULL) < 0)
         return -errno;
@@ -531,7 +531,7 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
 
 void mome_tp_timer_event(void)
 {
-    uint64_t ticks, now = now_ns();
+    uint64_t ticks, now = mome_now_ns();
     uint32_t h[2] = {HB_MAGIC, (uint32_t)tp_self};
 
     if (read(tp_tfd, &ticks, sizeof(ticks)) < 0 || tp_closing)
@@ -619,8 +619,8 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
 
 static void drain_sends(void)
 {
-    uint64_t start = now_ns();
-    while (tp_inflight_bytes > INFLIGHT_MAX / 2 && now_ns() - start < INFLIGHT_WAIT_NS)
+    uint64_t start = mome_now_ns();
+    while (tp_inflight_bytes > INFLIGHT_MAX / 2 && mome_now_ns() - start < INFLIGHT_WAIT_NS)
         ucp_worker_progress(tp_worker);
     if (tp_inflight_bytes > INFLIGHT_MAX / 2) {
         static mome_ratelimit_t rl;
@@ -728,20 +728,14 @@ int mome_tp_arm(void)
 /* Bound on every wait at shutdown: a peer that stopped answering must not hang this node. */
 #define SHUTDOWN_WAIT_NS (10ull * 1000000000ull)
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Progress until done(req) or the shutdown bound; returns 0 or -ETIMEDOUT (said once). */
 static int progress_until(ucs_status_ptr_t req, const char *what)
 {
-    uint64_t until = now_ns() + SHUTDOWN_WAIT_NS;
+    uint64_t until = mome_now_ns() + SHUTDOWN_WAIT_NS;
     while ((req ? ucp_request_check_status(req) == UCS_INPROGRESS : tp_inflight > 0)) {
         ucp_worker_progress(tp_worker);
-        if (now_ns() > until) {
+        if (mome_now_ns() > until) {
             mome_warn("transport", "%s still unfinished after %llu s; going on without it", what,
                       SHUTDOWN_WAIT_NS / 1000000000ull);
             return -ETIMEDOUT;
