@@ -383,7 +383,8 @@ void mome_config_warn_unknown(void)
         for (size_t i = 0; i < NKNOBS; i++)
             if (strlen(knobs[i].name) == len && !strncmp(knobs[i].name, *e, len))
                 known = 1;
-        if (!known && len == 16 && !strncmp(*e, "MOME_PROGRESS_RT", len))
+        if (!known && len == sizeof("MOME_PROGRESS_RT") - 1 &&
+            !strncmp(*e, "MOME_PROGRESS_RT", len))
             mome_warn("config", "MOME_PROGRESS_RT ignored: it is now MOME_PROGRESS_PRIO "
                       "(fifo for the old MOME_PROGRESS_RT=1; the default, high, runs the "
                       "progress thread at nice -20)");

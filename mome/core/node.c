@@ -237,8 +237,7 @@ static int wait_events(int timeout_ms)
 #define HIGH_NICE_MIN (-10) /* a weaker nice than this does not keep the thread eligible */
 
 static int own_core;  /* every node of the job on this machine is bound to a core of its own */
-static int prio_ok;   /* the raised priority (prio_want) was granted at start */
-static int prio_want; /* MOME_PRIO_HIGH or MOME_PRIO_FIFO when granted */
+static int prio_want; /* the raised priority granted at start (MOME_PRIO_NORMAL: none) */
 static int prio_nice; /* the nice value MOME_PRIO_HIGH was granted */
 static int prio_now;  /* the progress thread's mome_prio_t now */
 static int base_nice; /* the nice the progress thread started with: its normal priority */
@@ -321,7 +320,6 @@ static void progress_priority(void)
               spin_hint);
     return;
 granted:
-    prio_ok = 1;
     prio_want = want;
     if (want == MOME_PRIO_FIFO)
         mome_info("node", "progress thread: SCHED_FIFO priority 1 (a message preempts this "
@@ -341,7 +339,7 @@ static void app_priority(void)
 {
     app_tid = gettid_();
     app_batch = 0;
-    if (!prio_ok || prio_want != MOME_PRIO_HIGH)
+    if (prio_want != MOME_PRIO_HIGH)
         return;
     if (sched_getscheduler(0) == SCHED_OTHER &&
         sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) == 0)
@@ -361,8 +359,7 @@ static void app_priority_restore(void)
         return;
     app_batch = 0;
     snprintf(task, sizeof(task), "/proc/self/task/%d", (int)app_tid);
-    if ((app_tid == gettid_() || access(task, F_OK) == 0) &&
-        sched_getscheduler(app_tid) == SCHED_BATCH)
+    if (access(task, F_OK) == 0 && sched_getscheduler(app_tid) == SCHED_BATCH)
         sched_setscheduler(app_tid, SCHED_OTHER, &(struct sched_param){0});
 }
 
@@ -378,7 +375,7 @@ static void prio_guard(uint64_t awake_since)
 /* Called before the progress thread sleeps: back to its raised priority if the guard lowered it. */
 static void prio_restore(void)
 {
-    if (prio_ok && prio_now != prio_want)
+    if (prio_now != prio_want)
         set_sched(prio_want);
 }
 
@@ -461,8 +458,7 @@ static void *progress_main(void *arg)
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
-        if (prio_ok)
-            prio_guard(awake_since);
+        prio_guard(awake_since);
         if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns &&
                                (prio_now == MOME_PRIO_NORMAL ||
                                 (prio_now == MOME_PRIO_HIGH && !woke))))) {
