@@ -152,6 +152,17 @@ void mome_log_emit(int level, const char *module, const char *fmt, ...)
     va_end(ap);
 }
 
+void mome_fdprintf(int fd, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0 && write(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0)
+        return; /* a report to a closed descriptor: nothing to do */
+}
+
 void mome_log_rl(mome_ratelimit_t *rl, int level, const char *module, const char *fmt, ...)
 {
     struct timespec ts;

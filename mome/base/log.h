@@ -32,6 +32,8 @@ const char *mome_log_level_name(int level);
 
 void mome_log_emit(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A line of a report (mome-info's descriptions) to fd, formatted into 512 bytes, one write(2). */
+void mome_fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mome_log_vemit(int level, const char *module, const char *fmt, va_list ap);
 
 #define mome_log(_lvl, _mod, ...)                                                                  \

@@ -279,18 +279,6 @@ void mome_topo_unbind(void)
     hwloc_bitmap_free(taken);
 }
 
-static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fdprintf(int fd, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n > 0 && write(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0)
-        return;
-}
-
 int mome_topo_describe(int fd, int mode)
 {
     hwloc_topology_t topo;
@@ -300,20 +288,22 @@ int mome_topo_describe(int fd, int mode)
     int numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
     int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     int pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
-    fdprintf(fd, "hwloc %s: %d package(s), %d NUMA node(s), %d core(s), %d hardware thread(s)\n",
-             HWLOC_VERSION, pk, numa, cores, pus);
+    mome_fdprintf(fd,
+                  "hwloc %s: %d package(s), %d NUMA node(s), %d core(s), %d hardware thread(s)\n",
+                  HWLOC_VERSION, pk, numa, cores, pus);
     for (int i = 0; i < numa; i++) {
         hwloc_obj_t n = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
         char cpus[128];
         hwloc_bitmap_list_snprintf(cpus, sizeof(cpus), n->cpuset);
-        fdprintf(fd, "  NUMA node %u: %llu MiB, cpus %s\n", n->os_index,
-                 (unsigned long long)(n->attr ? n->attr->numanode.local_memory >> 20 : 0), cpus);
+        mome_fdprintf(fd, "  NUMA node %u: %llu MiB, cpus %s\n", n->os_index,
+                      (unsigned long long)(n->attr ? n->attr->numanode.local_memory >> 20 : 0),
+                      cpus);
     }
     for (int i = 0; i < cores; i++) {
         hwloc_obj_t c = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)i);
         char cpus[128];
         hwloc_bitmap_list_snprintf(cpus, sizeof(cpus), c->cpuset);
-        fdprintf(fd, "  core %d: cpus %s\n", i, cpus);
+        mome_fdprintf(fd, "  core %d: cpus %s\n", i, cpus);
     }
 
     /* What a job started now would get: the record of other jobs' cores is read, not written. */
@@ -328,25 +318,28 @@ int mome_topo_describe(int fd, int mode)
     if (others) {
         char list[128];
         hwloc_bitmap_list_snprintf(list, sizeof(list), taken);
-        fdprintf(fd, "bound by other jobs now: cpus %s (%d node(s), %s)\n", list, others,
-                 bind_file());
+        mome_fdprintf(fd, "bound by other jobs now: cpus %s (%d node(s), %s)\n", list, others,
+                      bind_file());
     }
     if (mode == MOME_BIND_NONE) {
-        fdprintf(fd, "binding (MOME_BIND=none): nodes run where the OS puts them\n");
+        mome_fdprintf(fd, "binding (MOME_BIND=none): nodes run where the OS puts them\n");
     } else {
         int n = mode == MOME_BIND_NUMA ? numa : cores;
-        fdprintf(fd, "binding (MOME_BIND=%s) of a job's nodes on this machine, by local rank "
-                     "(under a launcher; a program started alone is not bound); each node's "
-                     "progress thread runs on its node's cpus:\n",
-                 mode == MOME_BIND_NUMA ? "numa" : "core");
+        mome_fdprintf(fd,
+                      "binding (MOME_BIND=%s) of a job's nodes on this machine, by local rank "
+                      "(under a launcher; a program started alone is not bound); each node's "
+                      "progress thread runs on its node's cpus:\n",
+                      mode == MOME_BIND_NUMA ? "numa" : "core");
         for (int r = 0; r < (n < 1 ? 1 : n) + 1 && r < 64; r++) {
             mome_topo_place_t p = {.index = -1};
             if (choose(topo, mode, r, taken, others, &p) == 0)
-                fdprintf(fd, "  local rank %d: %s%s\n", r, p.where,
-                         r >= p.nfree ? " (shared with a node of the same job: more nodes than "
-                                        "free places)" : "");
+                mome_fdprintf(fd, "  local rank %d: %s%s\n", r, p.where,
+                              r >= p.nfree
+                                  ? " (shared with a node of the same job: more nodes than "
+                                    "free places)"
+                                  : "");
             else
-                fdprintf(fd, "  local rank %d: not bound: %s\n", r, p.why);
+                mome_fdprintf(fd, "  local rank %d: not bound: %s\n", r, p.why);
         }
     }
     hwloc_bitmap_free(taken);

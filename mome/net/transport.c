@@ -61,8 +61,6 @@ static uint64_t tp_timeout_ns; /* silence after which a remote node is lost (0: 
 static int tp_tfd = -1;        /* heartbeat timer */
 static int tp_lost;            /* a loss was reported: say it once */
 
-static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
     size_t hdrlen, len;
@@ -247,17 +245,19 @@ static void private_tls(char *out, size_t len)
                   "group); using UCX_TLS=%s", env, out);
 }
 
-/* ip, plus UCX's network devices that are no IP interface (RDMA ports such as mlx5_0:1). */
-static void net_devices(const char *ip, char *out, size_t len)
+/*
+ * Calls fn for every transport resource (transport, device) of every memory domain UCX offers;
+ * -1 if UCX cannot list its components.
+ */
+typedef void tl_fn_t(const uct_tl_resource_desc_t *tl, const char *md_name, void *arg);
+
+static int for_each_tl(tl_fn_t *fn, void *arg)
 {
     uct_component_h *comps;
     unsigned ncomps;
-    size_t used;
 
-    snprintf(out, len, "%s", ip);
-    used = strlen(out);
     if (uct_query_components(&comps, &ncomps) != UCS_OK)
-        return;
+        return -1;
     for (unsigned c = 0; c < ncomps; c++) {
         uct_component_attr_t ca = {.field_mask = UCT_COMPONENT_ATTR_FIELD_NAME |
                                                  UCT_COMPONENT_ATTR_FIELD_MD_RESOURCE_COUNT};
@@ -280,27 +280,46 @@ static void net_devices(const char *ip, char *out, size_t len)
             if (st != UCS_OK)
                 continue;
             if (uct_md_query_tl_resources(md, &tls, &ntls) == UCS_OK) {
-                for (unsigned t = 0; t < ntls; t++) {
-                    char base[UCT_DEVICE_NAME_MAX + 2];
-                    snprintf(base, sizeof(base), ",%s,", tls[t].dev_name);
-                    char list[1024];
-                    snprintf(list, sizeof(list), ",%s,", out);
-                    char ifn[UCT_DEVICE_NAME_MAX];
-                    snprintf(ifn, sizeof(ifn), "%s", tls[t].dev_name);
-                    ifn[strcspn(ifn, ":")] = 0;
-                    if (tls[t].dev_type != UCT_DEVICE_TYPE_NET || if_nametoindex(ifn) ||
-                        strstr(list, base))
-                        continue;
-                    int w = snprintf(out + used, len - used, ",%s", tls[t].dev_name);
-                    if (w > 0 && (size_t)w < len - used)
-                        used += (size_t)w;
-                }
+                for (unsigned t = 0; t < ntls; t++)
+                    fn(&tls[t], mds[m].md_name, arg);
                 uct_release_tl_resource_list(tls);
             }
             uct_md_close(md);
         }
     }
     uct_release_component_list(comps);
+    return 0;
+}
+
+struct dev_list {
+    char *out;
+    size_t len, used;
+};
+
+/* for_each_tl: a network device that is no IP interface, not listed yet, joins the list. */
+static void add_net_device(const uct_tl_resource_desc_t *tl, const char *md_name, void *arg)
+{
+    struct dev_list *d = arg;
+    char base[UCT_DEVICE_NAME_MAX + 2], list[1024], ifn[UCT_DEVICE_NAME_MAX];
+    (void)md_name;
+    snprintf(base, sizeof(base), ",%s,", tl->dev_name);
+    snprintf(list, sizeof(list), ",%s,", d->out);
+    snprintf(ifn, sizeof(ifn), "%s", tl->dev_name);
+    ifn[strcspn(ifn, ":")] = 0;
+    if (tl->dev_type != UCT_DEVICE_TYPE_NET || if_nametoindex(ifn) || strstr(list, base))
+        return;
+    int w = snprintf(d->out + d->used, d->len - d->used, ",%s", tl->dev_name);
+    if (w > 0 && (size_t)w < d->len - d->used)
+        d->used += (size_t)w;
+}
+
+/* ip, plus UCX's network devices that are no IP interface (RDMA ports such as mlx5_0:1). */
+static void net_devices(const char *ip, char *out, size_t len)
+{
+    struct dev_list d = {out, len, 0};
+    snprintf(out, len, "%s", ip);
+    d.used = strlen(out);
+    for_each_tl(add_net_device, &d);
 }
 
 /*
@@ -895,7 +914,7 @@ static void describe_local_pair(int fd)
                                      .address = addr};
         if (ucp_ep_create(a, &ep_params, &ep) == UCS_OK &&
             ep_transports(ep, used, sizeof(used)) == 0)
-            fdprintf(fd, "two nodes of this machine use (UCX_TLS=%s): %s\n", tls, used);
+            mome_fdprintf(fd, "two nodes of this machine use (UCX_TLS=%s): %s\n", tls, used);
     }
     if (ep) {
         ucs_status_ptr_t req = ucp_ep_close_nb(ep, UCP_EP_CLOSE_MODE_FORCE);
@@ -915,60 +934,21 @@ static void describe_local_pair(int fd)
     ucp_cleanup(ctx);
 }
 
-static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fdprintf(int fd, const char *fmt, ...)
+/* for_each_tl: one line of mome_tp_describe's list. */
+static void describe_tl(const uct_tl_resource_desc_t *tl, const char *md_name, void *arg)
 {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n > 0 && write(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0)
-        return;
+    mome_fdprintf(*(int *)arg, "  %-10s %-16s (%s)\n", tl->tl_name, tl->dev_name, md_name);
 }
 
 int mome_tp_describe(int fd)
 {
-    uct_component_h *comps;
-    unsigned ncomps;
     unsigned api_major, api_minor, api_release;
 
     ucp_get_version(&api_major, &api_minor, &api_release);
-    fdprintf(fd, "UCX %u.%u.%u; transports (choose with UCX_TLS):\n", api_major, api_minor,
-             api_release);
-    if (uct_query_components(&comps, &ncomps) != UCS_OK)
+    mome_fdprintf(fd, "UCX %u.%u.%u; transports (choose with UCX_TLS):\n", api_major, api_minor,
+                  api_release);
+    if (for_each_tl(describe_tl, &fd) < 0)
         return -EIO;
-    for (unsigned c = 0; c < ncomps; c++) {
-        uct_component_attr_t ca = {.field_mask = UCT_COMPONENT_ATTR_FIELD_NAME |
-                                                 UCT_COMPONENT_ATTR_FIELD_MD_RESOURCE_COUNT};
-        if (uct_component_query(comps[c], &ca) != UCS_OK)
-            continue;
-        uct_md_resource_desc_t mds[ca.md_resource_count ? ca.md_resource_count : 1];
-        ca.field_mask = UCT_COMPONENT_ATTR_FIELD_MD_RESOURCES;
-        ca.md_resources = mds;
-        if (uct_component_query(comps[c], &ca) != UCS_OK)
-            continue;
-        for (unsigned m = 0; m < ca.md_resource_count; m++) {
-            uct_md_config_t *mdc;
-            uct_md_h md;
-            uct_tl_resource_desc_t *tls;
-            unsigned ntls;
-            if (uct_md_config_read(comps[c], NULL, NULL, &mdc) != UCS_OK)
-                continue;
-            ucs_status_t st = uct_md_open(comps[c], mds[m].md_name, mdc, &md);
-            uct_config_release(mdc);
-            if (st != UCS_OK)
-                continue;
-            if (uct_md_query_tl_resources(md, &tls, &ntls) == UCS_OK) {
-                for (unsigned t = 0; t < ntls; t++)
-                    fdprintf(fd, "  %-10s %-16s (%s)\n", tls[t].tl_name, tls[t].dev_name,
-                             mds[m].md_name);
-                uct_release_tl_resource_list(tls);
-            }
-            uct_md_close(md);
-        }
-    }
-    uct_release_component_list(comps);
     describe_local_pair(fd);
     return 0;
 }
