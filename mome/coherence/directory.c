@@ -464,10 +464,10 @@ static void start(dentry_t *e, const mome_msg_t *req)
         return;
     }
     if ((req->flags & MOME_REQ_RECALL) && e->owner < 0)
-        mome_fatal("momed recalls page %llu of segment %#llx from node %u, but this job does not "
-                   "hold it: momed and the job disagree; stopping",
-                   (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg,
-                   req_of(req)->node);
+        mome_fatal("momed recalls page %llu of segment '%s' (%#llx) from node %u, but this job "
+                   "does not hold it: momed and the job disagree; stopping",
+                   (unsigned long long)req_of(req)->page, mome_seg_name_of(req_of(req)->seg),
+                   (unsigned long long)req_of(req)->seg, req_of(req)->node);
     if (req->type == MOME_MSG_SYNC_REQ)
         start_sync(e, req);
     else if (e->multi && model_of(req)->single_writer)
@@ -482,8 +482,10 @@ static void enqueue(dentry_t *e, const mome_msg_t *req)
 {
     dreq_t *r = mome_malloc(sizeof(*r));
     if (!r)
-        mome_fatal("out of memory queueing a request for page %llu of segment %#llx; stopping",
-                   (unsigned long long)req_of(req)->page, (unsigned long long)req_of(req)->seg);
+        mome_fatal("out of memory queueing a request for page %llu of segment '%s' (%#llx); "
+                   "stopping",
+                   (unsigned long long)req_of(req)->page, mome_seg_name_of(req_of(req)->seg),
+                   (unsigned long long)req_of(req)->seg);
     r->m = *req;
     r->m.payload = NULL;
     r->m.len = 0;
@@ -519,8 +521,9 @@ static dentry_t *route(const mome_msg_t *m, uint64_t seg, uint64_t page)
         }
         e = entry_new(seg, page);
         if (!e)
-            mome_fatal("out of memory for the directory entry of page %llu of segment %#llx; "
-                       "stopping", (unsigned long long)page, (unsigned long long)seg);
+            mome_fatal("out of memory for the directory entry of page %llu of segment '%s' "
+                       "(%#llx); stopping",
+                       (unsigned long long)page, mome_seg_name_of(seg), (unsigned long long)seg);
     }
     if (e->fwd >= 0) {
         forward(m, e->fwd);
@@ -620,8 +623,10 @@ static void forward_notice(const mome_msg_t *m, const mome_entry_t *ent, int to)
 {
     mome_batch_t one = {0};
     if (mome_batch_notice(&one, ent->seg, ent->page, ent->ver) < 0)
-        mome_fatal("out of memory forwarding a notice for page %llu of segment %#llx; stopping",
-                   (unsigned long long)ent->page, (unsigned long long)ent->seg);
+        mome_fatal("out of memory forwarding a notice for page %llu of segment '%s' (%#llx); "
+                   "stopping",
+                   (unsigned long long)ent->page, mome_seg_name_of(ent->seg),
+                   (unsigned long long)ent->seg);
     mome_msg_t f = *m;
     f.payload = one.buf;
     f.len = (uint32_t)one.len;
@@ -647,8 +652,10 @@ static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, not
         rc = mome_batch_notice(&stale_out[s], ent->seg, ent->page, ent->ver);
     }
     if (rc < 0)
-        mome_fatal("out of memory telling node %d of a change to page %llu of segment %#llx; "
-                   "stopping", s, (unsigned long long)ent->page, (unsigned long long)ent->seg);
+        mome_fatal("out of memory telling node %d of a change to page %llu of segment '%s' "
+                   "(%#llx); stopping",
+                   s, (unsigned long long)ent->page, mome_seg_name_of(ent->seg),
+                   (unsigned long long)ent->seg);
 }
 
 /*
@@ -723,8 +730,10 @@ static void on_move(const mome_msg_t *m, const void *body)
     }
     e = entry_new(mv->seg, mv->page);
     if (!e)
-        mome_fatal("out of memory taking over the directory entry of page %llu of segment "
-                   "%#llx; stopping", (unsigned long long)mv->page, (unsigned long long)mv->seg);
+        mome_fatal("out of memory taking over the directory entry of page %llu of segment '%s' "
+                   "(%#llx); stopping",
+                   (unsigned long long)mv->page, mome_seg_name_of(mv->seg),
+                   (unsigned long long)mv->seg);
     e->owner = (m->flags & MOME_DIR_UNTOUCHED) ? -1 : (int32_t)mv->owner;
     e->excl = !!(m->flags & MOME_DIR_EXCL);
     e->multi = !!(m->flags & MOME_DIR_MULTI);

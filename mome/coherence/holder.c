@@ -70,10 +70,10 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
     mome_data_t d = {.seg = f->seg, .page = f->page, .mgr = m->src, .acks = f->acks,
                      .rights = f->rights};
     if (!s)
-        mome_fatal("node %u forwarded a %s for page %llu of segment %#llx, which this node does "
-                   "not hold: the directory is inconsistent; stopping",
+        mome_fatal("node %u forwarded a %s for page %llu of segment '%s' (%#llx), which this node "
+                   "does not hold: the directory is inconsistent; stopping",
                    m->src, mome_msg_name(m->type), (unsigned long long)f->page,
-                   (unsigned long long)f->seg);
+                   mome_seg_name_of(f->seg), (unsigned long long)f->seg);
     mome_page_t *pg = &s->pages[f->page];
     d.ver = pg->ver;
     if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && !(m->flags & MOME_FWD_NOPUSH) &&

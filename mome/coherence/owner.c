@@ -77,8 +77,9 @@ static void send_batches(mome_batch_t *b, int type, uint64_t date, uint32_t orig
             _rc = (_add);                                                                          \
         }                                                                                          \
         if (_rc < 0)                                                                               \
-            mome_fatal("out of memory for the %s of page %llu of segment %#llx; stopping",         \
-                       (_what), (unsigned long long)page, (unsigned long long)seg);                \
+            mome_fatal("out of memory for the %s of page %llu of segment '%s' (%#llx); stopping",  \
+                       (_what), (unsigned long long)page, mome_seg_name_of(seg),                   \
+                       (unsigned long long)seg);                                                   \
     } while (0)
 
 static void add_notice(mome_batch_t *b, int to, uint64_t seg, uint64_t page, uint64_t ver,
@@ -142,8 +143,9 @@ static int bar_keep(uint64_t seg, uint64_t page, uint64_t ver, uint64_t date, ui
     if (!bar_fallback &&
         bar_own.len + MOME_BATCH_BNOTICE_SIZE <= mome_owner_barrier_cap(mome_coh.nnodes)) {
         if (mome_batch_bnotice(&bar_own, seg, page, ver, date, push) < 0)
-            mome_fatal("out of memory for the notice of page %llu of segment %#llx; stopping",
-                       (unsigned long long)page, (unsigned long long)seg);
+            mome_fatal("out of memory for the notice of page %llu of segment '%s' (%#llx); "
+                       "stopping",
+                       (unsigned long long)page, mome_seg_name_of(seg), (unsigned long long)seg);
         bar_resend = 1;
         return 1;
     }
@@ -387,8 +389,9 @@ static int merge(const mome_entry_t *e, uint32_t origin)
     if (x && x->spec) /* a write-ahead copy: others' changes are not this node's writes */
         mome_diff_apply(x->spec, mome_coh.page_size, e->data, e->len, full);
     if (rc < 0) /* the writer dropped its twin: its changes would be lost */
-        mome_fatal("diff from node %u for page %llu of segment %#llx cannot be merged (%s): "
-                   "the change would be lost; stopping", origin, (unsigned long long)e->page,
+        mome_fatal("diff from node %u for page %llu of segment '%s' (%#llx) cannot be merged "
+                   "(%s): the change would be lost; stopping",
+                   origin, (unsigned long long)e->page, mome_seg_name_of(e->seg),
                    (unsigned long long)e->seg,
                    rc == -ENOENT ? "this node holds no copy of the master" : "malformed runs");
     MOME_TR(MOME_TR_DIFF_MERGE, e->seg, e->page, (int)origin, e->len, full ? MOME_TRF_FULL : 0);

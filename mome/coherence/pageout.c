@@ -68,15 +68,6 @@ static struct {
     uint8_t *dst; /* PAGEIN_DATA: where the bytes go */
 } answer = {.done = 1}; /* done: no wait is on (an answer now is unexpected) */
 
-/* A segment's name for messages (the page may be another node's, of a segment this node also
- * knows, or not). */
-static const char *seg_name(uint64_t id)
-{
-    const mome_seg_t *s = mome_seg_find(id);
-    return s ? s->name : "(not open here)";
-}
-
-
 static void wait_answer(int node, const char *what, const mome_store_t *st, uint64_t page)
 {
     uint64_t until = mome_now_ns() + WAIT_NS;
@@ -89,7 +80,7 @@ static void wait_answer(int node, const char *what, const mome_store_t *st, uint
         if (mome_now_ns() > until)
             mome_fatal("node %d did not answer %s of page %llu of segment '%s' (%#llx) for %llu s; "
                        "stopping",
-                       node, what, (unsigned long long)page, seg_name(st->id),
+                       node, what, (unsigned long long)page, mome_seg_name_of(st->id),
                        (unsigned long long)st->id, WAIT_NS / 1000000000ull);
     }
     mome_msg_unhold();
@@ -161,7 +152,7 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
 
     if (!p)
         mome_fatal("out of memory paging out page %llu of segment '%s' (%#llx); stopping",
-                   (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id);
+                   (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id);
     p->h.k1 = st->id;
     p->h.k2 = page;
     if (zero) {
@@ -201,8 +192,8 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
         mome_fatal(
             "no node has room for page %llu of segment '%s' (%#llx) and it cannot be written to "
             "the swap file in MOME_SWAP_DIR=%s: %s; stopping",
-            (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id, swap_dir,
-            strerror(-rc));
+            (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id,
+            swap_dir, strerror(-rc));
     }
     p->at = AT_SWAP;
     MOME_STAT_PAGE_OUT_DISK(mome_coh.page_size);
@@ -218,7 +209,7 @@ static void pager_load(mome_store_t *st, uint64_t page, void *dst)
 
     if (!p)
         mome_fatal("page %llu of segment '%s' (%#llx) was paged out but nobody keeps it; stopping",
-                   (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id);
+                   (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id);
     mome_htab_del(&placed, &p->h);
     if (p->at == AT_ZERO) {
         memset(dst, 0, ps);
@@ -231,7 +222,7 @@ static void pager_load(mome_store_t *st, uint64_t page, void *dst)
                 mome_fatal(
                     "cannot read page %llu of segment '%s' (%#llx) back from the swap file: %s; "
                     "stopping",
-                    (unsigned long long)page, seg_name(st->id), (unsigned long long)st->id,
+                    (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id,
                     r < 0 ? strerror(errno) : "short read");
             done += (size_t)r;
         }
@@ -344,7 +335,8 @@ static void on_pagein(const mome_msg_t *m, const void *body)
         mome_fatal(
             "node %u asks for page %llu of segment '%s' (%#llx), which it did not leave here: "
             "its content would be lost; stopping",
-            m->src, (unsigned long long)o->page, seg_name(o->seg), (unsigned long long)o->seg);
+            m->src, (unsigned long long)o->page, mome_seg_name_of(o->seg),
+            (unsigned long long)o->seg);
     mome_send((int)m->src, MOME_MSG_PAGEIN_DATA, 0, o, k->bytes, (uint32_t)mome_coh.page_size);
     free(k);
 }
@@ -363,7 +355,8 @@ static void on_answer(const mome_msg_t *m, const void *body)
         mome_fatal(
             "node %u answered about page %llu of segment '%s' (%#llx), which this node is not "
             "waiting for; stopping",
-            m->src, (unsigned long long)o->page, seg_name(o->seg), (unsigned long long)o->seg);
+            m->src, (unsigned long long)o->page, mome_seg_name_of(o->seg),
+            (unsigned long long)o->seg);
     if (m->type == MOME_MSG_PAGEIN_DATA)
         memcpy(answer.dst, m->payload, mome_coh.page_size);
     answer.status = o->status;

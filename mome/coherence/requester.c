@@ -520,9 +520,11 @@ static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page)
     if (t && t->kind == MOME_TXN_DROP)
         t = NULL; /* a drop waits for DROP_ACK only */
     if (!t)
-        mome_warn("coherence", "%s from node %u for page %llu of segment %#llx without a "
-                               "request; ignored", mome_msg_name(m->type), m->src,
-                  (unsigned long long)page, (unsigned long long)seg);
+        mome_warn("coherence",
+                  "%s from node %u for page %llu of segment '%s' (%#llx) without a request; "
+                  "ignored",
+                  mome_msg_name(m->type), m->src, (unsigned long long)page, mome_seg_name_of(seg),
+                  (unsigned long long)seg);
     return t;
 }
 
@@ -778,8 +780,10 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
     const mome_ref_t *a = body;
     mome_txn_t *t = mome_txn_find(a->seg, a->page);
     if (!t || t->kind != MOME_TXN_DROP) {
-        mome_warn("coherence", "DROP_ACK from node %u for page %llu of segment %#llx, which this "
-                               "node did not drop; ignored", m->src, (unsigned long long)a->page,
+        mome_warn("coherence",
+                  "DROP_ACK from node %u for page %llu of segment '%s' (%#llx), which this node "
+                  "did not drop; ignored",
+                  m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg),
                   (unsigned long long)a->seg);
         return;
     }

@@ -70,6 +70,12 @@ mome_seg_t *mome_seg_find(uint64_t id)
     return (mome_seg_t *)mome_htab_get(&segs, id, 0);
 }
 
+const char *mome_seg_name_of(uint64_t id)
+{
+    const mome_seg_t *s = mome_seg_find(id);
+    return s ? s->name : "(not open here)";
+}
+
 mome_seg_t *mome_seg_page(uint64_t seg, uint64_t page)
 {
     mome_seg_t *s = mome_seg_find(seg);

@@ -52,6 +52,9 @@ mome_seg_t *mome_seg_new(uint64_t id, uint64_t size, const char *name,
 /* Free it: views must have been detached (their mappings gone) and waiters forgotten. */
 void mome_seg_free(mome_seg_t *s);
 mome_seg_t *mome_seg_find(uint64_t id);
+/* A segment's name for messages: "(not open here)" when this node has no record of it (a message
+ * may be about another node's page, of a segment this node also has, or not). */
+const char *mome_seg_name_of(uint64_t id);
 
 /* The segment of a message about (seg, page), or NULL when this node has no such page (a peer's
  * page number is checked here before any table is indexed with it). */

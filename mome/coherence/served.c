@@ -183,10 +183,10 @@ static mome_seg_t *seg_of(const mome_msg_t *m, const mome_srvpage_t *p)
 {
     mome_seg_t *s = mome_seg_page(p->seg, p->page);
     if (!s || !mome_seg_is_served(p->seg))
-        mome_fatal("%s sent %s for page %llu of segment %#llx, which this node does not have "
-                   "from it: momed and this job disagree; stopping",
+        mome_fatal("%s sent %s for page %llu of segment '%s' (%#llx), which this node does not "
+                   "have from it: momed and this job disagree; stopping",
                    mome_srv_where(), mome_msg_name(m->type), (unsigned long long)p->page,
-                   (unsigned long long)p->seg);
+                   mome_seg_name_of(p->seg), (unsigned long long)p->seg);
     return s;
 }
 

@@ -236,8 +236,8 @@ static coord_t *coord_of(uint64_t id)
         k->parts = mome_calloc((size_t)mome_g.nnodes, sizeof(*k->parts));
     }
     if (!k || !k->seen || !k->parts)
-        mome_fatal("out of memory coordinating a checkpoint of segment %#llx; stopping",
-                   (unsigned long long)id);
+        mome_fatal("out of memory coordinating a checkpoint of segment '%s' (%#llx); stopping",
+                   mome_segment_name(id), (unsigned long long)id);
     k->h.k1 = id;
     mome_htab_put(&coords, &k->h);
     return k;
@@ -266,13 +266,14 @@ static void on_ready(const mome_msg_t *m, const void *body)
     uint32_t n = m->src;
 
     if (!mome_segment_managed(r->seg, &users, &unlinked) || !(users[n / 64] >> (n % 64) & 1))
-        mome_fatal("node %u checkpointed segment %#llx, which it does not have here (this node "
-                   "manages its name): the nodes disagree; stopping", n,
-                   (unsigned long long)r->seg);
+        mome_fatal("node %u checkpointed segment '%s' (%#llx), which it does not have here (this "
+                   "node manages its name): the nodes disagree; stopping",
+                   n, mome_segment_name(r->seg), (unsigned long long)r->seg);
     coord_t *k = coord_of(r->seg);
     if (k->seen[n / 64] >> (n % 64) & 1)
-        mome_fatal("node %u said twice that its checkpoint of segment %#llx is ready; stopping", n,
-                   (unsigned long long)r->seg);
+        mome_fatal("node %u said twice that its checkpoint of segment '%s' (%#llx) is ready; "
+                   "stopping",
+                   n, mome_segment_name(r->seg), (unsigned long long)r->seg);
     k->seen[n / 64] |= 1ull << (n % 64);
     k->got++;
     if (r->status < 0 && k->status == 0) {
@@ -309,8 +310,8 @@ static done_t *done_of(uint64_t id)
         return d;
     d = mome_calloc(1, sizeof(*d));
     if (!d)
-        mome_fatal("out of memory waiting for a checkpoint of segment %#llx; stopping",
-                   (unsigned long long)id);
+        mome_fatal("out of memory waiting for a checkpoint of segment '%s' (%#llx); stopping",
+                   mome_segment_name(id), (unsigned long long)id);
     d->h.k1 = id;
     mome_htab_put(&dones, &d->h);
     return d;
@@ -342,8 +343,8 @@ static void on_done(const mome_msg_t *m, const void *body)
     const mome_ckptmsg_t *r = body;
     done_t *d = done_of(r->seg);
     if (d->have)
-        mome_fatal("node %u ended a checkpoint of segment %#llx twice; stopping", m->src,
-                   (unsigned long long)r->seg);
+        mome_fatal("node %u ended a checkpoint of segment '%s' (%#llx) twice; stopping", m->src,
+                   mome_segment_name(r->seg), (unsigned long long)r->seg);
     d->have = 1;
     d->msg = *r;
     done_complete(d);

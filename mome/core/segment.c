@@ -565,8 +565,8 @@ static void on_close(const mome_msg_t *msg, const void *body)
     const mome_segmsg_t *m = body;
     mome_hnode_t *h = mome_htab_get(&ids, m->id, 0);
     if (!h) {
-        mome_warn("segment", "SEG_CLOSE from node %u for unknown segment %#llx", msg->src,
-                  (unsigned long long)m->id);
+        mome_warn("segment", "SEG_CLOSE from node %u for unknown segment '%s' (%#llx)", msg->src,
+                  mome_seg_name_of(m->id), (unsigned long long)m->id);
         return;
     }
     name_rec_t *r = REC_OF_ID(h);
@@ -920,6 +920,12 @@ struct mome_seg *mome_segment_of(int handle)
 int mome_segment_manager(const char *name)
 {
     return name_manager(name);
+}
+
+const char *mome_segment_name(uint64_t id)
+{
+    mome_hnode_t *h = mome_seg_find(id) ? NULL : mome_htab_get(&ids, id, 0);
+    return h ? REC_OF_ID(h)->name : mome_seg_name_of(id);
 }
 
 struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, int *unlinked)

@@ -36,6 +36,10 @@ struct mome_repo_seg;
  * coordinator). */
 struct mome_seg *mome_segment_of(int handle);
 int mome_segment_manager(const char *name);
+/* A segment's name for messages: from this node's record of it, else from the name record when
+ * this node manages its name (a checkpoint's coordinator need not have it open), else
+ * "(not open here)" (mome_seg_name_of). */
+const char *mome_segment_name(uint64_t id);
 /* Name manager: the repository segment of a persistent segment it manages (NULL if none), the
  * nodes that have it (a bitmap of MomeNodes() bits) and whether it was unlinked. */
 struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, int *unlinked);

@@ -5,6 +5,7 @@
  * replies delivered.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/cmd.h"
@@ -300,6 +301,35 @@ START_TEST(test_segment__open_round_trip_on_one_node)
 }
 END_TEST
 
+/* ---- messages name a segment by its name ---- */
+
+static void ready_from_a_node_without_it(void *arg)
+{
+    mome_ckptmsg_t r = {.seg = *(const uint64_t *)arg};
+    msgtest_deliver(MOME_MSG_CKPT_READY, 0, 1, &r, NULL, 0);
+}
+
+START_TEST(test_segment__the_name_manager_names_a_segment_it_does_not_have)
+{
+    char want[128];
+    nc_up(2, 0);
+    seg_open(1, "alpha", SZ, MOME_CREATE, 7);
+    uint64_t id = open_reply(1, 7)->id;
+    /* Node 0 keeps the name but never opened the segment. */
+    ck_assert_str_eq(mome_seg_name_of(id), "(not open here)");
+    ck_assert_str_eq(mome_segment_name(id), "alpha");
+    ck_assert_str_eq(mome_segment_name(id + 1), "(not open here)");
+    /* alpha is not persistent: node 1's checkpoint of it stops the coordinator, naming it. */
+    snprintf(want, sizeof(want), "node 1 checkpointed segment 'alpha' (%#llx), which it",
+             (unsigned long long)id);
+    nc_expect_death(ready_from_a_node_without_it, &id, want);
+    /* On a node that has it, its own record names it. */
+    ck_assert_ptr_nonnull(testnode_segment(5, 1));
+    ck_assert_str_eq(mome_seg_name_of(5), "test5");
+    ck_assert_str_eq(mome_segment_name(5), "test5");
+}
+END_TEST
+
 Suite *segment_suite(void)
 {
     Suite *s = suite_create("segment");
@@ -313,5 +343,6 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
     NC_CASE(s, test_segment__open_round_trip_on_one_node);
+    NC_CASE(s, test_segment__the_name_manager_names_a_segment_it_does_not_have);
     return s;
 }
