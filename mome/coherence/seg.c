@@ -37,6 +37,7 @@ mome_seg_t *mome_seg_new(uint64_t id, uint64_t size, const char *name,
     s->store = mome_store_open(ops, id, size, err);
     if (!s->store)
         goto err_free;
+    s->store->name = s->name; /* the record outlives its store (mome_seg_free closes it first) */
     /* Mappings cover whole pages: the last partial page of a segment is usable too. */
     s->size = s->store->size;
     s->npages = s->store->npages;

@@ -67,6 +67,7 @@ mome_store_t *mome_store_open(const mome_store_ops_t *ops, uint64_t id, uint64_t
         return NULL;
     st->ops = ops;
     st->id = id;
+    st->name = "";
     st->size = (size + pgsz - 1) & ~(uint64_t)(pgsz - 1);
     st->npages = st->size >> pgshift;
     words = (size_t)((st->npages + 63) / 64);
@@ -189,8 +190,8 @@ void mome_store_copy_out(mome_store_t *st, uint64_t page, void *dst)
     }
     int rc = mome_mem->read(st->base + (page << pgshift), dst, pgsz);
     if (rc < 0)
-        mome_fatal("cannot read page %llu of segment %#llx from Mome memory: %s; stopping",
-                   (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+        mome_fatal("cannot read page %llu of segment '%s' (%#llx) from Mome memory: %s; stopping",
+                   (unsigned long long)page, st->name, (unsigned long long)st->id, strerror(-rc));
 }
 
 void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
@@ -213,8 +214,10 @@ void mome_store_fill(mome_store_t *st, uint64_t page, const void *src)
     } else {
         int rc = mome_mem->write(st->base + (page << pgshift), src, pgsz);
         if (rc < 0)
-            mome_fatal("cannot write page %llu of segment %#llx into Mome memory: %s; stopping",
-                       (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+            mome_fatal("cannot write page %llu of segment '%s' (%#llx) into Mome memory: %s; "
+                       "stopping",
+                       (unsigned long long)page, st->name, (unsigned long long)st->id,
+                       strerror(-rc));
     }
     entered(st, page);
 }
@@ -277,8 +280,8 @@ void mome_store_drop(mome_store_t *st, uint64_t page)
         return;
     rc = mome_mem->drop(st->base + (page << pgshift), pgsz);
     if (rc < 0)
-        mome_warn("store", "cannot give back page %llu of segment %#llx: %s",
-                  (unsigned long long)page, (unsigned long long)st->id, strerror(-rc));
+        mome_warn("store", "cannot give back page %llu of segment '%s' (%#llx): %s",
+                  (unsigned long long)page, st->name, (unsigned long long)st->id, strerror(-rc));
     mome_bit_clear(st->present, page);
     mome_bit_clear(st->viewed, page); /* dropping it took every entry away */
     st->resident--;

@@ -32,6 +32,7 @@ typedef struct mome_store_ops {
 struct mome_store {
     const mome_store_ops_t *ops;
     uint64_t id;       /* the segment's id */
+    const char *name;  /* and its name, for messages: set by the layer above ("" until then) */
     uint64_t npages;
     uint64_t size;     /* bytes, whole Mome pages */
     uint64_t base;     /* its region of Mome memory */

@@ -126,9 +126,18 @@ static int drop(uint64_t off, size_t len)
     return 0;
 }
 
+static int read_err;
+
+void fake_memory_fail_reads(int err)
+{
+    read_err = err;
+}
+
 static int read_off(uint64_t off, void *dst, size_t len)
 {
     counts.reads++;
+    if (read_err)
+        return -read_err;
     memcpy(dst, arena + off, len);
     return 0;
 }
@@ -162,6 +171,7 @@ void fake_memory_use(void)
     }
     next_off = 0;
     nvas = 0;
+    read_err = 0;
     memset(&counts, 0, sizeof(counts));
     mome_mem = &fake_memory_ops;
 }

@@ -25,6 +25,8 @@ typedef struct fake_memory_counts {
 void fake_memory_use(void);
 void fake_memory_release(void);
 const fake_memory_counts_t *fake_memory_counts(void);
+/* Make every read through the file (mome_mem->read) fail with -err from now on (0: succeed). */
+void fake_memory_fail_reads(int err);
 /* The state of the page mapped at va (FAKE_*): what the last operation left. */
 int fake_memory_state(const void *va);
 

@@ -11,6 +11,8 @@
 #include "core/cmd.h"
 #include "core/proto.h"
 #include "core/segment.h"
+#include "fake_memory.h"
+#include "memory/store.h"
 #include "mome.h"
 #include "nodecase.h"
 
@@ -330,6 +332,29 @@ START_TEST(test_segment__the_name_manager_names_a_segment_it_does_not_have)
 }
 END_TEST
 
+/* The memory layer's messages name it too: the store has its segment's name. */
+static void copy_out_failing(void *arg)
+{
+    uint8_t buf[NC_PAGE];
+    fake_memory_fail_reads(EIO);
+    mome_store_copy_out(arg, 0, buf);
+}
+
+START_TEST(test_segment__the_store_names_its_segment)
+{
+    static uint8_t page[NC_PAGE] __attribute__((aligned(NC_PAGE)));
+    uint8_t src[NC_PAGE] = {1};
+    nc_up(2, 0);
+    mome_seg_t *s = testnode_segment(5, 1);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s->store->name, "test5");
+    /* In through a view only: a copy out reads it through the file, and that read fails. */
+    ck_assert_int_eq(mome_store_install(s->store, 0, (char *)page, src, 0), 0);
+    nc_expect_death(copy_out_failing, s->store,
+                    "cannot read page 0 of segment 'test5' (0x5) from Mome memory");
+}
+END_TEST
+
 Suite *segment_suite(void)
 {
     Suite *s = suite_create("segment");
@@ -344,5 +369,6 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
     NC_CASE(s, test_segment__open_round_trip_on_one_node);
     NC_CASE(s, test_segment__the_name_manager_names_a_segment_it_does_not_have);
+    NC_CASE(s, test_segment__the_store_names_its_segment);
     return s;
 }
