@@ -59,6 +59,47 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
+/* Segment names: the MOME_TR_SEG_NAME records each node wrote when a segment came to it. */
+typedef struct segname {
+    uint64_t seg;
+    char name[MOME_TRACE_NAME_MAX + 1];
+} segname_t;
+static segname_t *names;
+static size_t nnames;
+
+static segname_t *name_rec(uint64_t seg, int add)
+{
+    for (size_t i = 0; i < nnames; i++)
+        if (names[i].seg == seg)
+            return &names[i];
+    if (!add)
+        return NULL;
+    names = xrealloc(names, (nnames + 1) * sizeof(*names));
+    memset(&names[nnames], 0, sizeof(names[nnames]));
+    names[nnames].seg = seg;
+    return &names[nnames++];
+}
+
+static void note_name(const mome_trace_rec_t *r)
+{
+    size_t off = (size_t)r->flags * MOME_TRACE_NAME_CHUNK;
+    char chunk[MOME_TRACE_NAME_CHUNK];
+    if (off >= MOME_TRACE_NAME_MAX)
+        return; /* not a chunk of a name: skipped, as an unknown kind would be */
+    memcpy(chunk, &r->page, 8);
+    memcpy(chunk + 8, &r->arg, 4);
+    size_t n =
+        MOME_TRACE_NAME_MAX - off < sizeof(chunk) ? MOME_TRACE_NAME_MAX - off : sizeof(chunk);
+    memcpy(name_rec(r->seg, 1)->name + off, chunk, n);
+}
+
+/* A segment's name, or NULL when no file named it (a trace of an older Mome). */
+static const char *seg_name(uint64_t seg)
+{
+    const segname_t *n = name_rec(seg, 0);
+    return n && n->name[0] ? n->name : NULL;
+}
+
 static void read_file(tfile_t *f)
 {
     FILE *in = fopen(f->path, "rb");
@@ -87,12 +128,18 @@ static void read_file(tfile_t *f)
             partial = got;
             break;
         }
+        mome_trace_rec_t r;
+        memcpy(&r, buf, sizeof(r));
+        if (r.kind == MOME_TR_SEG_NAME) {
+            note_name(&r);
+            continue;
+        }
         if (nevs == evcap) {
             evcap = evcap ? evcap * 2 : 4096;
             evs = xrealloc(evs, evcap * sizeof(*evs));
         }
         ev_t *e = &evs[nevs++];
-        memcpy(&e->r, buf, sizeof(e->r));
+        e->r = r;
         e->node = f->h.node;
         e->seq = seq++;
     }
@@ -224,7 +271,8 @@ static int summary(FILE *out)
                 " fault_write=%" PRIu64,
                 n, files[f].h.host, files[f].h.pid, c[n][FAULT_R], c[n][FAULT_W]);
         for (int k = MOME_TR_REQUEST; k < MOME_TR_NKINDS; k++)
-            fprintf(out, " %s=%" PRIu64, kind_names[k], c[n][k]);
+            if (kind_names[k]) /* not MOME_TR_SEG_NAME, which names, and is no event */
+                fprintf(out, " %s=%" PRIu64, kind_names[k], c[n][k]);
         fputc('\n', out);
     }
     if (unknown)
@@ -285,9 +333,15 @@ static void json_args(FILE *out, const ev_t *e)
 {
     const mome_trace_rec_t *r = &e->r;
     fprintf(out, "\"args\":{\"date\":%" PRIu64, r->date);
-    if (is_page_event(r->kind))
-        fprintf(out, ",\"seg\":\"%#" PRIx64 "\",\"page\":%" PRIu64, r->seg, r->page);
-    else if (r->kind >= MOME_TR_LOCK_REQ && r->kind <= MOME_TR_LOCK_REL)
+    if (is_page_event(r->kind)) {
+        fprintf(out, ",\"seg\":\"%#" PRIx64 "\"", r->seg);
+        if (seg_name(r->seg)) {
+            fputs(",\"segment\":\"", out);
+            json_str(out, seg_name(r->seg), MOME_TRACE_NAME_MAX);
+            fputc('"', out);
+        }
+        fprintf(out, ",\"page\":%" PRIu64, r->page);
+    } else if (r->kind >= MOME_TR_LOCK_REQ && r->kind <= MOME_TR_LOCK_REL)
         fprintf(out, ",\"lock\":%" PRIu64, r->page);
     else
         fprintf(out, ",\"barrier\":%" PRIu64, r->page);
@@ -816,6 +870,39 @@ static size_t seg_index(uint64_t seg)
     return 0;
 }
 
+/* s, quoted for SVG text (entities for markup characters, ? for control characters), into out. */
+static void xml_quote(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < len; s++) {
+        const char *ent = *s == '&'    ? "&amp;"
+                          : *s == '<'  ? "&lt;"
+                          : *s == '>'  ? "&gt;"
+                          : *s == '"'  ? "&quot;"
+                          : *s == '\'' ? "&apos;"
+                                       : NULL;
+        if (ent) {
+            o += (size_t)snprintf(out + o, len - o, "%s", ent);
+        } else {
+            out[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+        }
+    }
+    out[o] = 0;
+}
+
+/* "'name' " for a segment some file named (quoted for SVG), else "". */
+static void seg_label(uint64_t seg, char *out, size_t len)
+{
+    char q[6 * MOME_TRACE_NAME_MAX + 8];
+    const char *n = seg_name(seg);
+    if (!n) {
+        out[0] = 0;
+        return;
+    }
+    xml_quote(n, q, sizeof(q));
+    snprintf(out, len, "'%s' ", q);
+}
+
 static void row_label(size_t row, char *buf, size_t len)
 {
     const pkey_t *a = &keys[row * per_row];
@@ -904,7 +991,7 @@ static size_t draw_barriers(FILE *out, double top)
 /* A small trace: every holding band, every wait, every mark. */
 static void draw_detail(FILE *out, double top, double lock_h)
 {
-    char col[32], buf[256], tb[64];
+    char col[32], buf[2048], tb[64];
 
     fprintf(out, "<g class=\"holds\" fill-opacity=\"0.45\">\n");
     for (size_t i = 0; i < nholds;) {
@@ -947,11 +1034,13 @@ static void draw_detail(FILE *out, double top, double lock_h)
             snprintf(buf, sizeof(buf), "node %u: lock %" PRIu64 " granted at %s (date %" PRIu64 ")",
                      e->node, e->r.page, tb, e->r.date);
         } else {
+            char nm[6 * MOME_TRACE_NAME_MAX + 16];
+            seg_label(e->r.seg, nm, sizeof(nm));
             int l = snprintf(buf, sizeof(buf),
-                             "node %u: %s, s%zu (segment %#" PRIx64 ") page %" PRIu64
+                             "node %u: %s, s%zu (segment %s%#" PRIx64 ") page %" PRIu64
                              " at %s (date %" PRIu64 ")",
-                             e->node, mark_class[m], seg_index(e->r.seg), e->r.seg, e->r.page, tb,
-                             e->r.date);
+                             e->node, mark_class[m], seg_index(e->r.seg), nm, e->r.seg, e->r.page,
+                             tb, e->r.date);
             if (e->r.peer != MOME_TRACE_NONE && l > 0 && (size_t)l < sizeof(buf))
                 snprintf(buf + l, sizeof(buf) - (size_t)l, ", %s node %u",
                          m == M_FETCH ? "from" : "with", e->r.peer);
@@ -1217,7 +1306,9 @@ static int svg(FILE *out, const svgcfg_t *cfg)
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\">segments</text>\n", lx, ly);
     for (size_t i = 0; i < nsegs && i < 8; i++) {
         ly += 15;
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">s%zu: id %#" PRIx64 "</text>\n", lx, ly, i,
+        char nm[6 * MOME_TRACE_NAME_MAX + 16];
+        seg_label(segs[i], nm, sizeof(nm));
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">s%zu: %sid %#" PRIx64 "</text>\n", lx, ly, i, nm,
                 segs[i]);
     }
     if (nsegs > 8) {

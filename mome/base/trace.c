@@ -319,37 +319,66 @@ static void log_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
                   (unsigned long long)date, what);
 }
 
+/* One record into the ring (the lock held); 0 if there is no room or no trace. */
+static int put_locked(const mome_trace_rec_t *rec)
+{
+    if (!mome_tracing() || !ring)
+        return 0;
+    /* Full: the progress thread has not come round to it; write it out now, rarely. */
+    if (head - tail > mask)
+        flush_locked();
+    if (head - tail > mask || !mome_tracing())
+        return 0;
+    ring[head & mask] = *rec;
+    __atomic_store_n(&head, head + 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
 void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t arg, int flags)
 {
-    mome_trace_rec_t *r;
     uint64_t ns = now_ns(CLOCK_MONOTONIC);
     uint64_t date = mome_clock_now();
 
     if (__atomic_load_n(&log_on, __ATOMIC_ACQUIRE))
         log_event(kind, seg, page, peer, arg, flags, ns, date);
+    mome_trace_rec_t r = {.ns = ns,
+                          .date = date,
+                          .seg = seg,
+                          .page = page,
+                          .arg = arg,
+                          .peer = peer < 0 || peer >= MOME_TRACE_NONE ? MOME_TRACE_NONE
+                                                                      : (uint16_t)peer,
+                          .kind = (uint8_t)kind,
+                          .flags = (uint8_t)flags};
+    lock();
+    put_locked(&r);
+    unlock();
+}
+
+void mome_trace_seg_name(uint64_t seg, const char *name)
+{
+    size_t len = strnlen(name, MOME_TRACE_NAME_MAX);
+    mome_trace_rec_t r = {.ns = now_ns(CLOCK_MONOTONIC),
+                          .date = mome_clock_now(),
+                          .seg = seg,
+                          .peer = MOME_TRACE_NONE,
+                          .kind = MOME_TR_SEG_NAME};
+    char chunk[MOME_TRACE_NAME_CHUNK];
 
     lock();
-    if (!mome_tracing() || !ring) {
-        unlock();
-        return;
+    /* Chunks up to the one holding the NUL (none when the name has MOME_TRACE_NAME_MAX bytes). */
+    for (size_t k = 0;
+         k * MOME_TRACE_NAME_CHUNK <= len && k * MOME_TRACE_NAME_CHUNK < MOME_TRACE_NAME_MAX; k++) {
+        size_t off = k * MOME_TRACE_NAME_CHUNK,
+               n = len - off < sizeof(chunk) ? len - off : sizeof(chunk);
+        memset(chunk, 0, sizeof(chunk));
+        memcpy(chunk, name + off, n);
+        memcpy(&r.page, chunk, 8);
+        memcpy(&r.arg, chunk + 8, 4);
+        r.flags = (uint8_t)k;
+        if (!put_locked(&r))
+            break;
     }
-    /* Full: the progress thread has not come round to it; write it out now, rarely. */
-    if (head - tail > mask)
-        flush_locked();
-    if (head - tail > mask || !mome_tracing()) {
-        unlock();
-        return;
-    }
-    r = &ring[head & mask];
-    r->ns = ns;
-    r->date = date;
-    r->seg = seg;
-    r->page = page;
-    r->arg = arg;
-    r->peer = peer < 0 || peer >= MOME_TRACE_NONE ? MOME_TRACE_NONE : (uint16_t)peer;
-    r->kind = (uint8_t)kind;
-    r->flags = (uint8_t)flags;
-    __atomic_store_n(&head, head + 1, __ATOMIC_RELAXED);
     unlock();
 }
 

@@ -20,7 +20,9 @@
 
 #define MOME_TRACE_MAGIC "MOMETRC" /* with its NUL: 8 bytes */
 #define MOME_TRACE_VERSION 1
-#define MOME_TRACE_NONE 0xffff /* peer: no other node */
+#define MOME_TRACE_NONE 0xffff   /* peer: no other node */
+#define MOME_TRACE_NAME_MAX 255  /* bytes of a segment's name (MOME_TR_SEG_NAME) */
+#define MOME_TRACE_NAME_CHUNK 12 /* bytes of it per record */
 
 typedef struct mome_trace_hdr {
     char magic[8];      /* MOME_TRACE_MAGIC */
@@ -77,6 +79,9 @@ enum mome_trace_kind {
                            page's manager (peer) */
     MOME_TR_UNSHARE,    /* the manager (peer) said no other node holds the page: this owner stops
                            tracking its writes and pushing its versions */
+    MOME_TR_SEG_NAME,   /* not an event: segment `seg` is named; its name's bytes 12 k to 12 k + 11
+                           (k = flags) are in page (8) then arg (4); it ends at its first NUL, or
+                           at MOME_TRACE_NAME_MAX bytes */
     MOME_TR_NKINDS
 };
 
@@ -109,6 +114,8 @@ static inline int mome_tracing(void)
 int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, size_t nrec);
 /* Record one event (use MOME_TR: it costs one test when no trace is on). peer < 0: none. */
 void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t arg, int flags);
+/* Record a segment's name (MOME_TR_SEG_NAME records, not logged), when it comes to this node. */
+void mome_trace_seg_name(uint64_t seg, const char *name);
 /* The ring is half full or more: the progress thread should write it out (mome_trace_flush). */
 int mome_trace_due(void);
 /* Write every record in the ring to the file (one or two writes). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base/alloc.h"
+#include "base/trace.h"
 #include "coherence/seg.h"
 
 mome_coh_t mome_coh = {.page_size = 4096, .page_shift = 12, .nnodes = 1};
@@ -48,6 +49,8 @@ mome_seg_t *mome_seg_new(uint64_t id, uint64_t size, const char *name,
     }
     s->h.k1 = id;
     mome_htab_put(&segs, &s->h);
+    if (mome_tracing()) /* so that mome-trace names it */
+        mome_trace_seg_name(id, s->name);
     return s;
 
 err_close:

@@ -103,6 +103,60 @@ START_TEST(test_trace__file_holds_header_and_records_in_order)
 }
 END_TEST
 
+/* A segment's name in MOME_TR_SEG_NAME records, 12 bytes each (doc/trace.md): up to the chunk
+ * holding its NUL; a name of MOME_TRACE_NAME_MAX bytes fills 22 chunks, its end without a NUL. */
+static void name_of(const mome_trace_rec_t *r, size_t n, uint64_t seg, char *out, size_t *chunks)
+{
+    memset(out, 0, MOME_TRACE_NAME_MAX + 1);
+    *chunks = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].kind != MOME_TR_SEG_NAME || r[i].seg != seg)
+            continue;
+        size_t off = (size_t)r[i].flags * MOME_TRACE_NAME_CHUNK;
+        char chunk[MOME_TRACE_NAME_CHUNK];
+        ck_assert_uint_lt(off, MOME_TRACE_NAME_MAX);
+        ck_assert_uint_eq(r[i].peer, MOME_TRACE_NONE);
+        memcpy(chunk, &r[i].page, 8);
+        memcpy(chunk + 8, &r[i].arg, 4);
+        memcpy(out + off, chunk, off + 12 > MOME_TRACE_NAME_MAX ? MOME_TRACE_NAME_MAX - off : 12);
+        (*chunks)++;
+    }
+}
+
+START_TEST(test_trace__segment_names_are_recorded)
+{
+    char pat[128], got[MOME_TRACE_NAME_MAX + 1], longest[MOME_TRACE_NAME_MAX + 1];
+    mome_trace_hdr_t h;
+    mome_trace_rec_t *r;
+    size_t chunks;
+
+    make_dir();
+    snprintf(pat, sizeof(pat), "%s/names.trace", dir);
+    ck_assert_int_eq(mome_trace_open(pat, 0, 1, 4096, 0), 0);
+    memset(longest, 'x', MOME_TRACE_NAME_MAX);
+    longest[MOME_TRACE_NAME_MAX] = 0;
+    mome_trace_seg_name(1, "grid");
+    mome_trace_seg_name(2, "twelve bytes"); /* exactly one chunk: a second holds the NUL */
+    mome_trace_seg_name(3, longest);
+    MOME_TR(MOME_TR_FAULT, 1, 0, -1, 0, 0);
+    mome_trace_close();
+
+    size_t n = read_trace(pat, &h, &r);
+    name_of(r, n, 1, got, &chunks);
+    ck_assert_str_eq(got, "grid");
+    ck_assert_uint_eq(chunks, 1);
+    name_of(r, n, 2, got, &chunks);
+    ck_assert_str_eq(got, "twelve bytes");
+    ck_assert_uint_eq(chunks, 2);
+    name_of(r, n, 3, got, &chunks);
+    ck_assert_str_eq(got, longest);
+    ck_assert_uint_eq(chunks, 22);
+    ck_assert_uint_eq(n, 1 + 2 + 22 + 1);
+    ck_assert_uint_eq(r[n - 1].kind, MOME_TR_FAULT);
+    free(r);
+}
+END_TEST
+
 /* A ring of 8 records, 1000 events and nobody flushing: the producer writes it out itself when
  * it is full, and every record is in the file, in order. */
 START_TEST(test_trace__a_full_ring_is_written_not_lost)
@@ -173,5 +227,6 @@ Suite *trace_suite(void)
     UNIT_CASE_TEARDOWN(s, test_trace__a_full_ring_is_written_not_lost, trace_down);
     UNIT_CASE_TEARDOWN(s, test_trace__due_once_half_full, trace_down);
     UNIT_CASE_TEARDOWN(s, test_trace__a_file_that_cannot_be_made_records_nothing, trace_down);
+    UNIT_CASE_TEARDOWN(s, test_trace__segment_names_are_recorded, trace_down);
     return s;
 }
