@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -508,27 +509,35 @@ void MomePoll(void)
 /* ---- startup ---- */
 
 /*
- * The descriptors UCX opens (epoll, eventfds, sockets, shared memory) are not close-on-exec, so a
- * child the program starts with system() or exec would inherit them. Every descriptor that
- * MomeInit itself created is marked close-on-exec at its end (UCX opens its connections there:
- * none appear later). fds_before: descriptors below FD_SCAN open when MomeInit began.
+ * The descriptors UCX opens (epoll, eventfds, pipes, sockets, shared memory) are not
+ * close-on-exec, so a child the program starts with system() or exec would inherit them. Every
+ * descriptor that MomeInit itself created is marked close-on-exec at its end (UCX opens its
+ * connections there: none appear later). A descriptor is the program's when the same open file
+ * (device and inode) had the same number when MomeInit began: the number alone would not do, since
+ * MomeInit closes some it was given (the launcher's status table) and UCX reuses their numbers.
  */
 #define FD_SCAN 4096
-static uint64_t fds_before[FD_SCAN / 64];
+static struct fd_id {
+    dev_t dev;
+    ino_t ino; /* 0: not open then (an inode 0 is kept as 1) */
+} fds_before[FD_SCAN];
 
 static void scan_fds(int mark)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
+    struct stat st;
     if (!d)
         return;
     while ((e = readdir(d))) {
         int fd = atoi(e->d_name);
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) || fd >= FD_SCAN)
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) || fd >= FD_SCAN ||
+            fstat(fd, &st) < 0)
             continue;
+        struct fd_id id = {st.st_dev, st.st_ino ? st.st_ino : 1};
         if (!mark)
-            fds_before[fd / 64] |= 1ull << (fd % 64);
-        else if (!(fds_before[fd / 64] >> (fd % 64) & 1))
+            fds_before[fd] = id;
+        else if (fds_before[fd].ino != id.ino || fds_before[fd].dev != id.dev)
             fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
     }
     closedir(d);

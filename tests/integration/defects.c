@@ -13,6 +13,7 @@
  *           message names MomeFinalize.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,6 +44,26 @@ static void fork_exits_at_once(void)
     CHECK(s < 0.9, "the forked child took %.3f s to exit", s);
 }
 
+/* The pipes this process had before MomeInit (its launcher's, its shell's): not the node's. */
+static char pipes_before[4096];
+
+static void note_pipes_before(void)
+{
+    char path[64], target[64];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (!strncmp(target, "pipe:", 5) &&
+            strlen(pipes_before) + strlen(target) + 2 < sizeof(pipes_before)) {
+            strcat(pipes_before, target);
+            strcat(pipes_before, " ");
+        }
+    }
+}
+
 static void children_inherit_nothing(void)
 {
     FILE *p = popen("ls -l /proc/self/fd", "r");
@@ -50,11 +71,22 @@ static void children_inherit_nothing(void)
     int bad = 0;
     CHECK(p != NULL, "popen");
     while (fgets(line, sizeof(line), p)) {
-        /* The child's own descriptors are 0-2 and the directory ls reads; anything else that
-         * is a socket, an epoll or event fd, or shared memory came from the node. */
+        /* The child's own descriptors are 0-2 (its standard output: a pipe to this process) and
+         * the directory ls reads; anything else that is a socket, an epoll or event fd, shared
+         * memory or a pipe came from the node (UCX opens pipes too). */
+        line[strcspn(line, "\n")] = 0;
+        const char *arrow = strstr(line, " -> ");
+        int fd = -1;
+        if (arrow) {
+            const char *num = arrow;
+            while (num > line && num[-1] >= '0' && num[-1] <= '9')
+                num--;
+            fd = atoi(num);
+        }
         if (strstr(line, "socket:") || strstr(line, "eventpoll") || strstr(line, "eventfd") ||
-            strstr(line, "/dev/shm/") || strstr(line, "userfaultfd") || strstr(line, "memfd")) {
-            printf("node %d: inherited: %s", MomeNode(), line);
+            strstr(line, "/dev/shm/") || strstr(line, "userfaultfd") || strstr(line, "memfd") ||
+            (strstr(line, "pipe:") && fd > 2 && !strstr(pipes_before, strstr(line, "pipe:")))) {
+            printf("node %d: inherited: %s\n", MomeNode(), line);
             bad++;
         }
     }
@@ -152,6 +184,7 @@ static void finalize_while_busy(void)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
+    note_pipes_before();
     itest_init(&argc, &argv);
     if (!strcmp(mode, "fork"))
         fork_exits_at_once();
