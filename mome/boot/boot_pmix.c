@@ -27,8 +27,13 @@ static int inited;
 /* The PMIx event handler (on PMIx's own thread) writes a line here; the progress thread reads it
  * (watch/event). [0] read end, [1] write end. */
 static int evpipe[2] = {-1, -1};
-/* Set once this node started leaving: other nodes exiting then is no loss. */
-static volatile int leaving;
+/* Set once this node started leaving: other nodes exiting then is no loss (read on PMIx's thread:
+ * atomic). */
+static int leaving;
+/* The event registration's answer, written on PMIx's thread whenever it comes (even after
+ * register_events stopped waiting for it): 0 none yet, 1 done, -1 refused. Static, never on a
+ * stack that may be gone by then. */
+static int reg_state;
 
 static const char *perr(pmix_status_t st)
 {
@@ -81,7 +86,7 @@ static void on_event(size_t id, pmix_status_t status, const pmix_proc_t *source,
         if (PMIX_CHECK_KEY(&info[i], PMIX_EVENT_AFFECTED_PROC) &&
             info[i].value.type == PMIX_PROC)
             who = info[i].value.data.proc;
-    if (!leaving) {
+    if (!__atomic_load_n(&leaving, __ATOMIC_ACQUIRE)) {
         if (status == PMIX_ERR_LOST_CONNECTION) {
             tell(-1, "contact with the PMIx server (the launcher) was lost");
         } else if (who && PMIX_CHECK_NSPACE(who->nspace, me.nspace) && who->rank != me.rank &&
@@ -97,8 +102,7 @@ static void on_event(size_t id, pmix_status_t status, const pmix_proc_t *source,
 
 static void reg_done(pmix_status_t status, size_t id, void *cbdata)
 {
-    volatile int *done = cbdata;
-    *done = status == PMIX_SUCCESS ? 1 : -1;
+    __atomic_store_n(&reg_state, status == PMIX_SUCCESS ? 1 : -1, __ATOMIC_RELEASE);
 }
 
 static void register_events(void)
@@ -106,13 +110,14 @@ static void register_events(void)
     pmix_status_t codes[] = {PMIX_ERR_PROC_ABORTED, PMIX_PROC_TERMINATED,
                              PMIX_ERR_PROC_TERM_WO_SYNC, PMIX_ERR_LOST_CONNECTION,
                              PMIX_ERR_EXIT_NONZERO_TERM, PMIX_ERR_UNREACH};
-    volatile int done = 0;
+    int done;
 
     PMIx_Register_event_handler(codes, sizeof(codes) / sizeof(codes[0]), NULL, 0, on_event,
-                                reg_done, (void *)&done);
+                                reg_done, NULL);
     /* Registration completes on PMIx's thread; a launcher that ignores events answers at once. */
-    for (int i = 0; i < 2000 && !done; i++)
+    for (int i = 0; i < 2000 && !__atomic_load_n(&reg_state, __ATOMIC_ACQUIRE); i++)
         usleep(1000);
+    done = __atomic_load_n(&reg_state, __ATOMIC_ACQUIRE);
     if (done <= 0)
         mome_debug("boot", "PMIx event registration: %s; lost nodes are then reported by the "
                            "launcher and UCX only", done < 0 ? "refused" : "no answer in 2 s");
@@ -328,7 +333,7 @@ static void pmix_abort(int status, const char *msg)
 
     if (!inited)
         return;
-    leaving = 1;
+    __atomic_store_n(&leaving, 1, __ATOMIC_RELEASE);
     PMIX_PROC_LOAD(&all, me.nspace, PMIX_RANK_WILDCARD);
     /* The launcher prints msg and stops every process of the job, this one too. It may be out of
      * reach (the network to it is down): the alarm's default action then ends this process. */
@@ -340,7 +345,7 @@ static void pmix_finalize(void)
 {
     if (!inited)
         return;
-    leaving = 1;
+    __atomic_store_n(&leaving, 1, __ATOMIC_RELEASE);
     PMIx_Finalize(NULL, 0);
     inited = 0;
     for (int i = 0; i < 2; i++) {

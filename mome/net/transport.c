@@ -359,7 +359,7 @@ static void set_default(ucp_config_t *cfg, const char *name, const char *value)
  * before. UCX logs at debug level when connections open and close (a few hundred lines in a
  * whole job, none per message sent), so the raised level costs nothing per message.
  */
-static ucs_log_level_t tp_user_level;
+static int tp_user_level; /* a ucs_log_level_t; read on UCX's threads: atomic */
 static int tp_log_pushed;
 
 static ucs_log_func_rc_t stranger_log(const char *file, unsigned line, const char *function,
@@ -371,7 +371,8 @@ static ucs_log_func_rc_t stranger_log(const char *file, unsigned line, const cha
     (void)line;
     (void)function;
     (void)ap; /* the format alone names the message */
-    if (comp != &ucs_global_opts.log_component || level <= tp_user_level)
+    if (comp != &ucs_global_opts.log_component ||
+        (int)level <= __atomic_load_n(&tp_user_level, __ATOMIC_ACQUIRE))
         return UCS_LOG_FUNC_RC_CONTINUE;
     if (level == UCS_LOG_LEVEL_DEBUG && strstr(fmt, "wrong magic number")) {
         static mome_ratelimit_t rl;
@@ -386,14 +387,16 @@ static ucs_log_func_rc_t stranger_log(const char *file, unsigned line, const cha
 static void watch_strangers(int on)
 {
     if (on && !tp_log_pushed) {
-        tp_user_level = ucs_global_opts.log_component.log_level;
-        if (tp_user_level >= UCS_LOG_LEVEL_DEBUG)
+        int user = (int)ucs_global_opts.log_component.log_level;
+        __atomic_store_n(&tp_user_level, user, __ATOMIC_RELEASE);
+        if (user >= UCS_LOG_LEVEL_DEBUG)
             return; /* the user asked for UCX's debug lines: UCX prints this one itself */
         ucs_log_push_handler(stranger_log);
         ucs_global_opts.log_component.log_level = UCS_LOG_LEVEL_DEBUG;
         tp_log_pushed = 1;
     } else if (!on && tp_log_pushed) {
-        ucs_global_opts.log_component.log_level = tp_user_level;
+        ucs_global_opts.log_component.log_level =
+            (ucs_log_level_t)__atomic_load_n(&tp_user_level, __ATOMIC_ACQUIRE);
         ucs_log_pop_handler();
         tp_log_pushed = 0;
     }
