@@ -590,6 +590,10 @@ static void launch_all(const struct block *blocks, int nblocks, int total)
         }
     }
     close(devnull);
+    if (job.statfd >= 0) { /* every node has it: the mapping is all this process needs now */
+        close(job.statfd);
+        job.statfd = -1;
+    }
 }
 
 /* ---- sending to nodes ------------------------------------------------------------------------ */
