@@ -10,6 +10,29 @@
 #include "base/log.h"
 #include "unit.h"
 
+/* Each of bad[n] in var is refused with a message naming var and, if not NULL, what is
+ * accepted; var is unset afterwards. */
+static void expect_refused(const char *var, const char *const *bad, size_t n, const char *accepted)
+{
+    mome_config_t c;
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        setenv(var, bad[i], 1);
+        err[0] = 0;
+        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+        ck_assert_msg(strstr(err, var) != NULL, "%s=%s: the message does not name it: %s", var,
+                      bad[i], err);
+        ck_assert_msg(!accepted || strstr(err, accepted) != NULL,
+                      "%s=%s: the message does not say '%s': %s", var, bad[i], accepted, err);
+    }
+    unsetenv(var);
+}
+#define REFUSED(_var, _accepted, ...)                                                              \
+    do {                                                                                           \
+        const char *const _bad[] = {__VA_ARGS__};                                                  \
+        expect_refused((_var), _bad, sizeof(_bad) / sizeof(_bad[0]), (_accepted));                 \
+    } while (0)
+
 START_TEST(test_config__sizes)
 {
     uint64_t v;
@@ -54,14 +77,7 @@ START_TEST(test_config__page_size_must_be_a_power_of_two_page_multiple)
     ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
     ck_assert_uint_eq(c.page_size, 16384);
     ck_assert_uint_eq(mome_config_page_size(), 16384);
-    const char *bad[] = {"3000", "12288", "1024", "1G", "junk"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        setenv("MOME_PAGE_SIZE", bad[i], 1);
-        err[0] = 0;
-        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
-        ck_assert_ptr_nonnull(strstr(err, "MOME_PAGE_SIZE"));
-    }
-    unsetenv("MOME_PAGE_SIZE");
+    REFUSED("MOME_PAGE_SIZE", NULL, "3000", "12288", "1024", "1G", "junk");
 }
 END_TEST
 
@@ -88,20 +104,13 @@ START_TEST(test_config__counts_take_no_suffix)
 {
     mome_config_t c;
     char err[256];
-    const char *bad[] = {"1K", "-1", "", "7 pages", "0x10", "99999999999999999999999"};
     setenv("MOME_PREFETCH", "0", 1);
     ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
     ck_assert_uint_eq(c.prefetch, 0);
     setenv("MOME_PREFETCH", "31", 1);
     ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
     ck_assert_uint_eq(c.prefetch, 31);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        setenv("MOME_PREFETCH", bad[i], 1);
-        err[0] = 0;
-        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
-        ck_assert_ptr_nonnull(strstr(err, "MOME_PREFETCH"));
-    }
-    unsetenv("MOME_PREFETCH");
+    REFUSED("MOME_PREFETCH", NULL, "1K", "-1", "", "7 pages", "0x10", "99999999999999999999999");
 }
 END_TEST
 
@@ -118,15 +127,7 @@ START_TEST(test_config__evict_names_a_policy)
     setenv("MOME_EVICT", "random", 1);
     ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
     ck_assert_str_eq(c.evict, "random");
-    const char *bad[] = {"lru", "", "clock2", "fifo "};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        setenv("MOME_EVICT", bad[i], 1);
-        err[0] = 0;
-        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
-        ck_assert_ptr_nonnull(strstr(err, "MOME_EVICT"));
-        ck_assert_ptr_nonnull(strstr(err, "fifo, clock or random"));
-    }
-    unsetenv("MOME_EVICT");
+    REFUSED("MOME_EVICT", "fifo, clock or random", "lru", "", "clock2", "fifo ");
 }
 END_TEST
 
@@ -143,15 +144,7 @@ START_TEST(test_config__progress_prio_names_a_priority)
     setenv("MOME_PROGRESS_PRIO", "normal", 1);
     ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
     ck_assert_int_eq(c.progress_prio, MOME_PRIO_NORMAL);
-    const char *bad[] = {"1", "", "rt", "high "};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        setenv("MOME_PROGRESS_PRIO", bad[i], 1);
-        err[0] = 0;
-        ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
-        ck_assert_ptr_nonnull(strstr(err, "MOME_PROGRESS_PRIO"));
-        ck_assert_ptr_nonnull(strstr(err, "high, fifo or normal"));
-    }
-    unsetenv("MOME_PROGRESS_PRIO");
+    REFUSED("MOME_PROGRESS_PRIO", "high, fifo or normal", "1", "", "rt", "high ");
 }
 END_TEST
 
