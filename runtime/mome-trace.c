@@ -22,7 +22,8 @@
 typedef struct tfile {
     const char *path;
     mome_trace_hdr_t h;
-    int64_t offset; /* added to a record's ns to put it on the job's common time line */
+    uint64_t offset; /* added to a record's ns (modulo 2^64: it may be "negative") to put it on
+                        the job's common time line */
 } tfile_t;
 
 typedef struct ev {
@@ -59,7 +60,19 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
-/* Segment names: the MOME_TR_SEG_NAME records each node wrote when a segment came to it. */
+/*
+ * Segment names: the MOME_TR_SEG_NAME records each node wrote when a segment came to it. Their
+ * chunks are kept as read, then sorted into one name per segment (make_names) for lookups by
+ * binary search: a file may name many segments.
+ */
+typedef struct name_chunk {
+    uint64_t seg;
+    uint32_t k; /* the chunk's number: bytes 12 k to 12 k + 11 of the name */
+    char b[MOME_TRACE_NAME_CHUNK];
+} name_chunk_t;
+static name_chunk_t *chunks;
+static size_t nchunks, cap_chunks;
+
 typedef struct segname {
     uint64_t seg;
     char name[MOME_TRACE_NAME_MAX + 1];
@@ -67,36 +80,60 @@ typedef struct segname {
 static segname_t *names;
 static size_t nnames;
 
-static segname_t *name_rec(uint64_t seg, int add)
-{
-    for (size_t i = 0; i < nnames; i++)
-        if (names[i].seg == seg)
-            return &names[i];
-    if (!add)
-        return NULL;
-    names = xrealloc(names, (nnames + 1) * sizeof(*names));
-    memset(&names[nnames], 0, sizeof(names[nnames]));
-    names[nnames].seg = seg;
-    return &names[nnames++];
-}
-
 static void note_name(const mome_trace_rec_t *r)
 {
-    size_t off = (size_t)r->flags * MOME_TRACE_NAME_CHUNK;
-    char chunk[MOME_TRACE_NAME_CHUNK];
-    if (off >= MOME_TRACE_NAME_MAX)
+    if ((size_t)r->flags * MOME_TRACE_NAME_CHUNK >= MOME_TRACE_NAME_MAX)
         return; /* not a chunk of a name: skipped, as an unknown kind would be */
-    memcpy(chunk, &r->page, 8);
-    memcpy(chunk + 8, &r->arg, 4);
-    size_t n =
-        MOME_TRACE_NAME_MAX - off < sizeof(chunk) ? MOME_TRACE_NAME_MAX - off : sizeof(chunk);
-    memcpy(name_rec(r->seg, 1)->name + off, chunk, n);
+    if (nchunks == cap_chunks) {
+        cap_chunks = cap_chunks ? cap_chunks * 2 : 256;
+        chunks = xrealloc(chunks, cap_chunks * sizeof(*chunks));
+    }
+    name_chunk_t *c = &chunks[nchunks++];
+    c->seg = r->seg;
+    c->k = r->flags;
+    memcpy(c->b, &r->page, 8);
+    memcpy(c->b + 8, &r->arg, 4);
+}
+
+static int cmp_chunk(const void *a, const void *b)
+{
+    const name_chunk_t *x = a, *y = b;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static void make_names(void)
+{
+    if (!nchunks)
+        return;
+    qsort(chunks, nchunks, sizeof(*chunks), cmp_chunk);
+    names = xrealloc(NULL, nchunks * sizeof(*names));
+    for (size_t i = 0; i < nchunks; i++) {
+        if (!nnames || names[nnames - 1].seg != chunks[i].seg) {
+            memset(&names[nnames], 0, sizeof(names[nnames]));
+            names[nnames++].seg = chunks[i].seg;
+        }
+        size_t off = (size_t)chunks[i].k * MOME_TRACE_NAME_CHUNK;
+        size_t n = MOME_TRACE_NAME_MAX - off < sizeof(chunks[i].b) ? MOME_TRACE_NAME_MAX - off
+                                                                   : sizeof(chunks[i].b);
+        memcpy(names[nnames - 1].name + off, chunks[i].b, n);
+    }
+    free(chunks);
+    chunks = NULL;
+    nchunks = cap_chunks = 0;
+}
+
+static int cmp_name(const void *key, const void *elem)
+{
+    uint64_t seg = *(const uint64_t *)key, other = ((const segname_t *)elem)->seg;
+    return seg < other ? -1 : seg > other;
 }
 
 /* A segment's name, or NULL when no file named it (a trace of an older Mome). */
 static const char *seg_name(uint64_t seg)
 {
-    const segname_t *n = name_rec(seg, 0);
+    const segname_t *n = nnames ? bsearch(&seg, names, nnames, sizeof(*names), cmp_name) : NULL;
     return n && n->name[0] ? n->name : NULL;
 }
 
@@ -191,12 +228,12 @@ static void load(char **paths, int n)
             nnodes = files[i].h.nnodes;
     }
     for (int i = 0; i < n; i++)
-        files[i].offset = one_host ? 0 : (int64_t)files[i].h.real_ns - (int64_t)files[i].h.mono_ns;
+        files[i].offset = one_host ? 0 : files[i].h.real_ns - files[i].h.mono_ns;
     /* Each event's file: events were appended file by file. */
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         for (; k < nevs && evs[k].node == files[i].h.node; k++) {
-            evs[k].t = (uint64_t)((int64_t)evs[k].r.ns + files[i].offset);
+            evs[k].t = evs[k].r.ns + files[i].offset; /* unsigned: a damaged file wraps, no UB */
             if (evs[k].t < t0)
                 t0 = evs[k].t;
         }
@@ -205,7 +242,9 @@ static void load(char **paths, int n)
         t0 = 0;
     for (k = 0; k < nevs; k++)
         evs[k].t -= t0;
-    qsort(evs, nevs, sizeof(*evs), cmp_ev);
+    if (nevs) /* qsort of a NULL array, even empty, is undefined */
+        qsort(evs, nevs, sizeof(*evs), cmp_ev);
+    make_names();
     t_end = nevs ? evs[nevs - 1].t : 0;
 }
 
@@ -847,7 +886,8 @@ static void compute_spans(void)
                      held.v[i].node, held.v[i].t, t_end);
     free(held.v);
     free(asked.v);
-    qsort(holds, nholds, sizeof(*holds), cmp_hold);
+    if (nholds)
+        qsort(holds, nholds, sizeof(*holds), cmp_hold);
 }
 
 /* Segments get short names (s0, s1, ...) in the picture, in order of id; the legend gives ids. */
@@ -870,21 +910,50 @@ static size_t seg_index(uint64_t seg)
     return 0;
 }
 
-/* s, quoted for SVG text (entities for markup characters, ? for control characters), into out. */
+/* Bytes of a valid UTF-8 sequence at s (1 to 4), or 0 (a byte no XML text may hold as it is). */
+static int utf8_len(const unsigned char *s)
+{
+    int n = s[0] < 0x80                    ? 1
+            : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+            : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+            : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                           : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+        (n == 3 && s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe) ||
+        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+        return 0; /* overlong, a surrogate, U+FFFE/FFFF, beyond U+10FFFF */
+    return n;
+}
+
+/*
+ * s, quoted for SVG text, into out: entities for markup characters, valid UTF-8 as it is, and ?
+ * for control characters and bytes that are no UTF-8 (a name is any bytes but NUL and /).
+ */
 static void xml_quote(const char *s, char *out, size_t len)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
-    for (; *s && o + 7 < len; s++) {
-        const char *ent = *s == '&'    ? "&amp;"
-                          : *s == '<'  ? "&lt;"
-                          : *s == '>'  ? "&gt;"
-                          : *s == '"'  ? "&quot;"
-                          : *s == '\'' ? "&apos;"
+    while (*u && o + 7 < len) {
+        const char *ent = *u == '&'    ? "&amp;"
+                          : *u == '<'  ? "&lt;"
+                          : *u == '>'  ? "&gt;"
+                          : *u == '"'  ? "&quot;"
+                          : *u == '\'' ? "&apos;"
                                        : NULL;
+        int n = utf8_len(u);
         if (ent) {
             o += (size_t)snprintf(out + o, len - o, "%s", ent);
+            u++;
+        } else if (n == 0 || *u < 0x20 || *u == 0x7f || (n == 2 && u[0] == 0xc2 && u[1] < 0xa0)) {
+            out[o++] = '?'; /* not UTF-8, or a control character (C0, DEL, C1) */
+            u += n ? (size_t)n : 1;
         } else {
-            out[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+            memcpy(out + o, u, (size_t)n);
+            o += (size_t)n;
+            u += n;
         }
     }
     out[o] = 0;
