@@ -324,16 +324,44 @@ static int summary(FILE *out)
 /* ---- Perfetto / Chrome trace-event JSON ---- */
 
 /* A string from a file (a host name) as JSON string content. */
+/*
+ * Bytes of a valid UTF-8 sequence at s (1 to 4, within avail bytes), or 0: a byte that XML and
+ * JSON text may not hold as it is. Stops at a NUL (no continuation byte).
+ */
+static int utf8_len(const unsigned char *s, size_t avail)
+{
+    int n = s[0] < 0x80                    ? 1
+            : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+            : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+            : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                           : 0;
+    if ((size_t)n > avail)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+        (n == 3 && s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe) ||
+        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+        return 0; /* overlong, a surrogate, U+FFFE/FFFF, beyond U+10FFFF */
+    return n;
+}
+
+/* s (at most max bytes) as JSON string content: valid UTF-8 as it is, other bytes as U+FFFD. */
 static void json_str(FILE *out, const char *s, size_t max)
 {
-    for (size_t i = 0; i < max && s[i]; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            fprintf(out, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            fprintf(out, "\\u%04x", ch);
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < max && u[i];) {
+        int n = utf8_len(u + i, max - i);
+        if (u[i] == '"' || u[i] == '\\')
+            fprintf(out, "\\%c", u[i]);
+        else if (u[i] < 0x20 || u[i] == 0x7f)
+            fprintf(out, "\\u%04x", u[i]);
+        else if (n == 0)
+            fputs("\\ufffd", out);
         else
-            fputc(ch, out);
+            fwrite(u + i, 1, (size_t)n, out);
+        i += n > 1 ? (size_t)n : 1;
     }
 }
 
@@ -910,24 +938,6 @@ static size_t seg_index(uint64_t seg)
     return 0;
 }
 
-/* Bytes of a valid UTF-8 sequence at s (1 to 4), or 0 (a byte no XML text may hold as it is). */
-static int utf8_len(const unsigned char *s)
-{
-    int n = s[0] < 0x80                    ? 1
-            : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-            : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-            : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                           : 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-        (n == 3 && s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe) ||
-        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-        return 0; /* overlong, a surrogate, U+FFFE/FFFF, beyond U+10FFFF */
-    return n;
-}
-
 /*
  * s, quoted for SVG text, into out: entities for markup characters, valid UTF-8 as it is, and ?
  * for control characters and bytes that are no UTF-8 (a name is any bytes but NUL and /).
@@ -943,7 +953,7 @@ static void xml_quote(const char *s, char *out, size_t len)
                           : *u == '"'  ? "&quot;"
                           : *u == '\'' ? "&apos;"
                                        : NULL;
-        int n = utf8_len(u);
+        int n = utf8_len(u, 4); /* NUL-terminated: it stops there */
         if (ent) {
             o += (size_t)snprintf(out + o, len - o, "%s", ent);
             u++;
