@@ -264,6 +264,15 @@ static void srv_send(int ci, int type, const void *body, const void *payload, ui
 
 /* ---- pages ---- */
 
+/* The page no longer holds a job's unconfirmed change: forget what it was before that change. */
+static void forget_before(pstate_t *p)
+{
+    free(p->before);
+    p->before = NULL;
+    p->put_key = 0;
+    p->before_stored = 0;
+}
+
 /* Give page p of s to connection ci: its content, read from the repository if momed has none. */
 static int grant(seg_t *s, pstate_t *p, int ci)
 {
@@ -284,10 +293,7 @@ static int grant(seg_t *s, pstate_t *p, int ci)
     }
     if (p->put_key && p->put_key != conns[ci]->key) {
         /* Another job reads what that job gave back: it stays, whatever becomes of that job. */
-        free(p->before);
-        p->before = NULL;
-        p->put_key = 0;
-        p->before_stored = 0;
+        forget_before(p);
     }
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
     if (tracing)
@@ -505,12 +511,8 @@ static void epoch_end(uint64_t key, seg_t *only)
         seg_t *s = segs[k];
         for (size_t i = 0; s && (!only || s == only) && i < s->nb; i++)
             for (pstate_t *p = s->tab[i]; p; p = p->next)
-                if (p->put_key == key) {
-                    free(p->before);
-                    p->before = NULL;
-                    p->put_key = 0;
-                    p->before_stored = 0;
-                }
+                if (p->put_key == key)
+                    forget_before(p);
     }
 }
 
@@ -527,9 +529,8 @@ static uint64_t revert(uint64_t key)
                     continue;
                 uint8_t *b = p->before;
                 int was = p->dirty;
-                p->before = NULL;
-                p->put_key = 0;
-                p->before_stored = 0;
+                p->before = NULL; /* b is taken: not freed here */
+                forget_before(p);
                 free(p->content);
                 p->content = NULL;
                 if (same_as_stored(s, p, b)) {

@@ -750,7 +750,6 @@ int mome_tp_arm(void)
 /* Bound on every wait at shutdown: a peer that stopped answering must not hang this node. */
 #define SHUTDOWN_WAIT_NS (10ull * 1000000000ull)
 
-
 /* Progress until done(req) or the shutdown bound; returns 0 or -ETIMEDOUT (said once). */
 static int progress_until(ucs_status_ptr_t req, const char *what)
 {
