@@ -85,6 +85,7 @@ typedef struct conn {
     uint8_t *rbuf, *wbuf;
     size_t rlen, rcap, wlen, woff, wcap;
     int dead;      /* to be closed at the end of this round */
+    int send_err;  /* a write to it failed (errno): dropped at the end of this round */
     uint64_t held; /* pages it holds */
 } conn_t;
 
@@ -226,10 +227,16 @@ static void queue_bytes(conn_t *c, const void *p, size_t n)
     c->wlen += n;
 }
 
+/*
+ * A write that fails does not end the connection here but at the end of the round (drop_failed):
+ * its callers go on with it (grant makes it the page's holder after the send), and ending it from
+ * inside them left a page held by a connection gone, which momed then crashed on or never served
+ * again (a node killed while the page it waited for came back).
+ */
 static void flush_conn(int ci)
 {
     conn_t *c = conns[ci];
-    while (c && !c->dead && c->woff < c->wlen) {
+    while (c && !c->dead && !c->send_err && c->woff < c->wlen) {
         ssize_t w = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
             c->woff += (size_t)w;
@@ -239,7 +246,7 @@ static void flush_conn(int ci)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        drop_conn(ci, "cannot write to it: %s", strerror(errno));
+        c->send_err = errno;
         return;
     }
     if (c && c->woff == c->wlen)
@@ -698,6 +705,20 @@ static int open_conns(void)
     for (int i = 0; i < nconns; i++)
         n += conns[i] && !conns[i]->dead && conns[i]->hello;
     return n;
+}
+
+/* The connections a write failed on (flush_conn): ending one hands its pages on, which may fail a
+ * write to another. */
+static void drop_failed(void)
+{
+    for (int again = 1; again;) {
+        again = 0;
+        for (int i = 0; i < nconns; i++)
+            if (conns[i] && !conns[i]->dead && conns[i]->send_err) {
+                drop_conn(i, "cannot write to it: %s", strerror(conns[i]->send_err));
+                again = 1;
+            }
+    }
 }
 
 static void close_dead(void)
@@ -1477,6 +1498,7 @@ int main(int argc, char **argv)
             }
         }
         free(pf);
+        drop_failed();
         close_dead();
         if (stopping && !stop) {
             /* Jobs ending now (their pages back, in MomeFinalize) get until stop_by to close:

@@ -4,16 +4,23 @@
  * pages), and each malformed one is refused whole, ending that connection, momed going on.
  *
  *   srvbatch HOST PORT good|notheld|twice|count|empty|version|length|huge|late
+ *   srvbatch HOST PORT gone MOMED_PID
  *
  * Each case uses fresh connections (a job of 1 node, its own key) on segment "srvbatch" (8 pages
  * of 4096 bytes). Exit 0: momed did what the case expects as far as this side sees (good: the
  * pages read back; a bad case: momed closed the connection, and a new connection is still served,
  * its page intact). momed's log, checked by momed_fail.test, says why it refused.
+ *
+ * gone: a connection waiting for a page is reset (its node killed) while the page comes back from
+ * its holder, both seen by momed in one round (momed is stopped meanwhile, SIGSTOP): momed fails
+ * to hand the page to the connection gone, and must still serve it to the next job that asks.
  */
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +183,65 @@ static void expect_closed(conn_t *c, const char *what)
     close(c->fd);
 }
 
+/* Until process pid is stopped (state T in /proc/PID/stat): SIGSTOP takes effect asynchronously. */
+static void until_stopped(pid_t pid)
+{
+    char path[64], st[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 3000000; i++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(st, 1, sizeof(st) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        st[n] = 0;
+        const char *e = strrchr(st, ')');
+        if (!e)
+            fail("cannot read momed's state in /proc");
+        if (e[1] == ' ' && (e[2] == 'T' || e[2] == 't'))
+            return;
+        sched_yield();
+    }
+    fail("momed did not stop after SIGSTOP");
+}
+
+/* The case gone (see the top): page 6 goes to a, b asks for it, b is reset and a gives the page
+ * back in the same round of momed's, and a third job c must then get it, as a gave it back. */
+static int gone(const char *host, const char *port, pid_t momed)
+{
+    conn_t a, b, c;
+    mome_msg_t m;
+    uint8_t page[PS];
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+    attach(&a, host, port, 0x5eb0000000000004ull + (uint64_t)getpid());
+    get(&a, 6, NULL);
+    attach(&b, host, port, 0x5eb0000000000005ull + (uint64_t)getpid());
+    mome_srvpage_t g = {.seg = b.seg, .page = 6};
+    send_msg(&b, MOME_SRV_GET, &g, NULL, 0);
+    /* momed recalls the page from a once it has b's request: b now waits for it. */
+    if (recv_msg(&a, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_RECALL)
+        fail("no SRV_RECALL of page 6 after another job asked for it");
+    if (kill(momed, SIGSTOP) < 0)
+        fail("cannot stop momed");
+    until_stopped(momed);
+    /* b's node is gone (a reset: an unread message, or linger 0); a gives page 6 back. */
+    if (setsockopt(b.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+        fail("setsockopt SO_LINGER");
+    close(b.fd);
+    memset(page, 0x66, PS);
+    mome_srvpage_t p = {.seg = a.seg, .page = 6};
+    send_msg(&a, MOME_SRV_PUT, &p, page, PS);
+    if (kill(momed, SIGCONT) < 0)
+        fail("cannot continue momed");
+    attach(&c, host, port, 0x5eb0000000000006ull + (uint64_t)getpid());
+    memset(page, 0, PS);
+    get(&c, 6, page);
+    if (page[0] != 0x66 || page[PS - 1] != 0x66)
+        fail("page 6 does not hold what its holder gave back");
+    printf("srvbatch: case gone: the page a reset connection waited for went to the next job\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t batch[3 * (MOME_BATCH_PUSH_HDR + PS)];
@@ -184,9 +250,12 @@ int main(int argc, char **argv)
     const char *host, *port, *what;
     size_t n = 0;
 
+    if (argc == 5 && !strcmp(argv[3], "gone"))
+        return gone(argv[1], argv[2], (pid_t)atoi(argv[4]));
     if (argc != 4) {
         fprintf(stderr, "usage: srvbatch HOST PORT "
-                        "good|notheld|twice|count|empty|version|length|huge|late\n");
+                        "good|notheld|twice|count|empty|version|length|huge|late\n"
+                        "       srvbatch HOST PORT gone MOMED_PID\n");
         return 2;
     }
     host = argv[1];
