@@ -608,9 +608,11 @@ static int served_checkpoint(job_t *j, char *err, size_t errlen)
     if (rc < 0)
         return say(err, errlen, rc, "segment '%s': pages still in use after a long wait",
                    j->name);
-    mome_repo_crash_point("returned"); /* tests: this node's pages are momed's, not confirmed */
     if (MomeBarrier() == 0)
         return say(err, errlen, -errno, "segment '%s': %s", j->name, MomeError());
+    /* tests: every node's pages are momed's, not confirmed. After the barrier: a node stopped
+     * before it could leave another's recall waiting on it (a directory entry it manages). */
+    mome_repo_crash_point("returned");
     mome_cmd_t c = {.fn = fn_srv_ckpt, .u.ckpt.job = j};
     rc = mome_cmd_run(&c);
     if (rc < 0)
