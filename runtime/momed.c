@@ -233,6 +233,8 @@ static void queue_bytes(conn_t *c, const void *p, size_t n)
  * inside them left a page held by a connection gone, which momed then crashed on or never served
  * again (a node killed while the page it waited for came back).
  */
+static int send_failures; /* some connection's send_err is set */
+
 static void flush_conn(int ci)
 {
     conn_t *c = conns[ci];
@@ -247,6 +249,7 @@ static void flush_conn(int ci)
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         c->send_err = errno;
+        send_failures = 1;
         return;
     }
     if (c && c->woff == c->wlen)
@@ -707,12 +710,12 @@ static int open_conns(void)
     return n;
 }
 
-/* The connections a write failed on (flush_conn): ending one hands its pages on, which may fail a
- * write to another. */
+/* The connections a write failed on (flush_conn), after each connection's messages: ending one
+ * hands its pages on, which may fail a write to another. */
 static void drop_failed(void)
 {
-    for (int again = 1; again;) {
-        again = 0;
+    for (int again = send_failures; again;) {
+        again = send_failures = 0;
         for (int i = 0; i < nconns; i++)
             if (conns[i] && !conns[i]->dead && conns[i]->send_err) {
                 drop_conn(i, "cannot write to it: %s", strerror(conns[i]->send_err));
@@ -1476,6 +1479,7 @@ int main(int argc, char **argv)
                 flush_conn(i);
             if (conns[i] && !conns[i]->dead && (pf[i + 2].revents & (POLLIN | POLLHUP | POLLERR)))
                 read_conn(i);
+            drop_failed();
         }
         if (n > 0 && (pf[0].revents & POLLIN)) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), slot = -1, one = 1;
