@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -346,8 +347,8 @@ static void serve(seg_t *s, pstate_t *p)
             p->wtail = NULL;
         int ci = w->conn;
         free(w);
-        if (ci < 0 || !conns[ci] || conns[ci]->dead)
-            continue;
+        if (ci < 0 || !conns[ci] || conns[ci]->dead || conns[ci]->send_err)
+            continue; /* gone, or going (drop_failed): it reads nothing more */
         grant(s, p, ci);
     }
 }
@@ -592,8 +593,8 @@ static int job_attached(uint64_t key)
 
 /* Connection ci is closed at the end of this round: the pages it held are momed's again, as
  * momed last had them (changes its node made to them since it fetched them are lost), and its
- * place in the queues goes. The pages are not handed on here (serve_all, once every connection
- * that goes has gone). Returns how many it held. */
+ * place in the queues goes. The pages are not handed on here (serve_queued, at the end of the
+ * round, once every connection that goes has gone). Returns how many it held. */
 static uint64_t take_back(int ci)
 {
     conn_t *c = conns[ci];
@@ -620,15 +621,16 @@ static uint64_t take_back(int ci)
     return lost;
 }
 
-static void serve_all(void)
+/* At the end of a round, once every connection lost in it has been dropped (its job cut off and
+ * reverted): the pages momed has (given back, taken back) go to their waiters. Every page with
+ * waiters is on the queued list. Returns whether a write to a connection failed meanwhile (then
+ * drop_failed, and this again). */
+static int serve_queued(void)
 {
-    for (size_t k = 0; k < nsegs; k++) {
-        seg_t *s = segs[k];
-        for (size_t i = 0; s && i < s->nb; i++)
-            for (pstate_t *p = s->tab[i]; p; p = p->next)
-                if (p->holder < 0 && p->wq)
-                    serve(s, p);
-    }
+    for (pstate_t *p = queued; p; p = p->qnext)
+        if (p->holder < 0 && p->wq)
+            serve(p->seg, p);
+    return send_failures;
 }
 
 /*
@@ -693,7 +695,6 @@ static void drop_conn(int ci, const char *fmt, ...)
     } else if (c->hello && !job_attached(c->key)) {
         epoch_end(c->key, NULL); /* a clean end: its last content stays */
     }
-    serve_all();
     if (c->hello && !job_attached(c->key)) {
         if (verbose)
             say("job %016llx detached", (unsigned long long)c->key);
@@ -852,10 +853,8 @@ static void on_get(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
                   (unsigned long long)b->page, s->name);
         return;
     }
-    if (p->holder < 0 && !p->wq) {
-        grant(s, p, ci);
-        return;
-    }
+    /* Even a page nobody holds is handed out at the end of the round (serve_queued): a
+     * connection lost later in this round may cut off the job that gave it back. */
     waiter_t *w = calloc(1, sizeof(*w));
     if (!w) {
         say("out of memory; stopping");
@@ -924,8 +923,7 @@ static void put_page(int ci, seg_t *s, pstate_t *p, const uint8_t *bytes)
         p->holder = -1;
         p->recalling = 0;
         conns[ci]->held--;
-        serve(s, p);
-        return;
+        return; /* handed on at the end of the round (serve_queued) */
     }
     if (p->put_key != conns[ci]->key) {
         /* This job's first change since its last checkpoint: keep what was there before (if
@@ -963,8 +961,7 @@ static void put_page(int ci, seg_t *s, pstate_t *p, const uint8_t *bytes)
     p->dirty = 1;
     p->holder = -1;
     p->recalling = 0;
-    conns[ci]->held--;
-    serve(s, p);
+    conns[ci]->held--; /* handed on at the end of the round (serve_queued) */
 }
 
 static void on_put(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
@@ -1148,6 +1145,13 @@ static void handle(int ci, const uint8_t *hdr, const uint8_t *payload, uint32_t 
     if (c->hello && (m.src != c->node || m.type == MOME_SRV_HELLO)) {
         drop_conn(ci, "%s from node %u on the connection of node %u", mome_srv_types[m.type]->name,
                   m.src, c->node);
+        return;
+    }
+    if (m.date >= (1ull << 62)) {
+        /* No clock gets there (2^62 ticks); a date near 2^64 wrapped momed's clock, and every
+         * job's clock that merges momed's dates after it. */
+        drop_conn(ci, "%s dated %llu: out of range", mome_srv_types[m.type]->name,
+                  (unsigned long long)m.date);
         return;
     }
     if (m.date > lclock)
@@ -1413,6 +1417,16 @@ int main(int argc, char **argv)
     tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
     if (take_lock() < 0)
         return 1;
+    /* A descriptor per connection, and the repository's files opened as pages are read: the soft
+     * limit (often 1024) goes up to the hard one, so that momed does not cut jobs off early
+     * (a page it cannot read stops the job asking). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            say("cannot raise the limit on open files to %llu: %s", (unsigned long long)rl.rlim_max,
+                strerror(errno));
+    }
     snprintf(addr_path, sizeof(addr_path), "%s/%s", repo_dir, MOME_SRV_ADDR_FILE);
     unlink(addr_path); /* a file left by a momed killed earlier: ours replaces it below */
     if ((lfd = listen_on(lhost, lport, host, sizeof(host), &port)) < 0)
@@ -1432,14 +1446,15 @@ int main(int argc, char **argv)
 
     uint64_t next_ckpt = every > 0 ? now_ns() + (uint64_t)(every * 1e9) : 0;
     int stop = 0;
-    uint64_t stop_by = 0;
+    uint64_t stop_by = 0, accept_again = 0; /* descriptors ran out: the listener rests till then */
     while (!stop) {
         struct pollfd *pf = calloc((size_t)nconns + 2, sizeof(*pf));
         if (!pf) {
             say("out of memory; stopping");
             return 1;
         }
-        pf[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        int resting = accept_again && now_ns() < accept_again;
+        pf[0] = (struct pollfd){.fd = resting ? -1 : lfd, .events = POLLIN};
         pf[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
         for (int i = 0; i < nconns; i++) {
             pf[i + 2].fd = conns[i] ? conns[i]->fd : -1;
@@ -1448,11 +1463,14 @@ int main(int argc, char **argv)
         int timeout = -1, due = recall_due();
         if (due)
             timeout = 1;
-        if (stopping)
+        if (stopping || (resting && (timeout < 0 || timeout > 20)))
             timeout = 20;
         if (next_ckpt) {
             uint64_t t = now_ns();
-            int ms = t >= next_ckpt ? 0 : (int)((next_ckpt - t) / 1000000) + 1;
+            uint64_t left = t >= next_ckpt ? 0 : (next_ckpt - t) / 1000000 + 1;
+            /* --checkpoint-every may be up to 1e7 s: 1e10 ms overflows an int (a negative
+             * timeout is poll's "forever", which then overrode the 1 ms and 20 ms above). */
+            int ms = left > 1000000 ? 1000000 : (int)left;
             if (timeout < 0 || ms < timeout)
                 timeout = ms;
         }
@@ -1483,6 +1501,18 @@ int main(int argc, char **argv)
         }
         if (n > 0 && (pf[0].revents & POLLIN)) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), slot = -1, one = 1;
+            if (fd < 0 &&
+                (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+                /* The connection stays in the backlog and the listener readable: without a
+                 * rest, poll returned at once, forever (momed spun at 100% CPU). */
+                if (!accept_again)
+                    say("cannot accept a connection: %s (raise the limit on open files, ulimit "
+                        "-n); trying again every 100 ms",
+                        strerror(errno));
+                accept_again = now_ns() + 100000000ull;
+            } else if (fd >= 0) {
+                accept_again = 0;
+            }
             for (int i = 0; fd >= 0 && i < MAX_CONNS && slot < 0; i++)
                 if (!conns[i])
                     slot = i;
@@ -1502,7 +1532,9 @@ int main(int argc, char **argv)
             }
         }
         free(pf);
-        drop_failed();
+        do
+            drop_failed();
+        while (serve_queued());
         close_dead();
         if (stopping && !stop) {
             /* Jobs ending now (their pages back, in MomeFinalize) get until stop_by to close:

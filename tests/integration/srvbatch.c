@@ -14,6 +14,9 @@
  * gone: a connection waiting for a page is reset (its node killed) while the page comes back from
  * its holder, both seen by momed in one round (momed is stopped meanwhile, SIGSTOP): momed fails
  * to hand the page to the connection gone, and must still serve it to the next job that asks.
+ * lost: in one such round a job loses a node and another of its nodes gives a page back changed:
+ * the change is reverted before the page goes to the job waiting for it. date: a message dated
+ * near 2^64 is refused. crowd: momed out of descriptors says so once, and serves jobs after.
  */
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +39,7 @@
 
 typedef struct conn {
     int fd;
+    uint32_t node;
     uint64_t key, date, seg;
     mome_wire_ctx_t ctx;
 } conn_t;
@@ -85,7 +90,8 @@ static void write_all(int fd, const void *p, size_t n)
 /* Send a message of type with body and payload, dated by this connection's clock. */
 static void send_msg(conn_t *c, int type, const void *body, const void *payload, uint32_t len)
 {
-    mome_msg_t m = {.type = (uint8_t)type, .src = 0, .key = c->key, .len = len, .payload = payload};
+    mome_msg_t m = {
+        .type = (uint8_t)type, .src = c->node, .key = c->key, .len = len, .payload = payload};
     uint8_t hdr[MOME_WIRE_HDR];
     m.date = ++c->date;
     mome_wire_pack(mome_srv_types[type], body, &m);
@@ -126,14 +132,18 @@ static int recv_msg(conn_t *c, mome_msg_t *m, uint8_t *buf, size_t cap)
 
 static uint8_t rbuf[MOME_WIRE_HDR + PS + MOME_SRV_WHY_MAX];
 
-static void attach(conn_t *c, const char *host, const char *port, uint64_t key)
+/* Node `node` of a job of `nnodes` (its key) attaches and opens segment srvbatch. */
+static void attach_node(conn_t *c, const char *host, const char *port, uint64_t key, uint32_t node,
+                        uint32_t nnodes)
 {
     mome_msg_t m;
     memset(c, 0, sizeof(*c));
     c->fd = dial(host, port);
     c->key = key;
-    c->ctx = (mome_wire_ctx_t){.nnodes = 1, .page_size = PS, .key = key, .models = 0xe};
-    mome_srvhello_t h = {.node = 0, .nnodes = 1, .page_size = PS, .pid = (uint32_t)getpid()};
+    c->node = node;
+    c->ctx = (mome_wire_ctx_t){.nnodes = nnodes, .page_size = PS, .key = key, .models = 0xe};
+    mome_srvhello_t h = {
+        .node = node, .nnodes = nnodes, .page_size = PS, .pid = (uint32_t)getpid()};
     send_msg(c, MOME_SRV_HELLO, &h, NULL, 0);
     if (recv_msg(c, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_HELLO_OK)
         fail("no SRV_HELLO_OK");
@@ -145,6 +155,11 @@ static void attach(conn_t *c, const char *host, const char *port, uint64_t key)
     if (r->status < 0)
         fail("momed refused to open segment srvbatch");
     c->seg = r->id;
+}
+
+static void attach(conn_t *c, const char *host, const char *port, uint64_t key)
+{
+    attach_node(c, host, port, key, 0, 1);
 }
 
 /* Get page p (no other job holds it): its content to out. */
@@ -204,41 +219,121 @@ static void until_stopped(pid_t pid)
     fail("momed did not stop after SIGSTOP");
 }
 
+/* holder holds page pg and waiter (another job) has asked for it. In one round of momed's
+ * (stopped meanwhile), `reset`'s connection is reset (its node killed) and holder gives the page
+ * back filled with `fill`. */
+static void reset_and_put(pid_t momed, conn_t *holder, conn_t *waiter, conn_t *reset, uint64_t pg,
+                          int fill)
+{
+    mome_msg_t m;
+    uint8_t page[PS];
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    mome_srvpage_t g = {.seg = waiter->seg, .page = pg};
+
+    send_msg(waiter, MOME_SRV_GET, &g, NULL, 0);
+    /* momed recalls the page once it has the waiter's request: the waiter is queued. */
+    if (recv_msg(holder, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_RECALL)
+        fail("no SRV_RECALL of the page after another job asked for it");
+    if (kill(momed, SIGSTOP) < 0)
+        fail("cannot stop momed");
+    until_stopped(momed);
+    if (setsockopt(reset->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+        fail("setsockopt SO_LINGER");
+    close(reset->fd);
+    memset(page, fill, PS);
+    send_msg(holder, MOME_SRV_PUT, &g, page, PS);
+    if (kill(momed, SIGCONT) < 0)
+        fail("cannot continue momed");
+}
+
 /* The case gone (see the top): page 6 goes to a, b asks for it, b is reset and a gives the page
  * back in the same round of momed's, and a third job c must then get it, as a gave it back. */
 static int gone(const char *host, const char *port, pid_t momed)
 {
     conn_t a, b, c;
-    mome_msg_t m;
     uint8_t page[PS];
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
     attach(&a, host, port, 0x5eb0000000000004ull + (uint64_t)getpid());
     get(&a, 6, NULL);
     attach(&b, host, port, 0x5eb0000000000005ull + (uint64_t)getpid());
-    mome_srvpage_t g = {.seg = b.seg, .page = 6};
-    send_msg(&b, MOME_SRV_GET, &g, NULL, 0);
-    /* momed recalls the page from a once it has b's request: b now waits for it. */
-    if (recv_msg(&a, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_RECALL)
-        fail("no SRV_RECALL of page 6 after another job asked for it");
-    if (kill(momed, SIGSTOP) < 0)
-        fail("cannot stop momed");
-    until_stopped(momed);
-    /* b's node is gone (a reset: an unread message, or linger 0); a gives page 6 back. */
-    if (setsockopt(b.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
-        fail("setsockopt SO_LINGER");
-    close(b.fd);
-    memset(page, 0x66, PS);
-    mome_srvpage_t p = {.seg = a.seg, .page = 6};
-    send_msg(&a, MOME_SRV_PUT, &p, page, PS);
-    if (kill(momed, SIGCONT) < 0)
-        fail("cannot continue momed");
+    reset_and_put(momed, &a, &b, &b, 6, 0x66);
     attach(&c, host, port, 0x5eb0000000000006ull + (uint64_t)getpid());
-    memset(page, 0, PS);
     get(&c, 6, page);
     if (page[0] != 0x66 || page[PS - 1] != 0x66)
         fail("page 6 does not hold what its holder gave back");
     printf("srvbatch: case gone: the page a reset connection waited for went to the next job\n");
+    return 0;
+}
+
+/* The case lost: job a of 2 nodes; its node 0 holds page 7 (never written), job b waits for it.
+ * In one round of momed's, a's node 1 is reset and node 0 gives page 7 back changed, its
+ * connection read first. a is lost, so its change is reverted: b gets page 7 as it was (zeros). */
+static int lost(const char *host, const char *port, pid_t momed)
+{
+    conn_t a0, a1, b;
+    uint8_t page[PS];
+    uint64_t key = 0x5eb0000000000007ull + (uint64_t)getpid();
+
+    attach_node(&a0, host, port, key, 0, 2); /* first: the lower slot, read first */
+    attach_node(&a1, host, port, key, 1, 2);
+    get(&a0, 7, NULL);
+    attach(&b, host, port, 0x5eb0000000000008ull + (uint64_t)getpid());
+    reset_and_put(momed, &a0, &b, &a1, 7, 0x77);
+    mome_msg_t m;
+    if (recv_msg(&b, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_PAGE || m.len != PS)
+        fail("no SRV_PAGE of page 7 for the job waiting for it");
+    memcpy(page, m.payload, PS);
+    if (page[0] == 0x77 || page[PS - 1] == 0x77)
+        fail("page 7 went to another job with the change of a job lost in the same round");
+    if (page[0] || page[PS - 1])
+        fail("page 7 does not hold zeros");
+    printf("srvbatch: case lost: a lost job's change given back in the round of its loss is "
+           "reverted before the page goes on\n");
+    return 0;
+}
+
+/* The case date: a SRV_HELLO dated near 2^64 (momed's clock, and the clocks of the jobs that
+ * read its dates, would wrap) is refused. */
+static int date(const char *host, const char *port)
+{
+    conn_t a = {.fd = dial(host, port), .key = 0x5eb0000000000009ull + (uint64_t)getpid()};
+    a.date = UINT64_MAX - 2; /* send_msg dates it UINT64_MAX - 1 */
+    a.ctx = (mome_wire_ctx_t){.nnodes = 1, .page_size = PS, .key = a.key, .models = 0xe};
+    mome_srvhello_t h = {.node = 0, .nnodes = 1, .page_size = PS, .pid = (uint32_t)getpid()};
+    send_msg(&a, MOME_SRV_HELLO, &h, NULL, 0);
+    expect_closed(&a, "date");
+    printf("srvbatch: case date: a HELLO dated %llu is refused\n", (unsigned long long)a.date);
+    return 0;
+}
+
+/* The case crowd: more connections than momed has descriptors for (its limit set low by the
+ * test); once its log (logfile) says it cannot accept, they close, and a job is served. */
+static int crowd(const char *host, const char *port, int n, const char *logfile)
+{
+    int *fds = malloc((size_t)n * sizeof(*fds)), seen = 0;
+    char line[4096];
+    conn_t a;
+    if (!fds)
+        fail("malloc");
+    for (int i = 0; i < n; i++)
+        fds[i] = dial(host, port); /* those momed cannot accept wait in its backlog */
+    for (int i = 0; i < 3000000 && !seen; i++) {
+        FILE *f = fopen(logfile, "r");
+        while (f && !seen && fgets(line, sizeof(line), f))
+            seen = strstr(line, "cannot accept a connection") != NULL;
+        if (f)
+            fclose(f);
+        if (!seen)
+            sched_yield();
+    }
+    if (!seen)
+        fail("momed's log never said it cannot accept a connection");
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    attach(&a, host, port, 0x5eb000000000000aull + (uint64_t)getpid());
+    get(&a, 1, NULL);
+    printf("srvbatch: case crowd: momed ran out of descriptors, then served a job\n");
     return 0;
 }
 
@@ -252,10 +347,17 @@ int main(int argc, char **argv)
 
     if (argc == 5 && !strcmp(argv[3], "gone"))
         return gone(argv[1], argv[2], (pid_t)atoi(argv[4]));
+    if (argc == 5 && !strcmp(argv[3], "lost"))
+        return lost(argv[1], argv[2], (pid_t)atoi(argv[4]));
+    if (argc == 4 && !strcmp(argv[3], "date"))
+        return date(argv[1], argv[2]);
+    if (argc == 6 && !strcmp(argv[3], "crowd"))
+        return crowd(argv[1], argv[2], atoi(argv[4]), argv[5]);
     if (argc != 4) {
         fprintf(stderr, "usage: srvbatch HOST PORT "
-                        "good|notheld|twice|count|empty|version|length|huge|late\n"
-                        "       srvbatch HOST PORT gone MOMED_PID\n");
+                        "good|notheld|twice|count|empty|version|length|huge|late|date\n"
+                        "       srvbatch HOST PORT gone|lost MOMED_PID\n"
+                        "       srvbatch HOST PORT crowd N MOMED_LOG\n");
         return 2;
     }
     host = argv[1];
