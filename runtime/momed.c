@@ -1186,7 +1186,10 @@ static void read_conn(int ci)
     conn_t *c = conns[ci];
     int eof = 0;
     const char *failed = NULL;
-    for (;;) {
+    /* At most a largest message ahead (and a read's worth): a peer that keeps sending is read
+     * again next round, once these are handled, not buffered without bound. */
+    size_t enough = MOME_WIRE_HDR + (c->hello ? mome_batch_max(c->page_size) : 0) + 65536;
+    while (c->rlen < enough) {
         if (c->rcap - c->rlen < 65536) {
             size_t cap = c->rcap ? c->rcap * 2 : 1 << 20;
             uint8_t *b = realloc(c->rbuf, cap);
