@@ -633,6 +633,31 @@ static int serve_queued(void)
     return send_failures;
 }
 
+/* The jobs cut off lately (a ring): a node of one that attaches later (it was slower to start)
+ * is refused, as its job's other nodes were cut off, not served pages its job may depend on. */
+#define CUT_KEYS 256
+static struct {
+    uint64_t key;
+    uint32_t node; /* the node it lost */
+} cut[CUT_KEYS];
+static unsigned ncut;
+
+static void remember_cut(uint64_t key, uint32_t node)
+{
+    cut[ncut % CUT_KEYS].key = key;
+    cut[ncut % CUT_KEYS].node = node;
+    ncut++;
+}
+
+/* The node job `key` lost, if it was cut off lately; -1 if not. */
+static int64_t was_cut(uint64_t key)
+{
+    for (unsigned i = 0; i < CUT_KEYS && i < ncut; i++)
+        if (cut[i].key == key)
+            return cut[i].node;
+    return -1;
+}
+
 /*
  * A node left. After MomeFinalize it holds no page (it gave them all back first) and its
  * connection just ends. A node that leaves holding pages, or whose connection fails or carries
@@ -665,6 +690,8 @@ static void drop_conn(int ci, const char *fmt, ...)
             (unsigned long long)c->key, c->node, c->pid, why, (unsigned long long)lost);
     else if (!c->hello && strcmp(why, "it left"))
         say("a connection was refused: %s", why);
+    if (broken)
+        remember_cut(c->key, c->node);
     for (int i = 0; broken && i < nconns; i++) {
         conn_t *o = conns[i];
         if (!o || o->dead || !o->hello || o->key != c->key)
@@ -1097,6 +1124,13 @@ static void on_hello(int ci, const mome_msg_t *m, const mome_srvhello_t *h)
         h->page_size < 4096 || h->page_size > (1u << 24) || (h->page_size & (h->page_size - 1))) {
         drop_conn(ci, "SRV_HELLO with node %u of %u, page size %u: out of range", h->node,
                   h->nnodes, h->page_size);
+        return;
+    }
+    int64_t lost = was_cut(m->key);
+    if (lost >= 0) {
+        drop_conn(ci,
+                  "SRV_HELLO of node %u of job %016llx, which momed cut off when it lost node %lld",
+                  h->node, (unsigned long long)m->key, (long long)lost);
         return;
     }
     c->hello = 1;

@@ -17,6 +17,7 @@
  * lost: in one such round a job loses a node and another of its nodes gives a page back changed:
  * the change is reverted before the page goes to the job waiting for it. date: a message dated
  * near 2^64 is refused. crowd: momed out of descriptors says so once, and serves jobs after.
+ * latecomer: a node of a job momed cut off (it lost a node) is refused when it attaches later.
  */
 #include <netdb.h>
 #include <netinet/in.h>
@@ -306,6 +307,27 @@ static int date(const char *host, const char *port)
     return 0;
 }
 
+/* The case latecomer: job a of 3 nodes; node 0 ends holding a page (lost), node 1 is cut off with
+ * it (its connection closed), and node 2, attaching only now, is refused too. */
+static int latecomer(const char *host, const char *port)
+{
+    conn_t a0, a1, a2;
+    uint64_t key = 0x5eb000000000000bull + (uint64_t)getpid();
+
+    attach_node(&a0, host, port, key, 0, 3);
+    attach_node(&a1, host, port, key, 1, 3);
+    get(&a0, 2, NULL);
+    close(a0.fd);
+    expect_closed(&a1, "latecomer: node 1 of a job that lost node 0");
+    a2 = (conn_t){.fd = dial(host, port), .key = key, .node = 2};
+    a2.ctx = (mome_wire_ctx_t){.nnodes = 3, .page_size = PS, .key = key, .models = 0xe};
+    mome_srvhello_t h = {.node = 2, .nnodes = 3, .page_size = PS, .pid = (uint32_t)getpid()};
+    send_msg(&a2, MOME_SRV_HELLO, &h, NULL, 0);
+    expect_closed(&a2, "latecomer: node 2 of a job cut off before it attached");
+    printf("srvbatch: case latecomer: a node of a job cut off is refused when it attaches late\n");
+    return 0;
+}
+
 /* The case crowd: more connections than momed has descriptors for (its limit set low by the
  * test); once its log (logfile) says it cannot accept, they close, and a job is served. */
 static int crowd(const char *host, const char *port, int n, const char *logfile)
@@ -351,11 +373,13 @@ int main(int argc, char **argv)
         return lost(argv[1], argv[2], (pid_t)atoi(argv[4]));
     if (argc == 4 && !strcmp(argv[3], "date"))
         return date(argv[1], argv[2]);
+    if (argc == 4 && !strcmp(argv[3], "latecomer"))
+        return latecomer(argv[1], argv[2]);
     if (argc == 6 && !strcmp(argv[3], "crowd"))
         return crowd(argv[1], argv[2], atoi(argv[4]), argv[5]);
     if (argc != 4) {
         fprintf(stderr, "usage: srvbatch HOST PORT "
-                        "good|notheld|twice|count|empty|version|length|huge|late|date\n"
+                        "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer\n"
                         "       srvbatch HOST PORT gone|lost MOMED_PID\n"
                         "       srvbatch HOST PORT crowd N MOMED_LOG\n");
         return 2;
