@@ -86,7 +86,7 @@ typedef struct conn {
     uint8_t *rbuf, *wbuf;
     size_t rlen, rcap, wlen, woff, wcap;
     int dead;      /* to be closed at the end of this round */
-    int send_err;  /* a write to it failed (errno): dropped at the end of this round */
+    int send_err;  /* a write to it failed (errno): dropped once this message is handled */
     uint64_t held; /* pages it holds */
 } conn_t;
 
@@ -229,10 +229,10 @@ static void queue_bytes(conn_t *c, const void *p, size_t n)
 }
 
 /*
- * A write that fails does not end the connection here but at the end of the round (drop_failed):
- * its callers go on with it (grant makes it the page's holder after the send), and ending it from
- * inside them left a page held by a connection gone, which momed then crashed on or never served
- * again (a node killed while the page it waited for came back).
+ * A write that fails does not end the connection here but once the messages being handled are
+ * (drop_failed): its callers go on with it (grant made it the page's holder after the send), and
+ * ending it from inside them left a page held by a connection gone, which momed then crashed on
+ * or never served again (a node killed while the page it waited for came back).
  */
 static int send_failures; /* some connection's send_err is set */
 
