@@ -29,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/srvproto.h"
@@ -223,6 +226,54 @@ static void until_stopped(pid_t pid)
 /* holder holds page pg and waiter (another job) has asked for it. In one round of momed's
  * (stopped meanwhile), `reset`'s connection is reset (its node killed) and holder gives the page
  * back filled with `fill`. */
+static int port_of(int fd, int (*name)(int, struct sockaddr *, socklen_t *))
+{
+    struct sockaddr_storage a;
+    socklen_t n = sizeof(a);
+    if (name(fd, (struct sockaddr *)&a, &n) < 0)
+        fail("getsockname/getpeername");
+    return ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+                                         : ((struct sockaddr_in *)&a)->sin_port);
+}
+
+/* Does momed's end of the connection from port peer (to momed_port) still exist (not yet reset)? */
+static int still_open(int momed_port, int peer)
+{
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    char line[512];
+    int found = 0;
+    for (int t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "r");
+        while (f && !found && fgets(line, sizeof(line), f)) {
+            unsigned lp, rp;
+            if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x", &lp, &rp) == 2)
+                found = (int)lp == momed_port && (int)rp == peer;
+        }
+        if (f)
+            fclose(f);
+    }
+    return found;
+}
+
+/* Wait (20 s at most) until everything sent on fd is acknowledged, so in momed's receive queue,
+ * and momed's end of the reset connection is gone. */
+static void until_delivered(int fd, int momed_port, int reset_port)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int unacked = 0;
+        if (ioctl(fd, SIOCOUTQ, &unacked) < 0)
+            fail("ioctl SIOCOUTQ");
+        if (!unacked && !still_open(momed_port, reset_port))
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 20)
+            fail("the page given back and the reset not delivered to momed in 20 s");
+        poll(NULL, 0, 1);
+    }
+}
+
 static void reset_and_put(pid_t momed, conn_t *holder, conn_t *waiter, conn_t *reset, uint64_t pg,
                           int fill)
 {
@@ -238,11 +289,15 @@ static void reset_and_put(pid_t momed, conn_t *holder, conn_t *waiter, conn_t *r
     if (kill(momed, SIGSTOP) < 0)
         fail("cannot stop momed");
     until_stopped(momed);
+    int momed_port = port_of(reset->fd, getpeername), reset_port = port_of(reset->fd, getsockname);
     if (setsockopt(reset->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
         fail("setsockopt SO_LINGER");
     close(reset->fd);
     memset(page, fill, PS);
     send_msg(holder, MOME_SRV_PUT, &g, page, PS);
+    /* Both in momed's socket queues before it goes on: a loaded machine may deliver loopback
+     * packets later, from a softirq thread, and the two would then reach different rounds. */
+    until_delivered(holder->fd, momed_port, reset_port);
     if (kill(momed, SIGCONT) < 0)
         fail("cannot continue momed");
 }
