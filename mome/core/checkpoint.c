@@ -519,9 +519,11 @@ static int finish(job_t *j, taken_t *all, int own, const char *own_err, char *er
     int rc;
     run(fn_wait_done, j);
     rc = j->msg.status;
-    if (rc == 0) {
-        mome_repo_set_gen(j->rs, j->msg.gen);
-    } else {
+    /* The repository's generation as the coordinator left it, even after a failure: a head
+     * renamed into place whose directory could not be fsync'd is committed (the next checkpoint
+     * must not write that generation's files again). */
+    mome_repo_set_gen(j->rs, j->msg.gen);
+    if (rc != 0) {
         restore(j, all->v, all->n);
         if (own < 0)
             say(err, errlen, rc, "segment '%s': %s; the repository keeps generation %llu",

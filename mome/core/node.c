@@ -734,9 +734,12 @@ static int init_layers(char *err, size_t errlen)
     if ((rc = mome_coh_init(&cc, err, errlen)) < 0)
         return rc;
     if (mome_repo_crash_setup(mome_g.cfg.test_crash_at, mome_g.rank) < 0) {
-        snprintf(err, errlen, "bad value '%s' for MOME_TEST_CRASH_AT: expected STEP, STEP:NODE or "
-                              "STEP:NODE:stop, STEP one of delta-mid, delta-data, delta-index, "
-                              "ready, head-tmp, head, done, returned", mome_g.cfg.test_crash_at);
+        snprintf(err, errlen,
+                 "bad value '%s' for MOME_TEST_CRASH_AT: expected STEP, STEP:NODE, "
+                 "STEP:NODE:stop or STEP:NODE:eio, STEP one of delta-mid, "
+                 "delta-data, delta-index, ready, head-tmp, head, dirsync, done, "
+                 "returned",
+                 mome_g.cfg.test_crash_at);
         return -EINVAL;
     }
     if ((rc = mome_segment_init()) < 0 || (rc = mome_sync_init()) < 0 ||

@@ -169,36 +169,6 @@ out:
     free(used);
 }
 
-/*
- * A segment directory without a head whose other files are at most those of the first commit
- * (generation 1), a lock and a head.tmp: its creation was interrupted before the commit point, so
- * it holds nothing, as if it had never been created (the next open with MOME_REPO_CREATE creates
- * it). Files of a later generation without a head mean a lost head: damage.
- */
-static int creation_interrupted(int segfd)
-{
-    DIR *d = mome_repo_opendir_at(segfd);
-    struct dirent *de;
-    int clean = 1;
-
-    if (!d)
-        return 0;
-    while ((de = readdir(d))) {
-        uint64_t gen;
-        uint32_t node;
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strcmp(de->d_name, "lock") || !strcmp(de->d_name, "head.tmp"))
-            continue;
-        if ((mome_repo_parse_file(de->d_name, "data.", &gen, &node) ||
-             mome_repo_parse_file(de->d_name, "index.", &gen, &node)) &&
-            gen <= 1)
-            continue;
-        clean = 0;
-    }
-    closedir(d);
-    return clean;
-}
-
 int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
                      void *arg)
 {
@@ -216,7 +186,7 @@ int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *
     if (segfd < 0)
         return -errno;
     rc = mome_repo_peek(dir, dirname, &h, err, sizeof(err));
-    if (rc == -ENOENT && creation_interrupted(segfd)) {
+    if (rc == -ENOENT && mome_repo_creation_interrupted(segfd)) {
         if (report) {
             char note[1800];
             snprintf(note, sizeof(note),

@@ -47,6 +47,32 @@ static int all_zero(const void *p, size_t len)
     return 1;
 }
 
+/* data.<gen>.<node> exists: remove it if no head on disk names it (a crashed attempt's), refuse
+ * (-EEXIST) if the head does: it holds a committed generation's pages. */
+static int leftover(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, const char *name, char *err,
+                    size_t errlen)
+{
+    mome_repo_head_t h;
+    int rc = mome_repo_peek(rs->dir, rs->dirname, &h, err, errlen), named = 0;
+
+    if (rc < 0)
+        return rc;
+    for (uint32_t i = 0; i < h.nfiles; i++)
+        named |= h.files[i].gen == gen && h.files[i].node == node;
+    mome_repo_head_free(&h);
+    if (named)
+        return mome_repo_say(err, errlen, -EEXIST,
+                             "%s/%s/%s holds pages of generation %llu, which the head names: a "
+                             "checkpoint must not write it again (the repository is at "
+                             "generation %llu here; please report this)",
+                             SEGPATH(rs), name, (unsigned long long)gen,
+                             (unsigned long long)mome_repo_gen(rs));
+    if (unlinkat(rs->segfd, name, 0) < 0 && errno != ENOENT)
+        return mome_repo_say(err, errlen, -errno, "cannot remove %s/%s/%s: %s", SEGPATH(rs), name,
+                             strerror(errno));
+    return 0;
+}
+
 int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, mome_repo_delta_t **out,
                           char *err, size_t errlen)
 {
@@ -63,8 +89,17 @@ int mome_repo_delta_begin(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, mome
     d->gen = gen;
     d->node = node;
     data_name(name, sizeof(name), gen, node);
-    /* A file of this name can only be a crashed attempt's: no head names it. */
-    d->datafd = openat(rs->segfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A file of this name should only be a crashed attempt's, which no head names: check that
+     * the head on disk does not before removing it (a data file is written once). */
+    d->datafd = openat(rs->segfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (d->datafd < 0 && errno == EEXIST) {
+        int rc = leftover(rs, gen, node, name, err, errlen);
+        if (rc < 0) {
+            free(d);
+            return rc;
+        }
+        d->datafd = openat(rs->segfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
     if (d->datafd < 0) {
         int rc = -errno;
         free(d);
@@ -410,7 +445,8 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
     rc = mome_repo_write_head(rs, &nh, err, errlen);
     if (rc < 0)
         goto out_free;
-    /* Committed: the map and the open files follow the new head. */
+    /* Committed (even if unsynced: the head on disk is the new one): the map and the open files
+     * follow the new head. */
     int *nfds = realloc(rs->fds, nh.nfiles * sizeof(int));
     if (nfds) {
         rs->fds = nfds;
@@ -432,7 +468,10 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
             me->sum = ne[i].e.sum;
         }
     }
-    mome_repo_sweep(rs);
+    if (rc == MOME_REPO_UNSYNCED)
+        rc = -EIO; /* in place, but not known durable: the caller says so (err holds why) */
+    else
+        mome_repo_sweep(rs);
 out_free:
     free(nh.files);
     free(ne);
@@ -528,7 +567,10 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
             h->nfiles = 0; /* cannot happen in practice; reopening reads the head again */
     }
     rs->gen = gen;
-    mome_repo_sweep(rs);
+    if (rc == MOME_REPO_UNSYNCED)
+        rc = -EIO; /* the old files stay: the old head may be back after a crash of the machine */
+    else
+        mome_repo_sweep(rs);
     goto out;
 out_abort:
     mome_repo_delta_abort(d);

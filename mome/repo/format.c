@@ -166,6 +166,9 @@ int mome_repo_head_decode(const uint8_t *b, size_t len, mome_repo_head_t *h, con
         f->pages = mome_get64(p + 32);
         if (mome_get32(p + 12) != 0 || f->gen == 0 || f->gen > h->gen)
             BAD("bad delta file record");
+        /* A page map entry holds a slot in 32 bits and flags above: more is no file we wrote. */
+        if (f->pages > MOME_REPO_SLOT_MAX + 1)
+            BAD("a delta file's page count is out of range");
         if (i > 0 && (f->gen < f[-1].gen || (f->gen == f[-1].gen && f->node <= f[-1].node)))
             BAD("delta files out of order");
     }
@@ -237,7 +240,7 @@ int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f,
         }
         if (e.where == MOME_REPO_ZERO)
             zero++;
-        else if (e.where >= f->pages)
+        else if (e.where >= f->pages || e.where > MOME_REPO_SLOT_MAX)
             BAD("an entry points past the data file");
     }
     if (count - zero > f->pages)

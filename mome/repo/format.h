@@ -40,6 +40,7 @@ typedef struct mome_repo_head {
 
 /* An index entry: a page and where its content is. */
 #define MOME_REPO_ZERO (1ull << 63) /* where: the page is all zeros (no bytes stored) */
+#define MOME_REPO_SLOT_MAX 0xffffffffull /* the last slot a data file may have */
 typedef struct mome_repo_entry {
     uint64_t page;
     uint64_t where; /* slot (page number within the data file), or MOME_REPO_ZERO */

@@ -17,7 +17,7 @@
 #define LOC_ZERO (1ull << 62)
 #define LOC_FILE_SHIFT 32
 #define LOC_FILE_MAX ((1u << 30) - 1)
-#define LOC_SLOT_MAX 0xffffffffull
+#define LOC_SLOT_MAX MOME_REPO_SLOT_MAX
 typedef struct mapent {
     uint64_t loc; /* 0: never stored; else PRESENT | ZERO? | file << 32 | slot */
     uint64_t sum;
@@ -68,7 +68,15 @@ int mome_repo_sync(int fd);
 int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen);
 /* A directory stream of directory fd's entries, fd itself staying open (NULL, errno set). */
 DIR *mome_repo_opendir_at(int fd);
-/* Write the head atomically: head.tmp, fsync, rename, fsync the directory. -errno. */
+/* A segment directory without a head that holds nothing but its lock and a head.tmp: its creation
+ * was interrupted before the head's rename, so it holds nothing, as if never created. Any delta
+ * file without a head means the head was lost: damage. */
+int mome_repo_creation_interrupted(int segfd);
+/* Write the head atomically: head.tmp, fsync, rename, fsync the directory. -errno: not written,
+ * the old head is current. MOME_REPO_UNSYNCED (a message in err): the rename, the commit point,
+ * was made, so the new head is current, but the directory's fsync failed: the caller must take the
+ * new head as the current one, and not rely on the old one's files being unused. */
+#define MOME_REPO_UNSYNCED 1
 int mome_repo_write_head(struct mome_repo_seg *rs, const mome_repo_head_t *h, char *err,
                          size_t errlen);
 /* Load the page map (mu held); -errno with a message. */

@@ -331,13 +331,20 @@ int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *e
         goto out_unlink;
     }
     mome_repo_crash_point("head");
-    rc = mome_repo_sync(rs->segfd);
+    rc = h->gen ? mome_repo_fail_point("dirsync") : 0; /* a checkpoint's head, not a creation's */
+    if (rc == 0)
+        rc = mome_repo_sync(rs->segfd);
     free(b);
-    if (rc < 0)
-        return mome_repo_say(err, errlen, rc,
-                             "%s/%s: cannot fsync the directory after writing the head: "
-                             "%s",
-                             SEGPATH(rs), strerror(-rc));
+    if (rc < 0) {
+        /* Committed all the same: returning an error here left the caller on the old head, and
+         * its next checkpoint rewrote (O_TRUNC) the files the head on disk names. */
+        mome_repo_say(err, errlen, rc,
+                      "%s/%s: generation %llu is in place, but the directory could not be "
+                      "fsync'd after its head was renamed (%s): it may not survive a crash of "
+                      "the machine",
+                      SEGPATH(rs), (unsigned long long)h->gen, strerror(-rc));
+        return MOME_REPO_UNSYNCED;
+    }
     return 0;
 out_unlink:
     unlinkat(rs->segfd, "head.tmp", 0);
@@ -345,6 +352,21 @@ out:
     free(b);
     return mome_repo_say(err, errlen, rc, "cannot write the head of %s/%s: %s", SEGPATH(rs),
                          strerror(-rc));
+}
+
+int mome_repo_creation_interrupted(int segfd)
+{
+    DIR *d = mome_repo_opendir_at(segfd);
+    struct dirent *de;
+    int clean = 1;
+
+    if (!d)
+        return 0;
+    while (clean && (de = readdir(d)))
+        clean = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+                !strcmp(de->d_name, "lock") || !strcmp(de->d_name, "head.tmp");
+    closedir(d);
+    return clean;
 }
 
 static int read_head(int segfd, const char *dir, const char *dirname, mome_repo_head_t *h,
@@ -383,9 +405,15 @@ int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, ch
     if (fd < 0)
         return mome_repo_say(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
     rc = read_head(fd, dir, dirname, h, err, errlen);
-    close(fd);
-    if (rc == -ENOENT)
+    if (rc == -ENOENT && mome_repo_creation_interrupted(fd))
         mome_repo_say(err, errlen, rc, "%s has no head (its creation was interrupted)", path);
+    else if (rc == -ENOENT)
+        rc = mome_repo_say(err, errlen, -EIO,
+                           "%s has lost its head: it holds delta files but no "
+                           "head names them (damage; restore it from a copy, or remove it with "
+                           "mome-repo rm)",
+                           path);
+    close(fd);
     return rc;
 }
 
@@ -639,7 +667,8 @@ static int create_head(mome_repo_seg_t *rs, const char *name, uint64_t size, uin
     h->uid = new_uid();
     h->created_ns = h->ckpt_ns = mome_repo_wall_ns();
     mome_repo_sweep(rs); /* leftovers of an earlier segment of this name */
-    return mome_repo_write_head(rs, h, err, errlen);
+    int rc = mome_repo_write_head(rs, h, err, errlen);
+    return rc == MOME_REPO_UNSYNCED ? -EIO : rc; /* the open fails; the next one finds the head */
 }
 
 static void seg_free(mome_repo_seg_t *rs)
@@ -797,6 +826,12 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     snprintf(rs->dir, sizeof(rs->dir), "%s", dir);
     snprintf(rs->dirname, sizeof(rs->dirname), "%s", dirname);
     rc = read_head(segfd, dir, dirname, &rs->head, err, errlen);
+    if (rc == -ENOENT && !mome_repo_creation_interrupted(segfd))
+        rc = mome_repo_say(err, errlen, -EIO,
+                           "segment '%s' of repository '%s' has lost its head: %s/%s holds delta "
+                           "files but no head names them (damage; nothing was changed; restore "
+                           "it from a copy, or remove it with mome-repo rm)",
+                           name, dir, dir, dirname);
     if (rc == -ENOENT) {
         /* No head: never created, or a creation that was interrupted before its head. */
         if (!create || lockfd < 0) {
@@ -940,8 +975,9 @@ static int crash_node = -1, crash_self = -1, crash_sig = SIGKILL;
 
 int mome_repo_crash_setup(const char *spec, int node)
 {
-    static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
-                                        "head-tmp",  "head",       "done",        "returned"};
+    static const char *const steps[] = {"delta-mid", "delta-data", "delta-index",
+                                        "ready",     "head-tmp",   "head",
+                                        "dirsync",   "done",       "returned"};
     const char *colon;
     size_t n;
 
@@ -961,10 +997,11 @@ int mome_repo_crash_setup(const char *spec, int node)
                 char *end;
                 want = strtol(colon + 1, &end, 10);
                 if (end == colon + 1 || want < 0 || want > 1 << 20 ||
-                    (*end && strcmp(end, ":stop")))
+                    (*end && strcmp(end, ":stop") && strcmp(end, ":eio")))
                     return -EINVAL;
                 if (*end)
-                    sig = SIGSTOP; /* stop there instead, for a test to act meanwhile */
+                    /* stop there instead, for a test to act meanwhile; or fail the step once */
+                    sig = strcmp(end, ":stop") ? 0 : SIGSTOP;
             }
             memcpy(crash_step, spec, n);
             crash_step[n] = 0;
@@ -978,8 +1015,18 @@ int mome_repo_crash_setup(const char *spec, int node)
 
 void mome_repo_crash_point(const char *step)
 {
-    if (crash_step[0] && !strcmp(step, crash_step) && (crash_node < 0 || crash_node == crash_self))
+    if (crash_step[0] && !strcmp(step, crash_step) &&
+        (crash_node < 0 || crash_node == crash_self) && crash_sig)
         kill(getpid(), crash_sig);
+}
+
+int mome_repo_fail_point(const char *step)
+{
+    if (!crash_step[0] || strcmp(step, crash_step) || crash_sig ||
+        (crash_node >= 0 && crash_node != crash_self))
+        return 0;
+    crash_step[0] = 0; /* once */
+    return -EIO;
 }
 
 /* ---- removing a segment no job has open (mome-repo rm) ---- */

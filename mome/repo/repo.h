@@ -118,11 +118,13 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen);
 int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,
                      char *err, size_t errlen);
 
-/* Testing (MOME_TEST_CRASH_AT=step[:node[:stop]]): this process kills itself (SIGKILL; with
+/* Testing (MOME_TEST_CRASH_AT=step[:node[:stop|:eio]]): this process kills itself (SIGKILL; with
  * :stop, stops itself with SIGSTOP) when it reaches that step of a checkpoint: delta-mid,
  * delta-data, delta-index, ready, head-tmp, head, done, returned (a node of a momed-served
- * checkpoint gave its pages back). Returns -EINVAL on any other spec. */
+ * checkpoint gave its pages back); with :eio, the step fails once with EIO instead (dirsync: the
+ * directory's fsync after a checkpoint's head was renamed). Returns -EINVAL on any other spec. */
 int mome_repo_crash_setup(const char *spec, int node);
 void mome_repo_crash_point(const char *step);
+int mome_repo_fail_point(const char *step); /* -EIO if the spec says so, once */
 
 #endif

@@ -9,6 +9,8 @@
  *   repo_errors fill NAME PAGES SEED [SEED2]  write PAGES pages of SEED's bytes, MomeCheckpoint;
  *                  with SEED2, write those and MomeCheckpoint again: it must fail with ENOSPC (a
  *                  full disk), and so must MomeFinalize's final save
+ *   repo_errors unsynced NAME PAGES SEED SEED2  as fill, twice; the first checkpoint may fail
+ *                  with EIO after its head is in place (MOME_TEST_CRASH_AT=dirsync:N:eio)
  *   repo_errors read NAME PAGES SEED  every byte is SEED's ("content ok")
  *   repo_errors wbytes NAME SIZE SEED  as fill, of a segment of SIZE bytes (its last page may be
  *                  partial): its SIZE bytes are SEED's, MomeCheckpoint
@@ -136,6 +138,23 @@ int main(int argc, char **argv)
             printf("node %d: final save on a full disk: %s\n", me, MomeError());
             return 0;
         }
+    } else if (!strcmp(mode, "unsynced") && argc == 6) {
+        /* Under MOME_TEST_CRASH_AT=dirsync:N:eio: if node N commits this segment, the first
+         * checkpoint's head is renamed into place but the directory's fsync fails; the second
+         * checkpoint must then be generation 2, not generation 1 written again. */
+        uint64_t pages = strtoull(argv[3], NULL, 0);
+        uint8_t *b = map_pages(argv[2], pages, MOME_CREATE | MOME_PERSIST, &seg);
+        write_pages(b, pages, strtoull(argv[4], NULL, 0));
+        int rc = MomeCheckpoint(seg);
+        CHECK(rc == 0 || (errno == EIO && (strstr(MomeError(), "generation 1 is in place") ||
+                                           strstr(MomeError(), "keeps generation 1"))),
+              "the first checkpoint succeeds, or fails with EIO, generation 1 in place (got %d, "
+              "errno %d: %s)",
+              rc, errno, MomeError());
+        if (rc < 0)
+            printf("node %d: %s\n", MomeNode(), MomeError());
+        write_pages(b, pages, strtoull(argv[5], NULL, 0));
+        MUST(MomeCheckpoint(seg));
     } else if (!strcmp(mode, "read") && argc == 5) {
         uint64_t pages = strtoull(argv[3], NULL, 0), seed = strtoull(argv[4], NULL, 0);
         uint8_t *b = map_pages(argv[2], pages, MOME_PERSIST, &seg);

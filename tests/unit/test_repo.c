@@ -1,7 +1,8 @@
 /*
  * test_repo.c - the repository layer (mome/repo/) on real files in a temporary directory: the
  * checksum, directory names, the head's encoding, deltas and commits read back, what a crashed
- * checkpoint leaves, compaction, locking, corruption and export/import.
+ * checkpoint leaves, compaction, locking, corruption and export/import, a head renamed into place
+ * whose directory could not be fsync'd, a lost head.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,7 +189,7 @@ END_TEST
 
 START_TEST(test_repo__crash_spec_is_step_node_stop)
 {
-    const char *good[] = {"", "head", "delta-mid:0", "returned:1:stop", "done:12"};
+    const char *good[] = {"", "head", "delta-mid:0", "returned:1:stop", "done:12", "dirsync:0:eio"};
     const char *bad[] = {"bogus", "head:", "head:x", "head::stop", "head:stop",
                          "head:1:x",   "head:-1", "head:1:stop:", "returned:1:STOP"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -377,6 +378,87 @@ START_TEST(test_repo__export_import_round_trip)
 }
 END_TEST
 
+START_TEST(test_repo__a_delta_file_past_32_bit_slots_is_refused)
+{
+    mome_repo_file_t f = {.gen = 1, .node = 0, .entries = 1, .sum = 7, .pages = 1ull << 32};
+    mome_repo_head_t h = {
+        .gen = 1, .size = PS, .page_size = PS, .uid = 42, .nfiles = 1, .files = &f};
+    mome_repo_head_t back;
+    const char *why;
+    size_t len;
+    snprintf(h.name, sizeof(h.name), "s");
+    uint8_t *b = mome_repo_head_encode(&h, &len);
+    ck_assert_int_eq(mome_repo_head_decode(b, len, &back, &why), 0); /* slots 0 .. 2^32 - 1 */
+    mome_repo_head_free(&back);
+    free(b);
+    /* A slot with bit 62 (the page map's zero flag) read as a zero page, unchecked. */
+    f.pages = (1ull << 62) + 1;
+    b = mome_repo_head_encode(&h, &len);
+    ck_assert_int_eq(mome_repo_head_decode(b, len, &back, &why), -EBADMSG);
+    ck_assert_str_eq(why, "a delta file's page count is out of range");
+    free(b);
+}
+END_TEST
+
+START_TEST(test_repo__a_head_renamed_but_not_synced_is_committed)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    uint64_t p[] = {1, 2};
+    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    mome_repo_delta_t *d;
+
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_crash_setup("dirsync:0:eio", 0), 0);
+    f = delta(rs, 2, 0, p, 1, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(rs, 2, &f, 1, err, sizeof(err)), -EIO);
+    ck_assert_msg(strstr(err, "generation 2 is in place"), "%s", err);
+    /* The head on disk is generation 2: so is this handle (it stayed at 1, and the next
+     * checkpoint truncated data.2.0, which that head names). */
+    ck_assert_int_eq(mome_repo_gen(rs), 2);
+    expect(rs, 1, 2);
+    /* A writer that still took the repository for generation 1 cannot overwrite it. */
+    ck_assert_int_eq(mome_repo_delta_begin(rs, 2, 0, &d, err, sizeof(err)), -EEXIST);
+    ck_assert_msg(strstr(err, "which the head names"), "%s", err);
+    f = delta(rs, 3, 0, p + 1, 1, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(rs, 3, &f, 1, err, sizeof(err)), 0);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)), 0);
+    expect(rs, 1, 2);
+    expect(rs, 2, 3);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_verify(dir, "s", NULL, NULL), 0);
+    ck_assert_int_eq(mome_repo_crash_setup("", 0), 0);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_repo__a_lost_head_is_damage_and_nothing_is_removed)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    uint64_t p[] = {1, 2};
+    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    char path[200];
+    struct stat st;
+
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    mome_repo_close(rs);
+    snprintf(path, sizeof(path), "%s/s/head", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    /* An open that may create it does not: it created it empty and swept generation 1 away. */
+    ck_assert_int_eq(mome_repo_open(dir, "s", 8 * PS, PS,
+                                    MOME_REPO_CREATE | MOME_REPO_LOCK | MOME_REPO_MAP, "test", &rs,
+                                    err, sizeof(err)),
+                     -EIO);
+    ck_assert_msg(strstr(err, "has lost its head"), "%s", err);
+    snprintf(path, sizeof(path), "%s/s/data.1.0", dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_gt(mome_repo_verify(dir, "s", NULL, NULL), 0);
+    rmtree(dir);
+}
+END_TEST
+
 Suite *repo_suite(void)
 {
     Suite *s = suite_create("repo");
@@ -391,5 +473,8 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
     UNIT_CASE(s, test_repo__sizes_are_checked);
     UNIT_CASE(s, test_repo__export_import_round_trip);
+    UNIT_CASE(s, test_repo__a_delta_file_past_32_bit_slots_is_refused);
+    UNIT_CASE(s, test_repo__a_head_renamed_but_not_synced_is_committed);
+    UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
     return s;
 }
