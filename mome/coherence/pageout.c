@@ -88,6 +88,11 @@ static void wait_answer(int node, const char *what, const mome_store_t *st, uint
 
 static void expect(const mome_store_t *st, uint64_t page, uint8_t *dst)
 {
+    if (!answer.done) /* one answer is awaited at a time: a second would take the first's */
+        mome_fatal("a page-out or page-in of page %llu of segment '%s' (%#llx) started while one "
+                   "of page %llu waits for its answer; stopping",
+                   (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id,
+                   (unsigned long long)answer.page);
     answer.seg = st->id;
     answer.page = page;
     answer.done = 0;
@@ -273,16 +278,10 @@ static int pager_evict(mome_store_t *st, uint64_t page)
         mome_store_drop(st, page);
         return 0;
     }
-    /* A clean RELEASE read copy of a master another node holds can be fetched again. A read copy
-     * granted under another model may be the directory's master (a STRONG holder's, then
-     * switched): it is paged out like any other. */
-    if (mome_page_model(pg) == MOME_RELEASE && pg->access == MOME_ACC_READ &&
-        (pg->flags & MOME_PG_REMOTE) &&
-        !(pg->flags & (MOME_PG_OWNER | MOME_PG_DIRTY | MOME_PG_TRACK))) {
-        mome_copy_drop(s, page);
-        mome_store_drop(st, page);
-        return 0;
-    }
+    /* A read copy is paged out like any other, even a clean RELEASE copy of a master another
+     * node holds: dropped silently, this node stayed in the page's copyset, and its manager,
+     * when it was this node (or became it), served the next reader from the copy gone ("a
+     * FWD_READ ... which this node does not hold"). */
     mome_copy_unmap(s, page); /* the next access faults and brings it back */
     return mome_store_page_out(st, page);
 }

@@ -691,7 +691,9 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
     mome_page_t *pg = &s->pages[page];
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    if (mome_store_is_paged(s->store, page) && !(x && x->twin) &&
+    /* (A read copy without MOME_PG_REMOTE may be the directory's master: the only current
+     * content, whatever this node wrote.) */
+    if (mome_store_is_paged(s->store, page) && !(x && x->twin) && (pg->flags & MOME_PG_REMOTE) &&
         !(pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_OWNER))) {
         /* Paged out and nothing of this node's in it: cheaper to drop than to bring back and
          * refresh; the next access fetches the current content. */

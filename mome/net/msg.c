@@ -328,7 +328,10 @@ void mome_msg_set_flush(void (*fn)(void))
 static void run(const mome_msg_t *m)
 {
     const mome_msg_def_t *d = defs[m->type];
-    if (flush_fn && !d->batched)
+    /* Not while a handler waits for an answer (holds): what the flush serves may wait for one
+     * itself, inside the first wait (a page-in served by a held forward took the page-out's
+     * answer). */
+    if (flush_fn && !d->batched && !holds)
         flush_fn();
     mome_trace("msg", "recv %s from %u (%u payload bytes, flags %#x)", d->wire.name, m->src, m->len,
                m->flags);
@@ -432,7 +435,7 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
                 0);
     if (rc == 0)
         run(&m);
-    if (flush_fn)
+    if (flush_fn && !holds)
         flush_fn();
     return rc;
 }
@@ -480,7 +483,7 @@ int mome_msg_progress(void)
         free(q);
         n++;
     }
-    if (flush_fn)
+    if (flush_fn && !holds)
         flush_fn(); /* what the handlers of this round held back (it may queue more here) */
     return n;
 }
