@@ -130,10 +130,23 @@ int mome_repo_parse_file(const char *name, const char *prefix, uint64_t *gen, ui
 
 /* ---- the repository directory ---- */
 
+#define FORMAT_TMP MOME_REPO_FORMAT_FILE ".tmp."
+
+static uint64_t new_uid(void);
+
+/* FORMAT.tmp.<16 hex digits>: a FORMAT being created (create_format). */
+static int format_tmp(const char *name)
+{
+    size_t pl = strlen(FORMAT_TMP);
+    return !strncmp(name, FORMAT_TMP, pl) && strlen(name + pl) == 16 &&
+           strspn(name + pl, "0123456789abcdef") == 16;
+}
+
 /*
  * A directory without a FORMAT file is taken for a repository only if nothing but what Mome itself
- * puts there first is in it (momed's lock, address and log files): a mistyped MOME_REPOSITORY or -r
- * naming a directory of other files must not be written into, listed or removed from.
+ * puts there first is in it (momed's lock, address and log files, a FORMAT being created): a
+ * mistyped MOME_REPOSITORY or -r naming a directory of other files must not be written into,
+ * listed or removed from.
  */
 static int only_mome_files(int fd)
 {
@@ -146,9 +159,38 @@ static int only_mome_files(int fd)
     while (ok && (de = readdir(d)))
         ok = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
              !strcmp(de->d_name, MOME_SRV_ADDR_FILE) || !strcmp(de->d_name, MOME_SRV_LOCK_FILE) ||
-             !strcmp(de->d_name, MOME_SRV_LOG_FILE);
+             !strcmp(de->d_name, MOME_SRV_LOG_FILE) || format_tmp(de->d_name);
     closedir(d);
     return ok;
+}
+
+/*
+ * Create FORMAT whole or not at all: its text is written and fsync'd under a name of this
+ * creator's own, then linked to FORMAT, so no one ever reads it empty or partial. (It was created
+ * in place: a concurrent creator could read it empty, and a full disk or a crash left it empty,
+ * which made the repository unusable until someone removed it by hand.) 0 once FORMAT exists,
+ * ours or a concurrent creator's (link's EEXIST), or -errno; nothing is left behind either way
+ * (but a crash between the write and the link leaves the temporary file, which is ignored).
+ */
+static int create_format(int fd)
+{
+    char tmp[64];
+    int f, rc;
+
+    snprintf(tmp, sizeof(tmp), "%s%016llx", FORMAT_TMP, (unsigned long long)new_uid());
+    f = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f < 0)
+        return -errno;
+    fchmod(f, 0600);
+    rc = mome_repo_pwrite_all(f, FORMAT_TEXT, strlen(FORMAT_TEXT), 0);
+    if (rc == 0)
+        rc = mome_repo_sync(f);
+    close(f);
+    if (rc == 0 && linkat(fd, tmp, fd, MOME_REPO_FORMAT_FILE, 0) < 0 && errno != EEXIST)
+        rc = -errno;
+    unlinkat(fd, tmp, 0);
+    mome_repo_sync(fd);
+    return rc;
 }
 
 /* Open (creating it with `create`) the repository directory and check its format. */
@@ -175,34 +217,24 @@ int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen)
     }
     rc = read_small(fd, MOME_REPO_FORMAT_FILE, 4096, &fmt, &len);
     if (rc == -ENOENT && only_mome_files(fd) != 1) {
-        close(fd);
-        return mome_repo_say(err, errlen, -EINVAL,
-                             "'%s' is not a Mome repository: it has no %s file and holds other "
-                             "files; give MOME_REPOSITORY (or -r) a new or empty directory, or an "
-                             "existing repository",
-                             dir, MOME_REPO_FORMAT_FILE);
+        /* Unless another process made it a repository meanwhile: its FORMAT, whole, is in place
+         * before anything else it puts there. */
+        rc = read_small(fd, MOME_REPO_FORMAT_FILE, 4096, &fmt, &len);
+        if (rc == -ENOENT) {
+            close(fd);
+            return mome_repo_say(err, errlen, -EINVAL,
+                                 "'%s' is not a Mome repository: it has no %s file and holds "
+                                 "other files; give MOME_REPOSITORY (or -r) a new or empty "
+                                 "directory, or an existing repository",
+                                 dir, MOME_REPO_FORMAT_FILE);
+        }
     }
     if (rc == -ENOENT && create) {
-        int f = openat(fd, MOME_REPO_FORMAT_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (f < 0 && errno != EEXIST) {
-            rc = -errno;
+        rc = create_format(fd);
+        if (rc < 0) {
             close(fd);
             return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir,
                                  MOME_REPO_FORMAT_FILE, strerror(-rc));
-        }
-        if (f >= 0) {
-            fchmod(f, 0600);
-            rc = mome_repo_pwrite_all(f, FORMAT_TEXT, strlen(FORMAT_TEXT), 0);
-            if (rc == 0)
-                rc = mome_repo_sync(f);
-            close(f);
-            if (rc < 0) {
-                close(fd);
-                return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir,
-                                     MOME_REPO_FORMAT_FILE, strerror(-rc));
-            }
-            mome_repo_sync(fd);
-            return fd;
         }
         rc = read_small(fd, MOME_REPO_FORMAT_FILE, 4096, &fmt, &len);
     }
