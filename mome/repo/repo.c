@@ -669,6 +669,22 @@ void mome_repo_sweep(mome_repo_seg_t *rs)
     closedir(d);
 }
 
+/* Segment names are 1 to 255 bytes, as MomeSegOpen says (a head keeps 255 of them). */
+static int check_name(const char *name, char *err, size_t errlen)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return mome_repo_say(err, errlen, -EINVAL,
+                             "a segment name cannot be empty: segment names are 1 to %d bytes",
+                             MOME_REPO_NAME_MAX);
+    if (len > MOME_REPO_NAME_MAX)
+        return mome_repo_say(err, errlen, -ENAMETOOLONG,
+                             "segment name '%.40s...' is %zu bytes long: segment names are 1 to "
+                             "%d bytes",
+                             name, len, MOME_REPO_NAME_MAX);
+    return 0;
+}
+
 /* ---- open and close ---- */
 
 static uint64_t new_uid(void)
@@ -744,6 +760,9 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
                              dir);
     if (create && !(flags & MOME_REPO_LOCK))
         return mome_repo_say(err, errlen, -EINVAL, "creating a segment needs its lock");
+    rc = check_name(name, err, errlen);
+    if (rc < 0)
+        return rc;
     mome_repo_dirname(name, dirname, sizeof(dirname));
     repofd = mome_repo_dir_open(dir, create, err, errlen);
     if (repofd < 0)
@@ -1070,6 +1089,9 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
     DIR *d;
     struct dirent *de;
 
+    rc = check_name(name, err, errlen);
+    if (rc < 0)
+        return rc;
     mome_repo_dirname(name, dirname, sizeof(dirname));
     repofd = mome_repo_dir_open(dir, 0, err, errlen);
     if (repofd < 0)

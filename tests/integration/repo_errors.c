@@ -30,10 +30,17 @@ static int errno_of(const char *s)
     static const struct {
         const char *name;
         int value;
-    } names[] = {{"0", 0},           {"ENOENT", ENOENT}, {"ENOTDIR", ENOTDIR},
-                 {"EACCES", EACCES}, {"EINVAL", EINVAL}, {"EBUSY", EBUSY},
-                 {"EEXIST", EEXIST}, {"EIO", EIO},       {"ENOSPC", ENOSPC},
-                 {"EPROTO", EPROTO}};
+    } names[] = {{"0", 0},
+                 {"ENOENT", ENOENT},
+                 {"ENOTDIR", ENOTDIR},
+                 {"EACCES", EACCES},
+                 {"EINVAL", EINVAL},
+                 {"EBUSY", EBUSY},
+                 {"EEXIST", EEXIST},
+                 {"EIO", EIO},
+                 {"ENOSPC", ENOSPC},
+                 {"EPROTO", EPROTO},
+                 {"ENAMETOOLONG", ENAMETOOLONG}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(s, names[i].name))
             return names[i].value;
