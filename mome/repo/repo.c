@@ -669,6 +669,49 @@ void mome_repo_sweep(mome_repo_seg_t *rs)
     closedir(d);
 }
 
+/*
+ * Remove what unlinked segments left behind: a job that died between MomeSegUnlink and its last
+ * close leaves the segment's files in .unlinked.<uid>.<pid>, an interrupted mome-repo rm in
+ * .unlinked.rm.<pid>, and nothing else ever removed them. Their owner holds the segment's lock
+ * from before the rename until the files are gone, so a directory whose lock can be taken has no
+ * owner left; one whose lock file is gone already is being emptied (by its owner, or by one that
+ * died doing it), and emptying it as well does no harm. A held one is left alone.
+ */
+static void sweep_unlinked(int repofd)
+{
+    DIR *d = mome_repo_opendir_at(repofd), *sd;
+    struct dirent *de, *se;
+
+    if (!d)
+        return;
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        int segfd, lockfd, orphan;
+        if (strncmp(de->d_name, ".unlinked.", 10))
+            continue;
+        segfd = openat(repofd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (segfd < 0)
+            continue;
+        lockfd = openat(segfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        orphan = lockfd < 0 ? errno == ENOENT : flock(lockfd, LOCK_EX | LOCK_NB) == 0;
+        if (orphan && (sd = mome_repo_opendir_at(segfd))) {
+            /* The lock file last: while it is there, a concurrent sweep finds it held. */
+            while ((se = readdir(sd)))
+                if (strcmp(se->d_name, ".") && strcmp(se->d_name, "..") &&
+                    strcmp(se->d_name, "lock"))
+                    unlinkat(segfd, se->d_name, 0);
+            closedir(sd);
+            unlinkat(segfd, "lock", 0);
+            if (unlinkat(repofd, de->d_name, AT_REMOVEDIR) == 0)
+                mome_repo_sync(repofd);
+        }
+        if (lockfd >= 0)
+            close(lockfd);
+        close(segfd);
+    }
+    closedir(d);
+}
+
 /* Segment names are 1 to 255 bytes, as MomeSegOpen says (a head keeps 255 of them). */
 static int check_name(const char *name, char *err, size_t errlen)
 {
@@ -767,6 +810,8 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     repofd = mome_repo_dir_open(dir, create, err, errlen);
     if (repofd < 0)
         return repofd;
+    if (flags & MOME_REPO_LOCK)
+        sweep_unlinked(repofd);
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (segfd < 0 && errno == ENOENT && create) {
         if (mkdirat(repofd, dirname, 0700) < 0 && errno != EEXIST) {
@@ -1096,6 +1141,7 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
     repofd = mome_repo_dir_open(dir, 0, err, errlen);
     if (repofd < 0)
         return repofd;
+    sweep_unlinked(repofd);
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (segfd < 0) {
         rc = -errno;
@@ -1133,7 +1179,8 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
         closedir(d);
     close(lockfd);
     close(segfd);
-    rc = unlinkat(repofd, gone, AT_REMOVEDIR) < 0 ? -errno : 0;
+    /* ENOENT: another process's sweep_unlinked removed it first, once the lock was gone. */
+    rc = unlinkat(repofd, gone, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
     mome_repo_sync(repofd);
     close(repofd);
     if (rc < 0)

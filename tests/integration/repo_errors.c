@@ -17,10 +17,13 @@
  *   repo_errors rbytes NAME SIZE SEED  the segment opens with size 0 and with SIZE, and every one
  *                  of its SIZE bytes is SEED's ("content ok")
  *   repo_errors unlink NAME         MomeSegUnlink removes the repository copy
+ *   repo_errors unlinkdie NAME      NAME persistent, checkpointed and unlinked, then the job is
+ *                  killed (SIGKILL) before its last close: the copy stays in .unlinked.*
  *   repo_errors mixed               MOME_PERSIST on a name open without it, MomeCheckpoint of a
  *                  segment that is not persistent, of a bad handle: clean errors
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -193,6 +196,17 @@ int main(int argc, char **argv)
         MomeBarrier();
         CHECK(MomeSegOpen(argv[2], 0, MOME_PERSIST) < 0 && errno == ENOENT,
               "%s is gone from the repository", argv[2]);
+    } else if (!strcmp(mode, "unlinkdie") && argc == 3) {
+        uint8_t *b = map_pages(argv[2], 4, MOME_CREATE | MOME_PERSIST, &seg);
+        write_pages(b, 4, 1);
+        MUST(MomeCheckpoint(seg));
+        if (MomeNode() == 0)
+            MUST(MomeSegUnlink(argv[2]));
+        MomeBarrier();
+        printf("node %d: unlinked %s; killed before the segment's last close\n", MomeNode(),
+               argv[2]);
+        fflush(stdout);
+        kill(getpid(), SIGKILL);
     } else if (!strcmp(mode, "mixed")) {
         seg = MomeSegOpen("plain", 4 * ps, MOME_CREATE);
         CHECK(seg >= 0, "MomeSegOpen(plain)");
