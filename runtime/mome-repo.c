@@ -193,6 +193,11 @@ static int cmd_verify(const char *name)
 
     if (name) {
         char path[1400];
+        /* The repository first, as every job does: a bad or missing FORMAT is refused. */
+        if (mome_repo_check(repo_dir, 0, err, sizeof(err)) < 0) {
+            fail_msg("verify", err);
+            return 1;
+        }
         mome_repo_dirname(name, dirname, sizeof(dirname));
         snprintf(path, sizeof(path), "%s/%s", repo_dir, dirname);
         if (stat(path, &st) < 0) {
