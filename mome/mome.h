@@ -116,7 +116,8 @@ MOME_API int MomeNode(void);
 /**
  * Stop the whole job, like MPI_Abort: print `msg` (if not NULL) on stderr (or in MOME_LOG_FILE),
  * ask the launcher to stop every other node with that message, flush this process's output and
- * exit with `status` (1 if 0). Usable before MomeInit() (it then only exits). Does not return.
+ * exit with `status` (1 if its low 8 bits are 0: an abort never exits 0). Usable before
+ * MomeInit() (it then only exits). Does not return.
  */
 MOME_API void MomeAbort(int status, const char *msg) __attribute__((noreturn));
 

@@ -109,6 +109,7 @@ static struct {
     int gathered;                       /* nodes that contributed to gather_seq */
     int first_status;                   /* first non-zero node exit status */
     int forced_status;                  /* timeout or launcher signal: wins over first_status */
+    int abort_status;                   /* an abort's status (never 0), if all nodes exit 0 */
     int64_t deadline, term_at, kill_at; /* CLOCK_MONOTONIC ms, NEVER when unset */
     int sigfd;
     sigset_t saved_mask;
@@ -766,6 +767,8 @@ static PRINTF_LIKE(1, 2) void launcher_abort(const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     fprintf(stderr, "mome-run: %s; stopping the job\n", text);
+    if (!job.abort_status)
+        job.abort_status = 1;
     send_all(MOME_BOOT_ABORT_JOB, 1, text, strlen(text), NULL);
     stop_later();
 }
@@ -876,16 +879,24 @@ static void on_gather(struct node *n, const mome_boot_frame_t *f, unsigned char 
     gather_progress();
 }
 
+/*
+ * A node aborted. Its status as an exit status (the low 8 bits) may be 0 (MomeAbort(256) of an
+ * older library): the other nodes are told 1 then, and the job never ends with 0.
+ */
 static void on_abort(struct node *n, const mome_boot_frame_t *f, const unsigned char *payload)
 {
     const char *text = payload ? (const char *)payload : "";
     int shown = (int)strnlen(text, f->len);
+    uint32_t status = (f->arg & 0xff) ? f->arg : 1;
+
+    if (!job.abort_status)
+        job.abort_status = (int)(status & 0xff);
 
     while (shown > 0 && (text[shown - 1] == '\n' || text[shown - 1] == ' '))
         shown--;
     if (!job.quiet)
         fprintf(stderr, "mome-run: node %d aborted: %.*s\n", n->rank, shown, text);
-    send_all(MOME_BOOT_ABORT_JOB, f->arg, payload, f->len, n);
+    send_all(MOME_BOOT_ABORT_JOB, status, payload, f->len, n);
     stop_later();
 }
 
@@ -1225,6 +1236,8 @@ int main(int argc, char **argv)
     run();
 
     status = job.forced_status ? job.forced_status : job.first_status;
+    if (!status && job.abort_status)
+        status = job.abort_status; /* an aborted job never reports success */
     free_job(blocks);
     return status;
 }

@@ -338,7 +338,7 @@ static void pmix_abort(int status, const char *msg)
     /* The launcher prints msg and stops every process of the job, this one too. It may be out of
      * reach (the network to it is down): the alarm's default action then ends this process. */
     alarm(5);
-    PMIx_Abort(status ? status : 1, msg, &all, 1);
+    PMIx_Abort((status & 0xff) ? status : 1, msg, &all, 1);
 }
 
 static void pmix_finalize(void)

@@ -161,7 +161,7 @@ static void fatal_frame(const mome_boot_frame_t *f, const char *text)
     if (f->type == MOME_BOOT_NODE_LOST)
         mome_die(1, "stopping this node: lost %s", text);
     if (f->type == MOME_BOOT_ABORT_JOB)
-        mome_die((int)(f->arg ? f->arg : 1), "job aborted: %s", text);
+        mome_die((f->arg & 0xff) ? (int)f->arg : 1, "job aborted: %s", text); /* never 0 */
     mome_die(1, "unexpected launcher message %u; stopping", f->type);
 }
 

@@ -170,17 +170,18 @@ int MomeNode(void)
 void MomeAbort(int status, const char *msg)
 {
     char text[512];
-    if (status == 0)
-        status = 1;
+    /* exit() keeps the low 8 bits: 256 or -256 as such would report success for an aborted job. */
+    int code = (status & 0xff) ? status : 1;
+
     snprintf(text, sizeof(text), "%s", msg && *msg ? msg : "MomeAbort called");
     if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING) {
         mome_error("api", "MomeAbort(%d): %s", status, text);
-        mome_boot_request_abort(status, text);
+        mome_boot_request_abort(code, text);
     } else if (msg) {
         fprintf(stderr, "MomeAbort(%d): %s\n", status, text);
     }
     /* exit, not _exit: the program's buffered output (C stdio, Fortran units) is flushed. */
-    mome_exit(status);
+    mome_exit(code);
 }
 
 int MomeNodes(void)

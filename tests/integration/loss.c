@@ -5,7 +5,8 @@
  *
  * With argv[3] "abort" the victim calls MomeAbort(7, ...) there instead; with "abort-init" it does
  * so right after MomeInit, while the others may still be connecting; with "mark" it only writes the
- * time and goes on (the test then kills a node or cuts the network itself).
+ * time and goes on (the test then kills a node or cuts the network itself). argv[4] is the status
+ * given to MomeAbort (default 7).
  */
 #include <signal.h>
 #include <string.h>
@@ -19,10 +20,11 @@ int main(int argc, char **argv)
     const char *stamp = argc > 1 ? argv[1] : NULL;
     int victim = argc > 2 ? atoi(argv[2]) : 1;
     const char *how = argc > 3 ? argv[3] : "kill";
+    int status = argc > 4 ? atoi(argv[4]) : 7;
     itest_init(&argc, &argv);
     int me = MomeNode();
     if (me == victim && strcmp(how, "abort-init") == 0)
-        MomeAbort(7, "abort right after MomeInit");
+        MomeAbort(status, "abort right after MomeInit");
     size_t ps = MomePageSize();
     char *a = itest_map("loss", ps * 64, NULL);
 
@@ -38,7 +40,7 @@ int main(int argc, char **argv)
                 fclose(f);
             }
             if (strcmp(how, "abort") == 0)
-                MomeAbort(7, "abort in round 20");
+                MomeAbort(status, "abort in round 20");
             if (strcmp(how, "mark") != 0)
                 kill(getpid(), SIGKILL);
         }
