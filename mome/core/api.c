@@ -30,7 +30,6 @@
 #include "net/transport.h"
 
 static __thread char err_buf[600];
-static __thread const char *cur_call; /* the public call being served, for the reports */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -46,7 +45,7 @@ static int fail(int err, const char *fmt, ...)
 
 static int running(const char *call)
 {
-    cur_call = call;
+    mome_cmd_call = call;
     if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING)
         return 1;
     fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
@@ -57,7 +56,7 @@ static int running(const char *call)
 static int run(mome_cmd_t *c)
 {
     int rc;
-    c->call = cur_call;
+    c->call = mome_cmd_call;
     rc = mome_cmd_run(c);
     if (rc < 0) {
         snprintf(err_buf, sizeof(err_buf), "%s", c->err);
@@ -65,6 +64,16 @@ static int run(mome_cmd_t *c)
         return -1;
     }
     return rc;
+}
+
+/* A job barrier, reported as part of this thread's current call (MomeFinalize, MomeCheckpoint:
+ * not as the public MomeBarrier, which names itself). 0 on failure, with MomeError(). */
+static MomeDate job_barrier(void)
+{
+    mome_cmd_t c = {.fn = mome_sync_cmd_barrier};
+    if (run(&c) < 0)
+        return 0;
+    return c.result;
 }
 
 const char *MomeError(void)
@@ -137,7 +146,7 @@ int MomeFinalize(void)
         return -1;
     /* Every node's writes released and acquired, then a quiesce round: no node stops serving
      * while another's acquire may still need it. */
-    if (MomeBarrier() == 0) {
+    if (job_barrier() == 0) {
         if (errno == EBUSY)
             fail(EBUSY, "MomeFinalize: another thread of this node is in a barrier; call "
                         "MomeFinalize once every thread's barriers are over");
@@ -313,10 +322,7 @@ MomeDate MomeBarrier(void)
 {
     if (!running("MomeBarrier"))
         return 0;
-    mome_cmd_t c = {.fn = mome_sync_cmd_barrier};
-    if (run(&c) < 0)
-        return 0;
-    return c.result;
+    return job_barrier();
 }
 
 MomeDate MomeAppBarrier(void)
@@ -410,7 +416,7 @@ int MomeCheckpoint(int seg)
         return fail(-rc, "MomeCheckpoint: %s", err + (strncmp(err, "MomeCheckpoint: ", 16) ? 0
                                                                                             : 16));
     /* Every modification released before the call, on every node, is in the snapshot. */
-    if (MomeBarrier() == 0)
+    if (job_barrier() == 0)
         return -1;
     if ((rc = mome_checkpoint_run(seg, err, sizeof(err))) < 0)
         return fail(-rc, "MomeCheckpoint: %s", err);

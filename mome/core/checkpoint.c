@@ -30,6 +30,7 @@
 #include "core/job.h"
 #include "core/proto.h"
 #include "core/segment.h"
+#include "core/sync.h"
 #include "mome.h"
 #include "coherence/served.h"
 #include "memory/store_repo.h"
@@ -610,8 +611,10 @@ static int served_checkpoint(job_t *j, char *err, size_t errlen)
     if (rc < 0)
         return say(err, errlen, rc, "segment '%s': pages still in use after a long wait",
                    j->name);
-    if (MomeBarrier() == 0)
-        return say(err, errlen, -errno, "segment '%s': %s", j->name, MomeError());
+    /* reported as part of the caller's MomeCheckpoint or MomeFinalize, not as MomeBarrier */
+    mome_cmd_t b = {.fn = mome_sync_cmd_barrier, .call = mome_cmd_call};
+    if ((rc = mome_cmd_run(&b)) < 0)
+        return say(err, errlen, rc, "segment '%s': %s", j->name, b.err);
     /* tests: every node's pages are momed's, not confirmed. After the barrier: a node stopped
      * before it could leave another's recall waiting on it (a directory entry it manages). */
     mome_repo_crash_point("returned");

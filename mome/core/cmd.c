@@ -82,6 +82,8 @@ static void cmd_push(mome_cmd_t *c)
         mome_error("node", "cannot wake the progress thread: %m");
 }
 
+__thread const char *mome_cmd_call;
+
 int mome_cmd_run(mome_cmd_t *c)
 {
     /* The launcher's table (if any) tells it this node waits, and that it moves on. */

@@ -82,6 +82,10 @@ struct mome_cmd {
     struct mome_cmd *run_next, **run_prev; /* progress thread: in the list of running commands */
 };
 
+/* Application thread: the public call it is in (the API sets it), named by the reports for the
+ * commands the call runs, those of the library's inner steps too (MomeFinalize's barrier). */
+extern __thread const char *mome_cmd_call;
+
 /* Application thread: run c on the progress thread and wait; returns c->status. */
 int mome_cmd_run(mome_cmd_t *c);
 /* Application thread: queue a malloc'd c without waiting (it is freed after it ran). */

@@ -31,6 +31,8 @@ enum {
 enum { MOME_LOCK_WAITED = 0x1 }; /* LOCK_GRANT: the requester had to wait */
 enum { MOME_BAR_APP = 0x1,      /* BAR_ENTER, BAR_EXIT: MomeAppBarrier, among one program's nodes */
        MOME_BAR_QUIESCE = 0x2 }; /* BAR_ENTER: the last round of MomeFinalize, not a barrier */
+/* BAR_ENTER: the barrier inside MomeFinalize, MomeCheckpoint (the reports name these calls) */
+enum { MOME_BAR_FINALIZE = 0x4, MOME_BAR_CHECKPOINT = 0x8 };
 enum { MOME_SEGR_PERSIST = 0x1 }; /* SEG_OPEN_REPLY: the segment is kept in the repository */
 #define MOME_SEG_WHY_MAX 600      /* SEG_OPEN_REPLY, SEG_UNLINK_REPLY: a failure's text, bytes */
 enum { MOME_SEGC_NOREC = 0x1 };   /* SEG_CLOSE: the node could not set the segment up */

@@ -73,11 +73,12 @@ typedef struct barrier {
     mome_cmd_t *cmd;  /* the one in progress on this node */
     mome_cmd_t *acq;  /* the one whose acquire is in progress (cmd is free again) */
     int quiesce;      /* it is the last one (MomeFinalize): no release, no acquire */
+    int by;           /* MOME_BAR_FINALIZE, MOME_BAR_CHECKPOINT or 0: the call it is part of */
     uint64_t t0;
     uint64_t epoch; /* completed here */
     /* the gathering node */
     int coord_count;    /* nodes that entered coord_epoch */
-    int coord_kind;     /* MOME_BAR_QUIESCE or 0: what the first of them entered */
+    int coord_kind;     /* the flags the first of them entered with (QUIESCE, FINALIZE...) */
     int coord_first;    /* that first node */
     uint64_t *coord_in; /* which nodes entered it, bit (node - first) */
     uint64_t coord_epoch;
@@ -294,19 +295,31 @@ static void barrier_after_release(void *arg, mome_date_t date)
     /* MomeBarrier: the owner's write notices of the release ride on it (release.h) */
     const void *notes = b == &jbar && !b->quiesce ? mome_rel_barrier_notices(&len) : NULL;
     /* dated after the release */
-    mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags | (b->quiesce ? MOME_BAR_QUIESCE : 0), &m,
-              notes, len);
+    mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags | b->by | (b->quiesce ? MOME_BAR_QUIESCE : 0),
+              &m, notes, len);
+}
+
+/* The public call a barrier command is part of, as BAR_ENTER's flag (0: the barrier call). */
+static int by_of(const mome_cmd_t *c)
+{
+    if (c->call && strcmp(c->call, "MomeFinalize") == 0)
+        return MOME_BAR_FINALIZE;
+    if (c->call && strcmp(c->call, "MomeCheckpoint") == 0)
+        return MOME_BAR_CHECKPOINT;
+    return 0;
 }
 
 static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
 {
     if (b->cmd) {
+        const char *call = c->call ? c->call : b->call;
         mome_cmd_fail(c, EBUSY, "%s: another thread of this node is in a barrier",
-                      quiesce ? "MomeFinalize" : b->call);
+                      quiesce ? "MomeFinalize" : call);
         return;
     }
     b->cmd = c;
     b->quiesce = quiesce;
+    b->by = quiesce ? 0 : by_of(c);
     b->t0 = mome_now_ns();
     bar_status(b, b->epoch + 1);
     if (b == &jbar && !quiesce) /* the trace shows the program's barriers */
@@ -343,6 +356,19 @@ void mome_sync_cmd_quiesce(mome_cmd_t *c)
     barrier_enter(&jbar, c, 1);
 }
 
+/* "MomeBarrier 3", "MomeFinalize (barrier 3)": the call a node entered coord_epoch in. */
+static void entered_in(const barrier_t *b, uint32_t flags, char *buf, size_t len)
+{
+    unsigned long long e = (unsigned long long)b->coord_epoch;
+
+    if (flags & MOME_BAR_FINALIZE)
+        snprintf(buf, len, "MomeFinalize (barrier %llu)", e);
+    else if (flags & MOME_BAR_CHECKPOINT)
+        snprintf(buf, len, "MomeCheckpoint (barrier %llu)", e);
+    else
+        snprintf(buf, len, "%s %llu", b->call, e);
+}
+
 static void on_bar_enter(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
@@ -359,14 +385,16 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     /* A node one barrier short would take the others' last barrier for the final round of its
      * MomeFinalize, stop serving pages while they acquire, and leave them waiting. */
     if (b->coord_count == 0) {
-        b->coord_kind = msg->flags & MOME_BAR_QUIESCE;
+        b->coord_kind = (int)msg->flags;
         b->coord_first = (int)n;
-    } else if ((msg->flags & MOME_BAR_QUIESCE) != b->coord_kind) {
+    } else if ((msg->flags ^ (uint32_t)b->coord_kind) & MOME_BAR_QUIESCE) {
         int q = (msg->flags & MOME_BAR_QUIESCE) ? (int)n : b->coord_first;
-        mome_fatal("node %d is in MomeFinalize while node %d is in %s %llu: the nodes disagree on "
-                   "the number of barriers (one fewer on node %d); stopping", q,
-                   q == (int)n ? b->coord_first : (int)n, b->call,
-                   (unsigned long long)b->coord_epoch, q);
+        char other[64];
+        entered_in(b, (msg->flags & MOME_BAR_QUIESCE) ? (uint32_t)b->coord_kind : msg->flags, other,
+                   sizeof(other));
+        mome_fatal("node %d is in MomeFinalize (its last round) while node %d is in %s: the nodes "
+                   "disagree on the number of barriers (one fewer on node %d); stopping",
+                   q, q == (int)n ? b->coord_first : (int)n, other, q);
     }
     b->coord_in[k / 64] |= 1ull << (k % 64);
     if (msg->date > b->coord_max)
@@ -488,8 +516,16 @@ static size_t bar_describe(const barrier_t *b, char *buf, size_t len)
 
 size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
 {
-    if (c == jbar.cmd || c == abar.cmd)
-        return bar_describe(c == jbar.cmd ? &jbar : &abar, buf, len);
+    if (c == jbar.cmd || c == abar.cmd) {
+        const barrier_t *b = c == jbar.cmd ? &jbar : &abar;
+        /* MomeFinalize, MomeCheckpoint: the report names them (c->call), and their barrier */
+        size_t n = b->quiesce ? (size_t)snprintf(buf, len, "its last round, ")
+                   : b->by    ? (size_t)snprintf(buf, len, "its barrier, ")
+                              : 0;
+        if (n >= len)
+            return len ? len - 1 : 0;
+        return n + bar_describe(b, buf + n, len - n);
+    }
     if (c == jbar.acq || c == abar.acq)
         return (size_t)snprintf(buf, len, "every node arrived; acquiring what they released");
     if (c->fn == mome_sync_cmd_lock) {
@@ -589,7 +625,9 @@ static const mome_field_t bar_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK
 static const char *check_bar_enter(const mome_msg_t *m, const void *body,
                                    const mome_wire_ctx_t *ctx)
 {
-    if (m->len && (m->flags || m->len > mome_rel_barrier_cap(ctx->nnodes)))
+    /* MOME_BAR_FINALIZE, MOME_BAR_CHECKPOINT: a job barrier too, with its notices */
+    if (m->len && ((m->flags & (MOME_BAR_APP | MOME_BAR_QUIESCE)) ||
+                   m->len > mome_rel_barrier_cap(ctx->nnodes)))
         return "payload (write notices: MomeBarrier only, at most the node's share)";
     return NULL;
 }
@@ -610,8 +648,9 @@ static const mome_msg_def_t sync_msgs[] = {
     {.type = MOME_MSG_LOCK_REL, .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_rel},
     {.type = MOME_MSG_BAR_ENTER,
-     .wire = {"BAR_ENTER", bar_fields, 1, MOME_BAR_APP | MOME_BAR_QUIESCE, 0, MOME_LEN_BATCH,
-              MOME_BATCH_BNOTICE},
+     .wire = {"BAR_ENTER", bar_fields, 1,
+              MOME_BAR_APP | MOME_BAR_QUIESCE | MOME_BAR_FINALIZE | MOME_BAR_CHECKPOINT, 0,
+              MOME_LEN_BATCH, MOME_BATCH_BNOTICE},
      .body_size = sizeof(mome_syncmsg_t), .validate = check_bar_enter, .handler = on_bar_enter},
     {.type = MOME_MSG_BAR_EXIT,
      .wire = {"BAR_EXIT", bar_fields, 2, MOME_BAR_APP, 0, MOME_LEN_BATCH, MOME_BATCH_BNOTICE},

@@ -5,6 +5,10 @@
  *
  * With "short" as argument, node 1 skips one barrier and calls MomeFinalize: the job must stop,
  * saying the nodes disagree on the number of barriers.
+ *
+ * With "fin" or "ckpt" (2 nodes), node 1 takes lock 7, both pass a barrier, then node 0 waits for
+ * the lock and node 1 waits for node 0 in MomeFinalize or MomeCheckpoint (of a MOME_PERSIST
+ * segment): the reports must name those calls, not the barrier inside them.
  */
 #include "itest.h"
 
@@ -17,6 +21,24 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "short") == 0) {
         for (int k = 0; k < (me == 1 ? 2 : 3); k++)
             MomeBarrier();
+        MomeFinalize();
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "fin") == 0 || strcmp(argv[1], "ckpt") == 0)) {
+        int seg = -1;
+        if (me == 1) {
+            MUST(MomeLock(7));
+            if (strcmp(argv[1], "ckpt") == 0)
+                MUST(seg = MomeSegOpen("hang", MomePageSize(), MOME_CREATE | MOME_PERSIST));
+        }
+        CHECK(MomeBarrier() != 0, "barrier 0");
+        if (me == 0)
+            MomeLock(7); /* never granted: node 1 holds it and waits for this node */
+        else if (seg >= 0)
+            MomeCheckpoint(seg);
+        else
+            MomeFinalize();
+        printf("node %d: never printed\n", me);
         MomeFinalize();
         return 0;
     }

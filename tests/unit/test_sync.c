@@ -107,8 +107,38 @@ START_TEST(test_sync__final_round_against_a_barrier_stops_the_node)
 {
     nc_up(3, 0);
     nc_expect_death(enter_final_round_against_a_barrier, NULL,
-                    "node 1 is in MomeFinalize while node 2 is in MomeBarrier 0: the nodes "
-                    "disagree on the number of barriers (one fewer on node 1)");
+                    "node 1 is in MomeFinalize (its last round) while node 2 is in MomeBarrier "
+                    "0: the nodes disagree on the number of barriers (one fewer on node 1)");
+}
+END_TEST
+
+/* MomeFinalize's and MomeCheckpoint's barriers are named as such, whichever node came first. */
+static void enter_finalize_barrier_then_final_round(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_FINALIZE, 2, &m, NULL, 0);
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_QUIESCE, 1, &m, NULL, 0);
+}
+
+static void enter_final_round_then_checkpoint_barrier(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_QUIESCE, 1, &m, NULL, 0);
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_CHECKPOINT, 2, &m, NULL, 0);
+}
+
+START_TEST(test_sync__final_round_names_the_call_of_the_other_barrier)
+{
+    nc_up(3, 0);
+    nc_expect_death(enter_finalize_barrier_then_final_round, NULL,
+                    "node 1 is in MomeFinalize (its last round) while node 2 is in MomeFinalize "
+                    "(barrier 0): the nodes disagree on the number of barriers (one fewer on "
+                    "node 1)");
+    nc_expect_death(enter_final_round_then_checkpoint_barrier, NULL,
+                    "node 1 is in MomeFinalize (its last round) while node 2 is in "
+                    "MomeCheckpoint (barrier 0)");
 }
 END_TEST
 
@@ -615,6 +645,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__barrier_exits_after_every_node_entered);
     NC_CASE(s, test_sync__barrier_entered_twice_stops_the_node);
     NC_CASE(s, test_sync__final_round_against_a_barrier_stops_the_node);
+    NC_CASE(s, test_sync__final_round_names_the_call_of_the_other_barrier);
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
