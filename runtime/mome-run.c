@@ -279,14 +279,23 @@ static double parse_timeout(const char *opt, const char *arg)
 }
 
 /* -x NAME=VALUE sets NAME here, so the nodes inherit it; -x NAME keeps the current value. */
+/*
+ * -x NAME[=VALUE]. NAME must be a name as POSIX defines it (letters, digits and '_' of the portable
+ * character set, not starting with a digit): else "-x -n 2 prog" would take "-n" for it.
+ */
 static void parse_export(const char *arg)
 {
+    size_t len;
     char *eq;
 
     if (!arg)
         usage_error("option '-x' needs a variable name");
-    if (arg[0] == '\0' || arg[0] == '=')
-        usage_error("invalid variable '%s' for '-x'", arg);
+    len = strcspn(arg, "=");
+    if (len == 0 || (arg[0] >= '0' && arg[0] <= '9') ||
+        strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != len)
+        usage_error("invalid variable name '%.*s' for '-x' (letters, digits and '_', not "
+                    "starting with a digit; -x NAME[=VALUE])",
+                    (int)len, arg);
     eq = strchr(arg, '=');
     if (!eq) {
         if (!getenv(arg))
