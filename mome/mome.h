@@ -269,7 +269,8 @@ MOME_API int MomeStats(MomeStatsT *s);
 /**
  * Print the sections in `what` (MOME_INFO_*) to file descriptor `fd`: version, the transports UCX
  * offers, the hwloc topology, and every MOME_* knob with its value, default and meaning. Usable
- * before MomeInit(); this is what mome-info prints.
+ * before MomeInit(); this is what mome-info prints. A failed write to `fd` fails the call (-1,
+ * errno as write(2) set it).
  */
 MOME_API int MomeInfoPrint(int fd, int what);
 

@@ -5,11 +5,14 @@
 #include "ac_config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -436,16 +439,15 @@ int MomeStats(MomeStatsT *s)
 static void fdputs(int fd, const char *s)
 {
     if (write(fd, s, strlen(s)) < 0)
-        return;
+        return; /* MomeInfoPrint's memfd: short of memory, the output is only shorter */
 }
 
-int MomeInfoPrint(int fd, int what)
+/* The sections of MomeInfoPrint, written to fd (a memfd: the writers do not check). */
+static void info_sections(int fd, int what)
 {
     mome_config_t cfg;
     char err[256];
 
-    if (what & ~MOME_INFO_ALL)
-        return fail(EINVAL, "MomeInfoPrint: unknown sections %#x", what);
     if (what & MOME_INFO_VERSION) {
         fdputs(fd, "Mome " PACKAGE_VERSION " (user-level distributed shared memory)\n");
 #ifdef MOME_HAVE_PMIX
@@ -473,5 +475,51 @@ int MomeInfoPrint(int fd, int what)
         }
         mome_config_print(fd, &cfg);
     }
+}
+
+/* Copy what buf holds (from its start) to fd; 0 or -errno. */
+static int copy_out(int buf, int fd)
+{
+    char chunk[4096];
+    ssize_t n;
+
+    if (lseek(buf, 0, SEEK_SET) < 0)
+        return -errno;
+    while ((n = read(buf, chunk, sizeof(chunk))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, chunk + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return -errno;
+            off += w;
+        }
+    }
+    return n < 0 ? -errno : 0;
+}
+
+/*
+ * The sections are written to a memfd first, then copied to fd: the describers of UCX, hwloc and
+ * the knobs write as they go and ignore errors, and a failed write must still fail the call.
+ */
+int MomeInfoPrint(int fd, int what)
+{
+    int buf, rc;
+
+    if (what & ~MOME_INFO_ALL)
+        return fail(EINVAL, "MomeInfoPrint: unknown sections %#x", what);
+    if (fcntl(fd, F_GETFL) < 0)
+        return fail(errno, "MomeInfoPrint: cannot write to file descriptor %d: %s", fd,
+                    strerror(errno));
+    buf = (int)syscall(SYS_memfd_create, "mome-info", MFD_CLOEXEC);
+    if (buf < 0)
+        return fail(errno, "MomeInfoPrint: cannot buffer the output (memfd_create): %s",
+                    strerror(errno));
+    info_sections(buf, what);
+    rc = copy_out(buf, fd);
+    close(buf);
+    if (rc < 0)
+        return fail(-rc, "MomeInfoPrint: cannot write to file descriptor %d: %s", fd,
+                    strerror(-rc));
     return 0;
 }

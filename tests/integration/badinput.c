@@ -2,6 +2,7 @@
  * badinput.c - every misuse returns -1 (or the call's failure value) with the documented errno and
  * a MomeError() message, and the job goes on working afterwards.
  */
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include "itest.h"
@@ -23,6 +24,21 @@ static int failures;
 
 #define FAILED_MAP(expr, err) EXPECT_ERR((expr) == MOME_MAP_FAILED ? -1 : 1, err)
 
+/* MomeInfoPrint(fd, what) must fail with err and its own message (it once ignored write errors). */
+static void info_print_fails(int line, int fd, int what, int err)
+{
+    errno = 0;
+    int r = MomeInfoPrint(fd, what);
+    int e = errno;
+    if (r != -1 || e != err || !strstr(MomeError(), "MomeInfoPrint")) {
+        fprintf(stderr,
+                "line %d: MomeInfoPrint(%d, %#x) -> %d errno %d (%s), want -1 errno %d; "
+                "message '%s'\n",
+                line, fd, what, r, e, strerror(e), err, MomeError());
+        failures++;
+    }
+}
+
 int main(int argc, char **argv)
 {
     MomeStatsT st;
@@ -39,6 +55,14 @@ int main(int argc, char **argv)
     EXPECT_ERR(MomeStats(&st), ENOTCONN);
     EXPECT_ERR(MomeFinalize(), ENOTCONN);
     CHECK(MomePageSize() >= 4096, "page size before init");
+    info_print_fails(__LINE__, -1, MOME_INFO_VERSION, EBADF);
+    info_print_fails(__LINE__, -1, 0, EBADF);
+    int ro = open("/dev/null", O_RDONLY), full = open("/dev/full", O_WRONLY);
+    CHECK(ro >= 0 && full >= 0, "open /dev/null, /dev/full");
+    info_print_fails(__LINE__, ro, MOME_INFO_VERSION, EBADF);
+    info_print_fails(__LINE__, full, MOME_INFO_VERSION | MOME_INFO_CONFIG, ENOSPC);
+    close(ro);
+    close(full);
 
     itest_init(&argc, &argv);
     int me = MomeNode();
