@@ -251,7 +251,8 @@ MOME_API int MomeUnlock(int id);
 MOME_API void *MomeMalloc(size_t size);
 
 /** Free a block from MomeMalloc() on any node (another node's block goes back to it). NULL is
- * ignored; a bad pointer is logged and sets errno (EINVAL) and MomeError(). */
+ * ignored; a bad pointer is logged once and sets errno (EINVAL) and MomeError(), except one into
+ * another node's part: that node logs it, and the caller is not told. */
 MOME_API void MomeFree(void *p);
 
 /* ---- repository --------------------------------------------------------------------------- */

@@ -390,9 +390,11 @@ void MomeFree(void *p)
         return;
     }
     if (owner == mome_g.rank) {
-        /* heap.c reports the bad pointer in the log; the caller gets errno and MomeError(). */
-        if (mome_heap_free_local(p) < 0)
+        /* The log says it once, and the caller gets errno and MomeError(). */
+        if (mome_heap_free_local(p) < 0) {
             fail(EINVAL, "MomeFree: %p is not a live MomeMalloc block (double free?)", p);
+            mome_warn("heap", "%s", err_buf);
+        }
         return;
     }
     mome_cmd_t *c = mome_calloc(1, sizeof(*c));

@@ -593,9 +593,7 @@ int mome_heap_free_local(const void *p)
         rc = small_free(r->slab, off - (r->start << heap.shift));
     pthread_mutex_unlock(&heap_lock);
 out:
-    if (rc)
-        mome_warn("heap", "free of %p: not a live block of node %d's partition", p, heap.self);
-    return rc;
+    return rc; /* the caller logs it, once: MomeFree, or the HEAP_FREE handler */
 }
 
 /* Meaningful only for p inside the heap (check with mome_heap_owner). */

@@ -10,7 +10,9 @@
  *   ranges  MomeMMap and MomeMUnmap with lengths that wrap the address space: EINVAL, and the
  *           message names offset and length, not a wrapped range;
  *   busy    MomeFinalize while another thread of the node is in a barrier: EBUSY, and the
- *           message names MomeFinalize.
+ *           message names MomeFinalize;
+ *   free    node 1 frees node 0's block twice, then inside it; node 0 frees its own block twice:
+ *           each bad free is logged once, by the node that finds it (defects.test counts them).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -181,6 +183,31 @@ static void finalize_while_busy(void)
     }
 }
 
+static void bad_frees(void)
+{
+    int me = MomeNode();
+    char *volatile *box = itest_map("free", MomePageSize(), NULL); /* STRONG */
+    if (me == 0)
+        CHECK((*box = MomeMalloc(100)) != NULL, "MomeMalloc");
+    MomeBarrier();
+    if (me == 1) {
+        char *p = *box;
+        MomeFree(p);     /* good */
+        MomeFree(p);     /* a double free */
+        MomeFree(p + 8); /* inside a block */
+    } else {
+        char *q = MomeMalloc(64);
+        CHECK(q != NULL, "MomeMalloc");
+        MomeFree(q);
+        errno = 0;
+        MomeFree(q); /* a local double free: the caller is told */
+        CHECK(errno == EINVAL && strstr(MomeError(), "MomeFree"), "local double free: %s",
+              MomeError());
+    }
+    /* node 1's HEAP_FREE messages went before its part of the barriers (commands run in order) */
+    MomeBarrier();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -196,6 +223,8 @@ int main(int argc, char **argv)
         wrapping_ranges();
     else if (!strcmp(mode, "busy"))
         finalize_while_busy();
+    else if (!strcmp(mode, "free"))
+        bad_frees();
     else
         CHECK(!strcmp(mode, "heap"), "unknown mode '%s'", mode);
     MUST(MomeFinalize());
