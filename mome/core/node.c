@@ -543,14 +543,33 @@ static void scan_fds(int mark)
     closedir(d);
 }
 
+/*
+ * Where the shared heap may go: every node must find heap_size bytes free at one address. Each
+ * node has its own randomised (ASLR) mmap zone, holding its libraries, thread stacks and Mome
+ * memory view, so node 0's own mmap(NULL) address is often taken on some other node once there
+ * are 64 nodes or more. The candidates are drawn far from those zones: 1 GiB-aligned in
+ * [16 TiB, 64 TiB), below the mmap zone (just under 128 TiB on x86-64 with 47-bit user space,
+ * 256 TiB on aarch64 with 48-bit; with 5-level or 52-bit tables, the kernel keeps mmap below those
+ * unless asked) and below the PIE and brk area (2/3 of the user space: 85 or 170 TiB); a non-PIE
+ * program and its brk sit under 4 GiB. Nothing lands there by default. Node 0's own address is the
+ * last candidate of each round: it is the only one where the user space is smaller (aarch64 with
+ * 39 or 42-bit VA), and all that is left if that range is busy (a sanitizer's shadow memory).
+ */
+#define HEAP_LOW (1ull << 44)  /* 16 TiB */
+#define HEAP_HIGH (1ull << 46) /* 64 TiB: needs a user space of 47 bits or more */
+#define HEAP_ALIGN (1ull << 30)
+#define HEAP_CANDS 16 /* per round: HEAP_CANDS - 1 drawn, then node 0's own address */
+/* With the legacy layout (ulimit -s unlimited) mmap grows up from 1/3 of the user space (42 TiB on
+ * x86-64), inside the range: a candidate that a node's mappings cover there is just not taken. */
+#define HEAP_ROUNDS 8
+
 typedef struct boot_blob {
     uint32_t page_size;   /* knobs every node must agree on: MOME_PAGE_SIZE */
     uint32_t dir_migrate; /* MOME_DIR_MIGRATE */
     uint64_t heap_knob;   /* MOME_HEAP_SIZE */
-    uint64_t heap_addr;
     uint64_t heap_size;
     uint32_t addrlen;
-    uint32_t pad;
+    uint32_t ncand; /* node 0: the heap's candidates (uint64_t, best first) after addr */
     char addr[];
 } boot_blob_t;
 
@@ -568,11 +587,196 @@ static int agree_knob(const char *knob, uint64_t theirs, int node, uint64_t mine
     return -EINVAL;
 }
 
-/* Reserve heap_size bytes of address space at the same address on every node. */
+/* splitmix64: candidates need spreading, not secrecy. */
+static uint64_t draw(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* One round's reservations on this node: got[k] for candidate k; node 0's own mmap(NULL)
+ * placement, own_span bytes at own, holds candidate own_k. */
+typedef struct heap_round {
+    uint64_t cand[HEAP_CANDS]; /* 0: none */
+    char *got[HEAP_CANDS];
+    char *own;
+    size_t own_span;
+    int own_k;
+} heap_round_t;
+
+/* Node 0: this round's candidates, best first; the last is its own mmap(NULL) placement. */
+static int heap_propose(heap_round_t *r, uint64_t *seed, char *err, size_t errlen)
+{
+    uintptr_t top = (uintptr_t)__builtin_frame_address(0); /* the stack: near the user top */
+    int n = 0;
+
+    /* Slots of the heap's size, 1 GiB-aligned: candidates never overlap. */
+    uint64_t stride = (heap_size + HEAP_ALIGN - 1) & ~(HEAP_ALIGN - 1);
+    uint64_t slots = stride <= HEAP_HIGH - HEAP_LOW ? (HEAP_HIGH - HEAP_LOW) / stride : 0;
+
+    if (top >= HEAP_HIGH && slots > 0) {
+        for (int tries = 0; n < HEAP_CANDS - 1 && tries < 4 * HEAP_CANDS; tries++) {
+            uint64_t c = HEAP_LOW + draw(seed) % slots * stride;
+            int dup = 0;
+            for (int j = 0; j < n; j++)
+                dup |= r->cand[j] == c;
+            if (!dup)
+                r->cand[n++] = c;
+        }
+    }
+    r->own_span = heap_size + HEAP_ALIGN;
+    r->own = mmap(NULL, r->own_span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r->own == MAP_FAILED) {
+        r->own = NULL;
+        if (n > 0)
+            return 0; /* the drawn candidates may do */
+        snprintf(err, errlen, "cannot reserve %llu bytes for the shared heap: %s",
+                 (unsigned long long)heap_size, strerror(errno));
+        return -ENOMEM;
+    }
+    r->own_k = n;
+    r->cand[n] = ((uint64_t)(uintptr_t)r->own + HEAP_ALIGN - 1) & ~(HEAP_ALIGN - 1);
+    r->got[n] = (char *)(uintptr_t)r->cand[n];
+    return 0;
+}
+
+/* Reserve each candidate free here (node 0's own is reserved already); bit k: got candidate k. */
+static uint64_t heap_try(heap_round_t *r)
+{
+    uint64_t bits = 0;
+
+    for (int k = 0; k < HEAP_CANDS && r->cand[k]; k++) {
+        char *want = (char *)(uintptr_t)r->cand[k];
+        char *p;
+
+        if (!r->got[k]) {
+            p = mmap(want, heap_size, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+            if (p != MAP_FAILED && p != want)
+                munmap(p, heap_size); /* a kernel before 4.17 took the address as a hint */
+            else if (p == want)
+                r->got[k] = p;
+        }
+        if (r->got[k])
+            bits |= 1ull << k;
+    }
+    return bits;
+}
+
+/* Release every reservation of the round but candidate keep (-1: all). */
+static void heap_release(heap_round_t *r, int keep)
+{
+    for (int k = 0; k < HEAP_CANDS; k++)
+        if (r->got[k] && k != keep && !(r->own && k == r->own_k))
+            munmap(r->got[k], heap_size);
+    if (!r->own)
+        return;
+    if (keep == r->own_k) {
+        /* keep of node 0's own reservation the heap only */
+        char *h = r->got[keep], *end = r->own + r->own_span;
+        if (h > r->own)
+            munmap(r->own, (size_t)(h - r->own));
+        if (h + heap_size < end)
+            munmap(h + heap_size, (size_t)(end - (h + heap_size)));
+    } else {
+        munmap(r->own, r->own_span);
+    }
+}
+
+/* One round: 1 if every node reserved the same candidate (heap_addr), 0 to retry, or -errno. */
+static int heap_round(int round, uint64_t *seed, void **gather, const void *tpaddr, size_t tplen,
+                      char *err, size_t errlen)
+{
+    size_t ps = mome_g.page_size;
+    heap_round_t r = {.own_k = -1};
+    size_t blen = sizeof(boot_blob_t) + tplen + (mome_g.rank == 0 ? sizeof(r.cand) : 0);
+    boot_blob_t *b = mome_calloc(1, blen);
+    boot_blob_t b0, bi;
+    const char *p0;
+    uint64_t mine, all = ~0ull;
+    void *res, *res2;
+    uint32_t len;
+    int rc, k;
+
+    if (!b)
+        return -ENOMEM;
+    b->page_size = (uint32_t)ps;
+    b->dir_migrate = (uint32_t)mome_g.cfg.dir_migrate;
+    b->heap_knob = mome_g.cfg.heap_size;
+    b->addrlen = (uint32_t)tplen;
+    b->heap_size = heap_size;
+    memcpy(b->addr, tpaddr, tplen);
+    if (mome_g.rank == 0 && (rc = heap_propose(&r, seed, err, errlen)) < 0) {
+        free(b);
+        return rc;
+    }
+    if (mome_g.rank == 0) {
+        b->ncand = HEAP_CANDS;
+        memcpy(b->addr + tplen, r.cand, sizeof(r.cand));
+    }
+    rc = mome_boot_allgather(b, (uint32_t)blen, &res);
+    free(b);
+    if (rc < 0)
+        goto err_release;
+    /* blobs are packed back to back: copy their headers out */
+    p0 = mome_boot_blob(res, mome_g.nnodes, 0, &len);
+    memcpy(&b0, p0, sizeof(b0));
+    if (b0.ncand != HEAP_CANDS || len < sizeof(b0) + b0.addrlen + sizeof(r.cand)) {
+        snprintf(err, errlen, "node 0 sent no addresses for the shared heap (another Mome?)");
+        rc = -EPROTO;
+        goto err_free;
+    }
+    for (int i = 0; i < mome_g.nnodes; i++) {
+        memcpy(&bi, mome_boot_blob(res, mome_g.nnodes, i, &len), sizeof(bi));
+        if ((rc = agree_knob("MOME_PAGE_SIZE", bi.page_size, i, ps, err, errlen)) < 0 ||
+            (rc = agree_knob("MOME_HEAP_SIZE", bi.heap_knob, i, mome_g.cfg.heap_size, err,
+                             errlen)) < 0 ||
+            (rc = agree_knob("MOME_DIR_MIGRATE", bi.dir_migrate, i,
+                             (uint64_t)mome_g.cfg.dir_migrate, err, errlen)) < 0)
+            goto err_free;
+    }
+    memcpy(r.cand, p0 + sizeof(b0) + b0.addrlen, sizeof(r.cand));
+    mine = heap_try(&r);
+    /* Second all-gather: which candidates did every node get? */
+    if ((rc = mome_boot_allgather(&mine, sizeof(mine), &res2)) < 0)
+        goto err_free;
+    for (int i = 0; i < mome_g.nnodes; i++) {
+        uint64_t theirs;
+        memcpy(&theirs, mome_boot_blob(res2, mome_g.nnodes, i, &len), sizeof(theirs));
+        all &= theirs;
+    }
+    free(res2);
+    k = all ? __builtin_ctzll(all) : -1;
+    heap_release(&r, k);
+    if (k < 0) {
+        free(res);
+        return 0;
+    }
+    heap_addr = r.got[k];
+    *gather = res;
+    mome_debug("node", "shared heap at %p (round %d, candidate %d; %d free here)",
+               (void *)heap_addr, round, k, __builtin_popcountll(mine));
+    return 1;
+
+err_free:
+    free(res);
+err_release:
+    heap_release(&r, -1);
+    return rc;
+}
+
+/*
+ * Reserve heap_size bytes of address space at the same address on every node. In each round node
+ * 0 proposes HEAP_CANDS addresses (in the first all-gather, with the knobs every node must agree on
+ * and each node's network address), every node reserves those free for it (MAP_FIXED_NOREPLACE)
+ * and says which in a second all-gather; the first free on every node is the heap.
+ */
 static int agree_heap(char *err, size_t errlen, void **gather, const void *tpaddr, size_t tplen)
 {
     size_t ps = mome_g.page_size;
-    void *keep[8] = {0};
+    uint64_t seed = mome_now_ns() ^ ((uint64_t)getpid() << 32);
 
     heap_size =
         (mome_g.cfg.heap_size / (uint64_t)mome_g.nnodes / ps) * ps * (uint64_t)mome_g.nnodes;
@@ -580,89 +784,10 @@ static int agree_heap(char *err, size_t errlen, void **gather, const void *tpadd
         snprintf(err, errlen, "MOME_HEAP_SIZE is too small for %d nodes", mome_g.nnodes);
         return -EINVAL;
     }
-    for (int attempt = 0; attempt < 8; attempt++) {
-        boot_blob_t *b = mome_calloc(1, sizeof(*b) + tplen);
-        char *mine = NULL;
-        void *res;
-        uint32_t len;
-        int ok = 1;
-
-        if (!b)
-            return -ENOMEM;
-        b->page_size = (uint32_t)ps;
-        b->dir_migrate = (uint32_t)mome_g.cfg.dir_migrate;
-        b->heap_knob = mome_g.cfg.heap_size;
-        b->addrlen = (uint32_t)tplen;
-        b->heap_size = heap_size;
-        memcpy(b->addr, tpaddr, tplen);
-        if (mome_g.rank == 0) {
-            size_t span = heap_size + (1ul << 30);
-            char *r =
-                mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (r == MAP_FAILED) {
-                free(b);
-                snprintf(err, errlen, "cannot reserve %llu bytes for the shared heap: %s",
-                         (unsigned long long)heap_size, strerror(errno));
-                return -ENOMEM;
-            }
-            keep[attempt] = r;
-            b->heap_addr =
-                ((uint64_t)(uintptr_t)r + (1ul << 30) - 1) & ~((uint64_t)(1ul << 30) - 1);
-        }
-        int rc = mome_boot_allgather(b, (uint32_t)(sizeof(*b) + tplen), &res);
-        free(b);
-        if (rc < 0)
-            return rc;
-        boot_blob_t b0, bi; /* blobs are packed back to back: copy their headers out */
-        memcpy(&b0, mome_boot_blob(res, mome_g.nnodes, 0, &len), sizeof(b0));
-        for (int i = 0; i < mome_g.nnodes; i++) {
-            memcpy(&bi, mome_boot_blob(res, mome_g.nnodes, i, &len), sizeof(bi));
-            if ((rc = agree_knob("MOME_PAGE_SIZE", bi.page_size, i, ps, err, errlen)) < 0 ||
-                (rc = agree_knob("MOME_HEAP_SIZE", bi.heap_knob, i, mome_g.cfg.heap_size, err,
-                                 errlen)) < 0 ||
-                (rc = agree_knob("MOME_DIR_MIGRATE", bi.dir_migrate, i,
-                                 (uint64_t)mome_g.cfg.dir_migrate, err, errlen)) < 0) {
-                free(res);
-                return rc;
-            }
-        }
-        char *want = (char *)(uintptr_t)b0.heap_addr;
-        if (mome_g.rank == 0) {
-            mine = want;
-        } else {
-            mine = mmap(want, heap_size, PROT_NONE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-            if (mine == MAP_FAILED || mine != want) {
-                if (mine != MAP_FAILED)
-                    munmap(mine, heap_size);
-                ok = 0;
-            }
-        }
-        /* Second round: did everyone get the address? */
-        uint8_t flag = (uint8_t)ok;
-        void *res2;
-        rc = mome_boot_allgather(&flag, 1, &res2);
-        if (rc < 0) {
-            free(res);
-            return rc;
-        }
-        int all = 1;
-        for (int i = 0; i < mome_g.nnodes; i++) {
-            const uint8_t *f = mome_boot_blob(res2, mome_g.nnodes, i, &len);
-            all &= *f;
-        }
-        free(res2);
-        if (all) {
-            heap_addr = want;
-            *gather = res;
-            /* Node 0 keeps its reservation; release the failed tries. */
-            for (int k = 0; k < attempt; k++)
-                munmap(keep[k], heap_size + (1ul << 30));
-            return 0;
-        }
-        if (ok && mome_g.rank != 0)
-            munmap(mine, heap_size);
-        free(res);
+    for (int round = 0; round < HEAP_ROUNDS; round++) {
+        int rc = heap_round(round, &seed, gather, tpaddr, tplen, err, errlen);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
     }
     snprintf(err, errlen,
              "the nodes found no common address for the shared heap; try a smaller "

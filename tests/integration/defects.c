@@ -12,11 +12,15 @@
  *   busy    MomeFinalize while another thread of the node is in a barrier: EBUSY, and the
  *           message names MomeFinalize;
  *   free    node 1 frees node 0's block twice, then inside it; node 0 frees its own block twice:
- *           each bad free is logged once, by the node that finds it (defects.test counts them).
+ *           each bad free is logged once, by the node that finds it (defects.test counts them);
+ *   heapbusy  every node fills [16 TiB, 64 TiB), where the shared heap is placed by preference,
+ *           before MomeInit: the heap must go to node 0's own address (the fallback) and work.
+ *           (heap_many.test; "heap" on 128 nodes there is the case of many nodes.)
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -208,9 +212,40 @@ static void bad_frees(void)
     MomeBarrier();
 }
 
+/* Before MomeInit: take what is free of [16 TiB, 64 TiB) (where it is in the user space), as a
+ * sanitizer's shadow memory might; by GiB if something holds part of it (ASan's shadow does). */
+static void fill_heap_range(void)
+{
+    char *lo = (char *)(1ull << 44), *hi = (char *)(1ull << 46);
+    size_t step = (size_t)(hi - lo);
+
+    for (char *a = lo; a < hi; a += step) {
+        char *p = mmap(a, step, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != a && p != MAP_FAILED)
+            munmap(p, step); /* a kernel before 4.17: a hint */
+        if (p != a && step > (1ul << 30)) {
+            step = 1ul << 30;
+            a -= step; /* again from a, by GiB */
+        }
+    }
+}
+
+static void heap_elsewhere(void)
+{
+    char *p = MomeMalloc(1000), *lo = (char *)(1ull << 44), *hi = (char *)(1ull << 46);
+    CHECK(p != NULL, "MomeMalloc: %s", MomeError());
+    CHECK(p < lo || p >= hi, "the heap (%p) is in a range this node had taken", (void *)p);
+    memset(p, MomeNode() + 1, 1000);
+    MomeFree(p);
+    MomeBarrier();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "heapbusy"))
+        fill_heap_range();
     note_pipes_before();
     itest_init(&argc, &argv);
     if (!strcmp(mode, "fork"))
@@ -225,6 +260,8 @@ int main(int argc, char **argv)
         finalize_while_busy();
     else if (!strcmp(mode, "free"))
         bad_frees();
+    else if (!strcmp(mode, "heapbusy"))
+        heap_elsewhere();
     else
         CHECK(!strcmp(mode, "heap"), "unknown mode '%s'", mode);
     MUST(MomeFinalize());
