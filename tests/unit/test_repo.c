@@ -70,6 +70,16 @@ static mome_repo_file_t delta(mome_repo_seg_t *rs, uint64_t gen, uint32_t node,
     return f;
 }
 
+/* Segment "s" of 8 pages, its generation 1 (pages 1 and 2) committed. */
+static mome_repo_seg_t *one_generation(const char *dir)
+{
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    uint64_t p[] = {1, 2};
+    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    return rs;
+}
+
 /* Page `page` reads as generation gen's content (gen 0: zeros, not stored). */
 static void expect(mome_repo_seg_t *rs, uint64_t page, unsigned gen)
 {
@@ -203,13 +213,12 @@ END_TEST
 START_TEST(test_repo__a_crashed_checkpoint_is_ignored_then_swept)
 {
     const char *dir = tmpdir();
-    mome_repo_seg_t *rs = create(dir, "s", 8);
+    mome_repo_seg_t *rs = one_generation(dir);
     uint64_t p[] = {1, 2};
-    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    mome_repo_file_t f;
     char path[200];
     struct stat st;
 
-    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
     /* Generation 2's delta written, never committed (the job died). */
     delta(rs, 2, 0, p, 1, ~0ull);
     mome_repo_close(rs);
@@ -403,12 +412,11 @@ END_TEST
 START_TEST(test_repo__a_head_renamed_but_not_synced_is_committed)
 {
     const char *dir = tmpdir();
-    mome_repo_seg_t *rs = create(dir, "s", 8);
+    mome_repo_seg_t *rs = one_generation(dir);
     uint64_t p[] = {1, 2};
-    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    mome_repo_file_t f;
     mome_repo_delta_t *d;
 
-    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
     ck_assert_int_eq(mome_repo_crash_setup("dirsync:0:eio", 0), 0);
     f = delta(rs, 2, 0, p, 1, ~0ull);
     ck_assert_int_eq(mome_repo_commit(rs, 2, &f, 1, err, sizeof(err)), -EIO);
@@ -436,13 +444,10 @@ END_TEST
 START_TEST(test_repo__a_lost_head_is_damage_and_nothing_is_removed)
 {
     const char *dir = tmpdir();
-    mome_repo_seg_t *rs = create(dir, "s", 8);
-    uint64_t p[] = {1, 2};
-    mome_repo_file_t f = delta(rs, 1, 0, p, 2, ~0ull);
+    mome_repo_seg_t *rs = one_generation(dir);
     char path[200];
     struct stat st;
 
-    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
     mome_repo_close(rs);
     snprintf(path, sizeof(path), "%s/s/head", dir);
     ck_assert_int_eq(unlink(path), 0);
