@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "itest.h"
 
