@@ -328,8 +328,9 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
         return mome_repo_say(err, errlen, -EINVAL,
                              "the image is empty: a segment has at least one byte");
     rc = mome_repo_open(dir, name, size, page_size,
-                        MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK | MOME_REPO_MAP, who,
-                        &rs, err, errlen);
+                        MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK | MOME_REPO_MAP |
+                            MOME_REPO_STAGE,
+                        who, &rs, err, errlen);
     if (rc < 0)
         return rc;
     buf = malloc((size_t)BATCH * page_size);
@@ -382,6 +383,13 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
     rc = mome_repo_delta_finish(d, &f, err, errlen);
     if (rc == 0)
         rc = mome_repo_commit(rs, 1, &f, 1, err, errlen);
+    if (rc == 0)
+        rc = mome_repo_publish(rs, err, errlen); /* seen by others from now on, whole */
+    if (rc > 0) { /* in place, but not durable: it stays, and err says so */
+        free(buf);
+        mome_repo_close(rs);
+        return -EIO;
+    }
     if (rc < 0)
         goto err_free;
     free(buf);

@@ -26,6 +26,8 @@
 #include "repo/sum.h"
 
 #define FORMAT_TEXT "mome repository, format 1\n"
+/* Where a segment opened with MOME_REPO_STAGE is built (dot names are not segments). */
+#define STAGE_PREFIX ".import."
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static mome_repo_seg_t *registry;
@@ -675,7 +677,10 @@ void mome_repo_sweep(mome_repo_seg_t *rs)
  * .unlinked.rm.<pid>, and nothing else ever removed them. Their owner holds the segment's lock
  * from before the rename until the files are gone, so a directory whose lock can be taken has no
  * owner left; one whose lock file is gone already is being emptied (by its owner, or by one that
- * died doing it), and emptying it as well does no harm. A held one is left alone.
+ * died doing it), and emptying it as well does no harm. A held one is left alone. The same for a
+ * segment being imported (STAGE_PREFIX, MOME_REPO_STAGE) whose importer died, with one
+ * difference: its directory exists before its lock file and its lock file before the lock is
+ * held, so it is taken for an orphan only once it has a head, which is written under the lock.
  */
 static void sweep_unlinked(int repofd)
 {
@@ -687,13 +692,18 @@ static void sweep_unlinked(int repofd)
     rewinddir(d);
     while ((de = readdir(d))) {
         int segfd, lockfd, orphan;
-        if (strncmp(de->d_name, ".unlinked.", 10))
+        int staged = !strncmp(de->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX));
+        if (!staged && strncmp(de->d_name, ".unlinked.", 10))
             continue;
         segfd = openat(repofd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (segfd < 0)
             continue;
         lockfd = openat(segfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        orphan = lockfd < 0 ? errno == ENOENT : flock(lockfd, LOCK_EX | LOCK_NB) == 0;
+        if (staged)
+            orphan = lockfd >= 0 && faccessat(segfd, "head", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+                     flock(lockfd, LOCK_EX | LOCK_NB) == 0;
+        else
+            orphan = lockfd < 0 ? errno == ENOENT : flock(lockfd, LOCK_EX | LOCK_NB) == 0;
         if (orphan && (sd = mome_repo_opendir_at(segfd))) {
             /* The lock file last: while it is there, a concurrent sweep finds it held. */
             while ((se = readdir(sd)))
@@ -812,6 +822,20 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
         return repofd;
     if (flags & MOME_REPO_LOCK)
         sweep_unlinked(repofd);
+    if (flags & MOME_REPO_STAGE) {
+        char head[MOME_REPO_DIRNAME_MAX + 8];
+        if (!create || !(flags & MOME_REPO_EXCL)) {
+            rc = mome_repo_say(err, errlen, -EINVAL, "staging a segment needs MOME_REPO_EXCL");
+            goto err_repo;
+        }
+        snprintf(head, sizeof(head), "%s/head", dirname);
+        if (faccessat(repofd, head, F_OK, AT_SYMLINK_NOFOLLOW) == 0) { /* say so before the work */
+            rc = mome_repo_say(err, errlen, -EEXIST, "segment '%s' exists in repository '%s'", name,
+                               dir);
+            goto err_repo;
+        }
+        snprintf(dirname, sizeof(dirname), STAGE_PREFIX "%016llx", (unsigned long long)new_uid());
+    }
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (segfd < 0 && errno == ENOENT && create) {
         if (mkdirat(repofd, dirname, 0700) < 0 && errno != EEXIST) {
@@ -1059,6 +1083,76 @@ int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen)
         else
             rs->detached = 1;
         mome_repo_sync(rs->repofd);
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return rc;
+}
+
+/*
+ * A creation interrupted before its head (a directory with a lock file at most) holds nothing, and
+ * an open with MOME_REPO_CREATE would reuse it; a staged segment can only take its name by moving
+ * it aside, to where sweep_unlinked removes it. Not if a creator holds its lock: that one is
+ * writing its head now.
+ */
+static int set_aside_empty(int repofd, const char *dirname)
+{
+    char aside[64];
+    int segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), lockfd;
+    int moved = 0;
+
+    if (segfd < 0)
+        return 0;
+    lockfd = openat(segfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (mome_repo_creation_interrupted(segfd) &&
+        (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) == 0)) {
+        snprintf(aside, sizeof(aside), ".unlinked.%016llx.%d", (unsigned long long)new_uid(),
+                 (int)getpid());
+        moved = renameat(repofd, dirname, repofd, aside) == 0;
+    }
+    if (lockfd >= 0)
+        close(lockfd);
+    close(segfd);
+    return moved;
+}
+
+int mome_repo_publish(mome_repo_seg_t *rs, char *err, size_t errlen)
+{
+    char real[MOME_REPO_DIRNAME_MAX + 1];
+    int rc = 0;
+
+    pthread_mutex_lock(&rs->mu);
+    mome_repo_dirname(rs->head.name, real, sizeof(real));
+    for (int tries = 0;; tries++) {
+        if (renameat2(rs->repofd, rs->dirname, rs->repofd, real, RENAME_NOREPLACE) == 0)
+            break;
+        if (errno == EINVAL || errno == ENOSYS) {
+            /* A file system without RENAME_NOREPLACE: a plain rename replaces an empty directory
+             * only (one being created, whose creator then opens this segment) and fails on any
+             * other. */
+            if (renameat(rs->repofd, rs->dirname, rs->repofd, real) == 0)
+                break;
+            if (errno == ENOTEMPTY)
+                errno = EEXIST;
+        }
+        if (errno == EEXIST && tries == 0 && set_aside_empty(rs->repofd, real))
+            continue;
+        rc = errno == EEXIST ? mome_repo_say(err, errlen, -EEXIST,
+                                             "segment '%s' exists in repository '%s' (it was "
+                                             "created while this one was being built)",
+                                             rs->head.name, rs->dir)
+                             : mome_repo_say(err, errlen, -errno, "cannot rename %s/%s to %s: %s",
+                                             SEGPATH(rs), real, strerror(errno));
+        break;
+    }
+    if (rc == 0) {
+        int s = mome_repo_sync(rs->repofd);
+        snprintf(rs->dirname, sizeof(rs->dirname), "%s", real);
+        if (s < 0)
+            rc = mome_repo_say(err, errlen, 1,
+                               "segment '%s' is in place in repository '%s', but the repository's "
+                               "directory could not be fsync'd (%s): it may not survive a crash of "
+                               "the machine",
+                               rs->head.name, rs->dir, strerror(-s));
     }
     pthread_mutex_unlock(&rs->mu);
     return rc;

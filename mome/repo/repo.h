@@ -23,6 +23,8 @@ enum {
     MOME_REPO_EXCL = 0x2,   /* with CREATE: -EEXIST if it exists */
     MOME_REPO_LOCK = 0x4,   /* take the segment's lock: one job (or tool) at a time, -EBUSY */
     MOME_REPO_MAP = 0x8,    /* load the page map now (reads load it on first use otherwise) */
+    MOME_REPO_STAGE = 0x10, /* with CREATE, EXCL and LOCK: create it out of sight, where no other
+                             * process finds it, until mome_repo_publish (an import) */
 };
 
 /* What a segment's head says, and where it is. */
@@ -41,6 +43,13 @@ typedef struct mome_repo_info {
  */
 int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size, int flags,
                    const char *who, mome_repo_seg_t **out, char *err, size_t errlen);
+/*
+ * Put a segment opened with MOME_REPO_STAGE in place under its name, at once (a rename), and make
+ * that durable. Returns 0; -EEXIST if a segment of that name was created meanwhile, or another
+ * -errno (this one stays out of sight: unlink it); 1 if the repository's directory could not be
+ * fsync'd (the segment is in place, but may not survive a crash of the machine; err says so).
+ */
+int mome_repo_publish(mome_repo_seg_t *rs, char *err, size_t errlen);
 /* Drop a reference; the last one closes the files and releases the lock. */
 void mome_repo_close(mome_repo_seg_t *rs);
 void mome_repo_info(mome_repo_seg_t *rs, mome_repo_info_t *out);

@@ -4,8 +4,10 @@
  * checkpoint leaves, compaction, locking, corruption and export/import, a head renamed into place
  * whose directory could not be fsync'd, a lost head.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +389,110 @@ START_TEST(test_repo__export_import_round_trip)
 }
 END_TEST
 
+/* How many entries of `dir` begin with `prefix`. */
+static int entries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)))
+        n += !strncmp(de->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
+}
+
+/* The image of segment "s" (8 pages, generation 1 holds pages 0 and 6), open read-write. */
+static int image(const char *dir, mome_repo_seg_t **rs)
+{
+    uint64_t p[] = {0, 6};
+    mome_repo_file_t f;
+    char img[200];
+    int fd;
+    *rs = create(dir, "s", 8);
+    f = delta(*rs, 1, 0, p, 2, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(*rs, 1, &f, 1, err, sizeof(err)), 0);
+    snprintf(img, sizeof(img), "%s/image", dir);
+    fd = open(img, O_RDWR | O_CREAT, 0600);
+    ck_assert_int_eq(mome_repo_export(*rs, fd, err, sizeof(err)), 0);
+    return fd;
+}
+
+/* An import builds its segment out of sight and renames it into place once committed: one killed
+ * halfway leaves no segment of that name (it left an empty segment, which refused the retry with
+ * "exists"); the retry works and sweeps what the first left. */
+START_TEST(test_repo__an_interrupted_import_leaves_no_segment)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs, *t;
+    int fd = image(dir, &rs), status;
+    pid_t child = fork();
+    if (child == 0) {
+        mome_repo_crash_setup("delta-mid", 0);
+        mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err));
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %#x", status);
+    ck_assert_int_eq(entries(dir, ".import."), 1);
+    ck_assert_int_eq(mome_repo_open(dir, "t", 0, 0, 0, NULL, &t, err, sizeof(err)), -ENOENT);
+    ck_assert_int_eq(mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err)), 0);
+    ck_assert_int_eq(entries(dir, ".import."), 0);
+    ck_assert_int_eq(entries(dir, ".unlinked."), 0);
+    ck_assert_int_eq(mome_repo_open(dir, "t", 0, 0, MOME_REPO_MAP, NULL, &t, err, sizeof(err)), 0);
+    expect(t, 0, 1);
+    expect(t, 3, 0);
+    expect(t, 6, 1);
+    mome_repo_close(t);
+    /* A second import of the name is refused before any work, and leaves nothing behind. */
+    ck_assert_int_eq(mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err)), -EEXIST);
+    ck_assert_int_eq(entries(dir, ".import."), 0);
+    close(fd);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
+/* A segment created under the name while an import builds its own wins: the import fails with
+ * EEXIST and its files go. A creation interrupted before its head (a directory with a lock file)
+ * does not count: the import takes the name. */
+START_TEST(test_repo__an_import_never_replaces_a_segment)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs, *st, *t;
+    int fd = image(dir, &rs);
+    char path[300];
+    ck_assert_int_eq(
+        mome_repo_open(dir, "t", 8 * PS, PS,
+                       MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK | MOME_REPO_STAGE, "test",
+                       &st, err, sizeof(err)),
+        0);
+    t = create(dir, "t", 4); /* meanwhile */
+    ck_assert_int_eq(mome_repo_publish(st, err, sizeof(err)), -EEXIST);
+    ck_assert_msg(strstr(err, "exists"), "%s", err);
+    ck_assert_int_eq(mome_repo_unlink(st, err, sizeof(err)), 0);
+    mome_repo_close(st);
+    mome_repo_close(t);
+    ck_assert_int_eq(entries(dir, ".import."), 0);
+    ck_assert_int_eq(mome_repo_open(dir, "t", 4 * PS, 0, 0, NULL, &t, err, sizeof(err)), 0);
+    mome_repo_close(t);
+    /* An empty directory with a lock file, as a creation killed before its head leaves. */
+    snprintf(path, sizeof(path), "%s/u", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/u/lock", dir);
+    close(open(path, O_RDWR | O_CREAT, 0600));
+    ck_assert_int_eq(mome_repo_import(dir, "u", fd, PS, "test", err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_open(dir, "u", 0, 0, MOME_REPO_LOCK, "test", &t, err, sizeof(err)),
+                     0);
+    expect(t, 6, 1);
+    mome_repo_close(t);
+    ck_assert_int_eq(entries(dir, ".unlinked."), 0); /* the empty one, set aside, was swept */
+    close(fd);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_repo__a_delta_file_past_32_bit_slots_is_refused)
 {
     mome_repo_file_t f = {.gen = 1, .node = 0, .entries = 1, .sum = 7, .pages = 1ull << 32};
@@ -478,6 +584,8 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
     UNIT_CASE(s, test_repo__sizes_are_checked);
     UNIT_CASE(s, test_repo__export_import_round_trip);
+    UNIT_CASE(s, test_repo__an_interrupted_import_leaves_no_segment);
+    UNIT_CASE(s, test_repo__an_import_never_replaces_a_segment);
     UNIT_CASE(s, test_repo__a_delta_file_past_32_bit_slots_is_refused);
     UNIT_CASE(s, test_repo__a_head_renamed_but_not_synced_is_committed);
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
