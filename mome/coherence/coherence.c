@@ -96,5 +96,12 @@ int mome_coh_take_woke(void)
 
 size_t mome_coh_describe_faults(char *buf, size_t len)
 {
-    return mome_req_describe_faults(buf, len);
+    size_t n = mome_req_describe_faults(buf, len);
+    if (n + 2 < len) { /* the pager's wait, if any: its answer holds every other message */
+        size_t m = mome_pageout_describe(buf + n + (n ? 2 : 0), len - n - (n ? 2 : 0));
+        if (m && n)
+            memcpy(buf + n, "; ", 2);
+        n += m ? m + (n ? 2 : 0) : 0;
+    }
+    return n;
 }

@@ -39,7 +39,8 @@ int mome_coh_idle(void);
  * would keep its pages may stop as soon as the round ends. */
 void mome_coh_finishing(void);
 /* Progress thread: the faults of application threads waiting for a page, in words (page,
- * segment name, whom it asked), in buf; returns the length, 0 when none waits (requester.c). */
+ * segment name, whom it asked), and the page-out or page-in whose answer the progress thread
+ * waits for, in buf; returns the length, 0 when none waits (requester.c, pageout.c). */
 size_t mome_coh_describe_faults(char *buf, size_t len);
 
 #endif

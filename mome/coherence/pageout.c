@@ -28,8 +28,11 @@
 #include "memory/store.h"
 #include "mome.h"
 
-/* A node that does not answer about a page's bytes for this long is taken for lost. */
+/* A node that does not answer about a page's bytes for this long is taken for lost; an emulated
+ * interconnect (MOME_EMU_*) adds the time its links take to carry WAIT_EMU_PAGES pages (the page
+ * waits behind what other nodes send). */
 #define WAIT_NS (30ull * 1000000000ull)
+#define WAIT_EMU_PAGES 64
 #define SPIN_NS 50000ull   /* poll for an answer this long before sleeping for it */
 #define WAIT_SLICE_MS 10   /* then sleep at most this long between checks of WAIT_NS */
 
@@ -66,12 +69,19 @@ static struct {
     uint64_t seg, page;
     int done, status;
     uint8_t *dst; /* PAGEIN_DATA: where the bytes go */
+    int node;     /* who is to answer, since when, about what (mome_pageout_describe) */
+    uint64_t t0;
+    const char *what;
 } answer = {.done = 1}; /* done: no wait is on (an answer now is unexpected) */
 
 static void wait_answer(int node, const char *what, const mome_store_t *st, uint64_t page)
 {
-    uint64_t until = mome_now_ns() + WAIT_NS;
+    uint64_t bound = WAIT_NS + WAIT_EMU_PAGES * mome_msg_emu_cost(mome_coh.page_size);
+    uint64_t until = mome_now_ns() + bound;
     uint64_t spin = mome_now_ns() + SPIN_NS;
+    answer.node = node;
+    answer.what = what;
+    answer.t0 = mome_now_ns();
     mome_msg_hold();
     while (!answer.done) {
         /* Poll while the answer may be close, then sleep until something arrives. */
@@ -81,9 +91,20 @@ static void wait_answer(int node, const char *what, const mome_store_t *st, uint
             mome_fatal("node %d did not answer %s of page %llu of segment '%s' (%#llx) for %llu s; "
                        "stopping",
                        node, what, (unsigned long long)page, mome_seg_name_of(st->id),
-                       (unsigned long long)st->id, WAIT_NS / 1000000000ull);
+                       (unsigned long long)st->id, bound / 1000000000ull);
     }
     mome_msg_unhold();
+}
+
+size_t mome_pageout_describe(char *buf, size_t len)
+{
+    int n;
+    if (answer.done || !len)
+        return 0;
+    n = snprintf(buf, len, "node %d's answer to %s of page %llu of segment '%s' for %.1f s",
+                 answer.node, answer.what, (unsigned long long)answer.page,
+                 mome_seg_name_of(answer.seg), (double)(mome_now_ns() - answer.t0) / 1e9);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
 static void expect(const mome_store_t *st, uint64_t page, uint8_t *dst)
@@ -190,15 +211,17 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
             goto placed;
         }
     }
-    /* No node has room: to disk. */
+    /* No node has room (or MOME_PAGEOUT=disk): to disk. */
     rc = swap_write(bytes, &p->slot);
     if (rc < 0) {
         free(p);
-        mome_fatal(
-            "no node has room for page %llu of segment '%s' (%#llx) and it cannot be written to "
-            "the swap file in MOME_SWAP_DIR=%s: %s; stopping",
-            (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id,
-            swap_dir, strerror(-rc));
+        mome_fatal("%s page %llu of segment '%s' (%#llx) cannot be written to the swap file in "
+                   "MOME_SWAP_DIR=%s: %s; stopping",
+                   disk_only             ? "MOME_PAGEOUT=disk, and"
+                   : mome_coh.nnodes > 1 ? "no other node has room, and"
+                                         : "a one-node job, and",
+                   (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id,
+                   swap_dir, strerror(-rc));
     }
     p->at = AT_SWAP;
     MOME_STAT_PAGE_OUT_DISK(mome_coh.page_size);
@@ -425,7 +448,8 @@ int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen
         if (cfg->low > cfg->high) {
             snprintf(err, errlen,
                      "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
-                     "LOW <= HIGH",
+                     "LOW <= HIGH (their defaults are 0.85 and 0.95: setting one may need the "
+                     "other set too)",
                      cfg->low, cfg->high);
             return -EINVAL;
         }
@@ -434,6 +458,13 @@ int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen
                      "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
                      "or at least 4 pages",
                      (unsigned long long)budget);
+            return -EINVAL;
+        }
+        if (!swap_dir[0]) {
+            snprintf(err, errlen,
+                     "MOME_SWAP_DIR is empty; expected a writable directory (the default is "
+                     "/var/tmp): with MOME_LOCAL_PAGES, pages no node has room for are written "
+                     "there");
             return -EINVAL;
         }
         /* The swap file now: a directory that cannot hold it is a mistake to report at start,

@@ -22,5 +22,9 @@ typedef struct mome_pageout_config {
  * pages whether or not it has a budget itself); sets the store's budget and pager. */
 int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen);
 void mome_pageout_fini(void);
+/* What this node waits for, if it waits for another node's answer about a page it pages out or
+ * in ("node 1's answer to a page-out of page 4 of segment 'x' for 31.0 s"), in buf; its length,
+ * 0 if it waits for none. Progress thread. */
+size_t mome_pageout_describe(char *buf, size_t len);
 
 #endif

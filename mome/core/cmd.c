@@ -168,17 +168,23 @@ void mome_cmd_fail(mome_cmd_t *c, int err, const char *fmt, ...)
     mome_cmd_complete(c, -err);
 }
 
+void mome_cmd_serve_signal(void)
+{
+    int sig = __atomic_load_n(&pending_sig, __ATOMIC_RELAXED)
+                  ? __atomic_exchange_n(&pending_sig, 0, __ATOMIC_ACQUIRE)
+                  : 0;
+    if (sig && signal_hook)
+        signal_hook(sig);
+}
+
 int mome_cmd_drain(void)
 {
     uint64_t v;
     mome_cmd_t *c;
     int n = 0;
-    int sig;
     if (read(cmd_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         mome_fatal("cannot read the command eventfd: %m");
-    sig = __atomic_exchange_n(&pending_sig, 0, __ATOMIC_ACQUIRE);
-    if (sig && signal_hook)
-        signal_hook(sig);
+    mome_cmd_serve_signal();
     pthread_mutex_lock(&cmd_lock);
     c = cmd_head;
     cmd_head = cmd_tail = NULL;

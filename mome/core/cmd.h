@@ -111,6 +111,10 @@ mome_cmd_t *mome_cmd_running(void);
  * (the hook is set before the handler that calls this is installed). */
 void mome_cmd_signal(int sig);
 void mome_cmd_set_signal_hook(void (*hook)(int sig));
+/* Progress thread: call the signal hook now if a signal is pending. For waits nested in a handler
+ * (a page-out's answer), which do not drain the commands: a time limit's SIGTERM must still make
+ * the node say what it waits for and flush its output before the launcher's SIGKILL. */
+void mome_cmd_serve_signal(void);
 
 /* Set up the queue: the eventfd the progress thread watches (or -errno). */
 int mome_cmd_init(void);

@@ -94,8 +94,9 @@ static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, vo
 
 /*
  * One round for a handler that waits for an answer (net/msg.h mome_msg_hold): the transport,
- * held page transfers now due, and the launcher's word (a lost node stops this one here rather
- * than leaving it waiting); with timeout_ms > 0 it first sleeps until one of them has something.
+ * held page transfers now due, the launcher's word (a lost node stops this one here rather
+ * than leaving it waiting) and a pending SIGTERM or SIGINT (core/watch.c); with timeout_ms > 0 it
+ * first sleeps until one of them has something (a signal is seen at the end of that sleep).
  */
 static int engine_poll(int timeout_ms)
 {
@@ -104,6 +105,7 @@ static int engine_poll(int timeout_ms)
                           {.fd = -1, .events = POLLIN}};
     int n = use_tp ? mome_tp_progress() : 0;
     int64_t held = mome_msg_emu_wait_ns();
+    mome_cmd_serve_signal(); /* a wait nested in a handler drains no commands */
     /* Sleep only with nothing in hand, no held page due within the polling window (the timer is
      * not set for it) and the transport armed (else it has work already). */
     if (timeout_ms > 0 &&

@@ -384,6 +384,13 @@ uint64_t mome_msg_emu_due(uint64_t now, size_t bytes)
     return start + emu_latency;
 }
 
+uint64_t mome_msg_emu_cost(size_t bytes)
+{
+    uint64_t carry =
+        emu_bandwidth ? (uint64_t)((unsigned __int128)bytes * 1000000000u / emu_bandwidth) : 0;
+    return emu_latency + carry;
+}
+
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
 {
     mome_msg_t m;

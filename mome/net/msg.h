@@ -154,6 +154,9 @@ int mome_msg_emu_run(uint64_t now);
 /* The link model: when a transfer of `bytes` arriving at `now` may be delivered. Advances the
  * link (call once per transfer). */
 uint64_t mome_msg_emu_due(uint64_t now, size_t bytes);
+/* What the emulated link adds to one transfer of `bytes` when it carries nothing else (the
+ * latency plus bytes / bandwidth; 0 without emulation), for waits to allow for. */
+uint64_t mome_msg_emu_cost(size_t bytes);
 /* The node is leaving: from now on nothing is sent or delivered (the transport drains). */
 void mome_msg_close(void);
 void mome_msg_fini(void);
