@@ -73,12 +73,32 @@ int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), v
 
 /* ---- verify ---- */
 
+/* A pass's problems are held (held: lines back to back, each ending with its NUL) until the head
+ * is known to have stayed current through the pass: only then are they reported. */
 typedef struct vctx {
     void (*report)(void *, const char *);
     void *arg;
     int problems;
     const char *dir, *dirname;
+    char *held;
+    size_t len, cap;
 } vctx_t;
+
+static void hold(vctx_t *v, const char *line)
+{
+    size_t n = strlen(line) + 1;
+    v->problems++;
+    if (v->len + n > v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4096;
+        char *more = realloc(v->held, cap > v->len + n ? cap : v->len + n);
+        if (!more)
+            return; /* counted, not told: the count still says the segment is not sound */
+        v->held = more;
+        v->cap = cap > v->len + n ? cap : v->len + n;
+    }
+    memcpy(v->held + v->len, line, n);
+    v->len += n;
+}
 
 static void problem(vctx_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(vctx_t *v, const char *fmt, ...)
@@ -89,9 +109,33 @@ static void problem(vctx_t *v, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
-    v->problems++;
-    if (v->report)
-        v->report(v->arg, line);
+    hold(v, line);
+}
+
+/* Report the problems held, or forget them (report 0: they came from a head replaced meanwhile). */
+static void release(vctx_t *v, int report)
+{
+    for (size_t at = 0; report && v->report && at < v->len; at += strlen(v->held + at) + 1)
+        v->report(v->arg, v->held + at);
+    v->len = 0;
+    if (!report)
+        v->problems = 0;
+}
+
+/* The same head: same generation of the same segment, naming the same files. */
+static int same_head(const mome_repo_head_t *a, const mome_repo_head_t *b)
+{
+    if (a->uid != b->uid || a->gen != b->gen || a->ckpt_ns != b->ckpt_ns || a->size != b->size ||
+        a->page_size != b->page_size || a->live != b->live || a->data != b->data ||
+        a->nfiles != b->nfiles || strcmp(a->name, b->name) != 0)
+        return 0;
+    for (uint32_t i = 0; i < a->nfiles; i++) {
+        const mome_repo_file_t *f = &a->files[i], *g = &b->files[i];
+        if (f->gen != g->gen || f->node != g->node || f->entries != g->entries ||
+            f->sum != g->sum || f->pages != g->pages)
+            return 0;
+    }
+    return 1;
 }
 
 typedef struct slotinfo {
@@ -169,105 +213,151 @@ out:
     free(used);
 }
 
-int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
-                     void *arg)
+/* Check every file head h names, and the head's counts against them (problems held in v). */
+static void verify_pass(vctx_t *v, int segfd, const mome_repo_head_t *h)
 {
-    vctx_t v = {.report = report, .arg = arg, .dir = dir, .dirname = dirname};
-    mome_repo_head_t h;
-    char path[1400], err[1200], want[MOME_REPO_DIRNAME_MAX + 1];
+    char want[MOME_REPO_DIRNAME_MAX + 1];
     uint32_t *last = NULL; /* per page: 1 + the file of its last entry, 0 if none */
-    uint8_t *zero = NULL;  /* per file: bitmap of that file's zero entries is not kept: see below */
+    uint8_t *zero = NULL;  /* per page: its last entry is a zero page */
     uint64_t npages, live = 0, data = 0;
     size_t mapbytes;
-    int segfd, rc;
+    int rc;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, dirname);
-    segfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (segfd < 0)
-        return -errno;
-    rc = mome_repo_peek(dir, dirname, &h, err, sizeof(err));
-    if (rc == -ENOENT && mome_repo_creation_interrupted(segfd)) {
-        if (report) {
-            char note[1800];
-            snprintf(note, sizeof(note),
-                     "note: %s has no head: its creation was interrupted before its first "
-                     "commit, so it holds nothing (not damage: the next MomeSegOpen with "
-                     "MOME_CREATE creates it, mome-repo rm removes it)",
-                     path);
-            report(arg, note);
-        }
-        close(segfd);
-        return 0;
-    }
-    if (rc < 0) {
-        /* "path: ..." already in err: report it without the prefix problem() adds. */
-        v.problems++;
-        if (report)
-            report(arg, err);
-        close(segfd);
-        return v.problems;
-    }
-    mome_repo_dirname(h.name, want, sizeof(want));
-    if (strcmp(want, dirname) != 0)
-        problem(&v, "holds segment '%s', whose directory would be '%s'", h.name, want);
-    npages = (h.size + h.page_size - 1) / h.page_size;
+    mome_repo_dirname(h->name, want, sizeof(want));
+    if (strcmp(want, v->dirname) != 0)
+        problem(v, "holds segment '%s', whose directory would be '%s'", h->name, want);
+    npages = (h->size + h->page_size - 1) / h->page_size;
     mapbytes = (size_t)npages * sizeof(*last);
     last = mmap(NULL, mapbytes ? mapbytes : 1, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (last == MAP_FAILED) {
-        problem(&v, "no memory to verify %llu pages", (unsigned long long)npages);
+        problem(v, "no memory to verify %llu pages", (unsigned long long)npages);
         goto out;
     }
     zero = mmap(NULL, npages ? npages : 1, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (zero == MAP_FAILED) {
         zero = NULL;
-        problem(&v, "no memory to verify %llu pages", (unsigned long long)npages);
+        problem(v, "no memory to verify %llu pages", (unsigned long long)npages);
         goto out;
     }
-    for (uint32_t i = 0; i < h.nfiles; i++) {
-        const mome_repo_file_t *f = &h.files[i];
+    for (uint32_t i = 0; i < h->nfiles; i++) {
+        const mome_repo_file_t *f = &h->files[i];
         const char *why;
         size_t len;
         char name[64];
-        const uint8_t *m = mome_repo_idx_map(segfd, f, h.page_size, h.uid, &len, &why, &rc);
+        const uint8_t *m = mome_repo_idx_map(segfd, f, h->page_size, h->uid, &len, &why, &rc);
 
         index_name(name, sizeof(name), f->gen, f->node);
         data += f->pages;
         if (!m) {
-            problem(&v, "%s: %s", name, why ? why : strerror(-rc));
+            problem(v, "%s: %s", name, why ? why : strerror(-rc));
             continue;
         }
         for (uint64_t k = 0; k < f->entries; k++) {
             mome_repo_entry_t e;
             mome_repo_idx_get(m + MOME_REPO_IDX_HDR + k * MOME_REPO_IDX_ENTRY, &e);
             if (e.page >= npages) {
-                problem(&v, "%s: entry for page %llu, beyond the segment's %llu pages", name,
+                problem(v, "%s: entry for page %llu, beyond the segment's %llu pages", name,
                         (unsigned long long)e.page, (unsigned long long)npages);
                 continue;
             }
             last[e.page] = i + 1;
             zero[e.page] = e.where == MOME_REPO_ZERO;
         }
-        verify_data(&v, segfd, &h, f, m);
+        verify_data(v, segfd, h, f, m);
         munmap((void *)m, len);
     }
     for (uint64_t p = 0; p < npages; p++)
         if (last[p] && !zero[p])
             live++;
-    if (v.problems == 0 && live != h.live)
-        problem(&v, "head says %llu live pages, the indexes %llu", (unsigned long long)h.live,
+    if (v->problems == 0 && live != h->live)
+        problem(v, "head says %llu live pages, the indexes %llu", (unsigned long long)h->live,
                 (unsigned long long)live);
-    if (v.problems == 0 && data != h.data)
-        problem(&v, "head says %llu data pages, the files %llu", (unsigned long long)h.data,
+    if (v->problems == 0 && data != h->data)
+        problem(v, "head says %llu data pages, the files %llu", (unsigned long long)h->data,
                 (unsigned long long)data);
 out:
     if (last && last != MAP_FAILED)
         munmap(last, mapbytes ? mapbytes : 1);
     if (zero)
         munmap(zero, npages ? npages : 1);
-    mome_repo_head_free(&h);
-    close(segfd);
+}
+
+/* Is h still the segment's head (a read that fails: no)? */
+static int still_current(const char *dir, const char *dirname, const mome_repo_head_t *h)
+{
+    mome_repo_head_t now;
+    int same;
+
+    if (mome_repo_peek(dir, dirname, &now, NULL, 0) < 0)
+        return 0;
+    same = same_head(h, &now);
+    mome_repo_head_free(&now);
+    return same;
+}
+
+/*
+ * Without the segment's lock: a job (or momed) may hold it for hours, and a job that starts
+ * meanwhile must not fail with EBUSY because a verify is reading. So a compaction (mome-repo
+ * compact, a job's MomeFinalize, momed) may replace the head and remove the files it read. Files a
+ * head names are never changed while that head is current, and a checkpoint leaves them in place:
+ * a pass that finds no problem has verified one generation, whole. A pass that finds some is
+ * reported only if the head is still the one it read; otherwise the problems may be the removed
+ * files, and the new head is verified instead, up to MOME_REPO_VERIFY_TRIES passes.
+ */
+int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
+                     void *arg)
+{
+    vctx_t v = {.report = report, .arg = arg, .dir = dir, .dirname = dirname};
+    mome_repo_head_t h;
+    char path[1400], err[1200];
+    int segfd, rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, dirname);
+    for (int pass = 0;; pass++) {
+        if (pass == MOME_REPO_VERIFY_TRIES) {
+            free(v.held);
+            return -EAGAIN; /* replaced under every pass: nothing verified */
+        }
+        segfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (segfd < 0) {
+            rc = -errno;
+            free(v.held);
+            return rc;
+        }
+        rc = mome_repo_peek(dir, dirname, &h, err, sizeof(err));
+        if (rc == -ENOENT && mome_repo_creation_interrupted(segfd)) {
+            if (report) {
+                char note[1800];
+                snprintf(note, sizeof(note),
+                         "note: %s has no head: its creation was interrupted before its first "
+                         "commit, so it holds nothing (not damage: the next MomeSegOpen with "
+                         "MOME_CREATE creates it, mome-repo rm removes it)",
+                         path);
+                report(arg, note);
+            }
+            close(segfd);
+            free(v.held);
+            return 0;
+        }
+        if (rc < 0) {
+            hold(&v, err); /* "path: ..." already: without the prefix problem() adds */
+            close(segfd);
+            break;
+        }
+        if (pass == 0)
+            mome_repo_crash_point("verify"); /* where a test replaces the head */
+        verify_pass(&v, segfd, &h);
+        close(segfd);
+        rc = v.problems == 0 || still_current(dir, dirname, &h);
+        mome_repo_head_free(&h);
+        if (rc)
+            break;
+        release(&v, 0); /* perhaps the files a compaction removed: verify the new head */
+    }
+    release(&v, 1);
+    free(v.held);
     return v.problems;
 }
 

@@ -1165,9 +1165,9 @@ static int crash_node = -1, crash_self = -1, crash_sig = SIGKILL;
 
 int mome_repo_crash_setup(const char *spec, int node)
 {
-    static const char *const steps[] = {"delta-mid", "delta-data", "delta-index",
-                                        "ready",     "head-tmp",   "head",
-                                        "dirsync",   "done",       "returned"};
+    static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
+                                        "head-tmp",  "head",       "dirsync",     "done",
+                                        "returned",  "verify"};
     const char *colon;
     size_t n;
 

@@ -116,7 +116,11 @@ int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, ch
 /* Is the segment locked? 0 (no), 1 (yes: who holds it in `who`), -errno. */
 int mome_repo_locked(const char *dir, const char *dirname, char *who, size_t wholen);
 /* Check every checksum (head, indexes, live pages) and the structure; report(arg, text) is called
- * for each problem. Returns the number of problems (0: sound), or -errno when it cannot start. */
+ * for each problem. Returns the number of problems (0: sound), or -errno when it cannot start.
+ * Takes no lock: a segment a job has open is verified as its last checkpoint. Problems found while
+ * a compaction replaced the head (and removed the files read) are not reported: the new head is
+ * verified instead; -EAGAIN if it was replaced under each of MOME_REPO_VERIFY_TRIES passes. */
+#define MOME_REPO_VERIFY_TRIES 8
 int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *, const char *),
                      void *arg);
 /* Remove a segment no job has open. */
@@ -130,7 +134,8 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
 /* Testing (MOME_TEST_CRASH_AT=step[:node[:stop|:eio]]): this process kills itself (SIGKILL; with
  * :stop, stops itself with SIGSTOP) when it reaches that step of a checkpoint: delta-mid,
  * delta-data, delta-index, ready, head-tmp, head, done, returned (a node of a momed-served
- * checkpoint gave its pages back); with :eio, the step fails once with EIO instead (dirsync: the
+ * checkpoint gave its pages back), verify (mome_repo_verify read the head: its first pass only, for
+ * unit tests); with :eio, the step fails once with EIO instead (dirsync: the
  * directory's fsync after a checkpoint's head was renamed). Returns -EINVAL on any other spec. */
 int mome_repo_crash_setup(const char *spec, int node);
 void mome_repo_crash_point(const char *step);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -570,6 +571,100 @@ START_TEST(test_repo__a_lost_head_is_damage_and_nothing_is_removed)
 }
 END_TEST
 
+/* Run mome_repo_verify of segment "s" in a child that stops once it has read the head; act(dir)
+ * runs meanwhile. Its exit status: the number of problems (100: -EAGAIN), each on stderr. */
+static void verify_problem(void *arg, const char *text)
+{
+    (void)arg;
+    fprintf(stderr, "verify: %s\n", text);
+}
+
+static int verify_across(const char *dir, void (*act)(const char *))
+{
+    int status;
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        if (mome_repo_crash_setup("verify:0:stop", 0) < 0)
+            _exit(101);
+        int n = mome_repo_verify(dir, "s", verify_problem, NULL);
+        _exit(n == -EAGAIN ? 100 : n < 0 ? 102 : n > 99 ? 99 : n);
+    }
+    ck_assert_int_eq(waitpid(child, &status, WUNTRACED), child);
+    ck_assert_msg(WIFSTOPPED(status), "verify did not stop after reading the head");
+    act(dir);
+    ck_assert_int_eq(kill(child, SIGCONT), 0);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* Segment "s" of 8 pages with 3 generations: 3 files, pages 1 to 3. */
+static void three_generations(const char *dir)
+{
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    for (uint64_t g = 1; g <= 3; g++) {
+        uint64_t p[] = {g};
+        mome_repo_file_t f = delta(rs, g, 0, p, 1, ~0ull);
+        ck_assert_int_eq(mome_repo_commit(rs, g, &f, 1, err, sizeof(err)), 0);
+    }
+    mome_repo_close(rs);
+}
+
+static void compact(const char *dir)
+{
+    mome_repo_seg_t *rs;
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK, "test", &rs, err, sizeof(err)),
+                     0);
+    ck_assert_msg(mome_repo_compact(rs, err, sizeof(err)) == 0, "%s", err);
+    mome_repo_close(rs);
+}
+
+static void checkpoint(const char *dir)
+{
+    mome_repo_seg_t *rs;
+    uint64_t p[] = {5};
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK | MOME_REPO_MAP, "test", &rs,
+                                    err, sizeof(err)),
+                     0);
+    mome_repo_file_t f = delta(rs, mome_repo_gen(rs) + 1, 0, p, 1, ~0ull);
+    ck_assert_msg(mome_repo_commit(rs, mome_repo_gen(rs) + 1, &f, 1, err, sizeof(err)) == 0, "%s",
+                  err);
+    mome_repo_close(rs);
+}
+
+/* verify takes no lock: a compaction (mome-repo compact, a job's MomeFinalize, momed) that
+ * removed the files it was about to read made it report them as damage. */
+START_TEST(test_repo__verify_across_a_compaction_reports_no_damage)
+{
+    const char *dir = tmpdir();
+    three_generations(dir);
+    ck_assert_int_eq(verify_across(dir, compact), 0);
+    rmtree(dir);
+}
+END_TEST
+
+/* Real damage is still reported when a checkpoint replaced the head meanwhile. */
+START_TEST(test_repo__verify_across_a_checkpoint_reports_damage)
+{
+    const char *dir = tmpdir();
+    char path[200];
+    uint8_t b;
+    int fd;
+
+    three_generations(dir);
+    snprintf(path, sizeof(path), "%s/s/data.2.0", dir);
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, &b, 1, 100), 1);
+    b ^= 1;
+    ck_assert_int_eq(pwrite(fd, &b, 1, 100), 1);
+    close(fd);
+    ck_assert_int_eq(verify_across(dir, checkpoint), 1);
+    rmtree(dir);
+}
+END_TEST
+
 Suite *repo_suite(void)
 {
     Suite *s = suite_create("repo");
@@ -589,5 +684,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__a_delta_file_past_32_bit_slots_is_refused);
     UNIT_CASE(s, test_repo__a_head_renamed_but_not_synced_is_committed);
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
+    UNIT_CASE(s, test_repo__verify_across_a_compaction_reports_no_damage);
+    UNIT_CASE(s, test_repo__verify_across_a_checkpoint_reports_damage);
     return s;
 }
