@@ -14,6 +14,10 @@
 #define MOME_REPO_NAME_MAX 255
 #define MOME_REPO_DIRNAME_MAX 200      /* longer encodings end with a hash of the name */
 #define MOME_REPO_FORMAT_FILE "FORMAT" /* beside the segments' directories: the format's name */
+/* The largest segment a head may give, in bytes: 128 PiB, the widest address space 64-bit Linux
+ * gives a process (57 bits, 5-level page tables), so no job maps a larger one; its page count
+ * is computed without overflow whatever the page size. */
+#define MOME_REPO_SIZE_MAX (1ull << 57)
 
 /* One delta file pair (data.<gen>.<node>, index.<gen>.<node>) as the head lists it. */
 typedef struct mome_repo_file {

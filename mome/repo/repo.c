@@ -425,6 +425,18 @@ static int read_head(int segfd, const char *dir, const char *dirname, mome_repo_
     if (rc < 0)
         return mome_repo_say(err, errlen, rc, "cannot decode %s/%s/head: %s", dir, dirname,
                              strerror(-rc));
+    if (h->size > MOME_REPO_SIZE_MAX) {
+        /* Checked here, not by the decoder, to say the figures: the page count computed from such
+         * a size overflowed, and the refusal said "0 pages". */
+        rc = mome_repo_say(err, errlen, -EIO,
+                           "%s/%s/head is corrupted: it gives a segment size of %llu bytes, more "
+                           "than the %llu bytes (128 PiB) a segment may have (run mome-repo "
+                           "verify)",
+                           dir, dirname, (unsigned long long)h->size,
+                           (unsigned long long)MOME_REPO_SIZE_MAX);
+        mome_repo_head_free(h);
+        return rc;
+    }
     return 0;
 }
 

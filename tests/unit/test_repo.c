@@ -665,6 +665,60 @@ START_TEST(test_repo__verify_across_a_checkpoint_reports_damage)
 }
 END_TEST
 
+/* Write segment "s" of dir a head h but for `size` bytes (its checksum right). */
+static void set_size(const char *dir, mome_repo_head_t h, uint64_t size)
+{
+    char path[200];
+    size_t len;
+    uint8_t *b;
+    int fd;
+
+    h.size = size;
+    b = mome_repo_head_encode(&h, &len);
+    ck_assert_ptr_nonnull(b);
+    snprintf(path, sizeof(path), "%s/s/head", dir);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, b, len), (ssize_t)len);
+    close(fd);
+    free(b);
+}
+
+static void say_size(void *arg, const char *text)
+{
+    snprintf(arg, sizeof(err), "%s", text);
+}
+
+/* A head giving a size near 2^64 was refused saying "0 pages": the page count overflowed. */
+START_TEST(test_repo__a_head_beyond_the_size_limit_is_refused_with_its_size)
+{
+    const char *dir = tmpdir();
+    const uint64_t sizes[] = {UINT64_MAX, UINT64_MAX - PS + 2, MOME_REPO_SIZE_MAX + 1};
+    char said[sizeof(err)], want[64];
+    mome_repo_head_t h, back;
+    mome_repo_seg_t *rs = one_generation(dir);
+
+    mome_repo_close(rs);
+    ck_assert_msg(mome_repo_peek(dir, "s", &h, err, sizeof(err)) == 0, "%s", err);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        set_size(dir, h, sizes[i]);
+        snprintf(want, sizeof(want), "size of %llu bytes", (unsigned long long)sizes[i]);
+        ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)),
+                         -EIO);
+        ck_assert_msg(strstr(err, want) && strstr(err, "144115188075855872 bytes"), "%s", err);
+        said[0] = 0;
+        ck_assert_int_eq(mome_repo_verify(dir, "s", say_size, said), 1);
+        ck_assert_msg(strstr(said, want) && strstr(said, "144115188075855872 bytes"), "%s", said);
+    }
+    /* The limit itself is a size a head may give. */
+    set_size(dir, h, MOME_REPO_SIZE_MAX);
+    ck_assert_msg(mome_repo_peek(dir, "s", &back, err, sizeof(err)) == 0, "%s", err);
+    mome_repo_head_free(&back);
+    mome_repo_head_free(&h);
+    rmtree(dir);
+}
+END_TEST
+
 Suite *repo_suite(void)
 {
     Suite *s = suite_create("repo");
@@ -686,5 +740,6 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
     UNIT_CASE(s, test_repo__verify_across_a_compaction_reports_no_damage);
     UNIT_CASE(s, test_repo__verify_across_a_checkpoint_reports_damage);
+    UNIT_CASE(s, test_repo__a_head_beyond_the_size_limit_is_refused_with_its_size);
     return s;
 }
