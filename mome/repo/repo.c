@@ -977,6 +977,14 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
             rc = mome_repo_say(err, errlen, -EINVAL, "size 0 cannot create segment '%s'", name);
             goto err_free;
         }
+        if (size > MOME_REPO_SIZE_MAX) { /* it could be created, never opened again */
+            rc = mome_repo_say(err, errlen, -EFBIG,
+                               "segment '%s' cannot have %llu bytes: a segment has at most %llu "
+                               "bytes (128 PiB)",
+                               name, (unsigned long long)size,
+                               (unsigned long long)MOME_REPO_SIZE_MAX);
+            goto err_free;
+        }
         rc = create_head(rs, name, size, page_size, err, errlen);
     } else if (rc == 0) {
         if ((flags & MOME_REPO_EXCL) && create)

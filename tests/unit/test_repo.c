@@ -357,6 +357,12 @@ START_TEST(test_repo__sizes_are_checked)
     ck_assert_int_eq(mome_repo_open(dir, "s", 8 * PS, PS,
                                     MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK, NULL, &o,
                                     err, sizeof(err)), -EEXIST);
+    /* Beyond the limit a head is read with, a segment is not created either. */
+    ck_assert_int_eq(mome_repo_open(dir, "big", MOME_REPO_SIZE_MAX + PS, PS,
+                                    MOME_REPO_CREATE | MOME_REPO_LOCK, NULL, &o, err, sizeof(err)),
+                     -EFBIG);
+    ck_assert_msg(strstr(err, "at most 144115188075855872 bytes"), "%s", err);
+    ck_assert_int_eq(mome_repo_open(dir, "big", 0, 0, 0, NULL, &o, err, sizeof(err)), -ENOENT);
     rmtree(dir);
 }
 END_TEST
