@@ -241,25 +241,33 @@ static int cmd_export(const char *name, const char *file)
 {
     char err[1200];
     mome_repo_seg_t *rs;
-    int fd, rc;
+    int fd, rc = -EAGAIN;
 
-    rc = mome_repo_open(repo_dir, name, 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err));
-    if (rc < 0) {
-        fail_msg("export", err);
-        return 1;
-    }
-    fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "mome-repo: export: cannot create %s: %s\n", file, strerror(errno));
+    /* No lock taken (a job may have the segment open): a checkpoint or compaction that replaces
+     * the head during the export makes it start again from the new head. */
+    for (int tries = 0; rc == -EAGAIN && tries < MOME_REPO_VERIFY_TRIES; tries++) {
+        rc = mome_repo_open(repo_dir, name, 0, 0, 0, NULL, &rs, err, sizeof(err));
+        if (rc < 0) {
+            fail_msg("export", err);
+            return 1;
+        }
+        fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            fprintf(stderr, "mome-repo: export: cannot create %s: %s\n", file, strerror(errno));
+            mome_repo_close(rs);
+            return 1;
+        }
+        rc = mome_repo_export(rs, fd, err, sizeof(err));
+        if (close(fd) < 0 && rc == 0) {
+            snprintf(err, sizeof(err), "cannot write %s: %s", file, strerror(errno));
+            rc = -EIO;
+        }
         mome_repo_close(rs);
-        return 1;
     }
-    rc = mome_repo_export(rs, fd, err, sizeof(err));
-    if (close(fd) < 0 && rc == 0) {
-        snprintf(err, sizeof(err), "cannot write %s: %s", file, strerror(errno));
-        rc = -EIO;
-    }
-    mome_repo_close(rs);
+    if (rc == -EAGAIN)
+        snprintf(err + strlen(err), sizeof(err) - strlen(err),
+                 " during each of %d tries; %s is incomplete: run export again",
+                 MOME_REPO_VERIFY_TRIES, file);
     if (rc < 0) {
         fail_msg("export", err);
         return 1;

@@ -393,6 +393,13 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
     }
     if (rc == 0 && fsync(fd) < 0 && errno != EINVAL)
         rc = mome_repo_say(err, errlen, -errno, "cannot write the image: %s", strerror(errno));
+    /* Export takes no lock: a compaction may have removed files of the head it read before it
+     * opened them (never changed them: what was read is one generation). */
+    if (rc < 0 && !still_current(rs->dir, rs->dirname, h))
+        rc = mome_repo_say(err, errlen, -EAGAIN,
+                           "segment '%s' changed during the export (a checkpoint or compaction "
+                           "replaced its head)",
+                           h->name);
     pthread_mutex_unlock(&rs->mu);
     free(buf);
     return rc;

@@ -125,7 +125,9 @@ int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *
                      void *arg);
 /* Remove a segment no job has open. */
 int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen);
-/* Write the current generation as a flat image of the segment's bytes (holes for zeros). */
+/* Write the current generation as a flat image of the segment's bytes (holes for zeros). Takes
+ * no lock: -EAGAIN if a checkpoint or compaction replaced the head meanwhile and removed a file
+ * it needed (open the segment again and retry; the image is then incomplete). */
 int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen);
 /* A new segment of the file's size holding its bytes, committed as generation 1. */
 int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,

@@ -650,6 +650,45 @@ START_TEST(test_repo__verify_across_a_compaction_reports_no_damage)
 }
 END_TEST
 
+/* Export takes no lock either: a compaction in another process between the open and the export
+ * removed the files of the head it read, and the export failed as if they were damaged; it now
+ * says the head changed (EAGAIN), and a new open exports the compacted generation whole. */
+START_TEST(test_repo__an_export_across_a_compaction_says_again)
+{
+    const char *dir = tmpdir();
+    char img[200];
+    uint8_t got[PS], want[PS];
+    mome_repo_seg_t *rs;
+    int fd, status;
+    pid_t child;
+
+    three_generations(dir);
+    snprintf(img, sizeof(img), "%s/image", dir);
+    fd = open(img, O_RDWR | O_CREAT, 0600);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, 0, NULL, &rs, err, sizeof(err)), 0);
+    child = fork();
+    if (child == 0) {
+        compact(dir);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(mome_repo_export(rs, fd, err, sizeof(err)), -EAGAIN);
+    ck_assert_msg(strstr(err, "changed during the export"), "%s", err);
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, 0, NULL, &rs, err, sizeof(err)), 0);
+    ck_assert_msg(mome_repo_export(rs, fd, err, sizeof(err)) == 0, "%s", err);
+    mome_repo_close(rs);
+    for (uint64_t g = 1; g <= 3; g++) {
+        fill(want, g, (unsigned)g);
+        ck_assert_int_eq(pread(fd, got, PS, (off_t)(g * PS)), PS);
+        ck_assert_msg(memcmp(got, want, PS) == 0, "page %llu", (unsigned long long)g);
+    }
+    close(fd);
+    rmtree(dir);
+}
+END_TEST
+
 /* Real damage is still reported when a checkpoint replaced the head meanwhile. */
 START_TEST(test_repo__verify_across_a_checkpoint_reports_damage)
 {
@@ -746,6 +785,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
     UNIT_CASE(s, test_repo__verify_across_a_compaction_reports_no_damage);
     UNIT_CASE(s, test_repo__verify_across_a_checkpoint_reports_damage);
+    UNIT_CASE(s, test_repo__an_export_across_a_compaction_says_again);
     UNIT_CASE(s, test_repo__a_head_beyond_the_size_limit_is_refused_with_its_size);
     return s;
 }
