@@ -811,10 +811,22 @@ static void seg_free(mome_repo_seg_t *rs)
     free(rs);
 }
 
+/*
+ * The directory segfd was opened as is still dirname's. Checked once its lock is held: between the
+ * open and the lock, a mome-repo rm or an import (set_aside_empty) may have renamed it away, and a
+ * creator that went on would write its head where the next sweep removes it.
+ */
+static int still_named(int repofd, const char *dirname, const struct stat *st)
+{
+    struct stat now;
+    return fstatat(repofd, dirname, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
+           now.st_ino == st->st_ino;
+}
+
 int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size, int flags,
                    const char *who, mome_repo_seg_t **out, char *err, size_t errlen)
 {
-    int create = !!(flags & MOME_REPO_CREATE), repofd, segfd, lockfd = -1, rc;
+    int create = !!(flags & MOME_REPO_CREATE), repofd, segfd, lockfd = -1, rc, renamed = 0;
     char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400];
     mome_repo_seg_t *rs, *old;
     struct stat st;
@@ -848,6 +860,7 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
         }
         snprintf(dirname, sizeof(dirname), STAGE_PREFIX "%016llx", (unsigned long long)new_uid());
     }
+again:
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (segfd < 0 && errno == ENOENT && create) {
         if (mkdirat(repofd, dirname, 0700) < 0 && errno != EEXIST) {
@@ -883,6 +896,7 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     int have_lock = old && old->lockfd >= 0;
     pthread_mutex_unlock(&registry_lock);
     if ((flags & MOME_REPO_LOCK) && !have_lock) {
+        mome_repo_crash_point("lock");
         rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
         if (rc == -EBUSY) {
             mome_repo_say(err, errlen, rc,
@@ -895,6 +909,8 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
             mome_repo_say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
             goto err_seg;
         }
+        if (!still_named(repofd, dirname, &st))
+            goto moved;
     }
 
     pthread_mutex_lock(&registry_lock);
@@ -940,6 +956,8 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
                           name, dir, rc == -EBUSY && holder[0] ? holder : strerror(-rc));
             goto err_seg;
         }
+        if (!still_named(repofd, dirname, &st))
+            goto moved;
     }
 
     rs = calloc(1, sizeof(*rs));
@@ -1026,6 +1044,17 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     *out = rs;
     return 0;
 
+moved: /* renamed away before its lock was ours: open what the name is now */
+    close(lockfd);
+    lockfd = -1;
+    close(segfd);
+    if (++renamed < 3)
+        goto again;
+    rc = mome_repo_say(err, errlen, -EAGAIN,
+                       "segment '%s' of repository '%s' was removed or replaced while it was being "
+                       "opened, 3 times; try again",
+                       name, dir);
+    goto err_repo;
 err_free:
     mome_repo_head_free(&rs->head);
     pthread_mutex_destroy(&rs->mu);
@@ -1187,7 +1216,7 @@ int mome_repo_crash_setup(const char *spec, int node)
 {
     static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
                                         "head-tmp",  "head",       "dirsync",     "done",
-                                        "returned",  "verify"};
+                                        "returned",  "verify",     "lock"};
     const char *colon;
     size_t n;
 
@@ -1226,8 +1255,11 @@ int mome_repo_crash_setup(const char *spec, int node)
 void mome_repo_crash_point(const char *step)
 {
     if (crash_step[0] && !strcmp(step, crash_step) &&
-        (crash_node < 0 || crash_node == crash_self) && crash_sig)
+        (crash_node < 0 || crash_node == crash_self) && crash_sig) {
+        if (crash_sig == SIGSTOP)
+            crash_step[0] = 0; /* a stop is once: the process goes on after SIGCONT */
         kill(getpid(), crash_sig);
+    }
 }
 
 int mome_repo_fail_point(const char *step)

@@ -134,10 +134,11 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
                      char *err, size_t errlen);
 
 /* Testing (MOME_TEST_CRASH_AT=step[:node[:stop|:eio]]): this process kills itself (SIGKILL; with
- * :stop, stops itself with SIGSTOP) when it reaches that step of a checkpoint: delta-mid,
+ * :stop, stops itself with SIGSTOP, once) when it reaches that step of a checkpoint: delta-mid,
  * delta-data, delta-index, ready, head-tmp, head, done, returned (a node of a momed-served
  * checkpoint gave its pages back), verify (mome_repo_verify read the head: its first pass only, for
- * unit tests); with :eio, the step fails once with EIO instead (dirsync: the
+ * unit tests), lock (mome_repo_open opened the segment's directory and will lock it, for unit
+ * tests); with :eio, the step fails once with EIO instead (dirsync: the
  * directory's fsync after a checkpoint's head was renamed). Returns -EINVAL on any other spec. */
 int mome_repo_crash_setup(const char *spec, int node);
 void mome_repo_crash_point(const char *step);

@@ -460,6 +460,37 @@ START_TEST(test_repo__an_interrupted_import_leaves_no_segment)
 }
 END_TEST
 
+/* A creator that opened a segment's directory, empty, and had not locked it yet when an import
+ * set that directory aside (an interrupted creation, to the import) went on to write its head
+ * there, where the next sweep removed it with whatever the job checkpointed; it now finds the
+ * directory moved once it holds the lock, and opens what the name is then: the import's. */
+START_TEST(test_repo__a_creator_whose_directory_was_moved_opens_again)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs;
+    int fd = image(dir, &rs), status;
+    pid_t child = fork();
+    if (child == 0) {
+        mome_repo_seg_t *c;
+        if (mome_repo_crash_setup("lock:0:stop", 0) < 0)
+            _exit(101);
+        if (mome_repo_open(dir, "t", 8 * PS, PS, MOME_REPO_CREATE | MOME_REPO_LOCK, "child", &c,
+                           err, sizeof(err)) < 0)
+            _exit(102);
+        _exit(mome_repo_gen(c) == 1 ? 0 : 103); /* the import's generation 1 */
+    }
+    ck_assert_int_eq(waitpid(child, &status, WUNTRACED), child);
+    ck_assert_msg(WIFSTOPPED(status), "the creator did not stop before its lock");
+    ck_assert_msg(mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(kill(child, SIGCONT), 0);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+    close(fd);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
 /* A segment created under the name while an import builds its own wins: the import fails with
  * EEXIST and its files go. A creation interrupted before its head (a directory with a lock file)
  * does not count: the import takes the name. */
@@ -780,6 +811,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__export_import_round_trip);
     UNIT_CASE(s, test_repo__an_interrupted_import_leaves_no_segment);
     UNIT_CASE(s, test_repo__an_import_never_replaces_a_segment);
+    UNIT_CASE(s, test_repo__a_creator_whose_directory_was_moved_opens_again);
     UNIT_CASE(s, test_repo__a_delta_file_past_32_bit_slots_is_refused);
     UNIT_CASE(s, test_repo__a_head_renamed_but_not_synced_is_committed);
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
