@@ -367,12 +367,13 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
 {
     const mome_repo_head_t *h = &rs->head;
     uint8_t *buf = malloc(h->page_size);
-    int rc;
+    int rc, read_failed;
 
     if (!buf)
         return mome_repo_say(err, errlen, -ENOMEM, "out of memory");
     pthread_mutex_lock(&rs->mu);
     rc = mome_repo_map_load(rs, err, errlen);
+    read_failed = rc < 0;
     if (rc == 0 && ftruncate(fd, 0) < 0)
         rc = mome_repo_say(err, errlen, -errno, "cannot truncate the image: %s", strerror(errno));
     if (rc == 0 && ftruncate(fd, (off_t)h->size) < 0) /* zeros: holes */
@@ -381,6 +382,7 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
         int r = mome_repo_read_locked(rs, p, buf, err, errlen);
         if (r < 0) {
             rc = r;
+            read_failed = 1;
             break;
         }
         if (r == 0)
@@ -394,12 +396,16 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
     if (rc == 0 && fsync(fd) < 0 && errno != EINVAL)
         rc = mome_repo_say(err, errlen, -errno, "cannot write the image: %s", strerror(errno));
     /* Export takes no lock: a compaction may have removed files of the head it read before it
-     * opened them (never changed them: what was read is one generation). */
-    if (rc < 0 && !still_current(rs->dir, rs->dirname, h))
+     * opened them (never changed them: what was read is one generation). A failure to write the
+     * image is the image's, whatever the head does. */
+    if (read_failed && !still_current(rs->dir, rs->dirname, h)) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s", err ? err : "");
         rc = mome_repo_say(err, errlen, -EAGAIN,
                            "segment '%s' changed during the export (a checkpoint or compaction "
-                           "replaced its head)",
-                           h->name);
+                           "replaced its head; what failed: %s)",
+                           h->name, why);
+    }
     pthread_mutex_unlock(&rs->mu);
     free(buf);
     return rc;
@@ -497,5 +503,10 @@ err_free:
 err_remove:
     mome_repo_unlink(rs, NULL, 0);
     mome_repo_close(rs);
+    if (err && errlen > strlen(err)) /* whatever err says of the files: they are gone */
+        snprintf(err + strlen(err), errlen - strlen(err),
+                 "; the import is abandoned: segment "
+                 "'%s' was not created",
+                 name);
     return rc;
 }

@@ -684,6 +684,26 @@ void mome_repo_sweep(mome_repo_seg_t *rs)
 }
 
 /*
+ * The directory fd is still the one called name in the repository. Checked by whoever opened a
+ * directory by its name and then took its lock, before acting on it by that name or as that
+ * name's: in between, another process may have renamed it (an import publishing its segment, an
+ * import setting an interrupted creation aside, a mome-repo rm) and let its lock go.
+ */
+static int fd_named(int repofd, const char *name, int fd)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && fstatat(repofd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* An hour without a change: what no live process is still setting up. */
+static int stale_dir(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_mtime < time(NULL) - 3600;
+}
+
+/*
  * Remove what unlinked segments left behind: a job that died between MomeSegUnlink and its last
  * close leaves the segment's files in .unlinked.<uid>.<pid>, an interrupted mome-repo rm in
  * .unlinked.rm.<pid>, and nothing else ever removed them. Their owner holds the segment's lock
@@ -703,19 +723,25 @@ static void sweep_unlinked(int repofd)
         return;
     rewinddir(d);
     while ((de = readdir(d))) {
-        int segfd, lockfd, orphan;
+        int segfd, lockfd, orphan, nolock;
         int staged = !strncmp(de->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX));
         if (!staged && strncmp(de->d_name, ".unlinked.", 10))
             continue;
         segfd = openat(repofd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (segfd < 0)
             continue;
-        lockfd = openat(segfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (staged)
-            orphan = lockfd >= 0 && faccessat(segfd, "head", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-                     flock(lockfd, LOCK_EX | LOCK_NB) == 0;
+        /* Read-write: over NFS an exclusive flock is a write lock, which needs it. */
+        lockfd = openat(segfd, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        nolock = lockfd < 0 && errno == ENOENT;
+        mome_repo_crash_point("sweep");
+        orphan = lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) == 0;
+        if (staged) /* without a head (or a lock file), an importer may be setting it up */
+            orphan = (orphan || nolock) &&
+                     (faccessat(segfd, "head", F_OK, AT_SYMLINK_NOFOLLOW) == 0 || stale_dir(segfd));
         else
-            orphan = lockfd < 0 ? errno == ENOENT : flock(lockfd, LOCK_EX | LOCK_NB) == 0;
+            orphan = orphan || nolock;
+        if (orphan && !fd_named(repofd, de->d_name, segfd))
+            orphan = 0; /* published by its importer meanwhile, its lock let go: a segment now */
         if (orphan && (sd = mome_repo_opendir_at(segfd))) {
             /* The lock file last: while it is there, a concurrent sweep finds it held. */
             while ((se = readdir(sd)))
@@ -811,18 +837,6 @@ static void seg_free(mome_repo_seg_t *rs)
     free(rs);
 }
 
-/*
- * The directory segfd was opened as is still dirname's. Checked once its lock is held: between the
- * open and the lock, a mome-repo rm or an import (set_aside_empty) may have renamed it away, and a
- * creator that went on would write its head where the next sweep removes it.
- */
-static int still_named(int repofd, const char *dirname, const struct stat *st)
-{
-    struct stat now;
-    return fstatat(repofd, dirname, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
-           now.st_ino == st->st_ino;
-}
-
 int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t page_size, int flags,
                    const char *who, mome_repo_seg_t **out, char *err, size_t errlen)
 {
@@ -898,6 +912,8 @@ again:
     if ((flags & MOME_REPO_LOCK) && !have_lock) {
         mome_repo_crash_point("lock");
         rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
+        if (rc == -ENOENT || rc == -ESTALE)
+            goto moved; /* emptied or replaced before its lock file was made */
         if (rc == -EBUSY) {
             mome_repo_say(err, errlen, rc,
                           "segment '%s' of repository '%s' is in use by another job or "
@@ -909,7 +925,7 @@ again:
             mome_repo_say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));
             goto err_seg;
         }
-        if (!still_named(repofd, dirname, &st))
+        if (!fd_named(repofd, dirname, segfd))
             goto moved;
     }
 
@@ -956,7 +972,7 @@ again:
                           name, dir, rc == -EBUSY && holder[0] ? holder : strerror(-rc));
             goto err_seg;
         }
-        if (!still_named(repofd, dirname, &st))
+        if (!fd_named(repofd, dirname, segfd))
             goto moved;
     }
 
@@ -1151,12 +1167,22 @@ static int set_aside_empty(int repofd, const char *dirname)
 
     if (segfd < 0)
         return 0;
-    lockfd = openat(segfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (mome_repo_creation_interrupted(segfd) &&
-        (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) == 0)) {
+    lockfd = openat(segfd, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC); /* RDWR: see sweep_unlinked */
+    mome_repo_crash_point("aside");
+    /* Under its lock, still empty and still of that name (another import may have set it aside
+     * and published its segment under the name meanwhile). */
+    if ((lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) == 0) &&
+        mome_repo_creation_interrupted(segfd) && fd_named(repofd, dirname, segfd)) {
         snprintf(aside, sizeof(aside), ".unlinked.%016llx.%d", (unsigned long long)new_uid(),
                  (int)getpid());
         moved = renameat(repofd, dirname, repofd, aside) == 0;
+        if (moved && !fd_named(repofd, aside, segfd)) {
+            /* Without a lock file, a segment published by a plain rename (no RENAME_NOREPLACE)
+             * could have replaced it just before: put that one back. */
+            if (renameat2(repofd, aside, repofd, dirname, RENAME_NOREPLACE) < 0)
+                renameat(repofd, aside, repofd, dirname);
+            moved = 0;
+        }
     }
     if (lockfd >= 0)
         close(lockfd);
@@ -1174,23 +1200,23 @@ int mome_repo_publish(mome_repo_seg_t *rs, char *err, size_t errlen)
     for (int tries = 0;; tries++) {
         if (renameat2(rs->repofd, rs->dirname, rs->repofd, real, RENAME_NOREPLACE) == 0)
             break;
-        if (errno == EINVAL || errno == ENOSYS) {
+        int e = errno;
+        if (e == EINVAL || e == ENOSYS) {
             /* A file system without RENAME_NOREPLACE: a plain rename replaces an empty directory
-             * only (one being created, whose creator then opens this segment) and fails on any
-             * other. */
+             * only (one being created, whose creator finds it gone once locked, and opens this
+             * segment instead) and fails on any other. */
             if (renameat(rs->repofd, rs->dirname, rs->repofd, real) == 0)
                 break;
-            if (errno == ENOTEMPTY)
-                errno = EEXIST;
+            e = errno == ENOTEMPTY ? EEXIST : errno;
         }
-        if (errno == EEXIST && tries == 0 && set_aside_empty(rs->repofd, real))
+        if (e == EEXIST && tries == 0 && set_aside_empty(rs->repofd, real))
             continue;
-        rc = errno == EEXIST ? mome_repo_say(err, errlen, -EEXIST,
-                                             "segment '%s' exists in repository '%s' (it was "
-                                             "created while this one was being built)",
-                                             rs->head.name, rs->dir)
-                             : mome_repo_say(err, errlen, -errno, "cannot rename %s/%s to %s: %s",
-                                             SEGPATH(rs), real, strerror(errno));
+        rc = e == EEXIST ? mome_repo_say(err, errlen, -EEXIST,
+                                         "segment '%s' exists in repository '%s' (it was "
+                                         "created while this one was being built)",
+                                         rs->head.name, rs->dir)
+                         : mome_repo_say(err, errlen, -e, "cannot rename %s/%s to %s: %s",
+                                         SEGPATH(rs), real, strerror(e));
         break;
     }
     if (rc == 0) {
@@ -1214,9 +1240,9 @@ static int crash_node = -1, crash_self = -1, crash_sig = SIGKILL;
 
 int mome_repo_crash_setup(const char *spec, int node)
 {
-    static const char *const steps[] = {"delta-mid", "delta-data", "delta-index", "ready",
-                                        "head-tmp",  "head",       "dirsync",     "done",
-                                        "returned",  "verify",     "lock"};
+    static const char *const steps[] = {
+        "delta-mid", "delta-data", "delta-index", "ready", "head-tmp", "head", "dirsync",
+        "done",      "returned",   "verify",      "lock",  "sweep",    "aside"};
     const char *colon;
     size_t n;
 
@@ -1276,7 +1302,7 @@ int mome_repo_fail_point(const char *step)
 int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen)
 {
     char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400], who[64], gone[64];
-    int repofd, segfd, lockfd, rc;
+    int repofd, segfd, lockfd, rc, renamed = 0;
     DIR *d;
     struct dirent *de;
 
@@ -1288,6 +1314,7 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
     if (repofd < 0)
         return repofd;
     sweep_unlinked(repofd);
+again:
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (segfd < 0) {
         rc = -errno;
@@ -1298,10 +1325,28 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
         return mome_repo_say(err, errlen, rc, "cannot open %s/%s: %s", dir, dirname, strerror(-rc));
     }
     snprintf(who, sizeof(who), "mome-repo rm, pid %d", (int)getpid());
+    mome_repo_crash_point("lock");
     rc = take_lock(segfd, who, &lockfd, holder, sizeof(holder));
+    if ((rc == 0 || rc == -ENOENT || rc == -ESTALE) && !fd_named(repofd, dirname, segfd) &&
+        renamed++ < 3) {
+        /* Removed (and perhaps created again) between the open and the lock: what is it now? */
+        if (rc == 0)
+            close(lockfd);
+        close(segfd);
+        goto again;
+    }
+    if (rc == 0 && !fd_named(repofd, dirname, segfd)) {
+        close(lockfd);
+        rc = -EAGAIN;
+    }
     if (rc < 0) {
         close(segfd);
         close(repofd);
+        if (rc == -EAGAIN)
+            return mome_repo_say(err, errlen, rc,
+                                 "segment '%s' was removed or replaced while it was being "
+                                 "removed, 3 times; try again",
+                                 name);
         if (rc == -EBUSY)
             return mome_repo_say(err, errlen, rc, "segment '%s' is in use (%s)", name, holder);
         return mome_repo_say(err, errlen, rc, "cannot lock %s/%s: %s", dir, dirname, strerror(-rc));

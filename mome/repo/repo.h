@@ -137,8 +137,10 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
  * :stop, stops itself with SIGSTOP, once) when it reaches that step of a checkpoint: delta-mid,
  * delta-data, delta-index, ready, head-tmp, head, done, returned (a node of a momed-served
  * checkpoint gave its pages back), verify (mome_repo_verify read the head: its first pass only, for
- * unit tests), lock (mome_repo_open opened the segment's directory and will lock it, for unit
- * tests); with :eio, the step fails once with EIO instead (dirsync: the
+ * unit tests), lock (mome_repo_open or mome_repo_remove opened the segment's directory and will
+ * lock it), sweep (a sweep of leftovers opened one and will lock it), aside (an import opened an
+ * interrupted creation under its segment's name and will lock it) (the last four for unit tests);
+ * with :eio, the step fails once with EIO instead (dirsync: the
  * directory's fsync after a checkpoint's head was renamed). Returns -EINVAL on any other spec. */
 int mome_repo_crash_setup(const char *spec, int node);
 void mome_repo_crash_point(const char *step);

@@ -491,6 +491,156 @@ START_TEST(test_repo__a_creator_whose_directory_was_moved_opens_again)
 }
 END_TEST
 
+/* A child that waits for a byte on `go` (forked first: it holds none of this process's locks),
+ * then runs `act` under MOME_TEST_CRASH_AT=stop, and exits with what `act` returns. */
+static pid_t start_child(const char *stop, int (*act)(const char *), const char *dir, int *go)
+{
+    int p[2];
+    char c;
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1 || mome_repo_crash_setup(stop, 0) < 0)
+            _exit(101);
+        _exit(act(dir));
+    }
+    close(p[0]);
+    *go = p[1];
+    return child;
+}
+
+/* Let it go, and return once it has stopped at its step (SIGSTOP). */
+static void until_stopped(pid_t child, int go)
+{
+    int status;
+    ck_assert_int_eq(write(go, "g", 1), 1);
+    ck_assert_int_eq(waitpid(child, &status, WUNTRACED), child);
+    ck_assert_msg(WIFSTOPPED(status), "the child did not stop at its step (status %#x)", status);
+}
+
+static pid_t stopped_child(const char *stop, int (*act)(const char *), const char *dir, int *go)
+{
+    pid_t child = start_child(stop, act, dir, go);
+    until_stopped(child, *go);
+    return child;
+}
+
+static int finish(pid_t child, int go)
+{
+    int status;
+    close(go);
+    ck_assert_int_eq(kill(child, SIGCONT), 0);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status), "status %#x", status);
+    return WEXITSTATUS(status);
+}
+
+static int open_other(const char *dir) /* any locked open sweeps */
+{
+    mome_repo_seg_t *o;
+    return mome_repo_open(dir, "other", PS, PS, MOME_REPO_CREATE | MOME_REPO_LOCK, "child", &o, err,
+                          sizeof(err)) == 0
+               ? 0
+               : 102;
+}
+
+/* A sweep that opened an importer's .import.* directory, then found its lock free, emptied what
+ * was by then the published segment (the importer had renamed it and closed). */
+START_TEST(test_repo__a_sweep_never_empties_a_published_import)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs, *st, *t;
+    int fd = image(dir, &rs), go;
+    uint64_t p[] = {6};
+    pid_t child = start_child("sweep:0:stop", open_other, dir, &go);
+    ck_assert_int_eq(
+        mome_repo_open(dir, "t", 8 * PS, PS,
+                       MOME_REPO_CREATE | MOME_REPO_EXCL | MOME_REPO_LOCK | MOME_REPO_STAGE, "test",
+                       &st, err, sizeof(err)),
+        0);
+    until_stopped(child, go);
+    mome_repo_file_t f = delta(st, 1, 0, p, 1, ~0ull);
+    ck_assert_int_eq(mome_repo_commit(st, 1, &f, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_publish(st, err, sizeof(err)), 0);
+    mome_repo_close(st);
+    ck_assert_int_eq(finish(child, go), 0);
+    ck_assert_msg(mome_repo_open(dir, "t", 0, 0, MOME_REPO_MAP, NULL, &t, err, sizeof(err)) == 0,
+                  "%s", err);
+    expect(t, 6, 1);
+    mome_repo_close(t);
+    close(fd);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
+static int import_u(const char *dir)
+{
+    char img[200];
+    snprintf(img, sizeof(img), "%s/image", dir);
+    int fd = open(img, O_RDONLY),
+        rc = mome_repo_import(dir, "u", fd, PS, "child", err, sizeof(err));
+    return rc == -EEXIST ? 0 : 103;
+}
+
+/* Two imports over an interrupted creation: the second to set it aside, having opened it before
+ * the first did, moved the first's published segment away instead, and both succeeded. */
+START_TEST(test_repo__an_import_never_sets_aside_a_published_one)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs, *t;
+    int fd = image(dir, &rs), go, fd2;
+    char path[300];
+    uint8_t page[PS], got[PS];
+    snprintf(path, sizeof(path), "%s/u", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/u/lock", dir);
+    close(open(path, O_RDWR | O_CREAT, 0600));
+    pid_t child = stopped_child("aside:0:stop", import_u, dir, &go);
+    snprintf(path, sizeof(path), "%s/image2", dir);
+    fd2 = open(path, O_RDWR | O_CREAT, 0600);
+    memset(page, 0x5a, PS);
+    ck_assert_int_eq(pwrite(fd2, page, PS, 0), PS);
+    ck_assert_msg(mome_repo_import(dir, "u", fd2, PS, "test", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(finish(child, go), 0); /* the child's import: EEXIST */
+    ck_assert_int_eq(mome_repo_open(dir, "u", 0, 0, MOME_REPO_MAP, NULL, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_read(t, 0, got, err, sizeof(err)), 1);
+    ck_assert(memcmp(got, page, PS) == 0);
+    mome_repo_close(t);
+    close(fd2);
+    close(fd);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
+static int remove_s(const char *dir)
+{
+    int rc = mome_repo_remove(dir, "s", err, sizeof(err));
+    return rc == -EBUSY ? 0 : rc == 0 ? 104 : 105;
+}
+
+/* A mome-repo rm that opened a segment's directory before another rm removed it, and a job then
+ * created the segment again: it must find the job's segment in use, not act on the old one. */
+START_TEST(test_repo__a_removal_sees_the_segment_of_the_name_now)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 4), *again;
+    int go;
+    mome_repo_close(rs);
+    pid_t child = stopped_child("lock:0:stop", remove_s, dir, &go);
+    ck_assert_int_eq(mome_repo_remove(dir, "s", err, sizeof(err)), 0);
+    again = create(dir, "s", 8); /* a job's, held */
+    ck_assert_int_eq(finish(child, go), 0);
+    mome_repo_close(again);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 8 * PS, 0, 0, NULL, &again, err, sizeof(err)), 0);
+    mome_repo_close(again);
+    rmtree(dir);
+}
+END_TEST
+
 /* A segment created under the name while an import builds its own wins: the import fails with
  * EEXIST and its files go. A creation interrupted before its head (a directory with a lock file)
  * does not count: the import takes the name. */
@@ -812,6 +962,9 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__an_interrupted_import_leaves_no_segment);
     UNIT_CASE(s, test_repo__an_import_never_replaces_a_segment);
     UNIT_CASE(s, test_repo__a_creator_whose_directory_was_moved_opens_again);
+    UNIT_CASE(s, test_repo__a_sweep_never_empties_a_published_import);
+    UNIT_CASE(s, test_repo__an_import_never_sets_aside_a_published_one);
+    UNIT_CASE(s, test_repo__a_removal_sees_the_segment_of_the_name_now);
     UNIT_CASE(s, test_repo__a_delta_file_past_32_bit_slots_is_refused);
     UNIT_CASE(s, test_repo__a_head_renamed_but_not_synced_is_committed);
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
