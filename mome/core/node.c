@@ -559,6 +559,11 @@ static void scan_fds(int mark)
  */
 #define HEAP_LOW (1ull << 44)  /* 16 TiB */
 #define HEAP_HIGH (1ull << 46) /* 64 TiB: needs a user space of 47 bits or more */
+/* After a round without a common address, candidates are drawn from 1 TiB up: node 0's own
+ * address, in its randomised mmap zone, is free on another node only by chance (it collided with
+ * another node's mappings in about 1 run in 13 of heap_many.test's 2-node case, where
+ * [16 TiB, 64 TiB) is taken), and the next rounds' own addresses lie next to it. */
+#define HEAP_LOW_WIDE (1ull << 40)
 #define HEAP_ALIGN (1ull << 30)
 #define HEAP_CANDS 16 /* per round: HEAP_CANDS - 1 drawn, then node 0's own address */
 /* With the legacy layout (ulimit -s unlimited) mmap grows up from 1/3 of the user space (42 TiB on
@@ -609,18 +614,19 @@ typedef struct heap_round {
 } heap_round_t;
 
 /* Node 0: this round's candidates, best first; the last is its own mmap(NULL) placement. */
-static int heap_propose(heap_round_t *r, uint64_t *seed, char *err, size_t errlen)
+static int heap_propose(int round, heap_round_t *r, uint64_t *seed, char *err, size_t errlen)
 {
     uintptr_t top = (uintptr_t)__builtin_frame_address(0); /* the stack: near the user top */
+    uint64_t low = round == 0 ? HEAP_LOW : HEAP_LOW_WIDE;
     int n = 0;
 
     /* Slots of the heap's size, 1 GiB-aligned: candidates never overlap. */
     uint64_t stride = (heap_size + HEAP_ALIGN - 1) & ~(HEAP_ALIGN - 1);
-    uint64_t slots = stride <= HEAP_HIGH - HEAP_LOW ? (HEAP_HIGH - HEAP_LOW) / stride : 0;
+    uint64_t slots = stride <= HEAP_HIGH - low ? (HEAP_HIGH - low) / stride : 0;
 
     if (top >= HEAP_HIGH && slots > 0) {
         for (int tries = 0; n < HEAP_CANDS - 1 && tries < 4 * HEAP_CANDS; tries++) {
-            uint64_t c = HEAP_LOW + draw(seed) % slots * stride;
+            uint64_t c = low + draw(seed) % slots * stride;
             int dup = 0;
             for (int j = 0; j < n; j++)
                 dup |= r->cand[j] == c;
@@ -710,7 +716,7 @@ static int heap_round(int round, uint64_t *seed, void **gather, const void *tpad
     b->addrlen = (uint32_t)tplen;
     b->heap_size = heap_size;
     memcpy(b->addr, tpaddr, tplen);
-    if (mome_g.rank == 0 && (rc = heap_propose(&r, seed, err, errlen)) < 0) {
+    if (mome_g.rank == 0 && (rc = heap_propose(round, &r, seed, err, errlen)) < 0) {
         free(b);
         return rc;
     }

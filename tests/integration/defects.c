@@ -14,7 +14,8 @@
  *   free    node 1 frees node 0's block twice, then inside it; node 0 frees its own block twice:
  *           each bad free is logged once, by the node that finds it (defects.test counts them);
  *   heapbusy  every node fills [16 TiB, 64 TiB), where the shared heap is placed by preference,
- *           before MomeInit: the heap must go to node 0's own address (the fallback) and work.
+ *           before MomeInit: the heap must go elsewhere (node 0's own address, else from 1 TiB
+ *           up in the next rounds) and work.
  *           (heap_many.test; "heap" on 128 nodes there is the case of many nodes.)
  */
 #include <pthread.h>
