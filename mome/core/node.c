@@ -404,6 +404,40 @@ static int woke_window(void)
     return n;
 }
 
+/*
+ * How long the progress thread may sleep (ms; -1: until an event). UCX's shared-memory transport
+ * wakes a sleeping receiver with a datagram on a Unix socket, and takes EAGAIN from sendto for "the
+ * receiver's queue is full, it will wake anyway" (uct_mm_ep_signal_remote: UCX 1.13, still so in
+ * its current source). But the datagrams a sender has sent and its receivers not yet read count
+ * against the sender's own SO_SNDBUF (212992 bytes by default, about 280 datagrams here): a node
+ * that sends to several hundred sleeping nodes at once (the manager of a barrier releasing them;
+ * every node saying HELLO at MomeInit) gets EAGAIN for the last of them, whose queues are empty.
+ * Their wake-up is lost: the message waits in their receive FIFO while they sleep for ever (jobs of
+ * 500 nodes on one machine hung in MomeFinalize in 5 of 18 runs, and a job of 1000 nodes). So a
+ * node with peers on its machine never sleeps for ever: it looks at the worker after
+ * SLEEP_WAITING_MS while a reply is awaited, SLEEP_IDLE_MS otherwise (at most 10 wake-ups a second:
+ * an idle node still does not spin). A lost wake-up then costs at most that long.
+ */
+#define SLEEP_WAITING_MS 100
+#define SLEEP_IDLE_MS 1000
+
+static int slept_out; /* the last sleep ended on its bound, not on an event */
+
+static int sleep_bound(int waiting)
+{
+    if (!use_tp || mome_g.local_size <= 1)
+        return -1;
+    return waiting > 0 ? SLEEP_WAITING_MS : SLEEP_IDLE_MS;
+}
+
+/* A bounded sleep ended and the worker had messages: their wake-up was lost (or came just then). */
+static void missed_wakeup(void)
+{
+    static mome_ratelimit_t rl;
+    mome_log_rl(&rl, MOME_LOG_DEBUG, "node",
+                "messages found after a bounded sleep: a wake-up from UCX was lost or late");
+}
+
 static void *progress_main(void *arg)
 {
     sigset_t all;
@@ -432,6 +466,9 @@ static void *progress_main(void *arg)
         for (int i = 0; i < (waiting > 0 || emu ? 64 : 1) && n == 0; i++) {
             if (use_tp)
                 n += mome_tp_progress();
+            if (slept_out && n > 0)
+                missed_wakeup();
+            slept_out = 0;
             n += mome_msg_progress() + mome_msg_emu_poll();
         }
         /* A held page due within a system call's time: delivered before the next syscall, which
@@ -480,12 +517,15 @@ static void *progress_main(void *arg)
         } else if (n == 0 && bg == 0) {
             /* Nothing to do, not even in the background: sleep. */
             if (!use_tp || mome_tp_arm() == 0)
-                timeout = -1;
+                timeout = sleep_bound(waiting);
         }
-        if (timeout < 0)
+        if (timeout != 0)
             prio_restore();
-        n += bg + wait_events(timeout);
-        if (timeout < 0) {
+        int got = wait_events(timeout);
+        if (timeout > 0 && got == 0)
+            slept_out = 1; /* the next round looks for what a lost wake-up left in the worker */
+        n += bg + got;
+        if (timeout != 0) {
             awake_since = mome_now_ns();
             woke = 0;
         }
