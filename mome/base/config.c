@@ -244,6 +244,12 @@ static const knob_t knobs[] = {
      "job stops (its machine or the network died); 0: wait for ever", parse_count,
      OFF(peer_timeout), 0, 0, 3600,
      "seconds from 0 to 3600"},
+    {"MOME_CONNECT_TIMEOUT", "0",
+     "seconds MomeInit waits for word from the other nodes (their HELLO, once the connections "
+     "are made) with none coming before the job stops, naming the nodes not heard from; 0: 30 "
+     "plus 100 us per connection made per core on this machine", parse_count,
+     OFF(connect_timeout), 0, 0, 86400,
+     "seconds from 0 to 86400"},
     {"MOME_HEAP_SIZE", "64G",
      "virtual size of the shared heap (MomeMalloc); split evenly between nodes", parse_size,
      OFF(heap_size), 0, 1ull << 20, 1ull << 46,
@@ -274,8 +280,9 @@ static const knob_t knobs[] = {
      parse_count, OFF(test_fail_alloc), 0, 0, 0, "a count, 0 for never"},
     {"MOME_TEST_INJECT", "",
      "testing only: after n messages to other nodes, also send a bad one: corrupt:n, "
-     "truncate:n, range:n or foreign:n",
-     parse_string, OFF(test_inject), 0, 0, 0, "corrupt:N, truncate:N, range:N or foreign:N"},
+     "truncate:n, range:n or foreign:n; nohello:n: node n sends node 0 no HELLO at MomeInit",
+     parse_string, OFF(test_inject), 0, 0, 0,
+     "corrupt:N, truncate:N, range:N, foreign:N or nohello:N"},
     {"MOME_TEST_CRASH_AT", "",
      "testing only: kill -9 this node (or only node N; with :stop, stop it; with :eio, fail the "
      "step once with EIO) when a checkpoint reaches a step: delta-mid, delta-data, delta-index, "

@@ -43,6 +43,7 @@ typedef struct mome_config {
     uint64_t spin_us;        /* MOME_SPIN_US */
     int progress_prio;       /* MOME_PROGRESS_PRIO: a mome_prio_t, used when permitted */
     uint64_t peer_timeout;   /* MOME_PEER_TIMEOUT: seconds without word from another machine */
+    uint64_t connect_timeout; /* MOME_CONNECT_TIMEOUT: MomeInit's wait for HELLOs, s (0: auto) */
     int dir_migrate;         /* MOME_DIR_MIGRATE */
     uint64_t prefetch;       /* MOME_PREFETCH: pages read ahead on a remote read fault */
     uint64_t test_fail_alloc; /* MOME_TEST_FAIL_ALLOC: this allocation after MomeInit fails */

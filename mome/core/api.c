@@ -132,7 +132,6 @@ int MomeInit(int *argc, char ***argv)
         mome_cmd_t peers = {.fn = log_peers_fn};
         mome_cmd_run(&peers);
     }
-    mome_watch_start();
     __atomic_store_n(&mome_g.state, MOME_STATE_RUNNING, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&init_lock);
     mome_alloc_fail_at(mome_g.cfg.test_fail_alloc); /* testing: from now on */

@@ -49,6 +49,7 @@
 #include "core/node.h"
 #include "core/segment.h"
 #include "core/sync.h"
+#include "core/watch.h"
 #include "memory/fault.h"
 #include "memory/memory.h"
 #include "memory/view.h"
@@ -416,7 +417,8 @@ static int woke_window(void)
  * 500 nodes on one machine hung in MomeFinalize in 5 of 18 runs, and a job of 1000 nodes). So a
  * node with peers on its machine never sleeps for ever: it looks at the worker after
  * SLEEP_WAITING_MS while a reply is awaited, SLEEP_IDLE_MS otherwise (at most 10 wake-ups a second:
- * an idle node still does not spin). A lost wake-up then costs at most that long.
+ * an idle node still does not spin). A lost wake-up then costs at most that long. Likewise while
+ * MomeInit waits for the HELLOs, whose bound (mome_sync_hello_watch) is checked every round.
  */
 #define SLEEP_WAITING_MS 100
 #define SLEEP_IDLE_MS 1000
@@ -425,9 +427,9 @@ static int slept_out; /* the last sleep ended on its bound, not on an event */
 
 static int sleep_bound(int waiting)
 {
-    if (!use_tp || mome_g.local_size <= 1)
+    if (!use_tp || (mome_g.local_size <= 1 && !mome_sync_connecting()))
         return -1;
-    return waiting > 0 ? SLEEP_WAITING_MS : SLEEP_IDLE_MS;
+    return waiting > 0 || mome_sync_connecting() ? SLEEP_WAITING_MS : SLEEP_IDLE_MS;
 }
 
 /* A bounded sleep ended and the worker had messages: their wake-up was lost (or came just then). */
@@ -531,6 +533,7 @@ static void *progress_main(void *arg)
         }
         if (n)
             last = mome_now_ns();
+        mome_sync_hello_watch();
     }
     if (use_tp)
         mome_tp_flush();
@@ -891,10 +894,11 @@ static int init_layers(char *err, size_t errlen)
     int rc;
 
     mome_msg_setup(mome_g.rank, &wctx);
-    if (mome_msg_inject(mome_g.cfg.test_inject) < 0) {
+    if ((rc = mome_sync_inject(mome_g.cfg.test_inject)) < 0 ||
+        (rc == 0 && mome_msg_inject(mome_g.cfg.test_inject) < 0)) {
         snprintf(err, errlen,
                  "bad value '%s' for MOME_TEST_INJECT: expected corrupt:N, "
-                 "truncate:N, range:N or foreign:N",
+                 "truncate:N, range:N, foreign:N or nohello:N",
                  mome_g.cfg.test_inject);
         return -EINVAL;
     }
@@ -1138,6 +1142,9 @@ int mome_node_start(char *err, size_t errlen)
     if ((rc = init_layers(err, errlen)) < 0)
         goto out_free;
     rc = start_thread(err, errlen);
+    /* From here a node stopped by SIGTERM says what it waits for (the nodes not heard from). */
+    if (rc == 0)
+        mome_watch_start();
     if (rc == 0 && use_tp) {
         mome_cmd_t hello = {.fn = mome_sync_cmd_hello};
         mome_cmd_run(&hello);

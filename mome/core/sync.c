@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/hash.h"
@@ -19,6 +21,7 @@
 #include "core/proto.h"
 #include "core/segment.h"
 #include "core/sync.h"
+#include "net/transport.h"
 
 /* ---- lock manager side ---- */
 
@@ -479,6 +482,141 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     mome_rel_acquire(m->date, barrier_after_acquire, c);
 }
 
+/* ---- the first messages: every connection made at MomeInit ---- */
+
+static int hellos;            /* HELLOs received */
+static mome_cmd_t *hello_cmd; /* MomeInit waiting for them */
+static uint8_t *hello_from;   /* hello_from[n]: node n's HELLO is in */
+static uint64_t hello_last;   /* when the wait began or the last HELLO came (mome_now_ns) */
+static int hello_skip = -1;   /* MOME_TEST_INJECT nohello:N: node N sends node 0 no HELLO */
+
+static void hello_check(void)
+{
+    if (hello_cmd && hellos == mome_g.nnodes - 1) {
+        mome_cmd_t *c = hello_cmd;
+        hello_cmd = NULL;
+        mome_cmd_complete(c, 0);
+    }
+}
+
+int mome_sync_inject(const char *spec)
+{
+    char *end;
+    long n;
+    if (strncmp(spec, "nohello:", 8) != 0)
+        return 0;
+    n = strtol(spec + 8, &end, 10);
+    if (end == spec + 8 || *end || n < 1)
+        return -EINVAL;
+    hello_skip = (int)n;
+    return 1;
+}
+
+/*
+ * Every node says hello to every other and waits for theirs: the transport makes its connections
+ * now, within MomeInit (whose end marks the descriptors it opened close-on-exec), and a node that
+ * cannot reach another fails here rather than in the middle of the job (mome_sync_hello_watch).
+ */
+void mome_sync_cmd_hello(mome_cmd_t *c)
+{
+    hello_cmd = c;
+    hello_last = mome_now_ns();
+    for (int n = 0; n < mome_g.nnodes; n++) {
+        if (n == mome_g.rank)
+            continue;
+        if (n == 0 && mome_g.rank == hello_skip) {
+            mome_warn("sync", "MOME_TEST_INJECT: no HELLO to node 0");
+            continue;
+        }
+        mome_send(n, MOME_MSG_HELLO, 0, NULL, NULL, 0);
+    }
+    hello_check();
+}
+
+static void on_hello(const mome_msg_t *msg, const void *body)
+{
+    if (hello_from[msg->src]) /* the decoder checked src is a node of the job */
+        return;
+    hello_from[msg->src] = 1;
+    hello_last = mome_now_ns();
+    hellos++;
+    hello_check();
+}
+
+int mome_sync_connecting(void)
+{
+    return hello_cmd != NULL;
+}
+
+/*
+ * The bound on MomeInit's wait for the HELLOs: MOME_CONNECT_TIMEOUT seconds without a new one, or
+ * by default 30 s plus 100 us for each connection the machine's nodes make per core (each of this
+ * machine's nodes connects to every node: 500 nodes on 2 cores, 12.5 s more; 1000, 50 s). A
+ * wait that goes on while HELLOs still come in is no hang: the bound counts from the last one.
+ */
+static uint64_t hello_bound_ns(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (mome_g.cfg.connect_timeout)
+        return mome_g.cfg.connect_timeout * 1000000000ull;
+    if (cpus < 1)
+        cpus = 1;
+    return 30000000000ull +
+           (uint64_t)mome_g.nnodes * (uint64_t)mome_g.local_size / (uint64_t)cpus * 100000ull;
+}
+
+/* "3 5 7" (the first of them, "..." after), in buf: the nodes whose HELLO is not in. */
+static void hello_missing(char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int j = 0; j < mome_g.nnodes && n < len; j++) {
+        if (j == mome_g.rank || hello_from[j])
+            continue;
+        if (n + 16 >= len) {
+            snprintf(buf + n, len - n, " ...");
+            return;
+        }
+        n += (size_t)snprintf(buf + n, len - n, "%s%d", n ? " " : "", j);
+    }
+}
+
+/* "1956477 of fs.file-max 2466093": the machine's open files (each node of the machine maps the
+ * others' receive queues over shared memory through files of their own), in buf. */
+static void files_open(char *buf, size_t len)
+{
+    unsigned long long used = 0, unused = 0, max = 0;
+    FILE *f = fopen("/proc/sys/fs/file-nr", "re");
+    int n = f ? fscanf(f, "%llu %llu %llu", &used, &unused, &max) : 0;
+    if (f)
+        fclose(f);
+    if (n == 3)
+        snprintf(buf, len, "%llu of fs.file-max %llu", used, max);
+    else
+        snprintf(buf, len, "unknown");
+}
+
+void mome_sync_hello_watch(void)
+{
+    struct rlimit nofile = {0, 0};
+    char missing[256], files[96];
+    uint64_t bound = hello_bound_ns(), now = mome_now_ns();
+
+    if (!hello_cmd || now - hello_last < bound)
+        return;
+    mome_boot_explain_failure(2000); /* a node that died or aborted: the launcher says so */
+    hello_missing(missing, sizeof(missing));
+    files_open(files, sizeof(files));
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    mome_fatal("MomeInit: heard nothing from %d of the %d other nodes (nodes %s) for %llu s: its "
+               "connections to them did not complete. Check that those nodes run, the limits on "
+               "open files (ulimit -n: %llu here; files open on this machine: %s) and processes "
+               "(ulimit -u), and UCX (UCX %s); MOME_CONNECT_TIMEOUT sets this bound; stopping",
+               mome_g.nnodes - 1 - hellos, mome_g.nnodes - 1, missing,
+               (unsigned long long)((now - hello_last) / 1000000000ull),
+               (unsigned long long)nofile.rlim_cur, files, mome_tp_settings());
+}
+
 /* Progress thread: "epoch N; nodes 1 3 not arrived" for the barrier this node waits in. */
 static size_t bar_describe(const barrier_t *b, char *buf, size_t len)
 {
@@ -526,6 +664,11 @@ size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
             return len ? len - 1 : 0;
         return n + bar_describe(b, buf + n, len - n);
     }
+    if (c == hello_cmd) {
+        char missing[256];
+        hello_missing(missing, sizeof(missing));
+        return (size_t)snprintf(buf, len, "connecting: no HELLO yet from nodes %s", missing);
+    }
     if (c == jbar.acq || c == abar.acq)
         return (size_t)snprintf(buf, len, "every node arrived; acquiring what they released");
     if (c->fn == mome_sync_cmd_lock) {
@@ -538,40 +681,6 @@ size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
     if (c->fn == mome_sync_cmd_syncmem)
         return (size_t)snprintf(buf, len, "date %llu", (unsigned long long)c->u.sync.date);
     return 0;
-}
-
-/* ---- the first messages: every connection made at MomeInit ---- */
-
-static int hellos;            /* HELLOs received */
-static mome_cmd_t *hello_cmd; /* MomeInit waiting for them */
-
-static void hello_check(void)
-{
-    if (hello_cmd && hellos == mome_g.nnodes - 1) {
-        mome_cmd_t *c = hello_cmd;
-        hello_cmd = NULL;
-        mome_cmd_complete(c, 0);
-    }
-}
-
-/*
- * Every node says hello to every other and waits for theirs: the transport makes its connections
- * now, within MomeInit (whose end marks the descriptors it opened close-on-exec), and a node that
- * cannot reach another fails here rather than in the middle of the job.
- */
-void mome_sync_cmd_hello(mome_cmd_t *c)
-{
-    hello_cmd = c;
-    for (int n = 0; n < mome_g.nnodes; n++)
-        if (n != mome_g.rank)
-            mome_send(n, MOME_MSG_HELLO, 0, NULL, NULL, 0);
-    hello_check();
-}
-
-static void on_hello(const mome_msg_t *msg, const void *body)
-{
-    hellos++;
-    hello_check();
 }
 
 /* ---- releases, MomeSyncMem, model switches ---- */
@@ -664,6 +773,8 @@ int mome_sync_init(void)
     forgotten_last = 0;
     hellos = 0;
     hello_cmd = NULL;
+    free(hello_from);
+    hello_from = mome_calloc((size_t)mome_g.nnodes, 1);
     jbar = (barrier_t){.call = "MomeBarrier", .what = "barrier", .first = 0,
                        .count = mome_g.nnodes};
     abar = (barrier_t){.call = "MomeAppBarrier", .what = "program barrier", .flags = MOME_BAR_APP,
@@ -674,7 +785,7 @@ int mome_sync_init(void)
     }
     jbar.coord_in = mome_calloc(((size_t)jbar.count + 63) / 64, sizeof(uint64_t));
     abar.coord_in = mome_calloc(((size_t)abar.count + 63) / 64, sizeof(uint64_t));
-    if (!jbar.coord_in || !abar.coord_in || mome_htab_init(&locks, 64) < 0 ||
+    if (!hello_from || !jbar.coord_in || !abar.coord_in || mome_htab_init(&locks, 64) < 0 ||
         mome_htab_init(&held, 16) < 0 || mome_htab_init(&pending, 16) < 0)
         return -ENOMEM;
     __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
@@ -684,6 +795,9 @@ int mome_sync_init(void)
 void mome_sync_fini(void)
 {
     mome_hnode_t *h, *tmp;
+    free(hello_from);
+    hello_from = NULL;
+    hello_skip = -1;
     mome_htab_foreach(&locks, h, tmp)
     {
         lockrec_t *l = (lockrec_t *)h;

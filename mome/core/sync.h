@@ -27,6 +27,14 @@ void mome_sync_cmd_app_barrier(mome_cmd_t *c);
 size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len);
 /* Command: MomeInit's hello to every node (completes once every node's hello is in). */
 void mome_sync_cmd_hello(mome_cmd_t *c);
+/* Progress thread: MomeInit waits for the HELLOs (its sleeps are then bounded). */
+int mome_sync_connecting(void);
+/* Progress thread, every round: no new HELLO for the bound (MOME_CONNECT_TIMEOUT) stops the job,
+ * naming the nodes not heard from and what to check (does not return then). */
+void mome_sync_hello_watch(void);
+/* MOME_TEST_INJECT "nohello:N": node N sends node 0 no HELLO. 1 if spec was that, 0 if it is
+ * another kind (for the message table), -EINVAL if malformed. Before mome_sync_cmd_hello. */
+int mome_sync_inject(const char *spec);
 /* Command: the quiesce round of MomeFinalize (after its barrier). */
 void mome_sync_cmd_quiesce(mome_cmd_t *c);
 /* Commands: MomeRelease, MomeSyncMem (u.sync), MomeConsistency (u.model). */

@@ -6,8 +6,8 @@
 #ifndef MOME_CORE_WATCH_H
 #define MOME_CORE_WATCH_H
 
-/* MomeInit, once the progress thread runs: take SIGTERM and SIGINT if the program left them at
- * their default, and listen to the launcher's REPORT. */
+/* MomeInit, once the progress thread runs (before the HELLOs): take SIGTERM and SIGINT if the
+ * program left them at their default, and listen to the launcher's REPORT. */
 void mome_watch_start(void);
 /* MomeFinalize, before the progress thread stops: give the signals back. */
 void mome_watch_stop(void);
