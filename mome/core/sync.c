@@ -488,6 +488,7 @@ static int hellos;            /* HELLOs received */
 static mome_cmd_t *hello_cmd; /* MomeInit waiting for them */
 static uint8_t *hello_from;   /* hello_from[n]: node n's HELLO is in */
 static uint64_t hello_last;   /* when the wait began or the last HELLO came (mome_now_ns) */
+static uint64_t hello_bound;  /* hello_bound_ns(), taken when the wait begins */
 static int hello_skip = -1;   /* MOME_TEST_INJECT nohello:N: node N sends node 0 no HELLO */
 
 static void hello_check(void)
@@ -513,6 +514,23 @@ int mome_sync_inject(const char *spec)
 }
 
 /*
+ * The bound on MomeInit's wait for the HELLOs: MOME_CONNECT_TIMEOUT seconds without a new one, or
+ * by default 30 s plus 100 us for each connection the machine's nodes make per core (each of this
+ * machine's nodes connects to every node: 500 nodes on 2 cores, 12.5 s more; 1000, 50 s). A
+ * wait that goes on while HELLOs still come in is no hang: the bound counts from the last one.
+ */
+static uint64_t hello_bound_ns(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (mome_g.cfg.connect_timeout)
+        return mome_g.cfg.connect_timeout * 1000000000ull;
+    if (cpus < 1)
+        cpus = 1;
+    return 30000000000ull +
+           (uint64_t)mome_g.nnodes * (uint64_t)mome_g.local_size / (uint64_t)cpus * 100000ull;
+}
+
+/*
  * Every node says hello to every other and waits for theirs: the transport makes its connections
  * now, within MomeInit (whose end marks the descriptors it opened close-on-exec), and a node that
  * cannot reach another fails here rather than in the middle of the job (mome_sync_hello_watch).
@@ -521,6 +539,7 @@ void mome_sync_cmd_hello(mome_cmd_t *c)
 {
     hello_cmd = c;
     hello_last = mome_now_ns();
+    hello_bound = hello_bound_ns();
     for (int n = 0; n < mome_g.nnodes; n++) {
         if (n == mome_g.rank)
             continue;
@@ -546,23 +565,6 @@ static void on_hello(const mome_msg_t *msg, const void *body)
 int mome_sync_connecting(void)
 {
     return hello_cmd != NULL;
-}
-
-/*
- * The bound on MomeInit's wait for the HELLOs: MOME_CONNECT_TIMEOUT seconds without a new one, or
- * by default 30 s plus 100 us for each connection the machine's nodes make per core (each of this
- * machine's nodes connects to every node: 500 nodes on 2 cores, 12.5 s more; 1000, 50 s). A
- * wait that goes on while HELLOs still come in is no hang: the bound counts from the last one.
- */
-static uint64_t hello_bound_ns(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (mome_g.cfg.connect_timeout)
-        return mome_g.cfg.connect_timeout * 1000000000ull;
-    if (cpus < 1)
-        cpus = 1;
-    return 30000000000ull +
-           (uint64_t)mome_g.nnodes * (uint64_t)mome_g.local_size / (uint64_t)cpus * 100000ull;
 }
 
 /* "3 5 7" (the first of them, "..." after), in buf: the nodes whose HELLO is not in. */
@@ -600,9 +602,12 @@ void mome_sync_hello_watch(void)
 {
     struct rlimit nofile = {0, 0};
     char missing[256], files[96];
-    uint64_t bound = hello_bound_ns(), now = mome_now_ns();
+    uint64_t now;
 
-    if (!hello_cmd || now - hello_last < bound)
+    if (!hello_cmd) /* every round of the progress thread: nothing more once MomeInit is done */
+        return;
+    now = mome_now_ns();
+    if (now - hello_last < hello_bound)
         return;
     mome_boot_explain_failure(2000); /* a node that died or aborted: the launcher says so */
     hello_missing(missing, sizeof(missing));
