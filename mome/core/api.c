@@ -49,8 +49,17 @@ static int fail(int err, const char *fmt, ...)
 static int running(const char *call)
 {
     mome_cmd_call = call;
-    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING)
-        return 1;
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING) {
+        /* A forked child inherits the state but not the progress thread: a command would wait
+         * for ever. It is not a node of the job. */
+        if (!mome_node_forked())
+            return 1;
+        fail(ENOTCONN,
+             "%s: this process was forked by a Mome node after MomeInit: it is not a "
+             "node of the job (only the parent calls Mome)",
+             call);
+        return 0;
+    }
     fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
     return 0;
 }

@@ -86,6 +86,12 @@ int mome_node_on_progress(void)
     return tid && gettid_() == tid;
 }
 
+int mome_node_forked(void)
+{
+    pid_t pid = __atomic_load_n(&node_pid, __ATOMIC_ACQUIRE);
+    return pid && getpid() != pid;
+}
+
 /* ---- messages ---- */
 
 static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)

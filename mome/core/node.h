@@ -20,4 +20,7 @@ int mome_node_stop(void);
 /* Is the calling thread the progress thread? */
 int mome_node_on_progress(void);
 
+/* Is this process a child the node forked after MomeInit (no progress thread, not a node)? */
+int mome_node_forked(void);
+
 #endif
