@@ -86,10 +86,18 @@ int mome_node_on_progress(void)
     return tid && gettid_() == tid;
 }
 
+/* Set in a child forked after MomeInit (pthread_atfork): every API call asks, and getpid() is a
+ * system call (MomeNode() in a loop would pay one each time). */
+static int forked;
+
+static void in_child(void)
+{
+    forked = 1;
+}
+
 int mome_node_forked(void)
 {
-    pid_t pid = __atomic_load_n(&node_pid, __ATOMIC_ACQUIRE);
-    return pid && getpid() != pid;
+    return forked;
 }
 
 /* ---- messages ---- */
@@ -444,6 +452,11 @@ static void missed_wakeup(void)
     static mome_ratelimit_t rl;
     mome_log_rl(&rl, MOME_LOG_DEBUG, "node",
                 "messages found after a bounded sleep: a wake-up from UCX was lost or late");
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, in_child);
 }
 
 static void *progress_main(void *arg)
@@ -963,6 +976,9 @@ static int start_thread(char *err, size_t errlen)
     stop_req = 0;
     park_req = 0;
     node_pid = getpid();
+    forked = 0; /* a forked child that starts a node of its own is one */
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+    pthread_once(&atfork_once, register_atfork);
     if (sem_init(&parked, 0, 0) < 0 || sem_init(&prio_set, 0, 0) < 0)
         goto err_sys;
     rc = pthread_create(&prog_thread, NULL, progress_main, NULL);
