@@ -20,6 +20,9 @@
       me = MomeNode()
       nodes = MomeNodes()
       if (tab(n,m) .ne. 0d0) stop 'the new segment is not zero'
+! Every node has looked before any writes: under WEAK a copy fetched
+! after the barrier may already show a faster node's new values.
+      call MomeBarrier()
       do j = me * m / nodes + 1, (me + 1) * m / nodes
          do i = 1, n
             tab(i,j) = j * 10000d0 + i + 0.5d0
