@@ -19,6 +19,7 @@
 
 static uint8_t *diffbuf; /* one encoded diff */
 static mome_owner_acked_cb_t acked_cb;
+static mome_owner_released_cb_t released_cb;
 static mome_owner_expect_cb_t expect_cb;
 /* The NOTICE_ACKs an owner sends for the flushed diffs of one DIFF message. */
 static mome_batch_t flush_acks;
@@ -434,7 +435,8 @@ static void released(uint64_t seg, uint64_t page)
         return;
     mome_page_t *pg = &s->pages[page];
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    if (x && x->relpend && --x->relpend == 0 && x->has_flush) {
+    int all = x && x->relpend && --x->relpend == 0;
+    if (all && x->has_flush) {
         uint32_t mgr = x->flush_mgr;
         int drop = (int)x->flush_drop;
         x->has_flush = 0;
@@ -443,6 +445,8 @@ static void released(uint64_t seg, uint64_t page)
     } else if (x) {
         mome_pext_put(pg, x);
     }
+    if (all && released_cb)
+        released_cb(seg, page); /* refreshes that waited for this node's diffs */
 }
 
 static void on_notice_ack(const mome_msg_t *m, const void *body)
@@ -511,11 +515,13 @@ static const mome_msg_def_t owner_msgs[] = {
      .body_size = sizeof(mome_rel_t), .handler = on_push_ack},
 };
 
-int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect)
+int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect,
+                    mome_owner_released_cb_t on_released)
 {
     size_t nn = (size_t)mome_coh.nnodes;
     acked_cb = acked;
     expect_cb = expect;
+    released_cb = on_released;
     diffbuf = mome_malloc(mome_coh.page_size);
     rel_diffs = mome_calloc(nn, sizeof(*rel_diffs));
     rel_notices = mome_calloc(nn, sizeof(*rel_notices));

@@ -20,8 +20,12 @@ typedef void (*mome_owner_acked_cb_t)(int pages);
  * merged) will come, outside any release; releases wait for it too. */
 typedef void (*mome_owner_expect_cb_t)(void);
 
+/* Called when this node's released diffs and notices of a page are all acknowledged. */
+typedef void (*mome_owner_released_cb_t)(uint64_t seg, uint64_t page);
+
 /* Registers DIFF, NOTICE_ACK, PUSH_ACK. */
-int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect);
+int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect,
+                    mome_owner_released_cb_t on_released);
 void mome_owner_fini(void);
 
 /*

@@ -70,6 +70,8 @@ typedef struct mome_pext {
     uint64_t push;          /* owner: RELEASE readers (nodes < 64) to push new versions to */
     uint8_t kept_idle;      /* owner, kept open (MOME_PG_KEPT): releases in a row it was unchanged */
     int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
+    uint8_t merging;        /* a refresh keeping this node's writes is in flight (requester.c) */
+    uint8_t late;           /* the running release waits for it to release this page */
     uint32_t flush_mgr;     /* its manager */
     uint32_t flush_drop;    /* its drop flag */
 } mome_pext_t;
@@ -108,6 +110,8 @@ typedef struct mome_txn {
     uint8_t merge;       /* a refresh of a copy with unreleased writes: keep them (XOR merge) */
     uint8_t served;      /* a served page: its content comes from momed (SRV_PAGE) */
     uint8_t recall;      /* momed recalls the page: its content goes back, the entry resets */
+    uint8_t held;        /* not sent yet: this node's diffs of the page are still in flight */
+    uint32_t held_flags; /* the request's flags, for when it is sent */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */

@@ -12,6 +12,7 @@
 #include "coherence/model.h"
 #include "coherence/owner.h"
 #include "coherence/release.h"
+#include "coherence/requester.h"
 #include "memory/view.h"
 #include "mome.h"
 
@@ -174,8 +175,17 @@ static void start_release(uint64_t tag)
         if (!s)
             continue; /* the segment went away */
         mome_page_t *pg = &s->pages[dirty->v[i].page];
+        mome_pext_t *x = mome_pext_find(pg, s->id, dirty->v[i].page);
         pg->flags &= (uint16_t)~MOME_PG_LISTED;
-        rel_pending += mome_owner_release_page(s, dirty->v[i].page, rel_date);
+        if (x && x->merging) {
+            /* Its twin must outlive the refresh that merges this node's writes into fresh
+             * content (and its diff, sent now, might or might not be in that content): released
+             * once the content is in (rel_merged), this release waiting for it. */
+            x->late = 1;
+            rel_pending++;
+        } else {
+            rel_pending += mome_owner_release_page(s, dirty->v[i].page, rel_date);
+        }
         if ((pg->flags & MOME_PG_DIRTY) && pg->access != MOME_ACC_NONE) {
             pg->flags |= MOME_PG_LISTED; /* kept open: part of the next release */
             dirty->v[kept++] = dirty->v[i];
@@ -203,6 +213,22 @@ static void acked(int pages)
         mome_coh.outstanding--;
         finish_release();
     }
+}
+
+/* A refresh keeping this node's writes of the page merged them into fresh content; a release
+ * that waited for it (the page's pext ->late) releases the page now. */
+static void rel_merged(mome_seg_t *s, uint64_t page)
+{
+    mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    if (!x || !x->late)
+        return;
+    x->late = 0;
+    /* Nothing written since the merge (the views are still write-protected): page XOR twin is
+     * this node's own writes, on top of content that has every earlier change. */
+    int n = mome_owner_release_page(s, page, rel_date);
+    n += mome_owner_release_send(rel_date);
+    if (n == 0)
+        acked(1); /* nothing to send after all: the page's share of the release is done */
 }
 
 /* A flush sent a diff: its acknowledgement belongs to the running release, else to the next. */
@@ -535,7 +561,8 @@ int mome_rel_init(void)
     rel_running = rel_pending = flushes_out = 0;
     push_done = 0;
     rel_cur = rel_next = NULL;
-    return mome_owner_init(acked, flush_sent);
+    mome_req_set_merged(rel_merged);
+    return mome_owner_init(acked, flush_sent, mome_req_released);
 }
 
 void mome_rel_fini(void)

@@ -26,6 +26,12 @@
 #include "mome.h"
 
 static uint8_t *zero_page; /* one page of zeros */
+static void (*merged_hook)(mome_seg_t *s, uint64_t page); /* release.c's mome_rel_merged */
+
+void mome_req_set_merged(void (*hook)(mome_seg_t *s, uint64_t page))
+{
+    merged_hook = hook;
+}
 static uint8_t *load_buf;  /* a page the store loads for a zero grant */
 
 /* Refreshes of WEAK copies in flight, by page. */
@@ -47,6 +53,19 @@ static void fault_done(uint64_t t0)
 static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op);
 
 /* Start a transaction for page, with the given waiters (and an operation to tell when done). */
+static void send_request(mome_txn_t *t, uint32_t flags)
+{
+    mome_seg_t *s = t->seg;
+    mome_req_t r = {
+        .seg = s->id, .page = t->page, .node = (uint32_t)mome_coh.self, .model = t->model};
+    MOME_TR(MOME_TR_REQUEST, s->id, t->page, mome_seg_manager(s, t->page), 0,
+            (t->kind == MOME_TXN_WRITE ? MOME_TRF_WRITE : 0) |
+                (flags & MOME_REQ_AHEAD ? MOME_TRF_AHEAD : 0));
+    mome_send(mome_seg_manager(s, t->page),
+              t->kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ : MOME_MSG_READ_REQ, flags, &r, NULL,
+              0);
+}
+
 static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
                            mome_waiter_t *waiters, mome_op_t *op, int flags)
 {
@@ -59,20 +78,26 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
     t->op = op;
     t->model = (uint8_t)model;
     pg->flags |= MOME_PG_BUSY;
-    mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
-                    .model = (uint32_t)model};
     if (pg->access != MOME_ACC_NONE && !(flags & REQ_CONTENT))
         flags |= MOME_REQ_COPY;
     if (kind == MOME_TXN_READ && mome_store_budget_pages())
         flags |= MOME_REQ_NOPUSH; /* pushed pages would only crowd the budget */
     flags &= ~REQ_CONTENT;
     mome_coh.outstanding++;
-    MOME_TR(MOME_TR_REQUEST, s->id, page, mome_seg_manager(s, page), 0,
-            (kind == MOME_TXN_WRITE ? MOME_TRF_WRITE : 0) |
-                (flags & MOME_REQ_AHEAD ? MOME_TRF_AHEAD : 0));
-    mome_send(mome_seg_manager(s, page), kind == MOME_TXN_WRITE ? MOME_MSG_WRITE_REQ
-                                                                : MOME_MSG_READ_REQ,
-              flags, &r, NULL, 0);
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x && x->relpend && !(flags & MOME_REQ_COPY)) {
+        /*
+         * Content would come, and this node's released diffs of the page are still on their way
+         * to its owner: it could come without them, and installing it would lose this node's
+         * released writes here (and the node's next diff, computed against it, would undo them
+         * at the owner: XOR). Asked once they are merged (mome_req_released); the page is busy
+         * meanwhile, so faults wait for this transaction as for any other.
+         */
+        t->held = 1;
+        t->held_flags = (uint32_t)flags;
+        return t;
+    }
+    send_request(t, (uint32_t)flags);
     /*
      * The page gets its memory when its content comes, from install(): one UFFDIO_COPY
      * allocates, copies and maps it (2.5 us on a paravirtualized guest), where giving it memory
@@ -348,6 +373,21 @@ static int brings_stale(const mome_txn_t *t)
  * there (the next use fetches the page). A copy with unreleased writes is refreshed keeping them.
  * The drop clears the notice, and the new request, made after it, gets content that includes it.
  */
+/*
+ * Fetch the master's content for a copy with unreleased writes, to merge them on top
+ * (merge_install). Its twin must stay until then: a release meanwhile waits for the merge to
+ * release the page (x->merging, release.c), and its diff is then computed against the new twin.
+ */
+static void merge_request(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), w, op, REQ_CONTENT);
+    t->merge = 1;
+    if (x)
+        x->merging = 1;
+}
+
 static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
 {
     mome_page_t *pg = &s->pages[page];
@@ -356,8 +396,7 @@ static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *o
         for (mome_waiter_t *v = w; v; v = v->next)
             v->mapped = 0;
         mome_copy_unmap(s, page);
-        mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), w, op, REQ_CONTENT);
-        t->merge = 1;
+        merge_request(s, page, w, op);
         return;
     }
     mome_copy_drop(s, page);
@@ -470,6 +509,9 @@ static void merge_install(mome_txn_t *t, const void *data)
         p[i] = d[i] ^ mine;
     }
     t->have_data = 1;
+    x->merging = 0;
+    if (merged_hook)
+        merged_hook(s, t->page); /* a release that waited for this page (x may go) */
 }
 
 /*
@@ -641,6 +683,61 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
 }
 
 /*
+ * MomeSyncMem's refresh of a WEAK copy (SYNC_REQ) for a page whose released diffs from this node
+ * are still on their way to its owner waits for them, as request() holds a request for content
+ * then (SYNC_DATA could come without them): sent from mome_req_released.
+ */
+typedef struct deferred {
+    uint64_t seg, page;
+    mome_op_t *op;
+    struct deferred *next;
+} deferred_t;
+static deferred_t *deferred;
+
+static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op)
+{
+    const mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    deferred_t *d;
+    if (!x || !x->relpend)
+        return 0;
+    d = mome_calloc(1, sizeof(*d));
+    if (!d)
+        mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",
+                   (unsigned long long)page, s->name);
+    d->seg = s->id;
+    d->page = page;
+    d->op = op;
+    if (op)
+        mome_op_hold(op);
+    d->next = deferred;
+    deferred = d;
+    return 1;
+}
+
+void mome_req_released(uint64_t seg, uint64_t page)
+{
+    mome_txn_t *t = mome_txn_find(seg, page);
+    if (t && t->held) {
+        t->held = 0;
+        send_request(t, t->held_flags);
+    }
+    for (deferred_t **p = &deferred; *p;) {
+        deferred_t *d = *p;
+        if (d->seg != seg || d->page != page) {
+            p = &d->next;
+            continue;
+        }
+        *p = d->next;
+        mome_seg_t *s = mome_seg_page(seg, page);
+        if (s)
+            mome_req_sync(s, page, d->op);
+        if (d->op)
+            mome_op_put(d->op);
+        free(d);
+    }
+}
+
+/*
  * A copy with writes not yet released (another thread wrote it while this node was releasing):
  * fetch the master's content without dropping the copy, and merge this node's changes on top
  * when it comes (merge_install). Its views are write-protected meanwhile: writes wait for the
@@ -660,8 +757,7 @@ static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op)
     mome_copy_protect(s, page);
     pg->flags &= (uint16_t)~MOME_PG_USED;
     mome_op_hold(op);
-    mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), NULL, op, REQ_CONTENT);
-    t->merge = 1;
+    merge_request(s, page, NULL, op);
 }
 
 void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op)
@@ -691,6 +787,8 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
     mome_page_t *pg = &s->pages[page];
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (sync_later(s, page, op))
+        return;
     /* (A read copy without MOME_PG_REMOTE may be the directory's master: the only current
      * content, whatever this node wrote.) */
     if (mome_store_is_paged(s->store, page) && !(x && x->twin) && (pg->flags & MOME_PG_REMOTE) &&
@@ -891,6 +989,11 @@ void mome_req_fini(void)
     mome_hnode_t *h, *tmp;
     mome_htab_foreach(&syncs, h, tmp) free(h);
     mome_htab_free(&syncs);
+    while (deferred) {
+        deferred_t *d = deferred;
+        deferred = d->next;
+        free(d);
+    }
     free(zero_page);
     free(load_buf);
     zero_page = load_buf = NULL;
