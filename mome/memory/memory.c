@@ -237,6 +237,16 @@ void *mome_mem_view_map(void *addr, size_t len, int writable, int fixed, uint64_
         *err = -errno;
         return NULL;
     }
+    /*
+     * Not in a child of fork: it is no node, and its stores into this shared mapping would change
+     * the node's pages behind the protocol, unseen (helper-47's audit: another node read them after
+     * the next barrier). Such a child gets SIGSEGV instead, as for memory it does not have.
+     */
+    if (madvise(p, len, MADV_DONTFORK) < 0) {
+        *err = -errno;
+        munmap(p, len);
+        return NULL;
+    }
     struct uffdio_register reg = {.range = {(uintptr_t)p, len}, .mode = REGISTER_MODES};
     if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
         *err = -errno;
@@ -262,6 +272,10 @@ char *mome_mem_runtime_map(uint64_t base, uint64_t size)
 {
     char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, mem_fd,
                    (off_t)base);
+    if (p != MAP_FAILED && madvise(p, size, MADV_DONTFORK) < 0) { /* as the views */
+        munmap(p, size);
+        return NULL;
+    }
     return p == MAP_FAILED ? NULL : p;
 }
 

@@ -1,7 +1,9 @@
 /*
  * fork_child.c - a node forks after MomeInit: the child is not a node. Its Mome calls must fail at
  * once with ENOTCONN (they used to wait for ever for a progress thread the child does not have),
- * and its exit must not disturb the parent, whose job goes on with exact values.
+ * and its exit must not disturb the parent, whose job goes on with exact values. With "store", the
+ * child stores into Mome memory: it must die of SIGSEGV (no Mome memory is mapped in a child),
+ * where its store used to land in the node's page and reach the other nodes after a barrier.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,8 +34,15 @@ static void child(void)
     exit(0); /* exit handlers run, as in any child that returns from main */
 }
 
+static void child_stores(volatile uint64_t *a)
+{
+    a[0] = 0xbad; /* SIGSEGV */
+    _exit(4);
+}
+
 int main(int argc, char **argv)
 {
+    int store = argc > 1 && !strcmp(argv[1], "store");
     itest_init(&argc, &argv);
     int me = MomeNode(), n = MomeNodes();
     volatile uint64_t *a = itest_map("fork_child", MomePageSize(), NULL);
@@ -42,13 +51,22 @@ int main(int argc, char **argv)
     if (me == 0) {
         pid_t pid = fork();
         CHECK(pid >= 0, "fork");
+        if (pid == 0 && store)
+            child_stores(a);
         if (pid == 0)
             child();
         int st;
         CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child %s %d",
-              WIFSIGNALED(st) ? "was killed by signal (SIGALRM: a call hung)" : "exited with",
-              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        if (store)
+            CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+                  "the child's store into Mome memory "
+                  "did not fault: it %s %d",
+                  WIFSIGNALED(st) ? "was killed by signal" : "exited with",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        else
+            CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child %s %d",
+                  WIFSIGNALED(st) ? "was killed by signal (SIGALRM: a call hung)" : "exited with",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
     }
     MomeBarrier();
     for (int i = 0; i < n; i++)
