@@ -15,12 +15,20 @@ static void release_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
     /* The range's notices were applied as at an acquire: nothing more. */
 }
 
-/* From WEAK: the copy was kept past notices it never received, so it is renewed (dropped and
- * fetched afresh under the new contract when used, or refreshed now keeping writes this node has
- * not released yet); the owner's master is current. */
+/* From WEAK: a copy of another node's master was kept past notices it never received, so it is
+ * renewed (dropped and fetched afresh under the new contract when used, or refreshed now keeping
+ * writes this node has not released yet). The master, here (the owner's, a first reader's, a
+ * single writer's), is current, but the directory must learn its new contract: under WEAK it was
+ * never invalidated nor notified, and kept so after the switch, its node never saw another node's
+ * STRONG write, even after a barrier (and a dropped master left the page nowhere). */
 static void release_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    if (!(s->pages[page].flags & MOME_PG_OWNER))
+    const mome_page_t *pg = &s->pages[page];
+    if (pg->access != MOME_ACC_NONE &&
+        ((pg->flags & MOME_PG_OWNER) ||
+         !(pg->flags & (MOME_PG_REMOTE | MOME_PG_DIRTY | MOME_PG_TRACK))))
+        mome_req_access(s, page, MOME_RELEASE, op);
+    else
         mome_req_renew(s, page, op);
 }
 
