@@ -6,7 +6,10 @@
  * on a page of its own. Helper-49's audit: a switch dropped a copy that was the page's master
  * without telling the directory, and the next write stopped the job ("forwarded a FWD_WRITE ...
  * which this node does not hold"); a WEAK master switched to RELEASE stayed unknown to the
- * directory as such, and never saw the STRONG write (it read 0 after the barrier).
+ * directory as such, and never saw the STRONG write (it read 0 after the barrier). Last, a WEAK
+ * writer of a page another node owns (a twin copy, not the master) switches to STRONG: its view
+ * must then show what the owner wrote meanwhile (the first fix kept such a copy as if it were the
+ * master, and it read 0).
  */
 #include "itest.h"
 
@@ -23,7 +26,7 @@ int main(int argc, char **argv)
     itest_init(&argc, &argv);
     int me = MomeNode(), n = MomeNodes(), sw = n - 1; /* the last node switches, node 0 writes */
     size_t ps = MomePageSize();
-    volatile uint64_t *a = itest_map("model_switch", 2 * NPAIRS * ps, NULL);
+    volatile uint64_t *a = itest_map("model_switch", (2 * NPAIRS + 1) * ps, NULL);
 
     for (size_t k = 0; k < 2 * NPAIRS; k++) {
         volatile uint64_t *p = a + k * ps / 8;
@@ -54,9 +57,29 @@ int main(int argc, char **argv)
                   (unsigned long long)p[1], sw, (unsigned long long)(7 + k));
         MomeBarrier();
     }
+    volatile uint64_t *w = a + 2 * NPAIRS * ps / 8;
+    MUST(MomeConsistency((void *)w, ps, MOME_WEAK));
+    MomeBarrier();
+    if (me == 0)
+        w[0] = 5; /* node 0 owns it */
+    MomeBarrier();
+    if (me == sw)
+        w[1] = 6; /* a twin of node 0's master */
+    MomeBarrier();
+    if (me == 0)
+        w[2] = 77;
+    MomeBarrier();
+    if (me == sw) {
+        MUST(MomeConsistency((void *)w, ps, MOME_STRONG));
+        CHECK(w[0] == 5 && w[1] == 6 && w[2] == 77,
+              "WEAK to STRONG, a writer of node 0's page: node %d reads %llu %llu %llu, want 5 6 "
+              "77",
+              me, (unsigned long long)w[0], (unsigned long long)w[1], (unsigned long long)w[2]);
+    }
+    MomeBarrier();
     if (me == 0)
         printf("model switches of a held page: %zu cases on %d nodes, every value seen\n",
-               2 * NPAIRS, n);
+               2 * NPAIRS + 1, n);
     MUST(MomeFinalize());
     return 0;
 }
