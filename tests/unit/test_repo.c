@@ -460,37 +460,6 @@ START_TEST(test_repo__an_interrupted_import_leaves_no_segment)
 }
 END_TEST
 
-/* A creator that opened a segment's directory, empty, and had not locked it yet when an import
- * set that directory aside (an interrupted creation, to the import) went on to write its head
- * there, where the next sweep removed it with whatever the job checkpointed; it now finds the
- * directory moved once it holds the lock, and opens what the name is then: the import's. */
-START_TEST(test_repo__a_creator_whose_directory_was_moved_opens_again)
-{
-    const char *dir = tmpdir();
-    mome_repo_seg_t *rs;
-    int fd = image(dir, &rs), status;
-    pid_t child = fork();
-    if (child == 0) {
-        mome_repo_seg_t *c;
-        if (mome_repo_crash_setup("lock:0:stop", 0) < 0)
-            _exit(101);
-        if (mome_repo_open(dir, "t", 8 * PS, PS, MOME_REPO_CREATE | MOME_REPO_LOCK, "child", &c,
-                           err, sizeof(err)) < 0)
-            _exit(102);
-        _exit(mome_repo_gen(c) == 1 ? 0 : 103); /* the import's generation 1 */
-    }
-    ck_assert_int_eq(waitpid(child, &status, WUNTRACED), child);
-    ck_assert_msg(WIFSTOPPED(status), "the creator did not stop before its lock");
-    ck_assert_msg(mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err)) == 0, "%s", err);
-    ck_assert_int_eq(kill(child, SIGCONT), 0);
-    ck_assert_int_eq(waitpid(child, &status, 0), child);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
-    close(fd);
-    mome_repo_close(rs);
-    rmtree(dir);
-}
-END_TEST
-
 /* A child that waits for a byte on `go` (forked first: it holds none of this process's locks),
  * then runs `act` under MOME_TEST_CRASH_AT=stop, and exits with what `act` returns. */
 static pid_t start_child(const char *stop, int (*act)(const char *), const char *dir, int *go)
@@ -536,6 +505,33 @@ static int finish(pid_t child, int go)
     ck_assert_msg(WIFEXITED(status), "status %#x", status);
     return WEXITSTATUS(status);
 }
+
+static int create_t(const char *dir) /* exits 0 if it opened the import's generation 1 */
+{
+    mome_repo_seg_t *c;
+    if (mome_repo_open(dir, "t", 8 * PS, PS, MOME_REPO_CREATE | MOME_REPO_LOCK, "child", &c, err,
+                       sizeof(err)) < 0)
+        return 102;
+    return mome_repo_gen(c) == 1 ? 0 : 103;
+}
+
+/* A creator that opened a segment's directory, empty, and had not locked it yet when an import
+ * set that directory aside (an interrupted creation, to the import) went on to write its head
+ * there, where the next sweep removed it with whatever the job checkpointed; it now finds the
+ * directory moved once it holds the lock, and opens what the name is then: the import's. */
+START_TEST(test_repo__a_creator_whose_directory_was_moved_opens_again)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs;
+    int fd = image(dir, &rs), go;
+    pid_t child = stopped_child("lock:0:stop", create_t, dir, &go);
+    ck_assert_msg(mome_repo_import(dir, "t", fd, PS, "test", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(finish(child, go), 0);
+    close(fd);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
 
 static int open_other(const char *dir) /* any locked open sweeps */
 {
@@ -766,24 +762,18 @@ static void verify_problem(void *arg, const char *text)
     fprintf(stderr, "verify: %s\n", text);
 }
 
+static int verify_s(const char *dir)
+{
+    int n = mome_repo_verify(dir, "s", verify_problem, NULL);
+    return n == -EAGAIN ? 100 : n < 0 ? 102 : n > 99 ? 99 : n;
+}
+
 static int verify_across(const char *dir, void (*act)(const char *))
 {
-    int status;
-    pid_t child = fork();
-    ck_assert_int_ge(child, 0);
-    if (child == 0) {
-        if (mome_repo_crash_setup("verify:0:stop", 0) < 0)
-            _exit(101);
-        int n = mome_repo_verify(dir, "s", verify_problem, NULL);
-        _exit(n == -EAGAIN ? 100 : n < 0 ? 102 : n > 99 ? 99 : n);
-    }
-    ck_assert_int_eq(waitpid(child, &status, WUNTRACED), child);
-    ck_assert_msg(WIFSTOPPED(status), "verify did not stop after reading the head");
+    int go;
+    pid_t child = stopped_child("verify:0:stop", verify_s, dir, &go);
     act(dir);
-    ck_assert_int_eq(kill(child, SIGCONT), 0);
-    ck_assert_int_eq(waitpid(child, &status, 0), child);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return finish(child, go);
 }
 
 /* Segment "s" of 8 pages with 3 generations: 3 files, pages 1 to 3. */
