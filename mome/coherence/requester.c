@@ -26,13 +26,13 @@
 #include "mome.h"
 
 static uint8_t *zero_page; /* one page of zeros */
-static void (*merged_hook)(mome_seg_t *s, uint64_t page); /* release.c's mome_rel_merged */
+static uint8_t *load_buf;  /* a page the store loads for a zero grant */
+static void (*merged_hook)(mome_seg_t *s, uint64_t page); /* release.c's rel_merged */
 
 void mome_req_set_merged(void (*hook)(mome_seg_t *s, uint64_t page))
 {
     merged_hook = hook;
 }
-static uint8_t *load_buf;  /* a page the store loads for a zero grant */
 
 /* Refreshes of WEAK copies in flight, by page. */
 typedef struct syncwait {
@@ -52,7 +52,6 @@ static void fault_done(uint64_t t0)
 
 static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op);
 
-/* Start a transaction for page, with the given waiters (and an operation to tell when done). */
 static void send_request(mome_txn_t *t, uint32_t flags)
 {
     mome_seg_t *s = t->seg;
@@ -66,6 +65,7 @@ static void send_request(mome_txn_t *t, uint32_t flags)
               0);
 }
 
+/* Start a transaction for page, with the given waiters (and an operation to tell when done). */
 static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
                            mome_waiter_t *waiters, mome_op_t *op, int flags)
 {
@@ -367,13 +367,6 @@ static int brings_stale(const mome_txn_t *t)
 }
 
 /*
- * The content a transaction completed with lacks a change an acquire of this node already passed
- * (brings_stale): no thread may see it. The copy goes, as the acquire would have dropped it, and
- * the threads waiting for the page ask again; a read-ahead or a refresh nobody waits for ends
- * there (the next use fetches the page). A copy with unreleased writes is refreshed keeping them.
- * The drop clears the notice, and the new request, made after it, gets content that includes it.
- */
-/*
  * Fetch the master's content for a copy with unreleased writes, to merge them on top
  * (merge_install). Its twin must stay until then: a release meanwhile waits for the merge to
  * release the page (x->merging, release.c), and its diff is then computed against the new twin.
@@ -388,6 +381,13 @@ static void merge_request(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_o
         x->merging = 1;
 }
 
+/*
+ * The content a transaction completed with lacks a change an acquire of this node already passed
+ * (brings_stale): no thread may see it. The copy goes, as the acquire would have dropped it, and
+ * the threads waiting for the page ask again; a read-ahead or a refresh nobody waits for ends
+ * there (the next use fetches the page). A copy with unreleased writes is refreshed keeping them.
+ * The drop clears the notice, and the new request, made after it, gets content that includes it.
+ */
 static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
 {
     mome_page_t *pg = &s->pages[page];

@@ -46,9 +46,9 @@ void mome_req_recall(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /* The content momed sent for a served page's transaction: -ENOENT if none waits for it. */
 int mome_req_served_data(mome_seg_t *s, uint64_t page, const void *data);
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op);
-/* owner.c: this node's released diffs of the page are all acknowledged (merged by its owner): run
- * the catch-ups, renewals and syncs that waited for it (they would have fetched content without
- * them). */
+/* owner.c, through release.c: this node's released diffs of the page are all acknowledged (merged
+ * by its owner): send the request for its content and the WEAK refresh that waited for that
+ * (they could have been answered without them). */
 void mome_req_released(uint64_t seg, uint64_t page);
 /* release.c: called when a refresh keeping this node's writes of a page has merged them into fresh
  * content (a release may wait for that to release the page). */

@@ -375,20 +375,22 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
  * (back-to-back transfers queue, as on a wire), then reaches the node after the latency (transfers
  * in flight overlap it, as on a wire). Due times never decrease, so the held queue stays in order.
  */
+/* How long the emulated link takes to carry `bytes` (0: unlimited bandwidth). */
+static uint64_t emu_carry_ns(size_t bytes)
+{
+    return emu_bandwidth ? (uint64_t)((unsigned __int128)bytes * 1000000000u / emu_bandwidth) : 0;
+}
+
 uint64_t mome_msg_emu_due(uint64_t now, size_t bytes)
 {
-    uint64_t start = now > link_free ? now : link_free;
-    if (emu_bandwidth)
-        start += (uint64_t)((unsigned __int128)bytes * 1000000000u / emu_bandwidth);
+    uint64_t start = (now > link_free ? now : link_free) + emu_carry_ns(bytes);
     link_free = start;
     return start + emu_latency;
 }
 
 uint64_t mome_msg_emu_cost(size_t bytes)
 {
-    uint64_t carry =
-        emu_bandwidth ? (uint64_t)((unsigned __int128)bytes * 1000000000u / emu_bandwidth) : 0;
-    return emu_latency + carry;
+    return emu_latency + emu_carry_ns(bytes);
 }
 
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
