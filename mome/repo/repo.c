@@ -684,6 +684,23 @@ void mome_repo_sweep(mome_repo_seg_t *rs)
 }
 
 /*
+ * Remove every file of a segment's directory (its own descriptor dirfd), the lock file last: while
+ * it is there, a concurrent sweep finds the directory held (sweep_unlinked).
+ */
+static void empty_dir(int dirfd)
+{
+    DIR *d = mome_repo_opendir_at(dirfd);
+    struct dirent *de;
+    if (d) {
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "lock"))
+                unlinkat(dirfd, de->d_name, 0);
+        closedir(d);
+    }
+    unlinkat(dirfd, "lock", 0);
+}
+
+/*
  * The directory fd is still the one called name in the repository. Checked by whoever opened a
  * directory by its name and then took its lock, before acting on it by that name or as that
  * name's: in between, another process may have renamed it (an import publishing its segment, an
@@ -716,8 +733,8 @@ static int stale_dir(int fd)
  */
 static void sweep_unlinked(int repofd)
 {
-    DIR *d = mome_repo_opendir_at(repofd), *sd;
-    struct dirent *de, *se;
+    DIR *d = mome_repo_opendir_at(repofd);
+    struct dirent *de;
 
     if (!d)
         return;
@@ -742,14 +759,8 @@ static void sweep_unlinked(int repofd)
             orphan = orphan || nolock;
         if (orphan && !fd_named(repofd, de->d_name, segfd))
             orphan = 0; /* published by its importer meanwhile, its lock let go: a segment now */
-        if (orphan && (sd = mome_repo_opendir_at(segfd))) {
-            /* The lock file last: while it is there, a concurrent sweep finds it held. */
-            while ((se = readdir(sd)))
-                if (strcmp(se->d_name, ".") && strcmp(se->d_name, "..") &&
-                    strcmp(se->d_name, "lock"))
-                    unlinkat(segfd, se->d_name, 0);
-            closedir(sd);
-            unlinkat(segfd, "lock", 0);
+        if (orphan) {
+            empty_dir(segfd);
             if (unlinkat(repofd, de->d_name, AT_REMOVEDIR) == 0)
                 mome_repo_sync(repofd);
         }
@@ -815,15 +826,7 @@ static void seg_free(mome_repo_seg_t *rs)
     mome_repo_map_drop(rs);
     mome_repo_head_free(&rs->head);
     if (rs->detached) {
-        /* Unlinked: its files go with the last reference. */
-        DIR *d = mome_repo_opendir_at(rs->segfd);
-        struct dirent *de;
-        if (d) {
-            while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                    unlinkat(rs->segfd, de->d_name, 0);
-            closedir(d);
-        }
+        empty_dir(rs->segfd); /* unlinked: its files go with the last reference */
         unlinkat(rs->repofd, rs->detached_name, AT_REMOVEDIR);
         mome_repo_sync(rs->repofd);
     }
@@ -1303,8 +1306,6 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
 {
     char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400], who[64], gone[64];
     int repofd, segfd, lockfd, rc, renamed = 0;
-    DIR *d;
-    struct dirent *de;
 
     rc = check_name(name, err, errlen);
     if (rc < 0)
@@ -1362,12 +1363,7 @@ again:
                              strerror(-rc));
     }
     mome_repo_sync(repofd);
-    d = mome_repo_opendir_at(segfd);
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            unlinkat(segfd, de->d_name, 0);
-    if (d)
-        closedir(d);
+    empty_dir(segfd);
     close(lockfd);
     close(segfd);
     /* ENOENT: another process's sweep_unlinked removed it first, once the lock was gone. */
