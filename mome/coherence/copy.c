@@ -190,6 +190,19 @@ void mome_copy_fill(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver
     mome_copy_settle_stale(s, page);
 }
 
+void mome_copy_rebase(mome_seg_t *s, uint64_t page, const void *data)
+{
+    mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    uint64_t *p = (uint64_t *)mome_seg_bytes(s, page), *tw = (uint64_t *)x->twin;
+    const uint64_t *d = data;
+
+    for (size_t i = 0; i < mome_coh.page_size / 8; i++) {
+        uint64_t mine = p[i] ^ tw[i];
+        tw[i] = d[i];
+        p[i] = d[i] ^ mine;
+    }
+}
+
 void mome_copy_stop_writing(mome_seg_t *s, uint64_t page)
 {
     mome_page_t *pg = &s->pages[page];

@@ -47,6 +47,10 @@ void mome_copy_forget(mome_seg_t *s, uint64_t page);
 void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
 /* The same for a copy already out of every view (mome_copy_unmap, mome_copy_unmap_run). */
 void mome_copy_fill(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
+/* Fresh content for a copy with unreleased writes (it has a twin), whose views no thread can
+ * write meanwhile (write-protected): this node's changes, page XOR twin, go on top of data, which
+ * becomes the twin. Nothing this node wrote is lost, and the copy has every change data has. */
+void mome_copy_rebase(mome_seg_t *s, uint64_t page, const void *data);
 /* From now on this node only reads its copy (a STRONG downgrade). */
 void mome_copy_stop_writing(mome_seg_t *s, uint64_t page);
 /* The first write of a tracked page since its last release: list it dirty and twin it (or, for

@@ -457,6 +457,17 @@ static void start_drop(dentry_t *e, const mome_msg_t *req)
     e->unsharing = 1;
 }
 
+int mome_dir_reroute_read(const mome_fwd_t *f)
+{
+    dentry_t *e = (dentry_t *)mome_htab_get(&dir, f->seg, f->page);
+    if (!e || e->fwd >= 0 || e->busy != (int32_t)f->node || e->excl || e->multi || e->owner < 0 ||
+        e->owner == dir_self)
+        return -1;
+    drop_holder(e, dir_self);
+    mome_send(e->owner, MOME_MSG_FWD_READ, 0, f, NULL, 0);
+    return 0;
+}
+
 static void start(dentry_t *e, const mome_msg_t *req)
 {
     if (req->type == MOME_MSG_DROP) {

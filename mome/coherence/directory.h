@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "coherence/proto.h"
+
 /* Registers the directory's messages: READ_REQ, WRITE_REQ, SYNC_REQ, DONE, DROP, UNSHARE_ACK,
  * FLUSH_ACK, NOTICE, STALE_ACK, DIR_MOVE, DIR_MOVE_ACK. */
 int mome_dir_init(int nnodes, int self, int migrate);
@@ -21,6 +23,16 @@ void mome_dir_fini(void);
 
 /* Drop every entry of a destroyed segment. */
 void mome_dir_forget_seg(uint64_t seg);
+
+/*
+ * A FWD_READ this node's directory sent to this very node (it serves a reader from its own copy
+ * rather than the owner's, a hop shorter), which found no copy: this node dropped it without a
+ * word (a model switch's drop of a copy fetched under a weaker contract, a refresh), before or
+ * while the forward waited in the local queue. The entry forgets this node's copy and the forward
+ * goes to the owner, which holds the page. Returns -1 when the open transaction is not such a read
+ * (the directory is really inconsistent). Progress thread only.
+ */
+int mome_dir_reroute_read(const mome_fwd_t *f);
 
 /* What this node's directory says about a page (tests, debugging). */
 typedef struct mome_dir_state {

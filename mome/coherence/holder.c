@@ -10,6 +10,7 @@
 #include "base/trace.h"
 #include "coherence/ckptflag.h"
 #include "coherence/copy.h"
+#include "coherence/directory.h"
 #include "coherence/holder.h"
 #include "coherence/model.h"
 #include "coherence/owner.h"
@@ -201,6 +202,8 @@ static void on_fwd_read(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
+    if (!s && m->src == (uint32_t)mome_coh.self && mome_dir_reroute_read(f) == 0)
+        return;
     if (s && s->pages[f->page].access == MOME_ACC_WRITE)
         hold(m, f, HOLD_PROTECT);
     else

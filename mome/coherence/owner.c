@@ -324,7 +324,14 @@ static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr)
 static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
 {
     mome_page_t *pg = &s->pages[page];
+    mome_pext_t *ext = mome_pext_find(pg, s->id, page);
     int acked_by_owner = 0;
+
+    /* A refresh merging this node's writes into fresh content is in flight: its request waits at
+     * the manager behind the one this flush serves, so the flush cannot wait for it. The writes
+     * go now, and the twin with them; the fresh content will include them (requester.c). */
+    if (ext && ext->merging)
+        ext->flushed = 1;
 
     if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY)) {
         mome_copy_protect(s, page);

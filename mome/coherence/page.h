@@ -71,6 +71,7 @@ typedef struct mome_pext {
     uint8_t kept_idle;      /* owner, kept open (MOME_PG_KEPT): releases in a row it was unchanged */
     int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
     uint8_t merging;        /* a refresh keeping this node's writes is in flight (requester.c) */
+    uint8_t flushed;        /* meanwhile a flush sent those writes to the master (owner.c) */
     uint8_t late;           /* the running release waits for it to release this page */
     uint32_t flush_mgr;     /* its manager */
     uint32_t flush_drop;    /* its drop flag */

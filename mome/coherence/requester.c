@@ -34,13 +34,27 @@ void mome_req_set_merged(void (*hook)(mome_seg_t *s, uint64_t page))
     merged_hook = hook;
 }
 
-/* Refreshes of WEAK copies in flight, by page. */
+/*
+ * Refreshes of WEAK copies in flight, by page. A MomeSyncMem that comes while one is in flight is
+ * not served by it: that request may have reached the owner before a release this caller's
+ * acquire passed (a lock-protected counter was read one increment short, and the increment made
+ * from it undid another node's). It waits for the next request, sent once this one is answered,
+ * which serves every caller that came meanwhile.
+ */
+typedef struct syncop {
+    struct syncop *next;
+    mome_op_t *op;
+} syncop_t;
 typedef struct syncwait {
-    mome_hnode_t h; /* k1 = segment id, k2 = page */
-    mome_op_t *ops[8];
-    int nops;
+    mome_hnode_t h;  /* k1 = segment id, k2 = page */
+    syncop_t *ops;   /* served by the request in flight */
+    syncop_t *after; /* served by the next one */
 } syncwait_t;
 static mome_htab_t syncs;
+static void sync_send(mome_seg_t *s, uint64_t page);
+static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op);
+static void syncops_put(syncop_t *o);
+static void syncops_end(syncop_t *o, int put);
 
 static void fault_done(uint64_t t0)
 {
@@ -495,21 +509,21 @@ static void merge_install(mome_txn_t *t, const void *data)
 {
     mome_seg_t *s = t->seg;
     mome_pext_t *x = mome_pext_find(&s->pages[t->page], s->id, t->page);
-    uint64_t *p = (uint64_t *)mome_seg_bytes(s, t->page), *tw;
-    const uint64_t *d = data;
 
-    if (!x || !x->twin)
+    if (x && !x->twin && x->flushed) {
+        /* A flush sent this node's writes to the master meanwhile and ended its writing (owner.c
+         * do_flush): this content, served after that flush, has them, and the views have been
+         * write-protected since the refresh began. */
+        memcpy(mome_seg_bytes(s, t->page), data, mome_coh.page_size);
+    } else if (x && x->twin) {
+        mome_copy_rebase(s, t->page, data);
+    } else {
         mome_fatal("a refresh of page %llu of segment '%s' lost its twin: its writes would be "
                    "lost; stopping",
                    (unsigned long long)t->page, s->name);
-    tw = (uint64_t *)x->twin;
-    for (size_t i = 0; i < mome_coh.page_size / 8; i++) {
-        uint64_t mine = p[i] ^ tw[i];
-        tw[i] = d[i];
-        p[i] = d[i] ^ mine;
     }
     t->have_data = 1;
-    x->merging = 0;
+    x->merging = x->flushed = 0;
     if (merged_hook)
         merged_hook(s, t->page); /* a release that waited for this page (x may go) */
 }
@@ -662,10 +676,26 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     const mome_data_t *d = body;
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, d->seg, d->page);
     mome_seg_t *s = mome_seg_page(d->seg, d->page);
+    int again = 0;
 
     if (m->type == MOME_MSG_SYNC_DATA && s) {
         mome_page_t *pg = &s->pages[d->page];
-        if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
+        mome_pext_t *x = mome_pext_find(pg, s->id, d->page);
+        if (x && x->relpend) {
+            /* A release of this node's writes of the page left after the request: this content
+             * may lack them. The callers ask again once they are in (sync_later). */
+            again = 1;
+        } else if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY) && x && x->twin) {
+            /* Another thread wrote the page since the request: its writes go on top of the
+             * content, as a refresh keeping writes does (dropped, the callers would read stale
+             * data, and an increment made from it would undo another node's). */
+            mome_copy_protect(s, d->page);
+            mome_copy_rebase(s, d->page, m->payload);
+            pg->ver = d->ver;
+            mome_copy_settle_stale(s, d->page);
+            mome_copy_map_all(s, d->page);
+            MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
+        } else if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
             mome_copy_replace(s, d->page, m->payload, d->ver);
             MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
             if (m->src != (uint32_t)mome_coh.self)
@@ -676,10 +706,25 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     mome_send((int)d->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
     if (!w)
         return;
-    mome_htab_del(&syncs, &w->h);
-    for (int i = 0; i < w->nops; i++)
-        mome_op_put(w->ops[i]);
-    free(w);
+    syncop_t *served = w->ops;
+    w->ops = w->after;
+    w->after = NULL;
+    if (again) {
+        for (syncop_t *o = served; o; o = o->next)
+            sync_later(s, d->page, o->op);
+        for (syncop_t *o = w->ops; o; o = o->next)
+            sync_later(s, d->page, o->op);
+        syncops_put(w->ops);
+        w->ops = NULL;
+    }
+    if (w->ops && s) {
+        sync_send(s, d->page);
+    } else { /* nobody came meanwhile, or the segment went: they are done too */
+        syncops_put(w->ops);
+        mome_htab_del(&syncs, &w->h);
+        free(w);
+    }
+    syncops_put(served);
 }
 
 /*
@@ -800,23 +845,48 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
         return;
     }
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, s->id, page);
-    if (w && w->nops < 8) {
-        mome_op_hold(op);
-        w->ops[w->nops++] = op; /* the refresh in flight serves this caller too */
-        return;
-    }
-    w = mome_calloc(1, sizeof(*w));
+    syncop_t *o = mome_calloc(1, sizeof(*o));
     if (!w)
+        w = mome_calloc(1, sizeof(*w));
+    if (!w || !o)
         mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",
                    (unsigned long long)page, s->name);
+    mome_op_hold(op);
+    o->op = op;
+    if (w->ops) { /* in flight: the next request serves this caller */
+        o->next = w->after;
+        w->after = o;
+        return;
+    }
     w->h.k1 = s->id;
     w->h.k2 = page;
-    mome_op_hold(op);
-    w->ops[w->nops++] = op;
+    w->ops = o;
     mome_htab_put(&syncs, &w->h);
+    sync_send(s, page);
+}
+
+static void sync_send(mome_seg_t *s, uint64_t page)
+{
     mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
                     .ver = s->pages[page].ver};
     mome_send(mome_seg_manager(s, page), MOME_MSG_SYNC_REQ, 0, &r, NULL, 0);
+}
+
+/* End the callers' waits (put their ops), or only free the list (put = 0: the node stops). */
+static void syncops_end(syncop_t *o, int put)
+{
+    while (o) {
+        syncop_t *next = o->next;
+        if (put)
+            mome_op_put(o->op);
+        free(o);
+        o = next;
+    }
+}
+
+static void syncops_put(syncop_t *o)
+{
+    syncops_end(o, 1);
 }
 
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
@@ -987,7 +1057,12 @@ int mome_req_init(void)
 void mome_req_fini(void)
 {
     mome_hnode_t *h, *tmp;
-    mome_htab_foreach(&syncs, h, tmp) free(h);
+    mome_htab_foreach(&syncs, h, tmp)
+    {
+        syncops_end(((syncwait_t *)h)->ops, 0);
+        syncops_end(((syncwait_t *)h)->after, 0);
+        free(h);
+    }
     mome_htab_free(&syncs);
     while (deferred) {
         deferred_t *d = deferred;

@@ -198,6 +198,50 @@ START_TEST(test_directory__requests_wait_for_the_open_transaction)
 }
 END_TEST
 
+/*
+ * A reader of a STRONG page is served from the manager's own node's copy when it has one. That
+ * node may have dropped it without a word (a model switch drops a copy fetched under a weaker
+ * contract): the forward finds nothing there, and the entry then forgets that copy and forwards
+ * the read to the owner (it stopped the job: "forwarded a FWD_READ ... which this node does not
+ * hold").
+ */
+START_TEST(test_directory__read_from_a_copy_gone_here_goes_to_the_owner)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(3);
+    mome_dir_state_t st;
+    req(MOME_MSG_WRITE_REQ, 1, 3, p);
+    done(1, 3, p);
+    req(MOME_MSG_READ_REQ, 0, 3, p); /* this node reads: node 1 keeps a read copy */
+    done(0, 3, p);
+    req(MOME_MSG_READ_REQ, 3, 3, p);
+    const mome_msg_t *f = sent(MOME_MSG_FWD_READ, 0); /* from this node's copy */
+    ck_assert_ptr_nonnull(f);
+    mome_fwd_t fw = *BODY(f, mome_fwd_t);
+    ck_assert_uint_eq(fw.node, 3);
+    msgtest_reset();
+    ck_assert_int_eq(mome_dir_reroute_read(&fw), 0);
+    f = sent(MOME_MSG_FWD_READ, 1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(BODY(f, mome_fwd_t)->node, 3);
+    ck_assert_int_eq(msgtest_count(), 1);
+    mome_dir_peek(3, p, &st);
+    ck_assert_uint_eq(st.copyset0 & 1, 0);
+    ck_assert_int_eq(st.busy, 3);
+    done(3, 3, p);
+    /* Not a read served from a copy here: the inconsistency is real. */
+    fw.node = 2;
+    ck_assert_int_eq(mome_dir_reroute_read(&fw), -1); /* no transaction of node 2 open */
+    req(MOME_MSG_WRITE_REQ, 0, 3, p); /* this node writes: its copy is the owner's */
+    done(0, 3, p);
+    req(MOME_MSG_READ_REQ, 3, 3, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_READ, 0));
+    fw.node = 3;
+    ck_assert_int_eq(mome_dir_reroute_read(&fw), -1);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__stray_done_changes_nothing)
 {
     setup(4, 0, 0);
@@ -717,5 +761,6 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__read_while_unsharing_waits_for_the_owner);
     UNIT_CASE(s, test_directory__drop_waits_for_the_open_transaction);
     UNIT_CASE(s, test_directory__drop_leaves_writers_and_the_owner);
+    UNIT_CASE(s, test_directory__read_from_a_copy_gone_here_goes_to_the_owner);
     return s;
 }

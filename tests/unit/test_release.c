@@ -363,6 +363,159 @@ START_TEST(test_release__syncmem_asks_about_weak_copies)
 }
 END_TEST
 
+/*
+ * A MomeSyncMem that comes while another thread's refresh of the page is in flight is not served
+ * by it: that request may have reached the owner before a release this caller's acquire passed
+ * (an audit's program read lock-protected counters one increment short, and the increment made
+ * from them undid another node's). It gets the next request, sent with the first answer.
+ */
+START_TEST(test_release__syncmem_does_not_ride_an_earlier_request)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE], c[NC_PAGE];
+    mome_date_t first[2] = {0, 0}, second[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    nc_pattern(c, 3);
+    s->pages[2].model = MOME_WEAK;
+    nc_hold_data(s, 2, 0, 0, 3, a, 4);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, first);
+    mome_rel_sync(addr, addr + NC_PAGE, 40, done_cb, second);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, mgr), 1);
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(first[1], 1);
+    ck_assert_uint_eq(second[1], 0);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_SYNC_REQ, mgr), mome_req_t)->ver, 6);
+    d.ver = 7;
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, c, NC_PAGE);
+    ck_assert_uint_eq(second[1], 1);
+    ck_assert_uint_eq(second[0], 40);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), c, NC_PAGE), 0);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+}
+END_TEST
+
+/* A WEAK writer's page written by another thread while its refresh was in flight: the answer's
+ * content comes in with those writes on top (it was dropped, and the callers read stale data). */
+START_TEST(test_release__syncmem_answer_keeps_writes_made_meanwhile)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
+    nc_fault(s, 2, 1); /* another thread writes meanwhile */
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    mome_pext_t *x = mome_pext_find(pg, 1, 2);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(x->twin);
+    ck_assert_int_eq(memcmp(x->twin, b, NC_PAGE), 0); /* the next diff is this node's writes */
+    b[9] ^= 0x40;
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_uint_eq(pg->ver, 6);
+    ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RW);
+}
+END_TEST
+
+/* The answer comes while this node's release of the page is on its way to the owner: the content
+ * may lack it, so the caller asks again once the owner has it. */
+START_TEST(test_release__syncmem_answer_during_a_release_of_the_page_asks_again)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    mome_rel_release(done_cb, rel); /* another thread's release: a DIFF to node 3 */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 0);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+    ck_assert_int_eq(mome_seg_bytes(s, 2)[9], a[9] ^ 0x40); /* nothing installed */
+    mome_batch_t ack = {0};
+    ck_assert_int_eq(mome_batch_page(&ack, 1, 2), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, ack.buf, (uint32_t)ack.len);
+    mome_batch_free(&ack);
+    ck_assert_uint_eq(rel[1], 1);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
+    b[9] ^= 0x40; /* the owner merged the diff */
+    d.ver = 7;
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+}
+END_TEST
+
+/*
+ * A flush of the page while a refresh keeping this node's writes is in flight (its request waits
+ * at the manager behind the flush's): the flush sends the writes, and the content the refresh gets
+ * later, which has them, comes in as it is. The refresh stopped the job ("lost its twin").
+ */
+START_TEST(test_release__flush_during_a_refresh_keeping_writes)
+{
+    uint8_t a[NC_PAGE], c[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[1];
+    int mgr = mome_seg_manager(s, 1);
+    nc_pattern(a, 5);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[5] ^= 1;
+    char *addr = testnode_addr(s, 1);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, got); /* releases first */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_fault(s, 1, 1); /* another thread writes meanwhile: the switch refreshes keeping it */
+    mome_seg_bytes(s, 1)[6] ^= 1;
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr));
+    ck_assert_uint_eq(got[1], 0);
+    mome_ref_t r = {.seg = 1, .page = 1};
+    nc_deliver(MOME_MSG_FLUSH, MOME_FLUSH_DROP, MGR, &r, NULL, 0);
+    const mome_msg_t *f = nc_msg(MOME_MSG_DIFF, 3);
+    ck_assert_int_eq(f->flags, MOME_DIFF_FLUSH);
+    memcpy(c, a, NC_PAGE);
+    c[5] ^= 1;
+    c[6] ^= 1;
+    c[100] ^= 7; /* and another node's change */
+    nc_data(s, 1, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, c);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c, NC_PAGE), 0);
+    ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+    ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
+}
+END_TEST
+
 START_TEST(test_release__syncmem_leaves_other_models_alone)
 {
     uint8_t a[NC_PAGE];
@@ -662,6 +815,10 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__acquire_releases_dirty_stale_copies_first);
     NC_CASE(s, test_release__acquire_keeps_writes_made_while_it_releases);
     NC_CASE(s, test_release__syncmem_asks_about_weak_copies);
+    NC_CASE(s, test_release__syncmem_does_not_ride_an_earlier_request);
+    NC_CASE(s, test_release__syncmem_answer_keeps_writes_made_meanwhile);
+    NC_CASE(s, test_release__syncmem_answer_during_a_release_of_the_page_asks_again);
+    NC_CASE(s, test_release__flush_during_a_refresh_keeping_writes);
     NC_CASE(s, test_release__syncmem_leaves_other_models_alone);
     NC_CASE(s, test_release__switch_to_strong_drops_a_non_owner_copy);
     NC_CASE(s, test_release__switch_to_strong_of_an_owned_page_asks_the_directory);
