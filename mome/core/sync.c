@@ -58,10 +58,34 @@ typedef struct lpending {
     mome_hnode_t h; /* k1 = token */
     mome_cmd_t *cmd;
     uint64_t t0;
+    /* a grant held back while a model switch runs (below) */
+    struct lpending *next;
+    mome_syncmsg_t grant;
+    uint32_t src, flags;
 } lpending_t;
 
 static mome_htab_t held, pending;
 static uint64_t next_token = 1;
+
+/*
+ * Model switches and this node's lock sections. A switch runs while no other thread of the node
+ * is inside a lock section (holds a lock, or is releasing one): another thread's read-modify-write
+ * of lock-protected data, cut by a switch's release and renewal, lost increments in every run of an
+ * audit's program. A switch waits for the sections open when it is called; meanwhile a thread that
+ * holds no lock does not start one (its MomeLock waits), and a grant that arrives while a switch
+ * runs is applied after it. A thread holding a lock is never held back, so the sections being
+ * waited for end; a held-back thread holds nothing, so nobody waits for it: no cycle, even across
+ * nodes. A switch by a thread that holds a lock while others hold one is refused (EDEADLK): they
+ * may wait for its lock.
+ */
+static int sw_running;          /* switches in progress */
+static mome_cmd_t *sw_waiting;  /* switches waiting for the sections to end (list by next) */
+static mome_cmd_t *lock_later;  /* MomeLock calls held back (list by next) */
+static lpending_t *grant_later; /* grants held back (list by next) */
+static int unlocking;           /* MomeUnlock calls whose release is in flight */
+
+static void grant_apply(lpending_t *p);
+static void gate_check(void);
 
 /*
  * A barrier among the nodes first .. first+count-1, gathered by node `first`: MomeBarrier (the
@@ -103,6 +127,28 @@ static int lock_manager(int id)
     return (int)(mome_hash2(lock_key(id), 0x10c4) % (uint64_t)mome_g.nnodes);
 }
 
+/* A lock held by thread tid (mine = 1) or by another thread of this node (mine = 0), or NULL. */
+static held_t *held_by(pid_t tid, int mine)
+{
+    mome_hnode_t *n, *tmp;
+    mome_htab_foreach(&held, n, tmp)
+    {
+        held_t *h = (held_t *)n;
+        if ((h->tid == tid) == mine)
+            return h;
+    }
+    return NULL;
+}
+
+/* Append c to a list of commands linked by next. */
+static void cmd_append(mome_cmd_t **list, mome_cmd_t *c)
+{
+    while (*list)
+        list = &(*list)->next;
+    c->next = NULL;
+    *list = c;
+}
+
 void mome_sync_cmd_lock(mome_cmd_t *c)
 {
     int id = c->u.lock.id;
@@ -111,6 +157,10 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
 
     if (h && h->tid == c->tid) {
         mome_cmd_fail(c, EDEADLK, "MomeLock: this thread already holds lock %d", id);
+        return;
+    }
+    if ((sw_running || sw_waiting) && !held_by(c->tid, 1)) {
+        cmd_append(&lock_later, c); /* no new section while a switch waits or runs */
         return;
     }
     p = mome_malloc(sizeof(*p));
@@ -144,6 +194,8 @@ static void unlock_after_release(void *arg, mome_date_t date)
     mome_send(lock_manager(u->id), MOME_MSG_LOCK_REL, 0, &m, NULL, 0);
     mome_cmd_complete(u->cmd, 0);
     free(u);
+    unlocking--;
+    gate_check();
 }
 
 void mome_sync_cmd_unlock(mome_cmd_t *c)
@@ -166,6 +218,7 @@ void mome_sync_cmd_unlock(mome_cmd_t *c)
     u->id = id;
     u->token = h->token;
     free(h);
+    unlocking++;
     mome_rel_release(unlock_after_release, u);
 }
 
@@ -246,17 +299,33 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
     lpending_t *p = (lpending_t *)mome_htab_get(&pending, m->token, 0);
-    held_t *h;
     if (!p) {
         mome_warn("sync", "grant of lock %d nobody asked for", (int)m->id);
         return;
     }
     mome_htab_del(&pending, &p->h);
     mome_cmd_outstanding(-1);
-    h = mome_malloc(sizeof(*h));
+    p->grant = *m;
+    p->src = msg->src;
+    p->flags = msg->flags;
+    if (sw_running) { /* its section starts after the switch */
+        lpending_t **pp = &grant_later;
+        while (*pp)
+            pp = &(*pp)->next;
+        p->next = NULL;
+        *pp = p;
+        return;
+    }
+    grant_apply(p);
+}
+
+static void grant_apply(lpending_t *p)
+{
+    const mome_syncmsg_t *m = &p->grant;
+    held_t *h = mome_malloc(sizeof(*h));
     if (!h) {
         /* Cannot record it: give it back rather than hold it forever. */
-        mome_send((int)msg->src, MOME_MSG_LOCK_REL, 0, m, NULL, 0);
+        mome_send((int)p->src, MOME_MSG_LOCK_REL, 0, m, NULL, 0);
         mome_cmd_fail(p->cmd, ENOMEM, "MomeLock: out of memory");
         free(p);
         return;
@@ -267,10 +336,10 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
     h->token = m->token;
     mome_htab_put(&held, &h->h);
     MOME_STAT_INC(lock_acquires);
-    MOME_STAT_ADD(lock_waits, (msg->flags & MOME_LOCK_WAITED) ? 1 : 0);
+    MOME_STAT_ADD(lock_waits, (p->flags & MOME_LOCK_WAITED) ? 1 : 0);
     MOME_STAT_ADD(lock_wait_ns, mome_now_ns() - p->t0);
-    MOME_TR(MOME_TR_LOCK_GOT, 0, m->id, (int)msg->src, 0,
-            msg->flags & MOME_LOCK_WAITED ? MOME_TRF_WAITED : 0);
+    MOME_TR(MOME_TR_LOCK_GOT, 0, m->id, (int)p->src, 0,
+            p->flags & MOME_LOCK_WAITED ? MOME_TRF_WAITED : 0);
     /* An acquire: see every modification released before the lock's last release. */
     mome_rel_acquire(m->date, lock_after_acquire, p);
 }
@@ -657,6 +726,22 @@ static size_t bar_describe(const barrier_t *b, char *buf, size_t len)
     return n < len ? n : len ? len - 1 : 0;
 }
 
+static int cmd_listed(const mome_cmd_t *list, const mome_cmd_t *c)
+{
+    for (; list; list = list->next)
+        if (list == c)
+            return 1;
+    return 0;
+}
+
+static int grant_held(const mome_cmd_t *c)
+{
+    for (const lpending_t *p = grant_later; p; p = p->next)
+        if (p->cmd == c)
+            return 1;
+    return 0;
+}
+
 size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
 {
     if (c == jbar.cmd || c == abar.cmd) {
@@ -676,6 +761,24 @@ size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
     }
     if (c == jbar.acq || c == abar.acq)
         return (size_t)snprintf(buf, len, "every node arrived; acquiring what they released");
+    if (c->fn == mome_sync_cmd_model || cmd_listed(lock_later, c) || grant_held(c)) {
+        const held_t *h = held_by(c->tid, 0);
+        if (c->fn != mome_sync_cmd_model)
+            return (size_t)snprintf(buf, len,
+                                    "lock %d: held back until this node's model switch "
+                                    "ends",
+                                    c->u.lock.id);
+        if (!cmd_listed(sw_waiting, c))
+            return 0;
+        if (h)
+            return (size_t)snprintf(buf, len,
+                                    "until this node's other threads leave their "
+                                    "lock sections: lock %d held by thread %d",
+                                    (int)h->h.k1, (int)h->tid);
+        return (size_t)snprintf(buf, len,
+                                "until this node's other threads have released "
+                                "their locks");
+    }
     if (c->fn == mome_sync_cmd_lock) {
         int id = c->u.lock.id, mgr = lock_manager(id);
         lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, lock_key(id), 0);
@@ -712,19 +815,79 @@ void mome_sync_cmd_syncmem(mome_cmd_t *c)
     mome_rel_sync(a, end, c->u.sync.date, op_done, c);
 }
 
+static void switch_done(void *arg, mome_date_t date)
+{
+    sw_running--;
+    op_done(arg, date);
+    gate_check();
+}
+
+/* Start a switch whose range was checked (checked again: another thread may have unmapped it). */
+static void switch_start(mome_cmd_t *c)
+{
+    char *end,
+        *a = mome_segment_check_range(c, "MomeConsistency", c->u.model.addr, c->u.model.len, &end);
+    if (!a)
+        return;
+    sw_running++;
+    mome_rel_switch(a, end, c->u.model.model, switch_done, c);
+}
+
+/* A section ended or a switch finished: start the switches that can run, then let the held-back
+ * sections begin once none runs nor waits. */
+static void gate_check(void)
+{
+    static int busy; /* a switch that finishes at once calls back in */
+    if (busy)
+        return;
+    busy = 1;
+    while (sw_waiting && !unlocking && !held_by(sw_waiting->tid, 0)) {
+        mome_cmd_t *c = sw_waiting;
+        sw_waiting = c->next;
+        switch_start(c);
+    }
+    while (!sw_running && grant_later) {
+        lpending_t *p = grant_later;
+        grant_later = p->next;
+        grant_apply(p);
+    }
+    while (!sw_running && !sw_waiting && lock_later) {
+        mome_cmd_t *c = lock_later;
+        lock_later = c->next;
+        mome_sync_cmd_lock(c);
+    }
+    busy = 0;
+}
+
 void mome_sync_cmd_model(mome_cmd_t *c)
 {
     int model = c->u.model.model;
-    char *end, *a;
+    char *end;
+    held_t *other, *mine;
 
     if (!mome_model_get(model)) {
         mome_cmd_fail(c, EINVAL, "MomeConsistency: unknown model %d (MOME_STRONG, MOME_RELEASE "
                                  "or MOME_WEAK)", model);
         return;
     }
-    a = mome_segment_check_range(c, "MomeConsistency", c->u.model.addr, c->u.model.len, &end);
-    if (a)
-        mome_rel_switch(a, end, model, op_done, c);
+    if (!mome_segment_check_range(c, "MomeConsistency", c->u.model.addr, c->u.model.len, &end))
+        return;
+    other = held_by(c->tid, 0);
+    if (!other && !unlocking) {
+        switch_start(c);
+        return;
+    }
+    mine = held_by(c->tid, 1);
+    if (mine && other) {
+        mome_cmd_fail(c, EDEADLK,
+                      "MomeConsistency: this thread holds lock %d while another thread of this "
+                      "node holds lock %d; the switch would wait for that thread's section, which "
+                      "may wait for this thread's lock; switch outside lock sections, or when the "
+                      "node's other threads are out of theirs",
+                      (int)mine->h.k1, (int)other->h.k1);
+        return;
+    }
+    cmd_append(&sw_waiting, c);
 }
 
 static const mome_field_t lock_fields[] = {
@@ -794,6 +957,9 @@ int mome_sync_init(void)
         mome_htab_init(&held, 16) < 0 || mome_htab_init(&pending, 16) < 0)
         return -ENOMEM;
     __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
+    sw_running = unlocking = 0;
+    sw_waiting = lock_later = NULL;
+    grant_later = NULL;
     return mome_msg_register(sync_msgs, nsync_msgs);
 }
 
@@ -815,6 +981,11 @@ void mome_sync_fini(void)
     }
     mome_htab_foreach(&held, h, tmp) free(h);
     mome_htab_foreach(&pending, h, tmp) free(h);
+    while (grant_later) {
+        lpending_t *p = grant_later;
+        grant_later = p->next;
+        free(p);
+    }
     mome_htab_free(&locks);
     mome_htab_free(&held);
     mome_htab_free(&pending);
