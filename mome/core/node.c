@@ -631,18 +631,25 @@ static void scan_fds(int mark)
 /* With the legacy layout (ulimit -s unlimited) mmap grows up from 1/3 of the user space (42 TiB on
  * x86-64), inside the range: a candidate that a node's mappings cover there is just not taken. */
 #define HEAP_ROUNDS 8
-/* ThreadSanitizer's shadow memory covers [1 TiB, 16 TiB) and its metadata lies above: its mmap
- * drops a hint outside the program's memory, and MAP_FIXED_NOREPLACE then maps at address 0,
- * which it takes for a bad address and stops the process. Only node 0's own address is tried. */
+/* ThreadSanitizer allows the program's mappings in a few ranges only (its shadow memory covers
+ * [1 TiB, 16 TiB), its metadata [48 TiB, 52 TiB)); its mmap drops a hint elsewhere, and
+ * MAP_FIXED_NOREPLACE then maps at address 0, which it refuses, stopping the process. It also
+ * turns ASLR off, so node 0's own address is where the other nodes have their own memory view.
+ * Under it the candidates are drawn from its low range, [64 GiB, 512 GiB). */
 #if defined(__SANITIZE_THREAD__)
-#define HEAP_DRAW 0
+#define HEAP_TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define HEAP_DRAW 0
+#define HEAP_TSAN 1
 #endif
 #endif
-#ifndef HEAP_DRAW
-#define HEAP_DRAW 1
+#ifdef HEAP_TSAN
+#undef HEAP_LOW
+#undef HEAP_HIGH
+#undef HEAP_LOW_WIDE
+#define HEAP_LOW (1ull << 36)
+#define HEAP_HIGH (1ull << 39)
+#define HEAP_LOW_WIDE HEAP_LOW
 #endif
 
 typedef struct boot_blob {
@@ -699,7 +706,7 @@ static int heap_propose(int round, heap_round_t *r, uint64_t *seed, char *err, s
     uint64_t stride = (heap_size + HEAP_ALIGN - 1) & ~(HEAP_ALIGN - 1);
     uint64_t slots = stride <= HEAP_HIGH - low ? (HEAP_HIGH - low) / stride : 0;
 
-    if (HEAP_DRAW && top >= HEAP_HIGH && slots > 0) {
+    if (top >= HEAP_HIGH && slots > 0) {
         for (int tries = 0; n < HEAP_CANDS - 1 && tries < 4 * HEAP_CANDS; tries++) {
             uint64_t c = low + draw(seed) % slots * stride;
             int dup = 0;
