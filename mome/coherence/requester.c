@@ -693,7 +693,10 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
             mome_copy_rebase(s, d->page, m->payload);
             pg->ver = d->ver;
             mome_copy_settle_stale(s, d->page);
-            mome_copy_map_all(s, d->page);
+            /* A transaction in flight for the page (a refresh keeping writes, which needs the
+             * views protected until it lands, or a refetch that took them away) maps it itself. */
+            if (!(pg->flags & MOME_PG_BUSY) && !x->merging)
+                mome_copy_map_all(s, d->page);
             MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
         } else if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
             mome_copy_replace(s, d->page, m->payload, d->ver);

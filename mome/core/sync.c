@@ -69,20 +69,23 @@ static uint64_t next_token = 1;
 
 /*
  * Model switches and this node's lock sections. A switch runs while no other thread of the node
- * is inside a lock section (holds a lock, or is releasing one): another thread's read-modify-write
- * of lock-protected data, cut by a switch's release and renewal, lost increments in every run of an
- * audit's program. A switch waits for the sections open when it is called; meanwhile a thread that
- * holds no lock does not start one (its MomeLock waits), and a grant that arrives while a switch
- * runs is applied after it. A thread holding a lock is never held back, so the sections being
- * waited for end; a held-back thread holds nothing, so nobody waits for it: no cycle, even across
- * nodes. A switch by a thread that holds a lock while others hold one is refused (EDEADLK): they
- * may wait for its lock.
+ * holds a lock: another thread's lock section, cut by a switch (whose release, drops and renewals
+ * depend on the page's model, as do the section's acquire and MomeSyncMem), lost lock-protected
+ * increments in every run of an audit's program. A switch called while other threads hold locks
+ * waits for a moment when none does, holding nothing back meanwhile (held back, a thread could be
+ * one that a lock holder waits for, through a lock of another node or the program's own means:
+ * helper-51's review). While a switch runs, a thread that holds no lock waits in MomeLock and a
+ * grant is applied after it: a running switch waits for no thread, so those waits end. A switch
+ * by a thread that holds a lock runs at once when no other thread holds one, and is refused with
+ * EDEADLK when another does (that thread may wait for its lock). A thread holding no lock that
+ * switches while sections are held back by a running switch waits for them to start first, so
+ * that overlapping switches do not hold them back for ever. The unlock of another thread whose
+ * release is still in flight needs no wait: the switch's own release follows it.
  */
 static int sw_running;          /* switches in progress */
 static mome_cmd_t *sw_waiting;  /* switches waiting for the sections to end (list by next) */
 static mome_cmd_t *lock_later;  /* MomeLock calls held back (list by next) */
 static lpending_t *grant_later; /* grants held back (list by next) */
-static int unlocking;           /* MomeUnlock calls whose release is in flight */
 
 static void grant_apply(lpending_t *p);
 static void gate_check(void);
@@ -159,8 +162,8 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
         mome_cmd_fail(c, EDEADLK, "MomeLock: this thread already holds lock %d", id);
         return;
     }
-    if ((sw_running || sw_waiting) && !held_by(c->tid, 1)) {
-        cmd_append(&lock_later, c); /* no new section while a switch waits or runs */
+    if (sw_running && !held_by(c->tid, 1)) {
+        cmd_append(&lock_later, c); /* no new section while a switch runs */
         return;
     }
     p = mome_malloc(sizeof(*p));
@@ -194,8 +197,6 @@ static void unlock_after_release(void *arg, mome_date_t date)
     mome_send(lock_manager(u->id), MOME_MSG_LOCK_REL, 0, &m, NULL, 0);
     mome_cmd_complete(u->cmd, 0);
     free(u);
-    unlocking--;
-    gate_check();
 }
 
 void mome_sync_cmd_unlock(mome_cmd_t *c)
@@ -218,8 +219,8 @@ void mome_sync_cmd_unlock(mome_cmd_t *c)
     u->id = id;
     u->token = h->token;
     free(h);
-    unlocking++;
     mome_rel_release(unlock_after_release, u);
+    gate_check(); /* its section is over: a switch may start (its release follows this one) */
 }
 
 static void grant(lockrec_t *l, uint32_t node, uint64_t token, int waited)
@@ -776,8 +777,8 @@ size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
                                     "lock sections: lock %d held by thread %d",
                                     (int)h->h.k1, (int)h->tid);
         return (size_t)snprintf(buf, len,
-                                "until this node's other threads have released "
-                                "their locks");
+                                "until the lock sections another model switch held back have "
+                                "started");
     }
     if (c->fn == mome_sync_cmd_lock) {
         int id = c->u.lock.id, mgr = lock_manager(id);
@@ -833,28 +834,33 @@ static void switch_start(mome_cmd_t *c)
     mome_rel_switch(a, end, c->u.model.model, switch_done, c);
 }
 
-/* A section ended or a switch finished: start the switches that can run, then let the held-back
- * sections begin once none runs nor waits. */
+/* A section ended or a switch finished: once none runs, the held-back sections begin, then the
+ * waiting switches whose callers no other thread's lock holds back start. */
 static void gate_check(void)
 {
     static int busy; /* a switch that finishes at once calls back in */
     if (busy)
         return;
     busy = 1;
-    while (sw_waiting && !unlocking && !held_by(sw_waiting->tid, 0)) {
-        mome_cmd_t *c = sw_waiting;
-        sw_waiting = c->next;
-        switch_start(c);
-    }
     while (!sw_running && grant_later) {
         lpending_t *p = grant_later;
         grant_later = p->next;
         grant_apply(p);
     }
-    while (!sw_running && !sw_waiting && lock_later) {
+    while (!sw_running && lock_later) {
         mome_cmd_t *c = lock_later;
         lock_later = c->next;
         mome_sync_cmd_lock(c);
+    }
+    for (mome_cmd_t **pp = &sw_waiting; *pp;) {
+        mome_cmd_t *c = *pp;
+        if (held_by(c->tid, 0) || lock_later || grant_later) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        switch_start(c);
+        pp = &sw_waiting; /* it may have finished at once and changed the list */
     }
     busy = 0;
 }
@@ -873,10 +879,6 @@ void mome_sync_cmd_model(mome_cmd_t *c)
     if (!mome_segment_check_range(c, "MomeConsistency", c->u.model.addr, c->u.model.len, &end))
         return;
     other = held_by(c->tid, 0);
-    if (!other && !unlocking) {
-        switch_start(c);
-        return;
-    }
     mine = held_by(c->tid, 1);
     if (mine && other) {
         mome_cmd_fail(c, EDEADLK,
@@ -887,7 +889,10 @@ void mome_sync_cmd_model(mome_cmd_t *c)
                       (int)mine->h.k1, (int)other->h.k1);
         return;
     }
-    cmd_append(&sw_waiting, c);
+    if (mine || (!other && !lock_later && !grant_later))
+        switch_start(c);
+    else
+        cmd_append(&sw_waiting, c);
 }
 
 static const mome_field_t lock_fields[] = {
@@ -957,7 +962,7 @@ int mome_sync_init(void)
         mome_htab_init(&held, 16) < 0 || mome_htab_init(&pending, 16) < 0)
         return -ENOMEM;
     __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
-    sw_running = unlocking = 0;
+    sw_running = 0;
     sw_waiting = lock_later = NULL;
     grant_later = NULL;
     return mome_msg_register(sync_msgs, nsync_msgs);

@@ -516,6 +516,47 @@ START_TEST(test_release__flush_during_a_refresh_keeping_writes)
 }
 END_TEST
 
+/* A SYNC_DATA that comes while a refresh keeping writes (a switch's merge) is in flight for the
+ * page: its content is merged, but the views stay write-protected until the refresh lands
+ * (helper-51's review: it re-mapped the page writable, and the merge then raced the writers). */
+START_TEST(test_release__sync_answer_during_a_merge_leaves_the_page_protected)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got); /* SYNC_REQ in flight */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, sw); /* releases first */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_fault(s, 2, 1); /* written again meanwhile: the switch refreshes keeping it */
+    mome_seg_bytes(s, 2)[10] ^= 0x40;
+    mome_batch_t ack = {0};
+    ck_assert_int_eq(mome_batch_page(&ack, 1, 2), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, ack.buf, (uint32_t)ack.len);
+    mome_batch_free(&ack);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr)); /* the merge */
+    mome_pext_t *x = mome_pext_find(pg, 1, 2);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->merging, 1);
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RW);
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_int_eq(x->merging, 1);
+    ck_assert_msg(fake_memory_state(addr) != FAKE_MAPPED_RW,
+                  "the SYNC_DATA made the page writable while its merge is in flight");
+}
+END_TEST
+
 START_TEST(test_release__syncmem_leaves_other_models_alone)
 {
     uint8_t a[NC_PAGE];
@@ -820,6 +861,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__syncmem_answer_during_a_release_of_the_page_asks_again);
     NC_CASE(s, test_release__flush_during_a_refresh_keeping_writes);
     NC_CASE(s, test_release__syncmem_leaves_other_models_alone);
+    NC_CASE(s, test_release__sync_answer_during_a_merge_leaves_the_page_protected);
     NC_CASE(s, test_release__switch_to_strong_drops_a_non_owner_copy);
     NC_CASE(s, test_release__switch_to_strong_of_an_owned_page_asks_the_directory);
     NC_CASE(s, test_release__switch_keeps_writes_made_while_it_releases);

@@ -639,6 +639,146 @@ START_TEST(test_sync__commands_refuse_bad_arguments)
 }
 END_TEST
 
+/* ---- model switches and this node's lock sections (helper-51's review) ---- */
+
+/* Thread tid takes lock id (granted at once). */
+static void hold_lock(mome_cmd_t *c, int id, pid_t tid)
+{
+    int mgr;
+    uint64_t token = lock_cmd(c, id, &mgr);
+    c->tid = tid;
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr, (uint64_t)id, token, 0);
+    ck_assert_uint_eq(c->done, 1);
+}
+
+/* Thread tid holds lock id and writes page 0 of s, then unlocks: the release stays in flight
+ * (its DIFF unacknowledged) until ack_release(). */
+static void unlock_in_flight(mome_seg_t *s, mome_cmd_t *l, mome_cmd_t *u, int id, pid_t tid)
+{
+    uint8_t a[NC_PAGE];
+    hold_lock(l, id, tid);
+    nc_pattern(a, 2);
+    nc_hold_data(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
+    mome_seg_bytes(s, 0)[9] ^= 1;
+    cmd_init(u, mome_sync_cmd_unlock);
+    u->tid = tid;
+    u->u.lock.id = id;
+    mome_sync_cmd_unlock(u);
+    ck_assert_uint_eq(u->done, 0);
+}
+
+static void ack_release(void)
+{
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+}
+
+/* Thread tid switches page `page` of s to model. */
+static void switch_cmd(mome_cmd_t *c, mome_seg_t *s, uint64_t page, int model, pid_t tid)
+{
+    cmd_init(c, mome_sync_cmd_model);
+    c->tid = tid;
+    c->u.model.addr = testnode_addr(s, page);
+    c->u.model.len = NC_PAGE;
+    c->u.model.model = model;
+    mome_sync_cmd_model(c);
+}
+
+/* A switch waits for another thread's lock section, holding nothing back meanwhile; a thread in
+ * its own section switches at once when no other thread holds a lock, even while another thread's
+ * unlock is still releasing (the switch's release follows it). Before: T1's switch queued behind
+ * T0's, which waited for T1's lock: a hang. */
+START_TEST(test_sync__switch_waits_for_other_sections_only)
+{
+    mome_cmd_t l1, l2, u2, s0, s1, l3;
+    int mgr;
+    nc_up(4, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    hold_lock(&l1, 5, TID + 1);
+    unlock_in_flight(s, &l2, &u2, 3, TID + 2);
+    switch_cmd(&s0, s, 3, MOME_WEAK, TID); /* page 3: not held, a switch ends at once */
+    ck_assert_uint_eq(s0.done, 0);         /* T1 holds lock 5 */
+    switch_cmd(&s1, s, 3, MOME_WEAK, TID + 1);
+    ck_assert_uint_eq(s1.done, 1);
+    /* While T0's switch waits, another thread still starts a section. */
+    lock_cmd(&l3, 7, &mgr);
+    ack_release();
+    ck_assert_uint_eq(u2.done, 1);
+    ck_assert_uint_eq(s0.done, 0);
+    cmd_init(&u2, mome_sync_cmd_unlock);
+    u2.tid = TID + 1;
+    u2.u.lock.id = 5;
+    mome_sync_cmd_unlock(&u2);
+    ck_assert_uint_eq(s0.done, 1); /* no other thread holds a lock now */
+}
+END_TEST
+
+/* T0 holds lock 5 and switches while T2's unlock is in flight and T1's request for lock 6 is
+ * out: the switch runs at once (no other thread holds a lock), so T1, granted lock 6 and asking
+ * for lock 5, waits for T0's unlock only. Before: the switch waited for T2's release, T1's grant
+ * came meanwhile, and T0 waited for T1, which waited for T0. */
+START_TEST(test_sync__switch_in_a_section_does_not_wait)
+{
+    mome_cmd_t l0, l1, l2, u2, sw;
+    int mgr6;
+    nc_up(4, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    hold_lock(&l0, 5, TID);
+    uint64_t t6 = lock_cmd(&l1, 6, &mgr6);
+    l1.tid = TID + 1;
+    unlock_in_flight(s, &l2, &u2, 3, TID + 2);
+    switch_cmd(&sw, s, 3, MOME_WEAK, TID);
+    ck_assert_uint_eq(sw.done, 1);
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr6, 6, t6, 0);
+    ck_assert_uint_eq(l1.done, 1);
+    /* And with T1 holding lock 6: T0 in its section cannot switch (EDEADLK). */
+    switch_cmd(&sw, s, 3, MOME_RELEASE, TID);
+    ck_assert_uint_eq(sw.done, 1);
+    ck_assert_int_eq(sw.status, -EDEADLK);
+    ck_assert_ptr_nonnull(strstr(sw.err, "holds lock 5"));
+    ack_release();
+}
+END_TEST
+
+/* While a switch runs (its release in flight), a thread holding no lock waits in MomeLock and a
+ * grant waits too; both go on when the switch ends. */
+START_TEST(test_sync__sections_wait_while_a_switch_runs)
+{
+    uint8_t a[NC_PAGE];
+    mome_cmd_t sw, l1, l2;
+    int mgr6;
+    nc_up(4, 1);
+    mome_seg_t *s = testnode_segment(1, 4);
+    uint64_t t6 = lock_cmd(&l1, 6, &mgr6); /* out before the switch */
+    l1.tid = TID + 1;
+    nc_pattern(a, 2);
+    s->pages[0].model = MOME_RELEASE;
+    nc_hold_data(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
+    mome_seg_bytes(s, 0)[9] ^= 1;
+    msgtest_reset();
+    switch_cmd(&sw, s, 0, MOME_STRONG, TID); /* releases first: a DIFF to node 2 */
+    ck_assert_uint_eq(sw.done, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 2));
+    cmd_init(&l2, mome_sync_cmd_lock);
+    l2.tid = TID + 2;
+    l2.u.lock.id = 7;
+    msgtest_reset();
+    mome_sync_cmd_lock(&l2);
+    ck_assert_int_eq(msgtest_count(), 0); /* held back */
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr6, 6, t6, 0);
+    ck_assert_uint_eq(l1.done, 0); /* applied after the switch */
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 2, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(sw.done, 1);
+    ck_assert_uint_eq(l1.done, 1);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_LOCK_REQ, -1), 1); /* T2's, sent now */
+}
+END_TEST
+
 Suite *sync_suite(void)
 {
     Suite *s = suite_create("sync");
@@ -660,5 +800,8 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__unlock_releases_the_writes_first);
     NC_CASE(s, test_sync__lock_grant_acquires_before_completing);
     NC_CASE(s, test_sync__commands_refuse_bad_arguments);
+    NC_CASE(s, test_sync__switch_waits_for_other_sections_only);
+    NC_CASE(s, test_sync__switch_in_a_section_does_not_wait);
+    NC_CASE(s, test_sync__sections_wait_while_a_switch_runs);
     return s;
 }
