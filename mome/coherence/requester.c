@@ -769,6 +769,11 @@ void mome_req_released(uint64_t seg, uint64_t page)
         t->held = 0;
         send_request(t, t->held_flags);
     }
+    /* The page's deferred refreshes are taken off the list first: one asked for now may be
+     * deferred again (a flush run by this release sent another diff of the page, relpend > 0),
+     * and walking the list as it grew went round for ever (helper-50's audit: a node's progress
+     * thread spun here, and the job hung). */
+    deferred_t *mine = NULL;
     for (deferred_t **p = &deferred; *p;) {
         deferred_t *d = *p;
         if (d->seg != seg || d->page != page) {
@@ -776,6 +781,12 @@ void mome_req_released(uint64_t seg, uint64_t page)
             continue;
         }
         *p = d->next;
+        d->next = mine;
+        mine = d;
+    }
+    while (mine) {
+        deferred_t *d = mine;
+        mine = d->next;
         mome_seg_t *s = mome_seg_page(seg, page);
         if (s)
             mome_req_sync(s, page, d->op);
