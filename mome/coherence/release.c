@@ -521,8 +521,16 @@ static void switch_after_release(void *arg, mome_date_t date)
         mome_page_t *pg = &s->pages[page];
         const mome_model_t *from = mome_model_of_id(pg->model);
         pg->model = (uint8_t)to->id;
-        if (to->strength > from->strength && pg->access != MOME_ACC_NONE)
+        if (to->strength > from->strength && pg->access != MOME_ACC_NONE) {
+            /* A request in flight (a write fault's upgrade, a read-ahead) is asked again under
+             * the new model when it lands (txn_try_complete); meanwhile the copy it came from,
+             * fetched under the weaker contract, must not be read: a WEAK copy kept mapped
+             * through a switch to STRONG was read by the next lock holder one increment short
+             * (helper-50's audit). Out of the views, a reader waits for the request. */
+            if (pg->flags & MOME_PG_BUSY)
+                mome_copy_unmap(s, page);
             to->enter(s, page, &op->op);
+        }
     }
     mome_op_end(&op->op);
 }
