@@ -51,6 +51,9 @@ void nc_hold_zero(mome_seg_t *s, uint64_t page, int write, uint32_t rights);
 void nc_hold_data(mome_seg_t *s, uint64_t page, int write, uint32_t rights, int from,
                   const void *bytes, uint64_t ver);
 
+/* Node `from` acknowledges this node's release of page (seg, page) (NOTICE_ACK): an owner that
+ * merged the page's diff, or the manager that passed its notice on. */
+void nc_ack_page(int from, uint64_t seg, uint64_t page);
 /* A page of bytes that depend on seed and are never all zero. */
 void nc_pattern(uint8_t *buf, unsigned seed);
 /* Times (seg, page) appears in a page list. */

@@ -322,12 +322,9 @@ START_TEST(test_holder__unshare_of_a_clean_page_and_of_a_copy)
     mome_seg_t *s = testnode_segment(1, 4);
     mome_page_t *pg = &s->pages[0];
     mome_date_t rel = 0;
-    mome_batch_t b = {0};
     nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED);
     mome_rel_release(done_cb, &rel); /* released: clean, write-protected */
-    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, mome_seg_manager(s, 0), NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(mome_seg_manager(s, 0), 1, 0);
     ck_assert_uint_ne(rel, 0);
     ck_assert(mome_copy_tracked_clean(pg));
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RO);
@@ -426,10 +423,7 @@ START_TEST(test_holder__flush_drop_sends_the_diff_and_drops)
     ck_assert_ptr_nonnull(x);
     ck_assert_ptr_null(x->twin);
     ck_assert_int_eq(x->relpend, 1);
-    mome_batch_t ack = {0};
-    ck_assert_int_eq(mome_batch_page(&ack, 1, 1), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, ack.buf, (uint32_t)ack.len);
-    mome_batch_free(&ack);
+    nc_ack_page(3, 1, 1);
     ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
 }
 END_TEST

@@ -270,10 +270,7 @@ START_TEST(test_release__acquire_releases_dirty_stale_copies_first)
     ck_assert_int_eq(msgtest_count(), 1);
     ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
     ck_assert_uint_eq(got[1], 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(MGR, 1, 1);
     /* Then refreshed: the writer keeps writing it, twinned, with the new content. */
     const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mgr);
     ck_assert_int_eq(w->flags, 0);
@@ -306,10 +303,7 @@ START_TEST(test_release__acquire_keeps_writes_made_while_it_releases)
     nc_fault(s, 1, 1);
     mome_seg_bytes(s, 1)[6] ^= 1;
     ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(MGR, 1, 1);
     /* Those writes are still to be released: the copy stays dirty with its twin (or they were
      * sent to the owner first). */
     mome_pext_t *x = mome_pext_find(pg, 1, 1);
@@ -458,10 +452,7 @@ START_TEST(test_release__syncmem_answer_during_a_release_of_the_page_asks_again)
     ck_assert_uint_eq(got[1], 0);
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
     ck_assert_int_eq(mome_seg_bytes(s, 2)[9], a[9] ^ 0x40); /* nothing installed */
-    mome_batch_t ack = {0};
-    ck_assert_int_eq(mome_batch_page(&ack, 1, 2), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, ack.buf, (uint32_t)ack.len);
-    mome_batch_free(&ack);
+    nc_ack_page(3, 1, 2);
     ck_assert_uint_eq(rel[1], 1);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
     b[9] ^= 0x40; /* the owner merged the diff */
@@ -494,10 +485,7 @@ START_TEST(test_release__flush_during_a_refresh_keeping_writes)
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
     nc_fault(s, 1, 1); /* another thread writes meanwhile: the switch refreshes keeping it */
     mome_seg_bytes(s, 1)[6] ^= 1;
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(3, 1, 1);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr));
     ck_assert_uint_eq(got[1], 0);
     mome_ref_t r = {.seg = 1, .page = 1};
@@ -540,10 +528,7 @@ START_TEST(test_release__sync_answer_during_a_merge_leaves_the_page_protected)
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
     nc_fault(s, 2, 1); /* written again meanwhile: the switch refreshes keeping it */
     mome_seg_bytes(s, 2)[10] ^= 0x40;
-    mome_batch_t ack = {0};
-    ck_assert_int_eq(mome_batch_page(&ack, 1, 2), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 3, NULL, ack.buf, (uint32_t)ack.len);
-    mome_batch_free(&ack);
+    nc_ack_page(3, 1, 2);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr)); /* the merge */
     mome_pext_t *x = mome_pext_find(pg, 1, 2);
     ck_assert_ptr_nonnull(x);
@@ -634,10 +619,7 @@ START_TEST(test_release__switch_keeps_writes_made_while_it_releases)
     nc_fault(s, 1, 1); /* another thread writes the page meanwhile */
     mome_seg_bytes(s, 1)[6] ^= 1;
     ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(MGR, 1, 1);
     mome_pext_t *x = mome_pext_find(pg, 1, 1);
     int kept = (pg->flags & MOME_PG_DIRTY) && x && x->twin;
     int sent = msgtest_count_of(MOME_MSG_DIFF, 3) > 0;
@@ -860,10 +842,7 @@ START_TEST(test_release__releases_queue_one_in_flight)
     msgtest_reset();
     mome_rel_release(done_cb, g2); /* queued: its writes may be newer */
     ck_assert_int_eq(msgtest_count(), 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(MGR, 1, 1);
     ck_assert_uint_eq(g1[1], 1);
     ck_assert_uint_eq(g2[1], 1); /* nothing written since: its own release completed at once */
     ck_assert_uint_gt(g2[0], g1[0]);

@@ -194,10 +194,7 @@ START_TEST(test_sync__barrier_enters_once_the_release_is_acknowledged)
     mome_sync_cmd_barrier(&c);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 2));
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_BAR_ENTER, -1), 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 2), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(0, 1, 2);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_BAR_ENTER, 0));
     ck_assert_uint_eq(c.done, 0);
 }
@@ -560,10 +557,7 @@ START_TEST(test_sync__unlock_releases_the_writes_first)
     mome_date_t date = NC_BODY(d, mome_rel_t)->date;
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_LOCK_REL, -1), 0);
     ck_assert_uint_eq(u.done, 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(0, 1, 0);
     const mome_msg_t *r = nc_msg(MOME_MSG_LOCK_REL, mgr);
     ck_assert_uint_eq(NC_BODY(r, mome_syncmsg_t)->date, date);
     ck_assert_uint_eq(u.done, 1);
@@ -652,7 +646,7 @@ static void hold_lock(mome_cmd_t *c, int id, pid_t tid)
 }
 
 /* Thread tid holds lock id and writes page 0 of s, then unlocks: the release stays in flight
- * (its DIFF unacknowledged) until ack_release(). */
+ * (its DIFF unacknowledged) until page 0's release is acknowledged (nc_ack_page). */
 static void unlock_in_flight(mome_seg_t *s, mome_cmd_t *l, mome_cmd_t *u, int id, pid_t tid)
 {
     uint8_t a[NC_PAGE];
@@ -665,14 +659,6 @@ static void unlock_in_flight(mome_seg_t *s, mome_cmd_t *l, mome_cmd_t *u, int id
     u->u.lock.id = id;
     mome_sync_cmd_unlock(u);
     ck_assert_uint_eq(u->done, 0);
-}
-
-static void ack_release(void)
-{
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
 }
 
 /* Thread tid switches page `page` of s to model. */
@@ -704,7 +690,7 @@ START_TEST(test_sync__switch_waits_for_other_sections_only)
     ck_assert_uint_eq(s1.done, 1);
     /* While T0's switch waits, another thread still starts a section. */
     lock_cmd(&l3, 7, &mgr);
-    ack_release();
+    nc_ack_page(0, 1, 0);
     ck_assert_uint_eq(u2.done, 1);
     ck_assert_uint_eq(s0.done, 0);
     cmd_init(&u2, mome_sync_cmd_unlock);
@@ -738,7 +724,7 @@ START_TEST(test_sync__switch_in_a_section_does_not_wait)
     ck_assert_uint_eq(sw.done, 1);
     ck_assert_int_eq(sw.status, -EDEADLK);
     ck_assert_ptr_nonnull(strstr(sw.err, "holds lock 5"));
-    ack_release();
+    nc_ack_page(0, 1, 0);
 }
 END_TEST
 
@@ -769,10 +755,7 @@ START_TEST(test_sync__sections_wait_while_a_switch_runs)
     ck_assert_int_eq(msgtest_count(), 0); /* held back */
     lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr6, 6, t6, 0);
     ck_assert_uint_eq(l1.done, 0); /* applied after the switch */
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 0), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, 2, NULL, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    nc_ack_page(2, 1, 0);
     ck_assert_uint_eq(sw.done, 1);
     ck_assert_uint_eq(l1.done, 1);
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_LOCK_REQ, -1), 1); /* T2's, sent now */
