@@ -56,6 +56,26 @@ static inline uint64_t itest_rand(uint64_t *s)
     return *s;
 }
 
+/* The value thread t of node writes at step i of round r in the multi-threaded tests: every
+ * (round, node, thread, step) writes a different one. */
+static inline uint64_t itest_word(int r, int node, int t, int i)
+{
+    return (uint64_t)(r + 1) << 40 | (uint64_t)node << 32 | (uint64_t)t << 24 | (uint64_t)i;
+}
+
+/* Thread t of node wrote slot i % slots of w at each step i of round r's iters: each slot must
+ * hold the last value written there. */
+static inline void itest_check_words(const volatile uint64_t *w, int r, int node, int t, int iters,
+                                     int slots)
+{
+    for (int j = 0; j < slots && j < iters; j++) {
+        int last = (iters - 1) - ((iters - 1 - j) % slots);
+        CHECK(w[j] == itest_word(r, node, t, last),
+              "round %d: node %d thread %d word %d is %#llx, it wrote %#llx", r, node, t, j,
+              (unsigned long long)w[j], (unsigned long long)itest_word(r, node, t, last));
+    }
+}
+
 /* A figure of this process's memory from /proc/self/status, in KiB ("VmRSS", "VmHWM"); -1 if
  * absent. */
 static inline long itest_status_kib(const char *field)

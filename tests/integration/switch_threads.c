@@ -51,11 +51,6 @@ static volatile uint64_t *words(int node, int t)
     return page(1 + k % 2) + (size_t)(k / 2) * 8;
 }
 
-static uint64_t word(int r, int node, int t, int i)
-{
-    return (uint64_t)(r + 1) << 40 | (uint64_t)node << 32 | (uint64_t)t << 24 | (uint64_t)i;
-}
-
 static void *switcher(void *arg)
 {
     uint64_t x = seed * 2654435761u + (uint64_t)me + 1;
@@ -92,13 +87,7 @@ static void check(int r)
           (unsigned long long)total, (r + 1) * n * WORKERS * iters);
     for (int node = 0; node < n; node++)
         for (int t = 0; t < WORKERS; t++)
-            for (int j = 0; j < 8 && j < iters; j++) {
-                int last = (iters - 1) - ((iters - 1 - j) % 8);
-                CHECK(words(node, t)[j] == word(r, node, t, last),
-                      "round %d: node %d thread %d word %d is %#llx, it wrote %#llx", r, node, t, j,
-                      (unsigned long long)words(node, t)[j],
-                      (unsigned long long)word(r, node, t, last));
-            }
+            itest_check_words(words(node, t), r, node, t, iters, 8);
     barrier(); /* nobody writes round r + 1 before everyone checked */
 }
 
@@ -113,9 +102,9 @@ static void *worker(void *arg)
             MUST(MomeSyncMem((void *)page(0), ps, MomeClock()));
             page(0)[8 * k] = page(0)[8 * k] + 1;
             MUST(MomeUnlock(100 + k));
-            words(me, t)[i % 8] = word(r, me, t, i);
-            CHECK(words(me, t)[i % 8] == word(r, me, t, i), "a thread's own word reads back %#llx",
-                  (unsigned long long)words(me, t)[i % 8]);
+            words(me, t)[i % 8] = itest_word(r, me, t, i);
+            CHECK(words(me, t)[i % 8] == itest_word(r, me, t, i),
+                  "a thread's own word reads back %#llx", (unsigned long long)words(me, t)[i % 8]);
         }
         __atomic_add_fetch(&done, 1, __ATOMIC_ACQ_REL);
         pthread_barrier_wait(&pb);

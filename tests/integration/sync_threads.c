@@ -51,11 +51,6 @@ static volatile uint64_t *words(int node, int t)
     return page(s % NPAGES) + 64 + (size_t)(s / NPAGES) * 8;
 }
 
-static uint64_t word(int r, int node, int t, int i)
-{
-    return (uint64_t)(r + 1) << 40 | (uint64_t)node << 32 | (uint64_t)t << 24 | (uint64_t)i;
-}
-
 static void *syncer(void *arg)
 {
     uint64_t x = seed * 2654435761u + (uint64_t)me * 77 + 1;
@@ -92,13 +87,7 @@ static void check(int r)
     for (int node = 0; node < n; node++)
         for (int t = 0; t < T; t++) {
             want += words(node, t)[7];
-            for (int j = 0; j < 6 && j < iters; j++) {
-                int last = (iters - 1) - ((iters - 1 - j) % 6);
-                CHECK(words(node, t)[j] == word(r, node, t, last),
-                      "round %d: node %d thread %d word %d is %#llx, it wrote %#llx", r, node, t, j,
-                      (unsigned long long)words(node, t)[j],
-                      (unsigned long long)word(r, node, t, last));
-            }
+            itest_check_words(words(node, t), r, node, t, iters, 6);
         }
     CHECK(total == want, "round %d: counters add up to %llu, tallies to %llu", r,
           (unsigned long long)total, (unsigned long long)want);
@@ -149,9 +138,9 @@ static void *worker(void *arg)
                 MUST(MomeUnlock(100 + k2));
             }
             MUST(MomeUnlock(100 + k));
-            words(me, t)[i % 6] = word(r, me, t, i);
+            words(me, t)[i % 6] = itest_word(r, me, t, i);
             words(me, t)[7] = tally[t];
-            CHECK(words(me, t)[i % 6] == word(r, me, t, i), "own word reads back %#llx",
+            CHECK(words(me, t)[i % 6] == itest_word(r, me, t, i), "own word reads back %#llx",
                   (unsigned long long)words(me, t)[i % 6]);
         }
         __atomic_add_fetch(&done, 1, __ATOMIC_ACQ_REL);

@@ -393,6 +393,23 @@ START_TEST(test_release__syncmem_does_not_ride_an_earlier_request)
 }
 END_TEST
 
+/*
+ * Page 2 held by a WEAK writer (twinned; node 3 owns the master, version 4, content a), with a
+ * MomeSyncMem of it in flight (got); then another thread writes byte 9 (a fault, then the store).
+ * Returns the page's address.
+ */
+static char *weak_page_written_during_sync(mome_seg_t *s, const uint8_t *a, mome_date_t *got)
+{
+    char *addr = testnode_addr(s, 2);
+    s->pages[2].model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mome_seg_manager(s, 2)));
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    return addr;
+}
+
 /* A WEAK writer's page written by another thread while its refresh was in flight: the answer's
  * content comes in with those writes on top (it was dropped, and the callers read stale data). */
 START_TEST(test_release__syncmem_answer_keeps_writes_made_meanwhile)
@@ -405,13 +422,7 @@ START_TEST(test_release__syncmem_answer_keeps_writes_made_meanwhile)
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
-    pg->model = MOME_WEAK;
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
-    char *addr = testnode_addr(s, 2);
-    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
-    nc_fault(s, 2, 1); /* another thread writes meanwhile */
-    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    char *addr = weak_page_written_during_sync(s, a, got);
     mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
     nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
     ck_assert_uint_eq(got[1], 1);
@@ -435,16 +446,10 @@ START_TEST(test_release__syncmem_answer_during_a_release_of_the_page_asks_again)
     mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
-    pg->model = MOME_WEAK;
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
-    char *addr = testnode_addr(s, 2);
-    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
-    nc_fault(s, 2, 1);
-    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    weak_page_written_during_sync(s, a, got);
     mome_rel_release(done_cb, rel); /* another thread's release: a DIFF to node 3 */
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
     mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
@@ -517,13 +522,7 @@ START_TEST(test_release__sync_answer_during_a_merge_leaves_the_page_protected)
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
-    pg->model = MOME_WEAK;
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
-    char *addr = testnode_addr(s, 2);
-    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got); /* SYNC_REQ in flight */
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
-    nc_fault(s, 2, 1);
-    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    char *addr = weak_page_written_during_sync(s, a, got);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, sw); /* releases first */
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
     nc_fault(s, 2, 1); /* written again meanwhile: the switch refreshes keeping it */
