@@ -358,8 +358,12 @@ static void start_write(dentry_t *e, const mome_msg_t *req)
         add(e, WRITERS, r);
         add_holder(e, r, m);
         grant(req, 0, MOME_RIGHT_RW | multi_rights(e, r), 0, r);
-    } else if (holds(e, req)) {
-        /* A stale copy is a fine twin: only this node's own changes travel. */
+    } else if (holds(e, req) && !(has(e, KEPT_SET, r) && m->notified)) {
+        /* A stale copy is a fine twin: only this node's own changes travel, and its notices
+         * bring it up to date at the node's next acquire. Not a copy kept under a contract
+         * without notices (WEAK) asked for under one with them: it missed the releases made
+         * meanwhile, and no acquire would ever catch it up (a lock holder read a counter one
+         * short after a switch from WEAK to RELEASE, and its increment undid another's). */
         add(e, WRITERS, r);
         add_holder(e, r, m);
         grant(req, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, e->owner);
