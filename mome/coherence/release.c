@@ -436,7 +436,11 @@ static void apply_stale(mome_date_t d, const char *lo, const char *hi, mome_op_t
             if (m->notified)
                 mome_copy_stale_passed(s, r.page);
             stale->v[keep++] = r;
-        } else if (m->acquire(s, r.page, op)) {
+        } else if (m->acquire(s, r.page, op) || stale_of(&r, &s)) {
+            /* Kept by its model, or its notice outlives the acquire (a refresh keeping writes is
+             * in flight, and a newer notice may come before it lands): listed while a notice is
+             * pending, which mome_copy_note_stale relies on (it lists a page only for a first
+             * notice; unlisted, a later notice was applied by no acquire). */
             stale->v[keep++] = r;
         }
     }
