@@ -39,6 +39,29 @@ static void release_reader(mome_seg_t *s, uint64_t page, const uint8_t *a)
     nc_hold_data(s, page, 0, 0, 3, a, 1);
 }
 
+/* Page 1 of s written, not released, by a twinning writer under model: content a (set here),
+ * version 1, from owner node 3. */
+static void dirty_writer(mome_seg_t *s, uint8_t *a, int model)
+{
+    nc_pattern(a, 5);
+    s->pages[1].model = (uint8_t)model;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[5] ^= 1;
+}
+
+/* An acquire at date 20 of dirty_writer's RELEASE page with a notice dated 10 (version 3): it
+ * releases first (DIFF to node 3), and another application thread writes the page meanwhile (a
+ * fault: the release write-protected it). */
+static void acquire_while_written(mome_seg_t *s, uint8_t *a, mome_date_t *got)
+{
+    dirty_writer(s, a, MOME_RELEASE);
+    stale(s, 1, 10, 3);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[6] ^= 1;
+}
+
 START_TEST(test_release__acquire_refreshes_a_used_release_copy)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
@@ -296,14 +319,7 @@ START_TEST(test_release__notice_during_a_refresh_keeping_writes_waits_for_the_ne
     mome_seg_t *s = testnode_segment(1, 4);
     mome_page_t *pg = &s->pages[1];
     int mgr = mome_seg_manager(s, 1);
-    nc_pattern(a, 5);
-    pg->model = MOME_RELEASE;
-    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
-    mome_seg_bytes(s, 1)[5] ^= 1;
-    stale(s, 1, 10, 3);
-    mome_rel_acquire(20, done_cb, got); /* releases first */
-    nc_fault(s, 1, 1);                  /* another thread writes meanwhile */
-    mome_seg_bytes(s, 1)[6] ^= 1;
+    acquire_while_written(s, a, got);
     nc_ack_page(MGR, 1, 1); /* the release ends: a refresh keeping those writes */
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr));
     stale(s, 1, 25, 5); /* released after the content of the refresh was served */
@@ -334,16 +350,7 @@ START_TEST(test_release__acquire_keeps_writes_made_while_it_releases)
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
     mome_page_t *pg = &s->pages[1];
-    nc_pattern(a, 5);
-    pg->model = MOME_RELEASE;
-    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
-    mome_seg_bytes(s, 1)[5] ^= 1;
-    stale(s, 1, 10, 3);
-    mome_rel_acquire(20, done_cb, got); /* releases first: DIFF to node 3 */
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
-    /* Another application thread writes the page meanwhile (a fault: it is write-protected). */
-    nc_fault(s, 1, 1);
-    mome_seg_bytes(s, 1)[6] ^= 1;
+    acquire_while_written(s, a, got);
     ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
     nc_ack_page(MGR, 1, 1);
     /* Those writes are still to be released: the copy stays dirty with its twin (or they were
@@ -523,10 +530,7 @@ START_TEST(test_release__flush_during_a_refresh_keeping_writes)
     mome_seg_t *s = testnode_segment(1, 4);
     mome_page_t *pg = &s->pages[1];
     int mgr = mome_seg_manager(s, 1);
-    nc_pattern(a, 5);
-    pg->model = MOME_WEAK;
-    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
-    mome_seg_bytes(s, 1)[5] ^= 1;
+    dirty_writer(s, a, MOME_WEAK);
     char *addr = testnode_addr(s, 1);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, got); /* releases first */
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
@@ -650,10 +654,7 @@ START_TEST(test_release__switch_keeps_writes_made_while_it_releases)
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
     mome_page_t *pg = &s->pages[1];
-    nc_pattern(a, 5);
-    pg->model = MOME_RELEASE;
-    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
-    mome_seg_bytes(s, 1)[5] ^= 1;
+    dirty_writer(s, a, MOME_RELEASE);
     char *addr = testnode_addr(s, 1);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got); /* releases first */
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
