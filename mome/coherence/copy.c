@@ -159,7 +159,7 @@ void mome_copy_drop(mome_seg_t *s, uint64_t page)
     mome_copy_forget(s, page);
 }
 
-void mome_copy_forget(mome_seg_t *s, uint64_t page)
+static void forget(mome_seg_t *s, uint64_t page, int notices)
 {
     mome_page_t *pg = &s->pages[page];
     mome_pext_t *x;
@@ -171,10 +171,22 @@ void mome_copy_forget(mome_seg_t *s, uint64_t page)
         free(x->twin);
         free(x->spec);
         x->twin = x->spec = NULL;
-        x->stale_date = x->stale_ver = 0;
+        if (notices)
+            x->stale_date = x->stale_ver = 0;
         x->push = 0;
         mome_pext_put(pg, x);
     }
+}
+
+void mome_copy_forget(mome_seg_t *s, uint64_t page)
+{
+    forget(s, page, 1);
+}
+
+void mome_copy_discard(mome_seg_t *s, uint64_t page)
+{
+    mome_copy_unmap(s, page);
+    forget(s, page, 0);
 }
 
 void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver)

@@ -43,6 +43,10 @@ void mome_copy_unmap_run(mome_seg_t *s, uint64_t first, uint64_t n);
 void mome_copy_drop(mome_seg_t *s, uint64_t page);
 /* The same for a copy already out of every view (mome_copy_unmap): the state only. */
 void mome_copy_forget(mome_seg_t *s, uint64_t page);
+/* mome_copy_drop for content about to replace the copy (a transaction's): a notice pending stays,
+ * since that content may have been served before the change the notice announces (the
+ * transaction's version settles it). */
+void mome_copy_discard(mome_seg_t *s, uint64_t page);
 /* Replace the content of a copy no view may see changing: out of every view, then filled. */
 void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver);
 /* The same for a copy already out of every view (mome_copy_unmap, mome_copy_unmap_run). */

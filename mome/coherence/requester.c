@@ -451,10 +451,17 @@ static void txn_try_complete(mome_txn_t *t)
     if (model != mome_page_model(pg)) {
         /*
          * The node switched the page's model while the request was out: the directory holds the
-         * copy under the old contract. Ask again under the new one before anyone uses it.
+         * copy under the old contract. Ask again under the new one before anyone uses it. A copy
+         * with unreleased writes asks for content to merge them on: confirmed as a copy, a READ
+         * on a multiple-writer page comes with content anyway, which would replace them (a switch
+         * to WEAK during a refresh keeping writes lost them: helper-53's review).
          */
-        request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
-                op, 0);
+        const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+        if ((pg->flags & MOME_PG_DIRTY) && x && x->twin)
+            merge_request(s, page, w, op);
+        else
+            request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
+                    op, 0);
         return;
     }
     if (stale) {
@@ -544,6 +551,14 @@ static void install(mome_txn_t *t, const void *data)
         merge_install(t, data);
         return;
     }
+    /* Content replaces the copy: one with writes not released yet asks for a merge (t->merge). */
+    const mome_pext_t *x = mome_pext_find(pg, s->id, t->page);
+    if ((pg->flags & MOME_PG_DIRTY) && x && x->twin)
+        mome_fatal("content for page %llu of segment '%s' came for a copy with writes not released "
+                   "yet (a %s request under %s), which it would replace: they would be lost; "
+                   "stopping",
+                   (unsigned long long)t->page, s->name,
+                   t->kind == MOME_TXN_WRITE ? "write" : "read", mome_model_of_id(t->model)->name);
     if (t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
         t->model == mome_page_model(pg) && !brings_stale(t) &&
         !(t->rw && (t->rights & (MOME_RIGHT_SHARED | MOME_RIGHT_TWIN)))) {
@@ -553,8 +568,10 @@ static void install(mome_txn_t *t, const void *data)
         w->mapped = rc == 0;
     }
     if (rc < 0) {
-        if (pg->access != MOME_ACC_NONE) /* a stale copy still mapped: unmap it first */
-            mome_copy_drop(s, t->page);
+        /* A copy still mapped goes first; a notice that came meanwhile stays (this content may
+         * lack its change: a lock holder read a counter one short when it went with the copy). */
+        if (pg->access != MOME_ACC_NONE)
+            mome_copy_discard(s, t->page);
         mome_store_fill(s->store, t->page, data);
     }
     t->have_data = 1;
@@ -838,6 +855,11 @@ void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
 {
     if (s->pages[page].flags & MOME_PG_BUSY)
         return; /* a fault's request is in flight: the model switch waits for nothing more */
+    /* Readers wait for the answer: a copy that is not the owner's master may be one kept under
+     * WEAK (by a FLUSH, or a FWD_WRITE that kept it), never notified; the directory sends such a
+     * holder the content, and until it lands an acquire has nothing to catch up (helper-53). */
+    if (!(s->pages[page].flags & MOME_PG_OWNER))
+        mome_copy_unmap(s, page);
     mome_op_hold(op);
     request(s, page, MOME_TXN_READ, model, NULL, op, 0);
 }

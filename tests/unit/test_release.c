@@ -340,6 +340,146 @@ START_TEST(test_release__notice_during_a_refresh_keeping_writes_waits_for_the_ne
 END_TEST
 
 /*
+ * A refresh keeping writes is in flight when another thread switches the page to WEAK (weaker:
+ * at once). The merge lands, the model differs, and the transaction asks again under WEAK. It
+ * asked with MOME_REQ_COPY (a READ, nobody waiting): the directory answers a READ on a
+ * multiple-writer page with content (FWD_SNAP), and install() dropped the copy, twin and all:
+ * the writes made during the acquire's release were gone without a word (helper-53's review).
+ */
+START_TEST(test_release__switch_to_weak_during_a_merge_keeps_writes)
+{
+    uint8_t a[NC_PAGE], c[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[1];
+    int mgr = mome_seg_manager(s, 1);
+    acquire_while_written(s, a, got);
+    nc_ack_page(MGR, 1, 1); /* the release ends: a refresh keeping those writes */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr));
+    char *addr = testnode_addr(s, 1);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, sw);
+    ck_assert_uint_eq(sw[1], 1);
+    memcpy(c, a, NC_PAGE);
+    c[5] ^= 1; /* the master has the released write, not the one made since */
+    nc_data(s, 1, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, c);
+    ck_assert_uint_eq(mome_seg_bytes(s, 1)[6], (uint8_t)(a[6] ^ 1)); /* merged on top */
+    /* Asked again under WEAK, for the content to merge on: whatever comes keeps the write. */
+    const mome_msg_t *r = msgtest_find(MOME_MSG_WRITE_REQ, mgr);
+    if (!r)
+        r = nc_msg(MOME_MSG_READ_REQ, mgr);
+    ck_assert_uint_eq(NC_BODY(r, mome_req_t)->model, MOME_WEAK);
+    ck_assert_int_eq(r->flags & MOME_REQ_COPY, 0);
+    nc_data(s, 1, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, c);
+    mome_pext_t *x = mome_pext_find(pg, 1, 1);
+    ck_assert_msg(mome_seg_bytes(s, 1)[6] == (uint8_t)(a[6] ^ 1) && (pg->flags & MOME_PG_DIRTY) &&
+                      x && x->twin,
+                  "a write made during the acquire's release was lost: byte %#x (written %#x), "
+                  "flags %#x, access %d, twin %p",
+                  mome_seg_bytes(s, 1)[6], (uint8_t)(a[6] ^ 1), pg->flags, pg->access,
+                  x ? (void *)x->twin : NULL);
+    ck_assert_uint_eq(got[1], 1);
+}
+END_TEST
+
+/*
+ * A copy kept by a FLUSH that does not drop it (a WEAK writer of a page turned single-writer)
+ * lost TRACK and had no REMOTE: a switch to RELEASE took it for the master and asked the
+ * directory for the new contract while leaving it mapped. Until the content came, a thread that
+ * acquired (nothing to catch up: WEAK copies get no notices) read the stale WEAK copy under
+ * RELEASE (helper-53's review). It is a read copy of a master held elsewhere (REMOTE): dropped.
+ */
+START_TEST(test_release__copy_kept_by_a_flush_is_not_read_after_a_switch)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, acq[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[1];
+    nc_pattern(a, 5);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_ref_t f = {.seg = 1, .page = 1, .node = MGR};
+    nc_deliver(MOME_MSG_FLUSH, 0, MGR, &f, NULL, 0); /* kept (a WEAK holder): not dropped */
+    ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    ck_assert_int_eq(pg->flags & (MOME_PG_TRACK | MOME_PG_OWNER), 0);
+    char *addr = testnode_addr(s, 1);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, got);
+    mome_rel_acquire(40, done_cb, acq); /* another thread takes a lock meanwhile */
+    ck_assert_uint_eq(acq[1], 1);
+    ck_assert_msg(pg->access == MOME_ACC_NONE || fake_memory_state(addr) == FAKE_ZAPPED ||
+                      fake_memory_state(addr) == FAKE_NONE,
+                  "a stale WEAK copy stays readable under RELEASE after an acquire (state %d, "
+                  "access %d, %d requests out)",
+                  fake_memory_state(addr), pg->access, msgtest_count());
+}
+END_TEST
+
+/* Content arrives for a write request made on a copy with unreleased writes. */
+static void content_over_unreleased_writes(void *arg)
+{
+    mome_seg_t *s = arg;
+    static uint8_t c[NC_PAGE];
+    mome_data_t d = {.seg = s->id,
+                     .page = 1,
+                     .mgr = (uint32_t)mome_seg_manager(s, 1),
+                     .rights = MOME_RIGHT_RW | MOME_RIGHT_TWIN,
+                     .ver = 3};
+    msgtest_deliver(MOME_MSG_DATA, MOME_DATA_GRANT, 3, &d, c, NC_PAGE);
+}
+
+/* Data safety: content never replaces a copy's unreleased writes without a word (that is what a
+ * merge is for); no path asks for it so now, and a defect that did would stop the node. */
+START_TEST(test_release__content_over_unreleased_writes_stops_the_node)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    dirty_writer(s, a, MOME_RELEASE);
+    s->pages[1].access = MOME_ACC_READ; /* forced: a write fault now asks for the page */
+    nc_fault(s, 1, 1);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mome_seg_manager(s, 1)));
+    nc_expect_death(content_over_unreleased_writes, s,
+                    "content for page 1 of segment 'test1' came for a copy with writes not "
+                    "released yet");
+}
+END_TEST
+
+/*
+ * Content that replaces a copy this node held (its request said it had one, and the directory
+ * sent content all the same: a copy kept under WEAK) may be older than a notice that came while
+ * the request was out. The notice went with the old copy, and the next lock holder read a
+ * counter one short (sync_threads, 1 job in 60). It stays, and the next acquire catches up.
+ */
+START_TEST(test_release__notice_during_a_fetch_over_a_copy_stays)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    release_reader(s, 2, a);
+    nc_fault(s, 2, 1); /* an upgrade, asked with the copy */
+    ck_assert_int_ne(nc_msg(MOME_MSG_WRITE_REQ, mgr)->flags & MOME_REQ_COPY, 0);
+    stale(s, 2, 10, 5);
+    nc_data(s, 2, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, a); /* served before the change */
+    ck_assert_uint_eq(pg->ver, 3);
+    mome_pext_t *x = mome_pext_find(pg, 1, 2);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(x->stale_ver, 5);
+    ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
+    mome_rel_acquire(20, done_cb, got);
+    ck_assert_msg(pg->access == MOME_ACC_NONE || msgtest_count_of(MOME_MSG_WRITE_REQ, mgr) +
+                                                         msgtest_count_of(MOME_MSG_READ_REQ, mgr) ==
+                                                     1,
+                  "a copy at version %llu stays after an acquire that passed version 5",
+                  (unsigned long long)pg->ver);
+}
+END_TEST
+
+/*
  * Data safety: a page written again while the acquire waits for its release must not lose those
  * writes when the acquire then refreshes the stale copy.
  */
@@ -905,6 +1045,10 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__acquire_releases_dirty_stale_copies_first);
     NC_CASE(s, test_release__notice_during_a_refresh_keeping_writes_waits_for_the_next_acquire);
     NC_CASE(s, test_release__acquire_keeps_writes_made_while_it_releases);
+    NC_CASE(s, test_release__switch_to_weak_during_a_merge_keeps_writes);
+    NC_CASE(s, test_release__copy_kept_by_a_flush_is_not_read_after_a_switch);
+    NC_CASE(s, test_release__content_over_unreleased_writes_stops_the_node);
+    NC_CASE(s, test_release__notice_during_a_fetch_over_a_copy_stays);
     NC_CASE(s, test_release__syncmem_asks_about_weak_copies);
     NC_CASE(s, test_release__syncmem_does_not_ride_an_earlier_request);
     NC_CASE(s, test_release__syncmem_answer_keeps_writes_made_meanwhile);
