@@ -62,6 +62,16 @@ static void acquire_while_written(mome_seg_t *s, uint8_t *a, mome_date_t *got)
     mome_seg_bytes(s, 1)[6] ^= 1;
 }
 
+/* After an acquire that passed version 5 of the page: its copy went, or is fetched again. */
+static void caught_up(const mome_page_t *pg, int mgr)
+{
+    ck_assert_msg(pg->access == MOME_ACC_NONE || msgtest_count_of(MOME_MSG_WRITE_REQ, mgr) +
+                                                         msgtest_count_of(MOME_MSG_READ_REQ, mgr) ==
+                                                     1,
+                  "a copy at version %llu stays after an acquire that passed version 5",
+                  (unsigned long long)pg->ver);
+}
+
 START_TEST(test_release__acquire_refreshes_a_used_release_copy)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
@@ -331,11 +341,7 @@ START_TEST(test_release__notice_during_a_refresh_keeping_writes_waits_for_the_ne
     mome_rel_acquire(30, done_cb, got);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3)); /* the writes made meanwhile go first */
     nc_ack_page(MGR, 1, 1);
-    ck_assert_msg(pg->access == MOME_ACC_NONE || msgtest_count_of(MOME_MSG_WRITE_REQ, mgr) +
-                                                         msgtest_count_of(MOME_MSG_READ_REQ, mgr) ==
-                                                     1,
-                  "a copy at version %llu stays after an acquire that passed version 5",
-                  (unsigned long long)pg->ver);
+    caught_up(pg, mgr);
 }
 END_TEST
 
@@ -471,11 +477,7 @@ START_TEST(test_release__notice_during_a_fetch_over_a_copy_stays)
     ck_assert_uint_eq(x->stale_ver, 5);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
     mome_rel_acquire(20, done_cb, got);
-    ck_assert_msg(pg->access == MOME_ACC_NONE || msgtest_count_of(MOME_MSG_WRITE_REQ, mgr) +
-                                                         msgtest_count_of(MOME_MSG_READ_REQ, mgr) ==
-                                                     1,
-                  "a copy at version %llu stays after an acquire that passed version 5",
-                  (unsigned long long)pg->ver);
+    caught_up(pg, mgr);
 }
 END_TEST
 
