@@ -531,8 +531,15 @@ static void switch_after_release(void *arg, mome_date_t date)
              * fetched under the weaker contract, must not be read: a WEAK copy kept mapped
              * through a switch to STRONG was read by the next lock holder one increment short
              * (helper-50's audit). Out of the views, a reader waits for the request. */
-            if (pg->flags & MOME_PG_BUSY)
+            if (pg->flags & MOME_PG_BUSY) {
+                /* Not dropped, nor renewed: the request is asked again under the new model when
+                 * it lands (txn_try_complete), and it vouched for the copy (REQ_COPY). Dropped,
+                 * a grant trusting the copy brought its stale bytes back, and a MomeSyncMem
+                 * meanwhile, finding no copy, asked nothing (a switch to STRONG and back to WEAK
+                 * before the answer: a lock holder read a counter one short). */
                 mome_copy_unmap(s, page);
+                continue;
+            }
             to->enter(s, page, &op->op);
         }
     }

@@ -482,6 +482,40 @@ START_TEST(test_release__notice_during_a_fetch_over_a_copy_stays)
 END_TEST
 
 /*
+ * A WEAK copy's upgrade is out, vouching for the copy (REQ_COPY), when the page switches to STRONG
+ * and back to WEAK. The copy was dropped by the switch: the grant, without content, brought its
+ * stale bytes back, and a MomeSyncMem made meanwhile, finding no copy, asked nothing (a lock
+ * holder read a counter one short). The copy now stays (out of the views) until the request
+ * lands, and the MomeSyncMem asks the owner about it.
+ */
+START_TEST(test_release__switch_there_and_back_during_an_upgrade_keeps_the_copy)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, sy[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    char *addr = testnode_addr(s, 2);
+    nc_pattern(a, 1);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 2, 0, 0, 3, a, 1);
+    nc_fault(s, 2, 1);
+    ck_assert_int_ne(nc_msg(MOME_MSG_WRITE_REQ, mgr)->flags & MOME_REQ_COPY, 0);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, got);
+    ck_assert_uint_eq(got[1], 2);
+    ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
+    mome_rel_sync(addr, addr + NC_PAGE, 30, done_cb, sy);
+    int asked = msgtest_find(MOME_MSG_SYNC_REQ, mgr) != NULL; /* now, or once the grant lands */
+    nc_grant(s, 2, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, mgr, 3);
+    asked |= msgtest_find(MOME_MSG_SYNC_REQ, mgr) != NULL;
+    ck_assert_msg(asked, "MomeSyncMem asked nothing about a WEAK copy (access %d)", pg->access);
+}
+END_TEST
+
+/*
  * Data safety: a page written again while the acquire waits for its release must not lose those
  * writes when the acquire then refreshes the stale copy.
  */
@@ -1051,6 +1085,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__copy_kept_by_a_flush_is_not_read_after_a_switch);
     NC_CASE(s, test_release__content_over_unreleased_writes_stops_the_node);
     NC_CASE(s, test_release__notice_during_a_fetch_over_a_copy_stays);
+    NC_CASE(s, test_release__switch_there_and_back_during_an_upgrade_keeps_the_copy);
     NC_CASE(s, test_release__syncmem_asks_about_weak_copies);
     NC_CASE(s, test_release__syncmem_does_not_ride_an_earlier_request);
     NC_CASE(s, test_release__syncmem_answer_keeps_writes_made_meanwhile);
