@@ -527,16 +527,14 @@ static void switch_after_release(void *arg, mome_date_t date)
         pg->model = (uint8_t)to->id;
         if (to->strength > from->strength && pg->access != MOME_ACC_NONE) {
             /* A request in flight (a write fault's upgrade, a read-ahead) is asked again under
-             * the new model when it lands (txn_try_complete); meanwhile the copy it came from,
-             * fetched under the weaker contract, must not be read: a WEAK copy kept mapped
-             * through a switch to STRONG was read by the next lock holder one increment short
-             * (helper-50's audit). Out of the views, a reader waits for the request. */
+             * the new model when it lands (txn_try_complete). Meanwhile the copy it came from,
+             * fetched under the weaker contract, leaves the views, so that a reader waits for the
+             * request (kept mapped through a switch to STRONG, a WEAK copy was read by the next
+             * lock holder one increment short: helper-50's audit); but it is neither dropped nor
+             * renewed, since the request vouched for it (REQ_COPY): dropped, a grant trusting it
+             * brought its stale bytes back, and a MomeSyncMem meanwhile, finding no copy, asked
+             * nothing (a switch to STRONG and back to WEAK before the answer). */
             if (pg->flags & MOME_PG_BUSY) {
-                /* Not dropped, nor renewed: the request is asked again under the new model when
-                 * it lands (txn_try_complete), and it vouched for the copy (REQ_COPY). Dropped,
-                 * a grant trusting the copy brought its stale bytes back, and a MomeSyncMem
-                 * meanwhile, finding no copy, asked nothing (a switch to STRONG and back to WEAK
-                 * before the answer: a lock holder read a counter one short). */
                 mome_copy_unmap(s, page);
                 continue;
             }

@@ -66,6 +66,12 @@ static void fault_done(uint64_t t0)
 
 static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op);
 
+/* A copy with writes not released yet (twinned): content for it is merged, never installed. */
+static int unreleased(const mome_page_t *pg, const mome_pext_t *x)
+{
+    return (pg->flags & MOME_PG_DIRTY) && x && x->twin;
+}
+
 static void send_request(mome_txn_t *t, uint32_t flags)
 {
     mome_seg_t *s = t->seg;
@@ -456,8 +462,7 @@ static void txn_try_complete(mome_txn_t *t)
          * on a multiple-writer page comes with content anyway, which would replace them (a switch
          * to WEAK during a refresh keeping writes lost them: helper-53's review).
          */
-        const mome_pext_t *x = mome_pext_find(pg, s->id, page);
-        if ((pg->flags & MOME_PG_DIRTY) && x && x->twin)
+        if (unreleased(pg, mome_pext_find(pg, s->id, page)))
             merge_request(s, page, w, op);
         else
             request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
@@ -552,8 +557,7 @@ static void install(mome_txn_t *t, const void *data)
         return;
     }
     /* Content replaces the copy: one with writes not released yet asks for a merge (t->merge). */
-    const mome_pext_t *x = mome_pext_find(pg, s->id, t->page);
-    if ((pg->flags & MOME_PG_DIRTY) && x && x->twin)
+    if (unreleased(pg, mome_pext_find(pg, s->id, t->page)))
         mome_fatal("content for page %llu of segment '%s' came for a copy with writes not released "
                    "yet (a %s request under %s), which it would replace: they would be lost; "
                    "stopping",
@@ -702,7 +706,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
             /* A release of this node's writes of the page left after the request: this content
              * may lack them. The callers ask again once they are in (sync_later). */
             again = 1;
-        } else if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY) && x && x->twin) {
+        } else if (pg->access != MOME_ACC_NONE && unreleased(pg, x)) {
             /* Another thread wrote the page since the request: its writes go on top of the
              * content, as a refresh keeping writes does (dropped, the callers would read stale
              * data, and an increment made from it would undo another node's). */
@@ -853,12 +857,11 @@ void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op)
 
 void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
 {
-    if (s->pages[page].flags & MOME_PG_BUSY)
-        return; /* a fault's request is in flight: the model switch waits for nothing more */
+    const mome_page_t *pg = &s->pages[page];
     /* Readers wait for the answer: a copy that is not the owner's master may be one kept under
      * WEAK (by a FLUSH, or a FWD_WRITE that kept it), never notified; the directory sends such a
      * holder the content, and until it lands an acquire has nothing to catch up (helper-53). */
-    if (!(s->pages[page].flags & MOME_PG_OWNER))
+    if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_OWNER))
         mome_copy_unmap(s, page);
     mome_op_hold(op);
     request(s, page, MOME_TXN_READ, model, NULL, op, 0);

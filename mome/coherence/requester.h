@@ -21,7 +21,8 @@ void mome_req_fini(void);
 /* A fault at addr (write: the access needs write permission), read at t0. */
 void mome_req_fault(char *addr, int write, uint64_t t0);
 
-/* Ask for read access under `model` on behalf of op (a switch to a stronger model). */
+/* Ask for read access under `model` on behalf of op (a switch to a stronger model, a checkpoint's
+ * fetch). The page has no request in flight: its callers leave a busy page to that request. */
 void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op);
 /* Replace a stale copy with the current content now (a writer keeps writing it, twinned). */
 void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op);
