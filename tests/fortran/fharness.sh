@@ -5,6 +5,9 @@
 #   expect_failure                          the last run exited non-zero, and not by the time limit
 #   expect_output TEXT                      the last run's output contains TEXT
 
+# ./calibrate is built in tests/integration, not here: without it every run was rated 20x slow
+# (the fallback), and each Fortran job got 3000 s.
+: "${CALIBRATE:=../integration/calibrate}"
 . "$srcdir/../integration/harness.sh"
 
 : "${OUT:=${0##*/}.out}"

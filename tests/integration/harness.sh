@@ -5,22 +5,29 @@
 #
 # TRANSPORT is tcp or shm (UCX's shared-memory transports). JOB_TIMEOUT (seconds) bounds a job:
 # by default 150 s times how much slower than a reference machine this one is now (a page fault
-# measured once per test run by ./calibrate, 25 us there), so that a slow or loaded machine
-# passes the same checks with more time. The factor is kept in calibration.txt.
+# measured by ./calibrate, the slowest of three samples, once per test run; 25 us there), so that
+# a slow or loaded machine passes the same checks with more time. The factor is kept in
+# calibration.txt.
 
 : "${LAUNCHER:=../../runtime/mome-run}"
 : "${srcdir:=.}"
+# The calibration program (tests/fortran sources this file from its own directory).
+: "${CALIBRATE:=./calibrate}"
 
 REFERENCE_FAULT_US=25
 
-# The slowness factor of this machine (1 to 20), measured at most once per test run (an hour).
+# The slowness factor of this machine (1 to 20), measured at most once per test run (an hour):
+# the slowest of three samples, since one sample swings by 10x on a shared machine (8 us, then
+# 247 us minutes later, on a 2-core VM) and a quiet moment must not shorten every limit.
 calibrate() {
     _cal=calibration.txt
     (
         flock 9
         if [ -z "$(find "$_cal" -mmin -60 2>/dev/null)" ]; then
-            _us=$(UCX_TLS=posix,cma timeout -k 5 120 "$LAUNCHER" -t 100 -n 2 ./calibrate \
-                2>/dev/null | sed -n 's/^fault_us //p')
+            _us=$(for _i in 1 2 3; do
+                UCX_TLS=posix,cma timeout -k 5 120 "$LAUNCHER" -t 100 -n 2 "$CALIBRATE" \
+                    2>/dev/null | sed -n 's/^fault_us //p'
+            done | sort -n | tail -1)
             awk -v us="${_us:-1000}" -v ref=$REFERENCE_FAULT_US 'BEGIN {
                 f = us / ref; if (f < 1) f = 1; if (f > 20) f = 20; printf "%.1f %s\n", f, us }' \
                 >"$_cal"
