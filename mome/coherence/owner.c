@@ -349,9 +349,17 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         mome_copy_drop(s, page);
         MOME_STAT_INC(invalidations_received);
     } else {
-        /* The page turns single-writer: its master is just the latest content from now on. */
+        /* The page turns single-writer: its master is just the latest content from now on. It
+         * stays a reader by the contract the manager has on record, which a request of this node
+         * in flight may be leaving: then it leaves the views until the answer, as a copy a
+         * FWD_WRITE keeps does (holder.c, keeps_mapped). */
         mome_pext_t *x = mome_pext_find(pg, s->id, page);
-        mome_copy_stop_writing(s, page);
+        if (pg->flags & MOME_PG_BUSY) {
+            mome_copy_unmap(s, page);
+            pg->access = MOME_ACC_READ;
+        } else {
+            mome_copy_stop_writing(s, page);
+        }
         pg->flags &= (uint16_t)~MOME_PG_WRITING;
         if (x) {
             x->push = 0;
