@@ -217,9 +217,9 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
     if (s) {
         mome_page_t *pg = &s->pages[f->page];
         bump_if_untracked(pg);
-        /* A kept copy stays mapped read-only (unless a request is in flight: keeps_mapped); one
-         * that goes leaves the views before it is sent (one TLB flush: a write-protect then an
-         * unmap would cost two). Either way no thread writes the page from here on. */
+        /* A kept copy stays mapped read-only; one that goes leaves the views before it is sent
+         * (one TLB flush: a write-protect then an unmap would cost two). Either way no thread
+         * writes the page from here on. */
         if (keep && held_op)
             pg->access = MOME_ACC_READ;
         else if (keep)
@@ -238,25 +238,12 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
     }
 }
 
-/*
- * The manager keeps this node's copy as a reader (MOME_FWD_KEEP) by the contract it has on record
- * for it. While a request of this node is in flight, that contract may be the one it is leaving:
- * a switch to a stronger model asks the directory for the new one (an owner's master stays
- * mapped meanwhile). Kept readable, the copy the writer now changes would be read under the new
- * model: under STRONG, a thread read a word after a barrier that the new writer had written before
- * it (mix_threads, 1 job in 150). It leaves the views like a copy that goes, and readers wait for
- * the request, whose answer brings the copy the new contract allows.
- */
-static int keeps_mapped(const mome_msg_t *m, const mome_seg_t *s, const mome_fwd_t *f)
-{
-    return (m->flags & MOME_FWD_KEEP) && !(s->pages[f->page].flags & MOME_PG_BUSY);
-}
-
 static void on_fwd_write(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
-    if (s && !keeps_mapped(m, s, f))
+    int keep = !!(m->flags & MOME_FWD_KEEP);
+    if (s && !keep)
         hold(m, f, HOLD_UNMAP);
     else if (s && s->pages[f->page].access == MOME_ACC_WRITE)
         hold(m, f, HOLD_PROTECT);

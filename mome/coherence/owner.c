@@ -349,10 +349,11 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         mome_copy_drop(s, page);
         MOME_STAT_INC(invalidations_received);
     } else {
-        /* The page turns single-writer: its master is just the latest content from now on. It
-         * stays a reader by the contract the manager has on record, which a request of this node
-         * in flight may be leaving: then it leaves the views until the answer, as a copy a
-         * FWD_WRITE keeps does (holder.c, keeps_mapped). */
+        /* The page turns single-writer: its master is just the latest content from now on, kept
+         * as a reader by the contract the manager has on record. A request of this node in flight
+         * may be leaving that contract (a switch to a stronger model asks for the new one, the
+         * master mapped meanwhile): the copy then leaves the views until the answer, since the
+         * writer the flush is for may change it before (and this node may hear nothing more). */
         mome_pext_t *x = mome_pext_find(pg, s->id, page);
         if (pg->flags & MOME_PG_BUSY) {
             mome_copy_unmap(s, page);

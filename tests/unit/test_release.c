@@ -820,13 +820,14 @@ START_TEST(test_release__switch_to_strong_of_an_owned_page_asks_the_directory)
 END_TEST
 
 /*
- * The manager, ordering another node's write before this node's switch to STRONG, keeps this
- * node's copy as its WEAK contract on record says (FWD_WRITE with KEEP) while the switch's
- * request is out. Left mapped, the copy was read under STRONG after a barrier that ordered the new
- * writer's change before the read (mix_threads, 1 job in 150): it leaves the views until the
- * answer, which brings the writer's content.
+ * A node owning a MULTI page under WEAK switches it to STRONG. Before the switch's request, the
+ * manager orders another node's STRONG write: it flushes the owner, the page turning single-writer,
+ * and keeps its master as a reader by the WEAK contract on record (then forwards the write to it,
+ * FWD_WRITE with KEEP). Left mapped, the master was read under STRONG after a barrier that ordered
+ * the new writer's change before the read (mix_threads, 1 job in 150): it leaves the views at the
+ * FLUSH, a read waits for the switch's answer, which brings the writer's content.
  */
-START_TEST(test_release__copy_kept_during_a_switch_to_strong_is_not_read)
+START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
     mome_date_t got[2] = {0, 0};
@@ -836,34 +837,39 @@ START_TEST(test_release__copy_kept_during_a_switch_to_strong_is_not_read)
     int mgr = mome_seg_manager(s, 3), writer = mgr == 2 ? 3 : 2;
     pg->model = MOME_WEAK;
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
-    nc_pattern(a, 11);
+    nc_pattern(a, 22);
     memcpy(mome_seg_bytes(s, 3), a, NC_PAGE);
     char *addr = testnode_addr(s, 3);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_READ_REQ, mgr));
+    mome_ref_t r = {.seg = 1, .page = 3, .node = (uint32_t)mgr};
+    nc_deliver(MOME_MSG_FLUSH, 0, mgr, &r, NULL, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_FLUSH_ACK, mgr));
+    ck_assert_msg(fake_memory_state(addr) != FAKE_MAPPED_RO,
+                  "a master flushed and kept by its WEAK contract stays readable under STRONG "
+                  "while the switch's request is out (access %d)",
+                  pg->access);
     mome_fwd_t f = {.seg = 1, .page = 3, .node = (uint32_t)writer, .rights = MOME_RIGHT_RW};
     nc_deliver(MOME_MSG_FWD_WRITE, MOME_FWD_KEEP, mgr, &f, NULL, 0);
     ck_assert_int_eq(memcmp(nc_msg(MOME_MSG_DATA, writer)->payload, a, NC_PAGE), 0);
-    ck_assert_msg(fake_memory_state(addr) == FAKE_ZAPPED || fake_memory_state(addr) == FAKE_NONE,
-                  "a copy kept by its WEAK contract stays readable under STRONG while the "
-                  "switch's request is out (state %d, access %d)",
-                  fake_memory_state(addr), pg->access);
-    ck_assert_uint_eq(got[1], 0);
-    nc_pattern(b, 12); /* the writer's change, forwarded to this node's request */
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
+    nc_fault(s, 3, 0); /* a reader waits for the switch's request */
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
+    nc_pattern(b, 23); /* the writer's change, forwarded to this node's request */
     nc_data(s, 3, writer, mgr, 0, 0, 5, b);
     ck_assert_uint_eq(got[1], 1);
     ck_assert_int_eq(pg->model, MOME_STRONG);
+    ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 3), b, NC_PAGE), 0);
 }
 END_TEST
 
 /*
- * The same through a FLUSH: the manager turns the page single-writer for another node's STRONG
- * write and, the owner's contract on record being WEAK, keeps its master as a reader (and may
- * tell it nothing more: the writer's own copy can be current). It leaves the views until the
- * switch's answer.
+ * The same FLUSH for this node's own request, or for a writer whose copy was current (granted,
+ * nothing more said to this node): the switch's answer is a grant without content, which maps
+ * nothing by itself; the reader that waited, and any later one, read the master.
  */
-START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
+START_TEST(test_release__master_flushed_during_a_switch_to_strong_comes_back_with_the_grant)
 {
     uint8_t a[NC_PAGE];
     mome_date_t got[2] = {0, 0};
@@ -873,23 +879,21 @@ START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
     int mgr = mome_seg_manager(s, 3);
     pg->model = MOME_WEAK;
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
-    nc_pattern(a, 13);
+    nc_pattern(a, 21);
     memcpy(mome_seg_bytes(s, 3), a, NC_PAGE);
     char *addr = testnode_addr(s, 3);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_READ_REQ, mgr));
     mome_ref_t f = {.seg = 1, .page = 3, .node = (uint32_t)mgr};
     nc_deliver(MOME_MSG_FLUSH, 0, mgr, &f, NULL, 0);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_FLUSH_ACK, mgr));
-    ck_assert_msg(fake_memory_state(addr) == FAKE_ZAPPED || fake_memory_state(addr) == FAKE_NONE,
-                  "a master flushed and kept by its WEAK contract stays readable under STRONG "
-                  "while the switch's request is out (state %d, access %d)",
-                  fake_memory_state(addr), pg->access);
-    ck_assert_int_eq(pg->flags & MOME_PG_OWNER, 0);
-    nc_data(s, 3, mgr, mgr, 0, 0, 5, a); /* the answer: the content, still the same */
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
+    nc_fault(s, 3, 0);
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
+    nc_grant(s, 3, 0, 0, 0, mgr, SELF);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(pg->model, MOME_STRONG);
     ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 3), a, NC_PAGE), 0);
 }
 END_TEST
@@ -1170,8 +1174,8 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__sync_answer_during_a_merge_leaves_the_page_protected);
     NC_CASE(s, test_release__switch_to_strong_drops_a_non_owner_copy);
     NC_CASE(s, test_release__switch_to_strong_of_an_owned_page_asks_the_directory);
-    NC_CASE(s, test_release__copy_kept_during_a_switch_to_strong_is_not_read);
     NC_CASE(s, test_release__master_flushed_during_a_switch_to_strong_is_not_read);
+    NC_CASE(s, test_release__master_flushed_during_a_switch_to_strong_comes_back_with_the_grant);
     NC_CASE(s, test_release__switch_keeps_writes_made_while_it_releases);
     NC_CASE(s, test_release__switch_to_strong_while_a_weak_fetch_is_in_flight);
     NC_CASE(s, test_release__switch_to_strong_during_an_upgrade_unmaps_the_weak_copy);
