@@ -200,7 +200,10 @@ int main(int argc, char **argv)
     ps = MomePageSize();
     CHECK(rounds >= 1 && iters >= 3 && T >= 1 && T <= MAXT && n * MAXT <= NPAGES * 7 &&
               n - first_writer() >= 1,
-          "usage");
+          "usage: mix_threads ROUNDS (>= 1) ITERS (>= 3) SEED T (1-%d) MODE (a mask of 1-16), at "
+          "most %d "
+          "nodes (MODE 4: at least 2)",
+          MAXT, NPAGES * 7 / MAXT);
     base = itest_map("mix_threads", NPAGES * ps, NULL);
     for (int p = 0; p < NPAGES; p++)
         MUST(MomeConsistency((void *)page(p), ps, models[(p + me + (int)seed) % 3]));

@@ -820,24 +820,16 @@ START_TEST(test_release__switch_to_strong_of_an_owned_page_asks_the_directory)
 END_TEST
 
 /*
- * A node owning a MULTI page under WEAK switches it to STRONG. Before the switch's request, the
- * manager orders another node's STRONG write: it flushes the owner, the page turning single-writer,
- * and keeps its master as a reader by the WEAK contract on record (then forwards the write to it,
- * FWD_WRITE with KEEP). Left mapped, the master was read under STRONG after a barrier that ordered
- * the new writer's change before the read (mix_threads, 1 job in 150): it leaves the views at the
- * FLUSH, a read waits for the switch's answer, which brings the writer's content.
+ * Page 3, whose MULTI master (bytes a) this node owns under WEAK, switched to STRONG: the switch's
+ * request is out when the manager flushes this node for a single-writer request. A reader then
+ * faults. Returns the page's address; the page is not readable.
  */
-START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
+static char *master_flushed_during_a_switch(mome_seg_t *s, const uint8_t *a, mome_date_t *got)
 {
-    uint8_t a[NC_PAGE], b[NC_PAGE];
-    mome_date_t got[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
     mome_page_t *pg = &s->pages[3];
-    int mgr = mome_seg_manager(s, 3), writer = mgr == 2 ? 3 : 2;
+    int mgr = mome_seg_manager(s, 3);
     pg->model = MOME_WEAK;
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
-    nc_pattern(a, 22);
     memcpy(mome_seg_bytes(s, 3), a, NC_PAGE);
     char *addr = testnode_addr(s, 3);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
@@ -849,16 +841,35 @@ START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
                   "a master flushed and kept by its WEAK contract stays readable under STRONG "
                   "while the switch's request is out (access %d)",
                   pg->access);
+    nc_fault(s, 3, 0); /* a reader waits for the switch's request */
+    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
+    return addr;
+}
+
+/*
+ * The manager orders another node's STRONG write before this node's switch to STRONG: it flushes
+ * the owner, the page turning single-writer, keeps its master as a reader by the WEAK contract on
+ * record, and forwards the write to it (FWD_WRITE with KEEP). Left mapped, the master was read
+ * under STRONG after a barrier that ordered the new writer's change before the read (mix_threads,
+ * 1 job in 150). The switch's answer brings the writer's content.
+ */
+START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 3), writer = mgr == 2 ? 3 : 2;
+    nc_pattern(a, 22);
+    char *addr = master_flushed_during_a_switch(s, a, got);
     mome_fwd_t f = {.seg = 1, .page = 3, .node = (uint32_t)writer, .rights = MOME_RIGHT_RW};
     nc_deliver(MOME_MSG_FWD_WRITE, MOME_FWD_KEEP, mgr, &f, NULL, 0);
     ck_assert_int_eq(memcmp(nc_msg(MOME_MSG_DATA, writer)->payload, a, NC_PAGE), 0);
     ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
-    nc_fault(s, 3, 0); /* a reader waits for the switch's request */
-    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
     nc_pattern(b, 23); /* the writer's change, forwarded to this node's request */
     nc_data(s, 3, writer, mgr, 0, 0, 5, b);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(pg->model, MOME_STRONG);
+    ck_assert_int_eq(s->pages[3].model, MOME_STRONG);
     ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 3), b, NC_PAGE), 0);
 }
@@ -875,24 +886,12 @@ START_TEST(test_release__master_flushed_during_a_switch_to_strong_comes_back_wit
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[3];
-    int mgr = mome_seg_manager(s, 3);
-    pg->model = MOME_WEAK;
-    nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
     nc_pattern(a, 21);
-    memcpy(mome_seg_bytes(s, 3), a, NC_PAGE);
-    char *addr = testnode_addr(s, 3);
-    mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_READ_REQ, mgr));
-    mome_ref_t f = {.seg = 1, .page = 3, .node = (uint32_t)mgr};
-    nc_deliver(MOME_MSG_FLUSH, 0, mgr, &f, NULL, 0);
-    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
-    nc_fault(s, 3, 0);
-    ck_assert_int_ne(fake_memory_state(addr), FAKE_MAPPED_RO);
-    nc_grant(s, 3, 0, 0, 0, mgr, SELF);
+    char *addr = master_flushed_during_a_switch(s, a, got);
+    nc_grant(s, 3, 0, 0, 0, mome_seg_manager(s, 3), SELF);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(pg->access, MOME_ACC_READ);
-    ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(s->pages[3].access, MOME_ACC_READ);
+    ck_assert_int_eq(s->pages[3].flags & MOME_PG_BUSY, 0);
     ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 3), a, NC_PAGE), 0);
 }
