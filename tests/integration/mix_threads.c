@@ -22,7 +22,7 @@
 #define NPAGES 4
 #define CPP 4
 #define NCOUNTERS (NPAGES * CPP)
-#define MAXT 8
+#define MAXT 6
 #define NSLOTS (NPAGES * 32)
 
 static int rounds, iters, T, mode, me, n;
