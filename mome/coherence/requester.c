@@ -49,6 +49,7 @@ typedef struct syncwait {
     mome_hnode_t h;  /* k1 = segment id, k2 = page */
     syncop_t *ops;   /* served by the request in flight */
     syncop_t *after; /* served by the next one */
+    int released;    /* a release of this node's writes of the page ended while it was out */
 } syncwait_t;
 static mome_htab_t syncs;
 static void sync_send(mome_seg_t *s, uint64_t page);
@@ -706,6 +707,13 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
             /* A release of this node's writes of the page left after the request: this content
              * may lack them. The callers ask again once they are in (sync_later). */
             again = 1;
+        } else if (w && w->released) {
+            /* The same, the release already over: its acknowledgement comes from the manager and
+             * may overtake this answer, which the owner may have served before merging it.
+             * Installed, the content took back this node's own released writes, and an XOR
+             * diff of the same bytes written again later undid them at the owner (mix_threads:
+             * a word read one above anything written, a slot with its older value). */
+            again = 2;
         } else if (pg->access != MOME_ACC_NONE && unreleased(pg, x)) {
             /* Another thread wrote the page since the request: its writes go on top of the
              * content, as a refresh keeping writes does (dropped, the callers would read stale
@@ -731,6 +739,17 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     if (!w)
         return;
     syncop_t *served = w->ops;
+    w->released = 0;       /* the next request leaves after the releases that ended so far */
+    if (again == 2 && s) { /* the same callers, and those that came meanwhile, ask again now */
+        syncop_t **tail = &served;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = w->after;
+        w->ops = served;
+        w->after = NULL;
+        sync_send(s, d->page);
+        return;
+    }
     w->ops = w->after;
     w->after = NULL;
     if (again) {
@@ -786,6 +805,9 @@ static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op)
 void mome_req_released(uint64_t seg, uint64_t page)
 {
     mome_txn_t *t = mome_txn_find(seg, page);
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, seg, page);
+    if (w && w->ops)
+        w->released = 1; /* its answer may lack the release (on_sync_reply) */
     if (t && t->held) {
         t->held = 0;
         send_request(t, t->held_flags);

@@ -694,6 +694,41 @@ START_TEST(test_release__syncmem_answer_during_a_release_of_the_page_asks_again)
 END_TEST
 
 /*
+ * The same when the release is over before the answer comes: its acknowledgement (from the
+ * manager) overtook the owner's answer, served before the owner merged the diff. Installed, the
+ * answer took back this node's released write, and the same bytes written again later went as an
+ * XOR diff that undid them at the owner (mix_threads, mode 24: 1 job in 11 on 3 nodes over TCP).
+ * The callers ask again.
+ */
+START_TEST(test_release__syncmem_answer_after_a_release_of_the_page_asks_again)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    weak_page_written_during_sync(s, a, got);
+    mome_rel_release(done_cb, rel); /* another thread's release: a DIFF to node 3 */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_ack_page(3, 1, 2);
+    ck_assert_uint_eq(rel[1], 1);
+    memcpy(b, a, NC_PAGE); /* served before the owner merged the diff */
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 5};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_msg(mome_seg_bytes(s, 2)[9] == (uint8_t)(a[9] ^ 0x40),
+                  "an answer older than this node's released write replaced it");
+    ck_assert_uint_eq(got[1], 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
+    b[9] ^= 0x40; /* the owner merged the diff */
+    d.ver = 6;
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+}
+END_TEST
+
+/*
  * A flush of the page while a refresh keeping this node's writes is in flight (its request waits
  * at the manager behind the flush's): the flush sends the writes, and the content the refresh gets
  * later, which has them, comes in as it is. The refresh stopped the job ("lost its twin").
@@ -1168,6 +1203,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__syncmem_does_not_ride_an_earlier_request);
     NC_CASE(s, test_release__syncmem_answer_keeps_writes_made_meanwhile);
     NC_CASE(s, test_release__syncmem_answer_during_a_release_of_the_page_asks_again);
+    NC_CASE(s, test_release__syncmem_answer_after_a_release_of_the_page_asks_again);
     NC_CASE(s, test_release__flush_during_a_refresh_keeping_writes);
     NC_CASE(s, test_release__syncmem_leaves_other_models_alone);
     NC_CASE(s, test_release__sync_answer_during_a_merge_leaves_the_page_protected);
