@@ -694,37 +694,60 @@ START_TEST(test_release__syncmem_answer_during_a_release_of_the_page_asks_again)
 END_TEST
 
 /*
- * The same when the release is over before the answer comes: its acknowledgement (from the
- * manager) overtook the owner's answer, served before the owner merged the diff. Installed, the
- * answer took back this node's released write, and the same bytes written again later went as an
- * XOR diff that undid them at the owner (mix_threads, mode 24: 1 job in 11 on 3 nodes over TCP).
- * The callers ask again.
+ * The same when the release is over before the answer comes. The owner (not the manager) served
+ * the sync before it merged the diff, and the release's acknowledgement, which comes from the
+ * manager, overtook the answer. Installed, the answer took back this node's released write, and
+ * the same bytes written again later went as an XOR diff that undid them at the owner
+ * (mix_threads, mode 24: 1 job in 11 on 3 nodes over TCP). The callers, and one that came
+ * meanwhile, ask again with one request; the final answer keeps a write made after the release
+ * (helper-58's case).
  */
 START_TEST(test_release__syncmem_answer_after_a_release_of_the_page_asks_again)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
-    mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
+    mome_date_t got[2] = {0, 0}, got2[2] = {0, 0}, rel[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    int mgr = mome_seg_manager(s, 2);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2), owner = mgr == 2 ? 0 : 2;
+    ck_assert_int_ne(owner, mgr);
     nc_pattern(a, 1);
-    weak_page_written_during_sync(s, a, got);
-    mome_rel_release(done_cb, rel); /* another thread's release: a DIFF to node 3 */
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
-    nc_ack_page(3, 1, 2);
+    char *addr = testnode_addr(s, 2);
+    pg->model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, owner, a, 4);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    mome_rel_release(done_cb, rel);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, owner));
+    msgtest_reset();
+    mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got2); /* waits for the next request */
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+    nc_ack_page(mgr, 1, 2); /* from the manager, before the owner's answer */
     ck_assert_uint_eq(rel[1], 1);
-    memcpy(b, a, NC_PAGE); /* served before the owner merged the diff */
+    nc_fault(s, 2, 1); /* written again after the release: unreleased */
+    mome_seg_bytes(s, 2)[11] ^= 0x20;
+    memcpy(b, a, NC_PAGE);
+    b[100] ^= 7; /* another node's change, served before the owner merged this node's diff */
     mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 5};
-    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, owner, &d, b, NC_PAGE);
     ck_assert_msg(mome_seg_bytes(s, 2)[9] == (uint8_t)(a[9] ^ 0x40),
                   "an answer older than this node's released write replaced it");
     ck_assert_uint_eq(got[1], 0);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
-    b[9] ^= 0x40; /* the owner merged the diff */
+    ck_assert_uint_eq(got2[1], 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 1);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_SYNC_REQ, mgr), mome_req_t)->ver, 4);
+    b[9] ^= 0x40; /* merged now */
     d.ver = 6;
-    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, owner, &d, b, NC_PAGE);
     ck_assert_uint_eq(got[1], 1);
+    ck_assert_uint_eq(got2[1], 1);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+    b[11] ^= 0x20; /* the unreleased write on top */
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_uint_eq(pg->ver, 6);
 }
 END_TEST
 
