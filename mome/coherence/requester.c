@@ -698,7 +698,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     const mome_data_t *d = body;
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, d->seg, d->page);
     mome_seg_t *s = mome_seg_page(d->seg, d->page);
-    int again = 0;
+    int again = 0, resend = 0; /* ask again once the release is in, or at once */
 
     if (m->type == MOME_MSG_SYNC_DATA && s) {
         mome_page_t *pg = &s->pages[d->page];
@@ -713,7 +713,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
              * Installed, the content took back this node's own released writes, and an XOR
              * diff of the same bytes written again later undid them at the owner (mix_threads:
              * a word read one above anything written, a slot with its older value). */
-            again = 2;
+            resend = 1;
         } else if (pg->access != MOME_ACC_NONE && unreleased(pg, x)) {
             /* Another thread wrote the page since the request: its writes go on top of the
              * content, as a refresh keeping writes does (dropped, the callers would read stale
@@ -740,7 +740,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
         return;
     syncop_t *served = w->ops;
     w->released = 0;       /* the next request leaves after the releases that ended so far */
-    if (again == 2 && s) { /* the same callers, and those that came meanwhile, ask again now */
+    if (resend) {          /* the same callers, and those that came meanwhile, ask again now */
         syncop_t **tail = &served;
         while (*tail)
             tail = &(*tail)->next;
