@@ -701,7 +701,7 @@ static void on_notice(const mome_msg_t *m, const void *body)
                 continue;
             stale_add(s, &ent, rel, n);
         }
-        if (mome_batch_page(&n->ack, ent.seg, ent.page) < 0)
+        if (mome_batch_notice(&n->ack, ent.seg, ent.page, ent.ver) < 0)
             mome_fatal("out of memory acknowledging a notice from node %u; stopping",
                        rel->origin);
     }

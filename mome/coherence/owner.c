@@ -20,6 +20,7 @@
 static uint8_t *diffbuf; /* one encoded diff */
 static mome_owner_acked_cb_t acked_cb;
 static mome_owner_released_cb_t released_cb;
+static mome_owner_diff_cb_t diff_cb;
 static mome_owner_expect_cb_t expect_cb;
 /* The NOTICE_ACKs an owner sends for the flushed diffs of one DIFF message. */
 static mome_batch_t flush_acks;
@@ -185,6 +186,8 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
         MOME_TR(MOME_TR_DIFF_SEND, seg, page, (int)x->owner, (uint32_t)n,
                 full ? MOME_TRF_FULL : 0);
         pg->flags |= MOME_PG_USED; /* written this interval: worth refreshing at the next acquire */
+        if (diff_cb)
+            diff_cb(seg, page, diffbuf, (uint32_t)n, fl);
         if (flush_mgr < 0) {
             mome_batch_t *b = &rel_diffs[x->owner];
             BATCH_ADD(b, (int)x->owner, MOME_MSG_DIFF, date, (uint32_t)mome_coh.self, "diff",
@@ -384,8 +387,8 @@ void mome_owner_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
     do_flush(s, page, mgr, drop);
 }
 
-/* Merge one writer's diff into the master copy held here. */
-static int merge(const mome_entry_t *e, uint32_t origin)
+/* Merge one writer's diff into the master copy held here; returns the page's segment. */
+static mome_seg_t *merge(const mome_entry_t *e, uint32_t origin)
 {
     mome_seg_t *s = mome_seg_page(e->seg, e->page);
     mome_page_t *pg = s ? &s->pages[e->page] : NULL;
@@ -414,7 +417,7 @@ static int merge(const mome_entry_t *e, uint32_t origin)
     MOME_TR(MOME_TR_DIFF_MERGE, e->seg, e->page, (int)origin, e->len, full ? MOME_TRF_FULL : 0);
     pg->ver++;
     mome_ckpt_mark(s, e->page); /* the master changed: the next checkpoint writes it */
-    return 0;
+    return s;
 }
 
 /* This node owns the master copies: merge a writer's diffs, then announce the new versions. */
@@ -425,33 +428,33 @@ static void on_diff(const mome_msg_t *m, const void *body)
 
     MOME_BATCH_FOREACH(MOME_BATCH_DIFF, m, e)
     {
-        int rc = merge(&e, rel->origin);
-        uint64_t seg = e.seg, page = e.page;
+        mome_seg_t *s = merge(&e, rel->origin);
+        uint64_t seg = e.seg, page = e.page, ver = s->pages[page].ver;
         if (m->flags & MOME_DIFF_FLUSH) {
             flush_ack(seg, page, rel->mgr);
             BATCH_ADD(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin,
-                      "flush acknowledgement", mome_batch_page(&flush_acks, seg, page));
+                      "flush acknowledgement", mome_batch_notice(&flush_acks, seg, page, ver));
             continue;
         }
-        mome_seg_t *s = mome_seg_page(seg, page);
-        uint64_t ver = rc == 0 ? s->pages[page].ver : 0;
-        int mgr = s ? mome_seg_manager(s, page)
-                    : mome_page_default_manager(seg, page, mome_coh.nnodes);
-        add_notice(merge_notices, mgr, seg, page, ver, rel->date, rel->origin);
+        add_notice(merge_notices, mome_seg_manager(s, page), seg, page, ver, rel->date,
+                   rel->origin);
     }
     send_batches(merge_notices, MOME_MSG_NOTICE, rel->date, rel->origin);
     send_batch(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin);
 }
 
-/* One released page is known to every holder: end its release, run a flush that waited. */
-static void released(uint64_t seg, uint64_t page)
+/*
+ * One released page is known to every holder, the master having the change from version ver on:
+ * end its release, run a flush that waited.
+ */
+static void released(uint64_t seg, uint64_t page, uint64_t ver)
 {
     mome_seg_t *s = mome_seg_page(seg, page);
     if (!s)
         return;
     mome_page_t *pg = &s->pages[page];
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    int all = x && x->relpend && --x->relpend == 0;
+    int mine = x && x->relpend, all = mine && --x->relpend == 0;
     if (all && x->has_flush) {
         uint32_t mgr = x->flush_mgr;
         int drop = (int)x->flush_drop;
@@ -461,8 +464,8 @@ static void released(uint64_t seg, uint64_t page)
     } else if (x) {
         mome_pext_put(pg, x);
     }
-    if (all && released_cb)
-        released_cb(seg, page); /* refreshes that waited for this node's diffs */
+    if (mine && released_cb)
+        released_cb(seg, page, ver, all); /* refreshes that wait for this node's diffs */
 }
 
 static void on_notice_ack(const mome_msg_t *m, const void *body)
@@ -470,9 +473,9 @@ static void on_notice_ack(const mome_msg_t *m, const void *body)
     mome_entry_t e;
     int n = 0;
 
-    MOME_BATCH_FOREACH(MOME_BATCH_PAGE, m, e)
+    MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, e)
     {
-        released(e.seg, e.page);
+        released(e.seg, e.page, e.ver);
         n++;
     }
     acked_cb(n);
@@ -521,23 +524,27 @@ static const mome_msg_def_t owner_msgs[] = {
     {.type = MOME_MSG_DIFF,
      .wire = {"DIFF", diff_fields, 3, MOME_DIFF_FLUSH, MOME_BATCH_DIFF_HDR, MOME_LEN_BATCH,
               MOME_BATCH_DIFF},
-     .body_size = sizeof(mome_rel_t), .validate = check_diff, .handler = on_diff},
+     .body_size = sizeof(mome_rel_t),
+     .validate = check_diff,
+     .handler = on_diff},
     {.type = MOME_MSG_NOTICE_ACK,
-     .wire = {"NOTICE_ACK", NULL, 0, 0, MOME_BATCH_PAGE_SIZE, MOME_LEN_BATCH, MOME_BATCH_PAGE},
+     .wire = {"NOTICE_ACK", NULL, 0, 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH, MOME_BATCH_NOTICE},
      .handler = on_notice_ack},
     {.type = MOME_MSG_PUSH_ACK,
      .wire = {"PUSH_ACK", push_ack_fields, 1, 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH,
               MOME_BATCH_NOTICE},
-     .body_size = sizeof(mome_rel_t), .handler = on_push_ack},
+     .body_size = sizeof(mome_rel_t),
+     .handler = on_push_ack},
 };
 
 int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect,
-                    mome_owner_released_cb_t on_released)
+                    mome_owner_released_cb_t on_released, mome_owner_diff_cb_t on_diff_sent)
 {
     size_t nn = (size_t)mome_coh.nnodes;
     acked_cb = acked;
     expect_cb = expect;
     released_cb = on_released;
+    diff_cb = on_diff_sent;
     diffbuf = mome_malloc(mome_coh.page_size);
     rel_diffs = mome_calloc(nn, sizeof(*rel_diffs));
     rel_notices = mome_calloc(nn, sizeof(*rel_notices));

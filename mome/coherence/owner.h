@@ -20,12 +20,17 @@ typedef void (*mome_owner_acked_cb_t)(int pages);
  * merged) will come, outside any release; releases wait for it too. */
 typedef void (*mome_owner_expect_cb_t)(void);
 
-/* Called when this node's released diffs and notices of a page are all acknowledged. */
-typedef void (*mome_owner_released_cb_t)(uint64_t seg, uint64_t page);
+/* Called for each acknowledgement of this node's released diffs and notices of a page: the master
+ * has that change from version ver on; all: none of them is in flight any more. */
+typedef void (*mome_owner_released_cb_t)(uint64_t seg, uint64_t page, uint64_t ver, int all);
+/* Called with each diff of a page this node sends (a release's or a flush's), in order, before it
+ * leaves: encoded runs or the whole page XOR its twin (flags: MOME_DIFF_ENTRY_FULL). */
+typedef void (*mome_owner_diff_cb_t)(uint64_t seg, uint64_t page, const void *diff, uint32_t len,
+                                     uint32_t flags);
 
 /* Registers DIFF, NOTICE_ACK, PUSH_ACK. */
 int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect,
-                    mome_owner_released_cb_t on_released);
+                    mome_owner_released_cb_t on_released, mome_owner_diff_cb_t on_diff_sent);
 void mome_owner_fini(void);
 
 /*

@@ -40,7 +40,8 @@ enum {
     /* releases (batches, net/wire.h) */
     MOME_MSG_DIFF,       /* mome_rel_t + diff entries: writer -> owner; DIFF_FLUSH */
     MOME_MSG_NOTICE,     /* mome_rel_t + notice entries: owner -> manager */
-    MOME_MSG_NOTICE_ACK, /* page entries: manager -> writer, every holder knows */
+    MOME_MSG_NOTICE_ACK, /* notice entries: manager -> writer, every holder knows (version:
+                            the master's, with the writer's change) */
     MOME_MSG_STALE,      /* mome_rel_t + notice entries: manager -> holder */
     MOME_MSG_STALE_ACK,  /* mome_rel_t: holder -> manager */
     MOME_MSG_PUSH,       /* mome_rel_t + push entries: owner -> pushed reader, new versions */
@@ -52,10 +53,10 @@ enum {
     MOME_MSG_PAGEIN_DATA, /* mome_pgout_t + page */
     MOME_MSG_PAGE_FREE,   /* mome_pgout_t: forget them (the page has new content) */
     /* a reader drops an unused copy; the owner may stop tracking its writes (directory.c) */
-    MOME_MSG_DROP,         /* mome_req_t: reader -> manager: I dropped my read copy */
-    MOME_MSG_DROP_ACK,     /* mome_ref_t: manager -> reader: the entry knows */
-    MOME_MSG_UNSHARE,      /* mome_ref_t: manager -> owner: nobody else holds it: stop tracking */
-    MOME_MSG_UNSHARE_ACK,  /* mome_ref_t: owner -> manager: stopped */
+    MOME_MSG_DROP,        /* mome_req_t: reader -> manager: I dropped my read copy */
+    MOME_MSG_DROP_ACK,    /* mome_ref_t: manager -> reader: the entry knows */
+    MOME_MSG_UNSHARE,     /* mome_ref_t: manager -> owner: nobody else holds it: stop tracking */
+    MOME_MSG_UNSHARE_ACK, /* mome_ref_t: owner -> manager: stopped */
     MOME_MSG_COHERENCE_END
 };
 

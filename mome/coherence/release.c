@@ -579,7 +579,7 @@ int mome_rel_init(void)
     push_done = 0;
     rel_cur = rel_next = NULL;
     mome_req_set_merged(rel_merged);
-    return mome_owner_init(acked, flush_sent, mome_req_released);
+    return mome_owner_init(acked, flush_sent, mome_req_released, mome_req_diff_sent);
 }
 
 void mome_rel_fini(void)

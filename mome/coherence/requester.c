@@ -18,6 +18,7 @@
 #include "base/trace.h"
 #include "coherence/ckptflag.h"
 #include "coherence/copy.h"
+#include "coherence/diff.h"
 #include "coherence/model.h"
 #include "coherence/proto.h"
 #include "coherence/requester.h"
@@ -45,11 +46,22 @@ typedef struct syncop {
     struct syncop *next;
     mome_op_t *op;
 } syncop_t;
+typedef struct syncdiff {
+    struct syncdiff *next;
+    uint32_t len, flags;
+    uint8_t data[];
+} syncdiff_t;
 typedef struct syncwait {
-    mome_hnode_t h;  /* k1 = segment id, k2 = page */
-    syncop_t *ops;   /* served by the request in flight */
-    syncop_t *after; /* served by the next one */
-    int released;    /* a release of this node's writes of the page ended while it was out */
+    mome_hnode_t h;      /* k1 = segment id, k2 = page */
+    syncop_t *ops;       /* served by the request in flight */
+    syncop_t *after;     /* served by the next one */
+    syncdiff_t *diffs;   /* this node's diffs of the page released since it left */
+    uint32_t ndiffs;     /* how many */
+    uint32_t nacks;      /* acknowledgements of them so far, */
+    uint64_t vmin, vmax; /* the versions of their merges, as these reported */
+    uint8_t *held;       /* its answer, waiting for those acknowledgements, or NULL */
+    uint64_t held_ver;   /* the answer's version */
+    uint32_t held_src;   /* the node that sent it */
 } syncwait_t;
 static mome_htab_t syncs;
 static void sync_send(mome_seg_t *s, uint64_t page);
@@ -692,82 +704,162 @@ static void on_inv_ack(const mome_msg_t *m, const void *body)
     txn_try_complete(t);
 }
 
-/* The answer to this node's SYNC_REQ: new content for its WEAK copy, or none (SYNC_OK). */
-static void on_sync_reply(const mome_msg_t *m, const void *body)
+/* Content of version ver for this node's WEAK copy of the page, from node src (SYNC_DATA). */
+static void sync_install(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver, int src)
 {
-    const mome_data_t *d = body;
-    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, d->seg, d->page);
-    mome_seg_t *s = mome_seg_page(d->seg, d->page);
-    int again = 0, resend = 0; /* ask again once the release is in, or at once */
-
-    if (m->type == MOME_MSG_SYNC_DATA && s) {
-        mome_page_t *pg = &s->pages[d->page];
-        mome_pext_t *x = mome_pext_find(pg, s->id, d->page);
-        if (x && x->relpend) {
-            /* A release of this node's writes of the page left after the request: this content
-             * may lack them. The callers ask again once they are in (sync_later). */
-            again = 1;
-        } else if (w && w->released) {
-            /* The same, the release already over: its acknowledgement comes from the manager and
-             * may overtake this answer, which the owner may have served before merging it.
-             * Installed, the content took back this node's own released writes, and an XOR
-             * diff of the same bytes written again later undid them at the owner (mix_threads:
-             * a word read one above anything written, a slot with its older value). */
-            resend = 1;
-        } else if (pg->access != MOME_ACC_NONE && unreleased(pg, x)) {
-            /* Another thread wrote the page since the request: its writes go on top of the
-             * content, as a refresh keeping writes does (dropped, the callers would read stale
-             * data, and an increment made from it would undo another node's). */
-            mome_copy_protect(s, d->page);
-            mome_copy_rebase(s, d->page, m->payload);
-            pg->ver = d->ver;
-            mome_copy_settle_stale(s, d->page);
-            /* A transaction in flight for the page (a refresh keeping writes, which needs the
-             * views protected until it lands, or a refetch that took them away) maps it itself. */
-            if (!(pg->flags & MOME_PG_BUSY) && !x->merging)
-                mome_copy_map_all(s, d->page);
-            MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
-        } else if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
-            mome_copy_replace(s, d->page, m->payload, d->ver);
-            MOME_TR(MOME_TR_FETCH, d->seg, d->page, (int)m->src, m->len, 0);
-            if (m->src != (uint32_t)mome_coh.self)
-                MOME_STAT_INC(pages_fetched);
-        }
-    }
-    mome_ref_t done = {.seg = d->seg, .page = d->page, .node = (uint32_t)mome_coh.self};
-    mome_send((int)d->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
-    if (!w)
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (pg->access != MOME_ACC_NONE && unreleased(pg, x)) {
+        /* Another thread wrote the page since the request: its writes go on top of the
+         * content, as a refresh keeping writes does (dropped, the callers would read stale
+         * data, and an increment made from it would undo another node's). */
+        mome_copy_protect(s, page);
+        mome_copy_rebase(s, page, data);
+        pg->ver = ver;
+        mome_copy_settle_stale(s, page);
+        /* A transaction in flight for the page (a refresh keeping writes, which needs the
+         * views protected until it lands, or a refetch that took them away) maps it itself. */
+        if (!(pg->flags & MOME_PG_BUSY) && !x->merging)
+            mome_copy_map_all(s, page);
+    } else if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
+        mome_copy_replace(s, page, data, ver);
+        if (src != mome_coh.self)
+            MOME_STAT_INC(pages_fetched);
+    } else {
         return;
+    }
+    MOME_TR(MOME_TR_FETCH, s->id, page, src, (uint32_t)mome_coh.page_size, 0);
+}
+
+enum { SYNC_SERVED, SYNC_AGAIN };
+
+static void sync_forget_diffs(syncwait_t *w)
+{
+    while (w->diffs) {
+        syncdiff_t *d = w->diffs;
+        w->diffs = d->next;
+        free(d);
+    }
+    w->ndiffs = w->nacks = 0;
+    w->vmin = w->vmax = 0;
+}
+
+/*
+ * The request for w's callers is over: they are served (SYNC_SERVED), or they ask again with those
+ * that came meanwhile (SYNC_AGAIN), who else ask with the next request. It leaves at once, or,
+ * while a release of this node's writes of the page is in flight, once that is in (sync_later):
+ * a request leaves only while none is, so that the diffs released while it is out are all known.
+ */
+static void sync_answered(syncwait_t *w, mome_seg_t *s, uint64_t page, int how)
+{
     syncop_t *served = w->ops;
-    w->released = 0;       /* the next request leaves after the releases that ended so far */
-    if (resend) {          /* the same callers, and those that came meanwhile, ask again now */
+    const mome_pext_t *x = s ? mome_pext_find(&s->pages[page], s->id, page) : NULL;
+    sync_forget_diffs(w);
+    if (how == SYNC_AGAIN) {
         syncop_t **tail = &served;
         while (*tail)
             tail = &(*tail)->next;
         *tail = w->after;
         w->ops = served;
-        w->after = NULL;
-        sync_send(s, d->page);
-        return;
+        served = NULL;
+    } else {
+        w->ops = w->after;
     }
-    w->ops = w->after;
     w->after = NULL;
-    if (again) {
-        for (syncop_t *o = served; o; o = o->next)
-            sync_later(s, d->page, o->op);
+    if (w->ops && x && x->relpend) {
         for (syncop_t *o = w->ops; o; o = o->next)
-            sync_later(s, d->page, o->op);
+            sync_later(s, page, o->op);
         syncops_put(w->ops);
         w->ops = NULL;
     }
     if (w->ops && s) {
-        sync_send(s, d->page);
+        sync_send(s, page);
     } else { /* nobody came meanwhile, or the segment went: they are done too */
         syncops_put(w->ops);
         mome_htab_del(&syncs, &w->h);
         free(w);
     }
     syncops_put(served);
+}
+
+/*
+ * The answer held in w, once every diff this node released of the page since the request left is
+ * acknowledged, each with the version its merge made at the owner: the answer has those whose
+ * version is not above its own. It has none of them: they go on top of it, as the owner merged
+ * them (XOR, in any order), and it is installed; all of them: it is installed as it is. Either
+ * way this node's copy keeps its released writes: installed without them, the content took them
+ * back, and an XOR diff of the same bytes written again later undid them at the owner
+ * (mix_threads: a word read one above anything written, a slot with its older value). Asked
+ * again instead, the callers of a page that other threads release over and over waited for
+ * seconds (sync_releasing, 4 nodes over TCP). Some of them, or acknowledgements that are not of
+ * these diffs (this node owned the page meanwhile): asked again (which diff made which version is
+ * not known: messages between two nodes may overtake one another).
+ */
+static int sync_decide(syncwait_t *w, mome_seg_t *s, uint64_t page)
+{
+    uint8_t *data = w->held;
+    int how = SYNC_SERVED, some = w->ndiffs && w->vmin <= w->held_ver;
+    w->held = NULL;
+    if (w->nacks != w->ndiffs || (some && w->vmax > w->held_ver)) {
+        how = SYNC_AGAIN;
+    } else if (s) {
+        for (syncdiff_t *d = w->diffs; d && !some; d = d->next)
+            if (mome_diff_apply(data, mome_coh.page_size, d->data, d->len,
+                                !!(d->flags & MOME_DIFF_ENTRY_FULL)) < 0)
+                mome_fatal("this node's diff of page %llu of segment '%s' does not apply to the "
+                           "content of its MomeSyncMem; stopping",
+                           (unsigned long long)page, s->name);
+        sync_install(s, page, data, w->held_ver, (int)w->held_src);
+    }
+    free(data);
+    return how;
+}
+
+/* The answer to this node's SYNC_REQ: new content for its WEAK copy, or none (SYNC_OK). */
+static void on_sync_reply(const mome_msg_t *m, const void *body)
+{
+    const mome_data_t *d = body;
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, d->seg, d->page);
+    mome_seg_t *s = mome_seg_page(d->seg, d->page);
+    mome_pext_t *x = s ? mome_pext_find(&s->pages[d->page], s->id, d->page) : NULL;
+    int inflight = x && x->relpend, how = SYNC_SERVED;
+
+    if (m->type == MOME_MSG_SYNC_DATA && s && w && (w->ndiffs || w->nacks || inflight)) {
+        /* This node released the page since the request left: the answer may lack that. */
+        w->held = mome_malloc(mome_coh.page_size);
+        if (!w->held)
+            mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",
+                       (unsigned long long)d->page, s->name);
+        memcpy(w->held, m->payload, mome_coh.page_size);
+        w->held_ver = d->ver;
+        w->held_src = m->src;
+        if (!inflight)
+            how = sync_decide(w, s, d->page);
+    } else if (m->type == MOME_MSG_SYNC_DATA && s && !inflight) {
+        sync_install(s, d->page, m->payload, d->ver, (int)m->src);
+    }
+    mome_ref_t done = {.seg = d->seg, .page = d->page, .node = (uint32_t)mome_coh.self};
+    mome_send((int)d->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
+    if (w && !w->held) /* else mome_req_released decides once the diffs are acknowledged */
+        sync_answered(w, s, d->page, how);
+}
+
+void mome_req_diff_sent(uint64_t seg, uint64_t page, const void *data, uint32_t len, uint32_t flags)
+{
+    syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, seg, page);
+    if (!w || !w->ops)
+        return;
+    syncdiff_t *d = mome_malloc(sizeof(*d) + len);
+    if (!d)
+        mome_fatal("out of memory keeping a diff of page %llu of segment '%s' for a refresh; "
+                   "stopping",
+                   (unsigned long long)page, mome_seg_name_of(seg));
+    d->next = w->diffs;
+    d->len = len;
+    d->flags = flags;
+    memcpy(d->data, data, len);
+    w->diffs = d;
+    w->ndiffs++;
 }
 
 /*
@@ -802,12 +894,20 @@ static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op)
     return 1;
 }
 
-void mome_req_released(uint64_t seg, uint64_t page)
+void mome_req_released(uint64_t seg, uint64_t page, uint64_t ver, int all)
 {
     mome_txn_t *t = mome_txn_find(seg, page);
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, seg, page);
-    if (w && w->ops)
-        w->released = 1; /* its answer may lack the release (on_sync_reply) */
+    if (w && w->ops) { /* (more than diffs: not all were of this node's diffs; asked again) */
+        w->vmin = w->nacks && w->vmin < ver ? w->vmin : ver;
+        w->vmax = w->vmax > ver ? w->vmax : ver;
+        w->nacks++;
+    }
+    if (!all)
+        return;
+    if (w && w->held)
+        sync_answered(w, mome_seg_page(seg, page), page,
+                      sync_decide(w, mome_seg_page(seg, page), page));
     if (t && t->held) {
         t->held = 0;
         send_request(t, t->held_flags);
@@ -1122,6 +1222,8 @@ void mome_req_fini(void)
     {
         syncops_end(((syncwait_t *)h)->ops, 0);
         syncops_end(((syncwait_t *)h)->after, 0);
+        free(((syncwait_t *)h)->held);
+        sync_forget_diffs((syncwait_t *)h);
         free(h);
     }
     mome_htab_free(&syncs);

@@ -47,10 +47,15 @@ void mome_req_recall(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /* The content momed sent for a served page's transaction: -ENOENT if none waits for it. */
 int mome_req_served_data(mome_seg_t *s, uint64_t page, const void *data);
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op);
-/* owner.c, through release.c: this node's released diffs of the page are all acknowledged (merged
- * by its owner): send the request for its content and the WEAK refresh that waited for that
- * (they could have been answered without them). */
-void mome_req_released(uint64_t seg, uint64_t page);
+/* owner.c, through release.c: one of this node's released diffs of the page is acknowledged
+ * (merged by its owner, whose master has it from version ver on); all: none is in flight any more.
+ * Then send the request for its content and the WEAK refresh that waited for that (they could
+ * have been answered without them). */
+void mome_req_released(uint64_t seg, uint64_t page, uint64_t ver, int all);
+/* owner.c, through release.c: this node sends a diff of the page (a WEAK refresh in flight keeps
+ * it, to put it on top of an answer that lacks it). */
+void mome_req_diff_sent(uint64_t seg, uint64_t page, const void *diff, uint32_t len,
+                        uint32_t flags);
 /* release.c: called when a refresh keeping this node's writes of a page has merged them into fresh
  * content (a release may wait for that to release the page). */
 void mome_req_set_merged(void (*hook)(mome_seg_t *s, uint64_t page));

@@ -281,7 +281,6 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
 static size_t entry_hdr(int kind)
 {
     switch (kind) {
-    case MOME_BATCH_PAGE: return MOME_BATCH_PAGE_SIZE;
     case MOME_BATCH_NOTICE: return MOME_BATCH_NOTICE_SIZE;
     case MOME_BATCH_PUSH: return MOME_BATCH_PUSH_HDR;
     case MOME_BATCH_BNOTICE: return MOME_BATCH_BNOTICE_SIZE;
@@ -301,7 +300,7 @@ size_t mome_batch_read(int kind, const uint8_t *p, const uint8_t *end, mome_entr
 {
     size_t hdr = entry_hdr(kind), total;
 
-    if (kind < MOME_BATCH_PAGE || kind > MOME_BATCH_BNOTICE || p >= end ||
+    if (kind < MOME_BATCH_NOTICE || kind > MOME_BATCH_BNOTICE || p >= end ||
         (size_t)(end - p) < hdr)
         return 0;
     memset(e, 0, sizeof(*e));
@@ -349,18 +348,6 @@ static int batch_room(mome_batch_t *b, size_t more)
         return -ENOMEM;
     b->buf = nb;
     b->cap = nc;
-    return 0;
-}
-
-int mome_batch_page(mome_batch_t *b, uint64_t seg, uint64_t page)
-{
-    int rc = batch_room(b, MOME_BATCH_PAGE_SIZE);
-    if (rc < 0)
-        return rc;
-    put64(b->buf + b->len, seg);
-    put64(b->buf + b->len + 8, page);
-    b->len += MOME_BATCH_PAGE_SIZE;
-    b->n++;
     return 0;
 }
 

@@ -114,17 +114,15 @@ uint32_t mome_wire_sum(uint32_t seed, const void *p, size_t len);
 /*
  * Batches: lists of entries, so that one message per destination serves a whole release. Little
  * endian, validated entry by entry when decoded:
- *   page entry   {u64 seg, u64 page}                                                NOTICE_ACK
- *   notice entry {u64 seg, u64 page, u64 version}                         NOTICE, STALE, PUSH_ACK
+ *   notice entry {u64 seg, u64 page, u64 version}             NOTICE, NOTICE_ACK, STALE, PUSH_ACK
  *   diff entry   {u64 seg, u64 page, u32 len, u32 flags, len bytes, padding to 8}          DIFF
  *   push entry   {u64 seg, u64 page, u32 len, u32 flags, u64 version, len bytes, padding}  PUSH
  *   barrier notice entry {u64 seg, u64 page, u64 version, u64 date, u64 push}
- *                (push: the nodes, bit n for node n < 64, the version was pushed to) BAR_ENTER, BAR_EXIT
- * A batch never exceeds MOME_BATCH_MAX bytes (but for one entry alone, with pages larger than
- * that): writers send a full batch and start a new one.
+ *                (push: the nodes, bit n for node n < 64, the version was pushed to) BAR_ENTER,
+ * BAR_EXIT A batch never exceeds MOME_BATCH_MAX bytes (but for one entry alone, with pages larger
+ * than that): writers send a full batch and start a new one.
  */
-enum { MOME_BATCH_PAGE = 1, MOME_BATCH_NOTICE, MOME_BATCH_DIFF, MOME_BATCH_PUSH, MOME_BATCH_BNOTICE };
-#define MOME_BATCH_PAGE_SIZE 16
+enum { MOME_BATCH_NOTICE = 1, MOME_BATCH_DIFF, MOME_BATCH_PUSH, MOME_BATCH_BNOTICE };
 #define MOME_BATCH_NOTICE_SIZE 24
 #define MOME_BATCH_DIFF_HDR 24
 #define MOME_BATCH_PUSH_HDR 32
@@ -140,7 +138,6 @@ typedef struct mome_batch {
 
 /* Append one entry; -E2BIG when it would pass MOME_BATCH_MAX (send the batch, then append), or
  * -ENOMEM. */
-int mome_batch_page(mome_batch_t *b, uint64_t seg, uint64_t page);
 int mome_batch_notice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver);
 int mome_batch_bnotice(mome_batch_t *b, uint64_t seg, uint64_t page, uint64_t ver, uint64_t date,
                        uint64_t push);

@@ -224,7 +224,6 @@ static uint32_t make_payload(fuzz_in_t *in, const mome_msg_def_t *d, int flags)
             put64(p, seg);
             put64(p + 8, page);
             switch (w->batch) {
-            case MOME_BATCH_PAGE: len += MOME_BATCH_PAGE_SIZE; continue;
             case MOME_BATCH_NOTICE:
                 put64(p + 16, ver);
                 len += MOME_BATCH_NOTICE_SIZE;

@@ -111,12 +111,19 @@ static void held(mome_seg_t *s, uint64_t page, int write)
     msgtest_reset();
 }
 
-void nc_ack_page(int from, uint64_t seg, uint64_t page)
+void nc_ack_ver(int from, uint64_t seg, uint64_t page, uint64_t ver)
 {
     mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, seg, page), 0);
+    ck_assert_int_eq(mome_batch_notice(&b, seg, page, ver), 0);
     nc_deliver(MOME_MSG_NOTICE_ACK, 0, from, NULL, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
+}
+
+void nc_ack_page(int from, uint64_t seg, uint64_t page)
+{
+    mome_seg_t *s = mome_seg_page(seg, page);
+    ck_assert_ptr_nonnull(s);
+    nc_ack_ver(from, seg, page, s->pages[page].ver + 1);
 }
 
 void nc_hold_zero(mome_seg_t *s, uint64_t page, int write, uint32_t rights)

@@ -52,7 +52,9 @@ void nc_hold_data(mome_seg_t *s, uint64_t page, int write, uint32_t rights, int 
                   const void *bytes, uint64_t ver);
 
 /* Node `from` acknowledges this node's release of page (seg, page) (NOTICE_ACK): an owner that
- * merged the page's diff, or the manager that passed its notice on. */
+ * merged the page's diff, or the manager that passed its notice on; the master has it from
+ * version ver on (nc_ack_page: one above this node's copy, a merge of one diff into it). */
+void nc_ack_ver(int from, uint64_t seg, uint64_t page, uint64_t ver);
 void nc_ack_page(int from, uint64_t seg, uint64_t page);
 /* A page of bytes that depend on seed and are never all zero. */
 void nc_pattern(uint8_t *buf, unsigned seed);

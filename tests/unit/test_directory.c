@@ -482,7 +482,14 @@ START_TEST(test_directory__notices_reach_release_holders_only)
     deliver(MOME_MSG_STALE_ACK, 0, 2, &sa, NULL, 0);
     const mome_msg_t *a = sent(MOME_MSG_NOTICE_ACK, 1);
     ck_assert_ptr_nonnull(a);
-    ck_assert_uint_eq(a->len, 2 * MOME_BATCH_PAGE_SIZE); /* both pages acknowledged at once */
+    ck_assert_uint_eq(a->len, 2 * MOME_BATCH_NOTICE_SIZE); /* both pages acknowledged at once */
+    mome_entry_t e; /* each with the master version holding the change: the writer's sync uses it */
+    size_t n1 = mome_batch_read(MOME_BATCH_NOTICE, a->payload, a->payload + a->len, &e);
+    ck_assert_uint_eq(n1, MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(e.ver, 7);
+    ck_assert_uint_eq(mome_batch_read(MOME_BATCH_NOTICE, a->payload + n1, a->payload + a->len, &e),
+                      MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(e.ver, 9);
     mome_batch_free(&b);
     teardown();
 }

@@ -28,7 +28,7 @@ static void notice_ack(mome_seg_t *s, uint64_t first, uint64_t end)
 {
     mome_batch_t b = {0};
     for (uint64_t p = first; p < end; p++)
-        ck_assert_int_eq(mome_batch_page(&b, s->id, p), 0);
+        ck_assert_int_eq(mome_batch_notice(&b, s->id, p, s->pages[p].ver + 1), 0);
     nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
 }
@@ -388,8 +388,9 @@ START_TEST(test_owner__flush_diff_is_merged_and_acked_to_the_manager_and_the_wri
     ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->page, 2);
     /* The writer waits for its flushed change like for a released one. */
     mome_entry_t e[2];
-    ck_assert_int_eq(nc_entries(MOME_BATCH_PAGE, nc_msg(MOME_MSG_NOTICE_ACK, 2), e, 2), 1);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE_ACK, 2), e, 2), 1);
     ck_assert_uint_eq(e[0].page, 2);
+    ck_assert_uint_eq(e[0].ver, s->pages[2].ver); /* the master's, with the change */
     ck_assert_int_eq(msgtest_count(), 2); /* no notice: the manager flushing tells the holders */
 }
 END_TEST

@@ -663,91 +663,197 @@ START_TEST(test_release__syncmem_answer_keeps_writes_made_meanwhile)
 }
 END_TEST
 
-/* The answer comes while this node's release of the page is on its way to the owner: the content
- * may lack it, so the caller asks again once the owner has it. */
-START_TEST(test_release__syncmem_answer_during_a_release_of_the_page_asks_again)
-{
-    uint8_t a[NC_PAGE], b[NC_PAGE];
-    mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
-    int mgr = mome_seg_manager(s, 2);
-    nc_pattern(a, 1);
-    nc_pattern(b, 2);
-    weak_page_written_during_sync(s, a, got);
-    mome_rel_release(done_cb, rel); /* another thread's release: a DIFF to node 3 */
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
-    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
-    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
-    ck_assert_uint_eq(got[1], 0);
-    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
-    ck_assert_int_eq(mome_seg_bytes(s, 2)[9], a[9] ^ 0x40); /* nothing installed */
-    nc_ack_page(3, 1, 2);
-    ck_assert_uint_eq(rel[1], 1);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
-    b[9] ^= 0x40; /* the owner merged the diff */
-    d.ver = 7;
-    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
-    ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
-}
-END_TEST
-
 /*
- * The same when the release is over before the answer comes. The owner (not the manager) served
- * the sync before it merged the diff, and the release's acknowledgement, which comes from the
- * manager, overtook the answer. Installed, the answer took back this node's released write, and
- * the same bytes written again later went as an XOR diff that undid them at the owner
- * (mix_threads, mode 24: 1 job in 11 on 3 nodes over TCP). The callers, and one that came
- * meanwhile, ask again with one request; the final answer keeps a write made after the release
- * (helper-58's case).
+ * A WEAK copy of page 2 (content a, version 4, the master at *owner, not the page's manager) whose
+ * MomeSyncMem (got) is in flight when another thread writes byte 9 and releases it (rel): a DIFF
+ * to the owner. The answer may have been served before or after the owner merged it.
  */
-START_TEST(test_release__syncmem_answer_after_a_release_of_the_page_asks_again)
+static char *weak_release_during_sync(mome_seg_t *s, const uint8_t *a, mome_date_t *got,
+                                      mome_date_t *rel, int *owner)
 {
-    uint8_t a[NC_PAGE], b[NC_PAGE];
-    mome_date_t got[2] = {0, 0}, got2[2] = {0, 0}, rel[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
-    int mgr = mome_seg_manager(s, 2), owner = mgr == 2 ? 0 : 2;
-    ck_assert_int_ne(owner, mgr);
-    nc_pattern(a, 1);
+    int mgr = mome_seg_manager(s, 2);
     char *addr = testnode_addr(s, 2);
-    pg->model = MOME_WEAK;
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, owner, a, 4);
+    *owner = mgr == 2 ? 0 : 2;
+    s->pages[2].model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, *owner, a, 4);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
     nc_fault(s, 2, 1);
     mome_seg_bytes(s, 2)[9] ^= 0x40;
     mome_rel_release(done_cb, rel);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, owner));
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, *owner));
     msgtest_reset();
-    mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got2); /* waits for the next request */
-    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
-    nc_ack_page(mgr, 1, 2); /* from the manager, before the owner's answer */
-    ck_assert_uint_eq(rel[1], 1);
-    nc_fault(s, 2, 1); /* written again after the release: unreleased */
-    mome_seg_bytes(s, 2)[11] ^= 0x20;
+    return addr;
+}
+
+/*
+ * The owner's answer of version ver to that sync (into b): content a, another node's change at
+ * byte 100 (version 5), then this node's released writes as merged: byte 9 (version 6), byte 13
+ * (version 7, a second release: two_releases_then_answer).
+ */
+static void answer(mome_seg_t *s, const uint8_t *a, int owner, uint64_t ver, uint8_t *b)
+{
     memcpy(b, a, NC_PAGE);
-    b[100] ^= 7; /* another node's change, served before the owner merged this node's diff */
-    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 5};
+    b[100] ^= 7;
+    if (ver >= 6)
+        b[9] ^= 0x40;
+    if (ver >= 7)
+        b[13] ^= 0x11;
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mome_seg_manager(s, 2), .ver = ver};
     nc_deliver(MOME_MSG_SYNC_DATA, 0, owner, &d, b, NC_PAGE);
-    ck_assert_msg(mome_seg_bytes(s, 2)[9] == (uint8_t)(a[9] ^ 0x40),
-                  "an answer older than this node's released write replaced it");
+}
+
+/*
+ * The answer comes while that release is on its way: it waits for the acknowledgement, which
+ * brings the merge's version (6). Served before the merge (version 5), it comes in with the
+ * released write on top, as the owner merged it; served after (6), as it is (on top again, the
+ * XOR would take the write back). Installed as it came, the content of version 5 took back the
+ * write; dropped and asked again, the callers of a page that other threads release over and over
+ * waited for seconds (sync_releasing, 4 nodes over TCP).
+ */
+START_TEST(test_release__syncmem_answer_during_a_release_gets_it_once)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    for (uint64_t ver = 5; ver <= 6; ver++) {
+        mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
+        int owner;
+        nc_up(NODES, SELF);
+        mome_seg_t *s = testnode_segment(1, 4);
+        int mgr = mome_seg_manager(s, 2);
+        nc_pattern(a, 1);
+        weak_release_during_sync(s, a, got, rel, &owner);
+        answer(s, a, owner, ver, b);
+        ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr)); /* the manager's part is over */
+        ck_assert_uint_eq(got[1], 0);
+        ck_assert_int_eq(mome_seg_bytes(s, 2)[100], a[100]); /* not yet */
+        msgtest_reset();
+        nc_ack_ver(mgr, 1, 2, 6);
+        ck_assert_uint_eq(rel[1], 1);
+        ck_assert_uint_eq(got[1], 1);
+        ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+        b[9] = (uint8_t)(a[9] ^ 0x40);
+        ck_assert_msg(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE) == 0,
+                      "the answer of version %llu did not come in with the released write once",
+                      (unsigned long long)ver);
+        ck_assert_uint_eq(s->pages[2].ver, ver);
+        nc_down();
+    }
+}
+END_TEST
+
+/*
+ * The release is over before the answer comes: its acknowledgement, from the manager, overtook
+ * the answer. Served before the merge (version 5), installed as it came, the answer took back the
+ * released write, and the same bytes written again later went as an XOR diff that undid them at
+ * the owner (mix_threads, mode 24: 1 job in 11 on 3 nodes over TCP). It comes in with the
+ * released write on top (or, served after the merge, as it is), a write made since on top of
+ * that, and a twin with the released write (the next diff is the new write alone); a caller that
+ * came meanwhile asks with the next request (helper-58's case).
+ */
+START_TEST(test_release__syncmem_answer_after_a_release_gets_it_once)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    for (uint64_t ver = 5; ver <= 6; ver++) {
+        mome_date_t got[2] = {0, 0}, got2[2] = {0, 0}, rel[2] = {0, 0};
+        int owner;
+        nc_up(NODES, SELF);
+        mome_seg_t *s = testnode_segment(1, 4);
+        mome_page_t *pg = &s->pages[2];
+        int mgr = mome_seg_manager(s, 2);
+        nc_pattern(a, 1);
+        char *addr = weak_release_during_sync(s, a, got, rel, &owner);
+        mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got2); /* waits for the next request */
+        ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+        nc_ack_ver(mgr, 1, 2, 6); /* from the manager, before the owner's answer */
+        ck_assert_uint_eq(rel[1], 1);
+        nc_fault(s, 2, 1); /* written again after the release: unreleased */
+        mome_seg_bytes(s, 2)[11] ^= 0x20;
+        answer(s, a, owner, ver, b);
+        ck_assert_msg(mome_seg_bytes(s, 2)[9] == (uint8_t)(a[9] ^ 0x40),
+                      "an answer of version %llu lost this node's released write",
+                      (unsigned long long)ver);
+        ck_assert_uint_eq(got[1], 1);
+        ck_assert_uint_eq(got2[1], 0);
+        ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+        ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 1);
+        ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_SYNC_REQ, mgr), mome_req_t)->ver, ver);
+        b[9] = (uint8_t)(a[9] ^ 0x40);
+        const mome_pext_t *x = mome_pext_find(pg, 1, 2);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_ptr_nonnull(x->twin);
+        ck_assert_msg(memcmp(x->twin, b, NC_PAGE) == 0, "the twin lacks the released write");
+        b[11] ^= 0x20; /* the unreleased write on top */
+        ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+        msgtest_reset();
+        answer(s, a, owner, 6, b);
+        ck_assert_uint_eq(got2[1], 1);
+        ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+        b[11] ^= 0x20;
+        ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+        ck_assert_uint_eq(pg->ver, 6);
+        nc_down();
+    }
+}
+END_TEST
+
+/* Two releases of the page (bytes 9, then 13) while the sync is out, both acknowledged (versions
+ * 6 and 7) before the owner's answer of version ver comes. */
+static void two_releases_then_answer(mome_seg_t *s, const uint8_t *a, mome_date_t *got,
+                                     uint64_t ver)
+{
+    mome_date_t rel[2] = {0, 0}, rel2[2] = {0, 0};
+    uint8_t b[NC_PAGE];
+    int owner, mgr = mome_seg_manager(s, 2);
+    weak_release_during_sync(s, a, got, rel, &owner);
+    nc_ack_ver(mgr, 1, 2, 6);
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[13] ^= 0x11;
+    mome_rel_release(done_cb, rel2);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, owner));
+    nc_ack_ver(mgr, 1, 2, 7);
+    ck_assert_uint_eq(rel2[1], 1);
+    msgtest_reset();
+    answer(s, a, owner, ver, b);
+}
+
+/* An answer older than both merges comes in with both released writes on top; one with both
+ * merged, as it is. */
+START_TEST(test_release__syncmem_answer_after_two_releases_gets_both_on_top)
+{
+    uint8_t a[NC_PAGE];
+    for (uint64_t ver = 5; ver <= 7; ver += 2) {
+        mome_date_t got[2] = {0, 0};
+        nc_up(NODES, SELF);
+        mome_seg_t *s = testnode_segment(1, 4);
+        nc_pattern(a, 1);
+        two_releases_then_answer(s, a, got, ver);
+        ck_assert_uint_eq(got[1], 1);
+        ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+        const uint8_t *c = mome_seg_bytes(s, 2);
+        ck_assert_int_eq(c[9], (uint8_t)(a[9] ^ 0x40));
+        ck_assert_int_eq(c[13], (uint8_t)(a[13] ^ 0x11));
+        ck_assert_int_eq(c[100], (uint8_t)(a[100] ^ 7));
+        ck_assert_uint_eq(s->pages[2].ver, ver);
+        nc_down();
+    }
+}
+END_TEST
+
+/* An answer between the two merges has the first write and lacks the second: which diff made
+ * which version is not known (two messages may overtake one another), so the caller asks again. */
+START_TEST(test_release__syncmem_answer_between_two_merges_asks_again)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    two_releases_then_answer(s, a, got, 6);
     ck_assert_uint_eq(got[1], 0);
-    ck_assert_uint_eq(got2[1], 0);
-    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
-    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 1);
-    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_SYNC_REQ, mgr), mome_req_t)->ver, 4);
-    b[9] ^= 0x40; /* merged now */
-    d.ver = 6;
-    nc_deliver(MOME_MSG_SYNC_DATA, 0, owner, &d, b, NC_PAGE);
-    ck_assert_uint_eq(got[1], 1);
-    ck_assert_uint_eq(got2[1], 1);
-    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
-    b[11] ^= 0x20; /* the unreleased write on top */
-    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
-    ck_assert_uint_eq(pg->ver, 6);
+    const mome_msg_t *r = nc_msg(MOME_MSG_SYNC_REQ, mome_seg_manager(s, 2));
+    ck_assert_uint_eq(NC_BODY(r, mome_req_t)->ver, 4); /* nothing installed */
+    ck_assert_int_eq(mome_seg_bytes(s, 2)[9], (uint8_t)(a[9] ^ 0x40));
+    ck_assert_int_eq(mome_seg_bytes(s, 2)[13], (uint8_t)(a[13] ^ 0x11));
 }
 END_TEST
 
@@ -1225,8 +1331,10 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__syncmem_asks_about_weak_copies);
     NC_CASE(s, test_release__syncmem_does_not_ride_an_earlier_request);
     NC_CASE(s, test_release__syncmem_answer_keeps_writes_made_meanwhile);
-    NC_CASE(s, test_release__syncmem_answer_during_a_release_of_the_page_asks_again);
-    NC_CASE(s, test_release__syncmem_answer_after_a_release_of_the_page_asks_again);
+    NC_CASE(s, test_release__syncmem_answer_during_a_release_gets_it_once);
+    NC_CASE(s, test_release__syncmem_answer_after_a_release_gets_it_once);
+    NC_CASE(s, test_release__syncmem_answer_after_two_releases_gets_both_on_top);
+    NC_CASE(s, test_release__syncmem_answer_between_two_merges_asks_again);
     NC_CASE(s, test_release__flush_during_a_refresh_keeping_writes);
     NC_CASE(s, test_release__syncmem_leaves_other_models_alone);
     NC_CASE(s, test_release__sync_answer_during_a_merge_leaves_the_page_protected);

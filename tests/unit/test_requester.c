@@ -377,7 +377,7 @@ START_TEST(test_requester__write_ahead_opens_pages_written_last_time)
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_DIFF, 3), 1);
     mome_batch_t ack = {0};
     for (uint64_t p = 2; p < 5; p++)
-        ck_assert_int_eq(mome_batch_page(&ack, 1, p), 0);
+        ck_assert_int_eq(mome_batch_notice(&ack, 1, p, 2), 0);
     nc_deliver(MOME_MSG_NOTICE_ACK, 0, 0, NULL, ack.buf, (uint32_t)ack.len);
     mome_batch_free(&ack);
     ck_assert_uint_ne(rel, 0);

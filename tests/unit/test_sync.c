@@ -289,7 +289,7 @@ START_TEST(test_sync__release_during_a_barrier_sends_its_notices_to_the_managers
     ck_assert_uint_eq(rel, 0);
     ck_assert_uint_eq(relpend(s, 1), 1);
     mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_page(&b, 1, 1), 0);
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, n[0].ver), 0);
     nc_deliver(MOME_MSG_NOTICE_ACK, 0, mgr, NULL, b.buf, (uint32_t)b.len);
     ck_assert_uint_ne(rel, 0);
     ck_assert_uint_eq(relpend(s, 1), 0);

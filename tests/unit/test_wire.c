@@ -28,7 +28,7 @@ static const mome_field_t tfields[] = {
     MOME_FIELD(tbody_t, count, MOME_FK_NCOUNT, 0),     MOME_FIELD(tbody_t, bound, MOME_FK_MAX, 1000),
     MOME_FIELD(tbody_t, opt, MOME_FK_NODE_NONE, 0),    MOME_FIELD(tbody_t, err, MOME_FK_ERRNO, 0)};
 
-enum { T_PLAIN = 1, T_PAGE, T_DIFF, T_NOTICE, T_NAME, T_ACKS };
+enum { T_PLAIN = 1, T_PAGE, T_DIFF, T_NOTICE, T_NAME };
 static const mome_wire_type_t t_plain = {"PLAIN", tfields, 8, 0x3, 0, 0, 0};
 static const mome_wire_type_t t_page = {"PAGE", tfields, 2, 0x1, 0, MOME_LEN_PAGE, 0};
 static const mome_wire_type_t t_diff = {"DIFFS", NULL, 0, 0, MOME_BATCH_DIFF_HDR, MOME_LEN_BATCH,
@@ -36,11 +36,11 @@ static const mome_wire_type_t t_diff = {"DIFFS", NULL, 0, 0, MOME_BATCH_DIFF_HDR
 static const mome_wire_type_t t_notice = {"NOTICES", NULL, 0, 0, MOME_BATCH_NOTICE_SIZE,
                                           MOME_LEN_BATCH, MOME_BATCH_NOTICE};
 static const mome_wire_type_t t_name = {"NAME", NULL, 0, 0, 1, 255, 0};
-static const mome_wire_type_t t_acks = {"ACKS", NULL, 0, 0, MOME_BATCH_PAGE_SIZE, MOME_LEN_BATCH,
-                                        MOME_BATCH_PAGE};
-static const mome_wire_type_t *const types[MOME_WIRE_NTYPES] = {
-    [T_PLAIN] = &t_plain, [T_PAGE] = &t_page,   [T_DIFF] = &t_diff,
-    [T_NOTICE] = &t_notice, [T_NAME] = &t_name, [T_ACKS] = &t_acks};
+static const mome_wire_type_t *const types[MOME_WIRE_NTYPES] = {[T_PLAIN] = &t_plain,
+                                                                [T_PAGE] = &t_page,
+                                                                [T_DIFF] = &t_diff,
+                                                                [T_NOTICE] = &t_notice,
+                                                                [T_NAME] = &t_name};
 
 static tbody_t good(void)
 {
@@ -315,7 +315,7 @@ START_TEST(test_wire__malformed_batches)
                      -EBADMSG);
     mome_batch_free(&b);
     /* An empty batch. */
-    ck_assert_int_eq(decode(buf, build(T_ACKS, 0, 1, NULL, NULL, 0, buf), &out), -EBADMSG);
+    ck_assert_int_eq(decode(buf, build(T_NOTICE, 0, 1, NULL, NULL, 0, buf), &out), -EBADMSG);
 }
 END_TEST
 
