@@ -802,7 +802,10 @@ static int sync_decide(syncwait_t *w, mome_seg_t *s, uint64_t page)
     w->held = NULL;
     if (w->nacks != w->ndiffs || (some && w->vmax > w->held_ver)) {
         how = SYNC_AGAIN;
-    } else if (s) {
+    } else if (s && !(s->pages[page].flags & MOME_PG_OWNER) && s->pages[page].ver <= w->held_ver) {
+        /* (Content newer than the answer came meanwhile, or the master is here now: DONE went
+         * when the answer came, so a merge's content served after it may be in already. It
+         * serves the callers; the answer would take it back.) */
         for (syncdiff_t *d = w->diffs; d && !some; d = d->next)
             if (mome_diff_apply(data, mome_coh.page_size, d->data, d->len,
                                 !!(d->flags & MOME_DIFF_ENTRY_FULL)) < 0)

@@ -927,6 +927,97 @@ START_TEST(test_release__sync_answer_during_a_merge_leaves_the_page_protected)
 }
 END_TEST
 
+/*
+ * A held answer must not replace content installed after it came (helper-59's review). A sync is
+ * out when a switch to RELEASE releases the page (kept diff, acknowledged: version 5) and refreshes
+ * it keeping a write made meanwhile (the merge's WRITE_REQ); a FLUSH for another node's STRONG
+ * request then sends that write (a second kept diff). The new STRONG owner (node R) answers the
+ * sync (version 7, content A), which waits for the flushed diff's acknowledgement; the merge's
+ * content (version 8, B: R wrote byte 200 since) comes from R after it, and makes this node the
+ * MULTI owner. The old owner's acknowledgement of the flushed diff (version 6) comes last: the
+ * answer, which has both diffs, must not go over the master B (it took R's write back, and the
+ * version back to 7).
+ */
+START_TEST(test_release__held_syncmem_answer_does_not_replace_newer_content)
+{
+    uint8_t a[NC_PAGE], A[NC_PAGE], B[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2), R = mgr == 2 ? 0 : 2;
+    nc_pattern(a, 1);
+    char *addr = weak_page_written_during_sync(s, a, got); /* byte 9 */
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, sw);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[10] ^= 0x40;
+    nc_ack_ver(mgr, 1, 2, 5);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr)); /* the merge */
+    mome_ref_t r = {.seg = 1, .page = 2};
+    nc_deliver(MOME_MSG_FLUSH, 0, mgr, &r, NULL, 0);
+    ck_assert_int_eq(nc_msg(MOME_MSG_DIFF, 3)->flags, MOME_DIFF_FLUSH);
+    memcpy(A, a, NC_PAGE);
+    A[9] ^= 0x40;
+    A[10] ^= 0x40;
+    A[100] ^= 7;
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 7};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, R, &d, A, NC_PAGE);
+    memcpy(B, A, NC_PAGE);
+    B[200] ^= 0x22;
+    nc_data(s, 2, R, mgr, MOME_RIGHT_RW | MOME_RIGHT_OWNER, 0, 8, B);
+    ck_assert_uint_eq(sw[1], 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), B, NC_PAGE), 0);
+    ck_assert_int_ne(pg->flags & MOME_PG_OWNER, 0);
+    nc_ack_ver(3, 1, 2, 6); /* the flushed diff, from the old owner */
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_msg(memcmp(mome_seg_bytes(s, 2), B, NC_PAGE) == 0,
+                  "the held answer (version 7) replaced the newer master (version 8)");
+    ck_assert_uint_eq(pg->ver, 8);
+}
+END_TEST
+
+/*
+ * A FLUSH of the page while an answer waits for the release's acknowledgement (helper-59's
+ * review): the flush waits for the release, then sends the write made since (a second diff, the
+ * owner's acknowledgement); the held answer has neither (version 5 against merges 6 and 7): its
+ * caller asks again once both are in, and the next answer comes in as it is.
+ */
+START_TEST(test_release__flush_during_a_held_syncmem_answer)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
+    int owner;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    weak_release_during_sync(s, a, got, rel, &owner);
+    answer(s, a, owner, 5, b); /* held */
+    ck_assert_uint_eq(got[1], 0);
+    nc_fault(s, 2, 1);
+    mome_seg_bytes(s, 2)[11] ^= 0x20;
+    mome_ref_t r = {.seg = 1, .page = 2};
+    nc_deliver(MOME_MSG_FLUSH, 0, mgr, &r, NULL, 0); /* waits for the release */
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_DIFF, -1), 0);
+    nc_ack_ver(mgr, 1, 2, 6);
+    ck_assert_int_eq(nc_msg(MOME_MSG_DIFF, owner)->flags, MOME_DIFF_FLUSH);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+    ck_assert_uint_eq(got[1], 0);
+    nc_ack_ver(owner, 1, 2, 7);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 1);
+    ck_assert_uint_eq(got[1], 0);
+    memcpy(b, a, NC_PAGE);
+    b[9] ^= 0x40;
+    b[11] ^= 0x20;
+    b[100] ^= 7;
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 7};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, owner, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+}
+END_TEST
+
 START_TEST(test_release__syncmem_leaves_other_models_alone)
 {
     uint8_t a[NC_PAGE];
@@ -1337,6 +1428,8 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__syncmem_answer_between_two_merges_asks_again);
     NC_CASE(s, test_release__flush_during_a_refresh_keeping_writes);
     NC_CASE(s, test_release__syncmem_leaves_other_models_alone);
+    NC_CASE(s, test_release__flush_during_a_held_syncmem_answer);
+    NC_CASE(s, test_release__held_syncmem_answer_does_not_replace_newer_content);
     NC_CASE(s, test_release__sync_answer_during_a_merge_leaves_the_page_protected);
     NC_CASE(s, test_release__switch_to_strong_drops_a_non_owner_copy);
     NC_CASE(s, test_release__switch_to_strong_of_an_owned_page_asks_the_directory);
