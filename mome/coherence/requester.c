@@ -827,8 +827,11 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     mome_pext_t *x = s ? mome_pext_find(&s->pages[d->page], s->id, d->page) : NULL;
     int inflight = x && x->relpend, how = SYNC_SERVED;
 
-    if (m->type == MOME_MSG_SYNC_DATA && s && w && (w->ndiffs || w->nacks || inflight)) {
-        /* This node released the page since the request left: the answer may lack that. */
+    if (m->type == MOME_MSG_SYNC_DATA && s && w && !w->held &&
+        (w->ndiffs || w->nacks || inflight)) {
+        /* This node released the page since the request left: the answer may lack that. (One
+         * answer is held at most: a second for the same request, off the protocol, is dropped;
+         * it leaked the first, helper-60's fuzzing.) */
         w->held = mome_malloc(mome_coh.page_size);
         if (!w->held)
             mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",

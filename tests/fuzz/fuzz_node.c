@@ -19,6 +19,7 @@
 #include "coherence/release.h"
 #include "coherence/requester.h"
 #include "core/proto.h"
+#include "fake_memory.h"
 #include "fuzz.h"
 #include "mome.h"
 #include "testnode.h"
@@ -432,7 +433,14 @@ static void fault(fuzz_in_t *in)
     uint8_t b = fuzz_u8(in);
     int si = b % NSEGS;
     uint64_t page = fuzz_u8(in) % seg_pages[si];
-    mome_req_fault(testnode_addr(segs[si], page), (b >> 7) & 1, 0);
+    char *addr = testnode_addr(segs[si], page);
+    mome_req_fault(addr, (b >> 7) & 1, 0);
+    /* A write fault is a thread writing: once the page is writable, the write lands (a byte the
+     * fault's own input byte picks, so that the corpus's inputs keep their meaning), and the next
+     * release has a diff to send (without it send_diff's diffs, and what a MomeSyncMem in flight
+     * does with them, were out of the fuzzer's reach). */
+    if ((b >> 7) && fake_memory_state(addr) == FAKE_MAPPED_RW)
+        mome_seg_bytes(segs[si], page)[(b & 0x7f) * 31 % PAGE] ^= (uint8_t)(1 + (b & 0x3f));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -36,8 +36,9 @@ static void *writer(void *arg)
 {
     int w = (int)(intptr_t)arg;
     for (uint64_t i = 1; !__atomic_load_n(&stop, __ATOMIC_ACQUIRE); i++) {
+        /* wrote[] first: a syncer that reads i in the word reads at least i there. */
+        __atomic_store_n(&wrote[w], i, __ATOMIC_SEQ_CST);
         *word(me, w) = i;
-        __atomic_store_n(&wrote[w], i, __ATOMIC_RELEASE);
         MomeRelease();
     }
     return NULL;
@@ -86,7 +87,9 @@ int main(int argc, char **argv)
         MUST(MomeSyncMem((void *)p, ps, MomeClock()));
         ns[k] = now_ns() - t0;
         for (int w = 0; w < nw; w++) {
-            uint64_t v = *word(me, w), hi = __atomic_load_n(&wrote[w], __ATOMIC_ACQUIRE);
+            uint64_t v = *word(me, w);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            uint64_t hi = __atomic_load_n(&wrote[w], __ATOMIC_SEQ_CST);
             CHECK(v >= seen[w] && v <= hi,
                   "sync %d: writer %d's word is %llu, it read %llu before, the writer wrote %llu",
                   k, w, (unsigned long long)v, (unsigned long long)seen[w], (unsigned long long)hi);
