@@ -911,9 +911,10 @@ void mome_req_released(uint64_t seg, uint64_t page, uint64_t ver, int all)
     }
     if (!all)
         return;
-    if (w && w->held)
-        sync_answered(w, mome_seg_page(seg, page), page,
-                      sync_decide(w, mome_seg_page(seg, page), page));
+    if (w && w->held) {
+        mome_seg_t *s = mome_seg_page(seg, page);
+        sync_answered(w, s, page, sync_decide(w, s, page));
+    }
     if (t && t->held) {
         t->held = 0;
         send_request(t, t->held_flags);

@@ -118,9 +118,10 @@ uint32_t mome_wire_sum(uint32_t seed, const void *p, size_t len);
  *   diff entry   {u64 seg, u64 page, u32 len, u32 flags, len bytes, padding to 8}          DIFF
  *   push entry   {u64 seg, u64 page, u32 len, u32 flags, u64 version, len bytes, padding}  PUSH
  *   barrier notice entry {u64 seg, u64 page, u64 version, u64 date, u64 push}
- *                (push: the nodes, bit n for node n < 64, the version was pushed to) BAR_ENTER,
- * BAR_EXIT A batch never exceeds MOME_BATCH_MAX bytes (but for one entry alone, with pages larger
- * than that): writers send a full batch and start a new one.
+ *                (push: the nodes, bit n for node n < 64, the version was pushed to)
+ *                                                                              BAR_ENTER, BAR_EXIT
+ * A batch never exceeds MOME_BATCH_MAX bytes (but for one entry alone, with pages larger than
+ * that): writers send a full batch and start a new one.
  */
 enum { MOME_BATCH_NOTICE = 1, MOME_BATCH_DIFF, MOME_BATCH_PUSH, MOME_BATCH_BNOTICE };
 #define MOME_BATCH_NOTICE_SIZE 24

@@ -664,15 +664,19 @@ START_TEST(test_release__syncmem_answer_keeps_writes_made_meanwhile)
 END_TEST
 
 /*
- * A WEAK copy of page 2 (content a, version 4, the master at *owner, not the page's manager) whose
- * MomeSyncMem (got) is in flight when another thread writes byte 9 and releases it (rel): a DIFF
- * to the owner. The answer may have been served before or after the owner merged it.
+ * A node up with segment 1, whose WEAK copy of page 2 (content a, set here; version 4; the master
+ * at *owner, not the page's manager) has a MomeSyncMem (got) in flight when another thread writes
+ * byte 9 and releases it (rel): a DIFF to the owner. The answer may have been served before or
+ * after the owner merged it.
  */
-static char *weak_release_during_sync(mome_seg_t *s, const uint8_t *a, mome_date_t *got,
-                                      mome_date_t *rel, int *owner)
+static mome_seg_t *weak_release_during_sync(uint8_t *a, mome_date_t *got, mome_date_t *rel,
+                                            int *owner)
 {
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
     int mgr = mome_seg_manager(s, 2);
     char *addr = testnode_addr(s, 2);
+    nc_pattern(a, 1);
     *owner = mgr == 2 ? 0 : 2;
     s->pages[2].model = MOME_WEAK;
     nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, *owner, a, 4);
@@ -683,7 +687,7 @@ static char *weak_release_during_sync(mome_seg_t *s, const uint8_t *a, mome_date
     mome_rel_release(done_cb, rel);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, *owner));
     msgtest_reset();
-    return addr;
+    return s;
 }
 
 /*
@@ -717,11 +721,8 @@ START_TEST(test_release__syncmem_answer_during_a_release_gets_it_once)
     for (uint64_t ver = 5; ver <= 6; ver++) {
         mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
         int owner;
-        nc_up(NODES, SELF);
-        mome_seg_t *s = testnode_segment(1, 4);
+        mome_seg_t *s = weak_release_during_sync(a, got, rel, &owner);
         int mgr = mome_seg_manager(s, 2);
-        nc_pattern(a, 1);
-        weak_release_during_sync(s, a, got, rel, &owner);
         answer(s, a, owner, ver, b);
         ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr)); /* the manager's part is over */
         ck_assert_uint_eq(got[1], 0);
@@ -756,12 +757,10 @@ START_TEST(test_release__syncmem_answer_after_a_release_gets_it_once)
     for (uint64_t ver = 5; ver <= 6; ver++) {
         mome_date_t got[2] = {0, 0}, got2[2] = {0, 0}, rel[2] = {0, 0};
         int owner;
-        nc_up(NODES, SELF);
-        mome_seg_t *s = testnode_segment(1, 4);
+        mome_seg_t *s = weak_release_during_sync(a, got, rel, &owner);
         mome_page_t *pg = &s->pages[2];
         int mgr = mome_seg_manager(s, 2);
-        nc_pattern(a, 1);
-        char *addr = weak_release_during_sync(s, a, got, rel, &owner);
+        char *addr = testnode_addr(s, 2);
         mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got2); /* waits for the next request */
         ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
         nc_ack_ver(mgr, 1, 2, 6); /* from the manager, before the owner's answer */
@@ -798,13 +797,13 @@ END_TEST
 
 /* Two releases of the page (bytes 9, then 13) while the sync is out, both acknowledged (versions
  * 6 and 7) before the owner's answer of version ver comes. */
-static void two_releases_then_answer(mome_seg_t *s, const uint8_t *a, mome_date_t *got,
-                                     uint64_t ver)
+static mome_seg_t *two_releases_then_answer(uint8_t *a, mome_date_t *got, uint64_t ver)
 {
     mome_date_t rel[2] = {0, 0}, rel2[2] = {0, 0};
     uint8_t b[NC_PAGE];
-    int owner, mgr = mome_seg_manager(s, 2);
-    weak_release_during_sync(s, a, got, rel, &owner);
+    int owner;
+    mome_seg_t *s = weak_release_during_sync(a, got, rel, &owner);
+    int mgr = mome_seg_manager(s, 2);
     nc_ack_ver(mgr, 1, 2, 6);
     nc_fault(s, 2, 1);
     mome_seg_bytes(s, 2)[13] ^= 0x11;
@@ -814,6 +813,7 @@ static void two_releases_then_answer(mome_seg_t *s, const uint8_t *a, mome_date_
     ck_assert_uint_eq(rel2[1], 1);
     msgtest_reset();
     answer(s, a, owner, ver, b);
+    return s;
 }
 
 /* An answer older than both merges comes in with both released writes on top; one with both
@@ -823,10 +823,7 @@ START_TEST(test_release__syncmem_answer_after_two_releases_gets_both_on_top)
     uint8_t a[NC_PAGE];
     for (uint64_t ver = 5; ver <= 7; ver += 2) {
         mome_date_t got[2] = {0, 0};
-        nc_up(NODES, SELF);
-        mome_seg_t *s = testnode_segment(1, 4);
-        nc_pattern(a, 1);
-        two_releases_then_answer(s, a, got, ver);
+        mome_seg_t *s = two_releases_then_answer(a, got, ver);
         ck_assert_uint_eq(got[1], 1);
         ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
         const uint8_t *c = mome_seg_bytes(s, 2);
@@ -845,10 +842,7 @@ START_TEST(test_release__syncmem_answer_between_two_merges_asks_again)
 {
     uint8_t a[NC_PAGE];
     mome_date_t got[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
-    nc_pattern(a, 1);
-    two_releases_then_answer(s, a, got, 6);
+    mome_seg_t *s = two_releases_then_answer(a, got, 6);
     ck_assert_uint_eq(got[1], 0);
     const mome_msg_t *r = nc_msg(MOME_MSG_SYNC_REQ, mome_seg_manager(s, 2));
     ck_assert_uint_eq(NC_BODY(r, mome_req_t)->ver, 4); /* nothing installed */
@@ -988,11 +982,8 @@ START_TEST(test_release__flush_during_a_held_syncmem_answer)
     uint8_t a[NC_PAGE], b[NC_PAGE];
     mome_date_t got[2] = {0, 0}, rel[2] = {0, 0};
     int owner;
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
+    mome_seg_t *s = weak_release_during_sync(a, got, rel, &owner);
     int mgr = mome_seg_manager(s, 2);
-    nc_pattern(a, 1);
-    weak_release_during_sync(s, a, got, rel, &owner);
     answer(s, a, owner, 5, b); /* held */
     ck_assert_uint_eq(got[1], 0);
     nc_fault(s, 2, 1);
