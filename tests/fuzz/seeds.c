@@ -82,9 +82,12 @@ int main(int argc, char **argv)
     msgtest_deliver(MOME_MSG_LOCK_REQ, 0, 3, &lk, NULL, 0);
     dump_sent();
     /* Batches: a notice acked, a push. */
-    uint8_t notice[24] = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2};
+    mome_batch_t notice = {0};
+    if (mome_batch_notice(&notice, 1, p, 2) < 0)
+        return 1;
     mome_rel_t rel = {.date = 5, .origin = 2};
-    msgtest_deliver(MOME_MSG_NOTICE, 0, 2, &rel, notice, sizeof(notice));
+    msgtest_deliver(MOME_MSG_NOTICE, 0, 2, &rel, notice.buf, (uint32_t)notice.len);
+    mome_batch_free(&notice);
     dump_sent();
     testnode_down();
     printf("%d seeds in %s\n", nseeds, dir);

@@ -13,9 +13,11 @@
  * no increments (read-only lock sections) and write no slots; 8 the switcher also calls
  * MomeRelease and MomeSyncMem; 16 each round is three phases, each with a MomeBarrier and a check.
  * With modes 25, 9 and 17, a switch during another thread's MomeBarrier failed 1 job in 25 before
- * the fixes of design.md section 9.
+ * the fixes of design.md section 9. MIX_THREADS_LOG=PREFIX writes every increment and switch with
+ * its CLOCK_MONOTONIC time (that of MOME_TRACE records) to PREFIX.NODE, for a failure to be traced.
  */
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include "itest.h"
 
@@ -53,6 +55,23 @@ static volatile uint64_t *slot(int s)
 {
     return page(s % NPAGES) + 128 + s / NPAGES;
 }
+/* Diagnosis only: thread t of node `node`'s increments of counter k, on a page of their own
+ * (RELEASE, never switched), so that a check that fails names the counter that lost them. */
+static volatile uint64_t *incs(int node, int t, int k)
+{
+    return page(NPAGES) + ((size_t)node * MAXT + (size_t)t) * NCOUNTERS + (size_t)k;
+}
+/*
+ * Diagnosis only (MIX_THREADS_LOG=PREFIX): every increment and every switch, with CLOCK_MONOTONIC
+ * times (the clock of MOME_TRACE records), in PREFIX.NODE, flushed at each check.
+ */
+static FILE *dlog;
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 static int first_writer(void)
 {
     return (mode & 4) ? 1 : 0;
@@ -84,7 +103,12 @@ static void *switcher(void *arg)
             if (itest_rand(&x) % 3 == 0)
                 MUST(MomeSyncMem((void *)page(p), ps, MomeClock()));
         }
-        MUST(MomeConsistency((void *)page(p), ps, models[itest_rand(&x) % 3]));
+        int model = models[itest_rand(&x) % 3];
+        uint64_t t0 = dlog ? now_ns() : 0;
+        MUST(MomeConsistency((void *)page(p), ps, model));
+        if (dlog)
+            fprintf(dlog, "switch %llu %llu page %d model %d\n", (unsigned long long)t0,
+                    (unsigned long long)now_ns(), p, model);
         if (itest_rand(&x) % 4 == 0)
             usleep((useconds_t)(itest_rand(&x) % 100));
     }
@@ -124,6 +148,23 @@ static void check(int ph)
               "phase %d: slot %d is %#llx, node %d thread %d wrote %#llx", ph, s,
               (unsigned long long)*slot(s), on, ot, (unsigned long long)itest_word(ph, on, ot, s));
     }
+    if (dlog)
+        fflush(dlog);
+    if (total != want) {
+        MUST(MomeSyncMem((void *)page(NPAGES), ps, MomeLastBarrierDate()));
+        for (int k = 0; k < NCOUNTERS; k++) {
+            uint64_t sum = 0;
+            for (int node = 0; node < n; node++)
+                for (int t = 0; t < T; t++)
+                    sum += *incs(node, t, k);
+            if (sum != *counter(k))
+                fprintf(stderr,
+                        "node %d: phase %d: counter %d (page %d, word %d) is %llu, its "
+                        "increments %llu\n",
+                        me, ph, k, k % NPAGES, 8 * (k / NPAGES), (unsigned long long)*counter(k),
+                        (unsigned long long)sum);
+        }
+    }
     CHECK(total == want, "phase %d: counters add up to %llu, tallies to %llu", ph,
           (unsigned long long)total, (unsigned long long)want);
     CHECK(MomeBarrier() != 0, "MomeBarrier");
@@ -133,7 +174,7 @@ static void *worker(void *arg)
 {
     int t = (int)(intptr_t)arg;
     uint64_t x = seed * 0x9e3779b97f4a7c15ull + (uint64_t)me * 1000 + (uint64_t)t + 7;
-    uint64_t seen[NCOUNTERS] = {0};
+    uint64_t seen[NCOUNTERS] = {0}, mine[NCOUNTERS] = {0};
     int sub = (mode & 16) ? 3 : 1;
     int ro = (mode & 4) && me == 0;
     for (int ph = 0; ph < rounds * sub; ph++) {
@@ -141,7 +182,9 @@ static void *worker(void *arg)
         int my = iters / sub;
         for (int i = 0; i < my; i++) {
             int k = (int)(itest_rand(&x) % NCOUNTERS);
+            uint64_t t0 = dlog ? now_ns() : 0;
             MUST(MomeLock(100 + k));
+            uint64_t t1 = dlog ? now_ns() : 0;
             MUST(MomeSyncMem((void *)counter(k), 8, MomeClock()));
             uint64_t v = *counter(k);
             CHECK(v >= seen[k], "node %d thread %d: counter %d reads %llu after lock, it saw %llu",
@@ -153,8 +196,13 @@ static void *worker(void *arg)
             } else
                 seen[k] = v;
             MUST(MomeUnlock(100 + k));
+            if (dlog)
+                fprintf(dlog, "inc %llu %llu %llu t %d ph %d k %d v %llu\n", (unsigned long long)t0,
+                        (unsigned long long)t1, (unsigned long long)now_ns(), t, ph, k,
+                        (unsigned long long)v);
             if (!ro) {
                 tallyw(me, t)[0] = tally[t];
+                *incs(me, t, k) = ++mine[k];
                 /* write my slots of this phase, a few at a time */
                 int s = (int)(itest_rand(&x) % NSLOTS);
                 for (int j = 0; j < NSLOTS; j++, s = (s + 1) % NSLOTS) {
@@ -198,13 +246,21 @@ int main(int argc, char **argv)
     me = MomeNode();
     n = MomeNodes();
     ps = MomePageSize();
+    if (getenv("MIX_THREADS_LOG")) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s.%d", getenv("MIX_THREADS_LOG"), me);
+        dlog = fopen(path, "w");
+        CHECK(dlog != NULL, "cannot write %s", path);
+        setvbuf(dlog, NULL, _IOFBF, 1 << 20);
+    }
     CHECK(rounds >= 1 && iters >= 3 && T >= 1 && T <= MAXT && n * MAXT <= NPAGES * 7 &&
               n - first_writer() >= 1,
           "usage: mix_threads ROUNDS (>= 1) ITERS (>= 3) SEED T (1-%d) MODE (a mask of 1-16), at "
           "most %d "
           "nodes (MODE 4: at least 2)",
           MAXT, NPAGES * 7 / MAXT);
-    base = itest_map("mix_threads", NPAGES * ps, NULL);
+    base = itest_map("mix_threads", (NPAGES + 1) * ps, NULL);
+    MUST(MomeConsistency((void *)page(NPAGES), ps, MOME_RELEASE));
     for (int p = 0; p < NPAGES; p++)
         MUST(MomeConsistency((void *)page(p), ps, models[(p + me + (int)seed) % 3]));
     CHECK(MomeBarrier() != 0, "MomeBarrier");
