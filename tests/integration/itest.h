@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mome.h>
 
@@ -48,6 +49,14 @@ static inline void *itest_map(const char *name, uint64_t size, int *seg_out)
 }
 
 /* A cheap deterministic generator (seedable through argv in the tests that use it). */
+/* CLOCK_MONOTONIC in nanoseconds (the clock of MOME_TRACE records). */
+static inline uint64_t itest_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static inline uint64_t itest_rand(uint64_t *s)
 {
     *s ^= *s << 13;

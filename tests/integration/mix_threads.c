@@ -17,7 +17,6 @@
  * its CLOCK_MONOTONIC time (that of MOME_TRACE records) to PREFIX.NODE, for a failure to be traced.
  */
 #include <pthread.h>
-#include <time.h>
 #include <unistd.h>
 #include "itest.h"
 
@@ -66,12 +65,6 @@ static volatile uint64_t *incs(int node, int t, int k)
  * times (the clock of MOME_TRACE records), in PREFIX.NODE, flushed at each check.
  */
 static FILE *dlog;
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 static int first_writer(void)
 {
     return (mode & 4) ? 1 : 0;
@@ -104,11 +97,11 @@ static void *switcher(void *arg)
                 MUST(MomeSyncMem((void *)page(p), ps, MomeClock()));
         }
         int model = models[itest_rand(&x) % 3];
-        uint64_t t0 = dlog ? now_ns() : 0;
+        uint64_t t0 = dlog ? itest_now_ns() : 0;
         MUST(MomeConsistency((void *)page(p), ps, model));
         if (dlog)
             fprintf(dlog, "switch %llu %llu page %d model %d\n", (unsigned long long)t0,
-                    (unsigned long long)now_ns(), p, model);
+                    (unsigned long long)itest_now_ns(), p, model);
         if (itest_rand(&x) % 4 == 0)
             usleep((useconds_t)(itest_rand(&x) % 100));
     }
@@ -182,9 +175,9 @@ static void *worker(void *arg)
         int my = iters / sub;
         for (int i = 0; i < my; i++) {
             int k = (int)(itest_rand(&x) % NCOUNTERS);
-            uint64_t t0 = dlog ? now_ns() : 0;
+            uint64_t t0 = dlog ? itest_now_ns() : 0;
             MUST(MomeLock(100 + k));
-            uint64_t t1 = dlog ? now_ns() : 0;
+            uint64_t t1 = dlog ? itest_now_ns() : 0;
             MUST(MomeSyncMem((void *)counter(k), 8, MomeClock()));
             uint64_t v = *counter(k);
             CHECK(v >= seen[k], "node %d thread %d: counter %d reads %llu after lock, it saw %llu",
@@ -198,7 +191,7 @@ static void *worker(void *arg)
             MUST(MomeUnlock(100 + k));
             if (dlog)
                 fprintf(dlog, "inc %llu %llu %llu t %d ph %d k %d v %llu\n", (unsigned long long)t0,
-                        (unsigned long long)t1, (unsigned long long)now_ns(), t, ph, k,
+                        (unsigned long long)t1, (unsigned long long)itest_now_ns(), t, ph, k,
                         (unsigned long long)v);
             if (!ro) {
                 tallyw(me, t)[0] = tally[t];
@@ -246,9 +239,10 @@ int main(int argc, char **argv)
     me = MomeNode();
     n = MomeNodes();
     ps = MomePageSize();
-    if (getenv("MIX_THREADS_LOG")) {
+    const char *log = getenv("MIX_THREADS_LOG");
+    if (log) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s.%d", getenv("MIX_THREADS_LOG"), me);
+        snprintf(path, sizeof(path), "%s.%d", log, me);
         dlog = fopen(path, "w");
         CHECK(dlog != NULL, "cannot write %s", path);
         setvbuf(dlog, NULL, _IOFBF, 1 << 20);

@@ -15,7 +15,6 @@
  * ran meanwhile: 6 requests a sync on 3 nodes over TCP).
  */
 #include <pthread.h>
-#include <time.h>
 
 #include "itest.h"
 
@@ -42,13 +41,6 @@ static void *writer(void *arg)
         MomeRelease();
     }
     return NULL;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -83,9 +75,9 @@ int main(int argc, char **argv)
     uint64_t seen[MAXW] = {0}, *ns = calloc((size_t)syncs, sizeof(*ns));
     CHECK(ns != NULL, "calloc");
     for (int k = 0; k < syncs && me != 0; k++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = itest_now_ns();
         MUST(MomeSyncMem((void *)p, ps, MomeClock()));
-        ns[k] = now_ns() - t0;
+        ns[k] = itest_now_ns() - t0;
         for (int w = 0; w < nw; w++) {
             uint64_t v = *word(me, w);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
