@@ -499,7 +499,9 @@ static void sync_after_release(void *arg, mome_date_t date)
     FOR_EACH_PAGE(op->a, op->end, s, page)
     {
         mome_page_t *pg = &s->pages[page];
-        if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_OWNER))
+        /* (A page without a copy may have a request in flight, which the model may not trust.) */
+        if (!(pg->flags & MOME_PG_OWNER) &&
+            (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY)))
             mome_model_of_id(pg->model)->sync(s, page, &op->op);
     }
     mome_op_end(&op->op);

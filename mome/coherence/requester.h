@@ -26,7 +26,9 @@ void mome_req_fault(char *addr, int write, uint64_t t0);
 void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op);
 /* Replace a stale copy with the current content now (a writer keeps writing it, twinned). */
 void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op);
-/* Ask the owner whether a WEAK copy is current, and take the newer content if not. */
+/* Ask the owner whether a WEAK copy is current, and take the newer content if not. Without a
+ * copy, the next use fetches the current content; a request already on its way is waited for,
+ * and the copy it leaves is asked about. */
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /*
  * Replace a copy fetched under a weaker contract (a model switch): a copy with writes not yet

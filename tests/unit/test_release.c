@@ -1256,17 +1256,24 @@ END_TEST
  * notice that it lacks version 3, released at date 10, and an acquire at 20 (the acquire cannot
  * deal with a copy still on its way).
  */
-static mome_seg_t *read_ahead_then_acquire(mome_date_t *got)
+static mome_seg_t *read_ahead(int model)
 {
     uint8_t z[NC_PAGE];
     mome_coh.prefetch = 1;
     mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[0].model = s->pages[1].model = MOME_RELEASE;
+    s->pages[0].model = s->pages[1].model = (uint8_t)model;
     nc_fault(s, 0, 0);
     ck_assert_int_eq(requests(1, MOME_MSG_READ_REQ, -1), 1); /* read ahead */
     nc_pattern(z, 9);
     nc_data(s, 0, 3, mome_seg_manager(s, 0), 0, 0, 1, z);
     ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    return s;
+}
+
+static mome_seg_t *read_ahead_then_acquire(mome_date_t *got)
+{
+    mome_seg_t *s = read_ahead(MOME_RELEASE);
     stale(s, 1, 10, 3);
     mome_rel_acquire(20, done_cb, got);
     ck_assert_uint_eq(got[1], 1);
@@ -1327,6 +1334,75 @@ START_TEST(test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with
     ck_assert_uint_eq(s->pages[1].ver, 3);
     /* The notice is settled (its entry in the list goes at the next acquire). */
     ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+END_TEST
+
+/*
+ * Page 1 of a WEAK segment read ahead, its request in flight, then a MomeSyncMem of it at date
+ * 20. WEAK copies take no notices, so nothing says whether the answer on its way was served before
+ * or after a change released before 20: the caller waits for it, then asks about the copy it
+ * leaves. The read-ahead had been sent before a thread's lock acquire and MomeSyncMem, which asked
+ * nothing; its answer, served before the previous holder's increment, was mapped, and the
+ * increment was made twice from the same value (mix_threads mode 25, 2 jobs in 2,759).
+ */
+static mome_seg_t *read_ahead_then_syncmem(mome_date_t *got, const uint8_t *a, int reader)
+{
+    mome_seg_t *s = read_ahead(MOME_WEAK);
+    char *addr = testnode_addr(s, 1);
+    int mgr = mome_seg_manager(s, 1);
+    msgtest_reset();
+    mome_rel_sync(addr, addr + NC_PAGE, 20, done_cb, got);
+    ck_assert_msg(got[1] == 0, "MomeSyncMem returned while the read-ahead was in flight");
+    if (reader)
+        nc_fault(s, 1, 0); /* another thread, which joins the read-ahead */
+    ck_assert_int_eq(msgtest_count(), 0);
+    nc_data(s, 1, 3, mgr, 0, 0, 1, a);
+    ck_assert_uint_eq(got[1], 0);
+    ck_assert_int_eq(requests(1, 0, -1), 0); /* no second fetch */
+    const mome_msg_t *q = nc_msg(MOME_MSG_SYNC_REQ, mgr);
+    ck_assert_uint_eq(NC_BODY(q, mome_req_t)->ver, 1);
+    ck_assert_uint_eq(NC_BODY(q, mome_req_t)->page, 1);
+    return s;
+}
+
+/* The owner has newer content: the caller returns with it. A thread that faulted meanwhile was
+ * served by the read-ahead (it has not synced since it left). */
+START_TEST(test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    mome_seg_t *s = read_ahead_then_syncmem(got, a, 1);
+    int mgr = mome_seg_manager(s, 1);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    mome_data_t d = {.seg = 1, .page = 1, .mgr = (uint32_t)mgr, .ver = 3};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_uint_eq(got[0], 20);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[1].ver, 3);
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+END_TEST
+
+/* The read-ahead's content is current (SYNC_OK): the caller returns, and the copy stays. */
+START_TEST(test_release__syncmem_during_a_current_weak_read_ahead_keeps_its_content)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    nc_pattern(a, 1);
+    mome_seg_t *s = read_ahead_then_syncmem(got, a, 0);
+    int mgr = mome_seg_manager(s, 1);
+    mome_data_t d = {.seg = 1, .page = 1, .mgr = (uint32_t)mgr, .ver = 1};
+    nc_deliver(MOME_MSG_SYNC_OK, 0, 3, &d, NULL, 0);
+    ck_assert_uint_eq(got[1], 1);
+    ck_assert_uint_eq(got[0], 20);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), a, NC_PAGE), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
     ck_assert_int_eq(mome_coh.outstanding, 0);
 }
 END_TEST
@@ -1432,6 +1508,8 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__acquire_during_a_read_ahead_drops_its_old_content);
     NC_CASE(s, test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with_old_content);
     NC_CASE(s, test_release__acquire_during_an_upgrade_takes_the_old_copy_away);
+    NC_CASE(s, test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks);
+    NC_CASE(s, test_release__syncmem_during_a_current_weak_read_ahead_keeps_its_content);
     NC_CASE(s, test_release__releases_queue_one_in_flight);
     return s;
 }
