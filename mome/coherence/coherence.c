@@ -70,6 +70,7 @@ void mome_coh_fini(void)
 void mome_coh_seg_destroyed(uint64_t seg)
 {
     mome_dir_forget_seg(seg);
+    mome_req_forget_seg(seg);
 }
 
 int mome_coh_outstanding(void)

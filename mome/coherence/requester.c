@@ -79,6 +79,7 @@ typedef struct deferred {
 } deferred_t;
 static deferred_t *after_release, *after_txn;
 static void sync_send(mome_seg_t *s, uint64_t page);
+static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t **fresh);
 static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op);
 static void syncops_put(syncop_t *o);
 static void syncops_end(syncop_t *o, int put);
@@ -925,12 +926,30 @@ static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page)
         d->next = mine;
         mine = d;
     }
+    syncwait_t *fresh = NULL;
     while (mine) {
         deferred_t *d = mine;
         mine = d->next;
         mome_seg_t *s = mome_seg_page(seg, page);
         if (s && !(s->pages[page].flags & MOME_PG_OWNER)) /* (an owner's master is current) */
-            mome_req_sync(s, page, d->op);
+            sync_start(s, page, d->op, &fresh);
+        if (d->op)
+            mome_op_put(d->op);
+        free(d);
+    }
+}
+
+/* The segment is destroyed: the calls waiting for one of its requests, which may never complete
+ * (mome_txn_forget_seg), end. */
+void mome_req_forget_seg(uint64_t seg)
+{
+    for (deferred_t **p = &after_txn; *p;) {
+        deferred_t *d = *p;
+        if (d->seg != seg) {
+            p = &d->next;
+            continue;
+        }
+        *p = d->next;
         if (d->op)
             mome_op_put(d->op);
         free(d);
@@ -1020,6 +1039,16 @@ void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
 
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
+    sync_start(s, page, op, NULL);
+}
+
+/*
+ * MomeSyncMem of a page: asks, or waits (defers, or joins a request in flight). fresh, when not
+ * NULL, names a request sent during the resume of deferred calls (resume_syncs), which the others
+ * resumed with it join: it left after all of their calls.
+ */
+static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t **fresh)
+{
     mome_page_t *pg = &s->pages[page];
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (pg->access == MOME_ACC_NONE) {
@@ -1062,6 +1091,11 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
                    (unsigned long long)page, s->name);
     mome_op_hold(op);
     o->op = op;
+    if (w->ops && fresh && *fresh == w) {
+        o->next = w->ops;
+        w->ops = o;
+        return;
+    }
     if (w->ops) { /* in flight: the next request serves this caller */
         o->next = w->after;
         w->after = o;
@@ -1072,6 +1106,8 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
     w->ops = o;
     mome_htab_put(&syncs, &w->h);
     sync_send(s, page);
+    if (fresh)
+        *fresh = w;
 }
 
 static void sync_send(mome_seg_t *s, uint64_t page)

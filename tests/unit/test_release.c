@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "coherence/coherence.h"
 #include "coherence/page.h"
 #include "coherence/release.h"
 #include "mome.h"
@@ -1354,12 +1355,15 @@ static mome_seg_t *read_ahead_then_syncmem(mome_date_t *got, const uint8_t *a, i
     msgtest_reset();
     mome_rel_sync(addr, addr + NC_PAGE, 20, done_cb, got);
     ck_assert_msg(got[1] == 0, "MomeSyncMem returned while the read-ahead was in flight");
+    if (reader) /* and a second caller, served by the same SYNC_REQ */
+        mome_rel_sync(addr, addr + NC_PAGE, 21, done_cb, got + 2);
     if (reader)
         nc_fault(s, 1, 0); /* another thread, which joins the read-ahead */
     ck_assert_int_eq(msgtest_count(), 0);
     nc_data(s, 1, 3, mgr, 0, 0, 1, a);
     ck_assert_uint_eq(got[1], 0);
     ck_assert_int_eq(requests(1, 0, -1), 0); /* no second fetch */
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 1);
     const mome_msg_t *q = nc_msg(MOME_MSG_SYNC_REQ, mgr);
     ck_assert_uint_eq(NC_BODY(q, mome_req_t)->ver, 1);
     ck_assert_uint_eq(NC_BODY(q, mome_req_t)->page, 1);
@@ -1371,7 +1375,7 @@ static mome_seg_t *read_ahead_then_syncmem(mome_date_t *got, const uint8_t *a, i
 START_TEST(test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
-    mome_date_t got[2] = {0, 0};
+    mome_date_t got[4] = {0, 0, 0, 0};
     nc_up(NODES, SELF);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
@@ -1382,9 +1386,26 @@ START_TEST(test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks
     nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
     ck_assert_uint_eq(got[1], 1);
     ck_assert_uint_eq(got[0], 20);
+    ck_assert_uint_eq(got[3], 1);
+    ck_assert_uint_eq(got[2], 21);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b, NC_PAGE), 0);
     ck_assert_uint_eq(s->pages[1].ver, 3);
     ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+END_TEST
+
+/* The segment is destroyed before the read-ahead is answered: the caller returns. */
+START_TEST(test_release__syncmem_waiting_for_a_read_ahead_ends_with_its_segment)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = read_ahead(MOME_WEAK);
+    char *addr = testnode_addr(s, 1);
+    mome_rel_sync(addr, addr + NC_PAGE, 20, done_cb, got);
+    ck_assert_uint_eq(got[1], 0);
+    mome_coh_seg_destroyed(s->id);
+    ck_assert_uint_eq(got[1], 1);
 }
 END_TEST
 
@@ -1510,6 +1531,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__acquire_during_an_upgrade_takes_the_old_copy_away);
     NC_CASE(s, test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks);
     NC_CASE(s, test_release__syncmem_during_a_current_weak_read_ahead_keeps_its_content);
+    NC_CASE(s, test_release__syncmem_waiting_for_a_read_ahead_ends_with_its_segment);
     NC_CASE(s, test_release__releases_queue_one_in_flight);
     return s;
 }
