@@ -268,6 +268,7 @@ static const char *const kind_names[MOME_TR_NKINDS] = {
     [MOME_TR_GRANT] = "grant",
     [MOME_TR_DROP] = "drop",
     [MOME_TR_UNSHARE] = "unshare",
+    [MOME_TR_SYNC] = "sync",
 };
 
 static const char *kind_name(int k)
@@ -279,7 +280,7 @@ static const char *kind_name(int k)
 static int is_page_event(int k)
 {
     return (k >= MOME_TR_FAULT && k <= MOME_TR_PAGE_IN) || k == MOME_TR_GRANT ||
-           k == MOME_TR_DROP || k == MOME_TR_UNSHARE;
+           k == MOME_TR_DROP || k == MOME_TR_UNSHARE || k == MOME_TR_SYNC;
 }
 
 /* ---- summary ---- */

@@ -267,6 +267,10 @@ static void log_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
         snprintf(what, sizeof(what), "dropped %s, unused since its last refresh; told node %d",
                  where, peer);
         break;
+    case MOME_TR_SYNC:
+        snprintf(what, sizeof(what), "asked node %d whether %s is current (version %u%s)", peer,
+                 where, arg, flags & MOME_TRF_WAITED ? ", after waiting" : "");
+        break;
     case MOME_TR_UNSHARE:
         snprintf(what, sizeof(what), "node %d said no other node holds %s: writes untracked", peer,
                  where);

@@ -82,6 +82,9 @@ enum mome_trace_kind {
     MOME_TR_SEG_NAME,   /* not an event: segment `seg` is named; its name's bytes 12 k to 12 k + 11
                            (k = flags) are in page (8) then arg (4); it ends at its first NUL, or
                            at MOME_TRACE_NAME_MAX bytes */
+    MOME_TR_SYNC,       /* MomeSyncMem asked the page's manager (peer) whether this node's copy
+                           is current (arg: the copy's version, low 32 bits; WAITED: the call
+                           waited first for a request of the page or for this node's diffs) */
     MOME_TR_NKINDS
 };
 
@@ -92,7 +95,7 @@ enum {
     MOME_TRF_DISK = 0x04,   /* PAGE_OUT, PAGE_IN: the swap file, not a node */
     MOME_TRF_ZERO = 0x08,   /* PAGE_OUT, PAGE_IN: a zero page, sent as a flag */
     MOME_TRF_DROP = 0x10,   /* FLUSH: the copy was dropped */
-    MOME_TRF_WAITED = 0x20, /* LOCK_GOT: waited for another holder */
+    MOME_TRF_WAITED = 0x20, /* LOCK_GOT: waited for another holder; SYNC: see above */
     MOME_TRF_FULL = 0x40,   /* DIFF_*: the whole page, not runs */
     MOME_TRF_PUSH = 0x80,   /* FETCH: a new version the owner pushed at its release */
 };

@@ -78,7 +78,7 @@ typedef struct deferred {
     struct deferred *next;
 } deferred_t;
 static deferred_t *after_release, *after_txn;
-static void sync_send(mome_seg_t *s, uint64_t page);
+static void sync_send(mome_seg_t *s, uint64_t page, int waited);
 static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t **fresh);
 static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op);
 static void syncops_put(syncop_t *o);
@@ -797,7 +797,7 @@ static void sync_answered(syncwait_t *w, mome_seg_t *s, uint64_t page, int how)
         w->ops = NULL;
     }
     if (w->ops && s) {
-        sync_send(s, page);
+        sync_send(s, page, 0);
     } else { /* nobody came meanwhile, or the segment went: they are done too */
         syncops_put(w->ops);
         mome_htab_del(&syncs, &w->h);
@@ -1105,15 +1105,17 @@ static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t *
     w->h.k2 = page;
     w->ops = o;
     mome_htab_put(&syncs, &w->h);
-    sync_send(s, page);
+    sync_send(s, page, fresh != NULL);
     if (fresh)
         *fresh = w;
 }
 
-static void sync_send(mome_seg_t *s, uint64_t page)
+static void sync_send(mome_seg_t *s, uint64_t page, int waited)
 {
     mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
                     .ver = s->pages[page].ver};
+    MOME_TR(MOME_TR_SYNC, s->id, page, mome_seg_manager(s, page), (uint32_t)r.ver,
+            waited ? MOME_TRF_WAITED : 0);
     mome_send(mome_seg_manager(s, page), MOME_MSG_SYNC_REQ, 0, &r, NULL, 0);
 }
 

@@ -7,6 +7,9 @@
  * reads only at the first. Node 0 pushes its new versions to node 1 at its releases (fetches on
  * node 1) until node 1's copy, unused, goes at an acquire (a drop, told to the manager), and its
  * owner, node 0, hears that no other node holds it (an unshare): 6 fetches, 1 drop, 1 unshare.
+ * With the argument "sync": one WEAK page that node 0 writes at each of 3 steps, and that node 1,
+ * which read it first, brings up to date with MomeSyncMem after each: 3 syncs on node 1, none on
+ * node 0.
  */
 #include <string.h>
 
@@ -28,6 +31,28 @@ int main(int argc, char **argv)
             MomeBarrier();
             if (MomeNode() == 1 && step == 0)
                 CHECK(d[0] == 1, "the page holds %d, not 1", d[0]);
+            MomeBarrier();
+        }
+        MUST(MomeFinalize());
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "sync") == 0) {
+        volatile int *d = itest_map("sync", ps, NULL);
+        MUST(MomeConsistency((void *)d, ps, MOME_WEAK));
+        if (MomeNode() == 0)
+            d[0] = -1;
+        MomeBarrier();
+        if (MomeNode() == 1)
+            CHECK(d[0] == -1, "the page holds %d, not -1", d[0]);
+        MomeBarrier();
+        for (int step = 0; step < 3; step++) {
+            if (MomeNode() == 0)
+                d[0] = step + 1;
+            MomeBarrier();
+            if (MomeNode() == 1) {
+                MUST(MomeSyncMem((void *)d, ps, MomeLastBarrierDate()));
+                CHECK(d[0] == step + 1, "the page holds %d, not %d", d[0], step + 1);
+            }
             MomeBarrier();
         }
         MUST(MomeFinalize());
