@@ -54,6 +54,13 @@ typedef struct dreq {
     mome_msg_t m; /* a request (no payload) */
 } dreq_t;
 
+/* A notice for one page, held while the page's entry moves (on_notice). */
+typedef struct dnotice {
+    struct dnotice *next;
+    mome_msg_t m;     /* the NOTICE it came in, its payload one's */
+    mome_batch_t one; /* the page's entry alone */
+} dnotice_t;
+
 typedef struct dentry {
     mome_hnode_t h;   /* k1 = segment, k2 = page */
     int32_t owner;    /* master content; -1 = never written (zeros) */
@@ -67,6 +74,7 @@ typedef struct dentry {
     uint8_t unsharing; /* UNSHARE sent to the owner (busy), waiting for its UNSHARE_ACK */
     mome_msg_t saved; /* the request a flush phase serves */
     dreq_t *q, *qtail;
+    dnotice_t *held; /* notices that came while moving, for the new manager */
     uint64_t sets[]; /* NSETS bitmaps of dir_words words */
 } dentry_t;
 
@@ -163,6 +171,12 @@ static void free_entry(dentry_t *e)
         dreq_t *r = e->q;
         e->q = r->next;
         free(r);
+    }
+    while (e->held) {
+        dnotice_t *n = e->held;
+        e->held = n->next;
+        mome_batch_free(&n->one);
+        free(n);
     }
     free(e);
 }
@@ -633,20 +647,47 @@ static void on_flush_ack(const mome_msg_t *m, const void *body)
     }
 }
 
-/* A notice entry for a page this node does not manage goes on alone, to where the entry is. */
-static void forward_notice(const mome_msg_t *m, const mome_entry_t *ent, int to)
+/* The notice m as a NOTICE of ent's page alone, its payload one's. */
+static mome_msg_t notice_alone(const mome_msg_t *m, const mome_entry_t *ent, mome_batch_t *one)
 {
-    mome_batch_t one = {0};
-    if (mome_batch_notice(&one, ent->seg, ent->page, ent->ver) < 0)
+    if (mome_batch_notice(one, ent->seg, ent->page, ent->ver) < 0)
         mome_fatal("out of memory forwarding a notice for page %llu of segment '%s' (%#llx); "
                    "stopping",
                    (unsigned long long)ent->page, mome_seg_name_of(ent->seg),
                    (unsigned long long)ent->seg);
     mome_msg_t f = *m;
-    f.payload = one.buf;
-    f.len = (uint32_t)one.len;
+    f.payload = one->buf;
+    f.len = (uint32_t)one->len;
+    return f;
+}
+
+/* A notice entry for a page this node does not manage goes on alone, to where the entry is. */
+static void forward_notice(const mome_msg_t *m, const mome_entry_t *ent, int to)
+{
+    mome_batch_t one = {0};
+    mome_msg_t f = notice_alone(m, ent, &one);
     forward(&f, to);
     mome_batch_free(&one);
+}
+
+/*
+ * A notice for a page whose entry is moving waits for the move's ack, then follows the entry: the
+ * new manager may have let a reader in meanwhile, which this node's sets do not name. Applied
+ * here, the notice missed that reader, whose copy, served before the change, was then read after
+ * an acquire that passed it (helper-64's review; 4 nodes or more: a new manager, an old one, the
+ * owner, the reader).
+ */
+static void hold_notice(dentry_t *e, const mome_msg_t *m, const mome_entry_t *ent)
+{
+    dnotice_t *n = mome_calloc(1, sizeof(*n));
+    if (!n)
+        mome_fatal("out of memory holding a notice for page %llu of segment '%s' (%#llx); "
+                   "stopping",
+                   (unsigned long long)ent->page, mome_seg_name_of(ent->seg),
+                   (unsigned long long)ent->seg);
+    n->m = notice_alone(m, ent, &n->one);
+    n->next = e->held;
+    e->held = n;
 }
 
 /* Send the STALE batch built for holder s, counting it against notice n. */
@@ -694,6 +735,10 @@ static void on_notice(const mome_msg_t *m, const void *body)
         int def = mome_page_default_manager(ent.seg, ent.page, dir_nnodes);
         if ((!e && def != dir_self) || (e && e->fwd >= 0)) {
             forward_notice(m, &ent, e ? e->fwd : def);
+            continue;
+        }
+        if (e && e->moving) {
+            hold_notice(e, m, &ent);
             continue;
         }
         for (int s = 0; e && s < dir_nnodes; s++) {
@@ -782,6 +827,13 @@ static void on_move_ack(const mome_msg_t *m, const void *body)
         free(r);
     }
     e->qtail = NULL;
+    while (e->held) {
+        dnotice_t *n = e->held;
+        e->held = n->next;
+        forward(&n->m, e->fwd);
+        mome_batch_free(&n->one);
+        free(n);
+    }
 }
 
 /* ---- the message table ---- */

@@ -303,6 +303,49 @@ START_TEST(test_directory__entry_migrates_to_its_users)
 }
 END_TEST
 
+/*
+ * A notice that comes while the entry moves follows it to the new manager once the move is
+ * acknowledged: a reader the new manager let in meanwhile is not in this node's sets, and a
+ * notice applied here missed it (helper-64's review).
+ */
+START_TEST(test_directory__notice_during_a_move_follows_the_entry)
+{
+    setup(4, 0, 1);
+    uint64_t p = my_page(6);
+    reqm(MOME_MSG_WRITE_REQ, 1, 6, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 6, p);
+    reqm(MOME_MSG_READ_REQ, 2, 6, p, MOME_RELEASE, 0);
+    done(2, 6, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE, 2));
+    msgtest_reset();
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 6, p, 4), 0);
+    mome_rel_t n = {.date = 300, .origin = 1};
+    deliver(MOME_MSG_NOTICE, 0, 1, &n, b.buf, (uint32_t)b.len);
+    ck_assert_msg(msgtest_count() == 0,
+                  "a notice for a moving entry was applied by the old manager (%d messages, "
+                  "the first %s to node %d)",
+                  msgtest_count(), msgtest_count() ? mome_msg_name(msgtest_at(0)->m.type) : "",
+                  msgtest_count() ? msgtest_at(0)->to : -1);
+    mome_ref_t ack = {.seg = 6, .page = p};
+    deliver(MOME_MSG_DIR_MOVE_ACK, 0, 2, &ack, NULL, 0);
+    const mome_msg_t *f = sent(MOME_MSG_NOTICE, 2);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(BODY(f, mome_rel_t)->date, 300);
+    ck_assert_uint_eq(BODY(f, mome_rel_t)->origin, 1);
+    ck_assert_uint_eq(f->len, MOME_BATCH_NOTICE_SIZE);
+    mome_entry_t e;
+    ck_assert_uint_eq(mome_batch_read(MOME_BATCH_NOTICE, f->payload, f->payload + f->len, &e),
+                      MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(e.seg, 6);
+    ck_assert_uint_eq(e.page, p);
+    ck_assert_uint_eq(e.ver, 4);
+    ck_assert_int_eq(msgtest_count(), 1);
+    mome_batch_free(&b);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__takes_over_a_moved_entry)
 {
     mome_dir_state_t st;
@@ -774,6 +817,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__unknown_entries_go_to_the_default_manager);
     UNIT_CASE(s, test_directory__entry_migrates_to_its_users);
     UNIT_CASE(s, test_directory__takes_over_a_moved_entry);
+    UNIT_CASE(s, test_directory__notice_during_a_move_follows_the_entry);
     UNIT_CASE(s, test_directory__forget_segment);
     UNIT_CASE(s, test_directory__managers_spread_over_nodes);
     UNIT_CASE(s, test_directory__release_write_makes_a_multi_owner);
