@@ -1474,6 +1474,12 @@ inline ON_NOTICE() {
         forwarding_loop = (m_y >= HOPMAX);
         assert(!forwarding_loop);
         SEND((dst[G] == E_FWD -> dfwd[p] : DEFMGR(p)), NOTICE, m_nd, m_x, m_y + 1, m_v, 0)
+    :: dst[G] == E_LIVE && HAS(dbits[p], B_MOVING) ->
+        /* hold_notice: it follows the entry on DIR_MOVE_ACK (one at a time: the owner's next
+         * release waits for this one's NOTICE_ACK) */
+        COV
+        assert(hnv[p] == 0);
+        hnv[p] = m_v; hno[p] = m_nd; hnd[p] = m_x; hny[p] = m_y
     :: else ->
         stcnt = 0;
         ack_slot = 0;
@@ -1575,7 +1581,16 @@ inline ON_MOVE_ACK() {
             dq[p * QCAP + 2] = 0;
             dqn[p]--
         :: else -> break
-        od
+        od;
+        if
+        :: hnv[p] != 0 ->
+            COV
+            forwarding_loop = (hny[p] >= HOPMAX);
+            assert(!forwarding_loop);
+            SEND(dfwd[p], NOTICE, hno[p], hnd[p], hny[p] + 1, hnv[p], 0);
+            hnv[p] = 0; hno[p] = 0; hnd[p] = 0; hny[p] = 0
+        :: else -> skip
+        fi
     fi
 }
 
@@ -1860,6 +1875,7 @@ inline NODE_FINAL_CHECK() {
     byte town[P]; byte twait[P]; byte tdrop; \
     byte dfwd[P] = NIL; byte dbusy[P] = NIL; byte dfl[P]; byte dbits[P]; byte dsaved[P]; \
     byte dq[P * QCAP]; byte dqn[P]; byte dcs[P]; byte dsing[P]; byte dwr[P]; \
+    byte hnv[P]; byte hno[P]; byte hnd[P]; byte hny[P]; \
     byte ntleft[NSLOT]; byte ntorig[NSLOT]; byte ntpage[NSLOT]; \
     byte apc; byte ast; byte relrun; byte relpd; byte relcb; byte acqpend; byte adate; \
     byte bepoch; bool bcmd; \
