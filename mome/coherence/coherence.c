@@ -70,7 +70,12 @@ void mome_coh_fini(void)
 void mome_coh_seg_destroyed(uint64_t seg)
 {
     mome_dir_forget_seg(seg);
-    mome_req_forget_seg(seg);
+}
+
+void mome_coh_seg_free(mome_seg_t *s)
+{
+    mome_req_forget_seg(s->id);
+    mome_seg_free(s);
 }
 
 int mome_coh_outstanding(void)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coherence/seg.h"
+
 typedef struct mome_coh_config {
     size_t page_size;
     int nnodes, self;
@@ -27,6 +29,9 @@ void mome_coh_fini(void);
 
 /* A segment is gone job-wide: forget the directory entries this node keeps for it. */
 void mome_coh_seg_destroyed(uint64_t seg);
+/* This node's record of a segment goes (mome_seg_free), and with it the requests for its pages:
+ * MomeSyncMem calls waiting for one of them end. */
+void mome_coh_seg_free(mome_seg_t *s);
 
 /* Requests awaiting replies (the engine polls while > 0); was a faulting thread just woken (the
  * engine yields its core to it)? The second clears the flag. */

@@ -80,6 +80,7 @@ typedef struct deferred {
 static deferred_t *after_release, *after_txn;
 static void sync_send(mome_seg_t *s, uint64_t page, int waited);
 static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t **fresh);
+static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page);
 static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op);
 static void syncops_put(syncop_t *o);
 static void syncops_end(syncop_t *o, int put);
@@ -536,9 +537,11 @@ static void txn_complete(mome_txn_t *t)
     mome_op_put(op);
 }
 
-static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page);
-
-/* Then the MomeSyncMem calls that waited for it (mome_req_sync) go on with what it left. */
+/*
+ * A transaction completes once granted, with its content (or none needed) and every
+ * acknowledgement; then the MomeSyncMem calls that waited for it (mome_req_sync) go on with the
+ * copy it left.
+ */
 static void txn_try_complete(mome_txn_t *t)
 {
     uint64_t seg = t->seg->id, page = t->page;
@@ -939,8 +942,8 @@ static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page)
     }
 }
 
-/* The segment is destroyed: the calls waiting for one of its requests, which may never complete
- * (mome_txn_forget_seg), end. */
+/* The segment is freed here: the calls waiting for one of its requests, forgotten with it
+ * (mome_txn_forget_seg) and so never to complete, end. */
 void mome_req_forget_seg(uint64_t seg)
 {
     for (deferred_t **p = &after_txn; *p;) {

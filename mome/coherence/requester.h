@@ -30,7 +30,7 @@ void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op);
  * copy, the next use fetches the current content; a request already on its way is waited for,
  * and the copy it leaves is asked about. */
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op);
-/* A destroyed segment: MomeSyncMem calls waiting for one of its requests end. */
+/* A segment freed here (its requests forgotten): MomeSyncMem calls waiting for one of them end. */
 void mome_req_forget_seg(uint64_t seg);
 /*
  * Replace a copy fetched under a weaker contract (a model switch): a copy with writes not yet

@@ -99,7 +99,7 @@ static void seg_local_free(use_t *u)
         view_free(s->views);
     mome_htab_del(&uses, &u->h);
     free(u);
-    mome_seg_free(s);
+    mome_coh_seg_free(s);
 }
 
 /*

@@ -5,9 +5,9 @@
  */
 #include <string.h>
 
-#include "coherence/coherence.h"
 #include "coherence/page.h"
 #include "coherence/release.h"
+#include "coherence/requester.h"
 #include "mome.h"
 #include "nodecase.h"
 
@@ -1395,7 +1395,9 @@ START_TEST(test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks
 }
 END_TEST
 
-/* The segment is destroyed before the read-ahead is answered: the caller returns. */
+/* The segment is freed here before the read-ahead is answered, and the request with it
+ * (mome_coh_seg_free forgets its requests; testnode frees the segment itself): the caller
+ * returns. */
 START_TEST(test_release__syncmem_waiting_for_a_read_ahead_ends_with_its_segment)
 {
     mome_date_t got[2] = {0, 0};
@@ -1404,7 +1406,7 @@ START_TEST(test_release__syncmem_waiting_for_a_read_ahead_ends_with_its_segment)
     char *addr = testnode_addr(s, 1);
     mome_rel_sync(addr, addr + NC_PAGE, 20, done_cb, got);
     ck_assert_uint_eq(got[1], 0);
-    mome_coh_seg_destroyed(s->id);
+    mome_req_forget_seg(s->id);
     ck_assert_uint_eq(got[1], 1);
 }
 END_TEST
