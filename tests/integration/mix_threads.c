@@ -14,7 +14,8 @@
  * MomeRelease and MomeSyncMem; 16 each round is three phases, each with a MomeBarrier and a check.
  * With modes 25, 9 and 17, a switch during another thread's MomeBarrier failed 1 job in 25 before
  * the fixes of design.md section 9. MIX_THREADS_LOG=PREFIX writes every increment and switch with
- * its CLOCK_MONOTONIC time (that of MOME_TRACE records) to PREFIX.NODE, for a failure to be traced.
+ * its CLOCK_MONOTONIC time (that of MOME_TRACE records) to PREFIX.NODE.log, for a failure to be
+ * traced (named apart from MOME_TRACE=PREFIX.%n: the same prefix once overwrote both).
  */
 #include <pthread.h>
 #include <unistd.h>
@@ -62,7 +63,7 @@ static volatile uint64_t *incs(int node, int t, int k)
 }
 /*
  * Diagnosis only (MIX_THREADS_LOG=PREFIX): every increment and every switch, with CLOCK_MONOTONIC
- * times (the clock of MOME_TRACE records), in PREFIX.NODE, flushed at each check.
+ * times (the clock of MOME_TRACE records), in PREFIX.NODE.log, flushed at each check.
  */
 static FILE *dlog;
 static int first_writer(void)
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
     const char *log = getenv("MIX_THREADS_LOG");
     if (log) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s.%d", log, me);
+        snprintf(path, sizeof(path), "%s.%d.log", log, me);
         dlog = fopen(path, "w");
         CHECK(dlog != NULL, "cannot write %s", path);
         setvbuf(dlog, NULL, _IOFBF, 1 << 20);
