@@ -225,6 +225,10 @@ static const knob_t knobs[] = {
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
      parse_size, OFF(emu_bandwidth), 0, 0, 1ull << 50,
      "bytes per second, 0 for unlimited, with K, M or G, e.g. 1G"},
+    {"MOME_EMU_JITTER_NS", "0",
+     "emulated jitter, in ns: every message from another node is held a random time up to this "
+     "more, each sender's in the order sent (others' overtake them), to shake out races",
+     parse_count, OFF(emu_jitter_ns), 0, 0, 1000000000ull, "nanoseconds from 0 to 1000000000"},
     {"MOME_EVICT", "clock",
      "eviction policy under a page budget (MOME_LOCAL_PAGES): clock (second chance: pages "
      "faulted on again are kept one more round), fifo (oldest first) or random",
@@ -407,7 +411,8 @@ void mome_config_warn_unused(const mome_config_t *c, int nnodes, int launched)
     static const char *const budget[] = {"MOME_LOCAL_HIGH", "MOME_LOCAL_LOW", "MOME_SWAP_DIR",
                                          "MOME_PAGEOUT", "MOME_EVICT"};
     static const char *const network[] = {"MOME_EMU_LATENCY_NS", "MOME_EMU_BANDWIDTH",
-                                          "MOME_PEER_TIMEOUT", "MOME_DIR_MIGRATE"};
+                                          "MOME_EMU_JITTER_NS", "MOME_PEER_TIMEOUT",
+                                          "MOME_DIR_MIGRATE"};
     const char *v;
 
     for (size_t i = 0; i < sizeof(budget) / sizeof(budget[0]) && !c->local_pages; i++)

@@ -35,6 +35,7 @@ typedef struct mome_config {
     char swap_dir[1024];     /* MOME_SWAP_DIR */
     int pageout_disk;        /* MOME_PAGEOUT=disk: page out to the swap file only */
     uint64_t emu_latency_ns; /* MOME_EMU_LATENCY_NS */
+    uint64_t emu_jitter_ns;  /* MOME_EMU_JITTER_NS */
     uint64_t emu_bandwidth;  /* MOME_EMU_BANDWIDTH, bytes/s (0 = unlimited) */
     char evict[16];          /* MOME_EVICT: eviction policy under a budget (fifo|clock|random) */
     char trace[1024];        /* MOME_TRACE: per-node trace file ("" = none; %n node) */

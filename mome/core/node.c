@@ -943,7 +943,8 @@ static int init_layers(char *err, size_t errlen)
     }
     mome_msg_set_transport(use_tp ? mome_tp_send : NULL, send_failed);
     mome_msg_set_poll(engine_poll);
-    if ((rc = mome_msg_emulate(mome_g.cfg.emu_latency_ns, mome_g.cfg.emu_bandwidth)) < 0) {
+    if ((rc = mome_msg_emulate(mome_g.cfg.emu_latency_ns, mome_g.cfg.emu_bandwidth,
+                                mome_g.cfg.emu_jitter_ns)) < 0) {
         snprintf(err, errlen, "cannot set up the emulated interconnect: %s", strerror(-rc));
         return rc;
     }

@@ -47,13 +47,15 @@ typedef struct qmsg {
 typedef struct queue {
     qmsg_t *head, *tail;
 } queue_t;
-static queue_t local, delayed; /* delayed: ordered by due time (see mome_msg_emu_due) */
+static queue_t local, delayed; /* delayed: ordered by due time (mome_msg_emu_due, jitter_due) */
 static queue_t held_q;         /* messages waiting for the end of a hold */
 static int holds;              /* mome_msg_hold depth */
 static mome_msg_poll_t poll_fn;
 static int timer_fd = -1;
 static uint64_t emu_latency, emu_bandwidth;
 static uint64_t link_free; /* when the emulated link into this node has carried what it holds */
+static uint64_t emu_jitter, jitter_rng; /* MOME_EMU_JITTER_NS, and its generator's state */
+static uint64_t *jitter_last;           /* per sender: when its latest held message is due */
 
 int mome_msg_register(const mome_msg_def_t *d, size_t n)
 {
@@ -122,6 +124,20 @@ static void queue_append(queue_t *q, qmsg_t *m)
     else
         q->head = m;
     q->tail = m;
+}
+
+/* Into q, kept ordered by due time, after those due at the same time (their arrival order). */
+static void queue_insert_due(queue_t *q, qmsg_t *m)
+{
+    if (!q->tail || q->tail->due <= m->due) {
+        queue_append(q, m);
+        return;
+    }
+    qmsg_t **p = &q->head;
+    while ((*p)->due <= m->due)
+        p = &(*p)->next;
+    m->next = *p;
+    *p = m;
 }
 
 static qmsg_t *queue_pop(queue_t *q)
@@ -375,6 +391,21 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
  * (back-to-back transfers queue, as on a wire), then reaches the node after the latency (transfers
  * in flight overlap it, as on a wire). Due times never decrease, so the held queue stays in order.
  */
+/* A message from `src` due at `due` without jitter: a random time from 0 to the jitter later, and
+ * not before the sender's previous one (xorshift64*: its low bits are fine for a modulo). */
+static uint64_t jitter_due(uint32_t src, uint64_t due)
+{
+    if (!emu_jitter || src >= wctx.nnodes)
+        return due;
+    jitter_rng ^= jitter_rng >> 12;
+    jitter_rng ^= jitter_rng << 25;
+    jitter_rng ^= jitter_rng >> 27;
+    due += (jitter_rng * 0x2545f4914f6cdd1dull) % (emu_jitter + 1);
+    if (due < jitter_last[src])
+        due = jitter_last[src];
+    return jitter_last[src] = due;
+}
+
 /* How long the emulated link takes to carry `bytes` (0: unlimited bandwidth). */
 static uint64_t emu_carry_ns(size_t bytes)
 {
@@ -405,18 +436,20 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
         MOME_STAT_INC(msgs_received);
         MOME_STAT_ADD(bytes_received, hl + len);
     }
-    if (remote && timer_fd >= 0 &&
-        (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
-         (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len))) {
+    int link = remote && timer_fd >= 0 &&
+               (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
+                (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len));
+    if (link || (remote && emu_jitter && m.src < wctx.nnodes)) {
         /* On the emulated link first, whether a handler waits or not (mome_msg_emu_run keeps it
          * for after that handler if it is still waiting when the transfer is due). */
         qmsg_t *q = queue_copy(hdr, hl, data, len);
         if (!q)
-            mome_fatal("out of memory holding a page transfer for the emulated "
-                       "interconnect; stopping");
+            mome_fatal("out of memory holding a message for the emulated interconnect; "
+                       "stopping");
         mome_clock_merge(m.date);
-        q->due = mome_msg_emu_due(mome_now_ns(), hl + len);
-        queue_append(&delayed, q);
+        uint64_t now = mome_now_ns();
+        q->due = jitter_due(m.src, link ? mome_msg_emu_due(now, hl + len) : now);
+        queue_insert_due(&delayed, q);
         if (delayed.head == q)
             arm_timer();
         return;
@@ -545,12 +578,19 @@ int mome_msg_timer_event(void)
     return mome_msg_emu_poll();
 }
 
-int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth)
+int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth, uint64_t jitter_ns)
 {
     emu_latency = latency_ns;
     emu_bandwidth = bandwidth;
     link_free = 0;
-    if (!latency_ns && !bandwidth)
+    if (jitter_ns) {
+        jitter_last = mome_calloc(wctx.nnodes ? wctx.nnodes : 1, sizeof(*jitter_last));
+        if (!jitter_last)
+            return -ENOMEM;
+        emu_jitter = jitter_ns;
+        jitter_rng = (mome_now_ns() ^ ((uint64_t)self + 1) * 0x9e3779b97f4a7c15ull) | 1;
+    }
+    if (!latency_ns && !bandwidth && !jitter_ns)
         return 0;
     timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     return timer_fd < 0 ? -errno : 0;
@@ -571,6 +611,8 @@ void mome_msg_fini(void)
     if (timer_fd >= 0)
         close(timer_fd);
     timer_fd = -1;
-    emu_latency = emu_bandwidth = link_free = timer_at = 0;
+    emu_latency = emu_bandwidth = link_free = timer_at = emu_jitter = 0;
+    free(jitter_last);
+    jitter_last = NULL;
     send_hook = NULL;
 }

@@ -137,11 +137,13 @@ int mome_msg_progress(void);
  * each, one after the other) plus the latency (mome_msg_emu_due). To deliver them on time the
  * progress thread polls while one is due within MOME_MSG_EMU_POLL_NS (mome_msg_emu_wait_ns,
  * mome_msg_emu_poll), and sleeps otherwise: the timer fd (-1 when the emulation is off) becomes
- * readable that long before the first is due.
+ * readable that long before the first is due. With a jitter (MOME_EMU_JITTER_NS), every message
+ * from another node is held too, a random time from 0 to the jitter more, never ahead of an
+ * earlier one from the same sender: a sender's messages keep their order, others' overtake them.
  */
 #define MOME_MSG_EMU_POLL_NS 100000
 #define MOME_MSG_EMU_SPIN_NS 5000 /* due within this: no syscall before it is delivered */
-int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth);
+int mome_msg_emulate(uint64_t latency_ns, uint64_t bandwidth, uint64_t jitter_ns);
 int mome_msg_timer_fd(void);
 /* The timer fd is readable: run the held messages now due; returns how many ran. */
 int mome_msg_timer_event(void);
