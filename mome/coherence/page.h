@@ -108,6 +108,7 @@ typedef struct mome_txn {
     mome_op_t *op;       /* an operation to tell on completion (coherence/op.h) */
     uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
     uint8_t model;       /* the model the request was made under */
+    uint8_t switched;    /* the page changed model while it was out (mome_req_switched) */
     uint8_t merge;       /* a refresh of a copy with unreleased writes: keep them (XOR merge) */
     uint8_t served;      /* a served page: its content comes from momed (SRV_PAGE) */
     uint8_t recall;      /* momed recalls the page: its content goes back, the entry resets */

@@ -516,6 +516,14 @@ void mome_rel_sync(char *a, char *end, mome_date_t d, mome_rel_cb_t cb, void *ar
     mome_rel_release(sync_after_release, op);
 }
 
+/* The page's model becomes `model` here; the content of a request out for it is fetched again. */
+static void set_model(mome_seg_t *s, uint64_t page, const mome_model_t *model)
+{
+    if (mome_page_model(&s->pages[page]) != model->id)
+        mome_req_switched(s, page);
+    s->pages[page].model = (uint8_t)model->id;
+}
+
 static void switch_after_release(void *arg, mome_date_t date)
 {
     relop_t *op = arg;
@@ -526,7 +534,7 @@ static void switch_after_release(void *arg, mome_date_t date)
     {
         mome_page_t *pg = &s->pages[page];
         const mome_model_t *from = mome_model_of_id(pg->model);
-        pg->model = (uint8_t)to->id;
+        set_model(s, page, to);
         if (to->strength > from->strength && pg->access != MOME_ACC_NONE) {
             /* A request in flight (a write fault's upgrade, a read-ahead) is asked again under
              * the new model when it lands (txn_try_complete). Meanwhile the copy it came from,
@@ -558,10 +566,10 @@ void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
         if (to->strength > from && pg->access != MOME_ACC_NONE)
             stronger = 1;
         else if (to->strength <= from)
-            pg->model = (uint8_t)to->id;
+            set_model(s, page, to);
     }
     if (!stronger) {
-        FOR_EACH_PAGE(a, end, s, page) s->pages[page].model = (uint8_t)to->id;
+        FOR_EACH_PAGE(a, end, s, page) set_model(s, page, to);
         cb(arg, 0);
         return;
     }

@@ -406,12 +406,21 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
 /*
  * Does the transaction bring (or keep) content that lacks a change released before an acquire
  * that passed while it was in flight (a due notice: release.c)? A master, the owner's or an
- * exclusive writer's, is current by definition.
+ * exclusive writer's, is current by definition. Content asked for under a model the page left and
+ * came back to meanwhile (t->switched) may too, with nothing to tell: under the other model, a
+ * notice it needed may have been passed by (a barrier's, skipped while WEAK) or never sent (to a
+ * node kept as a WEAK holder), and a MomeSyncMem may have found nothing to ask (under RELEASE, a
+ * page without a copy). Helper-67 found these from the code (not seen in a run): a read-ahead
+ * mapped so after a switch from WEAK to RELEASE and back would show check() in mix_threads a
+ * counter one short. Such content is fetched again (refetch: a clean copy is dropped first, so
+ * that the request does not vouch for it), as a due notice's is.
  */
 static int brings_stale(const mome_txn_t *t)
 {
     if ((t->rights & MOME_RIGHT_OWNER) || (t->rw && !(t->rights & MOME_RIGHT_TWIN)))
         return 0;
+    if (t->switched)
+        return 1;
     return mome_copy_lacks_due(t->seg, t->page, t->have_ver ? t->ver : t->seg->pages[t->page].ver);
 }
 
@@ -486,7 +495,8 @@ static void txn_complete(mome_txn_t *t)
          * copy under the old contract. Ask again under the new one before anyone uses it. A copy
          * with unreleased writes asks for content to merge them on: confirmed as a copy, a READ
          * on a multiple-writer page comes with content anyway, which would replace them (a switch
-         * to WEAK during a refresh keeping writes lost them: helper-53's review).
+         * to WEAK during a refresh keeping writes lost them: helper-53's review). Back under the
+         * request's model, the content is fetched again (brings_stale).
          */
         if (unreleased(pg, mome_pext_find(pg, s->id, page)))
             merge_request(s, page, w, op);
@@ -957,6 +967,14 @@ void mome_req_forget_seg(uint64_t seg)
             mome_op_put(d->op);
         free(d);
     }
+}
+
+void mome_req_switched(mome_seg_t *s, uint64_t page)
+{
+    mome_txn_t *t = mome_txn_find(s->id, page);
+    /* (A held request leaves after every synchronisation so far; a drop brings nothing.) */
+    if (t && !t->held && t->kind != MOME_TXN_DROP)
+        t->switched = 1;
 }
 
 static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op)

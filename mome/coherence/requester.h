@@ -32,6 +32,9 @@ void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op);
 void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op);
 /* A segment freed here (its requests forgotten): MomeSyncMem calls waiting for one of them end. */
 void mome_req_forget_seg(uint64_t seg);
+/* The node switches the page's model (to a different one): the content of a request out for it
+ * is not used as it comes, even back under the model it was asked under (brings_stale). */
+void mome_req_switched(mome_seg_t *s, uint64_t page);
 /*
  * Replace a copy fetched under a weaker contract (a model switch): a copy with writes not yet
  * released is refreshed with them kept (merged on the master's content); any other is dropped,

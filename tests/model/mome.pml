@@ -1,6 +1,7 @@
 /*
  * mome.pml - a Promela model of Mome's directory and coherence protocol (mome/coherence/*.c and
- * the barrier of mome/core/sync.c), 3 nodes x 2 pages, for an exhaustive search with spin.
+ * the barrier and locks of mome/core/sync.c), 3 nodes x 2 pages, for an exhaustive search with
+ * spin.
  * README in this folder says what is modelled, what is abstracted and why, and how to run it.
  *
  * One process per node. Each step is a node's progress thread running one handler for any
@@ -12,7 +13,8 @@
  *
  * Switches: -DSCEN=k (one scenario; default all), -DMUT_* (deliberately broken variants the
  * check must catch: README.md, check.sh; MUT_FLUSH_DIFF_UNACKED is the code before the fix of the
- * bug this model found), -DCOVER (branch coverage: coverage.sh).
+ * bug this model found), -DCOVER (branch coverage: coverage.sh); scenario 6 (locks): -DLOCKS,
+ * -DLOCK_TWICE, -DLOCK_THRICE, -DLOCK_NOBAR, -DPMGR, -DLMGR (README.md).
  */
 
 #define N 3             /* nodes */
@@ -20,8 +22,9 @@
 #define NIL 255         /* -1 / MOME_NODE_NONE */
 #define QCAP 3          /* a directory queue: at most one request per node and page */
 #define NSLOT 3         /* notices waiting for STALE_ACKs, per manager */
-#define SLEN 11         /* script length per node, END included */
+#define SLEN 15         /* script length per node, END included */
 #define HOPMAX 6        /* a request or notice forwarded more often than this is looping */
+#define HSLOT 2         /* notices held while an entry moves, per page */
 
 /*
  * Message types: exactly the names registered in the code (the .wire names of the
@@ -34,7 +37,8 @@ mtype = {
     DIR_MOVE, DIR_MOVE_ACK,
     DIFF, NOTICE, NOTICE_ACK, STALE, STALE_ACK,
     DROP, DROP_ACK, UNSHARE, UNSHARE_ACK,
-    BAR_ENTER, BAR_EXIT
+    BAR_ENTER, BAR_EXIT,
+    LOCK_REQ, LOCK_GRANT, LOCK_REL
 };
 
 /*
@@ -70,12 +74,24 @@ c_decl {
 #define K_WRITE 2
 #define K_BAR 3
 #define K_REL 4
+#define K_LOCK 5        /* MomeLock(l): the low bits are the lock */
+#define K_UNLOCK 6      /* MomeUnlock(l) */
+#define K_LD 7          /* read counter k of page pg (k = 3: check every counter) */
+#define K_ST 8          /* write counter k of page pg: the value read + 1 */
 #define OP(k, pg) (((k) << 4) | (pg))
 #define RD(pg) OP(K_READ, pg)
 #define WR(pg) OP(K_WRITE, pg)
 #define BAR OP(K_BAR, 0)
 #define REL OP(K_REL, 0)
 #define END OP(K_END, 0)
+#define LK(l) OP(K_LOCK, l)
+#define UL(l) OP(K_UNLOCK, l)
+#define LD(pg, k) OP(K_LD, (k) << 1 | (pg))
+#define ST(pg, k) OP(K_ST, (k) << 1 | (pg))
+#define LDALL(pg) LD(pg, 3)
+/* The page of an operation (locks: 0); the counter of K_LD, K_ST. */
+#define OP_PAGE(o) (((o) >> 4) >= K_LD -> (o) & 1 : (((o) >> 4) >= K_LOCK -> 0 : (o) & 15))
+#define OP_CTR(o) (((o) >> 1) & 7)
 
 /*
  * The search covers every scenario (the first step chooses one; -DSCEN=k runs scenario k
@@ -86,6 +102,12 @@ hidden byte mtab[N * P];        /* the model of node n for page p */
 hidden byte dmgr[P];            /* the default manager of page p */
 hidden byte script[N * SLEN];   /* per node: SLEN - 1 operations (END-padded), then END */
 hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) */
+#ifndef LOCKS
+#define LOCKS 1         /* scenario 6: locks, each guarding its counter of page 0 (1 or 2) */
+#endif
+#define NL 2            /* room for locks */
+hidden byte lkmgr[NL];          /* the locks' managers (sync.c lock_manager) */
+hidden byte pick_pmgr, pick_lmgr;  /* the placements init chose (scenario 6) */
 #define MODEL(n, pg) mtab[(n) * P + (pg)]
 #define DEFMGR(pg) dmgr[pg]
 
@@ -100,6 +122,44 @@ hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) *
     SCRIPT7(n, a, b, c, d, e, f, g); script[(n) * SLEN + 7] = h
 #define SCRIPT10(n, a, b, c, d, e, f, g, h, k, l) \
     SCRIPT8(n, a, b, c, d, e, f, g, h); script[(n) * SLEN + 8] = k; script[(n) * SLEN + 9] = l
+#define SCRIPT14(n, a, b, c, d, e, f, g, h, k, l, a2, b2, c2, d2) \
+    SCRIPT10(n, a, b, c, d, e, f, g, h, k, l); script[(n) * SLEN + 10] = a2; \
+    script[(n) * SLEN + 11] = b2; script[(n) * SLEN + 12] = c2; script[(n) * SLEN + 13] = d2
+
+/* Scenario 6's script of node n: one lock section, or two; then a barrier and a read. */
+#ifndef LOCK_TWICE
+#define LOCK_TWICE 3    /* how many nodes (0, 1, ...) take the lock twice (at least) */
+#endif
+#ifndef LOCK_THRICE
+#define LOCK_THRICE 0   /* how many of them (0, 1, ...) take it three times */
+#endif
+#define LOCK_TOTAL (N + LOCK_TWICE + LOCK_THRICE)       /* the increments of the whole job */
+/* As lock_counter: the i-th section of node n takes counter (i + n) mod LOCKS, under its lock. */
+#define LK_OF(n, i) (((n) + (i)) % LOCKS)
+#define K0(n) LK_OF(n, 0)
+#define K1(n) LK_OF(n, 1)
+#define K2(n) LK_OF(n, 2)
+#ifdef LOCK_NOBAR
+#define LOCK_SCRIPT(n, twice, thrice) \
+    if \
+    :: (thrice) -> SCRIPT14(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), \
+                          LK(K1(n)), LD(0, K1(n)), ST(0, K1(n)), UL(K1(n)), \
+                          LK(K2(n)), LD(0, K2(n)), ST(0, K2(n)), UL(K2(n)), END, END) \
+    :: (twice) && !(thrice) -> SCRIPT10(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), \
+                         LK(K1(n)), LD(0, K1(n)), ST(0, K1(n)), UL(K1(n)), END, END) \
+    :: else -> SCRIPT7(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), END, END, END) \
+    fi
+#else
+#define LOCK_SCRIPT(n, twice, thrice) \
+    if \
+    :: (thrice) -> SCRIPT14(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), \
+                          LK(K1(n)), LD(0, K1(n)), ST(0, K1(n)), UL(K1(n)), \
+                          LK(K2(n)), LD(0, K2(n)), ST(0, K2(n)), UL(K2(n)), BAR, LDALL(0)) \
+    :: (twice) && !(thrice) -> SCRIPT10(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), \
+                         LK(K1(n)), LD(0, K1(n)), ST(0, K1(n)), UL(K1(n)), BAR, LDALL(0)) \
+    :: else -> SCRIPT7(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), BAR, LDALL(0), END) \
+    fi
+#endif
 
 inline SET_SCENARIO() {
     ra_on = 1;
@@ -162,6 +222,25 @@ inline SET_SCENARIO() {
         SCRIPT10(0, BAR, RD(1), BAR, BAR, RD(1), BAR, BAR, BAR, RD(1), END);
         SCRIPT10(1, WR(1), BAR, WR(1), BAR, WR(1), BAR, BAR, BAR, WR(1), BAR);
         SCRIPT10(2, BAR, BAR, RD(1), BAR, BAR, RD(1), BAR, BAR, RD(1), END)
+    :: scen == 6 ->
+        /* LOCK: a counter, the whole content of page 0 (RELEASE everywhere), incremented under
+         * the one lock by every node: lock, read, write the value read + 1, unlock (once, or
+         * twice for the first LOCK_TWICE nodes, three times for the first LOCK_THRICE); then a
+         * barrier and a read of the total (-DLOCKS=2: two counters under two locks). The
+         * page's manager and the lock's are chosen by init (pick_pmgr, pick_lmgr); who owns
+         * the page (the first node to touch it, then each RELEASE writer that asks for it
+         * without a copy) is up to the search. No read- or write-ahead: lock_counter's view is
+         * one page. */
+        ra_on = 0;
+        wa_on = 0;
+        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = pick_pmgr; dmgr[1] = 0;
+        lkmgr[0] = pick_lmgr;
+        lkmgr[1] = (pick_lmgr + 1) % N;     /* (LOCKS 2) the second lock: the next node */
+        assert(LOCK_THRICE <= LOCK_TWICE && (LOCKS == 2 || LOCK_TOTAL <= 7));   /* 3-bit counters */
+        LOCK_SCRIPT(0, LOCK_TWICE > 0, LOCK_THRICE > 0);
+        LOCK_SCRIPT(1, LOCK_TWICE > 1, LOCK_THRICE > 1);
+        LOCK_SCRIPT(2, LOCK_TWICE > 2, LOCK_THRICE > 2)
     fi
 }
 
@@ -296,6 +375,8 @@ byte downer[N * P];
 #define CB_BAR 1
 #define CB_APP 2
 #define CB_ACQ 3
+#define CB_UNLOCK 4
+#define S_LOCK 4        /* in MomeLock: LOCK_REQ sent, then the acquire at the grant's date */
 
 byte cepoch, ccount, cin;       /* node 0: coord_epoch, coord_count, coord_in */
 /*
@@ -314,6 +395,35 @@ bool finished;                  /* every script done, nothing in flight: the nod
  * release after the exit, whose clock was raised to the exit date).
  */
 #define RELDATE (2 * bepoch + 1)
+/* A notice is due at this acquire (release.c apply_stale: dated <= the acquire's date). */
+#define DUE(pg) (stdate[pg] != 0 && stdate[pg] <= adate && !IN(askip, pg))
+/*
+ * Locks (scenario 6): LOCK_REL carries its release's date, which the lock manager keeps as the
+ * lock's last (l->last) and a LOCK_GRANT carries to the next holder, whose acquire applies the
+ * notices dated <= it. Every release of an epoch is dated 2e+1 here, so that acquire applies
+ * every notice this node holds from before the barrier's exit. That is exact for one lock and one
+ * application thread per node: every release (an unlock, or a barrier's) is then ordered by the
+ * lock chain before the grant (a node releases only in MomeUnlock and MomeBarrier, and a notice
+ * reaches a holder only for a release not yet completed, i.e. one before the lock's last release
+ * or the node's own), so its Lamport date in the code is <= the grant's date too (the release date
+ * travels on LOCK_REL and LOCK_GRANT, and every receive merges the clock: net/msg.c); nor does a
+ * notice dated after the grant exist before the next unlock. With two locks (not modelled) a
+ * release under the other lock would be concurrent, and its date could fall either side.
+ */
+
+/*
+ * With two locks (scenario 6, -DLOCKS=2) a release under the other lock is concurrent with the
+ * lock's last release, and its date in the code may fall either side of the grant's: the acquire
+ * may leave its notice for later. The model tags each release's notices with its lock (LOCKTAG:
+ * lock + 1, carried by DIFF's y, NOTICE's and STALE's d; 0 for any other release), a copy's
+ * pending notices with the set of their tags (stlk: a bit per lock, bit 2 for untagged), and a
+ * lock grant's acquire applies a copy's notices when one is of this lock (or untagged: dated <=
+ * the grant's date for sure) and, for the others, as a choice made at the grant (lkpick, askip).
+ * That covers every order the dates can take (and some that causality forbids: a release under
+ * the other lock that happened before this lock's last release is dated before it in the code).
+ */
+#define TAGBIT(t) ((t) == 0 -> 4 : BIT((t) - 1))
+hidden byte lkpick;     /* the choice of a lock grant: skip the notices of the other lock */
 
 /* ---- what the checks compare with ---- */
 
@@ -327,6 +437,7 @@ hidden byte p, i, j, s, c, r, op;
 hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
 hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig;
 hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
+hidden byte hk;
 hidden byte stcnt, ack_slot, newv, fs_changed, wa_p, rp_snap, rp_idle;
 
 /*
@@ -341,6 +452,12 @@ hidden byte fwd_to_non_holder;          /* a FWD_* reaches a node without the co
 hidden byte diff_without_master;        /* a DIFF reaches a node without the master copy */
 hidden byte forwarding_loop;            /* a request or notice forwarded around managers */
 hidden byte barrier_out_of_turn;        /* BAR_ENTER twice or out of epoch, unexpected BAR_EXIT */
+hidden byte lock_read_stale;            /* a lock holder reads the counter without every earlier
+                                           section's increment (or a read after the last barrier
+                                           misses one) */
+hidden byte lock_lost_increment;        /* at the end, the master lacks an increment */
+hidden byte lock_out_of_turn;           /* LOCK_REL by a node not holding the lock, or a
+                                           LOCK_GRANT nobody asked for (the code warns) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* copy.c */
@@ -365,6 +482,7 @@ inline COPY_DROP() {
     kidle[p] = 0;
     stdate[p] = 0;
     stver[p] = 0;
+    stlk[p] = 0;
     PEXT_PUT()
 }
 
@@ -412,17 +530,19 @@ inline SETTLE_STALE() {
         COV
         stdate[p] = 0;
         stver[p] = 0;
+        stlk[p] = 0;
         PEXT_PUT()
     :: else -> skip
     fi
 }
 
-/* mome_copy_note_stale(date = m_x, ver = m_v) */
+/* mome_copy_note_stale(date = m_x, ver = m_v); m_d: the lock of the release (LOCKTAG) */
 inline NOTE_STALE() {
     if
     :: (acc[G] == A_NONE && !HAS(pf[p], F_BUSY)) || m_v <= ver[p] -> COV skip
     :: else ->
         COV
+        stlk[p] = stlk[p] | TAGBIT(m_d);
         if
         :: stdate[p] == 0 || m_x < stdate[p] -> stdate[p] = m_x
         :: else -> skip
@@ -439,12 +559,39 @@ inline NOTE_STALE() {
 
 /* A read: a STRONG copy is current; a RELEASE copy has every write released before the last
  * barrier, and this node's own writes. */
+/* The counters (scenario 6): a read under the lock sees every earlier section's increment
+ * (truth[p] holds the counters as the increments made them); a write stores the value read + 1. */
+#define CUR_OP script[me * SLEN + apc]
+#define CTR(c, k) (((c) >> (3 * (k))) & 7)      /* counter k: 3 bits (at most 6 increments) */
+#define CTRMASK(k) (7 << (3 * (k)))
+inline LOCK_READ() {
+    if
+    :: OP_CTR(CUR_OP) == 3 -> lock_read_stale = (dat[G] != truth[p])
+    :: else -> lock_read_stale = (CTR(dat[G], OP_CTR(CUR_OP)) != CTR(truth[p], OP_CTR(CUR_OP)))
+    fi;
+    assert(!lock_read_stale);
+    lval = CTR(dat[G], OP_CTR(CUR_OP));
+    apc++
+}
+
+inline LOCK_WRITE() {
+    lval = lval + 1;
+    dat[G] = (dat[G] & (255 ^ CTRMASK(OP_CTR(CUR_OP)))) | (lval << (3 * OP_CTR(CUR_OP)));
+    lval = CTR(truth[p], OP_CTR(CUR_OP)) + 1;
+    truth[p] = (truth[p] & (255 ^ CTRMASK(OP_CTR(CUR_OP)))) | (lval << (3 * OP_CTR(CUR_OP)));
+    wmask[p] = wmask[p] | BIT(me);
+    lval = 0;
+    apc++
+}
+
 inline DO_READ() {
     if
-    :: MODEL(me, p) == STRONG ->
+    :: (CUR_OP >> 4) == K_LD -> LOCK_READ()
+    :: (CUR_OP >> 4) != K_LD && MODEL(me, p) == STRONG ->
         strong_read_stale = (dat[G] != truth[p]);
-        assert(!strong_read_stale)
-    :: else ->
+        assert(!strong_read_stale);
+        apc++
+    :: (CUR_OP >> 4) != K_LD && MODEL(me, p) != STRONG ->
         s = 0;
         do
         :: s < N ->
@@ -456,17 +603,21 @@ inline DO_READ() {
             fi;
             s++
         :: else -> break
-        od
-    fi;
-    apc++
+        od;
+        apc++
+    fi
 }
 
 inline DO_WRITE() {
-    newv = (BYTE(truth[p], me) + 1) & 3;
-    dat[G] = (dat[G] & (255 ^ MASKW(me))) | (newv << (2 * me));
-    truth[p] = (truth[p] & (255 ^ MASKW(me))) | (newv << (2 * me));
-    wmask[p] = wmask[p] | BIT(me);
-    apc++
+    if
+    :: (CUR_OP >> 4) == K_ST -> LOCK_WRITE()
+    :: else ->
+        newv = (BYTE(truth[p], me) + 1) & 3;
+        dat[G] = (dat[G] & (255 ^ MASKW(me))) | (newv << (2 * me));
+        truth[p] = (truth[p] & (255 ^ MASKW(me))) | (newv << (2 * me));
+        wmask[p] = wmask[p] | BIT(me);
+        apc++
+    fi
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -494,7 +645,8 @@ inline OP_PUT() {
     acqpend--;
     if
     :: acqpend == 0 ->
-        assert(ast == S_BAR);
+        assert(ast == S_BAR || ast == S_LOCK);     /* a barrier's, or a lock grant's */
+        askip = 0;
         ast = S_RUN;
         apc++
     :: else -> skip
@@ -668,7 +820,7 @@ inline SEND_DIFF(date) {
             :: df_mgr == NIL ->
                 COV
 #ifndef MUT_DROP_DIFF
-                SEND(xown[p], DIFF, me, 0, 0, date, sd_n);   /* origin, flush, mgr, date, diff */
+                SEND(xown[p], DIFF, me, 0, reltag, date, sd_n); /* origin, flush, mgr|tag, date, diff */
                 xrel[p]++;
                 sd_ret = 1
 #else
@@ -754,7 +906,7 @@ inline RELEASE_PAGE() {
                 fi
             :: fs_changed && HAS(pf[p], F_SHARED) && relcb != CB_BAR ->
                 COV
-                SEND(MGR_OF(p), NOTICE, me, rp_date, 0, ver[p], 0);  /* origin, date, hops, ver */
+                SEND(MGR_OF(p), NOTICE, me, rp_date, 0, ver[p], reltag); /* origin, date, hops, ver, tag */
                 xrel[p]++;
                 rp_ret = 1
             :: fs_changed && !HAS(pf[p], F_SHARED) -> COV skip
@@ -772,12 +924,12 @@ inline ACQUIRE_APPLY() {
     do
     :: p < P ->
         if
-        :: stdate[p] != 0 && stdate[p] <= adate && !HAS(pf[p], F_BUSY) ->
+        :: DUE(p) && !HAS(pf[p], F_BUSY) ->
             /* mome_req_catch_up */
             if
             :: ver[p] >= stver[p] || HAS(pf[p], F_OWNER) ->
                 COV
-                stdate[p] = 0; stver[p] = 0; PEXT_PUT()
+                stdate[p] = 0; stver[p] = 0; stlk[p] = 0; PEXT_PUT()
             :: else ->
                 if
                 :: HAS(pf[p], F_USED) ->
@@ -831,7 +983,7 @@ inline ON_DROP_ACK() {
         CLR(pf[p], F_BUSY);
         hint[p] = m_src + 1;
         if
-        :: acc[G] == A_NONE -> stdate[p] = 0; stver[p] = 0; PEXT_PUT()
+        :: acc[G] == A_NONE -> stdate[p] = 0; stver[p] = 0; stlk[p] = 0; PEXT_PUT()
         :: else -> skip
         fi;
         if
@@ -848,12 +1000,22 @@ inline ON_DROP_ACK() {
 /* finish_release: the release is known everywhere; tell who waited. */
 inline FINISH_RELEASE() {
     relrun = 0;
+    reltag = 0;
     if
     :: relcb == CB_BAR ->
         p = 0;
         SEND(0, BAR_ENTER, 0, bepoch, 0, 0, 0)             /* x = epoch */
     :: relcb == CB_APP -> assert(ast == S_REL); ast = S_RUN; apc++
     :: relcb == CB_ACQ -> COV ACQUIRE_APPLY()
+    :: relcb == CB_UNLOCK ->
+        /* sync.c unlock_after_release: LOCK_REL with this release's date; MomeUnlock returns */
+        COV
+        assert(ast == S_REL);
+        p = 0;
+        SEND(lkmgr[lkcur], LOCK_REL, 0, lkcur, 0, 0, RELDATE);  /* x = lock id, d = date */
+        lkcur = 0;
+        ast = S_RUN;
+        apc++
     fi;
     relcb = 0
 }
@@ -863,6 +1025,7 @@ inline START_RELEASE(cb) {
     assert(!relrun);
     relrun = 1;
     relcb = cb;
+    reltag = (cb == CB_UNLOCK -> lkcur + 1 : 0);
     relpd = 0;
 #ifndef MUT_FLUSH_DIFF_UNACKED
     p = 0;
@@ -962,7 +1125,8 @@ inline ON_FLUSH() {
 #endif
 }
 
-/* merge + on_diff: origin = node, x = flush, y = mgr, v = date, d = diff */
+/* merge + on_diff: origin = node, x = flush, y = mgr (a flush's) or the lock tag (a release's),
+ * v = date, d = diff */
 inline ON_DIFF() {
     /* "diff ... cannot be merged: this node holds no copy of the master" (mome_die) */
     diff_without_master = (acc[G] == A_NONE);
@@ -981,7 +1145,7 @@ inline ON_DIFF() {
         SEND(m_nd, NOTICE_ACK, 0, 0, 0, 0, 0);
 #endif
         skip
-    :: else -> COV SEND(MGR_OF(p), NOTICE, m_nd, m_v, 0, ver[p], 0)
+    :: else -> COV SEND(MGR_OF(p), NOTICE, m_nd, m_v, 0, ver[p], m_y)   /* d = the lock tag */
     fi
 }
 
@@ -1473,13 +1637,19 @@ inline ON_NOTICE() {
         COV
         forwarding_loop = (m_y >= HOPMAX);
         assert(!forwarding_loop);
-        SEND((dst[G] == E_FWD -> dfwd[p] : DEFMGR(p)), NOTICE, m_nd, m_x, m_y + 1, m_v, 0)
+        SEND((dst[G] == E_FWD -> dfwd[p] : DEFMGR(p)), NOTICE, m_nd, m_x, m_y + 1, m_v, m_d)
     :: dst[G] == E_LIVE && HAS(dbits[p], B_MOVING) ->
-        /* hold_notice: it follows the entry on DIR_MOVE_ACK (one at a time: the owner's next
-         * release waits for this one's NOTICE_ACK) */
+        /* hold_notice: it follows the entry on DIR_MOVE_ACK (the code keeps a list; here
+         * HSLOT: one per release in flight, an owner's next release waiting for this one's
+         * NOTICE_ACK, but two writers' releases under two locks can be out at once) */
         COV
-        assert(hnv[p] == 0);
-        hnv[p] = m_v; hno[p] = m_nd; hnd[p] = m_x; hny[p] = m_y
+        hk = p * HSLOT;
+        if
+        :: hnv[hk] != 0 -> COV hk++; assert(hnv[hk] == 0)
+        :: else -> skip
+        fi;
+        hnv[hk] = m_v; hno[hk] = m_nd; hnd[hk] = m_x; hny[hk] = m_y; hnl[hk] = m_d;
+        hk = 0
     :: else ->
         stcnt = 0;
         ack_slot = 0;
@@ -1495,7 +1665,7 @@ inline ON_NOTICE() {
             :: else ->
 #ifndef MUT_NO_STALE
                 assert(ack_slot < NSLOT);
-                SEND(s, STALE, 0, m_x, ack_slot + 1, m_v, 0);   /* date, token, ver */
+                SEND(s, STALE, 0, m_x, ack_slot + 1, m_v, m_d);  /* date, token, ver, tag */
                 stcnt++
 #else
                 skip                                        /* MUTANT: holders not told */
@@ -1582,15 +1752,18 @@ inline ON_MOVE_ACK() {
             dqn[p]--
         :: else -> break
         od;
-        if
-        :: hnv[p] != 0 ->
+        hk = p * HSLOT;
+        do
+        :: hk < p * HSLOT + HSLOT && hnv[hk] != 0 ->
             COV
-            forwarding_loop = (hny[p] >= HOPMAX);
+            forwarding_loop = (hny[hk] >= HOPMAX);
             assert(!forwarding_loop);
-            SEND(dfwd[p], NOTICE, hno[p], hnd[p], hny[p] + 1, hnv[p], 0);
-            hnv[p] = 0; hno[p] = 0; hnd[p] = 0; hny[p] = 0
-        :: else -> skip
-        fi
+            SEND(dfwd[p], NOTICE, hno[hk], hnd[hk], hny[hk] + 1, hnv[hk], hnl[hk]);
+            hnv[hk] = 0; hno[hk] = 0; hnd[hk] = 0; hny[hk] = 0; hnl[hk] = 0;
+            hk++
+        :: else -> break
+        od;
+        hk = 0
     fi
 }
 
@@ -1662,6 +1835,26 @@ inline ON_BAR_ENTER() {
     fi
 }
 
+/* mome_rel_acquire at date adate: stale_dirty (merging first keeps this node's own writes), then
+ * acquire_apply. */
+inline ACQUIRE() {
+    c = 0;
+    p = 0;
+    do
+    :: p < P ->
+        if
+        :: DUE(p) && HAS(pf[p], F_DIRTY) -> c = 1
+        :: else -> skip
+        fi;
+        p++
+    :: else -> break
+    od;
+    if
+    :: c -> COV START_RELEASE(CB_ACQ)
+    :: else -> ACQUIRE_APPLY()
+    fi
+}
+
 /* BAR_EXIT: x = epoch; then the acquire */
 inline ON_BAR_EXIT() {
     barrier_out_of_turn = (!bcmd || m_x != bepoch);   /* "ended barrier ..., which this node is not in" */
@@ -1682,22 +1875,85 @@ inline ON_BAR_EXIT() {
     :: else -> break
     od;
 #endif
-    /* stale_dirty: merging first keeps this node's own writes */
-    c = 0;
+    ACQUIRE()
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* sync.c: locks (id l managed by node lkmgr[l]; its record lives in that node's locals) */
+
+/* grant(): LOCK_GRANT of lock l to node n with the date of the lock's last release (d). The
+ * token of the code is implicit: a node asks for a lock only from its one application thread. */
+inline LOCK_GRANT_TO(l, n) {
+    lk_held[l] = 1;
+    lk_holder[l] = n;
+    p = 0;
+    SEND(n, LOCK_GRANT, 0, l, 0, 0, lk_last[l])            /* x = lock id, d = date */
+}
+
+/* LOCK_REQ at the lock's manager (on_lock_req): granted if free, else queued (FIFO). x = lock */
+inline ON_LOCK_REQ() {
+    assert(me == lkmgr[m_x]);
+    if
+    :: !lk_held[m_x] -> COV LOCK_GRANT_TO(m_x, m_src)
+    :: else ->
+        COV
+        assert(lk_qn[m_x] < N);
+        lk_q[m_x * N + lk_qn[m_x]] = m_src;
+        lk_qn[m_x]++
+    fi
+}
+
+/* LOCK_REL at the lock's manager (on_lock_rel): x = lock, d = the release's date, kept as the
+ * lock's last (a record freed when nobody waits keeps it too: forgotten_last); the next in the
+ * queue gets the lock. */
+inline ON_LOCK_REL() {
+    assert(me == lkmgr[m_x]);
+    lock_out_of_turn = (!lk_held[m_x] || lk_holder[m_x] != m_src);   /* "... does not hold it" */
+    assert(!lock_out_of_turn);
+    lk_held[m_x] = 0;
+    lk_holder[m_x] = 0;
+    if
+    :: m_d > lk_last[m_x] -> lk_last[m_x] = m_d
+    :: else -> skip
+    fi;
+    if
+    :: lk_qn[m_x] > 0 ->
+        COV
+        c = lk_q[m_x * N];
+        lk_q[m_x * N] = lk_q[m_x * N + 1];
+        lk_q[m_x * N + 1] = lk_q[m_x * N + 2];
+        lk_q[m_x * N + 2] = 0;
+        lk_qn[m_x]--;
+        LOCK_GRANT_TO(m_x, c);
+        c = 0
+    :: else -> COV skip
+    fi
+}
+
+/* LOCK_GRANT (on_lock_grant, grant_apply): the acquire at the date of the lock's last release;
+ * MomeLock returns when it completes (OP_PUT). */
+inline ON_LOCK_GRANT() {
+    lock_out_of_turn = (ast != S_LOCK || m_x != lkcur);     /* "grant ... nobody asked for" */
+    assert(!lock_out_of_turn);
+#ifndef MUT_LOCK_NO_DATE
+    adate = m_d;
+    /* Two locks: a copy whose notices are all of the other lock's releases may be left */
     p = 0;
     do
     :: p < P ->
         if
-        :: stdate[p] != 0 && stdate[p] <= adate && HAS(pf[p], F_DIRTY) -> c = 1
+        :: lkpick && stdate[p] != 0 && (stlk[p] & (BIT(m_x) | 4)) == 0 ->
+            COV
+            askip = askip | BIT(p)
         :: else -> skip
         fi;
         p++
     :: else -> break
     od;
-    if
-    :: c -> COV START_RELEASE(CB_ACQ)
-    :: else -> ACQUIRE_APPLY()
-    fi
+#else
+    adate = 0;                                              /* MUTANT: acquire at date 0 */
+#endif
+    ACQUIRE()
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1771,10 +2027,10 @@ inline WRITE_AHEAD() {
 
 inline APP() {
     op = script[me * SLEN + apc];
-    p = op & 15;
+    p = OP_PAGE(op);
     printf("MSC: node %d app op %d page %d (acc %d flags %d)\n", me, op >> 4, p, acc[G], pf[p]);
     if
-    :: (op >> 4) == K_READ ->
+    :: (op >> 4) == K_READ || (op >> 4) == K_LD ->
         if
         :: HAS(pf[p], F_MAPPED) && acc[G] != A_NONE -> DO_READ()
         :: else ->
@@ -1784,7 +2040,7 @@ inline APP() {
             :: else -> FAULT_WAIT(1)
             fi
         fi
-    :: (op >> 4) == K_WRITE ->
+    :: (op >> 4) == K_WRITE || (op >> 4) == K_ST ->
         if
         :: HAS(pf[p], F_MAPPED) && acc[G] == A_WRITE && !TRACKED_CLEAN -> DO_WRITE()
         :: else ->
@@ -1810,6 +2066,22 @@ inline APP() {
     :: (op >> 4) == K_REL ->
         ast = S_REL;
         START_RELEASE(CB_APP)
+    :: (op >> 4) == K_LOCK ->
+        /* mome_sync_cmd_lock: LOCK_REQ to the lock's manager; the thread waits for the grant */
+        ast = S_LOCK;
+        lkcur = op & 15;
+        SEND(lkmgr[lkcur], LOCK_REQ, 0, lkcur, 0, 0, 0)       /* x = lock id */
+    :: (op >> 4) == K_UNLOCK ->
+        /* mome_sync_cmd_unlock: a release of this node's writes, LOCK_REL once it completes */
+        ast = S_REL;
+#ifndef MUT_UNLOCK_EARLY
+        START_RELEASE(CB_UNLOCK)
+#else
+        p = 0;
+        SEND(lkmgr[lkcur], LOCK_REL, 0, lkcur, 0, 0, RELDATE);  /* MUTANT: before it ends */
+        lkcur = 0;
+        START_RELEASE(CB_APP)
+#endif
     fi;
     INVARIANTS()
 }
@@ -1859,7 +2131,8 @@ inline NODE_FINAL_CHECK() {
         p++
     :: else -> break
     od;
-    assert(!relrun && acqpend == 0 && !bcmd && tdrop == 0);
+    assert(!relrun && acqpend == 0 && !bcmd && tdrop == 0 && !lk_held[0] && !lk_held[1] &&
+           lk_qn[0] == 0 && lk_qn[1] == 0);
     p = 0
 }
 
@@ -1870,15 +2143,18 @@ inline NODE_FINAL_CHECK() {
     byte pf[P]; byte ver[P]; byte hint[P]; \
     byte xf[P]; byte twin[P]; byte spec[P]; byte kidle[P]; byte xown[P]; byte xrel[P]; \
     byte xfmgr[P]; \
-    byte stdate[P]; byte stver[P]; \
+    byte stdate[P]; byte stver[P]; byte stlk[P]; byte askip; byte reltag; \
     byte tf[P]; byte trights[P]; byte tneed[P]; byte tgot[P]; byte tver[P]; byte tmgr[P]; \
     byte town[P]; byte twait[P]; byte tdrop; \
     byte dfwd[P] = NIL; byte dbusy[P] = NIL; byte dfl[P]; byte dbits[P]; byte dsaved[P]; \
     byte dq[P * QCAP]; byte dqn[P]; byte dcs[P]; byte dsing[P]; byte dwr[P]; \
-    byte hnv[P]; byte hno[P]; byte hnd[P]; byte hny[P]; \
+    byte hnv[P * HSLOT]; byte hno[P * HSLOT]; byte hnd[P * HSLOT]; byte hny[P * HSLOT]; \
+    byte hnl[P * HSLOT]; \
     byte ntleft[NSLOT]; byte ntorig[NSLOT]; byte ntpage[NSLOT]; \
     byte apc; byte ast; byte relrun; byte relpd; byte relcb; byte acqpend; byte adate; \
     byte bepoch; bool bcmd; \
+    byte lval; byte lkcur; \
+    bool lk_held[NL]; byte lk_holder[NL]; byte lk_q[NL * N]; byte lk_qn[NL]; byte lk_last[NL]; \
     mtype m_t; byte m_src, m_pg, m_nd, m_x, m_y, m_v, m_d
 
 #define DELIVER(k) :: d_step { len(inbox[me]) > k -> TAKE(k) }
@@ -1895,6 +2171,15 @@ end_node:
         len(inbox[me]) > 0 ->
         if
         DELIVER(0) DELIVER(1) DELIVER(2) DELIVER(3) DELIVER(4) DELIVER(5) DELIVER(6) DELIVER(7)
+        fi;
+        /* A lock grant's choice (two locks: see TAGBIT) */
+        if
+        :: m_t == LOCK_GRANT && LOCKS > 1 ->
+            if
+            :: lkpick = 0
+            :: lkpick = 1
+            fi
+        :: else -> lkpick = 0
         fi;
         if
         :: ON(m_t == READ_REQ || m_t == WRITE_REQ || m_t == DROP, ON_REQUEST)
@@ -1920,6 +2205,9 @@ end_node:
         :: ON(m_t == NOTICE_ACK, ON_NOTICE_ACK)
         :: ON(m_t == BAR_ENTER, ON_BAR_ENTER)
         :: ON(m_t == BAR_EXIT, ON_BAR_EXIT)
+        :: ON(m_t == LOCK_REQ, ON_LOCK_REQ)
+        :: ON(m_t == LOCK_REL, ON_LOCK_REL)
+        :: ON(m_t == LOCK_GRANT, ON_LOCK_GRANT)
         fi
     }
     :: d_step { APP_READY -> APP() }
@@ -1936,7 +2224,30 @@ proctype final()
 {
     adone == (BIT(0) | BIT(1) | BIT(2)) && len(inbox[0]) == 0 && len(inbox[1]) == 0 &&
     len(inbox[2]) == 0;
-    finished = 1
+    /* Scenario 6: every section released, nothing in flight: the master holds every increment. */
+    d_step {
+        if
+        :: scen == 6 ->
+            r = NIL;
+            i = 0;
+            do
+            :: i < N ->
+                if
+                :: dst[i * P] == E_LIVE && r == NIL -> r = downer[i * P]
+                :: else -> skip
+                fi;
+                i++
+            :: else -> break
+            od;
+            lock_lost_increment = (r == NIL || dat[r * P] != truth[0] ||
+                                   CTR(truth[0], 0) + CTR(truth[0], 1) != LOCK_TOTAL);
+            assert(!lock_lost_increment);
+            i = 0;
+            r = 0
+        :: else -> skip
+        fi;
+        finished = 1
+    }
 }
 
 init
@@ -1951,8 +2262,32 @@ init
     :: scen = 3
     :: scen = 4
     :: scen = 5
+    :: scen = 6
     fi;
 #endif
+    /* Scenario 6: the page's manager and the lock's (each node, or as -DPMGR=k, -DLMGR=k say) */
+    if
+    :: scen == 6 ->
+#ifdef PMGR
+        pick_pmgr = PMGR;
+#else
+        if
+        :: pick_pmgr = 0
+        :: pick_pmgr = 1
+        :: pick_pmgr = 2
+        fi;
+#endif
+#ifdef LMGR
+        pick_lmgr = LMGR
+#else
+        if
+        :: pick_lmgr = 0
+        :: pick_lmgr = 1
+        :: pick_lmgr = 2
+        fi
+#endif
+    :: else -> skip
+    fi;
     d_step {
         COV_START
         SET_SCENARIO();

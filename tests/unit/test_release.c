@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "coherence/model.h"
 #include "coherence/page.h"
 #include "coherence/release.h"
 #include "coherence/requester.h"
@@ -1411,6 +1412,110 @@ START_TEST(test_release__syncmem_waiting_for_a_read_ahead_ends_with_its_segment)
 }
 END_TEST
 
+/*
+ * A request for page 1 out (a read-ahead, or with write = 1 a write fault) when the page is
+ * switched to another model and back (model a, then b, then a again) while cross(s, addr, got)
+ * makes the other model see a MomeSyncMem or a barrier at date 20 for it: the content it brings,
+ * version 1, served before a change released at date 10, must not be used. The models match at both
+ * ends, and it was mapped; asked again as a copy (MOME_REQ_COPY), a grant without content mapped it
+ * as well (helper-68's review). A read-ahead just ends; a writer's request is asked again for
+ * content, and the writer gets version 3.
+ */
+static void across_a_switch_and_back(int a, int b,
+                                     void (*cross)(mome_seg_t *, char *, mome_date_t *), int write)
+{
+    uint8_t v1[NC_PAGE], v3[NC_PAGE];
+    mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
+    uint32_t rights = write ? MOME_RIGHT_RW | MOME_RIGHT_TWIN : 0;
+    nc_up(NODES, SELF);
+    nc_pattern(v1, 1);
+    nc_pattern(v3, 3);
+    mome_seg_t *s;
+    if (write) {
+        s = testnode_segment(1, 4);
+        s->pages[1].model = (uint8_t)a;
+        nc_fault(s, 1, 1);
+        ck_assert_int_eq(requests(1, MOME_MSG_WRITE_REQ, a), 1);
+    } else {
+        s = read_ahead(a);
+    }
+    int mgr = mome_seg_manager(s, 1);
+    char *addr = testnode_addr(s, 1);
+    mome_rel_switch(addr, addr + NC_PAGE, b, done_cb, sw);
+    ck_assert_uint_eq(sw[1], 1); /* no copy: the model changes at once */
+    cross(s, addr, got);
+    ck_assert_uint_eq(got[1], 1);
+    mome_rel_switch(addr, addr + NC_PAGE, a, done_cb, sw);
+    ck_assert_uint_eq(sw[1], 2);
+    msgtest_reset();
+    nc_data(s, 1, 3, mgr, rights, 0, 1, v1);
+    ck_assert_msg(!mapped(s, 1),
+                  "version 1, asked for under %s, mapped after a switch to %s and back across a "
+                  "synchronisation at date 20 that follows a release at date 10",
+                  mome_model_of_id((uint8_t)a)->name, mome_model_of_id((uint8_t)b)->name);
+    if (!write) {
+        ck_assert_int_eq(requests(1, 0, -1), 0);
+        ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+        ck_assert_int_eq(s->pages[1].flags & MOME_PG_BUSY, 0);
+        ck_assert_int_eq(mome_coh.outstanding, 0);
+        return;
+    }
+    ck_assert_int_eq(requests(1, MOME_MSG_WRITE_REQ, a), 1);
+    ck_assert_int_eq(nc_msg(MOME_MSG_WRITE_REQ, mgr)->flags & MOME_REQ_COPY, 0);
+    nc_data(s, 1, 3, mgr, rights, 0, 3, v3);
+    ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RW);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), v3, NC_PAGE), 0);
+    ck_assert_uint_eq(s->pages[1].ver, 3);
+    ck_assert_int_eq(mome_coh.outstanding, 0);
+}
+
+/* MomeSyncMem(20) under RELEASE: a page without a copy has nothing to ask (its notices would
+ * do), but the request was made under WEAK, whose holders the directory sends no notices. */
+static void syncmem_at_20(mome_seg_t *s, char *addr, mome_date_t *got)
+{
+    (void)s;
+    mome_rel_sync(addr, addr + NC_PAGE, 20, done_cb, got);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
+}
+
+/* A barrier at date 20 whose exit carries node 3's notice of version 3 (date 10), passed by
+ * under WEAK, which takes no notices. */
+static void barrier_notice_at_20(mome_seg_t *s, char *addr, mome_date_t *got)
+{
+    (void)addr;
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_bnotice(&b, s->id, 1, 3, 10, 0), 0);
+    mome_rel_barrier_acquire(1, 20, b.buf, (uint32_t)b.len, done_cb, got);
+    mome_batch_free(&b);
+}
+
+/* Helper-67's two windows (from the code): W2, a WEAK request across a MomeSyncMem made under
+ * RELEASE, and W1, a RELEASE request across a barrier passed under WEAK; each for a read-ahead and
+ * for a write fault. */
+START_TEST(test_release__weak_read_ahead_across_a_release_syncmem_is_not_used)
+{
+    across_a_switch_and_back(MOME_WEAK, MOME_RELEASE, syncmem_at_20, 0);
+}
+END_TEST
+
+START_TEST(test_release__weak_write_across_a_release_syncmem_gets_content_again)
+{
+    across_a_switch_and_back(MOME_WEAK, MOME_RELEASE, syncmem_at_20, 1);
+}
+END_TEST
+
+START_TEST(test_release__release_read_ahead_across_a_weak_barrier_is_not_used)
+{
+    across_a_switch_and_back(MOME_RELEASE, MOME_WEAK, barrier_notice_at_20, 0);
+}
+END_TEST
+
+START_TEST(test_release__release_write_across_a_weak_barrier_gets_content_again)
+{
+    across_a_switch_and_back(MOME_RELEASE, MOME_WEAK, barrier_notice_at_20, 1);
+}
+END_TEST
+
 /* The read-ahead's content is current (SYNC_OK): the caller returns, and the copy stays. */
 START_TEST(test_release__syncmem_during_a_current_weak_read_ahead_keeps_its_content)
 {
@@ -1534,6 +1639,10 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks);
     NC_CASE(s, test_release__syncmem_during_a_current_weak_read_ahead_keeps_its_content);
     NC_CASE(s, test_release__syncmem_waiting_for_a_read_ahead_ends_with_its_segment);
+    NC_CASE(s, test_release__weak_read_ahead_across_a_release_syncmem_is_not_used);
+    NC_CASE(s, test_release__weak_write_across_a_release_syncmem_gets_content_again);
+    NC_CASE(s, test_release__release_read_ahead_across_a_weak_barrier_is_not_used);
+    NC_CASE(s, test_release__release_write_across_a_weak_barrier_gets_content_again);
     NC_CASE(s, test_release__releases_queue_one_in_flight);
     return s;
 }
