@@ -389,23 +389,9 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
 /*
  * One link into this node: a transfer occupies it for bytes / bandwidth after those before it
  * (back-to-back transfers queue, as on a wire), then reaches the node after the latency (transfers
- * in flight overlap it, as on a wire). Due times never decrease, so the held queue stays in order.
+ * in flight overlap it, as on a wire). Its due times never decrease; a jitter (jitter_due) may
+ * place a message before others held, so the held queue is kept in order as they come in.
  */
-/* A message from `src` due at `due` without jitter: a random time from 0 to the jitter later, and
- * not before the sender's previous one (xorshift64*: its low bits are fine for a modulo). */
-static uint64_t jitter_due(uint32_t src, uint64_t due)
-{
-    if (!emu_jitter || src >= wctx.nnodes)
-        return due;
-    jitter_rng ^= jitter_rng >> 12;
-    jitter_rng ^= jitter_rng << 25;
-    jitter_rng ^= jitter_rng >> 27;
-    due += (jitter_rng * 0x2545f4914f6cdd1dull) % (emu_jitter + 1);
-    if (due < jitter_last[src])
-        due = jitter_last[src];
-    return jitter_last[src] = due;
-}
-
 /* How long the emulated link takes to carry `bytes` (0: unlimited bandwidth). */
 static uint64_t emu_carry_ns(size_t bytes)
 {
@@ -422,6 +408,21 @@ uint64_t mome_msg_emu_due(uint64_t now, size_t bytes)
 uint64_t mome_msg_emu_cost(size_t bytes)
 {
     return emu_latency + emu_carry_ns(bytes);
+}
+
+/* A message from `src` due at `due` without jitter: a random time from 0 to the jitter later, and
+ * not before the sender's previous one (xorshift64* draws the time). */
+static uint64_t jitter_due(uint32_t src, uint64_t due)
+{
+    if (!emu_jitter || src >= wctx.nnodes)
+        return due;
+    jitter_rng ^= jitter_rng >> 12;
+    jitter_rng ^= jitter_rng << 25;
+    jitter_rng ^= jitter_rng >> 27;
+    due += (jitter_rng * 0x2545f4914f6cdd1dull) % (emu_jitter + 1);
+    if (due < jitter_last[src])
+        due = jitter_last[src];
+    return jitter_last[src] = due;
 }
 
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
