@@ -414,7 +414,7 @@ uint64_t mome_msg_emu_cost(size_t bytes)
  * not before the sender's previous one (xorshift64* draws the time). */
 static uint64_t jitter_due(uint32_t src, uint64_t due)
 {
-    if (!emu_jitter || src >= wctx.nnodes)
+    if (!emu_jitter || src >= wctx.nnodes) /* (decode refused a src out of range) */
         return due;
     jitter_rng ^= jitter_rng >> 12;
     jitter_rng ^= jitter_rng << 25;
@@ -440,7 +440,7 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
     int link = remote && timer_fd >= 0 &&
                (defs[m.type]->emulated == MOME_MSG_EMU_ALWAYS ||
                 (defs[m.type]->emulated == MOME_MSG_EMU_PAYLOAD && m.len));
-    if (link || (remote && emu_jitter && m.src < wctx.nnodes)) {
+    if (link || (remote && emu_jitter)) {
         /* On the emulated link first, whether a handler waits or not (mome_msg_emu_run keeps it
          * for after that handler if it is still waiting when the transfer is due). */
         qmsg_t *q = queue_copy(hdr, hl, data, len);

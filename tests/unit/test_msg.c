@@ -162,11 +162,11 @@ START_TEST(test_msg__emulated_link_carries_one_transfer_after_another)
 }
 END_TEST
 
-/* Deliver a message of `type` from node 1 as the transport would (remote) or the local queue. */
-static void deliver_from_1(int type, const void *payload, uint32_t len, int remote)
+/* Deliver a message of `type` from node src as the transport would (remote) or the local queue. */
+static void deliver_from(uint32_t src, int type, const void *payload, uint32_t len, int remote)
 {
     uint8_t hdr[MOME_WIRE_HDR];
-    mome_msg_t m = {.type = (uint8_t)type, .src = 1, .len = len, .payload = payload};
+    mome_msg_t m = {.type = (uint8_t)type, .src = src, .len = len, .payload = payload};
     mome_wire_encode(&m, hdr);
     mome_msg_deliver(hdr, sizeof(hdr), payload, len, remote);
 }
@@ -190,7 +190,7 @@ START_TEST(test_msg__emulated_transfers_are_held_until_due)
     seen = 0;
     ck_assert_int_eq(mome_msg_emu_wait_ns(), -1);
     uint64_t before = mome_now_ns();
-    deliver_from_1(126, data, sizeof(data), 1); /* a page transfer from another node: held */
+    deliver_from(1, 126, data, sizeof(data), 1); /* a page transfer from another node: held */
     uint64_t after = mome_now_ns();
     ck_assert_int_eq(seen, 0);
     int64_t w = mome_msg_emu_wait_ns();
@@ -199,13 +199,13 @@ START_TEST(test_msg__emulated_transfers_are_held_until_due)
     struct itimerspec its;
     ck_assert_int_eq(timerfd_gettime(mome_msg_timer_fd(), &its), 0); /* set: due in 10 s */
     ck_assert(its.it_value.tv_sec > 0 || its.it_value.tv_nsec > 0);
-    deliver_from_1(126, NULL, 0, 1); /* no payload: not a transfer */
+    deliver_from(1, 126, NULL, 0, 1); /* no payload: not a transfer */
     ck_assert_int_eq(seen, 1);
-    deliver_from_1(125, data, sizeof(data), 1); /* a type that is never held */
+    deliver_from(1, 125, data, sizeof(data), 1); /* a type that is never held */
     ck_assert_int_eq(seen, 2);
-    deliver_from_1(126, data, sizeof(data), 0); /* from this node itself */
+    deliver_from(1, 126, data, sizeof(data), 0); /* from this node itself */
     ck_assert_int_eq(seen, 3);
-    deliver_from_1(124, NULL, 0, 1); /* held even without a payload */
+    deliver_from(1, 124, NULL, 0, 1); /* held even without a payload */
     /* Both are due lat after their own arrival: at the latest lat after now (a fixed margin past
      * `after` failed under valgrind, where the deliveries in between took more than 1 ms). */
     uint64_t last = mome_now_ns();
@@ -239,7 +239,7 @@ START_TEST(test_msg__no_timer_for_a_transfer_due_within_the_polling_window)
     ck_assert_int_eq(mome_msg_register(t, 1), 0);
     ck_assert_int_eq(mome_msg_emulate(MOME_MSG_EMU_POLL_NS / 2, 0, 0), 0);
     seen = 0;
-    deliver_from_1(126, data, sizeof(data), 1);
+    deliver_from(1, 126, data, sizeof(data), 1);
     ck_assert_int_eq(seen, 0);
     ck_assert_int_ge(mome_msg_emu_wait_ns(), 0);
     ck_assert_int_le(mome_msg_emu_wait_ns(), MOME_MSG_EMU_POLL_NS);
@@ -285,18 +285,12 @@ START_TEST(test_msg__jitter_keeps_each_senders_order_and_mixes_senders)
     nran = 0;
     uint64_t first = mome_now_ns();
     for (uint32_t i = 0; i < 60; i++) {
-        uint32_t src = 1 + i % 2, seq = i / 2;
-        uint8_t hdr[MOME_WIRE_HDR];
-        mome_msg_t m = {.type = 125, .src = src, .len = sizeof(seq), .payload = &seq};
-        mome_wire_encode(&m, hdr);
-        mome_msg_deliver(hdr, sizeof(hdr), &seq, sizeof(seq), 1);
+        uint32_t seq = i / 2;
+        deliver_from(1 + i % 2, 125, &seq, sizeof(seq), 1);
     }
     uint64_t last = mome_now_ns();
-    uint8_t hdr[MOME_WIRE_HDR];
     uint32_t seq = 7;
-    mome_msg_t self = {.type = 125, .src = 0, .len = sizeof(seq), .payload = &seq};
-    mome_wire_encode(&self, hdr);
-    mome_msg_deliver(hdr, sizeof(hdr), &seq, sizeof(seq), 0); /* this node's own: not held */
+    deliver_from(0, 125, &seq, sizeof(seq), 0); /* this node's own: not held */
     ck_assert_int_eq(nran, 1);
     ck_assert_int_le(mome_msg_emu_wait_ns(), (int64_t)jitter);
     ck_assert_int_eq(mome_msg_emu_run(first - 1), 0);
