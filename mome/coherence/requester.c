@@ -358,21 +358,26 @@ static void take_rights(mome_txn_t *t)
     mome_copy_settle_stale(s, t->page);
 }
 
+/* Does any of the faults waiting (w and those after it) write? (As ask_again asks.) */
+static int any_write(const mome_waiter_t *w)
+{
+    for (; w; w = w->next)
+        if (w->write)
+            return 1;
+    return 0;
+}
+
 /*
  * The faults waiting on a transaction that ended without serving them ask for the page again (for
  * writing if any of them writes), the new request carrying op. Returns whether any waited.
  */
 static int ask_again(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
 {
-    int write = 0;
-
-    for (mome_waiter_t *v = w; v; v = v->next) {
+    for (mome_waiter_t *v = w; v; v = v->next)
         v->mapped = 0;
-        write |= v->write;
-    }
     if (w)
-        request(s, page, write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(&s->pages[page]),
-                w, op, 0);
+        request(s, page, any_write(w) ? MOME_TXN_WRITE : MOME_TXN_READ,
+                mome_page_model(&s->pages[page]), w, op, 0);
     return w != NULL;
 }
 
@@ -496,12 +501,14 @@ static void txn_complete(mome_txn_t *t)
          * with unreleased writes asks for content to merge them on: confirmed as a copy, a READ
          * on a multiple-writer page comes with content anyway, which would replace them (a switch
          * to WEAK during a refresh keeping writes lost them: helper-53's review). Back under the
-         * request's model, the content is fetched again (brings_stale).
+         * request's model, the content is fetched again (brings_stale). For writing if any
+         * waiter writes (the newest heads the list: asked for the first alone, a reader ahead of
+         * a writer cost the writer another round).
          */
         if (unreleased(pg, mome_pext_find(pg, s->id, page)))
             merge_request(s, page, w, op);
         else
-            request(s, page, w && w->write ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
+            request(s, page, any_write(w) ? MOME_TXN_WRITE : MOME_TXN_READ, mome_page_model(pg), w,
                     op, 0);
         return;
     }

@@ -1254,6 +1254,43 @@ START_TEST(test_release__switch_to_strong_during_an_upgrade_unmaps_the_weak_copy
 END_TEST
 
 /*
+ * A RELEASE read copy's upgrade (a write fault) is out, and another thread's read fault, through
+ * another view, waits on it too (the newest waiter heads the list), when the page switches to
+ * WEAK. The grant, made under RELEASE, is asked again under WEAK: for writing, since one of the
+ * waiters writes (asked as the first waiter alone wanted, a read, the writer waited for a third
+ * round: a write request after the read one).
+ */
+START_TEST(test_release__switch_during_an_upgrade_asks_again_for_writing)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t sw[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = &s->pages[2];
+    int mgr = mome_seg_manager(s, 2);
+    char *addr = testnode_addr(s, 2);
+    nc_pattern(a, 1);
+    release_reader(s, 2, a);
+    nc_fault(s, 2, 1); /* the upgrade, asked with the copy */
+    ck_assert_int_eq(requests(2, MOME_MSG_WRITE_REQ, MOME_RELEASE), 1);
+    mome_view_t *v = nc_view(s);
+    nc_fault_at(v->addr + 2 * NC_PAGE, 0); /* a reader in another view: waits for it */
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, sw); /* weaker: at once */
+    ck_assert_uint_eq(sw[1], 1);
+    nc_grant(s, 2, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, mgr, 3);
+    ck_assert_msg(requests(2, MOME_MSG_WRITE_REQ, MOME_WEAK) == 1 &&
+                      requests(2, MOME_MSG_READ_REQ, -1) == 0,
+                  "asked again under WEAK with %d read and %d write requests, a writer waiting",
+                  requests(2, MOME_MSG_READ_REQ, -1), requests(2, MOME_MSG_WRITE_REQ, -1));
+    nc_grant(s, 2, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, mgr, 3);
+    ck_assert_int_eq(requests(2, 0, -1), 0); /* both waiters served */
+    ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
+    ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
+}
+END_TEST
+
+/*
  * Page 1 of a RELEASE segment read ahead (a fault on page 0), its request in flight; then a
  * notice that it lacks version 3, released at date 10, and an acquire at 20 (the acquire cannot
  * deal with a copy still on its way).
@@ -1633,6 +1670,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__switch_keeps_writes_made_while_it_releases);
     NC_CASE(s, test_release__switch_to_strong_while_a_weak_fetch_is_in_flight);
     NC_CASE(s, test_release__switch_to_strong_during_an_upgrade_unmaps_the_weak_copy);
+    NC_CASE(s, test_release__switch_during_an_upgrade_asks_again_for_writing);
     NC_CASE(s, test_release__acquire_during_a_read_ahead_drops_its_old_content);
     NC_CASE(s, test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with_old_content);
     NC_CASE(s, test_release__acquire_during_an_upgrade_takes_the_old_copy_away);
