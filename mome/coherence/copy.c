@@ -174,6 +174,7 @@ static void forget(mome_seg_t *s, uint64_t page, int notices)
         if (notices)
             x->stale_date = x->stale_ver = 0;
         x->push = 0;
+        x->kept_back = 0;
         mome_pext_put(pg, x);
     }
 }
@@ -281,22 +282,21 @@ int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
 uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page)
 {
     size_t ps = mome_coh.page_size;
-    mome_page_t *pg = &s->pages[page];
+    const uint8_t *bytes = mome_seg_bytes(s, page);
+    const mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    /*
+     * Unchanged, the usual case of a page kept open: a comparison, and no copy. A thread writing
+     * the page meanwhile changes each byte before the comparison or the copy reads it (released
+     * now) or after (the page then differs from the spec at the next release): never lost.
+     */
+    if (x && x->spec && memcmp(bytes, x->spec, ps) == 0)
+        return NULL;
+    /* One copy, which the release publishes and later writes are compared with. */
     uint8_t *snap = mome_malloc(ps);
     if (!snap)
         mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
                    (unsigned long long)page, s->name);
-    /*
-     * One copy, which the release publishes and later writes are compared with: a thread writing
-     * the page meanwhile changes each byte before this copy reads it (released now) or after (the
-     * page then differs from the copy at the next release), never lost.
-     */
-    memcpy(snap, mome_seg_bytes(s, page), ps);
-    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    if (x && x->spec && memcmp(snap, x->spec, ps) == 0) {
-        free(snap);
-        return NULL;
-    }
+    memcpy(snap, bytes, ps);
     return snap;
 }
 
@@ -306,9 +306,12 @@ int mome_copy_kept_idle(mome_seg_t *s, uint64_t page)
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (!x) /* a kept page has its spec: not reached */
         return 0;
-    int open = ++x->kept_idle < MOME_KEEP_IDLE_MAX;
-    if (!open)
+    int open = ++x->kept_idle < MOME_KEEP_IDLE_MAX << x->kept_back;
+    if (!open) {
         x->kept_idle = 0;
+        if (x->kept_back < MOME_KEEP_BACK_MAX)
+            x->kept_back++;
+    }
     mome_pext_put(pg, x);
     return open;
 }

@@ -70,16 +70,22 @@ int mome_copy_forget_spec(mome_seg_t *s, uint64_t page);
  * (a stencil's boundary row, its two grids) then costs no TLB flush at a release and no write
  * fault after it. Its writes are noticed by comparing it with the snapshot of what was last
  * released (its spec), as for a page write-ahead opened; unchanged at MOME_KEEP_IDLE_MAX releases
- * in a row it is write-protected and tracked by its write faults again.
+ * in a row it is write-protected and tracked by its write faults again. A page so closed keeps
+ * MOME_PG_WROTE: if it is written again (rewritten with the values it holds: a stencil's rows
+ * that the heat has not reached yet), the release that finds it written keeps it open at once,
+ * and each close doubles the unchanged releases the next one waits for (up to
+ * MOME_KEEP_IDLE_MAX << MOME_KEEP_BACK_MAX). Closed sooner, such a page took a write fault, a
+ * write-protect and a push of the bytes it held every few releases.
  */
 int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page);
 /* The release of a kept page: a snapshot of it, which is what the release publishes; NULL if it
  * equals the previous snapshot (not written since). */
 uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page);
 /* Not changed since: 1 if it stays open all the same (unchanged for fewer than
- * MOME_KEEP_IDLE_MAX releases in a row; its writes may be of the values it holds), 0 if it goes
- * back to being tracked by write faults. */
+ * MOME_KEEP_IDLE_MAX << (times closed so, up to MOME_KEEP_BACK_MAX) releases in a row; its writes
+ * may be of the values it holds), 0 if it goes back to being tracked by write faults. */
 #define MOME_KEEP_IDLE_MAX 8
+#define MOME_KEEP_BACK_MAX 5
 int mome_copy_kept_idle(mome_seg_t *s, uint64_t page);
 /* After that release: the snapshot becomes the copy later writes are compared with, and the
  * page stays open (dirty; the caller lists it again). */

@@ -236,6 +236,7 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
      */
     const uint8_t *bytes = mome_seg_bytes(s, page);
     uint8_t *snap = NULL;
+    int closed = 0;
 
     if (pg->flags & MOME_PG_KEPT) {
         snap = mome_copy_kept_snapshot(s, page);
@@ -247,16 +248,20 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
             return 0;
         } else {
             /* Unchanged for a while: tracked by its write faults again, and released as any
-             * other page (a write between the snapshot and the protect is in its content). */
+             * other page (a write between the snapshot and the protect is in its content). Its
+             * next write keeps it open again (copy.h: MOME_PG_WROTE stays). */
             pg->flags &= (uint16_t)~MOME_PG_KEPT;
             mome_copy_protect(s, page);
+            closed = 1;
         }
     }
     pg->flags &= (uint16_t)~MOME_PG_DIRTY;
     if (!(pg->flags & MOME_PG_OWNER))
         return send_diff(s, page, date, -1);
     if (!snap && !mome_copy_forget_spec(s, page)) {
-        pg->flags &= (uint16_t)~MOME_PG_WROTE; /* opened ahead, not written: nothing to tell */
+        /* Opened ahead and not written, or closed unchanged: nothing to tell. A closed page is
+         * taken for written next time (copy.h). */
+        pg->flags = (uint16_t)(closed ? pg->flags | MOME_PG_WROTE : pg->flags & ~MOME_PG_WROTE);
         return 0;
     }
     pg->flags |= MOME_PG_WROTE;

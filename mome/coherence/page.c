@@ -43,7 +43,7 @@ mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page)
 void mome_pext_put(mome_page_t *pg, mome_pext_t *x)
 {
     if (!x || x->twin || x->spec || x->relpend || x->stale_date || x->has_flush || x->push ||
-        x->merging || x->late)
+        x->merging || x->late || x->kept_back)
         return;
     /* A writer of a page another node owns keeps the owner's name here between releases. */
     if (pg && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_OWNER))

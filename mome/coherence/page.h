@@ -28,7 +28,10 @@ enum { MOME_ACC_NONE = 0, MOME_ACC_READ = 1, MOME_ACC_WRITE = 2 };
 #define MOME_PG_EXT 0x0040    /* a side record exists (twin, pending notice, release in flight) */
 #define MOME_PG_LISTED 0x0080 /* in the dirty list */
 #define MOME_PG_USED 0x0100   /* accessed (faulted in, or written) since it was last refreshed */
-#define MOME_PG_WROTE 0x0200  /* changed in this node's last release: write-ahead opens it early */
+/* Changed in this node's last release, or an owner's page kept open until a release closed it
+ * unchanged (copy.h): write-ahead opens it early, and a release that finds it written keeps it
+ * open. */
+#define MOME_PG_WROTE 0x0200
 #define MOME_PG_REMOTE 0x0400 /* read copy of a master another node holds (per its grant) */
 /* Pushed versions written in place since the copy last left the views: 0 to 3 times
  * MOME_PG_INPLACE_ONE (holder.c take_push). */
@@ -68,7 +71,8 @@ typedef struct mome_pext {
     uint8_t stale_due;      /* an acquire passed that notice while a transaction for the page
                                was in flight: what the transaction brings must include stale_ver */
     uint64_t push;          /* owner: RELEASE readers (nodes < 64) to push new versions to */
-    uint8_t kept_idle;      /* owner, kept open (MOME_PG_KEPT): releases in a row it was unchanged */
+    uint16_t kept_idle; /* owner, kept open (MOME_PG_KEPT): releases in a row it was unchanged */
+    uint8_t kept_back;  /* owner: times such releases closed it (each doubles how many it takes) */
     int has_flush;          /* a FLUSH waits for relpend to drop to 0 */
     uint8_t merging;        /* a refresh keeping this node's writes is in flight (requester.c) */
     uint8_t flushed;        /* meanwhile a flush sent those writes to the master (owner.c) */

@@ -438,7 +438,7 @@ hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
 hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig;
 hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
 hidden byte hk;
-hidden byte stcnt, ack_slot, newv, fs_changed, wa_p, rp_snap, rp_idle;
+hidden byte stcnt, ack_slot, newv, fs_changed, wa_p, rp_snap, rp_idle, rp_closed;
 
 /*
  * The properties, named so that spin's report says which one failed (each is set just before
@@ -845,11 +845,14 @@ inline RELEASE_PAGE() {
     rp_ret = 0;
     rp_snap = 0;
     rp_idle = 0;
+    rp_closed = 0;
     if
     :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE && HAS(xf[p], X_KEPT) ->
         /* Kept open (mome_copy_kept_snapshot): released from a snapshot if it differs from the
          * last one published (the spec), else left open for KEEP_IDLE_MAX - 1 releases in a row,
-         * then write-protected (mome_copy_kept_idle) and released as any other page. */
+         * then write-protected (mome_copy_kept_idle) and released as any other page, keeping
+         * MOME_PG_WROTE (rp_closed: kept open again at the release after its next write). The
+         * code doubles the limit at each close; a fixed one here. */
         if
 #ifndef MUT_KEPT_SNAPSHOT_SKIPPED
         :: !HAS(xf[p], X_SPEC) || dat[G] != spec[p] -> COV rp_snap = 1
@@ -860,7 +863,7 @@ inline RELEASE_PAGE() {
             kidle[p]++;
             if
             :: kidle[p] < KEEP_IDLE_MAX -> COV rp_idle = 1; CLR(xf[p], X_WROTE)
-            :: else -> COV kidle[p] = 0; CLR(xf[p], X_KEPT)
+            :: else -> COV kidle[p] = 0; CLR(xf[p], X_KEPT); rp_closed = 1
             fi
         fi
     :: else -> skip
@@ -879,7 +882,8 @@ inline RELEASE_PAGE() {
             :: else -> FORGET_SPEC()
             fi;
             if
-            :: !fs_changed -> COV CLR(xf[p], X_WROTE)   /* opened ahead, not written */
+            :: !fs_changed && !rp_closed -> COV CLR(xf[p], X_WROTE)   /* opened ahead, not written */
+            :: !fs_changed && rp_closed -> COV xf[p] = xf[p] | X_WROTE /* closed unchanged */
             :: else -> xf[p] = xf[p] | X_WROTE; ver[p]++
             fi;
             if

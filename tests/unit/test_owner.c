@@ -295,7 +295,8 @@ static int release_acked(mome_seg_t *s, uint64_t *ver)
  * A page the owner writes at every release stays writable through its releases (no write-protect,
  * no write fault after them): each release compares it with what the one before published, and
  * announces it only if it changed. Unchanged at MOME_KEEP_IDLE_MAX releases in a row, it is
- * write-protected again, and its next write faults as before.
+ * write-protected again, and its next write faults as before; the release after that write keeps
+ * it open at once, and the next close waits for twice as many unchanged releases.
  */
 START_TEST(test_owner__page_written_at_every_release_stays_open)
 {
@@ -329,11 +330,31 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
     ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
     ck_assert_uint_eq(s->pages[1].ver, 6);
-    /* Tracked by its faults again: a write opens it, the release announces it. */
+    /* Tracked by its faults again: a write opens it, the release announces it, and keeps it
+     * open at once (without being written in the interval before, as at first). */
     nc_fault(s, 1, 1);
     mome_seg_bytes(s, 1)[4] ^= 1;
     ck_assert_int_eq(release_acked(s, &ver), 1);
     ck_assert_uint_eq(ver, 7);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    ck_assert_int_ne(s->pages[1].flags & MOME_PG_KEPT, 0);
+    /* Closed once already: it now stays open for twice as many unchanged releases. */
+    for (int i = 1; i < 2 * MOME_KEEP_IDLE_MAX; i++) {
+        ck_assert_int_eq(release_acked(s, &ver), 0);
+        ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    }
+    ck_assert_int_eq(release_acked(s, &ver), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    ck_assert_uint_eq(s->pages[1].ver, 7);
+    /* Written once more, then no more: released once, closed again after its unchanged releases. */
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[5] ^= 1;
+    ck_assert_int_eq(release_acked(s, &ver), 1);
+    ck_assert_uint_eq(ver, 8);
+    for (int i = 0; i < 4 * MOME_KEEP_IDLE_MAX; i++)
+        ck_assert_int_eq(release_acked(s, &ver), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
 }
 END_TEST
 
