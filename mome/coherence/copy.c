@@ -282,21 +282,25 @@ int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
 uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page)
 {
     size_t ps = mome_coh.page_size;
-    const uint8_t *bytes = mome_seg_bytes(s, page);
-    const mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
-    /*
-     * Unchanged, the usual case of a page kept open: a comparison, and no copy. A thread writing
-     * the page meanwhile changes each byte before the comparison or the copy reads it (released
-     * now) or after (the page then differs from the spec at the next release): never lost.
-     */
-    if (x && x->spec && memcmp(bytes, x->spec, ps) == 0)
-        return NULL;
-    /* One copy, which the release publishes and later writes are compared with. */
+    mome_page_t *pg = &s->pages[page];
     uint8_t *snap = mome_malloc(ps);
     if (!snap)
         mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
                    (unsigned long long)page, s->name);
-    memcpy(snap, bytes, ps);
+    /*
+     * One copy, which the release publishes and later writes are compared with: a thread writing
+     * the page meanwhile changes each byte before this copy reads it (released now) or after (the
+     * page then differs from the copy at the next release), never lost. The copy comes first: a
+     * memcmp of the page itself, while threads write it, may answer "equal" for a page that
+     * differs (glibc's x86-64 versions read the first differing bytes again to order them and
+     * compare nothing after them: a flag set back meanwhile hid a change further on; helper-71).
+     */
+    memcpy(snap, mome_seg_bytes(s, page), ps);
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    if (x && x->spec && memcmp(snap, x->spec, ps) == 0) {
+        free(snap);
+        return NULL;
+    }
     return snap;
 }
 
