@@ -14,7 +14,8 @@
  * Switches: -DSCEN=k (one scenario; default all), -DMUT_* (deliberately broken variants the
  * check must catch: README.md, check.sh; MUT_FLUSH_DIFF_UNACKED is the code before the fix of the
  * bug this model found), -DCOVER (branch coverage: coverage.sh); scenario 6 (locks): -DLOCKS,
- * -DLOCK_TWICE, -DLOCK_THRICE, -DLOCK_NOBAR, -DPMGR, -DLMGR (README.md).
+ * -DLOCK_TWICE, -DLOCK_THRICE, -DLOCK_NOBAR, -DPMGR, -DLMGR (README.md); scenario 7 (two
+ * application threads in a node): -DMT_NODES, -DMT_SECT, -DST_SECT (README.md).
  */
 
 #define N 3             /* nodes */
@@ -25,6 +26,7 @@
 #define SLEN 15         /* script length per node, END included */
 #define HOPMAX 6        /* a request or notice forwarded more often than this is looping */
 #define HSLOT 2         /* notices held while an entry moves, per page */
+#define NT 3            /* application threads per node (room: scenario 7 uses 2 or 3) */
 
 /*
  * Message types: exactly the names registered in the code (the .wire names of the
@@ -78,6 +80,7 @@ c_decl {
 #define K_UNLOCK 6      /* MomeUnlock(l) */
 #define K_LD 7          /* read counter k of page pg (k = 3: check every counter) */
 #define K_ST 8          /* write counter k of page pg: the value read + 1 */
+#define K_JOIN 9        /* thread 0 waits for thread 1's end (pthread_join in lock_counter) */
 #define OP(k, pg) (((k) << 4) | (pg))
 #define RD(pg) OP(K_READ, pg)
 #define WR(pg) OP(K_WRITE, pg)
@@ -89,6 +92,7 @@ c_decl {
 #define LD(pg, k) OP(K_LD, (k) << 1 | (pg))
 #define ST(pg, k) OP(K_ST, (k) << 1 | (pg))
 #define LDALL(pg) LD(pg, 3)
+#define JOIN OP(K_JOIN, 0)
 /* The page of an operation (locks: 0); the counter of K_LD, K_ST. */
 #define OP_PAGE(o) (((o) >> 4) >= K_LD -> (o) & 1 : (((o) >> 4) >= K_LOCK -> 0 : (o) & 15))
 #define OP_CTR(o) (((o) >> 1) & 7)
@@ -100,8 +104,12 @@ c_decl {
 byte scen;
 hidden byte mtab[N * P];        /* the model of node n for page p */
 hidden byte dmgr[P];            /* the default manager of page p */
-hidden byte script[N * SLEN];   /* per node: SLEN - 1 operations (END-padded), then END */
+hidden byte script[N * NT * SLEN];  /* per node n and thread t (row n + N * t): SLEN - 1
+                                       operations (END-padded), then END */
 hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) */
+hidden byte mt_on;              /* scenario 7: the paths only several threads of a node reach */
+hidden byte ltotal;             /* scenarios 6, 7: the increments of the whole job */
+hidden byte th;                 /* the application thread a step or callback is about */
 #ifndef LOCKS
 #define LOCKS 1         /* scenario 6: locks, each guarding its counter of page 0 (1 or 2) */
 #endif
@@ -160,6 +168,57 @@ hidden byte pick_pmgr, pick_lmgr;  /* the placements init chose (scenario 6) */
     :: else -> SCRIPT7(n, LK(K0(n)), LD(0, K0(n)), ST(0, K0(n)), UL(K0(n)), BAR, LDALL(0), END) \
     fi
 #endif
+
+/* Scenario 7: the script of row `row` (node n, thread t): nsec lock sections, then (thread 0)
+ * the join of thread 1 if join, a barrier and a read of the total. */
+#ifndef MT_NODES
+#define MT_NODES 1      /* scenario 7: nodes (0, 1, ...) with two application threads */
+#endif
+#if defined(MUT_DROP_DIRTY) && !defined(MT_THREADS)
+#define MT_THREADS 3    /* (where that mutant shows: two threads never refresh a dirty copy) */
+#endif
+#ifndef MT_THREADS
+#define MT_THREADS 2    /* scenario 7: application threads of those nodes (2 or 3) */
+#endif
+#ifndef MT_SECT
+#define MT_SECT 1       /* lock sections of each thread of those nodes */
+#endif
+#ifndef ST_SECT
+#define ST_SECT 1       /* lock sections of the other nodes' one thread */
+#endif
+hidden byte k7;
+inline MT_SCRIPT(row, n, t, nsec, join) {
+    i = 0;
+    j = 0;
+    do
+    :: i < nsec ->
+        k7 = (i + t + n) % 2;
+        script[(row) * SLEN + j] = LK(k7);
+        script[(row) * SLEN + j + 1] = LD(0, k7);
+        script[(row) * SLEN + j + 2] = ST(0, k7);
+        script[(row) * SLEN + j + 3] = UL(k7);
+        j = j + 4;
+        i++
+    :: else -> break
+    od;
+    if
+    :: join -> script[(row) * SLEN + j] = JOIN; j++
+    :: else -> skip
+    fi;
+#ifndef LOCK_NOBAR
+    if
+    :: t == 0 -> script[(row) * SLEN + j] = BAR; script[(row) * SLEN + j + 1] = LDALL(0); j = j + 2
+    :: else -> skip
+    fi;
+#endif
+    do
+    :: j < SLEN -> script[(row) * SLEN + j] = END; j++
+    :: else -> break
+    od;
+    i = 0;
+    j = 0;
+    k7 = 0
+}
 
 inline SET_SCENARIO() {
     ra_on = 1;
@@ -238,9 +297,46 @@ inline SET_SCENARIO() {
         lkmgr[0] = pick_lmgr;
         lkmgr[1] = (pick_lmgr + 1) % N;     /* (LOCKS 2) the second lock: the next node */
         assert(LOCK_THRICE <= LOCK_TWICE && (LOCKS == 2 || LOCK_TOTAL <= 7));   /* 3-bit counters */
+        ltotal = LOCK_TOTAL;
         LOCK_SCRIPT(0, LOCK_TWICE > 0, LOCK_THRICE > 0);
         LOCK_SCRIPT(1, LOCK_TWICE > 1, LOCK_THRICE > 1);
         LOCK_SCRIPT(2, LOCK_TWICE > 2, LOCK_THRICE > 2)
+    :: scen == 7 ->
+        /* THREADS: scenario 6 with two counters of page 0 under two locks, and two application
+         * threads in each of the first MT_NODES nodes, sharing the node's page state, release
+         * engine and acquires (lock_counter with THREADS 2 and COUNTERS 2): the i-th section of
+         * thread t of node n takes counter (i + t + n) mod 2 (so a node's two threads hold the
+         * two locks at once), MT_SECT sections per thread there, ST_SECT in the other nodes;
+         * then thread 0 joins thread 1, and a barrier and a read of the total. */
+        ra_on = 0;
+        wa_on = 0;
+        mt_on = 1;
+        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = pick_pmgr; dmgr[1] = 0;
+        lkmgr[0] = pick_lmgr;
+        lkmgr[1] = (pick_lmgr + 1) % N;
+        ltotal = 0;
+        s = 0;
+        do
+        :: s < N ->
+            if
+            :: s < MT_NODES ->
+                MT_SCRIPT(s, s, 0, MT_SECT, 1);
+                MT_SCRIPT(s + N, s, 1, MT_SECT, 0);
+                ltotal = ltotal + 2 * MT_SECT;
+                if
+                :: MT_THREADS > 2 -> MT_SCRIPT(s + 2 * N, s, 2, MT_SECT, 0); ltotal = ltotal + MT_SECT
+                :: else -> skip
+                fi
+            :: else ->
+                MT_SCRIPT(s, s, 0, ST_SECT, 0);
+                ltotal = ltotal + ST_SECT
+            fi;
+            s++
+        :: else -> break
+        od;
+        s = 0;
+        assert(ltotal <= 14 && MT_SECT <= 2 && ST_SECT <= 3)     /* 3-bit counters, SLEN */
     fi
 }
 
@@ -325,6 +421,7 @@ byte dat[N * P];        /* the content: 2 bits per writer node (its byte of the 
 #define X_WROTE 16      /* MOME_PG_WROTE (a page flag in the code: pf has no room) */
 #define X_REMOTE 32     /* MOME_PG_REMOTE: a read copy of a master another node holds (idem) */
 #define X_KEPT 64       /* MOME_PG_KEPT: the owner's page kept open through releases (idem) */
+#define X_DUE 128       /* x->stale_due: an acquire passed the notice while the page was busy */
 /* Unchanged releases in a row after which a kept page is write-protected again
  * (MOME_KEEP_IDLE_MAX, 8 in the code: 2 here, so that short scripts reach it). */
 #define KEEP_IDLE_MAX 2
@@ -372,10 +469,10 @@ byte downer[N * P];
 #define S_FAULT 1
 #define S_REL 2
 #define S_BAR 3
-#define CB_BAR 1
+#define CB_BAR 1        /* a release's callers: bits, CB_APP.. shifted by 3 * thread (CBT) */
 #define CB_APP 2
-#define CB_ACQ 3
-#define CB_UNLOCK 4
+#define CB_ACQ 4
+#define CB_UNLOCK 8
 #define S_LOCK 4        /* in MomeLock: LOCK_REQ sent, then the acquire at the grant's date */
 
 byte cepoch, ccount, cin;       /* node 0: coord_epoch, coord_count, coord_in */
@@ -396,7 +493,8 @@ bool finished;                  /* every script done, nothing in flight: the nod
  */
 #define RELDATE (2 * bepoch + 1)
 /* A notice is due at this acquire (release.c apply_stale: dated <= the acquire's date). */
-#define DUE(pg) (stdate[pg] != 0 && stdate[pg] <= adate && !IN(askip, pg))
+#define DUE(pg) (stdate[pg] != 0 && stdate[pg] <= adate[th] && \
+                 !(IN(askip[th], pg) && (stlk[pg] & (BIT(lkcur[th]) | 4)) == 0))
 /*
  * Locks (scenario 6): LOCK_REL carries its release's date, which the lock manager keeps as the
  * lock's last (l->last) and a LOCK_GRANT carries to the next holder, whose acquire applies the
@@ -422,7 +520,12 @@ bool finished;                  /* every script done, nothing in flight: the nod
  * That covers every order the dates can take (and some that causality forbids: a release under
  * the other lock that happened before this lock's last release is dated before it in the code).
  */
-#define TAGBIT(t) ((t) == 0 -> 4 : BIT((t) - 1))
+#define TAGBIT(t) ((t) == 0 -> 4 : (t))
+/* (reltag is a set of locks: those the node's threads hold when the release starts, granted and
+ * LOCK_REL not yet sent (lkheld): each is unlocked after this release, by a release dated later,
+ * so every grant of it that can meet this release's notices is dated after them. One thread: the
+ * lock of the unlock, lock + 1, as before. Several: also an acquire's release of this node's
+ * writes (stale_dirty) or another thread's unlock, which may carry a held lock's writes.) */
 hidden byte lkpick;     /* the choice of a lock grant: skip the notices of the other lock */
 
 /* ---- what the checks compare with ---- */
@@ -437,6 +540,8 @@ hidden byte p, i, j, s, c, r, op;
 hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
 hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig;
 hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
+hidden byte rq_opt, rq_nc, rq_cp, tc_opt, tc_stale, tc_merged, tc_ahead, p_save, ft, wt;
+hidden short fr_cb;
 hidden byte hk;
 hidden byte stcnt, ack_slot, newv, fs_changed, wa_p, rp_snap, rp_idle, rp_closed;
 
@@ -458,6 +563,10 @@ hidden byte lock_read_stale;            /* a lock holder reads the counter witho
 hidden byte lock_lost_increment;        /* at the end, the master lacks an increment */
 hidden byte lock_out_of_turn;           /* LOCK_REL by a node not holding the lock, or a
                                            LOCK_GRANT nobody asked for (the code warns) */
+hidden byte content_over_unreleased;    /* content installed over a copy with writes not
+                                           released yet (install(): mome_fatal) */
+hidden byte merge_lost_twin;            /* a refresh keeping writes finds no twin
+                                           (merge_install: mome_fatal) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* copy.c */
@@ -476,13 +585,25 @@ inline PEXT_PUT() {
 inline COPY_DROP() {
     acc[G] = A_NONE;
     CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY | F_MAPPED);
-    CLR(xf[p], X_TWIN | X_SPEC | X_KEPT);
+    CLR(xf[p], X_TWIN | X_SPEC | X_KEPT | X_DUE);
     twin[p] = 0;
     spec[p] = 0;
     kidle[p] = 0;
     stdate[p] = 0;
     stver[p] = 0;
     stlk[p] = 0;
+    PEXT_PUT()
+}
+
+/* mome_copy_discard (install's, with several threads): as a drop, but a notice that came meanwhile
+ * stays (this content may lack its change); x->merging stays too (merge_install checks it). */
+inline COPY_DISCARD() {
+    acc[G] = A_NONE;
+    CLR(pf[p], F_OWNER | F_SHARED | F_TRACK | F_DIRTY | F_MAPPED);
+    CLR(xf[p], X_TWIN | X_SPEC | X_KEPT);
+    twin[p] = 0;
+    spec[p] = 0;
+    kidle[p] = 0;
     PEXT_PUT()
 }
 
@@ -531,6 +652,7 @@ inline SETTLE_STALE() {
         stdate[p] = 0;
         stver[p] = 0;
         stlk[p] = 0;
+        CLR(xf[p], X_DUE);
         PEXT_PUT()
     :: else -> skip
     fi
@@ -542,6 +664,10 @@ inline NOTE_STALE() {
     :: (acc[G] == A_NONE && !HAS(pf[p], F_BUSY)) || m_v <= ver[p] -> COV skip
     :: else ->
         COV
+        if
+        :: stdate[p] == 0 -> CLR(xf[p], X_DUE)   /* a first notice: no acquire passed it yet */
+        :: else -> skip
+        fi;
         stlk[p] = stlk[p] | TAGBIT(m_d);
         if
         :: stdate[p] == 0 || m_x < stdate[p] -> stdate[p] = m_x
@@ -561,7 +687,7 @@ inline NOTE_STALE() {
  * barrier, and this node's own writes. */
 /* The counters (scenario 6): a read under the lock sees every earlier section's increment
  * (truth[p] holds the counters as the increments made them); a write stores the value read + 1. */
-#define CUR_OP script[me * SLEN + apc]
+#define CUR_OP script[(me + N * th) * SLEN + apc[th]]
 #define CTR(c, k) (((c) >> (3 * (k))) & 7)      /* counter k: 3 bits (at most 6 increments) */
 #define CTRMASK(k) (7 << (3 * (k)))
 inline LOCK_READ() {
@@ -570,18 +696,18 @@ inline LOCK_READ() {
     :: else -> lock_read_stale = (CTR(dat[G], OP_CTR(CUR_OP)) != CTR(truth[p], OP_CTR(CUR_OP)))
     fi;
     assert(!lock_read_stale);
-    lval = CTR(dat[G], OP_CTR(CUR_OP));
-    apc++
+    lval[th] = CTR(dat[G], OP_CTR(CUR_OP));
+    apc[th]++
 }
 
 inline LOCK_WRITE() {
-    lval = lval + 1;
-    dat[G] = (dat[G] & (255 ^ CTRMASK(OP_CTR(CUR_OP)))) | (lval << (3 * OP_CTR(CUR_OP)));
-    lval = CTR(truth[p], OP_CTR(CUR_OP)) + 1;
-    truth[p] = (truth[p] & (255 ^ CTRMASK(OP_CTR(CUR_OP)))) | (lval << (3 * OP_CTR(CUR_OP)));
+    lval[th] = lval[th] + 1;
+    dat[G] = (dat[G] & (255 ^ CTRMASK(OP_CTR(CUR_OP)))) | (lval[th] << (3 * OP_CTR(CUR_OP)));
+    lval[th] = CTR(truth[p], OP_CTR(CUR_OP)) + 1;
+    truth[p] = (truth[p] & (255 ^ CTRMASK(OP_CTR(CUR_OP)))) | (lval[th] << (3 * OP_CTR(CUR_OP)));
     wmask[p] = wmask[p] | BIT(me);
-    lval = 0;
-    apc++
+    lval[th] = 0;
+    apc[th]++
 }
 
 inline DO_READ() {
@@ -590,7 +716,7 @@ inline DO_READ() {
     :: (CUR_OP >> 4) != K_LD && MODEL(me, p) == STRONG ->
         strong_read_stale = (dat[G] != truth[p]);
         assert(!strong_read_stale);
-        apc++
+        apc[th]++
     :: (CUR_OP >> 4) != K_LD && MODEL(me, p) != STRONG ->
         s = 0;
         do
@@ -604,7 +730,7 @@ inline DO_READ() {
             s++
         :: else -> break
         od;
-        apc++
+        apc[th]++
     fi
 }
 
@@ -616,7 +742,7 @@ inline DO_WRITE() {
         dat[G] = (dat[G] & (255 ^ MASKW(me))) | (newv << (2 * me));
         truth[p] = (truth[p] & (255 ^ MASKW(me))) | (newv << (2 * me));
         wmask[p] = wmask[p] | BIT(me);
-        apc++
+        apc[th]++
     fi
 }
 
@@ -626,29 +752,50 @@ inline DO_WRITE() {
 #define MGR_OF(pg) (hint[pg] != 0 -> hint[pg] - 1 : DEFMGR(pg))   /* mome_seg_manager */
 
 /*
- * request(): a transaction for page p of node me, rq_w write, waiter rq_h (0, 1, 2), op rq_op,
- * read-ahead rq_ah.
+ * request(): a transaction for page p of node me, rq_w write, waiters rq_h (thread t's access at
+ * bits 2t, 2t + 1: 1 read, 2 write), op rq_op (of thread rq_opt's acquire), read-ahead rq_ah,
+ * rq_nc (REQ_CONTENT: content wanted though a copy is here, a refresh keeping writes).
+ * Scenario 7 (mt_on): while this node's released diffs of the page are in flight (xrel) a request
+ * for content is held until they are acknowledged (t->held, sent from ON_NOTICE_ACK).
  */
 inline REQUEST() {
     assert(!HAS(tf[p], T_ON));
     tf[p] = T_ON | (rq_op -> T_OP : 0) | (rq_ah -> T_AHEAD : 0);
     twait[p] = rq_h;
+    top[p] = (rq_op -> rq_opt : 0);
     pf[p] = pf[p] | F_BUSY;
-    SEND(MGR_OF(p), (rq_w -> WRITE_REQ : READ_REQ), me,
-         MODEL(me, p) | (((acc[G] != A_NONE -> Q_COPY : 0) | (rq_ah -> Q_AHEAD : 0)) << 1),
-         0, 0, 0);
-    rq_ah = 0
+    rq_cp = (acc[G] != A_NONE && !rq_nc);
+    if
+#ifndef MUT_NO_HOLD
+    :: mt_on && xrel[p] != 0 && !rq_cp -> COV thld[p] = 1 + rq_w
+#endif
+    :: else ->
+        SEND(MGR_OF(p), (rq_w -> WRITE_REQ : READ_REQ), me,
+             MODEL(me, p) | (((rq_cp -> Q_COPY : 0) | (rq_ah -> Q_AHEAD : 0)) << 1),
+             0, 0, 0)
+    fi;
+    rq_ah = 0; rq_nc = 0; rq_opt = 0; rq_cp = 0
 }
 
-/* The acquire's op: one answer came (mome_op_put); the last one ends the barrier. */
-inline OP_PUT() {
-    acqpend--;
+/* merge_request: content for a copy with unreleased writes, merged on arrival (merge_install);
+ * its views write-protected meanwhile (xmg: writes fault and wait). */
+inline MERGE_REQUEST() {
+    rq_w = 1; rq_nc = 1;
+    REQUEST();
+    tmg = tmg | BIT(p);
+    xmg = xmg | BIT(p)
+}
+
+/* The acquire's op (of thread t): one answer came (mome_op_put); the last one ends it. */
+inline OP_PUT(t) {
+    acqpend[t]--;
     if
-    :: acqpend == 0 ->
-        assert(ast == S_BAR || ast == S_LOCK);     /* a barrier's, or a lock grant's */
-        askip = 0;
-        ast = S_RUN;
-        apc++
+    :: acqpend[t] == 0 ->
+        assert(ast[t] == S_BAR || ast[t] == S_LOCK);     /* a barrier's, or a lock grant's */
+        askip[t] = 0;
+        adate[t] = 0;
+        ast[t] = S_RUN;
+        apc[t]++
     :: else -> skip
     fi
 }
@@ -687,7 +834,37 @@ inline TAKE_RIGHTS() {
     SETTLE_STALE()
 }
 
-/* txn_try_complete */
+/* A waiter of the transaction (thread t, kind (tc_w >> 2t) & 3: 1 read, 2 write): woken if the
+ * copy serves it (it makes its access now: README), else it asks again (tc_again). */
+hidden byte wk;
+inline WAKE(t) {
+    wk = (tc_w >> (2 * t)) & 3;
+    if
+    :: wk != 0 && (wk == 2 -> acc[G] == A_WRITE : acc[G] != A_NONE) ->
+        if
+        :: wk == 2 && TRACKED_CLEAN -> COV START_WRITING(0)
+        :: else -> skip
+        fi;
+        pf[p] = pf[p] | F_MAPPED;
+        assert(ast[t] == S_FAULT);
+        /* The woken thread makes its access now (README: the page could be taken back first,
+         * which only repeats the transaction, without end). */
+        ast[t] = S_RUN;
+        th = t;
+        if
+        :: wk == 1 -> DO_READ()
+        :: else -> DO_WRITE()
+        fi
+    :: wk != 0 && !(wk == 2 -> acc[G] == A_WRITE : acc[G] != A_NONE) ->
+        COV
+        tc_again = tc_again | (wk << (2 * t))
+    :: else -> skip
+    fi;
+    wk = 0
+}
+
+/* txn_try_complete, txn_complete. brings_stale (scenario 7): the content lacks a change an
+ * acquire of this node passed while the transaction was in flight (X_DUE): refetch. */
 inline TRY_COMPLETE() {
     if
     :: HAS(tf[p], T_GRANTED) && HAS(tf[p], T_DATA) && tgot[p] >= tneed[p] ->
@@ -700,49 +877,100 @@ inline TRY_COMPLETE() {
         fi;
         tc_w = twait[p];
         tc_op = HAS(tf[p], T_OP);
-        if
-        :: HAS(tf[p], T_AHEAD) && tc_w == 0 -> COV pf[p] = pf[p] | F_MAPPED   /* map_all */
-        :: else -> skip
-        fi;
+        tc_opt = top[p];
+        tc_ahead = HAS(tf[p], T_AHEAD);
+        tc_merged = IN(tmg, p);
+        tc_stale = (mt_on && !HAS(trights[p], R_OWNER) &&
+                    !(HAS(tf[p], T_RW) && !HAS(trights[p], R_TWIN)) &&
+                    stdate[p] != 0 && HAS(xf[p], X_DUE) && ver[p] < stver[p]);
+        CLR(tmg, BIT(p));
         tf[p] = 0; trights[p] = 0; tneed[p] = 0; tgot[p] = 0; tver[p] = 0; tmgr[p] = 0;
-        town[p] = 0; twait[p] = 0;
+        town[p] = 0; twait[p] = 0; top[p] = 0;
         if
-        :: tc_w != 0 && (tc_w == 2 -> acc[G] == A_WRITE : acc[G] != A_NONE) ->
+        :: tc_stale && HAS(pf[p], F_DIRTY) ->
+            /* refetch of a copy with unreleased writes: merged again */
+            COV
+            CLR(pf[p], F_MAPPED);
+            rq_h = tc_w; rq_op = tc_op; rq_opt = tc_opt;
+            MERGE_REQUEST()
+        :: tc_stale && !HAS(pf[p], F_DIRTY) ->
+            /* refetch: the copy goes, the waiters ask again (the op with them), else it ends */
+            COV
+            COPY_DROP();
             if
-            :: tc_w == 2 && TRACKED_CLEAN -> COV START_WRITING(0)
+            :: tc_w != 0 ->
+                rq_w = ((tc_w & 42) != 0); rq_h = tc_w; rq_op = tc_op; rq_opt = tc_opt;
+                REQUEST()
+            :: else ->
+                if
+                :: tc_op -> OP_PUT(tc_opt)
+                :: else -> skip
+                fi
+            fi
+        :: else ->
+            if
+            :: (tc_ahead && tc_w == 0) || tc_merged -> COV pf[p] = pf[p] | F_MAPPED   /* map_all */
             :: else -> skip
             fi;
-            pf[p] = pf[p] | F_MAPPED;
-            assert(ast == S_FAULT);
-            /* The woken thread makes its access now (README: the page could be taken back first,
-             * which only repeats the transaction, without end). */
-            ast = S_RUN;
+            tc_again = 0;
+            wt = 0;
+            do
+            :: wt < NT -> WAKE(wt); wt++
+            :: else -> break
+            od;
+            wt = 0;
             if
-            :: tc_w == 1 -> DO_READ()
-            :: else -> DO_WRITE()
+            :: tc_again != 0 ->
+                COV
+                rq_w = 1; rq_h = tc_again; rq_op = 0;
+                REQUEST()
+            :: else -> skip
+            fi;
+            tc_again = 0;
+            if
+            :: tc_op -> OP_PUT(tc_opt)
+            :: else -> skip
             fi
-        :: tc_w != 0 && !(tc_w == 2 -> acc[G] == A_WRITE : acc[G] != A_NONE) ->
-            COV
-            rq_w = 1; rq_h = tc_w; rq_op = 0;
-            REQUEST()
-        :: else -> skip
         fi;
-        if
-        :: tc_op -> OP_PUT()
-        :: else -> skip
-        fi
+        tc_stale = 0; tc_merged = 0; tc_ahead = 0; tc_opt = 0
     :: else -> skip
     fi
 }
 
-/* install(): a copy still held goes first (the store holds a page: no atomic install). */
+/* install(): a copy still held goes first (the store holds a page: no atomic install); scenario 7:
+ * a notice stays (mome_copy_discard), and content for a copy with unreleased writes is merged
+ * (merge_install) or stops the job. */
 inline INSTALL(content) {
     if
-    :: acc[G] != A_NONE -> COV COPY_DROP()
+    :: IN(tmg, p) -> MERGE_INSTALL(content)
+    :: else ->
+        content_over_unreleased = (mt_on && HAS(pf[p], F_DIRTY) && HAS(xf[p], X_TWIN));
+        assert(!content_over_unreleased);
+        if
+        :: acc[G] != A_NONE && !mt_on -> COV COPY_DROP()
+        :: acc[G] != A_NONE && mt_on -> COV COPY_DISCARD()
+        :: else -> skip
+        fi;
+        dat[G] = content;
+        tf[p] = tf[p] | T_DATA
+    fi
+}
+
+/* merge_install: this node's changes (page XOR twin) go on top of the fresh content, which
+ * becomes the twin; a release that waited for the page (x->late) releases it now (rel_merged). */
+inline MERGE_INSTALL(content) {
+    merge_lost_twin = !HAS(xf[p], X_TWIN);      /* (x->flushed: no FLUSH in scenario 7) */
+    assert(!merge_lost_twin);
+    sd_n = dat[G] ^ twin[p];
+    twin[p] = content;
+    dat[G] = content ^ sd_n;
+    sd_n = 0;
+    tf[p] = tf[p] | T_DATA;
+    CLR(xmg, BIT(p));
+    if
+    :: IN(xlate, p) -> COV REL_MERGED()
     :: else -> skip
-    fi;
-    dat[G] = content;
-    tf[p] = tf[p] | T_DATA
+    fi
 }
 
 /* take_grant(rights = m_y, acks = m_x, mgr) */
@@ -766,7 +994,7 @@ inline ON_GRANT() {
         :: m_v -> COV tver[p] = 0; tf[p] = tf[p] | T_VER; INSTALL(0)
         :: else -> COV tf[p] = tf[p] | T_DATA
         fi;
-        TRY_COMPLETE()
+        tc_due = 1      /* txn_try_complete: in the handler's last part (ON) */
     fi
 }
 
@@ -785,14 +1013,14 @@ inline ON_DATA() {
         :: else -> skip
         fi;
         INSTALL(m_d);
-        TRY_COMPLETE()
+        tc_due = 1
     fi
 }
 
 inline ON_INV_ACK() {
     if
     :: !HAS(tf[p], T_ON) -> COV skip
-    :: else -> tgot[p]++; TRY_COMPLETE()
+    :: else -> tgot[p]++; tc_due = 1
     fi
 }
 
@@ -897,7 +1125,7 @@ inline RELEASE_PAGE() {
             fi;
             if
             :: !fs_changed -> skip
-            :: fs_changed && HAS(pf[p], F_SHARED) && relcb == CB_BAR ->
+            :: fs_changed && HAS(pf[p], F_SHARED) && relbar ->
                 /* a MomeBarrier's: the notice rides on BAR_ENTER, nothing awaited (no xrel) */
                 COV
                 if
@@ -908,7 +1136,7 @@ inline RELEASE_PAGE() {
                 :: bnd[p] == 0 || rp_date < bnd[p] -> bnd[p] = rp_date
                 :: else -> skip
                 fi
-            :: fs_changed && HAS(pf[p], F_SHARED) && relcb != CB_BAR ->
+            :: fs_changed && HAS(pf[p], F_SHARED) && !relbar ->
                 COV
                 SEND(MGR_OF(p), NOTICE, me, rp_date, 0, ver[p], reltag); /* origin, date, hops, ver, tag */
                 xrel[p]++;
@@ -920,21 +1148,43 @@ inline RELEASE_PAGE() {
     fi
 }
 
-/* The acquire after a barrier (acquire_apply): stale copies dated <= adate go to their model. */
+/* The acquire of thread th (acquire_apply): stale copies dated <= adate[th] go to their model.
+ * Scenario 7: a busy page's notice is marked passed (mome_copy_stale_passed: X_DUE, the copy
+ * unmapped unless the owner's), and a copy with unreleased writes (another thread's) is refreshed
+ * keeping them (refresh_keeping_writes). */
 inline ACQUIRE_APPLY() {
-    acqpend = 1;
+    acqpend[th] = 1;
 #ifndef MUT_NO_ACQUIRE
     p = 0;
     do
     :: p < P ->
         if
+        :: mt_on && DUE(p) && HAS(pf[p], F_BUSY) ->
+            COV
+            xf[p] = xf[p] | X_DUE;
+            if
+            :: acc[G] != A_NONE && !HAS(pf[p], F_OWNER) -> COV CLR(pf[p], F_MAPPED)
+            :: else -> skip
+            fi
         :: DUE(p) && !HAS(pf[p], F_BUSY) ->
             /* mome_req_catch_up */
             if
             :: ver[p] >= stver[p] || HAS(pf[p], F_OWNER) ->
                 COV
-                stdate[p] = 0; stver[p] = 0; stlk[p] = 0; PEXT_PUT()
-            :: else ->
+                stdate[p] = 0; stver[p] = 0; stlk[p] = 0; CLR(xf[p], X_DUE); PEXT_PUT()
+#ifndef MUT_DROP_DIRTY
+            :: !(ver[p] >= stver[p] || HAS(pf[p], F_OWNER)) && mt_on && HAS(pf[p], F_DIRTY) ->
+                /* refresh_keeping_writes: write-protected, the notice stays until it lands */
+                COV
+                CLR(pf[p], F_USED);
+                acqpend[th]++;
+                rq_h = 0; rq_op = 1; rq_opt = th;
+                MERGE_REQUEST()
+            :: !(ver[p] >= stver[p] || HAS(pf[p], F_OWNER)) && !(mt_on && HAS(pf[p], F_DIRTY)) ->
+#else
+            :: !(ver[p] >= stver[p] || HAS(pf[p], F_OWNER)) ->   /* MUTANT: dirty copies refreshed */
+                CLR(pf[p], F_DIRTY);                            /* as clean ones: writes lost */
+#endif
                 if
                 :: HAS(pf[p], F_USED) ->
                     /* mome_req_refresh */
@@ -942,8 +1192,8 @@ inline ACQUIRE_APPLY() {
                     rq_w = (acc[G] == A_WRITE && HAS(pf[p], F_TRACK) && !HAS(pf[p], F_OWNER));
                     CLR(pf[p], F_USED);
                     COPY_DROP();
-                    acqpend++;
-                    rq_h = 0; rq_op = 1;
+                    acqpend[th]++;
+                    rq_h = 0; rq_op = 1; rq_opt = th;
                     REQUEST()
                 :: else ->
                     /* mome_req_drop: a remote read copy goes with word to its manager */
@@ -955,9 +1205,10 @@ inline ACQUIRE_APPLY() {
                         CLR(xf[p], X_REMOTE);
 #ifndef MUT_DROP_UNACKED
                         tf[p] = T_ON | T_OP;
+                        top[p] = th;
                         tdrop = tdrop | BIT(p);
                         pf[p] = pf[p] | F_BUSY;
-                        acqpend++;
+                        acqpend[th]++;
 #endif
                         SEND(MGR_OF(p), DROP, me, MODEL(me, p) | (Q_DROP << 1), 0, 0, 0)
                     :: else -> COV COPY_DROP()
@@ -970,7 +1221,7 @@ inline ACQUIRE_APPLY() {
     :: else -> break
     od;
 #endif
-    OP_PUT()
+    OP_PUT(th)
 }
 
 /* DROP_ACK (requester.c on_drop_ack): faults that came meanwhile ask now; a notice noted
@@ -983,53 +1234,97 @@ inline ON_DROP_ACK() {
         CLR(tdrop, BIT(p));
         tc_w = twait[p];
         tc_op = HAS(tf[p], T_OP);
-        tf[p] = 0; twait[p] = 0;
+        tc_opt = top[p];
+        tf[p] = 0; twait[p] = 0; top[p] = 0;
         CLR(pf[p], F_BUSY);
         hint[p] = m_src + 1;
         if
-        :: acc[G] == A_NONE -> stdate[p] = 0; stver[p] = 0; stlk[p] = 0; PEXT_PUT()
+        :: acc[G] == A_NONE ->
+            stdate[p] = 0; stver[p] = 0; stlk[p] = 0; CLR(xf[p], X_DUE); PEXT_PUT()
         :: else -> skip
         fi;
         if
-        :: tc_w != 0 -> COV rq_w = (tc_w == 2); rq_h = tc_w; rq_op = 0; REQUEST()
+        :: tc_w != 0 -> COV rq_w = ((tc_w & 42) != 0); rq_h = tc_w; rq_op = 0; REQUEST()
         :: else -> skip
         fi;
         if
-        :: tc_op -> OP_PUT()
+        :: tc_op -> OP_PUT(tc_opt)
         :: else -> skip
-        fi
+        fi;
+        tc_opt = 0
     fi
 }
 
-/* finish_release: the release is known everywhere; tell who waited. */
-inline FINISH_RELEASE() {
-    relrun = 0;
-    reltag = 0;
+/* The callers of a release (rwait_t): a bit per caller, CBT(kind, thread); a MomeBarrier's is
+ * thread 0's. */
+#define CBT(cb, t) ((cb) << (3 * (t)))
+
+/* A callback of the release that completed, for thread t (finish_release's loop over rel_cur). */
+inline RELEASE_CALLBACKS(t) {
     if
-    :: relcb == CB_BAR ->
-        p = 0;
-        SEND(0, BAR_ENTER, 0, bepoch, 0, 0, 0)             /* x = epoch */
-    :: relcb == CB_APP -> assert(ast == S_REL); ast = S_RUN; apc++
-    :: relcb == CB_ACQ -> COV ACQUIRE_APPLY()
-    :: relcb == CB_UNLOCK ->
+    :: HAS(fr_cb, CBT(CB_APP, t)) -> assert(ast[t] == S_REL); ast[t] = S_RUN; apc[t]++
+    :: else -> skip
+    fi;
+    if
+    :: HAS(fr_cb, CBT(CB_ACQ, t)) -> COV th = t; ACQUIRE_APPLY()
+    :: else -> skip
+    fi;
+    if
+    :: HAS(fr_cb, CBT(CB_UNLOCK, t)) ->
         /* sync.c unlock_after_release: LOCK_REL with this release's date; MomeUnlock returns */
         COV
-        assert(ast == S_REL);
+        assert(ast[t] == S_REL);
         p = 0;
-        SEND(lkmgr[lkcur], LOCK_REL, 0, lkcur, 0, 0, RELDATE);  /* x = lock id, d = date */
-        lkcur = 0;
-        ast = S_RUN;
-        apc++
-    fi;
-    relcb = 0
+        SEND(lkmgr[lkcur[t]], LOCK_REL, 0, lkcur[t], t, 0, RELDATE);  /* x = lock, y = thread, d = date */
+        CLR(lkheld, BIT(t));
+        lkcur[t] = 0;
+        ast[t] = S_RUN;
+        apc[t]++
+    :: else -> skip
+    fi
 }
 
-/* mome_rel_release with one waiter (the application is blocked meanwhile: never two at once). */
-inline START_RELEASE(cb) {
-    assert(!relrun);
+/* finish_release: the release is known everywhere; the callers that came meanwhile (rel_next) get
+ * a release of their own, started now; then tell who waited. (A loop, not recursion: that next
+ * release may complete at once.) */
+inline FINISH_RELEASE() {
+    fr_cb = 0;
+    do
+    :: relrun && relpd == 0 ->
+        fr_cb = fr_cb | relcb;
+        relrun = 0;
+        reltag = 0;
+        relbar = 0;
+        relcb = 0;
+        if
+        :: relnext != 0 -> COV relcb = relnext; relnext = 0; START_RELEASE_BODY()
+        :: else -> skip
+        fi
+    :: else -> break
+    od;
+    if
+    :: HAS(fr_cb, CB_BAR) ->
+        p = 0;
+        SEND(0, BAR_ENTER, 0, bepoch, 0, 0, 0)             /* x = epoch */
+    :: else -> skip
+    fi;
+    ft = 0;
+    do
+    :: ft < NT -> RELEASE_CALLBACKS(ft); ft++
+    :: else -> break
+    od;
+    ft = 0;
+    fr_cb = 0
+}
+
+/* start_release for the callers in relcb (relbar: a MomeBarrier's own, its owner notices riding
+ * on the barrier's messages). */
+inline START_RELEASE_BODY() {
     relrun = 1;
-    relcb = cb;
-    reltag = (cb == CB_UNLOCK -> lkcur + 1 : 0);
+    /* the locks this node's threads hold (granted, LOCK_REL not sent): their unlocks come after
+     * this release, so every later grant of them is dated after it (TAGBIT) */
+    reltag = (IN(lkheld, 0) -> BIT(lkcur[0]) : 0) | (IN(lkheld, 1) -> BIT(lkcur[1]) : 0) |
+             (IN(lkheld, 2) -> BIT(lkcur[2]) : 0);
     relpd = 0;
 #ifndef MUT_FLUSH_DIFF_UNACKED
     p = 0;
@@ -1053,8 +1348,16 @@ inline START_RELEASE(cb) {
                 xf[p] = xf[p] | X_KEPT
             :: else -> CLR(xf[p], X_KEPT)
             fi;
-            RELEASE_PAGE();
-            relpd = relpd + rp_ret;
+            if
+            :: IN(xmg, p) ->
+                /* x->merging: released once the refresh's content is in (rel_merged) */
+                COV
+                xlate = xlate | BIT(p);
+                relpd++
+            :: else ->
+                RELEASE_PAGE();
+                relpd = relpd + rp_ret
+            fi;
             if
             :: HAS(pf[p], F_DIRTY) && acc[G] != A_NONE -> pf[p] = pf[p] | F_LISTED
             :: else -> skip
@@ -1063,15 +1366,66 @@ inline START_RELEASE(cb) {
         fi;
         p++
     :: else -> break
-    od;
+    od
+}
+
+/* (finish_release runs at the end of the step: fin_due, see ON; nothing else follows it there.) */
+inline START_RELEASE() {
+    START_RELEASE_BODY();
     if
-    :: relpd == 0 -> FINISH_RELEASE()
+    :: relpd == 0 -> fin_due = 1
     :: else -> skip
     fi
 }
 
+/* mome_rel_release(cb): behind a running release, the caller waits for the next (rel_next). */
+inline REL_RELEASE(cb) {
+    if
+    :: relrun -> COV relnext = relnext | (cb)
+    :: else -> relcb = (cb); relbar = 0; START_RELEASE()
+    fi
+}
+
+/* mome_rel_release_barrier: the barrier's own release only if it is its only caller. */
+inline REL_RELEASE_BARRIER() {
+    if
+    :: relrun || relnext != 0 -> COV REL_RELEASE(CB_BAR)
+    :: else -> relcb = CB_BAR; relbar = 1; START_RELEASE()
+    fi
+}
+
+/* acked(1) */
+inline ACKED() {
+    if
+    :: relpd > 0 ->
+        relpd--;
+        if
+        :: relpd == 0 -> fin_due = 1    /* finish_release, next in the step (ON) */
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi
+}
+
+/* rel_merged: the page a release waited for (x->late) is merged: released now (its diff is this
+ * node's own writes). p is kept: the handler goes on with it. */
+inline REL_MERGED() {
+    CLR(xlate, BIT(p));
+    p_save = p;
+    rp_date = RELDATE;
+    RELEASE_PAGE();
+    p = p_save;
+    if
+    :: rp_ret == 0 -> COV ACKED()
+    :: else -> skip
+    fi;
+    p = p_save;
+    p_save = 0
+}
+
 /* do_flush(mgr = df_mgr, drop = df_drop) */
 inline DO_FLUSH() {
+    assert(!IN(xmg, p));        /* (x->flushed is not modelled: no FLUSH in scenario 7) */
     df_ack = 0;
     if
     :: acc[G] != A_NONE && HAS(pf[p], F_DIRTY) ->
@@ -1168,19 +1522,18 @@ inline ON_NOTICE_ACK() {
             PEXT_PUT();
             DO_FLUSH()
         :: else -> PEXT_PUT()
-        fi
-    :: else -> skip
-    fi;
-    /* acked(1) */
-    if
-    :: relpd > 0 ->
-        relpd--;
+        fi;
         if
-        :: relpd == 0 -> FINISH_RELEASE()
+        :: xrel[p] == 0 && thld[p] != 0 ->
+            /* mome_req_released: the request held for these diffs leaves now (t->held) */
+            COV
+            SEND(MGR_OF(p), (thld[p] == 2 -> WRITE_REQ : READ_REQ), me, MODEL(me, p), 0, 0, 0);
+            thld[p] = 0
         :: else -> skip
         fi
     :: else -> skip
-    fi
+    fi;
+    ACKED()
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1854,7 +2207,7 @@ inline ACQUIRE() {
     :: else -> break
     od;
     if
-    :: c -> COV START_RELEASE(CB_ACQ)
+    :: c -> COV c = 0; REL_RELEASE(CBT(CB_ACQ, th))
     :: else -> ACQUIRE_APPLY()
     fi
 }
@@ -1865,7 +2218,8 @@ inline ON_BAR_EXIT() {
     assert(!barrier_out_of_turn);
     bcmd = 0;
     bepoch++;
-    adate = 2 * m_x + 2;
+    th = 0;
+    adate[0] = 2 * m_x + 2;
     /* The exit's write notices (release.c mome_rel_barrier_acquire): every node's copies. */
 #ifndef MUT_BAR_NO_NOTES
     p = 0;
@@ -1885,34 +2239,36 @@ inline ON_BAR_EXIT() {
 /* ------------------------------------------------------------------------------------------ */
 /* sync.c: locks (id l managed by node lkmgr[l]; its record lives in that node's locals) */
 
-/* grant(): LOCK_GRANT of lock l to node n with the date of the lock's last release (d). The
- * token of the code is implicit: a node asks for a lock only from its one application thread. */
-inline LOCK_GRANT_TO(l, n) {
+/* grant(): LOCK_GRANT of lock l to requester rid (node | thread << 2: the token of the code) with
+ * the date of the lock's last release (d). */
+#define LQ (N * NT)     /* room in a lock's queue */
+inline LOCK_GRANT_TO(l, rid) {
     lk_held[l] = 1;
-    lk_holder[l] = n;
+    lk_holder[l] = rid;
     p = 0;
-    SEND(n, LOCK_GRANT, 0, l, 0, 0, lk_last[l])            /* x = lock id, d = date */
+    SEND((rid) & 3, LOCK_GRANT, 0, l, (rid) >> 2, 0, lk_last[l])   /* x = lock, y = thread, d = date */
 }
 
-/* LOCK_REQ at the lock's manager (on_lock_req): granted if free, else queued (FIFO). x = lock */
+/* LOCK_REQ at the lock's manager (on_lock_req): granted if free, else queued (FIFO). x = lock,
+ * y = the asking thread */
 inline ON_LOCK_REQ() {
     assert(me == lkmgr[m_x]);
     if
-    :: !lk_held[m_x] -> COV LOCK_GRANT_TO(m_x, m_src)
+    :: !lk_held[m_x] -> COV LOCK_GRANT_TO(m_x, m_src | (m_y << 2))
     :: else ->
         COV
-        assert(lk_qn[m_x] < N);
-        lk_q[m_x * N + lk_qn[m_x]] = m_src;
+        assert(lk_qn[m_x] < LQ);
+        lk_q[m_x * LQ + lk_qn[m_x]] = m_src | (m_y << 2);
         lk_qn[m_x]++
     fi
 }
 
-/* LOCK_REL at the lock's manager (on_lock_rel): x = lock, d = the release's date, kept as the
- * lock's last (a record freed when nobody waits keeps it too: forgotten_last); the next in the
- * queue gets the lock. */
+/* LOCK_REL at the lock's manager (on_lock_rel): x = lock, y = thread, d = the release's date, kept
+ * as the lock's last (a record freed when nobody waits keeps it too: forgotten_last); the next in
+ * the queue gets the lock. */
 inline ON_LOCK_REL() {
     assert(me == lkmgr[m_x]);
-    lock_out_of_turn = (!lk_held[m_x] || lk_holder[m_x] != m_src);   /* "... does not hold it" */
+    lock_out_of_turn = (!lk_held[m_x] || lk_holder[m_x] != (m_src | (m_y << 2)));   /* "... does not hold it" */
     assert(!lock_out_of_turn);
     lk_held[m_x] = 0;
     lk_holder[m_x] = 0;
@@ -1923,10 +2279,14 @@ inline ON_LOCK_REL() {
     if
     :: lk_qn[m_x] > 0 ->
         COV
-        c = lk_q[m_x * N];
-        lk_q[m_x * N] = lk_q[m_x * N + 1];
-        lk_q[m_x * N + 1] = lk_q[m_x * N + 2];
-        lk_q[m_x * N + 2] = 0;
+        c = lk_q[m_x * LQ];
+        i = 0;
+        do
+        :: i < LQ - 1 -> lk_q[m_x * LQ + i] = lk_q[m_x * LQ + i + 1]; i++
+        :: else -> break
+        od;
+        lk_q[m_x * LQ + LQ - 1] = 0;
+        i = 0;
         lk_qn[m_x]--;
         LOCK_GRANT_TO(m_x, c);
         c = 0
@@ -1934,28 +2294,21 @@ inline ON_LOCK_REL() {
     fi
 }
 
-/* LOCK_GRANT (on_lock_grant, grant_apply): the acquire at the date of the lock's last release;
- * MomeLock returns when it completes (OP_PUT). */
+/* LOCK_GRANT (on_lock_grant, grant_apply): the acquire of thread y at the date of the lock's last
+ * release; MomeLock returns when it completes (OP_PUT). */
 inline ON_LOCK_GRANT() {
-    lock_out_of_turn = (ast != S_LOCK || m_x != lkcur);     /* "grant ... nobody asked for" */
+    th = m_y;
+    lock_out_of_turn = (ast[th] != S_LOCK || m_x != lkcur[th]);     /* "grant ... nobody asked for" */
     assert(!lock_out_of_turn);
+    lkheld = lkheld | BIT(th);
 #ifndef MUT_LOCK_NO_DATE
-    adate = m_d;
-    /* Two locks: a copy whose notices are all of the other lock's releases may be left */
-    p = 0;
-    do
-    :: p < P ->
-        if
-        :: lkpick && stdate[p] != 0 && (stlk[p] & (BIT(m_x) | 4)) == 0 ->
-            COV
-            askip = askip | BIT(p)
-        :: else -> skip
-        fi;
-        p++
-    :: else -> break
-    od;
+    adate[th] = m_d;
+    /* Two locks: a copy whose notices are all of the other lock's releases may be left, those
+     * noted by the grant or while its acquire waits for this node's release (DUE: the tags are
+     * checked where the notices are applied) */
+    askip[th] = (lkpick -> 3 : 0);
 #else
-    adate = 0;                                              /* MUTANT: acquire at date 0 */
+    adate[th] = 0;                                          /* MUTANT: acquire at date 0 */
 #endif
     ACQUIRE()
 }
@@ -1975,27 +2328,51 @@ inline HANDLED() {
         :: else -> skip
         fi
     :: else -> break
-    od;
-    INVARIANTS();
-    m_t = 0; m_src = 0; m_pg = 0; m_nd = 0; m_x = 0; m_y = 0; m_v = 0; m_d = 0
+    od
 }
+
+/* The rest of a step, in d_steps of their own (a d_step has a size limit), in the order of the
+ * code: finish_release where a handler completed a release (an acknowledgement, rel_merged in an
+ * install: before txn_try_complete, as there), then txn_try_complete, then the checks. Within the
+ * step's atomic sequence; what they need is in the node's state (fin_due, tc_due, m_*). */
+#define STEP_END \
+    d_step { \
+        p = m_pg; \
+        if \
+        :: fin_due -> fin_due = 0; FINISH_RELEASE() \
+        :: else -> skip \
+        fi; \
+        p = 0 \
+    }; \
+    d_step { \
+        p = m_pg; \
+        if \
+        :: tc_due -> tc_due = 0; TRY_COMPLETE() \
+        :: else -> skip \
+        fi; \
+        INVARIANTS(); \
+        m_t = 0; m_src = 0; m_pg = 0; m_nd = 0; m_x = 0; m_y = 0; m_v = 0; m_d = 0 \
+    }
 
 /* Deliver the message taken (mome_msg_deliver): a d_step per type (a d_step has a size limit). */
 #define ON(cond, handler) d_step { (cond) -> p = m_pg; e_start = 0; \
     printf("MSC: %e %d->%d page %d node=%d x=%d y=%d v=%d d=%d\n", m_t, m_src, me, m_pg, \
            m_nd, m_x, m_y, m_v, m_d); \
-    handler(); HANDLED() }
+    handler(); HANDLED() }; STEP_END
 
 /* ------------------------------------------------------------------------------------------ */
 /* The application thread of node n: its next access (a fault when the mapping does not allow
  * it: mome_req_fault), release or barrier. */
 
 inline FAULT_WAIT(w) {
-    ast = S_FAULT;
+    ast[th] = S_FAULT;
     if
-    :: HAS(pf[p], F_BUSY) -> COV assert(twait[p] == 0); twait[p] = w
+    :: HAS(pf[p], F_BUSY) ->
+        COV
+        assert(((twait[p] >> (2 * th)) & 3) == 0);
+        twait[p] = twait[p] | (w << (2 * th))
     :: else ->
-        rq_w = (w == 2); rq_h = w; rq_op = 0;
+        rq_w = (w == 2); rq_h = (w << (2 * th)); rq_op = 0;
         REQUEST();
         /* read_ahead: the next page of the view, if not held nor being fetched */
         if
@@ -2029,10 +2406,12 @@ inline WRITE_AHEAD() {
     fi
 }
 
-inline APP() {
-    op = script[me * SLEN + apc];
+inline APP(t) {
+    th = t;
+    op = script[(me + N * th) * SLEN + apc[th]];
     p = OP_PAGE(op);
-    printf("MSC: node %d app op %d page %d (acc %d flags %d)\n", me, op >> 4, p, acc[G], pf[p]);
+    printf("MSC: node %d thread %d app op %d page %d (acc %d flags %d)\n", me, th, op >> 4, p,
+           acc[G], pf[p]);
     if
     :: (op >> 4) == K_READ || (op >> 4) == K_LD ->
         if
@@ -2046,7 +2425,8 @@ inline APP() {
         fi
     :: (op >> 4) == K_WRITE || (op >> 4) == K_ST ->
         if
-        :: HAS(pf[p], F_MAPPED) && acc[G] == A_WRITE && !TRACKED_CLEAN -> DO_WRITE()
+        :: HAS(pf[p], F_MAPPED) && acc[G] == A_WRITE && !TRACKED_CLEAN && !IN(xmg, p) ->
+            DO_WRITE()      /* (xmg: a refresh keeping writes has it write-protected) */
         :: else ->
             pf[p] = pf[p] | F_USED;
             if
@@ -2063,34 +2443,38 @@ inline APP() {
             fi
         fi
     :: (op >> 4) == K_BAR ->
-        assert(!bcmd);
+        assert(!bcmd && th == 0);
         bcmd = 1;
-        ast = S_BAR;
-        START_RELEASE(CB_BAR)
+        ast[th] = S_BAR;
+        REL_RELEASE_BARRIER()
     :: (op >> 4) == K_REL ->
-        ast = S_REL;
-        START_RELEASE(CB_APP)
+        ast[th] = S_REL;
+        REL_RELEASE(CBT(CB_APP, th))
+    :: (op >> 4) == K_JOIN -> apc[th]++        /* thread 1 is done (APP_READY) */
     :: (op >> 4) == K_LOCK ->
         /* mome_sync_cmd_lock: LOCK_REQ to the lock's manager; the thread waits for the grant */
-        ast = S_LOCK;
-        lkcur = op & 15;
-        SEND(lkmgr[lkcur], LOCK_REQ, 0, lkcur, 0, 0, 0)       /* x = lock id */
+        ast[th] = S_LOCK;
+        lkcur[th] = op & 15;
+        SEND(lkmgr[lkcur[th]], LOCK_REQ, 0, lkcur[th], th, 0, 0)   /* x = lock, y = thread */
     :: (op >> 4) == K_UNLOCK ->
         /* mome_sync_cmd_unlock: a release of this node's writes, LOCK_REL once it completes */
-        ast = S_REL;
+        ast[th] = S_REL;
 #ifndef MUT_UNLOCK_EARLY
-        START_RELEASE(CB_UNLOCK)
+        REL_RELEASE(CBT(CB_UNLOCK, th))
 #else
         p = 0;
-        SEND(lkmgr[lkcur], LOCK_REL, 0, lkcur, 0, 0, RELDATE);  /* MUTANT: before it ends */
-        lkcur = 0;
-        START_RELEASE(CB_APP)
+        SEND(lkmgr[lkcur[th]], LOCK_REL, 0, lkcur[th], th, 0, RELDATE);  /* MUTANT: before it ends */
+        CLR(lkheld, BIT(th));
+        lkcur[th] = 0;
+        REL_RELEASE(CBT(CB_APP, th))
 #endif
-    fi;
-    INVARIANTS()
+    fi
 }
 
-#define APP_READY (ast == S_RUN && script[me * SLEN + apc] != END)
+#define T_OPAT(t) script[(me + N * (t)) * SLEN + apc[t]]
+#define APP_READY(t) (ast[t] == S_RUN && T_OPAT(t) != END && \
+                      (T_OPAT(t) != JOIN || (ast[1] == S_RUN && T_OPAT(1) == END && \
+                                             ast[2] == S_RUN && T_OPAT(2) == END)))
 
 /* ------------------------------------------------------------------------------------------ */
 /* Invariants after every step. */
@@ -2119,7 +2503,9 @@ inline INVARIANTS() {
     i = 0; j = 0;   /* (a d_step must not end with a loop: spin jumps out of it) */
     /* The application finished its script (the end is near: the final process watches). */
     if
-    :: ast == S_RUN && script[me * SLEN + apc] == END -> adone = adone | BIT(me)
+    :: ast[0] == S_RUN && T_OPAT(0) == END && ast[1] == S_RUN && T_OPAT(1) == END &&
+       ast[2] == S_RUN && T_OPAT(2) == END ->
+        adone = adone | BIT(me)
     :: else -> skip
     fi
 }
@@ -2135,8 +2521,10 @@ inline NODE_FINAL_CHECK() {
         p++
     :: else -> break
     od;
-    assert(!relrun && acqpend == 0 && !bcmd && tdrop == 0 && !lk_held[0] && !lk_held[1] &&
-           lk_qn[0] == 0 && lk_qn[1] == 0);
+    assert(!relrun && relnext == 0 && acqpend[0] == 0 && acqpend[1] == 0 && acqpend[2] == 0 &&
+           !bcmd && tdrop == 0 &&
+           !lk_held[0] && !lk_held[1] && lk_qn[0] == 0 && lk_qn[1] == 0 && tmg == 0 && xmg == 0 &&
+           xlate == 0 && thld[0] == 0 && thld[1] == 0);
     p = 0
 }
 
@@ -2147,18 +2535,21 @@ inline NODE_FINAL_CHECK() {
     byte pf[P]; byte ver[P]; byte hint[P]; \
     byte xf[P]; byte twin[P]; byte spec[P]; byte kidle[P]; byte xown[P]; byte xrel[P]; \
     byte xfmgr[P]; \
-    byte stdate[P]; byte stver[P]; byte stlk[P]; byte askip; byte reltag; \
+    byte stdate[P]; byte stver[P]; byte stlk[P]; byte askip[NT]; byte reltag; \
     byte tf[P]; byte trights[P]; byte tneed[P]; byte tgot[P]; byte tver[P]; byte tmgr[P]; \
-    byte town[P]; byte twait[P]; byte tdrop; \
+    byte town[P]; byte twait[P]; byte tdrop; byte top[P]; byte thld[P]; byte tmg; \
+    byte xmg; byte xlate; \
     byte dfwd[P] = NIL; byte dbusy[P] = NIL; byte dfl[P]; byte dbits[P]; byte dsaved[P]; \
     byte dq[P * QCAP]; byte dqn[P]; byte dcs[P]; byte dsing[P]; byte dwr[P]; \
     byte hnv[P * HSLOT]; byte hno[P * HSLOT]; byte hnd[P * HSLOT]; byte hny[P * HSLOT]; \
     byte hnl[P * HSLOT]; \
     byte ntleft[NSLOT]; byte ntorig[NSLOT]; byte ntpage[NSLOT]; \
-    byte apc; byte ast; byte relrun; byte relpd; byte relcb; byte acqpend; byte adate; \
+    byte apc[NT]; byte ast[NT]; byte relrun; byte relpd; short relcb; short relnext; byte relbar; \
+    byte acqpend[NT]; byte adate[NT]; \
     byte bepoch; bool bcmd; \
-    byte lval; byte lkcur; \
-    bool lk_held[NL]; byte lk_holder[NL]; byte lk_q[NL * N]; byte lk_qn[NL]; byte lk_last[NL]; \
+    byte lval[NT]; byte lkcur[NT]; byte lkheld; \
+    bool lk_held[NL]; byte lk_holder[NL]; byte lk_q[NL * LQ]; byte lk_qn[NL]; byte lk_last[NL]; \
+    bool fin_due; bool tc_due; \
     mtype m_t; byte m_src, m_pg, m_nd, m_x, m_y, m_v, m_d
 
 #define DELIVER(k) :: d_step { len(inbox[me]) > k -> TAKE(k) }
@@ -2178,7 +2569,7 @@ end_node:
         fi;
         /* A lock grant's choice (two locks: see TAGBIT) */
         if
-        :: m_t == LOCK_GRANT && LOCKS > 1 ->
+        :: m_t == LOCK_GRANT && (LOCKS > 1 || scen == 7) ->
             if
             :: lkpick = 0
             :: lkpick = 1
@@ -2214,7 +2605,9 @@ end_node:
         :: ON(m_t == LOCK_GRANT, ON_LOCK_GRANT)
         fi
     }
-    :: d_step { APP_READY -> APP() }
+    :: atomic { d_step { APP_READY(0) -> APP(0) }; STEP_END }
+    :: atomic { d_step { APP_READY(1) -> APP(1) }; STEP_END }
+    :: atomic { d_step { APP_READY(2) -> APP(2) }; STEP_END }
     :: finished -> break
     od;
     skip;   /* (a break must not jump into a d_step) */
@@ -2231,7 +2624,7 @@ proctype final()
     /* Scenario 6: every section released, nothing in flight: the master holds every increment. */
     d_step {
         if
-        :: scen == 6 ->
+        :: scen >= 6 ->
             r = NIL;
             i = 0;
             do
@@ -2244,7 +2637,7 @@ proctype final()
             :: else -> break
             od;
             lock_lost_increment = (r == NIL || dat[r * P] != truth[0] ||
-                                   CTR(truth[0], 0) + CTR(truth[0], 1) != LOCK_TOTAL);
+                                   CTR(truth[0], 0) + CTR(truth[0], 1) != ltotal);
             assert(!lock_lost_increment);
             i = 0;
             r = 0
@@ -2271,7 +2664,7 @@ init
 #endif
     /* Scenario 6: the page's manager and the lock's (each node, or as -DPMGR=k, -DLMGR=k say) */
     if
-    :: scen == 6 ->
+    :: scen >= 6 ->
 #ifdef PMGR
         pick_pmgr = PMGR;
 #else
