@@ -434,6 +434,7 @@ bench_jacobi() {
             "$(ratio "$serial" "$t")" "$(ratio "$serial_best" "$b")" "$sum"
         eval "med_${mode}_$nodes=$t"
     done
+    # shellcheck disable=SC2154 # med_* are set by the eval above
     if [ -n "${med_serial0_1:-}" ]; then
         # An even split over CPUs 0 and 1 takes at least half the slower CPU's serial time.
         bound=$(awk -v a="$med_serial0_1" -v b="$med_serial1_1" \
