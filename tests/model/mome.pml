@@ -15,7 +15,8 @@
  * check must catch: README.md, check.sh; MUT_FLUSH_DIFF_UNACKED is the code before the fix of the
  * bug this model found), -DCOVER (branch coverage: coverage.sh); scenario 6 (locks): -DLOCKS,
  * -DLOCK_TWICE, -DLOCK_THRICE, -DLOCK_NOBAR, -DPMGR, -DLMGR (README.md); scenario 7 (two
- * application threads in a node): -DMT_NODES, -DMT_SECT, -DST_SECT (README.md).
+ * application threads in a node): -DMT_NODES, -DMT_THREADS, -DMT_LOCKS, -DMT_SECT, -DST_SECT,
+ * -DST_LAST (README.md).
  */
 
 #define N 3             /* nodes */
@@ -113,9 +114,23 @@ hidden byte th;                 /* the application thread a step or callback is 
 #ifndef LOCKS
 #define LOCKS 1         /* scenario 6: locks, each guarding its counter of page 0 (1 or 2) */
 #endif
-#define NL 2            /* room for locks */
+#if defined(MUT_DROP_DIRTY) && !defined(MT_LOCKS)
+#define MT_LOCKS 3
+#endif
+#ifndef MT_LOCKS
+#define MT_LOCKS 2      /* scenario 7: locks and counters of page 0 (2 or 3) */
+#endif
+#if MT_LOCKS > 2
+#define NL 3            /* room for locks */
+#else
+#define NL 2
+#endif
 hidden byte lkmgr[NL];          /* the locks' managers (sync.c lock_manager) */
-hidden byte pick_pmgr, pick_lmgr;  /* the placements init chose (scenario 6) */
+/* The placements init chose (scenarios 6, 7). Not hidden: a hidden variable is not in the state,
+ * and nothing else there tells the lock managers apart until a lock message leaves, so the states
+ * after init matched across pick_lmgr and the search covered pick_lmgr 0 alone (until 2026-12-05,
+ * helper-72). (dst already tells the page's managers apart.) */
+byte pick_pmgr, pick_lmgr;
 #define MODEL(n, pg) mtab[(n) * P + (pg)]
 #define DEFMGR(pg) dmgr[pg]
 
@@ -175,7 +190,8 @@ hidden byte pick_pmgr, pick_lmgr;  /* the placements init chose (scenario 6) */
 #define MT_NODES 1      /* scenario 7: nodes (0, 1, ...) with two application threads */
 #endif
 #if defined(MUT_DROP_DIRTY) && !defined(MT_THREADS)
-#define MT_THREADS 3    /* (where that mutant shows: two threads never refresh a dirty copy) */
+#define MT_THREADS 3    /* (where that mutant shows: a refresh of a dirty copy needs three threads
+                           in sections at once, so three locks: MT_LOCKS 3, above) */
 #endif
 #ifndef MT_THREADS
 #define MT_THREADS 2    /* scenario 7: application threads of those nodes (2 or 3) */
@@ -186,13 +202,18 @@ hidden byte pick_pmgr, pick_lmgr;  /* the placements init chose (scenario 6) */
 #ifndef ST_SECT
 #define ST_SECT 1       /* lock sections of the other nodes' one thread */
 #endif
+#ifndef ST_LAST
+#define ST_LAST ST_SECT /* those of the last node (node 2) if it has one thread (0: none) */
+#endif
 hidden byte k7;
+hidden byte ctrn[3];            /* (set-up only) the increments of each counter */
 inline MT_SCRIPT(row, n, t, nsec, join) {
     i = 0;
     j = 0;
     do
     :: i < nsec ->
-        k7 = (i + t + n) % 2;
+        k7 = (i + t + n) % MT_LOCKS;
+        ctrn[k7]++;
         script[(row) * SLEN + j] = LK(k7);
         script[(row) * SLEN + j + 1] = LD(0, k7);
         script[(row) * SLEN + j + 2] = ST(0, k7);
@@ -305,9 +326,12 @@ inline SET_SCENARIO() {
         /* THREADS: scenario 6 with two counters of page 0 under two locks, and two application
          * threads in each of the first MT_NODES nodes, sharing the node's page state, release
          * engine and acquires (lock_counter with THREADS 2 and COUNTERS 2): the i-th section of
-         * thread t of node n takes counter (i + t + n) mod 2 (so a node's two threads hold the
-         * two locks at once), MT_SECT sections per thread there, ST_SECT in the other nodes;
-         * then thread 0 joins thread 1, and a barrier and a read of the total. */
+         * thread t of node n takes counter (i + t + n) mod MT_LOCKS (so a node's two threads hold
+         * the two locks at once), MT_SECT sections per thread there, ST_SECT in the other nodes;
+         * then thread 0 joins the others, and a barrier and a read of the total. MT_THREADS 3: a
+         * third thread there; MT_LOCKS 3: a third counter (bits 6-7: at most 3 increments) under
+         * a third lock, managed by the third node, so that three threads of a node can be in
+         * sections at once (the merge of another thread's writes needs that). */
         ra_on = 0;
         wa_on = 0;
         mt_on = 1;
@@ -315,6 +339,10 @@ inline SET_SCENARIO() {
         dmgr[0] = pick_pmgr; dmgr[1] = 0;
         lkmgr[0] = pick_lmgr;
         lkmgr[1] = (pick_lmgr + 1) % N;
+        if
+        :: MT_LOCKS > 2 -> lkmgr[NL - 1] = (pick_lmgr + 2) % N     /* a third lock: the third node */
+        :: else -> skip
+        fi;
         ltotal = 0;
         s = 0;
         do
@@ -329,14 +357,17 @@ inline SET_SCENARIO() {
                 :: else -> skip
                 fi
             :: else ->
-                MT_SCRIPT(s, s, 0, ST_SECT, 0);
-                ltotal = ltotal + ST_SECT
+                MT_SCRIPT(s, s, 0, (s == N - 1 -> ST_LAST : ST_SECT), 0);
+                ltotal = ltotal + (s == N - 1 -> ST_LAST : ST_SECT)
             fi;
             s++
         :: else -> break
         od;
         s = 0;
-        assert(ltotal <= 14 && MT_SECT <= 2 && ST_SECT <= 3)     /* 3-bit counters, SLEN */
+        /* counters 0 and 1: 3 bits; counter 2: bits 6 and 7 of the byte; scripts fit SLEN */
+        assert(ltotal <= 14 && ctrn[0] <= 7 && ctrn[1] <= 7 && ctrn[2] <= 3 && MT_SECT <= 2 &&
+               ST_SECT <= 3 && ST_LAST <= 3);
+        ctrn[0] = 0; ctrn[1] = 0; ctrn[2] = 0
     fi
 }
 
@@ -494,7 +525,7 @@ bool finished;                  /* every script done, nothing in flight: the nod
 #define RELDATE (2 * bepoch + 1)
 /* A notice is due at this acquire (release.c apply_stale: dated <= the acquire's date). */
 #define DUE(pg) (stdate[pg] != 0 && stdate[pg] <= adate[th] && \
-                 !(IN(askip[th], pg) && (stlk[pg] & (BIT(lkcur[th]) | 4)) == 0))
+                 !(IN(askip[th], pg) && (stlk[pg] & (BIT(lkcur[th]) | 8)) == 0))
 /*
  * Locks (scenario 6): LOCK_REL carries its release's date, which the lock manager keeps as the
  * lock's last (l->last) and a LOCK_GRANT carries to the next holder, whose acquire applies the
@@ -514,13 +545,13 @@ bool finished;                  /* every script done, nothing in flight: the nod
  * lock's last release, and its date in the code may fall either side of the grant's: the acquire
  * may leave its notice for later. The model tags each release's notices with its lock (LOCKTAG:
  * lock + 1, carried by DIFF's y, NOTICE's and STALE's d; 0 for any other release), a copy's
- * pending notices with the set of their tags (stlk: a bit per lock, bit 2 for untagged), and a
+ * pending notices with the set of their tags (stlk: a bit per lock, bit 3 for untagged), and a
  * lock grant's acquire applies a copy's notices when one is of this lock (or untagged: dated <=
  * the grant's date for sure) and, for the others, as a choice made at the grant (lkpick, askip).
  * That covers every order the dates can take (and some that causality forbids: a release under
  * the other lock that happened before this lock's last release is dated before it in the code).
  */
-#define TAGBIT(t) ((t) == 0 -> 4 : (t))
+#define TAGBIT(t) ((t) == 0 -> 8 : (t))
 /* (reltag is a set of locks: those the node's threads hold when the release starts, granted and
  * LOCK_REL not yet sent (lkheld): each is unlocked after this release, by a release dated later,
  * so every grant of it that can meet this release's notices is dated after them. One thread: the
@@ -688,7 +719,7 @@ inline NOTE_STALE() {
 /* The counters (scenario 6): a read under the lock sees every earlier section's increment
  * (truth[p] holds the counters as the increments made them); a write stores the value read + 1. */
 #define CUR_OP script[(me + N * th) * SLEN + apc[th]]
-#define CTR(c, k) (((c) >> (3 * (k))) & 7)      /* counter k: 3 bits (at most 6 increments) */
+#define CTR(c, k) (((c) >> (3 * (k))) & 7)      /* counter k: 3 bits (counter 2: 2, bits 6-7) */
 #define CTRMASK(k) (7 << (3 * (k)))
 inline LOCK_READ() {
     if
@@ -2523,7 +2554,8 @@ inline NODE_FINAL_CHECK() {
     od;
     assert(!relrun && relnext == 0 && acqpend[0] == 0 && acqpend[1] == 0 && acqpend[2] == 0 &&
            !bcmd && tdrop == 0 &&
-           !lk_held[0] && !lk_held[1] && lk_qn[0] == 0 && lk_qn[1] == 0 && tmg == 0 && xmg == 0 &&
+           !lk_held[0] && !lk_held[1] && lk_qn[0] == 0 && lk_qn[1] == 0 &&
+           !lk_held[NL - 1] && lk_qn[NL - 1] == 0 && tmg == 0 && xmg == 0 &&
            xlate == 0 && thld[0] == 0 && thld[1] == 0);
     p = 0
 }
@@ -2637,7 +2669,8 @@ proctype final()
             :: else -> break
             od;
             lock_lost_increment = (r == NIL || dat[r * P] != truth[0] ||
-                                   CTR(truth[0], 0) + CTR(truth[0], 1) != ltotal);
+                                   CTR(truth[0], 0) + CTR(truth[0], 1) + CTR(truth[0], 2) !=
+                                   ltotal);
             assert(!lock_lost_increment);
             i = 0;
             r = 0
