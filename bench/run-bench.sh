@@ -397,8 +397,9 @@ bench_jacobi() {
     # The serial kernel also runs bound to each of the first two CPUs, where the 2 nodes run: a
     # host's vCPUs can differ in speed by half (doc/design.md section 17), and rows split evenly
     # cannot end before the half on the slower one.
-    configs="serial:1 serial0:1 serial1:1 strong:1 strong:2 release:1 release:2 weak:1 weak:2"
-    [ "$(nproc)" -ge 2 ] || configs="serial:1 strong:1 strong:2 release:1 release:2 weak:1 weak:2"
+    bound_configs=''
+    [ "$(nproc)" -lt 2 ] || bound_configs="serial0:1 serial1:1"
+    configs="serial:1 $bound_configs strong:1 strong:2 release:1 release:2 weak:1 weak:2"
     for c in $configs; do
         eval "ts_${c%:*}_${c#*:}='' sum_${c%:*}_${c#*:}=''"
     done
