@@ -270,6 +270,18 @@ int mome_copy_forget_spec(mome_seg_t *s, uint64_t page)
     return changed;
 }
 
+void mome_copy_served(mome_seg_t *s, uint64_t page, const void *sent)
+{
+    mome_page_t *pg = &s->pages[page];
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (!x || !x->spec || memcmp(sent, x->spec, mome_coh.page_size) == 0)
+        return;
+    free(x->spec);
+    x->spec = NULL;
+    mome_pext_put(pg, x);
+}
+
 int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
 {
     const mome_page_t *pg = &s->pages[page];

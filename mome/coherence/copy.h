@@ -63,6 +63,12 @@ void mome_copy_stop_writing(mome_seg_t *s, uint64_t page);
 void mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead);
 /* Forget the owner's write-ahead copy; 1 if the page differs from it (or there was none). */
 int mome_copy_forget_spec(mome_seg_t *s, uint64_t page);
+/* A copy of the page, `sent`, goes to another node labelled with the page's version (holder.c).
+ * If the owner keeps a copy to compare (a page kept open or opened ahead: the spec, what that
+ * version holds for every other node) and sent differs from it, the spec goes: the next release
+ * publishes the page whatever it holds then. Compared with the spec, a page written back to it
+ * before that release would look unchanged, and the node served would keep the bytes it got. */
+void mome_copy_served(mome_seg_t *s, uint64_t page, const void *sent);
 /*
  * A release keeps an owner's page open for writing, without write-protecting it, if it was
  * written in the interval being released and in the one before (MOME_PG_WROTE), or if it was kept

@@ -55,6 +55,7 @@ static const void *stable_bytes(mome_seg_t *s, uint64_t page)
         mome_fatal("out of memory copying page %llu of segment '%s' to send it; stopping",
                    (unsigned long long)page, s->name);
     mome_store_copy_out(s->store, page, snap);
+    mome_copy_served(s, page, snap); /* the copy sent carries the page's version */
     return snap;
 }
 

@@ -298,9 +298,10 @@ static int release_acked(mome_seg_t *s, uint64_t *ver)
  * write-protected again, and its next write faults as before; the release after that write keeps
  * it open at once, and the next close waits for twice as many unchanged releases.
  */
-START_TEST(test_owner__page_written_at_every_release_stays_open)
+/* This node owns pages 1 and 2 (owner_of_two), both released once, then page 1 written and
+ * released again: kept open at that release, as version 5. */
+static mome_seg_t *owner_keeping_page_1(uint8_t m[3][NC_PAGE])
 {
-    static uint8_t m[3][NC_PAGE];
     uint64_t ver = 0;
     nc_up(NODES, SELF);
     mome_seg_t *s = owner_of_two(m);
@@ -314,7 +315,16 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
     ck_assert_int_eq(release_acked(s, &ver), 1);
     ck_assert_uint_eq(ver, 5);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
-    ck_assert_int_ne(s->pages[1].flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT),
+                     MOME_PG_DIRTY | MOME_PG_KEPT);
+    return s;
+}
+
+START_TEST(test_owner__page_written_at_every_release_stays_open)
+{
+    static uint8_t m[3][NC_PAGE];
+    uint64_t ver = 0;
+    mome_seg_t *s = owner_keeping_page_1(m);
     /* Written without a fault: the next release sees the change. */
     mome_seg_bytes(s, 1)[3] ^= 1;
     ck_assert_int_eq(release_acked(s, &ver), 1);
@@ -355,6 +365,35 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
         ck_assert_int_eq(release_acked(s, &ver), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
     ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
+}
+END_TEST
+
+/*
+ * A copy served while a kept page held other bytes than its last release published carries that
+ * release's version: the next release announces the page even if it holds those bytes again by
+ * then (tests/integration/served_open.c). A copy served with the published bytes changes nothing.
+ */
+START_TEST(test_owner__kept_page_served_with_other_bytes_is_announced)
+{
+    static uint8_t m[3][NC_PAGE];
+    uint64_t ver = 0;
+    mome_seg_t *s = owner_keeping_page_1(m);
+    /* A WEAK reader (no pushes) served with a temporary value, then the released bytes back. */
+    mome_fwd_t f = {.seg = s->id, .page = 1, .node = 3, .model = MOME_WEAK};
+    mome_seg_bytes(s, 1)[3] ^= 1;
+    msgtest_reset();
+    nc_deliver(MOME_MSG_FWD_SNAP, 0, MGR, &f, NULL, 0);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_DATA, 3), mome_data_t)->ver, 5);
+    mome_seg_bytes(s, 1)[3] ^= 1;
+    ck_assert_int_eq(release_acked(s, &ver), 1);
+    ck_assert_uint_eq(ver, 6);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
+    /* Served with what version 6 holds: nothing to announce. */
+    msgtest_reset();
+    nc_deliver(MOME_MSG_FWD_SNAP, 0, MGR, &f, NULL, 0);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_DATA, 3), mome_data_t)->ver, 6);
+    ck_assert_int_eq(release_acked(s, &ver), 0);
+    ck_assert_int_ne(s->pages[1].flags & MOME_PG_KEPT, 0);
 }
 END_TEST
 
@@ -558,6 +597,7 @@ Suite *owner_suite(void)
     NC_CASE(s, test_owner__push_ack_of_an_unused_copy_stops_the_pushes);
     NC_CASE(s, test_owner__page_opened_ahead_but_not_written_is_not_announced);
     NC_CASE(s, test_owner__page_written_at_every_release_stays_open);
+    NC_CASE(s, test_owner__kept_page_served_with_other_bytes_is_announced);
     NC_CASE(s, test_owner__diff_is_merged_and_announced);
     NC_CASE(s, test_owner__flush_diff_is_merged_and_acked_to_the_manager_and_the_writer);
     NC_CASE(s, test_owner__diff_for_a_page_not_held_stops_the_node);
