@@ -83,6 +83,12 @@ int mome_coh_outstanding(void)
     return mome_coh.outstanding;
 }
 
+int mome_coh_awaited(void)
+{
+    int n = mome_coh.outstanding - mome_txn_unawaited_count();
+    return n > 0 ? n : 0;
+}
+
 void mome_coh_finishing(void)
 {
     finishing = 1;

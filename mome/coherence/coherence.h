@@ -36,6 +36,9 @@ void mome_coh_seg_free(mome_seg_t *s);
 /* Requests awaiting replies (the engine polls while > 0); was a faulting thread just woken (the
  * engine yields its core to it)? The second clears the flag. */
 int mome_coh_outstanding(void);
+/* Of those, the ones a thread of this node waits for: all but pages asked ahead that no thread has
+ * faulted on yet (polling for those would only keep this core from the application). */
+int mome_coh_awaited(void);
 int mome_coh_take_woke(void);
 /* Background work, a little on every turn of the engine, busy or not (eviction down to the low
  * watermark). Returns how much was done (0: the engine may sleep). */

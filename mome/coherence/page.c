@@ -117,8 +117,30 @@ mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t seg_id, uint64_t page, i
     return t;
 }
 
+static int unawaited;
+
+void mome_txn_unawaited(mome_txn_t *t)
+{
+    if (!t->unawaited)
+        unawaited++;
+    t->unawaited = 1;
+}
+
+void mome_txn_awaited(mome_txn_t *t)
+{
+    if (t->unawaited)
+        unawaited--;
+    t->unawaited = 0;
+}
+
+int mome_txn_unawaited_count(void)
+{
+    return unawaited;
+}
+
 void mome_txn_free(mome_txn_t *t)
 {
+    mome_txn_awaited(t);
     mome_htab_del(&txns, &t->h);
     while (t->waiters) {
         mome_waiter_t *w = t->waiters;

@@ -111,6 +111,7 @@ typedef struct mome_txn {
     uint64_t ver;        /* version of the content received */
     mome_op_t *op;       /* an operation to tell on completion (coherence/op.h) */
     uint8_t ahead;       /* a read-ahead: map the page in the views when it arrives */
+    uint8_t unawaited;   /* asked ahead, and no thread has faulted on it yet (page.c counts) */
     uint8_t model;       /* the model the request was made under */
     uint8_t switched;    /* the page changed model while it was out (mome_req_switched) */
     uint8_t merge;       /* a refresh of a copy with unreleased writes: keep them (XOR merge) */
@@ -156,6 +157,11 @@ int mome_txn_count(void);
 /* Progress thread: call fn on every transaction in flight. */
 void mome_txn_foreach(void (*fn)(const mome_txn_t *t, void *arg), void *arg);
 
+/* A transaction asked ahead that no thread waits for (mome_txn_unawaited), until a thread faults
+ * on its page (mome_txn_awaited) or it ends: how many there are (mome_txn_unawaited_count). */
+void mome_txn_unawaited(mome_txn_t *t);
+void mome_txn_awaited(mome_txn_t *t);
+int mome_txn_unawaited_count(void);
 mome_waiter_t *mome_waiter_new(void);
 void mome_waiter_free(mome_waiter_t *w);
 

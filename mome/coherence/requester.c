@@ -193,7 +193,9 @@ static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, ui
             (kind == MOME_TXN_WRITE && mome_page_model(pg) != model))
             break;
         request(s, p, kind, mome_page_model(pg), NULL, NULL, MOME_REQ_AHEAD);
-        mome_txn_find(s->id, p)->ahead = 1;
+        mome_txn_t *t = mome_txn_find(s->id, p);
+        t->ahead = 1;
+        mome_txn_unawaited(t);
         MOME_STAT_INC(pages_prefetched);
     }
     return n;
@@ -299,6 +301,7 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
         mome_txn_t *t = mome_txn_find(s->id, page);
         w->next = t->waiters;
         t->waiters = w;
+        mome_txn_awaited(t);
         return;
     }
     int kind = write ? MOME_TXN_WRITE : MOME_TXN_READ;

@@ -476,15 +476,17 @@ static void *progress_main(void *arg)
         park_if_asked();
         if (mome_trace_due()) /* between events, in one write: never on a fault's path */
             mome_trace_flush();
-        /* While a reply is due, poll the transport alone a few rounds before any syscall. */
+        /* While a reply is due, poll the transport alone a few rounds before any syscall: one a
+         * thread waits for (a page asked ahead that no thread has faulted on is not awaited). */
         int waiting = mome_cmd_waiting() + mome_coh_outstanding();
+        int awaited = mome_cmd_waiting() + mome_coh_awaited();
         /*
          * A page the emulated interconnect holds (MOME_EMU_*) is due soon: poll for it, checking
          * the time each round, since a timer would wake this thread tens of microseconds late.
          */
         int64_t held = mome_msg_emu_wait_ns();
         int emu = held >= 0 && held <= MOME_MSG_EMU_POLL_NS;
-        for (int i = 0; i < (waiting > 0 || emu ? 64 : 1) && n == 0; i++) {
+        for (int i = 0; i < (awaited > 0 || emu ? 64 : 1) && n == 0; i++) {
             if (use_tp)
                 n += mome_tp_progress();
             if (slept_out && n > 0)
@@ -520,9 +522,9 @@ static void *progress_main(void *arg)
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
         prio_guard(awake_since);
-        if (n == 0 && (emu || (waiting > 0 && mome_now_ns() - last < spin_ns &&
-                               (prio_now == MOME_PRIO_NORMAL ||
-                                (prio_now == MOME_PRIO_HIGH && !woke))))) {
+        if (n == 0 &&
+            (emu || (awaited > 0 && mome_now_ns() - last < spin_ns &&
+                     (prio_now == MOME_PRIO_NORMAL || (prio_now == MOME_PRIO_HIGH && !woke))))) {
             /*
              * A reply is due soon and the thread waiting for it is blocked: poll, but yield so a
              * node sharing this core can send it. Polling while no reply is awaited would keep a

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/stats.h"
+#include "coherence/coherence.h"
 #include "coherence/page.h"
 #include "coherence/release.h"
 #include "coherence/requester.h"
@@ -251,12 +252,27 @@ START_TEST(test_requester__read_ahead_requests_the_following_pages)
     }
     ck_assert_uint_eq(mome_stats.pages_prefetched - before, 3);
     ck_assert_int_eq(s->pages[8].flags & MOME_PG_BUSY, 0);
+    /* Four replies due, one of them awaited by a thread (the engine polls for that one alone). */
+    ck_assert_int_eq(mome_coh_outstanding(), 4);
+    ck_assert_int_eq(mome_coh_awaited(), 1);
     /* A page read ahead is mapped when it comes, though no thread waits for it; it was not used. */
     nc_grant(s, 6, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 6), 0);
     ck_assert_int_eq(s->pages[6].access, MOME_ACC_READ);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RO);
     ck_assert_int_eq(s->pages[6].flags & MOME_PG_USED, 0);
     ck_assert_int_ne(s->pages[4].flags & MOME_PG_USED, 0);
+    ck_assert_int_eq(mome_coh_outstanding(), 3);
+    ck_assert_int_eq(mome_coh_awaited(), 1);
+    /* A thread faults on page 5, still on its way: awaited now. */
+    nc_fault(s, 5, 0);
+    ck_assert_int_eq(mome_coh_awaited(), 2);
+    nc_grant(s, 4, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 4), 0);
+    nc_grant(s, 5, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 5), 0);
+    ck_assert_int_eq(mome_coh_outstanding(), 1);
+    ck_assert_int_eq(mome_coh_awaited(), 0);
+    nc_grant(s, 7, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 7), 0);
+    ck_assert_int_eq(mome_coh_outstanding(), 0);
+    ck_assert_int_eq(mome_coh_awaited(), 0);
 }
 END_TEST
 
