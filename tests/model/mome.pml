@@ -16,7 +16,7 @@
  * bug this model found), -DCOVER (branch coverage: coverage.sh); scenario 6 (locks): -DLOCKS,
  * -DLOCK_TWICE, -DLOCK_THRICE, -DLOCK_NOBAR, -DPMGR, -DLMGR (README.md); scenario 7 (two
  * application threads in a node): -DMT_NODES, -DMT_THREADS, -DMT_LOCKS, -DMT_SECT, -DST_SECT,
- * -DST_LAST (README.md).
+ * -DST_LAST (README.md); scenario 5 (kept pages): -DWRITE_BACK (README.md).
  */
 
 #define N 3             /* nodes */
@@ -82,6 +82,7 @@ c_decl {
 #define K_LD 7          /* read counter k of page pg (k = 3: check every counter) */
 #define K_ST 8          /* write counter k of page pg: the value read + 1 */
 #define K_JOIN 9        /* thread 0 waits for thread 1's end (pthread_join in lock_counter) */
+#define K_BACK 10       /* write page pg's own field back to its value before the last write */
 #define OP(k, pg) (((k) << 4) | (pg))
 #define RD(pg) OP(K_READ, pg)
 #define WR(pg) OP(K_WRITE, pg)
@@ -94,8 +95,10 @@ c_decl {
 #define ST(pg, k) OP(K_ST, (k) << 1 | (pg))
 #define LDALL(pg) LD(pg, 3)
 #define JOIN OP(K_JOIN, 0)
+#define BK(pg) OP(K_BACK, pg)
 /* The page of an operation (locks: 0); the counter of K_LD, K_ST. */
-#define OP_PAGE(o) (((o) >> 4) >= K_LD -> (o) & 1 : (((o) >> 4) >= K_LOCK -> 0 : (o) & 15))
+#define OP_PAGE(o) (((o) >> 4) == K_BACK -> (o) & 15 : \
+                    (((o) >> 4) >= K_LD -> (o) & 1 : (((o) >> 4) >= K_LOCK -> 0 : (o) & 15)))
 #define OP_CTR(o) (((o) >> 1) & 7)
 
 /*
@@ -113,6 +116,9 @@ hidden byte ltotal;             /* scenarios 6, 7: the increments of the whole j
 hidden byte th;                 /* the application thread a step or callback is about */
 #ifndef LOCKS
 #define LOCKS 1         /* scenario 6: locks, each guarding its counter of page 0 (1 or 2) */
+#endif
+#if defined(MUT_SERVED_SPEC_KEPT) && !defined(WRITE_BACK)
+#define WRITE_BACK      /* (scenario 5 with a value written back: where that mutant shows) */
 #endif
 #if defined(MUT_DROP_DIRTY) && !defined(MT_LOCKS)
 #define MT_LOCKS 3
@@ -296,11 +302,21 @@ inline SET_SCENARIO() {
          * from its third release on: released from snapshots), then in none for two (left open,
          * unchanged, then write-protected again: KEEP_IDLE_MAX), then once more (a write fault
          * again). Nodes 0 and 2 read it after barriers and must see every write released before
-         * them. */
+         * them. -DWRITE_BACK: in its fourth interval (the page kept open, its spec the value of
+         * the third) node 1 writes a temporary value and then the value of its last release back
+         * (served_open.c), while node 0's read and node 2's refresh (its acquire's, after the
+         * third barrier) may be served a copy in between: the release finds the page equal to
+         * the spec, so that copy must have dropped the spec (copy.c mome_copy_served). Node 2
+         * reads the page in the next interval. */
         MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
         dmgr[0] = 2; dmgr[1] = 0;
         SCRIPT10(0, BAR, RD(1), BAR, BAR, RD(1), BAR, BAR, BAR, RD(1), END);
+#ifndef WRITE_BACK
         SCRIPT10(1, WR(1), BAR, WR(1), BAR, WR(1), BAR, BAR, BAR, WR(1), BAR);
+#else
+        SCRIPT14(1, WR(1), BAR, WR(1), BAR, WR(1), BAR, WR(1), BK(1), BAR, BAR, WR(1), BAR, END,
+                 END);
+#endif
         SCRIPT10(2, BAR, BAR, RD(1), BAR, BAR, RD(1), BAR, BAR, RD(1), END)
     :: scen == 6 ->
         /* LOCK: a counter, the whole content of page 0 (RELEASE everywhere), incremented under
@@ -769,7 +785,9 @@ inline DO_WRITE() {
     if
     :: (CUR_OP >> 4) == K_ST -> LOCK_WRITE()
     :: else ->
-        newv = (BYTE(truth[p], me) + 1) & 3;
+        /* an increment; K_BACK: a decrement, the field back to its value before the last write
+         * (a temporary value written over, e.g. restored before the release: WRITE_BACK) */
+        newv = (BYTE(truth[p], me) + ((CUR_OP >> 4) == K_BACK -> 3 : 1)) & 3;
         dat[G] = (dat[G] & (255 ^ MASKW(me))) | (newv << (2 * me));
         truth[p] = (truth[p] & (255 ^ MASKW(me))) | (newv << (2 * me));
         wmask[p] = wmask[p] | BIT(me);
@@ -1577,12 +1595,37 @@ inline BUMP_IF_UNTRACKED() {
     fi
 }
 
+/*
+ * mome_copy_served (from stable_bytes, for every copy this node sends): the copy carries the
+ * page's version, so if the owner keeps a spec (a page kept open or opened ahead: what that version
+ * holds for every other node) and the bytes sent differ from it, the spec goes and the next release
+ * publishes the page (a kept page: a snapshot; opened ahead: FORGET_SPEC answers changed). With
+ * the spec kept, a page written back to it before that release would look unchanged, and the node
+ * served would keep the bytes it got (WRITE_BACK; tests/integration/served_open.c).
+ */
+inline COPY_SERVED() {
+#ifndef MUT_SERVED_SPEC_KEPT
+    if
+    :: HAS(xf[p], X_SPEC) && dat[G] != spec[p] ->
+        COV
+        CLR(xf[p], X_SPEC);
+        spec[p] = 0;
+        kidle[p] = 0;   /* (read only beside a spec, as in FORGET_SPEC) */
+        PEXT_PUT()
+    :: else -> skip
+    fi
+#else
+    skip                                            /* MUTANT: the spec stays */
+#endif
+}
+
 /* send_copy: DATA to the requester (node) with the delegated grant; mgr = src of the FWD. */
 /* "forwarded ... which this node does not hold: the directory is inconsistent" (mome_die) */
 #define SEND_COPY(acks, rights) \
     fwd_to_non_holder = !e_ok; \
     assert(!fwd_to_non_holder); \
-    SEND(m_nd, DATA, m_src, acks, rights, ver[p], dat[G])
+    SEND(m_nd, DATA, m_src, acks, rights, ver[p], dat[G]); \
+    COPY_SERVED()
 
 /* FWD_READ: node = requester, x = model */
 inline ON_FWD_READ() {
@@ -2454,7 +2497,7 @@ inline APP(t) {
             :: else -> FAULT_WAIT(1)
             fi
         fi
-    :: (op >> 4) == K_WRITE || (op >> 4) == K_ST ->
+    :: (op >> 4) == K_WRITE || (op >> 4) == K_ST || (op >> 4) == K_BACK ->
         if
         :: HAS(pf[p], F_MAPPED) && acc[G] == A_WRITE && !TRACKED_CLEAN && !IN(xmg, p) ->
             DO_WRITE()      /* (xmg: a refresh keeping writes has it write-protected) */
