@@ -478,8 +478,8 @@ static void *progress_main(void *arg)
             mome_trace_flush();
         /* While a reply is due, poll the transport alone a few rounds before any syscall: one a
          * thread waits for (a page asked ahead that no thread has faulted on is not awaited). */
-        int waiting = mome_cmd_waiting() + mome_coh_outstanding();
-        int awaited = mome_cmd_waiting() + mome_coh_awaited();
+        int cmds = mome_cmd_waiting();
+        int waiting = cmds + mome_coh_outstanding(), awaited = cmds + mome_coh_awaited();
         /*
          * A page the emulated interconnect holds (MOME_EMU_*) is due soon: poll for it, checking
          * the time each round, since a timer would wake this thread tens of microseconds late.

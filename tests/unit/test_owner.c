@@ -291,13 +291,6 @@ static int release_acked(mome_seg_t *s, uint64_t *ver)
     return n;
 }
 
-/*
- * A page the owner writes at every release stays writable through its releases (no write-protect,
- * no write fault after them): each release compares it with what the one before published, and
- * announces it only if it changed. Unchanged at MOME_KEEP_IDLE_MAX releases in a row, it is
- * write-protected again, and its next write faults as before; the release after that write keeps
- * it open at once, and the next close waits for twice as many unchanged releases.
- */
 /* This node owns pages 1 and 2 (owner_of_two), both released once, then page 1 written and
  * released again: kept open at that release, as version 5. */
 static mome_seg_t *owner_keeping_page_1(uint8_t m[3][NC_PAGE])
@@ -320,6 +313,13 @@ static mome_seg_t *owner_keeping_page_1(uint8_t m[3][NC_PAGE])
     return s;
 }
 
+/*
+ * A page the owner writes at every release stays writable through its releases (no write-protect,
+ * no write fault after them): each release compares it with what the one before published, and
+ * announces it only if it changed. Unchanged at MOME_KEEP_IDLE_MAX releases in a row, it is
+ * write-protected again, and its next write faults as before; the release after that write keeps
+ * it open at once, and the next close waits for twice as many unchanged releases.
+ */
 START_TEST(test_owner__page_written_at_every_release_stays_open)
 {
     static uint8_t m[3][NC_PAGE];
