@@ -12,7 +12,12 @@
  * The same on a WEAK page (mode "weak"), where node 2 asks with MomeSyncMem after the barrier
  * whether the version of its copy is current.
  *
- *   mome-run -n 3 ./served_open [release|weak]
+ * With "ahead", the page written back is not one kept open but one opened ahead: node 1 wrote
+ * pages 0 and 1 in the first interval and node 0 read both; node 1's next write to page 0 opens
+ * page 1 ahead with a copy of its released bytes to compare with (write-ahead, design.md section
+ * 6), and that interval holds the temporary value, the copy served and the write back, on page 1.
+ *
+ *   mome-run -n 3 ./served_open [release|weak] [kept|ahead]
  */
 #include "itest.h"
 
@@ -27,53 +32,74 @@ static void wait_flag(volatile uint64_t *flag, uint64_t v)
 int main(int argc, char **argv)
 {
     itest_init(&argc, &argv);
-    const char *mode = argc > 1 ? argv[1] : "release";
-    int weak = strcmp(mode, "weak") == 0;
+    const char *mode = argc > 1 ? argv[1] : "release", *how = argc > 2 ? argv[2] : "kept";
+    int weak = strcmp(mode, "weak") == 0, ahead = strcmp(how, "ahead") == 0;
     CHECK(weak || strcmp(mode, "release") == 0, "mode '%s': release or weak", mode);
+    CHECK(ahead || strcmp(how, "kept") == 0, "'%s': kept or ahead", how);
     CHECK(MomeNodes() == 3, "3 nodes, not %d", MomeNodes());
     int me = MomeNode();
+    MomeStatsT s0, s1;
+    uint64_t rounds = ahead ? 2 : ROUNDS;
     size_t ps = MomePageSize();
-    char *a = itest_map(weak ? "served_open_weak" : "served_open", 2 * ps, NULL);
-    volatile uint64_t *w = (volatile uint64_t *)a, *flag = (volatile uint64_t *)(a + ps);
-    MUST(MomeConsistency(a, ps, weak ? MOME_WEAK : MOME_RELEASE));
-    MUST(MomeConsistency(a + ps, ps, MOME_STRONG));
+    char name[64];
+    snprintf(name, sizeof(name), "served_open_%s_%s", mode, how);
+    char *a = itest_map(name, 3 * ps, NULL);
+    /* w: the page written back; p0: page 0, whose write fault opens w ahead. */
+    volatile uint64_t *p0 = (volatile uint64_t *)a,
+                      *w = (volatile uint64_t *)(a + (ahead ? ps : 0));
+    volatile uint64_t *flag = (volatile uint64_t *)(a + 2 * ps);
+    MUST(MomeConsistency(a, 2 * ps, weak ? MOME_WEAK : MOME_RELEASE));
+    MUST(MomeConsistency(a + 2 * ps, ps, MOME_STRONG));
 
-    /* Node 1 owns the page and writes it in every interval; node 0 reads it after each. */
-    for (uint64_t r = 1; r <= ROUNDS; r++) {
-        if (me == 1)
+    /* Node 1 owns the page(s) and writes them in every interval; node 0 reads them after each. */
+    for (uint64_t r = 1; r <= rounds; r++) {
+        if (me == 1) {
+            p0[0] = r;
             w[0] = r;
+        }
         MomeBarrier();
         if (me == 0) {
             if (weak)
-                MUST(MomeSyncMem(a, ps, MomeLastBarrierDate()));
-            CHECK(w[0] == r, "round %llu: node 0 reads %llu", (unsigned long long)r,
-                  (unsigned long long)w[0]);
+                MUST(MomeSyncMem(a, 2 * ps, MomeLastBarrierDate()));
+            CHECK(p0[0] == r && w[0] == r, "round %llu: node 0 reads %llu and %llu",
+                  (unsigned long long)r, (unsigned long long)p0[0], (unsigned long long)w[0]);
         }
         MomeBarrier();
     }
 
     /* One interval: a temporary value, a copy served with it, the last released value back. */
+    MUST(MomeStats(&s0));
     if (me == 1) {
+        if (ahead)
+            p0[0] = rounds + 1; /* its write fault opens w's page ahead */
         w[0] = TEMP;
         *flag = FLAG_SEEN;
         wait_flag(flag, FLAG_READ);
-        w[0] = ROUNDS;
+        w[0] = rounds;
     } else if (me == 2) {
         wait_flag(flag, FLAG_SEEN);
         CHECK(w[100] == 0, "node 2 reads %llu in a word nobody wrote", (unsigned long long)w[100]);
         *flag = FLAG_READ;
     }
     MomeBarrier();
+    /* Counted by the progress thread: read once the interval is over. */
+    MUST(MomeStats(&s1));
+    if (me == 1 && ahead)
+        CHECK(s1.pages_written_ahead > s0.pages_written_ahead,
+              "the write to page 0 opened no page ahead (%llu write faults)",
+              (unsigned long long)(s1.write_faults - s0.write_faults));
     if (weak)
-        MUST(MomeSyncMem(a, ps, MomeLastBarrierDate()));
-    CHECK(w[0] == ROUNDS,
-          "node %d reads %llu after the barrier, not %d (node 1 wrote %d, then %d "
+        MUST(MomeSyncMem(a, 2 * ps, MomeLastBarrierDate()));
+    CHECK(w[0] == rounds,
+          "node %d reads %llu after the barrier, not %llu (node 1 wrote %d, then %llu "
           "back, before it)",
-          me, (unsigned long long)w[0], ROUNDS, TEMP, ROUNDS);
+          me, (unsigned long long)w[0], (unsigned long long)rounds, TEMP,
+          (unsigned long long)rounds);
     MomeBarrier();
     if (me == 0)
-        printf("served_open %s: the copy served mid-interval was replaced after the barrier\n",
-               mode);
+        printf("served_open %s %s: the copy served mid-interval was replaced after the "
+               "barrier\n",
+               mode, how);
     MomeFinalize();
     return 0;
 }
