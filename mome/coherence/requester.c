@@ -170,7 +170,7 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
  *   (the twins would crowd it).
  */
 static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, uint64_t stride,
-                          int kind)
+                          int kind, uint64_t max)
 {
     if (mome_seg_is_served(s->id))
         return 0; /* each page of a served segment is fetched from momed, for writing */
@@ -187,7 +187,7 @@ static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, ui
         return 0;
     uint64_t n = 0;
     int model = mome_page_model(&s->pages[page]);
-    for (uint64_t p = page + stride; n < mome_coh.prefetch && p < last; p += stride, n++) {
+    for (uint64_t p = page + stride; n < max && p < last; p += stride, n++) {
         mome_page_t *pg = &s->pages[p];
         if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY) ||
             (kind == MOME_TXN_WRITE && mome_page_model(pg) != model))
@@ -227,7 +227,27 @@ static void ask_ahead_strided(mome_seg_t *s, const mome_view_t *v, uint64_t page
     if (kind == MOME_TXN_WRITE && s->pages[page - d].access != MOME_ACC_WRITE)
         return;
     s->run_stride = d;
-    s->run_next = page + d * (ask_ahead(s, v, page, d, kind) + 1);
+    s->run_next = page + d * (ask_ahead(s, v, page, d, kind, mome_coh.prefetch) + 1);
+}
+
+/* The largest read-ahead window, in windows of MOME_PREFETCH + 1 pages (faulting page included). */
+#define MOME_AHEAD_GROWTH 8
+
+/*
+ * How many pages a read fault at `page` asks ahead: MOME_PREFETCH, or, when the fault lands on the
+ * page right after those the last read fault asked ahead (a sequential read that has consumed
+ * them), twice the last window plus one, up to MOME_AHEAD_GROWTH windows of MOME_PREFETCH + 1
+ * pages, as the kernel's read-ahead grows: a long sequential read then waits for one round trip
+ * per 64 pages instead of per 8 (the pages arrive one after another meanwhile, so the round trip
+ * is what a larger window saves). Not under a page budget, whose pages read ahead would push out
+ * pages in use.
+ */
+static uint64_t read_window(const mome_seg_t *s, uint64_t page)
+{
+    uint64_t base = mome_coh.prefetch, max = MOME_AHEAD_GROWTH * (base + 1) - 1;
+    if (!base || !s->seq_window || page != s->seq_next || mome_store_budget_pages())
+        return base;
+    return s->seq_window * 2 + 1 < max ? s->seq_window * 2 + 1 : max;
 }
 
 /*
@@ -310,8 +330,13 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
         /* A write asks ahead only in a run: the page before is written here. */
         int run = !write || (page > (v->off >> mome_coh.page_shift) &&
                              pg[-1].access == MOME_ACC_WRITE);
-        if (!(run && ask_ahead(s, v, page, 1, kind)))
+        uint64_t window = write ? mome_coh.prefetch : read_window(s, page), n = 0;
+        if (!(run && (n = ask_ahead(s, v, page, 1, kind, window))))
             ask_ahead_strided(s, v, page, kind);
+        if (!write) {
+            s->seq_next = page + n + 1;
+            s->seq_window = n; /* 0: none */
+        }
     }
     s->fault_last = page + 1;
 }

@@ -29,6 +29,9 @@ typedef struct mome_seg {
     /* Faults that went to the directory, for reading ahead at a stride (requester.c): the page
      * of the last one plus 1 (0: none yet), and the run being read ahead (stride 0: none). */
     uint64_t fault_last, run_next, run_stride;
+    /* A sequential read being read ahead (requester.c, read_window): the page after the pages
+     * the last read fault asked ahead, and how many it asked for (0: none). */
+    uint64_t seq_next, seq_window;
     char name[MOME_SEG_NAME_MAX + 1];
 } mome_seg_t;
 

@@ -276,6 +276,25 @@ START_TEST(test_requester__read_ahead_requests_the_following_pages)
 }
 END_TEST
 
+/* A read fault right after the pages the last one asked ahead asks twice as many plus one, up to
+ * 8 windows of prefetch + 1 pages; any other read fault asks prefetch pages again. */
+START_TEST(test_requester__read_ahead_grows_along_a_sequential_read)
+{
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 100);
+    const uint64_t fault[] = {0, 4, 12, 28, 60, 95}, asked[] = {3, 7, 15, 31, 31, 3};
+    for (size_t i = 0; i < sizeof(fault) / sizeof(fault[0]); i++) {
+        uint64_t before = mome_stats.pages_prefetched;
+        nc_fault(s, fault[i], 0);
+        ck_assert_uint_eq(mome_stats.pages_prefetched - before, asked[i]);
+        for (uint64_t p = fault[i]; p <= fault[i] + asked[i]; p++)
+            ck_assert_int_ne(s->pages[p].flags & MOME_PG_BUSY, 0);
+        ck_assert_int_eq(s->pages[fault[i] + asked[i] + 1].flags & MOME_PG_BUSY, 0);
+    }
+}
+END_TEST
+
 START_TEST(test_requester__read_ahead_stops_at_held_busy_and_view_end)
 {
     nc_up(NODES, SELF);
@@ -493,6 +512,7 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__inv_acks_before_the_grant_count);
     NC_CASE(s, test_requester__data_grant_waits_for_inv_acks);
     NC_CASE(s, test_requester__read_ahead_requests_the_following_pages);
+    NC_CASE(s, test_requester__read_ahead_grows_along_a_sequential_read);
     NC_CASE(s, test_requester__read_ahead_stops_at_held_busy_and_view_end);
     NC_CASE(s, test_requester__read_ahead_follows_a_stride);
     NC_CASE(s, test_requester__write_ahead_follows_a_stride_of_written_pages);
