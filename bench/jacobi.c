@@ -5,6 +5,8 @@
  * the same bit for bit in every mode (each point is computed with the same arithmetic).
  *
  *   jacobi serial [n] [iters]            (no mome-run)
+ *   jacobi half0|half1 [n] [iters]       (no mome-run: the rows node 0 or 1 of 2 computes,
+ *                                         alone, on plain memory; its checksum is not serial's)
  *   mome-run -n 2 ./jacobi strong|release|weak [n] [iters]
  */
 #include <stdint.h>
@@ -54,22 +56,29 @@ static void report(const char *mode, int nodes, size_t n, int iters, double t, d
            nodes, n, iters, t, (unsigned long long)bits, sum);
 }
 
-static int serial(size_t n, int iters)
+/* The serial kernel on rows [r0, r1) of plain memory (all of them, or a 2-node run's half). */
+static int serial(const char *mode, size_t n, int iters, size_t r0, size_t r1)
 {
     double *a = malloc(n * n * sizeof(double)), *b = malloc(n * n * sizeof(double));
     if (!a || !b)
         return 1;
-    init(a, n, 0, n);
-    init(b, n, 0, n);
+    /* The rows swept and the halo rows around them, as a node of a 2-node run touches them. */
+    size_t h0 = r0 ? r0 - 1 : 0, h1 = r1 < n ? r1 + 1 : n;
+    init(a, n, h0, h1);
+    init(b, n, h0, h1);
     double t0 = now_s();
     for (int it = 0; it < iters; it++) {
-        sweep(a, b, n, 0, n);
+        sweep(a, b, n, r0, r1);
         double *t = a;
         a = b;
         b = t;
     }
     double t = now_s() - t0;
-    report("serial", 1, n, iters, t, checksum(a, n));
+    if (h0 != 0 || h1 != n) { /* the rows never touched: zeros, so the checksum can be taken */
+        memset(a, 0, h0 * n * sizeof(double));
+        memset(a + h1 * n, 0, (n - h1) * n * sizeof(double));
+    }
+    report(mode, 1, n, iters, t, checksum(a, n));
     free(a);
     free(b);
     return 0;
@@ -84,7 +93,11 @@ int main(int argc, char **argv)
                 : !strcmp(mname, "release") ? MOME_RELEASE : MOME_STRONG;
 
     if (!strcmp(mname, "serial"))
-        return serial(n, iters);
+        return serial(mname, n, iters, 0, n);
+    if (!strcmp(mname, "half0") || !strcmp(mname, "half1")) {
+        size_t k = mname[4] == '1';
+        return serial(mname, n, iters, n * k / 2, n * (k + 1) / 2);
+    }
     if (MomeInit(&argc, &argv) < 0) {
         fprintf(stderr, "jacobi: %s\n", MomeError());
         return 1;
