@@ -230,21 +230,25 @@ static void ask_ahead_strided(mome_seg_t *s, const mome_view_t *v, uint64_t page
     s->run_next = page + d * (ask_ahead(s, v, page, d, kind, mome_coh.prefetch) + 1);
 }
 
-/* The largest read-ahead window, in windows of MOME_PREFETCH + 1 pages (faulting page included). */
+/* The largest read-ahead window, in windows of MOME_PREFETCH + 1 pages (faulting page included),
+ * and in pages (unless MOME_PREFETCH itself asks more). */
 #define MOME_AHEAD_GROWTH 8
+#define MOME_AHEAD_MAX 63
 
 /*
  * How many pages a read fault at `page` asks ahead: MOME_PREFETCH, or, when the fault lands on the
  * page right after those the last read fault asked ahead (a sequential read that has consumed
  * them), twice the last window plus one, up to MOME_AHEAD_GROWTH windows of MOME_PREFETCH + 1
- * pages, as the kernel's read-ahead grows: a long sequential read then waits for one round trip
- * per 64 pages instead of per 8 (the pages arrive one after another meanwhile, so the round trip
- * is what a larger window saves). Not under a page budget, whose pages read ahead would push out
- * pages in use.
+ * pages and MOME_AHEAD_MAX pages (or MOME_PREFETCH, if larger), as the kernel's read-ahead grows: a
+ * long sequential read then waits for one round trip per 64 pages instead of per 8 (the pages
+ * arrive one after another meanwhile, so the round trip is what a larger window saves). Not under a
+ * page budget, whose pages read ahead would push out pages in use.
  */
 static uint64_t read_window(const mome_seg_t *s, uint64_t page)
 {
     uint64_t base = mome_coh.prefetch, max = MOME_AHEAD_GROWTH * (base + 1) - 1;
+    if (max > MOME_AHEAD_MAX)
+        max = base > MOME_AHEAD_MAX ? base : MOME_AHEAD_MAX;
     if (!base || !s->seq_window || page != s->seq_next || mome_store_budget_pages())
         return base;
     return s->seq_window * 2 + 1 < max ? s->seq_window * 2 + 1 : max;

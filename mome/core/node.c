@@ -29,7 +29,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -201,15 +200,20 @@ static void park_if_asked(void)
 
 /* ---- the progress thread ---- */
 
+static int woke_by_fault; /* wait_events: a fault of this node's threads was among the events */
+
 static int wait_events(int timeout_ms)
 {
     struct epoll_event evs[8];
     int k = epoll_wait(epfd, evs, 8, timeout_ms), n = 0;
 
+    woke_by_fault = 0;
     for (int i = 0; i < k; i++) {
         int fd = evs[i].data.fd;
         if (fd == mome_mem_uffd()) {
-            n += mome_fault_poll();
+            int f = mome_fault_poll();
+            woke_by_fault |= f > 0;
+            n += f;
         } else if (fd == mome_cmd_fd()) {
             n += mome_cmd_drain();
         } else if (fd == mome_msg_timer_fd()) {
@@ -239,8 +243,8 @@ static int wait_events(int timeout_ms)
  * application thread's keeps it eligible, so a message preempts a spinner at once; and the thread
  * that called MomeInit becomes SCHED_BATCH (app_priority), so that the thread it wakes does not
  * preempt it. After waking a thread it does not yield to it (a yield at nice -20 would hardly move
- * it back) but waits briefly for the node's next fault (woke_window), then finishes its round and
- * sleeps, and it stops polling for replies until a thread of its node has run. MOME_PROGRESS_PRIO
+ * it back) but finishes its round and sleeps, and it stops polling for replies; in a stream of
+ * faults it takes normal priority until it next sleeps (stream_step). MOME_PROGRESS_PRIO
  * =fifo asks SCHED_FIFO priority 1 instead (RLIMIT_RTPRIO or CAP_SYS_NICE): it never polls, and
  * after waking a faulting thread it lets it run by sleeping (woke_window). A raised progress
  * thread cannot hold its core: busy for more than RAISED_BUSY_NS without sleeping, it drops to
@@ -253,8 +257,8 @@ static int wait_events(int timeout_ms)
  */
 #define RAISED_BUSY_NS 2000000ull
 #define WOKE_WINDOW_NS 50000 /* see woke_window */
-#define HIGH_WINDOW_NS 20000 /* see woke_window: at nice -20 */
-#define HIGH_WINDOW_SKIP 64  /* wake-ups without a window after one that ended without a fault */
+#define STREAM_REFAULT_NS 20000 /* see stream_step: a fault this soon after the sleep */
+#define STREAM_FAULTS 8         /* that many in a row make a stream of faults */
 #define HIGH_NICE (-20)
 #define HIGH_NICE_MIN (-10) /* a weaker nice than this does not keep the thread eligible */
 
@@ -402,25 +406,17 @@ static void prio_restore(void)
 }
 
 /*
- * After waking a faulting thread, at a raised priority: sleep until a thread of this node faults
- * or sends a command, or `ns` passed, watching only this node's faults and commands. Requests from
- * other nodes wait meanwhile.
- * - At SCHED_FIFO (WOKE_WINDOW_NS), so that the woken thread uses the page it faulted on before
- *   another node can take it away (a node spinning on a flag would otherwise take the page back
- *   before the writer wrote it, again and again).
- * - At nice -20 (HIGH_WINDOW_NS), so that a thread that faults again at once (a loop over remote
- *   pages) finds this thread waiting in ppoll rather than asleep in epoll with UCX armed: arming
- *   costs a few system calls here, and an armed node makes the peer that answers its next request
- *   signal it (a sendto), both on the fault's path (sparse remote reads 23.4-23.9 -> 18.1-19.2 us,
- *   design.md section 2). A window that ends without a fault (the thread computes, or spins on a
- *   flag it holds) has made other nodes' requests wait up to its length: the next HIGH_WINDOW_SKIP
- *   wake-ups then sleep as before, woken by messages at once.
+ * At SCHED_FIFO, after waking a faulting thread: sleep until it faults again or WOKE_WINDOW_NS
+ * passed, watching only this node's faults and commands. Requests from other nodes wait meanwhile,
+ * so that the woken thread uses the page it faulted on before another node can take it away (a
+ * node spinning on a flag would otherwise take the page back before the writer wrote it, again
+ * and again).
  */
-static int woke_window(long ns)
+static int woke_window(void)
 {
     struct pollfd p[2] = {{.fd = mome_mem_uffd(), .events = POLLIN},
                           {.fd = mome_cmd_fd(), .events = POLLIN}};
-    struct timespec ts = {0, ns};
+    struct timespec ts = {0, WOKE_WINDOW_NS};
     int n = 0;
     if (ppoll(p, 2, &ts, NULL) > 0) {
         if (p[0].revents)
@@ -471,19 +467,40 @@ static void register_atfork(void)
     pthread_atfork(NULL, NULL, in_child);
 }
 
+/*
+ * At nice -20, after waking a faulting thread, this thread sleeps (arming UCX, and so making the
+ * peer that answers its next request signal it) and is woken by that thread's next fault: a few
+ * microseconds more per remote fault than at normal priority, where it yields to the woken thread
+ * and then finds its next fault without sleeping (design.md section 2). A thread that faults again
+ * within STREAM_REFAULT_NS of this sleep, STREAM_FAULTS times in a row, is in a stream of faults (a
+ * loop over remote pages), where nothing spins: this thread then takes normal priority, and its
+ * yields, until it next sleeps for want of work (prio_restore), as the busy guard does. A thread
+ * spinning on a flag after its wake does not fault again, and keeps nice -20 at work. Called after
+ * each sleep; `after_wake`: a faulting thread had been woken before it, `slept_ns`: its length.
+ */
+static void stream_step(int after_wake, uint64_t slept_ns)
+{
+    static int quick;
+    if (prio_now != MOME_PRIO_HIGH)
+        return;
+    quick = after_wake && woke_by_fault && slept_ns < STREAM_REFAULT_NS ? quick + 1 : 0;
+    if (quick >= STREAM_FAULTS) {
+        quick = 0;
+        set_sched(MOME_PRIO_NORMAL);
+    }
+}
+
 static void *progress_main(void *arg)
 {
     sigset_t all;
     uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000, awake_since = last;
     int woke = 0; /* a faulting thread was woken since this thread last slept */
-    int skip_windows = 0; /* wake-ups left without woke_window at nice -20 */
+    int woke_fault = 0; /* ... and it was a thread that faulted (not one waiting for a command) */
 
     /* Signals are for the application's threads. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     __atomic_store_n(&prog_tid, gettid_(), __ATOMIC_RELEASE);
-    /* Its timeouts as asked: a normal thread's 50 us of timer slack would stretch woke_window. */
-    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     progress_priority();
     sem_post(&prio_set);
     while (!stop_req) {
@@ -516,29 +533,19 @@ static void *progress_main(void *arg)
         if (mome_cmd_take_woke())
             woke = 1; /* a thread waiting for a command: it runs once this thread sleeps */
         if (mome_coh_take_woke()) {
-            woke = 1;
+            woke = woke_fault = 1;
             /*
              * A faulting thread of this core just became runnable: let it run now rather than
              * after this thread has served the requests that are waiting (which could take its
              * page away before it used it, and make it fault again). It usually faults again
              * soon, and then this thread is already awake to take the fault. At normal priority a
-             * yield does it. At nice -20 a yield would hardly let it run: sleep for at most
-             * HIGH_WINDOW_NS, woken at once by its next fault; if none comes, a message has to
-             * find this thread asleep to preempt a spinner, so the next wake-ups finish the round
-             * and sleep. At SCHED_FIFO a yield would not let a normal thread run: sleep for at
-             * most WOKE_WINDOW_NS instead, woken at once by its next fault.
+             * yield does it. At nice -20 a yield would hardly let it run, and a message has to
+             * find this thread asleep to preempt a spinner: finish the round and sleep. At
+             * SCHED_FIFO a yield would not let a normal thread run: sleep for at most
+             * WOKE_WINDOW_NS instead, woken at once by its next fault.
              */
             if (prio_now == MOME_PRIO_FIFO) {
-                n += woke_window(WOKE_WINDOW_NS);
-            } else if (prio_now == MOME_PRIO_HIGH && (skip_windows > 0 || emu)) {
-                skip_windows -= skip_windows > 0; /* a held page due: no window delays it */
-            } else if (prio_now == MOME_PRIO_HIGH) {
-                int got = woke_window(HIGH_WINDOW_NS);
-                if (got > 0)
-                    woke = 0; /* a thread of this node ran and waits again */
-                else
-                    skip_windows = HIGH_WINDOW_SKIP;
-                n += got;
+                n += woke_window();
             } else if (prio_now == MOME_PRIO_NORMAL) {
                 sched_yield();
                 n += mome_fault_poll();
@@ -569,13 +576,15 @@ static void *progress_main(void *arg)
         }
         if (timeout != 0)
             prio_restore();
+        uint64_t slept_at = timeout != 0 ? mome_now_ns() : 0;
         int got = wait_events(timeout);
         if (timeout > 0 && got == 0)
             slept_out = 1; /* the next round looks for what a lost wake-up left in the worker */
         n += bg + got;
         if (timeout != 0) {
             awake_since = mome_now_ns();
-            woke = 0;
+            stream_step(woke_fault, awake_since - slept_at);
+            woke = woke_fault = 0;
         }
         if (n)
             last = mome_now_ns();
