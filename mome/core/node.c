@@ -200,20 +200,15 @@ static void park_if_asked(void)
 
 /* ---- the progress thread ---- */
 
-static int woke_by_fault; /* wait_events: a fault of this node's threads was among the events */
-
 static int wait_events(int timeout_ms)
 {
     struct epoll_event evs[8];
     int k = epoll_wait(epfd, evs, 8, timeout_ms), n = 0;
 
-    woke_by_fault = 0;
     for (int i = 0; i < k; i++) {
         int fd = evs[i].data.fd;
         if (fd == mome_mem_uffd()) {
-            int f = mome_fault_poll();
-            woke_by_fault |= f > 0;
-            n += f;
+            n += mome_fault_poll();
         } else if (fd == mome_cmd_fd()) {
             n += mome_cmd_drain();
         } else if (fd == mome_msg_timer_fd()) {
@@ -243,8 +238,7 @@ static int wait_events(int timeout_ms)
  * application thread's keeps it eligible, so a message preempts a spinner at once; and the thread
  * that called MomeInit becomes SCHED_BATCH (app_priority), so that the thread it wakes does not
  * preempt it. After waking a thread it does not yield to it (a yield at nice -20 would hardly move
- * it back) but finishes its round and sleeps, and it stops polling for replies; in a stream of
- * faults it takes normal priority until it next sleeps (stream_step). MOME_PROGRESS_PRIO
+ * it back) but finishes its round and sleeps, and it stops polling for replies. MOME_PROGRESS_PRIO
  * =fifo asks SCHED_FIFO priority 1 instead (RLIMIT_RTPRIO or CAP_SYS_NICE): it never polls, and
  * after waking a faulting thread it lets it run by sleeping (woke_window). A raised progress
  * thread cannot hold its core: busy for more than RAISED_BUSY_NS without sleeping, it drops to
@@ -257,8 +251,6 @@ static int wait_events(int timeout_ms)
  */
 #define RAISED_BUSY_NS 2000000ull
 #define WOKE_WINDOW_NS 50000 /* see woke_window */
-#define STREAM_REFAULT_NS 20000 /* see stream_step: a fault this soon after the sleep */
-#define STREAM_FAULTS 8         /* that many in a row make a stream of faults */
 #define HIGH_NICE (-20)
 #define HIGH_NICE_MIN (-10) /* a weaker nice than this does not keep the thread eligible */
 
@@ -467,35 +459,11 @@ static void register_atfork(void)
     pthread_atfork(NULL, NULL, in_child);
 }
 
-/*
- * At nice -20, after waking a faulting thread, this thread sleeps (arming UCX, and so making the
- * peer that answers its next request signal it) and is woken by that thread's next fault: a few
- * microseconds more per remote fault than at normal priority, where it yields to the woken thread
- * and then finds its next fault without sleeping (design.md section 2). A thread that faults again
- * within STREAM_REFAULT_NS of this sleep, STREAM_FAULTS times in a row, is in a stream of faults (a
- * loop over remote pages), where nothing spins: this thread then takes normal priority, and its
- * yields, until it next sleeps for want of work (prio_restore), as the busy guard does. A thread
- * spinning on a flag after its wake does not fault again, and keeps nice -20 at work. Called after
- * each sleep; `after_wake`: a faulting thread had been woken before it, `slept_ns`: its length.
- */
-static void stream_step(int after_wake, uint64_t slept_ns)
-{
-    static int quick;
-    if (prio_now != MOME_PRIO_HIGH)
-        return;
-    quick = after_wake && woke_by_fault && slept_ns < STREAM_REFAULT_NS ? quick + 1 : 0;
-    if (quick >= STREAM_FAULTS) {
-        quick = 0;
-        set_sched(MOME_PRIO_NORMAL);
-    }
-}
-
 static void *progress_main(void *arg)
 {
     sigset_t all;
     uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000, awake_since = last;
     int woke = 0; /* a faulting thread was woken since this thread last slept */
-    int woke_fault = 0; /* ... and it was a thread that faulted (not one waiting for a command) */
 
     /* Signals are for the application's threads. */
     sigfillset(&all);
@@ -533,7 +501,7 @@ static void *progress_main(void *arg)
         if (mome_cmd_take_woke())
             woke = 1; /* a thread waiting for a command: it runs once this thread sleeps */
         if (mome_coh_take_woke()) {
-            woke = woke_fault = 1;
+            woke = 1;
             /*
              * A faulting thread of this core just became runnable: let it run now rather than
              * after this thread has served the requests that are waiting (which could take its
@@ -576,15 +544,13 @@ static void *progress_main(void *arg)
         }
         if (timeout != 0)
             prio_restore();
-        uint64_t slept_at = timeout != 0 ? mome_now_ns() : 0;
         int got = wait_events(timeout);
         if (timeout > 0 && got == 0)
             slept_out = 1; /* the next round looks for what a lost wake-up left in the worker */
         n += bg + got;
         if (timeout != 0) {
             awake_since = mome_now_ns();
-            stream_step(woke_fault, awake_since - slept_at);
-            woke = woke_fault = 0;
+            woke = 0;
         }
         if (n)
             last = mome_now_ns();
