@@ -273,8 +273,9 @@ static const knob_t knobs[] = {
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
      "mapping in parallel (along a sequential read, twice as many at each fault, up to 63 or this "
-     "many); on a write fault of a RELEASE/WEAK page written last interval, also open that many "
-     "written then (0: off)", parse_count, OFF(prefetch), 0, 0, 1024,
+     "many; none while reads are scattered); on a write fault of a RELEASE/WEAK page written last "
+     "interval, also open that many written then (0: off)",
+     parse_count, OFF(prefetch), 0, 0, 1024,
      "a number of pages from 0 to 1024"},
     {"MOME_DIR_MIGRATE", "1",
      "move a page's directory entry to the nodes that use it when its manager is a third party",

@@ -89,10 +89,11 @@ void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
                    (unsigned long long)page, s->name, (void *)a, strerror(-rc));
 }
 
-void mome_copy_map_all(mome_seg_t *s, uint64_t page)
+void mome_copy_map_all(mome_seg_t *s, uint64_t page, const mome_view_t *but)
 {
     MOME_SEG_FOREACH_MAP(s, page, v, a)
-    mome_copy_map(s, page, v, a);
+    if (v != but)
+        mome_copy_map(s, page, v, a);
 }
 
 void mome_copy_protect(mome_seg_t *s, uint64_t page)

@@ -28,9 +28,10 @@ static inline int mome_copy_tracked_clean(const mome_page_t *pg)
     return (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY)) == MOME_PG_TRACK;
 }
 
-/* Map the copy into view v at a (writable only when its writes are noticed), or into every view. */
+/* Map the copy into view v at a (writable only when its writes are noticed), or into every view
+ * but one (NULL: every view). */
 void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a);
-void mome_copy_map_all(mome_seg_t *s, uint64_t page);
+void mome_copy_map_all(mome_seg_t *s, uint64_t page, const mome_view_t *but);
 /* Write-protect every writable view of the page. */
 void mome_copy_protect(mome_seg_t *s, uint64_t page);
 /* The same for pages [first, first + n), one call per view. */

@@ -122,6 +122,7 @@ typedef struct mome_txn {
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint32_t mgr;        /* node that granted */
+    const struct mome_view *in_view; /* read ahead: installed into this view already */
     mome_waiter_t *waiters;
 } mome_txn_t;
 

@@ -234,24 +234,70 @@ static void ask_ahead_strided(mome_seg_t *s, const mome_view_t *v, uint64_t page
  * and in pages (unless MOME_PREFETCH itself asks more). */
 #define MOME_AHEAD_GROWTH 8
 #define MOME_AHEAD_MAX 63
+/* A read fault this close (pages) to a stream is near it; after this many read faults in a row
+ * near no stream, reading ahead stops until one continues a stream. */
+#define MOME_RA_NEAR MOME_AHEAD_MAX
+#define MOME_RA_MISSES 8
 
 /*
- * How many pages a read fault at `page` asks ahead: MOME_PREFETCH, or, when the fault lands on the
- * page right after those the last read fault asked ahead (a sequential read that has consumed
- * them), twice the last window plus one, up to MOME_AHEAD_GROWTH windows of MOME_PREFETCH + 1
- * pages and MOME_AHEAD_MAX pages (or MOME_PREFETCH, if larger), as the kernel's read-ahead grows: a
- * long sequential read then waits for one round trip per 64 pages instead of per 8 (the pages
- * arrive one after another meanwhile, so the round trip is what a larger window saves). Not under a
- * page budget, whose pages read ahead would push out pages in use.
+ * How many pages a read fault at `page` asks ahead, and which stream (s->ra) it belongs to (*slot;
+ * read_done records it). The segment follows MOME_RA_STREAMS reads at once, each a stream:
+ * - A fault on the page right after those a stream's last fault asked ahead (a sequential read
+ *   that has consumed them) asks twice that many plus one, up to MOME_AHEAD_GROWTH windows of
+ *   MOME_PREFETCH + 1 pages and MOME_AHEAD_MAX pages (or MOME_PREFETCH, if larger), as the
+ *   kernel's read-ahead grows: a long sequential read then waits for one round trip per 64 pages
+ *   instead of per 8 (the pages arrive one after another meanwhile, so the round trip is what a
+ *   larger window saves). Not under a page budget, whose pages read ahead would push out pages in
+ *   use.
+ * - A fault within MOME_RA_NEAR pages of a stream asks MOME_PREFETCH pages (a stencil's boundary
+ *   read again, a read in the region of another).
+ * - A fault near no stream starts one in the least recently started slot. Once MOME_RA_MISSES
+ *   faults in a row have been near no stream, the reads are scattered (a random walk over a large
+ *   segment, a search): the pages read ahead would not be used, and each costs a message or
+ *   three, an install and its holder's time, so such faults ask nothing ahead (the kernel stops
+ *   its read-around of a mapped file likewise). A fault that continues a stream, or meets a page
+ *   still on its way ahead (mome_req_fault), starts it again.
  */
-static uint64_t read_window(const mome_seg_t *s, uint64_t page)
+static uint64_t read_window(mome_seg_t *s, uint64_t page, unsigned *slot)
 {
     uint64_t base = mome_coh.prefetch, max = MOME_AHEAD_GROWTH * (base + 1) - 1;
+    int near = -1, cont = -1;
     if (max > MOME_AHEAD_MAX)
         max = base > MOME_AHEAD_MAX ? base : MOME_AHEAD_MAX;
-    if (!base || !s->seq_window || page != s->seq_next || mome_store_budget_pages())
+    for (int i = 0; i < MOME_RA_STREAMS; i++) {
+        const struct mome_ra_stream *r = &s->ra[i];
+        if (!r->next)
+            continue;
+        if (page == r->next)
+            cont = i;
+        else if (page + MOME_RA_NEAR >= r->start && page <= r->next + MOME_RA_NEAR)
+            near = i;
+    }
+    if (cont >= 0)
+        near = cont;
+    if (near >= 0) {
+        *slot = (unsigned)near;
+        s->ra_misses = 0;
+    } else {
+        *slot = s->ra_slot++ % MOME_RA_STREAMS;
+        if (s->ra_misses <= MOME_RA_MISSES)
+            s->ra_misses++;
+    }
+    if (s->ra_misses > MOME_RA_MISSES)
+        return 0;
+    if (!base || cont < 0 || !s->ra[cont].window || mome_store_budget_pages())
         return base;
-    return s->seq_window * 2 + 1 < max ? s->seq_window * 2 + 1 : max;
+    return s->ra[cont].window * 2 + 1 < max ? s->ra[cont].window * 2 + 1 : max;
+}
+
+/* A read fault at `page` of stream `slot` asked n pages ahead. */
+static void read_done(mome_seg_t *s, unsigned slot, uint64_t page, uint64_t n)
+{
+    struct mome_ra_stream *r = &s->ra[slot];
+    if (page != r->next)
+        r->start = page;
+    r->next = page + n + 1;
+    r->window = n; /* 0: none */
 }
 
 /*
@@ -273,7 +319,7 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
         mome_copy_start_writing(s, p, 1);
         pg->flags |= MOME_PG_USED;
         mome_ckpt_note(s, p); /* opened for writing, as a write fault would */
-        mome_copy_map_all(s, p);
+        mome_copy_map_all(s, p, NULL);
         MOME_STAT_INC(pages_written_ahead);
     }
 }
@@ -323,6 +369,8 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     w->t0 = t0;
     if (pg->flags & MOME_PG_BUSY) {
         mome_txn_t *t = mome_txn_find(s->id, page);
+        if (t->ahead && !write)
+            s->ra_misses = 0; /* reading ahead fetched it: the reads are not scattered */
         w->next = t->waiters;
         t->waiters = w;
         mome_txn_awaited(t);
@@ -334,13 +382,12 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
         /* A write asks ahead only in a run: the page before is written here. */
         int run = !write || (page > (v->off >> mome_coh.page_shift) &&
                              pg[-1].access == MOME_ACC_WRITE);
-        uint64_t window = write ? mome_coh.prefetch : read_window(s, page), n = 0;
+        unsigned slot = 0;
+        uint64_t window = write ? mome_coh.prefetch : read_window(s, page, &slot), n = 0;
         if (!(run && (n = ask_ahead(s, v, page, 1, kind, window))))
             ask_ahead_strided(s, v, page, kind);
-        if (!write) {
-            s->seq_next = page + n + 1;
-            s->seq_window = n; /* 0: none */
-        }
+        if (!write)
+            read_done(s, slot, page, n);
     }
     s->fault_last = page + 1;
 }
@@ -524,6 +571,7 @@ static void txn_complete(mome_txn_t *t)
         return;
     }
     int ahead = t->ahead && !w, merged = t->merge, model = t->model, rw = t->rw;
+    const mome_view_t *in_view = t->in_view; /* installed there already (install) */
     int stale = brings_stale(t), opened_ahead = t->ahead && rw;
     mome_txn_free(t);
     if (model != mome_page_model(pg)) {
@@ -560,7 +608,7 @@ static void txn_complete(mome_txn_t *t)
             mome_copy_start_writing(s, page, 1);
     }
     if (ahead || merged)
-        mome_copy_map_all(s, page);
+        mome_copy_map_all(s, page, in_view);
     while (w) {
         mome_waiter_t *next = w->next;
         if (mome_copy_satisfies(pg, w->write)) {
@@ -652,13 +700,24 @@ static void install(mome_txn_t *t, const void *data)
                    "stopping",
                    (unsigned long long)t->page, s->name,
                    t->kind == MOME_TXN_WRITE ? "write" : "read", mome_model_of_id(t->model)->name);
-    if (t->granted && t->acks >= t->acks_needed && w && (!w->write || t->rw) &&
-        t->model == mome_page_model(pg) && !brings_stale(t) &&
+    int ready = t->granted && t->acks >= t->acks_needed && t->model == mome_page_model(pg) &&
+                !brings_stale(t);
+    if (ready && w && (!w->write || t->rw) &&
         !(t->rw && (t->rights & (MOME_RIGHT_SHARED | MOME_RIGHT_TWIN)))) {
         int wp = (!t->rw || !mome_ckpt_install_writable(s, t->page, w->write)) &&
                  w->view->writable;
         rc = mome_store_install(s->store, t->page, w->addr, data, wp);
         w->mapped = rc == 0;
+    } else if (ready && !w && t->ahead && !t->rw) {
+        /* Read ahead, nobody waiting: straight into the first view that maps it, as if a thread
+         * had faulted there (one UFFDIO_COPY, against a write into the file and a map); the
+         * other views are mapped when the transaction completes. */
+        MOME_SEG_FOREACH_MAP(s, t->page, v, a)
+        if (rc == -EEXIST) {
+            rc = mome_store_install(s->store, t->page, a, data, v->writable);
+            if (rc == 0)
+                t->in_view = v;
+        }
     }
     if (rc < 0) {
         /* A copy still mapped goes first; a notice that came meanwhile stays (this content may
@@ -796,7 +855,7 @@ static void sync_install(mome_seg_t *s, uint64_t page, const void *data, uint64_
         /* A transaction in flight for the page (a refresh keeping writes, which needs the
          * views protected until it lands, or a refetch that took them away) maps it itself. */
         if (!(pg->flags & MOME_PG_BUSY) && !x->merging)
-            mome_copy_map_all(s, page);
+            mome_copy_map_all(s, page, NULL);
     } else if (pg->access != MOME_ACC_NONE && !(pg->flags & MOME_PG_DIRTY)) {
         mome_copy_replace(s, page, data, ver);
         if (src != mome_coh.self)

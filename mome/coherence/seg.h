@@ -17,6 +17,9 @@
 #define MOME_SEG_NAME_MAX 255
 #define MOME_HEAP_SEG_ID (1ull << 63)
 
+/* Read streams a segment follows at once (threads of a node reading apart, each in order). */
+#define MOME_RA_STREAMS 8
+
 typedef struct mome_seg {
     mome_hnode_t h; /* k1 = id */
     uint64_t id;
@@ -29,9 +32,14 @@ typedef struct mome_seg {
     /* Faults that went to the directory, for reading ahead at a stride (requester.c): the page
      * of the last one plus 1 (0: none yet), and the run being read ahead (stride 0: none). */
     uint64_t fault_last, run_next, run_stride;
-    /* A sequential read being read ahead (requester.c, read_window): the page after the pages
-     * the last read fault asked ahead, and how many it asked for (0: none). */
-    uint64_t seq_next, seq_window;
+    /* The reads being read ahead (requester.c, read_window): per stream, the page of the fault
+     * that started it, the page after the pages its last fault asked ahead (0: an empty slot)
+     * and how many that fault asked for; the slot to reuse next; read faults in a row that
+     * landed near no stream. */
+    struct mome_ra_stream {
+        uint64_t start, next, window;
+    } ra[MOME_RA_STREAMS];
+    uint32_t ra_slot, ra_misses;
     char name[MOME_SEG_NAME_MAX + 1];
 } mome_seg_t;
 

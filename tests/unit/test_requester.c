@@ -295,6 +295,84 @@ START_TEST(test_requester__read_ahead_grows_along_a_sequential_read)
 }
 END_TEST
 
+/* Faults a read-ahead asks pages for; each checks how many (the pages are then busy). */
+static void ra_expect(mome_seg_t *s, const uint64_t *fault, const uint64_t *asked, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t before = mome_stats.pages_prefetched;
+        nc_fault(s, fault[i], 0);
+        ck_assert_msg(mome_stats.pages_prefetched - before == asked[i],
+                      "fault %zu on page %llu asked %llu pages ahead, not %llu", i,
+                      (unsigned long long)fault[i],
+                      (unsigned long long)(mome_stats.pages_prefetched - before),
+                      (unsigned long long)asked[i]);
+    }
+}
+
+/* Two reads in order, interleaved (two threads), each grow their own window. */
+START_TEST(test_requester__read_ahead_follows_interleaved_streams)
+{
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 2000);
+    const uint64_t fault[] = {0, 1000, 4, 1004, 12, 1012, 28, 1028},
+                   asked[] = {3, 3, 7, 7, 15, 15, 31, 31};
+    ra_expect(s, fault, asked, sizeof(fault) / sizeof(fault[0]));
+}
+END_TEST
+
+/* Reads scattered over a large segment stop reading ahead after 8 faults near no earlier one; a
+ * fault that continues a read, or meets a page on its way ahead, starts it again. */
+START_TEST(test_requester__scattered_reads_stop_reading_ahead)
+{
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 4000);
+    const uint64_t fault[] = {0,    200,  400,  600,  800,  1000, 1200, 1400, 1600, 1800, 1801,
+                              1805, 2000, 2200, 2400, 2600, 2800, 3000, 3200, 3400, 3600},
+                   asked[] = {3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 3, 7, 3, 3, 3, 3, 3, 3, 3, 3, 0};
+    ra_expect(s, fault, asked, sizeof(fault) / sizeof(fault[0]));
+    /* Page 3601 was not asked; 1803 was, and is still on its way: a thread meets it. */
+    ck_assert_int_eq(s->pages[3601].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(s->pages[1803].flags & MOME_PG_BUSY, 0);
+    nc_fault(s, 1803, 0);
+    const uint64_t again[] = {3800}, three[] = {3};
+    ra_expect(s, again, three, 1);
+}
+END_TEST
+
+/* A page read ahead that no thread waits for goes straight into the first view (one install),
+ * and is mapped into the others; one a thread waits for goes into that thread's view. */
+START_TEST(test_requester__a_page_read_ahead_is_installed_into_a_view)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 16);
+    mome_view_t *v2 = nc_view(s);
+    nc_pattern(a, 5);
+    nc_fault(s, 4, 0);
+    fake_memory_counts_t before = *fake_memory_counts();
+    nc_data(s, 6, 3, mome_seg_manager(s, 6), 0, 0, 2, a);
+    const fake_memory_counts_t *c = fake_memory_counts();
+    ck_assert_uint_eq(c->installs - before.installs, 1);
+    ck_assert_uint_eq(c->maps - before.maps, 1); /* the second view only */
+    ck_assert_int_eq(s->pages[6].access, MOME_ACC_READ);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 6), a, NC_PAGE), 0);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(fake_memory_state(mome_seg_view_addr(v2, 6)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(s->pages[6].flags & MOME_PG_USED, 0);
+    /* Waited for, through the second view: installed there (the first maps it on a fault). */
+    nc_fault_at(mome_seg_view_addr(v2, 5), 0);
+    before = *c;
+    nc_data(s, 5, 3, mome_seg_manager(s, 5), 0, 0, 2, a);
+    ck_assert_uint_eq(c->installs - before.installs, 1);
+    ck_assert_uint_eq(c->maps - before.maps, 0);
+    ck_assert_int_eq(fake_memory_state(mome_seg_view_addr(v2, 5)), FAKE_MAPPED_RO);
+    ck_assert_int_eq(mome_coh_outstanding(), 2);
+}
+END_TEST
+
 START_TEST(test_requester__read_ahead_stops_at_held_busy_and_view_end)
 {
     nc_up(NODES, SELF);
@@ -513,6 +591,9 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__data_grant_waits_for_inv_acks);
     NC_CASE(s, test_requester__read_ahead_requests_the_following_pages);
     NC_CASE(s, test_requester__read_ahead_grows_along_a_sequential_read);
+    NC_CASE(s, test_requester__a_page_read_ahead_is_installed_into_a_view);
+    NC_CASE(s, test_requester__read_ahead_follows_interleaved_streams);
+    NC_CASE(s, test_requester__scattered_reads_stop_reading_ahead);
     NC_CASE(s, test_requester__read_ahead_stops_at_held_busy_and_view_end);
     NC_CASE(s, test_requester__read_ahead_follows_a_stride);
     NC_CASE(s, test_requester__write_ahead_follows_a_stride_of_written_pages);
