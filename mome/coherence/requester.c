@@ -249,40 +249,41 @@ static void ask_ahead_strided(mome_seg_t *s, const mome_view_t *v, uint64_t page
  *   instead of per 8 (the pages arrive one after another meanwhile, so the round trip is what a
  *   larger window saves). Not under a page budget, whose pages read ahead would push out pages in
  *   use.
- * - A fault within MOME_RA_NEAR pages of a stream asks MOME_PREFETCH pages (a stencil's boundary
- *   read again, a read in the region of another).
- * - A fault near no stream starts one in the least recently started slot. Once MOME_RA_MISSES
- *   faults in a row have been near no stream, the reads are scattered (a random walk over a large
- *   segment, a search): the pages read ahead would not be used, and each costs a message or
- *   three, an install and its holder's time, so such faults ask nothing ahead (the kernel stops
- *   its read-around of a mapped file likewise). A fault that continues a stream, or meets a page
- *   still on its way ahead (mome_req_fault), starts it again.
+ * - Any other fault asks MOME_PREFETCH pages: one within MOME_RA_NEAR pages of a stream (a
+ *   stencil's boundary read again) joins it; one near no stream starts one in the slot least
+ *   recently met, and is a miss.
+ * - Once MOME_RA_MISSES misses came in a row (no stream continued in between), the reads are
+ *   scattered (a random walk over a large segment, a search): the pages read ahead would not be
+ *   used, and each costs messages, an install and its holder's time, so no fault asks any ahead
+ *   until one continues a stream (whose window it then gets) or meets a page still on its way
+ *   ahead (mome_req_fault). The kernel stops its read-around of a mapped file likewise.
  */
 static uint64_t read_window(mome_seg_t *s, uint64_t page, unsigned *slot)
 {
     uint64_t base = mome_coh.prefetch, max = MOME_AHEAD_GROWTH * (base + 1) - 1;
     int near = -1, cont = -1;
+    unsigned lru = 0;
     if (max > MOME_AHEAD_MAX)
         max = base > MOME_AHEAD_MAX ? base : MOME_AHEAD_MAX;
     for (int i = 0; i < MOME_RA_STREAMS; i++) {
         const struct mome_ra_stream *r = &s->ra[i];
+        if (!r->next || r->used < s->ra[lru].used)
+            lru = (unsigned)i; /* an empty slot, or the one met longest ago */
         if (!r->next)
             continue;
         if (page == r->next)
             cont = i;
-        else if (page + MOME_RA_NEAR >= r->start && page <= r->next + MOME_RA_NEAR)
+        else if (near < 0 && page + MOME_RA_NEAR >= r->start && page <= r->next + MOME_RA_NEAR)
             near = i;
     }
-    if (cont >= 0)
+    if (cont >= 0) {
         near = cont;
-    if (near >= 0) {
-        *slot = (unsigned)near;
         s->ra_misses = 0;
-    } else {
-        *slot = s->ra_slot++ % MOME_RA_STREAMS;
-        if (s->ra_misses <= MOME_RA_MISSES)
-            s->ra_misses++;
+    } else if (near < 0 && s->ra_misses <= MOME_RA_MISSES) {
+        s->ra_misses++;
     }
+    *slot = near >= 0 ? (unsigned)near : lru;
+    s->ra[*slot].used = ++s->ra_clock;
     if (s->ra_misses > MOME_RA_MISSES)
         return 0;
     if (!base || cont < 0 || !s->ra[cont].window || mome_store_budget_pages())
@@ -297,7 +298,7 @@ static void read_done(mome_seg_t *s, unsigned slot, uint64_t page, uint64_t n)
     if (page != r->next)
         r->start = page;
     r->next = page + n + 1;
-    r->window = n; /* 0: none */
+    r->window = (uint32_t)n; /* 0: none */
 }
 
 /*

@@ -18,7 +18,7 @@
 #define MOME_HEAP_SEG_ID (1ull << 63)
 
 /* Read streams a segment follows at once (threads of a node reading apart, each in order). */
-#define MOME_RA_STREAMS 8
+#define MOME_RA_STREAMS 16
 
 typedef struct mome_seg {
     mome_hnode_t h; /* k1 = id */
@@ -33,13 +33,14 @@ typedef struct mome_seg {
      * of the last one plus 1 (0: none yet), and the run being read ahead (stride 0: none). */
     uint64_t fault_last, run_next, run_stride;
     /* The reads being read ahead (requester.c, read_window): per stream, the page of the fault
-     * that started it, the page after the pages its last fault asked ahead (0: an empty slot)
-     * and how many that fault asked for; the slot to reuse next; read faults in a row that
-     * landed near no stream. */
+     * that started it, the page after the pages its last fault asked ahead (0: an empty slot),
+     * how many that fault asked for, and when a fault last met it (ra_clock's count of read faults
+     * that asked the directory); read faults in a row that landed near no stream. */
     struct mome_ra_stream {
-        uint64_t start, next, window;
+        uint64_t start, next;
+        uint32_t window, used;
     } ra[MOME_RA_STREAMS];
-    uint32_t ra_slot, ra_misses;
+    uint32_t ra_clock, ra_misses;
     char name[MOME_SEG_NAME_MAX + 1];
 } mome_seg_t;
 

@@ -300,6 +300,7 @@ static void ra_expect(mome_seg_t *s, const uint64_t *fault, const uint64_t *aske
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t before = mome_stats.pages_prefetched;
+        msgtest_reset();
         nc_fault(s, fault[i], 0);
         ck_assert_msg(mome_stats.pages_prefetched - before == asked[i],
                       "fault %zu on page %llu asked %llu pages ahead, not %llu", i,
@@ -321,8 +322,34 @@ START_TEST(test_requester__read_ahead_follows_interleaved_streams)
 }
 END_TEST
 
-/* Reads scattered over a large segment stop reading ahead after 8 faults near no earlier one; a
- * fault that continues a read, or meets a page on its way ahead, starts it again. */
+/* Twelve threads reading their own parts in order, in turns: once each has met its stream, every
+ * fault continues it and the windows grow (scattered reads are what no stream continues). */
+START_TEST(test_requester__read_ahead_follows_twelve_readers_in_turns)
+{
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 13000);
+    uint64_t next[12], asked = 0;
+    for (int i = 0; i < 12; i++)
+        next[i] = (uint64_t)i * 1000;
+    for (int round = 0; round < 5; round++)
+        for (int i = 0; i < 12; i++) {
+            uint64_t before = mome_stats.pages_prefetched;
+            msgtest_reset();
+            nc_fault(s, next[i], 0);
+            asked = mome_stats.pages_prefetched - before;
+            if (round >= 2)
+                ck_assert_msg(asked >= 7, "round %d, reader %d: %llu pages asked ahead", round, i,
+                              (unsigned long long)asked);
+            next[i] += asked + 1;
+        }
+    ck_assert_uint_eq(asked, 31);
+}
+END_TEST
+
+/* Reads scattered over a large segment stop reading ahead after 8 faults near no earlier one
+ * with none continuing a read between them; a fault that continues a read, or meets a page on its
+ * way ahead, starts it again. */
 START_TEST(test_requester__scattered_reads_stop_reading_ahead)
 {
     nc_up(NODES, SELF);
@@ -593,6 +620,7 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__read_ahead_grows_along_a_sequential_read);
     NC_CASE(s, test_requester__a_page_read_ahead_is_installed_into_a_view);
     NC_CASE(s, test_requester__read_ahead_follows_interleaved_streams);
+    NC_CASE(s, test_requester__read_ahead_follows_twelve_readers_in_turns);
     NC_CASE(s, test_requester__scattered_reads_stop_reading_ahead);
     NC_CASE(s, test_requester__read_ahead_stops_at_held_busy_and_view_end);
     NC_CASE(s, test_requester__read_ahead_follows_a_stride);
