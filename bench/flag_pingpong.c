@@ -11,7 +11,15 @@
  * the ratio bare/yield; checks every value read (a node that sees a counter it was not waiting
  * for, or a value going backwards, stops the job).
  *
- *   mome-run -n 2|4 ./flag_pingpong [round_trips [turns [modes]]]   (modes: e.g. bare,yield)
+ * With `reads` > 0, each round trip also carries a stream of faults before the spin: node 2k
+ * writes one word in each of `reads` pages of its pair (9 pages apart, so that no read-ahead
+ * fetches them) before it writes ping, and node 2k+1, once it has seen ping, reads them all
+ * (each read a remote fault: its copies went with node 2k's writes) and checks that each holds
+ * the round trip's counter, then writes pong. A progress thread that stays busy or runnable after
+ * such a stream, instead of sleeping, keeps the spinning node's messages waiting (design.md
+ * section 2): this mode shows it.
+ *
+ *   mome-run -n 2|4 ./flag_pingpong [round_trips [turns [modes [reads]]]]  (modes: bare,yield...)
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -69,10 +77,12 @@ int main(int argc, char **argv)
     long trips = argc > 1 ? atol(argv[1]) : 2000;
     int turns = argc > 2 ? atoi(argv[2]) : 3;
     const char *modes = argc > 3 ? argv[3] : "bare,yield";
+    long reads = argc > 4 ? atol(argv[4]) : 0;
     int me = MomeNode(), n = MomeNodes(), use[NMODES] = {0}, nuse = 0;
-    if (trips <= 0 || turns <= 0 || turns > 100 || n < 2 || n % 2) {
+    if (trips <= 0 || turns <= 0 || turns > 100 || n < 2 || n % 2 || reads < 0 || reads > 4096) {
         fprintf(stderr, "usage: mome-run -n 2|4|... flag_pingpong [round_trips [turns "
-                        "[bare,yield,poll]]] (an even number of nodes)\n");
+                        "[bare,yield,poll [reads]]]] (an even number of nodes; reads: 0 to "
+                        "4096 pages)\n");
         return 2;
     }
     for (int m = 0; m < NMODES; m++)
@@ -82,9 +92,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "flag_pingpong: modes are bare, yield and poll, not '%s'\n", modes);
         return 2;
     }
-    size_t ps = MomePageSize();
-    int seg = MomeSegOpen("flag_pingpong", ps * (size_t)n, MOME_CREATE);
-    char *a = MomeMMap(NULL, ps * (size_t)n, MOME_READ | MOME_WRITE, 0, seg, 0);
+    size_t ps = MomePageSize(), spread = 9 * ps, pair_len = spread * (size_t)reads;
+    size_t len = ps * (size_t)n + pair_len * (size_t)(n / 2);
+    int seg = MomeSegOpen("flag_pingpong", len, MOME_CREATE);
+    char *a = MomeMMap(NULL, len, MOME_READ | MOME_WRITE, 0, seg, 0);
     if (a == MOME_MAP_FAILED) {
         fprintf(stderr, "flag_pingpong: %s\n", MomeError());
         return 1;
@@ -92,6 +103,7 @@ int main(int argc, char **argv)
     /* Pair p = me / 2: its ping page is 2p, its pong page 2p + 1. */
     volatile uint64_t *ping = (volatile uint64_t *)(a + ps * (size_t)(me & ~1));
     volatile uint64_t *pong = (volatile uint64_t *)(a + ps * (size_t)(me | 1));
+    char *pages = a + ps * (size_t)n + pair_len * (size_t)(me / 2); /* this pair's, if reads */
     double us[NMODES][100];
     uint64_t base = 0;
 
@@ -109,10 +121,17 @@ int main(int argc, char **argv)
                 if (i == 1)
                     t0 = now_us();
                 if (me % 2 == 0) {
+                    for (long r = 0; r < reads; r++)
+                        *(volatile uint64_t *)(pages + spread * (size_t)r) = v;
                     *ping = v;
                     spin(pong, v, m, "pong");
                 } else {
                     spin(ping, v, m, "ping");
+                    for (long r = 0; r < reads; r++) {
+                        uint64_t got = *(volatile uint64_t *)(pages + spread * (size_t)r);
+                        if (got != v)
+                            fail("a page written before ping", v, got);
+                    }
                     *pong = v;
                 }
             }
@@ -123,8 +142,9 @@ int main(int argc, char **argv)
     }
     if (me == 0) {
         double med[NMODES] = {0};
-        printf("flag_pingpong: %d nodes (%d pair(s)), %ld round trips x %d turns:", n, n / 2, trips,
-               turns);
+        printf("flag_pingpong: %d nodes (%d pair(s)), %ld round trips x %d turns, %ld reads "
+               "each:",
+               n, n / 2, trips, turns, reads);
         for (int m = 0; m < NMODES; m++) {
             if (!use[m])
                 continue;

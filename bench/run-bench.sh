@@ -295,18 +295,22 @@ bench_flag_pingpong() {
         [ -x "$BENCH_BINDIR/$p" ] || die "no $BENCH_BINDIR/$p (build it: make -C bench $p)"
     done
     echo "flag_pingpong ($trips round trips x 3 turns per run, us per round trip; shared memory)," \
-        "median of $REPEAT runs"
-    printf '%-5s  %-8s  %9s  %9s  %9s  %10s  %11s  %9s\n' nodes progress bare_us yield_us \
-        poll_us bare/yield ucx_rtt_us bare/ucx
+        "median of $REPEAT runs; reads: pages node 1 reads (remote faults) before each pong"
+    printf '%-5s  %-5s  %-8s  %9s  %9s  %9s  %10s  %11s  %9s\n' nodes reads progress bare_us \
+        yield_us poll_us bare/yield ucx_rtt_us bare/ucx
     ucx=''
-    for nodes in 2 4; do
+    # The third: a stream of 32 faults, then the spin (design.md section 2: a progress thread
+    # that stays awake after a stream keeps the spinner's messages waiting).
+    for conf in 2:0 4:0 2:32; do
+        nodes=${conf%:*} reads=${conf#*:}
         bare='' yield='' poll='' prio=''
         i=0
         while [ "$i" -lt "$REPEAT" ]; do
             i=$((i + 1))
-            log=$logdir/flag_pingpong.$nodes.$i
+            log=$logdir/flag_pingpong.$nodes.$reads.$i
             if run "$log" env UCX_TLS=posix,cma MOME_LOG_LEVEL=info timeout 600 "$MOME_RUN" \
-                -t 580 -n "$nodes" "$BENCH_BINDIR/flag_pingpong" "$trips" 3 bare,yield,poll; then
+                -t 580 -n "$nodes" "$BENCH_BINDIR/flag_pingpong" \
+                "$([ "$reads" = 0 ] && echo "$trips" || echo 100)" 3 bare,yield,poll "$reads"; then
                 collect bare bare_us "$log"
                 collect yield yield_us "$log"
                 collect poll poll_us "$log"
@@ -314,7 +318,7 @@ bench_flag_pingpong() {
                 grep -q 'node 0\].*progress thread: nice' "$log" && prio=high
                 grep -q 'node 0\].*progress thread: normal' "$log" && prio=normal
             fi
-            log=$logdir/ucx_pingpong.$nodes.$i
+            log=$logdir/ucx_pingpong.$nodes.$reads.$i
             if run "$log" env UCX_TLS=posix,cma timeout 90 "$BENCH_BINDIR/ucx_pingpong" 20000
             then
                 collect ucx ucx_rtt_sleep_us "$log"
@@ -327,10 +331,12 @@ bench_flag_pingpong() {
             poll=$(median $poll)
             u=$(median $ucx)
         }
-        printf '%-5s  %-8s  %9s  %9s  %9s  %10s  %11s  %9s\n' "$nodes" "${prio:-?}" "$bare" \
-            "$yield" "$poll" "$(ratio "$bare" "$yield")" "$u" "$(ratio "$bare" "$u")"
+        printf '%-5s  %-5s  %-8s  %9s  %9s  %9s  %10s  %11s  %9s\n' "$nodes" "$reads" \
+            "${prio:-?}" "$bare" "$yield" "$poll" "$(ratio "$bare" "$yield")" "$u" \
+            "$(ratio "$bare" "$u")"
     done
-    echo "(ucx_rtt_us: ucx_pingpong's round trip sleeping in epoll, 72 bytes out and 4 KiB back)"
+    echo "(ucx_rtt_us: ucx_pingpong's round trip sleeping in epoll, 72 bytes out and 4 KiB back;" \
+        "with reads, 100 round trips a turn)"
 }
 
 # figure NAME FILE : the number after NAME= in FILE (false_sharing and jacobi print key=value).
