@@ -269,6 +269,7 @@ static const char *const kind_names[MOME_TR_NKINDS] = {
     [MOME_TR_DROP] = "drop",
     [MOME_TR_UNSHARE] = "unshare",
     [MOME_TR_SYNC] = "sync",
+    [MOME_TR_DECLINED] = "declined",
 };
 
 static const char *kind_name(int k)
@@ -280,7 +281,7 @@ static const char *kind_name(int k)
 static int is_page_event(int k)
 {
     return (k >= MOME_TR_FAULT && k <= MOME_TR_PAGE_IN) || k == MOME_TR_GRANT ||
-           k == MOME_TR_DROP || k == MOME_TR_UNSHARE || k == MOME_TR_SYNC;
+           k == MOME_TR_DROP || k == MOME_TR_UNSHARE || k == MOME_TR_SYNC || k == MOME_TR_DECLINED;
 }
 
 /* ---- summary ---- */
@@ -381,6 +382,7 @@ static int tid_of(int k)
     case MOME_TR_FETCH:
     case MOME_TR_GRANT:
     case MOME_TR_ZERO:
+    case MOME_TR_DECLINED:
         return TID_FAULTS;
     case MOME_TR_EVICT:
     case MOME_TR_PAGE_OUT:
@@ -498,6 +500,7 @@ static size_t *match_spans(void)
             break;
         case MOME_TR_ZERO:
         case MOME_TR_GRANT:
+        case MOME_TR_DECLINED:
             closes = 1;
             break;
         case MOME_TR_LOCK_REQ:
@@ -900,7 +903,7 @@ static void compute_spans(void)
             add_span(&waits, &nwaits, &cap_waits, row, e->node, *req, e->t);
             *req = UINT64_MAX;
         }
-        if (ends)
+        if (ends || k == MOME_TR_DECLINED) /* a declined write-ahead: no wait, nothing held */
             *req = UINT64_MAX;
         if (starts && *since == UINT64_MAX) {
             *since = e->t;

@@ -260,6 +260,10 @@ static void log_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
     case MOME_TR_GRANT:
         snprintf(what, sizeof(what), "node %d granted %s (copy up to date)", peer, where);
         break;
+    case MOME_TR_DECLINED:
+        snprintf(what, sizeof(what),
+                 "node %d declined %s, asked ahead for writing: a node holds it", peer, where);
+        break;
     case MOME_TR_INV:
         snprintf(what, sizeof(what), "dropped %s: invalidated for node %d", where, peer);
         break;

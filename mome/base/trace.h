@@ -85,6 +85,8 @@ enum mome_trace_kind {
     MOME_TR_SYNC,       /* MomeSyncMem asked the page's manager (peer) whether this node's copy
                            is current (arg: the copy's version, low 32 bits; WAITED: the call
                            waited first for a request of the page or for this node's diffs) */
+    MOME_TR_DECLINED,   /* the manager (peer) declined a STRONG write asked ahead: a node holds
+                           the page, which stays as it was here */
     MOME_TR_NKINDS
 };
 

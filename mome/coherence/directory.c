@@ -434,11 +434,12 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
 }
 
 /*
- * A write opened ahead (MOME_REQ_AHEAD on a RELEASE or WEAK write, requester.c's ask_ahead) is
- * granted as a write only where it takes nothing from anyone: a page no node holds (the node
- * becomes its owner, as its first write would make it) or a twin of a multiple-writer page another
- * node owns. Anywhere else (a single writer's page, zeros others read) it is a read-ahead: the
- * node's write, if it comes, asks again, so opening ahead never stops a writer.
+ * A write opened ahead (MOME_REQ_AHEAD on a write, requester.c's ask_ahead) is granted as a write
+ * only where it takes nothing from anyone: a page no node holds (the node becomes its owner, as
+ * its first write would make it) or, under RELEASE and WEAK, a twin of a multiple-writer page
+ * another node owns. Anywhere else a RELEASE or WEAK one is a read-ahead (a single writer's page,
+ * zeros others read): the node's write, if it comes, asks again, so opening ahead never stops a
+ * writer. A STRONG one is declined there (strong_ahead_declined).
  */
 static int write_ahead_ok(dentry_t *e, const mome_msg_t *req)
 {
@@ -486,6 +487,19 @@ int mome_dir_reroute_read(const mome_fwd_t *f)
     return 0;
 }
 
+/*
+ * A STRONG write asked ahead of a page some node holds (or that is shared by RELEASE writers) is
+ * declined: GRANT_NONE, the entry left as it was and not busy, no DONE to wait for. Served as a
+ * read-ahead, as a RELEASE one is, it would write-protect the page's single writer (whose next
+ * write would take the page back) and the requester's own write would then ask a second time;
+ * served as a write, it would take the page from a node that may be using it.
+ */
+static int strong_ahead_declined(dentry_t *e, const mome_msg_t *req)
+{
+    return req->type == MOME_MSG_WRITE_REQ && (req->flags & MOME_REQ_AHEAD) &&
+           model_of(req)->single_writer && (e->owner >= 0 || count(e, CS) > 0 || e->multi);
+}
+
 static void start(dentry_t *e, const mome_msg_t *req)
 {
     if (req->type == MOME_MSG_DROP) {
@@ -499,6 +513,8 @@ static void start(dentry_t *e, const mome_msg_t *req)
                    (unsigned long long)req_of(req)->seg, req_of(req)->node);
     if (req->type == MOME_MSG_SYNC_REQ)
         start_sync(e, req);
+    else if (strong_ahead_declined(e, req))
+        grant(req, MOME_GRANT_NONE, 0, 0, -1);
     else if (e->multi && model_of(req)->single_writer)
         begin_flush(e, req);
     else if (req->type == MOME_MSG_READ_REQ || ((req->flags & MOME_REQ_AHEAD) && !write_ahead_ok(e, req)))
@@ -875,8 +891,8 @@ static const char *check_write(const mome_msg_t *m, const void *body, const mome
     const mome_req_t *r = body;
     if ((m->flags & MOME_REQ_RECALL) && (!mome_seg_is_served(r->seg) || r->model != MOME_STRONG))
         return "flags (RECALL: a STRONG request for a segment momed serves)";
-    if ((m->flags & MOME_REQ_AHEAD) && (r->model == MOME_STRONG || (m->flags & MOME_REQ_RECALL)))
-        return "flags (AHEAD: a RELEASE or WEAK write opened ahead)";
+    if ((m->flags & MOME_REQ_AHEAD) && (m->flags & MOME_REQ_RECALL))
+        return "flags (AHEAD: a write opened ahead, never a recall)";
     return NULL;
 }
 

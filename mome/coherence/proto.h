@@ -84,7 +84,11 @@ enum {
     MOME_FWD_EXCL = 0x2, /* FWD_SYNC: the owner writes exclusively: answer with content */
     MOME_FWD_NOPUSH = 0x4, /* FWD_SNAP: the reader wants no pushed versions (MOME_REQ_NOPUSH) */
 };
-enum { MOME_GRANT_ZERO = 0x1 };                         /* GRANT: the content is zeros */
+enum {
+    MOME_GRANT_ZERO = 0x1, /* GRANT: the content is zeros */
+    MOME_GRANT_NONE = 0x2, /* GRANT: declined (a STRONG write asked ahead of a page a node holds):
+                              nothing granted, the page stays as it was, no DONE follows */
+};
 enum { MOME_DATA_GRANT = 0x1 };                         /* DATA: carries the grant */
 enum { MOME_FLUSH_DROP = 0x1 };                         /* FLUSH: drop the copy too */
 enum { MOME_DIFF_FLUSH = 0x1 };                         /* DIFF: part of a flush: ack rel.mgr */

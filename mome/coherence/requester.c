@@ -161,13 +161,13 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
  * at distance `stride` that this node lacks, and map them when they come. Stops at the first page
  * held, being fetched, or outside the view. Returns how many it asked for.
  * - A read fault reads ahead (MOME_TXN_READ): sequential reads then mostly find their pages here.
- * - A RELEASE or WEAK write fault right after the page before it was opened for writing here (a
- *   sequential run; writes spread over a segment open nothing ahead) asks to write them
- *   (MOME_TXN_WRITE), stopping also at a page of another model: a loop writing an array this node
- *   does not hold then takes one fault per MOME_PREFETCH + 1 pages. The directory grants such a
- *   write only where it takes nothing from anyone (directory.c, write_ahead_ok), a read copy
- *   otherwise; a page opened but not written sends nothing at the release. Not with a page budget
- *   (the twins would crowd it).
+ * - A write fault right after the page before it was opened for writing here (a sequential run;
+ *   writes spread over a segment open nothing ahead) asks to write them (MOME_TXN_WRITE),
+ *   stopping also at a page of another model: a loop writing an array this node does not hold
+ *   then takes one fault per MOME_PREFETCH + 1 pages. The directory grants such a write only where
+ *   it takes nothing from anyone (directory.c, write_ahead_ok); elsewhere a RELEASE or WEAK one
+ *   gets a read copy, and a STRONG one is declined (declined()). A page opened but not written
+ *   sends nothing at the release. Not with a page budget (the twins would crowd it).
  */
 static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, uint64_t stride,
                           int kind, uint64_t max)
@@ -379,8 +379,10 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     }
     int kind = write ? MOME_TXN_WRITE : MOME_TXN_READ;
     request(s, page, kind, mome_page_model(pg), w, NULL, 0);
-    if (!write || mome_page_model(pg) != MOME_STRONG) {
-        /* A write asks ahead only in a run: the page before is written here. */
+    if (!write || mome_page_model(pg) != MOME_STRONG || s->wa_declined < MOME_WA_DECLINED) {
+        /* A write asks ahead only in a run: the page before is written here. A STRONG one stops
+         * asking once MOME_WA_DECLINED of them in a row were declined (pages others hold:
+         * writes shared with other nodes), until a write gets a page nobody had. */
         int run = !write || (page > (v->off >> mome_coh.page_shift) &&
                              pg[-1].access == MOME_ACC_WRITE);
         unsigned slot = 0;
@@ -763,12 +765,49 @@ static void take_grant(mome_txn_t *t, uint32_t rights, uint32_t acks, uint32_t m
     t->mgr = mgr;
 }
 
+/*
+ * The manager declined a STRONG write asked ahead (GRANT_NONE: a node holds the page). The
+ * transaction ends with nothing, the page as it was and no DONE (the entry never became busy);
+ * threads that faulted on the page meanwhile ask for it themselves. Anything else declined means
+ * the directory and this node disagree about the request.
+ */
+static void declined(const mome_msg_t *m, mome_txn_t *t)
+{
+    mome_seg_t *s = t->seg;
+    uint64_t page = t->page;
+    mome_waiter_t *w = t->waiters;
+    mome_op_t *op = t->op;
+
+    if (t->kind != MOME_TXN_WRITE || !t->ahead || t->model != MOME_STRONG || t->granted ||
+        t->have_data || t->acks || t->held || t->recall || t->merge || t->served)
+        mome_fatal("node %u declined a request of this node for page %llu of segment '%s' that "
+                   "only a STRONG write asked ahead may see declined (a %s request under %s): the "
+                   "directory and this node disagree; stopping",
+                   m->src, (unsigned long long)page, s->name,
+                   t->kind == MOME_TXN_WRITE ? "write" : "read", mome_model_of_id(t->model)->name);
+    MOME_TR(MOME_TR_DECLINED, s->id, page, (int)m->src, 0, 0);
+    if (s->wa_declined <= MOME_WA_DECLINED)
+        s->wa_declined++;
+    t->waiters = NULL;
+    s->pages[page].flags = (uint16_t)(s->pages[page].flags & ~MOME_PG_BUSY);
+    mome_coh.outstanding--;
+    mome_txn_free(t);
+    if (!ask_again(s, page, w, op))
+        mome_op_put(op);
+}
+
 static void on_grant(const mome_msg_t *m, const void *body)
 {
     const mome_grant_t *g = body;
     mome_txn_t *t = txn_of(m, g->seg, g->page);
     if (!t)
         return;
+    if (m->flags & MOME_GRANT_NONE) {
+        declined(m, t);
+        return;
+    }
+    if ((m->flags & MOME_GRANT_ZERO) && (g->rights & MOME_RIGHT_RW) && t->model == MOME_STRONG)
+        t->seg->wa_declined = 0; /* a page nobody had: write-ahead may find more around it */
     take_grant(t, g->rights, g->acks, g->mgr);
     t->owner = g->owner;
     if ((m->flags & MOME_GRANT_ZERO) && mome_seg_is_served(g->seg)) {
@@ -1360,6 +1399,16 @@ static const char *check_data(const mome_msg_t *m, const void *body, const mome_
     return NULL;
 }
 
+/* GRANT_NONE declines: it grants nothing, with nothing to wait for and no content. */
+static const char *check_grant(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_grant_t *g = body;
+    (void)ctx;
+    if ((m->flags & MOME_GRANT_NONE) && ((m->flags & MOME_GRANT_ZERO) || g->rights || g->acks))
+        return "flags (NONE: no rights, no acknowledgements, no zeros)";
+    return NULL;
+}
+
 static const mome_field_t grant_fields[] = {
     MOME_FIELD(mome_grant_t, seg, MOME_FK_RAW, 0),
     MOME_FIELD(mome_grant_t, page, MOME_FK_RAW, 0),
@@ -1388,8 +1437,8 @@ static const mome_field_t ref2_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_R
 
 static const mome_msg_def_t req_msgs[] = {
     {.type = MOME_MSG_GRANT,
-     .wire = {"GRANT", grant_fields, NF(grant_fields), MOME_GRANT_ZERO, 0, 0},
-     .body_size = sizeof(mome_grant_t), .handler = on_grant},
+     .wire = {"GRANT", grant_fields, NF(grant_fields), MOME_GRANT_ZERO | MOME_GRANT_NONE, 0, 0},
+     .body_size = sizeof(mome_grant_t), .validate = check_grant, .handler = on_grant},
     {.type = MOME_MSG_DATA,
      .wire = {"DATA", data_fields, NF(data_fields), MOME_DATA_GRANT, 0,
               MOME_LEN_PAGE},

@@ -19,6 +19,9 @@
 
 /* Read streams a segment follows at once (threads of a node reading apart, each in order). */
 #define MOME_RA_STREAMS 16
+/* STRONG writes asked ahead and declined in a row after which a segment's STRONG write faults ask
+ * nothing ahead (until one gets a page nobody had). */
+#define MOME_WA_DECLINED 8
 
 typedef struct mome_seg {
     mome_hnode_t h; /* k1 = id */
@@ -41,6 +44,8 @@ typedef struct mome_seg {
         uint32_t window, used;
     } ra[MOME_RA_STREAMS];
     uint32_t ra_clock, ra_misses;
+    /* STRONG writes asked ahead and declined in a row (requester.c, declined) */
+    uint32_t wa_declined;
     char name[MOME_SEG_NAME_MAX + 1];
 } mome_seg_t;
 

@@ -585,7 +585,7 @@ byte wmask[P];          /* nodes that wrote the page since the last barrier */
 
 hidden byte p, i, j, s, c, r, op;
 hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
-hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig;
+hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig, e_decl;
 hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
 hidden byte rq_opt, rq_nc, rq_cp, tc_opt, tc_stale, tc_merged, tc_ahead, p_save, ft, wt;
 hidden short fr_cb;
@@ -614,6 +614,8 @@ hidden byte content_over_unreleased;    /* content installed over a copy with wr
                                            released yet (install(): mome_fatal) */
 hidden byte merge_lost_twin;            /* a refresh keeping writes finds no twin
                                            (merge_install: mome_fatal) */
+hidden byte decline_unexpected;         /* GRANT_NONE for what is not a write asked ahead
+                                           (declined: mome_fatal) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* copy.c */
@@ -1032,11 +1034,32 @@ inline TAKE_GRANT(mgr) {
 
 
 /* on_grant: node = owner, x = acks, y = rights, v = GRANT_ZERO; mgr = src */
+/* declined(): GRANT_NONE for a STRONG write asked ahead: the transaction ends with nothing, no
+ * DONE; threads that faulted on the page meanwhile ask for it themselves. -DMUT_DECLINE_DROPS:
+ * they are forgotten (they would wait for ever). */
+inline DECLINED() {
+    decline_unexpected = (!HAS(tf[p], T_AHEAD) || HAS(tf[p], T_GRANTED) || tgot[p] != 0 ||
+                          HAS(tf[p], T_OP));
+    assert(!decline_unexpected);
+    CLR(pf[p], F_BUSY);
+    tc_w = twait[p];
+    tf[p] = 0; trights[p] = 0; tneed[p] = 0; tgot[p] = 0; tver[p] = 0; tmgr[p] = 0;
+    town[p] = 0; twait[p] = 0; top[p] = 0;
+    if
+#ifndef MUT_DECLINE_DROPS
+    :: tc_w != 0 -> COV rq_w = ((tc_w & 42) != 0); rq_h = tc_w; rq_op = 0; REQUEST()
+#endif
+    :: else -> skip
+    fi;
+    tc_w = 0
+}
+
 inline ON_GRANT() {
     assert(!IN(tdrop, p));
     if
     :: !HAS(tf[p], T_ON) -> COV skip     /* "without a request; ignored" */
-    :: else ->
+    :: HAS(tf[p], T_ON) && m_v == 2 -> COV DECLINED()
+    :: HAS(tf[p], T_ON) && m_v != 2 ->
         TAKE_GRANT(m_src);
         town[p] = m_nd;
         if
@@ -1942,12 +1965,18 @@ inline START_DROP() {
     fi
 }
 
-/* start(): serve the request in rq_* */
+/* strong_ahead_declined: a STRONG write asked ahead of a page a node holds (or MULTI). */
+#define DECLINE_AHEAD (rq_w && HAS(rq_f, Q_AHEAD) && rq_m == STRONG && \
+                       (downer[G] != NIL || COUNT(dcs[p]) != 0 || HAS(dbits[p], B_MULTI)))
+
+/* start(): serve the request in rq_*; a declined one (GRANT_NONE, v = 2) leaves the entry free. */
 inline START() {
     if
     :: HAS(rq_f, Q_DROP) -> START_DROP()
-    :: !HAS(rq_f, Q_DROP) && HAS(dbits[p], B_MULTI) && rq_m == STRONG -> BEGIN_FLUSH()
-    :: !HAS(rq_f, Q_DROP) && !(HAS(dbits[p], B_MULTI) && rq_m == STRONG) ->
+    :: !HAS(rq_f, Q_DROP) && DECLINE_AHEAD -> COV GRANT_TO(2, 0, 0, rq_n); e_decl = 1
+    :: !HAS(rq_f, Q_DROP) && !DECLINE_AHEAD && HAS(dbits[p], B_MULTI) && rq_m == STRONG ->
+        BEGIN_FLUSH()
+    :: !HAS(rq_f, Q_DROP) && !DECLINE_AHEAD && !(HAS(dbits[p], B_MULTI) && rq_m == STRONG) ->
         if
         :: !rq_w -> START_READ()
         :: else -> START_WRITE()
@@ -2392,13 +2421,14 @@ inline ON_LOCK_GRANT() {
 
 /* The end of every handler: start a request it let through, check, forget the message. */
 inline HANDLED() {
-    /* A DROP leaves the entry free (but for an UNSHARE): run_queue goes on to the next. */
+    /* A DROP leaves the entry free (but for an UNSHARE), and so does a declined write asked
+     * ahead: run_queue goes on to the next. */
     do
     :: e_start ->
         e_start = 0;
         START();
         if
-        :: HAS(rq_f, Q_DROP) -> RUN_QUEUE()     /* sets e_start if a request waits */
+        :: HAS(rq_f, Q_DROP) || e_decl -> e_decl = 0; RUN_QUEUE() /* sets e_start if one waits */
         :: else -> skip
         fi
     :: else -> break
@@ -2454,6 +2484,15 @@ inline FAULT_WAIT(w) {
             COV
             p++;
             rq_w = 0; rq_h = 0; rq_op = 0; rq_ah = 1;
+            REQUEST();
+            p--
+        /* a STRONG write asks to write the next page ahead (the code asks only in a run, the
+         * page before written here: here any STRONG write, which covers more) */
+        :: wa_on && w == 2 && MODEL(me, p) == STRONG && p + 1 < P && acc[G + 1] == A_NONE &&
+           !HAS(pf[p + 1], F_BUSY) && MODEL(me, p + 1) == STRONG ->
+            COV
+            p++;
+            rq_w = 1; rq_h = 0; rq_op = 0; rq_ah = 1;
             REQUEST();
             p--
         :: else -> skip

@@ -803,12 +803,62 @@ START_TEST(test_directory__served_rules)
 }
 END_TEST
 
+/* A STRONG write asked ahead: granted as the exclusive zero page where no node holds the page,
+ * declined elsewhere (GRANT_NONE), the entry left as it was and free for the next request. A
+ * decline that grants anything is refused on the wire. */
+START_TEST(test_directory__strong_write_ahead_is_declined_where_a_node_holds_the_page)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(1);
+    mome_dir_state_t st;
+    mome_req_t r = {.seg = 1, .page = p, .node = 2, .model = MOME_STRONG};
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_AHEAD, 2, &r, NULL, 0);
+    const mome_msg_t *g = sent(MOME_MSG_GRANT, 2);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags, MOME_GRANT_ZERO);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->rights, MOME_RIGHT_RW);
+    done(2, 1, p);
+    /* Node 2 owns it now: node 3's write asked ahead is declined, nothing changes. */
+    r.node = 3;
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_AHEAD, 3, &r, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 1);
+    g = sent(MOME_MSG_GRANT, 3);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->flags, MOME_GRANT_NONE);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->rights, 0);
+    ck_assert_uint_eq(BODY(g, mome_grant_t)->acks, 0);
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.owner, 2);
+    ck_assert_int_eq(st.excl, 1);
+    ck_assert_int_eq(st.busy, -1);
+    ck_assert_int_eq(st.ncopies, 1);
+    /* Node 3's own write fault then takes it, as ever. */
+    req(MOME_MSG_WRITE_REQ, 3, 1, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 2));
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.busy, 3);
+    /* Zeros another node read ahead (a copy, no owner) are held too: declined. */
+    uint64_t q = my_page(2);
+    mome_req_t ra = {.seg = 2, .page = q, .node = 1, .model = MOME_STRONG};
+    deliver(MOME_MSG_READ_REQ, MOME_REQ_AHEAD, 1, &ra, NULL, 0);
+    done(1, 2, q);
+    mome_dir_peek(2, q, &st);
+    ck_assert_int_eq(st.owner, -1);
+    ck_assert_int_eq(st.ncopies, 1);
+    mome_req_t r2 = {.seg = 2, .page = q, .node = 3, .model = MOME_STRONG};
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_AHEAD, 3, &r2, NULL, 0);
+    ck_assert_int_eq(sent(MOME_MSG_GRANT, 3)->flags, MOME_GRANT_NONE);
+    teardown();
+}
+END_TEST
+
 Suite *directory_suite(void)
 {
     Suite *s = suite_create("directory");
     UNIT_CASE(s, test_directory__untouched_read_grants_exclusive_zero);
     UNIT_CASE(s, test_directory__recall_takes_every_copy_and_resets);
     UNIT_CASE(s, test_directory__served_rules);
+    UNIT_CASE(s, test_directory__strong_write_ahead_is_declined_where_a_node_holds_the_page);
     UNIT_CASE(s, test_directory__read_of_exclusive_page_downgrades_owner);
     UNIT_CASE(s, test_directory__write_invalidates_sharers_and_moves_content);
     UNIT_CASE(s, test_directory__upgrade_needs_no_content);

@@ -3,6 +3,7 @@
  * handler, requests recorded by the send hook, grants, data and acks delivered as the manager and
  * the holders would send them, and the page state and fake memory checked after each step.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "base/stats.h"
@@ -368,6 +369,79 @@ START_TEST(test_requester__scattered_reads_stop_reading_ahead)
 }
 END_TEST
 
+/* A STRONG write in a run (the page before written here) asks ahead; the manager declines those
+ * a node holds (GRANT_NONE): the transaction ends with nothing and no DONE, and a thread that
+ * faulted on such a page meanwhile asks for it itself. */
+START_TEST(test_requester__strong_write_ahead_declined)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 64);
+    nc_pattern(a, 3);
+    nc_hold_data(s, 20, 1, MOME_RIGHT_RW, 3, a, 1);
+    msgtest_reset();
+    nc_fault(s, 21, 1);
+    ck_assert_int_eq(msgtest_count(), 4);
+    for (int i = 0; i < 4; i++) {
+        const msgtest_sent_t *r = msgtest_at(i);
+        ck_assert_int_eq(r->m.type, MOME_MSG_WRITE_REQ);
+        ck_assert_uint_eq(req_body(r)->page, 21 + i);
+        ck_assert_uint_eq(req_body(r)->model, MOME_STRONG);
+        ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
+    }
+    int out = mome_coh_outstanding();
+    nc_grant(s, 22, MOME_GRANT_NONE, 0, 0, mome_seg_manager(s, 22), SELF);
+    ck_assert_int_eq(msgtest_count(), 0); /* no DONE: the entry never became busy */
+    ck_assert_ptr_null(mome_txn_find(1, 22));
+    ck_assert_int_eq(s->pages[22].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(s->pages[22].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_coh_outstanding(), out - 1);
+    /* A thread faults on page 23 while its write-ahead is out; declined, it asks itself. */
+    nc_fault(s, 23, 1);
+    nc_grant(s, 23, MOME_GRANT_NONE, 0, 0, mome_seg_manager(s, 23), SELF);
+    const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mome_seg_manager(s, 23));
+    ck_assert_int_eq(w->flags, 0);
+    ck_assert_int_ne(s->pages[23].flags & MOME_PG_BUSY, 0);
+    /* A page granted ahead is this node's, writable, with no fault. */
+    nc_grant(s, 24, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 24), SELF);
+    ck_assert_int_eq(s->pages[24].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(fake_memory_state(testnode_addr(s, 24)), FAKE_MAPPED_RW);
+    /* A decline that grants anything, and one of a request that is not a STRONG write asked
+     * ahead, are refused (the second stops the job: not tested here). */
+    mome_grant_t g = {.seg = 1, .page = 21, .owner = SELF, .mgr = 0, .rights = MOME_RIGHT_RW};
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_NONE, 0, &g, NULL, 0), -EPROTO);
+}
+END_TEST
+
+/* Once 8 STRONG writes asked ahead in a row were declined, STRONG write faults ask nothing ahead
+ * until a write gets a page nobody had. */
+START_TEST(test_requester__strong_write_ahead_stops_after_declines)
+{
+    uint8_t a[NC_PAGE];
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 128);
+    nc_pattern(a, 4);
+    for (uint64_t base = 20; base <= 100; base += 20) {
+        nc_hold_data(s, base, 1, MOME_RIGHT_RW, 3, a, 1);
+        uint64_t before = mome_stats.pages_prefetched;
+        nc_fault(s, base + 1, 1);
+        uint64_t asked = mome_stats.pages_prefetched - before;
+        /* 20, 40, 60: asked and declined (9 declines); 80: nothing; its zero grant resets. */
+        ck_assert_uint_eq(asked, base == 80 ? 0 : 3);
+        for (uint64_t p = base + 2; p < base + 2 + asked; p++)
+            nc_grant(s, p, MOME_GRANT_NONE, 0, 0, mome_seg_manager(s, p), SELF);
+        if (base == 80)
+            nc_grant(s, base + 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, base + 1),
+                     SELF);
+        else
+            nc_data(s, base + 1, 3, mome_seg_manager(s, base + 1), MOME_RIGHT_RW, 0, 1, a);
+        ck_assert_int_eq(s->pages[base + 1].access, MOME_ACC_WRITE);
+    }
+}
+END_TEST
+
 /* A page read ahead that no thread waits for goes straight into the first view (one install),
  * and is mapped into the others; one a thread waits for goes into that thread's view. */
 START_TEST(test_requester__a_page_read_ahead_is_installed_into_a_view)
@@ -622,6 +696,8 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__read_ahead_follows_interleaved_streams);
     NC_CASE(s, test_requester__read_ahead_follows_twelve_readers_in_turns);
     NC_CASE(s, test_requester__scattered_reads_stop_reading_ahead);
+    NC_CASE(s, test_requester__strong_write_ahead_declined);
+    NC_CASE(s, test_requester__strong_write_ahead_stops_after_declines);
     NC_CASE(s, test_requester__read_ahead_stops_at_held_busy_and_view_end);
     NC_CASE(s, test_requester__read_ahead_follows_a_stride);
     NC_CASE(s, test_requester__write_ahead_follows_a_stride_of_written_pages);
