@@ -771,7 +771,7 @@ static void take_grant(mome_txn_t *t, uint32_t rights, uint32_t acks, uint32_t m
  * threads that faulted on the page meanwhile ask for it themselves. Anything else declined means
  * the directory and this node disagree about the request.
  */
-static void declined(const mome_msg_t *m, mome_txn_t *t)
+static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
     uint64_t page = t->page;
@@ -790,10 +790,13 @@ static void declined(const mome_msg_t *m, mome_txn_t *t)
         s->wa_declined++;
     t->waiters = NULL;
     s->pages[page].flags = (uint16_t)(s->pages[page].flags & ~MOME_PG_BUSY);
+    s->pages[page].mgr = g->mgr + 1; /* who manages it now, as txn_complete notes */
     mome_coh.outstanding--;
     mome_txn_free(t);
     if (!ask_again(s, page, w, op))
         mome_op_put(op);
+    /* A MomeSyncMem that waited for this transaction goes on (against the new one, if any). */
+    resume_syncs(&after_txn, s->id, page);
 }
 
 static void on_grant(const mome_msg_t *m, const void *body)
@@ -803,11 +806,14 @@ static void on_grant(const mome_msg_t *m, const void *body)
     if (!t)
         return;
     if (m->flags & MOME_GRANT_NONE) {
-        declined(m, t);
+        declined(m, g, t);
         return;
     }
-    if ((m->flags & MOME_GRANT_ZERO) && (g->rights & MOME_RIGHT_RW) && t->model == MOME_STRONG)
-        t->seg->wa_declined = 0; /* a page nobody had: write-ahead may find more around it */
+    /* A STRONG write of a page nobody held (no copy to invalidate, not a read's exclusive zero
+     * page): write-ahead may find more such pages around it. */
+    if ((m->flags & MOME_GRANT_ZERO) && (g->rights & MOME_RIGHT_RW) && !g->acks &&
+        t->kind == MOME_TXN_WRITE && t->model == MOME_STRONG)
+        t->seg->wa_declined = 0;
     take_grant(t, g->rights, g->acks, g->mgr);
     t->owner = g->owner;
     if ((m->flags & MOME_GRANT_ZERO) && mome_seg_is_served(g->seg)) {
