@@ -35,6 +35,9 @@
  *   write   as sparse, but node 1 writes (an atomic add, checking node 0's value): write_fault_us
  *           per fault, a remote write fault on a page another node holds writable.
  *   first   node 1 writes `pages` spread pages nobody has: first_write_us per fault.
+ *   firstseq node 1 writes `pages` consecutive pages nobody has, in order (an initialisation
+ *           loop; STRONG, the default: write-ahead opens most of them): first_seq_write_us per
+ *           page.
  *   scale   as write with `scale_pages` pages (20,000) in a 1 GiB segment, then in a big_gib
  *           (16) GiB one, then `many_pages` (300,000) in another big_gib one: write_1g_us,
  *           write_big_us, write_many_us; write_many_head_us and write_many_tail_us are the cost
@@ -595,7 +598,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: mome-run -n 2 fault_latency [-p pages] [-f floor_pages] "
                     "[-s scale_pages] [-S many_pages] [-G big_gib] "
-                    "floors|steps|sparse|dense|write|first|scale...\n");
+                    "floors|steps|sparse|dense|write|first|firstseq|scale...\n");
     exit(2);
 }
 
@@ -688,6 +691,17 @@ int main(int argc, char **argv)
             uint64_t *p = spread((uint64_t)pages, 1);
             MomeBarrier();
             say("first_write_us", write_all(r.a, p, (uint64_t)pages, 1, 0, NULL, NULL));
+            close_region(&r);
+            free(p);
+        } else if (strcmp(t, "firstseq") == 0) {
+            region_t r = open_region("firstseq", (uint64_t)pages * ps);
+            uint64_t *p = malloc(sizeof(*p) * (size_t)pages);
+            if (!p)
+                fail("malloc");
+            for (long k = 0; k < pages; k++)
+                p[k] = (uint64_t)k;
+            MomeBarrier();
+            say("first_seq_write_us", write_all(r.a, p, (uint64_t)pages, 1, 0, NULL, NULL));
             close_region(&r);
             free(p);
         } else if (strcmp(t, "scale") == 0) {

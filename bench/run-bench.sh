@@ -97,9 +97,10 @@ run() {
 # another thread (same core, other core), and a raw UCX round trip carrying what a remote read
 # carries (ucx_pingpong: a 72-byte request, a 72-byte + 4 KiB reply), polling and sleeping. Each
 # round runs, per transport: fault_latency floors + sparse with MOME_PREFETCH=0, fault_latency
-# dense + write + first + sparse with the defaults, ucx_pingpong; then the scale job (20,000 pages in 1 and
-# 16 GiB, 300,000 in 16 GiB) BENCH_SCALE_REPEAT times. Every ratio is computed within a round
-# (a figure against the floors of the same round), then the median [min-max] over the rounds.
+# dense + write + first + sparse + firstseq with the defaults, ucx_pingpong; then the scale job
+# (20,000 pages in 1 and 16 GiB, 300,000 in 16 GiB) BENCH_SCALE_REPEAT times. Every ratio is
+# computed within a round (a figure against the floors of the same round), then the median
+# [min-max] over the rounds.
 #   BENCH_FAULT_PAGES (5000): pages per remote test; BENCH_SCALE_REPEAT (1): rounds of the scale
 #   job; BENCH_SCALE_PAGES (20000 300000): its two page counts.
 bench_fault_latency() {
@@ -140,8 +141,8 @@ bench_fault_latency() {
             done
             log=$logdir/fault_latency.$name.b.$i
             fl_run "$log" env UCX_TLS="$tls" timeout 600 "$MOME_RUN" -t 580 -n 2 \
-                "$BENCH_BINDIR/fault_latency" -p "$pages" dense write first sparse
-            for k in read_dense_us write_fault_us first_write_us; do
+                "$BENCH_BINDIR/fault_latency" -p "$pages" dense write first sparse firstseq
+            for k in read_dense_us write_fault_us first_write_us first_seq_write_us; do
                 fl_keep "$name" "$k" "$log"
             done
             fl_keep "$name" read_sparse_us "$log" read_sparse_ra_us
@@ -170,6 +171,7 @@ bench_fault_latency() {
         done
         fl_div "$name" first_write_us.touch first_write_us first_touch_us
         fl_div "$name" first_write_us.floor first_write_us floor_us
+        fl_div "$name" first_seq_write_us.touch first_seq_write_us first_touch_us
         fl_div "$name" write_big_us.1g write_big_us write_1g_us
         fl_div "$name" write_many_us.big write_many_us write_big_us
         fl_div "$name" write_many_tail_us.head write_many_tail_us write_many_head_us
@@ -203,6 +205,7 @@ bench_fault_latency() {
         "read_dense_us:floor:<=:1.2:read, default read-ahead, dense, per page" \
         "write_fault_us:floor:<=:2.5:write, page another node holds" \
         "first_write_us:touch:<=:1.5:first write, page no node has (/ touch)" \
+        "first_seq_write_us:touch:-:0:first writes in a row, per page (/ touch)" \
         "write_big_us:1g:~:0.1:write, 16 GiB / 1 GiB segment ($spages)" \
         "write_many_us:big:~:0.1:write, $mpages / $spages pages (16 GiB)" \
         "write_many_tail_us:head:~:0.1:write, last / first $spages of $mpages"; do
