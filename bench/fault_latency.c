@@ -566,6 +566,17 @@ static double write_all(char *a, const uint64_t *pages, uint64_t n, int zeros, u
     return us;
 }
 
+/* Pages 0 to n - 1, in order. */
+static uint64_t *consecutive(uint64_t n)
+{
+    uint64_t *p = malloc(sizeof(*p) * (size_t)n);
+    if (!p)
+        fail("malloc");
+    for (uint64_t k = 0; k < n; k++)
+        p[k] = k;
+    return p;
+}
+
 /* `n` pages spread over a segment of `gib` GiB, in random order. */
 static uint64_t *spread(uint64_t n, uint64_t gib)
 {
@@ -675,11 +686,7 @@ int main(int argc, char **argv)
             free(p);
         } else if (strcmp(t, "dense") == 0) {
             region_t r = open_region("dense", (uint64_t)pages * ps);
-            uint64_t *p = malloc(sizeof(*p) * (size_t)pages);
-            if (!p)
-                fail("malloc");
-            for (long k = 0; k < pages; k++)
-                p[k] = (uint64_t)k;
+            uint64_t *p = consecutive((uint64_t)pages);
             fill(r.a, p, (uint64_t)pages);
             say("read_dense_us", read_all(r.a, p, (uint64_t)pages));
             close_region(&r);
@@ -695,11 +702,7 @@ int main(int argc, char **argv)
             free(p);
         } else if (strcmp(t, "firstseq") == 0) {
             region_t r = open_region("firstseq", (uint64_t)pages * ps);
-            uint64_t *p = malloc(sizeof(*p) * (size_t)pages);
-            if (!p)
-                fail("malloc");
-            for (long k = 0; k < pages; k++)
-                p[k] = (uint64_t)k;
+            uint64_t *p = consecutive((uint64_t)pages);
             MomeBarrier();
             say("first_seq_write_us", write_all(r.a, p, (uint64_t)pages, 1, 0, NULL, NULL));
             close_region(&r);
