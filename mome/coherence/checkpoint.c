@@ -25,7 +25,7 @@
  */
 static int current(mome_seg_t *s, uint64_t page)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->access == MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY))
         return 0;
     if ((pg->flags & MOME_PG_OWNER) ||
@@ -39,7 +39,7 @@ static int current(mome_seg_t *s, uint64_t page)
 
 static void fetch(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->flags & MOME_PG_BUSY)
         return; /* a request in flight: taken by a later round */
     if (pg->access == MOME_ACC_NONE)
@@ -81,7 +81,7 @@ size_t mome_ckpt_take(mome_seg_t *s, mome_ckpt_set_t *set)
 
     for (size_t i = 0; i < set->n; i++) {
         uint64_t page = set->pages[i];
-        mome_page_t *pg = &s->pages[page];
+        mome_page_t *pg = mome_seg_pg(s, page);
         if (!(pg->flags & MOME_PG_CKPT))
             continue; /* handed to a new writer meanwhile: it writes the page */
         int fresh = set->fetched[i] && pg->access != MOME_ACC_NONE &&
@@ -114,7 +114,7 @@ size_t mome_ckpt_take(mome_seg_t *s, mome_ckpt_set_t *set)
 size_t mome_ckpt_copy(mome_seg_t *s, const uint64_t *pages, size_t n, void *buf)
 {
     for (size_t i = 0; i < n; i++) {
-        mome_page_t *pg = &s->pages[pages[i]];
+        mome_page_t *pg = mome_seg_pg(s, pages[i]);
         if (pg->access == MOME_ACC_NONE)
             return i; /* evicted since it was taken */
         memcpy((uint8_t *)buf + i * mome_coh.page_size, mome_seg_bytes(s, pages[i]),

@@ -33,7 +33,7 @@ void mome_ckpt_fini(void)
 
 void mome_ckpt_mark(mome_seg_t *s, uint64_t page)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
 
     if (!mome_store_persistent(s->store))
         return;
@@ -79,7 +79,7 @@ long mome_ckpt_flagged(mome_seg_t *s, uint64_t **pages)
                 changed[keep++] = r; /* (a segment gone meanwhile leaves its entries here) */
             continue;
         }
-        mome_page_t *pg = &s->pages[r.page];
+        mome_page_t *pg = mome_seg_pg(s, r.page);
         pg->flags &= (uint16_t)~MOME_PG_CKLISTED;
         if (pg->flags & MOME_PG_CKPT)
             (*pages)[k++] = r.page;

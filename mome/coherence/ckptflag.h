@@ -23,7 +23,7 @@ void mome_ckpt_mark(mome_seg_t *s, uint64_t page);
  * holds the master (not a twinning writer, whose changes reach the master as a diff). */
 static inline void mome_ckpt_note(mome_seg_t *s, uint64_t page)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     if (mome_store_persistent(s->store) &&
         ((pg->flags & MOME_PG_OWNER) || !(pg->flags & MOME_PG_TRACK)))
         mome_ckpt_mark(s, page);
@@ -34,7 +34,7 @@ static inline void mome_ckpt_note(mome_seg_t *s, uint64_t page)
  * fault flags it first: mome_ckpt_note), as a tracked page only once it is dirty. */
 static inline int mome_ckpt_writable(const mome_seg_t *s, uint64_t page)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     return !mome_store_persistent(s->store) || (pg->flags & MOME_PG_CKPT) ||
            ((pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_OWNER));
 }
@@ -44,7 +44,7 @@ static inline int mome_ckpt_writable(const mome_seg_t *s, uint64_t page)
  * installed read-only, so that its first write is noticed. */
 static inline int mome_ckpt_install_writable(mome_seg_t *s, uint64_t page, int write)
 {
-    if (!mome_store_persistent(s->store) || (s->pages[page].flags & MOME_PG_CKPT))
+    if (!mome_store_persistent(s->store) || (mome_seg_pg(s, page)->flags & MOME_PG_CKPT))
         return 1;
     if (write)
         mome_ckpt_mark(s, page);
@@ -54,7 +54,7 @@ static inline int mome_ckpt_install_writable(mome_seg_t *s, uint64_t page, int w
 /* This node's copy goes to a new writer (INV, FWD_WRITE): the writer flags it now. */
 static inline void mome_ckpt_handoff(mome_seg_t *s, uint64_t page)
 {
-    s->pages[page].flags &= (uint16_t)~MOME_PG_CKPT;
+    mome_seg_pg(s, page)->flags &= (uint16_t)~MOME_PG_CKPT;
 }
 
 /* Take s's flagged pages out of the list (sorted; malloc'd into *pages, NULL when none); they stay

@@ -71,7 +71,7 @@ static int map_writable(const mome_page_t *pg)
 
 void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     int writable = map_writable(pg) && v->writable;
     if (writable && !mome_ckpt_writable(s, page))
         writable = 0; /* persistent: writable once a write is noticed (the fault flags it) */
@@ -162,7 +162,7 @@ void mome_copy_drop(mome_seg_t *s, uint64_t page)
 
 static void forget(mome_seg_t *s, uint64_t page, int notices)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x;
 
     pg->access = MOME_ACC_NONE;
@@ -200,13 +200,13 @@ void mome_copy_replace(mome_seg_t *s, uint64_t page, const void *data, uint64_t 
 void mome_copy_fill(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver)
 {
     mome_store_fill(s->store, page, data);
-    s->pages[page].ver = ver;
+    mome_seg_pg(s, page)->ver = ver;
     mome_copy_settle_stale(s, page);
 }
 
 void mome_copy_rebase(mome_seg_t *s, uint64_t page, const void *data)
 {
-    mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
     uint64_t *p = (uint64_t *)mome_seg_bytes(s, page), *tw = (uint64_t *)x->twin;
     const uint64_t *d = data;
 
@@ -219,7 +219,7 @@ void mome_copy_rebase(mome_seg_t *s, uint64_t page, const void *data)
 
 void mome_copy_stop_writing(mome_seg_t *s, uint64_t page)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->access == MOME_ACC_WRITE)
         mome_copy_protect(s, page);
     pg->access = pg->access ? MOME_ACC_READ : MOME_ACC_NONE;
@@ -231,7 +231,7 @@ void mome_copy_stop_writing(mome_seg_t *s, uint64_t page)
  */
 void mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     int owner = !!(pg->flags & MOME_PG_OWNER);
 
     /* Listed before anything else: a dirty page that is not listed would never be released. */
@@ -259,7 +259,7 @@ void mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
 
 int mome_copy_forget_spec(mome_seg_t *s, uint64_t page)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     if (!x || !x->spec)
@@ -273,7 +273,7 @@ int mome_copy_forget_spec(mome_seg_t *s, uint64_t page)
 
 void mome_copy_served(mome_seg_t *s, uint64_t page, const void *sent)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     if (!x || !x->spec || memcmp(sent, x->spec, mome_coh.page_size) == 0)
@@ -285,7 +285,7 @@ void mome_copy_served(mome_seg_t *s, uint64_t page, const void *sent)
 
 int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     const uint16_t need = MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_OWNER;
     return (pg->flags & (need | MOME_PG_BUSY)) == need &&
            (pg->flags & (MOME_PG_WROTE | MOME_PG_KEPT)) && pg->access == MOME_ACC_WRITE &&
@@ -295,7 +295,7 @@ int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
 uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page)
 {
     size_t ps = mome_coh.page_size;
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     uint8_t *snap = mome_malloc(ps);
     if (!snap)
         mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
@@ -319,7 +319,7 @@ uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page)
 
 int mome_copy_kept_idle(mome_seg_t *s, uint64_t page)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (!x) /* a kept page has its spec: not reached */
         return 0;
@@ -335,7 +335,7 @@ int mome_copy_kept_idle(mome_seg_t *s, uint64_t page)
 
 void mome_copy_reopen(mome_seg_t *s, uint64_t page, uint8_t *snap)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_get(pg, s->id, page);
     if (!x)
         mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
@@ -349,7 +349,7 @@ void mome_copy_reopen(mome_seg_t *s, uint64_t page, uint8_t *snap)
 
 void mome_copy_settle_stale(mome_seg_t *s, uint64_t page)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (x && x->stale_date && pg->ver >= x->stale_ver) {
         x->stale_date = 0;
@@ -360,7 +360,7 @@ void mome_copy_settle_stale(mome_seg_t *s, uint64_t page)
 
 void mome_copy_stale_passed(mome_seg_t *s, uint64_t page)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     if (!x || !x->stale_date)
@@ -374,7 +374,7 @@ void mome_copy_stale_passed(mome_seg_t *s, uint64_t page)
 
 int mome_copy_lacks_due(mome_seg_t *s, uint64_t page, uint64_t ver)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     return x && x->stale_date && x->stale_due && ver < x->stale_ver &&
@@ -383,7 +383,7 @@ int mome_copy_lacks_due(mome_seg_t *s, uint64_t page, uint64_t ver)
 
 void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     if ((pg->access == MOME_ACC_NONE && !(pg->flags & MOME_PG_BUSY)) || ver <= pg->ver)
         return;
     mome_pext_t *x = mome_pext_get(pg, s->id, page);

@@ -817,7 +817,7 @@ static void on_move(const mome_msg_t *m, const void *body)
     /* Requests of this node go straight here from now on. */
     mome_seg_t *s = mome_seg_page(mv->seg, mv->page);
     if (s)
-        s->pages[mv->page].mgr = (uint32_t)dir_self + 1;
+        mome_seg_pg(s, mv->page)->mgr = (uint32_t)dir_self + 1;
     mome_ref_t ack = {.seg = mv->seg, .page = mv->page};
     mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
 }

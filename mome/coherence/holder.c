@@ -29,7 +29,7 @@ static void bump_if_untracked(mome_page_t *pg)
  * the caller write-protected it already). */
 static void start_sharing(mome_seg_t *s, uint64_t page, int protected)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     pg->flags |= MOME_PG_SHARED;
     if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK)) {
         pg->flags |= MOME_PG_TRACK;
@@ -63,7 +63,7 @@ static const void *stable_bytes(mome_seg_t *s, uint64_t page)
 static mome_seg_t *held(const mome_fwd_t *f)
 {
     mome_seg_t *s = mome_seg_page(f->seg, f->page);
-    return s && s->pages[f->page].access != MOME_ACC_NONE ? s : NULL;
+    return s && mome_seg_pg(s, f->page)->access != MOME_ACC_NONE ? s : NULL;
 }
 
 /* Send this node's copy to the requester with the grant the manager delegated to us. */
@@ -76,7 +76,7 @@ static void send_copy(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s)
                    "does not hold: the directory is inconsistent; stopping",
                    m->src, mome_msg_name(m->type), (unsigned long long)f->page,
                    mome_seg_name_of(f->seg), (unsigned long long)f->seg);
-    mome_page_t *pg = &s->pages[f->page];
+    mome_page_t *pg = mome_seg_pg(s, f->page);
     d.ver = pg->ver;
     if (m->type == MOME_MSG_FWD_SNAP && f->rights == 0 && !(m->flags & MOME_FWD_NOPUSH) &&
         mome_model_get((int)f->model)->pushed &&
@@ -190,9 +190,9 @@ static void hold(const mome_msg_t *m, const mome_fwd_t *f, int act)
 static void serve_read(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_wp)
 {
     if (s) {
-        bump_if_untracked(&s->pages[f->page]);
+        bump_if_untracked(mome_seg_pg(s, f->page));
         if (held_wp)
-            s->pages[f->page].access = MOME_ACC_READ;
+            mome_seg_pg(s, f->page)->access = MOME_ACC_READ;
         else
             mome_copy_stop_writing(s, f->page);
     }
@@ -205,7 +205,7 @@ static void on_fwd_read(const mome_msg_t *m, const void *body)
     mome_seg_t *s = held(f);
     if (!s && m->src == (uint32_t)mome_coh.self && mome_dir_reroute_read(f) == 0)
         return;
-    if (s && s->pages[f->page].access == MOME_ACC_WRITE)
+    if (s && mome_seg_pg(s, f->page)->access == MOME_ACC_WRITE)
         hold(m, f, HOLD_PROTECT);
     else
         serve_read(m, f, s, 0);
@@ -216,7 +216,7 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
 {
     int keep = !!(m->flags & MOME_FWD_KEEP);
     if (s) {
-        mome_page_t *pg = &s->pages[f->page];
+        mome_page_t *pg = mome_seg_pg(s, f->page);
         bump_if_untracked(pg);
         /* A kept copy stays mapped read-only; one that goes leaves the views before it is sent
          * (one TLB flush: a write-protect then an unmap would cost two). Either way no thread
@@ -233,7 +233,7 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
     if (keep) {
         /* It stays a reader (a kept or notified copy) of a page it no longer owns. */
         mome_copy_forget_spec(s, f->page);
-        s->pages[f->page].flags &= (uint16_t)~MOME_PG_WRITING;
+        mome_seg_pg(s, f->page)->flags &= (uint16_t)~MOME_PG_WRITING;
     } else {
         mome_copy_forget(s, f->page);
     }
@@ -246,7 +246,7 @@ static void on_fwd_write(const mome_msg_t *m, const void *body)
     int keep = !!(m->flags & MOME_FWD_KEEP);
     if (s && !keep)
         hold(m, f, HOLD_UNMAP);
-    else if (s && s->pages[f->page].access == MOME_ACC_WRITE)
+    else if (s && mome_seg_pg(s, f->page)->access == MOME_ACC_WRITE)
         hold(m, f, HOLD_PROTECT);
     else
         serve_write(m, f, s, 0);
@@ -256,7 +256,7 @@ static void on_fwd_write(const mome_msg_t *m, const void *body)
 static void serve_snap(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s, int held_wp)
 {
     if (s) {
-        mome_page_t *pg = &s->pages[f->page];
+        mome_page_t *pg = mome_seg_pg(s, f->page);
         bump_if_untracked(pg);
         if (pg->flags & MOME_PG_OWNER)
             start_sharing(s, f->page, held_wp);
@@ -268,7 +268,7 @@ static void on_fwd_snap(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
-    const mome_page_t *pg = s ? &s->pages[f->page] : NULL;
+    const mome_page_t *pg = s ? mome_seg_pg(s, f->page) : NULL;
     if (pg && (pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE &&
         !(pg->flags & MOME_PG_TRACK))
         hold(m, f, HOLD_PROTECT); /* as start_sharing would, with others */
@@ -284,7 +284,7 @@ static void on_fwd_sync(const mome_msg_t *m, const void *body)
     mome_data_t d = {.seg = f->seg, .page = f->page, .mgr = m->src};
 
     if (s) {
-        mome_page_t *pg = &s->pages[f->page];
+        mome_page_t *pg = mome_seg_pg(s, f->page);
         bump_if_untracked(pg);
         if ((m->flags & MOME_FWD_EXCL) || pg->ver > f->ver) {
             d.ver = pg->ver;
@@ -301,7 +301,7 @@ static void on_inv(const mome_msg_t *m, const void *body)
     const mome_ref_t *r = body;
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
     MOME_TR(MOME_TR_INV, r->seg, r->page, (int)r->node, 0, 0);
-    if (s && s->pages[r->page].access != MOME_ACC_NONE) {
+    if (s && mome_seg_pg(s, r->page)->access != MOME_ACC_NONE) {
         mome_ckpt_handoff(s, r->page); /* a writer takes the page: it flags it */
         mome_copy_drop(s, r->page);
     }
@@ -341,7 +341,7 @@ static void on_unshare(const mome_msg_t *m, const void *body)
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
 
     if (s) {
-        mome_page_t *pg = &s->pages[r->page];
+        mome_page_t *pg = mome_seg_pg(s, r->page);
         MOME_TR(MOME_TR_UNSHARE, s->id, r->page, (int)m->src, 0, 0);
         if ((pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE) {
             mome_copy_forget_spec(s, r->page);
@@ -399,7 +399,7 @@ static int push_action(const mome_entry_t *e, mome_seg_t **sp)
     mome_seg_t *s = *sp = mome_seg_page(e->seg, e->page);
     if (!s)
         return PUSH_NOT_HELD;
-    const mome_page_t *pg = &s->pages[e->page];
+    const mome_page_t *pg = mome_seg_pg(s, e->page);
     if (!mome_model_of_id(pg->model)->pushed || pg->access != MOME_ACC_READ ||
         (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY | MOME_PG_OWNER)))
         return PUSH_NOT_HELD;
@@ -444,7 +444,7 @@ static int take_push(const mome_entry_t *e)
     int act = push_action(e, &s);
     if (act != PUSH_REPLACE && act != PUSH_IN_PLACE)
         return act == PUSH_KEEP;
-    mome_page_t *pg = &s->pages[e->page];
+    mome_page_t *pg = mome_seg_pg(s, e->page);
     int used = !!(pg->flags & MOME_PG_USED);
     /* PUSH_REPLACE: out of the views already (unmap_pushed); PUSH_IN_PLACE: still mapped. */
     mome_copy_fill(s, e->page, e->data, e->ver);

@@ -23,7 +23,7 @@ static void release_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
  * STRONG write, even after a barrier (and a dropped master left the page nowhere). */
 static void release_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->access != MOME_ACC_NONE &&
         ((pg->flags & MOME_PG_OWNER) ||
          !(pg->flags & (MOME_PG_REMOTE | MOME_PG_DIRTY | MOME_PG_TRACK))))

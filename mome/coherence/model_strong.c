@@ -21,7 +21,7 @@ static void strong_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
  */
 static void strong_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->flags & (MOME_PG_OWNER | MOME_PG_DIRTY))
         mome_req_access(s, page, MOME_STRONG, op);
     else if (pg->access != MOME_ACC_NONE && !(pg->flags & (MOME_PG_REMOTE | MOME_PG_TRACK)))

@@ -112,7 +112,7 @@ static void bar_own_to_managers(uint64_t date)
     {
         uint64_t seg = e.seg, page = e.page;
         mome_seg_t *s = mome_seg_page(seg, page);
-        mome_pext_t *x = s ? mome_pext_get(&s->pages[page], seg, page) : NULL;
+        mome_pext_t *x = s ? mome_pext_get(mome_seg_pg(s, page), seg, page) : NULL;
         if (s && !x)
             mome_fatal("out of memory releasing page %llu of segment '%s'; stopping",
                        (unsigned long long)page, s->name);
@@ -168,7 +168,7 @@ static int bar_keep(uint64_t seg, uint64_t page, uint64_t ver, uint64_t date, ui
  */
 static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     uint64_t seg = s->id;
     int full;
@@ -223,7 +223,7 @@ static int send_diff(mome_seg_t *s, uint64_t page, uint64_t date, int flush_mgr)
 
 int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     uint64_t seg = s->id;
     mome_pext_t *x;
 
@@ -331,7 +331,7 @@ static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr)
  */
 static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *ext = mome_pext_find(pg, s->id, page);
     int acked_by_owner = 0;
 
@@ -379,7 +379,7 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
 
 void mome_owner_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     if (x && x->relpend) {
@@ -396,7 +396,7 @@ void mome_owner_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
 static mome_seg_t *merge(const mome_entry_t *e, uint32_t origin)
 {
     mome_seg_t *s = mome_seg_page(e->seg, e->page);
-    mome_page_t *pg = s ? &s->pages[e->page] : NULL;
+    mome_page_t *pg = s ? mome_seg_pg(s, e->page) : NULL;
     int rc = -ENOENT, full = !!(e->flags & MOME_DIFF_ENTRY_FULL);
 
     /*
@@ -434,7 +434,7 @@ static void on_diff(const mome_msg_t *m, const void *body)
     MOME_BATCH_FOREACH(MOME_BATCH_DIFF, m, e)
     {
         mome_seg_t *s = merge(&e, rel->origin);
-        uint64_t seg = e.seg, page = e.page, ver = s->pages[page].ver;
+        uint64_t seg = e.seg, page = e.page, ver = mome_seg_pg(s, page)->ver;
         if (m->flags & MOME_DIFF_FLUSH) {
             flush_ack(seg, page, rel->mgr);
             BATCH_ADD(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin,
@@ -457,7 +457,7 @@ static void released(uint64_t seg, uint64_t page, uint64_t ver)
     mome_seg_t *s = mome_seg_page(seg, page);
     if (!s)
         return;
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     int mine = x && x->relpend, all = mine && --x->relpend == 0;
     if (all && x->has_flush) {
@@ -498,7 +498,7 @@ static void on_push_ack(const mome_msg_t *m, const void *body)
         mome_seg_t *s = mome_seg_page(e.seg, e.page);
         if (e.ver || !s || m->src >= 64)
             continue;
-        mome_page_t *pg = &s->pages[e.page];
+        mome_page_t *pg = mome_seg_pg(s, e.page);
         mome_pext_t *x = mome_pext_find(pg, s->id, e.page);
         if (x) {
             x->push &= ~(1ull << m->src); /* no longer read there: stop pushing */

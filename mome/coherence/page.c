@@ -2,6 +2,7 @@
  * page.c - local page tables, transactions in flight, and waiting faults.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,22 +55,44 @@ void mome_pext_put(mome_page_t *pg, mome_pext_t *x)
         pg->flags &= (uint16_t)~MOME_PG_EXT;
 }
 
-mome_page_t *mome_page_table_new(uint64_t npages)
+/* Zero pages until touched: resident size follows the pages used, not the segment size. */
+static void *reserve(uint64_t n, size_t size)
 {
-    size_t len = (size_t)npages * sizeof(mome_page_t);
-    void *p;
-    if (npages == 0 || len / sizeof(mome_page_t) != npages)
+    if (n == 0 || n > SIZE_MAX / size)
         return NULL;
-    /* Zero pages until touched: resident size follows the pages used, not the segment size. */
-    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-             0);
+    void *p = mmap(NULL, (size_t)n * size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-void mome_page_table_free(mome_page_t *t, uint64_t npages)
+int mome_ptab_init(mome_ptab_t *t, uint64_t npages)
 {
-    if (t)
-        munmap(t, (size_t)npages * sizeof(mome_page_t));
+    memset(t, 0, sizeof(*t));
+    t->nleaves = (npages + MOME_PT_LEAF - 1) >> MOME_PT_LEAF_SHIFT;
+    t->dir = reserve(t->nleaves, sizeof(*t->dir));
+    t->pool = t->dir ? reserve(t->nleaves, MOME_PT_LEAF * sizeof(mome_page_t)) : NULL;
+    if (!t->pool) {
+        mome_ptab_fini(t);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void mome_ptab_fini(mome_ptab_t *t)
+{
+    if (t->dir)
+        munmap(t->dir, (size_t)t->nleaves * sizeof(*t->dir));
+    if (t->pool)
+        munmap(t->pool, (size_t)t->nleaves * MOME_PT_LEAF * sizeof(mome_page_t));
+    memset(t, 0, sizeof(*t));
+}
+
+mome_page_t *mome_ptab_leaf(mome_ptab_t *t, uint64_t page)
+{
+    /* One leaf per directory entry at most: the pool cannot run out. */
+    mome_page_t *leaf = t->pool + t->used++ * MOME_PT_LEAF;
+    t->dir[page >> MOME_PT_LEAF_SHIFT] = leaf;
+    return leaf;
 }
 
 int mome_txn_init(void)

@@ -1,10 +1,10 @@
 /*
  * page.h - private: this node's bookkeeping of its page copies and of requests in flight.
  *
- * Every segment known to this node has a dense table of mome_page_t, one per Mome page, in memory
- * mapped with MAP_NORESERVE so that only the parts covering touched pages become resident. A
- * request in flight for a page is a transaction with the faults waiting on it. Whether the page's
- * bytes are in Mome memory is the page store's to say (memory/store.h). Progress thread only.
+ * Every segment known to this node has a table of mome_page_t, one per Mome page (mome_ptab_t,
+ * below), whose resident size follows the pages used. A request in flight for a page is a
+ * transaction with the faults waiting on it. Whether the page's bytes are in Mome memory is the
+ * page store's to say (memory/store.h). Progress thread only.
  */
 #ifndef MOME_COHERENCE_PAGE_H
 #define MOME_COHERENCE_PAGE_H
@@ -141,9 +141,38 @@ mome_pext_t *mome_pext_find(const mome_page_t *pg, uint64_t seg_id, uint64_t pag
 mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page);
 void mome_pext_put(mome_page_t *pg, mome_pext_t *x);
 
-/* Dense page table for npages pages, or NULL. */
-mome_page_t *mome_page_table_new(uint64_t npages);
-void mome_page_table_free(mome_page_t *t, uint64_t npages);
+/*
+ * A segment's page table: an entry per page, zero until the page is first used. Two levels, so
+ * that pages used far apart do not each cost a new page of memory for their entry: a directory
+ * holds a pointer per MOME_PT_LEAF pages (NULL until one of them is used), and leaves are handed
+ * out of a pool in the order they are first used, so that MOME_PT_LEAF * 16 bytes per leaf pack
+ * 16 leaves into a page. Both are mapped with MAP_NORESERVE (no more address space than a dense
+ * table, and resident as far as used), and a leaf is never given back until the segment goes: no
+ * allocation can fail on a fault's path (design.md section 17).
+ */
+#define MOME_PT_LEAF_SHIFT 4
+#define MOME_PT_LEAF (1u << MOME_PT_LEAF_SHIFT)
+
+typedef struct mome_ptab {
+    mome_page_t **dir; /* the leaf of pages [i * MOME_PT_LEAF, (i + 1) * MOME_PT_LEAF), or NULL */
+    mome_page_t *pool; /* room for every leaf, handed out in turn */
+    uint64_t nleaves;  /* directory entries, and leaves the pool holds */
+    uint64_t used;     /* leaves handed out */
+} mome_ptab_t;
+
+/* A table for npages pages: 0, or -ENOMEM. */
+int mome_ptab_init(mome_ptab_t *t, uint64_t npages);
+void mome_ptab_fini(mome_ptab_t *t);
+/* The leaf of page, taken from the pool (its entries zero). */
+mome_page_t *mome_ptab_leaf(mome_ptab_t *t, uint64_t page);
+
+static inline mome_page_t *mome_ptab_get(mome_ptab_t *t, uint64_t page)
+{
+    mome_page_t *leaf = t->dir[page >> MOME_PT_LEAF_SHIFT];
+    if (__builtin_expect(leaf == NULL, 0))
+        leaf = mome_ptab_leaf(t, page);
+    return leaf + (page & (MOME_PT_LEAF - 1));
+}
 
 int mome_txn_init(void);
 void mome_txn_fini(void);

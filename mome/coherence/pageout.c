@@ -293,7 +293,7 @@ static int pager_evict(mome_store_t *st, uint64_t page)
 
     if (!s)
         return -EBUSY;
-    pg = &s->pages[page];
+    pg = mome_seg_pg(s, page);
     if (pg->flags & MOME_PG_BUSY)
         return -EBUSY;
     if (pg->access == MOME_ACC_NONE) {

@@ -124,7 +124,7 @@ static mome_seg_t *to_protect(const mome_pref_t *r)
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
     if (!s)
         return NULL;
-    mome_page_t *pg = &s->pages[r->page];
+    mome_page_t *pg = mome_seg_pg(s, r->page);
     if (mome_copy_keeps_open(s, r->page)) {
         pg->flags |= MOME_PG_KEPT;
         return NULL;
@@ -174,7 +174,7 @@ static void start_release(uint64_t tag)
         mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
         if (!s)
             continue; /* the segment went away */
-        mome_page_t *pg = &s->pages[dirty->v[i].page];
+        mome_page_t *pg = mome_seg_pg(s, dirty->v[i].page);
         mome_pext_t *x = mome_pext_find(pg, s->id, dirty->v[i].page);
         pg->flags &= (uint16_t)~MOME_PG_LISTED;
         if (x && x->merging) {
@@ -219,7 +219,7 @@ static void acked(int pages)
  * that waited for it (the page's pext ->late) releases the page now. */
 static void rel_merged(mome_seg_t *s, uint64_t page)
 {
-    mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
     if (!x || !x->late)
         return;
     x->late = 0;
@@ -371,7 +371,7 @@ void mome_rel_barrier_acquire(uint64_t tag, mome_date_t d, const void *notices, 
         if (mome_coh.self < 64 && (e.push >> mome_coh.self & 1))
             want++;
         mome_seg_t *s = mome_seg_page(e.seg, e.page);
-        if (s && mome_model_of_id(s->pages[e.page].model)->notified)
+        if (s && mome_model_of_id(mome_seg_pg(s, e.page)->model)->notified)
             mome_copy_note_stale(s, e.page, e.date, e.ver);
     }
     barwait_t *w = mome_calloc(1, sizeof(*w));
@@ -398,7 +398,7 @@ static mome_pext_t *stale_of(const mome_pref_t *r, mome_seg_t **sp)
     *sp = s;
     if (!s)
         return NULL;
-    mome_pext_t *x = mome_pext_find(&s->pages[r->page], s->id, r->page);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, r->page), s->id, r->page);
     return x && x->stale_date ? x : NULL;
 }
 
@@ -428,7 +428,7 @@ static void apply_stale(mome_date_t d, const char *lo, const char *hi, mome_op_t
         mome_pext_t *x = stale_of(&r, &s);
         if (!x)
             continue;
-        mome_page_t *pg = &s->pages[r.page];
+        mome_page_t *pg = mome_seg_pg(s, r.page);
         const mome_model_t *m = mome_model_of_id(pg->model);
         if (x->stale_date > d || (hi > lo && !in_range(s, r.page, lo, hi))) {
             stale->v[keep++] = r;
@@ -454,7 +454,7 @@ static int stale_dirty(mome_date_t d)
     for (size_t i = 0; i < stale->n; i++) {
         mome_seg_t *s;
         mome_pext_t *x = stale_of(&stale->v[i], &s);
-        if (x && x->stale_date <= d && (s->pages[stale->v[i].page].flags & MOME_PG_DIRTY))
+        if (x && x->stale_date <= d && (mome_seg_pg(s, stale->v[i].page)->flags & MOME_PG_DIRTY))
             return 1;
     }
     return 0;
@@ -498,7 +498,7 @@ static void sync_after_release(void *arg, mome_date_t date)
     apply_stale(op->date, op->a, op->end, &op->op);
     FOR_EACH_PAGE(op->a, op->end, s, page)
     {
-        mome_page_t *pg = &s->pages[page];
+        mome_page_t *pg = mome_seg_pg(s, page);
         /* (A page without a copy may have a request in flight, which the model may not trust.) */
         if (!(pg->flags & MOME_PG_OWNER) &&
             (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY)))
@@ -519,9 +519,9 @@ void mome_rel_sync(char *a, char *end, mome_date_t d, mome_rel_cb_t cb, void *ar
 /* The page's model becomes `model` here; the content of a request out for it is fetched again. */
 static void set_model(mome_seg_t *s, uint64_t page, const mome_model_t *model)
 {
-    if (mome_page_model(&s->pages[page]) != model->id)
+    if (mome_page_model(mome_seg_pg(s, page)) != model->id)
         mome_req_switched(s, page);
-    s->pages[page].model = (uint8_t)model->id;
+    mome_seg_pg(s, page)->model = (uint8_t)model->id;
 }
 
 static void switch_after_release(void *arg, mome_date_t date)
@@ -532,7 +532,7 @@ static void switch_after_release(void *arg, mome_date_t date)
     mome_op_begin(&op->op, relop_done);
     FOR_EACH_PAGE(op->a, op->end, s, page)
     {
-        mome_page_t *pg = &s->pages[page];
+        mome_page_t *pg = mome_seg_pg(s, page);
         const mome_model_t *from = mome_model_of_id(pg->model);
         set_model(s, page, to);
         if (to->strength > from->strength && pg->access != MOME_ACC_NONE) {
@@ -561,7 +561,7 @@ void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
 
     FOR_EACH_PAGE(a, end, s, page)
     {
-        mome_page_t *pg = &s->pages[page];
+        mome_page_t *pg = mome_seg_pg(s, page);
         int from = mome_model_of_id(pg->model)->strength;
         if (to->strength > from && pg->access != MOME_ACC_NONE)
             stronger = 1;

@@ -118,7 +118,7 @@ static void send_request(mome_txn_t *t, uint32_t flags)
 static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
                            mome_waiter_t *waiters, mome_op_t *op, int flags)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_txn_t *t = mome_txn_new(s, s->id, page, kind);
     if (!t)
         mome_fatal("out of memory for a request for page %llu of segment '%s'; stopping",
@@ -183,12 +183,12 @@ static uint64_t ask_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page, ui
      */
     uint64_t first = v->off >> mome_coh.page_shift, last = (v->off + v->len) >> mome_coh.page_shift;
     if (mome_store_persistent(s->store) &&
-        (page - first < stride || s->pages[page - stride].access == MOME_ACC_NONE))
+        (page - first < stride || mome_seg_pg(s, page - stride)->access == MOME_ACC_NONE))
         return 0;
     uint64_t n = 0;
-    int model = mome_page_model(&s->pages[page]);
+    int model = mome_page_model(mome_seg_pg(s, page));
     for (uint64_t p = page + stride; n < max && p < last; p += stride, n++) {
-        mome_page_t *pg = &s->pages[p];
+        mome_page_t *pg = mome_seg_pg(s, p);
         if (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY) ||
             (kind == MOME_TXN_WRITE && mome_page_model(pg) != model))
             break;
@@ -224,7 +224,7 @@ static void ask_ahead_strided(mome_seg_t *s, const mome_view_t *v, uint64_t page
     s->run_stride = 0;
     if (!d || page - (v->off >> mome_coh.page_shift) < d)
         return;
-    if (kind == MOME_TXN_WRITE && s->pages[page - d].access != MOME_ACC_WRITE)
+    if (kind == MOME_TXN_WRITE && mome_seg_pg(s, page - d)->access != MOME_ACC_WRITE)
         return;
     s->run_stride = d;
     s->run_next = page + d * (ask_ahead(s, v, page, d, kind, mome_coh.prefetch) + 1);
@@ -312,7 +312,7 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
 {
     uint64_t last = (v->off + v->len) >> mome_coh.page_shift;
     for (uint64_t p = page + 1; p <= page + mome_coh.prefetch && p < last; p++) {
-        mome_page_t *pg = &s->pages[p];
+        mome_page_t *pg = mome_seg_pg(s, p);
         if ((pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_WROTE)) !=
                 (MOME_PG_TRACK | MOME_PG_WROTE) ||
             pg->access != MOME_ACC_WRITE)
@@ -342,7 +342,7 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     }
     mome_seg_t *s = v->seg;
     uint64_t page = mome_view_page_of(v, a, mome_coh.page_shift);
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
 
     pg->flags |= MOME_PG_USED;
     MOME_TR(MOME_TR_FAULT, s->id, page, -1, 0, write ? MOME_TRF_WRITE : 0);
@@ -384,7 +384,7 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
          * asking once MOME_WA_DECLINED of them in a row were declined (pages others hold:
          * writes shared with other nodes), until a write gets a page nobody had. */
         int run = !write || (page > (v->off >> mome_coh.page_shift) &&
-                             pg[-1].access == MOME_ACC_WRITE);
+                             mome_seg_pg(s, page - 1)->access == MOME_ACC_WRITE);
         unsigned slot = 0;
         uint64_t window = write ? mome_coh.prefetch : read_window(s, page, &slot), n = 0;
         if (!(run && (n = ask_ahead(s, v, page, 1, kind, window))))
@@ -412,7 +412,7 @@ static void send_done(mome_txn_t *t)
 static void take_rights(mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
-    mome_page_t *pg = &s->pages[t->page];
+    mome_page_t *pg = mome_seg_pg(s, t->page);
     int g = t->rights;
 
     if (pg->access == MOME_ACC_WRITE && !t->rw)
@@ -459,7 +459,7 @@ static int ask_again(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *
         v->mapped = 0;
     if (w)
         request(s, page, any_write(w) ? MOME_TXN_WRITE : MOME_TXN_READ,
-                mome_page_model(&s->pages[page]), w, op, 0);
+                mome_page_model(mome_seg_pg(s, page)), w, op, 0);
     return w != NULL;
 }
 
@@ -472,7 +472,7 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
 {
     mome_seg_t *s = t->seg;
     uint64_t page = t->page;
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_op_t *op = t->op;
 
     mome_txn_free(t);
@@ -508,7 +508,8 @@ static int brings_stale(const mome_txn_t *t)
         return 0;
     if (t->switched)
         return 1;
-    return mome_copy_lacks_due(t->seg, t->page, t->have_ver ? t->ver : t->seg->pages[t->page].ver);
+    return mome_copy_lacks_due(t->seg, t->page,
+                               t->have_ver ? t->ver : mome_seg_pg(t->seg, t->page)->ver);
 }
 
 /*
@@ -518,7 +519,7 @@ static int brings_stale(const mome_txn_t *t)
  */
 static void merge_request(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     mome_txn_t *t = request(s, page, MOME_TXN_WRITE, mome_page_model(pg), w, op, REQ_CONTENT);
     t->merge = 1;
@@ -535,7 +536,7 @@ static void merge_request(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_o
  */
 static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *op)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
 
     if (pg->flags & MOME_PG_DIRTY) {
         for (mome_waiter_t *v = w; v; v = v->next)
@@ -555,7 +556,7 @@ static void refetch(mome_seg_t *s, uint64_t page, mome_waiter_t *w, mome_op_t *o
 static void txn_complete(mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
-    mome_page_t *pg = &s->pages[t->page];
+    mome_page_t *pg = mome_seg_pg(s, t->page);
     mome_waiter_t *w, *again = NULL;
     mome_op_t *op = t->op;
 
@@ -660,7 +661,7 @@ static void txn_try_complete(mome_txn_t *t)
 static void merge_install(mome_txn_t *t, const void *data)
 {
     mome_seg_t *s = t->seg;
-    mome_pext_t *x = mome_pext_find(&s->pages[t->page], s->id, t->page);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, t->page), s->id, t->page);
 
     if (x && !x->twin && x->flushed) {
         /* A flush sent this node's writes to the master meanwhile and ended its writing (owner.c
@@ -688,7 +689,7 @@ static void merge_install(mome_txn_t *t, const void *data)
 static void install(mome_txn_t *t, const void *data)
 {
     mome_seg_t *s = t->seg;
-    mome_page_t *pg = &s->pages[t->page];
+    mome_page_t *pg = mome_seg_pg(s, t->page);
     mome_waiter_t *w = t->waiters;
     int rc = -EEXIST;
 
@@ -789,8 +790,8 @@ static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
     if (s->wa_declined <= MOME_WA_DECLINED)
         s->wa_declined++;
     t->waiters = NULL;
-    s->pages[page].flags = (uint16_t)(s->pages[page].flags & ~MOME_PG_BUSY);
-    s->pages[page].mgr = g->mgr + 1; /* who manages it now, as txn_complete notes */
+    mome_seg_pg(s, page)->flags = (uint16_t)(mome_seg_pg(s, page)->flags & ~MOME_PG_BUSY);
+    mome_seg_pg(s, page)->mgr = g->mgr + 1; /* who manages it now, as txn_complete notes */
     mome_coh.outstanding--;
     mome_txn_free(t);
     if (!ask_again(s, page, w, op))
@@ -888,7 +889,7 @@ static void on_inv_ack(const mome_msg_t *m, const void *body)
 /* Content of version ver for this node's WEAK copy of the page, from node src (SYNC_DATA). */
 static void sync_install(mome_seg_t *s, uint64_t page, const void *data, uint64_t ver, int src)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (pg->access != MOME_ACC_NONE && unreleased(pg, x)) {
         /* Another thread wrote the page since the request: its writes go on top of the
@@ -934,7 +935,7 @@ static void sync_forget_diffs(syncwait_t *w)
 static void sync_answered(syncwait_t *w, mome_seg_t *s, uint64_t page, int how)
 {
     syncop_t *served = w->ops;
-    const mome_pext_t *x = s ? mome_pext_find(&s->pages[page], s->id, page) : NULL;
+    const mome_pext_t *x = s ? mome_pext_find(mome_seg_pg(s, page), s->id, page) : NULL;
     sync_forget_diffs(w);
     if (how == SYNC_AGAIN) {
         syncop_t **tail = &served;
@@ -983,7 +984,8 @@ static int sync_decide(syncwait_t *w, mome_seg_t *s, uint64_t page)
     w->held = NULL;
     if (w->nacks != w->ndiffs || (some && w->vmax > w->held_ver)) {
         how = SYNC_AGAIN;
-    } else if (s && !(s->pages[page].flags & MOME_PG_OWNER) && s->pages[page].ver <= w->held_ver) {
+    } else if (s && !(mome_seg_pg(s, page)->flags & MOME_PG_OWNER) &&
+               mome_seg_pg(s, page)->ver <= w->held_ver) {
         /* (Content newer than the answer came meanwhile, or the master is here now: DONE went
          * when the answer came, so a merge's content served after it may be in already. It
          * serves the callers; the answer would take it back.) */
@@ -1005,7 +1007,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     const mome_data_t *d = body;
     syncwait_t *w = (syncwait_t *)mome_htab_get(&syncs, d->seg, d->page);
     mome_seg_t *s = mome_seg_page(d->seg, d->page);
-    mome_pext_t *x = s ? mome_pext_find(&s->pages[d->page], s->id, d->page) : NULL;
+    mome_pext_t *x = s ? mome_pext_find(mome_seg_pg(s, d->page), s->id, d->page) : NULL;
     int inflight = x && x->relpend, how = SYNC_SERVED;
 
     if (m->type == MOME_MSG_SYNC_DATA && s && w && !w->held &&
@@ -1088,7 +1090,8 @@ static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page)
         deferred_t *d = mine;
         mine = d->next;
         mome_seg_t *s = mome_seg_page(seg, page);
-        if (s && !(s->pages[page].flags & MOME_PG_OWNER)) /* (an owner's master is current) */
+        if (s &&
+            !(mome_seg_pg(s, page)->flags & MOME_PG_OWNER)) /* (an owner's master is current) */
             sync_start(s, page, d->op, &fresh);
         if (d->op)
             mome_op_put(d->op);
@@ -1123,7 +1126,7 @@ void mome_req_switched(mome_seg_t *s, uint64_t page)
 
 static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    const mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    const mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
     if (!x || !x->relpend)
         return 0;
     defer_sync(&after_release, s, page, op);
@@ -1160,7 +1163,7 @@ void mome_req_released(uint64_t seg, uint64_t page, uint64_t ver, int all)
  */
 void mome_req_renew(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    if (s->pages[page].flags & MOME_PG_DIRTY)
+    if (mome_seg_pg(s, page)->flags & MOME_PG_DIRTY)
         refresh_keeping_writes(s, page, op);
     else
         mome_copy_drop(s, page); /* fetched afresh when used */
@@ -1168,7 +1171,7 @@ void mome_req_renew(mome_seg_t *s, uint64_t page, mome_op_t *op)
 
 static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_copy_protect(s, page);
     pg->flags &= (uint16_t)~MOME_PG_USED;
     mome_op_hold(op);
@@ -1177,7 +1180,7 @@ static void refresh_keeping_writes(mome_seg_t *s, uint64_t page, mome_op_t *op)
 
 void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     int writer = pg->access == MOME_ACC_WRITE && (pg->flags & MOME_PG_TRACK) &&
                  !(pg->flags & MOME_PG_OWNER);
 
@@ -1192,7 +1195,7 @@ void mome_req_refresh(mome_seg_t *s, uint64_t page, mome_op_t *op)
 
 void mome_req_access(mome_seg_t *s, uint64_t page, int model, mome_op_t *op)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     /* Readers wait for the answer: a copy that is not the owner's master may be one kept under
      * WEAK (by a FLUSH, or a FWD_WRITE that kept it), never notified; the directory sends such a
      * holder the content, and until it lands an acquire has nothing to catch up (helper-53). */
@@ -1214,7 +1217,7 @@ void mome_req_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
  */
 static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t **fresh)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (pg->access == MOME_ACC_NONE) {
         /*
@@ -1277,8 +1280,10 @@ static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t *
 
 static void sync_send(mome_seg_t *s, uint64_t page, int waited)
 {
-    mome_req_t r = {.seg = s->id, .page = page, .node = (uint32_t)mome_coh.self,
-                    .ver = s->pages[page].ver};
+    mome_req_t r = {.seg = s->id,
+                    .page = page,
+                    .node = (uint32_t)mome_coh.self,
+                    .ver = mome_seg_pg(s, page)->ver};
     MOME_TR(MOME_TR_SYNC, s->id, page, mome_seg_manager(s, page), (uint32_t)r.ver,
             waited ? MOME_TRF_WAITED : 0);
     mome_send(mome_seg_manager(s, page), MOME_MSG_SYNC_REQ, 0, &r, NULL, 0);
@@ -1303,7 +1308,7 @@ static void syncops_put(syncop_t *o)
 
 int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
 
     if (!x || !x->stale_date)
@@ -1333,7 +1338,7 @@ int mome_req_catch_up(mome_seg_t *s, uint64_t page, mome_op_t *op)
  */
 void mome_req_drop(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     int tell = pg->access == MOME_ACC_READ && (pg->flags & MOME_PG_REMOTE) &&
                !(pg->flags & (MOME_PG_BUSY | MOME_PG_OWNER | MOME_PG_TRACK | MOME_PG_DIRTY)) &&
                mome_model_of_id(pg->model)->notified;
@@ -1371,7 +1376,7 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
     }
     mome_seg_t *s = t->seg;
     uint64_t page = t->page;
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     mome_waiter_t *w = t->waiters;
     mome_op_t *op = t->op;
 

@@ -42,11 +42,9 @@ mome_seg_t *mome_seg_new(uint64_t id, uint64_t size, const char *name,
     /* Mappings cover whole pages: the last partial page of a segment is usable too. */
     s->size = s->store->size;
     s->npages = s->store->npages;
-    s->pages = mome_page_table_new(s->npages);
-    if (!s->pages) {
-        *err = -ENOMEM;
+    *err = mome_ptab_init(&s->pt, s->npages);
+    if (*err < 0)
         goto err_close;
-    }
     s->h.k1 = id;
     mome_htab_put(&segs, &s->h);
     if (mome_tracing()) /* so that mome-trace names it */
@@ -64,7 +62,7 @@ void mome_seg_free(mome_seg_t *s)
 {
     mome_txn_forget_seg(s->id);
     mome_store_close(s->store);
-    mome_page_table_free(s->pages, s->npages);
+    mome_ptab_fini(&s->pt);
     mome_htab_del(&segs, &s->h);
     free(s);
 }

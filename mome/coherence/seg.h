@@ -29,7 +29,7 @@ typedef struct mome_seg {
     uint64_t size; /* bytes, whole pages */
     uint64_t npages;
     mome_store_t *store;
-    mome_page_t *pages;
+    mome_ptab_t pt;     /* this node's entry for each page (page.h): mome_seg_pg */
     mome_view_t *views; /* through mome_view_t.seg_next */
     int nviews;
     /* Faults that went to the directory, for reading ahead at a stride (requester.c): the page
@@ -95,10 +95,17 @@ static inline char *mome_seg_view_addr(const mome_view_t *v, uint64_t page)
     return mome_view_page_addr(v, page, mome_coh.page_shift);
 }
 
+/* This node's entry for a page of s (page < s->npages), zero until first used. The table is
+ * filled lazily: asking for a page's entry changes nothing a caller can see, so s may be const. */
+static inline mome_page_t *mome_seg_pg(const mome_seg_t *s, uint64_t page)
+{
+    return mome_ptab_get((mome_ptab_t *)&s->pt, page);
+}
+
 /* The node to ask about a page: the manager hint (page.h), else the default manager. */
 static inline int mome_seg_manager(const mome_seg_t *s, uint64_t page)
 {
-    const mome_page_t *pg = &s->pages[page];
+    const mome_page_t *pg = mome_seg_pg(s, page);
     return pg->mgr ? (int)pg->mgr - 1 : mome_page_default_manager(s->id, page, mome_coh.nnodes);
 }
 

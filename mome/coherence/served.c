@@ -100,7 +100,7 @@ static void recall(mome_seg_t *s, uint64_t page, mome_op_t *op)
 void mome_served_kick(mome_seg_t *s, uint64_t page)
 {
     held_t *h = held_of(s, 0);
-    if (!h || !mome_bit(h->pending, page) || (s->pages[page].flags & MOME_PG_BUSY))
+    if (!h || !mome_bit(h->pending, page) || (mome_seg_pg(s, page)->flags & MOME_PG_BUSY))
         return;
     mome_bit_clear(h->pending, page);
     recall(s, page, NULL);
@@ -110,7 +110,7 @@ void mome_served_kick(mome_seg_t *s, uint64_t page)
 static int returnable(mome_seg_t *s, const held_t *h, uint64_t page)
 {
     return mome_bit(h->held, page) && !mome_bit(h->pending, page) &&
-           !(s->pages[page].flags & MOME_PG_BUSY);
+           !(mome_seg_pg(s, page)->flags & MOME_PG_BUSY);
 }
 
 uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy)
@@ -141,7 +141,7 @@ uint64_t mome_served_return(mome_seg_t *s, mome_op_t *op, uint64_t *busy)
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
-            if (s->pages[page].flags & MOME_PG_BUSY) {
+            if (mome_seg_pg(s, page)->flags & MOME_PG_BUSY) {
                 (*busy)++;
                 continue;
             }
@@ -213,7 +213,7 @@ static void on_recall(const mome_msg_t *m, const void *body)
      * job): momed gets the page from that return. */
     if (!h || !mome_bit(h->held, p->page) || mome_bit(h->pending, p->page) || (t && t->recall))
         return;
-    if (s->pages[p->page].flags & MOME_PG_BUSY) {
+    if (mome_seg_pg(s, p->page)->flags & MOME_PG_BUSY) {
         mome_bit_set(h->pending, p->page); /* after the transaction in flight */
         return;
     }

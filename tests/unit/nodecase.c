@@ -105,7 +105,7 @@ void nc_data(mome_seg_t *s, uint64_t page, int from, int mgr, uint32_t rights, u
 
 static void held(mome_seg_t *s, uint64_t page, int write)
 {
-    mome_page_t *pg = &s->pages[page];
+    mome_page_t *pg = mome_seg_pg(s, page);
     ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
     ck_assert_int_eq(pg->access, write ? MOME_ACC_WRITE : MOME_ACC_READ);
     msgtest_reset();
@@ -123,7 +123,7 @@ void nc_ack_page(int from, uint64_t seg, uint64_t page)
 {
     mome_seg_t *s = mome_seg_page(seg, page);
     ck_assert_ptr_nonnull(s);
-    nc_ack_ver(from, seg, page, s->pages[page].ver + 1);
+    nc_ack_ver(from, seg, page, mome_seg_pg(s, page)->ver + 1);
 }
 
 void nc_hold_zero(mome_seg_t *s, uint64_t page, int write, uint32_t rights)

@@ -46,7 +46,7 @@ static void cleanup(void)
 
 static int flagged(const mome_seg_t *s, uint64_t page)
 {
-    return !!(s->pages[page].flags & MOME_PG_CKPT);
+    return !!(mome_seg_pg(s, page)->flags & MOME_PG_CKPT);
 }
 
 static int op_done;
@@ -68,7 +68,7 @@ START_TEST(test_checkpoint__a_write_flags_a_persistent_page)
     nc_fault(s, 4, 0);
     nc_grant(s, 4, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 4), 0);
     msgtest_reset();
-    ck_assert_int_eq(s->pages[4].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 4)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(flagged(s, 4), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_MAPPED_RO);
     nc_fault(s, 4, 1); /* satisfied locally: no request */
@@ -78,7 +78,7 @@ START_TEST(test_checkpoint__a_write_flags_a_persistent_page)
     /* A segment that is not persistent is never flagged, and is writable at once. */
     nc_fault(plain, 4, 0);
     nc_grant(plain, 4, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(plain, 4), 0);
-    ck_assert_int_eq(plain->pages[4].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(plain, 4)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(flagged(plain, 4), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(plain, 4)), FAKE_MAPPED_RW);
     cleanup();
@@ -163,10 +163,10 @@ START_TEST(test_checkpoint__a_copy_that_may_be_stale_is_fetched_first)
     /* Another node reads it: this node keeps a read copy, and the flag. */
     mome_fwd_t f = {.seg = 1, .page = 2, .node = 3, .model = MOME_STRONG};
     nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &f, NULL, 0);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     ck_assert_int_eq(flagged(s, 2), 1);
     /* Under RELEASE that copy may be stale: it is asked for again before it is written. */
-    s->pages[2].model = MOME_RELEASE;
+    mome_seg_pg(s, 2)->model = MOME_RELEASE;
     msgtest_reset();
     op_done = 0;
     mome_op_begin(&op, on_op);

@@ -58,9 +58,9 @@ START_TEST(test_holder__fwd_read_sends_the_page_and_downgrades)
     const mome_data_t *d = data_to(3, b);
     ck_assert_uint_eq(d->rights, 0);
     ck_assert_uint_eq(d->ver, 1); /* the untracked writes count as a new version */
-    ck_assert_uint_eq(s->pages[2].ver, 1);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 1);
     ck_assert_int_eq(msgtest_count(), 1);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RO);
     ck_assert_uint_eq(mome_stats.pages_sent - sent, 1);
 }
@@ -86,7 +86,7 @@ START_TEST(test_holder__fwd_reads_of_a_run_share_one_write_protect)
         msgtest_deliver_in_round(MOME_MSG_FWD_READ, 0, MGR, &f, NULL, 0);
     }
     ck_assert_int_eq(msgtest_count(), 0); /* held until the round ends */
-    ck_assert_int_eq(s->pages[3].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_WRITE);
     mome_msg_progress();
     ck_assert_int_eq(msgtest_count(), 3);
     ck_assert_uint_eq(fake_memory_counts()->protects - protects, 1);
@@ -96,7 +96,7 @@ START_TEST(test_holder__fwd_reads_of_a_run_share_one_write_protect)
         ck_assert_int_eq(m->m.type, MOME_MSG_DATA);
         ck_assert_uint_eq(d->page, order[i]);
         ck_assert_int_eq(memcmp(m->payload, b[order[i]], NC_PAGE), 0);
-        ck_assert_int_eq(s->pages[order[i]].access, MOME_ACC_READ);
+        ck_assert_int_eq(mome_seg_pg(s, order[i])->access, MOME_ACC_READ);
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, order[i])), FAKE_MAPPED_RO);
     }
     /* A held read is served before a message of another kind runs. */
@@ -108,7 +108,7 @@ START_TEST(test_holder__fwd_reads_of_a_run_share_one_write_protect)
     ck_assert_int_eq(msgtest_count(), 2);
     ck_assert_int_eq(msgtest_at(0)->m.type, MOME_MSG_DATA);
     ck_assert_int_eq(msgtest_at(1)->m.type, MOME_MSG_INV_ACK);
-    ck_assert_int_eq(s->pages[5].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 5)->access, MOME_ACC_READ);
 }
 END_TEST
 
@@ -149,10 +149,11 @@ START_TEST(test_holder__fwd_writes_of_a_run_share_one_unmap)
     fwd_round(MOME_MSG_FWD_WRITE, 0, s, order, 4, MOME_RIGHT_RW, b);
     ck_assert_uint_eq(fake_memory_counts()->zaps - zaps, 2); /* pages 2-4, then 6 */
     for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(s->pages[order[i]].access, MOME_ACC_NONE);
+        ck_assert_int_eq(mome_seg_pg(s, order[i])->access, MOME_ACC_NONE);
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, order[i])), FAKE_ZAPPED);
     }
-    ck_assert_int_eq(s->pages[5].access, MOME_ACC_WRITE); /* not asked: still here, writable */
+    ck_assert_int_eq(mome_seg_pg(s, 5)->access,
+                     MOME_ACC_WRITE); /* not asked: still here, writable */
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 5)), FAKE_MAPPED_RW);
 }
 END_TEST
@@ -175,13 +176,13 @@ START_TEST(test_holder__fwd_snaps_of_a_run_share_one_write_protect)
     fwd_round(MOME_MSG_FWD_SNAP, 0, s, order, 3, MOME_RIGHT_RW | MOME_RIGHT_TWIN, b);
     ck_assert_uint_eq(fake_memory_counts()->protects - protects, 1);
     for (uint64_t p = 0; p < 3; p++) {
-        mome_page_t *pg = &s->pages[p];
+        mome_page_t *pg = mome_seg_pg(s, p);
         ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
         ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK),
                          MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK);
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RO);
     }
-    ck_assert_int_eq(s->pages[3].flags & MOME_PG_TRACK, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->flags & MOME_PG_TRACK, 0);
     /* Page 3 twice in one round (a write-protect, then a reader of a tracked page). */
     msgtest_reset();
     mome_fwd_t f = {.seg = s->id, .page = 3, .node = 2, .rights = MOME_RIGHT_RW | MOME_RIGHT_TWIN};
@@ -193,7 +194,7 @@ START_TEST(test_holder__fwd_snaps_of_a_run_share_one_write_protect)
     mome_msg_progress();
     ck_assert_int_eq(msgtest_count(), 2);
     ck_assert_uint_eq(NC_BODY(&msgtest_at(1)->m, mome_data_t)->page, 3);
-    ck_assert_int_eq(s->pages[3].flags & MOME_PG_TRACK, MOME_PG_TRACK);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->flags & MOME_PG_TRACK, MOME_PG_TRACK);
 }
 END_TEST
 
@@ -209,7 +210,7 @@ START_TEST(test_holder__fwd_write_hands_the_page_over_and_drops_it)
     const mome_data_t *d = data_to(2, b);
     ck_assert_uint_eq(d->rights, MOME_RIGHT_RW); /* the manager's grant, delegated */
     ck_assert_uint_eq(d->acks, 1);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
 }
 END_TEST
@@ -224,7 +225,7 @@ START_TEST(test_holder__fwd_write_keep_stays_a_reader)
     memcpy(mome_seg_bytes(s, 1), b, NC_PAGE);
     fwd(MOME_MSG_FWD_WRITE, MOME_FWD_KEEP, s, 1, 2, 0, MOME_RIGHT_RW, 0, 0);
     data_to(2, b);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     ck_assert_int_eq(pg->access, MOME_ACC_READ);
     ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
@@ -237,7 +238,7 @@ START_TEST(test_holder__fwd_snap_subscribes_a_release_reader)
     uint8_t b[NC_PAGE];
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[0];
+    mome_page_t *pg = mome_seg_pg(s, 0);
     nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
     nc_pattern(b, 4);
     memcpy(mome_seg_bytes(s, 0), b, NC_PAGE);
@@ -280,7 +281,7 @@ START_TEST(test_holder__unshare_stops_tracking_the_owners_writes)
     mome_date_t rel = 0;
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[0];
+    mome_page_t *pg = mome_seg_pg(s, 0);
     nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
     nc_pattern(b, 5);
     fwd(MOME_MSG_FWD_SNAP, 0, s, 0, 2, 0, 0, MOME_RELEASE, 0); /* a RELEASE reader */
@@ -320,7 +321,7 @@ START_TEST(test_holder__unshare_of_a_clean_page_and_of_a_copy)
     uint8_t a[NC_PAGE];
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[0];
+    mome_page_t *pg = mome_seg_pg(s, 0);
     mome_date_t rel = 0;
     nc_hold_zero(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED);
     mome_rel_release(done_cb, &rel); /* released: clean, write-protected */
@@ -339,12 +340,12 @@ START_TEST(test_holder__unshare_of_a_clean_page_and_of_a_copy)
     ck_assert_uint_eq(mome_copy_dirty()->n, listed);
     /* A read copy of another node's master: left as it is (acknowledged all the same). */
     nc_pattern(a, 6);
-    s->pages[1].model = MOME_RELEASE;
+    mome_seg_pg(s, 1)->model = MOME_RELEASE;
     nc_hold_data(s, 1, 0, 0, 3, a, 1);
-    uint16_t flags = s->pages[1].flags;
+    uint16_t flags = mome_seg_pg(s, 1)->flags;
     unshare(s, 1);
-    ck_assert_int_eq(s->pages[1].flags, flags);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags, flags);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_READ);
 }
 END_TEST
 
@@ -382,7 +383,7 @@ START_TEST(test_holder__inv_drops_and_acks_the_requester)
     ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->seg, 1);
     ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->page, 2);
     ck_assert_int_eq(msgtest_count(), 1);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_ZAPPED);
     ck_assert_uint_eq(mome_stats.invalidations_received - inv, 1);
     /* No copy (dropped meanwhile): the writer still counts on the ack. */
@@ -416,15 +417,15 @@ START_TEST(test_holder__flush_drop_sends_the_diff_and_drops)
         mome_diff_apply(a, NC_PAGE, e[0].data, e[0].len, !!(e[0].flags & MOME_DIFF_ENTRY_FULL)), 0);
     ck_assert_int_eq(memcmp(a, b, NC_PAGE), 0);
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_FLUSH_ACK, -1), 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
     /* The twin is gone; the side record waits for the owner's acknowledgement of the diff. */
-    mome_pext_t *x = mome_pext_find(&s->pages[1], 1, 1);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, 1), 1, 1);
     ck_assert_ptr_nonnull(x);
     ck_assert_ptr_null(x->twin);
     ck_assert_int_eq(x->relpend, 1);
     nc_ack_page(3, 1, 1);
-    ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
+    ck_assert_ptr_null(mome_pext_find(mome_seg_pg(s, 1), 1, 1));
 }
 END_TEST
 
@@ -434,12 +435,12 @@ START_TEST(test_holder__flush_of_the_owner_acks_and_stops_writing)
     mome_seg_t *s = testnode_segment(1, 4);
     nc_hold_zero(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED);
     mome_seg_bytes(s, 2)[7] = 1;
-    ck_assert_int_ne(s->pages[2].flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
     mome_ref_t r = {.seg = 1, .page = 2};
     nc_deliver(MOME_MSG_FLUSH, 0, MGR, &r, NULL, 0);
     const mome_msg_t *a = nc_msg(MOME_MSG_FLUSH_ACK, MGR);
     ck_assert_uint_eq(NC_BODY(a, mome_ref_t)->page, 2);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     ck_assert_int_eq(pg->access, MOME_ACC_READ);
     ck_assert_int_eq(pg->flags & (MOME_PG_OWNER | MOME_PG_SHARED | MOME_PG_TRACK | MOME_PG_DIRTY),
                      0);
@@ -471,11 +472,12 @@ START_TEST(test_holder__stale_records_a_notice_and_acks)
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 3), 0);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 0), 1);
-    mome_pext_t *x = mome_pext_find(&s->pages[2], 1, 2);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, 2), 1, 2);
     ck_assert_ptr_nonnull(x);
     ck_assert_uint_eq(x->stale_date, 77);
     ck_assert_uint_eq(x->stale_ver, 3);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ); /* nothing changes before an acquire */
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access,
+                     MOME_ACC_READ); /* nothing changes before an acquire */
     /* An earlier change announced later: the notice takes the earliest date, listed once. */
     mome_batch_reset(&b);
     ck_assert_int_eq(mome_batch_notice(&b, 1, 2, 2), 0);
@@ -516,7 +518,7 @@ START_TEST(test_holder__push_writes_a_used_release_read_copy_in_place)
     uint8_t a[NC_PAGE], c[5][NC_PAGE];
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[1].model = MOME_RELEASE;
+    mome_seg_pg(s, 1)->model = MOME_RELEASE;
     nc_pattern(a, 7);
     nc_hold_data(s, 1, 0, 0, 3, a, 1);
     unsigned zaps = fake_memory_counts()->zaps;
@@ -524,19 +526,19 @@ START_TEST(test_holder__push_writes_a_used_release_read_copy_in_place)
         nc_pattern(c[i], 8 + (unsigned)i);
         push(s, 1, 4 + (uint64_t)i, c[i]);
         ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c[i], NC_PAGE), 0);
-        ck_assert_uint_eq(s->pages[1].ver, 4 + (uint64_t)i);
-        ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
+        ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 4 + (uint64_t)i);
+        ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_READ);
         ck_assert_uint_eq(push_ack(s, 1), 1); /* used since it last left the views */
         if (i < 3) {
             ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
             ck_assert_uint_eq(fake_memory_counts()->zaps, zaps);
-            ck_assert_int_ne(s->pages[1].flags & MOME_PG_USED, 0);
+            ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_USED, 0);
         }
     }
     /* The fourth: out of the views, its next use faults here and says whether it is still read. */
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
     ck_assert_uint_eq(fake_memory_counts()->zaps, zaps + 1);
-    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_USED | MOME_PG_INPLACE), 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & (MOME_PG_USED | MOME_PG_INPLACE), 0);
 }
 END_TEST
 
@@ -545,12 +547,12 @@ START_TEST(test_holder__push_ack_asks_for_more_only_if_used)
     uint8_t a[NC_PAGE], c[NC_PAGE], d[NC_PAGE];
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[1].model = MOME_RELEASE;
+    mome_seg_pg(s, 1)->model = MOME_RELEASE;
     nc_pattern(a, 7);
     nc_pattern(c, 8);
     nc_pattern(d, 9);
     nc_hold_data(s, 1, 0, 0, 3, a, 1);
-    s->pages[1].flags &= (uint16_t)~MOME_PG_USED; /* not used since it came */
+    mome_seg_pg(s, 1)->flags &= (uint16_t)~MOME_PG_USED; /* not used since it came */
     push(s, 1, 4, c);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), c, NC_PAGE), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
@@ -581,9 +583,10 @@ START_TEST(test_holder__push_of_a_run_unmaps_it_at_once)
     mome_seg_t *s = testnode_segment(1, 8);
     nc_pattern(a, 12);
     for (uint64_t p = 1; p <= 4; p++) {
-        s->pages[p].model = p == 4 ? MOME_STRONG : MOME_RELEASE; /* 4: never pushed */
+        mome_seg_pg(s, p)->model = p == 4 ? MOME_STRONG : MOME_RELEASE; /* 4: never pushed */
         nc_hold_data(s, p, 0, 0, 3, a, 1);
-        s->pages[p].flags &= (uint16_t)~MOME_PG_USED; /* unused: replaced, not written in place */
+        mome_seg_pg(s, p)->flags &=
+            (uint16_t)~MOME_PG_USED; /* unused: replaced, not written in place */
         nc_pattern(c[p], (unsigned)p + 20);
     }
     mome_batch_t b = {0};
@@ -596,7 +599,7 @@ START_TEST(test_holder__push_of_a_run_unmaps_it_at_once)
     ck_assert_uint_eq(fake_memory_counts()->zaps - zaps, 1);
     for (uint64_t p = 1; p <= 3; p++) {
         ck_assert_int_eq(memcmp(mome_seg_bytes(s, p), c[p], NC_PAGE), 0);
-        ck_assert_uint_eq(s->pages[p].ver, 4);
+        ck_assert_uint_eq(mome_seg_pg(s, p)->ver, 4);
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_ZAPPED);
     }
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 4), a, NC_PAGE), 0);
@@ -615,7 +618,7 @@ START_TEST(test_holder__push_leaves_other_copies_alone)
     nc_pattern(a, 10);
     nc_pattern(c, 11);
     nc_hold_data(s, 0, 0, 0, 3, a, 1); /* a STRONG reader: never pushed */
-    s->pages[2].model = MOME_RELEASE;
+    mome_seg_pg(s, 2)->model = MOME_RELEASE;
     nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1); /* a RELEASE writer */
     push(s, 0, 4, c);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 0), a, NC_PAGE), 0);

@@ -28,7 +28,7 @@ static void notice_ack(mome_seg_t *s, uint64_t first, uint64_t end)
 {
     mome_batch_t b = {0};
     for (uint64_t p = first; p < end; p++)
-        ck_assert_int_eq(mome_batch_notice(&b, s->id, p, s->pages[p].ver + 1), 0);
+        ck_assert_int_eq(mome_batch_notice(&b, s->id, p, mome_seg_pg(s, p)->ver + 1), 0);
     nc_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
 }
@@ -76,7 +76,7 @@ START_TEST(test_owner__release_sends_one_diff_batch_per_owner)
     ck_assert(diff_gives(&e[1], twin[4], mome_seg_bytes(s, 4)));
     /* The pages start a new interval: clean, write-protected, twins gone, release pending. */
     for (uint64_t p = 0; p < 5; p++) {
-        mome_page_t *pg = &s->pages[p];
+        mome_page_t *pg = mome_seg_pg(s, p);
         ck_assert_int_eq(pg->flags & MOME_PG_DIRTY, 0);
         ck_assert_int_ne(pg->flags & MOME_PG_WROTE, 0);
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RO);
@@ -108,7 +108,7 @@ START_TEST(test_owner__release_write_protects_each_run_at_once)
     for (int i = 0; i < 5; i++) {
         uint64_t p = order[i];
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RO);
-        ck_assert_int_eq(s->pages[p].flags & (MOME_PG_DIRTY | MOME_PG_LISTED), 0);
+        ck_assert_int_eq(mome_seg_pg(s, p)->flags & (MOME_PG_DIRTY | MOME_PG_LISTED), 0);
         ck_assert(diff_gives(&e[p < 6 ? p : 4], twin[p], mome_seg_bytes(s, p)));
     }
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_NONE); /* never held */
@@ -134,7 +134,7 @@ START_TEST(test_owner__notice_acks_complete_the_release)
     ck_assert_uint_eq(rel, date); /* the callers learn the release's date */
     ck_assert_int_eq(mome_rel_busy(), 0);
     ck_assert_int_eq(mome_coh.outstanding, out);
-    ck_assert_uint_eq(mome_pext_find(&s->pages[0], 1, 0)->relpend, 0);
+    ck_assert_uint_eq(mome_pext_find(mome_seg_pg(s, 0), 1, 0)->relpend, 0);
 }
 END_TEST
 
@@ -145,7 +145,7 @@ static mome_seg_t *shared_owner(void)
     nc_hold_zero(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
     mome_fwd_t f = {.seg = 1, .page = 1, .node = 2, .model = MOME_RELEASE};
     nc_deliver(MOME_MSG_FWD_SNAP, 0, MGR, &f, NULL, 0);
-    ck_assert_uint_eq(s->pages[1].ver, 1);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 1);
     msgtest_reset();
     nc_fault(s, 1, 1); /* tracked now: the first write is noticed */
     ck_assert_int_eq(msgtest_count(), 0);
@@ -166,7 +166,7 @@ START_TEST(test_owner__release_of_a_shared_owned_page_notices_and_pushes)
     ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, n, e, 2), 1);
     ck_assert_uint_eq(e[0].page, 1);
     ck_assert_uint_eq(e[0].ver, 2);
-    ck_assert_uint_eq(s->pages[1].ver, 2);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 2);
     const mome_msg_t *p = nc_msg(MOME_MSG_PUSH, 2);
     ck_assert_int_eq(nc_entries(MOME_BATCH_PUSH, p, e, 2), 1);
     ck_assert_uint_eq(e[0].ver, 2);
@@ -182,7 +182,8 @@ START_TEST(test_owner__release_of_a_shared_owned_page_notices_and_pushes)
     nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
     ck_assert_uint_ne(rel, 0);
-    ck_assert_uint_eq(mome_pext_find(&s->pages[1], 1, 1)->push, 1u << 2); /* still read there */
+    ck_assert_uint_eq(mome_pext_find(mome_seg_pg(s, 1), 1, 1)->push,
+                      1u << 2); /* still read there */
 }
 END_TEST
 
@@ -219,7 +220,7 @@ static mome_seg_t *owner_of_two(uint8_t m[3][NC_PAGE])
         nc_pattern(m[p], (unsigned)p + 20);
         nc_fault(s, p, 1);
         nc_data(s, p, 2, MGR, MOME_RIGHT_RW | MOME_RIGHT_OWNER | MOME_RIGHT_SHARED, 0, 3, m[p]);
-        ck_assert_int_eq(s->pages[p].access, MOME_ACC_WRITE);
+        ck_assert_int_eq(mome_seg_pg(s, p)->access, MOME_ACC_WRITE);
     }
     msgtest_reset();
     return s;
@@ -250,12 +251,12 @@ START_TEST(test_owner__page_opened_ahead_but_not_written_is_not_announced)
     ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, MGR), e, 3), 2);
     notice_ack(s, 1, 3);
     ck_assert_uint_ne(rel, 0);
-    ck_assert_uint_eq(s->pages[2].ver, 4);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 4);
     /* A write fault on page 1 opens page 2 ahead; only page 1 is written. */
     mome_coh.prefetch = 1;
     uint64_t twins = mome_stats.twins;
     nc_fault(s, 1, 1);
-    ck_assert_int_ne(s->pages[2].flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
     ck_assert_uint_eq(mome_stats.twins, twins); /* the owner keeps a copy, not a twin */
     mome_seg_bytes(s, 1)[2] ^= 1;
     msgtest_reset();
@@ -264,10 +265,10 @@ START_TEST(test_owner__page_opened_ahead_but_not_written_is_not_announced)
     ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, MGR), e, 3), 1);
     ck_assert_uint_eq(e[0].page, 1);
     ck_assert_uint_eq(e[0].ver, 5);
-    ck_assert_uint_eq(s->pages[2].ver, 4);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 4);
     /* Unchanged, but changed at the release before: kept open (copy.h mome_copy_keeps_open). */
-    ck_assert_int_eq(s->pages[2].flags & MOME_PG_WROTE, 0);
-    ck_assert_int_ne(s->pages[2].flags & MOME_PG_KEPT, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->flags & MOME_PG_WROTE, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_KEPT, 0);
     notice_ack(s, 1, 2);
     ck_assert_uint_ne(rel, 0);
 }
@@ -308,7 +309,7 @@ static mome_seg_t *owner_keeping_page_1(uint8_t m[3][NC_PAGE])
     ck_assert_int_eq(release_acked(s, &ver), 1);
     ck_assert_uint_eq(ver, 5);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
-    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT),
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & (MOME_PG_DIRTY | MOME_PG_KEPT),
                      MOME_PG_DIRTY | MOME_PG_KEPT);
     return s;
 }
@@ -338,8 +339,8 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
     }
     ck_assert_int_eq(release_acked(s, &ver), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
-    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
-    ck_assert_uint_eq(s->pages[1].ver, 6);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 6);
     /* Tracked by its faults again: a write opens it, the release announces it, and keeps it
      * open at once (without being written in the interval before, as at first). */
     nc_fault(s, 1, 1);
@@ -347,7 +348,7 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
     ck_assert_int_eq(release_acked(s, &ver), 1);
     ck_assert_uint_eq(ver, 7);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
-    ck_assert_int_ne(s->pages[1].flags & MOME_PG_KEPT, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_KEPT, 0);
     /* Closed once already: it now stays open for twice as many unchanged releases. */
     for (int i = 1; i < 2 * MOME_KEEP_IDLE_MAX; i++) {
         ck_assert_int_eq(release_acked(s, &ver), 0);
@@ -355,7 +356,7 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
     }
     ck_assert_int_eq(release_acked(s, &ver), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
-    ck_assert_uint_eq(s->pages[1].ver, 7);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 7);
     /* Written once more, then no more: released once, closed again after its unchanged releases. */
     nc_fault(s, 1, 1);
     mome_seg_bytes(s, 1)[5] ^= 1;
@@ -364,7 +365,7 @@ START_TEST(test_owner__page_written_at_every_release_stays_open)
     for (int i = 0; i < 4 * MOME_KEEP_IDLE_MAX; i++)
         ck_assert_int_eq(release_acked(s, &ver), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
-    ck_assert_int_eq(s->pages[1].flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & (MOME_PG_DIRTY | MOME_PG_KEPT), 0);
 }
 END_TEST
 
@@ -393,7 +394,7 @@ START_TEST(test_owner__kept_page_served_with_other_bytes_is_announced)
     nc_deliver(MOME_MSG_FWD_SNAP, 0, MGR, &f, NULL, 0);
     ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_DATA, 3), mome_data_t)->ver, 6);
     ck_assert_int_eq(release_acked(s, &ver), 0);
-    ck_assert_int_ne(s->pages[1].flags & MOME_PG_KEPT, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_KEPT, 0);
 }
 END_TEST
 
@@ -415,7 +416,7 @@ START_TEST(test_owner__diff_is_merged_and_announced)
     mome_batch_free(&b);
     for (uint64_t p = 1; p < 3; p++) {
         ck_assert_int_eq(memcmp(mome_seg_bytes(s, p), w[p], NC_PAGE), 0); /* both kept */
-        ck_assert_uint_eq(s->pages[p].ver, 4);
+        ck_assert_uint_eq(mome_seg_pg(s, p)->ver, 4);
     }
     /* One notice for both pages, to their manager, in the writer's name and at its date. */
     ck_assert_int_eq(msgtest_count(), 1);
@@ -450,7 +451,7 @@ START_TEST(test_owner__flush_diff_is_merged_and_acked_to_the_manager_and_the_wri
     mome_entry_t e[2];
     ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE_ACK, 2), e, 2), 1);
     ck_assert_uint_eq(e[0].page, 2);
-    ck_assert_uint_eq(e[0].ver, s->pages[2].ver); /* the master's, with the change */
+    ck_assert_uint_eq(e[0].ver, mome_seg_pg(s, 2)->ver); /* the master's, with the change */
     ck_assert_int_eq(msgtest_count(), 2); /* no notice: the manager flushing tells the holders */
 }
 END_TEST
@@ -494,13 +495,13 @@ START_TEST(test_owner__flush_waits_for_releases_in_flight)
     nc_deliver(MOME_MSG_FLUSH, MOME_FLUSH_DROP, MGR, &f, NULL, 0);
     /* No diff may reach the owner after the flush: nothing until the release is acknowledged. */
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
     notice_ack(s, 1, 2);
     const mome_msg_t *d = nc_msg(MOME_MSG_DIFF, 3);
     ck_assert_int_eq(d->flags, MOME_DIFF_FLUSH);
     ck_assert_uint_eq(NC_BODY(d, mome_rel_t)->mgr, MGR);
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_FLUSH_ACK, -1), 0); /* the owner acks it */
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     /* The release, still running when the flush sent its diff, ends once the owner has it. */
     ck_assert_uint_eq(rel, 0);
     notice_ack(s, 1, 2);

@@ -2,6 +2,7 @@
  * test_page.c - local page bookkeeping: lazily backed page tables, transactions in flight and the
  * faults waiting on them.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,19 +34,48 @@ static long rss_kib(void)
 START_TEST(test_page__table_is_zeroed_and_lazily_backed)
 {
     uint64_t n = 16ull << 20; /* pages of a 64 GiB segment */
+    mome_ptab_t t;
     long before = rss_kib();
-    mome_page_t *t = mome_page_table_new(n);
-    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(mome_ptab_init(&t, n), 0);
     /* Touch 1000 scattered entries: resident memory grows by about 1000 pages, not 128 MiB. */
     for (uint64_t i = 0; i < 1000; i++) {
-        mome_page_t *pg = &t[(i * 7919 * 4096) % n];
+        mome_page_t *pg = mome_ptab_get(&t, (i * 7919 * 4096) % n);
         ck_assert_int_eq(pg->access, MOME_ACC_NONE);
         ck_assert_int_eq(pg->flags, 0);
         pg->access = MOME_ACC_READ;
     }
     ck_assert_int_lt(rss_kib() - before, 1000 * TOUCH_KIB + 4096);
-    mome_page_table_free(t, n);
-    ck_assert_ptr_null(mome_page_table_new(0));
+    mome_ptab_fini(&t);
+    ck_assert_int_eq(mome_ptab_init(&t, 0), -ENOMEM);
+}
+END_TEST
+
+/* Entries of pages far apart share pages of memory: 20,000 pages 209 apart (as scale.test's
+ * 20,000 pages over 16 GiB) cost about 1,800 new pages, where a dense table took one each. */
+START_TEST(test_page__entries_far_apart_share_memory)
+{
+    uint64_t n = 4ull << 20, gap = 209, count = 20000; /* a 16 GiB segment */
+    mome_ptab_t t;
+    long before = rss_kib();
+    ck_assert_int_eq(mome_ptab_init(&t, n), 0);
+    for (uint64_t i = 0; i < count; i++) {
+        mome_page_t *pg = mome_ptab_get(&t, i * gap);
+        ck_assert_int_eq(pg->access, MOME_ACC_NONE);
+        ck_assert_uint_eq(pg->ver, 0);
+        pg->ver = i + 1;
+        pg->mgr = (uint32_t)i;
+        mome_ptab_get(&t, i * gap + 1)->flags = MOME_PG_USED; /* its neighbour, in its leaf */
+    }
+    ck_assert_int_lt(rss_kib() - before, (long)count * TOUCH_KIB / 8 + 4096);
+    for (uint64_t i = 0; i < count; i++) {
+        ck_assert_uint_eq(mome_ptab_get(&t, i * gap)->ver, i + 1);
+        ck_assert_uint_eq(mome_ptab_get(&t, i * gap)->mgr, i);
+        ck_assert_int_eq(mome_ptab_get(&t, i * gap)->flags, 0);
+        ck_assert_int_eq(mome_ptab_get(&t, i * gap + 1)->flags, MOME_PG_USED);
+        ck_assert_uint_eq(mome_ptab_get(&t, i * gap + 2)->ver, 0);
+    }
+    ck_assert_uint_eq(mome_ptab_get(&t, n - 1)->ver, 0); /* the last page has an entry */
+    mome_ptab_fini(&t);
 }
 END_TEST
 
@@ -130,6 +160,7 @@ Suite *page_suite(void)
 {
     Suite *s = suite_create("page");
     UNIT_CASE(s, test_page__table_is_zeroed_and_lazily_backed);
+    UNIT_CASE(s, test_page__entries_far_apart_share_memory);
     UNIT_CASE(s, test_page__transactions_by_segment_and_page);
     UNIT_CASE(s, test_page__many_transactions);
     UNIT_CASE(s, test_page__waiters_of_an_unmapped_range_are_dropped);

@@ -37,7 +37,7 @@ static void stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver)
 /* A RELEASE read copy of page, content a, version 1, from owner node 3 (used: it faulted in). */
 static void release_reader(mome_seg_t *s, uint64_t page, const uint8_t *a)
 {
-    s->pages[page].model = MOME_RELEASE;
+    mome_seg_pg(s, page)->model = MOME_RELEASE;
     nc_hold_data(s, page, 0, 0, 3, a, 1);
 }
 
@@ -46,7 +46,7 @@ static void release_reader(mome_seg_t *s, uint64_t page, const uint8_t *a)
 static void dirty_writer(mome_seg_t *s, uint8_t *a, int model)
 {
     nc_pattern(a, 5);
-    s->pages[1].model = (uint8_t)model;
+    mome_seg_pg(s, 1)->model = (uint8_t)model;
     nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
     mome_seg_bytes(s, 1)[5] ^= 1;
 }
@@ -96,9 +96,9 @@ START_TEST(test_release__acquire_refreshes_a_used_release_copy)
     ck_assert_uint_eq(got[1], 1);
     ck_assert_uint_eq(got[0], 20);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[2].ver, 3);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
-    ck_assert_ptr_null(mome_pext_find(&s->pages[2], 1, 2)); /* the notice is settled */
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 3);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
+    ck_assert_ptr_null(mome_pext_find(mome_seg_pg(s, 2), 1, 2)); /* the notice is settled */
 }
 END_TEST
 
@@ -108,13 +108,13 @@ START_TEST(test_release__acquire_drops_an_unused_release_copy)
     nc_up(NODES, SELF);
     mome_coh.prefetch = 1;
     mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[0].model = s->pages[1].model = MOME_RELEASE;
+    mome_seg_pg(s, 0)->model = mome_seg_pg(s, 1)->model = MOME_RELEASE;
     /* Page 1 comes by read-ahead: nobody used it. */
     nc_fault(s, 0, 0);
     nc_grant(s, 0, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 0), 0);
     nc_grant(s, 1, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 1), 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_READ);
-    ck_assert_int_eq(s->pages[1].flags & MOME_PG_USED, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & MOME_PG_USED, 0);
     stale(s, 1, 10, 3);
     mome_rel_acquire(20, done_cb, got);
     /* Fetched when touched, not now; the manager hears of the drop (the master is node 0's). */
@@ -125,7 +125,7 @@ START_TEST(test_release__acquire_drops_an_unused_release_copy)
     ck_assert_uint_eq(NC_BODY(d, mome_req_t)->node, SELF);
     nc_deliver(MOME_MSG_DROP_ACK, 0, mome_seg_manager(s, 1), &a, NULL, 0);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_ZAPPED);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 1), 0);
 }
@@ -140,7 +140,7 @@ static mome_seg_t *dropped_reader(mome_date_t *got)
     mome_seg_t *s = testnode_segment(1, 4);
     nc_pattern(a, 1);
     release_reader(s, 2, a);
-    s->pages[2].flags &= (uint16_t)~MOME_PG_USED;
+    mome_seg_pg(s, 2)->flags &= (uint16_t)~MOME_PG_USED;
     stale(s, 2, 10, 3);
     mome_rel_acquire(20, done_cb, got);
     return s;
@@ -160,7 +160,7 @@ START_TEST(test_release__acquire_drop_of_an_unused_copy_tells_the_manager)
     mome_seg_t *s = dropped_reader(got);
     int mgr = mome_seg_manager(s, 2);
     ck_assert_uint_eq(got[1], 0); /* the acquire waits for the manager, as for a refresh */
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_ZAPPED);
     ck_assert_int_eq(msgtest_count(), 1);
     const mome_msg_t *d = nc_msg(MOME_MSG_DROP, mgr);
@@ -168,7 +168,7 @@ START_TEST(test_release__acquire_drop_of_an_unused_copy_tells_the_manager)
     ck_assert_uint_eq(NC_BODY(d, mome_req_t)->page, 2);
     ck_assert_uint_eq(NC_BODY(d, mome_req_t)->node, SELF);
     /* Until the manager took it, the page is busy: a fault waits rather than ask. */
-    ck_assert_int_ne(s->pages[2].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_BUSY, 0);
     ck_assert_uint_eq((uint64_t)mome_coh.outstanding, out + 1);
     msgtest_reset();
     nc_fault(s, 2, 0);
@@ -176,7 +176,7 @@ START_TEST(test_release__acquire_drop_of_an_unused_copy_tells_the_manager)
     drop_ack(s, 2, mgr);
     ck_assert_uint_eq(got[1], 1);
     ck_assert_uint_eq(got[0], 20);
-    ck_assert_int_eq(s->pages[2].flags & MOME_PG_BUSY, MOME_PG_BUSY); /* asked anew */
+    ck_assert_int_eq(mome_seg_pg(s, 2)->flags & MOME_PG_BUSY, MOME_PG_BUSY); /* asked anew */
     const mome_msg_t *r = nc_msg(MOME_MSG_READ_REQ, mgr);
     ck_assert_int_eq(r->flags, 0); /* no copy here */
     ck_assert_uint_eq(NC_BODY(r, mome_req_t)->model, MOME_RELEASE);
@@ -192,15 +192,15 @@ START_TEST(test_release__copies_other_than_remote_read_copies_drop_without_a_wor
     mome_seg_t *s = testnode_segment(1, 4);
     nc_pattern(a, 3);
     /* A twinning writer's copy, released (clean): a flush must still reach it. */
-    s->pages[1].model = MOME_RELEASE;
+    mome_seg_pg(s, 1)->model = MOME_RELEASE;
     nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
-    s->pages[1].flags &= (uint16_t)~(MOME_PG_USED | MOME_PG_DIRTY);
+    mome_seg_pg(s, 1)->flags &= (uint16_t) ~(MOME_PG_USED | MOME_PG_DIRTY);
     stale(s, 1, 10, 3);
     mome_rel_acquire(20, done_cb, got);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[1].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & MOME_PG_BUSY, 0);
 }
 END_TEST
 
@@ -215,14 +215,14 @@ START_TEST(test_release__notice_during_a_drop_is_forgotten_with_the_copy)
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
     /* A grant for a page being dropped is not this node's: nothing changes. */
     nc_grant(s, 2, 0, MOME_RIGHT_RW, 0, mgr, 3);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
-    ck_assert_int_ne(s->pages[2].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_NONE);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_BUSY, 0);
     ck_assert_uint_eq(got[1], 0);
     drop_ack(s, 2, mgr);
     ck_assert_uint_eq(got[1], 1);
     ck_assert_int_eq(msgtest_count(), 0); /* nobody waits: nothing asked */
-    ck_assert_int_eq(s->pages[2].flags & MOME_PG_BUSY, 0);
-    const mome_pext_t *x = mome_pext_find(&s->pages[2], 1, 2);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->flags & MOME_PG_BUSY, 0);
+    const mome_pext_t *x = mome_pext_find(mome_seg_pg(s, 2), 1, 2);
     ck_assert(!x || !x->stale_date);
     /* The next acquire has nothing to do for it; a second DROP_ACK is ignored. */
     mome_rel_acquire(40, done_cb, got);
@@ -230,7 +230,7 @@ START_TEST(test_release__notice_during_a_drop_is_forgotten_with_the_copy)
     ck_assert_uint_eq(got[1], 2);
     drop_ack(s, 2, mgr);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_NONE);
 }
 END_TEST
 
@@ -246,7 +246,7 @@ START_TEST(test_release__acquire_applies_only_notices_dated_before_it)
     mome_rel_acquire(20, done_cb, got); /* the change was released after this acquire's date */
     ck_assert_int_eq(msgtest_count(), 0);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
     /* The owner pushed that version meanwhile: the next acquire has nothing to do. */
     mome_batch_t b = {0};
@@ -254,12 +254,12 @@ START_TEST(test_release__acquire_applies_only_notices_dated_before_it)
     mome_rel_t rel = {.date = 1, .origin = 3};
     nc_deliver(MOME_MSG_PUSH, 0, 3, &rel, b.buf, (uint32_t)b.len);
     mome_batch_free(&b);
-    ck_assert_uint_eq(s->pages[2].ver, 3);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 3);
     msgtest_reset();
     mome_rel_acquire(40, done_cb, got);
     ck_assert_uint_eq(got[1], 2);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 0);
 }
 END_TEST
@@ -277,11 +277,11 @@ START_TEST(test_release__acquire_keeps_weak_copies)
     char *addr = testnode_addr(s, 2);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, got);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[2].model, MOME_WEAK);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->model, MOME_WEAK);
     mome_rel_acquire(20, done_cb, got);
     ck_assert_uint_eq(got[1], 2);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), a, NC_PAGE), 0);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 1);
 }
@@ -295,7 +295,7 @@ START_TEST(test_release__acquire_releases_dirty_stale_copies_first)
     mome_seg_t *s = testnode_segment(1, 4);
     int mgr = mome_seg_manager(s, 1);
     nc_pattern(a, 5);
-    s->pages[1].model = MOME_RELEASE;
+    mome_seg_pg(s, 1)->model = MOME_RELEASE;
     nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
     mome_seg_bytes(s, 1)[5] ^= 1; /* written, not released */
     stale(s, 1, 10, 3);
@@ -303,7 +303,7 @@ START_TEST(test_release__acquire_releases_dirty_stale_copies_first)
     /* Its writes go to the owner before the copy is replaced. */
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
     ck_assert_int_eq(msgtest_count(), 1);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
     ck_assert_uint_eq(got[1], 0);
     nc_ack_page(MGR, 1, 1);
     /* Then refreshed: the writer keeps writing it, twinned, with the new content. */
@@ -312,7 +312,7 @@ START_TEST(test_release__acquire_releases_dirty_stale_copies_first)
     ck_assert_uint_eq(got[1], 0);
     nc_data(s, 1, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, a);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
 }
 END_TEST
 
@@ -329,7 +329,7 @@ START_TEST(test_release__notice_during_a_refresh_keeping_writes_waits_for_the_ne
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     int mgr = mome_seg_manager(s, 1);
     acquire_while_written(s, a, got);
     nc_ack_page(MGR, 1, 1); /* the release ends: a refresh keeping those writes */
@@ -360,7 +360,7 @@ START_TEST(test_release__switch_to_weak_during_a_merge_keeps_writes)
     mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     int mgr = mome_seg_manager(s, 1);
     acquire_while_written(s, a, got);
     nc_ack_page(MGR, 1, 1); /* the release ends: a refresh keeping those writes */
@@ -403,7 +403,7 @@ START_TEST(test_release__copy_kept_by_a_flush_is_not_read_after_a_switch)
     mome_date_t got[2] = {0, 0}, acq[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     nc_pattern(a, 5);
     pg->model = MOME_WEAK;
     nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
@@ -444,7 +444,7 @@ START_TEST(test_release__content_over_unreleased_writes_stops_the_node)
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
     dirty_writer(s, a, MOME_RELEASE);
-    s->pages[1].access = MOME_ACC_READ; /* forced: a write fault now asks for the page */
+    mome_seg_pg(s, 1)->access = MOME_ACC_READ; /* forced: a write fault now asks for the page */
     nc_fault(s, 1, 1);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mome_seg_manager(s, 1)));
     nc_expect_death(content_over_unreleased_writes, s,
@@ -465,7 +465,7 @@ START_TEST(test_release__notice_during_a_fetch_over_a_copy_stays)
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     release_reader(s, 2, a);
@@ -496,7 +496,7 @@ START_TEST(test_release__switch_there_and_back_during_an_upgrade_keeps_the_copy)
     mome_date_t got[2] = {0, 0}, sy[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2);
     char *addr = testnode_addr(s, 2);
     nc_pattern(a, 1);
@@ -527,7 +527,7 @@ START_TEST(test_release__acquire_keeps_writes_made_while_it_releases)
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     acquire_while_written(s, a, got);
     ck_assert_int_ne(pg->flags & MOME_PG_DIRTY, 0);
     nc_ack_page(MGR, 1, 1);
@@ -557,7 +557,7 @@ START_TEST(test_release__syncmem_asks_about_weak_copies)
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
-    s->pages[2].model = MOME_WEAK;
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
     nc_hold_data(s, 2, 0, 0, 3, a, 4);
     char *addr = testnode_addr(s, 2);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
@@ -572,7 +572,7 @@ START_TEST(test_release__syncmem_asks_about_weak_copies)
     ck_assert_uint_eq(got[1], 1);
     ck_assert_uint_eq(got[0], 33);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[2].ver, 6);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 6);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
     /* Current already: SYNC_OK leaves it. */
     mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got);
@@ -600,7 +600,7 @@ START_TEST(test_release__syncmem_does_not_ride_an_earlier_request)
     nc_pattern(a, 1);
     nc_pattern(b, 2);
     nc_pattern(c, 3);
-    s->pages[2].model = MOME_WEAK;
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
     nc_hold_data(s, 2, 0, 0, 3, a, 4);
     char *addr = testnode_addr(s, 2);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, first);
@@ -628,7 +628,7 @@ END_TEST
 static char *weak_page_written_during_sync(mome_seg_t *s, const uint8_t *a, mome_date_t *got)
 {
     char *addr = testnode_addr(s, 2);
-    s->pages[2].model = MOME_WEAK;
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
     nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mome_seg_manager(s, 2)));
@@ -645,7 +645,7 @@ START_TEST(test_release__syncmem_answer_keeps_writes_made_meanwhile)
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
@@ -680,7 +680,7 @@ static mome_seg_t *weak_release_during_sync(uint8_t *a, mome_date_t *got, mome_d
     char *addr = testnode_addr(s, 2);
     nc_pattern(a, 1);
     *owner = mgr == 2 ? 0 : 2;
-    s->pages[2].model = MOME_WEAK;
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
     nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, *owner, a, 4);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_REQ, mgr));
@@ -738,7 +738,7 @@ START_TEST(test_release__syncmem_answer_during_a_release_gets_it_once)
         ck_assert_msg(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE) == 0,
                       "the answer of version %llu did not come in with the released write once",
                       (unsigned long long)ver);
-        ck_assert_uint_eq(s->pages[2].ver, ver);
+        ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, ver);
         nc_down();
     }
 }
@@ -760,7 +760,7 @@ START_TEST(test_release__syncmem_answer_after_a_release_gets_it_once)
         mome_date_t got[2] = {0, 0}, got2[2] = {0, 0}, rel[2] = {0, 0};
         int owner;
         mome_seg_t *s = weak_release_during_sync(a, got, rel, &owner);
-        mome_page_t *pg = &s->pages[2];
+        mome_page_t *pg = mome_seg_pg(s, 2);
         int mgr = mome_seg_manager(s, 2);
         char *addr = testnode_addr(s, 2);
         mome_rel_sync(addr, addr + NC_PAGE, 34, done_cb, got2); /* waits for the next request */
@@ -832,7 +832,7 @@ START_TEST(test_release__syncmem_answer_after_two_releases_gets_both_on_top)
         ck_assert_int_eq(c[9], (uint8_t)(a[9] ^ 0x40));
         ck_assert_int_eq(c[13], (uint8_t)(a[13] ^ 0x11));
         ck_assert_int_eq(c[100], (uint8_t)(a[100] ^ 7));
-        ck_assert_uint_eq(s->pages[2].ver, ver);
+        ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, ver);
         nc_down();
     }
 }
@@ -864,7 +864,7 @@ START_TEST(test_release__flush_during_a_refresh_keeping_writes)
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     int mgr = mome_seg_manager(s, 1);
     dirty_writer(s, a, MOME_WEAK);
     char *addr = testnode_addr(s, 1);
@@ -900,7 +900,7 @@ START_TEST(test_release__sync_answer_during_a_merge_leaves_the_page_protected)
     mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
@@ -940,7 +940,7 @@ START_TEST(test_release__held_syncmem_answer_does_not_replace_newer_content)
     mome_date_t got[2] = {0, 0}, sw[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2), R = mgr == 2 ? 0 : 2;
     nc_pattern(a, 1);
     char *addr = weak_page_written_during_sync(s, a, got); /* byte 9 */
@@ -1039,8 +1039,8 @@ START_TEST(test_release__switch_to_strong_drops_a_non_owner_copy)
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
     ck_assert_uint_eq(got[1], 1);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[2].model, MOME_STRONG);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->model, MOME_STRONG);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_NONE);
     ck_assert_int_eq(fake_memory_state(addr), FAKE_ZAPPED);
 }
 END_TEST
@@ -1051,7 +1051,7 @@ START_TEST(test_release__switch_to_strong_of_an_owned_page_asks_the_directory)
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
     int mgr = mome_seg_manager(s, 3);
-    s->pages[3].model = MOME_RELEASE;
+    mome_seg_pg(s, 3)->model = MOME_RELEASE;
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
     char *addr = testnode_addr(s, 3);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got);
@@ -1060,10 +1060,10 @@ START_TEST(test_release__switch_to_strong_of_an_owned_page_asks_the_directory)
     ck_assert_int_eq(r->flags, MOME_REQ_COPY);
     ck_assert_uint_eq(NC_BODY(r, mome_req_t)->model, MOME_STRONG);
     ck_assert_uint_eq(got[1], 0);
-    ck_assert_int_eq(s->pages[3].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_WRITE);
     nc_grant(s, 3, 0, MOME_RIGHT_RW, 0, mgr, 0);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[3].model, MOME_STRONG);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->model, MOME_STRONG);
 }
 END_TEST
 
@@ -1074,7 +1074,7 @@ END_TEST
  */
 static char *master_flushed_during_a_switch(mome_seg_t *s, const uint8_t *a, mome_date_t *got)
 {
-    mome_page_t *pg = &s->pages[3];
+    mome_page_t *pg = mome_seg_pg(s, 3);
     int mgr = mome_seg_manager(s, 3);
     pg->model = MOME_WEAK;
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW | MOME_RIGHT_OWNER);
@@ -1117,7 +1117,7 @@ START_TEST(test_release__master_flushed_during_a_switch_to_strong_is_not_read)
     nc_pattern(b, 23); /* the writer's change, forwarded to this node's request */
     nc_data(s, 3, writer, mgr, 0, 0, 5, b);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[3].model, MOME_STRONG);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->model, MOME_STRONG);
     ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 3), b, NC_PAGE), 0);
 }
@@ -1138,8 +1138,8 @@ START_TEST(test_release__master_flushed_during_a_switch_to_strong_comes_back_wit
     char *addr = master_flushed_during_a_switch(s, a, got);
     nc_grant(s, 3, 0, 0, 0, mome_seg_manager(s, 3), SELF);
     ck_assert_uint_eq(got[1], 1);
-    ck_assert_int_eq(s->pages[3].access, MOME_ACC_READ);
-    ck_assert_int_eq(s->pages[3].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->flags & MOME_PG_BUSY, 0);
     ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 3), a, NC_PAGE), 0);
 }
@@ -1155,7 +1155,7 @@ START_TEST(test_release__switch_keeps_writes_made_while_it_releases)
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     dirty_writer(s, a, MOME_RELEASE);
     char *addr = testnode_addr(s, 1);
     mome_rel_switch(addr, addr + NC_PAGE, MOME_STRONG, done_cb, got); /* releases first */
@@ -1198,7 +1198,7 @@ START_TEST(test_release__switch_to_strong_while_a_weak_fetch_is_in_flight)
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2);
     pg->model = MOME_WEAK;
     nc_fault(s, 2, 0); /* another thread: READ_REQ under WEAK, in flight */
@@ -1236,7 +1236,7 @@ START_TEST(test_release__switch_to_strong_during_an_upgrade_unmaps_the_weak_copy
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     pg->model = MOME_WEAK;
     /* A read copy the manager granted as zeros, naming no other node's master (so not a
      * REMOTE copy, which the switch drops anyway). */
@@ -1266,7 +1266,7 @@ START_TEST(test_release__switch_during_an_upgrade_asks_again_for_writing)
     mome_date_t sw[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     int mgr = mome_seg_manager(s, 2);
     char *addr = testnode_addr(s, 2);
     nc_pattern(a, 1);
@@ -1300,13 +1300,13 @@ static mome_seg_t *read_ahead(int model)
     uint8_t z[NC_PAGE];
     mome_coh.prefetch = 1;
     mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[0].model = s->pages[1].model = (uint8_t)model;
+    mome_seg_pg(s, 0)->model = mome_seg_pg(s, 1)->model = (uint8_t)model;
     nc_fault(s, 0, 0);
     ck_assert_int_eq(requests(1, MOME_MSG_READ_REQ, -1), 1); /* read ahead */
     nc_pattern(z, 9);
     nc_data(s, 0, 3, mome_seg_manager(s, 0), 0, 0, 1, z);
-    ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     return s;
 }
 
@@ -1336,10 +1336,10 @@ START_TEST(test_release__acquire_during_a_read_ahead_drops_its_old_content)
     ck_assert_msg(!mapped(s, 1),
                   "page 1 mapped (state %d, access %d, version %llu) with version 1 after an "
                   "acquire at date 20 that follows the release of version 3 (date 10)",
-                  fake_memory_state(testnode_addr(s, 1)), s->pages[1].access,
-                  (unsigned long long)s->pages[1].ver);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
-    ck_assert_int_eq(s->pages[1].flags & MOME_PG_BUSY, 0);
+                  fake_memory_state(testnode_addr(s, 1)), mome_seg_pg(s, 1)->access,
+                  (unsigned long long)mome_seg_pg(s, 1)->ver);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & MOME_PG_BUSY, 0);
     ck_assert_int_eq(mome_coh.outstanding, 0);
     /* Its next use fetches it afresh. */
     nc_fault(s, 1, 0);
@@ -1366,13 +1366,13 @@ START_TEST(test_release__acquire_during_a_read_ahead_does_not_wake_a_reader_with
                   "that follows the release of version 3 (date 10)",
                   fake_memory_state(testnode_addr(s, 1)));
     ck_assert_int_eq(requests(1, MOME_MSG_READ_REQ, -1), 1); /* asked again for it */
-    ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_BUSY, 0);
     nc_data(s, 1, 3, mgr, 0, 0, 3, b);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RO);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[1].ver, 3);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 3);
     /* The notice is settled (its entry in the list goes at the next acquire). */
-    ck_assert_ptr_null(mome_pext_find(&s->pages[1], 1, 1));
+    ck_assert_ptr_null(mome_pext_find(mome_seg_pg(s, 1), 1, 1));
     ck_assert_int_eq(mome_coh.outstanding, 0);
 }
 END_TEST
@@ -1428,7 +1428,7 @@ START_TEST(test_release__syncmem_during_a_weak_read_ahead_waits_for_it_then_asks
     ck_assert_uint_eq(got[2], 21);
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_SYNC_REQ, -1), 0);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), b, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[1].ver, 3);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 3);
     ck_assert_int_eq(mome_coh.outstanding, 0);
 }
 END_TEST
@@ -1470,7 +1470,7 @@ static void across_a_switch_and_back(int a, int b,
     mome_seg_t *s;
     if (write) {
         s = testnode_segment(1, 4);
-        s->pages[1].model = (uint8_t)a;
+        mome_seg_pg(s, 1)->model = (uint8_t)a;
         nc_fault(s, 1, 1);
         ck_assert_int_eq(requests(1, MOME_MSG_WRITE_REQ, a), 1);
     } else {
@@ -1492,8 +1492,8 @@ static void across_a_switch_and_back(int a, int b,
                   mome_model_of_id((uint8_t)a)->name, mome_model_of_id((uint8_t)b)->name);
     if (!write) {
         ck_assert_int_eq(requests(1, 0, -1), 0);
-        ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
-        ck_assert_int_eq(s->pages[1].flags & MOME_PG_BUSY, 0);
+        ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
+        ck_assert_int_eq(mome_seg_pg(s, 1)->flags & MOME_PG_BUSY, 0);
         ck_assert_int_eq(mome_coh.outstanding, 0);
         return;
     }
@@ -1502,7 +1502,7 @@ static void across_a_switch_and_back(int a, int b,
     nc_data(s, 1, 3, mgr, rights, 0, 3, v3);
     ck_assert_int_eq(fake_memory_state(addr), FAKE_MAPPED_RW);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), v3, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[1].ver, 3);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 3);
     ck_assert_int_eq(mome_coh.outstanding, 0);
 }
 
@@ -1606,8 +1606,9 @@ START_TEST(test_release__acquire_during_an_upgrade_takes_the_old_copy_away)
     nc_data(s, 2, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 3, b);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RW);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[2].ver, 3);
-    ck_assert_int_ne(s->pages[2].flags & MOME_PG_DIRTY, 0); /* twinned: the write is noticed */
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 3);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY,
+                     0); /* twinned: the write is noticed */
 }
 END_TEST
 

@@ -32,7 +32,7 @@ START_TEST(test_requester__read_fault_asks_the_manager)
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 8);
     int mgr = mome_seg_manager(s, 3);
-    s->pages[3].model = MOME_RELEASE;
+    mome_seg_pg(s, 3)->model = MOME_RELEASE;
     nc_fault(s, 3, 0);
     ck_assert_int_eq(msgtest_count(), 1);
     const msgtest_sent_t *r = msgtest_at(0);
@@ -43,10 +43,10 @@ START_TEST(test_requester__read_fault_asks_the_manager)
     ck_assert_uint_eq(req_body(r)->page, 3);
     ck_assert_uint_eq(req_body(r)->node, SELF);
     ck_assert_uint_eq(req_body(r)->model, MOME_RELEASE);
-    ck_assert_int_ne(s->pages[3].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 3)->flags & MOME_PG_BUSY, 0);
     ck_assert_ptr_nonnull(mome_txn_find(1, 3));
     ck_assert_int_eq(mome_coh.outstanding, 1);
-    ck_assert_int_eq(s->pages[3].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_NONE);
     /* A write fault without a copy: WRITE_REQ, STRONG by default. */
     nc_fault(s, 5, 1);
     r = msgtest_at(1);
@@ -69,7 +69,7 @@ START_TEST(test_requester__zero_grant_completes_the_fault)
     nc_fault(s, 5, 1);
 
     nc_grant(s, 2, MOME_GRANT_ZERO, 0, 0, m2, 0);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     ck_assert_int_eq(pg->access, MOME_ACC_READ);
     ck_assert_int_eq(pg->flags & MOME_PG_BUSY, 0);
     ck_assert_int_eq(mome_store_has(s->store, 2), 1);
@@ -83,7 +83,7 @@ START_TEST(test_requester__zero_grant_completes_the_fault)
     ck_assert_int_eq(msgtest_count(), 1);
 
     nc_grant(s, 5, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, m5, 0);
-    ck_assert_int_eq(s->pages[5].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 5)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 5)), FAKE_MAPPED_RW);
     ck_assert_uint_eq(mome_seg_bytes(s, 5)[100], 0);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, m5));
@@ -125,9 +125,9 @@ START_TEST(test_requester__write_fault_on_a_read_copy_upgrades)
     ck_assert_int_eq(msgtest_at(0)->m.flags, MOME_REQ_COPY);
     /* The grant needs no content: this node keeps its own. */
     nc_grant(s, 6, 0, MOME_RIGHT_RW, 0, mgr, 0);
-    ck_assert_int_eq(s->pages[6].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 6)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 6), a, NC_PAGE), 0);
-    ck_assert_uint_eq(s->pages[6].ver, 4);
+    ck_assert_uint_eq(mome_seg_pg(s, 6)->ver, 4);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RW);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
 }
@@ -165,14 +165,14 @@ START_TEST(test_requester__write_waiter_of_a_read_transaction_asks_again)
     ck_assert_int_eq(msgtest_count(), 1);
     nc_grant(s, 3, MOME_GRANT_ZERO, 0, 0, mgr, 0);
     /* The reader is served; the writer needs more: an upgrade, with the copy just received. */
-    ck_assert_int_eq(s->pages[3].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_READ);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RO);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
     const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mgr);
     ck_assert_int_eq(w->flags, MOME_REQ_COPY);
-    ck_assert_int_ne(s->pages[3].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 3)->flags & MOME_PG_BUSY, 0);
     nc_grant(s, 3, 0, MOME_RIGHT_RW, 0, mgr, 0);
-    ck_assert_int_eq(s->pages[3].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 3)), FAKE_MAPPED_RW);
     ck_assert_int_eq(mome_coh.outstanding, 0);
 }
@@ -187,13 +187,13 @@ START_TEST(test_requester__inv_acks_are_counted_before_completion)
     nc_fault(s, 1, 1);
     nc_grant(s, 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, 2, mgr, 0);
     ck_assert_int_eq(msgtest_count(), 0); /* no DONE while copies may still be read elsewhere */
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
     nc_deliver(MOME_MSG_INV_ACK, 0, 0, &ack, NULL, 0);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_NONE);
-    ck_assert_int_ne(s->pages[1].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
+    ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_BUSY, 0);
     nc_deliver(MOME_MSG_INV_ACK, 0, 2, &ack, NULL, 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 1)), FAKE_MAPPED_RW);
 }
@@ -210,7 +210,7 @@ START_TEST(test_requester__inv_acks_before_the_grant_count)
     nc_deliver(MOME_MSG_INV_ACK, 0, 3, &ack, NULL, 0);
     ck_assert_int_eq(msgtest_count(), 0);
     nc_grant(s, 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, 1, mgr, 0);
-    ck_assert_int_eq(s->pages[1].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
 }
 END_TEST
@@ -226,11 +226,11 @@ START_TEST(test_requester__data_grant_waits_for_inv_acks)
     /* The old owner's copy comes first; one reader still has to drop its copy. */
     nc_data(s, 4, 3, 0, MOME_RIGHT_RW, 1, 2, a);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[4].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 4)->access, MOME_ACC_NONE);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 4), a, NC_PAGE), 0);
     nc_deliver(MOME_MSG_INV_ACK, 0, 2, &ack, NULL, 0);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, 0));
-    ck_assert_int_eq(s->pages[4].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 4)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 4)), FAKE_MAPPED_RW);
 }
 END_TEST
@@ -249,19 +249,19 @@ START_TEST(test_requester__read_ahead_requests_the_following_pages)
         ck_assert_uint_eq(req_body(r)->page, 4 + i);
         ck_assert_int_eq(r->to, mome_seg_manager(s, 4 + i));
         ck_assert_int_eq(r->m.flags, i ? MOME_REQ_AHEAD : 0);
-        ck_assert_int_ne(s->pages[4 + i].flags & MOME_PG_BUSY, 0);
+        ck_assert_int_ne(mome_seg_pg(s, 4 + i)->flags & MOME_PG_BUSY, 0);
     }
     ck_assert_uint_eq(mome_stats.pages_prefetched - before, 3);
-    ck_assert_int_eq(s->pages[8].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 8)->flags & MOME_PG_BUSY, 0);
     /* Four replies due, one of them awaited by a thread (the engine polls for that one alone). */
     ck_assert_int_eq(mome_coh_outstanding(), 4);
     ck_assert_int_eq(mome_coh_awaited(), 1);
     /* A page read ahead is mapped when it comes, though no thread waits for it; it was not used. */
     nc_grant(s, 6, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(s, 6), 0);
-    ck_assert_int_eq(s->pages[6].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 6)->access, MOME_ACC_READ);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RO);
-    ck_assert_int_eq(s->pages[6].flags & MOME_PG_USED, 0);
-    ck_assert_int_ne(s->pages[4].flags & MOME_PG_USED, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 6)->flags & MOME_PG_USED, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 4)->flags & MOME_PG_USED, 0);
     ck_assert_int_eq(mome_coh_outstanding(), 3);
     ck_assert_int_eq(mome_coh_awaited(), 1);
     /* A thread faults on page 5, still on its way: awaited now. */
@@ -290,8 +290,8 @@ START_TEST(test_requester__read_ahead_grows_along_a_sequential_read)
         nc_fault(s, fault[i], 0);
         ck_assert_uint_eq(mome_stats.pages_prefetched - before, asked[i]);
         for (uint64_t p = fault[i]; p <= fault[i] + asked[i]; p++)
-            ck_assert_int_ne(s->pages[p].flags & MOME_PG_BUSY, 0);
-        ck_assert_int_eq(s->pages[fault[i] + asked[i] + 1].flags & MOME_PG_BUSY, 0);
+            ck_assert_int_ne(mome_seg_pg(s, p)->flags & MOME_PG_BUSY, 0);
+        ck_assert_int_eq(mome_seg_pg(s, fault[i] + asked[i] + 1)->flags & MOME_PG_BUSY, 0);
     }
 }
 END_TEST
@@ -361,8 +361,8 @@ START_TEST(test_requester__scattered_reads_stop_reading_ahead)
                    asked[] = {3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 3, 7, 3, 3, 3, 3, 3, 3, 3, 3, 0};
     ra_expect(s, fault, asked, sizeof(fault) / sizeof(fault[0]));
     /* Page 3601 was not asked; 1803 was, and is still on its way: a thread meets it. */
-    ck_assert_int_eq(s->pages[3601].flags & MOME_PG_BUSY, 0);
-    ck_assert_int_ne(s->pages[1803].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 3601)->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 1803)->flags & MOME_PG_BUSY, 0);
     nc_fault(s, 1803, 0);
     const uint64_t again[] = {3800}, three[] = {3};
     ra_expect(s, again, three, 1);
@@ -410,18 +410,18 @@ START_TEST(test_requester__strong_write_ahead_declined)
     ck_assert_int_eq(op_finished, 1);
     ck_assert_int_eq(msgtest_count(), 0); /* no DONE: the entry never became busy */
     ck_assert_ptr_null(mome_txn_find(1, 22));
-    ck_assert_int_eq(s->pages[22].flags & MOME_PG_BUSY, 0);
-    ck_assert_int_eq(s->pages[22].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 22)->flags & MOME_PG_BUSY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 22)->access, MOME_ACC_NONE);
     ck_assert_int_eq(mome_coh_outstanding(), out - 1);
     /* A thread faults on page 23 while its write-ahead is out; declined, it asks itself. */
     nc_fault(s, 23, 1);
     nc_grant(s, 23, MOME_GRANT_NONE, 0, 0, mome_seg_manager(s, 23), SELF);
     const mome_msg_t *w = nc_msg(MOME_MSG_WRITE_REQ, mome_seg_manager(s, 23));
     ck_assert_int_eq(w->flags, 0);
-    ck_assert_int_ne(s->pages[23].flags & MOME_PG_BUSY, 0);
+    ck_assert_int_ne(mome_seg_pg(s, 23)->flags & MOME_PG_BUSY, 0);
     /* A page granted ahead is this node's, writable, with no fault. */
     nc_grant(s, 24, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 24), SELF);
-    ck_assert_int_eq(s->pages[24].access, MOME_ACC_WRITE);
+    ck_assert_int_eq(mome_seg_pg(s, 24)->access, MOME_ACC_WRITE);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 24)), FAKE_MAPPED_RW);
     /* A decline that grants anything, and one of a request that is not a STRONG write asked
      * ahead, are refused (the second stops the job: not tested here). */
@@ -461,7 +461,7 @@ START_TEST(test_requester__strong_write_ahead_stops_after_declines)
         } else {
             nc_data(s, base + 1, 3, mgr, MOME_RIGHT_RW, 0, 1, a);
         }
-        ck_assert_int_eq(s->pages[base + 1].access, MOME_ACC_WRITE);
+        ck_assert_int_eq(mome_seg_pg(s, base + 1)->access, MOME_ACC_WRITE);
     }
 }
 END_TEST
@@ -482,11 +482,11 @@ START_TEST(test_requester__a_page_read_ahead_is_installed_into_a_view)
     const fake_memory_counts_t *c = fake_memory_counts();
     ck_assert_uint_eq(c->installs - before.installs, 1);
     ck_assert_uint_eq(c->maps - before.maps, 1); /* the second view only */
-    ck_assert_int_eq(s->pages[6].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 6)->access, MOME_ACC_READ);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 6), a, NC_PAGE), 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 6)), FAKE_MAPPED_RO);
     ck_assert_int_eq(fake_memory_state(mome_seg_view_addr(v2, 6)), FAKE_MAPPED_RO);
-    ck_assert_int_eq(s->pages[6].flags & MOME_PG_USED, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 6)->flags & MOME_PG_USED, 0);
     /* Waited for, through the second view: installed there (the first maps it on a fault). */
     nc_fault_at(mome_seg_view_addr(v2, 5), 0);
     before = *c;
@@ -529,7 +529,7 @@ START_TEST(test_requester__data_with_grant_carries_the_rights)
     nc_fault(s, 2, 1);
     /* The old owner (node 3) sends its copy with the grant of manager 0. */
     nc_data(s, 2, 3, 0, MOME_RIGHT_RW | MOME_RIGHT_OWNER, 0, 5, a);
-    mome_page_t *pg = &s->pages[2];
+    mome_page_t *pg = mome_seg_pg(s, 2);
     ck_assert_int_eq(pg->access, MOME_ACC_WRITE);
     ck_assert_int_ne(pg->flags & MOME_PG_OWNER, 0);
     ck_assert_int_eq(pg->flags & MOME_PG_TRACK, 0); /* nobody else holds it */
@@ -555,7 +555,7 @@ START_TEST(test_requester__answers_without_a_request_are_ignored)
     ck_assert_int_eq(msgtest_count(), 0);
     nc_deliver(MOME_MSG_INV_ACK, 0, 3, &ack, NULL, 0);
     ck_assert_int_eq(msgtest_count(), 0);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_NONE);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_NONE);
     ck_assert_int_eq(mome_store_has(s->store, 2), 0);
     ck_assert_int_eq(mome_txn_count(), 0);
     ck_assert_int_eq(fake_memory_counts()->installs + fake_memory_counts()->maps, 0);
@@ -568,7 +568,7 @@ START_TEST(test_requester__tracked_clean_write_twins_and_lists_dirty)
     mome_date_t rel = 0;
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    mome_page_t *pg = &s->pages[1];
+    mome_page_t *pg = mome_seg_pg(s, 1);
     nc_pattern(a, 3);
     /* A writer of a page node 3 owns; its release (nothing changed) leaves it tracked and clean. */
     nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
@@ -626,11 +626,11 @@ START_TEST(test_requester__write_ahead_opens_pages_written_last_time)
     ck_assert_int_eq(msgtest_count(), 0);
     ck_assert_uint_eq(mome_stats.pages_written_ahead - ahead, 2); /* 3 and 4, not 5 */
     for (uint64_t p = 2; p < 5; p++) {
-        ck_assert_int_ne(s->pages[p].flags & MOME_PG_DIRTY, 0);
-        ck_assert_ptr_nonnull(mome_pext_find(&s->pages[p], 1, p)->twin);
+        ck_assert_int_ne(mome_seg_pg(s, p)->flags & MOME_PG_DIRTY, 0);
+        ck_assert_ptr_nonnull(mome_pext_find(mome_seg_pg(s, p), 1, p)->twin);
         ck_assert_int_eq(fake_memory_state(testnode_addr(s, p)), FAKE_MAPPED_RW);
     }
-    ck_assert_int_eq(s->pages[5].flags & MOME_PG_DIRTY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 5)->flags & MOME_PG_DIRTY, 0);
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 5)), FAKE_MAPPED_RO);
 }
 END_TEST
@@ -678,7 +678,7 @@ START_TEST(test_requester__write_ahead_follows_a_stride_of_written_pages)
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 32);
     for (uint64_t p = 0; p < 32; p++)
-        s->pages[p].model = MOME_RELEASE;
+        mome_seg_pg(s, p)->model = MOME_RELEASE;
     mome_coh.prefetch = 0;
     nc_hold_zero(s, 0, 1, MOME_RIGHT_RW); /* written here */
     mome_coh.prefetch = 3;
@@ -693,7 +693,7 @@ START_TEST(test_requester__write_ahead_follows_a_stride_of_written_pages)
     nc_fault(s, 22, 1); /* 2 pages after 20, which is not written yet: 22 alone */
     ck_assert_int_eq(msgtest_count(), 2);
     /* A STRONG write never asks ahead. */
-    s->pages[26].model = MOME_STRONG;
+    mome_seg_pg(s, 26)->model = MOME_STRONG;
     nc_grant(s, 20, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 20), 0);
     nc_grant(s, 22, MOME_GRANT_ZERO, MOME_RIGHT_RW, 0, mome_seg_manager(s, 22), 0);
     msgtest_reset();

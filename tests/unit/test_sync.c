@@ -217,7 +217,7 @@ static mome_seg_t *owner_read_by_2(void)
 
 static uint32_t relpend(mome_seg_t *s, uint64_t page)
 {
-    mome_pext_t *x = mome_pext_find(&s->pages[page], s->id, page);
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
     return x ? x->relpend : 0;
 }
 
@@ -236,7 +236,7 @@ START_TEST(test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes)
     ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, in, e, 2), 1);
     ck_assert_uint_eq(e[0].seg, 1);
     ck_assert_uint_eq(e[0].page, 1);
-    ck_assert_uint_eq(e[0].ver, s->pages[1].ver);
+    ck_assert_uint_eq(e[0].ver, mome_seg_pg(s, 1)->ver);
     ck_assert_uint_eq(e[0].push, 1u << 2);
     ck_assert_uint_gt(e[0].date, 0);
     ck_assert_uint_lt(e[0].date, in->date); /* BAR_ENTER is dated after the release */
@@ -248,7 +248,7 @@ START_TEST(test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes)
     nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){.token = 1}, b.buf, (uint32_t)b.len);
     ck_assert_int_eq(msgtest_count(), 0);
     ck_assert_uint_eq(c.done, 0);
-    ck_assert_uint_eq(mome_pext_find(&s->pages[1], 1, 1)->push, 1u << 2);
+    ck_assert_uint_eq(mome_pext_find(mome_seg_pg(s, 1), 1, 1)->push, 1u << 2);
     /* The exit brings every node's notices: this node's release of the page is over. */
     mome_batch_reset(&b);
     ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
@@ -320,7 +320,7 @@ START_TEST(test_sync__flush_during_a_barrier_does_not_wait_for_it)
     mome_ref_t f = {.seg = 1, .page = 1, .node = 0};
     nc_deliver(MOME_MSG_FLUSH, 0, 0, &f, NULL, 0);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_FLUSH_ACK, 0));
-    ck_assert_int_eq(s->pages[1].flags & MOME_PG_OWNER, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->flags & MOME_PG_OWNER, 0);
     ck_assert_uint_eq(c.done, 0);
 }
 END_TEST
@@ -332,7 +332,7 @@ static mome_seg_t *release_copy_of_node2(uint8_t *v2)
     uint8_t a[NC_PAGE];
     nc_up(3, 1);
     mome_seg_t *s = testnode_segment(1, 4);
-    s->pages[2].model = MOME_RELEASE;
+    mome_seg_pg(s, 2)->model = MOME_RELEASE;
     nc_pattern(a, 5);
     nc_pattern(v2, 6);
     nc_hold_data(s, 2, 0, 0, 2, a, 1);
@@ -345,7 +345,7 @@ START_TEST(test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes)
     mome_cmd_t c;
     /* Read copies of node 2's pages 2 (RELEASE, pushed here) and 3 (WEAK: takes no notices). */
     mome_seg_t *s = release_copy_of_node2(v2);
-    s->pages[3].model = MOME_WEAK;
+    mome_seg_pg(s, 3)->model = MOME_WEAK;
     nc_pattern(a, 5);
     nc_hold_data(s, 3, 0, 0, 2, a, 1);
     cmd_init(&c, mome_sync_cmd_barrier);
@@ -371,7 +371,7 @@ START_TEST(test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes)
     ck_assert_uint_eq(c.result, 500);
     ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_PUSH_ACK, 2), mome_rel_t)->token, 1);
     ck_assert_int_eq(msgtest_count(), 1); /* no fetch */
-    ck_assert_uint_eq(s->pages[2].ver, 2);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 2);
     ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), v2, NC_PAGE), 0);
     ck_assert_int_eq(nc_listed(mome_copy_stale(), 1, 2), 0);
 }
@@ -388,7 +388,7 @@ START_TEST(test_sync__barrier_pushes_may_come_before_the_exit)
     ck_assert_int_eq(mome_batch_push(&b, 1, 2, 2, v2, NC_PAGE), 0);
     mome_rel_t p = {.date = 40, .origin = 2, .token = 1};
     nc_deliver(MOME_MSG_PUSH, 0, 2, &p, b.buf, (uint32_t)b.len);
-    ck_assert_uint_eq(s->pages[2].ver, 2);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 2);
     mome_batch_reset(&b);
     ck_assert_int_eq(mome_batch_bnotice(&b, 1, 2, 2, 40, 1u << 1), 0);
     mome_syncmsg_t x = {.id = 0, .date = 500};
@@ -574,7 +574,7 @@ START_TEST(test_sync__lock_grant_acquires_before_completing)
     nc_pattern(a, 1);
     nc_pattern(b2, 2);
     for (uint64_t p = 1; p < 3; p++) {
-        s->pages[p].model = MOME_RELEASE;
+        mome_seg_pg(s, p)->model = MOME_RELEASE;
         nc_hold_data(s, p, 0, 0, 3, a, 1);
     }
     /* Page 1 changed before the lock's last release (150), page 2 after. */
@@ -592,7 +592,7 @@ START_TEST(test_sync__lock_grant_acquires_before_completing)
     int m1 = mome_seg_manager(s, 1);
     ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_READ_REQ, m1), mome_req_t)->page, 1);
     ck_assert_int_eq(msgtest_count(), 1);
-    ck_assert_int_eq(s->pages[2].access, MOME_ACC_READ);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     ck_assert_uint_eq(c.done, 0); /* not before page 1 is current */
     nc_data(s, 1, 3, m1, 0, 0, 2, b2);
     ck_assert_uint_eq(c.done, 1);
@@ -628,7 +628,7 @@ START_TEST(test_sync__commands_refuse_bad_arguments)
     c.u.model.model = MOME_WEAK;
     mome_sync_cmd_model(&c);
     ck_assert_int_eq(c.status, -EINVAL);
-    ck_assert_int_eq(s->pages[3].model, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->model, 0);
     ck_assert_int_eq(msgtest_count(), 0);
 }
 END_TEST
@@ -740,7 +740,7 @@ START_TEST(test_sync__sections_wait_while_a_switch_runs)
     uint64_t t6 = lock_cmd(&l1, 6, &mgr6); /* out before the switch */
     l1.tid = TID + 1;
     nc_pattern(a, 2);
-    s->pages[0].model = MOME_RELEASE;
+    mome_seg_pg(s, 0)->model = MOME_RELEASE;
     nc_hold_data(s, 0, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
     mome_seg_bytes(s, 0)[9] ^= 1;
     msgtest_reset();
