@@ -465,8 +465,14 @@ static void *progress_main(void *arg)
     uint64_t last = mome_now_ns(), spin_ns = mome_g.cfg.spin_us * 1000, awake_since = last;
     int woke = 0; /* a faulting thread was woken since this thread last slept */
 
-    /* Signals are for the application's threads. */
+    /* Signals are for the application's threads; not the synchronous ones, which a fault of
+     * this thread raises: blocked, they would kill the process with no handler run (no
+     * sanitizer's report, no debugger's or program's handler). */
     sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGFPE);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     __atomic_store_n(&prog_tid, gettid_(), __ATOMIC_RELEASE);
     progress_priority();
@@ -597,8 +603,11 @@ static void scan_fds(int mark)
         return;
     while ((e = readdir(d))) {
         int fd = atoi(e->d_name);
+        /* The open file behind the entry (fstatat follows the link): the same as fstat(fd), but
+         * it does not touch a descriptor UCX's thread may be closing or reusing meanwhile (a
+         * race ThreadSanitizer reports, and crashed on with clang 14). */
         if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) || fd >= FD_SCAN ||
-            fstat(fd, &st) < 0)
+            fstatat(dirfd(d), e->d_name, &st, 0) < 0)
             continue;
         struct fd_id id = {st.st_dev, st.st_ino ? st.st_ino : 1};
         if (!mark)

@@ -8,7 +8,7 @@
 
 FUZZ_CC ?= clang-16
 ifeq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
-$(error make fuzz needs clang with libFuzzer, and '$(FUZZ_CC)' is not installed: on Debian 12 run tools/setup-debian --fuzz (clang-16 and libfuzzer-16-dev), or name another clang with FUZZ_CC=)
+$(error make fuzz needs clang with libFuzzer, and '$(FUZZ_CC)' is not installed: on Debian 12 run tools/setup-debian --fuzz (clang-16, libfuzzer-16-dev and libclang-rt-16-dev), or name another clang with FUZZ_CC=)
 endif
 FUZZ_SECONDS ?= 180
 FUZZ_TARGETS ?= wire node
