@@ -111,6 +111,7 @@ hidden byte dmgr[P];            /* the default manager of page p */
 hidden byte script[N * NT * SLEN];  /* per node n and thread t (row n + N * t): SLEN - 1
                                        operations (END-padded), then END */
 hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) */
+hidden byte rwa_on;             /* RELEASE writes ask the next page ahead too (STRONG ones always) */
 hidden byte mt_on;              /* scenario 7: the paths only several threads of a node reach */
 hidden byte ltotal;             /* scenarios 6, 7: the increments of the whole job */
 hidden byte th;                 /* the application thread a step or callback is about */
@@ -119,6 +120,9 @@ hidden byte th;                 /* the application thread a step or callback is 
 #endif
 #if defined(MUT_SERVED_SPEC_KEPT) && !defined(WRITE_BACK)
 #define WRITE_BACK      /* (scenario 5 with a value written back: where that mutant shows) */
+#endif
+#if defined(MUT_DUE_MT_ONLY) && !defined(RWA3)
+#define RWA3            /* (scenario 3 with remote RELEASE write-ahead: where that mutant shows) */
 #endif
 #if defined(MUT_DROP_DIRTY) && !defined(MT_LOCKS)
 #define MT_LOCKS 3
@@ -250,6 +254,7 @@ inline MT_SCRIPT(row, n, t, nsec, join) {
 inline SET_SCENARIO() {
     ra_on = 1;
     wa_on = 1;
+    rwa_on = 0;
     if
     :: scen == 0 ->
         /* STRONG: both pages STRONG everywhere. Page 0 is managed by node 0, which never
@@ -265,6 +270,7 @@ inline SET_SCENARIO() {
          * reads it under STRONG (flushes). A barrier. */
         MODELS(RELEASE, STRONG, RELEASE, RELEASE, RELEASE, RELEASE);
         dmgr[0] = 0; dmgr[1] = 0;
+        rwa_on = 1;
         SCRIPT7(0, RD(1), BAR, RD(1), END, END, END, END);
         SCRIPT7(1, WR(1), WR(0), BAR, RD(0), RD(1), END, END);
         SCRIPT7(2, WR(0), WR(1), BAR, RD(1), RD(0), END, END)
@@ -281,6 +287,9 @@ inline SET_SCENARIO() {
          * writes that open the next page ahead (write-ahead), pages opened and not written. */
         MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
         dmgr[0] = 2; dmgr[1] = 0;
+#ifdef RWA3
+        rwa_on = 1;     /* remote RELEASE write-ahead: 89 million states (README) */
+#endif
         SCRIPT7(0, RD(0), RD(1), BAR, RD(0), WR(1), END, END);
         SCRIPT7(1, WR(1), WR(1), WR(0), REL, WR(0), BAR, RD(1));
         SCRIPT7(2, WR(0), REL, WR(0), BAR, RD(1), END, END)
@@ -587,7 +596,7 @@ hidden byte p, i, j, s, c, r, op;
 hidden byte rq_n, rq_w, rq_m, rq_f, rq_h, rq_op, rq_ah;
 hidden byte e_copy, e_src, e_keep, e_nacks, e_rights, e_ok, e_start, e_mig, e_decl;
 hidden byte sd_ret, sd_n, rp_ret, rp_date, df_ack, df_mgr, df_drop, tc_w, tc_op, tc_again;
-hidden byte rq_opt, rq_nc, rq_cp, tc_opt, tc_stale, tc_merged, tc_ahead, p_save, ft, wt;
+hidden byte rq_opt, rq_nc, rq_cp, tc_opt, tc_stale, tc_merged, tc_ahead, tc_rw, p_save, ft, wt;
 hidden short fr_cb;
 hidden byte hk;
 hidden byte stcnt, ack_slot, newv, fs_changed, wa_p, rp_snap, rp_idle, rp_closed;
@@ -930,8 +939,13 @@ inline TRY_COMPLETE() {
         tc_op = HAS(tf[p], T_OP);
         tc_opt = top[p];
         tc_ahead = HAS(tf[p], T_AHEAD);
+        tc_rw = HAS(tf[p], T_RW);
         tc_merged = IN(tmg, p);
-        tc_stale = (mt_on && !HAS(trights[p], R_OWNER) &&
+#ifndef MUT_DUE_MT_ONLY
+        tc_stale = (!HAS(trights[p], R_OWNER) &&
+#else
+        tc_stale = (mt_on && !HAS(trights[p], R_OWNER) &&   /* MUTANT: as the model had it */
+#endif
                     !(HAS(tf[p], T_RW) && !HAS(trights[p], R_TWIN)) &&
                     stdate[p] != 0 && HAS(xf[p], X_DUE) && ver[p] < stver[p]);
         CLR(tmg, BIT(p));
@@ -959,6 +973,17 @@ inline TRY_COMPLETE() {
                 fi
             fi
         :: else ->
+            /* a write opened ahead (RELEASE): twinned now, as its write fault would */
+            if
+            :: tc_ahead && tc_w == 0 && tc_rw && TRACKED_CLEAN ->
+                COV
+#ifndef MUT_AHEAD_UNTRACKED
+                START_WRITING(1)
+#else
+                CLR(pf[p], F_TRACK)     /* MUTANT: mapped writable, its writes not tracked */
+#endif
+            :: else -> skip
+            fi;
             if
             :: (tc_ahead && tc_w == 0) || tc_merged -> COV pf[p] = pf[p] | F_MAPPED   /* map_all */
             :: else -> skip
@@ -983,7 +1008,7 @@ inline TRY_COMPLETE() {
             :: else -> skip
             fi
         fi;
-        tc_stale = 0; tc_merged = 0; tc_ahead = 0; tc_opt = 0
+        tc_stale = 0; tc_merged = 0; tc_ahead = 0; tc_rw = 0; tc_opt = 0
     :: else -> skip
     fi
 }
@@ -1231,7 +1256,11 @@ inline ACQUIRE_APPLY() {
     do
     :: p < P ->
         if
+#ifndef MUT_DUE_MT_ONLY
+        :: DUE(p) && HAS(pf[p], F_BUSY) ->
+#else
         :: mt_on && DUE(p) && HAS(pf[p], F_BUSY) ->
+#endif
             COV
             xf[p] = xf[p] | X_DUE;
             if
@@ -1969,6 +1998,11 @@ inline START_DROP() {
 #define DECLINE_AHEAD (rq_w && HAS(rq_f, Q_AHEAD) && rq_m == STRONG && \
                        (downer[G] != NIL || COUNT(dcs[p]) != 0 || HAS(dbits[p], B_MULTI)))
 
+/* write_ahead_ok: a write asked ahead is served as one only where it takes nothing from anyone
+ * (a page nobody holds, or another writer of a multiple-writer page); elsewhere as a read. */
+#define WRITE_AHEAD_OK (downer[G] == NIL -> COUNT(dcs[p]) == 0 : \
+                        (HAS(dbits[p], B_MULTI) && downer[G] != rq_n))
+
 /* start(): serve the request in rq_*; a declined one (GRANT_NONE, v = 2) leaves the entry free. */
 inline START() {
     if
@@ -1978,7 +2012,7 @@ inline START() {
         BEGIN_FLUSH()
     :: !HAS(rq_f, Q_DROP) && !DECLINE_AHEAD && !(HAS(dbits[p], B_MULTI) && rq_m == STRONG) ->
         if
-        :: !rq_w -> START_READ()
+        :: !rq_w || (HAS(rq_f, Q_AHEAD) && !WRITE_AHEAD_OK) -> START_READ()
         :: else -> START_WRITE()
         fi
     fi
@@ -2486,10 +2520,11 @@ inline FAULT_WAIT(w) {
             rq_w = 0; rq_h = 0; rq_op = 0; rq_ah = 1;
             REQUEST();
             p--
-        /* a STRONG write asks to write the next page ahead (the code asks only in a run, the
-         * page before written here: here any STRONG write, which covers more) */
-        :: wa_on && w == 2 && MODEL(me, p) == STRONG && p + 1 < P && acc[G + 1] == A_NONE &&
-           !HAS(pf[p + 1], F_BUSY) && MODEL(me, p + 1) == STRONG ->
+        /* a write asks to write the next page ahead, if it has the same model (the code asks
+         * only in a run, the page before written here: here any write, which covers more); a
+         * RELEASE one where rwa_on (the search grows fast with it) */
+        :: wa_on && w == 2 && p + 1 < P && acc[G + 1] == A_NONE && !HAS(pf[p + 1], F_BUSY) &&
+           MODEL(me, p + 1) == MODEL(me, p) && (MODEL(me, p) == STRONG || rwa_on) ->
             COV
             p++;
             rq_w = 1; rq_h = 0; rq_op = 0; rq_ah = 1;
