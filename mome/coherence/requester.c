@@ -767,6 +767,24 @@ static void take_grant(mome_txn_t *t, uint32_t rights, uint32_t acks, uint32_t m
 }
 
 /*
+ * A transaction that ends with nothing (a write asked ahead declined, a drop acknowledged): the
+ * page no longer busy, its manager (mgr) noted, the transaction freed. Returns its waiters, which
+ * the caller has ask again.
+ */
+static mome_waiter_t *txn_end_empty(mome_txn_t *t, uint32_t mgr)
+{
+    mome_page_t *pg = mome_seg_pg(t->seg, t->page);
+    mome_waiter_t *w = t->waiters;
+
+    t->waiters = NULL;
+    pg->flags &= (uint16_t)~MOME_PG_BUSY;
+    pg->mgr = mgr + 1;
+    mome_coh.outstanding--;
+    mome_txn_free(t);
+    return w;
+}
+
+/*
  * The manager declined a STRONG write asked ahead (GRANT_NONE: a node holds the page). The
  * transaction ends with nothing, the page as it was and no DONE (the entry never became busy);
  * threads that faulted on the page meanwhile ask for it themselves. Anything else declined means
@@ -776,7 +794,6 @@ static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
 {
     mome_seg_t *s = t->seg;
     uint64_t page = t->page;
-    mome_waiter_t *w = t->waiters;
     mome_op_t *op = t->op;
 
     if (t->kind != MOME_TXN_WRITE || !t->ahead || t->model != MOME_STRONG || t->granted ||
@@ -789,11 +806,7 @@ static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
     MOME_TR(MOME_TR_DECLINED, s->id, page, (int)m->src, 0, 0);
     if (s->wa_declined <= MOME_WA_DECLINED)
         s->wa_declined++;
-    t->waiters = NULL;
-    mome_seg_pg(s, page)->flags = (uint16_t)(mome_seg_pg(s, page)->flags & ~MOME_PG_BUSY);
-    mome_seg_pg(s, page)->mgr = g->mgr + 1; /* who manages it now, as txn_complete notes */
-    mome_coh.outstanding--;
-    mome_txn_free(t);
+    mome_waiter_t *w = txn_end_empty(t, g->mgr); /* who manages it now, as txn_complete notes */
     if (!ask_again(s, page, w, op))
         mome_op_put(op);
     /* A MomeSyncMem that waited for this transaction goes on (against the new one, if any). */
@@ -1377,14 +1390,9 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
     mome_seg_t *s = t->seg;
     uint64_t page = t->page;
     mome_page_t *pg = mome_seg_pg(s, page);
-    mome_waiter_t *w = t->waiters;
     mome_op_t *op = t->op;
+    mome_waiter_t *w = txn_end_empty(t, a->node);
 
-    t->waiters = NULL;
-    mome_txn_free(t);
-    pg->flags &= (uint16_t)~MOME_PG_BUSY;
-    pg->mgr = a->node + 1;
-    mome_coh.outstanding--;
     mome_coh.woke = 1;
     /* A notice that came meanwhile was noted against a transaction in flight: no copy is here,
      * and a request made from now on follows it (its content includes the change). */
