@@ -15,7 +15,7 @@
 #include "base/clock.h"
 
 #define MOME_WIRE_MAGIC 0x4d /* 'M' */
-#define MOME_WIRE_VERSION 2
+#define MOME_WIRE_VERSION 3  /* 3: the eight-lane checksum (net/wire.c) */
 #define MOME_WIRE_HDR 80       /* header bytes, body included */
 #define MOME_WIRE_BODY 40      /* bytes of typed body inside the header */
 #define MOME_WIRE_NTYPES 128   /* message type ids are 1 .. MOME_WIRE_NTYPES-1 */
