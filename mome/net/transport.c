@@ -171,25 +171,23 @@ static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, v
         return UCS_OK;
     }
     recv_msg_t *r = rq_new(header, header_length);
+    int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
     r->len = length;
-    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
-        if ((param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) && length >= TP_KEEP_MIN) {
-            /* A page or a large batch: keep UCX's buffer until the message is delivered. */
-            r->data = r->ucx_data = data;
-            rq_append(r);
-            return UCS_INPROGRESS;
-        }
-        /* A small payload, or none (most messages): copied, and UCX's buffer goes back now. */
-        r->data = r->owned = mome_malloc(length ? length : 1);
-        if (!r->owned)
-            mome_fatal("out of memory receiving a message of %zu bytes; stopping", length);
-        memcpy(r->data, data, length);
+    if (!rndv && (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) && length >= TP_KEEP_MIN) {
+        /* A page or a large batch: keep UCX's buffer until the message is delivered. */
+        r->data = r->ucx_data = data;
         rq_append(r);
-        return UCS_OK;
+        return UCS_INPROGRESS;
     }
     r->data = r->owned = mome_malloc(length ? length : 1);
     if (!r->owned)
         mome_fatal("out of memory receiving a message of %zu bytes; stopping", length);
+    if (!rndv) {
+        /* A small payload, or none (most messages): copied, and UCX's buffer goes back now. */
+        memcpy(r->data, data, length);
+        rq_append(r);
+        return UCS_OK;
+    }
     ucp_request_param_t rp = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
         .cb.recv_am = rndv_done_cb,
