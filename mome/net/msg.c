@@ -425,7 +425,8 @@ static uint64_t jitter_due(uint32_t src, uint64_t due)
     return jitter_last[src] = due;
 }
 
-void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
+/* held: m comes off held_q, the queue of what waited for a handler's answer (it runs now). */
+static void deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote, int held)
 {
     mome_msg_t m;
 
@@ -455,8 +456,9 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
             arm_timer();
         return;
     }
-    if (holds && !defs[m.type]->service) {
-        /* A handler waits for an answer: this one runs after it, in order. */
+    if ((holds || (held_q.head && !held)) && !defs[m.type]->service) {
+        /* A handler waits for an answer, or messages that came while one did have not run yet:
+         * this one runs after them, in order. */
         qmsg_t *q = queue_copy(hdr, hl, data, len);
         if (!q)
             mome_fatal("out of memory keeping a %s message for later; stopping",
@@ -466,6 +468,11 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
     }
     mome_clock_merge(m.date);
     run(&m);
+}
+
+void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
+{
+    deliver(hdr, hl, data, len, remote, 0);
 }
 
 int mome_msg_deliver_flat(const void *buf, size_t len)
@@ -517,7 +524,7 @@ int mome_msg_progress(void)
 
     /* A handler run here may hold again: what it holds joins the queue behind these. */
     while (!holds && (q = queue_pop(&held_q))) {
-        mome_msg_deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0);
+        deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0, 1);
         free(q);
         n++;
     }
@@ -543,7 +550,7 @@ int mome_msg_emu_run(uint64_t now)
         n++;
         if (mome_wire_decode(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR,
                              &wctx, wire_types, &m, NULL) == 0) {
-            if (holds && !defs[m.type]->service) { /* a handler waits for an answer: after it */
+            if ((holds || held_q.head) && !defs[m.type]->service) { /* after what waits */
                 queue_append(&held_q, q);
                 continue;
             }
@@ -551,8 +558,11 @@ int mome_msg_emu_run(uint64_t now)
         }
         free(q);
     }
-    if (n)
+    if (n) {
+        if (flush_fn && !holds)
+            flush_fn(); /* as at the end of mome_msg_progress: held work never outlives a round */
         arm_timer();
+    }
     return n;
 }
 

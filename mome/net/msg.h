@@ -91,8 +91,8 @@ int mome_msg_inject(const char *spec);
 /*
  * A handler may hold work back to do it together with the next messages' (one system call for a
  * run of pages): fn does what is held. It runs before any message of a type not marked batched,
- * and at the end of every mome_msg_progress and mome_msg_deliver_flat, so held work never waits
- * past the current round of the engine, and no other message sees it undone.
+ * and at the end of every mome_msg_progress, mome_msg_emu_run and mome_msg_deliver_flat, so held
+ * work never waits past the current round of the engine, and no other message sees it undone.
  */
 void mome_msg_set_flush(void (*fn)(void));
 

@@ -310,6 +310,39 @@ START_TEST(test_msg__jitter_keeps_each_senders_order_and_mixes_senders)
 }
 END_TEST
 
+/*
+ * A message that came while a handler waited for an answer (mome_msg_hold) runs before those that
+ * come after the wait ended: the transport delivers before mome_msg_progress drains the held ones.
+ */
+START_TEST(test_msg__messages_held_during_a_wait_run_before_later_ones)
+{
+    static const mome_msg_def_t t[] = {
+        {.type = 125, .wire = {"T125", NULL, 0, 0, 0, 64, 0}, .handler = record_it}};
+    mome_wire_ctx_t c = {.nnodes = 3, .page_size = 4096};
+
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(t, 1), 0);
+    nran = 0;
+    mome_msg_hold();
+    for (uint32_t seq = 0; seq < 2; seq++)
+        deliver_from(1, 125, &seq, sizeof(seq), 1);
+    ck_assert_int_eq(nran, 0);
+    mome_msg_unhold();
+    uint32_t seq = 2;
+    deliver_from(1, 125, &seq, sizeof(seq), 1); /* the wait is over, the held have not run */
+    ck_assert_int_eq(nran, 0);
+    ck_assert_int_eq(mome_msg_progress(), 3);
+    ck_assert_int_eq(nran, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(ran_seq[i], (uint32_t)i);
+    seq = 3;
+    deliver_from(2, 125, &seq, sizeof(seq), 1); /* nothing held: at once */
+    ck_assert_int_eq(nran, 4);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
+
 Suite *msg_suite(void)
 {
     Suite *s = suite_create("msg");
@@ -323,5 +356,6 @@ Suite *msg_suite(void)
     UNIT_CASE(s, test_msg__emulated_transfers_are_held_until_due);
     UNIT_CASE(s, test_msg__no_timer_for_a_transfer_due_within_the_polling_window);
     UNIT_CASE(s, test_msg__jitter_keeps_each_senders_order_and_mixes_senders);
+    UNIT_CASE(s, test_msg__messages_held_during_a_wait_run_before_later_ones);
     return s;
 }
