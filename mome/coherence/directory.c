@@ -907,8 +907,9 @@ static const mome_field_t sync_req_fields[] = {MOME_FIELD(mome_req_t, seg, MOME_
 static const mome_field_t move_fields[] = {MOME_FIELD(mome_move_t, seg, MOME_FK_RAW, 0),
                                            MOME_FIELD(mome_move_t, page, MOME_FK_RAW, 0),
                                            MOME_FIELD(mome_move_t, owner, MOME_FK_NODE_NONE, 0)};
-static const mome_field_t notice_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
-                                             MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0)};
+static const mome_field_t notice_fields[] = {
+    MOME_FIELD(mome_rel_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
+    MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0)};
 static const mome_field_t token_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
 
 #define NF(a) (uint8_t)(sizeof(a) / sizeof((a)[0]))

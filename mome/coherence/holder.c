@@ -498,11 +498,12 @@ static const mome_field_t fwd_sync_fields[] = {FWD_BASE,
 static const mome_field_t ref_fields[] = {MOME_FIELD(mome_ref_t, seg, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_ref_t, page, MOME_FK_RAW, 0),
                                           MOME_FIELD(mome_ref_t, node, MOME_FK_NODE, 0)};
-static const mome_field_t stale_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
-                                            MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
-static const mome_field_t push_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
-                                           MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0),
-                                           MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
+static const mome_field_t stale_fields[] = {
+    MOME_FIELD(mome_rel_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
+    MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
+static const mome_field_t push_fields[] = {
+    MOME_FIELD(mome_rel_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
+    MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0), MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
 
 /* FWD_SNAP: a reader names its model; a writer's snapshot (rights RW|TWIN) names none. */
 static const char *check_snap(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)

@@ -519,9 +519,9 @@ static const char *check_diff(const mome_msg_t *m, const void *body, const mome_
     return NULL;
 }
 
-static const mome_field_t diff_fields[] = {MOME_FIELD(mome_rel_t, date, MOME_FK_RAW, 0),
-                                           MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0),
-                                           MOME_FIELD(mome_rel_t, mgr, MOME_FK_RAW, 0)};
+static const mome_field_t diff_fields[] = {
+    MOME_FIELD(mome_rel_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
+    MOME_FIELD(mome_rel_t, origin, MOME_FK_NODE, 0), MOME_FIELD(mome_rel_t, mgr, MOME_FK_RAW, 0)};
 
 static const mome_field_t push_ack_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_FK_RAW, 0)};
 

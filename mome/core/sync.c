@@ -898,9 +898,10 @@ void mome_sync_cmd_model(mome_cmd_t *c)
 static const mome_field_t lock_fields[] = {
     MOME_FIELD(mome_syncmsg_t, id, MOME_FK_MAX, UINT32_MAX),
     MOME_FIELD(mome_syncmsg_t, token, MOME_FK_RAW, 0),
-    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_RAW, 0)};
-static const mome_field_t bar_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
-                                          MOME_FIELD(mome_syncmsg_t, date, MOME_FK_RAW, 0)};
+    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
+static const mome_field_t bar_fields[] = {
+    MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
 
 /* Write notices ride on MomeBarrier's messages only (not a program's, not MomeFinalize's last
  * round); a node's part is bounded so that the gathering node's BAR_EXIT holds them all. */

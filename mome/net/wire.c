@@ -263,8 +263,8 @@ static int check_batch(const mome_wire_type_t *t, const mome_msg_t *m, const mom
             return -EBADMSG;
         }
         /* Pushes go to nodes of the job below 64 only; the date is the release's. */
-        if (t->batch == MOME_BATCH_BNOTICE &&
-            ((ctx->nnodes < 64 && (e.push >> ctx->nnodes)) || e.date == 0)) {
+        if (t->batch == MOME_BATCH_BNOTICE && ((ctx->nnodes < 64 && (e.push >> ctx->nnodes)) ||
+                                               e.date == 0 || e.date > MOME_WIRE_DATE_MAX)) {
             *why = "barrier notice push set or date";
             return -EPROTO;
         }
@@ -339,6 +339,10 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
     }
     if (out->src >= ctx->nnodes) {
         *why = "src";
+        return -EPROTO;
+    }
+    if (out->date > MOME_WIRE_DATE_MAX) {
+        *why = "date";
         return -EPROTO;
     }
     return unpack(t, h + OFF_BODY, ctx, out, why);

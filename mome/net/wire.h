@@ -20,6 +20,9 @@
 #define MOME_WIRE_BODY 40      /* bytes of typed body inside the header */
 #define MOME_WIRE_NTYPES 128   /* message type ids are 1 .. MOME_WIRE_NTYPES-1 */
 #define MOME_NODE_NONE UINT32_MAX /* a node field that names no node */
+/* Above any date a clock reaches (one tick per message or event): a larger one from the network
+ * is a broken peer's, and merged into the clock (mome_clock_merge) it would wrap it to 0. */
+#define MOME_WIRE_DATE_MAX ((1ull << 62) - 1)
 
 /*
  * The decoded header. `body` holds the type's body struct (registered with msg.h), decoded field

@@ -190,6 +190,15 @@ START_TEST(test_wire__fields_out_of_range)
     build(T_PLAIN, 0, 9, &b, NULL, 0, buf); /* a source outside the job */
     ck_assert_int_eq(mome_wire_decode(buf, sizeof(buf), NULL, 0, &ctx, types, &d, &why), -EPROTO);
     ck_assert_str_eq(why, "src");
+    /* A date no clock reaches: merged, it would wrap every clock of the job. */
+    mome_msg_t late = {.type = T_PLAIN, .key = ctx.key, .date = MOME_WIRE_DATE_MAX + 1};
+    mome_wire_pack(&t_plain, &b, &late);
+    mome_wire_encode(&late, buf);
+    ck_assert_int_eq(mome_wire_decode(buf, sizeof(buf), NULL, 0, &ctx, types, &d, &why), -EPROTO);
+    ck_assert_str_eq(why, "date");
+    late.date = MOME_WIRE_DATE_MAX;
+    mome_wire_encode(&late, buf);
+    ck_assert_int_eq(mome_wire_decode(buf, sizeof(buf), NULL, 0, &ctx, types, &d, &why), 0);
     /* Body bytes no field describes must be zero (a correct checksum does not make them right). */
     mome_msg_t m = {.type = T_PAGE, .key = ctx.key};
     mome_wire_pack(&t_page, &b, &m);
