@@ -41,6 +41,7 @@
 
 static const char *repo_dir;
 static int verbose, tracing; /* tracing: MOMED_TRACE=1, every page message (tests) */
+static long ckpt_delay_ms;   /* MOME_TEST_CKPT_DELAY_MS: each job checkpoint takes that long more */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -1111,6 +1112,8 @@ static void on_ckpt(int ci, const mome_msg_t *m, const mome_srvopen_t *o)
             (unsigned long long)c->key, c->node, g->asked + 1, g->nnodes);
     if (++g->asked < g->nnodes)
         return; /* the other nodes' pages may still be on their way */
+    if (ckpt_delay_ms > 0) /* tests: a checkpoint that takes long (mh_momed.test) */
+        usleep((useconds_t)(ckpt_delay_ms * 1000));
     int rc = checkpoint(s, g->key, "the job's", why, sizeof(why));
     if (rc == 0)
         epoch_end(g->key, s);
@@ -1447,6 +1450,15 @@ int main(int argc, char **argv)
         return 2;
     }
     tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
+    if (getenv("MOME_TEST_CKPT_DELAY_MS")) {
+        char *end;
+        ckpt_delay_ms = strtol(getenv("MOME_TEST_CKPT_DELAY_MS"), &end, 10);
+        if (*end || ckpt_delay_ms < 0 || ckpt_delay_ms > 600000) {
+            say("bad MOME_TEST_CKPT_DELAY_MS '%s': milliseconds from 0 to 600000",
+                getenv("MOME_TEST_CKPT_DELAY_MS"));
+            return 2;
+        }
+    }
     if (take_lock() < 0)
         return 1;
     /* A descriptor per connection, and the repository's files opened as pages are read: the soft

@@ -115,9 +115,10 @@ static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, vo
  */
 static int engine_poll(int timeout_ms)
 {
-    struct pollfd p[3] = {{.fd = mome_boot_fd(), .events = POLLIN},
+    struct pollfd p[4] = {{.fd = mome_boot_fd(), .events = POLLIN},
                           {.fd = mome_msg_timer_fd(), .events = POLLIN},
-                          {.fd = -1, .events = POLLIN}};
+                          {.fd = -1, .events = POLLIN},
+                          {.fd = use_tp ? mome_tp_timer_fd() : -1, .events = POLLIN}};
     int n = use_tp ? mome_tp_progress() : 0;
     int64_t held = mome_msg_emu_wait_ns();
     mome_cmd_serve_signal(); /* a wait nested in a handler drains no commands */
@@ -128,13 +129,15 @@ static int engine_poll(int timeout_ms)
         timeout_ms = 0;
     else if (timeout_ms > 0 && use_tp)
         p[2].fd = mome_tp_efd();
-    if (poll(p, 3, timeout_ms) > 0) {
+    if (poll(p, 4, timeout_ms) > 0) {
         if (p[0].revents)
             mome_boot_event(); /* a lost node or an abort: does not return */
         if (p[1].revents)
             n += mome_msg_timer_event();
         if (p[2].revents)
             n += mome_tp_progress();
+        if (p[3].revents)
+            mome_tp_beat(); /* a long wait keeps this node's heartbeats going */
     }
     return n;
 }

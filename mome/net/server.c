@@ -98,9 +98,10 @@ static void close_cleanly(int fd)
 
 void mome_srv_close(void)
 {
-    if (putv.n) /* served.c flushes after every return: a bug if not */
-        mome_error("server", "%u pages given back were never sent to %s: momed keeps its "
-                   "content from before them", putv.n, where);
+    if (putv.n) /* served.c flushes after every return: a bug if not, and their content lost */
+        mome_fatal("%u pages given back were never sent to %s, which keeps their content from "
+                   "before them: their writes are lost; stopping",
+                   putv.n, where);
     mome_batch_free(&putv);
     if (srv_fd >= 0)
         close_cleanly(srv_fd);
@@ -545,7 +546,8 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
     mome_send(MOME_TO_SERVER, type, 0, body, payload, len);
     uint64_t t0 = mome_now_ns();
     while (!reply.have) {
-        struct pollfd pf = {.fd = srv_fd, .events = POLLIN};
+        struct pollfd pf[2] = {{.fd = srv_fd, .events = POLLIN},
+                               {.fd = mome_tp_timer_fd(), .events = POLLIN}};
         long ms = ms_since(t0);
         if (ms >= timeout_ms) {
             rc = -ETIMEDOUT;
@@ -557,8 +559,13 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
         int wait = (int)(timeout_ms - ms);
         if (mome_tp_push() > 0 && wait > 1)
             wait = 1;
-        if (poll(&pf, 1, wait) > 0)
-            mome_srv_poll();
+        if (poll(pf, 2, wait) > 0) {
+            if (pf[1].revents)
+                mome_tp_beat(); /* momed may take long: the other machines must not think this
+                                 * node lost meanwhile */
+            if (pf[0].revents)
+                mome_srv_poll();
+        }
     }
     mome_msg_unhold();
     reply.type = 0;

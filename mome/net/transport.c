@@ -60,10 +60,12 @@ static uint64_t *tp_heard;     /* last heartbeat from node i (mome_now_ns) */
 static uint64_t tp_timeout_ns; /* silence after which a remote node is lost (0: never) */
 static int tp_tfd = -1;        /* heartbeat timer */
 static int tp_lost;            /* a loss was reported: say it once */
+static int tp_beating;         /* sending heartbeats (a drain_sends they cause sends no more) */
 
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
     size_t hdrlen, len;
+    int node;   /* to */
     char buf[]; /* header then data */
 } pending_send_t;
 
@@ -94,10 +96,32 @@ static size_t rq_bytes; /* memory held by the messages waiting in rq */
  */
 #define TP_KEEP_MIN 2048
 
+/*
+ * A send UCX took but could not complete: the message is lost (a diff, a page, an
+ * acknowledgement: the protocol needs every one), so the job stops, naming the node, as for a
+ * broken connection (tp_fail). Only at the end, once peers may close theirs, is it no failure.
+ */
+static void send_lost(int node, ucs_status_t status)
+{
+    char why[160];
+    if (tp_closing) {
+        mome_debug("transport", "a message to node %d not sent as the job ends: %s", node,
+                   ucs_status_string(status));
+        return;
+    }
+    snprintf(why, sizeof(why), "a message to it could not be sent: %s", ucs_status_string(status));
+    if (!tp_fail)
+        mome_fatal("lost node %d: %s; stopping", node, why);
+    if (tp_lost)
+        return;
+    tp_lost = 1;
+    tp_fail(node, why);
+}
+
 static void send_done_cb(void *request, ucs_status_t status, void *user_data)
 {
     if (status != UCS_OK && status != UCS_ERR_CANCELED)
-        mome_warn("transport", "send failed: %s", ucs_status_string(status));
+        send_lost(((pending_send_t *)user_data)->node, status);
     tp_inflight_bytes -= ((pending_send_t *)user_data)->len;
     free(user_data);
     tp_inflight--;
@@ -128,7 +152,11 @@ static void rq_append(recv_msg_t *r)
     rq_tail = r;
 }
 
-/* Deliver what progress received, in order. */
+/*
+ * Deliver what progress received, in the order it came in. A message UCX fetches by rendezvous (8
+ * KiB or more over shared memory, 64 KiB over TCP) comes in once its data is here, after smaller
+ * ones its sender sent later: the protocol relies on no order between nodes (design.md section 7).
+ */
 static int rq_drain(void)
 {
     int n = 0;
@@ -152,6 +180,13 @@ static int rq_drain(void)
 static void rndv_done_cb(void *request, ucs_status_t status, size_t length, void *user_data)
 {
     recv_msg_t *r = user_data;
+    if (status != UCS_OK && tp_closing) { /* the job is over: its sender closed the connection */
+        free(r->owned);
+        r->next = rq_free;
+        rq_free = r;
+        ucp_request_free(request);
+        return;
+    }
     if (status != UCS_OK)
         mome_fatal("receiving the %zu bytes of a message failed: %s; stopping", r->len,
                    ucs_status_string(status));
@@ -563,17 +598,41 @@ int mome_tp_timer_fd(void)
 static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const void *data,
                    size_t len);
 
-void mome_tp_timer_event(void)
+/* This node's heartbeat to each node on another machine, if the timer says one is due. */
+static int send_beats(void)
 {
-    uint64_t ticks, now = mome_now_ns();
+    uint64_t ticks;
     uint32_t h[2] = {HB_MAGIC, (uint32_t)tp_self};
 
-    if (read(tp_tfd, &ticks, sizeof(ticks)) < 0 || tp_closing)
+    if (tp_tfd < 0 || tp_beating || read(tp_tfd, &ticks, sizeof(ticks)) < 0 || tp_closing)
+        return 0;
+    tp_beating = 1;
+    for (int i = 0; i < tp_nnodes; i++)
+        if (tp_remote[i])
+            (void)send_am(AM_HB, i, h, sizeof(h), NULL, 0); /* a failure: ep_failed says it */
+    tp_beating = 0;
+    return 1;
+}
+
+/*
+ * Waits that progress UCX outside the progress thread's loop (a handler waiting for an answer, a
+ * call to momed, sends draining) keep this node's heartbeats going: a checkpoint momed took more
+ * than MOME_PEER_TIMEOUT to write would otherwise have the other machines' nodes declare this one
+ * lost. They check no silence: the loop does that once they are over.
+ */
+void mome_tp_beat(void)
+{
+    send_beats();
+}
+
+void mome_tp_timer_event(void)
+{
+    if (!send_beats())
         return;
+    uint64_t now = mome_now_ns(); /* after the sends: progress in them may have heard a peer */
     for (int i = 0; i < tp_nnodes; i++) {
-        if (!tp_remote[i])
+        if (!tp_remote[i] || tp_heard[i] > now)
             continue;
-        (void)send_am(AM_HB, i, h, sizeof(h), NULL, 0); /* a failure is ep_failed's to report */
         if (now - tp_heard[i] > tp_timeout_ns && tp_fail && !tp_lost) {
             char why[128];
             tp_lost = 1;
@@ -654,8 +713,13 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
 static void drain_sends(void)
 {
     uint64_t start = mome_now_ns();
-    while (tp_inflight_bytes > INFLIGHT_MAX / 2 && mome_now_ns() - start < INFLIGHT_WAIT_NS)
+    for (unsigned spins = 1;
+         tp_inflight_bytes > INFLIGHT_MAX / 2 && mome_now_ns() - start < INFLIGHT_WAIT_NS;
+         spins++) {
         ucp_worker_progress(tp_worker);
+        if (spins % 4096 == 0)
+            send_beats();
+    }
     if (tp_inflight_bytes > INFLIGHT_MAX / 2) {
         static mome_ratelimit_t rl;
         mome_log_rl(&rl, MOME_LOG_WARN, "transport",
@@ -696,6 +760,7 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
         return -ENOMEM;
     ps->hdrlen = hdrlen;
     ps->len = hdrlen + len;
+    ps->node = node;
     memcpy(ps->buf, hdr, hdrlen);
     if (len)
         memcpy(ps->buf + hdrlen, data, len);

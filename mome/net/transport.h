@@ -73,6 +73,8 @@ int mome_tp_arm(void);
  * mome_tp_timer_event, which sends heartbeats and reports a node silent for too long. */
 int mome_tp_timer_fd(void);
 void mome_tp_timer_event(void);
+/* The heartbeats alone, if due (the timer fd readable), from a wait outside the progress loop. */
+void mome_tp_beat(void);
 
 /* Wait until every message sent so far has left this node. */
 int mome_tp_flush(void);

@@ -6,6 +6,8 @@
  *   persist check MODEL GEN   every node checks every byte of the segment is generation GEN's
  *   persist crash MODEL GEN   writes GEN, MomeCheckpoint, writes GEN+1 and releases it (barrier),
  *                             then node 0 kills itself (-9): the repository must hold GEN
+ *   persist pause MODEL GEN   writes GEN, MomeCheckpoint, then idles 3 s (the progress threads
+ *                             running alone: heartbeats, a silent node's detection) and checks GEN
  *   persist loop MODEL ROUNDS reads the generation K stamped in page 0, checks every page is K's
  *                             ("found K", or "WRONG ..."), then writes and checkpoints K+1, K+2...
  *                             ("committed K" after each): repo_crash.test kills it on the way
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
     int seg;
 
     if (argc != 4) {
-        fprintf(stderr, "usage: persist write|check|crash|loop MODEL N\n");
+        fprintf(stderr, "usage: persist write|check|crash|pause|loop MODEL N\n");
         return 2;
     }
     mode = argv[1];
@@ -137,6 +139,16 @@ int main(int argc, char **argv)
         MomeBarrier(); /* the others wait here until mome-run stops them */
         fprintf(stderr, "node %d: still running after node 0 was killed\n", me);
         return 1;
+    } else if (!strcmp(mode, "pause")) {
+        write_gen(base, arg);
+        MUST(MomeCheckpoint(seg));
+        if (me == 0) {
+            printf("checkpointed %llu\n", (unsigned long long)arg);
+            fflush(stdout);
+        }
+        sleep(3); /* not a synchronisation: time for the progress threads' periodic checks */
+        check_gen(base, arg);
+        MomeBarrier();
     } else if (!strcmp(mode, "loop")) {
         uint64_t k;
         MUST(MomeConsistency(base, NPAGES * ps, MOME_STRONG));
