@@ -78,6 +78,11 @@ void mome_coh_seg_free(mome_seg_t *s)
     mome_seg_free(s);
 }
 
+int mome_coh_seg_requests(const mome_seg_t *s)
+{
+    return mome_txn_count_seg(s->id);
+}
+
 int mome_coh_outstanding(void)
 {
     return mome_coh.outstanding;

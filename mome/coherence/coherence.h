@@ -33,6 +33,9 @@ void mome_coh_seg_destroyed(uint64_t seg);
  * MomeSyncMem calls waiting for one of them end. */
 void mome_coh_seg_free(mome_seg_t *s);
 
+/* This node's requests for the segment's pages still in flight (pages asked ahead among them). */
+int mome_coh_seg_requests(const mome_seg_t *s);
+
 /* Requests awaiting replies (the engine polls while > 0); was a faulting thread just woken (the
  * engine yields its core to it)? The second clears the flag. */
 int mome_coh_outstanding(void);

@@ -192,6 +192,14 @@ void mome_txn_forget_range(char *addr, size_t len)
     }
 }
 
+int mome_txn_count_seg(uint64_t seg_id)
+{
+    mome_hnode_t *h, *tmp;
+    int n = 0;
+    mome_htab_foreach(&txns, h, tmp) n += h->k1 == seg_id;
+    return n;
+}
+
 void mome_txn_forget_seg(uint64_t seg_id)
 {
     mome_hnode_t *h, *tmp;

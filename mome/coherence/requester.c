@@ -1112,10 +1112,22 @@ static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page)
     }
 }
 
+/* A transaction of the segment freed (arg): forgotten with it, it is no longer awaited, and the
+ * operation it was part of (an acquire's refresh, a drop) goes on without it. */
+static void forget_txn(const mome_txn_t *t, void *arg)
+{
+    if (t->seg->id != *(const uint64_t *)arg)
+        return;
+    mome_coh.outstanding--;
+    if (t->op)
+        mome_op_put(t->op);
+}
+
 /* The segment is freed here: the calls waiting for one of its requests, forgotten with it
  * (mome_txn_forget_seg) and so never to complete, end. */
 void mome_req_forget_seg(uint64_t seg)
 {
+    mome_txn_foreach(forget_txn, &seg);
     for (deferred_t **p = &after_txn; *p;) {
         deferred_t *d = *p;
         if (d->seg != seg) {

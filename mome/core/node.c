@@ -530,6 +530,7 @@ static void *progress_main(void *arg)
         }
         /* Background work even while busy: a steady fault load leaves no idle turn. */
         int bg = mome_coh_idle();
+        mome_segment_poll(0);
         prio_guard(awake_since);
         if (n == 0 &&
             (emu || (awaited > 0 && mome_now_ns() - last < spin_ns &&

@@ -49,9 +49,11 @@ typedef struct use {
     mome_seg_t *s;
     int handles; /* open handles on this node */
     int opens;   /* SEG_OPENs not yet matched by a SEG_CLOSE */
+    int closing; /* its SEG_CLOSE waits for this node's transactions on it (seg_maybe_release) */
 } use_t;
 
 static mome_htab_t uses;
+static int nclosing;    /* uses with closing set */
 static use_t **handles; /* handle -> use (NULL: free) */
 static int nhandles;
 
@@ -97,6 +99,8 @@ static void seg_local_free(use_t *u)
     mome_seg_t *s = u->s;
     while (s->views)
         view_free(s->views);
+    if (u->closing)
+        nclosing--;
     mome_htab_del(&uses, &u->h);
     free(u);
     mome_coh_seg_free(s);
@@ -152,14 +156,48 @@ static use_t *seg_local_new(uint64_t id, uint64_t size, const char *name, uint64
     return u;
 }
 
-/* No handle and no view left on this node: tell the name manager. */
+/*
+ * No handle and no view left on this node: tell the name manager, once this node's transactions
+ * on the segment are over (pages asked ahead that no thread waited for). Its last SEG_CLOSE may
+ * destroy the segment job-wide, and each node then forgets its pages and directory entries: a
+ * request still on its way would reach a node that no longer knows the segment (a holder took
+ * the forwarded read for a broken directory and stopped the job: helper-81's review).
+ */
 static void seg_maybe_release(use_t *u)
 {
     if (u->s->id == MOME_HEAP_SEG_ID || u->handles || u->s->nviews || !u->opens)
         return;
+    if (mome_coh_seg_requests(u->s)) {
+        if (!u->closing)
+            nclosing++;
+        u->closing = 1; /* mome_segment_poll sends it */
+        return;
+    }
+    if (u->closing)
+        nclosing--;
+    u->closing = 0;
     mome_segmsg_t m = {.id = u->s->id, .count = (uint32_t)u->opens};
     u->opens = 0;
     mome_send(name_manager(u->s->name), MOME_MSG_SEG_CLOSE, 0, &m, NULL, 0);
+}
+
+void mome_segment_poll(int finishing)
+{
+    mome_hnode_t *h, *tmp;
+    if (!nclosing)
+        return;
+    mome_htab_foreach(&uses, h, tmp)
+    {
+        use_t *u = (use_t *)h;
+        if (!u->closing)
+            continue;
+        if (finishing || u->handles || u->s->nviews) { /* the job ends, or it is in use again */
+            u->closing = 0;
+            nclosing--;
+        } else if (!mome_coh_seg_requests(u->s)) {
+            seg_maybe_release(u);
+        }
+    }
 }
 
 static int handle_alloc(use_t *u)

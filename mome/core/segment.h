@@ -23,6 +23,10 @@ void mome_segment_fini(void);
 /* Commands: MomeSegOpen, MomeSegClose, MomeSegUnlink, MomeMMap, MomeMUnmap. */
 void mome_segment_cmd_open(mome_cmd_t *c);
 void mome_segment_cmd_close(mome_cmd_t *c);
+/* Progress thread, every round: the SEG_CLOSEs that waited for this node's transactions on their
+ * segment, sent once those are over (finishing: MomeFinalize's last round began, and they are
+ * dropped: the job ends). */
+void mome_segment_poll(int finishing);
 void mome_segment_cmd_unlink(mome_cmd_t *c);
 void mome_segment_cmd_mmap(mome_cmd_t *c);
 void mome_segment_cmd_munmap(mome_cmd_t *c);

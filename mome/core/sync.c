@@ -400,6 +400,7 @@ static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
     mome_cmd_outstanding(1);
     if (quiesce) {
         mome_coh_finishing(); /* no page-out from now on: the others may stop once it ends */
+        mome_segment_poll(1); /* SEG_CLOSEs still waiting are dropped: the job ends */
         barrier_after_release(b, 0);
     } else if (b == &jbar) {
         /* Every node is in it: the release's notices reach them all with BAR_EXIT. */

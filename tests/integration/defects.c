@@ -17,6 +17,11 @@
  *           before MomeInit: the heap must go elsewhere (node 0's own address, else from 1 TiB
  *           up in the next rounds) and work.
  *           (heap_many.test; "heap" on 128 nodes there is the case of many nodes.)
+ *   close   node 0 writes a segment, unlinks and closes it; the others read one page in 16 of it
+ *           (each read asks the next pages ahead, which nobody waits for) and close it at once,
+ *           100 times: the last close destroyed the segment job-wide while requests asked ahead
+ *           were on their way, and a node they reached stopped the job ("the directory is
+ *           inconsistent"; helper-81's review).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -242,6 +247,32 @@ static void heap_elsewhere(void)
     MomeBarrier();
 }
 
+static void close_while_reading_ahead(void)
+{
+    int me = MomeNode(), pages = 64;
+    size_t ps = MomePageSize();
+    for (int it = 0; it < 100; it++) {
+        char name[32];
+        int seg;
+        snprintf(name, sizeof(name), "close%d", it);
+        volatile uint64_t *a = itest_map(name, (size_t)pages * ps, &seg);
+        if (me == 0)
+            for (int p = 0; p < pages; p++)
+                a[(size_t)p * ps / 8] = (uint64_t)it * 1000 + (uint64_t)p;
+        MomeBarrier();
+        if (me == 0)
+            MUST(MomeSegUnlink(name));
+        else
+            for (int p = 0; p < pages; p += 16)
+                CHECK(a[(size_t)p * ps / 8] == (uint64_t)it * 1000 + (uint64_t)p,
+                      "round %d: page %d holds %llu", it, p,
+                      (unsigned long long)a[(size_t)p * ps / 8]);
+        MUST(MomeMUnmap((void *)a, (size_t)pages * ps));
+        MUST(MomeSegClose(seg));
+    }
+    MomeBarrier();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -263,6 +294,8 @@ int main(int argc, char **argv)
         bad_frees();
     else if (!strcmp(mode, "heapbusy"))
         heap_elsewhere();
+    else if (!strcmp(mode, "close"))
+        close_while_reading_ahead();
     else
         CHECK(!strcmp(mode, "heap"), "unknown mode '%s'", mode);
     MUST(MomeFinalize());

@@ -277,6 +277,34 @@ START_TEST(test_requester__read_ahead_requests_the_following_pages)
 }
 END_TEST
 
+/*
+ * A segment freed while its pages asked ahead are on their way (helper-81's review): its requests
+ * go with it, and none is left outstanding or awaited (the engine would poll for them for good).
+ */
+START_TEST(test_requester__requests_of_a_freed_segment_are_not_outstanding)
+{
+    nc_up(NODES, SELF);
+    mome_coh.prefetch = 3;
+    mome_seg_t *s = testnode_segment(1, 16), *other = testnode_segment(2, 16);
+    nc_fault(s, 4, 0);
+    nc_fault(other, 0, 0);
+    ck_assert_int_eq(mome_coh_outstanding(), 8);
+    ck_assert_int_eq(mome_coh_seg_requests(s), 4);
+    ck_assert_int_eq(mome_coh_seg_requests(other), 4);
+    mome_req_forget_seg(s->id);
+    mome_txn_forget_seg(s->id);
+    ck_assert_int_eq(mome_coh_seg_requests(s), 0);
+    ck_assert_int_eq(mome_coh_outstanding(), 4); /* the other segment's stay */
+    ck_assert_int_eq(mome_coh_awaited(), 1);
+    for (int p = 0; p < 4; p++)
+        nc_grant(other, (uint64_t)p, MOME_GRANT_ZERO, 0, 0, mome_seg_manager(other, (uint64_t)p),
+                 0);
+    ck_assert_int_eq(mome_coh_seg_requests(other), 0);
+    ck_assert_int_eq(mome_coh_outstanding(), 0);
+    ck_assert_int_eq(mome_coh_awaited(), 0);
+}
+END_TEST
+
 /* A read fault right after the pages the last one asked ahead asks twice as many plus one, up to
  * 8 windows of prefetch + 1 pages; any other read fault asks prefetch pages again. */
 START_TEST(test_requester__read_ahead_grows_along_a_sequential_read)
@@ -715,6 +743,7 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__inv_acks_before_the_grant_count);
     NC_CASE(s, test_requester__data_grant_waits_for_inv_acks);
     NC_CASE(s, test_requester__read_ahead_requests_the_following_pages);
+    NC_CASE(s, test_requester__requests_of_a_freed_segment_are_not_outstanding);
     NC_CASE(s, test_requester__read_ahead_grows_along_a_sequential_read);
     NC_CASE(s, test_requester__a_page_read_ahead_is_installed_into_a_view);
     NC_CASE(s, test_requester__read_ahead_follows_interleaved_streams);
