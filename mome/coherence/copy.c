@@ -166,6 +166,11 @@ static void forget(mome_seg_t *s, uint64_t page, int notices)
     mome_pext_t *x;
 
     pg->access = MOME_ACC_NONE;
+    /* Paged out, its bytes on another node or on disk are dead now: given back there (the pager
+     * punches out the memory of a page without access for the same reason). Not while a
+     * transaction is in flight: the content it brings replaces them anyway. */
+    if (!(pg->flags & MOME_PG_BUSY))
+        mome_store_unpage(s->store, page);
     pg->flags &= (uint16_t)~(MOME_PG_WRITING | MOME_PG_INPLACE);
     x = mome_pext_find(pg, s->id, page);
     if (x) {

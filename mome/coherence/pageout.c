@@ -342,6 +342,8 @@ static void on_pageout(const mome_msg_t *m, const void *body)
 static kept_t *take_kept(const mome_msg_t *m, const mome_pgout_t *o)
 {
     kept_t *k = (kept_t *)mome_htab_get(&kept, o->seg, o->page ^ ((uint64_t)m->src << 48));
+    if (k && k->owner != m->src)
+        k = NULL; /* (PG_PAGE_MAX keeps owners' keys apart: cannot happen) */
     if (k) {
         mome_htab_del(&kept, &k->h);
         mome_store_extra(-1);
@@ -365,7 +367,14 @@ static void on_pagein(const mome_msg_t *m, const void *body)
 
 static void on_page_free(const mome_msg_t *m, const void *body)
 {
-    free(take_kept(m, body));
+    const mome_pgout_t *o = body;
+    kept_t *k = take_kept(m, o);
+    if (!k) /* the page's owner and this node disagree on where its content is */
+        mome_fatal("node %u gives back page %llu of segment '%s' (%#llx), which it did not leave "
+                   "here; stopping",
+                   m->src, (unsigned long long)o->page, mome_seg_name_of(o->seg),
+                   (unsigned long long)o->seg);
+    free(k);
 }
 
 static void on_answer(const mome_msg_t *m, const void *body)
@@ -373,7 +382,7 @@ static void on_answer(const mome_msg_t *m, const void *body)
     const mome_pgout_t *o = body;
     /* A page-in (dst set) is answered by PAGEIN_DATA only, a page-out by PAGEOUT_ACK only. */
     if (answer.done || o->seg != answer.seg || o->page != answer.page ||
-        (m->type == MOME_MSG_PAGEIN_DATA) != (answer.dst != NULL))
+        (int)m->src != answer.node || (m->type == MOME_MSG_PAGEIN_DATA) != (answer.dst != NULL))
         mome_fatal(
             "node %u answered about page %llu of segment '%s' (%#llx), which this node is not "
             "waiting for; stopping",
@@ -390,10 +399,13 @@ static const char *check_page(const mome_msg_t *m, const void *body, const mome_
     return m->len != ctx->page_size ? "payload (a page)" : NULL;
 }
 
+/* Pages of a segment number below 2^44 (MomeSegOpen's 2^56 bytes); the keys of pages kept here
+ * (take_kept) keep owners apart from bit 48 on. */
+#define PG_PAGE_MAX ((1ull << 48) - 1)
 static const mome_field_t pg_fields[] = {MOME_FIELD(mome_pgout_t, seg, MOME_FK_RAW, 0),
-                                         MOME_FIELD(mome_pgout_t, page, MOME_FK_RAW, 0)};
+                                         MOME_FIELD(mome_pgout_t, page, MOME_FK_MAX, PG_PAGE_MAX)};
 static const mome_field_t ack_fields[] = {MOME_FIELD(mome_pgout_t, seg, MOME_FK_RAW, 0),
-                                          MOME_FIELD(mome_pgout_t, page, MOME_FK_RAW, 0),
+                                          MOME_FIELD(mome_pgout_t, page, MOME_FK_MAX, PG_PAGE_MAX),
                                           MOME_FIELD(mome_pgout_t, status, MOME_FK_ERRNO, 0)};
 
 static const mome_msg_def_t pageout_msgs[] = {
