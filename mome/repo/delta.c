@@ -214,10 +214,18 @@ void mome_repo_delta_abort(mome_repo_delta_t *d)
     free(d);
 }
 
+/* An entry and the order it was added in: of a page given twice, the later copy is the one. */
+typedef struct {
+    mome_repo_entry_t e;
+    size_t pos;
+} added_t;
+
 static int by_page(const void *a, const void *b)
 {
-    const mome_repo_entry_t *x = a, *y = b;
-    return x->page < y->page ? -1 : x->page > y->page;
+    const added_t *x = a, *y = b;
+    if (x->e.page != y->e.page)
+        return x->e.page < y->e.page ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 /* Write an index file for entries e[0..n) (sorted, unique) of generation gen, writer node. */
@@ -274,13 +282,25 @@ int mome_repo_delta_finish(mome_repo_delta_t *d, mome_repo_file_t *f, char *err,
         mome_repo_delta_abort(d);
         return 0;
     }
-    /* Sorted by page (the caller gives each page once). */
-    qsort(d->e, d->n, sizeof(*d->e), by_page);
-    for (size_t i = 0; i < d->n; i++) {
-        if (n && d->e[n - 1].page == d->e[i].page)
-            n--; /* given twice after all: one copy (the same content), its other slot garbage */
-        d->e[n++] = d->e[i];
+    /*
+     * Sorted by page. A page given twice (a thread wrote it again while the checkpoint took it,
+     * and a later round took it again) keeps its later copy, whatever qsort does with equal keys
+     * (it need not keep their order: helper-83); the earlier slot stays unreferenced.
+     */
+    added_t *a = malloc(d->n * sizeof(*a));
+    if (!a) {
+        mome_repo_delta_abort(d);
+        return mome_repo_say(err, errlen, -ENOMEM, "out of memory sorting %zu pages", d->n);
     }
+    for (size_t i = 0; i < d->n; i++)
+        a[i] = (added_t){d->e[i], i};
+    qsort(a, d->n, sizeof(*a), by_page);
+    for (size_t i = 0; i < d->n; i++) {
+        if (n && d->e[n - 1].page == a[i].e.page)
+            n--;
+        d->e[n++] = a[i].e;
+    }
+    free(a);
     mome_repo_crash_point("delta-data");
     rc = mome_repo_sync(d->datafd);
     if (rc < 0) {
@@ -343,11 +363,13 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
     }
     if (nd == 0)
         goto out; /* nothing changed: no new generation */
-    if (h->nfiles + (uint32_t)nd > LOC_FILE_MAX) {
+    /* What a head can name (a commit past it wrote a head no open could read: helper-83). */
+    if (h->nfiles + (uint32_t)nd > MOME_REPO_HEAD_MAX_FILES ||
+        h->nfiles + (uint32_t)nd > LOC_FILE_MAX) {
         rc = mome_repo_say(err, errlen, -EFBIG,
-                           "segment '%s' has too many delta files: run mome-repo "
-                           "compact",
-                           h->name);
+                           "segment '%s' has %u delta files, the most a checkpoint can add to: "
+                           "run mome-repo compact",
+                           h->name, h->nfiles);
         goto out;
     }
     rc = mome_repo_map_load(rs, err, errlen);

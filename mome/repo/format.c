@@ -28,7 +28,6 @@ static const char idx_magic[8] = {'M', 'O', 'M', 'E', 'I', 'N', 'D', 'X'};
 
 #define HEAD_FIXED 88
 #define HEAD_FILE 40
-#define HEAD_MAX_FILES (1u << 20)
 
 static int plain(unsigned char c, int first)
 {
@@ -145,7 +144,8 @@ int mome_repo_head_decode(const uint8_t *b, size_t len, mome_repo_head_t *h, con
     if (nl == 0 || nl > MOME_REPO_NAME_MAX || mome_get32(b + 84) != 0)
         BAD("bad name length");
     pad = ((size_t)nl + 7) & ~(size_t)7;
-    if (h->nfiles > HEAD_MAX_FILES || len != HEAD_FIXED + pad + (size_t)h->nfiles * HEAD_FILE + 8)
+    if (h->nfiles > MOME_REPO_HEAD_MAX_FILES ||
+        len != HEAD_FIXED + pad + (size_t)h->nfiles * HEAD_FILE + 8)
         BAD("file count disagrees with the length");
     if (h->page_size < 512 || (h->page_size & (h->page_size - 1)) || h->size == 0)
         BAD("bad page size or segment size");
@@ -220,7 +220,8 @@ int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f,
     if (len < MOME_REPO_IDX_HDR + 8 || memcmp(b, idx_magic, 8) != 0)
         BAD("not an index file (bad magic or too short)");
     count = mome_get64(b + 32);
-    if (count != f->entries || len != MOME_REPO_IDX_HDR + count * MOME_REPO_IDX_ENTRY + 8)
+    if (count != f->entries || count > (len - MOME_REPO_IDX_HDR - 8) / MOME_REPO_IDX_ENTRY ||
+        len != MOME_REPO_IDX_HDR + count * MOME_REPO_IDX_ENTRY + 8)
         BAD("entry count disagrees with the head or the length");
     sum = mome_get64(b + len - 8);
     if (sum != mome_sum64(b, len - 8, 0))

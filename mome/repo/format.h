@@ -51,6 +51,7 @@ typedef struct mome_repo_entry {
     uint64_t sum;   /* mome_sum64(bytes, page size, page); 0 for a zero page */
 } mome_repo_entry_t;
 
+#define MOME_REPO_HEAD_MAX_FILES (1u << 20) /* delta files a head names, at most */
 #define MOME_REPO_IDX_HDR 48
 #define MOME_REPO_IDX_ENTRY 24
 

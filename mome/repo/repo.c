@@ -191,7 +191,8 @@ static int create_format(int fd)
     if (rc == 0 && linkat(fd, tmp, fd, MOME_REPO_FORMAT_FILE, 0) < 0 && errno != EEXIST)
         rc = -errno;
     unlinkat(fd, tmp, 0);
-    mome_repo_sync(fd);
+    if (rc == 0) /* else a crash could leave segments in a directory without FORMAT */
+        rc = mome_repo_sync(fd);
     return rc;
 }
 
@@ -485,8 +486,12 @@ const uint8_t *mome_repo_idx_map(int segfd, const mome_repo_file_t *f, uint32_t 
         close(fd);
         return NULL;
     }
-    /* The length follows from what the head says: check it before mapping anything. */
-    if ((uint64_t)st.st_size != MOME_REPO_IDX_HDR + f->entries * MOME_REPO_IDX_ENTRY + 8) {
+    /* The length follows from what the head says: check it before mapping anything (a count so
+     * large that the product wraps must not pass for the length: the loops over the entries would
+     * read past the mapping). */
+    if ((uint64_t)st.st_size < MOME_REPO_IDX_HDR + 8 ||
+        f->entries > ((uint64_t)st.st_size - MOME_REPO_IDX_HDR - 8) / MOME_REPO_IDX_ENTRY ||
+        (uint64_t)st.st_size != MOME_REPO_IDX_HDR + f->entries * MOME_REPO_IDX_ENTRY + 8) {
         *why = "its length disagrees with the head (truncated?)";
         *err = -EBADMSG;
         close(fd);
@@ -885,7 +890,13 @@ again:
                                strerror(errno));
             goto err_repo;
         }
-        mome_repo_sync(repofd);
+        /* Its entry durable before anything is checkpointed into it (helper-83). */
+        int s = mome_repo_sync(repofd);
+        if (s < 0) {
+            rc = mome_repo_say(err, errlen, s, "cannot fsync %s after creating %s in it: %s", dir,
+                               dirname, strerror(-s));
+            goto err_repo;
+        }
         segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (segfd < 0) {

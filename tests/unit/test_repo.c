@@ -699,6 +699,59 @@ START_TEST(test_repo__a_delta_file_past_32_bit_slots_is_refused)
 }
 END_TEST
 
+/* A page given twice in one delta (a checkpoint took it again after a thread wrote it) keeps the
+ * copy given last, whatever the sort does with equal pages. */
+START_TEST(test_repo__a_page_given_twice_keeps_its_later_copy)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = create(dir, "s", 8);
+    mome_repo_delta_t *d;
+    mome_repo_file_t f;
+    uint64_t first[] = {3, 1, 2}, again[] = {3};
+    uint8_t b[3 * PS];
+    for (int i = 0; i < 3; i++)
+        fill(b + i * PS, first[i], 1);
+    ck_assert_int_eq(mome_repo_delta_begin(rs, 1, 0, &d, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_delta_add(d, first, b, 3, err, sizeof(err)), 0);
+    fill(b, 3, 2); /* page 3 again, newer */
+    ck_assert_int_eq(mome_repo_delta_add(d, again, b, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(mome_repo_delta_finish(d, &f, err, sizeof(err)), 0);
+    ck_assert_uint_eq(f.entries, 3);
+    ck_assert_int_eq(mome_repo_commit(rs, 1, &f, 1, err, sizeof(err)), 0);
+    expect(rs, 1, 1);
+    expect(rs, 2, 1);
+    expect(rs, 3, 2);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
+/*
+ * An index whose count, times the entry size, wraps to its real length (a crafted file, its
+ * checksum recomputed) is refused: the entry loops would read past the file (helper-83).
+ */
+START_TEST(test_repo__an_index_count_that_wraps_is_refused)
+{
+    uint8_t b[MOME_REPO_IDX_HDR + MOME_REPO_IDX_ENTRY + 8];
+    uint64_t count = 1 + (1ull << 61); /* 24 * 2^61 = 3 * 2^64: the product wraps to 24 */
+    mome_repo_entry_t e = {.page = 3, .where = 0};
+    mome_repo_file_t f = {.gen = 1, .node = 0, .entries = count, .pages = 1};
+    const char *why;
+    mome_repo_idx_header(b, PS, 1, 0, count, 42);
+    mome_repo_idx_put(b + MOME_REPO_IDX_HDR, &e);
+    f.sum = mome_sum64(b, sizeof(b) - 8, 0);
+    mome_put64(b + sizeof(b) - 8, f.sum);
+    ck_assert_int_eq(mome_repo_idx_check(b, sizeof(b), &f, PS, 42, &why), -EBADMSG);
+    ck_assert_str_eq(why, "entry count disagrees with the head or the length");
+    /* The same file with its true count passes. */
+    count = f.entries = 1;
+    mome_repo_idx_header(b, PS, 1, 0, count, 42);
+    f.sum = mome_sum64(b, sizeof(b) - 8, 0);
+    mome_put64(b + sizeof(b) - 8, f.sum);
+    ck_assert_int_eq(mome_repo_idx_check(b, sizeof(b), &f, PS, 42, &why), 0);
+}
+END_TEST
+
 START_TEST(test_repo__a_head_renamed_but_not_synced_is_committed)
 {
     const char *dir = tmpdir();
@@ -956,6 +1009,8 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__an_import_never_sets_aside_a_published_one);
     UNIT_CASE(s, test_repo__a_removal_sees_the_segment_of_the_name_now);
     UNIT_CASE(s, test_repo__a_delta_file_past_32_bit_slots_is_refused);
+    UNIT_CASE(s, test_repo__an_index_count_that_wraps_is_refused);
+    UNIT_CASE(s, test_repo__a_page_given_twice_keeps_its_later_copy);
     UNIT_CASE(s, test_repo__a_head_renamed_but_not_synced_is_committed);
     UNIT_CASE(s, test_repo__a_lost_head_is_damage_and_nothing_is_removed);
     UNIT_CASE(s, test_repo__verify_across_a_compaction_reports_no_damage);
