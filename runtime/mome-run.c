@@ -1247,6 +1247,9 @@ int main(int argc, char **argv)
     status = job.forced_status ? job.forced_status : job.first_status;
     if (!status && job.abort_status)
         status = job.abort_status; /* an aborted job never reports success */
+    for (int r = 0; !status && r < job.size; r++)
+        if (job.nodes[r].lost)
+            status = 1; /* nor one that lost a node (gone with status 0, before MomeFinalize) */
     free_job(blocks);
     return status;
 }

@@ -52,13 +52,25 @@ static int running(const char *call)
     if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING) {
         /* A forked child inherits the state but not the progress thread: a command would wait
          * for ever. It is not a node of the job. */
-        if (!mome_node_forked())
-            return 1;
-        fail(ENOTCONN,
-             "%s: this process was forked by a Mome node after MomeInit: it is not a "
-             "node of the job (only the parent calls Mome)",
-             call);
-        return 0;
+        if (mome_node_forked()) {
+            fail(ENOTCONN,
+                 "%s: this process was forked by a Mome node after MomeInit: it is not a "
+                 "node of the job (only the parent calls Mome)",
+                 call);
+            return 0;
+        }
+        /* Exiting: Mome's exit handler (registered by MomeInit) has stopped the progress thread,
+         * and a command would wait for ever (helper-84: MomeFinalize from an atexit handler
+         * registered before MomeInit, which runs after Mome's). */
+        if (mome_node_parked()) {
+            fail(ESHUTDOWN,
+                 "%s: the process is exiting and Mome has stopped: call MomeFinalize before "
+                 "main returns or exit is called, or register the exit handler that calls it "
+                 "after MomeInit",
+                 call);
+            return 0;
+        }
+        return 1;
     }
     fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
     return 0;

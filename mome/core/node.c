@@ -100,6 +100,11 @@ int mome_node_forked(void)
     return forked;
 }
 
+int mome_node_parked(void)
+{
+    return __atomic_load_n(&park_req, __ATOMIC_ACQUIRE);
+}
+
 /* ---- messages ---- */
 
 static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)

@@ -22,5 +22,7 @@ int mome_node_on_progress(void);
 
 /* Is this process a child the node forked after MomeInit (no progress thread, not a node)? */
 int mome_node_forked(void);
+/* Has the progress thread stopped for good because the process is exiting (park_progress)? */
+int mome_node_parked(void);
 
 #endif

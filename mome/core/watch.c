@@ -147,9 +147,15 @@ void mome_watch_start(void)
 
 void mome_watch_stop(void)
 {
-    for (size_t i = 0; i < NWATCHED; i++)
-        if (taken[i])
+    struct sigaction now;
+    for (size_t i = 0; i < NWATCHED; i++) {
+        /* Given back only if still Mome's: a handler the program installed after MomeInit stays
+         * (helper-84's review: MomeFinalize put SIG_DFL back over it). */
+        if (taken[i] && sigaction(watched[i], NULL, &now) == 0 && now.sa_handler == handler &&
+            !(now.sa_flags & SA_SIGINFO))
             sigaction(watched[i], &saved[i], NULL);
+        taken[i] = 0;
+    }
     mome_boot_set_report(NULL);
     mome_trace_log_stop();
 }

@@ -17,6 +17,11 @@
  *           before MomeInit: the heap must go elsewhere (node 0's own address, else from 1 TiB
  *           up in the next rounds) and work.
  *           (heap_many.test; "heap" on 128 nodes there is the case of many nodes.)
+ *   atexit  MomeFinalize called from an exit handler registered before MomeInit (it runs after
+ *           Mome's own, which stops the progress thread): it fails with ESHUTDOWN, saying what
+ *           to do, where every node hung (helper-84's review);
+ *   signal  a SIGINT handler the program installs after MomeInit is still there after MomeFinalize
+ *           (it put back the default action it had saved at MomeInit: helper-84's review);
  *   close   node 0 writes a segment, unlinks and closes it; the others read one page in 16 of it
  *           (each read asks the next pages ahead, which nobody waits for) and close it at once,
  *           100 times: the last close destroyed the segment job-wide while requests asked ahead
@@ -247,6 +252,33 @@ static void heap_elsewhere(void)
     MomeBarrier();
 }
 
+static void on_sigint(int sig)
+{
+    (void)sig;
+}
+
+static void handler_kept_after_finalize(void)
+{
+    struct sigaction sa = {.sa_handler = on_sigint}, now;
+    sigemptyset(&sa.sa_mask);
+    MUST(sigaction(SIGINT, &sa, NULL));
+    MomeBarrier();
+    MUST(MomeFinalize());
+    MUST(sigaction(SIGINT, NULL, &now));
+    CHECK(now.sa_handler == on_sigint,
+          "after MomeFinalize, SIGINT's handler is %s, not the "
+          "program's",
+          now.sa_handler == SIG_DFL ? "SIG_DFL" : "another");
+}
+
+static void finalize_at_exit(void)
+{
+    int rc = MomeFinalize();
+    printf("node exit handler: MomeFinalize returned %d (%s): %s\n", rc,
+           rc < 0 && errno == ESHUTDOWN ? "ESHUTDOWN" : "not ESHUTDOWN", rc < 0 ? MomeError() : "");
+    fflush(stdout);
+}
+
 static void close_while_reading_ahead(void)
 {
     int me = MomeNode(), pages = 64;
@@ -279,7 +311,17 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "heapbusy"))
         fill_heap_range();
     note_pipes_before();
+    if (!strcmp(mode, "atexit"))
+        atexit(finalize_at_exit);
     itest_init(&argc, &argv);
+    if (!strcmp(mode, "atexit")) {
+        MomeBarrier();
+        return 0; /* MomeFinalize from the exit handler */
+    }
+    if (!strcmp(mode, "signal")) {
+        handler_kept_after_finalize();
+        return 0;
+    }
     if (!strcmp(mode, "fork"))
         fork_exits_at_once();
     else if (!strcmp(mode, "fds"))
