@@ -89,6 +89,7 @@ typedef struct conn {
     int dead;      /* to be closed at the end of this round */
     int send_err;  /* a write to it failed (errno): dropped once this message is handled */
     uint64_t held; /* pages it holds */
+    int bye;       /* SRV_BYE received: its node's MomeFinalize is over */
 } conn_t;
 
 static conn_t *conns[MAX_CONNS];
@@ -660,10 +661,13 @@ static int64_t was_cut(uint64_t key)
 }
 
 /*
- * A node left. After MomeFinalize it holds no page (it gave them all back first) and its
- * connection just ends. A node that leaves holding pages, or whose connection fails or carries
- * garbage, was lost to its job (killed, or broken), and a job that loses a node stops (section 12
- * of doc/design.md): its job is cut off at once. Every other connection of that job is closed in
+ * A node left. After MomeFinalize it holds no page (it gave them all back first), says so
+ * (SRV_BYE) and its connection just ends. A node that leaves without SRV_BYE (killed, even
+ * holding nothing: a job killed between giving its pages back and its checkpoint, or while momed
+ * stopping had recalled them all, had what it gave back kept as if the job had ended: a mix of
+ * steps never checkpointed, helper-83), holding pages, or whose connection fails or carries
+ * garbage, was lost to its job, and a job that loses a node stops (section 12 of
+ * doc/design.md): its job is cut off at once. Every other connection of that job is closed in
  * this same round, before any page the job held goes to another job, so no node of the lost job
  * gets a page after that (its surviving nodes would read their copies of the job's pages beside
  * newer content from another job: a mix) and none gives one back (its content could depend on
@@ -685,6 +689,8 @@ static void drop_conn(int ci, const char *fmt, ...)
     for (gather_t *g = gathers; g; g = g->next)
         in_ckpt |= c->hello && g->key == c->key;
     lost = take_back(ci);
+    if (c->hello && !c->bye && !strcmp(why, "it left"))
+        snprintf(why, sizeof(why), "it left before the end of its MomeFinalize (killed?)");
     int broken = c->hello && (lost || in_ckpt || strcmp(why, "it left"));
     if (broken)
         say("job %016llx node %u (pid %u) left: %s; %llu pages it held are as momed last had them",
@@ -1207,6 +1213,13 @@ static void handle(int ci, const uint8_t *hdr, const uint8_t *payload, uint32_t 
         break;
     case MOME_SRV_CKPT:
         on_ckpt(ci, &m, mome_msg_body(&m));
+        break;
+    case MOME_SRV_BYE:
+        if (!c->hello || c->bye) {
+            drop_conn(ci, "SRV_BYE %s", c->hello ? "twice" : "before SRV_HELLO");
+            break;
+        }
+        c->bye = 1;
         break;
     default:
         drop_conn(ci, "%s, which only momed sends", mome_srv_types[m.type]->name);

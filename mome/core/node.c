@@ -1238,6 +1238,7 @@ int mome_node_stop(void)
     if (mome_g.cfg.stats)
         mome_stats_print(mome_g.rank);
 
+    mome_srv_bye();
     mome_msg_close();
     mome_srv_close();
     if (use_tp)

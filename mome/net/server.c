@@ -96,6 +96,12 @@ static void close_cleanly(int fd)
     close(fd);
 }
 
+void mome_srv_bye(void)
+{
+    if (srv_fd >= 0)
+        mome_send(MOME_TO_SERVER, MOME_SRV_BYE, 0, NULL, NULL, 0);
+}
+
 void mome_srv_close(void)
 {
     if (putv.n) /* served.c flushes after every return: a bug if not, and their content lost */
@@ -617,6 +623,7 @@ static const mome_msg_def_t srv_msgs[] = {
     {.type = MOME_SRV_GET, .body_size = sizeof(mome_srvpage_t)},
     {.type = MOME_SRV_PUT, .body_size = sizeof(mome_srvpage_t), .validate = check_page},
     {.type = MOME_SRV_PUTV, .body_size = sizeof(mome_srvbatch_t)},
+    {.type = MOME_SRV_BYE},
 };
 
 int mome_srv_register(void)

@@ -40,6 +40,7 @@ static const mome_wire_type_t t_put = {"SRV_PUT", page_fields, NF(page_fields), 
 static const mome_wire_type_t t_putv = {
     "SRV_PUTV", batch_fields, NF(batch_fields), 0, 1, MOME_LEN_BATCH, MOME_BATCH_PUSH};
 static const mome_wire_type_t t_ckpt = {"SRV_CKPT", open_fields, NF(open_fields), 0, 0, 0, 0};
+static const mome_wire_type_t t_bye = {"SRV_BYE", NULL, 0, 0, 0, 0, 0};
 static const mome_wire_type_t t_ckpt_reply = {
     "SRV_CKPT_REPLY", open_fields, NF(open_fields), 0, 0, MOME_SRV_WHY_MAX, 0};
 
@@ -49,5 +50,5 @@ const mome_wire_type_t *const mome_srv_types[MOME_WIRE_NTYPES] = {
     [MOME_SRV_GET] = &t_get,       [MOME_SRV_PAGE] = &t_page,
     [MOME_SRV_RECALL] = &t_recall, [MOME_SRV_PUT] = &t_put,
     [MOME_SRV_CKPT] = &t_ckpt,     [MOME_SRV_CKPT_REPLY] = &t_ckpt_reply,
-    [MOME_SRV_PUTV] = &t_putv,
+    [MOME_SRV_PUTV] = &t_putv,     [MOME_SRV_BYE] = &t_bye,
 };

@@ -27,6 +27,8 @@ enum {
     MOME_SRV_CKPT_REPLY, /* momed -> node: mome_srvopen_t (id, gen in size, token, status) + why */
     MOME_SRV_PUTV,       /* node -> momed: mome_srvbatch_t + a batch of push entries (wire.h):
                           * pages coming back, many per message (a checkpoint, the end of a job) */
+    MOME_SRV_BYE,        /* node -> momed: no body: the node's MomeFinalize is over; a connection
+                          * that ends without it is a lost node's, whatever it held */
     MOME_SRV_END
 };
 
