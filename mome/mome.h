@@ -220,7 +220,7 @@ MOME_API MomeDate MomeBarrier(void);
  */
 MOME_API MomeDate MomeAppBarrier(void);
 
-/** The date the last MomeBarrier() returned (0 before the first). */
+/** The date the last MomeBarrier() or MomeAppBarrier() returned (0 before the first). */
 MOME_API MomeDate MomeLastBarrierDate(void);
 
 /**

@@ -263,10 +263,14 @@ int MomeSegOpen(const char *name, uint64_t size, int flags)
     if (!running("MomeSegOpen") || check_name("MomeSegOpen", name) < 0)
         return -1;
     if (flags & ~(MOME_CREATE | MOME_EXCL | MOME_PERSIST))
-        return fail(EINVAL, "MomeSegOpen: unknown flags %#x", flags);
+        return fail(EINVAL,
+                    "MomeSegOpen: unknown flags %#x (accepted: MOME_CREATE, MOME_EXCL, "
+                    "MOME_PERSIST, or'ed)",
+                    flags & ~(MOME_CREATE | MOME_EXCL | MOME_PERSIST));
     ps = mome_g.page_size;
     if (size > UINT64_MAX - ps || size > ((uint64_t)1 << 56))
-        return fail(EINVAL, "MomeSegOpen: size %llu too large", (unsigned long long)size);
+        return fail(EINVAL, "MomeSegOpen: size %llu too large (at most 2^56 bytes)",
+                    (unsigned long long)size);
     mome_cmd_t c = {.fn = mome_segment_cmd_open,
                     .u.open = {.name = name, .size = size, .flags = flags}};
     return run(&c);
@@ -386,10 +390,20 @@ void *MomeMalloc(size_t size)
     if (!running("MomeMalloc"))
         return NULL;
     p = mome_heap_alloc(size, &err);
-    if (!p)
-        fail(-err, "MomeMalloc: cannot allocate %zu bytes: this node's share of the heap "
-                   "(MOME_HEAP_SIZE / nodes) is exhausted", size);
-    return p;
+    if (p)
+        return p;
+    if (size > mome_heap_share())
+        fail(-err,
+             "MomeMalloc: cannot allocate %zu bytes: more than this node's share of the "
+             "heap, %llu bytes (MOME_HEAP_SIZE / nodes); raise MOME_HEAP_SIZE, or use a "
+             "segment (MomeSegOpen) for large data",
+             size, (unsigned long long)mome_heap_share());
+    else
+        fail(-err,
+             "MomeMalloc: cannot allocate %zu bytes: this node's share of the heap "
+             "(%llu bytes: MOME_HEAP_SIZE / nodes) is full (%llu bytes in use)",
+             size, (unsigned long long)mome_heap_share(), (unsigned long long)mome_heap_in_use());
+    return NULL;
 }
 
 static void heap_free_fn(mome_cmd_t *c)

@@ -610,6 +610,11 @@ void *mome_heap_at(uint64_t offset)
     return heap.base + offset;
 }
 
+uint64_t mome_heap_share(void)
+{
+    return heap.psize;
+}
+
 uint64_t mome_heap_in_use(void)
 {
     uint64_t n;

@@ -36,6 +36,8 @@ void *mome_heap_at(uint64_t offset);
 int mome_heap_msg_init(void);
 void mome_heap_send_free(int owner, uint64_t offset);
 
+/* Bytes of this node's partition (MOME_HEAP_SIZE / nodes, in whole pages). */
+uint64_t mome_heap_share(void);
 /* Bytes currently allocated from this node's partition (tests, statistics). */
 uint64_t mome_heap_in_use(void);
 

@@ -597,11 +597,19 @@ void MomePoll(void)
  * (device and inode) had the same number when MomeInit began: the number alone would not do, since
  * MomeInit closes some it was given (the launcher's status table) and UCX reuses their numbers.
  */
-#define FD_SCAN 4096
 static struct fd_id {
+    int fd;
     dev_t dev;
-    ino_t ino; /* 0: not open then (an inode 0 is kept as 1) */
-} fds_before[FD_SCAN];
+    ino_t ino;  /* an inode 0 is kept as 1 */
+} * fds_before; /* sorted by fd */
+static size_t nfds_before, fds_cap;
+static int fds_unknown; /* the first scan could not record them all: mark none */
+
+static int by_fd(const void *a, const void *b)
+{
+    const struct fd_id *x = a, *y = b;
+    return (x->fd > y->fd) - (x->fd < y->fd);
+}
 
 static void scan_fds(int mark)
 {
@@ -610,21 +618,42 @@ static void scan_fds(int mark)
     struct stat st;
     if (!d)
         return;
-    while ((e = readdir(d))) {
+    if (!mark)
+        nfds_before = fds_unknown = 0;
+    else if (fds_unknown)
+        d = (closedir(d), NULL);
+    while (d && (e = readdir(d))) {
         int fd = atoi(e->d_name);
         /* The open file behind the entry (fstatat follows the link): the same as fstat(fd), but
          * it does not touch a descriptor UCX's thread may be closing or reusing meanwhile (a
          * race ThreadSanitizer reports, and crashed on with clang 14). */
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) || fd >= FD_SCAN ||
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) ||
             fstatat(dirfd(d), e->d_name, &st, 0) < 0)
             continue;
-        struct fd_id id = {st.st_dev, st.st_ino ? st.st_ino : 1};
-        if (!mark)
-            fds_before[fd] = id;
-        else if (fds_before[fd].ino != id.ino || fds_before[fd].dev != id.dev)
+        struct fd_id id = {fd, st.st_dev, st.st_ino ? st.st_ino : 1};
+        if (!mark) {
+            if (nfds_before == fds_cap) {
+                size_t cap = fds_cap ? 2 * fds_cap : 256;
+                struct fd_id *n = mome_realloc(fds_before, cap * sizeof(*n));
+                if (!n) {
+                    fds_unknown = 1; /* a program's descriptor could pass for a new one */
+                    break;
+                }
+                fds_before = n;
+                fds_cap = cap;
+            }
+            fds_before[nfds_before++] = id;
+            continue;
+        }
+        const struct fd_id *was =
+            nfds_before ? bsearch(&id, fds_before, nfds_before, sizeof(id), by_fd) : NULL;
+        if (!was || was->ino != id.ino || was->dev != id.dev)
             fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
     }
-    closedir(d);
+    if (d)
+        closedir(d);
+    if (!mark && nfds_before)
+        qsort(fds_before, nfds_before, sizeof(*fds_before), by_fd);
 }
 
 /*
@@ -1142,7 +1171,6 @@ int mome_node_start(char *err, size_t errlen)
     char devs[512];
     int rc;
 
-    memset(fds_before, 0, sizeof(fds_before));
     scan_fds(0);
     rc = mome_boot_init(&bi, err, errlen);
     if (rc < 0)

@@ -118,7 +118,7 @@ typedef struct barrier {
 } barrier_t;
 
 static barrier_t jbar, abar;
-static uint64_t last_barrier; /* date of the last MomeBarrier (read by any thread) */
+static uint64_t last_barrier; /* date of the last MomeBarrier or MomeAppBarrier (any thread) */
 
 static uint64_t lock_key(int id)
 {
@@ -550,6 +550,9 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
                                  barrier_after_acquire, c);
         return;
     }
+    /* A program's barrier is a barrier too (in a job of one program it is MomeBarrier: SPEC). */
+    if (m->date > __atomic_load_n(&last_barrier, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
     mome_rel_acquire(m->date, barrier_after_acquire, c);
 }
 

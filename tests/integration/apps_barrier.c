@@ -55,7 +55,13 @@ int main(int argc, char **argv)
             CHECK(*SLOT_OF(n) == 1000L * k + n,
                   "round %d: node %d's slot reads %ld after MomeAppBarrier, expected %ld", k, n,
                   *SLOT_OF(n), 1000L * k + n);
-        CHECK(MomeAppBarrier() != 0, "second MomeAppBarrier, round %d", k);
+        MomeDate d = MomeAppBarrier();
+        CHECK(d != 0, "second MomeAppBarrier, round %d", k);
+        /* MomeSyncMem(a, n, MomeLastBarrierDate()) after a program barrier (SPEC) */
+        CHECK(MomeLastBarrierDate() == d,
+              "MomeLastBarrierDate() is %llu after a MomeAppBarrier "
+              "that returned %llu",
+              (unsigned long long)MomeLastBarrierDate(), (unsigned long long)d);
     }
     *slot = -1 - me;
     CHECK(MomeBarrier() != 0, "last job-wide barrier");

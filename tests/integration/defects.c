@@ -5,6 +5,8 @@
  *   fork    a child forked by a node exits at once (its exit handler has no progress thread to
  *           wait for);
  *   fds     a child started with popen inherits none of UCX's descriptors;
+ *   fdshigh the same with 4,200 descriptors open before MomeInit, so that UCX's land above 4096
+ *           (those were left inheritable: helper-84's review);
  *   locks   50,000 distinct lock ids taken and released: the lock managers' memory does not grow
  *           with the number of ids ever used;
  *   ranges  MomeMMap and MomeMUnmap with lengths that wrap the address space: EINVAL, and the
@@ -28,10 +30,12 @@
  *           were on their way, and a node they reached stopped the job ("the directory is
  *           inconsistent"; helper-81's review).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +83,23 @@ static void note_pipes_before(void)
             strcat(pipes_before, " ");
         }
     }
+}
+
+/* Descriptors 3 .. 4199 taken (the program's own, inheritable), the limit raised if need be. */
+static void fill_low_fds(void)
+{
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+    if (rl.rlim_cur < 8192) {
+        rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 8192,
+              "cannot raise RLIMIT_NOFILE to 8192 (hard limit %llu): fdshigh needs it",
+              (unsigned long long)rl.rlim_max);
+    }
+    int fd;
+    while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd < 4199)
+        ;
+    CHECK(fd >= 4199, "opened /dev/null only up to descriptor %d", fd);
 }
 
 static void children_inherit_nothing(void)
@@ -310,6 +331,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     if (!strcmp(mode, "heapbusy"))
         fill_heap_range();
+    if (!strcmp(mode, "fdshigh"))
+        fill_low_fds();
     note_pipes_before();
     if (!strcmp(mode, "atexit"))
         atexit(finalize_at_exit);
@@ -324,7 +347,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "fork"))
         fork_exits_at_once();
-    else if (!strcmp(mode, "fds"))
+    else if (!strcmp(mode, "fds") || !strcmp(mode, "fdshigh"))
         children_inherit_nothing();
     else if (!strcmp(mode, "locks"))
         lock_memory_is_bounded();
