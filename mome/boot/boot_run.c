@@ -240,14 +240,22 @@ static void run_finalize(void)
     mome_boot_status_table = NULL;
 }
 
+/* The frame and its message in one send: two threads stopping at once (a MomeAbort beside the
+ * progress thread's mome_fatal) must not interleave their frames (helper-84). */
 static void run_abort(int status, const char *msg)
 {
-    if (boot_fd >= 0) {
-        uint32_t len = (uint32_t)strlen(msg);
-        mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_ABORT, len, (uint32_t)status};
-        (void)write_all(&f, sizeof(f));
-        (void)write_all(msg, len);
-    }
+    struct {
+        mome_boot_frame_t f;
+        char text[4096];
+    } b;
+    if (boot_fd < 0)
+        return;
+    size_t len = strlen(msg);
+    if (len > sizeof(b.text))
+        len = sizeof(b.text); /* mome-run prints what it gets */
+    b.f = (mome_boot_frame_t){MOME_BOOT_MAGIC, MOME_BOOT_ABORT, (uint32_t)len, (uint32_t)status};
+    memcpy(b.text, msg, len);
+    (void)write_all(&b, sizeof(b.f) + len);
 }
 
 const mome_boot_ops_t mome_boot_run = {

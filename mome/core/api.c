@@ -127,6 +127,10 @@ int MomeInit(int *argc, char ***argv)
     pthread_mutex_lock(&init_lock);
     if (mome_g.state == MOME_STATE_RUNNING) {
         pthread_mutex_unlock(&init_lock);
+        if (mome_node_forked())
+            return fail(EALREADY, "MomeInit: this process was forked by a Mome node after its "
+                                  "MomeInit: it cannot join the job (only its parent is a node; "
+                                  "exec a program launched as a node of its own instead)");
         return fail(EALREADY, "MomeInit: this process already joined the job");
     }
     if (mome_g.state == MOME_STATE_DONE) {
