@@ -691,7 +691,7 @@ static void drop_conn(int ci, const char *fmt, ...)
     lost = take_back(ci);
     if (c->hello && !c->bye && !strcmp(why, "it left"))
         snprintf(why, sizeof(why), "it left before the end of its MomeFinalize (killed?)");
-    int broken = c->hello && (lost || in_ckpt || strcmp(why, "it left"));
+    int broken = c->hello && (lost || in_ckpt || !c->bye || strcmp(why, "it left"));
     if (broken)
         say("job %016llx node %u (pid %u) left: %s; %llu pages it held are as momed last had them",
             (unsigned long long)c->key, c->node, c->pid, why, (unsigned long long)lost);

@@ -181,8 +181,9 @@ mome_txn_t *mome_txn_new(struct mome_seg *seg, uint64_t seg_id, uint64_t page, i
 void mome_txn_free(mome_txn_t *t);
 /* Remove the waiters whose address lies in [addr, addr+len) (their view is going away). */
 void mome_txn_forget_range(char *addr, size_t len);
-/* Remove every transaction of a segment; how many it has. */
+/* Remove every transaction of a segment. */
 void mome_txn_forget_seg(uint64_t seg_id);
+/* How many transactions of a segment are in flight. */
 int mome_txn_count_seg(uint64_t seg_id);
 int mome_txn_count(void);
 /* Progress thread: call fn on every transaction in flight. */

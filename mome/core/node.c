@@ -618,11 +618,13 @@ static void scan_fds(int mark)
     struct stat st;
     if (!d)
         return;
-    if (!mark)
+    if (!mark) {
         nfds_before = fds_unknown = 0;
-    else if (fds_unknown)
-        d = (closedir(d), NULL);
-    while (d && (e = readdir(d))) {
+    } else if (fds_unknown) {
+        closedir(d);
+        return;
+    }
+    while ((e = readdir(d))) {
         int fd = atoi(e->d_name);
         /* The open file behind the entry (fstatat follows the link): the same as fstat(fd), but
          * it does not touch a descriptor UCX's thread may be closing or reusing meanwhile (a
@@ -650,8 +652,7 @@ static void scan_fds(int mark)
         if (!was || was->ino != id.ino || was->dev != id.dev)
             fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
     }
-    if (d)
-        closedir(d);
+    closedir(d);
     if (!mark && nfds_before)
         qsort(fds_before, nfds_before, sizeof(*fds_before), by_fd);
 }

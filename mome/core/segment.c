@@ -194,8 +194,8 @@ void mome_segment_poll(int finishing)
         if (finishing || u->handles || u->s->nviews) { /* the job ends, or it is in use again */
             u->closing = 0;
             nclosing--;
-        } else if (!mome_coh_seg_requests(u->s)) {
-            seg_maybe_release(u);
+        } else {
+            seg_maybe_release(u); /* sends it once the requests are over */
         }
     }
 }

@@ -212,6 +212,13 @@ void mome_repo_idx_get(const uint8_t *p, mome_repo_entry_t *e)
     e->sum = mome_get64(p + 16);
 }
 
+int mome_repo_idx_len_ok(uint64_t len, uint64_t entries)
+{
+    return len >= MOME_REPO_IDX_HDR + 8 &&
+           entries <= (len - MOME_REPO_IDX_HDR - 8) / MOME_REPO_IDX_ENTRY &&
+           len == MOME_REPO_IDX_HDR + entries * MOME_REPO_IDX_ENTRY + 8;
+}
+
 int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f, uint32_t page_size,
                         uint64_t uid, const char **why)
 {
@@ -220,8 +227,7 @@ int mome_repo_idx_check(const uint8_t *b, size_t len, const mome_repo_file_t *f,
     if (len < MOME_REPO_IDX_HDR + 8 || memcmp(b, idx_magic, 8) != 0)
         BAD("not an index file (bad magic or too short)");
     count = mome_get64(b + 32);
-    if (count != f->entries || count > (len - MOME_REPO_IDX_HDR - 8) / MOME_REPO_IDX_ENTRY ||
-        len != MOME_REPO_IDX_HDR + count * MOME_REPO_IDX_ENTRY + 8)
+    if (count != f->entries || !mome_repo_idx_len_ok(len, count))
         BAD("entry count disagrees with the head or the length");
     sum = mome_get64(b + len - 8);
     if (sum != mome_sum64(b, len - 8, 0))

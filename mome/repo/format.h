@@ -71,6 +71,9 @@ void mome_repo_idx_header(uint8_t *hdr, uint32_t page_size, uint64_t gen, uint32
                           uint64_t count, uint64_t uid);
 void mome_repo_idx_put(uint8_t *p, const mome_repo_entry_t *e);
 void mome_repo_idx_get(const uint8_t *p, mome_repo_entry_t *e);
+/* Is len the length of an index of `entries` entries? (Never by a product that wraps: a crafted
+ * count would have the loops over the entries read past the file.) */
+int mome_repo_idx_len_ok(uint64_t len, uint64_t entries);
 /* Check a whole index file's bytes against what the head says of it (f) and the segment; the
  * reason on failure (-EBADMSG). */
 int mome_repo_idx_check(const uint8_t *buf, size_t len, const mome_repo_file_t *f,

@@ -486,12 +486,8 @@ const uint8_t *mome_repo_idx_map(int segfd, const mome_repo_file_t *f, uint32_t 
         close(fd);
         return NULL;
     }
-    /* The length follows from what the head says: check it before mapping anything (a count so
-     * large that the product wraps must not pass for the length: the loops over the entries would
-     * read past the mapping). */
-    if ((uint64_t)st.st_size < MOME_REPO_IDX_HDR + 8 ||
-        f->entries > ((uint64_t)st.st_size - MOME_REPO_IDX_HDR - 8) / MOME_REPO_IDX_ENTRY ||
-        (uint64_t)st.st_size != MOME_REPO_IDX_HDR + f->entries * MOME_REPO_IDX_ENTRY + 8) {
+    /* The length follows from what the head says: check it before mapping anything. */
+    if (!mome_repo_idx_len_ok((uint64_t)st.st_size, f->entries)) {
         *why = "its length disagrees with the head (truncated?)";
         *err = -EBADMSG;
         close(fd);
