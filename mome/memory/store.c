@@ -279,9 +279,12 @@ void mome_store_drop(mome_store_t *st, uint64_t page)
     if (!mome_store_has(st, page))
         return;
     rc = mome_mem->drop(st->base + (page << pgshift), pgsz);
+    /* A page left in the memory file would be mapped again by the next access without a fault:
+     * the node would read this stale copy instead of asking for the current one. */
     if (rc < 0)
-        mome_warn("store", "cannot give back page %llu of segment '%s' (%#llx): %s",
-                  (unsigned long long)page, st->name, (unsigned long long)st->id, strerror(-rc));
+        mome_fatal("cannot give back page %llu of segment '%s' (%#llx): %s: its stale copy would "
+                   "be read without a fault; stopping",
+                   (unsigned long long)page, st->name, (unsigned long long)st->id, strerror(-rc));
     mome_bit_clear(st->present, page);
     mome_bit_clear(st->viewed, page); /* dropping it took every entry away */
     st->resident--;
