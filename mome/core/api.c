@@ -72,7 +72,10 @@ static int running(const char *call)
         }
         return 1;
     }
-    fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_DONE)
+        fail(ENOTCONN, "%s: called after MomeFinalize: Mome has stopped", call);
+    else
+        fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
     return 0;
 }
 

@@ -25,6 +25,7 @@ static int woke; /* a command completed for a thread waiting for it (mome_cmd_ta
 static int outstanding; /* progress thread: core requests awaiting replies */
 static mome_cmd_t *running_head; /* progress thread: started, not complete (synchronous only) */
 static int pending_sig;          /* any thread sets it (signal handler), progress thread takes it */
+static int closed; /* the progress thread has stopped (MomeFinalize): commands fail at once */
 static void (*signal_hook)(int sig);
 
 static pid_t gettid_(void)
@@ -36,6 +37,7 @@ int mome_cmd_init(void)
 {
     cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     outstanding = 0;
+    closed = 0;
     running_head = NULL;
     return cmd_efd < 0 ? -errno : 0;
 }
@@ -67,11 +69,27 @@ static long futex(uint32_t *addr, int op, uint32_t val)
     return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
 }
 
+/* A command no progress thread will ever run or complete: MomeFinalize stopped it (a call of
+ * another thread, made while or after it ran). Any thread. */
+static void shut(mome_cmd_t *c)
+{
+    mome_cmd_fail(c, ENOTCONN,
+                  "%s: another thread of this node called MomeFinalize: Mome has "
+                  "stopped (a program's threads make their Mome calls before it)",
+                  c->call ? c->call : "a Mome call");
+}
+
 static void cmd_push(mome_cmd_t *c)
 {
     uint64_t one = 1;
     c->next = NULL;
+    c->run_prev = NULL;
     pthread_mutex_lock(&cmd_lock);
+    if (closed) {
+        pthread_mutex_unlock(&cmd_lock);
+        shut(c);
+        return;
+    }
     if (cmd_tail)
         cmd_tail->next = c;
     else
@@ -156,6 +174,23 @@ void mome_cmd_complete(mome_cmd_t *c, int status)
 int mome_cmd_take_woke(void)
 {
     return __atomic_exchange_n(&woke, 0, __ATOMIC_RELAXED);
+}
+
+void mome_cmd_close(void)
+{
+    mome_cmd_t *c;
+    pthread_mutex_lock(&cmd_lock);
+    closed = 1;
+    c = cmd_head;
+    cmd_head = cmd_tail = NULL;
+    pthread_mutex_unlock(&cmd_lock);
+    while (c) {
+        mome_cmd_t *next = c->next;
+        shut(c);
+        c = next;
+    }
+    while (running_head)
+        shut(running_head); /* completing takes it off the list */
 }
 
 void mome_cmd_fail(mome_cmd_t *c, int err, const char *fmt, ...)

@@ -88,6 +88,9 @@ extern __thread const char *mome_cmd_call;
 
 /* Application thread: run c on the progress thread and wait; returns c->status. */
 int mome_cmd_run(mome_cmd_t *c);
+/* Progress thread, as it stops: every command queued or running, and every one pushed from now
+ * on, fails with ENOTCONN (a call of another thread racing MomeFinalize would wait for ever). */
+void mome_cmd_close(void);
 /* Application thread: queue a malloc'd c without waiting (it is freed after it ran). */
 void mome_cmd_post(mome_cmd_t *c);
 /* Progress thread: finish c with status (>= 0 or -errno); wakes the caller. */

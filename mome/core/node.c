@@ -571,6 +571,7 @@ static void *progress_main(void *arg)
             last = mome_now_ns();
         mome_sync_hello_watch();
     }
+    mome_cmd_close();
     if (use_tp)
         mome_tp_flush();
     return NULL;

@@ -24,6 +24,10 @@
  *           to do, where every node hung (helper-84's review);
  *   signal  a SIGINT handler the program installs after MomeInit is still there after MomeFinalize
  *           (it put back the default action it had saved at MomeInit: helper-84's review);
+ *   finlock node 1's second thread waits in MomeLock for a lock node 0 holds to the end while
+ *           node 1's main thread calls MomeFinalize: the lock call fails with ENOTCONN naming
+ *           MomeFinalize (it waited for ever), and so does a call made after MomeFinalize (its
+ *           message said Mome was not initialised; helper-84's review);
  *   close   node 0 writes a segment, unlinks and closes it; the others read one page in 16 of it
  *           (each read asks the next pages ahead, which nobody waits for) and close it at once,
  *           100 times: the last close destroyed the segment job-wide while requests asked ahead
@@ -225,6 +229,45 @@ static void finalize_while_busy(void)
     }
 }
 
+/* MomeLock on node 1's second thread, waiting for the lock node 0 holds to its end. */
+static int lock_rc, lock_errno;
+static char lock_msg[256];
+static void *in_lock(void *arg)
+{
+    __atomic_store_n(&barrier_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    lock_rc = MomeLock(7);
+    lock_errno = errno;
+    snprintf(lock_msg, sizeof(lock_msg), "%s", MomeError());
+    return arg;
+}
+
+static void finalize_while_locking(void)
+{
+    int me = MomeNode();
+    pthread_t t;
+    if (me == 0)
+        MUST(MomeLock(7)); /* held until node 0 leaves */
+    MomeBarrier();
+    if (me == 1) {
+        pthread_create(&t, NULL, in_lock, NULL);
+        while (!__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE) ||
+               !sleeping(__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE)))
+            sched_yield();
+    }
+    MUST(MomeFinalize());
+    if (me == 1) {
+        pthread_join(t, NULL); /* hung for ever before */
+        CHECK(lock_rc == -1 && lock_errno == ENOTCONN && strstr(lock_msg, "MomeFinalize"),
+              "MomeLock cut short by MomeFinalize: rc %d, errno %d, '%s'", lock_rc, lock_errno,
+              lock_msg);
+        printf("node 1: MomeLock cut short by MomeFinalize: %s\n", lock_msg);
+        /* and a call after MomeFinalize says so */
+        CHECK(MomeLock(7) == -1 && errno == ENOTCONN && strstr(MomeError(), "MomeFinalize"),
+              "MomeLock after MomeFinalize: errno %d, '%s'", errno, MomeError());
+        printf("node 1: then %s\n", MomeError());
+    }
+}
+
 static void bad_frees(void)
 {
     int me = MomeNode();
@@ -367,7 +410,10 @@ int main(int argc, char **argv)
         heap_elsewhere();
     else if (!strcmp(mode, "close"))
         close_while_reading_ahead();
-    else
+    else if (!strcmp(mode, "finlock")) {
+        finalize_while_locking();
+        return 0;
+    } else
         CHECK(!strcmp(mode, "heap"), "unknown mode '%s'", mode);
     MUST(MomeFinalize());
     return 0;
