@@ -31,6 +31,13 @@ typedef struct knob {
 
 #define OFF(f) offsetof(mome_config_t, f)
 
+/* MOME_PAGE_SIZE's default: 4096, or the OS page where it is larger (16K or 64K kernels). */
+static size_t default_page_size(void)
+{
+    long os = sysconf(_SC_PAGESIZE);
+    return os > 4096 ? (size_t)os : 4096;
+}
+
 static int parse_pagesize(const char *s, mome_config_t *c, size_t off)
 {
     uint64_t v;
@@ -184,16 +191,13 @@ static const knob_t knobs[] = {
     {"MOME_LOG_LEVEL", "warn", "error|warn|info|debug|trace", parse_level, OFF(log_level), 0, 0, 0,
      "error, warn, info, debug or trace"},
     {"MOME_LOG_FILE", "", "log to this file instead of stderr; %n node, %p pid, %h host",
-     parse_string, OFF(log_file), 0, 0, 0,
-     "a path of less than 1024 bytes"},
+     parse_string, OFF(log_file), 0, 0, 0, "a path of less than 1024 bytes"},
     {"MOME_STATS", "0", "print this node's counters (MomeStats) at MomeFinalize", parse_bool,
-     OFF(stats), 0, 0, 0,
-     "1, yes, on, true or 0, no, off, false"},
+     OFF(stats), 0, 0, 0, "1, yes, on, true or 0, no, off, false"},
     {"MOME_REPOSITORY", "./mome-repo",
      "directory of MOME_PERSIST segments (created 0700 on first use; every node must see the same "
      "one); mome-repo manages it",
-     parse_string, OFF(repository), 0, 0, 0,
-     "a path of less than 1024 bytes"},
+     parse_string, OFF(repository), 0, 0, 0, "a path of less than 1024 bytes"},
     {"MOME_SERVER", "",
      "host:port of momed, the repository server that couples separately launched jobs (empty: "
      "momed's address file in MOME_REPOSITORY if a live momed wrote one, else the repository "
@@ -203,13 +207,13 @@ static const knob_t knobs[] = {
     {"MOME_LOCAL_PAGES", "0",
      "local page budget: at most this many Mome pages in this node's memory; beyond it pages "
      "are dropped or paged out to other nodes or to MOME_SWAP_DIR (0 = unlimited)",
-     parse_size, OFF(local_pages), 0, 0, 0, "a number of pages, 0 for no budget"},
+     parse_size, OFF(local_pages), 0, 0, 1ull << 36,
+     "a number of pages up to 64G (2^36), 0 for no budget"},
     {"MOME_LOCAL_HIGH", "0.95",
      "with a budget: evict in the background once this fraction of it is in use", parse_fraction,
      OFF(local_high), 0, 0, 0, "a fraction in (0, 1], e.g. 0.95"},
-    {"MOME_LOCAL_LOW", "0.85",
-     "with a budget: background eviction stops at this fraction of it", parse_fraction,
-     OFF(local_low), 0, 0, 0, "a fraction in (0, 1], e.g. 0.85"},
+    {"MOME_LOCAL_LOW", "0.85", "with a budget: background eviction stops at this fraction of it",
+     parse_fraction, OFF(local_low), 0, 0, 0, "a fraction in (0, 1], e.g. 0.85"},
     {"MOME_SWAP_DIR", "/var/tmp",
      "with a budget: where pages go when no other node has room (a file, removed at exit)",
      parse_string, OFF(swap_dir), 0, 0, 0, "a directory path of less than 1024 bytes"},
@@ -219,8 +223,7 @@ static const knob_t knobs[] = {
      parse_pageout, 0, 0, 0, 0, "remote or disk"},
     {"MOME_EMU_LATENCY_NS", "0",
      "emulated extra latency, in ns, added to every remote page transfer", parse_count,
-     OFF(emu_latency_ns), 0, 0, 10000000000ull,
-     "nanoseconds from 0 to 10000000000"},
+     OFF(emu_latency_ns), 0, 0, 10000000000ull, "nanoseconds from 0 to 10000000000"},
     {"MOME_EMU_BANDWIDTH", "0",
      "emulated bandwidth, bytes/s (K, M, G suffixes), for remote page transfers; 0 = unlimited",
      parse_size, OFF(emu_bandwidth), 0, 0, 1ull << 50,
@@ -241,46 +244,39 @@ static const knob_t knobs[] = {
      "where a node started by a launcher runs (all its threads, the progress thread too): core: "
      "a core of its own, by local rank; numa: the cores of one NUMA node, by local rank; none: "
      "where the OS puts it. Cores another job bound to are avoided (nothing is bound rather "
-     "than share one)", parse_bind, OFF(bind), 0, 0, 0,
-     "core, numa or none"},
+     "than share one)",
+     parse_bind, OFF(bind), 0, 0, 0, "core, numa or none"},
     {"MOME_PEER_TIMEOUT", "10",
      "seconds without word from a node on another machine before it is declared lost and the "
-     "job stops (its machine or the network died); 0: wait for ever", parse_count,
-     OFF(peer_timeout), 0, 0, 3600,
-     "seconds from 0 to 3600"},
+     "job stops (its machine or the network died); 0: wait for ever",
+     parse_count, OFF(peer_timeout), 0, 0, 3600, "seconds from 0 to 3600"},
     {"MOME_CONNECT_TIMEOUT", "0",
      "seconds MomeInit waits for word from the other nodes (their HELLO, once the connections "
      "are made) with none coming before the job stops, naming the nodes not heard from; 0: 30 "
-     "plus 100 us per connection made per core on this machine", parse_count,
-     OFF(connect_timeout), 0, 0, 86400,
-     "seconds from 0 to 86400"},
+     "plus 100 us per connection made per core on this machine",
+     parse_count, OFF(connect_timeout), 0, 0, 86400, "seconds from 0 to 86400"},
     {"MOME_HEAP_SIZE", "64G",
      "virtual size of the shared heap (MomeMalloc); split evenly between nodes", parse_size,
-     OFF(heap_size), 0, 1ull << 20, 1ull << 46,
-     "a size from 1M to 64T, e.g. 64G"},
+     OFF(heap_size), 0, 1ull << 20, 1ull << 45, "a size from 1M to 32T, e.g. 64G"},
     {"MOME_SPIN_US", "50",
      "microseconds the progress thread polls for a reply before sleeping in epoll", parse_count,
-     OFF(spin_us), 0, 0, 1000000,
-     "microseconds from 0 to 1000000"},
+     OFF(spin_us), 0, 0, 1000000, "microseconds from 0 to 1000000"},
     {"MOME_PROGRESS_PRIO", "high",
      "priority of a node's progress thread when the node has a core of its own and the rights "
      "allow it: high: nice -20 (CAP_SYS_NICE, or RLIMIT_NICE >= 30 for -10 to -19), so that a "
      "message preempts an application thread spinning on a STRONG flag at once; fifo: SCHED_FIFO "
      "priority 1 (CAP_SYS_NICE or RLIMIT_RTPRIO >= 1; experimental); normal: the application's. "
      "Otherwise normal (design.md section 2)",
-     parse_prio, OFF(progress_prio), 0, 0, 0,
-     "high, fifo or normal"},
+     parse_prio, OFF(progress_prio), 0, 0, 0, "high, fifo or normal"},
     {"MOME_PREFETCH", "7",
      "on a read fault that fetches a page, also fetch up to this many following pages of the same "
      "mapping in parallel (along a sequential read, twice as many at each fault, up to 63 or this "
      "many; none while reads are scattered); on a write fault of a RELEASE/WEAK page written last "
      "interval, also open that many written then (0: off)",
-     parse_count, OFF(prefetch), 0, 0, 1024,
-     "a number of pages from 0 to 1024"},
+     parse_count, OFF(prefetch), 0, 0, 1024, "a number of pages from 0 to 1024"},
     {"MOME_DIR_MIGRATE", "1",
      "move a page's directory entry to the nodes that use it when its manager is a third party",
-     parse_bool, OFF(dir_migrate), 0, 0, 0,
-     "1, yes, on, true or 0, no, off, false"},
+     parse_bool, OFF(dir_migrate), 0, 0, 0, "1, yes, on, true or 0, no, off, false"},
     {"MOME_TEST_FAIL_ALLOC", "0",
      "testing only: make the n-th allocation of the library after MomeInit fail (0: never)",
      parse_count, OFF(test_fail_alloc), 0, 0, 0, "a count, 0 for never"},
@@ -295,12 +291,15 @@ static const knob_t knobs[] = {
      "ready, head-tmp, head, dirsync, done, returned (a momed-served checkpoint: every node gave "
      "its pages back)",
      parse_string, OFF(test_crash_at), 0, 0, 0, "STEP, STEP:NODE, STEP:NODE:stop or STEP:NODE:eio"},
-    {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0,
+     NULL},
     {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1, 0, 0, NULL},
-    {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1, 0, 0,
+     NULL},
     {"MOME_BOOT_LOCAL_RANK", "", "set by mome-run: rank among nodes on this machine",
      parse_internal, 0, 1, 0, 0, NULL},
-    {"MOME_BOOT_LOCAL_SIZE", "", "set by mome-run: nodes on this machine", parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_BOOT_LOCAL_SIZE", "", "set by mome-run: nodes on this machine", parse_internal, 0, 1, 0,
+     0, NULL},
     {"MOME_BOOT_APP", "", "set by mome-run: this node's program on its command line (MomeApp)",
      parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_APP_RANK", "", "set by mome-run: this node's rank in its program (MomeAppNode)",
@@ -319,11 +318,11 @@ int mome_config_parse_size(const char *s, uint64_t *out)
     unsigned long long v;
     unsigned shift = 0;
 
-    if (!s || !*s)
+    if (!s || *s < '0' || *s > '9') /* strtoull would take a space or a sign first */
         return -EINVAL;
     errno = 0;
     v = strtoull(s, &end, 0);
-    if (errno || end == s || s[0] == '-')
+    if (errno || end == s)
         return -EINVAL;
     switch (*end) {
     case 0: break;
@@ -349,8 +348,12 @@ static void set_defaults(mome_config_t *c)
 {
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < NKNOBS; i++)
-        if (!knobs[i].internal)
-            knobs[i].parse(knobs[i].def, c, knobs[i].off);
+        if (!knobs[i].internal && knobs[i].parse(knobs[i].def, c, knobs[i].off) < 0 &&
+            knobs[i].parse != parse_pagesize)
+            mome_fatal("config: the default of %s, '%s', does not parse", knobs[i].name,
+                       knobs[i].def);
+    /* 4096 is below the system page on 16K and 64K kernels: then the system page. */
+    c->page_size = default_page_size();
 }
 
 int mome_config_load(mome_config_t *c, char *err, size_t errlen)
@@ -378,9 +381,8 @@ size_t mome_config_page_size(void)
 {
     mome_config_t c;
     const char *v = getenv("MOME_PAGE_SIZE");
-    c.page_size = 4096;
-    if (v && parse_pagesize(v, &c, OFF(page_size)) < 0)
-        c.page_size = 4096;
+    if (!v || parse_pagesize(v, &c, OFF(page_size)) < 0)
+        c.page_size = default_page_size();
     return c.page_size;
 }
 
@@ -412,9 +414,9 @@ void mome_config_warn_unused(const mome_config_t *c, int nnodes, int launched)
 {
     static const char *const budget[] = {"MOME_LOCAL_HIGH", "MOME_LOCAL_LOW", "MOME_SWAP_DIR",
                                          "MOME_PAGEOUT", "MOME_EVICT"};
-    static const char *const network[] = {"MOME_EMU_LATENCY_NS", "MOME_EMU_BANDWIDTH",
-                                          "MOME_EMU_JITTER_NS", "MOME_PEER_TIMEOUT",
-                                          "MOME_DIR_MIGRATE"};
+    static const char *const network[] = {"MOME_EMU_LATENCY_NS",  "MOME_EMU_BANDWIDTH",
+                                          "MOME_EMU_JITTER_NS",   "MOME_PEER_TIMEOUT",
+                                          "MOME_CONNECT_TIMEOUT", "MOME_DIR_MIGRATE"};
     const char *v;
 
     for (size_t i = 0; i < sizeof(budget) / sizeof(budget[0]) && !c->local_pages; i++)
@@ -425,6 +427,11 @@ void mome_config_warn_unused(const mome_config_t *c, int nnodes, int launched)
         if ((v = getenv(network[i])))
             mome_warn("config", "%s=%s has no effect in a one-node job (no other node to talk "
                       "to)", network[i], v);
+    if (nnodes == 2 && (v = getenv("MOME_DIR_MIGRATE")))
+        mome_warn("config",
+                  "MOME_DIR_MIGRATE=%s has no effect in a two-node job (a page's "
+                  "manager is always one of the nodes that use it)",
+                  v);
     if (!launched && (v = getenv("MOME_BIND")))
         mome_warn("config", "MOME_BIND=%s has no effect on a program started alone (only nodes "
                   "started by a launcher are bound; use taskset or numactl)", v);

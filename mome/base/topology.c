@@ -87,7 +87,14 @@ static int open_record(void)
         else if (errno == EEXIST)
             fd = open(bind_file(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     }
-    /* The file is everyone's: a process holding its lock for ever must not hang MomeInit. */
+    /* The file is everyone's: anything but a regular file (a FIFO would block the read for
+     * ever) is not a record, nor is a process holding its lock for ever a reason to hang. */
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
     for (int i = 0; fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
         if (errno != EWOULDBLOCK || i >= 200) {
             close(fd);
@@ -130,7 +137,7 @@ static int read_record(int fd, uint64_t job, hwloc_bitmap_t taken, char **keep)
     if (!buf)
         return 0;
     buf[len] = 0;
-    *keep = calloc(1, len + 1);
+    *keep = calloc(1, len + 2); /* each kept line ends in '\n', the last one too */
     hwloc_bitmap_t cpus = hwloc_bitmap_alloc();
     for (line = strtok_r(buf, "\n", &save); line && *keep && cpus;
          line = strtok_r(NULL, "\n", &save)) {

@@ -888,7 +888,10 @@ int mome_segment_heap_create(void *addr, uint64_t size, char *err, size_t errlen
     char why[8];
     use_t *u = seg_local_new(MOME_HEAP_SEG_ID, size, "mome.heap", 0, &rc, why, sizeof(why));
     if (!u) {
-        snprintf(err, errlen, "cannot create the shared heap: %s", strerror(-rc));
+        snprintf(err, errlen,
+                 "cannot create the shared heap of %llu MiB: %s (lower "
+                 "MOME_HEAP_SIZE)",
+                 (unsigned long long)(size >> 20), strerror(-rc));
         return rc;
     }
     if (!view_new(u->s, addr, size, 0, 1, 1, &rc)) {

@@ -1,6 +1,8 @@
 /*
  * test_config.c - the knob table: defaults, parsers, and bad values rejected with a message.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,18 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "unit.h"
+
+/* The system page size the library sees (config.c calls sysconf): 0, the real one. */
+static long fake_page_size;
+long sysconf(int name)
+{
+    static long (*real)(int);
+    if (name == _SC_PAGESIZE && fake_page_size)
+        return fake_page_size;
+    if (!real)
+        real = (long (*)(int))dlsym(RTLD_NEXT, "sysconf");
+    return real(name);
+}
 
 /* Each of bad[n] in var is refused with a message naming var and, if not NULL, what is
  * accepted; var is unset afterwards. */
@@ -51,6 +65,45 @@ START_TEST(test_config__sizes)
     ck_assert_int_eq(mome_config_parse_size("12Q", &v), -EINVAL);
     ck_assert_int_eq(mome_config_parse_size("4K extra", &v), -EINVAL);
     ck_assert_int_eq(mome_config_parse_size("99999999999T", &v), -EINVAL); /* overflow */
+    /* strtoull skips spaces and takes a sign: " -1" was 2^64 - 1 (helper-90's review) */
+    ck_assert_int_eq(mome_config_parse_size(" -1", &v), -EINVAL);
+    ck_assert_int_eq(mome_config_parse_size(" 4096", &v), -EINVAL);
+    ck_assert_int_eq(mome_config_parse_size("+5", &v), -EINVAL);
+}
+END_TEST
+
+/* A budget so large that its watermarks overflowed made a node evict every page it touched; a
+ * heap of 64T cannot be placed (it takes twice its size of address space). */
+START_TEST(test_config__budget_and_heap_bounds)
+{
+    mome_config_t c;
+    char err[256];
+    setenv("MOME_LOCAL_PAGES", "68719476736", 1); /* 2^36 */
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.local_pages, 1ull << 36);
+    REFUSED("MOME_LOCAL_PAGES", "2^36", "68719476737", "18446744073709551615", " -1");
+    setenv("MOME_HEAP_SIZE", "32T", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.heap_size, 32ull << 40);
+    REFUSED("MOME_HEAP_SIZE", "32T", "64T", "0100T");
+}
+END_TEST
+
+/* On a kernel with 16 KiB pages the default, 4096, did not parse: the page size stayed 0 and
+ * MomeInit divided by it (SIGFPE; helper-90's review). The default is the system page there. */
+START_TEST(test_config__default_page_size_follows_a_larger_system_page)
+{
+    mome_config_t c;
+    char err[256];
+    unsetenv("MOME_PAGE_SIZE");
+    fake_page_size = 16384;
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_uint_eq(c.page_size, 16384);
+    ck_assert_uint_eq(mome_config_page_size(), 16384);
+    setenv("MOME_PAGE_SIZE", "4096", 1); /* below the system page: refused */
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    unsetenv("MOME_PAGE_SIZE");
+    fake_page_size = 0;
 }
 END_TEST
 
@@ -195,6 +248,8 @@ Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
     UNIT_CASE(s, test_config__sizes);
+    UNIT_CASE(s, test_config__budget_and_heap_bounds);
+    UNIT_CASE(s, test_config__default_page_size_follows_a_larger_system_page);
     UNIT_CASE(s, test_config__defaults);
     UNIT_CASE(s, test_config__page_size_must_be_a_power_of_two_page_multiple);
     UNIT_CASE(s, test_config__log_level_and_bool);
