@@ -153,7 +153,18 @@ int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, 
     if (nrec < 2)
         nrec = 2;
     nrec = (size_t)1 << (64 - __builtin_clzll((unsigned long long)nrec - 1));
-    mome_log_expand_path(path, file, sizeof(file));
+    /* One file for several nodes: each would truncate it and write over the others' records. */
+    if (nnodes > 1 && !strstr(path, "%n") && !strstr(path, "%p")) {
+        char each[sizeof(file)];
+        snprintf(each, sizeof(each), "%s.%%n", path);
+        if (node == 0)
+            mome_warn("trace",
+                      "MOME_TRACE=%s names one file for the %d nodes of the job: each "
+                      "node writes %s.<node> instead (put %%n in the path to choose)",
+                      path, nnodes, path);
+        mome_log_expand_path(each, file, sizeof(file));
+    } else
+        mome_log_expand_path(path, file, sizeof(file));
     ring = mmap(NULL, nrec * sizeof(*ring), PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (ring == MAP_FAILED) {
