@@ -511,8 +511,10 @@ static void barrier_after_acquire(void *arg, mome_date_t date)
     barrier_t *b = c->u.barrier.state;
     if (b->acq == c)
         b->acq = NULL;
-    MOME_STAT_INC(barriers);
-    MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - b->t0);
+    if (!b->by) { /* the program's own barriers, not those of MomeCheckpoint or MomeFinalize */
+        MOME_STAT_INC(barriers);
+        MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - b->t0);
+    }
     if (b == &jbar)
         MOME_TR(MOME_TR_BAR_EXIT, 0, b->epoch - 1, 0, 0, 0);
     c->result = date;
