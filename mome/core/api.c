@@ -462,8 +462,10 @@ int MomeCheckpoint(int seg)
         return fail(-rc, "MomeCheckpoint: %s", err + (strncmp(err, "MomeCheckpoint: ", 16) ? 0
                                                                                             : 16));
     /* Every modification released before the call, on every node, is in the snapshot. */
-    if (job_barrier() == 0)
+    if (job_barrier() == 0) {
+        mome_checkpoint_cancel();
         return -1;
+    }
     if ((rc = mome_checkpoint_run(seg, err, sizeof(err))) < 0)
         return fail(-rc, "MomeCheckpoint: %s", err);
     return 0;

@@ -249,7 +249,7 @@ static void fn_wait_ready(mome_cmd_t *c)
     job_t *j = c->u.ckpt.job;
     const uint64_t *users;
     j->mrs = mome_segment_managed(j->id, &users, &j->unlinked);
-    if (!j->mrs) {
+    if (!j->mrs || j->unlinked) { /* each READY had its answer at once (on_ready) */
         mome_cmd_complete(c, -ENOENT);
         return;
     }
@@ -266,7 +266,23 @@ static void on_ready(const mome_msg_t *m, const void *body)
     int unlinked;
     uint32_t n = m->src;
 
-    if (!mome_segment_managed(r->seg, &users, &unlinked) || !(users[n / 64] >> (n % 64) & 1))
+    mome_repo_seg_t *rs = mome_segment_managed(r->seg, &users, &unlinked);
+    if (!rs && !mome_segment_destroyed(r->seg))
+        mome_fatal("node %u checkpointed segment '%s' (%#llx), which it does not have here (this "
+                   "node manages its name): the nodes disagree; stopping",
+                   n, mome_segment_name(r->seg), (unsigned long long)r->seg);
+    /*
+     * Unlinked (every node's unlink came before the barrier this checkpoint follows), or since
+     * destroyed by the last close (a node that had not heard of it yet, in MomeFinalize, takes
+     * its closed segment for one to save): nothing to commit, and nobody to wait for. Its DONE
+     * now, the generation unchanged (helper-85: the job stopped, or waited for ever).
+     */
+    if (!rs || unlinked) {
+        mome_ckptmsg_t d = {.seg = r->seg, .gen = r->gen ? r->gen - 1 : 0};
+        mome_send((int)n, MOME_MSG_CKPT_DONE, 0, &d, NULL, 0);
+        return;
+    }
+    if (!(users[n / 64] >> (n % 64) & 1))
         mome_fatal("node %u checkpointed segment '%s' (%#llx), which it does not have here (this "
                    "node manages its name): the nodes disagree; stopping",
                    n, mome_segment_name(r->seg), (unsigned long long)r->seg);
@@ -432,8 +448,8 @@ static int write_delta(job_t *j, taken_t *all, char *err, size_t errlen)
                 rc = mome_repo_delta_begin(j->rs, gen, (uint32_t)mome_g.rank, &d, err, errlen);
             if (rc == 0 && j->copied)
                 rc = mome_repo_delta_add(d, j->pages, buf, j->copied, err, errlen);
-            if (rc == 0)
-                rc = taken_add(all, j->pages, j->copied);
+            if (rc == 0 && (rc = taken_add(all, j->pages, j->copied)) < 0)
+                say(err, errlen, rc, "out of memory checkpointing segment '%s'", j->name);
             if (rc == 0 && j->copied < j->n) {
                 /* A page left this node since it was taken: gather it (and the rest) again. */
                 restore(j, j->pages + j->copied, j->set.n - i - j->copied);
@@ -625,14 +641,27 @@ static int served_checkpoint(job_t *j, char *err, size_t errlen)
     return rc;
 }
 
+/*
+ * One checkpoint at a time on a node, decided before the barrier: a second thread's EBUSY after
+ * it would have left that thread's barrier paired with the other nodes' next one (helper-85).
+ */
 int mome_checkpoint_check(int handle, char *err, size_t errlen)
 {
     job_t j = {.handle = handle};
     mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
+    if (pthread_mutex_trylock(&one_at_a_time) != 0)
+        return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
     int rc = mome_cmd_run(&c);
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(err, errlen, "%s", c.err);
+        pthread_mutex_unlock(&one_at_a_time);
+    }
     return rc;
+}
+
+void mome_checkpoint_cancel(void)
+{
+    pthread_mutex_unlock(&one_at_a_time);
 }
 
 int mome_checkpoint_run(int handle, char *err, size_t errlen)
@@ -643,8 +672,6 @@ int mome_checkpoint_run(int handle, char *err, size_t errlen)
     char own_err[600] = "";
     int own, rc, commit_failed = 0;
 
-    if (pthread_mutex_trylock(&one_at_a_time) != 0)
-        return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
     err[0] = 0;
     rc = mome_cmd_run(&c);
     if (rc < 0) {
@@ -672,24 +699,26 @@ int mome_checkpoint_finalize(char *err, size_t errlen)
     mome_cmd_t c = {.fn = fn_list, .u.ckpt.job = &l};
     job_t *jobs;
     taken_t *all;
-    char own_err[600];
+    char own_err[600] = "";
     int *own, rc = 0, commit_failed;
 
     err[0] = 0;
     pthread_mutex_lock(&one_at_a_time);
     /* Segments momed serves: the job's pages go back to it (it keeps them, and checkpoints them
      * when the job has left). */
+    /* What momed does not get back is lost when this node leaves: MomeFinalize says so. */
     if (mome_srv_fd() >= 0 && served_return(0) < 0)
-        say(err, errlen, -ETIMEDOUT, "pages of a served segment still in use after a long wait");
-    if (mome_cmd_run(&c) < 0) {
-        pthread_mutex_unlock(&one_at_a_time);
-        return say(err, errlen, -ENOMEM, "out of memory listing the persistent segments");
-    }
+        rc = say(err, errlen, -ETIMEDOUT,
+                 "pages of a served segment still in use after a long "
+                 "wait: this node's changes to them since it fetched them are lost");
+    /* Without a word to the coordinators they would wait for ever: the job must stop. */
+    if (mome_cmd_run(&c) < 0)
+        mome_fatal("out of memory listing the persistent segments for the final checkpoint; their "
+                   "last checkpoints are intact; stopping");
     jobs = mome_calloc(l.nlocal + 1, sizeof(*jobs));
     all = mome_calloc(l.nlocal + 1, sizeof(*all));
     own = mome_calloc(l.nlocal + 1, sizeof(*own));
     if (!jobs || !all || !own) {
-        /* Without a word to the coordinators they would wait for ever: the job must stop. */
         mome_fatal("out of memory for the final checkpoint of the persistent segments; their "
                    "last checkpoints are intact; stopping");
     }

@@ -980,6 +980,13 @@ struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, 
     return r->repo;
 }
 
+int mome_segment_destroyed(uint64_t id)
+{
+    uint64_t n = id & ((1ull << 40) - 1);
+    return (id >> 40) == (uint64_t)mome_g.rank && n && n <= id_counter &&
+           !mome_htab_get(&ids, id, 0);
+}
+
 int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,
                             size_t *nmanaged)
 {

@@ -47,6 +47,9 @@ const char *mome_segment_name(uint64_t id);
 /* Name manager: the repository segment of a persistent segment it manages (NULL if none), the
  * nodes that have it (a bitmap of MomeNodes() bits) and whether it was unlinked. */
 struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, int *unlinked);
+/* Name manager: segment id was this node's and has been destroyed (unlinked, then closed
+ * everywhere): a node that had not heard yet may still name it. */
+int mome_segment_destroyed(uint64_t id);
 /* This node's persistent segments (ids of its records), and those whose name it manages; arrays
  * malloc'd (free them). -ENOMEM. */
 int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,
