@@ -413,12 +413,6 @@ void *MomeMalloc(size_t size)
     return NULL;
 }
 
-static void heap_free_fn(mome_cmd_t *c)
-{
-    mome_heap_send_free(c->u.heap_free.owner, c->u.heap_free.off);
-    mome_cmd_complete(c, 0);
-}
-
 void MomeFree(void *p)
 {
     int owner;
@@ -443,7 +437,7 @@ void MomeFree(void *p)
         mome_warn("heap", "MomeFree: out of memory; block %p leaked", p);
         return;
     }
-    c->fn = heap_free_fn;
+    c->fn = mome_heap_cmd_free;
     c->u.heap_free.owner = owner;
     c->u.heap_free.off = mome_heap_offset(p);
     mome_cmd_post(c);

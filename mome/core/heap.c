@@ -11,6 +11,8 @@
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "coherence/release.h"
+#include "core/cmd.h"
 #include "core/heap.h"
 #include "base/log.h"
 #include "core/proto.h"
@@ -627,19 +629,57 @@ uint64_t mome_heap_in_use(void)
 
 /* ---- HEAP_FREE: a block freed by another node comes back to its owner ---- */
 
+static void bad_free(uint32_t src, uint64_t off)
+{
+    mome_warn("heap",
+              "node %u freed offset %#llx of the heap, which is not a live MomeMalloc "
+              "block of this node",
+              src, (unsigned long long)off);
+}
+
+typedef struct freed {
+    uint32_t src;
+    uint64_t off;
+} freed_t;
+
+static void free_after_acquire(void *arg, mome_date_t date)
+{
+    freed_t *f = arg;
+    (void)date;
+    if (mome_heap_free_local(mome_heap_at(f->off)) < 0)
+        bad_free(f->src, f->off);
+    free(f);
+}
+
+/*
+ * The block is given out again only once this node has acquired the freeing node's release (its
+ * date comes with the message): a copy of the block's page this node writes must hold that
+ * node's writes first, or this node's diff, against a twin without them, would undo them into
+ * garbage at the merge (XOR) and the block's next user would read neither (helper-86).
+ */
 static void on_heap_free(const mome_msg_t *m, const void *body)
 {
     const mome_syncmsg_t *f = body;
-    if (f->id >= heap.size || mome_heap_owner(mome_heap_at(f->id)) != heap.self ||
-        mome_heap_free_local(mome_heap_at(f->id)) < 0)
-        mome_warn("heap", "node %u freed offset %#llx of the heap, which is not a live "
-                          "MomeMalloc block of this node", m->src, (unsigned long long)f->id);
+    freed_t *fr;
+    if (f->id >= heap.size || mome_heap_owner(mome_heap_at(f->id)) != heap.self) {
+        bad_free(m->src, f->id);
+        return;
+    }
+    if (!(fr = mome_malloc(sizeof(*fr))))
+        mome_fatal("out of memory taking back a block node %u freed; stopping", m->src);
+    fr->src = m->src;
+    fr->off = f->id;
+    mome_rel_acquire(f->date, free_after_acquire, fr);
 }
 
-static const mome_field_t free_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0)};
+static const mome_field_t free_fields[] = {
+    MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
 static const mome_msg_def_t heap_msgs[] = {
-    {.type = MOME_MSG_HEAP_FREE, .wire = {"HEAP_FREE", free_fields, 1, 0, 0, 0},
-     .body_size = sizeof(mome_syncmsg_t), .handler = on_heap_free},
+    {.type = MOME_MSG_HEAP_FREE,
+     .wire = {"HEAP_FREE", free_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t),
+     .handler = on_heap_free},
 };
 
 int mome_heap_msg_init(void)
@@ -647,8 +687,21 @@ int mome_heap_msg_init(void)
     return mome_msg_register(heap_msgs, 1);
 }
 
-void mome_heap_send_free(int owner, uint64_t offset)
+/*
+ * The owner gives the block out again once HEAP_FREE comes: this node's writes to it must be
+ * released first, and the owner acquires that release (on_heap_free). Merged at this node's next
+ * release instead, they overwrote the bytes the block's next user wrote meanwhile (a RELEASE page
+ * two nodes write: helper-86).
+ */
+static void free_after_release(void *arg, mome_date_t date)
 {
-    mome_syncmsg_t f = {.id = offset};
-    mome_send(owner, MOME_MSG_HEAP_FREE, 0, &f, NULL, 0);
+    mome_cmd_t *c = arg;
+    mome_syncmsg_t f = {.id = c->u.heap_free.off, .date = date};
+    mome_send(c->u.heap_free.owner, MOME_MSG_HEAP_FREE, 0, &f, NULL, 0);
+    mome_cmd_complete(c, 0);
+}
+
+void mome_heap_cmd_free(mome_cmd_t *c)
+{
+    mome_rel_release(free_after_release, c);
 }

@@ -32,9 +32,12 @@ int mome_heap_free_local(const void *p);
 uint64_t mome_heap_offset(const void *p);
 void *mome_heap_at(uint64_t offset);
 
-/* Progress thread: register HEAP_FREE; send a block of node `owner` back to it. */
+/* Progress thread: register HEAP_FREE. */
 int mome_heap_msg_init(void);
-void mome_heap_send_free(int owner, uint64_t offset);
+/* Progress thread: MomeFree of another node's block (u.heap_free, posted): this node's writes are
+ * released first, then the block goes back to its owner. */
+struct mome_cmd;
+void mome_heap_cmd_free(struct mome_cmd *c);
 
 /* Bytes of this node's partition (MOME_HEAP_SIZE / nodes, in whole pages). */
 uint64_t mome_heap_share(void);
