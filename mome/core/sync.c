@@ -415,9 +415,11 @@ void mome_sync_cmd_barrier(mome_cmd_t *c)
     barrier_enter(&jbar, c, 0);
 }
 
+/* In a job of one program the program barrier is the job barrier (SPEC), epochs included: as
+ * two barriers, a node calling one while another calls the other hung (helper-88). */
 void mome_sync_cmd_app_barrier(mome_cmd_t *c)
 {
-    barrier_enter(&abar, c, 0);
+    barrier_enter(abar.count == jbar.count ? &jbar : &abar, c, 0);
 }
 
 /*
