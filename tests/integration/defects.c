@@ -24,6 +24,17 @@
  *           to do, where every node hung (helper-84's review);
  *   signal  a SIGINT handler the program installs after MomeInit is still there after MomeFinalize
  *           (it put back the default action it had saved at MomeInit: helper-84's review);
+ *   unlinkfin [MS]  a persistent segment unlinked and closed everywhere right before
+ *           MomeFinalize, node 0 closing MS ms after node 1: the final checkpoint must not take
+ *           the segment being destroyed for one the nodes disagree on (helper-85);
+ *   ckptbusy  a second thread's MomeCheckpoint while the first's waits in its barrier: EBUSY
+ *           saying a checkpoint is under way, before any barrier (helper-85);
+ *   reuse   a block freed by another node than its owner, then given out again by the owner and
+ *           filled: the freeing node's writes to it must not come after (helper-86);
+ *   weakswitch  a copy switched to WEAK from STRONG or RELEASE keeps its content when another
+ *           node writes under STRONG, until its node syncs (it was taken back; helper-88);
+ *   appmix  in a job of one program, MomeAppBarrier and MomeBarrier are one barrier: nodes
+ *           calling them in opposite orders meet (two barriers hung; helper-88);
  *   finlock node 1's second thread waits in MomeLock for a lock node 0 holds to the end while
  *           node 1's main thread calls MomeFinalize: the lock call fails with ENOTCONN naming
  *           MomeFinalize (it waited for ever), and so does a call made after MomeFinalize (its
@@ -268,6 +279,178 @@ static void finalize_while_locking(void)
     }
 }
 
+/* A persistent segment unlinked, unmapped and closed by every node, node 1 first, then
+ * MomeFinalize: node 0's last close destroyed the record at the name's manager (node 1) while
+ * node 0, not told yet, took the closed segment for one to save and sent its READY (the job
+ * stopped: "checkpointed segment 'b' ..., which it does not have here"; helper-85). delay_ms
+ * on node 0 moves its close against node 1's MomeFinalize. */
+static void unlink_then_finalize(int delay_ms)
+{
+    int me = MomeNode(), seg;
+    size_t ps = MomePageSize();
+    char *p;
+    MUST(seg = MomeSegOpen("b", 4 * ps, MOME_CREATE | MOME_PERSIST));
+    CHECK((p = MomeMMap(NULL, 4 * ps, MOME_READ | MOME_WRITE, 0, seg, 0)) != MOME_MAP_FAILED,
+          "MomeMMap: %s", MomeError());
+    p[(size_t)me * ps] = 1;
+    MomeBarrier();
+    if (me == 0)
+        MUST(MomeSegUnlink("b"));
+    MomeBarrier();
+    if (me == 0 && delay_ms) {
+        struct timespec ts = {0, (long)delay_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    MUST(MomeMUnmap(p, 4 * ps));
+    MUST(MomeSegClose(seg));
+}
+
+/* A second thread's MomeCheckpoint while the first one's is under way on the node: EBUSY
+ * before its barrier, not after (its barrier would have paired with the other nodes' next one
+ * and shifted every later barrier; helper-85). */
+static int ckpt_seg, ckpt_rc;
+static void *in_checkpoint(void *arg)
+{
+    __atomic_store_n(&barrier_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    ckpt_rc = MomeCheckpoint(ckpt_seg);
+    return arg;
+}
+
+static void checkpoint_while_checkpointing(void)
+{
+    int me = MomeNode();
+    size_t ps = MomePageSize();
+    volatile int *flag = itest_map("ckflag", ps, NULL); /* STRONG */
+    char *p;
+    MUST(ckpt_seg = MomeSegOpen("ckbusy", 4 * ps, MOME_CREATE | MOME_PERSIST));
+    CHECK((p = MomeMMap(NULL, 4 * ps, MOME_READ | MOME_WRITE, 0, ckpt_seg, 0)) != MOME_MAP_FAILED,
+          "MomeMMap: %s", MomeError());
+    p[(size_t)me * ps] = 1;
+    MomeBarrier();
+    if (me == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, in_checkpoint, NULL);
+        while (!__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE) ||
+               !sleeping(__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE)))
+            sched_yield();
+        CHECK(MomeCheckpoint(ckpt_seg) == -1 && errno == EBUSY &&
+                  strstr(MomeError(), "in a checkpoint"),
+              "MomeCheckpoint during another thread's: errno %d, '%s'", errno, MomeError());
+        printf("node 0: %s\n", MomeError());
+        *flag = 1; /* node 1 may now join the first thread's checkpoint */
+        pthread_join(t, NULL);
+        CHECK(ckpt_rc == 0, "the first thread's MomeCheckpoint");
+    } else {
+        while (*flag == 0)
+            sched_yield();
+        MUST(MomeCheckpoint(ckpt_seg));
+    }
+    MomeBarrier(); /* paired: the second thread entered no barrier */
+    MUST(MomeMUnmap(p, 4 * ps));
+    MUST(MomeSegClose(ckpt_seg));
+}
+
+/* In a job of one program, MomeAppBarrier is MomeBarrier: node 0 calls one then the other,
+ * node 1 the other way round (two separate barriers hung; helper-88), and a write before either
+ * is seen after it. */
+static void app_and_job_barriers(void)
+{
+    int me = MomeNode();
+    volatile int *box = itest_map("appmix", MomePageSize(), NULL);
+    CHECK(MomeAppNodes() == MomeNodes(), "a job of one program");
+    for (int i = 1; i <= 20; i++) {
+        if (me == 0)
+            *box = i;
+        MomeDate d = me == 0 ? MomeBarrier() : MomeAppBarrier();
+        CHECK(d != 0 && MomeLastBarrierDate() == d, "barrier %d: date %llu, last %llu", i,
+              (unsigned long long)d, (unsigned long long)MomeLastBarrierDate());
+        CHECK(*box == i, "barrier %d: read %d", i, *box);
+        d = me == 0 ? MomeAppBarrier() : MomeBarrier();
+        CHECK(d != 0, "barrier %d'", i);
+    }
+}
+
+/* Node 1 reads a page under STRONG or RELEASE, then switches it to WEAK; node 0 writes it under
+ * STRONG: node 1's WEAK copy keeps the old value until node 1 asks (MomeSyncMem). The directory
+ * still had the copy under the old contract and took it back (helper-88). */
+static void switch_to_weak(void)
+{
+    int me = MomeNode();
+    size_t ps = MomePageSize();
+    volatile long *d = itest_map("weaksw", 3 * ps, NULL); /* STRONG */
+    volatile long *flag = (volatile long *)((char *)d + 2 * ps);
+    for (int from = 0; from < 2; from++) {
+        volatile long *p = (volatile long *)((char *)d + (size_t)from * ps);
+        if (me == 1 && from == 1)
+            MUST(MomeConsistency((void *)p, ps, MOME_RELEASE));
+        if (me == 0)
+            p[0] = 4000 + from;
+        MomeBarrier();
+        if (me == 1) {
+            CHECK(p[0] == 4000 + from, "%s read %ld", from ? "RELEASE" : "STRONG", p[0]);
+            MUST(MomeConsistency((void *)p, ps, MOME_WEAK));
+        }
+        MomeBarrier();
+        if (me == 0) {
+            p[0] = 5000 + from;
+            flag[0] = from + 1;
+        } else {
+            while (flag[0] != from + 1)
+                MomePoll();
+            CHECK(p[0] == 4000 + from, "from %s: the WEAK copy changed unasked: %ld",
+                  from ? "RELEASE" : "STRONG", p[0]);
+            MUST(MomeSyncMem((void *)p, ps, MomeClock()));
+            CHECK(p[0] == 5000 + from, "after MomeSyncMem: %ld", p[0]);
+        }
+        MomeBarrier();
+    }
+}
+
+/* Node 1 writes a block of node 0's on a RELEASE page node 0 writes too, and frees it; node 0
+ * gets the block back from MomeMalloc and fills it before node 1's next release. Node 1's writes,
+ * merged at that release, overwrote node 0's bytes (helper-86): they must be released before the
+ * block goes back. */
+static void free_then_reuse(void)
+{
+    int me = MomeNode();
+    size_t ps = MomePageSize();
+    struct box {
+        unsigned char *x, *y;
+        int filled;
+    } *volatile b = itest_map("reuse", ps, NULL); /* STRONG */
+    if (me == 0) {
+        CHECK((b->x = MomeMalloc(64)) != NULL && (b->y = MomeMalloc(64)) != NULL, "MomeMalloc");
+        CHECK(((uintptr_t)b->x ^ (uintptr_t)b->y) < ps, "the two blocks share a page");
+    }
+    MomeBarrier();
+    unsigned char *x = b->x, *y = b->y;
+    MUST(MomeConsistency((void *)((uintptr_t)x & ~(uintptr_t)(ps - 1)), ps, MOME_RELEASE));
+    MomeBarrier();
+    if (me == 1) {
+        memset(x, 0xAA, 64);
+        MomeFree(x);
+        while (!__atomic_load_n(&b->filled, __ATOMIC_ACQUIRE))
+            MomePoll();
+    } else {
+        memset(y, 0x11, 64); /* a second writer of the page: twins and merged diffs */
+        unsigned char *z = NULL;
+        for (long i = 0; i < 10000000 && z != x; i++) {
+            if (z)
+                MomeFree(z);
+            z = MomeMalloc(64);
+            sched_yield();
+        }
+        CHECK(z == x, "the block never came back");
+        memset(z, 0x22, 64);
+        __atomic_store_n(&b->filled, 1, __ATOMIC_RELEASE);
+    }
+    MomeBarrier();
+    for (int i = 0; i < 64; i++)
+        CHECK(x[i] == 0x22 && y[i] == 0x11, "node %d: byte %d of the reused block is %#x", me, i,
+              x[i]);
+    MomeBarrier();
+}
+
 static void bad_frees(void)
 {
     int me = MomeNode();
@@ -410,6 +593,16 @@ int main(int argc, char **argv)
         heap_elsewhere();
     else if (!strcmp(mode, "close"))
         close_while_reading_ahead();
+    else if (!strcmp(mode, "unlinkfin"))
+        unlink_then_finalize(argc > 2 ? atoi(argv[2]) : 0);
+    else if (!strcmp(mode, "reuse"))
+        free_then_reuse();
+    else if (!strcmp(mode, "weakswitch"))
+        switch_to_weak();
+    else if (!strcmp(mode, "appmix"))
+        app_and_job_barriers();
+    else if (!strcmp(mode, "ckptbusy"))
+        checkpoint_while_checkpointing();
     else if (!strcmp(mode, "finlock")) {
         finalize_while_locking();
         return 0;
