@@ -364,10 +364,10 @@ static int supervise(const struct pmix_job *job)
     pid_t pid;
 
     sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    watch_children(&set);
+    watch_signal(&set, SIGINT);
+    watch_signal(&set, SIGTERM);
+    watch_signal(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
         die(EXIT_LAUNCHER, "cannot watch signals: %s", strerror(errno));
     pid = fork();
@@ -383,7 +383,8 @@ static int supervise(const struct pmix_job *job)
         int64_t next = deadline;
         if (kill_at >= 0 && (next < 0 || kill_at < next))
             next = kill_at;
-        int timeout = next < 0 ? -1 : (int)(next - now_ms() < 0 ? 0 : next - now_ms());
+        int64_t left = next < 0 ? -1 : next - now_ms() < 0 ? 0 : next - now_ms();
+        int timeout = left > INT_MAX ? INT_MAX : (int)left; /* -t beyond 24.8 days */
         struct pollfd p = {.fd = sfd, .events = POLLIN};
         int r = poll(&p, 1, timeout);
         if (r < 0 && errno != EINTR)
@@ -433,8 +434,8 @@ int pmix_launch(const struct pmix_job *job, const struct pmix_block *blocks, int
         parse_host_list(job->hosts);
     else
         parse_hostfile(job->hostfile);
-    for (int i = 0; i < nhosts; i++)
-        slots += hosts[i].slots;
+    for (int i = 0; i < nhosts; i++) /* at most 65536 hosts of 2^20 slots: past INT_MAX */
+        slots = slots > INT_MAX - hosts[i].slots ? INT_MAX : slots + hosts[i].slots;
     for (int b = 0; b < nblocks; b++) {
         if (!blocks[b].count && nblocks > 1)
             die(EXIT_USAGE, "missing -n before '%s' (in a job of several programs, each "

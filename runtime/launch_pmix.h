@@ -7,6 +7,7 @@
 #ifndef MOME_RUN_LAUNCH_PMIX_H
 #define MOME_RUN_LAUNCH_PMIX_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 /* One program of the command line: argv (NULL-terminated) and its node count (0: not given). */
@@ -25,6 +26,12 @@ struct pmix_job {
     const char **exports; /* variable names given with -x, count nexports */
     int nexports;
 };
+
+/* mome-run.c: add sig to set unless it was ignored when mome-run started (nohup); and take
+ * SIGCHLD back from SIG_IGN, inherited across exec, under which the kernel reaps the children
+ * itself and mome-run would wait for them for ever. */
+void watch_signal(sigset_t *set, int sig);
+void watch_children(sigset_t *set);
 
 /* Check the hosts (exits 2 with a message naming the bad entry), find the launcher (exits 125
  * naming what to install if there is none), run the job; returns mome-run's exit status. */

@@ -263,7 +263,8 @@ static int parse_count(const char *opt, const char *arg, int total)
     return (int)n;
 }
 
-static double parse_timeout(const char *opt, const char *arg)
+/* A number of seconds, more than 0 (or 0 too, if zero_ok: --stuck-after 0 turns it off). */
+static double parse_seconds(const char *opt, const char *arg, bool zero_ok)
 {
     char *end;
     double t;
@@ -273,8 +274,9 @@ static double parse_timeout(const char *opt, const char *arg)
     errno = 0;
     t = strtod(arg, &end);
     /* The comparisons are false for NaN too. */
-    if (errno || end == arg || *end || !(t > 0 && t <= 1e8))
-        usage_error("invalid timeout '%s' (must be a number of seconds, more than 0)", arg);
+    if (errno || end == arg || *end || !((t > 0 || (zero_ok && t == 0)) && t <= 1e8))
+        usage_error("invalid value '%s' for %s (a number of seconds, %s)", arg, opt,
+                    zero_ok ? "0 to turn it off" : "more than 0");
     return t;
 }
 
@@ -328,11 +330,11 @@ static int parse_job_option(int argc, char **argv, int i)
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
     if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
-        job.timeout_s = parse_timeout(a, val);
+        job.timeout_s = parse_seconds(a, val, false);
         return i + 2;
     }
     if (strcmp(a, "--stuck-after") == 0) {
-        job.stuck_s = val && strcmp(val, "0") == 0 ? 0 : parse_timeout(a, val);
+        job.stuck_s = parse_seconds(a, val, true);
         return i + 2;
     }
     if (strcmp(a, "-x") == 0) {
@@ -462,7 +464,7 @@ static void ensure_std_fds(void)
 }
 
 /* Watch sig, unless it was ignored when we started (nohup, a background job of a script). */
-static void watch_signal(sigset_t *set, int sig)
+void watch_signal(sigset_t *set, int sig)
 {
     struct sigaction old;
 
@@ -471,12 +473,20 @@ static void watch_signal(sigset_t *set, int sig)
     sigaddset(set, sig);
 }
 
+/* A parent that ignored SIGCHLD (a daemon, a Perl or Python wrapper) hands that on across exec:
+ * the children would be reaped unseen, and mome-run would wait for them for ever (helper-87). */
+void watch_children(sigset_t *set)
+{
+    signal(SIGCHLD, SIG_DFL);
+    sigaddset(set, SIGCHLD);
+}
+
 static void setup_signals(void)
 {
     sigset_t set;
 
     sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
+    watch_children(&set);
     watch_signal(&set, SIGINT);
     watch_signal(&set, SIGTERM);
     watch_signal(&set, SIGHUP);
@@ -1001,7 +1011,9 @@ static void node_reaped(struct node *n, int wstat)
             job.pending_loss = n->rank;
         return;
     }
-    if (job.live > 0)
+    /* The last node too, if it joined: a one-node job that skipped MomeFinalize (its persistent
+     * segments' final content unsaved) is not a success either (helper-87). */
+    if (job.live > 0 || n->joined)
         node_lost_exit(n);
 }
 

@@ -35,6 +35,8 @@
  *           node writes under STRONG, until its node syncs (it was taken back; helper-88);
  *   appmix  in a job of one program, MomeAppBarrier and MomeBarrier are one barrier: nodes
  *           calling them in opposite orders meet (two barriers hung; helper-88);
+ *   nofinalize  returns from main without MomeFinalize: mome-run must not report success, even
+ *           for a one-node job (helper-87);
  *   finlock node 1's second thread waits in MomeLock for a lock node 0 holds to the end while
  *           node 1's main thread calls MomeFinalize: the lock call fails with ENOTCONN naming
  *           MomeFinalize (it waited for ever), and so does a call made after MomeFinalize (its
@@ -603,6 +605,8 @@ int main(int argc, char **argv)
         app_and_job_barriers();
     else if (!strcmp(mode, "ckptbusy"))
         checkpoint_while_checkpointing();
+    else if (!strcmp(mode, "nofinalize"))
+        return 0; /* joined, left without MomeFinalize */
     else if (!strcmp(mode, "finlock")) {
         finalize_while_locking();
         return 0;
