@@ -171,7 +171,12 @@ static int verify_one(const char *dirname, void *arg)
 {
     int *problems = arg;
     int n = mome_repo_verify(repo_dir, dirname, report, NULL);
-    char name[1100];
+    char name[1100], err[1200];
+    mome_repo_head_t h;
+    /* The segment's name, as ls shows it (the directory's is encoded); a head that cannot be read
+     * has only the directory's. */
+    const char *what =
+        mome_repo_peek(repo_dir, dirname, &h, err, sizeof(err)) == 0 ? h.name : dirname;
     if (n == -EAGAIN) {
         /* Problems found, but the head was replaced under each pass (checkpoints and
          * compactions of a job, of momed or of mome-repo compact). */
@@ -188,9 +193,9 @@ static int verify_one(const char *dirname, void *arg)
         return 0;
     }
     if (n == 0)
-        printf("%s: ok\n", shown(dirname, name, sizeof(name)));
+        printf("%s: ok\n", shown(what, name, sizeof(name)));
     else
-        printf("%s: %d problem%s\n", shown(dirname, name, sizeof(name)), n, n > 1 ? "s" : "");
+        printf("%s: %d problem%s\n", shown(what, name, sizeof(name)), n, n > 1 ? "s" : "");
     *problems += n;
     return 0;
 }
@@ -207,6 +212,12 @@ static int cmd_verify(const char *name)
         if (mome_repo_check(repo_dir, 0, err, sizeof(err)) < 0) {
             fail_msg("verify", err);
             return 1;
+        }
+        /* As every command: "" would verify the repository's own directory. */
+        if (!*name || strlen(name) > MOME_REPO_NAME_MAX) {
+            fprintf(stderr, "mome-repo: verify: %s segment name (1 to %d bytes)\n",
+                    *name ? "too long a" : "an empty", MOME_REPO_NAME_MAX);
+            return 2;
         }
         mome_repo_dirname(name, dirname, sizeof(dirname));
         snprintf(path, sizeof(path), "%s/%s", repo_dir, dirname);
@@ -345,45 +356,52 @@ int main(int argc, char **argv)
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     uint32_t page_size = default_page_size();
-    const char *cmd;
+    const char *cmd = NULL;
     int c;
 
     repo_dir = getenv("MOME_REPOSITORY");
     if (!repo_dir || !*repo_dir)
         repo_dir = "./mome-repo";
-    while ((c = getopt_long(argc, argv, "+r:pP:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r': repo_dir = optarg; break;
-        case 'p': parsable = 1; break;
-        case 'P': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 0);
-            page_size = *end || v < 512 || (v & (v - 1)) || v > (1u << 24) ? 0 : (uint32_t)v;
-            break;
+    /* Options before the command, and after it too (mome-repo import -P 65536 NAME FILE). */
+    for (int pass = 0; pass < 2; pass++) {
+        while ((c = getopt_long(argc, argv, "+r:pP:hV", longopts, NULL)) != -1) {
+            switch (c) {
+            case 'r':
+                repo_dir = optarg;
+                break;
+            case 'p':
+                parsable = 1;
+                break;
+            case 'P': {
+                char *end;
+                unsigned long v = strtoul(optarg, &end, 0);
+                page_size = *end || v < 512 || (v & (v - 1)) || v > (1u << 24) ? 0 : (uint32_t)v;
+                break;
+            }
+            case 'h':
+                usage(stdout);
+                return 0;
+            case 'V':
+                printf("mome-repo (Mome) %s\n", PACKAGE_VERSION);
+                return 0;
+            default:
+                usage(stderr);
+                return 2;
+            }
         }
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("mome-repo (Mome) %s\n", PACKAGE_VERSION); return 0;
-        default: usage(stderr); return 2;
+        if (pass == 0 && optind >= argc) {
+            usage(stderr);
+            return 2;
         }
+        if (pass == 0)
+            cmd = argv[optind++];
     }
-    if (optind >= argc) {
-        usage(stderr);
+    /* What a job accepts (MOME_REPOSITORY): longer paths were cut short in messages and file
+     * names, and verify wrote past a buffer (helper-89). */
+    if (strlen(repo_dir) >= MOME_REPO_DIR_MAX) {
+        fprintf(stderr, "mome-repo: the repository path is too long (%zu bytes; at most %d)\n",
+                strlen(repo_dir), MOME_REPO_DIR_MAX - 1);
         return 2;
-    }
-    cmd = argv[optind++];
-    /* Options may also follow the command (mome-repo import -P 65536 NAME FILE). */
-    while ((c = getopt_long(argc, argv, "+r:pP:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r': repo_dir = optarg; break;
-        case 'p': parsable = 1; break;
-        case 'P': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 0);
-            page_size = *end || v < 512 || (v & (v - 1)) || v > (1u << 24) ? 0 : (uint32_t)v;
-            break;
-        }
-        default: usage(stderr); return 2;
-        }
     }
     int nargs = argc - optind;
     char **a = argv + optind;

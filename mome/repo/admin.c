@@ -106,6 +106,8 @@ static void problem(vctx_t *v, const char *fmt, ...)
     char line[1200];
     int n = snprintf(line, sizeof(line), "%s/%s: ", v->dir, v->dirname);
     va_list ap;
+    if (n < 0 || (size_t)n >= sizeof(line)) /* a long path: the cause still fits, cut short */
+        n = (int)sizeof(line) / 2;
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
@@ -147,10 +149,10 @@ typedef struct slotinfo {
 static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const mome_repo_file_t *f,
                         const uint8_t *idx)
 {
-    enum { CHUNK = 256 };
+    const size_t chunk = mome_repo_batch(h->page_size);
     char name[64];
     slotinfo_t *slot = calloc(f->pages ? f->pages : 1, sizeof(*slot));
-    uint8_t *buf = malloc((size_t)CHUNK * h->page_size), *used = calloc(f->pages + 1, 1);
+    uint8_t *buf = malloc((size_t)chunk * h->page_size), *used = calloc(f->pages + 1, 1);
     struct stat st;
     int fd;
 
@@ -176,8 +178,8 @@ static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const m
     if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != f->pages * h->page_size)
         problem(v, "%s: %llu bytes, the index says %llu pages of %u", name,
                 (unsigned long long)st.st_size, (unsigned long long)f->pages, h->page_size);
-    for (uint64_t s = 0; s < f->pages; s += CHUNK) {
-        uint64_t n = f->pages - s < CHUNK ? f->pages - s : CHUNK;
+    for (uint64_t s = 0; s < f->pages; s += chunk) {
+        uint64_t n = f->pages - s < chunk ? f->pages - s : chunk;
         size_t want = (size_t)n * h->page_size, got = 0;
         while (got < want) {
             ssize_t r = pread(fd, buf + got, want - got, (off_t)(s * h->page_size + got));
@@ -414,12 +416,13 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
 int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,
                      char *err, size_t errlen)
 {
-    enum { BATCH = 256 };
+    enum { BATCH_MAX = 256 };
+    const size_t batch = mome_repo_batch(page_size);
     mome_repo_seg_t *rs;
     mome_repo_delta_t *d;
     mome_repo_file_t f;
     struct stat st;
-    uint64_t pages[BATCH], size;
+    uint64_t pages[BATCH_MAX], size;
     uint8_t *buf;
     size_t nb = 0;
     int rc;
@@ -436,7 +439,7 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
                         who, &rs, err, errlen);
     if (rc < 0)
         return rc;
-    buf = malloc((size_t)BATCH * page_size);
+    buf = malloc((size_t)batch * page_size);
     if (!buf) {
         rc = mome_repo_say(err, errlen, -ENOMEM, "out of memory");
         goto err_remove;
@@ -470,7 +473,7 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
         if (zero)
             continue; /* a new segment reads zeros already */
         pages[nb++] = p;
-        if (nb == BATCH) {
+        if (nb == batch) {
             rc = mome_repo_delta_add(d, pages, buf, nb, err, errlen);
             nb = 0;
             if (rc < 0) {

@@ -528,11 +528,12 @@ int mome_repo_should_compact(mome_repo_seg_t *rs)
 
 int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
 {
-    enum { BATCH = 256 };
+    enum { BATCH_MAX = 256 };
+    const size_t batch = mome_repo_batch(rs->head.page_size);
     mome_repo_head_t *h = &rs->head, nh;
     mome_repo_delta_t *d = NULL;
     mome_repo_file_t f;
-    uint64_t pages[BATCH], gen;
+    uint64_t pages[BATCH_MAX], gen;
     uint8_t *buf = NULL;
     size_t nb = 0;
     int rc;
@@ -546,7 +547,7 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
     if (rc < 0)
         goto out;
     gen = h->gen + 1;
-    buf = malloc((size_t)BATCH * h->page_size);
+    buf = malloc((size_t)batch * h->page_size);
     if (!buf) {
         rc = mome_repo_say(err, errlen, -ENOMEM, "out of memory compacting segment '%s'", h->name);
         goto out;
@@ -565,7 +566,7 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
         if (rc < 0)
             goto out_abort;
         pages[nb++] = p;
-        if (nb == BATCH || p + 1 == rs->npages) {
+        if (nb == batch || p + 1 == rs->npages) {
             rc = mome_repo_delta_add(d, pages, buf, nb, err, errlen);
             if (rc < 0)
                 goto out_abort;

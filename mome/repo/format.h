@@ -12,6 +12,8 @@
 
 #define MOME_REPO_VERSION 1
 #define MOME_REPO_NAME_MAX 255
+/* A repository's path is shorter than this (MOME_REPOSITORY, mome-repo -r). */
+#define MOME_REPO_DIR_MAX 1024
 #define MOME_REPO_DIRNAME_MAX 200      /* longer encodings end with a hash of the name */
 #define MOME_REPO_FORMAT_FILE "FORMAT" /* beside the segments' directories: the format's name */
 /* The largest segment a head may give, in bytes: 128 PiB, the widest address space 64-bit Linux

@@ -12,6 +12,14 @@
 
 #include "repo/format.h"
 
+/* Pages a pass over a segment (import, compact, verify) holds in memory at once: 256, or 8 MiB
+ * of them where pages are larger (256 pages of 16 MiB were 4 GiB; helper-89). */
+static inline size_t mome_repo_batch(uint32_t page_size)
+{
+    size_t n = (8u << 20) / page_size;
+    return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
 /* A page map entry: where the current generation keeps the page. */
 #define LOC_PRESENT (1ull << 63)
 #define LOC_ZERO (1ull << 62)
@@ -35,7 +43,7 @@ struct mome_repo_seg {
     int lockfd;   /* the lock file, flock'ed by this process; -1: not locked here */
     int detached; /* unlinked: renamed to detached_name, removed at the last close */
     char detached_name[64];
-    char dir[1024];    /* the repository, as given */
+    char dir[MOME_REPO_DIR_MAX]; /* the repository, as given */
     char dirname[256]; /* the segment's directory name */
     mome_repo_head_t head;
     uint64_t gen; /* the current generation as this process knows it */
@@ -44,6 +52,7 @@ struct mome_repo_seg {
     size_t map_bytes;
     int *fds; /* data file of head.files[i], opened on first read (-1) */
     uint32_t nfds;
+    uint32_t nopen, fd_hand; /* fds open (at most REPO_FDS_OPEN), the next one to close */
 };
 
 /* "dir/dirname", for messages. */

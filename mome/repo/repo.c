@@ -518,7 +518,32 @@ void mome_repo_map_drop(mome_repo_seg_t *rs)
             close(rs->fds[i]);
     free(rs->fds);
     rs->fds = NULL;
-    rs->nfds = 0;
+    rs->nfds = rs->nopen = rs->fd_hand = 0;
+}
+
+/*
+ * The data files a read keeps open: a bounded number, the others closed in turn. One per file
+ * (a pass over every page of a segment whose pages lie in over a thousand delta files) ran out
+ * of descriptors: export and compact failed, compact being the remedy itself (helper-89).
+ */
+#define REPO_FDS_OPEN 64
+
+static int data_fd(mome_repo_seg_t *rs, uint32_t fi, const char *name)
+{
+    if (rs->fds[fi] >= 0)
+        return rs->fds[fi];
+    while (rs->nopen >= REPO_FDS_OPEN) {
+        uint32_t v = rs->fd_hand++ % rs->nfds;
+        if (rs->fds[v] >= 0 && v != fi) {
+            close(rs->fds[v]);
+            rs->fds[v] = -1;
+            rs->nopen--;
+        }
+    }
+    rs->fds[fi] = openat(rs->segfd, name, O_RDONLY | O_CLOEXEC);
+    if (rs->fds[fi] >= 0)
+        rs->nopen++;
+    return rs->fds[fi];
 }
 
 int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
@@ -542,6 +567,7 @@ int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
         return mome_repo_say(err, errlen, -ENOMEM, "out of memory opening %s/%s", SEGPATH(rs));
     }
     rs->nfds = h->nfiles;
+    rs->nopen = rs->fd_hand = 0;
     for (uint32_t i = 0; i < h->nfiles; i++)
         rs->fds[i] = -1;
     /* Replay the deltas in order: a later generation's entry replaces an earlier one. */
@@ -603,13 +629,9 @@ int mome_repo_read_locked(mome_repo_seg_t *rs, uint64_t page, void *dst, char *e
     fi = (uint32_t)((e.loc >> LOC_FILE_SHIFT) & LOC_FILE_MAX);
     off = (e.loc & LOC_SLOT_MAX) * h->page_size;
     data_name(name, sizeof(name), h->files[fi].gen, h->files[fi].node);
-    if (rs->fds[fi] < 0) {
-        rs->fds[fi] = openat(rs->segfd, name, O_RDONLY | O_CLOEXEC);
-        if (rs->fds[fi] < 0)
-            return mome_repo_say(err, errlen, -EIO,
-                                 "segment '%s' page %llu: cannot open %s/%s/%s: %s", h->name,
-                                 (unsigned long long)page, SEGPATH(rs), name, strerror(errno));
-    }
+    if (data_fd(rs, fi, name) < 0)
+        return mome_repo_say(err, errlen, -EIO, "segment '%s' page %llu: cannot open %s/%s/%s: %s",
+                             h->name, (unsigned long long)page, SEGPATH(rs), name, strerror(errno));
     while (got < h->page_size) {
         n = pread(rs->fds[fi], (char *)dst + got, h->page_size - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)

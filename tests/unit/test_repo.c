@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -241,6 +242,42 @@ START_TEST(test_repo__a_crashed_checkpoint_is_ignored_then_swept)
     /* A commit of the wrong generation is refused. */
     f = delta(rs, 3, 0, p, 1, ~0ull);
     ck_assert_int_eq(mome_repo_commit(rs, 3, &f, 1, err, sizeof(err)), -ESTALE);
+    mome_repo_close(rs);
+    rmtree(dir);
+}
+END_TEST
+
+/* A segment whose live pages lie in 300 delta files, read through (every page, then compacted)
+ * with at most 128 descriptors: the reader kept one open per file and ran out of them, so
+ * export and compact, the remedy, failed on such a segment (helper-89). */
+START_TEST(test_repo__reads_need_few_descriptors)
+{
+    const char *dir = tmpdir();
+    enum { GENS = 300 };
+    mome_repo_seg_t *rs = create(dir, "s", GENS);
+    struct rlimit old, low;
+    for (uint64_t g = 1; g <= GENS; g++) {
+        uint64_t page = g - 1;
+        mome_repo_file_t f = delta(rs, g, 0, &page, 1, ~0ull);
+        ck_assert_int_eq(mome_repo_commit(rs, g, &f, 1, err, sizeof(err)), 0);
+    }
+    mome_repo_close(rs);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 128;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK | MOME_REPO_MAP, "test", &rs,
+                                    err, sizeof(err)),
+                     0);
+    for (uint64_t p = 0; p < GENS; p++)
+        expect(rs, p, (unsigned)(p + 1));
+    ck_assert_msg(mome_repo_compact(rs, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    mome_repo_info_t info;
+    mome_repo_info(rs, &info);
+    ck_assert_uint_eq(info.head.nfiles, 1);
+    for (uint64_t p = 0; p < GENS; p++)
+        expect(rs, p, (unsigned)(p + 1));
     mome_repo_close(rs);
     rmtree(dir);
 }
@@ -998,6 +1035,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__a_crashed_checkpoint_is_ignored_then_swept);
     UNIT_CASE(s, test_repo__crash_spec_is_step_node_stop);
     UNIT_CASE(s, test_repo__compaction_keeps_the_content);
+    UNIT_CASE(s, test_repo__reads_need_few_descriptors);
     UNIT_CASE(s, test_repo__lock_held_by_another_process_is_ebusy);
     UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
     UNIT_CASE(s, test_repo__sizes_are_checked);
