@@ -337,10 +337,21 @@ static void barwaits_check(void)
     }
 }
 
+static int barwait_pending(uint64_t tag)
+{
+    for (const barwait_t *w = barwaits; w; w = w->next)
+        if (w->tag == tag)
+            return 1;
+    return 0;
+}
+
 void mome_rel_pushed(uint32_t src, uint64_t tag, uint32_t n)
 {
-    if (tag <= push_done)
-        return; /* one of a release that outgrew its barrier's messages: nobody waits for it */
+    /* One of a release that outgrew its barrier's messages: nobody waits for it. Unless an older
+     * barrier's acquire still does (another thread's next barrier, whose exit overtook this push,
+     * completed first and moved push_done past it: helper-88). */
+    if (tag <= push_done && !barwait_pending(tag))
+        return;
     if (tag > push_done + 64)
         mome_fatal("node %u pushed pages for barrier %llu while this node is at barrier %llu: "
                    "the nodes disagree on the barriers; stopping",

@@ -861,7 +861,20 @@ static int heap_round(int round, uint64_t *seed, void **gather, const void *tpad
     free(b);
     if (rc < 0)
         goto err_release;
-    /* blobs are packed back to back: copy their headers out */
+    /* blobs are packed back to back: copy their headers out, each checked against its length
+     * (the programs of a job may be linked with different Mome builds) */
+    for (int i = 0; i < mome_g.nnodes; i++) {
+        const char *pi = mome_boot_blob(res, mome_g.nnodes, i, &len);
+        memcpy(&bi, pi, len < sizeof(bi) ? 0 : sizeof(bi));
+        if (len < sizeof(bi) || len - sizeof(bi) < bi.addrlen) {
+            snprintf(err, errlen,
+                     "node %d sent a start-up record of %u bytes, not one of this "
+                     "Mome: are the job's programs linked with the same Mome version?",
+                     i, len);
+            rc = -EPROTO;
+            goto err_free;
+        }
+    }
     p0 = mome_boot_blob(res, mome_g.nnodes, 0, &len);
     memcpy(&b0, p0, sizeof(b0));
     if (b0.ncand != HEAP_CANDS || len < sizeof(b0) + b0.addrlen + sizeof(r.cand)) {
@@ -884,8 +897,10 @@ static int heap_round(int round, uint64_t *seed, void **gather, const void *tpad
     if ((rc = mome_boot_allgather(&mine, sizeof(mine), &res2)) < 0)
         goto err_free;
     for (int i = 0; i < mome_g.nnodes; i++) {
-        uint64_t theirs;
-        memcpy(&theirs, mome_boot_blob(res2, mome_g.nnodes, i, &len), sizeof(theirs));
+        uint64_t theirs = 0; /* a short answer: none of the candidates */
+        const void *q = mome_boot_blob(res2, mome_g.nnodes, i, &len);
+        if (len == sizeof(theirs))
+            memcpy(&theirs, q, sizeof(theirs));
         all &= theirs;
     }
     free(res2);
