@@ -83,6 +83,21 @@ int mome_coh_seg_requests(const mome_seg_t *s)
     return mome_txn_count_seg(s->id);
 }
 
+int mome_coh_seg_unreleased(const mome_seg_t *s)
+{
+    return mome_rel_seg_unreleased(s);
+}
+
+void mome_coh_seg_closed(mome_seg_t *s)
+{
+    s->closed = 1;
+}
+
+void mome_coh_seg_reopened(mome_seg_t *s)
+{
+    mome_rel_seg_reopened(s);
+}
+
 int mome_coh_outstanding(void)
 {
     return mome_coh.outstanding;

@@ -35,6 +35,13 @@ void mome_coh_seg_free(mome_seg_t *s);
 
 /* This node's requests for the segment's pages still in flight (pages asked ahead among them). */
 int mome_coh_seg_requests(const mome_seg_t *s);
+/* Writes of this node to s not released yet, or a release in flight: its SEG_CLOSE waits (a diff
+ * or notice sent after it could reach nodes that destroyed the segment). */
+int mome_coh_seg_unreleased(const mome_seg_t *s);
+/* This node sent its SEG_CLOSE for s; it opens s again (before it was destroyed): the notices
+ * its copies missed meanwhile are applied now. */
+void mome_coh_seg_closed(mome_seg_t *s);
+void mome_coh_seg_reopened(mome_seg_t *s);
 
 /* Requests awaiting replies (the engine polls while > 0); was a faulting thread just woken (the
  * engine yields its core to it)? The second clears the flag. */

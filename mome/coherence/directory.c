@@ -799,6 +799,13 @@ static void on_move(const mome_msg_t *m, const void *body)
 {
     const mome_move_t *mv = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, mv->seg, mv->page);
+    mome_ref_t ack = {.seg = mv->seg, .page = mv->page};
+    /* The entry goes to a node that used the page, so has the segment, unless the segment was
+     * destroyed here since (its last close): taken, the entry stayed for good (helper-91). */
+    if (!mome_seg_page(mv->seg, mv->page)) {
+        mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
+        return;
+    }
     if (e) {
         /* It comes back: replace the forwarder (a forwarder holds no requests). */
         mome_htab_del(&dir, &e->h);
@@ -815,10 +822,7 @@ static void on_move(const mome_msg_t *m, const void *body)
     e->multi = !!(m->flags & MOME_DIR_MULTI);
     memcpy(e->sets, m->payload, NSETS * dir_words * 8);
     /* Requests of this node go straight here from now on. */
-    mome_seg_t *s = mome_seg_page(mv->seg, mv->page);
-    if (s)
-        mome_seg_pg(s, mv->page)->mgr = (uint32_t)dir_self + 1;
-    mome_ref_t ack = {.seg = mv->seg, .page = mv->page};
+    mome_seg_pg(mome_seg_page(mv->seg, mv->page), mv->page)->mgr = (uint32_t)dir_self + 1;
     mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
 }
 
@@ -827,8 +831,12 @@ static void on_move_ack(const mome_msg_t *m, const void *body)
     const mome_ref_t *a = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
     if (!e || !e->moving) {
-        mome_warn("directory", "unexpected DIR_MOVE_ACK for page %llu",
-                  (unsigned long long)a->page);
+        /* Expected once the segment is gone job-wide (its entries forgotten here meanwhile). */
+        if (e || mome_seg_page(a->seg, a->page))
+            mome_warn("directory",
+                      "unexpected DIR_MOVE_ACK from node %u for page %llu of "
+                      "segment '%s'",
+                      m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg));
         return;
     }
     e->moving = 0;

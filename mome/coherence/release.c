@@ -429,7 +429,8 @@ static int in_range(mome_seg_t *s, uint64_t page, const char *lo, const char *hi
  * the release it lacks was known here): under a model that takes notices, the notice is marked
  * due, and the transaction's end drops that content instead of mapping it (requester.c).
  */
-static void apply_stale(mome_date_t d, const char *lo, const char *hi, mome_op_t *op)
+static void apply_stale(mome_date_t d, const char *lo, const char *hi, const mome_seg_t *only,
+                        mome_op_t *op)
 {
     mome_plist_t *stale = mome_copy_stale();
     size_t keep = 0;
@@ -441,7 +442,11 @@ static void apply_stale(mome_date_t d, const char *lo, const char *hi, mome_op_t
             continue;
         mome_page_t *pg = mome_seg_pg(s, r.page);
         const mome_model_t *m = mome_model_of_id(pg->model);
-        if (x->stale_date > d || (hi > lo && !in_range(s, r.page, lo, hi))) {
+        /* A segment this node closed: a refresh or drop sent now could reach a node that has
+         * destroyed it (its last close, after an unlink), which stopped the job ("forwarded a
+         * FWD_SNAP ... which this node does not hold": helper-91). Nobody reads it here. */
+        if (x->stale_date > d || (hi > lo && !in_range(s, r.page, lo, hi)) ||
+            (only ? s != only : s->closed)) {
             stale->v[keep++] = r;
         } else if (pg->flags & MOME_PG_BUSY) {
             if (m->notified)
@@ -476,7 +481,7 @@ static void acquire_apply(void *arg, mome_date_t date)
 {
     relop_t *op = arg;
     mome_op_begin(&op->op, relop_done);
-    apply_stale(op->date, NULL, NULL, &op->op);
+    apply_stale(op->date, NULL, NULL, NULL, &op->op);
     mome_op_end(&op->op);
 }
 
@@ -506,7 +511,7 @@ static void sync_after_release(void *arg, mome_date_t date)
     relop_t *op = arg;
 
     mome_op_begin(&op->op, relop_done);
-    apply_stale(op->date, op->a, op->end, &op->op);
+    apply_stale(op->date, op->a, op->end, NULL, &op->op);
     FOR_EACH_PAGE(op->a, op->end, s, page)
     {
         mome_page_t *pg = mome_seg_pg(s, page);
@@ -607,6 +612,27 @@ void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
         mome_rel_release(switch_after_release, op);
     else
         switch_after_release(op, 0);
+}
+
+/* ---- a segment this node closes, and opens again ---- */
+
+int mome_rel_seg_unreleased(const mome_seg_t *s)
+{
+    const mome_plist_t *dirty = mome_copy_dirty();
+    if (rel_running || rel_next)
+        return 1;
+    for (size_t i = 0; i < dirty->n; i++)
+        if (dirty->v[i].seg == s->id)
+            return 1;
+    return 0;
+}
+
+/* Open again: every notice its copies took while closed is applied, due or not (a copy fetched
+ * afresh is newer, never older, than the contract needs). */
+void mome_rel_seg_reopened(mome_seg_t *s)
+{
+    s->closed = 0;
+    apply_stale(UINT64_MAX, NULL, NULL, s, NULL);
 }
 
 /* ---- setup ---- */

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 
 typedef void (*mome_rel_cb_t)(void *arg, mome_date_t date);
+struct mome_seg;
 
 int mome_rel_init(void);
 void mome_rel_fini(void);
@@ -50,6 +51,12 @@ void mome_rel_sync(char *a, char *end, mome_date_t d, mome_rel_cb_t cb, void *ar
 /* MomeConsistency over [a, end) (wholly in Mome views, model valid): switching to a stronger
  * model first makes this node's view current; cb(arg, 0) once done. */
 void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg);
+
+/* Writes to s not released yet, or a release in flight (coherence.h mome_coh_seg_unreleased). */
+int mome_rel_seg_unreleased(const struct mome_seg *s);
+/* s, closed here, is open again: its copies' pending notices are applied (mome_coh_seg_reopened).
+ */
+void mome_rel_seg_reopened(struct mome_seg *s);
 
 /* A release is running or queued (shutdown waits for none). */
 int mome_rel_busy(void);

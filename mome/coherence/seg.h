@@ -46,6 +46,10 @@ typedef struct mome_seg {
     uint32_t ra_clock, ra_misses;
     /* STRONG writes asked ahead and declined in a row (requester.c, declined) */
     uint32_t wa_declined;
+    /* This node closed it (no handle, no view; SEG_CLOSE sent): its last close may destroy it
+     * job-wide, so an acquire starts no request for its copies (their notices wait for a reopen:
+     * mome_coh_seg_reopened). */
+    int closed;
     char name[MOME_SEG_NAME_MAX + 1];
 } mome_seg_t;
 

@@ -25,6 +25,7 @@ typedef union mome_cmd_args {
         const char *name;
         uint64_t size;
         int flags;
+        int tries; /* segment.c: asked again after an unlink raced the open */
     } open; /* MomeSegOpen */
     struct {
         int handle;

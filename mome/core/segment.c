@@ -31,6 +31,7 @@ typedef struct name_rec {
     uint64_t id, size;
     int unlinked;
     int64_t total; /* opens minus closes over all nodes */
+    int used;      /* a node closed it after using it: it held data (a failed create did not) */
     mome_repo_seg_t *repo; /* MOME_PERSIST: the repository segment, locked while the job runs */
     int served;            /* MOME_PERSIST with momed: momed keeps it (net/srvproto.h) */
     uint64_t *users;       /* MOME_PERSIST: the nodes that have it (a checkpoint's participants) */
@@ -167,7 +168,10 @@ static void seg_maybe_release(use_t *u)
 {
     if (u->s->id == MOME_HEAP_SEG_ID || u->handles || u->s->nviews || !u->opens)
         return;
-    if (mome_coh_seg_requests(u->s)) {
+    /* Nor while its writes here are not released: a diff or notice sent after the close could
+     * reach a node that destroyed the segment. From the close on, acquires send nothing for it
+     * (mome_coh_seg_closed: helper-91). */
+    if (mome_coh_seg_requests(u->s) || mome_coh_seg_unreleased(u->s)) {
         if (!u->closing)
             nclosing++;
         u->closing = 1; /* mome_segment_poll sends it */
@@ -178,6 +182,7 @@ static void seg_maybe_release(use_t *u)
     u->closing = 0;
     mome_segmsg_t m = {.id = u->s->id, .count = (uint32_t)u->opens};
     u->opens = 0;
+    mome_coh_seg_closed(u->s);
     mome_send(name_manager(u->s->name), MOME_MSG_SEG_CLOSE, 0, &m, NULL, 0);
 }
 
@@ -311,12 +316,22 @@ static void on_open_reply(const mome_msg_t *msg, const void *body)
         return;
     }
     u = use_of(m->id);
+    if (u && u->s->closed) /* closed here, not destroyed: open again */
+        mome_coh_seg_reopened(u->s);
     if (!u)
         u = seg_local_new(m->id, m->size, name, (msg->flags & MOME_SEGR_PERSIST) ? uid_of(msg) : 0,
                           &err, why, sizeof(why));
     if (!u) {
         mome_segmsg_t close = {.id = m->id, .count = 1};
         mome_send(name_manager(name), MOME_MSG_SEG_CLOSE, MOME_SEGC_NOREC, &close, NULL, 0);
+        /* A persistent segment is opened here by its name: an unlink (and a new segment of the
+         * name) between the manager's answer and this open left none, or another (ENOENT,
+         * EXDEV). Ask the manager again, as if the open had come after the unlink (helper-91). */
+        if ((msg->flags & MOME_SEGR_PERSIST) && (err == -ENOENT || err == -EXDEV) &&
+            c->u.open.tries++ < 3) {
+            mome_segment_cmd_open(c);
+            return;
+        }
         if (why[0])
             mome_cmd_fail(c, -err, "MomeSegOpen: %s", why);
         else
@@ -611,6 +626,16 @@ static void on_close(const mome_msg_t *msg, const void *body)
     r->total -= m->count;
     if ((msg->flags & MOME_SEGC_NOREC) && r->users) /* not set up there: no checkpoint there */
         r->users[msg->src / 64] &= ~(1ull << (msg->src % 64));
+    if (!(msg->flags & MOME_SEGC_NOREC))
+        r->used = 1;
+    /* Created, but set up on no node (the creator's open failed there, say for its size): the
+     * name goes, or it kept that unusable size until an unlink (helper-91). Not a persistent
+     * one: its repository copy may hold data. */
+    if (!r->unlinked && r->total <= 0 && !r->used && !r->repo && !r->served &&
+        (msg->flags & MOME_SEGC_NOREC)) {
+        mome_htab_del(&names, &r->by_name);
+        r->unlinked = 1;
+    }
     if (r->unlinked && r->total <= 0)
         rec_destroy(r);
 }

@@ -29,6 +29,12 @@
  *           the segment being destroyed for one the nodes disagree on (helper-85);
  *   ckptbusy  a second thread's MomeCheckpoint while the first's waits in its barrier: EBUSY
  *           saying a checkpoint is under way, before any barrier (helper-85);
+ *   unlinkrel [N]  MomeSegOpen(3)'s "remove a segment" pattern under RELEASE, N rounds: an
+ *           acquire sent refreshes of closed copies to nodes that had destroyed the segment
+ *           (helper-91);
+ *   bigcreate  a create that fails where it is set up leaves no name (helper-91);
+ *   persistrace [N]  node 0 unlinks and creates again a persistent segment while node 1 opens
+ *           it: every open succeeds (helper-91);
  *   reuse   a block freed by another node than its owner, then given out again by the owner and
  *           filled: the freeing node's writes to it must not come after (helper-86);
  *   weakswitch  a copy switched to WEAK from STRONG or RELEASE keeps its content when another
@@ -453,6 +459,69 @@ static void free_then_reuse(void)
     MomeBarrier();
 }
 
+/* The pattern of MomeSegOpen(3) ("remove a segment once every node is done with it") under
+ * RELEASE on 3 nodes, rounds times: node 0 reads, node 1 writes, every node unmaps and closes,
+ * the last unlinks, then all enter a barrier. Its acquire sent refreshes for the closed copies,
+ * which met nodes that had destroyed the segment ("forwarded a FWD_SNAP ... which this node does
+ * not hold"; helper-91). */
+static void unlink_release(int rounds)
+{
+    size_t ps = MomePageSize();
+    int me = MomeNode(), last = MomeNodes() - 1, np = 8;
+    for (int i = 0; i < rounds; i++) {
+        char name[32];
+        int seg;
+        snprintf(name, sizeof(name), "ur%d", i);
+        MUST(seg = MomeSegOpen(name, (uint64_t)np * ps, MOME_CREATE));
+        volatile char *p = MomeMMap(NULL, (size_t)np * ps, MOME_READ | MOME_WRITE, 0, seg, 0);
+        CHECK(p != MOME_MAP_FAILED, "MomeMMap: %s", MomeError());
+        MUST(MomeConsistency((void *)p, (size_t)np * ps, MOME_RELEASE));
+        MomeBarrier();
+        for (int k = 0; me == 0 && k < np; k++)
+            (void)p[(size_t)k * ps];
+        MomeBarrier();
+        for (int k = 0; me == 1 && k < np; k++)
+            p[(size_t)k * ps] = (char)i;
+        MUST(MomeMUnmap((void *)p, (size_t)np * ps));
+        MUST(MomeSegClose(seg));
+        if (me == last)
+            MUST(MomeSegUnlink(name));
+        MomeBarrier();
+    }
+}
+
+/* A create that fails where it is set up (a size no node can map) leaves no name behind: it
+ * kept that size until an unlink (helper-91). */
+static void failed_create(void)
+{
+    int seg;
+    if (MomeNode() == 0) {
+        CHECK(MomeSegOpen("big", 1ull << 55, MOME_CREATE) == -1, "a 32 PiB segment was set up");
+        printf("node 0: %s\n", MomeError());
+        MUST(seg = MomeSegOpen("big", 4096, MOME_CREATE | MOME_EXCL));
+        MUST(MomeSegClose(seg));
+        MUST(MomeSegUnlink("big"));
+    }
+    MomeBarrier();
+}
+
+/* Node 0, the name manager of "p1", unlinks and creates again that persistent segment, rounds
+ * times, while node 1 opens it with MOME_CREATE: every open must succeed. The open that the name
+ * manager granted failed on node 1 when the unlink came before node 1 opened the repository's copy
+ * by name (ENOENT, or EXDEV for the new one; helper-91). */
+static void persistent_open_race(int rounds)
+{
+    MomeBarrier();
+    for (int i = 0; i < rounds; i++) {
+        int seg;
+        if (MomeNode() == 0 && MomeSegUnlink("p1") < 0)
+            CHECK(errno == ENOENT, "MomeSegUnlink: %s", MomeError());
+        MUST(seg = MomeSegOpen("p1", 4096, MOME_CREATE | MOME_PERSIST));
+        MUST(MomeSegClose(seg));
+    }
+    MomeBarrier();
+}
+
 static void bad_frees(void)
 {
     int me = MomeNode();
@@ -597,6 +666,12 @@ int main(int argc, char **argv)
         close_while_reading_ahead();
     else if (!strcmp(mode, "unlinkfin"))
         unlink_then_finalize(argc > 2 ? atoi(argv[2]) : 0);
+    else if (!strcmp(mode, "unlinkrel"))
+        unlink_release(argc > 2 ? atoi(argv[2]) : 300);
+    else if (!strcmp(mode, "bigcreate"))
+        failed_create();
+    else if (!strcmp(mode, "persistrace"))
+        persistent_open_race(argc > 2 ? atoi(argv[2]) : 300);
     else if (!strcmp(mode, "reuse"))
         free_then_reuse();
     else if (!strcmp(mode, "weakswitch"))

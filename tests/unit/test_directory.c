@@ -352,6 +352,7 @@ START_TEST(test_directory__takes_over_a_moved_entry)
     /* copies, single-writer (STRONG) holders, kept, notified, writers */
     uint64_t sets[5] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0, (1u << 2) | (1u << 3), 0};
     setup(4, 2, 1);
+    testnode_segment(7, 16); /* the entry goes to a node that uses the page */
     mome_move_t mv = {.seg = 7, .page = 11, .owner = 3};
     deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets));
     ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 0));
@@ -362,6 +363,22 @@ START_TEST(test_directory__takes_over_a_moved_entry)
     /* It now manages the page itself, whatever the default says. */
     req(MOME_MSG_WRITE_REQ, 1, 7, 11);
     ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 3));
+    teardown();
+}
+END_TEST
+
+/* A moved entry that reaches a node after the segment was destroyed there (its last close came
+ * meanwhile) is acknowledged, not taken: it stayed for good (helper-91). */
+START_TEST(test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken)
+{
+    mome_dir_state_t st;
+    uint64_t sets[5] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
+    setup(4, 2, 1);
+    mome_move_t mv = {.seg = 7, .page = 11, .owner = 2};
+    deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 0));
+    mome_dir_peek(7, 11, &st);
+    ck_assert_int_eq(st.known, 0);
     teardown();
 }
 END_TEST
@@ -867,6 +884,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__unknown_entries_go_to_the_default_manager);
     UNIT_CASE(s, test_directory__entry_migrates_to_its_users);
     UNIT_CASE(s, test_directory__takes_over_a_moved_entry);
+    UNIT_CASE(s, test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken);
     UNIT_CASE(s, test_directory__notice_during_a_move_follows_the_entry);
     UNIT_CASE(s, test_directory__forget_segment);
     UNIT_CASE(s, test_directory__managers_spread_over_nodes);
