@@ -78,12 +78,16 @@ static const char hint_int8[] =
     "a byte count of 2 GiB or more overflows a default INTEGER: use the INTEGER*8 variant of the\n"
     "call (MomeSegOpen8, MomeMMap8, MomeMUnmap8, MomeConsistency8, MomeSyncMem8).";
 
-/* MomeError() without the "Call: " the library starts it with, or errno's text. */
+/* MomeError() without the "Call: " the library starts it with, or errno's text. The library
+ * names the C call: MomeMMap for MomeMMap8 (the message said "MomeMMap8(...) failed: MomeMMap:").
+ */
 static const char *cause_of(const char *call, int err)
 {
     const char *m = MomeError();
     size_t n = strlen(call);
 
+    if (n > 1 && call[n - 1] == '8')
+        n--;
     if (strncmp(m, call, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
         return m + n + 2;
     return *m ? m : strerror(err);

@@ -2,11 +2,13 @@
 ! a message naming the call and the cause; what the program wrote
 ! before still reaches its output. The argument chooses the bad call:
 !
-!   mome-run -n 2 ./badarg segopen|negative|nofixed|unlock|checkpoint
+!   mome-run -n 2 ./badarg segopen|negative|nofixed|nofixed8|unlock|
+!                          checkpoint
       program badarg
       implicit none
       include 'mome.fh'
       integer iseg, isz
+      integer*8 len8, off8
       double precision buf(512)
       character*32 name, what
 
@@ -26,6 +28,12 @@
       else if (what .eq. 'nofixed') then
          iseg = MomeSegOpen('badarg', 4096, MOME_CREATE)
          call MomeMMap(buf, 4096, MOME_WRITE, 0, iseg, 0)
+      else if (what .eq. 'nofixed8') then
+! The INTEGER*8 variant: its message names the C call once.
+         iseg = MomeSegOpen('badarg', 4096, MOME_CREATE)
+         len8 = 4096
+         off8 = 0
+         call MomeMMap8(buf, len8, MOME_WRITE, 0, iseg, off8)
       else if (what .eq. 'unlock') then
          call MomeUnlock(5)
       else if (what .eq. 'checkpoint') then
