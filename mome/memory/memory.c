@@ -328,9 +328,15 @@ int mome_mem_install(uint64_t off, void *addr, size_t len, const void *src, int 
                                 .mode = ro ? UFFDIO_COPY_MODE_WP : 0};
         if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
             return 0;
-        if (errno == EAGAIN)
-            continue; /* the address space changed under us: retry */
-        return -errno;
+        if (errno != EAGAIN)
+            return -errno;
+        /* Interrupted, or partly done (c.copy bytes): go on from there. Retried whole, the part
+         * done failed with EEXIST and the rest was never installed (helper-92). */
+        if (c.copy > 0 && (size_t)c.copy < len) {
+            addr = (char *)addr + c.copy;
+            src = (const char *)src + c.copy;
+            len -= (size_t)c.copy;
+        }
     }
 }
 
@@ -342,20 +348,28 @@ int mome_mem_map(void *addr, size_t len, int ro)
         c.mode = UFFDIO_CONTINUE_MODE_DONTWAKE;
     else if (ro)
         c.mode = UFFDIO_CONTINUE_MODE_WP;
+    int rc = 0;
     for (;;) {
         if (ioctl(uffd, UFFDIO_CONTINUE, &c) == 0)
             break;
-        if (errno == EAGAIN)
-            continue;
-        return -errno;
+        if (errno != EAGAIN) {
+            rc = -errno;
+            break;
+        }
+        /* Partly done (c.mapped bytes): go on from there (see mome_mem_install). */
+        if (c.mapped > 0 && (uint64_t)c.mapped < c.range.len) {
+            c.range.start += (uint64_t)c.mapped;
+            c.range.len -= (uint64_t)c.mapped;
+        }
     }
-    if (ro && !cont_wp) {
-        /* Old kernels: protect then wake; another thread may write in between (documented). */
-        int rc = mome_mem_protect(addr, len, 1);
+    if (ro && !cont_wp && (rc == 0 || rc == -EEXIST)) {
+        /* Old kernels: protect then wake; another thread may write in between (documented).
+         * Also when part of it was mapped already (EEXIST): what was mapped must be protected. */
+        int prc = mome_mem_protect(addr, len, 1);
         mome_mem_wake(addr, len);
-        return rc;
+        return rc ? rc : prc;
     }
-    return 0;
+    return rc;
 }
 
 int mome_mem_protect(void *addr, size_t len, int ro)

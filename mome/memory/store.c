@@ -241,9 +241,12 @@ int mome_store_map(mome_store_t *st, uint64_t page, char *va, int ro)
     (void)page;
     if (rc == -EEXIST && pgsz > os_page) {
         /* Some of it is mapped already (another thread's fault, or read-only before an upgrade):
-         * map the rest, one OS page at a time. */
+         * map the rest, one OS page at a time; read-only asked, what was mapped writable is
+         * protected too (it kept its writable entries: helper-92). */
         for (size_t o = 0; o < pgsz; o += os_page)
             mome_mem->map(va + o, os_page, ro);
+        if (ro)
+            mome_mem->protect(va, pgsz, 1);
     }
     return rc;
 }

@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, sync_suite());
     srunner_add_suite(sr, segment_suite());
     srunner_add_suite(sr, store_suite());
+    srunner_add_suite(sr, memory_suite());
     srunner_add_suite(sr, repo_suite());
     srunner_add_suite(sr, checkpoint_suite());
     srunner_add_suite(sr, evict_suite());

@@ -21,6 +21,7 @@ Suite *release_suite(void);
 Suite *sync_suite(void);
 Suite *segment_suite(void);
 Suite *store_suite(void);
+Suite *memory_suite(void);
 Suite *repo_suite(void);
 Suite *checkpoint_suite(void);
 Suite *evict_suite(void);
