@@ -67,9 +67,10 @@ typedef struct dentry {
     int32_t fwd;      /* >= 0: the entry moved there */
     int32_t busy;     /* requester of the open transaction, or -1 */
     int32_t flushing; /* acks the flush phase still waits for */
+    int32_t move_to;  /* moving: the node the entry was sent to */
     uint8_t excl;     /* STRONG regime: the owner holds it writable */
     uint8_t multi;    /* MULTI regime */
-    uint8_t moving;   /* DIR_MOVE sent, waiting for its ack */
+    uint8_t moving;   /* DIR_MOVE sent (to move_to), waiting for its ack */
     uint8_t third;    /* consecutive third-party transactions */
     uint8_t unsharing; /* UNSHARE sent to the owner (busy), waiting for its UNSHARE_ACK */
     mome_msg_t saved; /* the request a flush phase serves */
@@ -439,7 +440,8 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
  * its first write would make it) or, under RELEASE and WEAK, a twin of a multiple-writer page
  * another node owns. Anywhere else a RELEASE or WEAK one is a read-ahead (a single writer's page,
  * zeros others read): the node's write, if it comes, asks again, so opening ahead never stops a
- * writer. A STRONG one is declined there (strong_ahead_declined).
+ * writer. A STRONG one is declined there, and a RELEASE one where a single writer would be
+ * stopped (ahead_declined).
  */
 static int write_ahead_ok(dentry_t *e, const mome_msg_t *req)
 {
@@ -490,14 +492,20 @@ int mome_dir_reroute_read(const mome_fwd_t *f)
 /*
  * A STRONG write asked ahead of a page some node holds (or that is shared by RELEASE writers) is
  * declined: GRANT_NONE, the entry left as it was and not busy, no DONE to wait for. Served as a
- * read-ahead, as a RELEASE one is, it would write-protect the page's single writer (whose next
- * write would take the page back) and the requester's own write would then ask a second time;
- * served as a write, it would take the page from a node that may be using it.
+ * read-ahead, it would write-protect the page's single writer (whose next write would take the
+ * page back) and the requester's own write would then ask a second time; served as a write, it
+ * would take the page from a node that may be using it. So is a RELEASE one of a page another
+ * node writes alone: its read-ahead stopped that writer (FWD_READ) for a page the requester may
+ * never write (helper-93). A WEAK one reads a snapshot there, the writer writing on.
  */
-static int strong_ahead_declined(dentry_t *e, const mome_msg_t *req)
+static int ahead_declined(dentry_t *e, const mome_msg_t *req)
 {
-    return req->type == MOME_MSG_WRITE_REQ && (req->flags & MOME_REQ_AHEAD) &&
-           model_of(req)->single_writer && (e->owner >= 0 || count(e, CS) > 0 || e->multi);
+    if (req->type != MOME_MSG_WRITE_REQ || !(req->flags & MOME_REQ_AHEAD))
+        return 0;
+    if (model_of(req)->single_writer)
+        return e->owner >= 0 || count(e, CS) > 0 || e->multi;
+    return model_of(req)->stops_writer && e->excl && e->owner >= 0 &&
+           e->owner != (int)req_of(req)->node;
 }
 
 static void start(dentry_t *e, const mome_msg_t *req)
@@ -513,7 +521,7 @@ static void start(dentry_t *e, const mome_msg_t *req)
                    (unsigned long long)req_of(req)->seg, req_of(req)->node);
     if (req->type == MOME_MSG_SYNC_REQ)
         start_sync(e, req);
-    else if (strong_ahead_declined(e, req))
+    else if (ahead_declined(e, req))
         grant(req, MOME_GRANT_NONE, 0, 0, -1);
     else if (e->multi && model_of(req)->single_writer)
         begin_flush(e, req);
@@ -609,6 +617,7 @@ static int maybe_migrate(dentry_t *e, int requester)
     mome_send(requester, MOME_MSG_DIR_MOVE, flags, &mv, e->sets,
               (uint32_t)(NSETS * dir_words * 8));
     e->moving = 1;
+    e->move_to = requester;
     return 1;
 }
 
@@ -830,6 +839,10 @@ static void on_move_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
+    if (e && e->moving && m->src != (uint32_t)e->move_to)
+        mome_fatal("node %u acknowledged the move of the directory entry of page %llu of segment "
+                   "'%s', sent to node %d: the directory is inconsistent; stopping",
+                   m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg), e->move_to);
     if (!e || !e->moving) {
         /* Expected once the segment is gone job-wide (its entries forgotten here meanwhile). */
         if (e || mome_seg_page(a->seg, a->page))
@@ -865,10 +878,25 @@ static void on_move_ack(const mome_msg_t *m, const void *body)
 static const char *check_move(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
     const mome_move_t *mv = body;
-    if (m->len != NSETS * ((ctx->nnodes + 63) / 64) * 8)
+    uint32_t words = (ctx->nnodes + 63) / 64;
+    if (m->len != NSETS * words * 8)
         return "copyset length";
     if (!(m->flags & MOME_DIR_UNTOUCHED) && mv->owner == MOME_NODE_NONE)
         return "owner";
+    /* An entry is exclusive or shared by writers, not both, and an untouched page is neither. */
+    if ((m->flags & MOME_DIR_EXCL) && (m->flags & (MOME_DIR_MULTI | MOME_DIR_UNTOUCHED)))
+        return "flags (EXCL with MULTI or UNTOUCHED)";
+    if ((m->flags & (MOME_DIR_MULTI | MOME_DIR_UNTOUCHED)) == (MOME_DIR_MULTI | MOME_DIR_UNTOUCHED))
+        return "flags (MULTI and UNTOUCHED)";
+    /* No node past the job's in any set (counted, they kept an entry busy for ever: helper-93). */
+    if (ctx->nnodes % 64)
+        for (uint32_t k = 0; k < NSETS; k++) {
+            uint64_t last;
+            memcpy(&last, (const char *)m->payload + ((size_t)k * words + words - 1) * 8,
+                   sizeof(last));
+            if (last >> (ctx->nnodes % 64))
+                return "copyset (a node past the job's)";
+        }
     return NULL;
 }
 

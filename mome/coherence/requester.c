@@ -785,10 +785,11 @@ static mome_waiter_t *txn_end_empty(mome_txn_t *t, uint32_t mgr)
 }
 
 /*
- * The manager declined a STRONG write asked ahead (GRANT_NONE: a node holds the page). The
- * transaction ends with nothing, the page as it was and no DONE (the entry never became busy);
- * threads that faulted on the page meanwhile ask for it themselves. Anything else declined means
- * the directory and this node disagree about the request.
+ * The manager declined a write asked ahead (GRANT_NONE: under STRONG, a node holds the page; under
+ * RELEASE, another node writes it alone). The transaction ends with nothing, the page as it was
+ * and no DONE (the entry never became busy); threads that faulted on the page meanwhile ask for
+ * it themselves. Anything else declined means the directory and this node disagree about the
+ * request.
  */
 static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
 {
@@ -796,11 +797,11 @@ static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
     uint64_t page = t->page;
     mome_op_t *op = t->op;
 
-    if (t->kind != MOME_TXN_WRITE || !t->ahead || t->model != MOME_STRONG || t->granted ||
+    if (t->kind != MOME_TXN_WRITE || !t->ahead || t->model == MOME_WEAK || t->granted ||
         t->have_data || t->acks || t->held || t->recall || t->merge || t->served)
         mome_fatal("node %u declined a request of this node for page %llu of segment '%s' that "
-                   "only a STRONG write asked ahead may see declined (a %s request under %s): the "
-                   "directory and this node disagree; stopping",
+                   "only a STRONG or RELEASE write asked ahead may see declined (a %s request "
+                   "under %s): the directory and this node disagree; stopping",
                    m->src, (unsigned long long)page, s->name,
                    t->kind == MOME_TXN_WRITE ? "write" : "read", mome_model_of_id(t->model)->name);
     MOME_TR(MOME_TR_DECLINED, s->id, page, (int)m->src, 0, 0);

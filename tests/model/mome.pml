@@ -1059,7 +1059,7 @@ inline TAKE_GRANT(mgr) {
 
 
 /* on_grant: node = owner, x = acks, y = rights, v = GRANT_ZERO; mgr = src */
-/* declined(): GRANT_NONE for a STRONG write asked ahead: the transaction ends with nothing, no
+/* declined(): GRANT_NONE for a write asked ahead: the transaction ends with nothing, no
  * DONE; threads that faulted on the page meanwhile ask for it themselves. -DMUT_DECLINE_DROPS:
  * they are forgotten (they would wait for ever). */
 inline DECLINED() {
@@ -1994,9 +1994,12 @@ inline START_DROP() {
     fi
 }
 
-/* strong_ahead_declined: a STRONG write asked ahead of a page a node holds (or MULTI). */
-#define DECLINE_AHEAD (rq_w && HAS(rq_f, Q_AHEAD) && rq_m == STRONG && \
-                       (downer[G] != NIL || COUNT(dcs[p]) != 0 || HAS(dbits[p], B_MULTI)))
+/* ahead_declined: a STRONG write asked ahead of a page a node holds (or MULTI); a RELEASE one of
+ * a page another node writes alone (its read-ahead would stop that writer). */
+#define DECLINE_AHEAD (rq_w && HAS(rq_f, Q_AHEAD) && \
+                       (rq_m == STRONG -> \
+                        (downer[G] != NIL || COUNT(dcs[p]) != 0 || HAS(dbits[p], B_MULTI)) : \
+                        (HAS(dbits[p], B_EXCL) && downer[G] != NIL && downer[G] != rq_n)))
 
 /* write_ahead_ok: a write asked ahead is served as one only where it takes nothing from anyone
  * (a page nobody holds, or another writer of a multiple-writer page); elsewhere as a read. */

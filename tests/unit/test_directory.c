@@ -383,6 +383,27 @@ START_TEST(test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken)
 }
 END_TEST
 
+/* A DIR_MOVE naming a node past the job's, or an entry both exclusive and shared by writers, is
+ * refused on the wire: counted, the bogus node kept the entry busy for ever (helper-93). */
+START_TEST(test_directory__a_bad_moved_entry_is_refused)
+{
+    uint64_t sets[5] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
+    setup(4, 2, 1);
+    testnode_segment(7, 16);
+    mome_move_t mv = {.seg = 7, .page = 11, .owner = 2};
+    sets[0] |= 1ull << 40;
+    msgtest_reset();
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets)), -EPROTO);
+    sets[0] = 1u << 2;
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DIR_MOVE, MOME_DIR_EXCL | MOME_DIR_MULTI, 0, &mv,
+                                     sets, sizeof(sets)),
+                     -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DIR_MOVE, MOME_DIR_EXCL, 0, &mv, sets, sizeof(sets)),
+                     0);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__forget_segment)
 {
     mome_dir_state_t st;
@@ -869,6 +890,42 @@ START_TEST(test_directory__strong_write_ahead_is_declined_where_a_node_holds_the
 }
 END_TEST
 
+/* A RELEASE write asked ahead of a page another node writes alone (STRONG, exclusive) is
+ * declined: served as a read-ahead it stopped that writer (FWD_READ), whose next write took the
+ * page back (helper-93). A WEAK one reads a snapshot, the writer writing on; where no node writes
+ * alone, a RELEASE one is a read-ahead as before. */
+START_TEST(test_directory__release_write_ahead_never_stops_a_single_writer)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(1);
+    mome_dir_state_t st;
+    req(MOME_MSG_WRITE_REQ, 2, 1, p); /* node 2 writes it alone */
+    done(2, 1, p);
+    mome_req_t r = {.seg = 1, .page = p, .node = 3, .model = MOME_RELEASE};
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_AHEAD, 3, &r, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 1);
+    ck_assert_int_eq(sent(MOME_MSG_GRANT, 3)->flags, MOME_GRANT_NONE);
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.owner, 2);
+    ck_assert_int_eq(st.excl, 1);
+    ck_assert_int_eq(st.busy, -1);
+    r.model = MOME_WEAK;
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_AHEAD, 3, &r, NULL, 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_SNAP, 2));
+    done(3, 1, p);
+    mome_dir_peek(1, p, &st);
+    ck_assert_int_eq(st.excl, 1);
+    /* Read by others since (no single writer): a RELEASE write asked ahead reads it. */
+    reqm(MOME_MSG_READ_REQ, 1, 1, p, MOME_RELEASE, 0);
+    done(1, 1, p);
+    r.model = MOME_RELEASE;
+    deliver(MOME_MSG_WRITE_REQ, MOME_REQ_AHEAD, 3, &r, NULL, 0);
+    ck_assert_ptr_null(msgtest_find(MOME_MSG_GRANT, 3));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_READ, 2));
+    teardown();
+}
+END_TEST
+
 Suite *directory_suite(void)
 {
     Suite *s = suite_create("directory");
@@ -876,6 +933,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__recall_takes_every_copy_and_resets);
     UNIT_CASE(s, test_directory__served_rules);
     UNIT_CASE(s, test_directory__strong_write_ahead_is_declined_where_a_node_holds_the_page);
+    UNIT_CASE(s, test_directory__release_write_ahead_never_stops_a_single_writer);
     UNIT_CASE(s, test_directory__read_of_exclusive_page_downgrades_owner);
     UNIT_CASE(s, test_directory__write_invalidates_sharers_and_moves_content);
     UNIT_CASE(s, test_directory__upgrade_needs_no_content);
@@ -885,6 +943,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__entry_migrates_to_its_users);
     UNIT_CASE(s, test_directory__takes_over_a_moved_entry);
     UNIT_CASE(s, test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken);
+    UNIT_CASE(s, test_directory__a_bad_moved_entry_is_refused);
     UNIT_CASE(s, test_directory__notice_during_a_move_follows_the_entry);
     UNIT_CASE(s, test_directory__forget_segment);
     UNIT_CASE(s, test_directory__managers_spread_over_nodes);
