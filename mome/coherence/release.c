@@ -540,17 +540,6 @@ static void set_model(mome_seg_t *s, uint64_t page, const mome_model_t *model)
     mome_seg_pg(s, page)->model = (uint8_t)model->id;
 }
 
-/*
- * A switch of a held page the directory must hear of: to a stronger model (the copy may be stale
- * under the new contract: enter renews it), or to one whose copies are kept where the old one's
- * were taken back (to WEAK: recorded under the old contract, the copy was still invalidated by
- * another node's STRONG write, although a WEAK copy changes only when its node asks; helper-88).
- */
-static int must_enter(const mome_model_t *from, const mome_model_t *to)
-{
-    return to->strength > from->strength || (from->invalidated && !to->invalidated);
-}
-
 static void switch_after_release(void *arg, mome_date_t date)
 {
     relop_t *op = arg;
@@ -562,7 +551,7 @@ static void switch_after_release(void *arg, mome_date_t date)
         mome_page_t *pg = mome_seg_pg(s, page);
         const mome_model_t *from = mome_model_of_id(pg->model);
         set_model(s, page, to);
-        if (must_enter(from, to) && pg->access != MOME_ACC_NONE) {
+        if (to->strength > from->strength && pg->access != MOME_ACC_NONE) {
             /* A request in flight (a write fault's upgrade, a read-ahead) is asked again under
              * the new model when it lands (txn_try_complete). Meanwhile the copy it came from,
              * fetched under the weaker contract, leaves the views, so that a reader waits for the
@@ -572,8 +561,7 @@ static void switch_after_release(void *arg, mome_date_t date)
              * brought its stale bytes back, and a MomeSyncMem meanwhile, finding no copy, asked
              * nothing (a switch to STRONG and back to WEAK before the answer). */
             if (pg->flags & MOME_PG_BUSY) {
-                if (to->strength > from->strength)
-                    mome_copy_unmap(s, page);
+                mome_copy_unmap(s, page);
                 continue;
             }
             to->enter(s, page, &op->op);
@@ -585,19 +573,18 @@ static void switch_after_release(void *arg, mome_date_t date)
 void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
 {
     const mome_model_t *to = mome_model_get(model);
-    int enter = 0, stronger = 0;
+    int stronger = 0;
 
     FOR_EACH_PAGE(a, end, s, page)
     {
         mome_page_t *pg = mome_seg_pg(s, page);
-        const mome_model_t *from = mome_model_of_id(pg->model);
-        if (must_enter(from, to) && pg->access != MOME_ACC_NONE) {
-            enter = 1;
-            stronger |= to->strength > from->strength;
-        } else if (to->strength <= from->strength)
+        int from = mome_model_of_id(pg->model)->strength;
+        if (to->strength > from && pg->access != MOME_ACC_NONE)
+            stronger = 1;
+        else if (to->strength <= from)
             set_model(s, page, to);
     }
-    if (!enter) {
+    if (!stronger) {
         FOR_EACH_PAGE(a, end, s, page) set_model(s, page, to);
         cb(arg, 0);
         return;
@@ -606,12 +593,8 @@ void mome_rel_switch(char *a, char *end, int model, mome_rel_cb_t cb, void *arg)
     op->a = a;
     op->end = end;
     op->model = model;
-    /* Stronger: make this node's view current first (own writes out, stale copies dropped). To
-     * WEAK, no need: a copy with writes not released keeps them (weak_enter). */
-    if (stronger)
-        mome_rel_release(switch_after_release, op);
-    else
-        switch_after_release(op, 0);
+    /* Stronger: make this node's view current first (own writes out, stale copies dropped). */
+    mome_rel_release(switch_after_release, op);
 }
 
 /* ---- a segment this node closes, and opens again ---- */
