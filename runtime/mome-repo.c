@@ -214,9 +214,8 @@ static int cmd_verify(const char *name)
             return 1;
         }
         /* As every command: "" would verify the repository's own directory. */
-        if (!*name || strlen(name) > MOME_REPO_NAME_MAX) {
-            fprintf(stderr, "mome-repo: verify: %s segment name (1 to %d bytes)\n",
-                    *name ? "too long a" : "an empty", MOME_REPO_NAME_MAX);
+        if (mome_repo_check_name(name, err, sizeof(err)) < 0) {
+            fail_msg("verify", err);
             return 2;
         }
         mome_repo_dirname(name, dirname, sizeof(dirname));

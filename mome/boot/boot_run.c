@@ -183,12 +183,12 @@ static int run_allgather(const void *blob, uint32_t len, void **out)
         if (f.type == MOME_BOOT_GATHER_RESULT && f.arg == gather_seq) {
             /* The lengths, then the blobs back to back: they must add up (mome_boot_blob). */
             uint64_t sum = sizeof(uint32_t) * (uint64_t)boot_size;
-            for (int i = 0; f.len >= sizeof(uint32_t) * (size_t)boot_size && i < boot_size; i++) {
+            for (int i = 0; sum <= f.len && i < boot_size; i++) {
                 uint32_t l;
                 memcpy(&l, payload + sizeof(l) * (size_t)i, sizeof(l));
                 sum += l;
             }
-            if (f.len < sizeof(uint32_t) * (size_t)boot_size || sum != f.len) {
+            if (sum != f.len) {
                 free(payload);
                 return -EBADMSG;
             }

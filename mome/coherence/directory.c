@@ -811,7 +811,8 @@ static void on_move(const mome_msg_t *m, const void *body)
     mome_ref_t ack = {.seg = mv->seg, .page = mv->page};
     /* The entry goes to a node that used the page, so has the segment, unless the segment was
      * destroyed here since (its last close): taken, the entry stayed for good (helper-91). */
-    if (!mome_seg_page(mv->seg, mv->page)) {
+    mome_seg_t *s = mome_seg_page(mv->seg, mv->page);
+    if (!s) {
         mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
         return;
     }
@@ -831,7 +832,7 @@ static void on_move(const mome_msg_t *m, const void *body)
     e->multi = !!(m->flags & MOME_DIR_MULTI);
     memcpy(e->sets, m->payload, NSETS * dir_words * 8);
     /* Requests of this node go straight here from now on. */
-    mome_seg_pg(mome_seg_page(mv->seg, mv->page), mv->page)->mgr = (uint32_t)dir_self + 1;
+    mome_seg_pg(s, mv->page)->mgr = (uint32_t)dir_self + 1;
     mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
 }
 

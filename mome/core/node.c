@@ -865,7 +865,8 @@ static int heap_round(int round, uint64_t *seed, void **gather, const void *tpad
      * (the programs of a job may be linked with different Mome builds) */
     for (int i = 0; i < mome_g.nnodes; i++) {
         const char *pi = mome_boot_blob(res, mome_g.nnodes, i, &len);
-        memcpy(&bi, pi, len < sizeof(bi) ? 0 : sizeof(bi));
+        if (len >= sizeof(bi))
+            memcpy(&bi, pi, sizeof(bi));
         if (len < sizeof(bi) || len - sizeof(bi) < bi.addrlen) {
             snprintf(err, errlen,
                      "node %d sent a start-up record of %u bytes, not one of this "
@@ -874,6 +875,12 @@ static int heap_round(int round, uint64_t *seed, void **gather, const void *tpad
             rc = -EPROTO;
             goto err_free;
         }
+        if ((rc = agree_knob("MOME_PAGE_SIZE", bi.page_size, i, ps, err, errlen)) < 0 ||
+            (rc = agree_knob("MOME_HEAP_SIZE", bi.heap_knob, i, mome_g.cfg.heap_size, err,
+                             errlen)) < 0 ||
+            (rc = agree_knob("MOME_DIR_MIGRATE", bi.dir_migrate, i,
+                             (uint64_t)mome_g.cfg.dir_migrate, err, errlen)) < 0)
+            goto err_free;
     }
     p0 = mome_boot_blob(res, mome_g.nnodes, 0, &len);
     memcpy(&b0, p0, sizeof(b0));
@@ -881,15 +888,6 @@ static int heap_round(int round, uint64_t *seed, void **gather, const void *tpad
         snprintf(err, errlen, "node 0 sent no addresses for the shared heap (another Mome?)");
         rc = -EPROTO;
         goto err_free;
-    }
-    for (int i = 0; i < mome_g.nnodes; i++) {
-        memcpy(&bi, mome_boot_blob(res, mome_g.nnodes, i, &len), sizeof(bi));
-        if ((rc = agree_knob("MOME_PAGE_SIZE", bi.page_size, i, ps, err, errlen)) < 0 ||
-            (rc = agree_knob("MOME_HEAP_SIZE", bi.heap_knob, i, mome_g.cfg.heap_size, err,
-                             errlen)) < 0 ||
-            (rc = agree_knob("MOME_DIR_MIGRATE", bi.dir_migrate, i,
-                             (uint64_t)mome_g.cfg.dir_migrate, err, errlen)) < 0)
-            goto err_free;
     }
     memcpy(r.cand, p0 + sizeof(b0) + b0.addrlen, sizeof(r.cand));
     mine = heap_try(&r);

@@ -378,13 +378,12 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
     /* A delta names each page once at most (entries come from the network: a sum that wraps
      * would make ne too small for the copies below). */
     for (int i = 0; i < n; i++) {
-        uint64_t pages = (h->size + h->page_size - 1) / h->page_size;
-        if (deltas[i].entries > pages) {
+        if (deltas[i].entries > rs->npages) {
             rc = mome_repo_say(err, errlen, -EINVAL,
                                "segment '%s': node %u's delta has %llu "
                                "entries, more than the segment's %llu pages",
                                h->name, deltas[i].node, (unsigned long long)deltas[i].entries,
-                               (unsigned long long)pages);
+                               (unsigned long long)rs->npages);
             goto out;
         }
         total += deltas[i].entries;

@@ -795,7 +795,7 @@ static void sweep_unlinked(int repofd)
 }
 
 /* Segment names are 1 to 255 bytes, as MomeSegOpen says (a head keeps 255 of them). */
-static int check_name(const char *name, char *err, size_t errlen)
+int mome_repo_check_name(const char *name, char *err, size_t errlen)
 {
     size_t len = strlen(name);
     if (len == 0)
@@ -877,7 +877,7 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
                              dir);
     if (create && !(flags & MOME_REPO_LOCK))
         return mome_repo_say(err, errlen, -EINVAL, "creating a segment needs its lock");
-    rc = check_name(name, err, errlen);
+    rc = mome_repo_check_name(name, err, errlen);
     if (rc < 0)
         return rc;
     mome_repo_dirname(name, dirname, sizeof(dirname));
@@ -1336,7 +1336,7 @@ int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen
     char dirname[MOME_REPO_DIRNAME_MAX + 1], holder[400], who[64], gone[64];
     int repofd, segfd, lockfd, rc, renamed = 0;
 
-    rc = check_name(name, err, errlen);
+    rc = mome_repo_check_name(name, err, errlen);
     if (rc < 0)
         return rc;
     mome_repo_dirname(name, dirname, sizeof(dirname));

@@ -125,6 +125,9 @@ int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *
                      void *arg);
 /* Remove a segment no job has open. */
 int mome_repo_remove(const char *dir, const char *name, char *err, size_t errlen);
+/* A segment name is 1 to MOME_REPO_NAME_MAX bytes: 0, else -EINVAL or -ENAMETOOLONG with a
+ * message (every call taking a name checks it). */
+int mome_repo_check_name(const char *name, char *err, size_t errlen);
 /* Write the current generation as a flat image of the segment's bytes (holes for zeros). Takes
  * no lock: -EAGAIN if a checkpoint or compaction replaced the head meanwhile and removed a file
  * it needed (open the segment again and retry; the image is then incomplete). */

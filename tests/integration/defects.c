@@ -200,12 +200,12 @@ static void wrapping_ranges(void)
     MUST(MomeSegClose(seg));
 }
 
-static pid_t barrier_tid;
-static void *in_barrier(void *arg)
+/* The second thread of finalize_while_busy, finalize_while_locking and
+ * checkpoint_while_checkpointing names itself (note_second) before its Mome call. */
+static pid_t second_tid;
+static void note_second(void)
 {
-    __atomic_store_n(&barrier_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
-    CHECK(MomeBarrier() != 0, "MomeBarrier");
-    return arg;
+    __atomic_store_n(&second_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 }
 
 /* Is thread tid asleep (waiting for its command)? */
@@ -222,18 +222,32 @@ static int sleeping(pid_t tid)
     return s;
 }
 
+/* Start fn on a second thread; return once it sleeps in its Mome call (its command is queued,
+ * and commands run in order). */
+static pthread_t start_second(void *(*fn)(void *))
+{
+    pthread_t t;
+    pthread_create(&t, NULL, fn, NULL);
+    while (!__atomic_load_n(&second_tid, __ATOMIC_ACQUIRE) ||
+           !sleeping(__atomic_load_n(&second_tid, __ATOMIC_ACQUIRE)))
+        sched_yield();
+    return t;
+}
+
+static void *in_barrier(void *arg)
+{
+    note_second();
+    CHECK(MomeBarrier() != 0, "MomeBarrier");
+    return arg;
+}
+
 static void finalize_while_busy(void)
 {
     int me = MomeNode();
     volatile int *flag = itest_map("busy", MomePageSize(), NULL); /* STRONG */
     MomeBarrier();
     if (me == 0) {
-        pthread_t t;
-        pthread_create(&t, NULL, in_barrier, NULL);
-        /* The thread's barrier command is queued once it sleeps on it; commands run in order. */
-        while (!__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE) ||
-               !sleeping(__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE)))
-            sched_yield();
+        pthread_t t = start_second(in_barrier);
         CHECK(MomeFinalize() == -1 && errno == EBUSY, "MomeFinalize during a barrier");
         CHECK(strncmp(MomeError(), "MomeFinalize:", 13) == 0, "the message names MomeFinalize: "
                                                               "'%s'", MomeError());
@@ -251,7 +265,7 @@ static int lock_rc, lock_errno;
 static char lock_msg[256];
 static void *in_lock(void *arg)
 {
-    __atomic_store_n(&barrier_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    note_second();
     lock_rc = MomeLock(7);
     lock_errno = errno;
     snprintf(lock_msg, sizeof(lock_msg), "%s", MomeError());
@@ -265,12 +279,8 @@ static void finalize_while_locking(void)
     if (me == 0)
         MUST(MomeLock(7)); /* held until node 0 leaves */
     MomeBarrier();
-    if (me == 1) {
-        pthread_create(&t, NULL, in_lock, NULL);
-        while (!__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE) ||
-               !sleeping(__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE)))
-            sched_yield();
-    }
+    if (me == 1)
+        t = start_second(in_lock);
     MUST(MomeFinalize());
     if (me == 1) {
         pthread_join(t, NULL); /* hung for ever before */
@@ -317,7 +327,7 @@ static void unlink_then_finalize(int delay_ms)
 static int ckpt_seg, ckpt_rc;
 static void *in_checkpoint(void *arg)
 {
-    __atomic_store_n(&barrier_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    note_second();
     ckpt_rc = MomeCheckpoint(ckpt_seg);
     return arg;
 }
@@ -334,11 +344,7 @@ static void checkpoint_while_checkpointing(void)
     p[(size_t)me * ps] = 1;
     MomeBarrier();
     if (me == 0) {
-        pthread_t t;
-        pthread_create(&t, NULL, in_checkpoint, NULL);
-        while (!__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE) ||
-               !sleeping(__atomic_load_n(&barrier_tid, __ATOMIC_ACQUIRE)))
-            sched_yield();
+        pthread_t t = start_second(in_checkpoint);
         CHECK(MomeCheckpoint(ckpt_seg) == -1 && errno == EBUSY &&
                   strstr(MomeError(), "in a checkpoint"),
               "MomeCheckpoint during another thread's: errno %d, '%s'", errno, MomeError());
