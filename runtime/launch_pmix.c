@@ -422,6 +422,25 @@ static int supervise(const struct pmix_job *job)
     return WIFSIGNALED(wstat) ? 128 + WTERMSIG(wstat) : WEXITSTATUS(wstat);
 }
 
+/* One word of the --dry-run command, quoted for sh where it needs it (so it can be pasted). */
+static void print_quoted(const char *w, int i)
+{
+    if (i)
+        putchar(' ');
+    if (*w && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        "_@%+=:,./-") == strlen(w)) {
+        fputs(w, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *w; w++)
+        if (*w == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*w);
+    putchar('\'');
+}
+
 int pmix_launch(const struct pmix_job *job, const struct pmix_block *blocks, int nblocks)
 {
     enum kind kind;
@@ -459,7 +478,7 @@ int pmix_launch(const struct pmix_job *job, const struct pmix_block *blocks, int
     free(launcher);
     if (job->dry_run) {
         for (int i = 0; i < nargs; i++)
-            printf("%s%s", i ? " " : "", args[i]);
+            print_quoted(args[i], i);
         putchar('\n');
         return 0;
     }

@@ -235,6 +235,8 @@ void *mome_mem_view_map(void *addr, size_t len, int writable, int fixed, uint64_
              (off_t)file_off);
     if (p == MAP_FAILED) {
         *err = -errno;
+        if (!fixed)
+            munmap(addr, len); /* the reservation made above */
         return NULL;
     }
     /*
