@@ -196,6 +196,28 @@ static int create_format(int fd)
     return rc;
 }
 
+/* fsync the directory holding path (its last component named there): 0 or -errno. */
+static int sync_parent(const char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') /* "a/b/" names b in a */
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    char *parent = n ? strndup(path, n) : strdup(".");
+    if (!parent)
+        return -ENOMEM;
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = fd < 0 ? -errno : 0;
+    free(parent);
+    if (fd >= 0) {
+        rc = mome_repo_sync(fd);
+        close(fd);
+    }
+    return rc;
+}
+
 /* Open (creating it with `create`) the repository directory and check its format. */
 int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen)
 {
@@ -208,6 +230,10 @@ int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen)
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
             return mome_repo_say(err, errlen, -errno, "cannot create repository directory '%s': %s",
                                  dir, strerror(errno));
+        rc = sync_parent(dir); /* else a crash could take the new directory, and what it holds */
+        if (rc < 0)
+            return mome_repo_say(err, errlen, rc, "cannot fsync the directory holding '%s': %s",
+                                 dir, strerror(-rc));
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (fd < 0) {
