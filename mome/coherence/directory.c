@@ -47,7 +47,8 @@
 /* Node sets of an entry: holders, holders whose model has a single writer, holders whose model
  * keeps their copy (never invalidated), holders whose model is notified of released changes, and
  * writers of a MULTI page. */
-enum { CS = 0, SINGLE_SET, KEPT_SET, NOTIFY_SET, WRITERS, NSETS };
+/* The holder sets (NHOLD, sent with an entry that moves), then the flush phase's own. */
+enum { CS = 0, SINGLE_SET, KEPT_SET, NOTIFY_SET, WRITERS, NHOLD, FLUSHING = NHOLD, NSETS };
 
 typedef struct dreq {
     struct dreq *next;
@@ -66,7 +67,6 @@ typedef struct dentry {
     int32_t owner;    /* master content; -1 = never written (zeros) */
     int32_t fwd;      /* >= 0: the entry moved there */
     int32_t busy;     /* requester of the open transaction, or -1 */
-    int32_t flushing; /* acks the flush phase still waits for */
     int32_t move_to;  /* moving: the node the entry was sent to */
     uint8_t excl;     /* STRONG regime: the owner holds it writable */
     uint8_t multi;    /* MULTI regime */
@@ -85,6 +85,7 @@ typedef struct notice {
     uint32_t origin;
     uint32_t left;    /* STALE messages not acknowledged yet */
     mome_batch_t ack; /* the pages to acknowledge to the origin */
+    uint32_t out[];   /* per node: its STALE messages not acknowledged yet */
 } notice_t;
 
 static mome_htab_t dir, notices;
@@ -138,7 +139,7 @@ static void add_holder(dentry_t *e, int n, const mome_model_t *m)
 
 static void drop_holder(dentry_t *e, int n)
 {
-    for (int k = 0; k < NSETS; k++)
+    for (int k = 0; k < NHOLD; k++)
         del(e, k, n);
 }
 
@@ -411,7 +412,7 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
     e->saved = *req;
     e->saved.payload = NULL;
     e->saved.len = 0;
-    e->flushing = 0;
+    clear(e, FLUSHING);
     e->busy = (int)r->node;
     for (int s = 0; s < dir_nnodes; s++) {
         if (!has(e, CS, s) && !has(e, WRITERS, s))
@@ -425,7 +426,7 @@ static void begin_flush(dentry_t *e, const mome_msg_t *req)
             drop_holder(e, s);
             MOME_STAT_INC(invalidations_sent);
         }
-        e->flushing++;
+        add(e, FLUSHING, s); /* its FLUSH_ACK awaited */
     }
     clear(e, WRITERS);
     e->multi = 0;
@@ -614,8 +615,7 @@ static int maybe_migrate(dentry_t *e, int requester)
                       .owner = e->owner < 0 ? MOME_NODE_NONE : (uint32_t)e->owner};
     int flags = (e->excl ? MOME_DIR_EXCL : 0) | (e->owner < 0 ? MOME_DIR_UNTOUCHED : 0) |
                 (e->multi ? MOME_DIR_MULTI : 0);
-    mome_send(requester, MOME_MSG_DIR_MOVE, flags, &mv, e->sets,
-              (uint32_t)(NSETS * dir_words * 8));
+    mome_send(requester, MOME_MSG_DIR_MOVE, flags, &mv, e->sets, (uint32_t)(NHOLD * dir_words * 8));
     e->moving = 1;
     e->move_to = requester;
     return 1;
@@ -625,7 +625,7 @@ static void on_done(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *d = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, d->seg, d->page);
-    if (!e || e->busy != (int)d->node || e->flushing || e->unsharing) {
+    if (!e || e->busy != (int)d->node || count(e, FLUSHING) || e->unsharing) {
         mome_debug("directory", "unexpected DONE from node %u for page %llu", d->node,
                    (unsigned long long)d->page);
         return;
@@ -662,11 +662,15 @@ static void on_flush_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
-    if (!e || e->flushing <= 0) {
-        mome_warn("directory", "unexpected FLUSH_ACK for page %llu", (unsigned long long)a->page);
-        return;
-    }
-    if (--e->flushing == 0) {
+    /* From the flushed node, or from the owner for a writer whose diff it merged. */
+    if (!e || !has(e, FLUSHING, (int)a->node) || (m->src != a->node && (int)m->src != e->owner))
+        mome_fatal("node %u acknowledged a flush of node %u's copy of page %llu of segment '%s' "
+                   "(%#llx) that this node did not ask for (a lost or repeated message); "
+                   "stopping",
+                   m->src, a->node, (unsigned long long)a->page, mome_seg_name_of(a->seg),
+                   (unsigned long long)a->seg);
+    del(e, FLUSHING, (int)a->node);
+    if (!count(e, FLUSHING)) {
         mome_msg_t req = e->saved;
         start(e, &req); /* the page is STRONG now */
     }
@@ -723,6 +727,7 @@ static void send_stale(int s, const mome_rel_t *rel, notice_t *n)
     mome_send(s, MOME_MSG_STALE, 0, &st, stale_out[s].buf, (uint32_t)stale_out[s].len);
     mome_batch_reset(&stale_out[s]);
     n->left++;
+    n->out[s]++;
 }
 
 static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, notice_t *n)
@@ -747,7 +752,7 @@ static void stale_add(int s, const mome_entry_t *ent, const mome_rel_t *rel, not
 static void on_notice(const mome_msg_t *m, const void *body)
 {
     const mome_rel_t *rel = body;
-    notice_t *n = mome_calloc(1, sizeof(*n));
+    notice_t *n = mome_calloc(1, sizeof(*n) + (size_t)dir_nnodes * sizeof(n->out[0]));
     mome_entry_t ent;
 
     if (!n)
@@ -792,10 +797,11 @@ static void on_stale_ack(const mome_msg_t *m, const void *body)
 {
     const mome_rel_t *rel = body;
     notice_t *n = (notice_t *)mome_htab_get(&notices, rel->token, 0);
-    if (!n) {
-        mome_warn("directory", "STALE_ACK from node %u for an unknown notice", m->src);
-        return;
-    }
+    if (!n || !n->out[m->src])
+        mome_fatal("node %u acknowledged invalidations (notice %llu) that this node did not send "
+                   "it (a lost or repeated message); stopping",
+                   m->src, (unsigned long long)rel->token);
+    n->out[m->src]--;
     if (--n->left > 0)
         return;
     mome_send((int)n->origin, MOME_MSG_NOTICE_ACK, 0, NULL, n->ack.buf, (uint32_t)n->ack.len);
@@ -830,7 +836,7 @@ static void on_move(const mome_msg_t *m, const void *body)
     e->owner = (m->flags & MOME_DIR_UNTOUCHED) ? -1 : (int32_t)mv->owner;
     e->excl = !!(m->flags & MOME_DIR_EXCL);
     e->multi = !!(m->flags & MOME_DIR_MULTI);
-    memcpy(e->sets, m->payload, NSETS * dir_words * 8);
+    memcpy(e->sets, m->payload, NHOLD * dir_words * 8);
     /* Requests of this node go straight here from now on. */
     mome_seg_pg(s, mv->page)->mgr = (uint32_t)dir_self + 1;
     mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
@@ -880,7 +886,7 @@ static const char *check_move(const mome_msg_t *m, const void *body, const mome_
 {
     const mome_move_t *mv = body;
     uint32_t words = (ctx->nnodes + 63) / 64;
-    if (m->len != NSETS * words * 8)
+    if (m->len != NHOLD * words * 8)
         return "copyset length";
     if (!(m->flags & MOME_DIR_UNTOUCHED) && mv->owner == MOME_NODE_NONE)
         return "owner";
@@ -891,7 +897,7 @@ static const char *check_move(const mome_msg_t *m, const void *body, const mome_
         return "flags (MULTI and UNTOUCHED)";
     /* No node past the job's in any set (counted, they kept an entry busy for ever: helper-93). */
     if (ctx->nnodes % 64)
-        for (uint32_t k = 0; k < NSETS; k++) {
+        for (uint32_t k = 0; k < NHOLD; k++) {
             uint64_t last;
             memcpy(&last, (const char *)m->payload + ((size_t)k * words + words - 1) * 8,
                    sizeof(last));
@@ -955,35 +961,60 @@ static const mome_field_t token_fields[] = {MOME_FIELD(mome_rel_t, token, MOME_F
  * message too): they may run while the holder serves reads together (holder.c). */
 static const mome_msg_def_t dir_msgs[] = {
     {.type = MOME_MSG_READ_REQ,
-     .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields), MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
-     .body_size = sizeof(mome_req_t), .batched = 1, .handler = on_request},
+     .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields),
+              MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
+     .body_size = sizeof(mome_req_t),
+     .batched = 1,
+     .handler = on_request},
     {.type = MOME_MSG_WRITE_REQ,
      .wire = {"WRITE_REQ", rw_req_fields, NF(rw_req_fields),
               MOME_REQ_COPY | MOME_REQ_RECALL | MOME_REQ_AHEAD, 0, 0},
-     .body_size = sizeof(mome_req_t), .validate = check_write, .handler = on_request},
+     .body_size = sizeof(mome_req_t),
+     .validate = check_write,
+     .handler = on_request},
     {.type = MOME_MSG_SYNC_REQ,
      .wire = {"SYNC_REQ", sync_req_fields, NF(sync_req_fields), 0, 0, 0},
-     .body_size = sizeof(mome_req_t), .handler = on_request},
-    {.type = MOME_MSG_DONE, .wire = {"DONE", ref_fields, NF(ref_fields), MOME_DONE_RESET, 0, 0},
-     .body_size = sizeof(mome_ref_t), .validate = check_done, .batched = 1, .handler = on_done},
-    {.type = MOME_MSG_DROP, .wire = {"DROP", drop_fields, NF(drop_fields), 0, 0, 0},
-     .body_size = sizeof(mome_req_t), .batched = 1, .handler = on_request},
-    {.type = MOME_MSG_UNSHARE_ACK, .wire = {"UNSHARE_ACK", ref_fields, NF(ref_fields), 0, 0, 0},
-     .body_size = sizeof(mome_ref_t), .validate = check_unshare_ack, .handler = on_unshare_ack},
-    {.type = MOME_MSG_FLUSH_ACK, .wire = {"FLUSH_ACK", ref_fields, 2, 0, 0, 0},
-     .body_size = sizeof(mome_ref_t), .handler = on_flush_ack},
+     .body_size = sizeof(mome_req_t),
+     .handler = on_request},
+    {.type = MOME_MSG_DONE,
+     .wire = {"DONE", ref_fields, NF(ref_fields), MOME_DONE_RESET, 0, 0},
+     .body_size = sizeof(mome_ref_t),
+     .validate = check_done,
+     .batched = 1,
+     .handler = on_done},
+    {.type = MOME_MSG_DROP,
+     .wire = {"DROP", drop_fields, NF(drop_fields), 0, 0, 0},
+     .body_size = sizeof(mome_req_t),
+     .batched = 1,
+     .handler = on_request},
+    {.type = MOME_MSG_UNSHARE_ACK,
+     .wire = {"UNSHARE_ACK", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t),
+     .validate = check_unshare_ack,
+     .handler = on_unshare_ack},
+    {.type = MOME_MSG_FLUSH_ACK,
+     .wire = {"FLUSH_ACK", ref_fields, NF(ref_fields), 0, 0, 0},
+     .body_size = sizeof(mome_ref_t),
+     .handler = on_flush_ack},
     {.type = MOME_MSG_NOTICE,
-     .wire = {"NOTICE", notice_fields, NF(notice_fields), 0, MOME_BATCH_NOTICE_SIZE,
-              MOME_LEN_BATCH, MOME_BATCH_NOTICE},
-     .body_size = sizeof(mome_rel_t), .handler = on_notice},
-    {.type = MOME_MSG_STALE_ACK, .wire = {"STALE_ACK", token_fields, NF(token_fields), 0, 0, 0},
-     .body_size = sizeof(mome_rel_t), .handler = on_stale_ack},
+     .wire = {"NOTICE", notice_fields, NF(notice_fields), 0, MOME_BATCH_NOTICE_SIZE, MOME_LEN_BATCH,
+              MOME_BATCH_NOTICE},
+     .body_size = sizeof(mome_rel_t),
+     .handler = on_notice},
+    {.type = MOME_MSG_STALE_ACK,
+     .wire = {"STALE_ACK", token_fields, NF(token_fields), 0, 0, 0},
+     .body_size = sizeof(mome_rel_t),
+     .handler = on_stale_ack},
     {.type = MOME_MSG_DIR_MOVE,
      .wire = {"DIR_MOVE", move_fields, NF(move_fields),
               MOME_DIR_EXCL | MOME_DIR_UNTOUCHED | MOME_DIR_MULTI, 8, 8192, 0},
-     .body_size = sizeof(mome_move_t), .validate = check_move, .handler = on_move},
-    {.type = MOME_MSG_DIR_MOVE_ACK, .wire = {"DIR_MOVE_ACK", ref_fields, 2, 0, 0, 0},
-     .body_size = sizeof(mome_ref_t), .handler = on_move_ack},
+     .body_size = sizeof(mome_move_t),
+     .validate = check_move,
+     .handler = on_move},
+    {.type = MOME_MSG_DIR_MOVE_ACK,
+     .wire = {"DIR_MOVE_ACK", ref_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_ref_t),
+     .handler = on_move_ack},
 };
 
 int mome_dir_init(int nnodes, int self, int migrate)
@@ -1046,7 +1077,7 @@ void mome_dir_peek(uint64_t seg, uint64_t page, mome_dir_state_t *out)
     out->multi = e->multi;
     out->busy = e->busy;
     out->fwd = e->fwd;
-    out->flushing = e->flushing;
+    out->flushing = count(e, FLUSHING);
     out->unsharing = e->unsharing;
     out->ncopies = count(e, CS);
     out->nwriters = count(e, WRITERS);

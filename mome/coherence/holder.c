@@ -318,7 +318,7 @@ static void on_flush(const mome_msg_t *m, const void *body)
     MOME_TR(MOME_TR_FLUSH, r->seg, r->page, (int)m->src, 0,
             m->flags & MOME_FLUSH_DROP ? MOME_TRF_DROP : 0);
     if (!s) {
-        mome_ref_t ack = {.seg = r->seg, .page = r->page};
+        mome_ref_t ack = {.seg = r->seg, .page = r->page, .node = (uint32_t)mome_coh.self};
         mome_send((int)m->src, MOME_MSG_FLUSH_ACK, 0, &ack, NULL, 0);
         return;
     }

@@ -319,9 +319,10 @@ void mome_owner_barrier_done(void)
     bar_resend = 0;
 }
 
-static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr)
+/* The flush of `node`'s copy is over (node: this one, or a writer whose diff was merged here). */
+static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr, uint32_t node)
 {
-    mome_ref_t ack = {.seg = seg, .page = page};
+    mome_ref_t ack = {.seg = seg, .page = page, .node = node};
     mome_send((int)mgr, MOME_MSG_FLUSH_ACK, 0, &ack, NULL, 0);
 }
 
@@ -350,7 +351,7 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
             acked_by_owner = send_diff(s, page, mome_clock_now(), (int)mgr);
     }
     if (!acked_by_owner)
-        flush_ack(s->id, page, mgr);
+        flush_ack(s->id, page, mgr, (uint32_t)mome_coh.self);
     if (pg->access == MOME_ACC_NONE)
         return;
     if (drop) {
@@ -436,7 +437,7 @@ static void on_diff(const mome_msg_t *m, const void *body)
         mome_seg_t *s = merge(&e, rel->origin);
         uint64_t seg = e.seg, page = e.page, ver = mome_seg_pg(s, page)->ver;
         if (m->flags & MOME_DIFF_FLUSH) {
-            flush_ack(seg, page, rel->mgr);
+            flush_ack(seg, page, rel->mgr, rel->origin);
             BATCH_ADD(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin,
                       "flush acknowledgement", mome_batch_notice(&flush_acks, seg, page, ver));
             continue;

@@ -12,6 +12,7 @@
 #include "coherence/seg.h"
 #include "testnode.h"
 #include "mome.h"
+#include "nodecase.h"
 #include "net/srvproto.h"
 #include "unit.h"
 
@@ -69,7 +70,7 @@ static void done(int from, uint64_t seg, uint64_t page)
 
 static void flush_ack(int from, uint64_t seg, uint64_t page)
 {
-    mome_ref_t a = {.seg = seg, .page = page};
+    mome_ref_t a = {.seg = seg, .page = page, .node = (uint32_t)from};
     deliver(MOME_MSG_FLUSH_ACK, 0, from, &a, NULL, 0);
 }
 
@@ -535,6 +536,95 @@ START_TEST(test_directory__strong_request_flushes_the_writers)
 }
 END_TEST
 
+START_TEST(test_directory__the_owner_acknowledges_a_merged_writers_flush)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(22);
+    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 22, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0); /* twinning writer 2 */
+    done(2, 22, p);
+    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    flush_ack(1, 22, p);
+    ck_assert_ptr_null(sent(MOME_MSG_FWD_READ, 1));
+    mome_ref_t a = {.seg = 22, .page = p, .node = 2}; /* node 2's diff, merged by the owner */
+    deliver(MOME_MSG_FLUSH_ACK, 0, 1, &a, NULL, 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_READ, 1));
+    teardown();
+}
+END_TEST
+
+/* Node 3, neither the flushed writer nor the owner, acknowledges node 2's flush. */
+static void flush_ack_by_another(void *arg)
+{
+    uint64_t p = *(uint64_t *)arg;
+    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0);
+    done(1, 22, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0);
+    done(2, 22, p);
+    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    mome_ref_t a = {.seg = 22, .page = p, .node = 2};
+    deliver(MOME_MSG_FLUSH_ACK, 0, 3, &a, NULL, 0);
+}
+
+START_TEST(test_directory__a_flush_ack_from_a_third_node_stops_the_node)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(22);
+    nc_expect_death(flush_ack_by_another, &p, "node 3 acknowledged a flush of node 2's copy");
+    teardown();
+}
+END_TEST
+
+/* Two writers flushing; node 2's FLUSH_ACK comes twice (a repeated message). */
+static void flush_ack_twice(void *arg)
+{
+    uint64_t p = *(uint64_t *)arg;
+    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0);
+    done(1, 22, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0);
+    done(2, 22, p);
+    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    flush_ack(2, 22, p);
+    flush_ack(2, 22, p); /* counted, it served node 3 before node 1 had flushed its writes */
+}
+
+START_TEST(test_directory__a_flush_ack_not_awaited_stops_the_node)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(22);
+    nc_expect_death(flush_ack_twice, &p, "node 2 acknowledged a flush of node 2's copy of page");
+    teardown();
+}
+END_TEST
+
+/* A notice invalidates node 2's copy; node 3, sent nothing, acknowledges it. */
+static void stale_ack_from_another(void *arg)
+{
+    uint64_t p = *(uint64_t *)arg;
+    reqm(MOME_MSG_WRITE_REQ, 1, 23, p, MOME_RELEASE, 0);
+    done(1, 23, p);
+    reqm(MOME_MSG_READ_REQ, 2, 23, p, MOME_RELEASE, 0);
+    done(2, 23, p);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 23, p, 7), 0);
+    mome_rel_t n = {.date = 500, .origin = 1};
+    deliver(MOME_MSG_NOTICE, 0, 1, &n, b.buf, (uint32_t)b.len);
+    const mome_msg_t *st = sent(MOME_MSG_STALE, 2);
+    ck_assert_ptr_nonnull(st);
+    mome_rel_t sa = {.token = BODY(st, mome_rel_t)->token};
+    deliver(MOME_MSG_STALE_ACK, 0, 3, &sa, NULL, 0); /* taken, node 1's release went on early */
+}
+
+START_TEST(test_directory__a_stale_ack_from_a_node_not_told_stops_the_node)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(23);
+    nc_expect_death(stale_ack_from_another, &p, "node 3 acknowledged invalidations");
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__notices_reach_release_holders_only)
 {
     setup(4, 0, 0);
@@ -950,6 +1040,10 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__release_write_makes_a_multi_owner);
     UNIT_CASE(s, test_directory__another_writer_twins);
     UNIT_CASE(s, test_directory__strong_request_flushes_the_writers);
+    UNIT_CASE(s, test_directory__the_owner_acknowledges_a_merged_writers_flush);
+    UNIT_CASE(s, test_directory__a_flush_ack_not_awaited_stops_the_node);
+    UNIT_CASE(s, test_directory__a_flush_ack_from_a_third_node_stops_the_node);
+    UNIT_CASE(s, test_directory__a_stale_ack_from_a_node_not_told_stops_the_node);
     UNIT_CASE(s, test_directory__notices_reach_release_holders_only);
     UNIT_CASE(s, test_directory__weak_snapshot_leaves_the_writer_alone);
     UNIT_CASE(s, test_directory__sync_asks_the_owner);
