@@ -294,8 +294,11 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
         return -EACCES; /* another job's */
     }
     /* From a node of this job: from here on, a failure means a broken peer. */
-    if ((paylen && !payload) || paylen > UINT32_MAX || get16(h + 6) != 0 ||
-        get32(h + OFF_SUM + 4) != 0)
+    if ((paylen && !payload) || paylen > UINT32_MAX) {
+        *why = "payload length (more than any message of this job carries)";
+        return -EBADMSG; /* the transport refused to take it in (no payload) */
+    }
+    if (get16(h + 6) != 0 || get32(h + OFF_SUM + 4) != 0)
         return -EBADMSG;
     if (get32(h + 12) != paylen) {
         *why = "length";
@@ -408,10 +411,13 @@ int mome_batch_fits(const mome_batch_t *b, size_t bytes)
 
 static int batch_room(mome_batch_t *b, size_t more)
 {
+    /* The limit first: a buffer grown for one huge page's entry keeps its capacity past reset, and
+     * small entries filled it past what any node accepts (helper-95). One entry alone always fits
+     * (huge pages). */
+    if (!mome_batch_fits(b, more) && b->len)
+        return -E2BIG;
     if (b->len + more <= b->cap)
         return 0;
-    if (!mome_batch_fits(b, more) && b->len) /* one entry alone always fits (huge pages) */
-        return -E2BIG;
     size_t nc = b->cap ? b->cap : 4096;
     while (nc < b->len + more)
         nc *= 2;

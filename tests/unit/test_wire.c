@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mome.h"
@@ -159,6 +160,15 @@ START_TEST(test_wire__bad_type_version_and_key)
     /* Flags outside the type's enum. */
     build(T_PLAIN, 0x4, 0, &b, NULL, 0, buf);
     ck_assert_int_eq(decode(buf, sizeof(buf), &d), -EBADMSG);
+    /* A payload too long for the transport to take in comes up without it: this job's header
+     * makes it a broken peer's message (the node stops), another job's stays foreign. */
+    const char *why = NULL;
+    build(T_PLAIN, 0, 0, &b, NULL, 0, buf);
+    ck_assert_int_eq(mome_wire_decode(buf, sizeof(buf), NULL, 1u << 30, &ctx, types, &d, &why),
+                     -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(why, "payload length"));
+    ck_assert_int_eq(mome_wire_decode(buf, sizeof(buf), NULL, 1u << 30, &other, types, &d, NULL),
+                     -EACCES);
 }
 END_TEST
 
@@ -285,6 +295,27 @@ START_TEST(test_wire__batches_roundtrip)
                       MOME_BATCH_NOTICE_SIZE);
     ck_assert_uint_eq(e.ver, 3);
     mome_batch_free(&b);
+}
+END_TEST
+
+/* A buffer grown for one 8 MiB page's entry keeps its room after a reset: the entries that follow
+ * still stop at MOME_BATCH_MAX, which every receiver accepts. */
+START_TEST(test_wire__batch_limit_holds_after_a_huge_entry)
+{
+    size_t page = 8u << 20, small = 1u << 20;
+    uint8_t *d = calloc(1, page);
+    mome_batch_t b = {0};
+    int rc = 0, n = 0;
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(mome_batch_diff(&b, 1, 0, d, (uint32_t)page, MOME_DIFF_ENTRY_FULL), 0);
+    mome_batch_reset(&b);
+    while (n < 20 && (rc = mome_batch_diff(&b, 1, (uint64_t)n + 1, d, (uint32_t)small, 0)) == 0)
+        n++;
+    ck_assert_int_eq(rc, -E2BIG);
+    ck_assert_uint_le(b.len, MOME_BATCH_MAX);
+    ck_assert_int_eq(n, 3); /* 4 MiB holds three 1 MiB entries and their headers */
+    mome_batch_free(&b);
+    free(d);
 }
 END_TEST
 
@@ -432,6 +463,7 @@ Suite *wire_suite(void)
     UNIT_CASE(s, test_wire__random_garbage_never_accepted);
     UNIT_CASE(s, test_wire__batches_roundtrip);
     UNIT_CASE(s, test_wire__malformed_batches);
+    UNIT_CASE(s, test_wire__batch_limit_holds_after_a_huge_entry);
     UNIT_CASE(s, test_wire__batches_have_a_bound);
     UNIT_CASE(s, test_wire__sum_sees_every_word);
     UNIT_CASE(s, test_wire__sum_matches_its_definition_at_any_length_and_alignment);
