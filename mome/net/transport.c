@@ -287,6 +287,8 @@ static void private_tls(char *out, size_t len)
         }
         if (!strcmp(t, "sm") || !strcmp(t, "shm"))
             put = "posix,cma"; /* the aliases that would bring sysv in */
+        else if (!strcmp(t, "mm"))
+            put = "posix"; /* UCX's mm: posix, sysv and xpmem (named alone, warned of if absent) */
         int w = snprintf(out + used, len - used, "%s%s", used ? "," : "", put);
         if (w > 0 && (size_t)w < len - used)
             used += (size_t)w;
