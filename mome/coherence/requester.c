@@ -476,9 +476,12 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
     mome_op_t *op = t->op;
 
     mome_txn_free(t);
-    /* Out of every view first: no write may land in the bytes while they travel, or after. */
-    mome_copy_drop(s, page);
+    /* Out of every view first: no write may land in the bytes while they travel, or after. The
+     * copy is forgotten once they left: forgotten first, a page paged out gave its bytes up, and
+     * momed got zeros (helpers 97 and 98). */
+    mome_copy_unmap(s, page);
     mome_served_recalled(s, page, mome_seg_bytes(s, page));
+    mome_copy_forget(s, page);
     mome_pext_t *x = mome_pext_find(pg, s->id, page);
     if (x) {
         x->push = 0;
