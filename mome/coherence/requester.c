@@ -1027,11 +1027,16 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     mome_pext_t *x = s ? mome_pext_find(mome_seg_pg(s, d->page), s->id, d->page) : NULL;
     int inflight = x && x->relpend, how = SYNC_SERVED;
 
-    if (m->type == MOME_MSG_SYNC_DATA && s && w && !w->held &&
-        (w->ndiffs || w->nacks || inflight)) {
-        /* This node released the page since the request left: the answer may lack that. (One
-         * answer is held at most: a second for the same request, off the protocol, is dropped;
-         * it leaked the first, helper-60's fuzzing.) */
+    /* One answer per request, and only to a request in flight: another one, installed, put older
+     * content over the copy, and its DONE could end another transaction of this node at the
+     * manager (helper-98). (A second answer held leaked the first: helper-60's fuzzing.) */
+    if (!w || !w->ops || w->held)
+        mome_fatal("node %u answered a refresh of page %llu of segment '%s' (%#llx) that this node "
+                   "has not asked for, or has had answered (a lost or repeated message); stopping",
+                   m->src, (unsigned long long)d->page, mome_seg_name_of(d->seg),
+                   (unsigned long long)d->seg);
+    if (m->type == MOME_MSG_SYNC_DATA && s && (w->ndiffs || w->nacks || inflight)) {
+        /* This node released the page since the request left: the answer may lack that. */
         w->held = mome_malloc(mome_coh.page_size);
         if (!w->held)
             mome_fatal("out of memory refreshing page %llu of segment '%s'; stopping",
@@ -1046,7 +1051,7 @@ static void on_sync_reply(const mome_msg_t *m, const void *body)
     }
     mome_ref_t done = {.seg = d->seg, .page = d->page, .node = (uint32_t)mome_coh.self};
     mome_send((int)d->mgr, MOME_MSG_DONE, 0, &done, NULL, 0);
-    if (w && !w->held) /* else mome_req_released decides once the diffs are acknowledged */
+    if (!w->held) /* else mome_req_released decides once the diffs are acknowledged */
         sync_answered(w, s, d->page, how);
 }
 

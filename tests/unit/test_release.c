@@ -584,6 +584,36 @@ START_TEST(test_release__syncmem_asks_about_weak_copies)
 }
 END_TEST
 
+/* A WEAK copy refreshed once (version 6), then the same answer comes again, unasked. */
+static void sync_answer_twice(void *arg)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    (void)arg;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
+    nc_hold_data(s, 2, 0, 0, 3, a, 4);
+    char *addr = testnode_addr(s, 2);
+    mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
+    mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, b, NC_PAGE);
+    ck_assert_uint_eq(got[1], 1);
+    d.ver = 5; /* installed, older content went over the copy, and a second DONE left */
+    nc_deliver(MOME_MSG_SYNC_DATA, 0, 3, &d, a, NC_PAGE);
+}
+
+START_TEST(test_release__a_refresh_answer_not_asked_for_stops_the_node)
+{
+    nc_expect_death(sync_answer_twice, NULL,
+                    "node 3 answered a refresh of page 2 of segment 'test1' (0x1) that this node "
+                    "has not asked for");
+}
+END_TEST
+
 /*
  * A MomeSyncMem that comes while another thread's refresh of the page is in flight is not served
  * by it: that request may have reached the owner before a release this caller's acquire passed
@@ -1653,6 +1683,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__notice_during_a_fetch_over_a_copy_stays);
     NC_CASE(s, test_release__switch_there_and_back_during_an_upgrade_keeps_the_copy);
     NC_CASE(s, test_release__syncmem_asks_about_weak_copies);
+    NC_CASE(s, test_release__a_refresh_answer_not_asked_for_stops_the_node);
     NC_CASE(s, test_release__syncmem_does_not_ride_an_earlier_request);
     NC_CASE(s, test_release__syncmem_answer_keeps_writes_made_meanwhile);
     NC_CASE(s, test_release__syncmem_answer_during_a_release_gets_it_once);
