@@ -1425,10 +1425,10 @@ int main(int argc, char **argv)
         case 'c': {
             char *end;
             every = strtod(optarg, &end);
-            if (*end || end == optarg || every <= 0 || every > 1e7) {
+            if (*end || end == optarg || !(every > 0 && every <= 1e7)) { /* NaN too */
                 fprintf(stderr,
                         "momed: bad --checkpoint-every '%s': expected a number of "
-                        "seconds > 0\n",
+                        "seconds > 0 and at most 1e7\n",
                         optarg);
                 return 2;
             }

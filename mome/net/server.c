@@ -83,9 +83,14 @@ static void close_cleanly(int fd)
     shutdown(fd, SHUT_WR);
     while (waited < CLOSE_WAIT_MS) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, (int)(CLOSE_WAIT_MS - waited)) < 0 && errno != EINTR)
+        int r = poll(&p, 1, (int)(CLOSE_WAIT_MS - waited));
+        if (r < 0 && errno != EINTR)
             break;
-        ssize_t n = read(fd, sink, sizeof(sink));
+        if (r == 0) { /* momed sent nothing and kept its side open: a blocking read waited on */
+            waited = CLOSE_WAIT_MS;
+            break;
+        }
+        ssize_t n = r > 0 ? read(fd, sink, sizeof(sink)) : -1;
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
             break; /* momed closed too (or the connection is gone): done */
         waited = ms_since(t0);
@@ -155,6 +160,13 @@ static int split(const char *s, char *host, size_t hl, char *port, size_t pl)
 {
     const char *c = strrchr(s, ':');
     if (!c || c == s || !c[1] || (size_t)(c - s) >= hl || strlen(c + 1) >= pl)
+        return -EINVAL;
+    /* A port from 1 to 65535, digits only (getaddrinfo took 99999 as 34463, and names too). */
+    unsigned long n = 0;
+    const char *q;
+    for (q = c + 1; *q >= '0' && *q <= '9' && n <= 65535; q++)
+        n = n * 10 + (unsigned long)(*q - '0');
+    if (*q || n < 1 || n > 65535)
         return -EINVAL;
     memcpy(host, s, (size_t)(c - s));
     host[c - s] = 0;
@@ -369,7 +381,9 @@ static int connect_server(const char *repo, const char *server, int starter, int
         return start_or_find(repo, starter, spans, err, errlen);
     if (server && server[0]) {
         if (split(server, host, sizeof(host), port, sizeof(port)) < 0) {
-            snprintf(err, errlen, "bad value '%s' for MOME_SERVER: expected host:port, or start",
+            snprintf(err, errlen,
+                     "bad value '%s' for MOME_SERVER: expected host:port (a port from 1 to "
+                     "65535), or start",
                      server);
             return -EINVAL;
         }
