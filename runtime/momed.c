@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -229,6 +230,11 @@ static void queue_bytes(conn_t *c, const void *p, size_t n)
     memcpy(c->wbuf + c->wlen, p, n);
     c->wlen += n;
 }
+
+/* What a job's SRV_HELLO must carry: written in the address file, which only the repository's
+ * owner can read (before, anyone who could reach the port read and wrote every segment: helper-96).
+ */
+static uint64_t momed_key;
 
 /*
  * A write that fails does not end the connection here but once the messages being handled are
@@ -1135,6 +1141,16 @@ static void on_hello(int ci, const mome_msg_t *m, const mome_srvhello_t *h)
                   h->nnodes, h->page_size);
         return;
     }
+    if (h->server != momed_key) {
+        /* Told why (HELLO_OK with no pid), then let go. */
+        c->key = m->key;
+        c->node = h->node;
+        mome_srvhello_t no = {.node = h->node, .nnodes = h->nnodes, .page_size = h->page_size};
+        srv_send(ci, MOME_SRV_HELLO_OK, &no, NULL, 0);
+        drop_conn(ci, "SRV_HELLO of node %u (pid %u) without momed's key: refused", h->node,
+                  h->pid);
+        return;
+    }
     int64_t lost = was_cut(m->key);
     if (lost >= 0) {
         drop_conn(ci,
@@ -1385,8 +1401,9 @@ static int write_addr(const char *host, int port)
     snprintf(tmp, sizeof(tmp), "%s.tmp", addr_path);
     FILE *f = fopen(tmp, "we");
     if (!f || fchmod(fileno(f), 0600) < 0 ||
-        fprintf(f, "%s %d %d %s\n", host, port, (int)getpid(), me) < 0 || fflush(f) ||
-        fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, addr_path) < 0) {
+        fprintf(f, "%s %d %d %s %016llx\n", host, port, (int)getpid(), me,
+                (unsigned long long)momed_key) < 0 ||
+        fflush(f) || fsync(fileno(f)) < 0 || fclose(f) != 0 || rename(tmp, addr_path) < 0) {
         say("cannot write %s: %s", addr_path, strerror(errno));
         return -1;
     }
@@ -1496,6 +1513,11 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &ss, NULL);
     signal(SIGPIPE, SIG_IGN);
     sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+    while (!momed_key)
+        if (getrandom(&momed_key, sizeof(momed_key), 0) != sizeof(momed_key)) {
+            say("cannot draw momed's key: %s", strerror(errno));
+            return 1;
+        }
     if (sfd < 0 || write_addr(host, port) < 0)
         return 1;
     say("serving repository %s at %s:%d%s", repo_dir, host, port,

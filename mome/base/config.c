@@ -127,6 +127,23 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
     return 0;
 }
 
+/* 16 hexadecimal digits, not all zero (momed's key, its address file's last word). */
+static int parse_key(const char *s, mome_config_t *c, size_t off)
+{
+    uint64_t v = 0;
+    if (!*s) {
+        *(uint64_t *)((char *)c + off) = 0;
+        return 0;
+    }
+    if (strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16)
+        return -EINVAL;
+    v = strtoull(s, NULL, 16);
+    if (!v)
+        return -EINVAL;
+    *(uint64_t *)((char *)c + off) = v;
+    return 0;
+}
+
 static int parse_bind(const char *s, mome_config_t *c, size_t off)
 {
     if (!strcasecmp(s, "core") || !strcasecmp(s, "auto"))
@@ -204,6 +221,10 @@ static const knob_t knobs[] = {
      "is used directly; start: that momed, started by node 0 if none runs, and left running "
      "for later jobs)",
      parse_string, OFF(server), 0, 0, 0, "host:port, e.g. localhost:7077, or start"},
+    {"MOME_SERVER_KEY", "",
+     "with MOME_SERVER=host:port: momed's key, the last word of the momed.addr file in its "
+     "repository (which only the repository's owner can read); momed refuses a job without it",
+     parse_key, OFF(server_key), 0, 0, 0, "16 hexadecimal digits, as in momed.addr"},
     {"MOME_LOCAL_PAGES", "0",
      "local page budget: at most this many Mome pages in this node's memory; beyond it pages "
      "are dropped or paged out to other nodes or to MOME_SWAP_DIR (0 = unlimited)",
@@ -432,6 +453,9 @@ void mome_config_warn_unused(const mome_config_t *c, int nnodes, int launched)
                   "MOME_DIR_MIGRATE=%s has no effect in a two-node job (a page's "
                   "manager is always one of the nodes that use it)",
                   v);
+    if (c->server_key && (!c->server[0] || !strcmp(c->server, "start")))
+        mome_warn("config", "MOME_SERVER_KEY has no effect without MOME_SERVER=host:port (momed's "
+                            "address file gives its key)");
     if (!launched && (v = getenv("MOME_BIND")))
         mome_warn("config", "MOME_BIND=%s has no effect on a program started alone (only nodes "
                   "started by a launcher are bound; use taskset or numactl)", v);

@@ -29,6 +29,7 @@ typedef struct mome_config {
     int stats;               /* MOME_STATS: print counters at finalize */
     char repository[1024];   /* MOME_REPOSITORY */
     char server[300];        /* MOME_SERVER: momed's host:port ("" = its address file, if any) */
+    uint64_t server_key;     /* MOME_SERVER_KEY: momed's key for MOME_SERVER=host:port (0: none) */
     uint64_t local_pages;    /* MOME_LOCAL_PAGES (0 = unlimited) */
     double local_high;       /* MOME_LOCAL_HIGH: background eviction starts (fraction) */
     double local_low;        /* MOME_LOCAL_LOW: and stops (fraction) */
@@ -73,7 +74,7 @@ size_t mome_config_page_size(void);
 
 /* momed's files in the repository directory, beside the segments' directories (which never take
  * these names: repo/format.c). */
-#define MOME_SRV_ADDR_FILE "momed.addr" /* "host port pid machine\n", while it serves */
+#define MOME_SRV_ADDR_FILE "momed.addr" /* "host port pid machine key\n", while it serves */
 #define MOME_SRV_LOCK_FILE "momed.lock" /* flock'd while it serves; "pid N\n" */
 #define MOME_SRV_LOG_FILE "momed.log"   /* its output, when a job started it (MOME_SERVER=start) */
 

@@ -1031,8 +1031,8 @@ static int init_layers(char *err, size_t errlen)
     }
     /* momed, when one serves the repository: persistent segments are then its (dynamic
      * coupling); else the job uses the repository directly. */
-    rc = mome_srv_connect(mome_g.cfg.repository, mome_g.cfg.server, mome_g.rank == 0,
-                          mome_g.local_size < mome_g.nnodes, err, errlen);
+    rc = mome_srv_connect(mome_g.cfg.repository, mome_g.cfg.server, mome_g.cfg.server_key,
+                          mome_g.rank == 0, mome_g.local_size < mome_g.nnodes, err, errlen);
     if (rc < 0)
         return rc;
     if (rc > 0 && (rc = mome_srv_hello(mome_g.rank, mome_g.nnodes, mome_g.page_size, err,

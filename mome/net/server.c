@@ -31,6 +31,8 @@
 
 static int srv_fd = -1;
 static char where[300];
+static uint64_t
+    srv_key;          /* momed's key, said in SRV_HELLO (its address file's, or MOME_SERVER_KEY) */
 static uint8_t *rbuf; /* what arrived and is not yet a whole message */
 static size_t rlen, rcap;
 /* Pages going back to momed, not sent yet (SRV_PUTV): sent when full, by mome_srv_flush, and
@@ -183,6 +185,7 @@ static int split(const char *s, char *host, size_t hl, char *port, size_t pl)
 static int from_addr_file(const char *repo, int quiet, char *err, size_t errlen)
 {
     char host[256], port[32], path[1200], line[400], mhost[256] = "";
+    unsigned long long key = 0;
     long pid = 0;
     int fd;
 
@@ -191,7 +194,7 @@ static int from_addr_file(const char *repo, int quiet, char *err, size_t errlen)
     if (!f)
         return 0; /* no server: the repository is used directly */
     if (!fgets(line, sizeof(line), f) ||
-        sscanf(line, "%255s %31s %ld %255s", host, port, &pid, mhost) < 3) {
+        sscanf(line, "%255s %31s %ld %255s %16llx", host, port, &pid, mhost, &key) < 3) {
         fclose(f);
         if (!quiet)
             mome_warn("server",
@@ -224,6 +227,7 @@ static int from_addr_file(const char *repo, int quiet, char *err, size_t errlen)
         return 0;
     }
     snprintf(where, sizeof(where), "momed pid %ld at %.60s:%.20s (%.180s)", pid, host, port, path);
+    srv_key = key;
     srv_fd = fd;
     mome_msg_set_server(mome_srv_tx, where);
     return 1;
@@ -371,8 +375,8 @@ static int start_or_find(const char *repo, int starter, int spans, char *err, si
     }
 }
 
-static int connect_server(const char *repo, const char *server, int starter, int spans, char *err,
-                          size_t errlen)
+static int connect_server(const char *repo, const char *server, uint64_t key, int starter,
+                          int spans, char *err, size_t errlen)
 {
     char host[256], port[32];
     int fd;
@@ -391,6 +395,7 @@ static int connect_server(const char *repo, const char *server, int starter, int
         if (fd < 0)
             return fd;
         snprintf(where, sizeof(where), "momed at %s (MOME_SERVER)", server);
+        srv_key = key;
         srv_fd = fd;
         mome_msg_set_server(mome_srv_tx, where);
         return 1;
@@ -398,10 +403,10 @@ static int connect_server(const char *repo, const char *server, int starter, int
     return from_addr_file(repo, 0, err, errlen);
 }
 
-int mome_srv_connect(const char *repo, const char *server, int starter, int spans, char *err,
-                     size_t errlen)
+int mome_srv_connect(const char *repo, const char *server, uint64_t key, int starter, int spans,
+                     char *err, size_t errlen)
 {
-    int rc = connect_server(repo, server, starter, spans, err, errlen);
+    int rc = connect_server(repo, server, key, starter, spans, err, errlen);
     if (rc > 0)
         mome_info("server", "persistent segments are served by %s", where);
     return rc;
@@ -600,13 +605,22 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
 
 int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t errlen)
 {
-    mome_srvhello_t h = {.node = (uint32_t)rank,
+    mome_srvhello_t h = {.server = srv_key,
+                         .node = (uint32_t)rank,
                          .nnodes = (uint32_t)nnodes,
                          .page_size = (uint32_t)page_size,
                          .pid = (uint32_t)getpid()};
-    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, NULL, NULL, 0, 10000);
+    mome_srvopen_t ok = {0};
+    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, &ok, NULL, 0, 10000);
     if (rc < 0)
         snprintf(err, errlen, "%s does not answer (%s)", where, strerror(-rc));
+    else if (!ok.id) { /* refused: no pid */
+        snprintf(err, errlen,
+                 "%s refused this job: it did not give momed's key%s (the last word of momed.addr "
+                 "in momed's repository, which only the repository's owner can read)",
+                 where, strstr(where, "MOME_SERVER") ? ", MOME_SERVER_KEY" : "");
+        rc = -EACCES;
+    }
     return rc;
 }
 

@@ -23,8 +23,8 @@
  * momed, started first by the node with `starter` set if none answers (listening for other
  * machines if the job `spans` several); never 0.
  */
-int mome_srv_connect(const char *repo, const char *server, int starter, int spans, char *err,
-                     size_t errlen);
+int mome_srv_connect(const char *repo, const char *server, uint64_t key, int starter, int spans,
+                     char *err, size_t errlen);
 /* Say hello (the job's size and page size, this node): after mome_msg_setup. 0 or -errno. */
 int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t errlen);
 /* Register the messages this file handles (the replies) and sends. */

@@ -49,7 +49,7 @@ enum { MOME_SRVO_CREATE = 0x1, MOME_SRVO_EXCL = 0x2 };
 #define MOME_SRV_NAME_MAX 255
 
 typedef struct mome_srvhello {
-    uint64_t server; /* HELLO_OK: the server's pid */
+    uint64_t server; /* HELLO: momed's key (its address file's); HELLO_OK: its pid, 0: refused */
     uint32_t node;   /* HELLO: this node (== the header's source) */
     uint32_t nnodes; /* HELLO: the job's size */
     uint32_t page_size;

@@ -3,7 +3,8 @@
  * pages a node gives back: a well-formed batch is taken whole (another connection then reads its
  * pages), and each malformed one is refused whole, ending that connection, momed going on.
  *
- *   srvbatch HOST PORT good|notheld|twice|count|empty|version|length|huge|late
+ *   srvbatch HOST PORT good|notheld|twice|count|empty|version|length|huge|late|nokey
+ *   (momed's key in MOME_SERVER_KEY, as a job would give it)
  *   srvbatch HOST PORT gone MOMED_PID
  *
  * Each case uses fresh connections (a job of 1 node, its own key) on segment "srvbatch" (8 pages
@@ -137,6 +138,13 @@ static int recv_msg(conn_t *c, mome_msg_t *m, uint8_t *buf, size_t cap)
 static uint8_t rbuf[MOME_WIRE_HDR + PS + MOME_SRV_WHY_MAX];
 
 /* Node `node` of a job of `nnodes` (its key) attaches and opens segment srvbatch. */
+/* momed's key, as a job gives it: MOME_SERVER_KEY (the test reads it from momed.addr). */
+static uint64_t momed_key(void)
+{
+    const char *k = getenv("MOME_SERVER_KEY");
+    return k ? strtoull(k, NULL, 16) : 0;
+}
+
 static void attach_node(conn_t *c, const char *host, const char *port, uint64_t key, uint32_t node,
                         uint32_t nnodes)
 {
@@ -146,8 +154,11 @@ static void attach_node(conn_t *c, const char *host, const char *port, uint64_t 
     c->key = key;
     c->node = node;
     c->ctx = (mome_wire_ctx_t){.nnodes = nnodes, .page_size = PS, .key = key, .models = 0xe};
-    mome_srvhello_t h = {
-        .node = node, .nnodes = nnodes, .page_size = PS, .pid = (uint32_t)getpid()};
+    mome_srvhello_t h = {.server = momed_key(),
+                         .node = node,
+                         .nnodes = nnodes,
+                         .page_size = PS,
+                         .pid = (uint32_t)getpid()};
     send_msg(c, MOME_SRV_HELLO, &h, NULL, 0);
     if (recv_msg(c, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_HELLO_OK)
         fail("no SRV_HELLO_OK");
@@ -355,10 +366,33 @@ static int date(const char *host, const char *port)
     conn_t a = {.fd = dial(host, port), .key = 0x5eb0000000000009ull + (uint64_t)getpid()};
     a.date = UINT64_MAX - 2; /* send_msg dates it UINT64_MAX - 1 */
     a.ctx = (mome_wire_ctx_t){.nnodes = 1, .page_size = PS, .key = a.key, .models = 0xe};
-    mome_srvhello_t h = {.node = 0, .nnodes = 1, .page_size = PS, .pid = (uint32_t)getpid()};
+    mome_srvhello_t h = {
+        .server = momed_key(), .node = 0, .nnodes = 1, .page_size = PS, .pid = (uint32_t)getpid()};
     send_msg(&a, MOME_SRV_HELLO, &h, NULL, 0);
     expect_closed(&a, "date");
     printf("srvbatch: case date: a HELLO dated %llu is refused\n", (unsigned long long)a.date);
+    return 0;
+}
+
+/* The case nokey: a SRV_HELLO without momed's key (anyone who can reach the port) is told no
+ * (HELLO_OK without a pid) and let go: it read and wrote every segment before. */
+static int nokey(const char *host, const char *port)
+{
+    conn_t a = {.fd = dial(host, port), .key = 0x5eb000000000000aull + (uint64_t)getpid()};
+    mome_msg_t m;
+    a.ctx = (mome_wire_ctx_t){.nnodes = 1, .page_size = PS, .key = a.key, .models = 0xe};
+    mome_srvhello_t h = {.server = momed_key() ^ 0x10,
+                         .node = 0,
+                         .nnodes = 1,
+                         .page_size = PS,
+                         .pid = (uint32_t)getpid()};
+    send_msg(&a, MOME_SRV_HELLO, &h, NULL, 0);
+    if (recv_msg(&a, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_HELLO_OK)
+        return fail("nokey: no answer to a HELLO without momed's key");
+    if (((const mome_srvhello_t *)mome_msg_body(&m))->server != 0)
+        return fail("nokey: a HELLO without momed's key was taken");
+    expect_closed(&a, "nokey");
+    printf("srvbatch: case nokey: a HELLO without momed's key is refused\n");
     return 0;
 }
 
@@ -376,7 +410,8 @@ static int latecomer(const char *host, const char *port)
     expect_closed(&a1, "latecomer: node 1 of a job that lost node 0");
     a2 = (conn_t){.fd = dial(host, port), .key = key, .node = 2};
     a2.ctx = (mome_wire_ctx_t){.nnodes = 3, .page_size = PS, .key = key, .models = 0xe};
-    mome_srvhello_t h = {.node = 2, .nnodes = 3, .page_size = PS, .pid = (uint32_t)getpid()};
+    mome_srvhello_t h = {
+        .server = momed_key(), .node = 2, .nnodes = 3, .page_size = PS, .pid = (uint32_t)getpid()};
     send_msg(&a2, MOME_SRV_HELLO, &h, NULL, 0);
     expect_closed(&a2, "latecomer: node 2 of a job cut off before it attached");
     printf("srvbatch: case latecomer: a node of a job cut off is refused when it attaches late\n");
@@ -430,13 +465,16 @@ int main(int argc, char **argv)
         return date(argv[1], argv[2]);
     if (argc == 4 && !strcmp(argv[3], "latecomer"))
         return latecomer(argv[1], argv[2]);
+    if (argc == 4 && !strcmp(argv[3], "nokey"))
+        return nokey(argv[1], argv[2]);
     if (argc == 6 && !strcmp(argv[3], "crowd"))
         return crowd(argv[1], argv[2], atoi(argv[4]), argv[5]);
     if (argc != 4) {
-        fprintf(stderr, "usage: srvbatch HOST PORT "
-                        "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer\n"
-                        "       srvbatch HOST PORT gone|lost MOMED_PID\n"
-                        "       srvbatch HOST PORT crowd N MOMED_LOG\n");
+        fprintf(stderr,
+                "usage: srvbatch HOST PORT "
+                "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer|nokey\n"
+                "       srvbatch HOST PORT gone|lost MOMED_PID\n"
+                "       srvbatch HOST PORT crowd N MOMED_LOG\n");
         return 2;
     }
     host = argv[1];
