@@ -91,7 +91,13 @@ typedef struct conn {
     int send_err;  /* a write to it failed (errno): dropped once this message is handled */
     uint64_t held; /* pages it holds */
     int bye;       /* SRV_BYE received: its node's MomeFinalize is over */
+    uint64_t accepted_ns; /* when it connected (a SRV_HELLO is due within hello_wait_ns) */
 } conn_t;
+
+/* A connection that says nothing held a slot for ever: 4096 of them refused every job after
+ * (helper-96). A node says hello right after its connection, in MomeInit. 30 s (tests: less,
+ * MOME_TEST_HELLO_WAIT_MS). */
+static uint64_t hello_wait_ns = 30 * 1000000000ull;
 
 static conn_t *conns[MAX_CONNS];
 static int nconns;
@@ -1489,6 +1495,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (getenv("MOME_TEST_HELLO_WAIT_MS")) {
+        char *end;
+        long ms = strtol(getenv("MOME_TEST_HELLO_WAIT_MS"), &end, 10);
+        if (*end || ms < 1 || ms > 600000) {
+            say("bad MOME_TEST_HELLO_WAIT_MS '%s': milliseconds from 1 to 600000",
+                getenv("MOME_TEST_HELLO_WAIT_MS"));
+            return 2;
+        }
+        hello_wait_ns = (uint64_t)ms * 1000000;
+    }
     if (take_lock() < 0)
         return 1;
     /* A descriptor per connection, and the repository's files opened as pages are read: the soft
@@ -1542,6 +1558,17 @@ int main(int argc, char **argv)
         int timeout = -1, due = recall_due();
         if (due)
             timeout = 1;
+        uint64_t hello_by = 0; /* the first hello deadline */
+        for (int i = 0; i < nconns; i++)
+            if (conns[i] && !conns[i]->hello && !conns[i]->dead &&
+                (!hello_by || conns[i]->accepted_ns + hello_wait_ns < hello_by))
+                hello_by = conns[i]->accepted_ns + hello_wait_ns;
+        if (hello_by) {
+            uint64_t t = now_ns();
+            int ms = t >= hello_by ? 0 : (int)((hello_by - t) / 1000000 + 1);
+            if (timeout < 0 || ms < timeout)
+                timeout = ms;
+        }
         if (stopping || (resting && (timeout < 0 || timeout > 20)))
             timeout = 20;
         if (next_ckpt) {
@@ -1605,12 +1632,18 @@ int main(int argc, char **argv)
                     close(fd);
                 } else {
                     conns[slot]->fd = fd;
+                    conns[slot]->accepted_ns = now_ns();
                     if (slot >= nconns)
                         nconns = slot + 1;
                 }
             }
         }
         free(pf);
+        for (int i = 0; i < nconns; i++)
+            if (conns[i] && !conns[i]->hello && !conns[i]->dead &&
+                now_ns() >= conns[i]->accepted_ns + hello_wait_ns)
+                drop_conn(i, "no SRV_HELLO within %llu ms of connecting",
+                          (unsigned long long)(hello_wait_ns / 1000000));
         do
             drop_failed();
         while (serve_queued());

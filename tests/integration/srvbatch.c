@@ -374,6 +374,20 @@ static int date(const char *host, const char *port)
     return 0;
 }
 
+/* The case silent: a connection that never says hello is closed by momed (MOME_TEST_HELLO_WAIT_MS
+ * short in the test); it held a slot for ever. */
+static int silent(const char *host, const char *port)
+{
+    int fd = dial(host, port);
+    char b[64];
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, 60000) <= 0 || read(fd, b, sizeof(b)) != 0)
+        return fail("silent: momed did not close a connection that said nothing");
+    close(fd);
+    printf("srvbatch: case silent: a connection that says nothing is closed\n");
+    return 0;
+}
+
 /* The case nokey: a SRV_HELLO without momed's key (anyone who can reach the port) is told no
  * (HELLO_OK without a pid) and let go: it read and wrote every segment before. */
 static int nokey(const char *host, const char *port)
@@ -467,14 +481,17 @@ int main(int argc, char **argv)
         return latecomer(argv[1], argv[2]);
     if (argc == 4 && !strcmp(argv[3], "nokey"))
         return nokey(argv[1], argv[2]);
+    if (argc == 4 && !strcmp(argv[3], "silent"))
+        return silent(argv[1], argv[2]);
     if (argc == 6 && !strcmp(argv[3], "crowd"))
         return crowd(argv[1], argv[2], atoi(argv[4]), argv[5]);
     if (argc != 4) {
-        fprintf(stderr,
-                "usage: srvbatch HOST PORT "
-                "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer|nokey\n"
-                "       srvbatch HOST PORT gone|lost MOMED_PID\n"
-                "       srvbatch HOST PORT crowd N MOMED_LOG\n");
+        fprintf(
+            stderr,
+            "usage: srvbatch HOST PORT "
+            "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer|nokey|silent\n"
+            "       srvbatch HOST PORT gone|lost MOMED_PID\n"
+            "       srvbatch HOST PORT crowd N MOMED_LOG\n");
         return 2;
     }
     host = argv[1];
