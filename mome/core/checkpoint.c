@@ -610,7 +610,7 @@ static void fn_srv_ckpt(mome_cmd_t *c)
     mome_srvopen_t o = {.id = j->id, .token = ++token}, out;
     char why[MOME_SRV_WHY_MAX + 1];
     int rc = mome_srv_call(MOME_SRV_CKPT, &o, NULL, 0, MOME_SRV_CKPT_REPLY, o.token, &out, why,
-                           sizeof(why), 300000);
+                           sizeof(why), MOME_SRV_WAIT_MS);
     if (rc < 0)
         mome_cmd_fail(c, -rc, "%s does not answer (%s)", mome_srv_where(), strerror(-rc));
     else if (out.status < 0)

@@ -518,7 +518,7 @@ static void open_served(const mome_msg_t *msg, const mome_segmsg_t *m)
     if (m->flags & MOME_CREATE)
         o.flags = MOME_SRVO_CREATE | ((m->flags & MOME_EXCL) ? MOME_SRVO_EXCL : 0);
     rc = mome_srv_call(MOME_SRV_OPEN, &o, msg->payload, msg->len, MOME_SRV_OPEN_REPLY, o.token,
-                       &out, why, sizeof(why), 30000);
+                       &out, why, sizeof(why), MOME_SRV_WAIT_MS);
     if (rc < 0) {
         snprintf(why, sizeof(why), "%s does not answer (%s)", mome_srv_where(), strerror(-rc));
         return reply_why(msg, m, rc, why);

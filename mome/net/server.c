@@ -412,6 +412,30 @@ int mome_srv_connect(const char *repo, const char *server, uint64_t key, int sta
     return rc;
 }
 
+/* Until momed's socket takes more: 0, or -ETIMEDOUT after MOME_SRV_WAIT_MS (said at 10 s). */
+static int wait_writable(void)
+{
+    uint64_t t0 = mome_now_ns();
+    int said = 0;
+    for (;;) {
+        long ms = ms_since(t0);
+        if (ms >= MOME_SRV_WAIT_MS)
+            return -ETIMEDOUT;
+        if (ms >= 10000 && !said++)
+            mome_warn("server",
+                      "%s has read nothing from this node for 10 s (a long checkpoint?); "
+                      "waiting up to %d s in all",
+                      where, MOME_SRV_WAIT_MS / 1000);
+        struct pollfd pf[2] = {{.fd = srv_fd, .events = POLLOUT},
+                               {.fd = mome_tp_timer_fd(), .events = POLLIN}};
+        int r = poll(pf, 2, 1000);
+        if (r > 0 && pf[1].revents)
+            mome_tp_beat();
+        if (r > 0 && pf[0].revents)
+            return 0;
+    }
+}
+
 int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)
 {
     struct iovec {
@@ -437,13 +461,11 @@ int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)
                 continue;
             if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
                 return -errno;
-            /* momed reads whatever it is sent: a full socket means it is stuck or gone. */
-            struct pollfd pf = {.fd = srv_fd, .events = POLLOUT};
-            int r = poll(&pf, 1, 10000);
-            if (r == 0)
+            /* momed reads whatever it is sent, between the checkpoints it writes: a socket
+             * full for MOME_SRV_WAIT_MS means it is stuck or gone. Meanwhile the other machines
+             * hear from this node. */
+            if (wait_writable() < 0)
                 return -ETIMEDOUT;
-            if (r < 0 && errno != EINTR)
-                return -errno;
         }
     }
     return 0;
@@ -570,6 +592,7 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
     mome_msg_hold();
     mome_send(MOME_TO_SERVER, type, 0, body, payload, len);
     uint64_t t0 = mome_now_ns();
+    int said = 0;
     while (!reply.have) {
         struct pollfd pf[2] = {{.fd = srv_fd, .events = POLLIN},
                                {.fd = mome_tp_timer_fd(), .events = POLLIN}};
@@ -578,10 +601,17 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
             rc = -ETIMEDOUT;
             break;
         }
+        if (ms >= 10000 && timeout_ms > 10000 && !said++)
+            mome_warn("server",
+                      "%s has not answered %s for 10 s (a long checkpoint?); waiting up "
+                      "to %d s in all",
+                      where, mome_msg_name(type), timeout_ms / 1000);
         /* This node's sends to the other nodes still in flight (a full queue: the barrier before
          * a checkpoint's request, say) go on meanwhile: another node waiting for them may be what
          * momed waits for. What they send here waits (held) for after the call. */
         int wait = (int)(timeout_ms - ms);
+        if (!said && timeout_ms > 10000 && wait > 10000 - ms)
+            wait = (int)(10000 - ms) + 1; /* awake for the warning */
         if (mome_tp_push() > 0 && wait > 1)
             wait = 1;
         if (poll(pf, 2, wait) > 0) {
@@ -611,7 +641,8 @@ int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t err
                          .page_size = (uint32_t)page_size,
                          .pid = (uint32_t)getpid()};
     mome_srvopen_t ok = {0};
-    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, &ok, NULL, 0, 10000);
+    int rc = mome_srv_call(MOME_SRV_HELLO, &h, NULL, 0, MOME_SRV_HELLO_OK, 0, &ok, NULL, 0,
+                           MOME_SRV_WAIT_MS);
     if (rc < 0)
         snprintf(err, errlen, "%s does not answer (%s)", where, strerror(-rc));
     else if (!ok.id) { /* refused: no pid */

@@ -51,9 +51,13 @@ int mome_srv_poll(void);
 
 /*
  * A request that waits for its reply (type reply, same token): sends, then reads until it comes
- * (at most timeout_ms), holding every other message for later (mome_msg_hold). The reply's body
- * goes to out and its text payload (NUL-terminated) to why. 0 or -errno (ETIMEDOUT).
+ * (at most timeout_ms, said once in a warning after 10 s), holding every other message for later
+ * (mome_msg_hold). The reply's body goes to out and its text payload (NUL-terminated) to why. 0
+ * or -errno (ETIMEDOUT).
  */
+/* How long a node waits for momed: as long as a checkpoint of a few GB may keep it busy (it
+ * writes them in its one loop; with 10 s, jobs attaching or ending meanwhile died: helper-96). */
+#define MOME_SRV_WAIT_MS 300000
 int mome_srv_call(int type, const void *body, const void *payload, uint32_t len, int reply,
                   uint64_t token, mome_srvopen_t *out, char *why, size_t whylen, int timeout_ms);
 
