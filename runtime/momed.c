@@ -899,6 +899,12 @@ static void on_get(int ci, const mome_msg_t *m, const mome_srvpage_t *b)
                   (unsigned long long)b->page, s->name);
         return;
     }
+    for (waiter_t *v = p->wq; v; v = v->next)
+        if (v->conn == ci) { /* asked again, the queue and momed's memory grew without bound */
+            drop_conn(ci, "SRV_GET for page %llu of segment '%s', which it already waits for",
+                      (unsigned long long)b->page, s->name);
+            return;
+        }
     /* Even a page nobody holds is handed out at the end of the round (serve_queued): a
      * connection lost later in this round may cut off the job that gave it back. */
     waiter_t *w = calloc(1, sizeof(*w));

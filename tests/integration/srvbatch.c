@@ -388,11 +388,28 @@ static int silent(const char *host, const char *port)
     return 0;
 }
 
+/* The case getwait: a connection asks twice for a page another job holds (its recall not
+ * answered yet): refused; each request queued a waiter, and momed's memory grew without bound. */
+static int getwait(const char *host, const char *port)
+{
+    conn_t a, b;
+    attach(&a, host, port, 0x5eb2000000000000ull + (uint64_t)getpid());
+    attach(&b, host, port, 0x5eb3000000000000ull + (uint64_t)getpid());
+    get(&a, 6, NULL);
+    mome_srvpage_t g = {.seg = b.seg, .page = 6};
+    send_msg(&b, MOME_SRV_GET, &g, NULL, 0);
+    send_msg(&b, MOME_SRV_GET, &g, NULL, 0);
+    expect_closed(&b, "getwait");
+    close(a.fd);
+    printf("srvbatch: case getwait: a page asked for twice is refused\n");
+    return 0;
+}
+
 /* The case nokey: a SRV_HELLO without momed's key (anyone who can reach the port) is told no
  * (HELLO_OK without a pid) and let go: it read and wrote every segment before. */
 static int nokey(const char *host, const char *port)
 {
-    conn_t a = {.fd = dial(host, port), .key = 0x5eb000000000000aull + (uint64_t)getpid()};
+    conn_t a = {.fd = dial(host, port), .key = 0x5eb1000000000000ull + (uint64_t)getpid()};
     mome_msg_t m;
     a.ctx = (mome_wire_ctx_t){.nnodes = 1, .page_size = PS, .key = a.key, .models = 0xe};
     mome_srvhello_t h = {.server = momed_key() ^ 0x10,
@@ -483,15 +500,16 @@ int main(int argc, char **argv)
         return nokey(argv[1], argv[2]);
     if (argc == 4 && !strcmp(argv[3], "silent"))
         return silent(argv[1], argv[2]);
+    if (argc == 4 && !strcmp(argv[3], "getwait"))
+        return getwait(argv[1], argv[2]);
     if (argc == 6 && !strcmp(argv[3], "crowd"))
         return crowd(argv[1], argv[2], atoi(argv[4]), argv[5]);
     if (argc != 4) {
-        fprintf(
-            stderr,
-            "usage: srvbatch HOST PORT "
-            "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer|nokey|silent\n"
-            "       srvbatch HOST PORT gone|lost MOMED_PID\n"
-            "       srvbatch HOST PORT crowd N MOMED_LOG\n");
+        fprintf(stderr, "usage: srvbatch HOST PORT "
+                        "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer|"
+                        "nokey|silent|getwait\n"
+                        "       srvbatch HOST PORT gone|lost MOMED_PID\n"
+                        "       srvbatch HOST PORT crowd N MOMED_LOG\n");
         return 2;
     }
     host = argv[1];
