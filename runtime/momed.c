@@ -11,6 +11,7 @@
  * thread, one poll loop; messages are the library's wire format (net/wire.h, net/srvproto.h),
  * every field validated.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1372,6 +1373,22 @@ static int parse_listen(const char *spec, char *h, size_t hl, char *p, size_t pl
     return 0;
 }
 
+static int is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    return sa->sa_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+/* An address written out (127.0.0.1, ::1), not a name. */
+static int is_numeric(const char *h)
+{
+    unsigned char b[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1 ||
+           !strcmp(h, "localhost");
+}
+
 /* Listen on host h (empty: every address), port p (a number, 0: any free one). */
 static int listen_on(const char *h, const char *p, char *host, size_t hl, int *port)
 {
@@ -1379,10 +1396,23 @@ static int listen_on(const char *h, const char *p, char *host, size_t hl, int *p
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE},
                     *ai;
-    int rc = getaddrinfo(h[0] ? h : NULL, p, &hints, &ai);
+    int rc = getaddrinfo(h[0] ? h : NULL, p, &hints, &ai), named_loop = 0;
     if (rc) {
         say("cannot resolve %s:%s: %s", h, p, gai_strerror(rc));
         return -1;
+    }
+    if (h[0] && is_loopback(ai->ai_addr) && !is_numeric(h)) {
+        /* A machine's own name that resolves to loopback here (Debian's 127.0.1.1, or /etc/hosts):
+         * bound as it stands, no other machine could reach momed (a job on several machines with
+         * MOME_SERVER=start listens on its name: helper-96). Every address, then, and the file
+         * keeps the name, which the other machines resolve their own way. */
+        struct addrinfo *w;
+        hints.ai_family = ai->ai_family;
+        if (getaddrinfo(NULL, p, &hints, &w) == 0) {
+            freeaddrinfo(ai);
+            ai = w;
+            named_loop = 1;
+        }
     }
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -1401,7 +1431,10 @@ static int listen_on(const char *h, const char *p, char *host, size_t hl, int *p
     /* Every address (an empty host, or 0.0.0.0): the file names 0.0.0.0, which reaches this
      * machine from this machine; jobs elsewhere give MOME_SERVER. */
     snprintf(host, hl, "%.250s",
-             strcmp(hs, "0.0.0.0") && strcmp(hs, "::") ? hs : h[0] ? h : "0.0.0.0");
+             named_loop                                  ? h
+             : strcmp(hs, "0.0.0.0") && strcmp(hs, "::") ? hs
+             : h[0]                                      ? h
+                                                         : "0.0.0.0");
     *port = atoi(ps);
     return fd;
 }
