@@ -140,10 +140,20 @@ int MomeInit(int *argc, char ***argv)
         pthread_mutex_unlock(&init_lock);
         return fail(EALREADY, "MomeInit: called after MomeFinalize; a process joins one job once");
     }
+    if (mome_g.state == MOME_STATE_FAILED) {
+        /* Its launcher's word was taken: tried again, it became a job of one node of its own
+         * (helper-99). */
+        pthread_mutex_unlock(&init_lock);
+        return fail(EALREADY, "MomeInit: an earlier MomeInit of this process failed once it had "
+                              "started joining the job; it cannot try again: exit, and start the "
+                              "job again");
+    }
     rc = mome_config_load(&mome_g.cfg, err, sizeof(err));
     if (rc == 0) {
         mome_log_level = mome_g.cfg.log_level;
         rc = mome_node_start(err, sizeof(err));
+        if (rc < 0) /* a bad knob may be set right and tried again; past it, no */
+            mome_g.state = MOME_STATE_FAILED;
     }
     if (rc == 0) {
         mome_config_warn_unknown();
@@ -213,7 +223,10 @@ void MomeAbort(int status, const char *msg)
     int code = (status & 0xff) ? status : 1;
 
     snprintf(text, sizeof(text), "%s", msg && *msg ? msg : "MomeAbort called");
-    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING) {
+    /* A child forked by a node is no node: it must not abort the job in its parent's name, on its
+     * parent's launcher connection (helper-99). */
+    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_RUNNING &&
+        !mome_node_forked()) {
         mome_error("api", "MomeAbort(%d): %s", status, text);
         mome_boot_request_abort(code, text);
     } else if (msg) {

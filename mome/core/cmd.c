@@ -44,9 +44,11 @@ int mome_cmd_init(void)
 
 void mome_cmd_fini(void)
 {
+    pthread_mutex_lock(&cmd_lock); /* no cmd_push is writing to it */
     if (cmd_efd >= 0)
         close(cmd_efd);
     cmd_efd = -1;
+    pthread_mutex_unlock(&cmd_lock);
 }
 
 int mome_cmd_fd(void)
@@ -95,9 +97,11 @@ static void cmd_push(mome_cmd_t *c)
     else
         cmd_head = c;
     cmd_tail = c;
-    pthread_mutex_unlock(&cmd_lock);
+    /* Under the lock: once mome_cmd_close ran, mome_cmd_fini may close the descriptor, and a
+     * write after the unlock could land in whatever file took its number (helper-99). */
     if (write(cmd_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         mome_error("node", "cannot wake the progress thread: %m");
+    pthread_mutex_unlock(&cmd_lock);
 }
 
 __thread const char *mome_cmd_call;

@@ -9,7 +9,7 @@
 
 #include "base/config.h"
 
-enum { MOME_STATE_NONE = 0, MOME_STATE_RUNNING, MOME_STATE_DONE };
+enum { MOME_STATE_NONE = 0, MOME_STATE_RUNNING, MOME_STATE_DONE, MOME_STATE_FAILED };
 
 typedef struct mome_node {
     int rank, nnodes;

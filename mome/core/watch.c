@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -104,10 +105,22 @@ static void on_signal(int sig)
     mome_exit(128 + sig);
 }
 
+static uint64_t pending_ns; /* when the pending signal came */
+
 /* Any application thread: hand the signal to the progress thread. Asked again before it could
- * serve the first, die at once. Async-signal-safe. */
+ * serve the first, die at once; but not within 1 s of it: a Ctrl-C reaches every node, and
+ * mome-run's SIGTERM follows at once (the node died unheard, its output lost: helper-99).
+ * mome-run's SIGKILL, 3 s later, is the backstop. Async-signal-safe (clock_gettime is). */
 static void handler(int sig)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (getpid() == node_pid && __atomic_load_n(&pending, __ATOMIC_ACQUIRE) &&
+        now - __atomic_load_n(&pending_ns, __ATOMIC_RELAXED) < 1000000000ull)
+        return;
+    if (getpid() == node_pid && !__atomic_load_n(&pending, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&pending_ns, now, __ATOMIC_RELAXED); /* before pending is seen set */
     if (getpid() != node_pid || __atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
         signal(sig, SIG_DFL);
         raise(sig);

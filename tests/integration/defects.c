@@ -90,6 +90,15 @@ static void fork_exits_at_once(void)
     printf("node %d: a forked child exited in %.3f s\n", MomeNode(), s);
     /* The defect was a fixed one-second wait in the child's exit handler. */
     CHECK(s < 0.9, "the forked child took %.3f s to exit", s);
+    /* MomeAbort in a child ends the child alone (it aborted the job as its parent's node). */
+    fflush(stdout); /* the child's exit flushes stdio: not this node's lines a second time */
+    pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0)
+        MomeAbort(5, "from a forked child");
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 5,
+          "the child's MomeAbort(5) did not end it with status 5");
+    MomeBarrier(); /* the job goes on */
 }
 
 /* The pipes this process had before MomeInit (its launcher's, its shell's): not the node's. */
@@ -597,6 +606,25 @@ static void close_while_reading_ahead(void)
     MomeBarrier();
 }
 
+/*
+ * A MomeInit that fails once it started joining the job (a bad MOME_TEST_INJECT, found after the
+ * launcher's word was taken), tried again: refused, saying why. (It became a job of one node of
+ * its own: under mome-run -n 2, two nodes 0 of 1, each on the job's repository.) Then the node
+ * leaves (mome-run reports it lost; the test expects that).
+ */
+static void init_fails_then_retried(void)
+{
+    setenv("MOME_TEST_INJECT", "bogus", 1);
+    CHECK(MomeInit(NULL, NULL) < 0, "MomeInit with MOME_TEST_INJECT=bogus succeeded");
+    unsetenv("MOME_TEST_INJECT");
+    CHECK(MomeInit(NULL, NULL) < 0 && errno == EALREADY &&
+              strstr(MomeError(), "an earlier MomeInit of this process failed"),
+          "MomeInit tried again after a failure: %s", MomeError());
+    printf("initretry: refused: %s\n", MomeError());
+    fflush(stdout);
+    _exit(3);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -605,6 +633,8 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "fdshigh"))
         fill_low_fds();
     note_pipes_before();
+    if (!strcmp(mode, "initretry"))
+        init_fails_then_retried();
     if (!strcmp(mode, "atexit"))
         atexit(finalize_at_exit);
     itest_init(&argc, &argv);
