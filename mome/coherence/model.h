@@ -37,7 +37,8 @@ typedef struct mome_model {
     int (*acquire)(struct mome_seg *s, uint64_t page, mome_op_t *op);
     /* MomeSyncMem reached this page (after its notices were applied as at an acquire). */
     void (*sync)(struct mome_seg *s, uint64_t page, mome_op_t *op);
-    /* The node switched the page to this model from a weaker one (its own writes released). */
+    /* The node switched a page it holds to this model (its own writes released) from a weaker
+     * one, or from an invalidated one to one that is not (release.c must_enter). */
     void (*enter)(struct mome_seg *s, uint64_t page, mome_op_t *op);
 } mome_model_t;
 

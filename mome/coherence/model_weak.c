@@ -15,9 +15,18 @@ static int weak_acquire(mome_seg_t *s, uint64_t page, mome_op_t *op)
     return 1;
 }
 
+/* From a model whose copies are invalidated: the directory must learn the new contract, or
+ * another node's STRONG write would still take this copy back. A current copy keeps its content
+ * (the directory confirms the contract); the master stays here. A copy another thread wrote
+ * since the switch's release asks under WEAK too, its writes merged on top of what comes back
+ * (content installed over them would lose them). */
 static void weak_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
-    /* The weakest model: never entered from a weaker one. */
+    const mome_page_t *pg = mome_seg_pg(s, page);
+    if ((pg->flags & MOME_PG_DIRTY) && !(pg->flags & MOME_PG_OWNER))
+        mome_req_renew(s, page, op);
+    else
+        mome_req_access(s, page, MOME_WEAK, op);
 }
 
 const mome_model_t mome_model_weak = {

@@ -37,6 +37,8 @@
  *           it: every open succeeds (helper-91);
  *   reuse   a block freed by another node than its owner, then given out again by the owner and
  *           filled: the freeing node's writes to it must not come after (helper-86);
+ *   weakswitch  a copy switched to WEAK from STRONG or RELEASE keeps its content when another
+ *           node writes under STRONG, until its node syncs (it was taken back; helper-88);
  *   appmix  in a job of one program, MomeAppBarrier and MomeBarrier are one barrier: nodes
  *           calling them in opposite orders meet (two barriers hung; helper-88);
  *   nofinalize  returns from main without MomeFinalize: mome-run must not report success, even
@@ -391,6 +393,42 @@ static void app_and_job_barriers(void)
     }
 }
 
+/* Node 1 reads a page under STRONG or RELEASE, then switches it to WEAK; node 0 writes it under
+ * STRONG: node 1's WEAK copy keeps the old value until node 1 asks (MomeSyncMem). The directory
+ * still had the copy under the old contract and took it back (helper-88). */
+static void switch_to_weak(void)
+{
+    int me = MomeNode();
+    size_t ps = MomePageSize();
+    volatile long *d = itest_map("weaksw", 3 * ps, NULL); /* STRONG */
+    volatile long *flag = (volatile long *)((char *)d + 2 * ps);
+    for (int from = 0; from < 2; from++) {
+        volatile long *p = (volatile long *)((char *)d + (size_t)from * ps);
+        if (me == 1 && from == 1)
+            MUST(MomeConsistency((void *)p, ps, MOME_RELEASE));
+        if (me == 0)
+            p[0] = 4000 + from;
+        MomeBarrier();
+        if (me == 1) {
+            CHECK(p[0] == 4000 + from, "%s read %ld", from ? "RELEASE" : "STRONG", p[0]);
+            MUST(MomeConsistency((void *)p, ps, MOME_WEAK));
+        }
+        MomeBarrier();
+        if (me == 0) {
+            p[0] = 5000 + from;
+            flag[0] = from + 1;
+        } else {
+            while (flag[0] != from + 1)
+                MomePoll();
+            CHECK(p[0] == 4000 + from, "from %s: the WEAK copy changed unasked: %ld",
+                  from ? "RELEASE" : "STRONG", p[0]);
+            MUST(MomeSyncMem((void *)p, ps, MomeClock()));
+            CHECK(p[0] == 5000 + from, "after MomeSyncMem: %ld", p[0]);
+        }
+        MomeBarrier();
+    }
+}
+
 /* Node 1 writes a block of node 0's on a RELEASE page node 0 writes too, and frees it; node 0
  * gets the block back from MomeMalloc and fills it before node 1's next release. Node 1's writes,
  * merged at that release, overwrote node 0's bytes (helper-86): they must be released before the
@@ -672,6 +710,8 @@ int main(int argc, char **argv)
         persistent_open_race(argc > 2 ? atoi(argv[2]) : 300);
     else if (!strcmp(mode, "reuse"))
         free_then_reuse();
+    else if (!strcmp(mode, "weakswitch"))
+        switch_to_weak();
     else if (!strcmp(mode, "appmix"))
         app_and_job_barriers();
     else if (!strcmp(mode, "ckptbusy"))
