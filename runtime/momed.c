@@ -117,6 +117,8 @@ typedef struct pstate {
     int recalling;       /* SRV_RECALL sent, SRV_PUT awaited */
     int dirty;           /* content newer than the repository's (not checkpointed) */
     uint64_t granted_ns; /* when the holder got it */
+    uint64_t recall_ns;  /* when SRV_RECALL was sent */
+    int slow_said;       /* the holder's delay was logged, for this recall */
     uint8_t *content;    /* NULL: the repository's (or zeros) */
     waiter_t *wq, *wtail;
     /* The job that changed the content since its last MomeCheckpoint or clean end, no other job
@@ -346,6 +348,8 @@ static void recall(seg_t *s, pstate_t *p)
         return; /* a fresh grant is kept a little: its fault runs before the page goes again */
     mome_srvpage_t b = {.seg = s->id, .page = p->page};
     p->recalling = 1;
+    p->recall_ns = now_ns();
+    p->slow_said = 0;
     if (tracing)
         say("RECALL %llu from %016llx/%u", (unsigned long long)p->page,
             (unsigned long long)conns[p->holder]->key, conns[p->holder]->node);
@@ -386,9 +390,19 @@ static uint64_t recall_all(void)
 
 /* Pages whose recall waits for the minimum hold: checked every round, among the pages with a
  * queue (those whose queue emptied leave the list here). */
+/*
+ * A holder that does not give a page back (its job stopped, or suspended) holds up every job
+ * waiting for it, which nothing said (helper-96): after slow_recall_ns momed says who, once per
+ * recall. Until then, recall_due sets slow_by, the next such deadline.
+ */
+static uint64_t slow_recall_ns = 60 * 1000000000ull; /* tests: MOME_TEST_SLOW_RECALL_MS */
+static uint64_t slow_by;
+
 static int recall_due(void)
 {
     int pending = 0;
+    uint64_t now = now_ns();
+    slow_by = 0;
     for (pstate_t **pp = &queued; *pp;) {
         pstate_t *p = *pp;
         if (!p->wq) {
@@ -399,6 +413,21 @@ static int recall_due(void)
         if (p->holder >= 0 && !p->recalling) {
             recall(p->seg, p);
             pending += !p->recalling;
+        }
+        if (p->recalling && !p->slow_said && p->holder >= 0 && conns[p->holder]) {
+            if (now >= p->recall_ns + slow_recall_ns) {
+                const conn_t *h = conns[p->holder];
+                int n = 0;
+                for (const waiter_t *w = p->wq; w; w = w->next)
+                    n++;
+                say("job %016llx node %u (pid %u) has not given page %llu of segment '%s' back "
+                    "in %llu s (stopped, or suspended?); %d connection(s) wait for it",
+                    (unsigned long long)h->key, h->node, h->pid, (unsigned long long)p->page,
+                    p->seg->name, (unsigned long long)(slow_recall_ns / 1000000000ull), n);
+                p->slow_said = 1;
+            } else if (!slow_by || p->recall_ns + slow_recall_ns < slow_by) {
+                slow_by = p->recall_ns + slow_recall_ns;
+            }
         }
         pp = &p->qnext;
     }
@@ -1534,6 +1563,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (getenv("MOME_TEST_SLOW_RECALL_MS")) {
+        char *end;
+        long ms = strtol(getenv("MOME_TEST_SLOW_RECALL_MS"), &end, 10);
+        if (*end || ms < 1 || ms > 600000) {
+            say("bad MOME_TEST_SLOW_RECALL_MS '%s': milliseconds from 1 to 600000",
+                getenv("MOME_TEST_SLOW_RECALL_MS"));
+            return 2;
+        }
+        slow_recall_ns = (uint64_t)ms * 1000000;
+    }
     if (getenv("MOME_TEST_HELLO_WAIT_MS")) {
         char *end;
         long ms = strtol(getenv("MOME_TEST_HELLO_WAIT_MS"), &end, 10);
@@ -1597,6 +1636,12 @@ int main(int argc, char **argv)
         int timeout = -1, due = recall_due();
         if (due)
             timeout = 1;
+        if (slow_by) {
+            uint64_t t = now_ns();
+            int ms = t >= slow_by ? 0 : (int)((slow_by - t) / 1000000 + 1);
+            if (timeout < 0 || ms < timeout)
+                timeout = ms;
+        }
         uint64_t hello_by = 0; /* the first hello deadline */
         for (int i = 0; i < nconns; i++)
             if (conns[i] && !conns[i]->hello && !conns[i]->dead &&

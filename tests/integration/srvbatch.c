@@ -405,6 +405,40 @@ static int getwait(const char *host, const char *port)
     return 0;
 }
 
+/* The case slowrecall GO: job a holds page 3 and does not give it back when momed recalls it
+ * (job b asks), until a line comes on the fifo GO (the test waits for momed to name a in its log
+ * meanwhile); then it does, and b gets the page. */
+static int slowrecall(const char *host, const char *port, const char *go)
+{
+    conn_t a, b;
+    mome_msg_t m;
+    uint8_t page[PS];
+    char line[16];
+    attach(&a, host, port, 0x5eb4000000000000ull + (uint64_t)getpid());
+    attach(&b, host, port, 0x5eb5000000000000ull + (uint64_t)getpid());
+    get(&a, 3, NULL);
+    mome_srvpage_t g = {.seg = b.seg, .page = 3};
+    send_msg(&b, MOME_SRV_GET, &g, NULL, 0);
+    if (recv_msg(&a, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_RECALL)
+        fail("slowrecall: no SRV_RECALL of the page after another job asked for it");
+    printf("srvbatch: case slowrecall: holding page 3 past its recall\n");
+    fflush(stdout);
+    FILE *f = fopen(go, "r");
+    if (!f || !fgets(line, sizeof(line), f))
+        fail("slowrecall: no word on the fifo");
+    fclose(f);
+    memset(page, 0x33, PS);
+    mome_srvpage_t pa = {.seg = a.seg, .page = 3};
+    send_msg(&a, MOME_SRV_PUT, &pa, page, PS);
+    if (recv_msg(&b, &m, rbuf, sizeof(rbuf)) < 0 || m.type != MOME_SRV_PAGE ||
+        ((const uint8_t *)m.payload)[0] != 0x33)
+        fail("slowrecall: the page did not reach the job waiting for it");
+    close(a.fd);
+    close(b.fd);
+    printf("srvbatch: case slowrecall: given back late, the page went on\n");
+    return 0;
+}
+
 /* The case nokey: a SRV_HELLO without momed's key (anyone who can reach the port) is told no
  * (HELLO_OK without a pid) and let go: it read and wrote every segment before. */
 static int nokey(const char *host, const char *port)
@@ -502,6 +536,8 @@ int main(int argc, char **argv)
         return silent(argv[1], argv[2]);
     if (argc == 4 && !strcmp(argv[3], "getwait"))
         return getwait(argv[1], argv[2]);
+    if (argc == 5 && !strcmp(argv[3], "slowrecall"))
+        return slowrecall(argv[1], argv[2], argv[4]);
     if (argc == 6 && !strcmp(argv[3], "crowd"))
         return crowd(argv[1], argv[2], atoi(argv[4]), argv[5]);
     if (argc != 4) {
@@ -509,7 +545,8 @@ int main(int argc, char **argv)
                         "good|notheld|twice|count|empty|version|length|huge|late|date|latecomer|"
                         "nokey|silent|getwait\n"
                         "       srvbatch HOST PORT gone|lost MOMED_PID\n"
-                        "       srvbatch HOST PORT crowd N MOMED_LOG\n");
+                        "       srvbatch HOST PORT crowd N MOMED_LOG\n"
+                        "       srvbatch HOST PORT slowrecall GO_FIFO\n");
         return 2;
     }
     host = argv[1];
