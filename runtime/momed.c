@@ -1410,12 +1410,13 @@ static int is_loopback(const struct sockaddr *sa)
            IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-/* An address written out (127.0.0.1, ::1), not a name. */
-static int is_numeric(const char *h)
+/* This machine's own name (as MOME_SERVER=start passes it), not localhost or another alias of
+ * loopback, which a user gives to keep momed to this machine (helper-100). */
+static int is_own_name(const char *h)
 {
-    unsigned char b[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1 ||
-           !strcmp(h, "localhost");
+    char me[256] = "";
+    gethostname(me, sizeof(me) - 1);
+    return me[0] && !strcmp(h, me);
 }
 
 /* Listen on host h (empty: every address), port p (a number, 0: any free one). */
@@ -1430,8 +1431,8 @@ static int listen_on(const char *h, const char *p, char *host, size_t hl, int *p
         say("cannot resolve %s:%s: %s", h, p, gai_strerror(rc));
         return -1;
     }
-    if (h[0] && is_loopback(ai->ai_addr) && !is_numeric(h)) {
-        /* A machine's own name that resolves to loopback here (Debian's 127.0.1.1, or /etc/hosts):
+    if (h[0] && is_loopback(ai->ai_addr) && is_own_name(h)) {
+        /* The machine's own name, resolving to loopback here (Debian's 127.0.1.1, /etc/hosts):
          * bound as it stands, no other machine could reach momed (a job on several machines with
          * MOME_SERVER=start listens on its name: helper-96). Every address, then, and the file
          * keeps the name, which the other machines resolve their own way. */
@@ -1542,6 +1543,13 @@ int main(int argc, char **argv)
     }
     if (mkdir(repo_dir, 0700) < 0 && errno != EEXIST) {
         say("cannot create repository %s: %s", repo_dir, strerror(errno));
+        return 1;
+    }
+    /* Made just now, here or by the job that started momed (MOME_SERVER=start): durable before
+     * anything is stored in it (the embedded repository's open does the same for its own). */
+    int prc = mome_repo_sync_parent(repo_dir);
+    if (prc < 0) {
+        say("cannot fsync the directory holding %s: %s", repo_dir, strerror(-prc));
         return 1;
     }
     char why[600];

@@ -127,6 +127,21 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
     return 0;
 }
 
+/* "", start, or host:port with a port from 1 to 65535 (digits only): momed's address. */
+static int parse_server(const char *s, mome_config_t *c, size_t off)
+{
+    const char *colon = strrchr(s, ':');
+    if (*s && strcmp(s, "start")) {
+        if (!colon || colon == s || !colon[1] ||
+            strspn(colon + 1, "0123456789") != strlen(colon + 1))
+            return -EINVAL;
+        unsigned long port = strlen(colon + 1) > 5 ? 0 : strtoul(colon + 1, NULL, 10);
+        if (port < 1 || port > 65535)
+            return -EINVAL;
+    }
+    return parse_string(s, c, off);
+}
+
 /* 16 hexadecimal digits, not all zero (momed's key, its address file's last word). */
 static int parse_key(const char *s, mome_config_t *c, size_t off)
 {
@@ -220,7 +235,8 @@ static const knob_t knobs[] = {
      "momed's address file in MOME_REPOSITORY if a live momed wrote one, else the repository "
      "is used directly; start: that momed, started by node 0 if none runs, and left running "
      "for later jobs)",
-     parse_string, OFF(server), 0, 0, 0, "host:port, e.g. localhost:7077, or start"},
+     parse_server, OFF(server), 0, 0, 0,
+     "host:port (a port from 1 to 65535), e.g. localhost:7077, or start"},
     {"MOME_SERVER_KEY", "",
      "with MOME_SERVER=host:port: momed's key, the last word of the momed.addr file in its "
      "repository (which only the repository's owner can read); momed refuses a job without it",

@@ -72,8 +72,11 @@ static int running(const char *call)
         }
         return 1;
     }
-    if (__atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE) == MOME_STATE_DONE)
+    int state = __atomic_load_n(&mome_g.state, __ATOMIC_ACQUIRE);
+    if (state == MOME_STATE_DONE)
         fail(ENOTCONN, "%s: called after MomeFinalize: Mome has stopped", call);
+    else if (state == MOME_STATE_FAILED)
+        fail(ENOTCONN, "%s: MomeInit failed: this process is not a node of the job", call);
     else
         fail(ENOTCONN, "%s: Mome is not initialised (call MomeInit first)", call);
     return 0;

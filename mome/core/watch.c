@@ -116,8 +116,9 @@ static void handler(int sig)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    /* Signed: another thread's first signal may have stored a time after this one's now. */
     if (getpid() == node_pid && __atomic_load_n(&pending, __ATOMIC_ACQUIRE) &&
-        now - __atomic_load_n(&pending_ns, __ATOMIC_RELAXED) < 1000000000ull)
+        (int64_t)(now - __atomic_load_n(&pending_ns, __ATOMIC_RELAXED)) < 1000000000ll)
         return;
     if (getpid() == node_pid && !__atomic_load_n(&pending, __ATOMIC_ACQUIRE))
         __atomic_store_n(&pending_ns, now, __ATOMIC_RELAXED); /* before pending is seen set */

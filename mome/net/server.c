@@ -428,7 +428,9 @@ static int wait_writable(void)
                       where, MOME_SRV_WAIT_MS / 1000);
         struct pollfd pf[2] = {{.fd = srv_fd, .events = POLLOUT},
                                {.fd = mome_tp_timer_fd(), .events = POLLIN}};
-        int r = poll(pf, 2, 1000);
+        /* This node's sends to the other nodes go on too (one of them may wait for them, and
+         * momed for it), as in mome_srv_call. */
+        int r = poll(pf, 2, mome_tp_push() > 0 ? 1 : 1000);
         if (r > 0 && pf[1].revents)
             mome_tp_beat();
         if (r > 0 && pf[0].revents)

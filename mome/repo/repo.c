@@ -196,8 +196,7 @@ static int create_format(int fd)
     return rc;
 }
 
-/* fsync the directory holding path (its last component named there): 0 or -errno. */
-static int sync_parent(const char *path)
+int mome_repo_sync_parent(const char *path)
 {
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/') /* "a/b/" names b in a */
@@ -215,6 +214,10 @@ static int sync_parent(const char *path)
         rc = mome_repo_sync(fd);
         close(fd);
     }
+    /* A drop-box parent (write and search, no read: 1733), or a file system that cannot sync a
+     * directory: the repository works as before (helper-100). */
+    if (rc == -EACCES || rc == -EPERM || rc == -EINVAL || rc == -EROFS)
+        rc = 0;
     return rc;
 }
 
@@ -230,7 +233,7 @@ int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen)
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
             return mome_repo_say(err, errlen, -errno, "cannot create repository directory '%s': %s",
                                  dir, strerror(errno));
-        rc = sync_parent(dir); /* else a crash could take the new directory, and what it holds */
+        rc = mome_repo_sync_parent(dir); /* else a crash could take the directory, and all in it */
         if (rc < 0)
             return mome_repo_say(err, errlen, rc, "cannot fsync the directory holding '%s': %s",
                                  dir, strerror(-rc));

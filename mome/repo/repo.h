@@ -105,6 +105,10 @@ int mome_repo_unlink(mome_repo_seg_t *rs, char *err, size_t errlen);
 /* Is dir a repository (with create: make it one if it is new or empty)? 0, or -errno with a
  * message: -EINVAL for a directory of other files, -ENOENT for none. */
 int mome_repo_check(const char *dir, int create, char *err, size_t errlen);
+/* fsync the directory holding path, so that a directory just created there survives a crash: 0,
+ * or -errno (a parent this process may not read, or whose file system cannot sync a directory,
+ * counts as done: nothing more can be made durable there). */
+int mome_repo_sync_parent(const char *path);
 
 /* Visit every segment directory of the repository: cb(name of the directory, arg); stops at a
  * non-zero return. -errno (ENOENT: no repository) with a message. */
