@@ -31,8 +31,9 @@
 
 static int srv_fd = -1;
 static char where[300];
-static uint64_t
-    srv_key;          /* momed's key, said in SRV_HELLO (its address file's, or MOME_SERVER_KEY) */
+/* momed's key, said in SRV_HELLO (its address file's, or MOME_SERVER_KEY) */
+static uint64_t srv_key;
+static int refused;   /* momed refused the hello (no pid): its close is no loss */
 static uint8_t *rbuf; /* what arrived and is not yet a whole message */
 static size_t rlen, rcap;
 /* Pages going back to momed, not sent yet (SRV_PUTV): sent when full, by mome_srv_flush, and
@@ -518,6 +519,8 @@ static int fill(void)
         rlen += (size_t)r;
         return 1;
     }
+    if (r == 0 && refused)
+        return 0; /* momed said no to the hello, then let go: mome_srv_hello says why */
     if (r == 0)
         gone("it closed the connection: momed stopped, or cut this job off after the job lost a "
              "node (its log says which)");
@@ -578,6 +581,7 @@ static void on_hello_ok(const mome_msg_t *m, const void *body)
     if (reply.type == MOME_SRV_HELLO_OK && !reply.have) {
         reply.body.id = ((const mome_srvhello_t *)body)->server;
         reply.have = 1;
+        refused = !reply.body.id;
     }
 }
 
