@@ -423,6 +423,15 @@ size_t mome_config_page_size(void)
     return c.page_size;
 }
 
+int mome_config_bind(void)
+{
+    mome_config_t c;
+    const char *v = getenv("MOME_BIND");
+    if (!v || parse_bind(v, &c, OFF(bind)) < 0)
+        c.bind = MOME_BIND_CORE;
+    return c.bind;
+}
+
 void mome_config_warn_unknown(void)
 {
     for (char **e = environ; e && *e; e++) {

@@ -71,6 +71,9 @@ int mome_config_parse_size(const char *s, uint64_t *out);
 
 /* Page size from MOME_PAGE_SIZE without a full load (MomePageSize() before MomeInit). */
 size_t mome_config_page_size(void);
+/* MOME_BIND alone (the default, core, if unset or bad): another knob's bad value does not change
+ * what mome-info -T shows (helper-99). */
+int mome_config_bind(void);
 
 /* momed's files in the repository directory, beside the segments' directories (which never take
  * these names: repo/format.c). */

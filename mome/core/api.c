@@ -518,9 +518,7 @@ static void info_sections(int fd, int what)
             fdputs(fd, "UCX: cannot list transports\n");
     }
     if (what & MOME_INFO_TOPOLOGY) {
-        if (mome_config_load(&cfg, err, sizeof(err)) < 0)
-            cfg.bind = MOME_BIND_CORE;
-        if (mome_topo_describe(fd, cfg.bind) < 0)
+        if (mome_topo_describe(fd, mome_config_bind()) < 0)
             fdputs(fd, "hwloc: cannot load the topology\n");
     }
     if (what & MOME_INFO_CONFIG) {
