@@ -1485,6 +1485,22 @@ static int write_addr(const char *host, int port)
     return 0;
 }
 
+/* A testing knob of milliseconds, min to 600000: *out (0 if unset), or -1, said. */
+static int test_ms(const char *name, long min, long *out)
+{
+    const char *v = getenv(name);
+    char *end;
+    *out = 0;
+    if (!v)
+        return 0;
+    *out = strtol(v, &end, 10);
+    if (*end || *out < min || *out > 600000) {
+        say("bad %s '%s': milliseconds from %ld to 600000", name, v, min);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: momed --repository DIR [--listen HOST:PORT] [--checkpoint-every SECONDS] "
@@ -1562,35 +1578,17 @@ int main(int argc, char **argv)
         return 2;
     }
     tracing = getenv("MOMED_TRACE") && atoi(getenv("MOMED_TRACE"));
-    if (getenv("MOME_TEST_CKPT_DELAY_MS")) {
-        char *end;
-        ckpt_delay_ms = strtol(getenv("MOME_TEST_CKPT_DELAY_MS"), &end, 10);
-        if (*end || ckpt_delay_ms < 0 || ckpt_delay_ms > 600000) {
-            say("bad MOME_TEST_CKPT_DELAY_MS '%s': milliseconds from 0 to 600000",
-                getenv("MOME_TEST_CKPT_DELAY_MS"));
-            return 2;
-        }
-    }
-    if (getenv("MOME_TEST_SLOW_RECALL_MS")) {
-        char *end;
-        long ms = strtol(getenv("MOME_TEST_SLOW_RECALL_MS"), &end, 10);
-        if (*end || ms < 1 || ms > 600000) {
-            say("bad MOME_TEST_SLOW_RECALL_MS '%s': milliseconds from 1 to 600000",
-                getenv("MOME_TEST_SLOW_RECALL_MS"));
-            return 2;
-        }
-        slow_recall_ns = (uint64_t)ms * 1000000;
-    }
-    if (getenv("MOME_TEST_HELLO_WAIT_MS")) {
-        char *end;
-        long ms = strtol(getenv("MOME_TEST_HELLO_WAIT_MS"), &end, 10);
-        if (*end || ms < 1 || ms > 600000) {
-            say("bad MOME_TEST_HELLO_WAIT_MS '%s': milliseconds from 1 to 600000",
-                getenv("MOME_TEST_HELLO_WAIT_MS"));
-            return 2;
-        }
-        hello_wait_ns = (uint64_t)ms * 1000000;
-    }
+    long test_val;
+    if (test_ms("MOME_TEST_CKPT_DELAY_MS", 0, &ckpt_delay_ms) < 0)
+        return 2;
+    if (test_ms("MOME_TEST_SLOW_RECALL_MS", 1, &test_val) < 0)
+        return 2;
+    if (test_val)
+        slow_recall_ns = (uint64_t)test_val * 1000000;
+    if (test_ms("MOME_TEST_HELLO_WAIT_MS", 1, &test_val) < 0)
+        return 2;
+    if (test_val)
+        hello_wait_ns = (uint64_t)test_val * 1000000;
     if (take_lock() < 0)
         return 1;
     /* A descriptor per connection, and the repository's files opened as pages are read: the soft

@@ -163,14 +163,7 @@ static int split(const char *s, char *host, size_t hl, char *port, size_t pl)
 {
     const char *c = strrchr(s, ':');
     if (!c || c == s || !c[1] || (size_t)(c - s) >= hl || strlen(c + 1) >= pl)
-        return -EINVAL;
-    /* A port from 1 to 65535, digits only (getaddrinfo took 99999 as 34463, and names too). */
-    unsigned long n = 0;
-    const char *q;
-    for (q = c + 1; *q >= '0' && *q <= '9' && n <= 65535; q++)
-        n = n * 10 + (unsigned long)(*q - '0');
-    if (*q || n < 1 || n > 65535)
-        return -EINVAL;
+        return -EINVAL; /* (the port's digits and range: config.c parse_server) */
     memcpy(host, s, (size_t)(c - s));
     host[c - s] = 0;
     if (host[0] == '[' && host[strlen(host) - 1] == ']') {
@@ -413,30 +406,42 @@ int mome_srv_connect(const char *repo, const char *server, uint64_t key, int sta
     return rc;
 }
 
-/* Until momed's socket takes more: 0, or -ETIMEDOUT after MOME_SRV_WAIT_MS (said at 10 s). */
+/*
+ * One wait on momed's socket for events, from t0 on: this node's sends to the other nodes go on
+ * meanwhile (one of them may wait for them, and momed for it), the other machines keep hearing
+ * from it (momed may take long), and past 10 s a warning says once that momed has `what`.
+ * Returns the socket's revents (0: nothing yet), or -ETIMEDOUT past limit_ms.
+ */
+static int srv_wait(short events, uint64_t t0, int limit_ms, int *said, const char *what)
+{
+    long ms = ms_since(t0);
+    if (ms >= limit_ms)
+        return -ETIMEDOUT;
+    if (ms >= 10000 && limit_ms > 10000 && !(*said)++)
+        mome_warn("server", "%s has %s for 10 s (a long checkpoint?); waiting up to %d s in all",
+                  where, what, limit_ms / 1000);
+    int wait = (int)(limit_ms - ms);
+    if (!*said && limit_ms > 10000 && wait > 10000 - ms)
+        wait = (int)(10000 - ms) + 1; /* awake for the warning */
+    if (mome_tp_push() > 0 && wait > 1)
+        wait = 1;
+    struct pollfd pf[2] = {{.fd = srv_fd, .events = events},
+                           {.fd = mome_tp_timer_fd(), .events = POLLIN}};
+    if (poll(pf, 2, wait) <= 0)
+        return 0;
+    if (pf[1].revents)
+        mome_tp_beat();
+    return pf[0].revents;
+}
+
+/* Until momed's socket takes more: 0, or -ETIMEDOUT after MOME_SRV_WAIT_MS. */
 static int wait_writable(void)
 {
     uint64_t t0 = mome_now_ns();
-    int said = 0;
-    for (;;) {
-        long ms = ms_since(t0);
-        if (ms >= MOME_SRV_WAIT_MS)
-            return -ETIMEDOUT;
-        if (ms >= 10000 && !said++)
-            mome_warn("server",
-                      "%s has read nothing from this node for 10 s (a long checkpoint?); "
-                      "waiting up to %d s in all",
-                      where, MOME_SRV_WAIT_MS / 1000);
-        struct pollfd pf[2] = {{.fd = srv_fd, .events = POLLOUT},
-                               {.fd = mome_tp_timer_fd(), .events = POLLIN}};
-        /* This node's sends to the other nodes go on too (one of them may wait for them, and
-         * momed for it), as in mome_srv_call. */
-        int r = poll(pf, 2, mome_tp_push() > 0 ? 1 : 1000);
-        if (r > 0 && pf[1].revents)
-            mome_tp_beat();
-        if (r > 0 && pf[0].revents)
-            return 0;
-    }
+    int said = 0, r;
+    while (!(r = srv_wait(POLLOUT, t0, MOME_SRV_WAIT_MS, &said, "read nothing from this node")))
+        ;
+    return r < 0 ? r : 0;
 }
 
 int mome_srv_tx(const void *hdr, size_t hl, const void *data, size_t len)
@@ -599,34 +604,19 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
     mome_send(MOME_TO_SERVER, type, 0, body, payload, len);
     uint64_t t0 = mome_now_ns();
     int said = 0;
+    char what[64];
+    snprintf(what, sizeof(what), "not answered %s", mome_msg_name(type));
+    /* This node's sends to the other nodes still in flight (a full queue: the barrier before a
+     * checkpoint's request, say) go on meanwhile (srv_wait); what they send here waits (held)
+     * for after the call. */
     while (!reply.have) {
-        struct pollfd pf[2] = {{.fd = srv_fd, .events = POLLIN},
-                               {.fd = mome_tp_timer_fd(), .events = POLLIN}};
-        long ms = ms_since(t0);
-        if (ms >= timeout_ms) {
-            rc = -ETIMEDOUT;
+        int r = srv_wait(POLLIN, t0, timeout_ms, &said, what);
+        if (r < 0) {
+            rc = r;
             break;
         }
-        if (ms >= 10000 && timeout_ms > 10000 && !said++)
-            mome_warn("server",
-                      "%s has not answered %s for 10 s (a long checkpoint?); waiting up "
-                      "to %d s in all",
-                      where, mome_msg_name(type), timeout_ms / 1000);
-        /* This node's sends to the other nodes still in flight (a full queue: the barrier before
-         * a checkpoint's request, say) go on meanwhile: another node waiting for them may be what
-         * momed waits for. What they send here waits (held) for after the call. */
-        int wait = (int)(timeout_ms - ms);
-        if (!said && timeout_ms > 10000 && wait > 10000 - ms)
-            wait = (int)(10000 - ms) + 1; /* awake for the warning */
-        if (mome_tp_push() > 0 && wait > 1)
-            wait = 1;
-        if (poll(pf, 2, wait) > 0) {
-            if (pf[1].revents)
-                mome_tp_beat(); /* momed may take long: the other machines must not think this
-                                 * node lost meanwhile */
-            if (pf[0].revents)
-                mome_srv_poll();
-        }
+        if (r)
+            mome_srv_poll();
     }
     mome_msg_unhold();
     reply.type = 0;

@@ -536,15 +536,22 @@ START_TEST(test_directory__strong_request_flushes_the_writers)
 }
 END_TEST
 
+/* Page p of segment 22: owner 1 and twinning writer 2 (RELEASE); node 3 reads it under STRONG,
+ * so both are asked to flush. */
+static void flush_for_a_strong_read(uint64_t p)
+{
+    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0);
+    done(1, 22, p);
+    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0);
+    done(2, 22, p);
+    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+}
+
 START_TEST(test_directory__the_owner_acknowledges_a_merged_writers_flush)
 {
     setup(4, 0, 0);
     uint64_t p = my_page(22);
-    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0); /* owner 1 */
-    done(1, 22, p);
-    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0); /* twinning writer 2 */
-    done(2, 22, p);
-    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    flush_for_a_strong_read(p);
     flush_ack(1, 22, p);
     ck_assert_ptr_null(sent(MOME_MSG_FWD_READ, 1));
     mome_ref_t a = {.seg = 22, .page = p, .node = 2}; /* node 2's diff, merged by the owner */
@@ -558,11 +565,7 @@ END_TEST
 static void flush_ack_by_another(void *arg)
 {
     uint64_t p = *(uint64_t *)arg;
-    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0);
-    done(1, 22, p);
-    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0);
-    done(2, 22, p);
-    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    flush_for_a_strong_read(p);
     mome_ref_t a = {.seg = 22, .page = p, .node = 2};
     deliver(MOME_MSG_FLUSH_ACK, 0, 3, &a, NULL, 0);
 }
@@ -580,11 +583,7 @@ END_TEST
 static void flush_ack_twice(void *arg)
 {
     uint64_t p = *(uint64_t *)arg;
-    reqm(MOME_MSG_WRITE_REQ, 1, 22, p, MOME_RELEASE, 0);
-    done(1, 22, p);
-    reqm(MOME_MSG_WRITE_REQ, 2, 22, p, MOME_RELEASE, 0);
-    done(2, 22, p);
-    reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
+    flush_for_a_strong_read(p);
     flush_ack(2, 22, p);
     flush_ack(2, 22, p); /* counted, it served node 3 before node 1 had flushed its writes */
 }

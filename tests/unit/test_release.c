@@ -560,17 +560,25 @@ START_TEST(test_release__acquire_keeps_writes_made_while_it_releases)
 }
 END_TEST
 
-START_TEST(test_release__syncmem_asks_about_weak_copies)
+/* Page 2 of segment 1 held under WEAK, content a at version 4 (node 3 owns the master); b is a
+ * second pattern, the newer content. */
+static mome_seg_t *weak_copy(uint8_t *a, uint8_t *b)
 {
-    uint8_t a[NC_PAGE], b[NC_PAGE];
-    mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
-    int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
     nc_pattern(b, 2);
     mome_seg_pg(s, 2)->model = MOME_WEAK;
     nc_hold_data(s, 2, 0, 0, 3, a, 4);
+    return s;
+}
+
+START_TEST(test_release__syncmem_asks_about_weak_copies)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    mome_seg_t *s = weak_copy(a, b);
+    int mgr = mome_seg_manager(s, 2);
     char *addr = testnode_addr(s, 2);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
     const mome_msg_t *q = nc_msg(MOME_MSG_SYNC_REQ, mgr);
@@ -602,13 +610,8 @@ static void sync_answer_twice(void *arg)
     uint8_t a[NC_PAGE], b[NC_PAGE];
     mome_date_t got[2] = {0, 0};
     (void)arg;
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
+    mome_seg_t *s = weak_copy(a, b);
     int mgr = mome_seg_manager(s, 2);
-    nc_pattern(a, 1);
-    nc_pattern(b, 2);
-    mome_seg_pg(s, 2)->model = MOME_WEAK;
-    nc_hold_data(s, 2, 0, 0, 3, a, 4);
     char *addr = testnode_addr(s, 2);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, got);
     mome_data_t d = {.seg = 1, .page = 2, .mgr = (uint32_t)mgr, .ver = 6};
@@ -636,14 +639,9 @@ START_TEST(test_release__syncmem_does_not_ride_an_earlier_request)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE], c[NC_PAGE];
     mome_date_t first[2] = {0, 0}, second[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
+    mome_seg_t *s = weak_copy(a, b);
     int mgr = mome_seg_manager(s, 2);
-    nc_pattern(a, 1);
-    nc_pattern(b, 2);
     nc_pattern(c, 3);
-    mome_seg_pg(s, 2)->model = MOME_WEAK;
-    nc_hold_data(s, 2, 0, 0, 3, a, 4);
     char *addr = testnode_addr(s, 2);
     mome_rel_sync(addr, addr + NC_PAGE, 33, done_cb, first);
     mome_rel_sync(addr, addr + NC_PAGE, 40, done_cb, second);
