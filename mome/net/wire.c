@@ -290,8 +290,18 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
         return -ENOTSUP;
     out->key = get64(h + 24);
     if (out->key != ctx->key) {
+        /*
+         * Another job's, if its checksum holds. A message of this job whose key was damaged on
+         * the way fails it: refused as foreign, it would be lost and the job could hang or lose
+         * data, so it is a broken message like any other (a payload the transport did not take
+         * in, or of another length than its header says, cannot be summed: foreign).
+         */
         *why = "job key";
-        return -EACCES; /* another job's */
+        if ((paylen && !payload) || paylen > UINT32_MAX || get32(h + 12) != paylen ||
+            get32(h + OFF_SUM) == mome_wire_sum(mome_wire_sum(0, h, OFF_SUM), payload, paylen))
+            return -EACCES;
+        *why = "checksum (and job key: the message was damaged)";
+        return -EBADMSG;
     }
     /* From a node of this job: from here on, a failure means a broken peer. */
     if ((paylen && !payload) || paylen > UINT32_MAX) {
