@@ -977,6 +977,56 @@ static int connect_peers(void *gather, const uint8_t *remote, char *err, size_t 
     return rc;
 }
 
+/*
+ * Every node of the job is served by the same momed, or none is. Each finds momed by itself (its
+ * address file, MOME_SERVER): one that found none, or another, beside nodes momed serves would
+ * read and write the same persistent segments from two places (a momed started or stopped while
+ * the job started, an address file on one machine only, MOME_SERVER set for some nodes).
+ */
+static int agree_server(char *err, size_t errlen)
+{
+    uint64_t mine = mome_srv_id(), theirs;
+    void *res;
+    uint32_t len;
+    char on[160] = "", off[160] = "";
+    int rc = mome_boot_allgather(&mine, sizeof(mine), &res);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot exchange which momed serves each node: %s", strerror(-rc));
+        return rc;
+    }
+    for (int i = 0; i < mome_g.nnodes; i++) {
+        const void *q = mome_boot_blob(res, mome_g.nnodes, i, &len);
+        theirs = ~mine;
+        if (len == sizeof(theirs))
+            memcpy(&theirs, q, sizeof(theirs));
+        char *l = theirs == mine ? on : off;
+        size_t n = strlen(l);
+        if (n + 16 < sizeof(on))
+            snprintf(l + n, sizeof(on) - n, "%s%d", n ? "," : "", i);
+        else if (!strstr(l, "..."))
+            snprintf(l + n, sizeof(on) - n, "...");
+    }
+    free(res);
+    if (!off[0])
+        return 0;
+    if (mine)
+        snprintf(err, errlen,
+                 "the job's nodes do not agree on momed: on node(s) %s (this one among them) "
+                 "persistent segments are served by %s; node(s) %s reach another momed or none "
+                 "(their log says why). Every node of a job must reach the same momed, or none: "
+                 "give them the same MOME_REPOSITORY and MOME_SERVER, and start the job once "
+                 "momed is up; stopping",
+                 on, mome_srv_where(), off);
+    else
+        snprintf(err, errlen,
+                 "the job's nodes do not agree on momed: on node(s) %s (this one among them) no "
+                 "momed serves the repository; node(s) %s reach one. Every node of a job must "
+                 "reach the same momed, or none: give them the same MOME_REPOSITORY and "
+                 "MOME_SERVER, and start the job once momed is up; stopping",
+                 on, off);
+    return -EINVAL;
+}
+
 static int init_layers(char *err, size_t errlen)
 {
     mome_coh_config_t cc = {.page_size = mome_g.page_size,
@@ -1037,6 +1087,8 @@ static int init_layers(char *err, size_t errlen)
         return rc;
     if (rc > 0 && (rc = mome_srv_hello(mome_g.rank, mome_g.nnodes, mome_g.page_size, err,
                                        errlen)) < 0)
+        return rc;
+    if (mome_g.nnodes > 1 && (rc = agree_server(err, errlen)) < 0)
         return rc;
     rc = mome_segment_heap_create(heap_addr, heap_size, err, errlen);
     if (rc < 0)

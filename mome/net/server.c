@@ -61,6 +61,11 @@ const char *mome_srv_where(void)
     return where;
 }
 
+uint64_t mome_srv_id(void)
+{
+    return srv_fd < 0 ? 0 : srv_key ? srv_key : 1;
+}
+
 /* Milliseconds since t0 (mome_now_ns). */
 static long ms_since(uint64_t t0)
 {

@@ -31,6 +31,8 @@ int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t err
 int mome_srv_register(void);
 int mome_srv_fd(void); /* -1: no server */
 const char *mome_srv_where(void);
+/* Which momed serves this node: its key (what every node of the job must agree on), 0 if none. */
+uint64_t mome_srv_id(void);
 /* The end of MomeFinalize, told to momed (SRV_BYE) while messages still go out: without it, momed
  * takes the connection's end for a lost node (a killed job holding no page looked like a clean
  * end, and momed kept what it gave back since its last checkpoint: helper-83). */
