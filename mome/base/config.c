@@ -395,6 +395,8 @@ static void set_defaults(mome_config_t *c)
 
 int mome_config_load(mome_config_t *c, char *err, size_t errlen)
 {
+    size_t n = 0;
+    int bad = 0;
     set_defaults(c);
     for (size_t i = 0; i < NKNOBS; i++) {
         const char *v = getenv(knobs[i].name);
@@ -405,13 +407,14 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen)
             uint64_t x = *(const uint64_t *)((const char *)c + knobs[i].off);
             rc = x < knobs[i].min || x > knobs[i].max ? -EINVAL : 0;
         }
-        if (rc < 0) {
-            snprintf(err, errlen, "bad value '%s' for %s: expected %s", v, knobs[i].name,
-                     knobs[i].accept);
-            return -EINVAL;
+        if (rc < 0 && n < errlen) { /* every bad value said, not only the first */
+            int k = snprintf(err + n, errlen - n, "%sbad value '%s' for %s: expected %s",
+                             bad ? "; " : "", v, knobs[i].name, knobs[i].accept);
+            n += k > 0 ? (size_t)k : 0;
         }
+        bad |= rc < 0;
     }
-    return 0;
+    return bad ? -EINVAL : 0;
 }
 
 size_t mome_config_page_size(void)

@@ -53,7 +53,8 @@ typedef struct mome_config {
     char test_crash_at[32];  /* MOME_TEST_CRASH_AT: step[:node], kill -9 during a checkpoint */
 } mome_config_t;
 
-/* Fill *c with defaults then the environment. On a bad value returns -EINVAL and a message. */
+/* Fill *c with defaults then the environment. On bad values returns -EINVAL and a message naming
+ * each ("; " between them). */
 int mome_config_load(mome_config_t *c, char *err, size_t errlen);
 
 /* Warn (once per name) about MOME_* variables that no knob knows. */

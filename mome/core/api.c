@@ -501,7 +501,7 @@ static void fdputs(int fd, const char *s)
 static void info_sections(int fd, int what)
 {
     mome_config_t cfg;
-    char err[256];
+    char err[2048];
 
     if (what & MOME_INFO_VERSION) {
         fdputs(fd, "Mome " PACKAGE_VERSION " (user-level distributed shared memory)\n");
@@ -523,8 +523,14 @@ static void info_sections(int fd, int what)
     }
     if (what & MOME_INFO_CONFIG) {
         if (mome_config_load(&cfg, err, sizeof(err)) < 0) {
-            fdputs(fd, err);
-            fdputs(fd, "\n");
+            /* one line per bad value */
+            for (char *e = err, *semi; e; e = semi ? semi + 2 : NULL) {
+                semi = strstr(e, "; bad value '");
+                if (semi)
+                    *semi = 0;
+                fdputs(fd, e);
+                fdputs(fd, "\n");
+            }
         }
         mome_config_print(fd, &cfg);
     }
