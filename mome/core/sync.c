@@ -471,6 +471,28 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
         mome_fatal("node %d is in MomeFinalize (its last round) while node %d is in %s: the nodes "
                    "disagree on the number of barriers (one fewer on node %d); stopping",
                    q, q == (int)n ? b->coord_first : (int)n, other, q);
+    } else if ((msg->flags ^ (uint32_t)b->coord_kind) & (MOME_BAR_FINALIZE | MOME_BAR_CHECKPOINT)) {
+        /*
+         * A barrier of one call met another's: a node that left out a MomeCheckpoint (it failed
+         * there before its barrier: a bad handle, another thread in a barrier) or a MomeBarrier.
+         * Matched, the others' checkpoint would end without it, or its barrier would end their
+         * checkpoint or finalize early.
+         */
+        char here[64], other[64], hint[96];
+        uint32_t fin = (msg->flags | (uint32_t)b->coord_kind) & MOME_BAR_FINALIZE;
+        entered_in(b, msg->flags, here, sizeof(here));
+        entered_in(b, (uint32_t)b->coord_kind, other, sizeof(other));
+        if (fin)
+            snprintf(hint, sizeof(hint), "one fewer barrier on node %d",
+                     (msg->flags & MOME_BAR_FINALIZE) ? (int)n : b->coord_first);
+        else
+            snprintf(hint, sizeof(hint),
+                     "a MomeCheckpoint left out, or failed before its barrier, "
+                     "on one of them");
+        mome_fatal("node %u is in %s while node %d is in %s: the nodes disagree on their "
+                   "barriers (every node makes the same MomeBarrier, MomeCheckpoint and "
+                   "MomeFinalize calls, in the same order; %s); stopping",
+                   n, here, b->coord_first, other, hint);
     }
     b->coord_in[k / 64] |= 1ull << (k % 64);
     if (msg->date > b->coord_max)

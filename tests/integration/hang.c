@@ -9,6 +9,9 @@
  * With "fin" or "ckpt" (2 nodes), node 1 takes lock 7, both pass a barrier, then node 0 waits for
  * the lock and node 1 waits for node 0 in MomeFinalize or MomeCheckpoint (of a MOME_PERSIST
  * segment): the reports must name those calls, not the barrier inside them.
+ *
+ * With "ckptbad", node 1's MomeCheckpoint fails (a bad handle) before its barrier and its next
+ * barrier meets the others' checkpoint: the job must stop, saying so.
  */
 #include "itest.h"
 
@@ -21,6 +24,19 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "short") == 0) {
         for (int k = 0; k < (me == 1 ? 2 : 3); k++)
             MomeBarrier();
+        MomeFinalize();
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "ckptbad") == 0) {
+        /* Node 1 gives MomeCheckpoint a bad handle: it fails there, before its barrier; the
+         * others' checkpoint must not end without it (it hung, or returned 0, with node 1's
+         * next barrier taken for node 1's part of it). */
+        int seg;
+        MUST(seg = MomeSegOpen("hangbad", MomePageSize(), MOME_CREATE | MOME_PERSIST));
+        if (MomeCheckpoint(me == 1 ? seg + 5 : seg) == 0 && me == 1)
+            printf("node 1: MomeCheckpoint of a bad handle returned 0\n");
+        MomeBarrier();
+        printf("node %d: never printed\n", me);
         MomeFinalize();
         return 0;
     }

@@ -142,6 +142,39 @@ START_TEST(test_sync__final_round_names_the_call_of_the_other_barrier)
 }
 END_TEST
 
+/* Node 1's MomeCheckpoint failed before its barrier (a bad handle there): its next barrier meets
+ * node 2's checkpoint barrier. Matched, node 2's checkpoint would end without node 1. */
+static void enter_checkpoint_barrier_then_barrier(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_CHECKPOINT, 2, &m, NULL, 0);
+    msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 1, &m, NULL, 0);
+}
+
+/* Node 1, one barrier short, is in MomeFinalize's barrier while node 2 is in a MomeBarrier. */
+static void enter_barrier_then_finalize_barrier(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, 0, 2, &m, NULL, 0);
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_FINALIZE, 1, &m, NULL, 0);
+}
+
+START_TEST(test_sync__barriers_of_different_calls_stop_the_node)
+{
+    nc_up(3, 0);
+    nc_expect_death(enter_checkpoint_barrier_then_barrier, NULL,
+                    "node 1 is in MomeBarrier 0 while node 2 is in MomeCheckpoint (barrier 0): "
+                    "the nodes disagree on their barriers");
+    nc_expect_death(enter_barrier_then_finalize_barrier, NULL,
+                    "node 1 is in MomeFinalize (barrier 0) while node 2 is in MomeBarrier 0: the "
+                    "nodes disagree on their barriers (every node makes the same MomeBarrier, "
+                    "MomeCheckpoint and MomeFinalize calls, in the same order; one fewer barrier "
+                    "on node 1)");
+}
+END_TEST
+
 START_TEST(test_sync__barrier_entered_twice_stops_the_node)
 {
     nc_up(3, 0);
@@ -769,6 +802,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__barrier_entered_twice_stops_the_node);
     NC_CASE(s, test_sync__final_round_against_a_barrier_stops_the_node);
     NC_CASE(s, test_sync__final_round_names_the_call_of_the_other_barrier);
+    NC_CASE(s, test_sync__barriers_of_different_calls_stop_the_node);
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
