@@ -65,6 +65,10 @@ DIR *mome_repo_opendir_at(int fd)
         close(d);
         errno = e;
     }
+    /* The duplicate shares fd's offset, which an earlier listing left at the end (an unlinked
+     * segment's files were then never removed: helper-104). */
+    if (dir)
+        rewinddir(dir);
     return dir;
 }
 
@@ -721,7 +725,6 @@ void mome_repo_sweep(mome_repo_seg_t *rs)
 
     if (!d)
         return;
-    rewinddir(d);
     while ((de = readdir(d))) {
         uint64_t gen;
         uint32_t node;
@@ -790,7 +793,6 @@ static void sweep_unlinked(int repofd)
 
     if (!d)
         return;
-    rewinddir(d);
     while ((de = readdir(d))) {
         int segfd, lockfd, orphan, nolock;
         int staged = !strncmp(de->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX));

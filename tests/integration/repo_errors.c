@@ -17,6 +17,8 @@
  *   repo_errors rbytes NAME SIZE SEED  the segment opens with size 0 and with SIZE, and every one
  *                  of its SIZE bytes is SEED's ("content ok")
  *   repo_errors unlink NAME         MomeSegUnlink removes the repository copy
+ *   repo_errors unlinkopen NAME     NAME persistent, open and written on every node, unlinked by
+ *                  node 0: its files go with MomeFinalize's last close
  *   repo_errors unlinkdie NAME      NAME persistent, checkpointed and unlinked, then the job is
  *                  killed (SIGKILL) before its last close: the copy stays in .unlinked.*
  *   repo_errors mixed               MOME_PERSIST on a name open without it, MomeCheckpoint of a
@@ -196,6 +198,15 @@ int main(int argc, char **argv)
         MomeBarrier();
         CHECK(MomeSegOpen(argv[2], 0, MOME_PERSIST) < 0 && errno == ENOENT,
               "%s is gone from the repository", argv[2]);
+    } else if (!strcmp(mode, "unlinkopen") && argc == 3) {
+        /* Unlinked while every node has it open and mapped: its files go at the last close,
+         * MomeFinalize's here. */
+        uint8_t *b = map_pages(argv[2], 4, MOME_CREATE | MOME_PERSIST, &seg);
+        write_pages(b, 4, 1);
+        MomeBarrier();
+        if (MomeNode() == 0)
+            MUST(MomeSegUnlink(argv[2]));
+        MomeBarrier();
     } else if (!strcmp(mode, "unlinkdie") && argc == 3) {
         uint8_t *b = map_pages(argv[2], 4, MOME_CREATE | MOME_PERSIST, &seg);
         write_pages(b, 4, 1);
