@@ -415,7 +415,10 @@ void *MomeMalloc(size_t size)
     p = mome_heap_alloc(size, &err);
     if (p)
         return p;
-    if (size > mome_heap_share())
+    if (err == -ENOTCONN)
+        fail(ENOTCONN,
+             "MomeMalloc: called after MomeFinalize (another thread's): Mome has stopped");
+    else if (size > mome_heap_share())
         fail(-err,
              "MomeMalloc: cannot allocate %zu bytes: more than this node's share of the "
              "heap, %llu bytes (MOME_HEAP_SIZE / nodes); raise MOME_HEAP_SIZE, or use a "
@@ -435,6 +438,10 @@ void MomeFree(void *p)
     if (!p || !running("MomeFree"))
         return;
     owner = mome_heap_owner(p);
+    if (owner == -ENOTCONN) {
+        fail(ENOTCONN, "MomeFree: called after MomeFinalize (another thread's): Mome has stopped");
+        return;
+    }
     if (owner < 0) {
         fail(EINVAL, "MomeFree: %p was not allocated by MomeMalloc", p);
         mome_warn("heap", "%s", err_buf);
@@ -442,7 +449,11 @@ void MomeFree(void *p)
     }
     if (owner == mome_g.rank) {
         /* The log says it once, and the caller gets errno and MomeError(). */
-        if (mome_heap_free_local(p) < 0) {
+        int rc = mome_heap_free_local(p);
+        if (rc == -ENOTCONN)
+            fail(ENOTCONN, "MomeFree: called after MomeFinalize (another thread's): Mome has "
+                           "stopped");
+        else if (rc < 0) {
             fail(EINVAL, "MomeFree: %p is not a live MomeMalloc block (double free?)", p);
             mome_warn("heap", "%s", err_buf);
         }

@@ -552,19 +552,18 @@ void *mome_heap_alloc(size_t size, int *err)
     void *p = NULL;
     int rc = -ENOMEM;
 
-    if (!heap.ready) {
-        rc = -ENOTCONN;
-        goto out;
-    }
-    if (size > heap.psize)
-        goto out; /* also catches sizes whose rounding would overflow */
+    /* Under the lock: another thread's MomeFinalize may take the heap down (mome_heap_fini)
+     * meanwhile; read before it, heap.ready let this thread into the freed tables (helper-101). */
     pthread_mutex_lock(&heap_lock);
-    if (size <= heap.page / 2)
+    if (!heap.ready)
+        rc = -ENOTCONN;
+    else if (size > heap.psize)
+        ; /* also catches sizes whose rounding would overflow */
+    else if (size <= heap.page / 2)
         p = small_alloc(class_of(size)); /* size 0 gets a unique 16-byte slot */
     else
         p = large_alloc(size);
     pthread_mutex_unlock(&heap_lock);
-out:
     if (!p && err)
         *err = rc;
     return p;
@@ -572,29 +571,31 @@ out:
 
 int mome_heap_owner(const void *p)
 {
+    int owner = -ENOTCONN;
+    pthread_mutex_lock(&heap_lock);
     uintptr_t off = (uintptr_t)p - (uintptr_t)heap.base;
-
-    if (!heap.ready || off >= heap.psize * (uint64_t)heap.nnodes)
-        return -1;
-    return (int)(off / heap.psize);
+    if (heap.ready)
+        owner = -1;
+    if (heap.ready && off < heap.psize * (uint64_t)heap.nnodes)
+        owner = (int)(off / heap.psize);
+    pthread_mutex_unlock(&heap_lock);
+    return owner;
 }
 
 int mome_heap_free_local(const void *p)
 {
-    uint64_t off = (uintptr_t)p - (uintptr_t)heap.pbase; /* wraps for p below the partition */
     run_t *r;
     int rc = -EINVAL;
 
-    if (!heap.ready || off >= heap.psize)
-        goto out;
     pthread_mutex_lock(&heap_lock);
-    r = used_find(off >> heap.shift);
-    if (r && !r->slab)
+    uint64_t off = (uintptr_t)p - (uintptr_t)heap.pbase; /* wraps for p below the partition */
+    if (!heap.ready)
+        rc = -ENOTCONN;
+    else if (off < heap.psize && (r = used_find(off >> heap.shift)) && !r->slab)
         rc = large_free(r, off);
-    else if (r)
+    else if (off < heap.psize && r)
         rc = small_free(r->slab, off - (r->start << heap.shift));
     pthread_mutex_unlock(&heap_lock);
-out:
     return rc; /* the caller logs it, once: MomeFree, or the HEAP_FREE handler */
 }
 

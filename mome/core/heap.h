@@ -19,13 +19,15 @@ int mome_heap_init(char *base, uint64_t size, int nnodes, int self, size_t page_
 void mome_heap_fini(void);
 
 /* Allocate from this node's partition: 16-byte aligned, page aligned for blocks >= one page.
- * Returns NULL with *err = -ENOMEM when the partition is exhausted. size 0 gives a unique block. */
+ * Returns NULL with *err = -ENOMEM when the partition is exhausted, -ENOTCONN once the heap is
+ * down (MomeFinalize). size 0 gives a unique block. Any thread. */
 void *mome_heap_alloc(size_t size, int *err);
 
-/* The node whose partition holds p, or -1 if p is outside the heap. */
+/* The node whose partition holds p, -1 if p is outside the heap, -ENOTCONN once it is down. */
 int mome_heap_owner(const void *p);
 
-/* Free a block of this node's partition. -EINVAL if p is not the start of a live block. */
+/* Free a block of this node's partition. -EINVAL if p is not the start of a live block,
+ * -ENOTCONN once the heap is down. */
 int mome_heap_free_local(const void *p);
 
 /* Offset of p in the heap and back (for HEAP_FREE messages). */
