@@ -249,11 +249,19 @@ static void fn_wait_ready(mome_cmd_t *c)
     job_t *j = c->u.ckpt.job;
     const uint64_t *users;
     j->mrs = mome_segment_managed(j->id, &users, &j->unlinked);
-    if (!j->mrs || j->unlinked) { /* each READY had its answer at once (on_ready) */
+    /*
+     * Unlinked before any READY was counted: each READY has its answer at once (on_ready). Once
+     * one was counted, an unlink meanwhile changes nothing: the others are counted too and all
+     * get their DONE at the end (with the generation unchanged: nothing is committed). Decided
+     * per READY and again here, a MomeSegUnlink during the checkpoint left nodes waiting for
+     * ever (helper-101).
+     */
+    coord_t *k = (coord_t *)mome_htab_get(&coords, j->id, 0);
+    if (!j->mrs || (j->unlinked && !k)) {
         mome_cmd_complete(c, -ENOENT);
         return;
     }
-    coord_t *k = coord_of(j->id);
+    k = coord_of(j->id);
     k->cmd = c;
     mome_cmd_outstanding(1);
     coord_complete(k, users);
@@ -277,7 +285,7 @@ static void on_ready(const mome_msg_t *m, const void *body)
      * its closed segment for one to save): nothing to commit, and nobody to wait for. Its DONE
      * now, the generation unchanged (helper-85: the job stopped, or waited for ever).
      */
-    if (!rs || unlinked) {
+    if (!rs || (unlinked && !mome_htab_get(&coords, r->seg, 0))) {
         mome_ckptmsg_t d = {.seg = r->seg, .gen = r->gen ? r->gen - 1 : 0};
         mome_send((int)n, MOME_MSG_CKPT_DONE, 0, &d, NULL, 0);
         return;

@@ -408,6 +408,55 @@ static void checkpoint_while_checkpointing(void)
     MUST(MomeSegClose(ckpt_seg));
 }
 
+/*
+ * MomeSegUnlink by a second thread while the checkpoint runs: node `big` writes `mib` MiB, the
+ * others one page, and the next node's second thread unlinks the segment `delay_ms` after the
+ * checkpoint began. Every node's MomeCheckpoint returns (0: an unlinked segment is not saved, as
+ * when it was unlinked before); a READY counted before the unlink and the coordinator's own look
+ * after it left nodes waiting for ever (helper-101).
+ */
+static volatile int unlink_go;
+static int unlink_delay_ms;
+static void *unlink_later(void *arg)
+{
+    while (!unlink_go)
+        sched_yield();
+    usleep((useconds_t)unlink_delay_ms * 1000);
+    MUST(MomeSegUnlink("ckunlink"));
+    return arg;
+}
+
+static void unlink_during_checkpoint(int big, int delay_ms, size_t mib)
+{
+    int me = MomeNode(), seg;
+    size_t ps = MomePageSize(), size = mib << 20;
+    char *p;
+    pthread_t t;
+    MUST(seg = MomeSegOpen("ckunlink", size, MOME_CREATE | MOME_PERSIST));
+    CHECK((p = MomeMMap(NULL, size, MOME_READ | MOME_WRITE, 0, seg, 0)) != MOME_MAP_FAILED,
+          "MomeMMap: %s", MomeError());
+    if (me == big)
+        for (size_t o = ps; o < size; o += ps)
+            p[o] = 1;
+    else
+        p[0] = 2;
+    unlink_delay_ms = delay_ms;
+    unlink_go = 0;
+    int unlinker = (big + 1) % MomeNodes();
+    if (me == unlinker)
+        CHECK(pthread_create(&t, NULL, unlink_later, NULL) == 0, "pthread_create");
+    MomeBarrier();
+    unlink_go = 1;
+    int rc = MomeCheckpoint(seg);
+    CHECK(rc == 0, "MomeCheckpoint while the segment is unlinked: %s", MomeError());
+    if (me == unlinker)
+        pthread_join(t, NULL);
+    MomeBarrier();
+    MUST(MomeMUnmap(p, size));
+    MUST(MomeSegClose(seg));
+    printf("node %d: checkpoint during an unlink returned\n", me);
+}
+
 /* In a job of one program, MomeAppBarrier is MomeBarrier: node 0 calls one then the other,
  * node 1 the other way round (two separate barriers hung; helper-88), and a write before either
  * is seen after it. */
@@ -751,6 +800,9 @@ int main(int argc, char **argv)
         app_and_job_barriers();
     else if (!strcmp(mode, "ckptbusy"))
         checkpoint_while_checkpointing();
+    else if (!strcmp(mode, "ckptunlink"))
+        unlink_during_checkpoint(argc > 2 ? atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 10,
+                                 argc > 4 ? (size_t)atoi(argv[4]) : 32);
     else if (!strcmp(mode, "nofinalize"))
         return 0; /* joined, left without MomeFinalize */
     else if (!strcmp(mode, "heapfin")) {
