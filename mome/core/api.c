@@ -98,9 +98,9 @@ static int run(mome_cmd_t *c)
 
 /* A job barrier, reported as part of this thread's current call (MomeFinalize, MomeCheckpoint:
  * not as the public MomeBarrier, which names itself). 0 on failure, with MomeError(). */
-static MomeDate job_barrier(void)
+static MomeDate job_barrier(uint64_t seg)
 {
-    mome_cmd_t c = {.fn = mome_sync_cmd_barrier};
+    mome_cmd_t c = {.fn = mome_sync_cmd_barrier, .u.barrier.seg = seg};
     if (run(&c) < 0)
         return 0;
     return c.result;
@@ -189,7 +189,7 @@ int MomeFinalize(void)
         return -1;
     /* Every node's writes released and acquired, then a quiesce round: no node stops serving
      * while another's acquire may still need it. */
-    if (job_barrier() == 0) {
+    if (job_barrier(0) == 0) {
         if (errno == EBUSY)
             fail(EBUSY, "MomeFinalize: another thread of this node is in a barrier; call "
                         "MomeFinalize once every thread's barriers are over");
@@ -372,7 +372,7 @@ MomeDate MomeBarrier(void)
 {
     if (!running("MomeBarrier"))
         return 0;
-    return job_barrier();
+    return job_barrier(0);
 }
 
 MomeDate MomeAppBarrier(void)
@@ -479,11 +479,12 @@ int MomeCheckpoint(int seg)
         return -1;
     /* A bad handle fails at once on its node, before the barrier (as on every node, if the
      * program passes the same bad handle everywhere). */
-    if ((rc = mome_checkpoint_check(seg, err, sizeof(err))) < 0)
+    uint64_t id;
+    if ((rc = mome_checkpoint_check(seg, &id, err, sizeof(err))) < 0)
         return fail(-rc, "MomeCheckpoint: %s", err + (strncmp(err, "MomeCheckpoint: ", 16) ? 0
                                                                                             : 16));
     /* Every modification released before the call, on every node, is in the snapshot. */
-    if (job_barrier() == 0) {
+    if (job_barrier(id) == 0) { /* its segment checked against the other nodes' */
         mome_checkpoint_cancel();
         return -1;
     }

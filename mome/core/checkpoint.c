@@ -653,7 +653,7 @@ static int served_checkpoint(job_t *j, char *err, size_t errlen)
  * One checkpoint at a time on a node, decided before the barrier: a second thread's EBUSY after
  * it would have left that thread's barrier paired with the other nodes' next one (helper-85).
  */
-int mome_checkpoint_check(int handle, char *err, size_t errlen)
+int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
 {
     job_t j = {.handle = handle};
     mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
@@ -664,6 +664,7 @@ int mome_checkpoint_check(int handle, char *err, size_t errlen)
         snprintf(err, errlen, "%s", c.err);
         pthread_mutex_unlock(&one_at_a_time);
     }
+    *id = j.id;
     return rc;
 }
 

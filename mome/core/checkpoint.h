@@ -17,9 +17,10 @@ int mome_checkpoint_init(void);
 void mome_checkpoint_fini(void);
 
 /* Application thread, before MomeCheckpoint's barrier: is `handle` a persistent segment's, and is
- * no other thread of this node in a checkpoint (EBUSY)? On 0 this thread's checkpoint has begun:
- * mome_checkpoint_run or mome_checkpoint_cancel ends it. Else -errno with a message. */
-int mome_checkpoint_check(int handle, char *err, size_t errlen);
+ * no other thread of this node in a checkpoint (EBUSY)? On 0 this thread's checkpoint has begun
+ * (*id: the segment's, which the barrier checks against the other nodes'): mome_checkpoint_run
+ * or mome_checkpoint_cancel ends it. Else -errno with a message. */
+int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen);
 /* The barrier failed: the checkpoint mome_checkpoint_check began is over. */
 void mome_checkpoint_cancel(void);
 /* Application thread, after MomeCheckpoint's barrier: checkpoint the handle's segment with every

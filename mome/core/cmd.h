@@ -64,8 +64,9 @@ typedef union mome_cmd_args {
         void *job;
     } ckpt; /* a step of MomeCheckpoint (core/checkpoint.c) */
     struct {
-        void *state;
-    } barrier; /* MomeBarrier, MomeAppBarrier: set by sync.c */
+        void *state;  /* set by sync.c */
+        uint64_t seg; /* MomeCheckpoint's barrier: the segment's id (every node's must match) */
+    } barrier;        /* MomeBarrier, MomeAppBarrier, and the barriers of other calls */
 } mome_cmd_args_t;
 
 struct mome_cmd {

@@ -104,12 +104,14 @@ typedef struct barrier {
     mome_cmd_t *acq;  /* the one whose acquire is in progress (cmd is free again) */
     int quiesce;      /* it is the last one (MomeFinalize): no release, no acquire */
     int by;           /* MOME_BAR_FINALIZE, MOME_BAR_CHECKPOINT or 0: the call it is part of */
+    uint64_t seg;     /* MOME_BAR_CHECKPOINT: the segment checkpointed */
     uint64_t t0;
     uint64_t epoch; /* completed here */
     /* the gathering node */
     int coord_count;    /* nodes that entered coord_epoch */
     int coord_kind;     /* the flags the first of them entered with (QUIESCE, FINALIZE...) */
     int coord_first;    /* that first node */
+    uint64_t coord_seg; /* its segment, in a MomeCheckpoint's barrier */
     uint64_t *coord_in; /* which nodes entered it, bit (node - first) */
     uint64_t coord_epoch;
     mome_date_t coord_max;
@@ -363,7 +365,7 @@ static void bar_status(const barrier_t *b, uint64_t v)
 static void barrier_after_release(void *arg, mome_date_t date)
 {
     barrier_t *b = arg;
-    mome_syncmsg_t m = {.id = b->epoch};
+    mome_syncmsg_t m = {.id = b->epoch, .token = b->by == MOME_BAR_CHECKPOINT ? b->seg : 0};
     uint32_t len = 0;
     /* MomeBarrier: the owner's write notices of the release ride on it (release.h) */
     const void *notes = b == &jbar && !b->quiesce ? mome_rel_barrier_notices(&len) : NULL;
@@ -393,6 +395,7 @@ static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
     b->cmd = c;
     b->quiesce = quiesce;
     b->by = quiesce ? 0 : by_of(c);
+    b->seg = c->u.barrier.seg;
     b->t0 = mome_now_ns();
     bar_status(b, b->epoch + 1);
     if (b == &jbar && !quiesce) /* the trace shows the program's barriers */
@@ -463,6 +466,7 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     if (b->coord_count == 0) {
         b->coord_kind = (int)msg->flags;
         b->coord_first = (int)n;
+        b->coord_seg = m->token;
     } else if ((msg->flags ^ (uint32_t)b->coord_kind) & MOME_BAR_QUIESCE) {
         int q = (msg->flags & MOME_BAR_QUIESCE) ? (int)n : b->coord_first;
         char other[64];
@@ -493,6 +497,14 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
                    "barriers (every node makes the same MomeBarrier, MomeCheckpoint and "
                    "MomeFinalize calls, in the same order; %s); stopping",
                    n, here, b->coord_first, other, hint);
+    } else if ((msg->flags & MOME_BAR_CHECKPOINT) && m->token != b->coord_seg) {
+        /* Each would wait for ever for the others' part of its own checkpoint (helper-101). */
+        mome_fatal("node %u checkpoints segment '%s' while node %d checkpoints segment '%s' "
+                   "(MomeCheckpoint %llu): every node checkpoints the same segment at once (two "
+                   "threads of each node checkpointing two segments may each have the other one "
+                   "on another node: one at a time); stopping",
+                   n, mome_segment_name(m->token), b->coord_first, mome_segment_name(b->coord_seg),
+                   (unsigned long long)b->coord_epoch);
     }
     b->coord_in[k / 64] |= 1ull << (k % 64);
     if (msg->date > b->coord_max)
@@ -932,6 +944,9 @@ static const mome_field_t lock_fields[] = {
 static const mome_field_t bar_fields[] = {
     MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
     MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
+/* BAR_ENTER: the epoch, and MomeCheckpoint's segment (else 0) */
+static const mome_field_t bar_enter_fields[] = {MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
+                                                MOME_FIELD(mome_syncmsg_t, token, MOME_FK_RAW, 0)};
 
 /* Write notices ride on MomeBarrier's messages only (not a program's, not MomeFinalize's last
  * round); a node's part is bounded so that the gathering node's BAR_EXIT holds them all. */
@@ -954,20 +969,30 @@ static const char *check_bar_exit(const mome_msg_t *m, const void *body,
 }
 
 static const mome_msg_def_t sync_msgs[] = {
-    {.type = MOME_MSG_LOCK_REQ, .wire = {"LOCK_REQ", lock_fields, 2, 0, 0, 0},
-     .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_req},
-    {.type = MOME_MSG_LOCK_GRANT, .wire = {"LOCK_GRANT", lock_fields, 3, MOME_LOCK_WAITED, 0, 0},
-     .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_grant},
-    {.type = MOME_MSG_LOCK_REL, .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
-     .body_size = sizeof(mome_syncmsg_t), .handler = on_lock_rel},
+    {.type = MOME_MSG_LOCK_REQ,
+     .wire = {"LOCK_REQ", lock_fields, 2, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t),
+     .handler = on_lock_req},
+    {.type = MOME_MSG_LOCK_GRANT,
+     .wire = {"LOCK_GRANT", lock_fields, 3, MOME_LOCK_WAITED, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t),
+     .handler = on_lock_grant},
+    {.type = MOME_MSG_LOCK_REL,
+     .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
+     .body_size = sizeof(mome_syncmsg_t),
+     .handler = on_lock_rel},
     {.type = MOME_MSG_BAR_ENTER,
-     .wire = {"BAR_ENTER", bar_fields, 1,
+     .wire = {"BAR_ENTER", bar_enter_fields, 2,
               MOME_BAR_APP | MOME_BAR_QUIESCE | MOME_BAR_FINALIZE | MOME_BAR_CHECKPOINT, 0,
               MOME_LEN_BATCH, MOME_BATCH_BNOTICE},
-     .body_size = sizeof(mome_syncmsg_t), .validate = check_bar_enter, .handler = on_bar_enter},
+     .body_size = sizeof(mome_syncmsg_t),
+     .validate = check_bar_enter,
+     .handler = on_bar_enter},
     {.type = MOME_MSG_BAR_EXIT,
      .wire = {"BAR_EXIT", bar_fields, 2, MOME_BAR_APP, 0, MOME_LEN_BATCH, MOME_BATCH_BNOTICE},
-     .body_size = sizeof(mome_syncmsg_t), .validate = check_bar_exit, .handler = on_bar_exit},
+     .body_size = sizeof(mome_syncmsg_t),
+     .validate = check_bar_exit,
+     .handler = on_bar_exit},
     {.type = MOME_MSG_HELLO, .wire = {"HELLO", NULL, 0, 0, 0, 0}, .handler = on_hello},
 };
 static const size_t nsync_msgs = sizeof(sync_msgs) / sizeof(sync_msgs[0]);

@@ -11,7 +11,8 @@
  * segment): the reports must name those calls, not the barrier inside them.
  *
  * With "ckptbad", node 1's MomeCheckpoint fails (a bad handle) before its barrier and its next
- * barrier meets the others' checkpoint: the job must stop, saying so.
+ * barrier meets the others' checkpoint: the job must stop, saying so. With "ckptmix", node 0
+ * checkpoints one segment and the others another: the job must stop, naming both.
  */
 #include "itest.h"
 
@@ -36,6 +37,17 @@ int main(int argc, char **argv)
         if (MomeCheckpoint(me == 1 ? seg + 5 : seg) == 0 && me == 1)
             printf("node 1: MomeCheckpoint of a bad handle returned 0\n");
         MomeBarrier();
+        printf("node %d: never printed\n", me);
+        MomeFinalize();
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "ckptmix") == 0) {
+        /* Node 0 checkpoints one segment, the others another: each would wait for ever for
+         * the others' part of its own (helper-101). */
+        int a, b;
+        MUST(a = MomeSegOpen("hangA", MomePageSize(), MOME_CREATE | MOME_PERSIST));
+        MUST(b = MomeSegOpen("hangB", MomePageSize(), MOME_CREATE | MOME_PERSIST));
+        MomeCheckpoint(me == 0 ? a : b);
         printf("node %d: never printed\n", me);
         MomeFinalize();
         return 0;

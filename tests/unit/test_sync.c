@@ -161,6 +161,25 @@ static void enter_barrier_then_finalize_barrier(void *arg)
     msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_FINALIZE, 1, &m, NULL, 0);
 }
 
+/* Node 2 checkpoints segment 5, node 1 segment 6: each would wait for the other's part. */
+static void enter_checkpoints_of_two_segments(void *arg)
+{
+    mome_syncmsg_t m = {.id = 0, .token = 5};
+    (void)arg;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_CHECKPOINT, 2, &m, NULL, 0);
+    m.token = 6;
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_CHECKPOINT, 1, &m, NULL, 0);
+}
+
+START_TEST(test_sync__checkpoints_of_two_segments_stop_the_node)
+{
+    nc_up(3, 0);
+    nc_expect_death(enter_checkpoints_of_two_segments, NULL,
+                    "while node 2 checkpoints segment '(not open here)' (MomeCheckpoint 0): every "
+                    "node checkpoints the same segment at once");
+}
+END_TEST
+
 START_TEST(test_sync__barriers_of_different_calls_stop_the_node)
 {
     nc_up(3, 0);
@@ -803,6 +822,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__final_round_against_a_barrier_stops_the_node);
     NC_CASE(s, test_sync__final_round_names_the_call_of_the_other_barrier);
     NC_CASE(s, test_sync__barriers_of_different_calls_stop_the_node);
+    NC_CASE(s, test_sync__checkpoints_of_two_segments_stop_the_node);
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
