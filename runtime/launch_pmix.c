@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,14 +67,23 @@ struct host {
 static struct host *hosts;
 static int nhosts;
 
+/*
+ * A host name, or an address: letters, digits, '-', '.', '_'; not starting with '-' (ssh would
+ * take it for an option: -H -n 2 ./a took host '-n'); ':' only inside one pair of brackets
+ * ([fe80::1]: unbracketed, fe80::1 became host 'fe80:' with 1 node, and a:2:3 host 'a:2').
+ */
 static int valid_name(const char *s)
 {
-    if (!*s || strlen(s) > 253)
+    size_t n = strlen(s);
+    int bracketed = n > 2 && s[0] == '[' && s[n - 1] == ']';
+    if (!n || n > 253 || s[0] == '-')
         return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '.' || *s == '_' || *s == ':' || *s == '[' || *s == ']'))
+    for (size_t i = bracketed; i < n - (size_t)bracketed; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_' || (c == ':' && bracketed)))
             return 0;
+    }
     return 1;
 }
 
@@ -83,7 +94,10 @@ static void add_host(const char *name, const char *slots, const char *where)
     char *end;
 
     if (!valid_name(name))
-        die(EXIT_USAGE, "%s: invalid host name '%s'", where, name);
+        die(EXIT_USAGE,
+            "%s: invalid host name '%s' (letters, digits, '-', '.', '_', not "
+            "starting with '-'; an IPv6 address in brackets: [fe80::1])",
+            where, name);
     if (slots) {
         errno = 0;
         n = strtol(slots, &end, 10);
@@ -91,8 +105,8 @@ static void add_host(const char *name, const char *slots, const char *where)
             die(EXIT_USAGE, "%s: invalid node count '%s' for host '%s' (a whole number, 1 or "
                             "more)", where, slots, name);
     }
-    for (int i = 0; i < nhosts; i++)
-        if (!strcmp(hosts[i].name, name))
+    for (int i = 0; i < nhosts; i++) /* host names are not case-sensitive */
+        if (!strcasecmp(hosts[i].name, name))
             die(EXIT_USAGE, "%s: host '%s' is given twice", where, name);
     if (nhosts >= MAX_HOSTS)
         die(EXIT_USAGE, "%s: too many hosts (at most %d)", where, MAX_HOSTS);
@@ -370,10 +384,16 @@ static int supervise(const struct pmix_job *job)
     watch_signal(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
         die(EXIT_LAUNCHER, "cannot watch signals: %s", strerror(errno));
+    pid_t self = getpid();
     pid = fork();
     if (pid < 0)
         die(EXIT_LAUNCHER, "cannot start %s: %s", args[0], strerror(errno));
     if (pid == 0) {
+        /* The launcher stops its job (its daemons, the remote nodes) when mome-run dies, as the
+         * nodes of a local job do: a kill -9 of mome-run left the whole job running (helper-102).
+         * SIGTERM, not SIGKILL: mpirun then takes its daemons down. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != self)
+            _exit(EXIT_LAUNCHER);
         sigprocmask(SIG_SETMASK, &old, NULL);
         execv(args[0], args);
         fprintf(stderr, "mome-run: cannot execute '%s': %s\n", args[0], strerror(errno));

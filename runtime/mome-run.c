@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -113,6 +114,8 @@ static struct {
     int64_t deadline, term_at, kill_at; /* CLOCK_MONOTONIC ms, NEVER when unset */
     int sigfd;
     sigset_t saved_mask;
+    struct rlimit saved_nofile; /* the caller's limit on open files, given back to the nodes */
+    bool nofile_raised;
     /* The status table shared with the nodes (boot_wire.h), and what it said last. */
     int statfd;
     mome_boot_status_t *status;
@@ -538,9 +541,12 @@ static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd,
      */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != launcher)
         _exit(EXIT_LAUNCHER);
-    /* An ignored SIGPIPE and a blocked mask would survive exec. */
+    /* An ignored SIGPIPE and a blocked mask would survive exec; so would mome-run's raised limit
+     * on open files (a program using select() expects the caller's). */
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, &job.saved_mask, NULL);
+    if (job.nofile_raised)
+        setrlimit(RLIMIT_NOFILE, &job.saved_nofile);
 
     if ((n->rank == 0 || dup2(devnull, STDIN_FILENO) >= 0) && fcntl(boot_fd, F_SETFD, 0) == 0 &&
         (job.statfd < 0 || fcntl(job.statfd, F_SETFD, 0) == 0) && set_boot_env(n, boot_fd) == 0)
@@ -574,10 +580,12 @@ static void open_status(int total)
     size_t len = sizeof(mome_boot_status_t) * (size_t)total;
     void *p;
 
-    job.statfd = memfd_create("mome-status", MFD_CLOEXEC);
+    job.statfd = memfd_create("mome-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (job.statfd < 0)
         return;
+    /* Sealed at its size: a node that truncated it made mome-run die of SIGBUS (helper-102). */
     if (ftruncate(job.statfd, (off_t)len) < 0 ||
+        fcntl(job.statfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
         (p = mmap(NULL, len, PROT_READ, MAP_SHARED, job.statfd, 0)) == MAP_FAILED) {
         close(job.statfd);
         job.statfd = -1;
@@ -1246,6 +1254,13 @@ int main(int argc, char **argv)
         usage_error("'%s' goes with -H or --hostfile", remote.launcher ? "--launcher" : "--dry-run");
 
     ensure_std_fds();
+    /* A socket per node: a job of more nodes than the soft limit on open files (often 1024)
+     * failed to start although the hard limit allowed it (helper-102). */
+    if (getrlimit(RLIMIT_NOFILE, &job.saved_nofile) == 0 &&
+        job.saved_nofile.rlim_cur < job.saved_nofile.rlim_max) {
+        struct rlimit rl = {job.saved_nofile.rlim_max, job.saved_nofile.rlim_max};
+        job.nofile_raised = setrlimit(RLIMIT_NOFILE, &rl) == 0;
+    }
     if (getrandom(&job.key, sizeof(job.key), 0) != (ssize_t)sizeof(job.key))
         fatal("cannot draw the job's key: %s", strerror(errno));
     setup_signals();
