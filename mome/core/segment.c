@@ -34,6 +34,7 @@ typedef struct name_rec {
     int used;      /* a node closed it after using it: it held data (a failed create did not) */
     mome_repo_seg_t *repo; /* MOME_PERSIST: the repository segment, locked while the job runs */
     int served;            /* MOME_PERSIST with momed: momed keeps it (net/srvproto.h) */
+    int fresh;             /* MOME_PERSIST: created in the repository by this job's open */
     uint64_t *users;       /* MOME_PERSIST: the nodes that have it (a checkpoint's participants) */
     char name[MOME_SEG_NAME_MAX + 1];
 } name_rec_t;
@@ -480,6 +481,8 @@ static void open_persistent(const mome_msg_t *msg, const mome_segmsg_t *m)
     name[msg->len] = 0;
     if (flags & MOME_CREATE)
         rf |= MOME_REPO_CREATE | ((flags & MOME_EXCL) ? MOME_REPO_EXCL : 0);
+    struct timespec before;
+    clock_gettime(CLOCK_REALTIME, &before);
     gethostname(host, sizeof(host) - 1);
     localtime_r(&now, &tm);
     strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
@@ -499,6 +502,9 @@ static void open_persistent(const mome_msg_t *msg, const mome_segmsg_t *m)
         return reply_open(msg, m, -ENOMEM, 0, 0);
     }
     r->repo = rs;
+    r->fresh =
+        info.head.gen == 0 &&
+        info.head.created_ns >= (uint64_t)before.tv_sec * 1000000000ull + (uint64_t)before.tv_nsec;
     mome_htab_put(&names, &r->by_name);
     mome_htab_put(&ids, &r->by_id);
     reply_persist(msg, m, r);
@@ -631,10 +637,14 @@ static void on_close(const mome_msg_t *msg, const void *body)
     if (!(msg->flags & MOME_SEGC_NOREC))
         r->used = 1;
     /* Created, but set up on no node (the creator's open failed there, say for its size): the
-     * name goes, or it kept that unusable size until an unlink (helper-91). Not a persistent
-     * one: its repository copy may hold data. */
-    if (!r->unlinked && r->total <= 0 && !r->used && !r->repo && !r->served &&
-        (msg->flags & MOME_SEGC_NOREC)) {
+     * name goes, or it kept that unusable size until an unlink (helper-91). A persistent one
+     * too if this open created it (nothing is in it yet): else a MomeSegOpen of 2^50 bytes that
+     * failed with ENOMEM left it in the repository at that size for good (helper-104). One it
+     * found there may hold data: it stays. */
+    char why[MOME_SEG_WHY_MAX];
+    if (!r->unlinked && r->total <= 0 && !r->used && !r->served && (msg->flags & MOME_SEGC_NOREC) &&
+        (!r->repo || (r->fresh && mome_repo_gen(r->repo) == 0 &&
+                      mome_repo_unlink(r->repo, why, sizeof(why)) == 0))) {
         mome_htab_del(&names, &r->by_name);
         r->unlinked = 1;
     }

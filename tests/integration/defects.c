@@ -604,6 +604,22 @@ static void failed_create(void)
     MomeBarrier();
 }
 
+/* The same for a persistent segment: the failed create leaves nothing in the repository (it was
+ * kept there at 1 PiB, and every later create of the name failed with EINVAL; helper-104). */
+static void failed_persistent_create(void)
+{
+    int seg;
+    if (MomeNode() == 0) {
+        CHECK(MomeSegOpen("bigp", 1ull << 50, MOME_CREATE | MOME_PERSIST | MOME_EXCL) == -1,
+              "a 1 PiB segment was set up");
+        printf("node 0: %s\n", MomeError());
+    }
+    MomeBarrier();
+    MUST(seg = MomeSegOpen("bigp", 4096, MOME_CREATE | MOME_PERSIST));
+    MUST(MomeSegClose(seg));
+    MomeBarrier();
+}
+
 /* Node 0, the name manager of "p1", unlinks and creates again that persistent segment, rounds
  * times, while node 1 opens it with MOME_CREATE: every open must succeed. The open that the name
  * manager granted failed on node 1 when the unlink came before node 1 opened the repository's copy
@@ -790,6 +806,8 @@ int main(int argc, char **argv)
         unlink_release(argc > 2 ? atoi(argv[2]) : 300);
     else if (!strcmp(mode, "bigcreate"))
         failed_create();
+    else if (!strcmp(mode, "bigpersist"))
+        failed_persistent_create();
     else if (!strcmp(mode, "persistrace"))
         persistent_open_race(argc > 2 ? atoi(argv[2]) : 300);
     else if (!strcmp(mode, "reuse"))
