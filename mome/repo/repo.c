@@ -933,6 +933,11 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
     }
 again:
     segfd = openat(repofd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (segfd < 0 && errno == ENOENT && create && (!size || !page_size)) {
+        /* Said before a directory is made: it stayed, 'incomplete or damaged' (helper-104). */
+        rc = mome_repo_say(err, errlen, -EINVAL, "size 0 cannot create segment '%s'", name);
+        goto err_repo;
+    }
     if (segfd < 0 && errno == ENOENT && create) {
         if (mkdirat(repofd, dirname, 0700) < 0 && errno != EEXIST) {
             rc = mome_repo_say(err, errlen, -errno, "cannot create %s/%s: %s", dir, dirname,
