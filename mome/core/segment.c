@@ -814,7 +814,26 @@ static int view_cut(mome_view_t *v, char *a, char *b)
 {
     char *va = v->addr, *vb = v->addr + v->len;
     char *x = a > va ? a : va, *y = b < vb ? b : vb;
+    mome_view_t *t = NULL;
 
+    /* A hole in the middle: the second part's view first, so that a failure changes nothing (the
+     * hole was unmapped first, and then the second part stayed mapped in no view, written
+     * without coherence: helper-104). */
+    if (x > va && y < vb) {
+        if (!(t = mome_calloc(1, sizeof(*t))))
+            return -ENOMEM;
+        t->addr = y;
+        t->len = (size_t)(vb - y);
+        t->off = v->off + (uint64_t)(y - va);
+        t->writable = v->writable;
+        v->len = (size_t)(x - va); /* no overlap in the index */
+        if (mome_view_insert(t) < 0) {
+            v->len = (size_t)(vb - va);
+            free(t);
+            return -ENOMEM;
+        }
+        mome_seg_attach(v->seg, t);
+    }
     mome_mem_view_unmap(x, (size_t)(y - x));
     mome_mem_wake(x, (size_t)(y - x)); /* faulting threads retry and get SIGSEGV, as mmap */
     mome_txn_forget_range(x, (size_t)(y - x));
@@ -834,20 +853,6 @@ static int view_cut(mome_view_t *v, char *a, char *b)
         return 0;
     }
     v->len = (size_t)(x - va);
-    if (y < vb) {
-        mome_view_t *t = mome_calloc(1, sizeof(*t));
-        if (!t)
-            return -ENOMEM;
-        t->addr = y;
-        t->len = (size_t)(vb - y);
-        t->off = v->off + (uint64_t)(y - va);
-        t->writable = v->writable;
-        if (mome_view_insert(t) < 0) {
-            free(t);
-            return -ENOMEM;
-        }
-        mome_seg_attach(v->seg, t);
-    }
     return 0;
 }
 

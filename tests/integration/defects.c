@@ -620,6 +620,34 @@ static void failed_persistent_create(void)
     MomeBarrier();
 }
 
+/*
+ * MomeMUnmap of a hole in a mapping, run under MOME_TEST_FAIL_ALLOC at each allocation in turn:
+ * when the split's allocation fails (ENOMEM), nothing has changed: the part after the hole is
+ * still a mapping Mome knows (it was left mapped in no view, written without coherence, and
+ * MomeMUnmap of it said it held no Mome mapping; helper-104). Prints "cut failed" then.
+ */
+static void cut_fails(void)
+{
+    size_t ps = MomePageSize();
+    int seg = MomeSegOpen("cut", 8 * ps, MOME_CREATE);
+    char *p = seg < 0 ? MOME_MAP_FAILED : MomeMMap(NULL, 8 * ps, MOME_READ | MOME_WRITE, 0, seg, 0);
+    if (p == MOME_MAP_FAILED) {
+        CHECK(errno == ENOMEM, "MomeSegOpen or MomeMMap: %s", MomeError());
+        printf("not reached\n");
+        return;
+    }
+    p[5 * ps] = 42;
+    if (MomeMUnmap(p + 2 * ps, 2 * ps) == 0) {
+        MUST(MomeMUnmap(p, 8 * ps));
+        return;
+    }
+    CHECK(errno == ENOMEM, "MomeMUnmap of a hole: %s", MomeError());
+    printf("cut failed\n");
+    CHECK(p[5 * ps] == 42 && p[0] == 0, "the mapping's content after the failed cut");
+    MUST(MomeMUnmap(p + 4 * ps, 4 * ps)); /* the part after the hole: still a Mome mapping */
+    MUST(MomeMUnmap(p, 4 * ps));
+}
+
 /* Node 0, the name manager of "p1", unlinks and creates again that persistent segment, rounds
  * times, while node 1 opens it with MOME_CREATE: every open must succeed. The open that the name
  * manager granted failed on node 1 when the unlink came before node 1 opened the repository's copy
@@ -806,6 +834,8 @@ int main(int argc, char **argv)
         unlink_release(argc > 2 ? atoi(argv[2]) : 300);
     else if (!strcmp(mode, "bigcreate"))
         failed_create();
+    else if (!strcmp(mode, "cutfail"))
+        cut_fails();
     else if (!strcmp(mode, "bigpersist"))
         failed_persistent_create();
     else if (!strcmp(mode, "persistrace"))
