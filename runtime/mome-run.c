@@ -124,6 +124,8 @@ static struct {
     int64_t last_progress;  /* when the sum of the progress counters last changed */
     uint64_t progress_sum;
     bool stuck_reported;    /* for the current stretch without progress */
+    int64_t missing_since;  /* since when say_missing has had nodes to name (0: none) */
+    bool missing_said;
     uint64_t key; /* the job's random key: its nodes refuse messages without it */
 } job;
 
@@ -1074,6 +1076,35 @@ static void read_signals(void)
     reap_children();
 }
 
+/*
+ * The nodes that cannot say what they wait for, said by mome-run: those that never called
+ * MomeInit, and those the others wait for in a job-wide exchange (MomeInit's, MomeFinalize's).
+ * A job where one node never reached MomeInit hung with no word but the time limit's
+ * (helper-102).
+ */
+static int say_missing(bool say)
+{
+    int waiting = job.gathered > 0 && job.gathered < job.size, missing = 0;
+    for (int r = 0; r < job.size; r++) {
+        const struct node *n = &job.nodes[r];
+        missing += !n->exited && (!n->joined || (waiting && !n->gathered && !n->finalized));
+    }
+    for (int r = 0; say && r < job.size; r++) {
+        const struct node *n = &job.nodes[r];
+        if (n->exited)
+            continue;
+        if (!n->joined)
+            fprintf(stderr, "mome-run: node %d (pid %d, %s) has not called MomeInit%s\n", r,
+                    (int)n->pid, n->prog, waiting ? "; the others wait for it there" : "");
+        else if (waiting && !n->gathered && !n->finalized)
+            fprintf(stderr,
+                    "mome-run: the other nodes wait in a job-wide exchange (MomeInit's or "
+                    "MomeFinalize's) for node %d (pid %d, %s)\n",
+                    r, (int)n->pid, n->prog);
+    }
+    return missing;
+}
+
 static void time_out(void)
 {
     job.stopping = true;
@@ -1082,6 +1113,7 @@ static void time_out(void)
     fprintf(stderr, "mome-run: job timed out after %g s; stopping %d node(s): SIGTERM now (each "
             "says what it waits for), SIGKILL in %d s\n", job.timeout_s, job.live,
             SIGNAL_KILL_MS / 1000);
+    say_missing(true);
     signal_live(SIGTERM);
     set_at(&job.kill_at, now_ms() + SIGNAL_KILL_MS);
 }
@@ -1105,6 +1137,18 @@ static void check_stuck(int64_t now)
         sum += __atomic_load_n(&job.status[r].progress, __ATOMIC_RELAXED);
         if (__atomic_load_n(&job.status[r].waiting, __ATOMIC_RELAXED) == 0)
             all_waiting = false;
+    }
+    /* Nodes that have not called MomeInit while others have, or that a job-wide exchange
+     * waits for: they cannot say it themselves (say_missing). */
+    if (!job.any_joined || !say_missing(false)) {
+        job.missing_since = 0;
+        job.missing_said = false;
+    } else if (!job.missing_since) {
+        job.missing_since = now;
+    } else if (!job.missing_said && now - job.missing_since >= (int64_t)(job.stuck_s * 1000.0)) {
+        job.missing_said = true;
+        fprintf(stderr, "mome-run: no change for %g s:\n", job.stuck_s);
+        say_missing(true);
     }
     if (sum != job.progress_sum || !all_waiting || in_job == 0) {
         job.progress_sum = sum;
