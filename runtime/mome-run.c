@@ -8,6 +8,7 @@
 #endif
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -81,6 +82,7 @@ struct node {
     const char *prog;
     int app, app_rank, app_size; /* its program: index on the command line, rank in it, size */
     bool joined, finalized, gathered, lost, exited;
+    pid_t mome_pid;  /* the process that joined, when not pid (a wrapper's child), else 0 */
     bool write_dead; /* the node stopped reading: drop what we would send it */
     int wstat;       /* from waitpid(), once exited */
 
@@ -162,8 +164,49 @@ static int signal_live(int sig)
         struct node *n = &job.nodes[r];
         if (n->pid > 0 && !n->exited && kill(n->pid, sig) == 0)
             count++;
+        /* A program started through a wrapper (a script, time, strace): the node itself, so
+         * that it says what it waits for (helper-102). */
+        if (n->mome_pid > 0 && !n->exited)
+            kill(n->mome_pid, sig);
     }
     return count;
+}
+
+/* The parent of pid (from /proc), or -1. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    int ppid = -1;
+    if (f && fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+        sscanf(p + 2, "%*c %d", &ppid) != 1)
+        ppid = -1;
+    if (f)
+        fclose(f);
+    return ppid;
+}
+
+/*
+ * A job stopped (time limit, signal, lost node): what the nodes started and left behind (a
+ * `sleep &` in a node's script) came to mome-run, the subreaper, once its parent died; it goes
+ * too, as mpirun's would (helper-102).
+ */
+static void kill_leftovers(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    pid_t self = getpid();
+    while (d && (de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 1 || parent_of((pid_t)pid) != self)
+            continue;
+        kill((pid_t)pid, SIGKILL);
+        waitpid((pid_t)pid, NULL, 0);
+    }
+    if (d)
+        closedir(d);
 }
 
 /* The launcher cannot go on: no node may outlive it. */
@@ -867,7 +910,7 @@ static void gather_progress(void)
     }
 }
 
-static void on_join(struct node *n, const mome_boot_frame_t *f)
+static void on_join(struct node *n, const mome_boot_frame_t *f, const unsigned char *payload)
 {
     if (n->joined || f->arg != (uint32_t)n->rank || f->len != sizeof(uint32_t)) {
         protocol_error(n, "bad JOIN: rank %u, %u payload bytes%s", f->arg, f->len,
@@ -876,6 +919,13 @@ static void on_join(struct node *n, const mome_boot_frame_t *f)
     }
     n->joined = true;
     job.any_joined = true;
+    uint32_t pid;
+    memcpy(&pid, payload, sizeof(pid));
+    /* A node behind a wrapper: the process that joined descends from the one started. */
+    pid_t up = (pid_t)pid;
+    for (int depth = 0; pid != (uint32_t)n->pid && up > 1 && depth < 16; depth++)
+        if ((up = parent_of(up)) == n->pid)
+            n->mome_pid = (pid_t)pid;
     /* A node left before anybody joined: the joiners would wait for it forever. */
     if (job.pending_loss >= 0 && !job.stopping) {
         struct node *early = &job.nodes[job.pending_loss];
@@ -946,7 +996,7 @@ static void dispatch(struct node *n, const mome_boot_frame_t *f, unsigned char *
     if (f->type == MOME_BOOT_ABORT)
         on_abort(n, f, payload);
     else if (f->type == MOME_BOOT_JOIN && !n->finalized)
-        on_join(n, f);
+        on_join(n, f, payload);
     else if (f->type == MOME_BOOT_FINALIZE && n->joined && !n->finalized)
         on_finalize(n);
     else
@@ -1087,13 +1137,14 @@ static int say_missing(bool say)
     int waiting = job.gathered > 0 && job.gathered < job.size, missing = 0;
     for (int r = 0; r < job.size; r++) {
         const struct node *n = &job.nodes[r];
-        missing += !n->exited && (!n->joined || (waiting && !n->gathered && !n->finalized));
+        missing += !n->exited && ((!n->joined && job.any_joined) ||
+                                  (n->joined && waiting && !n->gathered && !n->finalized));
     }
     for (int r = 0; say && r < job.size; r++) {
         const struct node *n = &job.nodes[r];
         if (n->exited)
             continue;
-        if (!n->joined)
+        if (!n->joined && job.any_joined) /* (a job of programs without Mome: not a word) */
             fprintf(stderr, "mome-run: node %d (pid %d, %s) has not called MomeInit%s\n", r,
                     (int)n->pid, n->prog, waiting ? "; the others wait for it there" : "");
         else if (waiting && !n->gathered && !n->finalized)
@@ -1258,6 +1309,8 @@ static void run(void)
             handle_events(pfd, who, cnt);
         check_timers();
     }
+    if (job.stopping)
+        kill_leftovers();
     free(who);
     free(pfd);
 }
@@ -1298,6 +1351,8 @@ int main(int argc, char **argv)
         usage_error("'%s' goes with -H or --hostfile", remote.launcher ? "--launcher" : "--dry-run");
 
     ensure_std_fds();
+    /* What the nodes start and leave behind comes here when they die (kill_leftovers). */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     /* A socket per node: a job of more nodes than the soft limit on open files (often 1024)
      * failed to start although the hard limit allowed it (helper-102). */
     if (getrlimit(RLIMIT_NOFILE, &job.saved_nofile) == 0 &&
