@@ -190,7 +190,7 @@ static pid_t parent_of(pid_t pid)
 /*
  * A job stopped (time limit, signal, lost node): what the nodes started and left behind (a
  * `sleep &` in a node's script) came to mome-run, the subreaper, once its parent died; it goes
- * too, as mpirun's would (helper-102).
+ * too, as mpirun's would (helper-102). Not what detached itself into a session of its own.
  */
 static void kill_leftovers(void)
 {
@@ -200,7 +200,8 @@ static void kill_leftovers(void)
     while (d && (de = readdir(d))) {
         char *end;
         long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 1 || parent_of((pid_t)pid) != self)
+        /* One that detached itself (setsid: the momed a node started) is left alone. */
+        if (*end || pid <= 1 || parent_of((pid_t)pid) != self || getsid((pid_t)pid) != getsid(0))
             continue;
         kill((pid_t)pid, SIGKILL);
         waitpid((pid_t)pid, NULL, 0);
