@@ -220,6 +220,13 @@ static void load(char **paths, int n)
             evs[k].seq = (uint32_t)(k - first);
         if (strncmp(files[i].h.host, files[0].h.host, sizeof(files[i].h.host)) != 0)
             one_host = 0;
+        /* Files of another job (a run.2.trace an earlier, larger job left) were drawn as part
+         * of this one (helper-106). Older files say no job (0). */
+        if ((files[i].h.job && files[0].h.job && files[i].h.job != files[0].h.job) ||
+            files[i].h.nnodes != files[0].h.nnodes)
+            die("%s and %s are traces of two different jobs (%s): give the files of one job",
+                files[0].path, files[i].path,
+                files[i].h.nnodes != files[0].h.nnodes ? "of different sizes" : "different keys");
         for (int j = 0; j < i; j++)
             if (files[j].h.node == files[i].h.node)
                 die("%s and %s are both traces of node %" PRIu32 " (of two jobs?)", files[j].path,

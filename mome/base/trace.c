@@ -102,10 +102,16 @@ static int write_all(struct iovec *iov, int n)
 
 /* A trace is not data: a file that cannot be written ends the trace with a warning, not the
  * job. */
+/* A write failed (a full disk): nothing more goes to the file, whose last record may be partial
+ * (more after it would be misread; MOME_LOG_LEVEL=debug's lines, which turned recording back
+ * on, would have done that: helper-106). */
+static int failed;
+
 static void stop_tracing(int err)
 {
     mome_warn("trace", "cannot write the trace file '%s' (%s); tracing stops", file,
               strerror(-err));
+    failed = 1;
     __atomic_store_n(&mome_trace_on, 0, __ATOMIC_RELAXED);
 }
 
@@ -115,7 +121,7 @@ static void flush_locked(void)
     struct iovec iov[2];
     int k = 0, rc;
 
-    if (h == t || fd < 0)
+    if (h == t || fd < 0 || failed)
         return;
     /* Up to the end of the ring, then from its start. */
     uint64_t first = (t & mask) + (h - t) > n ? n - (t & mask) : h - t;
@@ -139,6 +145,24 @@ static void at_exit(void)
     unlock();
 }
 
+static uint64_t job_id;
+
+void mome_trace_set_job(uint64_t job)
+{
+    job_id = job;
+}
+
+/* Does path hold the directive %c (not the literal "%%c")? */
+static int has_directive(const char *path, char c)
+{
+    for (const char *p = path; *p; p++)
+        if (*p == '%' && *++p == c)
+            return 1;
+        else if (!*p)
+            break;
+    return 0;
+}
+
 int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, size_t nrec)
 {
     mome_trace_hdr_t h;
@@ -146,6 +170,7 @@ int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, 
     int rc;
 
     mome_trace_close(); /* a MomeInit after a failed one */
+    failed = 0;
     if (!path || !*path)
         return 0;
     if (!nrec)
@@ -154,7 +179,7 @@ int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, 
         nrec = 2;
     nrec = (size_t)1 << (64 - __builtin_clzll((unsigned long long)nrec - 1));
     /* One file for several nodes: each would truncate it and write over the others' records. */
-    if (nnodes > 1 && !strstr(path, "%n") && !strstr(path, "%p")) {
+    if (nnodes > 1 && !has_directive(path, 'n') && !has_directive(path, 'p')) {
         char each[sizeof(file)];
         snprintf(each, sizeof(each), "%s.%%n", path);
         if (node == 0)
@@ -191,6 +216,7 @@ int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, 
     h.mono_ns = now_ns(CLOCK_MONOTONIC);
     h.real_ns = now_ns(CLOCK_REALTIME);
     h.pid = (uint32_t)getpid();
+    h.job = job_id;
     if (gethostname(h.host, sizeof(h.host) - 1) < 0)
         strcpy(h.host, "?");
     iov.iov_base = &h;
@@ -235,7 +261,7 @@ void mome_trace_log_stop(void)
 {
     __atomic_store_n(&log_on, 0, __ATOMIC_RELEASE);
     lock();
-    __atomic_store_n(&mome_trace_on, ring != NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&mome_trace_on, ring != NULL && !failed, __ATOMIC_RELEASE);
     unlock();
 }
 
@@ -341,7 +367,7 @@ static void log_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t 
 /* One record into the ring (the lock held); 0 if there is no room or no trace. */
 static int put_locked(const mome_trace_rec_t *rec)
 {
-    if (!mome_tracing() || !ring)
+    if (!mome_tracing() || !ring || failed)
         return 0;
     /* Full: the progress thread has not come round to it; write it out now, rarely. */
     if (head - tail > mask)

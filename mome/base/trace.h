@@ -37,7 +37,7 @@ typedef struct mome_trace_hdr {
     uint32_t pid;
     uint32_t reserved0;
     char host[64];
-    uint64_t reserved[1];
+    uint64_t job; /* the job's (a hash of its key; 0: not known): mome-trace mixes no two jobs */
 } mome_trace_hdr_t;
 
 typedef struct mome_trace_rec {
@@ -117,6 +117,8 @@ static inline int mome_tracing(void)
  * returns -errno, logs why, and records nothing. Flushes at exit if MomeFinalize is not reached.
  */
 int mome_trace_open(const char *path, int node, int nnodes, uint32_t page_size, size_t nrec);
+/* The job's identity for the next mome_trace_open's header (never the key itself). */
+void mome_trace_set_job(uint64_t job);
 /* Record one event (use MOME_TR: it costs one test when no trace is on). peer < 0: none. */
 void mome_trace_event(int kind, uint64_t seg, uint64_t page, int peer, uint32_t arg, int flags);
 /* Record a segment's name (MOME_TR_SEG_NAME records, not logged), when it comes to this node. */

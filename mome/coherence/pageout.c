@@ -21,6 +21,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "coherence/copy.h"
 #include "coherence/pageout.h"
 #include "coherence/proto.h"
@@ -185,6 +186,7 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
         p->at = AT_ZERO; /* a flag, not 4 KiB of zeros */
         MOME_STAT_ZERO_SKIPPED();
         MOME_STAT_INC(page_outs);
+        MOME_TR(MOME_TR_PAGE_OUT, st->id, page, -1, 0, MOME_TRF_ZERO);
         goto placed;
     }
     for (int k = 0; k < mome_coh.nnodes && !disk_only; k++) {
@@ -208,6 +210,7 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
             next_node = n;
             p->at = n;
             MOME_STAT_PAGE_OUT_NODE();
+            MOME_TR(MOME_TR_PAGE_OUT, st->id, page, n, 0, 0);
             goto placed;
         }
     }
@@ -225,6 +228,7 @@ static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int ze
     }
     p->at = AT_SWAP;
     MOME_STAT_PAGE_OUT_DISK(mome_coh.page_size);
+    MOME_TR(MOME_TR_PAGE_OUT, st->id, page, -1, 0, MOME_TRF_DISK);
 placed:
     mome_htab_put(&placed, &p->h);
     return 0;
@@ -261,6 +265,10 @@ static void pager_load(mome_store_t *st, uint64_t page, void *dst)
         mome_send(p->at, MOME_MSG_PAGEIN, 0, &o, NULL, 0);
         wait_answer(p->at, "a page-in", st, page);
     }
+    MOME_TR(MOME_TR_PAGE_IN, st->id, page, p->at >= 0 ? p->at : -1, 0,
+            p->at == AT_ZERO   ? MOME_TRF_ZERO
+            : p->at == AT_SWAP ? MOME_TRF_DISK
+                               : 0);
     free(p);
     MOME_STAT_PAGE_IN();
 }

@@ -1257,6 +1257,8 @@ int mome_node_start(char *err, size_t errlen)
     mome_log_set_node(bi.rank);
     mome_log_open(mome_g.cfg.log_file);
     mome_log_set_fatal_hook(mome_boot_request_abort); /* a protocol failure stops the job */
+    /* The key's hash names the job in the trace (mome-trace refuses to mix two jobs' files). */
+    mome_trace_set_job(job_key * 0xff51afd7ed558ccdull | 1);
     mome_trace_open(mome_g.cfg.trace, bi.rank, bi.size, (uint32_t)mome_g.cfg.page_size, 0);
     mome_stats_reset();
     mome_clock_reset(0);

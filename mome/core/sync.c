@@ -399,7 +399,7 @@ static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
     b->t0 = mome_now_ns();
     bar_status(b, b->epoch + 1);
     if (b == &jbar && !quiesce) /* the trace shows the program's barriers */
-        MOME_TR(MOME_TR_BAR_ENTER, 0, b->epoch, 0, 0, 0);
+        MOME_TR(MOME_TR_BAR_ENTER, 0, b->epoch, -1, 0, 0);
     mome_cmd_outstanding(1);
     if (quiesce) {
         mome_coh_finishing(); /* no page-out from now on: the others may stop once it ends */
@@ -552,7 +552,7 @@ static void barrier_after_acquire(void *arg, mome_date_t date)
         MOME_STAT_ADD(barrier_wait_ns, mome_now_ns() - b->t0);
     }
     if (b == &jbar)
-        MOME_TR(MOME_TR_BAR_EXIT, 0, b->epoch - 1, 0, 0, 0);
+        MOME_TR(MOME_TR_BAR_EXIT, 0, b->epoch - 1, -1, 0, 0);
     c->result = date;
     mome_cmd_complete(c, 0);
 }

@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/trace.h"
 #include "memory/evict.h"
 #include "memory/memory.h"
 #include "memory/store.h"
@@ -378,6 +379,7 @@ static int evict_one(void)
             return -EBUSY;
         if (pager->evict(st, page) == 0) {
             MOME_STAT_EVICTION();
+            MOME_TR(MOME_TR_EVICT, st->id, page, -1, 0, 0);
             return 0;
         }
         policy->remove(policy_state, st, page); /* busy now: to the back of the line */
