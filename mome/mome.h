@@ -161,8 +161,10 @@ MOME_API int MomeSegClose(int seg);
 
 /**
  * Remove the name. The segment's memory is freed once no node has it open or mapped; open handles
- * and mappings keep working meanwhile, and the name can be reused at once.
- * Errors: ENOENT, EINVAL, ENAMETOOLONG, ENOTCONN.
+ * and mappings keep working meanwhile, and the name can be reused at once. A persistent one leaves
+ * the repository (MOME_REPOSITORY).
+ * Errors: ENOENT, EINVAL, ENAMETOOLONG, ENOTCONN; for a persistent one, also EBUSY (another job
+ * has it open, or momed serves it), EIO, EACCES, ENOTDIR (the repository).
  */
 MOME_API int MomeSegUnlink(const char *name);
 
