@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ struct node {
     const char *prog;
     int app, app_rank, app_size; /* its program: index on the command line, rank in it, size */
     bool joined, finalized, gathered, lost, exited;
-    pid_t mome_pid;  /* the process that joined, when not pid (a wrapper's child), else 0 */
+    int mome_pidfd;  /* the process that joined, when not pid (a wrapper's child); else -1 */
     bool write_dead; /* the node stopped reading: drop what we would send it */
     int wstat;       /* from waitpid(), once exited */
 
@@ -126,7 +127,8 @@ static struct {
     int64_t last_progress;  /* when the sum of the progress counters last changed */
     uint64_t progress_sum;
     bool stuck_reported;    /* for the current stretch without progress */
-    int64_t missing_since;  /* since when say_missing has had nodes to name (0: none) */
+    int missing;            /* how many say_missing had to name at the last look */
+    int64_t missing_since;  /* since when that many (0: none) */
     bool missing_said;
     uint64_t key; /* the job's random key: its nodes refuse messages without it */
 } job;
@@ -162,12 +164,23 @@ static int signal_live(int sig)
 
     for (int r = 0; r < job.size; r++) {
         struct node *n = &job.nodes[r];
-        if (n->pid > 0 && !n->exited && kill(n->pid, sig) == 0)
+        if (n->exited)
+            continue;
+        /*
+         * A program started through a wrapper (a script, time, strace): the node itself, so that
+         * it says what it waits for (helper-102), and the wrapper only with SIGKILL: dead at
+         * once of a SIGTERM, it took the node's socket with it and left the node to be killed
+         * as a leftover before it had said anything (helper-107). A pidfd: never another
+         * process that took the node's pid once it exited.
+         */
+        if (n->mome_pidfd >= 0 &&
+            syscall(SYS_pidfd_send_signal, n->mome_pidfd, sig, NULL, 0) == 0) {
             count++;
-        /* A program started through a wrapper (a script, time, strace): the node itself, so
-         * that it says what it waits for (helper-102). */
-        if (n->mome_pid > 0 && !n->exited)
-            kill(n->mome_pid, sig);
+            if (sig != SIGKILL)
+                continue;
+        }
+        if (n->pid > 0 && kill(n->pid, sig) == 0)
+            count++;
     }
     return count;
 }
@@ -194,20 +207,31 @@ static pid_t parent_of(pid_t pid)
  */
 static void kill_leftovers(void)
 {
-    DIR *d = opendir("/proc");
-    struct dirent *de;
-    pid_t self = getpid();
-    while (d && (de = readdir(d))) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        /* One that detached itself (setsid: the momed a node started) is left alone. */
-        if (*end || pid <= 1 || parent_of((pid_t)pid) != self || getsid((pid_t)pid) != getsid(0))
-            continue;
-        kill((pid_t)pid, SIGKILL);
-        waitpid((pid_t)pid, NULL, 0);
+    pid_t self = getpid(), session = getsid(0);
+    /* Until a pass finds none (a grandchild may come to mome-run during a pass); never waiting
+     * for one (a process in the D state): the kernel reaps them once mome-run exits. */
+    for (int pass = 0, found = 1; found && pass < 10; pass++) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        found = 0;
+        while (d && (de = readdir(d))) {
+            char *end;
+            long pid = strtol(de->d_name, &end, 10);
+            /* One that detached itself (setsid: the momed a node started) is left alone. */
+            if (*end || pid <= 1 || parent_of((pid_t)pid) != self || getsid((pid_t)pid) != session)
+                continue;
+            if (kill((pid_t)pid, SIGKILL) == 0 && waitpid((pid_t)pid, NULL, WNOHANG) == 0)
+                found = 1;
+        }
+        if (d)
+            closedir(d);
+        if (found) {
+            struct timespec ts = {0, 10 * 1000 * 1000}; /* for the kills to land */
+            nanosleep(&ts, NULL);
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        }
     }
-    if (d)
-        closedir(d);
 }
 
 /* The launcher cannot go on: no node may outlive it. */
@@ -650,7 +674,7 @@ static void launch_all(const struct block *blocks, int nblocks, int total)
     job.nodes = xmalloc(sizeof(*job.nodes) * (size_t)total);
     memset(job.nodes, 0, sizeof(*job.nodes) * (size_t)total);
     for (int r = 0; r < total; r++)
-        job.nodes[r].fd = -1;
+        job.nodes[r].fd = job.nodes[r].mome_pidfd = -1;
     job.size = total; /* only now, so that fatal() never walks a missing table */
     open_status(total);
     for (int b = 0; b < nblocks; b++) {
@@ -766,6 +790,9 @@ static void node_close(struct node *n)
     if (n->fd >= 0)
         close(n->fd);
     n->fd = -1;
+    if (n->mome_pidfd >= 0)
+        close(n->mome_pidfd);
+    n->mome_pidfd = -1;
     drop_queue(n);
     free(n->payload);
     n->payload = NULL;
@@ -925,8 +952,10 @@ static void on_join(struct node *n, const mome_boot_frame_t *f, const unsigned c
     /* A node behind a wrapper: the process that joined descends from the one started. */
     pid_t up = (pid_t)pid;
     for (int depth = 0; pid != (uint32_t)n->pid && up > 1 && depth < 16; depth++)
-        if ((up = parent_of(up)) == n->pid)
-            n->mome_pid = (pid_t)pid;
+        if ((up = parent_of(up)) == n->pid) {
+            n->mome_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+            break;
+        }
     /* A node left before anybody joined: the joiners would wait for it forever. */
     if (job.pending_loss >= 0 && !job.stopping) {
         struct node *early = &job.nodes[job.pending_loss];
@@ -1192,11 +1221,13 @@ static void check_stuck(int64_t now)
     }
     /* Nodes that have not called MomeInit while others have, or that a job-wide exchange
      * waits for: they cannot say it themselves (say_missing). */
-    if (!job.any_joined || !say_missing(false)) {
-        job.missing_since = 0;
+    int missing = job.any_joined ? say_missing(false) : 0;
+    if (missing != job.missing) { /* nodes joining or gathering: a change */
+        job.missing = missing;
+        job.missing_since = missing ? now : 0;
         job.missing_said = false;
-    } else if (!job.missing_since) {
-        job.missing_since = now;
+    } else if (!missing) {
+        ;
     } else if (!job.missing_said && now - job.missing_since >= (int64_t)(job.stuck_s * 1000.0)) {
         job.missing_said = true;
         fprintf(stderr, "mome-run: no change for %g s:\n", job.stuck_s);

@@ -411,6 +411,8 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen)
             int k = snprintf(err + n, errlen - n, "%sbad value '%s' for %s: expected %s",
                              bad ? "; " : "", v, knobs[i].name, knobs[i].accept);
             n += k > 0 ? (size_t)k : 0;
+            if (n >= errlen && errlen > 4) /* cut: say so (mome-info -c lists them all) */
+                memcpy(err + errlen - 4, "...", 4);
         }
         bad |= rc < 0;
     }

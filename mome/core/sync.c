@@ -500,7 +500,7 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     } else if ((msg->flags & MOME_BAR_CHECKPOINT) && m->token != b->coord_seg) {
         /* Each would wait for ever for the others' part of its own checkpoint (helper-101). */
         mome_fatal("node %u checkpoints segment '%s' while node %d checkpoints segment '%s' "
-                   "(MomeCheckpoint %llu): every node checkpoints the same segment at once (two "
+                   "(barrier %llu): every node checkpoints the same segment at once (two "
                    "threads of each node checkpointing two segments may each have the other one "
                    "on another node: one at a time); stopping",
                    n, mome_segment_name(m->token), b->coord_first, mome_segment_name(b->coord_seg),

@@ -175,7 +175,7 @@ START_TEST(test_sync__checkpoints_of_two_segments_stop_the_node)
 {
     nc_up(3, 0);
     nc_expect_death(enter_checkpoints_of_two_segments, NULL,
-                    "while node 2 checkpoints segment '(not open here)' (MomeCheckpoint 0): every "
+                    "while node 2 checkpoints segment '(not open here)' (barrier 0): every "
                     "node checkpoints the same segment at once");
 }
 END_TEST
