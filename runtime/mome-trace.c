@@ -424,7 +424,9 @@ static void json_args(FILE *out, const ev_t *e)
         fprintf(out, ",\"barrier\":%" PRIu64, r->page);
     if (r->peer != MOME_TRACE_NONE)
         fprintf(out, ",\"peer\":%u", r->peer);
-    if (r->arg)
+    if (r->arg && r->kind >= MOME_TR_LOCK_REQ && r->kind <= MOME_TR_LOCK_REL)
+        fprintf(out, ",\"request\":%" PRIu32, r->arg);
+    else if (r->arg)
         fprintf(out, ",\"bytes\":%" PRIu32, r->arg);
     if (r->flags) {
         static const char *const fl[] = {"write", "ahead",  "disk", "zero",
@@ -533,6 +535,10 @@ static size_t *match_spans(void)
         default:
             continue;
         }
+        /* A lock's records carry their request's token (0 in older files): the requests of
+         * several threads of one node for one lock are told apart (helper-106). */
+        if (k == MOME_TR_LOCK_REQ || k == MOME_TR_LOCK_GOT || k == MOME_TR_LOCK_REL)
+            ns ^= (uint64_t)e->r.arg << 32;
         at = tmap_at(&open, e->node, ns, e->r.page);
         if (closes && *at != UINT64_MAX) {
             end[*at] = i;
@@ -541,7 +547,7 @@ static size_t *match_spans(void)
         if (opens)
             *at = i;
         if (k == MOME_TR_LOCK_GOT) /* a grant also opens the hold */
-            *tmap_at(&open, e->node, NS_LOCK_HOLD, e->r.page) = i;
+            *tmap_at(&open, e->node, NS_LOCK_HOLD ^ (uint64_t)e->r.arg << 32, e->r.page) = i;
     }
     free(open.v);
     return end;

@@ -45,7 +45,7 @@ typedef struct mome_trace_rec {
     uint64_t date; /* this node's Lamport date at the event */
     uint64_t seg;  /* segment id (0 for locks and barriers) */
     uint64_t page; /* page in the segment; the lock's id; the barrier's number */
-    uint32_t arg;  /* bytes moved (FETCH, DIFF_*, PAGE_OUT, PAGE_IN), else 0 */
+    uint32_t arg;  /* bytes moved (FETCH, DIFF_*, PAGE_OUT, PAGE_IN); LOCK_*: the request; else 0 */
     uint16_t peer; /* the other node, or MOME_TRACE_NONE */
     uint8_t kind;  /* MOME_TR_* */
     uint8_t flags; /* MOME_TRF_* */

@@ -180,7 +180,7 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
     mome_htab_put(&pending, &p->h);
     mome_syncmsg_t m = {.id = lock_key(id), .token = p->h.k1};
     mome_cmd_outstanding(1);
-    MOME_TR(MOME_TR_LOCK_REQ, 0, lock_key(id), lock_manager(id), 0, 0);
+    MOME_TR(MOME_TR_LOCK_REQ, 0, lock_key(id), lock_manager(id), (uint32_t)p->h.k1, 0);
     mome_send(lock_manager(id), MOME_MSG_LOCK_REQ, 0, &m, NULL, 0);
 }
 
@@ -195,7 +195,7 @@ static void unlock_after_release(void *arg, mome_date_t date)
 {
     unlock_op_t *u = arg;
     mome_syncmsg_t m = {.id = lock_key(u->id), .token = u->token, .date = date};
-    MOME_TR(MOME_TR_LOCK_REL, 0, lock_key(u->id), lock_manager(u->id), 0, 0);
+    MOME_TR(MOME_TR_LOCK_REL, 0, lock_key(u->id), lock_manager(u->id), (uint32_t)u->token, 0);
     mome_send(lock_manager(u->id), MOME_MSG_LOCK_REL, 0, &m, NULL, 0);
     mome_cmd_complete(u->cmd, 0);
     free(u);
@@ -341,7 +341,7 @@ static void grant_apply(lpending_t *p)
     MOME_STAT_INC(lock_acquires);
     MOME_STAT_ADD(lock_waits, (p->flags & MOME_LOCK_WAITED) ? 1 : 0);
     MOME_STAT_ADD(lock_wait_ns, mome_now_ns() - p->t0);
-    MOME_TR(MOME_TR_LOCK_GOT, 0, m->id, (int)p->src, 0,
+    MOME_TR(MOME_TR_LOCK_GOT, 0, m->id, (int)p->src, (uint32_t)m->token,
             p->flags & MOME_LOCK_WAITED ? MOME_TRF_WAITED : 0);
     /* An acquire: see every modification released before the lock's last release. */
     mome_rel_acquire(m->date, lock_after_acquire, p);
