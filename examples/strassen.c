@@ -17,8 +17,11 @@
  * Data placement. Moving a 4 KiB page from another node costs 20 to 30 us here, so a tile of
  * n = 512 (32 pages) costs about as much to fetch as one of the 49 products costs to compute: the
  * program moves as little as it can.
- *  - A and B are stored as 16 tiles of n/4 x n/4 each (contiguous, so whole pages), and product
- *    (i, j) reads only the (at most) 4 + 4 tiles its operands use.
+ *  - A and B are stored as 16 tiles of n/4 x n/4 each (contiguous), and product (i, j) reads
+ *    only the (at most) 4 + 4 tiles its operands use. Each matrix and product is a block of
+ *    whole pages of its own (page_alloc): a model is set per page, and blocks sharing a page
+ *    (small n, or large pages) took the last model set, read stale data and gave a wrong
+ *    checksum with the two models different (helper-109).
  *  - Which node computes which product is chosen by a small local search (deterministic, so the
  *    same on every node) that keeps the shares balanced and minimises the pages the busiest node
  *    must fetch: the input tiles it lacks (each tile is initialised by a node that needs it), and
@@ -80,8 +83,15 @@ static int me, nodes;
 
 static void set_model(void *p, size_t len, int model)
 {
-    if (model != MOME_STRONG && MomeConsistency(p, len, model) < 0)
+    if (MomeConsistency(p, len, model) < 0)
         apps_die("MomeConsistency");
+}
+
+/* A block of whole pages of its own (MomeMalloc aligns blocks of a page or more on a page). */
+static void *page_alloc(size_t bytes)
+{
+    size_t ps = MomePageSize();
+    return MomeMalloc(bytes < ps ? ps : (bytes + ps - 1) / ps * ps);
 }
 
 /* Under WEAK, bring a range up to the last barrier (the other models need nothing). */
@@ -282,16 +292,16 @@ int main(int argc, char **argv)
 
     /* Node 0 allocates the matrices; each node allocates the products it computes. */
     if (me == 0) {
-        if (!(ctl->A = MomeMalloc(nn * sizeof(double))) ||
-            !(ctl->B = MomeMalloc(nn * sizeof(double))) ||
-            !(ctl->C = MomeMalloc(nn * sizeof(double))))
+        if (!(ctl->A = page_alloc(nn * sizeof(double))) ||
+            !(ctl->B = page_alloc(nn * sizeof(double))) ||
+            !(ctl->C = page_alloc(nn * sizeof(double))))
             apps_die("MomeMalloc(matrices)");
     }
     for (int t = 0; t < TASKS; t++)
-        if (node_of[t] == me && !(ctl->M[t] = MomeMalloc(qq * sizeof(double))))
+        if (node_of[t] == me && !(ctl->M[t] = page_alloc(qq * sizeof(double))))
             apps_die("MomeMalloc(product)");
     for (int i = 0; i < P; i++)
-        if (whole[i] == me && !(ctl->Mi[i] = MomeMalloc((size_t)h * (size_t)h * sizeof(double))))
+        if (whole[i] == me && !(ctl->Mi[i] = page_alloc((size_t)h * (size_t)h * sizeof(double))))
             apps_die("MomeMalloc(product)");
     MomeBarrier();
 
