@@ -1,7 +1,8 @@
 /*
  * heaplist.c - a linked list in the shared heap: every node MomeMalloc's its elements and links
  * them into one list under a MomeLock; after a barrier each node walks the whole list (pointers
- * are valid on every node) and checks it; then each node frees the elements another node made.
+ * are valid on every node) and checks it; then node 0 frees every element, those the other nodes
+ * made too (a MomeFree of another node's block goes to that node).
  *
  *   mome-run -n 4 ./heaplist [elements-per-node]
  */

@@ -1,7 +1,9 @@
 /*
  * prodcons.c - producer/consumer through a STRONG flag: node 0 writes a data page then raises a
  * flag on another page; the other nodes spin on the flag (no synchronisation call: STRONG pages are
- * sequentially consistent), then check the data and acknowledge on their own flag page.
+ * sequentially consistent; MomePoll in the loop gives the core away, for nodes that share cores:
+ * 4 nodes on 2 cores took 2.5-3.7 s without it, 0.36 s with it), then check the data and
+ * acknowledge on their own flag page.
  *
  *   mome-run -n 4 ./prodcons [rounds]
  */
@@ -47,11 +49,11 @@ int main(int argc, char **argv)
             for (int k = 1; k < n; k++) {
                 volatile uint64_t *ack = (volatile uint64_t *)(base + ps * (size_t)(2 + k));
                 while (*ack != r)
-                    ;
+                    MomePoll(); /* gives the core away: nodes may share it */
             }
         } else {
             while (*flag != r)
-                ;
+                MomePoll();
             for (int i = 0; i < WORDS; i++)
                 if (data[i] != r * 1000 + (uint64_t)i && bad++ < 5)
                     fprintf(stderr, "prodcons: node %d round %llu word %d = %llu\n", me,
