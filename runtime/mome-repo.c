@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,9 +250,25 @@ static int cmd_rm(const char *name)
 
 static int cmd_export(const char *name, const char *file)
 {
-    char err[1200];
+    char err[1200], tmp[PATH_MAX + 32];
     mome_repo_seg_t *rs;
     int fd, rc = -EAGAIN;
+    struct stat st;
+
+    /* The image is sized, then its pages written where they go: a regular file. Written beside
+     * FILE and renamed over it once whole, so that a failed export (a damaged page) leaves an
+     * earlier image as it was (helper-108). */
+    if (!strcmp(file, "-") || (stat(file, &st) == 0 && !S_ISREG(st.st_mode))) {
+        fprintf(stderr,
+                "mome-repo: export: %s is not a regular file: export writes one (give a "
+                "file name, then read it from there)\n",
+                file);
+        return 2;
+    }
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >= sizeof(tmp)) {
+        fprintf(stderr, "mome-repo: export: %s: name too long\n", file);
+        return 2;
+    }
 
     /* No lock taken (a job may have the segment open): a checkpoint or compaction that replaces
      * the head during the export makes it start again from the new head. */
@@ -261,9 +278,9 @@ static int cmd_export(const char *name, const char *file)
             fail_msg("export", err);
             return 1;
         }
-        fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) {
-            fprintf(stderr, "mome-repo: export: cannot create %s: %s\n", file, strerror(errno));
+            fprintf(stderr, "mome-repo: export: cannot create %s: %s\n", tmp, strerror(errno));
             mome_repo_close(rs);
             return 1;
         }
@@ -276,9 +293,15 @@ static int cmd_export(const char *name, const char *file)
     }
     if (rc == -EAGAIN)
         snprintf(err + strlen(err), sizeof(err) - strlen(err),
-                 " during each of %d tries; %s is incomplete: run export again",
+                 " during each of %d tries; %s is as it was: run export again",
                  MOME_REPO_VERIFY_TRIES, file);
+    if (rc == 0 && rename(tmp, file) < 0) {
+        snprintf(err, sizeof(err), "cannot rename %.500s to %.500s: %s", tmp, file,
+                 strerror(errno));
+        rc = -EIO;
+    }
     if (rc < 0) {
+        unlink(tmp);
         fail_msg("export", err);
         return 1;
     }
@@ -333,19 +356,30 @@ static int cmd_compact(const char *name)
     return 0;
 }
 
+/* A page size a job can run with, as MomeInit takes it: a power of two from the system's page to
+ * 16M (512 was taken, and a segment imported so could never be opened: helper-108); else 0. */
+static uint32_t usable_page(unsigned long long x)
+{
+    long os = sysconf(_SC_PAGESIZE);
+    return x < (unsigned long long)(os > 0 ? os : 4096) || (x & (x - 1)) || x > (1u << 24)
+               ? 0
+               : (uint32_t)x;
+}
+
 static uint32_t default_page_size(void)
 {
     const char *v = getenv("MOME_PAGE_SIZE");
     char *end;
     unsigned long long x;
-    if (!v || !*v)
-        return 4096;
+    long os = sysconf(_SC_PAGESIZE);
+    if (!v || !*v) /* MomeInit's default: the system's page, at least 4096 */
+        return os > 4096 ? (uint32_t)os : 4096;
     x = strtoull(v, &end, 0);
     if (*end == 'k' || *end == 'K')
         x <<= 10, end++;
     else if (*end == 'm' || *end == 'M')
         x <<= 20, end++;
-    return *end || x < 512 || (x & (x - 1)) || x > (1u << 24) ? 0 : (uint32_t)x;
+    return *end ? 0 : usable_page(x);
 }
 
 int main(int argc, char **argv)
@@ -374,7 +408,7 @@ int main(int argc, char **argv)
             case 'P': {
                 char *end;
                 unsigned long v = strtoul(optarg, &end, 0);
-                page_size = *end || v < 512 || (v & (v - 1)) || v > (1u << 24) ? 0 : (uint32_t)v;
+                page_size = *end ? 0 : usable_page(v);
                 break;
             }
             case 'h':
@@ -414,8 +448,10 @@ int main(int argc, char **argv)
         return cmd_export(a[0], a[1]);
     if (!strcmp(cmd, "import") && nargs == 2) {
         if (!page_size) {
-            fprintf(stderr, "mome-repo: import: the page size must be a power of two from 512 "
-                            "to 16M (-P, or MOME_PAGE_SIZE)\n");
+            fprintf(stderr,
+                    "mome-repo: import: the page size must be a power of two from the "
+                    "system's page (%ld) to 16M (-P, or MOME_PAGE_SIZE)\n",
+                    sysconf(_SC_PAGESIZE));
             return 2;
         }
         return cmd_import(a[0], a[1], page_size);
