@@ -103,10 +103,17 @@ static int ls_one(const char *dirname, void *arg)
         snprintf(state, sizeof(state), "unknown (%s)", strerror(-locked));
     else
         snprintf(state, sizeof(state), "closed");
-    if (mome_repo_peek(repo_dir, dirname, &h, err, sizeof(err)) < 0) {
+    int prc = mome_repo_peek(repo_dir, dirname, &h, err, sizeof(err));
+    if (prc < 0) {
+        /* No head and no data: being created now, or a creation was interrupted (the next job
+         * or command sweeps it), or removed meanwhile: not damage, as verify says (ls exited 1
+         * on a job creating a segment while it ran: helper-108). */
         printf("%-20s %10s %9s %5s %-19s  %s\n", shown(dirname, name, sizeof(name)), "?", "?", "?",
-               "?", locked > 0 ? state : "incomplete or damaged (mome-repo verify)");
-        if (locked <= 0)
+               "?",
+               locked > 0       ? state
+               : prc == -ENOENT ? "no head yet (being created, or its creation was interrupted)"
+                                : "incomplete or damaged (mome-repo verify)");
+        if (locked <= 0 && prc != -ENOENT)
             (*bad)++;
         return 0;
     }
