@@ -363,14 +363,18 @@ static int cmd_compact(const char *name)
     return 0;
 }
 
+/* MomeInit's default page size and its smallest: the system's page, at least 4096. */
+static uint32_t os_page(void)
+{
+    long os = sysconf(_SC_PAGESIZE);
+    return os > 4096 ? (uint32_t)os : 4096;
+}
+
 /* A page size a job can run with, as MomeInit takes it: a power of two from the system's page to
  * 16M (512 was taken, and a segment imported so could never be opened: helper-108); else 0. */
 static uint32_t usable_page(unsigned long long x)
 {
-    long os = sysconf(_SC_PAGESIZE);
-    return x < (unsigned long long)(os > 0 ? os : 4096) || (x & (x - 1)) || x > (1u << 24)
-               ? 0
-               : (uint32_t)x;
+    return x < os_page() || (x & (x - 1)) || x > (1u << 24) ? 0 : (uint32_t)x;
 }
 
 static uint32_t default_page_size(void)
@@ -378,9 +382,8 @@ static uint32_t default_page_size(void)
     const char *v = getenv("MOME_PAGE_SIZE");
     char *end;
     unsigned long long x;
-    long os = sysconf(_SC_PAGESIZE);
-    if (!v || !*v) /* MomeInit's default: the system's page, at least 4096 */
-        return os > 4096 ? (uint32_t)os : 4096;
+    if (!v || !*v)
+        return os_page();
     x = strtoull(v, &end, 0);
     if (*end == 'k' || *end == 'K')
         x <<= 10, end++;
@@ -457,8 +460,8 @@ int main(int argc, char **argv)
         if (!page_size) {
             fprintf(stderr,
                     "mome-repo: import: the page size must be a power of two from the "
-                    "system's page (%ld) to 16M (-P, or MOME_PAGE_SIZE)\n",
-                    sysconf(_SC_PAGESIZE));
+                    "system's page (%u) to 16M (-P, or MOME_PAGE_SIZE)\n",
+                    os_page());
             return 2;
         }
         return cmd_import(a[0], a[1], page_size);

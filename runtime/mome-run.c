@@ -128,7 +128,7 @@ static struct {
     uint64_t progress_sum;
     bool stuck_reported;    /* for the current stretch without progress */
     int missing;            /* how many say_missing had to name at the last look */
-    int64_t missing_since;  /* since when that many (0: none) */
+    int64_t missing_since;  /* since when that many */
     bool missing_said;
     uint64_t key; /* the job's random key: its nodes refuse messages without it */
 } job;
@@ -1167,17 +1167,14 @@ static int say_missing(bool say)
     int waiting = job.gathered > 0 && job.gathered < job.size, missing = 0;
     for (int r = 0; r < job.size; r++) {
         const struct node *n = &job.nodes[r];
-        missing += !n->exited && ((!n->joined && job.any_joined) ||
-                                  (n->joined && waiting && !n->gathered && !n->finalized));
-    }
-    for (int r = 0; say && r < job.size; r++) {
-        const struct node *n = &job.nodes[r];
-        if (n->exited)
-            continue;
-        if (!n->joined && job.any_joined) /* (a job of programs without Mome: not a word) */
+        /* (A job of programs without Mome has not a word: nobody joined.) */
+        bool unjoined = !n->exited && !n->joined && job.any_joined;
+        bool awaited = !n->exited && n->joined && waiting && !n->gathered && !n->finalized;
+        missing += unjoined || awaited;
+        if (say && unjoined)
             fprintf(stderr, "mome-run: node %d (pid %d, %s) has not called MomeInit%s\n", r,
                     (int)n->pid, n->prog, waiting ? "; the others wait for it there" : "");
-        else if (waiting && !n->gathered && !n->finalized)
+        else if (say && awaited)
             fprintf(stderr,
                     "mome-run: the other nodes wait in a job-wide exchange (MomeInit's or "
                     "MomeFinalize's) for node %d (pid %d, %s)\n",
@@ -1221,14 +1218,13 @@ static void check_stuck(int64_t now)
     }
     /* Nodes that have not called MomeInit while others have, or that a job-wide exchange
      * waits for: they cannot say it themselves (say_missing). */
-    int missing = job.any_joined ? say_missing(false) : 0;
+    int missing = say_missing(false);
     if (missing != job.missing) { /* nodes joining or gathering: a change */
         job.missing = missing;
-        job.missing_since = missing ? now : 0;
+        job.missing_since = now;
         job.missing_said = false;
-    } else if (!missing) {
-        ;
-    } else if (!job.missing_said && now - job.missing_since >= (int64_t)(job.stuck_s * 1000.0)) {
+    } else if (missing && !job.missing_said &&
+               now - job.missing_since >= (int64_t)(job.stuck_s * 1000.0)) {
         job.missing_said = true;
         fprintf(stderr, "mome-run: no change for %g s:\n", job.stuck_s);
         say_missing(true);

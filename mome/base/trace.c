@@ -100,13 +100,13 @@ static int write_all(struct iovec *iov, int n)
     return 0;
 }
 
-/* A trace is not data: a file that cannot be written ends the trace with a warning, not the
- * job. */
 /* A write failed (a full disk): nothing more goes to the file, whose last record may be partial
  * (more after it would be misread; MOME_LOG_LEVEL=debug's lines, which turned recording back
  * on, would have done that: helper-106). */
 static int failed;
 
+/* A trace is not data: a file that cannot be written ends the trace with a warning, not the
+ * job. */
 static void stop_tracing(int err)
 {
     mome_warn("trace", "cannot write the trace file '%s' (%s); tracing stops", file,

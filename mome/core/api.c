@@ -415,9 +415,8 @@ void *MomeMalloc(size_t size)
     p = mome_heap_alloc(size, &err);
     if (p)
         return p;
-    if (err == -ENOTCONN)
-        fail(ENOTCONN,
-             "MomeMalloc: called after MomeFinalize (another thread's): Mome has stopped");
+    if (err == -ENOTCONN) /* the heap is down: another thread's MomeFinalize ran meanwhile */
+        running("MomeMalloc");
     else if (size > mome_heap_share())
         fail(-err,
              "MomeMalloc: cannot allocate %zu bytes: more than this node's share of the "
@@ -438,8 +437,8 @@ void MomeFree(void *p)
     if (!p || !running("MomeFree"))
         return;
     owner = mome_heap_owner(p);
-    if (owner == -ENOTCONN) {
-        fail(ENOTCONN, "MomeFree: called after MomeFinalize (another thread's): Mome has stopped");
+    if (owner == -ENOTCONN) { /* another thread's MomeFinalize ran meanwhile */
+        running("MomeFree");
         return;
     }
     if (owner < 0) {
@@ -451,8 +450,7 @@ void MomeFree(void *p)
         /* The log says it once, and the caller gets errno and MomeError(). */
         int rc = mome_heap_free_local(p);
         if (rc == -ENOTCONN)
-            fail(ENOTCONN, "MomeFree: called after MomeFinalize (another thread's): Mome has "
-                           "stopped");
+            running("MomeFree");
         else if (rc < 0) {
             fail(EINVAL, "MomeFree: %p is not a live MomeMalloc block (double free?)", p);
             mome_warn("heap", "%s", err_buf);

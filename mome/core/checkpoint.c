@@ -261,7 +261,8 @@ static void fn_wait_ready(mome_cmd_t *c)
         mome_cmd_complete(c, -ENOENT);
         return;
     }
-    k = coord_of(j->id);
+    if (!k)
+        k = coord_of(j->id);
     k->cmd = c;
     mome_cmd_outstanding(1);
     coord_complete(k, users);

@@ -986,7 +986,7 @@ static int connect_peers(void *gather, const uint8_t *remote, char *err, size_t 
 static int agree_server(char *err, size_t errlen)
 {
     /* A hash of momed's key, never the key itself (it goes through the launcher) */
-    uint64_t mine = mome_srv_id() ? (mome_srv_id() * 0xc4ceb9fe1a85ec53ull) | 1 : 0, theirs;
+    uint64_t id = mome_srv_id(), mine = id ? (id * 0xc4ceb9fe1a85ec53ull) | 1 : 0, theirs;
     void *res;
     uint32_t len;
     char on[160] = "", off[160] = "";
