@@ -413,6 +413,26 @@ int mome_repo_export(mome_repo_seg_t *rs, int fd, char *err, size_t errlen)
     return rc;
 }
 
+/* The first offset at or after off that holds data in the image, and in *end where that data
+ * ends (the next hole); -1 if only holes are left. A file system that cannot tell (or a failure)
+ * reports all of it as data: it is then read, as before. */
+static off_t next_data(int fd, off_t off, off_t size, off_t *end)
+{
+    off_t d = lseek(fd, off, SEEK_DATA);
+
+    if (d < 0 && errno == ENXIO)
+        return -1;
+    if (d < 0 || d < off) {
+        *end = size;
+        return off;
+    }
+    if (d >= size)
+        return -1;
+    off_t h = lseek(fd, d, SEEK_HOLE);
+    *end = h > d ? h : size;
+    return d;
+}
+
 int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_size, const char *who,
                      char *err, size_t errlen)
 {
@@ -425,6 +445,7 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
     uint64_t pages[BATCH_MAX], size;
     uint8_t *buf;
     size_t nb = 0;
+    off_t data_end = 0;
     int rc;
 
     if (fstat(fd, &st) < 0)
@@ -448,6 +469,12 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
     if (rc < 0)
         goto err_free;
     for (uint64_t p = 0; p * page_size < size; p++) {
+        if (p * page_size >= data_end) { /* skip the image's holes: they read zeros */
+            off_t d = next_data(fd, (off_t)(p * page_size), (off_t)size, &data_end);
+            if (d < 0)
+                break; /* no data up to the end */
+            p = (uint64_t)d / page_size;
+        }
         uint8_t *b = buf + nb * page_size;
         size_t want = size - p * page_size < page_size ? (size_t)(size - p * page_size) : page_size;
         size_t got = 0;
@@ -483,6 +510,11 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
         }
     }
     if (nb && (rc = mome_repo_delta_add(d, pages, buf, nb, err, errlen)) < 0) {
+        mome_repo_delta_abort(d);
+        goto err_free;
+    }
+    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size) { /* a hole's zeros are not read */
+        rc = mome_repo_say(err, errlen, -EIO, "the image changed size during the import");
         mome_repo_delta_abort(d);
         goto err_free;
     }
