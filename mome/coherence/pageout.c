@@ -5,7 +5,8 @@
  * A page-out or page-in waits for its answer with the message table held (net/msg.h): only the
  * paging messages run meanwhile, so the protocol's state never changes under the handler that
  * waits. Two nodes waiting for each other both serve each other's paging messages, and a node
- * that serves never waits, so these waits always end (or the launcher says a node was lost).
+ * that serves never waits, so these waits always end (or the launcher says a node was lost). A
+ * node waiting for momed serves them too (net/server.c srv_wait).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -81,6 +81,7 @@ static long ms_since(uint64_t t0)
  * momed still sends is read and dropped until it closes its side, for at most 5 s.
  */
 #define CLOSE_WAIT_MS 5000
+#define SRV_SERVE_SLICE_MS 100 /* a call serving page-ins wakes at least this often */
 
 static void close_cleanly(int fd)
 {
@@ -415,9 +416,13 @@ int mome_srv_connect(const char *repo, const char *server, uint64_t key, int sta
  * One wait on momed's socket for events, from t0 on: this node's sends to the other nodes go on
  * meanwhile (one of them may wait for them, and momed for it), the other machines keep hearing
  * from it (momed may take long), and past 10 s a warning says once that momed has `what`.
+ * With serve (a call, its messages held), the messages that run while held (service: the page-ins
+ * and page-outs of other nodes) are served too: a node paging to this one waits for its answer,
+ * and momed may wait for that node (a checkpoint's SRV_CKPT, answered once every node has asked;
+ * the job stopped after 30 s: helper-110).
  * Returns the socket's revents (0: nothing yet), or -ETIMEDOUT past limit_ms.
  */
-static int srv_wait(short events, uint64_t t0, int limit_ms, int *said, const char *what)
+static int srv_wait(short events, uint64_t t0, int limit_ms, int *said, const char *what, int serve)
 {
     long ms = ms_since(t0);
     if (ms >= limit_ms)
@@ -428,11 +433,21 @@ static int srv_wait(short events, uint64_t t0, int limit_ms, int *said, const ch
     int wait = (int)(limit_ms - ms);
     if (!*said && limit_ms > 10000 && wait > 10000 - ms)
         wait = (int)(10000 - ms) + 1; /* awake for the warning */
-    if (mome_tp_push() > 0 && wait > 1)
+    int busy = serve && mome_msg_poll() > 0;
+    if ((busy || mome_tp_push() > 0) && wait > 1)
         wait = 1;
-    struct pollfd pf[2] = {{.fd = srv_fd, .events = events},
-                           {.fd = mome_tp_timer_fd(), .events = POLLIN}};
-    if (poll(pf, 2, wait) <= 0)
+    struct pollfd pf[3] = {{.fd = srv_fd, .events = events},
+                           {.fd = mome_tp_timer_fd(), .events = POLLIN},
+                           {.fd = -1, .events = POLLIN}};
+    if (serve && wait > 1 && mome_tp_efd() >= 0) {
+        if (mome_tp_arm() == 0)
+            pf[2].fd = mome_tp_efd(); /* woken by a message */
+        else
+            wait = 1; /* messages came meanwhile */
+    }
+    if (serve && wait > SRV_SERVE_SLICE_MS)
+        wait = SRV_SERVE_SLICE_MS; /* mome_msg_poll also hears of lost nodes */
+    if (poll(pf, 3, wait) <= 0)
         return 0;
     if (pf[1].revents)
         mome_tp_beat();
@@ -444,7 +459,7 @@ static int wait_writable(void)
 {
     uint64_t t0 = mome_now_ns();
     int said = 0, r;
-    while (!(r = srv_wait(POLLOUT, t0, MOME_SRV_WAIT_MS, &said, "read nothing from this node")))
+    while (!(r = srv_wait(POLLOUT, t0, MOME_SRV_WAIT_MS, &said, "read nothing from this node", 0)))
         ;
     return r < 0 ? r : 0;
 }
@@ -615,7 +630,7 @@ int mome_srv_call(int type, const void *body, const void *payload, uint32_t len,
      * checkpoint's request, say) go on meanwhile (srv_wait); what they send here waits (held)
      * for after the call. */
     while (!reply.have) {
-        int r = srv_wait(POLLIN, t0, timeout_ms, &said, what);
+        int r = srv_wait(POLLIN, t0, timeout_ms, &said, what, 1);
         if (r < 0) {
             rc = r;
             break;

@@ -23,8 +23,13 @@
  *                  killed (SIGKILL) before its last close: the copy stays in .unlinked.*
  *   repo_errors mixed               MOME_PERSIST on a name open without it, MomeCheckpoint of a
  *                  segment that is not persistent, of a bad handle: clean errors
+ *   repo_errors ckptpage NAME PAGES ROUNDS  node 0 writes a plain segment of PAGES pages (run it
+ *                  with a page budget: pages go to the other nodes), then a second thread of
+ *                  node 0 reads it over and over (page-ins) while every node checkpoints the
+ *                  persistent NAME ROUNDS times; the pages read back are node 0's
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -68,6 +73,22 @@ static uint8_t byte_of(uint64_t seed, uint64_t p, size_t i)
     x ^= x >> 29;
     x *= 0x94d049bb133111ebull;
     return (uint8_t)((x >> 32) | 1);
+}
+
+static volatile int reading;
+static volatile uint64_t *plain;
+static uint64_t plain_pages;
+
+/* ckptpage's reader: every page holds its number + 1. */
+static void *read_plain(void *arg)
+{
+    size_t words = MomePageSize() / 8;
+    (void)arg;
+    while (reading)
+        for (uint64_t p = 0; p < plain_pages && reading; p++)
+            CHECK(plain[p * words] == p + 1, "page %llu of the plain segment reads %llu",
+                  (unsigned long long)p, (unsigned long long)plain[p * words]);
+    return NULL;
 }
 
 static uint8_t *map_pages(const char *name, uint64_t pages, int flags, int *seg)
@@ -232,6 +253,32 @@ int main(int argc, char **argv)
         CHECK(MomeSegOpen("kept", 0, 0) >= 0, "a later open may omit MOME_PERSIST");
         CHECK(MomeSegOpen("kept", 0, MOME_CREATE | MOME_EXCL | MOME_PERSIST) < 0 &&
                   errno == EEXIST, "MOME_EXCL on an open segment");
+    } else if (!strcmp(mode, "ckptpage") && argc == 5) {
+        /* A node waiting for momed's answer to its checkpoint served no page-in: node 0, whose
+         * pages it kept, waited for it, and momed for node 0's request (helper-110). */
+        int rounds = atoi(argv[4]), plain_seg;
+        pthread_t t;
+        plain_pages = strtoull(argv[3], NULL, 0);
+        plain =
+            (volatile uint64_t *)map_pages("ckptpage.plain", plain_pages, MOME_CREATE, &plain_seg);
+        volatile uint64_t *b =
+            (volatile uint64_t *)map_pages(argv[2], 4, MOME_CREATE | MOME_PERSIST, &seg);
+        if (MomeNode() == 0)
+            for (uint64_t p = 0; p < plain_pages; p++)
+                plain[p * (ps / 8)] = p + 1;
+        MomeBarrier();
+        reading = MomeNode() == 0;
+        if (reading)
+            CHECK(pthread_create(&t, NULL, read_plain, NULL) == 0, "pthread_create");
+        for (int r = 0; r < rounds; r++) {
+            b[(size_t)MomeNode() * 8] = (uint64_t)r + 1;
+            MUST(MomeCheckpoint(seg));
+        }
+        if (MomeNode() == 0) {
+            reading = 0;
+            pthread_join(t, NULL);
+        }
+        MomeBarrier();
     } else {
         fprintf(stderr, "bad arguments\n");
         return 2;
