@@ -772,7 +772,11 @@ static void on_notice(const mome_msg_t *m, const void *body)
             continue;
         }
         for (int s = 0; e && s < dir_nnodes; s++) {
-            if (!has(e, NOTIFY_SET, s) || s == e->owner || s == (int)rel->origin)
+            /* A copy an open flush drops is in no set now, but still mapped until its FLUSH gets
+             * there: told too (after its FLUSH), or its holder could read it after an acquire
+             * this release orders before it (helper-113; owner.c announce_flushed). */
+            int leaving = has(e, FLUSHING, s) && !has(e, KEPT_SET, s);
+            if (!(has(e, NOTIFY_SET, s) || leaving) || s == e->owner || s == (int)rel->origin)
                 continue;
             stale_add(s, &ent, rel, n);
         }

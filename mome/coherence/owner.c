@@ -23,7 +23,6 @@ static mome_owner_released_cb_t released_cb;
 static mome_owner_diff_cb_t diff_cb;
 static mome_owner_expect_cb_t expect_cb;
 /* The NOTICE_ACKs an owner sends for the flushed diffs of one DIFF message. */
-static mome_batch_t flush_acks;
 
 /* Messages a release builds, one per destination: diffs per owner, notices per manager, new
  * versions pushed to readers. */
@@ -319,6 +318,33 @@ void mome_owner_barrier_done(void)
     bar_resend = 0;
 }
 
+/*
+ * The owner's writes the flush of its copy ends: announced through the manager running the flush
+ * (sent before this node's FLUSH_ACK), as a release's would be, and awaited as one by this node's
+ * next release. No release of this node will announce them (the page is clean now), and copies
+ * the flush drops stay mapped until their FLUSH arrives there: told nothing, such a copy could be
+ * read after a lock whose grant overtook its FLUSH, its holder taking this node's writes for never
+ * made (a lost increment, helper-113; directory.c on_notice). The manager tells them (STALE after
+ * their FLUSH), and this node's next release ends once they know.
+ */
+static void announce_flushed(mome_seg_t *s, uint64_t page, uint32_t mgr)
+{
+    mome_page_t *pg = mome_seg_pg(s, page);
+    mome_pext_t *x = mome_pext_get(pg, s->id, page);
+    mome_batch_t one = {0};
+    mome_rel_t rel = {.date = mome_clock_now(), .origin = (uint32_t)mome_coh.self};
+
+    pg->ver++;
+    if (!x || mome_batch_notice(&one, s->id, page, pg->ver) < 0)
+        mome_fatal("out of memory announcing the flushed writes of page %llu of segment '%s'; "
+                   "stopping",
+                   (unsigned long long)page, s->name);
+    x->relpend++; /* the NOTICE_ACK ends it (released()) */
+    mome_send((int)mgr, MOME_MSG_NOTICE, 0, &rel, one.buf, (uint32_t)one.len);
+    mome_batch_free(&one);
+    expect_cb();
+}
+
 /* The flush of `node`'s copy is over (node: this one, or a writer whose diff was merged here). */
 static void flush_ack(uint64_t seg, uint64_t page, uint32_t mgr, uint32_t node)
 {
@@ -345,10 +371,10 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
     if (pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_DIRTY)) {
         mome_copy_protect(s, page);
         pg->flags &= (uint16_t)~(MOME_PG_DIRTY | MOME_PG_KEPT);
-        if (pg->flags & MOME_PG_OWNER)
-            pg->ver += (uint64_t)mome_copy_forget_spec(s, page);
-        else
+        if (!(pg->flags & MOME_PG_OWNER))
             acked_by_owner = send_diff(s, page, mome_clock_now(), (int)mgr);
+        else if (mome_copy_forget_spec(s, page))
+            announce_flushed(s, page, mgr);
     }
     if (!acked_by_owner)
         flush_ack(s->id, page, mgr, (uint32_t)mome_coh.self);
@@ -437,16 +463,16 @@ static void on_diff(const mome_msg_t *m, const void *body)
         mome_seg_t *s = merge(&e, rel->origin);
         uint64_t seg = e.seg, page = e.page, ver = mome_seg_pg(s, page)->ver;
         if (m->flags & MOME_DIFF_FLUSH) {
+            /* Announced through the manager running the flush, like the owner's own flushed
+             * writes (announce_flushed): copies it drops may still be mapped there. */
             flush_ack(seg, page, rel->mgr, rel->origin);
-            BATCH_ADD(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin,
-                      "flush acknowledgement", mome_batch_notice(&flush_acks, seg, page, ver));
+            add_notice(merge_notices, (int)rel->mgr, seg, page, ver, rel->date, rel->origin);
             continue;
         }
         add_notice(merge_notices, mome_seg_manager(s, page), seg, page, ver, rel->date,
                    rel->origin);
     }
     send_batches(merge_notices, MOME_MSG_NOTICE, rel->date, rel->origin);
-    send_batch(&flush_acks, (int)rel->origin, MOME_MSG_NOTICE_ACK, rel->date, rel->origin);
 }
 
 /*
@@ -569,7 +595,6 @@ void mome_owner_fini(void)
         mome_batch_free(&rel_pushes[i]);
         mome_batch_free(&merge_notices[i]);
     }
-    mome_batch_free(&flush_acks);
     mome_batch_free(&bar_own);
     bar_tag = 0;
     bar_fallback = bar_resend = extra_acks = 0;

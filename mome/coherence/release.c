@@ -485,10 +485,18 @@ static void acquire_apply(void *arg, mome_date_t date)
     mome_op_end(&op->op);
 }
 
+/*
+ * An acquire also waits for this node's changes still on their way (another thread's release
+ * running, a flush's diff not acknowledged): a FLUSH that must drop a copy waits for them
+ * (owner.c, mome_owner_flush), and until it has, the copy stays mapped although its manager
+ * counts it gone and tells it of no later change. Acquired meanwhile, it was read stale after a
+ * lock whose previous holder wrote the page (lost increments: three nodes, STRONG and RELEASE on
+ * one page, several threads each; helper-113).
+ */
 void mome_rel_acquire(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
     relop_t *op = relop_new(d, cb, arg);
-    if (stale_dirty(d)) {
+    if (rel_running || flushes_out || stale_dirty(d)) {
         /* Merging first keeps this node's own writes: they reach the master before the drop. */
         mome_rel_release(acquire_apply, op);
         return;

@@ -338,7 +338,13 @@ inline SET_SCENARIO() {
          * one page. */
         ra_on = 0;
         wa_on = 0;
+#ifndef LOCK_STRONG
         MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
+#else
+        /* -DLOCK_STRONG: node 2 uses STRONG on the page (its requests flush the others'
+         * writes), as lock_models.test's SRR has it */
+        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, STRONG, RELEASE);
+#endif
         dmgr[0] = pick_pmgr; dmgr[1] = 0;
         lkmgr[0] = pick_lmgr;
         lkmgr[1] = (pick_lmgr + 1) % N;     /* (LOCKS 2) the second lock: the next node */
@@ -1533,10 +1539,26 @@ inline DO_FLUSH() {
         CLR(pf[p], F_DIRTY);
         CLR(xf[p], X_KEPT);
         if
-        :: HAS(pf[p], F_OWNER) -> COV FORGET_SPEC(); ver[p] = ver[p] + fs_changed
+        :: HAS(pf[p], F_OWNER) ->
+            COV
+            FORGET_SPEC();
+            ver[p] = ver[p] + fs_changed;
+#ifndef MUT_FLUSH_SILENT
+            /* announce_flushed: the owner's flushed writes, through the manager running the
+             * flush (which tells the copies it drops), awaited like a release's notice */
+            if
+            :: fs_changed ->
+                COV
+                SEND(df_mgr, NOTICE, me, RELDATE, 0, ver[p], 0);
+                xrel[p]++;
+                relpd = relpd + relrun
+            :: else -> skip
+            fi;
+#endif
+            skip
         :: else ->
             COV
-            SEND_DIFF(0);
+            SEND_DIFF(RELDATE);
             df_ack = sd_ret;
 #ifndef MUT_FLUSH_DIFF_UNACKED
             /* The flushed change is this node's write in flight too: its releases wait for the
@@ -1549,7 +1571,7 @@ inline DO_FLUSH() {
     :: else -> skip
     fi;
     if
-    :: !df_ack -> SEND(df_mgr, FLUSH_ACK, 0, 0, 0, 0, 0)
+    :: !df_ack -> SEND(df_mgr, FLUSH_ACK, me, 0, 0, 0, 0)     /* node = the flushed one */
     :: else -> skip
     fi;
     if
@@ -1599,9 +1621,14 @@ inline ON_DIFF() {
     if
     :: m_x ->
         COV
-        SEND(m_y, FLUSH_ACK, 0, 0, 0, 0, 0);
+        SEND(m_y, FLUSH_ACK, m_nd, 0, 0, 0, 0);
 #ifndef MUT_FLUSH_DIFF_UNACKED
-        SEND(m_nd, NOTICE_ACK, 0, 0, 0, 0, 0);
+#ifndef MUT_FLUSH_SILENT
+        /* announced through the manager running the flush, the writer its origin */
+        SEND(m_y, NOTICE, m_nd, m_v, 0, ver[p], 0);
+#else
+        SEND(m_nd, NOTICE_ACK, 0, 0, 0, 0, 0);                 /* MUTANT: told to nobody */
+#endif
 #endif
         skip
     :: else -> COV SEND(MGR_OF(p), NOTICE, m_nd, m_v, 0, ver[p], m_y)   /* d = the lock tag */
@@ -1958,7 +1985,7 @@ inline BEGIN_FLUSH() {
             :: s != downer[G] -> COV DROP_HOLDER(s)
             :: else -> COV skip
             fi;
-            dfl[p]++
+            dfl[p] = dfl[p] | BIT(s)                    /* FLUSHING: its FLUSH_ACK awaited */
         fi;
         s++
     :: else -> break
@@ -2116,9 +2143,9 @@ inline ON_UNSHARE_ACK() {
 
 inline ON_FLUSH_ACK() {
     if
-    :: dst[G] == E_NONE || dfl[p] == 0 -> COV skip      /* "unexpected FLUSH_ACK" */
+    :: dst[G] == E_NONE || !IN(dfl[p], m_nd) -> COV skip /* "unexpected FLUSH_ACK" */
     :: else ->
-        dfl[p]--;
+        CLR(dfl[p], BIT(m_nd));
         if
         :: dfl[p] == 0 -> COV UNPACK(dsaved[p]); dsaved[p] = 0; e_start = 1
         :: else -> skip
@@ -2158,7 +2185,12 @@ inline ON_NOTICE() {
         do
         :: s < N ->
             if
-            :: !IN(dcs[p], s) || s == downer[G] || s == m_nd -> skip
+#ifndef MUT_FLUSH_SILENT
+            /* a copy an open flush drops (FLUSH_ACK not in) is still mapped there: told too */
+            :: (!IN(dcs[p], s) && !IN(dfl[p], s)) || s == downer[G] || s == m_nd -> skip
+#else
+            :: !IN(dcs[p], s) || s == downer[G] || s == m_nd -> skip   /* MUTANT */
+#endif
             :: else ->
 #ifndef MUT_NO_STALE
                 assert(ack_slot < NSLOT);
@@ -2335,12 +2367,19 @@ inline ON_BAR_ENTER() {
 /* mome_rel_acquire at date adate: stale_dirty (merging first keeps this node's own writes), then
  * acquire_apply. */
 inline ACQUIRE() {
-    c = 0;
+#ifndef MUT_ACQUIRE_NO_WAIT
+    c = relrun;                 /* this node's changes on their way: waited for (helper-113) */
+#else
+    c = 0;                                                  /* MUTANT: does not wait */
+#endif
     p = 0;
     do
     :: p < P ->
         if
         :: DUE(p) && HAS(pf[p], F_DIRTY) -> c = 1
+#ifndef MUT_ACQUIRE_NO_WAIT
+        :: xrel[p] != 0 -> c = 1   /* flushes_out: a flushed diff or notice unacknowledged */
+#endif
         :: else -> skip
         fi;
         p++

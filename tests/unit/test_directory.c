@@ -547,6 +547,37 @@ static void flush_for_a_strong_read(uint64_t p)
     reqm(MOME_MSG_READ_REQ, 3, 22, p, MOME_STRONG, 0);
 }
 
+/* A notice that comes while a flush is open tells the copies the flush drops too (they are in
+ * no set any more, but mapped until their FLUSH arrives; the STALE follows it): the release it
+ * belongs to ends once they know. Before, only the notified holders were told, and a copy the
+ * flush dropped was read after a lock that overtook its FLUSH (helper-113). */
+START_TEST(test_directory__a_notice_during_a_flush_tells_the_copies_it_drops)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(22);
+    flush_for_a_strong_read(p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_FLUSH, 2));
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 22, p, 5), 0);
+    mome_rel_t rel = {.date = 40, .origin = 1};
+    msgtest_reset();
+    deliver(MOME_MSG_NOTICE, 0, 1, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_STALE, 2)); /* dropped by the flush, not acked yet */
+    ck_assert_ptr_null(sent(MOME_MSG_STALE, 1));    /* the owner (and origin) */
+    ck_assert_ptr_null(sent(MOME_MSG_NOTICE_ACK, 1));
+    /* Once node 2 has acknowledged its FLUSH, it is told no more. */
+    flush_ack(2, 22, p);
+    ck_assert_int_eq(mome_batch_notice(&b, 22, p, 6), 0);
+    msgtest_reset();
+    deliver(MOME_MSG_NOTICE, 0, 1, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_ptr_null(sent(MOME_MSG_STALE, 2));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_NOTICE_ACK, 1));
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__the_owner_acknowledges_a_merged_writers_flush)
 {
     setup(4, 0, 0);
@@ -1039,6 +1070,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__release_write_makes_a_multi_owner);
     UNIT_CASE(s, test_directory__another_writer_twins);
     UNIT_CASE(s, test_directory__strong_request_flushes_the_writers);
+    UNIT_CASE(s, test_directory__a_notice_during_a_flush_tells_the_copies_it_drops);
     UNIT_CASE(s, test_directory__the_owner_acknowledges_a_merged_writers_flush);
     UNIT_CASE(s, test_directory__a_flush_ack_not_awaited_stops_the_node);
     UNIT_CASE(s, test_directory__a_flush_ack_from_a_third_node_stops_the_node);

@@ -446,6 +446,18 @@ START_TEST(test_holder__flush_of_the_owner_acks_and_stops_writing)
                      0);
     ck_assert_uint_eq(pg->ver, 1); /* the master it hands over includes its writes */
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 2)), FAKE_MAPPED_RO);
+    /* Its writes are announced through the manager running the flush (copies the flush drops
+     * are still mapped until their FLUSH arrives: helper-113), and its next release waits for
+     * that, as for a released page. */
+    mome_entry_t e[2];
+    const mome_msg_t *n = nc_msg(MOME_MSG_NOTICE, MGR);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, n, e, 2), 1);
+    ck_assert_uint_eq(e[0].page, 2);
+    ck_assert_uint_eq(e[0].ver, 1);
+    ck_assert_uint_eq(NC_BODY(n, mome_rel_t)->origin, SELF);
+    ck_assert_int_eq(mome_pext_find(pg, 1, 2)->relpend, 1);
+    nc_ack_page(MGR, 1, 2);
+    ck_assert_ptr_null(mome_pext_find(pg, 1, 2));
     /* A page this node does not know: nothing to release, acked at once. */
     r.seg = 99;
     nc_deliver(MOME_MSG_FLUSH, MOME_FLUSH_DROP, MGR, &r, NULL, 0);
