@@ -916,6 +916,8 @@ static const char *check_done(const mome_msg_t *m, const void *body, const mome_
     const mome_ref_t *d = body;
     if ((m->flags & MOME_DONE_RESET) && !mome_seg_is_served(d->seg))
         return "flags (DONE_RESET for a segment momed does not serve)";
+    if (d->node != m->src) /* a requester ends its own transaction, never another's (helper-111) */
+        return "node (not the sender)";
     return NULL;
 }
 

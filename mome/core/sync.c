@@ -968,10 +968,21 @@ static const char *check_bar_exit(const mome_msg_t *m, const void *body,
     return NULL;
 }
 
+/* A lock's requests and releases go to its manager: a node granting a lock it does not manage
+ * makes two holders of it (helper-111). */
+static const char *check_lock_mgr(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    const mome_syncmsg_t *l = body;
+    (void)m;
+    (void)ctx;
+    return lock_manager((int)l->id) == mome_g.rank ? NULL : "id (a lock this node does not manage)";
+}
+
 static const mome_msg_def_t sync_msgs[] = {
     {.type = MOME_MSG_LOCK_REQ,
      .wire = {"LOCK_REQ", lock_fields, 2, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t),
+     .validate = check_lock_mgr,
      .handler = on_lock_req},
     {.type = MOME_MSG_LOCK_GRANT,
      .wire = {"LOCK_GRANT", lock_fields, 3, MOME_LOCK_WAITED, 0, 0},
@@ -980,6 +991,7 @@ static const mome_msg_def_t sync_msgs[] = {
     {.type = MOME_MSG_LOCK_REL,
      .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t),
+     .validate = check_lock_mgr,
      .handler = on_lock_rel},
     {.type = MOME_MSG_BAR_ENTER,
      .wire = {"BAR_ENTER", bar_enter_fields, 2,

@@ -578,6 +578,21 @@ START_TEST(test_directory__a_notice_during_a_flush_tells_the_copies_it_drops)
 }
 END_TEST
 
+/* A DONE names its sender: a node closing another's transaction let a queued writer start while
+ * that one was still in flight (helper-111). It fails validation (the job stops, naming it). */
+START_TEST(test_directory__a_done_for_another_node_is_refused)
+{
+    setup(4, 0, 0);
+    uint64_t p = my_page(23);
+    reqm(MOME_MSG_WRITE_REQ, 3, 23, p, MOME_STRONG, 0);
+    mome_ref_t d = {.seg = 23, .page = p, .node = 3};
+    msgtest_reset();
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DONE, 0, 1, &d, NULL, 0), -EPROTO);
+    done(3, 23, p); /* its own: fine */
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__the_owner_acknowledges_a_merged_writers_flush)
 {
     setup(4, 0, 0);
@@ -1071,6 +1086,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__another_writer_twins);
     UNIT_CASE(s, test_directory__strong_request_flushes_the_writers);
     UNIT_CASE(s, test_directory__a_notice_during_a_flush_tells_the_copies_it_drops);
+    UNIT_CASE(s, test_directory__a_done_for_another_node_is_refused);
     UNIT_CASE(s, test_directory__the_owner_acknowledges_a_merged_writers_flush);
     UNIT_CASE(s, test_directory__a_flush_ack_not_awaited_stops_the_node);
     UNIT_CASE(s, test_directory__a_flush_ack_from_a_third_node_stops_the_node);

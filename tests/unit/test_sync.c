@@ -16,6 +16,7 @@
 #include "core/proto.h"
 #include "core/sync.h"
 #include "mome.h"
+#include "base/hash.h"
 #include "nodecase.h"
 
 #define TID 4242
@@ -487,26 +488,35 @@ END_TEST
 
 /* ---- locks: the manager ---- */
 
+/* The k-th lock id node 0 of 4 manages (core/sync.c lock_manager). */
+static int managed(int k)
+{
+    for (int id = 0;; id++)
+        if (mome_hash2((uint64_t)(uint32_t)id, 0x10c4) % 4 == 0 && k-- == 0)
+            return id;
+}
+
 START_TEST(test_sync__locks_are_granted_in_fifo_order_with_the_last_release_date)
 {
     nc_up(4, 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, 5, 11, 0);
+    int a = managed(0), b = managed(1);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, a, 11, 0);
     granted(1, 11, 0, 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 2, 5, 22, 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, 5, 33, 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 0, 5, 44, 0); /* this node's own request */
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 2, a, 22, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, a, 33, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 0, a, 44, 0); /* this node's own request */
     ck_assert_int_eq(msgtest_count(), 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, 6, 55, 0); /* another lock: free */
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, b, 55, 0); /* another lock: free */
     granted(3, 55, 0, 0);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 5, 11, 300);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, a, 11, 300);
     granted(2, 22, 300, 1);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 2, 5, 22, 250); /* an older date does not lower it */
+    lock_msg(MOME_MSG_LOCK_REL, 0, 2, a, 22, 250); /* an older date does not lower it */
     granted(3, 33, 300, 1);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 3, 5, 33, 400);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 3, a, 33, 400);
     granted(0, 44, 400, 1);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 0, 5, 44, 410);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 0, a, 44, 410);
     ck_assert_int_eq(msgtest_count(), 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, 5, 12, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, a, 12, 0);
     granted(1, 12, 410, 0);
 }
 END_TEST
@@ -514,16 +524,32 @@ END_TEST
 START_TEST(test_sync__lock_release_by_a_non_holder_is_ignored)
 {
     nc_up(4, 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, 5, 11, 0);
-    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, 5, 33, 0);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 2, 5, 11, 100); /* not the holder */
+    int a = managed(0), b = managed(1);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, a, 11, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, a, 33, 0);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 2, a, 11, 100); /* not the holder */
     ck_assert_int_eq(msgtest_count(), 0);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 5, 12, 100); /* the holder, another request's token */
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, a, 12, 100); /* the holder, another request's token */
     ck_assert_int_eq(msgtest_count(), 0);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 9, 11, 100); /* a lock nobody holds */
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, b, 11, 100); /* a lock nobody holds */
     ck_assert_int_eq(msgtest_count(), 0);
-    lock_msg(MOME_MSG_LOCK_REL, 0, 1, 5, 11, 100);
+    lock_msg(MOME_MSG_LOCK_REL, 0, 1, a, 11, 100);
     granted(3, 33, 100, 1);
+}
+END_TEST
+
+/* A lock's requests and releases go to its manager: another node granting it would make two
+ * holders (helper-111); such a message fails validation (the job stops, naming it). */
+START_TEST(test_sync__a_lock_message_to_a_node_not_its_manager_is_refused)
+{
+    nc_up(4, 0);
+    int other = 0;
+    while (mome_hash2((uint64_t)(uint32_t)other, 0x10c4) % 4 == 0)
+        other++;
+    mome_syncmsg_t m = {.id = (uint64_t)other, .token = 1};
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_LOCK_REQ, 0, 1, &m, NULL, 0), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_LOCK_REL, 0, 1, &m, NULL, 0), -EPROTO);
+    ck_assert_int_eq(msgtest_count(), 0);
 }
 END_TEST
 
@@ -781,7 +807,6 @@ START_TEST(test_sync__switch_in_a_section_does_not_wait)
     ck_assert_int_eq(sw.status, -EDEADLK);
     ck_assert_ptr_nonnull(strstr(sw.err, "holds lock 5"));
 }
-
 END_TEST
 
 /* While a switch runs (its release in flight), a thread holding no lock waits in MomeLock and a
@@ -837,6 +862,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__barrier_notices_are_validated);
     NC_CASE(s, test_sync__locks_are_granted_in_fifo_order_with_the_last_release_date);
     NC_CASE(s, test_sync__lock_release_by_a_non_holder_is_ignored);
+    NC_CASE(s, test_sync__a_lock_message_to_a_node_not_its_manager_is_refused);
     NC_CASE(s, test_sync__lock_and_unlock_commands);
     NC_CASE(s, test_sync__unlock_releases_the_writes_first);
     NC_CASE(s, test_sync__lock_grant_acquires_before_completing);
