@@ -88,11 +88,16 @@ size_t mome_ckpt_take(mome_seg_t *s, mome_ckpt_set_t *set)
         int fresh = set->fetched[i] && pg->access != MOME_ACC_NONE &&
                     !(pg->flags & MOME_PG_BUSY);
         if (!fresh && !current(s, page)) {
-            mome_ckpt_mark(s, page); /* still flagged: the next round */
+            mome_ckpt_keep(s, page); /* still flagged: the next round */
             left++;
             continue;
         }
+        set->pages[taken++] = page;
         pg->flags &= (uint16_t)~MOME_PG_CKPT;
+        if (mome_ckpt_changed_during(s, page)) {
+            mome_ckpt_mark(s, page); /* written again at the next checkpoint (ckptflag.h) */
+            continue;
+        }
         /* The next write must fault, to flag the page again. Consecutive pages are protected in
          * one call: a call costs a TLB flush on every CPU, whatever its length. */
         if (pg->access == MOME_ACC_WRITE && !mome_copy_tracked_clean(pg)) {
@@ -104,7 +109,6 @@ size_t mome_ckpt_take(mome_seg_t *s, mome_ckpt_set_t *set)
                 run = page;
             nrun++;
         }
-        set->pages[taken++] = page;
     }
     if (nrun)
         mome_copy_protect_run(s, run, nrun);
@@ -128,7 +132,7 @@ void mome_ckpt_restore(mome_seg_t *s, const uint64_t *pages, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (pages[i] < s->npages)
-            mome_ckpt_mark(s, pages[i]);
+            mome_ckpt_keep(s, pages[i]);
 }
 
 void mome_ckpt_set_free(mome_ckpt_set_t *set)

@@ -17,6 +17,12 @@ typedef struct ref {
 static ref_t *changed;
 static size_t nchanged, cap;
 
+/* The segment whose checkpoint runs on this node (0: none), and its pages marked since it began
+ * (mome_ckpt_window): unsorted, with repeats, sorted when next asked. */
+static uint64_t window_seg;
+static uint64_t *during;
+static size_t nduring, capduring, sorted_upto;
+
 int mome_ckpt_init(void)
 {
     changed = NULL;
@@ -29,14 +35,54 @@ void mome_ckpt_fini(void)
     free(changed);
     changed = NULL;
     nchanged = cap = 0;
+    mome_ckpt_window(0);
 }
 
-void mome_ckpt_mark(mome_seg_t *s, uint64_t page)
+void mome_ckpt_window(uint64_t seg)
+{
+    window_seg = seg;
+    free(during);
+    during = NULL;
+    nduring = capduring = sorted_upto = 0;
+}
+
+static int by_page(const void *a, const void *b);
+
+int mome_ckpt_changed_during(const mome_seg_t *s, uint64_t page)
+{
+    if (!window_seg || s->id != window_seg || !nduring)
+        return 0;
+    if (sorted_upto != nduring) {
+        qsort(during, nduring, sizeof(*during), by_page);
+        sorted_upto = nduring;
+    }
+    return bsearch(&page, during, nduring, sizeof(*during), by_page) != NULL;
+}
+
+/* A page of the segment being checkpointed changed (or came here to be written): remembered. */
+static void note_during(mome_seg_t *s, uint64_t page)
+{
+    if (nduring == capduring) {
+        size_t nc = capduring ? capduring * 2 : 256;
+        uint64_t *n = mome_realloc(during, nc * sizeof(*n));
+        if (!n) /* its flag would go with the checkpoint, the change with a lost copy */
+            mome_fatal("out of memory recording that page %llu of segment '%s' changed during "
+                       "its checkpoint; stopping",
+                       (unsigned long long)page, s->name);
+        during = n;
+        capduring = nc;
+    }
+    during[nduring++] = page;
+}
+
+static void mark(mome_seg_t *s, uint64_t page, int change)
 {
     mome_page_t *pg = mome_seg_pg(s, page);
 
     if (!mome_store_persistent(s->store))
         return;
+    if (change && s->id == window_seg)
+        note_during(s, page);
     pg->flags |= MOME_PG_CKPT;
     if (pg->flags & MOME_PG_CKLISTED)
         return;
@@ -55,6 +101,16 @@ void mome_ckpt_mark(mome_seg_t *s, uint64_t page)
     changed[nchanged].page = page;
     nchanged++;
     pg->flags |= MOME_PG_CKLISTED;
+}
+
+void mome_ckpt_mark(mome_seg_t *s, uint64_t page)
+{
+    mark(s, page, 1);
+}
+
+void mome_ckpt_keep(mome_seg_t *s, uint64_t page)
+{
+    mark(s, page, 0);
 }
 
 static int by_page(const void *a, const void *b)

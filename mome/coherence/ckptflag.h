@@ -18,6 +18,8 @@
 
 /* The page may change here from now on (this node holds its master): flag it. */
 void mome_ckpt_mark(mome_seg_t *s, uint64_t page);
+/* The page stays flagged, unchanged (a checkpoint did not write it yet). */
+void mome_ckpt_keep(mome_seg_t *s, uint64_t page);
 
 /* A write to the page is about to be allowed (a write fault, a write-ahead): flag it if this node
  * holds the master (not a twinning writer, whose changes reach the master as a diff). */
@@ -56,6 +58,17 @@ static inline void mome_ckpt_handoff(mome_seg_t *s, uint64_t page)
 {
     mome_seg_pg(s, page)->flags &= (uint16_t)~MOME_PG_CKPT;
 }
+
+/*
+ * The checkpoint of segment seg begins on this node (before its barrier), or (seg 0) the one that
+ * ran ends. Pages of seg marked meanwhile (written, or come here for writing) keep their flag when
+ * the checkpoint takes them (mome_ckpt_changed_during): another node may have taken an older copy
+ * of such a page for the same generation, and the newer node number's copy is the one the
+ * repository keeps (repo/delta.c). Its flag cleared here, the newer content was lost for good,
+ * even after a clean MomeFinalize (helper-112).
+ */
+void mome_ckpt_window(uint64_t seg);
+int mome_ckpt_changed_during(const mome_seg_t *s, uint64_t page);
 
 /* Take s's flagged pages out of the list (sorted; malloc'd into *pages, NULL when none); they stay
  * flagged. Returns their number, or -ENOMEM. */

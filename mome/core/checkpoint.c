@@ -61,6 +61,7 @@ typedef struct job {
     mome_repo_file_t *parts;
     int nparts, unlinked;
     int served; /* momed keeps the segment */
+    int window; /* fn_begin opens the checkpoint's window (mome_ckpt_window) */
 } job_t;
 
 /* Coordinator side: the READYs of a segment's checkpoint (progress thread). */
@@ -142,6 +143,14 @@ static void fn_begin(mome_cmd_t *c)
         return;
     }
     fill(j, s);
+    if (j->window)
+        mome_ckpt_window(s->id); /* before the barrier: see ckptflag.h */
+    mome_cmd_complete(c, 0);
+}
+
+static void fn_window_close(mome_cmd_t *c)
+{
+    mome_ckpt_window(0);
     mome_cmd_complete(c, 0);
 }
 
@@ -656,7 +665,7 @@ static int served_checkpoint(job_t *j, char *err, size_t errlen)
  */
 int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
 {
-    job_t j = {.handle = handle};
+    job_t j = {.handle = handle, .window = 1};
     mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
     if (pthread_mutex_trylock(&one_at_a_time) != 0)
         return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
@@ -669,8 +678,15 @@ int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
     return rc;
 }
 
+static void window_close(void)
+{
+    job_t j = {0};
+    run(fn_window_close, &j);
+}
+
 void mome_checkpoint_cancel(void)
 {
+    window_close();
     pthread_mutex_unlock(&one_at_a_time);
 }
 
@@ -686,6 +702,7 @@ int mome_checkpoint_run(int handle, char *err, size_t errlen)
     rc = mome_cmd_run(&c);
     if (rc < 0) {
         snprintf(err, errlen, "%s", c.err + (strncmp(c.err, "MomeCheckpoint: ", 16) ? 0 : 16));
+        window_close();
         pthread_mutex_unlock(&one_at_a_time);
         return rc;
     }
@@ -699,6 +716,7 @@ int mome_checkpoint_run(int handle, char *err, size_t errlen)
     if (j.coord == mome_g.rank)
         coordinate(j.id, err, errlen, &commit_failed);
     rc = finish(&j, &all, own, own_err, err, errlen);
+    window_close();
     pthread_mutex_unlock(&one_at_a_time);
     return rc;
 }
