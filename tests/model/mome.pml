@@ -338,13 +338,7 @@ inline SET_SCENARIO() {
          * one page. */
         ra_on = 0;
         wa_on = 0;
-#ifndef LOCK_STRONG
         MODELS(RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, RELEASE);
-#else
-        /* -DLOCK_STRONG: node 2 uses STRONG on the page (its requests flush the others'
-         * writes), as lock_models.test's SRR has it */
-        MODELS(RELEASE, RELEASE, RELEASE, RELEASE, STRONG, RELEASE);
-#endif
         dmgr[0] = pick_pmgr; dmgr[1] = 0;
         lkmgr[0] = pick_lmgr;
         lkmgr[1] = (pick_lmgr + 1) % N;     /* (LOCKS 2) the second lock: the next node */
