@@ -405,6 +405,12 @@ int main(int argc, char **argv)
     repo_dir = getenv("MOME_REPOSITORY");
     if (!repo_dir || !*repo_dir)
         repo_dir = "./mome-repo";
+    /* tests only: a failure or a crash at a chosen step (as in a job) */
+    if (mome_repo_crash_setup(getenv("MOME_TEST_CRASH_AT"), 0) < 0) {
+        fprintf(stderr, "mome-repo: bad value '%s' for MOME_TEST_CRASH_AT\n",
+                getenv("MOME_TEST_CRASH_AT"));
+        return 2;
+    }
     /* Options before the command, and after it too (mome-repo import -P 65536 NAME FILE). */
     for (int pass = 0; pass < 2; pass++) {
         while ((c = getopt_long(argc, argv, "+r:pP:hV", longopts, NULL)) != -1) {

@@ -325,9 +325,10 @@ static const knob_t knobs[] = {
     {"MOME_TEST_CRASH_AT", "",
      "testing only: kill -9 this node (or only node N; with :stop, stop it; with :eio, fail the "
      "step once with EIO) when a checkpoint reaches a step: delta-mid, delta-data, delta-index, "
-     "ready, head-tmp, head, dirsync, done, returned (a momed-served checkpoint: every node gave "
-     "its pages back)",
-     parse_string, OFF(test_crash_at), 0, 0, 0, "STEP, STEP:NODE, STEP:NODE:stop or STEP:NODE:eio"},
+     "ready, head-tmp, head-write (the head's write), head, dirsync, done, returned (a "
+     "momed-served checkpoint: every node gave its pages back)",
+     parse_string, OFF(test_crash_at), 0, 0, 0,
+     "STEP, STEP:NODE, STEP:NODE:stop or STEP:NODE:eio (NODE empty: any)"},
     {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0,
      NULL},
     {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1, 0, 0, NULL},

@@ -61,6 +61,7 @@ typedef struct job {
     mome_repo_file_t *parts;
     int nparts, unlinked;
     int served; /* momed keeps the segment */
+    uint64_t wrote; /* the generation whose files write_delta finished here, or 0 */
     int window; /* fn_begin opens the checkpoint's window (mome_ckpt_window) */
 } job_t;
 
@@ -490,10 +491,14 @@ static int write_delta(job_t *j, taken_t *all, char *err, size_t errlen)
         nanosleep(&ts, NULL);
     }
     free(buf);
-    if (d && rc == 0)
-        rc = mome_repo_delta_finish(d, &f, err, errlen);
-    else if (d)
+    j->wrote = 0;
+    if (d && rc == 0) {
+        rc = mome_repo_delta_finish(d, &f, err, errlen); /* d is gone, whatever it returns */
+        if (rc == 0)
+            j->wrote = gen;
+    } else if (d) {
         mome_repo_delta_abort(d);
+    }
     memset(&j->msg, 0, sizeof(j->msg));
     j->msg.seg = j->id;
     j->msg.gen = gen;
@@ -558,6 +563,11 @@ static int finish(job_t *j, taken_t *all, int own, const char *own_err, char *er
      * renamed into place whose directory could not be fsync'd is committed (the next checkpoint
      * must not write that generation's files again). */
     mome_repo_set_gen(j->rs, j->msg.gen);
+    if (rc != 0 && j->wrote > j->msg.gen) {
+        /* Not committed: this node's files go (the failed node's went with its failure; a full
+         * disk kept them full until the next attempt: helper-112). */
+        mome_repo_delta_discard(j->rs, j->wrote, (uint32_t)mome_g.rank);
+    }
     if (rc != 0) {
         restore(j, all->v, all->n);
         if (own < 0)

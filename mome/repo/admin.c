@@ -469,11 +469,11 @@ int mome_repo_import(const char *dir, const char *name, int fd, uint32_t page_si
     if (rc < 0)
         goto err_free;
     for (uint64_t p = 0; p * page_size < size; p++) {
-        if (p * page_size >= data_end) { /* skip the image's holes: they read zeros */
-            off_t d = next_data(fd, (off_t)(p * page_size), (off_t)size, &data_end);
-            if (d < 0)
+        if ((off_t)(p * page_size) >= data_end) { /* skip the image's holes: they read zeros */
+            off_t at = next_data(fd, (off_t)(p * page_size), (off_t)size, &data_end);
+            if (at < 0)
                 break; /* no data up to the end */
-            p = (uint64_t)d / page_size;
+            p = (uint64_t)at / page_size;
         }
         uint8_t *b = buf + nb * page_size;
         size_t want = size - p * page_size < page_size ? (size_t)(size - p * page_size) : page_size;

@@ -199,17 +199,22 @@ int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void 
     return 0;
 }
 
-void mome_repo_delta_abort(mome_repo_delta_t *d)
+void mome_repo_delta_discard(mome_repo_seg_t *rs, uint64_t gen, uint32_t node)
 {
     char name[64];
+    data_name(name, sizeof(name), gen, node);
+    unlinkat(rs->segfd, name, 0);
+    index_name(name, sizeof(name), gen, node);
+    unlinkat(rs->segfd, name, 0);
+}
+
+void mome_repo_delta_abort(mome_repo_delta_t *d)
+{
     if (!d)
         return;
     if (d->datafd >= 0)
         close(d->datafd);
-    data_name(name, sizeof(name), d->gen, d->node);
-    unlinkat(d->rs->segfd, name, 0);
-    index_name(name, sizeof(name), d->gen, d->node);
-    unlinkat(d->rs->segfd, name, 0);
+    mome_repo_delta_discard(d->rs, d->gen, d->node);
     free(d->e);
     free(d);
 }
@@ -586,8 +591,11 @@ int mome_repo_compact(mome_repo_seg_t *rs, char *err, size_t errlen)
     nh.live = f.pages;
     nh.ckpt_ns = mome_repo_wall_ns();
     rc = mome_repo_write_head(rs, &nh, err, errlen);
-    if (rc < 0)
+    if (rc < 0) {
+        mome_repo_sweep(rs); /* the new files, which the head in place does not name (a full
+                              * disk kept them full: helper-112) */
         goto out;
+    }
     /* The new head names one file: forget the old ones, and remove them. */
     mome_repo_map_drop(rs);
     free(h->files);

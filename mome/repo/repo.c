@@ -388,6 +388,8 @@ int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *e
     fchmod(fd, 0600);
     rc = mome_repo_pwrite_all(fd, b, len, 0);
     if (rc == 0)
+        rc = h->gen ? mome_repo_fail_point("head-write") : 0; /* tests: a full disk here */
+    if (rc == 0)
         rc = mome_repo_sync(fd);
     close(fd);
     if (rc < 0)
@@ -1309,8 +1311,8 @@ static int crash_node = -1, crash_self = -1, crash_sig = SIGKILL;
 int mome_repo_crash_setup(const char *spec, int node)
 {
     static const char *const steps[] = {
-        "delta-mid", "delta-data", "delta-index", "ready", "head-tmp", "head", "dirsync",
-        "done",      "returned",   "verify",      "lock",  "sweep",    "aside"};
+        "delta-mid", "delta-data", "delta-index", "ready", "head-tmp", "head",  "dirsync",
+        "done",      "returned",   "verify",      "lock",  "sweep",    "aside", "head-write"};
     const char *colon;
     size_t n;
 
@@ -1327,10 +1329,13 @@ int mome_repo_crash_setup(const char *spec, int node)
             long want = -1;
             int sig = SIGKILL;
             if (colon) {
-                char *end;
-                want = strtol(colon + 1, &end, 10);
-                if (end == colon + 1 || want < 0 || want > 1 << 20 ||
-                    (*end && strcmp(end, ":stop") && strcmp(end, ":eio")))
+                char *end = (char *)colon + 1;
+                if (*end != ':') { /* STEP::eio, STEP::stop: any node */
+                    want = strtol(colon + 1, &end, 10);
+                    if (end == colon + 1 || want < 0 || want > 1 << 20)
+                        return -EINVAL;
+                }
+                if (*end && strcmp(end, ":stop") && strcmp(end, ":eio"))
                     return -EINVAL;
                 if (*end)
                     /* stop there instead, for a test to act meanwhile; or fail the step once */

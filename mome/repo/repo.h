@@ -79,6 +79,8 @@ int mome_repo_delta_add(mome_repo_delta_t *d, const uint64_t *pages, const void 
 int mome_repo_delta_finish(mome_repo_delta_t *d, mome_repo_file_t *f, char *err, size_t errlen);
 /* Give up: remove its files. */
 void mome_repo_delta_abort(mome_repo_delta_t *d);
+/* Remove node's files of generation gen, finished but not committed (the checkpoint failed). */
+void mome_repo_delta_discard(mome_repo_seg_t *rs, uint64_t gen, uint32_t node);
 
 /*
  * Coordinator: make generation gen (the current one + 1) current, made of the previous

@@ -23,11 +23,15 @@
  *                  killed (SIGKILL) before its last close: the copy stays in .unlinked.*
  *   repo_errors mixed               MOME_PERSIST on a name open without it, MomeCheckpoint of a
  *                  segment that is not persistent, of a bad handle: clean errors
+ *   repo_errors headfail NAME PAGES  every node writes its pages, then MomeCheckpoint must fail
+ *                  with EIO (MOME_TEST_CRASH_AT=head-write:eio: the head's write fails): no file
+ *                  of that generation is left in the segment's directory
  *   repo_errors ckptpage NAME PAGES ROUNDS  node 0 writes a plain segment of PAGES pages (run it
  *                  with a page budget: pages go to the other nodes), then a second thread of
  *                  node 0 reads it over and over (page-ins) while every node checkpoints the
  *                  persistent NAME ROUNDS times; the pages read back are node 0's
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -253,6 +257,27 @@ int main(int argc, char **argv)
         CHECK(MomeSegOpen("kept", 0, 0) >= 0, "a later open may omit MOME_PERSIST");
         CHECK(MomeSegOpen("kept", 0, MOME_CREATE | MOME_EXCL | MOME_PERSIST) < 0 &&
                   errno == EEXIST, "MOME_EXCL on an open segment");
+    } else if (!strcmp(mode, "headfail") && argc == 4) {
+        /* Every node's files of a checkpoint whose head could not be written are removed when it
+         * fails: the nodes whose part was written kept it (a full disk stayed full) until the
+         * next attempt (helper-112). */
+        uint64_t pages = strtoull(argv[3], NULL, 0);
+        uint8_t *b = map_pages(argv[2], pages, MOME_CREATE | MOME_PERSIST, &seg);
+        write_pages(b, pages, 3);
+        CHECK(MomeCheckpoint(seg) < 0 && errno == EIO, "a checkpoint whose head write failed");
+        MomeBarrier();
+        if (MomeNode() == 0) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", getenv("MOME_REPOSITORY"), argv[2]);
+            DIR *d = opendir(path);
+            CHECK(d, "opendir %s", path);
+            for (struct dirent *de; (de = readdir(d));)
+                CHECK(strncmp(de->d_name, "data.1.", 7) && strncmp(de->d_name, "index.1.", 8),
+                      "%s of the failed checkpoint stayed in %s", de->d_name, path);
+            closedir(d);
+            printf("headfail: no file left\n");
+        }
+        MomeBarrier();
     } else if (!strcmp(mode, "ckptpage") && argc == 5) {
         /* A node waiting for momed's answer to its checkpoint served no page-in: node 0, whose
          * pages it kept, waited for it, and momed for node 0's request (helper-110). */

@@ -203,9 +203,10 @@ END_TEST
 
 START_TEST(test_repo__crash_spec_is_step_node_stop)
 {
-    const char *good[] = {"", "head", "delta-mid:0", "returned:1:stop", "done:12", "dirsync:0:eio"};
-    const char *bad[] = {"bogus", "head:", "head:x", "head::stop", "head:stop",
-                         "head:1:x",   "head:-1", "head:1:stop:", "returned:1:STOP"};
+    const char *good[] = {"",        "head",          "delta-mid:0",     "returned:1:stop",
+                          "done:12", "dirsync:0:eio", "head-write::eio", "head::stop"};
+    const char *bad[] = {"bogus",    "head:",   "head:x",       "head:::eio",     "head:stop",
+                         "head:1:x", "head:-1", "head:1:stop:", "returned:1:STOP"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         ck_assert_msg(mome_repo_crash_setup(good[i], 0) == 0, "'%s' refused", good[i]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
