@@ -46,7 +46,11 @@ void mome_ckpt_window(uint64_t seg)
     nduring = capduring = sorted_upto = 0;
 }
 
-static int by_page(const void *a, const void *b);
+static int by_page(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 int mome_ckpt_changed_during(const mome_seg_t *s, uint64_t page)
 {
@@ -111,12 +115,6 @@ void mome_ckpt_mark(mome_seg_t *s, uint64_t page)
 void mome_ckpt_keep(mome_seg_t *s, uint64_t page)
 {
     mark(s, page, 0);
-}
-
-static int by_page(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 long mome_ckpt_flagged(mome_seg_t *s, uint64_t **pages)

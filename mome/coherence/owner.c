@@ -22,7 +22,6 @@ static mome_owner_acked_cb_t acked_cb;
 static mome_owner_released_cb_t released_cb;
 static mome_owner_diff_cb_t diff_cb;
 static mome_owner_expect_cb_t expect_cb;
-/* The NOTICE_ACKs an owner sends for the flushed diffs of one DIFF message. */
 
 /* Messages a release builds, one per destination: diffs per owner, notices per manager, new
  * versions pushed to readers. */
@@ -331,17 +330,16 @@ static void announce_flushed(mome_seg_t *s, uint64_t page, uint32_t mgr)
 {
     mome_page_t *pg = mome_seg_pg(s, page);
     mome_pext_t *x = mome_pext_get(pg, s->id, page);
-    mome_batch_t one = {0};
-    mome_rel_t rel = {.date = mome_clock_now(), .origin = (uint32_t)mome_coh.self};
+    uint64_t date = mome_clock_now();
 
-    pg->ver++;
-    if (!x || mome_batch_notice(&one, s->id, page, pg->ver) < 0)
+    if (!x)
         mome_fatal("out of memory announcing the flushed writes of page %llu of segment '%s'; "
                    "stopping",
                    (unsigned long long)page, s->name);
+    pg->ver++;
     x->relpend++; /* the NOTICE_ACK ends it (released()) */
-    mome_send((int)mgr, MOME_MSG_NOTICE, 0, &rel, one.buf, (uint32_t)one.len);
-    mome_batch_free(&one);
+    add_notice(merge_notices, (int)mgr, s->id, page, pg->ver, date, (uint32_t)mome_coh.self);
+    send_batch(&merge_notices[mgr], (int)mgr, MOME_MSG_NOTICE, date, (uint32_t)mome_coh.self);
     expect_cb();
 }
 
@@ -462,15 +460,13 @@ static void on_diff(const mome_msg_t *m, const void *body)
     {
         mome_seg_t *s = merge(&e, rel->origin);
         uint64_t seg = e.seg, page = e.page, ver = mome_seg_pg(s, page)->ver;
-        if (m->flags & MOME_DIFF_FLUSH) {
-            /* Announced through the manager running the flush, like the owner's own flushed
-             * writes (announce_flushed): copies it drops may still be mapped there. */
+        /* A flushed diff is announced through the manager running the flush, like the owner's
+         * own flushed writes (announce_flushed): copies it drops may still be mapped there. */
+        int flushed = !!(m->flags & MOME_DIFF_FLUSH);
+        if (flushed)
             flush_ack(seg, page, rel->mgr, rel->origin);
-            add_notice(merge_notices, (int)rel->mgr, seg, page, ver, rel->date, rel->origin);
-            continue;
-        }
-        add_notice(merge_notices, mome_seg_manager(s, page), seg, page, ver, rel->date,
-                   rel->origin);
+        add_notice(merge_notices, flushed ? (int)rel->mgr : mome_seg_manager(s, page), seg, page,
+                   ver, rel->date, rel->origin);
     }
     send_batches(merge_notices, MOME_MSG_NOTICE, rel->date, rel->origin);
 }

@@ -563,12 +563,11 @@ static int finish(job_t *j, taken_t *all, int own, const char *own_err, char *er
      * renamed into place whose directory could not be fsync'd is committed (the next checkpoint
      * must not write that generation's files again). */
     mome_repo_set_gen(j->rs, j->msg.gen);
-    if (rc != 0 && j->wrote > j->msg.gen) {
+    if (rc != 0) {
         /* Not committed: this node's files go (the failed node's went with its failure; a full
          * disk kept them full until the next attempt: helper-112). */
-        mome_repo_delta_discard(j->rs, j->wrote, (uint32_t)mome_g.rank);
-    }
-    if (rc != 0) {
+        if (j->wrote > j->msg.gen)
+            mome_repo_delta_discard(j->rs, j->wrote, (uint32_t)mome_g.rank);
         restore(j, all->v, all->n);
         if (own < 0)
             say(err, errlen, rc, "segment '%s': %s; the repository keeps generation %llu",

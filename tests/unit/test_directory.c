@@ -68,6 +68,16 @@ static void done(int from, uint64_t seg, uint64_t page)
     deliver(MOME_MSG_DONE, 0, from, &d, NULL, 0);
 }
 
+/* A NOTICE from the owner `origin` for one page, at version ver and date. */
+static void notice(int origin, uint64_t seg, uint64_t page, uint64_t ver, uint64_t date)
+{
+    mome_batch_t b = {0};
+    mome_rel_t rel = {.date = date, .origin = (uint32_t)origin};
+    ck_assert_int_eq(mome_batch_notice(&b, seg, page, ver), 0);
+    deliver(MOME_MSG_NOTICE, 0, origin, &rel, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+}
+
 static void flush_ack(int from, uint64_t seg, uint64_t page)
 {
     mome_ref_t a = {.seg = seg, .page = page, .node = (uint32_t)from};
@@ -557,21 +567,13 @@ START_TEST(test_directory__a_notice_during_a_flush_tells_the_copies_it_drops)
     uint64_t p = my_page(22);
     flush_for_a_strong_read(p);
     ck_assert_ptr_nonnull(sent(MOME_MSG_FLUSH, 2));
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 22, p, 5), 0);
-    mome_rel_t rel = {.date = 40, .origin = 1};
-    msgtest_reset();
-    deliver(MOME_MSG_NOTICE, 0, 1, &rel, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    notice(1, 22, p, 5, 40);
     ck_assert_ptr_nonnull(sent(MOME_MSG_STALE, 2)); /* dropped by the flush, not acked yet */
     ck_assert_ptr_null(sent(MOME_MSG_STALE, 1));    /* the owner (and origin) */
     ck_assert_ptr_null(sent(MOME_MSG_NOTICE_ACK, 1));
     /* Once node 2 has acknowledged its FLUSH, it is told no more. */
     flush_ack(2, 22, p);
-    ck_assert_int_eq(mome_batch_notice(&b, 22, p, 6), 0);
-    msgtest_reset();
-    deliver(MOME_MSG_NOTICE, 0, 1, &rel, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    notice(1, 22, p, 6, 40);
     ck_assert_ptr_null(sent(MOME_MSG_STALE, 2));
     ck_assert_ptr_nonnull(sent(MOME_MSG_NOTICE_ACK, 1));
     teardown();
@@ -651,10 +653,7 @@ static void stale_ack_from_another(void *arg)
     done(1, 23, p);
     reqm(MOME_MSG_READ_REQ, 2, 23, p, MOME_RELEASE, 0);
     done(2, 23, p);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 23, p, 7), 0);
-    mome_rel_t n = {.date = 500, .origin = 1};
-    deliver(MOME_MSG_NOTICE, 0, 1, &n, b.buf, (uint32_t)b.len);
+    notice(1, 23, p, 7, 500);
     const mome_msg_t *st = sent(MOME_MSG_STALE, 2);
     ck_assert_ptr_nonnull(st);
     mome_rel_t sa = {.token = BODY(st, mome_rel_t)->token};
