@@ -329,7 +329,7 @@ int mome_repo_verify(const char *dir, const char *dirname, void (*report)(void *
             return rc;
         }
         rc = mome_repo_peek(dir, dirname, &h, err, sizeof(err));
-        if (rc == -ENOENT && mome_repo_creation_interrupted(segfd)) {
+        if (rc == -ENOENT) { /* not lost: peek said -EIO then */
             if (report) {
                 char note[1800];
                 snprintf(note, sizeof(note),

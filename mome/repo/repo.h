@@ -116,7 +116,8 @@ int mome_repo_sync_parent(const char *path);
  * non-zero return. -errno (ENOENT: no repository) with a message. */
 int mome_repo_list(const char *dir, int (*cb)(const char *dirname, void *arg), void *arg, char *err,
                    size_t errlen);
-/* Read a segment's head by its directory name, without locking: 0, or -errno with a message. */
+/* Read a segment's head by its directory name, without locking: 0, or -errno with a message
+ * (-ENOENT: it has none yet, its creation interrupted or under way; -EIO: it has lost it). */
 int mome_repo_peek(const char *dir, const char *dirname, mome_repo_head_t *h, char *err,
                    size_t errlen);
 /* Is the segment locked? 0 (no), 1 (yes: who holds it in `who`), -errno. */
