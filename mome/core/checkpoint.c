@@ -539,6 +539,13 @@ static void coordinate(uint64_t id, char *err, size_t errlen, int *commit_failed
         if (rc == 0)
             rc = mome_repo_commit(k.mrs, gen, k.parts, k.nparts, err, errlen);
         if (rc < 0) {
+            /* Said as the other nodes say it (the repository's own words named a path only). */
+            char why[600];
+            mome_repo_info_t info;
+            snprintf(why, sizeof(why), "%s", err);
+            mome_repo_info(k.mrs, &info);
+            say(err, errlen, rc, "segment '%s': %s; the repository keeps generation %llu",
+                info.head.name, why, (unsigned long long)mome_repo_gen(k.mrs));
             *commit_failed = 1;
             k.msg.node = (uint32_t)mome_g.rank;
         }

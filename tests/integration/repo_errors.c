@@ -265,6 +265,12 @@ int main(int argc, char **argv)
         uint8_t *b = map_pages(argv[2], pages, MOME_CREATE | MOME_PERSIST, &seg);
         write_pages(b, pages, 3);
         CHECK(MomeCheckpoint(seg) < 0 && errno == EIO, "a checkpoint whose head write failed");
+        /* Every node names the segment, the coordinator too (it named a path only). */
+        char want[300];
+        snprintf(want, sizeof(want), "segment '%s'", argv[2]);
+        CHECK(strstr(MomeError(), want) && strstr(MomeError(), "keeps generation 0"),
+              "the failure does not name segment '%s' and what the repository keeps: %s", argv[2],
+              MomeError());
         MomeBarrier();
         if (MomeNode() == 0) {
             char path[4096];
