@@ -826,6 +826,14 @@ static void on_move(const mome_msg_t *m, const void *body)
         mome_send((int)m->src, MOME_MSG_DIR_MOVE_ACK, 0, &ack, NULL, 0);
         return;
     }
+    if (e && e->fwd < 0)
+        /* Managed here already: two managers would grant the page each on its own (an earlier
+         * review: the entry was replaced, its holders and queued requests forgotten). */
+        mome_fatal("node %u moved the directory entry of page %llu of segment '%s' (%#llx) here, "
+                   "where it is managed already (owner %d): the directory is inconsistent; "
+                   "stopping",
+                   m->src, (unsigned long long)mv->page, mome_seg_name_of(mv->seg),
+                   (unsigned long long)mv->seg, e->owner);
     if (e) {
         /* It comes back: replace the forwarder (a forwarder holds no requests). */
         mome_htab_del(&dir, &e->h);

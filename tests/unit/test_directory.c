@@ -310,6 +310,15 @@ START_TEST(test_directory__entry_migrates_to_its_users)
     ck_assert_int_eq(st.fwd, 2);
     req(MOME_MSG_WRITE_REQ, 1, 6, p);
     ck_assert_int_eq(msgtest_at(0)->to, 2);
+    /* It may come back: the forwarder is replaced. */
+    testnode_segment(6, 16);
+    uint64_t sets[5] = {1u << 1, 1u << 1, 0, 1u << 1, 0};
+    mome_move_t back = {.seg = 6, .page = p, .owner = 1};
+    deliver(MOME_MSG_DIR_MOVE, MOME_DIR_EXCL, 2, &back, sets, sizeof(sets));
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 2));
+    mome_dir_peek(6, p, &st);
+    ck_assert_int_eq(st.fwd, -1);
+    ck_assert_int_eq(st.owner, 1);
     teardown();
 }
 END_TEST
@@ -374,6 +383,28 @@ START_TEST(test_directory__takes_over_a_moved_entry)
     /* It now manages the page itself, whatever the default says. */
     req(MOME_MSG_WRITE_REQ, 1, 7, 11);
     ck_assert_ptr_nonnull(sent(MOME_MSG_FWD_WRITE, 3));
+    teardown();
+}
+END_TEST
+
+static void move_onto_live_entry(void *arg)
+{
+    uint64_t sets[5] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
+    mome_move_t mv = {.seg = 7, .page = 11, .owner = 2};
+    (void)arg;
+    testnode_segment(7, 16);
+    deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets));
+    deliver(MOME_MSG_DIR_MOVE, 0, 3, &mv, sets, sizeof(sets)); /* a second manager's */
+}
+
+/* An entry moved to a node that manages the page already stops the job: it replaced the live
+ * entry, its holders and queued requests forgotten (helper-111). An entry coming back to a node
+ * that forwards it is taken (test_directory__entry_migrates_to_its_users). */
+START_TEST(test_directory__an_entry_moved_onto_a_live_one_stops_the_node)
+{
+    setup(4, 2, 1);
+    nc_expect_death(move_onto_live_entry, NULL,
+                    "node 3 moved the directory entry of page 11 of segment");
     teardown();
 }
 END_TEST
@@ -1076,6 +1107,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__unknown_entries_go_to_the_default_manager);
     UNIT_CASE(s, test_directory__entry_migrates_to_its_users);
     UNIT_CASE(s, test_directory__takes_over_a_moved_entry);
+    UNIT_CASE(s, test_directory__an_entry_moved_onto_a_live_one_stops_the_node);
     UNIT_CASE(s, test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken);
     UNIT_CASE(s, test_directory__a_bad_moved_entry_is_refused);
     UNIT_CASE(s, test_directory__notice_during_a_move_follows_the_entry);
