@@ -37,6 +37,7 @@ typedef struct name_rec {
     int fresh;             /* MOME_PERSIST: created in the repository by this job's open */
     uint64_t *users;       /* MOME_PERSIST: the nodes that have it (a checkpoint's participants) */
     char name[MOME_SEG_NAME_MAX + 1];
+    uint32_t opens[]; /* per node: its opens not closed yet (what a SEG_CLOSE may end) */
 } name_rec_t;
 
 #define REC_OF_ID(h) ((name_rec_t *)((char *)(h)-offsetof(name_rec_t, by_id)))
@@ -446,9 +447,10 @@ static void reply_persist(const mome_msg_t *req, const mome_segmsg_t *rm, name_r
     mome_send((int)req->src, MOME_MSG_SEG_OPEN_REPLY, MOME_SEGR_PERSIST, &m, uid, sizeof(uid));
 }
 
-static name_rec_t *rec_new(const char *name, size_t len, uint64_t size)
+/* The record of a name that node `by` opens first. */
+static name_rec_t *rec_new(const char *name, size_t len, uint64_t size, uint32_t by)
 {
-    name_rec_t *r = mome_calloc(1, sizeof(*r));
+    name_rec_t *r = mome_calloc(1, sizeof(*r) + (size_t)mome_g.nnodes * sizeof(r->opens[0]));
     if (!r)
         return NULL;
     memcpy(r->name, name, len);
@@ -456,6 +458,7 @@ static name_rec_t *rec_new(const char *name, size_t len, uint64_t size)
     r->id = ((uint64_t)mome_g.rank << 40) | ++id_counter;
     r->size = size;
     r->total = 1;
+    r->opens[by] = 1;
     r->by_name.k1 = mome_hash_str(r->name, len);
     r->by_name.k2 = name_hash2(r->name);
     r->by_id.k1 = r->id;
@@ -493,7 +496,7 @@ static void open_persistent(const mome_msg_t *msg, const mome_segmsg_t *m)
     if (rc < 0)
         return reply_why(msg, m, rc, why);
     mome_repo_info(rs, &info);
-    r = rec_new(name, msg->len, info.head.size);
+    r = rec_new(name, msg->len, info.head.size, msg->src);
     if (r)
         r->users = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*r->users));
     if (!r || !r->users) {
@@ -543,7 +546,7 @@ static void open_served(const mome_msg_t *msg, const mome_segmsg_t *m)
                    mome_srv_where(), (int)msg->len, (const char *)msg->payload,
                    (unsigned long long)m->size, (unsigned long long)out.id,
                    (unsigned long long)out.size);
-    r = rec_new(msg->payload, msg->len, out.size);
+    r = rec_new(msg->payload, msg->len, out.size, msg->src);
     if (!r)
         return reply_open(msg, m, -ENOMEM, 0, 0);
     r->id = out.id;
@@ -584,6 +587,7 @@ static void on_open(const mome_msg_t *msg, const void *body)
         if (size && size != r->size)
             return reply_open(msg, m, -EINVAL, 0, r->size);
         r->total++;
+        r->opens[msg->src]++;
         if (r->repo)
             return reply_persist(msg, m, r);
         return reply_open(msg, m, 0, r->id, r->size);
@@ -596,7 +600,7 @@ static void on_open(const mome_msg_t *msg, const void *body)
         return reply_open(msg, m, -ENOENT, 0, 0);
     if (!size)
         return reply_open(msg, m, -EINVAL, 0, 0);
-    r = rec_new(msg->payload, msg->len, size);
+    r = rec_new(msg->payload, msg->len, size, msg->src);
     if (!r)
         return reply_open(msg, m, -ENOMEM, 0, 0);
     mome_htab_put(&names, &r->by_name);
@@ -631,6 +635,12 @@ static void on_close(const mome_msg_t *msg, const void *body)
         return;
     }
     name_rec_t *r = REC_OF_ID(h);
+    if (!m->count || m->count > r->opens[msg->src])
+        /* Counted, the segment went job-wide while nodes still used it (helper-111). */
+        mome_fatal("node %u closed segment '%s' (%#llx) %u times, which it has open %u times "
+                   "by this name manager's count: the nodes disagree on the segment; stopping",
+                   msg->src, r->name, (unsigned long long)r->id, m->count, r->opens[msg->src]);
+    r->opens[msg->src] -= m->count;
     r->total -= m->count;
     if ((msg->flags & MOME_SEGC_NOREC) && r->users) /* not set up there: no checkpoint there */
         r->users[msg->src / 64] &= ~(1ull << (msg->src % 64));

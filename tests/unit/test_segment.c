@@ -116,6 +116,31 @@ START_TEST(test_segment__unlink_destroys_once_every_open_is_closed)
 }
 END_TEST
 
+static void close_more_than_opened(void *arg)
+{
+    int from = *(int *)arg;
+    seg_open(1, "eta", SZ, MOME_CREATE, 1);
+    uint64_t id = open_reply(1, 1)->id;
+    seg_open(1, "eta", 0, 0, 2);
+    msgtest_reset();
+    seg_close(from, id, 2); /* node 1: its two opens; node 0: none */
+    seg_close(1, id, 1);
+}
+
+/* A SEG_CLOSE ending more opens than its node has stops the job: counted, the segment was
+ * destroyed job-wide while other nodes still used it (helper-111). */
+START_TEST(test_segment__closing_more_than_opened_stops_the_node)
+{
+    int from = 0;
+    nc_up(2, 0);
+    nc_expect_death(close_more_than_opened, &from, "node 0 closed segment 'eta'");
+    from = 1;
+    nc_expect_death(close_more_than_opened, &from,
+                    "node 1 closed segment 'eta' (0x1) 1 times, "
+                    "which it has open 0 times");
+}
+END_TEST
+
 START_TEST(test_segment__unlink_of_an_unused_segment_destroys_it_at_once)
 {
     nc_up(2, 0);
@@ -361,6 +386,7 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__open_create_assigns_an_id);
     NC_CASE(s, test_segment__open_refusals);
     NC_CASE(s, test_segment__unlink_destroys_once_every_open_is_closed);
+    NC_CASE(s, test_segment__closing_more_than_opened_stops_the_node);
     NC_CASE(s, test_segment__unlink_of_an_unused_segment_destroys_it_at_once);
     NC_CASE(s, test_segment__names_are_checked_by_the_decoder);
     NC_CASE(s, test_segment__open_reply_gives_a_handle);
