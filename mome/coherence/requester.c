@@ -507,7 +507,11 @@ static void recall_done(mome_txn_t *t, mome_waiter_t *w)
  */
 static int brings_stale(const mome_txn_t *t)
 {
-    if ((t->rights & MOME_RIGHT_OWNER) || (t->rw && !(t->rights & MOME_RIGHT_TWIN)))
+    /* A grant naming this node the master's holder (a read that confirmed its copy) too: the
+     * copy dropped as stale was the master's only one, the directory still naming this node its
+     * owner, and the next reader's FWD_READ stopped the job (helper-114). */
+    if ((t->rights & MOME_RIGHT_OWNER) || (t->rw && !(t->rights & MOME_RIGHT_TWIN)) ||
+        t->owner == (uint32_t)mome_coh.self)
         return 0;
     if (t->switched)
         return 1;

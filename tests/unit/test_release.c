@@ -403,6 +403,45 @@ START_TEST(test_release__switch_to_weak_during_a_merge_keeps_writes)
 END_TEST
 
 /*
+ * The master's holder, a STRONG writer that another node's read left with a read copy, switches
+ * the page to WEAK: it asks the directory for the new contract (a READ naming its copy), and
+ * while that is out the page goes to RELEASE and back to WEAK. The directory confirms the copy
+ * and names this node the master's holder: the copy is current by definition. It was taken for
+ * content asked for across a switch and back (brings_stale) and dropped without a word, with the
+ * directory still naming this node the owner: the next reader's FWD_READ stopped the job, "which
+ * this node does not hold" (jitter_long, mix_threads mode 25; helper-114).
+ */
+START_TEST(test_release__a_confirmed_master_across_switches_is_kept)
+{
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    mome_page_t *pg = mome_seg_pg(s, 2);
+    int mgr = mome_seg_manager(s, 2);
+    char *addr = testnode_addr(s, 2);
+
+    nc_hold_zero(s, 2, 1, MOME_RIGHT_RW);
+    memset(mome_seg_bytes(s, 2), 7, 16); /* what it wrote */
+    mome_fwd_t f = {.seg = 1, .page = 2, .node = 3, .model = MOME_STRONG};
+    nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &f, NULL, 0); /* node 3 reads: a read copy stays */
+    ck_assert_int_eq(pg->access, MOME_ACC_READ);
+    msgtest_reset();
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, got);
+    const mome_msg_t *r = nc_msg(MOME_MSG_READ_REQ, mgr);
+    ck_assert_int_ne(r->flags & MOME_REQ_COPY, 0);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_RELEASE, done_cb, got);
+    mome_rel_switch(addr, addr + NC_PAGE, MOME_WEAK, done_cb, got);
+    msgtest_reset();
+    nc_grant(s, 2, 0, 0, 0, mgr, SELF); /* confirmed: this node holds the master */
+    ck_assert_msg(pg->access != MOME_ACC_NONE,
+                  "the master's only copy was dropped; the directory names this node its owner");
+    ck_assert_int_eq(mome_seg_bytes(s, 2)[15], 7);
+    nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &f, NULL, 0); /* the next reader is served */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DATA, 3));
+}
+END_TEST
+
+/*
  * A copy kept by a FLUSH that does not drop it (a WEAK writer of a page turned single-writer)
  * lost TRACK and had no REMOTE: a switch to RELEASE took it for the master and asked the
  * directory for the new contract while leaving it mapped. Until the content came, a thread that
@@ -1724,5 +1763,6 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__release_read_ahead_across_a_weak_barrier_is_not_used);
     NC_CASE(s, test_release__release_write_across_a_weak_barrier_gets_content_again);
     NC_CASE(s, test_release__releases_queue_one_in_flight);
+    NC_CASE(s, test_release__a_confirmed_master_across_switches_is_kept);
     return s;
 }
