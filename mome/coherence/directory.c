@@ -863,12 +863,14 @@ static void on_move_ack(const mome_msg_t *m, const void *body)
                    "'%s', sent to node %d: the directory is inconsistent; stopping",
                    m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg), e->move_to);
     if (!e || !e->moving) {
-        /* Expected once the segment is gone job-wide (its entries forgotten here meanwhile). */
+        /* Expected once the segment is gone job-wide (its entries forgotten here meanwhile: the
+         * new manager's close destroyed it before its ack came); else never (helper-115). */
         if (e || mome_seg_page(a->seg, a->page))
-            mome_warn("directory",
-                      "unexpected DIR_MOVE_ACK from node %u for page %llu of "
-                      "segment '%s'",
-                      m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg));
+            mome_fatal("node %u acknowledged a move of the directory entry of page %llu of "
+                       "segment '%s' (%#llx), which this node did not move: the directory is "
+                       "inconsistent; stopping",
+                       m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg),
+                       (unsigned long long)a->seg);
         return;
     }
     e->moving = 0;

@@ -753,14 +753,14 @@ static const void *untouched(mome_seg_t *s, uint64_t page)
 static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page)
 {
     mome_txn_t *t = mome_txn_find(seg, page);
-    if (t && t->kind == MOME_TXN_DROP)
-        t = NULL; /* a drop waits for DROP_ACK only */
-    if (!t)
-        mome_warn("coherence",
-                  "%s from node %u for page %llu of segment '%s' (%#llx) without a request; "
-                  "ignored",
-                  mome_msg_name(m->type), m->src, (unsigned long long)page, mome_seg_name_of(seg),
-                  (unsigned long long)seg);
+    /* One answer per request, and a closing node's SEG_CLOSE waits for its transactions: none
+     * comes for a page this node did not ask for, or drops (a drop waits for DROP_ACK only).
+     * Taken, it would decide what nobody asked (helper-115: it was ignored). */
+    if (!t || t->kind == MOME_TXN_DROP)
+        mome_fatal("node %u sent %s for page %llu of segment '%s' (%#llx), which this node %s: "
+                   "the nodes disagree on the page; stopping",
+                   m->src, mome_msg_name(m->type), (unsigned long long)page, mome_seg_name_of(seg),
+                   (unsigned long long)seg, t ? "is dropping" : "did not ask for");
     return t;
 }
 
@@ -1404,14 +1404,12 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
     mome_txn_t *t = mome_txn_find(a->seg, a->page);
-    if (!t || t->kind != MOME_TXN_DROP) {
-        mome_warn("coherence",
-                  "DROP_ACK from node %u for page %llu of segment '%s' (%#llx), which this node "
-                  "did not drop; ignored",
-                  m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg),
-                  (unsigned long long)a->seg);
-        return;
-    }
+    if (!t || t->kind != MOME_TXN_DROP)
+        /* One DROP_ACK per DROP, and a drop holds its node's close back (helper-115). */
+        mome_fatal("node %u acknowledged a drop of page %llu of segment '%s' (%#llx), which this "
+                   "node did not drop: the nodes disagree on the page; stopping",
+                   m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg),
+                   (unsigned long long)a->seg);
     mome_seg_t *s = t->seg;
     uint64_t page = t->page;
     mome_page_t *pg = mome_seg_pg(s, page);

@@ -285,11 +285,11 @@ static void on_open_reply(const mome_msg_t *msg, const void *body)
     char why[600];
     use_t *u;
 
-    if (!c) {
-        mome_warn("segment", "SEG_OPEN_REPLY from node %u for an unknown request; ignored",
-                  msg->src);
-        return;
-    }
+    if (!c)
+        /* One reply per request: a stray one was counted as an open nobody holds (helper-115). */
+        mome_fatal("node %u answered a MomeSegOpen this node did not make (token %llu): the "
+                   "nodes disagree on the segments; stopping",
+                   msg->src, (unsigned long long)m->token);
     name = c->u.open.name;
     if (status < 0 && msg->len) {
         /* The name manager's own words (the repository's errors name files and holders). */
@@ -393,7 +393,9 @@ static void on_unlink_reply(const mome_msg_t *msg, const void *body)
     const mome_segmsg_t *m = body;
     mome_cmd_t *c = pending_take(m->token);
     if (!c)
-        return;
+        mome_fatal("node %u answered a MomeSegUnlink this node did not make (token %llu): the "
+                   "nodes disagree on the segments; stopping",
+                   msg->src, (unsigned long long)m->token);
     if (m->status < 0 && msg->len)
         mome_cmd_fail(c, -m->status, "MomeSegUnlink: %.*s", (int)msg->len,
                       (const char *)msg->payload);
@@ -629,11 +631,11 @@ static void on_close(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
     mome_hnode_t *h = mome_htab_get(&ids, m->id, 0);
-    if (!h) {
-        mome_warn("segment", "SEG_CLOSE from node %u for unknown segment '%s' (%#llx)", msg->src,
-                  mome_seg_name_of(m->id), (unsigned long long)m->id);
-        return;
-    }
+    if (!h)
+        /* A record goes once every open is closed: this is a close too many (helper-115). */
+        mome_fatal("node %u closed segment %#llx, which this name manager does not know (closed "
+                   "job-wide already): the nodes disagree on the segment; stopping",
+                   msg->src, (unsigned long long)m->id);
     name_rec_t *r = REC_OF_ID(h);
     if (!m->count || m->count > r->opens[msg->src])
         /* Counted, the segment went job-wide while nodes still used it (helper-111). */
@@ -712,14 +714,15 @@ static void on_destroy(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
     use_t *u = use_of(m->id);
+    if (u && (u->handles || u->s->nviews))
+        /* The name manager destroys a segment once every open is closed (helper-115: warned
+         * about, after its directory entries here were forgotten). */
+        mome_fatal("node %u destroyed segment '%s' (%#llx), which this node still has open (%d "
+                   "handles, %d views): the nodes disagree on the segment; stopping",
+                   msg->src, u->s->name, (unsigned long long)m->id, u->handles, u->s->nviews);
     mome_coh_seg_destroyed(m->id); /* the directory entries this node managed */
-    if (!u)
-        return;
-    if (u->handles || u->s->nviews) {
-        mome_warn("segment", "segment '%s' destroyed while still in use here", u->s->name);
-        return;
-    }
-    seg_local_free(u);
+    if (u)
+        seg_local_free(u);
 }
 
 /* ---- MomeMMap / MomeMUnmap ---- */

@@ -1082,7 +1082,8 @@ inline DECLINED() {
 inline ON_GRANT() {
     assert(!IN(tdrop, p));
     if
-    :: !HAS(tf[p], T_ON) -> COV skip     /* "without a request; ignored" */
+    :: !HAS(tf[p], T_ON) -> assert(false) /* the node stops: "... which this node did not ask
+                                             for" (a warning until 2026-12-07: helper-115) */
     :: HAS(tf[p], T_ON) && m_v == 2 -> COV DECLINED()
     :: HAS(tf[p], T_ON) && m_v != 2 ->
         TAKE_GRANT(m_src);
@@ -1329,7 +1330,8 @@ inline ACQUIRE_APPLY() {
  * meanwhile goes (no copy here; a request from now on follows it). */
 inline ON_DROP_ACK() {
     if
-    :: !IN(tdrop, p) -> COV skip          /* "which this node did not drop; ignored" */
+    :: !IN(tdrop, p) -> assert(false)     /* the node stops: "... which this node did not drop"
+                                             (a warning until 2026-12-07: helper-115) */
     :: else ->
         COV
         CLR(tdrop, BIT(p));
@@ -2253,7 +2255,9 @@ inline ON_MOVE() {
 
 inline ON_MOVE_ACK() {
     if
-    :: dst[G] != E_LIVE || !HAS(dbits[p], B_MOVING) -> COV skip  /* "unexpected DIR_MOVE_ACK" */
+    :: dst[G] != E_LIVE || !HAS(dbits[p], B_MOVING) -> assert(false)
+        /* the node stops: "... which this node did not move" (the model destroys no segment, the
+         * one case where such an ack is expected; a warning until 2026-12-07: helper-115) */
     :: else ->
         /* a forwarder: only fwd is read from now on */
         dst[G] = E_FWD;

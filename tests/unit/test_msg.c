@@ -7,6 +7,7 @@
 #include <sys/timerfd.h>
 
 #include "coherence/proto.h"
+#include "coherence/requester.h"
 #include "core/proto.h"
 #include "base/stats.h"
 #include "net/msg.h"
@@ -52,6 +53,10 @@ START_TEST(test_msg__payload_rules_of_data)
     uint8_t page[4096] = {0};
     mome_data_t d = {.seg = 1, .page = 2, .mgr = 1};
     ck_assert_int_eq(testnode_up(4, 0, 0), 0);
+    /* The one accepted answers a read of the page (an answer nobody asked for stops the node). */
+    mome_seg_t *s = testnode_segment(1, 4);
+    ck_assert_ptr_nonnull(s);
+    mome_req_fault(testnode_addr(s, 2), 0, 0);
     /* Content: exactly a page. */
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, NULL, 0), -EPROTO);
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), 0);
