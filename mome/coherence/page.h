@@ -121,6 +121,7 @@ typedef struct mome_txn {
     uint32_t held_flags; /* the request's flags, for when it is sent */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
+    uint64_t acked_by;   /* the nodes below 64 they came from (one each) */
     uint32_t mgr;        /* node that granted */
     const struct mome_view *in_view; /* read ahead: installed into this view already */
     mome_waiter_t *waiters;

@@ -766,6 +766,11 @@ static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page)
 
 static void take_grant(mome_txn_t *t, uint32_t rights, uint32_t acks, uint32_t mgr)
 {
+    if ((uint32_t)t->acks > acks)
+        mome_fatal("node %u granted page %llu of segment '%s' (%#llx) waiting for %u invalidation "
+                   "acks, and %d came already: the directory is inconsistent; stopping",
+                   mgr, (unsigned long long)t->page, t->seg->name, (unsigned long long)t->seg->id,
+                   acks, t->acks);
     t->granted = 1;
     t->rw = !!(rights & MOME_RIGHT_RW);
     t->rights = (uint8_t)rights;
@@ -901,8 +906,21 @@ static void on_inv_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
     mome_txn_t *t = txn_of(m, a->seg, a->page);
-    if (!t)
-        return;
+    uint64_t bit = m->src < 64 ? 1ull << m->src : 0;
+    /* One from each node invalidated, never this one (the requester is not invalidated), and no
+     * more than the grant says: counted, a duplicate or a stray one let the write in while a copy
+     * was still readable (helper-115). */
+    const char *why = t->held                                   ? "before it was asked"
+                      : m->src == (uint32_t)mome_coh.self       ? "from the requester itself"
+                      : (t->acked_by & bit)                     ? "twice"
+                      : t->granted && t->acks >= t->acks_needed ? "beyond those the grant said"
+                                                                : NULL;
+    if (why)
+        mome_fatal("node %u acknowledged an invalidation for this node's request of page %llu of "
+                   "segment '%s' (%#llx) %s: the directory is inconsistent; stopping",
+                   m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg),
+                   (unsigned long long)a->seg, why);
+    t->acked_by |= bit;
     t->acks++;
     txn_try_complete(t);
 }

@@ -215,6 +215,51 @@ START_TEST(test_requester__inv_acks_before_the_grant_count)
 }
 END_TEST
 
+/* After a write fault on page 1 (grant: 2 acks), the INV_ACKs of `arg` (a list of senders ending
+ * with -1; before the grant from index 0 to the entry -2, if any). */
+static void inv_acks(void *arg)
+{
+    const int *from = arg;
+    mome_seg_t *s = mome_seg_find(1);
+    int mgr = mome_seg_manager(s, 1), granted = 0;
+    mome_ref_t ack = {.seg = 1, .page = 1};
+    mome_grant_t g = {.seg = 1,
+                      .page = 1,
+                      .mgr = (uint32_t)mgr,
+                      .owner = SELF,
+                      .rights = MOME_RIGHT_RW,
+                      .acks = 2};
+    mome_req_fault(testnode_addr(s, 1), 1, 0);
+    for (int i = 0; from[i] != -1; i++) {
+        if (from[i] == -2) {
+            msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+            granted = 1;
+            continue;
+        }
+        msgtest_deliver(MOME_MSG_INV_ACK, 0, from[i], &ack, NULL, 0);
+    }
+    if (!granted)
+        msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+}
+
+/* An invalidation ack twice from one node, from the requester itself, or beyond the grant's count
+ * (before the grant, or after the last completed the request) stops the node: counted, it let the
+ * write in while a copy elsewhere was still readable (helper-115). */
+START_TEST(test_requester__inv_acks_not_awaited_stop_the_node)
+{
+    static const int twice[] = {-2, 2, 2, -1}, self[] = {-2, SELF, -1}, early[] = {2, 3, 0, -1},
+                     beyond[] = {2, -2, 3, 0, -1};
+    nc_up(NODES, SELF);
+    testnode_segment(1, 8);
+    nc_expect_death(inv_acks, (void *)twice,
+                    "node 2 acknowledged an invalidation for this node's "
+                    "request of page 1 of segment 'test1' (0x1) twice");
+    nc_expect_death(inv_acks, (void *)self, "from the requester itself");
+    nc_expect_death(inv_acks, (void *)early, "invalidation acks, and 3 came already");
+    nc_expect_death(inv_acks, (void *)beyond, "node 0 sent INV_ACK for page 1 of segment");
+}
+END_TEST
+
 START_TEST(test_requester__data_grant_waits_for_inv_acks)
 {
     uint8_t a[NC_PAGE];
@@ -755,6 +800,7 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__write_waiter_of_a_read_transaction_asks_again);
     NC_CASE(s, test_requester__inv_acks_are_counted_before_completion);
     NC_CASE(s, test_requester__inv_acks_before_the_grant_count);
+    NC_CASE(s, test_requester__inv_acks_not_awaited_stop_the_node);
     NC_CASE(s, test_requester__data_grant_waits_for_inv_acks);
     NC_CASE(s, test_requester__read_ahead_requests_the_following_pages);
     NC_CASE(s, test_requester__requests_of_a_freed_segment_are_not_outstanding);
