@@ -625,11 +625,18 @@ static void on_done(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *d = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, d->seg, d->page);
-    if (!e || e->busy != (int)d->node || count(e, FLUSHING) || e->unsharing) {
-        mome_debug("directory", "unexpected DONE from node %u for page %llu", d->node,
-                   (unsigned long long)d->page);
-        return;
-    }
+    if (!e)
+        return; /* the segment was destroyed meanwhile (its last close came first) */
+    if (e->busy != (int)d->node || count(e, FLUSHING) || e->unsharing)
+        /* Taken, it ended another node's transaction; ignored, the one it names hung (helper-115:
+         * only a debug line). */
+        mome_fatal("node %u ended a transaction of page %llu of segment '%s' (%#llx) that is not "
+                   "open here (%s): the directory is inconsistent; stopping",
+                   d->node, (unsigned long long)d->page, mome_seg_name_of(d->seg),
+                   (unsigned long long)d->seg,
+                   e->busy < 0               ? "none is"
+                   : e->busy != (int)d->node ? "another node's is"
+                                             : "a flush or unshare is");
     e->busy = -1;
     if (m->flags & MOME_DONE_RESET) {
         /* The page went back to momed: the job holds it no more (served.h). */
@@ -648,11 +655,13 @@ static void on_unshare_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
-    if (!e || !e->unsharing || e->busy != (int)a->node) {
-        mome_warn("directory", "unexpected UNSHARE_ACK from node %u for page %llu", a->node,
-                  (unsigned long long)a->page);
-        return;
-    }
+    if (!e)
+        return; /* the segment was destroyed meanwhile (the owner's close came first) */
+    if (!e->unsharing || e->busy != (int)a->node)
+        mome_fatal("node %u acknowledged an UNSHARE of page %llu of segment '%s' (%#llx) that this "
+                   "node did not send: the directory is inconsistent; stopping",
+                   a->node, (unsigned long long)a->page, mome_seg_name_of(a->seg),
+                   (unsigned long long)a->seg);
     e->unsharing = 0;
     e->busy = -1;
     run_queue(e);

@@ -2089,7 +2089,9 @@ inline RUN_QUEUE() {
 inline ON_DONE() {
     if
     :: dst[G] == E_NONE || dbusy[p] != m_nd || dfl[p] != 0 || HAS(dbits[p], B_UNSH) ->
-        COV skip                                                    /* "unexpected DONE" */
+        assert(false) /* the node stops: "... ended a transaction ... not open here" (but with no
+                         entry, a segment destroyed meanwhile: not modelled; a debug line until
+                         2026-12-07: helper-115) */
     :: else ->
         dbusy[p] = NIL;
         /* maybe_migrate */
@@ -2128,7 +2130,8 @@ inline ON_DONE() {
 inline ON_UNSHARE_ACK() {
     if
     :: dst[G] != E_LIVE || !HAS(dbits[p], B_UNSH) || dbusy[p] != m_nd ->
-        COV skip                                            /* "unexpected UNSHARE_ACK" */
+        assert(false) /* the node stops: "... an UNSHARE ... this node did not send" (a warning
+                         until 2026-12-07: helper-115) */
     :: else ->
         COV
         CLR(dbits[p], B_UNSH);
