@@ -267,11 +267,15 @@ static void on_lock_rel(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
     lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, m->id, 0);
-    if (!l || !l->held || l->holder != msg->src || l->token != m->token) {
-        mome_warn("sync", "release of lock %d by node %u which does not hold it", (int)m->id,
-                  msg->src);
-        return;
-    }
+    if (!l || !l->held || l->holder != msg->src || l->token != m->token)
+        /* MomeUnlock refuses (EPERM) what its node does not hold: a stray release could only free
+         * the lock under its holder (helper-115: it was a warning). */
+        mome_fatal("node %u released lock %d, which it does not hold (%s): the nodes disagree on "
+                   "the lock; stopping",
+                   msg->src, (int)m->id,
+                   !l || !l->held          ? "nobody does"
+                   : l->holder != msg->src ? "another node does"
+                                           : "it holds it by another request");
     l->held = 0;
     if (m->date > l->last)
         l->last = m->date;
@@ -302,10 +306,12 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
     lpending_t *p = (lpending_t *)mome_htab_get(&pending, m->token, 0);
-    if (!p) {
-        mome_warn("sync", "grant of lock %d nobody asked for", (int)m->id);
-        return;
-    }
+    if (!p)
+        /* Its one request took it: this lock was held by nobody for ever (helper-115: a
+         * warning). */
+        mome_fatal("node %u granted lock %d to this node, which did not ask for it (token %llu): "
+                   "the nodes disagree on the lock; stopping",
+                   msg->src, (int)m->id, (unsigned long long)m->token);
     mome_htab_del(&pending, &p->h);
     mome_cmd_outstanding(-1);
     p->grant = *m;
