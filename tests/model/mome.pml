@@ -1117,7 +1117,8 @@ inline ON_DATA() {
 
 inline ON_INV_ACK() {
     if
-    :: !HAS(tf[p], T_ON) -> COV skip
+    :: !HAS(tf[p], T_ON) -> assert(false) /* the node stops: "... which this node did not ask
+                                             for" (counted until 2026-12-07: helper-115) */
     :: else -> tgot[p]++; tc_due = 1
     fi
 }
