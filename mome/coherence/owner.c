@@ -28,6 +28,8 @@ static mome_owner_expect_cb_t expect_cb;
 static mome_batch_t *rel_diffs, *rel_notices, *rel_pushes;
 /* Notices an owner sends after merging a batch of diffs, per manager. */
 static mome_batch_t *merge_notices;
+static uint32_t
+    *push_out; /* per node: pushed entries it has not acknowledged yet (not a barrier's) */
 
 /*
  * A MomeBarrier's release (mome_owner_release_begin with a tag): the owner's notices do not go to
@@ -52,8 +54,10 @@ static void send_batch(mome_batch_t *b, int to, int type, uint64_t date, uint32_
     if (type == MOME_MSG_PUSH) {
         /* A barrier's pushes are counted by the reader (token: the barrier); others acked. */
         rel.token = bar_fallback ? 0 : bar_tag;
-        if (!rel.token)
+        if (!rel.token) {
             extra_acks += (int)b->n;
+            push_out[to] += (uint32_t)b->n;
+        }
     }
     mome_send(to, type, 0, &rel, b->buf, (uint32_t)b->len);
     mome_batch_reset(b);
@@ -528,8 +532,15 @@ static void on_push_ack(const mome_msg_t *m, const void *body)
             mome_pext_put(pg, x);
         }
     }
-    if (!rel->token) /* a barrier's pushes were counted by the reader, not awaited here */
-        acked_cb(n);
+    if (rel->token) /* a barrier's pushes were counted by the reader, not awaited here */
+        return;
+    if ((uint32_t)n > push_out[m->src])
+        /* Counted, it ended a release before its readers had its pushes (helper-115). */
+        mome_fatal("node %u acknowledged %d pushed pages, %u of which this node pushed it: the "
+                   "nodes disagree on a release; stopping",
+                   m->src, n, push_out[m->src]);
+    push_out[m->src] -= (uint32_t)n;
+    acked_cb(n);
 }
 
 /* ---- the message table ---- */
@@ -578,7 +589,8 @@ int mome_owner_init(mome_owner_acked_cb_t acked, mome_owner_expect_cb_t expect,
     rel_notices = mome_calloc(nn, sizeof(*rel_notices));
     rel_pushes = mome_calloc(nn, sizeof(*rel_pushes));
     merge_notices = mome_calloc(nn, sizeof(*merge_notices));
-    if (!diffbuf || !rel_diffs || !rel_notices || !rel_pushes || !merge_notices)
+    push_out = mome_calloc(nn, sizeof(*push_out));
+    if (!diffbuf || !rel_diffs || !rel_notices || !rel_pushes || !merge_notices || !push_out)
         return -ENOMEM;
     return mome_msg_register(owner_msgs, sizeof(owner_msgs) / sizeof(owner_msgs[0]));
 }
@@ -598,6 +610,8 @@ void mome_owner_fini(void)
     free(rel_notices);
     free(rel_pushes);
     free(merge_notices);
+    free(push_out);
+    push_out = NULL;
     rel_diffs = rel_notices = rel_pushes = merge_notices = NULL;
     free(diffbuf);
     diffbuf = NULL;

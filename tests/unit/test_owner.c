@@ -187,6 +187,36 @@ START_TEST(test_owner__release_of_a_shared_owned_page_notices_and_pushes)
 }
 END_TEST
 
+static void push_ack_from(void *arg)
+{
+    mome_batch_t b = {0};
+    if (mome_batch_notice(&b, 1, 1, 1) == 0)
+        msgtest_deliver(MOME_MSG_PUSH_ACK, 0, *(int *)arg, &(mome_rel_t){0}, b.buf,
+                        (uint32_t)b.len);
+}
+
+/* A PUSH_ACK for more pages than this node pushed its sender (twice, or from a node it pushed
+ * nothing) stops the node: counted, it ended a release before its readers had the pushes
+ * (helper-115). */
+START_TEST(test_owner__a_push_ack_not_awaited_stops_the_node)
+{
+    mome_date_t rel = 0;
+    int reader = 2, other = 3;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = shared_owner();
+    mome_rel_release(done_cb, &rel);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_PUSH, 2));
+    nc_expect_death(push_ack_from, &other, "node 3 acknowledged 1 pushed pages, 0 of which");
+    notice_ack(s, 1, 2);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 1), 0);
+    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_ne(rel, 0);
+    nc_expect_death(push_ack_from, &reader, "node 2 acknowledged 1 pushed pages, 0 of which");
+}
+END_TEST
+
 START_TEST(test_owner__push_ack_of_an_unused_copy_stops_the_pushes)
 {
     mome_date_t rel = 0;
@@ -609,5 +639,6 @@ Suite *owner_suite(void)
     NC_CASE(s, test_owner__flush_waits_for_releases_in_flight);
     NC_CASE(s, test_owner__release_waits_for_a_flushed_diff);
     NC_CASE(s, test_owner__large_release_splits_into_batches);
+    NC_CASE(s, test_owner__a_push_ack_not_awaited_stops_the_node);
     return s;
 }
