@@ -153,6 +153,15 @@ static mome_seg_t *shared_owner(void)
     return s;
 }
 
+/* Node `from` acknowledges the push of page 1 of segment 1 (keep: it used its copy). */
+static void push_ack(int from, uint64_t keep)
+{
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, keep), 0);
+    nc_deliver(MOME_MSG_PUSH_ACK, 0, from, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+}
+
 START_TEST(test_owner__release_of_a_shared_owned_page_notices_and_pushes)
 {
     mome_date_t rel = 0;
@@ -177,10 +186,7 @@ START_TEST(test_owner__release_of_a_shared_owned_page_notices_and_pushes)
     /* Complete once the manager (every notified holder knows) and the reader have acked. */
     notice_ack(s, 1, 2);
     ck_assert_uint_eq(rel, 0);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 1), 0);
-    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    push_ack(2, 1);
     ck_assert_uint_ne(rel, 0);
     ck_assert_uint_eq(mome_pext_find(mome_seg_pg(s, 1), 1, 1)->push,
                       1u << 2); /* still read there */
@@ -208,10 +214,7 @@ START_TEST(test_owner__a_push_ack_not_awaited_stops_the_node)
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_PUSH, 2));
     nc_expect_death(push_ack_from, &other, "node 3 acknowledged 1 pushed pages, 0 of which");
     notice_ack(s, 1, 2);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 1), 0);
-    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    push_ack(2, 1);
     ck_assert_uint_ne(rel, 0);
     nc_expect_death(push_ack_from, &reader, "node 2 acknowledged 1 pushed pages, 0 of which");
 }
@@ -224,10 +227,7 @@ START_TEST(test_owner__push_ack_of_an_unused_copy_stops_the_pushes)
     mome_seg_t *s = shared_owner();
     mome_rel_release(done_cb, &rel);
     notice_ack(s, 1, 2);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, 0), 0);
-    nc_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){0}, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    push_ack(2, 0);
     ck_assert_uint_ne(rel, 0);
     /* The next release only notices. */
     nc_fault(s, 1, 1);
