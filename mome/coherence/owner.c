@@ -28,8 +28,8 @@ static mome_owner_expect_cb_t expect_cb;
 static mome_batch_t *rel_diffs, *rel_notices, *rel_pushes;
 /* Notices an owner sends after merging a batch of diffs, per manager. */
 static mome_batch_t *merge_notices;
-static uint32_t
-    *push_out; /* per node: pushed entries it has not acknowledged yet (not a barrier's) */
+/* Per node: the entries pushed to it (not a barrier's) that it has not acknowledged yet. */
+static uint32_t *push_out;
 
 /*
  * A MomeBarrier's release (mome_owner_release_begin with a tag): the owner's notices do not go to

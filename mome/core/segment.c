@@ -30,7 +30,6 @@ typedef struct name_rec {
     mome_hnode_t by_id;   /* k1 = id */
     uint64_t id, size;
     int unlinked;
-    int64_t total; /* opens minus closes over all nodes */
     int used;      /* a node closed it after using it: it held data (a failed create did not) */
     mome_repo_seg_t *repo; /* MOME_PERSIST: the repository segment, locked while the job runs */
     int served;            /* MOME_PERSIST with momed: momed keeps it (net/srvproto.h) */
@@ -41,6 +40,15 @@ typedef struct name_rec {
 } name_rec_t;
 
 #define REC_OF_ID(h) ((name_rec_t *)((char *)(h)-offsetof(name_rec_t, by_id)))
+
+/* Does any node have the name open (an open not yet closed)? */
+static int open_anywhere(const name_rec_t *r)
+{
+    for (int n = 0; n < mome_g.nnodes; n++)
+        if (r->opens[n])
+            return 1;
+    return 0;
+}
 
 static mome_htab_t names, ids;
 static uint64_t id_counter;
@@ -459,7 +467,6 @@ static name_rec_t *rec_new(const char *name, size_t len, uint64_t size, uint32_t
     r->name[len] = 0;
     r->id = ((uint64_t)mome_g.rank << 40) | ++id_counter;
     r->size = size;
-    r->total = 1;
     r->opens[by] = 1;
     r->by_name.k1 = mome_hash_str(r->name, len);
     r->by_name.k2 = name_hash2(r->name);
@@ -588,7 +595,6 @@ static void on_open(const mome_msg_t *msg, const void *body)
         }
         if (size && size != r->size)
             return reply_open(msg, m, -EINVAL, 0, r->size);
-        r->total++;
         r->opens[msg->src]++;
         if (r->repo)
             return reply_persist(msg, m, r);
@@ -643,7 +649,6 @@ static void on_close(const mome_msg_t *msg, const void *body)
                    "by this name manager's count: the nodes disagree on the segment; stopping",
                    msg->src, r->name, (unsigned long long)r->id, m->count, r->opens[msg->src]);
     r->opens[msg->src] -= m->count;
-    r->total -= m->count;
     if ((msg->flags & MOME_SEGC_NOREC) && r->users) /* not set up there: no checkpoint there */
         r->users[msg->src / 64] &= ~(1ull << (msg->src % 64));
     if (!(msg->flags & MOME_SEGC_NOREC))
@@ -654,13 +659,14 @@ static void on_close(const mome_msg_t *msg, const void *body)
      * failed with ENOMEM left it in the repository at that size for good (helper-104). One it
      * found there may hold data: it stays. */
     char why[MOME_SEG_WHY_MAX];
-    if (!r->unlinked && r->total <= 0 && !r->used && !r->served && (msg->flags & MOME_SEGC_NOREC) &&
+    if (!r->unlinked && !open_anywhere(r) && !r->used && !r->served &&
+        (msg->flags & MOME_SEGC_NOREC) &&
         (!r->repo || (r->fresh && mome_repo_gen(r->repo) == 0 &&
                       mome_repo_unlink(r->repo, why, sizeof(why)) == 0))) {
         mome_htab_del(&names, &r->by_name);
         r->unlinked = 1;
     }
-    if (r->unlinked && r->total <= 0)
+    if (r->unlinked && !open_anywhere(r))
         rec_destroy(r);
 }
 
@@ -706,7 +712,7 @@ static void on_unlink(const mome_msg_t *msg, const void *body)
     mome_htab_del(&names, &r->by_name);
     r->unlinked = 1;
     mome_send((int)msg->src, MOME_MSG_SEG_UNLINK_REPLY, 0, &rep, NULL, 0);
-    if (r->total <= 0)
+    if (!open_anywhere(r))
         rec_destroy(r);
 }
 
