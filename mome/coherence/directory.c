@@ -49,6 +49,7 @@
  * writers of a MULTI page. */
 /* The holder sets (NHOLD, sent with an entry that moves), then the flush phase's own. */
 enum { CS = 0, SINGLE_SET, KEPT_SET, NOTIFY_SET, WRITERS, NHOLD, FLUSHING = NHOLD, NSETS };
+_Static_assert(NHOLD == MOME_DIR_MOVE_SETS, "a DIR_MOVE carries the holder sets (proto.h)");
 
 typedef struct dreq {
     struct dreq *next;

@@ -138,6 +138,10 @@ typedef struct mome_move {
     uint32_t owner; /* MOME_NODE_NONE: never written */
 } mome_move_t;
 
+/* The copysets a DIR_MOVE carries after its body, each of (nnodes + 63) / 64 words: holders,
+ * single holder, kept, notified, writers (directory.c). */
+#define MOME_DIR_MOVE_SETS 5
+
 typedef struct mome_rel {
     uint64_t date;   /* of the release */
     uint64_t token;  /* STALE, STALE_ACK: the notice they answer; PUSH, PUSH_ACK: 0, or the

@@ -251,10 +251,10 @@ static uint32_t make_payload(fuzz_in_t *in, const mome_msg_def_t *d, int flags)
         fill_page(in, payload);
         return PAGE;
     }
-    if (d->type == MOME_MSG_DIR_MOVE) { /* NSETS copysets of one word (4 nodes) */
-        for (int k = 0; k < 4; k++)
+    if (d->type == MOME_MSG_DIR_MOVE) { /* the copysets, of one word each (4 nodes) */
+        for (int k = 0; k < MOME_DIR_MOVE_SETS; k++)
             put64(payload + 8 * k, fuzz_u8(in) & 0xf);
-        return 32;
+        return 8 * MOME_DIR_MOVE_SETS;
     }
     if (w->min_len == 1) { /* a segment name */
         len = 1 + b % 4;

@@ -332,7 +332,7 @@ START_TEST(test_directory__entry_migrates_to_its_users)
     ck_assert_int_eq(msgtest_at(0)->to, 2);
     /* It may come back: the forwarder is replaced. */
     testnode_segment(6, 16);
-    uint64_t sets[5] = {1u << 1, 1u << 1, 0, 1u << 1, 0};
+    uint64_t sets[MOME_DIR_MOVE_SETS] = {1u << 1, 1u << 1, 0, 1u << 1, 0};
     mome_move_t back = {.seg = 6, .page = p, .owner = 1};
     deliver(MOME_MSG_DIR_MOVE, MOME_DIR_EXCL, 2, &back, sets, sizeof(sets));
     ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE_ACK, 2));
@@ -390,7 +390,8 @@ START_TEST(test_directory__takes_over_a_moved_entry)
 {
     mome_dir_state_t st;
     /* copies, single-writer (STRONG) holders, kept, notified, writers */
-    uint64_t sets[5] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0, (1u << 2) | (1u << 3), 0};
+    uint64_t sets[MOME_DIR_MOVE_SETS] = {(1u << 2) | (1u << 3), (1u << 2) | (1u << 3), 0,
+                                         (1u << 2) | (1u << 3), 0};
     setup(4, 2, 1);
     testnode_segment(7, 16); /* the entry goes to a node that uses the page */
     mome_move_t mv = {.seg = 7, .page = 11, .owner = 3};
@@ -409,7 +410,7 @@ END_TEST
 
 static void move_onto_live_entry(void *arg)
 {
-    uint64_t sets[5] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
+    uint64_t sets[MOME_DIR_MOVE_SETS] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
     mome_move_t mv = {.seg = 7, .page = 11, .owner = 2};
     (void)arg;
     testnode_segment(7, 16);
@@ -434,7 +435,7 @@ END_TEST
 START_TEST(test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken)
 {
     mome_dir_state_t st;
-    uint64_t sets[5] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
+    uint64_t sets[MOME_DIR_MOVE_SETS] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
     setup(4, 2, 1);
     mome_move_t mv = {.seg = 7, .page = 11, .owner = 2};
     deliver(MOME_MSG_DIR_MOVE, 0, 0, &mv, sets, sizeof(sets));
@@ -449,7 +450,7 @@ END_TEST
  * refused on the wire: counted, the bogus node kept the entry busy for ever (helper-93). */
 START_TEST(test_directory__a_bad_moved_entry_is_refused)
 {
-    uint64_t sets[5] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
+    uint64_t sets[MOME_DIR_MOVE_SETS] = {1u << 2, 1u << 2, 0, 1u << 2, 0};
     setup(4, 2, 1);
     testnode_segment(7, 16);
     mome_move_t mv = {.seg = 7, .page = 11, .owner = 2};
