@@ -226,6 +226,54 @@ START_TEST(test_checkpoint__a_copy_that_may_be_stale_is_fetched_first)
 }
 END_TEST
 
+/*
+ * A RELEASE first writer that a STRONG reader left with a read copy holds the master: the
+ * directory names it the owner. A checkpoint asks for the page (its copy may be stale, as far as
+ * the page's state says), but keeps the copy until the answer: dropped, a reader's FWD_READ queued
+ * ahead of the request at the manager found nothing to send and stopped the job ("does not
+ * hold"), and the bytes of a paged-out master were given back before the directory confirmed the
+ * copy (helper-117).
+ */
+START_TEST(test_checkpoint__a_master_is_kept_while_it_is_asked_for)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = persistent(1, 8);
+    int mgr = mome_seg_manager(s, 2);
+    mome_ckpt_set_t set;
+    static mome_op_t op;
+    uint8_t b[NC_PAGE];
+
+    mome_seg_pg(s, 2)->model = MOME_RELEASE;
+    nc_hold_zero(s, 2, 1, MOME_RIGHT_RW);
+    nc_pattern(b, 5);
+    memcpy(mome_seg_bytes(s, 2), b, NC_PAGE);
+    ck_assert_int_eq(flagged(s, 2), 1);
+    mome_fwd_t f = {.seg = 1, .page = 2, .node = 3, .model = MOME_STRONG};
+    nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &f, NULL, 0); /* node 3 reads: the master stays here */
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
+    msgtest_reset();
+    op_done = 0;
+    mome_op_begin(&op, on_op);
+    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
+    mome_op_end(&op);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_READ_REQ, mgr), mome_req_t)->page, 2);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ); /* still held */
+    /* Node 0's read, queued ahead of this node's request, is served from the master. */
+    mome_fwd_t g = {.seg = 1, .page = 2, .node = 0, .model = MOME_STRONG};
+    nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &g, NULL, 0);
+    const mome_msg_t *d = nc_msg(MOME_MSG_DATA, 0);
+    ck_assert_int_eq(memcmp(d->payload, b, NC_PAGE), 0);
+    /* The directory confirms the copy: it is the content written. */
+    nc_grant(s, 2, 0, 0, 0, mgr, SELF);
+    ck_assert_int_eq(op_done, 1);
+    ck_assert_uint_eq(mome_ckpt_take(s, &set), 0);
+    ck_assert_uint_eq(set.n, 1);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    mome_ckpt_set_free(&set);
+    cleanup();
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -234,5 +282,6 @@ Suite *checkpoint_suite(void)
     NC_CASE(s, test_checkpoint__taken_pages_are_flagged_again_by_the_next_write);
     NC_CASE(s, test_checkpoint__pages_written_during_the_checkpoint_stay_flagged);
     NC_CASE(s, test_checkpoint__a_copy_that_may_be_stale_is_fetched_first);
+    NC_CASE(s, test_checkpoint__a_master_is_kept_while_it_is_asked_for);
     return s;
 }
