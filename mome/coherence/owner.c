@@ -502,15 +502,22 @@ static void released(uint64_t seg, uint64_t page, uint64_t ver)
 
 static void on_notice_ack(const mome_msg_t *m, const void *body)
 {
-    mome_entry_t e;
+    mome_entry_t e, first = {0};
     int n = 0;
 
     MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, e)
     {
+        if (!n)
+            first = e;
         released(e.seg, e.page, e.ver);
         n++;
     }
-    acked_cb(n);
+    if (acked_cb(n) < 0)
+        /* Counted, it ended a release (or the wait for a flush's diffs) before the holders knew. */
+        mome_fatal("node %u acknowledged %d released pages (the first page %llu of segment '%s' "
+                   "(%#llx)), more than this node awaits: a stray or repeated message; stopping",
+                   m->src, n, (unsigned long long)first.page, mome_seg_name_of(first.seg),
+                   (unsigned long long)first.seg);
 }
 
 static void on_push_ack(const mome_msg_t *m, const void *body)
@@ -540,7 +547,10 @@ static void on_push_ack(const mome_msg_t *m, const void *body)
                    "nodes disagree on a release; stopping",
                    m->src, n, push_out[m->src]);
     push_out[m->src] -= (uint32_t)n;
-    acked_cb(n);
+    if (acked_cb(n) < 0)
+        mome_fatal("node %u acknowledged %d pushed pages, more than this node awaits: the "
+                   "release accounting is inconsistent; stopping",
+                   m->src, n);
 }
 
 /* ---- the message table ---- */

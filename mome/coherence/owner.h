@@ -14,8 +14,9 @@
 #include "coherence/seg.h"
 #include "net/wire.h"
 
-/* Called with the number of released pages whose every holder now knows (acknowledgements). */
-typedef void (*mome_owner_acked_cb_t)(int pages);
+/* Called with the number of released pages whose every holder now knows (acknowledgements);
+ * returns -1 when this node awaits fewer. */
+typedef int (*mome_owner_acked_cb_t)(int pages);
 /* Called when a flush sent a diff: one more acknowledgement (a NOTICE_ACK from the owner, once
  * merged) will come, outside any release; releases wait for it too. */
 typedef void (*mome_owner_expect_cb_t)(void);

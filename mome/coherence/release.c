@@ -199,20 +199,25 @@ static void start_release(uint64_t tag)
         finish_release();
 }
 
-static void acked(int pages)
+/*
+ * Pages acknowledged (NOTICE_ACK and PUSH_ACK entries, a late page with nothing to send): those of
+ * the running release, else of the flushes sent since the last one (start_release takes those
+ * over, so every acknowledgement in flight is counted in the one it reaches). Returns -1, counting
+ * nothing, when more come than are awaited: each counted message is acknowledged once, to its
+ * origin, even for a segment destroyed meanwhile (directory.c on_notice), so this is a stray or
+ * repeated message, which counted would end a release before its pages are known.
+ */
+static int acked(int pages)
 {
-    if (!rel_running) { /* flushed diffs acknowledged between releases */
-        flushes_out = pages < flushes_out ? flushes_out - pages : 0;
-        return;
-    }
-    if (rel_pending <= 0)
-        return;
-    rel_pending -= pages;
-    if (rel_pending <= 0) {
-        rel_pending = 0;
+    int *left = rel_running ? &rel_pending : &flushes_out;
+    if (pages > *left)
+        return -1;
+    *left -= pages;
+    if (rel_running && pages && !*left) {
         mome_coh.outstanding--;
         finish_release();
     }
+    return 0;
 }
 
 /* A refresh keeping this node's writes of the page merged them into fresh content; a release
@@ -227,8 +232,12 @@ static void rel_merged(mome_seg_t *s, uint64_t page)
      * this node's own writes, on top of content that has every earlier change. */
     int n = mome_owner_release_page(s, page, rel_date);
     n += mome_owner_release_send(rel_date);
-    if (n == 0)
-        acked(1); /* nothing to send after all: the page's share of the release is done */
+    /* The release counted one for the page: it awaits what was sent for it instead. */
+    rel_pending += n;
+    if (!rel_running || acked(1) < 0)
+        mome_fatal("page %llu of segment '%s' (%#llx) was merged for a release that no longer "
+                   "waits for it: the release accounting is inconsistent; stopping",
+                   (unsigned long long)page, s->name, (unsigned long long)s->id);
 }
 
 /* A flush sent a diff: its acknowledgement belongs to the running release, else to the next. */

@@ -1728,6 +1728,39 @@ START_TEST(test_release__releases_queue_one_in_flight)
 }
 END_TEST
 
+/* A NOTICE_ACK of `pages` entries for page 1 of segment 1 from the manager (raw: in a child). */
+static void notice_ack_of(void *arg)
+{
+    mome_batch_t b = {0};
+    for (int i = 0; i < *(int *)arg; i++)
+        if (mome_batch_notice(&b, 1, 1, 2) < 0)
+            return;
+    msgtest_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+}
+
+/* More acknowledgements than this node awaits (none between releases, two for the release's one
+ * diff, one after it ended) stop the node: counted, they ended a release before its pages were
+ * known, or cut a later one short. */
+START_TEST(test_release__an_acknowledgement_not_awaited_stops_the_node)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t g[2] = {0, 0};
+    int one = 1, two = 2;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_expect_death(notice_ack_of, &one, "node 0 acknowledged 1 released pages");
+    nc_pattern(a, 1);
+    nc_hold_data(s, 1, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    mome_seg_bytes(s, 1)[0] ^= 1;
+    mome_rel_release(done_cb, g);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_DIFF, 3), 1);
+    nc_expect_death(notice_ack_of, &two, "node 0 acknowledged 2 released pages");
+    nc_ack_page(MGR, 1, 1);
+    ck_assert_uint_eq(g[1], 1);
+    nc_expect_death(notice_ack_of, &one, "more than this node awaits");
+}
+END_TEST
+
 Suite *release_suite(void)
 {
     Suite *s = suite_create("release");
@@ -1779,5 +1812,6 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__release_write_across_a_weak_barrier_gets_content_again);
     NC_CASE(s, test_release__releases_queue_one_in_flight);
     NC_CASE(s, test_release__a_confirmed_master_across_switches_is_kept);
+    NC_CASE(s, test_release__an_acknowledgement_not_awaited_stops_the_node);
     return s;
 }
