@@ -1080,6 +1080,13 @@ void mome_dir_forget_seg(uint64_t seg)
     {
         if (h->k1 != seg)
             continue;
+        /* A notice held for the entry's move: its writer counts on an acknowledgement (its next
+         * release, or acquire, waits for it), and every holder went with the segment, so none
+         * is left to tell (helper-116: a flushed diff's notice, its writer having closed the
+         * segment meanwhile, waited for ever). */
+        for (const dnotice_t *n = ((dentry_t *)h)->held; n; n = n->next)
+            mome_send((int)((const mome_rel_t *)mome_msg_body(&n->m))->origin, MOME_MSG_NOTICE_ACK,
+                      0, NULL, n->one.buf, (uint32_t)n->one.len);
         mome_htab_del(&dir, h);
         free_entry((dentry_t *)h);
     }

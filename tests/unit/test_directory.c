@@ -386,6 +386,40 @@ START_TEST(test_directory__notice_during_a_move_follows_the_entry)
 }
 END_TEST
 
+/*
+ * A segment destroyed while a notice waits for its entry's move: the notice's writer still counts
+ * on an acknowledgement (its next release, or acquire, waits for it), and the entry, the notice
+ * with it, went without one; the writer then waited for ever (helper-116: a flushed diff's notice,
+ * the writer having closed the segment). Every holder went with the segment, so none is left to
+ * tell: the notice is acknowledged.
+ */
+START_TEST(test_directory__a_notice_held_for_a_move_is_answered_when_the_segment_goes)
+{
+    setup(4, 0, 1);
+    testnode_segment(6, 16);
+    uint64_t p = my_page(6);
+    reqm(MOME_MSG_WRITE_REQ, 1, 6, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 6, p);
+    reqm(MOME_MSG_READ_REQ, 2, 6, p, MOME_RELEASE, 0);
+    done(2, 6, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE, 2));
+    notice(1, 6, p, 4, 300); /* origin node 1: held */
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_dir_forget_seg(6);
+    const mome_msg_t *a = sent(MOME_MSG_NOTICE_ACK, 1);
+    ck_assert_ptr_nonnull(a);
+    mome_entry_t e;
+    ck_assert_uint_eq(a->len, MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(mome_batch_read(MOME_BATCH_NOTICE, a->payload, a->payload + a->len, &e),
+                      MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(e.seg, 6);
+    ck_assert_uint_eq(e.page, p);
+    ck_assert_uint_eq(e.ver, 4);
+    ck_assert_int_eq(msgtest_count(), 1);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__takes_over_a_moved_entry)
 {
     mome_dir_state_t st;
@@ -1134,6 +1168,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__a_moved_entry_of_a_destroyed_segment_is_not_taken);
     UNIT_CASE(s, test_directory__a_bad_moved_entry_is_refused);
     UNIT_CASE(s, test_directory__notice_during_a_move_follows_the_entry);
+    UNIT_CASE(s, test_directory__a_notice_held_for_a_move_is_answered_when_the_segment_goes);
     UNIT_CASE(s, test_directory__forget_segment);
     UNIT_CASE(s, test_directory__managers_spread_over_nodes);
     UNIT_CASE(s, test_directory__release_write_makes_a_multi_owner);
