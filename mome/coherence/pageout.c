@@ -175,9 +175,14 @@ static int swap_write(const void *bytes, uint64_t *slot)
 
 static int pager_save(mome_store_t *st, uint64_t page, const void *bytes, int zero)
 {
-    placed_t *p = mome_calloc(1, sizeof(*p));
+    placed_t *p;
     int rc;
 
+    if (mome_htab_get(&placed, st->id, page))
+        mome_fatal("page %llu of segment '%s' (%#llx) is paged out again while its bytes are "
+                   "kept elsewhere: the page store is inconsistent; stopping",
+                   (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id);
+    p = mome_calloc(1, sizeof(*p));
     if (!p)
         mome_fatal("out of memory paging out page %llu of segment '%s' (%#llx); stopping",
                    (unsigned long long)page, mome_seg_name_of(st->id), (unsigned long long)st->id);
@@ -291,9 +296,8 @@ static void pager_discard(mome_store_t *st, uint64_t page)
 
 /*
  * The policy chose this page to leave memory. A copy nothing depends on goes: a stale cached page
- * (no access), or a RELEASE read copy this node neither owns nor writes (the directory lets a
- * node drop those; a later use fetches a current one). Any other keeps its state and its bytes
- * go elsewhere. A page in a transaction stays.
+ * (no access). Any other, a read copy too (below), keeps its state and its bytes go elsewhere. A
+ * page in a transaction stays.
  */
 static int pager_evict(mome_store_t *st, uint64_t page)
 {
@@ -311,9 +315,9 @@ static int pager_evict(mome_store_t *st, uint64_t page)
         return 0;
     }
     /* A read copy is paged out like any other, even a clean RELEASE copy of a master another
-     * node holds: dropped silently, this node stayed in the page's copyset, and its manager,
-     * when it was this node (or became it), served the next reader from the copy gone ("a
-     * FWD_READ ... which this node does not hold"). */
+     * node holds. Such copies used to be dropped silently: this node stayed in the page's
+     * copyset, and its manager, when it was this node (or became it), served the next reader
+     * from the copy gone ("a FWD_READ ... which this node does not hold"). */
     mome_copy_unmap(s, page); /* the next access faults and brings it back */
     return mome_store_page_out(st, page);
 }
@@ -331,8 +335,15 @@ static void on_pageout(const mome_msg_t *m, const void *body)
 {
     const mome_pgout_t *o = body;
     mome_pgout_t ack = {.seg = o->seg, .page = o->page, .status = -ENOSPC};
-    kept_t *k;
+    kept_t *k = (kept_t *)mome_htab_get(&kept, o->seg, o->page ^ ((uint64_t)m->src << 48));
 
+    if (k)
+        /* Kept, the second copy would shadow the first: one given back, the other left here for
+         * good with its share of the budget (helper-119). */
+        mome_fatal("node %u pages out page %llu of segment '%s' (%#llx) again, without taking "
+                   "it back first: a repeated message; stopping",
+                   m->src, (unsigned long long)o->page, mome_seg_name_of(o->seg),
+                   (unsigned long long)o->seg);
     if (mome_store_can_keep()) {
         k = mome_malloc(sizeof(*k) + mome_coh.page_size);
         if (k) {

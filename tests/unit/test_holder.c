@@ -662,9 +662,41 @@ START_TEST(test_holder__forward_for_a_copy_not_held_stops_the_node)
 }
 END_TEST
 
+/* PAGEOUT of page 2 of segment 1 from node 2 (raw: in a child), twice. */
+static void paged_out_twice(void *arg)
+{
+    static uint8_t b[NC_PAGE];
+    mome_pgout_t o = {.seg = 1, .page = 2};
+    for (int i = 0; i < 2; i++)
+        msgtest_deliver(MOME_MSG_PAGEOUT, 0, 2, &o, b, NC_PAGE);
+}
+
+/*
+ * A node keeps pages others page out to it, and gives each back once (PAGEIN). The same page
+ * left here twice by its owner is a repeated message: kept, the second copy shadowed the first
+ * (one of them given back, the other left here for good, its budget leaked) (helper-119).
+ */
+START_TEST(test_holder__a_page_left_here_is_given_back_once)
+{
+    uint8_t b[NC_PAGE];
+    mome_pgout_t o = {.seg = 1, .page = 2};
+    nc_up(NODES, SELF);
+    nc_pattern(b, 3);
+    nc_deliver(MOME_MSG_PAGEOUT, 0, 2, &o, b, NC_PAGE);
+    const mome_msg_t *a = nc_msg(MOME_MSG_PAGEOUT_ACK, 2);
+    ck_assert_int_eq(NC_BODY(a, mome_pgout_t)->status, 0);
+    nc_deliver(MOME_MSG_PAGEIN, 0, 2, &o, NULL, 0);
+    const mome_msg_t *d = nc_msg(MOME_MSG_PAGEIN_DATA, 2);
+    ck_assert_uint_eq(d->len, NC_PAGE);
+    ck_assert_int_eq(memcmp(d->payload, b, NC_PAGE), 0);
+    nc_expect_death(paged_out_twice, NULL, "again");
+}
+END_TEST
+
 Suite *holder_suite(void)
 {
     Suite *s = suite_create("holder");
+    NC_CASE(s, test_holder__a_page_left_here_is_given_back_once);
     NC_CASE(s, test_holder__fwd_read_sends_the_page_and_downgrades);
     NC_CASE(s, test_holder__fwd_reads_of_a_run_share_one_write_protect);
     NC_CASE(s, test_holder__fwd_writes_of_a_run_share_one_unmap);
