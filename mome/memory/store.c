@@ -121,8 +121,8 @@ void mome_store_close(mome_store_t *st)
     mome_mem->runtime_unmap((char *)st->rt, st->size);
     mome_mem->region_release(st->base, st->size);
     if (st->paged) {
-        /* What the pager keeps of it goes too. */
-        for (uint64_t w = 0; w < (st->npages + 63) / 64; w++)
+        /* What the pager keeps of it goes too (a pager gone first took its records along). */
+        for (uint64_t w = 0; pager && w < (st->npages + 63) / 64; w++)
             for (uint64_t b = st->paged[w]; b; b &= b - 1)
                 pager->discard(st, w * 64 + (uint64_t)__builtin_ctzll(b));
         munmap(st->paged, (size_t)((st->npages + 63) / 64) * 8);
@@ -136,7 +136,8 @@ void mome_store_unpage(mome_store_t *st, uint64_t page)
 {
     if (mome_store_is_paged(st, page)) {
         mome_bit_clear(st->paged, page);
-        pager->discard(st, page);
+        if (pager)
+            pager->discard(st, page);
     }
 }
 
