@@ -170,9 +170,9 @@ static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const m
         slot[e.where].sum = e.sum;
         used[e.where] = 1;
     }
-    fd = openat(segfd, name, O_RDONLY | O_CLOEXEC);
+    fd = mome_repo_open_file(segfd, name, O_RDONLY, 0);
     if (fd < 0) {
-        problem(v, "%s: %s", name, strerror(errno));
+        problem(v, "%s: %s", name, fd == -EIO ? "not a regular file" : strerror(-fd));
         goto out;
     }
     if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != f->pages * h->page_size)

@@ -252,9 +252,9 @@ static int write_index(mome_repo_seg_t *rs, uint64_t gen, uint32_t node, uint32_
         mome_repo_idx_put(b + MOME_REPO_IDX_HDR + i * MOME_REPO_IDX_ENTRY, &e[i]);
     *sum = mome_sum64(b, len - 8, 0);
     mome_put64(b + len - 8, *sum);
-    fd = openat(rs->segfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fd = mome_repo_open_file(rs->segfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
-        rc = -errno;
+        rc = fd;
     } else {
         fchmod(fd, 0600);
         rc = mome_repo_pwrite_all(fd, b, len, 0);
@@ -424,9 +424,9 @@ int mome_repo_commit(mome_repo_seg_t *rs, uint64_t gen, const mome_repo_file_t *
         /* The data file's pages: its length (durable before its writer said it was ready). */
         struct stat st;
         data_name(name, sizeof(name), f->gen, f->node);
-        int dfd = openat(rs->segfd, name, O_RDONLY | O_CLOEXEC);
-        if (dfd < 0 || fstat(dfd, &st) < 0 || st.st_size % h->page_size) {
-            rc = dfd < 0 || errno ? -errno : -EIO;
+        int dfd = mome_repo_open_file(rs->segfd, name, O_RDONLY, 0);
+        rc = dfd < 0 ? dfd : fstat(dfd, &st) < 0 ? -errno : 0; /* (errno of this call only) */
+        if (rc < 0 || st.st_size % h->page_size) {
             if (dfd >= 0)
                 close(dfd);
             rc = mome_repo_say(err, errlen, rc ? rc : -EIO,

@@ -72,6 +72,10 @@ static inline void index_name(char *b, size_t n, uint64_t gen, uint32_t node)
 int mome_repo_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* fsync, -errno. */
 int mome_repo_sync(int fd);
+/* Open dirfd/name (AT_FDCWD: a path), which must be a regular file, never through a symbolic
+ * link (flags: O_RDONLY, O_RDWR, O_WRONLY with O_CREAT...): a descriptor, -ELOOP for a link,
+ * -EIO for anything not a regular file, or -errno. */
+int mome_repo_open_file(int dirfd, const char *name, int flags, mode_t mode);
 /* The repository directory, opened (created with `create`) and its format checked: a descriptor,
  * or -errno with a message (mome_repo_check's refusals). */
 int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen);

@@ -72,16 +72,35 @@ DIR *mome_repo_opendir_at(int fd)
     return dir;
 }
 
+/*
+ * Open a file of the repository at dirfd/name (dirfd AT_FDCWD: a path) that must be a regular file:
+ * a FIFO there made every open, mome-repo ls and verify wait for ever, and a symbolic link named
+ * `lock` had the lock's holder line written over the file it pointed to (helper-120). -EIO for
+ * anything else, -ELOOP for a symbolic link.
+ */
+int mome_repo_open_file(int dirfd, const char *name, int flags, mode_t mode)
+{
+    struct stat st;
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EIO;
+    }
+    return fd;
+}
+
 /* Read a whole small file at dirfd/name (at most max bytes) into a malloc'd buffer. */
 static int read_small(int dirfd, const char *name, size_t max, uint8_t **out, size_t *len)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    int fd = mome_repo_open_file(dirfd, name, O_RDONLY, 0);
     struct stat st;
     uint8_t *b;
     size_t got = 0;
 
     if (fd < 0)
-        return -errno;
+        return fd;
     if (fstat(fd, &st) < 0) {
         int rc = -errno;
         close(fd);
@@ -266,7 +285,11 @@ int mome_repo_dir_open(const char *dir, int create, char *err, size_t errlen)
         }
     }
     if (rc == -ENOENT && create) {
-        rc = create_format(fd);
+        /* The repository directory's own entry too, when its user made it (mkdir): else a crash
+         * could take it, and every checkpoint in it (helper-120). */
+        rc = mome_repo_sync_parent(dir);
+        if (rc == 0)
+            rc = create_format(fd);
         if (rc < 0) {
             close(fd);
             return mome_repo_say(err, errlen, rc, "cannot write %s/%s: %s", dir,
@@ -310,9 +333,9 @@ int mome_repo_check(const char *dir, int create, char *err, size_t errlen)
  */
 static int take_lock(int segfd, const char *who, int *out, char *holder, size_t hlen)
 {
-    int fd = openat(segfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = mome_repo_open_file(segfd, "lock", O_RDWR | O_CREAT, 0600);
     if (fd < 0)
-        return -errno;
+        return fd;
     fchmod(fd, 0600);
     for (int tries = 0;; tries++) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -351,9 +374,9 @@ int mome_repo_locked(const char *dir, const char *dirname, char *who, size_t who
 
     snprintf(path, sizeof(path), "%s/%s/lock", dir, dirname);
     who[0] = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = mome_repo_open_file(AT_FDCWD, path, O_RDONLY, 0);
     if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
+        return fd == -ENOENT ? 0 : fd;
     if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
         flock(fd, LOCK_UN);
     } else if (errno == EWOULDBLOCK) {
@@ -380,7 +403,7 @@ int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *e
     if (!b)
         return mome_repo_say(err, errlen, -ENOMEM, "out of memory writing the head of %s/%s",
                              SEGPATH(rs));
-    fd = openat(rs->segfd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fd = mome_repo_open_file(rs->segfd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
         rc = -errno;
         goto out;
@@ -534,9 +557,9 @@ const uint8_t *mome_repo_idx_map(int segfd, const mome_repo_file_t *f, uint32_t 
 
     index_name(name, sizeof(name), f->gen, f->node);
     *why = NULL;
-    fd = openat(segfd, name, O_RDONLY | O_CLOEXEC);
+    fd = mome_repo_open_file(segfd, name, O_RDONLY, 0);
     if (fd < 0) {
-        *err = -errno;
+        *err = fd;
         return NULL;
     }
     if (fstat(fd, &st) < 0) {
@@ -598,10 +621,14 @@ static int data_fd(mome_repo_seg_t *rs, uint32_t fi, const char *name)
             rs->nopen--;
         }
     }
-    rs->fds[fi] = openat(rs->segfd, name, O_RDONLY | O_CLOEXEC);
-    if (rs->fds[fi] >= 0)
-        rs->nopen++;
-    return rs->fds[fi];
+    int fd = mome_repo_open_file(rs->segfd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        errno = -fd; /* (the callers read it) */
+        return -1;
+    }
+    rs->fds[fi] = fd;
+    rs->nopen++;
+    return fd;
 }
 
 int mome_repo_map_load(mome_repo_seg_t *rs, char *err, size_t errlen)
@@ -735,11 +762,22 @@ int mome_repo_read(mome_repo_seg_t *rs, uint64_t page, void *dst, char *err, siz
 
 /* ---- garbage ---- */
 
+/* Whether the head names delta files (gen, node): its files are in (gen, node) order
+ * (format.c checks it), and the sweep asks once per file of the directory (helper-120: a scan per
+ * file made each sweep quadratic in the files). */
 static int named(const mome_repo_head_t *h, uint64_t gen, uint32_t node)
 {
-    for (uint32_t i = 0; i < h->nfiles; i++)
-        if (h->files[i].gen == gen && h->files[i].node == node)
+    uint32_t lo = 0, hi = h->nfiles;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const mome_repo_file_t *f = &h->files[mid];
+        if (f->gen == gen && f->node == node)
             return 1;
+        if (f->gen < gen || (f->gen == gen && f->node < node))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return 0;
 }
 
@@ -897,6 +935,14 @@ static int create_head(mome_repo_seg_t *rs, const char *name, uint64_t size, uin
     h->created_ns = h->ckpt_ns = mome_repo_wall_ns();
     mome_repo_sweep(rs); /* leftovers of an earlier segment of this name */
     int rc = mome_repo_write_head(rs, h, err, errlen);
+    if (rc == 0 && (rc = mome_repo_sync(rs->repofd)) < 0)
+        /* The segment directory's own entry: the creation that made it fsyncs it, but a creator
+         * killed before that left it to this one, whose checkpoints fsync only the segment's
+         * directory (helper-120). */
+        return mome_repo_say(err, errlen, rc,
+                             "cannot fsync repository '%s' after creating "
+                             "segment '%s' in it: %s",
+                             rs->dir, name, strerror(-rc));
     return rc == MOME_REPO_UNSYNCED ? -EIO : rc; /* the open fails; the next one finds the head */
 }
 

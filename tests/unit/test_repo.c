@@ -381,6 +381,58 @@ START_TEST(test_repo__corruption_is_an_error_never_data)
 }
 END_TEST
 
+/*
+ * Files of a repository that are not regular files: a FIFO in place of a head, an index or a data
+ * file made opens, reads and mome-repo verify wait for ever; a symbolic link named `lock` had the
+ * holder line written over the file it pointed to (helper-120). Each is now an error.
+ */
+START_TEST(test_repo__files_that_are_not_regular_are_refused)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = one_generation(dir), *again;
+    char path[200], victim[200], back[32] = {0};
+    uint8_t buf[PS];
+    int fd;
+
+    mome_repo_close(rs);
+    /* The lock a symbolic link: the file it names is left alone. */
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_eq(write(fd, "precious", 8), 8);
+    close(fd);
+    snprintf(path, sizeof(path), "%s/s/lock", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(symlink(victim, path), 0);
+    ck_assert_int_lt(
+        mome_repo_open(dir, "s", 0, 0, MOME_REPO_LOCK, "test", &again, err, sizeof(err)), 0);
+    fd = open(victim, O_RDONLY);
+    ck_assert_int_eq(read(fd, back, sizeof(back) - 1), 8);
+    close(fd);
+    ck_assert_str_eq(back, "precious");
+    ck_assert_int_eq(unlink(path), 0);
+    /* A FIFO for the data file: the read fails at once. */
+    ck_assert_int_eq(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/s/data.1.0", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(mome_repo_read(rs, 1, buf, err, sizeof(err)), -EIO);
+    ck_assert_ptr_nonnull(strstr(err, "data.1.0"));
+    mome_repo_close(rs);
+    ck_assert_int_eq(mome_repo_verify(dir, "s", NULL, NULL), 1);
+    /* A FIFO for the index, then for the head: the open fails at once. */
+    snprintf(path, sizeof(path), "%s/s/index.1.0", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_lt(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/s/head", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_lt(mome_repo_open(dir, "s", 0, 0, MOME_REPO_MAP, NULL, &rs, err, sizeof(err)), 0);
+    ck_assert_int_ne(mome_repo_verify(dir, "s", NULL, NULL), 0);
+    rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_repo__sizes_are_checked)
 {
     const char *dir = tmpdir();
@@ -1071,6 +1123,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__reads_need_few_descriptors);
     UNIT_CASE(s, test_repo__lock_held_by_another_process_is_ebusy);
     UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
+    UNIT_CASE(s, test_repo__files_that_are_not_regular_are_refused);
     UNIT_CASE(s, test_repo__sizes_are_checked);
     UNIT_CASE(s, test_repo__export_import_round_trip);
     UNIT_CASE(s, test_repo__an_interrupted_import_leaves_no_segment);
