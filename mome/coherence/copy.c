@@ -389,7 +389,11 @@ int mome_copy_lacks_due(mome_seg_t *s, uint64_t page, uint64_t ver)
 void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver)
 {
     mome_page_t *pg = mome_seg_pg(s, page);
-    if ((pg->access == MOME_ACC_NONE && !(pg->flags & MOME_PG_BUSY)) || ver <= pg->ver)
+    /* Without a copy here, the page's version is that of a copy gone: nothing to compare with.
+     * Versions restart at 0 when a job gets a page back from momed, and a notice for the content
+     * being fetched, taken for older than the copy of the page's last stay, was dropped: the
+     * content fetched, older than it, stayed after an acquire that passed it (helper-121). */
+    if (pg->access == MOME_ACC_NONE ? !(pg->flags & MOME_PG_BUSY) : ver <= pg->ver)
         return;
     mome_pext_t *x = mome_pext_get(pg, s->id, page);
     if (!x)

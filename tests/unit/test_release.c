@@ -1761,6 +1761,35 @@ START_TEST(test_release__an_acknowledgement_not_awaited_stops_the_node)
 }
 END_TEST
 
+/*
+ * Versions restart at 0 each time a job gets a page back from momed, and a node whose copy went in
+ * the recall keeps the version of the page's last stay. A notice that comes while the page is
+ * fetched again was compared with that version, taken for old and dropped: the content fetched,
+ * older than the notice, then stayed after an acquire that passed it (helper-121; 3 nodes: owner,
+ * manager and reader apart). A page fetched without a copy here has no version to compare with.
+ */
+START_TEST(test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t got[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    mome_seg_pg(s, 2)->model = MOME_RELEASE;
+    nc_hold_data(s, 2, 0, 0, 3, a, 40); /* the last stay: version 40 */
+    mome_copy_drop(s, 2);               /* gone in the recall */
+    nc_fault(s, 2, 0);                  /* the next stay: fetched again */
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_READ_REQ, mgr));
+    stale(s, 2, 10, 5); /* the owner's release, version 5, overtakes the content */
+    nc_data(s, 2, 3, mgr, 0, 0, 2, a);
+    ck_assert_uint_eq(mome_seg_pg(s, 2)->ver, 2);
+    mome_rel_acquire(20, done_cb, got);
+    caught_up(mome_seg_pg(s, 2), mgr);
+}
+END_TEST
+
 Suite *release_suite(void)
 {
     Suite *s = suite_create("release");
@@ -1813,5 +1842,6 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__releases_queue_one_in_flight);
     NC_CASE(s, test_release__a_confirmed_master_across_switches_is_kept);
     NC_CASE(s, test_release__an_acknowledgement_not_awaited_stops_the_node);
+    NC_CASE(s, test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version);
     return s;
 }
