@@ -151,14 +151,36 @@ static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const m
 {
     const size_t chunk = mome_repo_batch(h->page_size);
     char name[64];
-    slotinfo_t *slot = calloc(f->pages ? f->pages : 1, sizeof(*slot));
-    uint8_t *buf = malloc((size_t)chunk * h->page_size), *used = calloc(f->pages + 1, 1);
+    slotinfo_t *slot = NULL;
+    uint8_t *buf = NULL, *used = NULL;
     struct stat st;
     int fd;
 
     data_name(name, sizeof(name), f->gen, f->node);
+    fd = mome_repo_open_file(segfd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        problem(v, "%s: %s", name, fd == -EIO ? "not a regular file" : strerror(-fd));
+        return;
+    }
+    /* Its length first: the head's page count sizes what follows, and a count the file does not
+     * have (a crafted head: 2^32 pages) took 64 GiB and millions of reads (helper-120). */
+    if (fstat(fd, &st) < 0)
+        st.st_size = -1;
+    if ((uint64_t)st.st_size != f->pages * h->page_size) {
+        if (st.st_size < 0)
+            problem(v, "%s: %s", name, strerror(errno));
+        else
+            problem(v, "%s: %llu bytes, the index says %llu pages of %u", name,
+                    (unsigned long long)st.st_size, (unsigned long long)f->pages, h->page_size);
+        close(fd);
+        return;
+    }
+    slot = calloc(f->pages ? f->pages : 1, sizeof(*slot));
+    buf = malloc((size_t)chunk * h->page_size);
+    used = calloc(f->pages + 1, 1);
     if (!slot || !buf || !used) {
         problem(v, "%s: out of memory to verify it", name);
+        close(fd);
         goto out;
     }
     for (uint64_t k = 0; k < f->entries; k++) {
@@ -170,14 +192,6 @@ static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const m
         slot[e.where].sum = e.sum;
         used[e.where] = 1;
     }
-    fd = mome_repo_open_file(segfd, name, O_RDONLY, 0);
-    if (fd < 0) {
-        problem(v, "%s: %s", name, fd == -EIO ? "not a regular file" : strerror(-fd));
-        goto out;
-    }
-    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != f->pages * h->page_size)
-        problem(v, "%s: %llu bytes, the index says %llu pages of %u", name,
-                (unsigned long long)st.st_size, (unsigned long long)f->pages, h->page_size);
     for (uint64_t s = 0; s < f->pages; s += chunk) {
         uint64_t n = f->pages - s < chunk ? f->pages - s : chunk;
         size_t want = (size_t)n * h->page_size, got = 0;

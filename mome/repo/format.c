@@ -147,8 +147,14 @@ int mome_repo_head_decode(const uint8_t *b, size_t len, mome_repo_head_t *h, con
     if (h->nfiles > MOME_REPO_HEAD_MAX_FILES ||
         len != HEAD_FIXED + pad + (size_t)h->nfiles * HEAD_FILE + 8)
         BAD("file count disagrees with the length");
-    if (h->page_size < 512 || (h->page_size & (h->page_size - 1)) || h->size == 0)
+    /* No Mome job runs pages above 16 MiB (config.c): a larger one would size buffers of
+     * gigabytes in verify and export (helper-120). */
+    if (h->page_size < 512 || (h->page_size & (h->page_size - 1)) || h->page_size > (1u << 24) ||
+        h->size == 0)
         BAD("bad page size or segment size");
+    /* The next commit's generation must not wrap to 0, which no head may hold (helper-120). */
+    if (h->gen >= 1ull << 63)
+        BAD("generation out of range");
     memcpy(h->name, b + HEAD_FIXED, nl);
     h->name[nl] = 0;
     if (strlen(h->name) != nl)

@@ -161,6 +161,19 @@ START_TEST(test_repo__head_round_trip_and_any_flipped_byte)
     }
     ck_assert_int_lt(mome_repo_head_decode(b, len - 1, &back, &why), 0);
     free(b);
+    /* Checksummed, but out of range: a generation the next commit would wrap, a page size no
+     * job runs (helper-120). */
+    h.gen = files[1].gen = 1ull << 63;
+    b = mome_repo_head_encode(&h, &len);
+    ck_assert_int_lt(mome_repo_head_decode(b, len, &back, &why), 0);
+    ck_assert_str_eq(why, "generation out of range");
+    free(b);
+    h.gen = files[1].gen = 2;
+    h.page_size = 1u << 25;
+    b = mome_repo_head_encode(&h, &len);
+    ck_assert_int_lt(mome_repo_head_decode(b, len, &back, &why), 0);
+    ck_assert_str_eq(why, "bad page size or segment size");
+    free(b);
 }
 END_TEST
 
@@ -906,6 +919,31 @@ START_TEST(test_repo__a_head_renamed_but_not_synced_is_committed)
 }
 END_TEST
 
+static char problem_said[400];
+static void keep_problem(void *arg, const char *text)
+{
+    snprintf(problem_said, sizeof(problem_said), "%s", text);
+}
+
+/* A data file shorter than the head says: verify reports its length, before it sizes anything by
+ * the head's page count (a crafted one, 2^32 pages, took 64 GiB and millions of reads). */
+START_TEST(test_repo__verify_checks_a_data_file_length_first)
+{
+    const char *dir = tmpdir();
+    mome_repo_seg_t *rs = one_generation(dir);
+    char path[200];
+
+    mome_repo_close(rs);
+    snprintf(path, sizeof(path), "%s/s/data.1.0", dir);
+    ck_assert_int_eq(truncate(path, PS), 0);
+    problem_said[0] = 0;
+    ck_assert_int_ne(mome_repo_verify(dir, "s", keep_problem, NULL), 0);
+    ck_assert_msg(strstr(problem_said, "data.1.0: 4096 bytes, the index says 2 pages"), "%s",
+                  problem_said);
+    rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_repo__a_lost_head_is_damage_and_nothing_is_removed)
 {
     const char *dir = tmpdir();
@@ -1124,6 +1162,7 @@ Suite *repo_suite(void)
     UNIT_CASE(s, test_repo__lock_held_by_another_process_is_ebusy);
     UNIT_CASE(s, test_repo__corruption_is_an_error_never_data);
     UNIT_CASE(s, test_repo__files_that_are_not_regular_are_refused);
+    UNIT_CASE(s, test_repo__verify_checks_a_data_file_length_first);
     UNIT_CASE(s, test_repo__sizes_are_checked);
     UNIT_CASE(s, test_repo__export_import_round_trip);
     UNIT_CASE(s, test_repo__an_interrupted_import_leaves_no_segment);
