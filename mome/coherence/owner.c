@@ -37,12 +37,19 @@ static uint32_t *push_out;
  * every node), and its pushes are counted by their readers instead of acknowledged. bar_own keeps
  * them until the barrier ends here: an ordinary release that comes first (another thread's
  * MomeRelease or MomeUnlock) sends them to the managers too, so that whoever acquires after it
- * sees them without waiting for the barrier.
+ * sees them without waiting for the barrier. Its end here is not its end everywhere: this node's
+ * exit says that every node entered, not that every node has taken the exit's notices. So
+ * bar_prev keeps them until the next barrier's exit (every node entered that one, so took this
+ * one's exit), and the first ordinary release in between sends them to the managers as well: a
+ * lock a thread held across the barrier and releases now may be acquired on a node whose exit is
+ * still on its way (helper-122).
  */
-static uint64_t bar_tag;     /* the running release's barrier tag (its epoch + 1), else 0 */
-static int bar_fallback;     /* its notices outgrew the barrier's messages: managers, as usual */
-static mome_batch_t bar_own; /* barrier notice entries of this node's barrier release */
-static int bar_resend;       /* bar_own has not gone through the managers yet */
+static uint64_t bar_tag;      /* the running release's barrier tag (its epoch + 1), else 0 */
+static int bar_fallback;      /* its notices outgrew the barrier's messages: managers, as usual */
+static mome_batch_t bar_own;  /* barrier notice entries of this node's barrier release */
+static int bar_resend;        /* bar_own has not gone through the managers yet */
+static mome_batch_t bar_prev; /* bar_own of the barrier this node exited last */
+static int prev_resend;       /* bar_prev has not gone through the managers yet */
 static int extra_acks;       /* acknowledgements the batches sent so far in this release bring */
 
 /* Send batch b to `to` as one message of `type` and empty it. */
@@ -100,15 +107,15 @@ static int manager_of(uint64_t seg, uint64_t page)
 }
 
 /*
- * Send the barrier notices kept in bar_own to the pages' managers as this release's notices, each
- * acknowledged, and (as any owner's notice) holding a FLUSH of its page until then. A barrier's
- * notices hold no FLUSH: one could wait for the barrier, which could wait for the node whose
- * request the FLUSH serves. None is needed: the master already holds the released writes, and a
- * copy taken after the FLUSH has a version the notices do not exceed.
+ * Send the barrier notices kept in own (bar_own, bar_prev) to the pages' managers as this release's
+ * notices, each acknowledged, and (as any owner's notice) holding a FLUSH of its page until then. A
+ * barrier's notices hold no FLUSH: one could wait for the barrier, which could wait for the node
+ * whose request the FLUSH serves. None is needed: the master already holds the released writes, and
+ * a copy taken after the FLUSH has a version the notices do not exceed.
  */
-static void bar_own_to_managers(uint64_t date)
+static void bar_own_to_managers(const mome_batch_t *own, uint64_t date)
 {
-    mome_msg_t m = {.payload = bar_own.buf, .len = (uint32_t)bar_own.len};
+    mome_msg_t m = {.payload = own->buf, .len = (uint32_t)own->len};
     mome_entry_t e;
     MOME_BATCH_FOREACH(MOME_BATCH_BNOTICE, &m, e)
     {
@@ -133,8 +140,14 @@ int mome_owner_release_begin(uint64_t tag, uint64_t date)
     bar_tag = tag;
     if (bar_resend && bar_own.n) {
         /* A barrier's notices not yet known to their holders: this release makes them known. */
-        bar_own_to_managers(date);
+        bar_own_to_managers(&bar_own, date);
         bar_resend = 0;
+    }
+    if (!tag && prev_resend && bar_prev.n) {
+        /* The last barrier's, which nodes whose exit is on its way do not know yet. (A
+         * barrier's own release need not: nobody acquires it before every exit.) */
+        bar_own_to_managers(&bar_prev, date);
+        prev_resend = 0;
     }
     return 0;
 }
@@ -154,7 +167,7 @@ static int bar_keep(uint64_t seg, uint64_t page, uint64_t ver, uint64_t date, ui
         return 1;
     }
     if (!bar_fallback) {
-        bar_own_to_managers(date);
+        bar_own_to_managers(&bar_own, date);
         mome_batch_reset(&bar_own);
         bar_resend = 0;
         bar_fallback = 1;
@@ -317,7 +330,13 @@ const void *mome_owner_barrier_notices(uint32_t *len)
 
 void mome_owner_barrier_done(void)
 {
-    mome_batch_reset(&bar_own); /* every node has them now */
+    /* Every node entered this barrier, so has taken the last one's exit: those go. This one's
+     * are kept until the next, since other nodes may not have taken its exit yet. */
+    mome_batch_t t = bar_prev;
+    bar_prev = bar_own;
+    prev_resend = bar_resend;
+    bar_own = t;
+    mome_batch_reset(&bar_own);
     bar_resend = 0;
 }
 
@@ -614,8 +633,9 @@ void mome_owner_fini(void)
         mome_batch_free(&merge_notices[i]);
     }
     mome_batch_free(&bar_own);
+    mome_batch_free(&bar_prev);
     bar_tag = 0;
-    bar_fallback = bar_resend = extra_acks = 0;
+    bar_fallback = bar_resend = prev_resend = extra_acks = 0;
     free(rel_diffs);
     free(rel_notices);
     free(rel_pushes);

@@ -588,8 +588,11 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
     b->acq = c;
     c->u.barrier.state = b;
     if (b == &jbar) {
-        /* (a call using that date runs on this thread after this handler: notices recorded) */
-        __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
+        /* (a call using that date runs on this thread after this handler: notices recorded)
+         * Never back: a program barrier's exit may have come first with a later date (its
+         * gathering node's clock ahead of this one's: helper-122). */
+        if (m->date > __atomic_load_n(&last_barrier, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
         mome_rel_barrier_acquire(m->id + 1, m->date, msg->payload, msg->len,
                                  barrier_after_acquire, c);
         return;

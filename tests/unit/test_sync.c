@@ -361,6 +361,88 @@ START_TEST(test_sync__release_during_a_barrier_sends_its_notices_to_the_managers
 }
 END_TEST
 
+/*
+ * A release after this node's own exit: the exit proves that every node entered the barrier, not
+ * that every node has taken the exit's notices. A lock released now (a thread held it across the
+ * barrier) could be acquired on a node whose exit is still on its way, the barrier's writes
+ * unknown there (helper-122). So the barrier's notices go to the managers again, acknowledged,
+ * with the first release after the exit; after the next barrier's exit, not any more.
+ */
+START_TEST(test_sync__a_release_after_the_exit_sends_the_barriers_notices)
+{
+    mome_cmd_t c, d;
+    mome_entry_t e[2], n[2];
+    mome_date_t rel = 0;
+    nc_up(3, 1);
+    mome_seg_t *s = owner_read_by_2();
+    int mgr = mome_seg_manager(s, 1);
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), e, 2), 1);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    ck_assert_uint_eq(c.done, 1);
+    msgtest_reset();
+    mome_rel_release(done_cb, &rel);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, mgr), n, 2), 1);
+    ck_assert_uint_eq(n[0].page, 1);
+    ck_assert_uint_eq(n[0].ver, e[0].ver);
+    ck_assert_uint_eq(rel, 0); /* until the manager has told the holders */
+    mome_batch_reset(&b);
+    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, n[0].ver), 0);
+    nc_deliver(MOME_MSG_NOTICE_ACK, 0, mgr, NULL, b.buf, (uint32_t)b.len);
+    ck_assert_uint_ne(rel, 0);
+    /* Once: the next release sends nothing. */
+    rel = 0;
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* After the next barrier's exit every node has the first's: a release sends nothing. */
+    cmd_init(&d, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&d);
+    x = (mome_syncmsg_t){.id = 1, .date = 600};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    ck_assert_uint_eq(d.done, 1);
+    msgtest_reset();
+    rel = 0;
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_batch_free(&b);
+}
+END_TEST
+
+/*
+ * MomeLastBarrierDate never goes back: a job of two programs, this node (1) in program 0 (nodes 0
+ * and 1) and one thread in each kind of barrier. The program barrier's exit, dated 900, came
+ * before the job barrier's, dated 500 (its gathering node's clock behind): the job barrier set
+ * 500 over 900, and a WEAK MomeSyncMem(MomeLastBarrierDate()) then missed writes the program
+ * barrier had ordered before it (helper-122).
+ */
+START_TEST(test_sync__the_last_barrier_date_never_goes_back)
+{
+    mome_cmd_t j, a;
+    mome_g.app_first = 0;
+    mome_g.app_size = 2;
+    nc_up(3, 1);
+    cmd_init(&j, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&j);
+    cmd_init(&a, mome_sync_cmd_app_barrier);
+    mome_sync_cmd_app_barrier(&a);
+    mome_syncmsg_t x = {.id = 0, .date = 900};
+    nc_deliver(MOME_MSG_BAR_EXIT, MOME_BAR_APP, 0, &x, NULL, 0);
+    ck_assert_uint_eq(a.done, 1);
+    ck_assert_uint_eq(mome_sync_last_barrier(), 900);
+    x.date = 500;
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    ck_assert_uint_eq(j.done, 1);
+    mome_g.app_first = mome_g.app_size = 0;
+    ck_assert_uint_eq(mome_sync_last_barrier(), 900);
+}
+END_TEST
+
 /* A node about to enter the barrier asks for the page under STRONG: the manager flushes this
  * node, which must not wait for the barrier (that node would never enter it). */
 START_TEST(test_sync__flush_during_a_barrier_does_not_wait_for_it)
@@ -872,6 +954,8 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
     NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
+    NC_CASE(s, test_sync__a_release_after_the_exit_sends_the_barriers_notices);
+    NC_CASE(s, test_sync__the_last_barrier_date_never_goes_back);
     NC_CASE(s, test_sync__flush_during_a_barrier_does_not_wait_for_it);
     NC_CASE(s, test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes);
     NC_CASE(s, test_sync__barrier_pushes_may_come_before_the_exit);
