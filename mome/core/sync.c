@@ -312,6 +312,12 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
         mome_fatal("node %u granted lock %d to this node, which did not ask for it (token %llu): "
                    "the nodes disagree on the lock; stopping",
                    msg->src, (int)m->id, (unsigned long long)m->token);
+    if ((int)m->id != p->cmd->u.lock.id || (int)msg->src != lock_manager(p->cmd->u.lock.id))
+        /* Taken, MomeLock of one lock returned with another held (helper-122). */
+        mome_fatal("node %u granted lock %d for this node's request of lock %d (token %llu), "
+                   "which node %d manages: the nodes disagree on the lock; stopping",
+                   msg->src, (int)m->id, p->cmd->u.lock.id, (unsigned long long)m->token,
+                   lock_manager(p->cmd->u.lock.id));
     mome_htab_del(&pending, &p->h);
     mome_cmd_outstanding(-1);
     p->grant = *m;

@@ -714,6 +714,24 @@ START_TEST(test_sync__lock_and_unlock_commands)
 }
 END_TEST
 
+/* A grant for a pending request that names another lock, or comes from a node that does not
+ * manage the lock, stops the node: taken, MomeLock of one lock returned with another held
+ * (helper-122). */
+START_TEST(test_sync__a_grant_of_another_lock_stops_the_node)
+{
+    mome_cmd_t c;
+    int mgr;
+    nc_up(4, 1);
+    uint64_t token = lock_cmd(&c, 7, &mgr);
+    stray_lock_t g = {MOME_MSG_LOCK_GRANT, mgr, 8, token};
+    nc_expect_death(send_lock_msg, &g, "granted lock 8 for this node's request of lock 7");
+    stray_lock_t h = {MOME_MSG_LOCK_GRANT, (mgr + 1) % 4, 7, token};
+    nc_expect_death(send_lock_msg, &h, "which node");
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr, 7, token, 0); /* the right one is taken */
+    ck_assert_uint_eq(c.done, 1);
+}
+END_TEST
+
 START_TEST(test_sync__unlock_releases_the_writes_first)
 {
     uint8_t a[NC_PAGE];
@@ -956,6 +974,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
     NC_CASE(s, test_sync__a_release_after_the_exit_sends_the_barriers_notices);
     NC_CASE(s, test_sync__the_last_barrier_date_never_goes_back);
+    NC_CASE(s, test_sync__a_grant_of_another_lock_stops_the_node);
     NC_CASE(s, test_sync__flush_during_a_barrier_does_not_wait_for_it);
     NC_CASE(s, test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes);
     NC_CASE(s, test_sync__barrier_pushes_may_come_before_the_exit);
