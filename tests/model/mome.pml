@@ -16,7 +16,8 @@
  * bug this model found), -DCOVER (branch coverage: coverage.sh); scenario 6 (locks): -DLOCKS,
  * -DLOCK_TWICE, -DLOCK_THRICE, -DLOCK_NOBAR, -DPMGR, -DLMGR (README.md); scenario 7 (two
  * application threads in a node): -DMT_NODES, -DMT_THREADS, -DMT_LOCKS, -DMT_SECT, -DST_SECT,
- * -DST_LAST (README.md); scenario 5 (kept pages): -DWRITE_BACK (README.md).
+ * -DST_LAST (README.md); scenario 5 (kept pages): -DWRITE_BACK (README.md); scenario 8 (a STRONG
+ * reader flushing a page that RELEASE nodes write under a lock): -DPMGR, -DLMGR.
  */
 
 #define N 3             /* nodes */
@@ -102,7 +103,7 @@ c_decl {
 #define OP_CTR(o) (((o) >> 1) & 7)
 
 /*
- * The search covers every scenario (the first step chooses one; -DSCEN=k runs scenario k
+ * The search covers every scenario but 7 (the first step chooses one; -DSCEN=k runs scenario k
  * alone). A scenario's tables are constants of the run: hidden, set in that first step.
  */
 byte scen;
@@ -113,7 +114,7 @@ hidden byte script[N * NT * SLEN];  /* per node n and thread t (row n + N * t): 
 hidden byte ra_on, wa_on;       /* read-ahead, write-ahead (MOME_PREFETCH > 0) */
 hidden byte rwa_on;             /* RELEASE writes ask the next page ahead too (STRONG ones always) */
 hidden byte mt_on;              /* scenario 7: the paths only several threads of a node reach */
-hidden byte ltotal;             /* scenarios 6, 7: the increments of the whole job */
+hidden byte ltotal;             /* scenarios 6 to 8: the increments of the whole job */
 hidden byte th;                 /* the application thread a step or callback is about */
 #ifndef LOCKS
 #define LOCKS 1         /* scenario 6: locks, each guarding its counter of page 0 (1 or 2) */
@@ -136,7 +137,7 @@ hidden byte th;                 /* the application thread a step or callback is 
 #define NL 2
 #endif
 hidden byte lkmgr[NL];          /* the locks' managers (sync.c lock_manager) */
-/* The placements init chose (scenarios 6, 7). Not hidden: a hidden variable is not in the state,
+/* The placements init chose (scenarios 6 to 8). Not hidden: a hidden variable is not in the state,
  * and nothing else there tells the lock managers apart until a lock message leaves, so the states
  * after init matched across pick_lmgr and the search covered pick_lmgr 0 alone (until 2026-12-05,
  * helper-72). (dst already tells the page's managers apart.) */
@@ -393,6 +394,26 @@ inline SET_SCENARIO() {
         assert(ltotal <= 14 && ctrn[0] <= 7 && ctrn[1] <= 7 && ctrn[2] <= 3 && MT_SECT <= 2 &&
                ST_SECT <= 3 && ST_LAST <= 3);
         ctrn[0] = 0; ctrn[1] = 0; ctrn[2] = 0
+    :: scen == 8 ->
+        /* FLUSHED LOCK: scenario 6's counter (page 0, one lock) incremented by RELEASE nodes 1
+         * (twice) and 2 (once), while node 0, STRONG on page 0, reads it: its request flushes
+         * the MULTI page, the owner's writes made in place and a twinning writer's diff merged,
+         * and drops the other holders' copies, which stay mapped until their FLUSH comes. A
+         * section whose writes a flush ended has nothing left to release: the next holder of
+         * the lock, a dropped holder whose FLUSH is still on its way, must see them all the same
+         * (owner.c announce_flushed, directory.c on_notice: MUT_FLUSH_SILENT; release.c
+         * mome_rel_acquire's wait makes no difference here, README). Node 0's read sees every
+         * write (STRONG); the lock holders, every earlier section's increment. No barrier. */
+        ra_on = 0;
+        wa_on = 0;
+        MODELS(STRONG, STRONG, RELEASE, RELEASE, RELEASE, RELEASE);
+        dmgr[0] = pick_pmgr; dmgr[1] = 0;
+        lkmgr[0] = pick_lmgr;
+        lkmgr[1] = (pick_lmgr + 1) % N;
+        ltotal = 3;
+        SCRIPT7(0, RD(0), END, END, END, END, END, END);
+        SCRIPT8(1, LK(0), LD(0, 0), ST(0, 0), UL(0), LK(0), LD(0, 0), ST(0, 0), UL(0));
+        SCRIPT7(2, LK(0), LD(0, 0), ST(0, 0), UL(0), END, END, END)
     fi
 }
 
@@ -2814,7 +2835,8 @@ proctype final()
 {
     adone == (BIT(0) | BIT(1) | BIT(2)) && len(inbox[0]) == 0 && len(inbox[1]) == 0 &&
     len(inbox[2]) == 0;
-    /* Scenario 6: every section released, nothing in flight: the master holds every increment. */
+    /* Scenarios 6 to 8: every section released, nothing in flight: the master holds every
+     * increment. */
     d_step {
         if
         :: scen >= 6 ->
@@ -2854,9 +2876,11 @@ init
     :: scen = 4
     :: scen = 5
     :: scen = 6
+    :: scen = 8     /* (scenario 7 only with -DSCEN=7: README) */
     fi;
 #endif
-    /* Scenario 6: the page's manager and the lock's (each node, or as -DPMGR=k, -DLMGR=k say) */
+    /* Scenarios 6 to 8: the page's manager and the lock's (each node, or as -DPMGR=k, -DLMGR=k
+     * say) */
     if
     :: scen >= 6 ->
 #ifdef PMGR
