@@ -159,7 +159,9 @@ static void verify_data(vctx_t *v, int segfd, const mome_repo_head_t *h, const m
     data_name(name, sizeof(name), f->gen, f->node);
     fd = mome_repo_open_file(segfd, name, O_RDONLY, 0);
     if (fd < 0) {
-        problem(v, "%s: %s", name, fd == -EIO ? "not a regular file" : strerror(-fd));
+        problem(v, "%s: %s", name,
+                fd == -EIO ? "cannot be read (not a regular file, or an I/O error)"
+                           : strerror(-fd));
         return;
     }
     /* Its length first: the head's page count sizes what follows, and a count the file does not

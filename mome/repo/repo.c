@@ -88,6 +88,14 @@ int mome_repo_open_file(int dirfd, const char *name, int flags, mode_t mode)
         close(fd);
         return -EIO;
     }
+    /* (O_NONBLOCK only kept the open from waiting on a FIFO: a network file system may honour
+     * it on reads, which retry on EINTR only) */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
     return fd;
 }
 
@@ -405,7 +413,7 @@ int mome_repo_write_head(mome_repo_seg_t *rs, const mome_repo_head_t *h, char *e
                              SEGPATH(rs));
     fd = mome_repo_open_file(rs->segfd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
-        rc = -errno;
+        rc = fd; /* (errno: not a regular file sets none) */
         goto out;
     }
     fchmod(fd, 0600);

@@ -443,6 +443,38 @@ START_TEST(test_sync__the_last_barrier_date_never_goes_back)
 }
 END_TEST
 
+/* The notices a barrier kept after this node's exit go at the next barrier's exit (every node
+ * took the first's by then): two barriers with no release between, and the release after the
+ * second sends nothing of the first's. */
+START_TEST(test_sync__the_barriers_notices_go_at_the_next_exit)
+{
+    mome_cmd_t c, d;
+    mome_entry_t e[2];
+    mome_date_t rel = 0;
+    nc_up(3, 1);
+    owner_read_by_2();
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), e, 2), 1);
+    mome_batch_t b = {0};
+    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_uint_eq(c.done, 1);
+    cmd_init(&d, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&d);
+    ck_assert_uint_eq(nc_msg(MOME_MSG_BAR_ENTER, 0)->len, 0); /* nothing written since */
+    x = (mome_syncmsg_t){.id = 1, .date = 600};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    ck_assert_uint_eq(d.done, 1);
+    msgtest_reset();
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+}
+END_TEST
+
 /* A node about to enter the barrier asks for the page under STRONG: the manager flushes this
  * node, which must not wait for the barrier (that node would never enter it). */
 START_TEST(test_sync__flush_during_a_barrier_does_not_wait_for_it)
@@ -973,6 +1005,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
     NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
     NC_CASE(s, test_sync__a_release_after_the_exit_sends_the_barriers_notices);
+    NC_CASE(s, test_sync__the_barriers_notices_go_at_the_next_exit);
     NC_CASE(s, test_sync__the_last_barrier_date_never_goes_back);
     NC_CASE(s, test_sync__a_grant_of_another_lock_stops_the_node);
     NC_CASE(s, test_sync__flush_during_a_barrier_does_not_wait_for_it);
