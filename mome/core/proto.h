@@ -62,6 +62,8 @@ typedef struct mome_syncmsg {
     uint64_t id;    /* lock key, barrier epoch, heap offset */
     uint64_t token; /* a lock request */
     uint64_t date;  /* LOCK_GRANT: the lock's last release; LOCK_REL: this one; BAR_EXIT */
+    uint64_t epoch; /* LOCK_REL: the job barriers (MomeBarrier) its node had ended; LOCK_GRANT:
+                       the most any release of the lock had (sync.c grant_apply) */
 } mome_syncmsg_t;
 
 #endif

@@ -37,6 +37,7 @@ typedef struct lockrec {
     uint32_t holder;
     uint64_t token;
     mome_date_t last; /* date of the last release of the lock: what an acquirer must see */
+    uint64_t epoch;   /* the most job barriers a releaser of it had ended (grant_apply) */
     lwait_t *q, *qtail;
 } lockrec_t;
 
@@ -45,6 +46,7 @@ static mome_htab_t locks;
  * record made again starts from it, so an acquirer never misses a release (it may acquire at a
  * later date than needed, which only refreshes more). Locks held or awaited keep a record. */
 static mome_date_t forgotten_last;
+static uint64_t forgotten_epoch; /* the same, of their barrier epochs */
 
 /* ---- requester side ---- */
 
@@ -194,7 +196,8 @@ typedef struct unlock_op {
 static void unlock_after_release(void *arg, mome_date_t date)
 {
     unlock_op_t *u = arg;
-    mome_syncmsg_t m = {.id = lock_key(u->id), .token = u->token, .date = date};
+    mome_syncmsg_t m = {
+        .id = lock_key(u->id), .token = u->token, .date = date, .epoch = jbar.epoch};
     MOME_TR(MOME_TR_LOCK_REL, 0, lock_key(u->id), lock_manager(u->id), (uint32_t)u->token, 0);
     mome_send(lock_manager(u->id), MOME_MSG_LOCK_REL, 0, &m, NULL, 0);
     mome_cmd_complete(u->cmd, 0);
@@ -230,7 +233,7 @@ static void grant(lockrec_t *l, uint32_t node, uint64_t token, int waited)
     l->held = 1;
     l->holder = node;
     l->token = token;
-    mome_syncmsg_t m = {.id = l->h.k1, .token = token, .date = l->last};
+    mome_syncmsg_t m = {.id = l->h.k1, .token = token, .date = l->last, .epoch = l->epoch};
     mome_send((int)node, MOME_MSG_LOCK_GRANT, waited ? MOME_LOCK_WAITED : 0, &m, NULL, 0);
 }
 
@@ -244,6 +247,7 @@ static void on_lock_req(const mome_msg_t *msg, const void *body)
             mome_fatal("out of memory for lock %d; stopping", (int)m->id);
         l->h.k1 = m->id;
         l->last = forgotten_last;
+        l->epoch = forgotten_epoch;
         mome_htab_put(&locks, &l->h);
     }
     if (!l->held) {
@@ -279,6 +283,8 @@ static void on_lock_rel(const mome_msg_t *msg, const void *body)
     l->held = 0;
     if (m->date > l->last)
         l->last = m->date;
+    if (m->epoch > l->epoch)
+        l->epoch = m->epoch;
     if (l->q) {
         lwait_t *w = l->q;
         l->q = w->next;
@@ -291,6 +297,8 @@ static void on_lock_rel(const mome_msg_t *msg, const void *body)
     /* Free and awaited by nobody: its record goes, its date stays (forgotten_last). */
     if (l->last > forgotten_last)
         forgotten_last = l->last;
+    if (l->epoch > forgotten_epoch)
+        forgotten_epoch = l->epoch;
     mome_htab_del(&locks, &l->h);
     free(l);
 }
@@ -334,9 +342,38 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
     grant_apply(p);
 }
 
+/*
+ * Grants that wait for this node's exit of a job barrier their lock's releaser had ended: the
+ * releaser may have learnt of writes from that exit's notices (its own, or other nodes' that it
+ * read after the barrier), which this node records only at its own exit, still on its way (every
+ * node entered that barrier: it comes). Applied then, the acquire sees them (helper-122,
+ * helper-123: a lock held across a barrier and released after it was granted where the exit had not
+ * come, and the section read the page without the barrier's writes).
+ */
+static lpending_t *grant_exit;
+
+static void grants_after_exit(void)
+{
+    lpending_t **pp = &grant_exit;
+    while (*pp) {
+        lpending_t *p = *pp;
+        if (p->grant.epoch > jbar.epoch) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        grant_apply(p);
+    }
+}
+
 static void grant_apply(lpending_t *p)
 {
     const mome_syncmsg_t *m = &p->grant;
+    if (m->epoch > jbar.epoch) {
+        p->next = grant_exit;
+        grant_exit = p;
+        return;
+    }
     held_t *h = mome_malloc(sizeof(*h));
     if (!h) {
         /* Cannot record it: give it back rather than hold it forever. */
@@ -589,6 +626,8 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
                        "nodes disagree on the barriers; stopping", msg->src);
         c->result = m->date;
         mome_cmd_complete(c, 0);
+        if (b == &jbar)
+            grants_after_exit();
         return;
     }
     b->acq = c;
@@ -601,6 +640,7 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
             __atomic_store_n(&last_barrier, m->date, __ATOMIC_RELEASE);
         mome_rel_barrier_acquire(m->id + 1, m->date, msg->payload, msg->len,
                                  barrier_after_acquire, c);
+        grants_after_exit(); /* the exit's notices are recorded */
         return;
     }
     /* A program's barrier is a barrier too (in a job of one program it is MomeBarrier: SPEC). */
@@ -837,6 +877,12 @@ size_t mome_sync_describe(const mome_cmd_t *c, char *buf, size_t len)
                                 "until the lock sections another model switch held back have "
                                 "started");
     }
+    for (const lpending_t *p = grant_exit; p; p = p->next)
+        if (p->cmd == c)
+            return (size_t)snprintf(buf, len,
+                                    "lock %d: granted; its acquire waits for this node's exit of "
+                                    "barrier %llu, which its last holder had passed",
+                                    c->u.lock.id, (unsigned long long)p->grant.epoch - 1);
     if (c->fn == mome_sync_cmd_lock) {
         int id = c->u.lock.id, mgr = lock_manager(id);
         lockrec_t *l = (lockrec_t *)mome_htab_get(&locks, lock_key(id), 0);
@@ -955,7 +1001,8 @@ void mome_sync_cmd_model(mome_cmd_t *c)
 static const mome_field_t lock_fields[] = {
     MOME_FIELD(mome_syncmsg_t, id, MOME_FK_MAX, UINT32_MAX),
     MOME_FIELD(mome_syncmsg_t, token, MOME_FK_RAW, 0),
-    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
+    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
+    MOME_FIELD(mome_syncmsg_t, epoch, MOME_FK_RAW, 0)};
 static const mome_field_t bar_fields[] = {
     MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
     MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
@@ -1000,11 +1047,11 @@ static const mome_msg_def_t sync_msgs[] = {
      .validate = check_lock_mgr,
      .handler = on_lock_req},
     {.type = MOME_MSG_LOCK_GRANT,
-     .wire = {"LOCK_GRANT", lock_fields, 3, MOME_LOCK_WAITED, 0, 0},
+     .wire = {"LOCK_GRANT", lock_fields, 4, MOME_LOCK_WAITED, 0, 0},
      .body_size = sizeof(mome_syncmsg_t),
      .handler = on_lock_grant},
     {.type = MOME_MSG_LOCK_REL,
-     .wire = {"LOCK_REL", lock_fields, 3, 0, 0, 0},
+     .wire = {"LOCK_REL", lock_fields, 4, 0, 0, 0},
      .body_size = sizeof(mome_syncmsg_t),
      .validate = check_lock_mgr,
      .handler = on_lock_rel},
@@ -1027,6 +1074,7 @@ static const size_t nsync_msgs = sizeof(sync_msgs) / sizeof(sync_msgs[0]);
 int mome_sync_init(void)
 {
     forgotten_last = 0;
+    forgotten_epoch = 0;
     hellos = 0;
     hello_cmd = NULL;
     free(hello_from);
@@ -1047,7 +1095,7 @@ int mome_sync_init(void)
     __atomic_store_n(&last_barrier, 0, __ATOMIC_RELEASE);
     sw_running = 0;
     sw_waiting = lock_later = NULL;
-    grant_later = NULL;
+    grant_later = grant_exit = NULL;
     return mome_msg_register(sync_msgs, nsync_msgs);
 }
 
@@ -1072,6 +1120,11 @@ void mome_sync_fini(void)
     while (grant_later) {
         lpending_t *p = grant_later;
         grant_later = p->next;
+        free(p);
+    }
+    while (grant_exit) {
+        lpending_t *p = grant_exit;
+        grant_exit = p->next;
         free(p);
     }
     mome_htab_free(&locks);

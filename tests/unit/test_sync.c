@@ -764,6 +764,41 @@ START_TEST(test_sync__a_grant_of_another_lock_stops_the_node)
 }
 END_TEST
 
+/*
+ * A lock whose last holder had ended a barrier this node has not left yet (its exit on its way: a
+ * thread of this node in the barrier, another asking for the lock): the holder may know writes
+ * from that exit's notices, recorded here only at this node's exit, so the acquire waits for it
+ * (helper-122, helper-123). The release says how many barriers its node had ended.
+ */
+START_TEST(test_sync__a_grant_waits_for_the_exit_its_releaser_had_passed)
+{
+    mome_cmd_t c, b, u;
+    int mgr;
+    nc_up(4, 1);
+    cmd_init(&b, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&b);
+    uint64_t token = lock_cmd(&c, 7, &mgr);
+    mome_syncmsg_t g = {.id = 7, .token = token, .date = 0, .epoch = 1};
+    nc_deliver(MOME_MSG_LOCK_GRANT, 0, mgr, &g, NULL, 0);
+    ck_assert_uint_eq(c.done, 0); /* this node has not left barrier 0 */
+    char why[200];
+    mome_sync_describe(&c, why, sizeof(why));
+    ck_assert_msg(strstr(why, "exit of barrier 0"), "%s", why);
+    mome_syncmsg_t x = {.id = 0, .date = 500};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    ck_assert_uint_eq(b.done, 1);
+    ck_assert_uint_eq(c.done, 1); /* left it: the acquire ran */
+    ck_assert_int_eq(c.status, 0);
+    cmd_init(&u, mome_sync_cmd_unlock);
+    u.tid = c.tid;
+    u.u.lock.id = 7;
+    msgtest_reset();
+    mome_sync_cmd_unlock(&u);
+    ck_assert_uint_eq(u.done, 1);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_LOCK_REL, mgr), mome_syncmsg_t)->epoch, 1);
+}
+END_TEST
+
 START_TEST(test_sync__unlock_releases_the_writes_first)
 {
     uint8_t a[NC_PAGE];
@@ -1006,6 +1041,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
     NC_CASE(s, test_sync__a_release_after_the_exit_sends_the_barriers_notices);
     NC_CASE(s, test_sync__the_barriers_notices_go_at_the_next_exit);
+    NC_CASE(s, test_sync__a_grant_waits_for_the_exit_its_releaser_had_passed);
     NC_CASE(s, test_sync__the_last_barrier_date_never_goes_back);
     NC_CASE(s, test_sync__a_grant_of_another_lock_stops_the_node);
     NC_CASE(s, test_sync__flush_during_a_barrier_does_not_wait_for_it);
