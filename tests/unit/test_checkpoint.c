@@ -55,6 +55,17 @@ static void on_op(mome_op_t *op)
     op_done = 1;
 }
 
+/* A checkpoint's gathering of s's flagged pages into *set; op_done once every fetch it started
+ * has come (static: the fetches complete it after the call). */
+static mome_op_t op;
+static void gather(mome_seg_t *s, mome_ckpt_set_t *set)
+{
+    op_done = 0;
+    mome_op_begin(&op, on_op);
+    ck_assert_int_eq(mome_ckpt_gather(s, &op, set), 0);
+    mome_op_end(&op);
+}
+
 START_TEST(test_checkpoint__a_write_flags_a_persistent_page)
 {
     nc_up(NODES, SELF);
@@ -110,7 +121,6 @@ START_TEST(test_checkpoint__taken_pages_are_flagged_again_by_the_next_write)
     nc_up(NODES, SELF);
     mome_seg_t *s = persistent(1, 8);
     mome_ckpt_set_t set;
-    static mome_op_t op;
     uint8_t buf[2 * NC_PAGE];
 
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW);
@@ -118,10 +128,7 @@ START_TEST(test_checkpoint__taken_pages_are_flagged_again_by_the_next_write)
     nc_hold_zero(s, 6, 0, 0);
     memset(mome_seg_bytes(s, 3), 3, NC_PAGE);
     memset(mome_seg_bytes(s, 5), 5, NC_PAGE);
-    op_done = 0;
-    mome_op_begin(&op, on_op);
-    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
-    mome_op_end(&op);
+    gather(s, &set);
     ck_assert_int_eq(op_done, 1); /* nothing to fetch: this node holds both masters */
     ck_assert_int_eq(msgtest_count(), 0);
     ck_assert_uint_eq(mome_ckpt_take(s, &set), 0);
@@ -141,9 +148,7 @@ START_TEST(test_checkpoint__taken_pages_are_flagged_again_by_the_next_write)
     ck_assert_int_eq(flagged(s, 5), 1);
     mome_ckpt_set_free(&set);
     /* Both are gathered by the next checkpoint, once each. */
-    mome_op_begin(&op, on_op);
-    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
-    mome_op_end(&op);
+    gather(s, &set);
     mome_ckpt_take(s, &set);
     ck_assert_uint_eq(set.n, 2);
     mome_ckpt_set_free(&set);
@@ -161,15 +166,12 @@ START_TEST(test_checkpoint__pages_written_during_the_checkpoint_stay_flagged)
     nc_up(NODES, SELF);
     mome_seg_t *s = persistent(1, 8);
     mome_ckpt_set_t set;
-    static mome_op_t op;
 
     nc_hold_zero(s, 3, 1, MOME_RIGHT_RW); /* written before the checkpoint */
     mome_ckpt_window(s->id);
     nc_hold_zero(s, 5, 1, MOME_RIGHT_RW); /* written since it began */
     mome_ckpt_keep(s, 3);
-    mome_op_begin(&op, on_op);
-    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
-    mome_op_end(&op);
+    gather(s, &set);
     ck_assert_uint_eq(mome_ckpt_take(s, &set), 0);
     ck_assert_uint_eq(set.n, 2); /* both written by this checkpoint */
     ck_assert_int_eq(flagged(s, 3), 0);
@@ -178,9 +180,7 @@ START_TEST(test_checkpoint__pages_written_during_the_checkpoint_stay_flagged)
     mome_ckpt_set_free(&set);
     mome_ckpt_window(0);
     /* The next checkpoint writes page 5 again, and then lets it go. */
-    mome_op_begin(&op, on_op);
-    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
-    mome_op_end(&op);
+    gather(s, &set);
     mome_ckpt_take(s, &set);
     ck_assert_uint_eq(set.n, 1);
     ck_assert_uint_eq(set.pages[0], 5);
@@ -196,7 +196,6 @@ START_TEST(test_checkpoint__a_copy_that_may_be_stale_is_fetched_first)
     mome_seg_t *s = persistent(1, 8);
     int mgr = mome_seg_manager(s, 2);
     mome_ckpt_set_t set;
-    static mome_op_t op;
 
     nc_hold_zero(s, 2, 1, MOME_RIGHT_RW);
     /* Another node reads it: this node keeps a read copy, and the flag. */
@@ -207,10 +206,7 @@ START_TEST(test_checkpoint__a_copy_that_may_be_stale_is_fetched_first)
     /* Under RELEASE that copy may be stale: it is asked for again before it is written. */
     mome_seg_pg(s, 2)->model = MOME_RELEASE;
     msgtest_reset();
-    op_done = 0;
-    mome_op_begin(&op, on_op);
-    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
-    mome_op_end(&op);
+    gather(s, &set);
     ck_assert_int_eq(op_done, 0);
     const mome_msg_t *q = nc_msg(MOME_MSG_READ_REQ, mgr);
     ck_assert_uint_eq(NC_BODY(q, mome_req_t)->page, 2);
@@ -240,7 +236,6 @@ START_TEST(test_checkpoint__a_master_is_kept_while_it_is_asked_for)
     mome_seg_t *s = persistent(1, 8);
     int mgr = mome_seg_manager(s, 2);
     mome_ckpt_set_t set;
-    static mome_op_t op;
     uint8_t b[NC_PAGE];
 
     mome_seg_pg(s, 2)->model = MOME_RELEASE;
@@ -252,10 +247,7 @@ START_TEST(test_checkpoint__a_master_is_kept_while_it_is_asked_for)
     nc_deliver(MOME_MSG_FWD_READ, 0, mgr, &f, NULL, 0); /* node 3 reads: the master stays here */
     ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ);
     msgtest_reset();
-    op_done = 0;
-    mome_op_begin(&op, on_op);
-    ck_assert_int_eq(mome_ckpt_gather(s, &op, &set), 0);
-    mome_op_end(&op);
+    gather(s, &set);
     ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_READ_REQ, mgr), mome_req_t)->page, 2);
     ck_assert_int_eq(mome_seg_pg(s, 2)->access, MOME_ACC_READ); /* still held */
     /* Node 0's read, queued ahead of this node's request, is served from the master. */

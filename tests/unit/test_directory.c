@@ -343,6 +343,33 @@ START_TEST(test_directory__entry_migrates_to_its_users)
 }
 END_TEST
 
+/* This node (0 of 4) manages page p of segment 6, written by node 1 and read by node 2 under
+ * RELEASE: after those two transactions its entry is moving to node 2 (DIR_MOVE sent, not yet
+ * acknowledged). Returns p. */
+static uint64_t moving_to_2(void)
+{
+    uint64_t p = my_page(6);
+    reqm(MOME_MSG_WRITE_REQ, 1, 6, p, MOME_RELEASE, 0); /* owner 1 */
+    done(1, 6, p);
+    reqm(MOME_MSG_READ_REQ, 2, 6, p, MOME_RELEASE, 0);
+    done(2, 6, p);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE, 2));
+    return p;
+}
+
+/* m's payload is one notice entry: page `page` of segment `seg` at version ver. */
+static void one_notice(const mome_msg_t *m, uint64_t seg, uint64_t page, uint64_t ver)
+{
+    mome_entry_t e;
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->len, MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(mome_batch_read(MOME_BATCH_NOTICE, m->payload, m->payload + m->len, &e),
+                      MOME_BATCH_NOTICE_SIZE);
+    ck_assert_uint_eq(e.seg, seg);
+    ck_assert_uint_eq(e.page, page);
+    ck_assert_uint_eq(e.ver, ver);
+}
+
 /*
  * A notice that comes while the entry moves follows it to the new manager once the move is
  * acknowledged: a reader the new manager let in meanwhile is not in this node's sets, and a
@@ -351,17 +378,8 @@ END_TEST
 START_TEST(test_directory__notice_during_a_move_follows_the_entry)
 {
     setup(4, 0, 1);
-    uint64_t p = my_page(6);
-    reqm(MOME_MSG_WRITE_REQ, 1, 6, p, MOME_RELEASE, 0); /* owner 1 */
-    done(1, 6, p);
-    reqm(MOME_MSG_READ_REQ, 2, 6, p, MOME_RELEASE, 0);
-    done(2, 6, p);
-    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE, 2));
-    msgtest_reset();
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 6, p, 4), 0);
-    mome_rel_t n = {.date = 300, .origin = 1};
-    deliver(MOME_MSG_NOTICE, 0, 1, &n, b.buf, (uint32_t)b.len);
+    uint64_t p = moving_to_2();
+    notice(1, 6, p, 4, 300);
     ck_assert_msg(msgtest_count() == 0,
                   "a notice for a moving entry was applied by the old manager (%d messages, "
                   "the first %s to node %d)",
@@ -370,18 +388,10 @@ START_TEST(test_directory__notice_during_a_move_follows_the_entry)
     mome_ref_t ack = {.seg = 6, .page = p};
     deliver(MOME_MSG_DIR_MOVE_ACK, 0, 2, &ack, NULL, 0);
     const mome_msg_t *f = sent(MOME_MSG_NOTICE, 2);
-    ck_assert_ptr_nonnull(f);
+    one_notice(f, 6, p, 4);
     ck_assert_uint_eq(BODY(f, mome_rel_t)->date, 300);
     ck_assert_uint_eq(BODY(f, mome_rel_t)->origin, 1);
-    ck_assert_uint_eq(f->len, MOME_BATCH_NOTICE_SIZE);
-    mome_entry_t e;
-    ck_assert_uint_eq(mome_batch_read(MOME_BATCH_NOTICE, f->payload, f->payload + f->len, &e),
-                      MOME_BATCH_NOTICE_SIZE);
-    ck_assert_uint_eq(e.seg, 6);
-    ck_assert_uint_eq(e.page, p);
-    ck_assert_uint_eq(e.ver, 4);
     ck_assert_int_eq(msgtest_count(), 1);
-    mome_batch_free(&b);
     teardown();
 }
 END_TEST
@@ -397,24 +407,11 @@ START_TEST(test_directory__a_notice_held_for_a_move_is_answered_when_the_segment
 {
     setup(4, 0, 1);
     testnode_segment(6, 16);
-    uint64_t p = my_page(6);
-    reqm(MOME_MSG_WRITE_REQ, 1, 6, p, MOME_RELEASE, 0); /* owner 1 */
-    done(1, 6, p);
-    reqm(MOME_MSG_READ_REQ, 2, 6, p, MOME_RELEASE, 0);
-    done(2, 6, p);
-    ck_assert_ptr_nonnull(sent(MOME_MSG_DIR_MOVE, 2));
+    uint64_t p = moving_to_2();
     notice(1, 6, p, 4, 300); /* origin node 1: held */
     ck_assert_int_eq(msgtest_count(), 0);
     mome_dir_forget_seg(6);
-    const mome_msg_t *a = sent(MOME_MSG_NOTICE_ACK, 1);
-    ck_assert_ptr_nonnull(a);
-    mome_entry_t e;
-    ck_assert_uint_eq(a->len, MOME_BATCH_NOTICE_SIZE);
-    ck_assert_uint_eq(mome_batch_read(MOME_BATCH_NOTICE, a->payload, a->payload + a->len, &e),
-                      MOME_BATCH_NOTICE_SIZE);
-    ck_assert_uint_eq(e.seg, 6);
-    ck_assert_uint_eq(e.page, p);
-    ck_assert_uint_eq(e.ver, 4);
+    one_notice(sent(MOME_MSG_NOTICE_ACK, 1), 6, p, 4);
     ck_assert_int_eq(msgtest_count(), 1);
     teardown();
 }

@@ -1770,13 +1770,12 @@ END_TEST
  */
 START_TEST(test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version)
 {
-    uint8_t a[NC_PAGE], b[NC_PAGE];
+    uint8_t a[NC_PAGE];
     mome_date_t got[2] = {0, 0};
     nc_up(NODES, SELF);
     mome_seg_t *s = testnode_segment(1, 4);
     int mgr = mome_seg_manager(s, 2);
     nc_pattern(a, 1);
-    nc_pattern(b, 2);
     mome_seg_pg(s, 2)->model = MOME_RELEASE;
     nc_hold_data(s, 2, 0, 0, 3, a, 40); /* the last stay: version 40 */
     mome_copy_drop(s, 2);               /* gone in the recall */

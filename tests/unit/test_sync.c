@@ -320,42 +320,68 @@ static void done_cb(void *arg, mome_date_t d)
     *(mome_date_t *)arg = d;
 }
 
-START_TEST(test_sync__release_during_a_barrier_sends_its_notices_to_the_managers)
+/* This node (owner_read_by_2's) enters a barrier: its one barrier notice entry into *e. */
+static void enter_with_notice(mome_cmd_t *c, mome_entry_t *e)
 {
-    mome_cmd_t c;
-    mome_entry_t e[2];
+    mome_entry_t in[2];
+    cmd_init(c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(c);
+    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), in, 2), 1);
+    *e = in[0];
+}
+
+/* Node 0 ends barrier `epoch` at `date`, with entry e (NULL: none). */
+static void exit_with(const mome_entry_t *e, uint64_t epoch, mome_date_t date)
+{
+    mome_batch_t b = {0};
+    if (e)
+        ck_assert_int_eq(mome_batch_bnotice(&b, e->seg, e->page, e->ver, e->date, e->push), 0);
+    mome_syncmsg_t x = {.id = epoch, .date = date};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+}
+
+/* A release that sends page 1's notice at version ver to its manager mgr and ends only with
+ * the acknowledgement (the holders told). */
+static void release_through_manager(mome_seg_t *s, int mgr, uint64_t ver)
+{
+    mome_entry_t n[2];
     mome_date_t rel = 0;
-    nc_up(3, 1);
-    mome_seg_t *s = owner_read_by_2();
-    int mgr = mome_seg_manager(s, 1);
-    cmd_init(&c, mome_sync_cmd_barrier);
-    mome_sync_cmd_barrier(&c);
-    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), e, 2), 1);
-    /* Another thread releases before the barrier ends: whoever acquires after that release
-     * must see the barrier's writes too, so its notices go to the manager, acknowledged. */
     msgtest_reset();
     mome_rel_release(done_cb, &rel);
-    mome_entry_t n[2];
     ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, mgr), n, 2), 1);
     ck_assert_uint_eq(n[0].page, 1);
-    ck_assert_uint_eq(n[0].ver, e[0].ver);
+    ck_assert_uint_eq(n[0].ver, ver);
     ck_assert_uint_eq(rel, 0);
     ck_assert_uint_eq(relpend(s, 1), 1);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, n[0].ver), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, mgr, NULL, b.buf, (uint32_t)b.len);
+    nc_ack_ver(mgr, 1, 1, ver);
     ck_assert_uint_ne(rel, 0);
     ck_assert_uint_eq(relpend(s, 1), 0);
-    /* Once only: a third release sends nothing. */
-    rel = 0;
+}
+
+/* A release that sends nothing and ends at once. */
+static void release_sends_nothing(void)
+{
+    mome_date_t rel = 0;
+    msgtest_reset();
     mome_rel_release(done_cb, &rel);
     ck_assert_uint_ne(rel, 0);
     ck_assert_int_eq(msgtest_count(), 0);
-    mome_batch_reset(&b);
-    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
-    mome_syncmsg_t x = {.id = 0, .date = 500};
-    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+}
+
+START_TEST(test_sync__release_during_a_barrier_sends_its_notices_to_the_managers)
+{
+    mome_cmd_t c;
+    mome_entry_t e;
+    nc_up(3, 1);
+    mome_seg_t *s = owner_read_by_2();
+    enter_with_notice(&c, &e);
+    /* Another thread releases before the barrier ends: whoever acquires after that release
+     * must see the barrier's writes too, so its notices go to the manager, acknowledged. */
+    release_through_manager(s, mome_seg_manager(s, 1), e.ver);
+    /* Once only: a third release sends nothing. */
+    release_sends_nothing();
+    exit_with(&e, 0, 500);
     ck_assert_uint_eq(c.done, 1);
     ck_assert_uint_eq(relpend(s, 1), 0);
 }
@@ -371,46 +397,21 @@ END_TEST
 START_TEST(test_sync__a_release_after_the_exit_sends_the_barriers_notices)
 {
     mome_cmd_t c, d;
-    mome_entry_t e[2], n[2];
-    mome_date_t rel = 0;
+    mome_entry_t e;
     nc_up(3, 1);
     mome_seg_t *s = owner_read_by_2();
-    int mgr = mome_seg_manager(s, 1);
-    cmd_init(&c, mome_sync_cmd_barrier);
-    mome_sync_cmd_barrier(&c);
-    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), e, 2), 1);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
-    mome_syncmsg_t x = {.id = 0, .date = 500};
-    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
+    enter_with_notice(&c, &e);
+    exit_with(&e, 0, 500);
     ck_assert_uint_eq(c.done, 1);
-    msgtest_reset();
-    mome_rel_release(done_cb, &rel);
-    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, mgr), n, 2), 1);
-    ck_assert_uint_eq(n[0].page, 1);
-    ck_assert_uint_eq(n[0].ver, e[0].ver);
-    ck_assert_uint_eq(rel, 0); /* until the manager has told the holders */
-    mome_batch_reset(&b);
-    ck_assert_int_eq(mome_batch_notice(&b, 1, 1, n[0].ver), 0);
-    nc_deliver(MOME_MSG_NOTICE_ACK, 0, mgr, NULL, b.buf, (uint32_t)b.len);
-    ck_assert_uint_ne(rel, 0);
+    release_through_manager(s, mome_seg_manager(s, 1), e.ver); /* until the holders know */
     /* Once: the next release sends nothing. */
-    rel = 0;
-    mome_rel_release(done_cb, &rel);
-    ck_assert_uint_ne(rel, 0);
-    ck_assert_int_eq(msgtest_count(), 0);
+    release_sends_nothing();
     /* After the next barrier's exit every node has the first's: a release sends nothing. */
     cmd_init(&d, mome_sync_cmd_barrier);
     mome_sync_cmd_barrier(&d);
-    x = (mome_syncmsg_t){.id = 1, .date = 600};
-    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    exit_with(NULL, 1, 600);
     ck_assert_uint_eq(d.done, 1);
-    msgtest_reset();
-    rel = 0;
-    mome_rel_release(done_cb, &rel);
-    ck_assert_uint_ne(rel, 0);
-    ck_assert_int_eq(msgtest_count(), 0);
-    mome_batch_free(&b);
+    release_sends_nothing();
 }
 END_TEST
 
@@ -449,29 +450,18 @@ END_TEST
 START_TEST(test_sync__the_barriers_notices_go_at_the_next_exit)
 {
     mome_cmd_t c, d;
-    mome_entry_t e[2];
-    mome_date_t rel = 0;
+    mome_entry_t e;
     nc_up(3, 1);
     owner_read_by_2();
-    cmd_init(&c, mome_sync_cmd_barrier);
-    mome_sync_cmd_barrier(&c);
-    ck_assert_int_eq(nc_entries(MOME_BATCH_BNOTICE, nc_msg(MOME_MSG_BAR_ENTER, 0), e, 2), 1);
-    mome_batch_t b = {0};
-    ck_assert_int_eq(mome_batch_bnotice(&b, 1, 1, e[0].ver, e[0].date, e[0].push), 0);
-    mome_syncmsg_t x = {.id = 0, .date = 500};
-    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, b.buf, (uint32_t)b.len);
-    mome_batch_free(&b);
+    enter_with_notice(&c, &e);
+    exit_with(&e, 0, 500);
     ck_assert_uint_eq(c.done, 1);
     cmd_init(&d, mome_sync_cmd_barrier);
     mome_sync_cmd_barrier(&d);
     ck_assert_uint_eq(nc_msg(MOME_MSG_BAR_ENTER, 0)->len, 0); /* nothing written since */
-    x = (mome_syncmsg_t){.id = 1, .date = 600};
-    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    exit_with(NULL, 1, 600);
     ck_assert_uint_eq(d.done, 1);
-    msgtest_reset();
-    mome_rel_release(done_cb, &rel);
-    ck_assert_uint_ne(rel, 0);
-    ck_assert_int_eq(msgtest_count(), 0);
+    release_sends_nothing();
 }
 END_TEST
 
