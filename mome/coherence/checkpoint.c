@@ -47,12 +47,11 @@ static int fetch(mome_seg_t *s, uint64_t page, mome_op_t *op)
         mome_req_access(s, page, mome_page_model(pg), op);
     else if (pg->flags & MOME_PG_DIRTY)
         mome_req_renew(s, page, op); /* keeps writes made meanwhile (not released before) */
-    else if (!(pg->flags & (MOME_PG_REMOTE | MOME_PG_TRACK)))
-        /* Not a copy of another node's master (a reader's is REMOTE, a twinning writer's
-         * TRACK): it may be the master itself (a first writer a STRONG reader left with a read
-         * copy). Kept until the answer, which confirms it or replaces it: dropped, a reader's
-         * FWD_READ queued ahead of this request found nothing to send, and a paged-out master's
-         * bytes were given back before the directory confirmed the copy (helper-117). */
+    else if (mome_page_may_be_master(pg))
+        /* (A first writer a STRONG reader left with a read copy.) Kept until the answer, which
+         * confirms it or replaces it: dropped, a reader's FWD_READ queued ahead of this request
+         * found nothing to send, and a paged-out master's bytes were given back before the
+         * directory confirmed the copy (helper-117). */
         mome_req_access(s, page, mome_page_model(pg), op);
     else
         mome_req_refresh(s, page, op);

@@ -24,9 +24,8 @@ static void release_sync(mome_seg_t *s, uint64_t page, mome_op_t *op)
 static void release_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
 {
     const mome_page_t *pg = mome_seg_pg(s, page);
-    if (pg->access != MOME_ACC_NONE &&
-        ((pg->flags & MOME_PG_OWNER) ||
-         !(pg->flags & (MOME_PG_REMOTE | MOME_PG_DIRTY | MOME_PG_TRACK))))
+    if ((pg->access != MOME_ACC_NONE && (pg->flags & MOME_PG_OWNER)) ||
+        (mome_page_may_be_master(pg) && !(pg->flags & MOME_PG_DIRTY)))
         mome_req_access(s, page, MOME_RELEASE, op);
     else
         mome_req_renew(s, page, op);

@@ -24,11 +24,10 @@ static void strong_enter(mome_seg_t *s, uint64_t page, mome_op_t *op)
     const mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->flags & (MOME_PG_OWNER | MOME_PG_DIRTY))
         mome_req_access(s, page, MOME_STRONG, op);
-    else if (pg->access != MOME_ACC_NONE && !(pg->flags & (MOME_PG_REMOTE | MOME_PG_TRACK)))
-        /* Not a copy of another node's master (a reader's is REMOTE, a twinning writer's TRACK):
-         * this node holds the master (a first reader, a single writer). Dropped without a word, the
-         * page was nowhere, and the directory sent the next request to this node, which stopped the
-         * job ("does not hold"): it tells the directory of the new contract instead. */
+    else if (mome_page_may_be_master(pg))
+        /* Dropped without a word, the page was nowhere, and the directory sent the next request
+         * to this node, which stopped the job ("does not hold"): it tells the directory of the
+         * new contract instead. */
         mome_req_access(s, page, MOME_STRONG, op);
     else
         mome_copy_drop(s, page);

@@ -133,6 +133,18 @@ static inline int mome_page_model(const mome_page_t *pg)
     return pg->model ? pg->model : MOME_STRONG;
 }
 
+/*
+ * A copy that is not a copy of another node's master (a reader's is MOME_PG_REMOTE, a twinning
+ * writer's MOME_PG_TRACK) may be the master itself: a first reader's, a single writer's, one a
+ * reader left with a read copy. Not exact (a read-only zero copy, or one kept after the master went
+ * elsewhere, passes too), so it may only make a node ask the directory rather than drop the copy:
+ * dropped, a master left the page nowhere while the directory sent the next reader here.
+ */
+static inline int mome_page_may_be_master(const mome_page_t *pg)
+{
+    return pg->access != MOME_ACC_NONE && !(pg->flags & (MOME_PG_REMOTE | MOME_PG_TRACK));
+}
+
 /* The node managing a page's directory entry until it migrates (a pure function of the job). */
 int mome_page_default_manager(uint64_t seg, uint64_t page, int nnodes);
 
