@@ -388,6 +388,15 @@ void mome_rel_barrier_acquire(uint64_t tag, mome_date_t d, const void *notices, 
     /* Everyone's: as the managers' STALE would have said, to every copy that takes notices. */
     MOME_BATCH_FOREACH(MOME_BATCH_BNOTICE, &m, e)
     {
+        /* Released before some node entered: a notice not before the exit would stay pending
+         * past this acquire (mome_rel_acquire takes those dated <= d), its page read stale. */
+        if (e.date >= d)
+            mome_fatal("barrier %llu ended at date %llu with a write notice of page %llu of "
+                       "segment '%s' (%#llx) dated %llu, not before it: the exit's notices "
+                       "would be missed; stopping",
+                       (unsigned long long)tag - 1, (unsigned long long)d,
+                       (unsigned long long)e.page, mome_seg_name_of(e.seg),
+                       (unsigned long long)e.seg, (unsigned long long)e.date);
         if (mome_coh.self < 64 && (e.push >> mome_coh.self & 1))
             want++;
         mome_seg_t *s = mome_seg_page(e.seg, e.page);

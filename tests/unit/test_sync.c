@@ -369,6 +369,24 @@ static void release_sends_nothing(void)
     ck_assert_int_eq(msgtest_count(), 0);
 }
 
+/* A barrier's exit carrying a notice dated at or after the exit itself. */
+static void exit_before_its_notice(void *arg)
+{
+    mome_cmd_t c;
+    mome_entry_t e;
+    (void)arg;
+    owner_read_by_2();
+    enter_with_notice(&c, &e);
+    exit_with(&e, 0, e.date);
+}
+
+START_TEST(test_sync__an_exit_not_after_its_notices_stops_the_node)
+{
+    nc_up(3, 1);
+    nc_expect_death(exit_before_its_notice, NULL, "not before it: the exit's notices");
+}
+END_TEST
+
 START_TEST(test_sync__release_during_a_barrier_sends_its_notices_to_the_managers)
 {
     mome_cmd_t c;
@@ -1028,6 +1046,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
+    NC_CASE(s, test_sync__an_exit_not_after_its_notices_stops_the_node);
     NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
     NC_CASE(s, test_sync__a_release_after_the_exit_sends_the_barriers_notices);
     NC_CASE(s, test_sync__the_barriers_notices_go_at_the_next_exit);
