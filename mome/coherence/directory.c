@@ -375,12 +375,17 @@ static void start_write(dentry_t *e, const mome_msg_t *req)
         add(e, WRITERS, r);
         add_holder(e, r, m);
         grant(req, 0, MOME_RIGHT_RW | multi_rights(e, r), 0, r);
-    } else if (holds(e, req) && !(has(e, KEPT_SET, r) && m->notified)) {
+    } else if (holds(e, req) && !has(e, KEPT_SET, r)) {
         /* A stale copy is a fine twin: only this node's own changes travel, and its notices
          * bring it up to date at the node's next acquire. Not a copy kept under a contract
-         * without notices (WEAK) asked for under one with them: it missed the releases made
-         * meanwhile, and no acquire would ever catch it up (a lock holder read a counter one
-         * short after a switch from WEAK to RELEASE, and its increment undid another's). */
+         * without notices (WEAK): it missed the releases made meanwhile. Asked for under a
+         * contract with notices, no acquire would ever catch it up (a lock holder read a counter
+         * one short after a switch from WEAK to RELEASE, and its increment undid another's).
+         * Written under WEAK, its twin would hold, for a word written now, a value older than
+         * the master's, that a barrier ordered before this write: the XOR diff then gave the
+         * master old ^ new ^ theirs, a value nobody wrote (helper-127; weak_write.test). So its
+         * first write in each interval takes the master's content, as in the STRONG regime
+         * (start_write_single: a kept copy is no copy for a write). */
         add(e, WRITERS, r);
         add_holder(e, r, m);
         grant(req, 0, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, e->owner);

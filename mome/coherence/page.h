@@ -77,6 +77,8 @@ typedef struct mome_pext {
     uint8_t merging;        /* a refresh keeping this node's writes is in flight (requester.c) */
     uint8_t flushed;        /* meanwhile a flush sent those writes to the master (owner.c) */
     uint8_t late;           /* the running release waits for it to release this page */
+    uint64_t current_in;    /* WEAK twinning writer: the acquire (mome_coh.acquires) in which
+                               its copy was last known current (requester.c, weak_stale) */
     uint32_t flush_mgr;     /* its manager */
     uint32_t flush_drop;    /* its drop flag */
 } mome_pext_t;
@@ -118,6 +120,8 @@ typedef struct mome_txn {
     uint8_t served;      /* a served page: its content comes from momed (SRV_PAGE) */
     uint8_t recall;      /* momed recalls the page: its content goes back, the entry resets */
     uint8_t held;        /* not sent yet: this node's diffs of the page are still in flight */
+    uint8_t fresh;       /* the master's content came (install) */
+    uint64_t acquires;   /* mome_coh.acquires when it was sent */
     uint32_t held_flags; /* the request's flags, for when it is sent */
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */

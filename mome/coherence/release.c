@@ -383,6 +383,7 @@ void mome_rel_barrier_acquire(uint64_t tag, mome_date_t d, const void *notices, 
     mome_entry_t e;
     uint64_t want = 0;
 
+    mome_coh.acquires++;
     /* This node's own notices: every node has them now. */
     mome_owner_barrier_done();
     /* Everyone's: as the managers' STALE would have said, to every copy that takes notices. */
@@ -514,6 +515,7 @@ static void acquire_apply(void *arg, mome_date_t date)
 void mome_rel_acquire(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
     relop_t *op = relop_new(d, cb, arg);
+    mome_coh.acquires++;
     if (rel_running || flushes_out || stale_dirty(d)) {
         /* Merging first keeps this node's own writes: they reach the master before the drop. */
         mome_rel_release(acquire_apply, op);

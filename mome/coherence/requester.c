@@ -62,6 +62,7 @@ typedef struct syncwait {
     uint8_t *held;       /* its answer, waiting for those acknowledgements, or NULL */
     uint64_t held_ver;   /* the answer's version */
     uint32_t held_src;   /* the node that sent it */
+    uint64_t acquires;   /* mome_coh.acquires when the request left */
 } syncwait_t;
 static mome_htab_t syncs;
 
@@ -78,7 +79,7 @@ typedef struct deferred {
     struct deferred *next;
 } deferred_t;
 static deferred_t *after_release, *after_txn;
-static void sync_send(mome_seg_t *s, uint64_t page, int waited);
+static void sync_send(syncwait_t *w, mome_seg_t *s, uint64_t page, int waited);
 static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t **fresh);
 static void resume_syncs(deferred_t **list, uint64_t seg, uint64_t page);
 static int sync_later(mome_seg_t *s, uint64_t page, mome_op_t *op);
@@ -104,6 +105,7 @@ static int unreleased(const mome_page_t *pg, const mome_pext_t *x)
 static void send_request(mome_txn_t *t, uint32_t flags)
 {
     mome_seg_t *s = t->seg;
+    t->acquires = mome_coh.acquires;
     mome_req_t r = {
         .seg = s->id, .page = t->page, .node = (uint32_t)mome_coh.self, .model = t->model};
     MOME_TR(MOME_TR_REQUEST, s->id, t->page, mome_seg_manager(s, t->page), 0,
@@ -134,7 +136,11 @@ static mome_txn_t *request(mome_seg_t *s, uint64_t page, int kind, int model,
     flags &= ~REQ_CONTENT;
     mome_coh.outstanding++;
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    if (x && x->relpend && !(flags & MOME_REQ_COPY)) {
+    /* (A write under a model without notices gets the master's content even with a copy: the
+     * directory does not take a copy kept under such a model for a twin.) */
+    int content =
+        !(flags & MOME_REQ_COPY) || (kind == MOME_TXN_WRITE && !mome_model_of_id(model)->notified);
+    if (x && x->relpend && content) {
         /*
          * Content would come, and this node's released diffs of the page are still on their way
          * to its owner: it could come without them, and installing it would lose this node's
@@ -302,6 +308,35 @@ static void read_done(mome_seg_t *s, unsigned slot, uint64_t page, uint64_t n)
 }
 
 /*
+ * A copy kept under a model without notices (WEAK) changes only when its node asks, so it may lack
+ * releases made since it came, even those an acquire of this node ordered before its writes. A
+ * twin of it would then hold, for a word written now, a value older than the master's, and the
+ * XOR diff would give the master old ^ new ^ theirs, a value nobody wrote (helper-127;
+ * weak_write.test). So a WEAK writer of a page whose master another node holds opens it here (a
+ * twin of its copy) only in the acquire in which the copy was known current: its content came
+ * from the master, or a MomeSyncMem found it current, asked since the node's last acquire began.
+ * Otherwise its write asks the directory, which has the master's content sent (a kept copy is no
+ * twin: directory.c): the copy is refreshed at that write. A program that calls MomeSyncMem after
+ * its barrier, as WEAK programs do, pays nothing more.
+ */
+static int weak_stale(mome_seg_t *s, uint64_t page, const mome_page_t *pg)
+{
+    if ((pg->flags & (MOME_PG_TRACK | MOME_PG_OWNER)) != MOME_PG_TRACK ||
+        mome_model_of_id(pg->model)->notified)
+        return 0;
+    const mome_pext_t *x = mome_pext_find(pg, s->id, page);
+    return !x || x->current_in != mome_coh.acquires;
+}
+
+/* The copy is the master's content as of a request sent in acquire `acquires` (weak_stale). */
+static void weak_current(mome_seg_t *s, uint64_t page, uint64_t acquires)
+{
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
+    if (x)
+        x->current_in = acquires;
+}
+
+/*
  * A write fault opened a tracked page this node changed in its last release: open the following
  * pages of the view that it changed then too, as their own write faults would (an iteration that
  * rewrites the same pages at every step then takes one fault per MOME_PREFETCH + 1 pages). A page
@@ -315,7 +350,7 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
         mome_page_t *pg = mome_seg_pg(s, p);
         if ((pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_WROTE)) !=
                 (MOME_PG_TRACK | MOME_PG_WROTE) ||
-            pg->access != MOME_ACC_WRITE)
+            pg->access != MOME_ACC_WRITE || weak_stale(s, p, pg))
             break;
         mome_copy_start_writing(s, p, 1);
         pg->flags |= MOME_PG_USED;
@@ -347,7 +382,8 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     pg->flags |= MOME_PG_USED;
     MOME_TR(MOME_TR_FAULT, s->id, page, -1, 0, write ? MOME_TRF_WRITE : 0);
     mome_store_touch(s->store, page);
-    if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write)) {
+    if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write) &&
+        !(write && mome_copy_tracked_clean(pg) && weak_stale(s, page, pg))) {
         int opens = write && mome_copy_tracked_clean(pg);
         if (write)
             mome_ckpt_note(s, page); /* persistent: the next checkpoint writes it */
@@ -583,7 +619,8 @@ static void txn_complete(mome_txn_t *t)
     }
     int ahead = t->ahead && !w, merged = t->merge, model = t->model, rw = t->rw;
     const mome_view_t *in_view = t->in_view; /* installed there already (install) */
-    int stale = brings_stale(t), opened_ahead = t->ahead && rw;
+    int stale = brings_stale(t), opened_ahead = t->ahead && rw, fresh = t->fresh;
+    uint64_t acquires = t->acquires;
     mome_txn_free(t);
     if (model != mome_page_model(pg)) {
         /*
@@ -638,6 +675,8 @@ static void txn_complete(mome_txn_t *t)
         }
         w = next;
     }
+    if (fresh)
+        weak_current(s, page, acquires);
     if (again)
         request(s, page, MOME_TXN_WRITE, mome_page_model(pg), again, NULL, 0);
     else if (mome_seg_is_served(s->id))
@@ -704,6 +743,7 @@ static void install(mome_txn_t *t, const void *data)
         merge_install(t, data);
         return;
     }
+    t->fresh = 1;
     /* Content replaces the copy: one with writes not released yet asks for a merge (t->merge). */
     if (unreleased(pg, mome_pext_find(pg, s->id, t->page)))
         mome_fatal("content for page %llu of segment '%s' came for a copy with writes not released "
@@ -976,6 +1016,8 @@ static void sync_answered(syncwait_t *w, mome_seg_t *s, uint64_t page, int how)
     syncop_t *served = w->ops;
     const mome_pext_t *x = s ? mome_pext_find(mome_seg_pg(s, page), s->id, page) : NULL;
     sync_forget_diffs(w);
+    if (how == SYNC_SERVED && s)
+        weak_current(s, page, w->acquires);
     if (how == SYNC_AGAIN) {
         syncop_t **tail = &served;
         while (*tail)
@@ -994,7 +1036,7 @@ static void sync_answered(syncwait_t *w, mome_seg_t *s, uint64_t page, int how)
         w->ops = NULL;
     }
     if (w->ops && s) {
-        sync_send(s, page, 0);
+        sync_send(w, s, page, 0);
     } else { /* nobody came meanwhile, or the segment went: they are done too */
         syncops_put(w->ops);
         mome_htab_del(&syncs, &w->h);
@@ -1329,13 +1371,14 @@ static void sync_start(mome_seg_t *s, uint64_t page, mome_op_t *op, syncwait_t *
     w->h.k2 = page;
     w->ops = o;
     mome_htab_put(&syncs, &w->h);
-    sync_send(s, page, fresh != NULL);
+    sync_send(w, s, page, fresh != NULL);
     if (fresh)
         *fresh = w;
 }
 
-static void sync_send(mome_seg_t *s, uint64_t page, int waited)
+static void sync_send(syncwait_t *w, mome_seg_t *s, uint64_t page, int waited)
 {
+    w->acquires = mome_coh.acquires;
     mome_req_t r = {.seg = s->id,
                     .page = page,
                     .node = (uint32_t)mome_coh.self,

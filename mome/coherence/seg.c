@@ -9,7 +9,7 @@
 #include "base/trace.h"
 #include "coherence/seg.h"
 
-mome_coh_t mome_coh = {.page_size = 4096, .page_shift = 12, .nnodes = 1};
+mome_coh_t mome_coh = {.page_size = 4096, .page_shift = 12, .nnodes = 1, .acquires = 1};
 
 static mome_htab_t segs; /* id -> mome_seg_t */
 

@@ -61,6 +61,9 @@ typedef struct mome_coh {
     uint64_t prefetch; /* MOME_PREFETCH: pages read (or opened for writing) ahead */
     int outstanding; /* requests awaiting replies: the engine polls while > 0 */
     int woke;        /* a faulting thread was just woken (the engine yields to it) */
+    /* Acquires (locks, barriers) begun here, from 1: a WEAK copy known current in one may lack
+     * releases the next one orders before this node's accesses (requester.c, weak_stale). */
+    uint64_t acquires;
 } mome_coh_t;
 extern mome_coh_t mome_coh;
 

@@ -1789,6 +1789,55 @@ START_TEST(test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version
 }
 END_TEST
 
+/*
+ * A WEAK writer of a page node 3 owns (twinned) opens it again after a release without asking
+ * while no acquire began since its content came; after one (a barrier's, a lock's), its write asks
+ * the directory, whose owner sends the master's content: a twin of its old copy would give the
+ * master, for a word another node wrote before that acquire, old ^ new ^ theirs (helper-127).
+ */
+START_TEST(test_release__a_weak_writer_asks_again_after_an_acquire)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t rel[2] = {0, 0}, acq[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    mome_rel_release(done_cb, rel);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_ack_ver(3, 1, 2, 5);
+    ck_assert_uint_eq(rel[1], 1);
+    /* The content came in this acquire: opened here, with no message. */
+    msgtest_reset();
+    nc_fault(s, 2, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
+    rel[1] = 0;
+    mome_rel_release(done_cb, rel); /* unchanged: nothing to send */
+    ck_assert_uint_eq(rel[1], 1);
+    mome_rel_acquire(700, done_cb, acq);
+    ck_assert_uint_eq(acq[1], 1);
+    /* After the acquire: asked for, the copy no twin until the master's content comes. */
+    msgtest_reset();
+    nc_fault(s, 2, 1);
+    const mome_msg_t *r = nc_msg(MOME_MSG_WRITE_REQ, mgr);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_ne(r->flags & MOME_REQ_COPY, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
+    nc_data(s, 2, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 7, b);
+    const mome_pext_t *x = mome_pext_find(mome_seg_pg(s, 2), 1, 2);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(x->twin);
+    ck_assert_int_eq(memcmp(x->twin, b, NC_PAGE), 0);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), b, NC_PAGE), 0);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
+}
+END_TEST
+
 Suite *release_suite(void)
 {
     Suite *s = suite_create("release");
@@ -1842,5 +1891,6 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__a_confirmed_master_across_switches_is_kept);
     NC_CASE(s, test_release__an_acknowledgement_not_awaited_stops_the_node);
     NC_CASE(s, test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version);
+    NC_CASE(s, test_release__a_weak_writer_asks_again_after_an_acquire);
     return s;
 }
