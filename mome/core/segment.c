@@ -96,10 +96,20 @@ static use_t *by_handle(int h)
     return h >= 0 && h < nhandles ? handles[h] : NULL;
 }
 
-/* A view's mapping goes, and so does its record. */
+/*
+ * A view's mapping goes, and so does its record: at the node's teardown only (a segment destroyed
+ * job-wide has no view here). A mapping the kernel keeps (ENOMEM at vm.max_map_count, when the
+ * view shares one kernel mapping with a neighbour) is said: it stays as plain memory, no longer
+ * shared.
+ */
 static void view_free(mome_view_t *v)
 {
-    mome_mem_view_unmap(v->addr, v->len);
+    int rc = mome_mem_view_unmap(v->addr, v->len);
+    if (rc < 0)
+        mome_warn("segment",
+                  "cannot unmap the view [%p, %p) of segment '%s': %s; its pages stay "
+                  "mapped, no longer shared",
+                  (void *)v->addr, (void *)(v->addr + v->len), v->seg->name, strerror(-rc));
     mome_view_remove(v);
     mome_seg_detach(v->seg, v);
     free(v);
@@ -791,6 +801,12 @@ static mome_view_t *view_new(mome_seg_t *s, void *addr, size_t len, uint64_t off
         *err = -ENOMEM;
         return NULL;
     }
+    /* Room in the index first: a mapping that could not be unmapped again would be in no view,
+     * and a fault there would find none. */
+    if ((*err = mome_view_reserve()) < 0) {
+        free(v);
+        return NULL;
+    }
     v->addr = mome_mem_view_map(addr, len, writable, fixed, s->store->base + off, err);
     if (!v->addr) {
         free(v);
@@ -799,11 +815,7 @@ static mome_view_t *view_new(mome_seg_t *s, void *addr, size_t len, uint64_t off
     v->len = len;
     v->off = off;
     v->writable = writable;
-    if ((*err = mome_view_insert(v)) < 0) {
-        mome_mem_view_unmap(v->addr, len);
-        free(v);
-        return NULL;
-    }
+    mome_view_insert(v); /* cannot fail: reserved */
     mome_seg_attach(s, v);
     return v;
 }
@@ -828,19 +840,27 @@ void mome_segment_cmd_mmap(mome_cmd_t *c)
     mome_cmd_complete(c, 0);
 }
 
-/* Remove [a, b) from view v, which it overlaps; splits v when the hole is in its middle. */
-static int view_cut(mome_view_t *v, char *a, char *b)
+/*
+ * Remove [a, b) from view v, which it overlaps; splits v when the hole is in its middle. The
+ * kernel's unmap comes before the records change: it refuses (ENOMEM) to make one mapping two once
+ * the process has vm.max_map_count of them, for a hole but also for a whole view the kernel merged
+ * with its neighbours, and nothing has changed then. (The records changed first and the refusal
+ * went unseen: the pages stayed mapped in no view, written without coherence, and a read of one
+ * not yet here faulted for ever.) Fails c, saying why; done: what MomeMUnmap unmapped before v.
+ */
+static int view_cut(mome_cmd_t *c, mome_view_t *v, char *a, char *b, int done)
 {
     char *va = v->addr, *vb = v->addr + v->len;
     char *x = a > va ? a : va, *y = b < vb ? b : vb;
     mome_view_t *t = NULL;
+    int rc;
 
     /* A hole in the middle: the second part's view first, so that a failure changes nothing (the
      * hole was unmapped first, and then the second part stayed mapped in no view, written
      * without coherence: helper-104). */
     if (x > va && y < vb) {
         if (!(t = mome_calloc(1, sizeof(*t))))
-            return -ENOMEM;
+            goto err_nomem;
         t->addr = y;
         t->len = (size_t)(vb - y);
         t->off = v->off + (uint64_t)(y - va);
@@ -849,11 +869,27 @@ static int view_cut(mome_view_t *v, char *a, char *b)
         if (mome_view_insert(t) < 0) {
             v->len = (size_t)(vb - va);
             free(t);
-            return -ENOMEM;
+            goto err_nomem;
         }
         mome_seg_attach(v->seg, t);
     }
-    mome_mem_view_unmap(x, (size_t)(y - x));
+    rc = mome_mem_view_unmap(x, (size_t)(y - x));
+    if (rc < 0) {
+        if (t) {
+            mome_view_remove(t);
+            mome_seg_detach(v->seg, t);
+            free(t);
+            v->len = (size_t)(vb - va);
+        }
+        mome_cmd_fail(c, -rc,
+                      "MomeMUnmap: the kernel refused to unmap [%p, %p): %s (this splits "
+                      "a kernel mapping, which neighbouring views may share, and the process has "
+                      "all the mappings vm.max_map_count allows: raise it, or use fewer mappings); "
+                      "the Mome mappings from %p on are unchanged%s",
+                      (void *)x, (void *)y, strerror(-rc), (void *)x,
+                      done ? ", those before it unmapped" : "");
+        return -1;
+    }
     mome_mem_wake(x, (size_t)(y - x)); /* faulting threads retry and get SIGSEGV, as mmap */
     mome_txn_forget_range(x, (size_t)(y - x));
     if (x == va && y == vb) {
@@ -873,6 +909,10 @@ static int view_cut(mome_view_t *v, char *a, char *b)
     }
     v->len = (size_t)(x - va);
     return 0;
+
+err_nomem:
+    mome_cmd_fail(c, ENOMEM, "MomeMUnmap: out of memory splitting a mapping");
+    return -1;
 }
 
 static int not_heap(const mome_view_t *v)
@@ -890,11 +930,9 @@ static void munmap_after_release(void *arg, mome_date_t date)
 
     len = (len + ps - 1) & ~(ps - 1);
     while ((v = mome_view_first_in(a, len, not_heap))) {
-        found = 1;
-        if (view_cut(v, a, a + len) < 0) {
-            mome_cmd_fail(c, ENOMEM, "MomeMUnmap: out of memory splitting a mapping");
+        if (view_cut(c, v, a, a + len, found) < 0)
             return;
-        }
+        found = 1;
     }
     if (!found) {
         mome_cmd_fail(c, EINVAL, "MomeMUnmap: [%p, %p) holds no Mome mapping", (void *)a,

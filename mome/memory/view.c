@@ -34,7 +34,7 @@ mome_view_t *mome_view_find(const void *addr)
     return (const char *)addr < v->addr + v->len ? v : NULL;
 }
 
-int mome_view_insert(mome_view_t *v)
+int mome_view_reserve(void)
 {
     if (nviews == cviews) {
         size_t nc = cviews ? cviews * 2 : 16;
@@ -44,6 +44,13 @@ int mome_view_insert(mome_view_t *v)
         views = nv;
         cviews = nc;
     }
+    return 0;
+}
+
+int mome_view_insert(mome_view_t *v)
+{
+    if (mome_view_reserve() < 0)
+        return -ENOMEM;
     size_t i = view_pos(v->addr);
     memmove(&views[i + 1], &views[i], (nviews - i) * sizeof(*views));
     views[i] = v;

@@ -25,6 +25,8 @@ typedef struct mome_view {
 mome_view_t *mome_view_find(const void *addr);
 /* Add v to the index (-ENOMEM), remove it. */
 int mome_view_insert(mome_view_t *v);
+/* Room for one more view (-ENOMEM): the next mome_view_insert cannot fail. */
+int mome_view_reserve(void);
 void mome_view_remove(mome_view_t *v);
 /* Does [a, a+len) overlap a view? */
 int mome_view_overlaps(const char *a, size_t len);

@@ -33,6 +33,9 @@
  *           acquire sent refreshes of closed copies to nodes that had destroyed the segment
  *           (helper-91);
  *   bigcreate  a create that fails where it is set up leaves no name (helper-91);
+ *   mapcount  MomeMUnmap of a hole, and of a view the kernel merged with its neighbours, while
+ *           the process has every mapping vm.max_map_count allows: ENOMEM, the pages still Mome
+ *           pages (it returned 0 and forgot them while the kernel kept them);
  *   persistrace [N]  node 0 unlinks and creates again a persistent segment while node 1 opens
  *           it: every open succeeds (helper-91);
  *   reuse   a block freed by another node than its owner, then given out again by the owner and
@@ -648,6 +651,112 @@ static void cut_fails(void)
     MUST(MomeMUnmap(p, 4 * ps));
 }
 
+/* vm.max_map_count, the most mappings a process may have (-1 if unknown). */
+static long max_map_count(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long n = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &n) != 1)
+            n = -1;
+        fclose(f);
+    }
+    return n;
+}
+
+/*
+ * MomeMUnmap of a page inside a mapping while the process has every mapping vm.max_map_count
+ * allows: the kernel refuses the hole (one mapping becomes two), and MomeMUnmap fails with ENOMEM,
+ * the page still a Mome page. It returned 0 having forgotten the page while the kernel kept it:
+ * writes there went unseen by the protocol, and a read of a page never touched faulted for ever.
+ * The same for a whole view the kernel had merged with its neighbours into one mapping (three
+ * views of consecutive pages at consecutive addresses). Once the fillers go, both unmaps succeed.
+ */
+static void unmap_at_map_count(void)
+{
+    size_t ps = MomePageSize(), os = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+    long max = max_map_count();
+    int seg, rc[2], err[2];
+    char why[2][512];
+
+    if (max <= 0 || max > (1 << 20)) {
+        printf("mapcount: skipped: vm.max_map_count is %ld (filling it would take too long)\n",
+               max);
+        return;
+    }
+    void **fill = mmap(NULL, (size_t)max * sizeof(*fill), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(fill != MAP_FAILED, "mmap of %ld pointers", max);
+    MUST(seg = MomeSegOpen("mapcount", 7 * ps, MOME_CREATE));
+    char *p = MomeMMap(NULL, 4 * ps, MOME_READ | MOME_WRITE, 0, seg, 0); /* pages 0..3 */
+    CHECK(p != MOME_MAP_FAILED, "MomeMMap");
+    p[0] = 1;
+    p[ps] = 2; /* p[2 * ps], also cut below, is left untouched: its first read faults */
+    p[3 * ps] = 4;
+    /* Three views of pages 4..6, each after the other: the kernel makes them one mapping. */
+    char *r = mmap(NULL, 4 * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(r != MAP_FAILED, "mmap");
+    char *q = (char *)(((uintptr_t)r + ps - 1) & ~(uintptr_t)(ps - 1));
+    for (int i = 0; i < 3; i++) {
+        CHECK(MomeMMap(q + i * ps, ps, MOME_READ | MOME_WRITE, MOME_FIXED, seg,
+                       (uint64_t)(4 + i) * ps) == q + i * ps,
+              "MomeMMap of page %d at %p", 4 + i, (void *)(q + i * ps));
+        q[i * ps] = (char)(10 + i);
+    }
+    printf("mapcount: filling vm.max_map_count (%ld)\n", max);
+    fflush(stdout);
+
+    /* One-page anonymous mappings up to the limit, protections alternating (the kernel would
+     * merge equal neighbours into one). */
+    while (n < (size_t)max) {
+        void *m =
+            mmap(NULL, os, (n & 1) ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            break;
+        fill[n++] = m;
+    }
+    rc[0] = MomeMUnmap(p + ps, 2 * ps);
+    err[0] = errno;
+    snprintf(why[0], sizeof(why[0]), "%s", MomeError());
+    rc[1] = MomeMUnmap(q + ps, ps);
+    err[1] = errno;
+    snprintf(why[1], sizeof(why[1]), "%s", MomeError());
+    if (rc[0] == 0 || rc[1] == 0) {
+        while (n)
+            munmap(fill[--n], os);
+        CHECK(0, "MomeMUnmap at vm.max_map_count returned %d (hole) and %d (merged view)", rc[0],
+              rc[1]);
+    }
+    /* Still Mome pages: a model can be chosen for them, and they are read and written. */
+    int crc[2] = {MomeConsistency(p + ps, 2 * ps, MOME_STRONG),
+                  MomeConsistency(q + ps, ps, MOME_STRONG)};
+    char untouched = p[2 * ps];
+    p[ps] = 42;
+    q[ps] = 43;
+    p[2 * ps] = 44;
+    while (n)
+        munmap(fill[--n], os);
+    munmap(fill, (size_t)max * sizeof(*fill));
+    printf("mapcount: hole: %d (%s); merged view: %d (%s)\n", rc[0], why[0], rc[1], why[1]);
+    for (int i = 0; i < 2; i++)
+        CHECK(rc[i] == -1 && err[i] == ENOMEM && strstr(why[i], "vm.max_map_count"),
+              "MomeMUnmap %d at vm.max_map_count: %d, errno %d: '%s'", i, rc[i], err[i], why[i]);
+    CHECK(crc[0] == 0 && crc[1] == 0, "MomeConsistency on the pages kept: %d %d", crc[0], crc[1]);
+    CHECK(untouched == 0 && p[ps] == 42 && q[ps] == 43 && p[2 * ps] == 44, "the pages kept");
+    CHECK(p[0] == 1 && p[3 * ps] == 4 && q[0] == 10 && q[2 * ps] == 12, "their neighbours");
+
+    MUST(MomeMUnmap(p + ps, 2 * ps));
+    MUST(MomeMUnmap(q + ps, ps));
+    CHECK(MomeConsistency(p + ps, ps, MOME_STRONG) == -1 && errno == EINVAL,
+          "MomeConsistency of an unmapped page");
+    CHECK(p[0] == 1 && p[3 * ps] == 4 && q[0] == 10 && q[2 * ps] == 12, "the pages left");
+    MUST(MomeMUnmap(p, 4 * ps));
+    MUST(MomeMUnmap(q, 3 * ps));
+    munmap(r, 4 * ps); /* what is left of the reservation */
+    MUST(MomeSegClose(seg));
+    MUST(MomeSegUnlink("mapcount"));
+}
+
 /* Node 0, the name manager of "p1", unlinks and creates again that persistent segment, rounds
  * times, while node 1 opens it with MOME_CREATE: every open must succeed. The open that the name
  * manager granted failed on node 1 when the unlink came before node 1 opened the repository's copy
@@ -836,6 +945,8 @@ int main(int argc, char **argv)
         failed_create();
     else if (!strcmp(mode, "cutfail"))
         cut_fails();
+    else if (!strcmp(mode, "mapcount"))
+        unmap_at_map_count();
     else if (!strcmp(mode, "bigpersist"))
         failed_persistent_create();
     else if (!strcmp(mode, "persistrace"))

@@ -789,6 +789,35 @@ START_TEST(test_requester__write_ahead_follows_a_stride_of_written_pages)
 }
 END_TEST
 
+/* Faults at an address no view holds, as many as arg says. */
+static void faults_without_a_view(void *arg)
+{
+    static char nowhere[2 * NC_PAGE];
+    for (long i = 0; i < *(long *)arg; i++)
+        nc_fault_at(nowhere + NC_PAGE, 0);
+}
+
+/*
+ * A fault where no view is wakes the thread, which meets SIGSEGV: its view was unmapped after
+ * the fault was read. The same fault again and again is a mapping that outlived its view (once
+ * MomeMUnmap forgot a hole the kernel had refused to unmap, at vm.max_map_count): its thread
+ * faulted for ever, its writes unseen by the protocol. The node stops instead.
+ */
+START_TEST(test_requester__faults_without_a_view_never_spin)
+{
+    long few = 100, many = 1L << 26;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    unsigned wakes = fake_memory_counts()->wakes;
+    faults_without_a_view(&few);
+    ck_assert_uint_eq(fake_memory_counts()->wakes - wakes, (unsigned)few);
+    ck_assert_int_eq(msgtest_count(), 0);
+    nc_fault(s, 1, 0); /* a view's: the run of faults without one ends */
+    faults_without_a_view(&few);
+    nc_expect_death(faults_without_a_view, &many, "no Mome view");
+}
+END_TEST
+
 Suite *requester_suite(void)
 {
     Suite *s = suite_create("requester");
@@ -818,5 +847,6 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__answers_without_a_request_stop_the_node);
     NC_CASE(s, test_requester__tracked_clean_write_twins_and_lists_dirty);
     NC_CASE(s, test_requester__write_ahead_opens_pages_written_last_time);
+    NC_CASE(s, test_requester__faults_without_a_view_never_spin);
     return s;
 }
