@@ -354,7 +354,15 @@ static void on_open_reply(const mome_msg_t *msg, const void *body)
             mome_segment_cmd_open(c);
             return;
         }
-        if (why[0])
+        if (err == -EFBIG)
+            mome_cmd_fail(c, ENOMEM,
+                          "MomeSegOpen: segment '%s' of %llu bytes would take this "
+                          "node's Mome memory, a file holding its segments and the shared heap, "
+                          "past the process's file size limit of %llu KiB: raise it (ulimit -f "
+                          "unlimited)",
+                          name, (unsigned long long)m->size,
+                          (unsigned long long)(mome_mem_file_limit() >> 10));
+        else if (why[0])
             mome_cmd_fail(c, -err, "MomeSegOpen: %s", why);
         else
             mome_cmd_fail(c, -err, "MomeSegOpen: cannot set up segment '%s' of %llu bytes here: "
@@ -986,6 +994,15 @@ int mome_segment_heap_create(void *addr, uint64_t size, char *err, size_t errlen
     int rc = 0;
     char why[8];
     use_t *u = seg_local_new(MOME_HEAP_SEG_ID, size, "mome.heap", 0, &rc, why, sizeof(why));
+    if (!u && rc == -EFBIG) {
+        snprintf(err, errlen,
+                 "cannot create the shared heap of %llu MiB: it would take this "
+                 "node's Mome memory, a file, past the process's file size limit of %llu KiB: "
+                 "raise it (ulimit -f unlimited) or lower MOME_HEAP_SIZE",
+                 (unsigned long long)(size >> 20),
+                 (unsigned long long)(mome_mem_file_limit() >> 10));
+        return -ENOMEM;
+    }
     if (!u) {
         snprintf(err, errlen,
                  "cannot create the shared heap of %llu MiB: %s (lower "

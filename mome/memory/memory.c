@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -182,6 +183,14 @@ int mome_mem_kernel_faults(void)
     return kernel_faults;
 }
 
+uint64_t mome_mem_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    return (uint64_t)rl.rlim_cur;
+}
+
 int mome_mem_region_alloc(uint64_t size, uint64_t *base)
 {
     uint64_t sz = (size + mem_pgsz - 1) & ~(uint64_t)(mem_pgsz - 1);
@@ -190,6 +199,14 @@ int mome_mem_region_alloc(uint64_t size, uint64_t *base)
 
     if (sz == 0 || end < mem_next || end > ((uint64_t)1 << 62))
         return -ENOMEM;
+    /*
+     * The memfd is a file: grown past the soft file size limit (ulimit -f), it raises SIGXFSZ,
+     * which killed the process, or fails with EFBIG where the signal is blocked (the progress
+     * thread). The limit is the user's and stays as it is (raised, it would be lifted for the
+     * program's own files too): a region past it is refused.
+     */
+    if (end > mem_size && end > mome_mem_file_limit())
+        return -EFBIG;
     if (end > mem_size) {
         if (ftruncate(mem_fd, (off_t)end) < 0)
             return -errno;

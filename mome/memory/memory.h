@@ -49,8 +49,13 @@ int mome_mem_uffd(void);
 /* True if kernel-mode accesses (read(2) into a view) are handled rather than failing EFAULT. */
 int mome_mem_kernel_faults(void);
 
-/* Reserve `size` bytes of file offsets (page aligned) for a segment. */
+/*
+ * Reserve `size` bytes of file offsets (page aligned) for a segment. -EFBIG: the memfd would grow
+ * past the file size limit (mome_mem_file_limit), which callers report as ENOMEM naming it.
+ */
 int mome_mem_region_alloc(uint64_t size, uint64_t *base);
+/* The soft file size limit (RLIMIT_FSIZE, ulimit -f) in bytes, UINT64_MAX if none. */
+uint64_t mome_mem_file_limit(void);
 /* Give a region's memory back (its offsets are not reused). */
 void mome_mem_region_release(uint64_t base, uint64_t size);
 

@@ -33,6 +33,8 @@
  *           acquire sent refreshes of closed copies to nodes that had destroyed the segment
  *           (helper-91);
  *   bigcreate  a create that fails where it is set up leaves no name (helper-91);
+ *   fsize   under ulimit -f of 1 GiB: a segment past the limit fails with ENOMEM naming it (EFBIG,
+ *           from the memfd's growth), one within it works (fsize.test);
  *   mapcount  MomeMUnmap of a hole, and of a view the kernel merged with its neighbours, while
  *           the process has every mapping vm.max_map_count allows: ENOMEM, the pages still Mome
  *           pages (it returned 0 and forgot them while the kernel kept them);
@@ -757,6 +759,31 @@ static void unmap_at_map_count(void)
     MUST(MomeSegUnlink("mapcount"));
 }
 
+/*
+ * Run under ulimit -f of 1 GiB, with a small shared heap: a segment that would take Mome memory
+ * (a memfd: a file) past the limit fails with ENOMEM, naming it (the memfd grew past the limit:
+ * from the progress thread, which blocks SIGXFSZ, the open failed with EFBIG); one within it works.
+ */
+static void file_size_limit(void)
+{
+    int seg;
+    CHECK(MomeSegOpen("fbig", 2ull << 30, MOME_CREATE) == -1 && errno == ENOMEM &&
+              strstr(MomeError(), "ulimit -f"),
+          "a 2 GiB segment under ulimit -f of 1 GiB: errno %d", errno);
+    printf("node %d: %s\n", MomeNode(), MomeError());
+    MomeBarrier();
+    char *p = itest_map("fok", 512u << 20, &seg);
+    p[0] = 1;
+    p[(512u << 20) - 1] = 2;
+    MomeBarrier();
+    CHECK(p[0] == 1 && p[(512u << 20) - 1] == 2, "a 512 MiB segment under the limit");
+    MUST(MomeMUnmap(p, 512u << 20));
+    MUST(MomeSegClose(seg));
+    MomeBarrier();
+    if (MomeNode() == 0)
+        MUST(MomeSegUnlink("fok"));
+}
+
 /* Node 0, the name manager of "p1", unlinks and creates again that persistent segment, rounds
  * times, while node 1 opens it with MOME_CREATE: every open must succeed. The open that the name
  * manager granted failed on node 1 when the unlink came before node 1 opened the repository's copy
@@ -947,6 +974,8 @@ int main(int argc, char **argv)
         cut_fails();
     else if (!strcmp(mode, "mapcount"))
         unmap_at_map_count();
+    else if (!strcmp(mode, "fsize"))
+        file_size_limit();
     else if (!strcmp(mode, "bigpersist"))
         failed_persistent_create();
     else if (!strcmp(mode, "persistrace"))
