@@ -99,16 +99,16 @@ static use_t *by_handle(int h)
 /*
  * A view's mapping goes, and so does its record: at the node's teardown only (a segment destroyed
  * job-wide has no view here). A mapping the kernel keeps (ENOMEM at vm.max_map_count, when the
- * view shares one kernel mapping with a neighbour) is said: it stays as plain memory, no longer
- * shared.
+ * view shares one kernel mapping with a neighbour) is said: its addresses stay mapped, no longer
+ * Mome memory.
  */
 static void view_free(mome_view_t *v)
 {
     int rc = mome_mem_view_unmap(v->addr, v->len);
     if (rc < 0)
         mome_warn("segment",
-                  "cannot unmap the view [%p, %p) of segment '%s': %s; its pages stay "
-                  "mapped, no longer shared",
+                  "cannot unmap the view [%p, %p) of segment '%s': %s; its addresses stay "
+                  "mapped, no longer Mome memory",
                   (void *)v->addr, (void *)(v->addr + v->len), v->seg->name, strerror(-rc));
     mome_view_remove(v);
     mome_seg_detach(v->seg, v);

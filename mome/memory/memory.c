@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "memory/memory.h"
 
@@ -41,10 +42,23 @@
 static int mem_fd = -1;   /* the memfd: Mome memory */
 static int uffd = -1;     /* userfaultfd for every view */
 static size_t mem_pgsz;   /* Mome page size */
-static uint64_t mem_next; /* next free file offset */
+static uint64_t mem_next; /* end of the regions taken: no region lies past it */
 static uint64_t mem_size; /* current memfd size */
 static int cont_wp;       /* UFFDIO_CONTINUE_MODE_WP works */
 static int kernel_faults; /* uffd handles kernel-mode faults */
+
+/*
+ * The file offsets regions gave back, each range one or more regions with their guard pages, taken
+ * again before the memfd grows (a segment created and destroyed in a loop grew it by its size
+ * each time, until the file size limit stopped it). Sorted, neighbours merged, all below mem_next:
+ * a range reaching it moves mem_next down instead, and the file shrinks. Progress thread only, as
+ * every region operation.
+ */
+typedef struct free_range {
+    uint64_t base, len;
+} free_range_t;
+static free_range_t *frees;
+static size_t nfrees, cfrees;
 
 static int open_uffd(int flags)
 {
@@ -144,6 +158,7 @@ int mome_mem_init(size_t page_size, char *err, size_t errlen)
     mem_pgsz = page_size;
     mem_next = 0;
     mem_size = 0;
+    nfrees = 0;
     mem_fd = (int)syscall(SYS_memfd_create, "mome-memory", MFD_CLOEXEC);
     if (mem_fd < 0) {
         snprintf(err, errlen, "memfd_create: %s", strerror(errno));
@@ -171,6 +186,9 @@ void mome_mem_fini(void)
     if (mem_fd >= 0)
         close(mem_fd);
     uffd = mem_fd = -1;
+    free(frees);
+    frees = NULL;
+    nfrees = cfrees = 0;
 }
 
 int mome_mem_uffd(void)
@@ -191,14 +209,94 @@ uint64_t mome_mem_file_limit(void)
     return (uint64_t)rl.rlim_cur;
 }
 
-int mome_mem_region_alloc(uint64_t size, uint64_t *base)
+/* The offsets a region of `size` bytes takes: whole pages, and a guard page after them, which
+ * keeps a stray view from aliasing the next region. 0 if it would wrap. */
+static uint64_t region_span(uint64_t size)
 {
     uint64_t sz = (size + mem_pgsz - 1) & ~(uint64_t)(mem_pgsz - 1);
-    /* A guard page between regions keeps a stray view from aliasing its neighbour. */
-    uint64_t end = mem_next + sz + mem_pgsz;
+    return sz < size || sz + mem_pgsz < sz ? 0 : sz + mem_pgsz;
+}
 
-    if (sz == 0 || end < mem_next || end > ((uint64_t)1 << 62))
+/* The smallest range given back that holds span bytes: its start is taken. */
+static int reuse(uint64_t span, uint64_t *base)
+{
+    size_t best = nfrees;
+    for (size_t i = 0; i < nfrees; i++)
+        if (frees[i].len >= span && (best == nfrees || frees[i].len < frees[best].len))
+            best = i;
+    if (best == nfrees)
+        return 0;
+    *base = frees[best].base;
+    frees[best].base += span;
+    frees[best].len -= span;
+    if (!frees[best].len) {
+        memmove(&frees[best], &frees[best + 1], (nfrees - best - 1) * sizeof(*frees));
+        nfrees--;
+    }
+    return 1;
+}
+
+/*
+ * [base, base+span) is free again: into the ranges, merged with its neighbours, or off the end.
+ * A range that overlaps one free already, or passes the end, was never taken or is given back
+ * twice: kept out (taken again, its offsets would alias a live region).
+ */
+static void give_back(uint64_t base, uint64_t span)
+{
+    size_t i = 0;
+    while (i < nfrees && frees[i].base < base)
+        i++;
+    if (base % mem_pgsz || base + span > mem_next ||
+        (i > 0 && frees[i - 1].base + frees[i - 1].len > base) ||
+        (i < nfrees && base + span > frees[i].base)) {
+        mome_error("memory", "region [%#llx, %#llx) given back was not in use: not reused",
+                   (unsigned long long)base, (unsigned long long)(base + span));
+        return;
+    }
+    int prev = i > 0 && frees[i - 1].base + frees[i - 1].len == base;
+    int next = i < nfrees && base + span == frees[i].base;
+    if (prev && next) {
+        frees[i - 1].len += span + frees[i].len;
+        memmove(&frees[i], &frees[i + 1], (nfrees - i - 1) * sizeof(*frees));
+        nfrees--;
+    } else if (prev) {
+        frees[i - 1].len += span;
+    } else if (next) {
+        frees[i].base = base;
+        frees[i].len += span;
+    } else {
+        if (nfrees == cfrees) {
+            size_t nc = cfrees ? cfrees * 2 : 16;
+            free_range_t *nf = mome_realloc(frees, nc * sizeof(*nf));
+            if (!nf) {
+                mome_warn("memory", "out of memory: the region at %#llx will not be reused",
+                          (unsigned long long)base);
+                return;
+            }
+            frees = nf;
+            cfrees = nc;
+        }
+        memmove(&frees[i + 1], &frees[i], (nfrees - i) * sizeof(*frees));
+        frees[i] = (free_range_t){base, span};
+        nfrees++;
+    }
+    /* The last range reaches the end: the end comes down, and the file with it (its memory was
+     * given back already; its size counts against the file size limit). */
+    if (nfrees && frees[nfrees - 1].base + frees[nfrees - 1].len == mem_next) {
+        mem_next = frees[--nfrees].base;
+        if (ftruncate(mem_fd, (off_t)mem_next) == 0)
+            mem_size = mem_next;
+    }
+}
+
+int mome_mem_region_alloc(uint64_t size, uint64_t *base)
+{
+    uint64_t span = region_span(size), end = mem_next + span;
+
+    if (size == 0 || span == 0 || end < mem_next || end > ((uint64_t)1 << 62))
         return -ENOMEM;
+    if (reuse(span, base))
+        return 0;
     /*
      * The memfd is a file: grown past the soft file size limit (ulimit -f), it raises SIGXFSZ,
      * which killed the process, or fails with EFBIG where the signal is blocked (the progress
@@ -221,6 +319,7 @@ void mome_mem_region_release(uint64_t base, uint64_t size)
 {
     if (mome_mem_drop(base, size) < 0)
         mome_warn("memory", "cannot release region at %#llx: %m", (unsigned long long)base);
+    give_back(base, region_span(size));
 }
 
 void *mome_mem_view_map(void *addr, size_t len, int writable, int fixed, uint64_t file_off,

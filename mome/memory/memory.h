@@ -56,7 +56,11 @@ int mome_mem_kernel_faults(void);
 int mome_mem_region_alloc(uint64_t size, uint64_t *base);
 /* The soft file size limit (RLIMIT_FSIZE, ulimit -f) in bytes, UINT64_MAX if none. */
 uint64_t mome_mem_file_limit(void);
-/* Give a region's memory back (its offsets are not reused). */
+/*
+ * Give a region's memory back, and its offsets, which the next region that fits takes (the memfd
+ * grows only when none does, and shrinks when the last one goes). Nothing may map the region any
+ * more: no view, no runtime view.
+ */
 void mome_mem_region_release(uint64_t base, uint64_t size);
 
 /*

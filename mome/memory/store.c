@@ -118,6 +118,9 @@ void mome_store_close(mome_store_t *st)
     gauge();
     if (st->ops && st->ops->close)
         st->ops->close(st);
+    /* Nothing maps the region after the runtime view: the segment's views went before (a segment
+     * destroyed job-wide has none on this node, and the node's teardown unmaps them first), and
+     * its offsets may go to the next segment opened. */
     mome_mem->runtime_unmap((char *)st->rt, st->size);
     mome_mem->region_release(st->base, st->size);
     if (st->paged) {

@@ -34,7 +34,8 @@
  *           (helper-91);
  *   bigcreate  a create that fails where it is set up leaves no name (helper-91);
  *   fsize   under ulimit -f of 1 GiB: a segment past the limit fails with ENOMEM naming it (EFBIG,
- *           from the memfd's growth), one within it works (fsize.test);
+ *           from the memfd's growth), one within it works, and so do 2 GiB of segments created
+ *           and destroyed one after the other (the memfd grew by each: fsize.test);
  *   mapcount  MomeMUnmap of a hole, and of a view the kernel merged with its neighbours, while
  *           the process has every mapping vm.max_map_count allows: ENOMEM, the pages still Mome
  *           pages (it returned 0 and forgot them while the kernel kept them);
@@ -762,7 +763,9 @@ static void unmap_at_map_count(void)
 /*
  * Run under ulimit -f of 1 GiB, with a small shared heap: a segment that would take Mome memory
  * (a memfd: a file) past the limit fails with ENOMEM, naming it (the memfd grew past the limit:
- * from the progress thread, which blocks SIGXFSZ, the open failed with EFBIG); one within it works.
+ * from the progress thread, which blocks SIGXFSZ, the open failed with EFBIG); one within it works,
+ * and so do segments of 2 GiB in all, created and destroyed one after the other (the memory of a
+ * destroyed one was never reused: the memfd grew by each).
  */
 static void file_size_limit(void)
 {
@@ -782,6 +785,17 @@ static void file_size_limit(void)
     MomeBarrier();
     if (MomeNode() == 0)
         MUST(MomeSegUnlink("fok"));
+    /* 2 GiB in all, one segment at a time: each takes the memory the one before gave back. */
+    for (int i = 0; i < 8; i++) {
+        MomeBarrier();
+        p = itest_map("floop", 256u << 20, &seg);
+        p[(size_t)i << 20] = (char)i;
+        MUST(MomeMUnmap(p, 256u << 20));
+        MUST(MomeSegClose(seg));
+        MomeBarrier();
+        if (MomeNode() == 0)
+            MUST(MomeSegUnlink("floop"));
+    }
 }
 
 /* Node 0, the name manager of "p1", unlinks and creates again that persistent segment, rounds
