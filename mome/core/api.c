@@ -459,7 +459,9 @@ void MomeFree(void *p)
     }
     mome_cmd_t *c = mome_calloc(1, sizeof(*c));
     if (!c) {
-        mome_warn("heap", "MomeFree: out of memory; block %p leaked", p);
+        fail(ENOMEM, "MomeFree: out of memory telling node %d of the free; block %p leaked", owner,
+             p);
+        mome_warn("heap", "%s", err_buf);
         return;
     }
     c->fn = mome_heap_cmd_free;

@@ -429,6 +429,11 @@ static void classes_init(void)
         sclass_t *sc = &heap.cls[heap.ncls++];
         sc->size = sz;
         sc->npages = slab_pages(sz);
+        /* A slab never larger than the node's share: a share of one page (MOME_HEAP_SIZE over
+         * many nodes, or large pages) took no 1536-byte block, its 2-page slab never fitting
+         * (helper-124). */
+        if (sc->npages > heap.npages && heap.npages > 0)
+            sc->npages = (uint32_t)heap.npages;
         sc->nslots = (uint32_t)(((uint64_t)sc->npages << heap.shift) / sz);
         sc->nwords = (sc->nslots + 63) / 64;
         sc->partial = NULL;

@@ -604,6 +604,22 @@ START_TEST(test_heap__threads)
 }
 END_TEST
 
+/* A share of one page takes every size that fits it (a 1536-byte block's slab was two pages, and
+ * an empty share refused it: helper-124), and slabs never pass the share. */
+START_TEST(test_heap__a_share_of_one_page)
+{
+    reinit(NNODES * PAGE, SELF);
+    void *p = xalloc(1500);
+    ck_assert((char *)p >= base + SELF * PAGE && (char *)p + 1500 <= base + (SELF + 1) * PAGE);
+    ck_assert_int_eq(mome_heap_free_local(p), 0);
+    for (size_t size = 16; size <= PAGE; size += 16) {
+        p = xalloc(size);
+        ck_assert_int_eq(mome_heap_free_local(p), 0);
+    }
+    ck_assert_uint_eq(mome_heap_in_use(), 0);
+}
+END_TEST
+
 /* ---- suite (run by runner.c) ---- */
 
 static void add(Suite *s, const char *name, const TTest *t)
@@ -631,5 +647,6 @@ Suite *heap_suite(void)
     add(s, "init", test_heap__init);
     add(s, "no_touch", test_heap__no_touch);
     add(s, "threads", test_heap__threads);
+    add(s, "a_share_of_one_page", test_heap__a_share_of_one_page);
     return s;
 }
