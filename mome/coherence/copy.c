@@ -222,6 +222,12 @@ void mome_copy_rebase(mome_seg_t *s, uint64_t page, const void *data)
     }
 }
 
+int mome_copy_weak_twin(const mome_page_t *pg)
+{
+    return (pg->flags & (MOME_PG_TRACK | MOME_PG_OWNER)) == MOME_PG_TRACK &&
+           !mome_model_of_id(pg->model)->notified;
+}
+
 void mome_copy_stop_writing(mome_seg_t *s, uint64_t page)
 {
     mome_page_t *pg = mome_seg_pg(s, page);

@@ -28,6 +28,10 @@ static inline int mome_copy_tracked_clean(const mome_page_t *pg)
     return (pg->flags & (MOME_PG_TRACK | MOME_PG_DIRTY)) == MOME_PG_TRACK;
 }
 
+/* A twinning writer's copy (the master elsewhere) kept under a model without notices (WEAK): it
+ * may lack releases an acquire of this node ordered before its writes (requester.c weak_stale). */
+int mome_copy_weak_twin(const mome_page_t *pg);
+
 /* Map the copy into view v at a (writable only when its writes are noticed), or into every view
  * but one (NULL: every view). */
 void mome_copy_map(mome_seg_t *s, uint64_t page, const mome_view_t *v, char *a);

@@ -375,7 +375,7 @@ static void start_write(dentry_t *e, const mome_msg_t *req)
         add(e, WRITERS, r);
         add_holder(e, r, m);
         grant(req, 0, MOME_RIGHT_RW | multi_rights(e, r), 0, r);
-    } else if (holds(e, req) && !has(e, KEPT_SET, r)) {
+    } else if (holds(e, req) && !has(e, KEPT_SET, r) && m->notified) {
         /* A stale copy is a fine twin: only this node's own changes travel, and its notices
          * bring it up to date at the node's next acquire. Not a copy kept under a contract
          * without notices (WEAK): it missed the releases made meanwhile. Asked for under a

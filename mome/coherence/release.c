@@ -495,6 +495,26 @@ static int stale_dirty(mome_date_t d)
     return 0;
 }
 
+/*
+ * Is a WEAK twinning writer's page open for writing? Its twin predates this acquire, so it may
+ * lack a release the acquire orders before the node's next writes, which would then go unnoticed
+ * onto it: released first, the page faults at its next write, which asks for the master's
+ * content (requester.c, weak_stale). (A lock taken while the page was open: the word both nodes
+ * wrote read old ^ new ^ theirs; helper-130.)
+ */
+static int weak_dirty(void)
+{
+    mome_plist_t *dirty = mome_copy_dirty();
+    for (size_t i = 0; i < dirty->n; i++) {
+        mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
+        const mome_page_t *pg = s ? mome_seg_pg(s, dirty->v[i].page) : NULL;
+        if (pg && (pg->flags & MOME_PG_DIRTY) && pg->access != MOME_ACC_NONE &&
+            mome_copy_weak_twin(pg))
+            return 1;
+    }
+    return 0;
+}
+
 /* Deal with the stale copies; the acquire ends when the refreshed ones are in. */
 static void acquire_apply(void *arg, mome_date_t date)
 {
@@ -516,7 +536,7 @@ void mome_rel_acquire(mome_date_t d, mome_rel_cb_t cb, void *arg)
 {
     relop_t *op = relop_new(d, cb, arg);
     mome_coh.acquires++;
-    if (rel_running || flushes_out || stale_dirty(d)) {
+    if (rel_running || flushes_out || stale_dirty(d) || weak_dirty()) {
         /* Merging first keeps this node's own writes: they reach the master before the drop. */
         mome_rel_release(acquire_apply, op);
         return;

@@ -321,8 +321,7 @@ static void read_done(mome_seg_t *s, unsigned slot, uint64_t page, uint64_t n)
  */
 static int weak_stale(mome_seg_t *s, uint64_t page, const mome_page_t *pg)
 {
-    if ((pg->flags & (MOME_PG_TRACK | MOME_PG_OWNER)) != MOME_PG_TRACK ||
-        mome_model_of_id(pg->model)->notified)
+    if (!mome_copy_weak_twin(pg))
         return 0;
     const mome_pext_t *x = mome_pext_find(pg, s->id, page);
     return !x || x->current_in != mome_coh.acquires;
@@ -662,7 +661,11 @@ static void txn_complete(mome_txn_t *t)
     }
     if (opened_ahead) /* counted too when a thread's fault met it on its way */
         MOME_STAT_INC(pages_written_ahead);
-    if (ahead && rw) {
+    /* A WEAK twin of content asked before an acquire began: it may lack a release that acquire
+     * orders before the writes to come (weak_stale). Nobody opens it; writers ask again. */
+    int late = acquires != mome_coh.acquires && !merged && !(pg->flags & MOME_PG_DIRTY) &&
+               mome_copy_weak_twin(pg);
+    if (ahead && rw && !late) {
         /*
          * A write opened ahead (ask_ahead): twinned now, as its write fault would, so that the
          * write needs no fault. A persistent page stays write-protected until it is written (its
@@ -675,7 +678,7 @@ static void txn_complete(mome_txn_t *t)
         mome_copy_map_all(s, page, in_view);
     while (w) {
         mome_waiter_t *next = w->next;
-        if (mome_copy_satisfies(pg, w->write)) {
+        if (mome_copy_satisfies(pg, w->write) && !(w->write && late)) {
             if (w->write)
                 mome_ckpt_note(s, page);
             if (w->write && mome_copy_tracked_clean(pg))

@@ -2,8 +2,11 @@
  * weak_write.c - a WEAK node writes words of a page its copy of which is older than the master
  * (WEAK: the copy changes only when its node asks), after other nodes wrote the same words and a
  * barrier ordered their writes before its own. After the next barrier every node must read what
- * the WEAK node wrote. Before its diffs carried values (helper-127), its twin, taken from the old
- * copy, made an XOR diff that gave the master old ^ new ^ theirs: a value nobody wrote.
+ * the WEAK node wrote. Before a WEAK write took the master's content after an acquire
+ * (helper-127), its twin, taken from the old copy, made an XOR diff that gave the master
+ * old ^ new ^ theirs: a value nobody wrote. Then the same with a lock ordering the writes, the
+ * WEAK node's page already open for writing when it takes the lock (helper-130: the page stayed
+ * open across the lock, its twin older than node 0's write).
  */
 #include "itest.h"
 
@@ -44,8 +47,39 @@ int main(int argc, char **argv)
               (unsigned long long)(1000 + r), (int)(r % (uint64_t)(n - 1)));
         MomeBarrier();
     }
+    /* A lock orders the writes: node 0 writes w[1] under lock 7, then says so on a STRONG flag;
+     * the WEAK node, its page open since its MomeSyncMem and a write of another word, takes the
+     * lock and writes w[1]. */
+    volatile uint64_t *flag = itest_map("weak_write_flag", ps, NULL);
+    for (uint64_t r = 0; r < ROUNDS; r++) {
+        if (me == wk) {
+            MUST(MomeSyncMem((void *)w, ps, MomeLastBarrierDate()));
+            w[300] = r; /* open for writing */
+            while (flag[0] != r + 1)
+                MomePoll();
+            MUST(MomeLock(7));
+            w[1] = 2000 + r;
+            MUST(MomeUnlock(7));
+        } else if (me == 0) {
+            MUST(MomeLock(7));
+            w[1] = 1500 + r;
+            MUST(MomeUnlock(7));
+            flag[0] = r + 1;
+        }
+        MomeBarrier();
+        if (me == wk)
+            MUST(MomeSyncMem((void *)w, ps, MomeLastBarrierDate()));
+        CHECK(w[1] == 2000 + r && w[300] == r,
+              "lock round %llu: node %d reads %llu and %llu after the barrier, node %d wrote %llu "
+              "last (after node 0's lock) and %llu",
+              (unsigned long long)r, me, (unsigned long long)w[1], (unsigned long long)w[300], wk,
+              (unsigned long long)(2000 + r), (unsigned long long)r);
+        MomeBarrier();
+    }
     if (me == 0)
-        printf("a WEAK writer of an old copy: %d rounds on %d nodes, its values kept\n", ROUNDS, n);
+        printf("a WEAK writer of an old copy: %d rounds after barriers and %d after a lock on %d "
+               "nodes, its values kept\n",
+               ROUNDS, ROUNDS, n);
     MUST(MomeFinalize());
     return 0;
 }

@@ -1838,6 +1838,68 @@ START_TEST(test_release__a_weak_writer_asks_again_after_an_acquire)
 }
 END_TEST
 
+/*
+ * A WEAK writer's page open for writing when an acquire begins (a lock taken): its twin predates
+ * the acquire, so the acquire releases it first, and the next write asks for the master's content.
+ * Kept open, a word another node wrote before the lock and this node after it went to the master
+ * as old ^ new ^ theirs (helper-130).
+ */
+START_TEST(test_release__an_acquire_releases_an_open_weak_page_first)
+{
+    uint8_t a[NC_PAGE];
+    mome_date_t acq[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    mome_seg_bytes(s, 2)[9] ^= 0x40;
+    msgtest_reset();
+    mome_rel_acquire(700, done_cb, acq);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    ck_assert_uint_eq(acq[1], 0);
+    nc_ack_ver(3, 1, 2, 5);
+    ck_assert_uint_eq(acq[1], 1);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
+    msgtest_reset();
+    nc_fault(s, 2, 1);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mome_seg_manager(s, 2)));
+}
+END_TEST
+
+/*
+ * Content for a WEAK writer asked before an acquire began and come after it: it may lack a
+ * release that acquire orders before the writes waiting for it, so nobody opens it; they ask
+ * again (helper-130: a thread's lock taken while another thread's request was out).
+ */
+START_TEST(test_release__content_asked_before_an_acquire_is_no_twin_after_it)
+{
+    uint8_t a[NC_PAGE], b[NC_PAGE];
+    mome_date_t acq[2] = {0, 0};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    int mgr = mome_seg_manager(s, 2);
+    nc_pattern(a, 1);
+    nc_pattern(b, 2);
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
+    nc_fault(s, 2, 1);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr));
+    mome_rel_acquire(700, done_cb, acq);
+    ck_assert_uint_eq(acq[1], 1);
+    msgtest_reset();
+    nc_data(s, 2, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 4, a);
+    ck_assert_int_eq(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr)); /* asked again */
+    msgtest_reset();
+    nc_data(s, 2, 3, mgr, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 0, 6, b);
+    ck_assert_int_ne(mome_seg_pg(s, 2)->flags & MOME_PG_DIRTY, 0);
+    const mome_pext_t *x = mome_pext_find(mome_seg_pg(s, 2), 1, 2);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(memcmp(x->twin, b, NC_PAGE), 0);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_WRITE_REQ, -1), 0);
+}
+END_TEST
+
 Suite *release_suite(void)
 {
     Suite *s = suite_create("release");
@@ -1892,5 +1954,7 @@ Suite *release_suite(void)
     NC_CASE(s, test_release__an_acknowledgement_not_awaited_stops_the_node);
     NC_CASE(s, test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version);
     NC_CASE(s, test_release__a_weak_writer_asks_again_after_an_acquire);
+    NC_CASE(s, test_release__an_acquire_releases_an_open_weak_page_first);
+    NC_CASE(s, test_release__content_asked_before_an_acquire_is_no_twin_after_it);
     return s;
 }
