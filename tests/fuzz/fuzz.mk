@@ -41,10 +41,15 @@ LIB_OBJ := $(patsubst $(top_srcdir)/%.c,$(OUT)/%.o,$(LIB_SRC))
 .SECONDARY:
 all: $(addprefix $(OUT)/fuzz_,$(FUZZ_TARGETS))
 
+# -MMD: each object depends on the headers it includes too (without, a structure grown in a header
+# left objects built before with the old layout: ASan's "heap-buffer-overflow" in request(), a
+# finding of the build, not of the code).
 $(OUT)/%.o: $(top_srcdir)/%.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC   $*.c"
-	@$(FUZZ_CC) $(CFLAGS_FUZZ) -c -o $@ $<
+	@$(FUZZ_CC) $(CFLAGS_FUZZ) -MMD -MP -c -o $@ $<
+
+-include $(LIB_OBJ:.o=.d) $(patsubst %,$(OUT)/tests/fuzz/%.d,$(addprefix fuzz_,$(FUZZ_TARGETS)) fuzz_die fuzz_mmap)
 
 $(OUT)/libmome_fuzz.a: $(LIB_OBJ)
 	@rm -f $@
