@@ -830,8 +830,15 @@ int mome_tp_efd(void)
     return tp_efd;
 }
 
+/*
+ * Not while messages wait in rq (taken in by mome_tp_push or a send's drain_sends): UCX has no
+ * event left for them, so the fd would not wake the caller, which slept with a message undelivered
+ * until the next bounded wake-up (1 s), or for ever on a node with no peers on its machine.
+ */
 int mome_tp_arm(void)
 {
+    if (rq_head)
+        return -EAGAIN;
     ucs_status_t st = ucp_worker_arm(tp_worker);
     if (st == UCS_OK)
         return 0;

@@ -66,7 +66,8 @@ int mome_tp_push(void);
 /* The fd that becomes readable when there is work; arm before sleeping on it. */
 int mome_tp_efd(void);
 
-/* 0: armed, safe to sleep on the fd; -EAGAIN: events are pending, progress again. */
+/* 0: armed, safe to sleep on the fd; -EAGAIN: events are pending, or received messages wait to be
+ * delivered: progress again. */
 int mome_tp_arm(void);
 
 /* The heartbeat timer towards nodes on other machines (-1: none): when it is readable, call

@@ -27,6 +27,7 @@ Suite *checkpoint_suite(void);
 Suite *evict_suite(void);
 Suite *trace_suite(void);
 Suite *netif_suite(void);
+Suite *transport_suite(void);
 
 /* Add a TCase holding one test, with the time limit every unit test gets. */
 #define UNIT_CASE(_s, _fn)                                                                         \
