@@ -165,6 +165,19 @@ static void peer_failed(int node, const char *reason)
                reason);
 }
 
+/*
+ * A send waiting for the earlier ones to leave (transport flow control): a node that takes
+ * nothing may have died, and the launcher's word says so; heard here, it stops this node naming
+ * the lost node, instead of after the wait's 10 s, each of them (a REPORT is answered, and the
+ * wait goes on).
+ */
+static void sends_waiting(void)
+{
+    struct pollfd p = {.fd = mome_boot_fd(), .events = POLLIN};
+    if (p.fd >= 0 && poll(&p, 1, 0) > 0)
+        mome_boot_event(); /* a lost node or an abort: does not return */
+}
+
 /* ---- commands ---- */
 
 static void stop_fn(mome_cmd_t *c)
@@ -1234,6 +1247,7 @@ int mome_node_start(char *err, size_t errlen)
     size_t tplen = 0;
     void *gather = NULL;
     mome_tp_opts_t tpo = {.fail = peer_failed,
+                          .waiting = sends_waiting,
                           .peer_timeout_ms = mome_g.cfg.peer_timeout * 1000};
     uint8_t *remote = NULL;
     char devs[512];

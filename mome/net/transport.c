@@ -33,6 +33,11 @@
 #define HB_MAGIC 0x4d484254u /* "MHBT" */
 #define HB_PERIOD_MS 1000
 
+/* Flow control (drain_sends): the bytes of copied sends past which a send waits, and for how long
+ * at most (mome_tp_opts_t.send_wait_ms). */
+#define INFLIGHT_MAX (64u << 20)
+#define INFLIGHT_WAIT_NS 10000000000ull
+
 /* UCX < 1.14 keeps the header pointer until completion; our headers live that long anyway. */
 #ifndef UCP_AM_SEND_FLAG_COPY_HEADER
 #define UCP_AM_SEND_FLAG_COPY_HEADER 0
@@ -61,6 +66,9 @@ static uint64_t tp_timeout_ns; /* silence after which a remote node is lost (0: 
 static int tp_tfd = -1;        /* heartbeat timer */
 static int tp_lost;            /* a loss was reported: say it once */
 static int tp_beating;         /* sending heartbeats (a drain_sends they cause sends no more) */
+static mome_tp_wait_cb_t tp_waiting; /* called now and then while sends drain */
+static uint64_t tp_wait_ns;          /* the longest a send waits for sends to drain */
+static size_t tp_stuck_at; /* a drain gave up with this many bytes in flight (0: none did) */
 
 /* A send UCX could not complete at once: owns copies of header and data. */
 typedef struct pending_send {
@@ -123,6 +131,8 @@ static void send_done_cb(void *request, ucs_status_t status, void *user_data)
     if (status != UCS_OK && status != UCS_ERR_CANCELED)
         send_lost(((pending_send_t *)user_data)->node, status);
     tp_inflight_bytes -= ((pending_send_t *)user_data)->len;
+    if (tp_inflight_bytes <= INFLIGHT_MAX / 2)
+        tp_stuck_at = 0; /* the peers take sends again: flow control as before */
     free(user_data);
     tp_inflight--;
     ucp_request_free(request);
@@ -468,6 +478,9 @@ int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const mome_tp_
     tp_cb = cb;
     tp_cb_arg = arg;
     tp_fail = opts ? opts->fail : NULL;
+    tp_waiting = opts ? opts->waiting : NULL;
+    tp_wait_ns = opts && opts->send_wait_ms ? opts->send_wait_ms * 1000000ull : INFLIGHT_WAIT_NS;
+    tp_stuck_at = 0;
     tp_timeout_ns = opts ? opts->peer_timeout_ms * 1000000ull : 0;
     tp_closing = 0;
     tp_lost = 0;
@@ -712,27 +725,32 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
  * size (a million diffs, hundreds of MiB of pages) would hold a copy of all of it. Past
  * INFLIGHT_MAX bytes of such copies the sender progresses UCX until half of them completed: what
  * arrives meanwhile is only queued (rq), never handled here, so no handler runs inside a send.
- * Bounded: a peer that takes nothing for INFLIGHT_WAIT_NS (it died: the launcher will say) is
- * not waited for longer; the copies then stay, and the node goes on.
+ * The launcher's word is heard meanwhile (tp_waiting: a lost node stops this one there, named).
+ * Bounded: a peer that takes nothing for tp_wait_ns (it died, and no word came) is not waited for
+ * longer; the copies then stay, and the node goes on. Until they fall below half the mark again,
+ * a send waits only once they have doubled since (tp_stuck_at): each send past the mark had
+ * waited the whole bound again, and a release of 50 batches to a dead node stalled its sender for
+ * some 500 s, hearing nothing of the launcher.
  */
-#define INFLIGHT_MAX (64u << 20)
-#define INFLIGHT_WAIT_NS 10000000000ull
-
 static void drain_sends(void)
 {
     uint64_t start = mome_now_ns();
     for (unsigned spins = 1;
-         tp_inflight_bytes > INFLIGHT_MAX / 2 && mome_now_ns() - start < INFLIGHT_WAIT_NS;
-         spins++) {
+         tp_inflight_bytes > INFLIGHT_MAX / 2 && mome_now_ns() - start < tp_wait_ns; spins++) {
         ucp_worker_progress(tp_worker);
-        if (spins % 4096 == 0)
+        if (spins % 4096 == 0) {
             send_beats();
+            if (tp_waiting)
+                tp_waiting();
+        }
     }
     if (tp_inflight_bytes > INFLIGHT_MAX / 2) {
         static mome_ratelimit_t rl;
+        tp_stuck_at = tp_inflight_bytes;
         mome_log_rl(&rl, MOME_LOG_WARN, "transport",
-                    "%zu bytes of sends not taken by the other nodes after %llu s; going on",
-                    tp_inflight_bytes, INFLIGHT_WAIT_NS / 1000000000ull);
+                    "%zu bytes of sends not taken by the other nodes after %llu ms; going on "
+                    "(waiting again past %zu bytes)",
+                    tp_inflight_bytes, (unsigned long long)(tp_wait_ns / 1000000), 2 * tp_stuck_at);
     }
 }
 
@@ -792,7 +810,7 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
     }
     tp_inflight++;
     tp_inflight_bytes += ps->len;
-    if (tp_inflight_bytes > INFLIGHT_MAX)
+    if (tp_inflight_bytes > (tp_stuck_at ? 2 * tp_stuck_at : INFLIGHT_MAX))
         drain_sends();
     return 0;
 }

@@ -20,6 +20,11 @@ typedef void (*mome_tp_recv_cb_t)(const void *hdr, size_t hdrlen, const void *da
  * called on the thread that progresses the transport. */
 typedef void (*mome_tp_fail_cb_t)(int node, const char *reason);
 
+/* Called now and then while a send waits for earlier ones to leave (flow control), on the thread
+ * that sends: to look at what else may end the wait (the launcher's word that a node was lost).
+ * It may not return. */
+typedef void (*mome_tp_wait_cb_t)(void);
+
 /* Where and how the transport may talk, chosen before UCX starts. UCX's own variables (UCX_TLS,
  * UCX_NET_DEVICES, UCX_KEEPALIVE_INTERVAL, UCX_TCP_KEEP*) always win over these. */
 typedef struct mome_tp_opts {
@@ -32,6 +37,9 @@ typedef struct mome_tp_opts {
     /* A node on another machine not heard from for this long is lost (0: never). */
     uint64_t peer_timeout_ms;
     mome_tp_fail_cb_t fail;
+    mome_tp_wait_cb_t waiting;
+    /* The longest a send waits for the other nodes to take earlier ones (0: 10 s). */
+    uint64_t send_wait_ms;
 } mome_tp_opts_t;
 
 /* Create the worker; *addr (valid until fini) is what peers need to reach this node. Messages

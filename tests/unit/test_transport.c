@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,7 @@ static int two_nodes(const mome_tp_opts_t *opts, int remote, void (*peer)(int fd
     child = fork();
     ck_assert_int_ge(child, 0);
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that timed out takes its peer along */
         close(up[0]);
         close(down[1]);
         if (mome_tp_init(count_recv, NULL, MAX_LEN, opts, &addr, &len) < 0 ||
@@ -138,6 +140,14 @@ static void peer_sends_one(int fd)
         mome_tp_progress();
 }
 
+/* Connected, then never takes anything in again (a peer that died without a word). */
+static void peer_silent(int fd)
+{
+    (void)write_all(fd, "s", 1);
+    for (;;)
+        pause();
+}
+
 /* ---- tests ---- */
 
 /* A message that a push took in waits in the transport's own queue: UCX has no event for it, so
@@ -165,9 +175,41 @@ START_TEST(test_transport__arm_refused_while_a_message_waits)
 }
 END_TEST
 
+/*
+ * Sends to a node that takes nothing: the first that passes the flow-control mark waits for it,
+ * boundedly; the ones after it go on at once (each waited again: a release of 50 batches to a
+ * dead node stalled its sender for some 500 s).
+ */
+static int waits_heard; /* calls of the wait hook */
+
+static void count_wait(void)
+{
+    waits_heard++;
+}
+
+START_TEST(test_transport__sends_to_a_silent_node_wait_once)
+{
+    static char data[2u << 20];
+    mome_tp_opts_t o = {.ip_devices = "lo", .waiting = count_wait, .send_wait_ms = 500};
+    int fd = two_nodes(&o, 0, peer_silent);
+    await_peer(fd);
+    waits_heard = 0;
+    uint64_t t0 = mome_now_ns();
+    for (int i = 0; i < 40; i++) /* 80 MiB: past the 64 MiB mark 8 times */
+        ck_assert_int_eq(mome_tp_send(1, hdr, sizeof(hdr), data, sizeof(data)), 0);
+    uint64_t took = mome_now_ns() - t0;
+    ck_assert_msg(took >= 500000000ull && took < 1500000000ull,
+                  "the sends took %llu ms: one wait of 500 ms expected",
+                  (unsigned long long)(took / 1000000));
+    ck_assert_int_gt(waits_heard, 0); /* the launcher's word would have been heard */
+    two_nodes_down(fd);
+}
+END_TEST
+
 Suite *transport_suite(void)
 {
     Suite *s = suite_create("transport");
     UNIT_CASE(s, test_transport__arm_refused_while_a_message_waits);
+    UNIT_CASE(s, test_transport__sends_to_a_silent_node_wait_once);
     return s;
 }
