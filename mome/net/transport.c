@@ -32,6 +32,7 @@
 #define AM_HB 8
 #define HB_MAGIC 0x4d484254u /* "MHBT" */
 #define HB_PERIOD_MS 1000
+#define HB_PERIOD_NS (HB_PERIOD_MS * 1000000ull)
 
 /* Flow control (drain_sends): the bytes of copied sends past which a send waits, and for how long
  * at most (mome_tp_opts_t.send_wait_ms). */
@@ -64,6 +65,7 @@ static uint8_t *tp_remote;     /* tp_remote[i]: node i is on another machine */
 static uint64_t *tp_heard;     /* last heartbeat from node i (mome_now_ns) */
 static uint64_t tp_timeout_ns; /* silence after which a remote node is lost (0: never) */
 static int tp_tfd = -1;        /* heartbeat timer */
+static uint64_t tp_beat_at;    /* when it was last read (mome_now_ns) */
 static int tp_lost;            /* a loss was reported: say it once */
 static int tp_beating;         /* sending heartbeats (a drain_sends they cause sends no more) */
 static mome_tp_wait_cb_t tp_waiting; /* called now and then while sends drain */
@@ -605,6 +607,7 @@ static int start_heartbeats(void)
         return -ENOMEM;
     for (int i = 0; i < tp_nnodes; i++)
         tp_heard[i] = mome_now_ns();
+    tp_beat_at = mome_now_ns();
     tp_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tp_tfd < 0 || timerfd_settime(tp_tfd, 0, &its, NULL) < 0)
         return -errno;
@@ -619,14 +622,29 @@ int mome_tp_timer_fd(void)
 static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const void *data,
                    size_t len);
 
-/* This node's heartbeat to each node on another machine, if the timer says one is due. */
+/*
+ * This node's heartbeat to each node on another machine, if the timer says one is due. The timer
+ * unread for more than two periods: this node was not listening (its machine paused, the process
+ * stopped, the progress thread busy outside any wait) for the time past one period, and that is
+ * not its peers' silence: their clocks move on by as much. Their heartbeats may still be on the way
+ * (after a pause of this machine, a peer's TCP retransmits what went unacknowledged only seconds
+ * later); before, a stall past the timeout had this node declare every other machine's node lost.
+ */
 static int send_beats(void)
 {
-    uint64_t ticks;
+    uint64_t ticks, now;
     uint32_t h[2] = {HB_MAGIC, (uint32_t)tp_self};
 
     if (tp_tfd < 0 || tp_beating || read(tp_tfd, &ticks, sizeof(ticks)) < 0 || tp_closing)
         return 0;
+    now = mome_now_ns();
+    if (now - tp_beat_at > 2 * HB_PERIOD_NS) {
+        uint64_t away = now - tp_beat_at - HB_PERIOD_NS;
+        for (int i = 0; i < tp_nnodes; i++)
+            if (tp_remote[i])
+                tp_heard[i] = tp_heard[i] + away < now ? tp_heard[i] + away : now;
+    }
+    tp_beat_at = now;
     tp_beating = 1;
     for (int i = 0; i < tp_nnodes; i++)
         if (tp_remote[i])
@@ -646,11 +664,18 @@ void mome_tp_beat(void)
     send_beats();
 }
 
+/*
+ * The heartbeats, then the judgement, on what UCX holds too: the heartbeats that came while this
+ * node did not progress UCX (they were judged missing with them waiting there). What else came is
+ * only queued (rq), as by mome_tp_push, for the loop's next progress.
+ */
 void mome_tp_timer_event(void)
 {
     if (!send_beats())
         return;
-    uint64_t now = mome_now_ns(); /* after the sends: progress in them may have heard a peer */
+    while (ucp_worker_progress(tp_worker) > 0)
+        ;
+    uint64_t now = mome_now_ns();
     for (int i = 0; i < tp_nnodes; i++) {
         if (!tp_remote[i] || tp_heard[i] > now)
             continue;

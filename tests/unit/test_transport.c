@@ -22,6 +22,8 @@
 
 static int received; /* messages delivered to node 0 */
 static pid_t child = -1;
+static int to_peer = -1; /* the test's pipe to node 1 */
+static int lost = -1;    /* the node the failure callback named */
 
 static void count_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)
 {
@@ -66,12 +68,18 @@ static int exchange(int self, int rfd, int wfd, const void *addr, size_t len, in
     return mome_tp_connect(2, self, addrs, lens, rem, err, sizeof(err));
 }
 
+static void on_fail(int node, const char *why)
+{
+    if (lost < 0)
+        lost = node;
+}
+
 /*
- * Node 0 here, node 1 in a child that runs peer(cfd) once connected (cfd: a pipe to and from this
+ * Node 0 here, node 1 in a child that runs peer(wfd, rfd) once connected (pipes to and from this
  * process, for the test's own signals) and then exits. remote: each counts the other as on another
- * machine. Returns the test's end of that pipe.
+ * machine. Returns the test's end of the pipe from the child; to_peer is the other.
  */
-static int two_nodes(const mome_tp_opts_t *opts, int remote, void (*peer)(int fd))
+static int two_nodes(const mome_tp_opts_t *opts, int remote, void (*peer)(int wfd, int rfd))
 {
     int up[2], down[2];
     const void *addr;
@@ -88,14 +96,15 @@ static int two_nodes(const mome_tp_opts_t *opts, int remote, void (*peer)(int fd
         if (mome_tp_init(count_recv, NULL, MAX_LEN, opts, &addr, &len) < 0 ||
             exchange(1, down[0], up[1], addr, len, remote) < 0)
             _exit(2);
-        peer(up[1]);
+        peer(up[1], down[0]);
         _exit(0);
     }
     close(up[1]);
     close(down[0]);
     ck_assert_int_eq(mome_tp_init(count_recv, NULL, MAX_LEN, opts, &addr, &len), 0);
     ck_assert_int_eq(exchange(0, up[0], down[1], addr, len, remote), 0);
-    close(down[1]);
+    to_peer = down[1];
+    lost = -1;
     return up[0];
 }
 
@@ -107,6 +116,8 @@ static void two_nodes_down(int fd)
     }
     child = -1;
     close(fd);
+    close(to_peer);
+    to_peer = -1;
     mome_tp_fini();
 }
 
@@ -128,7 +139,7 @@ static const char hdr[80] = "a header";
 /* ---- peers ---- */
 
 /* One message to node 0, then silence. */
-static void peer_sends_one(int fd)
+static void peer_sends_one(int fd, int rfd)
 {
     if (mome_tp_send(0, hdr, sizeof(hdr), NULL, 0) < 0)
         _exit(3);
@@ -141,11 +152,34 @@ static void peer_sends_one(int fd)
 }
 
 /* Connected, then never takes anything in again (a peer that died without a word). */
-static void peer_silent(int fd)
+static void peer_silent(int fd, int rfd)
 {
     (void)write_all(fd, "s", 1);
     for (;;)
         pause();
+}
+
+/* Heartbeats every second, as a node's loop sends them, saying "b" after each; quiet from a "q"
+ * on (said back), until a "b". */
+static void peer_beats(int fd, int rfd)
+{
+    int quiet = 0;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = rfd, .events = POLLIN},
+                              {.fd = quiet ? -1 : mome_tp_timer_fd(), .events = POLLIN}};
+        char c;
+        if (poll(p, 2, 1) > 0) {
+            if (p[0].revents && read(rfd, &c, 1) == 1) {
+                quiet = c == 'q';
+                (void)write_all(fd, quiet ? "Q" : "B", 1);
+            }
+            if (p[1].revents) {
+                mome_tp_timer_event();
+                (void)write_all(fd, "b", 1);
+            }
+        }
+        mome_tp_progress();
+    }
 }
 
 /* ---- tests ---- */
@@ -206,10 +240,82 @@ START_TEST(test_transport__sends_to_a_silent_node_wait_once)
 }
 END_TEST
 
+/* Node 0's loop for ms milliseconds: the transport, and its heartbeat timer. */
+static void loop_for(int ms)
+{
+    uint64_t until = mome_now_ns() + (uint64_t)ms * 1000000;
+    while (mome_now_ns() < until) {
+        struct pollfd p = {.fd = mome_tp_timer_fd(), .events = POLLIN};
+        mome_tp_progress();
+        if (poll(&p, 1, 0) > 0)
+            mome_tp_timer_event();
+    }
+}
+
+/* Node 0's loop until node 1 says c, then for 50 ms more (what it sent before is heard). */
+static void loop_until(int fd, char c)
+{
+    char got = 0;
+    uint64_t until = mome_now_ns() + 10000000000ull;
+    while (got != c) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        loop_for(1);
+        if (poll(&p, 1, 0) > 0)
+            ck_assert_int_eq(read(fd, &got, 1), 1);
+        ck_assert_msg(mome_now_ns() < until, "no '%c' from the peer", c);
+    }
+    loop_for(50);
+}
+
+static const mome_tp_opts_t beating = {
+    .ip_devices = "lo", .remote_peers = 1, .peer_timeout_ms = 1500, .fail = on_fail};
+
+/*
+ * This node stalled (a VM paused, SIGSTOP) for longer than the timeout while its peer went on
+ * beating: the heartbeats wait in UCX, and are heard before anyone is judged silent (the judgement
+ * came first: every node of the other machines was declared lost).
+ */
+START_TEST(test_transport__heartbeats_waiting_in_ucx_are_heard_after_a_stall)
+{
+    int fd = two_nodes(&beating, 1, peer_beats);
+    loop_until(fd, 'b');
+    ck_assert_int_eq(lost, -1);
+    usleep(2500000); /* the stall; node 1 beats on */
+    mome_tp_timer_event();
+    ck_assert_int_eq(lost, -1);
+    loop_for(100);
+    ck_assert_int_eq(lost, -1);
+    two_nodes_down(fd);
+}
+END_TEST
+
+/*
+ * While this node stalled its peer went quiet, then beats again: the time this node was not
+ * listening is not the peer's silence (after a VM pause, a peer's TCP may retransmit the
+ * heartbeats it could not deliver only seconds later).
+ */
+START_TEST(test_transport__own_stall_is_not_the_peers_silence)
+{
+    int fd = two_nodes(&beating, 1, peer_beats);
+    loop_until(fd, 'b');
+    ck_assert_int_eq(write_all(to_peer, "q", 1), 0);
+    loop_until(fd, 'Q');
+    usleep(2500000); /* the stall */
+    mome_tp_timer_event();
+    ck_assert_int_eq(lost, -1);
+    ck_assert_int_eq(write_all(to_peer, "b", 1), 0);
+    loop_until(fd, 'b');
+    ck_assert_int_eq(lost, -1);
+    two_nodes_down(fd);
+}
+END_TEST
+
 Suite *transport_suite(void)
 {
     Suite *s = suite_create("transport");
     UNIT_CASE(s, test_transport__arm_refused_while_a_message_waits);
     UNIT_CASE(s, test_transport__sends_to_a_silent_node_wait_once);
+    UNIT_CASE(s, test_transport__heartbeats_waiting_in_ucx_are_heard_after_a_stall);
+    UNIT_CASE(s, test_transport__own_stall_is_not_the_peers_silence);
     return s;
 }
