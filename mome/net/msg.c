@@ -292,12 +292,20 @@ void mome_send(int to, int type, int flags, const void *body, const void *payloa
     send_encoded(to, &m);
 }
 
+/*
+ * A request travels at most 4 forwards per node and 8 more, or as many as the header's 16-bit hop
+ * count holds: in a job of 16382 nodes or more the limit was past its top, hops wrapped to 0 and
+ * a loop was never found.
+ */
 int mome_msg_forward(int to, const mome_msg_t *in)
 {
     const mome_msg_def_t *d = mome_msg_def(in->type);
+    uint64_t limit = 4ull * wctx.nnodes + 8;
     mome_msg_t m = *in;
 
-    if (!d || m.hops > 4 * wctx.nnodes + 8)
+    if (limit > UINT16_MAX - 1)
+        limit = UINT16_MAX - 1;
+    if (!d || m.hops > limit)
         return -ELOOP;
     m.hops++;
     mome_wire_pack(&d->wire, mome_msg_body(in), &m);

@@ -128,6 +128,33 @@ static void count_it(const mome_msg_t *m, const void *body)
     seen++;
 }
 
+static mome_msg_t last_sent;
+static void record_sent(int to, const mome_msg_t *m)
+{
+    last_sent = *m;
+}
+
+/* In a job of 16382 nodes or more, 4 x nodes + 8 forwards are more than the header's 16-bit hop
+ * count holds: the limit stops at the count's top, which never wraps to 0. */
+START_TEST(test_msg__hop_limit_fits_the_hop_count)
+{
+    static const mome_msg_def_t t = {
+        .type = 127, .wire = {"T127", NULL, 0, 0, 0, 0, 0}, .handler = count_it};
+    mome_wire_ctx_t c = {.nnodes = 20000, .page_size = 4096};
+    mome_msg_t m = {.type = 127, .src = 1};
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(&t, 1), 0);
+    mome_msg_set_send_hook(record_sent);
+    m.hops = UINT16_MAX - 1;
+    ck_assert_int_eq(mome_msg_forward(1, &m), 0);
+    ck_assert_uint_eq(last_sent.hops, UINT16_MAX);
+    m.hops = UINT16_MAX;
+    ck_assert_int_eq(mome_msg_forward(1, &m), -ELOOP);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
+
 START_TEST(test_msg__messages_to_self_wait_for_progress)
 {
     static const mome_msg_def_t t = {.type = 127, .wire = {"T127", NULL, 0, 0, 0, 0, 0},
@@ -356,6 +383,7 @@ Suite *msg_suite(void)
     UNIT_CASE(s, test_msg__requests_name_a_model);
     UNIT_CASE(s, test_msg__segment_names);
     UNIT_CASE(s, test_msg__forwarding_stops_at_a_loop);
+    UNIT_CASE(s, test_msg__hop_limit_fits_the_hop_count);
     UNIT_CASE(s, test_msg__messages_to_self_wait_for_progress);
     UNIT_CASE(s, test_msg__emulated_link_carries_one_transfer_after_another);
     UNIT_CASE(s, test_msg__emulated_transfers_are_held_until_due);
