@@ -109,7 +109,7 @@ int mome_node_parked(void)
 
 static void tp_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)
 {
-    mome_msg_deliver(hdr, hl, data, len, 1);
+    mome_msg_deliver(hdr, hl, data, len, MOME_MSG_NODE);
 }
 
 /*

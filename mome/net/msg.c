@@ -367,13 +367,18 @@ static void run(const mome_msg_t *m)
  * Decode and validate. Bytes that are not ours, or another job's, are refused with a warning and
  * change nothing. A message of this job that fails validation comes from a broken peer: acting
  * on it or dropping it could both lose data or hang the job, so the node stops the job, naming it
- * (unless fatal is 0: tests and fuzzers get the status).
+ * (unless fatal is 0: tests and fuzzers get the status). So does one from another node that names
+ * this node as its source (from: MOME_MSG_*), which was taken for this node's own.
  */
 static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome_msg_t *m,
-                  int fatal)
+                  int fatal, int from)
 {
     const char *why = "?";
     int rc = mome_wire_decode(hdr, hl, data, len, &wctx, wire_types, m, &why);
+    if (rc == 0 && from == MOME_MSG_NODE && m->src == (uint32_t)self) {
+        why = "src: this node's own, from another node";
+        rc = -EBADMSG;
+    }
     if (rc == 0 && defs[m->type]->validate) {
         why = defs[m->type]->validate(m, mome_msg_body(m), &wctx);
         rc = why ? -EPROTO : 0;
@@ -433,14 +438,16 @@ static uint64_t jitter_due(uint32_t src, uint64_t due)
     return jitter_last[src] = due;
 }
 
-/* held: m comes off held_q, the queue of what waited for a handler's answer (it runs now). */
-static void deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote, int held)
+/* from: MOME_MSG_*; held: m comes off held_q, the queue of what waited for a handler's answer
+ * (it runs now). */
+static void deliver(const void *hdr, size_t hl, const void *data, size_t len, int from, int held)
 {
     mome_msg_t m;
+    int remote = from != MOME_MSG_LOCAL;
 
     if (closed)
         return;
-    if (decode(hdr, hl, data, len, &m, 1) < 0)
+    if (decode(hdr, hl, data, len, &m, 1, from) < 0)
         return;
     if (remote) {
         MOME_STAT_INC(msgs_received);
@@ -478,9 +485,9 @@ static void deliver(const void *hdr, size_t hl, const void *data, size_t len, in
     run(&m);
 }
 
-void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote)
+void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int from)
 {
-    deliver(hdr, hl, data, len, remote, 0);
+    deliver(hdr, hl, data, len, from, 0);
 }
 
 int mome_msg_deliver_flat(const void *buf, size_t len)
@@ -490,7 +497,7 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
     if (!buf || len < MOME_WIRE_HDR)
         return -EBADMSG;
     rc = decode(buf, MOME_WIRE_HDR, (const uint8_t *)buf + MOME_WIRE_HDR, len - MOME_WIRE_HDR, &m,
-                0);
+                0, MOME_MSG_LOCAL);
     if (rc == 0)
         run(&m);
     if (flush_fn && !holds)
@@ -532,12 +539,14 @@ int mome_msg_progress(void)
 
     /* A handler run here may hold again: what it holds joins the queue behind these. */
     while (!holds && (q = queue_pop(&held_q))) {
-        deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0, 1);
+        deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR,
+                MOME_MSG_LOCAL, 1);
         free(q);
         n++;
     }
     while ((q = queue_pop(&local))) {
-        mome_msg_deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR, 0);
+        mome_msg_deliver(q->buf, MOME_WIRE_HDR, q->buf + MOME_WIRE_HDR, q->len - MOME_WIRE_HDR,
+                         MOME_MSG_LOCAL);
         free(q);
         n++;
     }

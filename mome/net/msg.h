@@ -100,13 +100,18 @@ void mome_msg_set_flush(void (*fn)(void));
 typedef void (*mome_msg_hook_t)(int to, const mome_msg_t *m);
 void mome_msg_set_send_hook(mome_msg_hook_t hook);
 
+/* Where a delivered message comes from: the local queue, another node (the transport), or momed
+ * (whose messages name as their source the node they go to). */
+enum { MOME_MSG_LOCAL = 0, MOME_MSG_NODE = 1, MOME_MSG_SERVER = 2 };
+
 /*
- * A message from the transport (remote = 1) or the local queue: decode, validate, count, then run
- * its handler (or hold it for the emulated interconnect first). Bytes that are not a Mome message
- * of this version, or carry another job's key, are refused with a warning; a message of this job
- * that fails validation stops the job with a message naming its sender and the bad field.
+ * A message from `from` (MOME_MSG_*): decode, validate, count, then run its handler (or hold it
+ * for the emulated interconnect first). Bytes that are not a Mome message of this version, or
+ * carry another job's key, are refused with a warning; a message of this job that fails
+ * validation, or one from another node that names this node as its source, stops the job with a
+ * message naming its sender and the bad field.
  */
-void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int remote);
+void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int from);
 /* Decode and run a message given as one buffer (header then payload); returns the decode status
  * instead of stopping the job on an invalid message. For tests and fuzzing: no emulation, no
  * statistics. */

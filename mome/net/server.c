@@ -570,7 +570,7 @@ static int drain(void)
                        where, len);
         if (rlen - off < MOME_WIRE_HDR + len)
             break;
-        mome_msg_deliver(h, MOME_WIRE_HDR, h + MOME_WIRE_HDR, len, 1);
+        mome_msg_deliver(h, MOME_WIRE_HDR, h + MOME_WIRE_HDR, len, MOME_MSG_SERVER);
         off += MOME_WIRE_HDR + len;
         n++;
     }

@@ -110,7 +110,7 @@ static int deliver(int type, int flags, int src, unsigned hops, const void *body
     if (flat) {
         rc = mome_msg_deliver_flat(buf, MOME_WIRE_HDR + len);
     } else {
-        mome_msg_deliver(buf, MOME_WIRE_HDR, buf + MOME_WIRE_HDR, len, 0);
+        mome_msg_deliver(buf, MOME_WIRE_HDR, buf + MOME_WIRE_HDR, len, MOME_MSG_LOCAL);
         rc = 0;
     }
     free(buf);

@@ -12,6 +12,7 @@
 #include "base/stats.h"
 #include "net/msg.h"
 #include "net/srvproto.h"
+#include "nodecase.h"
 #include "testnode.h"
 #include "unit.h"
 
@@ -194,7 +195,8 @@ START_TEST(test_msg__emulated_link_carries_one_transfer_after_another)
 }
 END_TEST
 
-/* Deliver a message of `type` from node src as the transport would (remote) or the local queue. */
+/* Deliver a message of `type` from node src as the transport (remote: MOME_MSG_NODE), momed or the
+ * local queue would. */
 static void deliver_from(uint32_t src, int type, const void *payload, uint32_t len, int remote)
 {
     uint8_t hdr[MOME_WIRE_HDR];
@@ -202,6 +204,38 @@ static void deliver_from(uint32_t src, int type, const void *payload, uint32_t l
     mome_wire_encode(&m, hdr);
     mome_msg_deliver(hdr, sizeof(hdr), payload, len, remote);
 }
+
+static void deliver_own_from_network(void *arg)
+{
+    deliver_from(0, 125, NULL, 0, MOME_MSG_NODE); /* node 0 is this node */
+}
+
+/*
+ * No other node sends a message naming this node as its sender: one from the network is a broken
+ * peer's, and stops the job like any malformed message. Messages to self (the local queue) and
+ * momed's (which name the node they go to) are this node's to take.
+ */
+START_TEST(test_msg__own_source_from_the_network_stops_the_job)
+{
+    static const mome_msg_def_t t = {
+        .type = 125, .wire = {"T125", NULL, 0, 0, 0, 64, 0}, .handler = count_it};
+    mome_wire_ctx_t c = {.nnodes = 2, .page_size = 4096};
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(&t, 1), 0);
+    seen = 0;
+    deliver_from(0, 125, NULL, 0, 0); /* the local queue */
+    ck_assert_int_eq(seen, 1);
+    deliver_from(1, 125, NULL, 0, MOME_MSG_NODE); /* another node */
+    ck_assert_int_eq(seen, 2);
+    deliver_from(0, 125, NULL, 0, MOME_MSG_SERVER); /* momed */
+    ck_assert_int_eq(seen, 3);
+    nc_expect_death(deliver_own_from_network, NULL,
+                    "a T125 message from node 0 fails validation (src: this node's own");
+    ck_assert_int_eq(seen, 3);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
 
 START_TEST(test_msg__emulated_transfers_are_held_until_due)
 {
@@ -384,6 +418,7 @@ Suite *msg_suite(void)
     UNIT_CASE(s, test_msg__segment_names);
     UNIT_CASE(s, test_msg__forwarding_stops_at_a_loop);
     UNIT_CASE(s, test_msg__hop_limit_fits_the_hop_count);
+    UNIT_CASE(s, test_msg__own_source_from_the_network_stops_the_job);
     UNIT_CASE(s, test_msg__messages_to_self_wait_for_progress);
     UNIT_CASE(s, test_msg__emulated_link_carries_one_transfer_after_another);
     UNIT_CASE(s, test_msg__emulated_transfers_are_held_until_due);
