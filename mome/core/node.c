@@ -1248,6 +1248,7 @@ int mome_node_start(char *err, size_t errlen)
     void *gather = NULL;
     mome_tp_opts_t tpo = {.fail = peer_failed,
                           .waiting = sends_waiting,
+                          .sender = mome_msg_sender,
                           .peer_timeout_ms = mome_g.cfg.peer_timeout * 1000};
     uint8_t *remote = NULL;
     char devs[512];

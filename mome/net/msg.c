@@ -490,6 +490,11 @@ void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, 
     deliver(hdr, hl, data, len, from, 0);
 }
 
+int mome_msg_sender(const void *hdr, size_t hl)
+{
+    return mome_wire_peek_src(hdr, hl, &wctx);
+}
+
 int mome_msg_deliver_flat(const void *buf, size_t len)
 {
     mome_msg_t m;

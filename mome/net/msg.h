@@ -112,6 +112,9 @@ enum { MOME_MSG_LOCAL = 0, MOME_MSG_NODE = 1, MOME_MSG_SERVER = 2 };
  * message naming its sender and the bad field.
  */
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int from);
+/* The node of this job a header names as its sender (-1: none), before its payload is here: for a
+ * transport that must name the node a message failed to arrive from. */
+int mome_msg_sender(const void *hdr, size_t hl);
 /* Decode and run a message given as one buffer (header then payload); returns the decode status
  * instead of stopping the job on an invalid message. For tests and fuzzing: no emulation, no
  * statistics. */

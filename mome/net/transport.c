@@ -69,6 +69,7 @@ static uint64_t tp_beat_at;    /* when it was last read (mome_now_ns) */
 static int tp_lost;            /* a loss was reported: say it once */
 static int tp_beating;         /* sending heartbeats (a drain_sends they cause sends no more) */
 static mome_tp_wait_cb_t tp_waiting; /* called now and then while sends drain */
+static mome_tp_sender_cb_t tp_sender; /* who sent a message, from its header */
 static uint64_t tp_wait_ns;          /* the longest a send waits for sends to drain */
 static size_t tp_stuck_at; /* a drain gave up with this many bytes in flight (0: none did) */
 
@@ -90,6 +91,7 @@ typedef struct recv_msg {
     void *data;     /* the payload */
     void *ucx_data; /* UCX's buffer to release after delivery, or NULL */
     void *owned;    /* our copy to free after delivery, or NULL */
+    int src;        /* the sender its header names (-1: unknown), for a fetch that fails */
     char hdr[TP_MAX_HDR];
 } recv_msg_t;
 
@@ -106,6 +108,17 @@ static size_t rq_bytes; /* memory held by the messages waiting in rq */
  */
 #define TP_KEEP_MIN 2048
 
+/* A message to or from node could not be sent or received whole: lost node, once. */
+static void peer_lost(int node, const char *why)
+{
+    if (!tp_fail)
+        mome_fatal("lost node %d: %s; stopping", node, why);
+    if (tp_lost)
+        return;
+    tp_lost = 1;
+    tp_fail(node, why);
+}
+
 /*
  * A send UCX took but could not complete: the message is lost (a diff, a page, an
  * acknowledgement: the protocol needs every one), so the job stops, naming the node, as for a
@@ -120,12 +133,31 @@ static void send_lost(int node, ucs_status_t status)
         return;
     }
     snprintf(why, sizeof(why), "a message to it could not be sent: %s", ucs_status_string(status));
-    if (!tp_fail)
-        mome_fatal("lost node %d: %s; stopping", node, why);
-    if (tp_lost)
+    peer_lost(node, why);
+}
+
+/*
+ * The rest of a message fetched by rendezvous could not be received (its sender died, or the
+ * network to it did, in the middle): lost like a send, naming the sender its header gives, through
+ * tp_fail (the launcher's word first), once. Before, the fetch stopped the job on its own saying
+ * only "receiving the N bytes of a message failed", with no node and no launcher's word (UCX 1.13
+ * fails the connection first, and the fetch came after that loss had been reported).
+ */
+static void recv_lost(const recv_msg_t *r, ucs_status_t status)
+{
+    char why[160];
+    if (tp_closing) { /* the job is over: its sender closed the connection */
+        mome_debug("transport", "a message of %zu bytes not received as the job ends: %s", r->len,
+                   ucs_status_string(status));
         return;
-    tp_lost = 1;
-    tp_fail(node, why);
+    }
+    snprintf(why, sizeof(why), "the %zu bytes of a message from it could not be received: %s",
+             r->len, ucs_status_string(status));
+    if (r->src < 0)
+        mome_fatal("receiving the %zu bytes of a message failed: %s (its header names no node of "
+                   "this job); stopping",
+                   r->len, ucs_status_string(status));
+    peer_lost(r->src, why);
 }
 
 static void send_done_cb(void *request, ucs_status_t status, void *user_data)
@@ -150,6 +182,7 @@ static recv_msg_t *rq_new(const void *header, size_t header_length)
     r->next = NULL;
     r->hdrlen = header_length;
     r->ucx_data = r->owned = NULL;
+    r->src = -1;
     memcpy(r->hdr, header, header_length);
     return r;
 }
@@ -192,16 +225,14 @@ static int rq_drain(void)
 static void rndv_done_cb(void *request, ucs_status_t status, size_t length, void *user_data)
 {
     recv_msg_t *r = user_data;
-    if (status != UCS_OK && tp_closing) { /* the job is over: its sender closed the connection */
+    if (status != UCS_OK) {
+        recv_lost(r, status); /* returns when the job is over, or the loss was reported */
         free(r->owned);
         r->next = rq_free;
         rq_free = r;
         ucp_request_free(request);
         return;
     }
-    if (status != UCS_OK)
-        mome_fatal("receiving the %zu bytes of a message failed: %s; stopping", r->len,
-                   ucs_status_string(status));
     rq_append(r);
     ucp_request_free(request);
 }
@@ -246,10 +277,17 @@ static ucs_status_t am_cb(void *arg, const void *header, size_t header_length, v
         .cb.recv_am = rndv_done_cb,
         .user_data = r,
     };
+    r->src = tp_sender ? tp_sender(header, header_length) : -1;
+    if (r->src >= tp_nnodes || r->src == tp_self)
+        r->src = -1;
     ucs_status_ptr_t st = ucp_am_recv_data_nbx(tp_worker, data, r->data, length, &rp);
-    if (UCS_PTR_IS_ERR(st))
-        mome_fatal("cannot fetch the %zu bytes of a message: %s; stopping", length,
-                   ucs_status_string(UCS_PTR_STATUS(st)));
+    if (UCS_PTR_IS_ERR(st)) {
+        recv_lost(r, UCS_PTR_STATUS(st));
+        free(r->owned);
+        r->next = rq_free;
+        rq_free = r;
+        return UCS_OK;
+    }
     if (st == NULL)
         rq_append(r);
     return UCS_OK;
@@ -481,6 +519,7 @@ int mome_tp_init(mome_tp_recv_cb_t cb, void *arg, size_t max_len, const mome_tp_
     tp_cb_arg = arg;
     tp_fail = opts ? opts->fail : NULL;
     tp_waiting = opts ? opts->waiting : NULL;
+    tp_sender = opts ? opts->sender : NULL;
     tp_wait_ns = opts && opts->send_wait_ms ? opts->send_wait_ms * 1000000ull : INFLIGHT_WAIT_NS;
     tp_stuck_at = 0;
     tp_timeout_ns = opts ? opts->peer_timeout_ms * 1000000ull : 0;

@@ -25,6 +25,10 @@ typedef void (*mome_tp_fail_cb_t)(int node, const char *reason);
  * It may not return. */
 typedef void (*mome_tp_wait_cb_t)(void);
 
+/* The node a message's header names as its sender, or -1: the header is opaque to the transport,
+ * which names that node when the rest of the message could not be received. */
+typedef int (*mome_tp_sender_cb_t)(const void *hdr, size_t hdrlen);
+
 /* Where and how the transport may talk, chosen before UCX starts. UCX's own variables (UCX_TLS,
  * UCX_NET_DEVICES, UCX_KEEPALIVE_INTERVAL, UCX_TCP_KEEP*) always win over these. */
 typedef struct mome_tp_opts {
@@ -38,6 +42,7 @@ typedef struct mome_tp_opts {
     uint64_t peer_timeout_ms;
     mome_tp_fail_cb_t fail;
     mome_tp_wait_cb_t waiting;
+    mome_tp_sender_cb_t sender;
     /* The longest a send waits for the other nodes to take earlier ones (0: 10 s). */
     uint64_t send_wait_ms;
 } mome_tp_opts_t;

@@ -152,6 +152,15 @@ uint32_t mome_wire_sum(uint32_t seed, const void *p, size_t len)
 #define OFF_BODY 32
 #define OFF_SUM 72
 
+int mome_wire_peek_src(const void *hdr, size_t hdrlen, const mome_wire_ctx_t *ctx)
+{
+    const uint8_t *h = hdr;
+    if (!h || hdrlen != MOME_WIRE_HDR || h[0] != MOME_WIRE_MAGIC || h[1] != MOME_WIRE_VERSION ||
+        get64(h + 24) != ctx->key || get32(h + 8) >= ctx->nnodes)
+        return -1;
+    return (int)get32(h + 8);
+}
+
 void mome_wire_encode(const mome_msg_t *m, void *hdr)
 {
     uint8_t *h = hdr;

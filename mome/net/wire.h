@@ -111,6 +111,11 @@ int mome_wire_decode(const void *hdr, size_t hdrlen, const void *payload, size_t
                      const mome_wire_ctx_t *ctx, const mome_wire_type_t *const *types,
                      mome_msg_t *out, const char **why);
 
+/* The node a header names as its sender, read before its payload is here (nothing is checked but
+ * what follows): to name the node a message could not be received from. -1 unless hdr has the
+ * size, magic and version of a header and ctx's key, and the node is one of ctx's. */
+int mome_wire_peek_src(const void *hdr, size_t hdrlen, const mome_wire_ctx_t *ctx);
+
 /* The checksum used by the header: fast, not cryptographic (the key authenticates, see design). */
 uint32_t mome_wire_sum(uint32_t seed, const void *p, size_t len);
 

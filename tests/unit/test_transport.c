@@ -24,6 +24,7 @@ static int received; /* messages delivered to node 0 */
 static pid_t child = -1;
 static int to_peer = -1; /* the test's pipe to node 1 */
 static int lost = -1;    /* the node the failure callback named */
+static char lost_why[256];
 
 static void count_recv(const void *hdr, size_t hl, const void *data, size_t len, void *arg)
 {
@@ -70,8 +71,10 @@ static int exchange(int self, int rfd, int wfd, const void *addr, size_t len, in
 
 static void on_fail(int node, const char *why)
 {
-    if (lost < 0)
-        lost = node;
+    if (lost >= 0)
+        return;
+    lost = node;
+    snprintf(lost_why, sizeof(lost_why), "%s", why);
 }
 
 /*
@@ -119,6 +122,14 @@ static void two_nodes_down(int fd)
     close(to_peer);
     to_peer = -1;
     mome_tp_fini();
+}
+
+/* Progress the transport for ms milliseconds, delivering. */
+static void progress_for(int ms)
+{
+    uint64_t until = mome_now_ns() + (uint64_t)ms * 1000000;
+    while (mome_now_ns() < until)
+        mome_tp_progress();
 }
 
 /* Wait for the child's word on fd (one byte), progressing the transport meanwhile. */
@@ -180,6 +191,25 @@ static void peer_beats(int fd, int rfd)
         }
         mome_tp_progress();
     }
+}
+
+/* A message of 2 MiB to node 0 (fetched by rendezvous), then silence. */
+/* A small message to node 0, then, once node 0 answered, one of 4 MiB (fetched by rendezvous);
+ * says "s" once it is on its way. */
+static void peer_sends_big(int fd, int rfd)
+{
+    static char data[4u << 20];
+    char h[sizeof(hdr)] = "from node 1";
+    h[sizeof(h) - 1] = 1;
+    if (mome_tp_send(0, h, sizeof(h), NULL, 0) < 0)
+        _exit(3);
+    while (received == 0)
+        mome_tp_progress();
+    if (mome_tp_send(0, h, sizeof(h), data, sizeof(data)) < 0)
+        _exit(3);
+    (void)write_all(fd, "s", 1);
+    for (;;)
+        mome_tp_push();
 }
 
 /* ---- tests ---- */
@@ -310,6 +340,45 @@ START_TEST(test_transport__own_stall_is_not_the_peers_silence)
 }
 END_TEST
 
+/* The test's headers name their sender in their last byte. */
+static int hdr_sender(const void *h, size_t hl)
+{
+    return hl == sizeof(hdr) ? ((const uint8_t *)h)[sizeof(hdr) - 1] : -1;
+}
+
+/*
+ * A node dies while this one fetches its large message (rendezvous): the fetch's failure is the
+ * loss of that node, reported once through the failure callback, as a failed send is. (UCX 1.13
+ * fails the connection first, then the fetch, which stopped the node on its own saying "receiving
+ * the 4194304 bytes of a message failed", naming no node, even after the loss was reported.)
+ */
+START_TEST(test_transport__failed_fetch_is_the_senders_loss)
+{
+    mome_tp_opts_t o = {
+        .ip_devices = "lo", .remote_peers = 1, .fail = on_fail, .sender = hdr_sender};
+    int fd = two_nodes(&o, 1, peer_sends_big);
+    char c;
+    received = 0;
+    while (received == 0) /* node 1's first, small message: the connection is up */
+        mome_tp_progress();
+    ck_assert_int_eq(mome_tp_send(1, hdr, sizeof(hdr), NULL, 0), 0);
+    while (mome_tp_push() > 0)
+        ;
+    ck_assert_int_eq(read(fd, &c, 1), 1); /* the large one is on its way */
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    child = -1;
+    received = 0;
+    uint64_t until = mome_now_ns() + 10000000000ull;
+    while (lost < 0 && mome_now_ns() < until)
+        mome_tp_progress();
+    ck_assert_msg(lost == 1, "lost node %d (%s)", lost, lost_why);
+    progress_for(200); /* the fetch's failure, when it comes after the connection's */
+    ck_assert_int_eq(received, 0);
+    two_nodes_down(fd);
+}
+END_TEST
+
 Suite *transport_suite(void)
 {
     Suite *s = suite_create("transport");
@@ -317,5 +386,6 @@ Suite *transport_suite(void)
     UNIT_CASE(s, test_transport__sends_to_a_silent_node_wait_once);
     UNIT_CASE(s, test_transport__heartbeats_waiting_in_ucx_are_heard_after_a_stall);
     UNIT_CASE(s, test_transport__own_stall_is_not_the_peers_silence);
+    UNIT_CASE(s, test_transport__failed_fetch_is_the_senders_loss);
     return s;
 }

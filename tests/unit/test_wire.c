@@ -100,6 +100,27 @@ START_TEST(test_wire__roundtrip)
 }
 END_TEST
 
+/* The sender a header names, before its payload is here: only from a header of this job, naming
+ * one of its nodes (the transport names it when the payload cannot be fetched). */
+START_TEST(test_wire__sender_peeked_from_the_header)
+{
+    uint8_t buf[MOME_WIRE_HDR];
+    tbody_t b = good();
+    mome_wire_ctx_t other = ctx;
+    build(T_PLAIN, 0, 3, &b, NULL, 0, buf);
+    ck_assert_int_eq(mome_wire_peek_src(buf, sizeof(buf), &ctx), 3);
+    ck_assert_int_eq(mome_wire_peek_src(buf, sizeof(buf) - 1, &ctx), -1);
+    other.key = ~ctx.key; /* another job's */
+    ck_assert_int_eq(mome_wire_peek_src(buf, sizeof(buf), &other), -1);
+    build(T_PLAIN, 0, 4, &b, NULL, 0, buf); /* no node of a job of 4 */
+    ck_assert_int_eq(mome_wire_peek_src(buf, sizeof(buf), &ctx), -1);
+    build(T_PLAIN, 0, 1, &b, NULL, 0, buf);
+    buf[1]++; /* another version */
+    ck_assert_int_eq(mome_wire_peek_src(buf, sizeof(buf), &ctx), -1);
+    ck_assert_int_eq(mome_wire_peek_src(NULL, 0, &ctx), -1);
+}
+END_TEST
+
 START_TEST(test_wire__truncated)
 {
     uint8_t buf[MOME_WIRE_HDR + 4096], page[4096] = {0};
@@ -461,6 +482,7 @@ Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
     UNIT_CASE(s, test_wire__roundtrip);
+    UNIT_CASE(s, test_wire__sender_peeked_from_the_header);
     UNIT_CASE(s, test_wire__truncated);
     UNIT_CASE(s, test_wire__corrupted_bytes);
     UNIT_CASE(s, test_wire__bad_type_version_and_key);
