@@ -37,6 +37,7 @@
 /* Flow control (drain_sends): the bytes of copied sends past which a send waits, and for how long
  * at most (mome_tp_opts_t.send_wait_ms). */
 #define INFLIGHT_MAX (64u << 20)
+#define INFLIGHT_CEILING (4ull * INFLIGHT_MAX) /* past it a send always waits */
 #define INFLIGHT_WAIT_NS 10000000000ull
 
 /* UCX < 1.14 keeps the header pointer until completion; our headers live that long anyway. */
@@ -97,6 +98,9 @@ typedef struct recv_msg {
 
 static recv_msg_t *rq_head, *rq_tail, *rq_free;
 static size_t rq_bytes; /* memory held by the messages waiting in rq */
+static unsigned tp_gave_up; /* drains of sends that gave up waiting (mome_tp_send_waits) */
+/* The most a progress takes in without delivering (rq_bytes): see mome_tp_progress. */
+#define TP_RQ_BYTES (4u << 20)
 
 /*
  * Payloads from this size on stay in UCX's receive buffer until delivered (no copy); smaller ones
@@ -698,6 +702,11 @@ static int send_beats(void)
  * than MOME_PEER_TIMEOUT to write would otherwise have the other machines' nodes declare this one
  * lost. They check no silence: the loop does that once they are over.
  */
+unsigned mome_tp_send_waits(void)
+{
+    return tp_gave_up;
+}
+
 void mome_tp_beat(void)
 {
     send_beats();
@@ -712,7 +721,9 @@ void mome_tp_timer_event(void)
 {
     if (!send_beats())
         return;
-    while (ucp_worker_progress(tp_worker) > 0)
+    /* (Bounded as mome_tp_progress is: under a steady stream UCX always has more, and its
+     * messages would pile up here undelivered; a heartbeat is heard at once, hb_cb.) */
+    while (rq_bytes < TP_RQ_BYTES && ucp_worker_progress(tp_worker) > 0)
         ;
     uint64_t now = mome_now_ns();
     for (int i = 0; i < tp_nnodes; i++) {
@@ -792,13 +803,16 @@ int mome_tp_send(int node, const void *hdr, size_t hdrlen, const void *data, siz
  * The launcher's word is heard meanwhile (tp_waiting: a lost node stops this one there, named).
  * Bounded: a peer that takes nothing for tp_wait_ns (it died, and no word came) is not waited for
  * longer; the copies then stay, and the node goes on. Until they fall below half the mark again,
- * a send waits only once they have doubled since (tp_stuck_at): each send past the mark had
- * waited the whole bound again, and a release of 50 batches to a dead node stalled its sender for
- * some 500 s, hearing nothing of the launcher.
+ * a send waits only once they have doubled since (tp_stuck_at), and always past
+ * INFLIGHT_CEILING: each send past the mark had waited the whole bound again, and a release of
+ * 50 batches to a dead node stalled its sender for some 500 s, hearing nothing of the launcher;
+ * and a slow peer, alive, must still hold its senders' memory (helper-131).
  */
 static void drain_sends(void)
 {
     uint64_t start = mome_now_ns();
+    if (tp_waiting)
+        tp_waiting(); /* once at least: the launcher may have said already */
     for (unsigned spins = 1;
          tp_inflight_bytes > INFLIGHT_MAX / 2 && mome_now_ns() - start < tp_wait_ns; spins++) {
         ucp_worker_progress(tp_worker);
@@ -810,6 +824,7 @@ static void drain_sends(void)
     }
     if (tp_inflight_bytes > INFLIGHT_MAX / 2) {
         static mome_ratelimit_t rl;
+        tp_gave_up++;
         tp_stuck_at = tp_inflight_bytes;
         mome_log_rl(&rl, MOME_LOG_WARN, "transport",
                     "%zu bytes of sends not taken by the other nodes after %llu ms; going on "
@@ -874,7 +889,8 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
     }
     tp_inflight++;
     tp_inflight_bytes += ps->len;
-    if (tp_inflight_bytes > (tp_stuck_at ? 2 * tp_stuck_at : INFLIGHT_MAX))
+    if (tp_inflight_bytes > (tp_stuck_at ? 2 * tp_stuck_at : INFLIGHT_MAX) ||
+        tp_inflight_bytes > INFLIGHT_CEILING)
         drain_sends();
     return 0;
 }
@@ -886,7 +902,6 @@ static int send_am(unsigned id, int node, const void *hdr, size_t hdrlen, const 
  * starts once the waiting messages hold TP_RQ_BYTES: before, the owner's memory rose by up to 500
  * MB, all of it queued diffs.
  */
-#define TP_RQ_BYTES (4u << 20)
 
 int mome_tp_progress(void)
 {

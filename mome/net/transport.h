@@ -90,6 +90,10 @@ void mome_tp_timer_event(void);
 /* The heartbeats alone, if due (the timer fd readable), from a wait outside the progress loop. */
 void mome_tp_beat(void);
 
+/* How many times sends waited for earlier ones to drain and gave up (the peer took nothing for
+ * the whole wait): diagnostics and tests. */
+unsigned mome_tp_send_waits(void);
+
 /* Wait until every message sent so far has left this node. */
 int mome_tp_flush(void);
 

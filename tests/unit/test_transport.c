@@ -21,8 +21,10 @@
 #define MAX_LEN (4u << 20)
 
 static int received; /* messages delivered to node 0 */
+static int tp_up;    /* this process's transport is initialised */
 static pid_t child = -1;
-static int to_peer = -1; /* the test's pipe to node 1 */
+static int to_peer = -1;   /* the test's pipe to node 1 */
+static int from_peer = -1; /* and from it */
 static int lost = -1;    /* the node the failure callback named */
 static char lost_why[256];
 
@@ -88,12 +90,15 @@ static int two_nodes(const mome_tp_opts_t *opts, int remote, void (*peer)(int wf
     const void *addr;
     size_t len;
 
+    pid_t parent = getpid();
     ck_assert_int_eq(pipe(up), 0);
     ck_assert_int_eq(pipe(down), 0);
     child = fork();
     ck_assert_int_ge(child, 0);
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that timed out takes its peer along */
+        if (getppid() != parent)
+            _exit(1); /* it went before the line above */
         close(up[0]);
         close(down[1]);
         if (mome_tp_init(count_recv, NULL, MAX_LEN, opts, &addr, &len) < 0 ||
@@ -104,24 +109,38 @@ static int two_nodes(const mome_tp_opts_t *opts, int remote, void (*peer)(int wf
     }
     close(up[1]);
     close(down[0]);
-    ck_assert_int_eq(mome_tp_init(count_recv, NULL, MAX_LEN, opts, &addr, &len), 0);
-    ck_assert_int_eq(exchange(0, up[0], down[1], addr, len, remote), 0);
     to_peer = down[1];
+    ck_assert_int_eq(mome_tp_init(count_recv, NULL, MAX_LEN, opts, &addr, &len), 0);
+    tp_up = 1;
+    ck_assert_int_eq(exchange(0, up[0], down[1], addr, len, remote), 0);
     lost = -1;
+    from_peer = up[0];
     return up[0];
 }
 
-static void two_nodes_down(int fd)
+/* Every test's teardown, which also runs after a failed assertion without fork mode (CK_FORK=no:
+ * valgrind, TSan): the peer goes, and the transport, so that the next test starts clean. */
+static void two_nodes_teardown(void)
 {
     if (child > 0) {
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
     }
     child = -1;
-    close(fd);
-    close(to_peer);
-    to_peer = -1;
-    mome_tp_fini();
+    if (from_peer >= 0)
+        close(from_peer);
+    if (to_peer >= 0)
+        close(to_peer);
+    from_peer = to_peer = -1;
+    if (tp_up)
+        mome_tp_fini();
+    tp_up = 0;
+}
+
+static void two_nodes_down(int fd)
+{
+    (void)fd;
+    two_nodes_teardown();
 }
 
 /* Progress the transport for ms milliseconds, delivering. */
@@ -193,7 +212,6 @@ static void peer_beats(int fd, int rfd)
     }
 }
 
-/* A message of 2 MiB to node 0 (fetched by rendezvous), then silence. */
 /* A small message to node 0, then, once node 0 answered, one of 4 MiB (fetched by rendezvous);
  * says "s" once it is on its way. */
 static void peer_sends_big(int fd, int rfd)
@@ -258,13 +276,11 @@ START_TEST(test_transport__sends_to_a_silent_node_wait_once)
     int fd = two_nodes(&o, 0, peer_silent);
     await_peer(fd);
     waits_heard = 0;
-    uint64_t t0 = mome_now_ns();
+    unsigned gave_up = mome_tp_send_waits();
     for (int i = 0; i < 40; i++) /* 80 MiB: past the 64 MiB mark 8 times */
         ck_assert_int_eq(mome_tp_send(1, hdr, sizeof(hdr), data, sizeof(data)), 0);
-    uint64_t took = mome_now_ns() - t0;
-    ck_assert_msg(took >= 500000000ull && took < 1500000000ull,
-                  "the sends took %llu ms: one wait of 500 ms expected",
-                  (unsigned long long)(took / 1000000));
+    ck_assert_msg(mome_tp_send_waits() - gave_up == 1, "sends gave up waiting %u times, not once",
+                  mome_tp_send_waits() - gave_up);
     ck_assert_int_gt(waits_heard, 0); /* the launcher's word would have been heard */
     two_nodes_down(fd);
 }
@@ -297,8 +313,11 @@ static void loop_until(int fd, char c)
     loop_for(50);
 }
 
+/* A timeout of three heartbeat periods: a peer starved of its core for a second or so on a loaded
+ * machine is no loss; the stalls below last longer than it. */
 static const mome_tp_opts_t beating = {
-    .ip_devices = "lo", .remote_peers = 1, .peer_timeout_ms = 1500, .fail = on_fail};
+    .ip_devices = "lo", .remote_peers = 1, .peer_timeout_ms = 3000, .fail = on_fail};
+#define STALL_US 4000000
 
 /*
  * This node stalled (a VM paused, SIGSTOP) for longer than the timeout while its peer went on
@@ -310,7 +329,7 @@ START_TEST(test_transport__heartbeats_waiting_in_ucx_are_heard_after_a_stall)
     int fd = two_nodes(&beating, 1, peer_beats);
     loop_until(fd, 'b');
     ck_assert_int_eq(lost, -1);
-    usleep(2500000); /* the stall; node 1 beats on */
+    usleep(STALL_US); /* the stall; node 1 beats on */
     mome_tp_timer_event();
     ck_assert_int_eq(lost, -1);
     loop_for(100);
@@ -330,7 +349,7 @@ START_TEST(test_transport__own_stall_is_not_the_peers_silence)
     loop_until(fd, 'b');
     ck_assert_int_eq(write_all(to_peer, "q", 1), 0);
     loop_until(fd, 'Q');
-    usleep(2500000); /* the stall */
+    usleep(STALL_US); /* the stall */
     mome_tp_timer_event();
     ck_assert_int_eq(lost, -1);
     ck_assert_int_eq(write_all(to_peer, "b", 1), 0);
@@ -359,17 +378,22 @@ START_TEST(test_transport__failed_fetch_is_the_senders_loss)
     int fd = two_nodes(&o, 1, peer_sends_big);
     char c;
     received = 0;
-    while (received == 0) /* node 1's first, small message: the connection is up */
+    uint64_t until = mome_now_ns() + 10000000000ull;
+    while (received == 0) { /* node 1's first, small message: the connection is up */
         mome_tp_progress();
+        ck_assert_msg(mome_now_ns() < until, "no message from the peer");
+    }
     ck_assert_int_eq(mome_tp_send(1, hdr, sizeof(hdr), NULL, 0), 0);
     while (mome_tp_push() > 0)
         ;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&p, 1, 10000), 1);
     ck_assert_int_eq(read(fd, &c, 1), 1); /* the large one is on its way */
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     child = -1;
     received = 0;
-    uint64_t until = mome_now_ns() + 10000000000ull;
+    until = mome_now_ns() + 10000000000ull;
     while (lost < 0 && mome_now_ns() < until)
         mome_tp_progress();
     ck_assert_msg(lost == 1, "lost node %d (%s)", lost, lost_why);
@@ -382,10 +406,11 @@ END_TEST
 Suite *transport_suite(void)
 {
     Suite *s = suite_create("transport");
-    UNIT_CASE(s, test_transport__arm_refused_while_a_message_waits);
-    UNIT_CASE(s, test_transport__sends_to_a_silent_node_wait_once);
-    UNIT_CASE(s, test_transport__heartbeats_waiting_in_ucx_are_heard_after_a_stall);
-    UNIT_CASE(s, test_transport__own_stall_is_not_the_peers_silence);
-    UNIT_CASE(s, test_transport__failed_fetch_is_the_senders_loss);
+    UNIT_CASE_TEARDOWN(s, test_transport__arm_refused_while_a_message_waits, two_nodes_teardown);
+    UNIT_CASE_TEARDOWN(s, test_transport__sends_to_a_silent_node_wait_once, two_nodes_teardown);
+    UNIT_CASE_TEARDOWN(s, test_transport__heartbeats_waiting_in_ucx_are_heard_after_a_stall,
+                       two_nodes_teardown);
+    UNIT_CASE_TEARDOWN(s, test_transport__own_stall_is_not_the_peers_silence, two_nodes_teardown);
+    UNIT_CASE_TEARDOWN(s, test_transport__failed_fetch_is_the_senders_loss, two_nodes_teardown);
     return s;
 }
