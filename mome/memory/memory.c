@@ -59,6 +59,11 @@ typedef struct free_range {
 } free_range_t;
 static free_range_t *frees;
 static size_t nfrees, cfrees;
+/* The regions taken, each with its span (guard page included), in no order: a region given back
+ * must be one of them, whole (helper-132: a region given back twice, its start taken by a smaller
+ * one meanwhile, had that one's live pages punched out). */
+static free_range_t *used;
+static size_t nused, cused;
 
 static int open_uffd(int flags)
 {
@@ -189,6 +194,23 @@ void mome_mem_fini(void)
     free(frees);
     frees = NULL;
     nfrees = cfrees = 0;
+    free(used);
+    used = NULL;
+    nused = cused = 0;
+}
+
+/* Room to record one more region taken (-ENOMEM: none; made before anything is taken). */
+static int room_used(void)
+{
+    if (nused < cused)
+        return 0;
+    size_t nc = cused ? cused * 2 : 16;
+    free_range_t *nu = mome_realloc(used, nc * sizeof(*nu));
+    if (!nu)
+        return -ENOMEM;
+    used = nu;
+    cused = nc;
+    return 0;
 }
 
 int mome_mem_uffd(void)
@@ -295,8 +317,12 @@ int mome_mem_region_alloc(uint64_t size, uint64_t *base)
 
     if (size == 0 || span == 0 || end < mem_next || end > ((uint64_t)1 << 62))
         return -ENOMEM;
-    if (reuse(span, base))
+    if (room_used() < 0)
+        return -ENOMEM;
+    if (reuse(span, base)) {
+        used[nused++] = (free_range_t){*base, span};
         return 0;
+    }
     /*
      * The memfd is a file: grown past the soft file size limit (ulimit -f), it raises SIGXFSZ,
      * which killed the process, or fails with EFBIG where the signal is blocked (the progress
@@ -312,14 +338,29 @@ int mome_mem_region_alloc(uint64_t size, uint64_t *base)
     }
     *base = mem_next;
     mem_next = end;
+    used[nused++] = (free_range_t){*base, span};
     return 0;
 }
 
 void mome_mem_region_release(uint64_t base, uint64_t size)
 {
-    if (mome_mem_drop(base, size) < 0)
-        mome_warn("memory", "cannot release region at %#llx: %m", (unsigned long long)base);
-    give_back(base, region_span(size));
+    uint64_t span = region_span(size);
+    size_t i = 0;
+    while (i < nused && !(used[i].base == base && used[i].len == span))
+        i++;
+    if (i == nused)
+        mome_fatal("Mome memory region [%#llx, %#llx) given back, which is not one taken (given "
+                   "back twice, or never taken): its offsets may be a live segment's, whose pages "
+                   "would be dropped; stopping",
+                   (unsigned long long)base, (unsigned long long)(base + span));
+    used[i] = used[--nused];
+    if (mome_mem_drop(base, size) < 0) {
+        /* Its pages are still there: taken again, the next segment would not start as zeros. */
+        mome_warn("memory", "cannot release region at %#llx: %m; its offsets will not be reused",
+                  (unsigned long long)base);
+        return;
+    }
+    give_back(base, span);
 }
 
 void *mome_mem_view_map(void *addr, size_t len, int writable, int fixed, uint64_t file_off,
