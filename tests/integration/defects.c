@@ -43,6 +43,9 @@
  *           it: every open succeeds (helper-91);
  *   reuse   a block freed by another node than its owner, then given out again by the owner and
  *           filled: the freeing node's writes to it must not come after (helper-86);
+ *   reuseweak  the same with the owner's page WEAK: its fill of the block must not be XORed
+ *           over the freeing node's bytes (its twin, from a copy older than them, made
+ *           0xAA ^ 0x22 = 0x88 in 4 runs of 5; helper-124);
  *   weakswitch  a copy switched to WEAK from STRONG or RELEASE keeps its content when another
  *           node writes under STRONG, until its node syncs (it was taken back; helper-88);
  *   appmix  in a job of one program, MomeAppBarrier and MomeBarrier are one barrier: nodes
@@ -523,7 +526,7 @@ static void switch_to_weak(void)
  * gets the block back from MomeMalloc and fills it before node 1's next release. Node 1's writes,
  * merged at that release, overwrote node 0's bytes (helper-86): they must be released before the
  * block goes back. */
-static void free_then_reuse(void)
+static void free_then_reuse(int model)
 {
     int me = MomeNode();
     size_t ps = MomePageSize();
@@ -537,7 +540,10 @@ static void free_then_reuse(void)
     }
     MomeBarrier();
     unsigned char *x = b->x, *y = b->y;
-    MUST(MomeConsistency((void *)((uintptr_t)x & ~(uintptr_t)(ps - 1)), ps, MOME_RELEASE));
+    void *pg = (void *)((uintptr_t)x & ~(uintptr_t)(ps - 1));
+    MUST(MomeConsistency(pg, ps, me == 0 ? model : MOME_RELEASE));
+    if (model == MOME_WEAK && me == 0)
+        (void)*(volatile unsigned char *)x; /* a copy, before node 1's writes: it stays as read */
     MomeBarrier();
     if (me == 1) {
         memset(x, 0xAA, 64);
@@ -545,7 +551,8 @@ static void free_then_reuse(void)
         while (!__atomic_load_n(&b->filled, __ATOMIC_ACQUIRE))
             MomePoll();
     } else {
-        memset(y, 0x11, 64); /* a second writer of the page: twins and merged diffs */
+        if (model != MOME_WEAK)
+            memset(y, 0x11, 64); /* a second writer of the page: twins and merged diffs */
         unsigned char *z = NULL;
         for (long i = 0; i < 10000000 && z != x; i++) {
             if (z)
@@ -555,9 +562,13 @@ static void free_then_reuse(void)
         }
         CHECK(z == x, "the block never came back");
         memset(z, 0x22, 64);
+        if (model == MOME_WEAK)
+            memset(y, 0x11, 64); /* (node 1 the first writer: node 0's copy is a twin) */
         __atomic_store_n(&b->filled, 1, __ATOMIC_RELEASE);
     }
     MomeBarrier();
+    if (model == MOME_WEAK && me == 0)
+        MUST(MomeSyncMem(pg, ps, MomeLastBarrierDate()));
     for (int i = 0; i < 64; i++)
         CHECK(x[i] == 0x22 && y[i] == 0x11, "node %d: byte %d of the reused block is %#x", me, i,
               x[i]);
@@ -995,7 +1006,9 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "persistrace"))
         persistent_open_race(argc > 2 ? atoi(argv[2]) : 300);
     else if (!strcmp(mode, "reuse"))
-        free_then_reuse();
+        free_then_reuse(MOME_RELEASE);
+    else if (!strcmp(mode, "reuseweak"))
+        free_then_reuse(MOME_WEAK);
     else if (!strcmp(mode, "weakswitch"))
         switch_to_weak();
     else if (!strcmp(mode, "appmix"))
