@@ -360,14 +360,16 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
 }
 
 /*
- * Faults in a row that found no view. One is a fault read after its view was unmapped: woken, its
- * thread meets SIGSEGV. A view's mapping goes before its record (segment.c's view_cut), so the
- * thread cannot fault there again, unless a mapping outlived its record: then it would fault for
- * ever, its writes unseen by the protocol, and the node stops instead. Any fault a view holds ends
- * the run.
+ * Faults at one page that found no view, since a fault elsewhere found none. One is a fault read
+ * after its view was unmapped: woken, its thread meets SIGSEGV. A view's mapping goes before its
+ * record (segment.c's view_cut), so the thread cannot fault there again, unless a mapping outlived
+ * its record: then it would fault for ever, its writes unseen by the protocol, and the node stops
+ * instead. Counted at one page (helper-132): other threads' faults on live views, ending a run of
+ * all faults, would have kept it from ever stopping.
  */
 #define NO_VIEW_MAX 100000
 static unsigned no_view_run;
+static char *no_view_at;
 
 void mome_req_fault(char *addr, int write, uint64_t t0)
 {
@@ -381,15 +383,16 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
         MOME_STAT_INC(read_faults);
     if (!v) {
         /* The view went away meanwhile: let the thread retry and meet SIGSEGV. */
-        if (++no_view_run >= NO_VIEW_MAX)
-            mome_fatal("%u faults in a row found no Mome view, the last at %p: a mapping there "
+        no_view_run = a == no_view_at ? no_view_run + 1 : 1;
+        no_view_at = a;
+        if (no_view_run >= NO_VIEW_MAX)
+            mome_fatal("%u faults in a row at %p found no Mome view: a mapping there "
                        "outlived its view (its writes unseen by the other nodes), and its thread "
                        "would fault for ever; stopping",
                        no_view_run, (void *)addr);
         mome_store_wake(a, ps);
         return;
     }
-    no_view_run = 0;
     mome_seg_t *s = v->seg;
     uint64_t page = mome_view_page_of(v, a, mome_coh.page_shift);
     mome_page_t *pg = mome_seg_pg(s, page);
