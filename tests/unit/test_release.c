@@ -1789,6 +1789,21 @@ START_TEST(test_release__a_notice_during_a_fetch_is_not_judged_by_an_old_version
 }
 END_TEST
 
+/* A job (this node SELF of NODES) with page 2 of segment 1 under WEAK here, content patterns
+ * a and b (b may be NULL); held writable and twinned, node 3's master at version 4, if held. */
+static mome_seg_t *weak_page_2(uint8_t *a, uint8_t *b, int held)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    if (b)
+        nc_pattern(b, 2);
+    mome_seg_pg(s, 2)->model = MOME_WEAK;
+    if (held)
+        nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    return s;
+}
+
 /*
  * A WEAK writer of a page node 3 owns (twinned) opens it again after a release without asking
  * while no acquire began since its content came; after one (a barrier's, a lock's), its write asks
@@ -1799,13 +1814,8 @@ START_TEST(test_release__a_weak_writer_asks_again_after_an_acquire)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
     mome_date_t rel[2] = {0, 0}, acq[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
+    mome_seg_t *s = weak_page_2(a, b, 1);
     int mgr = mome_seg_manager(s, 2);
-    nc_pattern(a, 1);
-    nc_pattern(b, 2);
-    mome_seg_pg(s, 2)->model = MOME_WEAK;
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
     mome_seg_bytes(s, 2)[9] ^= 0x40;
     mome_rel_release(done_cb, rel);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
@@ -1848,11 +1858,7 @@ START_TEST(test_release__an_acquire_releases_an_open_weak_page_first)
 {
     uint8_t a[NC_PAGE];
     mome_date_t acq[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
-    nc_pattern(a, 1);
-    mome_seg_pg(s, 2)->model = MOME_WEAK;
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 4);
+    mome_seg_t *s = weak_page_2(a, NULL, 1);
     mome_seg_bytes(s, 2)[9] ^= 0x40;
     msgtest_reset();
     mome_rel_acquire(700, done_cb, acq);
@@ -1876,12 +1882,8 @@ START_TEST(test_release__content_asked_before_an_acquire_is_no_twin_after_it)
 {
     uint8_t a[NC_PAGE], b[NC_PAGE];
     mome_date_t acq[2] = {0, 0};
-    nc_up(NODES, SELF);
-    mome_seg_t *s = testnode_segment(1, 4);
+    mome_seg_t *s = weak_page_2(a, b, 0);
     int mgr = mome_seg_manager(s, 2);
-    nc_pattern(a, 1);
-    nc_pattern(b, 2);
-    mome_seg_pg(s, 2)->model = MOME_WEAK;
     nc_fault(s, 2, 1);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_WRITE_REQ, mgr));
     mome_rel_acquire(700, done_cb, acq);
