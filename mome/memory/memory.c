@@ -199,17 +199,17 @@ void mome_mem_fini(void)
     nused = cused = 0;
 }
 
-/* Room to record one more region taken (-ENOMEM: none; made before anything is taken). */
-static int room_used(void)
+/* Room in *v (n used of *cap) for one more range (-ENOMEM: none). */
+static int room(free_range_t **v, size_t n, size_t *cap)
 {
-    if (nused < cused)
+    if (n < *cap)
         return 0;
-    size_t nc = cused ? cused * 2 : 16;
-    free_range_t *nu = mome_realloc(used, nc * sizeof(*nu));
-    if (!nu)
+    size_t nc = *cap ? *cap * 2 : 16;
+    free_range_t *nv = mome_realloc(*v, nc * sizeof(*nv));
+    if (!nv)
         return -ENOMEM;
-    used = nu;
-    cused = nc;
+    *v = nv;
+    *cap = nc;
     return 0;
 }
 
@@ -259,22 +259,14 @@ static int reuse(uint64_t span, uint64_t *base)
 }
 
 /*
- * [base, base+span) is free again: into the ranges, merged with its neighbours, or off the end.
- * A range that overlaps one free already, or passes the end, was never taken or is given back
- * twice: kept out (taken again, its offsets would alias a live region).
+ * [base, base+span), a region taken (mome_mem_region_release checked it against the regions
+ * taken), is free again: into the ranges, merged with its neighbours, or off the end.
  */
 static void give_back(uint64_t base, uint64_t span)
 {
     size_t i = 0;
     while (i < nfrees && frees[i].base < base)
         i++;
-    if (base % mem_pgsz || base + span > mem_next ||
-        (i > 0 && frees[i - 1].base + frees[i - 1].len > base) ||
-        (i < nfrees && base + span > frees[i].base)) {
-        mome_error("memory", "region [%#llx, %#llx) given back was not in use: not reused",
-                   (unsigned long long)base, (unsigned long long)(base + span));
-        return;
-    }
     int prev = i > 0 && frees[i - 1].base + frees[i - 1].len == base;
     int next = i < nfrees && base + span == frees[i].base;
     if (prev && next) {
@@ -287,16 +279,10 @@ static void give_back(uint64_t base, uint64_t span)
         frees[i].base = base;
         frees[i].len += span;
     } else {
-        if (nfrees == cfrees) {
-            size_t nc = cfrees ? cfrees * 2 : 16;
-            free_range_t *nf = mome_realloc(frees, nc * sizeof(*nf));
-            if (!nf) {
-                mome_warn("memory", "out of memory: the region at %#llx will not be reused",
-                          (unsigned long long)base);
-                return;
-            }
-            frees = nf;
-            cfrees = nc;
+        if (room(&frees, nfrees, &cfrees) < 0) {
+            mome_warn("memory", "out of memory: the region at %#llx will not be reused",
+                      (unsigned long long)base);
+            return;
         }
         memmove(&frees[i + 1], &frees[i], (nfrees - i) * sizeof(*frees));
         frees[i] = (free_range_t){base, span};
@@ -317,7 +303,7 @@ int mome_mem_region_alloc(uint64_t size, uint64_t *base)
 
     if (size == 0 || span == 0 || end < mem_next || end > ((uint64_t)1 << 62))
         return -ENOMEM;
-    if (room_used() < 0)
+    if (room(&used, nused, &cused) < 0)
         return -ENOMEM;
     if (reuse(span, base)) {
         used[nused++] = (free_range_t){*base, span};
