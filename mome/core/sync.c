@@ -267,6 +267,21 @@ static void on_lock_req(const mome_msg_t *msg, const void *body)
     l->qtail = w;
 }
 
+/*
+ * A lock message says how many job barriers its releaser had ended. No node ends a barrier before
+ * every node has entered it, so that is at most one more than this node has ended: a larger count
+ * would hold a grant for an exit that never comes (grant_apply), so it stops the job.
+ */
+static void bar_epoch_check(const mome_msg_t *msg, const mome_syncmsg_t *m, const char *what)
+{
+    if (m->epoch > jbar.epoch + 1)
+        mome_fatal("node %u %s lock %d after job barrier %llu, but this node has ended only %llu "
+                   "barriers and no node can be more than one ahead: the nodes disagree on the "
+                   "barriers; stopping",
+                   msg->src, what, (int)m->id, (unsigned long long)m->epoch - 1,
+                   (unsigned long long)jbar.epoch);
+}
+
 static void on_lock_rel(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
@@ -280,6 +295,7 @@ static void on_lock_rel(const mome_msg_t *msg, const void *body)
                    !l || !l->held          ? "nobody does"
                    : l->holder != msg->src ? "another node does"
                                            : "it holds it by another request");
+    bar_epoch_check(msg, m, "released");
     l->held = 0;
     if (m->date > l->last)
         l->last = m->date;
@@ -326,6 +342,7 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
                    "which node %d manages: the nodes disagree on the lock; stopping",
                    msg->src, (int)m->id, p->cmd->u.lock.id, (unsigned long long)m->token,
                    lock_manager(p->cmd->u.lock.id));
+    bar_epoch_check(msg, m, "granted");
     mome_htab_del(&pending, &p->h);
     mome_cmd_outstanding(-1);
     p->grant = *m;

@@ -646,13 +646,13 @@ END_TEST
 /* A lock message of `type` from node `from` (lock id, token). */
 typedef struct {
     int type, from;
-    uint64_t id, token;
+    uint64_t id, token, epoch;
 } stray_lock_t;
 
 static void send_lock_msg(void *arg)
 {
     const stray_lock_t *st = arg;
-    mome_syncmsg_t m = {.id = st->id, .token = st->token, .date = 100};
+    mome_syncmsg_t m = {.id = st->id, .token = st->token, .date = 100, .epoch = st->epoch};
     msgtest_deliver(st->type, 0, st->from, &m, NULL, 0);
 }
 
@@ -665,9 +665,9 @@ START_TEST(test_sync__lock_release_by_a_non_holder_stops_the_node)
     int a = managed(0), b = managed(1);
     lock_msg(MOME_MSG_LOCK_REQ, 0, 1, a, 11, 0);
     lock_msg(MOME_MSG_LOCK_REQ, 0, 3, a, 33, 0);
-    stray_lock_t other = {MOME_MSG_LOCK_REL, 2, (uint64_t)a, 11},
-                 token = {MOME_MSG_LOCK_REL, 1, (uint64_t)a, 12},
-                 free_lock = {MOME_MSG_LOCK_REL, 1, (uint64_t)b, 11};
+    stray_lock_t other = {MOME_MSG_LOCK_REL, 2, (uint64_t)a, 11, 0},
+                 token = {MOME_MSG_LOCK_REL, 1, (uint64_t)a, 12, 0},
+                 free_lock = {MOME_MSG_LOCK_REL, 1, (uint64_t)b, 11, 0};
     nc_expect_death(send_lock_msg, &other, "another node does");
     nc_expect_death(send_lock_msg, &token, "it holds it by another request");
     nc_expect_death(send_lock_msg, &free_lock, "nobody does");
@@ -749,7 +749,7 @@ START_TEST(test_sync__lock_and_unlock_commands)
     mome_sync_cmd_unlock(&c2);
     ck_assert_int_eq(c2.status, -EPERM);
     /* A grant nobody asked for stops the node (helper-115: it was a warning). */
-    stray_lock_t g = {MOME_MSG_LOCK_GRANT, mgr, 7, token + 100};
+    stray_lock_t g = {MOME_MSG_LOCK_GRANT, mgr, 7, token + 100, 0};
     nc_expect_death(send_lock_msg, &g, "which did not ask for it");
 }
 END_TEST
@@ -763,12 +763,37 @@ START_TEST(test_sync__a_grant_of_another_lock_stops_the_node)
     int mgr;
     nc_up(4, 1);
     uint64_t token = lock_cmd(&c, 7, &mgr);
-    stray_lock_t g = {MOME_MSG_LOCK_GRANT, mgr, 8, token};
+    stray_lock_t g = {MOME_MSG_LOCK_GRANT, mgr, 8, token, 0};
     nc_expect_death(send_lock_msg, &g, "granted lock 8 for this node's request of lock 7");
-    stray_lock_t h = {MOME_MSG_LOCK_GRANT, (mgr + 1) % 4, 7, token};
+    stray_lock_t h = {MOME_MSG_LOCK_GRANT, (mgr + 1) % 4, 7, token, 0};
     nc_expect_death(send_lock_msg, &h, "which node");
     lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr, 7, token, 0); /* the right one is taken */
     ck_assert_uint_eq(c.done, 1);
+}
+END_TEST
+
+/* No node ends a barrier before every node entered it: a release or a grant saying its releaser had
+ * ended two barriers more than this node would hold the grant for an exit that never comes. */
+START_TEST(test_sync__a_lock_message_two_barriers_ahead_stops_the_node)
+{
+    mome_cmd_t c;
+    int mgr, a = 0;
+    nc_up(4, 1);
+    while (mome_hash2((uint64_t)(uint32_t)a, 0x10c4) % 4 != 1) /* a lock this node manages */
+        a++;
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 2, (uint64_t)a, 11, 0);
+    stray_lock_t rel = {MOME_MSG_LOCK_REL, 2, (uint64_t)a, 11, 2};
+    nc_expect_death(send_lock_msg, &rel, "node 2 released lock");
+    uint64_t token = lock_cmd(&c, 7, &mgr);
+    stray_lock_t g = {MOME_MSG_LOCK_GRANT, mgr, 7, token, 2};
+    nc_expect_death(send_lock_msg, &g, "this node has ended only 0 barriers");
+    g.epoch = 1; /* one ahead: its exit is on its way */
+    send_lock_msg(&g);
+    ck_assert_uint_eq(c.done, 0);
+    rel.epoch = 1;
+    msgtest_reset();
+    send_lock_msg(&rel);
+    ck_assert_int_eq(msgtest_count(), 0); /* freed, awaited by nobody */
 }
 END_TEST
 
@@ -1053,6 +1078,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__a_grant_waits_for_the_exit_its_releaser_had_passed);
     NC_CASE(s, test_sync__the_last_barrier_date_never_goes_back);
     NC_CASE(s, test_sync__a_grant_of_another_lock_stops_the_node);
+    NC_CASE(s, test_sync__a_lock_message_two_barriers_ahead_stops_the_node);
     NC_CASE(s, test_sync__flush_during_a_barrier_does_not_wait_for_it);
     NC_CASE(s, test_sync__barrier_exit_marks_copies_stale_and_waits_for_the_pushes);
     NC_CASE(s, test_sync__barrier_pushes_may_come_before_the_exit);
