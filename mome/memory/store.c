@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "base/trace.h"
@@ -392,9 +393,38 @@ static int evict_one(void)
     return -EBUSY;
 }
 
+/*
+ * Going over the budget is said once, then at most every OVER_SAY_NS with how often since: a
+ * small budget under heavy writes goes over it at every fault, and five lines a second buried
+ * everything else (helper-134).
+ */
+#define OVER_SAY_NS (10 * 1000000000ull)
+
+static void say_over(void)
+{
+    static uint64_t said_at, times;
+    uint64_t now = mome_now_ns();
+    times++;
+    if (said_at && now - said_at < OVER_SAY_NS)
+        return;
+    if (!said_at)
+        mome_warn("store",
+                  "MOME_LOCAL_PAGES=%llu: every resident page is in use right now; going over the "
+                  "budget for a moment (said again at most every 10 s)",
+                  (unsigned long long)budget);
+    else
+        mome_warn("store",
+                  "MOME_LOCAL_PAGES=%llu: over the budget %llu times in the last %llu s, every "
+                  "resident page in use (a larger budget, or fewer pages written at once, "
+                  "avoids it)",
+                  (unsigned long long)budget, (unsigned long long)times,
+                  (unsigned long long)((now - said_at) / 1000000000ull));
+    said_at = now;
+    times = 0;
+}
+
 void mome_store_room(void)
 {
-    static mome_ratelimit_t rl;
     static int evicting;
     if (!budget || evicting)
         return;
@@ -403,10 +433,7 @@ void mome_store_room(void)
         if (evict_one() == 0) {
             MOME_STAT_INC(evictions_waited);
         } else {
-            mome_log_rl(&rl, MOME_LOG_WARN, "store",
-                        "MOME_LOCAL_PAGES=%llu: every resident page is in use right now; going "
-                        "over the budget for a moment",
-                        (unsigned long long)budget);
+            say_over();
             break;
         }
     }
