@@ -928,6 +928,11 @@ static int not_heap(const mome_view_t *v)
     return v->seg->id != MOME_HEAP_SEG_ID;
 }
 
+static int is_heap(const mome_view_t *v)
+{
+    return !not_heap(v);
+}
+
 static void munmap_after_release(void *arg, mome_date_t date)
 {
     mome_cmd_t *c = arg;
@@ -941,6 +946,13 @@ static void munmap_after_release(void *arg, mome_date_t date)
         if (view_cut(c, v, a, a + len, found) < 0)
             return;
         found = 1;
+    }
+    if (!found && mome_view_first_in(a, len, is_heap)) {
+        mome_cmd_fail(c, EINVAL,
+                      "MomeMUnmap: [%p, %p) is in the shared heap, which MomeMUnmap does not "
+                      "unmap: give MomeMalloc's blocks back with MomeFree",
+                      (void *)a, (void *)(a + len));
+        return;
     }
     if (!found) {
         mome_cmd_fail(c, EINVAL, "MomeMUnmap: [%p, %p) holds no Mome mapping", (void *)a,

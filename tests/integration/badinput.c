@@ -137,6 +137,9 @@ int main(int argc, char **argv)
     ((volatile uint64_t *)v)[me] = 100 + (uint64_t)me;
     uint64_t *h = MomeMalloc(64);
     CHECK(h != NULL, "MomeMalloc after errors");
+    /* The heap is not unmapped: the message says to use MomeFree (it said "no Mome mapping"). */
+    EXPECT_ERR(MomeMUnmap((void *)((uintptr_t)h & ~(uintptr_t)(ps - 1)), ps), EINVAL);
+    CHECK(strstr(MomeError(), "MomeFree") != NULL, "MomeMUnmap of the heap says: %s", MomeError());
     MomeFree(h);
     MomeBarrier();
     for (int k = 0; k < MomeNodes(); k++)
