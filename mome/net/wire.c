@@ -201,6 +201,9 @@ void mome_wire_pack(const mome_wire_type_t *t, const void *body, mome_msg_t *m)
     }
 }
 
+/* (MOME_FK_NCOUNT: the acknowledgements a grant awaits come from the nodes invalidated, never the
+ * requester, which refuses its own: a count of the job's size could never be met, and the page
+ * would hang job-wide.) */
 static int check_field(const mome_field_t *f, uint64_t v, const mome_wire_ctx_t *ctx)
 {
     switch (f->kind) {
@@ -209,7 +212,7 @@ static int check_field(const mome_field_t *f, uint64_t v, const mome_wire_ctx_t 
     case MOME_FK_MODEL: return v < 32 && (ctx->models >> v & 1);
     case MOME_FK_MASK: return (v & ~f->arg) == 0;
     case MOME_FK_MAX: return v <= f->arg;
-    case MOME_FK_NCOUNT: return v <= ctx->nnodes;
+    case MOME_FK_NCOUNT: return v < ctx->nnodes;
     case MOME_FK_ERRNO: return v == 0 || ((int32_t)v < 0 && (int32_t)v > -4096);
     default: return 1;
     }

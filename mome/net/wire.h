@@ -53,7 +53,7 @@ typedef enum {
     MOME_FK_MODEL,     /* a consistency model of the job (the context's models) */
     MOME_FK_MASK,      /* bits within `arg` only */
     MOME_FK_MAX,       /* at most `arg` */
-    MOME_FK_NCOUNT,    /* a count of nodes: at most the job's size */
+    MOME_FK_NCOUNT,    /* a count of other nodes than the receiver: below the job's size */
     MOME_FK_ERRNO,     /* 0 or a negative errno (> -4096) */
 } mome_field_kind_t;
 

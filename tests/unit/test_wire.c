@@ -46,7 +46,7 @@ static const mome_wire_type_t *const types[MOME_WIRE_NTYPES] = {[T_PLAIN] = &t_p
 static tbody_t good(void)
 {
     return (tbody_t){.seg = 0xabcdef0123ull, .node = 3, .model = MOME_WEAK, .rights = 5,
-                     .count = 4, .bound = 1000, .opt = MOME_NODE_NONE, .err = (uint32_t)-ENOENT};
+                     .count = 3, .bound = 1000, .opt = MOME_NODE_NONE, .err = (uint32_t)-ENOENT};
 }
 
 /* Header then payload in buf (sized by the caller for both); returns the length. */
@@ -214,7 +214,7 @@ START_TEST(test_wire__fields_out_of_range)
     bad[0].b.node = 4; /* 4 nodes: 0..3 */
     bad[1].b.model = 0;
     bad[2].b.rights = 0x10;
-    bad[3].b.count = 5;
+    bad[3].b.count = 4; /* a count of other nodes: at most 3 of 4 */
     bad[4].b.bound = 1001;
     bad[5].b.opt = 4;
     bad[6].b.err = 5;
