@@ -90,6 +90,15 @@ typedef struct notice {
 } notice_t;
 
 static mome_htab_t dir, notices;
+/*
+ * The segments destroyed job-wide (SEG_DESTROY), by id (k1): a DONE or UNSHARE_ACK sent before a
+ * segment's destruction may reach its manager after its entries went, and is then nothing; one
+ * for a page without an entry of a segment not destroyed went to a node that never managed the
+ * transaction, and the real manager's entry stays busy for ever. A destroyed segment's id is
+ * never used again in the job (a name manager's rank and counter; momed's segments, named by
+ * momed, are never destroyed in a job). About 40 bytes per segment destroyed.
+ */
+static mome_htab_t destroyed;
 static mome_batch_t *stale_out; /* STALE being built, per holder */
 static int dir_nnodes, dir_self, dir_migrate;
 static size_t dir_words;
@@ -627,12 +636,26 @@ static int maybe_migrate(dentry_t *e, int requester)
     return 1;
 }
 
+/* A DONE or UNSHARE_ACK (what) from node src for a page without an entry here: nothing if it
+ * crossed its segment's destruction, else the job stops. */
+static void no_entry(const char *what, uint32_t src, uint64_t seg, uint64_t page)
+{
+    if (!mome_htab_get(&destroyed, seg, 0))
+        mome_fatal("node %u %s of page %llu of segment '%s' (%#llx), which this node does not "
+                   "manage (no entry here, and the segment was not destroyed): the directory is "
+                   "inconsistent, and the page's manager waits for it for ever; stopping",
+                   src, what, (unsigned long long)page, mome_seg_name_of(seg),
+                   (unsigned long long)seg);
+}
+
 static void on_done(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *d = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, d->seg, d->page);
-    if (!e)
+    if (!e) {
+        no_entry("ended a transaction", d->node, d->seg, d->page);
         return; /* the segment was destroyed meanwhile (its last close came first) */
+    }
     if (e->busy != (int)d->node || count(e, FLUSHING) || e->unsharing)
         /* Taken, it ended another node's transaction; ignored, the one it names hung (helper-115:
          * only a debug line). */
@@ -661,8 +684,10 @@ static void on_unshare_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
-    if (!e)
+    if (!e) {
+        no_entry("acknowledged an UNSHARE", a->node, a->seg, a->page);
         return; /* the segment was destroyed meanwhile (the owner's close came first) */
+    }
     if (!e->unsharing || e->busy != (int)a->node)
         mome_fatal("node %u acknowledged an UNSHARE of page %llu of segment '%s' (%#llx) that this "
                    "node did not send: the directory is inconsistent; stopping",
@@ -1056,7 +1081,8 @@ int mome_dir_init(int nnodes, int self, int migrate)
     dir_words = ((size_t)nnodes + 63) / 64;
     next_token = 1;
     stale_out = mome_calloc((size_t)nnodes, sizeof(*stale_out));
-    if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0)
+    if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0 ||
+        mome_htab_init(&destroyed, 16) < 0)
         return -ENOMEM;
     return mome_msg_register(dir_msgs, sizeof(dir_msgs) / sizeof(dir_msgs[0]));
 }
@@ -1074,13 +1100,23 @@ void mome_dir_fini(void)
         mome_batch_free(&stale_out[i]);
     free(stale_out);
     stale_out = NULL;
+    mome_htab_foreach(&destroyed, h, tmp) free(h);
     mome_htab_free(&dir);
     mome_htab_free(&notices);
+    mome_htab_free(&destroyed);
 }
 
 void mome_dir_forget_seg(uint64_t seg)
 {
     mome_hnode_t *h, *tmp;
+    if (!mome_htab_get(&destroyed, seg, 0)) {
+        mome_hnode_t *d = mome_calloc(1, sizeof(*d));
+        if (!d)
+            mome_fatal("out of memory recording the destruction of segment %#llx; stopping",
+                       (unsigned long long)seg);
+        d->k1 = seg;
+        mome_htab_put(&destroyed, d);
+    }
     mome_htab_foreach(&dir, h, tmp)
     {
         if (h->k1 != seg)

@@ -4,6 +4,7 @@
  * of the STRONG protocol, queueing, forwarding and migration of entries, and the MULTI regime.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -267,8 +268,8 @@ static void send_stray(void *arg)
 }
 
 /* A DONE from another node than the transaction's stops the node (only a debug line: it could
- * end another's transaction, or leave its own hung; helper-115); one for a page without an entry
- * (its segment destroyed meanwhile) is nothing. */
+ * end another's transaction, or leave its own hung; helper-115). (One for a page without an
+ * entry: test_directory__answers_without_an_entry_stop_the_node_unless_destroyed.) */
 START_TEST(test_directory__stray_done_stops_the_node)
 {
     setup(4, 0, 0);
@@ -279,7 +280,52 @@ START_TEST(test_directory__stray_done_stops_the_node)
     nc_expect_death(send_stray, &d, "node 2 ended a transaction of page");
     mome_dir_peek(3, p, &st);
     ck_assert_int_eq(st.busy, 1);
-    done(1, 3, p + 1000000); /* no such entry */
+    done(1, 3, p);
+    mome_dir_peek(3, p, &st);
+    ck_assert_int_eq(st.busy, -1);
+    teardown();
+}
+END_TEST
+
+/*
+ * A DONE or UNSHARE_ACK for a page without an entry here is honest only when it crossed the
+ * segment's destruction (SEG_DESTROY came first): any other went to a node that does not manage
+ * the page (a GRANT naming another manager), and the real manager's entry stayed busy for ever
+ * while this one took it for a crossing and said nothing.
+ */
+START_TEST(test_directory__answers_without_an_entry_stop_the_node_unless_destroyed)
+{
+    mome_dir_state_t st;
+    setup(4, 0, 0);
+    uint64_t p = my_page(3), q = my_page(4);
+    testnode_segment(3, p + 1); /* (named in the messages) */
+    stray_t d = {MOME_MSG_DONE, 1, 3, p}, u = {MOME_MSG_UNSHARE_ACK, 1, 3, p};
+    char said[256];
+    snprintf(said, sizeof(said),
+             "node 1 ended a transaction of page %llu of segment 'test3' (0x3), which this node "
+             "does not manage (no entry here, and the segment was not destroyed)",
+             (unsigned long long)p);
+    nc_expect_death(send_stray, &d, said);
+    snprintf(said, sizeof(said),
+             "node 1 acknowledged an UNSHARE of page %llu of segment 'test3' (0x3), which this "
+             "node does not manage",
+             (unsigned long long)p);
+    nc_expect_death(send_stray, &u, said);
+    /* Segment 4 is destroyed while node 1's request is open: its DONE, crossing SEG_DESTROY, is
+     * nothing, and so is any other DONE or UNSHARE_ACK of the segment. */
+    req(MOME_MSG_READ_REQ, 1, 4, q);
+    mome_dir_forget_seg(4);
+    mome_dir_peek(4, q, &st);
+    ck_assert_int_eq(st.known, 0);
+    done(1, 4, q);
+    ck_assert_int_eq(msgtest_count(), 0);
+    done(2, 4, q + 1000000);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_ref_t a = {.seg = 4, .page = q, .node = 3};
+    deliver(MOME_MSG_UNSHARE_ACK, 0, 3, &a, NULL, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* Segment 3 lives on: its entries work as before. */
+    req(MOME_MSG_READ_REQ, 1, 3, p);
     done(1, 3, p);
     mome_dir_peek(3, p, &st);
     ck_assert_int_eq(st.busy, -1);
@@ -1183,6 +1229,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__strong_request_flushes_the_writers);
     UNIT_CASE(s, test_directory__a_notice_during_a_flush_tells_the_copies_it_drops);
     UNIT_CASE(s, test_directory__a_done_for_another_node_is_refused);
+    UNIT_CASE(s, test_directory__answers_without_an_entry_stop_the_node_unless_destroyed);
     UNIT_CASE(s, test_directory__the_owner_acknowledges_a_merged_writers_flush);
     UNIT_CASE(s, test_directory__a_flush_ack_not_awaited_stops_the_node);
     UNIT_CASE(s, test_directory__a_flush_ack_from_a_third_node_stops_the_node);
