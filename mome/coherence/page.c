@@ -170,6 +170,7 @@ void mome_txn_free(mome_txn_t *t)
         t->waiters = w->next;
         mome_waiter_free(w);
     }
+    free(t->acked_more);
     free(t);
 }
 

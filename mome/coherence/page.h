@@ -126,6 +126,7 @@ typedef struct mome_txn {
     int32_t acks_needed; /* from the grant */
     int32_t acks;        /* invalidation acks received so far */
     uint64_t acked_by;   /* the nodes below 64 they came from (one each) */
+    uint64_t *acked_more; /* those of 64 and above, a bit each (allocated by the first) */
     uint32_t mgr;        /* node that granted */
     const struct mome_view *in_view; /* read ahead: installed into this view already */
     mome_waiter_t *waiters;

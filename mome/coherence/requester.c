@@ -812,17 +812,30 @@ static const void *untouched(mome_seg_t *s, uint64_t page)
     return rc ? load_buf : zero_page;
 }
 
-static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page)
+/*
+ * The transaction a GRANT, DATA or INV_ACK (answer: the first two) is for. One answer per
+ * request, and a closing node's SEG_CLOSE waits for its transactions: none comes for a page this
+ * node did not ask for, or drops (a drop waits for DROP_ACK only). Taken, it would decide what
+ * nobody asked (helper-115: it was ignored). Nor does a grant come for a request still held here
+ * (not sent), or for one granted already (the directory answers a request with a GRANT, or with a
+ * forward whose holder sends DATA, never both): taken, it replaced the first one's rights and
+ * manager, and the DONE could go to a node whose entry does not wait for it.
+ */
+static mome_txn_t *txn_of(const mome_msg_t *m, uint64_t seg, uint64_t page, int answer)
 {
     mome_txn_t *t = mome_txn_find(seg, page);
-    /* One answer per request, and a closing node's SEG_CLOSE waits for its transactions: none
-     * comes for a page this node did not ask for, or drops (a drop waits for DROP_ACK only).
-     * Taken, it would decide what nobody asked (helper-115: it was ignored). */
-    if (!t || t->kind == MOME_TXN_DROP)
+    const char *why = !t                           ? "did not ask for"
+                      : t->kind == MOME_TXN_DROP   ? "is dropping"
+                      : !answer                    ? NULL
+                      : t->held                    ? "has not asked for yet (its request waits for "
+                                                     "this node's diffs of the page)"
+                      : t->granted || t->have_data ? "has had answered already"
+                                                   : NULL;
+    if (why)
         mome_fatal("node %u sent %s for page %llu of segment '%s' (%#llx), which this node %s: "
                    "the nodes disagree on the page; stopping",
                    m->src, mome_msg_name(m->type), (unsigned long long)page, mome_seg_name_of(seg),
-                   (unsigned long long)seg, t ? "is dropping" : "did not ask for");
+                   (unsigned long long)seg, why);
     return t;
 }
 
@@ -891,7 +904,7 @@ static void declined(const mome_msg_t *m, const mome_grant_t *g, mome_txn_t *t)
 static void on_grant(const mome_msg_t *m, const void *body)
 {
     const mome_grant_t *g = body;
-    mome_txn_t *t = txn_of(m, g->seg, g->page);
+    mome_txn_t *t = txn_of(m, g->seg, g->page, 1);
     if (!t)
         return;
     if (m->flags & MOME_GRANT_NONE) {
@@ -947,7 +960,7 @@ void mome_req_recall(mome_seg_t *s, uint64_t page, mome_op_t *op)
 static void on_data(const mome_msg_t *m, const void *body)
 {
     const mome_data_t *d = body;
-    mome_txn_t *t = txn_of(m, d->seg, d->page);
+    mome_txn_t *t = txn_of(m, d->seg, d->page, 1);
     if (!t)
         return;
     if (m->flags & MOME_DATA_GRANT)
@@ -964,17 +977,37 @@ static void on_data(const mome_msg_t *m, const void *body)
     txn_try_complete(t);
 }
 
+/*
+ * The word of the transaction's record of the nodes whose INV_ACK came that holds node src's bit
+ * (src % 64). Below 64, acked_by: no allocation on the fault path of a job of up to 64 nodes. From
+ * 64 on, a bitmap allocated by the first such ack (a duplicate from node 64 or above went
+ * unnoticed, and a STRONG writer went on while a copy elsewhere was still readable).
+ */
+static uint64_t *acked_word(mome_txn_t *t, uint32_t src)
+{
+    if (src < 64)
+        return &t->acked_by;
+    if (!t->acked_more) {
+        t->acked_more = mome_calloc(((size_t)mome_coh.nnodes - 64 + 63) / 64, sizeof(uint64_t));
+        if (!t->acked_more)
+            mome_fatal("out of memory counting the invalidations of a request of page %llu of "
+                       "segment '%s'; stopping",
+                       (unsigned long long)t->page, mome_seg_name_of(t->h.k1));
+    }
+    return &t->acked_more[(src - 64) / 64];
+}
+
 static void on_inv_ack(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *a = body;
-    mome_txn_t *t = txn_of(m, a->seg, a->page);
-    uint64_t bit = m->src < 64 ? 1ull << m->src : 0;
+    mome_txn_t *t = txn_of(m, a->seg, a->page, 0);
+    uint64_t *acked = acked_word(t, m->src), bit = 1ull << (m->src % 64);
     /* One from each node invalidated, never this one (the requester is not invalidated), and no
      * more than the grant says: counted, a duplicate or a stray one let the write in while a copy
      * was still readable (helper-115). */
     const char *why = t->held                                   ? "before it was asked"
                       : m->src == (uint32_t)mome_coh.self       ? "from the requester itself"
-                      : (t->acked_by & bit)                     ? "twice"
+                      : (*acked & bit)                          ? "twice"
                       : t->granted && t->acks >= t->acks_needed ? "beyond those the grant said"
                                                                 : NULL;
     if (why)
@@ -982,7 +1015,7 @@ static void on_inv_ack(const mome_msg_t *m, const void *body)
                    "segment '%s' (%#llx) %s: the directory is inconsistent; stopping",
                    m->src, (unsigned long long)a->page, mome_seg_name_of(a->seg),
                    (unsigned long long)a->seg, why);
-    t->acked_by |= bit;
+    *acked |= bit;
     t->acks++;
     txn_try_complete(t);
 }
@@ -1517,21 +1550,40 @@ static void on_drop_ack(const mome_msg_t *m, const void *body)
 
 /* ---- the message table ---- */
 
+/* DATA always carries its grant (holder.c's send_copy, its only sender): without it the request
+ * would never be granted, no DONE would go, and the page would hang job-wide. */
 static const char *check_data(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
     if (m->type != MOME_MSG_SYNC_OK && m->len != ctx->page_size)
         return "payload (a page)";
+    if (m->type == MOME_MSG_DATA && !(m->flags & MOME_DATA_GRANT))
+        return "flags (DATA carries its grant: DATA_GRANT)";
     return NULL;
 }
 
-/* GRANT_NONE declines: it grants nothing, with nothing to wait for and no content. */
+/*
+ * GRANT_NONE declines: it grants nothing, with nothing to wait for and no content. A GRANT comes
+ * from the manager it names (directory.c's grant(): the entry's node sends it): DONE goes to that
+ * node, and another one, with no entry for the page, would take it for a DONE crossing the
+ * segment's destruction while the manager's entry stayed busy for ever.
+ */
 static const char *check_grant(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
     const mome_grant_t *g = body;
     (void)ctx;
     if ((m->flags & MOME_GRANT_NONE) && ((m->flags & MOME_GRANT_ZERO) || g->rights || g->acks))
         return "flags (NONE: no rights, no acknowledgements, no zeros)";
+    if (g->mgr != m->src)
+        return "mgr (not the sender: the manager grants)";
     return NULL;
+}
+
+/* DROP_ACK: the manager that took the drop names itself (directory.c start_drop): this node's
+ * next requests for the page go there. */
+static const char *check_drop_ack(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    (void)ctx;
+    return ((const mome_ref_t *)body)->node != m->src ? "node (not the sender: the manager)" : NULL;
 }
 
 static const mome_field_t grant_fields[] = {
@@ -1572,7 +1624,7 @@ static const mome_msg_def_t req_msgs[] = {
     {.type = MOME_MSG_INV_ACK, .wire = {"INV_ACK", ref2_fields, NF(ref2_fields), 0, 0, 0},
      .body_size = sizeof(mome_ref_t), .handler = on_inv_ack},
     {.type = MOME_MSG_DROP_ACK, .wire = {"DROP_ACK", ref_fields, NF(ref_fields), 0, 0, 0},
-     .body_size = sizeof(mome_ref_t), .handler = on_drop_ack},
+     .body_size = sizeof(mome_ref_t), .validate = check_drop_ack, .handler = on_drop_ack},
     {.type = MOME_MSG_SYNC_DATA,
      .wire = {"SYNC_DATA", sync_fields, NF(sync_fields), 0, 0, MOME_LEN_PAGE},
      .body_size = sizeof(mome_data_t), .emulated = MOME_MSG_EMU_PAYLOAD, .validate = check_data,

@@ -59,9 +59,11 @@ START_TEST(test_msg__payload_rules_of_data)
     ck_assert_ptr_nonnull(s);
     mome_req_fault(testnode_addr(s, 2), 0, 0);
     /* Content: exactly a page. */
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, NULL, 0), -EPROTO);
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), 0);
-    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 100), -EBADMSG);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_GRANT, 1, &d, NULL, 0), -EPROTO);
+    /* With its grant always (without it, the request was never granted and the page hung). */
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), -EPROTO);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_GRANT, 1, &d, page, 4096), 0);
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, MOME_DATA_GRANT, 1, &d, page, 100), -EBADMSG);
     /* Fields of the wrong kind: a manager outside the job, rights outside the enum. */
     d.mgr = 4;
     ck_assert_int_eq(msgtest_deliver(MOME_MSG_DATA, 0, 1, &d, page, 4096), -EPROTO);

@@ -4,6 +4,7 @@
  * the holders would send them, and the page state and fake memory checked after each step.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/stats.h"
@@ -649,6 +650,208 @@ START_TEST(test_requester__answers_without_a_request_stop_the_node)
 }
 END_TEST
 
+/*
+ * Answers to a write fault on page 1 (a request of this node, or one held: arg's case) that no
+ * honest node sends, each of which hung the page job-wide or let a write in too early. Those the
+ * message table refuses go through its delivery (msgtest_deliver_in_round), which stops the node.
+ */
+enum {
+    BAD_GRANT_ACKS,    /* a GRANT awaiting an ack from every node, the requester included */
+    BAD_DATA_ACKS,     /* the same in DATA */
+    BAD_DATA_NO_GRANT, /* DATA without its grant: no DONE would ever go */
+    BAD_GRANT_MGR,     /* a GRANT naming another manager than its sender: DONE went there */
+    BAD_DROP_ACK_NODE, /* a DROP_ACK naming another manager than its sender */
+    BAD_GRANT_HELD,    /* a GRANT for a request still held here (not sent) */
+    BAD_GRANT_TWICE,   /* a second GRANT while invalidations are pending */
+    BAD_DATA_GRANT,    /* DATA, then a GRANT */
+    BAD_GRANT_DATA,    /* a GRANT, then DATA */
+};
+
+static void bad_answer(void *arg)
+{
+    static uint8_t a[NC_PAGE];
+    mome_seg_t *s = mome_seg_find(1);
+    int mgr = mome_seg_manager(s, 1),
+        other = (mgr + 1) % NODES == SELF ? (mgr + 2) % NODES : (mgr + 1) % NODES;
+    mome_grant_t g = {.seg = 1,
+                      .page = 1,
+                      .mgr = (uint32_t)mgr,
+                      .owner = SELF,
+                      .rights = MOME_RIGHT_RW,
+                      .acks = 1};
+    mome_data_t d = {
+        .seg = 1, .page = 1, .mgr = (uint32_t)mgr, .rights = MOME_RIGHT_RW, .acks = 1, .ver = 1};
+    mome_ref_t da = {.seg = 1, .page = 1, .node = (uint32_t)other};
+    int c = *(int *)arg;
+
+    if (c == BAD_GRANT_HELD) {
+        /* This node's diff of the page is on its way: the request waits for it (request()). */
+        mome_page_t *pg = mome_seg_pg(s, 1);
+        mome_pext_get(pg, 1, 1)->relpend = 1;
+    }
+    mome_req_fault(testnode_addr(s, 1), 1, 0);
+    switch (c) {
+    case BAD_GRANT_ACKS:
+        g.acks = NODES;
+        msgtest_deliver_in_round(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+        break;
+    case BAD_DATA_ACKS:
+        d.acks = NODES;
+        msgtest_deliver_in_round(MOME_MSG_DATA, MOME_DATA_GRANT, 3, &d, a, NC_PAGE);
+        break;
+    case BAD_DATA_NO_GRANT:
+        msgtest_deliver_in_round(MOME_MSG_DATA, 0, 3, &d, a, NC_PAGE);
+        break;
+    case BAD_GRANT_MGR:
+        g.mgr = (uint32_t)other;
+        msgtest_deliver_in_round(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+        break;
+    case BAD_DROP_ACK_NODE:
+        msgtest_deliver_in_round(MOME_MSG_DROP_ACK, 0, mgr, &da, NULL, 0);
+        break;
+    case BAD_GRANT_HELD:
+        msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+        break;
+    case BAD_GRANT_TWICE:
+        msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+        msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+        break;
+    case BAD_DATA_GRANT:
+        msgtest_deliver(MOME_MSG_DATA, MOME_DATA_GRANT, 3, &d, a, NC_PAGE);
+        msgtest_deliver(MOME_MSG_GRANT, 0, mgr, &g, NULL, 0);
+        break;
+    default:
+        msgtest_deliver(MOME_MSG_GRANT, 0, mgr, &g, NULL, 0);
+        msgtest_deliver(MOME_MSG_DATA, MOME_DATA_GRANT, 3, &d, a, NC_PAGE);
+    }
+}
+
+/* A grant (GRANT, DATA) awaiting an invalidation ack from every node of the job stops the node:
+ * the requester is never invalidated, and refuses its own ack, so the request would never end
+ * and its manager's entry stayed busy for ever. One from every other node is honest. */
+START_TEST(test_requester__a_grant_awaiting_every_node_stops_the_node)
+{
+    static const int grant = BAD_GRANT_ACKS, data = BAD_DATA_ACKS;
+    char said[128];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 1);
+    snprintf(said, sizeof(said), "a GRANT message from node %d fails validation (acks", mgr);
+    nc_expect_death(bad_answer, (void *)&grant, said);
+    nc_expect_death(bad_answer, (void *)&data, "a DATA message from node 3 fails validation (acks");
+    /* Every node but this one invalidated: NODES - 1 acks. */
+    mome_ref_t ack = {.seg = 1, .page = 1};
+    nc_fault(s, 1, 1);
+    nc_grant(s, 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, NODES - 1, mgr, SELF);
+    for (int n = 0; n < NODES; n++)
+        if (n != SELF)
+            nc_deliver(MOME_MSG_INV_ACK, 0, n, &ack, NULL, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+}
+END_TEST
+
+/* DATA always carries its grant (holder.c's send_copy, its only sender): without it the request
+ * would never be granted, no DONE would go, and the page hung job-wide. */
+START_TEST(test_requester__data_without_its_grant_stops_the_node)
+{
+    static const int c = BAD_DATA_NO_GRANT;
+    nc_up(NODES, SELF);
+    testnode_segment(1, 8);
+    nc_expect_death(bad_answer, (void *)&c, "a DATA message from node 3 fails validation (flags");
+}
+END_TEST
+
+/* A GRANT comes from the manager it names (directory.c's grant()), and so does a DROP_ACK
+ * (start_drop): DONE goes to the node named, and another node, with no such entry, took it for a
+ * DONE crossing the segment's destruction while the manager's entry stayed busy for ever. */
+START_TEST(test_requester__a_grant_naming_another_manager_stops_the_node)
+{
+    static const int grant = BAD_GRANT_MGR, drop = BAD_DROP_ACK_NODE;
+    char said[128];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 1);
+    snprintf(said, sizeof(said), "a GRANT message from node %d fails validation (mgr", mgr);
+    nc_expect_death(bad_answer, (void *)&grant, said);
+    snprintf(said, sizeof(said), "a DROP_ACK message from node %d fails validation (node", mgr);
+    nc_expect_death(bad_answer, (void *)&drop, said);
+}
+END_TEST
+
+/* One answer per request, and none before it leaves: a GRANT for a request held here, or a
+ * second GRANT or DATA, replaced the rights and the manager of the first, and its DONE could go
+ * to another node than the one whose entry waits. */
+START_TEST(test_requester__answers_twice_or_too_early_stop_the_node)
+{
+    static const int held = BAD_GRANT_HELD, twice = BAD_GRANT_TWICE, dg = BAD_DATA_GRANT,
+                     gd = BAD_GRANT_DATA;
+    char said[128];
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    int mgr = mome_seg_manager(s, 1);
+    snprintf(said, sizeof(said),
+             "node %d sent GRANT for page 1 of segment 'test1' (0x1), which this node has not "
+             "asked for yet",
+             mgr);
+    nc_expect_death(bad_answer, (void *)&held, said);
+    snprintf(said, sizeof(said),
+             "node %d sent GRANT for page 1 of segment 'test1' (0x1), which this node has had "
+             "answered already",
+             mgr);
+    nc_expect_death(bad_answer, (void *)&twice, said);
+    nc_expect_death(bad_answer, (void *)&dg, said);
+    nc_expect_death(bad_answer, (void *)&gd,
+                    "node 3 sent DATA for page 1 of segment 'test1' (0x1), which this node has "
+                    "had answered already");
+}
+END_TEST
+
+/* After a write fault on page 1 of a job of 70 nodes (grant: 3 acks), INV_ACKs from the nodes of
+ * arg (ending with -1). */
+static void inv_acks_70(void *arg)
+{
+    const int *from = arg;
+    mome_seg_t *s = mome_seg_find(1);
+    int mgr = mome_seg_manager(s, 1);
+    mome_ref_t ack = {.seg = 1, .page = 1};
+    mome_grant_t g = {.seg = 1,
+                      .page = 1,
+                      .mgr = (uint32_t)mgr,
+                      .owner = SELF,
+                      .rights = MOME_RIGHT_RW,
+                      .acks = 3};
+    mome_req_fault(testnode_addr(s, 1), 1, 0);
+    msgtest_deliver(MOME_MSG_GRANT, MOME_GRANT_ZERO, mgr, &g, NULL, 0);
+    for (int i = 0; from[i] != -1; i++)
+        msgtest_deliver(MOME_MSG_INV_ACK, 0, from[i], &ack, NULL, 0);
+}
+
+/* An invalidation ack twice from one node stops the node whatever the node's rank: past 64 it
+ * was counted, and a STRONG writer went on while a copy elsewhere was still readable. */
+START_TEST(test_requester__inv_acks_twice_from_nodes_past_64_stop_the_node)
+{
+    static const int twice[] = {65, 65, -1}, twice_far[] = {69, 64, 69, -1};
+    nc_up(70, SELF);
+    mome_seg_t *s = testnode_segment(1, 8);
+    nc_expect_death(inv_acks_70, (void *)twice,
+                    "node 65 acknowledged an invalidation for this node's request of page 1 of "
+                    "segment 'test1' (0x1) twice");
+    nc_expect_death(inv_acks_70, (void *)twice_far, "node 69 acknowledged an invalidation");
+    /* One each from nodes 64 and 69 (and below 64) completes the write. */
+    int mgr = mome_seg_manager(s, 1);
+    mome_ref_t ack = {.seg = 1, .page = 1};
+    nc_fault(s, 1, 1);
+    nc_grant(s, 1, MOME_GRANT_ZERO, MOME_RIGHT_RW, 3, mgr, SELF);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 69, &ack, NULL, 0);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 64, &ack, NULL, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_NONE);
+    nc_deliver(MOME_MSG_INV_ACK, 0, 0, &ack, NULL, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_WRITE);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DONE, mgr));
+}
+END_TEST
+
 START_TEST(test_requester__tracked_clean_write_twins_and_lists_dirty)
 {
     uint8_t a[NC_PAGE];
@@ -857,6 +1060,11 @@ Suite *requester_suite(void)
     NC_CASE(s, test_requester__write_ahead_follows_a_stride_of_written_pages);
     NC_CASE(s, test_requester__data_with_grant_carries_the_rights);
     NC_CASE(s, test_requester__answers_without_a_request_stop_the_node);
+    NC_CASE(s, test_requester__a_grant_awaiting_every_node_stops_the_node);
+    NC_CASE(s, test_requester__data_without_its_grant_stops_the_node);
+    NC_CASE(s, test_requester__a_grant_naming_another_manager_stops_the_node);
+    NC_CASE(s, test_requester__answers_twice_or_too_early_stop_the_node);
+    NC_CASE(s, test_requester__inv_acks_twice_from_nodes_past_64_stop_the_node);
     NC_CASE(s, test_requester__tracked_clean_write_twins_and_lists_dirty);
     NC_CASE(s, test_requester__write_ahead_opens_pages_written_last_time);
     NC_CASE(s, test_requester__faults_without_a_view_never_spin);
