@@ -147,7 +147,7 @@ static uint64_t pick_field(fuzz_in_t *in, const mome_field_t *f, int role)
     case MOME_FK_NODE_NONE: return b % (NNODES + 1) == NNODES ? MOME_NODE_NONE : b % NNODES;
     case MOME_FK_MODEL: return MOME_STRONG + b % 3;
     case MOME_FK_MASK: return b & f->arg;
-    case MOME_FK_NCOUNT: return b % (NNODES + 1);
+    case MOME_FK_NCOUNT: return b % NNODES;
     case MOME_FK_ERRNO: return (b & 0x80) ? (uint32_t)-(int32_t)(b & 0x3f) : 0;
     default:
         if (role == ROLE_SIZE)
