@@ -91,14 +91,19 @@ typedef struct notice {
 
 static mome_htab_t dir, notices;
 /*
- * The segments destroyed job-wide (SEG_DESTROY), by id (k1): a DONE or UNSHARE_ACK sent before a
- * segment's destruction may reach its manager after its entries went, and is then nothing; one
- * for a page without an entry of a segment not destroyed went to a node that never managed the
- * transaction, and the real manager's entry stays busy for ever. A destroyed segment's id is
- * never used again in the job (a name manager's rank and counter; momed's segments, named by
- * momed, are never destroyed in a job). About 40 bytes per segment destroyed.
+ * What may still come for the entries a segment's destruction (SEG_DESTROY) took: the DONE or
+ * UNSHARE_ACK of each entry then busy, which its node sent before the destruction reached here.
+ * One record per such entry, keyed (seg, page), holding the node it waited for; it goes when that
+ * answer comes, so they are as many as the answers in flight (a set of every destroyed segment's
+ * id grew for the whole job: helper-139). Any other answer for a page without an entry went to a
+ * node that never managed the transaction, and the real manager's entry stays busy for ever.
  */
-static mome_htab_t destroyed;
+typedef struct crossing {
+    mome_hnode_t h;
+    int32_t node;
+    int unshare; /* an UNSHARE_ACK, else a DONE */
+} crossing_t;
+static mome_htab_t crossing;
 static mome_batch_t *stale_out; /* STALE being built, per holder */
 static int dir_nnodes, dir_self, dir_migrate;
 static size_t dir_words;
@@ -638,14 +643,18 @@ static int maybe_migrate(dentry_t *e, int requester)
 
 /* A DONE or UNSHARE_ACK (what) from node src for a page without an entry here: nothing if it
  * crossed its segment's destruction, else the job stops. */
-static void no_entry(const char *what, uint32_t src, uint64_t seg, uint64_t page)
+static void no_entry(const char *what, uint32_t src, uint64_t seg, uint64_t page, int unshare)
 {
-    if (!mome_htab_get(&destroyed, seg, 0))
+    crossing_t *c = (crossing_t *)mome_htab_get(&crossing, seg, page);
+    if (!c || c->node != (int32_t)src || c->unshare != unshare)
         mome_fatal("node %u %s of page %llu of segment '%s' (%#llx), which this node does not "
-                   "manage (no entry here, and the segment was not destroyed): the directory is "
-                   "inconsistent, and the page's manager waits for it for ever; stopping",
+                   "manage (no entry here, and none waited for it when its segment was "
+                   "destroyed): the directory is inconsistent, and the page's manager waits for it "
+                   "for ever; stopping",
                    src, what, (unsigned long long)page, mome_seg_name_of(seg),
                    (unsigned long long)seg);
+    mome_htab_del(&crossing, &c->h);
+    free(c);
 }
 
 static void on_done(const mome_msg_t *m, const void *body)
@@ -653,7 +662,7 @@ static void on_done(const mome_msg_t *m, const void *body)
     const mome_ref_t *d = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, d->seg, d->page);
     if (!e) {
-        no_entry("ended a transaction", d->node, d->seg, d->page);
+        no_entry("ended a transaction", d->node, d->seg, d->page, 0);
         return; /* the segment was destroyed meanwhile (its last close came first) */
     }
     if (e->busy != (int)d->node || count(e, FLUSHING) || e->unsharing)
@@ -685,7 +694,7 @@ static void on_unshare_ack(const mome_msg_t *m, const void *body)
     const mome_ref_t *a = body;
     dentry_t *e = (dentry_t *)mome_htab_get(&dir, a->seg, a->page);
     if (!e) {
-        no_entry("acknowledged an UNSHARE", a->node, a->seg, a->page);
+        no_entry("acknowledged an UNSHARE", a->node, a->seg, a->page, 1);
         return; /* the segment was destroyed meanwhile (the owner's close came first) */
     }
     if (!e->unsharing || e->busy != (int)a->node)
@@ -1082,7 +1091,7 @@ int mome_dir_init(int nnodes, int self, int migrate)
     next_token = 1;
     stale_out = mome_calloc((size_t)nnodes, sizeof(*stale_out));
     if (!stale_out || mome_htab_init(&dir, 1024) < 0 || mome_htab_init(&notices, 64) < 0 ||
-        mome_htab_init(&destroyed, 16) < 0)
+        mome_htab_init(&crossing, 16) < 0)
         return -ENOMEM;
     return mome_msg_register(dir_msgs, sizeof(dir_msgs) / sizeof(dir_msgs[0]));
 }
@@ -1100,27 +1109,30 @@ void mome_dir_fini(void)
         mome_batch_free(&stale_out[i]);
     free(stale_out);
     stale_out = NULL;
-    mome_htab_foreach(&destroyed, h, tmp) free(h);
+    mome_htab_foreach(&crossing, h, tmp) free(h);
     mome_htab_free(&dir);
     mome_htab_free(&notices);
-    mome_htab_free(&destroyed);
+    mome_htab_free(&crossing);
 }
 
 void mome_dir_forget_seg(uint64_t seg)
 {
     mome_hnode_t *h, *tmp;
-    if (!mome_htab_get(&destroyed, seg, 0)) {
-        mome_hnode_t *d = mome_calloc(1, sizeof(*d));
-        if (!d)
-            mome_fatal("out of memory recording the destruction of segment %#llx; stopping",
-                       (unsigned long long)seg);
-        d->k1 = seg;
-        mome_htab_put(&destroyed, d);
-    }
     mome_htab_foreach(&dir, h, tmp)
     {
         if (h->k1 != seg)
             continue;
+        if (((dentry_t *)h)->busy >= 0) { /* its DONE or UNSHARE_ACK may be on its way */
+            crossing_t *c = mome_calloc(1, sizeof(*c));
+            if (!c)
+                mome_fatal("out of memory destroying segment %#llx; stopping",
+                           (unsigned long long)seg);
+            c->h.k1 = seg;
+            c->h.k2 = h->k2;
+            c->node = ((dentry_t *)h)->busy;
+            c->unshare = ((dentry_t *)h)->unsharing;
+            mome_htab_put(&crossing, &c->h);
+        }
         /* A notice held for the entry's move: its writer counts on an acknowledgement (its next
          * release, or acquire, waits for it), and every holder went with the segment, so none
          * is left to tell (helper-116: a flushed diff's notice, its writer having closed the
