@@ -593,8 +593,9 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
     }
     if (++b->coord_count < b->count)
         return;
-    mome_date_t now = mome_clock_now();
-    mome_date_t date = (b->coord_max > now ? b->coord_max : now) + 1;
+    /* After every entry, and (merged into the clock) before the exits' own dates: a message's
+     * dates are never after its header's (net/wire.h). */
+    mome_date_t date = mome_clock_merge(b->coord_max);
     for (int j = b->first; j < b->first + b->count; j++) {
         mome_syncmsg_t x = {.id = b->coord_epoch, .date = date};
         mome_send(j, MOME_MSG_BAR_EXIT, b->flags, &x, b->coord_len ? b->coord_notes : NULL,

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -392,9 +393,18 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
         const uint8_t *h = hdr;
         uint32_t src =
             (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
-        mome_fatal("a %s message from node %u fails validation (%s: %s); its sender is broken "
+        /* A batch's first entry names the segment and page concerned, when it can be read. */
+        const mome_wire_type_t *t = h[2] < MOME_WIRE_NTYPES ? wire_types[h[2]] : NULL;
+        const uint8_t *p = data;
+        mome_entry_t e;
+        char where[80] = "";
+        if (t && t->batch && p && len && mome_batch_read(t->batch, p, p + len, &e))
+            snprintf(where, sizeof(where), " for segment %#llx page %llu",
+                     (unsigned long long)e.seg, (unsigned long long)e.page);
+        mome_fatal("a %s message from node %u%s fails validation (%s: %s); its sender is broken "
                    "and the nodes could disagree: stopping",
-                   mome_msg_name(h[2]), src, why, rc == -EBADMSG ? "malformed" : "out of range");
+                   mome_msg_name(h[2]), src, where, why,
+                   rc == -EBADMSG ? "malformed" : "out of range");
     }
     return rc;
 }
@@ -503,8 +513,10 @@ int mome_msg_deliver_flat(const void *buf, size_t len)
         return -EBADMSG;
     rc = decode(buf, MOME_WIRE_HDR, (const uint8_t *)buf + MOME_WIRE_HDR, len - MOME_WIRE_HDR, &m,
                 0, MOME_MSG_LOCAL);
-    if (rc == 0)
+    if (rc == 0) {
+        mome_clock_merge(m.date); /* as on delivery: what the handler sends is dated after it */
         run(&m);
+    }
     if (flush_fn && !holds)
         flush_fn();
     return rc;

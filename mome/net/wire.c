@@ -203,15 +203,16 @@ void mome_wire_pack(const mome_wire_type_t *t, const void *body, mome_msg_t *m)
 
 /* (MOME_FK_NCOUNT: the acknowledgements a grant awaits come from the nodes invalidated, never the
  * requester, which refuses its own: a count of the job's size could never be met, and the page
- * would hang job-wide.) */
-static int check_field(const mome_field_t *f, uint64_t v, const mome_wire_ctx_t *ctx)
+ * would hang job-wide.) date: the header's (a date field is at most that: wire.h). */
+static int check_field(const mome_field_t *f, uint64_t v, const mome_wire_ctx_t *ctx, uint64_t date)
 {
     switch (f->kind) {
     case MOME_FK_NODE: return v < ctx->nnodes;
     case MOME_FK_NODE_NONE: return v < ctx->nnodes || v == MOME_NODE_NONE;
     case MOME_FK_MODEL: return v < 32 && (ctx->models >> v & 1);
     case MOME_FK_MASK: return (v & ~f->arg) == 0;
-    case MOME_FK_MAX: return v <= f->arg;
+    case MOME_FK_MAX:
+        return v <= f->arg && (f->arg != MOME_WIRE_DATE_MAX || v <= date);
     case MOME_FK_NCOUNT: return v < ctx->nnodes;
     case MOME_FK_ERRNO: return v == 0 || ((int32_t)v < 0 && (int32_t)v > -4096);
     default: return 1;
@@ -236,7 +237,7 @@ static int unpack(const mome_wire_type_t *t, const uint8_t *w, const mome_wire_c
             memcpy(host + f->off, &v32, 4);
         }
         o += f->size;
-        if (!check_field(f, v, ctx)) {
+        if (!check_field(f, v, ctx, out->date)) {
             *why = f->name;
             return -EPROTO;
         }
@@ -274,9 +275,10 @@ static int check_batch(const mome_wire_type_t *t, const mome_msg_t *m, const mom
             *why = "push entry length or flags";
             return -EBADMSG;
         }
-        /* Pushes go to nodes of the job below 64 only; the date is the release's. */
-        if (t->batch == MOME_BATCH_BNOTICE && ((ctx->nnodes < 64 && (e.push >> ctx->nnodes)) ||
-                                               e.date == 0 || e.date > MOME_WIRE_DATE_MAX)) {
+        /* Pushes go to nodes of the job below 64 only; the date is the release's, made before
+         * the message was sent (wire.h). */
+        if (t->batch == MOME_BATCH_BNOTICE &&
+            ((ctx->nnodes < 64 && (e.push >> ctx->nnodes)) || e.date == 0 || e.date > m->date)) {
             *why = "barrier notice push set or date";
             return -EPROTO;
         }

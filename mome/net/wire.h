@@ -52,11 +52,18 @@ typedef enum {
     MOME_FK_NODE_NONE, /* a node of this job, or MOME_NODE_NONE */
     MOME_FK_MODEL,     /* a consistency model of the job (the context's models) */
     MOME_FK_MASK,      /* bits within `arg` only */
-    MOME_FK_MAX,       /* at most `arg` */
+    MOME_FK_MAX,       /* at most `arg`; bounded by MOME_WIRE_DATE_MAX, a date (below) */
     MOME_FK_NCOUNT,    /* a count of other nodes than the receiver: below the job's size */
     MOME_FK_ERRNO,     /* 0 or a negative errno (> -4096) */
 } mome_field_kind_t;
 
+/*
+ * A field of kind MOME_FK_MAX bounded by MOME_WIRE_DATE_MAX is a Lamport date the message reports
+ * (a release's, a lock's last release, a barrier's exit): something done before the message was
+ * sent, whose sender ticks the header's date at the send, after it, and after merging every date
+ * it took it from. So it is at most the header's date, and so is a barrier notice entry's (one
+ * later, a notice's date kept a stale copy mapped past every acquire).
+ */
 typedef struct mome_field {
     const char *name;
     uint16_t off;  /* in the body struct */

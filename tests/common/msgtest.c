@@ -87,15 +87,51 @@ const mome_msg_t *msgtest_find(int type, int to)
     return found;
 }
 
+/*
+ * The date a peer would give a message: after this node's clock, and after every date the message
+ * reports (its body's date fields, its barrier notice entries' dates), since the sender ticks its
+ * clock at the send, after what it reports (net/wire.h).
+ */
+static uint64_t peer_date(const mome_msg_def_t *d, const void *body, const void *payload,
+                          uint32_t len)
+{
+    uint64_t date = mome_clock_now() + 1;
+    for (int i = 0; body && i < d->wire.nfields; i++) {
+        const mome_field_t *f = &d->wire.fields[i];
+        uint64_t v = 0;
+        if (f->kind != MOME_FK_MAX || f->arg != MOME_WIRE_DATE_MAX)
+            continue;
+        memcpy(&v, (const char *)body + f->off, f->size); /* (little endian: 4 bytes too) */
+        if (v + 1 > date)
+            date = v + 1;
+    }
+    if (d->wire.batch == MOME_BATCH_BNOTICE) {
+        mome_msg_t m = {.payload = payload, .len = len};
+        mome_entry_t e;
+        MOME_BATCH_FOREACH(MOME_BATCH_BNOTICE, &m, e)
+        {
+            if (e.date + 1 > date)
+                date = e.date + 1;
+        }
+    }
+    return date;
+}
+
+static uint64_t next_date; /* msgtest_date_next's date for the next message, or 0 */
+
 /* Deliver as node src would send it, with its forward count (a looped message keeps it, so the
  * library's bound on forwards applies). */
 static int deliver(int type, int flags, int src, unsigned hops, const void *body,
                    const void *payload, uint32_t len, int flat)
 {
     const mome_msg_def_t *d = mome_msg_def(type);
-    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .src = (uint32_t)src,
-                    .hops = (uint16_t)hops, .date = mome_clock_now() + 1, .key = ctx.key,
-                    .len = len, .payload = payload};
+    mome_msg_t m = {.type = (uint8_t)type,
+                    .flags = (uint8_t)flags,
+                    .src = (uint32_t)src,
+                    .hops = (uint16_t)hops,
+                    .key = ctx.key,
+                    .len = len,
+                    .payload = payload};
     uint8_t *buf = malloc(MOME_WIRE_HDR + len);
     int rc;
 
@@ -103,6 +139,8 @@ static int deliver(int type, int flags, int src, unsigned hops, const void *body
         fprintf(stderr, "msgtest: type %d is not registered\n", type);
         abort();
     }
+    m.date = next_date ? next_date : peer_date(d, body, payload, len);
+    next_date = 0;
     mome_wire_pack(&d->wire, body, &m);
     mome_wire_encode(&m, buf);
     if (len)
@@ -121,6 +159,11 @@ int msgtest_deliver(int type, int flags, int src, const void *body, const void *
                     uint32_t len)
 {
     return deliver(type, flags, src, 0, body, payload, len, 1);
+}
+
+void msgtest_date_next(uint64_t date)
+{
+    next_date = date;
 }
 
 void msgtest_deliver_in_round(int type, int flags, int src, const void *body, const void *payload,

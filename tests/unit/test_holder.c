@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/stats.h"
 #include "coherence/diff.h"
 #include "coherence/page.h"
@@ -662,6 +663,43 @@ START_TEST(test_holder__forward_for_a_copy_not_held_stops_the_node)
 }
 END_TEST
 
+/* ---- dates from the future ---- */
+
+/* A STALE (arg NULL) or PUSH of page 2 of segment 1 reporting a change made after the message was
+ * sent (raw: in a child). */
+static void future_dated(void *arg)
+{
+    static uint8_t bytes[NC_PAGE];
+    mome_batch_t b = {0};
+    mome_rel_t rel = {.date = 1ull << 61, .origin = 3};
+    if (arg)
+        mome_batch_push(&b, 1, 2, 5, bytes, NC_PAGE);
+    else
+        mome_batch_notice(&b, 1, 2, 5);
+    msgtest_date_next(mome_clock_now() + 1);
+    /* (delivered as the transport does: a message that fails validation stops the node) */
+    msgtest_deliver_in_round(arg ? MOME_MSG_PUSH : MOME_MSG_STALE, 0, 3, &rel, b.buf,
+                             (uint32_t)b.len);
+}
+
+/*
+ * A notice's date is its release's, made before the notice was sent: never after the message's
+ * own date (the sender's clock at the send). One from the future, recorded as the copy's stale
+ * date, kept the stale copy mapped past every acquire (each older than it): this node read old
+ * data for ever, its peers none the wiser.
+ */
+START_TEST(test_holder__a_notice_dated_after_its_message_stops_the_node)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_hold_zero(s, 2, 0, 0);
+    nc_expect_death(future_dated, NULL,
+                    "a STALE message from node 3 for segment 0x1 page 2 fails validation (date");
+    nc_expect_death(future_dated, "push",
+                    "a PUSH message from node 3 for segment 0x1 page 2 fails validation (date");
+}
+END_TEST
+
 /* PAGEOUT of page 2 of segment 1 from node 2 (raw: in a child), twice. */
 static void paged_out_twice(void *arg)
 {
@@ -716,5 +754,6 @@ Suite *holder_suite(void)
     NC_CASE(s, test_holder__push_of_a_run_unmaps_it_at_once);
     NC_CASE(s, test_holder__push_leaves_other_copies_alone);
     NC_CASE(s, test_holder__forward_for_a_copy_not_held_stops_the_node);
+    NC_CASE(s, test_holder__a_notice_dated_after_its_message_stops_the_node);
     return s;
 }

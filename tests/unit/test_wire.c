@@ -247,6 +247,59 @@ START_TEST(test_wire__fields_out_of_range)
 }
 END_TEST
 
+/*
+ * A body's date (a field bounded by MOME_WIRE_DATE_MAX, and a barrier notice entry's) is that of
+ * something done before the message was sent, so never after the header's date, which the sender
+ * ticks at the send: a later one, recorded as a notice's, kept a stale copy past every acquire.
+ */
+typedef struct dbody {
+    uint64_t date;
+} dbody_t;
+static const mome_field_t dfields[] = {MOME_FIELD(dbody_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
+static const mome_wire_type_t t_dated = {"DATED", dfields, 1, 0, 0, 0, 0};
+static const mome_wire_type_t t_bnotice = {
+    "BNOTICES", NULL, 0, 0, MOME_BATCH_BNOTICE_SIZE, MOME_LEN_BATCH, MOME_BATCH_BNOTICE};
+
+static int decode_dated(const mome_wire_type_t *t, uint64_t hdr_date, const void *body,
+                        const mome_batch_t *b, const char **why)
+{
+    static const mome_wire_type_t *tt[MOME_WIRE_NTYPES];
+    uint8_t buf[MOME_WIRE_HDR + 64];
+    mome_msg_t m = {.type = 1,
+                    .key = ctx.key,
+                    .date = hdr_date,
+                    .payload = b ? b->buf : NULL,
+                    .len = b ? (uint32_t)b->len : 0};
+    mome_msg_t d;
+    tt[1] = t;
+    mome_wire_pack(t, body, &m);
+    mome_wire_encode(&m, buf);
+    if (m.len)
+        memcpy(buf + MOME_WIRE_HDR, m.payload, m.len);
+    return mome_wire_decode(buf, MOME_WIRE_HDR, buf + MOME_WIRE_HDR, m.len, &ctx, tt, &d, why);
+}
+
+START_TEST(test_wire__dates_not_after_the_header)
+{
+    const char *why;
+    dbody_t b = {.date = 1000};
+    mome_batch_t n = {0};
+    ck_assert_int_eq(decode_dated(&t_dated, 1001, &b, NULL, &why), 0);
+    ck_assert_int_eq(decode_dated(&t_dated, 1000, &b, NULL, &why), 0);
+    ck_assert_int_eq(decode_dated(&t_dated, 999, &b, NULL, &why), -EPROTO);
+    ck_assert_str_eq(why, "date");
+    b.date = MOME_WIRE_DATE_MAX;
+    ck_assert_int_eq(decode_dated(&t_dated, 1000, &b, NULL, &why), -EPROTO);
+    ck_assert_str_eq(why, "date");
+    /* A barrier notice entry's date, the same. */
+    ck_assert_int_eq(mome_batch_bnotice(&n, 1, 2, 3, 1000, 0), 0);
+    ck_assert_int_eq(decode_dated(&t_bnotice, 1000, NULL, &n, &why), 0);
+    ck_assert_int_eq(decode_dated(&t_bnotice, 999, NULL, &n, &why), -EPROTO);
+    ck_assert_str_eq(why, "barrier notice push set or date");
+    mome_batch_free(&n);
+}
+END_TEST
+
 START_TEST(test_wire__page_payload_rules)
 {
     uint8_t buf[MOME_WIRE_HDR + 4096], page[4096] = {0};
@@ -487,6 +540,7 @@ Suite *wire_suite(void)
     UNIT_CASE(s, test_wire__corrupted_bytes);
     UNIT_CASE(s, test_wire__bad_type_version_and_key);
     UNIT_CASE(s, test_wire__fields_out_of_range);
+    UNIT_CASE(s, test_wire__dates_not_after_the_header);
     UNIT_CASE(s, test_wire__page_payload_rules);
     UNIT_CASE(s, test_wire__lengths);
     UNIT_CASE(s, test_wire__random_garbage_never_accepted);
