@@ -30,6 +30,15 @@ static mome_batch_t *rel_diffs, *rel_notices, *rel_pushes;
 static mome_batch_t *merge_notices;
 /* Per node: the entries pushed to it (not a barrier's) that it has not acknowledged yet. */
 static uint32_t *push_out;
+/* The entries of a barrier's pushes (its tag) sent to a node and not acknowledged yet: nobody
+ * awaits them, but an acknowledgement naming a barrier must answer them (on_push_ack). A few per
+ * node at most: the acks of one barrier's pushes may come after the next barrier's are sent. */
+typedef struct bar_push {
+    uint32_t node;
+    uint64_t tag, n;
+    struct bar_push *next;
+} bar_push_t;
+static bar_push_t *bar_pushes;
 
 /*
  * A MomeBarrier's release (mome_owner_release_begin with a tag): the owner's notices do not go to
@@ -64,6 +73,19 @@ static void send_batch(mome_batch_t *b, int to, int type, uint64_t date, uint32_
         if (!rel.token) {
             extra_acks += (int)b->n;
             push_out[to] += (uint32_t)b->n;
+        } else {
+            bar_push_t *p = bar_pushes;
+            while (p && (p->node != (uint32_t)to || p->tag != rel.token))
+                p = p->next;
+            if (!p && !(p = mome_calloc(1, sizeof(*p))))
+                mome_fatal("out of memory recording a push to node %d; stopping", to);
+            if (!p->n) {
+                p->node = (uint32_t)to;
+                p->tag = rel.token;
+                p->next = bar_pushes;
+                bar_pushes = p;
+            }
+            p->n += b->n;
         }
     }
     mome_send(to, type, 0, &rel, b->buf, (uint32_t)b->len);
@@ -542,11 +564,13 @@ static void on_notice_ack(const mome_msg_t *m, const void *body)
 static void on_push_ack(const mome_msg_t *m, const void *body)
 {
     const mome_rel_t *rel = body;
-    mome_entry_t e;
+    mome_entry_t e, first = {0};
     int n = 0;
 
     MOME_BATCH_FOREACH(MOME_BATCH_NOTICE, m, e)
     {
+        if (!n)
+            first = e;
         n++;
         mome_seg_t *s = mome_seg_page(e.seg, e.page);
         if (e.ver || !s || m->src >= 64)
@@ -558,8 +582,29 @@ static void on_push_ack(const mome_msg_t *m, const void *body)
             mome_pext_put(pg, x);
         }
     }
-    if (rel->token) /* a barrier's pushes were counted by the reader, not awaited here */
+    if (rel->token) {
+        /* A barrier's pushes were counted by the reader, not awaited here; but the ack names
+         * pushes of that barrier sent to its sender: the ack of an ordinary push, taken for a
+         * barrier's, was never counted, and its release waited for ever. */
+        bar_push_t **pp = &bar_pushes;
+        while (*pp && ((*pp)->node != m->src || (*pp)->tag != rel->token))
+            pp = &(*pp)->next;
+        uint64_t out = *pp ? (*pp)->n : 0;
+        if ((uint64_t)n > out)
+            mome_fatal("node %u acknowledged %d pages pushed at barrier %llu (token %llu), of "
+                       "which this node pushed it %llu (the first page %llu of segment '%s' "
+                       "(%#llx)): the nodes disagree on a release; stopping",
+                       m->src, n, (unsigned long long)rel->token - 1,
+                       (unsigned long long)rel->token, (unsigned long long)out,
+                       (unsigned long long)first.page, mome_seg_name_of(first.seg),
+                       (unsigned long long)first.seg);
+        if (*pp && ((*pp)->n -= (uint64_t)n) == 0) {
+            bar_push_t *p = *pp;
+            *pp = p->next;
+            free(p);
+        }
         return;
+    }
     if ((uint32_t)n > push_out[m->src])
         /* Counted, it ended a release before its readers had its pushes (helper-115). */
         mome_fatal("node %u acknowledged %d pushed pages, %u of which this node pushed it: the "
@@ -642,6 +687,11 @@ void mome_owner_fini(void)
     free(merge_notices);
     free(push_out);
     push_out = NULL;
+    while (bar_pushes) {
+        bar_push_t *p = bar_pushes;
+        bar_pushes = p->next;
+        free(p);
+    }
     rel_diffs = rel_notices = rel_pushes = merge_notices = NULL;
     free(diffbuf);
     diffbuf = NULL;

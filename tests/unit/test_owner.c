@@ -220,6 +220,53 @@ START_TEST(test_owner__a_push_ack_not_awaited_stops_the_node)
 }
 END_TEST
 
+/* Node 2 acknowledges n pushes of page 1 of segment 1 as a barrier's (token) (raw: in a child). */
+static void barrier_push_ack(void *arg)
+{
+    const uint64_t *a = arg; /* token, entries */
+    mome_batch_t b = {0};
+    for (uint64_t i = 0; i < a[1]; i++)
+        mome_batch_notice(&b, 1, 1, 1);
+    msgtest_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){.token = a[0]}, b.buf, (uint32_t)b.len);
+}
+
+/*
+ * A PUSH_ACK naming a barrier (its token) answers that barrier's pushes, which nobody awaits: it
+ * must name a barrier whose pushes this node sent its sender, and no more of them. The ack of an
+ * ordinary push sent as a barrier's was not counted, and the release (MomeUnlock, MomeRelease,
+ * MomeBarrier) waited for it for ever.
+ */
+START_TEST(test_owner__a_push_ack_for_a_barrier_not_pushed_stops_the_node)
+{
+    mome_date_t rel = 0;
+    uint64_t none[2] = {5, 1}, two[2] = {1, 2}, one[2] = {1, 1};
+    nc_up(NODES, SELF);
+    mome_seg_t *s = shared_owner();
+    mome_rel_release(done_cb, &rel);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_PUSH, 2), mome_rel_t)->token, 0);
+    nc_expect_death(barrier_push_ack, none,
+                    "node 2 acknowledged 1 pages pushed at barrier 4 (token 5), of which this node "
+                    "pushed it 0");
+    notice_ack(s, 1, 2);
+    push_ack(2, 1);
+    ck_assert_uint_ne(rel, 0);
+    /* A barrier's release (tag 1): its push is counted by the reader, and acknowledged once. */
+    nc_fault(s, 1, 1);
+    mome_seg_bytes(s, 1)[18] ^= 0x21;
+    msgtest_reset();
+    rel = 0;
+    mome_rel_release_barrier(1, done_cb, &rel);
+    ck_assert_uint_eq(NC_BODY(nc_msg(MOME_MSG_PUSH, 2), mome_rel_t)->token, 1);
+    nc_expect_death(barrier_push_ack, two,
+                    "node 2 acknowledged 2 pages pushed at barrier 0 (token 1), of which this node "
+                    "pushed it 1");
+    barrier_push_ack(one);
+    nc_expect_death(barrier_push_ack, one,
+                    "node 2 acknowledged 1 pages pushed at barrier 0 (token 1), of which this node "
+                    "pushed it 0");
+}
+END_TEST
+
 START_TEST(test_owner__push_ack_of_an_unused_copy_stops_the_pushes)
 {
     mome_date_t rel = 0;
@@ -629,6 +676,7 @@ Suite *owner_suite(void)
     NC_CASE(s, test_owner__release_write_protects_each_run_at_once);
     NC_CASE(s, test_owner__notice_acks_complete_the_release);
     NC_CASE(s, test_owner__release_of_a_shared_owned_page_notices_and_pushes);
+    NC_CASE(s, test_owner__a_push_ack_for_a_barrier_not_pushed_stops_the_node);
     NC_CASE(s, test_owner__push_ack_of_an_unused_copy_stops_the_pushes);
     NC_CASE(s, test_owner__page_opened_ahead_but_not_written_is_not_announced);
     NC_CASE(s, test_owner__page_written_at_every_release_stays_open);
