@@ -10,6 +10,7 @@
 #include "coherence/copy.h"
 #include "coherence/directory.h"
 #include "coherence/holder.h"
+#include "coherence/owner.h"
 #include "coherence/pageout.h"
 #include "coherence/release.h"
 #include "coherence/requester.h"
@@ -74,6 +75,7 @@ void mome_coh_seg_destroyed(uint64_t seg)
 
 void mome_coh_seg_free(mome_seg_t *s)
 {
+    mome_owner_seg_freed(s->id);
     mome_req_forget_seg(s->id);
     mome_seg_free(s);
 }

@@ -15,6 +15,7 @@
 #include "coherence/diff.h"
 #include "coherence/owner.h"
 #include "coherence/proto.h"
+#include "net/srvproto.h"
 #include "mome.h"
 
 static uint8_t *diffbuf; /* one encoded diff */
@@ -541,6 +542,61 @@ static void released(uint64_t seg, uint64_t page, uint64_t ver)
         released_cb(seg, page, ver, all); /* refreshes that wait for this node's diffs */
 }
 
+/*
+ * Served segments freed here (mome_owner_seg_freed): momed gives a segment the same id each time
+ * it is opened, so a record of one may be a later one than the releases acknowledged now.
+ */
+static uint64_t *freed_ids;
+static size_t nfreed, freed_cap;
+
+static int freed_before(uint64_t seg)
+{
+    for (size_t i = 0; i < nfreed; i++)
+        if (freed_ids[i] == seg)
+            return 1;
+    return 0;
+}
+
+void mome_owner_seg_freed(uint64_t seg)
+{
+    if (!mome_seg_is_served(seg) || freed_before(seg))
+        return; /* (others' ids are never given again in a job) */
+    if (nfreed == freed_cap) {
+        size_t cap = freed_cap ? freed_cap * 2 : 8;
+        uint64_t *n = mome_realloc(freed_ids, cap * sizeof(*n));
+        if (!n)
+            mome_fatal("out of memory recording that segment %#llx was freed; stopping",
+                       (unsigned long long)seg);
+        freed_ids = n;
+        freed_cap = cap;
+    }
+    freed_ids[nfreed++] = seg;
+}
+
+/*
+ * Each honest entry acknowledges a notice or diff of its page that this node sent counting it in
+ * the page's relpend, whatever became of the segment since: one for a page of a segment open here
+ * that awaits nothing is a stray or repeated message (or names the wrong page). Counted, it ended
+ * a release (or the wait for a flush's diffs) before the holders of the page actually released
+ * knew, and that page kept its relpend for ever: its requests and FLUSH held, never to run. A
+ * segment freed here forgot its pages' relpend with them: their acks come late and are counted
+ * only, as they are when the segment is not open (a served one may be open again: the same id).
+ */
+static void check_acked(const mome_msg_t *m, const mome_entry_t *e)
+{
+    const mome_seg_t *s = mome_seg_find(e->seg);
+    if (!s || freed_before(e->seg))
+        return;
+    const mome_page_t *pg = e->page < s->npages ? mome_seg_pg(s, e->page) : NULL;
+    const mome_pext_t *x = pg ? mome_pext_find(pg, s->id, e->page) : NULL;
+    if (!x || !x->relpend)
+        mome_fatal("node %u acknowledged the release of page %llu of segment '%s' (%#llx), of "
+                   "which this node awaits no acknowledgement (%s): a stray or repeated message, "
+                   "or the wrong page; stopping",
+                   m->src, (unsigned long long)e->page, s->name, (unsigned long long)e->seg,
+                   pg ? "none in flight" : "no such page");
+}
+
 static void on_notice_ack(const mome_msg_t *m, const void *body)
 {
     mome_entry_t e, first = {0};
@@ -550,6 +606,7 @@ static void on_notice_ack(const mome_msg_t *m, const void *body)
     {
         if (!n)
             first = e;
+        check_acked(m, &e);
         released(e.seg, e.page, e.ver);
         n++;
     }
@@ -687,6 +744,9 @@ void mome_owner_fini(void)
     free(merge_notices);
     free(push_out);
     push_out = NULL;
+    free(freed_ids);
+    freed_ids = NULL;
+    nfreed = freed_cap = 0;
     while (bar_pushes) {
         bar_push_t *p = bar_pushes;
         bar_pushes = p->next;

@@ -10,8 +10,10 @@
 #include "base/stats.h"
 #include "coherence/diff.h"
 #include "coherence/page.h"
+#include "coherence/owner.h"
 #include "coherence/release.h"
 #include "mome.h"
+#include "net/srvproto.h"
 #include "nodecase.h"
 
 #define SELF 1
@@ -264,6 +266,51 @@ START_TEST(test_owner__a_push_ack_for_a_barrier_not_pushed_stops_the_node)
     nc_expect_death(barrier_push_ack, one,
                     "node 2 acknowledged 1 pages pushed at barrier 0 (token 1), of which this node "
                     "pushed it 0");
+}
+END_TEST
+
+/* A NOTICE_ACK from the manager for page *arg of segment 1 (raw: in a child). */
+static void notice_ack_page(void *arg)
+{
+    mome_batch_t b = {0};
+    mome_batch_notice(&b, 1, *(uint64_t *)arg, 2);
+    msgtest_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+}
+
+/*
+ * Every acknowledgement names a page whose release this node awaits. Only counted, one for another
+ * page ended the release before the holders of the page released knew of it, and that page kept a
+ * release in flight for ever (its requests and flushes held behind it). A segment freed here
+ * forgot what its pages awaited: their acknowledgements are counted only, even when a served
+ * segment (momed's id, the same at each open) is open here again.
+ */
+START_TEST(test_owner__a_notice_ack_for_a_page_not_released_stops_the_node)
+{
+    static uint8_t twin[NC_PAGE];
+    uint64_t two = 2, nine = 9;
+    mome_date_t rel = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    write_twinned(s, 1, 3, twin);
+    mome_rel_release(done_cb, &rel);
+    ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 3));
+    nc_expect_death(notice_ack_page, &two,
+                    "node 0 acknowledged the release of page 2 of segment 'test1' (0x1), of "
+                    "which this node awaits no acknowledgement (none in flight)");
+    nc_expect_death(notice_ack_page, &nine,
+                    "page 9 of segment 'test1' (0x1), of which this node "
+                    "awaits no acknowledgement (no such page)");
+    nc_ack_page(MGR, 1, 1);
+    ck_assert_uint_ne(rel, 0);
+    /* A served segment freed here and open again: a late acknowledgement of the earlier one's. */
+    uint64_t served = MOME_SEG_SERVED | 1;
+    mome_seg_t *t = testnode_segment(served, 4);
+    mome_owner_seg_freed(served);
+    write_twinned(s, 2, 3, twin);
+    rel = 0;
+    mome_rel_release(done_cb, &rel);
+    nc_ack_ver(MGR, t->id, 3, 7);
+    ck_assert_uint_ne(rel, 0); /* counted */
 }
 END_TEST
 
@@ -677,6 +724,7 @@ Suite *owner_suite(void)
     NC_CASE(s, test_owner__notice_acks_complete_the_release);
     NC_CASE(s, test_owner__release_of_a_shared_owned_page_notices_and_pushes);
     NC_CASE(s, test_owner__a_push_ack_for_a_barrier_not_pushed_stops_the_node);
+    NC_CASE(s, test_owner__a_notice_ack_for_a_page_not_released_stops_the_node);
     NC_CASE(s, test_owner__push_ack_of_an_unused_copy_stops_the_pushes);
     NC_CASE(s, test_owner__page_opened_ahead_but_not_written_is_not_announced);
     NC_CASE(s, test_owner__page_written_at_every_release_stays_open);
