@@ -738,6 +738,25 @@ static void on_destroy(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
     use_t *u = use_of(m->id);
+    /* Only a segment's name manager destroys it (rec_destroy), and a destroy drops the directory
+     * entries this node keeps for it: from another node, those of a live segment went and the
+     * next request for one of its pages got a zero page instead of its master's bytes. The id
+     * names its name manager (rec_new: its rank above bit 40). A served one's is momed's number,
+     * but no name manager destroys a served segment in a job (momed keeps it: MomeSegUnlink
+     * refuses it, and its record stays once closed everywhere). */
+    uint64_t mgr = m->id >> 40;
+    if (mome_seg_is_served(m->id))
+        mome_fatal("node %u destroyed segment '%s' (%#llx), which momed serves: no node destroys "
+                   "a served segment in a job; the nodes disagree on the segment; stopping",
+                   msg->src, mome_segment_name(m->id), (unsigned long long)m->id);
+    if (mgr != msg->src) {
+        char who[48] = "no node: no segment has that id";
+        if (mgr < (uint64_t)mome_g.nnodes)
+            snprintf(who, sizeof(who), "node %llu", (unsigned long long)mgr);
+        mome_fatal("node %u destroyed segment '%s' (%#llx), whose name manager is %s: only the "
+                   "name manager destroys a segment; the nodes disagree on the segment; stopping",
+                   msg->src, mome_segment_name(m->id), (unsigned long long)m->id, who);
+    }
     if (u && (u->handles || u->s->nviews))
         /* The name manager destroys a segment once every open is closed (helper-115: warned
          * about, after its directory entries here were forgotten). */

@@ -14,6 +14,7 @@
 #include "fake_memory.h"
 #include "memory/store.h"
 #include "mome.h"
+#include "net/srvproto.h"
 #include "nodecase.h"
 
 #define SZ (3 * NC_PAGE)
@@ -318,14 +319,52 @@ START_TEST(test_segment__destroy_frees_an_unused_segment_only)
     int mgr;
     nc_up(2, 1);
     uint64_t token = open_cmd(&c, "iota", SZ, MOME_CREATE, &mgr);
-    reply(mgr, token, ID, SZ, 0);
-    mome_segmsg_t d = {.id = ID};
-    stray_t st = {.from = mgr, .to = ID};
+    uint64_t id = ((uint64_t)mgr << 40) | 5; /* the manager's fifth */
+    reply(mgr, token, id, SZ, 0);
+    mome_segmsg_t d = {.id = id};
+    stray_t st = {.from = mgr, .to = id};
     nc_expect_death(destroy_in_use, &st, "destroyed segment 'iota'");
-    ck_assert_ptr_nonnull(mome_seg_find(ID)); /* a handle is open here */
+    ck_assert_ptr_nonnull(mome_seg_find(id)); /* a handle is open here */
     close_cmd(&k, c.status);
     nc_deliver(MOME_MSG_SEG_DESTROY, 0, mgr, &d, NULL, 0);
-    ck_assert_ptr_null(mome_seg_find(ID));
+    ck_assert_ptr_null(mome_seg_find(id));
+}
+END_TEST
+
+/* Only a segment's name manager destroys it: a destroy from another node would drop this node's
+ * directory entries of a live segment (the next request got a zero page). A segment's id names
+ * its name manager; a served segment (momed's number) is never destroyed in a job. */
+static void destroy_from(void *arg)
+{
+    const stray_t *st = arg;
+    mome_segmsg_t d = {.id = st->to};
+    msgtest_deliver(MOME_MSG_SEG_DESTROY, 0, st->from, &d, NULL, 0);
+}
+
+START_TEST(test_segment__only_the_name_manager_destroys)
+{
+    mome_cmd_t c, k;
+    int mgr;
+    nc_up(3, 2);
+    stray_t st = {.from = 1, .to = 3}; /* node 0's third segment */
+    nc_expect_death(destroy_from, &st,
+                    "node 1 destroyed segment '(not open here)' (0x3), whose name manager is "
+                    "node 0");
+    st.to = MOME_HEAP_SEG_ID;
+    nc_expect_death(destroy_from, &st, "whose name manager is no node");
+    mome_segmsg_t d = {.id = 3};
+    nc_deliver(MOME_MSG_SEG_DESTROY, 0, 0, &d, NULL, 0);
+    /* A served segment, closed here, even from its name manager. */
+    uint64_t served = MOME_SEG_SERVED | 7;
+    uint64_t token = open_cmd(&c, "lambda", SZ, MOME_CREATE, &mgr);
+    reply(mgr, token, served, SZ, 0);
+    ck_assert_int_ge(c.status, 0);
+    close_cmd(&k, c.status);
+    st.from = mgr;
+    st.to = served;
+    nc_expect_death(destroy_from, &st,
+                    "destroyed segment 'lambda' (0x4000000000000007), which "
+                    "momed serves");
 }
 END_TEST
 
@@ -421,6 +460,7 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__open_reply_error_fails_the_command);
     NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
+    NC_CASE(s, test_segment__only_the_name_manager_destroys);
     NC_CASE(s, test_segment__open_round_trip_on_one_node);
     NC_CASE(s, test_segment__the_name_manager_names_a_segment_it_does_not_have);
     NC_CASE(s, test_segment__the_store_names_its_segment);
