@@ -68,10 +68,14 @@ static int nclosing;    /* uses with closing set */
 static use_t **handles; /* handle -> use (NULL: free) */
 static int nhandles;
 
-/* Commands waiting for a reply from a name manager, by token. */
+/* Commands waiting for a reply from a name manager, by token: a MomeSegOpen or a MomeSegUnlink
+ * (the reply's type), of a name, asked of its name manager. */
 typedef struct pending {
     mome_hnode_t h; /* k1 = token */
     mome_cmd_t *cmd;
+    int reply;        /* MOME_MSG_SEG_OPEN_REPLY or MOME_MSG_SEG_UNLINK_REPLY */
+    int mgr;          /* the node asked */
+    const char *name; /* the command's */
 } pending_t;
 static mome_htab_t pend;
 static uint64_t next_token = 1;
@@ -247,24 +251,44 @@ static int handle_alloc(use_t *u)
 
 /* ---- requests from this node ---- */
 
-static uint64_t pending_add(mome_cmd_t *c)
+static uint64_t pending_add(mome_cmd_t *c, int reply, const char *name)
 {
     pending_t *p = mome_malloc(sizeof(*p));
     if (!p)
         return 0;
     p->cmd = c;
+    p->reply = reply;
+    p->mgr = name_manager(name);
+    p->name = name;
     p->h.k1 = next_token++;
     p->h.k2 = 0;
     mome_htab_put(&pend, &p->h);
     return p->h.k1;
 }
 
-static mome_cmd_t *pending_take(uint64_t token)
+/*
+ * The command a reply answers. One reply per request: a stray one was counted as an open nobody
+ * holds (helper-115). Opens and unlinks share the tokens, and a name's manager stays the same for
+ * the whole job (a hash of the name over the node count): an unlink's reply carrying an open's
+ * token completed the MomeSegOpen with handle 0, and a reply from another node than the one asked
+ * answered for a manager that may have decided otherwise.
+ */
+static mome_cmd_t *pending_take(const mome_msg_t *msg, uint64_t token)
 {
     pending_t *p = (pending_t *)mome_htab_get(&pend, token, 0);
+    const char *call = msg->type == MOME_MSG_SEG_OPEN_REPLY ? "MomeSegOpen" : "MomeSegUnlink";
     mome_cmd_t *c;
     if (!p)
-        return NULL;
+        mome_fatal("node %u answered a %s this node did not make (token %llu): the nodes "
+                   "disagree on the segments; stopping",
+                   msg->src, call, (unsigned long long)token);
+    if (p->reply != msg->type || p->mgr != (int)msg->src)
+        mome_fatal("node %u answered with %s token %llu, which is this node's %s of segment '%s' "
+                   "asked of its name manager, node %d: the nodes disagree on the segments; "
+                   "stopping",
+                   msg->src, mome_msg_name(msg->type), (unsigned long long)token,
+                   p->reply == MOME_MSG_SEG_OPEN_REPLY ? "MomeSegOpen" : "MomeSegUnlink", p->name,
+                   p->mgr);
     mome_htab_del(&pend, &p->h);
     c = p->cmd;
     free(p);
@@ -274,7 +298,7 @@ static mome_cmd_t *pending_take(uint64_t token)
 void mome_segment_cmd_open(mome_cmd_t *c)
 {
     const char *name = c->u.open.name;
-    uint64_t token = pending_add(c);
+    uint64_t token = pending_add(c, MOME_MSG_SEG_OPEN_REPLY, name);
     if (!token) {
         mome_cmd_fail(c, ENOMEM, "MomeSegOpen: out of memory");
         return;
@@ -297,18 +321,12 @@ static uint64_t uid_of(const mome_msg_t *msg)
 static void on_open_reply(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
-    mome_cmd_t *c = pending_take(m->token);
-    const char *name;
+    mome_cmd_t *c = pending_take(msg, m->token);
+    const char *name = c->u.open.name;
     int status = m->status, err = 0, h;
     char why[600];
     use_t *u;
 
-    if (!c)
-        /* One reply per request: a stray one was counted as an open nobody holds (helper-115). */
-        mome_fatal("node %u answered a MomeSegOpen this node did not make (token %llu): the "
-                   "nodes disagree on the segments; stopping",
-                   msg->src, (unsigned long long)m->token);
-    name = c->u.open.name;
     if (status < 0 && msg->len) {
         /* The name manager's own words (the repository's errors name files and holders). */
         mome_cmd_fail(c, -status, "MomeSegOpen: %.*s", (int)msg->len, (const char *)msg->payload);
@@ -405,7 +423,7 @@ void mome_segment_cmd_close(mome_cmd_t *c)
 void mome_segment_cmd_unlink(mome_cmd_t *c)
 {
     const char *name = c->u.unlink.name;
-    uint64_t token = pending_add(c);
+    uint64_t token = pending_add(c, MOME_MSG_SEG_UNLINK_REPLY, name);
     if (!token) {
         mome_cmd_fail(c, ENOMEM, "MomeSegUnlink: out of memory");
         return;
@@ -417,11 +435,7 @@ void mome_segment_cmd_unlink(mome_cmd_t *c)
 static void on_unlink_reply(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
-    mome_cmd_t *c = pending_take(m->token);
-    if (!c)
-        mome_fatal("node %u answered a MomeSegUnlink this node did not make (token %llu): the "
-                   "nodes disagree on the segments; stopping",
-                   msg->src, (unsigned long long)m->token);
+    mome_cmd_t *c = pending_take(msg, m->token);
     if (m->status < 0 && msg->len)
         mome_cmd_fail(c, -m->status, "MomeSegUnlink: %.*s", (int)msg->len,
                       (const char *)msg->payload);

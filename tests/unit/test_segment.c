@@ -266,6 +266,55 @@ START_TEST(test_segment__open_reply_gives_a_handle)
 }
 END_TEST
 
+/* A reply of the other kind, or from another node than the name manager asked, stops the node: an
+ * unlink's reply carrying an open's token completed the MomeSegOpen with handle 0. */
+typedef struct {
+    int type, from;
+    uint64_t token;
+} wrong_reply_t;
+
+static void wrong_reply(void *arg)
+{
+    const wrong_reply_t *w = arg;
+    mome_segmsg_t m = {.id = ID, .size = SZ, .token = w->token};
+    msgtest_deliver(w->type, 0, w->from, &m, NULL, 0);
+}
+
+START_TEST(test_segment__a_reply_must_match_its_request)
+{
+    mome_cmd_t c, u;
+    int mgr;
+    char want[160];
+    nc_up(3, 2);
+    uint64_t token = open_cmd(&c, "mu", SZ, MOME_CREATE, &mgr);
+    wrong_reply_t w = {MOME_MSG_SEG_UNLINK_REPLY, mgr, token};
+    snprintf(want, sizeof(want),
+             "node %d answered with SEG_UNLINK_REPLY token %llu, which is this node's MomeSegOpen "
+             "of segment 'mu' asked of its name manager, node %d",
+             mgr, (unsigned long long)token, mgr);
+    nc_expect_death(wrong_reply, &w, want);
+    w.type = MOME_MSG_SEG_OPEN_REPLY;
+    w.from = mgr == 0 ? 1 : 0;
+    nc_expect_death(wrong_reply, &w, "which is this node's MomeSegOpen of segment 'mu'");
+    /* An unlink's token in an open's reply. */
+    memset(&u, 0, sizeof(u));
+    u.fn = mome_segment_cmd_unlink;
+    u.u.unlink.name = "mu";
+    msgtest_reset();
+    mome_segment_cmd_unlink(&u);
+    w.token = NC_BODY(nc_msg(MOME_MSG_SEG_UNLINK, mgr), mome_segmsg_t)->token;
+    w.from = mgr;
+    nc_expect_death(wrong_reply, &w, "which is this node's MomeSegUnlink of segment 'mu'");
+    /* The right ones. */
+    reply(mgr, token, ((uint64_t)mgr << 40) | 1, SZ, 0);
+    ck_assert_int_ge(c.status, 0);
+    mome_segmsg_t r = {.token = w.token};
+    nc_deliver(MOME_MSG_SEG_UNLINK_REPLY, 0, mgr, &r, NULL, 0);
+    ck_assert_uint_eq(u.done, 1);
+    ck_assert_int_eq(u.status, 0);
+}
+END_TEST
+
 START_TEST(test_segment__open_reply_error_fails_the_command)
 {
     mome_cmd_t c;
@@ -457,6 +506,7 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__unlink_of_an_unused_segment_destroys_it_at_once);
     NC_CASE(s, test_segment__names_are_checked_by_the_decoder);
     NC_CASE(s, test_segment__open_reply_gives_a_handle);
+    NC_CASE(s, test_segment__a_reply_must_match_its_request);
     NC_CASE(s, test_segment__open_reply_error_fails_the_command);
     NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
