@@ -109,6 +109,9 @@ typedef struct barrier {
     uint64_t seg;     /* MOME_BAR_CHECKPOINT: the segment checkpointed */
     uint64_t t0;
     uint64_t epoch; /* completed here */
+    /* At most the date of this node's BAR_ENTER of the one in progress (0: not sent yet): the
+     * clock before its send, plus one (the send ticks it; another thread may tick it too). */
+    mome_date_t entered;
     /* the gathering node */
     int coord_count;    /* nodes that entered coord_epoch */
     int coord_kind;     /* the flags the first of them entered with (QUIESCE, FINALIZE...) */
@@ -436,6 +439,7 @@ static void barrier_after_release(void *arg, mome_date_t date)
     /* MomeBarrier: the owner's write notices of the release ride on it (release.h) */
     const void *notes = b == &jbar && !b->quiesce ? mome_rel_barrier_notices(&len) : NULL;
     /* dated after the release */
+    b->entered = mome_clock_now() + 1;
     mome_send(b->first, MOME_MSG_BAR_ENTER, b->flags | b->by | (b->quiesce ? MOME_BAR_QUIESCE : 0),
               &m, notes, len);
 }
@@ -459,6 +463,7 @@ static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
         return;
     }
     b->cmd = c;
+    b->entered = 0;
     b->quiesce = quiesce;
     b->by = quiesce ? 0 : by_of(c);
     b->seg = c->u.barrier.seg;
@@ -633,6 +638,19 @@ static void on_bar_exit(const mome_msg_t *msg, const void *body)
         mome_fatal("node %u ended %s %llu, which this node is not in (it is at %s %llu); "
                    "stopping", msg->src, b->what, (unsigned long long)m->id, b->what,
                    (unsigned long long)b->epoch);
+    /* The gathering node dates the exit after every entry it merged (on_bar_enter), so after
+     * this node's releases before the barrier: dated before them, its acquire would leave their
+     * notices pending, and reads after the barrier could miss those writes. Nor does it end a
+     * barrier before this node entered it. */
+    if (!b->entered || m->date <= b->entered) {
+        char when[96] = "before this node entered it";
+        if (b->entered)
+            snprintf(when, sizeof(when), "not after this node's BAR_ENTER (dated %llu or later)",
+                     (unsigned long long)b->entered);
+        mome_fatal("node %u ended %s %llu at date %llu, %s: the nodes disagree on the barrier, "
+                   "and reads after it could miss writes released before it; stopping",
+                   msg->src, b->what, (unsigned long long)m->id, (unsigned long long)m->date, when);
+    }
     b->cmd = NULL;
     b->epoch++;
     bar_status(b, 0);

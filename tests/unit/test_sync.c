@@ -5,6 +5,7 @@
  * it ended).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -234,6 +235,49 @@ START_TEST(test_sync__barrier_command_enters_and_completes_at_the_exit)
 }
 END_TEST
 
+/* A barrier's exit dated no later than this node's entry stops the node: its acquire would leave
+ * the notices of releases made before the barrier pending (the gathering node dates the exit
+ * after every entry). Nor does an exit come before this node entered. */
+static void exit_at(void *arg)
+{
+    mome_syncmsg_t x = {.id = 0, .date = *(const mome_date_t *)arg};
+    msgtest_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+}
+
+START_TEST(test_sync__barrier_exit_dated_before_the_entry_stops_the_node)
+{
+    uint8_t a[NC_PAGE];
+    mome_cmd_t c;
+    char want[160];
+    nc_up(3, 1);
+    mome_clock_raise(1000);
+    mome_seg_t *s = testnode_segment(1, 4);
+    nc_pattern(a, 1);
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
+    mome_seg_bytes(s, 2)[1] ^= 1;
+    cmd_init(&c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(&c);
+    mome_date_t date = 2000;
+    nc_expect_death(exit_at, &date,
+                    "node 0 ended barrier 0 at date 2000, before this node "
+                    "entered it");
+    nc_ack_page(0, 1, 2);
+    mome_date_t in = nc_msg(MOME_MSG_BAR_ENTER, 0)->date;
+    date = in - 1;
+    snprintf(want, sizeof(want),
+             "node 0 ended barrier 0 at date %llu, not after this node's "
+             "BAR_ENTER (dated ",
+             (unsigned long long)date);
+    nc_expect_death(exit_at, &date, want);
+    date = in;
+    nc_expect_death(exit_at, &date, "not after this node's BAR_ENTER");
+    mome_syncmsg_t x = {.id = 0, .date = in + 1};
+    nc_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, 0);
+}
+END_TEST
+
 START_TEST(test_sync__barrier_enters_once_the_release_is_acknowledged)
 {
     uint8_t a[NC_PAGE];
@@ -377,6 +421,8 @@ static void exit_before_its_notice(void *arg)
     (void)arg;
     owner_read_by_2();
     enter_with_notice(&c, &e);
+    /* After the entry (an exit dated before it stops the node on that), at the notice's date. */
+    e.date = nc_msg(MOME_MSG_BAR_ENTER, 0)->date + 1;
     exit_with(&e, 0, e.date);
 }
 
@@ -1070,6 +1116,7 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__checkpoints_of_two_segments_stop_the_node);
     NC_CASE(s, test_sync__barrier_command_enters_and_completes_at_the_exit);
     NC_CASE(s, test_sync__barrier_enters_once_the_release_is_acknowledged);
+    NC_CASE(s, test_sync__barrier_exit_dated_before_the_entry_stops_the_node);
     NC_CASE(s, test_sync__barrier_carries_the_owners_notices_and_counts_its_pushes);
     NC_CASE(s, test_sync__an_exit_not_after_its_notices_stops_the_node);
     NC_CASE(s, test_sync__release_during_a_barrier_sends_its_notices_to_the_managers);
