@@ -77,9 +77,12 @@ typedef struct coord {
     mome_cmd_t *cmd; /* the coordinator's application thread, waiting */
 } coord_t;
 
-/* Participant side: the outcome (progress thread). */
+/* Participant side: the outcome (progress thread), once this node's READY went. */
 typedef struct done {
     mome_hnode_t h; /* k1 = segment id */
+    int ready;      /* this node's CKPT_READY went: a CKPT_DONE may come */
+    int coord;      /* where it went: the one node that answers it */
+    uint64_t gen;   /* the generation this node wrote (or would have) */
     int have;
     mome_ckptmsg_t msg;
     mome_cmd_t *cmd;
@@ -212,9 +215,20 @@ static void fn_restore(mome_cmd_t *c)
     mome_cmd_complete(c, 0);
 }
 
+static done_t *done_of(uint64_t id);
+
+void mome_checkpoint_expect_done(uint64_t seg, int coord, uint64_t gen)
+{
+    done_t *d = done_of(seg);
+    d->ready = 1;
+    d->coord = coord;
+    d->gen = gen;
+}
+
 static void fn_ready(mome_cmd_t *c)
 {
     job_t *j = c->u.ckpt.job;
+    mome_checkpoint_expect_done(j->id, j->coord, j->msg.gen);
     mome_send(j->coord, MOME_MSG_CKPT_READY, 0, &j->msg, NULL, 0);
     mome_cmd_complete(c, 0);
 }
@@ -374,10 +388,34 @@ static void fn_wait_done(mome_cmd_t *c)
     done_complete(d);
 }
 
+/*
+ * The outcome of this node's checkpoint of a segment: from its coordinator, after this node's
+ * READY (a stray one was kept, and ended this node's next checkpoint of the segment early), and
+ * at a generation an honest coordinator leaves, G being the one this node wrote: G - 1 (nothing
+ * committed: a failure, a segment unlinked, no page changed anywhere) or G (committed, or a head
+ * renamed into place whose directory could not be fsync'd). With status 0, another one made this
+ * node take an uncommitted delta for committed. -ESTALE says the nodes disagree on the generation
+ * (coordinate): any is possible then, and this node takes the coordinator's.
+ */
 static void on_done(const mome_msg_t *m, const void *body)
 {
     const mome_ckptmsg_t *r = body;
-    done_t *d = done_of(r->seg);
+    done_t *d = (done_t *)mome_htab_get(&dones, r->seg, 0);
+    if (!d || !d->ready)
+        mome_fatal("node %u ended a checkpoint of segment '%s' (%#llx) this node is not in (it "
+                   "sent no CKPT_READY for it): the nodes disagree on the checkpoints; stopping",
+                   m->src, mome_segment_name(r->seg), (unsigned long long)r->seg);
+    if (m->src != (uint32_t)d->coord)
+        mome_fatal("node %u ended a checkpoint of segment '%s' (%#llx), whose coordinator is node "
+                   "%d: the nodes disagree on the checkpoints; stopping",
+                   m->src, mome_segment_name(r->seg), (unsigned long long)r->seg, d->coord);
+    if (r->status != -ESTALE && r->gen != d->gen && r->gen + 1 != d->gen)
+        mome_fatal("node %u ended the checkpoint of segment '%s' (%#llx) at generation %llu "
+                   "(status %d), where this node wrote generation %llu: it can be %llu or %llu "
+                   "only; the nodes disagree on the repository; stopping",
+                   m->src, mome_segment_name(r->seg), (unsigned long long)r->seg,
+                   (unsigned long long)r->gen, r->status, (unsigned long long)d->gen,
+                   (unsigned long long)d->gen - 1, (unsigned long long)d->gen);
     if (d->have)
         mome_fatal("node %u ended a checkpoint of segment '%s' (%#llx) twice; stopping", m->src,
                    mome_segment_name(r->seg), (unsigned long long)r->seg);

@@ -11,6 +11,7 @@
 #define MOME_CORE_CHECKPOINT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Registers CKPT_READY and CKPT_DONE. */
 int mome_checkpoint_init(void);
@@ -29,5 +30,9 @@ int mome_checkpoint_run(int handle, char *err, size_t errlen);
 /* Application thread, in MomeFinalize after its barrier: checkpoint every persistent segment of
  * the job, so the next job sees the final content. 0, or -errno with a message. */
 int mome_checkpoint_finalize(char *err, size_t errlen);
+
+/* Progress thread: this node sent its CKPT_READY of generation gen of segment seg to coord; the
+ * one CKPT_DONE it accepts for it is coord's (the READY's sender calls it; tests). */
+void mome_checkpoint_expect_done(uint64_t seg, int coord, uint64_t gen);
 
 #endif

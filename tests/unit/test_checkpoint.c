@@ -4,12 +4,15 @@
  * writer takes the flag, a checkpoint takes the flagged pages (write-protecting them, so the next
  * write flags them again), and a copy that may be stale is fetched before it is written.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coherence/checkpoint.h"
 #include "coherence/ckptflag.h"
+#include "core/checkpoint.h"
+#include "core/proto.h"
 #include "memory/store_repo.h"
 #include "mome.h"
 #include "nodecase.h"
@@ -266,6 +269,65 @@ START_TEST(test_checkpoint__a_master_is_kept_while_it_is_asked_for)
 }
 END_TEST
 
+/* ---- the outcome: CKPT_DONE ---- */
+
+typedef struct {
+    int from, status;
+    uint64_t gen;
+} done_t;
+
+static void done_from(void *arg)
+{
+    const done_t *d = arg;
+    mome_ckptmsg_t r = {.seg = 9, .gen = d->gen, .status = d->status};
+    msgtest_deliver(MOME_MSG_CKPT_DONE, 0, d->from, &r, NULL, 0);
+}
+
+/* A CKPT_DONE comes from the coordinator, after this node's READY, at the generation this node
+ * wrote or the one before: a stray one was kept and ended the next checkpoint early, and one
+ * with status 0 at another generation made this node take an uncommitted delta for committed. */
+START_TEST(test_checkpoint__the_outcome_comes_from_the_coordinator_after_the_ready)
+{
+    nc_up(NODES, SELF);
+    done_t d = {.from = 2, .gen = 5};
+    nc_expect_death(done_from, &d,
+                    "node 2 ended a checkpoint of segment '(not open here)' (0x9) this node is "
+                    "not in (it sent no CKPT_READY for it)");
+    mome_checkpoint_expect_done(9, 2, 5); /* this node wrote generation 5; node 2 coordinates */
+    d.from = 3;
+    nc_expect_death(done_from, &d,
+                    "node 3 ended a checkpoint of segment '(not open here)' (0x9), "
+                    "whose coordinator is node 2");
+    d.from = 2;
+    d.gen = 6;
+    nc_expect_death(done_from, &d,
+                    "at generation 6 (status 0), where this node wrote generation "
+                    "5: it can be 4 or 5 only");
+    d.gen = 3;
+    d.status = -EIO;
+    nc_expect_death(done_from, &d, "at generation 3 (status -5)");
+    /* The coordinator found the nodes at different generations: its own is the one to take. */
+    d.status = -ESTALE;
+    d.gen = 8;
+    done_from(&d);
+    nc_expect_death(done_from, &d,
+                    "node 2 ended a checkpoint of segment '(not open here)' "
+                    "(0x9) twice");
+    /* A new checkpoint: what an honest coordinator sends. */
+    nc_down();
+    for (int gen = 4; gen <= 5; gen++) {
+        nc_up(NODES, SELF);
+        mome_checkpoint_expect_done(9, 2, 5);
+        d.gen = (uint64_t)gen;
+        d.status = 0;
+        ck_assert_int_eq(msgtest_deliver(MOME_MSG_CKPT_DONE, 0, 2,
+                                         &(mome_ckptmsg_t){.seg = 9, .gen = d.gen}, NULL, 0),
+                         0);
+        nc_down();
+    }
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -275,5 +337,6 @@ Suite *checkpoint_suite(void)
     NC_CASE(s, test_checkpoint__pages_written_during_the_checkpoint_stay_flagged);
     NC_CASE(s, test_checkpoint__a_copy_that_may_be_stale_is_fetched_first);
     NC_CASE(s, test_checkpoint__a_master_is_kept_while_it_is_asked_for);
+    NC_CASE(s, test_checkpoint__the_outcome_comes_from_the_coordinator_after_the_ready);
     return s;
 }
