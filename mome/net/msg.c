@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "net/msg.h"
+#include "net/srvproto.h"
 
 static const mome_msg_def_t *defs[MOME_WIRE_NTYPES];
 static const mome_wire_type_t *wire_types[MOME_WIRE_NTYPES];
@@ -365,6 +366,25 @@ static void run(const mome_msg_t *m)
 }
 
 /*
+ * Each channel carries its own types: momed's protocol (net/srvproto.h) comes on its socket, and
+ * nothing else does. Taken from another node, a message of momed's (SRV_PAGE, SRV_RECALL, a reply)
+ * would act as momed's word; a node's from momed, as that node's. A type this side registers only
+ * to send it (momed's requests) has no handler here: one that came was dropped unseen. The local
+ * queue carries this node's own messages and those held for after a wait, checked when they came.
+ */
+static const char *channel(int type, int from)
+{
+    int srv = type >= MOME_SRV_HELLO && type < MOME_SRV_END;
+    if (!defs[type]->handler)
+        return "type: one this node sends and never takes";
+    if (from == MOME_MSG_SERVER && !srv)
+        return "type: a node's, from momed";
+    if (from == MOME_MSG_NODE && srv)
+        return "type: momed's, from another node";
+    return NULL;
+}
+
+/*
  * Decode and validate. Bytes that are not ours, or another job's, are refused with a warning and
  * change nothing. A message of this job that fails validation comes from a broken peer: acting
  * on it or dropping it could both lose data or hang the job, so the node stops the job, naming it
@@ -380,6 +400,8 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
         why = "src: this node's own, from another node";
         rc = -EBADMSG;
     }
+    if (rc == 0 && (why = channel(m->type, from)))
+        rc = -EBADMSG;
     if (rc == 0 && defs[m->type]->validate) {
         why = defs[m->type]->validate(m, mome_msg_body(m), &wctx);
         rc = why ? -EPROTO : 0;
@@ -397,13 +419,15 @@ static int decode(const void *hdr, size_t hl, const void *data, size_t len, mome
         const mome_wire_type_t *t = h[2] < MOME_WIRE_NTYPES ? wire_types[h[2]] : NULL;
         const uint8_t *p = data;
         mome_entry_t e;
-        char where[80] = "";
+        char where[80] = "", who[32] = "momed";
         if (t && t->batch && p && len && mome_batch_read(t->batch, p, p + len, &e))
             snprintf(where, sizeof(where), " for segment %#llx page %llu",
                      (unsigned long long)e.seg, (unsigned long long)e.page);
-        mome_fatal("a %s message from node %u%s fails validation (%s: %s); its sender is broken "
-                   "and the nodes could disagree: stopping",
-                   mome_msg_name(h[2]), src, where, why,
+        if (from != MOME_MSG_SERVER)
+            snprintf(who, sizeof(who), "node %u", src);
+        mome_fatal("a %s message from %s%s fails validation (%s: %s); its sender is broken and the "
+                   "nodes could disagree: stopping",
+                   mome_msg_name(h[2]), who, where, why,
                    rc == -EBADMSG ? "malformed" : "out of range");
     }
     return rc;

@@ -108,8 +108,10 @@ enum { MOME_MSG_LOCAL = 0, MOME_MSG_NODE = 1, MOME_MSG_SERVER = 2 };
  * A message from `from` (MOME_MSG_*): decode, validate, count, then run its handler (or hold it
  * for the emulated interconnect first). Bytes that are not a Mome message of this version, or
  * carry another job's key, are refused with a warning; a message of this job that fails
- * validation, or one from another node that names this node as its source, stops the job with a
- * message naming its sender and the bad field.
+ * validation, one from another node that names this node as its source, or one of a type its
+ * channel does not carry (momed's protocol, net/srvproto.h, from momed only, and nothing else from
+ * it; a type this node only sends, from anywhere), stops the job with a message naming its sender
+ * and the bad field.
  */
 void mome_msg_deliver(const void *hdr, size_t hl, const void *data, size_t len, int from);
 /* The node of this job a header names as its sender (-1: none), before its payload is here: for a

@@ -215,7 +215,8 @@ static void deliver_own_from_network(void *arg)
 /*
  * No other node sends a message naming this node as its sender: one from the network is a broken
  * peer's, and stops the job like any malformed message. Messages to self (the local queue) and
- * momed's (which name the node they go to) are this node's to take.
+ * momed's (which name the node they go to: test_msg__each_channel_carries_its_own_types) are this
+ * node's to take.
  */
 START_TEST(test_msg__own_source_from_the_network_stops_the_job)
 {
@@ -229,11 +230,62 @@ START_TEST(test_msg__own_source_from_the_network_stops_the_job)
     ck_assert_int_eq(seen, 1);
     deliver_from(1, 125, NULL, 0, MOME_MSG_NODE); /* another node */
     ck_assert_int_eq(seen, 2);
-    deliver_from(0, 125, NULL, 0, MOME_MSG_SERVER); /* momed */
-    ck_assert_int_eq(seen, 3);
     nc_expect_death(deliver_own_from_network, NULL,
                     "a T125 message from node 0 fails validation (src: this node's own");
-    ck_assert_int_eq(seen, 3);
+    ck_assert_int_eq(seen, 2);
+    mome_msg_fini();
+    mome_msg_unregister_all();
+}
+END_TEST
+
+typedef struct {
+    uint32_t src;
+    int type, from;
+} chan_t;
+
+static void deliver_on(void *arg)
+{
+    const chan_t *c = arg;
+    deliver_from(c->src, c->type, NULL, 0, c->from);
+}
+
+/*
+ * momed's messages come on its socket and nothing else does: one of them from another node (which
+ * names this node, as momed's do, or another), or a node's from momed, stops the job. So does a
+ * type this node registers only to send it (momed's requests): no handler would take it.
+ */
+START_TEST(test_msg__each_channel_carries_its_own_types)
+{
+    static const mome_msg_def_t t[] = {
+        {.type = 125, .wire = {"T125", NULL, 0, 0, 0, 64, 0}, .handler = count_it},
+        {.type = MOME_SRV_PAGE, .wire = {"SRV_T", NULL, 0, 0, 0, 64, 0}, .handler = count_it},
+        {.type = MOME_SRV_GET, .wire = {"SRV_R", NULL, 0, 0, 0, 64, 0}}};
+    mome_wire_ctx_t c = {.nnodes = 3, .page_size = 4096};
+    mome_msg_setup(0, &c);
+    ck_assert_int_eq(mome_msg_register(t, 3), 0);
+    seen = 0;
+    deliver_from(0, MOME_SRV_PAGE, NULL, 0, MOME_MSG_SERVER);
+    deliver_from(0, MOME_SRV_PAGE, NULL, 0, MOME_MSG_LOCAL); /* held for after a wait, say */
+    deliver_from(1, 125, NULL, 0, MOME_MSG_NODE);
+    deliver_from(0, 125, NULL, 0, MOME_MSG_LOCAL);
+    ck_assert_int_eq(seen, 4);
+    chan_t k = {1, MOME_SRV_PAGE, MOME_MSG_NODE};
+    nc_expect_death(deliver_on, &k,
+                    "a SRV_T message from node 1 fails validation (type: momed's, "
+                    "from another node");
+    k = (chan_t){0, 125, MOME_MSG_SERVER};
+    nc_expect_death(deliver_on, &k,
+                    "a T125 message from momed fails validation (type: a node's, "
+                    "from momed");
+    k = (chan_t){0, MOME_SRV_GET, MOME_MSG_SERVER};
+    nc_expect_death(deliver_on, &k,
+                    "a SRV_R message from momed fails validation (type: one this "
+                    "node sends and never takes");
+    k = (chan_t){2, MOME_SRV_GET, MOME_MSG_NODE};
+    nc_expect_death(deliver_on, &k,
+                    "a SRV_R message from node 2 fails validation (type: one this "
+                    "node sends and never takes");
+    ck_assert_int_eq(seen, 4);
     mome_msg_fini();
     mome_msg_unregister_all();
 }
@@ -421,6 +473,7 @@ Suite *msg_suite(void)
     UNIT_CASE(s, test_msg__forwarding_stops_at_a_loop);
     UNIT_CASE(s, test_msg__hop_limit_fits_the_hop_count);
     UNIT_CASE(s, test_msg__own_source_from_the_network_stops_the_job);
+    UNIT_CASE(s, test_msg__each_channel_carries_its_own_types);
     UNIT_CASE(s, test_msg__messages_to_self_wait_for_progress);
     UNIT_CASE(s, test_msg__emulated_link_carries_one_transfer_after_another);
     UNIT_CASE(s, test_msg__emulated_transfers_are_held_until_due);
