@@ -667,10 +667,16 @@ static void on_heap_free(const mome_msg_t *m, const void *body)
 {
     const mome_syncmsg_t *f = body;
     freed_t *fr;
-    if (f->id >= heap.size || mome_heap_owner(mome_heap_at(f->id)) != heap.self) {
-        bad_free(m->src, f->id);
-        return;
-    }
+    /* The freeing node finds the block's owner itself (MomeFree: mome_heap_owner, which refuses
+     * the heap's remainder past the last partition): a block outside this node's partition is no
+     * program's error but a broken node's. One of this partition that is not live is the
+     * program's (a double free), said as MomeFree says it here. */
+    if (f->id >= heap.size || mome_heap_owner(mome_heap_at(f->id)) != heap.self)
+        mome_fatal("node %u freed offset %#llx of the heap, which is not in this node's partition "
+                   "[%#llx, %#llx): a node sends a free to the block's owner; the nodes disagree "
+                   "on the heap; stopping",
+                   m->src, (unsigned long long)f->id, (unsigned long long)heap.self * heap.psize,
+                   (unsigned long long)(heap.self + 1) * heap.psize);
     if (!(fr = mome_malloc(sizeof(*fr))))
         mome_fatal("out of memory taking back a block node %u freed; stopping", m->src);
     fr->src = m->src;

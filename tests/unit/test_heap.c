@@ -13,7 +13,9 @@
 #include <sys/mman.h>
 
 #include "core/heap.h"
+#include "core/proto.h"
 #include "base/log.h"
+#include "nodecase.h"
 #include "unit.h"
 
 #define PAGE 4096ul
@@ -620,6 +622,42 @@ START_TEST(test_heap__a_share_of_one_page)
 }
 END_TEST
 
+/* ---- HEAP_FREE: another node's free of a block of this node's ---- */
+
+static void free_from_2(void *arg)
+{
+    mome_syncmsg_t f = {.id = *(const uint64_t *)arg};
+    msgtest_deliver(MOME_MSG_HEAP_FREE, 0, 2, &f, NULL, 0);
+}
+
+/* A node sends a free to the block's owner, which it computes itself: a free of another
+ * partition's block, or of no block of the heap, comes from a broken node and stops the job. A
+ * block of this partition that is not live is the program's double free: warned about. */
+START_TEST(test_heap__a_free_from_another_node_names_this_nodes_block)
+{
+    nc_up(NNODES, SELF);
+    uint64_t off = 64; /* node 0's */
+    nc_expect_death(free_from_2, &off,
+                    "node 2 freed offset 0x40 of the heap, which is not in this node's partition "
+                    "[0x40000000, 0x80000000)");
+    off = HEAP_SIZE;
+    nc_expect_death(free_from_2, &off, "node 2 freed offset 0x100000000 of the heap");
+    char *p = xalloc(100);
+    ck_assert_uint_gt(mome_heap_in_use(), 0);
+    mome_syncmsg_t f = {.id = (uint64_t)(p - base)};
+    nc_deliver(MOME_MSG_HEAP_FREE, 0, 2, &f, NULL, 0);
+    ck_assert_uint_eq(mome_heap_in_use(), 0);
+    nc_deliver(MOME_MSG_HEAP_FREE, 0, 2, &f, NULL, 0); /* twice: the program's, warned about */
+    ck_assert_uint_eq(mome_heap_in_use(), 0);
+}
+END_TEST
+
+static void node_teardown(void)
+{
+    nc_down();
+    teardown();
+}
+
 /* ---- suite (run by runner.c) ---- */
 
 static void add(Suite *s, const char *name, const TTest *t)
@@ -648,5 +686,9 @@ Suite *heap_suite(void)
     add(s, "no_touch", test_heap__no_touch);
     add(s, "threads", test_heap__threads);
     add(s, "a_share_of_one_page", test_heap__a_share_of_one_page);
+    TCase *tc = tcase_create("a_free_from_another_node_names_this_nodes_block");
+    tcase_add_checked_fixture(tc, setup, node_teardown);
+    tcase_add_test(tc, test_heap__a_free_from_another_node_names_this_nodes_block);
+    suite_add_tcase(s, tc);
     return s;
 }
