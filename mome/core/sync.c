@@ -757,8 +757,13 @@ void mome_sync_cmd_hello(mome_cmd_t *c)
 
 static void on_hello(const mome_msg_t *msg, const void *body)
 {
-    if (hello_from[msg->src]) /* the decoder checked src is a node of the job */
-        return;
+    /* Each node says it once, in its MomeInit (the decoder checked src is a node of the job): a
+     * second one comes from a node that started again, its memory of the job gone, or from a
+     * broken one. */
+    if (hello_from[msg->src])
+        mome_fatal("node %u said HELLO twice: it started again (MomeInit) while this job runs, "
+                   "or is broken, and the nodes would disagree on what it holds; stopping",
+                   msg->src);
     hello_from[msg->src] = 1;
     hello_last = mome_now_ns();
     hellos++;

@@ -1105,10 +1105,30 @@ START_TEST(test_sync__sections_wait_while_a_switch_runs)
 }
 END_TEST
 
+/* ---- HELLO ---- */
+
+static void hello_from_2(void *arg)
+{
+    (void)arg;
+    msgtest_deliver(MOME_MSG_HELLO, 0, 2, NULL, NULL, 0);
+}
+
+/* Each node says HELLO once, in its MomeInit: a second one is a node that started again (its
+ * state gone) or a broken one, and stops the job. */
+START_TEST(test_sync__a_second_hello_stops_the_node)
+{
+    nc_up(3, 1);
+    nc_deliver(MOME_MSG_HELLO, 0, 0, NULL, NULL, 0);
+    nc_deliver(MOME_MSG_HELLO, 0, 2, NULL, NULL, 0);
+    nc_expect_death(hello_from_2, NULL, "node 2 said HELLO twice");
+}
+END_TEST
+
 Suite *sync_suite(void)
 {
     Suite *s = suite_create("sync");
     NC_CASE(s, test_sync__barrier_exits_after_every_node_entered);
+    NC_CASE(s, test_sync__a_second_hello_stops_the_node);
     NC_CASE(s, test_sync__barrier_entered_twice_stops_the_node);
     NC_CASE(s, test_sync__final_round_against_a_barrier_stops_the_node);
     NC_CASE(s, test_sync__final_round_names_the_call_of_the_other_barrier);
