@@ -118,10 +118,18 @@ static int users_count(const uint64_t *users)
 
 /* ---- commands (progress thread) ---- */
 
+/*
+ * The job holds its own reference to the repository segment (dropped by job_release): the
+ * segment may be destroyed while the application thread writes its delta or waits for the
+ * outcome (its last close, unlinked, on another node: MomeFinalize saves closed segments), and
+ * the store's reference goes with it. Without its own, the job wrote to, and locked, freed
+ * memory (the final checkpoint of defects unlinkfin hung on a freed mutex).
+ */
 static void fill(job_t *j, mome_seg_t *s)
 {
     j->id = s->id;
     j->rs = mome_store_repo_of(s->store);
+    mome_repo_hold(j->rs);
     snprintf(j->name, sizeof(j->name), "%s", s->name);
     j->coord = mome_segment_manager(s->name);
 }
@@ -150,6 +158,12 @@ static void fn_begin(mome_cmd_t *c)
     if (j->window)
         mome_ckpt_window(s->id); /* before the barrier: see ckptflag.h */
     mome_cmd_complete(c, 0);
+}
+
+static void job_release(job_t *j)
+{
+    mome_repo_close(j->rs);
+    j->rs = NULL;
 }
 
 static void fn_window_close(mome_cmd_t *c)
@@ -287,6 +301,7 @@ static void fn_wait_ready(mome_cmd_t *c)
     }
     if (!k)
         k = coord_of(j->id);
+    mome_repo_hold(j->mrs); /* as fill's: the record may go (its last close) while it commits */
     k->cmd = c;
     mome_cmd_outstanding(1);
     coord_complete(k, users);
@@ -594,6 +609,7 @@ static void coordinate(uint64_t id, char *err, size_t errlen, int *commit_failed
     k.msg.gen = mome_repo_gen(k.mrs);
     mome_repo_crash_point("done");
     run(fn_done, &k);
+    mome_repo_close(k.mrs);
 }
 
 /* ---- MomeCheckpoint, MomeFinalize ---- */
@@ -724,6 +740,7 @@ int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
     if (pthread_mutex_trylock(&one_at_a_time) != 0)
         return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
     int rc = mome_cmd_run(&c);
+    job_release(&j); /* mome_checkpoint_run takes it again */
     if (rc < 0) {
         snprintf(err, errlen, "%s", c.err);
         pthread_mutex_unlock(&one_at_a_time);
@@ -770,6 +787,7 @@ int mome_checkpoint_run(int handle, char *err, size_t errlen)
     if (j.coord == mome_g.rank)
         coordinate(j.id, err, errlen, &commit_failed);
     rc = finish(&j, &all, own, own_err, err, errlen);
+    job_release(&j);
     window_close();
     pthread_mutex_unlock(&one_at_a_time);
     return rc;
@@ -832,6 +850,8 @@ int mome_checkpoint_finalize(char *err, size_t errlen)
         if (r < 0 && !err[0])
             snprintf(err, errlen, "%s", e);
     }
+    for (size_t i = 0; i < l.nlocal; i++)
+        job_release(&jobs[i]);
     free(jobs);
     free(all);
     free(own);

@@ -1232,6 +1232,13 @@ err_repo:
     return rc;
 }
 
+void mome_repo_hold(mome_repo_seg_t *rs)
+{
+    pthread_mutex_lock(&registry_lock);
+    rs->refs++;
+    pthread_mutex_unlock(&registry_lock);
+}
+
 void mome_repo_close(mome_repo_seg_t *rs)
 {
     if (!rs)

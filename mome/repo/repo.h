@@ -52,6 +52,9 @@ int mome_repo_open(const char *dir, const char *name, uint64_t size, uint32_t pa
 int mome_repo_publish(mome_repo_seg_t *rs, char *err, size_t errlen);
 /* Drop a reference; the last one closes the files and releases the lock. */
 void mome_repo_close(mome_repo_seg_t *rs);
+/* One more reference to an open segment, which mome_repo_close drops: for a user that may outlive
+ * the one that opened it (a checkpoint of a segment destroyed meanwhile). */
+void mome_repo_hold(mome_repo_seg_t *rs);
 void mome_repo_info(mome_repo_seg_t *rs, mome_repo_info_t *out);
 /* The current generation as this process knows it (a commit elsewhere tells it: set_gen). */
 uint64_t mome_repo_gen(mome_repo_seg_t *rs);
