@@ -92,11 +92,11 @@ const mome_msg_t *msgtest_find(int type, int to)
  * reports (its body's date fields, its barrier notice entries' dates), since the sender ticks its
  * clock at the send, after what it reports (net/wire.h).
  */
-static uint64_t peer_date(const mome_msg_def_t *d, const void *body, const void *payload,
-                          uint32_t len)
+uint64_t msgtest_peer_date(int type, const void *body, const void *payload, uint32_t len)
 {
+    const mome_msg_def_t *d = mome_msg_def(type);
     uint64_t date = mome_clock_now() + 1;
-    for (int i = 0; body && i < d->wire.nfields; i++) {
+    for (int i = 0; d && body && i < d->wire.nfields; i++) {
         const mome_field_t *f = &d->wire.fields[i];
         uint64_t v = 0;
         if (f->kind != MOME_FK_MAX || f->arg != MOME_WIRE_DATE_MAX)
@@ -105,7 +105,7 @@ static uint64_t peer_date(const mome_msg_def_t *d, const void *body, const void 
         if (v + 1 > date)
             date = v + 1;
     }
-    if (d->wire.batch == MOME_BATCH_BNOTICE) {
+    if (d && d->wire.batch == MOME_BATCH_BNOTICE) {
         mome_msg_t m = {.payload = payload, .len = len};
         mome_entry_t e;
         MOME_BATCH_FOREACH(MOME_BATCH_BNOTICE, &m, e)
@@ -139,7 +139,7 @@ static int deliver(int type, int flags, int src, unsigned hops, const void *body
         fprintf(stderr, "msgtest: type %d is not registered\n", type);
         abort();
     }
-    m.date = next_date ? next_date : peer_date(d, body, payload, len);
+    m.date = next_date ? next_date : msgtest_peer_date(type, body, payload, len);
     next_date = 0;
     mome_wire_pack(&d->wire, body, &m);
     mome_wire_encode(&m, buf);

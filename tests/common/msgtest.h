@@ -37,6 +37,8 @@ int msgtest_deliver(int type, int flags, int src, const void *body, const void *
 /* Messages are dated as an honest peer would date them: after this node's clock and every date
  * they report. This gives the next one delivered the header date `date` instead. */
 void msgtest_date_next(uint64_t date);
+/* That date, for a message of `type` with this body and payload. */
+uint64_t msgtest_peer_date(int type, const void *body, const void *payload, uint32_t len);
 /* The same as the transport delivers within a round of the engine: what a handler holds back
  * (mome_msg_set_flush) waits for a message of another kind or for mome_msg_progress. */
 void msgtest_deliver_in_round(int type, int flags, int src, const void *body, const void *payload,

@@ -285,13 +285,20 @@ static uint8_t *room(uint8_t **buf, size_t *cap, size_t need)
     return *buf;
 }
 
+/* Dated as an honest peer dates a message: after this node's clock and every date it reports (a
+ * later date than the header's is refused before any handler: test_wire covers that). */
 static void deliver(int type, int flags, int src, int hops, const void *body, const void *data,
                     uint32_t len)
 {
     const mome_msg_def_t *d = mome_msg_def(type);
-    mome_msg_t m = {.type = (uint8_t)type, .flags = (uint8_t)flags, .src = (uint32_t)src,
+    mome_msg_t m = {.type = (uint8_t)type,
+                    .flags = (uint8_t)flags,
+                    .src = (uint32_t)src,
                     .hops = (uint16_t)hops,
-                    .date = mome_clock_now() + 1, .key = 0, .len = len, .payload = data};
+                    .date = msgtest_peer_date(type, body, data, len),
+                    .key = 0,
+                    .len = len,
+                    .payload = data};
     uint8_t *buf = room(&wire_buf, &wire_cap, MOME_WIRE_HDR + (size_t)len);
 
     mome_wire_pack(&d->wire, body, &m);
