@@ -244,19 +244,26 @@ static void exit_at(void *arg)
     msgtest_deliver(MOME_MSG_BAR_EXIT, 0, 0, &x, NULL, 0);
 }
 
-START_TEST(test_sync__barrier_exit_dated_before_the_entry_stops_the_node)
+/* MomeBarrier on node 1 of 3 with page 2 of segment 1 (its owner node 2) written here: the
+ * barrier's release sends its diff first. */
+static void barrier_with_a_write(mome_cmd_t *c)
 {
     uint8_t a[NC_PAGE];
-    mome_cmd_t c;
-    char want[160];
-    nc_up(3, 1);
-    mome_clock_raise(1000);
     mome_seg_t *s = testnode_segment(1, 4);
     nc_pattern(a, 1);
     nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
     mome_seg_bytes(s, 2)[1] ^= 1;
-    cmd_init(&c, mome_sync_cmd_barrier);
-    mome_sync_cmd_barrier(&c);
+    cmd_init(c, mome_sync_cmd_barrier);
+    mome_sync_cmd_barrier(c);
+}
+
+START_TEST(test_sync__barrier_exit_dated_before_the_entry_stops_the_node)
+{
+    mome_cmd_t c;
+    char want[160];
+    nc_up(3, 1);
+    mome_clock_raise(1000);
+    barrier_with_a_write(&c);
     mome_date_t date = 2000;
     nc_expect_death(exit_at, &date,
                     "node 0 ended barrier 0 at date 2000, before this node "
@@ -280,15 +287,9 @@ END_TEST
 
 START_TEST(test_sync__barrier_enters_once_the_release_is_acknowledged)
 {
-    uint8_t a[NC_PAGE];
     mome_cmd_t c;
     nc_up(3, 1);
-    mome_seg_t *s = testnode_segment(1, 4);
-    nc_pattern(a, 1);
-    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 2, a, 1);
-    mome_seg_bytes(s, 2)[1] ^= 1;
-    cmd_init(&c, mome_sync_cmd_barrier);
-    mome_sync_cmd_barrier(&c);
+    barrier_with_a_write(&c);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_DIFF, 2));
     ck_assert_int_eq(msgtest_count_of(MOME_MSG_BAR_ENTER, -1), 0);
     nc_ack_page(0, 1, 2);
