@@ -110,24 +110,30 @@ static uint64_t pending_ns; /* when the pending signal came */
 /* Any application thread: hand the signal to the progress thread. Asked again before it could
  * serve the first, die at once; but not within 1 s of it: a Ctrl-C reaches every node, and
  * mome-run's SIGTERM follows at once (the node died unheard, its output lost: helper-99).
- * mome-run's SIGKILL, 3 s later, is the backstop. Async-signal-safe (clock_gettime is). */
+ * mome-run's SIGKILL, 3 s later, is the backstop. The first is the one whose exchange of pending
+ * found it clear: a second signal that came between the first's test and its exchange (another
+ * thread's, or one nested in this handler) made the first find it set, and the node died at
+ * once, unheard (2026-12-07, stuck.test in a CI rehearsal). Async-signal-safe (clock_gettime
+ * is). */
 static void handler(int sig)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    /* Signed: another thread's first signal may have stored a time after this one's now. */
-    if (getpid() == node_pid && __atomic_load_n(&pending, __ATOMIC_ACQUIRE) &&
-        (int64_t)(now - __atomic_load_n(&pending_ns, __ATOMIC_RELAXED)) < 1000000000ll)
-        return;
-    if (getpid() == node_pid && !__atomic_load_n(&pending, __ATOMIC_ACQUIRE))
-        __atomic_store_n(&pending_ns, now, __ATOMIC_RELAXED); /* before pending is seen set */
-    if (getpid() != node_pid || __atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
+    if (getpid() == node_pid) {
+        if (!__atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
+            __atomic_store_n(&pending_ns, now, __ATOMIC_RELEASE);
+            mome_cmd_signal(sig);
+            return;
+        }
+        /* Not the first. 0: the first has not stored its time yet, it came just now. Signed:
+         * another thread's first may have stored a time after this one's now. */
+        uint64_t first = __atomic_load_n(&pending_ns, __ATOMIC_ACQUIRE);
+        if (first == 0 || (int64_t)(now - first) < 1000000000ll)
+            return;
     }
-    mome_cmd_signal(sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 /* The protocol events' log lines name segments (progress thread, which records them). */
@@ -150,6 +156,8 @@ void mome_watch_start(void)
     sa.sa_handler = handler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NWATCHED; i++)
+        sigaddset(&sa.sa_mask, watched[i]); /* not nested in each other in one thread */
     for (size_t i = 0; i < NWATCHED; i++) {
         taken[i] = 0;
         /* A program that handles (or ignores) the signal itself keeps it. */
