@@ -222,7 +222,8 @@ START_TEST(test_owner__a_push_ack_not_awaited_stops_the_node)
 }
 END_TEST
 
-/* Node 2 acknowledges n pushes of page 1 of segment 1 as a barrier's (token) (raw: in a child). */
+/* Node 2 acknowledges n pushes of page 1 of segment 1 as a barrier's (token) (raw: in a child, or
+ * the honest one in the test). */
 static void barrier_push_ack(void *arg)
 {
     const uint64_t *a = arg; /* token, entries */
@@ -230,6 +231,7 @@ static void barrier_push_ack(void *arg)
     for (uint64_t i = 0; i < a[1]; i++)
         mome_batch_notice(&b, 1, 1, 1);
     msgtest_deliver(MOME_MSG_PUSH_ACK, 0, 2, &(mome_rel_t){.token = a[0]}, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
 }
 
 /*
@@ -275,6 +277,7 @@ static void notice_ack_page(void *arg)
     mome_batch_t b = {0};
     mome_batch_notice(&b, 1, *(uint64_t *)arg, 2);
     msgtest_deliver(MOME_MSG_NOTICE_ACK, 0, MGR, NULL, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
 }
 
 /*
