@@ -518,31 +518,6 @@ static void on_diff(const mome_msg_t *m, const void *body)
 }
 
 /*
- * One released page is known to every holder, the master having the change from version ver on:
- * end its release, run a flush that waited.
- */
-static void released(uint64_t seg, uint64_t page, uint64_t ver)
-{
-    mome_seg_t *s = mome_seg_page(seg, page);
-    if (!s)
-        return;
-    mome_page_t *pg = mome_seg_pg(s, page);
-    mome_pext_t *x = mome_pext_find(pg, s->id, page);
-    int mine = x && x->relpend, all = mine && --x->relpend == 0;
-    if (all && x->has_flush) {
-        uint32_t mgr = x->flush_mgr;
-        int drop = (int)x->flush_drop;
-        x->has_flush = 0;
-        mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
-        do_flush(s, page, mgr, drop);
-    } else if (x) {
-        mome_pext_put(pg, x);
-    }
-    if (mine && released_cb)
-        released_cb(seg, page, ver, all); /* refreshes that wait for this node's diffs */
-}
-
-/*
  * Served segments freed here (mome_owner_seg_freed): momed gives a segment the same id each time
  * it is opened, so a record of one may be a later one than the releases acknowledged now.
  */
@@ -574,6 +549,9 @@ void mome_owner_seg_freed(uint64_t seg)
 }
 
 /*
+ * One released page is known to every holder, the master having the change from version ver on:
+ * end its release, run a flush that waited.
+ *
  * Each honest entry acknowledges a notice or diff of its page that this node sent counting it in
  * the page's relpend, whatever became of the segment since: one for a page of a segment open here
  * that awaits nothing is a stray or repeated message (or names the wrong page). Counted, it ended
@@ -582,19 +560,32 @@ void mome_owner_seg_freed(uint64_t seg)
  * segment freed here forgot its pages' relpend with them: their acks come late and are counted
  * only, as they are when the segment is not open (a served one may be open again: the same id).
  */
-static void check_acked(const mome_msg_t *m, const mome_entry_t *e)
+static void released(const mome_msg_t *m, const mome_entry_t *e)
 {
-    const mome_seg_t *s = mome_seg_find(e->seg);
-    if (!s || freed_before(e->seg))
-        return;
-    const mome_page_t *pg = e->page < s->npages ? mome_seg_pg(s, e->page) : NULL;
-    const mome_pext_t *x = pg ? mome_pext_find(pg, s->id, e->page) : NULL;
-    if (!x || !x->relpend)
+    mome_seg_t *s = mome_seg_find(e->seg);
+    mome_page_t *pg = s && e->page < s->npages ? mome_seg_pg(s, e->page) : NULL;
+    mome_pext_t *x = pg ? mome_pext_find(pg, s->id, e->page) : NULL;
+    int mine = x && x->relpend;
+    if (s && !mine && !freed_before(e->seg))
         mome_fatal("node %u acknowledged the release of page %llu of segment '%s' (%#llx), of "
                    "which this node awaits no acknowledgement (%s): a stray or repeated message, "
                    "or the wrong page; stopping",
                    m->src, (unsigned long long)e->page, s->name, (unsigned long long)e->seg,
                    pg ? "none in flight" : "no such page");
+    if (!x)
+        return;
+    int all = mine && --x->relpend == 0;
+    if (all && x->has_flush) {
+        uint32_t mgr = x->flush_mgr;
+        int drop = (int)x->flush_drop;
+        x->has_flush = 0;
+        mome_pext_put(pg, x); /* do_flush may drop the page: x must not be used after */
+        do_flush(s, e->page, mgr, drop);
+    } else {
+        mome_pext_put(pg, x);
+    }
+    if (mine && released_cb)
+        released_cb(e->seg, e->page, e->ver, all); /* refreshes that wait for this node's diffs */
 }
 
 static void on_notice_ack(const mome_msg_t *m, const void *body)
@@ -606,8 +597,7 @@ static void on_notice_ack(const mome_msg_t *m, const void *body)
     {
         if (!n)
             first = e;
-        check_acked(m, &e);
-        released(e.seg, e.page, e.ver);
+        released(m, &e);
         n++;
     }
     if (acked_cb(n) < 0)
