@@ -189,7 +189,8 @@ MOME_API int MomeMUnmap(void *addr, size_t len);
  * Choose this node's consistency model for the mapped pages of [addr, addr+len): MOME_STRONG
  * (default), MOME_RELEASE or MOME_WEAK. Other nodes may use other models on the same pages.
  * Switching to a stronger model makes this node's view current before the call returns.
- * Errors: EINVAL (range not wholly in Mome mappings, bad model), ENOMEM, ENOTCONN.
+ * Errors: EINVAL (range not wholly in Mome mappings, bad model), EDEADLK (a lock section of
+ * another thread), ENOTCONN; out of memory meanwhile stops the node, naming what it was doing.
  */
 MOME_API int MomeConsistency(void *addr, size_t len, int model);
 
@@ -203,7 +204,8 @@ MOME_API MomeDate MomeRelease(void);
 /** After it returns, reads in the range see every modification released at a date <= date
  * (STRONG pages always do; RELEASE copies others modified are fetched again if this node used them
  * since its last acquire, dropped otherwise; WEAK copies are refreshed).
- * Errors: EINVAL (range not wholly in Mome mappings), ENOMEM, ENOTCONN. */
+ * Errors: EINVAL (range not wholly in Mome mappings), ENOTCONN; out of memory meanwhile stops
+ * the node, naming what it was doing. */
 MOME_API int MomeSyncMem(void *addr, size_t len, MomeDate date);
 
 /* ---- synchronisation ---------------------------------------------------------------------- */

@@ -24,7 +24,7 @@ typedef struct knob {
     const char *desc;
     knob_parse_cb_t parse;
     size_t off;
-    int internal;       /* set by mome-run, not by users */
+    int internal;       /* not parsed here: set by mome-run, or read by momed */
     uint64_t min, max;  /* bounds of a size or count (max 0: none) */
     const char *accept; /* what a user may write, for the error message */
 } knob_t;
@@ -121,6 +121,8 @@ static int parse_string(const char *s, mome_config_t *c, size_t off)
                  : off == OFF(trace)       ? sizeof(c->trace)
                  : off == OFF(server)      ? sizeof(c->server)
                                            : sizeof(c->repository);
+    if (!*s && off == OFF(repository))
+        return 0; /* empty: the default, as for mome-repo */
     if (strlen(s) >= cap)
         return -EINVAL;
     strcpy(dst, s);
@@ -329,6 +331,17 @@ static const knob_t knobs[] = {
      "momed-served checkpoint: every node gave its pages back)",
      parse_string, OFF(test_crash_at), 0, 0, 0,
      "STEP, STEP:NODE, STEP:NODE:stop or STEP:NODE:eio (NODE empty: any)"},
+    {"MOME_TEST_CKPT_DELAY_MS", "0",
+     "testing only, read by momed: each job checkpoint it serves takes this many ms more (a slow "
+     "disk)",
+     parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_TEST_SLOW_RECALL_MS", "60000",
+     "testing only, read by momed: ms after which it names a holder that has not given a "
+     "recalled page back",
+     parse_internal, 0, 1, 0, 0, NULL},
+    {"MOME_TEST_HELLO_WAIT_MS", "30000",
+     "testing only, read by momed: ms it waits for a new connection's hello before closing it",
+     parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0,
      NULL},
     {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1, 0, 0, NULL},
@@ -358,9 +371,12 @@ int mome_config_parse_size(const char *s, uint64_t *out)
 
     if (!s || *s < '0' || *s > '9') /* strtoull would take a space or a sign first */
         return -EINVAL;
+    int saved = errno; /* MomePageSize and MomeInfoPrint leave the caller's errno alone */
     errno = 0;
     v = strtoull(s, &end, 0);
-    if (errno || end == s)
+    int overflow = errno != 0;
+    errno = saved;
+    if (overflow || end == s)
         return -EINVAL;
     switch (*end) {
     case 0: break;
@@ -397,7 +413,7 @@ static void set_defaults(mome_config_t *c)
 int mome_config_load(mome_config_t *c, char *err, size_t errlen)
 {
     size_t n = 0;
-    int bad = 0;
+    int bad = 0, saved = errno; /* the parsers' strtoull: the caller's errno is left alone */
     set_defaults(c);
     for (size_t i = 0; i < NKNOBS; i++) {
         const char *v = getenv(knobs[i].name);
@@ -417,6 +433,7 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen)
         }
         bad |= rc < 0;
     }
+    errno = saved;
     return bad ? -EINVAL : 0;
 }
 

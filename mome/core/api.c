@@ -32,7 +32,7 @@
 #include "mome.h"
 #include "net/transport.h"
 
-static __thread char err_buf[600];
+static __thread char err_buf[600]; /* MomeError(3): at most 599 bytes */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -229,10 +229,45 @@ START_TEST(test_config__trace_is_a_path)
 }
 END_TEST
 
+/* Empty is the default, as mome-repo reads it: a job and the tool look at one repository. */
+START_TEST(test_config__an_empty_repository_is_the_default)
+{
+    mome_config_t c;
+    char err[256];
+    setenv("MOME_REPOSITORY", "", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.repository, "./mome-repo");
+    setenv("MOME_REPOSITORY", "/tmp/elsewhere", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.repository, "/tmp/elsewhere");
+    unsetenv("MOME_REPOSITORY");
+}
+END_TEST
+
+/* MomePageSize (before MomeInit) and MomeInfoPrint read the knobs: the caller's errno, set by the
+ * call that failed, is still there afterwards. */
+START_TEST(test_config__reading_sizes_leaves_errno_alone)
+{
+    mome_config_t c;
+    char err[256];
+    uint64_t v;
+    setenv("MOME_PAGE_SIZE", "8K", 1);
+    errno = EINVAL;
+    ck_assert_uint_eq(mome_config_page_size(), 8192);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = ENOENT;
+    ck_assert_int_eq(mome_config_parse_size("99999999999999999999999", &v), -EINVAL);
+    ck_assert_int_eq(errno, ENOENT);
+    unsetenv("MOME_PAGE_SIZE");
+}
+END_TEST
+
 START_TEST(test_config__listing_names_every_knob)
 {
     int p[2];
-    char buf[16384];
+    char buf[32768];
     mome_config_t c;
     char err[256];
     ck_assert_int_eq(pipe(p), 0);
@@ -242,11 +277,25 @@ START_TEST(test_config__listing_names_every_knob)
     ssize_t n = read(p[0], buf, sizeof(buf) - 1);
     ck_assert_int_gt(n, 0);
     buf[n] = 0;
-    const char *names[] = {"MOME_PAGE_SIZE", "MOME_LOG_LEVEL", "MOME_LOG_FILE", "MOME_STATS",
-                           "MOME_REPOSITORY", "MOME_LOCAL_PAGES", "MOME_EMU_LATENCY_NS",
-                           "MOME_EMU_BANDWIDTH", "MOME_BIND", "MOME_HEAP_SIZE",
-                           "MOME_SPIN_US", "MOME_PREFETCH", "MOME_DIR_MIGRATE", "MOME_EVICT",
-                           "MOME_TRACE", "MOME_PROGRESS_PRIO"};
+    const char *names[] = {"MOME_PAGE_SIZE",
+                           "MOME_LOG_LEVEL",
+                           "MOME_LOG_FILE",
+                           "MOME_STATS",
+                           "MOME_REPOSITORY",
+                           "MOME_LOCAL_PAGES",
+                           "MOME_EMU_LATENCY_NS",
+                           "MOME_EMU_BANDWIDTH",
+                           "MOME_BIND",
+                           "MOME_HEAP_SIZE",
+                           "MOME_SPIN_US",
+                           "MOME_PREFETCH",
+                           "MOME_DIR_MIGRATE",
+                           "MOME_EVICT",
+                           "MOME_TRACE",
+                           "MOME_PROGRESS_PRIO",
+                           "MOME_TEST_CKPT_DELAY_MS",
+                           "MOME_TEST_SLOW_RECALL_MS",
+                           "MOME_TEST_HELLO_WAIT_MS"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         ck_assert_ptr_nonnull(strstr(buf, names[i]));
     close(p[0]);
@@ -266,6 +315,8 @@ Suite *config_suite(void)
     UNIT_CASE(s, test_config__evict_names_a_policy);
     UNIT_CASE(s, test_config__progress_prio_names_a_priority);
     UNIT_CASE(s, test_config__trace_is_a_path);
+    UNIT_CASE(s, test_config__an_empty_repository_is_the_default);
+    UNIT_CASE(s, test_config__reading_sizes_leaves_errno_alone);
     UNIT_CASE(s, test_config__listing_names_every_knob);
     return s;
 }
