@@ -27,6 +27,7 @@
  *   DONE                            -> close the transaction, start the next queued request
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -994,9 +995,32 @@ static const char *check_unshare_ack(const mome_msg_t *m, const void *body,
     return ((const mome_ref_t *)body)->node != m->src ? "node (the sender)" : NULL;
 }
 
+/*
+ * A request (READ_REQ, WRITE_REQ, SYNC_REQ, DROP) names its requester, who sends it to the manager
+ * it knows; a manager that does not hold the entry forwards it, counting the forward (hops). One
+ * that was never forwarded comes from its requester: naming another node, it would be served for
+ * that node, which never asked (its answer stopped the job only there, or a DROP took a holder
+ * off the entry without a word from it).
+ */
+static const char *check_request(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
+{
+    static char why[160];
+    const mome_req_t *r = body;
+    if (m->hops || r->node == m->src)
+        return NULL;
+    snprintf(why, sizeof(why),
+             "node (%u, not its sender, in a request for page %llu of segment %#llx that no "
+             "manager forwarded)",
+             r->node, (unsigned long long)r->page, (unsigned long long)r->seg);
+    return why;
+}
+
 static const char *check_write(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
 {
     const mome_req_t *r = body;
+    const char *why = check_request(m, body, ctx);
+    if (why)
+        return why;
     if ((m->flags & MOME_REQ_RECALL) && (!mome_seg_is_served(r->seg) || r->model != MOME_STRONG))
         return "flags (RECALL: a STRONG request for a segment momed serves)";
     if ((m->flags & MOME_REQ_AHEAD) && (m->flags & MOME_REQ_RECALL))
@@ -1029,6 +1053,7 @@ static const mome_msg_def_t dir_msgs[] = {
      .wire = {"READ_REQ", rw_req_fields, NF(rw_req_fields),
               MOME_REQ_COPY | MOME_REQ_AHEAD | MOME_REQ_NOPUSH, 0, 0},
      .body_size = sizeof(mome_req_t),
+     .validate = check_request,
      .batched = 1,
      .handler = on_request},
     {.type = MOME_MSG_WRITE_REQ,
@@ -1040,6 +1065,7 @@ static const mome_msg_def_t dir_msgs[] = {
     {.type = MOME_MSG_SYNC_REQ,
      .wire = {"SYNC_REQ", sync_req_fields, NF(sync_req_fields), 0, 0, 0},
      .body_size = sizeof(mome_req_t),
+     .validate = check_request,
      .handler = on_request},
     {.type = MOME_MSG_DONE,
      .wire = {"DONE", ref_fields, NF(ref_fields), MOME_DONE_RESET, 0, 0},
@@ -1050,6 +1076,7 @@ static const mome_msg_def_t dir_msgs[] = {
     {.type = MOME_MSG_DROP,
      .wire = {"DROP", drop_fields, NF(drop_fields), 0, 0, 0},
      .body_size = sizeof(mome_req_t),
+     .validate = check_request,
      .batched = 1,
      .handler = on_request},
     {.type = MOME_MSG_UNSHARE_ACK,

@@ -161,6 +161,12 @@ int msgtest_deliver(int type, int flags, int src, const void *body, const void *
     return deliver(type, flags, src, 0, body, payload, len, 1);
 }
 
+int msgtest_deliver_forwarded(int type, int flags, int src, unsigned hops, const void *body,
+                              const void *payload, uint32_t len)
+{
+    return deliver(type, flags, src, hops, body, payload, len, 1);
+}
+
 void msgtest_date_next(uint64_t date)
 {
     next_date = date;

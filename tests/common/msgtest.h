@@ -34,6 +34,9 @@ int msgtest_count_of(int type, int to);
 /* A message from node src: encoded, then delivered; returns the decoder's status. */
 int msgtest_deliver(int type, int flags, int src, const void *body, const void *payload,
                     uint32_t len);
+/* The same for a message that `hops` managers forwarded, the last of them src. */
+int msgtest_deliver_forwarded(int type, int flags, int src, unsigned hops, const void *body,
+                              const void *payload, uint32_t len);
 /* Messages are dated as an honest peer would date them: after this node's clock and every date
  * they report. This gives the next one delivered the header date `date` instead. */
 void msgtest_date_next(uint64_t date);

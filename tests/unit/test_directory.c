@@ -736,6 +736,55 @@ START_TEST(test_directory__a_done_for_another_node_is_refused)
 }
 END_TEST
 
+/* A request for page (arg) of segment 24 that node 1 sends naming node 3 (raw: in a child). */
+static void request_for_another(void *arg)
+{
+    mome_req_t r = {.seg = 24, .page = *(const uint64_t *)arg, .node = 3, .model = MOME_STRONG};
+    /* (delivered as the transport does: a message that fails validation stops the node) */
+    msgtest_deliver_in_round(MOME_MSG_READ_REQ, 0, 1, &r, NULL, 0);
+}
+
+/* A request no manager forwarded comes from its requester: one naming another node is refused
+ * at once (the job stops, naming it), whatever its type. Taken, it was served for the node named,
+ * which never asked: its answer stopped the job only there, and a DROP took that node off the
+ * entry without a word from it. Forwarded (hops), it names its requester, not its sender. */
+START_TEST(test_directory__a_request_names_its_sender_unless_forwarded)
+{
+    static const int types[] = {MOME_MSG_READ_REQ, MOME_MSG_WRITE_REQ, MOME_MSG_SYNC_REQ,
+                                MOME_MSG_DROP};
+    mome_dir_state_t st;
+    char said[256];
+    setup(4, 0, 0);
+    uint64_t p = my_page(24);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        mome_req_t r = {.seg = 24, .page = p, .node = 3, .model = MOME_STRONG, .ver = 1};
+        msgtest_reset();
+        ck_assert_int_eq(msgtest_deliver(types[i], 0, 1, &r, NULL, 0), -EPROTO);
+        ck_assert_int_eq(msgtest_count(), 0);
+        mome_dir_peek(24, p, &st);
+        ck_assert_int_eq(st.known, 0); /* refused before the directory saw it */
+    }
+    snprintf(said, sizeof(said),
+             "a READ_REQ message from node 1 fails validation (node (3, not its sender, in a "
+             "request for page %llu of segment 0x18 that no manager forwarded)",
+             (unsigned long long)p);
+    nc_expect_death(request_for_another, &p, said);
+    /* Forwarded once, by node 2 (the manager node 3 asked): node 3 is served. */
+    mome_req_t r = {.seg = 24, .page = p, .node = 3, .model = MOME_STRONG};
+    msgtest_reset();
+    ck_assert_int_eq(msgtest_deliver_forwarded(MOME_MSG_READ_REQ, 0, 2, 1, &r, NULL, 0), 0);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_GRANT, 3));
+    mome_dir_peek(24, p, &st);
+    ck_assert_int_eq(st.busy, 3);
+    done(3, 24, p);
+    /* And node 3's own, unforwarded, as ever. */
+    reqm(MOME_MSG_WRITE_REQ, 3, 24, p, MOME_STRONG, 1);
+    ck_assert_ptr_nonnull(sent(MOME_MSG_GRANT, 3));
+    done(3, 24, p);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_directory__the_owner_acknowledges_a_merged_writers_flush)
 {
     setup(4, 0, 0);
@@ -1231,6 +1280,7 @@ Suite *directory_suite(void)
     UNIT_CASE(s, test_directory__strong_request_flushes_the_writers);
     UNIT_CASE(s, test_directory__a_notice_during_a_flush_tells_the_copies_it_drops);
     UNIT_CASE(s, test_directory__a_done_for_another_node_is_refused);
+    UNIT_CASE(s, test_directory__a_request_names_its_sender_unless_forwarded);
     UNIT_CASE(s, test_directory__answers_without_an_entry_stop_the_node_unless_destroyed);
     UNIT_CASE(s, test_directory__the_owner_acknowledges_a_merged_writers_flush);
     UNIT_CASE(s, test_directory__a_flush_ack_not_awaited_stops_the_node);
