@@ -276,13 +276,32 @@ static void on_fwd_snap(const mome_msg_t *m, const void *body)
         serve_snap(m, f, s, 0);
 }
 
-/* This node owns the master: a WEAK holder asks whether its version is current. */
+/*
+ * This node owns the master: a WEAK holder asks whether its version is current. The manager sends
+ * it only while no transaction is open on the page (its entry is busy from each request to its
+ * DONE, and the sync's own DONE comes after this answer), to the owner the entry names: the node
+ * that installed the master before its DONE, in the same handler, and gives it up only through a
+ * transaction of that entry (another node's write, momed's recall, which resets the entry: no
+ * owner, the manager answers itself). An owner never drops its master without one (model_*.c
+ * enter, requester.c brings_stale). So this node holds the page, unless its segment is gone here:
+ * destroyed job-wide, which crosses a sync only if the requester closed the segment while the
+ * sync was out (its SEG_CLOSE waits for its transactions, not for a MomeSyncMem another thread
+ * or an acquire started); the answer changes nothing there. A segment known here without the
+ * page is a directory that names the wrong owner: answered SYNC_OK, the requester took a stale
+ * copy for current (design.md section 7).
+ */
 static void on_fwd_sync(const mome_msg_t *m, const void *body)
 {
     const mome_fwd_t *f = body;
     mome_seg_t *s = held(f);
     mome_data_t d = {.seg = f->seg, .page = f->page, .mgr = m->src};
 
+    if (!s && mome_seg_find(f->seg))
+        mome_fatal("node %u forwarded a FWD_SYNC of node %u for page %llu of segment '%s' (%#llx), "
+                   "which this node does not hold: the directory is inconsistent (its owner is "
+                   "elsewhere, and node %u's copy may be stale); stopping",
+                   m->src, f->node, (unsigned long long)f->page, mome_seg_name_of(f->seg),
+                   (unsigned long long)f->seg, f->node);
     if (s) {
         mome_page_t *pg = mome_seg_pg(s, f->page);
         bump_if_untracked(pg);
@@ -338,15 +357,31 @@ static void on_flush(const mome_msg_t *m, const void *body)
 static void on_unshare(const mome_msg_t *m, const void *body)
 {
     const mome_ref_t *r = body;
-    mome_seg_t *s = mome_seg_page(r->seg, r->page);
+    mome_seg_t *s = mome_seg_find(r->seg);
 
     if (s) {
-        mome_page_t *pg = mome_seg_pg(s, r->page);
+        mome_page_t *pg = r->page < s->npages ? mome_seg_pg(s, r->page) : NULL;
         MOME_TR(MOME_TR_UNSHARE, s->id, r->page, (int)m->src, 0, 0);
-        if ((pg->flags & MOME_PG_OWNER) && pg->access == MOME_ACC_WRITE) {
-            mome_copy_forget_spec(s, r->page);
-            pg->flags &= (uint16_t)~(MOME_PG_WRITING & ~MOME_PG_OWNER); /* still its owner */
-        }
+        /* The manager sends it to the owner of a MULTI page while the entry is idle, and keeps the
+         * entry busy until the ack: nothing can change the ownership meanwhile, and a MULTI owner
+         * holds its master writable (every grant that makes or keeps it the owner says RW and
+         * OWNER; only a flush, which ends MULTI, takes that away). So this node is that owner,
+         * unless its segment is gone here (destroyed job-wide after the reader's DROP_ACK: the
+         * directory waits for this ack as a crossing). Acknowledged by another node, the entry
+         * went on with an owner that still tracks, or one that never was. */
+        if (!pg || !(pg->flags & MOME_PG_OWNER) || pg->access != MOME_ACC_WRITE)
+            mome_fatal(
+                "node %u asked this node to stop tracking its writes of page %llu of "
+                "segment '%s' (%#llx) (UNSHARE), which this node does not own (it holds %s): "
+                "the directory is inconsistent; stopping",
+                m->src, (unsigned long long)r->page, s->name, (unsigned long long)s->id,
+                !pg                           ? "no such page: the segment is shorter"
+                : pg->access == MOME_ACC_NONE ? "no copy"
+                : pg->access == MOME_ACC_READ ? "a read copy"
+                                              : "a copy it writes, not the master of a page "
+                                                "several nodes write");
+        mome_copy_forget_spec(s, r->page);
+        pg->flags &= (uint16_t)~(MOME_PG_WRITING & ~MOME_PG_OWNER); /* still its owner */
         mome_pext_t *x = mome_pext_find(pg, s->id, r->page);
         if (x) {
             x->push = 0; /* nobody reads it */

@@ -3,6 +3,7 @@
  * protocol, then the directory's forwards, invalidations, flushes, stale notices and an owner's
  * pushes are delivered, and what the node sends and keeps is checked.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -315,8 +316,19 @@ START_TEST(test_holder__unshare_stops_tracking_the_owners_writes)
 }
 END_TEST
 
+/* An UNSHARE of page (arg) of segment 1 (raw: in a child). */
+static void unshare_raw(void *arg)
+{
+    mome_ref_t u = {.seg = 1, .page = *(const uint64_t *)arg, .node = MGR};
+    msgtest_deliver(MOME_MSG_UNSHARE, 0, MGR, &u, NULL, 0);
+}
+
 /* A clean tracked page (write-protected): after UNSHARE its next write faults once, is mapped
- * writable and listed nowhere. An UNSHARE for a page this node does not own changes nothing. */
+ * writable and listed nowhere. An UNSHARE for a page this node does not own stops the node: the
+ * manager sends it to the owner of a MULTI page, whose ownership cannot change while it is out
+ * (the entry is busy until the ack), so it names the wrong node (acknowledged, the entry went on
+ * with an owner that still tracks its writes, or a node that never owned it). One that crossed
+ * its segment's destruction here is acknowledged: the manager awaits that answer. */
 START_TEST(test_holder__unshare_of_a_clean_page_and_of_a_copy)
 {
     uint8_t a[NC_PAGE];
@@ -339,14 +351,30 @@ START_TEST(test_holder__unshare_of_a_clean_page_and_of_a_copy)
     ck_assert_int_eq(fake_memory_state(testnode_addr(s, 0)), FAKE_MAPPED_RW);
     ck_assert_int_eq(pg->flags & MOME_PG_DIRTY, 0);
     ck_assert_uint_eq(mome_copy_dirty()->n, listed);
-    /* A read copy of another node's master: left as it is (acknowledged all the same). */
+    /* A read copy of another node's master, a twinning writer's copy, no copy, no such page. */
     nc_pattern(a, 6);
     mome_seg_pg(s, 1)->model = MOME_RELEASE;
     nc_hold_data(s, 1, 0, 0, 3, a, 1);
-    uint16_t flags = mome_seg_pg(s, 1)->flags;
-    unshare(s, 1);
-    ck_assert_int_eq(mome_seg_pg(s, 1)->flags, flags);
-    ck_assert_int_eq(mome_seg_pg(s, 1)->access, MOME_ACC_READ);
+    mome_seg_pg(s, 2)->model = MOME_RELEASE;
+    nc_hold_data(s, 2, 1, MOME_RIGHT_RW | MOME_RIGHT_TWIN, 3, a, 1);
+    static const uint64_t pages[4] = {1, 2, 3, 4};
+    static const char *const holds[4] = {"a read copy", "a copy it writes, not the master",
+                                         "no copy", "no such page"};
+    for (int i = 0; i < 4; i++) {
+        char said[256];
+        snprintf(said, sizeof(said),
+                 "node %d asked this node to stop tracking its writes of page %llu of segment "
+                 "'test1' (0x1) (UNSHARE), which this node does not own (it holds %s",
+                 MGR, (unsigned long long)pages[i], holds[i]);
+        nc_expect_death(unshare_raw, (void *)&pages[i], said);
+    }
+    /* Segment 2 was destroyed here (or never open): an UNSHARE crossing that is acknowledged. */
+    mome_ref_t u = {.seg = 2, .page = 0, .node = MGR};
+    nc_deliver(MOME_MSG_UNSHARE, 0, MGR, &u, NULL, 0);
+    const mome_msg_t *ack = nc_msg(MOME_MSG_UNSHARE_ACK, MGR);
+    ck_assert_uint_eq(NC_BODY(ack, mome_ref_t)->seg, 2);
+    ck_assert_uint_eq(NC_BODY(ack, mome_ref_t)->node, SELF);
+    ck_assert_int_eq(msgtest_count(), 1);
 }
 END_TEST
 
@@ -369,6 +397,48 @@ START_TEST(test_holder__fwd_sync_sends_content_only_when_newer)
     /* An exclusive owner's version says nothing: content always. */
     fwd(MOME_MSG_FWD_SYNC, MOME_FWD_EXCL, s, 3, 2, 0, 0, 0, 3);
     ck_assert_ptr_nonnull(nc_msg(MOME_MSG_SYNC_DATA, 2));
+}
+END_TEST
+
+/* A FWD_SYNC of page (arg) of segment 1 for node 2, its copy at version 1 (raw: in a child). */
+static void fwd_sync_raw(void *arg)
+{
+    mome_fwd_t f = {.seg = 1, .page = *(const uint64_t *)arg, .node = 2, .ver = 1};
+    msgtest_deliver(MOME_MSG_FWD_SYNC, 0, MGR, &f, NULL, 0);
+}
+
+/*
+ * The manager forwards a MomeSyncMem to the owner its entry names, while no transaction is open
+ * on the page (design.md section 7): the owner holds it. One for a page this node does not hold
+ * names the wrong owner: answered SYNC_OK, the requester took a copy that may be stale for
+ * current. It stops the node. One that crossed the destruction of its segment here (its requester
+ * closed the segment while the request was out: a MomeSyncMem's or an acquire's SYNC_REQ is not
+ * among the requests a SEG_CLOSE waits for) is answered: nothing is left to be wrong about.
+ */
+START_TEST(test_holder__fwd_sync_for_a_page_not_held_stops_the_node)
+{
+    nc_up(NODES, SELF);
+    mome_seg_t *s = testnode_segment(1, 4);
+    static const uint64_t page = 3, past = 4;
+    nc_hold_zero(s, 0, 0, 0); /* another page held: beside the point */
+    nc_expect_death(fwd_sync_raw, (void *)&page,
+                    "node 0 forwarded a FWD_SYNC of node 2 for page 3 of segment 'test1' (0x1), "
+                    "which this node does not hold: the directory is inconsistent");
+    nc_expect_death(fwd_sync_raw, (void *)&past,
+                    "for page 4 of segment 'test1' (0x1), which this "
+                    "node does not hold");
+    /* A page held and then handed over (FWD_WRITE): not held any more. */
+    nc_hold_zero(s, 3, 1, MOME_RIGHT_RW);
+    fwd(MOME_MSG_FWD_WRITE, 0, s, 3, 3, 0, MOME_RIGHT_RW, 0, 0);
+    ck_assert_int_eq(mome_seg_pg(s, 3)->access, MOME_ACC_NONE);
+    nc_expect_death(fwd_sync_raw, (void *)&page, "which this node does not hold");
+    /* Segment 2 is not open here (destroyed): answered, as before. */
+    mome_fwd_t f = {.seg = 2, .page = 0, .node = 2, .ver = 1};
+    nc_deliver(MOME_MSG_FWD_SYNC, 0, MGR, &f, NULL, 0);
+    const mome_msg_t *ok = nc_msg(MOME_MSG_SYNC_OK, 2);
+    ck_assert_uint_eq(NC_BODY(ok, mome_data_t)->seg, 2);
+    ck_assert_uint_eq(NC_BODY(ok, mome_data_t)->mgr, MGR);
+    ck_assert_int_eq(msgtest_count(), 1);
 }
 END_TEST
 
@@ -745,6 +815,7 @@ Suite *holder_suite(void)
     NC_CASE(s, test_holder__unshare_stops_tracking_the_owners_writes);
     NC_CASE(s, test_holder__unshare_of_a_clean_page_and_of_a_copy);
     NC_CASE(s, test_holder__fwd_sync_sends_content_only_when_newer);
+    NC_CASE(s, test_holder__fwd_sync_for_a_page_not_held_stops_the_node);
     NC_CASE(s, test_holder__inv_drops_and_acks_the_requester);
     NC_CASE(s, test_holder__flush_drop_sends_the_diff_and_drops);
     NC_CASE(s, test_holder__flush_of_the_owner_acks_and_stops_writing);
