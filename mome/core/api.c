@@ -488,7 +488,7 @@ int MomeCheckpoint(int seg)
         mome_checkpoint_cancel();
         return -1;
     }
-    if ((rc = mome_checkpoint_run(seg, err, sizeof(err))) < 0)
+    if ((rc = mome_checkpoint_run(err, sizeof(err))) < 0)
         return fail(-rc, "MomeCheckpoint: %s", err);
     return 0;
 }

@@ -60,6 +60,7 @@ typedef struct job {
     mome_repo_seg_t *mrs;
     mome_repo_file_t *parts;
     int nparts, unlinked;
+    uint64_t *seen; /* coordinator: the nodes whose READY it counted (its DONE goes to them) */
     int served; /* momed keeps the segment */
     uint64_t wrote; /* the generation whose files write_delta finished here, or 0 */
     int window; /* fn_begin opens the checkpoint's window (mome_ckpt_window) */
@@ -70,6 +71,7 @@ typedef struct coord {
     mome_hnode_t h; /* k1 = segment id */
     int got;
     uint64_t *seen; /* nodes whose READY came */
+    uint64_t *gens; /* per node: the generation its READY said it wrote */
     mome_repo_file_t *parts;
     int nparts;
     int status;
@@ -247,21 +249,69 @@ static void fn_ready(mome_cmd_t *c)
     mome_cmd_complete(c, 0);
 }
 
-static void coord_complete(coord_t *k, const uint64_t *users)
+static void coord_free(coord_t *k)
 {
-    if (!k->cmd || k->got < users_count(users))
+    mome_htab_del(&coords, &k->h);
+    free(k->seen);
+    free(k->gens);
+    free(k->parts);
+    free(k);
+}
+
+/* Every participant's READY counted (users: the record's), or the segment destroyed (gone):
+ * the coordinator's application thread, waiting, takes the outcome; its DONE goes to the nodes
+ * counted here (fn_done). */
+static void coord_complete(coord_t *k, const uint64_t *users, int gone)
+{
+    if (!k->cmd || (!gone && k->got < users_count(users)))
         return;
     job_t *j = k->cmd->u.ckpt.job;
     j->parts = k->parts;
     j->nparts = k->nparts;
     j->status = k->status;
     j->msg.node = k->fail_node;
+    j->seen = k->seen;
+    if (gone)
+        j->unlinked = 1; /* nothing to commit */
     k->parts = NULL;
+    k->seen = NULL;
     mome_cmd_outstanding(-1);
     mome_cmd_complete(k->cmd, 0);
-    mome_htab_del(&coords, &k->h);
-    free(k->seen);
-    free(k);
+    coord_free(k);
+}
+
+/*
+ * The segment's name record went (its last close, unlinked) while READYs were counted: those
+ * nodes still get their DONE, the generation unchanged, from here if the coordinator's own wait
+ * has not begun (it then finds no record and leaves), else from the coordinator, which commits
+ * nothing. The READYs still to come are answered at once (on_ready: a segment destroyed). Before,
+ * the coordinator that found no record left without a DONE, and one already waiting waited for
+ * READYs answered at once: the nodes counted waited for ever (defects ckptclose, which closes
+ * the segment from other threads while it is checkpointed).
+ */
+static void coord_abandon(coord_t *k)
+{
+    if (k->cmd) {
+        coord_complete(k, NULL, 1);
+        return;
+    }
+    for (int n = 0; n < mome_g.nnodes; n++)
+        if (k->seen[n / 64] >> (n % 64) & 1) {
+            mome_ckptmsg_t d = {.seg = k->h.k1,
+                                .gen = k->gens[n] ? k->gens[n] - 1 : 0,
+                                .status = k->status,
+                                .node = k->fail_node};
+            mome_send(n, MOME_MSG_CKPT_DONE, 0, &d, NULL, 0);
+        }
+    coord_free(k);
+}
+
+/* The name record of seg went (unlinked, its last close: mome_segment_on_destroy). */
+static void forget(uint64_t seg)
+{
+    coord_t *k = (coord_t *)mome_htab_get(&coords, seg, 0);
+    if (k)
+        coord_abandon(k);
 }
 
 static coord_t *coord_of(uint64_t id)
@@ -272,9 +322,10 @@ static coord_t *coord_of(uint64_t id)
     k = mome_calloc(1, sizeof(*k));
     if (k) {
         k->seen = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*k->seen));
+        k->gens = mome_calloc((size_t)mome_g.nnodes, sizeof(*k->gens));
         k->parts = mome_calloc((size_t)mome_g.nnodes, sizeof(*k->parts));
     }
-    if (!k || !k->seen || !k->parts)
+    if (!k || !k->seen || !k->gens || !k->parts)
         mome_fatal("out of memory coordinating a checkpoint of segment '%s' (%#llx); stopping",
                    mome_segment_name(id), (unsigned long long)id);
     k->h.k1 = id;
@@ -292,10 +343,12 @@ static void fn_wait_ready(mome_cmd_t *c)
      * one was counted, an unlink meanwhile changes nothing: the others are counted too and all
      * get their DONE at the end (with the generation unchanged: nothing is committed). Decided
      * per READY and again here, a MomeSegUnlink during the checkpoint left nodes waiting for
-     * ever (helper-101).
+     * ever (helper-101). The record gone (the last close) ends the checkpoint where it stands:
+     * forget.
      */
     coord_t *k = (coord_t *)mome_htab_get(&coords, j->id, 0);
     if (!j->mrs || (j->unlinked && !k)) {
+        j->mrs = NULL; /* (held only below) */
         mome_cmd_complete(c, -ENOENT);
         return;
     }
@@ -304,7 +357,7 @@ static void fn_wait_ready(mome_cmd_t *c)
     mome_repo_hold(j->mrs); /* as fill's: the record may go (its last close) while it commits */
     k->cmd = c;
     mome_cmd_outstanding(1);
-    coord_complete(k, users);
+    coord_complete(k, users, 0);
 }
 
 static void on_ready(const mome_msg_t *m, const void *body)
@@ -340,6 +393,7 @@ static void on_ready(const mome_msg_t *m, const void *body)
                    "stopping",
                    n, mome_segment_name(r->seg), (unsigned long long)r->seg);
     k->seen[n / 64] |= 1ull << (n % 64);
+    k->gens[n] = r->gen;
     k->got++;
     if (r->status < 0 && k->status == 0) {
         k->status = r->status;
@@ -352,19 +406,18 @@ static void on_ready(const mome_msg_t *m, const void *body)
         f->entries = r->entries;
         f->sum = r->sum;
     }
-    coord_complete(k, users);
+    coord_complete(k, users, 0);
 }
 
+/* The outcome, to every node whose READY was counted: the record's users then, but the record
+ * may be gone by now (the segment's last close, unlinked, while this node committed), and its
+ * nodes waited for ever (the DONE went to the users of the record found here). */
 static void fn_done(mome_cmd_t *c)
 {
     job_t *j = c->u.ckpt.job;
-    const uint64_t *users;
-    int unlinked;
-    if (mome_segment_managed(j->id, &users, &unlinked)) {
-        for (int n = 0; n < mome_g.nnodes; n++)
-            if (users[n / 64] >> (n % 64) & 1)
-                mome_send(n, MOME_MSG_CKPT_DONE, 0, &j->msg, NULL, 0);
-    }
+    for (int n = 0; n < mome_g.nnodes; n++)
+        if (j->seen[n / 64] >> (n % 64) & 1)
+            mome_send(n, MOME_MSG_CKPT_DONE, 0, &j->msg, NULL, 0);
     mome_cmd_complete(c, 0);
 }
 
@@ -609,6 +662,7 @@ static void coordinate(uint64_t id, char *err, size_t errlen, int *commit_failed
     k.msg.gen = mome_repo_gen(k.mrs);
     mome_repo_crash_point("done");
     run(fn_done, &k);
+    free(k.seen);
     mome_repo_close(k.mrs);
 }
 
@@ -730,22 +784,32 @@ static int served_checkpoint(job_t *j, char *err, size_t errlen)
 }
 
 /*
+ * The checkpoint this node's thread began (mome_checkpoint_check), under one_at_a_time: the
+ * segment is the one its handle named then. Looked up again by the handle after the barrier, a
+ * MomeSegClose by another thread meanwhile failed it with EBADF on this node alone, which sent no
+ * READY, and the other nodes waited for it for ever.
+ */
+static job_t begun;
+
+/*
  * One checkpoint at a time on a node, decided before the barrier: a second thread's EBUSY after
  * it would have left that thread's barrier paired with the other nodes' next one (helper-85).
  */
 int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
 {
-    job_t j = {.handle = handle, .window = 1};
-    mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
     if (pthread_mutex_trylock(&one_at_a_time) != 0)
         return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
+    memset(&begun, 0, sizeof(begun));
+    begun.handle = handle;
+    begun.window = 1;
+    mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &begun};
     int rc = mome_cmd_run(&c);
-    job_release(&j); /* mome_checkpoint_run takes it again */
+    *id = begun.id; /* (read under the lock: another thread's check may come once it is free) */
     if (rc < 0) {
         snprintf(err, errlen, "%s", c.err);
+        job_release(&begun);
         pthread_mutex_unlock(&one_at_a_time);
     }
-    *id = j.id;
     return rc;
 }
 
@@ -757,37 +821,32 @@ static void window_close(void)
 
 void mome_checkpoint_cancel(void)
 {
+    job_release(&begun);
     window_close();
     pthread_mutex_unlock(&one_at_a_time);
 }
 
-int mome_checkpoint_run(int handle, char *err, size_t errlen)
+int mome_checkpoint_run(char *err, size_t errlen)
 {
-    job_t j = {.handle = handle};
-    mome_cmd_t c = {.fn = fn_begin, .u.ckpt.job = &j};
+    job_t *j = &begun;
     taken_t all = {0};
     char own_err[600] = "";
     int own, rc, commit_failed = 0;
 
     err[0] = 0;
-    rc = mome_cmd_run(&c);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", c.err + (strncmp(c.err, "MomeCheckpoint: ", 16) ? 0 : 16));
-        window_close();
+    if (j->served) {
+        rc = served_checkpoint(j, err, errlen);
         pthread_mutex_unlock(&one_at_a_time);
         return rc;
     }
-    if (j.served) {
-        rc = served_checkpoint(&j, err, errlen);
-        pthread_mutex_unlock(&one_at_a_time);
-        return rc;
-    }
-    own = write_delta(&j, &all, own_err, sizeof(own_err));
-    run(fn_ready, &j);
-    if (j.coord == mome_g.rank)
-        coordinate(j.id, err, errlen, &commit_failed);
-    rc = finish(&j, &all, own, own_err, err, errlen);
-    job_release(&j);
+    /* By its id, whatever became of the handle: every node that passed the barrier sends its
+     * READY (nothing to write if the segment is gone here: closed everywhere, unlinked). */
+    own = write_delta(j, &all, own_err, sizeof(own_err));
+    run(fn_ready, j);
+    if (j->coord == mome_g.rank)
+        coordinate(j->id, err, errlen, &commit_failed);
+    rc = finish(j, &all, own, own_err, err, errlen);
+    job_release(j);
     window_close();
     pthread_mutex_unlock(&one_at_a_time);
     return rc;
@@ -888,6 +947,7 @@ int mome_checkpoint_init(void)
 {
     if (mome_htab_init(&coords, 16) < 0 || mome_htab_init(&dones, 16) < 0)
         return -ENOMEM;
+    mome_segment_on_destroy(forget);
     return mome_msg_register(ckpt_msgs, sizeof(ckpt_msgs) / sizeof(ckpt_msgs[0]));
 }
 
@@ -897,10 +957,12 @@ void mome_checkpoint_fini(void)
     mome_htab_foreach(&coords, h, tmp)
     {
         free(((coord_t *)h)->seen);
+        free(((coord_t *)h)->gens);
         free(((coord_t *)h)->parts);
         free(h);
     }
     mome_htab_foreach(&dones, h, tmp) free(h);
+    mome_segment_on_destroy(NULL);
     mome_htab_free(&coords);
     mome_htab_free(&dones);
 }

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Registers CKPT_READY and CKPT_DONE. */
+/* Registers CKPT_READY and CKPT_DONE, and the end of a checkpoint whose segment's name record
+ * goes (mome_segment_on_destroy). */
 int mome_checkpoint_init(void);
 void mome_checkpoint_fini(void);
 
@@ -24,9 +25,10 @@ void mome_checkpoint_fini(void);
 int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen);
 /* The barrier failed: the checkpoint mome_checkpoint_check began is over. */
 void mome_checkpoint_cancel(void);
-/* Application thread, after MomeCheckpoint's barrier: checkpoint the handle's segment with every
- * node that has it. 0, or -errno with a message (the previous checkpoint stays current). */
-int mome_checkpoint_run(int handle, char *err, size_t errlen);
+/* Application thread, after MomeCheckpoint's barrier: checkpoint the segment mome_checkpoint_check
+ * found (a close of its handle meanwhile, by another thread, changes nothing) with every node
+ * that has it. 0, or -errno with a message (the previous checkpoint stays current). */
+int mome_checkpoint_run(char *err, size_t errlen);
 /* Application thread, in MomeFinalize after its barrier: checkpoint every persistent segment of
  * the job, so the next job sees the final content. 0, or -errno with a message. */
 int mome_checkpoint_finalize(char *err, size_t errlen);

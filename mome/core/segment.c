@@ -655,9 +655,18 @@ static void rec_free(name_rec_t *r)
     free(r);
 }
 
+static void (*destroy_hook)(uint64_t id);
+
+void mome_segment_on_destroy(void (*fn)(uint64_t id))
+{
+    destroy_hook = fn;
+}
+
 static void rec_destroy(name_rec_t *r)
 {
     mome_htab_del(&ids, &r->by_id);
+    if (r->repo && destroy_hook)
+        destroy_hook(r->id); /* a checkpoint of it under way: its nodes get their outcome */
     for (int n = 0; n < mome_g.nnodes; n++) {
         mome_segmsg_t d = {.id = r->id};
         mome_send(n, MOME_MSG_SEG_DESTROY, 0, &d, NULL, 0);

@@ -50,6 +50,9 @@ struct mome_repo_seg *mome_segment_managed(uint64_t id, const uint64_t **users, 
 /* Name manager: segment id was this node's and has been destroyed (unlinked, then closed
  * everywhere): a node that had not heard yet may still name it. */
 int mome_segment_destroyed(uint64_t id);
+/* Name manager: fn(id) is called when a persistent segment's name record goes (unlinked, then
+ * closed everywhere), before its SEG_DESTROYs: a checkpoint of it under way ends. */
+void mome_segment_on_destroy(void (*fn)(uint64_t id));
 /* This node's persistent segments (ids of its records), and those whose name it manages; arrays
  * malloc'd (free them). -ENOMEM. */
 int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,

@@ -29,6 +29,9 @@
  *           the segment being destroyed for one the nodes disagree on (helper-85);
  *   ckptbusy  a second thread's MomeCheckpoint while the first's waits in its barrier: EBUSY
  *           saying a checkpoint is under way, before any barrier (helper-85);
+ *   ckptclose [ALL [MS]]  a second thread's MomeSegClose while the segment's MomeCheckpoint
+ *           runs (and, with ALL, every node's, one node unlinking it first): every node's
+ *           checkpoint returns (nodes waited for ever for a CKPT_READY or a CKPT_DONE);
  *   unlinkrel [N]  MomeSegOpen(3)'s "remove a segment" pattern under RELEASE, N rounds: an
  *           acquire sent refreshes of closed copies to nodes that had destroyed the segment
  *           (helper-91);
@@ -464,6 +467,100 @@ static void unlink_during_checkpoint(int big, int delay_ms, size_t mib)
     MUST(MomeMUnmap(p, size));
     MUST(MomeSegClose(seg));
     printf("node %d: checkpoint during an unlink returned\n", me);
+}
+
+/*
+ * MomeSegClose by a second thread while the segment's MomeCheckpoint runs. Each closing node's
+ * second thread waits until its first thread is in the checkpoint (a MomeCheckpoint of its own,
+ * of no handle, says EBUSY and enters no barrier; the first thread tries again if the probe
+ * made it the one to get EBUSY), then unmaps and closes the segment (with `all`, at once if the
+ * checkpoint is over already: that job tries no window).
+ *   `all` 0: node 1 alone closes, and node 0 enters the checkpoint only once it has (a STRONG
+ *     flag): node 1's checkpoint looked the handle up again after its barrier, failed with
+ *     EBADF and sent no CKPT_READY, and node 0 waited for it for ever.
+ *   `all` 1: every node closes, the last one `delay_ms` after its checkpoint began, having
+ *     unlinked the segment first: its close destroys the segment while the checkpoint runs,
+ *     before, while or after the coordinator counts the CKPT_READYs. Nodes whose CKPT_READY was
+ *     counted got no CKPT_DONE when the record was gone by the commit (or by the coordinator's
+ *     wait), and waited for ever.
+ * Every node's MomeCheckpoint returns 0 (a segment unlinked meanwhile is not saved, as when it
+ * was unlinked before); with `all` 0, what node 1 wrote is in the segment after it.
+ */
+static volatile int close_all, close_delay_ms, close_seg, close_over;
+static volatile long *close_flag;
+static char *close_view;
+static size_t close_size;
+static void *close_in_checkpoint(void *arg)
+{
+    int me = MomeNode(), n = MomeNodes(), seen = 0;
+    while (!close_over) { /* (with `all`, the checkpoint may end before this thread runs) */
+        CHECK(MomeCheckpoint(-1) == -1, "MomeCheckpoint(-1) succeeded");
+        if (errno == EBUSY) {
+            seen = 1;
+            break;
+        }
+        CHECK(errno == EBADF, "MomeCheckpoint(-1): %s", MomeError());
+        sched_yield(); /* the first thread's checkpoint has not begun yet */
+    }
+    CHECK(seen || close_all, "the checkpoint ended before the close (node 0 waits for it)");
+    MUST(MomeMUnmap(close_view, close_size));
+    if (close_all && me == n - 1) {
+        usleep((useconds_t)close_delay_ms * 1000);
+        MUST(MomeSegUnlink("ckclose"));
+    }
+    MUST(MomeSegClose(close_seg));
+    if (!close_all)
+        *close_flag = 1;
+    return arg;
+}
+
+static void close_during_checkpoint(int all, int delay_ms)
+{
+    int me = MomeNode(), closer = all || me == 1;
+    size_t ps = MomePageSize();
+    pthread_t t;
+    close_flag = itest_map("ckcflag", ps, NULL); /* STRONG */
+    close_all = all;
+    close_over = 0;
+    close_delay_ms = delay_ms;
+    close_size = 8 * ps; /* a page per node; the same size in every job (the repository's) */
+    CHECK(MomeNodes() <= 8, "8 nodes at most");
+    MUST(close_seg = MomeSegOpen("ckclose", close_size, MOME_CREATE | MOME_PERSIST));
+    close_view = MomeMMap(NULL, close_size, MOME_READ | MOME_WRITE, 0, close_seg, 0);
+    CHECK(close_view != MOME_MAP_FAILED, "MomeMMap: %s", MomeError());
+    close_view[(size_t)me * ps] = (char)(10 + me);
+    MomeBarrier();
+    if (closer)
+        CHECK(pthread_create(&t, NULL, close_in_checkpoint, NULL) == 0, "pthread_create");
+    if (!all && me == 0)
+        while (*close_flag == 0)
+            sched_yield();
+    int rc;
+    /* (The other thread's probe may hold the node's checkpoint for an instant: EBUSY, said
+     * before the barrier.) */
+    while ((rc = MomeCheckpoint(close_seg)) == -1 && errno == EBUSY &&
+           strstr(MomeError(), "another thread of this node is in a checkpoint"))
+        sched_yield();
+    CHECK(rc == 0, "MomeCheckpoint while another thread closes the segment: %s", MomeError());
+    close_over = 1;
+    if (closer)
+        pthread_join(t, NULL);
+    MomeBarrier();
+    if (!all) {
+        int seg;
+        char *p;
+        MUST(seg = MomeSegOpen("ckclose", 0, MOME_PERSIST));
+        CHECK((p = MomeMMap(NULL, close_size, MOME_READ, 0, seg, 0)) != MOME_MAP_FAILED,
+              "MomeMMap: %s", MomeError());
+        CHECK(p[0] == 10 && p[ps] == 11, "read %d and %d, not 10 and 11", p[0], p[ps]);
+        MUST(MomeMUnmap(p, close_size));
+        MUST(MomeSegClose(seg));
+        if (me == 0) {
+            MUST(MomeMUnmap(close_view, close_size));
+            MUST(MomeSegClose(close_seg));
+        }
+    }
+    printf("node %d: checkpoint during a close returned\n", me);
 }
 
 /* In a job of one program, MomeAppBarrier is MomeBarrier: node 0 calls one then the other,
@@ -1018,6 +1115,8 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "ckptunlink"))
         unlink_during_checkpoint(argc > 2 ? atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 10,
                                  argc > 4 ? (size_t)atoi(argv[4]) : 32);
+    else if (!strcmp(mode, "ckptclose"))
+        close_during_checkpoint(argc > 2 ? atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 0);
     else if (!strcmp(mode, "nofinalize"))
         return 0; /* joined, left without MomeFinalize */
     else if (!strcmp(mode, "heapfin")) {
