@@ -75,7 +75,6 @@ void mome_coh_seg_destroyed(uint64_t seg)
 
 void mome_coh_seg_free(mome_seg_t *s)
 {
-    mome_owner_seg_freed(s->id);
     mome_req_forget_seg(s->id);
     mome_seg_free(s);
 }

@@ -518,37 +518,6 @@ static void on_diff(const mome_msg_t *m, const void *body)
 }
 
 /*
- * Served segments freed here (mome_owner_seg_freed): momed gives a segment the same id each time
- * it is opened, so a record of one may be a later one than the releases acknowledged now.
- */
-static uint64_t *freed_ids;
-static size_t nfreed, freed_cap;
-
-static int freed_before(uint64_t seg)
-{
-    for (size_t i = 0; i < nfreed; i++)
-        if (freed_ids[i] == seg)
-            return 1;
-    return 0;
-}
-
-void mome_owner_seg_freed(uint64_t seg)
-{
-    if (!mome_seg_is_served(seg) || freed_before(seg))
-        return; /* (others' ids are never given again in a job) */
-    if (nfreed == freed_cap) {
-        size_t cap = freed_cap ? freed_cap * 2 : 8;
-        uint64_t *n = mome_realloc(freed_ids, cap * sizeof(*n));
-        if (!n)
-            mome_fatal("out of memory recording that segment %#llx was freed; stopping",
-                       (unsigned long long)seg);
-        freed_ids = n;
-        freed_cap = cap;
-    }
-    freed_ids[nfreed++] = seg;
-}
-
-/*
  * One released page is known to every holder, the master having the change from version ver on:
  * end its release, run a flush that waited.
  *
@@ -557,8 +526,10 @@ void mome_owner_seg_freed(uint64_t seg)
  * that awaits nothing is a stray or repeated message (or names the wrong page). Counted, it ended
  * a release (or the wait for a flush's diffs) before the holders of the page actually released
  * knew, and that page kept its relpend for ever: its requests and FLUSH held, never to run. A
- * segment freed here forgot its pages' relpend with them: their acks come late and are counted
- * only, as they are when the segment is not open (a served one may be open again: the same id).
+ * segment freed here forgot its pages' relpend with them: their acks come late (a flush's, whose
+ * NOTICE_ACK a close does not wait for) and are counted only. A record is freed only by its
+ * segment's destruction, which never comes to a served one in a job (its id, momed's, is the same
+ * at each open): open here, a segment is the one whose pages the acks are for.
  */
 static void released(const mome_msg_t *m, const mome_entry_t *e)
 {
@@ -566,7 +537,7 @@ static void released(const mome_msg_t *m, const mome_entry_t *e)
     mome_page_t *pg = s && e->page < s->npages ? mome_seg_pg(s, e->page) : NULL;
     mome_pext_t *x = pg ? mome_pext_find(pg, s->id, e->page) : NULL;
     int mine = x && x->relpend;
-    if (s && !mine && !freed_before(e->seg))
+    if (s && !mine)
         mome_fatal("node %u acknowledged the release of page %llu of segment '%s' (%#llx), of "
                    "which this node awaits no acknowledgement (%s): a stray or repeated message, "
                    "or the wrong page; stopping",
@@ -734,9 +705,6 @@ void mome_owner_fini(void)
     free(merge_notices);
     free(push_out);
     push_out = NULL;
-    free(freed_ids);
-    freed_ids = NULL;
-    nfreed = freed_cap = 0;
     while (bar_pushes) {
         bar_push_t *p = bar_pushes;
         bar_pushes = p->next;

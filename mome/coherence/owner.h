@@ -59,10 +59,6 @@ static inline uint32_t mome_owner_barrier_cap(uint32_t nnodes)
     return cap - cap % MOME_BATCH_BNOTICE_SIZE;
 }
 
-/* Segment seg is freed here (mome_coh_seg_free), its pages' records with it: acknowledgements of
- * their releases still on their way are counted only, even once it is open here again. */
-void mome_owner_seg_freed(uint64_t seg);
-
 /* The manager `mgr` turns the page single-writer: release it now (once this node's releases of it
  * in flight are acknowledged), stop writing, and drop the copy if asked. */
 void mome_owner_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop);
