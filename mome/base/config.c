@@ -344,6 +344,7 @@ static const knob_t knobs[] = {
      parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_FD", "", "set by mome-run: socket to the launcher", parse_internal, 0, 1, 0, 0,
      NULL},
+    {"MOME_BOOT_KEY", "", "set by mome-run: the job's key", parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_RANK", "", "set by mome-run: this node's number", parse_internal, 0, 1, 0, 0, NULL},
     {"MOME_BOOT_SIZE", "", "set by mome-run: the number of nodes", parse_internal, 0, 1, 0, 0,
      NULL},
@@ -455,25 +456,30 @@ int mome_config_bind(void)
     return c.bind;
 }
 
+/* The length of the name of environment entry e if it is a MOME_* variable of no knob, else 0. */
+static size_t unknown_len(const char *e)
+{
+    if (strncmp(e, "MOME_", 5) != 0)
+        return 0;
+    const char *eq = strchr(e, '=');
+    size_t len = eq ? (size_t)(eq - e) : strlen(e);
+    for (size_t i = 0; i < NKNOBS; i++)
+        if (strlen(knobs[i].name) == len && !strncmp(knobs[i].name, e, len))
+            return 0;
+    return len;
+}
+
 void mome_config_warn_unknown(void)
 {
     for (char **e = environ; e && *e; e++) {
-        const char *eq;
-        size_t len;
-        int known = 0;
-        if (strncmp(*e, "MOME_", 5) != 0)
+        size_t len = unknown_len(*e);
+        if (!len)
             continue;
-        eq = strchr(*e, '=');
-        len = eq ? (size_t)(eq - *e) : strlen(*e);
-        for (size_t i = 0; i < NKNOBS; i++)
-            if (strlen(knobs[i].name) == len && !strncmp(knobs[i].name, *e, len))
-                known = 1;
-        if (!known && len == sizeof("MOME_PROGRESS_RT") - 1 &&
-            !strncmp(*e, "MOME_PROGRESS_RT", len))
+        if (len == sizeof("MOME_PROGRESS_RT") - 1 && !strncmp(*e, "MOME_PROGRESS_RT", len))
             mome_warn("config", "MOME_PROGRESS_RT ignored: it is now MOME_PROGRESS_PRIO "
                       "(fifo for the old MOME_PROGRESS_RT=1; the default, high, runs the "
                       "progress thread at nice -20)");
-        else if (!known)
+        else
             mome_warn("config", "unknown variable %.*s ignored (mome-info lists the knobs)",
                       (int)len, *e);
     }
@@ -530,6 +536,12 @@ void mome_config_print(int fd, const mome_config_t *c)
         const char *v = getenv(knobs[i].name);
         fdprint(fd, "%-22s %-14s %-12s %s\n", knobs[i].name, v ? v : "(unset)",
                 knobs[i].def[0] ? knobs[i].def : "-", knobs[i].desc);
+    }
+    for (char **e = environ; e && *e; e++) {
+        size_t len = unknown_len(*e);
+        if (len)
+            fdprint(fd, "%.*s: unknown, ignored (MomeInit warns of it; a misspelt knob?)\n",
+                    (int)len, *e);
     }
     (void)c;
 }

@@ -298,7 +298,20 @@ START_TEST(test_config__listing_names_every_knob)
                            "MOME_TEST_HELLO_WAIT_MS"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         ck_assert_ptr_nonnull(strstr(buf, names[i]));
+    ck_assert_ptr_null(strstr(buf, "unknown"));
     close(p[0]);
+
+    /* A misspelt knob is named after the table. */
+    setenv("MOME_PAGESIZE", "8K", 1);
+    ck_assert_int_eq(pipe(p), 0);
+    mome_config_print(p[1], &c);
+    close(p[1]);
+    n = read(p[0], buf, sizeof(buf) - 1);
+    ck_assert_int_gt(n, 0);
+    buf[n] = 0;
+    ck_assert_ptr_nonnull(strstr(buf, "MOME_PAGESIZE: unknown, ignored"));
+    close(p[0]);
+    unsetenv("MOME_PAGESIZE");
 }
 END_TEST
 
