@@ -1433,21 +1433,19 @@ static void usage(FILE *to)
             "  -r, --rows N        at most N page rows; more pages are grouped into ranges\n"
             "                      (default 96)\n"
             "  -m, --marks N       draw up to N marks one by one, then bin them (default 20000)\n"
-            "  -h, --help          this help\n");
+            "  -h, --help          this help\n"
+            "      --version       print the version\n");
 }
 
 int main(int argc, char **argv)
 {
     enum { OUT_SVG, OUT_PERFETTO, OUT_SUMMARY } mode = OUT_SVG;
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"svg", no_argument, NULL, 'S'},
-                                         {"perfetto", no_argument, NULL, 'P'},
-                                         {"summary", no_argument, NULL, 's'},
-                                         {"width", required_argument, NULL, 'w'},
-                                         {"rows", required_argument, NULL, 'r'},
-                                         {"marks", required_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"svg", no_argument, NULL, 'S'},
+        {"perfetto", no_argument, NULL, 'P'},     {"summary", no_argument, NULL, 's'},
+        {"width", required_argument, NULL, 'w'},  {"rows", required_argument, NULL, 'r'},
+        {"marks", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
     svgcfg_t cfg = {.width = 1200, .max_rows = 96, .max_marks = 20000};
     const char *outpath = NULL;
     FILE *out = stdout;
@@ -1489,6 +1487,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("mome-trace (Mome) %s\n", PACKAGE_VERSION);
             return 0;
         default:
             usage(stderr);

@@ -11,6 +11,7 @@
  * thread, one poll loop; messages are the library's wire format (net/wire.h, net/srvproto.h),
  * every field validated.
  */
+#include "ac_config.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1505,6 +1506,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: momed --repository DIR [--listen HOST:PORT] [--checkpoint-every SECONDS] "
                "[--verbose]\n"
+               "       momed --help | --version\n"
                "Serves the persistent segments of repository DIR to separately launched jobs "
                "(see momed(1)).\n");
 }
@@ -1516,6 +1518,7 @@ int main(int argc, char **argv)
                                          {"checkpoint-every", required_argument, 0, 'c'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     double every = 0;
     char host[256], lhost[256] = "127.0.0.1", lport[8] = "0";
@@ -1547,6 +1550,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("momed (Mome) %s\n", PACKAGE_VERSION);
             return 0;
         default:
             usage(stderr);
