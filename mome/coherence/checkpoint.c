@@ -28,7 +28,7 @@ static int current(mome_seg_t *s, uint64_t page)
     const mome_page_t *pg = mome_seg_pg(s, page);
     if (pg->access == MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY))
         return 0;
-    if ((pg->flags & MOME_PG_OWNER) ||
+    if ((pg->flags & MOME_PG_OWNER) || mome_copy_apart(s, page) ||
         (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK)))
         return 1;
     if (mome_page_model(pg) != MOME_STRONG)
@@ -128,7 +128,8 @@ size_t mome_ckpt_copy(mome_seg_t *s, const uint64_t *pages, size_t n, void *buf)
         mome_page_t *pg = mome_seg_pg(s, pages[i]);
         if (pg->access == MOME_ACC_NONE)
             return i; /* evicted since it was taken */
-        memcpy((uint8_t *)buf + i * mome_coh.page_size, mome_seg_bytes(s, pages[i]),
+        const uint8_t *apart = mome_copy_apart(s, pages[i]); /* a master apart from its view */
+        memcpy((uint8_t *)buf + i * mome_coh.page_size, apart ? apart : mome_seg_bytes(s, pages[i]),
                mome_coh.page_size);
     }
     return n;

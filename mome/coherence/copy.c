@@ -176,7 +176,8 @@ static void forget(mome_seg_t *s, uint64_t page, int notices)
     if (x) {
         free(x->twin);
         free(x->spec);
-        x->twin = x->spec = NULL;
+        free(x->master);
+        x->twin = x->spec = x->master = NULL;
         if (notices)
             x->stale_date = x->stale_ver = 0;
         x->push = 0;
@@ -222,6 +223,126 @@ void mome_copy_rebase(mome_seg_t *s, uint64_t page, const void *data)
     }
 }
 
+const uint8_t *mome_copy_apart(const mome_seg_t *s, uint64_t page)
+{
+    const mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
+    return x ? x->master : NULL;
+}
+
+/* A page buffer, or the job stops naming the page and what it was for. */
+static uint8_t *page_buf(const mome_seg_t *s, uint64_t page, const void *from, const char *what)
+{
+    uint8_t *b = mome_malloc(mome_coh.page_size);
+    if (!b)
+        mome_fatal("out of memory for the %s of page %llu of segment '%s'; stopping", what,
+                   (unsigned long long)page, s->name);
+    memcpy(b, from, mome_coh.page_size);
+    return b;
+}
+
+uint8_t *mome_copy_split(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = mome_seg_pg(s, page);
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (x && x->master)
+        return x->master;
+    /* Only while this node owns the MULTI page: a flush joins them (owner.c do_flush), since the
+     * directory may then let a STRONG writer take the page without a word to this node, and only
+     * a request of this node's would learn whether the master is still the latest content. (A
+     * twin here would be a writer's copy of a master held elsewhere: no diff comes for it.) */
+    if (mome_page_model(pg) != MOME_WEAK || !(pg->flags & MOME_PG_OWNER) || (x && x->twin))
+        return NULL;
+    if (!(x = mome_pext_get(pg, s->id, page)))
+        mome_fatal("out of memory keeping the master of page %llu of segment '%s' apart; stopping",
+                   (unsigned long long)page, s->name);
+    /*
+     * Threads may be writing the view (an open page): master and twin are the same snapshot, so
+     * each byte a thread writes is in the snapshot (in the master already) or differs from the
+     * twin at the release (merged into the master then). The writes made in place before the
+     * split are in the master: its release announces a new version whatever the diff holds.
+     */
+    x->master = page_buf(s, page, mome_seg_bytes(s, page), "master kept apart");
+    x->view_ver = pg->ver;
+    x->current_in = mome_coh.acquires; /* the view is the master's content in this acquire */
+    if (pg->access == MOME_ACC_WRITE && (pg->flags & MOME_PG_DIRTY)) {
+        x->twin = page_buf(s, page, x->master, "twin");
+        free(x->spec); /* the twin says what the view changed from now on */
+        x->spec = NULL;
+        pg->flags &= (uint16_t)~MOME_PG_KEPT; /* write-protected by its release (release.c) */
+    } else if (pg->access == MOME_ACC_WRITE && !(pg->flags & MOME_PG_TRACK)) {
+        /* Written untracked until now: its next write must fault, to take a twin. */
+        pg->flags |= MOME_PG_TRACK;
+        mome_copy_protect(s, page);
+    }
+    return x->master;
+}
+
+int mome_copy_release_apart(mome_seg_t *s, uint64_t page)
+{
+    mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
+    if (!x || !x->master)
+        return 0;
+    if (x->twin) {
+        uint64_t *m = (uint64_t *)x->master, *tw = (uint64_t *)x->twin;
+        const uint64_t *p = (const uint64_t *)mome_seg_bytes(s, page);
+        for (size_t i = 0; i < mome_coh.page_size / 8; i++)
+            m[i] ^= p[i] ^ tw[i];
+        free(x->twin);
+        x->twin = NULL;
+    }
+    return 1;
+}
+
+void mome_copy_join(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = mome_seg_pg(s, page);
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (!x || !x->master)
+        return;
+    if (x->twin) {
+        /* Written since its release: this node's writes go on top, views write-protected
+         * meanwhile. The store's copy is the master again, written in place: no twin (unless a
+         * grant just made this node a twinning writer: its twin is then the master's content). */
+        mome_copy_protect(s, page);
+        mome_copy_rebase(s, page, x->master);
+        if ((pg->flags & (MOME_PG_OWNER | MOME_PG_TRACK | MOME_PG_DIRTY)) !=
+            (MOME_PG_TRACK | MOME_PG_DIRTY)) {
+            free(x->twin);
+            x->twin = NULL;
+        }
+    } else {
+        mome_copy_replace(s, page, x->master, pg->ver);
+    }
+    free(x->master);
+    x->master = NULL;
+    mome_pext_put(pg, x);
+}
+
+void mome_copy_leave_apart(mome_seg_t *s, uint64_t page)
+{
+    mome_page_t *pg = mome_seg_pg(s, page);
+    mome_pext_t *x = mome_pext_find(pg, s->id, page);
+
+    if (!x || !x->master)
+        return;
+    if (x->twin)
+        mome_fatal("page %llu of segment '%s' (%#llx) went to another node with writes of this "
+                   "node not in its master: they would be lost; stopping",
+                   (unsigned long long)page, s->name, (unsigned long long)s->id);
+    free(x->master);
+    x->master = NULL;
+    pg->ver = x->view_ver;
+    mome_pext_put(pg, x);
+}
+
+int mome_copy_apart_stale(const mome_seg_t *s, uint64_t page)
+{
+    const mome_pext_t *x = mome_pext_find(mome_seg_pg(s, page), s->id, page);
+    return x && x->master && x->current_in != mome_coh.acquires;
+}
+
 int mome_copy_weak_twin(const mome_page_t *pg)
 {
     return (pg->flags & (MOME_PG_TRACK | MOME_PG_OWNER)) == MOME_PG_TRACK &&
@@ -253,17 +374,20 @@ void mome_copy_start_writing(mome_seg_t *s, uint64_t page, int ahead)
                        (unsigned long long)page, s->name);
         pg->flags |= MOME_PG_LISTED;
     }
-    if (!owner || ahead) {
+    /* A master kept apart (mome_copy_split) is not written in place: the view takes a twin. */
+    int apart = owner && mome_copy_apart(s, page);
+    if (!owner || ahead || apart) {
         mome_pext_t *x = mome_pext_get(pg, s->id, page);
-        uint8_t **copy = x ? (owner ? &x->spec : &x->twin) : NULL;
+        uint8_t **copy = x ? (owner && !apart ? &x->spec : &x->twin) : NULL;
         if (copy && !*copy && (*copy = mome_malloc(mome_coh.page_size))) {
             memcpy(*copy, mome_seg_bytes(s, page), mome_coh.page_size);
-            if (!owner)
+            if (!owner || apart)
                 MOME_STAT_INC(twins);
         }
         if (!copy || !*copy)
             mome_fatal("out of memory for the %s of page %llu of segment '%s'; stopping",
-                       owner ? "copy kept open" : "twin", (unsigned long long)page, s->name);
+                       owner && !apart ? "copy kept open" : "twin", (unsigned long long)page,
+                       s->name);
     }
     pg->flags |= MOME_PG_DIRTY;
 }
@@ -300,7 +424,7 @@ int mome_copy_keeps_open(const mome_seg_t *s, uint64_t page)
     const uint16_t need = MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_OWNER;
     return (pg->flags & (need | MOME_PG_BUSY)) == need &&
            (pg->flags & (MOME_PG_WROTE | MOME_PG_KEPT)) && pg->access == MOME_ACC_WRITE &&
-           !mome_store_is_paged(s->store, page);
+           !mome_store_is_paged(s->store, page) && !mome_copy_apart(s, page);
 }
 
 uint8_t *mome_copy_kept_snapshot(mome_seg_t *s, uint64_t page)

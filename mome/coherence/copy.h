@@ -102,6 +102,36 @@ int mome_copy_kept_idle(mome_seg_t *s, uint64_t page);
  * page stays open (dirty; the caller lists it again). */
 void mome_copy_reopen(mome_seg_t *s, uint64_t page, uint8_t *snap);
 
+/*
+ * A master kept apart from a WEAK view. The node holding a page's master writes it in place, and
+ * other nodes' diffs are merged into it: under WEAK this node's program would see them without
+ * asking. So the first diff from another node for a master whose page is WEAK here splits them:
+ * the master gets a buffer of its own (what this node serves, pushes, checkpoints and merges
+ * into), and the view keeps its content, tracked with a twin like a non-owner's copy, its writes
+ * merged into the master at each release (mome_copy_release_apart). MomeSyncMem, a switch to
+ * another model, or a grant for the page joins them again (mome_copy_join); a master handed to
+ * another node leaves the view as a WEAK copy of the version it reflects (mome_copy_leave_apart).
+ */
+/* The master kept apart, or NULL (the copy in the store is the master, if any here). */
+const uint8_t *mome_copy_apart(const mome_seg_t *s, uint64_t page);
+/* A diff for the master held here is about to be merged: the buffer to merge it into (split
+ * first if the page is WEAK here), or NULL to merge into the copy in the store. */
+uint8_t *mome_copy_split(mome_seg_t *s, uint64_t page);
+/* Its release (views write-protected): this node's writes, view XOR twin, go into the master kept
+ * apart, and the twin goes. 1 if the master is kept apart (the caller announces a new version),
+ * else 0. */
+int mome_copy_release_apart(mome_seg_t *s, uint64_t page);
+/* The view takes the master's content again (this node's unreleased writes on top) and the
+ * store's copy is the master again. No-op if it is not kept apart. */
+void mome_copy_join(mome_seg_t *s, uint64_t page);
+/* A master kept apart, and an acquire began since the view was last the master's content: the
+ * view's next write joins them first (a twin of it could lack a release that acquire orders
+ * before the write, requester.c weak_stale). */
+int mome_copy_apart_stale(const mome_seg_t *s, uint64_t page);
+/* The master went to another node: forget it; the view stays, a copy of the version it last
+ * reflected. */
+void mome_copy_leave_apart(mome_seg_t *s, uint64_t page);
+
 /* A stale notice: this copy lacks a change released at `date` (master version ver). */
 void mome_copy_note_stale(mome_seg_t *s, uint64_t page, uint64_t date, uint64_t ver);
 /* Content at least as new as the pending notice makes it moot. */

@@ -54,7 +54,11 @@ static const void *stable_bytes(mome_seg_t *s, uint64_t page)
     if (!snap && !(snap = malloc(mome_coh.page_size)))
         mome_fatal("out of memory copying page %llu of segment '%s' to send it; stopping",
                    (unsigned long long)page, s->name);
-    mome_store_copy_out(s->store, page, snap);
+    const uint8_t *apart = mome_copy_apart(s, page); /* a master kept apart from a WEAK view */
+    if (apart)
+        memcpy(snap, apart, mome_coh.page_size);
+    else
+        mome_store_copy_out(s->store, page, snap);
     mome_copy_served(s, page, snap); /* the copy sent carries the page's version */
     return snap;
 }
@@ -231,9 +235,11 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
     }
     send_copy(m, f, s);
     if (keep) {
-        /* It stays a reader (a kept or notified copy) of a page it no longer owns. */
+        /* It stays a reader (a kept or notified copy) of a page it no longer owns; a WEAK view
+         * whose master was kept apart stays as it was, at the version it reflects. */
         mome_copy_forget_spec(s, f->page);
         mome_seg_pg(s, f->page)->flags &= (uint16_t)~MOME_PG_WRITING;
+        mome_copy_leave_apart(s, f->page);
     } else {
         mome_copy_forget(s, f->page);
     }
@@ -380,8 +386,12 @@ static void on_unshare(const mome_msg_t *m, const void *body)
                 : pg->access == MOME_ACC_READ ? "a read copy"
                                               : "a copy it writes, not the master of a page "
                                                 "several nodes write");
-        mome_copy_forget_spec(s, r->page);
-        pg->flags &= (uint16_t)~(MOME_PG_WRITING & ~MOME_PG_OWNER); /* still its owner */
+        /* (A master kept apart from a WEAK view stays tracked: the view's writes reach it by
+         * their twin.) */
+        if (!mome_copy_apart(s, r->page)) {
+            mome_copy_forget_spec(s, r->page);
+            pg->flags &= (uint16_t)~(MOME_PG_WRITING & ~MOME_PG_OWNER); /* still its owner */
+        }
         mome_pext_t *x = mome_pext_find(pg, s->id, r->page);
         if (x) {
             x->push = 0; /* nobody reads it */

@@ -296,7 +296,12 @@ int mome_owner_release_page(mome_seg_t *s, uint64_t page, uint64_t date)
     pg->flags &= (uint16_t)~MOME_PG_DIRTY;
     if (!(pg->flags & MOME_PG_OWNER))
         return send_diff(s, page, date, -1);
-    if (!snap && !mome_copy_forget_spec(s, page)) {
+    /* A master kept apart from a WEAK view (copy.h): the view's writes go into it, and it is
+     * what this release publishes (never kept open: no snapshot). */
+    int apart = mome_copy_release_apart(s, page);
+    if (apart)
+        bytes = mome_copy_apart(s, page);
+    if (!snap && !apart && !mome_copy_forget_spec(s, page)) {
         /* Opened ahead and not written, or closed unchanged: nothing to tell. A closed page is
          * taken for written next time (copy.h). */
         pg->flags = (uint16_t)(closed ? pg->flags | MOME_PG_WROTE : pg->flags & ~MOME_PG_WROTE);
@@ -417,13 +422,17 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         pg->flags &= (uint16_t)~(MOME_PG_DIRTY | MOME_PG_KEPT);
         if (!(pg->flags & MOME_PG_OWNER))
             acked_by_owner = send_diff(s, page, mome_clock_now(), (int)mgr);
-        else if (mome_copy_forget_spec(s, page))
+        else if (mome_copy_release_apart(s, page) || mome_copy_forget_spec(s, page))
             announce_flushed(s, page, mgr);
     }
     if (!acked_by_owner)
         flush_ack(s->id, page, mgr, (uint32_t)mome_coh.self);
     if (pg->access == MOME_ACC_NONE)
         return;
+    /* A master kept apart from a WEAK view: one page again, the master (copy.h; the view changes
+     * here without being asked, as before such masters were kept apart). */
+    if (!drop)
+        mome_copy_join(s, page);
     if (drop) {
         mome_copy_drop(s, page);
         MOME_STAT_INC(invalidations_received);
@@ -476,10 +485,15 @@ static mome_seg_t *merge(const mome_entry_t *e, uint32_t origin)
      * ownership, so merge them whenever the copy is here.
      */
     if (pg && pg->access != MOME_ACC_NONE) {
-        /* Application threads may be writing other bytes of the page unless its views are
-         * write-protected: then the whole page can be XORed at once. */
-        rc = (mome_copy_tracked_clean(pg) ? mome_diff_apply : mome_diff_apply_sparse)(
-            mome_seg_bytes(s, e->page), mome_coh.page_size, e->data, e->len, full);
+        /* Under WEAK here, into a master kept apart from the view (copy.h). Else application
+         * threads may be writing other bytes of the page unless its views are write-protected:
+         * then the whole page can be XORed at once. */
+        uint8_t *apart = mome_copy_split(s, e->page);
+        if (apart)
+            rc = mome_diff_apply(apart, mome_coh.page_size, e->data, e->len, full);
+        else
+            rc = (mome_copy_tracked_clean(pg) ? mome_diff_apply : mome_diff_apply_sparse)(
+                mome_seg_bytes(s, e->page), mome_coh.page_size, e->data, e->len, full);
     }
     mome_pext_t *x = rc == 0 ? mome_pext_find(pg, s->id, e->page) : NULL;
     if (x && x->spec) /* a write-ahead copy: others' changes are not this node's writes */

@@ -43,8 +43,8 @@ mome_pext_t *mome_pext_get(mome_page_t *pg, uint64_t seg_id, uint64_t page)
 
 void mome_pext_put(mome_page_t *pg, mome_pext_t *x)
 {
-    if (!x || x->twin || x->spec || x->relpend || x->stale_date || x->has_flush || x->push ||
-        x->merging || x->late || x->kept_back)
+    if (!x || x->twin || x->spec || x->master || x->relpend || x->stale_date || x->has_flush ||
+        x->push || x->merging || x->late || x->kept_back)
         return;
     /* A writer of a page another node owns keeps the owner's name here between releases. */
     if (pg && (pg->flags & MOME_PG_TRACK) && !(pg->flags & MOME_PG_OWNER))
@@ -111,6 +111,7 @@ void mome_txn_fini(void)
     {
         free(((mome_pext_t *)h)->twin);
         free(((mome_pext_t *)h)->spec);
+        free(((mome_pext_t *)h)->master);
         free(h);
     }
     mome_htab_free(&pexts);
@@ -212,6 +213,7 @@ void mome_txn_forget_seg(uint64_t seg_id)
         mome_htab_del(&pexts, h);
         free(((mome_pext_t *)h)->twin);
         free(((mome_pext_t *)h)->spec);
+        free(((mome_pext_t *)h)->master);
         free(h);
     }
 }

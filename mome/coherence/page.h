@@ -79,6 +79,9 @@ typedef struct mome_pext {
     uint8_t late;           /* the running release waits for it to release this page */
     uint64_t current_in;    /* WEAK twinning writer: the acquire (mome_coh.acquires) in which
                                its copy was last known current (requester.c, weak_stale) */
+    uint8_t *master;        /* the master kept apart from a WEAK view (copy.h mome_copy_split),
+                               or NULL: the view is the master */
+    uint64_t view_ver;      /* with it: the master's version the view last reflected */
     uint32_t flush_mgr;     /* its manager */
     uint32_t flush_drop;    /* its drop flag */
 } mome_pext_t;

@@ -508,8 +508,9 @@ static int weak_dirty(void)
     for (size_t i = 0; i < dirty->n; i++) {
         mome_seg_t *s = mome_seg_page(dirty->v[i].seg, dirty->v[i].page);
         const mome_page_t *pg = s ? mome_seg_pg(s, dirty->v[i].page) : NULL;
+        /* (So is a view whose master is kept apart: copy.h.) */
         if (pg && (pg->flags & MOME_PG_DIRTY) && pg->access != MOME_ACC_NONE &&
-            mome_copy_weak_twin(pg))
+            (mome_copy_weak_twin(pg) || mome_copy_apart(s, dirty->v[i].page)))
             return 1;
     }
     return 0;
@@ -563,9 +564,12 @@ static void sync_after_release(void *arg, mome_date_t date)
     FOR_EACH_PAGE(op->a, op->end, s, page)
     {
         mome_page_t *pg = mome_seg_pg(s, page);
-        /* (A page without a copy may have a request in flight, which the model may not trust.) */
-        if (!(pg->flags & MOME_PG_OWNER) &&
-            (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY)))
+        /* (A page without a copy may have a request in flight, which the model may not trust.)
+         * A master kept apart from a WEAK view is here: the view takes its content. */
+        if (mome_copy_apart(s, page))
+            mome_copy_join(s, page);
+        else if (!(pg->flags & MOME_PG_OWNER) &&
+                 (pg->access != MOME_ACC_NONE || (pg->flags & MOME_PG_BUSY)))
             mome_model_of_id(pg->model)->sync(s, page, &op->op);
     }
     mome_op_end(&op->op);
@@ -611,6 +615,8 @@ static void switch_after_release(void *arg, mome_date_t date)
         const mome_model_t *from = mome_model_of_id(pg->model);
         set_model(s, page, to);
         if (must_enter(from, to) && pg->access != MOME_ACC_NONE) {
+            /* A master kept apart from the WEAK view: one copy again, current (copy.h). */
+            mome_copy_join(s, page);
             /* A request in flight (a write fault's upgrade, a read-ahead) is asked again under
              * the new model when it lands (txn_try_complete). Meanwhile the copy it came from,
              * fetched under the weaker contract, leaves the views, so that a reader waits for the

@@ -349,7 +349,7 @@ static void write_ahead(mome_seg_t *s, const mome_view_t *v, uint64_t page)
         mome_page_t *pg = mome_seg_pg(s, p);
         if ((pg->flags & (MOME_PG_BUSY | MOME_PG_DIRTY | MOME_PG_TRACK | MOME_PG_WROTE)) !=
                 (MOME_PG_TRACK | MOME_PG_WROTE) ||
-            pg->access != MOME_ACC_WRITE || weak_stale(s, p, pg))
+            pg->access != MOME_ACC_WRITE || weak_stale(s, p, pg) || mome_copy_apart_stale(s, p))
             break;
         mome_copy_start_writing(s, p, 1);
         pg->flags |= MOME_PG_USED;
@@ -400,6 +400,9 @@ void mome_req_fault(char *addr, int write, uint64_t t0)
     pg->flags |= MOME_PG_USED;
     MOME_TR(MOME_TR_FAULT, s->id, page, -1, 0, write ? MOME_TRF_WRITE : 0);
     mome_store_touch(s->store, page);
+    if (write && !(pg->flags & MOME_PG_BUSY) && mome_copy_tracked_clean(pg) &&
+        mome_copy_apart_stale(s, page))
+        mome_copy_join(s, page); /* as weak_stale's refresh, for the master's holder (copy.h) */
     if (!(pg->flags & MOME_PG_BUSY) && mome_copy_satisfies(pg, write) &&
         !(write && mome_copy_tracked_clean(pg) && weak_stale(s, page, pg))) {
         int opens = write && mome_copy_tracked_clean(pg);
@@ -622,6 +625,9 @@ static void txn_complete(mome_txn_t *t)
     mome_op_t *op = t->op;
 
     take_rights(t);
+    /* A grant for a page whose master this node kept apart from its WEAK view (copy.h; content
+     * that came would have replaced both): the copy it vouched for is the master. */
+    mome_copy_join(s, t->page);
     pg->flags = (uint16_t)(pg->flags & ~MOME_PG_BUSY);
     pg->mgr = t->mgr + 1;
     send_done(t);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/stats.h"
+#include "coherence/copy.h"
 #include "coherence/diff.h"
 #include "coherence/page.h"
 #include "coherence/owner.h"
@@ -550,6 +551,61 @@ START_TEST(test_owner__diff_is_merged_and_announced)
 }
 END_TEST
 
+/*
+ * Page 1 is WEAK here: another node's diff goes into its master kept apart, and the view this
+ * node's program reads stays as it was until it asks; this node's own write then reaches the
+ * master at its release, as a diff against a twin. Page 2 (STRONG here) is merged in place.
+ */
+START_TEST(test_owner__diff_for_a_weak_owner_leaves_its_view_until_it_asks)
+{
+    static uint8_t m[3][NC_PAGE], w[3][NC_PAGE], view[NC_PAGE];
+    mome_date_t rel = 0;
+    nc_up(NODES, SELF);
+    mome_seg_t *s = owner_of_two(m);
+    mome_seg_pg(s, 1)->model = MOME_WEAK;
+    mome_batch_t b = {0};
+    for (uint64_t p = 1; p < 3; p++) {
+        memcpy(w[p], m[p], NC_PAGE);
+        memset(w[p] + 200 * p, 0x33, 64); /* node 2's writes */
+        add_diff(&b, p, m[p], w[p]);
+    }
+    mome_rel_t r = {.date = 50, .origin = 2};
+    nc_deliver(MOME_MSG_DIFF, 0, 2, &r, b.buf, (uint32_t)b.len);
+    mome_batch_free(&b);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), m[1], NC_PAGE), 0); /* not seen */
+    ck_assert_int_eq(memcmp(mome_copy_apart(s, 1), w[1], NC_PAGE), 0);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 2), w[2], NC_PAGE), 0);
+    ck_assert_ptr_null(mome_copy_apart(s, 2));
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 4);
+    mome_entry_t e[3];
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, MGR), e, 3), 2);
+    msgtest_reset();
+
+    /* This node writes the page: its write goes into the master at the release. */
+    nc_fault(s, 1, 1);
+    ck_assert_int_ne(mome_seg_pg(s, 1)->flags & MOME_PG_DIRTY, 0);
+    mome_seg_bytes(s, 1)[5] ^= 0x80;
+    w[1][5] ^= 0x80;
+    memcpy(view, m[1], NC_PAGE);
+    view[5] ^= 0x80;
+    mome_rel_release(done_cb, &rel);
+    /* (Page 2, opened by the fault that brought it, is released too.) */
+    ck_assert_int_eq(nc_entries(MOME_BATCH_NOTICE, nc_msg(MOME_MSG_NOTICE, MGR), e, 3), 2);
+    ck_assert_uint_eq(e[0].page, 1);
+    ck_assert_uint_eq(e[0].ver, 5);
+    notice_ack(s, 1, 3);
+    ck_assert_uint_ne(rel, 0);
+    ck_assert_int_eq(memcmp(mome_copy_apart(s, 1), w[1], NC_PAGE), 0);
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), view, NC_PAGE), 0);
+
+    /* MomeSyncMem's part: the view takes the master's content, one page again. */
+    mome_copy_join(s, 1);
+    ck_assert_ptr_null(mome_copy_apart(s, 1));
+    ck_assert_int_eq(memcmp(mome_seg_bytes(s, 1), w[1], NC_PAGE), 0);
+    ck_assert_uint_eq(mome_seg_pg(s, 1)->ver, 5);
+}
+END_TEST
+
 START_TEST(test_owner__flush_diff_is_merged_and_acked_to_the_manager_and_the_writer)
 {
     static uint8_t m[3][NC_PAGE], w[NC_PAGE];
@@ -724,6 +780,7 @@ Suite *owner_suite(void)
     NC_CASE(s, test_owner__page_written_at_every_release_stays_open);
     NC_CASE(s, test_owner__kept_page_served_with_other_bytes_is_announced);
     NC_CASE(s, test_owner__diff_is_merged_and_announced);
+    NC_CASE(s, test_owner__diff_for_a_weak_owner_leaves_its_view_until_it_asks);
     NC_CASE(s, test_owner__flush_diff_is_merged_and_acked_to_the_manager_and_the_writer);
     NC_CASE(s, test_owner__diff_for_a_page_not_held_stops_the_node);
     NC_CASE(s, test_owner__flush_waits_for_releases_in_flight);
