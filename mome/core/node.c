@@ -1305,8 +1305,13 @@ int mome_node_start(char *err, size_t errlen)
         snprintf(err, errlen, "cannot exchange the nodes' network addresses: %s", strerror(-rc));
         return rc;
     }
-    if (use_tp && (rc = mome_tp_init(tp_recv, NULL, mome_msg_max_payload(mome_g.page_size), &tpo,
-                                     &tpaddr, &tplen)) < 0) {
+    if (use_tp) {
+        mome_watch_hold(); /* no file of UCX's left in /dev/shm by a SIGTERM now */
+        rc = mome_tp_init(tp_recv, NULL, mome_msg_max_payload(mome_g.page_size), &tpo, &tpaddr,
+                          &tplen);
+        mome_watch_release();
+    }
+    if (use_tp && rc < 0) {
         snprintf(err, errlen, "cannot start UCX (see the log above; check UCX_TLS)");
         goto out_free;
     }

@@ -9,6 +9,10 @@
 /* MomeInit, once the progress thread runs (before the HELLOs): take SIGTERM and SIGINT if the
  * program left them at their default, and listen to the launcher's REPORT. */
 void mome_watch_start(void);
+/* MomeInit, around UCX's start: SIGTERM, SIGINT and SIGHUP, if at their default, are held, then
+ * acted on (the process ends) once UCX has unlinked its shared-memory files. */
+void mome_watch_hold(void);
+void mome_watch_release(void);
 /* MomeFinalize, before the progress thread stops: give the signals back. */
 void mome_watch_stop(void);
 

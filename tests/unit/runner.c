@@ -32,6 +32,7 @@ int main(void)
     srunner_add_suite(sr, trace_suite());
     srunner_add_suite(sr, netif_suite());
     srunner_add_suite(sr, transport_suite());
+    srunner_add_suite(sr, watch_suite());
     srunner_set_fork_status(sr, CK_FORK_GETENV);
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

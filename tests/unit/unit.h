@@ -28,6 +28,7 @@ Suite *evict_suite(void);
 Suite *trace_suite(void);
 Suite *netif_suite(void);
 Suite *transport_suite(void);
+Suite *watch_suite(void);
 
 /* Add a TCase holding one test, with the time limit every unit test gets. */
 #define UNIT_CASE(_s, _fn)                                                                         \
