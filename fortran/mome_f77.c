@@ -122,7 +122,14 @@ stop(const char *call, const char *cause, const char *hint, const char *args_fmt
     size_t len = 0;
     va_list ap;
     int node;
+    static int stopping;
 
+    /* Once per process: threads failing together (an OpenMP loop) each printed their message,
+     * and the later ones without the node or the cause, as the first was already stopping it.
+     * The others wait to be ended with the process. */
+    if (__atomic_exchange_n(&stopping, 1, __ATOMIC_ACQ_REL))
+        for (;;)
+            pause();
     /* The cause first: MomeNode() before MomeInit() would replace MomeError()'s message. */
     snprintf(why, sizeof(why), "%s", cause ? cause : cause_of(call, errno));
     node = MomeNode();

@@ -272,6 +272,9 @@ static char *find_launcher(const char *given, enum kind *kind)
 
 static char **args;
 static int nargs;
+/* The variables the launcher is told to pass on (-x NAME), for --dry-run to give their values. */
+static const char **forwarded;
+static int nforwarded;
 
 static void arg(const char *a)
 {
@@ -303,6 +306,18 @@ static void forward(const char *name, const char **done, int *ndone)
     arg("-x");
     arg(name);
 }
+
+/*
+ * A host whose network goes down must not leave the launcher waiting for its daemon for minutes
+ * (Open MPI's default keepalive is 300 s idle, then 9 probes 20 s apart): about 5 s. Set unless
+ * the user did.
+ */
+static const struct {
+    const char *name, *value;
+} keepalive[] = {{"OMPI_MCA_oob_tcp_keepalive_time", "2"},
+                 {"OMPI_MCA_oob_tcp_keepalive_intvl", "1"},
+                 {"OMPI_MCA_oob_tcp_keepalive_probes", "3"}};
+#define NKEEPALIVE ((int)(sizeof(keepalive) / sizeof(keepalive[0])))
 
 /* Set name=value in the launcher's environment unless the user did. */
 static void default_env(const char *name, const char *value)
@@ -348,7 +363,8 @@ static void build(const char *launcher, enum kind kind, const struct pmix_job *j
             die(EXIT_LAUNCHER, "out of memory");
         forward(name, done, &ndone);
     }
-    free(done);
+    forwarded = done;
+    nforwarded = ndone;
     for (int b = 0; b < nblocks; b++) {
         if (b)
             arg(":");
@@ -487,18 +503,31 @@ int pmix_launch(const struct pmix_job *job, const struct pmix_block *blocks, int
         die(EXIT_USAGE, "%d nodes asked for, but the hosts have room for %d (host:nodes); give "
                         "more per host or fewer nodes", total, slots);
     launcher = find_launcher(job->launcher, &kind);
-    /*
-     * A host whose network goes down must not leave the launcher waiting for its daemon for
-     * minutes (Open MPI's default keepalive is 300 s idle, then 9 probes 20 s apart): about 5 s.
-     */
-    default_env("OMPI_MCA_oob_tcp_keepalive_time", "2");
-    default_env("OMPI_MCA_oob_tcp_keepalive_intvl", "1");
-    default_env("OMPI_MCA_oob_tcp_keepalive_probes", "3");
+    for (int i = 0; i < NKEEPALIVE; i++)
+        default_env(keepalive[i].name, keepalive[i].value);
     build(launcher, kind, job, blocks, nblocks, total);
     free(launcher);
     if (job->dry_run) {
+        /*
+         * Self-contained: the values of what it passes on live in mome-run's environment (-x
+         * FOO=bar set FOO here, and the line said only -x FOO), and so do the keepalive
+         * settings above: env(1) gives them to the launcher as mome-run does.
+         */
+        int words = 0;
+        print_quoted("env", words++);
+        for (int i = 0; i < NKEEPALIVE + nforwarded; i++) {
+            const char *name = i < NKEEPALIVE ? keepalive[i].name : forwarded[i - NKEEPALIVE];
+            const char *value = getenv(name);
+            if (!value)
+                continue; /* -x NAME of a variable not set: not passed on either */
+            size_t len = strlen(name) + strlen(value) + 2;
+            char *w = xrealloc(NULL, len);
+            snprintf(w, len, "%s=%s", name, value);
+            print_quoted(w, words++);
+            free(w);
+        }
         for (int i = 0; i < nargs; i++)
-            print_quoted(args[i], i);
+            print_quoted(args[i], words++);
         putchar('\n');
         return 0;
     }

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,6 +84,7 @@ struct node {
     const char *prog;
     int app, app_rank, app_size; /* its program: index on the command line, rank in it, size */
     bool joined, finalized, gathered, lost, exited;
+    bool aborted;    /* said so once: its other threads' aborts are not news */
     int mome_pidfd;  /* the process that joined, when not pid (a wrapper's child); else -1 */
     bool write_dead; /* the node stopped reading: drop what we would send it */
     int wstat;       /* from waitpid(), once exited */
@@ -112,6 +114,9 @@ static struct {
     uint32_t gather_seq;
     int gathered;                       /* nodes that contributed to gather_seq */
     int first_status;                   /* first non-zero node exit status */
+    int first_failed;                   /* the node it came from, or -1 */
+    bool failed_unsaid;                 /* first_failed's failure awaits its line at the end */
+    int failures;                       /* nodes that exited with a non-zero status */
     int forced_status;                  /* timeout or launcher signal: wins over first_status */
     int abort_status;                   /* an abort's status (never 0), if all nodes exit 0 */
     int64_t deadline, term_at, kill_at; /* CLOCK_MONOTONIC ms, NEVER when unset */
@@ -123,6 +128,8 @@ static struct {
     int statfd;
     mome_boot_status_t *status;
     double stuck_s;         /* --stuck-after; 0: never */
+    bool stuck_given;       /* on the command line (not with -H) */
+    bool oversubscribe;     /* more local nodes than the machine's memory clearly holds */
     int64_t stuck_check;    /* next look at the table */
     int64_t last_progress;  /* when the sum of the progress counters last changed */
     uint64_t progress_sum;
@@ -287,35 +294,38 @@ static _Noreturn PRINTF_LIKE(1, 2) void usage_error(const char *fmt, ...)
 
 static _Noreturn void print_help(void)
 {
-    fputs("Usage: mome-run [options] -n N prog [args...] [: -n M prog2 [args...]]...\n"
-          "Start a Mome job of N (+ M ...) nodes on this machine. Ranks are given in the order\n"
-          "of the programs: prog runs as nodes 0 to N-1, prog2 as nodes N to N+M-1, and so on.\n"
-          "\n"
-          "Options (before the first program, except -n which starts every program's block):\n"
-          "  -n, -np N            run the next program on N nodes (N >= 1; default with one\n"
-          "                       program: one node per core this process may run on)\n"
-          "  -t, --timeout SECS   stop the job if it still runs after SECS seconds (exit 124):\n"
-          "                       SIGTERM (each node says what it waits for and flushes its\n"
-          "                       output), SIGKILL 3 s later\n"
-          "      --stuck-after SECS  when every node has waited in a Mome call for SECS seconds\n"
-          "                       with none returning, each says what it waits for; the job\n"
-          "                       goes on (default 60; 0: never)\n"
-          "  -x NAME[=VALUE]      export NAME to the nodes, set to VALUE if given (repeatable)\n"
-          "  -q, --quiet          do not report lost or aborting nodes\n"
-          "  -H, --host HOST[:N],...  run the job on these machines, N nodes on each (default\n"
-          "                       1), through a PMIx launcher (prterun or Open MPI's mpirun);\n"
-          "                       without -n, one node per place\n"
-          "      --hostfile FILE  the same, from FILE: 'host', 'host slots=N' or 'host:N' lines\n"
-          "      --launcher PATH  the PMIx launcher to use (default: prterun, then mpirun)\n"
-          "      --dry-run        with -H or --hostfile: print the launcher's command, run nothing\n"
-          "  --                   end of options: the next argument is the program\n"
-          "  -h, --help           print this help and exit\n"
-          "      --version        print the version and exit\n"
-          "\n"
-          "Exit status: the first non-zero exit status of a node (128+S for a node killed by\n"
-          "signal S), 124 on timeout, 128+S if mome-run is stopped by signal S, 125 if mome-run\n"
-          "itself fails, 2 on bad usage, otherwise 0. See mome-run(1).\n",
-          stdout);
+    fputs(
+        "Usage: mome-run [options] -n N prog [args...] [: -n M prog2 [args...]]...\n"
+        "Start a Mome job of N (+ M ...) nodes on this machine. Ranks are given in the order\n"
+        "of the programs: prog runs as nodes 0 to N-1, prog2 as nodes N to N+M-1, and so on.\n"
+        "\n"
+        "Options (before the first program, except -n which starts every program's block):\n"
+        "  -n, -np N            run the next program on N nodes (N >= 1; default with one\n"
+        "                       program: one node per core this process may run on)\n"
+        "  -t, --timeout SECS   stop the job if it still runs after SECS seconds (exit 124):\n"
+        "                       SIGTERM (each node says what it waits for and flushes its\n"
+        "                       output), SIGKILL 3 s later\n"
+        "      --stuck-after SECS  when every node has waited in a Mome call for SECS seconds\n"
+        "                       with none returning, each says what it waits for; the job\n"
+        "                       goes on (default 60; 0: never; not with -H)\n"
+        "      --oversubscribe  start more nodes than this machine's available memory holds\n"
+        "                       at 8 MiB a node (refused otherwise)\n"
+        "  -x NAME[=VALUE]      export NAME to the nodes, set to VALUE if given (repeatable)\n"
+        "  -q, --quiet          do not report lost, aborting or failing nodes\n"
+        "  -H, --host HOST[:N],...  run the job on these machines, N nodes on each (default\n"
+        "                       1), through a PMIx launcher (prterun or Open MPI's mpirun);\n"
+        "                       without -n, one node per place\n"
+        "      --hostfile FILE  the same, from FILE: 'host', 'host slots=N' or 'host:N' lines\n"
+        "      --launcher PATH  the PMIx launcher to use (default: prterun, then mpirun)\n"
+        "      --dry-run        with -H or --hostfile: print the launcher's command, run nothing\n"
+        "  --                   end of options: the next argument is the program\n"
+        "  -h, --help           print this help and exit\n"
+        "      --version        print the version and exit\n"
+        "\n"
+        "Exit status: the first non-zero exit status of a node (128+S for a node killed by\n"
+        "signal S), 124 on timeout, 128+S if mome-run is stopped by signal S, 125 if mome-run\n"
+        "itself fails, 2 on bad usage, otherwise 0. See mome-run(1).\n",
+        stdout);
     exit(0);
 }
 
@@ -385,10 +395,10 @@ static void parse_export(const char *arg)
 
 static bool is_job_option(const char *a)
 {
-    static const char *const names[] = {"-t",      "--timeout", "-x",     "-q", "--stuck-after",
-                                        "--quiet", "-h",        "--help", "--version",
-                                        "-H",      "--host",    "--hostfile", "--launcher",
-                                        "--dry-run"};
+    static const char *const names[] = {
+        "-t",      "--timeout",  "-x",         "-q",        "--stuck-after",
+        "--quiet", "-h",         "--help",     "--version", "-H",
+        "--host",  "--hostfile", "--launcher", "--dry-run", "--oversubscribe"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(a, names[i]) == 0)
@@ -408,6 +418,7 @@ static int parse_job_option(int argc, char **argv, int i)
     }
     if (strcmp(a, "--stuck-after") == 0) {
         job.stuck_s = parse_seconds(a, val, true);
+        job.stuck_given = true;
         return i + 2;
     }
     if (strcmp(a, "-x") == 0) {
@@ -434,6 +445,10 @@ static int parse_job_option(int argc, char **argv, int i)
     }
     if (strcmp(a, "--dry-run") == 0) {
         remote.dry_run = true;
+        return i + 1;
+    }
+    if (strcmp(a, "--oversubscribe") == 0) {
+        job.oversubscribe = true;
         return i + 1;
     }
     if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
@@ -524,6 +539,160 @@ static struct block *parse_args(int argc, char **argv, int *nblocks, int *total)
         if (++i >= argc)
             usage_error("nothing after ':'");
     }
+}
+
+/* ---- before starting them ------------------------------------------------------------------- */
+
+/*
+ * The memory this machine gives mome-run's nodes: MemAvailable, or less if a cgroup (v2) limits
+ * this process and its children (the smallest memory.max of its cgroup and their ancestors: a
+ * limit, not limit - usage, since usage counts the page cache the kernel gives back). 0: unknown.
+ */
+static uint64_t available_memory(void)
+{
+    char line[PATH_MAX + 64], dir[sizeof(line) + 32];
+    unsigned long long v;
+    uint64_t avail = 0;
+    FILE *f = fopen("/proc/meminfo", "re");
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+            avail = (uint64_t)v * 1024;
+            break;
+        }
+    if (f)
+        fclose(f);
+    f = fopen("/proc/self/cgroup", "re");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strncmp(line, "0::/", 4) == 0;
+    if (f)
+        fclose(f);
+    if (!avail || !found)
+        return avail;
+    line[strcspn(line, "\n")] = '\0';
+    for (char *cg = line + 3;;) { /* "/a/b", then "/a", then "" (the root has no memory.max) */
+        snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s/memory.max", cg);
+        FILE *m = fopen(dir, "re");
+        if (m && fscanf(m, "%llu", &v) == 1 && v < avail)
+            avail = v;
+        if (m)
+            fclose(m);
+        char *slash = strrchr(cg, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+    }
+    return avail;
+}
+
+/*
+ * Refuse, before starting any, more nodes than the machine clearly holds: 100000 nodes were
+ * forked at once, the machine ran out of memory and its OOM killer took mome-run, with not a
+ * word. NODE_MIN_MEMORY is well under what a Mome node takes (about 4 MiB of its own memory for
+ * a node that does nothing, plus what the kernel keeps for it), so that any job that may fit
+ * runs: 48 nodes on 2 cores are fine.
+ */
+#define NODE_MIN_MEMORY (8ull << 20)
+static void check_room(int total)
+{
+    uint64_t avail = job.oversubscribe ? 0 : available_memory();
+
+    if (!avail || (uint64_t)total <= avail / NODE_MIN_MEMORY)
+        return;
+    usage_error("%d nodes cannot run on this machine: its available memory (%llu MiB) holds at "
+                "most %llu at %llu MiB each; run fewer, or give --oversubscribe to start them "
+                "all the same",
+                total, (unsigned long long)(avail >> 20),
+                (unsigned long long)(avail / NODE_MIN_MEMORY),
+                (unsigned long long)(NODE_MIN_MEMORY >> 20));
+}
+
+/*
+ * Whether executing `path` fails for sure: 0 if not, else an errno value, or -1 for a script
+ * whose #! interpreter is missing (the kernel says ENOENT, as for a missing file), with what to
+ * say in why (for "cannot execute 'prog': ...").
+ */
+static int exec_fails(const char *path, char *why, size_t len)
+{
+    struct stat st;
+    char head[256];
+    int err;
+
+    if (stat(path, &st) < 0)
+        err = errno;
+    else if (S_ISDIR(st.st_mode))
+        err = EISDIR; /* (execve says EACCES) */
+    else if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+        err = EACCES;
+    else {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        ssize_t got = fd >= 0 ? read(fd, head, sizeof(head) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (got < 3 || head[0] != '#' || head[1] != '!' || !memchr(head, '\n', (size_t)got))
+            return 0; /* (a #! line longer than read here: the kernel decides) */
+        head[got] = '\0';
+        char *interp = head + 2 + strspn(head + 2, " \t");
+        interp[strcspn(interp, " \t\r\n")] = '\0';
+        if (!*interp || access(interp, X_OK) == 0)
+            return 0;
+        snprintf(why, len, "its interpreter '%s' (its #! line) %s", interp,
+                 errno == ENOENT ? "does not exist" : strerror(errno));
+        return -1;
+    }
+    snprintf(why, len, "%s", strerror(err));
+    return err;
+}
+
+/* As exec_fails, for prog found as execvp(3) finds it: in PATH when it has no '/'. */
+static bool prog_fails(const char *prog, char *why, size_t len)
+{
+    char path[PATH_MAX], dirs[8192], interp[PATH_MAX + 64] = "";
+    bool denied = false;
+
+    if (!*prog) {
+        snprintf(why, len, "%s", strerror(ENOENT));
+        return true;
+    }
+    if (strchr(prog, '/'))
+        return exec_fails(prog, why, len) != 0;
+    const char *env = getenv("PATH");
+    if (snprintf(dirs, sizeof(dirs), "%s", env ? env : "/bin:/usr/bin") >= (int)sizeof(dirs))
+        return false; /* execvp decides */
+    for (char *d = dirs, *end; d; d = end ? end + 1 : NULL) {
+        end = strchr(d, ':');
+        if (end)
+            *end = '\0';
+        int n = snprintf(path, sizeof(path), "%s/%s", *d ? d : ".", prog);
+        if (n < 0 || n >= (int)sizeof(path) || access(path, F_OK) < 0)
+            continue;
+        /* execvp goes on past what it may not execute: EACCES if nothing would do. */
+        int err = exec_fails(path, why, len);
+        if (err == 0)
+            return false;
+        if (err == -1 && !interp[0])
+            snprintf(interp, sizeof(interp), "%s", why);
+        denied = denied || err != -1;
+    }
+    if (denied)
+        snprintf(why, len, "%s", strerror(EACCES));
+    else
+        snprintf(why, len, "%s", interp[0] ? interp : strerror(ENOENT));
+    return true;
+}
+
+/* A program that cannot be executed is said once, and no node started: each of N nodes said it
+ * (mome-run -n 8 ./nonexist printed 8 lines). */
+static void check_programs(const struct block *blocks, int nblocks)
+{
+    char why[PATH_MAX + 128];
+
+    for (int b = 0; b < nblocks; b++)
+        if (prog_fails(blocks[b].argv[0], why, sizeof(why))) {
+            fprintf(stderr, "mome-run: cannot execute '%s': %s\n", blocks[b].argv[0], why);
+            exit(EXIT_NOEXEC);
+        }
 }
 
 /* ---- starting the nodes ---------------------------------------------------------------------- */
@@ -621,7 +790,12 @@ static _Noreturn void child_exec(const struct node *n, char **argv, int boot_fd,
     if ((n->rank == 0 || dup2(devnull, STDIN_FILENO) >= 0) && fcntl(boot_fd, F_SETFD, 0) == 0 &&
         (job.statfd < 0 || fcntl(job.statfd, F_SETFD, 0) == 0) && set_boot_env(n, boot_fd) == 0)
         execvp(argv[0], argv);
-    dprintf(STDERR_FILENO, "mome-run: cannot execute '%s': %s\n", argv[0], strerror(errno));
+    /* (check_programs said it already, unless the program changed since.) */
+    char why[PATH_MAX + 128];
+    int err = errno;
+    if (!prog_fails(argv[0], why, sizeof(why)))
+        snprintf(why, sizeof(why), "%s", strerror(err));
+    dprintf(STDERR_FILENO, "mome-run: cannot execute '%s': %s\n", argv[0], why);
     _exit(EXIT_NOEXEC);
 }
 
@@ -811,13 +985,35 @@ static void stop_later(void)
     set_at(&job.kill_at, now + LOSS_KILL_MS);
 }
 
-static void exit_reason(const struct node *n, char *buf, size_t len)
+/* How node n ended: "killed by signal 9 (Killed)", "exited with status 3" then `exited`. */
+static void exit_how(const struct node *n, const char *exited, char *buf, size_t len)
 {
     if (WIFSIGNALED(n->wstat))
         snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(n->wstat),
                  strsignal(WTERMSIG(n->wstat)));
     else
-        snprintf(buf, len, "exited with status %d before MomeFinalize", WEXITSTATUS(n->wstat));
+        snprintf(buf, len, "exited with status %d%s", WEXITSTATUS(n->wstat), exited);
+}
+
+static void exit_reason(const struct node *n, char *buf, size_t len)
+{
+    exit_how(n, " before MomeFinalize", buf, len);
+}
+
+/* Node n failed and nothing else says so (it is not lost, nobody aborted): say it. */
+static void say_failed(const struct node *n, const char *when)
+{
+    char how[128];
+
+    if (job.quiet)
+        return;
+    exit_how(n, "", how, sizeof(how));
+    fprintf(stderr, "mome-run: node %d (pid %d, %s) %s%s", n->rank, (int)n->pid, n->prog, how,
+            when);
+    if (job.failures > 1)
+        fprintf(stderr, " (and %d other node%s failed)", job.failures - 1,
+                job.failures > 2 ? "s" : "");
+    fputc('\n', stderr);
 }
 
 /* Node n is gone for the job: tell the others, who stop with a message naming it. */
@@ -998,6 +1194,11 @@ static void on_abort(struct node *n, const mome_boot_frame_t *f, const unsigned 
     int shown = (int)strnlen(text, f->len);
     uint32_t status = (f->arg & 0xff) ? f->arg : 1;
 
+    /* The first ABORT of a node gives its reason; another (an older library's threads aborting
+     * at once each sent one) is no news: it printed and re-broadcast once per thread. */
+    if (n->aborted)
+        return;
+    n->aborted = true;
     if (!job.abort_status)
         job.abort_status = (int)(status & 0xff);
 
@@ -1091,12 +1292,28 @@ static void node_reaped(struct node *n, int wstat)
     n->exited = true;
     n->wstat = wstat;
     job.live--;
-    if (!job.first_status)
-        job.first_status = WIFSIGNALED(wstat) ? 128 + WTERMSIG(wstat) : WEXITSTATUS(wstat);
-    if (n->finalized || n->lost || job.stopping)
+    int status = WIFSIGNALED(wstat) ? 128 + WTERMSIG(wstat) : WEXITSTATUS(wstat);
+    bool first = status && !job.first_status;
+    if (status)
+        job.failures++;
+    if (first) {
+        job.first_status = status;
+        job.first_failed = n->rank;
+    }
+    if (n->lost || job.stopping)
         return;
+    /* A failure that is no loss decides the exit status all the same: say which node it was
+     * (a node killed after MomeFinalize, or a job of programs without Mome, ended with a
+     * failing status and not a word). The first only: its status is the job's. */
+    if (n->finalized) {
+        if (first)
+            say_failed(n, " after MomeFinalize");
+        return;
+    }
     if (!job.any_joined) {
-        /* Maybe not a Mome program at all (mome-run -n 2 hostname): a loss only if one joins. */
+        /* Maybe not a Mome program at all (mome-run -n 2 hostname): a loss only if one joins;
+         * if none does, its failure is said at the end (say_unsaid). */
+        job.failed_unsaid |= first;
         if (job.pending_loss < 0)
             job.pending_loss = n->rank;
         return;
@@ -1105,6 +1322,13 @@ static void node_reaped(struct node *n, int wstat)
      * segments' final content unsaved) is not a success either (helper-87). */
     if (job.live > 0 || n->joined)
         node_lost_exit(n);
+}
+
+/* The job is over and no node joined it: the first failure, if nothing was said about it. */
+static void say_unsaid(void)
+{
+    if (job.failed_unsaid && !job.any_joined && !job.stopping && job.first_failed >= 0)
+        say_failed(&job.nodes[job.first_failed], "");
 }
 
 static void reap_children(void)
@@ -1339,6 +1563,7 @@ static void run(void)
     }
     if (job.stopping)
         kill_leftovers();
+    say_unsaid();
     free(who);
     free(pfd);
 }
@@ -1360,6 +1585,7 @@ int main(int argc, char **argv)
     int nblocks, total, status;
 
     job.pending_loss = -1;
+    job.first_failed = -1;
     job.sigfd = -1;
     job.statfd = -1;
     job.stuck_s = STUCK_DEFAULT_S;
@@ -1368,6 +1594,10 @@ int main(int argc, char **argv)
         usage_error("no program given");
     blocks = parse_args(argc, argv, &nblocks, &total);
     if (remote.hosts || remote.hostfile) {
+        /* The nodes' status table and the memory check are mome-run's own, on this machine. */
+        if (job.stuck_given || job.oversubscribe)
+            usage_error("'%s' goes with a job on this machine, not with -H or --hostfile",
+                        job.stuck_given ? "--stuck-after" : "--oversubscribe");
         struct pmix_block *pb = xmalloc(sizeof(*pb) * (size_t)nblocks);
         remote.timeout_s = job.timeout_s;
         remote.quiet = job.quiet;
@@ -1378,6 +1608,8 @@ int main(int argc, char **argv)
     if (remote.launcher || remote.dry_run)
         usage_error("'%s' goes with -H or --hostfile", remote.launcher ? "--launcher" : "--dry-run");
 
+    check_room(total);
+    check_programs(blocks, nblocks);
     ensure_std_fds();
     /* What the nodes start and leave behind comes here when they die (kill_leftovers). */
     prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -221,9 +221,17 @@ int MomeNode(void)
 
 void MomeAbort(int status, const char *msg)
 {
+    static int aborting;
     char text[512];
     /* exit() keeps the low 8 bits: 256 or -256 as such would report success for an aborted job. */
     int code = (status & 0xff) ? status : 1;
+
+    /* Once per process: threads aborting together each printed their message and sent the
+     * launcher an abort. The others wait to be ended with the process (mome_exit's alarm
+     * bounds the first's exit). */
+    if (__atomic_exchange_n(&aborting, 1, __ATOMIC_ACQ_REL))
+        for (;;)
+            pause();
 
     snprintf(text, sizeof(text), "%s", msg && *msg ? msg : "MomeAbort called");
     /* A child forked by a node is no node: it must not abort the job in its parent's name, on its
