@@ -109,8 +109,10 @@ void mome_copy_reopen(mome_seg_t *s, uint64_t page, uint8_t *snap);
  * the master gets a buffer of its own (what this node serves, pushes, checkpoints and merges
  * into), and the view keeps its content, tracked with a twin like a non-owner's copy, its writes
  * merged into the master at each release (mome_copy_release_apart). MomeSyncMem, a switch to
- * another model, or a grant for the page joins them again (mome_copy_join); a master handed to
- * another node leaves the view as a WEAK copy of the version it reflects (mome_copy_leave_apart).
+ * a stronger model, a grant for the page, a flush, or the view's first write after an acquire
+ * joins them again (mome_copy_join); a master handed to another node leaves the view as a WEAK
+ * copy of the version it reflects (mome_copy_leave_apart). The buffer is outside the page budget
+ * (MOME_LOCAL_PAGES): at most one per page this node owns and others write, until it joins.
  */
 /* The master kept apart, or NULL (the copy in the store is the master, if any here). */
 const uint8_t *mome_copy_apart(const mome_seg_t *s, uint64_t page);
