@@ -525,7 +525,8 @@ static int taken_add(taken_t *t, const uint64_t *p, size_t n)
         t->v = nv;
         t->cap = nc;
     }
-    memcpy(t->v + t->n, p, n * sizeof(*p));
+    if (n) /* (t->v may be NULL yet: a segment destroyed meanwhile copies none) */
+        memcpy(t->v + t->n, p, n * sizeof(*p));
     t->n += n;
     return 0;
 }
@@ -797,8 +798,15 @@ static job_t begun;
  */
 int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
 {
-    if (pthread_mutex_trylock(&one_at_a_time) != 0)
+    /* Held across the lookup: another thread's EBUSY comes once this checkpoint has its segment,
+     * so a MomeSegClose after that EBUSY cannot fail it (it could, preempted between the lock and
+     * the lookup: helper-150). */
+    static pthread_mutex_t looking_up = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&looking_up);
+    if (pthread_mutex_trylock(&one_at_a_time) != 0) {
+        pthread_mutex_unlock(&looking_up);
         return say(err, errlen, -EBUSY, "another thread of this node is in a checkpoint");
+    }
     memset(&begun, 0, sizeof(begun));
     begun.handle = handle;
     begun.window = 1;
@@ -810,6 +818,7 @@ int mome_checkpoint_check(int handle, uint64_t *id, char *err, size_t errlen)
         job_release(&begun);
         pthread_mutex_unlock(&one_at_a_time);
     }
+    pthread_mutex_unlock(&looking_up);
     return rc;
 }
 

@@ -493,6 +493,8 @@ static size_t close_size;
 static void *close_in_checkpoint(void *arg)
 {
     int me = MomeNode(), n = MomeNodes(), seen = 0;
+    /* EBUSY: the first thread's checkpoint has its segment (mome_checkpoint_check), and the
+     * close below cannot fail it. */
     while (!close_over) { /* (with `all`, the checkpoint may end before this thread runs) */
         CHECK(MomeCheckpoint(-1) == -1, "MomeCheckpoint(-1) succeeded");
         if (errno == EBUSY) {
