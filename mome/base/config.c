@@ -411,6 +411,40 @@ static void set_defaults(mome_config_t *c)
     c->page_size = default_page_size();
 }
 
+/*
+ * The page budget's values that are each valid but not together, said by MomeInit before the node
+ * joins the job (every node stops with the same word, none of them left talking to a node gone).
+ * Whether MOME_SWAP_DIR can hold the swap file is the page-out layer's (mome_coh_check).
+ */
+static int check_budget(const mome_config_t *c, char *err, size_t errlen)
+{
+    if (!c->local_pages)
+        return 0;
+    if (c->local_low > c->local_high) {
+        snprintf(err, errlen,
+                 "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
+                 "LOW <= HIGH (their defaults are 0.85 and 0.95: setting one may need the "
+                 "other set too)",
+                 c->local_low, c->local_high);
+        return -EINVAL;
+    }
+    if (c->local_pages < 4) {
+        snprintf(err, errlen,
+                 "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
+                 "or at least 4 pages",
+                 (unsigned long long)c->local_pages);
+        return -EINVAL;
+    }
+    if (!c->swap_dir[0]) {
+        snprintf(err, errlen,
+                 "MOME_SWAP_DIR is empty; expected a writable directory (the default is "
+                 "/var/tmp): with MOME_LOCAL_PAGES, pages no node has room for are written "
+                 "there");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int mome_config_load(mome_config_t *c, char *err, size_t errlen)
 {
     size_t n = 0;
@@ -435,7 +469,9 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen)
         bad |= rc < 0;
     }
     errno = saved;
-    return bad ? -EINVAL : 0;
+    if (bad)
+        return -EINVAL;
+    return check_budget(c, err, errlen);
 }
 
 size_t mome_config_page_size(void)

@@ -54,7 +54,9 @@ typedef struct mome_config {
 } mome_config_t;
 
 /* Fill *c with defaults then the environment. On bad values returns -EINVAL and a message naming
- * each ("; " between them). */
+ * each ("; " between them); when every value is good, on values that do not go together (the page
+ * budget's: MOME_LOCAL_LOW above MOME_LOCAL_HIGH, fewer than 4 pages, no MOME_SWAP_DIR), -EINVAL
+ * and a message naming them. */
 int mome_config_load(mome_config_t *c, char *err, size_t errlen);
 
 /* Warn (once per name) about MOME_* variables that no knob knows. */

@@ -20,6 +20,22 @@
 
 static int finishing; /* MomeFinalize's quiesce round has begun */
 
+static void pageout_config(const mome_coh_config_t *cfg, mome_pageout_config_t *pc)
+{
+    *pc = (mome_pageout_config_t){.pages = cfg->budget,
+                                  .high = cfg->high,
+                                  .low = cfg->low,
+                                  .swap_dir = cfg->swap_dir,
+                                  .disk_only = cfg->pageout_disk};
+}
+
+int mome_coh_check(const mome_coh_config_t *cfg, char *err, size_t errlen)
+{
+    mome_pageout_config_t pc;
+    pageout_config(cfg, &pc);
+    return mome_pageout_check(&pc, err, errlen);
+}
+
 int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
 {
     int rc;
@@ -45,8 +61,8 @@ int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the coherence layer: %s", strerror(-rc));
         return rc;
     }
-    mome_pageout_config_t pc = {.pages = cfg->budget, .high = cfg->high, .low = cfg->low,
-                                .swap_dir = cfg->swap_dir, .disk_only = cfg->pageout_disk};
+    mome_pageout_config_t pc;
+    pageout_config(cfg, &pc);
     if ((rc = mome_pageout_init(&pc, err, errlen)) < 0)
         return rc;
     mome_fault_set_handler(mome_req_fault);

@@ -23,6 +23,9 @@ typedef struct mome_coh_config {
     int pageout_disk;     /* MOME_PAGEOUT=disk */
 } mome_coh_config_t;
 
+/* What can be checked before the node joins the job (no transport yet, nothing set up): that the
+ * page budget's swap directory can hold the swap file. 0, or -EINVAL and a message. */
+int mome_coh_check(const mome_coh_config_t *cfg, char *err, size_t errlen);
 /* Set up every part of the layer, register its messages and take the faults. */
 int mome_coh_init(const mome_coh_config_t *cfg, char *err, size_t errlen);
 void mome_coh_fini(void);

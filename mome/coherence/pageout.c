@@ -460,6 +460,33 @@ static const mome_msg_def_t pageout_msgs[] = {
      .handler = on_page_free},
 };
 
+static void swap_dir_message(char *err, size_t errlen, const char *dir, int rc)
+{
+    snprintf(err, errlen,
+             "MOME_SWAP_DIR=%s: cannot create the swap file there (%s); "
+             "expected a writable directory: with MOME_LOCAL_PAGES, pages no "
+             "node has room for are written there",
+             dir, strerror(-rc));
+}
+
+int mome_pageout_check(const mome_pageout_config_t *cfg, char *err, size_t errlen)
+{
+    const char *dir = cfg->swap_dir ? cfg->swap_dir : "/var/tmp";
+    char path[1100];
+    if (!cfg->pages)
+        return 0;
+    /* A file made as the swap file is (swap_open), gone at once. */
+    snprintf(path, sizeof(path), "%s/mome-swap.XXXXXX", dir);
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        swap_dir_message(err, errlen, dir, -errno);
+        return -EINVAL; /* a setting to change, as a bad value is */
+    }
+    unlink(path);
+    close(fd);
+    return 0;
+}
+
 int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen)
 {
     answer.done = 1;
@@ -475,39 +502,16 @@ int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen
         return -ENOMEM;
     }
     if (budget) {
+        /* The configuration checked the values (mome_config_load), and MomeInit the swap
+         * directory (mome_pageout_check) before the node joined the job. */
         uint64_t high = (uint64_t)((double)budget * cfg->high);
         uint64_t low = (uint64_t)((double)budget * cfg->low);
-        if (cfg->low > cfg->high) {
-            snprintf(err, errlen,
-                     "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
-                     "LOW <= HIGH (their defaults are 0.85 and 0.95: setting one may need the "
-                     "other set too)",
-                     cfg->low, cfg->high);
-            return -EINVAL;
-        }
-        if (budget < 4) {
-            snprintf(err, errlen,
-                     "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
-                     "or at least 4 pages",
-                     (unsigned long long)budget);
-            return -EINVAL;
-        }
-        if (!swap_dir[0]) {
-            snprintf(err, errlen,
-                     "MOME_SWAP_DIR is empty; expected a writable directory (the default is "
-                     "/var/tmp): with MOME_LOCAL_PAGES, pages no node has room for are written "
-                     "there");
-            return -EINVAL;
-        }
         /* The swap file now: a directory that cannot hold it is a mistake to report at start,
-         * not when the first page has nowhere else to go. */
+         * not when the first page has nowhere else to go (said before the node joined the job
+         * unless the directory changed since). */
         int rc = swap_open();
         if (rc < 0) {
-            snprintf(err, errlen,
-                     "MOME_SWAP_DIR=%s: cannot create the swap file there (%s); "
-                     "expected a writable directory: with MOME_LOCAL_PAGES, pages no "
-                     "node has room for are written there",
-                     swap_dir, strerror(-rc));
+            swap_dir_message(err, errlen, swap_dir, rc);
             return rc;
         }
         mome_store_budget(budget, high, low < high ? low : high, &pager);

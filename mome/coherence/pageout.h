@@ -18,6 +18,9 @@ typedef struct mome_pageout_config {
     int disk_only;        /* MOME_PAGEOUT=disk: never to other nodes' memory */
 } mome_pageout_config_t;
 
+/* Before the node joins the job (no transport, no coherence state): with a budget, can a swap
+ * file be made in cfg->swap_dir? 0, or -EINVAL and a message naming MOME_SWAP_DIR and why. */
+int mome_pageout_check(const mome_pageout_config_t *cfg, char *err, size_t errlen);
 /* Registers PAGEOUT, PAGEOUT_ACK, PAGEIN, PAGEIN_DATA, PAGE_FREE (a node serves other nodes'
  * pages whether or not it has a budget itself); sets the store's budget and pager. */
 int mome_pageout_init(const mome_pageout_config_t *cfg, char *err, size_t errlen);

@@ -1041,19 +1041,25 @@ static int agree_server(char *err, size_t errlen)
     return -EINVAL;
 }
 
+/* The coherence layer's configuration (the job's size and this node's rank once known). */
+static mome_coh_config_t coh_config(void)
+{
+    return (mome_coh_config_t){.page_size = mome_g.page_size,
+                               .nnodes = mome_g.nnodes,
+                               .self = mome_g.rank,
+                               .dir_migrate = mome_g.cfg.dir_migrate,
+                               .prefetch = mome_g.cfg.prefetch,
+                               .budget = mome_g.cfg.local_pages,
+                               .high = mome_g.cfg.local_high,
+                               .low = mome_g.cfg.local_low,
+                               .swap_dir = mome_g.cfg.swap_dir,
+                               .pageout_disk = mome_g.cfg.pageout_disk,
+                               .evict = mome_g.cfg.local_pages ? mome_g.cfg.evict : NULL};
+}
+
 static int init_layers(char *err, size_t errlen)
 {
-    mome_coh_config_t cc = {.page_size = mome_g.page_size,
-                            .nnodes = mome_g.nnodes,
-                            .self = mome_g.rank,
-                            .dir_migrate = mome_g.cfg.dir_migrate,
-                            .prefetch = mome_g.cfg.prefetch,
-                            .budget = mome_g.cfg.local_pages,
-                            .high = mome_g.cfg.local_high,
-                            .low = mome_g.cfg.local_low,
-                            .swap_dir = mome_g.cfg.swap_dir,
-                            .pageout_disk = mome_g.cfg.pageout_disk,
-                            .evict = mome_g.cfg.local_pages ? mome_g.cfg.evict : NULL};
+    mome_coh_config_t cc = coh_config();
     mome_wire_ctx_t wctx = {.nnodes = (uint32_t)mome_g.nnodes,
                             .page_size = (uint32_t)mome_g.page_size,
                             .key = job_key,
@@ -1255,6 +1261,13 @@ int mome_node_start(char *err, size_t errlen)
     int rc;
 
     scan_fds(0);
+    /* What each node can find wrong alone, before any joins the job: all of them stop with the
+     * same word then, rather than the first to find it while the others start UCX with it and
+     * say they lost it (mome_config_load checked the values). */
+    mome_coh_config_t cc = coh_config();
+    rc = mome_coh_check(&cc, err, errlen);
+    if (rc < 0)
+        return rc;
     rc = mome_boot_init(&bi, err, errlen);
     if (rc < 0)
         return rc;

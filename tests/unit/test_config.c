@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/config.h"
 #include "base/log.h"
+#include "mome.h"
 #include "unit.h"
 
 /* The system page size the library sees (config.c calls sysconf): 0, the real one. Not
@@ -95,6 +97,91 @@ START_TEST(test_config__budget_and_heap_bounds)
     ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
     ck_assert_uint_eq(c.heap_size, 32ull << 40);
     REFUSED("MOME_HEAP_SIZE", "32T", "64T", "0100T");
+}
+END_TEST
+
+/* A page budget's values each valid but not together were refused only once the node had joined
+ * the job and started UCX: the first node to find them stopped, and the others said they lost
+ * it. The configuration refuses them now, with a message naming the variable. */
+START_TEST(test_config__budget_values_that_do_not_go_together)
+{
+    mome_config_t c;
+    char err[256];
+    setenv("MOME_LOCAL_PAGES", "64", 1);
+    setenv("MOME_LOCAL_LOW", "0.9", 1);
+    setenv("MOME_LOCAL_HIGH", "0.5", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "MOME_LOCAL_LOW (0.9) is above MOME_LOCAL_HIGH (0.5)"), "%s", err);
+    unsetenv("MOME_LOCAL_LOW");
+    unsetenv("MOME_LOCAL_HIGH");
+    setenv("MOME_SWAP_DIR", "", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "MOME_SWAP_DIR is empty"), "%s", err);
+    unsetenv("MOME_SWAP_DIR");
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    setenv("MOME_LOCAL_PAGES", "4", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    REFUSED("MOME_LOCAL_PAGES", "at least 4 pages", "3", "1");
+    /* Without a budget they do nothing: not refused. */
+    setenv("MOME_LOCAL_LOW", "0.9", 1);
+    setenv("MOME_LOCAL_HIGH", "0.5", 1);
+    setenv("MOME_SWAP_DIR", "", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+    unsetenv("MOME_LOCAL_LOW");
+    unsetenv("MOME_LOCAL_HIGH");
+    unsetenv("MOME_SWAP_DIR");
+}
+END_TEST
+
+/* MomeInit, in a child, with var=value, a budget, and a launcher environment that the boot
+ * layer refuses: the message MomeInit fails with, in msg, " [EINVAL]" after it if errno is. */
+static void init_in_child(const char *var, const char *value, char *msg, size_t len)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        setenv("MOME_LOCAL_PAGES", "64", 1);
+        setenv(var, value, 1);
+        setenv("MOME_BOOT_FD", "broken", 1);
+        char e[768];
+        if (MomeInit(NULL, NULL) < 0)
+            snprintf(e, sizeof(e), "%s%s", MomeError(), errno == EINVAL ? " [EINVAL]" : "");
+        else
+            snprintf(e, sizeof(e), "MomeInit succeeded");
+        ssize_t w = write(p[1], e, strlen(e));
+        _exit(w < 0);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n < len - 1 && (r = read(p[0], msg + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    msg[n] = 0;
+    close(p[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+}
+
+/* What each node can find wrong alone is said before it joins the job (before the launcher is
+ * even asked), so that every node of a job says it: 8 nodes with MOME_LOCAL_PAGES=3 or a missing
+ * MOME_SWAP_DIR had 1 to 5 of them say so, the others that they lost a node, with UCX's errors. */
+START_TEST(test_config__budget_mistakes_are_said_before_joining_the_job)
+{
+    char msg[1024];
+    init_in_child("MOME_LOCAL_PAGES", "3", msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "MomeInit: MOME_LOCAL_PAGES=3 is too small"), "%s", msg);
+    ck_assert_msg(strstr(msg, "[EINVAL]"), "%s", msg);
+    init_in_child("MOME_SWAP_DIR", "/nonexistent/swap", msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "MomeInit: MOME_SWAP_DIR=/nonexistent/swap: cannot create the swap "
+                              "file there (No such file or directory)"),
+                  "%s", msg);
+    ck_assert_msg(strstr(msg, "[EINVAL]"), "%s", msg);
+    /* A directory that can hold it: the launcher's environment is next. */
+    init_in_child("MOME_SWAP_DIR", "/tmp", msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "broken launcher environment"), "%s", msg);
 }
 END_TEST
 
@@ -320,6 +407,8 @@ Suite *config_suite(void)
     Suite *s = suite_create("config");
     UNIT_CASE(s, test_config__sizes);
     UNIT_CASE(s, test_config__budget_and_heap_bounds);
+    UNIT_CASE(s, test_config__budget_values_that_do_not_go_together);
+    UNIT_CASE(s, test_config__budget_mistakes_are_said_before_joining_the_job);
     UNIT_CASE(s, test_config__default_page_size_follows_a_larger_system_page);
     UNIT_CASE(s, test_config__defaults);
     UNIT_CASE(s, test_config__page_size_must_be_a_power_of_two_page_multiple);
