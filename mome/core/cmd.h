@@ -25,8 +25,9 @@ typedef union mome_cmd_args {
         const char *name;
         uint64_t size;
         int flags;
-        int tries; /* segment.c: asked again after an unlink raced the open */
-    } open; /* MomeSegOpen */
+        int tries;    /* segment.c: asked again after an unlink raced the open */
+        uint64_t uid; /* segment.c: the persistent segment the last try was answered with */
+    } open;           /* MomeSegOpen */
     struct {
         int handle;
     } close; /* MomeSegClose */

@@ -2,6 +2,7 @@
  * segment.c - the segment name service, this node's handles and use counts, and MomeMMap views.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,13 +367,28 @@ static void on_open_reply(const mome_msg_t *msg, const void *body)
          * name) between the manager's answer and this open left none, or another (ENOENT,
          * EXDEV). Ask the manager again, as if the open had come after the unlink (helper-91);
          * each time, another node may have unlinked and created it again meanwhile (3 tries were
-         * all lost in CI, under load, to a node doing that in a loop: 100). */
-        if ((msg->flags & MOME_SEGR_PERSIST) && (err == -ENOENT || err == -EXDEV) &&
-            c->u.open.tries++ < 100) {
+         * all lost in CI, under load, to a node doing that in a loop: 100). The same segment
+         * twice (its uid) was not unlinked in between: this node's repository is not the
+         * manager's. */
+        int persist = (msg->flags & MOME_SEGR_PERSIST) != 0;
+        int again = persist && c->u.open.tries > 0 && uid_of(msg) == c->u.open.uid;
+        if (persist && !again && (err == -ENOENT || err == -EXDEV) && c->u.open.tries++ < 100) {
+            c->u.open.uid = uid_of(msg);
             mome_segment_cmd_open(c);
             return;
         }
-        if (err == -EFBIG)
+        if (again && err == -ENOENT) {
+            char here[PATH_MAX];
+            const char *dir = mome_g.cfg.repository;
+            int known = realpath(dir, here) != NULL && strcmp(here, dir) != 0;
+            mome_cmd_fail(c, EXDEV,
+                          "MomeSegOpen: node %d finds no segment '%s' in its repository '%.300s'%s"
+                          "%.300s%s where its name manager, node %d, opened it: MOME_REPOSITORY "
+                          "must name the same directory, on a file system they share, on every "
+                          "node",
+                          mome_g.rank, name, known ? here : dir, known ? " (MOME_REPOSITORY=" : "",
+                          known ? dir : "", known ? ")" : "", name_manager(name));
+        } else if (err == -EFBIG)
             mome_cmd_fail(c, ENOMEM,
                           "MomeSegOpen: segment '%s' of %llu bytes would take this "
                           "node's Mome memory, a file holding its segments and the shared heap, "

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/cmd.h"
@@ -15,6 +16,7 @@
 #include "memory/store.h"
 #include "mome.h"
 #include "net/srvproto.h"
+#include "repo/repo.h"
 #include "nodecase.h"
 
 #define SZ (3 * NC_PAGE)
@@ -334,6 +336,86 @@ START_TEST(test_segment__open_reply_error_fails_the_command)
 }
 END_TEST
 
+/* The name manager's answer to a MOME_PERSIST open: segment ID, whose repository uid is uid. */
+static void reply_persist(int from, uint64_t token, uint64_t uid)
+{
+    mome_segmsg_t m = {.id = ID, .size = SZ, .token = token};
+    uint8_t p[8];
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(uid >> (8 * i));
+    nc_deliver(MOME_MSG_SEG_OPEN_REPLY, MOME_SEGR_PERSIST, from, &m, p, sizeof(p));
+}
+
+/* The token of the SEG_OPEN this node sent mgr again, after the reply just delivered. */
+static uint64_t asked_again(int mgr)
+{
+    return NC_BODY(nc_msg(MOME_MSG_SEG_OPEN, mgr), mome_segmsg_t)->token;
+}
+
+/*
+ * A node whose MOME_REPOSITORY is not the name manager's: the manager creates the segment in its
+ * own, and this node, opening it by name in its repository, finds none (ENOENT) or another
+ * (EXDEV). Once may be an unlink racing the open (it asks again); the same segment (uid) twice is
+ * not: it says the repositories differ. It said "does not exist in repository ... (pass
+ * MOME_CREATE to create it)" to a program that had passed MOME_CREATE, after asking 100 times.
+ */
+START_TEST(test_segment__a_repository_not_the_managers_is_said)
+{
+    mome_cmd_t c;
+    mome_repo_seg_t *rs;
+    mome_repo_info_t info;
+    char dir[] = "/tmp/mome-test-seg.XXXXXX", err[600], saved[sizeof(mome_g.cfg.repository)];
+    int mgr;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_msg(mome_repo_open(dir, "other", SZ, NC_PAGE, MOME_REPO_CREATE | MOME_REPO_LOCK,
+                                 "test", &rs, err, sizeof(err)) == 0,
+                  "%s", err);
+    mome_repo_close(rs);
+    ck_assert_msg(mome_repo_open(dir, "mine", SZ, NC_PAGE, MOME_REPO_CREATE | MOME_REPO_LOCK,
+                                 "test", &rs, err, sizeof(err)) == 0,
+                  "%s", err);
+    mome_repo_info(rs, &info);
+    uint64_t mine = info.head.uid;
+    mome_repo_close(rs);
+    memcpy(saved, mome_g.cfg.repository, sizeof(saved));
+    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", dir);
+    nc_up(2, 1);
+
+    /* None here: a race (another segment of the name each time) asks again, the same one does
+     * not. */
+    uint64_t token = open_cmd(&c, "theirs", SZ, MOME_CREATE | MOME_PERSIST, &mgr);
+    reply_persist(mgr, token, 0x1111);
+    ck_assert_uint_eq(c.done, 0);
+    reply_persist(mgr, asked_again(mgr), 0x2222);
+    ck_assert_uint_eq(c.done, 0);
+    reply_persist(mgr, asked_again(mgr), 0x2222);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, -EXDEV);
+    char want[300];
+    snprintf(want, sizeof(want),
+             "node 1 finds no segment 'theirs' in its repository '%s' where its name manager, "
+             "node %d, opened it: MOME_REPOSITORY must name the same directory",
+             dir, mgr);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    ck_assert_ptr_null(strstr(c.err, "pass MOME_CREATE"));
+    ck_assert_int_eq(msgtest_count(), 1); /* the SEG_CLOSE of the last try, nothing asked */
+    ck_assert_ptr_null(mome_seg_find(ID));
+
+    /* Another segment of the name here. */
+    token = open_cmd(&c, "mine", SZ, MOME_PERSIST, &mgr);
+    reply_persist(mgr, token, mine + 1);
+    reply_persist(mgr, asked_again(mgr), mine + 1);
+    ck_assert_uint_eq(c.done, 1);
+    ck_assert_int_eq(c.status, -EXDEV);
+    ck_assert_msg(strstr(c.err, "finds another segment 'mine'"), "%s", c.err);
+    ck_assert_int_eq(msgtest_count(), 1);
+
+    memcpy(mome_g.cfg.repository, saved, sizeof(saved));
+    snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(err), 0);
+}
+END_TEST
+
 START_TEST(test_segment__close_tells_the_name_manager_once_unused)
 {
     mome_cmd_t c1, c2, k;
@@ -508,6 +590,7 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__open_reply_gives_a_handle);
     NC_CASE(s, test_segment__a_reply_must_match_its_request);
     NC_CASE(s, test_segment__open_reply_error_fails_the_command);
+    NC_CASE(s, test_segment__a_repository_not_the_managers_is_said);
     NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
     NC_CASE(s, test_segment__only_the_name_manager_destroys);
