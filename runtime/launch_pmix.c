@@ -7,6 +7,7 @@
 #include "ac_config.h"
 #endif
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -69,19 +70,30 @@ static int nhosts;
 
 /*
  * A host name, or an address: letters, digits, '-', '.', '_'; not starting with '-' (ssh would
- * take it for an option: -H -n 2 ./a took host '-n'); ':' only inside one pair of brackets
- * ([fe80::1]: unbracketed, fe80::1 became host 'fe80:' with 1 node, and a:2:3 host 'a:2').
+ * take it for an option: -H -n 2 ./a took host '-n'); ':' only in an IPv6 address, in brackets
+ * ([fe80::1]: unbracketed, fe80::1 became host 'fe80:' with 1 node, and a:2:3 host 'a:2'; '[:]'
+ * was taken); at most 253 characters (a DNS name's limit).
  */
+#define HOST_NAME_MAX_LEN 253
+
 static int valid_name(const char *s)
 {
     size_t n = strlen(s);
-    int bracketed = n > 2 && s[0] == '[' && s[n - 1] == ']';
-    if (!n || n > 253 || s[0] == '-')
+    if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
+        char addr[INET6_ADDRSTRLEN + 1];
+        struct in6_addr a;
+        if (n - 2 >= sizeof(addr))
+            return 0;
+        memcpy(addr, s + 1, n - 2);
+        addr[n - 2] = 0;
+        return inet_pton(AF_INET6, addr, &a) == 1;
+    }
+    if (!n || n > HOST_NAME_MAX_LEN || s[0] == '-')
         return 0;
-    for (size_t i = bracketed; i < n - (size_t)bracketed; i++) {
+    for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || (c == ':' && bracketed)))
+              c == '-' || c == '.' || c == '_'))
             return 0;
     }
     return 1;
@@ -92,16 +104,24 @@ static void add_host(const char *name, const char *slots, const char *where)
 {
     long n = 1;
     char *end;
+    size_t len = strlen(name);
 
+    if (len > HOST_NAME_MAX_LEN) /* it was called invalid characters */
+        die(EXIT_USAGE, "%s: host name '%.40s...' is %zu characters long (at most %d)", where, name,
+            len, HOST_NAME_MAX_LEN);
+    if (name[0] == '[' && !valid_name(name))
+        die(EXIT_USAGE, "%s: invalid address '%s' (an IPv6 address in brackets, e.g. [fe80::1])",
+            where, name);
     if (!valid_name(name))
         die(EXIT_USAGE,
             "%s: invalid host name '%s' (letters, digits, '-', '.', '_', not "
             "starting with '-'; an IPv6 address in brackets: [fe80::1])",
             where, name);
     if (slots) {
+        /* Digits only: strtol took 'a: 2' and 'a:+2' for 2 nodes. */
         errno = 0;
         n = strtol(slots, &end, 10);
-        if (errno || end == slots || *end || n < 1 || n > MAX_SLOTS)
+        if (errno || slots[0] < '0' || slots[0] > '9' || *end || n < 1 || n > MAX_SLOTS)
             die(EXIT_USAGE, "%s: invalid node count '%s' for host '%s' (a whole number, 1 or "
                             "more)", where, slots, name);
     }
@@ -145,9 +165,13 @@ static void parse_hostfile(const char *path)
     FILE *f = fopen(path, "re");
     char line[1024], where[PATH_MAX + 32];
     int lineno = 0;
+    struct stat st;
 
     if (!f)
         die(EXIT_USAGE, "cannot read the hostfile '%s': %s", path, strerror(errno));
+    /* fopen takes a directory; reading it fails (it was said to name no host). */
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+        die(EXIT_USAGE, "the hostfile '%s' is a directory (expected a file of host lines)", path);
     while (fgets(line, sizeof(line), f)) {
         char *save = NULL, *name, *tok, *slots = NULL;
         lineno++;
@@ -176,6 +200,8 @@ static void parse_hostfile(const char *path)
         }
         add_host(name, slots, where);
     }
+    if (ferror(f))
+        die(EXIT_USAGE, "cannot read the hostfile '%s': %s", path, strerror(errno));
     fclose(f);
     if (!nhosts)
         die(EXIT_USAGE, "the hostfile '%s' names no host", path);

@@ -435,12 +435,18 @@ static int parse_job_option(int argc, char **argv, int i)
             usage_error("option '%s' needs %s", a,
                         a[2] == 'h' && a[6] == 'f' ? "a file" : a[2] == 'l' ? "a path"
                                                                            : "a host list");
-        if (strcmp(a, "--launcher") == 0)
-            remote.launcher = val;
-        else if (strcmp(a, "--hostfile") == 0)
-            remote.hostfile = val;
-        else
-            remote.hosts = val;
+        /* Given twice, the second replaced the first without a word (-H a:2 -H b:2 ran on b
+         * alone). */
+        const char **to = strcmp(a, "--launcher") == 0   ? &remote.launcher
+                          : strcmp(a, "--hostfile") == 0 ? &remote.hostfile
+                                                         : &remote.hosts;
+        if (*to)
+            usage_error("%s", to == &remote.hosts ? "-H (--host) given twice: name every host "
+                                                    "in one list, e.g. -H a:2,b:2"
+                              : to == &remote.hostfile
+                                  ? "--hostfile given twice: put every host in one file"
+                                  : "--launcher given twice: give one");
+        *to = val;
         return i + 2;
     }
     if (strcmp(a, "--dry-run") == 0) {
