@@ -10,16 +10,6 @@
  */
 #include "itest.h"
 
-static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t x = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull ^
-                 (c + 0x94d049bb133111ebull);
-    x ^= x >> 31;
-    x *= 0xd6e8feb86659fd93ull;
-    x ^= x >> 29;
-    return x;
-}
-
 static int parse_model(const char *s, int me, uint64_t seed)
 {
     static const int m[3] = {MOME_STRONG, MOME_RELEASE, MOME_WEAK};
@@ -50,15 +40,15 @@ int main(int argc, char **argv)
     MomeBarrier();
     for (int r = 1; r <= rounds; r++) {
         /* Write my blocks of this round, in a random order of blocks. */
-        uint64_t start = mix(seed, (uint64_t)r, 77) % nblocks;
+        uint64_t start = itest_mix(seed, (uint64_t)r, 77) % nblocks;
         for (size_t k = 0; k < nblocks; k++) {
             size_t b = (start + k * 7919) % nblocks;
-            uint64_t h = mix(seed, (uint64_t)r, b);
+            uint64_t h = itest_mix(seed, (uint64_t)r, b);
             int owner = (int)(h % (uint64_t)(n + 1)); /* n: nobody writes it this round */
             if (owner == n)
                 continue;
             for (size_t i = 0; i < block; i++) {
-                uint8_t v = (uint8_t)(mix(h, i, (uint64_t)r) | 1);
+                uint8_t v = (uint8_t)(itest_mix(h, i, (uint64_t)r) | 1);
                 model[b * block + i] = v; /* every node tracks the sequential result */
                 if (owner == me)
                     a[b * block + i] = v;

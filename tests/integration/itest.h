@@ -65,6 +65,18 @@ static inline uint64_t itest_rand(uint64_t *s)
     return *s;
 }
 
+/* A hash of three numbers: the random choices a test draws from its seed, the same on every node.
+ */
+static inline uint64_t itest_mix(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t x = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull ^
+                 (c + 0x94d049bb133111ebull);
+    x ^= x >> 31;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 29;
+    return x;
+}
+
 /* The value thread t of node writes at step i of round r in the multi-threaded tests: every
  * (round, node, thread, step) writes a different one. */
 static inline uint64_t itest_word(int r, int node, int t, int i)

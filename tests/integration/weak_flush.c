@@ -26,22 +26,12 @@ static size_t nwords; /* per page */
 static volatile uint64_t *w;
 static uint64_t *expect, *floor_, *seen;
 
-static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t x = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull ^
-                 (c + 0x94d049bb133111ebull);
-    x ^= x >> 31;
-    x *= 0xd6e8feb86659fd93ull;
-    x ^= x >> 29;
-    return x;
-}
-
 /* Who writes word i of page p in round r (n: nobody). */
 static int writer(int r, size_t p, size_t i)
 {
     if (r == 0)
         return 0;
-    int wr = (int)(mix(seed, (uint64_t)r, p * 4096 + i) % (uint64_t)(n + 2));
+    int wr = (int)(itest_mix(seed, (uint64_t)r, p * 4096 + i) % (uint64_t)(n + 2));
     return wr == 0 && r % 2 ? n : wr;
 }
 
@@ -53,8 +43,8 @@ static uint64_t enc(int r, int wr, size_t p, size_t i)
 /* Does node 1 hold page p STRONG in round r? */
 static int strong1(int r, size_t p)
 {
-    return r > 0 && mix(seed ^ 0x55, (uint64_t)r, 3) % 4 == 0 &&
-           mix(seed, (uint64_t)r, p + 3000) % 3 == 0;
+    return r > 0 && itest_mix(seed ^ 0x55, (uint64_t)r, 3) % 4 == 0 &&
+           itest_mix(seed, (uint64_t)r, p + 3000) % 3 == 0;
 }
 
 static void *work(void *arg)
@@ -151,7 +141,7 @@ int main(int argc, char **argv)
             memcpy(floor_, expect, tot * 8);
         if (me == 0) {
             check0(r);
-            if (mix(seed ^ 0x55, (uint64_t)r, 4) % 3 == 0) {
+            if (itest_mix(seed ^ 0x55, (uint64_t)r, 4) % 3 == 0) {
                 sync_all();
                 memcpy(floor_, expect, tot * 8);
                 memcpy(seen, expect, tot * 8);
