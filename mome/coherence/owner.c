@@ -429,14 +429,13 @@ static void do_flush(mome_seg_t *s, uint64_t page, uint32_t mgr, int drop)
         flush_ack(s->id, page, mgr, (uint32_t)mome_coh.self);
     if (pg->access == MOME_ACC_NONE)
         return;
-    /* A master kept apart from a WEAK view: one page again, the master (copy.h; the view changes
-     * here without being asked, as before such masters were kept apart). */
-    if (!drop)
-        mome_copy_join(s, page);
     if (drop) {
         mome_copy_drop(s, page);
         MOME_STAT_INC(invalidations_received);
     } else {
+        /* A master kept apart from a WEAK view: one page again, the master (copy.h; the view
+         * changes here without being asked, as before such masters were kept apart). */
+        mome_copy_join(s, page);
         /* The page turns single-writer: its master is just the latest content from now on, kept
          * as a reader by the contract the manager has on record. A request of this node in flight
          * may be leaving that contract (a switch to a stronger model asks for the new one, the

@@ -114,13 +114,10 @@ static uint64_t pending_ns; /* when the pending signal came */
  * mome-run's SIGKILL, 3 s later, is the backstop. The first is the one whose exchange of pending
  * found it clear: a second signal that came between the first's test and its exchange (another
  * thread's, or one nested in this handler) made the first find it set, and the node died at
- * once, unheard (2026-12-07, stuck.test in a CI rehearsal). Async-signal-safe (clock_gettime
- * is). */
+ * once, unheard (2026-12-07, stuck.test in a CI rehearsal). Async-signal-safe. */
 static void handler(int sig)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t now = mome_now_ns(); /* (clock_gettime: async-signal-safe) */
     if (getpid() == node_pid) {
         if (!__atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
             __atomic_store_n(&pending_ns, now, __ATOMIC_RELEASE);
@@ -144,28 +141,32 @@ static const char *seg_name(uint64_t id)
     return s ? s->name : NULL;
 }
 
-void mome_watch_start(void)
+/* Handle the signals sigs[n] with fn (none nested in another in one thread), each saved first in
+ * old[i]; got[i]: sigs[i] was taken. A program that handles (or ignores) a signal itself keeps
+ * it. */
+static void take(const int *sigs, size_t n, void (*fn)(int), struct sigaction *old, int *got)
 {
     struct sigaction sa;
 
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < n; i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < n; i++)
+        got[i] = sigaction(sigs[i], NULL, &old[i]) == 0 && old[i].sa_handler == SIG_DFL &&
+                 !(old[i].sa_flags & SA_SIGINFO) && sigaction(sigs[i], &sa, NULL) == 0;
+}
+
+void mome_watch_start(void)
+{
     if (mome_log_level >= MOME_LOG_DEBUG)
         mome_trace_log_start(seg_name);
     node_pid = getpid();
     mome_boot_set_report(on_report);
     mome_cmd_set_signal_hook(on_signal);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < NWATCHED; i++)
-        sigaddset(&sa.sa_mask, watched[i]); /* not nested in each other in one thread */
-    for (size_t i = 0; i < NWATCHED; i++) {
-        taken[i] = 0;
-        /* A program that handles (or ignores) the signal itself keeps it. */
-        if (sigaction(watched[i], NULL, &saved[i]) == 0 && saved[i].sa_handler == SIG_DFL &&
-            !(saved[i].sa_flags & SA_SIGINFO))
-            taken[i] = sigaction(watched[i], &sa, NULL) == 0;
-    }
+    take(watched, NWATCHED, handler, saved, taken);
 }
 
 /*
@@ -185,9 +186,7 @@ static uint64_t held_ns;
 
 static void hold_handler(int sig)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t now = mome_now_ns(); /* (clock_gettime: async-signal-safe) */
     if (!held_sig) {
         held_ns = now;
         held_sig = sig;
@@ -202,21 +201,8 @@ static void hold_handler(int sig)
 
 void mome_watch_hold(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = hold_handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < NHELD; i++)
-        sigaddset(&sa.sa_mask, held_sigs[i]);
     held_sig = 0;
-    for (size_t i = 0; i < NHELD; i++)
-        /* A program that handles (or ignores) the signal itself keeps it. */
-        held_taken[i] = sigaction(held_sigs[i], NULL, &held_saved[i]) == 0 &&
-                        held_saved[i].sa_handler == SIG_DFL &&
-                        !(held_saved[i].sa_flags & SA_SIGINFO) &&
-                        sigaction(held_sigs[i], &sa, NULL) == 0;
+    take(held_sigs, NHELD, hold_handler, held_saved, held_taken);
 }
 
 void mome_watch_release(void)
