@@ -72,7 +72,7 @@ static int nhosts;
  * A host name, or an address: letters, digits, '-', '.', '_'; not starting with '-' (ssh would
  * take it for an option: -H -n 2 ./a took host '-n'); ':' only in an IPv6 address, in brackets
  * ([fe80::1]: unbracketed, fe80::1 became host 'fe80:' with 1 node, and a:2:3 host 'a:2'; '[:]'
- * was taken); at most 253 characters (a DNS name's limit).
+ * was taken). At most 253 characters, a DNS name's limit (add_host says so first).
  */
 #define HOST_NAME_MAX_LEN 253
 
@@ -88,7 +88,7 @@ static int valid_name(const char *s)
         addr[n - 2] = 0;
         return inet_pton(AF_INET6, addr, &a) == 1;
     }
-    if (!n || n > HOST_NAME_MAX_LEN || s[0] == '-')
+    if (!n || s[0] == '-') /* (too long: add_host said so) */
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -109,14 +109,16 @@ static void add_host(const char *name, const char *slots, const char *where)
     if (len > HOST_NAME_MAX_LEN) /* it was called invalid characters */
         die(EXIT_USAGE, "%s: host name '%.40s...' is %zu characters long (at most %d)", where, name,
             len, HOST_NAME_MAX_LEN);
-    if (name[0] == '[' && !valid_name(name))
-        die(EXIT_USAGE, "%s: invalid address '%s' (an IPv6 address in brackets, e.g. [fe80::1])",
-            where, name);
-    if (!valid_name(name))
+    if (!valid_name(name)) {
+        if (name[0] == '[')
+            die(EXIT_USAGE,
+                "%s: invalid address '%s' (an IPv6 address in brackets, e.g. [fe80::1])", where,
+                name);
         die(EXIT_USAGE,
             "%s: invalid host name '%s' (letters, digits, '-', '.', '_', not "
             "starting with '-'; an IPv6 address in brackets: [fe80::1])",
             where, name);
+    }
     if (slots) {
         /* Digits only: strtol took 'a: 2' and 'a:+2' for 2 nodes. */
         errno = 0;
