@@ -64,6 +64,7 @@ typedef struct job {
     int served; /* momed keeps the segment */
     uint64_t wrote; /* the generation whose files write_delta finished here, or 0 */
     int window; /* fn_begin opens the checkpoint's window (mome_ckpt_window) */
+    int gathering; /* this node's SEG_CLOSE of the segment waits (mome_segment_ckpt_begin) */
 } job_t;
 
 /* Coordinator side: the READYs of a segment's checkpoint (progress thread). */
@@ -136,6 +137,23 @@ static void fill(job_t *j, mome_seg_t *s)
     j->coord = mome_segment_manager(s->name);
 }
 
+/* Until its delta is written (fn_gathered), the checkpoint's fetches go before this node's
+ * SEG_CLOSE of the segment: another thread's MomeSegClose meanwhile waits. */
+static void gather_begin(job_t *j)
+{
+    mome_segment_ckpt_begin(j->id);
+    j->gathering = 1;
+}
+
+static void fn_gathered(mome_cmd_t *c)
+{
+    job_t *j = c->u.ckpt.job;
+    if (j->gathering)
+        mome_segment_ckpt_end(j->id);
+    j->gathering = 0;
+    mome_cmd_complete(c, 0);
+}
+
 static void fn_begin(mome_cmd_t *c)
 {
     job_t *j = c->u.ckpt.job;
@@ -157,6 +175,7 @@ static void fn_begin(mome_cmd_t *c)
         return;
     }
     fill(j, s);
+    gather_begin(j); /* in the same command: the handle is open, its SEG_CLOSE not sent */
     if (j->window)
         mome_ckpt_window(s->id); /* before the barrier: see ckptflag.h */
     mome_cmd_complete(c, 0);
@@ -183,6 +202,7 @@ static void fn_local(mome_cmd_t *c)
         return;
     }
     fill(j, s);
+    gather_begin(j); /* (one closed here already stays so: its SEG_CLOSE went) */
     mome_cmd_complete(c, 0);
 }
 
@@ -830,6 +850,7 @@ static void window_close(void)
 
 void mome_checkpoint_cancel(void)
 {
+    run(fn_gathered, &begun);
     job_release(&begun);
     window_close();
     pthread_mutex_unlock(&one_at_a_time);
@@ -845,12 +866,14 @@ int mome_checkpoint_run(char *err, size_t errlen)
     err[0] = 0;
     if (j->served) {
         rc = served_checkpoint(j, err, errlen);
+        run(fn_gathered, j);
         pthread_mutex_unlock(&one_at_a_time);
         return rc;
     }
     /* By its id, whatever became of the handle: every node that passed the barrier sends its
      * READY (nothing to write if the segment is gone here: closed everywhere, unlinked). */
     own = write_delta(j, &all, own_err, sizeof(own_err));
+    run(fn_gathered, j);
     run(fn_ready, j);
     if (j->coord == mome_g.rank)
         coordinate(j->id, err, errlen, &commit_failed);
@@ -898,6 +921,7 @@ int mome_checkpoint_finalize(char *err, size_t errlen)
             continue;
         }
         own[i] = write_delta(&jobs[i], &all[i], own_err, sizeof(own_err));
+        run(fn_gathered, &jobs[i]);
         if (own[i] < 0 && !err[0])
             say(err, errlen, own[i], "segment '%s': %s", jobs[i].name, own_err);
         run(fn_ready, &jobs[i]);

@@ -62,6 +62,7 @@ typedef struct use {
     int handles; /* open handles on this node */
     int opens;   /* SEG_OPENs not yet matched by a SEG_CLOSE */
     int closing; /* its SEG_CLOSE waits for this node's transactions on it (seg_maybe_release) */
+    int ckpt;    /* checkpoints of it gathering here: its SEG_CLOSE waits for them too */
 } use_t;
 
 static mome_htab_t uses;
@@ -195,8 +196,11 @@ static void seg_maybe_release(use_t *u)
         return;
     /* Nor while its writes here are not released: a diff or notice sent after the close could
      * reach a node that destroyed the segment. From the close on, acquires send nothing for it
-     * (mome_coh_seg_closed: helper-91). */
-    if (mome_coh_seg_requests(u->s) || mome_coh_seg_unreleased(u->s)) {
+     * (mome_coh_seg_closed: helper-91). Nor while a checkpoint of it gathers its pages here:
+     * its fetches after the close reached nodes that had destroyed the segment, and their
+     * answers a node that had forgotten it ("sent GRANT ... which this node did not ask for":
+     * another thread's MomeSegClose during MomeCheckpoint, helper-156). */
+    if (u->ckpt || mome_coh_seg_requests(u->s) || mome_coh_seg_unreleased(u->s)) {
         if (!u->closing)
             nclosing++;
         u->closing = 1; /* mome_segment_poll sends it */
@@ -228,6 +232,22 @@ void mome_segment_poll(int finishing)
             seg_maybe_release(u); /* sends it once the requests are over */
         }
     }
+}
+
+void mome_segment_ckpt_begin(uint64_t id)
+{
+    use_t *u = use_of(id);
+    if (u)
+        u->ckpt++;
+}
+
+void mome_segment_ckpt_end(uint64_t id)
+{
+    use_t *u = use_of(id);
+    if (!u || !u->ckpt)
+        return; /* (no record: destroyed since, a segment closed here before the checkpoint) */
+    if (--u->ckpt == 0 && u->closing)
+        seg_maybe_release(u);
 }
 
 static int handle_alloc(use_t *u)

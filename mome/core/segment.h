@@ -53,6 +53,16 @@ int mome_segment_destroyed(uint64_t id);
 /* Name manager: fn(id) is called when a persistent segment's name record goes (unlinked, then
  * closed everywhere), before its SEG_DESTROYs: a checkpoint of it under way ends. */
 void mome_segment_on_destroy(void (*fn)(uint64_t id));
+/*
+ * A checkpoint of segment id runs on this node (from mome_checkpoint_check, or the final one's
+ * start, until its delta is written): this node's SEG_CLOSE of it waits for
+ * mome_segment_ckpt_end. Its gathering asks other nodes for pages, and no request for a segment
+ * may leave a node after its SEG_CLOSE: that close may be the last one, which destroys the segment
+ * job-wide while the request or its answer is on its way. Nothing if this node has no record of
+ * it; a segment closed here already (its SEG_CLOSE gone) stays closed.
+ */
+void mome_segment_ckpt_begin(uint64_t id);
+void mome_segment_ckpt_end(uint64_t id);
 /* This node's persistent segments (ids of its records), and those whose name it manages; arrays
  * malloc'd (free them). -ENOMEM. */
 int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,

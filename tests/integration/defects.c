@@ -32,6 +32,10 @@
  *   ckptclose [ALL [MS]]  a second thread's MomeSegClose while the segment's MomeCheckpoint
  *           runs (and, with ALL, every node's, one node unlinking it first): every node's
  *           checkpoint returns (nodes waited for ever for a CKPT_READY or a CKPT_DONE);
+ *   ckptfetch [ROUNDS]  the same, every node closing, one unlinking, with pages the checkpoint
+ *           must ask for again first: its requests went after the node's SEG_CLOSE, the last
+ *           close destroyed the segment meanwhile, and a node stopped the job ("sent GRANT ...
+ *           which this node did not ask for": helper-156);
  *   unlinkrel [N]  MomeSegOpen(3)'s "remove a segment" pattern under RELEASE, N rounds: an
  *           acquire sent refreshes of closed copies to nodes that had destroyed the segment
  *           (helper-91);
@@ -563,6 +567,72 @@ static void close_during_checkpoint(int all, int delay_ms)
         }
     }
     printf("node %d: checkpoint during a close returned\n", me);
+}
+
+/*
+ * MomeSegClose by a second thread on every node (the last one unlinking the segment first) while
+ * MomeCheckpoint gathers pages it must ask for again: each node writes its pages of the segment
+ * under RELEASE, then reads the next node's under STRONG, which leaves their first writers a read
+ * copy that may be stale as far as their state says (coherence/checkpoint.c asks the directory
+ * for it). The checkpoint's requests went after the node's SEG_CLOSE: the last close destroyed
+ * the segment while they or their answers were on their way, and a node that had forgotten it
+ * stopped the job ("node 1 sent GRANT for page 38 of segment '(not open here)' ..., which this
+ * node did not ask for", 3 jobs of 4 of 20 rounds). Every MomeCheckpoint returns 0; the
+ * segment, unlinked meanwhile, is not saved.
+ */
+static volatile int fetch_seg, fetch_over;
+static char *fetch_view;
+static size_t fetch_size;
+static void *close_while_fetching(void *arg)
+{
+    int me = MomeNode();
+    while (!fetch_over) { /* EBUSY: the first thread's checkpoint has the segment */
+        CHECK(MomeCheckpoint(-1) == -1, "MomeCheckpoint(-1) succeeded");
+        if (errno == EBUSY)
+            break;
+        CHECK(errno == EBADF, "MomeCheckpoint(-1): %s", MomeError());
+        sched_yield();
+    }
+    MUST(MomeMUnmap(fetch_view, fetch_size));
+    if (me == MomeNodes() - 1)
+        MUST(MomeSegUnlink("ckfetch"));
+    MUST(MomeSegClose(fetch_seg));
+    return arg;
+}
+
+static void close_while_checkpoint_fetches(int rounds)
+{
+    int me = MomeNode(), n = MomeNodes();
+    size_t ps = MomePageSize(), pages = 64;
+    fetch_size = pages * ps;
+    for (int r = 0; r < rounds; r++) {
+        MUST(fetch_seg = MomeSegOpen("ckfetch", fetch_size, MOME_CREATE | MOME_PERSIST));
+        fetch_view = MomeMMap(NULL, fetch_size, MOME_READ | MOME_WRITE, 0, fetch_seg, 0);
+        CHECK(fetch_view != MOME_MAP_FAILED, "MomeMMap: %s", MomeError());
+        MUST(MomeConsistency(fetch_view, fetch_size, MOME_RELEASE));
+        for (size_t p = (size_t)me; p < pages; p += (size_t)n)
+            fetch_view[p * ps] = (char)(r + (int)p);
+        MomeBarrier();
+        for (size_t p = (size_t)(me + 1) % (size_t)n; p < pages; p += (size_t)n) {
+            MUST(MomeConsistency(fetch_view + p * ps, ps, MOME_STRONG));
+            CHECK(fetch_view[p * ps] == (char)(r + (int)p), "round %d: page %zu read %d", r, p,
+                  fetch_view[p * ps]);
+        }
+        MomeBarrier();
+        fetch_over = 0;
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, close_while_fetching, NULL) == 0, "pthread_create");
+        int rc;
+        while ((rc = MomeCheckpoint(fetch_seg)) == -1 && errno == EBUSY &&
+               strstr(MomeError(), "another thread of this node is in a checkpoint"))
+            sched_yield();
+        CHECK(rc == 0, "round %d: MomeCheckpoint while other threads close the segment: %s", r,
+              MomeError());
+        fetch_over = 1;
+        pthread_join(t, NULL);
+        MomeBarrier(); /* the next round's segment is a new one */
+    }
+    printf("node %d: %d checkpoints while the segment was closed returned\n", me, rounds);
 }
 
 /* In a job of one program, MomeAppBarrier is MomeBarrier: node 0 calls one then the other,
@@ -1119,6 +1189,8 @@ int main(int argc, char **argv)
                                  argc > 4 ? (size_t)atoi(argv[4]) : 32);
     else if (!strcmp(mode, "ckptclose"))
         close_during_checkpoint(argc > 2 ? atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 0);
+    else if (!strcmp(mode, "ckptfetch"))
+        close_while_checkpoint_fetches(argc > 2 ? atoi(argv[2]) : 20);
     else if (!strcmp(mode, "nofinalize"))
         return 0; /* joined, left without MomeFinalize */
     else if (!strcmp(mode, "heapfin")) {

@@ -462,6 +462,45 @@ START_TEST(test_segment__destroy_frees_an_unused_segment_only)
 }
 END_TEST
 
+/*
+ * Another thread's MomeSegClose while this node's checkpoint of the segment gathers its pages: the
+ * SEG_CLOSE waits until the gathering is over (two checkpoints' worth here: MomeCheckpoint's and
+ * a MomeFinalize's). Sent at once, the checkpoint's requests for pages followed it, and the last
+ * close destroyed the segment under them: a node that had forgotten it stopped the job on the
+ * answer ("sent GRANT ... which this node did not ask for": defects ckptfetch, helper-156).
+ */
+START_TEST(test_segment__a_close_waits_for_a_checkpoint_gathering_here)
+{
+    mome_cmd_t c, k;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "kappa", SZ, MOME_CREATE, &mgr);
+    uint64_t id = ((uint64_t)mgr << 40) | 5;
+    reply(mgr, token, id, SZ, 0);
+    mome_segment_ckpt_begin(id);
+    mome_segment_ckpt_begin(id);
+    close_cmd(&k, c.status);
+    ck_assert_int_eq(k.status, 0);
+    mome_segment_poll(0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    ck_assert_int_eq(mome_seg_find(id)->closed, 0);
+    mome_segment_ckpt_end(id);
+    mome_segment_poll(0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_segment_ckpt_end(id); /* the last one: the close goes now */
+    const mome_msg_t *m = nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->id, id);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->count, 1);
+    ck_assert_int_eq(mome_seg_find(id)->closed, 1);
+    mome_segment_poll(0);
+    ck_assert_int_eq(msgtest_count(), 1); /* once */
+    /* A checkpoint of a segment closed here already changes nothing. */
+    mome_segment_ckpt_begin(id);
+    mome_segment_ckpt_end(id);
+    ck_assert_int_eq(msgtest_count(), 1);
+}
+END_TEST
+
 /* Only a segment's name manager destroys it: a destroy from another node would drop this node's
  * directory entries of a live segment (the next request got a zero page). A segment's id names
  * its name manager; a served segment (momed's number) is never destroyed in a job. */
@@ -593,6 +632,7 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__a_repository_not_the_managers_is_said);
     NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
+    NC_CASE(s, test_segment__a_close_waits_for_a_checkpoint_gathering_here);
     NC_CASE(s, test_segment__only_the_name_manager_destroys);
     NC_CASE(s, test_segment__open_round_trip_on_one_node);
     NC_CASE(s, test_segment__the_name_manager_names_a_segment_it_does_not_have);
