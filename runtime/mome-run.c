@@ -1471,7 +1471,13 @@ static void check_stuck(int64_t now)
     fprintf(stderr, "mome-run: no node has made progress for %g s (each waits in a Mome call); "
             "what they wait for:\n", job.stuck_s);
     fflush(stderr);
-    send_all(MOME_BOOT_REPORT, (uint32_t)job.stuck_s, NULL, 0, NULL);
+    /* To the nodes in the job only: one that joins later would read it in its MomeInit and
+     * answer for a stretch it was not in. */
+    struct msg *m = msg_new(MOME_BOOT_REPORT, (uint32_t)job.stuck_s, 0);
+    for (int r = 0; r < job.size; r++)
+        if (job.nodes[r].joined && !job.nodes[r].finalized)
+            node_queue(&job.nodes[r], m);
+    msg_put(m);
 }
 
 static void escalate(int sig)

@@ -17,6 +17,10 @@ static const mome_boot_ops_t *const backends[] = {
     &mome_boot_single,
 };
 static const mome_boot_ops_t *cur = &mome_boot_single;
+/* The backend being asked (its init may wait: PMIx's fence), then the one chosen; read by other
+ * threads (mome_boot_describe_wait). */
+static const mome_boot_ops_t *asking;
+static int known_rank = -1;
 
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
 {
@@ -37,10 +41,12 @@ int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
         /* One program, unless the backend knows better. */
         info->app = 0;
         info->app_rank = -1;
+        __atomic_store_n(&asking, order[i], __ATOMIC_RELEASE);
         rc = order[i]->init(info, err, errlen);
         if (rc == -ENOENT)
             continue;
         if (rc == 0) {
+            mome_boot_set_rank(info->rank);
             cur = order[i];
             info->backend = cur->name;
             if (info->app_rank < 0 || info->app_size < 1 || info->app_rank >= info->app_size ||
@@ -55,6 +61,25 @@ int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
     }
     snprintf(err, errlen, "no launcher backend can start this node");
     return -ENOENT;
+}
+
+int mome_boot_rank(void)
+{
+    return __atomic_load_n(&known_rank, __ATOMIC_RELAXED);
+}
+
+void mome_boot_set_rank(int rank)
+{
+    __atomic_store_n(&known_rank, rank, __ATOMIC_RELAXED);
+}
+
+size_t mome_boot_describe_wait(char *buf, size_t len)
+{
+    const mome_boot_ops_t *b = __atomic_load_n(&asking, __ATOMIC_ACQUIRE);
+    if (!len)
+        return 0;
+    buf[0] = 0;
+    return b && b->describe ? b->describe(buf, len) : 0;
 }
 
 int mome_boot_allgather(const void *blob, uint32_t len, void **out)

@@ -48,6 +48,10 @@ typedef struct mome_boot_ops {
     void (*abort)(int status, const char *msg);
     /* This node leaves cleanly. */
     void (*finalize)(void);
+    /* What the node waits for in the launcher now, if it waits in it (MomeInit's exchanges), in
+     * buf; its length, 0 if it waits for nothing there. Called by another thread than the one
+     * waiting (what it reads is atomic). NULL: never says. */
+    size_t (*describe)(char *buf, size_t len);
 } mome_boot_ops_t;
 
 extern const mome_boot_ops_t mome_boot_run, mome_boot_single;
@@ -57,6 +61,14 @@ extern const mome_boot_ops_t mome_boot_pmix; /* boot_pmix.c, when configure foun
 
 /* Choose the backend and join the job. -EINVAL with a message on a broken environment. */
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen);
+/* This node's rank as soon as its backend knows it, -1 before. Any thread. */
+int mome_boot_rank(void);
+/* For backends: the rank, as soon as known. */
+void mome_boot_set_rank(int rank);
+/* While MomeInit joins the job: what the node waits for in its launcher now ("exchanging start-up
+ * data through mome-run: nodes 1 not in MomeInit yet"), in buf; its length, 0 if it waits in none
+ * of the launcher's steps. Any thread. */
+size_t mome_boot_describe_wait(char *buf, size_t len);
 int mome_boot_allgather(const void *blob, uint32_t len, void **out);
 /* Fetch blob i from an allgather result. */
 const void *mome_boot_blob(const void *result, int size, int i, uint32_t *len);

@@ -34,6 +34,41 @@ static int leaving;
  * register_events stopped waiting for it): 0 none yet, 1 done, -1 refused. Static, never on a
  * stack that may be gone by then. */
 static int reg_state;
+/* Where MomeInit waits in PMIx (read by another thread: mome_boot_describe_wait). */
+enum { PMIX_IDLE, PMIX_IN_INIT, PMIX_IN_FENCE };
+static int in_pmix;
+
+static size_t pmix_describe(char *buf, size_t len)
+{
+    int in = __atomic_load_n(&in_pmix, __ATOMIC_RELAXED);
+    int n = in == PMIX_IN_INIT
+                ? snprintf(buf, len, "in PMIx_Init, reaching the launcher's PMIx server")
+            : in == PMIX_IN_FENCE
+                ? snprintf(buf, len,
+                           "exchanging start-up data in a PMIx fence, which ends once "
+                           "every node of the job has reached it; PMIx does not say "
+                           "which have not")
+                : 0;
+    return n <= 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* PMIx_Fence of the job, collecting the data put: what a node stopped meanwhile says. */
+static pmix_status_t fence_all(void)
+{
+    pmix_info_t coll;
+    pmix_proc_t all;
+    bool yes = true;
+    pmix_status_t st;
+
+    PMIX_INFO_CONSTRUCT(&coll);
+    PMIX_INFO_LOAD(&coll, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
+    PMIX_PROC_LOAD(&all, me.nspace, PMIX_RANK_WILDCARD);
+    __atomic_store_n(&in_pmix, PMIX_IN_FENCE, __ATOMIC_RELAXED);
+    st = PMIx_Fence(&all, 1, &coll, 1);
+    __atomic_store_n(&in_pmix, PMIX_IDLE, __ATOMIC_RELAXED);
+    PMIX_INFO_DESTRUCT(&coll);
+    return st;
+}
 
 static const char *perr(pmix_status_t st)
 {
@@ -144,14 +179,7 @@ static int share_key(uint64_t *key, char *err, size_t errlen)
     }
     if ((st = PMIx_Commit()) != PMIX_SUCCESS)
         goto err_pmix;
-    pmix_info_t coll;
-    bool yes = true;
-    PMIX_INFO_CONSTRUCT(&coll);
-    PMIX_INFO_LOAD(&coll, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
-    pmix_proc_t all;
-    PMIX_PROC_LOAD(&all, me.nspace, PMIX_RANK_WILDCARD);
-    st = PMIx_Fence(&all, 1, &coll, 1);
-    PMIX_INFO_DESTRUCT(&coll);
+    st = fence_all();
     if (st != PMIX_SUCCESS)
         goto err_pmix;
     PMIX_PROC_LOAD(&p0, me.nspace, 0);
@@ -179,7 +207,14 @@ static int pmix_init(mome_boot_info_t *info, char *err, size_t errlen)
 
     if (!getenv("PMIX_NAMESPACE") || !getenv("PMIX_RANK"))
         return -ENOENT; /* not started by a PMIx server */
+    /* The launcher's word for the rank until PMIx says it (a node stopped in PMIx_Init). */
+    char *end;
+    long hint = strtol(getenv("PMIX_RANK"), &end, 10);
+    if (!*end && end != getenv("PMIX_RANK") && hint >= 0 && hint < (1l << 24))
+        mome_boot_set_rank((int)hint);
+    __atomic_store_n(&in_pmix, PMIX_IN_INIT, __ATOMIC_RELAXED);
     st = PMIx_Init(&me, NULL, 0);
+    __atomic_store_n(&in_pmix, PMIX_IDLE, __ATOMIC_RELAXED);
     if (st != PMIX_SUCCESS) {
         snprintf(err, errlen, "started by a PMIx launcher (PMIX_NAMESPACE=%s) but PMIx_Init "
                               "failed: %s", getenv("PMIX_NAMESPACE"), perr(st));
@@ -194,6 +229,7 @@ static int pmix_init(mome_boot_info_t *info, char *err, size_t errlen)
         return -EINVAL;
     }
     info->rank = (int)me.rank;
+    mome_boot_set_rank(info->rank);
     info->size = job_size = (int)v;
     info->local_rank = get_u32(&me, PMIX_LOCAL_RANK, &v) == 0 ? (int)v : info->rank;
     info->local_size = get_u32(&wild, PMIX_LOCAL_SIZE, &v) == 0 ? (int)v : info->size;
@@ -235,9 +271,7 @@ static int pmix_allgather(const void *blob, uint32_t len, void **out)
     char key[32];
     pmix_value_t val;
     pmix_status_t st;
-    pmix_info_t coll;
-    pmix_proc_t all, p;
-    bool yes = true;
+    pmix_proc_t p;
     uint64_t total = sizeof(uint32_t) * (uint64_t)job_size;
     pmix_value_t **vals;
     char *res, *q;
@@ -250,11 +284,7 @@ static int pmix_allgather(const void *blob, uint32_t len, void **out)
     if ((st = PMIx_Put(PMIX_GLOBAL, key, &val)) != PMIX_SUCCESS ||
         (st = PMIx_Commit()) != PMIX_SUCCESS)
         mome_die(1, "PMIx: cannot publish start-up data: %s; stopping", perr(st));
-    PMIX_INFO_CONSTRUCT(&coll);
-    PMIX_INFO_LOAD(&coll, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
-    PMIX_PROC_LOAD(&all, me.nspace, PMIX_RANK_WILDCARD);
-    st = PMIx_Fence(&all, 1, &coll, 1);
-    PMIX_INFO_DESTRUCT(&coll);
+    st = fence_all();
     if (st != PMIX_SUCCESS)
         mome_die(1, "PMIx fence failed (%s): a node of the job is gone; stopping", perr(st));
 
@@ -365,4 +395,5 @@ const mome_boot_ops_t mome_boot_pmix = {
     .explain = pmix_explain,
     .abort = pmix_abort,
     .finalize = pmix_finalize,
+    .describe = pmix_describe,
 };

@@ -16,8 +16,9 @@
 #include "base/log.h"
 
 static int boot_fd = -1;
-static int boot_size = 1;
+static int boot_size = 1, boot_rank;
 static uint32_t gather_seq;
+static uint32_t gathering; /* 1 + the exchange this node waits in, 0: none (read by others) */
 
 static int env_int(const char *name, int *out)
 {
@@ -47,7 +48,7 @@ static void map_status(int size)
              fd, 0);
     close(fd);
     if (p != MAP_FAILED)
-        mome_boot_status_table = p;
+        __atomic_store_n(&mome_boot_status_table, p, __ATOMIC_RELEASE);
 }
 
 static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
@@ -87,6 +88,8 @@ static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     boot_fd = fd;
     boot_size = info->size;
+    boot_rank = info->rank;
+    mome_boot_set_rank(info->rank);
 
     /* The variables are ours; children of this node must not think they are nodes, nor learn
      * the job's key. */
@@ -94,6 +97,9 @@ static int run_init(mome_boot_info_t *info, char *err, size_t errlen)
     unsetenv("MOME_BOOT_KEY");
 
     uint32_t pid = (uint32_t)getpid();
+    mome_boot_status_t *st = mome_boot_status(info->rank);
+    if (st) /* the other nodes now know that this one is in MomeInit */
+        __atomic_store_n(&st->pid, pid, __ATOMIC_RELAXED);
     mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_JOIN, sizeof(pid), (uint32_t)info->rank};
     char buf[sizeof(f) + sizeof(pid)];
     memcpy(buf, &f, sizeof(f));
@@ -165,10 +171,73 @@ static void fatal_frame(const mome_boot_frame_t *f, const char *text)
     mome_die(1, "unexpected launcher message %u; stopping", f->type);
 }
 
+/* This node waits in exchange seq (the launcher's table says so: mome-run's --stuck-after sees a
+ * node waiting in a Mome call, and the others which nodes have not arrived), or no longer. */
+static void gather_mark(uint32_t seq, int in)
+{
+    mome_boot_status_t *st = mome_boot_status(boot_rank);
+    if (in) {
+        /* (release: run_describe reads boot_size and boot_rank after it) */
+        __atomic_store_n(&gathering, seq + 1, __ATOMIC_RELEASE);
+        if (st) {
+            __atomic_store_n(&st->gather, seq + 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&st->waiting, 1, __ATOMIC_RELAXED);
+        }
+        return;
+    }
+    __atomic_store_n(&gathering, 0, __ATOMIC_RELAXED);
+    if (st) {
+        __atomic_sub_fetch(&st->waiting, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&st->progress, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* "nodes 1 3": the other nodes not in MomeInit yet (unjoined: no pid in their slot), or in it
+ * but not at the exchange seq1 - 1 yet, as the table says; "" if none. */
+static size_t list_nodes(const mome_boot_status_t *t, uint32_t seq1, int unjoined, char *buf,
+                         size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int r = 0; r < boot_size && n < len; r++) {
+        uint32_t pid = __atomic_load_n(&t[r].pid, __ATOMIC_RELAXED);
+        uint32_t g = __atomic_load_n(&t[r].gather, __ATOMIC_RELAXED);
+        if (r == boot_rank || (unjoined ? pid != 0 : pid == 0 || g >= seq1))
+            continue;
+        if (n + 16 >= len) {
+            n += (size_t)snprintf(buf + n, len - n, " ...");
+            break;
+        }
+        n += (size_t)snprintf(buf + n, len - n, "%s%d", n ? " " : "nodes ", r);
+    }
+    return n < len ? n : len - 1;
+}
+
+static size_t run_describe(char *buf, size_t len)
+{
+    static const char what[] = "exchanging start-up data through mome-run";
+    uint32_t seq1 = __atomic_load_n(&gathering, __ATOMIC_ACQUIRE);
+    const mome_boot_status_t *t = __atomic_load_n(&mome_boot_status_table, __ATOMIC_ACQUIRE);
+    char out[192], late[192];
+    int n;
+
+    if (!seq1)
+        return 0;
+    if (!t)
+        n = snprintf(buf, len, "%s (it knows which nodes have not arrived)", what);
+    else if (list_nodes(t, seq1, 1, out, sizeof(out)) + list_nodes(t, seq1, 0, late, sizeof(late)))
+        n = snprintf(buf, len, "%s: %s%s%s%s%s", what, out, out[0] ? " not in MomeInit yet" : "",
+                     out[0] && late[0] ? ", " : "", late, late[0] ? " not arrived" : "");
+    else
+        n = snprintf(buf, len, "%s: every node arrived, waiting for its answer", what);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
 static int run_allgather(const void *blob, uint32_t len, void **out)
 {
     mome_boot_frame_t f = {MOME_BOOT_MAGIC, MOME_BOOT_GATHER, len, gather_seq};
 
+    gather_mark(gather_seq, 1);
     if (write_all(&f, sizeof(f)) < 0 || write_all(blob, len) < 0)
         mome_die(1, "lost contact with the launcher (mome-run); stopping");
     for (;;) {
@@ -177,10 +246,14 @@ static int run_allgather(const void *blob, uint32_t len, void **out)
         if (rc < 0)
             mome_die(1, "lost contact with the launcher (mome-run); stopping");
         if (f.type == MOME_BOOT_REPORT) {
-            free(payload); /* in a start-up or final exchange: no protocol state to report */
+            /* Nothing has moved for f.arg s: say what this node waits for (MomeInit's step;
+             * nobody listens any more in MomeFinalize's last exchange). */
+            free(payload);
+            mome_boot_report(f.arg);
             continue;
         }
         if (f.type == MOME_BOOT_GATHER_RESULT && f.arg == gather_seq) {
+            gather_mark(gather_seq, 0);
             /* The lengths, then the blobs back to back: they must add up (mome_boot_blob). */
             uint64_t sum = sizeof(uint32_t) * (uint64_t)boot_size;
             for (int i = 0; sum <= f.len && i < boot_size; i++) {
@@ -276,4 +349,5 @@ const mome_boot_ops_t mome_boot_run = {
     .explain = run_explain,
     .abort = run_abort,
     .finalize = run_finalize,
+    .describe = run_describe,
 };

@@ -18,8 +18,9 @@
  *
  * mome-run also shares a status table with its nodes (MOME_BOOT_STATUS_FD: a memfd of one
  * mome_boot_status_t per node, mapped shared): each node writes its own slot, with relaxed
- * atomics, and reads the others' (who is in which barrier); the launcher only reads them, to see
- * whether the job still makes progress. The program's place on the command line comes as
+ * atomics, and reads the others' (who is in which barrier; in MomeInit, who has joined and who
+ * is in which exchange); the launcher only reads them, to see whether the job still makes
+ * progress. The program's place on the command line comes as
  * MOME_BOOT_APP (its index), MOME_BOOT_APP_RANK and MOME_BOOT_APP_SIZE.
  */
 #ifndef MOME_BOOT_WIRE_H
@@ -43,13 +44,17 @@ enum {
 
 /* One node's slot in the status table: 64 bytes, written only by that node. */
 typedef struct mome_boot_status {
-    uint64_t progress;    /* bumped each time a Mome call of an application thread returns */
-    uint32_t waiting;     /* application threads now blocked in a Mome call */
-    uint32_t pid;
+    uint64_t progress;    /* bumped each time a Mome call of an application thread returns, and
+                           * each time an exchange (GATHER) ends */
+    uint32_t waiting;     /* application threads now blocked in a Mome call or an exchange */
+    uint32_t pid;         /* the node's, from its MomeInit's JOIN on; 0: not in MomeInit yet */
     uint64_t barrier;     /* 1 + the epoch of the MomeBarrier it is in, 0: none */
     uint64_t app_barrier; /* 1 + the epoch of the MomeAppBarrier it is in, 0: none */
-    uint64_t reserved[4];
+    uint32_t gather;      /* 1 + the sequence number of the last GATHER it sent, 0: none */
+    uint32_t pad;
+    uint64_t reserved[3];
 } mome_boot_status_t;
+_Static_assert(sizeof(mome_boot_status_t) == 64, "a slot of the status table is 64 bytes");
 
 typedef struct mome_boot_frame {
     uint32_t magic;

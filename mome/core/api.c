@@ -154,7 +154,10 @@ int MomeInit(int *argc, char ***argv)
     rc = mome_config_load(&mome_g.cfg, err, sizeof(err));
     if (rc == 0) {
         mome_log_level = mome_g.cfg.log_level;
+        mome_watch_join_begin(); /* stopped while it joins, the node says where */
         rc = mome_node_start(err, sizeof(err));
+        if (rc < 0)
+            mome_watch_join_end();
         if (rc < 0) /* a bad knob may be set right and tried again; past it, no */
             mome_g.state = MOME_STATE_FAILED;
     }

@@ -1101,12 +1101,14 @@ static int init_layers(char *err, size_t errlen)
     }
     /* momed, when one serves the repository: persistent segments are then its (dynamic
      * coupling); else the job uses the repository directly. */
+    mome_watch_join_stage("reaching momed (MOME_SERVER, or the repository's momed.addr) and "
+                          "waiting for its answer");
     rc = mome_srv_connect(mome_g.cfg.repository, mome_g.cfg.server, mome_g.cfg.server_key,
                           mome_g.rank == 0, mome_g.local_size < mome_g.nnodes, err, errlen);
+    if (rc > 0)
+        rc = mome_srv_hello(mome_g.rank, mome_g.nnodes, mome_g.page_size, err, errlen);
+    mome_watch_join_stage(NULL);
     if (rc < 0)
-        return rc;
-    if (rc > 0 && (rc = mome_srv_hello(mome_g.rank, mome_g.nnodes, mome_g.page_size, err,
-                                       errlen)) < 0)
         return rc;
     if (mome_g.nnodes > 1 && (rc = agree_server(err, errlen)) < 0)
         return rc;

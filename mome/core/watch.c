@@ -2,9 +2,13 @@
  * watch.c - the line a node prints when it is stopped by a signal or when its launcher finds the
  * job stuck: which Mome call each waiting thread is in and what it waits for (barrier epoch and
  * the nodes that have not arrived, lock and its holder, the page and segment of a fault, the
- * date). A stopped node then flushes the program's buffered output and exits with 128 + signal.
+ * date; in MomeInit, the step of joining the job). A stopped node then flushes the program's
+ * buffered output and exits with 128 + signal.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,8 +32,12 @@ static const int watched[] = {SIGTERM, SIGINT};
 #define NWATCHED (sizeof(watched) / sizeof(watched[0]))
 static struct sigaction saved[NWATCHED];
 static int taken[NWATCHED];
-static int pending; /* a signal was handed to the progress thread and not served yet */
+static int pending;    /* a signal was handed over and not served yet */
 static pid_t node_pid; /* a child forked without exec keeps the handler: it is no node */
+/* Who serves a signal: the joining thread while MomeInit joins the job, then the progress
+ * thread; none once Mome let go (read by the handler). */
+enum { SERVE_NONE, SERVE_JOIN, SERVE_PROGRESS };
+static int serve;
 
 /* The public call a command serves when the API did not say (commands of the library itself). */
 static const char *call_of(const mome_cmd_t *c)
@@ -108,7 +116,37 @@ static void on_signal(int sig)
 
 static uint64_t pending_ns; /* when the pending signal came */
 
-/* Any application thread: hand the signal to the progress thread. Asked again before it could
+static int join_on; /* the joining thread runs (MomeInit's thread only) */
+static pthread_t join_tid;
+static sem_t join_sem;   /* posted by the handler, the hold's end and the joining's end */
+static int join_sig;     /* the signal handed over while joining, 0: none */
+static int join_stop;    /* the joining is over: the thread returns */
+static int join_holding; /* UCX starts: the node ends only once it is up */
+static uint64_t join_t0; /* MomeInit's start */
+static const char *join_stage;
+
+static void hand_over(int sig)
+{
+    int err = errno;
+    /* Stored before serve is read, as the joining's end stores serve before it reads join_sig:
+     * one of them at least sees the other's (a signal at the switch is served once at least). */
+    __atomic_store_n(&join_sig, sig, __ATOMIC_SEQ_CST);
+    switch (__atomic_load_n(&serve, __ATOMIC_SEQ_CST)) {
+    case SERVE_PROGRESS:
+        mome_cmd_signal(sig);
+        break;
+    case SERVE_JOIN:
+        sem_post(&join_sem);
+        break;
+    default: /* Mome let go meanwhile: the default action */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    errno = err;
+}
+
+/* Any application thread: hand the signal over (to the progress thread, or the thread watching
+ * MomeInit's joining). Asked again before it could
  * serve the first, die at once; but not within 1 s of it: a Ctrl-C reaches every node, and
  * mome-run's SIGTERM follows at once (the node died unheard, its output lost: helper-99).
  * mome-run's SIGKILL, 3 s later, is the backstop. The first is the one whose exchange of pending
@@ -121,7 +159,7 @@ static void handler(int sig)
     if (getpid() == node_pid) {
         if (!__atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL)) {
             __atomic_store_n(&pending_ns, now, __ATOMIC_RELEASE);
-            mome_cmd_signal(sig);
+            hand_over(sig);
             return;
         }
         /* Not the first. 0: the first has not stored its time yet, it came just now. Signed:
@@ -159,6 +197,155 @@ static void take(const int *sigs, size_t n, void (*fn)(int), struct sigaction *o
                  !(old[i].sa_flags & SA_SIGINFO) && sigaction(sigs[i], &sa, NULL) == 0;
 }
 
+/*
+ * Joining the job (MomeInit, before the progress thread runs): the node waits in its launcher's
+ * exchanges (the other nodes' MomeInit), in UCX's start, in momed. A node stopped by SIGTERM or
+ * SIGINT meanwhile said nothing (it died at once); now a thread of its own says which step it is
+ * in and what it waits for, then ends the process as the progress thread does later (the
+ * program's output flushed, exit 128 + signal). The handler only posts a semaphore.
+ */
+static size_t join_describe(char *buf, size_t len)
+{
+    const char *stage = __atomic_load_n(&join_stage, __ATOMIC_ACQUIRE);
+    char what[512];
+    int n;
+
+    if (__atomic_load_n(&join_holding, __ATOMIC_SEQ_CST))
+        snprintf(what, sizeof(what), "starting UCX");
+    else if (stage)
+        snprintf(what, sizeof(what), "%s", stage);
+    else if (mome_boot_describe_wait(what, sizeof(what)) == 0)
+        snprintf(what, sizeof(what), "setting up this node");
+    n = snprintf(buf, len, "waiting in MomeInit for %.1f s (joining the job: %s)",
+                 (double)(mome_now_ns() - join_t0) / 1e9, what);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+static void join_say(const char *why)
+{
+    char line[1024], who[32];
+    int rank = mome_boot_rank();
+
+    if (rank >= 0)
+        snprintf(who, sizeof(who), "node %d", rank);
+    else
+        snprintf(who, sizeof(who), "a node");
+    int n = snprintf(line, sizeof(line), "mome: %s (pid %d) %s: ", who, (int)getpid(), why);
+    if (n < 0 || n >= (int)sizeof(line) - 2)
+        return;
+    n += (int)join_describe(line + n, sizeof(line) - 1 - (size_t)n);
+    line[n++] = '\n';
+    if (write(2, line, (size_t)n) < 0)
+        return;
+}
+
+/* The launcher asked, in one of its exchanges (MomeInit's thread). */
+static void join_report(unsigned seconds)
+{
+    char why[96];
+
+    snprintf(why, sizeof(why), "has made no progress for %u s", seconds);
+    join_say(why);
+}
+
+/* The joining thread: says what the node waits for when a signal comes, then ends the node; not
+ * while UCX starts (its files in /dev/shm): then once it is up (mome_watch_release). */
+static void *join_main(void *arg)
+{
+    int said = 0;
+
+    (void)arg;
+    for (;;) {
+        while (sem_wait(&join_sem) < 0 && errno == EINTR)
+            ;
+        int sig = __atomic_load_n(&join_sig, __ATOMIC_SEQ_CST);
+        if (sig) {
+            if (!said)
+                join_say(sig == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM");
+            said = 1;
+            if (__atomic_load_n(&join_holding, __ATOMIC_SEQ_CST))
+                continue;
+            if (mome_g.cfg.stats && mome_boot_rank() >= 0)
+                mome_stats_print(mome_boot_rank());
+            mome_exit(128 + sig);
+        }
+        if (__atomic_load_n(&join_stop, __ATOMIC_ACQUIRE))
+            return NULL;
+    }
+}
+
+static void give_back(void);
+
+static void sem_once(void)
+{
+    sem_init(&join_sem, 0, 0); /* never destroyed: a late handler may still post it */
+}
+
+void mome_watch_join_begin(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    sigset_t all, old;
+    int rc;
+
+    pthread_once(&once, sem_once);
+    while (sem_trywait(&join_sem) == 0)
+        ;
+    node_pid = getpid();
+    pending = 0;
+    pending_ns = 0;
+    join_sig = 0;
+    join_stop = 0;
+    join_holding = 0;
+    join_stage = NULL;
+    join_t0 = mome_now_ns();
+    /* Every signal blocked in the thread: the program's handlers run in its own threads. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&join_tid, NULL, join_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) { /* then stopped in MomeInit, the node dies without a word, as before */
+        mome_debug("watch", "cannot start the thread watching MomeInit: %s", strerror(rc));
+        return;
+    }
+    pthread_setname_np(join_tid, "mome-join");
+    join_on = 1;
+    __atomic_store_n(&serve, SERVE_JOIN, __ATOMIC_SEQ_CST);
+    mome_boot_set_report(join_report);
+    take(watched, NWATCHED, handler, saved, taken);
+}
+
+void mome_watch_join_stage(const char *what)
+{
+    __atomic_store_n(&join_stage, what, __ATOMIC_RELEASE);
+}
+
+/* The joining is over: signals now go to `next`. A signal handed over meanwhile, which the thread
+ * did not see, is served there. */
+static void join_finish(int next)
+{
+    __atomic_store_n(&serve, next, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&join_stop, 1, __ATOMIC_RELEASE);
+    sem_post(&join_sem);
+    pthread_join(join_tid, NULL); /* (it may be ending the process instead) */
+    join_on = 0;
+    int sig = __atomic_load_n(&join_sig, __ATOMIC_SEQ_CST);
+    if (sig && next == SERVE_PROGRESS)
+        mome_cmd_signal(sig);
+    else if (sig) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+void mome_watch_join_end(void)
+{
+    if (!join_on)
+        return;
+    mome_boot_set_report(NULL);
+    give_back();
+    join_finish(SERVE_NONE);
+}
+
 void mome_watch_start(void)
 {
     if (mome_log_level >= MOME_LOG_DEBUG)
@@ -166,6 +353,12 @@ void mome_watch_start(void)
     node_pid = getpid();
     mome_boot_set_report(on_report);
     mome_cmd_set_signal_hook(on_signal);
+    if (join_on) { /* the signals stay taken, served by the progress thread now */
+        join_finish(SERVE_PROGRESS);
+        return;
+    }
+    pending = 0;
+    __atomic_store_n(&serve, SERVE_PROGRESS, __ATOMIC_SEQ_CST);
     take(watched, NWATCHED, handler, saved, taken);
 }
 
@@ -202,6 +395,9 @@ static void hold_handler(int sig)
 void mome_watch_hold(void)
 {
     held_sig = 0;
+    /* SIGTERM and SIGINT, when MomeInit's watcher has them, are held there (join_main); the
+     * others left at their default here. */
+    __atomic_store_n(&join_holding, 1, __ATOMIC_SEQ_CST);
     take(held_sigs, NHELD, hold_handler, held_saved, held_taken);
 }
 
@@ -210,13 +406,18 @@ void mome_watch_release(void)
     for (size_t i = 0; i < NHELD; i++)
         if (held_taken[i])
             sigaction(held_sigs[i], &held_saved[i], NULL);
+    __atomic_store_n(&join_holding, 0, __ATOMIC_SEQ_CST);
+    if (join_on)
+        sem_post(&join_sem); /* a signal it said meanwhile now ends the node */
     if (held_sig)
         raise(held_sig); /* its default action, now: the process ends */
 }
 
-void mome_watch_stop(void)
+/* SIGTERM and SIGINT back to what the program had. */
+static void give_back(void)
 {
     struct sigaction now;
+    __atomic_store_n(&serve, SERVE_NONE, __ATOMIC_SEQ_CST);
     for (size_t i = 0; i < NWATCHED; i++) {
         /* Given back only if still Mome's: a handler the program installed after MomeInit stays
          * (helper-84's review: MomeFinalize put SIG_DFL back over it). */
@@ -225,6 +426,11 @@ void mome_watch_stop(void)
             sigaction(watched[i], &saved[i], NULL);
         taken[i] = 0;
     }
+}
+
+void mome_watch_stop(void)
+{
+    give_back();
     mome_boot_set_report(NULL);
     mome_trace_log_stop();
 }
