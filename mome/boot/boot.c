@@ -20,6 +20,7 @@ static const mome_boot_ops_t *cur = &mome_boot_single;
 /* The backend being asked (its init may wait: PMIx's fence), then the one chosen; read by other
  * threads (mome_boot_describe_wait). */
 static const mome_boot_ops_t *asking;
+static int asked;
 static int known_rank = -1;
 
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
@@ -41,6 +42,7 @@ int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
         /* One program, unless the backend knows better. */
         info->app = 0;
         info->app_rank = -1;
+        __atomic_store_n(&asked, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&asking, order[i], __ATOMIC_RELEASE);
         rc = order[i]->init(info, err, errlen);
         if (rc == -ENOENT)
@@ -61,6 +63,11 @@ int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen)
     }
     snprintf(err, errlen, "no launcher backend can start this node");
     return -ENOENT;
+}
+
+int mome_boot_asked(void)
+{
+    return __atomic_load_n(&asked, __ATOMIC_RELAXED);
 }
 
 int mome_boot_rank(void)

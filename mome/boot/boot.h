@@ -61,6 +61,9 @@ extern const mome_boot_ops_t mome_boot_pmix; /* boot_pmix.c, when configure foun
 
 /* Choose the backend and join the job. -EINVAL with a message on a broken environment. */
 int mome_boot_init(mome_boot_info_t *info, char *err, size_t errlen);
+/* 1 once mome_boot_init has run: the launcher's word is taken (its variables read and cleared,
+ * the node joined), and a failed MomeInit cannot be tried again. */
+int mome_boot_asked(void);
 /* This node's rank as soon as its backend knows it, -1 before. Any thread. */
 int mome_boot_rank(void);
 /* For backends: the rank, as soon as known. */

@@ -34,6 +34,7 @@
 
 static __thread char err_buf[600]; /* MomeError(3): at most 599 bytes */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static char init_failed[400]; /* why MomeInit failed for good (init_lock) */
 
 static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int err, const char *fmt, ...)
@@ -146,10 +147,13 @@ int MomeInit(int *argc, char ***argv)
     if (mome_g.state == MOME_STATE_FAILED) {
         /* Its launcher's word was taken: tried again, it became a job of one node of its own
          * (helper-99). */
+        fail(EALREADY,
+             "MomeInit: an earlier MomeInit of this process failed once it had asked "
+             "the launcher to join the job (%s); it cannot try again: exit, and start "
+             "the job again",
+             init_failed);
         pthread_mutex_unlock(&init_lock);
-        return fail(EALREADY, "MomeInit: an earlier MomeInit of this process failed once it had "
-                              "started joining the job; it cannot try again: exit, and start the "
-                              "job again");
+        return -1;
     }
     rc = mome_config_load(&mome_g.cfg, err, sizeof(err));
     if (rc == 0) {
@@ -158,8 +162,13 @@ int MomeInit(int *argc, char ***argv)
         rc = mome_node_start(err, sizeof(err));
         if (rc < 0)
             mome_watch_join_end();
-        if (rc < 0) /* a bad knob may be set right and tried again; past it, no */
+        /* A bad knob, or a setting the node found wrong alone before asking its launcher (a swap
+         * directory it cannot write: mome_coh_check), may be set right and tried again; once the
+         * launcher was asked, no. */
+        if (rc < 0 && mome_boot_asked()) {
             mome_g.state = MOME_STATE_FAILED;
+            snprintf(init_failed, sizeof(init_failed), "%s", err);
+        }
     }
     if (rc == 0) {
         mome_config_warn_unknown();

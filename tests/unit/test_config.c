@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,62 @@ START_TEST(test_config__budget_mistakes_are_said_before_joining_the_job)
     /* A directory that can hold it: the launcher's environment is next. */
     init_in_child("MOME_SWAP_DIR", "/tmp", msg, sizeof(msg));
     ck_assert_msg(strstr(msg, "broken launcher environment"), "%s", msg);
+}
+END_TEST
+
+/* A MomeInit that failed on a setting the node checks alone (MOME_SWAP_DIR: no launcher asked
+ * yet) may be called again once the setting is right: the second call said an earlier MomeInit
+ * had "started joining the job" and could not try again. One that failed once the launcher was
+ * asked may not, and the third call says why the earlier one failed. The signals the joining
+ * watched are the program's again after each. */
+START_TEST(test_config__init_again_after_a_setting_set_right_but_not_after_joining)
+{
+    int p[2];
+    char msg[2048];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        setenv("MOME_LOCAL_PAGES", "64", 1);
+        setenv("MOME_SWAP_DIR", "/nonexistent/swap", 1);
+        setenv("MOME_BOOT_FD", "broken", 1);
+        signal(SIGTERM, SIG_DFL);
+        for (int k = 0; k < 3; k++) {
+            char e[800];
+            struct sigaction sa;
+            int rc = MomeInit(NULL, NULL), err = errno;
+            snprintf(e, sizeof(e), "%d: %s [%s]%s\n", k, rc < 0 ? MomeError() : "ok", strerror(err),
+                     sigaction(SIGTERM, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL
+                         ? ""
+                         : " SIGTERM not given back");
+            if (write(p[1], e, strlen(e)) < 0)
+                _exit(1);
+            setenv("MOME_SWAP_DIR", "/tmp", 1); /* set right */
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(msg) - 1 && (r = read(p[0], msg + n, sizeof(msg) - 1 - n)) > 0)
+        n += (size_t)r;
+    msg[n] = 0;
+    close(p[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(strstr(msg, "0: MomeInit: MOME_SWAP_DIR=/nonexistent/swap: cannot create the "
+                              "swap file there (No such file or directory)"),
+                  "%s", msg);
+    ck_assert_msg(strstr(msg, "1: MomeInit: broken launcher environment (MOME_BOOT_FD/RANK/SIZE)"),
+                  "%s", msg);
+    ck_assert_msg(strstr(msg, "2: MomeInit: an earlier MomeInit of this process failed once it had "
+                              "asked the launcher to join the job (broken launcher environment "
+                              "(MOME_BOOT_FD/RANK/SIZE); "),
+                  "%s", msg);
+    ck_assert_msg(strstr(msg, "it cannot try again: exit, and start the job again ["), "%s", msg);
+    ck_assert_msg(strstr(msg, strerror(EALREADY)), "%s", msg);
+    ck_assert_msg(!strstr(msg, "not given back"), "%s", msg);
 }
 END_TEST
 
@@ -410,6 +467,7 @@ Suite *config_suite(void)
     UNIT_CASE(s, test_config__budget_and_heap_bounds);
     UNIT_CASE(s, test_config__budget_values_that_do_not_go_together);
     UNIT_CASE(s, test_config__budget_mistakes_are_said_before_joining_the_job);
+    UNIT_CASE(s, test_config__init_again_after_a_setting_set_right_but_not_after_joining);
     UNIT_CASE(s, test_config__default_page_size_follows_a_larger_system_page);
     UNIT_CASE(s, test_config__defaults);
     UNIT_CASE(s, test_config__page_size_must_be_a_power_of_two_page_multiple);
