@@ -14,6 +14,8 @@
  * barrier meets the others' checkpoint: the job must stop, saying so. With "ckptmix", node 0
  * checkpoints one segment and the others another: the job must stop, naming both.
  */
+#include <unistd.h>
+
 #include "itest.h"
 
 int main(int argc, char **argv)

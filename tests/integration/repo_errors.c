@@ -79,7 +79,7 @@ static uint8_t byte_of(uint64_t seed, uint64_t p, size_t i)
     return (uint8_t)((x >> 32) | 1);
 }
 
-static volatile int reading;
+static int reading; /* atomic: read by read_plain */
 static volatile uint64_t *plain;
 static uint64_t plain_pages;
 
@@ -88,8 +88,8 @@ static void *read_plain(void *arg)
 {
     size_t words = MomePageSize() / 8;
     (void)arg;
-    while (reading)
-        for (uint64_t p = 0; p < plain_pages && reading; p++)
+    while (__atomic_load_n(&reading, __ATOMIC_ACQUIRE))
+        for (uint64_t p = 0; p < plain_pages && __atomic_load_n(&reading, __ATOMIC_ACQUIRE); p++)
             CHECK(plain[p * words] == p + 1, "page %llu of the plain segment reads %llu",
                   (unsigned long long)p, (unsigned long long)plain[p * words]);
     return NULL;
@@ -298,15 +298,15 @@ int main(int argc, char **argv)
             for (uint64_t p = 0; p < plain_pages; p++)
                 plain[p * (ps / 8)] = p + 1;
         MomeBarrier();
-        reading = MomeNode() == 0;
-        if (reading)
+        __atomic_store_n(&reading, MomeNode() == 0, __ATOMIC_RELEASE);
+        if (MomeNode() == 0)
             CHECK(pthread_create(&t, NULL, read_plain, NULL) == 0, "pthread_create");
         for (int r = 0; r < rounds; r++) {
             b[(size_t)MomeNode() * 8] = (uint64_t)r + 1;
             MUST(MomeCheckpoint(seg));
         }
         if (MomeNode() == 0) {
-            reading = 0;
+            __atomic_store_n(&reading, 0, __ATOMIC_RELEASE);
             pthread_join(t, NULL);
         }
         MomeBarrier();

@@ -119,14 +119,14 @@ static void *worker(void *arg)
 /* ---- the node's own threads: waiting for a section, refusing when it could deadlock ---- */
 
 static pthread_barrier_t pair;
-static volatile int unlocked;
+static int unlocked; /* atomic: set by holder */
 
 static void *holder(void *arg)
 {
     MUST(MomeLock(500 + me));
     pthread_barrier_wait(&pair);
     usleep(20000); /* the switch is called meanwhile; it must not end before the unlock */
-    unlocked = 1;
+    __atomic_store_n(&unlocked, 1, __ATOMIC_RELEASE);
     MUST(MomeUnlock(500 + me));
     pthread_barrier_wait(&pair); /* then: this thread holds a lock while the other switches */
     MUST(MomeLock(600 + me));
@@ -143,8 +143,8 @@ static void sections(void)
     pthread_create(&th, NULL, holder, NULL);
     pthread_barrier_wait(&pair);
     MUST(MomeConsistency((void *)page(1), ps, MOME_STRONG));
-    CHECK(unlocked, "MomeConsistency returned while another thread of the node held lock %d",
-          500 + me);
+    CHECK(__atomic_load_n(&unlocked, __ATOMIC_ACQUIRE),
+          "MomeConsistency returned while another thread of the node held lock %d", 500 + me);
     pthread_barrier_wait(&pair);
     MUST(MomeLock(700 + me));
     pthread_barrier_wait(&pair);

@@ -37,7 +37,7 @@ static void *writer(void *arg)
     for (uint64_t i = 1; !__atomic_load_n(&stop, __ATOMIC_ACQUIRE); i++) {
         /* wrote[] first: a syncer that reads i in the word reads at least i there. */
         __atomic_store_n(&wrote[w], i, __ATOMIC_SEQ_CST);
-        *word(me, w) = i;
+        __atomic_store_n(word(me, w), i, __ATOMIC_RELAXED); /* the other thread reads it */
         MomeRelease();
     }
     return NULL;
@@ -79,7 +79,7 @@ int main(int argc, char **argv)
         MUST(MomeSyncMem((void *)p, ps, MomeClock()));
         ns[k] = itest_now_ns() - t0;
         for (int w = 0; w < nw; w++) {
-            uint64_t v = *word(me, w);
+            uint64_t v = __atomic_load_n(word(me, w), __ATOMIC_RELAXED);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             uint64_t hi = __atomic_load_n(&wrote[w], __ATOMIC_SEQ_CST);
             CHECK(v >= seen[w] && v <= hi,
