@@ -411,45 +411,77 @@ static void set_defaults(mome_config_t *c)
     c->page_size = default_page_size();
 }
 
+/* The message of mome_config_load, every bad value in turn: fmt appended to err (n bytes so
+ * far), after "; " if not the first, cut with "..." if err is full. */
+static void say(char *err, size_t errlen, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(char *err, size_t errlen, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+    if (*n >= errlen)
+        return;
+    if (*n) {
+        k = snprintf(err + *n, errlen - *n, "; ");
+        *n += k > 0 ? (size_t)k : 0;
+    }
+    if (*n < errlen) {
+        va_start(ap, fmt);
+        k = vsnprintf(err + *n, errlen - *n, fmt, ap);
+        va_end(ap);
+        *n += k > 0 ? (size_t)k : 0;
+    }
+    if (*n >= errlen && errlen > 4) /* cut: say so (mome-info -c lists them all) */
+        memcpy(err + errlen - 4, "...", 4);
+}
+
 /*
  * The page budget's values that are each valid but not together, said by MomeInit before the node
- * joins the job (every node stops with the same word, none of them left talking to a node gone).
- * Whether MOME_SWAP_DIR can hold the swap file is the page-out layer's (mome_coh_check).
+ * joins the job (every node stops with the same word, none of them left talking to a node gone),
+ * after the values that did not parse: all of them, so that one run names every mistake. A pair
+ * one of whose values did not parse (its default stands in) is not compared. Whether
+ * MOME_SWAP_DIR can hold the swap file is the page-out layer's (mome_coh_check), once the values
+ * are right. The number of mistakes said.
  */
-static int check_budget(const mome_config_t *c, char *err, size_t errlen)
+static int check_budget(const mome_config_t *c, int low_or_high_bad, char *err, size_t errlen,
+                        size_t *n)
 {
+    int bad = 0;
     if (!c->local_pages)
         return 0;
-    if (c->local_low > c->local_high) {
-        snprintf(err, errlen,
-                 "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
-                 "LOW <= HIGH (their defaults are 0.85 and 0.95: setting one may need the "
-                 "other set too)",
-                 c->local_low, c->local_high);
-        return -EINVAL;
+    if (!low_or_high_bad && c->local_low > c->local_high) {
+        say(err, errlen, n,
+            "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
+            "LOW <= HIGH (their defaults are 0.85 and 0.95: setting one may need the "
+            "other set too)",
+            c->local_low, c->local_high);
+        bad++;
     }
     if (c->local_pages < 4) {
-        snprintf(err, errlen,
-                 "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
-                 "or at least 4 pages",
-                 (unsigned long long)c->local_pages);
-        return -EINVAL;
+        say(err, errlen, n,
+            "MOME_LOCAL_PAGES=%llu is too small: expected 0 (no budget) "
+            "or at least 4 pages",
+            (unsigned long long)c->local_pages);
+        bad++;
     }
     if (!c->swap_dir[0]) {
-        snprintf(err, errlen,
-                 "MOME_SWAP_DIR is empty; expected a writable directory (the default is "
-                 "/var/tmp): with MOME_LOCAL_PAGES, pages no node has room for are written "
-                 "there");
-        return -EINVAL;
+        say(err, errlen, n,
+            "MOME_SWAP_DIR is empty; expected a writable directory (the default is "
+            "/var/tmp): with MOME_LOCAL_PAGES, pages no node has room for are written "
+            "there");
+        bad++;
     }
-    return 0;
+    return bad;
 }
 
 int mome_config_load(mome_config_t *c, char *err, size_t errlen)
 {
     size_t n = 0;
-    int bad = 0, saved = errno; /* the parsers' strtoull: the caller's errno is left alone */
+    int bad = 0, low_or_high_bad = 0;
+    int saved = errno; /* the parsers' strtoull: the caller's errno is left alone */
     set_defaults(c);
+    if (errlen)
+        err[0] = 0;
     for (size_t i = 0; i < NKNOBS; i++) {
         const char *v = getenv(knobs[i].name);
         if (!v || knobs[i].internal)
@@ -459,19 +491,17 @@ int mome_config_load(mome_config_t *c, char *err, size_t errlen)
             uint64_t x = *(const uint64_t *)((const char *)c + knobs[i].off);
             rc = x < knobs[i].min || x > knobs[i].max ? -EINVAL : 0;
         }
-        if (rc < 0 && n < errlen) { /* every bad value said, not only the first */
-            int k = snprintf(err + n, errlen - n, "%sbad value '%s' for %s: expected %s",
-                             bad ? "; " : "", v, knobs[i].name, knobs[i].accept);
-            n += k > 0 ? (size_t)k : 0;
-            if (n >= errlen && errlen > 4) /* cut: say so (mome-info -c lists them all) */
-                memcpy(err + errlen - 4, "...", 4);
+        if (rc < 0) { /* every bad value said, not only the first */
+            say(err, errlen, &n, "bad value '%s' for %s: expected %s", v, knobs[i].name,
+                knobs[i].accept);
+            bad++;
+            if (knobs[i].off == OFF(local_low) || knobs[i].off == OFF(local_high))
+                low_or_high_bad = 1;
         }
-        bad |= rc < 0;
     }
     errno = saved;
-    if (bad)
-        return -EINVAL;
-    return check_budget(c, err, errlen);
+    bad += check_budget(c, low_or_high_bad, err, errlen, &n);
+    return bad ? -EINVAL : 0;
 }
 
 size_t mome_config_page_size(void)

@@ -135,6 +135,44 @@ START_TEST(test_config__budget_values_that_do_not_go_together)
 }
 END_TEST
 
+/* A budget's values that do not go together were said one at a time, and only once every value
+ * parsed: MOME_LOCAL_PAGES=1 MOME_LOCAL_LOW=0.9 MOME_LOCAL_HIGH=0.5 said LOW > HIGH alone, and
+ * with MOME_EVICT=lru only that (helper-158), where the guide promises every bad value at once. */
+START_TEST(test_config__every_mistake_is_said_at_once)
+{
+    mome_config_t c;
+    char err[1024], small[48];
+    setenv("MOME_LOCAL_PAGES", "1", 1);
+    setenv("MOME_LOCAL_LOW", "0.9", 1);
+    setenv("MOME_LOCAL_HIGH", "0.5", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "MOME_LOCAL_LOW (0.9) is above MOME_LOCAL_HIGH (0.5)"), "%s", err);
+    ck_assert_msg(strstr(err, "MOME_LOCAL_PAGES=1 is too small"), "%s", err);
+    setenv("MOME_EVICT", "lru", 1);
+    setenv("MOME_SWAP_DIR", "", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "bad value 'lru' for MOME_EVICT"), "%s", err);
+    ck_assert_msg(strstr(err, "MOME_LOCAL_LOW (0.9) is above MOME_LOCAL_HIGH (0.5)"), "%s", err);
+    ck_assert_msg(strstr(err, "MOME_LOCAL_PAGES=1 is too small"), "%s", err);
+    ck_assert_msg(strstr(err, "MOME_SWAP_DIR is empty"), "%s", err);
+    /* A value that did not parse is not compared: its default stood in for it. */
+    setenv("MOME_LOCAL_LOW", "most", 1);
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "bad value 'most' for MOME_LOCAL_LOW"), "%s", err);
+    ck_assert_msg(!strstr(err, "is above"), "%s", err);
+    /* A message longer than the room for it is cut, and says so. */
+    ck_assert_int_eq(mome_config_load(&c, small, sizeof(small)), -EINVAL);
+    ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+    ck_assert_str_eq(small + sizeof(small) - 4, "...");
+    unsetenv("MOME_LOCAL_PAGES");
+    unsetenv("MOME_LOCAL_LOW");
+    unsetenv("MOME_LOCAL_HIGH");
+    unsetenv("MOME_EVICT");
+    unsetenv("MOME_SWAP_DIR");
+    ck_assert_int_eq(mome_config_load(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
 /* MomeInit, in a child, with var=value, a budget, and a launcher environment that the boot
  * layer refuses: the message MomeInit fails with, in msg, " [EINVAL]" after it if errno is. */
 static void init_in_child(const char *var, const char *value, char *msg, size_t len)
@@ -466,6 +504,7 @@ Suite *config_suite(void)
     UNIT_CASE(s, test_config__sizes);
     UNIT_CASE(s, test_config__budget_and_heap_bounds);
     UNIT_CASE(s, test_config__budget_values_that_do_not_go_together);
+    UNIT_CASE(s, test_config__every_mistake_is_said_at_once);
     UNIT_CASE(s, test_config__budget_mistakes_are_said_before_joining_the_job);
     UNIT_CASE(s, test_config__init_again_after_a_setting_set_right_but_not_after_joining);
     UNIT_CASE(s, test_config__default_page_size_follows_a_larger_system_page);
