@@ -838,8 +838,10 @@ static int check_mmap(mome_cmd_t *c, use_t *u, char *addr, size_t *len, int prot
                              c->u.mmap.handle),
                -1;
     if (prot != MOME_READ && prot != MOME_WRITE && prot != (MOME_READ | MOME_WRITE))
-        return mome_cmd_fail(c, EINVAL, "MomeMMap: prot must be MOME_READ or "
-                                        "MOME_READ|MOME_WRITE (got %#x)", prot),
+        return mome_cmd_fail(c, EINVAL,
+                             "MomeMMap: prot must be MOME_READ, or MOME_READ|MOME_WRITE "
+                             "(MOME_WRITE alone means the same) (got %#x)",
+                             prot),
                -1;
     if (flags & ~MOME_FIXED)
         return mome_cmd_fail(c, EINVAL, "MomeMMap: unknown flags %#x (only MOME_FIXED)",

@@ -107,6 +107,12 @@ int main(int argc, char **argv)
     FAILED_MAP(MomeMMap(NULL, ps, MOME_READ, 0, -3, 0), EBADF);                 /* unknown seg */
     FAILED_MAP(MomeMMap(NULL, ps, 0, 0, seg, 0), EINVAL);                       /* prot */
     FAILED_MAP(MomeMMap(NULL, ps, 0x10, 0, seg, 0), EINVAL);                    /* prot */
+    /* The message says what is accepted: MOME_WRITE alone too (it did not, helper-158). */
+    CHECK(strstr(MomeError(), "MOME_WRITE alone") != NULL, "a bad prot says: %s", MomeError());
+    char *wo = MomeMMap(NULL, ps, MOME_WRITE, 0, seg, 0);
+    CHECK(wo != MOME_MAP_FAILED, "MOME_WRITE alone: %s", MomeError());
+    wo[ps - 1] = wo[ps - 1]; /* read and write a byte no other check uses (always 0) */
+    MUST(MomeMUnmap(wo, ps));
     FAILED_MAP(MomeMMap(NULL, ps, MOME_READ, 0x100, seg, 0), EINVAL);           /* flags */
     char *v = MomeMMap(fix, ps * 4, MOME_READ | MOME_WRITE, MOME_FIXED, seg, 0);
     CHECK(v == fix, "fixed map");
