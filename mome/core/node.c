@@ -1333,8 +1333,13 @@ int mome_node_start(char *err, size_t errlen)
     rc = agree_heap(err, errlen, &gather, tpaddr, tplen);
     if (rc < 0)
         goto out_free;
-    if (use_tp && (rc = connect_peers(gather, remote, err, errlen)) < 0)
-        goto out_free;
+    if (use_tp) {
+        mome_watch_in_ucx(1);
+        rc = connect_peers(gather, remote, err, errlen);
+        mome_watch_in_ucx(0);
+        if (rc < 0)
+            goto out_free;
+    }
     if ((rc = init_layers(err, errlen)) < 0)
         goto out_free;
     rc = start_thread(err, errlen);

@@ -120,20 +120,38 @@ static int join_on; /* the joining thread runs (MomeInit's thread only) */
 static pthread_t join_tid;
 static sem_t join_sem;   /* posted by the handler, the hold's end and the joining's end */
 static int join_sig;     /* the signal handed over while joining, 0: none */
+static int join_served;  /* join_sig was served (once: by the joining thread or the progress one) */
 static int join_stop;    /* the joining is over: the thread returns */
-static int join_holding; /* UCX starts: the node ends only once it is up */
+/*
+ * What MomeInit's thread is doing, which decides how the joining thread may end the node:
+ * JOIN_FREE, by exit (mome_exit: the program's output flushed); JOIN_HOLD (UCX starts), only once
+ * it is up (no file of UCX's left in /dev/shm); JOIN_UCX (it connects to the other nodes through
+ * UCX), by the signal's default action: exit's handlers would tear UCX down under it (an
+ * assertion in UCX, a corrupted heap: helper-163). Changed and acted on under join_mx: the
+ * joining thread ends the node holding it, so MomeInit's thread cannot enter UCX meanwhile.
+ */
+enum { JOIN_FREE, JOIN_HOLD, JOIN_UCX };
+static int join_phase;
+static pthread_mutex_t join_mx = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t join_t0; /* MomeInit's start */
 static const char *join_stage;
+
+/* The one thread that serves the signal handed over (the first to ask). */
+static int join_claim(void)
+{
+    return !__atomic_exchange_n(&join_served, 1, __ATOMIC_SEQ_CST);
+}
 
 static void hand_over(int sig)
 {
     int err = errno;
     /* Stored before serve is read, as the joining's end stores serve before it reads join_sig:
-     * one of them at least sees the other's (a signal at the switch is served once at least). */
+     * one of them at least sees the other's, and join_claim lets one of them serve it. */
     __atomic_store_n(&join_sig, sig, __ATOMIC_SEQ_CST);
     switch (__atomic_load_n(&serve, __ATOMIC_SEQ_CST)) {
     case SERVE_PROGRESS:
-        mome_cmd_signal(sig);
+        if (join_claim())
+            mome_cmd_signal(sig);
         break;
     case SERVE_JOIN:
         sem_post(&join_sem);
@@ -210,8 +228,11 @@ static size_t join_describe(char *buf, size_t len)
     char what[512];
     int n;
 
-    if (__atomic_load_n(&join_holding, __ATOMIC_SEQ_CST))
+    int phase = __atomic_load_n(&join_phase, __ATOMIC_SEQ_CST);
+    if (phase == JOIN_HOLD)
         snprintf(what, sizeof(what), "starting UCX");
+    else if (phase == JOIN_UCX)
+        snprintf(what, sizeof(what), "connecting to the other nodes through UCX");
     else if (stage)
         snprintf(what, sizeof(what), "%s", stage);
     else if (mome_boot_describe_wait(what, sizeof(what)) == 0)
@@ -259,12 +280,21 @@ static void *join_main(void *arg)
         while (sem_wait(&join_sem) < 0 && errno == EINTR)
             ;
         int sig = __atomic_load_n(&join_sig, __ATOMIC_SEQ_CST);
-        if (sig) {
+        if (sig && (said || join_claim())) {
             if (!said)
                 join_say(sig == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM");
             said = 1;
-            if (__atomic_load_n(&join_holding, __ATOMIC_SEQ_CST))
-                continue;
+            pthread_mutex_lock(&join_mx); /* never given back once the node ends */
+            if (join_phase == JOIN_HOLD) {
+                pthread_mutex_unlock(&join_mx);
+                continue; /* mome_watch_release posts again */
+            }
+            if (join_phase == JOIN_UCX) {
+                signal(sig, SIG_DFL); /* this thread blocks every signal: to the process */
+                kill(getpid(), sig);
+                for (;;)
+                    pause();
+            }
             if (mome_g.cfg.stats && mome_boot_rank() >= 0)
                 mome_stats_print(mome_boot_rank());
             mome_exit(128 + sig);
@@ -294,8 +324,9 @@ void mome_watch_join_begin(void)
     pending = 0;
     pending_ns = 0;
     join_sig = 0;
+    join_served = 0;
     join_stop = 0;
-    join_holding = 0;
+    join_phase = JOIN_FREE;
     join_stage = NULL;
     join_t0 = mome_now_ns();
     /* Every signal blocked in the thread: the program's handlers run in its own threads. */
@@ -329,9 +360,11 @@ static void join_finish(int next)
     pthread_join(join_tid, NULL); /* (it may be ending the process instead) */
     join_on = 0;
     int sig = __atomic_load_n(&join_sig, __ATOMIC_SEQ_CST);
-    if (sig && next == SERVE_PROGRESS)
+    if (!sig || !join_claim())
+        return; /* none, or served */
+    if (next == SERVE_PROGRESS)
         mome_cmd_signal(sig);
-    else if (sig) {
+    else {
         signal(sig, SIG_DFL);
         raise(sig);
     }
@@ -392,12 +425,25 @@ static void hold_handler(int sig)
     raise(sig);
 }
 
+/* Blocks for ever if the joining thread is ending the node. */
+static void join_set_phase(int phase)
+{
+    pthread_mutex_lock(&join_mx);
+    __atomic_store_n(&join_phase, phase, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&join_mx);
+}
+
+void mome_watch_in_ucx(int on)
+{
+    join_set_phase(on ? JOIN_UCX : JOIN_FREE);
+}
+
 void mome_watch_hold(void)
 {
     held_sig = 0;
     /* SIGTERM and SIGINT, when MomeInit's watcher has them, are held there (join_main); the
      * others left at their default here. */
-    __atomic_store_n(&join_holding, 1, __ATOMIC_SEQ_CST);
+    join_set_phase(JOIN_HOLD);
     take(held_sigs, NHELD, hold_handler, held_saved, held_taken);
 }
 
@@ -406,7 +452,7 @@ void mome_watch_release(void)
     for (size_t i = 0; i < NHELD; i++)
         if (held_taken[i])
             sigaction(held_sigs[i], &held_saved[i], NULL);
-    __atomic_store_n(&join_holding, 0, __ATOMIC_SEQ_CST);
+    join_set_phase(JOIN_FREE);
     if (join_on)
         sem_post(&join_sem); /* a signal it said meanwhile now ends the node */
     if (held_sig)

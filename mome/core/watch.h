@@ -26,6 +26,10 @@ void mome_watch_start(void);
  * acted on (the process ends) once UCX has unlinked its shared-memory files. */
 void mome_watch_hold(void);
 void mome_watch_release(void);
+/* MomeInit, around its connections to the other nodes (UCX on its thread): a node stopped
+ * meanwhile ends by the signal's default action, its line said, not by exit (whose handlers
+ * would tear UCX down under that thread). */
+void mome_watch_in_ucx(int on);
 /* MomeFinalize, before the progress thread stops: give the signals back. */
 void mome_watch_stop(void);
 

@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -207,6 +208,58 @@ START_TEST(test_watch__stopped_while_ucx_starts_says_so_and_ends_after_it)
 }
 END_TEST
 
+static int exit_pipe = -1;
+
+static void say_exit(void)
+{
+    if (write(exit_pipe, "exit", 4) != 4)
+        return;
+}
+
+/* Stopped while MomeInit's thread connects through UCX: said, then ended by the signal's default
+ * action, not by exit, whose handlers tore UCX down under that thread (an assertion in UCX, a
+ * corrupted heap: helper-163). */
+START_TEST(test_watch__stopped_while_connecting_says_so_and_runs_no_exit_handler)
+{
+    int err[2], ex[2], st;
+    char line[1024], rest[1024], word[8] = "";
+
+    ck_assert_int_eq(pipe(err), 0);
+    ck_assert_int_eq(pipe(ex), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(err[0]);
+        close(ex[0]);
+        dup2(err[1], 2);
+        exit_pipe = ex[1];
+        atexit(say_exit);
+        signal(SIGTERM, SIG_DFL);
+        mome_boot_set_rank(1);
+        mome_watch_join_begin();
+        mome_watch_in_ucx(1);
+        raise(SIGTERM);
+        for (;;)
+            pause();
+    }
+    close(err[1]);
+    close(ex[1]);
+    read_line(err[0], line, sizeof(line));
+    ck_assert_msg(
+        strstr(line, "stopped by SIGTERM: waiting in MomeInit for ") &&
+            strstr(line, " (joining the job: connecting to the other nodes through UCX)\n"),
+        "%s", line);
+    read_all(err[0], rest, sizeof(rest));
+    ck_assert_msg(!strstr(rest, "mome: "), "said twice: %s", rest);
+    read_all(ex[0], word, sizeof(word));
+    ck_assert_msg(word[0] == 0, "exit handlers ran: %s", word);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %#x", st);
+    close(err[0]);
+    close(ex[0]);
+}
+END_TEST
+
 /* mome-run --stuck-after's REPORT, heard in an exchange: the line, and the node goes on. Then
  * MomeInit fails: the signals are the program's again. */
 START_TEST(test_watch__asked_while_joining_says_where_and_goes_on)
@@ -250,6 +303,7 @@ Suite *watch_suite(void)
     Suite *s = suite_create("watch");
     UNIT_CASE(s, test_watch__a_node_stopped_while_joining_says_where_and_exits);
     UNIT_CASE(s, test_watch__stopped_while_ucx_starts_says_so_and_ends_after_it);
+    UNIT_CASE(s, test_watch__stopped_while_connecting_says_so_and_runs_no_exit_handler);
     UNIT_CASE(s, test_watch__asked_while_joining_says_where_and_goes_on);
     UNIT_CASE(s, test_watch__a_signal_is_held_until_release);
     UNIT_CASE(s, test_watch__a_handler_of_the_program_is_kept);
