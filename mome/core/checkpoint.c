@@ -65,6 +65,7 @@ typedef struct job {
     uint64_t wrote; /* the generation whose files write_delta finished here, or 0 */
     int window; /* fn_begin opens the checkpoint's window (mome_ckpt_window) */
     int gathering; /* this node's SEG_CLOSE of the segment waits (mome_segment_ckpt_begin) */
+    int unsaved;   /* closed here and unlinked (mome_segment_hold): nothing to gather */
 } job_t;
 
 /* Coordinator side: the READYs of a segment's checkpoint (progress thread). */
@@ -202,8 +203,10 @@ static void fn_local(mome_cmd_t *c)
         return;
     }
     fill(j, s);
-    gather_begin(j); /* (one closed here already stays so: its SEG_CLOSE went) */
-    mome_cmd_complete(c, 0);
+    gather_begin(j);
+    /* Closed here (its SEG_CLOSE went): held open at its name manager first, which answers. */
+    if (!mome_segment_hold(j->id, j->name, c))
+        mome_cmd_complete(c, 0);
 }
 
 static void gathered(mome_op_t *op)
@@ -224,7 +227,7 @@ static void fn_gather(mome_cmd_t *c)
     memset(&j->set, 0, sizeof(j->set));
     j->left = 0;
     j->waiting = c;
-    if (!s) { /* destroyed meanwhile (unlinked): nothing to write */
+    if (!s || j->unsaved) { /* destroyed meanwhile, or unlinked: nothing to write */
         mome_cmd_complete(c, 0);
         return;
     }
@@ -916,10 +919,12 @@ int mome_checkpoint_finalize(char *err, size_t errlen)
     /* Every delta first (their READYs need nobody), then the commits, then the outcomes. */
     for (size_t i = 0; i < l.nlocal; i++) {
         jobs[i].id = l.local[i];
-        if (run(fn_local, &jobs[i]) < 0) {
+        int held = run(fn_local, &jobs[i]);
+        if (held < 0) {
             jobs[i].id = 0;
             continue;
         }
+        jobs[i].unsaved = held == 1; /* (its READY still goes: once one is counted, all are) */
         own[i] = write_delta(&jobs[i], &all[i], own_err, sizeof(own_err));
         run(fn_gathered, &jobs[i]);
         if (own[i] < 0 && !err[0])

@@ -33,12 +33,15 @@ enum { MOME_BAR_APP = 0x1,      /* BAR_ENTER, BAR_EXIT: MomeAppBarrier, among on
        MOME_BAR_QUIESCE = 0x2 }; /* BAR_ENTER: the last round of MomeFinalize, not a barrier */
 /* BAR_ENTER: the barrier inside MomeFinalize, MomeCheckpoint (the reports name these calls) */
 enum { MOME_BAR_FINALIZE = 0x4, MOME_BAR_CHECKPOINT = 0x8 };
+/* SEG_OPEN: no new open but a hold of segment id, which the node closed, for its final checkpoint
+ * (core/segment.c, mome_segment_hold) */
+enum { MOME_SEGO_HOLD = 0x1 };
 enum { MOME_SEGR_PERSIST = 0x1 }; /* SEG_OPEN_REPLY: the segment is kept in the repository */
 #define MOME_SEG_WHY_MAX 600      /* SEG_OPEN_REPLY, SEG_UNLINK_REPLY: a failure's text, bytes */
 enum { MOME_SEGC_NOREC = 0x1 };   /* SEG_CLOSE: the node could not set the segment up */
 
 typedef struct mome_segmsg {
-    uint64_t id;    /* the segment's job-wide id */
+    uint64_t id;    /* the segment's job-wide id (SEG_OPEN: with SEGO_HOLD only) */
     uint64_t size;  /* bytes */
     uint64_t token; /* matches a reply to its request */
     int32_t status; /* replies: 0 or -errno */

@@ -78,6 +78,7 @@ typedef struct pending {
     int reply;        /* MOME_MSG_SEG_OPEN_REPLY or MOME_MSG_SEG_UNLINK_REPLY */
     int mgr;          /* the node asked */
     const char *name; /* the command's */
+    uint64_t hold;    /* a hold (mome_segment_hold): the segment's id; else 0 */
 } pending_t;
 static mome_htab_t pend;
 static uint64_t next_token = 1;
@@ -245,9 +246,9 @@ void mome_segment_ckpt_end(uint64_t id)
 {
     use_t *u = use_of(id);
     if (!u || !u->ckpt)
-        return; /* (no record: destroyed since, a segment closed here before the checkpoint) */
-    if (--u->ckpt == 0 && u->closing)
-        seg_maybe_release(u);
+        return; /* (no record: destroyed since) */
+    if (--u->ckpt == 0)
+        seg_maybe_release(u); /* a close that waited, or a hold (mome_segment_hold), ends */
 }
 
 static int handle_alloc(use_t *u)
@@ -272,7 +273,7 @@ static int handle_alloc(use_t *u)
 
 /* ---- requests from this node ---- */
 
-static uint64_t pending_add(mome_cmd_t *c, int reply, const char *name)
+static uint64_t pending_add(mome_cmd_t *c, int reply, const char *name, uint64_t hold)
 {
     pending_t *p = mome_malloc(sizeof(*p));
     if (!p)
@@ -281,6 +282,7 @@ static uint64_t pending_add(mome_cmd_t *c, int reply, const char *name)
     p->reply = reply;
     p->mgr = name_manager(name);
     p->name = name;
+    p->hold = hold;
     p->h.k1 = next_token++;
     p->h.k2 = 0;
     mome_htab_put(&pend, &p->h);
@@ -289,12 +291,13 @@ static uint64_t pending_add(mome_cmd_t *c, int reply, const char *name)
 
 /*
  * The command a reply answers. One reply per request: a stray one was counted as an open nobody
- * holds (helper-115). Opens and unlinks share the tokens, and a name's manager stays the same for
- * the whole job (a hash of the name over the node count): an unlink's reply carrying an open's
- * token completed the MomeSegOpen with handle 0, and a reply from another node than the one asked
- * answered for a manager that may have decided otherwise.
+ * holds (helper-115). Opens, holds (*hold: the segment's id; else 0) and unlinks share the
+ * tokens, and a name's manager stays the same for the whole job (a hash of the name over the node
+ * count): an unlink's reply carrying an open's token completed the MomeSegOpen with handle 0, and
+ * a reply from another node than the one asked answered for a manager that may have decided
+ * otherwise.
  */
-static mome_cmd_t *pending_take(const mome_msg_t *msg, uint64_t token)
+static mome_cmd_t *pending_take(const mome_msg_t *msg, uint64_t token, uint64_t *hold)
 {
     pending_t *p = (pending_t *)mome_htab_get(&pend, token, 0);
     const char *call = msg->type == MOME_MSG_SEG_OPEN_REPLY ? "MomeSegOpen" : "MomeSegUnlink";
@@ -312,6 +315,7 @@ static mome_cmd_t *pending_take(const mome_msg_t *msg, uint64_t token)
                    p->mgr);
     mome_htab_del(&pend, &p->h);
     c = p->cmd;
+    *hold = p->hold;
     free(p);
     return c;
 }
@@ -319,7 +323,7 @@ static mome_cmd_t *pending_take(const mome_msg_t *msg, uint64_t token)
 void mome_segment_cmd_open(mome_cmd_t *c)
 {
     const char *name = c->u.open.name;
-    uint64_t token = pending_add(c, MOME_MSG_SEG_OPEN_REPLY, name);
+    uint64_t token = pending_add(c, MOME_MSG_SEG_OPEN_REPLY, name, 0);
     if (!token) {
         mome_cmd_fail(c, ENOMEM, "MomeSegOpen: out of memory");
         return;
@@ -339,10 +343,61 @@ static uint64_t uid_of(const mome_msg_t *msg)
     return u;
 }
 
+/*
+ * MomeFinalize's checkpoint of a segment this node closed (its SEG_CLOSE sent): the name manager
+ * counts an open of it for this node again, so that no last close destroys it while the
+ * checkpoint asks other nodes for its pages, or it answers that the segment was unlinked (or
+ * destroyed: its SEG_DESTROY came before this answer): nothing to save. Gathered without one,
+ * the checkpoint's requests met nodes that had destroyed the segment, unlinked and closed by its
+ * last user right before MomeFinalize, and the answers a node that had forgotten it ("sent GRANT
+ * ... which this node did not ask for": defects finclosed, helper-159). The hold ends as an open
+ * does, with a SEG_CLOSE, once the checkpoint has gathered (mome_segment_ckpt_end).
+ */
+int mome_segment_hold(uint64_t id, const char *name, mome_cmd_t *c)
+{
+    use_t *u = use_of(id);
+    if (!u || u->opens) /* (open here: its SEG_CLOSE waits for the checkpoint) */
+        return 0;
+    uint64_t token = pending_add(c, MOME_MSG_SEG_OPEN_REPLY, name, id);
+    if (!token)
+        mome_fatal("out of memory for the final checkpoint of segment '%s' (%#llx); its last "
+                   "checkpoint is intact; stopping",
+                   name, (unsigned long long)id);
+    mome_segmsg_t m = {.id = id, .token = token};
+    mome_send(name_manager(name), MOME_MSG_SEG_OPEN, MOME_SEGO_HOLD, &m, name,
+              (uint32_t)strlen(name));
+    return 1;
+}
+
+static void on_hold_reply(const mome_msg_t *msg, const mome_segmsg_t *m, mome_cmd_t *c, uint64_t id)
+{
+    use_t *u = use_of(id);
+    if (m->status == -ENOENT) {
+        mome_cmd_complete(c, 1);
+        return;
+    }
+    if (m->status != 0 || m->id != id || msg->len || msg->flags)
+        mome_fatal("node %u answered this node's hold of segment '%s' (%#llx) for its final "
+                   "checkpoint with segment %#llx, status %d: the nodes disagree on the segment; "
+                   "stopping",
+                   msg->src, mome_segment_name(id), (unsigned long long)id,
+                   (unsigned long long)m->id, m->status);
+    if (!u)
+        /* The manager destroys a segment before it answers (rec_destroy), never after a hold. */
+        mome_fatal("node %u holds segment %#llx for this node's final checkpoint, which this node "
+                   "has destroyed: the nodes disagree on the segment; stopping",
+                   msg->src, (unsigned long long)id);
+    u->opens++;
+    mome_cmd_complete(c, 0);
+}
+
 static void on_open_reply(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
-    mome_cmd_t *c = pending_take(msg, m->token);
+    uint64_t held;
+    mome_cmd_t *c = pending_take(msg, m->token, &held);
+    if (held)
+        return on_hold_reply(msg, m, c, held);
     const char *name = c->u.open.name;
     int status = m->status, err = 0, h;
     char why[600];
@@ -459,7 +514,7 @@ void mome_segment_cmd_close(mome_cmd_t *c)
 void mome_segment_cmd_unlink(mome_cmd_t *c)
 {
     const char *name = c->u.unlink.name;
-    uint64_t token = pending_add(c, MOME_MSG_SEG_UNLINK_REPLY, name);
+    uint64_t token = pending_add(c, MOME_MSG_SEG_UNLINK_REPLY, name, 0);
     if (!token) {
         mome_cmd_fail(c, ENOMEM, "MomeSegUnlink: out of memory");
         return;
@@ -471,7 +526,8 @@ void mome_segment_cmd_unlink(mome_cmd_t *c)
 static void on_unlink_reply(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
-    mome_cmd_t *c = pending_take(msg, m->token);
+    uint64_t held;
+    mome_cmd_t *c = pending_take(msg, m->token, &held);
     if (m->status < 0 && msg->len)
         mome_cmd_fail(c, -m->status, "MomeSegUnlink: %.*s", (int)msg->len,
                       (const char *)msg->payload);
@@ -634,9 +690,46 @@ static void open_served(const mome_msg_t *msg, const mome_segmsg_t *m)
     reply_open(msg, m, 0, r->id, r->size);
 }
 
+/* What is wrong with node n's hold of r by that name (NULL: nothing). */
+static const char *hold_wrong(const name_rec_t *r, uint32_t n, const mome_msg_t *msg)
+{
+    if (strlen(r->name) != msg->len || memcmp(r->name, msg->payload, msg->len) != 0)
+        return "by another name";
+    if (!r->repo)
+        return "as a segment that is not persistent";
+    if (!(r->users[n / 64] >> (n % 64) & 1))
+        return "as one that node never set up";
+    return NULL;
+}
+
+/* A node's hold of a persistent segment it closed, for its final checkpoint (mome_segment_hold):
+ * an open of it by that node, unless it was unlinked (or destroyed: ENOENT). */
+static void on_hold(const mome_msg_t *msg, const mome_segmsg_t *m)
+{
+    mome_hnode_t *h = mome_htab_get(&ids, m->id, 0);
+    name_rec_t *r = h ? REC_OF_ID(h) : NULL;
+    uint32_t n = msg->src;
+    const char *wrong;
+    if (!r && !mome_segment_destroyed(m->id))
+        mome_fatal("node %u asked to keep segment %#llx for its final checkpoint, which this "
+                   "name manager never had: the nodes disagree on the segment; stopping",
+                   n, (unsigned long long)m->id);
+    if (r && (wrong = hold_wrong(r, n, msg)))
+        mome_fatal("node %u asked to keep segment '%.*s' (%#llx) for its final checkpoint, which "
+                   "this name manager knows %s ('%s'): the nodes disagree on the segment; stopping",
+                   n, (int)msg->len, (const char *)msg->payload, (unsigned long long)m->id, wrong,
+                   r->name);
+    if (!r || r->unlinked)
+        return reply_open(msg, m, -ENOENT, m->id, 0);
+    r->opens[n]++;
+    reply_open(msg, m, 0, r->id, r->size);
+}
+
 static void on_open(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
+    if (msg->flags & MOME_SEGO_HOLD)
+        return on_hold(msg, m);
     name_rec_t *r = rec_by_name(msg->payload, msg->len);
     int flags = (int)m->flags;
     uint64_t size = m->size;
@@ -1112,7 +1205,8 @@ int mome_segment_heap_create(void *addr, uint64_t size, char *err, size_t errlen
 static const mome_field_t open_fields[] = {
     MOME_FIELD(mome_segmsg_t, size, MOME_FK_RAW, 0),
     MOME_FIELD(mome_segmsg_t, token, MOME_FK_RAW, 0),
-    MOME_FIELD(mome_segmsg_t, flags, MOME_FK_MASK, MOME_CREATE | MOME_EXCL | MOME_PERSIST)};
+    MOME_FIELD(mome_segmsg_t, flags, MOME_FK_MASK, MOME_CREATE | MOME_EXCL | MOME_PERSIST),
+    MOME_FIELD(mome_segmsg_t, id, MOME_FK_RAW, 0)};
 static const mome_field_t reply_fields[] = {MOME_FIELD(mome_segmsg_t, id, MOME_FK_RAW, 0),
                                             MOME_FIELD(mome_segmsg_t, size, MOME_FK_RAW, 0),
                                             MOME_FIELD(mome_segmsg_t, token, MOME_FK_RAW, 0),
@@ -1141,21 +1235,33 @@ static const char *check_why(const mome_msg_t *m, const void *body, const mome_w
 
 static const mome_msg_def_t seg_msgs[] = {
     {.type = MOME_MSG_SEG_OPEN,
-     .wire = {"SEG_OPEN", open_fields, 3, 0, 1, MOME_SEG_NAME_MAX},
-     .body_size = sizeof(mome_segmsg_t), .validate = check_name, .handler = on_open},
+     .wire = {"SEG_OPEN", open_fields, 4, MOME_SEGO_HOLD, 1, MOME_SEG_NAME_MAX},
+     .body_size = sizeof(mome_segmsg_t),
+     .validate = check_name,
+     .handler = on_open},
     {.type = MOME_MSG_SEG_OPEN_REPLY,
      .wire = {"SEG_OPEN_REPLY", reply_fields, 4, MOME_SEGR_PERSIST, 0, MOME_SEG_WHY_MAX},
-     .body_size = sizeof(mome_segmsg_t), .validate = check_why, .handler = on_open_reply},
-    {.type = MOME_MSG_SEG_CLOSE, .wire = {"SEG_CLOSE", close_fields, 2, MOME_SEGC_NOREC, 0, 0},
-     .body_size = sizeof(mome_segmsg_t), .handler = on_close},
+     .body_size = sizeof(mome_segmsg_t),
+     .validate = check_why,
+     .handler = on_open_reply},
+    {.type = MOME_MSG_SEG_CLOSE,
+     .wire = {"SEG_CLOSE", close_fields, 2, MOME_SEGC_NOREC, 0, 0},
+     .body_size = sizeof(mome_segmsg_t),
+     .handler = on_close},
     {.type = MOME_MSG_SEG_UNLINK,
      .wire = {"SEG_UNLINK", unlink_fields, 1, 0, 1, MOME_SEG_NAME_MAX},
-     .body_size = sizeof(mome_segmsg_t), .validate = check_name, .handler = on_unlink},
+     .body_size = sizeof(mome_segmsg_t),
+     .validate = check_name,
+     .handler = on_unlink},
     {.type = MOME_MSG_SEG_UNLINK_REPLY,
      .wire = {"SEG_UNLINK_REPLY", unlink_fields, 2, 0, 0, MOME_SEG_WHY_MAX},
-     .body_size = sizeof(mome_segmsg_t), .validate = check_why, .handler = on_unlink_reply},
-    {.type = MOME_MSG_SEG_DESTROY, .wire = {"SEG_DESTROY", close_fields, 1, 0, 0, 0},
-     .body_size = sizeof(mome_segmsg_t), .handler = on_destroy},
+     .body_size = sizeof(mome_segmsg_t),
+     .validate = check_why,
+     .handler = on_unlink_reply},
+    {.type = MOME_MSG_SEG_DESTROY,
+     .wire = {"SEG_DESTROY", close_fields, 1, 0, 0, 0},
+     .body_size = sizeof(mome_segmsg_t),
+     .handler = on_destroy},
 };
 
 /* ---- persistent segments ---- */

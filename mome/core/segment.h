@@ -59,10 +59,20 @@ void mome_segment_on_destroy(void (*fn)(uint64_t id));
  * mome_segment_ckpt_end. Its gathering asks other nodes for pages, and no request for a segment
  * may leave a node after its SEG_CLOSE: that close may be the last one, which destroys the segment
  * job-wide while the request or its answer is on its way. Nothing if this node has no record of
- * it; a segment closed here already (its SEG_CLOSE gone) stays closed.
+ * it; a segment closed here already (its SEG_CLOSE gone) stays closed (MomeFinalize's checkpoint
+ * holds it first: mome_segment_hold).
  */
 void mome_segment_ckpt_begin(uint64_t id);
 void mome_segment_ckpt_end(uint64_t id);
+/*
+ * MomeFinalize's checkpoint of segment id, which this node closed (its SEG_CLOSE sent; between
+ * mome_segment_ckpt_begin and _end): its name manager counts an open of it for this node again,
+ * so that no last close destroys it while the checkpoint asks other nodes for its pages; the
+ * hold ends with mome_segment_ckpt_end. Returns 0 if there is nothing to ask (the segment is open
+ * here, or gone), else 1, and c completes later: 0 once held, 1 if the segment was unlinked (or
+ * destroyed) before, which leaves nothing to save. name (its name) must stay until then.
+ */
+int mome_segment_hold(uint64_t id, const char *name, mome_cmd_t *c);
 /* This node's persistent segments (ids of its records), and those whose name it manages; arrays
  * malloc'd (free them). -ENOMEM. */
 int mome_segment_persistent(uint64_t **local, size_t *nlocal, uint64_t **managed,

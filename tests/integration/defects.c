@@ -36,6 +36,13 @@
  *           must ask for again first: its requests went after the node's SEG_CLOSE, the last
  *           close destroyed the segment meanwhile, and a node stopped the job ("sent GRANT ...
  *           which this node did not ask for": helper-156);
+ *   finclosed [UNLINKER [NAME]]  a persistent segment closed everywhere right before MomeFinalize,
+ *           node UNLINKER (-1: none) unlinking it first: MomeFinalize saves it if it is not
+ *           unlinked (finclosedcheck [NAME], the next job, checks it), and its requests for the
+ *           pages of a segment closed there must not cross its destruction (helper-159);
+ *   finclosedthread [US [NAME]]  the same segment, not unlinked, closed everywhere before a
+ *           barrier, then a second thread of the last node unlinks it US microseconds into
+ *           MomeFinalize (helper-156);
  *   unlinkrel [N]  MomeSegOpen(3)'s "remove a segment" pattern under RELEASE, N rounds: an
  *           acquire sent refreshes of closed copies to nodes that had destroyed the segment
  *           (helper-91);
@@ -635,6 +642,100 @@ static void close_while_checkpoint_fetches(int rounds)
     printf("node %d: %d checkpoints while the segment was closed returned\n", me, rounds);
 }
 
+/*
+ * A persistent segment every node closed before MomeFinalize, one node (unlinker, -1: none)
+ * unlinking it first, with no barrier between the closes and MomeFinalize: each node writes its
+ * pages under RELEASE, then reads the next node's under STRONG (pages the final checkpoint may
+ * have to ask for again, coherence/checkpoint.c). The final checkpoint saves the segments a node
+ * closed too: its requests went after the node's SEG_CLOSE, and the last close (unlinked) could
+ * destroy the segment under them when its SEG_DESTROY came after MomeFinalize's barrier, which
+ * a name manager other than node 0 (the barrier's) and the last closer allows ("sent GRANT ...
+ * which this node did not ask for" in 13 jobs of 440: helper-159). Not unlinked, its content is
+ * saved (finclosedcheck).
+ */
+#define FINC_PAGES 64
+static const char *finc_name = "finclosed";
+static void closed_then_finalize(int unlinker)
+{
+    int me = MomeNode(), n = MomeNodes(), seg;
+    size_t ps = MomePageSize(), size = FINC_PAGES * ps;
+    char *v;
+    MUST(seg = MomeSegOpen(finc_name, size, MOME_CREATE | MOME_PERSIST));
+    CHECK((v = MomeMMap(NULL, size, MOME_READ | MOME_WRITE, 0, seg, 0)) != MOME_MAP_FAILED,
+          "MomeMMap: %s", MomeError());
+    MUST(MomeConsistency(v, size, MOME_RELEASE));
+    for (int p = me; p < FINC_PAGES; p += n)
+        v[(size_t)p * ps] = (char)(p + 1);
+    MomeBarrier();
+    for (int p = (me + 1) % n; p < FINC_PAGES; p += n) {
+        MUST(MomeConsistency(v + (size_t)p * ps, ps, MOME_STRONG));
+        CHECK(v[(size_t)p * ps] == (char)(p + 1), "page %d read %d", p, v[(size_t)p * ps]);
+    }
+    MomeBarrier();
+    if (me == unlinker)
+        MUST(MomeSegUnlink(finc_name));
+    MUST(MomeMUnmap(v, size));
+    MUST(MomeSegClose(seg));
+}
+
+/*
+ * The same segment closed everywhere (not unlinked) before a barrier, then MomeFinalize while a
+ * second thread of the last node unlinks it, delay_us into the call: the final checkpoint's
+ * requests for the closed segment met nodes that the unlink and its last close had made destroy
+ * it (the job stopped in 9 jobs of 10 of helper-156's program, 22 of 60 of this one). The unlink
+ * succeeds, or fails naming MomeFinalize when it comes after it; the segment is not saved.
+ */
+static int finc_unlink_rc, finc_unlink_errno, finc_delay_us;
+static char finc_unlink_msg[300];
+static void *unlink_in_finalize(void *arg)
+{
+    usleep((useconds_t)finc_delay_us);
+    finc_unlink_rc = MomeSegUnlink(finc_name);
+    finc_unlink_errno = errno;
+    snprintf(finc_unlink_msg, sizeof(finc_unlink_msg), "%s", MomeError());
+    return arg;
+}
+
+static void closed_then_unlinked_in_finalize(int delay_us)
+{
+    int me = MomeNode(), n = MomeNodes();
+    pthread_t t;
+    closed_then_finalize(-1);
+    MomeBarrier(); /* every node's SEG_CLOSE went */
+    finc_delay_us = delay_us;
+    if (me == n - 1)
+        CHECK(pthread_create(&t, NULL, unlink_in_finalize, NULL) == 0, "pthread_create");
+    MUST(MomeFinalize());
+    if (me == n - 1) {
+        pthread_join(t, NULL);
+        CHECK(finc_unlink_rc == 0 ||
+                  (finc_unlink_errno == ENOTCONN && strstr(finc_unlink_msg, "MomeFinalize")),
+              "MomeSegUnlink during MomeFinalize: rc %d, errno %d, '%s'", finc_unlink_rc,
+              finc_unlink_errno, finc_unlink_msg);
+        printf("node %d: MomeSegUnlink during MomeFinalize: %s\n", me,
+               finc_unlink_rc == 0 ? "done" : finc_unlink_msg);
+    }
+}
+
+/* The next job: finclosed's segment (not unlinked) holds what its nodes wrote; it goes. */
+static void closed_then_finalize_check(void)
+{
+    int seg;
+    size_t ps = MomePageSize(), size = FINC_PAGES * ps;
+    char *v;
+    MUST(seg = MomeSegOpen(finc_name, 0, MOME_PERSIST));
+    CHECK((v = MomeMMap(NULL, size, MOME_READ, 0, seg, 0)) != MOME_MAP_FAILED, "MomeMMap: %s",
+          MomeError());
+    for (int p = 0; p < FINC_PAGES; p++)
+        CHECK(v[(size_t)p * ps] == (char)(p + 1), "page %d holds %d after MomeFinalize saved it", p,
+              v[(size_t)p * ps]);
+    MomeBarrier();
+    if (MomeNode() == 0)
+        MUST(MomeSegUnlink(finc_name));
+    MUST(MomeMUnmap(v, size));
+    MUST(MomeSegClose(seg));
+}
+
 /* In a job of one program, MomeAppBarrier is MomeBarrier: node 0 calls one then the other,
  * node 1 the other way round (two separate barriers hung; helper-88), and a write before either
  * is seen after it. */
@@ -1191,10 +1292,20 @@ int main(int argc, char **argv)
         close_during_checkpoint(argc > 2 ? atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 0);
     else if (!strcmp(mode, "ckptfetch"))
         close_while_checkpoint_fetches(argc > 2 ? atoi(argv[2]) : 20);
-    else if (!strcmp(mode, "nofinalize"))
+    else if (!strcmp(mode, "finclosed")) {
+        finc_name = argc > 3 ? argv[3] : finc_name;
+        closed_then_finalize(argc > 2 ? atoi(argv[2]) : MomeNodes() - 1);
+    } else if (!strcmp(mode, "finclosedcheck")) {
+        finc_name = argc > 2 ? argv[2] : finc_name;
+        closed_then_finalize_check();
+    } else if (!strcmp(mode, "nofinalize"))
         return 0; /* joined, left without MomeFinalize */
     else if (!strcmp(mode, "heapfin")) {
         heap_while_finalizing();
+        return 0;
+    } else if (!strcmp(mode, "finclosedthread")) {
+        finc_name = argc > 3 ? argv[3] : finc_name;
+        closed_then_unlinked_in_finalize(argc > 2 ? atoi(argv[2]) : 0);
         return 0;
     } else if (!strcmp(mode, "finlock")) {
         finalize_while_locking();

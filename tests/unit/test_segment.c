@@ -501,6 +501,147 @@ START_TEST(test_segment__a_close_waits_for_a_checkpoint_gathering_here)
 }
 END_TEST
 
+/*
+ * MomeFinalize's checkpoint of a segment this node closed (its SEG_CLOSE gone): the name manager
+ * counts an open of it for this node again (a hold) before the checkpoint asks other nodes for
+ * its pages, or says it was unlinked; the hold ends with the gathering, as an open, with a
+ * SEG_CLOSE. Without it the checkpoint's requests met nodes that the last close, unlinked, had
+ * made destroy the segment, and the answers a node that had forgotten it ("sent GRANT ... which
+ * this node did not ask for": defects finclosed, helper-159).
+ */
+static uint64_t hold_cmd(mome_cmd_t *h, uint64_t id, const char *name, int mgr)
+{
+    memset(h, 0, sizeof(*h));
+    msgtest_reset();
+    ck_assert_int_eq(mome_segment_hold(id, name, h), 1);
+    ck_assert_uint_eq(h->done, 0);
+    const mome_msg_t *m = nc_msg(MOME_MSG_SEG_OPEN, mgr);
+    ck_assert_int_eq(m->flags, MOME_SEGO_HOLD);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->id, id);
+    ck_assert_uint_eq(m->len, strlen(name));
+    ck_assert_int_eq(memcmp(m->payload, name, m->len), 0);
+    return NC_BODY(m, mome_segmsg_t)->token;
+}
+
+static void hold_answered_with(void *arg)
+{
+    const stray_t *st = arg;
+    mome_segmsg_t m = {.id = ID + 1, .token = st->to};
+    msgtest_deliver(MOME_MSG_SEG_OPEN_REPLY, 0, st->from, &m, NULL, 0);
+}
+
+START_TEST(test_segment__the_final_checkpoint_holds_a_segment_closed_here)
+{
+    mome_cmd_t c, k, h;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "lambda", SZ, MOME_CREATE, &mgr);
+    reply(mgr, token, ID, SZ, 0);
+    /* Open here: nothing to ask (its close waits for the checkpoint). */
+    memset(&h, 0, sizeof(h));
+    msgtest_reset();
+    ck_assert_int_eq(mome_segment_hold(ID, "lambda", &h), 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    close_cmd(&k, c.status);
+    nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    /* Closed here: held, then let go once gathered. */
+    mome_segment_ckpt_begin(ID);
+    token = hold_cmd(&h, ID, "lambda", mgr);
+    reply(mgr, token, ID, SZ, 0);
+    ck_assert_uint_eq(h.done, 1);
+    ck_assert_int_eq(h.status, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    msgtest_reset();
+    mome_segment_ckpt_end(ID);
+    const mome_msg_t *m = nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->id, ID);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->count, 1);
+    ck_assert_int_eq(mome_seg_find(ID)->closed, 1);
+    /* Unlinked meanwhile: not held, nothing to save, nothing to close. */
+    mome_segment_ckpt_begin(ID);
+    token = hold_cmd(&h, ID, "lambda", mgr);
+    reply(mgr, token, ID, 0, -ENOENT);
+    ck_assert_uint_eq(h.done, 1);
+    ck_assert_int_eq(h.status, 1);
+    mome_segment_ckpt_end(ID);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* Another segment held than the one asked for: the nodes disagree. */
+    stray_t st = {mgr, hold_cmd(&h, ID, "lambda", mgr)};
+    nc_expect_death(hold_answered_with, &st, "answered this node's hold of segment 'lambda'");
+}
+END_TEST
+
+/* The name manager's side: a hold counts as an open of its node; refused once unlinked. */
+static void hold_from(int from, uint64_t id, const char *name, uint64_t token)
+{
+    mome_segmsg_t m = {.id = id, .token = token};
+    nc_deliver(MOME_MSG_SEG_OPEN, MOME_SEGO_HOLD, from, &m, name, (uint32_t)strlen(name));
+}
+
+typedef struct {
+    int from;
+    uint64_t id;
+    const char *name;
+} hold_t;
+
+static void bad_hold(void *arg)
+{
+    const hold_t *b = arg;
+    mome_segmsg_t m = {.id = b->id, .token = 9};
+    msgtest_deliver(MOME_MSG_SEG_OPEN, MOME_SEGO_HOLD, b->from, &m, b->name,
+                    (uint32_t)strlen(b->name));
+}
+
+START_TEST(test_segment__a_hold_keeps_a_closed_segment_until_its_checkpoint_ends)
+{
+    char dir[] = "/tmp/mome-test-hold.XXXXXX", cmd[100], saved[sizeof(mome_g.cfg.repository)];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    memcpy(saved, mome_g.cfg.repository, sizeof(saved));
+    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", dir);
+    nc_up(3, 0);
+    seg_open(1, "theta", SZ, MOME_CREATE | MOME_PERSIST, 1);
+    uint64_t id = open_reply(1, 1)->id;
+    seg_open(0, "theta", 0, MOME_PERSIST, 2);
+    seg_open(2, "nu", SZ, MOME_CREATE, 3);
+    uint64_t plain = open_reply(2, 3)->id;
+    seg_close(1, id, 1);
+    hold_from(1, id, "theta", 4); /* node 1 closed it: its final checkpoint holds it */
+    const mome_segmsg_t *r = open_reply(1, 4);
+    ck_assert_int_eq(r->status, 0);
+    ck_assert_uint_eq(r->id, id);
+    /* Unlinked, and closed by node 0: node 1's hold keeps it. */
+    seg_unlink(0, "theta", 5);
+    nc_msg(MOME_MSG_SEG_UNLINK_REPLY, 0);
+    seg_close(0, id, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    hold_from(0, id, "theta", 6); /* unlinked: nothing for node 0 to save */
+    ck_assert_int_eq(open_reply(0, 6)->status, -ENOENT);
+    seg_close(1, id, 1); /* node 1's checkpoint gathered: the last close */
+    ck_assert_int_eq(msgtest_count(), 3);
+    nc_msg(MOME_MSG_SEG_DESTROY, 1);
+    hold_from(1, id, "theta", 7); /* destroyed (its SEG_DESTROY went before the answer) */
+    ck_assert_int_eq(open_reply(1, 7)->status, -ENOENT);
+    /* Holds the nodes cannot disagree on: an id never given out, another name, a segment that
+     * is not persistent, one the node never set up. */
+    hold_t b = {1, id + 100, "theta"};
+    nc_expect_death(bad_hold, &b, "which this name manager never had");
+    seg_open(1, "iota", SZ, MOME_CREATE | MOME_PERSIST, 8);
+    b.id = open_reply(1, 8)->id;
+    b.name = "kappa";
+    nc_expect_death(bad_hold, &b, "which this name manager knows by another name ('iota')");
+    b.from = 2;
+    b.name = "iota";
+    nc_expect_death(bad_hold, &b, "knows as one that node never set up");
+    b.id = plain;
+    b.name = "nu";
+    nc_expect_death(bad_hold, &b, "knows as a segment that is not persistent");
+    nc_down();
+    memcpy(mome_g.cfg.repository, saved, sizeof(saved));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* Only a segment's name manager destroys it: a destroy from another node would drop this node's
  * directory entries of a live segment (the next request got a zero page). A segment's id names
  * its name manager; a served segment (momed's number) is never destroyed in a job. */
@@ -633,6 +774,8 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__close_tells_the_name_manager_once_unused);
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
     NC_CASE(s, test_segment__a_close_waits_for_a_checkpoint_gathering_here);
+    NC_CASE(s, test_segment__the_final_checkpoint_holds_a_segment_closed_here);
+    NC_CASE(s, test_segment__a_hold_keeps_a_closed_segment_until_its_checkpoint_ends);
     NC_CASE(s, test_segment__only_the_name_manager_destroys);
     NC_CASE(s, test_segment__open_round_trip_on_one_node);
     NC_CASE(s, test_segment__the_name_manager_names_a_segment_it_does_not_have);
