@@ -316,19 +316,44 @@ static pid_t spawn_momed(const char *repo, int spans, const char *log, char *err
     return pid;
 }
 
-/* Is a momed starting or serving repo (the pid its lock file names is alive)? Read, not locked:
- * a lock taken here, even shared, could make a starting momed think another one serves it. */
-static int momed_running(const char *repo)
+/*
+ * The pid of the momed that holds repo's lock, if one is starting or serving it, else 0. Its lock
+ * file says "pid N host H" (momed empties it when it stops): alive if N is, on this machine; on
+ * another one, nothing here can tell, and a file that was not emptied is taken for a live momed.
+ * Read, not locked: a lock taken here, even shared, could make a starting momed think another one
+ * serves it.
+ */
+static long momed_running(const char *repo)
 {
-    char path[1200], who[64] = "";
+    char path[1200], who[400] = "", host[256] = "", me[256] = "";
     long pid = 0;
     snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_LOCK_FILE);
     FILE *f = fopen(path, "re");
     if (!f)
         return 0;
-    int ok = fgets(who, sizeof(who), f) && sscanf(who, "pid %ld", &pid) == 1 && pid > 0;
+    int n = fgets(who, sizeof(who), f) ? sscanf(who, "pid %ld host %255s", &pid, host) : 0;
     fclose(f);
-    return ok && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    if (n < 1 || pid <= 0)
+        return 0;
+    gethostname(me, sizeof(me) - 1);
+    if (n == 2 && strcmp(host, me))
+        return pid;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM ? pid : 0;
+}
+
+/* The pid repo's address file names (0: no file, or none in it). */
+static long addr_file_pid(const char *repo)
+{
+    char path[1200], line[400], host[256], port[32];
+    long pid = 0;
+    snprintf(path, sizeof(path), "%s/%s", repo, MOME_SRV_ADDR_FILE);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    if (!fgets(line, sizeof(line), f) || sscanf(line, "%255s %31s %ld", host, port, &pid) < 3)
+        pid = 0;
+    fclose(f);
+    return pid;
 }
 
 /*
@@ -375,6 +400,49 @@ static int start_or_find(const char *repo, int starter, int spans, char *err, si
     }
 }
 
+/*
+ * No MOME_SERVER: the repository's momed, if one serves it. One that is starting (it holds the
+ * lock and has not written its address file yet, as when it was launched with this job) is
+ * waited for, as MOME_SERVER=start waits (at most START_WAIT_MS): a job that went on without it
+ * would open the repository itself and hold its segments, and the jobs momed serves would find
+ * them busy (helper-158). A momed that left its address file and does not answer is not starting
+ * (its lock names the same pid). 0 and an info line (first: once per job) when none serves it.
+ */
+static int find_served(const char *repo, int first, char *err, size_t errlen)
+{
+    struct timespec tick = {0, 5000000};
+    uint64_t t0 = mome_now_ns();
+    int rc, said = 0;
+    long pid;
+    while (!(rc = from_addr_file(repo, 1, err, errlen)) && (pid = momed_running(repo)) > 0 &&
+           pid != addr_file_pid(repo)) {
+        if (first && !said++)
+            mome_info("server",
+                      "momed pid %ld is starting on repository %s (it holds %s): "
+                      "waiting for its address file",
+                      pid, repo, MOME_SRV_LOCK_FILE);
+        if (ms_since(t0) > START_WAIT_MS) {
+            snprintf(err, errlen,
+                     "momed pid %ld holds %s/%s but has written no address file "
+                     "(%s) within %d s: see its log; if no momed runs (pid %ld is another "
+                     "program now), remove %s/%s",
+                     pid, repo, MOME_SRV_LOCK_FILE, MOME_SRV_ADDR_FILE, START_WAIT_MS / 1000, pid,
+                     repo, MOME_SRV_LOCK_FILE);
+            return -ETIMEDOUT;
+        }
+        nanosleep(&tick, NULL);
+    }
+    if (rc == 0) /* said once, not at every turn: a file left by a momed that is gone */
+        rc = from_addr_file(repo, 0, err, errlen);
+    if (rc == 0 && first)
+        mome_info("server",
+                  "no momed serves repository %s: this job opens it directly, and holds "
+                  "the persistent segments it opens; jobs that share them must all go through "
+                  "momed (start it first, or start every such job with MOME_SERVER=start)",
+                  repo);
+    return rc;
+}
+
 static int connect_server(const char *repo, const char *server, uint64_t key, int starter,
                           int spans, char *err, size_t errlen)
 {
@@ -400,7 +468,7 @@ static int connect_server(const char *repo, const char *server, uint64_t key, in
         mome_msg_set_server(mome_srv_tx, where);
         return 1;
     }
-    return from_addr_file(repo, 0, err, errlen);
+    return find_served(repo, starter, err, errlen);
 }
 
 int mome_srv_connect(const char *repo, const char *server, uint64_t key, int starter, int spans,
