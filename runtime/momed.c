@@ -1199,8 +1199,8 @@ static void on_hello(int ci, const mome_msg_t *m, const mome_srvhello_t *h)
         c->node = h->node;
         mome_srvhello_t no = {.node = h->node, .nnodes = h->nnodes, .page_size = h->page_size};
         srv_send(ci, MOME_SRV_HELLO_OK, &no, NULL, 0);
-        drop_conn(ci, "SRV_HELLO of node %u (pid %u) without momed's key: refused", h->node,
-                  h->pid);
+        drop_conn(ci, "SRV_HELLO of node %u (pid %u) without momed's key (%s): refused", h->node,
+                  h->pid, h->server ? "a wrong key" : "no key");
         return;
     }
     int64_t lost = was_cut(m->key);

@@ -33,6 +33,7 @@ static int srv_fd = -1;
 static char where[300];
 /* momed's key, said in SRV_HELLO (its address file's, or MOME_SERVER_KEY) */
 static uint64_t srv_key;
+static int srv_named; /* found by MOME_SERVER (its key from MOME_SERVER_KEY), not an address file */
 static int refused;   /* momed refused the hello (no pid): its close is no loss */
 static uint8_t *rbuf; /* what arrived and is not yet a whole message */
 static size_t rlen, rcap;
@@ -228,6 +229,7 @@ static int from_addr_file(const char *repo, int quiet, char *err, size_t errlen)
     }
     snprintf(where, sizeof(where), "momed pid %ld at %.60s:%.20s (%.180s)", pid, host, port, path);
     srv_key = key;
+    srv_named = 0;
     srv_fd = fd;
     mome_msg_set_server(mome_srv_tx, where);
     return 1;
@@ -463,6 +465,7 @@ static int connect_server(const char *repo, const char *server, uint64_t key, in
         if (fd < 0)
             return fd;
         snprintf(where, sizeof(where), "momed at %s (MOME_SERVER)", server);
+        srv_named = 1;
         srv_key = key;
         srv_fd = fd;
         mome_msg_set_server(mome_srv_tx, where);
@@ -730,10 +733,18 @@ int mome_srv_hello(int rank, int nnodes, size_t page_size, char *err, size_t err
     if (rc < 0)
         snprintf(err, errlen, "%s does not answer (%s)", where, strerror(-rc));
     else if (!ok.id) { /* refused: no pid */
-        snprintf(err, errlen,
-                 "%s refused this job: it did not give momed's key%s (the last word of momed.addr "
-                 "in momed's repository, which only the repository's owner can read)",
-                 where, strstr(where, "MOME_SERVER") ? ", MOME_SERVER_KEY" : "");
+        if (!srv_key)
+            snprintf(err, errlen,
+                     "%s refused this job: it did not give momed's key%s (the last word of "
+                     "momed.addr in momed's repository, which only the repository's owner can "
+                     "read)",
+                     where, srv_named ? ", MOME_SERVER_KEY" : ": its address file has none");
+        else
+            snprintf(err, errlen,
+                     "%s refused this job: the key it gave%s is not momed's (momed draws a new one "
+                     "each time it starts: the last word of momed.addr in its repository, which "
+                     "only the repository's owner can read)",
+                     where, srv_named ? ", MOME_SERVER_KEY," : ", its address file's,");
         rc = -EACCES;
     }
     return rc;
