@@ -438,11 +438,11 @@ static void checkpoint_while_checkpointing(void)
  * when it was unlinked before); a READY counted before the unlink and the coordinator's own look
  * after it left nodes waiting for ever (helper-101).
  */
-static volatile int unlink_go;
+static int unlink_go; /* atomic: read by unlink_later */
 static int unlink_delay_ms;
 static void *unlink_later(void *arg)
 {
-    while (!unlink_go)
+    while (!__atomic_load_n(&unlink_go, __ATOMIC_ACQUIRE))
         sched_yield();
     usleep((useconds_t)unlink_delay_ms * 1000);
     MUST(MomeSegUnlink("ckunlink"));
@@ -464,12 +464,12 @@ static void unlink_during_checkpoint(int big, int delay_ms, size_t mib)
     else
         p[0] = 2;
     unlink_delay_ms = delay_ms;
-    unlink_go = 0;
+    __atomic_store_n(&unlink_go, 0, __ATOMIC_RELEASE);
     int unlinker = (big + 1) % MomeNodes();
     if (me == unlinker)
         CHECK(pthread_create(&t, NULL, unlink_later, NULL) == 0, "pthread_create");
     MomeBarrier();
-    unlink_go = 1;
+    __atomic_store_n(&unlink_go, 1, __ATOMIC_RELEASE);
     int rc = MomeCheckpoint(seg);
     CHECK(rc == 0, "MomeCheckpoint while the segment is unlinked: %s", MomeError());
     if (me == unlinker)
@@ -497,7 +497,8 @@ static void unlink_during_checkpoint(int big, int delay_ms, size_t mib)
  * Every node's MomeCheckpoint returns 0 (a segment unlinked meanwhile is not saved, as when it
  * was unlinked before); with `all` 0, what node 1 wrote is in the segment after it.
  */
-static volatile int close_all, close_delay_ms, close_seg, close_over;
+static int close_all, close_delay_ms, close_seg; /* set before the thread starts */
+static int close_over;                           /* atomic */
 static volatile long *close_flag;
 static char *close_view;
 static size_t close_size;
@@ -506,7 +507,9 @@ static void *close_in_checkpoint(void *arg)
     int me = MomeNode(), n = MomeNodes(), seen = 0;
     /* EBUSY: the first thread's checkpoint has its segment (mome_checkpoint_check), and the
      * close below cannot fail it. */
-    while (!close_over) { /* (with `all`, the checkpoint may end before this thread runs) */
+    while (!__atomic_load_n(
+        &close_over,
+        __ATOMIC_ACQUIRE)) { /* (with `all`, the checkpoint may end before this thread runs) */
         CHECK(MomeCheckpoint(-1) == -1, "MomeCheckpoint(-1) succeeded");
         if (errno == EBUSY) {
             seen = 1;
@@ -534,7 +537,7 @@ static void close_during_checkpoint(int all, int delay_ms)
     pthread_t t;
     close_flag = itest_map("ckcflag", ps, NULL); /* STRONG */
     close_all = all;
-    close_over = 0;
+    __atomic_store_n(&close_over, 0, __ATOMIC_RELEASE);
     close_delay_ms = delay_ms;
     close_size = 8 * ps; /* a page per node; the same size in every job (the repository's) */
     CHECK(MomeNodes() <= 8, "8 nodes at most");
@@ -555,7 +558,7 @@ static void close_during_checkpoint(int all, int delay_ms)
            strstr(MomeError(), "another thread of this node is in a checkpoint"))
         sched_yield();
     CHECK(rc == 0, "MomeCheckpoint while another thread closes the segment: %s", MomeError());
-    close_over = 1;
+    __atomic_store_n(&close_over, 1, __ATOMIC_RELEASE);
     if (closer)
         pthread_join(t, NULL);
     MomeBarrier();
@@ -587,13 +590,15 @@ static void close_during_checkpoint(int all, int delay_ms)
  * node did not ask for", 3 jobs of 4 of 20 rounds). Every MomeCheckpoint returns 0; the
  * segment, unlinked meanwhile, is not saved.
  */
-static volatile int fetch_seg, fetch_over;
+static int fetch_seg;  /* set before the thread starts */
+static int fetch_over; /* atomic */
 static char *fetch_view;
 static size_t fetch_size;
 static void *close_while_fetching(void *arg)
 {
     int me = MomeNode();
-    while (!fetch_over) { /* EBUSY: the first thread's checkpoint has the segment */
+    while (!__atomic_load_n(
+        &fetch_over, __ATOMIC_ACQUIRE)) { /* EBUSY: the first thread's checkpoint has the segment */
         CHECK(MomeCheckpoint(-1) == -1, "MomeCheckpoint(-1) succeeded");
         if (errno == EBUSY)
             break;
@@ -626,7 +631,7 @@ static void close_while_checkpoint_fetches(int rounds)
                   fetch_view[p * ps]);
         }
         MomeBarrier();
-        fetch_over = 0;
+        __atomic_store_n(&fetch_over, 0, __ATOMIC_RELEASE);
         pthread_t t;
         CHECK(pthread_create(&t, NULL, close_while_fetching, NULL) == 0, "pthread_create");
         int rc;
@@ -635,7 +640,7 @@ static void close_while_checkpoint_fetches(int rounds)
             sched_yield();
         CHECK(rc == 0, "round %d: MomeCheckpoint while other threads close the segment: %s", r,
               MomeError());
-        fetch_over = 1;
+        __atomic_store_n(&fetch_over, 1, __ATOMIC_RELEASE);
         pthread_join(t, NULL);
         MomeBarrier(); /* the next round's segment is a new one */
     }
