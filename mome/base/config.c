@@ -451,7 +451,7 @@ static int check_budget(const mome_config_t *c, int low_or_high_bad, char *err, 
         return 0;
     if (!low_or_high_bad && c->local_low > c->local_high) {
         say(err, errlen, n,
-            "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g); expected "
+            "MOME_LOCAL_LOW (%g) is above MOME_LOCAL_HIGH (%g): expected "
             "LOW <= HIGH (their defaults are 0.85 and 0.95: setting one may need the "
             "other set too)",
             c->local_low, c->local_high);

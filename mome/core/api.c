@@ -555,9 +555,10 @@ static void info_sections(int fd, int what)
     }
     if (what & MOME_INFO_CONFIG) {
         if (mome_config_load(&cfg, err, sizeof(err)) < 0) {
-            /* one line per bad value */
+            /* one line per mistake (mome_config_load separates them with "; ", which none of
+             * its messages holds) */
             for (char *e = err, *semi; e; e = semi ? semi + 2 : NULL) {
-                semi = strstr(e, "; bad value '");
+                semi = strstr(e, "; ");
                 if (semi)
                     *semi = 0;
                 fdputs(fd, e);
