@@ -1210,7 +1210,15 @@ static void on_abort(struct node *n, const mome_boot_frame_t *f, const unsigned 
 
     while (shown > 0 && (text[shown - 1] == '\n' || text[shown - 1] == ' '))
         shown--;
-    if (!job.quiet)
+    /* Mome itself stopped the job there (mome_fatal: "node R: " and what it found, often about
+     * other nodes), not the program's MomeAbort: "node 0 aborted: node 0: node 1 is in ..." read
+     * as if node 0 were at fault. */
+    char own[32];
+    int ownlen = snprintf(own, sizeof(own), "node %d: ", n->rank);
+    if (!job.quiet && ownlen > 0 && shown > ownlen && strncmp(text, own, (size_t)ownlen) == 0)
+        fprintf(stderr, "mome-run: node %d stopped the job: %.*s\n", n->rank, shown - ownlen,
+                text + ownlen);
+    else if (!job.quiet)
         fprintf(stderr, "mome-run: node %d aborted: %.*s\n", n->rank, shown, text);
     send_all(MOME_BOOT_ABORT_JOB, status, payload, f->len, n);
     stop_later();

@@ -28,7 +28,12 @@ enum {
     MOME_MSG_CORE_END
 };
 
-enum { MOME_LOCK_WAITED = 0x1 }; /* LOCK_GRANT: the requester had to wait */
+enum {
+    MOME_LOCK_WAITED = 0x1, /* LOCK_GRANT: the requester had to wait */
+    /* LOCK_REL: its holder gives the lock up in MomeFinalize, without MomeUnlock; LOCK_GRANT:
+     * refused, node (the body's) gave it up so */
+    MOME_LOCK_GONE = 0x2
+};
 enum { MOME_BAR_APP = 0x1,      /* BAR_ENTER, BAR_EXIT: MomeAppBarrier, among one program's nodes */
        MOME_BAR_QUIESCE = 0x2 }; /* BAR_ENTER: the last round of MomeFinalize, not a barrier */
 /* BAR_ENTER: the barrier inside MomeFinalize, MomeCheckpoint (the reports name these calls) */
@@ -67,6 +72,7 @@ typedef struct mome_syncmsg {
     uint64_t date;  /* LOCK_GRANT: the lock's last release; LOCK_REL: this one; BAR_EXIT */
     uint64_t epoch; /* LOCK_REL: the job barriers (MomeBarrier) its node had ended; LOCK_GRANT:
                        the most any release of the lock had (sync.c grant_apply) */
+    uint32_t node;  /* LOCK_GRANT with LOCK_GONE: the node that gave the lock up (else NONE) */
 } mome_syncmsg_t;
 
 #endif

@@ -38,6 +38,7 @@ typedef struct lockrec {
     uint64_t token;
     mome_date_t last; /* date of the last release of the lock: what an acquirer must see */
     uint64_t epoch;   /* the most job barriers a releaser of it had ended (grant_apply) */
+    uint32_t gone;    /* 1 + the node that gave it up in its MomeFinalize (LOCK_GONE), or 0 */
     lwait_t *q, *qtail;
 } lockrec_t;
 
@@ -68,6 +69,9 @@ typedef struct lpending {
 
 static mome_htab_t held, pending;
 static uint64_t next_token = 1;
+/* This node's MomeFinalize has begun (its barrier entered): it gives up the locks it holds, takes
+ * no more, and makes no more program barriers. */
+static int finalizing;
 
 /*
  * Model switches and this node's lock sections. A switch runs while no other thread of the node
@@ -122,6 +126,8 @@ typedef struct barrier {
     mome_date_t coord_max;
     uint8_t *coord_notes; /* MomeBarrier: the barrier notices the nodes entered with */
     size_t coord_len, coord_cap;
+    int coord_fin; /* MomeAppBarrier: the first node of the program whose MomeFinalize began, or -1
+                    */
 } barrier_t;
 
 static barrier_t jbar, abar;
@@ -169,6 +175,10 @@ void mome_sync_cmd_lock(mome_cmd_t *c)
         mome_cmd_fail(c, EDEADLK, "MomeLock: this thread already holds lock %d", id);
         return;
     }
+    if (finalizing) {
+        mome_cmd_fail(c, ENOTCONN, "MomeLock: another thread of this node called MomeFinalize");
+        return;
+    }
     if (sw_running && !held_by(c->tid, 1)) {
         cmd_append(&lock_later, c); /* no new section while a switch runs */
         return;
@@ -213,6 +223,13 @@ void mome_sync_cmd_unlock(mome_cmd_t *c)
     held_t *h = (held_t *)mome_htab_get(&held, lock_key(id), 0);
     unlock_op_t *u;
 
+    if (!h && finalizing) {
+        mome_cmd_fail(c, ENOTCONN,
+                      "MomeUnlock: lock %d: this node is in MomeFinalize, which gave "
+                      "up the locks it held",
+                      id);
+        return;
+    }
     if (!h || h->tid != c->tid) {
         mome_cmd_fail(c, EPERM, "MomeUnlock: lock %d is not held by this thread", id);
         return;
@@ -236,8 +253,16 @@ static void grant(lockrec_t *l, uint32_t node, uint64_t token, int waited)
     l->held = 1;
     l->holder = node;
     l->token = token;
-    mome_syncmsg_t m = {.id = l->h.k1, .token = token, .date = l->last, .epoch = l->epoch};
+    mome_syncmsg_t m = {
+        .id = l->h.k1, .token = token, .date = l->last, .epoch = l->epoch, .node = MOME_NODE_NONE};
     mome_send((int)node, MOME_MSG_LOCK_GRANT, waited ? MOME_LOCK_WAITED : 0, &m, NULL, 0);
+}
+
+/* A request of a lock whose holder gave it up in its MomeFinalize: refused, naming that node. */
+static void refuse(const lockrec_t *l, uint32_t node, uint64_t token)
+{
+    mome_syncmsg_t m = {.id = l->h.k1, .token = token, .node = l->gone - 1};
+    mome_send((int)node, MOME_MSG_LOCK_GRANT, MOME_LOCK_GONE, &m, NULL, 0);
 }
 
 static void on_lock_req(const mome_msg_t *msg, const void *body)
@@ -252,6 +277,10 @@ static void on_lock_req(const mome_msg_t *msg, const void *body)
         l->last = forgotten_last;
         l->epoch = forgotten_epoch;
         mome_htab_put(&locks, &l->h);
+    }
+    if (l->gone) {
+        refuse(l, msg->src, m->token);
+        return;
     }
     if (!l->held) {
         grant(l, msg->src, m->token, 0);
@@ -300,6 +329,19 @@ static void on_lock_rel(const mome_msg_t *msg, const void *body)
                                            : "it holds it by another request");
     bar_epoch_check(msg, m, "released");
     l->held = 0;
+    if (msg->flags & MOME_LOCK_GONE) {
+        /* Its section never ended: what the lock protects may be half done. Nobody takes it any
+         * more, rather than wait for ever (its record stays, and says so to later requests). */
+        l->gone = msg->src + 1;
+        while (l->q) {
+            lwait_t *w = l->q;
+            l->q = w->next;
+            refuse(l, w->node, w->token);
+            free(w);
+        }
+        l->qtail = NULL;
+        return;
+    }
     if (m->date > l->last)
         l->last = m->date;
     if (m->epoch > l->epoch)
@@ -345,9 +387,19 @@ static void on_lock_grant(const mome_msg_t *msg, const void *body)
                    "which node %d manages: the nodes disagree on the lock; stopping",
                    msg->src, (int)m->id, p->cmd->u.lock.id, (unsigned long long)m->token,
                    lock_manager(p->cmd->u.lock.id));
-    bar_epoch_check(msg, m, "granted");
     mome_htab_del(&pending, &p->h);
     mome_cmd_outstanding(-1);
+    if (msg->flags & MOME_LOCK_GONE) { /* its holder gave it up (node: validated) */
+        mome_cmd_fail(p->cmd, ENOTRECOVERABLE,
+                      "MomeLock: lock %d was held by node %u%s when it called MomeFinalize, which "
+                      "gave it up without MomeUnlock: what the lock protects may be half "
+                      "updated, and no node can take it any more",
+                      (int)m->id, m->node,
+                      m->node == (uint32_t)mome_g.rank ? " (another thread of this node)" : "");
+        free(p);
+        return;
+    }
+    bar_epoch_check(msg, m, "granted");
     p->grant = *m;
     p->src = msg->src;
     p->flags = msg->flags;
@@ -389,6 +441,17 @@ static void grants_after_exit(void)
 static void grant_apply(lpending_t *p)
 {
     const mome_syncmsg_t *m = &p->grant;
+    if (finalizing) {
+        /* Its thread waited while another called MomeFinalize: it is given back at once, as if
+         * never taken, rather than held through the end of the job. */
+        mome_send((int)p->src, MOME_MSG_LOCK_REL, 0, m, NULL, 0);
+        mome_cmd_fail(p->cmd, ENOTCONN,
+                      "MomeLock: lock %d: cut short by this node's MomeFinalize (another "
+                      "thread's)",
+                      (int)m->id);
+        free(p);
+        return;
+    }
     if (m->epoch > jbar.epoch) {
         p->next = grant_exit;
         grant_exit = p;
@@ -454,12 +517,56 @@ static int by_of(const mome_cmd_t *c)
     return 0;
 }
 
+/*
+ * MomeFinalize gives up the locks this node still holds (MomeLock without MomeUnlock): their
+ * sections never end, and a node waiting for one would wait for ever (and this node's barrier
+ * for that node). Their managers refuse them from now on (LOCK_GONE), naming this node.
+ */
+static void give_up_locks(void)
+{
+    char ids[256] = "";
+    size_t n = 0;
+    int count = 0;
+    mome_hnode_t *x, *tmp;
+
+    mome_htab_foreach(&held, x, tmp)
+    {
+        held_t *h = (held_t *)x;
+        int id = (int)h->h.k1;
+        mome_syncmsg_t m = {.id = h->h.k1, .token = h->token, .epoch = jbar.epoch};
+        if (n < sizeof(ids))
+            n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%d (thread %d)", count ? ", " : "",
+                                  id, (int)h->tid);
+        count++;
+        mome_send(lock_manager(id), MOME_MSG_LOCK_REL, MOME_LOCK_GONE, &m, NULL, 0);
+        mome_htab_del(&held, &h->h);
+        free(h);
+    }
+    if (!count)
+        return;
+    mome_warn("sync",
+              "MomeFinalize: this node still holds %s %s (MomeLock without MomeUnlock): "
+              "given up; a node that waits for %s, or asks for %s later, gets ENOTRECOVERABLE "
+              "from MomeLock",
+              count > 1 ? "locks" : "lock", ids, count > 1 ? "one" : "it",
+              count > 1 ? "one" : "it");
+    gate_check(); /* a model switch may wait for those sections */
+}
+
 static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
 {
-    if (b->cmd) {
+    /* MomeFinalize's barrier: this node makes no barrier after it */
+    int fin = b == &jbar && !quiesce && by_of(c) == MOME_BAR_FINALIZE;
+    if (b->cmd || (fin && abar.cmd)) {
         const char *call = c->call ? c->call : b->call;
         mome_cmd_fail(c, EBUSY, "%s: another thread of this node is in a barrier",
                       quiesce ? "MomeFinalize" : call);
+        return;
+    }
+    if (b == &abar && finalizing) {
+        mome_cmd_fail(c, ENOTCONN,
+                      "MomeAppBarrier: another thread of this node called "
+                      "MomeFinalize");
         return;
     }
     b->cmd = c;
@@ -472,6 +579,17 @@ static void barrier_enter(barrier_t *b, mome_cmd_t *c, int quiesce)
     if (b == &jbar && !quiesce) /* the trace shows the program's barriers */
         MOME_TR(MOME_TR_BAR_ENTER, 0, b->epoch, -1, 0, 0);
     mome_cmd_outstanding(1);
+    if (fin) {
+        finalizing = 1;
+        give_up_locks();
+        /* The program's gathering node learns that this node makes no more program barriers:
+         * one that another node of the program waits in, or enters later, would never end. */
+        if (abar.count != jbar.count) {
+            mome_syncmsg_t m = {.id = abar.epoch};
+            mome_send(abar.first, MOME_MSG_BAR_ENTER, MOME_BAR_APP | MOME_BAR_FINALIZE, &m, NULL,
+                      0);
+        }
+    }
     if (quiesce) {
         mome_coh_finishing(); /* no page-out from now on: the others may stop once it ends */
         mome_segment_poll(1); /* SEG_CLOSEs still waiting are dropped: the job ends */
@@ -519,6 +637,39 @@ static void entered_in(const barrier_t *b, uint32_t flags, char *buf, size_t len
         snprintf(buf, len, "%s %llu", b->call, e);
 }
 
+/* Node fin of this program called MomeFinalize while node in is in program barrier coord_epoch,
+ * which fin never enters: it would never end. */
+static void app_short(const barrier_t *b, int fin, int in)
+{
+    unsigned long long e = (unsigned long long)b->coord_epoch;
+    mome_fatal("node %d called MomeFinalize after %llu program barrier%s while node %d is in "
+               "MomeAppBarrier %llu: the nodes of program %d (nodes %d to %d) disagree on their "
+               "program barriers (every node of a program makes the same number of "
+               "MomeAppBarrier calls before MomeFinalize; one fewer on node %d); stopping",
+               fin, e, e == 1 ? "" : "s", in, e, mome_g.app, b->first, b->first + b->count - 1,
+               fin);
+}
+
+/*
+ * Node n of this program began its MomeFinalize after `m->id` program barriers (BAR_ENTER with
+ * BAR_APP and BAR_FINALIZE, not an entry): a program barrier that a node of the program is in, or
+ * enters later, would never end. It has ended every one before (it was in each), and is in none.
+ */
+static void app_finalize(barrier_t *b, uint32_t n, const mome_syncmsg_t *m)
+{
+    uint32_t k = n - (uint32_t)b->first;
+    int in = (int)(b->coord_in[k / 64] >> (k % 64) & 1);
+    if (m->id != b->coord_epoch || in)
+        mome_fatal("node %u began MomeFinalize after %llu program barriers, but this node gathers "
+                   "program barrier %llu%s: the nodes disagree on the program barriers; stopping",
+                   n, (unsigned long long)m->id, (unsigned long long)b->coord_epoch,
+                   in ? ", which that node is in" : "");
+    if (b->coord_count)
+        app_short(b, (int)n, b->coord_first);
+    if (b->coord_fin < 0)
+        b->coord_fin = (int)n;
+}
+
 static void on_bar_enter(const mome_msg_t *msg, const void *body)
 {
     const mome_syncmsg_t *m = body;
@@ -528,10 +679,16 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
         mome_fatal("node %u entered a %s of nodes %d to %d, which this node does not gather "
                    "(the nodes disagree on the programs of the job); stopping", n, b->call,
                    b->first, b->first + b->count - 1);
+    if (b == &abar && (msg->flags & MOME_BAR_FINALIZE)) {
+        app_finalize(b, n, m);
+        return;
+    }
     if (m->id != b->coord_epoch || (b->coord_in[k / 64] >> (k % 64) & 1))
         mome_fatal("node %u entered %s %llu (again, or out of turn) during %s %llu: the nodes "
                    "disagree on the barriers; stopping", n, b->what, (unsigned long long)m->id,
                    b->what, (unsigned long long)b->coord_epoch);
+    if (b->coord_fin >= 0)
+        app_short(b, b->coord_fin, (int)n);
     /* A node one barrier short would take the others' last barrier for the final round of its
      * MomeFinalize, stop serving pages while they acquire, and leave them waiting. */
     if (b->coord_count == 0) {
@@ -555,8 +712,10 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
          */
         char here[64], other[64], hint[96];
         uint32_t fin = (msg->flags | (uint32_t)b->coord_kind) & MOME_BAR_FINALIZE;
-        entered_in(b, msg->flags, here, sizeof(here));
-        entered_in(b, (uint32_t)b->coord_kind, other, sizeof(other));
+        /* the node in MomeFinalize named first: the detecting node is often the other one */
+        int swap = fin && !(msg->flags & MOME_BAR_FINALIZE);
+        entered_in(b, msg->flags, swap ? other : here, sizeof(here));
+        entered_in(b, (uint32_t)b->coord_kind, swap ? here : other, sizeof(other));
         if (fin)
             snprintf(hint, sizeof(hint), "one fewer barrier on node %d",
                      (msg->flags & MOME_BAR_FINALIZE) ? (int)n : b->coord_first);
@@ -564,10 +723,11 @@ static void on_bar_enter(const mome_msg_t *msg, const void *body)
             snprintf(hint, sizeof(hint),
                      "a MomeCheckpoint left out, or failed before its barrier, "
                      "on one of them");
-        mome_fatal("node %u is in %s while node %d is in %s: the nodes disagree on their "
+        mome_fatal("node %d is in %s while node %d is in %s: the nodes disagree on their "
                    "barriers (every node makes the same MomeBarrier, MomeCheckpoint and "
                    "MomeFinalize calls, in the same order; %s); stopping",
-                   n, here, b->coord_first, other, hint);
+                   swap ? b->coord_first : (int)n, here, swap ? (int)n : b->coord_first, other,
+                   hint);
     } else if ((msg->flags & MOME_BAR_CHECKPOINT) && m->token != b->coord_seg) {
         /* Each would wait for ever for the others' part of its own checkpoint (helper-101). */
         mome_fatal("node %u checkpoints segment '%s' while node %d checkpoints segment '%s' "
@@ -1044,6 +1204,13 @@ static const mome_field_t lock_fields[] = {
     MOME_FIELD(mome_syncmsg_t, token, MOME_FK_RAW, 0),
     MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
     MOME_FIELD(mome_syncmsg_t, epoch, MOME_FK_RAW, 0)};
+/* LOCK_GRANT: and the node that gave the lock up (LOCK_GONE) */
+static const mome_field_t grant_fields[] = {
+    MOME_FIELD(mome_syncmsg_t, id, MOME_FK_MAX, UINT32_MAX),
+    MOME_FIELD(mome_syncmsg_t, token, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX),
+    MOME_FIELD(mome_syncmsg_t, epoch, MOME_FK_RAW, 0),
+    MOME_FIELD(mome_syncmsg_t, node, MOME_FK_NODE_NONE, 0)};
 static const mome_field_t bar_fields[] = {
     MOME_FIELD(mome_syncmsg_t, id, MOME_FK_RAW, 0),
     MOME_FIELD(mome_syncmsg_t, date, MOME_FK_MAX, MOME_WIRE_DATE_MAX)};
@@ -1071,6 +1238,17 @@ static const char *check_bar_exit(const mome_msg_t *m, const void *body,
     return NULL;
 }
 
+/* A refused grant (LOCK_GONE) names the node that gave the lock up (a grant's node is unused). */
+static const char *check_lock_grant(const mome_msg_t *m, const void *body,
+                                    const mome_wire_ctx_t *ctx)
+{
+    const mome_syncmsg_t *l = body;
+    (void)ctx;
+    if ((m->flags & MOME_LOCK_GONE) && l->node == MOME_NODE_NONE)
+        return "node (LOCK_GONE: the node that gave the lock up)";
+    return NULL;
+}
+
 /* A lock's requests and releases go to its manager: a node granting a lock it does not manage
  * makes two holders of it (helper-111). */
 static const char *check_lock_mgr(const mome_msg_t *m, const void *body, const mome_wire_ctx_t *ctx)
@@ -1088,11 +1266,12 @@ static const mome_msg_def_t sync_msgs[] = {
      .validate = check_lock_mgr,
      .handler = on_lock_req},
     {.type = MOME_MSG_LOCK_GRANT,
-     .wire = {"LOCK_GRANT", lock_fields, 4, MOME_LOCK_WAITED, 0, 0},
+     .wire = {"LOCK_GRANT", grant_fields, 5, MOME_LOCK_WAITED | MOME_LOCK_GONE, 0, 0},
      .body_size = sizeof(mome_syncmsg_t),
+     .validate = check_lock_grant,
      .handler = on_lock_grant},
     {.type = MOME_MSG_LOCK_REL,
-     .wire = {"LOCK_REL", lock_fields, 4, 0, 0, 0},
+     .wire = {"LOCK_REL", lock_fields, 4, MOME_LOCK_GONE, 0, 0},
      .body_size = sizeof(mome_syncmsg_t),
      .validate = check_lock_mgr,
      .handler = on_lock_rel},
@@ -1122,8 +1301,14 @@ int mome_sync_init(void)
     hello_from = mome_calloc((size_t)mome_g.nnodes, 1);
     jbar = (barrier_t){.call = "MomeBarrier", .what = "barrier", .first = 0,
                        .count = mome_g.nnodes};
-    abar = (barrier_t){.call = "MomeAppBarrier", .what = "program barrier", .flags = MOME_BAR_APP,
-                       .first = mome_g.app_first, .count = mome_g.app_size};
+    abar = (barrier_t){.call = "MomeAppBarrier",
+                       .what = "program barrier",
+                       .flags = MOME_BAR_APP,
+                       .first = mome_g.app_first,
+                       .count = mome_g.app_size,
+                       .coord_fin = -1};
+    jbar.coord_fin = -1;
+    finalizing = 0;
     if (abar.count < 1 || abar.first < 0 || abar.first + abar.count > mome_g.nnodes) {
         abar.first = 0; /* the job is one program */
         abar.count = mome_g.nnodes;

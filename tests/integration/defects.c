@@ -67,9 +67,13 @@
  *   nofinalize  returns from main without MomeFinalize: mome-run must not report success, even
  *           for a one-node job (helper-87);
  *   finlock node 1's second thread waits in MomeLock for a lock node 0 holds to the end while
- *           node 1's main thread calls MomeFinalize: the lock call fails with ENOTCONN naming
- *           MomeFinalize (it waited for ever), and so does a call made after MomeFinalize (its
- *           message said Mome was not initialised; helper-84's review);
+ *           node 1's main thread calls MomeFinalize: the lock call fails naming MomeFinalize (it
+ *           waited for ever): ENOTRECOVERABLE, node 0's MomeFinalize gave the lock up, or
+ *           ENOTCONN, node 1's own ended first; and a call made after MomeFinalize fails with
+ *           ENOTCONN (its message said Mome was not initialised; helper-84's review);
+ *   finheld node 1 calls MomeFinalize holding locks 7 and 9; node 0 (one thread) then asks for
+ *           lock 7: its MomeLock fails with ENOTRECOVERABLE naming the lock and node 1, and the
+ *           job ends (it hung: node 0 waited for the lock, node 1 for node 0; helper-158);
  *   close   node 0 writes a segment, unlinks and closes it; the others read one page in 16 of it
  *           (each read asks the next pages ahead, which nobody waits for) and close it at once,
  *           100 times: the last close destroyed the segment job-wide while requests asked ahead
@@ -350,10 +354,16 @@ static void finalize_while_locking(void)
     MomeBarrier();
     if (me == 1)
         t = start_second(in_lock);
+    /* Node 0's MomeFinalize gives the lock up: only once node 1's thread waits for it (asked
+     * after, it is refused at once, and start_second waited for ever). */
+    MomeBarrier();
     MUST(MomeFinalize());
     if (me == 1) {
         pthread_join(t, NULL); /* hung for ever before */
-        CHECK(lock_rc == -1 && lock_errno == ENOTCONN && strstr(lock_msg, "MomeFinalize"),
+        CHECK(lock_rc == -1 &&
+                  ((lock_errno == ENOTRECOVERABLE &&
+                    strstr(lock_msg, "lock 7 was held by node 0 when it called MomeFinalize")) ||
+                   (lock_errno == ENOTCONN && strstr(lock_msg, "MomeFinalize"))),
               "MomeLock cut short by MomeFinalize: rc %d, errno %d, '%s'", lock_rc, lock_errno,
               lock_msg);
         printf("node 1: MomeLock cut short by MomeFinalize: %s\n", lock_msg);
@@ -362,6 +372,27 @@ static void finalize_while_locking(void)
               "MomeLock after MomeFinalize: errno %d, '%s'", errno, MomeError());
         printf("node 1: then %s\n", MomeError());
     }
+}
+
+/* Node 1 ends holding locks 7 and 9; node 0 asks for lock 7 after node 1's MomeFinalize began
+ * (the barrier between orders it after node 1's MomeLock, not after its MomeFinalize: the request
+ * is refused at once, or waits in the queue until the refusal). */
+static void finalize_holding_locks(void)
+{
+    int me = MomeNode();
+    if (me == 1) {
+        MUST(MomeLock(7));
+        MUST(MomeLock(9));
+    }
+    MomeBarrier();
+    if (me == 0) {
+        CHECK(MomeLock(7) == -1 && errno == ENOTRECOVERABLE &&
+                  strstr(MomeError(), "lock 7 was held by node 1 when it called MomeFinalize"),
+              "MomeLock of a lock its holder kept through MomeFinalize: errno %d, '%s'", errno,
+              MomeError());
+        printf("node 0: %s\n", MomeError());
+    }
+    MUST(MomeFinalize());
 }
 
 /* A persistent segment unlinked, unmapped and closed by every node, node 1 first, then
@@ -1314,6 +1345,9 @@ int main(int argc, char **argv)
         return 0;
     } else if (!strcmp(mode, "finlock")) {
         finalize_while_locking();
+        return 0;
+    } else if (!strcmp(mode, "finheld")) {
+        finalize_holding_locks();
         return 0;
     } else
         CHECK(!strcmp(mode, "heap"), "unknown mode '%s'", mode);

@@ -6,17 +6,37 @@
  * With "short" as argument, node 1 skips one barrier and calls MomeFinalize: the job must stop,
  * saying the nodes disagree on the number of barriers.
  *
- * With "fin" or "ckpt" (2 nodes), node 1 takes lock 7, both pass a barrier, then node 0 waits for
- * the lock and node 1 waits for node 0 in MomeFinalize or MomeCheckpoint (of a MOME_PERSIST
- * segment): the reports must name those calls, not the barrier inside them.
+ * With "fin" or "ckpt" (2 nodes), both pass a barrier, then node 0 waits for lock 7 and node 1
+ * waits for node 0 in MomeFinalize or MomeCheckpoint (of a MOME_PERSIST segment): the reports must
+ * name those calls, not the barrier inside them. With "ckpt" node 1 holds the lock; with "fin" a
+ * second thread of node 0 does, for good (MomeFinalize gives up the locks its node holds, and the
+ * waiting MomeLock would fail).
+ *
+ * With "appshort" (mome-run -n 3 ./hang appshort : -n 1 ./hang appshort), program 0's node 1
+ * makes one program barrier fewer than its nodes 0 and 2 before MomeFinalize: the job must stop,
+ * saying so (it hung: helper-158).
  *
  * With "ckptbad", node 1's MomeCheckpoint fails (a bad handle) before its barrier and its next
  * barrier meets the others' checkpoint: the job must stop, saying so. With "ckptmix", node 0
  * checkpoints one segment and the others another: the job must stop, naming both.
  */
+#include <pthread.h>
+#include <semaphore.h>
 #include <unistd.h>
 
 #include "itest.h"
+
+static sem_t taken;
+
+/* "fin": holds lock 7 for good. */
+static void *hold_lock(void *arg)
+{
+    MUST(MomeLock(7));
+    sem_post(&taken);
+    for (;;)
+        pause();
+    return arg;
+}
 
 int main(int argc, char **argv)
 {
@@ -33,6 +53,16 @@ int main(int argc, char **argv)
         for (int k = 0; k < (me == 1 ? 2 : 3); k++)
             MomeBarrier();
         MomeFinalize();
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "appshort") == 0) {
+        int k = MomeApp() == 0 ? 3 : 0;
+        if (MomeApp() == 0 && MomeAppNode() == 1)
+            k = 2;
+        for (int i = 0; i < k; i++)
+            MomeAppBarrier();
+        MomeFinalize();
+        printf("node %d: MomeFinalize returned\n", me);
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "ckptbad") == 0) {
@@ -61,14 +91,20 @@ int main(int argc, char **argv)
     }
     if (argc == 2 && (strcmp(argv[1], "fin") == 0 || strcmp(argv[1], "ckpt") == 0)) {
         int seg = -1;
-        if (me == 1) {
+        if (me == 1 && strcmp(argv[1], "ckpt") == 0) {
             MUST(MomeLock(7));
-            if (strcmp(argv[1], "ckpt") == 0)
-                MUST(seg = MomeSegOpen("hang", MomePageSize(), MOME_CREATE | MOME_PERSIST));
+            MUST(seg = MomeSegOpen("hang", MomePageSize(), MOME_CREATE | MOME_PERSIST));
+        }
+        if (me == 0 && strcmp(argv[1], "fin") == 0) {
+            pthread_t t;
+            sem_init(&taken, 0, 0);
+            pthread_create(&t, NULL, hold_lock, NULL);
+            while (sem_wait(&taken) != 0)
+                ;
         }
         CHECK(MomeBarrier() != 0, "barrier 0");
         if (me == 0)
-            MomeLock(7); /* never granted: node 1 holds it and waits for this node */
+            MomeLock(7); /* never granted: its holder waits for this node, or for good */
         else if (seg >= 0)
             MomeCheckpoint(seg);
         else

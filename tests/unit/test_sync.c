@@ -1106,6 +1106,187 @@ START_TEST(test_sync__sections_wait_while_a_switch_runs)
 }
 END_TEST
 
+/* ---- MomeFinalize: program barriers and locks (helper-158's report) ---- */
+
+/* Programs of nodes 0-2 and 3 in a job of 4, this node the first program's gathering node. */
+static void app_up(void)
+{
+    mome_g.app = 0;
+    mome_g.app_first = 0;
+    mome_g.app_size = 3;
+    nc_up(4, 0);
+}
+
+static void app_msg(int flags, int from, uint64_t epoch)
+{
+    mome_syncmsg_t m = {.id = epoch};
+    msgtest_deliver(MOME_MSG_BAR_ENTER, MOME_BAR_APP | flags, from, &m, NULL, 0);
+}
+
+/* Node 1 one program barrier short: its MomeFinalize begins while node 2 is in the program's
+ * barrier 1, or before node 2 enters it. Both waited for ever (helper-158: the job hung). */
+static void app_finalize_during_a_program_barrier(void *arg)
+{
+    (void)arg;
+    app_msg(0, 2, 1);
+    app_msg(MOME_BAR_FINALIZE, 1, 1);
+}
+
+static void app_barrier_after_a_finalize(void *arg)
+{
+    (void)arg;
+    app_msg(MOME_BAR_FINALIZE, 1, 1);
+    app_msg(0, 2, 1);
+}
+
+/* A node's MomeFinalize at another count of program barriers than the one gathered. */
+static void app_finalize_out_of_turn(void *arg)
+{
+    (void)arg;
+    app_msg(MOME_BAR_FINALIZE, 1, 3);
+}
+
+START_TEST(test_sync__a_program_barrier_against_a_finalize_stops_the_node)
+{
+    app_up();
+    for (int n = 0; n < 3; n++) /* program barrier 0 */
+        app_msg(0, n, 0);
+    ck_assert_int_eq(msgtest_count_of(MOME_MSG_BAR_EXIT, -1), 3);
+    const char *tail = "MomeAppBarrier 1: the nodes of program 0 (nodes 0 to 2) disagree on their "
+                       "program barriers (every node of a program makes the same number of "
+                       "MomeAppBarrier calls before MomeFinalize; one fewer on node 1)";
+    char want[400];
+    snprintf(want, sizeof(want),
+             "node 1 called MomeFinalize after 1 program barrier while node 2 "
+             "is in %s",
+             tail);
+    nc_expect_death(app_finalize_during_a_program_barrier, NULL, want);
+    nc_expect_death(app_barrier_after_a_finalize, NULL, want);
+    nc_expect_death(app_finalize_out_of_turn, NULL,
+                    "node 1 began MomeFinalize after 3 program barriers, but this node gathers "
+                    "program barrier 1");
+    /* The same count everywhere: nothing to say. */
+    msgtest_reset();
+    for (int n = 0; n < 3; n++)
+        app_msg(MOME_BAR_FINALIZE, n, 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_g.app_first = mome_g.app_size = 0;
+}
+END_TEST
+
+/* The barrier of MomeFinalize (a job barrier named so) tells the program's gathering node, and the
+ * node makes no program barrier after it; MomeFinalize waits for none either. */
+START_TEST(test_sync__finalize_tells_the_program_and_ends_its_barriers)
+{
+    mome_cmd_t f, a;
+    mome_g.app = 1;
+    mome_g.app_first = 2;
+    mome_g.app_size = 2;
+    nc_up(4, 3);
+    cmd_init(&a, mome_sync_cmd_app_barrier); /* another thread in a program barrier */
+    mome_sync_cmd_app_barrier(&a);
+    ck_assert_uint_eq(a.done, 0);
+    cmd_init(&f, mome_sync_cmd_barrier);
+    f.call = "MomeFinalize";
+    mome_sync_cmd_barrier(&f);
+    ck_assert_int_eq(f.status, -EBUSY);
+    mome_syncmsg_t x = {.id = 0, .date = 900};
+    nc_deliver(MOME_MSG_BAR_EXIT, MOME_BAR_APP, 2, &x, NULL, 0);
+    ck_assert_uint_eq(a.done, 1);
+    msgtest_reset();
+    cmd_init(&f, mome_sync_cmd_barrier);
+    f.call = "MomeFinalize";
+    mome_sync_cmd_barrier(&f);
+    ck_assert_uint_eq(f.done, 0);
+    const mome_msg_t *n = nc_msg(MOME_MSG_BAR_ENTER, 2);
+    ck_assert_int_eq(n->flags, MOME_BAR_APP | MOME_BAR_FINALIZE);
+    ck_assert_uint_eq(NC_BODY(n, mome_syncmsg_t)->id, 1);
+    ck_assert_int_eq(nc_msg(MOME_MSG_BAR_ENTER, 0)->flags, MOME_BAR_FINALIZE);
+    cmd_init(&a, mome_sync_cmd_app_barrier);
+    mome_sync_cmd_app_barrier(&a);
+    ck_assert_int_eq(a.status, -ENOTCONN);
+    ck_assert_ptr_nonnull(strstr(a.err, "MomeFinalize"));
+    mome_g.app = mome_g.app_first = mome_g.app_size = 0;
+}
+END_TEST
+
+/* A lock given up by its holder's MomeFinalize (LOCK_GONE): every waiter, and every later
+ * request, is refused, naming that node; nobody holds it. */
+START_TEST(test_sync__a_lock_given_up_is_refused_to_every_request)
+{
+    nc_up(4, 0);
+    int a = managed(0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 1, a, 11, 0);
+    granted(1, 11, 0, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 2, a, 22, 0);
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 3, a, 33, 0);
+    lock_msg(MOME_MSG_LOCK_REL, MOME_LOCK_GONE, 1, a, 11, 0);
+    ck_assert_int_eq(msgtest_count(), 2);
+    for (int n = 2; n <= 3; n++) {
+        const mome_msg_t *g = nc_msg(MOME_MSG_LOCK_GRANT, n);
+        ck_assert_int_eq(g->flags, MOME_LOCK_GONE);
+        ck_assert_uint_eq(NC_BODY(g, mome_syncmsg_t)->token, (uint64_t)n * 11);
+        ck_assert_uint_eq(NC_BODY(g, mome_syncmsg_t)->node, 1);
+    }
+    lock_msg(MOME_MSG_LOCK_REQ, 0, 0, a, 44, 0);
+    ck_assert_int_eq(nc_msg(MOME_MSG_LOCK_GRANT, 0)->flags, MOME_LOCK_GONE);
+    stray_lock_t again = {MOME_MSG_LOCK_REL, 1, (uint64_t)a, 11, 0};
+    nc_expect_death(send_lock_msg, &again, "nobody does");
+}
+END_TEST
+
+/* MomeFinalize with a lock held gives it up (said), takes no more, and a grant or a refusal coming
+ * then ends the threads that waited. A refusal names the node that gave the lock up. */
+START_TEST(test_sync__finalize_gives_up_the_locks_held_here)
+{
+    mome_cmd_t l7, l8, l9, f, c;
+    int mgr7, mgr8, mgr9;
+    nc_up(4, 1);
+    uint64_t t7 = lock_cmd(&l7, 7, &mgr7);
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr7, 7, t7, 0);
+    ck_assert_int_eq(l7.status, 0);
+    uint64_t t8 = lock_cmd(&l8, 8, &mgr8); /* other threads waiting */
+    l8.tid = TID + 1;
+    uint64_t t9 = lock_cmd(&l9, 9, &mgr9);
+    l9.tid = TID + 2;
+    msgtest_reset();
+    cmd_init(&f, mome_sync_cmd_barrier);
+    f.call = "MomeFinalize";
+    mome_sync_cmd_barrier(&f);
+    const mome_msg_t *r = nc_msg(MOME_MSG_LOCK_REL, mgr7);
+    ck_assert_int_eq(r->flags, MOME_LOCK_GONE);
+    ck_assert_uint_eq(NC_BODY(r, mome_syncmsg_t)->token, t7);
+    /* no more locks, and none to unlock */
+    cmd_init(&c, mome_sync_cmd_lock);
+    c.u.lock.id = 10;
+    c.tid = TID + 3;
+    mome_sync_cmd_lock(&c);
+    ck_assert_int_eq(c.status, -ENOTCONN);
+    cmd_init(&c, mome_sync_cmd_unlock);
+    c.u.lock.id = 7;
+    mome_sync_cmd_unlock(&c);
+    ck_assert_int_eq(c.status, -ENOTCONN);
+    ck_assert_ptr_nonnull(strstr(c.err, "MomeFinalize"));
+    /* lock 8 granted now: given back at once */
+    lock_msg(MOME_MSG_LOCK_GRANT, 0, mgr8, 8, t8, 0);
+    ck_assert_int_eq(l8.status, -ENOTCONN);
+    r = nc_msg(MOME_MSG_LOCK_REL, mgr8);
+    ck_assert_int_eq(r->flags, 0);
+    ck_assert_uint_eq(NC_BODY(r, mome_syncmsg_t)->token, t8);
+    /* lock 9 refused: node 2 gave it up */
+    mome_syncmsg_t g = {.id = 9, .token = t9, .node = 2};
+    nc_deliver(MOME_MSG_LOCK_GRANT, MOME_LOCK_GONE, mgr9, &g, NULL, 0);
+    ck_assert_int_eq(l9.status, -ENOTRECOVERABLE);
+    ck_assert_msg(strstr(l9.err, "lock 9 was held by node 2 when it called MomeFinalize"), "%s",
+                  l9.err);
+    ck_assert_int_eq(msgtest_count(), 0);
+    /* A refusal names a node. */
+    g.node = MOME_NODE_NONE;
+    ck_assert_int_eq(msgtest_deliver(MOME_MSG_LOCK_GRANT, MOME_LOCK_GONE, mgr9, &g, NULL, 0),
+                     -EPROTO);
+}
+END_TEST
+
 /* ---- HELLO ---- */
 
 static void hello_from_2(void *arg)
@@ -1161,5 +1342,9 @@ Suite *sync_suite(void)
     NC_CASE(s, test_sync__switch_waits_for_other_sections_only);
     NC_CASE(s, test_sync__switch_in_a_section_does_not_wait);
     NC_CASE(s, test_sync__sections_wait_while_a_switch_runs);
+    NC_CASE(s, test_sync__a_program_barrier_against_a_finalize_stops_the_node);
+    NC_CASE(s, test_sync__finalize_tells_the_program_and_ends_its_barriers);
+    NC_CASE(s, test_sync__a_lock_given_up_is_refused_to_every_request);
+    NC_CASE(s, test_sync__finalize_gives_up_the_locks_held_here);
     return s;
 }
