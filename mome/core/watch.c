@@ -77,27 +77,50 @@ static size_t describe(char *buf, size_t len)
     return n < len ? n : len - 1;
 }
 
-static void say(const char *why)
+/* One line: "mome: WHO (pid P) WHY: " and what `what` describes. */
+static void say_as(const char *who, const char *why, size_t (*what)(char *, size_t))
 {
     char line[4096];
-    int n = snprintf(line, sizeof(line), "mome: node %d (pid %d) %s: ", mome_g.rank,
-                     (int)getpid(), why);
+    int n = snprintf(line, sizeof(line), "mome: %s (pid %d) %s: ", who, (int)getpid(), why);
 
     if (n < 0 || n >= (int)sizeof(line) - 2)
         return;
-    n += (int)describe(line + n, sizeof(line) - 1 - (size_t)n);
+    n += (int)what(line + n, sizeof(line) - 1 - (size_t)n);
     line[n++] = '\n';
     if (write(2, line, (size_t)n) < 0)
         return;
 }
 
-/* The launcher saw no progress anywhere for `seconds`: say what this node waits for, go on. */
-static void on_report(unsigned seconds)
+/* The node's rank, or "a node" before it is known. */
+static void say_rank(int rank, const char *why, size_t (*what)(char *, size_t))
+{
+    char who[32];
+
+    if (rank >= 0)
+        snprintf(who, sizeof(who), "node %d", rank);
+    else
+        snprintf(who, sizeof(who), "a node");
+    say_as(who, why, what);
+}
+
+static void say(const char *why)
+{
+    say_rank(mome_g.rank, why, describe);
+}
+
+/* The launcher saw no progress anywhere for `seconds`: say (with sayer) what this node waits for,
+ * go on. */
+static void report_as(unsigned seconds, void (*sayer)(const char *))
 {
     char why[96];
 
     snprintf(why, sizeof(why), "has made no progress for %u s", seconds);
-    say(why);
+    sayer(why);
+}
+
+static void on_report(unsigned seconds)
+{
+    report_as(seconds, say);
 }
 
 /* Progress thread: the signal handler handed sig over. */
@@ -244,29 +267,13 @@ static size_t join_describe(char *buf, size_t len)
 
 static void join_say(const char *why)
 {
-    char line[1024], who[32];
-    int rank = mome_boot_rank();
-
-    if (rank >= 0)
-        snprintf(who, sizeof(who), "node %d", rank);
-    else
-        snprintf(who, sizeof(who), "a node");
-    int n = snprintf(line, sizeof(line), "mome: %s (pid %d) %s: ", who, (int)getpid(), why);
-    if (n < 0 || n >= (int)sizeof(line) - 2)
-        return;
-    n += (int)join_describe(line + n, sizeof(line) - 1 - (size_t)n);
-    line[n++] = '\n';
-    if (write(2, line, (size_t)n) < 0)
-        return;
+    say_rank(mome_boot_rank(), why, join_describe);
 }
 
 /* The launcher asked, in one of its exchanges (MomeInit's thread). */
 static void join_report(unsigned seconds)
 {
-    char why[96];
-
-    snprintf(why, sizeof(why), "has made no progress for %u s", seconds);
-    join_say(why);
+    report_as(seconds, join_say);
 }
 
 /* The joining thread: says what the node waits for when a signal comes, then ends the node; not
