@@ -81,7 +81,7 @@ int mome_config_bind(void);
 /* momed's files in the repository directory, beside the segments' directories (which never take
  * these names: repo/format.c). */
 #define MOME_SRV_ADDR_FILE "momed.addr" /* "host port pid machine key\n", while it serves */
-#define MOME_SRV_LOCK_FILE "momed.lock" /* flock'd while it serves; "pid N\n" */
+#define MOME_SRV_LOCK_FILE "momed.lock" /* flock'd while it serves; "pid N host H\n" */
 #define MOME_SRV_LOG_FILE "momed.log"   /* its output, when a job started it (MOME_SERVER=start) */
 
 #endif

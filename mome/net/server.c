@@ -318,12 +318,28 @@ static pid_t spawn_momed(const char *repo, int spans, const char *log, char *err
     return pid;
 }
 
+/* Whether pid, alive on this machine, may be a momed: its command name says momed (lt-momed in a
+ * build tree); one that cannot be read is taken for one. */
+static int is_momed(long pid)
+{
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 1;
+    int got = fgets(comm, sizeof(comm), f) != NULL;
+    fclose(f);
+    return !got || strstr(comm, "momed") != NULL;
+}
+
 /*
  * The pid of the momed that holds repo's lock, if one is starting or serving it, else 0. Its lock
- * file says "pid N host H" (momed empties it when it stops): alive if N is, on this machine; on
- * another one, nothing here can tell, and a file that was not emptied is taken for a live momed.
- * Read, not locked: a lock taken here, even shared, could make a starting momed think another one
- * serves it.
+ * file says "pid N host H" (momed empties it when it stops): alive if N is a momed alive on this
+ * machine; on another one, nothing here can tell, and a file that was not emptied is taken for a
+ * live momed. A file of the old form, "pid N", was left by a momed before 804825a, which never
+ * emptied it: not one starting (helper-164: a job waited 30 s, then failed, whenever that pid was
+ * alive again). Read, not locked: a lock taken here, even shared, could make a starting momed
+ * think another one serves it.
  */
 static long momed_running(const char *repo)
 {
@@ -335,12 +351,12 @@ static long momed_running(const char *repo)
         return 0;
     int n = fgets(who, sizeof(who), f) ? sscanf(who, "pid %ld host %255s", &pid, host) : 0;
     fclose(f);
-    if (n < 1 || pid <= 0)
+    if (n < 2 || pid <= 0)
         return 0;
     gethostname(me, sizeof(me) - 1);
-    if (n == 2 && strcmp(host, me))
+    if (strcmp(host, me))
         return pid;
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM ? pid : 0;
+    return (kill((pid_t)pid, 0) == 0 || errno == EPERM) && is_momed(pid) ? pid : 0;
 }
 
 /* The pid repo's address file names (0: no file, or none in it). */
