@@ -36,6 +36,7 @@ typedef struct name_rec {
     int served;            /* MOME_PERSIST with momed: momed keeps it (net/srvproto.h) */
     int fresh;             /* MOME_PERSIST: created in the repository by this job's open */
     uint64_t *users;       /* MOME_PERSIST: the nodes that have it (a checkpoint's participants) */
+    uint64_t *held;        /* MOME_PERSIST: the nodes that held it (a node holds a segment once) */
     char name[MOME_SEG_NAME_MAX + 1];
     uint32_t opens[]; /* per node: its opens not closed yet (what a SEG_CLOSE may end) */
 } name_rec_t;
@@ -82,6 +83,15 @@ typedef struct pending {
 } pending_t;
 static mome_htab_t pend;
 static uint64_t next_token = 1;
+
+/* Holds (mome_segment_hold) waiting for this node's MomeSegOpens of their names to be answered. */
+typedef struct deferred {
+    struct deferred *next;
+    uint64_t id;
+    const char *name;
+    mome_cmd_t *cmd;
+} deferred_t;
+static deferred_t *deferred;
 
 static uint64_t name_hash2(const char *name)
 {
@@ -353,11 +363,21 @@ static uint64_t uid_of(const mome_msg_t *msg)
  * ... which this node did not ask for": defects finclosed, helper-159). The hold ends as an open
  * does, with a SEG_CLOSE, once the checkpoint has gathered (mome_segment_ckpt_end).
  */
-int mome_segment_hold(uint64_t id, const char *name, mome_cmd_t *c)
+/* Is a MomeSegOpen of that name asked of its name manager, not answered yet? */
+static int open_pending(const char *name)
 {
-    use_t *u = use_of(id);
-    if (!u || u->opens) /* (open here: its SEG_CLOSE waits for the checkpoint) */
-        return 0;
+    mome_hnode_t *h, *tmp;
+    mome_htab_foreach(&pend, h, tmp)
+    {
+        const pending_t *p = (const pending_t *)h;
+        if (p->reply == MOME_MSG_SEG_OPEN_REPLY && !p->hold && strcmp(p->name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void hold_send(uint64_t id, const char *name, mome_cmd_t *c)
+{
     uint64_t token = pending_add(c, MOME_MSG_SEG_OPEN_REPLY, name, id);
     if (!token)
         mome_fatal("out of memory for the final checkpoint of segment '%s' (%#llx); its last "
@@ -366,32 +386,83 @@ int mome_segment_hold(uint64_t id, const char *name, mome_cmd_t *c)
     mome_segmsg_t m = {.id = id, .token = token};
     mome_send(name_manager(name), MOME_MSG_SEG_OPEN, MOME_SEGO_HOLD, &m, name,
               (uint32_t)strlen(name));
+}
+
+/*
+ * The name manager takes a hold from a node that has the segment open by its count for one that
+ * node cannot send (its SEG_CLOSE goes before, on the same way). Another thread's MomeSegOpen of
+ * the name, asked before the hold and answered after it, is such an open: the hold waits for its
+ * answer, after which the segment is open here (nothing to hold) or not.
+ */
+int mome_segment_hold(uint64_t id, const char *name, mome_cmd_t *c)
+{
+    use_t *u = use_of(id);
+    if (!u || u->opens) /* (open here: its SEG_CLOSE waits for the checkpoint) */
+        return 0;
+    if (open_pending(name)) {
+        deferred_t *d = mome_malloc(sizeof(*d));
+        if (!d)
+            mome_fatal("out of memory for the final checkpoint of segment '%s' (%#llx); its last "
+                       "checkpoint is intact; stopping",
+                       name, (unsigned long long)id);
+        *d = (deferred_t){.next = deferred, .id = id, .name = name, .cmd = c};
+        deferred = d;
+        return 1;
+    }
+    hold_send(id, name, c);
     return 1;
+}
+
+/* The holds whose names no MomeSegOpen of this node waits for any more go (or are not needed). */
+static void holds_resume(void)
+{
+    for (deferred_t **pp = &deferred, *d; (d = *pp);) {
+        if (open_pending(d->name)) {
+            pp = &d->next;
+            continue;
+        }
+        *pp = d->next;
+        use_t *u = use_of(d->id);
+        if (!u || u->opens) /* open here now, or gone: as if never closed here */
+            mome_cmd_complete(d->cmd, 0);
+        else
+            hold_send(d->id, d->name, d->cmd);
+        free(d);
+    }
 }
 
 static void on_hold_reply(const mome_msg_t *msg, const mome_segmsg_t *m, mome_cmd_t *c, uint64_t id)
 {
     use_t *u = use_of(id);
-    if (m->status == -ENOENT) {
+    int gone = m->status == -ENOENT;
+    /* The manager's answer: the hold's segment, no payload nor flag, its size, or nothing and
+     * ENOENT (unlinked, or destroyed). */
+    if ((m->status != 0 && !gone) || m->id != id || msg->len || msg->flags || (gone && m->size))
+        mome_fatal("node %u answered this node's hold of segment '%s' (%#llx) for its final "
+                   "checkpoint with segment %#llx of %llu bytes, status %d, flags %#x and %u "
+                   "bytes of payload: the nodes disagree on the segment; stopping",
+                   msg->src, mome_segment_name(id), (unsigned long long)id,
+                   (unsigned long long)m->id, (unsigned long long)m->size, m->status, msg->flags,
+                   msg->len);
+    if (gone) {
         mome_cmd_complete(c, 1);
         return;
     }
-    if (m->status != 0 || m->id != id || msg->len || msg->flags)
-        mome_fatal("node %u answered this node's hold of segment '%s' (%#llx) for its final "
-                   "checkpoint with segment %#llx, status %d: the nodes disagree on the segment; "
-                   "stopping",
-                   msg->src, mome_segment_name(id), (unsigned long long)id,
-                   (unsigned long long)m->id, m->status);
     if (!u)
         /* The manager destroys a segment before it answers (rec_destroy), never after a hold. */
         mome_fatal("node %u holds segment %#llx for this node's final checkpoint, which this node "
                    "has destroyed: the nodes disagree on the segment; stopping",
                    msg->src, (unsigned long long)id);
+    if (!m->size || m->size > u->s->size || u->s->size - m->size >= mome_g.page_size)
+        mome_fatal("node %u holds segment '%s' (%#llx) for this node's final checkpoint with %llu "
+                   "bytes, which has %llu here: the nodes disagree on the segment; stopping",
+                   msg->src, u->s->name, (unsigned long long)id, (unsigned long long)m->size,
+                   (unsigned long long)u->s->size);
     u->opens++;
     mome_cmd_complete(c, 0);
 }
 
-static void on_open_reply(const mome_msg_t *msg, const void *body)
+static void open_replied(const mome_msg_t *msg, const void *body)
 {
     const mome_segmsg_t *m = body;
     uint64_t held;
@@ -495,6 +566,13 @@ err_undo: {
     mome_cmd_fail(c, -err, "MomeSegOpen: cannot set up segment '%s' of %llu bytes here: %s",
                   name, (unsigned long long)m->size, strerror(-err));
 }
+}
+
+static void on_open_reply(const mome_msg_t *msg, const void *body)
+{
+    open_replied(msg, body);
+    if (deferred)
+        holds_resume();
 }
 
 void mome_segment_cmd_close(mome_cmd_t *c)
@@ -630,9 +708,15 @@ static void open_persistent(const mome_msg_t *msg, const mome_segmsg_t *m)
         return reply_why(msg, m, rc, why);
     mome_repo_info(rs, &info);
     r = rec_new(name, msg->len, info.head.size, msg->src);
-    if (r)
+    if (r) {
         r->users = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*r->users));
-    if (!r || !r->users) {
+        r->held = mome_calloc(((size_t)mome_g.nnodes + 63) / 64, sizeof(*r->held));
+    }
+    if (!r || !r->users || !r->held) {
+        if (r) {
+            free(r->users);
+            free(r->held);
+        }
         free(r);
         mome_repo_close(rs);
         return reply_open(msg, m, -ENOMEM, 0, 0);
@@ -699,6 +783,11 @@ static const char *hold_wrong(const name_rec_t *r, uint32_t n, const mome_msg_t 
         return "as a segment that is not persistent";
     if (!(r->users[n / 64] >> (n % 64) & 1))
         return "as one that node never set up";
+    /* An honest node's SEG_CLOSE comes before its hold, on the same way (mome_segment_hold). */
+    if (r->opens[n])
+        return "as one that node still has open";
+    if (r->held[n / 64] >> (n % 64) & 1)
+        return "as one that node held already (a node holds a segment once)";
     return NULL;
 }
 
@@ -710,6 +799,12 @@ static void on_hold(const mome_msg_t *msg, const mome_segmsg_t *m)
     name_rec_t *r = h ? REC_OF_ID(h) : NULL;
     uint32_t n = msg->src;
     const char *wrong;
+    if (m->size || m->flags)
+        mome_fatal("node %u asked to keep segment '%.*s' (%#llx) for its final checkpoint with "
+                   "size %llu and flags %#x, which a hold does not carry: the nodes disagree on "
+                   "the segment; stopping",
+                   n, (int)msg->len, (const char *)msg->payload, (unsigned long long)m->id,
+                   (unsigned long long)m->size, m->flags);
     if (!r && !mome_segment_destroyed(m->id))
         mome_fatal("node %u asked to keep segment %#llx for its final checkpoint, which this "
                    "name manager never had: the nodes disagree on the segment; stopping",
@@ -719,6 +814,8 @@ static void on_hold(const mome_msg_t *msg, const mome_segmsg_t *m)
                    "this name manager knows %s ('%s'): the nodes disagree on the segment; stopping",
                    n, (int)msg->len, (const char *)msg->payload, (unsigned long long)m->id, wrong,
                    r->name);
+    if (r)
+        r->held[n / 64] |= 1ull << (n % 64);
     if (!r || r->unlinked)
         return reply_open(msg, m, -ENOENT, m->id, 0);
     r->opens[n]++;
@@ -730,6 +827,10 @@ static void on_open(const mome_msg_t *msg, const void *body)
     const mome_segmsg_t *m = body;
     if (msg->flags & MOME_SEGO_HOLD)
         return on_hold(msg, m);
+    if (m->id)
+        mome_fatal("node %u opened segment '%.*s' giving id %#llx, which only a hold (SEGO_HOLD, "
+                   "for a final checkpoint) carries: the nodes disagree on the segment; stopping",
+                   msg->src, (int)msg->len, (const char *)msg->payload, (unsigned long long)m->id);
     name_rec_t *r = rec_by_name(msg->payload, msg->len);
     int flags = (int)m->flags;
     uint64_t size = m->size;
@@ -781,6 +882,7 @@ static void rec_free(name_rec_t *r)
 {
     mome_repo_close(r->repo); /* unlinked: its files go now */
     free(r->users);
+    free(r->held);
     free(r);
 }
 
@@ -1358,6 +1460,11 @@ void mome_segment_fini(void)
     mome_htab_foreach(&uses, h, tmp) seg_local_free((use_t *)h);
     mome_htab_foreach(&ids, h, tmp) rec_fini(REC_OF_ID(h));
     mome_htab_foreach(&pend, h, tmp) free(h);
+    while (deferred) {
+        deferred_t *d = deferred;
+        deferred = d->next;
+        free(d);
+    }
     mome_htab_free(&uses);
     mome_htab_free(&names);
     mome_htab_free(&ids);

@@ -571,6 +571,116 @@ START_TEST(test_segment__the_final_checkpoint_holds_a_segment_closed_here)
 }
 END_TEST
 
+/* A hold's answer that no honest name manager sends: its reply_open of the hold's id, with the
+ * segment's size, or without one and ENOENT; no payload, no flag. */
+typedef struct {
+    int from;
+    uint64_t token, id, size;
+    int status, flags;
+    uint32_t len;
+} hold_answer_t;
+
+static void hold_answered(void *arg)
+{
+    const hold_answer_t *a = arg;
+    mome_segmsg_t m = {.id = a->id, .size = a->size, .token = a->token, .status = a->status};
+    const char *words = "gone, as it were"; /* a failure's text, or a persistent one's uid */
+    msgtest_deliver(MOME_MSG_SEG_OPEN_REPLY, a->flags, a->from, &m, a->len ? words : NULL, a->len);
+}
+
+START_TEST(test_segment__a_hold_answered_otherwise_than_a_name_manager_does_stops_the_job)
+{
+    mome_cmd_t c, k, h;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "lambda", SZ, MOME_CREATE, &mgr);
+    reply(mgr, token, ID, SZ, 0);
+    close_cmd(&k, c.status);
+    nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    mome_segment_ckpt_begin(ID);
+    const char *want = "answered this node's hold of segment 'lambda'";
+    hold_answer_t a = {mgr, hold_cmd(&h, ID, "lambda", mgr), ID + 1, 0, -ENOENT, 0, 0};
+    nc_expect_death(hold_answered, &a, want); /* ENOENT for another segment */
+    a.id = ID;
+    a.size = SZ;
+    nc_expect_death(hold_answered, &a, want); /* ENOENT with a size */
+    a.size = 0;
+    a.len = 4;
+    nc_expect_death(hold_answered, &a, want); /* ENOENT in words */
+    a.status = 0;
+    a.size = SZ;
+    a.len = 8;
+    a.flags = MOME_SEGR_PERSIST;
+    nc_expect_death(hold_answered, &a, want); /* as an open of a persistent segment */
+    a.size = 0;
+    a.len = 0;
+    a.flags = 0;
+    a.status = -EEXIST;
+    nc_expect_death(hold_answered, &a, want); /* another error */
+    a.status = 0;
+    a.size = SZ + NC_PAGE;
+    nc_expect_death(hold_answered, &a,
+                    "holds segment 'lambda' (0x10000000005) for this node's "
+                    "final checkpoint with 16384 bytes, which has 12288 here");
+    a.size = 0;
+    nc_expect_death(hold_answered, &a, "final checkpoint with 0 bytes, which has 12288 here");
+    a.size = SZ - 1; /* the last page partial, as a repository keeps the size */
+    hold_answered(&a);
+    ck_assert_uint_eq(h.done, 1);
+    ck_assert_int_eq(h.status, 0);
+}
+END_TEST
+
+/*
+ * Another thread's MomeSegOpen of the name, asked before MomeFinalize's hold and answered after
+ * it: the manager counted that open before the hold, on the same way, and would take the hold
+ * for one from a node that has the segment open. The hold waits for the answer: opened, the
+ * segment needs none; not, it goes then.
+ */
+START_TEST(test_segment__a_hold_waits_for_an_open_of_its_name_from_this_node)
+{
+    mome_cmd_t c, k, h, o;
+    int mgr;
+    nc_up(2, 1);
+    uint64_t token = open_cmd(&c, "lambda", SZ, MOME_CREATE, &mgr);
+    reply(mgr, token, ID, SZ, 0);
+    close_cmd(&k, c.status);
+    nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    mome_segment_ckpt_begin(ID);
+    /* Opened: the hold needs nothing of the manager; the close waits for the checkpoint. */
+    token = open_cmd(&o, "lambda", 0, 0, &mgr);
+    memset(&h, 0, sizeof(h));
+    msgtest_reset();
+    ck_assert_int_eq(mome_segment_hold(ID, "lambda", &h), 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    reply(mgr, token, ID, SZ, 0);
+    ck_assert_int_ge(o.status, 0);
+    ck_assert_uint_eq(h.done, 1);
+    ck_assert_int_eq(h.status, 0);
+    ck_assert_int_eq(msgtest_count(), 0);
+    close_cmd(&k, o.status);
+    ck_assert_int_eq(msgtest_count(), 0);
+    mome_segment_ckpt_end(ID);
+    nc_msg(MOME_MSG_SEG_CLOSE, mgr);
+    /* Not opened (unlinked meanwhile, say): the hold goes once the open is answered. */
+    mome_segment_ckpt_begin(ID);
+    token = open_cmd(&o, "lambda", 0, 0, &mgr);
+    memset(&h, 0, sizeof(h));
+    msgtest_reset();
+    ck_assert_int_eq(mome_segment_hold(ID, "lambda", &h), 1);
+    ck_assert_int_eq(msgtest_count(), 0);
+    reply(mgr, token, 0, 0, -ENOENT);
+    ck_assert_int_eq(o.status, -ENOENT);
+    ck_assert_uint_eq(h.done, 0);
+    const mome_msg_t *m = nc_msg(MOME_MSG_SEG_OPEN, mgr);
+    ck_assert_int_eq(m->flags, MOME_SEGO_HOLD);
+    ck_assert_uint_eq(NC_BODY(m, mome_segmsg_t)->id, ID);
+    reply(mgr, NC_BODY(m, mome_segmsg_t)->token, ID, 0, -ENOENT);
+    ck_assert_uint_eq(h.done, 1);
+    ck_assert_int_eq(h.status, 1);
+}
+END_TEST
+
 /* The name manager's side: a hold counts as an open of its node; refused once unlinked. */
 static void hold_from(int from, uint64_t id, const char *name, uint64_t token)
 {
@@ -635,6 +745,80 @@ START_TEST(test_segment__a_hold_keeps_a_closed_segment_until_its_checkpoint_ends
     b.id = plain;
     b.name = "nu";
     nc_expect_death(bad_hold, &b, "knows as a segment that is not persistent");
+    nc_down();
+    memcpy(mome_g.cfg.repository, saved, sizeof(saved));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/*
+ * Holds no honest node sends, which the name manager took as opens: from a node that has the
+ * segment open (its SEG_CLOSE goes before its hold, on the same way), a second one (a node holds
+ * a segment once, in MomeFinalize), one with a size or flags (a hold has neither); and a plain
+ * SEG_OPEN with an id, which only a hold carries (helper-164).
+ */
+static void hold_with(void *arg)
+{
+    const hold_t *b = arg;
+    mome_segmsg_t m = {.id = b->id, .token = 9, .size = 12345, .flags = MOME_CREATE};
+    msgtest_deliver(MOME_MSG_SEG_OPEN, MOME_SEGO_HOLD, b->from, &m, b->name,
+                    (uint32_t)strlen(b->name));
+}
+
+static void open_with_id(void *arg)
+{
+    const hold_t *b = arg;
+    mome_segmsg_t m = {.id = b->id, .token = 9, .size = SZ, .flags = MOME_PERSIST};
+    msgtest_deliver(MOME_MSG_SEG_OPEN, 0, b->from, &m, b->name, (uint32_t)strlen(b->name));
+}
+
+START_TEST(test_segment__the_name_manager_takes_one_hold_of_a_closed_segment_per_node)
+{
+    char dir[] = "/tmp/mome-test-hold.XXXXXX", cmd[100], saved[sizeof(mome_g.cfg.repository)];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    memcpy(saved, mome_g.cfg.repository, sizeof(saved));
+    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", dir);
+    nc_up(3, 0);
+    seg_open(1, "theta", SZ, MOME_CREATE | MOME_PERSIST, 1);
+    uint64_t id = open_reply(1, 1)->id;
+    seg_open(2, "theta", 0, MOME_PERSIST, 2);
+    open_reply(2, 2);
+    hold_t b = {1, id, "theta"};
+    nc_expect_death(bad_hold, &b,
+                    "node 1 asked to keep segment 'theta' (0x1) for its final "
+                    "checkpoint, which this name manager knows as one that node "
+                    "still has open");
+    nc_expect_death(open_with_id, &b,
+                    "node 1 opened segment 'theta' giving id 0x1, which only "
+                    "a hold");
+    seg_close(1, id, 1);
+    nc_expect_death(hold_with, &b,
+                    "node 1 asked to keep segment 'theta' (0x1) for its final "
+                    "checkpoint with size 12345 and flags 0x1, which a hold does "
+                    "not carry");
+    hold_from(1, id, "theta", 4);
+    ck_assert_int_eq(open_reply(1, 4)->status, 0);
+    nc_expect_death(bad_hold, &b, "knows as one that node still has open");
+    seg_close(1, id, 1);
+    nc_expect_death(bad_hold, &b, "knows as one that node held already");
+    /* Unlinked: a hold is answered ENOENT, once too. */
+    seg_unlink(2, "theta", 5);
+    nc_msg(MOME_MSG_SEG_UNLINK_REPLY, 2);
+    msgtest_reset();
+    b.from = 2;
+    nc_expect_death(bad_hold, &b, "knows as one that node still has open");
+    seg_close(2, id, 1); /* the last close: destroyed */
+    nc_msg(MOME_MSG_SEG_DESTROY, 2);
+    /* The name again: another segment, which node 1 may hold once it closed it. */
+    seg_open(1, "theta", SZ, MOME_CREATE | MOME_PERSIST, 6);
+    uint64_t again = open_reply(1, 6)->id;
+    ck_assert_uint_ne(again, id);
+    seg_close(1, again, 1);
+    hold_from(1, again, "theta", 7);
+    ck_assert_int_eq(open_reply(1, 7)->status, 0);
+    hold_from(1, id, "theta", 8); /* the one destroyed */
+    ck_assert_int_eq(open_reply(1, 8)->status, -ENOENT);
     nc_down();
     memcpy(mome_g.cfg.repository, saved, sizeof(saved));
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -775,7 +959,10 @@ Suite *segment_suite(void)
     NC_CASE(s, test_segment__destroy_frees_an_unused_segment_only);
     NC_CASE(s, test_segment__a_close_waits_for_a_checkpoint_gathering_here);
     NC_CASE(s, test_segment__the_final_checkpoint_holds_a_segment_closed_here);
+    NC_CASE(s, test_segment__a_hold_answered_otherwise_than_a_name_manager_does_stops_the_job);
+    NC_CASE(s, test_segment__a_hold_waits_for_an_open_of_its_name_from_this_node);
     NC_CASE(s, test_segment__a_hold_keeps_a_closed_segment_until_its_checkpoint_ends);
+    NC_CASE(s, test_segment__the_name_manager_takes_one_hold_of_a_closed_segment_per_node);
     NC_CASE(s, test_segment__only_the_name_manager_destroys);
     NC_CASE(s, test_segment__open_round_trip_on_one_node);
     NC_CASE(s, test_segment__the_name_manager_names_a_segment_it_does_not_have);
