@@ -785,10 +785,6 @@ START_TEST(test_segment__the_name_manager_takes_one_hold_of_a_closed_segment_per
     seg_open(2, "theta", 0, MOME_PERSIST, 2);
     open_reply(2, 2);
     hold_t b = {1, id, "theta"};
-    nc_expect_death(bad_hold, &b,
-                    "node 1 asked to keep segment 'theta' (0x1) for its final "
-                    "checkpoint, which this name manager knows as one that node "
-                    "still has open");
     nc_expect_death(open_with_id, &b,
                     "node 1 opened segment 'theta' giving id 0x1, which only "
                     "a hold");
@@ -799,24 +795,23 @@ START_TEST(test_segment__the_name_manager_takes_one_hold_of_a_closed_segment_per
                     "not carry");
     hold_from(1, id, "theta", 4);
     ck_assert_int_eq(open_reply(1, 4)->status, 0);
-    nc_expect_death(bad_hold, &b, "knows as one that node still has open");
     seg_close(1, id, 1);
     nc_expect_death(bad_hold, &b, "knows as one that node held already");
     /* Unlinked: a hold is answered ENOENT, once too. */
     seg_unlink(2, "theta", 5);
     nc_msg(MOME_MSG_SEG_UNLINK_REPLY, 2);
     msgtest_reset();
-    b.from = 2;
-    nc_expect_death(bad_hold, &b, "knows as one that node still has open");
     seg_close(2, id, 1); /* the last close: destroyed */
     nc_msg(MOME_MSG_SEG_DESTROY, 2);
     /* The name again: another segment, which node 1 may hold once it closed it. */
     seg_open(1, "theta", SZ, MOME_CREATE | MOME_PERSIST, 6);
     uint64_t again = open_reply(1, 6)->id;
     ck_assert_uint_ne(again, id);
-    seg_close(1, again, 1);
+    /* Its hold may overtake its SEG_CLOSE (no order between two nodes' messages, helper-167):
+     * counted, as an open. */
     hold_from(1, again, "theta", 7);
     ck_assert_int_eq(open_reply(1, 7)->status, 0);
+    seg_close(1, again, 1);
     hold_from(1, id, "theta", 8); /* the one destroyed */
     ck_assert_int_eq(open_reply(1, 8)->status, -ENOENT);
     nc_down();
