@@ -231,7 +231,7 @@ static void serve_write(const mome_msg_t *m, const mome_fwd_t *f, mome_seg_t *s,
             mome_copy_stop_writing(s, f->page);
         else if (!held_op)
             mome_copy_unmap(s, f->page);
-        mome_ckpt_handoff(s, f->page); /* the new writer flags it */
+        mome_ckpt_handoff(s, f->page); /* (flagged, it stays so: ckptflag.h) */
     }
     send_copy(m, f, s);
     if (keep) {
@@ -327,7 +327,7 @@ static void on_inv(const mome_msg_t *m, const void *body)
     mome_seg_t *s = mome_seg_page(r->seg, r->page);
     MOME_TR(MOME_TR_INV, r->seg, r->page, (int)r->node, 0, 0);
     if (s && mome_seg_pg(s, r->page)->access != MOME_ACC_NONE) {
-        mome_ckpt_handoff(s, r->page); /* a writer takes the page: it flags it */
+        mome_ckpt_handoff(s, r->page); /* (flagged, it stays so: ckptflag.h) */
         mome_copy_drop(s, r->page);
     }
     MOME_STAT_INC(invalidations_received);
