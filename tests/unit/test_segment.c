@@ -359,14 +359,38 @@ static uint64_t asked_again(int mgr)
  * not: it says the repositories differ. It said "does not exist in repository ... (pass
  * MOME_CREATE to create it)" to a program that had passed MOME_CREATE, after asking 100 times.
  */
+/* A scratch repository for a test's persistent segments, MOME_REPOSITORY's value meanwhile. */
+typedef struct {
+    char dir[32];
+    char saved[sizeof(mome_g.cfg.repository)];
+} scratch_repo_t;
+
+static void scratch_repo_use(scratch_repo_t *r)
+{
+    snprintf(r->dir, sizeof(r->dir), "/tmp/mome-test-seg.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    memcpy(r->saved, mome_g.cfg.repository, sizeof(r->saved));
+    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", r->dir);
+}
+
+static void scratch_repo_done(scratch_repo_t *r)
+{
+    char cmd[64];
+    memcpy(mome_g.cfg.repository, r->saved, sizeof(r->saved));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 START_TEST(test_segment__a_repository_not_the_managers_is_said)
 {
     mome_cmd_t c;
     mome_repo_seg_t *rs;
     mome_repo_info_t info;
-    char dir[] = "/tmp/mome-test-seg.XXXXXX", err[600], saved[sizeof(mome_g.cfg.repository)];
+    scratch_repo_t repo;
+    char err[600];
     int mgr;
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    scratch_repo_use(&repo);
+    const char *dir = repo.dir;
     ck_assert_msg(mome_repo_open(dir, "other", SZ, NC_PAGE, MOME_REPO_CREATE | MOME_REPO_LOCK,
                                  "test", &rs, err, sizeof(err)) == 0,
                   "%s", err);
@@ -377,8 +401,6 @@ START_TEST(test_segment__a_repository_not_the_managers_is_said)
     mome_repo_info(rs, &info);
     uint64_t mine = info.head.uid;
     mome_repo_close(rs);
-    memcpy(saved, mome_g.cfg.repository, sizeof(saved));
-    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", dir);
     nc_up(2, 1);
 
     /* None here: a race (another segment of the name each time) asks again, the same one does
@@ -409,10 +431,7 @@ START_TEST(test_segment__a_repository_not_the_managers_is_said)
     ck_assert_int_eq(c.status, -EXDEV);
     ck_assert_msg(strstr(c.err, "finds another segment 'mine'"), "%s", c.err);
     ck_assert_int_eq(msgtest_count(), 1);
-
-    memcpy(mome_g.cfg.repository, saved, sizeof(saved));
-    snprintf(err, sizeof(err), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(err), 0);
+    scratch_repo_done(&repo);
 }
 END_TEST
 
@@ -704,10 +723,8 @@ static void bad_hold(void *arg)
 
 START_TEST(test_segment__a_hold_keeps_a_closed_segment_until_its_checkpoint_ends)
 {
-    char dir[] = "/tmp/mome-test-hold.XXXXXX", cmd[100], saved[sizeof(mome_g.cfg.repository)];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    memcpy(saved, mome_g.cfg.repository, sizeof(saved));
-    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", dir);
+    scratch_repo_t repo;
+    scratch_repo_use(&repo);
     nc_up(3, 0);
     seg_open(1, "theta", SZ, MOME_CREATE | MOME_PERSIST, 1);
     uint64_t id = open_reply(1, 1)->id;
@@ -746,17 +763,15 @@ START_TEST(test_segment__a_hold_keeps_a_closed_segment_until_its_checkpoint_ends
     b.name = "nu";
     nc_expect_death(bad_hold, &b, "knows as a segment that is not persistent");
     nc_down();
-    memcpy(mome_g.cfg.repository, saved, sizeof(saved));
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    scratch_repo_done(&repo);
 }
 END_TEST
 
 /*
- * Holds no honest node sends, which the name manager took as opens: from a node that has the
- * segment open (its SEG_CLOSE goes before its hold, on the same way), a second one (a node holds
- * a segment once, in MomeFinalize), one with a size or flags (a hold has neither); and a plain
- * SEG_OPEN with an id, which only a hold carries (helper-164).
+ * Holds no honest node sends, which the name manager took as opens: a second one (a node holds a
+ * segment once, in MomeFinalize), one with a size or flags (a hold has neither); and a plain
+ * SEG_OPEN with an id, which only a hold carries (helper-164). A hold from a node that has the
+ * segment open is honest: its SEG_CLOSE, sent before, may come after it.
  */
 static void hold_with(void *arg)
 {
@@ -775,10 +790,8 @@ static void open_with_id(void *arg)
 
 START_TEST(test_segment__the_name_manager_takes_one_hold_of_a_closed_segment_per_node)
 {
-    char dir[] = "/tmp/mome-test-hold.XXXXXX", cmd[100], saved[sizeof(mome_g.cfg.repository)];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    memcpy(saved, mome_g.cfg.repository, sizeof(saved));
-    snprintf(mome_g.cfg.repository, sizeof(mome_g.cfg.repository), "%s", dir);
+    scratch_repo_t repo;
+    scratch_repo_use(&repo);
     nc_up(3, 0);
     seg_open(1, "theta", SZ, MOME_CREATE | MOME_PERSIST, 1);
     uint64_t id = open_reply(1, 1)->id;
@@ -815,9 +828,7 @@ START_TEST(test_segment__the_name_manager_takes_one_hold_of_a_closed_segment_per
     hold_from(1, id, "theta", 8); /* the one destroyed */
     ck_assert_int_eq(open_reply(1, 8)->status, -ENOENT);
     nc_down();
-    memcpy(mome_g.cfg.repository, saved, sizeof(saved));
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    scratch_repo_done(&repo);
 }
 END_TEST
 
